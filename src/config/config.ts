@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one typed configuration object, read once at start (interfaces.md §2).
+ * Every problem is reported as one line naming the setting.
+ */
+export interface Config {
+  httpPort: number;
+  httpHost: string;
+  /** 0 disables the embedded broker. */
+  mqttPort: number;
+  dataDir: string;
+  /** postgres://… — use this server instead of the embedded PGlite. */
+  databaseUrl?: string;
+  /** mqtt://… — use this external broker instead of the embedded aedes. */
+  mqttUrl?: string;
+  demo: boolean;
+  logLevel: string;
+  /** Ingest batching: how long a reading may wait for companions before the batch is written (ms). */
+  ingestFlushMs: number;
+  /** Public base URL shown in logs and links (defaults to http://localhost:PORT). */
+  publicUrl?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, message: string) {
+    super(`${setting}: ${message}`);
+  }
+}
+
+const port = (allowZero: boolean) =>
+  z.coerce
+    .number({ error: 'must be a port number' })
+    .int('must be a whole number')
+    .min(allowZero ? 0 : 1, allowZero ? 'must be 0–65535' : 'must be 1–65535')
+    .max(65535, 'must be 0–65535');
+
+const bool = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .refine((s) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'].includes(s), 'must be 1 or 0')
+  .transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
+
+const url = (schemes: string[]) =>
+  z.string().refine((s) => {
+    try {
+      return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${schemes.map((s) => s + '://').join(' or ')}`);
+
+const fields = {
+  VIGIL_HTTP_PORT: port(true).default(8080),
+  VIGIL_HTTP_HOST: z.string().default('0.0.0.0'),
+  VIGIL_MQTT_PORT: port(true).default(1883),
+  VIGIL_DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
+  DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']).optional(),
+  VIGIL_DEMO: bool.default(true),
+  VIGIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  VIGIL_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
+} as const;
+
+/** Builds the config from environment-like key/values; throws ConfigError naming the first bad setting. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const values: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(fields)) {
+    const raw = env[key];
+    const input = raw === undefined || raw === '' ? undefined : raw;
+    const parsed = (schema as z.ZodType).safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(key, `${issue?.message ?? 'invalid'} (got "${raw}")`);
+    }
+    values[key] = parsed.data;
+  }
+  const v = values as { [K in keyof typeof fields]: z.infer<(typeof fields)[K]> };
+  return {
+    httpPort: v.VIGIL_HTTP_PORT,
+    httpHost: v.VIGIL_HTTP_HOST,
+    mqttPort: v.VIGIL_MQTT_PORT,
+    dataDir: path.resolve(v.VIGIL_DATA_DIR),
+    databaseUrl: v.DATABASE_URL,
+    mqttUrl: v.MQTT_URL,
+    demo: v.VIGIL_DEMO,
+    logLevel: v.VIGIL_LOG_LEVEL,
+    ingestFlushMs: v.VIGIL_INGEST_FLUSH_MS,
+    publicUrl: v.VIGIL_PUBLIC_URL,
+  };
+}
+
+/** Every key, for `.env.example` and the README. */
+export const CONFIG_KEYS = Object.keys(fields);

@@ -1,0 +1,63 @@
+/** Plain data shapes shared across modules. */
+
+export type Role = 'admin' | 'clinician' | 'patient';
+
+/** One decoded measurement, before storage. `ts` is epoch ms. */
+export interface Reading {
+  code: string;
+  value: number;
+  unit: string;
+  ts: number;
+}
+
+export interface StoredReading extends Reading {
+  id: string;
+  patientId: string;
+  deviceId: string | null;
+  seq: number | null;
+  commandId?: string | null;
+  /** For derived observations: the algorithm that produced it. */
+  method?: { name: string; version: string } | null;
+  system?: string;
+}
+
+export interface EcgChunk {
+  ts: number;
+  seq: number | null;
+  fs: number;
+  lead: string;
+  unit: string;
+  samples: number[];
+}
+
+export interface StoredEcgChunk extends EcgChunk {
+  id: string;
+  patientId: string;
+  deviceId: string;
+}
+
+export interface DeviceStatus {
+  deviceId: string;
+  patientId: string | null;
+  online: boolean;
+  battery?: number;
+  ts: number;
+}
+
+export interface Rejection {
+  deviceId: string;
+  topic: string;
+  reason: string;
+  ts: number;
+}
+
+export interface Principal {
+  userId: string;
+  email: string;
+  role: Role;
+  /** For clinicians: their practitioner record (care team membership). */
+  practitionerId: string | null;
+  /** For patients: the one patient they may see. */
+  patientId: string | null;
+  displayName: string;
+}

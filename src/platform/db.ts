@@ -1,0 +1,87 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { AppError } from './errors.ts';
+
+/**
+ * One SQL dialect (PostgreSQL), two engines: embedded PGlite (WASM, persisted under the data dir) and a
+ * real server through node-postgres. Repositories see only this interface.
+ */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Several statements separated by semicolons, no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openPglite(dataDir: string | null): Promise<Db> {
+  let dir: string | undefined;
+  if (dataDir) {
+    dir = path.join(dataDir, 'pgdata');
+    await mkdir(dir, { recursive: true });
+  }
+  const lite = await PGlite.create(dir ? { dataDir: dir } : {});
+  // PGlite runs one statement at a time; serialise transactions so that one never interleaves with another.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+  const q: Queryable['query'] = async (sql, params) => (await lite.query(sql, params as unknown[])).rows as never;
+  return {
+    kind: 'pglite',
+    query: (sql, params) => serial(() => q(sql, params)),
+    transaction: (fn) =>
+      serial(() =>
+        lite.transaction(async (tx) =>
+          fn({ query: async (sql, params) => (await tx.query(sql, params as unknown[])).rows as never }),
+        ),
+      ),
+    exec: (sql) => serial(async () => void (await lite.exec(sql))),
+    close: () => serial(() => lite.close()),
+  };
+}
+
+export async function openPostgres(url: string): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => undefined); // idle-client errors surface on the next query instead of crashing
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new AppError('UNAVAILABLE', `DATABASE_URL: cannot connect (${(err as Error).message})`);
+  }
+  return {
+    kind: 'postgres',
+    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    exec: async (sql) => void (await pool.query(sql)),
+    close: () => pool.end(),
+  };
+}
+
+export function openDatabase(opts: { databaseUrl?: string; dataDir: string | null }): Promise<Db> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+}

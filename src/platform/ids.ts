@@ -1,0 +1,13 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/** Short readable ids with a type prefix, e.g. `pat_8f3k2m9q`; unguessable enough for URLs, not secrets. */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').toLowerCase()}`;
+}
+
+/** A secret for a device or API token: 32 random bytes, url-safe. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export { randomUUID };
