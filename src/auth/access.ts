@@ -1,0 +1,50 @@
+import type { Principal } from '../domain/types.ts';
+import type { PatientsRepository } from '../store/patients.repository.ts';
+import { forbidden, notFound } from '../platform/errors.ts';
+
+/**
+ * The one place access decisions are made. Routes and services ask here; no other code compares roles.
+ * - admin: every patient;
+ * - clinician: the patients on their care teams;
+ * - patient: themself only.
+ */
+export function createAccessPolicy(deps: { patients: PatientsRepository }) {
+  /** The patients this principal may see; null means all. */
+  async function visiblePatientIds(p: Principal): Promise<string[] | null> {
+    switch (p.role) {
+      case 'admin':
+        return null;
+      case 'clinician':
+        return p.practitionerId ? deps.patients.patientIdsOfPractitioner(p.practitionerId) : [];
+      case 'patient':
+        return p.patientId ? [p.patientId] : [];
+    }
+  }
+
+  async function canSeePatient(p: Principal, patientId: string): Promise<boolean> {
+    const ids = await visiblePatientIds(p);
+    return ids === null || ids.includes(patientId);
+  }
+
+  return {
+    visiblePatientIds,
+    canSeePatient,
+    /** Throws 404 (not 403) for a patient outside the principal's scope: no hint that the record exists. */
+    async assertPatient(p: Principal, patientId: string): Promise<void> {
+      if (!(await canSeePatient(p, patientId))) throw notFound(`patient ${patientId}`);
+    },
+    /** Clinical writes (devices, settings, commands): admins and the patient's own clinicians. */
+    async assertCanManagePatient(p: Principal, patientId: string): Promise<void> {
+      if (p.role === 'patient') throw forbidden('patients cannot change clinical settings or devices');
+      await this.assertPatient(p, patientId);
+    },
+    assertAdmin(p: Principal): void {
+      if (p.role !== 'admin') throw forbidden('admin role required');
+    },
+    assertStaff(p: Principal): void {
+      if (p.role === 'patient') throw forbidden('clinician or admin role required');
+    },
+  };
+}
+
+export type AccessPolicy = ReturnType<typeof createAccessPolicy>;

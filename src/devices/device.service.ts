@@ -1,0 +1,73 @@
+import type { DevicesRepository, Device } from '../store/devices.repository.ts';
+import type { PatientsRepository } from '../store/patients.repository.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Principal } from '../domain/types.ts';
+import { AppError, notFound } from '../platform/errors.ts';
+import { newId, newSecret } from '../platform/ids.ts';
+import { hashSecret, verifySecret } from './secrets.ts';
+import { TOPIC_PREFIX } from '../ingest/decode.ts';
+
+export const DEVICE_TYPES = ['pulse-oximeter', 'bp-cuff', 'thermometer', 'cgm', 'ecg', 'smartwatch', 'scale', 'multi', 'bedside'] as const;
+export type DeviceType = (typeof DEVICE_TYPES)[number];
+
+const AUTH_CACHE_MS = 60_000; // a revoked device is refused within a minute on every instance
+
+export interface ProvisionedDevice {
+  id: string;
+  secret: string;
+  topic: string;
+  patientId: string | null;
+  type: string;
+}
+
+/** Device provisioning and authentication (the broker hooks and HTTP ingest both ask here). */
+export function createDeviceService(deps: { devices: DevicesRepository; patients: PatientsRepository; audit: AuditService }) {
+  const cache = new Map<string, { patientId: string | null; secretHash: string; at: number }>();
+
+  async function lookup(id: string) {
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < AUTH_CACHE_MS) return hit;
+    const auth = await deps.devices.authOf(id);
+    if (!auth) return null;
+    const entry = { patientId: auth.patientId, secretHash: auth.secretHash, at: Date.now() };
+    cache.set(id, entry);
+    return entry;
+  }
+
+  return {
+    async provision(input: { patientId: string | null; type: string; name?: string | null }, actor: Principal | 'cli'): Promise<ProvisionedDevice> {
+      if (!(DEVICE_TYPES as readonly string[]).includes(input.type)) {
+        throw new AppError('VALIDATION', `type must be one of: ${DEVICE_TYPES.join(', ')} (got "${input.type}")`);
+      }
+      if (input.patientId && !(await deps.patients.byId(input.patientId))) throw notFound(`patient ${input.patientId}`);
+      const id = newId('dev');
+      const secret = newSecret();
+      await deps.devices.insert({ id, patientId: input.patientId, type: input.type, name: input.name ?? null, secretHash: hashSecret(secret) });
+      await deps.audit.record({ actor, action: 'device.provision', entityType: 'Device', entityId: id, patientId: input.patientId });
+      return { id, secret, topic: `${TOPIC_PREFIX}${id}/telemetry`, patientId: input.patientId, type: input.type };
+    },
+
+    /** Checks a device's credentials; returns its patient (null when unassigned) or false. */
+    async authenticate(id: string, secret: string): Promise<{ patientId: string | null } | false> {
+      const entry = await lookup(id);
+      if (!entry || !verifySecret(secret, entry.secretHash)) return false;
+      return { patientId: entry.patientId };
+    },
+
+    async patientOf(id: string): Promise<string | null | undefined> {
+      const entry = await lookup(id);
+      return entry ? entry.patientId : undefined;
+    },
+
+    async get(id: string): Promise<Device> {
+      const d = await deps.devices.byId(id);
+      if (!d) throw notFound(`device ${id}`);
+      return d;
+    },
+
+    list: (patientIds: string[] | null) => deps.devices.list(patientIds),
+    forget: (id: string) => cache.delete(id),
+  };
+}
+
+export type DeviceService = ReturnType<typeof createDeviceService>;

@@ -1,0 +1,126 @@
+import net from 'node:net';
+import { Aedes, type Client, type AuthenticateError } from 'aedes';
+import type { Logger } from '../../platform/logger.ts';
+import type { EventBus } from '../../platform/events.ts';
+import type { DeviceService } from '../../devices/device.service.ts';
+import type { IngestService } from '../ingest.service.ts';
+import { TOPIC_PREFIX, topicBelongsTo } from '../decode.ts';
+import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
+
+// MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+/**
+ * The embedded broker (aedes) on VIGIL_MQTT_PORT. Authentication and topic authorisation are aedes hooks;
+ * a QoS 1 PUBLISH is acknowledged only after ingest has committed it, because aedes writes the PUBACK
+ * after `authorizePublish` calls back, and we call back after the batch is durable.
+ */
+export async function startEmbeddedBroker(deps: {
+  port: number;
+  host?: string;
+  deviceService: DeviceService;
+  ingest: IngestService;
+  events: EventBus;
+  logger: Logger;
+}): Promise<DeviceGateway & { port: number; clientCount(): number }> {
+  const log = deps.logger.child({ module: 'broker' });
+  const broker = await Aedes.createBroker({ id: 'vigil-embedded' });
+  let ready = true;
+
+  broker.authenticate = (client, username, password, done) => {
+    const refuse = (why: string) => {
+      log.warn({ clientId: client.id, username, why }, 'device connection refused');
+      const err = new Error(why) as AuthenticateError;
+      err.returnCode = BAD_USERNAME_OR_PASSWORD as AuthenticateError['returnCode'];
+      done(err, false);
+    };
+    if (!username || !password) return refuse('username and password required');
+    deps.deviceService.authenticate(username, password.toString('utf8')).then(
+      (ok) => (ok ? done(null, true) : refuse('bad device id or secret')),
+      (err) => {
+        log.error({ err }, 'device authentication failed');
+        refuse('authentication unavailable');
+      },
+    );
+  };
+
+  // The device id is the MQTT username; keep it on the client for the topic rule.
+  const deviceOf = (client: Client | null) => (client ? ((client as unknown as { _user?: string })._user ?? null) : null);
+  const preConnect = broker.preConnect;
+  broker.preConnect = (client, packet, done) => {
+    (client as unknown as { _user?: string })._user = packet.username;
+    preConnect.call(broker, client, packet, done);
+  };
+
+  broker.authorizePublish = (client, packet, done) => {
+    const deviceId = deviceOf(client);
+    if (!client || !deviceId) return done(null); // broker-internal publishes (last wills are checked below)
+    if (!topicBelongsTo(packet.topic, deviceId)) {
+      log.warn({ deviceId, topic: packet.topic }, 'publish outside the device subtree refused');
+      return done(new Error(`device ${deviceId} may publish only under ${TOPIC_PREFIX}${deviceId}/`));
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const work = routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload);
+    if (packet.qos === 0) {
+      work.catch((err) => log.error({ err, deviceId }, 'ingest failed (QoS 0 message lost)'));
+      return done(null);
+    }
+    // QoS 1/2: no PUBACK until durable; if the database fails, drop the connection without acking so the
+    // device re-sends on reconnect (MQTT 3.1.1 has no negative PUBACK).
+    work.then(
+      () => done(null),
+      (err) => {
+        log.error({ err, deviceId }, 'ingest failed; not acknowledging');
+        done(new Error('storage unavailable'));
+      },
+    );
+  };
+
+  broker.authorizeSubscribe = (client, sub, done) => {
+    const deviceId = deviceOf(client);
+    if (deviceId && topicBelongsTo(sub.topic, deviceId)) return done(null, sub);
+    log.warn({ deviceId, topic: sub.topic }, 'subscription outside the device subtree refused');
+    done(null, null); // SUBACK 0x80 for this topic
+  };
+
+  broker.on('client', (client: Client) => {
+    const deviceId = deviceOf(client);
+    if (deviceId) void deps.ingest.setOnline(deviceId, true, undefined).catch(() => undefined);
+  });
+  broker.on('clientDisconnect', (client: Client) => {
+    const deviceId = deviceOf(client);
+    if (deviceId) void deps.ingest.setOnline(deviceId, false, undefined).catch(() => undefined);
+  });
+  broker.on('clientError', (client: Client, err: Error) => log.debug({ clientId: client?.id, err: err.message }, 'client error'));
+
+  const server = net.createServer(broker.handle as (socket: net.Socket) => void);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.port, deps.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  log.info({ port }, 'embedded MQTT broker listening');
+
+  return {
+    kind: 'embedded',
+    port,
+    clientCount: () => broker.connectedClients,
+    publishToDevice(deviceId, subtopic, payload, qos) {
+      return new Promise((resolve, reject) =>
+        broker.publish(
+          { cmd: 'publish', topic: `${TOPIC_PREFIX}${deviceId}/${subtopic}`, payload: Buffer.from(JSON.stringify(payload)), qos, retain: false, dup: false },
+          (err?: Error) => (err ? reject(err) : resolve()),
+        ),
+      );
+    },
+    healthy: () => ready,
+    async close() {
+      ready = false;
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEcg, decodeStatus, decodeTelemetry, parseDeviceTopic, topicBelongsTo } from './decode.ts';
+
+const NOW = Date.parse('2026-11-24T10:00:00Z');
+
+describe('decodeTelemetry', () => {
+  it('decodes the full form with LOINC codes and UCUM units', () => {
+    const d = decodeTelemetry(JSON.stringify({ ts: '2026-11-24T09:59:00Z', seq: 7, readings: [{ code: '8867-4', value: 72, unit: '/min' }] }), NOW);
+    expect(d).toEqual({ ok: true, value: { seq: 7, commandId: null, rejected: [], readings: [{ code: '8867-4', value: 72, unit: '/min', ts: NOW - 60_000 }] } });
+  });
+
+  it('decodes the shorthand form into LOINC codes, defaulting ts to the receive time', () => {
+    const d = decodeTelemetry('{"hr":72,"spo2":97,"sbp":128,"dbp":82,"temp":36.8,"glucose":110,"weight":80.5,"steps":1200,"rr":14}', NOW);
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.value.readings.map((r) => r.code).sort()).toEqual(['2339-0', '29463-7', '55423-8', '59408-5', '8310-5', '8462-4', '8480-6', '8867-4', '9279-1'].sort());
+    expect(d.value.readings.every((r) => r.ts === NOW)).toBe(true);
+    expect(d.value.readings.find((r) => r.code === '8480-6')?.unit).toBe('mm[Hg]');
+  });
+
+  it('accepts epoch-ms timestamps and converts known non-canonical units', () => {
+    const d = decodeTelemetry(JSON.stringify({ ts: NOW - 1000, readings: [{ code: '2339-0', value: 5.5, unit: 'mmol/L' }] }), NOW);
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.value.readings[0]).toEqual({ code: '2339-0', value: 99, unit: 'mg/dL', ts: NOW - 1000 });
+  });
+
+  it('refuses an out-of-range value and an unknown key but keeps the rest of the message', () => {
+    const d = decodeTelemetry('{"spo2":140,"hr":-5,"pulse":70,"temp":36.9}', NOW);
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.value.readings).toEqual([{ code: '8310-5', value: 36.9, unit: 'Cel', ts: NOW }]);
+    expect(d.value.rejected).toHaveLength(3);
+    expect(d.value.rejected.join(' ')).toMatch(/spo2: 140 is outside the physical range 0–100 %/);
+    expect(d.value.rejected.join(' ')).toMatch(/unknown key "pulse"/);
+  });
+
+  it('rejects malformed JSON, a bad ts and a bad seq with a reason', () => {
+    expect(decodeTelemetry('{"hr": 7', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^malformed JSON/) });
+    expect(decodeTelemetry('{"ts": 1700000, "hr": 70}', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/before 2000/) });
+    expect(decodeTelemetry('{"seq": -1, "hr": 70}', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/seq/) });
+    expect(decodeTelemetry('[1,2]', NOW)).toMatchObject({ ok: false });
+    expect(decodeTelemetry('{}', NOW)).toMatchObject({ ok: false, reason: 'no readings in the message' });
+  });
+
+  it('carries the command id a measurement answers', () => {
+    const d = decodeTelemetry('{"command":"cmd_1","temp":37.2}', NOW);
+    expect(d.ok && d.value.commandId).toBe('cmd_1');
+  });
+});
+
+describe('decodeEcg', () => {
+  it('decodes a chunk', () => {
+    const d = decodeEcg(JSON.stringify({ ts: NOW, seq: 1, fs: 250, lead: 'II', unit: 'uV', samples: [1, 2, -3] }), NOW);
+    expect(d).toEqual({ ok: true, value: { ts: NOW, seq: 1, fs: 250, lead: 'II', unit: 'uV', samples: [1, 2, -3] } });
+  });
+  it('refuses non-integer samples and an implausible fs', () => {
+    expect(decodeEcg('{"fs":250,"samples":[1,"x"]}', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/samples\[1\]/) });
+    expect(decodeEcg('{"fs":5,"samples":[1]}', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^fs/) });
+  });
+});
+
+describe('decodeStatus', () => {
+  it('reads online and battery', () => {
+    expect(decodeStatus('{"online":true,"battery":87}')).toEqual({ ok: true, value: { online: true, battery: 87 } });
+    expect(decodeStatus('{"online":"yes"}')).toMatchObject({ ok: false });
+  });
+});
+
+describe('topics', () => {
+  it('parses device topics', () => {
+    expect(parseDeviceTopic('vigil/v1/devices/dev_1/telemetry')).toEqual({ deviceId: 'dev_1', kind: 'telemetry' });
+    expect(parseDeviceTopic('vigil/v1/devices/dev_1/commands/c1/result')).toEqual({ deviceId: 'dev_1', kind: 'command-result', commandId: 'c1' });
+    expect(parseDeviceTopic('vigil/v1/devices/dev_1/other')).toBeNull();
+  });
+  it('confines a device to its own subtree', () => {
+    expect(topicBelongsTo('vigil/v1/devices/dev_1/telemetry', 'dev_1')).toBe(true);
+    expect(topicBelongsTo('vigil/v1/devices/dev_1/#', 'dev_1')).toBe(true);
+    expect(topicBelongsTo('vigil/v1/devices/dev_2/telemetry', 'dev_1')).toBe(false);
+    expect(topicBelongsTo('vigil/v1/devices/#', 'dev_1')).toBe(false);
+    expect(topicBelongsTo('vigil/v1/devices/dev_10/telemetry', 'dev_1')).toBe(false);
+    expect(topicBelongsTo('vigil/v1/devices/+/telemetry', '+')).toBe(false);
+  });
+});

@@ -1,0 +1,178 @@
+import { BY_CODE, BY_KEY, toCanonical } from '../domain/codes.ts';
+import type { EcgChunk, Reading } from '../domain/types.ts';
+
+/**
+ * Pure payload decoders for the device protocol (interfaces.md §3): bytes in, readings and reasons out.
+ * They know nothing of MQTT or HTTP, so both transports and the tests share them.
+ */
+
+export interface DecodedTelemetry {
+  readings: Reading[];
+  seq: number | null;
+  commandId: string | null;
+  /** One reason per part of the message that was refused; the rest of the message is kept. */
+  rejected: string[];
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Metadata keys of the flat form that are not readings. */
+const ENVELOPE_KEYS = new Set(['ts', 'seq', 'command', 'readings', 'device', 'deviceId']);
+const MAX_FUTURE_MS = 5 * 60_000; // device clocks drift; more than 5 min ahead is a broken clock
+const MIN_TS = Date.UTC(2000, 0, 1);
+
+function parseJson(payload: Buffer | string): Decoded<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: `malformed JSON: ${(err as Error).message}` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'payload must be a JSON object' };
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
+/** `ts` as ISO 8601 or epoch ms; absent means "when received". */
+export function parseTimestamp(ts: unknown, receivedAt: number): Decoded<number> {
+  if (ts === undefined || ts === null) return { ok: true, value: receivedAt };
+  let ms: number;
+  if (typeof ts === 'number') ms = ts;
+  else if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) ms = Date.parse(ts);
+  else return { ok: false, reason: `ts must be an ISO 8601 time or epoch milliseconds (got ${JSON.stringify(ts)})` };
+  if (!Number.isFinite(ms)) return { ok: false, reason: `ts is not a valid time (got ${JSON.stringify(ts)})` };
+  if (ms < MIN_TS) return { ok: false, reason: `ts ${new Date(ms).toISOString()} is before 2000 (seconds instead of milliseconds?)` };
+  if (ms > receivedAt + MAX_FUTURE_MS) return { ok: false, reason: `ts ${new Date(ms).toISOString()} is in the future` };
+  return { ok: true, value: ms };
+}
+
+function parseSeq(seq: unknown): Decoded<number | null> {
+  if (seq === undefined || seq === null) return { ok: true, value: null };
+  if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) return { ok: true, value: seq };
+  return { ok: false, reason: `seq must be a non-negative integer (got ${JSON.stringify(seq)})` };
+}
+
+function checkReading(code: string, value: unknown, unit: unknown, ts: number, label: string): Decoded<Reading> {
+  const info = BY_CODE.get(code);
+  if (!info) return { ok: false, reason: `${label}: unknown code "${code}"` };
+  if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: `${label}: value must be a number (got ${JSON.stringify(value)})` };
+  if (unit !== undefined && typeof unit !== 'string') return { ok: false, reason: `${label}: unit must be a string` };
+  const canonical = toCanonical(code, value, unit as string | undefined);
+  if (canonical === undefined) return { ok: false, reason: `${label}: unit "${unit}" is not accepted for ${info.display} (use ${info.unit})` };
+  if (canonical < info.min || canonical > info.max) {
+    return { ok: false, reason: `${label}: ${value}${unit ? ' ' + unit : ''} is outside the physical range ${info.min}–${info.max} ${info.unit}` };
+  }
+  return { ok: true, value: { code, value: canonical, unit: info.unit, ts } };
+}
+
+/** Telemetry, full (`readings: [...]`) or shorthand flat form. */
+export function decodeTelemetry(payload: Buffer | string, receivedAt: number): Decoded<DecodedTelemetry> {
+  const json = parseJson(payload);
+  if (!json.ok) return json;
+  const body = json.value;
+  const ts = parseTimestamp(body.ts, receivedAt);
+  if (!ts.ok) return ts;
+  const seq = parseSeq(body.seq);
+  if (!seq.ok) return seq;
+  if (body.command !== undefined && typeof body.command !== 'string') return { ok: false, reason: 'command must be a string (the command id)' };
+
+  const readings: Reading[] = [];
+  const rejected: string[] = [];
+  const take = (d: Decoded<Reading>) => (d.ok ? readings.push(d.value) : rejected.push(d.reason));
+
+  if (body.readings !== undefined) {
+    if (!Array.isArray(body.readings)) return { ok: false, reason: 'readings must be an array' };
+    body.readings.forEach((r: unknown, i: number) => {
+      if (r === null || typeof r !== 'object') return void rejected.push(`readings[${i}]: must be an object`);
+      const item = r as Record<string, unknown>;
+      if (typeof item.code !== 'string') return void rejected.push(`readings[${i}]: code must be a LOINC code string`);
+      const itemTs = item.ts === undefined ? ts : parseTimestamp(item.ts, receivedAt);
+      if (!itemTs.ok) return void rejected.push(`readings[${i}]: ${itemTs.reason}`);
+      take(checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${item.code})`));
+    });
+  }
+  for (const [key, value] of Object.entries(body)) {
+    if (ENVELOPE_KEYS.has(key)) continue;
+    const info = BY_KEY.get(key);
+    if (!info) {
+      rejected.push(`unknown key "${key}"`);
+      continue;
+    }
+    take(checkReading(info.code, value, undefined, ts.value, key));
+  }
+  if (readings.length === 0 && rejected.length === 0) return { ok: false, reason: 'no readings in the message' };
+  return { ok: true, value: { readings, seq: seq.value, commandId: (body.command as string | undefined) ?? null, rejected } };
+}
+
+const MAX_ECG_SAMPLES = 60 * 1000; // 60 s at 1 kHz
+const ECG_UNITS = new Set(['uV', 'mV', 'adu']);
+
+export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded<EcgChunk> {
+  const json = parseJson(payload);
+  if (!json.ok) return json;
+  const body = json.value;
+  const ts = parseTimestamp(body.ts, receivedAt);
+  if (!ts.ok) return ts;
+  const seq = parseSeq(body.seq);
+  if (!seq.ok) return seq;
+  const fs = body.fs;
+  if (typeof fs !== 'number' || !(fs >= 50 && fs <= 2000)) return { ok: false, reason: `fs must be a sampling rate in Hz between 50 and 2000 (got ${JSON.stringify(fs)})` };
+  const lead = body.lead ?? 'II';
+  if (typeof lead !== 'string' || lead.length > 16) return { ok: false, reason: 'lead must be a short string such as "II"' };
+  const unit = body.unit ?? 'uV';
+  if (typeof unit !== 'string' || !ECG_UNITS.has(unit)) return { ok: false, reason: `unit must be one of ${[...ECG_UNITS].join(', ')}` };
+  const samples = body.samples;
+  if (!Array.isArray(samples) || samples.length === 0) return { ok: false, reason: 'samples must be a non-empty array of integers' };
+  if (samples.length > MAX_ECG_SAMPLES) return { ok: false, reason: `too many samples in one chunk (${samples.length} > ${MAX_ECG_SAMPLES})` };
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i];
+    if (typeof s !== 'number' || !Number.isInteger(s) || Math.abs(s) > 2_000_000_000) {
+      return { ok: false, reason: `samples[${i}] must be an integer (got ${JSON.stringify(s)})` };
+    }
+  }
+  return { ok: true, value: { ts: ts.value, seq: seq.value, fs, lead, unit, samples: samples as number[] } };
+}
+
+export interface DecodedStatus {
+  online: boolean;
+  battery?: number;
+}
+
+export function decodeStatus(payload: Buffer | string): Decoded<DecodedStatus> {
+  const json = parseJson(payload);
+  if (!json.ok) return json;
+  const { online, battery } = json.value;
+  if (typeof online !== 'boolean') return { ok: false, reason: 'online must be true or false' };
+  if (battery !== undefined && (typeof battery !== 'number' || battery < 0 || battery > 100)) {
+    return { ok: false, reason: 'battery must be a percentage 0–100' };
+  }
+  return { ok: true, value: { online, battery: battery === undefined ? undefined : Math.round(battery) } };
+}
+
+export type DeviceTopicKind = 'telemetry' | 'ecg' | 'status' | 'command-result';
+
+export interface DeviceTopic {
+  deviceId: string;
+  kind: DeviceTopicKind;
+  commandId?: string;
+}
+
+export const TOPIC_PREFIX = 'vigil/v1/devices/';
+
+/** Parses `vigil/v1/devices/{deviceId}/{telemetry|ecg|status|commands/{id}/result}`; null for anything else. */
+export function parseDeviceTopic(topic: string): DeviceTopic | null {
+  if (!topic.startsWith(TOPIC_PREFIX)) return null;
+  const parts = topic.slice(TOPIC_PREFIX.length).split('/');
+  const deviceId = parts[0];
+  if (!deviceId) return null;
+  if (parts.length === 2 && (parts[1] === 'telemetry' || parts[1] === 'ecg' || parts[1] === 'status')) return { deviceId, kind: parts[1] };
+  if (parts.length === 4 && parts[1] === 'commands' && parts[3] === 'result' && parts[2]) return { deviceId, kind: 'command-result', commandId: parts[2] };
+  return null;
+}
+
+/**
+ * The per-device topic rule: a device may publish and subscribe only under its own subtree
+ * (interfaces.md §3). Wildcards are fine after the prefix, since they cannot escape it.
+ */
+export function topicBelongsTo(topic: string, deviceId: string): boolean {
+  return !/[+#/]/.test(deviceId) && topic.startsWith(`${TOPIC_PREFIX}${deviceId}/`);
+}

@@ -1,0 +1,189 @@
+import type { Db } from '../platform/db.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { EcgChunk, StoredEcgChunk, StoredReading } from '../domain/types.ts';
+import type { NewReading, ReadingsRepository } from '../store/readings.repository.ts';
+import type { EcgRepository } from '../store/ecg.repository.ts';
+import type { DevicesRepository } from '../store/devices.repository.ts';
+import type { RejectionsRepository } from '../store/rejections.repository.ts';
+import type { DeviceService } from '../devices/device.service.ts';
+import { createBatchWriter } from './batch-writer.ts';
+import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX } from './decode.ts';
+
+export type IngestResult =
+  | { ok: true; stored: number; duplicates: number; rejected: string[] }
+  | { ok: false; reason: string };
+
+interface WorkItem {
+  readings: NewReading[];
+  ecg: Array<EcgChunk & { patientId: string; deviceId: string }>;
+}
+
+interface WorkResult {
+  readings: StoredReading[];
+  ecg: StoredEcgChunk[];
+}
+
+const LAST_SEEN_FLUSH_MS = 5_000; // last-seen is for people ("12 s ago"), not worth a write per message
+const MAX_BATCH_ITEMS = 2_000; // messages per transaction
+
+/**
+ * Turns device payloads (from any transport) into durable readings. Every `accept*` resolves only after
+ * what it accepted is committed, and `readings.stored` / `ecg.stored` are emitted after the commit.
+ */
+export function createIngestService(deps: {
+  db: Db;
+  readings: ReadingsRepository;
+  ecg: EcgRepository;
+  devices: DevicesRepository;
+  rejections: RejectionsRepository;
+  deviceService: DeviceService;
+  events: EventBus;
+  logger: Logger;
+  flushMs: number;
+}) {
+  const log = deps.logger.child({ module: 'ingest' });
+  const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0 };
+  const seen = new Map<string, number>();
+
+  const writer = createBatchWriter<WorkItem, WorkResult>({
+    flushMs: deps.flushMs,
+    maxItems: MAX_BATCH_ITEMS,
+    concurrency: deps.db.kind === 'pglite' ? 1 : 4,
+    async write(items) {
+      const allReadings = items.flatMap((i) => i.readings);
+      const allEcg = items.flatMap((i) => i.ecg);
+      const { readings, ecg } = await deps.db.transaction(async (tx) => ({
+        readings: await deps.readings.insertBatch(tx, allReadings),
+        ecg: await deps.ecg.insertBatch(tx, allEcg),
+      }));
+      // Hand each item back the rows it contributed (duplicates were skipped by the database).
+      const key = (r: { deviceId: string | null; seq: number | null; code: string; ts: number }) => `${r.deviceId}|${r.seq}|${r.code}|${r.ts}`;
+      const storedKeys = new Map<string, StoredReading>(readings.map((r) => [key(r), r]));
+      const ecgKeys = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));
+      return items.map((i) => ({
+        readings: i.readings.map((r) => storedKeys.get(key(r))).filter((r): r is StoredReading => r !== undefined),
+        ecg: i.ecg.map((c) => ecgKeys.get(`${c.deviceId}|${c.seq}|${c.ts}`)).filter((c): c is StoredEcgChunk => c !== undefined),
+      }));
+    },
+    onCommitted(_items, results) {
+      const readings = results.flatMap((r) => r.readings);
+      if (readings.length > 0) deps.events.emit('readings.stored', readings);
+      for (const r of results) for (const c of r.ecg) deps.events.emit('ecg.stored', c);
+    },
+  });
+
+  const lastSeenTimer = setInterval(() => void flushLastSeen(), LAST_SEEN_FLUSH_MS);
+  lastSeenTimer.unref();
+
+  async function flushLastSeen() {
+    if (seen.size === 0) return;
+    const batch = [...seen.entries()];
+    seen.clear();
+    const newest = Math.max(...batch.map(([, t]) => t));
+    await deps.devices.touch(batch.map(([id]) => id), newest).catch((err) => log.warn({ err }, 'could not update last-seen'));
+  }
+
+  async function reject(deviceId: string | null, topic: string, reason: string, payload: Buffer | string, at: number) {
+    counters.rejectedMessages++;
+    log.warn({ deviceId, topic, reason }, 'payload rejected');
+    deps.events.emit('payload.rejected', { deviceId: deviceId ?? '', topic, reason, ts: at });
+    try {
+      await deps.rejections.insert({ deviceId, topic, reason, payload: payload.toString(), at });
+      if (deviceId) await deps.devices.countRejected(deviceId);
+    } catch (err) {
+      log.error({ err }, 'could not record a rejection');
+    }
+  }
+
+  async function patientFor(deviceId: string): Promise<{ ok: true; patientId: string } | { ok: false; reason: string }> {
+    const patientId = await deps.deviceService.patientOf(deviceId);
+    if (patientId === undefined) return { ok: false, reason: `unknown device ${deviceId}` };
+    if (patientId === null) return { ok: false, reason: `device ${deviceId} is not assigned to a patient` };
+    return { ok: true, patientId };
+  }
+
+  return {
+    async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
+      const topic = `${TOPIC_PREFIX}${deviceId}/telemetry`;
+      counters.messages++;
+      seen.set(deviceId, receivedAt);
+      const owner = await patientFor(deviceId);
+      if (!owner.ok) {
+        await reject(deviceId, topic, owner.reason, payload, receivedAt);
+        return owner;
+      }
+      const decoded = decodeTelemetry(payload, receivedAt);
+      if (!decoded.ok) {
+        await reject(deviceId, topic, decoded.reason, payload, receivedAt);
+        return decoded;
+      }
+      const { readings, seq, commandId, rejected } = decoded.value;
+      if (rejected.length > 0) {
+        counters.rejectedReadings += rejected.length;
+        await reject(deviceId, topic, rejected.join('; '), payload, receivedAt);
+      }
+      if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
+      const result = await writer.add({
+        readings: readings.map((r) => ({ ...r, patientId: owner.patientId, deviceId, seq, commandId })),
+        ecg: [],
+      });
+      const duplicates = readings.length - result.readings.length;
+      counters.readings += result.readings.length;
+      counters.duplicates += duplicates;
+      return { ok: true, stored: result.readings.length, duplicates, rejected };
+    },
+
+    async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
+      const topic = `${TOPIC_PREFIX}${deviceId}/ecg`;
+      counters.messages++;
+      seen.set(deviceId, receivedAt);
+      const owner = await patientFor(deviceId);
+      if (!owner.ok) {
+        await reject(deviceId, topic, owner.reason, payload, receivedAt);
+        return owner;
+      }
+      const decoded = decodeEcg(payload, receivedAt);
+      if (!decoded.ok) {
+        await reject(deviceId, topic, decoded.reason, payload, receivedAt);
+        return decoded;
+      }
+      const result = await writer.add({ readings: [], ecg: [{ ...decoded.value, patientId: owner.patientId, deviceId }] });
+      counters.ecgChunks += result.ecg.length;
+      return { ok: true, stored: result.ecg.length, duplicates: 1 - result.ecg.length, rejected: [] };
+    },
+
+    async acceptStatus(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
+      const decoded = decodeStatus(payload);
+      if (!decoded.ok) {
+        await reject(deviceId, `${TOPIC_PREFIX}${deviceId}/status`, decoded.reason, payload, receivedAt);
+        return decoded;
+      }
+      return this.setOnline(deviceId, decoded.value.online, decoded.value.battery, receivedAt);
+    },
+
+    /** Connection changes from the broker (connect, disconnect, last will) land here too. */
+    async setOnline(deviceId: string, online: boolean, battery: number | undefined, at = Date.now()): Promise<IngestResult> {
+      await deps.devices.setStatus(deviceId, { online, battery, at });
+      const patientId = (await deps.deviceService.patientOf(deviceId)) ?? null;
+      deps.events.emit('device.status', { deviceId, patientId, online, battery, ts: at });
+      return { ok: true, stored: 0, duplicates: 0, rejected: [] };
+    },
+
+    /** Derived observations from analysis go through the same durable, batched path. */
+    async storeDerived(rows: NewReading[]): Promise<StoredReading[]> {
+      if (rows.length === 0) return [];
+      return (await writer.add({ readings: rows, ecg: [] })).readings;
+    },
+
+    reject,
+    stats: () => ({ ...counters, ...writer.stats() }),
+    async close() {
+      clearInterval(lastSeenTimer);
+      await writer.drain();
+      await flushLastSeen();
+    },
+  };
+}
+
+export type IngestService = ReturnType<typeof createIngestService>;

@@ -1,0 +1,97 @@
+import type { Db } from '../platform/db.ts';
+
+export interface Device {
+  id: string;
+  patientId: string | null;
+  type: string;
+  name: string | null;
+  online: boolean;
+  battery: number | null;
+  lastSeenAt: number | null;
+  rejectedCount: number;
+  createdAt: number;
+}
+
+export interface DeviceAuth {
+  id: string;
+  patientId: string | null;
+  secretHash: string;
+}
+
+interface DeviceRow {
+  id: string;
+  patient_id: string | null;
+  type: string;
+  name: string | null;
+  online: boolean;
+  battery: number | null;
+  last_seen_at: Date | null;
+  rejected_count: number;
+  created_at: Date;
+}
+
+const toDevice = (r: DeviceRow): Device => ({
+  id: r.id,
+  patientId: r.patient_id,
+  type: r.type,
+  name: r.name,
+  online: r.online,
+  battery: r.battery,
+  lastSeenAt: r.last_seen_at ? new Date(r.last_seen_at).getTime() : null,
+  rejectedCount: r.rejected_count,
+  createdAt: new Date(r.created_at).getTime(),
+});
+
+const COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at';
+
+export function createDevicesRepository(db: Db) {
+  return {
+    async insert(d: { id: string; patientId: string | null; type: string; name: string | null; secretHash: string }) {
+      await db.query('INSERT INTO devices (id, patient_id, type, name, secret_hash) VALUES ($1, $2, $3, $4, $5)', [
+        d.id,
+        d.patientId,
+        d.type,
+        d.name,
+        d.secretHash,
+      ]);
+    },
+    async authOf(id: string): Promise<DeviceAuth | null> {
+      const rows = await db.query<{ id: string; patient_id: string | null; secret_hash: string }>(
+        'SELECT id, patient_id, secret_hash FROM devices WHERE id = $1',
+        [id],
+      );
+      return rows[0] ? { id: rows[0].id, patientId: rows[0].patient_id, secretHash: rows[0].secret_hash } : null;
+    },
+    async byId(id: string): Promise<Device | null> {
+      const rows = await db.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]);
+      return rows[0] ? toDevice(rows[0]) : null;
+    },
+    /** `patientIds` null: every device. */
+    async list(patientIds: string[] | null): Promise<Device[]> {
+      const rows = await db.query<DeviceRow>(
+        `SELECT ${COLUMNS} FROM devices WHERE ($1::text[] IS NULL OR patient_id = ANY($1::text[])) ORDER BY patient_id, type, id`,
+        [patientIds],
+      );
+      return rows.map(toDevice);
+    },
+    async setStatus(id: string, s: { online: boolean; battery?: number | null; at: number }) {
+      await db.query(
+        'UPDATE devices SET online = $2, battery = COALESCE($3, battery), last_seen_at = GREATEST(last_seen_at, $4) WHERE id = $1',
+        [id, s.online, s.battery ?? null, new Date(s.at).toISOString()],
+      );
+    },
+    /** Marks devices seen (one statement for a whole ingest batch). */
+    async touch(ids: string[], at: number) {
+      if (ids.length === 0) return;
+      await db.query(
+        'UPDATE devices SET last_seen_at = GREATEST(last_seen_at, $2), online = true WHERE id = ANY($1::text[])',
+        [ids, new Date(at).toISOString()],
+      );
+    },
+    async countRejected(id: string, n = 1) {
+      await db.query('UPDATE devices SET rejected_count = rejected_count + $2 WHERE id = $1', [id, n]);
+    },
+  };
+}
+
+export type DevicesRepository = ReturnType<typeof createDevicesRepository>;

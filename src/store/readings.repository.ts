@@ -1,0 +1,189 @@
+import type { Db, Queryable } from '../platform/db.ts';
+import type { StoredReading } from '../domain/types.ts';
+
+export interface NewReading {
+  patientId: string;
+  deviceId: string | null;
+  code: string;
+  system?: string;
+  value: number;
+  unit: string;
+  ts: number;
+  seq: number | null;
+  commandId?: string | null;
+  method?: { name: string; version: string } | null;
+}
+
+export interface LatestValue {
+  value: number;
+  unit: string;
+  ts: number;
+}
+
+interface ReadingRow {
+  id: string;
+  patient_id: string;
+  device_id: string | null;
+  system: string;
+  code: string;
+  value: number;
+  unit: string;
+  ts: Date | string;
+  seq: string | null;
+  command_id: string | null;
+  method: { name: string; version: string } | null;
+}
+
+const toMs = (t: Date | string | number) => (t instanceof Date ? t.getTime() : new Date(t).getTime());
+
+export function rowToReading(r: ReadingRow): StoredReading {
+  return {
+    id: String(r.id),
+    patientId: r.patient_id,
+    deviceId: r.device_id,
+    system: r.system,
+    code: r.code,
+    value: Number(r.value),
+    unit: r.unit,
+    ts: toMs(r.ts),
+    seq: r.seq === null ? null : Number(r.seq),
+    commandId: r.command_id,
+    method: r.method,
+  };
+}
+
+/** SQL for the readings time series, and nothing else. */
+export function createReadingsRepository(db: Db) {
+  return {
+    /**
+     * Inserts many readings in one statement (unnest of parallel arrays: one round trip whatever the batch
+     * size), skipping (device, seq, code) duplicates, and keeps `latest_readings` current. Returns the rows
+     * actually stored.
+     */
+    async insertBatch(tx: Queryable, rows: NewReading[]): Promise<StoredReading[]> {
+      if (rows.length === 0) return [];
+      const inserted = await tx.query<ReadingRow>(
+        `INSERT INTO readings (patient_id, device_id, system, code, value, unit, ts, seq, command_id, method)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
+                              $7::timestamptz[], $8::bigint[], $9::text[], $10::jsonb[])
+         ON CONFLICT (device_id, seq, code) WHERE seq IS NOT NULL DO NOTHING
+         RETURNING id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method`,
+        [
+          rows.map((r) => r.patientId),
+          rows.map((r) => r.deviceId),
+          rows.map((r) => r.system ?? 'http://loinc.org'),
+          rows.map((r) => r.code),
+          rows.map((r) => r.value),
+          rows.map((r) => r.unit),
+          rows.map((r) => new Date(r.ts).toISOString()),
+          rows.map((r) => r.seq),
+          rows.map((r) => r.commandId ?? null),
+          rows.map((r) => (r.method ? JSON.stringify(r.method) : null)),
+        ],
+      );
+      const stored = inserted.map(rowToReading);
+      // Latest per (patient, code): only the newest of this batch, and only if newer than what is there.
+      const newest = new Map<string, StoredReading>();
+      for (const r of stored) {
+        const key = r.patientId + '\u0000' + r.code;
+        const prev = newest.get(key);
+        if (!prev || r.ts >= prev.ts) newest.set(key, r);
+      }
+      if (newest.size > 0) {
+        const latest = [...newest.values()].sort((a, b) => (a.patientId + a.code < b.patientId + b.code ? -1 : 1));
+        await tx.query(
+          `INSERT INTO latest_readings (patient_id, code, value, unit, ts, device_id)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[], $6::text[])
+           ON CONFLICT (patient_id, code) DO UPDATE
+             SET value = EXCLUDED.value, unit = EXCLUDED.unit, ts = EXCLUDED.ts, device_id = EXCLUDED.device_id
+             WHERE latest_readings.ts <= EXCLUDED.ts`,
+          [
+            latest.map((r) => r.patientId),
+            latest.map((r) => r.code),
+            latest.map((r) => r.value),
+            latest.map((r) => r.unit),
+            latest.map((r) => new Date(r.ts).toISOString()),
+            latest.map((r) => r.deviceId),
+          ],
+        );
+      }
+      return stored;
+    },
+
+    /** Latest value of every code, for many patients at once (the clinician panel). */
+    async latestFor(patientIds: string[]): Promise<Map<string, Record<string, LatestValue>>> {
+      const out = new Map<string, Record<string, LatestValue>>();
+      if (patientIds.length === 0) return out;
+      const rows = await db.query<{ patient_id: string; code: string; value: number; unit: string; ts: Date }>(
+        'SELECT patient_id, code, value, unit, ts FROM latest_readings WHERE patient_id = ANY($1::text[])',
+        [patientIds],
+      );
+      for (const r of rows) {
+        const entry = out.get(r.patient_id) ?? {};
+        entry[r.code] = { value: Number(r.value), unit: r.unit, ts: toMs(r.ts) };
+        out.set(r.patient_id, entry);
+      }
+      return out;
+    },
+
+    /** A patient's readings of one code in [from, to], oldest first. */
+    async range(patientId: string, code: string, from: number, to: number, limit = 100_000): Promise<StoredReading[]> {
+      const rows = await db.query<ReadingRow>(
+        `SELECT id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method FROM readings
+         WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 ORDER BY ts ASC LIMIT $5`,
+        [patientId, code, new Date(from).toISOString(), new Date(to).toISOString(), limit],
+      );
+      return rows.map(rowToReading);
+    },
+
+    async byId(id: string): Promise<StoredReading | null> {
+      if (!/^\d+$/.test(id)) return null;
+      const rows = await db.query<ReadingRow>(
+        'SELECT id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method FROM readings WHERE id = $1',
+        [id],
+      );
+      return rows[0] ? rowToReading(rows[0]) : null;
+    },
+
+    /** Observation search behind the FHIR API: filters are optional; `patientIds` null means no restriction. */
+    async search(q: {
+      patientIds: string[] | null;
+      codes?: string[];
+      from?: number;
+      to?: number;
+      fromExclusive?: boolean;
+      toExclusive?: boolean;
+      sortDesc?: boolean;
+      limit: number;
+      offset: number;
+      countOnly?: boolean;
+    }): Promise<{ total?: number; rows: StoredReading[] }> {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const p = (v: unknown) => {
+        params.push(v);
+        return `$${params.length}`;
+      };
+      if (q.patientIds) where.push(`patient_id = ANY(${p(q.patientIds)}::text[])`);
+      if (q.codes?.length) where.push(`code = ANY(${p(q.codes)}::text[])`);
+      if (q.from !== undefined) where.push(`ts ${q.fromExclusive ? '>' : '>='} ${p(new Date(q.from).toISOString())}`);
+      if (q.to !== undefined) where.push(`ts ${q.toExclusive ? '<' : '<='} ${p(new Date(q.to).toISOString())}`);
+      const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const [{ n }] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM readings ${filter}`, params);
+      if (q.countOnly) return { total: Number(n), rows: [] };
+      const rows = await db.query<ReadingRow>(
+        `SELECT id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method FROM readings ${filter}
+         ORDER BY ts ${q.sortDesc ? 'DESC' : 'ASC'}, id ${q.sortDesc ? 'DESC' : 'ASC'} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`,
+        params,
+      );
+      return { total: Number(n), rows: rows.map(rowToReading) };
+    },
+
+    async countAll(): Promise<number> {
+      const [{ n }] = await db.query<{ n: string }>('SELECT count(*) AS n FROM readings');
+      return Number(n);
+    },
+  };
+}
+
+export type ReadingsRepository = ReturnType<typeof createReadingsRepository>;
