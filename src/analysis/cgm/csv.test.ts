@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { CgmCsvError, parseCgmCsv, parseTimestamp, toCgmCsv } from './csv.ts';
+
+const T = Date.parse('2026-01-05T08:00:00Z');
+
+describe('CGM CSV', () => {
+  it('reads the documented header and rows', () => {
+    const p = parseCgmCsv('timestamp,glucose_mg_dl\n2026-01-05T08:00:00Z,120\n2026-01-05T08:05:00Z,125\n');
+    expect(p).toEqual({ unit: 'mg/dL', utcOffsetMinutes: 0, readings: [{ ts: T, mgdl: 120 }, { ts: T + 300_000, mgdl: 125 }] });
+  });
+
+  it('reads a headerless file as mg/dL, with space-separated and epoch timestamps', () => {
+    const p = parseCgmCsv(`2026-01-05 08:00,120\n${(T + 300_000) / 1000},130\n${T + 600_000},140`);
+    expect(p.readings.map((r) => r.ts)).toEqual([T, T + 300_000, T + 600_000]);
+  });
+
+  it('converts mmol/L only when the header says so (× 18)', () => {
+    const p = parseCgmCsv('timestamp,glucose_mmol_l\n2026-01-05T08:00:00Z,5.5\n');
+    expect(p.unit).toBe('mmol/L');
+    expect(p.readings[0].mgdl).toBe(99);
+  });
+
+  it('keeps the local offset from the timestamps', () => {
+    const p = parseCgmCsv('timestamp,glucose_mg_dl\n2026-01-05T09:00:00+01:00,100\n');
+    expect(p).toMatchObject({ utcOffsetMinutes: 60, readings: [{ ts: T, mgdl: 100 }] });
+    expect(parseTimestamp('2026-01-05T03:00:00-0500')).toEqual({ ts: T, offsetMinutes: -300 });
+  });
+
+  it('maps the sensor Low/High flags to 40 and 400 mg/dL', () => {
+    const p = parseCgmCsv('2026-01-05T08:00:00Z,Low\n2026-01-05T08:05:00Z,HI\n');
+    expect(p.readings.map((r) => r.mgdl)).toEqual([40, 400]);
+  });
+
+  it('names the line of a bad row', () => {
+    expect(() => parseCgmCsv('timestamp,glucose_mg_dl\n2026-01-05T08:00:00Z,120\n2026-01-05T08:05:00Z,abc\n')).toThrow(
+      new CgmCsvError('bad glucose value "abc"', 3),
+    );
+    expect(() => parseCgmCsv('timestamp,glucose_mg_dl\nyesterday,120\n')).toThrow('line 2: bad timestamp "yesterday"');
+    expect(() => parseCgmCsv('')).toThrow(CgmCsvError);
+  });
+
+  it('round-trips toCgmCsv', () => {
+    const readings = [{ ts: T, mgdl: 101 }, { ts: T + 300_000, mgdl: 99 }];
+    expect(toCgmCsv(readings)).toBe('timestamp,glucose_mg_dl\n2026-01-05T08:00:00Z,101\n2026-01-05T08:05:00Z,99\n');
+    expect(parseCgmCsv(toCgmCsv(readings)).readings).toEqual(readings);
+  });
+});
