@@ -1,0 +1,90 @@
+import type { ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { api, ApiError, onUnauthorized } from '../api/client.ts';
+import { LiveStream, streamUrl } from '../api/liveStream.ts';
+import type { Me } from '../api/types.ts';
+import { LiveStreamContext, useLiveStream } from '../api/useLiveStream.ts';
+import { ErrorNote, Loading } from '../components/Spinner.tsx';
+import { AdminPage } from '../features/admin/AdminPage.tsx';
+import { LoginPage } from '../features/auth/LoginPage.tsx';
+import { SessionContext, useSession, type Session } from '../features/auth/session.ts';
+import { DevicesPage } from '../features/devices/DevicesPage.tsx';
+import { PanelPage } from '../features/panel/PanelPage.tsx';
+import { PatientPage } from '../features/patient/PatientPage.tsx';
+import { PatientSelfView } from '../features/patient/PatientSelfView.tsx';
+import { TopBar } from './TopBar.tsx';
+import { useRoute } from './router.ts';
+
+type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; error: Error };
+
+export function App() {
+  const [auth, setAuth] = useState<Auth>({ state: 'checking' });
+  const check = useCallback(() => {
+    setAuth({ state: 'checking' });
+    api.me().then(
+      (me) => setAuth({ state: 'signed-in', me }),
+      (err: unknown) => setAuth(err instanceof ApiError && (err.status === 401 || err.status === 403) ? { state: 'signed-out' } : { state: 'error', error: err as Error }),
+    );
+  }, []);
+  useEffect(check, [check]);
+  useEffect(() => onUnauthorized(() => setAuth({ state: 'signed-out' })), []);
+
+  if (auth.state === 'checking') return <Loading label="Starting Vigil…" />;
+  if (auth.state === 'error') return <main className="page"><ErrorNote error={auth.error} onRetry={check} /></main>;
+  if (auth.state === 'signed-out') return <LoginPage onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
+  return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
+}
+
+function SignedIn({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  const stream = useMemo(() => new LiveStream(streamUrl()), []);
+  useEffect(() => {
+    stream.start();
+    return () => stream.stop();
+  }, [stream]);
+  const session = useMemo<Session>(() => ({
+    me,
+    logout: async () => {
+      try { await api.logout(); } catch { /* signed out locally either way */ }
+      stream.stop();
+      window.location.hash = '#/';
+      onSignedOut();
+    },
+  }), [me, stream, onSignedOut]);
+  return (
+    <SessionContext.Provider value={session}>
+      <LiveStreamContext.Provider value={stream}>
+        <Shell />
+      </LiveStreamContext.Provider>
+    </SessionContext.Provider>
+  );
+}
+
+function Shell() {
+  const route = useRoute();
+  const connection = useLiveStream();
+  const { me } = useSession();
+  let page: ReactNode;
+  if (me.role === 'patient') {
+    page = me.patientId ? <PatientSelfView patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;
+  } else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
+  else if (route.name === 'devices') page = <DevicesPage />;
+  else if (route.name === 'admin') page = me.role === 'admin' ? <AdminPage /> : <NotFound />;
+  else if (route.name === 'panel') page = <PanelPage />;
+  else page = <NotFound />;
+  return (
+    <div className={`app role-${me.role}`}>
+      <TopBar route={route} connection={connection} />
+      {page}
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <main className="page">
+      <h1>Page not found</h1>
+      <p><a href="#/">Back to patients</a></p>
+    </main>
+  );
+}
+

@@ -1,0 +1,68 @@
+import { useEffect, useRef, useState } from 'react';
+import type { StreamStatus } from '../api/liveStream.ts';
+import { Logo } from '../components/Logo.tsx';
+import { useSession } from '../features/auth/session.ts';
+import { href, type Route } from './router.ts';
+
+const CONNECTION_LABEL: Record<StreamStatus, string> = { open: 'Live', connecting: 'Reconnecting…', closed: 'Offline' };
+
+export function TopBar({ route, connection }: { route: Route; connection: StreamStatus }) {
+  const { me } = useSession();
+  const links: { route: Route; label: string; show: boolean }[] = [
+    { route: { name: 'panel' }, label: 'Patients', show: me.role !== 'patient' },
+    { route: { name: 'devices' }, label: 'Devices', show: me.role !== 'patient' },
+    { route: { name: 'admin' }, label: 'Admin', show: me.role === 'admin' },
+  ];
+  const current = route.name === 'patient' ? 'panel' : route.name;
+  return (
+    <header className="topbar">
+      <a href="#/" className="topbar-brand" aria-label="Vigil home"><Logo /></a>
+      <nav className="topbar-nav" aria-label="Main">
+        {links.filter((l) => l.show).map((l) => (
+          <a key={l.label} href={href(l.route)} className={current === l.route.name ? 'is-current' : ''} aria-current={current === l.route.name ? 'page' : undefined}>
+            {l.label}
+          </a>
+        ))}
+      </nav>
+      <span className={`conn conn-${connection}`} title="Live data connection">
+        <span className="conn-dot" aria-hidden="true" />
+        {CONNECTION_LABEL[connection]}
+      </span>
+      <UserMenu />
+    </header>
+  );
+}
+
+function UserMenu() {
+  const { me, logout } = useSession();
+  const [open, setOpen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const close = (e: MouseEvent) => { if (!ref.current?.contains(e.target as Node)) setOpen(false); };
+    const esc = (e: KeyboardEvent) => { if (e.key === 'Escape') setOpen(false); };
+    document.addEventListener('mousedown', close);
+    document.addEventListener('keydown', esc);
+    return () => { document.removeEventListener('mousedown', close); document.removeEventListener('keydown', esc); };
+  }, [open]);
+  const initials = me.displayName.split(/\s+/).map((w) => w[0]).filter(Boolean).slice(0, 2).join('').toUpperCase();
+  return (
+    <div className="user-menu" ref={ref}>
+      <button type="button" className="user-btn" onClick={() => setOpen((o) => !o)} aria-expanded={open} aria-haspopup="menu">
+        <span className="avatar" aria-hidden="true">{initials || '?'}</span>
+        <span className="user-name">{me.displayName}</span>
+        <svg width="10" height="10" viewBox="0 0 10 10" aria-hidden="true"><path d="M2 4l3 3 3-3" fill="none" stroke="currentColor" strokeWidth="1.5" /></svg>
+      </button>
+      {open ? (
+        <div className="menu" role="menu">
+          <div className="menu-head">
+            <strong>{me.displayName}</strong>
+            <span className="muted small">{me.email}</span>
+            <span className="role-pill">{me.role}</span>
+          </div>
+          <button type="button" role="menuitem" className="menu-item" onClick={() => void logout()}>Sign out</button>
+        </div>
+      ) : null}
+    </div>
+  );
+}

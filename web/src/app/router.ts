@@ -1,0 +1,39 @@
+import { useSyncExternalStore } from 'react';
+
+/** Hash routes: `#/`, `#/patients/:id`, `#/devices`, `#/admin`. */
+export type Route =
+  | { name: 'panel' }
+  | { name: 'patient'; id: string }
+  | { name: 'devices' }
+  | { name: 'admin' }
+  | { name: 'not-found'; path: string };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '') || '/';
+  if (path === '/' || path === '') return { name: 'panel' };
+  const patient = /^\/patients\/([^/?#]+)\/?$/.exec(path);
+  if (patient) return { name: 'patient', id: decodeURIComponent(patient[1]) };
+  if (path === '/devices') return { name: 'devices' };
+  if (path === '/admin') return { name: 'admin' };
+  return { name: 'not-found', path };
+}
+
+function subscribe(cb: () => void): () => void {
+  window.addEventListener('hashchange', cb);
+  return () => window.removeEventListener('hashchange', cb);
+}
+
+export function useRoute(): Route {
+  const hash = useSyncExternalStore(subscribe, () => window.location.hash);
+  return parseRoute(hash);
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case 'panel': return '#/';
+    case 'patient': return `#/patients/${encodeURIComponent(route.id)}`;
+    case 'devices': return '#/devices';
+    case 'admin': return '#/admin';
+    case 'not-found': return `#${route.path}`;
+  }
+}

@@ -1,0 +1,75 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, ApiError } from '../../api/client.ts';
+import type { DemoInfo, Me } from '../../api/types.ts';
+import { Logo } from '../../components/Logo.tsx';
+
+export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [demo, setDemo] = useState<DemoInfo | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    api.demo().then((d) => live && setDemo(d && Array.isArray(d.logins) && d.logins.length ? d : null));
+    return () => { live = false; };
+  }, []);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const { user } = await api.login(email.trim(), password);
+      onSignedIn(user);
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 400)) setError('That email and password don’t match an account. Check them and try again.');
+      else if (err instanceof ApiError && err.status === 429) setError('Too many attempts. Wait a minute and try again.');
+      else setError(err instanceof Error ? err.message : 'Sign-in failed');
+      setBusy(false);
+    }
+  };
+
+  const fill = (l: { email: string; password: string }) => {
+    setEmail(l.email);
+    setPassword(l.password);
+    setError(null);
+  };
+
+  return (
+    <main className="login">
+      <form className="login-card" onSubmit={submit} noValidate>
+        <Logo size={36} />
+        <h1>Sign in</h1>
+        <p className="muted">Remote patient monitoring</p>
+        <label className="field">
+          <span>Email</span>
+          <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus aria-invalid={!!error} />
+        </label>
+        <label className="field">
+          <span>Password</span>
+          <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required aria-invalid={!!error} />
+        </label>
+        {error ? <p className="form-error" role="alert">{error}</p> : null}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email || !password}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        {demo ? (
+          <div className="demo-hint">
+            <span className="muted">Demo:</span>{' '}
+            {demo.logins.map((l, i) => (
+              <span key={l.email}>
+                {i ? ' · ' : ''}
+                <button type="button" className="link-btn" onClick={() => fill(l)} title="Fill in this login">
+                  {l.email}
+                </button>{' '}
+                / <code>{l.password}</code>
+              </span>
+            ))}
+          </div>
+        ) : null}
+      </form>
+    </main>
+  );
+}

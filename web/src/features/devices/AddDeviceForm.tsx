@@ -1,0 +1,61 @@
+import { useState, type FormEvent } from 'react';
+import { api, ApiError } from '../../api/client.ts';
+import type { CreatedDevice, PanelPatient } from '../../api/types.ts';
+
+export const DEVICE_TYPES = [
+  { value: 'pulse-oximeter', label: 'Pulse oximeter (SpO₂, HR)' },
+  { value: 'bp-monitor', label: 'Blood pressure monitor' },
+  { value: 'ecg-patch', label: 'ECG patch' },
+  { value: 'cgm', label: 'Continuous glucose monitor' },
+  { value: 'thermometer', label: 'Thermometer' },
+  { value: 'scale', label: 'Weight scale' },
+  { value: 'multi-parameter', label: 'Multi-parameter monitor' },
+];
+
+export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: PanelPatient[]; onCreated: (d: CreatedDevice) => void; onCancel: () => void }) {
+  const [patientId, setPatientId] = useState('');
+  const [type, setType] = useState(DEVICE_TYPES[0].value);
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onCreated(await api.addDevice({ patientId, type, name: name.trim() || undefined }));
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'Could not add the device');
+      setBusy(false);
+    }
+  };
+
+  const sorted = [...patients].sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    <form className="form" onSubmit={submit}>
+      <label className="field">
+        <span>Patient</span>
+        <select value={patientId} onChange={(e) => setPatientId(e.target.value)} required>
+          <option value="" disabled>Choose a patient…</option>
+          {sorted.map((p) => <option key={p.id} value={p.id}>{p.name} ({p.age} y)</option>)}
+        </select>
+      </label>
+      <label className="field">
+        <span>Type</span>
+        <select value={type} onChange={(e) => setType(e.target.value)}>
+          {DEVICE_TYPES.map((t) => <option key={t.value} value={t.value}>{t.label}</option>)}
+        </select>
+      </label>
+      <label className="field">
+        <span>Name <span className="muted">(optional)</span></span>
+        <input value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. Nonin 3230 #12" />
+      </label>
+      {error ? <p className="form-error" role="alert">{error}</p> : null}
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onCancel}>Cancel</button>
+        <button type="submit" className="btn btn-primary" disabled={busy || !patientId}>{busy ? 'Adding…' : 'Add device'}</button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,31 @@
+import type { DeviceSummary } from '../../api/types.ts';
+import { BatteryIcon, DeviceGlyph } from '../../components/DeviceBadges.tsx';
+import { TimeAgo } from '../../components/TimeAgo.tsx';
+import { humanize } from '../../lib/format.ts';
+
+export function DeviceList({ devices, plain = false }: { devices: DeviceSummary[]; plain?: boolean }) {
+  if (devices.length === 0) return <p className="empty-inline">{plain ? 'No devices are set up for you yet.' : 'No devices assigned.'}</p>;
+  return (
+    <ul className="device-list">
+      {devices.map((d) => (
+        <li key={d.id} className="device-item">
+          <span className={`device-icon ${d.online ? 'is-online' : 'is-offline'}`}><DeviceGlyph type={d.type} /></span>
+          <span className="device-main">
+            <strong>{d.name ?? humanize(d.type)}</strong>
+            <span className="muted small">{plain ? humanize(d.type) : `${humanize(d.type)} · ${d.id}`}</span>
+          </span>
+          <span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? (plain ? 'Connected' : 'Online') : (plain ? 'Not connected' : 'Offline')}</span>
+          <span className="device-battery">
+            <BatteryIcon level={d.battery} />
+            <span className="small">{d.battery != null ? `${Math.round(d.battery)} %` : '—'}</span>
+          </span>
+          <span className="device-seen small muted">
+            {plain ? 'Last heard from ' : 'Seen '}
+            <TimeAgo ts={d.lastSeenAt} plain={plain} />
+          </span>
+          {!plain && d.rejectedCount > 0 ? <span className="pill pill-amber" title="Messages rejected from this device">{d.rejectedCount} rejected</span> : null}
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const server = 'http://localhost:8080';
+
+// The server serves web/dist as static files; in development Vite proxies the API, FHIR and the
+// live WebSocket to a server on :8080 so cookies stay same-origin.
+export default defineConfig({
+  root,
+  base: '/',
+  plugins: [react()],
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+  server: {
+    proxy: {
+      '/api/v1/stream': { target: server, ws: true, changeOrigin: true },
+      '/api': { target: server, changeOrigin: true },
+      '/fhir': { target: server, changeOrigin: true },
+    },
+  },
+});
