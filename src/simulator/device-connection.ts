@@ -7,6 +7,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 
 export const TOPIC_ROOT = 'vigil/v1/devices';
+const FIRST_CONNECT_TIMEOUT_MS = 15_000; // 15 s
 
 export function deviceTopic(deviceId: string, leaf: 'telemetry' | 'ecg' | 'status' | 'commands'): string {
   return `${TOPIC_ROOT}/${deviceId}/${leaf}`;
@@ -98,12 +99,18 @@ export async function connectDevice(opts: ConnectDeviceOptions): Promise<DeviceC
   client.on('offline', () => opts.logger.warn(log, 'device offline, reconnecting'));
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
+    const fail = (reason: string): void => {
+      clearTimeout(timer);
+      client.off('error', onError);
       client.end(true);
-      reject(new Error(`device ${deviceId} could not connect to ${opts.mqttUrl}: ${err.message}`));
+      reject(new Error(`device ${deviceId} could not connect to ${opts.mqttUrl}: ${reason}`));
     };
+    const onError = (err: Error): void => fail(err.message);
+    // An unreachable host retries silently; give up on the first connection after a bound.
+    const timer = setTimeout(() => fail(`no CONNACK within ${FIRST_CONNECT_TIMEOUT_MS / 1000} s`), FIRST_CONNECT_TIMEOUT_MS);
     client.once('error', onError);
     client.once('connect', () => {
+      clearTimeout(timer);
       client.off('error', onError);
       resolve();
     });
