@@ -1,0 +1,63 @@
+/** mitdb part of the evaluation harness: QRS detection scored beat by beat (EC57 / bxb rules). */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { readRecord } from '../../src/analysis/ecg/wfdb.ts';
+import { readAnnotationFile, isBeatCode, VF_ON, VF_OFF, type Annotation } from '../../src/analysis/ecg/annotations.ts';
+import { detectBeats } from '../../src/analysis/ecg/qrs.ts';
+import { matchBeats, addCounts, sePp, type BeatCounts } from '../../src/analysis/ecg/eval/beats.ts';
+
+export const PACED_RECORDS = new Set(['102', '104', '107', '217']); // EC57: reported apart
+
+export interface RecordResult extends BeatCounts {
+  record: string;
+  paced: boolean;
+  /** Counts with ventricular flutter/fibrillation episodes ([ … ]) excluded, as EC57/bxb do. */
+  ec57: BeatCounts;
+  /** Median signed offset detection − reference of matched-ish beats (ms), to check beat placement. */
+  offsetMs: number;
+}
+
+/** Sample intervals between VF onset `[` and end `]` marks. */
+export function vfIntervals(ann: readonly Annotation[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let on = -1;
+  for (const a of ann) {
+    if (a.code === VF_ON) on = a.sample;
+    else if (a.code === VF_OFF && on >= 0) {
+      out.push([on, a.sample]);
+      on = -1;
+    }
+  }
+  if (on >= 0) out.push([on, Number.MAX_SAFE_INTEGER]);
+  return out;
+}
+
+function medianOffsetMs(ref: number[], det: number[], fs: number): number {
+  const offs: number[] = [];
+  let j = 0;
+  for (const r of ref) {
+    while (j + 1 < det.length && Math.abs(det[j + 1] - r) <= Math.abs(det[j] - r)) j++;
+    if (det.length && Math.abs(det[j] - r) <= 0.15 * fs) offs.push(det[j] - r);
+  }
+  offs.sort((a, b) => a - b);
+  return offs.length ? (offs[offs.length >> 1] / fs) * 1000 : NaN;
+}
+
+export function listRecords(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.hea')).map((f) => f.slice(0, -4)).sort();
+}
+
+export function evaluateRecord(dir: string, record: string): RecordResult {
+  const rec = readRecord(path.join(dir, record), ['MLII']);
+  const ann = readAnnotationFile(path.join(dir, `${record}.atr`));
+  const ref = ann.filter((a) => isBeatCode(a.code)).map((a) => a.sample);
+  const det = detectBeats(rec.adc, rec.fs, rec.gain);
+  const strict = matchBeats(ref, det, { fs: rec.fs });
+  const ec57 = matchBeats(ref, det, { fs: rec.fs, excluded: vfIntervals(ann) });
+  return { record, paced: PACED_RECORDS.has(record), ...strict, ec57, offsetMs: medianOffsetMs(ref, det, rec.fs) };
+}
+
+export function gross(rows: readonly RecordResult[], pick: (r: RecordResult) => BeatCounts = (r) => r) {
+  const c = rows.reduce<BeatCounts>((acc, r) => addCounts(acc, pick(r)), { tp: 0, fn: 0, fp: 0 });
+  return { ...c, ...sePp(c) };
+}

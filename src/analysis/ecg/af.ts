@@ -1,0 +1,137 @@
+/**
+ * Streaming atrial-fibrillation detector from beat times (RR intervals), after Petrėnas et al. 2015
+ * ("Low-complexity detection of atrial fibrillation in continuous long-term monitoring"): an 8-beat
+ * median of successive RR differences, made robust to ectopic beats, smoothed by a longer median.
+ *
+ * Ectopic handling: each interval's irregularity is the smallest of |rr − rr₋₁|, |rr − rr₋₂|, |rr − rr₋₃|
+ * relative to the local mean RR. An isolated premature beat, bigeminy (rr ≈ rr₋₂) and trigeminy
+ * (rr ≈ rr₋₃) then stay near zero, while AF (no RR repeats) stays high.
+ * The statistic for a beat uses beats on both sides, so decisions come `DELAY_BEATS` beats late and
+ * episodes are back-dated to the beat the decision is about.
+ */
+
+const INNER_BEATS = 8; // Petrėnas 2015: 8-beat window
+const OUTER_BEATS = 33; // smoothing median over ≈ 30 beats (odd: one centre beat)
+const THRESHOLD = 0.03; // irregularity (fraction of mean RR); set once on afdb, never per record
+const MIN_RR_S = 0.2; // s; shorter intervals are not physiological (noise detections)
+const MAX_RR_S = 3; // s; longer intervals are pauses or missed beats
+export const AF_DELAY_BEATS = INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
+
+export interface AfUpdate {
+  /** AF state of the beat `beat` (a past beat: decisions lag by AF_DELAY_BEATS beats). */
+  beat: number;
+  inAf: boolean;
+  /** Irregularity statistic of that beat, and a 0–1 confidence of the decision. */
+  irregularity: number;
+  confidence: number;
+  episodeStarted?: number;
+  episodeEnded?: number;
+}
+
+export interface AfEpisode {
+  start: number;
+  end: number;
+}
+
+export interface AfDetector {
+  /** Feeds the next beat (sample index, ascending); returns a decision when one becomes available. */
+  push(beat: number): AfUpdate | null;
+  /** Ends the stream; closes an open episode at the last beat. */
+  finish(): AfEpisode[];
+  readonly inAf: boolean;
+  readonly episodes: readonly AfEpisode[];
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+export function createAfDetector(opts: { fs: number }): AfDetector {
+  const { fs } = opts;
+  const beats: number[] = []; // recent beat times, trimmed
+  const rr: number[] = []; // recent RR (s)
+  const irr: number[] = []; // per-beat irregularity
+  const inner: number[] = []; // 8-beat medians
+  let offset = 0; // global index of beats[0]
+  let inAf = false;
+  let openStart = -1;
+  let lastDecided = -1;
+  const episodes: AfEpisode[] = [];
+
+  function trim(): void {
+    const keep = OUTER_BEATS + INNER_BEATS + 8;
+    if (beats.length > 4 * keep) {
+      const drop = beats.length - keep;
+      beats.splice(0, drop);
+      offset += drop;
+      rr.splice(0, Math.max(0, rr.length - keep));
+      irr.splice(0, Math.max(0, irr.length - keep));
+      inner.splice(0, Math.max(0, inner.length - keep));
+    }
+  }
+
+  return {
+    get inAf() {
+      return inAf;
+    },
+    episodes,
+    push(beat) {
+      const prev = beats[beats.length - 1];
+      if (prev !== undefined && beat <= prev) return null;
+      const r = prev === undefined ? NaN : (beat - prev) / fs;
+      if (prev !== undefined && r < MIN_RR_S) return null; // drop a noise detection
+      beats.push(beat);
+      if (!(r <= MAX_RR_S)) {
+        // Start (or a gap): irregularity is undefined across it.
+        rr.length = 0;
+        return null;
+      }
+      rr.push(r);
+      const n = rr.length;
+      if (n >= 4) {
+        const m = (rr[n - 1] + rr[n - 2] + rr[n - 3]) / 3;
+        const d = Math.min(Math.abs(r - rr[n - 2]), Math.abs(r - rr[n - 3]), Math.abs(r - rr[n - 4]));
+        irr.push(d / m);
+        if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
+      }
+      let update: AfUpdate | null = null;
+      if (inner.length >= OUTER_BEATS) {
+        const stat = median(inner.slice(-OUTER_BEATS));
+        // The statistic describes the beat AF_DELAY_BEATS back.
+        const idx = beats.length - 1 - AF_DELAY_BEATS;
+        const at = beats[Math.max(0, idx)];
+        const now = stat > THRESHOLD;
+        update = { beat: at, inAf: now, irregularity: stat, confidence: Math.min(1, Math.abs(Math.log(stat / THRESHOLD)) / Math.LN2) };
+        if (now && !inAf) {
+          openStart = at;
+          update.episodeStarted = at;
+        } else if (!now && inAf) {
+          episodes.push({ start: openStart, end: at });
+          update.episodeEnded = at;
+        }
+        inAf = now;
+        lastDecided = at;
+      }
+      trim();
+      void offset;
+      return update;
+    },
+    finish() {
+      if (inAf) {
+        const end = beats[beats.length - 1] ?? lastDecided;
+        episodes.push({ start: openStart, end });
+        inAf = false;
+      }
+      return episodes;
+    },
+  };
+}
+
+/** Whole-record convenience: AF episodes (sample intervals) from ascending beat times. */
+export function detectAfEpisodes(beats: readonly number[], fs: number): AfEpisode[] {
+  const det = createAfDetector({ fs });
+  for (const b of beats) det.push(b);
+  return det.finish();
+}
