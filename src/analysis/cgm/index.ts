@@ -7,3 +7,4 @@ export * from './events.ts';
 export * from './daily.ts';
 export * from './csv.ts';
 export * from './synthetic.ts';
+export * from './agp-report.ts';
