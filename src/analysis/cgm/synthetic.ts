@@ -33,9 +33,9 @@ export function mulberry32(seed: number): () => number {
 
 const PROFILES = {
   // baseline mg/dL, meal rise mean/sd mg/dL, drift sd, chance per night of a nocturnal low and its depth
-  tight: { base: 105, meal: 45, mealSd: 12, drift: 1.2, nightLowP: 0.02, nightLow: 30 },
-  typical: { base: 130, meal: 75, mealSd: 25, drift: 2.0, nightLowP: 0.15, nightLow: 55 },
-  variable: { base: 150, meal: 115, mealSd: 40, drift: 3.0, nightLowP: 0.35, nightLow: 85 },
+  tight: { base: 105, meal: 50, mealSd: 15, drift: 1.5, nightLowP: 0.03, nightLow: 30 },
+  typical: { base: 135, meal: 100, mealSd: 35, drift: 3.5, nightLowP: 0.25, nightLow: 70 },
+  variable: { base: 155, meal: 145, mealSd: 50, drift: 5.0, nightLowP: 0.4, nightLow: 100 },
 } as const;
 
 const MEALS = [
