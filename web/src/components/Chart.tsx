@@ -49,7 +49,7 @@ export function Chart({ x, series, height = 180, unit = '', decimals = 0, band, 
     const opts: uPlot.Options = {
       width: el.clientWidth || 600,
       height,
-      legend: { show: true, live: true },
+      legend: { show: series.length > 1, live: true },
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       plugins: [bandPlugin],
       scales: {

@@ -57,16 +57,17 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         </button>
         {demo ? (
           <div className="demo-hint">
-            <span className="muted">Demo:</span>{' '}
-            {demo.logins.map((l, i) => (
-              <span key={l.email}>
-                {i ? ' · ' : ''}
-                <button type="button" className="link-btn" onClick={() => fill(l)} title="Fill in this login">
-                  {l.email}
-                </button>{' '}
-                / <code>{l.password}</code>
-              </span>
-            ))}
+            <span className="muted">Demo logins (click to fill in):</span>
+            <ul>
+              {demo.logins.map((l) => (
+                <li key={l.email}>
+                  <button type="button" className="link-btn" onClick={() => fill(l)}>{l.email}</button>
+                  <span className="muted"> / </span>
+                  <code>{l.password}</code>
+                  {l.role ? <span className="muted small"> · {l.role}</span> : null}
+                </li>
+              ))}
+            </ul>
           </div>
         ) : null}
       </form>
