@@ -59,6 +59,21 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       return { token, user: toPrincipal(user), expiresAt };
     },
 
+    async listUsers(): Promise<Principal[]> {
+      return (await deps.users.list()).map(toPrincipal);
+    },
+
+    /** The built-in admin the local CLI acts as through a running server (it has no password: no login). */
+    async ensureSystemAdmin(): Promise<Principal> {
+      const email = 'cli@vigil.local';
+      const existing = await deps.users.byEmail(email);
+      if (existing) return toPrincipal(existing);
+      const id = newId('usr');
+      await deps.users.insert({ id, email, displayName: 'Vigil CLI', role: 'admin', passwordHash: null });
+      await deps.audit.record({ actor: 'system', action: 'user.create', entityType: 'User', entityId: id, details: { email, role: 'admin' } });
+      return toPrincipal((await deps.users.byEmail(email))!);
+    },
+
     async logout(token: string) {
       await deps.users.deleteSession(sha256(token));
     },
@@ -74,7 +89,7 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       return user ? toPrincipal(user) : null;
     },
 
-    async createToken(email: string, name: string | null, actor: Principal | 'cli'): Promise<{ id: string; token: string }> {
+    async createToken(email: string, name: string | null, actor: Principal | 'cli' | 'system'): Promise<{ id: string; token: string }> {
       const user = await deps.users.byEmail(email);
       if (!user) throw notFound(`user ${email}`);
       const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');

@@ -35,7 +35,7 @@ export function createDeviceService(deps: { devices: DevicesRepository; patients
   }
 
   return {
-    async provision(input: { patientId: string | null; type: string; name?: string | null }, actor: Principal | 'cli'): Promise<ProvisionedDevice> {
+    async provision(input: { patientId: string | null; type: string; name?: string | null }, actor: Principal | 'cli' | 'system'): Promise<ProvisionedDevice> {
       if (!(DEVICE_TYPES as readonly string[]).includes(input.type)) {
         throw new AppError('VALIDATION', `type must be one of: ${DEVICE_TYPES.join(', ')} (got "${input.type}")`);
       }

@@ -1,0 +1,31 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthService } from '../auth/auth.service.ts';
+import type { Principal } from '../domain/types.ts';
+import { AppError } from '../platform/errors.ts';
+
+export const SESSION_COOKIE = 'vigil_session';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** Resolves who is calling from the session cookie or a bearer API token; routes then call `requirePrincipal`. */
+export function registerPrincipalResolver(app: FastifyInstance, auth: AuthService) {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req) => {
+    const header = req.headers.authorization;
+    if (header?.startsWith('Bearer ')) {
+      req.principal = await auth.principalFromToken(header.slice(7).trim());
+      return;
+    }
+    const cookie = req.cookies?.[SESSION_COOKIE];
+    if (cookie) req.principal = await auth.principalFromSession(cookie);
+  });
+}
+
+export function requirePrincipal(req: FastifyRequest): Principal {
+  if (!req.principal) throw new AppError('UNAUTHENTICATED', 'sign in or send Authorization: Bearer <token>');
+  return req.principal;
+}

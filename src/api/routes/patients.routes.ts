@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import type { PatientService } from '../../patients/patient.service.ts';
+import type { AccessPolicy } from '../../auth/access.ts';
+import type { ReadingsRepository } from '../../store/readings.repository.ts';
+import type { EcgRepository } from '../../store/ecg.repository.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { requirePrincipal } from '../principal.ts';
+import { badRequest } from '../../platform/errors.ts';
+import { BY_CODE } from '../../domain/codes.ts';
+import { downsampleMinMax } from '../../domain/downsample.ts';
+import { parseTime } from '../query.ts';
+
+const MAX_RANGE_POINTS = 5_000;
+
+export function patientRoutes(app: FastifyInstance, deps: { patients: PatientService; access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock }) {
+  app.get('/api/v1/patients', async (req) => deps.patients.panel(requirePrincipal(req)));
+
+  app.post('/api/v1/patients', async (req, reply) => {
+    const p = requirePrincipal(req);
+    deps.access.assertStaff(p);
+    const body = (req.body ?? {}) as { name?: string; birthDate?: string };
+    const created = await deps.patients.create({ name: body.name ?? '', birthDate: body.birthDate }, p);
+    if (p.role === 'clinician' && p.practitionerId) await deps.patients.assignClinician(created.id, p.practitionerId, p);
+    return reply.status(201).send(created);
+  });
+
+  app.get('/api/v1/patients/:id', async (req) => deps.patients.detail(requirePrincipal(req), (req.params as { id: string }).id));
+
+  app.patch('/api/v1/patients/:id/settings', async (req) =>
+    deps.patients.updateSettings(requirePrincipal(req), (req.params as { id: string }).id, (req.body ?? {}) as Record<string, unknown>),
+  );
+
+  app.get('/api/v1/patients/:id/readings', async (req) => {
+    const principal = requirePrincipal(req);
+    const { id } = req.params as { id: string };
+    await deps.access.assertPatient(principal, id);
+    const q = req.query as { code?: string; from?: string; to?: string; maxPoints?: string };
+    if (!q.code) throw badRequest('code is required (a LOINC code such as 8867-4)');
+    const info = BY_CODE.get(q.code);
+    const now = deps.clock.now();
+    const to = q.to ? parseTime(q.to, 'to') : now;
+    const from = q.from ? parseTime(q.from, 'from') : to - 3600_000;
+    const maxPoints = Math.min(MAX_RANGE_POINTS, Math.max(10, Number(q.maxPoints ?? 1000) || 1000));
+    const rows = await deps.readings.range(id, q.code, from, to);
+    const points = downsampleMinMax(rows.map((r) => [r.ts, r.value] as [number, number]), maxPoints);
+    return { code: q.code, unit: rows[0]?.unit ?? info?.unit ?? null, from, to, points };
+  });
+
+  app.get('/api/v1/patients/:id/ecg', async (req) => {
+    const principal = requirePrincipal(req);
+    const { id } = req.params as { id: string };
+    await deps.access.assertPatient(principal, id);
+    const seconds = Math.min(60, Math.max(1, Number((req.query as { seconds?: string }).seconds ?? 10) || 10));
+    const chunks = await deps.ecg.latest(id, seconds);
+    if (chunks.length === 0) return { fs: null, lead: null, unit: null, start: null, samples: [] };
+    // Keep only the chunks contiguous with the newest (same rate), so a strip never splices different devices.
+    const newest = chunks[chunks.length - 1];
+    const same = chunks.filter((c) => c.deviceId === newest.deviceId && c.fs === newest.fs);
+    return { fs: newest.fs, lead: newest.lead, unit: newest.unit, start: same[0].ts, deviceId: newest.deviceId, samples: same.flatMap((c) => c.samples) };
+  });
+}

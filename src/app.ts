@@ -1,0 +1,160 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Config } from './config/config.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { createEventBus } from './platform/events.ts';
+import { systemClock, type Clock } from './platform/clock.ts';
+import { openDatabase, type Db } from './platform/db.ts';
+import { AppError } from './platform/errors.ts';
+import { migrate } from './store/migrate.ts';
+import { createPatientsRepository } from './store/patients.repository.ts';
+import { createUsersRepository } from './store/users.repository.ts';
+import { createDevicesRepository } from './store/devices.repository.ts';
+import { createReadingsRepository } from './store/readings.repository.ts';
+import { createEcgRepository } from './store/ecg.repository.ts';
+import { createRejectionsRepository } from './store/rejections.repository.ts';
+import { createAuditService } from './audit/audit.service.ts';
+import { createAuthService } from './auth/auth.service.ts';
+import { createAccessPolicy } from './auth/access.ts';
+import { createDeviceService } from './devices/device.service.ts';
+import { createPatientService } from './patients/patient.service.ts';
+import { createIngestService } from './ingest/ingest.service.ts';
+import { startEmbeddedBroker } from './ingest/broker/embedded-broker.ts';
+import { connectExternalBroker } from './ingest/broker/external-broker.ts';
+import type { DeviceGateway } from './ingest/broker/gateway.ts';
+import { createDerivedObservations } from './monitoring/derived-observations.ts';
+import { createHttpServer } from './api/http-server.ts';
+import { authRoutes } from './api/routes/auth.routes.ts';
+import { patientRoutes } from './api/routes/patients.routes.ts';
+import { deviceRoutes } from './api/routes/devices.routes.ts';
+import { userRoutes } from './api/routes/users.routes.ts';
+import { registerLiveGateway } from './api/live-gateway.ts';
+import { createFhirService } from './api/fhir/fhir.service.ts';
+import { fhirRoutes } from './api/fhir/fhir.routes.ts';
+
+export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** Builds the services on an open database: what the server and the offline CLI share. */
+export function createServices(db: Db, deps: { logger: Logger; clock?: Clock; flushMs?: number }) {
+  const clock = deps.clock ?? systemClock;
+  const events = createEventBus();
+  const repos = {
+    patients: createPatientsRepository(db),
+    users: createUsersRepository(db),
+    devices: createDevicesRepository(db),
+    readings: createReadingsRepository(db),
+    ecg: createEcgRepository(db),
+    rejections: createRejectionsRepository(db),
+  };
+  const audit = createAuditService(db);
+  const access = createAccessPolicy({ patients: repos.patients });
+  const auth = createAuthService({ users: repos.users, patients: repos.patients, audit, clock });
+  const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, audit });
+  const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock });
+  const ingest = createIngestService({
+    db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5,
+  });
+  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, logger: deps.logger };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+export interface RunningApp {
+  services: Services;
+  httpUrl: string;
+  httpPort: number;
+  mqttPort: number | null;
+  gateway: DeviceGateway | null;
+  /** Filled by the demo seed so the sign-in page can show the demo logins. */
+  demo: { logins: DemoLogin[] };
+  close(): Promise<void>;
+}
+
+async function instanceId(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'instance-id');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const id = randomBytes(4).toString('hex');
+    await writeFile(file, id + '\n');
+    return id;
+  }
+}
+
+/**
+ * The composition root: config → database → migrations → services → broker → HTTP. `close()` shuts them
+ * down in reverse, draining ingest so nothing acknowledged is left unwritten.
+ */
+export async function startApp(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<RunningApp> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  await mkdir(config.dataDir, { recursive: true });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const closers: Array<() => Promise<void> | void> = [() => db.close()];
+  const close = async () => {
+    for (const c of closers.splice(0).reverse()) await Promise.resolve(c()).catch((err) => logger.error({ err }, 'error while closing'));
+  };
+  try {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ applied }, 'database migrated');
+    const services = createServices(db, { logger, clock: opts.clock, flushMs: config.ingestFlushMs });
+    closers.push(() => services.ingest.close());
+    const derived = createDerivedObservations({ ...services });
+    closers.push(() => derived.close());
+
+    let gateway: (DeviceGateway & { clientCount?: () => number }) | null = null;
+    let mqttPort: number | null = null;
+    if (config.mqttUrl) {
+      gateway = await connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, logger });
+    } else if (config.mqttPort !== 0) {
+      const embedded = await startEmbeddedBroker({ port: config.mqttPort, deviceService: services.deviceService, ingest: services.ingest, events: services.events, logger }).catch((err) => {
+        throw portError('VIGIL_MQTT_PORT', config.mqttPort, err);
+      });
+      gateway = embedded;
+      mqttPort = embedded.port;
+    }
+    if (gateway) closers.push(() => gateway!.close());
+
+    const demo = { logins: [] as DemoLogin[] };
+    const http = await createHttpServer({ logger, auth: services.auth });
+    let baseUrl = '';
+    const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger });
+    closers.push(() => live.close());
+    http.get('/health', async (_req, reply) => {
+      const dbOk = await db.query('SELECT 1').then(() => true, () => false);
+      const brokerOk = gateway ? gateway.healthy() : true;
+      return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
+    });
+    authRoutes(http, { auth: services.auth, secureCookies: (config.publicUrl ?? '').startsWith('https:'), demoLogins: () => demo.logins });
+    patientRoutes(http, { patients: services.patientService, access: services.access, readings: services.repos.readings, ecg: services.repos.ecg, clock: services.clock });
+    deviceRoutes(http, { devices: services.deviceService, access: services.access, ingest: services.ingest, rejections: services.repos.rejections, gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: live.clientCount() }) });
+    userRoutes(http, { auth: services.auth, access: services.access, patients: services.patientService });
+    const fhir = createFhirService({ access: services.access, audit: services.audit, ...services.repos, baseUrl: () => baseUrl + '/fhir/R4' });
+    fhirRoutes(http, { fhir, baseUrl: () => baseUrl + '/fhir/R4', version: VERSION });
+
+    await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
+      throw portError('VIGIL_HTTP_PORT', config.httpPort, err);
+    });
+    closers.push(() => http.close());
+    const httpPort = (http.server.address() as { port: number }).port;
+    baseUrl = config.publicUrl ?? `http://localhost:${httpPort}`;
+    return { services, httpUrl: baseUrl, httpPort, mqttPort, gateway, demo, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function portError(setting: string, port: number, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'EADDRINUSE') return new AppError('UNAVAILABLE', `${setting}: port ${port} is already in use (set ${setting} to a free port)`);
+  if (code === 'EACCES') return new AppError('UNAVAILABLE', `${setting}: no permission to listen on port ${port}`);
+  return err as Error;
+}
+
+export interface DemoLogin {
+  email: string;
+  password: string;
+  role: string;
+}

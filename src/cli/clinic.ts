@@ -1,0 +1,77 @@
+import type { Role } from '../domain/types.ts';
+import { createLogger } from '../platform/logger.ts';
+import { openDatabase } from '../platform/db.ts';
+import { AppError } from '../platform/errors.ts';
+import { migrate } from '../store/migrate.ts';
+import { createServices } from '../app.ts';
+import { CliError } from './command.ts';
+import { cliConfig, findRunningServer } from './runtime.ts';
+
+/**
+ * The administrative operations CLI verbs need, carried out either through the running server's API (when
+ * one holds the embedded database) or directly on the database when none runs.
+ */
+export interface Clinic {
+  via: 'server' | 'database';
+  addUser(u: { email: string; role: Role; password?: string; patientId?: string; displayName?: string }): Promise<{ id: string; email: string; role: string; password?: string }>;
+  createToken(email: string, name?: string): Promise<{ id: string; token: string }>;
+  addPatient(p: { name: string; birthDate?: string }): Promise<{ id: string }>;
+  addDevice(d: { patientId: string | null; type: string; name?: string }): Promise<{ id: string; secret: string; topic: string }>;
+  assignClinician(patientId: string, email: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openClinic(): Promise<Clinic> {
+  const config = cliConfig();
+  const server = await findRunningServer(config.dataDir);
+  if (server) return remoteClinic(server.url, server.token);
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
+    throw new CliError(err instanceof AppError ? err.message : `cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
+  });
+  await migrate(db);
+  const s = createServices(db, { logger: createLogger('warn') });
+  return {
+    via: 'database',
+    addUser: (u) => s.auth.createUser({ ...u, patientId: u.patientId ?? null }, 'cli'),
+    createToken: (email, name) => s.auth.createToken(email, name ?? null, 'cli'),
+    addPatient: (p) => s.patientService.create(p, 'cli'),
+    addDevice: (d) => s.deviceService.provision(d, 'cli'),
+    async assignClinician(patientId, email) {
+      const user = await s.repos.users.byEmail(email);
+      if (!user?.practitionerId) throw new CliError(`${email} is not a clinician`);
+      await s.patientService.assignClinician(patientId, user.practitionerId, 'cli');
+    },
+    async close() {
+      await s.ingest.close();
+      await db.close();
+    },
+  };
+}
+
+function remoteClinic(url: string, token: string): Clinic {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : {};
+    if (!res.ok) throw new CliError(json?.error?.message ?? `server answered ${res.status}`);
+    return json as T;
+  }
+  return {
+    via: 'server',
+    addUser: (u) => call('POST', '/api/v1/users', u),
+    createToken: (email, name) => call('POST', '/api/v1/tokens', { email, name }),
+    addPatient: (p) => call('POST', '/api/v1/patients', p),
+    addDevice: (d) => call('POST', '/api/v1/devices', d),
+    async assignClinician(patientId, email) {
+      const users = await call<Array<{ email: string; practitionerId: string | null }>>('GET', '/api/v1/users');
+      const u = users.find((x) => x.email === email.toLowerCase());
+      if (!u?.practitionerId) throw new CliError(`${email} is not a clinician`);
+      await call('POST', `/api/v1/patients/${patientId}/care-team`, { practitionerId: u.practitionerId });
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,77 @@
+import type { CliCommand } from '../command.ts';
+import { CliError } from '../command.ts';
+import { cliConfig, removeServerFile, writeServerFile } from '../runtime.ts';
+import { startApp } from '../../app.ts';
+import { AppError } from '../../platform/errors.ts';
+import { createLogger } from '../../platform/logger.ts';
+import { loadDemoClinic, seedDemoClinic } from '../../demo/seed.ts';
+import { createSimulator } from '../../simulator/index.ts';
+import { ensureWebBuilt } from '../web-build.ts';
+
+const command: CliCommand = {
+  name: 'start',
+  summary: 'start the platform (web app, APIs, MQTT broker, database); what `npm start` runs',
+  help: `Usage: vigil start
+
+Starts Vigil with the settings from the environment (see README → Configuration):
+  VIGIL_HTTP_PORT (8080)  VIGIL_MQTT_PORT (1883, 0 disables)  VIGIL_DATA_DIR (./data)
+  DATABASE_URL (embedded PGlite when unset)  MQTT_URL (embedded broker when unset)  VIGIL_DEMO (1)
+On an empty database with VIGIL_DEMO=1 it seeds a demo clinic and runs simulated devices.
+Stops cleanly on Ctrl-C / SIGTERM.`,
+  async run(_args, io) {
+    const config = cliConfig();
+    const logger = createLogger(config.logLevel);
+    await ensureWebBuilt(io);
+    let app;
+    try {
+      app = await startApp(config, { logger });
+    } catch (err) {
+      if (err instanceof AppError) throw new CliError(err.message);
+      throw err;
+    }
+    const { services } = app;
+    const cli = await services.auth.ensureSystemAdmin();
+    const { token } = await services.auth.createToken(cli.email, 'local CLI', 'system');
+    await writeServerFile(config.dataDir, { pid: process.pid, url: `http://127.0.0.1:${app.httpPort}`, token });
+
+    let demo = await loadDemoClinic(config.dataDir);
+    if (config.demo && !demo && (await services.repos.users.count()) <= 1) demo = await seedDemoClinic(services, config.dataDir);
+    let simulator: ReturnType<typeof createSimulator> | null = null;
+    if (config.demo && demo) {
+      app.demo.logins = demo.logins;
+      const mqttUrl = config.mqttUrl ?? (app.mqttPort ? `mqtt://127.0.0.1:${app.mqttPort}` : null);
+      if (mqttUrl) {
+        simulator = createSimulator({ mqttUrl, patients: demo.patients, logger: logger.child({ module: 'simulator' }) });
+        simulator.start().catch((err) => logger.error({ err }, 'demo simulator could not start'));
+      }
+    }
+
+    const lines = [
+      '',
+      `  Vigil is running:  ${app.httpUrl}`,
+      `  MQTT:              ${config.mqttUrl ?? (app.mqttPort ? `mqtt://localhost:${app.mqttPort}` : 'disabled')}`,
+      `  FHIR:              ${app.httpUrl}/fhir/R4/metadata`,
+      `  Database:          ${config.databaseUrl ? 'PostgreSQL' : `embedded (${config.dataDir})`}`,
+    ];
+    if (demo && config.demo) {
+      lines.push('', '  Demo clinic logins:');
+      for (const l of demo.logins) lines.push(`    ${l.role.padEnd(9)} ${l.email.padEnd(22)} ${l.password}`);
+      lines.push('', `  Simulated devices: ${demo.patients.reduce((n, p) => n + p.devices.length, 0)} for ${demo.patients.length} patients`);
+    }
+    io.stdout.write(lines.join('\n') + '\n\n');
+
+    await new Promise<void>((resolve) => {
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        await simulator?.stop().catch(() => undefined);
+        await app.close();
+        await removeServerFile(config.dataDir);
+        resolve();
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+    return 0;
+  },
+};
+export default command;

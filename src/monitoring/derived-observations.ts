@@ -1,0 +1,61 @@
+import type { Services } from '../app.ts';
+import type { StoredReading } from '../domain/types.ts';
+import { DERIVED_CODES } from '../domain/codes.ts';
+import { NEWS2_ALGORITHM } from '../analysis/news2/index.ts';
+import { news2For, settingsOf } from '../patients/patient-status.ts';
+
+const NEWS2_MIN_INTERVAL_MS = 5_000; // recompute at most every 5 s per patient: vitals arrive every few seconds
+const NEWS2_STORE_EVERY_MS = 15 * 60_000; // an unchanged score is still recorded every 15 min for the chart
+
+/**
+ * Runs the pure analyses as readings arrive and stores their results as derived Observations (with the
+ * algorithm's name and version), then tells the dashboard. NEWS2 here; ECG findings plug in the same way.
+ */
+export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos' | 'ingest' | 'clock' | 'logger'>) {
+  const log = deps.logger.child({ module: 'derived' });
+  const pending = new Set<string>();
+  const last = new Map<string, { at: number; score: number | null; storedAt: number }>();
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+
+  const off = deps.events.on('readings.stored', (readings: StoredReading[]) => {
+    for (const r of readings) if (!r.method) pending.add(r.patientId);
+    if (!timer && !closed) timer = setTimeout(run, 250);
+  });
+
+  async function run() {
+    timer = null;
+    const now = deps.clock.now();
+    const due = [...pending].filter((id) => now - (last.get(id)?.at ?? 0) >= NEWS2_MIN_INTERVAL_MS);
+    for (const id of due) pending.delete(id);
+    if (pending.size > 0 && !closed) timer = setTimeout(run, NEWS2_MIN_INTERVAL_MS);
+    if (due.length === 0) return;
+    try {
+      const [latest, patients] = await Promise.all([deps.repos.readings.latestFor(due), deps.repos.patients.list(due)]);
+      const toStore = [];
+      for (const p of patients) {
+        const result = news2For(latest.get(p.id) ?? {}, settingsOf(p.settings), now);
+        const prev = last.get(p.id);
+        const changed = !prev || prev.score !== result.score;
+        last.set(p.id, { at: now, score: result.score, storedAt: changed || !prev || now - prev.storedAt >= NEWS2_STORE_EVERY_MS ? now : prev.storedAt });
+        if (changed) {
+          deps.events.emit('live', { type: 'news2', patientId: p.id, score: result.score, partialScore: result.partialScore, risk: result.risk, minimumRisk: result.minimumRisk, complete: result.complete, components: result.components });
+        }
+        if (result.complete && result.score !== null && (changed || now - (prev?.storedAt ?? 0) >= NEWS2_STORE_EVERY_MS)) {
+          toStore.push({ patientId: p.id, deviceId: null, system: DERIVED_CODES.news2.system, code: DERIVED_CODES.news2.code, value: result.score, unit: DERIVED_CODES.news2.unit, ts: now, seq: null, method: { ...NEWS2_ALGORITHM } });
+        }
+      }
+      await deps.ingest.storeDerived(toStore);
+    } catch (err) {
+      log.error({ err }, 'NEWS2 update failed');
+    }
+  }
+
+  return {
+    close() {
+      closed = true;
+      off();
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
