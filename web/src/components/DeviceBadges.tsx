@@ -1,5 +1,5 @@
 import type { DeviceSummary } from '../api/types.ts';
-import { humanize } from '../lib/format.ts';
+import { deviceTypeLabel } from '../lib/devices.ts';
 
 const LOW_BATTERY = 20; // %
 
@@ -25,7 +25,7 @@ export function DeviceBadges({ devices }: { devices: DeviceSummary[] }) {
   return (
     <span className="device-badges">
       {devices.map((d) => (
-        <span key={d.id} className={`device-chip ${d.online ? 'is-online' : 'is-offline'}`} title={`${d.name ?? humanize(d.type)} · ${d.online ? 'online' : 'offline'}${d.battery != null ? ` · battery ${Math.round(d.battery)} %` : ''}`}>
+        <span key={d.id} className={`device-chip ${d.online ? 'is-online' : 'is-offline'}`} title={`${d.name ?? deviceTypeLabel(d.type)} · ${d.online ? 'online' : 'offline'}${d.battery != null ? ` · battery ${Math.round(d.battery)} %` : ''}`}>
           <DeviceGlyph type={d.type} />
           <BatteryIcon level={d.battery} />
         </span>

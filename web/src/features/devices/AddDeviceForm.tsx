@@ -1,16 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api/client.ts';
 import type { CreatedDevice, PanelPatient } from '../../api/types.ts';
+import { DEVICE_TYPES } from '../../lib/devices.ts';
 
-export const DEVICE_TYPES = [
-  { value: 'pulse-oximeter', label: 'Pulse oximeter (SpO₂, HR)' },
-  { value: 'bp-monitor', label: 'Blood pressure monitor' },
-  { value: 'ecg-patch', label: 'ECG patch' },
-  { value: 'cgm', label: 'Continuous glucose monitor' },
-  { value: 'thermometer', label: 'Thermometer' },
-  { value: 'scale', label: 'Weight scale' },
-  { value: 'multi-parameter', label: 'Multi-parameter monitor' },
-];
 
 export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: PanelPatient[]; onCreated: (d: CreatedDevice) => void; onCancel: () => void }) {
   const [patientId, setPatientId] = useState('');
@@ -44,7 +36,7 @@ export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: Pan
       <label className="field">
         <span>Type</span>
         <select value={type} onChange={(e) => setType(e.target.value)}>
-          {DEVICE_TYPES.map((t) => <option key={t.value} value={t.value}>{t.label}</option>)}
+          {DEVICE_TYPES.map((t) => <option key={t.value} value={t.value}>{t.label} ({t.hint})</option>)}
         </select>
       </label>
       <label className="field">

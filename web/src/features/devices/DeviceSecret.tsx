@@ -6,8 +6,20 @@ const MQTT_PORT = 1883; // embedded broker default (VIGIL_MQTT_PORT)
 /** The new device's credentials; the secret is shown here once and never again. */
 export function DeviceSecret({ device }: { device: CreatedDevice }) {
   const host = window.location.hostname || 'localhost';
-  const mqtt = `mosquitto_pub -h ${host} -p ${MQTT_PORT} -i ${device.id} -u ${device.id} -P '${device.secret}' \\\n  -t '${device.topic}' -m '{"hr": 72, "spo2": 97}'`;
-  const http = `curl -X POST ${window.location.origin}/api/v1/devices/${device.id}/telemetry \\\n  -H 'Authorization: Bearer ${device.secret}' -H 'content-type: application/json' \\\n  -d '{"hr": 72, "spo2": 97}'`;
+  const mqtt = [
+    `mosquitto_pub -h ${host} -p ${MQTT_PORT}`,
+    `  -i ${device.id} -u ${device.id}`,
+    `  -P '${device.secret}'`,
+    `  -t '${device.topic}'`,
+    `  -m '{"hr": 72, "spo2": 97}'`,
+  ].join(' \\\n');
+  const http = [
+    `curl -X POST`,
+    `  ${window.location.origin}/api/v1/devices/${device.id}/telemetry`,
+    `  -H 'Authorization: Bearer ${device.secret}'`,
+    `  -H 'content-type: application/json'`,
+    `  -d '{"hr": 72, "spo2": 97}'`,
+  ].join(' \\\n');
   return (
     <div className="secret">
       <p className="secret-warning" role="alert">
@@ -37,8 +49,8 @@ function Field({ label, value, secret = false }: { label: string; value: string;
 function Code({ text }: { text: string }) {
   return (
     <div className="codeblock">
+      <CopyButton text={text.replace(/ \\\n\s*/g, ' ')} />
       <pre>{text}</pre>
-      <CopyButton text={text.replace(/\\\n\s*/g, '')} />
     </div>
   );
 }

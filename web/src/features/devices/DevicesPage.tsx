@@ -7,7 +7,7 @@ import { Modal } from '../../components/Modal.tsx';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { href } from '../../app/router.ts';
-import { humanize } from '../../lib/format.ts';
+import { deviceTypeLabel } from '../../lib/devices.ts';
 import { useAsync } from '../../lib/useAsync.ts';
 import { AddDeviceForm } from './AddDeviceForm.tsx';
 import { DeviceSecret } from './DeviceSecret.tsx';
@@ -56,8 +56,8 @@ export function DevicesPage() {
             <tbody>
               {rows.map((d) => (
                 <tr key={d.id}>
-                  <td><span className="device-cell"><DeviceGlyph type={d.type} /><span><strong>{d.name ?? humanize(d.type)}</strong><code className="small muted">{d.id}</code></span></span></td>
-                  <td>{humanize(d.type)}</td>
+                  <td><span className="device-cell"><DeviceGlyph type={d.type} /><span>{d.name ? <><strong>{d.name}</strong><code className="small muted">{d.id}</code></> : <code>{d.id}</code>}</span></span></td>
+                  <td>{deviceTypeLabel(d.type)}</td>
                   <td>{d.patientId ? <a href={href({ name: 'patient', id: d.patientId })}>{names.get(d.patientId) ?? d.patientId}</a> : <span className="muted">unassigned</span>}</td>
                   <td><span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? 'Online' : 'Offline'}</span></td>
                   <td><span className="device-battery"><BatteryIcon level={d.battery} /> {d.battery != null ? `${Math.round(d.battery)} %` : '—'}</span></td>

@@ -7,18 +7,34 @@ import { bySeverityThenName, STATUS_LABEL } from '../../lib/status.ts';
 import { useAsync } from '../../lib/useAsync.ts';
 import { VITALS } from '../../lib/vitals.ts';
 import { applyToPanel } from './liveUpdate.ts';
+import { PatientCard } from './PatientCard.tsx';
 import { PatientRow } from './PatientRow.tsx';
 
 const REFRESH_MS = 30_000; // re-sync server-computed status and alert counts every 30 s
 const ALERT_REFRESH_DELAY_MS = 500; // coalesce bursts of alert messages into one fetch
 
 type Filter = 'all' | PatientStatus;
+type Layout = 'table' | 'tiles';
+const LAYOUT_KEY = 'vigil.panel.layout';
+
+function savedLayout(): Layout {
+  try {
+    return localStorage.getItem(LAYOUT_KEY) === 'tiles' ? 'tiles' : 'table';
+  } catch {
+    return 'table';
+  }
+}
 const FILTERS: Filter[] = ['all', 'alert', 'watch', 'stale', 'ok'];
 
 export function PanelPage() {
   const panel = useAsync((signal) => api.patients(signal), []);
   const [query, setQuery] = useState('');
   const [filter, setFilter] = useState<Filter>('all');
+  const [layout, setLayoutState] = useState<Layout>(savedLayout);
+  const setLayout = (l: Layout) => {
+    setLayoutState(l);
+    try { localStorage.setItem(LAYOUT_KEY, l); } catch { /* private mode: not remembered */ }
+  };
   const alertTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => {
@@ -76,6 +92,10 @@ export function PanelPage() {
               </button>
             ))}
           </div>
+          <div className="segmented" role="group" aria-label="Layout">
+            <button type="button" className={layout === 'table' ? 'is-on' : ''} aria-pressed={layout === 'table'} onClick={() => setLayout('table')}>Table</button>
+            <button type="button" className={layout === 'tiles' ? 'is-on' : ''} aria-pressed={layout === 'tiles'} onClick={() => setLayout('tiles')}>Tiles</button>
+          </div>
           <label className="search">
             <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="none" stroke="currentColor" strokeWidth="1.6" /><path d="M11 11l3.5 3.5" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" /></svg>
             <input type="search" placeholder="Search patients" value={query} onChange={(e) => setQuery(e.target.value)} aria-label="Search patients" />
@@ -83,6 +103,11 @@ export function PanelPage() {
         </div>
       </div>
       {panel.error ? <ErrorNote error={panel.error} onRetry={panel.reload} /> : null}
+      {layout === 'tiles' ? (
+        <div className="pgrid">
+          {rows.map((p) => <PatientCard key={p.id} patient={p} />)}
+        </div>
+      ) : (
       <div className="table-wrap">
         <table className="ptable">
           <thead>
@@ -99,8 +124,9 @@ export function PanelPage() {
             {rows.map((p) => <PatientRow key={p.id} patient={p} />)}
           </tbody>
         </table>
-        {rows.length === 0 ? <p className="empty">{all.length === 0 ? 'No patients on your care team yet.' : 'No patients match.'}</p> : null}
       </div>
+      )}
+      {rows.length === 0 ? <p className="empty">{all.length === 0 ? 'No patients on your care team yet.' : 'No patients match.'}</p> : null}
     </main>
   );
 }

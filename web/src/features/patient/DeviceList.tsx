@@ -1,7 +1,7 @@
 import type { DeviceSummary } from '../../api/types.ts';
 import { BatteryIcon, DeviceGlyph } from '../../components/DeviceBadges.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
-import { humanize } from '../../lib/format.ts';
+import { deviceTypeLabel } from '../../lib/devices.ts';
 
 export function DeviceList({ devices, plain = false }: { devices: DeviceSummary[]; plain?: boolean }) {
   if (devices.length === 0) return <p className="empty-inline">{plain ? 'No devices are set up for you yet.' : 'No devices assigned.'}</p>;
@@ -11,8 +11,8 @@ export function DeviceList({ devices, plain = false }: { devices: DeviceSummary[
         <li key={d.id} className="device-item">
           <span className={`device-icon ${d.online ? 'is-online' : 'is-offline'}`}><DeviceGlyph type={d.type} /></span>
           <span className="device-main">
-            <strong>{d.name ?? humanize(d.type)}</strong>
-            <span className="muted small">{plain ? humanize(d.type) : `${humanize(d.type)} · ${d.id}`}</span>
+            <strong>{d.name ?? deviceTypeLabel(d.type)}</strong>
+            <span className="muted small">{plain ? (d.battery != null && d.battery <= 20 ? 'Battery low: please charge it' : '') : d.name ? `${deviceTypeLabel(d.type)} · ${d.id}` : d.id}</span>
           </span>
           <span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? (plain ? 'Connected' : 'Online') : (plain ? 'Not connected' : 'Offline')}</span>
           <span className="device-battery">
