@@ -1,0 +1,33 @@
+/** Loads the shipped CinC 2017 records and their features (cached in the OS temp dir by algorithm version). */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readRecord, toPhysical } from '../../src/analysis/ecg/wfdb.ts';
+import { extractFeatures, FEATURE_NAMES } from '../../src/analysis/ecg/features.ts';
+import { ECG_ALGORITHM } from '../../src/analysis/ecg/version.ts';
+import { progress } from './report.ts';
+
+export interface CincSet {
+  records: string[];
+  labels: string[];
+  X: number[][];
+}
+
+export function loadCinc(dir: string, useCache = true): CincSet {
+  const ref = readFileSync(path.join(dir, 'REFERENCE.csv'), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
+  const rows = ref.filter(([r]) => existsSync(path.join(dir, `${r}.hea`)));
+  const cacheFile = path.join(os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${FEATURE_NAMES.length}.json`);
+  if (useCache && existsSync(cacheFile)) {
+    const c = JSON.parse(readFileSync(cacheFile, 'utf8')) as CincSet;
+    if (c.records.length === rows.length) return { ...c, X: c.X.map((r) => r.map((v) => (v === null ? NaN : v))) };
+  }
+  const X: number[][] = [];
+  rows.forEach(([r], i) => {
+    const rec = readRecord(path.join(dir, r), ['ECG']);
+    X.push(extractFeatures(toPhysical(rec.adc, rec.gain, rec.baseline), rec.fs));
+    if ((i + 1) % 100 === 0 || i + 1 === rows.length) progress('cinc2017 features', i + 1, rows.length);
+  });
+  const set = { records: rows.map((r) => r[0]), labels: rows.map((r) => r[1]), X };
+  if (useCache) writeFileSync(cacheFile, JSON.stringify(set));
+  return set;
+}

@@ -1,0 +1,192 @@
+/**
+ * Features of a short single-lead ECG (CinC 2017 style, 9–61 s) for the rhythm classifier:
+ * RR irregularity (AF), beat morphology from a median template (P wave, QRS width, T wave, beat-to-beat
+ * consistency) and signal quality. Pure: signal in mV and fs in, a fixed-length vector out.
+ * Feature families follow the better-scoring CinC 2017 feature entries (e.g. Datta et al. 2017,
+ * Zabihi et al. 2017): HRV/irregularity + P-wave presence + noise measures.
+ */
+import { detectBeats } from './qrs.ts';
+import { highpass, lowpass, filterCascade } from './filters.ts';
+import { assessQuality } from './quality.ts';
+
+export const FEATURE_NAMES = [
+  'rate', 'nBeatsPerSec', 'rrMedian', 'rrCv', 'rrMinRel', 'rrMaxRel', 'dRrMedianRel', 'irregularity',
+  'pDiff50', 'pDiff10pct', 'outlierFrac', 'sd1Rel', 'sd2Rel', 'sd1sd2', 'rrEntropy',
+  'rAmp', 'qrsWidth', 'pAmpRel', 'pEnergyRel', 'tAmpRel', 'corrMean', 'corrMin', 'corrLowFrac',
+  'preQrsResidual', 'residualRel', 'qualityMean', 'qualityMin', 'badWindowFrac', 'noiseMean', 'wanderMax',
+  'ampRangeCv', 'longestGapS', 'polarityFlip',
+] as const;
+
+const TEMPLATE_PRE_S = 0.3; // s before R in the beat template
+const TEMPLATE_POST_S = 0.5; // s after R
+const QUALITY_WINDOW_S = 2; // s
+
+function median(v: ArrayLike<number>): number {
+  if (v.length === 0) return NaN;
+  const s = Float64Array.from(v).sort();
+  const n = s.length;
+  return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+function mean(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i];
+  return v.length ? s / v.length : NaN;
+}
+
+function std(v: ArrayLike<number>): number {
+  const m = mean(v);
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += (v[i] - m) ** 2;
+  return v.length > 1 ? Math.sqrt(s / (v.length - 1)) : NaN;
+}
+
+function corr(a: ArrayLike<number>, b: ArrayLike<number>, from: number, to: number): number {
+  let ma = 0, mb = 0;
+  const n = to - from;
+  for (let i = from; i < to; i++) { ma += a[i]; mb += b[i]; }
+  ma /= n; mb /= n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = from; i < to; i++) {
+    const x = a[i] - ma, y = b[i] - mb;
+    sab += x * y; saa += x * x; sbb += y * y;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
+}
+
+/** RR-interval features: rate, variability, AF irregularity (see af.ts), Poincaré, symbol entropy. */
+function rrFeatures(beats: number[], fs: number, seconds: number): number[] {
+  const rr: number[] = [];
+  for (let i = 1; i < beats.length; i++) rr.push((beats[i] - beats[i - 1]) / fs);
+  const n = rr.length;
+  if (n < 3) return [NaN, beats.length / seconds, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN];
+  const med = median(rr);
+  const m = mean(rr);
+  const d: number[] = [];
+  for (let i = 1; i < n; i++) d.push(Math.abs(rr[i] - rr[i - 1]));
+  const irr: number[] = [];
+  for (let i = 3; i < n; i++) {
+    const loc = (rr[i - 1] + rr[i - 2] + rr[i - 3]) / 3;
+    irr.push(Math.min(Math.abs(rr[i] - rr[i - 1]), Math.abs(rr[i] - rr[i - 2]), Math.abs(rr[i] - rr[i - 3])) / loc);
+  }
+  // Poincaré SD1/SD2 from successive pairs.
+  const x1 = rr.slice(0, -1), x2 = rr.slice(1);
+  const diff = x1.map((v, i) => (x2[i] - v) / Math.SQRT2);
+  const sum = x1.map((v, i) => (x2[i] + v) / Math.SQRT2);
+  const sd1 = std(diff), sd2 = std(sum);
+  // Shannon entropy of RR quantised into 16 bins of ±50 % around the median (AF spreads the histogram).
+  const bins = new Float64Array(16);
+  for (const r of rr) bins[Math.max(0, Math.min(15, Math.floor(((r / med - 0.5) / 1) * 16)))]++;
+  let ent = 0;
+  for (const c of bins) if (c > 0) ent -= (c / n) * Math.log2(c / n);
+  return [
+    60 / med,
+    beats.length / seconds,
+    med,
+    std(rr) / m,
+    Math.min(...rr) / med,
+    Math.max(...rr) / med,
+    median(d) / m,
+    irr.length ? median(irr) : NaN,
+    d.filter((v) => v > 0.05).length / d.length,
+    d.filter((v) => v > 0.1 * m).length / d.length,
+    rr.filter((r) => r < 0.8 * med || r > 1.2 * med).length / n,
+    sd1 / m,
+    sd2 / m,
+    sd1 / (sd2 || NaN),
+    ent,
+  ];
+}
+
+/** Morphology from the median beat: amplitudes, QRS width, P and T waves, beat-to-beat consistency. */
+function morphologyFeatures(x: Float32Array, beats: number[], fs: number): number[] {
+  const pre = Math.round(TEMPLATE_PRE_S * fs), post = Math.round(TEMPLATE_POST_S * fs);
+  const usable = beats.filter((b) => b - pre >= 0 && b + post < x.length);
+  const L = pre + post;
+  if (usable.length < 3) return Array(10).fill(NaN);
+  const windows = usable.map((b) => x.subarray(b - pre, b + post));
+  const template = new Float32Array(L);
+  const col = new Float64Array(windows.length);
+  for (let i = 0; i < L; i++) {
+    for (let k = 0; k < windows.length; k++) col[k] = windows[k][i];
+    template[i] = median(col);
+  }
+  // Baseline: median of the template's start (PR/TP segment region before the P wave).
+  const base = median(template.subarray(0, Math.round(0.05 * fs)));
+  const t = template.map((v) => v - base);
+  const rAmp = t[pre];
+  const sign = rAmp >= 0 ? 1 : -1;
+  const absR = Math.abs(rAmp) || 1e-6;
+  // QRS width: contiguous span around R above 30 % of |R| in absolute deviation.
+  let a = pre, z = pre;
+  const lim = 0.3 * absR;
+  while (a > 0 && Math.abs(t[a - 1]) > lim) a--;
+  while (z < L - 1 && Math.abs(t[z + 1]) > lim) z++;
+  const qrsWidth = (z - a + 1) / fs;
+  // P wave: 250–80 ms before R, in the R-polarity direction.
+  const p0 = pre - Math.round(0.25 * fs), p1 = pre - Math.round(0.08 * fs);
+  let pAmp = -Infinity, pEnergy = 0;
+  for (let i = p0; i < p1; i++) {
+    pAmp = Math.max(pAmp, sign * t[i]);
+    pEnergy += t[i] * t[i];
+  }
+  pEnergy = Math.sqrt(pEnergy / (p1 - p0));
+  // T wave: 150–450 ms after R, largest absolute deflection.
+  let tAmp = 0;
+  for (let i = pre + Math.round(0.15 * fs); i < pre + Math.round(0.45 * fs) && i < L; i++) tAmp = Math.max(tAmp, Math.abs(t[i]));
+  // Consistency: correlation of each beat with the template over the QRS ±100 ms.
+  const c0 = pre - Math.round(0.1 * fs), c1 = pre + Math.round(0.1 * fs);
+  const cs = windows.map((w) => corr(w, template, c0, c1));
+  // Residual activity before the QRS (f waves, noise) after removing the template.
+  const res: number[] = [];
+  const resAll: number[] = [];
+  for (const w of windows) {
+    let s = 0, sAll = 0;
+    for (let i = p0; i < p1; i++) s += (w[i] - template[i]) ** 2;
+    for (let i = 0; i < L; i++) sAll += (w[i] - template[i]) ** 2;
+    res.push(Math.sqrt(s / (p1 - p0)));
+    resAll.push(Math.sqrt(sAll / L));
+  }
+  return [
+    absR, qrsWidth, pAmp / absR, pEnergy / absR, tAmp / absR,
+    mean(cs), Math.min(...cs), cs.filter((c) => c < 0.8).length / cs.length,
+    median(res) / absR, median(resAll) / absR,
+  ];
+}
+
+function qualityFeatures(x: Float32Array, beats: number[], fs: number): number[] {
+  const w = Math.round(QUALITY_WINDOW_S * fs);
+  const q: number[] = [], noise: number[] = [], ranges: number[] = [];
+  let wander = 0;
+  for (let s = 0; s + w <= x.length; s += w) {
+    const nb = beats.filter((b) => b >= s && b < s + w).length;
+    const r = assessQuality(x.subarray(s, s + w), fs, nb);
+    q.push(r.index);
+    noise.push(r.noise);
+    wander = Math.max(wander, r.wander);
+    let mn = Infinity, mx = -Infinity;
+    for (let i = s; i < s + w; i++) { mn = Math.min(mn, x[i]); mx = Math.max(mx, x[i]); }
+    ranges.push(mx - mn);
+  }
+  let gap = beats.length ? Math.max(beats[0], x.length - beats[beats.length - 1]) : x.length;
+  for (let i = 1; i < beats.length; i++) gap = Math.max(gap, beats[i] - beats[i - 1]);
+  return [mean(q), Math.min(...q), q.filter((v) => v < 0.5).length / (q.length || 1), mean(noise), wander, std(ranges) / (mean(ranges) || 1), gap / fs];
+}
+
+/** Feature vector (order = FEATURE_NAMES) of one record; `signal` in mV. NaN marks "not measurable". */
+export function extractFeatures(signal: ArrayLike<number>, fs: number): number[] {
+  const x = filterCascade(signal, [highpass(0.5, fs), lowpass(40, fs)]); // remove wander and mains hum
+  let beats = detectBeats(x, fs);
+  // Handheld recordings are often inverted; the detector is polarity-free, the template uses the sign.
+  const seconds = x.length / fs;
+  let flip = 0;
+  const morph = morphologyFeatures(x, beats, fs);
+  if (morph[0] !== undefined && Number.isFinite(morph[0])) {
+    const pre = Math.round(TEMPLATE_PRE_S * fs);
+    const neg = beats.filter((b) => b >= 0 && b < x.length && x[b] < 0).length;
+    flip = neg > beats.length / 2 ? 1 : 0;
+    void pre;
+  }
+  beats = beats.filter((b) => b < x.length);
+  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip];
+}
