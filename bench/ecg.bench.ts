@@ -1,0 +1,88 @@
+/**
+ * Throughput of the streaming QRS detector on one core (`npm run bench:ecg`, `-- --json` for JSON):
+ * a 360 Hz mitdb record fed in 1 s chunks, beside a plain pass over the same samples (sum + first
+ * difference: the memory-bound floor). Target ≥ 2,000× real time.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { readRecord } from '../src/analysis/ecg/wfdb.ts';
+import { createQrsDetector } from '../src/analysis/ecg/qrs.ts';
+import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = process.env.VIGIL_SHARED_DATA ?? path.resolve(repoRoot, '../shared/data');
+const RECORD = ['100', '101'].map((r) => path.join(dataDir, 'mitdb', r)).find((p) => existsSync(`${p}.hea`));
+const REPEATS = 7;
+
+function floorPass(x: Int16Array, fs: number): number {
+  let sum = 0, diff = 0;
+  for (let i0 = 0; i0 < x.length; i0 += fs) {
+    const end = Math.min(x.length, i0 + fs);
+    for (let i = i0; i < end; i++) {
+      sum += x[i];
+      diff += x[i] - x[i - 1 < 0 ? 0 : i - 1];
+    }
+  }
+  return sum + diff;
+}
+
+function detectorPass(x: Int16Array, fs: number, gain: number): number {
+  const det = createQrsDetector({ fs, gain });
+  let n = 0;
+  for (let i = 0; i < x.length; i += fs) n += det.push(x.subarray(i, i + fs)).length;
+  return n + det.flush().length;
+}
+
+function time(fn: () => number): { seconds: number; result: number } {
+  let best = Infinity, result = 0;
+  for (let r = 0; r < REPEATS; r++) {
+    const t = process.hrtime.bigint();
+    result = fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
+  }
+  return { seconds: best, result };
+}
+
+if (!RECORD) {
+  process.stderr.write(`bench:ecg: no mitdb record 100 or 101 under ${dataDir} (set VIGIL_SHARED_DATA)\n`);
+  process.exit(1);
+}
+const rec = readRecord(RECORD, ['MLII']);
+const { adc, fs } = rec;
+detectorPass(adc, fs, rec.gain); // warm-up (JIT)
+floorPass(adc, fs);
+const det = time(() => detectorPass(adc, fs, rec.gain));
+const floor = time(() => floorPass(adc, fs));
+const durationS = adc.length / fs;
+const out = {
+  algorithm: ECG_ALGORITHM,
+  record: rec.record,
+  fs,
+  samples: adc.length,
+  recordSeconds: durationS,
+  chunkSeconds: 1,
+  beats: det.result,
+  detector: { seconds: det.seconds, samplesPerSecond: adc.length / det.seconds, realTimeFactor: durationS / det.seconds },
+  floor: { seconds: floor.seconds, samplesPerSecond: adc.length / floor.seconds },
+  detectorToFloorRatio: det.seconds / floor.seconds,
+  node: process.version,
+  note: `best of ${REPEATS} runs, one core`,
+};
+if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(out) + '\n');
+else {
+  const f = (x: number) => Math.round(x).toLocaleString('en-US');
+  process.stdout.write(
+    [
+      `ECG QRS detector throughput — mitdb ${rec.record}, ${fs} Hz, ${(durationS / 60).toFixed(1)} min, 1 s chunks (${out.note})`,
+      '',
+      '| pass | time (ms) | samples/s | × real time |',
+      '| --- | --- | --- | --- |',
+      `| streaming QRS detector | ${(det.seconds * 1000).toFixed(1)} | ${f(out.detector.samplesPerSecond)} | ${f(out.detector.realTimeFactor)} |`,
+      `| floor (sum + first difference) | ${(floor.seconds * 1000).toFixed(1)} | ${f(out.floor.samplesPerSecond)} | ${f(durationS / floor.seconds)} |`,
+      '',
+      `detector / floor time ratio: ${out.detectorToFloorRatio.toFixed(1)}×; beats found: ${det.result}`,
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * Short single-lead record classifier (PhysioNet/CinC Challenge 2017 classes): N normal rhythm,
+ * A atrial fibrillation, O other rhythm, ~ too noisy. Features from features.ts, model = gradient-boosted
+ * trees trained by scripts/train-ecg.ts (parameters in model/cinc2017-gbt.json).
+ */
+import { createRequire } from 'node:module';
+import { extractFeatures, FEATURE_NAMES } from './features.ts';
+import { predictProba, type GbtModel } from './gbt.ts';
+
+export type RhythmClass = 'N' | 'A' | 'O' | '~';
+
+export interface Classification {
+  label: RhythmClass;
+  /** Class probabilities from the model. */
+  probabilities: Record<RhythmClass, number>;
+}
+
+let cached: GbtModel | undefined;
+
+/** The bundled model (loaded once). */
+export function defaultModel(): GbtModel {
+  if (!cached) {
+    const m = createRequire(import.meta.url)('./model/cinc2017-gbt.json') as GbtModel;
+    if (m.features.join() !== FEATURE_NAMES.join()) throw new Error('classifier model does not match the feature set: retrain with scripts/train-ecg.ts');
+    cached = m;
+  }
+  return cached;
+}
+
+/** Classifies one recording; `signal` in mV at `fs` Hz. */
+export function classifyRecord(signal: ArrayLike<number>, fs: number, model: GbtModel = defaultModel()): Classification {
+  const p = predictProba(model, extractFeatures(signal, fs));
+  const probabilities = Object.fromEntries(model.classes.map((c, k) => [c, p[k]])) as Record<RhythmClass, number>;
+  const label = model.classes[p.indexOf(Math.max(...p))] as RhythmClass;
+  return { label, probabilities };
+}
