@@ -5,9 +5,9 @@ export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').toLowerCase()}`;
 }
 
-/** A secret for a device or API token: 32 random bytes, url-safe. */
+/** A secret for a device: 32 random bytes as hex (safe in shells, URLs and device configs; never starts with "-"). */
 export function newSecret(): string {
-  return randomBytes(32).toString('base64url');
+  return randomBytes(32).toString('hex');
 }
 
 export { randomUUID };

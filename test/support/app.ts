@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/config.ts';
+import { startApp, type RunningApp } from '../../src/app.ts';
+import { createLogger } from '../../src/platform/logger.ts';
+import { freePort } from './ports.ts';
+
+export interface TestApp extends RunningApp {
+  dataDir: string;
+  /** Creates a user and returns a bearer token for it. */
+  tokenFor(role: 'admin' | 'clinician' | 'patient', opts?: { patientId?: string }): Promise<{ token: string; email: string; practitionerId: string | null }>;
+  api<T = unknown>(token: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Boots the real app (database, broker, HTTP) on random ports with its own data dir. */
+export async function bootApp(opts: { databaseUrl?: string; mqttUrl?: string; env?: Record<string, string> } = {}): Promise<TestApp> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-test-'));
+  const config = loadConfig({
+    VIGIL_HTTP_PORT: '0',
+    VIGIL_HTTP_HOST: '127.0.0.1',
+    VIGIL_MQTT_PORT: opts.mqttUrl ? '0' : String(await freePort()),
+    VIGIL_DATA_DIR: dataDir,
+    VIGIL_DEMO: '0',
+    DATABASE_URL: opts.databaseUrl,
+    MQTT_URL: opts.mqttUrl,
+    VIGIL_LOG_LEVEL: process.env.VIGIL_TEST_LOG ?? 'silent',
+    ...opts.env,
+  });
+  const app = await startApp(config, { logger: createLogger(config.logLevel) });
+  const s = app.services;
+  return {
+    ...app,
+    dataDir,
+    async tokenFor(role, o = {}) {
+      const email = `${role}${++counter}-${Math.random().toString(36).slice(2, 6)}@test.vigil`;
+      const u = await s.auth.createUser({ email, role, password: 'correct horse battery', patientId: o.patientId ?? null }, 'system');
+      const { token } = await s.auth.createToken(email, 'test', 'system');
+      return { token, email, practitionerId: u.practitionerId };
+    },
+    async api(token, method, url, body) {
+      const res = await fetch(app.httpUrl + url, {
+        method,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed as never };
+    },
+    async stop() {
+      await app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
