@@ -203,7 +203,7 @@ for (const setup of setups) {
       await expect(client.subscribeAsync('vigil/v1/devices/someone-else/commands', { qos: 1 })).rejects.toThrow(/Subscribe error/);
       const own = await client.subscribeAsync(`vigil/v1/devices/${device.id}/commands`, { qos: 1 });
       expect(own[0].qos).toBe(1);
-      const closed = new Promise((r) => client.once('close', r));
+      const closed = new Promise<void>((r) => client.once('close', () => r()));
       client.publish('vigil/v1/devices/someone-else/telemetry', '{"hr":70}', { qos: 1 });
       await closed; // publishing outside its subtree ends the device's connection
       client.end(true);
