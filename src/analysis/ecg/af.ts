@@ -3,16 +3,16 @@
  * ("Low-complexity detection of atrial fibrillation in continuous long-term monitoring"): an 8-beat
  * median of successive RR differences, made robust to ectopic beats, smoothed by a longer median.
  *
- * Ectopic handling: each interval's irregularity is the smallest of |rr − rr₋₁|, |rr − rr₋₂|, |rr − rr₋₃|
- * relative to the local mean RR. An isolated premature beat, bigeminy (rr ≈ rr₋₂) and trigeminy
- * (rr ≈ rr₋₃) then stay near zero, while AF (no RR repeats) stays high.
+ * Ectopic handling: each interval's irregularity is the smallest of |rr − rr₋ₖ| for k = 1…4, relative to
+ * the local mean RR. An isolated premature beat, bigeminy (rr ≈ rr₋₂), trigeminy (rr ≈ rr₋₃) and
+ * quadrigeminy (rr ≈ rr₋₄) then stay near zero, while AF (no RR pattern repeats) stays high.
  * The statistic for a beat uses beats on both sides, so decisions come `DELAY_BEATS` beats late and
  * episodes are back-dated to the beat the decision is about.
  */
 
 const INNER_BEATS = 8; // Petrėnas 2015: 8-beat window
-const OUTER_BEATS = 33; // smoothing median over ≈ 30 beats (odd: one centre beat)
-const THRESHOLD = 0.03; // irregularity (fraction of mean RR); set once on afdb, never per record
+const OUTER_BEATS = 49; // smoothing median over ≈ 50 beats (odd: one centre beat)
+const THRESHOLD = 0.023; // irregularity (fraction of mean RR); set once on afdb, never per record
 const MIN_RR_S = 0.2; // s; shorter intervals are not physiological (noise detections)
 const MAX_RR_S = 3; // s; longer intervals are pauses or missed beats
 export const AF_DELAY_BEATS = INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
@@ -90,9 +90,9 @@ export function createAfDetector(opts: { fs: number }): AfDetector {
       }
       rr.push(r);
       const n = rr.length;
-      if (n >= 4) {
-        const m = (rr[n - 1] + rr[n - 2] + rr[n - 3]) / 3;
-        const d = Math.min(Math.abs(r - rr[n - 2]), Math.abs(r - rr[n - 3]), Math.abs(r - rr[n - 4]));
+      if (n >= 5) {
+        const m = (rr[n - 2] + rr[n - 3] + rr[n - 4]) / 3;
+        const d = Math.min(Math.abs(r - rr[n - 2]), Math.abs(r - rr[n - 3]), Math.abs(r - rr[n - 4]), Math.abs(r - rr[n - 5]));
         irr.push(d / m);
         if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
       }

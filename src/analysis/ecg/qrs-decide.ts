@@ -36,6 +36,9 @@ const MIN_SEARCHBACK_S = 0.6; // s
 const MAX_SEARCHBACK_S = 2.5; // s; bounds the output delay in bradycardia and pauses
 const RELEARN_DECAY = 0.7; // shrink the QRS level when nothing qualifies (lost amplitude, lead change)
 const DEFAULT_RR_S = 0.8; // s, until intervals are known
+const REPLACE_SLOPE = 1.5; // a later peak this much steeper (and larger) than a just-accepted one replaces it
+const REPLACE_S = 0.25; // s; … if within a P–R distance (PR interval ≤ 200 ms, plus the MWI spread)
+
 
 class Buffer8 {
   private readonly v = new Float64Array(HISTORY);
@@ -78,6 +81,13 @@ export function createDecider(fs: number, latency: number): Decider {
   let sbList: Candidate[] = [];
   let nextCheck = Infinity;
   let queue: number[] = [];
+  // The last accepted beat stays provisional for TWAVE_S: a steeper, larger peak in that time (the QRS
+  // after a tall P wave) replaces it instead of being refused as too close.
+  let provisional: Candidate | null = null;
+  const emit = () => {
+    if (provisional) queue.push(provisional.rIdx);
+    provisional = null;
+  };
 
   const threshold = () => {
     const n = noise.mean();
@@ -86,16 +96,26 @@ export function createDecider(fs: number, latency: number): Decider {
   const searchbackInterval = () =>
     Math.min(MAX_SEARCHBACK_S * fs, Math.max(MIN_SEARCHBACK_S * fs, SEARCHBACK_RR * rr.median()));
 
+  let lastBefore: Candidate | null = null;
   function accept(c: Candidate): void {
+    lastBefore = last;
     if (last) rr.add(c.mwiIdx - last.mwiIdx);
     qrs.add(c.height);
     last = c;
     sbList = sbList.filter((s) => s.mwiIdx > c.mwiIdx);
     nextCheck = c.mwiIdx + searchbackInterval();
-    queue.push(c.rIdx);
+    emit();
+    provisional = c;
   }
 
   function classify(c: Candidate): void {
+    if (provisional && provisional === last && c.mwiIdx - provisional.mwiIdx < REPLACE_S * fs && !c.baselineShift &&
+        c.slope > REPLACE_SLOPE * provisional.slope && c.height > provisional.height) {
+      provisional = null;
+      last = lastBefore;
+      accept(c);
+      return;
+    }
     const since = last ? c.mwiIdx - last.mwiIdx : Infinity;
     if (since < refractory) return;
     const tWave = since < twave && last !== null && c.slope < TWAVE_SLOPE * last.slope;
@@ -149,6 +169,7 @@ export function createDecider(fs: number, latency: number): Decider {
       if (initializing) {
         if (i >= initEnd) finishInit();
       } else searchBack(i - latency);
+      if (provisional && i - latency >= provisional.mwiIdx + twave) emit();
       if (queue.length) {
         for (const b of queue) out.push(b);
         queue = [];
@@ -157,6 +178,7 @@ export function createDecider(fs: number, latency: number): Decider {
     finish(i, out) {
       if (initializing) finishInit();
       searchBack(i);
+      emit();
       for (const b of queue) out.push(b);
       queue = [];
     },
