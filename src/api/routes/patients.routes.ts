@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { PatientService } from '../../patients/patient.service.ts';
+import type { DerivedService } from '../../patients/derived.service.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { ReadingsRepository } from '../../store/readings.repository.ts';
 import type { EcgRepository } from '../../store/ecg.repository.ts';
@@ -12,7 +13,7 @@ import { parseTime } from '../query.ts';
 
 const MAX_RANGE_POINTS = 5_000;
 
-export function patientRoutes(app: FastifyInstance, deps: { patients: PatientService; access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock }) {
+export function patientRoutes(app: FastifyInstance, deps: { patients: PatientService; derived: DerivedService; access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock }) {
   app.get('/api/v1/patients', async (req) => deps.patients.panel(requirePrincipal(req)));
 
   app.post('/api/v1/patients', async (req, reply) => {
@@ -45,6 +46,8 @@ export function patientRoutes(app: FastifyInstance, deps: { patients: PatientSer
     const points = downsampleMinMax(rows.map((r) => [r.ts, r.value] as [number, number]), maxPoints);
     return { code: q.code, unit: rows[0]?.unit ?? info?.unit ?? null, from, to, points };
   });
+
+  app.get('/api/v1/patients/:id/derived', async (req) => deps.derived.forPatient(requirePrincipal(req), (req.params as { id: string }).id));
 
   app.get('/api/v1/patients/:id/ecg', async (req) => {
     const principal = requirePrincipal(req);
