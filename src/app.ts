@@ -34,6 +34,11 @@ import { userRoutes } from './api/routes/users.routes.ts';
 import { registerLiveGateway } from './api/live-gateway.ts';
 import { createFhirService } from './api/fhir/fhir.service.ts';
 import { fhirRoutes } from './api/fhir/fhir.routes.ts';
+// [commands] device commands (issue 4 part 4)
+import { createCommandsRepository } from './commands/commands.repository.ts';
+import { createCommandService } from './commands/command.service.ts';
+import { startExpirySweeper } from './commands/expiry-sweeper.ts';
+import { commandRoutes } from './api/routes/commands.routes.ts';
 
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -133,6 +138,11 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     userRoutes(http, { auth: services.auth, access: services.access, patients: services.patientService });
     const fhir = createFhirService({ access: services.access, audit: services.audit, ...services.repos, baseUrl: () => baseUrl + '/fhir/R4' });
     fhirRoutes(http, { fhir, baseUrl: () => baseUrl + '/fhir/R4', version: VERSION });
+    // [commands] device commands: durable queue in the database, delivered through the gateway (issue 4 part 4)
+    const commands = createCommandService({ commands: createCommandsRepository(db), devices: services.deviceService, access: services.access, audit: services.audit, events: services.events, gateway, clock: services.clock, logger });
+    const commandSweeper = startExpirySweeper(commands.expireDue, logger);
+    closers.push(() => commands.close(), () => commandSweeper.stop());
+    commandRoutes(http, { commands });
 
     await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
       throw portError('VIGIL_HTTP_PORT', config.httpPort, err);

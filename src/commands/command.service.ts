@@ -1,0 +1,196 @@
+import type { AccessPolicy } from '../auth/access.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { DeviceService } from '../devices/device.service.ts';
+import type { DeviceGateway } from '../ingest/broker/gateway.ts';
+import type { Principal } from '../domain/types.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Logger } from '../platform/logger.ts';
+import { notFound } from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import type { CommandsRepository } from './commands.repository.ts';
+import { parseCommandRequest } from './command-request.ts';
+import { toView, type CommandView, type DeviceCommand } from './command.types.ts';
+import { parseCommandResult } from './command-result.ts';
+
+export interface CommandTimeouts {
+  /** How long a sent command waits for the device's answer (ms). */
+  answerMs: number;
+  /** How long a command waits for an offline device to connect (ms). */
+  queuedMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: CommandTimeouts = { answerMs: 2 * 60_000, queuedMs: 60 * 60_000 }; // 2 min, 1 h
+// A device that connects subscribes to its commands topic a moment later (and usually publishes its status
+// then, which is a second "online" event); wait this long after the last one before delivering.
+const RECONNECT_SETTLE_MS = 500;
+const LIST_LIMIT = 50;
+
+/**
+ * Device commands: request → durable row (the queue) → QoS 1 publish when the device is online or as soon
+ * as it reconnects → its answer on `…/commands/{id}/result`. Every transition is audited and pushed live.
+ */
+export function createCommandService(deps: {
+  commands: CommandsRepository;
+  devices: DeviceService;
+  access: AccessPolicy;
+  audit: AuditService;
+  events: EventBus;
+  gateway: DeviceGateway | null;
+  clock: Clock;
+  logger: Logger;
+  timeouts?: Partial<CommandTimeouts>;
+}) {
+  const log = deps.logger.child({ module: 'commands' });
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
+  const settleTimers = new Map<string, NodeJS.Timeout>();
+
+  async function view(c: DeviceCommand): Promise<CommandView> {
+    return toView(c, await deps.commands.readingsOf(c.id, c.deviceId));
+  }
+
+  async function announce(c: DeviceCommand) {
+    deps.events.emit('live', { type: 'command', patientId: c.patientId ?? undefined, command: await view(c) });
+  }
+
+  /** Publishes one queued command; on failure it stays queued for the next reconnect or expires. */
+  async function deliver(c: DeviceCommand): Promise<DeviceCommand> {
+    if (!deps.gateway) return c;
+    const args = c.name === 'SYNC_TIME' ? { ...c.args, time: new Date(deps.clock.now()).toISOString() } : c.args;
+    try {
+      await deps.gateway.publishToDevice(c.deviceId, 'commands', { id: c.id, name: c.name, args }, 1);
+    } catch (err) {
+      log.warn({ err, deviceId: c.deviceId, commandId: c.id }, 'command publish failed; it stays queued');
+      return c;
+    }
+    const sent = await deps.commands.markSent(c.id, deps.clock.now());
+    if (!sent) return c; // answered or expired meanwhile
+    log.info({ deviceId: c.deviceId, commandId: c.id, name: c.name }, 'command sent');
+    await announce(sent);
+    return sent;
+  }
+
+  async function deliverQueued(deviceId: string) {
+    for (const c of await deps.commands.queuedFor(deviceId, deps.clock.now())) await deliver(c);
+  }
+
+  function onOnline(deviceId: string) {
+    clearTimeout(settleTimers.get(deviceId));
+    const timer = setTimeout(() => {
+      settleTimers.delete(deviceId);
+      deliverQueued(deviceId).catch((err) => log.error({ err, deviceId }, 'could not deliver queued commands'));
+    }, RECONNECT_SETTLE_MS);
+    timer.unref();
+    settleTimers.set(deviceId, timer);
+  }
+
+  async function onResult(deviceId: string, commandId: string, payload: string) {
+    const c = await deps.commands.byId(commandId);
+    if (!c || c.deviceId !== deviceId) {
+      log.warn({ deviceId, commandId }, 'result for an unknown command or another device; ignored');
+      return;
+    }
+    const result = parseCommandResult(payload);
+    const done = await deps.commands.complete(c.id, result.status, result.message, deps.clock.now());
+    if (!done) {
+      log.info({ deviceId, commandId, status: c.status }, 'late or repeated command result ignored');
+      return;
+    }
+    await deps.audit.record({
+      actor: `device:${deviceId}`, action: 'command.result', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
+      outcome: done.status === 'done' ? 'success' : 'failure', details: { name: c.name, status: done.status, message: done.message },
+    });
+    await announce(done);
+  }
+
+  /** Moves every overdue command to expired; called by the sweeper. */
+  async function expireDue(): Promise<number> {
+    const expired = await deps.commands.expireDue(deps.clock.now());
+    for (const c of expired) {
+      log.info({ deviceId: c.deviceId, commandId: c.id, name: c.name }, c.message ?? 'command expired');
+      await deps.audit.record({
+        actor: 'system', action: 'command.expire', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
+        outcome: 'failure', details: { name: c.name, message: c.message, attempts: c.attempts },
+      });
+      await announce(c);
+    }
+    return expired.length;
+  }
+
+  const unsubscribe = [
+    deps.events.on('device.status', (s) => {
+      if (s.online) onOnline(s.deviceId);
+    }),
+    deps.events.on('live', (m) => {
+      if (m.type !== 'command.result') return;
+      const { deviceId, commandId, payload } = m as unknown as { deviceId: string; commandId: string; payload: string };
+      onResult(deviceId, commandId, payload).catch((err) => log.error({ err, deviceId, commandId }, 'could not record a command result'));
+    }),
+    // A measurement tagged with a command updates that command's view (its readings) on screens.
+    deps.events.on('readings.stored', (readings) => {
+      const ids = new Set(readings.map((r) => r.commandId).filter((id): id is string => !!id));
+      for (const id of ids) {
+        void deps.commands.byId(id).then((c) => c && announce(c)).catch(() => undefined);
+      }
+    }),
+  ];
+
+  async function deviceInScope(p: Principal, deviceId: string, write: boolean) {
+    const device = await deps.devices.get(deviceId);
+    if (!device.patientId) deps.access.assertAdmin(p); // unassigned stock devices are an admin matter
+    else if (write) await deps.access.assertCanManagePatient(p, device.patientId);
+    else await deps.access.assertPatient(p, device.patientId);
+    return device;
+  }
+
+  return {
+    /** POST /devices/{id}/commands: validates, stores (the durable queue), sends now if the device is online. */
+    async request(p: Principal, deviceId: string, body: unknown): Promise<{ id: string; status: DeviceCommand['status'] }> {
+      const device = await deviceInScope(p, deviceId, true);
+      const req = parseCommandRequest(body);
+      const now = deps.clock.now();
+      const answerMs = req.timeoutMs ?? timeouts.answerMs;
+      let command: DeviceCommand = {
+        id: newId('cmd'), deviceId, patientId: device.patientId, name: req.name, args: req.args, status: 'queued',
+        requestedBy: p.userId, message: null, attempts: 0, ackTimeoutMs: answerMs, createdAt: now, sentAt: null, completedAt: null,
+        expiresAt: now + (req.expiresInMs ?? (device.online ? answerMs : timeouts.queuedMs)),
+      };
+      await deps.commands.insert(command);
+      await deps.audit.record({
+        actor: p, action: 'command.request', entityType: 'DeviceCommand', entityId: command.id, patientId: device.patientId,
+        details: { deviceId, name: command.name, args: command.args, deviceOnline: device.online },
+      });
+      await announce(command);
+      if (device.online) command = await deliver(command);
+      return { id: command.id, status: command.status };
+    },
+
+    async get(p: Principal, id: string): Promise<CommandView> {
+      const c = await deps.commands.byId(id);
+      if (!c) throw notFound(`command ${id}`);
+      try {
+        await deviceInScope(p, c.deviceId, false);
+      } catch {
+        throw notFound(`command ${id}`); // no hint that a command exists outside the caller's patients
+      }
+      return view(c);
+    },
+
+    async listForDevice(p: Principal, deviceId: string): Promise<CommandView[]> {
+      await deviceInScope(p, deviceId, false);
+      return Promise.all((await deps.commands.listByDevice(deviceId, LIST_LIMIT)).map(view));
+    },
+
+    expireDue,
+    /** For tests and the reconnect path: deliver whatever is queued for this device now. */
+    deliverQueued,
+
+    close() {
+      unsubscribe.forEach((off) => off());
+      settleTimers.forEach((t) => clearTimeout(t));
+      settleTimers.clear();
+    },
+  };
+}
+
+export type CommandService = ReturnType<typeof createCommandService>;

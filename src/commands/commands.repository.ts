@@ -1,0 +1,115 @@
+import type { Db } from '../platform/db.ts';
+import type { CommandStatus, DeviceCommand, LinkedReading } from './command.types.ts';
+
+interface CommandRow {
+  id: string;
+  device_id: string;
+  patient_id: string | null;
+  name: string;
+  args: Record<string, unknown>;
+  status: string;
+  requested_by: string;
+  message: string | null;
+  attempts: number;
+  ack_timeout_ms: number;
+  created_at: Date | string;
+  sent_at: Date | string | null;
+  completed_at: Date | string | null;
+  expires_at: Date | string;
+}
+
+const ms = (t: Date | string | null): number | null => (t === null ? null : new Date(t).getTime());
+const iso = (t: number) => new Date(t).toISOString();
+
+const toCommand = (r: CommandRow): DeviceCommand => ({
+  id: r.id,
+  deviceId: r.device_id,
+  patientId: r.patient_id,
+  name: r.name as DeviceCommand['name'],
+  args: typeof r.args === 'string' ? JSON.parse(r.args) : r.args,
+  status: r.status as CommandStatus,
+  requestedBy: r.requested_by,
+  message: r.message,
+  attempts: r.attempts,
+  ackTimeoutMs: r.ack_timeout_ms,
+  createdAt: ms(r.created_at)!,
+  sentAt: ms(r.sent_at),
+  completedAt: ms(r.completed_at),
+  expiresAt: ms(r.expires_at)!,
+});
+
+/** SQL for device commands, and nothing else. Every transition is conditional on the current status. */
+export function createCommandsRepository(db: Db) {
+  return {
+    async insert(c: DeviceCommand): Promise<void> {
+      await db.query(
+        `INSERT INTO device_commands (id, device_id, patient_id, name, args, status, requested_by, message, attempts, ack_timeout_ms, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [c.id, c.deviceId, c.patientId, c.name, JSON.stringify(c.args), c.status, c.requestedBy, c.message, c.attempts, c.ackTimeoutMs, iso(c.createdAt), iso(c.expiresAt)],
+      );
+    },
+
+    async byId(id: string): Promise<DeviceCommand | null> {
+      const [row] = await db.query<CommandRow>('SELECT * FROM device_commands WHERE id = $1', [id]);
+      return row ? toCommand(row) : null;
+    },
+
+    async listByDevice(deviceId: string, limit: number): Promise<DeviceCommand[]> {
+      const rows = await db.query<CommandRow>('SELECT * FROM device_commands WHERE device_id = $1 ORDER BY created_at DESC LIMIT $2', [deviceId, limit]);
+      return rows.map(toCommand);
+    },
+
+    /** Commands still waiting to reach this device, oldest first (delivery order = request order). */
+    async queuedFor(deviceId: string, now: number): Promise<DeviceCommand[]> {
+      const rows = await db.query<CommandRow>(
+        `SELECT * FROM device_commands WHERE device_id = $1 AND status = 'queued' AND expires_at > $2 ORDER BY created_at`,
+        [deviceId, iso(now)],
+      );
+      return rows.map(toCommand);
+    },
+
+    /** queued → sent; the answer deadline starts now. Null when the command is no longer queued. */
+    async markSent(id: string, at: number): Promise<DeviceCommand | null> {
+      const [row] = await db.query<CommandRow>(
+        `UPDATE device_commands SET status = 'sent', sent_at = $2, attempts = attempts + 1,
+                expires_at = $2::timestamptz + ack_timeout_ms * interval '1 millisecond'
+         WHERE id = $1 AND status = 'queued' RETURNING *`,
+        [id, iso(at)],
+      );
+      return row ? toCommand(row) : null;
+    },
+
+    /** Open → final (done, failed); null when it was already final (a late or repeated answer). */
+    async complete(id: string, status: 'done' | 'failed', message: string | null, at: number): Promise<DeviceCommand | null> {
+      const [row] = await db.query<CommandRow>(
+        `UPDATE device_commands SET status = $2, message = $3, completed_at = $4
+         WHERE id = $1 AND status IN ('queued', 'sent') RETURNING *`,
+        [id, status, message, iso(at)],
+      );
+      return row ? toCommand(row) : null;
+    },
+
+    /** Every open command past its deadline → expired, in one statement (safe with several instances). */
+    async expireDue(now: number): Promise<DeviceCommand[]> {
+      const rows = await db.query<CommandRow>(
+        `UPDATE device_commands SET status = 'expired', completed_at = $1,
+                message = CASE status WHEN 'queued' THEN 'not delivered: the device did not connect in time'
+                                      ELSE 'no answer from the device in time' END
+         WHERE status IN ('queued', 'sent') AND expires_at <= $1 RETURNING *`,
+        [iso(now)],
+      );
+      return rows.map(toCommand);
+    },
+
+    /** Measurements the command's own device tagged with it (another device cannot claim a command). */
+    async readingsOf(commandId: string, deviceId: string): Promise<LinkedReading[]> {
+      const rows = await db.query<{ id: string; code: string; value: number; unit: string; ts: Date | string }>(
+        'SELECT id, code, value, unit, ts FROM readings WHERE command_id = $1 AND device_id = $2 ORDER BY ts, code',
+        [commandId, deviceId],
+      );
+      return rows.map((r) => ({ id: String(r.id), code: r.code, value: Number(r.value), unit: r.unit, ts: ms(r.ts)! }));
+    },
+  };
+}
+
+export type CommandsRepository = ReturnType<typeof createCommandsRepository>;
