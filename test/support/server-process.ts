@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  mqttPort: number;
+  token: string;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Runs `node bin/vigil.js start` as a real child process (for crash tests) and waits until it serves. */
+export async function startServerProcess(env: Record<string, string>, ports?: { http: number; mqtt: number }): Promise<ServerProcess> {
+  const http = ports?.http ?? (await freePort());
+  const mqtt = ports?.mqtt ?? (await freePort());
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin/vigil.js'), 'start'], {
+    cwd: ROOT,
+    env: { ...process.env, VIGIL_HTTP_PORT: String(http), VIGIL_HTTP_HOST: '127.0.0.1', VIGIL_MQTT_PORT: String(mqtt), VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${http}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`server exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  let token = '';
+  for (let i = 0; i < 50 && !token; i++) {
+    try {
+      token = (JSON.parse(await readFile(path.join(env.VIGIL_DATA_DIR, 'server.json'), 'utf8')) as { token: string }).token;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    proc,
+    url,
+    mqttPort: mqtt,
+    token,
+    output: () => out,
+    async kill(signal = 'SIGKILL') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await exited;
+    },
+  };
+}
