@@ -17,7 +17,7 @@ if (!hasPg) skipNote('PostgreSQL (crash test on PostgreSQL)');
 const MESSAGES = 300;
 
 async function api<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(url + route, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  const res = await fetch(url + route, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

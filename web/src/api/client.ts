@@ -1,6 +1,7 @@
-import type {
-  AdminStats, CreatedDevice, DemoInfo, Derived, DeviceSummary, EcgStrip, Me, PanelPatient,
-  PatientDetail, ReadingSeries, Rejection,
+import {
+  news2Display,
+  type AdminStats, type CreatedDevice, type DemoInfo, type Derived, type DeviceSummary, type EcgStrip, type Me, type News2Wire, type PanelPatient,
+  type PatientDetail, type ReadingSeries, type Rejection,
 } from './types.ts';
 
 const BASE = '/api/v1';
@@ -78,8 +79,8 @@ export const api = {
     }
   },
 
-  patients: (signal?: AbortSignal) => request<PanelPatient[]>('GET', '/patients', undefined, signal),
-  patient: (id: string, signal?: AbortSignal) => request<PatientDetail>('GET', `/patients/${enc(id)}`, undefined, signal),
+  patients: async (signal?: AbortSignal) => (await request<PanelPatient[]>('GET', '/patients', undefined, signal)).map(withNews2Display),
+  patient: async (id: string, signal?: AbortSignal) => withNews2Display(await request<PatientDetail>('GET', `/patients/${enc(id)}`, undefined, signal)),
   readings: (id: string, p: { code: string; from: number; to?: number; maxPoints?: number }, signal?: AbortSignal) =>
     request<ReadingSeries>('GET', `/patients/${enc(id)}/readings${query(p)}`, undefined, signal),
   ecg: (id: string, seconds: number, signal?: AbortSignal) =>
@@ -94,3 +95,8 @@ export const api = {
     request<Rejection[]>('GET', `/admin/rejections${query({ limit })}`, undefined, signal),
   stats: (signal?: AbortSignal) => request<AdminStats>('GET', '/admin/stats', undefined, signal),
 };
+
+/** The server sends null score/risk for an incomplete NEWS2 set; the UI shows its lower bound instead. */
+function withNews2Display<T extends PanelPatient>(p: T): T {
+  return { ...p, news2: news2Display(p.news2 as unknown as News2Wire) };
+}

@@ -25,6 +25,24 @@ export interface News2Summary {
   complete: boolean;
 }
 
+/** NEWS2 as the server sends it: when incomplete, score/risk are null and the partial lower bounds are given. */
+export interface News2Wire {
+  score: number | null;
+  risk: News2Risk | null;
+  complete: boolean;
+  partialScore?: number;
+  minimumRisk?: News2Risk;
+}
+
+/** What to show: the score, or for an incomplete set its lower bound (the true score can only be higher). */
+export function news2Display(n: News2Wire | News2Summary | null | undefined): News2Summary | null {
+  if (!n) return null;
+  const score = n.score ?? (n as News2Wire).partialScore;
+  const risk = n.risk ?? (n as News2Wire).minimumRisk;
+  if (score === undefined || score === null || !risk) return null;
+  return { score, risk, complete: n.complete };
+}
+
 export type PatientStatus = 'ok' | 'watch' | 'alert' | 'stale' | 'no-data';
 
 export interface DeviceSummary {

@@ -6,11 +6,11 @@ export function News2Badge({ news2, size = 'md' }: { news2: News2Summary | null;
   if (!news2) {
     return <span className={`news2 news2-${size} news2-none`} title="NEWS2 not available">–</span>;
   }
-  const title = `NEWS2 ${news2.score} · ${RISK_LABEL[news2.risk]} risk · ${RISK_RESPONSE[news2.risk]}${news2.complete ? '' : ' · partial observation set'}`;
+  const title = `NEWS2 ${news2.complete ? '' : 'at least '}${news2.score} · ${RISK_LABEL[news2.risk]} risk · ${RISK_RESPONSE[news2.risk]}${news2.complete ? '' : ' · partial observation set (missing or stale parameters)'}`;
   return (
     <span className={`news2 news2-${size} risk-${news2.risk} ${news2.complete ? '' : 'is-partial'}`} title={title} aria-label={title}>
+      {news2.complete ? null : <span aria-hidden="true">≥</span>}
       {news2.score}
-      {news2.complete ? null : <sup aria-hidden="true">*</sup>}
     </span>
   );
 }

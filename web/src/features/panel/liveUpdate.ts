@@ -1,4 +1,4 @@
-import type { PanelPatient, StreamMessage } from '../../api/types.ts';
+import { news2Display, type News2Wire, type PanelPatient, type StreamMessage } from '../../api/types.ts';
 import { toMs } from '../../lib/format.ts';
 
 /**
@@ -32,7 +32,7 @@ export function applyToPatient<P extends PanelPatient>(p: P, msg: StreamMessage)
       return changed ? { ...p, latest } : p;
     }
     case 'news2':
-      return { ...p, news2: { score: msg.score, risk: msg.risk, complete: msg.complete } };
+      return { ...p, news2: news2Display(msg as unknown as News2Wire) };
     case 'device': {
       const devices = p.devices.map((d) =>
         d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: msg.lastSeenAt ?? d.lastSeenAt } : d,
