@@ -39,11 +39,15 @@ import { createCommandsRepository } from './commands/commands.repository.ts';
 import { createCommandService } from './commands/command.service.ts';
 import { startExpirySweeper } from './commands/expiry-sweeper.ts';
 import { commandRoutes } from './api/routes/commands.routes.ts';
+// [alerts] rules, lifecycle, delivery (issue 4 parts 1–3)
+import { createAlertsModule } from './alerts/alerts.module.ts';
+import { loadAlertsConfig, type AlertsConfig } from './alerts/alerts.config.ts';
+import { alertRoutes } from './api/routes/alerts.routes.ts';
 
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Builds the services on an open database: what the server and the offline CLI share. */
-export function createServices(db: Db, deps: { logger: Logger; clock?: Clock; flushMs?: number }) {
+export function createServices(db: Db, deps: { logger: Logger; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig }) {
   const clock = deps.clock ?? systemClock;
   const events = createEventBus();
   const repos = {
@@ -58,11 +62,13 @@ export function createServices(db: Db, deps: { logger: Logger; clock?: Clock; fl
   const access = createAccessPolicy({ patients: repos.patients });
   const auth = createAuthService({ users: repos.users, patients: repos.patients, audit, clock });
   const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, audit });
-  const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock });
+  // [alerts] built before the patient service, which shows open-alert counts on the panel
+  const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig(process.env) });
+  const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock, alerts: alerts.service });
   const ingest = createIngestService({
     db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5,
   });
-  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, logger: deps.logger };
+  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -93,7 +99,7 @@ async function instanceId(dataDir: string): Promise<string> {
  * The composition root: config → database → migrations → services → broker → HTTP. `close()` shuts them
  * down in reverse, draining ingest so nothing acknowledged is left unwritten.
  */
-export async function startApp(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<RunningApp> {
+export async function startApp(config: Config, opts: { logger?: Logger; clock?: Clock; alerts?: Partial<AlertsConfig> } = {}): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -104,8 +110,12 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'database migrated');
-    const services = createServices(db, { logger, clock: opts.clock, flushMs: config.ingestFlushMs });
+    const services = createServices(db, { logger, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
     closers.push(() => services.ingest.close());
+    // [alerts] started before the broker so that the first readings meet loaded rules
+    let appUrl = config.publicUrl ?? '';
+    await services.alerts.start({ appUrl: () => appUrl });
+    closers.push(() => services.alerts.close());
     const derived = createDerivedObservations({ ...services });
     closers.push(() => derived.close());
 
@@ -143,6 +153,7 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     const commandSweeper = startExpirySweeper(commands.expireDue, logger);
     closers.push(() => commands.close(), () => commandSweeper.stop());
     commandRoutes(http, { commands });
+    alertRoutes(http, { alerts: services.alerts.service, rules: services.alerts.rules, recipients: services.alerts.repos.recipients }); // [alerts]
 
     await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
       throw portError('VIGIL_HTTP_PORT', config.httpPort, err);
@@ -150,6 +161,7 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     closers.push(() => http.close());
     const httpPort = (http.server.address() as { port: number }).port;
     baseUrl = config.publicUrl ?? `http://localhost:${httpPort}`;
+    appUrl = baseUrl; // [alerts] links in notifications
     return { services, httpUrl: baseUrl, httpPort, mqttPort, gateway, demo, close };
   } catch (err) {
     await close();

@@ -1,0 +1,168 @@
+import type { EventBus, LiveMessage } from '../platform/events.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { DevicesRepository } from '../store/devices.repository.ts';
+import type { DeviceStatus, StoredReading } from '../domain/types.ts';
+import type { AlertService } from './alert.service.ts';
+import type { Alert } from './alerts.repository.ts';
+import type { RulesService } from './rules.service.ts';
+import type { Rule } from './rule-schema.ts';
+import { accepts, evaluate, initialState, subjectOf, type RuleState, type Signal } from './rule-engine.ts';
+
+const RULES_CACHE_MS = 30_000; // per-patient effective rules are re-resolved at least this often (care-team changes)
+const TIME_BASED = new Set(['missing-data', 'device-offline']);
+
+/** The bus message the ECG integration emits for atrial fibrillation (documented in the README). */
+export interface EcgAfMessage extends LiveMessage {
+  type: 'ecg.af';
+  patientId: string;
+  deviceId?: string;
+  state: 'start' | 'end';
+}
+
+interface Tracked {
+  patientId: string;
+  ruleKey: string;
+  subject: string;
+  state: RuleState;
+}
+
+/**
+ * Feeds the pure rule engine from the event bus (`readings.stored`, `device.status`, `live` news2 and
+ * ecg.af) and a periodic tick, keeps the engine state per (patient, rule, subject), and hands
+ * transitions to the alert service. Signals are processed one batch at a time, in order, so a state is
+ * never evaluated twice at once.
+ */
+export function createAlertMonitor(deps: { events: EventBus; alerts: AlertService; rules: RulesService; devices: DevicesRepository; clock: Clock; logger: Logger; tickMs: number }) {
+  const log = deps.logger.child({ module: 'alert-monitor' });
+  const states = new Map<string, Tracked>();
+  const ruleCache = new Map<string, { at: number; rules: Rule[] }>();
+  let chain: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  let started = false; // signals before start() would meet an empty rule cache
+
+  const keyOf = (patientId: string, rule: string, subject: string) => `${patientId}|${rule}|${subject}`;
+
+  async function rulesOf(patientId: string): Promise<Rule[]> {
+    const now = deps.clock.now();
+    const hit = ruleCache.get(patientId);
+    if (hit && now - hit.at < RULES_CACHE_MS) return hit.rules;
+    const rules = await deps.rules.effectiveFor(patientId, now);
+    ruleCache.set(patientId, { at: now, rules });
+    return rules;
+  }
+
+  function enqueue(fn: () => Promise<void>): Promise<void> {
+    if (!started) return chain;
+    const run = chain.then(() => (closed ? undefined : fn())).catch((err) => log.error({ err }, 'alert evaluation failed'));
+    chain = run;
+    return run;
+  }
+
+  async function apply(rule: Rule, t: Tracked, prevFiring: boolean, transition: NonNullable<ReturnType<typeof evaluate>['transition']>) {
+    const open = deps.alerts.active().find((a) => a.patientId === t.patientId && a.rule === rule.key && a.subject === t.subject);
+    if (transition.action === 'clear') {
+      if (open) await deps.alerts.autoResolve(open.id, transition.note);
+      return;
+    }
+    if (!prevFiring || !open) await deps.alerts.raise({ patientId: t.patientId, rule, subject: t.subject, severity: transition.severity, value: transition.value, message: transition.message });
+    else await deps.alerts.updateFromEngine(open.id, transition);
+  }
+
+  async function feed(signals: Array<Extract<Signal, { patientId: string }>>) {
+    const now = deps.clock.now();
+    for (const s of signals) {
+      const rules = ruleCache.get(s.patientId);
+      const list = rules && now - rules.at < RULES_CACHE_MS ? rules.rules : await rulesOf(s.patientId);
+      for (const rule of list) {
+        if (!accepts(rule.definition, s)) continue;
+        const subject = subjectOf(rule.definition, s);
+        const key = keyOf(s.patientId, rule.key, subject);
+        const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState() };
+        const prevFiring = t.state.firing;
+        const { state, transition } = evaluate(t.state, s, rule.definition, now);
+        t.state = state;
+        states.set(key, t);
+        if (transition) await apply(rule, t, prevFiring, transition);
+      }
+    }
+  }
+
+  async function tick() {
+    const now = deps.clock.now();
+    for (const t of [...states.values()]) {
+      const rule = (await rulesOf(t.patientId)).find((r) => r.key === t.ruleKey);
+      if (!rule || !TIME_BASED.has(rule.definition.kind)) continue;
+      const prevFiring = t.state.firing;
+      const { state, transition } = evaluate(t.state, { type: 'tick' }, rule.definition, now);
+      t.state = state;
+      if (transition) await apply(rule, t, prevFiring, transition);
+    }
+    await deps.alerts.escalateDue();
+  }
+
+  /** Engine state from what is durable: open alerts are firing; devices' last contact seeds missing-data and offline. */
+  async function seed() {
+    for (const a of deps.alerts.active()) {
+      states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value } });
+    }
+    for (const d of await deps.devices.list(null)) {
+      if (!d.patientId || !d.lastSeenAt) continue;
+      const lastSeen = d.lastSeenAt;
+      for (const rule of await rulesOf(d.patientId)) {
+        const kind = rule.definition.kind;
+        if (kind !== 'missing-data' && !(kind === 'device-offline' && !d.online)) continue;
+        const key = keyOf(d.patientId, rule.key, d.id);
+        const t = states.get(key) ?? { patientId: d.patientId, ruleKey: rule.key, subject: d.id, state: initialState() };
+        if (kind === 'missing-data') t.state.lastTs ??= lastSeen;
+        else t.state.since ??= lastSeen;
+        states.set(key, t);
+      }
+    }
+  }
+
+  const offs = [
+    deps.events.on('readings.stored', (readings: StoredReading[]) => {
+      const signals = readings.filter((r) => !r.method).map((r) => ({ type: 'reading' as const, patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts }));
+      if (signals.length) void enqueue(() => feed(signals));
+    }),
+    deps.events.on('device.status', (d: DeviceStatus) => {
+      if (d.patientId) void enqueue(() => feed([{ type: 'device', patientId: d.patientId!, deviceId: d.deviceId, online: d.online, battery: d.battery }]));
+    }),
+    deps.events.on('live', (m: LiveMessage) => {
+      if (!m.patientId) return;
+      const patientId = m.patientId;
+      if (m.type === 'news2') {
+        void enqueue(() => feed([{ type: 'news2', patientId, score: (m.score as number | null) ?? null, risk: (m.risk as string | null) ?? null, minimumRisk: String(m.minimumRisk ?? 'low'), complete: m.complete === true }]));
+      } else if (m.type === 'ecg.af' && (m.state === 'start' || m.state === 'end')) {
+        void enqueue(() => feed([{ type: 'af', patientId, deviceId: (m.deviceId as string) ?? null, state: m.state as 'start' | 'end' }]));
+      } else if (m.type === 'alert' && m.event === 'resolved') {
+        // A person resolved it while the condition may persist: start over, so it re-alerts after the rule's minimum duration.
+        const a = m.alert as Alert;
+        if (a.resolvedBy !== 'system') states.delete(keyOf(a.patientId, a.rule, a.subject));
+      }
+    }),
+  ];
+  const offRules = deps.rules.onChange(() => ruleCache.clear());
+
+  return {
+    async start() {
+      started = true;
+      await seed();
+      timer = setInterval(() => void enqueue(tick), deps.tickMs);
+      timer.unref();
+    },
+    /** Runs one tick now (tests with a controllable clock). */
+    tick: () => enqueue(tick),
+    /** Resolves when every signal received so far has been evaluated. */
+    idle: () => enqueue(async () => undefined),
+    async close() {
+      offs.forEach((o) => o());
+      offRules();
+      if (timer) clearInterval(timer);
+      await chain;
+      closed = true;
+    },
+  };
+}

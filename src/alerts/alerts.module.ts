@@ -1,0 +1,74 @@
+import type { Db } from '../platform/db.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { PatientsRepository } from '../store/patients.repository.ts';
+import type { DevicesRepository } from '../store/devices.repository.ts';
+import type { AlertsConfig } from './alerts.config.ts';
+import { createAlertsRepository } from './alerts.repository.ts';
+import { createRulesRepository } from './rules.repository.ts';
+import { createRecipientsRepository } from './recipients.repository.ts';
+import { createNotificationsRepository, type JobChannel } from './notifications.repository.ts';
+import { createRulesService } from './rules.service.ts';
+import { createAlertService } from './alert.service.ts';
+import { createAlertMonitor } from './alert-monitor.ts';
+import { createDeliveryWorker, type ChannelSender } from './delivery/delivery.worker.ts';
+import { createEmailChannel } from './delivery/email.channel.ts';
+import { createWebhookChannel } from './delivery/webhook.channel.ts';
+
+/**
+ * Builds the alerts module from what it uses: repositories, rules, the alert service, the monitor that
+ * feeds the rule engine from the bus, and the outbox delivery worker. Nothing runs until `start()`.
+ */
+export function createAlertsModule(deps: {
+  db: Db; events: EventBus; clock: Clock; logger: Logger; access: AccessPolicy; audit: AuditService;
+  patients: PatientsRepository; devices: DevicesRepository; config: AlertsConfig;
+}) {
+  const repos = {
+    alerts: createAlertsRepository(deps.db),
+    rules: createRulesRepository(deps.db),
+    recipients: createRecipientsRepository(deps.db),
+    outbox: createNotificationsRepository(deps.db),
+  };
+  let appUrl: () => string = () => 'http://localhost';
+  const rules = createRulesService({ rules: repos.rules, access: deps.access, audit: deps.audit });
+  const channels: Partial<Record<JobChannel, ChannelSender>> = {};
+  const email = deps.config.smtpUrl ? createEmailChannel({ smtpUrl: deps.config.smtpUrl, from: deps.config.emailFrom }) : null;
+  if (email) channels.email = email;
+  if (deps.config.webhookSecret) channels.webhook = createWebhookChannel({ secret: deps.config.webhookSecret, now: () => deps.clock.now() });
+  const worker = createDeliveryWorker({ outbox: repos.outbox, channels, config: deps.config, clock: deps.clock, logger: deps.logger });
+  const service = createAlertService({
+    db: deps.db, alerts: repos.alerts, outbox: repos.outbox, recipients: repos.recipients, patients: deps.patients, rules,
+    access: deps.access, audit: deps.audit, events: deps.events, clock: deps.clock, logger: deps.logger, config: deps.config,
+    appUrl: () => appUrl(), onQueued: () => worker.nudge(),
+  });
+  const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs });
+  let started = false;
+
+  return {
+    service,
+    rules,
+    monitor,
+    worker,
+    repos,
+    /** Loads rules (seeding clinic defaults), open alerts and engine state, then starts ticking and delivering. */
+    async start(opts: { appUrl: () => string }) {
+      appUrl = opts.appUrl;
+      await rules.start();
+      await service.start();
+      await monitor.start();
+      worker.start();
+      started = true;
+    },
+    async close() {
+      if (!started) return;
+      await monitor.close();
+      await worker.close();
+      email?.close();
+    },
+  };
+}
+
+export type AlertsModule = ReturnType<typeof createAlertsModule>;

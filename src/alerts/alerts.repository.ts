@@ -1,0 +1,129 @@
+import type { Db, Queryable } from '../platform/db.ts';
+import type { Severity } from './rule-schema.ts';
+
+export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
+
+/** An alert as the API returns it (interfaces.md §4): times are ISO strings. */
+export interface Alert {
+  id: string;
+  patientId: string;
+  rule: string;
+  ruleId: string;
+  ruleVersion: number;
+  subject: string;
+  severity: Severity;
+  status: AlertStatus;
+  message: string;
+  value: number | null;
+  openedAt: string;
+  updatedAt: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolutionNote: string | null;
+  snoozedUntil: string | null;
+  snoozeReason: string | null;
+  assigneeId: string | null;
+  escalationLevel: number;
+  escalatedAt: string | null;
+}
+
+type Row = Record<string, unknown>;
+const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+
+function toAlert(r: Row): Alert {
+  return {
+    id: r.id as string,
+    patientId: r.patient_id as string,
+    rule: r.rule_key as string,
+    ruleId: r.rule_id as string,
+    ruleVersion: Number(r.rule_version),
+    subject: r.subject as string,
+    severity: r.severity as Severity,
+    status: r.status as AlertStatus,
+    message: r.message as string,
+    value: r.value === null ? null : Number(r.value),
+    openedAt: iso(r.opened_at)!,
+    updatedAt: iso(r.updated_at)!,
+    acknowledgedAt: iso(r.acknowledged_at),
+    acknowledgedBy: (r.acknowledged_by as string) ?? null,
+    resolvedAt: iso(r.resolved_at),
+    resolvedBy: (r.resolved_by as string) ?? null,
+    resolutionNote: (r.resolution_note as string) ?? null,
+    snoozedUntil: iso(r.snoozed_until),
+    snoozeReason: (r.snooze_reason as string) ?? null,
+    assigneeId: (r.assignee_id as string) ?? null,
+    escalationLevel: Number(r.escalation_level),
+    escalatedAt: iso(r.escalated_at),
+  };
+}
+
+/** Columns a service may change, camelCase → column. */
+const PATCHABLE = {
+  severity: 'severity', status: 'status', message: 'message', value: 'value', updatedAt: 'updated_at', lastValueAt: 'last_value_at',
+  acknowledgedAt: 'acknowledged_at', acknowledgedBy: 'acknowledged_by', resolvedAt: 'resolved_at', resolvedBy: 'resolved_by',
+  resolutionNote: 'resolution_note', snoozedUntil: 'snoozed_until', snoozeReason: 'snooze_reason', assigneeId: 'assignee_id',
+  escalationLevel: 'escalation_level', escalatedAt: 'escalated_at',
+} as const;
+export type AlertPatch = Partial<Record<keyof typeof PATCHABLE, unknown>>;
+
+/** SQL for alerts, and nothing else. */
+export function createAlertsRepository(db: Db) {
+  return {
+    async insert(tx: Queryable, a: { id: string; patientId: string; rule: string; ruleId: string; ruleVersion: number; subject: string; severity: Severity; message: string; value: number | null; at: number }): Promise<Alert> {
+      const [row] = await tx.query<Row>(
+        `INSERT INTO alerts (id, patient_id, rule_key, rule_id, rule_version, subject, severity, status, message, value, opened_at, updated_at, last_value_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $10, $10) RETURNING *`,
+        [a.id, a.patientId, a.rule, a.ruleId, a.ruleVersion, a.subject, a.severity, a.message, a.value, new Date(a.at).toISOString()],
+      );
+      return toAlert(row!);
+    },
+    /** Applies a patch; with `onlyIfStatus` the update happens only from those statuses (returns null otherwise). */
+    async update(tx: Queryable, id: string, patch: AlertPatch, onlyIfStatus?: AlertStatus[]): Promise<Alert | null> {
+      const entries = Object.entries(patch).filter(([k]) => k in PATCHABLE);
+      const sets = entries.map(([k], i) => `${PATCHABLE[k as keyof typeof PATCHABLE]} = $${i + 2}`);
+      const params: unknown[] = [id, ...entries.map(([, v]) => v)];
+      let where = 'id = $1';
+      if (onlyIfStatus) {
+        params.push(onlyIfStatus);
+        where += ` AND status = ANY($${params.length}::text[])`;
+      }
+      const [row] = await tx.query<Row>(`UPDATE alerts SET ${sets.join(', ')} WHERE ${where} RETURNING *`, params);
+      return row ? toAlert(row) : null;
+    },
+    async byId(id: string): Promise<Alert | null> {
+      const [row] = await db.query<Row>('SELECT * FROM alerts WHERE id = $1', [id]);
+      return row ? toAlert(row) : null;
+    },
+    /** Unresolved alerts (for rebuilding engine state at start and for escalation). */
+    async active(): Promise<Alert[]> {
+      return (await db.query<Row>(`SELECT * FROM alerts WHERE status <> 'resolved'`)).map(toAlert);
+    },
+    /** patientIds null = all; newest first. */
+    async list(q: { patientIds: string[] | null; status?: AlertStatus[]; limit: number }): Promise<Alert[]> {
+      const params: unknown[] = [q.limit];
+      const where: string[] = [];
+      if (q.patientIds) {
+        params.push(q.patientIds);
+        where.push(`patient_id = ANY($${params.length}::text[])`);
+      }
+      if (q.status?.length) {
+        params.push(q.status);
+        where.push(`status = ANY($${params.length}::text[])`);
+      }
+      const rows = await db.query<Row>(`SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY opened_at DESC LIMIT $1`, params);
+      return rows.map(toAlert);
+    },
+    async openCounts(patientIds: string[]): Promise<Map<string, { critical: number; total: number }>> {
+      const rows = await db.query<{ patient_id: string; critical: string; total: string }>(
+        `SELECT patient_id, count(*) FILTER (WHERE severity = 'critical') AS critical, count(*) AS total
+         FROM alerts WHERE status <> 'resolved' AND patient_id = ANY($1::text[]) GROUP BY patient_id`,
+        [patientIds],
+      );
+      return new Map(rows.map((r) => [r.patient_id, { critical: Number(r.critical), total: Number(r.total) }]));
+    },
+  };
+}
+
+export type AlertsRepository = ReturnType<typeof createAlertsRepository>;

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { SEVERITIES, type Severity } from './rule-schema.ts';
+
+/**
+ * Per-user notification preferences (pure): which severities reach which channels, and quiet hours.
+ * Critical alerts are never filtered out and never silenced by quiet hours.
+ */
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+
+export const preferencesSchema = z.object({
+  severities: z.array(z.enum(SEVERITIES)).default(['warning', 'critical']),
+  channels: z.object({ email: z.boolean().default(true), webpush: z.boolean().default(false) }).default({ email: true, webpush: false }),
+  quietHours: z
+    .object({ start: hhmm, end: hhmm, timeZone: z.string().refine(validTimeZone, 'unknown time zone').default('UTC') })
+    .nullable()
+    .default(null),
+});
+
+export type AlertPreferences = z.infer<typeof preferencesSchema>;
+export type Channel = 'email' | 'webpush';
+
+export const DEFAULT_PREFERENCES: AlertPreferences = preferencesSchema.parse({});
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Minutes after local midnight in a time zone. */
+function localMinutes(now: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(now));
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  return get('hour') * 60 + get('minute');
+}
+
+export function inQuietHours(q: AlertPreferences['quietHours'], now: number): boolean {
+  if (!q) return false;
+  const toMin = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3));
+  const m = localMinutes(now, q.timeZone);
+  const [start, end] = [toMin(q.start), toMin(q.end)];
+  return start <= end ? m >= start && m < end : m >= start || m < end; // spans midnight when start > end
+}
+
+/** Should this user get this severity on this channel now? */
+export function shouldNotify(prefs: AlertPreferences, severity: Severity, channel: Channel, now: number): boolean {
+  if (!prefs.channels[channel]) return false;
+  if (severity === 'critical') return true;
+  if (!prefs.severities.includes(severity)) return false;
+  return !inQuietHours(prefs.quietHours, now);
+}

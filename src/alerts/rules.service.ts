@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Principal } from '../domain/types.ts';
+import { AppError, forbidden } from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import type { RulesRepository } from './rules.repository.ts';
+import { DEFAULT_RULES, ruleDefinitionSchema, type Rule, type RuleScope } from './rule-schema.ts';
+
+const TEAMS_TTL_MS = 30_000; // care-team changes reach rule resolution within 30 s
+
+export const ruleEditSchema = z.object({
+  scope: z.enum(['clinic', 'team', 'patient']),
+  /** practitioner id (team) or patient id (patient); omitted for clinic. */
+  scopeId: z.string().default(''),
+  enabled: z.boolean().default(true),
+  definition: ruleDefinitionSchema,
+});
+
+/**
+ * Rules as versioned data: resolves the effective rule set of a patient (patient → care team → clinic,
+ * most specific wins; among several teams the most recently edited) and saves edits as new versions.
+ * The rule table is small, so it is held in memory and reloaded after each edit.
+ */
+export function createRulesService(deps: { rules: RulesRepository; access: AccessPolicy; audit: AuditService }) {
+  let all: Rule[] = [];
+  const teams = new Map<string, { at: number; ids: string[] }>();
+  const listeners = new Set<() => void>();
+
+  async function reload() {
+    all = await deps.rules.all();
+    listeners.forEach((l) => l());
+  }
+
+  async function teamsOf(patientId: string, now: number): Promise<string[]> {
+    const hit = teams.get(patientId);
+    if (hit && now - hit.at < TEAMS_TTL_MS) return hit.ids;
+    const ids = (await deps.rules.teamsOf([patientId])).get(patientId) ?? [];
+    teams.set(patientId, { at: now, ids });
+    return ids;
+  }
+
+  /** The effective, enabled rules for a patient, one per key. */
+  async function effectiveFor(patientId: string, now = Date.now()): Promise<Rule[]> {
+    const teamIds = await teamsOf(patientId, now);
+    const byKey = new Map<string, Rule>();
+    const rank = (r: Rule) => (r.scope === 'patient' ? 3 : r.scope === 'team' ? 2 : 1);
+    for (const r of all) {
+      const applies = r.scope === 'clinic' || (r.scope === 'patient' && r.scopeId === patientId) || (r.scope === 'team' && teamIds.includes(r.scopeId));
+      if (!applies) continue;
+      const cur = byKey.get(r.key);
+      if (!cur || rank(r) > rank(cur) || (rank(r) === rank(cur) && r.updatedAt > cur.updatedAt)) byKey.set(r.key, r);
+    }
+    return [...byKey.values()].filter((r) => r.enabled);
+  }
+
+  async function assertCanEdit(p: Principal, scope: RuleScope, scopeId: string) {
+    if (scope === 'clinic') return deps.access.assertAdmin(p);
+    if (scope === 'patient') return deps.access.assertCanManagePatient(p, scopeId);
+    deps.access.assertStaff(p);
+    if (p.role !== 'admin' && p.practitionerId !== scopeId) throw forbidden('clinicians may edit only their own care-team rules');
+  }
+
+  return {
+    async start() {
+      const existing = new Set((await deps.rules.all()).filter((r) => r.scope === 'clinic').map((r) => r.key));
+      for (const [key, raw] of Object.entries(DEFAULT_RULES)) {
+        if (!existing.has(key)) await deps.rules.saveVersion({ newId: newId('rul'), key, scope: 'clinic', scopeId: '', enabled: true, definition: ruleDefinitionSchema.parse(raw), by: 'system' });
+      }
+      await reload();
+    },
+    effectiveFor,
+    /** Called after any edit so the monitor drops cached per-patient rule sets. */
+    onChange(l: () => void) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    byId: (id: string) => all.find((r) => r.id === id) ?? null,
+
+    /** The rules a principal may see: clinic defaults, care-team rules, and patient rules of visible patients. */
+    async list(p: Principal, q: { patientId?: string } = {}): Promise<{ rules: Rule[]; effective?: Rule[] }> {
+      deps.access.assertStaff(p);
+      const visible = await deps.access.visiblePatientIds(p);
+      const rules = all.filter((r) => r.scope !== 'patient' || visible === null || visible.includes(r.scopeId));
+      if (!q.patientId) return { rules };
+      await deps.access.assertPatient(p, q.patientId);
+      return { rules: rules.filter((r) => r.scope !== 'patient' || r.scopeId === q.patientId), effective: await effectiveFor(q.patientId) };
+    },
+
+    async versions(p: Principal, ruleId: string) {
+      deps.access.assertStaff(p);
+      const rule = all.find((r) => r.id === ruleId);
+      if (!rule || (rule.scope === 'patient' && !(await deps.access.canSeePatient(p, rule.scopeId)))) throw new AppError('NOT_FOUND', `rule ${ruleId} not found`);
+      return { rule, versions: await deps.rules.versions(ruleId) };
+    },
+
+    /** Saves a new version of rule `key` at a scope (validated); returns the stored rule. */
+    async save(p: Principal, key: string, body: unknown): Promise<Rule> {
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(key)) throw new AppError('VALIDATION', 'rule key must be lowercase letters, digits and dashes');
+      const parsed = ruleEditSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new AppError('VALIDATION', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`, parsed.error.issues);
+      }
+      const { scope, enabled, definition } = parsed.data;
+      const scopeId = scope === 'clinic' ? '' : parsed.data.scopeId;
+      if (scope !== 'clinic' && !scopeId) throw new AppError('VALIDATION', `scopeId is required for scope ${scope}`);
+      await assertCanEdit(p, scope, scopeId);
+      const rule = await deps.rules.saveVersion({ newId: newId('rul'), key, scope, scopeId, enabled, definition, by: p.userId });
+      await deps.audit.record({ actor: p, action: 'alert-rule.save', entityType: 'AlertRule', entityId: rule.id, patientId: scope === 'patient' ? scopeId : null, details: { key, scope, scopeId, version: rule.version, enabled } });
+      await reload();
+      return rule;
+    },
+  };
+}
+
+export type RulesService = ReturnType<typeof createRulesService>;

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { AlertService } from '../../alerts/alert.service.ts';
+import type { RulesService } from '../../alerts/rules.service.ts';
+import type { RecipientsRepository } from '../../alerts/recipients.repository.ts';
+import { preferencesSchema } from '../../alerts/preferences.ts';
+import { AppError } from '../../platform/errors.ts';
+import { requirePrincipal } from '../principal.ts';
+
+/** Alerts, their actions, rules and notification preferences (docs/api.md → Alerts): thin adapters over the services. */
+export function alertRoutes(app: FastifyInstance, deps: { alerts: AlertService; rules: RulesService; recipients: RecipientsRepository }) {
+  type IdParams = { Params: { id: string } };
+  const body = (req: { body?: unknown }) => (req.body ?? {}) as Record<string, unknown>;
+  const note = (b: Record<string, unknown>) => (typeof b.note === 'string' ? b.note.slice(0, 1000) : undefined);
+
+  app.get<{ Querystring: { patient?: string; status?: string; limit?: string } }>('/api/v1/alerts', async (req) =>
+    deps.alerts.list(requirePrincipal(req), { patient: req.query.patient, status: req.query.status, limit: req.query.limit ? Number(req.query.limit) : undefined }),
+  );
+  app.get<IdParams>('/api/v1/alerts/:id', async (req) => deps.alerts.get(requirePrincipal(req), req.params.id));
+  app.post<IdParams>('/api/v1/alerts/:id/acknowledge', async (req) => deps.alerts.acknowledge(requirePrincipal(req), req.params.id, note(body(req))));
+  app.post<IdParams>('/api/v1/alerts/:id/resolve', async (req) => deps.alerts.resolve(requirePrincipal(req), req.params.id, note(body(req))));
+  app.post<IdParams>('/api/v1/alerts/:id/snooze', async (req) => deps.alerts.snooze(requirePrincipal(req), req.params.id, body(req)));
+  app.post<IdParams>('/api/v1/alerts/:id/assign', async (req) => deps.alerts.assign(requirePrincipal(req), req.params.id, String(body(req).userId ?? '')));
+
+  app.get<{ Querystring: { patient?: string } }>('/api/v1/alert-rules', async (req) => deps.rules.list(requirePrincipal(req), { patientId: req.query.patient }));
+  app.get<IdParams>('/api/v1/alert-rules/:id/versions', async (req) => deps.rules.versions(requirePrincipal(req), req.params.id));
+  app.put<{ Params: { key: string } }>('/api/v1/alert-rules/:key', async (req) => deps.rules.save(requirePrincipal(req), req.params.key, req.body));
+
+  app.get('/api/v1/me/alert-preferences', async (req) => {
+    const p = requirePrincipal(req);
+    return (await deps.recipients.byId(p.userId))?.prefs ?? preferencesSchema.parse({});
+  });
+  app.put('/api/v1/me/alert-preferences', async (req) => {
+    const p = requirePrincipal(req);
+    const parsed = preferencesSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw new AppError('VALIDATION', `${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    await deps.recipients.savePreferences(p.userId, parsed.data);
+    return parsed.data;
+  });
+}
