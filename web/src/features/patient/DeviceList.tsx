@@ -2,6 +2,7 @@ import type { DeviceSummary } from '../../api/types.ts';
 import { BatteryIcon, DeviceGlyph } from '../../components/DeviceBadges.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { deviceTypeLabel } from '../../lib/devices.ts';
+import { MeasureNowButton } from './MeasureNowButton.tsx';
 
 export function DeviceList({ devices, plain = false }: { devices: DeviceSummary[]; plain?: boolean }) {
   if (devices.length === 0) return <p className="empty-inline">{plain ? 'No devices are set up for you yet.' : 'No devices assigned.'}</p>;
@@ -23,7 +24,13 @@ export function DeviceList({ devices, plain = false }: { devices: DeviceSummary[
             {plain ? 'Last heard from ' : 'Seen '}
             <TimeAgo ts={d.lastSeenAt} plain={plain} />
           </span>
-          {!plain && d.rejectedCount > 0 ? <span className="pill pill-amber" title="Messages rejected from this device">{d.rejectedCount} rejected</span> : null}
+          {/* Last grid column: the rejected count and (for staff) "Measure now" with the command's status. */}
+          {!plain ? (
+            <span style={{ display: 'inline-flex', alignItems: 'center', gap: 8, justifyContent: 'flex-end' }}>
+              {d.rejectedCount > 0 ? <span className="pill pill-amber" title="Messages rejected from this device">{d.rejectedCount} rejected</span> : null}
+              <MeasureNowButton deviceId={d.id} />
+            </span>
+          ) : null}
         </li>
       ))}
     </ul>
