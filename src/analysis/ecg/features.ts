@@ -15,7 +15,12 @@ export const FEATURE_NAMES = [
   'rAmp', 'qrsWidth', 'pAmpRel', 'pEnergyRel', 'tAmpRel', 'corrMean', 'corrMin', 'corrLowFrac',
   'preQrsResidual', 'residualRel', 'qualityMean', 'qualityMin', 'badWindowFrac', 'noiseMean', 'wanderMax',
   'ampRangeCv', 'longestGapS', 'polarityFlip',
+  'irregularity4', 'prematureFrac', 'stLevelRel', 'band0', 'band1', 'band2', 'band3',
+  ...Array.from({ length: 20 }, (_, i) => `tpl${i}`),
+  'sampEn', 'cosEn', 'lorenzBins', 'lorenzOrigin', 'hrMax', 'hrMin', 'pCorrMean', 'pCorrLowFrac',
 ] as const;
+
+const TEMPLATE_GRID = 20; // template samples handed to the model, spanning −250…+450 ms around R
 
 const TEMPLATE_PRE_S = 0.3; // s before R in the beat template
 const TEMPLATE_POST_S = 0.5; // s after R
@@ -173,20 +178,113 @@ function qualityFeatures(x: Float32Array, beats: number[], fs: number): number[]
   return [mean(q), Math.min(...q), q.filter((v) => v < 0.5).length / (q.length || 1), mean(noise), wander, std(ranges) / (mean(ranges) || 1), gap / fs];
 }
 
+/** Extra rhythm and morphology features: lag-1…4 irregularity (as af.ts), premature beats, ST level, spectrum, template shape. */
+function extraFeatures(x: Float32Array, beats: number[], fs: number): number[] {
+  const rr: number[] = [];
+  for (let i = 1; i < beats.length; i++) rr.push((beats[i] - beats[i - 1]) / fs);
+  const irr: number[] = [];
+  let premature = 0;
+  for (let i = 4; i < rr.length; i++) {
+    const loc = (rr[i - 1] + rr[i - 2] + rr[i - 3]) / 3;
+    irr.push(Math.min(...[1, 2, 3, 4].map((k) => Math.abs(rr[i] - rr[i - k]))) / loc);
+  }
+  for (let i = 1; i + 1 < rr.length; i++) if (rr[i] < 0.85 * rr[i - 1] && rr[i + 1] > 1.1 * rr[i]) premature++;
+  // Spectrum: share of first-difference energy in four bands, from cascaded band filters.
+  const bands: Array<[number, number]> = [[0.5, 4], [4, 10], [10, 20], [20, 40]];
+  const energies = bands.map(([lo, hi]) => {
+    const y = filterCascade(x, [highpass(lo, fs), lowpass(hi, fs)]);
+    let e = 0;
+    for (let i = 0; i < y.length; i++) e += y[i] * y[i];
+    return e;
+  });
+  const total = energies.reduce((a, b) => a + b, 0) || 1;
+  // Template on a coarse grid, normalised by |R|, in R-up polarity.
+  const pre = Math.round(0.25 * fs), post = Math.round(0.45 * fs);
+  const usable = beats.filter((b) => b - pre >= 0 && b + post < x.length);
+  const grid = new Array<number>(TEMPLATE_GRID).fill(NaN);
+  let st = NaN;
+  if (usable.length >= 3) {
+    const col = new Float64Array(usable.length);
+    const at = (off: number) => {
+      for (let k = 0; k < usable.length; k++) col[k] = x[usable[k] + off];
+      return median(col);
+    };
+    const base = at(-pre);
+    const r = at(0) - base;
+    const sign = r >= 0 ? 1 : -1;
+    const absR = Math.abs(r) || 1e-6;
+    for (let g = 0; g < TEMPLATE_GRID; g++) {
+      const off = Math.round(-pre + ((pre + post) * g) / (TEMPLATE_GRID - 1));
+      grid[g] = (sign * (at(Math.min(off, post - 1)) - base)) / absR;
+    }
+    st = (sign * (at(Math.round(0.1 * fs)) - base)) / absR;
+  }
+  return [irr.length ? median(irr) : NaN, rr.length ? premature / rr.length : NaN, st, ...energies.map((e) => e / total), ...grid];
+}
+
+/** Sample entropy of RR (Richman & Moorman 2000; m = 1, r = 30 ms as in COSEn, Lake & Moorman 2011). */
+function sampleEntropy(rr: number[], r = 0.03): number {
+  let a = 0, b = 0;
+  for (let i = 0; i + 1 < rr.length; i++) {
+    for (let j = i + 1; j + 1 < rr.length; j++) {
+      if (Math.abs(rr[i] - rr[j]) <= r) {
+        b++;
+        if (Math.abs(rr[i + 1] - rr[j + 1]) <= r) a++;
+      }
+    }
+  }
+  return a > 0 && b > 0 ? -Math.log(a / b) : b > 0 ? -Math.log(1 / (b + 1)) : NaN;
+}
+
+/** Entropy, Lorenz-plot spread of successive RR differences (after Sarkar et al. 2008), rate extremes, P-wave consistency. */
+function afEvidenceFeatures(x: Float32Array, beats: number[], fs: number): number[] {
+  const rr: number[] = [];
+  for (let i = 1; i < beats.length; i++) rr.push((beats[i] - beats[i - 1]) / fs);
+  const out = new Array<number>(8).fill(NaN);
+  if (rr.length >= 4) {
+    const se = sampleEntropy(rr);
+    out[0] = se;
+    out[1] = se + Math.log(mean(rr));
+    const cells = new Set<string>();
+    let origin = 0;
+    for (let i = 2; i < rr.length; i++) {
+      const d1 = rr[i - 1] - rr[i - 2], d2 = rr[i] - rr[i - 1];
+      if (Math.abs(d1) < 0.04 && Math.abs(d2) < 0.04) origin++;
+      else cells.add(`${Math.round(d1 / 0.04)},${Math.round(d2 / 0.04)}`);
+    }
+    out[2] = cells.size / (rr.length - 2);
+    out[3] = origin / (rr.length - 2);
+    const hr5: number[] = [];
+    for (let i = 4; i < rr.length; i++) hr5.push(60 / mean(rr.slice(i - 4, i + 1)));
+    out[4] = hr5.length ? Math.max(...hr5) : NaN;
+    out[5] = hr5.length ? Math.min(...hr5) : NaN;
+  }
+  // P-wave consistency: correlation of each beat's pre-QRS segment with the median segment.
+  const a = Math.round(0.3 * fs), z = Math.round(0.06 * fs);
+  const usable = beats.filter((b) => b - a >= 0 && b < x.length);
+  if (usable.length >= 3) {
+    const L = a - z;
+    const col = new Float64Array(usable.length);
+    const tpl = new Float32Array(L);
+    for (let i = 0; i < L; i++) {
+      for (let k = 0; k < usable.length; k++) col[k] = x[usable[k] - a + i];
+      tpl[i] = median(col);
+    }
+    const cs = usable.map((b) => corr(x.subarray(b - a, b - z), tpl, 0, L));
+    out[6] = mean(cs);
+    out[7] = cs.filter((c) => c < 0.5).length / cs.length;
+  }
+  return out;
+}
+
 /** Feature vector (order = FEATURE_NAMES) of one record; `signal` in mV. NaN marks "not measurable". */
 export function extractFeatures(signal: ArrayLike<number>, fs: number): number[] {
   const x = filterCascade(signal, [highpass(0.5, fs), lowpass(40, fs)]); // remove wander and mains hum
   let beats = detectBeats(x, fs);
   // Handheld recordings are often inverted; the detector is polarity-free, the template uses the sign.
   const seconds = x.length / fs;
-  let flip = 0;
-  const morph = morphologyFeatures(x, beats, fs);
-  if (morph[0] !== undefined && Number.isFinite(morph[0])) {
-    const pre = Math.round(TEMPLATE_PRE_S * fs);
-    const neg = beats.filter((b) => b >= 0 && b < x.length && x[b] < 0).length;
-    flip = neg > beats.length / 2 ? 1 : 0;
-    void pre;
-  }
   beats = beats.filter((b) => b < x.length);
-  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip];
+  const morph = morphologyFeatures(x, beats, fs);
+  const flip = beats.filter((b) => x[b] < 0).length > beats.length / 2 ? 1 : 0;
+  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip, ...extraFeatures(x, beats, fs), ...afEvidenceFeatures(x, beats, fs)];
 }

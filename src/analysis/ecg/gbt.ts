@@ -37,7 +37,7 @@ export interface GbtParams {
 }
 
 export const DEFAULT_GBT: GbtParams = {
-  rounds: 200, depth: 4, learningRate: 0.08, lambda: 1, minChildHessian: 1, rowSample: 0.8, colSample: 0.7, bins: 32, seed: 1,
+  rounds: 300, depth: 4, learningRate: 0.05, lambda: 1, minChildHessian: 1, rowSample: 0.8, colSample: 0.7, bins: 32, seed: 1,
 };
 
 const MISSING = -1e30;
