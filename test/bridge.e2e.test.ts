@@ -4,6 +4,7 @@
  * link the test can cut. Covers MEASURE from Vigil, a pulled cable, and Vigil being unreachable.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { bootApp, type TestApp } from './support/app.ts';
 import { cuttableLink, fakeThermometer, virtualSerialPair, waitFor } from './bridge-fixtures.ts';
 import { openDurableQueue, type DurableQueue } from '../src/bridge/durable-queue.ts';
 import { connectMqttUplink } from '../src/bridge/mqtt-uplink.ts';
+import { httpUplink } from '../src/bridge/http-uplink.ts';
 import { compileParser, DEFAULT_PARSER } from '../src/bridge/parser-spec.ts';
 import { startSerialBridge } from '../src/bridge/serial-bridge.ts';
 
@@ -125,5 +127,48 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     expect(await temperatures()).toBe(before + 3);
     expect(statusLines.some((l) => /unreachable|lost the connection/.test(l))).toBe(true);
     expect(statusLines.some((l) => /delivered \d+ queued/.test(l))).toBe(true);
+  });
+
+  it('over HTTP, a re-sent message (same seq, e.g. after a crash before the cursor was written) is stored once', async () => {
+    const before = await temperatures();
+    const http = httpUplink({ baseUrl: app.httpUrl, deviceId: device.id, secret: device.secret, status });
+    const msg = { seq: 1, ts: new Date().toISOString(), readings: [{ code: '8310-5', value: 37.2, unit: 'C' }] };
+    expect(await http.send(msg)).toBe('delivered');
+    expect(await http.send(msg)).toBe('delivered');
+    await http.close();
+    expect(await temperatures()).toBe(before + 1);
+    const wrongSecret = httpUplink({ baseUrl: app.httpUrl, deviceId: device.id, secret: 'nope', status });
+    await expect(wrongSecret.send(msg)).rejects.toThrow(/VIGIL_DEVICE_SECRET/); // kept queued, not dropped
+    await wrongSecret.close();
+  });
+
+  it('runs as `vigil bridge serial` with the secret from VIGIL_DEVICE_SECRET, status on stderr', async () => {
+    const second = (await app.api<{ id: string; secret: string }>(clinician, 'POST', '/api/v1/devices', { patientId, type: 'bedside' })).body;
+    const pair = await virtualSerialPair('bridge-cli');
+    const thermo = await fakeThermometer(pair.deviceEnd, () => 'BP 128/82 HR 71');
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bridge-cli-'));
+    const cli = spawn(process.execPath, ['bin/vigil.js', 'bridge', 'serial', '--path', pair.bridgeEnd, '--baud', '9600', '--device', second.id, '--mqtt', `mqtt://127.0.0.1:${app.mqttPort}`], {
+      env: { ...process.env, VIGIL_DEVICE_SECRET: second.secret, VIGIL_DATA_DIR: dataDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    cli.stderr!.on('data', (d) => (stderr += d));
+    try {
+      await waitFor(() => stderr.includes('open at 9600') && stderr.includes('connected to Vigil'), 30_000, `the CLI bridge to start: ${stderr}`);
+      await waitFor(async () => (await app.api<{ online: boolean }>(clinician, 'GET', `/api/v1/devices/${second.id}`)).body.online, 5000, 'device online');
+      const res = await app.api<{ id: string }>(clinician, 'POST', `/api/v1/devices/${second.id}/commands`, { name: 'MEASURE' });
+      const cmd = await finished(res.body.id);
+      expect(cmd.status).toBe('done');
+      expect(cmd.readings.map((r) => [r.code, r.value]).sort()).toEqual([['8462-4', 82], ['8480-6', 128], ['8867-4', 71]]);
+      expect(stderr).toMatch(/bridge: command MEASURE \(cmd_\w+\) done: sys 128/);
+      expect(stderr).not.toContain(second.secret);
+    } finally {
+      const exited = new Promise<number | null>((r) => (cli.exitCode !== null ? r(cli.exitCode) : cli.once('exit', r)));
+      cli.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await thermo.close();
+      await pair.unplug();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
