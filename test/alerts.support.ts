@@ -1,0 +1,80 @@
+/** Helpers for the alerts integration tests: a real local SMTP server, a signed-webhook receiver, a movable clock. */
+import { createServer, type Server } from 'node:http';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SMTPServer } from 'smtp-server';
+import type { Clock } from '../src/platform/clock.ts';
+
+export interface ReceivedMail {
+  to: string[];
+  messageId: string;
+  subject: string;
+  raw: string;
+}
+
+/** smtp-server on a random port; `accept=false` answers 451 (temporary failure) so jobs stay pending. */
+export async function startSmtp(): Promise<{ port: number; mails: ReceivedMail[]; rejected: number; accept: boolean; close(): Promise<void> }> {
+  const state = { port: 0, mails: [] as ReceivedMail[], rejected: 0, accept: true, close: async () => undefined as void };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onRcptTo(_addr, _session, cb) {
+      if (state.accept) return cb();
+      state.rejected++;
+      const err = new Error('try again later') as Error & { responseCode: number };
+      err.responseCode = 451;
+      cb(err);
+    },
+    onData(stream, session, cb) {
+      let raw = '';
+      stream.on('data', (c: Buffer) => (raw += c.toString()));
+      stream.on('end', () => {
+        const unfolded = raw.replace(/\r?\n[ \t]+/g, ' '); // RFC 5322 §2.2.3: long headers are folded
+        const header = (name: string) => unfolded.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim() ?? '';
+        state.mails.push({ to: session.envelope.rcptTo.map((r) => r.address), messageId: header('Message-ID'), subject: header('Subject'), raw });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.server.address() as { port: number }).port;
+  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return state;
+}
+
+/** An HTTP server that checks `x-vigil-signature` (HMAC-SHA256 over "t.body") and records what arrived. */
+export async function startWebhookReceiver(secret: string): Promise<{ url: string; received: Array<{ body: Record<string, unknown>; validSignature: boolean; key: string }>; close(): Promise<void> }> {
+  const received: Array<{ body: Record<string, unknown>; validSignature: boolean; key: string }> = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const sig = String(req.headers['x-vigil-signature'] ?? '');
+      const t = sig.match(/t=(\d+)/)?.[1] ?? '';
+      const v1 = Buffer.from(sig.match(/v1=([0-9a-f]+)/)?.[1] ?? '', 'hex');
+      const expected = createHmac('sha256', secret).update(`${t}.${raw}`).digest();
+      const validSignature = v1.length === expected.length && timingSafeEqual(v1, expected);
+      received.push({ body: JSON.parse(raw), validSignature, key: String(req.headers['idempotency-key'] ?? '') });
+      res.writeHead(validSignature ? 204 : 401).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/page`;
+  return { url, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Real time plus an offset that tests move forward (so ingest's own time checks stay consistent). */
+export function movableClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
+}
+
+export async function eventually<T>(read: () => Promise<T> | T, done: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    value = await read();
+  }
+  return value;
+}
