@@ -34,6 +34,17 @@ describe('serial line parser (default vigil-line-v1 spec)', () => {
     expect(parseLine(custom, 'T=368;P=64')).toEqual({ kind: 'readings', readings: [{ code: '8310-5', value: 36.8, unit: 'Cel' }, { code: '8867-4', value: 64, unit: '/min' }] });
   });
 
+  it('reads the README example (a scale answering W?)', () => {
+    const scale = compileParser({
+      name: 'scale-st-gs',
+      commands: { MEASURE: 'W?' },
+      patterns: [{ match: '^ST,GS,\\+?(\\d+\\.\\d+)(kg|lb)$', readings: [{ key: 'weight', value: 1, unitGroup: 2 }] }],
+      error: '^(?:US|OL),',
+    });
+    expect(parseLine(scale, 'ST,GS,+0081.20kg')).toEqual({ kind: 'readings', readings: [{ code: '29463-7', value: 81.2, unit: 'kg' }] });
+    expect(parseLine(scale, 'US,GS,+0081.20kg').kind).toBe('error');
+  });
+
   it('refuses a spec with an unknown key or a broken regex, naming the place', () => {
     expect(() => compileParser({ patterns: [{ match: 'X (\\d+)', readings: [{ key: 'pulse', value: 1 }] }] })).toThrow(/patterns\.0\.readings\.0/);
     expect(() => compileParser({ patterns: [{ match: 'X (\\d+', readings: [{ key: 'hr', value: 1 }] }] })).toThrow(ParserSpecError);

@@ -5,6 +5,7 @@ import { openDurableQueue } from '../../bridge/durable-queue.ts';
 import { connectMqttUplink } from '../../bridge/mqtt-uplink.ts';
 import { httpUplink } from '../../bridge/http-uplink.ts';
 import { loadParser, ParserSpecError } from '../../bridge/parser-spec.ts';
+import { parseLine } from '../../bridge/line-parser.ts';
 import { startSerialBridge } from '../../bridge/serial-bridge.ts';
 import { stderrStatus } from '../../bridge/status-log.ts';
 
@@ -27,6 +28,7 @@ Bridges one bedside device on a serial port to Vigil, as that device (see src/br
   --parser FILE    JSON parser spec for devices that speak another line format
   --queue DIR      local queue directory (default: VIGIL_DATA_DIR/bridge/<device id>)
   --every SECONDS  also measure on this period (Vigil's SET_INTERVAL changes it)
+  --try LINE       only check a parser: print what LINE parses to (JSON) and exit (1 when not understood)
 
 Status lines go to stderr. Stops cleanly on Ctrl-C / SIGTERM; queued readings are kept for the next run.`;
 
@@ -35,6 +37,7 @@ const command: CliCommand = {
   summary: 'bridge a bedside device on a serial port (line protocol) to Vigil, with a local durable queue',
   help: HELP,
   async run(args, io) {
+    if (typeof args.flags.try === 'string') return tryLine(args.flags.parser, args.flags.try, io.stdout);
     const serialPath = requireFlag(args, 'path');
     const baudRate = Number(requireFlag(args, 'baud'));
     if (!Number.isInteger(baudRate) || baudRate <= 0) throw new CliError(`--baud must be a positive whole number (got "${args.flags.baud}")`);
@@ -51,13 +54,7 @@ const command: CliCommand = {
     const mqttUrl = flagUrl('mqtt') ?? (httpUrl ? undefined : (config.mqttUrl ?? `mqtt://127.0.0.1:${config.mqttPort || 1883}`));
     const queueDir = flagUrl('queue') ?? path.join(config.dataDir, 'bridge', deviceId);
 
-    let parser;
-    try {
-      parser = await loadParser(flagUrl('parser'));
-    } catch (err) {
-      if (err instanceof ParserSpecError) throw new CliError(err.message);
-      throw err;
-    }
+    const parser = await parserFrom(flagUrl('parser'));
     const status = stderrStatus(io.stderr);
     const queue = await openDurableQueue(queueDir);
     const mqtt = mqttUrl ? connectMqttUplink({ url: mqttUrl, deviceId, secret, status }) : null;
@@ -81,4 +78,20 @@ const command: CliCommand = {
     return 0;
   },
 };
+async function parserFrom(file: string | undefined) {
+  try {
+    return await loadParser(file);
+  } catch (err) {
+    if (err instanceof ParserSpecError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/** `--try LINE`: lets whoever writes a parser spec check it against lines copied from the device. */
+async function tryLine(file: string | boolean | undefined, line: string, stdout: NodeJS.WritableStream): Promise<number> {
+  const parsed = parseLine(await parserFrom(typeof file === 'string' ? file : undefined), line);
+  stdout.write(JSON.stringify(parsed) + '\n');
+  return parsed.kind === 'readings' || parsed.kind === 'error' ? 0 : 1;
+}
+
 export default command;
