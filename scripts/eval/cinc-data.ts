@@ -1,6 +1,8 @@
 /** Loads the shipped CinC 2017 records and their features (cached in the OS temp dir by algorithm version). */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { readRecord, toPhysical } from '../../src/analysis/ecg/wfdb.ts';
 import { extractFeatures, FEATURE_NAMES } from '../../src/analysis/ecg/features.ts';
@@ -13,10 +15,19 @@ export interface CincSet {
   X: number[][];
 }
 
+/** Hash of the code that computes features, so a cache never outlives a change to it. */
+function sourceHash(): string {
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg');
+  const h = createHash('sha256');
+  for (const f of ['features.ts', 'qrs.ts', 'qrs-decide.ts', 'filters.ts', 'quality.ts', 'wfdb.ts']) h.update(readFileSync(path.join(dir, f)));
+  h.update(String(FEATURE_NAMES.length));
+  return h.digest('hex').slice(0, 12);
+}
+
 export function loadCinc(dir: string, useCache = true): CincSet {
   const ref = readFileSync(path.join(dir, 'REFERENCE.csv'), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
   const rows = ref.filter(([r]) => existsSync(path.join(dir, `${r}.hea`)));
-  const cacheFile = path.join(os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${FEATURE_NAMES.length}.json`);
+  const cacheFile = path.join(os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${sourceHash()}.json`);
   if (useCache && existsSync(cacheFile)) {
     const c = JSON.parse(readFileSync(cacheFile, 'utf8')) as CincSet;
     if (c.records.length === rows.length) return { ...c, X: c.X.map((r) => r.map((v) => (v === null ? NaN : v))) };

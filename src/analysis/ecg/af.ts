@@ -6,16 +6,22 @@
  * Ectopic handling: each interval's irregularity is the smallest of |rr − rr₋ₖ| for k = 1…4, relative to
  * the local mean RR. An isolated premature beat, bigeminy (rr ≈ rr₋₂), trigeminy (rr ≈ rr₋₃) and
  * quadrigeminy (rr ≈ rr₋₄) then stay near zero, while AF (no RR pattern repeats) stays high.
+ * Before that, a premature interval followed by a compensatory one (short < 0.9 × and long > 1.05 × the
+ * median of the 8 previous intervals, summing to about two of them) is replaced by the pair's mean, as
+ * Petrėnas 2015 filters ectopic beats: frequent premature atrial beats are not AF.
  * The statistic for a beat uses beats on both sides, so decisions come `DELAY_BEATS` beats late and
  * episodes are back-dated to the beat the decision is about.
  */
 
 const INNER_BEATS = 8; // Petrėnas 2015: 8-beat window
 const OUTER_BEATS = 49; // smoothing median over ≈ 50 beats (odd: one centre beat)
-const THRESHOLD = 0.023; // irregularity (fraction of mean RR); set once on afdb, never per record
+const THRESHOLD = 0.018; // irregularity (fraction of mean RR); set once on all afdb records, never per record
+const ECTOPIC_SHORT = 0.9; // premature: under 90 % of the recent median RR
+const ECTOPIC_LONG = 1.05; // compensatory pause: over 105 % of it
+const ECTOPIC_SUM_TOLERANCE = 0.3; // |short + long − 2·median| < 30 % of the median
 const MIN_RR_S = 0.2; // s; shorter intervals are not physiological (noise detections)
 const MAX_RR_S = 3; // s; longer intervals are pauses or missed beats
-export const AF_DELAY_BEATS = INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
+export const AF_DELAY_BEATS = 1 + INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
 
 export interface AfUpdate {
   /** AF state of the beat `beat` (a past beat: decisions lag by AF_DELAY_BEATS beats). */
@@ -90,10 +96,21 @@ export function createAfDetector(opts: { fs: number }): AfDetector {
       }
       rr.push(r);
       const n = rr.length;
-      if (n >= 5) {
-        const m = (rr[n - 2] + rr[n - 3] + rr[n - 4]) / 3;
-        const d = Math.min(Math.abs(r - rr[n - 2]), Math.abs(r - rr[n - 3]), Math.abs(r - rr[n - 4]), Math.abs(r - rr[n - 5]));
-        irr.push(d / m);
+      // Ectopic pair (premature + compensatory): replace both by their mean before measuring.
+      if (n >= 10) {
+        const m = median(rr.slice(n - 10, n - 2));
+        const a = rr[n - 2], b = rr[n - 1];
+        if (a < ECTOPIC_SHORT * m && b > ECTOPIC_LONG * m && Math.abs(a + b - 2 * m) < ECTOPIC_SUM_TOLERANCE * m) {
+          rr[n - 2] = rr[n - 1] = (a + b) / 2;
+        }
+      }
+      // rr[n − 2] is now final: its irregularity is the smallest difference to one of the 4 before it.
+      if (n >= 6) {
+        const j = n - 2;
+        const v = rr[j];
+        const loc = (rr[j - 1] + rr[j - 2] + rr[j - 3]) / 3;
+        const d = Math.min(Math.abs(v - rr[j - 1]), Math.abs(v - rr[j - 2]), Math.abs(v - rr[j - 3]), Math.abs(v - rr[j - 4]));
+        irr.push(d / loc);
         if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
       }
       let update: AfUpdate | null = null;

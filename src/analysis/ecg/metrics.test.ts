@@ -59,6 +59,14 @@ describe('AF detector', () => {
     for (let i = 0; i < 200; i++) rr.push(i % 2 ? 1.0 : 0.55); // bigeminy
     expect(detectAfEpisodes(beatsFrom(rr), fs)).toEqual([]);
   });
+  it('does not flag frequent premature beats at random positions (each with a compensatory pause)', () => {
+    const rr: number[] = [];
+    while (rr.length < 600) {
+      if (rand() < 0.3) rr.push(0.8 * (0.6 + 0.2 * rand()), 0.8 * (1.25 + 0.1 * rand())); // PAC + pause
+      else rr.push(0.8 + 0.02 * (rand() - 0.5));
+    }
+    expect(detectAfEpisodes(beatsFrom(rr), fs)).toEqual([]);
+  });
   it('flags an irregularly irregular stretch and dates it within a few beats', () => {
     const rr = [...Array(150).fill(0.8), ...Array.from({ length: 300 }, () => 0.35 + 0.6 * rand()), ...Array(150).fill(0.8)];
     const b = beatsFrom(rr);
