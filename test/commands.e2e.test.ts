@@ -1,10 +1,33 @@
 /**
- * Device commands end to end on the real app (PGlite + embedded aedes) with a real mqtt.js device:
- * MEASURE round trip with the linked reading, queueing for an offline device, expiry, access rules.
+ * Device commands end to end on the real app with a real mqtt.js device: MEASURE round trip with the
+ * linked reading, queueing for an offline device, expiry, access rules, and the simulator answering.
+ * Runs on PGlite + embedded aedes, and on PostgreSQL + Mosquitto when they are available.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, mosquittoAvailable, postgresAvailable, skipNote, startMosquitto } from './support/services.ts';
+import { createSimulator, makeVirtualPatients } from '../src/simulator/index.ts';
+
+const external = (await postgresAvailable()) && mosquittoAvailable();
+if (!external) skipNote('PostgreSQL + Mosquitto (device commands through an external broker)');
+
+const setups = [
+  { name: 'PGlite + embedded aedes', enabled: true, async start() {
+    const app = await bootApp();
+    return { app, brokerUrl: `mqtt://127.0.0.1:${app.mqttPort}`, cleanup: () => app.stop() };
+  } },
+  { name: 'PostgreSQL + Mosquitto', enabled: external, async start() {
+    const db = await createTestDatabase();
+    const broker = await startMosquitto();
+    const app = await bootApp({ databaseUrl: db.url, mqttUrl: broker.url });
+    return { app, brokerUrl: broker.url, async cleanup() {
+      await app.stop();
+      await broker.stop();
+      await db.drop();
+    } };
+  } },
+];
 
 interface CommandBody { id: string; status: string; readings: Array<{ code: string; value: number }>; message: string | null; sentAt: string | null; completedAt: string | null; patientId: string; name: string }
 
@@ -18,8 +41,10 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 5000
   return v;
 }
 
-describe('device commands end to end', () => {
+for (const setup of setups) describe.skipIf(!setup.enabled)(`device commands end to end on ${setup.name}`, () => {
   let app: TestApp;
+  let brokerUrl: string;
+  let cleanup: () => Promise<void>;
   let clinician: string;
   let patientId: string;
   const devices: Array<{ id: string; secret: string }> = [];
@@ -35,7 +60,7 @@ describe('device commands end to end', () => {
   /** A device that answers MEASURE with a tagged temperature and a done result, like the simulator. */
   const connectDevice = async (d: { id: string; secret: string }, answer = true) => {
     const seen: Array<{ id: string; name: string; args: Record<string, unknown> }> = [];
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: d.id, password: d.secret, clientId: d.id, clean: true, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(brokerUrl, { username: d.id, password: d.secret, clientId: d.id, clean: true, reconnectPeriod: 0 });
     clients.push(client);
     client.on('message', (_topic, payload) => {
       const cmd = JSON.parse(payload.toString());
@@ -47,13 +72,15 @@ describe('device commands end to end', () => {
       })();
     });
     await client.subscribeAsync(`vigil/v1/devices/${d.id}/commands`, { qos: 1 });
+    // Like a real device: announce itself (an external broker tells Vigil nothing about connections).
+    await client.publishAsync(`vigil/v1/devices/${d.id}/status`, JSON.stringify({ online: true }), { qos: 1 });
     return { client, seen };
   };
 
   const getCommand = (id: string, token = clinician) => app.api<CommandBody>(token, 'GET', `/api/v1/commands/${id}`);
 
   beforeAll(async () => {
-    app = await bootApp();
+    ({ app, brokerUrl, cleanup } = await setup.start());
     const c = await app.tokenFor('clinician');
     clinician = c.token;
     patientId = (await app.services.patientService.create({ name: 'Grace Hopper', birthDate: '1946-12-09' }, 'system')).id;
@@ -61,7 +88,7 @@ describe('device commands end to end', () => {
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true)));
-    await app?.stop();
+    await cleanup?.();
   });
 
   it('MEASURE reaches an online device and comes back done with the linked reading', async () => {
@@ -119,6 +146,18 @@ describe('device commands end to end', () => {
     expect((await getCommand(created.body.id)).body.status).toBe('expired');
   });
 
+  it('expires a command queued for a device that never connects', async () => {
+    const d = await newDevice();
+    const created = await app.api<{ id: string; status: string }>(clinician, 'POST', `/api/v1/devices/${d.id}/commands`, { name: 'MEASURE', expiresInSeconds: 1 });
+    expect(created.body.status).toBe('queued');
+    const expired = await until(() => getCommand(created.body.id), (r) => r.body.status === 'expired');
+    expect(expired.body.message).toMatch(/not delivered/);
+    // Connecting later does not deliver it.
+    const { seen } = await connectDevice(d);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(seen).toEqual([]);
+  });
+
   it('validates commands per name', async () => {
     const d = devices[0];
     const noSeconds = await app.api<{ error: { message: string } }>(clinician, 'POST', `/api/v1/devices/${d.id}/commands`, { name: 'SET_INTERVAL', args: {} });
@@ -138,5 +177,21 @@ describe('device commands end to end', () => {
     expect((await getCommand(existing.id, outsider)).status).toBe(404);
     expect((await app.api(outsider, 'GET', `/api/v1/devices/${d.id}/commands`)).status).toBe(404);
     expect((await app.api('', 'POST', `/api/v1/devices/${d.id}/commands`, { name: 'MEASURE' })).status).toBe(401);
+  });
+
+  it('the simulator answers MEASURE like a real device', async () => {
+    const d = await newDevice();
+    const [v] = makeVirtualPatients(1, 3);
+    const sim = createSimulator({ mqttUrl: brokerUrl, patients: [{ patientId, name: v.name, profile: v.profile, devices: [{ deviceId: d.id, secret: d.secret, kind: 'thermometer' }] }] });
+    await sim.start();
+    try {
+      await until(async () => (await app.api<{ online: boolean }>(clinician, 'GET', `/api/v1/devices/${d.id}`)).body.online, Boolean);
+      const created = await app.api<{ id: string }>(clinician, 'POST', `/api/v1/devices/${d.id}/commands`, { name: 'MEASURE' });
+      const done = await until(() => getCommand(created.body.id), (r) => r.body.status === 'done' && r.body.readings.length > 0);
+      expect(done.body.status).toBe('done');
+      expect(done.body.readings.map((r) => r.code)).toContain('8310-5');
+    } finally {
+      await sim.stop();
+    }
   });
 });
