@@ -6,6 +6,8 @@ import type { Me } from '../api/types.ts';
 import { LiveStreamContext, useLiveStream } from '../api/useLiveStream.ts';
 import { ErrorNote, Loading } from '../components/Spinner.tsx';
 import { AdminPage } from '../features/admin/AdminPage.tsx';
+import { AlertsPage } from '../features/alerts/AlertsPage.tsx'; // [alerts]
+import { RulesPage } from '../features/alerts/RulesPage.tsx'; // [alerts]
 import { LoginPage } from '../features/auth/LoginPage.tsx';
 import { SessionContext, useSession, type Session } from '../features/auth/session.ts';
 import { DevicesPage } from '../features/devices/DevicesPage.tsx';
@@ -69,6 +71,8 @@ function Shell() {
   } else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
   else if (route.name === 'devices') page = <DevicesPage />;
   else if (route.name === 'admin') page = me.role === 'admin' ? <AdminPage /> : <NotFound />;
+  else if (route.name === 'alerts') page = <AlertsPage />; // [alerts]
+  else if (route.name === 'alert-rules') page = <RulesPage />; // [alerts]
   else if (route.name === 'panel') page = <PanelPage />;
   else page = <NotFound />;
   return (

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { StreamStatus } from '../api/liveStream.ts';
 import { Logo } from '../components/Logo.tsx';
 import { useSession } from '../features/auth/session.ts';
+import { AlertBadge } from '../features/alerts/AlertBadge.tsx'; // [alerts]
 import { href, type Route } from './router.ts';
 
 const CONNECTION_LABEL: Record<StreamStatus, string> = { open: 'Live', connecting: 'Reconnecting…', closed: 'Offline' };
@@ -10,10 +11,11 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
   const { me } = useSession();
   const links: { route: Route; label: string; show: boolean }[] = [
     { route: { name: 'panel' }, label: 'Patients', show: me.role !== 'patient' },
+    { route: { name: 'alerts' }, label: 'Alerts', show: me.role !== 'patient' }, // [alerts]
     { route: { name: 'devices' }, label: 'Devices', show: me.role !== 'patient' },
     { route: { name: 'admin' }, label: 'Admin', show: me.role === 'admin' },
   ];
-  const current = route.name === 'patient' ? 'panel' : route.name;
+  const current = route.name === 'patient' ? 'panel' : route.name === 'alert-rules' ? 'alerts' : route.name; // [alerts]
   return (
     <header className="topbar">
       <a href="#/" className="topbar-brand" aria-label="Vigil home"><Logo /></a>
@@ -24,6 +26,7 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
           </a>
         ))}
       </nav>
+      {me.role !== 'patient' ? <AlertBadge /> : null}{/* [alerts] */}
       <span className={`conn conn-${connection}`} title="Live data connection">
         <span className="conn-dot" aria-hidden="true" />
         {CONNECTION_LABEL[connection]}

@@ -6,6 +6,8 @@ export type Route =
   | { name: 'patient'; id: string }
   | { name: 'devices' }
   | { name: 'admin' }
+  | { name: 'alerts' } // [alerts]
+  | { name: 'alert-rules' } // [alerts]
   | { name: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -15,6 +17,8 @@ export function parseRoute(hash: string): Route {
   if (patient) return { name: 'patient', id: decodeURIComponent(patient[1]) };
   if (path === '/devices') return { name: 'devices' };
   if (path === '/admin') return { name: 'admin' };
+  if (path === '/alerts') return { name: 'alerts' }; // [alerts]
+  if (path === '/alerts/rules') return { name: 'alert-rules' }; // [alerts]
   return { name: 'not-found', path };
 }
 
@@ -34,6 +38,8 @@ export function href(route: Route): string {
     case 'patient': return `#/patients/${encodeURIComponent(route.id)}`;
     case 'devices': return '#/devices';
     case 'admin': return '#/admin';
+    case 'alerts': return '#/alerts'; // [alerts]
+    case 'alert-rules': return '#/alerts/rules'; // [alerts]
     case 'not-found': return `#${route.path}`;
   }
 }

@@ -1,0 +1,70 @@
+import { ApiError } from '../../api/client.ts';
+
+/** The alert shape of `GET /api/v1/alerts` (interfaces.md §4). */
+export interface Alert {
+  id: string;
+  patientId: string;
+  rule: string;
+  ruleVersion: number;
+  subject: string;
+  severity: 'info' | 'warning' | 'critical';
+  status: 'open' | 'acknowledged' | 'resolved';
+  message: string;
+  value: number | null;
+  openedAt: string;
+  updatedAt: string;
+  acknowledgedBy: string | null;
+  resolvedAt: string | null;
+  resolutionNote: string | null;
+  snoozedUntil: string | null;
+  snoozeReason: string | null;
+  assigneeId: string | null;
+  escalationLevel: number;
+}
+
+export interface AlertRule {
+  id: string;
+  key: string;
+  version: number;
+  scope: 'clinic' | 'team' | 'patient';
+  scopeId: string;
+  enabled: boolean;
+  definition: Record<string, unknown> & { kind: string; severity?: string };
+  updatedAt: string;
+}
+
+/** The live message every alert transition produces. */
+export interface AlertEvent {
+  type: 'alert';
+  event: 'opened' | 'updated' | 'worsened' | 'improved' | 'acknowledged' | 'snoozed' | 'assigned' | 'escalated' | 'resolved';
+  patientId: string;
+  alert: Alert;
+}
+
+export const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const;
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch('/api/v1' + path, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => undefined);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code ?? `HTTP_${res.status}`, json?.error?.message ?? res.statusText);
+  return json as T;
+}
+
+export const alertsApi = {
+  list: (status = 'active') => call<Alert[]>('GET', `/alerts?status=${status}`),
+  acknowledge: (id: string) => call<Alert>('POST', `/alerts/${id}/acknowledge`, {}),
+  resolve: (id: string, note?: string) => call<Alert>('POST', `/alerts/${id}/resolve`, { note }),
+  snooze: (id: string, minutes: number, reason: string) => call<Alert>('POST', `/alerts/${id}/snooze`, { minutes, reason }),
+  rules: () => call<{ rules: AlertRule[] }>('GET', '/alert-rules'),
+  saveRule: (key: string, body: { scope: string; scopeId?: string; enabled: boolean; definition: unknown }) => call<AlertRule>('PUT', `/alert-rules/${encodeURIComponent(key)}`, body),
+};
+
+/** Inbox order: most severe first, then the longest waiting. */
+export function byUrgency(a: Alert, b: Alert): number {
+  return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.openedAt.localeCompare(b.openedAt);
+}
