@@ -31,6 +31,8 @@ export interface EcgChunkResult {
   beats: number[];
   /** Heart rate over the last beats (beats/min), NaN until known. */
   heartRate: number;
+  /** 0–1 confidence in this chunk's beats and heart rate: the signal-quality index. */
+  confidence: number;
   /** Quality of the last QUALITY_WINDOW_S seconds; `index` doubles as the confidence of the outputs. */
   quality: QualityReport;
   af: {
@@ -105,7 +107,7 @@ export function createEcgStreamAnalyzer(opts: EcgStreamOptions): EcgStreamAnalyz
           if (u.episodeEnded !== undefined) out.episodeEnded = u.episodeEnded;
         }
       }
-      return { beats, heartRate: heartRateSummary(recent, fs).heartRate, quality, af: out };
+      return { beats, heartRate: heartRateSummary(recent, fs).heartRate, confidence: quality.index, quality, af: out };
     },
   };
 }
