@@ -11,6 +11,8 @@ import { accepts, evaluate, initialState, subjectOf, type RuleState, type Signal
 
 const RULES_CACHE_MS = 30_000; // per-patient effective rules are re-resolved at least this often (care-team changes)
 const TIME_BASED = new Set(['missing-data', 'device-offline']);
+/** Readings older than this on arrival are history (device backfill): they do not open or close alerts, except trends over days, ms. */
+const MAX_LIVE_READING_AGE_MS = 15 * 60_000;
 
 /** The bus message the ECG integration emits for atrial fibrillation (documented in the README). */
 export interface EcgAfMessage extends LiveMessage {
@@ -77,6 +79,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
       const list = rules && now - rules.at < RULES_CACHE_MS ? rules.rules : await rulesOf(s.patientId);
       for (const rule of list) {
         if (!accepts(rule.definition, s)) continue;
+        if (s.type === 'reading' && now - s.ts > MAX_LIVE_READING_AGE_MS && rule.definition.kind !== 'rate-of-change') continue;
         const subject = subjectOf(rule.definition, s);
         const key = keyOf(s.patientId, rule.key, subject);
         const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState() };

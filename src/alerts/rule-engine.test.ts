@@ -84,8 +84,9 @@ describe('rate of change, glucose, AF, devices', () => {
   });
   it('glucose: < 70 warning, < 54 critical, > 250 warning, clears in range', () => {
     const rule = parseRuleDefinition(DEFAULT_RULES['glucose']);
-    const t = run(rule, [[reading('2339-0', 65, T0), T0], [reading('2339-0', 50, T0 + MIN), T0], [reading('2339-0', 100, T0 + 2 * MIN), T0]]).transitions;
-    expect(t).toMatchObject([{ action: 'raise', severity: 'warning' }, { action: 'update', severity: 'critical' }, { action: 'clear' }]);
+    const t = run(rule, [[reading('2339-0', 65, T0), T0], [reading('2339-0', 50, T0 + MIN), T0], [reading('2339-0', 100, T0 + 2 * MIN), T0], [reading('2339-0', 105, T0 + 23 * MIN), T0]]).transitions;
+    expect(t).toMatchObject([{ action: 'raise', severity: 'warning' }, { action: 'update', severity: 'critical' }, { action: 'clear' }]); // clears after 20 min in range
+    expect(t[2]).toMatchObject({ note: 'Glucose back in range: 105 mg/dL' });
     expect(run(rule, [[reading('2339-0', 260, T0), T0]]).transitions).toMatchObject([{ action: 'raise', severity: 'warning' }]);
   });
   it('glucose: a falling trend projecting < 70 within 30 min raises a predicted low while still in range', () => {
@@ -96,6 +97,15 @@ describe('rate of change, glucose, AF, devices', () => {
     expect(t[0]).toMatchObject({ action: 'raise', severity: 'warning' });
     expect((t[0] as { message: string }).message).toMatch(/Predicted low/);
   });
+  it('CGM backfill arriving newest-first and a noisy trace near the low limit do not storm', () => {
+    const rule = parseRuleDefinition(DEFAULT_RULES['glucose']);
+    const noise = (i: number) => ((i * 7919) % 9) - 4; // deterministic ±4 mg/dL (CGM MARD ~9 %)
+    const trace = Array.from({ length: 48 }, (_, i) => [reading('2339-0', 82 + noise(i), T0 + i * 5 * MIN), T0] as [Signal, number]);
+    const backfill = [...trace].reverse();
+    expect(run(rule, backfill).transitions.length).toBeLessThanOrEqual(1);
+    expect(run(rule, trace).transitions.filter((x) => x.action === 'raise').length).toBeLessThanOrEqual(2);
+  });
+
   it('AF episode start raises, end clears', () => {
     const rule = parseRuleDefinition(DEFAULT_RULES['af']);
     const t = run(rule, [[{ type: 'af', patientId: 'p', state: 'start' }, T0], [{ type: 'af', patientId: 'p', state: 'start' }, T0], [{ type: 'af', patientId: 'p', state: 'end' }, T0]]).transitions;

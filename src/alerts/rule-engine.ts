@@ -116,6 +116,7 @@ type ReadingSignal = Extract<Signal, { type: 'reading' }>;
 
 /** Threshold with hysteresis and minimum duration: the band between value and clearAt holds the state. */
 function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Evaluation {
+  if (state.lastTs !== null && s.ts < state.lastTs) return { state, transition: null }; // late (backfilled) reading: history, not the present
   const breach = r.op === 'below' ? s.value < r.value : s.value > r.value;
   const cleared = r.op === 'below' ? s.value > r.clearAt : s.value < r.clearAt;
   if (state.lastTs !== null && s.ts - state.lastTs > MAX_PENDING_GAP_MS && !state.firing) state.since = null;
@@ -190,7 +191,11 @@ export function trendSlope(points: Array<[number, number]>): number | null {
 
 /** Glucose low (< 70 warning, < 54 critical), high (> 250), and predicted low from the linear trend. */
 function glucose(state: RuleState, s: ReadingSignal, r: Def<'glucose'>): Evaluation {
-  state.points = [...state.points, [s.ts, s.value] as [number, number]].filter(([t]) => s.ts - t <= r.trendWindowMs && t <= s.ts).sort((a, b) => a[0] - b[0]);
+  const late = state.lastTs !== null && s.ts < state.lastTs;
+  const latest = Math.max(state.lastTs ?? s.ts, s.ts);
+  state.lastTs = latest;
+  state.points = [...state.points, [s.ts, s.value] as [number, number]].filter(([t]) => latest - t <= r.trendWindowMs).sort((a, b) => a[0] - b[0]);
+  if (late) return { state, transition: null }; // a backfilled reading refines the trend but is not the present value
   const v = s.value;
   const slope = trendSlope(state.points);
   const projected = slope === null ? null : v + slope * r.predictHorizonMs;
@@ -206,7 +211,14 @@ function glucose(state: RuleState, s: ReadingSignal, r: Def<'glucose'>): Evaluat
     if (state.firing && state.severity === finding.severity && state.value === v) return { state, transition: null };
     return raiseOrUpdate(state, finding.severity, v, finding.message);
   }
-  if (state.firing && v > r.low + r.clearMargin && v < r.high - r.clearMargin) return clear(state, `Glucose back in range: ${g(v)}`);
+  // Hysteresis: in range by clearMargin, no projected low within the margin either, held for clearForMs.
+  const inRange = v > r.low + r.clearMargin && v < r.high - r.clearMargin && (projected === null || projected >= r.low + r.clearMargin);
+  if (!state.firing || !inRange) {
+    state.clearSince = null;
+    return { state, transition: null };
+  }
+  state.clearSince ??= s.ts;
+  if (s.ts - state.clearSince >= r.clearForMs) return clear(state, `Glucose back in range: ${g(v)}`);
   return { state, transition: null };
 }
 

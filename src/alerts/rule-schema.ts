@@ -58,6 +58,8 @@ export const ruleDefinitionSchema = z.discriminatedUnion('kind', [
     trendWindowMs: ms.default(20 * 60_000),
     /** Hysteresis band, mg/dL: lows clear above low + margin, highs below high − margin. */
     clearMargin: z.number().min(0).default(10),
+    /** In range this long before auto-resolve: CGM noise must not open and close alerts every reading, ms. */
+    clearForMs: ms.default(20 * 60_000),
     ...common,
   }),
   z.object({ kind: z.literal('af'), ...common }),
