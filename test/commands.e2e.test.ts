@@ -146,6 +146,21 @@ for (const setup of setups) describe.skipIf(!setup.enabled)(`device commands end
     expect((await getCommand(created.body.id)).body.status).toBe('expired');
   });
 
+  it('re-sends an unanswered command when the device reconnects', async () => {
+    const d = await newDevice();
+    const first = await connectDevice(d, false);
+    await until(async () => (await app.api<{ online: boolean }>(clinician, 'GET', `/api/v1/devices/${d.id}`)).body.online, Boolean);
+    const created = await app.api<{ id: string; status: string }>(clinician, 'POST', `/api/v1/devices/${d.id}/commands`, { name: 'MEASURE' });
+    expect(created.body.status).toBe('sent');
+    await until(async () => first.seen.length, (n) => n === 1);
+    await first.client.endAsync(true); // gone before answering (battery, network…)
+
+    const second = await connectDevice(d);
+    const done = await until(() => getCommand(created.body.id), (r) => r.body.status === 'done');
+    expect(done.body.status).toBe('done');
+    expect(second.seen.map((c) => c.id)).toEqual([created.body.id]);
+  });
+
   it('expires a command queued for a device that never connects', async () => {
     const d = await newDevice();
     const created = await app.api<{ id: string; status: string }>(clinician, 'POST', `/api/v1/devices/${d.id}/commands`, { name: 'MEASURE', expiresInSeconds: 1 });

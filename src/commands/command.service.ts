@@ -53,7 +53,7 @@ export function createCommandService(deps: {
     deps.events.emit('live', { type: 'command', patientId: c.patientId ?? undefined, command: await view(c) });
   }
 
-  /** Publishes one queued command; on failure it stays queued for the next reconnect or expires. */
+  /** Publishes one command; a queued one becomes sent. On failure it stays as it was (reconnect or expiry). */
   async function deliver(c: DeviceCommand): Promise<DeviceCommand> {
     if (!deps.gateway) return c;
     const args = c.name === 'SYNC_TIME' ? { ...c.args, time: new Date(deps.clock.now()).toISOString() } : c.args;
@@ -63,6 +63,11 @@ export function createCommandService(deps: {
       log.warn({ err, deviceId: c.deviceId, commandId: c.id }, 'command publish failed; it stays queued');
       return c;
     }
+    if (c.status === 'sent') {
+      await deps.commands.countResend(c.id);
+      log.info({ deviceId: c.deviceId, commandId: c.id, name: c.name }, 'unanswered command re-sent after the device reconnected');
+      return c;
+    }
     const sent = await deps.commands.markSent(c.id, deps.clock.now());
     if (!sent) return c; // answered or expired meanwhile
     log.info({ deviceId: c.deviceId, commandId: c.id, name: c.name }, 'command sent');
@@ -70,15 +75,24 @@ export function createCommandService(deps: {
     return sent;
   }
 
-  async function deliverQueued(deviceId: string) {
-    for (const c of await deps.commands.queuedFor(deviceId, deps.clock.now())) await deliver(c);
+  /**
+   * On (re)connect: queued commands, and sent ones still unanswered from before this connection (a
+   * command published just before a connection died, or to a device the database still thought online,
+   * would otherwise be lost; QoS 1 is at-least-once anyway, so devices de-duplicate on the command id).
+   */
+  async function deliverQueued(deviceId: string, connectedAt = deps.clock.now()) {
+    const now = deps.clock.now();
+    for (const c of await deps.commands.deliverableTo(deviceId, now, connectedAt)) await deliver(c);
   }
 
   function onOnline(deviceId: string) {
     clearTimeout(settleTimers.get(deviceId));
+    // The last online event of a burst (usually the device's own status, published once it has
+    // subscribed) marks the connection; anything sent before it may have missed the device: re-send.
+    const connectedAt = deps.clock.now();
     const timer = setTimeout(() => {
       settleTimers.delete(deviceId);
-      deliverQueued(deviceId).catch((err) => log.error({ err, deviceId }, 'could not deliver queued commands'));
+      deliverQueued(deviceId, connectedAt).catch((err) => log.error({ err, deviceId }, 'could not deliver queued commands'));
     }, RECONNECT_SETTLE_MS);
     timer.unref();
     settleTimers.set(deviceId, timer);
@@ -182,7 +196,7 @@ export function createCommandService(deps: {
     },
 
     expireDue,
-    /** For tests and the reconnect path: deliver whatever is queued for this device now. */
+    /** The reconnect path, callable directly: deliver whatever is waiting for this device now. */
     deliverQueued,
 
     close() {

@@ -59,13 +59,23 @@ export function createCommandsRepository(db: Db) {
       return rows.map(toCommand);
     },
 
-    /** Commands still waiting to reach this device, oldest first (delivery order = request order). */
-    async queuedFor(deviceId: string, now: number): Promise<DeviceCommand[]> {
+    /**
+     * What to (re)publish when this device connects, oldest first: everything queued, and anything sent
+     * before `sentBefore` and still unanswered (it may have gone to a connection that was already dead).
+     */
+    async deliverableTo(deviceId: string, now: number, sentBefore: number): Promise<DeviceCommand[]> {
       const rows = await db.query<CommandRow>(
-        `SELECT * FROM device_commands WHERE device_id = $1 AND status = 'queued' AND expires_at > $2 ORDER BY created_at`,
-        [deviceId, iso(now)],
+        `SELECT * FROM device_commands
+         WHERE device_id = $1 AND expires_at > $2 AND (status = 'queued' OR (status = 'sent' AND sent_at < $3))
+         ORDER BY created_at`,
+        [deviceId, iso(now), iso(sentBefore)],
       );
       return rows.map(toCommand);
+    },
+
+    /** A re-publish of a sent command: counted, but its answer deadline is not extended. */
+    async countResend(id: string): Promise<void> {
+      await db.query(`UPDATE device_commands SET attempts = attempts + 1 WHERE id = $1 AND status = 'sent'`, [id]);
     },
 
     /** queued → sent; the answer deadline starts now. Null when the command is no longer queued. */
