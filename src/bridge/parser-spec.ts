@@ -31,6 +31,14 @@ const SPEC = z.object({
   commands: z.record(z.string(), z.string()).default({ MEASURE: 'MEASURE' }),
   /** Appended to every line written to the device. */
   lineEnding: z.string().default('\r\n'),
+  /** Framing other than 8N1, e.g. {"dataBits": 7, "parity": "even"} for older instruments. */
+  serial: z
+    .object({
+      dataBits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).default(8),
+      parity: z.enum(['none', 'even', 'odd', 'mark', 'space']).default('none'),
+      stopBits: z.union([z.literal(1), z.literal(1.5), z.literal(2)]).default(1),
+    })
+    .default({ dataBits: 8, parity: 'none', stopBits: 1 }),
   /** Flags for every regex, e.g. "i" for case-insensitive. */
   flags: z.string().regex(/^[imsu]*$/).default(''),
   patterns: z.array(z.object({ match: z.string(), readings: z.array(FIELD).min(1) })).min(1),
@@ -45,6 +53,7 @@ export interface CompiledParser {
   name: string;
   commands: Record<string, string>;
   lineEnding: string;
+  serial: { dataBits: 5 | 6 | 7 | 8; parity: 'none' | 'even' | 'odd' | 'mark' | 'space'; stopBits: 1 | 1.5 | 2 };
   patterns: Array<{ re: RegExp; readings: ReadingField[] }>;
   error: RegExp | null;
 }
@@ -88,6 +97,7 @@ export function compileParser(input: unknown): CompiledParser {
     name: spec.name,
     commands: spec.commands,
     lineEnding: spec.lineEnding,
+    serial: spec.serial,
     patterns: spec.patterns.map((p, i) => ({ re: regex(p.match, `patterns.${i}.match`), readings: p.readings })),
     error: spec.error ? regex(spec.error, 'error') : null,
   };

@@ -102,7 +102,10 @@ export function startSerialBridge(opts: {
     path: opts.serialPath,
     baudRate: opts.baudRate,
     lineEnding: parser.lineEnding,
+    framing: parser.serial,
     status,
+    // A measurement in progress cannot finish on a pulled cable: say so now rather than after the timeout.
+    onLost: () => waiting?.resolve({ error: `serial device ${opts.serialPath} disconnected during the measurement` }),
     onLine: (line) => void onLine(line).catch((err) => status(`could not store a reading: ${(err as Error).message}`)),
   });
 

@@ -21,9 +21,11 @@ export interface SerialLink {
 export function openSerialLink(opts: {
   path: string;
   baudRate: number;
+  framing?: { dataBits: 5 | 6 | 7 | 8; parity: 'none' | 'even' | 'odd' | 'mark' | 'space'; stopBits: 1 | 1.5 | 2 };
   lineEnding: string;
   onLine(line: string): void;
   onOpen?(): void;
+  onLost?(why: string): void;
   status: StatusLog;
 }): SerialLink {
   let port: SerialPort | null = null;
@@ -59,6 +61,7 @@ export function openSerialLink(opts: {
     p.on('error', () => undefined);
     if (p.isOpen) p.close(() => undefined);
     if (!stopped) opts.status(`serial ${opts.path} lost (${why}); waiting for it to come back`);
+    opts.onLost?.(why);
     retryMs = RETRY_FIRST_MS;
     scheduleRetry();
   }
@@ -70,7 +73,7 @@ export function openSerialLink(opts: {
       announcedMissing = true;
       return scheduleRetry();
     }
-    const p = new SerialPort({ path: opts.path, baudRate: opts.baudRate, autoOpen: false });
+    const p = new SerialPort({ path: opts.path, baudRate: opts.baudRate, ...opts.framing, autoOpen: false });
     p.open((err) => {
       if (stopped) return void (p.isOpen && p.close(() => undefined));
       if (err) {
