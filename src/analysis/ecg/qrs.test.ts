@@ -57,8 +57,16 @@ describe('QRS detector on synthetic ECG', () => {
     // After the 2 s learning period beats come out ≈ 0.4 s after their R peak.
     expect(worst).toBeLessThan(2.6);
   });
-  it('stays quiet on a flat line and on pure noise of low amplitude', () => {
+  it('stays quiet on a flat line, even one with a large DC offset (raw ADC counts)', () => {
     expect(detectBeats(new Float32Array(3600), 360)).toEqual([]);
+    expect(detectBeats(new Float32Array(3600).fill(1024), 360, 200)).toEqual([]);
+  });
+  it('does not report a beat at the first sample when the signal has a DC offset', () => {
+    const fs = 360;
+    const x = syntheticEcg(fs, beatTimes(Array(10).fill(0.8), 0.6), 9).map((v) => v * 200 + 1024);
+    const det = detectBeats(x, fs, 200);
+    expect(det[0]).toBeGreaterThan(0.5 * fs);
+    expect(det).toHaveLength(11);
   });
 });
 

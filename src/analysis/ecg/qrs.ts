@@ -44,6 +44,8 @@ class Detector implements QrsDetector {
   readonly fs: number;
   position = 0;
   private readonly scale: number;
+  /** First sample: subtracted so a DC offset (raw ADC) gives no filter start-up transient. */
+  private dc = NaN;
   private readonly hp: Biquad;
   private readonly lp: Biquad;
   private readonly bp: Ring; // band-passed signal
@@ -95,9 +97,11 @@ class Detector implements QrsDetector {
   push(samples: ArrayLike<number>): number[] {
     const out: number[] = [];
     const n = samples.length;
+    if (n > 0 && Number.isNaN(this.dc)) this.dc = samples[0];
+    const dc = this.dc;
     for (let k = 0; k < n; k++) {
       const i = this.position++;
-      const x = samples[k] * this.scale;
+      const x = (samples[k] - dc) * this.scale;
       const b = step(this.lp, step(this.hp, x));
       this.bp.set(i, b);
       this.loc.set(i, step(this.locLp, step(this.locHp, x)));
