@@ -22,15 +22,19 @@ export interface ProvisionedDevice {
 
 /** Device provisioning and authentication (the broker hooks and HTTP ingest both ask here). */
 export function createDeviceService(deps: { devices: DevicesRepository; patients: PatientsRepository; audit: AuditService }) {
-  const cache = new Map<string, { patientId: string | null; secretHash: string; at: number }>();
+  type Entry = { patientId: string | null; secretHash: string } | null;
+  // Single-flight: a burst of messages from one device shares one lookup instead of one query each.
+  const cache = new Map<string, { at: number; entry: Promise<Entry> }>();
 
-  async function lookup(id: string) {
+  function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
-    if (hit && Date.now() - hit.at < AUTH_CACHE_MS) return hit;
-    const auth = await deps.devices.authOf(id);
-    if (!auth) return null;
-    const entry = { patientId: auth.patientId, secretHash: auth.secretHash, at: Date.now() };
-    cache.set(id, entry);
+    if (hit && Date.now() - hit.at < AUTH_CACHE_MS) return hit.entry;
+    const entry = deps.devices.authOf(id).then((auth) => (auth ? { patientId: auth.patientId, secretHash: auth.secretHash } : null));
+    cache.set(id, { at: Date.now(), entry });
+    entry.then(
+      (e) => e === null && cache.delete(id), // unknown ids are not cached: a device provisioned a second later works
+      () => cache.delete(id),
+    );
     return entry;
   }
 

@@ -15,6 +15,8 @@ export type IngestResult =
   | { ok: false; reason: string };
 
 interface WorkItem {
+  /** (device, seq) of the message, for de-duplication; absent when the device sent no seq. */
+  messageKey?: { deviceId: string; seq: number };
   readings: NewReading[];
   ecg: Array<EcgChunk & { patientId: string; deviceId: string }>;
 }
@@ -51,20 +53,28 @@ export function createIngestService(deps: {
     maxItems: MAX_BATCH_ITEMS,
     concurrency: deps.db.kind === 'pglite' ? 1 : 4,
     async write(items) {
-      const allReadings = items.flatMap((i) => i.readings);
-      const allEcg = items.flatMap((i) => i.ecg);
-      const { readings, ecg } = await deps.db.transaction(async (tx) => ({
-        readings: await deps.readings.insertBatch(tx, allReadings),
-        ecg: await deps.ecg.insertBatch(tx, allEcg),
-      }));
-      // Hand each item back the rows it contributed (duplicates were skipped by the database).
-      const key = (r: { deviceId: string | null; seq: number | null; code: string; ts: number }) => `${r.deviceId}|${r.seq}|${r.code}|${r.ts}`;
-      const storedKeys = new Map<string, StoredReading>(readings.map((r) => [key(r), r]));
-      const ecgKeys = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));
-      return items.map((i) => ({
-        readings: i.readings.map((r) => storedKeys.get(key(r))).filter((r): r is StoredReading => r !== undefined),
-        ecg: i.ecg.map((c) => ecgKeys.get(`${c.deviceId}|${c.seq}|${c.ts}`)).filter((c): c is StoredEcgChunk => c !== undefined),
-      }));
+      return deps.db.transaction(async (tx) => {
+        // De-duplicate whole messages on (device, seq) first; only fresh messages' readings are inserted.
+        const keyed = items.filter((i) => i.messageKey);
+        const fresh = await deps.readings.claimMessages(tx, keyed.map((i) => i.messageKey!));
+        const claimed = new Set<string>();
+        const accepted = items.map((i) => {
+          if (!i.messageKey) return true;
+          const k = `${i.messageKey.deviceId}|${i.messageKey.seq}`;
+          if (!fresh.has(k) || claimed.has(k)) return false;
+          claimed.add(k);
+          return true;
+        });
+        const readings = await deps.readings.insertBatch(tx, items.flatMap((i, n) => (accepted[n] ? i.readings : [])));
+        const ecg = await deps.ecg.insertBatch(tx, items.flatMap((i) => i.ecg));
+        // Hand each item back the rows it contributed, in order.
+        let r = 0;
+        const ecgByKey = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));
+        return items.map((i, n) => ({
+          readings: accepted[n] ? readings.slice(r, (r += i.readings.length)) : [],
+          ecg: i.ecg.map((c) => ecgByKey.get(`${c.deviceId}|${c.seq}|${c.ts}`)).filter((c): c is StoredEcgChunk => c !== undefined),
+        }));
+      });
     },
     onCommitted(_items, results) {
       const readings = results.flatMap((r) => r.readings);
@@ -125,6 +135,7 @@ export function createIngestService(deps: {
       }
       if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
       const result = await writer.add({
+        messageKey: seq === null ? undefined : { deviceId, seq },
         readings: readings.map((r) => ({ ...r, patientId: owner.patientId, deviceId, seq, commandId })),
         ecg: [],
       });

@@ -56,18 +56,31 @@ export function rowToReading(r: ReadingRow): StoredReading {
 export function createReadingsRepository(db: Db) {
   return {
     /**
+     * Claims message keys for de-duplication: returns the subset of (device, seq) never seen before. A key
+     * repeated within the same call counts once (the first occurrence wins).
+     */
+    async claimMessages(tx: Queryable, keys: Array<{ deviceId: string; seq: number }>): Promise<Set<string>> {
+      if (keys.length === 0) return new Set();
+      const rows = await tx.query<{ device_id: string; seq: string }>(
+        `INSERT INTO ingested_messages (device_id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
+         ON CONFLICT DO NOTHING RETURNING device_id, seq`,
+        [keys.map((k) => k.deviceId), keys.map((k) => k.seq)],
+      );
+      return new Set(rows.map((r) => `${r.device_id}|${r.seq}`));
+    },
+
+    /**
      * Inserts many readings in one statement (unnest of parallel arrays: one round trip whatever the batch
-     * size), skipping (device, seq, code) duplicates, and keeps `latest_readings` current. Returns the rows
-     * actually stored.
+     * size) and keeps `latest_readings` current. Only ids come back (rows are returned in insert order), so
+     * PGlite and pg do not serialise every column back to JavaScript.
      */
     async insertBatch(tx: Queryable, rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
-      const inserted = await tx.query<ReadingRow>(
+      const inserted = await tx.query<{ id: string }>(
         `INSERT INTO readings (patient_id, device_id, system, code, value, unit, ts, seq, command_id, method)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
                               $7::timestamptz[], $8::bigint[], $9::text[], $10::jsonb[])
-         ON CONFLICT (device_id, seq, code) WHERE seq IS NOT NULL DO NOTHING
-         RETURNING id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method`,
+         RETURNING id`,
         [
           rows.map((r) => r.patientId),
           rows.map((r) => r.deviceId),
@@ -81,7 +94,19 @@ export function createReadingsRepository(db: Db) {
           rows.map((r) => (r.method ? JSON.stringify(r.method) : null)),
         ],
       );
-      const stored = inserted.map(rowToReading);
+      const stored: StoredReading[] = rows.map((r, i) => ({
+        id: String(inserted[i].id),
+        patientId: r.patientId,
+        deviceId: r.deviceId,
+        system: r.system ?? 'http://loinc.org',
+        code: r.code,
+        value: r.value,
+        unit: r.unit,
+        ts: r.ts,
+        seq: r.seq,
+        commandId: r.commandId ?? null,
+        method: r.method ?? null,
+      }));
       // Latest per (patient, code): only the newest of this batch, and only if newer than what is there.
       const newest = new Map<string, StoredReading>();
       for (const r of stored) {

@@ -9,7 +9,9 @@ import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
 // and EMQX also honour it for 3.1.1 clients), so instances scale out and one dying loses nothing unacked.
 const SHARE_GROUP = '$share/vigil-ingest/';
 const DEVICE_TOPICS = [`${TOPIC_PREFIX}+/telemetry`, `${TOPIC_PREFIX}+/ecg`, `${TOPIC_PREFIX}+/status`, `${TOPIC_PREFIX}+/commands/+/result`];
-const RECEIVE_MAXIMUM = 65_535; // MQTT 5 §3.1.2.11.3: let the broker keep many unacked messages in flight
+// MQTT 5 §3.1.2.11.3: how many unacknowledged messages the broker may push to one consumer. Enough to fill
+// large batches, small enough that a burst waits in the broker (which persists it) rather than in our memory.
+const RECEIVE_MAXIMUM = 2_000;
 
 /**
  * Vigil as a client of an external broker (MQTT_URL). Device credentials and the per-device topic rule are
@@ -93,7 +95,9 @@ function deferAcksUntilDurable(client: MqttClient, handle: (packet: IPublishPack
     const work = packet.cmd === 'puback' && messageId !== undefined ? pending.get(messageId) : undefined;
     if (!work) return send(packet, cb, ...rest);
     pending.delete(messageId!);
-    cb?.();
+    // Let mqtt.js carry on with the next packet, but on a fresh stack: calling back synchronously here
+    // recurses through its delivery loop once per queued packet.
+    if (cb) process.nextTick(cb);
     work.then(
       () => send(packet),
       (err) => {

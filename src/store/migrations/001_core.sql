@@ -83,11 +83,17 @@ CREATE TABLE readings (
   method      jsonb,
   received_at timestamptz NOT NULL DEFAULT now()
 );
--- "patient + code + time range" and "latest per patient and code" (ORDER BY ts DESC LIMIT 1).
+-- "patient + code + time range" (the one secondary index: every extra index slows ingest).
 CREATE INDEX readings_patient_code_ts ON readings (patient_id, code, ts DESC);
-CREATE INDEX readings_patient_ts ON readings (patient_id, ts DESC);
--- De-duplication on (device, seq): a re-sent message adds nothing.
-CREATE UNIQUE INDEX readings_device_seq ON readings (device_id, seq, code) WHERE seq IS NOT NULL;
+
+-- De-duplication on (device, seq) per message, not per reading: one small row per message keeps the readings
+-- table free of a unique index. Old keys may be pruned once devices can no longer re-send them.
+CREATE TABLE ingested_messages (
+  device_id   text NOT NULL,
+  seq         bigint NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (device_id, seq)
+);
 
 -- Latest value per patient and code, maintained by ingest: the clinician panel reads one small table.
 CREATE TABLE latest_readings (
