@@ -88,7 +88,7 @@ describe('alerts end to end', () => {
   });
 
   it('a flapping SpO2 (88 ↔ 91 for 10 min) yields ONE alert, one email, one webhook — not hundreds', async () => {
-    const start = Date.now() - 10 * MIN; // device time: ingest refuses readings from the future
+    const start = Date.now() - 14.5 * MIN; // device time, in the past: later tests' readings must come after these (late readings are history)
     await publishSpo2(Array.from({ length: 300 }, (_, i) => (i % 2 ? 91 : 88)), start, 2_000);
     const open = await alertsOf(nurse.token, '&status=open');
     expect(open.status).toBe(200);
@@ -137,7 +137,8 @@ describe('alerts end to end', () => {
   });
 
   it('auto-resolves with a note once SpO2 stays above 92', async () => {
-    await publishSpo2([95, 96, 96, 97], Date.now() - 90_000, 30_000);
+    clock.reset(); // back to device time: readings that seem > 15 min old are treated as backfill
+    await publishSpo2([95, 96, 96, 97], Date.now() - 4 * MIN, 30_000);
     const all = (await alertsOf(nurse.token)).body;
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ status: 'resolved' });
@@ -145,7 +146,7 @@ describe('alerts end to end', () => {
   });
 
   it('snooze needs a reason; assign; resolve by hand', async () => {
-    await publishSpo2([85, 85, 85, 85, 85], Date.now() - 2 * MIN + 1000, 30_000);
+    await publishSpo2([85, 85, 85, 85, 85], Date.now() - 2 * MIN - 20_000, 30_000);
     const [a] = (await alertsOf(nurse.token, '&status=open')).body;
     expect(a).toBeDefined();
     expect((await api(nurse.token, 'POST', `/api/v1/alerts/${a!.id}/snooze`, { minutes: 30 })).status).toBe(400);

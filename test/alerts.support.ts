@@ -64,9 +64,9 @@ export async function startWebhookReceiver(secret: string): Promise<{ url: strin
 }
 
 /** Real time plus an offset that tests move forward (so ingest's own time checks stay consistent). */
-export function movableClock(): Clock & { advance(ms: number): void } {
+export function movableClock(): Clock & { advance(ms: number): void; reset(): void } {
   let offset = 0;
-  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
+  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms), reset: () => void (offset = 0) };
 }
 
 export async function eventually<T>(read: () => Promise<T> | T, done: (v: T) => boolean, ms = 10_000): Promise<T> {
