@@ -121,7 +121,7 @@ function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Eva
   const cleared = r.op === 'below' ? s.value > r.clearAt : s.value < r.clearAt;
   if (state.lastTs !== null && s.ts - state.lastTs > MAX_PENDING_GAP_MS && !state.firing) state.since = null;
   state.lastTs = Math.max(state.lastTs ?? s.ts, s.ts);
-  const msg = `${label(r.code)} ${fmt(s.value, r.code)} (${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''})`;
+  const msg = `${label(r.code)} ${fmt(s.value, r.code)} · alarm ${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''}, clears ${r.op === 'below' ? 'above' : 'below'} ${fmt(r.clearAt, r.code)}`;
   if (!state.firing) {
     if (breach) {
       state.since ??= s.ts;
