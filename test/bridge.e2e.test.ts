@@ -16,7 +16,7 @@ import { httpUplink } from '../src/bridge/http-uplink.ts';
 import { compileParser, DEFAULT_PARSER } from '../src/bridge/parser-spec.ts';
 import { startSerialBridge } from '../src/bridge/serial-bridge.ts';
 
-interface Command { status: string; message: string | null; readings: Array<{ code: string; value: number }> }
+interface Command { name: string; status: string; message: string | null; readings: Array<{ code: string; value: number }> }
 
 describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil)', () => {
   let app: TestApp;
@@ -44,10 +44,10 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     return res.body.id;
   };
   const finished = async (id: string) => {
-    let body: Command = { status: 'queued', message: null, readings: [] };
+    let body: Command = { name: '', status: 'queued', message: null, readings: [] };
     await waitFor(async () => {
       body = (await app.api<Command>(clinician, 'GET', `/api/v1/commands/${id}`)).body;
-      return ['done', 'failed', 'expired'].includes(body.status) && (body.status !== 'done' || body.readings.length > 0);
+      return ['done', 'failed', 'expired'].includes(body.status) && (body.status !== 'done' || body.name !== 'MEASURE' || body.readings.length > 0);
     }, 15_000, `command ${id} to finish`);
     return body;
   };
@@ -127,6 +127,20 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     expect(await temperatures()).toBe(before + 3);
     expect(statusLines.some((l) => /unreachable|lost the connection/.test(l))).toBe(true);
     expect(statusLines.some((l) => /delivered \d+ queued/.test(l))).toBe(true);
+  });
+
+  it('relays SET_INTERVAL (periodic measurements), IDENTIFY (a line to the device) and SYNC_TIME', async () => {
+    const send = async (name: string, args: Record<string, unknown> = {}) =>
+      finished((await app.api<{ id: string }>(clinician, 'POST', `/api/v1/devices/${device.id}/commands`, { name, args })).body.id);
+    const before = await temperatures();
+    expect(await send('SET_INTERVAL', { seconds: 1 })).toMatchObject({ status: 'done', message: 'measuring every 1 s' });
+    await waitFor(async () => (await temperatures()) >= before + 2, 10_000, 'periodic readings');
+    expect((await send('SET_INTERVAL', { seconds: 86_400 })).status).toBe('done');
+
+    const identify = await send('IDENTIFY');
+    expect(identify.status).toBe('done');
+    await waitFor(() => thermometer.received.includes('IDENTIFY'), 3000, 'IDENTIFY on the serial line');
+    expect((await send('SYNC_TIME')).message).toMatch(/bridge clock/);
   });
 
   it('over HTTP, a re-sent message (same seq, e.g. after a crash before the cursor was written) is stored once', async () => {
