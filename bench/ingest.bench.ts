@@ -30,7 +30,7 @@ const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
 function runPublishers(job: PublisherJob): Promise<{ sent: number; acked: number }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./support/ts-worker.mjs', import.meta.url), { workerData: { ...job, entry: new URL('./support/publisher-worker.ts', import.meta.url).href } });
+    const w = new Worker(new URL('../src/platform/ts-worker.mjs', import.meta.url), { workerData: { ...job, entry: new URL('./support/publisher-worker.ts', import.meta.url).href } });
     w.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
     w.once('error', reject);
   });

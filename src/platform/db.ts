@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
@@ -10,6 +11,8 @@ import { AppError } from './errors.ts';
  */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** `COPY … FROM '/dev/blob'` with CSV text, where the engine supports it (PGlite); the fastest bulk path. */
+  copyCsv?(sql: string, csv: string): Promise<void>;
 }
 
 export interface Db extends Queryable {
@@ -82,6 +85,80 @@ export async function openPostgres(url: string): Promise<Db> {
   };
 }
 
+/** PGlite in a worker thread (see pglite-worker.ts), behind the same interface. */
+export async function openPgliteWorker(dataDir: string | null): Promise<Db> {
+  let dir: string | null = null;
+  if (dataDir) {
+    dir = path.join(dataDir, 'pgdata');
+    await mkdir(dir, { recursive: true });
+  }
+  // The worker is TypeScript: a tiny JS bootstrap registers tsx inside it first (Node 20 cannot do it by flag).
+  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+    workerData: { entry: new URL('./pglite-worker.ts', import.meta.url).href, dataDir: dir },
+  });
+  worker.unref();
+  const pending = new Map<number, { resolve(rows: unknown[]): void; reject(err: Error): void }>();
+  let nextId = 1;
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', () => {
+      worker.off('error', reject);
+      resolve();
+    });
+  });
+  worker.on('message', (m: { id: number; rows?: unknown[]; error?: { message: string; code?: string; detail?: string } }) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, detail: m.error.detail }));
+    else p.resolve(m.rows ?? []);
+  });
+  worker.on('error', (err) => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  });
+  const call = (op: string, fields: Record<string, unknown>) =>
+    new Promise<unknown[]>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, op, ...fields });
+    });
+
+  // One transaction at a time: the worker runs statements in order, so BEGIN … COMMIT from one caller must
+  // not interleave with another caller's statements.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+  const q = <T>(sql: string, params?: unknown[]) => call('query', { sql, params: params ?? [] }) as Promise<T[]>;
+  const copyCsv = async (sql: string, csv: string) => void (await call('copy', { sql, csv }));
+  return {
+    kind: 'pglite',
+    query: (sql, params) => serial(() => q(sql, params)),
+    copyCsv: (sql, csv) => serial(() => copyCsv(sql, csv)),
+    transaction: (fn) =>
+      serial(async () => {
+        await q('BEGIN');
+        try {
+          const result = await fn({ query: q, copyCsv });
+          await q('COMMIT');
+          return result;
+        } catch (err) {
+          await q('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    exec: (sql) => serial(async () => void (await call('exec', { sql }))),
+    close: () =>
+      serial(async () => {
+        await call('close', {});
+        await worker.terminate();
+      }),
+  };
+}
+
 export function openDatabase(opts: { databaseUrl?: string; dataDir: string | null }): Promise<Db> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPgliteWorker(opts.dataDir);
 }

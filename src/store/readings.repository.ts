@@ -36,6 +36,60 @@ interface ReadingRow {
 
 const toMs = (t: Date | string | number) => (t instanceof Date ? t.getTime() : new Date(t).getTime());
 
+/** One statement, parallel arrays: the bulk path on PostgreSQL. Rows come back in insert order. */
+async function insertReadings(tx: Queryable, rows: NewReading[]): Promise<Array<{ id: string }>> {
+  return tx.query<{ id: string }>(
+    `INSERT INTO readings (patient_id, device_id, system, code, value, unit, ts, seq, command_id, method)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
+                          $7::timestamptz[], $8::bigint[], $9::text[], $10::jsonb[])
+     RETURNING id`,
+    [
+      rows.map((r) => r.patientId),
+      rows.map((r) => r.deviceId),
+      rows.map((r) => r.system ?? 'http://loinc.org'),
+      rows.map((r) => r.code),
+      rows.map((r) => r.value),
+      rows.map((r) => r.unit),
+      rows.map((r) => new Date(r.ts).toISOString()),
+      rows.map((r) => r.seq),
+      rows.map((r) => r.commandId ?? null),
+      rows.map((r) => (r.method ? JSON.stringify(r.method) : null)),
+    ],
+  );
+}
+
+/** CSV field: NULL is an empty unquoted field; text is always quoted (PostgreSQL COPY CSV rules). */
+const csvText = (v: string | null | undefined) => (v === null || v === undefined ? '' : '"' + v.replaceAll('"', '""') + '"');
+
+/**
+ * COPY from CSV: about twice as fast as INSERT on PGlite. Ids are reserved as one block from the sequence
+ * first (safe because PGlite has a single connection and transactions are serialised).
+ */
+async function copyReadings(tx: Queryable, rows: NewReading[]): Promise<Array<{ id: string }>> {
+  const [{ last }] = await tx.query<{ last: string }>(
+    `SELECT setval(pg_get_serial_sequence('readings', 'id'), nextval(pg_get_serial_sequence('readings', 'id')) + $1 - 1) AS last`,
+    [rows.length],
+  );
+  const first = BigInt(last) - BigInt(rows.length) + 1n;
+  const lines = rows.map((r, i) =>
+    [
+      String(first + BigInt(i)),
+      csvText(r.patientId),
+      csvText(r.deviceId),
+      csvText(r.system ?? 'http://loinc.org'),
+      csvText(r.code),
+      String(r.value),
+      csvText(r.unit),
+      new Date(r.ts).toISOString(),
+      r.seq === null ? '' : String(r.seq),
+      csvText(r.commandId),
+      csvText(r.method ? JSON.stringify(r.method) : null),
+    ].join(','),
+  );
+  await tx.copyCsv!(`COPY readings (id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method) FROM '/dev/blob' WITH (FORMAT csv)`, lines.join('\n'));
+  return rows.map((_, i) => ({ id: String(first + BigInt(i)) }));
+}
+
 export function rowToReading(r: ReadingRow): StoredReading {
   return {
     id: String(r.id),
@@ -76,24 +130,7 @@ export function createReadingsRepository(db: Db) {
      */
     async insertBatch(tx: Queryable, rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
-      const inserted = await tx.query<{ id: string }>(
-        `INSERT INTO readings (patient_id, device_id, system, code, value, unit, ts, seq, command_id, method)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
-                              $7::timestamptz[], $8::bigint[], $9::text[], $10::jsonb[])
-         RETURNING id`,
-        [
-          rows.map((r) => r.patientId),
-          rows.map((r) => r.deviceId),
-          rows.map((r) => r.system ?? 'http://loinc.org'),
-          rows.map((r) => r.code),
-          rows.map((r) => r.value),
-          rows.map((r) => r.unit),
-          rows.map((r) => new Date(r.ts).toISOString()),
-          rows.map((r) => r.seq),
-          rows.map((r) => r.commandId ?? null),
-          rows.map((r) => (r.method ? JSON.stringify(r.method) : null)),
-        ],
-      );
+      const inserted = tx.copyCsv ? await copyReadings(tx, rows) : await insertReadings(tx, rows);
       const stored: StoredReading[] = rows.map((r, i) => ({
         id: String(inserted[i].id),
         patientId: r.patientId,

@@ -1,0 +1,35 @@
+/**
+ * Runs PGlite in a worker thread. PGlite is WebAssembly that executes synchronously, so on the main thread
+ * a large batch would block MQTT, HTTP and WebSockets for its whole duration; here it runs beside them.
+ * Protocol: `{ id, op, sql?, params?, csv? }` in, `{ id, rows? , error? }` out, one statement at a time.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+
+interface Request {
+  id: number;
+  op: 'query' | 'exec' | 'copy' | 'close';
+  sql?: string;
+  params?: unknown[];
+  csv?: string;
+}
+
+const lite = await PGlite.create(workerData.dataDir ? { dataDir: workerData.dataDir } : {});
+let queue: Promise<void> = Promise.resolve();
+
+parentPort!.on('message', (req: Request) => {
+  queue = queue.then(async () => {
+    try {
+      let rows: unknown[] = [];
+      if (req.op === 'query') rows = (await lite.query(req.sql!, req.params ?? [])).rows;
+      else if (req.op === 'exec') await lite.exec(req.sql!);
+      else if (req.op === 'copy') await lite.query(req.sql!, [], { blob: new Blob([req.csv!]) });
+      else if (req.op === 'close') await lite.close();
+      parentPort!.postMessage({ id: req.id, rows });
+    } catch (err) {
+      const e = err as Error & { code?: string; detail?: string };
+      parentPort!.postMessage({ id: req.id, error: { message: e.message, code: e.code, detail: e.detail } });
+    }
+  });
+});
+parentPort!.postMessage({ ready: true });
