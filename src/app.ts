@@ -26,6 +26,7 @@ import { startEmbeddedBroker } from './ingest/broker/embedded-broker.ts';
 import { connectExternalBroker } from './ingest/broker/external-broker.ts';
 import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
+import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
 import { createHttpServer } from './api/http-server.ts';
 import { authRoutes } from './api/routes/auth.routes.ts';
 import { patientRoutes } from './api/routes/patients.routes.ts';
@@ -118,6 +119,8 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     closers.push(() => services.alerts.close());
     const derived = createDerivedObservations({ ...services });
     closers.push(() => derived.close());
+    const ecgMonitor = createEcgMonitor({ ...services });
+    closers.push(() => ecgMonitor.close());
 
     let gateway: (DeviceGateway & { clientCount?: () => number }) | null = null;
     let mqttPort: number | null = null;

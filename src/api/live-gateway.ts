@@ -50,7 +50,11 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
   const unsubscribe = [
     deps.events.on('readings.stored', (readings: StoredReading[]) => {
       const byPatient = new Map<string, StoredReading[]>();
-      for (const r of readings) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
+      for (const r of readings) {
+        const rows = byPatient.get(r.patientId);
+        if (rows) rows.push(r);
+        else byPatient.set(r.patientId, [r]);
+      }
       for (const [patientId, rows] of byPatient) {
         broadcast(patientId, {
           type: 'readings',

@@ -10,6 +10,9 @@ import { badRequest } from '../../platform/errors.ts';
 import { BY_CODE } from '../../domain/codes.ts';
 import { downsampleMinMax } from '../../domain/downsample.ts';
 import { parseTime } from '../query.ts';
+import { detectBeats } from '../../analysis/ecg/index.ts';
+
+const ECG_UNIT_PER_MV: Record<string, number> = { uV: 1000, mV: 1 };
 
 const MAX_RANGE_POINTS = 5_000;
 
@@ -59,6 +62,9 @@ export function patientRoutes(app: FastifyInstance, deps: { patients: PatientSer
     // Keep only the chunks contiguous with the newest (same rate), so a strip never splices different devices.
     const newest = chunks[chunks.length - 1];
     const same = chunks.filter((c) => c.deviceId === newest.deviceId && c.fs === newest.fs);
-    return { fs: newest.fs, lead: newest.lead, unit: newest.unit, start: same[0].ts, deviceId: newest.deviceId, samples: same.flatMap((c) => c.samples) };
+    const samples = same.flatMap((c) => c.samples);
+    // Beat marks for the strip (the same detector as the live analysis; ~1 ms for 10 s of signal).
+    const beats = detectBeats(samples, newest.fs, ECG_UNIT_PER_MV[newest.unit] ?? 1000);
+    return { fs: newest.fs, lead: newest.lead, unit: newest.unit, start: same[0].ts, deviceId: newest.deviceId, samples, beats };
   });
 }

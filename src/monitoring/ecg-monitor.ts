@@ -1,0 +1,77 @@
+import type { Services } from '../app.ts';
+import type { StoredEcgChunk } from '../domain/types.ts';
+import type { NewReading } from '../store/readings.repository.ts';
+import { DERIVED_CODES } from '../domain/codes.ts';
+import { createEcgStreamAnalyzer, ECG_ALGORITHM, type EcgStreamAnalyzer } from '../analysis/ecg/index.ts';
+
+const HR_STORE_EVERY_MS = 10_000; // one derived heart rate per device every 10 s is plenty for trends
+const MIN_CONFIDENCE = 0.5; // below this signal quality a heart rate is not recorded (noise must not alarm)
+const MAX_GAP_MS = 2_000; // a longer gap between chunks restarts the detector (its state no longer applies)
+const UNIT_PER_MV: Record<string, number> = { uV: 1000, mV: 1, adu: 200 }; // adu: MIT-BIH-like default gain
+
+interface DeviceStream {
+  analyzer: EcgStreamAnalyzer;
+  fs: number;
+  t0: number; // ms of sample 0
+  nextTs: number; // expected ms of the next chunk
+  lastHrStoredAt: number;
+  afStartTs: number | null;
+}
+
+/**
+ * Streams each device's ECG chunks through the pure ECG analyzer (QRS → heart rate, RR → AF) and turns its
+ * output into derived Observations (heart rate from ECG, AF episodes with their duration) and live events:
+ * `{type: 'ecg.af', patientId, deviceId, state: 'start'|'end', at}` for alert rules and the dashboard.
+ */
+export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'logger'>) {
+  const log = deps.logger.child({ module: 'ecg-monitor' });
+  const streams = new Map<string, DeviceStream>();
+
+  function streamFor(c: StoredEcgChunk): DeviceStream {
+    const s = streams.get(c.deviceId);
+    if (s && s.fs === c.fs && Math.abs(c.ts - s.nextTs) <= MAX_GAP_MS) return s;
+    const fresh: DeviceStream = { analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: UNIT_PER_MV[c.unit] ?? 1000 }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0, afStartTs: null };
+    streams.set(c.deviceId, fresh);
+    return fresh;
+  }
+
+  const off = deps.events.on('ecg.stored', (c: StoredEcgChunk) => {
+    try {
+      const s = streamFor(c);
+      const startIndex = Math.round(((c.ts - s.t0) / 1000) * s.fs);
+      const result = s.analyzer.push(c.samples, startIndex);
+      s.nextTs = c.ts + (c.samples.length / c.fs) * 1000;
+      const at = (sample: number) => s.t0 + (sample / s.fs) * 1000;
+      const derived: NewReading[] = [];
+      const method = { ...ECG_ALGORITHM };
+
+      if (Number.isFinite(result.heartRate) && result.confidence >= MIN_CONFIDENCE && c.ts - s.lastHrStoredAt >= HR_STORE_EVERY_MS) {
+        s.lastHrStoredAt = c.ts;
+        derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.ecgHeartRate.system, code: DERIVED_CODES.ecgHeartRate.code, value: Math.round(result.heartRate), unit: '/min', ts: c.ts, seq: null, method });
+      }
+      if (result.af.episodeStarted !== undefined) {
+        s.afStartTs = at(result.af.episodeStarted);
+        deps.events.emit('live', { type: 'ecg.af', patientId: c.patientId, deviceId: c.deviceId, state: 'start', at: new Date(s.afStartTs).toISOString(), confidence: result.af.confidence });
+      }
+      if (result.af.episodeEnded !== undefined) {
+        const end = at(result.af.episodeEnded);
+        const start = s.afStartTs ?? end;
+        s.afStartTs = null;
+        deps.events.emit('live', { type: 'ecg.af', patientId: c.patientId, deviceId: c.deviceId, state: 'end', at: new Date(end).toISOString(), start: new Date(start).toISOString() });
+        derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method });
+      }
+      if (derived.length) void deps.ingest.storeDerived(derived).catch((err) => log.error({ err }, 'could not store ECG findings'));
+    } catch (err) {
+      log.error({ err, deviceId: c.deviceId }, 'ECG analysis failed for a chunk');
+    }
+  });
+
+  return {
+    /** Current AF state per patient (for the patient page). */
+    inAf: (deviceId: string) => streams.get(deviceId)?.afStartTs != null,
+    close() {
+      off();
+      streams.clear();
+    },
+  };
+}
