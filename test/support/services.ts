@@ -63,7 +63,9 @@ export async function startMosquitto(extraConfig = ''): Promise<{ url: string; p
   };
 }
 
+/** Says loudly that a suite is skipped; under CI (VIGIL_REQUIRE_ALL=1) a missing dependency is an error instead. */
 export function skipNote(what: string): string {
+  if (process.env.VIGIL_REQUIRE_ALL === '1') throw new Error(`${what} is required in CI but is not available`);
   const msg = `\n*** SKIPPED: ${what} is not available on this machine; run .ci/run to include it ***\n`;
   console.warn(msg);
   return msg;
