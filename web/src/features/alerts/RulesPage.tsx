@@ -74,13 +74,16 @@ function RuleCard({ rule, onSaved }: { rule: AlertRule; onSaved: () => void }) {
   );
 }
 
+const CODE_LABEL: Record<string, string> = { '59408-5': 'SpO₂', '8867-4': 'HR', '9279-1': 'RR', '8480-6': 'Systolic BP', '8462-4': 'Diastolic BP', '8310-5': 'Temp', '2339-0': 'Glucose', '29463-7': 'Weight' };
+
 function summarize(r: AlertRule): string {
   const d = r.definition as Record<string, unknown>;
   const min = (ms: unknown) => `${Math.round(Number(ms) / 60_000)} min`;
+  const code = CODE_LABEL[String(d.code)] ?? String(d.code);
   switch (d.kind) {
-    case 'threshold': return `${d.code} ${d.op} ${d.value} for ${min(d.forMs)} (clears ${d.op === 'below' ? 'above' : 'below'} ${d.clearAt}) → ${d.severity}`;
+    case 'threshold': return `${code} ${d.op} ${d.value}${Number(d.forMs) > 0 ? ` for ${min(d.forMs)}` : ''} (clears ${d.op === 'below' ? 'above' : 'below'} ${d.clearAt}) → ${d.severity}`;
     case 'news2': return `NEWS2 bands → ${Object.entries(d.bands as object).map(([k, v]) => `${k}: ${v}`).join(', ')}`;
-    case 'rate-of-change': return `${d.code} change of ${d.delta} within ${Math.round(Number(d.windowMs) / 86_400_000)} d → ${d.severity}`;
+    case 'rate-of-change': return `${code} change of ${Number(d.delta) > 0 ? '+' : ''}${d.delta} within ${Math.round(Number(d.windowMs) / 86_400_000)} d → ${d.severity}`;
     case 'glucose': return `glucose < ${d.low} warning, < ${d.urgentLow} critical, > ${d.high}, predicted low within ${min(d.predictHorizonMs)}`;
     case 'missing-data': return `no data for ${min(d.afterMs)} → ${d.severity}`;
     case 'device-offline': return `device offline for ${min(d.forMs)} → ${d.severity}`;
