@@ -93,3 +93,33 @@ export async function cuttableLink(targetPort: number) {
       }),
   };
 }
+
+/**
+ * A Mosquitto the test can stop and start again on the same port, with persistence on (as a production
+ * broker should run), so that sessions and queued messages survive its restart.
+ */
+export async function restartableMosquitto(port: number) {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { canConnect } = await import('./support/ports.ts');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bridge-mosq-'));
+  const conf = path.join(dir, 'mosquitto.conf');
+  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\nmax_queued_messages 100000\n`);
+  let proc: ChildProcess | null = null;
+  const start = async () => {
+    proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    await waitFor(() => canConnect(port), 5000, 'mosquitto to listen');
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = null;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM'); // mosquitto saves its persistence file on SIGTERM
+    await exited;
+  };
+  await start();
+  return { url: `mqtt://127.0.0.1:${port}`, start, stop, async dispose() {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+  } };
+}
