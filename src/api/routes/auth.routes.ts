@@ -1,13 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
 import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
-import { badRequest } from '../../platform/errors.ts';
+import { AppError, badRequest } from '../../platform/errors.ts';
+import { createLoginThrottle } from '../../auth/login-throttle.ts';
 
 export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
+  const throttle = createLoginThrottle();
   app.post('/api/v1/auth/login', async (req, reply) => {
     const body = req.body as { email?: unknown; password?: unknown } | undefined;
     if (typeof body?.email !== 'string' || typeof body?.password !== 'string') throw badRequest('email and password are required');
-    const { token, user, expiresAt } = await deps.auth.login(body.email, body.password);
+    if (throttle.blocked(body.email, req.ip)) throw new AppError('TOO_MANY', 'too many failed sign-ins; wait 15 minutes and try again');
+    let session;
+    try {
+      session = await deps.auth.login(body.email, body.password);
+    } catch (err) {
+      throttle.failed(body.email, req.ip);
+      throw err;
+    }
+    throttle.succeeded(body.email);
+    const { token, user, expiresAt } = session;
     reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
     return { user: me(user) };
   });
