@@ -168,7 +168,8 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     let stderr = '';
     cli.stderr!.on('data', (d) => (stderr += d));
     try {
-      await waitFor(() => stderr.includes('open at 9600') && stderr.includes('connected to Vigil'), 30_000, `the CLI bridge to start: ${stderr}`);
+      // Generous: the CLI loads every verb through tsx, which is slow on a busy 2-core machine.
+      await waitFor(() => stderr.includes('open at 9600') && stderr.includes('connected to Vigil'), 90_000, 'the CLI bridge to start');
       await waitFor(async () => (await app.api<{ online: boolean }>(clinician, 'GET', `/api/v1/devices/${second.id}`)).body.online, 5000, 'device online');
       const res = await app.api<{ id: string }>(clinician, 'POST', `/api/v1/devices/${second.id}/commands`, { name: 'MEASURE' });
       const cmd = await finished(res.body.id);
@@ -184,5 +185,5 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
       await pair.unplug();
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 150_000);
 });

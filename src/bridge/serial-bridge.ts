@@ -115,11 +115,14 @@ export function startSerialBridge(opts: {
     const run = commandChain.then(async (): Promise<CommandAnswer> => {
       const line = parser.commands.MEASURE;
       if (!line) return { status: 'failed', message: `parser "${parser.name}" has no MEASURE line for this device` };
+      let settle!: (r: { readings?: BridgeReading[]; error?: string }) => void;
       const answer = new Promise<{ readings?: BridgeReading[]; error?: string }>((resolve) => {
         const timer = setTimeout(() => resolve({ error: `no reading from the device within ${answerTimeoutMs / 1000} s` }), answerTimeoutMs);
-        waiting = { commandId, resolve: (r) => (clearTimeout(timer), resolve(r)) };
+        settle = (r) => (clearTimeout(timer), resolve(r));
       });
+      waiting = { commandId, resolve: settle };
       if (!(await link.writeLine(line))) {
+        settle({});
         waiting = null;
         return { status: 'failed', message: `serial device ${opts.serialPath} is not connected (cable unplugged?)` };
       }

@@ -69,7 +69,7 @@ export function createCommandService(deps: {
       return c;
     }
     const sent = await deps.commands.markSent(c.id, deps.clock.now());
-    if (!sent) return c; // answered or expired meanwhile
+    if (!sent) return (await deps.commands.byId(c.id)) ?? c; // a fast device answered (or it expired) meanwhile
     log.info({ deviceId: c.deviceId, commandId: c.id, name: c.name }, 'command sent');
     await announce(sent);
     return sent;
