@@ -115,7 +115,7 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     closers.push(() => services.ingest.close());
     // [alerts] started before the broker so that the first readings meet loaded rules
     let appUrl = config.publicUrl ?? '';
-    await services.alerts.start({ appUrl: () => appUrl });
+    await services.alerts.start({ appUrl: () => appUrl, dataDir: config.dataDir });
     closers.push(() => services.alerts.close());
     const derived = createDerivedObservations({ ...services });
     closers.push(() => derived.close());
@@ -156,7 +156,7 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     const commandSweeper = startExpirySweeper(commands.expireDue, logger);
     closers.push(() => commands.close(), () => commandSweeper.stop());
     commandRoutes(http, { commands });
-    alertRoutes(http, { alerts: services.alerts.service, rules: services.alerts.rules, recipients: services.alerts.repos.recipients }); // [alerts]
+    alertRoutes(http, { alerts: services.alerts.service, rules: services.alerts.rules, preferences: services.alerts.preferences, pushPublicKey: services.alerts.pushPublicKey }); // [alerts]
 
     await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
       throw portError('VIGIL_HTTP_PORT', config.httpPort, err);

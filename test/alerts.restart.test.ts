@@ -44,6 +44,7 @@ describe('alerts survive a crash', () => {
       VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: String(await freePort()), VIGIL_HTTP_HOST: '127.0.0.1', VIGIL_MQTT_PORT: String(await freePort()),
       VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'warn', VIGIL_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
       VIGIL_DELIVERY_POLL_MS: '100', VIGIL_DELIVERY_BACKOFF_MS: '300', VIGIL_DELIVERY_MAX_BACKOFF_MS: '1000', VIGIL_DELIVERY_MAX_ATTEMPTS: '100',
+      VIGIL_DELIVERY_LEASE_MS: '3000', // a job claimed at the instant of the kill is retried after this lease
     };
     let server = await startServer(env);
     const api = async <T = any>(method: string, url: string, body?: unknown, token = server.token) => {
@@ -84,7 +85,7 @@ describe('alerts survive a crash', () => {
 
     const after = await api<Array<{ id: string; status: string }>>('GET', '/api/v1/alerts?status=open');
     expect(after.body.map((a) => a.id).sort()).toEqual((open.body as Array<{ id: string }>).map((a) => a.id).sort());
-    await eventually(() => smtp!.mails.length, (n) => n >= 4, 20_000);
+    await eventually(() => smtp!.mails.length, (n) => n >= 4, 40_000);
     await new Promise((r) => setTimeout(r, 1500)); // any duplicate would arrive within a few poll cycles
     const ids = smtp.mails.map((m) => m.messageId);
     expect(ids).toHaveLength(4); // 2 alerts × 2 clinicians

@@ -30,7 +30,7 @@ export async function startSmtp(): Promise<{ port: number; mails: ReceivedMail[]
       stream.on('data', (c: Buffer) => (raw += c.toString()));
       stream.on('end', () => {
         const unfolded = raw.replace(/\r?\n[ \t]+/g, ' '); // RFC 5322 §2.2.3: long headers are folded
-        const header = (name: string) => unfolded.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim() ?? '';
+        const header = (name: string) => decodeWords(unfolded.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim() ?? '');
         state.mails.push({ to: session.envelope.rcptTo.map((r) => r.address), messageId: header('Message-ID'), subject: header('Subject'), raw });
         cb();
       });
@@ -40,6 +40,12 @@ export async function startSmtp(): Promise<{ port: number; mails: ReceivedMail[]
   state.port = (server.server.address() as { port: number }).port;
   state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return state;
+}
+
+/** RFC 2047 encoded words (`=?UTF-8?Q?…?=` / `?B?`), as nodemailer writes non-ASCII subjects. */
+function decodeWords(v: string): string {
+  return v.replace(/=\?UTF-8\?([QB])\?([^?]*)\?=\s*/gi, (_m, enc: string, text: string) =>
+    enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'));
 }
 
 /** An HTTP server that checks `x-vigil-signature` (HMAC-SHA256 over "t.body") and records what arrived. */

@@ -47,6 +47,8 @@ export function createAlertService(deps: {
   logger: Logger;
   config: AlertsConfig;
   appUrl: () => string;
+  /** True once the Web Push channel has its VAPID keys. */
+  webpushReady?: () => boolean;
   onQueued?: () => void;
 }) {
   const log = deps.logger.child({ module: 'alerts' });
@@ -74,9 +76,10 @@ export function createAlertService(deps: {
   }
 
   async function jobsFor(alert: Alert, event: NotifyEvent, target: string) {
-    if (!deps.config.smtpUrl && !deps.config.webhookUrl) return [];
-    const recipients = deps.config.smtpUrl ? await recipientsFor(alert, target) : [];
-    return planNotifications({ alert, event, recipients, patientName: await patientName(alert.patientId), now: deps.clock.now(), email: !!deps.config.smtpUrl, webhookUrl: deps.config.webhookUrl, appUrl: deps.appUrl() });
+    const webpush = deps.webpushReady?.() ?? false;
+    if (!deps.config.smtpUrl && !deps.config.webhookUrl && !webpush) return [];
+    const recipients = deps.config.smtpUrl || webpush ? await recipientsFor(alert, target) : [];
+    return planNotifications({ alert, event, recipients, patientName: await patientName(alert.patientId), now: deps.clock.now(), email: !!deps.config.smtpUrl, webpush, webhookUrl: deps.config.webhookUrl, appUrl: deps.appUrl() });
   }
 
   function remember(a: Alert) {

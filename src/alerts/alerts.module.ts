@@ -12,11 +12,13 @@ import { createRulesRepository } from './rules.repository.ts';
 import { createRecipientsRepository } from './recipients.repository.ts';
 import { createNotificationsRepository, type JobChannel } from './notifications.repository.ts';
 import { createRulesService } from './rules.service.ts';
+import { createPreferencesService } from './preferences.service.ts';
 import { createAlertService } from './alert.service.ts';
 import { createAlertMonitor } from './alert-monitor.ts';
 import { createDeliveryWorker, type ChannelSender } from './delivery/delivery.worker.ts';
 import { createEmailChannel } from './delivery/email.channel.ts';
 import { createWebhookChannel } from './delivery/webhook.channel.ts';
+import { createWebPushChannel, loadVapidKeys, type VapidKeys } from './delivery/webpush.channel.ts';
 
 /**
  * Builds the alerts module from what it uses: repositories, rules, the alert service, the monitor that
@@ -33,6 +35,7 @@ export function createAlertsModule(deps: {
     outbox: createNotificationsRepository(deps.db),
   };
   let appUrl: () => string = () => 'http://localhost';
+  let vapid: VapidKeys | null = null;
   const rules = createRulesService({ rules: repos.rules, access: deps.access, audit: deps.audit });
   const channels: Partial<Record<JobChannel, ChannelSender>> = {};
   const email = deps.config.smtpUrl ? createEmailChannel({ smtpUrl: deps.config.smtpUrl, from: deps.config.emailFrom }) : null;
@@ -42,20 +45,29 @@ export function createAlertsModule(deps: {
   const service = createAlertService({
     db: deps.db, alerts: repos.alerts, outbox: repos.outbox, recipients: repos.recipients, patients: deps.patients, rules,
     access: deps.access, audit: deps.audit, events: deps.events, clock: deps.clock, logger: deps.logger, config: deps.config,
-    appUrl: () => appUrl(), onQueued: () => worker.nudge(),
+    appUrl: () => appUrl(), webpushReady: () => vapid !== null, onQueued: () => worker.nudge(),
   });
   const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs });
   let started = false;
 
+  const preferences = createPreferencesService({ recipients: repos.recipients });
+
   return {
     service,
     rules,
+    preferences,
     monitor,
     worker,
     repos,
     /** Loads rules (seeding clinic defaults), open alerts and engine state, then starts ticking and delivering. */
-    async start(opts: { appUrl: () => string }) {
+    /** The VAPID public key browsers subscribe with (null when Web Push is off: no data dir). */
+    pushPublicKey: () => vapid?.publicKey ?? null,
+    async start(opts: { appUrl: () => string; dataDir?: string }) {
       appUrl = opts.appUrl;
+      if (opts.dataDir) {
+        vapid = await loadVapidKeys(opts.dataDir);
+        channels.webpush = createWebPushChannel({ keys: vapid, subject: `mailto:${deps.config.emailFrom.match(/<([^>]+)>/)?.[1] ?? 'alerts@vigil.local'}`, now: () => deps.clock.now() });
+      }
       await rules.start();
       await service.start();
       await monitor.start();

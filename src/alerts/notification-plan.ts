@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Alert } from './alerts.repository.ts';
 import type { NewJob } from './notifications.repository.ts';
 import type { Recipient } from './recipients.repository.ts';
@@ -17,6 +18,7 @@ export function planNotifications(a: {
   patientName: string;
   now: number;
   email: boolean;
+  webpush: boolean;
   webhookUrl: string | null;
   appUrl: string;
 }): NewJob[] {
@@ -37,6 +39,13 @@ export function planNotifications(a: {
     seen.add(r.userId);
     if (a.email && shouldNotify(r.prefs, alert.severity, 'email', a.now)) {
       jobs.push({ idempotencyKey: `${tag}:${r.userId}:email`, alertId: alert.id, userId: r.userId, channel: 'email', target: r.email, payload: { subject, text } });
+    }
+    if (a.webpush && shouldNotify(r.prefs, alert.severity, 'webpush', a.now)) {
+      for (const sub of r.prefs.pushSubscriptions) {
+        const device = createHash('sha256').update(sub.endpoint).digest('hex').slice(0, 12);
+        const message = { title: `${alert.severity === 'critical' ? 'Critical' : alert.severity === 'warning' ? 'Warning' : 'Info'}: ${a.patientName}`, body: alert.message, alertId: alert.id, patientId: alert.patientId, severity: alert.severity, url: `${a.appUrl}/#/alerts` };
+        jobs.push({ idempotencyKey: `${tag}:${r.userId}:webpush:${device}`, alertId: alert.id, userId: r.userId, channel: 'webpush', target: sub.endpoint, payload: { subscription: sub, message, urgency: alert.severity === 'critical' ? 'high' : 'normal' } });
+      }
     }
   }
   if (a.webhookUrl) {

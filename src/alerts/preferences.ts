@@ -7,6 +7,11 @@ import { SEVERITIES, type Severity } from './rule-schema.ts';
  */
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 
+export const pushSubscriptionSchema = z.object({
+  endpoint: z.string().url().refine((u) => u.startsWith('https://') || u.startsWith('http://127.0.0.1') || u.startsWith('http://localhost'), 'push endpoints must be https'),
+  keys: z.object({ p256dh: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/, 'p256dh must be a base64url P-256 point'), auth: z.string().regex(/^[A-Za-z0-9_-]{16,24}$/, 'auth must be a base64url 16-byte secret') }),
+});
+
 export const preferencesSchema = z.object({
   severities: z.array(z.enum(SEVERITIES)).default(['warning', 'critical']),
   channels: z.object({ email: z.boolean().default(true), webpush: z.boolean().default(false) }).default({ email: true, webpush: false }),
@@ -14,6 +19,8 @@ export const preferencesSchema = z.object({
     .object({ start: hhmm, end: hhmm, timeZone: z.string().refine(validTimeZone, 'unknown time zone').default('UTC') })
     .nullable()
     .default(null),
+  /** This user's browsers (Web Push); managed through /api/v1/me/push-subscriptions. */
+  pushSubscriptions: z.array(pushSubscriptionSchema).max(10).default([]),
 });
 
 export type AlertPreferences = z.infer<typeof preferencesSchema>;

@@ -2,6 +2,7 @@ import type { NotificationsRepository, Job, JobChannel } from '../notifications.
 import type { AlertsConfig } from '../alerts.config.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { SubscriptionGoneError } from './webpush.channel.ts';
 
 export interface ChannelSender {
   send(job: Job): Promise<void>;
@@ -45,7 +46,7 @@ export function createDeliveryWorker(deps: { outbox: NotificationsRepository; ch
       log.info({ job: job.id, channel: job.channel, alert: job.alertId }, 'notification sent');
     } catch (err) {
       const message = (err as Error).message ?? String(err);
-      if (job.attempts >= deps.config.deliveryMaxAttempts) {
+      if (job.attempts >= deps.config.deliveryMaxAttempts || err instanceof SubscriptionGoneError) {
         await deps.outbox.markFailed(job.id, message);
         log.error({ job: job.id, channel: job.channel, err: message }, 'notification failed for good');
       } else {
