@@ -6,6 +6,7 @@ import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { href } from '../../app/router.ts';
 import { useAsync } from '../../lib/useAsync.ts';
 import { alertsApi, byUrgency, type Alert, type AlertEvent } from './alertsApi.ts';
+import { PushButton } from './PushButton.tsx';
 import './alerts.css';
 
 const SEVERITY_PILL = { critical: 'pill-red', warning: 'pill-amber', info: 'pill-grey' } as const;
@@ -47,6 +48,7 @@ export function AlertsPage() {
               <button key={v} type="button" className={view === v ? 'is-on' : ''} onClick={() => setView(v)} role="tab" aria-selected={view === v}>{v === 'active' ? 'Active' : 'Resolved'}</button>
             ))}
           </div>
+          <PushButton />
           <a className="btn btn-sm" href="#/alerts/rules">Rules</a>
         </div>
       </div>

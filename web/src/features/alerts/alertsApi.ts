@@ -61,6 +61,8 @@ export const alertsApi = {
   resolve: (id: string, note?: string) => call<Alert>('POST', `/alerts/${id}/resolve`, { note }),
   snooze: (id: string, minutes: number, reason: string) => call<Alert>('POST', `/alerts/${id}/snooze`, { minutes, reason }),
   rules: () => call<{ rules: AlertRule[] }>('GET', '/alert-rules'),
+  pushKey: () => call<{ publicKey: string }>('GET', '/alerts/push-key'),
+  subscribePush: (sub: unknown) => call<unknown>('POST', '/me/push-subscriptions', sub),
   saveRule: (key: string, body: { scope: string; scopeId?: string; enabled: boolean; definition: unknown }) => call<AlertRule>('PUT', `/alert-rules/${encodeURIComponent(key)}`, body),
 };
 
