@@ -1,4 +1,15 @@
 /** Real parts for the serial bridge tests: a socat pty pair, a fake bedside device, a cuttable TCP link. */
+
+/** Runs every cleanup step even when one fails (a failed step must not leave processes behind). */
+export async function cleanUp(...steps: Array<(() => unknown) | undefined>): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step?.();
+    } catch (err) {
+      console.error('cleanup step failed:', (err as Error).message);
+    }
+  }
+}
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -19,6 +30,8 @@ export async function virtualSerialPair(name: string) {
   const base = path.join(os.tmpdir(), `vigil-${name}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`);
   const pair = { bridgeEnd: `${base}-a`, deviceEnd: `${base}-b` };
   let proc: ChildProcess | null = null;
+  // Never leave socat behind, even when a test fails half-way or the worker exits.
+  process.once('exit', () => proc?.kill());
   const plug = async () => {
     proc = spawn('socat', [`pty,raw,echo=0,link=${pair.bridgeEnd}`, `pty,raw,echo=0,link=${pair.deviceEnd}`], { stdio: 'ignore' });
     await waitFor(() => existsSync(pair.bridgeEnd) && existsSync(pair.deviceEnd), 5000, 'socat links');
@@ -105,6 +118,7 @@ export async function restartableMosquitto(port: number) {
   const conf = path.join(dir, 'mosquitto.conf');
   await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\nmax_queued_messages 100000\n`);
   let proc: ChildProcess | null = null;
+  process.once('exit', () => proc?.kill());
   const start = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     await waitFor(() => canConnect(port), 5000, 'mosquitto to listen');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { bootApp, type TestApp } from './support/app.ts';
 import { freePort } from './support/ports.ts';
 import { mosquittoAvailable, skipNote } from './support/services.ts';
-import { fakeThermometer, restartableMosquitto, virtualSerialPair, waitFor } from './bridge-fixtures.ts';
+import { cleanUp, fakeThermometer, restartableMosquitto, virtualSerialPair, waitFor } from './bridge-fixtures.ts';
 import { openDurableQueue, type DurableQueue } from '../src/bridge/durable-queue.ts';
 import { connectMqttUplink } from '../src/bridge/mqtt-uplink.ts';
 import { compileParser, DEFAULT_PARSER } from '../src/bridge/parser-spec.ts';
@@ -50,16 +50,17 @@ describe.skipIf(!hasMosquitto)('serial bridge across a restart of Vigil\'s (exte
     await waitFor(() => uplink.ready(), 10_000, 'bridge connected');
   });
 
-  afterAll(async () => {
-    await bridge?.stop();
-    await uplink?.close();
-    await queue?.close();
-    await thermometer?.close();
-    await cable?.unplug();
-    await app?.stop();
-    await broker?.dispose();
-    if (queueDir) await rm(queueDir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    cleanUp(
+      () => bridge?.stop(),
+      () => uplink?.close(),
+      () => queue?.close(),
+      () => thermometer?.close(),
+      () => cable?.unplug(),
+      () => app?.stop(),
+      () => broker?.dispose(),
+      () => queueDir && rm(queueDir, { recursive: true, force: true }),
+    ));
 
   it('queues readings while the broker is down and delivers each exactly once after it restarts', async () => {
     expect((await bridge.measure()).status).toBe('done');

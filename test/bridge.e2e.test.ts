@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bootApp, type TestApp } from './support/app.ts';
-import { cuttableLink, fakeThermometer, virtualSerialPair, waitFor } from './bridge-fixtures.ts';
+import { cleanUp, cuttableLink, fakeThermometer, virtualSerialPair, waitFor } from './bridge-fixtures.ts';
 import { openDurableQueue, type DurableQueue } from '../src/bridge/durable-queue.ts';
 import { connectMqttUplink } from '../src/bridge/mqtt-uplink.ts';
 import { httpUplink } from '../src/bridge/http-uplink.ts';
@@ -74,16 +74,17 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     await waitFor(async () => (await app.api<{ online: boolean }>(clinician, 'GET', `/api/v1/devices/${device.id}`)).body.online, 5000, 'device online');
   });
 
-  afterAll(async () => {
-    await bridge?.stop();
-    await uplink?.close();
-    await queue?.close();
-    await thermometer?.close();
-    await cable?.unplug();
-    await link?.close();
-    await app?.stop();
-    if (queueDir) await rm(queueDir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    cleanUp(
+      () => bridge?.stop(),
+      () => uplink?.close(),
+      () => queue?.close(),
+      () => thermometer?.close(),
+      () => cable?.unplug(),
+      () => link?.close(),
+      () => app?.stop(),
+      () => queueDir && rm(queueDir, { recursive: true, force: true }),
+    ));
 
   it('MEASURE pressed in Vigil reaches the device through the bridge and comes back as a linked reading', async () => {
     const id = await measureNow();
@@ -166,6 +167,7 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
+    let exitCode: number | null = null;
     cli.stderr!.on('data', (d) => (stderr += d));
     try {
       // Generous: the CLI loads every verb through tsx, which is slow on a busy 2-core machine.
@@ -180,10 +182,9 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     } finally {
       const exited = new Promise<number | null>((r) => (cli.exitCode !== null ? r(cli.exitCode) : cli.once('exit', r)));
       cli.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      await thermo.close();
-      await pair.unplug();
-      await rm(dataDir, { recursive: true, force: true });
+      exitCode = await exited;
+      await cleanUp(() => thermo.close(), () => pair.unplug(), () => rm(dataDir, { recursive: true, force: true }));
     }
+    expect(exitCode).toBe(0); // a clean stop on SIGTERM
   }, 150_000);
 });
