@@ -146,7 +146,7 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
       return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
     });
     authRoutes(http, { auth: services.auth, secureCookies: (config.publicUrl ?? '').startsWith('https:'), demoLogins: () => demo.logins });
-    patientRoutes(http, { patients: services.patientService, derived: createDerivedService({ access: services.access, patients: services.repos.patients, readings: services.repos.readings, clock: services.clock }), access: services.access, readings: services.repos.readings, ecg: services.repos.ecg, clock: services.clock });
+    patientRoutes(http, { patients: services.patientService, derived: createDerivedService({ access: services.access, patients: services.repos.patients, readings: services.repos.readings, clock: services.clock }), access: services.access, readings: services.repos.readings, ecg: services.repos.ecg, clock: services.clock, afSince: ecgMonitor.afSince });
     deviceRoutes(http, { devices: services.deviceService, access: services.access, ingest: services.ingest, rejections: services.repos.rejections, gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: live.clientCount() }) });
     userRoutes(http, { auth: services.auth, access: services.access, patients: services.patientService });
     const fhir = createFhirService({ access: services.access, audit: services.audit, ...services.repos, baseUrl: () => baseUrl + '/fhir/R4' });

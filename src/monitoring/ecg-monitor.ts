@@ -67,8 +67,8 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
   });
 
   return {
-    /** Current AF state per patient (for the patient page). */
-    inAf: (deviceId: string) => streams.get(deviceId)?.afStartTs != null,
+    /** When the device's current AF episode started (epoch ms), or null when not in AF. */
+    afSince: (deviceId: string): number | null => streams.get(deviceId)?.afStartTs ?? null,
     close() {
       off();
       streams.clear();

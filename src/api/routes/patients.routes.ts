@@ -7,7 +7,7 @@ import type { EcgRepository } from '../../store/ecg.repository.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { requirePrincipal } from '../principal.ts';
 import { badRequest } from '../../platform/errors.ts';
-import { BY_CODE } from '../../domain/codes.ts';
+import { BY_CODE, DERIVED_CODES } from '../../domain/codes.ts';
 import { downsampleMinMax } from '../../domain/downsample.ts';
 import { parseTime } from '../query.ts';
 import { detectBeats } from '../../analysis/ecg/index.ts';
@@ -16,7 +16,7 @@ const ECG_UNIT_PER_MV: Record<string, number> = { uV: 1000, mV: 1 };
 
 const MAX_RANGE_POINTS = 5_000;
 
-export function patientRoutes(app: FastifyInstance, deps: { patients: PatientService; derived: DerivedService; access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock }) {
+export function patientRoutes(app: FastifyInstance, deps: { patients: PatientService; derived: DerivedService; access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock; afSince?: (deviceId: string) => number | null }) {
   app.get('/api/v1/patients', async (req) => deps.patients.panel(requirePrincipal(req)));
 
   app.post('/api/v1/patients', async (req, reply) => {
@@ -65,6 +65,15 @@ export function patientRoutes(app: FastifyInstance, deps: { patients: PatientSer
     const samples = same.flatMap((c) => c.samples);
     // Beat marks for the strip (the same detector as the live analysis; ~1 ms for 10 s of signal).
     const beats = detectBeats(samples, newest.fs, ECG_UNIT_PER_MV[newest.unit] ?? 1000);
-    return { fs: newest.fs, lead: newest.lead, unit: newest.unit, start: same[0].ts, deviceId: newest.deviceId, samples, beats };
+    // AF episodes overlapping the strip (stored ones: ts = start, value = duration in s; plus one in progress),
+    // as sample ranges so the strip can shade them.
+    const start = same[0].ts;
+    const end = start + (samples.length / newest.fs) * 1000;
+    const toSample = (t: number) => Math.max(0, Math.min(samples.length, Math.round(((t - start) / 1000) * newest.fs)));
+    const stored = (await deps.readings.range(id, DERIVED_CODES.afEpisode.code, start - 86_400_000, end)).filter((r) => r.method && r.ts + r.value * 1000 > start);
+    const episodes = stored.map((r) => ({ start: toSample(r.ts), end: toSample(r.ts + r.value * 1000) }));
+    const ongoing = deps.afSince?.(newest.deviceId);
+    if (ongoing != null && ongoing < end) episodes.push({ start: toSample(ongoing), end: samples.length });
+    return { fs: newest.fs, lead: newest.lead, unit: newest.unit, start, deviceId: newest.deviceId, samples, beats, af: episodes };
   });
 }
