@@ -27,6 +27,7 @@ import { connectExternalBroker } from './ingest/broker/external-broker.ts';
 import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
 import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
+import { createCgmDailySummaries } from './monitoring/cgm-daily.ts';
 import { createHttpServer } from './api/http-server.ts';
 import { authRoutes } from './api/routes/auth.routes.ts';
 import { patientRoutes } from './api/routes/patients.routes.ts';
@@ -121,6 +122,8 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     closers.push(() => derived.close());
     const ecgMonitor = createEcgMonitor({ ...services });
     closers.push(() => ecgMonitor.close());
+    const cgmDaily = createCgmDailySummaries({ ...services });
+    closers.push(() => cgmDaily.close());
 
     let gateway: (DeviceGateway & { clientCount?: () => number }) | null = null;
     let mqttPort: number | null = null;

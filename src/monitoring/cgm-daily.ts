@@ -1,0 +1,41 @@
+import type { Services } from '../app.ts';
+import type { StoredReading } from '../domain/types.ts';
+import { DERIVED_CODES } from '../domain/codes.ts';
+import { computeCgmMetrics } from '../analysis/cgm/index.ts';
+
+const DAY_MS = 86_400_000;
+const GLUCOSE = '2339-0';
+const MIN_ACTIVE_PERCENT = 70; // Battelino 2019: a day with less than 70 % of readings is not summarised
+export const CGM_DAILY_ALGORITHM = { name: 'cgm-consensus-2019-daily', version: '1.0.0' } as const;
+
+/**
+ * Once per patient and (UTC) day, when glucose arrives, stores the previous day's time in range as a
+ * derived Observation (LOINC 97510-2), stamped at that day's start with the consensus algorithm.
+ */
+export function createCgmDailySummaries(deps: Pick<Services, 'events' | 'repos' | 'ingest' | 'logger'>) {
+  const log = deps.logger.child({ module: 'cgm-daily' });
+  const done = new Map<string, number>(); // patient → day start already summarised
+
+  async function summarise(patientId: string, dayStart: number) {
+    const end = dayStart + DAY_MS;
+    const existing = await deps.repos.readings.range(patientId, DERIVED_CODES.cgmTir.code, dayStart, dayStart);
+    if (existing.some((r) => r.method?.name === CGM_DAILY_ALGORITHM.name)) return;
+    const glucose = await deps.repos.readings.range(patientId, GLUCOSE, dayStart, end - 1);
+    const metrics = computeCgmMetrics(glucose.map((g) => ({ ts: g.ts, mgdl: g.value })), { start: dayStart, end });
+    if (!metrics || metrics.activePercent < MIN_ACTIVE_PERCENT) return;
+    await deps.ingest.storeDerived([
+      { patientId, deviceId: null, system: DERIVED_CODES.cgmTir.system, code: DERIVED_CODES.cgmTir.code, value: Math.round(metrics.tir * 10) / 10, unit: '%', ts: dayStart, seq: null, method: { ...CGM_DAILY_ALGORITHM } },
+    ]);
+  }
+
+  const off = deps.events.on('readings.stored', (readings: StoredReading[]) => {
+    for (const r of readings) {
+      if (r.code !== GLUCOSE || r.method) continue;
+      const yesterday = Math.floor(r.ts / DAY_MS) * DAY_MS - DAY_MS;
+      if ((done.get(r.patientId) ?? 0) >= yesterday) continue;
+      done.set(r.patientId, yesterday);
+      summarise(r.patientId, yesterday).catch((err) => log.error({ err, patientId: r.patientId }, 'CGM daily summary failed'));
+    }
+  });
+  return { close: off };
+}

@@ -1,0 +1,34 @@
+/** CGM readings arriving over a day boundary produce the previous day's time-in-range Observation. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from './support/app.ts';
+import { generateSyntheticCgm, computeCgmMetrics } from '../src/analysis/cgm/index.ts';
+
+const DAY_MS = 86_400_000;
+
+describe('CGM daily summary', () => {
+  let app: TestApp;
+  beforeAll(async () => (app = await bootApp()));
+  afterAll(async () => app && (await app.stop()));
+
+  it('stores yesterday’s time in range with the consensus algorithm when today’s first reading arrives', async () => {
+    const s = app.services;
+    const patientId = (await s.patientService.create({ name: 'Cgm Patient' }, 'system')).id;
+    const dev = await s.deviceService.provision({ patientId, type: 'cgm' }, 'system');
+    const dayStart = Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS;
+    const series = generateSyntheticCgm({ seed: 9, days: 1, start: dayStart, profile: 'typical' });
+    let seq = 0;
+    for (const g of [...series, { ts: dayStart + DAY_MS + 60_000, mgdl: 120 }]) {
+      const r = await s.ingest.acceptTelemetry(dev.id, JSON.stringify({ ts: g.ts, seq: seq++, glucose: g.mgdl }));
+      expect(r.ok).toBe(true);
+    }
+    const expected = computeCgmMetrics(series, { start: dayStart, end: dayStart + DAY_MS })!;
+    let rows = await s.repos.readings.range(patientId, '97510-2', dayStart, dayStart);
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rows = await s.repos.readings.range(patientId, '97510-2', dayStart, dayStart);
+    }
+    expect(rows).toHaveLength(1);
+    expect(rows[0].value).toBeCloseTo(expected.tir, 1);
+    expect(rows[0].method?.name).toBe('cgm-consensus-2019-daily');
+  });
+});
