@@ -64,15 +64,24 @@ function checkReading(code: string, value: unknown, unit: unknown, ts: number, l
   return { ok: true, value: { code, value: canonical, unit: info.unit, ts } };
 }
 
-/** Telemetry, full (`readings: [...]`) or shorthand flat form. */
-export function decodeTelemetry(payload: Buffer | string, receivedAt: number): Decoded<DecodedTelemetry> {
+/** The envelope every device message shares: a JSON object with optional `ts` and `seq`. */
+function parseEnvelope(payload: Buffer | string, receivedAt: number): Decoded<{ body: Record<string, unknown>; ts: number; seq: number | null }> {
   const json = parseJson(payload);
   if (!json.ok) return json;
-  const body = json.value;
-  const ts = parseTimestamp(body.ts, receivedAt);
+  const ts = parseTimestamp(json.value.ts, receivedAt);
   if (!ts.ok) return ts;
-  const seq = parseSeq(body.seq);
+  const seq = parseSeq(json.value.seq);
   if (!seq.ok) return seq;
+  return { ok: true, value: { body: json.value, ts: ts.value, seq: seq.value } };
+}
+
+/** Telemetry, full (`readings: [...]`) or shorthand flat form. */
+export function decodeTelemetry(payload: Buffer | string, receivedAt: number): Decoded<DecodedTelemetry> {
+  const envelope = parseEnvelope(payload, receivedAt);
+  if (!envelope.ok) return envelope;
+  const { body } = envelope.value;
+  const ts = { value: envelope.value.ts };
+  const seq = { value: envelope.value.seq };
   if (body.command !== undefined && typeof body.command !== 'string') return { ok: false, reason: 'command must be a string (the command id)' };
 
   const readings: Reading[] = [];
@@ -85,7 +94,7 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number): D
       if (r === null || typeof r !== 'object') return void rejected.push(`readings[${i}]: must be an object`);
       const item = r as Record<string, unknown>;
       if (typeof item.code !== 'string') return void rejected.push(`readings[${i}]: code must be a LOINC code string`);
-      const itemTs = item.ts === undefined ? ts : parseTimestamp(item.ts, receivedAt);
+      const itemTs = item.ts === undefined ? { ok: true as const, value: ts.value } : parseTimestamp(item.ts, receivedAt);
       if (!itemTs.ok) return void rejected.push(`readings[${i}]: ${itemTs.reason}`);
       take(checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${item.code})`));
     });
@@ -107,13 +116,11 @@ const MAX_ECG_SAMPLES = 60 * 1000; // 60 s at 1 kHz
 const ECG_UNITS = new Set(['uV', 'mV', 'adu']);
 
 export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded<EcgChunk> {
-  const json = parseJson(payload);
-  if (!json.ok) return json;
-  const body = json.value;
-  const ts = parseTimestamp(body.ts, receivedAt);
-  if (!ts.ok) return ts;
-  const seq = parseSeq(body.seq);
-  if (!seq.ok) return seq;
+  const envelope = parseEnvelope(payload, receivedAt);
+  if (!envelope.ok) return envelope;
+  const { body } = envelope.value;
+  const ts = { value: envelope.value.ts };
+  const seq = { value: envelope.value.seq };
   const fs = body.fs;
   if (typeof fs !== 'number' || !(fs >= 50 && fs <= 2000)) return { ok: false, reason: `fs must be a sampling rate in Hz between 50 and 2000 (got ${JSON.stringify(fs)})` };
   const lead = body.lead ?? 'II';

@@ -8,7 +8,7 @@ import type { DevicesRepository } from '../store/devices.repository.ts';
 import type { RejectionsRepository } from '../store/rejections.repository.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import { createBatchWriter } from './batch-writer.ts';
-import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX } from './decode.ts';
+import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX, type Decoded } from './decode.ts';
 
 export type IngestResult =
   | { ok: true; stored: number; duplicates: number; rejected: string[] }
@@ -113,22 +113,26 @@ export function createIngestService(deps: {
     return { ok: true, patientId };
   }
 
+  /** The steps every device message takes: count, mark seen, find its patient, decode; a failure is recorded. */
+  async function admit<T>(deviceId: string, kind: 'telemetry' | 'ecg', payload: Buffer | string, receivedAt: number, decode: (p: Buffer | string, at: number) => Decoded<T>) {
+    const topic = `${TOPIC_PREFIX}${deviceId}/${kind}`;
+    counters.messages++;
+    seen.set(deviceId, receivedAt);
+    const owner = await patientFor(deviceId);
+    const decoded: Decoded<T> = owner.ok ? decode(payload, receivedAt) : owner;
+    if (!decoded.ok) {
+      await reject(deviceId, topic, decoded.reason, payload, receivedAt);
+      return { ok: false as const, reason: decoded.reason };
+    }
+    return { ok: true as const, topic, patientId: (owner as { patientId: string }).patientId, value: decoded.value };
+  }
+
   return {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
-      const topic = `${TOPIC_PREFIX}${deviceId}/telemetry`;
-      counters.messages++;
-      seen.set(deviceId, receivedAt);
-      const owner = await patientFor(deviceId);
-      if (!owner.ok) {
-        await reject(deviceId, topic, owner.reason, payload, receivedAt);
-        return owner;
-      }
-      const decoded = decodeTelemetry(payload, receivedAt);
-      if (!decoded.ok) {
-        await reject(deviceId, topic, decoded.reason, payload, receivedAt);
-        return decoded;
-      }
-      const { readings, seq, commandId, rejected } = decoded.value;
+      const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, decodeTelemetry);
+      if (!admitted.ok) return admitted;
+      const { topic, patientId } = admitted;
+      const { readings, seq, commandId, rejected } = admitted.value;
       if (rejected.length > 0) {
         counters.rejectedReadings += rejected.length;
         await reject(deviceId, topic, rejected.join('; '), payload, receivedAt);
@@ -136,7 +140,7 @@ export function createIngestService(deps: {
       if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
       const result = await writer.add({
         messageKey: seq === null ? undefined : { deviceId, seq },
-        readings: readings.map((r) => ({ ...r, patientId: owner.patientId, deviceId, seq, commandId })),
+        readings: readings.map((r) => ({ ...r, patientId, deviceId, seq, commandId })),
         ecg: [],
       });
       const duplicates = readings.length - result.readings.length;
@@ -146,20 +150,9 @@ export function createIngestService(deps: {
     },
 
     async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
-      const topic = `${TOPIC_PREFIX}${deviceId}/ecg`;
-      counters.messages++;
-      seen.set(deviceId, receivedAt);
-      const owner = await patientFor(deviceId);
-      if (!owner.ok) {
-        await reject(deviceId, topic, owner.reason, payload, receivedAt);
-        return owner;
-      }
-      const decoded = decodeEcg(payload, receivedAt);
-      if (!decoded.ok) {
-        await reject(deviceId, topic, decoded.reason, payload, receivedAt);
-        return decoded;
-      }
-      const result = await writer.add({ readings: [], ecg: [{ ...decoded.value, patientId: owner.patientId, deviceId }] });
+      const admitted = await admit(deviceId, 'ecg', payload, receivedAt, decodeEcg);
+      if (!admitted.ok) return admitted;
+      const result = await writer.add({ readings: [], ecg: [{ ...admitted.value, patientId: admitted.patientId, deviceId }] });
       counters.ecgChunks += result.ecg.length;
       return { ok: true, stored: result.ecg.length, duplicates: 1 - result.ecg.length, rejected: [] };
     },
