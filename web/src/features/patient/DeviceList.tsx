@@ -24,9 +24,9 @@ export function DeviceList({ devices, plain = false }: { devices: DeviceSummary[
             {plain ? 'Last heard from ' : 'Seen '}
             <TimeAgo ts={d.lastSeenAt} plain={plain} />
           </span>
-          {/* Last grid column: the rejected count and (for staff) "Measure now" with the command's status. */}
+          {/* Last grid column, fixed width so rows stay aligned: rejected count, "Measure now" and its status. */}
           {!plain ? (
-            <span style={{ display: 'inline-flex', alignItems: 'center', gap: 8, justifyContent: 'flex-end' }}>
+            <span style={{ display: 'inline-flex', alignItems: 'center', gap: 8, justifyContent: 'flex-end', width: 340 }}>
               {d.rejectedCount > 0 ? <span className="pill pill-amber" title="Messages rejected from this device">{d.rejectedCount} rejected</span> : null}
               <MeasureNowButton deviceId={d.id} />
             </span>

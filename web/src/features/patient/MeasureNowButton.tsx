@@ -45,7 +45,7 @@ export function MeasureNowButton({ deviceId }: { deviceId: string }) {
   return (
     <span className="device-command" style={{ display: 'inline-flex', alignItems: 'center', gap: 8 }}>
       {command ? (
-        <span className={`pill ${PILL[command.status]}`} title={command.message ?? undefined}>
+        <span className={`pill ${PILL[command.status]}`} title={command.message ?? undefined} style={{ maxWidth: 220, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
           {LABEL[command.status]}{isFinal(command) && result ? `: ${result}` : ''}
         </span>
       ) : null}
