@@ -140,7 +140,14 @@ export interface DerivedCgm {
   agp?: AgpPoint[];
 }
 
-export type DerivedEcg = Record<string, unknown>;
+/** ECG findings from `GET /patients/{id}/derived` (src/patients/derived.service.ts). */
+export interface DerivedEcg {
+  heartRate: number | null;
+  heartRateAt: string | null;
+  afEpisodes24h: number;
+  afBurdenMinutes24h: number;
+  algorithm: { name: string; version: string } | null;
+}
 
 export interface Derived {
   news2: DerivedNews2 | null;

@@ -1,6 +1,5 @@
 import type { DerivedEcg } from '../../api/types.ts';
 import { EcgStrip } from '../../components/EcgStrip.tsx';
-import { humanize } from '../../lib/format.ts';
 import { Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { useEcg } from './useEcg.ts';
@@ -29,18 +28,29 @@ export function EcgPanel({ patientId, findings }: { patientId: string; findings:
   );
 }
 
-/** The ECG analysis block is open-ended; show its scalar fields as labelled facts. */
+/** What the ECG analysis found: heart rate from the ECG itself, and atrial fibrillation over the last 24 h. */
 function EcgFindings({ findings }: { findings: DerivedEcg }) {
-  const facts = Object.entries(findings).filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean');
-  if (facts.length === 0) return null;
+  const f = findings;
   return (
     <dl className="facts">
-      {facts.map(([k, v]) => (
-        <div key={k}>
-          <dt>{humanize(k)}</dt>
-          <dd>{typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(1)) : String(v)}</dd>
+      <div>
+        <dt>Heart rate (ECG)</dt>
+        <dd>{f.heartRate != null ? <>{f.heartRate} /min {f.heartRateAt ? <span className="muted small"><TimeAgo ts={Date.parse(f.heartRateAt)} /></span> : null}</> : '—'}</dd>
+      </div>
+      <div>
+        <dt>AF episodes, 24 h</dt>
+        <dd>{f.afEpisodes24h ?? 0}</dd>
+      </div>
+      <div>
+        <dt>AF burden, 24 h</dt>
+        <dd>{f.afBurdenMinutes24h ?? 0} min</dd>
+      </div>
+      {f.algorithm ? (
+        <div>
+          <dt>Algorithm</dt>
+          <dd className="muted small">{f.algorithm.name} {f.algorithm.version}</dd>
         </div>
-      ))}
+      ) : null}
     </dl>
   );
 }
