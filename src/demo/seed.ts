@@ -4,6 +4,16 @@ import type { Services } from '../app.ts';
 import { makeVirtualPatients, type SimPatient, type DeviceKind } from '../simulator/index.ts';
 import { generatePassword } from '../auth/passwords.ts';
 
+/** What a patient reads on their device list. */
+const DEVICE_LABEL: Record<DeviceKind, string> = {
+  vitals: 'Pulse oximeter',
+  bp: 'Blood pressure cuff',
+  cgm: 'Glucose sensor',
+  ecg: 'ECG patch',
+  scale: 'Bathroom scale',
+  thermometer: 'Thermometer',
+};
+
 /** The device type Vigil records for each simulated device kind. */
 export const DEVICE_TYPE_OF: Record<DeviceKind, string> = {
   vitals: 'pulse-oximeter',
@@ -49,7 +59,7 @@ export async function seedDemoClinic(s: Services, dataDir: string, patientCount 
     if (i % 2 === 0) await s.patientService.assignClinician(id, doctor.practitionerId!, 'system');
     const devices = [];
     for (const kind of v.deviceKinds) {
-      const d = await s.deviceService.provision({ patientId: id, type: DEVICE_TYPE_OF[kind], name: `${DEVICE_TYPE_OF[kind]} (demo)` }, 'system');
+      const d = await s.deviceService.provision({ patientId: id, type: DEVICE_TYPE_OF[kind], name: DEVICE_LABEL[kind] }, 'system');
       devices.push({ deviceId: d.id, secret: d.secret, kind });
     }
     patients.push({ patientId: id, name: v.name, profile: v.profile, devices, scenario: v.scenario });
