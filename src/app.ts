@@ -155,7 +155,7 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     const fhir = createFhirService({ access: services.access, audit: services.audit, ...services.repos, baseUrl: () => baseUrl + '/fhir/R4' });
     fhirRoutes(http, { fhir, baseUrl: () => baseUrl + '/fhir/R4', version: VERSION });
     // [commands] device commands: durable queue in the database, delivered through the gateway (issue 4 part 4)
-    const commands = createCommandService({ commands: createCommandsRepository(db), devices: services.deviceService, access: services.access, audit: services.audit, events: services.events, gateway, clock: services.clock, logger });
+    const commands = createCommandService({ commands: createCommandsRepository(db), devices: services.deviceService, access: services.access, audit: services.audit, events: services.events, gateway, clock: services.clock, logger, timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 } });
     const commandSweeper = startExpirySweeper(commands.expireDue, logger);
     closers.push(() => commands.close(), () => commandSweeper.stop());
     commandRoutes(http, { commands });

@@ -21,6 +21,9 @@ export interface Config {
   ingestFlushMs: number;
   /** Public base URL shown in logs and links (defaults to http://localhost:PORT). */
   publicUrl?: string;
+  /** Device commands: how long an online device has to answer, and how long a command waits for an offline one (s). */
+  commandAnswerTimeoutS: number;
+  commandQueueTtlS: number;
 }
 
 export class ConfigError extends Error {
@@ -62,6 +65,8 @@ const fields = {
   VIGIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   VIGIL_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(5),
   VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
+  VIGIL_COMMAND_ANSWER_TIMEOUT_S: z.coerce.number().int('must be whole seconds').min(5, 'must be at least 5').max(3600, 'must be at most 3600').default(120),
+  VIGIL_COMMAND_QUEUE_TTL_S: z.coerce.number().int('must be whole seconds').min(60, 'must be at least 60').max(7 * 86_400, 'must be at most 7 days').default(3600),
 } as const;
 
 /** Builds the config from environment-like key/values; throws ConfigError naming the first bad setting. */
@@ -89,6 +94,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: v.VIGIL_LOG_LEVEL,
     ingestFlushMs: v.VIGIL_INGEST_FLUSH_MS,
     publicUrl: v.VIGIL_PUBLIC_URL,
+    commandAnswerTimeoutS: v.VIGIL_COMMAND_ANSWER_TIMEOUT_S,
+    commandQueueTtlS: v.VIGIL_COMMAND_QUEUE_TTL_S,
   };
 }
 

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+
+describe('config', () => {
+  it('has the documented defaults (interfaces.md §2)', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ httpPort: 8080, mqttPort: 1883, demo: true, databaseUrl: undefined, mqttUrl: undefined });
+    expect(c.dataDir.endsWith('/data')).toBe(true);
+  });
+  it('reads every setting', () => {
+    const c = loadConfig({ VIGIL_HTTP_PORT: '9000', VIGIL_MQTT_PORT: '0', VIGIL_DEMO: '0', DATABASE_URL: 'postgres://u@h/db', MQTT_URL: 'mqtt://h:1884' });
+    expect(c).toMatchObject({ httpPort: 9000, mqttPort: 0, demo: false, databaseUrl: 'postgres://u@h/db', mqttUrl: 'mqtt://h:1884' });
+  });
+  it('names the setting in a one-line error', () => {
+    expect(() => loadConfig({ VIGIL_HTTP_PORT: 'eighty' })).toThrow(/^VIGIL_HTTP_PORT: .*\(got "eighty"\)$/);
+    expect(() => loadConfig({ VIGIL_MQTT_PORT: '70000' })).toThrow(/^VIGIL_MQTT_PORT: must be 0–65535/);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^DATABASE_URL: must be a URL starting with postgres:\/\//);
+    expect(() => loadConfig({ VIGIL_DEMO: 'maybe' })).toThrow(/^VIGIL_DEMO: must be 1 or 0/);
+  });
+});
