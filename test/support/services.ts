@@ -50,12 +50,15 @@ export async function startMosquitto(extraConfig = ''): Promise<{ url: string; p
   const conf = path.join(dir, 'mosquitto.conf');
   await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n${extraConfig}\n`);
   const proc: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  const killOnExit = () => proc.kill('SIGKILL'); // never leave a broker behind if the test process dies
+  process.once('exit', killOnExit);
   for (let i = 0; i < 50 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 100));
   if (!(await canConnect(port))) throw new Error('mosquitto did not start');
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
     async stop() {
+      process.off('exit', killOnExit);
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       await rm(dir, { recursive: true, force: true });
