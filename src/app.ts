@@ -28,6 +28,7 @@ import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
 import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
 import { createCgmDailySummaries } from './monitoring/cgm-daily.ts';
+import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from './api/http-server.ts';
 import { authRoutes } from './api/routes/auth.routes.ts';
 import { patientRoutes } from './api/routes/patients.routes.ts';
@@ -101,7 +102,10 @@ async function instanceId(dataDir: string): Promise<string> {
  * The composition root: config → database → migrations → services → broker → HTTP. `close()` shuts them
  * down in reverse, draining ingest so nothing acknowledged is left unwritten.
  */
-export async function startApp(config: Config, opts: { logger?: Logger; clock?: Clock; alerts?: Partial<AlertsConfig> } = {}): Promise<RunningApp> {
+export async function startApp(
+  config: Config,
+  opts: { logger?: Logger; clock?: Clock; alerts?: Partial<AlertsConfig>; /** Extra routes, e.g. the demo mailbox. */ routes?: (http: FastifyInstance, services: Services) => void } = {},
+): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -160,6 +164,8 @@ export async function startApp(config: Config, opts: { logger?: Logger; clock?: 
     closers.push(() => commands.close(), () => commandSweeper.stop());
     commandRoutes(http, { commands });
     alertRoutes(http, { alerts: services.alerts.service, rules: services.alerts.rules, preferences: services.alerts.preferences, pushPublicKey: services.alerts.pushPublicKey }); // [alerts]
+
+    opts.routes?.(http, services);
 
     await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
       throw portError('VIGIL_HTTP_PORT', config.httpPort, err);

@@ -1,51 +1,19 @@
 /** Helpers for the alerts integration tests: a real local SMTP server, a signed-webhook receiver, a movable clock. */
 import { createServer, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { SMTPServer } from 'smtp-server';
+import { startMailbox, type ReceivedMail } from '../src/demo/mailbox.ts';
 import type { Clock } from '../src/platform/clock.ts';
 
-export interface ReceivedMail {
-  to: string[];
-  messageId: string;
-  subject: string;
-  raw: string;
-}
+export type { ReceivedMail } from '../src/demo/mailbox.ts';
 
-/** smtp-server on a random port; `accept=false` answers 451 (temporary failure) so jobs stay pending. */
+/** A real SMTP server on a random port; `accept=false` answers 451 (temporary failure) so jobs stay pending. */
 export async function startSmtp(): Promise<{ port: number; mails: ReceivedMail[]; rejected: number; accept: boolean; close(): Promise<void> }> {
   const state = { port: 0, mails: [] as ReceivedMail[], rejected: 0, accept: true, close: async () => undefined as void };
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onRcptTo(_addr, _session, cb) {
-      if (state.accept) return cb();
-      state.rejected++;
-      const err = new Error('try again later') as Error & { responseCode: number };
-      err.responseCode = 451;
-      cb(err);
-    },
-    onData(stream, session, cb) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString()));
-      stream.on('end', () => {
-        const unfolded = raw.replace(/\r?\n[ \t]+/g, ' '); // RFC 5322 §2.2.3: long headers are folded
-        const header = (name: string) => decodeWords(unfolded.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim() ?? '');
-        state.mails.push({ to: session.envelope.rcptTo.map((r) => r.address), messageId: header('Message-ID'), subject: header('Subject'), raw });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.port = (server.server.address() as { port: number }).port;
-  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const box = await startMailbox({ accept: () => state.accept, onReject: () => state.rejected++ });
+  state.port = box.port;
+  state.mails = box.mails;
+  state.close = box.close;
   return state;
-}
-
-/** RFC 2047 encoded words (`=?UTF-8?Q?…?=` / `?B?`), as nodemailer writes non-ASCII subjects. */
-function decodeWords(v: string): string {
-  return v.replace(/=\?UTF-8\?([QB])\?([^?]*)\?=\s*/gi, (_m, enc: string, text: string) =>
-    enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'));
 }
 
 /** An HTTP server that checks `x-vigil-signature` (HMAC-SHA256 over "t.body") and records what arrived. */

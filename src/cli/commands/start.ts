@@ -7,6 +7,8 @@ import { createLogger } from '../../platform/logger.ts';
 import { loadDemoClinic, seedDemoClinic } from '../../demo/seed.ts';
 import { createSimulator } from '../../simulator/index.ts';
 import { ensureWebBuilt } from '../web-build.ts';
+import { startMailbox } from '../../demo/mailbox.ts';
+import { requirePrincipal } from '../../api/principal.ts';
 
 const command: CliCommand = {
   name: 'start',
@@ -22,9 +24,21 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     const config = cliConfig();
     const logger = createLogger(config.logLevel);
     await ensureWebBuilt(io);
+    // Demo: alert emails go to a local mailbox the admin can read in the web app (no mail relay needed).
+    const mailbox = config.demo && !process.env.VIGIL_SMTP_URL ? await startMailbox() : null;
     let app;
     try {
-      app = await startApp(config, { logger });
+      app = await startApp(config, {
+        logger,
+        alerts: mailbox ? { smtpUrl: mailbox.url } : undefined,
+        routes: mailbox
+          ? (http, services) =>
+              http.get('/api/v1/demo/mailbox', async (req) => {
+                services.access.assertAdmin(requirePrincipal(req));
+                return mailbox.mails.map(({ raw: _raw, ...m }) => m).reverse();
+              })
+          : undefined,
+      });
     } catch (err) {
       if (err instanceof AppError) throw new CliError(err.message);
       throw err;
@@ -57,6 +71,7 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
       lines.push('', '  Demo clinic logins:');
       for (const l of demo.logins) lines.push(`    ${l.role.padEnd(9)} ${l.email.padEnd(22)} ${l.password}`);
       lines.push('', `  Simulated devices: ${demo.patients.reduce((n, p) => n + p.devices.length, 0)} for ${demo.patients.length} patients`);
+      if (mailbox) lines.push(`  Alert emails:      demo mailbox (Admin page), SMTP ${mailbox.url}`);
     }
     io.stdout.write(lines.join('\n') + '\n\n');
 
@@ -65,6 +80,7 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
         logger.info({ signal }, 'shutting down');
         await simulator?.stop().catch(() => undefined);
         await app.close();
+        await mailbox?.close();
         await removeServerFile(config.dataDir);
         resolve();
       };

@@ -1,7 +1,7 @@
 import {
   news2Display,
   type AdminStats, type CreatedDevice, type DemoInfo, type Derived, type DeviceSummary, type EcgStrip, type Me, type News2Wire, type PanelPatient,
-  type PatientDetail, type ReadingSeries, type Rejection,
+  type PatientDetail, type ReadingSeries, type Rejection, type DemoMail,
 } from './types.ts';
 
 const BASE = '/api/v1';
@@ -91,6 +91,8 @@ export const api = {
     request<DeviceSummary[]>('GET', `/devices${query({ patient: patientId })}`, undefined, signal),
   addDevice: (body: { patientId: string; type: string; name?: string }) => request<CreatedDevice>('POST', '/devices', body),
 
+  /** The demo clinic's local mailbox (404 outside the demo). */
+  demoMailbox: (signal?: AbortSignal) => request<DemoMail[]>('GET', '/demo/mailbox', undefined, signal),
   rejections: (limit = 100, signal?: AbortSignal) =>
     request<Rejection[]>('GET', `/admin/rejections${query({ limit })}`, undefined, signal),
   stats: (signal?: AbortSignal) => request<AdminStats>('GET', '/admin/stats', undefined, signal),

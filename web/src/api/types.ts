@@ -184,3 +184,13 @@ export type StreamMessage =
   | { type: 'device'; deviceId: string; patientId: string; online: boolean; battery: number | null; lastSeenAt: string }
   | ({ type: 'news2'; patientId: string } & News2Summary)
   | { type: 'alert'; patientId: string; [key: string]: unknown };
+
+/** An alert email caught by the demo clinic's local mailbox. */
+export interface DemoMail {
+  to: string[];
+  from: string;
+  messageId: string;
+  subject: string;
+  receivedAt: string;
+  text: string;
+}

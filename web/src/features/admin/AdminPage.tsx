@@ -11,6 +11,7 @@ export function AdminPage() {
     <main className="page page-wide">
       <h1 className="page-title">Admin</h1>
       <IngestStats />
+      <DemoMailbox />
       <Rejections />
     </main>
   );
@@ -75,6 +76,37 @@ function Rejections() {
           </div>
         )
       ) : null}
+    </section>
+  );
+}
+
+/** In the demo, alert emails land in a local mailbox; show them so the whole delivery path is visible. */
+function DemoMailbox() {
+  const box = useAsync((signal) => api.demoMailbox(signal), []);
+  if (box.error || !box.data) return null; // not the demo (404) or still loading
+  return (
+    <section className="section">
+      <header className="section-head">
+        <h2>Demo mailbox</h2>
+        <span className="muted small">alert emails sent by the demo clinic</span>
+        <button type="button" className="btn btn-sm" onClick={box.reload}>Refresh</button>
+      </header>
+      {box.data.length === 0 ? <p className="empty card">No emails yet. Alerts that notify by email will appear here.</p> : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead><tr><th>Received</th><th>To</th><th>Subject</th></tr></thead>
+            <tbody>
+              {box.data.slice(0, 50).map((m) => (
+                <tr key={m.messageId || m.receivedAt}>
+                  <td className="nowrap" title={formatDateTime(m.receivedAt)}><TimeAgo ts={m.receivedAt} /></td>
+                  <td>{m.to.join(', ')}</td>
+                  <td title={m.text}>{m.subject}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </section>
   );
 }
