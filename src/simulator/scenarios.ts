@@ -47,7 +47,7 @@ export const SCENARIOS: Record<ScenarioKind, ScenarioDefinition> = {
     holdMs: 15 * MINUTE_MS,
     recoveryMs: 20 * MINUTE_MS,
     peak: { hr: 48, rr: 12, temp: 2.3, sbp: -38, dbp: -20, spo2: -5 },
-    demo: { startAfterMs: 2 * MINUTE_MS, repeatEveryMs: 80 * MINUTE_MS, timeScale: 0.8 },
+    demo: { startAfterMs: 1 * MINUTE_MS, repeatEveryMs: 30 * MINUTE_MS, timeScale: 0.3 }, // onset in 9 min: a demo shows it
   },
   // Hypoglycaemia (level 2 is < 54 mg/dL, International Hypoglycaemia Study Group 2017), with the
   // sympathetic response: tachycardia.
@@ -57,7 +57,7 @@ export const SCENARIOS: Record<ScenarioKind, ScenarioDefinition> = {
     holdMs: 10 * MINUTE_MS,
     recoveryMs: 20 * MINUTE_MS,
     peak: { glucoseTarget: 44, hr: 15 },
-    demo: { startAfterMs: 1 * MINUTE_MS, repeatEveryMs: 90 * MINUTE_MS, timeScale: 1 },
+    demo: { startAfterMs: 1 * MINUTE_MS, repeatEveryMs: 40 * MINUTE_MS, timeScale: 0.4 },
   },
   // Paroxysmal AF with a fast ventricular response, self-terminating.
   'af-episode': {
@@ -75,7 +75,7 @@ export const SCENARIOS: Record<ScenarioKind, ScenarioDefinition> = {
     holdMs: 15 * MINUTE_MS,
     recoveryMs: 25 * MINUTE_MS,
     peak: { spo2: -6, rr: 8, hr: 15, temp: 0.6 },
-    demo: { startAfterMs: 2.5 * MINUTE_MS, repeatEveryMs: 95 * MINUTE_MS, timeScale: 0.6 },
+    demo: { startAfterMs: 2.5 * MINUTE_MS, repeatEveryMs: 45 * MINUTE_MS, timeScale: 0.3 },
   },
   // Heart-failure decompensation: fluid retention, +2 kg in 3 days (ESC 2021 HF guideline: a warning sign).
   'hf-weight-gain': {
