@@ -24,6 +24,7 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : null; 
 const PACED_ONLY = args.includes('--max-only') ? [0] : null;
 const SECONDS = flag('seconds', 10);
 const DEVICES = flag('devices', 40);
+const INFLIGHT = flag('inflight', 64); // unacknowledged QoS 1 messages per device
 const READINGS_PER_MESSAGE = 6;
 const PACED_READINGS_PER_S = 5000;
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
@@ -74,7 +75,7 @@ async function measureVigil(setup: string, app: TestApp, brokerUrl: string, mess
   await new Promise((r) => setTimeout(r, 300));
 
   const t0 = Date.now();
-  const pub = await runPublishers({ brokerUrl, devices: devices.map((d) => ({ id: d.id, secret: d.secret })), durationMs: SECONDS * 1000, messagesPerSecond, inflightPerDevice: 64, seqStart: 1 });
+  const pub = await runPublishers({ brokerUrl, devices: devices.map((d) => ({ id: d.id, secret: d.secret })), durationMs: SECONDS * 1000, messagesPerSecond, inflightPerDevice: INFLIGHT, seqStart: 1 });
   const expected = pub.acked * READINGS_PER_MESSAGE;
   const deadline = Date.now() + 60_000;
   while (stored < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -109,7 +110,7 @@ async function measureFloor(brokerUrl: string, messagesPerSecond: number): Promi
   });
   const devices = Array.from({ length: DEVICES }, (_, i) => ({ id: `floor-${i}`, secret: 'x' }));
   const t0 = Date.now();
-  const pub = await runPublishers({ brokerUrl, devices, durationMs: SECONDS * 1000, messagesPerSecond, inflightPerDevice: 64, seqStart: 1 });
+  const pub = await runPublishers({ brokerUrl, devices, durationMs: SECONDS * 1000, messagesPerSecond, inflightPerDevice: INFLIGHT, seqStart: 1 });
   const deadline = Date.now() + 30_000;
   while (received < pub.acked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await sub.endAsync();
