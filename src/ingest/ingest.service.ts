@@ -140,7 +140,7 @@ export function createIngestService(deps: {
       if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
       const result = await writer.add({
         messageKey: seq === null ? undefined : { deviceId, seq },
-        readings: readings.map((r) => ({ ...r, patientId, deviceId, seq, commandId })),
+        readings: readings.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq, commandId })),
         ecg: [],
       });
       const duplicates = readings.length - result.readings.length;

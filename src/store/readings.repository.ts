@@ -36,25 +36,32 @@ interface ReadingRow {
 
 const toMs = (t: Date | string | number) => (t instanceof Date ? t.getTime() : new Date(t).getTime());
 
-/** One statement, parallel arrays: the bulk path on PostgreSQL. Rows come back in insert order. */
+/**
+ * One statement per batch on PostgreSQL: the rows travel as one JSON parameter (serialised natively by
+ * V8, parsed natively by PostgreSQL), which costs far less than ten escaped text arrays. Rows come back
+ * in insert order.
+ */
 async function insertReadings(tx: Queryable, rows: NewReading[]): Promise<Array<{ id: string }>> {
+  const json = JSON.stringify(
+    rows.map((r) => ({
+      p: r.patientId,
+      d: r.deviceId,
+      s: r.system ?? 'http://loinc.org',
+      c: r.code,
+      v: r.value,
+      u: r.unit,
+      t: r.ts,
+      q: r.seq,
+      k: r.commandId ?? null,
+      m: r.method ?? null,
+    })),
+  );
   return tx.query<{ id: string }>(
     `INSERT INTO readings (patient_id, device_id, system, code, value, unit, ts, seq, command_id, method)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
-                          $7::timestamptz[], $8::bigint[], $9::text[], $10::jsonb[])
+     SELECT p, d, s, c, v, u, to_timestamp(t / 1000.0), q, k, m
+     FROM json_to_recordset($1::json) AS x(p text, d text, s text, c text, v float8, u text, t float8, q bigint, k text, m jsonb)
      RETURNING id`,
-    [
-      rows.map((r) => r.patientId),
-      rows.map((r) => r.deviceId),
-      rows.map((r) => r.system ?? 'http://loinc.org'),
-      rows.map((r) => r.code),
-      rows.map((r) => r.value),
-      rows.map((r) => r.unit),
-      rows.map((r) => new Date(r.ts).toISOString()),
-      rows.map((r) => r.seq),
-      rows.map((r) => r.commandId ?? null),
-      rows.map((r) => (r.method ? JSON.stringify(r.method) : null)),
-    ],
+    [json],
   );
 }
 
