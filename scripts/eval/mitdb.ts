@@ -3,7 +3,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { readRecord } from '../../src/analysis/ecg/wfdb.ts';
 import { readAnnotationFile, isBeatCode, VF_ON, VF_OFF, type Annotation } from '../../src/analysis/ecg/annotations.ts';
-import { detectBeats } from '../../src/analysis/ecg/qrs.ts';
+import { createQrsDetector } from '../../src/analysis/ecg/qrs.ts';
+import { compareDurations, normalise, overlap, type DurationCounts } from '../../src/analysis/ecg/eval/duration.ts';
 import { matchBeats, addCounts, sePp, type BeatCounts } from '../../src/analysis/ecg/eval/beats.ts';
 
 export const PACED_RECORDS = new Set(['102', '104', '107', '217']); // EC57: reported apart
@@ -15,6 +16,30 @@ export interface RecordResult extends BeatCounts {
   ec57: BeatCounts;
   /** Median signed offset detection − reference of matched-ish beats (ms), to check beat placement. */
   offsetMs: number;
+  /** VF/VFL detection over the whole record, by duration (samples) and by episode. */
+  vf: DurationCounts & { refEpisodes: number; refDetected: number; detEpisodes: number; detFalse: number };
+}
+
+/** detectBeats with access to the detector's VF state (same 1 s chunking). */
+export function detectWithVf(signal: Int16Array | Float32Array, fs: number, gain: number, opts: { vf?: boolean } = {}) {
+  const det = createQrsDetector({ fs, gain, vf: opts.vf });
+  const beats: number[] = [];
+  for (let i = 0; i < signal.length; i += fs) for (const b of det.push(signal.subarray(i, i + fs))) beats.push(b);
+  for (const b of det.flush()) beats.push(b);
+  return { beats, vfEpisodes: det.vf ? [...det.vf.episodes] : [] };
+}
+
+function scoreVf(ref: Array<[number, number]>, det: Array<{ start: number; end: number }>, length: number): RecordResult['vf'] {
+  const r = ref.map(([start, end]) => ({ start, end: Math.min(end, length) }));
+  const c = compareDurations(r, det, 0, length);
+  const dn = normalise(det, 0, length), rn = normalise(r, 0, length);
+  return {
+    ...c,
+    refEpisodes: rn.length,
+    refDetected: rn.filter((e) => overlap([e], dn) > 0).length,
+    detEpisodes: dn.length,
+    detFalse: dn.filter((e) => overlap([e], rn) === 0).length,
+  };
 }
 
 /** Sample intervals between VF onset `[` and end `]` marks. */
@@ -51,10 +76,11 @@ export function evaluateRecord(dir: string, record: string): RecordResult {
   const rec = readRecord(path.join(dir, record), ['MLII']);
   const ann = readAnnotationFile(path.join(dir, `${record}.atr`));
   const ref = ann.filter((a) => isBeatCode(a.code)).map((a) => a.sample);
-  const det = detectBeats(rec.adc, rec.fs, rec.gain);
+  const { beats: det, vfEpisodes } = detectWithVf(rec.adc, rec.fs, rec.gain);
   const strict = matchBeats(ref, det, { fs: rec.fs });
-  const ec57 = matchBeats(ref, det, { fs: rec.fs, excluded: vfIntervals(ann) });
-  return { record, paced: PACED_RECORDS.has(record), ...strict, ec57, offsetMs: medianOffsetMs(ref, det, rec.fs) };
+  const vfRef = vfIntervals(ann);
+  const ec57 = matchBeats(ref, det, { fs: rec.fs, excluded: vfRef });
+  return { record, paced: PACED_RECORDS.has(record), ...strict, ec57, offsetMs: medianOffsetMs(ref, det, rec.fs), vf: scoreVf(vfRef, vfEpisodes, rec.adc.length) };
 }
 
 export function gross(rows: readonly RecordResult[], pick: (r: RecordResult) => BeatCounts = (r) => r) {

@@ -12,6 +12,7 @@ export { ECG_ALGORITHM } from './version.ts';
 export { createQrsDetector, detectBeats, type QrsDetector } from './qrs.ts';
 export { createAfDetector, detectAfEpisodes, type AfEpisode, type AfUpdate } from './af.ts';
 export { heartRateSummary, type HeartRateSummary } from './hrv.ts';
+export { VfDetector, vfFeatures, type VfEpisode, type VfBlock, type VfDetectorState } from './vf.ts';
 export { assessQuality, type QualityReport } from './quality.ts';
 export { classifyRecord, type Classification, type RhythmClass } from './classify.ts';
 
@@ -41,12 +42,24 @@ export interface EcgChunkResult {
     episodeStarted?: number;
     episodeEnded?: number;
   };
+  /**
+   * Ventricular flutter/fibrillation: an alarmable finding. Beats are not reported inside VF seconds.
+   * `episodeStarted`/`episodeEnded` are the global sample indices of the episode's first sample and
+   * the sample after its end, reported in the push that decides them (≈ 2 s after the fact).
+   */
+  vf: {
+    inVf: boolean;
+    episodeStarted?: number;
+    episodeEnded?: number;
+  };
 }
 
 export interface EcgStreamAnalyzer {
   push(samples: ArrayLike<number>, startIndex?: number): EcgChunkResult;
   /** AF episodes closed so far (sample intervals). */
   readonly episodes: readonly AfEpisode[];
+  /** VF/VFL episodes closed so far (global sample intervals). */
+  readonly vfEpisodes: readonly AfEpisode[];
 }
 
 export function createEcgStreamAnalyzer(opts: EcgStreamOptions): EcgStreamAnalyzer {
@@ -60,15 +73,20 @@ export function createEcgStreamAnalyzer(opts: EcgStreamOptions): EcgStreamAnalyz
   const recent: number[] = [];
   let afConfidence = 0;
   let qualityIndex = 1;
+  let vfSeen = 0; // closed VF episodes of the current detector already reported
+  let vfOpenReported = -1;
+  const vfEpisodes: AfEpisode[] = [];
 
   return {
     get episodes() {
       return af.episodes;
     },
+    vfEpisodes,
     push(samples, startIndex) {
       // A gap in the stream (lost packets): restart the detector at the new position.
       if (startIndex !== undefined && startIndex !== expected) {
         qrs = createQrsDetector({ fs, gain: opts.gain });
+        vfSeen = 0;
         recent.length = 0;
         filled = 0;
         expected = startIndex;
@@ -107,7 +125,24 @@ export function createEcgStreamAnalyzer(opts: EcgStreamOptions): EcgStreamAnalyz
           if (u.episodeEnded !== undefined) out.episodeEnded = u.episodeEnded;
         }
       }
-      return { beats, heartRate: heartRateSummary(recent, fs).heartRate, confidence: quality.index, quality, af: out };
+      // VF episodes decided during this push (detector indices → global).
+      const vf: EcgChunkResult['vf'] = { inVf: qrs.vf?.inVf ?? false };
+      const st = qrs.vf;
+      if (st) {
+        while (vfSeen < st.episodes.length) {
+          const e = st.episodes[vfSeen++];
+          const g = { start: e.start + offset, end: e.end + offset };
+          vfEpisodes.push(g);
+          if (vfOpenReported !== g.start) vf.episodeStarted = g.start;
+          vf.episodeEnded = g.end;
+          vfOpenReported = -1;
+        }
+        if (st.openStart >= 0 && vfOpenReported !== st.openStart + offset) {
+          vfOpenReported = st.openStart + offset;
+          vf.episodeStarted = vfOpenReported;
+        }
+      }
+      return { beats, heartRate: heartRateSummary(recent, fs).heartRate, confidence: quality.index, quality, af: out, vf };
     },
   };
 }

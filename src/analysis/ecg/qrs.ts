@@ -10,6 +10,7 @@
  */
 import { highpass, lowpass, step, Ring, type Biquad } from './filters.ts';
 import { createDecider, type Candidate, type Decider } from './qrs-decide.ts';
+import { VfDetector, type VfDetectorState } from './vf.ts';
 
 const BANDPASS_LOW_HZ = 5; // Pan & Tompkins 1985: QRS energy lies in 5–15 Hz
 const BANDPASS_HIGH_HZ = 15;
@@ -28,6 +29,12 @@ export interface QrsDetectorOptions {
   fs: number;
   /** ADC units per mV; samples are divided by it (default 1: samples already in mV). */
   gain?: number;
+  /**
+   * Ventricular flutter/fibrillation detection (default true): beats inside VF/VFL seconds are not
+   * reported (flutter waves are not beats) and the VF state is readable from `vf`. Costs ≈ 1.5 s more
+   * output delay, the time the VF decision about a second needs.
+   */
+  vf?: boolean;
 }
 
 export interface QrsDetector {
@@ -38,6 +45,8 @@ export interface QrsDetector {
   push(samples: ArrayLike<number>): number[];
   /** Ends the stream: returns beats still pending. */
   flush(): number[];
+  /** Ventricular flutter/fibrillation state and episodes (undefined when created with `vf: false`). */
+  readonly vf?: VfDetectorState;
 }
 
 class Detector implements QrsDetector {
@@ -69,6 +78,10 @@ class Detector implements QrsDetector {
   private readonly rSearch: number;
   private readonly rRefine: number;
   private readonly decider: Decider;
+  readonly vf?: VfDetector;
+  /** Beats accepted by the decider, waiting for the VF decision about their second. */
+  private pending: number[] = [];
+  private readonly accepted: number[] = [];
 
   constructor(opts: QrsDetectorOptions) {
     const fs = opts.fs;
@@ -92,6 +105,27 @@ class Detector implements QrsDetector {
     this.rSearch = Math.round(R_SEARCH_S * fs);
     this.rRefine = Math.round(R_REFINE_S * fs);
     this.decider = createDecider(fs, this.peakTimeout + this.preBlank + 1);
+    if (opts.vf !== false) this.vf = new VfDetector(fs);
+  }
+
+  /** Moves decided beats from `accepted` to `out`, dropping those inside VF seconds. */
+  private release(out: number[], all = false): void {
+    const vf = this.vf;
+    if (!vf) {
+      for (const b of this.accepted) out.push(b);
+      this.accepted.length = 0;
+      return;
+    }
+    for (const b of this.accepted) this.pending.push(b);
+    this.accepted.length = 0;
+    if (!this.pending.length) return;
+    let k = 0;
+    for (; k < this.pending.length; k++) {
+      const b = this.pending[k];
+      if (!all && b >= vf.decidedUntil) break;
+      if (!vf.inVfAt(b)) out.push(b);
+    }
+    if (k) this.pending = this.pending.slice(k);
   }
 
   push(samples: ArrayLike<number>): number[] {
@@ -104,14 +138,17 @@ class Detector implements QrsDetector {
       const x = (samples[k] - dc) * this.scale;
       const b = step(this.lp, step(this.hp, x));
       this.bp.set(i, b);
-      this.loc.set(i, step(this.locLp, step(this.locHp, x)));
+      const l = step(this.locLp, step(this.locHp, x));
+      this.loc.set(i, l);
+      const decided = this.vf ? this.vf.push(l) : null;
       const d = b - this.bp.get(i - this.derivN);
       this.der.set(i, d);
       const a = d < 0 ? -d : d;
       this.mwiSum += a - this.abs.get(i - this.mwiN);
       this.abs.set(i, a);
       this.pickPeak(i, this.mwiSum);
-      this.decider.tick(i, out);
+      this.decider.tick(i, this.accepted);
+      if (this.accepted.length || (decided && this.pending.length)) this.release(out);
     }
     return out;
   }
@@ -120,7 +157,9 @@ class Detector implements QrsDetector {
     const out: number[] = [];
     if (this.held) this.decider.candidate(this.held);
     this.held = null;
-    this.decider.finish(this.position, out);
+    this.decider.finish(this.position, this.accepted);
+    this.vf?.finish();
+    this.release(out, true);
     return out;
   }
 
