@@ -6,4 +6,6 @@ import { register } from 'tsx/esm/api';
 register();
 const { runCli } = await import('../src/cli/index.ts');
 const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
-if (code !== 0 || process.argv[2] !== 'start') process.exitCode = code;
+// Every verb has closed what it opened by now; exit explicitly so that a stray handle (a socket a library
+// keeps alive) can never leave a finished command hanging. stdout/stderr are synchronous on Linux pipes.
+process.exit(code);

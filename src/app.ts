@@ -134,9 +134,17 @@ export async function startApp(
     if (config.mqttUrl) {
       gateway = await connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, logger });
     } else if (config.mqttPort !== 0) {
-      const embedded = await startEmbeddedBroker({ port: config.mqttPort, deviceService: services.deviceService, ingest: services.ingest, events: services.events, logger }).catch((err) => {
-        throw portError('VIGIL_MQTT_PORT', config.mqttPort, err);
-      });
+      const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, logger };
+      let embedded;
+      try {
+        embedded = await startEmbeddedBroker({ port: config.mqttPort, ...brokerDeps });
+      } catch (err) {
+        // The default port is often held by a broker already on the machine (Mosquitto): when the port was not
+        // chosen explicitly, take the next free one and say so, rather than failing a first `npm start`.
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw portError('VIGIL_MQTT_PORT', config.mqttPort, err);
+        embedded = await startEmbeddedBrokerOnNextFreePort(config.mqttPort, brokerDeps);
+        logger.warn(`port ${config.mqttPort} is in use (another MQTT broker?); the embedded broker listens on ${embedded.port} instead. Set VIGIL_MQTT_PORT to choose.`);
+      }
       gateway = embedded;
       mqttPort = embedded.port;
     }
@@ -179,6 +187,18 @@ export async function startApp(
     await close();
     throw err;
   }
+}
+
+async function startEmbeddedBrokerOnNextFreePort(from: number, deps: Omit<Parameters<typeof startEmbeddedBroker>[0], 'port'>) {
+  const TRIES = 10;
+  for (let port = from + 1; port <= from + TRIES; port++) {
+    try {
+      return await startEmbeddedBroker({ port, ...deps });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+  throw new AppError('UNAVAILABLE', `VIGIL_MQTT_PORT: ports ${from}–${from + TRIES} are all in use (set VIGIL_MQTT_PORT to a free port)`);
 }
 
 function portError(setting: string, port: number, err: unknown): Error {

@@ -10,6 +10,8 @@ export interface Config {
   httpHost: string;
   /** 0 disables the embedded broker. */
   mqttPort: number;
+  /** True when VIGIL_MQTT_PORT was set: a taken port is then an error, not a reason to pick another. */
+  mqttPortExplicit: boolean;
   dataDir: string;
   /** postgres://… — use this server instead of the embedded PGlite. */
   databaseUrl?: string;
@@ -87,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpPort: v.VIGIL_HTTP_PORT,
     httpHost: v.VIGIL_HTTP_HOST,
     mqttPort: v.VIGIL_MQTT_PORT,
+    mqttPortExplicit: env.VIGIL_MQTT_PORT !== undefined && env.VIGIL_MQTT_PORT !== '',
     dataDir: path.resolve(v.VIGIL_DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     mqttUrl: v.MQTT_URL,

@@ -40,6 +40,7 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
           : undefined,
       });
     } catch (err) {
+      await mailbox?.close();
       if (err instanceof AppError) throw new CliError(err.message);
       throw err;
     }
@@ -63,7 +64,7 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     const lines = [
       '',
       `  Vigil is running:  ${app.httpUrl}`,
-      `  MQTT:              ${config.mqttUrl ?? (app.mqttPort ? `mqtt://localhost:${app.mqttPort}` : 'disabled')}`,
+      `  MQTT:              ${config.mqttUrl ?? (app.mqttPort ? `mqtt://localhost:${app.mqttPort}` : 'disabled')}${app.mqttPort && app.mqttPort !== config.mqttPort && !config.mqttUrl ? `   (${config.mqttPort} was taken)` : ''}`,
       `  FHIR:              ${app.httpUrl}/fhir/R4/metadata`,
       `  Database:          ${config.databaseUrl ? 'PostgreSQL' : `embedded (${config.dataDir})`}`,
     ];
