@@ -1,6 +1,6 @@
 /**
  * ECG evaluation harness (`npm run eval:ecg`): QRS detection on mitdb (EC57 beat-by-beat), AF detection on
- * afdb (by duration), CinC 2017 classification (k-fold cross-validation). Prints a table, writes
+ * afdb (by duration), a noise stress test on mitdb, CinC 2017 classification (k-fold cross-validation). Prints a table, writes
  * docs/ecg-eval.json and docs/ecg-eval.md; `--json` prints the JSON object instead of the table.
  */
 import { writeFileSync, existsSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
 import { evaluateMitdb, mitdbMarkdown } from './eval/mitdb-report.ts';
 import { evaluateAfdb, afdbMarkdown } from './eval/afdb.ts';
 import { evaluateCinc, cincMarkdown } from './eval/cinc.ts';
+import { evaluateNst, nstMarkdown } from './eval/nst.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = process.env.VIGIL_SHARED_DATA ?? path.resolve(repoRoot, '../shared/data');
@@ -36,6 +37,11 @@ if (!only || only === 'mitdb') {
   const r = evaluateMitdb(path.join(dataDir, 'mitdb'));
   result.mitdb = r;
   md.push(mitdbMarkdown(r), '');
+}
+if (!only || only === 'nst') {
+  const r = evaluateNst(path.join(dataDir, 'mitdb'));
+  result.noiseStress = r;
+  md.push(nstMarkdown(r), '');
 }
 if (!only || only === 'afdb') {
   const r = evaluateAfdb(path.join(dataDir, 'afdb'));
