@@ -54,14 +54,12 @@ export function createBatchWriter<T, R>(opts: BatchWriterOptions<T, R>): BatchWr
     queue = queue.slice(batch.length);
     inFlight++;
     const batchItems = batch.map((p) => p.item);
-    const t0 = performance.now();
     opts
       .write(batchItems)
       .then(
         (results) => {
           batches++;
           items += batch.length;
-          if (process.env.VIGIL_DEBUG_BATCH) process.stderr.write(`batch ${batch.length} items in ${(performance.now() - t0).toFixed(1)} ms, queued ${queue.length}\n`);
           batch.forEach((p, i) => p.resolve(results[i]));
           opts.onCommitted?.(batchItems, results);
         },

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
 import { AppError } from './errors.ts';
 
 /**
@@ -22,35 +21,6 @@ export interface Db extends Queryable {
   /** Several statements separated by semicolons, no parameters (migrations). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
-}
-
-export async function openPglite(dataDir: string | null): Promise<Db> {
-  let dir: string | undefined;
-  if (dataDir) {
-    dir = path.join(dataDir, 'pgdata');
-    await mkdir(dir, { recursive: true });
-  }
-  const lite = await PGlite.create(dir ? { dataDir: dir } : {});
-  // PGlite runs one statement at a time; serialise transactions so that one never interleaves with another.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
-  const q: Queryable['query'] = async (sql, params) => (await lite.query(sql, params as unknown[])).rows as never;
-  return {
-    kind: 'pglite',
-    query: (sql, params) => serial(() => q(sql, params)),
-    transaction: (fn) =>
-      serial(() =>
-        lite.transaction(async (tx) =>
-          fn({ query: async (sql, params) => (await tx.query(sql, params as unknown[])).rows as never }),
-        ),
-      ),
-    exec: (sql) => serial(async () => void (await lite.exec(sql))),
-    close: () => serial(() => lite.close()),
-  };
 }
 
 export async function openPostgres(url: string): Promise<Db> {
