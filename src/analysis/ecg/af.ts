@@ -15,7 +15,7 @@
 
 const INNER_BEATS = 8; // Petrėnas 2015: 8-beat window
 const OUTER_BEATS = 49; // smoothing median over ≈ 50 beats (odd: one centre beat)
-const THRESHOLD = 0.018; // irregularity (fraction of mean RR); set once on all afdb records, never per record
+export const AF_THRESHOLD = 0.018; // irregularity (fraction of mean RR); set once on all afdb records, never per record
 const ECTOPIC_SHORT = 0.9; // premature: under 90 % of the recent median RR
 const ECTOPIC_LONG = 1.05; // compensatory pause: over 105 % of it
 const ECTOPIC_SUM_TOLERANCE = 0.3; // |short + long − 2·median| < 30 % of the median
@@ -54,8 +54,9 @@ function median(v: number[]): number {
   return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-export function createAfDetector(opts: { fs: number }): AfDetector {
+export function createAfDetector(opts: { fs: number; threshold?: number }): AfDetector {
   const { fs } = opts;
+  const THRESHOLD = opts.threshold ?? AF_THRESHOLD;
   const beats: number[] = []; // recent beat times, trimmed
   const rr: number[] = []; // recent RR (s)
   const irr: number[] = []; // per-beat irregularity
@@ -147,8 +148,8 @@ export function createAfDetector(opts: { fs: number }): AfDetector {
 }
 
 /** Whole-record convenience: AF episodes (sample intervals) from ascending beat times. */
-export function detectAfEpisodes(beats: readonly number[], fs: number): AfEpisode[] {
-  const det = createAfDetector({ fs });
+export function detectAfEpisodes(beats: readonly number[], fs: number, threshold?: number): AfEpisode[] {
+  const det = createAfDetector({ fs, threshold });
   for (const b of beats) det.push(b);
   return det.finish();
 }

@@ -280,7 +280,7 @@ function afEvidenceFeatures(x: Float32Array, beats: number[], fs: number): numbe
 /** Feature vector (order = FEATURE_NAMES) of one record; `signal` in mV. NaN marks "not measurable". */
 export function extractFeatures(signal: ArrayLike<number>, fs: number): number[] {
   const x = filterCascade(signal, [highpass(0.5, fs), lowpass(40, fs)]); // remove wander and mains hum
-  let beats = detectBeats(x, fs);
+  let beats = detectBeats(x, fs, 1, { vf: false }); // features as trained (VF suppression off)
   // Handheld recordings are often inverted; the detector is polarity-free, the template uses the sign.
   const seconds = x.length / fs;
   beats = beats.filter((b) => b < x.length);

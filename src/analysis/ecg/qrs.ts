@@ -235,9 +235,12 @@ export function createQrsDetector(opts: QrsDetectorOptions): QrsDetector {
   return new Detector(opts);
 }
 
-/** Whole-record detection: feeds the signal through the streaming detector in 1 s chunks. */
-export function detectBeats(signal: ArrayLike<number>, fs: number, gain = 1): number[] {
-  const det = createQrsDetector({ fs, gain });
+/**
+ * Whole-record detection: feeds the signal through the streaming detector in 1 s chunks.
+ * `opts.vf: false` keeps beats inside VF/VFL (the CinC features were trained that way).
+ */
+export function detectBeats(signal: ArrayLike<number>, fs: number, gain = 1, opts: { vf?: boolean } = {}): number[] {
+  const det = createQrsDetector({ fs, gain, vf: opts.vf });
   const beats: number[] = [];
   const chunk = Math.max(1, Math.round(fs));
   const isTyped = ArrayBuffer.isView(signal);
