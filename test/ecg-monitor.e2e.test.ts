@@ -53,4 +53,24 @@ describe('ECG monitoring in the platform', () => {
     for (const r of sinus) expect(Math.abs(r.value - 72)).toBeLessThanOrEqual(8);
     expect(afEvents.some((e) => e.state === 'start')).toBe(true);
   });
+
+  it('raises a critical alert when the ECG shows ventricular flutter', async () => {
+    const vfDevice = await app.services.deviceService.provision({ patientId, type: 'ecg' }, 'system');
+    const admin = (await app.tokenFor('admin')).token;
+    const model = createEcgModel({ seed: 7, fs: FS });
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: vfDevice.id, password: vfDevice.secret, reconnectPeriod: 0 });
+    const start = Date.now() - 60_000;
+    for (let s = 0; s < 50; s++) {
+      // 20 s of sinus rhythm, then ventricular flutter: a 5 Hz, ~1 mV sinusoid (the classic VFL waveform).
+      const samples = s < 20 ? model.next(FS, { hr: 75, rr: 15, af: false }) : Array.from({ length: FS }, (_, i) => Math.round(900 * Math.sin((2 * Math.PI * 5 * (s * FS + i)) / FS)));
+      await client.publishAsync(`vigil/v1/devices/${vfDevice.id}/ecg`, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }), { qos: 1 });
+    }
+    await client.endAsync();
+    let alerts: Array<{ rule: string; severity: string; status: string }> = [];
+    for (let i = 0; i < 50 && !alerts.some((a) => a.rule === 'vf'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      alerts = (await app.api<typeof alerts>(admin, 'GET', `/api/v1/alerts?patient=${patientId}&status=open`)).body;
+    }
+    expect(alerts.find((a) => a.rule === 'vf')).toMatchObject({ severity: 'critical', status: 'open' });
+  });
 });

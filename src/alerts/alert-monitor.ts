@@ -138,8 +138,9 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
       const patientId = m.patientId;
       if (m.type === 'news2') {
         void enqueue(() => feed([{ type: 'news2', patientId, score: (m.score as number | null) ?? null, risk: (m.risk as string | null) ?? null, minimumRisk: String(m.minimumRisk ?? 'low'), complete: m.complete === true }]));
-      } else if (m.type === 'ecg.af' && (m.state === 'start' || m.state === 'end')) {
-        void enqueue(() => feed([{ type: 'af', patientId, deviceId: (m.deviceId as string) ?? null, state: m.state as 'start' | 'end' }]));
+      } else if ((m.type === 'ecg.af' || m.type === 'ecg.vf') && (m.state === 'start' || m.state === 'end')) {
+        const type = m.type === 'ecg.af' ? ('af' as const) : ('vf' as const);
+        void enqueue(() => feed([{ type, patientId, deviceId: (m.deviceId as string) ?? null, state: m.state as 'start' | 'end' }]));
       } else if (m.type === 'alert' && m.event === 'resolved') {
         // A person resolved it while the condition may persist: start over, so it re-alerts after the rule's minimum duration.
         const a = m.alert as Alert;

@@ -111,6 +111,13 @@ describe('rate of change, glucose, AF, devices', () => {
     const t = run(rule, [[{ type: 'af', patientId: 'p', state: 'start' }, T0], [{ type: 'af', patientId: 'p', state: 'start' }, T0], [{ type: 'af', patientId: 'p', state: 'end' }, T0]]).transitions;
     expect(t.map((x) => x.action)).toEqual(['raise', 'clear']);
   });
+
+  it('raises a critical VF alert on the start of a VF episode, once, and resolves it on the end', () => {
+    const rule = parseRuleDefinition(DEFAULT_RULES['vf']);
+    const t = run(rule, [[{ type: 'vf', patientId: 'p', state: 'start' }, T0], [{ type: 'vf', patientId: 'p', state: 'start' }, T0], [{ type: 'vf', patientId: 'p', state: 'end' }, T0]]).transitions;
+    expect(t.map((x) => x.action)).toEqual(['raise', 'clear']);
+    expect(t[0]).toMatchObject({ severity: 'critical' });
+  });
   it('missing data: the tick raises after afterMs of silence; a reading clears', () => {
     const rule = parseRuleDefinition({ kind: 'missing-data', afterMs: 10 * MIN });
     const t = run(rule, [[reading('8867-4', 70, T0), T0], [{ type: 'tick' }, T0 + 9 * MIN], [{ type: 'tick' }, T0 + 11 * MIN], [{ type: 'tick' }, T0 + 12 * MIN], [reading('8867-4', 70, T0), T0 + 13 * MIN]]).transitions;

@@ -10,6 +10,7 @@ export type Signal =
   | { type: 'news2'; patientId: string; score: number | null; risk: string | null; minimumRisk: string; complete: boolean }
   | { type: 'device'; patientId: string; deviceId: string; online: boolean; battery?: number }
   | { type: 'af'; patientId: string; deviceId?: string | null; state: 'start' | 'end' }
+  | { type: 'vf'; patientId: string; deviceId?: string | null; state: 'start' | 'end' }
   | { type: 'tick' };
 
 export interface RuleState {
@@ -58,6 +59,8 @@ export function accepts(rule: RuleDefinition, s: Signal): boolean {
       return s.type === 'news2';
     case 'af':
       return s.type === 'af';
+    case 'vf':
+      return s.type === 'vf';
     case 'missing-data':
       return (s.type === 'reading' && !!s.deviceId) || s.type === 'tick';
     case 'device-offline':
@@ -87,7 +90,9 @@ export function evaluate(prev: RuleState | undefined, s: Signal, rule: RuleDefin
     case 'glucose':
       return s.type === 'reading' ? glucose(state, s, rule) : { state, transition: null };
     case 'af':
-      return s.type === 'af' ? af(state, s, rule) : { state, transition: null };
+      return s.type === 'af' ? rhythmEpisode(state, s.state, rule.severity, 'Atrial fibrillation episode detected on ECG', 'AF episode ended (sinus rhythm on ECG)') : { state, transition: null };
+    case 'vf':
+      return s.type === 'vf' ? rhythmEpisode(state, s.state, rule.severity, 'Ventricular fibrillation/flutter detected on ECG', 'VF/flutter ended on ECG') : { state, transition: null };
     case 'missing-data':
       return missingData(state, s, rule, now);
     case 'device-offline':
@@ -222,9 +227,10 @@ function glucose(state: RuleState, s: ReadingSignal, r: Def<'glucose'>): Evaluat
   return { state, transition: null };
 }
 
-function af(state: RuleState, s: Extract<Signal, { type: 'af' }>, r: Def<'af'>): Evaluation {
-  if (s.state === 'start') return state.firing ? { state, transition: null } : raiseOrUpdate(state, r.severity, null, 'Atrial fibrillation episode detected on ECG');
-  return state.firing ? clear(state, 'AF episode ended (sinus rhythm on ECG)') : { state, transition: null };
+/** A rhythm episode reported by the ECG analysis (AF, VF): open on start, resolve on end. */
+function rhythmEpisode(state: RuleState, edge: 'start' | 'end', severity: Severity, started: string, ended: string): Evaluation {
+  if (edge === 'start') return state.firing ? { state, transition: null } : raiseOrUpdate(state, severity, null, started);
+  return state.firing ? clear(state, ended) : { state, transition: null };
 }
 
 /** Missing data: `lastTs` is when the device last delivered (server time); the tick raises after afterMs of silence. */

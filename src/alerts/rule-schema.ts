@@ -63,6 +63,8 @@ export const ruleDefinitionSchema = z.discriminatedUnion('kind', [
     ...common,
   }),
   z.object({ kind: z.literal('af'), ...common }),
+  // Ventricular flutter/fibrillation on a wearable ECG: a cardiac arrest rhythm until proven otherwise.
+  z.object({ kind: z.literal('vf'), ...common }),
   z.object({
     kind: z.literal('missing-data'),
     /** No reading for this long from a device that should be sending, ms. */
@@ -114,6 +116,7 @@ export const DEFAULT_RULES: Record<string, unknown> = {
   'weight-gain': { kind: 'rate-of-change', code: '29463-7', delta: 2, windowMs: 3 * 86_400_000, severity: 'warning' },
   'glucose': { kind: 'glucose', severity: 'warning', escalation: DEFAULT_LADDER },
   'af': { kind: 'af', severity: 'warning' },
+  'vf': { kind: 'vf', severity: 'critical', escalation: [{ afterMs: MIN, to: 'care-team' as const }, { afterMs: 3 * MIN, to: 'admins' as const }] },
   'missing-data': { kind: 'missing-data', afterMs: 60 * MIN, severity: 'info' },
   'device-offline': { kind: 'device-offline', forMs: 30 * MIN, severity: 'info' },
   'battery-low': { kind: 'battery-low', below: 15, clearAt: 25, severity: 'info' },

@@ -21,7 +21,7 @@ interface DeviceStream {
 /**
  * Streams each device's ECG chunks through the pure ECG analyzer (QRS → heart rate, RR → AF) and turns its
  * output into derived Observations (heart rate from ECG, AF episodes with their duration) and live events:
- * `{type: 'ecg.af', patientId, deviceId, state: 'start'|'end', at}` for alert rules and the dashboard.
+ * `{type: 'ecg.af' | 'ecg.vf', patientId, deviceId, state: 'start'|'end', at}` for alert rules and the dashboard.
  */
 export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'logger'>) {
   const log = deps.logger.child({ module: 'ecg-monitor' });
@@ -59,6 +59,12 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
         s.afStartTs = null;
         deps.events.emit('live', { type: 'ecg.af', patientId: c.patientId, deviceId: c.deviceId, state: 'end', at: new Date(end).toISOString(), start: new Date(start).toISOString() });
         derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method });
+      }
+      if (result.vf.episodeStarted !== undefined) {
+        deps.events.emit('live', { type: 'ecg.vf', patientId: c.patientId, deviceId: c.deviceId, state: 'start', at: new Date(at(result.vf.episodeStarted)).toISOString() });
+      }
+      if (result.vf.episodeEnded !== undefined) {
+        deps.events.emit('live', { type: 'ecg.vf', patientId: c.patientId, deviceId: c.deviceId, state: 'end', at: new Date(at(result.vf.episodeEnded)).toISOString() });
       }
       if (derived.length) void deps.ingest.storeDerived(derived).catch((err) => log.error({ err }, 'could not store ECG findings'));
     } catch (err) {

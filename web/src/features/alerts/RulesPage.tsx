@@ -87,6 +87,8 @@ function summarize(r: AlertRule): string {
     case 'glucose': return `glucose < ${d.low} warning, < ${d.urgentLow} critical, > ${d.high}, predicted low within ${min(d.predictHorizonMs)}`;
     case 'missing-data': return `no data for ${min(d.afterMs)} → ${d.severity}`;
     case 'device-offline': return `device offline for ${min(d.forMs)} → ${d.severity}`;
+    case 'af': return `atrial fibrillation episode on ECG → ${d.severity}`;
+    case 'vf': return `ventricular fibrillation/flutter on ECG → ${d.severity}`;
     case 'battery-low': return `battery below ${d.below} % (clears above ${d.clearAt} %) → ${d.severity}`;
     default: return `${String(d.kind)} → ${d.severity}`;
   }
