@@ -99,8 +99,8 @@ async function instanceId(dataDir: string): Promise<string> {
 }
 
 /**
- * The composition root: config → database → migrations → services → broker → HTTP. `close()` shuts them
- * down in reverse, draining ingest so nothing acknowledged is left unwritten.
+ * The composition root: config → database → migrations → services → monitoring → broker → HTTP. `close()`
+ * shuts them down in reverse, draining ingest so nothing acknowledged is left unwritten.
  */
 export async function startApp(
   config: Config,
@@ -118,61 +118,19 @@ export async function startApp(
     if (applied.length) logger.info({ applied }, 'database migrated');
     const services = createServices(db, { logger, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
     closers.push(() => services.ingest.close());
-    // [alerts] started before the broker so that the first readings meet loaded rules
-    let appUrl = config.publicUrl ?? '';
-    await services.alerts.start({ appUrl: () => appUrl, dataDir: config.dataDir });
-    closers.push(() => services.alerts.close());
-    const derived = createDerivedObservations({ ...services });
-    closers.push(() => derived.close());
-    const ecgMonitor = createEcgMonitor({ ...services });
-    closers.push(() => ecgMonitor.close());
-    const cgmDaily = createCgmDailySummaries({ ...services });
-    closers.push(() => cgmDaily.close());
-
-    let gateway: (DeviceGateway & { clientCount?: () => number }) | null = null;
-    let mqttPort: number | null = null;
-    if (config.mqttUrl) {
-      gateway = await connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, logger });
-    } else if (config.mqttPort !== 0) {
-      const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, logger };
-      let embedded;
-      try {
-        embedded = await startEmbeddedBroker({ port: config.mqttPort, ...brokerDeps });
-      } catch (err) {
-        // The default port is often held by a broker already on the machine (Mosquitto): when the port was not
-        // chosen explicitly, take the next free one and say so, rather than failing a first `npm start`.
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw portError('VIGIL_MQTT_PORT', config.mqttPort, err);
-        embedded = await startEmbeddedBrokerOnNextFreePort(config.mqttPort, brokerDeps);
-        logger.warn(`port ${config.mqttPort} is in use (another MQTT broker?); the embedded broker listens on ${embedded.port} instead. Set VIGIL_MQTT_PORT to choose.`);
-      }
-      gateway = embedded;
-      mqttPort = embedded.port;
-    }
-    if (gateway) closers.push(() => gateway!.close());
+    // The public URL is known once HTTP listens; notifications and FHIR links read it then.
+    const urls = { base: config.publicUrl ?? '' };
+    const monitoring = await startMonitoring(services, { appUrl: () => urls.base, dataDir: config.dataDir });
+    closers.push(() => monitoring.close());
+    const gateway = await startDeviceGateway(config, services, logger);
+    if (gateway) closers.push(() => gateway.close());
 
     const demo = { logins: [] as DemoLogin[] };
     const http = await createHttpServer({ logger, auth: services.auth });
-    let baseUrl = '';
     const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger });
     closers.push(() => live.close());
-    http.get('/health', async (_req, reply) => {
-      const dbOk = await db.query('SELECT 1').then(() => true, () => false);
-      const brokerOk = gateway ? gateway.healthy() : true;
-      return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
-    });
-    authRoutes(http, { auth: services.auth, secureCookies: (config.publicUrl ?? '').startsWith('https:'), demoLogins: () => demo.logins });
-    patientRoutes(http, { patients: services.patientService, derived: createDerivedService({ access: services.access, patients: services.repos.patients, readings: services.repos.readings, clock: services.clock }), access: services.access, readings: services.repos.readings, ecg: services.repos.ecg, clock: services.clock, afSince: ecgMonitor.afSince });
-    deviceRoutes(http, { devices: services.deviceService, access: services.access, ingest: services.ingest, rejections: services.repos.rejections, gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: live.clientCount() }) });
-    userRoutes(http, { auth: services.auth, access: services.access, patients: services.patientService });
-    const fhir = createFhirService({ access: services.access, audit: services.audit, ...services.repos, baseUrl: () => baseUrl + '/fhir/R4' });
-    fhirRoutes(http, { fhir, baseUrl: () => baseUrl + '/fhir/R4', version: VERSION });
-    // [commands] device commands: durable queue in the database, delivered through the gateway (issue 4 part 4)
-    const commands = createCommandService({ commands: createCommandsRepository(db), devices: services.deviceService, access: services.access, audit: services.audit, events: services.events, gateway, clock: services.clock, logger, timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 } });
-    const commandSweeper = startExpirySweeper(commands.expireDue, logger);
-    closers.push(() => commands.close(), () => commandSweeper.stop());
-    commandRoutes(http, { commands });
-    alertRoutes(http, { alerts: services.alerts.service, rules: services.alerts.rules, preferences: services.alerts.preferences, pushPublicKey: services.alerts.pushPublicKey }); // [alerts]
-
+    const commands = registerRoutes(http, { config, services, gateway, live, monitoring, demo, urls, logger });
+    closers.push(() => commands.close());
     opts.routes?.(http, services);
 
     await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
@@ -180,13 +138,97 @@ export async function startApp(
     });
     closers.push(() => http.close());
     const httpPort = (http.server.address() as { port: number }).port;
-    baseUrl = config.publicUrl ?? `http://localhost:${httpPort}`;
-    appUrl = baseUrl; // [alerts] links in notifications
-    return { services, httpUrl: baseUrl, httpPort, mqttPort, gateway, demo, close };
+    urls.base = config.publicUrl ?? `http://localhost:${httpPort}`;
+    return { services, httpUrl: urls.base, httpPort, mqttPort: gateway?.kind === 'embedded' ? (gateway.port ?? null) : null, gateway, demo, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** Analysis as data arrives: alert rules, derived NEWS2, the ECG stream, CGM daily summaries. */
+async function startMonitoring(services: Services, alertsStart: { appUrl: () => string; dataDir: string }) {
+  // Alerts start before the broker so that the first readings meet loaded rules.
+  await services.alerts.start(alertsStart);
+  const derived = createDerivedObservations({ ...services });
+  const ecgMonitor = createEcgMonitor({ ...services });
+  const cgmDaily = createCgmDailySummaries({ ...services });
+  return {
+    afSince: ecgMonitor.afSince,
+    async close() {
+      cgmDaily.close();
+      ecgMonitor.close();
+      derived.close();
+      await services.alerts.close();
+    },
+  };
+}
+
+type Gateway = DeviceGateway & { port?: number; clientCount?: () => number };
+
+/** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
+async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
+  if (config.mqttUrl) {
+    return connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, logger });
+  }
+  if (config.mqttPort === 0) return null;
+  const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, logger };
+  try {
+    return await startEmbeddedBroker({ port: config.mqttPort, ...brokerDeps });
+  } catch (err) {
+    // The default port is often held by a broker already on the machine (Mosquitto): when the port was not
+    // chosen explicitly, take the next free one and say so, rather than failing a first `npm start`.
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw portError('VIGIL_MQTT_PORT', config.mqttPort, err);
+    const embedded = await startEmbeddedBrokerOnNextFreePort(config.mqttPort, brokerDeps);
+    logger.warn(`port ${config.mqttPort} is in use (another MQTT broker?); the embedded broker listens on ${embedded.port} instead. Set VIGIL_MQTT_PORT to choose.`);
+    return embedded;
+  }
+}
+
+/** Every HTTP route module, each given only what it uses. Returns the command service (it needs closing). */
+function registerRoutes(
+  http: FastifyInstance,
+  d: {
+    config: Config;
+    services: Services;
+    gateway: Gateway | null;
+    live: { clientCount(): number };
+    monitoring: { afSince(deviceId: string): number | null };
+    demo: { logins: DemoLogin[] };
+    urls: { base: string };
+    logger: Logger;
+  },
+) {
+  const { config, services: s, gateway } = d;
+  http.get('/health', async (_req, reply) => {
+    const dbOk = await s.db.query('SELECT 1').then(() => true, () => false);
+    const brokerOk = gateway ? gateway.healthy() : true;
+    return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
+  });
+  authRoutes(http, { auth: s.auth, secureCookies: (config.publicUrl ?? '').startsWith('https:'), demoLogins: () => d.demo.logins });
+  const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
+  patientRoutes(http, { patients: s.patientService, derived, access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
+  deviceRoutes(http, {
+    devices: s.deviceService, access: s.access, ingest: s.ingest, rejections: s.repos.rejections,
+    gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
+  });
+  userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
+  const fhirBase = () => d.urls.base + '/fhir/R4';
+  fhirRoutes(http, { fhir: createFhirService({ access: s.access, audit: s.audit, ...s.repos, baseUrl: fhirBase }), baseUrl: fhirBase, version: VERSION });
+  // Device commands: a durable queue in the database, delivered through the gateway.
+  const commands = createCommandService({
+    commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway, clock: s.clock, logger: d.logger,
+    timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 },
+  });
+  const sweeper = startExpirySweeper(commands.expireDue, d.logger);
+  commandRoutes(http, { commands });
+  alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });
+  return {
+    async close() {
+      sweeper.stop();
+      await commands.close();
+    },
+  };
 }
 
 async function startEmbeddedBrokerOnNextFreePort(from: number, deps: Omit<Parameters<typeof startEmbeddedBroker>[0], 'port'>) {
