@@ -18,21 +18,12 @@ import { assessQuality } from '../../src/analysis/ecg/quality.ts';
 import { highpass, lowpass, filterCascade } from '../../src/analysis/ecg/filters.ts';
 import { listRecords, detectWithVf, vfIntervals, PACED_RECORDS } from './mitdb.ts';
 import { progress } from './report.ts';
+import { mulberry32 } from '../../src/domain/random.ts';
 
 export const NST_SNRS_DB = [Infinity, 24, 12, 6, 0];
 export const NST_SEED = 1984;
 
-/** mulberry32: small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Unit-power noise mix (mV² = 1), reproducible from `seed`. */
 export function makeNoise(n: number, fs: number, seed: number): Float32Array {

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../domain/random.ts';
+
 /**
  * Seeded pseudo-random numbers for the simulator. Every model takes one of these so that a seed
  * reproduces a patient exactly (tests, demo screenshots). Not for anything security-related.
@@ -14,17 +16,10 @@ export interface Rng {
   pick<T>(items: readonly T[]): T;
 }
 
-/** mulberry32: a small, fast 32-bit generator with good statistical quality for simulation. */
+/** Built on mulberry32 (domain/random.ts), with normal and integer helpers for the models. */
 export function createRng(seed: number): Rng {
-  let state = seed >>> 0;
   let spare: number | null = null;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   // Box–Muller, caching the second value.
   const normal = (): number => {
     if (spare !== null) {

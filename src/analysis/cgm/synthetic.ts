@@ -6,6 +6,7 @@
  * sensor gaps.
  */
 import { DAY_MS, DEFAULT_INTERVAL_MIN, MINUTE_MS, type CgmReading } from './types.ts';
+import { mulberry32 } from '../../domain/random.ts';
 
 export type SyntheticProfile = 'tight' | 'typical' | 'variable';
 
@@ -19,17 +20,7 @@ export interface SyntheticCgmOptions {
   gapProbability?: number;
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 const PROFILES = {
   // baseline mg/dL, meal rise mean/sd mg/dL, drift sd, chance per night of a nocturnal low and its depth
