@@ -6,10 +6,15 @@
  * Ectopic handling: each interval's irregularity is the smallest of |rr − rr₋ₖ| for k = 1…4, relative to
  * the local mean RR. An isolated premature beat, bigeminy (rr ≈ rr₋₂), trigeminy (rr ≈ rr₋₃) and
  * quadrigeminy (rr ≈ rr₋₄) then stay near zero, while AF (no RR pattern repeats) stays high.
- * Before that, a premature interval followed by a compensatory one (short < 0.9 × and long > 1.05 × the
- * median of the 8 previous intervals, summing to about two of them) is replaced by the pair's mean, as
- * Petrėnas 2015 filters ectopic beats: frequent premature atrial beats are not AF.
- * The statistic for a beat uses beats on both sides, so decisions come `DELAY_BEATS` beats late and
+ * Before that, ectopic beats are removed as in Petrėnas 2015's ectopic-beat filter: an interval premature
+ * relative to the running median (< 0.9 × the median of the last 8 kept intervals) and followed by a
+ * compensatory one (> 1.05 × that median) is dropped together with the compensatory interval, so the
+ * irregularity is measured on the underlying rhythm. Extended here to runs of up to `AF_ECTOPIC_RUN`
+ * consecutive premature intervals (atrial couplets and triplets) before the compensatory one. No sum
+ * condition: atrial premature beats reset the sinus node, so their pause is not fully compensatory.
+ * In AF, dropping such short-long groups leaves the remaining intervals as irregular as before.
+ * The statistic for a beat uses beats on both sides, so decisions come about `AF_DELAY_BEATS` beats late
+ * (more where ectopic beats were removed) and
  * episodes are back-dated to the beat the decision is about.
  */
 
@@ -18,10 +23,12 @@ const OUTER_BEATS = 49; // smoothing median over ≈ 50 beats (odd: one centre b
 export const AF_THRESHOLD = 0.018; // irregularity (fraction of mean RR); set once on all afdb records, never per record
 const ECTOPIC_SHORT = 0.9; // premature: under 90 % of the recent median RR
 const ECTOPIC_LONG = 1.05; // compensatory pause: over 105 % of it
-const ECTOPIC_SUM_TOLERANCE = 0.3; // |short + long − 2·median| < 30 % of the median
+const ECTOPIC_MEDIAN_BEATS = 8; // the running median: last 8 kept intervals
+/** Longest run of consecutive premature intervals removed before a compensatory one (1 = isolated ectopic beats). */
+export const AF_ECTOPIC_RUN = 3; // chosen of 1, 2, 3 on afdb (every leave-one-record-out fold picks 3); threshold kept at 0.018
 const MIN_RR_S = 0.2; // s; shorter intervals are not physiological (noise detections)
 const MAX_RR_S = 3; // s; longer intervals are pauses or missed beats
-export const AF_DELAY_BEATS = 1 + INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
+export const AF_DELAY_BEATS = AF_ECTOPIC_RUN + INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
 
 export interface AfUpdate {
   /** AF state of the beat `beat` (a past beat: decisions lag by AF_DELAY_BEATS beats). */
@@ -54,11 +61,22 @@ function median(v: number[]): number {
   return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-export function createAfDetector(opts: { fs: number; threshold?: number }): AfDetector {
+export interface AfOptions {
+  /** Irregularity threshold (default AF_THRESHOLD). */
+  threshold?: number;
+  /** Longest run of premature intervals the ectopic filter removes (default AF_ECTOPIC_RUN; 0 = no filter). */
+  ectopicRun?: number;
+}
+
+export function createAfDetector(opts: { fs: number } & AfOptions): AfDetector {
   const { fs } = opts;
   const THRESHOLD = opts.threshold ?? AF_THRESHOLD;
+  const RUN = opts.ectopicRun ?? AF_ECTOPIC_RUN;
+  const CENTRE = INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2; // kept intervals between the newest and the one decided
   const beats: number[] = []; // recent beat times, trimmed
-  const rr: number[] = []; // recent RR (s)
+  const rr: number[] = []; // recent kept RR (s), after the ectopic filter
+  const pending: Array<{ r: number; at: number }> = []; // the newest RUN intervals (and their end beats), which may still turn out to be ectopic
+  const irrAt: number[] = []; // end beat of the interval each irregularity value belongs to
   const irr: number[] = []; // per-beat irregularity
   const inner: number[] = []; // 8-beat medians
   let offset = 0; // global index of beats[0]
@@ -75,6 +93,7 @@ export function createAfDetector(opts: { fs: number; threshold?: number }): AfDe
       offset += drop;
       rr.splice(0, Math.max(0, rr.length - keep));
       irr.splice(0, Math.max(0, irr.length - keep));
+      irrAt.splice(0, Math.max(0, irrAt.length - keep));
       inner.splice(0, Math.max(0, inner.length - keep));
     }
   }
@@ -93,33 +112,37 @@ export function createAfDetector(opts: { fs: number; threshold?: number }): AfDe
       if (!(r <= MAX_RR_S)) {
         // Start (or a gap): irregularity is undefined across it.
         rr.length = 0;
+        pending.length = 0;
         return null;
       }
-      rr.push(r);
-      const n = rr.length;
-      // Ectopic pair (premature + compensatory): replace both by their mean before measuring.
-      if (n >= 10) {
-        const m = median(rr.slice(n - 10, n - 2));
-        const a = rr[n - 2], b = rr[n - 1];
-        if (a < ECTOPIC_SHORT * m && b > ECTOPIC_LONG * m && Math.abs(a + b - 2 * m) < ECTOPIC_SUM_TOLERANCE * m) {
-          rr[n - 2] = rr[n - 1] = (a + b) / 2;
-        }
+      // Ectopic filter: premature interval(s) at the end of `pending` followed by a compensatory one are dropped.
+      let k = 0;
+      if (RUN > 0 && rr.length >= ECTOPIC_MEDIAN_BEATS) {
+        const m = median(rr.slice(-ECTOPIC_MEDIAN_BEATS));
+        if (r > ECTOPIC_LONG * m) while (k < pending.length && pending[pending.length - 1 - k].r < ECTOPIC_SHORT * m) k++;
       }
-      // rr[n − 2] is now final: its irregularity is the smallest difference to one of the 4 before it.
-      if (n >= 6) {
-        const j = n - 2;
-        const v = rr[j];
-        const loc = (rr[j - 1] + rr[j - 2] + rr[j - 3]) / 3;
-        const d = Math.min(Math.abs(v - rr[j - 1]), Math.abs(v - rr[j - 2]), Math.abs(v - rr[j - 3]), Math.abs(v - rr[j - 4]));
-        irr.push(d / loc);
-        if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
+      if (k > 0) pending.length -= k;
+      else pending.push({ r, at: beat });
+      while (pending.length > RUN) {
+        const kept = pending.shift()!;
+        rr.push(kept.r);
+        const j = rr.length - 1;
+        // The kept interval's irregularity: the smallest difference to one of the 4 kept before it.
+        if (j >= 4) {
+          const v = rr[j];
+          const loc = (rr[j - 1] + rr[j - 2] + rr[j - 3]) / 3;
+          const d = Math.min(Math.abs(v - rr[j - 1]), Math.abs(v - rr[j - 2]), Math.abs(v - rr[j - 3]), Math.abs(v - rr[j - 4]));
+          irr.push(d / loc);
+          irrAt.push(kept.at);
+          if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
+        }
       }
       let update: AfUpdate | null = null;
       if (inner.length >= OUTER_BEATS) {
         const stat = median(inner.slice(-OUTER_BEATS));
-        // The statistic describes the beat AF_DELAY_BEATS back.
-        const idx = beats.length - 1 - AF_DELAY_BEATS;
-        const at = beats[Math.max(0, idx)];
+        // The statistic describes the kept beat at the centre of its windows (about AF_DELAY_BEATS beats back;
+        // more when the ectopic filter removed beats in between).
+        const at = irrAt[Math.max(0, irrAt.length - 1 - CENTRE)];
         const now = stat > THRESHOLD;
         update = { beat: at, inAf: now, irregularity: stat, confidence: Math.min(1, Math.abs(Math.log(stat / THRESHOLD)) / Math.LN2) };
         if (now && !inAf) {
@@ -148,8 +171,8 @@ export function createAfDetector(opts: { fs: number; threshold?: number }): AfDe
 }
 
 /** Whole-record convenience: AF episodes (sample intervals) from ascending beat times. */
-export function detectAfEpisodes(beats: readonly number[], fs: number, threshold?: number): AfEpisode[] {
-  const det = createAfDetector({ fs, threshold });
+export function detectAfEpisodes(beats: readonly number[], fs: number, threshold?: number, opts: AfOptions = {}): AfEpisode[] {
+  const det = createAfDetector({ fs, threshold, ...opts });
   for (const b of beats) det.push(b);
   return det.finish();
 }
