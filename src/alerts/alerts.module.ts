@@ -36,7 +36,12 @@ export function createAlertsModule(deps: {
   };
   let appUrl: () => string = () => 'http://localhost';
   let vapid: VapidKeys | null = null;
-  const rules = createRulesService({ rules: repos.rules, access: deps.access, audit: deps.audit });
+  const rules = createRulesService({
+    rules: repos.rules,
+    access: deps.access,
+    audit: deps.audit,
+    spo2ScaleOf: async (patientId) => ((await deps.patients.byId(patientId))?.settings.spo2Scale === 2 ? 2 : 1),
+  });
   const channels: Partial<Record<JobChannel, ChannelSender>> = {};
   const email = deps.config.smtpUrl ? createEmailChannel({ smtpUrl: deps.config.smtpUrl, from: deps.config.emailFrom }) : null;
   if (email) channels.email = email;

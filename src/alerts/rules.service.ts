@@ -7,7 +7,13 @@ import { newId } from '../platform/ids.ts';
 import type { RulesRepository } from './rules.repository.ts';
 import { DEFAULT_RULES, ruleDefinitionSchema, type Rule, type RuleScope } from './rule-schema.ts';
 
-const TEAMS_TTL_MS = 30_000; // care-team changes reach rule resolution within 30 s
+const TEAMS_TTL_MS = 30_000; // care-team and SpO2-scale changes reach rule resolution within 30 s
+const SPO2 = '59408-5';
+// NEWS2 chart 1, SpO2 scale 2 (hypercapnic respiratory failure, prescribed target 88–92 %): 86–87 % scores 1,
+// 84–85 % scores 2. A clinic-wide "SpO2 < 90 %" alarm would ring all day for these patients, so unless a
+// patient-level rule says otherwise their SpO2 alarm sits below the target range instead.
+const SCALE2_ALARM_BELOW = 86; // %
+const SCALE2_CLEAR_AT = 88; // %, the bottom of the prescribed target range
 
 export const ruleEditSchema = z.object({
   scope: z.enum(['clinic', 'team', 'patient']),
@@ -22,7 +28,7 @@ export const ruleEditSchema = z.object({
  * most specific wins; among several teams the most recently edited) and saves edits as new versions.
  * The rule table is small, so it is held in memory and reloaded after each edit.
  */
-export function createRulesService(deps: { rules: RulesRepository; access: AccessPolicy; audit: AuditService }) {
+export function createRulesService(deps: { rules: RulesRepository; access: AccessPolicy; audit: AuditService; spo2ScaleOf?: (patientId: string) => Promise<1 | 2> }) {
   let all: Rule[] = [];
   const teams = new Map<string, { at: number; ids: string[] }>();
   const listeners = new Set<() => void>();
@@ -40,8 +46,30 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
     return ids;
   }
 
+  const scales = new Map<string, { at: number; scale: 1 | 2 }>();
+  async function scaleOf(patientId: string, now: number): Promise<1 | 2> {
+    if (!deps.spo2ScaleOf) return 1;
+    const hit = scales.get(patientId);
+    if (hit && now - hit.at < TEAMS_TTL_MS) return hit.scale;
+    const scale = await deps.spo2ScaleOf(patientId);
+    scales.set(patientId, { at: now, scale });
+    return scale;
+  }
+
+  /** A clinic or team SpO2-low threshold, moved below the scale-2 target range (see SCALE2_ALARM_BELOW). */
+  function forScale2(r: Rule): Rule {
+    const d = r.definition;
+    if (r.scope === 'patient' || d.kind !== 'threshold' || d.code !== SPO2 || d.op !== 'below') return r;
+    return { ...r, definition: { ...d, value: Math.min(d.value, SCALE2_ALARM_BELOW), clearAt: Math.min(d.clearAt, SCALE2_CLEAR_AT) } };
+  }
+
   /** The effective, enabled rules for a patient, one per key. */
   async function effectiveFor(patientId: string, now = Date.now()): Promise<Rule[]> {
+    const rules = await resolve(patientId, now);
+    return (await scaleOf(patientId, now)) === 2 ? rules.map(forScale2) : rules;
+  }
+
+  async function resolve(patientId: string, now: number): Promise<Rule[]> {
     const teamIds = await teamsOf(patientId, now);
     const byKey = new Map<string, Rule>();
     const rank = (r: Rule) => (r.scope === 'patient' ? 3 : r.scope === 'team' ? 2 : 1);

@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Services } from '../app.ts';
 import { makeVirtualPatients, type SimPatient, type DeviceKind } from '../simulator/index.ts';
 import { generatePassword } from '../auth/passwords.ts';
-import { DEFAULT_RULES } from '../alerts/rule-schema.ts';
 
 /** What a patient reads on their device list. */
 const DEVICE_LABEL: Record<DeviceKind, string> = {
@@ -49,7 +48,6 @@ export async function seedDemoClinic(s: Services, dataDir: string, patientCount 
   const nurse = await user('nurse@vigil.demo', 'clinician', 'Nurse Jordan Reyes');
   const doctor = await user('doctor@vigil.demo', 'clinician', 'Dr. Amelia Hart');
 
-  const admin = (await s.repos.users.byEmail('admin@vigil.demo'))!;
   const virtual = makeVirtualPatients(patientCount, 7);
   const patients: SimPatient[] = [];
   for (const [i, v] of virtual.entries()) {
@@ -58,15 +56,6 @@ export async function seedDemoClinic(s: Services, dataDir: string, patientCount 
       'system',
     );
     await s.patientService.assignClinician(id, nurse.practitionerId!, 'system');
-    if (v.profile.spo2Scale === 2) {
-      // Hypercapnic patients live at 88–92 % (NEWS2 scale 2): the clinic's SpO2 < 90 % alarm would ring all
-      // day. Their clinician sets a patient-level rule instead, alarming below 86 % (NEWS2 scale 2 scores 2).
-      await s.alerts.rules.save(admin, 'spo2-low', {
-        scope: 'patient',
-        scopeId: id,
-        definition: { ...(DEFAULT_RULES['spo2-low'] as Record<string, unknown>), value: 86, clearAt: 88 },
-      });
-    }
     if (i % 2 === 0) await s.patientService.assignClinician(id, doctor.practitionerId!, 'system');
     const devices = [];
     for (const kind of v.deviceKinds) {
