@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { startMailbox, type ReceivedMail } from '../src/demo/mailbox.ts';
 import type { Clock } from '../src/platform/clock.ts';
+export { eventually } from './support/eventually.ts';
 
 export type { ReceivedMail } from '../src/demo/mailbox.ts';
 
@@ -43,12 +44,3 @@ export function movableClock(): Clock & { advance(ms: number): void; reset(): vo
   return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms), reset: () => void (offset = 0) };
 }
 
-export async function eventually<T>(read: () => Promise<T> | T, done: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}

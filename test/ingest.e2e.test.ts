@@ -9,6 +9,7 @@ import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { bootApp, type TestApp } from './support/app.ts';
 import { createTestDatabase, mosquittoAvailable, postgresAvailable, skipNote, startMosquitto } from './support/services.ts';
+import { eventually } from './support/eventually.ts';
 
 const hasPg = await postgresAvailable();
 const hasMosquitto = mosquittoAvailable();
@@ -52,16 +53,6 @@ const setups: Setup[] = [
   },
 ];
 
-/** Polls until `read` returns what `done` accepts (an external broker acks the device before Vigil stores). */
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}
 
 for (const setup of setups) {
   describe.skipIf(!setup.enabled)(`ingest end to end on ${setup.name}`, () => {
