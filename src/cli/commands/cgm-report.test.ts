@@ -1,25 +1,15 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCgm, toCgmCsv } from '../../analysis/cgm/index.ts';
-import { runCli } from '../index.ts';
+import { runCliCaptured } from '../run-captured.ts';
 
 let dir: string;
 beforeAll(async () => (dir = await mkdtemp(path.join(tmpdir(), 'vigil-cgm-'))));
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-async function run(argv: string[], stdinText = '') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const code = await runCli(['cgm', 'report', ...argv], { stdin: Readable.from([stdinText]), stdout, stderr });
-  return { code, out, err };
-}
+const run = (argv: string[], stdinText = '') => runCliCaptured(['cgm', 'report', ...argv], stdinText);
 
 describe('vigil cgm report', () => {
   it('prints the consensus metrics for a hand-built file (Battelino 2019)', async () => {

@@ -2,18 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../index.ts';
+import { runCliCaptured } from '../run-captured.ts';
 import { HAS_DATA, SHARED_DATA } from '../../analysis/ecg/testdata.ts';
 
-async function cli(argv: string[]) {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await runCli(argv, { stdout, stderr, stdin: new PassThrough() });
-  return { code, out, err };
-}
+const cli = (argv: string[]) => runCliCaptured(argv);
 
 describe('vigil ecg verbs', () => {
   it('prints help for each verb', async () => {

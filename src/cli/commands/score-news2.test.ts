@@ -1,17 +1,7 @@
-import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../index.ts';
+import { runCliCaptured } from '../run-captured.ts';
 
-async function run(stdinText: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const code = await runCli(['score', 'news2'], { stdin: Readable.from([stdinText]), stdout, stderr });
-  return { code, out, err };
-}
+const run = (stdinText: string) => runCliCaptured(['score', 'news2'], stdinText);
 
 const base = {
   respiratoryRate: 16, spo2: 97, spo2Scale: 1, onOxygen: false, systolicBP: 120, pulse: 70, consciousness: 'A', temperature: 37,
