@@ -35,6 +35,12 @@ export const DERIVED_CODES = {
   cgmTir: { system: 'http://loinc.org', code: '97510-2', display: 'Glucose time in range (CGM)', unit: '%' },
 } as const;
 
+/**
+ * ECG sample units a device may send, and how many of each make one millivolt. `adu` (raw ADC units) assumes
+ * the MIT-BIH gain of 200 adu/mV; a device with another gain should send uV.
+ */
+export const ECG_UNIT_PER_MV: Record<string, number> = { uV: 1000, mV: 1, adu: 200 };
+
 export const ECG_CODE = { system: 'urn:oid:2.16.840.1.113883.6.24', code: '131329', display: 'MDC_ECG_ELEC_POTL_II' };
 
 export const BY_KEY = new Map(CODES.map((c) => [c.key, c]));

@@ -1,4 +1,4 @@
-import { BY_CODE, BY_KEY, toCanonical } from '../domain/codes.ts';
+import { BY_CODE, BY_KEY, ECG_UNIT_PER_MV, toCanonical } from '../domain/codes.ts';
 import type { EcgChunk, Reading } from '../domain/types.ts';
 
 /**
@@ -113,7 +113,7 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number): D
 }
 
 const MAX_ECG_SAMPLES = 60 * 1000; // 60 s at 1 kHz
-const ECG_UNITS = new Set(['uV', 'mV', 'adu']);
+const ECG_UNITS = new Set(Object.keys(ECG_UNIT_PER_MV));
 
 export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded<EcgChunk> {
   const envelope = parseEnvelope(payload, receivedAt);

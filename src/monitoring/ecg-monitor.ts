@@ -1,13 +1,12 @@
 import type { Services } from '../app.ts';
 import type { StoredEcgChunk } from '../domain/types.ts';
 import type { NewReading } from '../store/readings.repository.ts';
-import { DERIVED_CODES } from '../domain/codes.ts';
+import { DERIVED_CODES, ECG_UNIT_PER_MV } from '../domain/codes.ts';
 import { createEcgStreamAnalyzer, ECG_ALGORITHM, type EcgStreamAnalyzer } from '../analysis/ecg/index.ts';
 
 const HR_STORE_EVERY_MS = 10_000; // one derived heart rate per device every 10 s is plenty for trends
 const MIN_CONFIDENCE = 0.5; // below this signal quality a heart rate is not recorded (noise must not alarm)
 const MAX_GAP_MS = 2_000; // a longer gap between chunks restarts the detector (its state no longer applies)
-const UNIT_PER_MV: Record<string, number> = { uV: 1000, mV: 1, adu: 200 }; // adu: MIT-BIH-like default gain
 
 interface DeviceStream {
   analyzer: EcgStreamAnalyzer;
@@ -30,7 +29,7 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
   function streamFor(c: StoredEcgChunk): DeviceStream {
     const s = streams.get(c.deviceId);
     if (s && s.fs === c.fs && Math.abs(c.ts - s.nextTs) <= MAX_GAP_MS) return s;
-    const fresh: DeviceStream = { analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: UNIT_PER_MV[c.unit] ?? 1000 }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0, afStartTs: null };
+    const fresh: DeviceStream = { analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: ECG_UNIT_PER_MV[c.unit] }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0, afStartTs: null };
     streams.set(c.deviceId, fresh);
     return fresh;
   }

@@ -1,7 +1,7 @@
 import type { StoredEcgChunk, StoredReading } from '../../domain/types.ts';
 import type { Patient, Practitioner } from '../../store/patients.repository.ts';
 import type { Device } from '../../store/devices.repository.ts';
-import { BY_CODE, DERIVED_CODES, ECG_CODE } from '../../domain/codes.ts';
+import { BY_CODE, DERIVED_CODES, ECG_CODE, ECG_UNIT_PER_MV } from '../../domain/codes.ts';
 
 /**
  * Pure mapping from Vigil's records to FHIR R4 resources (no HTTP here). Readings follow the FHIR
@@ -70,7 +70,6 @@ export function observationResource(r: StoredReading) {
 
 /** An ECG chunk as one Observation with valueSampledData (FHIR R4 SampledData: data are space-separated). */
 export function ecgObservationResource(c: StoredEcgChunk) {
-  const unitToMv = c.unit === 'uV' ? 0.001 : c.unit === 'mV' ? 1 : 1;
   return {
     resourceType: 'Observation',
     id: `ecg-${c.id}`,
@@ -83,7 +82,7 @@ export function ecgObservationResource(c: StoredEcgChunk) {
     valueSampledData: {
       origin: { value: 0, unit: 'mV', system: UCUM, code: 'mV' },
       period: 1000 / c.fs, // ms between samples
-      factor: unitToMv,
+      factor: 1 / ECG_UNIT_PER_MV[c.unit], // samples × factor = mV
       dimensions: 1,
       data: c.samples.join(' '),
     },

@@ -7,12 +7,10 @@ import type { EcgRepository } from '../../store/ecg.repository.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { requirePrincipal } from '../principal.ts';
 import { badRequest } from '../../platform/errors.ts';
-import { BY_CODE, DERIVED_CODES } from '../../domain/codes.ts';
+import { BY_CODE, DERIVED_CODES, ECG_UNIT_PER_MV } from '../../domain/codes.ts';
 import { downsampleMinMax } from '../../domain/downsample.ts';
 import { parseTime } from '../query.ts';
 import { detectBeats } from '../../analysis/ecg/index.ts';
-
-const ECG_UNIT_PER_MV: Record<string, number> = { uV: 1000, mV: 1 };
 
 const MAX_RANGE_POINTS = 5_000;
 
@@ -64,7 +62,7 @@ export function patientRoutes(app: FastifyInstance, deps: { patients: PatientSer
     const same = chunks.filter((c) => c.deviceId === newest.deviceId && c.fs === newest.fs);
     const samples = same.flatMap((c) => c.samples);
     // Beat marks for the strip (the same detector as the live analysis; ~1 ms for 10 s of signal).
-    const beats = detectBeats(samples, newest.fs, ECG_UNIT_PER_MV[newest.unit] ?? 1000);
+    const beats = detectBeats(samples, newest.fs, ECG_UNIT_PER_MV[newest.unit]);
     // AF episodes overlapping the strip (stored ones: ts = start, value = duration in s; plus one in progress),
     // as sample ranges so the strip can shade them.
     const start = same[0].ts;
