@@ -73,6 +73,16 @@ describe('access control and FHIR scoping', () => {
     expect((await app.api(patientA, 'GET', '/api/v1/admin/rejections')).status).toBe(403);
   });
 
+  it('creates a patient with validated clinical settings', async () => {
+    const bad = await app.api<{ error: { message: string } }>(admin, 'POST', '/api/v1/patients', { name: 'Cora Copd', settings: { spo2Scale: 3 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/spo2Scale must be 1 or 2/);
+    const ok = await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'Cora Copd', settings: { spo2Scale: 2 } });
+    expect(ok.status).toBe(201);
+    const detail = await app.api<{ settings: { spo2Scale: number } }>(admin, 'GET', `/api/v1/patients/${ok.body.id}`);
+    expect(detail.body.settings.spo2Scale).toBe(2);
+  });
+
   it('serves FHIR search with exact totals, date prefixes, sorting and paging links', async () => {
     const first = await app.api<{ total: number; entry: Array<{ resource: { valueQuantity: { value: number } } }>; link: Array<{ relation: string; url: string }> }>(
       own, 'GET', `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|8867-4&_sort=-date&_count=2`,

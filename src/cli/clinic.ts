@@ -15,7 +15,7 @@ export interface Clinic {
   via: 'server' | 'database';
   addUser(u: { email: string; role: Role; password?: string; patientId?: string; displayName?: string }): Promise<{ id: string; email: string; role: string; password?: string }>;
   createToken(email: string, name?: string): Promise<{ id: string; token: string }>;
-  addPatient(p: { name: string; birthDate?: string }): Promise<{ id: string }>;
+  addPatient(p: { name: string; birthDate?: string; sex?: string; settings?: Record<string, unknown> }): Promise<{ id: string }>;
   addDevice(d: { patientId: string | null; type: string; name?: string }): Promise<{ id: string; secret: string; topic: string }>;
   assignClinician(patientId: string, email: string): Promise<void>;
   close(): Promise<void>;

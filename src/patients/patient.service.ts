@@ -35,6 +35,26 @@ function ageOn(birthDate: string | null, now: number): number | null {
   return age;
 }
 
+/** The clinical settings a clinician may set (patient-status.ts), checked; unknown keys are ignored. */
+function validSettings(patch: Record<string, unknown>, now: number): Record<string, unknown> {
+  const allowed: Record<string, unknown> = {};
+  if ('spo2Scale' in patch) {
+    if (patch.spo2Scale !== 1 && patch.spo2Scale !== 2) throw new AppError('VALIDATION', 'spo2Scale must be 1 or 2');
+    allowed.spo2Scale = patch.spo2Scale;
+  }
+  for (const key of ['onOxygen', 'assumeAlert'] as const) {
+    if (key in patch) {
+      if (typeof patch[key] !== 'boolean') throw new AppError('VALIDATION', `${key} must be true or false`);
+      allowed[key] = patch[key];
+    }
+  }
+  if ('consciousness' in patch) {
+    if (!['A', 'C', 'V', 'P', 'U'].includes(patch.consciousness as string)) throw new AppError('VALIDATION', 'consciousness must be one of A, C, V, P, U');
+    allowed.consciousness = { value: patch.consciousness, ts: now };
+  }
+  return allowed;
+}
+
 export function createPatientService(deps: {
   patients: PatientsRepository;
   readings: ReadingsRepository;
@@ -86,7 +106,8 @@ export function createPatientService(deps: {
       if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate)) throw new AppError('VALIDATION', `birth date must be YYYY-MM-DD (got "${input.birthDate}")`);
       if (input.birthDate && Number.isNaN(Date.parse(input.birthDate))) throw new AppError('VALIDATION', `birth date ${input.birthDate} is not a real date`);
       const id = newId('pat');
-      await deps.patients.insert({ id, name, birthDate: input.birthDate ?? null, sex: input.sex ?? null, mrn: input.mrn ?? null, settings: input.settings });
+      const settings = input.settings ? validSettings(input.settings, deps.clock.now()) : {};
+      await deps.patients.insert({ id, name, birthDate: input.birthDate ?? null, sex: input.sex ?? null, mrn: input.mrn ?? null, settings });
       await deps.audit.record({ actor, action: 'patient.create', entityType: 'Patient', entityId: id, patientId: id });
       return { id };
     },
@@ -115,21 +136,7 @@ export function createPatientService(deps: {
 
     async updateSettings(principal: Principal, patientId: string, patch: Record<string, unknown>) {
       await deps.access.assertCanManagePatient(principal, patientId);
-      const allowed: Record<string, unknown> = {};
-      if ('spo2Scale' in patch) {
-        if (patch.spo2Scale !== 1 && patch.spo2Scale !== 2) throw new AppError('VALIDATION', 'spo2Scale must be 1 or 2');
-        allowed.spo2Scale = patch.spo2Scale;
-      }
-      for (const key of ['onOxygen', 'assumeAlert'] as const) {
-        if (key in patch) {
-          if (typeof patch[key] !== 'boolean') throw new AppError('VALIDATION', `${key} must be true or false`);
-          allowed[key] = patch[key];
-        }
-      }
-      if ('consciousness' in patch) {
-        if (!['A', 'C', 'V', 'P', 'U'].includes(patch.consciousness as string)) throw new AppError('VALIDATION', 'consciousness must be one of A, C, V, P, U');
-        allowed.consciousness = { value: patch.consciousness, ts: deps.clock.now() };
-      }
+      const allowed = validSettings(patch, deps.clock.now());
       await deps.patients.updateSettings(patientId, allowed);
       await deps.audit.record({ actor: principal, action: 'patient.settings', entityType: 'Patient', entityId: patientId, patientId, details: allowed });
       return settingsOf({ ...((await deps.patients.byId(patientId))?.settings ?? {}) });

@@ -13,6 +13,9 @@ import { parseTime } from '../query.ts';
 import { detectBeats } from '../../analysis/ecg/index.ts';
 
 const MAX_RANGE_POINTS = 5_000;
+const badSettings = (): never => {
+  throw badRequest('settings must be an object such as {"spo2Scale": 2}');
+};
 
 export function patientRoutes(app: FastifyInstance, deps: { patients: PatientService; derived: DerivedService; access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock; afSince?: (deviceId: string) => number | null }) {
   app.get('/api/v1/patients', async (req) => deps.patients.panel(requirePrincipal(req)));
@@ -20,8 +23,9 @@ export function patientRoutes(app: FastifyInstance, deps: { patients: PatientSer
   app.post('/api/v1/patients', async (req, reply) => {
     const p = requirePrincipal(req);
     deps.access.assertStaff(p);
-    const body = (req.body ?? {}) as { name?: string; birthDate?: string };
-    const created = await deps.patients.create({ name: body.name ?? '', birthDate: body.birthDate }, p);
+    const body = (req.body ?? {}) as { name?: string; birthDate?: string; sex?: string; settings?: Record<string, unknown> };
+    const settings = body.settings !== undefined && (typeof body.settings !== 'object' || body.settings === null) ? badSettings() : body.settings;
+    const created = await deps.patients.create({ name: body.name ?? '', birthDate: body.birthDate, sex: body.sex, settings }, p);
     if (p.role === 'clinician' && p.practitionerId) await deps.patients.assignClinician(created.id, p.practitionerId, p);
     return reply.status(201).send(created);
   });

@@ -27,7 +27,7 @@ as real MQTT clients until Ctrl-C (or --duration). --mqtt defaults to MQTT_URL o
     const patients: SimPatient[] = [];
     try {
       for (const v of makeVirtualPatients(n, Number(args.flags.seed ?? Date.now() % 100_000))) {
-        const { id } = await clinic.addPatient({ name: v.name, birthDate: v.birthDate });
+        const { id } = await clinic.addPatient({ name: v.name, birthDate: v.birthDate, sex: v.profile.sex, settings: { spo2Scale: v.profile.spo2Scale } });
         if (typeof args.flags.clinician === 'string') await clinic.assignClinician(id, args.flags.clinician);
         const devices = [];
         for (const kind of v.deviceKinds) {
