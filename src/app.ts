@@ -8,6 +8,8 @@ import { createEventBus } from './platform/events.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { openDatabase, type Db } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
+import { secureDataDir } from './platform/data-dir.ts';
+import { createPatientCipher, loadMasterKeyRing, type PatientCipherAdmin } from './platform/encryption/index.ts';
 import { migrate } from './store/migrate.ts';
 import { createPatientsRepository } from './store/patients.repository.ts';
 import { createUsersRepository } from './store/users.repository.ts';
@@ -50,8 +52,10 @@ import { alertRoutes } from './api/routes/alerts.routes.ts';
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Builds the services on an open database: what the server and the offline CLI share. */
-export function createServices(db: Db, deps: { logger: Logger; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig }) {
+export function createServices(db: Db, deps: { logger: Logger; cipher: PatientCipherAdmin; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig }) {
   const clock = deps.clock ?? systemClock;
+  // [sec] encryption at rest for free text and files: seal/open under per-patient keys, shred to erase
+  const cipher = deps.cipher;
   const events = createEventBus();
   const repos = {
     patients: createPatientsRepository(db),
@@ -71,7 +75,7 @@ export function createServices(db: Db, deps: { logger: Logger; clock?: Clock; fl
   const ingest = createIngestService({
     db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5,
   });
-  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, logger: deps.logger };
+  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, cipher, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -108,6 +112,8 @@ export async function startApp(
 ): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
+  await secureDataDir(config.dataDir); // owner-only data dir and files (umask 077 + sweep)
+  const masterKeys = await loadMasterKeyRing(config.dataDir);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const closers: Array<() => Promise<void> | void> = [() => db.close()];
   const close = async () => {
@@ -116,7 +122,7 @@ export async function startApp(
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'database migrated');
-    const services = createServices(db, { logger, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
+    const services = createServices(db, { logger, cipher: createPatientCipher(db, masterKeys), clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
     closers.push(() => services.ingest.close());
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
     const urls = { base: config.publicUrl ?? '' };

@@ -4,6 +4,8 @@ import { openDatabase } from '../platform/db.ts';
 import { AppError } from '../platform/errors.ts';
 import { migrate } from '../store/migrate.ts';
 import { createServices } from '../app.ts';
+import { secureDataDir } from '../platform/data-dir.ts';
+import { createPatientCipher, loadMasterKeyRing } from '../platform/encryption/index.ts';
 import { CliError } from './command.ts';
 import { cliConfig, findRunningServer } from './runtime.ts';
 
@@ -25,11 +27,13 @@ export async function openClinic(): Promise<Clinic> {
   const config = cliConfig();
   const server = await findRunningServer(config.dataDir);
   if (server) return remoteClinic(server.url, server.token);
+  await secureDataDir(config.dataDir);
+  const masterKeys = await loadMasterKeyRing(config.dataDir);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
     throw new CliError(err instanceof AppError ? err.message : `cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
   });
   await migrate(db);
-  const s = createServices(db, { logger: createLogger('warn') });
+  const s = createServices(db, { logger: createLogger('warn'), cipher: createPatientCipher(db, masterKeys) });
   return {
     via: 'database',
     addUser: (u) => s.auth.createUser({ ...u, patientId: u.patientId ?? null }, 'cli'),

@@ -3,8 +3,16 @@
  * a large batch would block MQTT, HTTP and WebSockets for its whole duration; here it runs beside them.
  * Protocol: `{ id, op, sql?, params?, csv? }` in, `{ id, rows? , error? }` out, one statement at a time.
  */
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite } from '@electric-sql/pglite';
+
+// Owner-only data files (F2): PGlite's Emscripten file system chmods every file it creates to 0666 whatever
+// the umask, so group/other bits are masked off here, before PGlite loads.
+const ownerOnly = (mode: fs.Mode) => (typeof mode === 'number' ? mode & 0o700 : mode);
+const { chmodSync, fchmodSync } = fs;
+fs.chmodSync = (p, mode) => chmodSync(p, ownerOnly(mode));
+fs.fchmodSync = (fd, mode) => fchmodSync(fd, ownerOnly(mode));
+const { PGlite } = await import('@electric-sql/pglite');
 
 interface Request {
   id: number;
