@@ -48,6 +48,11 @@ import { commandRoutes } from './api/routes/commands.routes.ts';
 import { createAlertsModule } from './alerts/alerts.module.ts';
 import { loadAlertsConfig, type AlertsConfig } from './alerts/alerts.config.ts';
 import { alertRoutes } from './api/routes/alerts.routes.ts';
+// [tele] secure messaging, FHIR Communication (issue 8)
+import { createMessagesRepository } from './messaging/messages.repository.ts';
+import { createMessagingService } from './messaging/messaging.service.ts';
+import { communicationFhirRoutes } from './messaging/communication.fhir.ts';
+import { messageRoutes } from './api/routes/messages.routes.ts';
 
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -75,7 +80,9 @@ export function createServices(db: Db, deps: { logger: Logger; cipher: PatientCi
   const ingest = createIngestService({
     db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5,
   });
-  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, cipher, logger: deps.logger };
+  // [tele] messages: bodies and files sealed with the patient's key
+  const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
+  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, cipher, messaging, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -220,6 +227,8 @@ function registerRoutes(
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
   const fhirBase = () => d.urls.base + '/fhir/R4';
+  communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
+  messageRoutes(http, { messaging: s.messaging }); // [tele]
   fhirRoutes(http, { fhir: createFhirService({ access: s.access, audit: s.audit, ...s.repos, baseUrl: fhirBase }), baseUrl: fhirBase, version: VERSION });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({

@@ -140,6 +140,12 @@ export type FhirService = ReturnType<typeof createFhirService>;
 
 export const FHIR_TYPES = ['Patient', 'Practitioner', 'Device', 'Observation'] as const;
 
+/** Resource types served by other modules (Communication, Appointment, Encounter…) announce themselves here. */
+const extraCapabilities: Array<{ type: string; interaction: Array<{ code: string }>; searchParam: Array<{ name: string; type: string }> }> = [];
+export function registerCapability(entry: (typeof extraCapabilities)[number]): void {
+  if (!extraCapabilities.some((e) => e.type === entry.type)) extraCapabilities.push(entry);
+}
+
 export function capabilityStatement(baseUrl: string, version: string) {
   const searchParams: Record<string, Array<{ name: string; type: string }>> = {
     Patient: [{ name: '_id', type: 'token' }],
@@ -165,11 +171,14 @@ export function capabilityStatement(baseUrl: string, version: string) {
       {
         mode: 'server',
         security: { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
-        resource: FHIR_TYPES.map((type) => ({
-          type,
-          interaction: [{ code: 'read' }, { code: 'search-type' }],
-          searchParam: [...searchParams[type], { name: '_count', type: 'number' }, { name: '_summary', type: 'token' }, ...(type === 'Observation' ? [{ name: '_sort', type: 'string' }] : [])],
-        })),
+        resource: [
+          ...FHIR_TYPES.map((type) => ({
+            type,
+            interaction: [{ code: 'read' }, { code: 'search-type' }],
+            searchParam: [...searchParams[type], { name: '_count', type: 'number' }, { name: '_summary', type: 'token' }, ...(type === 'Observation' ? [{ name: '_sort', type: 'string' }] : [])],
+          })),
+          ...extraCapabilities,
+        ],
       },
     ],
   };

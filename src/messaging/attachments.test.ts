@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { cleanAttachment, MAX_ATTACHMENT_BYTES } from './attachments.ts';
+import { jpegWithGps, TINY_PDF } from './test-fixtures.ts';
+
+describe('attachment intake', () => {
+  it('re-encodes a photo without its EXIF/GPS and makes a thumbnail', async () => {
+    const original = await jpegWithGps();
+    expect((await sharp(original).metadata()).exif).toBeDefined();
+    expect(original.includes(Buffer.from('PhoneMaker'))).toBe(true);
+    const clean = await cleanAttachment({ name: 'ankle.jpg', contentType: 'image/jpeg', data: original });
+    expect(clean.contentType).toBe('image/jpeg');
+    const meta = await sharp(clean.data).metadata();
+    expect(meta.exif).toBeUndefined();
+    expect(meta.xmp).toBeUndefined();
+    expect(clean.data.includes(Buffer.from('PhoneMaker'))).toBe(false);
+    expect([clean.width, clean.height]).toEqual([800, 600]);
+    const thumb = await sharp(clean.thumbnail!).metadata();
+    expect(Math.max(thumb.width!, thumb.height!)).toBe(320);
+  });
+
+  it('shrinks a huge photo to 2048 px on its long edge', async () => {
+    const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#336699' } }).jpeg({ quality: 50 }).toBuffer();
+    const clean = await cleanAttachment({ name: 'big.jpg', data: big });
+    expect([clean.width, clean.height]).toEqual([2048, 1536]);
+  });
+
+  it('refuses a file that claims to be a JPEG but is not, naming the problem', async () => {
+    await expect(cleanAttachment({ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('MZ\x90\x00 this is really an executable'.repeat(10)) })).rejects.toThrow(
+      /"wound\.jpg" claims to be image\/jpeg but its content is application\/x-msdownload/,
+    );
+    await expect(cleanAttachment({ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('just some text, not a picture') })).rejects.toMatchObject({
+      status: 422, message: expect.stringMatching(/claims to be image\/jpeg but its content is not a recognised file type/),
+    });
+    // the name alone is a claim too
+    await expect(cleanAttachment({ name: 'wound.jpg', data: TINY_PDF })).rejects.toThrow(/claims to be image\/jpeg but its content is application\/pdf/);
+  });
+
+  it('refuses types other than photos and PDF, empty and oversized files, and broken images', async () => {
+    const zip = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(100)]);
+    await expect(cleanAttachment({ name: 'a.zip', data: zip })).rejects.toThrow(/only a photo/);
+    await expect(cleanAttachment({ name: 'e.jpg', data: Buffer.alloc(0) })).rejects.toThrow(/empty/);
+    await expect(cleanAttachment({ name: 'h.pdf', data: Buffer.alloc(MAX_ATTACHMENT_BYTES + 1) })).rejects.toMatchObject({ status: 422, message: expect.stringMatching(/limit is 5 MB/) });
+    const truncated = (await jpegWithGps()).subarray(0, 200);
+    await expect(cleanAttachment({ name: 't.jpg', data: truncated })).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('keeps a plain PDF as sent and refuses one with JavaScript', async () => {
+    const clean = await cleanAttachment({ name: 'labs.pdf', contentType: 'application/pdf', data: TINY_PDF });
+    expect(clean.data.equals(TINY_PDF)).toBe(true);
+    expect(clean.thumbnail).toBeNull();
+    const js = Buffer.from(TINY_PDF.toString('latin1').replace('/Type/Catalog', '/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>'), 'latin1');
+    await expect(cleanAttachment({ name: 'x.pdf', data: js })).rejects.toThrow(/active content/);
+  });
+});
