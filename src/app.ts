@@ -53,6 +53,15 @@ import { createMessagesRepository } from './messaging/messages.repository.ts';
 import { createMessagingService } from './messaging/messaging.service.ts';
 import { communicationFhirRoutes } from './messaging/communication.fhir.ts';
 import { messageRoutes } from './api/routes/messages.routes.ts';
+// [tele] appointments, video visits (issue 8)
+import { createAppointmentsRepository } from './appointments/appointments.repository.ts';
+import { createAppointmentsService } from './appointments/appointments.service.ts';
+import { appointmentFhirRoutes } from './appointments/appointment.fhir.ts';
+import { appointmentRoutes } from './api/routes/appointments.routes.ts';
+import { createVisitRooms } from './visits/visit-rooms.ts';
+import { createVisitsService } from './visits/visits.service.ts';
+import { loadVisitsConfig, type VisitsConfig } from './visits/visits.config.ts';
+import { visitRoutes } from './api/routes/visits.routes.ts';
 
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -82,7 +91,9 @@ export function createServices(db: Db, deps: { logger: Logger; cipher: PatientCi
   });
   // [tele] messages: bodies and files sealed with the patient's key
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
-  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, cipher, messaging, logger: deps.logger };
+  const appointmentsRepo = createAppointmentsRepository(db);
+  const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
+  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -229,6 +240,12 @@ function registerRoutes(
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]
+  const visitsConfig: VisitsConfig = loadVisitsConfig(process.env);
+  const rooms = createVisitRooms({ appointments: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, events: s.events, clock: s.clock, logger: d.logger, maxParticipants: visitsConfig.maxParticipants });
+  const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: visitsConfig, baseUrl: () => d.urls.base });
+  appointmentRoutes(http, { appointments: s.appointments });
+  appointmentFhirRoutes(http, { appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, baseUrl: fhirBase });
+  visitRoutes(http, { visits, rooms, appointments: s.appointments, auth: s.auth, config: visitsConfig, clock: s.clock });
   fhirRoutes(http, { fhir: createFhirService({ access: s.access, audit: s.audit, ...s.repos, baseUrl: fhirBase }), baseUrl: fhirBase, version: VERSION });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
@@ -240,6 +257,7 @@ function registerRoutes(
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });
   return {
     async close() {
+      rooms.close();
       sweeper.stop();
       await commands.close();
     },

@@ -20,6 +20,8 @@ const PUBLIC_ROUTES: Array<[string, RegExp]> = [
   ['GET', /^\/api\/v1\/demo$/],
   ['POST', /^\/api\/v1\/devices\/[^/]+\/(telemetry|ecg)$/],
   ['GET', /^\/api\/v1\/stream$/], // authenticates itself (cookie or ?token=) and closes with 4401
+  ['GET', /^\/api\/v1\/visits\/[^/]+\/signal$/], // [tele] authenticates itself (cookie, ?token= or a guest ?pass=)
+  ['POST', /^\/api\/v1\/visits\/[^/]+\/guest-pass$/], // [tele] a one-time invitation link → guest pass
 ];
 
 /** Builds the Fastify app (no routes of its own beyond plumbing); the composition root adds route modules. */

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { AuthService } from '../../auth/auth.service.ts';
+import type { AppointmentsService } from '../../appointments/appointments.service.ts';
+import type { VisitsService } from '../../visits/visits.service.ts';
+import type { VisitRooms } from '../../visits/visit-rooms.ts';
+import { rtcConfigurationFor, type VisitsConfig } from '../../visits/visits.config.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Principal } from '../../domain/types.ts';
+import { AppError } from '../../platform/errors.ts';
+import { toHttpError } from '../errors.ts';
+import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
+
+const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
+
+/** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
+export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService; rooms: VisitRooms; appointments: AppointmentsService; auth: AuthService; config: VisitsConfig; clock: Clock }) {
+  type Id = { Params: { id: string } };
+
+  // The contract's URL; the web app's own route shows the page (sign-in first when needed).
+  app.get<Id>('/visits/:id', async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
+
+  app.get<Id>('/api/v1/visits/:id', async (req) => {
+    const page = await deps.visits.page(requirePrincipal(req), req.params.id);
+    return { ...page, ...deps.rooms.status(req.params.id) };
+  });
+  app.post<Id>('/api/v1/visits/:id/invites', async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, (req.body ?? {}) as { name?: unknown })));
+  app.post<Id>('/api/v1/visits/:id/guest-pass', async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, (req.body ?? {}) as { token?: unknown; name?: unknown })));
+  app.post<Id>('/api/v1/visits/:id/summary', async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, (req.body as { text?: unknown } | undefined)?.text)));
+  app.post<Id>('/api/v1/patients/:id/call-now', async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, (req.body as { reason?: unknown } | undefined)?.reason)));
+  app.get<Id>('/api/v1/visits/:id/encounter', async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' });
+
+  /**
+   * Signalling. Authenticates itself (session cookie, ?token= or a guest ?pass=) and authorises the join for
+   * this appointment before anything else; close codes: 4401 unauthenticated, 4403/4404 not a participant.
+   */
+  app.get<Id & { Querystring: { token?: string; pass?: string } }>('/api/v1/visits/:id/signal', { websocket: true }, async (socket: WebSocket, req) => {
+    const id = req.params.id;
+    let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
+    let appointment;
+    try {
+      if (req.query.pass) {
+        const { guest, appointment: a } = await deps.visits.guestFromPass(req.query.pass, id);
+        appointment = a;
+        who = { kind: 'guest', name: guest.name, ref: null, principal: null };
+      } else {
+        const principal = req.principal ?? (req.query.token ? await deps.auth.principalFromToken(req.query.token) : null) ?? (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
+        if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
+        const r = await deps.appointments.assertParticipant(principal, id);
+        appointment = r.appointment;
+        who = { kind: r.kind, name: principal.displayName, ref: r.kind === 'patient' ? `Patient/${principal.patientId}` : principal.practitionerId ? `Practitioner/${principal.practitionerId}` : null, principal };
+      }
+    } catch (err) {
+      const e = toHttpError(err);
+      socket.close(4000 + e.status, e.message.slice(0, 120));
+      return;
+    }
+    const peer = deps.rooms.connect(
+      appointment,
+      who,
+      { send: (m) => socket.readyState === 1 && socket.send(JSON.stringify(m)), close: (code, reason) => socket.close(code, reason) },
+      (peerId) => rtcConfigurationFor(deps.config, peerId, deps.clock.now()),
+    );
+    socket.on('message', (raw: Buffer) => {
+      if (raw.length > MAX_SIGNAL_BYTES) return socket.send(JSON.stringify({ type: 'error', message: 'message too large' }));
+      peer.receive(raw.toString());
+    });
+    socket.on('close', () => peer.disconnect());
+  });
+}

@@ -1,0 +1,196 @@
+import type { Principal } from '../domain/types.ts';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { PatientsRepository } from '../store/patients.repository.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { EventBus } from '../platform/events.ts';
+import { AppError, badRequest, forbidden, notFound } from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import type { Appointment, AppointmentsRepository } from './appointments.repository.ts';
+
+const DEFAULT_MINUTES = 20;
+const MAX_MINUTES = 240;
+const MAX_AHEAD_MS = 366 * 86_400_000;
+const MAX_SLOT_WINDOW_MS = 31 * 86_400_000;
+
+export interface NewAppointment {
+  patientId: string;
+  practitionerId?: string | null;
+  start: number;
+  end?: number;
+  mode?: 'video' | 'audio';
+  description?: string | null;
+  status?: 'booked' | 'proposed';
+}
+
+export interface Slot {
+  id: string;
+  practitionerId: string;
+  practitionerName: string;
+  start: number;
+  end: number;
+  status: 'free' | 'busy';
+}
+
+/** `slot_{availabilityId}_{startMs}`: a slot is a computed cut of an availability block, addressed by its start. */
+export const slotId = (availabilityId: string, start: number) => `slot-${availabilityId}-${start}`;
+function parseSlotId(id: string): { availabilityId: string; start: number } | null {
+  const m = /^slot-(.+)-(\d{10,15})$/.exec(id);
+  return m ? { availabilityId: m[1], start: Number(m[2]) } : null;
+}
+
+/**
+ * Appointments (FHIR Appointment/Schedule/Slot): staff book for the patients they may see, patients book a
+ * free slot of their own care team; cancel and reschedule by either side; no double booking of a clinician.
+ */
+export function createAppointmentsService(deps: { repo: AppointmentsRepository; patients: PatientsRepository; access: AccessPolicy; audit: AuditService; clock: Clock; events: EventBus }) {
+  const { repo, access, audit } = deps;
+
+  async function visible(p: Principal, id: string): Promise<Appointment> {
+    const a = await repo.byId(id);
+    if (!a || !(await access.canSeePatient(p, a.patientId))) throw notFound(`appointment ${id}`);
+    return a;
+  }
+
+  function checkTimes(start: number, end: number) {
+    if (!Number.isFinite(start)) throw badRequest('start must be an ISO 8601 date-time');
+    if (!Number.isFinite(end) || end <= start) throw badRequest('end must be after start');
+    if (end - start > MAX_MINUTES * 60_000) throw badRequest(`an appointment may last at most ${MAX_MINUTES} minutes`);
+    if (start > deps.clock.now() + MAX_AHEAD_MS) throw badRequest('start is more than a year ahead');
+    if (end < deps.clock.now() - 60 * 60_000) throw badRequest('the appointment would already be over');
+  }
+
+  async function checkPractitioner(patientId: string, practitionerId: string) {
+    const team = await deps.patients.careTeamOf(patientId);
+    if (!team.some((t) => t.id === practitionerId)) throw badRequest(`practitioner ${practitionerId} is not on this patient's care team`);
+  }
+
+  async function freeOrThrow(practitionerId: string, start: number, end: number, exceptId?: string) {
+    const clash = await repo.overlapping(practitionerId, start, end, exceptId);
+    if (clash.length) throw new AppError('CONFLICT', `the clinician already has an appointment from ${new Date(clash[0].start).toISOString()} to ${new Date(clash[0].end).toISOString()}`);
+  }
+
+  async function slots(p: Principal, q: { practitionerId?: string; patientId?: string; from: number; to: number }): Promise<Slot[]> {
+    if (!Number.isFinite(q.from) || !Number.isFinite(q.to) || q.to <= q.from) throw badRequest('from and to must be ISO 8601 times, from before to');
+    if (q.to - q.from > MAX_SLOT_WINDOW_MS) throw badRequest('ask for at most 31 days of slots at a time');
+    // Patients see their care team's slots; staff see their own, or any visible patient's team.
+    let practitionerIds: string[] | null;
+    if (p.role === 'patient') practitionerIds = p.patientId ? (await deps.patients.careTeamOf(p.patientId)).map((t) => t.id) : [];
+    else if (q.patientId) {
+      await access.assertPatient(p, q.patientId);
+      practitionerIds = (await deps.patients.careTeamOf(q.patientId)).map((t) => t.id);
+    } else practitionerIds = p.role === 'admin' ? null : p.practitionerId ? [p.practitionerId] : [];
+    if (q.practitionerId) practitionerIds = practitionerIds === null || practitionerIds.includes(q.practitionerId) ? [q.practitionerId] : [];
+    const blocks = await repo.availability({ practitionerIds, from: q.from, to: q.to });
+    const out: Slot[] = [];
+    for (const b of blocks) {
+      const busy = await repo.overlapping(b.practitionerId, b.start, b.end);
+      for (let s = b.start; s + b.slotMinutes * 60_000 <= b.end; s += b.slotMinutes * 60_000) {
+        const e = s + b.slotMinutes * 60_000;
+        if (e <= q.from || s >= q.to) continue;
+        const taken = busy.some((a) => a.start < e && a.end > s) || s < deps.clock.now();
+        out.push({ id: slotId(b.id, s), practitionerId: b.practitionerId, practitionerName: b.practitionerName, start: s, end: e, status: taken ? 'busy' : 'free' });
+      }
+    }
+    return out;
+  }
+
+  return {
+    get: visible,
+
+    async list(p: Principal, q: { patientId?: string; from?: number; to?: number; statuses?: string[]; limit?: number; offset?: number } = {}) {
+      let ids = await access.visiblePatientIds(p);
+      if (q.patientId) ids = ids === null || ids.includes(q.patientId) ? [q.patientId] : [];
+      return repo.list({ patientIds: ids, from: q.from, to: q.to, statuses: q.statuses, limit: q.limit, offset: q.offset });
+    },
+
+    /** Staff create an appointment for a patient they may see (a visit now or later). */
+    async create(p: Principal, input: NewAppointment): Promise<Appointment> {
+      access.assertStaff(p);
+      await access.assertPatient(p, input.patientId);
+      const practitionerId = input.practitionerId ?? p.practitionerId ?? null;
+      const end = input.end ?? input.start + DEFAULT_MINUTES * 60_000;
+      checkTimes(input.start, end);
+      if (practitionerId) {
+        if (practitionerId !== p.practitionerId) await checkPractitioner(input.patientId, practitionerId);
+        if (!(await deps.patients.practitionerById(practitionerId))) throw badRequest(`practitioner ${practitionerId} does not exist`);
+      }
+      const description = typeof input.description === 'string' ? input.description.slice(0, 500) : null;
+      const a = { id: newId('apt'), patientId: input.patientId, practitionerId, status: input.status ?? 'booked', mode: input.mode ?? 'video', start: input.start, end, description, threadId: null, createdBy: p.userId } as const;
+      await repo.insert(a);
+      await audit.record({ actor: p, action: 'appointment.create', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { start: new Date(a.start).toISOString(), mode: a.mode } });
+      const created = (await repo.byId(a.id))!;
+      deps.events.emit('live', { type: 'appointment', patientId: created.patientId, appointment: created });
+      return created;
+    },
+
+    slots,
+
+    /** A patient (or staff for them) books a free slot. */
+    async book(p: Principal, input: { slotId: string; patientId?: string; mode?: 'video' | 'audio'; description?: string }): Promise<Appointment> {
+      const patientId = p.role === 'patient' ? p.patientId : input.patientId;
+      if (!patientId) throw badRequest('patientId is required');
+      await access.assertPatient(p, patientId);
+      const ref = parseSlotId(input.slotId);
+      if (!ref) throw badRequest(`slot ${input.slotId} is not a slot id`);
+      const visibleSlots = await slots(p, { patientId: p.role === 'patient' ? undefined : patientId, from: ref.start, to: ref.start + 1 });
+      const slot = visibleSlots.find((s) => s.id === input.slotId);
+      if (!slot) throw notFound(`slot ${input.slotId}`);
+      if (slot.status !== 'free') throw new AppError('CONFLICT', 'that time has just been taken; please choose another');
+      await checkPractitioner(patientId, slot.practitionerId);
+      await freeOrThrow(slot.practitionerId, slot.start, slot.end);
+      const a = { id: newId('apt'), patientId, practitionerId: slot.practitionerId, status: 'booked', mode: input.mode ?? 'video', start: slot.start, end: slot.end, description: input.description?.slice(0, 500) ?? null, threadId: null, createdBy: p.userId } as const;
+      await repo.insert(a);
+      await audit.record({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
+      return (await repo.byId(a.id))!;
+    },
+
+    async addAvailability(p: Principal, input: { practitionerId?: string; start: number; end: number; slotMinutes?: number }) {
+      access.assertStaff(p);
+      const practitionerId = input.practitionerId ?? p.practitionerId;
+      if (!practitionerId) throw badRequest('practitionerId is required');
+      if (practitionerId !== p.practitionerId) access.assertAdmin(p);
+      if (!Number.isFinite(input.start) || !Number.isFinite(input.end) || input.end <= input.start) throw badRequest('start and end must be ISO 8601 times, start before end');
+      if (input.end - input.start > 24 * 3600_000) throw badRequest('one availability block may span at most 24 hours');
+      const slotMinutes = input.slotMinutes ?? 15;
+      if (!Number.isInteger(slotMinutes) || slotMinutes < 5 || slotMinutes > 240) throw badRequest('slotMinutes must be a whole number from 5 to 240');
+      const id = newId('avl');
+      await repo.addAvailability({ id, practitionerId, start: input.start, end: input.end, slotMinutes });
+      await audit.record({ actor: p, action: 'availability.add', entityType: 'Schedule', entityId: id, details: { practitionerId } });
+      return { id, practitionerId, start: input.start, end: input.end, slotMinutes };
+    },
+
+    async cancel(p: Principal, id: string, reason?: string): Promise<Appointment> {
+      const a = await visible(p, id);
+      if (a.status === 'cancelled') return a;
+      if (a.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
+      await repo.setStatus(id, 'cancelled', reason?.slice(0, 500) ?? null);
+      await audit.record({ actor: p, action: 'appointment.cancel', entityType: 'Appointment', entityId: id, patientId: a.patientId });
+      return (await repo.byId(id))!;
+    },
+
+    async reschedule(p: Principal, id: string, start: number, end?: number): Promise<Appointment> {
+      const a = await visible(p, id);
+      if (a.status !== 'booked' && a.status !== 'proposed') throw new AppError('CONFLICT', `a ${a.status} appointment cannot be moved`);
+      const newEnd = end ?? start + (a.end - a.start);
+      checkTimes(start, newEnd);
+      if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
+      await repo.reschedule(id, start, newEnd);
+      await audit.record({ actor: p, action: 'appointment.reschedule', entityType: 'Appointment', entityId: id, patientId: a.patientId, details: { start: new Date(start).toISOString() } });
+      return (await repo.byId(id))!;
+    },
+
+    /** Whether this principal takes part in the visit: the patient themself, or staff who may see the patient. */
+    async assertParticipant(p: Principal, id: string): Promise<{ appointment: Appointment; kind: 'patient' | 'staff' }> {
+      const a = await visible(p, id);
+      if (a.status === 'cancelled') throw new AppError('CONFLICT', 'this appointment was cancelled');
+      if (p.role === 'patient') {
+        if (p.patientId !== a.patientId) throw forbidden('not a participant of this visit');
+        return { appointment: a, kind: 'patient' };
+      }
+      return { appointment: a, kind: 'staff' };
+    },
+  };
+}
+
+export type AppointmentsService = ReturnType<typeof createAppointmentsService>;

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import type { Appointment, AppointmentsRepository } from '../appointments/appointments.repository.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { MessagingService } from '../messaging/messaging.service.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Principal } from '../domain/types.ts';
+import { newId } from '../platform/ids.ts';
+
+/**
+ * Video visit rooms: a waiting room, admission by staff, and relay of WebRTC signalling between admitted
+ * participants only (a full mesh of at most five: each pair has its own peer connection; beyond five the
+ * path is an SFU such as Janus, see src/visits/README.md). Media never passes through the server.
+ *
+ * The room also keeps the record: the first time staff and the patient (or a guest) are together the
+ * visit's Encounter starts; every admission and departure is a participant period; when the last person
+ * leaves the Encounter finishes and the appointment is fulfilled. In-call chat goes to the visit's thread.
+ *
+ * Rooms live in this process's memory: one server instance hosts the visits (see README → scaling).
+ */
+
+export type PeerKind = 'patient' | 'staff' | 'guest';
+export type PeerState = 'lobby' | 'waiting' | 'in-room';
+
+export interface PeerSocket {
+  send(message: unknown): void;
+  close(code: number, reason: string): void;
+}
+
+export interface Peer {
+  id: string;
+  kind: PeerKind;
+  name: string;
+  ref: string | null;
+  principal: Principal | null;
+  state: PeerState;
+  socket: PeerSocket;
+  media: { audio: boolean; video: boolean };
+  participantRow: string | null;
+  since: number;
+}
+
+interface Room {
+  appointment: Appointment;
+  peers: Map<string, Peer>;
+  encounterId: string | null;
+  /** Room events are handled one at a time (admissions, departures and the record must not interleave). */
+  queue: Promise<unknown>;
+}
+
+export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(): void };
+
+const publicPeer = (p: Peer) => ({ id: p.id, kind: p.kind, name: p.name, state: p.state, media: p.media });
+
+export function createVisitRooms(deps: { appointments: AppointmentsRepository; messaging: MessagingService; audit: AuditService; events: EventBus; clock: Clock; logger: Logger; maxParticipants: number }) {
+  const rooms = new Map<string, Room>();
+  const log = deps.logger.child({ module: 'visits' });
+
+  const inRoom = (r: Room) => [...r.peers.values()].filter((p) => p.state === 'in-room');
+  const waiting = (r: Room) => [...r.peers.values()].filter((p) => p.state === 'waiting');
+  const staff = (r: Room) => [...r.peers.values()].filter((p) => p.kind === 'staff');
+  const auditActor = (p: Peer) => p.principal ?? ('system' as const);
+
+  function tellStaffWhoWaits(r: Room) {
+    const list = waiting(r).map(publicPeer);
+    for (const s of staff(r)) s.socket.send({ type: 'waiting', waiting: list });
+  }
+
+  function broadcast(r: Room, message: unknown, except?: string) {
+    for (const p of inRoom(r)) if (p.id !== except) p.socket.send(message);
+  }
+
+  /** Starts the Encounter once staff and the patient or a guest are in the room together; records each admission. */
+  async function record(r: Room, p: Peer) {
+    const people = inRoom(r);
+    if (!r.encounterId && people.some((x) => x.kind === 'staff') && people.some((x) => x.kind !== 'staff')) {
+      r.encounterId = await deps.appointments.startEncounter({ id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: deps.clock.now() });
+      if (r.appointment.status === 'booked') await deps.appointments.setStatus(r.appointment.id, 'arrived');
+      await deps.audit.record({ actor: auditActor(p), action: 'visit.start', entityType: 'Encounter', entityId: r.encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+      for (const x of people) if (!x.participantRow) x.participantRow = await deps.appointments.participantJoined({ encounterId: r.encounterId, kind: x.kind, ref: x.ref, display: x.name, at: x.since });
+      return;
+    }
+    if (r.encounterId && !p.participantRow) p.participantRow = await deps.appointments.participantJoined({ encounterId: r.encounterId, kind: p.kind, ref: p.ref, display: p.name, at: deps.clock.now() });
+  }
+
+  async function enter(r: Room, p: Peer) {
+    const others = inRoom(r);
+    p.state = 'in-room';
+    p.since = deps.clock.now();
+    // The newcomer makes the offers (one per peer already in the room), so two sides never offer at once.
+    p.socket.send({ type: 'admitted', peers: others.map(publicPeer) });
+    broadcast(r, { type: 'peer-joined', peer: publicPeer(p) }, p.id);
+    await record(r, p);
+    await deps.audit.record({ actor: auditActor(p), action: 'visit.join', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind, name: p.name } });
+    tellStaffWhoWaits(r);
+  }
+
+  async function depart(r: Room, p: Peer) {
+    const was = p.state;
+    p.state = 'lobby';
+    if (was === 'in-room') {
+      broadcast(r, { type: 'peer-left', id: p.id });
+      if (p.participantRow) await deps.appointments.participantLeft(p.participantRow, deps.clock.now());
+      p.participantRow = null;
+      await deps.audit.record({ actor: auditActor(p), action: 'visit.leave', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind } });
+      if (inRoom(r).length === 0 && r.encounterId) {
+        await deps.appointments.finishEncounter(r.encounterId, deps.clock.now());
+        await deps.appointments.setStatus(r.appointment.id, 'fulfilled');
+        r.appointment = { ...r.appointment, status: 'fulfilled' };
+        r.encounterId = null;
+      }
+    }
+    tellStaffWhoWaits(r);
+  }
+
+  async function chat(r: Room, p: Peer, text: unknown) {
+    if (typeof text !== 'string' || !text.trim()) return p.socket.send({ type: 'error', message: 'chat text must be a non-empty string' });
+    if (!r.appointment.threadId) {
+      const threadId = await deps.messaging.ensureThread(r.appointment.patientId, `Video visit ${new Date(r.appointment.start).toISOString().slice(0, 10)}`, 'system');
+      await deps.appointments.setThread(r.appointment.id, threadId);
+      r.appointment = { ...r.appointment, threadId };
+    }
+    const sender = p.principal ? { kind: p.kind, name: p.name, ref: p.ref, userId: p.principal.userId } : { kind: 'guest' as const, name: `${p.name} (guest)`, ref: null, userId: null };
+    const message = await deps.messaging.postAs(r.appointment.threadId!, r.appointment.patientId, sender, { text: text.slice(0, 2000), category: 'visit-chat' }, p.principal ?? 'system');
+    broadcast(r, { type: 'chat', message });
+  }
+
+  return {
+    /** A participant's socket connects (already authorised for this appointment): it starts in the lobby. */
+    connect(appointment: Appointment, who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null }, socket: PeerSocket, rtc: (peerId: string) => unknown): ConnectedPeer {
+      let r = rooms.get(appointment.id);
+      if (!r) rooms.set(appointment.id, (r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve() }));
+      else r.appointment = { ...appointment, threadId: appointment.threadId ?? r.appointment.threadId };
+      const room = r;
+      const p: Peer = { id: randomBytes(6).toString('hex'), ...who, state: 'lobby', socket, media: { audio: true, video: appointment.mode === 'video' }, participantRow: null, since: deps.clock.now() };
+      room.peers.set(p.id, p);
+      socket.send({ type: 'hello', you: publicPeer(p), mode: appointment.mode, rtc: rtc(p.id), inRoom: inRoom(room).map(publicPeer), waiting: p.kind === 'staff' ? waiting(room).map(publicPeer) : [] });
+
+      const handle = async (msg: { type?: unknown; to?: unknown; data?: unknown; id?: unknown; text?: unknown; audio?: unknown; video?: unknown }) => {
+        switch (msg.type) {
+          case 'join': {
+            if (p.state !== 'lobby') return;
+            if (p.kind === 'staff') {
+              if (inRoom(room).length >= deps.maxParticipants) return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
+              return enter(room, p);
+            }
+            p.state = 'waiting';
+            socket.send({ type: 'waiting-room', message: 'Please wait: your care team has been told you are here and will let you in.' });
+            tellStaffWhoWaits(room);
+            deps.events.emit('live', { type: 'visit.waiting', patientId: room.appointment.patientId, appointmentId: room.appointment.id, name: p.name, kind: p.kind });
+            return;
+          }
+          case 'admit': {
+            if (p.kind !== 'staff') return socket.send({ type: 'error', message: 'only the care team can admit people' });
+            const target = typeof msg.id === 'string' ? room.peers.get(msg.id) : undefined;
+            if (!target || target.state !== 'waiting') return socket.send({ type: 'error', message: 'nobody with that id is waiting' });
+            const needed = (p.state === 'in-room' ? 0 : 1) + 1;
+            if (inRoom(room).length + needed > deps.maxParticipants) return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
+            if (p.state !== 'in-room') await enter(room, p); // admitting someone takes the clinician in too
+            return enter(room, target);
+          }
+          case 'signal': {
+            const to = typeof msg.to === 'string' ? room.peers.get(msg.to) : undefined;
+            if (p.state !== 'in-room' || !to || to.state !== 'in-room') return socket.send({ type: 'error', message: 'signalling is only between people in the visit' });
+            return to.socket.send({ type: 'signal', from: p.id, data: msg.data });
+          }
+          case 'media': {
+            p.media = { audio: msg.audio !== false, video: msg.video !== false };
+            return broadcast(room, { type: 'media', id: p.id, media: p.media }, p.id);
+          }
+          case 'chat':
+            if (p.state !== 'in-room') return socket.send({ type: 'error', message: 'join the visit to chat' });
+            return chat(room, p, msg.text);
+          case 'leave':
+            return depart(room, p);
+          case 'ping':
+            return socket.send({ type: 'pong' });
+          default:
+            return socket.send({ type: 'error', message: `unknown message type ${JSON.stringify(msg.type)}` });
+        }
+      };
+
+      return Object.assign(p, {
+        /** Messages are handled in arrival order, one at a time per room. */
+        receive(raw: string) {
+          let msg: Parameters<typeof handle>[0];
+          try {
+            msg = JSON.parse(raw);
+          } catch {
+            return socket.send({ type: 'error', message: 'messages must be JSON' });
+          }
+          room.queue = room.queue.then(() => handle(msg)).catch((err) => {
+            log.error({ err }, 'visit message failed');
+            socket.send({ type: 'error', message: 'that did not work; please try again' });
+          });
+        },
+        disconnect() {
+          room.queue = room.queue.then(async () => {
+            await depart(room, p);
+            room.peers.delete(p.id);
+            if (room.peers.size === 0) rooms.delete(appointment.id);
+          }).catch((err) => log.error({ err }, 'visit disconnect failed'));
+        },
+      });
+    },
+
+    /** People in each visit right now (for the dashboard and tests). */
+    status(appointmentId: string) {
+      const r = rooms.get(appointmentId);
+      return r ? { inRoom: inRoom(r).map(publicPeer), waiting: waiting(r).map(publicPeer) } : { inRoom: [], waiting: [] };
+    },
+
+    close() {
+      for (const r of rooms.values()) for (const p of r.peers.values()) p.socket.close(1001, 'server shutting down');
+      rooms.clear();
+    },
+  };
+}
+
+export type VisitRooms = ReturnType<typeof createVisitRooms>;

@@ -1,0 +1,113 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Principal } from '../domain/types.ts';
+import type { AppointmentsService } from '../appointments/appointments.service.ts';
+import type { AppointmentsRepository } from '../appointments/appointments.repository.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { MessagingService } from '../messaging/messaging.service.ts';
+import type { Clock } from '../platform/clock.ts';
+import { AppError, badRequest, forbidden, notFound } from '../platform/errors.ts';
+import type { VisitsConfig } from './visits.config.ts';
+
+const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+const GUEST_PASS_MS = 4 * 3600_000;
+const MAX_PASSES = 10_000;
+
+export interface GuestPass {
+  appointmentId: string;
+  name: string;
+  expiresAt: number;
+}
+
+/**
+ * Visit access: who may open a visit (its patient, staff who may see the patient, a guest with a pass),
+ * one-time guest links (only their hash is stored; redeeming marks them used in the same statement), and
+ * the visit summary note, kept in the visit's message thread (sealed like every message).
+ */
+export function createVisitsService(deps: { appointments: AppointmentsService; repo: AppointmentsRepository; messaging: MessagingService; audit: AuditService; clock: Clock; config: VisitsConfig; baseUrl: () => string }) {
+  // Guest passes live in memory with the rooms (the same single process hosts both).
+  const passes = new Map<string, GuestPass>();
+  const sweep = () => {
+    const now = deps.clock.now();
+    for (const [k, v] of passes) if (v.expiresAt <= now) passes.delete(k);
+  };
+
+  return {
+    async invite(p: Principal, appointmentId: string, input: { name?: unknown }) {
+      const { appointment } = await deps.appointments.assertParticipant(p, appointmentId);
+      if (appointment.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
+      if (input.name !== undefined && typeof input.name !== 'string') throw badRequest('name must be a string');
+      const name = (input.name ?? '').trim().slice(0, 80) || 'Guest';
+      const token = randomBytes(24).toString('base64url');
+      const now = deps.clock.now();
+      const expiresAt = Math.max(now, appointment.end) + deps.config.inviteTtlS * 1000;
+      await deps.repo.addInvite({ tokenHash: hash(token), appointmentId, displayName: name, createdBy: p.userId, expiresAt });
+      await deps.audit.record({ actor: p, action: 'visit.invite', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name, expiresAt: new Date(expiresAt).toISOString() } });
+      // The token travels in the fragment: browsers never send it to a server (no access logs, no Referer).
+      return { url: `${deps.baseUrl()}/#/join/${encodeURIComponent(appointmentId)}/${token}`, expiresAt: new Date(expiresAt).toISOString(), name };
+    },
+
+    /** Exchanges a one-time link for a guest pass (a second use of the link is refused). */
+    async redeem(appointmentId: string, input: { token?: unknown; name?: unknown }) {
+      if (typeof input.token !== 'string' || input.token.length < 20 || input.token.length > 100) throw badRequest('token must be the code from the invitation link');
+      const invite = await deps.repo.redeemInvite(hash(input.token), appointmentId, deps.clock.now());
+      if (!invite) throw new AppError('UNAUTHENTICATED', 'this invitation link has expired or has already been used; ask the care team for a new one');
+      const appointment = await deps.repo.byId(appointmentId);
+      if (!appointment || appointment.status === 'cancelled') throw notFound(`visit ${appointmentId}`);
+      sweep();
+      if (passes.size >= MAX_PASSES) throw new AppError('UNAVAILABLE', 'too many guests right now');
+      const pass = randomBytes(24).toString('base64url');
+      const name = (typeof input.name === 'string' && input.name.trim() ? input.name.trim() : invite.displayName).slice(0, 80);
+      passes.set(hash(pass), { appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS });
+      await deps.audit.record({ actor: 'system', action: 'visit.invite.redeem', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name } });
+      return { pass, name, appointmentId };
+    },
+
+    /** The guest and the appointment a pass admits to the lobby of; throws when the pass is not valid for it. */
+    async guestFromPass(pass: string, appointmentId: string) {
+      const g = passes.get(hash(pass));
+      if (!g || g.appointmentId !== appointmentId || g.expiresAt <= deps.clock.now()) throw new AppError('UNAUTHENTICATED', 'this guest pass is not valid for this visit');
+      const appointment = await deps.repo.byId(appointmentId);
+      if (!appointment || appointment.status === 'cancelled') throw notFound(`visit ${appointmentId}`);
+      return { guest: g, appointment };
+    },
+
+    /** What the visit page needs to know before connecting. */
+    async page(p: Principal, appointmentId: string) {
+      const { appointment, kind } = await deps.appointments.assertParticipant(p, appointmentId);
+      await deps.audit.record({ actor: p, action: 'visit.open', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId });
+      return { appointment, you: { kind, name: p.displayName } };
+    },
+
+    async summary(p: Principal, appointmentId: string, text: unknown) {
+      const { appointment, kind } = await deps.appointments.assertParticipant(p, appointmentId);
+      if (kind !== 'staff') throw forbidden('only the care team writes the visit summary');
+      if (typeof text !== 'string' || !text.trim()) throw badRequest('text is required: the visit summary');
+      let threadId = appointment.threadId;
+      if (!threadId) {
+        threadId = await deps.messaging.ensureThread(appointment.patientId, `Video visit ${new Date(appointment.start).toISOString().slice(0, 10)}`, p.userId);
+        await deps.repo.setThread(appointment.id, threadId);
+      }
+      const message = await deps.messaging.postAs(threadId, appointment.patientId, { kind: 'staff', name: p.displayName, ref: p.practitionerId ? `Practitioner/${p.practitionerId}` : null, userId: p.userId }, { text: text.slice(0, 5000), category: 'visit-summary' }, p);
+      return message;
+    },
+
+    /**
+     * "Call now" (from an alert or the patient page): a visit starting now, and a message in the patient's
+     * thread with the link, which also reaches the patient's open portal live.
+     */
+    async callNow(p: Principal, patientId: string, reason?: unknown) {
+      const appointment = await deps.appointments.create(p, { patientId, start: deps.clock.now(), description: typeof reason === 'string' ? reason.slice(0, 200) : 'Call from your care team' });
+      const threadId = await deps.messaging.defaultThread(p, patientId);
+      await deps.repo.setThread(appointment.id, threadId);
+      await deps.messaging.send(p, threadId, { text: `${p.displayName} is calling you for a video visit now. Open Vigil and press Join: ${deps.baseUrl()}/visits/${appointment.id}`, category: 'notification' });
+      return { appointment: { ...appointment, threadId }, url: `/visits/${appointment.id}` };
+    },
+
+    async encounter(p: Principal, appointmentId: string) {
+      const { appointment } = await deps.appointments.assertParticipant(p, appointmentId);
+      return deps.repo.encounterOf(appointment.id);
+    },
+  };
+}
+
+export type VisitsService = ReturnType<typeof createVisitsService>;

@@ -1,0 +1,217 @@
+/**
+ * Video visit signalling and record on the real server, without browsers (the browser suite is
+ * test/browser/visit.browser.test.ts): FHIR Appointment create, the waiting room, admission by staff only,
+ * signalling only between admitted people, one-time guest links, the five-person limit, in-call chat in
+ * the thread, the Encounter with who joined and for how long, and every refusal.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { bootApp, type TestApp } from './support/app.ts';
+
+async function eventually<T>(check: () => T | Promise<T>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  }
+}
+
+type M = Record<string, unknown> & { type: string };
+class Client {
+  seen: M[] = [];
+  closed: { code: number; reason: string } | null = null;
+  ws: WebSocket;
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (raw) => this.seen.push(JSON.parse(raw.toString())));
+    this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+  send(m: unknown) {
+    this.ws.send(JSON.stringify(m));
+  }
+  async next(type: string, where: (m: M) => boolean = () => true): Promise<M> {
+    return eventually(() => {
+      const m = this.seen.find((x) => x.type === type && where(x));
+      if (!m) throw new Error(`no ${type} yet; saw ${this.seen.map((x) => x.type).join(',')}`);
+      return m;
+    });
+  }
+  get id() {
+    return ((this.seen.find((m) => m.type === 'hello')!.you) as { id: string }).id;
+  }
+}
+
+describe('video visit signalling', () => {
+  let app: TestApp;
+  let alice: string;
+  let nurse: { token: string; practitionerId: string | null };
+  let stranger: string;
+  let patientA: string;
+  let patientB: string;
+  let apt: string;
+  const clients: Client[] = [];
+  const ws = (path: string) => {
+    const c = new Client(app.httpUrl.replace('http', 'ws') + path);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    app = await bootApp();
+    const s = app.services;
+    alice = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
+    const bob = (await s.patientService.create({ name: 'Bob Brown', birthDate: '1950-07-14' }, 'system')).id;
+    nurse = await app.tokenFor('clinician');
+    await s.patientService.assignClinician(alice, nurse.practitionerId!, 'system');
+    stranger = (await app.tokenFor('clinician')).token;
+    patientA = (await app.tokenFor('patient', { patientId: alice })).token;
+    patientB = (await app.tokenFor('patient', { patientId: bob })).token;
+  });
+  afterAll(async () => {
+    clients.forEach((c) => c.ws.close());
+    await app?.stop();
+  });
+
+  it('lets staff create a visit with FHIR Appointment and refuses patients and bad resources', async () => {
+    const body = { resourceType: 'Appointment', status: 'booked', start: new Date().toISOString(), participant: [{ actor: { reference: `Patient/${alice}` } }, { actor: { reference: `Practitioner/${nurse.practitionerId}` } }] };
+    const res = await app.api<{ id: string; resourceType: string; status: string }>(nurse.token, 'POST', '/fhir/R4/Appointment', body);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ resourceType: 'Appointment', status: 'booked' });
+    apt = res.body.id;
+    expect((await app.api(patientA, 'POST', '/fhir/R4/Appointment', body)).status).toBe(403);
+    expect((await app.api(stranger, 'POST', '/fhir/R4/Appointment', body)).status).toBe(404);
+    for (const bad of [{ ...body, resourceType: 'Patient' }, { ...body, participant: [] }, { ...body, start: 'tomorrow' }, { ...body, status: 'fulfilled' }, { ...body, minutesDuration: -5 }]) {
+      const r = await app.api<{ resourceType: string }>(nurse.token, 'POST', '/fhir/R4/Appointment', bad);
+      expect(r.status).toBe(400);
+      expect(r.body.resourceType).toBe('OperationOutcome');
+    }
+    const read = await app.api<{ participant: Array<{ actor: { reference: string } }> }>(patientA, 'GET', `/fhir/R4/Appointment/${apt}`);
+    expect(read.body.participant.map((p) => p.actor.reference)).toEqual([`Patient/${alice}`, `Practitioner/${nurse.practitionerId}`]);
+    expect((await app.api(patientB, 'GET', `/fhir/R4/Appointment/${apt}`)).status).toBe(404);
+  });
+
+  it('redirects GET /visits/{id} to the web app route', async () => {
+    const res = await fetch(`${app.httpUrl}/visits/${apt}`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`/#/visits/${apt}`);
+  });
+
+  it('refuses the signalling socket to strangers, other patients and no credentials', async () => {
+    for (const [path, code] of [[`/api/v1/visits/${apt}/signal`, 4401], [`/api/v1/visits/${apt}/signal?token=${stranger}`, 4404], [`/api/v1/visits/${apt}/signal?token=${patientB}`, 4404], [`/api/v1/visits/${apt}/signal?pass=forged`, 4401], [`/api/v1/visits/nope/signal?token=${nurse.token}`, 4404]] as const) {
+      const c = ws(path);
+      await eventually(() => expect(c.closed?.code, path).toBe(code));
+      expect(c.seen).toEqual([]);
+    }
+  });
+
+  it('puts the patient in the waiting room until the clinician admits, then relays signalling between them only', async () => {
+    const doc = ws(`/api/v1/visits/${apt}/signal?token=${nurse.token}`);
+    const pat = ws(`/api/v1/visits/${apt}/signal?token=${patientA}`);
+    await doc.next('hello');
+    const hello = await pat.next('hello');
+    expect(hello.rtc).toMatchObject({ iceTransportPolicy: 'all' });
+    // signalling before admission is refused
+    pat.send({ type: 'signal', to: doc.id, data: { sdp: 'x' } });
+    await pat.next('error', (m) => /only between people in the visit/.test(m.message as string));
+    pat.send({ type: 'join' });
+    await pat.next('waiting-room');
+    const waiting = await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+    expect((waiting.waiting as Array<{ name: string }>)[0].name).toMatch(/patient/);
+    // the patient cannot admit anyone
+    pat.send({ type: 'admit', id: pat.id });
+    await pat.next('error', (m) => /only the care team/.test(m.message as string));
+    doc.send({ type: 'admit', id: pat.id });
+    const admitted = await pat.next('admitted');
+    expect((admitted.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc.id]);
+    await doc.next('peer-joined', (m) => (m.peer as { id: string }).id === pat.id);
+    pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'v=0' } } });
+    const sig = await doc.next('signal');
+    expect(sig).toMatchObject({ from: pat.id, data: { sdp: { type: 'offer' } } });
+  });
+
+  it('admits a guest from a one-time link; the link does not work twice', async () => {
+    const invite = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Interpreter' });
+    expect(invite.status).toBe(201);
+    const token = invite.body.url.split('/').pop()!;
+    expect(invite.body.url).toContain(`/#/join/${apt}/`);
+    expect((await app.api(stranger, 'POST', `/api/v1/visits/${apt}/invites`, {})).status).toBe(404);
+    const pass = await app.api<{ pass: string; name: string }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token, name: 'Maria (interpreter)' });
+    expect(pass.status).toBe(201);
+    const again = await app.api<{ error: { message: string } }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token });
+    expect(again.status).toBe(401);
+    expect(again.body.error.message).toMatch(/expired or has already been used/);
+    const guest = ws(`/api/v1/visits/${apt}/signal?pass=${pass.body.pass}`);
+    await guest.next('hello');
+    guest.send({ type: 'join' });
+    const doc = clients.find((c) => c.seen.some((m) => m.type === 'admitted' || m.type === 'peer-joined') && c.ws.url.includes(nurse.token))!;
+    await doc.next('waiting', (m) => (m.waiting as Array<{ name: string }>).some((w) => w.name === 'Maria (interpreter)'));
+    doc.send({ type: 'admit', id: guest.id });
+    const admitted = await guest.next('admitted');
+    expect((admitted.peers as unknown[]).length).toBe(2);
+    // a pass for this visit does not open another one
+    const other = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
+    const wrong = ws(`/api/v1/visits/${other.body.id}/signal?pass=${pass.body.pass}`);
+    await eventually(() => expect(wrong.closed?.code).toBe(4401));
+  });
+
+  it('keeps in-call chat in the thread, and records the Encounter with who joined and for how long', async () => {
+    const pat = clients.find((c) => c.ws.url.includes(patientA) && c.seen.some((m) => m.type === 'admitted'))!;
+    pat.send({ type: 'chat', text: 'Can you hear me?' });
+    const chat = await pat.next('chat');
+    const threadId = (chat.message as { threadId: string }).threadId;
+    const thread = await app.api<{ messages: Array<{ text: string; category: string }> }>(nurse.token, 'GET', `/api/v1/threads/${threadId}/messages`);
+    expect(thread.body.messages.map((m) => [m.text, m.category])).toContainEqual(['Can you hear me?', 'visit-chat']);
+    const enc = await app.api<{ resourceType: string; entry: Array<{ resource: { status: string; class: { code: string }; participant: Array<{ individual: { display: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
+    expect(enc.body.entry).toHaveLength(1);
+    expect(enc.body.entry[0].resource).toMatchObject({ status: 'in-progress', class: { code: 'VR' } });
+    expect(enc.body.entry[0].resource.participant.map((p) => p.individual.display)).toHaveLength(3);
+    // everyone leaves: the encounter finishes with a length, the appointment is fulfilled
+    for (const c of clients.filter((c) => c.seen.some((m) => m.type === 'admitted'))) c.send({ type: 'leave' });
+    await eventually(async () => {
+      const e = await app.api<{ entry: Array<{ resource: { status: string; length?: { value: number }; participant: Array<{ period: { start: string; end?: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
+      const r = e.body.entry[0].resource;
+      expect(r.status).toBe('finished');
+      expect(r.length?.value).toBeGreaterThanOrEqual(0);
+      expect(r.participant.every((p) => p.period.end)).toBe(true);
+    });
+    const appt = await app.api<{ status: string }>(nurse.token, 'GET', `/fhir/R4/Appointment/${apt}`);
+    expect(appt.body.status).toBe('fulfilled');
+    const audit = await app.services.db.query<{ action: string }>(`SELECT DISTINCT action FROM audit_log WHERE entity_id = $1 OR details->>'appointmentId' = $1`, [apt]);
+    expect(audit.map((r) => r.action)).toEqual(expect.arrayContaining(['appointment.create', 'visit.join', 'visit.leave', 'visit.invite', 'visit.start']));
+  });
+
+  it('limits a visit to five people', async () => {
+    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
+    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    doc.send({ type: 'join' });
+    await doc.next('admitted');
+    const guests: Client[] = [];
+    for (let i = 0; i < 5; i++) {
+      const url = (await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${a.body.id}/invites`, { name: `G${i}` })).body.url;
+      const pass = (await app.api<{ pass: string }>('', 'POST', `/api/v1/visits/${a.body.id}/guest-pass`, { token: url.split('/').pop() })).body.pass;
+      const g = ws(`/api/v1/visits/${a.body.id}/signal?pass=${pass}`);
+      await g.next('hello');
+      g.send({ type: 'join' });
+      guests.push(g);
+    }
+    await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 5);
+    for (const g of guests) doc.send({ type: 'admit', id: g.id });
+    await eventually(() => expect(guests.filter((g) => g.seen.some((m) => m.type === 'admitted'))).toHaveLength(4));
+    await doc.next('error', (m) => /full \(5 people\)/.test(m.message as string));
+  });
+
+  it('"Call now" creates a visit and tells the patient in their thread', async () => {
+    const res = await app.api<{ appointment: { id: string; threadId: string }; url: string }>(nurse.token, 'POST', `/api/v1/patients/${alice}/call-now`, {});
+    expect(res.status).toBe(201);
+    expect(res.body.url).toBe(`/visits/${res.body.appointment.id}`);
+    const t = await app.api<{ messages: Array<{ text: string }> }>(patientA, 'GET', `/api/v1/threads/${res.body.appointment.threadId}/messages`);
+    expect(t.body.messages.at(-1)!.text).toContain(`/visits/${res.body.appointment.id}`);
+    expect((await app.api(patientA, 'POST', `/api/v1/patients/${alice}/call-now`, {})).status).toBe(403);
+    expect((await app.api(stranger, 'POST', `/api/v1/patients/${alice}/call-now`, {})).status).toBe(404);
+  });
+});
