@@ -2,14 +2,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Config } from './config/config.ts';
+import type { Config, SecurityConfig } from './config/config.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { createEventBus } from './platform/events.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { openDatabase, type Db } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
 import { secureDataDir } from './platform/data-dir.ts';
-import { createPatientCipher, loadMasterKeyRing, type PatientCipherAdmin } from './platform/encryption/index.ts';
+import { createPatientCipher } from './platform/encryption/index.ts';
+import { loadSecrets, type Secrets } from './platform/secrets.ts';
 import { migrate } from './store/migrate.ts';
 import { createPatientsRepository } from './store/patients.repository.ts';
 import { createUsersRepository } from './store/users.repository.ts';
@@ -20,6 +21,8 @@ import { createRejectionsRepository } from './store/rejections.repository.ts';
 import { createAuditService } from './audit/audit.service.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createAccessPolicy } from './auth/access.ts';
+import { createMfa } from './auth/mfa.ts';
+import { createOriginCheck } from './auth/origin.ts';
 import { createDeviceService } from './devices/device.service.ts';
 import { createPatientService } from './patients/patient.service.ts';
 import { createDerivedService } from './patients/derived.service.ts';
@@ -66,10 +69,10 @@ import { visitRoutes } from './api/routes/visits.routes.ts';
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Builds the services on an open database: what the server and the offline CLI share. */
-export function createServices(db: Db, deps: { logger: Logger; cipher: PatientCipherAdmin; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig }) {
+export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets; security?: SecurityConfig; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig }) {
   const clock = deps.clock ?? systemClock;
   // [sec] encryption at rest for free text and files: seal/open under per-patient keys, shred to erase
-  const cipher = deps.cipher;
+  const cipher = createPatientCipher(db, deps.secrets.masterKeys);
   const events = createEventBus();
   const repos = {
     patients: createPatientsRepository(db),
@@ -79,9 +82,13 @@ export function createServices(db: Db, deps: { logger: Logger; cipher: PatientCi
     ecg: createEcgRepository(db),
     rejections: createRejectionsRepository(db),
   };
-  const audit = createAuditService(db);
+  const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile });
   const access = createAccessPolicy({ patients: repos.patients });
-  const auth = createAuthService({ users: repos.users, patients: repos.patients, audit, clock });
+  const sec = deps.security;
+  const auth = createAuthService({
+    users: repos.users, patients: repos.patients, audit, clock, mfa: createMfa(db, cipher, () => clock.now()),
+    settings: sec ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays } : undefined,
+  });
   const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, audit });
   // [alerts] built before the patient service, which shows open-alert counts on the panel
   const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig(process.env) });
@@ -131,7 +138,7 @@ export async function startApp(
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
   await secureDataDir(config.dataDir); // owner-only data dir and files (umask 077 + sweep)
-  const masterKeys = await loadMasterKeyRing(config.dataDir);
+  const secrets = await loadSecrets(config.dataDir);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const closers: Array<() => Promise<void> | void> = [() => db.close()];
   const close = async () => {
@@ -140,7 +147,8 @@ export async function startApp(
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'database migrated');
-    const services = createServices(db, { logger, cipher: createPatientCipher(db, masterKeys), clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
+    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
+    closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close());
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
     const urls = { base: config.publicUrl ?? '' };
@@ -150,8 +158,9 @@ export async function startApp(
     if (gateway) closers.push(() => gateway.close());
 
     const demo = { logins: [] as DemoLogin[] };
-    const http = await createHttpServer({ logger, auth: services.auth });
-    const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger });
+    const http = await createHttpServer({ logger, auth: services.auth, security: { ...config.security, publicUrl: config.publicUrl } });
+    const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
+    const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins });
     closers.push(() => live.close());
     const commands = registerRoutes(http, { config, services, gateway, live, monitoring, demo, urls, logger });
     closers.push(() => commands.close());

@@ -6,6 +6,7 @@ import type { AuthService } from '../auth/auth.service.ts';
 import type { Principal, StoredReading } from '../domain/types.ts';
 import type { Logger } from '../platform/logger.ts';
 import { SESSION_COOKIE } from './principal.ts';
+import type { OriginCheck } from '../auth/origin.ts';
 
 const SCOPE_REFRESH_MS = 30_000; // care-team changes reach open dashboards within 30 s
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024; // a client this far behind is dropped rather than slowing everyone
@@ -13,6 +14,8 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024; // a client this far behind is dropp
 interface Subscriber {
   socket: WebSocket;
   principal: Principal;
+  /** The session cookie or bearer token it opened with: re-checked every SCOPE_REFRESH_MS ((d)(5), F5). */
+  secret: { kind: 'session' | 'token'; value: string } | null;
   /** null: every patient (admin). */
   patients: Set<string> | null;
   ecgPatients: Set<string>;
@@ -22,7 +25,7 @@ interface Subscriber {
  * The dashboard's live feed (`GET /api/v1/stream`, WebSocket). Every message names a patient and goes only
  * to sockets whose user may see that patient (the same access policy as the REST routes).
  */
-export function registerLiveGateway(app: FastifyInstance, deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger }) {
+export function registerLiveGateway(app: FastifyInstance, deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger; origins?: OriginCheck }) {
   const log = deps.logger.child({ module: 'live' });
   const subscribers = new Set<Subscriber>();
 
@@ -30,8 +33,28 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
     const ids = await deps.access.visiblePatientIds(s.principal);
     s.patients = ids === null ? null : new Set(ids);
   };
-  const timer = setInterval(() => subscribers.forEach((s) => void refresh(s).catch(() => undefined)), SCOPE_REFRESH_MS);
+  const end = (s: Subscriber, why: string) => {
+    subscribers.delete(s);
+    s.socket.close(4401, why);
+  };
+  /** Still signed in? A session that expired, went idle, was signed out, or a revoked token closes the socket. */
+  const revalidate = async (s: Subscriber) => {
+    if (!s.secret) return;
+    const p = s.secret.kind === 'session' ? await deps.auth.principalFromSession(s.secret.value) : await deps.auth.principalFromToken(s.secret.value);
+    if (!p || p.credential?.stage !== 'full') return end(s, 'session ended');
+    s.principal = p;
+    await refresh(s);
+  };
+  const timer = setInterval(() => subscribers.forEach((s) => void revalidate(s).catch(() => undefined)), SCOPE_REFRESH_MS);
   timer.unref();
+  // Sign-out, sign-out everywhere, password change, disabling and token revocation close sockets at once.
+  const offEnded = deps.auth.onSessionEnded((e) => {
+    for (const s of subscribers) {
+      const c = s.principal.credential;
+      if (s.principal.userId !== e.userId) continue;
+      if ('all' in e || ('sessionIds' in e && c?.kind === 'session' && e.sessionIds.includes(c.id)) || ('tokenIds' in e && c?.kind === 'token' && e.tokenIds.includes(c.id))) end(s, 'session ended');
+    }
+  });
 
   const sees = (s: Subscriber, patientId: string | null | undefined) => !!patientId && (s.patients === null || s.patients.has(patientId));
   const send = (s: Subscriber, message: unknown) => {
@@ -73,13 +96,22 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
   ];
 
   app.get('/api/v1/stream', { websocket: true }, async (socket: WebSocket, req) => {
-    const token = (req.query as { token?: string }).token;
-    const principal = req.principal ?? (token ? await deps.auth.principalFromToken(token) : null) ?? (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
-    if (!principal) {
+    // F5: a page on another origin must not ride the user's cookie into the live feed (cross-site WebSocket hijacking).
+    const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
+    if (refused) {
+      socket.close(4403, 'origin not allowed');
+      return;
+    }
+    const query = (req.query as { token?: unknown }).token;
+    const bearer = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : typeof query === 'string' ? query : null;
+    const cookie = req.cookies?.[SESSION_COOKIE];
+    const secret: Subscriber['secret'] = bearer ? { kind: 'token', value: bearer } : cookie ? { kind: 'session', value: cookie } : null;
+    const principal = secret ? (secret.kind === 'token' ? await deps.auth.principalFromToken(secret.value) : await deps.auth.principalFromSession(secret.value)) : null;
+    if (!principal || principal.credential?.stage !== 'full') {
       socket.close(4401, 'unauthenticated');
       return;
     }
-    const s: Subscriber = { socket, principal, patients: new Set(), ecgPatients: new Set() };
+    const s: Subscriber = { socket, principal, secret, patients: new Set(), ecgPatients: new Set() };
     await refresh(s);
     subscribers.add(s);
     socket.on('message', (raw: Buffer) => {
@@ -103,6 +135,7 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
     clientCount: () => subscribers.size,
     close() {
       clearInterval(timer);
+      offEnded();
       unsubscribe.forEach((u) => u());
       for (const s of subscribers) s.socket.close(1001, 'server shutting down');
     },

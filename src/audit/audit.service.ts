@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
-import type { Db } from '../platform/db.ts';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { Db, Queryable } from '../platform/db.ts';
 import type { Principal } from '../domain/types.ts';
+import { canonicalJson, jsonSafe } from './canonical-json.ts';
 
 export interface AuditEntry {
   actor: Principal | 'cli' | 'system' | `device:${string}`;
@@ -12,72 +14,213 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-const GENESIS = '0'.repeat(64);
-const AUDIT_LOCK_KEY = 7_441_002; // one writer at a time across instances keeps the chain linear
-
-/**
- * Tamper-evident audit trail: each entry stores the hash of its predecessor, so any edit or deletion
- * breaks the chain from that point (`vigil audit verify`). Services record; routes never do.
- */
-export function createAuditService(db: Db) {
-  const actorName = (a: AuditEntry['actor']) => (typeof a === 'string' ? a : `user:${a.userId}`);
-
-  return {
-    async record(e: AuditEntry): Promise<void> {
-      await db.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
-        const [last] = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1');
-        const prev = last?.hash ?? GENESIS;
-        const ts = new Date().toISOString();
-        const row = {
-          ts,
-          actor: actorName(e.actor),
-          action: e.action,
-          entity_type: e.entityType ?? null,
-          entity_id: e.entityId ?? null,
-          patient_id: e.patientId ?? null,
-          outcome: e.outcome ?? 'success',
-          details: e.details ?? null,
-        };
-        const hash = hashEntry(prev, row);
-        await tx.query(
-          `INSERT INTO audit_log (ts, actor, action, entity_type, entity_id, patient_id, outcome, details, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [row.ts, row.actor, row.action, row.entity_type, row.entity_id, row.patient_id, row.outcome, row.details ? JSON.stringify(row.details) : null, prev, hash],
-        );
-      });
-    },
-
-    /** Walks the chain; returns the first entry whose hash does not match, or null when intact. */
-    async verify(): Promise<{ checked: number; firstBad: { id: string; reason: string } | null }> {
-      const rows = await db.query<{
-        id: string; ts: Date; actor: string; action: string; entity_type: string | null; entity_id: string | null;
-        patient_id: string | null; outcome: string; details: Record<string, unknown> | null; prev_hash: string; hash: string;
-      }>('SELECT * FROM audit_log ORDER BY id');
-      let prev = GENESIS;
-      for (const r of rows) {
-        if (r.prev_hash !== prev) return { checked: rows.length, firstBad: { id: String(r.id), reason: 'previous-hash link broken (an entry was removed or reordered)' } };
-        const expected = hashEntry(prev, {
-          ts: new Date(r.ts).toISOString(), actor: r.actor, action: r.action, entity_type: r.entity_type, entity_id: r.entity_id,
-          patient_id: r.patient_id, outcome: r.outcome, details: r.details,
-        });
-        if (expected !== r.hash) return { checked: rows.length, firstBad: { id: String(r.id), reason: 'content does not match its hash (the entry was edited)' } };
-        prev = r.hash;
-      }
-      return { checked: rows.length, firstBad: null };
-    },
-  };
+export interface AuditKeys {
+  /** HMAC keys kept outside the database (keys/audit.key or VIGIL_AUDIT_KEY); the first chains new entries. */
+  current: Buffer;
+  all: Buffer[];
 }
 
-function hashEntry(prev: string, row: Record<string, unknown>): string {
+export interface BadEntry {
+  id: string;
+  reason: string;
+}
+
+export interface VerifyResult {
+  checked: number;
+  bad: BadEntry[];
+  /** The signed checkpoint outside the table: what it says and whether the table still agrees. */
+  anchor: { id: string; hash: string; at: string; ok: boolean } | null;
+}
+
+const GENESIS = '0'.repeat(64);
+const AUDIT_LOCK_KEY = 7_441_002; // one writer at a time across instances keeps the chain linear
+const PAGE = 2000;
+const ANCHOR_DELAY_MS = 200;
+
+export const auditKeyId = (key: Buffer) => createHash('sha256').update('vigil-audit-key-id\0').update(key).digest('hex').slice(0, 16);
+
+interface Row {
+  ts: string;
+  actor: string;
+  action: string;
+  entity_type: string | null;
+  entity_id: string | null;
+  patient_id: string | null;
+  outcome: string;
+  details: Record<string, unknown> | null;
+}
+
+/**
+ * Tamper-evident audit trail (ONC §170.315(d)(2), HIPAA §164.312(b), ASTM E2147). Each entry carries
+ * HMAC-SHA256(key, previous hash ‖ canonical JSON of the entry) under a key the database never sees, so an
+ * edit cannot be re-chained without the key. The table refuses UPDATE, DELETE and TRUNCATE (trigger, migration
+ * 005). A MAC-signed checkpoint of the head is written outside the table (`anchorFile`) shortly after every
+ * write, so cutting off the tail is detected too. `verify` walks everything and reports every bad entry.
+ */
+export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?: string | null }) {
+  const keysById = new Map(opts.keys.all.map((k) => [auditKeyId(k), k]));
+  const currentKeyId = auditKeyId(opts.keys.current);
+  const anchorKey = createHmac('sha256', opts.keys.current).update('vigil-audit-anchor').digest();
+  const actorName = (a: AuditEntry['actor']) => (typeof a === 'string' ? a : `user:${a.userId}`);
+  let anchorTimer: NodeJS.Timeout | null = null;
+  let anchorWrite: Promise<void> = Promise.resolve();
+
+  async function insert(tx: Queryable, e: AuditEntry) {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+    const [last] = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1');
+    const prev = last?.hash ?? GENESIS;
+    const row: Row = jsonSafe({
+      ts: new Date().toISOString(),
+      actor: actorName(e.actor),
+      action: e.action,
+      entity_type: e.entityType ?? null,
+      entity_id: e.entityId ?? null,
+      patient_id: e.patientId ?? null,
+      outcome: e.outcome ?? 'success',
+      details: e.details ?? null,
+    }) as Row;
+    const hash = mac(opts.keys.current, prev, row);
+    await tx.query(
+      `INSERT INTO audit_log (ts, actor, action, entity_type, entity_id, patient_id, outcome, details, prev_hash, hash, key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [row.ts, row.actor, row.action, row.entity_type, row.entity_id, row.patient_id, row.outcome, row.details ? JSON.stringify(row.details) : null, prev, hash, currentKeyId],
+    );
+    scheduleAnchor();
+  }
+
+  function scheduleAnchor() {
+    if (!opts.anchorFile || anchorTimer) return;
+    anchorTimer = setTimeout(() => {
+      anchorTimer = null;
+      anchorWrite = anchorWrite.then(() => service.checkpoint()).catch(() => undefined);
+    }, ANCHOR_DELAY_MS);
+    anchorTimer.unref();
+  }
+
+  const anchorMac = (a: { id: string; hash: string; at: string }) => createHmac('sha256', anchorKey).update(`${a.id}\n${a.hash}\n${a.at}`).digest('hex');
+
+  async function readAnchor(): Promise<{ id: string; hash: string; at: string; mac: string } | null> {
+    if (!opts.anchorFile) return null;
+    try {
+      return JSON.parse(await readFile(opts.anchorFile, 'utf8'));
+    } catch {
+      return null;
+    }
+  }
+
+  const service = {
+    /** Records one entry in its own transaction. */
+    async record(e: AuditEntry): Promise<void> {
+      await db.transaction((tx) => insert(tx, e));
+    },
+    /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
+    recordIn(tx: Queryable, e: AuditEntry): Promise<void> {
+      return insert(tx, e);
+    },
+
+    /** Writes the signed checkpoint of the current head outside the table (atomically, 0600). */
+    async checkpoint(): Promise<void> {
+      if (!opts.anchorFile) return;
+      const [head] = await db.query<{ id: string; hash: string }>('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1');
+      if (!head) return;
+      const a = { id: String(head.id), hash: head.hash, at: new Date().toISOString() };
+      const tmp = opts.anchorFile + '.tmp';
+      await writeFile(tmp, JSON.stringify({ ...a, mac: anchorMac(a) }) + '\n', { mode: 0o600 });
+      await rename(tmp, opts.anchorFile);
+    },
+
+    /** Pending checkpoint written now (on shutdown). */
+    async flush(): Promise<void> {
+      if (anchorTimer) {
+        clearTimeout(anchorTimer);
+        anchorTimer = null;
+        anchorWrite = anchorWrite.then(() => service.checkpoint()).catch(() => undefined);
+      }
+      await anchorWrite;
+    },
+
+    /**
+     * Walks the whole chain page by page and reports every bad entry (not only the first): a broken link
+     * (removed or reordered entries), content that does not match its MAC (edited), an unknown key, an
+     * unkeyed entry after keyed ones (re-chained without the key), and a head behind the signed anchor
+     * (truncated). `onBad` streams findings as they are found.
+     */
+    async verify(onBad?: (b: BadEntry) => void): Promise<VerifyResult> {
+      const bad: BadEntry[] = [];
+      const report = (b: BadEntry) => {
+        bad.push(b);
+        onBad?.(b);
+      };
+      let prev = GENESIS;
+      let checked = 0;
+      let afterId = '0';
+      let keyedSeen = false;
+      const seen = new Map<string, string>(); // only the anchored id is looked up
+      const anchor = await readAnchor();
+      for (;;) {
+        const rows = await db.query<Row & { id: string; ts: Date | string; prev_hash: string; hash: string; key_id: string | null }>(
+          'SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2', [afterId, PAGE]);
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          checked++;
+          const id = String(r.id);
+          if (anchor && id === anchor.id) seen.set(id, r.hash);
+          if (r.prev_hash !== prev) report({ id, reason: 'previous-hash link broken (an entry before it was removed, inserted or reordered)' });
+          const row: Row = {
+            ts: new Date(r.ts).toISOString(), actor: r.actor, action: r.action, entity_type: r.entity_type, entity_id: r.entity_id,
+            patient_id: r.patient_id, outcome: r.outcome, details: r.details,
+          };
+          if (r.key_id == null) {
+            if (keyedSeen) report({ id, reason: 'unkeyed entry after keyed ones (re-chained without the audit key)' });
+            else if (legacyHash(r.prev_hash, row) !== r.hash) report({ id, reason: 'content does not match its hash (the entry was edited)' });
+          } else {
+            keyedSeen = true;
+            const key = keysById.get(r.key_id);
+            if (!key) report({ id, reason: `chained with audit key ${r.key_id}, which is not configured (VIGIL_AUDIT_KEY or keys/audit.key)` });
+            else if (!safeEqualHex(mac(key, r.prev_hash, row), r.hash)) report({ id, reason: 'content does not match its MAC (the entry was edited or forged)' });
+          }
+          prev = r.hash;
+          afterId = id;
+        }
+      }
+      let anchorStatus: VerifyResult['anchor'] = null;
+      if (anchor) {
+        const validMac = typeof anchor.mac === 'string' && safeEqualHex(anchorMac(anchor), anchor.mac);
+        const match = seen.get(anchor.id);
+        const ok = validMac && match === anchor.hash;
+        if (!validMac) report({ id: anchor.id, reason: 'the checkpoint file outside the table has a bad signature' });
+        else if (match === undefined) report({ id: anchor.id, reason: `the table ends before entry ${anchor.id}, which the signed checkpoint of ${anchor.at} recorded as the head (entries were truncated)` });
+        else if (match !== anchor.hash) report({ id: anchor.id, reason: `entry ${anchor.id} differs from the signed checkpoint of ${anchor.at} (the chain was rewritten)` });
+        anchorStatus = { id: anchor.id, hash: anchor.hash, at: anchor.at, ok };
+      }
+      return { checked, bad, anchor: anchorStatus };
+    },
+
+    /** Entries about one patient, newest first ("who saw my record", HIPAA §164.528 accounting). */
+    async forPatient(patientId: string, opts2: { limit?: number; before?: string } = {}) {
+      const limit = Math.min(Math.max(opts2.limit ?? 100, 1), 1000);
+      return db.query<{ id: string; ts: Date; actor: string; action: string; entity_type: string | null; entity_id: string | null; outcome: string; details: Record<string, unknown> | null }>(
+        `SELECT id, ts, actor, action, entity_type, entity_id, outcome, details FROM audit_log
+         WHERE patient_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3`,
+        [patientId, opts2.before ?? null, limit]);
+    },
+  };
+  return service;
+}
+
+function mac(key: Buffer, prev: string, row: Row): string {
+  return createHmac('sha256', key).update(prev + '\n' + canonicalJson(row)).digest('hex');
+}
+
+/** Entries written before the chain was keyed (plain SHA-256). */
+function legacyHash(prev: string, row: Row): string {
   return createHash('sha256').update(prev + '\n' + canonicalJson(row)).digest('hex');
 }
 
-/** JSON with sorted keys, so the hash does not depend on how jsonb reorders them. */
-function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  return '{' + Object.keys(v).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson((v as Record<string, unknown>)[k])).join(',') + '}';
+function safeEqualHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b ?? '', 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
 export type AuditService = ReturnType<typeof createAuditService>;

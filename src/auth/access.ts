@@ -11,6 +11,14 @@ import { forbidden, notFound } from '../platform/errors.ts';
 export function createAccessPolicy(deps: { patients: PatientsRepository }) {
   /** The patients this principal may see; null means all. */
   async function visiblePatientIds(p: Principal): Promise<string[] | null> {
+    const byRole = await roleScope(p);
+    // A token limited to some patients sees only those of them its account may see.
+    const only = p.credential?.patients;
+    if (!only) return byRole;
+    return byRole === null ? [...only] : byRole.filter((id) => only.includes(id));
+  }
+
+  async function roleScope(p: Principal): Promise<string[] | null> {
     switch (p.role) {
       case 'admin':
         return null;
@@ -18,6 +26,8 @@ export function createAccessPolicy(deps: { patients: PatientsRepository }) {
         return p.practitionerId ? deps.patients.patientIdsOfPractitioner(p.practitionerId) : [];
       case 'patient':
         return p.patientId ? [p.patientId] : [];
+      default:
+        return [];
     }
   }
 

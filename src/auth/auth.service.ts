@@ -1,28 +1,80 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { UsersRepository, UserRecord } from '../store/users.repository.ts';
+import type { UsersRepository, UserRecord, TokenRow } from '../store/users.repository.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Clock } from '../platform/clock.ts';
-import type { Principal, Role } from '../domain/types.ts';
-import { AppError, notFound } from '../platform/errors.ts';
+import type { Credential, Principal, Role } from '../domain/types.ts';
+import { AppError, forbidden, notFound } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
+import { passwordProblem } from './password-policy.ts';
+import type { Mfa } from './mfa.ts';
 
-const SESSION_TTL_MS = 12 * 3600_000; // one clinical shift
 const TOKEN_PREFIX = 'vgl_';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const MIN_PASSWORD_CHARS = 10; // NIST SP 800-63B §5.1.1.2 asks for at least 8
+const MFA_STAGE_MS = 10 * 60_000; // a password-only session has 10 minutes to present its second factor
+const TOUCH_EVERY_MS = 30_000; // last-seen writes at most this often per session or token
+const PATIENT_TOKEN_MAX_DAYS = 30;
+const DAY = 86_400_000;
+const ROLES: Role[] = ['admin', 'clinician', 'patient'];
+
+export interface AuthSettings {
+  /** ONC §170.315(d)(5): idle time-out and absolute lifetime of a session. */
+  idleMs: number;
+  maxMs: number;
+  /** ONC §170.315(d)(13): clinicians and admins must use a second factor. */
+  requireMfa: boolean;
+  tokenTtlDays: number;
+}
+
+export const DEFAULT_AUTH_SETTINGS: AuthSettings = { idleMs: 30 * 60_000, maxMs: 12 * 3600_000, requireMfa: true, tokenTtlDays: 90 };
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const toPrincipal = ({ passwordHash: _omit, ...p }: UserRecord): Principal => p;
+const toPrincipal = ({ passwordHash: _omit, disabled: _d, ...p }: UserRecord, credential?: Credential): Principal => (credential ? { ...p, credential } : p);
+const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 
-/** Accounts, password login, sessions and API tokens. Every change is audited. */
-export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock }) {
-  return {
+export type SessionEnded = { sessionIds: string[]; userId: string } | { tokenIds: string[]; userId: string } | { userId: string; all: true };
+
+/**
+ * Accounts, password login, sessions, second factors and API tokens (ONC §170.315(d)(1), (d)(5), (d)(12),
+ * (d)(13)). Every change is audited. Session and token secrets are stored only as SHA-256 hashes.
+ */
+export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock; mfa: Mfa; settings?: Partial<AuthSettings> }) {
+  const settings = { ...DEFAULT_AUTH_SETTINGS, ...deps.settings };
+  const listeners = new Set<(e: SessionEnded) => void>();
+  const ended = (e: SessionEnded) => listeners.forEach((l) => l(e));
+  const lastTouch = new Map<string, number>();
+  const touchDue = (key: string) => {
+    const now = deps.clock.now();
+    if (now - (lastTouch.get(key) ?? 0) < TOUCH_EVERY_MS) return false;
+    if (lastTouch.size > 50_000) lastTouch.clear();
+    lastTouch.set(key, now);
+    return true;
+  };
+  const mfaRequiredFor = (role: Role) => settings.requireMfa && (role === 'admin' || role === 'clinician');
+
+  async function newSession(user: UserRecord, stage: Credential['stage'], ip: string | null) {
+    const token = randomBytes(32).toString('base64url');
+    const now = deps.clock.now();
+    const expiresAt = stage === 'full' ? now + settings.maxMs : now + MFA_STAGE_MS;
+    const id = newId('ses');
+    await deps.users.insertSession({ id, tokenHash: sha256(token), userId: user.userId, expiresAt, stage, ip });
+    return { token, sessionId: id, expiresAt, stage };
+  }
+
+  const service = {
+    settings,
+    /** Live connections (the WebSocket) close when their session or token ends. */
+    onSessionEnded(listener: (e: SessionEnded) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
     async createUser(input: { email: string; role: Role; displayName?: string; password?: string; patientId?: string | null; practitionerName?: string }, actor: Principal | 'cli' | 'system') {
-      const email = input.email.trim().toLowerCase();
-      if (!EMAIL.test(email)) throw new AppError('VALIDATION', `email "${input.email}" is not an email address`);
-      if (!['admin', 'clinician', 'patient'].includes(input.role)) throw new AppError('VALIDATION', `role must be admin, clinician or patient (got "${input.role}")`);
+      const email = String(input.email ?? '').trim().toLowerCase();
+      if (!EMAIL.test(email) || email.length > 254) throw new AppError('VALIDATION', `email "${String(input.email).slice(0, 80)}" is not an email address`);
+      if (!ROLES.includes(input.role)) throw new AppError('VALIDATION', `role must be admin, clinician or patient (got "${String(input.role).slice(0, 40)}")`);
+      if (input.displayName !== undefined && (typeof input.displayName !== 'string' || input.displayName.length > 200)) throw new AppError('VALIDATION', 'displayName must be text of at most 200 characters');
       if (await deps.users.byEmail(email)) throw new AppError('CONFLICT', `a user with email ${email} already exists`);
       if (input.role === 'patient') {
         if (!input.patientId) throw new AppError('VALIDATION', 'a patient account needs --patient ID');
@@ -30,7 +82,8 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       }
       const generated = input.password === undefined;
       const password = input.password ?? generatePassword();
-      if (password.length < MIN_PASSWORD_CHARS) throw new AppError('VALIDATION', `password must have at least ${MIN_PASSWORD_CHARS} characters`);
+      const problem = passwordProblem(password, { email });
+      if (problem) throw new AppError('VALIDATION', problem);
       const displayName = input.displayName ?? email.split('@')[0];
       let practitionerId: string | null = null;
       if (input.role === 'clinician') {
@@ -43,24 +96,76 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       return { id, email, role: input.role, practitionerId, password: generated ? password : undefined };
     },
 
-    /** Checks email and password; returns a session token (for the cookie) or throws 401. */
-    async login(email: string, password: string): Promise<{ token: string; user: Principal; expiresAt: number }> {
-      const user = await deps.users.byEmail(email ?? '');
+    /**
+     * Checks email and password; returns a session token (for the cookie) or throws 401. The session is
+     * 'full', or 'mfa' (a second factor is enrolled: present it next), or 'enrol' (one is required: enrol it).
+     */
+    async login(email: string, password: string, meta: { ip?: string } = {}): Promise<{ token: string; user: Principal; expiresAt: number; stage: Credential['stage'] }> {
+      const user = await deps.users.byEmail(String(email ?? '').slice(0, 254));
       // Verify even when the user is unknown, so timing does not reveal which emails exist.
-      const ok = await verifyPassword(password ?? '', user?.passwordHash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+      const ok = await verifyPassword(String(password ?? '').slice(0, 1024), user?.passwordHash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
       if (!user || !ok) {
-        await deps.audit.record({ actor: 'system', action: 'auth.login', outcome: 'failure', details: { email } });
+        await deps.audit.record({ actor: user ? toPrincipal(user) : 'system', action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: user?.userId ?? null, details: { email: String(email ?? '').slice(0, 254), ip: meta.ip } });
         throw new AppError('UNAUTHENTICATED', 'wrong email or password');
       }
-      const token = randomBytes(32).toString('base64url');
-      const expiresAt = deps.clock.now() + SESSION_TTL_MS;
-      await deps.users.insertSession(sha256(token), user.userId, expiresAt);
-      await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', entityType: 'User', entityId: user.userId });
-      return { token, user: toPrincipal(user), expiresAt };
+      if (user.disabled) {
+        await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: user.userId, details: { reason: 'disabled', ip: meta.ip } });
+        throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
+      }
+      const stage: Credential['stage'] = (await deps.mfa.enrolled(user.userId)) ? 'mfa' : mfaRequiredFor(user.role) ? 'enrol' : 'full';
+      const s = await newSession(user, stage, meta.ip ?? null);
+      await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', entityType: 'User', entityId: user.userId, details: { stage, session: s.sessionId, ip: meta.ip } });
+      return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt, stage };
     },
 
-    async listUsers(): Promise<Principal[]> {
-      return (await deps.users.list()).map(toPrincipal);
+    /** Second step of a sign-in: a TOTP or recovery code turns an 'mfa' session into a new, full one. */
+    async completeMfa(sessionToken: string, code: string, meta: { ip?: string } = {}) {
+      const found = await deps.users.sessionByHash(sha256(sessionToken));
+      if (!found || found.session.stage !== 'mfa' || new Date(found.session.expires_at).getTime() <= deps.clock.now()) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
+      const kind = await deps.mfa.check(found.user.userId, code);
+      if (!kind) {
+        await deps.audit.record({ actor: toPrincipal(found.user), action: 'auth.mfa', outcome: 'failure', entityType: 'User', entityId: found.user.userId, details: { ip: meta.ip } });
+        throw new AppError('UNAUTHENTICATED', 'that code is not valid (codes change every 30 seconds and work once)');
+      }
+      // A new session id at the privilege change (OWASP Session Management: no session fixation).
+      await deps.users.deleteSession(sha256(sessionToken));
+      const s = await newSession(found.user, 'full', meta.ip ?? null);
+      await deps.audit.record({ actor: toPrincipal(found.user), action: 'auth.mfa', entityType: 'User', entityId: found.user.userId, details: { kind, session: s.sessionId } });
+      return { token: s.token, user: toPrincipal(found.user), expiresAt: s.expiresAt };
+    },
+
+    /** TOTP enrolment for the signed-in user (a full session, or an 'enrol' one). */
+    async beginTotp(p: Principal) {
+      if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
+      return deps.mfa.beginTotp(p.userId, p.email);
+    },
+    /** Confirms TOTP enrolment; an 'enrol' session becomes a new full one. Returns the recovery codes once. */
+    async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string } = {}) {
+      if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
+      const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''));
+      if (!codes) throw new AppError('VALIDATION', 'that code does not match the new authenticator entry; check the device clock and try the next code');
+      await deps.audit.record({ actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } });
+      let session: { token: string; expiresAt: number } | null = null;
+      if (sessionToken && p.credential?.stage !== 'full') {
+        await deps.users.deleteSession(sha256(sessionToken));
+        const user = (await deps.users.byId(p.userId))!;
+        session = await newSession(user, 'full', meta.ip ?? null);
+      }
+      return { recoveryCodes: codes, session };
+    },
+    async mfaStatus(p: Principal) {
+      return { ...(await deps.mfa.status(p.userId)), required: mfaRequiredFor(p.role) };
+    },
+    /** Removes a user's second factors (admin reset for a lost phone, or the user themself when not required). */
+    async resetMfa(userId: string, actor: Principal | 'cli') {
+      await deps.mfa.remove(userId);
+      const ids = await deps.users.deleteSessionsOfUser(userId);
+      ended({ sessionIds: ids, userId });
+      await deps.audit.record({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });
+    },
+
+    async listUsers(): Promise<Array<Principal & { disabled: boolean }>> {
+      return (await deps.users.list()).map((u) => ({ ...toPrincipal(u), disabled: u.disabled }));
     },
 
     /** The built-in admin the local CLI acts as through a running server (it has no password: no login). */
@@ -75,31 +180,147 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     },
 
     async logout(token: string) {
-      await deps.users.deleteSession(sha256(token));
+      const found = await deps.users.sessionByHash(sha256(token));
+      const id = await deps.users.deleteSession(sha256(token));
+      if (id && found) {
+        ended({ sessionIds: [id], userId: found.user.userId });
+        await deps.audit.record({ actor: toPrincipal(found.user), action: 'auth.logout', entityType: 'User', entityId: found.user.userId, details: { session: id } });
+      }
     },
 
+    /** Ends every session of the user ("sign out everywhere"), optionally keeping the current one. */
+    async logoutEverywhere(p: Principal, keepToken?: string) {
+      const ids = await deps.users.deleteSessionsOfUser(p.userId, keepToken ? sha256(keepToken) : undefined);
+      ended({ sessionIds: ids, userId: p.userId });
+      await deps.audit.record({ actor: p, action: 'auth.logout.everywhere', entityType: 'User', entityId: p.userId, details: { sessions: ids.length } });
+      return ids.length;
+    },
+
+    /** The session's principal, or null when unknown, expired (absolute), idle too long, or the user is disabled. */
     async principalFromSession(token: string): Promise<Principal | null> {
-      const user = await deps.users.userBySession(sha256(token), deps.clock.now());
-      return user ? toPrincipal(user) : null;
+      if (typeof token !== 'string' || token.length > 200) return null;
+      const hash = sha256(token);
+      const found = await deps.users.sessionByHash(hash);
+      if (!found) return null;
+      const now = deps.clock.now();
+      const { session, user } = found;
+      if (user.disabled || new Date(session.expires_at).getTime() <= now || now - new Date(session.last_seen_at).getTime() > settings.idleMs) {
+        if (await deps.users.deleteSession(hash)) ended({ sessionIds: [session.id], userId: user.userId });
+        return null;
+      }
+      if (touchDue(session.id)) await deps.users.touchSession(hash, now);
+      return toPrincipal(user, { kind: 'session', id: session.id, scope: 'write', patients: null, stage: session.stage });
     },
 
     async principalFromToken(token: string): Promise<Principal | null> {
-      if (!token.startsWith(TOKEN_PREFIX)) return null;
-      const user = await deps.users.userByToken(sha256(token));
-      return user ? toPrincipal(user) : null;
+      if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
+      const found = await deps.users.tokenByHash(sha256(token));
+      if (!found) return null;
+      const { token: t, user } = found;
+      const now = deps.clock.now();
+      if (user.disabled || t.revoked_at || (t.expires_at && new Date(t.expires_at).getTime() <= now)) return null;
+      if (touchDue(t.id)) await deps.users.touchToken(t.id, now);
+      return toPrincipal(user, { kind: 'token', id: t.id, scope: t.scope === 'read' ? 'read' : 'write', patients: t.patient_ids ?? null, stage: 'full' });
     },
 
-    async createToken(email: string, name: string | null, actor: Principal | 'cli' | 'system'): Promise<{ id: string; token: string }> {
-      const user = await deps.users.byEmail(email);
+    /**
+     * A bearer token for `email` (printed once, stored hashed). Scope 'read' refuses writes; `patientIds`
+     * narrows it to some of the account's patients; it expires after `ttlDays` (default VIGIL_TOKEN_TTL_DAYS;
+     * 0 = never, admins only; patients at most 30 days).
+     */
+    async createToken(email: string, name: string | null, actor: Principal | 'cli' | 'system', opts: { scope?: 'read' | 'write'; patientIds?: string[] | null; ttlDays?: number } = {}) {
+      const user = await deps.users.byEmail(String(email ?? ''));
       if (!user) throw notFound(`user ${email}`);
+      if (user.disabled) throw new AppError('CONFLICT', `user ${email} is disabled`);
+      const scope = opts.scope ?? 'write';
+      if (scope !== 'read' && scope !== 'write') throw new AppError('VALIDATION', 'scope must be "read" or "write"');
+      if (name !== null && (typeof name !== 'string' || name.length > 100)) throw new AppError('VALIDATION', 'name must be text of at most 100 characters');
+      if (opts.patientIds != null && (!Array.isArray(opts.patientIds) || opts.patientIds.length > 1000 || opts.patientIds.some((x) => typeof x !== 'string'))) throw new AppError('VALIDATION', 'patientIds must be a list of patient ids');
+      // A token can narrow, never widen: a tokened actor cannot mint beyond its own scope.
+      if (typeof actor !== 'string' && actor.credential?.kind === 'token' && actor.credential.scope === 'read' && scope === 'write') throw forbidden('a read-only token cannot create a write token');
+      let ttlDays = opts.ttlDays ?? settings.tokenTtlDays;
+      if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650) throw new AppError('VALIDATION', 'ttlDays must be a whole number of days, 0–3650');
+      if (user.role === 'patient' && (ttlDays === 0 || ttlDays > PATIENT_TOKEN_MAX_DAYS)) ttlDays = PATIENT_TOKEN_MAX_DAYS;
+      if (ttlDays === 0 && typeof actor !== 'string' && actor.role !== 'admin') throw forbidden('only an admin may create a token that never expires');
       const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const id = newId('tok');
-      await deps.users.insertToken({ id, userId: user.userId, tokenHash: sha256(token), name });
-      await deps.audit.record({ actor, action: 'token.create', entityType: 'User', entityId: user.userId, details: { tokenId: id } });
-      return { id, token };
+      const expiresAt = ttlDays === 0 ? null : deps.clock.now() + ttlDays * DAY;
+      await deps.users.insertToken({ id, userId: user.userId, tokenHash: sha256(token), name, scope, patientIds: opts.patientIds ?? null, expiresAt });
+      await deps.audit.record({ actor, action: 'token.create', entityType: 'User', entityId: user.userId, details: { tokenId: id, scope, patients: opts.patientIds?.length ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null } });
+      return { id, token, scope, patientIds: opts.patientIds ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null };
+    },
+
+    /** Tokens of the caller (admins: of everyone with all=true); never the secret. */
+    async listTokens(p: Principal | 'cli', all = false) {
+      const userId = p === 'cli' || (all && p.role === 'admin') ? null : p.userId;
+      if (all && p !== 'cli' && p.role !== 'admin') throw forbidden('admin role required to list every token');
+      return (await deps.users.listTokens(userId)).map(publicToken);
+    },
+
+    /** Revokes a token at once (its owner or an admin); later requests with it answer 401. */
+    async revokeToken(id: string, actor: Principal | 'cli') {
+      const t = await deps.users.tokenById(String(id ?? ''));
+      if (!t || (actor !== 'cli' && actor.role !== 'admin' && t.user_id !== actor.userId)) throw notFound(`token ${id}`);
+      const changed = await deps.users.revokeToken(t.id);
+      if (changed) {
+        ended({ tokenIds: [t.id], userId: t.user_id });
+        await deps.audit.record({ actor, action: 'token.revoke', entityType: 'User', entityId: t.user_id, details: { tokenId: t.id } });
+      }
+      return { id: t.id, revoked: true };
+    },
+
+    /** The CLI's own admin token: each server start revokes the previous one before minting the next. */
+    async rotateCliToken(): Promise<{ id: string; token: string }> {
+      const cli = await service.ensureSystemAdmin();
+      const old = await deps.users.revokeTokensNamed(cli.userId, 'local CLI');
+      if (old.length) await deps.audit.record({ actor: 'system', action: 'token.revoke', entityType: 'User', entityId: cli.userId, details: { tokenIds: old, reason: 'server restart' } });
+      const t = await service.createToken(cli.email, 'local CLI', 'system', { ttlDays: 0 });
+      return { id: t.id, token: t.token };
+    },
+    async revokeCliToken(id: string) {
+      await deps.users.revokeToken(id);
+    },
+
+    /** Password change by its owner: the current password is required; every other session ends. */
+    async changePassword(p: Principal, current: string, next: string, keepToken?: string) {
+      const user = await deps.users.byId(p.userId);
+      if (!user || !(await verifyPassword(String(current ?? '').slice(0, 1024), user.passwordHash))) {
+        await deps.audit.record({ actor: p, action: 'auth.password.change', outcome: 'failure', entityType: 'User', entityId: p.userId });
+        throw new AppError('VALIDATION', 'the current password is wrong');
+      }
+      const problem = passwordProblem(next, { email: user.email });
+      if (problem) throw new AppError('VALIDATION', problem);
+      await deps.users.setPassword(p.userId, await hashPassword(next));
+      const ids = await deps.users.deleteSessionsOfUser(p.userId, keepToken ? sha256(keepToken) : undefined);
+      ended({ sessionIds: ids, userId: p.userId });
+      await deps.audit.record({ actor: p, action: 'auth.password.change', entityType: 'User', entityId: p.userId, details: { sessionsEnded: ids.length } });
+    },
+
+    /** Admin: disable (every session ends, tokens stop working) or re-enable an account. */
+    async setDisabled(userId: string, disabled: boolean, actor: Principal | 'cli') {
+      const user = await deps.users.byId(String(userId ?? ''));
+      if (!user) throw notFound(`user ${userId}`);
+      if (actor !== 'cli' && actor.userId === user.userId && disabled) throw new AppError('CONFLICT', 'you cannot disable your own account');
+      await deps.users.setDisabled(user.userId, disabled);
+      if (disabled) {
+        await deps.users.deleteSessionsOfUser(user.userId);
+        ended({ userId: user.userId, all: true });
+      }
+      await deps.audit.record({ actor, action: disabled ? 'user.disable' : 'user.enable', entityType: 'User', entityId: user.userId });
+      return { id: user.userId, disabled };
+    },
+
+    async sessionsOf(p: Principal) {
+      return (await deps.users.sessionsOfUser(p.userId)).map((s) => ({ id: s.id, createdAt: iso(s.created_at), lastSeenAt: iso(s.last_seen_at), expiresAt: iso(s.expires_at), stage: s.stage, ip: s.ip, current: p.credential?.id === s.id }));
     },
   };
+  return service;
+}
+
+function publicToken(t: TokenRow & { email?: string }) {
+  return { id: t.id, email: t.email, name: t.name, scope: t.scope, patientIds: t.patient_ids, createdAt: iso(t.created_at), lastUsedAt: iso(t.last_used_at), expiresAt: iso(t.expires_at), revokedAt: iso(t.revoked_at) };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
-export { SESSION_TTL_MS };
+/** @deprecated the absolute lifetime is a setting now (VIGIL_SESSION_MAX_HOURS). */
+export const SESSION_TTL_MS = DEFAULT_AUTH_SETTINGS.maxMs;

@@ -1,25 +1,66 @@
 /**
- * Slows password guessing: after MAX_FAILURES failed logins for one email (or from one address) within
- * WINDOW_MS, further attempts are refused with 429 until the window passes (OWASP Authentication Cheat
- * Sheet: account and source throttling). In memory: per instance, which is enough to make guessing slow.
+ * Slows password guessing without letting anyone lock a user out (NIST SP 800-63B §5.2.2; OWASP
+ * Authentication Cheat Sheet). Failures are counted per (account, client address), per client address, and
+ * per account from anywhere; past a free allowance each adds an exponentially growing wait, capped:
+ * - one address guessing one account: after 5 failures, 1 s, 2 s, 4 s … up to 15 min;
+ * - one address spraying many accounts: after 30 failures, the same backoff for that address;
+ * - many addresses on one account: after 50 failures, at most 30 s between attempts — a bound on a
+ *   distributed guess (≤ 2,880 a day) that never keeps the real user out for more than half a minute.
+ * The real user, from their own address, meets only the last, short wait. The client address is the real one
+ * (Fastify's req.ip with VIGIL_TRUSTED_PROXIES, never a header the client chose). In memory, per instance.
  */
-const WINDOW_MS = 15 * 60_000; // 15 min
-const MAX_FAILURES = 10;
+const WINDOW_MS = 24 * 3600_000;
+const RULES = {
+  pair: { free: 5, capMs: 15 * 60_000 },
+  address: { free: 30, capMs: 15 * 60_000 },
+  account: { free: 50, capMs: 30_000 },
+};
+const MAX_KEYS = 200_000;
+
+interface Counter {
+  failures: number;
+  last: number;
+}
 
 export function createLoginThrottle(now: () => number = Date.now) {
-  const failures = new Map<string, number[]>();
-  const recent = (key: string) => (failures.get(key) ?? []).filter((t) => now() - t < WINDOW_MS);
+  const counters = new Map<string, Counter>();
+  const keys = (email: string, address: string) => {
+    const e = String(email).trim().toLowerCase().slice(0, 254);
+    return { pair: `p:${e}\0${address}`, address: `a:${address}`, account: `e:${e}` } as const;
+  };
+  const get = (key: string): Counter | null => {
+    const c = counters.get(key);
+    if (!c) return null;
+    if (now() - c.last > WINDOW_MS) {
+      counters.delete(key);
+      return null;
+    }
+    return c;
+  };
+  const waitFor = (c: Counter | null, rule: { free: number; capMs: number }) => {
+    if (!c || c.failures < rule.free) return 0;
+    const delay = Math.min(1000 * 2 ** (c.failures - rule.free), rule.capMs);
+    return Math.max(0, c.last + delay - now());
+  };
   return {
-    /** True when this email or address must wait. */
-    blocked(email: string, address: string): boolean {
-      return recent(`e:${email.toLowerCase()}`).length >= MAX_FAILURES || recent(`a:${address}`).length >= MAX_FAILURES * 3;
+    /** Milliseconds this attempt must still wait (0: go ahead). */
+    retryAfterMs(email: string, address: string): number {
+      const k = keys(email, address);
+      return Math.max(waitFor(get(k.pair), RULES.pair), waitFor(get(k.address), RULES.address), waitFor(get(k.account), RULES.account));
     },
     failed(email: string, address: string) {
-      for (const key of [`e:${email.toLowerCase()}`, `a:${address}`]) failures.set(key, [...recent(key), now()]);
-      if (failures.size > 100_000) failures.clear(); // bound memory under a spray of random emails
+      if (counters.size > MAX_KEYS) counters.clear(); // bound memory under a spray of random emails
+      for (const key of Object.values(keys(email, address))) {
+        const c = get(key) ?? { failures: 0, last: 0 };
+        c.failures++;
+        c.last = now();
+        counters.set(key, c);
+      }
     },
-    succeeded(email: string) {
-      failures.delete(`e:${email.toLowerCase()}`);
+    succeeded(email: string, address: string) {
+      const k = keys(email, address);
+      counters.delete(k.pair);
+      counters.delete(k.account);
     },
   };
 }

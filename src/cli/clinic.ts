@@ -5,7 +5,7 @@ import { AppError } from '../platform/errors.ts';
 import { migrate } from '../store/migrate.ts';
 import { createServices } from '../app.ts';
 import { secureDataDir } from '../platform/data-dir.ts';
-import { createPatientCipher, loadMasterKeyRing } from '../platform/encryption/index.ts';
+import { loadSecrets } from '../platform/secrets.ts';
 import { CliError } from './command.ts';
 import { cliConfig, findRunningServer } from './runtime.ts';
 
@@ -16,11 +16,20 @@ import { cliConfig, findRunningServer } from './runtime.ts';
 export interface Clinic {
   via: 'server' | 'database';
   addUser(u: { email: string; role: Role; password?: string; patientId?: string; displayName?: string }): Promise<{ id: string; email: string; role: string; password?: string }>;
-  createToken(email: string, name?: string): Promise<{ id: string; token: string }>;
+  createToken(email: string, name?: string, opts?: TokenOptions): Promise<{ id: string; token: string; scope?: string; expiresAt?: string | null; patientIds?: string[] | null }>;
+  listTokens(): Promise<Array<{ id: string; email?: string; name: string | null; scope: string; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }>>;
+  revokeToken(id: string): Promise<void>;
+  setDisabled(email: string, disabled: boolean): Promise<void>;
   addPatient(p: { name: string; birthDate?: string; sex?: string; settings?: Record<string, unknown> }): Promise<{ id: string }>;
   addDevice(d: { patientId: string | null; type: string; name?: string }): Promise<{ id: string; secret: string; topic: string }>;
   assignClinician(patientId: string, email: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TokenOptions {
+  scope?: 'read' | 'write';
+  patientIds?: string[] | null;
+  ttlDays?: number;
 }
 
 export async function openClinic(): Promise<Clinic> {
@@ -28,16 +37,25 @@ export async function openClinic(): Promise<Clinic> {
   const server = await findRunningServer(config.dataDir);
   if (server) return remoteClinic(server.url, server.token);
   await secureDataDir(config.dataDir);
-  const masterKeys = await loadMasterKeyRing(config.dataDir);
+  const secrets = await loadSecrets(config.dataDir);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
     throw new CliError(err instanceof AppError ? err.message : `cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
   });
   await migrate(db);
-  const s = createServices(db, { logger: createLogger('warn'), cipher: createPatientCipher(db, masterKeys) });
+  const s = createServices(db, { logger: createLogger('warn'), secrets });
   return {
     via: 'database',
     addUser: (u) => s.auth.createUser({ ...u, patientId: u.patientId ?? null }, 'cli'),
-    createToken: (email, name) => s.auth.createToken(email, name ?? null, 'cli'),
+    createToken: (email, name, opts) => s.auth.createToken(email, name ?? null, 'cli', opts),
+    listTokens: () => s.auth.listTokens('cli'),
+    async revokeToken(id) {
+      await s.auth.revokeToken(id, 'cli');
+    },
+    async setDisabled(email, disabled) {
+      const user = await s.repos.users.byEmail(email);
+      if (!user) throw new CliError(`no user ${email}`);
+      await s.auth.setDisabled(user.userId, disabled, 'cli');
+    },
     addPatient: (p) => s.patientService.create(p, 'cli'),
     addDevice: (d) => s.deviceService.provision(d, 'cli'),
     async assignClinician(patientId, email) {
@@ -46,6 +64,7 @@ export async function openClinic(): Promise<Clinic> {
       await s.patientService.assignClinician(patientId, user.practitionerId, 'cli');
     },
     async close() {
+      await s.audit.flush();
       await s.ingest.close();
       await db.close();
     },
@@ -67,7 +86,17 @@ function remoteClinic(url: string, token: string): Clinic {
   return {
     via: 'server',
     addUser: (u) => call('POST', '/api/v1/users', u),
-    createToken: (email, name) => call('POST', '/api/v1/tokens', { email, name }),
+    createToken: (email, name, opts) => call('POST', '/api/v1/tokens', { email, name, ...opts }),
+    listTokens: () => call('GET', '/api/v1/tokens?all=1'),
+    async revokeToken(id) {
+      await call('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+    },
+    async setDisabled(email, disabled) {
+      const users = await call<Array<{ id: string; email: string }>>('GET', '/api/v1/users');
+      const u = users.find((x) => x.email === email.toLowerCase());
+      if (!u) throw new CliError(`no user ${email}`);
+      await call('POST', `/api/v1/users/${u.id}/${disabled ? 'disable' : 'enable'}`, {});
+    },
     addPatient: (p) => call('POST', '/api/v1/patients', p),
     addDevice: (d) => call('POST', '/api/v1/devices', d),
     async assignClinician(patientId, email) {

@@ -26,6 +26,22 @@ export interface Config {
   /** Device commands: how long an online device has to answer, and how long a command waits for an offline one (s). */
   commandAnswerTimeoutS: number;
   commandQueueTtlS: number;
+  /** [sec] Security settings (issue 9). */
+  security: SecurityConfig;
+}
+
+export interface SecurityConfig {
+  /** Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: none, the socket address counts. */
+  trustedProxies: string[];
+  /** Extra browser origins allowed to call the API with a session cookie (besides the server's own). */
+  allowedOrigins: string[];
+  /** ONC §170.315(d)(13): clinicians and admins must use a second factor. */
+  requireMfa: boolean;
+  /** ONC §170.315(d)(5): a session ends after this long without a request, and at most this long after sign-in. */
+  sessionIdleMin: number;
+  sessionMaxHours: number;
+  /** Default lifetime of a new API token (days); 0 = no expiry (only by explicit choice). */
+  tokenTtlDays: number;
 }
 
 export class ConfigError extends Error {
@@ -58,7 +74,8 @@ const url = (schemes: string[]) =>
 
 const fields = {
   VIGIL_HTTP_PORT: port(true).default(8080),
-  VIGIL_HTTP_HOST: z.string().default('0.0.0.0'),
+  // Localhost unless configured: the demo clinic's logins are easy to try (issue 9, F3).
+  VIGIL_HTTP_HOST: z.string().default('127.0.0.1'),
   VIGIL_MQTT_PORT: port(true).default(1883),
   VIGIL_DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
@@ -69,7 +86,15 @@ const fields = {
   VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
   VIGIL_COMMAND_ANSWER_TIMEOUT_S: z.coerce.number().int('must be whole seconds').min(5, 'must be at least 5').max(3600, 'must be at most 3600').default(120),
   VIGIL_COMMAND_QUEUE_TTL_S: z.coerce.number().int('must be whole seconds').min(60, 'must be at least 60').max(7 * 86_400, 'must be at most 7 days').default(3600),
+  VIGIL_TRUSTED_PROXIES: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x)), 'must be a comma-separated list of IP addresses or CIDR ranges'),
+  VIGIL_ALLOWED_ORIGINS: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^https?:\/\/[^/\s]+$/.test(x)), 'must be a comma-separated list of origins like https://portal.example.org'),
+  VIGIL_REQUIRE_MFA: bool.default(true),
+  VIGIL_SESSION_IDLE_MIN: z.coerce.number().int('must be whole minutes').min(1, 'must be at least 1').max(24 * 60, 'must be at most 1440').default(30),
+  VIGIL_SESSION_MAX_HOURS: z.coerce.number().int('must be whole hours').min(1, 'must be at least 1').max(24 * 30, 'must be at most 720').default(12),
+  VIGIL_TOKEN_TTL_DAYS: z.coerce.number().int('must be whole days').min(0, 'must be 0 or more').max(3650, 'must be at most 3650').default(90),
 } as const;
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Builds the config from environment-like key/values; throws ConfigError naming the first bad setting. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -99,6 +124,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: v.VIGIL_PUBLIC_URL,
     commandAnswerTimeoutS: v.VIGIL_COMMAND_ANSWER_TIMEOUT_S,
     commandQueueTtlS: v.VIGIL_COMMAND_QUEUE_TTL_S,
+    security: {
+      trustedProxies: list(v.VIGIL_TRUSTED_PROXIES),
+      allowedOrigins: list(v.VIGIL_ALLOWED_ORIGINS),
+      requireMfa: v.VIGIL_REQUIRE_MFA,
+      sessionIdleMin: v.VIGIL_SESSION_IDLE_MIN,
+      sessionMaxHours: v.VIGIL_SESSION_MAX_HOURS,
+      tokenTtlDays: v.VIGIL_TOKEN_TTL_DAYS,
+    },
   };
 }
 

@@ -60,4 +60,17 @@ export interface Principal {
   /** For patients: the one patient they may see. */
   patientId: string | null;
   displayName: string;
+  /** How this request authenticated (issue 9): the session or token, its scope, and what it still needs. */
+  credential?: Credential;
+}
+
+export interface Credential {
+  kind: 'session' | 'token';
+  id: string;
+  /** Tokens: 'read' refuses every write. Sessions are 'write'. */
+  scope: 'read' | 'write';
+  /** Tokens limited to these patients (within what the account may see); null: the account's whole scope. */
+  patients: string[] | null;
+  /** Sessions: 'mfa' still needs the second factor, 'enrol' must enrol one first; only the MFA routes answer. */
+  stage: 'full' | 'mfa' | 'enrol';
 }

@@ -26,10 +26,23 @@ export async function migrate(db: Db): Promise<string[]> {
   return applied;
 }
 
-/** Splits a migration on semicolons at line ends (migrations avoid dollar-quoted bodies). */
-function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*(?:\n|$)/)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter(Boolean);
+/**
+ * Splits a migration on semicolons at line ends, except inside dollar-quoted bodies ($$ … $$, used by
+ * trigger functions). Comment lines are dropped.
+ */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let inDollar = false;
+  for (const line of sql.split('\n')) {
+    if (!inDollar && /^\s*--/.test(line)) continue;
+    current += line + '\n';
+    if ((line.match(/\$\$/g) ?? []).length % 2 === 1) inDollar = !inDollar;
+    if (!inDollar && /;\s*$/.test(line)) {
+      out.push(current.trim().replace(/;$/, '').trim());
+      current = '';
+    }
+  }
+  if (current.trim()) out.push(current.trim().replace(/;$/, '').trim());
+  return out.filter(Boolean);
 }

@@ -1,45 +1,125 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
 import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 import { AppError, badRequest } from '../../platform/errors.ts';
 import { createLoginThrottle } from '../../auth/login-throttle.ts';
+import { isLoopback } from '../../auth/origin.ts';
+import type { Principal } from '../../domain/types.ts';
 
+const str = (v: unknown, name: string, max = 1024): string => {
+  if (typeof v !== 'string') throw badRequest(`${name} is required (text)`);
+  if (v.length > max) throw badRequest(`${name} is too long (at most ${max} characters)`);
+  return v;
+};
+
+/**
+ * Sign-in (password, then a second factor), sign-out, password change, sessions, second-factor enrolment
+ * (ONC §170.315(d)(1), (d)(5), (d)(13)).
+ */
 export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
   const throttle = createLoginThrottle();
+  const setSession = (reply: FastifyReply, token: string, expiresAt: number) =>
+    reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
+  const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
+
   app.post('/api/v1/auth/login', async (req, reply) => {
     const body = req.body as { email?: unknown; password?: unknown } | undefined;
-    if (typeof body?.email !== 'string' || typeof body?.password !== 'string') throw badRequest('email and password are required');
-    if (throttle.blocked(body.email, req.ip)) throw new AppError('TOO_MANY', 'too many failed sign-ins; wait 15 minutes and try again');
+    const email = str(body?.email, 'email', 254);
+    const password = str(body?.password, 'password', 1024);
+    const wait = throttle.retryAfterMs(email, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('TOO_MANY', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
+    }
     let session;
     try {
-      session = await deps.auth.login(body.email, body.password);
+      session = await deps.auth.login(email, password, { ip: req.ip });
     } catch (err) {
-      throttle.failed(body.email, req.ip);
+      if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(email, req.ip);
       throw err;
     }
-    throttle.succeeded(body.email);
-    const { token, user, expiresAt } = session;
-    reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
-    return { user: me(user) };
+    throttle.succeeded(email, req.ip);
+    setSession(reply, session.token, session.expiresAt);
+    return { user: me(session.user), stage: session.stage };
+  });
+
+  // Second step: the code from the authenticator app (or a recovery code).
+  app.post('/api/v1/auth/mfa', async (req, reply) => {
+    const token = cookieOf(req);
+    if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
+    const code = str((req.body as { code?: unknown } | undefined)?.code, 'code', 40);
+    const key = `mfa:${req.principal?.userId ?? token.slice(0, 12)}`;
+    const wait = throttle.retryAfterMs(key, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    let s;
+    try {
+      s = await deps.auth.completeMfa(token, code, { ip: req.ip });
+    } catch (err) {
+      throttle.failed(key, req.ip);
+      throw err;
+    }
+    throttle.succeeded(key, req.ip);
+    setSession(reply, s.token, s.expiresAt);
+    return { user: me(s.user), stage: 'full' };
+  });
+
+  app.get('/api/v1/auth/mfa', async (req) => deps.auth.mfaStatus(requirePrincipal(req)));
+  app.post('/api/v1/auth/mfa/totp', async (req) => {
+    const p = requirePrincipal(req);
+    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
+    return deps.auth.beginTotp(p);
+  });
+  app.post('/api/v1/auth/mfa/totp/confirm', async (req, reply) => {
+    const p = requirePrincipal(req);
+    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
+    const r = await deps.auth.confirmTotp(p, cookieOf(req), str((req.body as { code?: unknown } | undefined)?.code, 'code', 40), { ip: req.ip });
+    if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
+    return { recoveryCodes: r.recoveryCodes, stage: 'full' };
   });
 
   app.post('/api/v1/auth/logout', async (req, reply) => {
-    const cookie = req.cookies?.[SESSION_COOKIE];
+    const cookie = cookieOf(req);
     if (cookie) await deps.auth.logout(cookie);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/me', async (req) => me(requirePrincipal(req)));
+  /** Sign out everywhere: every session of this user ends (this one too unless keepThis). */
+  app.post('/api/v1/auth/logout-everywhere', async (req, reply) => {
+    const p = requirePrincipal(req);
+    const keep = (req.body as { keepThis?: unknown } | undefined)?.keepThis === true ? cookieOf(req) : undefined;
+    const ended = await deps.auth.logoutEverywhere(p, keep);
+    if (!keep) reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return { ended };
+  });
 
-  // The demo clinic's logins, so the sign-in page can show them (only while the demo seed is in use).
-  app.get('/api/v1/demo', async (_req, reply) => {
-    const logins = deps.demoLogins();
+  app.get('/api/v1/auth/sessions', async (req) => deps.auth.sessionsOf(requirePrincipal(req)));
+
+  app.post('/api/v1/auth/password', async (req, reply) => {
+    const p = requirePrincipal(req);
+    const b = req.body as { current?: unknown; next?: unknown } | undefined;
+    await deps.auth.changePassword(p, str(b?.current, 'current', 1024), str(b?.next, 'next', 1024), cookieOf(req));
+    return reply.status(204).send();
+  });
+
+  app.get('/api/v1/me', async (req) => {
+    const p = requirePrincipal(req);
+    return { ...me(p), stage: p.credential?.stage ?? 'full', via: p.credential?.kind ?? null };
+  });
+
+  // The demo clinic's logins for the sign-in page: only to a browser on this machine (F3). A request relayed by
+  // a local reverse proxy carries forwarding headers and is refused too.
+  app.get('/api/v1/demo', async (req, reply) => {
+    const local = isLoopback(req.socket.remoteAddress) && !req.headers['x-forwarded-for'] && !req.headers.forwarded && !req.headers['x-real-ip'];
+    const logins = local ? deps.demoLogins() : [];
     if (logins.length === 0) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no demo clinic' } });
     return { logins };
   });
 }
 
-export function me(p: import('../../domain/types.ts').Principal) {
+export function me(p: Principal) {
   return { id: p.userId, email: p.email, role: p.role, displayName: p.displayName, patientId: p.patientId };
 }

@@ -2,30 +2,39 @@ import type { CliCommand } from '../command.ts';
 import { CliError } from '../command.ts';
 import { cliConfig, findRunningServer, print } from '../runtime.ts';
 import { openDatabase } from '../../platform/db.ts';
+import { loadSecrets } from '../../platform/secrets.ts';
 import { migrate } from '../../store/migrate.ts';
 import { createAuditService } from '../../audit/audit.service.ts';
 
 const command: CliCommand = {
   name: 'audit verify',
-  summary: "check the audit trail's hash chain; exit 1 naming the first bad entry",
+  summary: "check the audit trail's keyed hash chain and signed checkpoint; exit 1 listing every bad entry",
   help: `Usage: vigil audit verify [--json]
 
-Recomputes every audit entry's hash from its content and its predecessor's hash. An edited, removed or
-reordered entry breaks the chain: the command names the first bad entry and exits 1.`,
+Recomputes every audit entry's HMAC from its content, its predecessor's hash and the audit key (kept outside
+the database: VIGIL_AUDIT_KEY or <data dir>/keys/audit.key), and compares the table with the signed
+checkpoint of its head (VIGIL_AUDIT_ANCHOR or <data dir>/audit-anchor.json). Edited, removed, reordered or
+re-chained entries and a truncated tail are all reported, one line each, as they are found; exit 1.`,
   async run(args, io) {
     const config = cliConfig();
     if (!config.databaseUrl && (await findRunningServer(config.dataDir))) {
       throw new CliError('the embedded database is held by the running server; stop it or use DATABASE_URL');
     }
+    const secrets = await loadSecrets(config.dataDir);
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     try {
       await migrate(db);
-      const result = await createAuditService(db).verify();
-      if (result.firstBad) {
-        print(io, args.json, { ok: false, checked: result.checked, firstBad: result.firstBad }, `Audit trail BROKEN at entry ${result.firstBad.id}: ${result.firstBad.reason}`);
+      const audit = createAuditService(db, { keys: secrets.auditKeys, anchorFile: secrets.anchorFile });
+      const result = await audit.verify((b) => {
+        if (!args.json) io.stdout.write(`BAD entry ${b.id}: ${b.reason}\n`);
+      });
+      const anchorLine = result.anchor ? `signed checkpoint: entry ${result.anchor.id} at ${result.anchor.at} ${result.anchor.ok ? 'matches' : 'DOES NOT match'}` : 'no signed checkpoint yet';
+      if (result.bad.length) {
+        print(io, args.json, { ok: false, checked: result.checked, bad: result.bad, firstBad: result.bad[0], anchor: result.anchor },
+          `Audit trail BROKEN: ${result.bad.length} bad of ${result.checked} entries (first: ${result.bad[0].id}); ${anchorLine}.`);
         return 1;
       }
-      print(io, args.json, { ok: true, checked: result.checked }, `Audit trail intact: ${result.checked} entries verified.`);
+      print(io, args.json, { ok: true, checked: result.checked, bad: [], anchor: result.anchor }, `Audit trail intact: ${result.checked} entries verified; ${anchorLine}.`);
       return 0;
     } finally {
       await db.close();

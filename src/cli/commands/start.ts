@@ -9,6 +9,7 @@ import { createSimulator } from '../../simulator/index.ts';
 import { ensureWebBuilt } from '../web-build.ts';
 import { startMailbox } from '../../demo/mailbox.ts';
 import { requirePrincipal } from '../../api/principal.ts';
+import { isLoopbackHost } from '../../auth/origin.ts';
 
 const command: CliCommand = {
   name: 'start',
@@ -22,6 +23,14 @@ On an empty database with VIGIL_DEMO=1 it seeds a demo clinic and runs simulated
 Stops cleanly on Ctrl-C / SIGTERM.`,
   async run(_args, io) {
     const config = cliConfig();
+    // F3: the demo clinic's logins are printed and easy to try, so the demo serves only this machine.
+    if (config.demo && !isLoopbackHost(config.httpHost)) {
+      throw new CliError(`VIGIL_DEMO=1 refuses to listen on ${config.httpHost}: the demo clinic's logins are public. Use VIGIL_HTTP_HOST=127.0.0.1 (the default) to try it, or VIGIL_DEMO=0 for a real clinic.`);
+    }
+    // The localhost demo keeps its accounts easy to try: unless VIGIL_REQUIRE_MFA is set, it does not require a
+    // second factor. A real clinic (VIGIL_DEMO=0) gets the default, required.
+    const demoWithoutMfa = config.demo && !process.env.VIGIL_REQUIRE_MFA;
+    if (demoWithoutMfa) config.security.requireMfa = false;
     const logger = createLogger(config.logLevel);
     await ensureWebBuilt(io);
     // Demo: alert emails go to a local mailbox the admin can read in the web app (no mail relay needed).
@@ -45,8 +54,8 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
       throw err;
     }
     const { services } = app;
-    const cli = await services.auth.ensureSystemAdmin();
-    const { token } = await services.auth.createToken(cli.email, 'local CLI', 'system');
+    // The local CLI's admin token: the previous start's is revoked first, and this one is revoked at stop (F4).
+    const { id: cliTokenId, token } = await services.auth.rotateCliToken();
     await writeServerFile(config.dataDir, { pid: process.pid, url: `http://127.0.0.1:${app.httpPort}`, token });
 
     let demo = await loadDemoClinic(config.dataDir);
@@ -73,6 +82,7 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
       for (const l of demo.logins) lines.push(`    ${l.role.padEnd(9)} ${l.email.padEnd(22)} ${l.password}`);
       lines.push('', `  Simulated devices: ${demo.patients.reduce((n, p) => n + p.devices.length, 0)} for ${demo.patients.length} patients`);
       if (mailbox) lines.push(`  Alert emails:      demo mailbox (Admin page), SMTP ${mailbox.url}`);
+      if (demoWithoutMfa) lines.push('  Two-step sign-in:  optional in this localhost demo (VIGIL_REQUIRE_MFA=1 requires it, as in a real clinic)');
     }
     io.stdout.write(lines.join('\n') + '\n\n');
 
@@ -80,6 +90,7 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
         await simulator?.stop().catch(() => undefined);
+        await services.auth.revokeCliToken(cliTokenId).catch(() => undefined);
         await app.close();
         await mailbox?.close();
         await removeServerFile(config.dataDir);

@@ -1,0 +1,245 @@
+/**
+ * Issue 9: the attacks of the security review, re-run against a real server (HTTP, WebSocket, database).
+ * Each block names its finding; each failed before its fix.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { generate } from 'otplib';
+import { bootApp, type TestApp } from './support/app.ts';
+import { loadConfig } from '../src/config/config.ts';
+
+let app: TestApp;
+let admin: { token: string; email: string };
+let patientA: string;
+let patientB: string;
+
+beforeAll(async () => {
+  app = await bootApp({ env: { VIGIL_SESSION_IDLE_MIN: '5' } });
+  admin = await app.tokenFor('admin');
+  patientA = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Alice Secure' })).body.id;
+  patientB = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Bob Secure' })).body.id;
+});
+afterAll(async () => app?.stop());
+
+const raw = (path: string, init: RequestInit = {}) => fetch(app.httpUrl + path, init);
+
+async function login(email: string, password = 'correct horse battery', headers: Record<string, string> = {}) {
+  const res = await raw('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) });
+  const cookie = res.headers.get('set-cookie')?.split(';')[0] ?? '';
+  return { status: res.status, body: (await res.json().catch(() => null)) as { stage?: string; error?: { message: string } } | null, cookie };
+}
+const withCookie = (cookie: string, path: string, init: RequestInit = {}) => raw(path, { ...init, headers: { ...(init.headers as Record<string, string>), cookie } });
+
+describe('F12: the login check sees the decoded path', () => {
+  it('/%61pi/v1/patients without credentials is 401, not the patient list', async () => {
+    for (const p of ['/%61pi/v1/patients', '/%61%70%69/v1/patients', `/api/v1/%70atients/${patientA}`]) {
+      const res = await raw(p);
+      expect(res.status, p).toBe(401);
+      expect(await res.text()).not.toContain('Alice');
+    }
+  });
+});
+
+describe('F3: the demo stays on this machine', () => {
+  it('binds to 127.0.0.1 unless configured', () => {
+    expect(loadConfig({}).httpHost).toBe('127.0.0.1');
+  });
+  it('GET /api/v1/demo relayed by a proxy (X-Forwarded-For) reveals nothing', async () => {
+    app.demo.logins = [{ email: 'admin@vigil.demo', password: 'secret-demo-pass', role: 'admin' }];
+    try {
+      const relayed = await raw('/api/v1/demo', { headers: { 'x-forwarded-for': '203.0.113.9' } });
+      expect(relayed.status).toBe(404);
+      expect(await relayed.text()).not.toContain('secret-demo-pass');
+      expect((await raw('/api/v1/demo')).status).toBe(200); // a browser on this machine
+    } finally {
+      app.demo.logins = [];
+    }
+  });
+});
+
+describe('F6: cross-site requests', () => {
+  it('refuses a text/plain body on a JSON route (415) and changes nothing', async () => {
+    const res = await raw('/api/v1/patients', { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${admin.token}` }, body: '{"name":"Mallory"}' });
+    expect(res.status).toBe(415);
+    const list = await app.api<Array<{ name: string }>>(admin.token, 'GET', '/api/v1/patients');
+    expect(list.body.map((p) => p.name)).not.toContain('Mallory');
+  });
+  it('refuses a cookie-authenticated write from another origin or a sibling site, and the session is untouched', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientA });
+    const s = await login(u.email);
+    expect(s.body?.stage).toBe('full');
+    const post = (headers: Record<string, string>) => withCookie(s.cookie, '/api/v1/auth/logout-everywhere', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post({ 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await post({ origin: 'null' })).status).toBe(403);
+    expect((await withCookie(s.cookie, '/api/v1/me')).status).toBe(200);
+    expect((await post({ origin: app.httpUrl, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await withCookie(s.cookie, '/api/v1/me')).status).toBe(401);
+  });
+});
+
+describe('security headers (F13–F18, (d)(7))', () => {
+  it('sends CSP with frame-ancestors, nosniff, no-referrer, and no-store on patient data', async () => {
+    const res = await raw('/api/v1/patients', { headers: { authorization: `Bearer ${admin.token}` } });
+    expect(res.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('strict-transport-security')).toBeNull(); // plain http: no HSTS
+  });
+});
+
+describe('F4: tokens are scoped, expiring, listed and revocable', () => {
+  it('revoking a token answers 401 at once', async () => {
+    const t = await app.api<{ id: string; token: string; expiresAt: string }>(admin.token, 'POST', '/api/v1/tokens', { name: 'to revoke' });
+    expect(t.status).toBe(201);
+    expect(new Date(t.body.expiresAt).getTime()).toBeGreaterThan(Date.now() + 80 * 86_400_000);
+    expect((await app.api(t.body.token, 'GET', '/api/v1/patients')).status).toBe(200);
+    const listed = await app.api<Array<{ id: string }>>(admin.token, 'GET', '/api/v1/tokens');
+    expect(listed.body.map((x) => x.id)).toContain(t.body.id);
+    expect(JSON.stringify(listed.body)).not.toContain(t.body.token);
+    expect((await app.api(admin.token, 'DELETE', `/api/v1/tokens/${t.body.id}`)).status).toBe(200);
+    expect((await app.api(t.body.token, 'GET', '/api/v1/patients')).status).toBe(401);
+  });
+  it('a read-only token cannot write; a patient-limited token sees only its patients', async () => {
+    const ro = await app.api<{ token: string }>(admin.token, 'POST', '/api/v1/tokens', { scope: 'read', patientIds: [patientA] });
+    expect((await app.api(ro.body.token, 'POST', '/api/v1/patients', { name: 'Nope' })).status).toBe(403);
+    const seen = await app.api<Array<{ id: string }>>(ro.body.token, 'GET', '/api/v1/patients');
+    expect(seen.body.map((p) => p.id)).toEqual([patientA]);
+    expect((await app.api(ro.body.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(404);
+  });
+  it('an expired token answers 401; a patient cannot mint a permanent one', async () => {
+    const t = await app.api<{ id: string; token: string }>(admin.token, 'POST', '/api/v1/tokens', {});
+    await app.services.db.query("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1", [t.body.id]);
+    expect((await app.api(t.body.token, 'GET', '/api/v1/patients')).status).toBe(401);
+    const pat = await app.tokenFor('patient', { patientId: patientA });
+    const own = await app.api<{ expiresAt: string | null }>(pat.token, 'POST', '/api/v1/tokens', { ttlDays: 0 });
+    expect(own.status).toBe(201);
+    expect(own.body.expiresAt).not.toBeNull();
+    expect(new Date(own.body.expiresAt!).getTime()).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000 + 60_000);
+  });
+  it('a disabled account is refused at once, token and session alike', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientB });
+    const s = await login(u.email);
+    expect(s.status).toBe(200);
+    const id = (await app.services.repos.users.byEmail(u.email))!.userId;
+    expect((await app.api(admin.token, 'POST', `/api/v1/users/${id}/disable`, {})).status).toBe(200);
+    expect((await app.api(u.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(401);
+    expect((await withCookie(s.cookie, '/api/v1/me')).status).toBe(401);
+    expect((await login(u.email)).status).toBe(401);
+  });
+  it('a password change ends the other sessions; the new password follows NIST 800-63B', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientA });
+    const a = await login(u.email);
+    const b = await login(u.email);
+    const weak = await withCookie(a.cookie, '/api/v1/auth/password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ current: 'correct horse battery', next: '1234567890' }) });
+    expect(weak.status).toBe(400);
+    const ok = await withCookie(a.cookie, '/api/v1/auth/password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ current: 'correct horse battery', next: 'a much better passphrase' }) });
+    expect(ok.status).toBe(204);
+    expect((await withCookie(a.cookie, '/api/v1/me')).status).toBe(200);
+    expect((await withCookie(b.cookie, '/api/v1/me')).status).toBe(401);
+    expect((await login(u.email)).status).toBe(401);
+    expect((await login(u.email, 'a much better passphrase')).status).toBe(200);
+  });
+});
+
+describe('(d)(5): session time-outs', () => {
+  it('a session idle longer than VIGIL_SESSION_IDLE_MIN, or past its absolute lifetime, is over', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientA });
+    const a = await login(u.email);
+    const b = await login(u.email);
+    expect((await withCookie(a.cookie, '/api/v1/me')).status).toBe(200);
+    const uid = (await app.services.repos.users.byEmail(u.email))!.userId;
+    const [sa, sb] = await app.services.db.query<{ id: string }>('SELECT id FROM sessions WHERE user_id = $1 ORDER BY created_at', [uid]);
+    await app.services.db.query("UPDATE sessions SET last_seen_at = now() - interval '6 minutes' WHERE id = $1", [sa.id]);
+    await app.services.db.query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1", [sb.id]);
+    expect((await withCookie(a.cookie, '/api/v1/me')).status).toBe(401);
+    expect((await withCookie(b.cookie, '/api/v1/me')).status).toBe(401);
+  });
+});
+
+describe('F5: the live WebSocket', () => {
+  const open = (headers: Record<string, string>) =>
+    new Promise<{ ws: WebSocket; hello: unknown; closed: Promise<number> }>((resolve, reject) => {
+      const ws = new WebSocket(app.httpUrl.replace('http', 'ws') + '/api/v1/stream', { headers });
+      const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+      ws.once('message', (m) => resolve({ ws, hello: JSON.parse(String(m)), closed }));
+      ws.once('close', (code) => resolve({ ws, hello: null, closed: Promise.resolve(code) }));
+      ws.once('error', reject);
+    });
+  it('closes when its session signs out', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientA });
+    const s = await login(u.email);
+    const { hello, closed } = await open({ cookie: s.cookie });
+    expect(hello).toMatchObject({ type: 'hello' });
+    await withCookie(s.cookie, '/api/v1/auth/logout', { method: 'POST' });
+    expect(await closed).toBe(4401);
+  });
+  it('closes when its token is revoked', async () => {
+    const t = await app.api<{ id: string; token: string }>(admin.token, 'POST', '/api/v1/tokens', {});
+    const { hello, closed } = await open({ authorization: `Bearer ${t.body.token}` });
+    expect(hello).toMatchObject({ type: 'hello' });
+    await app.api(admin.token, 'DELETE', `/api/v1/tokens/${t.body.id}`);
+    expect(await closed).toBe(4401);
+  });
+  it('refuses a page from another origin riding the cookie', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientA });
+    const s = await login(u.email);
+    const { hello, closed } = await open({ cookie: s.cookie, origin: 'https://evil.example' });
+    expect(hello).toBeNull();
+    expect(await closed).toBe(4403);
+  });
+});
+
+describe('F7: login throttling by real address and account, with backoff', () => {
+  it('a spoofed X-Forwarded-For does not reset the count (no trusted proxy configured)', async () => {
+    const u = await app.tokenFor('patient', { patientId: patientA });
+    for (let i = 0; i < 5; i++) expect((await login(u.email, 'wrong password ' + i, { 'x-forwarded-for': `198.51.100.${i}` })).status).toBe(401);
+    const sixth = await login(u.email, 'wrong again', { 'x-forwarded-for': '198.51.100.77' });
+    expect(sixth.status).toBe(429);
+    // Backoff, not a lock: after the wait, the right password works.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await login(u.email)).status).toBe(200);
+  });
+});
+
+describe('(d)(13): two-step sign-in (TOTP, recovery codes)', () => {
+  it('a clinician must enrol, then signs in with a code; a code works once; a recovery code works once', async () => {
+    const c = await app.tokenFor('clinician');
+    const first = await login(c.email);
+    expect(first.body?.stage).toBe('enrol');
+    expect((await withCookie(first.cookie, '/api/v1/patients')).status).toBe(401); // nothing before the second factor
+    const begin = (await (await withCookie(first.cookie, '/api/v1/auth/mfa/totp', { method: 'POST' })).json()) as { secret: string; uri: string };
+    expect(begin.uri).toMatch(/^otpauth:\/\/totp\//);
+    const bad = await withCookie(first.cookie, '/api/v1/auth/mfa/totp/confirm', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":"000000"}' });
+    expect(bad.status).toBe(400);
+    const confirm = await withCookie(first.cookie, '/api/v1/auth/mfa/totp/confirm', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: await generate({ secret: begin.secret }) }) });
+    expect(confirm.status).toBe(200);
+    const { recoveryCodes } = (await confirm.json()) as { recoveryCodes: string[] };
+    expect(recoveryCodes).toHaveLength(10);
+    const full = confirm.headers.get('set-cookie')!.split(';')[0];
+    expect((await withCookie(full, '/api/v1/patients')).status).toBe(200);
+    expect((await withCookie(first.cookie, '/api/v1/patients')).status).toBe(401); // the pre-MFA session id is gone
+
+    const second = await login(c.email);
+    expect(second.body?.stage).toBe('mfa');
+    expect((await withCookie(second.cookie, '/api/v1/patients')).status).toBe(401);
+    const mfa = (cookie: string, code: string) => withCookie(cookie, '/api/v1/auth/mfa', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+    expect((await mfa(second.cookie, '123456')).status).toBe(401);
+    // The code used at enrolment cannot be replayed in the same time step; a recovery code works once.
+    const rec = await mfa(second.cookie, recoveryCodes[0]);
+    expect(rec.status).toBe(200);
+    const third = await login(c.email);
+    expect((await mfa(third.cookie, recoveryCodes[0])).status).toBe(401);
+    const audit = await app.services.db.query<{ action: string; outcome: string }>("SELECT action, outcome FROM audit_log WHERE action LIKE 'auth.%' AND entity_id = (SELECT id FROM users WHERE email = $1) ORDER BY id", [c.email]);
+    expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual(expect.arrayContaining(['auth.login:success', 'auth.mfa.enrol:success', 'auth.mfa:failure', 'auth.mfa:success']));
+  });
+});
+
+describe('F10/F1: the audit trail of this whole run verifies', () => {
+  it('vigil audit verify finds nothing wrong', async () => {
+    const r = await app.services.audit.verify();
+    expect(r.bad).toEqual([]);
+    expect(r.checked).toBeGreaterThan(20);
+  });
+});
