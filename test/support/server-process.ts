@@ -40,10 +40,13 @@ export async function startServerProcess(env: Record<string, string>, ports?: { 
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  // This process's server.json (a killed predecessor's may still be there, with its token revoked at restart).
   let token = '';
-  for (let i = 0; i < 50 && !token; i++) {
+  for (let i = 0; i < 100 && !token; i++) {
     try {
-      token = (JSON.parse(await readFile(path.join(env.VIGIL_DATA_DIR, 'server.json'), 'utf8')) as { token: string }).token;
+      const info = JSON.parse(await readFile(path.join(env.VIGIL_DATA_DIR, 'server.json'), 'utf8')) as { token: string; pid: number };
+      if (info.pid === proc.pid) token = info.token;
+      else await new Promise((r) => setTimeout(r, 100));
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
