@@ -1,7 +1,7 @@
 import {
   news2Display,
   type AdminStats, type CreatedDevice, type DemoInfo, type Derived, type DeviceSummary, type EcgStrip, type Me, type News2Wire, type PanelPatient,
-  type PatientDetail, type ReadingSeries, type Rejection, type DemoMail,
+  type PatientDetail, type ReadingSeries, type Rejection, type DemoMail, type SignInStage,
 } from './types.ts';
 
 const BASE = '/api/v1';
@@ -51,7 +51,7 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (res.status === 401 && path !== '/auth/login') unauthorizedListeners.forEach((l) => l());
+    if (res.status === 401 && path !== '/auth/login' && !path.startsWith('/auth/mfa')) unauthorizedListeners.forEach((l) => l());
     throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? res.statusText ?? 'Request failed');
   }
   return json as T;
@@ -67,7 +67,11 @@ function query(params: Record<string, string | number | undefined>): string {
 const enc = encodeURIComponent;
 
 export const api = {
-  login: (email: string, password: string) => request<{ user: Me }>('POST', '/auth/login', { email, password }),
+  login: (email: string, password: string) => request<{ user: Me; stage?: SignInStage }>('POST', '/auth/login', { email, password }),
+  // [sec] second factor (ONC §170.315(d)(13)): a code at sign-in, or enrolment of an authenticator app.
+  mfaCode: (code: string) => request<{ user: Me; stage: SignInStage }>('POST', '/auth/mfa', { code }),
+  mfaBeginTotp: () => request<{ secret: string; uri: string }>('POST', '/auth/mfa/totp'),
+  mfaConfirmTotp: (code: string) => request<{ recoveryCodes: string[] }>('POST', '/auth/mfa/totp/confirm', { code }),
   logout: () => request<void>('POST', '/auth/logout'),
   me: () => request<Me>('GET', '/me'),
   /** Demo logins; the route exists only on a demo clinic, so a 404 means "none". */

@@ -8,7 +8,11 @@ export interface Me {
   role: Role;
   displayName: string;
   patientId: string | null;
+  /** 'mfa': the password was right, the second factor is next; 'enrol': one must be set up first. */
+  stage?: SignInStage;
 }
+
+export type SignInStage = 'full' | 'mfa' | 'enrol';
 
 export interface LatestValue {
   value: number;

@@ -9,6 +9,7 @@ import { AdminPage } from '../features/admin/AdminPage.tsx';
 import { AlertsPage } from '../features/alerts/AlertsPage.tsx'; // [alerts]
 import { RulesPage } from '../features/alerts/RulesPage.tsx'; // [alerts]
 import { LoginPage } from '../features/auth/LoginPage.tsx';
+import { CodeStep, EnrolStep } from '../features/auth/SecondFactor.tsx';
 import { SessionContext, useSession, type Session } from '../features/auth/session.ts';
 import { DevicesPage } from '../features/devices/DevicesPage.tsx';
 import { PanelPage } from '../features/panel/PanelPage.tsx';
@@ -34,6 +35,12 @@ export function App() {
   if (auth.state === 'checking') return <Loading label="Starting Vigil…" />;
   if (auth.state === 'error') return <main className="page"><ErrorNote error={auth.error} onRetry={check} /></main>;
   if (auth.state === 'signed-out') return <LoginPage onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
+  // [sec] a correct password is not enough for clinic accounts: the second factor, or its set-up, comes next.
+  if (auth.me.stage === 'mfa' || auth.me.stage === 'enrol') {
+    const signedIn = (me: Me) => setAuth({ state: 'signed-in', me });
+    const cancel = () => void api.logout().catch(() => undefined).then(() => setAuth({ state: 'signed-out' }));
+    return auth.me.stage === 'mfa' ? <CodeStep me={auth.me} onDone={signedIn} onCancel={cancel} /> : <EnrolStep me={auth.me} onDone={signedIn} onCancel={cancel} />;
+  }
   return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
 }
 

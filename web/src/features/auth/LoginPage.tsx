@@ -21,8 +21,8 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     setBusy(true);
     setError(null);
     try {
-      const { user } = await api.login(email.trim(), password);
-      onSignedIn(user);
+      const { user, stage } = await api.login(email.trim(), password);
+      onSignedIn({ ...user, stage: stage ?? 'full' });
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 400)) setError('That email and password don’t match an account. Check them and try again.');
       else if (err instanceof ApiError && err.status === 429) setError('Too many attempts. Wait a minute and try again.');

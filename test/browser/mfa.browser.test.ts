@@ -1,0 +1,79 @@
+/**
+ * Two-step sign-in in a real browser (ONC §170.315(d)(13)): a clinician signs in with the password, must set
+ * up an authenticator app (QR code + key), confirms with a code, keeps the recovery codes, reaches the panel;
+ * signs in again with a recovery code. Screenshots in artifacts/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { generate } from 'otplib';
+import { bootApp, type TestApp } from '../support/app.ts';
+import { skipNote } from '../support/services.ts';
+import { WEB_DIST } from '../../src/api/http-server.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ready = existsSync(CHROMIUM) && existsSync(WEB_DIST);
+if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the two-step sign-in browser test');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = path.resolve('artifacts');
+
+describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let page: Page;
+  let email: string;
+  let recovery: string[] = [];
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    app = await bootApp(); // VIGIL_REQUIRE_MFA defaults to 1
+    email = (await app.tokenFor('clinician')).email;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  const signIn = async () => {
+    await page.goto(app.httpUrl);
+    await page.getByLabel(/email/i).fill(email);
+    await page.getByLabel(/password/i).fill('correct horse battery');
+    await page.getByRole('button', { name: /sign in/i }).click();
+  };
+
+  it('requires setting up an authenticator app, then lets the clinician in', async () => {
+    await signIn();
+    await page.getByRole('heading', { name: /set up two-step sign-in/i }).waitFor({ timeout: 20_000 });
+    await page.getByAltText(/QR code/i).waitFor();
+    const key = (await page.locator('.mfa-secret').innerText()).replace(/\s/g, '');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-enrol.png') });
+    await page.getByLabel(/code from the app/i).fill('000000');
+    await page.getByRole('button', { name: /turn on/i }).click();
+    await expect.poll(() => page.getByRole('alert').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.getByLabel(/code from the app/i).fill(await generate({ secret: key }));
+    await page.getByRole('button', { name: /turn on/i }).click();
+    await page.getByRole('heading', { name: /recovery codes/i }).waitFor({ timeout: 10_000 });
+    recovery = (await page.locator('.recovery-codes code').allInnerTexts()).map((s) => s.trim());
+    expect(recovery).toHaveLength(10);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-recovery-codes.png') });
+    await page.getByRole('button', { name: /saved them/i }).click();
+    await page.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
+  });
+
+  it('asks for a code at the next sign-in; a recovery code works', async () => {
+    await page.context().clearCookies();
+    await signIn();
+    await page.getByRole('heading', { name: /two-step sign-in/i }).waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-code.png') });
+    await page.getByLabel(/^code$/i).fill('123456');
+    await page.getByRole('button', { name: /verify/i }).click();
+    await expect.poll(() => page.getByRole('alert').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.getByLabel(/^code$/i).fill(recovery[0]);
+    await page.getByRole('button', { name: /verify/i }).click();
+    await page.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
+  });
+});

@@ -1,0 +1,120 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import QRCode from 'qrcode';
+import { api, ApiError } from '../../api/client.ts';
+import type { Me } from '../../api/types.ts';
+import { Logo } from '../../components/Logo.tsx';
+
+/**
+ * The second step of signing in (ONC §170.315(d)(13)): the 6-digit code from an authenticator app, or one of
+ * the recovery codes. Shown after a correct password when the account has a second factor.
+ */
+export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) => void; onCancel: () => void }) {
+  const [code, setCode] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.mfaCode(code.trim());
+      onDone({ ...r.user, stage: 'full' });
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 429 ? err.message : err instanceof ApiError && err.status === 401 && /password first/.test(err.message) ? 'This sign-in took too long. Start again.' : 'That code did not work. Codes change every 30 seconds and work once.');
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="login">
+      <form className="login-card" onSubmit={submit} noValidate aria-labelledby="mfa-title">
+        <Logo size={36} />
+        <h1 id="mfa-title">Two-step sign-in</h1>
+        <p className="muted">Enter the 6-digit code from your authenticator app for {me.email}, or one of your recovery codes.</p>
+        <label className="field">
+          <span>Code</span>
+          <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus aria-invalid={!!error} maxLength={20} />
+        </label>
+        {error ? <p className="form-error" role="alert">{error}</p> : null}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy || code.trim().length < 6}>{busy ? 'Checking…' : 'Verify'}</button>
+        <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>Use another account</button>
+      </form>
+    </main>
+  );
+}
+
+/**
+ * Setting up an authenticator app (required for clinicians and admins): scan the QR code (or type the key),
+ * confirm with a first code, then keep the ten recovery codes shown once.
+ */
+export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) => void; onCancel: () => void }) {
+  const [setup, setSetup] = useState<{ secret: string; uri: string; qr: string } | null>(null);
+  const [code, setCode] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [recovery, setRecovery] = useState<string[] | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    api.mfaBeginTotp().then(
+      async (s) => {
+        const svg = await QRCode.toString(s.uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+        if (live) setSetup({ ...s, qr: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}` });
+      },
+      (err: unknown) => live && setError(err instanceof Error ? err.message : 'Could not start the set-up'),
+    );
+    return () => { live = false; };
+  }, []);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.mfaConfirmTotp(code.trim());
+      setRecovery(r.recoveryCodes);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'That code did not work');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (recovery) {
+    return (
+      <main className="login">
+        <section className="login-card" aria-labelledby="rec-title">
+          <Logo size={36} />
+          <h1 id="rec-title">Keep your recovery codes</h1>
+          <p className="muted">If you lose your phone, each of these codes signs you in once. Print them or keep them in a password manager; they are not shown again.</p>
+          <ul className="recovery-codes" aria-label="Recovery codes">
+            {recovery.map((c) => <li key={c}><code>{c}</code></li>)}
+          </ul>
+          <button type="button" className="btn btn-primary btn-block" onClick={() => onDone({ ...me, stage: 'full' })} autoFocus>I have saved them — continue</button>
+        </section>
+      </main>
+    );
+  }
+
+  return (
+    <main className="login">
+      <form className="login-card" onSubmit={submit} noValidate aria-labelledby="enrol-title">
+        <Logo size={36} />
+        <h1 id="enrol-title">Set up two-step sign-in</h1>
+        <p className="muted">Clinic accounts need a second step. Scan this code with an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, FreeOTP…), then enter the 6-digit code it shows.</p>
+        {setup ? (
+          <div className="mfa-setup">
+            <img src={setup.qr} width={180} height={180} alt="QR code for your authenticator app" />
+            <p className="small muted">Can’t scan? Enter this key: <code className="mfa-secret">{setup.secret.replace(/(.{4})/g, '$1 ').trim()}</code></p>
+          </div>
+        ) : !error ? <p className="muted" role="status">Preparing…</p> : null}
+        <label className="field">
+          <span>Code from the app</span>
+          <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required aria-invalid={!!error} maxLength={6} />
+        </label>
+        {error ? <p className="form-error" role="alert">{error}</p> : null}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy || !setup || code.trim().length !== 6}>{busy ? 'Checking…' : 'Turn on two-step sign-in'}</button>
+        <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>Sign out</button>
+      </form>
+    </main>
+  );
+}
