@@ -40,8 +40,7 @@ import { patientRoutes } from './api/routes/patients.routes.ts';
 import { deviceRoutes } from './api/routes/devices.routes.ts';
 import { userRoutes } from './api/routes/users.routes.ts';
 import { registerLiveGateway } from './api/live-gateway.ts';
-import { createFhirService } from './api/fhir/fhir.service.ts';
-import { fhirRoutes } from './api/fhir/fhir.routes.ts';
+import { createFhirModule } from './api/fhir/index.ts';
 // [commands] device commands (issue 4 part 4)
 import { createCommandsRepository } from './commands/commands.repository.ts';
 import { createCommandService } from './commands/command.service.ts';
@@ -255,7 +254,9 @@ function registerRoutes(
   appointmentRoutes(http, { appointments: s.appointments });
   appointmentFhirRoutes(http, { appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, baseUrl: fhirBase });
   visitRoutes(http, { visits, rooms, appointments: s.appointments, auth: s.auth, config: visitsConfig, clock: s.clock });
-  fhirRoutes(http, { fhir: createFhirService({ access: s.access, audit: s.audit, ...s.repos, baseUrl: fhirBase }), baseUrl: fhirBase, version: VERSION });
+  // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
+  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION });
+  fhir.routes(http, fhirBase);
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
     commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway, clock: s.clock, logger: d.logger,

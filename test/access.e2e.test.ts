@@ -37,7 +37,7 @@ describe('access control and FHIR scoping', () => {
   const routes = () => [
     '/api/v1/me', '/api/v1/patients', `/api/v1/patients/${a}`, `/api/v1/patients/${a}/readings?code=8867-4`, `/api/v1/patients/${a}/ecg`,
     `/api/v1/patients/${a}/derived`, '/api/v1/devices', '/api/v1/admin/rejections', '/api/v1/admin/stats', '/api/v1/users',
-    '/fhir/R4/metadata', '/fhir/R4/Patient', `/fhir/R4/Patient/${a}`, '/fhir/R4/Observation', '/fhir/R4/Device', '/fhir/R4/Practitioner',
+    '/fhir/R4/Patient', `/fhir/R4/Patient/${a}`, '/fhir/R4/Observation', '/fhir/R4/Device', '/fhir/R4/Practitioner',
   ];
 
   it('answers 401 on every /api and /fhir route without a token, and with a forged one', async () => {
@@ -47,6 +47,8 @@ describe('access control and FHIR scoping', () => {
     }
     const fhir = await app.api<{ resourceType: string }>('', 'GET', '/fhir/R4/Patient');
     expect(fhir.body.resourceType).toBe('OperationOutcome');
+    // SMART App Launch: the CapabilityStatement is public (clients read it before they have a token).
+    expect((await app.api<{ resourceType: string }>('', 'GET', '/fhir/R4/metadata')).body.resourceType).toBe('CapabilityStatement');
   });
 
   it('shows a clinician only their care team', async () => {

@@ -24,6 +24,7 @@ const PUBLIC_ROUTES: Array<[string, RegExp]> = [
   ['GET', /^\/api\/v1\/stream$/], // authenticates itself (cookie or ?token=) and closes with 4401
   ['GET', /^\/api\/v1\/visits\/[^/]+\/signal$/], // [tele] authenticates itself (cookie, ?token= or a guest ?pass=)
   ['POST', /^\/api\/v1\/visits\/[^/]+\/guest-pass$/], // [tele] a one-time invitation link → guest pass
+  ['GET', /^\/fhir\/R4\/metadata$/], // SMART App Launch: clients read the CapabilityStatement before they have a token
 ];
 
 /** What a session still missing its second factor may call. */

@@ -1,20 +1,76 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requirePrincipal } from '../principal.ts';
-import { capabilityStatement, type FhirService, type Query } from './fhir.service.ts';
+import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
+import { isStrict } from './search/params.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
-export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; baseUrl: () => string; version: string }) {
-  app.get('/fhir/R4/metadata', async (req, reply) => {
-    requirePrincipal(req);
-    return reply.type(FHIR_JSON).send(capabilityStatement(deps.baseUrl(), deps.version));
-  });
+const outcome = (severity: string, code: string, diagnostics: string) => ({ resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics }] });
+
+/**
+ * HTTP for the FHIR R4 API under /fhir/R4 (RESTful API §3.1.0): read, vread, history, search; every other
+ * interaction answers 405 (or 501 for whole operations not built) with issue code not-supported, so that a
+ * client can tell "not here" from "no such record".
+ */
+export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; baseUrl: () => string }) {
+  const ctx = (req: FastifyRequest) => ({ principal: requirePrincipal(req), baseUrl: deps.baseUrl() });
+  const send = async (reply: FastifyReply, work: () => Promise<unknown>) => {
+    try {
+      return reply.type(FHIR_JSON).send(await work());
+    } catch (err) {
+      if (err instanceof NotSupported) return reply.status(err.status).type(FHIR_JSON).send(outcome('error', 'not-supported', err.message));
+      throw err;
+    }
+  };
+  const notSupported = (status: 405 | 501, message: string) => () => Promise.reject(new NotSupported(status, message));
+  const isOperation = (s: string) => s.startsWith('$');
+  if (!app.hasContentTypeParser('application/fhir+json')) {
+    app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(Object.assign(new Error('the body is not valid JSON'), { statusCode: 400 }));
+      }
+    });
+  }
+
+  // Public (SMART App Launch 2.x §conformance): clients read it before they have a token.
+  app.get('/fhir/R4/metadata', async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
+
   app.get('/fhir/R4/:type', async (req, reply) => {
     const { type } = req.params as { type: string };
-    return reply.type(FHIR_JSON).send(await deps.fhir.search(requirePrincipal(req), type, req.query as Query));
+    if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
+    return send(reply, () => deps.fhir.search(ctx(req), type, req.query as Query, isStrict(req.headers.prefer)));
   });
   app.get('/fhir/R4/:type/:id', async (req, reply) => {
     const { type, id } = req.params as { type: string; id: string };
-    return reply.type(FHIR_JSON).send(await deps.fhir.read(requirePrincipal(req), type, id));
+    if (isOperation(id)) return send(reply, notSupported(501, `operation ${type}/${id} is not supported yet`));
+    return send(reply, () => deps.fhir.read(ctx(req), type, id));
   });
+  app.get('/fhir/R4/:type/:id/_history', async (req, reply) => {
+    const { type, id } = req.params as { type: string; id: string };
+    return send(reply, () => deps.fhir.history(ctx(req), type, id));
+  });
+  app.get('/fhir/R4/:type/:id/_history/:vid', async (req, reply) => {
+    const { type, id, vid } = req.params as { type: string; id: string; vid: string };
+    return send(reply, () => deps.fhir.vread(ctx(req), type, id, vid));
+  });
+  app.get('/fhir/R4/:type/:id/:op', async (req, reply) => {
+    const { type, id, op } = req.params as { type: string; id: string; op: string };
+    requirePrincipal(req);
+    if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
+    return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
+  });
+  // Writes, batch/transaction and the rest: not built yet, said plainly.
+  for (const url of ['/fhir/R4', '/fhir/R4/:type', '/fhir/R4/:type/:id', '/fhir/R4/:type/:id/*']) {
+    app.route({
+      method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+      url,
+      handler: async (req, reply) => {
+        requirePrincipal(req);
+        const what = `${req.method} ${req.url.split('?')[0].replace(/^\/fhir\/R4/, '') || '/'}`;
+        return send(reply, notSupported(req.url.split('?')[0] === '/fhir/R4' ? 501 : 405, `${what}: this interaction is not supported yet (supported: read, vread, history, search)`));
+      },
+    });
+  }
 }

@@ -1,24 +1,37 @@
-import type { StoredEcgChunk, StoredReading } from '../../domain/types.ts';
 import type { Patient, Practitioner } from '../../store/patients.repository.ts';
 import type { Device } from '../../store/devices.repository.ts';
-import { BY_CODE, DERIVED_CODES, ECG_CODE, ECG_UNIT_PER_MV } from '../../domain/codes.ts';
+import { ECG_UNIT_PER_MV } from '../../domain/codes.ts';
+import { toFhirId } from './ids.ts';
+import { BP_KIND, CATEGORY_DISPLAY, CATEGORY_SYSTEM, ECG_KIND, LOINC, kindOfReading, type ObservationKind } from './resources/observation-kinds.ts';
+import type { ObservationRow } from './resources/observation.store.ts';
 
 /**
- * Pure mapping from Vigil's records to FHIR R4 resources (no HTTP here). Readings follow the FHIR
- * vital-signs profile where one applies: category vital-signs, LOINC code, UCUM valueQuantity.
+ * Pure mapping from Vigil's records to FHIR R4 resources (no HTTP, no SQL here). Readings follow the R4
+ * vital-signs profiles where one applies (see observation-kinds.ts and docs/fhir.md).
  */
 
-const UCUM = 'http://unitsofmeasure.org';
-const VITAL_SIGNS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
-const CATEGORY = (code: string, display: string) => [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code, display }] }];
-const derivedByCode = new Map<string, { system: string; code: string; display: string; unit: string }>(Object.values(DERIVED_CODES).map((d) => [d.code, d]));
+export type Resource = { resourceType: string; id: string; meta?: { versionId?: string; lastUpdated?: string; profile?: string[]; tag?: unknown[] }; [k: string]: unknown };
 
-export function patientResource(p: Patient) {
+const UCUM = 'http://unitsofmeasure.org';
+export const SYSTEM_MRN = 'urn:vigil:mrn';
+export const SYSTEM_PATIENT_ID = 'urn:vigil:patient';
+export const SYSTEM_DEVICE_ID = 'urn:vigil:device';
+
+/** Stored records are never edited in place through FHIR yet: each is at its first version. */
+const meta = (lastUpdated: number | string, profile?: string) => ({
+  versionId: '1',
+  lastUpdated: typeof lastUpdated === 'number' ? new Date(lastUpdated).toISOString() : lastUpdated,
+  ...(profile ? { profile: [profile] } : {}),
+});
+
+const ref = (type: string, id: string) => ({ reference: `${type}/${toFhirId(id)}` });
+
+export function patientResource(p: Patient): Resource {
   return {
     resourceType: 'Patient',
-    id: p.id,
-    meta: { lastUpdated: new Date(p.createdAt).toISOString() },
-    ...(p.mrn ? { identifier: [{ system: 'urn:vigil:mrn', value: p.mrn }] } : {}),
+    id: toFhirId(p.id),
+    meta: meta(p.createdAt),
+    identifier: [{ system: SYSTEM_PATIENT_ID, value: p.id }, ...(p.mrn ? [{ system: SYSTEM_MRN, value: p.mrn }] : [])],
     active: true,
     name: [{ text: p.name, ...splitName(p.name) }],
     ...(p.sex ? { gender: p.sex } : {}),
@@ -26,65 +39,100 @@ export function patientResource(p: Patient) {
   };
 }
 
-function splitName(name: string) {
+export function splitName(name: string) {
   const parts = name.trim().split(/\s+/);
   return parts.length > 1 ? { family: parts[parts.length - 1], given: parts.slice(0, -1) } : { family: parts[0] };
 }
 
-export function practitionerResource(p: Practitioner) {
-  return { resourceType: 'Practitioner', id: p.id, active: true, name: [{ text: p.name, ...splitName(p.name) }] };
+export function practitionerResource(p: Practitioner & { createdAt?: number }): Resource {
+  return { resourceType: 'Practitioner', id: toFhirId(p.id), meta: meta(p.createdAt ?? 0), active: true, name: [{ text: p.name, ...splitName(p.name) }] };
 }
 
-export function deviceResource(d: Device) {
+export function deviceResource(d: Device): Resource {
   return {
     resourceType: 'Device',
-    id: d.id,
-    identifier: [{ system: 'urn:vigil:device', value: d.id }],
+    id: toFhirId(d.id),
+    meta: meta(d.createdAt),
+    // The internal id is the MQTT username devices connect with.
+    identifier: [{ system: SYSTEM_DEVICE_ID, value: d.id }],
     status: 'active',
     type: { text: d.type },
     ...(d.name ? { deviceName: [{ name: d.name, type: 'user-friendly-name' }] } : {}),
-    ...(d.patientId ? { patient: { reference: `Patient/${d.patientId}` } } : {}),
+    ...(d.patientId ? { patient: ref('Patient', d.patientId) } : {}),
     ...(d.battery !== null ? { property: [{ type: { text: 'battery' }, valueQuantity: [{ value: d.battery, unit: '%', system: UCUM, code: '%' }] }] } : {}),
   };
 }
 
-export function observationResource(r: StoredReading) {
-  const info = BY_CODE.get(r.code);
-  const derived = r.method ? derivedByCode.get(r.code) : undefined;
-  const vital = !derived && info?.vitalSign;
-  const system = r.system ?? 'http://loinc.org';
-  return {
-    resourceType: 'Observation',
-    id: r.id,
-    meta: vital ? { profile: [VITAL_SIGNS_PROFILE] } : undefined,
-    status: 'final',
-    category: vital ? CATEGORY('vital-signs', 'Vital Signs') : info ? CATEGORY('laboratory', 'Laboratory') : CATEGORY('survey', 'Survey'),
-    code: { coding: [{ system, code: r.code, display: derived?.display ?? info?.display }], text: derived?.display ?? info?.display ?? r.code },
-    subject: { reference: `Patient/${r.patientId}` },
-    effectiveDateTime: new Date(r.ts).toISOString(),
-    valueQuantity: { value: r.value, unit: r.unit, system: UCUM, code: r.unit },
-    ...(r.deviceId ? { device: { reference: `Device/${r.deviceId}` } } : {}),
-    ...(r.method ? { method: { text: `${r.method.name} ${r.method.version}` } } : {}),
-  };
+/** The FHIR id of an Observation row: a reading's number, `bp-<systolic id>`, `ecg-<chunk id>`. */
+export function observationId(k: 'r' | 'b' | 'e', n: string): string {
+  return k === 'r' ? n : k === 'b' ? `bp-${n}` : `ecg-${n}`;
 }
 
-/** An ECG chunk as one Observation with valueSampledData (FHIR R4 SampledData: data are space-separated). */
-export function ecgObservationResource(c: StoredEcgChunk) {
-  return {
+export function parseObservationId(id: string): { branch: 'r' | 'b' | 'e'; n: string } | null {
+  const m = /^(?:(bp|ecg)-)?(\d{1,18})$/.exec(id);
+  if (!m) return null;
+  return { branch: m[1] === 'bp' ? 'b' : m[1] === 'ecg' ? 'e' : 'r', n: m[2] };
+}
+
+const category = (k: ObservationKind) =>
+  k.category ? [{ coding: [{ system: CATEGORY_SYSTEM, code: k.category, display: CATEGORY_DISPLAY[k.category] }], text: CATEGORY_DISPLAY[k.category] }] : undefined;
+
+const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit });
+
+export interface ObservationExtras {
+  ecg?: { fs: number; lead: string; unit: string; samples: number[] };
+  /** FHIR id of the ECG Observation a derived value was computed from. */
+  derivedFrom?: string;
+}
+
+export function observationResource(r: ObservationRow, x: ObservationExtras = {}): Resource {
+  const base = (k: ObservationKind | undefined) => ({
     resourceType: 'Observation',
-    id: `ecg-${c.id}`,
+    id: observationId(r.k, r.n),
+    meta: meta(r.lastUpdated, k?.profile),
     status: 'final',
-    category: CATEGORY('procedure', 'Procedure'),
-    code: { coding: [{ ...ECG_CODE, display: `${ECG_CODE.display} (lead ${c.lead})` }], text: `ECG lead ${c.lead}` },
-    subject: { reference: `Patient/${c.patientId}` },
-    device: { reference: `Device/${c.deviceId}` },
-    effectivePeriod: { start: new Date(c.ts).toISOString(), end: new Date(c.ts + (c.samples.length / c.fs) * 1000).toISOString() },
-    valueSampledData: {
-      origin: { value: 0, unit: 'mV', system: UCUM, code: 'mV' },
-      period: 1000 / c.fs, // ms between samples
-      factor: 1 / ECG_UNIT_PER_MV[c.unit], // samples × factor = mV
-      dimensions: 1,
-      data: c.samples.join(' '),
-    },
+    ...(k ? { category: category(k) } : {}),
+  });
+  if (r.k === 'b') {
+    return {
+      ...base(BP_KIND),
+      code: { coding: BP_KIND.codings, text: BP_KIND.text },
+      subject: ref('Patient', r.patientId),
+      effectiveDateTime: new Date(r.ts).toISOString(),
+      ...(r.deviceId ? { device: ref('Device', r.deviceId) } : {}),
+      component: [
+        { code: { coding: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] }, valueQuantity: quantity(r.value!, 'mm[Hg]') },
+        { code: { coding: [{ system: LOINC, code: '8462-4', display: 'Diastolic blood pressure' }] }, valueQuantity: quantity(r.value2!, 'mm[Hg]') },
+      ],
+    };
+  }
+  if (r.k === 'e') {
+    const c = x.ecg;
+    return {
+      ...base(ECG_KIND),
+      code: { coding: [{ ...ECG_KIND.codings[0], ...(c ? { display: `${ECG_KIND.codings[0].display} (lead ${c.lead})` } : {}) }], text: c ? `ECG lead ${c.lead}` : 'ECG' },
+      subject: ref('Patient', r.patientId),
+      ...(r.deviceId ? { device: ref('Device', r.deviceId) } : {}),
+      effectivePeriod: { start: new Date(r.ts).toISOString(), end: new Date(r.end).toISOString() },
+      ...(c
+        ? {
+            // FHIR R4 SampledData: data are space-separated; samples × factor = mV.
+            valueSampledData: { origin: quantity(0, 'mV'), period: 1000 / c.fs, factor: 1 / ECG_UNIT_PER_MV[c.unit], dimensions: 1, data: c.samples.join(' ') },
+          }
+        : {}),
+    };
+  }
+  const kind = kindOfReading(r.system ?? LOINC, r.code!, r.method !== null);
+  const coding = kind?.codings ?? [{ system: r.system ?? LOINC, code: r.code! }];
+  return {
+    ...base(kind),
+    code: { coding, text: kind?.text ?? r.code },
+    subject: ref('Patient', r.patientId),
+    effectiveDateTime: new Date(r.ts).toISOString(),
+    valueQuantity: quantity(r.value!, r.unit!),
+    ...(r.deviceId ? { device: ref('Device', r.deviceId) } : {}),
+    // Derived results name their algorithm and, where known, the data they came from.
+    ...(r.method ? { method: { text: `${r.method.name} ${r.method.version}` } } : {}),
+    ...(x.derivedFrom ? { derivedFrom: [{ reference: `Observation/${x.derivedFrom}` }] } : {}),
   };
 }

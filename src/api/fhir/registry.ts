@@ -1,0 +1,57 @@
+import type { Principal } from '../../domain/types.ts';
+import type { Resource } from './mapping.ts';
+import type { SearchRequest, SearchSpec } from './search/params.ts';
+
+/**
+ * The FHIR resource-type registry: each type is a provider module (resources/*.ts here; other modules such
+ * as telehealth register Communication, Appointment, Encounter the same way). The router, the
+ * CapabilityStatement and the search-parameter checks are all driven from what providers declare, so a
+ * type declares nothing it does not do.
+ */
+
+export interface FhirContext {
+  principal: Principal;
+  /** e.g. https://clinic.example/fhir/R4 */
+  baseUrl: string;
+}
+
+export interface SearchResult {
+  resources: Resource[];
+  /** Exact number of matches (omitted when `_total=none`). */
+  total?: number;
+  /** Opaque keyset cursor for the next page, when there is one. */
+  next?: string;
+  /** `_include` / `_revinclude` resources (search mode "include"). */
+  included?: Resource[];
+}
+
+export type Interaction = 'read' | 'vread' | 'search-type' | 'history-instance' | 'create' | 'update';
+
+export interface ResourceProvider {
+  type: string;
+  /** Profiles this server's resources of this type claim (CapabilityStatement supportedProfile). */
+  supportedProfiles?: string[];
+  /** Top-level elements marked isSummary in the R4 definition (`_summary=true`), e.g. `value[x]`. */
+  summaryElements?: string[];
+  search: SearchSpec;
+  /** What the type supports; the router answers 405 not-supported to anything else. */
+  interactions: Interaction[];
+  read(ctx: FhirContext, id: string): Promise<Resource>;
+  searchType(ctx: FhirContext, req: SearchRequest): Promise<SearchResult>;
+  create?(ctx: FhirContext, resource: Record<string, unknown>): Promise<Resource>;
+  update?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: string): Promise<Resource>;
+}
+
+export function createFhirRegistry() {
+  const providers = new Map<string, ResourceProvider>();
+  return {
+    register(p: ResourceProvider) {
+      if (providers.has(p.type)) throw new Error(`FHIR type ${p.type} is registered twice`);
+      providers.set(p.type, p);
+    },
+    get: (type: string) => providers.get(type),
+    all: () => [...providers.values()].sort((a, b) => a.type.localeCompare(b.type)),
+  };
+}
+
+export type FhirRegistry = ReturnType<typeof createFhirRegistry>;

@@ -1,0 +1,76 @@
+import type { AccessPolicy } from '../../../auth/access.ts';
+import type { Db } from '../../../platform/db.ts';
+import { notFound } from '../../../platform/errors.ts';
+import type { Device, DevicesRepository } from '../../../store/devices.repository.ts';
+import { fromFhirId } from '../ids.ts';
+import { deviceResource, SYSTEM_DEVICE_ID } from '../mapping.ts';
+import type { ResourceProvider } from '../registry.ts';
+import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
+import { dateSql, parseDateValue } from '../search/date.ts';
+import { paramsNamed, parseToken } from '../search/params.ts';
+import { narrowPatients, referenceIds } from '../search/reference.ts';
+import type { SqlParams } from '../search/sql.ts';
+import { tableSearch } from './table-search.ts';
+
+interface Row {
+  id: string;
+  patient_id: string | null;
+  type: string;
+  name: string | null;
+  online: boolean;
+  battery: number | null;
+  last_seen_at: Date | null;
+  rejected_count: number;
+  created_at: Date;
+}
+
+const toDevice = (r: Row): Device => ({
+  id: r.id, patientId: r.patient_id, type: r.type, name: r.name, online: r.online, battery: r.battery,
+  lastSeenAt: r.last_seen_at ? new Date(r.last_seen_at).getTime() : null, rejectedCount: r.rejected_count, createdAt: new Date(r.created_at).getTime(),
+});
+const COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at';
+
+/** Device: a patient's devices are visible with the patient; unassigned devices to admins only. */
+export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: DevicesRepository }): ResourceProvider {
+  return {
+    type: 'Device',
+    summaryElements: SUMMARY_ELEMENTS.Device,
+    interactions: ['read', 'vread', 'search-type', 'history-instance'],
+    search: {
+      params: [
+        { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
+        { name: '_lastUpdated', type: 'date', documentation: 'When the device was provisioned (all prefixes)' },
+        { name: 'patient', type: 'reference', documentation: 'Patient/{id} or {id}; comma for OR' },
+        { name: 'identifier', type: 'token', documentation: `${SYSTEM_DEVICE_ID}|{MQTT username}` },
+      ],
+    },
+    async read(ctx, id) {
+      const d = await deps.devices.byId(fromFhirId(id));
+      if (!d || (d.patientId ? !(await deps.access.canSeePatient(ctx.principal, d.patientId)) : ctx.principal.role !== 'admin')) throw notFound(`Device/${id}`);
+      return deviceResource(d);
+    },
+    async searchType(ctx, req) {
+      const visible = await deps.access.visiblePatientIds(ctx.principal);
+      const patients = narrowPatients(visible, paramsNamed(req, 'patient').map((p) => referenceIds(p, 'Patient')));
+      const where = (sql: SqlParams): string[] => {
+        const w: string[] = [];
+        if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
+        for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
+        for (const p of paramsNamed(req, '_lastUpdated')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), 'created_at', 'created_at', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, 'identifier')) {
+          const values = p.values.map(parseToken).filter((t) => (t.system === undefined || t.system === SYSTEM_DEVICE_ID) && t.code).map((t) => t.code);
+          w.push(`id = ANY(${sql.p(values)}::text[])`);
+        }
+        return w;
+      };
+      const r = await tableSearch<Row, ReturnType<typeof deviceResource>>(deps.db, req, { from: 'devices', columns: COLUMNS, where, map: (row) => deviceResource(toDevice(row)) });
+      return { resources: r.resources, total: r.total, next: r.next };
+    },
+  };
+}
+
+export async function devicesByIds(db: Db, ids: string[]) {
+  if (!ids.length) return [];
+  const rows = await db.query<Row>(`SELECT ${COLUMNS} FROM devices WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
+  return rows.map((r) => deviceResource(toDevice(r)));
+}

