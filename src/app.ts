@@ -41,6 +41,9 @@ import { deviceRoutes } from './api/routes/devices.routes.ts';
 import { userRoutes } from './api/routes/users.routes.ts';
 import { registerLiveGateway } from './api/live-gateway.ts';
 import { createFhirModule } from './api/fhir/index.ts';
+// [csv] CSV import/export of readings (issue 10)
+import { createCsvImportService } from './csv/import.service.ts';
+import { csvRoutes } from './csv/csv.routes.ts';
 // [commands] device commands (issue 4 part 4)
 import { createCommandsRepository } from './commands/commands.repository.ts';
 import { createCommandService } from './commands/command.service.ts';
@@ -257,6 +260,7 @@ function registerRoutes(
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
   const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION });
   fhir.routes(http, fhirBase);
+  csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit }) });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
     commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway, clock: s.clock, logger: d.logger,

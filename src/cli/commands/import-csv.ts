@@ -1,0 +1,165 @@
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { CliError, type CliCommand, type CliIo } from '../command.ts';
+import { cliConfig, findRunningServer, print } from '../runtime.ts';
+import { checkTimeZone, type DateOrder } from '../../csv/timestamps.ts';
+import { CsvLayoutError, detectDelimiter, parseReadingsCsv, type CandidateReading, type CsvLayout } from '../../csv/readings-csv.ts';
+import type { ImportResult } from '../../csv/import.service.ts';
+import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
+
+/** `a=b,c=d` → {a: 'b', c: 'd'} (a value may itself contain spaces). */
+function pairs(flag: string, v: string | boolean | undefined): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !v.includes('=')) throw new CliError(`--${flag} takes name=value pairs separated by commas (e.g. --${flag} hr=pulse,spo2=SpO2)`);
+  return Object.fromEntries(v.split(',').map((p) => {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new CliError(`--${flag}: "${p}" is not name=value`);
+    return [p.slice(0, i).trim(), p.slice(i + 1).trim()];
+  }));
+}
+
+const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+
+/** Where parsed rows go: the running server's API, or the database directly when no server holds it. */
+async function openSink(): Promise<{ via: string; store(rows: CandidateReading[]): Promise<ImportResult>; close(): Promise<void> }> {
+  const config = cliConfig();
+  const server = await findRunningServer(config.dataDir);
+  if (server) {
+    return {
+      via: 'server',
+      async store(rows) {
+        const res = await fetch(`${server.url}/api/v1/readings/import`, { method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+        const body = (await res.json().catch(() => ({}))) as ImportResult & { error?: { message: string } };
+        if (!res.ok) throw new CliError(`the server refused the import: ${body.error?.message ?? res.status}`);
+        return body;
+      },
+      async close() {},
+    };
+  }
+  const { openDatabase } = await import('../../platform/db.ts');
+  const { migrate } = await import('../../store/migrate.ts');
+  const { createServices } = await import('../../app.ts');
+  const { createLogger } = await import('../../platform/logger.ts');
+  const { createPatientCipher, loadMasterKeyRing } = await import('../../platform/encryption/index.ts');
+  const { secureDataDir } = await import('../../platform/data-dir.ts');
+  const { createCsvImportService } = await import('../../csv/import.service.ts');
+  await secureDataDir(config.dataDir);
+  const masterKeys = await loadMasterKeyRing(config.dataDir);
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
+    throw new CliError(`cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
+  });
+  await migrate(db);
+  const s = createServices(db, { logger: createLogger('warn'), cipher: createPatientCipher(db, masterKeys) });
+  const importer = createCsvImportService({ db, readings: s.repos.readings, access: s.access, audit: s.audit });
+  return {
+    via: 'database',
+    store: (rows) => importer.importBatch('cli', rows),
+    async close() {
+      await s.ingest.close();
+      await db.close();
+    },
+  };
+}
+
+async function firstLine(file: string): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(65536);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8').split(/\r?\n/)[0];
+  } finally {
+    await fh.close();
+  }
+}
+
+const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+
+const command: CliCommand = {
+  name: 'import csv',
+  summary: 'import readings from a CSV file (progress bar, summary, rejected rows with reasons; re-runs import nothing twice)',
+  help: `Usage: vigil import csv FILE [--map TARGET=COLUMN,…] [--units KEY=UNIT,…] [--tz ZONE] [--date-order dmy|mdy]
+                       [--delimiter ,|;|tab] [--patient ID] [--rejects FILE] [--json]
+
+Long files have one reading a row: timestamp, patient, code (key such as hr, or LOINC code), value[, unit][, device].
+Wide files have one column per measurement, named by key (hr, spo2, rr, sbp, dbp, temp, glucose, weight, steps)
+or LOINC code, or mapped: --map hr=pulse,timestamp=Date,patient=MRN. Units come from a unit column, the header
+("weight (lb)"), or --units weight=lb,temp=F, and are converted to UCUM (lb→kg, °F→°C, mmol/L→mg/dL).
+Patients are matched by Vigil id or MRN. Timestamps without an offset are local time in --tz (default UTC).
+Comma, semicolon or tab is detected from the header; a BOM, quoted fields and decimal commas are read.
+Rows that cannot be imported go to FILE.rejected.csv (line, reason, the row). Re-running the same file stores
+nothing twice (a reading is the same when patient, code and instant agree).`,
+  async run(args, io: CliIo) {
+    const file = args.positionals[0];
+    if (!file) throw new CliError('missing FILE (vigil import csv FILE)');
+    const size = (await stat(file).catch(() => {
+      throw new CliError(`cannot read ${file}`);
+    })).size;
+    const tz = str(args.flags.tz) ?? 'UTC';
+    try {
+      checkTimeZone(tz);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const dateOrder = (str(args.flags['date-order']) ?? 'dmy') as DateOrder;
+    if (!['dmy', 'mdy'].includes(dateOrder)) throw new CliError('--date-order must be dmy or mdy');
+    const delimFlag = str(args.flags.delimiter);
+    const delimiter = delimFlag === 'tab' ? '\t' : (delimFlag ?? detectDelimiter(await firstLine(file)));
+    if (![',', ';', '\t', '|'].includes(delimiter)) throw new CliError('--delimiter must be , ; | or tab');
+    const rejectsFile = str(args.flags.rejects) ?? `${file}.rejected.csv`;
+    const opts = { map: pairs('map', args.flags.map), units: pairs('units', args.flags.units), tz, dateOrder, delimiter, patient: str(args.flags.patient) };
+
+    const sink = await openSink();
+    const started = Date.now();
+    const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+    const bar = tty ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WriteStream, format: 'importing {bar} {percentage}% | {stored} stored, {rejected} rejected | {rate} rows/s', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+    bar?.start(size, 0, { stored: 0, rejected: 0, rate: 0 });
+    let layout: CsvLayout | undefined;
+    let rejects: WriteStream | null = null;
+    const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
+    const reject = (line: number, reason: string, raw = '') => {
+      rejects ??= createWriteStream(rejectsFile).on('error', () => undefined);
+      if (totals.rejected === 0) rejects.write('line,reason,row\n');
+      rejects.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
+      totals.rejected++;
+    };
+    try {
+      for await (const batch of parseReadingsCsv(createReadStream(file), { ...opts, onLayout: (l) => (layout = l) })) {
+        const raws = batch.raw;
+        for (const r of batch.rejections) reject(r.line, r.reason, r.raw);
+        for (let i = 0; i < batch.readings.length; i += IMPORT_BATCH_MAX / 2) {
+          const result = await sink.store(batch.readings.slice(i, i + IMPORT_BATCH_MAX / 2));
+          totals.stored += result.stored;
+          totals.duplicates += result.duplicates;
+          for (const r of result.rejections) reject(r.line, r.reason, raws.get(r.line));
+        }
+        totals.lines = batch.lines;
+        bar?.update(batch.bytes, { stored: totals.stored, rejected: totals.rejected, rate: Math.round(totals.lines / Math.max(0.001, (Date.now() - started) / 1000)) });
+      }
+    } catch (err) {
+      if (err instanceof CsvLayoutError) throw new CliError(`${file}: ${err.message}`);
+      if (err instanceof CliError) throw err;
+      throw new CliError(`${file}: ${(err as Error).message}`);
+    } finally {
+      bar?.stop();
+      await sink.close();
+      await new Promise<void>((r) => (rejects ? (rejects as WriteStream).end(() => r()) : r()));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const rows = Math.max(0, totals.lines - 1);
+    const summary = {
+      file, via: sink.via, format: layout?.format, columns: layout?.columns, ignoredColumns: layout?.ignored ?? [], rows,
+      stored: totals.stored, duplicates: totals.duplicates, rejected: totals.rejected, rejectsFile: totals.rejected ? rejectsFile : null,
+      seconds: Math.round(seconds * 100) / 100, rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
+    };
+    print(io, args.json, summary, [
+      `${file}: ${rows} rows read (${layout?.format} layout: ${Object.entries(layout?.columns ?? {}).map(([k, v]) => `${k}←${v}`).join(', ')})`,
+      `  ${totals.stored} readings stored, ${totals.duplicates} already there (skipped), ${totals.rejected} rows rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
+      ...(layout?.ignored.length ? [`  columns not imported: ${layout.ignored.join(', ')}`] : []),
+      `  ${summary.seconds} s, ${summary.rowsPerSecond} rows/s`,
+    ].join('\n'));
+    return totals.stored === 0 && totals.duplicates === 0 && totals.rejected > 0 ? 1 : 0;
+  },
+};
+export default command;

@@ -1,0 +1,149 @@
+/**
+ * CSV in and out on the real server and CLI: `vigil import csv` through a running server (and straight
+ * into the database when none runs), re-runs that store nothing twice, a rejected-rows file, and an export
+ * that real pandas (Debian python3-pandas) reads with parse_dates=["time"].
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from '../../test/support/app.ts';
+import { runCliCaptured } from '../cli/run-captured.ts';
+import { writeServerFile } from '../cli/runtime.ts';
+
+const run = promisify(execFile);
+const PYTHON = '/usr/bin/python3'; // Debian's, where python3-pandas lives
+
+async function pandas(script: string, ...args: string[]) {
+  const { stdout } = await run(PYTHON, ['-c', script, ...args], { timeout: 60_000 });
+  return JSON.parse(stdout);
+}
+
+describe('CSV import and export', () => {
+  let app: TestApp;
+  let dir: string;
+  let admin: string;
+  let patientId: string;
+  const env = { ...process.env };
+
+  beforeAll(async () => {
+    app = await bootApp();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-csv-'));
+    admin = (await app.tokenFor('admin')).token;
+    patientId = (await app.services.patientService.create({ name: 'Hana Health', mrn: 'HH-7' }, 'system')).id;
+    // The CLI finds the running server the way `vigil start` advertises it.
+    await writeServerFile(app.dataDir, { pid: process.pid, url: app.httpUrl, token: admin });
+    process.env.VIGIL_DATA_DIR = app.dataDir;
+  });
+  afterAll(async () => {
+    process.env = env;
+    await app?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('imports last year\'s spreadsheet through the running server, once, with a file of rejected rows', async () => {
+    const file = path.join(dir, 'healthdata.csv');
+    await writeFile(file, '\uFEFFDatum;Patient;Puls;SpO2;Gewicht (lb);Temp [°F];Bemerkung\r\n' +
+      '24.11.2025 08:00;HH-7;71;97;150;98,6;"gut; danke"\r\n' +
+      '24.11.2025 20:00;HH-7;75;96;;99,1;\r\n' +
+      '25.11.2025 08:00;HH-7;300000;95;;;\r\n' +
+      '25.11.2025 09:00;XX-0;70;95;;;\r\n');
+    const args = ['import', 'csv', file, '--map', 'timestamp=Datum,hr=Puls,weight=Gewicht,temp=Temp', '--tz', 'Europe/Berlin', '--json'];
+    const first = await runCliCaptured(args);
+    expect(first.err).toBe('');
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.out);
+    expect(summary).toMatchObject({ via: 'server', format: 'wide', rows: 4, stored: 8, duplicates: 0, rejected: 2, ignoredColumns: ['Bemerkung'] });
+    const rejected = await readFile(summary.rejectsFile, 'utf8');
+    expect(rejected.split('\n')[0]).toBe('line,reason,row');
+    expect(rejected).toContain('4,hr: 300000 /min is outside the possible range 0–350');
+    expect(rejected).toContain('5,"patient ""XX-0"" not found (by id or MRN)",25.11.2025 09:00;XX-0;70;95;;;');
+    // Converted and stored: 98.6 °F → 37 °C at 07:00 UTC (08:00 in Berlin).
+    const temp = await app.api<any>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8310-5&_sort=date`);
+    expect(temp.body.entry.map((e: any) => [e.resource.effectiveDateTime, e.resource.valueQuantity.value, e.resource.valueQuantity.code])).toEqual([
+      ['2025-11-24T07:00:00.000Z', 37, 'Cel'], ['2025-11-24T19:00:00.000Z', 37.277778, 'Cel'],
+    ]);
+    const again = JSON.parse((await runCliCaptured(args)).out);
+    expect(again).toMatchObject({ stored: 0, duplicates: 8, rejected: 2 });
+    expect((await app.api<any>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&_summary=count`)).body.total).toBe(8);
+  });
+
+  it('says plainly what is wrong with a file it cannot read', async () => {
+    const file = path.join(dir, 'bad.csv');
+    await writeFile(file, 'a,b,c\n1,2,3\n');
+    const r = await runCliCaptured(['import', 'csv', file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no timestamp column/);
+    expect((await runCliCaptured(['import', 'csv', file, '--tz', 'Mars/Olympus'])).err).toMatch(/unknown time zone "Mars\/Olympus"/);
+    expect((await runCliCaptured(['import', 'csv', path.join(dir, 'missing.csv')])).err).toMatch(/cannot read/);
+  });
+
+  it('exports tidy CSV that pandas reads as is, from the API and the CLI', async () => {
+    const url = `${app.httpUrl}/api/v1/patients/${patientId}/readings.csv`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${admin}` } });
+    expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect((await res.text()).split('\n')[0]).toBe('time,code,display,value,unit,device');
+    const df = await pandas(
+      `import sys, json, pandas as pd
+df = pd.read_csv(sys.argv[1], parse_dates=["time"], storage_options={"Authorization": "Bearer " + sys.argv[2]})
+print(json.dumps({"columns": list(df.columns), "rows": len(df), "tz": str(df["time"].dt.tz), "time_dtype": str(df["time"].dtype),
+  "value_dtype": str(df["value"].dtype), "first": df.iloc[0]["time"].isoformat(), "codes": sorted(df["code"].astype(str).unique().tolist()),
+  "mean_hr": float(df[df["code"] == "8867-4"]["value"].mean())}))`,
+      url, admin,
+    );
+    expect(df).toMatchObject({ columns: ['time', 'code', 'display', 'value', 'unit', 'device'], rows: 8, tz: 'UTC', value_dtype: 'float64', first: '2025-11-24T07:00:00+00:00', mean_hr: 73 });
+    expect(df.time_dtype).toMatch(/^datetime64\[ns, UTC\]$/);
+    expect(df.codes).toEqual(['29463-7', '59408-5', '8310-5', '8867-4']);
+    // Filters, and the CLI writing a file pandas reads.
+    const out = path.join(dir, 'export.csv');
+    const cli = await runCliCaptured(['export', 'csv', '--patient', patientId, '--from', '2025-11-24T12:00:00Z', '--codes', 'hr,temp', '--out', out]);
+    expect(cli.code).toBe(0);
+    const filtered = await pandas(`import sys, json, pandas as pd
+df = pd.read_csv(sys.argv[1], parse_dates=["time"])
+print(json.dumps({"rows": len(df), "values": df["value"].tolist(), "codes": df["code"].astype(str).tolist()}))`, out);
+    expect(filtered).toEqual({ rows: 2, values: [75, 37.277778], codes: ['8867-4', '8310-5'] });
+    const bad = await app.api<any>(admin, 'GET', `/api/v1/patients/${patientId}/readings.csv?from=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/from must be a date/);
+  });
+
+  it('lets nobody export or import another patient\'s readings', async () => {
+    const other = (await app.services.patientService.create({ name: 'Other One' }, 'system')).id;
+    const patientToken = (await app.tokenFor('patient', { patientId: other })).token;
+    expect((await app.api(patientToken, 'GET', `/api/v1/patients/${patientId}/readings.csv`)).status).toBe(404);
+    expect((await app.api(patientToken, 'GET', `/api/v1/patients/${other}/readings.csv`)).status).toBe(200);
+    expect((await app.api(patientToken, 'POST', '/api/v1/readings/import', { rows: [] })).status).toBe(403);
+    const clinician = (await app.tokenFor('clinician')).token;
+    const r = await app.api<any>(clinician, 'POST', '/api/v1/readings/import', { rows: [{ line: 2, patient: patientId, code: '8867-4', value: 60, unit: '/min', ts: Date.now() }] });
+    expect(r.body).toMatchObject({ stored: 0, rejections: [{ line: 2, reason: `patient "${patientId}" not found (by id or MRN)` }] });
+    expect((await app.api<any>(admin, 'POST', '/api/v1/readings/import', { rows: [{ line: 1, patient: 'x', code: '8867-4', value: 'NaN', unit: '/min', ts: 1 }] })).status).toBe(400);
+  });
+});
+
+describe('CSV import with no server running', () => {
+  it('opens the database itself, and exports what it imported', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-csv-offline-'));
+    const env = { ...process.env };
+    process.env.VIGIL_DATA_DIR = dataDir;
+    try {
+      const added = await runCliCaptured(['patient', 'add', '--name', 'Olga Offline', '--json']);
+      const id = JSON.parse(added.out).id;
+      const file = path.join(dataDir, 'long.csv');
+      await writeFile(file, `timestamp,patient,code,value,unit\n2026-01-02T03:04:05Z,${id},8480-6,121,mmHg\n2026-01-02T03:04:05Z,${id},8462-4,79,mmHg\n2026-01-02T03:04:05Z,${id},glucose,"6,1",mmol/L\n`);
+      const r = JSON.parse((await runCliCaptured(['import', 'csv', file, '--json'])).out);
+      expect(r).toMatchObject({ via: 'database', format: 'long', stored: 3, rejected: 0 });
+      const out = await runCliCaptured(['export', 'csv', '--patient', id]);
+      expect(out.out.trim().split('\n')).toEqual([
+        'time,code,display,value,unit,device',
+        '2026-01-02T03:04:05.000Z,8480-6,Systolic blood pressure,121,mm[Hg],',
+        '2026-01-02T03:04:05.000Z,8462-4,Diastolic blood pressure,79,mm[Hg],',
+        '2026-01-02T03:04:05.000Z,2339-0,Glucose [Mass/volume] in Blood,109.8,mg/dL,',
+      ]);
+    } finally {
+      process.env = env;
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

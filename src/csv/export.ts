@@ -1,0 +1,59 @@
+import type { Db } from '../platform/db.ts';
+import { badRequest } from '../platform/errors.ts';
+import { kindOfReading, LOINC } from '../api/fhir/resources/observation-kinds.ts';
+import { codeFor } from './readings-csv.ts';
+
+/**
+ * Tidy CSV of a patient's readings (one row per reading): time (ISO 8601 UTC), code, display, value, unit,
+ * device — what `pandas.read_csv(url_or_file, parse_dates=["time"])` reads as is. Codes are the ones the
+ * FHIR API shows (e.g. the ECG-derived heart rate is MDC 147842, never mixed with LOINC 8867-4).
+ */
+
+export const CSV_COLUMNS = ['time', 'code', 'display', 'value', 'unit', 'device'] as const;
+
+export interface ExportQuery {
+  patientId: string;
+  from?: number;
+  to?: number;
+  /** Keys or codes as given by the user (`hr`, `8867-4`, `147842`). */
+  codes?: string[];
+}
+
+const field = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+
+/** `2026-11-24`, `2026-11-24T10:00:00Z`, or epoch ms → epoch ms (a bad value is a 400 naming it). */
+export function parseBound(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = /^\d{12,14}$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(v + 'T00:00:00Z') : /T.*(Z|[+-]\d{2}:?\d{2})$/.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(t)) throw badRequest(`${name} must be a date (2026-11-24), an ISO 8601 time with an offset (2026-11-24T10:00:00Z) or epoch ms (got "${v}")`);
+  return t;
+}
+
+/** Streams CSV text in pages (keyset on time and id), header first. */
+export async function* readingsCsv(db: Db, q: ExportQuery, pageSize = 5000): AsyncGenerator<string> {
+  const wanted = q.codes?.map((c) => codeFor(c)?.code ?? c.trim());
+  const stored = wanted ? [...new Set(wanted.map((c) => (c === '147842' ? '8867-4' : c)))] : null;
+  yield CSV_COLUMNS.join(',') + '\n';
+  let after: { ts: string; id: string } | null = null;
+  for (;;) {
+    const rows: Array<{ id: string; system: string; code: string; value: number; unit: string; device_id: string | null; method: unknown; t: string; ts: string }> = await db.query(
+      `SELECT id::text AS id, system, code, value, unit, device_id, method, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t, ts::text AS ts
+       FROM readings WHERE patient_id = $1 AND ($2::timestamptz IS NULL OR ts >= $2) AND ($3::timestamptz IS NULL OR ts < $3)
+         AND ($4::text[] IS NULL OR code = ANY($4::text[]))
+         AND ($5::timestamptz IS NULL OR (ts, id) > ($5::timestamptz, $6::bigint))
+       ORDER BY ts, id LIMIT $7`,
+      [q.patientId, q.from === undefined ? null : new Date(q.from).toISOString(), q.to === undefined ? null : new Date(q.to).toISOString(), stored, after?.ts ?? null, after?.id ?? null, pageSize],
+    );
+    let out = '';
+    for (const r of rows) {
+      const kind = kindOfReading(r.system, r.code, r.method !== null);
+      const code = kind?.codings[0].code ?? r.code;
+      if (wanted && !wanted.includes(code)) continue;
+      const display = kind?.text ?? (r.system === LOINC ? r.code : `${r.system}|${r.code}`);
+      out += [r.t, field(code), field(display), String(Number(r.value)), field(r.unit), field(r.device_id ?? '')].join(',') + '\n';
+    }
+    if (out) yield out;
+    if (rows.length < pageSize) return;
+    after = { ts: rows[rows.length - 1].ts, id: rows[rows.length - 1].id };
+  }
+}
