@@ -25,6 +25,7 @@ const PUBLIC_ROUTES: Array<[string, RegExp]> = [
   ['GET', /^\/api\/v1\/visits\/[^/]+\/signal$/], // [tele] authenticates itself (cookie, ?token= or a guest ?pass=)
   ['POST', /^\/api\/v1\/visits\/[^/]+\/guest-pass$/], // [tele] a one-time invitation link → guest pass
   ['GET', /^\/fhir\/R4\/metadata$/], // SMART App Launch: clients read the CapabilityStatement before they have a token
+  ['GET', /^\/fhir\/R4\/\.well-known\/smart-configuration$/], // SMART discovery
 ];
 
 /** What a session still missing its second factor may call. */

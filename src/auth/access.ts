@@ -1,6 +1,7 @@
 import type { Principal } from '../domain/types.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import { forbidden, notFound } from '../platform/errors.ts';
+import { allows, patientOnly, type Interaction } from './smart-scopes.ts';
 
 /**
  * The one place access decisions are made. Routes and services ask here; no other code compares roles.
@@ -9,13 +10,15 @@ import { forbidden, notFound } from '../platform/errors.ts';
  * - patient: themself only.
  */
 export function createAccessPolicy(deps: { patients: PatientsRepository }) {
-  /** The patients this principal may see; null means all. */
+  /** The patients this principal may see; null means all. A SMART app with patient/ scopes: its launch patient only. */
   async function visiblePatientIds(p: Principal): Promise<string[] | null> {
     const byRole = await roleScope(p);
     // A token limited to some patients sees only those of them its account may see.
     const only = p.credential?.patients;
-    if (!only) return byRole;
-    return byRole === null ? [...only] : byRole.filter((id) => only.includes(id));
+    const own = !only ? byRole : byRole === null ? [...only] : byRole.filter((id) => only.includes(id));
+    if (!p.smart || !patientOnly(p.smart.scopes)) return own;
+    const launch = p.smart.patientId;
+    return launch && (own === null || own.includes(launch)) ? [launch] : [];
   }
 
   async function roleScope(p: Principal): Promise<string[] | null> {
@@ -50,6 +53,10 @@ export function createAccessPolicy(deps: { patients: PatientsRepository }) {
     },
     assertAdmin(p: Principal): void {
       if (p.role !== 'admin') throw forbidden('admin role required');
+    },
+    /** SMART apps: the granted scopes must allow this interaction on this type (SMART App Launch 2.x scopes). */
+    assertScope(p: Principal, type: string, interaction: Interaction): void {
+      if (p.smart && !allows(p.smart.scopes, type, interaction)) throw forbidden(`the app's token has no scope for ${interaction} on ${type} (granted: ${p.smart.scopes.join(' ') || 'none'})`);
     },
     assertStaff(p: Principal): void {
       if (p.role === 'patient') throw forbidden('clinician or admin role required');

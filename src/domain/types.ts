@@ -62,6 +62,8 @@ export interface Principal {
   displayName: string;
   /** How this request authenticated (issue 9): the session or token, its scope, and what it still needs. */
   credential?: Credential;
+  /** Set when the caller is a SMART app acting for this user: what the user granted it (auth/smart-scopes.ts). */
+  smart?: { clientId: string; scopes: string[]; patientId: string | null };
 }
 
 export interface Credential {

@@ -1,4 +1,5 @@
 import { badRequest, notFound } from '../../platform/errors.ts';
+import type { AccessPolicy } from '../../auth/access.ts';
 import type { Resource } from './mapping.ts';
 import type { FhirContext, FhirRegistry, Interaction, ResourceProvider, SearchResult } from './registry.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
@@ -30,7 +31,7 @@ export function registerCapability(entry: (typeof extraCapabilities)[number]): v
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-export function createFhirService(deps: { registry: FhirRegistry; version: string }) {
+export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; security?: () => Record<string, unknown> }) {
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
     if (!p) throw new NotSupported(404, `resource type "${type}" is not supported here (supported: ${deps.registry.all().map((x) => x.type).join(', ')})`);
@@ -39,6 +40,8 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
   function requireInteraction(p: ResourceProvider, i: Interaction, what: string) {
     if (!p.interactions.includes(i)) throw new NotSupported(405, `${what} is not supported for ${p.type} (supported: ${p.interactions.join(', ')})`);
   }
+  /** A SMART app's token must carry a scope for this (type, read|search); the access policy decides. */
+  const scoped = (ctx: FhirContext, type: string, i: 'read' | 'search') => deps.access?.assertScope(ctx.principal, type, i);
 
   function searchBundle(ctx: FhirContext, p: ResourceProvider, req: SearchRequest, result: SearchResult) {
     const type = p.type;
@@ -68,6 +71,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     async read(ctx: FhirContext, type: string, id: string) {
       const p = provider(type);
       requireInteraction(p, 'read', 'read');
+      scoped(ctx, type, 'read');
       return p.read(ctx, id);
     },
 
@@ -75,6 +79,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     async vread(ctx: FhirContext, type: string, id: string, version: string) {
       const p = provider(type);
       requireInteraction(p, 'vread', 'vread');
+      scoped(ctx, type, 'read');
       const r = await p.read(ctx, id);
       if (r.meta?.versionId !== version) throw notFound(`${type}/${id}/_history/${version}`);
       return r;
@@ -83,6 +88,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     async history(ctx: FhirContext, type: string, id: string) {
       const p = provider(type);
       requireInteraction(p, 'history-instance', 'history');
+      scoped(ctx, type, 'read');
       const r = await p.read(ctx, id);
       return {
         resourceType: 'Bundle',
@@ -96,6 +102,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     async search(ctx: FhirContext, type: string, query: Query, strict: boolean) {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
+      scoped(ctx, type, 'search');
       const req = parseSearch(type, query, p.search, strict);
       if (req.summary === 'true' && !p.summaryElements) throw badRequest(`_summary=true is not supported for ${type}`);
       const result = await p.searchType(ctx, req);
@@ -115,7 +122,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
         rest: [
           {
             mode: 'server',
-            security: security ?? { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
+            security: security ?? deps.security?.() ?? { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
             resource: [...deps.registry.all().map((p) => ({
               type: p.type,
               ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),

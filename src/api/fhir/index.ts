@@ -12,6 +12,11 @@ import { observationProvider } from './resources/observation.ts';
 import { createObservationStore } from './resources/observation.store.ts';
 import { patientProvider, patientsByIds } from './resources/patient.ts';
 import { practitionerProvider } from './resources/practitioner.ts';
+import { createSmartService } from './smart/smart.service.ts';
+import { smartRoutes } from './smart/smart.routes.ts';
+import type { AuthService } from '../../auth/auth.service.ts';
+import type { UsersRepository } from '../../store/users.repository.ts';
+import type { Principal } from '../../domain/types.ts';
 
 export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts';
 
@@ -32,12 +37,35 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
       include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.db, ids) },
     }),
   );
-  const service = createFhirService({ registry, version: deps.version });
+  const oauth = { base: '' };
+  const service = createFhirService({
+    registry,
+    version: deps.version,
+    access: deps.access,
+    // SMART App Launch 2.x §conformance: where to authorize (also in /.well-known/smart-configuration).
+    security: () => ({
+      cors: true,
+      service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+      extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'authorize', valueUri: `${oauth.base}/oauth/authorize` }, { url: 'token', valueUri: `${oauth.base}/oauth/token` }] }],
+      description: 'SMART App Launch 2.x (authorization code + PKCE) at /oauth/authorize and /oauth/token; or Authorization: Bearer <token> (vigil token create) or a signed-in session',
+    }),
+  });
   return {
     registry,
     service,
-    routes(app: FastifyInstance, baseUrl: () => string) {
+    routes(app: FastifyInstance, baseUrl: () => string, smart?: { auth: AuthService; users: UsersRepository; publicBase: () => string; secureCookies: boolean }) {
       fhirRoutes(app, { fhir: service, baseUrl });
+      if (smart) {
+        Object.defineProperty(oauth, 'base', { get: smart.publicBase });
+        const principalOfUser = async (id: string): Promise<Principal | null> => {
+          const u = await smart.users.byId(id);
+          return u ? { userId: u.userId, email: u.email, role: u.role, practitionerId: u.practitionerId, patientId: u.patientId, displayName: u.displayName } : null;
+        };
+        const smartService = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, principalOfUser, baseUrl });
+        smartRoutes(app, { smart: smartService, auth: smart.auth, access: deps.access, patients: deps.patients, fhirBase: baseUrl, publicBase: smart.publicBase, secureCookies: smart.secureCookies });
+        return smartService;
+      }
+      return null;
     },
   };
 }

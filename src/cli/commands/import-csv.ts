@@ -38,28 +38,15 @@ async function openSink(): Promise<{ via: string; store(rows: CandidateReading[]
       async close() {},
     };
   }
-  const { openDatabase } = await import('../../platform/db.ts');
-  const { migrate } = await import('../../store/migrate.ts');
-  const { createServices } = await import('../../app.ts');
-  const { createLogger } = await import('../../platform/logger.ts');
-  const { createPatientCipher, loadMasterKeyRing } = await import('../../platform/encryption/index.ts');
-  const { secureDataDir } = await import('../../platform/data-dir.ts');
+  const { openOfflineServices } = await import('../offline-services.ts');
   const { createCsvImportService } = await import('../../csv/import.service.ts');
-  await secureDataDir(config.dataDir);
-  const masterKeys = await loadMasterKeyRing(config.dataDir);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
-    throw new CliError(`cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
-  });
-  await migrate(db);
-  const s = createServices(db, { logger: createLogger('warn'), cipher: createPatientCipher(db, masterKeys) });
-  const importer = createCsvImportService({ db, readings: s.repos.readings, access: s.access, audit: s.audit });
+  const offline = await openOfflineServices(config);
+  const s = offline.services;
+  const importer = createCsvImportService({ db: offline.db, readings: s.repos.readings, access: s.access, audit: s.audit });
   return {
     via: 'database',
     store: (rows) => importer.importBatch('cli', rows),
-    async close() {
-      await s.ingest.close();
-      await db.close();
-    },
+    close: () => offline.close(),
   };
 }
 

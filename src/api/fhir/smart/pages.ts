@@ -1,0 +1,61 @@
+import type { Principal } from '../../../domain/types.ts';
+import type { Patient } from '../../../store/patients.repository.ts';
+import { parseScope } from '../../../auth/smart-scopes.ts';
+
+/** The SMART sign-in and consent screens: plain, accessible HTML forms (labels, headings, no script). */
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1b2530}
+main{max-width:30rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0002}
+h1{font-size:1.4rem;margin-top:0}label{display:block;margin:.8rem 0 .2rem;font-weight:600}
+input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8a97a6;border-radius:6px;font:inherit}
+button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #1f5fa8;margin:1rem .5rem 0 0;cursor:pointer}
+.primary{background:#1f5fa8;color:#fff}.secondary{background:#fff;color:#1f5fa8}.error{color:#a4001d;font-weight:600}
+fieldset{border:1px solid #c9d2dc;border-radius:6px;margin-top:1rem}ul{padding-left:1.2rem}`;
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)} · Vigil</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
+
+const alert = (message?: string) => (message ? `<p class="error" role="alert">${esc(message)}</p>` : '');
+
+export function signInPage(o: { app: string; requestId: string; message?: string }) {
+  return page('Sign in', `<h1>Sign in to Vigil</h1><p><strong>${esc(o.app)}</strong> wants to use your Vigil account.</p>${alert(o.message)}
+<form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}"><input type="hidden" name="action" value="sign-in">
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button class="primary" type="submit">Sign in</button></form>`);
+}
+
+export function mfaPage(o: { app: string; requestId: string; message?: string }) {
+  return page('Two-step sign-in', `<h1>Enter your sign-in code</h1><p>Open your authenticator app and enter the code for Vigil (or a recovery code) to continue to <strong>${esc(o.app)}</strong>.</p>${alert(o.message)}
+<form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}"><input type="hidden" name="action" value="mfa">
+<label for="code">Code</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>
+<button class="primary" type="submit">Continue</button></form>`);
+}
+
+function describe(scope: string): string {
+  if (scope === 'openid' || scope === 'fhirUser') return 'Know who you are (your name and Vigil identity)';
+  if (scope === 'launch/patient') return 'Know which patient record it is opened for';
+  if (scope === 'offline_access') return 'Keep access after you close it (until you revoke it)';
+  if (scope === 'online_access') return 'Keep access while you use it';
+  const g = parseScope(scope);
+  if (!g) return scope;
+  const what = g.type === '*' ? 'all records' : `${g.type} records`;
+  return `${g.read || g.search ? 'Read' : 'Use'} ${what} ${g.context === 'patient' ? 'of the chosen patient' : 'you can see'}`;
+}
+
+export function consentPage(o: { app: string; scopes: string[]; requestId: string; user: Principal; patients: Patient[]; message?: string }) {
+  const needsPatient = o.user.role !== 'patient' && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
+  const picker = needsPatient
+    ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p, i) => `<label><input type="radio" name="patient" value="${esc(p.id)}"${i === 0 ? ' checked' : ''} required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
+    : '';
+  return page('Allow access', `<h1>Allow ${esc(o.app)}?</h1><p>Signed in as ${esc(o.user.displayName)} (${esc(o.user.email)}).</p>${alert(o.message)}
+<p>${esc(o.app)} will be able to:</p><ul>${o.scopes.map((s) => `<li>${esc(describe(s))} <code>${esc(s)}</code></li>`).join('')}</ul>
+<form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}">${picker}
+<button class="primary" type="submit" name="action" value="allow">Allow</button><button class="secondary" type="submit" name="action" value="deny">Deny</button></form>`);
+}
+
+export function errorPage(message: string) {
+  return page('Cannot continue', `<h1>Cannot continue</h1><p class="error" role="alert">${esc(message)}</p>`);
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
+import type { AuthService } from '../../../auth/auth.service.ts';
+import type { AccessPolicy } from '../../../auth/access.ts';
+import type { PatientsRepository } from '../../../store/patients.repository.ts';
+import { allows, SUPPORTED_SCOPES } from '../../../auth/smart-scopes.ts';
+import { SESSION_COOKIE } from '../../principal.ts';
+import { AppError } from '../../../platform/errors.ts';
+import { OAuthError, type SmartService } from './smart.service.ts';
+import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
+
+const PENDING_TTL_MS = 10 * 60_000;
+
+/**
+ * SMART App Launch 2.x endpoints: discovery (`/.well-known/smart-configuration`, public), the authorize
+ * screen (sign-in, then consent with the patient to share), the token endpoint, and the JWKS for id_tokens.
+ * SMART access tokens are honoured on GET /fhir/R4/{type}… only, for the types and interactions granted.
+ */
+export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; auth: AuthService; access: AccessPolicy; patients: PatientsRepository; fhirBase: () => string; publicBase: () => string; secureCookies: boolean }) {
+  // Browser apps on other origins call FHIR, the token endpoint and discovery with a bearer token (no cookies).
+  const CORS_PATHS = /^\/(fhir\/|\.well-known\/smart-configuration|oauth\/token|\.well-known\/jwks\.json)/;
+  void app.register(cors, {
+    delegator: (req, cb) => cb(null, CORS_PATHS.test(req.url ?? '') ? { origin: '*', credentials: false, allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Prefer'], methods: ['GET', 'POST'], maxAge: 600 } : { origin: false }),
+  });
+
+  app.addHook('onRequest', async (req) => {
+    if (req.principal || !req.url.startsWith('/fhir/R4/')) return;
+    const header = req.headers.authorization;
+    if (!header?.startsWith('Bearer vsa_')) return;
+    const p = await deps.smart.principalFromAccessToken(header.slice(7).trim());
+    if (!p) return;
+    // Read-only tokens: only GETs, and only on types the scopes name (routes served outside the registry too).
+    // A valid token without the scope is 403 (RFC 6750 §3.1 insufficient_scope), so apps do not refresh in vain.
+    const m = /^\/fhir\/R4\/([A-Z][A-Za-z]+)(\/[^?]*)?/.exec(req.url);
+    if (req.method !== 'GET' || !m) throw new AppError('FORBIDDEN', `a SMART app token can only read (${req.method} ${req.url.split('?')[0]} refused)`);
+    const interaction = m[2] && m[2] !== '/' ? 'read' : 'search';
+    if (!allows(p.smart!.scopes, m[1], interaction)) throw new AppError('FORBIDDEN', `the app's token has no scope for ${interaction} on ${m[1]} (granted: ${p.smart!.scopes.join(' ')})`);
+    req.principal = p;
+  });
+
+  if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))));
+  }
+
+  const issuer = () => deps.fhirBase();
+  const configuration = () => ({
+    issuer: issuer(),
+    jwks_uri: `${deps.publicBase()}/.well-known/jwks.json`,
+    authorization_endpoint: `${deps.publicBase()}/oauth/authorize`,
+    token_endpoint: `${deps.publicBase()}/oauth/token`,
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_methods_supported: ['none'],
+    scopes_supported: SUPPORTED_SCOPES,
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
+    capabilities: ['launch-standalone', 'client-public', 'context-standalone-patient', 'permission-patient', 'permission-user', 'permission-offline', 'permission-v1', 'permission-v2', 'sso-openid-connect'],
+  });
+  // Discovery lives at {FHIR base}/.well-known/smart-configuration (SMART 2.x §2.1); the server root too.
+  app.get('/fhir/R4/.well-known/smart-configuration', async () => configuration());
+  app.get('/.well-known/smart-configuration', async () => configuration());
+  app.get('/.well-known/jwks.json', async () => deps.smart.jwks());
+
+  // Authorization requests in progress, keyed by an unguessable id that the consent form posts back.
+  const pending = new Map<string, { at: number; userId: string | null; query: Record<string, string> }>();
+  const sweep = () => {
+    for (const [k, v] of pending) if (Date.now() - v.at > PENDING_TTL_MS) pending.delete(k);
+  };
+  const html = (reply: FastifyReply, status: number, body: string) =>
+    reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').send(body);
+
+  async function screen(req: FastifyRequest, reply: FastifyReply, query: Record<string, string>, message?: string) {
+    let checked;
+    try {
+      checked = await deps.smart.checkRequest(query);
+    } catch (err) {
+      if (err instanceof OAuthError) return html(reply, 400, errorPage(err.description));
+      throw err;
+    }
+    if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
+    sweep();
+    const id = randomBytes(18).toString('base64url');
+    pending.set(id, { at: Date.now(), userId: req.principal?.userId ?? null, query });
+    const stage = req.principal?.credential?.stage ?? 'full';
+    if (req.principal && !req.principal.smart && stage === 'mfa') return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }));
+    if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'));
+    if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token') return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }));
+    const visible = await deps.access.visiblePatientIds(req.principal);
+    const patients = req.principal.role === 'patient' ? [] : visible === null ? await deps.patients.list(null, 200) : await deps.patients.list(visible, 200);
+    return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, patients, message }));
+  }
+
+  app.get('/oauth/authorize', async (req, reply) => screen(req, reply, req.query as Record<string, string>));
+
+  app.post('/oauth/authorize', async (req, reply) => {
+    const form = (req.body ?? {}) as Record<string, string | undefined>;
+    const p = form.request ? pending.get(form.request) : undefined;
+    if (!p || Date.now() - p.at > PENDING_TTL_MS) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
+    pending.delete(form.request!);
+    if (form.action === 'sign-in') {
+      try {
+        const session = await deps.auth.login(form.email ?? '', form.password ?? '', { ip: req.ip });
+        reply.setCookie(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(session.expiresAt) });
+        req.principal = await deps.auth.principalFromSession(session.token);
+        return screen(req, reply, p.query);
+      } catch {
+        req.principal = null;
+        return screen(req, reply, p.query, 'Wrong email or password.');
+      }
+    }
+    if (form.action === 'mfa') {
+      // Second step (issue 9): the code turns the password-only session into a full one.
+      try {
+        const session = await deps.auth.completeMfa(req.cookies?.[SESSION_COOKIE] ?? '', form.code ?? '', { ip: req.ip });
+        reply.setCookie(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(session.expiresAt) });
+        req.principal = await deps.auth.principalFromSession(session.token);
+        return screen(req, reply, p.query);
+      } catch (err) {
+        return screen(req, reply, p.query, (err as Error).message);
+      }
+    }
+    // Consent: only the user who saw the screen, fully signed in with a session, can answer it.
+    if (req.principal && (req.principal.credential?.stage ?? 'full') !== 'full') return html(reply, 403, errorPage('Finish signing in first.'));
+    if (req.principal?.credential?.kind === 'token') return html(reply, 403, errorPage('Sign in with your password to allow an app.'));
+    if (!req.principal || req.principal.smart || req.principal.userId !== p.userId) return html(reply, 403, errorPage('Sign in again to answer this request.'));
+    const checked = await deps.smart.checkRequest(p.query);
+    if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
+    if (form.action !== 'allow') {
+      return reply.redirect(`${checked.redirectUri}?${new URLSearchParams({ error: 'access_denied', error_description: 'the user declined', ...(checked.state ? { state: checked.state } : {}) })}`, 302);
+    }
+    const patientId = req.principal.role === 'patient' ? req.principal.patientId : (form.patient ?? null);
+    try {
+      return reply.redirect(await deps.smart.approve(req.principal, checked, patientId), 302);
+    } catch (err) {
+      return screen(req, reply, p.query, (err as Error).message);
+    }
+  });
+
+  // Registering an app (admins): `vigil smart app add` calls this when a server runs.
+  app.post('/api/v1/smart/apps', async (req, reply) => {
+    const p = req.principal;
+    if (!p) throw new AppError('UNAUTHENTICATED', 'sign in or send Authorization: Bearer <token>');
+    deps.access.assertAdmin(p);
+    const body = (req.body ?? {}) as { name?: unknown; redirectUris?: unknown };
+    if (typeof body.name !== 'string' || !Array.isArray(body.redirectUris) || !body.redirectUris.every((u) => typeof u === 'string')) {
+      throw new AppError('VALIDATION', 'body must be {"name": "…", "redirectUris": ["https://…"]}');
+    }
+    return reply.status(201).send(await deps.smart.registerClient({ name: body.name, redirectUris: body.redirectUris as string[] }));
+  });
+
+  app.post('/oauth/token', async (req, reply) => {
+    try {
+      const result = await deps.smart.token((req.body ?? {}) as Record<string, string | undefined>);
+      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
+    } catch (err) {
+      if (err instanceof OAuthError) return reply.status(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.description });
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,196 @@
+import { createHash, generateKeyPairSync, randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { Db } from '../../../platform/db.ts';
+import type { Principal } from '../../../domain/types.ts';
+import type { AuditService } from '../../../audit/audit.service.ts';
+import type { AccessPolicy } from '../../../auth/access.ts';
+import { AppError, badRequest } from '../../../platform/errors.ts';
+import { newId } from '../../../platform/ids.ts';
+import { grantScopes, patientOnly } from '../../../auth/smart-scopes.ts';
+import { toFhirId } from '../ids.ts';
+
+/**
+ * SMART App Launch 2.x (authorization code + PKCE S256, public clients): codes live 60 s and work once,
+ * access tokens 1 h, refresh tokens 30 days and rotate on use. Everything is stored hashed. OAuth errors
+ * follow RFC 6749 §5.2 (`{"error", "error_description"}`).
+ */
+
+const CODE_TTL_MS = 60_000;
+const ACCESS_TTL_MS = 3600_000;
+const REFRESH_TTL_MS = 30 * 86400_000;
+
+const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+const token = (prefix: string) => `${prefix}_${randomBytes(32).toString('base64url')}`;
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+export class OAuthError extends Error {
+  constructor(
+    readonly error: string,
+    readonly description: string,
+    readonly status = 400,
+  ) {
+    super(description);
+  }
+}
+
+export interface SmartClient {
+  id: string;
+  name: string;
+  redirectUris: string[];
+}
+
+interface GrantRow {
+  hash: string;
+  kind: 'code' | 'access' | 'refresh';
+  client_id: string;
+  user_id: string;
+  patient_id: string | null;
+  scopes: string;
+  redirect_uri: string | null;
+  code_challenge: string | null;
+  expires_at: Date | string;
+  used_at: Date | string | null;
+  revoked_at: Date | string | null;
+}
+
+export function createSmartService(deps: { db: Db; audit: AuditService; access: AccessPolicy; principalOfUser: (userId: string) => Promise<Principal | null>; baseUrl: () => string }) {
+  // id_token signing key (RS256), published at /.well-known/jwks.json; a restart makes a new one.
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = hash(publicKey.export({ type: 'spki', format: 'der' }).toString('base64')).slice(0, 16);
+
+  function idToken(p: Principal, clientId: string, key: KeyObject = privateKey) {
+    const now = Math.floor(Date.now() / 1000);
+    const fhirUser = p.role === 'patient' && p.patientId ? `${deps.baseUrl()}/Patient/${toFhirId(p.patientId)}` : p.practitionerId ? `${deps.baseUrl()}/Practitioner/${toFhirId(p.practitionerId)}` : undefined;
+    const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
+    const body = b64url(JSON.stringify({ iss: deps.baseUrl(), sub: p.userId, aud: clientId, iat: now, exp: now + 3600, ...(fhirUser ? { fhirUser } : {}), name: p.displayName }));
+    return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
+  }
+
+  async function client(id: string): Promise<SmartClient | null> {
+    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[] }>('SELECT id, name, redirect_uris FROM smart_clients WHERE id = $1', [id]);
+    return rows[0] ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris } : null;
+  }
+
+  async function issue(kind: GrantRow['kind'], g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string }, ttl: number) {
+    const secret = token(kind === 'code' ? 'vsc' : kind === 'access' ? 'vsa' : 'vsr');
+    await deps.db.query(
+      `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [hash(secret), kind, g.clientId, g.userId, g.patientId, g.scopes.join(' '), g.redirectUri ?? null, g.codeChallenge ?? null, new Date(Date.now() + ttl).toISOString()],
+    );
+    return secret;
+  }
+
+  async function take(kind: GrantRow['kind'], secret: string): Promise<GrantRow | null> {
+    // Marks it used in the same statement that finds it: a code or refresh token works once, even when raced.
+    const rows = await deps.db.query<GrantRow>(
+      `UPDATE smart_grants SET used_at = now() WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now() RETURNING *`,
+      [hash(secret), kind],
+    );
+    return rows[0] ?? null;
+  }
+
+  async function tokenResponse(g: { clientId: string; userId: string; patientId: string | null; scopes: string[] }) {
+    const access = await issue('access', g, ACCESS_TTL_MS);
+    const refresh = g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? await issue('refresh', g, REFRESH_TTL_MS) : undefined;
+    const user = g.scopes.includes('openid') ? await deps.principalOfUser(g.userId) : null;
+    return {
+      access_token: access,
+      token_type: 'Bearer',
+      expires_in: ACCESS_TTL_MS / 1000,
+      scope: g.scopes.join(' '),
+      ...(g.patientId ? { patient: toFhirId(g.patientId) } : {}),
+      ...(refresh ? { refresh_token: refresh } : {}),
+      ...(user ? { id_token: idToken(user, g.clientId) } : {}),
+    };
+  }
+
+  return {
+    jwks() {
+      return { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] };
+    },
+
+    async registerClient(input: { name: string; redirectUris: string[] }): Promise<SmartClient> {
+      if (!input.name.trim()) throw badRequest('an app needs a name');
+      for (const u of input.redirectUris) {
+        const url = URL.canParse(u) ? new URL(u) : null;
+        if (!url || url.hash || !(url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname)))) {
+          throw badRequest(`redirect URI "${u}" must be an absolute https URL (http only for localhost), without a fragment`);
+        }
+      }
+      if (!input.redirectUris.length) throw badRequest('an app needs at least one redirect URI');
+      const c = { id: newId('app'), name: input.name.trim(), redirectUris: input.redirectUris };
+      await deps.db.query('INSERT INTO smart_clients (id, name, redirect_uris) VALUES ($1, $2, $3)', [c.id, c.name, JSON.stringify(c.redirectUris)]);
+      return c;
+    },
+
+    client,
+
+    /** Checks an authorization request (RFC 6749 §4.1.1 + PKCE RFC 7636); returns what the consent screen shows. */
+    async checkRequest(q: Record<string, string | undefined>) {
+      const c = q.client_id ? await client(q.client_id) : null;
+      // Without a valid client and redirect URI, errors are shown here, never redirected (RFC 6749 §4.1.2.1).
+      if (!c) throw new OAuthError('invalid_client', `unknown client_id "${q.client_id ?? ''}"`);
+      if (!q.redirect_uri || !c.redirectUris.includes(q.redirect_uri)) throw new OAuthError('invalid_request', `redirect_uri "${q.redirect_uri ?? ''}" is not registered for ${c.name}`);
+      const redirectError = (error: string, description: string) => ({ redirect: `${q.redirect_uri}?${new URLSearchParams({ error, error_description: description, ...(q.state ? { state: q.state } : {}) })}` });
+      if (q.response_type !== 'code') return redirectError('unsupported_response_type', 'response_type must be code');
+      if (!q.code_challenge || q.code_challenge_method !== 'S256') return redirectError('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
+      if (q.aud && q.aud.replace(/\/$/, '') !== deps.baseUrl()) return redirectError('invalid_request', `aud must be this FHIR server, ${deps.baseUrl()}`);
+      if (q.launch) return redirectError('invalid_request', 'EHR launch (launch=…) is not supported yet; use a standalone launch with launch/patient');
+      const scopes = grantScopes(q.scope ?? '');
+      if (!scopes.some((s) => s.includes('/'))) return redirectError('invalid_scope', 'ask for at least one resource scope, e.g. patient/Observation.rs');
+      return { client: c, scopes, redirectUri: q.redirect_uri, state: q.state, codeChallenge: q.code_challenge };
+    },
+
+    /** The user said yes: a one-time code for the app (bound to the redirect URI and PKCE challenge). */
+    async approve(p: Principal, req: { client: SmartClient; scopes: string[]; redirectUri: string; state?: string; codeChallenge: string }, patientId: string | null) {
+      const needsPatient = req.scopes.includes('launch/patient') || patientOnly(req.scopes);
+      if (needsPatient && !patientId) throw badRequest('choose the patient this app may see');
+      if (patientId) await deps.access.assertPatient(p, patientId);
+      const code = await issue('code', { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge }, CODE_TTL_MS);
+      await deps.audit.record({ actor: p, action: 'smart.authorize', entityType: 'SmartClient', entityId: req.client.id, patientId, details: { scopes: req.scopes } });
+      return `${req.redirectUri}?${new URLSearchParams({ code, ...(req.state ? { state: req.state } : {}) })}`;
+    },
+
+    /** POST /oauth/token (RFC 6749 §4.1.3, §6; RFC 7636 §4.6). */
+    async token(form: Record<string, string | undefined>) {
+      if (form.grant_type === 'authorization_code') {
+        const g = form.code ? await take('code', form.code) : null;
+        if (!g) throw new OAuthError('invalid_grant', 'the code is unknown, expired or already used');
+        if (form.client_id && form.client_id !== g.client_id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
+        if (form.redirect_uri !== g.redirect_uri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+        const verifier = form.code_verifier ?? '';
+        const challenge = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
+        const expected = Buffer.from(g.code_challenge ?? '');
+        if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier) || challenge.length !== expected.length || !timingSafeEqual(challenge, expected)) {
+          throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)');
+        }
+        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' ') });
+      }
+      if (form.grant_type === 'refresh_token') {
+        const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
+        if (!g || (form.client_id && form.client_id !== g.client_id)) throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
+        const asked = form.scope ? grantScopes(form.scope) : null;
+        const had = g.scopes.split(' ');
+        if (asked && asked.some((s) => !had.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may narrow the scopes, never widen them');
+        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: asked ?? had });
+      }
+      throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
+    },
+
+    /** Bearer access token → the user's principal, narrowed to what the app was granted. */
+    async principalFromAccessToken(secret: string): Promise<Principal | null> {
+      const rows = await deps.db.query<GrantRow>(`SELECT * FROM smart_grants WHERE hash = $1 AND kind = 'access' AND revoked_at IS NULL AND expires_at > now()`, [hash(secret)]);
+      const g = rows[0];
+      if (!g) return null;
+      const user = await deps.principalOfUser(g.user_id);
+      return user ? { ...user, smart: { clientId: g.client_id, scopes: g.scopes.split(' '), patientId: g.patient_id } } : null;
+    },
+
+    /** Revokes every token a user gave an app (RFC 7009 spirit; also on sign-out of the app). */
+    async revokeClientForUser(userId: string, clientId: string) {
+      await deps.db.query('UPDATE smart_grants SET revoked_at = now() WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL', [userId, clientId]);
+    },
+  };
+}
+
+export type SmartService = ReturnType<typeof createSmartService>;
+export { AppError };

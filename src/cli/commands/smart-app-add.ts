@@ -1,0 +1,41 @@
+import { CliError, requireFlag, type CliCommand } from '../command.ts';
+import { cliConfig, findRunningServer, print } from '../runtime.ts';
+
+const command: CliCommand = {
+  name: 'smart app add',
+  summary: 'register a SMART on FHIR app (public client, PKCE); prints its client_id',
+  help: `Usage: vigil smart app add --name "App name" --redirect-uri URL[,URL…] [--json]
+
+The app then launches with iss = {VIGIL_PUBLIC_URL}/fhir/R4 and this client_id (authorization code + PKCE
+S256; scopes such as launch/patient patient/Observation.rs openid fhirUser offline_access). Redirect URIs
+must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`,
+  async run(args, io) {
+    const name = requireFlag(args, 'name');
+    const redirectUris = requireFlag(args, 'redirect-uri').split(',').map((u) => u.trim()).filter(Boolean);
+    const config = cliConfig();
+    const server = await findRunningServer(config.dataDir);
+    let app: { id: string; name: string; redirectUris: string[] };
+    if (server) {
+      const res = await fetch(`${server.url}/api/v1/smart/apps`, { method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, redirectUris }) });
+      const body = (await res.json()) as typeof app & { error?: { message: string } };
+      if (!res.ok) throw new CliError(body.error?.message ?? `server answered ${res.status}`);
+      app = body;
+    } else {
+      const { openOfflineServices } = await import('../offline-services.ts');
+      const { createSmartService } = await import('../../api/fhir/smart/smart.service.ts');
+      const offline = await openOfflineServices(config);
+      try {
+        const s = offline.services;
+        const smart = createSmartService({ db: offline.db, audit: s.audit, access: s.access, principalOfUser: async () => null, baseUrl: () => '' });
+        app = await smart.registerClient({ name, redirectUris }).catch((err) => {
+          throw new CliError((err as Error).message);
+        });
+      } finally {
+        await offline.close();
+      }
+    }
+    print(io, args.json, { clientId: app.id, name: app.name, redirectUris: app.redirectUris }, `SMART app "${app.name}" registered: client_id ${app.id}\n  redirect URIs: ${app.redirectUris.join(', ')}`);
+    return 0;
+  },
+};
+export default command;
