@@ -28,5 +28,5 @@ describe('CSV import with no server running', () => {
       process.env = env;
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 180_000); // three CLI runs, each opening and migrating the embedded database
 });

@@ -1,0 +1,109 @@
+/**
+ * npm run bench:fhir [-- --json] [-- --n 300] [-- --postgres]
+ *
+ * FHIR Observation search for one patient's last 24 h (a page of 100 with the exact total), p50/p99 over
+ * HTTP, beside the floor: the same answer (the page and the count) as plain SQL through the same driver
+ * (PGlite by default, node-postgres with --postgres). Target (issue 10): search p50 under 2× the floor.
+ * Create throughput is not measured: FHIR create is not built yet.
+ */
+import { bootApp } from '../test/support/app.ts';
+import type { NewReading } from '../src/store/readings.repository.ts';
+
+const args = process.argv.slice(2);
+const JSON_OUT = args.includes('--json');
+const N = args.includes('--n') ? Number(args[args.indexOf('--n') + 1]) : 300;
+const POSTGRES = args.includes('--postgres');
+const PATIENTS = 10;
+const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
+
+function summarize(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const p = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
+  return { n: s.length, p50: p(0.5), p99: p(0.99) };
+}
+
+async function time(n: number, fn: () => Promise<void>) {
+  for (let i = 0; i < Math.min(30, n); i++) await fn(); // warm-up
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return summarize(out);
+}
+
+async function main() {
+  const databaseUrl = POSTGRES ? (process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres') : undefined;
+  const app = await bootApp(databaseUrl ? { databaseUrl: await freshDatabase(databaseUrl) } : {});
+  try {
+    const s = app.services;
+    const admin = (await app.tokenFor('admin')).token;
+    const now = Date.now();
+    log(`seeding ${PATIENTS} patients × 24 h of heart rate and SpO2 at one a minute…`);
+    let target = '';
+    for (let p = 0; p < PATIENTS; p++) {
+      const id = (await s.patientService.create({ name: `Bench ${p}` }, 'system')).id;
+      if (p === 0) target = id;
+      const rows: NewReading[] = [];
+      for (let m = 0; m < 1440; m++) {
+        const ts = now - m * 60_000;
+        rows.push({ patientId: id, deviceId: null, code: '8867-4', value: 60 + (m % 30), unit: '/min', ts, seq: null }, { patientId: id, deviceId: null, code: '59408-5', value: 94 + (m % 5), unit: '%', ts, seq: null });
+      }
+      await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, rows));
+    }
+    const since = new Date(now - 86400_000).toISOString();
+    const url = `${app.httpUrl}/fhir/R4/Observation?patient=${target}&date=ge${encodeURIComponent(since)}&_sort=-date&_count=100`;
+    const check = (await (await fetch(url, { headers: { authorization: `Bearer ${admin}` } })).json()) as { total: number; entry: unknown[] };
+    if (check.total !== 2880 || check.entry.length !== 100) throw new Error(`unexpected answer: total ${check.total}, ${check.entry.length} entries`);
+
+    const fhir = await time(N, async () => {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${admin}` } });
+      await res.arrayBuffer();
+    });
+    const floor = await time(N, async () => {
+      await s.db.query(`SELECT id, patient_id, device_id, system, code, value, unit, ts, method, received_at FROM readings WHERE patient_id = $1 AND ts >= $2 ORDER BY ts DESC, id DESC LIMIT 100`, [target, since]);
+      await s.db.query(`SELECT count(*) FROM readings WHERE patient_id = $1 AND ts >= $2`, [target, since]);
+    });
+    const result = {
+      engine: POSTGRES ? 'postgres' : 'pglite',
+      rows: PATIENTS * 2880,
+      search: { p50Ms: round(fhir.p50), p99Ms: round(fhir.p99), n: fhir.n },
+      floor: { p50Ms: round(floor.p50), p99Ms: round(floor.p99), n: floor.n },
+      ratioP50: round(fhir.p50 / floor.p50),
+      ratioP99: round(fhir.p99 / floor.p99),
+      target: 'search p50 < 2× floor',
+      met: fhir.p50 / floor.p50 < 2,
+    };
+    if (JSON_OUT) process.stdout.write(JSON.stringify(result) + '\n');
+    else {
+      console.log(`FHIR Observation search, one patient's last 24 h (page of 100 + exact total), ${result.engine}, ${result.rows} readings`);
+      console.log(`  FHIR over HTTP   p50 ${result.search.p50Ms} ms   p99 ${result.search.p99Ms} ms`);
+      console.log(`  floor (bare SQL) p50 ${result.floor.p50Ms} ms   p99 ${result.floor.p99Ms} ms`);
+      console.log(`  ratio p50 ${result.ratioP50}×, p99 ${result.ratioP99}×  (target < 2× at p50: ${result.met ? 'met' : 'NOT met'})`);
+    }
+  } finally {
+    await app.stop();
+  }
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** A throw-away database on the PostgreSQL server, so the bench never touches real data. */
+async function freshDatabase(url: string): Promise<string> {
+  const pg = (await import('pg')).default;
+  const name = `vigil_bench_fhir_${process.pid}`;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name}`);
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
