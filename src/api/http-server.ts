@@ -82,6 +82,9 @@ export async function createHttpServer(deps: {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     // A cross-site form cannot set Authorization: bearer-token clients (scripts, SMART apps) are not CSRF targets.
     if (req.headers.authorization?.startsWith('Bearer ')) return;
+    // The OAuth token endpoint is called cross-origin by SMART apps by design; it reads no cookie (the
+    // one-time code + PKCE verifier or the refresh token are the credential), so there is nothing to forge.
+    if (req.method === 'POST' && decodedPath(req.url) === '/oauth/token') return;
     const why = origins.refuseUnsafe(req.headers, req.protocol);
     if (why) throw new AppError('FORBIDDEN', why);
   });

@@ -44,7 +44,7 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
   });
   app.get('/fhir/R4/:type/:id', async (req, reply) => {
     const { type, id } = req.params as { type: string; id: string };
-    if (isOperation(id)) return send(reply, notSupported(501, `operation ${type}/${id} is not supported yet`));
+    if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query as Query, isStrict(req.headers.prefer)));
     return send(reply, () => deps.fhir.read(ctx(req), type, id));
   });
   app.get('/fhir/R4/:type/:id/_history', async (req, reply) => {

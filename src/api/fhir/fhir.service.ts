@@ -109,6 +109,17 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       return searchBundle(ctx, p, req, result);
     },
 
+    /** GET [type]/$op: an operation the type declares, with its parameters checked like a search. */
+    async operation(ctx: FhirContext, type: string, op: string, query: Query, strict: boolean) {
+      const p = provider(type);
+      const o = p.operations?.[op];
+      if (!o) throw new NotSupported(501, `operation ${type}/${op} is not supported${p.operations ? ` (supported: ${Object.keys(p.operations).join(', ')})` : ''}`);
+      scoped(ctx, type, 'search');
+      const req = parseSearch(`${type}/${op}`, query, o.search, strict);
+      const result = await o.run(ctx, req);
+      return { ...searchBundle(ctx, p, req, result), link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${op}${req.applied.toString() ? '?' + req.applied.toString() : ''}` }] };
+    },
+
     capabilityStatement(baseUrl: string, security?: Record<string, unknown>) {
       return {
         resourceType: 'CapabilityStatement',
@@ -127,6 +138,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
               type: p.type,
               ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),
               interaction: p.interactions.map((code) => ({ code })),
+              ...(p.operations ? { operation: Object.keys(p.operations).map((name) => ({ name: name.slice(1), definition: `http://hl7.org/fhir/OperationDefinition/${p.type}-${name.slice(1)}` })) } : {}),
               versioning: 'versioned',
               readHistory: p.interactions.includes('vread'),
               ...(p.search.includes?.length ? { searchInclude: p.search.includes } : {}),

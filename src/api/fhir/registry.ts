@@ -38,6 +38,8 @@ export interface ResourceProvider {
   interactions: Interaction[];
   read(ctx: FhirContext, id: string): Promise<Resource>;
   searchType(ctx: FhirContext, req: SearchRequest): Promise<SearchResult>;
+  /** Type-level operations answered as a searchset (e.g. Observation `$lastn`), with their own parameters. */
+  operations?: Record<string, { search: SearchSpec; run(ctx: FhirContext, req: SearchRequest): Promise<SearchResult> }>;
   create?(ctx: FhirContext, resource: Record<string, unknown>): Promise<Resource>;
   update?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: string): Promise<Resource>;
 }

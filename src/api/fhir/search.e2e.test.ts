@@ -264,6 +264,19 @@ describe('FHIR R4 search', () => {
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => 119 - i));
   });
 
+  it('answers $lastn: the latest of each code for the patient', async () => {
+    const last = await get(clin, `/fhir/R4/Observation/$lastn?patient=${a}&category=vital-signs`);
+    expect(last.status).toBe(200);
+    const byCode = Object.fromEntries(matches(last.body).map((o) => [o.code.coding[0].code, o.valueQuantity?.value ?? o.component?.map((c: any) => c.valueQuantity.value)]));
+    expect(byCode).toEqual({ '8867-4': 65, '59408-5': 95, '8480-6': 130, '85354-9': [120, 80] });
+    const two = await get(clin, `/fhir/R4/Observation/$lastn?patient=${a}&code=8867-4&category=vital-signs&max=2`);
+    expect(values(two.body)).toEqual([65, 64]);
+    expect((await get<any>(clin, `/fhir/R4/Observation/$lastn?patient=${a}&max=0`)).status).toBe(400);
+    expect((await get<any>(clin, `/fhir/R4/Observation/$lastn?patient=${a}&_sort=date`, { prefer: 'handling=strict' })).status).toBe(400);
+    // Another patient's latest values stay invisible.
+    expect(matches((await get(clin, `/fhir/R4/Observation/$lastn?patient=${c}`)).body)).toEqual([]);
+  });
+
   it('answers not-supported for interactions it does not do, distinct from not-found', async () => {
     const cases: Array<[string, string, number]> = [
       ['POST', '/fhir/R4/Observation', 405],
@@ -271,7 +284,7 @@ describe('FHIR R4 search', () => {
       ['DELETE', `/fhir/R4/Patient/${a}`, 405],
       ['POST', '/fhir/R4', 501],
       ['GET', `/fhir/R4/Patient/${a}/$everything`, 501],
-      ['GET', '/fhir/R4/Observation/$lastn', 501],
+      ['GET', '/fhir/R4/Observation/$stats', 501],
       ['GET', '/fhir/R4/$export', 501],
       ['GET', '/fhir/R4/Medication', 404],
     ];

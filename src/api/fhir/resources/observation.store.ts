@@ -209,6 +209,12 @@ export function createObservationStore(db: Db) {
       }));
     },
 
+    /** Every patient with a stored reading or ECG chunk (for an admin's `$lastn` without a patient). */
+    async patientsWithObservations(): Promise<string[]> {
+      const rows = await db.query<{ id: string }>('SELECT id FROM patients WHERE EXISTS (SELECT 1 FROM readings r WHERE r.patient_id = patients.id) OR EXISTS (SELECT 1 FROM ecg_chunks c WHERE c.patient_id = patients.id) ORDER BY id');
+      return rows.map((r) => r.id);
+    },
+
     /** ECG chunks (with samples) by id, for the rows of a page. */
     async ecgChunks(ids: string[]) {
       if (!ids.length) return new Map<string, { fs: number; lead: string; unit: string; samples: number[] }>();

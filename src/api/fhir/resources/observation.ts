@@ -82,6 +82,38 @@ export function observationProvider(deps: {
       includes: ['Observation:patient', 'Observation:subject', 'Observation:device'],
     },
 
+    operations: {
+      // Observation $lastn (R4 observation-lastn): the most recent `max` Observations of each code, per patient.
+      $lastn: {
+        search: {
+          params: [
+            { name: 'max', type: 'number', documentation: 'How many of each code (default 1, at most 100)' },
+            { name: 'patient', type: 'reference', documentation: 'Patient/{id}; comma for OR' },
+            { name: 'subject', type: 'reference', modifiers: ['Patient'], documentation: 'Patient/{id}' },
+            { name: 'category', type: 'token', documentation: 'e.g. vital-signs' },
+            { name: 'code', type: 'token', modifiers: ['text'], documentation: 'system|code' },
+            { name: 'date', type: 'date', documentation: 'effective[x], all prefixes' },
+          ],
+        },
+        async run(ctx, req) {
+          const maxParam = paramsNamed(req, 'max').at(-1)?.values[0];
+          const max = maxParam === undefined ? 1 : Number(maxParam);
+          if (!Number.isInteger(max) || max < 1 || max > 100) throw badRequest(`max must be an integer from 1 to 100 (got "${maxParam}")`);
+          const base = await filterFor(ctx, { ...req, params: req.params.filter((p) => p.name !== 'max') });
+          const patients = base.patientIds ?? (await deps.store.patientsWithObservations());
+          if (patients.length > 100) throw badRequest('$lastn covers at most 100 patients at once: give patient=…');
+          const rows: ObservationRow[] = [];
+          for (const patientId of patients) {
+            for (const kind of base.kinds ?? KINDS) {
+              rows.push(...(await deps.store.page({ ...base, patientIds: [patientId], kinds: [kind] }, { key: 'date', desc: true }, max)));
+            }
+          }
+          const resources = await hydrate(rows);
+          return { resources, total: resources.length };
+        },
+      },
+    },
+
     async read(ctx, id) {
       const parsed = parseObservationId(id);
       const visible = await deps.access.visiblePatientIds(ctx.principal);

@@ -66,8 +66,19 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
   const sweep = () => {
     for (const [k, v] of pending) if (Date.now() - v.at > PENDING_TTL_MS) pending.delete(k);
   };
-  const html = (reply: FastifyReply, status: number, body: string) =>
-    reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').send(body);
+  /** `redirects`: the app's registered redirect URIs, where the consent form's answer may lead (CSP form-action). */
+  const html = (reply: FastifyReply, status: number, body: string, redirects: string[] = []) =>
+    reply
+      .status(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'DENY')
+      // Under "no-referrer" a browser sends `Origin: null` with the form's POST (Fetch §serializing a request
+      // origin) and the CSRF check refuses it; same-origin keeps the origin for our own forms, leaks nothing out.
+      .header('referrer-policy', 'same-origin')
+      // Chromium applies form-action to the redirect after a submit: the app's origin must be listed.
+      .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${[...new Set(redirects.map((u) => new URL(u).origin))].join(' ')}; frame-ancestors 'none'; base-uri 'none'`)
+      .send(body);
 
   async function screen(req: FastifyRequest, reply: FastifyReply, query: Record<string, string>, message?: string) {
     let checked;
@@ -82,12 +93,13 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     const id = randomBytes(18).toString('base64url');
     pending.set(id, { at: Date.now(), userId: req.principal?.userId ?? null, query });
     const stage = req.principal?.credential?.stage ?? 'full';
-    if (req.principal && !req.principal.smart && stage === 'mfa') return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }));
+    if (req.principal && !req.principal.smart && stage === 'mfa') return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }), [checked.redirectUri]);
     if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'));
-    if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token') return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }));
+    const redirects = [checked.redirectUri];
+    if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token') return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }), redirects);
     const visible = await deps.access.visiblePatientIds(req.principal);
     const patients = req.principal.role === 'patient' ? [] : visible === null ? await deps.patients.list(null, 200) : await deps.patients.list(visible, 200);
-    return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, patients, message }));
+    return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, patients, message }), redirects);
   }
 
   app.get('/oauth/authorize', async (req, reply) => screen(req, reply, req.query as Record<string, string>));
