@@ -104,7 +104,7 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: {
         );
       }
       select = `'r'::text AS k, r.id::text AS n, r.patient_id, r.device_id, r.ts, r.ts AS te, r.system, r.code, r.value, r.unit, r.method,
-        NULL::float8 AS v2, NULL::text AS n2, ${text('r.received_at')} AS lu`;
+        NULL::float8 AS v2, NULL::text AS n2, r.received_at AS lu_ts`;
       break;
     }
     case 'b': {
@@ -116,7 +116,7 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: {
       cols = { patient: 's.patient_id', device: 's.device_id', ts: 's.ts', te: 's.ts', lu, id: 's.id' };
       where.push(`s.code = '${BP.sys}' AND s.method IS NULL`);
       select = `'b'::text AS k, s.id::text AS n, s.patient_id, s.device_id, s.ts, s.ts AS te, s.system, s.code, s.value, s.unit, s.method,
-        d.value AS v2, d.id::text AS n2, ${text(lu)} AS lu`;
+        d.value AS v2, d.id::text AS n2, ${lu} AS lu_ts`;
       break;
     }
     case 'e': {
@@ -125,7 +125,7 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: {
       const te = `(c.ts + make_interval(secs => cardinality(c.samples) / c.fs))`;
       cols = { patient: 'c.patient_id', device: 'c.device_id', ts: 'c.ts', te, id: 'c.id', lu: 'c.received_at' };
       select = `'e'::text AS k, c.id::text AS n, c.patient_id, c.device_id, c.ts, ${te} AS te, NULL::text AS system, NULL::text AS code,
-        NULL::float8 AS value, NULL::text AS unit, NULL::jsonb AS method, NULL::float8 AS v2, NULL::text AS n2, ${text('c.received_at')} AS lu`;
+        NULL::float8 AS value, NULL::text AS unit, NULL::jsonb AS method, NULL::float8 AS v2, NULL::text AS n2, c.received_at AS lu_ts`;
       break;
     }
   }
@@ -153,7 +153,7 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: {
     else where.push(`${sortCol} ${(branch > c.k) !== opts.sort.desc ? after + '=' : after} ${at}::timestamptz`);
   }
   const dir = opts.sort.desc ? 'DESC' : 'ASC';
-  return `SELECT ${select}, ${text(sortCol)} AS sk FROM ${from} WHERE ${where.join(' AND ') || 'true'}
+  return `SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${where.join(' AND ') || 'true'}
     ORDER BY ${sortCol} ${dir}, ${cols.id} ${dir} LIMIT ${sql.p(opts.limit)}`;
 }
 
@@ -187,7 +187,9 @@ export function createObservationStore(db: Db) {
       if (!parts.length) return [];
       const dir = sort.desc ? 'DESC' : 'ASC';
       const rows = await db.query<RawRow>(
-        `SELECT * FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) u ORDER BY sk ${dir}, k ${dir}, n::bigint ${dir} LIMIT ${sql.p(limit)}`,
+        // Text forms (microseconds, for cursors and meta.lastUpdated) only for the rows returned.
+        `SELECT u.*, ${text('u.sv')} AS sk, ${text('u.lu_ts')} AS lu FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) u
+         ORDER BY u.sv ${dir}, u.k ${dir}, u.n::bigint ${dir} LIMIT ${sql.p(limit)}`,
         sql.values,
       );
       return rows.map((r) => ({

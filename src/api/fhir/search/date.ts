@@ -52,6 +52,28 @@ export function parseDateValue(raw: string, param = 'date'): DateValue {
 export function dateSql(v: DateValue, startCol: string, endCol: string, sql: SqlParams, now = Date.now()): string {
   const s = () => sql.p(new Date(v.start).toISOString());
   const e = () => sql.p(new Date(v.end).toISOString());
+  if (startCol === endCol) {
+    // An instant: the same comparisons without ORs, so an index range scan applies.
+    const c = startCol;
+    switch (v.prefix) {
+      case 'eq':
+        return `(${c} >= ${s()} AND ${c} < ${e()})`;
+      case 'ne':
+        return `NOT (${c} >= ${s()} AND ${c} < ${e()})`;
+      case 'gt':
+      case 'sa':
+        return `(${c} >= ${e()})`;
+      case 'lt':
+      case 'eb':
+        return `(${c} < ${s()})`;
+      case 'ge':
+        return `(${c} >= ${s()})`;
+      case 'le':
+        return `(${c} < ${e()})`;
+      case 'ap':
+        break;
+    }
+  }
   switch (v.prefix) {
     case 'eq':
       return `(${startCol} >= ${s()} AND ${endCol} < ${e()})`;
