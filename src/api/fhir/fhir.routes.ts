@@ -58,6 +58,7 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
   app.get('/fhir/R4/:type/:id/:op', async (req, reply) => {
     const { type, id, op } = req.params as { type: string; id: string; op: string };
     requirePrincipal(req);
+    if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query as Query, isStrict(req.headers.prefer)));
     if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
     return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
   });

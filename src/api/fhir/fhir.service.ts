@@ -1,6 +1,8 @@
 import { badRequest, notFound } from '../../platform/errors.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { Resource } from './mapping.ts';
+import type { PatientsRepository } from '../../store/patients.repository.ts';
+import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
 import type { FhirContext, FhirRegistry, Interaction, ResourceProvider, SearchResult } from './registry.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary } from './search/subsetting.ts';
@@ -31,7 +33,7 @@ export function registerCapability(entry: (typeof extraCapabilities)[number]): v
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; security?: () => Record<string, unknown> }) {
+export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; patients?: PatientsRepository; security?: () => Record<string, unknown> }) {
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
     if (!p) throw new NotSupported(404, `resource type "${type}" is not supported here (supported: ${deps.registry.all().map((x) => x.type).join(', ')})`);
@@ -120,6 +122,18 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       return { ...searchBundle(ctx, p, req, result), link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${op}${req.applied.toString() ? '?' + req.applied.toString() : ''}` }] };
     },
 
+    /** GET Patient/{id}/$everything. */
+    async everything(ctx: FhirContext, id: string, query: Query, strict: boolean) {
+      const p = provider('Patient');
+      scoped(ctx, 'Patient', 'read');
+      scoped(ctx, 'Observation', 'search');
+      const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict);
+      const result = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
+      const bundle = searchBundle(ctx, p, req, result);
+      const self = `${ctx.baseUrl}/Patient/${id}/$everything`;
+      return { ...bundle, link: [{ relation: 'self', url: `${self}${req.applied.toString() ? '?' + req.applied : ''}` }, ...(result.next ? [{ relation: 'next', url: `${self}?${new URLSearchParams({ ...Object.fromEntries(req.applied), _cursor: result.next, _count: String(req.count) })}` }] : [])] };
+    },
+
     capabilityStatement(baseUrl: string, security?: Record<string, unknown>) {
       return {
         resourceType: 'CapabilityStatement',
@@ -138,6 +152,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
               type: p.type,
               ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),
               interaction: p.interactions.map((code) => ({ code })),
+              ...(p.type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] } : {}),
               ...(p.operations ? { operation: Object.keys(p.operations).map((name) => ({ name: name.slice(1), definition: `http://hl7.org/fhir/OperationDefinition/${p.type}-${name.slice(1)}` })) } : {}),
               versioning: 'versioned',
               readHistory: p.interactions.includes('vread'),

@@ -42,6 +42,7 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
     registry,
     version: deps.version,
     access: deps.access,
+    patients: deps.patients,
     // SMART App Launch 2.x §conformance: where to authorize (also in /.well-known/smart-configuration).
     security: () => ({
       cors: true,

@@ -277,13 +277,36 @@ describe('FHIR R4 search', () => {
     expect(matches((await get(clin, `/fhir/R4/Observation/$lastn?patient=${c}`)).body)).toEqual([]);
   });
 
+  it('answers Patient/$everything with the patient, devices, care team and paged Observations', async () => {
+    const fhirId = a.replace('_', '-');
+    const page1 = await get(clin, `/fhir/R4/Patient/${fhirId}/$everything?_count=10`);
+    expect(page1.status).toBe(200);
+    const types = matches(page1.body).map((r) => r.resourceType);
+    expect(types.filter((t) => t === 'Patient')).toHaveLength(1);
+    expect(types.filter((t) => t === 'Device')).toHaveLength(3);
+    expect(types.filter((t) => t === 'Practitioner')).toHaveLength(1);
+    let ids = matches(page1.body).filter((r) => r.resourceType === 'Observation').map((r) => r.id);
+    let next = page1.body.link.find((l) => l.relation === 'next')?.url;
+    while (next) {
+      const page = await get(clin, next.replace(app.httpUrl, ''));
+      expect(matches(page.body).every((r) => r.resourceType === 'Observation')).toBe(true);
+      ids = ids.concat(matches(page.body).map((r) => r.id));
+      next = page.body.link.find((l) => l.relation === 'next')?.url;
+    }
+    const all = (await get(clin, `/fhir/R4/Observation?patient=${a}&_summary=count`)).body.total;
+    expect(new Set(ids).size).toBe(all);
+    const ranged = await get(clin, `/fhir/R4/Patient/${fhirId}/$everything?start=2026-11-20&end=2026-11-20&_count=100`);
+    expect(matches(ranged.body).filter((r) => r.resourceType === 'Observation').every((o) => (o.effectiveDateTime ?? o.effectivePeriod.start).startsWith('2026-11-20'))).toBe(true);
+    expect((await get<any>(clin, `/fhir/R4/Patient/${c}/$everything`)).status).toBe(404);
+  });
+
   it('answers not-supported for interactions it does not do, distinct from not-found', async () => {
     const cases: Array<[string, string, number]> = [
       ['POST', '/fhir/R4/Observation', 405],
       ['PUT', `/fhir/R4/Patient/${a}`, 405],
       ['DELETE', `/fhir/R4/Patient/${a}`, 405],
       ['POST', '/fhir/R4', 501],
-      ['GET', `/fhir/R4/Patient/${a}/$everything`, 501],
+      ['GET', `/fhir/R4/Patient/${a}/$summary`, 501],
       ['GET', '/fhir/R4/Observation/$stats', 501],
       ['GET', '/fhir/R4/$export', 501],
       ['GET', '/fhir/R4/Medication', 404],
