@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { generate } from 'otplib';
 import { bootApp, type TestApp } from './support/app.ts';
 import { loadConfig } from '../src/config/config.ts';
+import { createRecipientsRepository } from '../src/alerts/recipients.repository.ts';
 
 let app: TestApp;
 let admin: { token: string; email: string };
@@ -233,6 +234,37 @@ describe('(d)(13): two-step sign-in (TOTP, recovery codes)', () => {
     expect((await mfa(third.cookie, recoveryCodes[0])).status).toBe(401);
     const audit = await app.services.db.query<{ action: string; outcome: string }>("SELECT action, outcome FROM audit_log WHERE action LIKE 'auth.%' AND entity_id = (SELECT id FROM users WHERE email = $1) ORDER BY id", [c.email]);
     expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual(expect.arrayContaining(['auth.login:success', 'auth.mfa.enrol:success', 'auth.mfa:failure', 'auth.mfa:success']));
+  });
+});
+
+describe('F8 and F1: alerts stay within the care team; acknowledging with {} keeps the audit chain intact', () => {
+  it('assigning an alert to a clinician outside the care team is refused; acknowledge accepts {}', async () => {
+    const inside = await app.tokenFor('clinician');
+    const outside = await app.tokenFor('clinician');
+    expect((await app.api(admin.token, 'POST', `/api/v1/patients/${patientA}/care-team`, { practitionerId: inside.practitionerId })).status).toBe(204);
+    const d = await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId: patientA, type: 'pulse-oximeter' });
+    const now = Date.now();
+    for (let i = 0; i <= 6; i++) {
+      const res = await raw(`/api/v1/devices/${d.body.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ ts: now - 180_000 + i * 30_000, spo2: 84 }) });
+      expect(res.status).toBe(202);
+    }
+    let alerts: Array<{ id: string; patientId: string }> = [];
+    for (let i = 0; i < 100 && alerts.length === 0; i++) {
+      alerts = (await app.api<Array<{ id: string; patientId: string }>>(admin.token, 'GET', '/api/v1/alerts?status=open')).body.filter((a) => a.patientId === patientA);
+      if (!alerts.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(alerts.length).toBeGreaterThan(0);
+    const id = alerts[0].id;
+    const userId = async (email: string) => (await app.services.repos.users.byEmail(email))!.userId;
+    const out = await app.api<{ error: { message: string } }>(admin.token, 'POST', `/api/v1/alerts/${id}/assign`, { userId: await userId(outside.email) });
+    expect(out.status).toBe(400);
+    expect(out.body.error.message).toMatch(/care team/);
+    expect((await app.api(admin.token, 'POST', `/api/v1/alerts/${id}/assign`, { userId: await userId(inside.email) })).status).toBe(200);
+    // Escalation to a named person goes through the same check before any email or push is planned.
+    const recipients = createRecipientsRepository(app.services.db);
+    expect(await recipients.mayReceive(await userId(outside.email), patientA)).toBe(false);
+    expect(await recipients.mayReceive(await userId(inside.email), patientA)).toBe(true);
+    expect((await app.api(inside.token, 'POST', `/api/v1/alerts/${id}/acknowledge`, {})).status).toBe(200);
   });
 });
 

@@ -71,7 +71,10 @@ export function createAlertService(deps: {
   async function recipientsFor(alert: Alert, target: string): Promise<Recipient[]> {
     if (target === 'care-team') return deps.recipients.careTeamUsers(alert.patientId);
     if (target === 'admins') return deps.recipients.admins();
-    const user = target.startsWith('user:') ? await deps.recipients.byId(target.slice(5)) : null;
+    const userId = target.startsWith('user:') ? target.slice(5) : null;
+    // F8: an escalation or assignment to a named person reaches them only if they may see the patient.
+    if (!userId || !(await deps.recipients.mayReceive(userId, alert.patientId))) return [];
+    const user = await deps.recipients.byId(userId);
     return user ? [user] : [];
   }
 
@@ -197,6 +200,8 @@ export function createAlertService(deps: {
       const cur = await load(p, id);
       const user = typeof userId === 'string' ? await deps.recipients.byId(userId) : null;
       if (!user || user.role === 'patient') throw new AppError('VALIDATION', `user ${userId} is not a clinician or admin`);
+      // F8: only someone who may see the patient (care team or admin) can be made responsible for the alert.
+      if (!(await deps.recipients.mayReceive(user.userId, cur.patientId))) throw new AppError('VALIDATION', `user ${userId} is not on this patient's care team`);
       const now = iso(deps.clock.now());
       const a = await commit('assigned', p, (tx) => deps.alerts.update(tx, id, { assigneeId: userId, updatedAt: now }, ['open', 'acknowledged']), { event: 'escalated', target: `user:${userId}`, pre: { ...cur, assigneeId: userId } }, { assignee: userId });
       if (!a) throw new AppError('CONFLICT', `alert ${id} is already resolved`);

@@ -7,8 +7,25 @@ import { SEVERITIES, type Severity } from './rule-schema.ts';
  */
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 
+/**
+ * Web Push endpoints: https, or plain http only to this machine (a local push service in tests). The host is
+ * compared after URL parsing, so `http://localhost.evil.example` and `http://127.0.0.1@evil.example` fail
+ * (issue 9, F13–F18).
+ */
+export function pushEndpointAllowed(endpoint: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (u.username || u.password) return false;
+  if (u.protocol === 'https:') return true;
+  return u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+}
+
 export const pushSubscriptionSchema = z.object({
-  endpoint: z.string().url().refine((u) => u.startsWith('https://') || u.startsWith('http://127.0.0.1') || u.startsWith('http://localhost'), 'push endpoints must be https'),
+  endpoint: z.string().max(2048).url().refine(pushEndpointAllowed, 'push endpoints must be https (plain http only to this machine: localhost, 127.0.0.1, ::1)'),
   keys: z.object({ p256dh: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/, 'p256dh must be a base64url P-256 point'), auth: z.string().regex(/^[A-Za-z0-9_-]{16,24}$/, 'auth must be a base64url 16-byte secret') }),
 });
 

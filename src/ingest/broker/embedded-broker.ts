@@ -6,6 +6,7 @@ import type { DeviceService } from '../../devices/device.service.ts';
 import type { IngestService } from '../ingest.service.ts';
 import { TOPIC_PREFIX, topicBelongsTo } from '../decode.ts';
 import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
+import { MQTT_LIMITS, clientIdBelongsTo, countReadings, limitPacketSize } from './limits.ts';
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -25,6 +26,7 @@ export async function startEmbeddedBroker(deps: {
 }): Promise<DeviceGateway & { port: number; clientCount(): number }> {
   const log = deps.logger.child({ module: 'broker' });
   const broker = await Aedes.createBroker({ id: 'vigil-embedded' });
+  const sessions = new Map<string, Set<string>>(); // device id → connected client ids
   let ready = true;
 
   broker.authenticate = (client, username, password, done) => {
@@ -35,6 +37,10 @@ export async function startEmbeddedBroker(deps: {
       done(err, false);
     };
     if (!username || !password) return refuse('username and password required');
+    // [sec] a device cannot take over another's session by its client id, nor open unbounded sessions.
+    if (!clientIdBelongsTo(client.id, username)) return refuse(`client id must be the device id (or "${username}-…")`);
+    const live = sessions.get(username);
+    if (live && live.size >= MQTT_LIMITS.maxSessionsPerDevice && !live.has(client.id)) return refuse(`at most ${MQTT_LIMITS.maxSessionsPerDevice} sessions per device`);
     deps.deviceService.authenticate(username, password.toString('utf8')).then(
       (ok) => (ok ? done(null, true) : refuse('bad device id or secret')),
       (err) => {
@@ -60,6 +66,12 @@ export async function startEmbeddedBroker(deps: {
       return done(new Error(`device ${deviceId} may publish only under ${TOPIC_PREFIX}${deviceId}/`));
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // [sec] one message may not carry more than maxReadingsPerMessage readings: acknowledged (so a QoS 1
+    // device does not resend it for ever) and dropped, with a warning naming the device.
+    if (packet.topic.endsWith('/telemetry') && countReadings(payload) > MQTT_LIMITS.maxReadingsPerMessage) {
+      log.warn({ deviceId, readings: countReadings(payload) }, `telemetry message refused: more than ${MQTT_LIMITS.maxReadingsPerMessage} readings`);
+      return done(null);
+    }
     const work = routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload);
     if (packet.qos === 0) {
       work.catch((err) => log.error({ err, deviceId }, 'ingest failed (QoS 0 message lost)'));
@@ -85,15 +97,25 @@ export async function startEmbeddedBroker(deps: {
 
   broker.on('client', (client: Client) => {
     const deviceId = deviceOf(client);
+    if (deviceId) sessions.set(deviceId, (sessions.get(deviceId) ?? new Set()).add(client.id));
     if (deviceId) void deps.ingest.setOnline(deviceId, true, undefined).catch(() => undefined);
   });
   broker.on('clientDisconnect', (client: Client) => {
     const deviceId = deviceOf(client);
+    const set = deviceId ? sessions.get(deviceId) : undefined;
+    if (set) {
+      set.delete(client.id);
+      if (set.size === 0) sessions.delete(deviceId!);
+    }
     if (deviceId) void deps.ingest.setOnline(deviceId, false, undefined).catch(() => undefined);
   });
   broker.on('clientError', (client: Client, err: Error) => log.debug({ clientId: client?.id, err: err.message }, 'client error'));
 
-  const server = net.createServer(broker.handle as (socket: net.Socket) => void);
+  const server = net.createServer((socket) => {
+    // [sec] a packet announcing more than maxPacketBytes closes the connection before it is buffered.
+    limitPacketSize(socket, MQTT_LIMITS.maxPacketBytes, (n) => log.warn({ remote: socket.remoteAddress, bytes: n }, 'MQTT packet too large; connection closed'));
+    (broker.handle as (socket: net.Socket) => void)(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(deps.port, deps.host, () => {

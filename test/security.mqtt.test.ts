@@ -1,0 +1,72 @@
+/**
+ * Issue 9 (F13–F18), hostile devices on the embedded broker: a 64 MB packet, thousands of readings in one
+ * message, hundreds of sessions on one credential, a client id that kicks another device off.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import net from 'node:net';
+import { bootApp, type TestApp } from './support/app.ts';
+
+let app: TestApp;
+let a: { id: string; secret: string };
+let b: { id: string; secret: string };
+let patientId: string;
+const url = () => `mqtt://127.0.0.1:${app.mqttPort}`;
+const count = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [patientId]))[0].n);
+
+beforeAll(async () => {
+  app = await bootApp();
+  const admin = await app.tokenFor('admin');
+  patientId = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Mqtt Target' })).body.id;
+  a = (await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
+  b = (await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
+});
+afterAll(async () => app?.stop());
+
+const connect = (d: { id: string; secret: string }, clientId = d.id) => mqtt.connectAsync(url(), { username: d.id, password: d.secret, clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+
+describe('hostile MQTT devices', () => {
+  it('closes a connection announcing a 64 MB packet from its header, and keeps serving others', async () => {
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = net.connect(app.mqttPort!, '127.0.0.1', () => {
+        // PUBLISH fixed header with remaining length 64 MiB (varint 0x80 0x80 0x80 0x20), then a trickle of bytes.
+        s.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x20]));
+        s.write(Buffer.alloc(1024, 0x61));
+      });
+      s.on('close', () => resolve(true));
+      s.on('error', () => undefined);
+      setTimeout(() => resolve(false), 5000);
+    });
+    expect(closed).toBe(true);
+    const c = await connect(a);
+    await c.publishAsync(`vigil/v1/devices/${a.id}/telemetry`, JSON.stringify({ hr: 70 }), { qos: 1 });
+    await c.endAsync();
+  });
+
+  it('acknowledges but stores nothing from a message with 5,000 readings (under the packet ceiling); the next normal one is stored', async () => {
+    const before = await count();
+    const c = await connect(a);
+    const readings = Array.from({ length: 5_000 }, (_, i) => ({ code: '8867-4', value: 60 + (i % 30), unit: '/min', ts: Date.now() - i * 1000 }));
+    await c.publishAsync(`vigil/v1/devices/${a.id}/telemetry`, JSON.stringify({ readings }), { qos: 1 });
+    await c.publishAsync(`vigil/v1/devices/${a.id}/telemetry`, JSON.stringify({ hr: 71 }), { qos: 1 });
+    await c.endAsync();
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('refuses a client id belonging to another device (no session takeover)', async () => {
+    const victim = await connect(b);
+    await expect(connect(a, b.id)).rejects.toThrow(/Bad username or password|Not authorized|refused/i);
+    expect(victim.connected).toBe(true);
+    await victim.endAsync();
+  });
+
+  it('limits live sessions per device credential', async () => {
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push(await connect(a, `${a.id}-${i}`));
+    await expect(connect(a, `${a.id}-x`)).rejects.toThrow();
+    await Promise.all(clients.map((c) => c.endAsync()));
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await connect(a, `${a.id}-y`);
+    await again.endAsync();
+  });
+});
