@@ -23,6 +23,8 @@ import { createAuthService } from './auth/auth.service.ts';
 import { createAccessPolicy } from './auth/access.ts';
 import { createMfa } from './auth/mfa.ts';
 import { createOriginCheck } from './auth/origin.ts';
+import { registerReadAudit } from './audit/read-audit.ts';
+import { auditRoutes } from './api/routes/audit.routes.ts';
 import { createDeviceService } from './devices/device.service.ts';
 import { createPatientService } from './patients/patient.service.ts';
 import { createDerivedService } from './patients/derived.service.ts';
@@ -161,6 +163,7 @@ export async function startApp(
 
     const demo = { logins: [] as DemoLogin[] };
     const http = await createHttpServer({ logger, auth: services.auth, security: { ...config.security, publicUrl: config.publicUrl } });
+    registerReadAudit(http, services.audit); // F11: reads and refused access
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
     const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins });
     closers.push(() => live.close());
@@ -248,6 +251,7 @@ function registerRoutes(
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
+  auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users }); // [sec] (d)(3) audit reports
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]

@@ -268,6 +268,33 @@ describe('F8 and F1: alerts stay within the care team; acknowledging with {} kee
   });
 });
 
+describe('F11 and (d)(3): reads and refused access are audited; "who saw my record"', () => {
+  it('records a clinician reading a chart and an outsider refused, and shows both to the patient and the admin', async () => {
+    const carer = await app.tokenFor('clinician');
+    const outsider = await app.tokenFor('clinician');
+    await app.api(admin.token, 'POST', `/api/v1/patients/${patientB}/care-team`, { practitionerId: carer.practitionerId });
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(200);
+    expect((await app.api(outsider.token, 'GET', `/api/v1/patients/${patientB}/readings?code=8867-4&from=0`)).status).toBe(404);
+    expect((await raw(`/api/v1/patients/${patientB}`)).status).toBe(401);
+    const pat = await app.tokenFor('patient', { patientId: patientB });
+    let log: Array<{ action: string; outcome: string; who: { email: string } | null; what: string }> = [];
+    for (let i = 0; i < 50; i++) {
+      log = (await app.api<typeof log>(pat.token, 'GET', `/api/v1/patients/${patientB}/access-log`)).body;
+      if (log.some((e) => e.action === 'access.refused' && e.who?.email === outsider.email)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(log).toEqual(expect.arrayContaining([
+      expect.objectContaining({ action: 'read', outcome: 'success', what: '/api/v1/patients/:id', who: expect.objectContaining({ email: carer.email }) }),
+      expect.objectContaining({ action: 'access.refused', outcome: 'failure', who: expect.objectContaining({ email: outsider.email }) }),
+    ]));
+    // Another patient's log is not theirs to see; an admin searches refused access across the clinic.
+    expect((await app.api(pat.token, 'GET', `/api/v1/patients/${patientA}/access-log`)).status).toBe(404);
+    const refused = await app.api<Array<{ actor: string; details: { status: number } }>>(admin.token, 'GET', `/api/v1/audit?patient=${patientB}&action=access.refused`);
+    expect(refused.body.map((r) => r.details.status)).toEqual(expect.arrayContaining([404, 401]));
+    expect((await app.api(carer.token, 'GET', '/api/v1/audit')).status).toBe(403);
+  });
+});
+
 describe('F10/F1: the audit trail of this whole run verifies', () => {
   it('vigil audit verify finds nothing wrong', async () => {
     const r = await app.services.audit.verify();

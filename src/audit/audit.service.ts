@@ -36,6 +36,8 @@ const GENESIS = '0'.repeat(64);
 const AUDIT_LOCK_KEY = 7_441_002; // one writer at a time across instances keeps the chain linear
 const PAGE = 2000;
 const ANCHOR_DELAY_MS = 200;
+const BATCH_MS = 250;
+const BATCH_MAX = 200;
 
 export const auditKeyId = (key: Buffer) => createHash('sha256').update('vigil-audit-key-id\0').update(key).digest('hex').slice(0, 16);
 
@@ -65,28 +67,46 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
   let anchorTimer: NodeJS.Timeout | null = null;
   let anchorWrite: Promise<void> = Promise.resolve();
 
-  async function insert(tx: Queryable, e: AuditEntry) {
+  async function insert(tx: Queryable, e: AuditEntry | AuditEntry[]) {
+    const entries = Array.isArray(e) ? e : [e];
+    if (entries.length === 0) return;
     await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
     const [last] = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1');
-    const prev = last?.hash ?? GENESIS;
-    const row: Row = jsonSafe({
-      ts: new Date().toISOString(),
-      actor: actorName(e.actor),
-      action: e.action,
-      entity_type: e.entityType ?? null,
-      entity_id: e.entityId ?? null,
-      patient_id: e.patientId ?? null,
-      outcome: e.outcome ?? 'success',
-      details: e.details ?? null,
-    }) as Row;
-    const hash = mac(opts.keys.current, prev, row);
-    await tx.query(
-      `INSERT INTO audit_log (ts, actor, action, entity_type, entity_id, patient_id, outcome, details, prev_hash, hash, key_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [row.ts, row.actor, row.action, row.entity_type, row.entity_id, row.patient_id, row.outcome, row.details ? JSON.stringify(row.details) : null, prev, hash, currentKeyId],
-    );
+    let prev = last?.hash ?? GENESIS;
+    for (const entry of entries) {
+      const row: Row = jsonSafe({
+        ts: new Date().toISOString(),
+        actor: actorName(entry.actor),
+        action: entry.action,
+        entity_type: entry.entityType ?? null,
+        entity_id: entry.entityId ?? null,
+        patient_id: entry.patientId ?? null,
+        outcome: entry.outcome ?? 'success',
+        details: entry.details ?? null,
+      }) as Row;
+      const hash = mac(opts.keys.current, prev, row);
+      await tx.query(
+        `INSERT INTO audit_log (ts, actor, action, entity_type, entity_id, patient_id, outcome, details, prev_hash, hash, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [row.ts, row.actor, row.action, row.entity_type, row.entity_id, row.patient_id, row.outcome, row.details ? JSON.stringify(row.details) : null, prev, hash, currentKeyId],
+      );
+      prev = hash;
+    }
     scheduleAnchor();
   }
+
+  // Reads are many (every chart view): they are written in batches, one transaction and one chain lock each.
+  let pending: AuditEntry[] = [];
+  let batchTimer: NodeJS.Timeout | null = null;
+  let batchWrite: Promise<void> = Promise.resolve();
+  const writeBatch = () => {
+    if (batchTimer) clearTimeout(batchTimer);
+    batchTimer = null;
+    const batch = pending;
+    pending = [];
+    if (batch.length) batchWrite = batchWrite.then(() => db.transaction((tx) => insert(tx, batch))).catch(() => undefined);
+    return batchWrite;
+  };
 
   function scheduleAnchor() {
     if (!opts.anchorFile || anchorTimer) return;
@@ -113,6 +133,18 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     async record(e: AuditEntry): Promise<void> {
       await db.transaction((tx) => insert(tx, e));
     },
+    /**
+     * Queues an entry written within BATCH_MS with others (reads, refused access). Flushed on shutdown;
+     * a crash can lose at most the last BATCH_MS of queued entries.
+     */
+    recordSoon(e: AuditEntry): void {
+      pending.push(e);
+      if (pending.length >= BATCH_MAX) void writeBatch();
+      else if (!batchTimer) {
+        batchTimer = setTimeout(() => void writeBatch(), BATCH_MS);
+        batchTimer.unref();
+      }
+    },
     /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
     recordIn(tx: Queryable, e: AuditEntry): Promise<void> {
       return insert(tx, e);
@@ -131,6 +163,7 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
 
     /** Pending checkpoint written now (on shutdown). */
     async flush(): Promise<void> {
+      await writeBatch();
       if (anchorTimer) {
         clearTimeout(anchorTimer);
         anchorTimer = null;
@@ -194,6 +227,16 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
         anchorStatus = { id: anchor.id, hash: anchor.hash, at: anchor.at, ok };
       }
       return { checked, bad, anchor: anchorStatus };
+    },
+
+    /** Admin search, newest first (ONC §170.315(d)(3)). */
+    async search(f: { patientId?: string; actor?: string; action?: string; outcome?: string; from?: string; to?: string; limit: number }) {
+      return db.query<{ id: string; ts: Date; actor: string; action: string; entity_type: string | null; entity_id: string | null; patient_id: string | null; outcome: string; details: Record<string, unknown> | null }>(
+        `SELECT id, ts, actor, action, entity_type, entity_id, patient_id, outcome, details FROM audit_log
+         WHERE ($1::text IS NULL OR patient_id = $1) AND ($2::text IS NULL OR actor = $2) AND ($3::text IS NULL OR action LIKE $3 || '%')
+           AND ($4::text IS NULL OR outcome = $4) AND ($5::timestamptz IS NULL OR ts >= $5) AND ($6::timestamptz IS NULL OR ts < $6)
+         ORDER BY id DESC LIMIT $7`,
+        [f.patientId ?? null, f.actor ?? null, f.action ?? null, f.outcome ?? null, f.from ?? null, f.to ?? null, f.limit]);
     },
 
     /** Entries about one patient, newest first ("who saw my record", HIPAA §164.528 accounting). */

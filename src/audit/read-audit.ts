@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditService } from './audit.service.ts';
+
+/**
+ * Audits every read of patient data and every refused access (ONC §170.315(d)(2), HIPAA §164.312(b); F11):
+ * one entry per API request after the answer is sent — who (user or "anonymous"), what (method and route
+ * pattern), which patient (route parameter or `patient`/`subject` query), from where (client address), and
+ * the outcome (success, or failure with the HTTP status). Writes are audited by the services themselves.
+ */
+const QUIET = new Set(['/api/v1/me', '/api/v1/demo', '/api/v1/auth/login', '/api/v1/auth/logout', '/health', '/fhir/R4/metadata', '/api/v1/alerts/push-key']);
+
+export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions?.url ?? null;
+    const path = route ?? req.url.split('?')[0];
+    if (!path.startsWith('/api') && !path.startsWith('/fhir')) return;
+    if (QUIET.has(path)) return;
+    const status = reply.statusCode;
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    const refused = status === 401 || status === 403 || (status === 404 && !!route);
+    if (!read && !refused) return; // successful writes: the service's own entry says what changed
+    const p = req.principal;
+    audit.recordSoon({
+        actor: p ?? 'system',
+        action: refused ? 'access.refused' : 'read',
+        entityType: route ?? 'unknown-route',
+        entityId: (req.params as { id?: string } | undefined)?.id ?? null,
+        patientId: patientOf(req, route),
+        outcome: status < 400 ? 'success' : 'failure',
+      details: { method: req.method, status, ip: req.ip, via: p?.credential?.kind ?? 'anonymous', ...(route ? {} : { path: path.slice(0, 200) }), ...queryOf(req) },
+    });
+  });
+}
+
+function patientOf(req: FastifyRequest, route: string | null): string | null {
+  const params = (req.params ?? {}) as Record<string, string>;
+  if (route?.startsWith('/api/v1/patients/:id')) return params.id?.slice(0, 100) ?? null;
+  if (route === '/fhir/R4/:type/:id' && params.type === 'Patient') return params.id?.slice(0, 100) ?? null;
+  const q = (req.query ?? {}) as Record<string, unknown>;
+  for (const key of ['patient', 'subject', 'patientId']) {
+    const v = q[key];
+    if (typeof v === 'string' && v) return v.replace(/^Patient\//, '').slice(0, 100);
+  }
+  return null;
+}
+
+function queryOf(req: FastifyRequest): Record<string, unknown> {
+  const q = req.url.indexOf('?');
+  return q >= 0 ? { query: req.url.slice(q + 1, q + 301) } : {};
+}
