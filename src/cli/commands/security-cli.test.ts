@@ -1,0 +1,52 @@
+/**
+ * The security CLI verbs against a real embedded database: `vigil token create --json` gives an id that
+ * `vigil token revoke ID` revokes at once; `vigil audit verify` lists every tampered entry and exits 1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runCliCaptured } from '../run-captured.ts';
+import { openPgliteWorker } from '../../platform/db.ts';
+
+let dir: string;
+const saved = { ...process.env };
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-cli-sec-'));
+  Object.assign(process.env, { VIGIL_DATA_DIR: dir, VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'silent' });
+  delete process.env.DATABASE_URL;
+});
+afterAll(async () => {
+  process.env = saved;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('security CLI', () => {
+  it('token create --json gives an id; token revoke ID revokes it; token list shows it revoked', async () => {
+    expect((await runCliCaptured(['user', 'add', '--email', 'ops@clinic.test', '--role', 'admin', '--password', 'correct horse battery'])).code).toBe(0);
+    const created = await runCliCaptured(['token', 'create', '--email', 'ops@clinic.test', '--scope', 'read', '--json']);
+    expect(created.code).toBe(0);
+    const t = JSON.parse(created.out) as { id: string; token: string; scope: string; expiresAt: string };
+    expect(t.id).toMatch(/^tok_/);
+    expect(t.scope).toBe('read');
+    expect(Date.parse(t.expiresAt)).toBeGreaterThan(Date.now());
+    expect((await runCliCaptured(['token', 'revoke', t.id])).code).toBe(0);
+    const list = JSON.parse((await runCliCaptured(['token', 'list', '--json'])).out) as Array<{ id: string; revokedAt: string | null }>;
+    expect(list.find((x) => x.id === t.id)?.revokedAt).toBeTruthy();
+    expect((await runCliCaptured(['token', 'revoke', 'tok_nope'])).code).not.toBe(0);
+  }, 240_000); // each verb opens the embedded database
+
+  it('audit verify passes, then reports both entries an owner edited behind the triggers, and exits 1', async () => {
+    const ok = await runCliCaptured(['audit', 'verify', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, bad: [] });
+    const db = await openPgliteWorker(dir);
+    await db.exec("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET action = 'x' WHERE id IN (1, 2); ALTER TABLE audit_log ENABLE TRIGGER USER");
+    await db.close();
+    const bad = await runCliCaptured(['audit', 'verify']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/BAD entry 1:/);
+    expect(bad.out).toMatch(/BAD entry 2:/);
+    expect(bad.out).toMatch(/BROKEN: 2 bad/);
+  }, 240_000);
+});
