@@ -6,7 +6,7 @@ import type { DeviceService } from '../../devices/device.service.ts';
 import type { IngestService } from '../ingest.service.ts';
 import { TOPIC_PREFIX, topicBelongsTo } from '../decode.ts';
 import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
-import { MQTT_LIMITS, clientIdBelongsTo, countReadings, limitPacketSize } from './limits.ts';
+import { MQTT_LIMITS, countReadings, limitPacketSize, namespacedClientId } from './limits.ts';
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -37,8 +37,7 @@ export async function startEmbeddedBroker(deps: {
       done(err, false);
     };
     if (!username || !password) return refuse('username and password required');
-    // [sec] a device cannot take over another's session by its client id, nor open unbounded sessions.
-    if (!clientIdBelongsTo(client.id, username)) return refuse(`client id must be the device id (or "${username}-…")`);
+    // [sec] a device cannot open unbounded sessions (its client ids are namespaced in preConnect).
     const live = sessions.get(username);
     if (live && live.size >= MQTT_LIMITS.maxSessionsPerDevice && !live.has(client.id)) return refuse(`at most ${MQTT_LIMITS.maxSessionsPerDevice} sessions per device`);
     deps.deviceService.authenticate(username, password.toString('utf8')).then(
@@ -55,6 +54,9 @@ export async function startEmbeddedBroker(deps: {
   const preConnect = broker.preConnect;
   broker.preConnect = (client, packet, done) => {
     (client as unknown as { _user?: string })._user = packet.username;
+    // [sec] client ids are bound to the device: namespaced by username before aedes reads them, so a device
+    // reusing another device's client id gets its own session instead of kicking the other one off.
+    if (packet.username && packet.clientId) packet.clientId = namespacedClientId(packet.username, packet.clientId);
     preConnect.call(broker, client, packet, done);
   };
 

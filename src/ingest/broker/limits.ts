@@ -3,7 +3,7 @@ import type net from 'node:net';
 /**
  * Hostile-device limits for the embedded broker (issue 9, F13–F18): a packet-size ceiling enforced on the raw
  * byte stream (so a 64 MB PUBLISH is refused from its fixed header, before it is buffered), at most a few
- * live sessions per device credential, a client id bound to its device, and a ceiling on readings per message.
+ * live sessions per device credential, client ids bound to their device (namespaced), and a ceiling on readings per message.
  */
 export const MQTT_LIMITS = {
   /** MQTT remaining length ceiling: an ECG chunk of 60,000 samples as JSON fits well under this. */
@@ -66,9 +66,12 @@ export function limitPacketSize(socket: net.Socket, maxBytes: number, onTooBig: 
   }) as typeof socket.read;
 }
 
-/** The client id must be the device id, or the device id with a prefix or suffix joined by '-'. */
-export function clientIdBelongsTo(clientId: string, deviceId: string): boolean {
-  return clientId === deviceId || clientId.startsWith(deviceId + '-') || clientId.endsWith('-' + deviceId);
+/**
+ * The broker-side client id: the device's own id space. Devices may choose any client id (the protocol does not
+ * fix one), but two devices never share a session, so one cannot take over another's.
+ */
+export function namespacedClientId(username: string, clientId: string): string {
+  return `${username}/${clientId}`;
 }
 
 /** Readings in a telemetry payload (array form or shorthand keys); -1 when it is not JSON (the decoder reports that). */
