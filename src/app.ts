@@ -22,6 +22,7 @@ import { createAuditService } from './audit/audit.service.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createAccessPolicy } from './auth/access.ts';
 import { createMfa } from './auth/mfa.ts';
+import { createEmergencyAccess } from './auth/emergency-access.ts';
 import { createOriginCheck } from './auth/origin.ts';
 import { registerReadAudit } from './audit/read-audit.ts';
 import { auditRoutes } from './api/routes/audit.routes.ts';
@@ -87,7 +88,8 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
     rejections: createRejectionsRepository(db),
   };
   const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile });
-  const access = createAccessPolicy({ patients: repos.patients });
+  const emergency = createEmergencyAccess({ db, audit, patients: repos.patients, clock });
+  const access = createAccessPolicy({ patients: repos.patients, emergencyPatientIds: emergency.activePatientIds });
   const sec = deps.security;
   const auth = createAuthService({
     users: repos.users, patients: repos.patients, audit, clock, mfa: createMfa(db, cipher, () => clock.now()),
@@ -104,7 +106,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
-  return { db, clock, events, repos, audit, access, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
+  return { db, clock, events, repos, audit, access, emergency, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -251,7 +253,7 @@ function registerRoutes(
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
-  auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users }); // [sec] (d)(3) audit reports
+  auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency }); // [sec] (d)(3) audit reports
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]

@@ -295,6 +295,32 @@ describe('F11 and (d)(3): reads and refused access are audited; "who saw my reco
   });
 });
 
+describe('(d)(6): break the glass', () => {
+  it('a clinician outside the care team opens a record with a reason, for a limited time, flagged for review', async () => {
+    const er = await app.tokenFor('clinician');
+    const before = await app.api(er.token, 'GET', `/api/v1/patients/${patientB}`);
+    expect(before.status).toBe(404);
+    // API tokens cannot break the glass; a signed-in person can (here: a session made directly).
+    expect((await app.api(er.token, 'POST', `/api/v1/patients/${patientB}/emergency-access`, { reason: 'unconscious in ED, no carer reachable' })).status).toBe(403);
+    const principal = (await app.services.auth.listUsers()).find((u) => u.email === er.email)!;
+    const sessionPrincipal = { ...principal, credential: { kind: 'session' as const, id: 'ses_test', scope: 'write' as const, patients: null, stage: 'full' as const } };
+    await expect(app.services.emergency.open(sessionPrincipal, patientB, 'short')).rejects.toThrow(/reason/);
+    const grant = await app.services.emergency.open(sessionPrincipal, patientB, 'unconscious in ED, no carer reachable');
+    expect(Date.parse(grant.expiresAt) - Date.now()).toBeGreaterThan(55 * 60_000);
+    expect(await app.services.access.canSeePatient(sessionPrincipal, patientB)).toBe(true);
+    expect(await app.services.access.canSeePatient({ ...sessionPrincipal, credential: { ...sessionPrincipal.credential, kind: 'token' } }, patientB)).toBe(false);
+    const pending = await app.api<Array<{ id: string; reason: string }>>(admin.token, 'GET', '/api/v1/emergency-access?unreviewed=1');
+    expect(pending.body.map((g) => g.id)).toContain(grant.id);
+    expect((await app.api(admin.token, 'POST', `/api/v1/emergency-access/${grant.id}/review`, { note: 'appropriate' })).status).toBe(200);
+    expect((await app.api<unknown[]>(admin.token, 'GET', '/api/v1/emergency-access?unreviewed=1')).body.map((g) => (g as { id: string }).id)).not.toContain(grant.id);
+    // Expired: access ends.
+    await app.services.db.query("UPDATE emergency_access SET expires_at = now() - interval '1 second' WHERE id = $1", [grant.id]);
+    expect(await app.services.access.canSeePatient(sessionPrincipal, patientB)).toBe(false);
+    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 ORDER BY id", [grant.id]);
+    expect(audit.map((a) => a.action)).toEqual(['access.emergency', 'access.emergency.review']);
+  });
+});
+
 describe('F10/F1: the audit trail of this whole run verifies', () => {
   it('vigil audit verify finds nothing wrong', async () => {
     const r = await app.services.audit.verify();

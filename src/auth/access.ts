@@ -9,7 +9,7 @@ import { allows, patientOnly, type Interaction } from './smart-scopes.ts';
  * - clinician: the patients on their care teams;
  * - patient: themself only.
  */
-export function createAccessPolicy(deps: { patients: PatientsRepository }) {
+export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)(6) break-the-glass grants */ emergencyPatientIds?: (userId: string) => Promise<string[]> }) {
   /** The patients this principal may see; null means all. A SMART app with patient/ scopes: its launch patient only. */
   async function visiblePatientIds(p: Principal): Promise<string[] | null> {
     const byRole = await roleScope(p);
@@ -25,8 +25,13 @@ export function createAccessPolicy(deps: { patients: PatientsRepository }) {
     switch (p.role) {
       case 'admin':
         return null;
-      case 'clinician':
-        return p.practitionerId ? deps.patients.patientIdsOfPractitioner(p.practitionerId) : [];
+      case 'clinician': {
+        const team = p.practitionerId ? await deps.patients.patientIdsOfPractitioner(p.practitionerId) : [];
+        // (d)(6): an unexpired emergency grant adds that patient (never for an API token).
+        if (!deps.emergencyPatientIds || p.credential?.kind === 'token') return team;
+        const extra = (await deps.emergencyPatientIds(p.userId)).filter((id) => !team.includes(id));
+        return extra.length ? [...team, ...extra] : team;
+      }
       case 'patient':
         return p.patientId ? [p.patientId] : [];
       default:

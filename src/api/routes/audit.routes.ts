@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../../audit/audit.service.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { UsersRepository } from '../../store/users.repository.ts';
+import type { EmergencyAccess } from '../../auth/emergency-access.ts';
 import { requirePrincipal } from '../principal.ts';
 import { badRequest, forbidden } from '../../platform/errors.ts';
 
@@ -15,7 +16,7 @@ const limitOf = (raw: string | undefined) => {
  * Audit reports (ONC §170.315(d)(3)): "who saw my record" for the patient and for a breach investigation
  * (HIPAA §164.528 accounting of disclosures, Breach Notification Rule), and a searchable log for admins.
  */
-export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; access: AccessPolicy; users: UsersRepository }) {
+export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; access: AccessPolicy; users: UsersRepository; emergency: EmergencyAccess }) {
   const names = async (actors: string[]) => {
     const out = new Map<string, { email: string; role: string; name: string }>();
     for (const a of new Set(actors)) {
@@ -48,4 +49,16 @@ export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; a
     const rows = await deps.audit.search({ patientId: q.patient, actor: q.actor, action: q.action, outcome: q.outcome, from: q.from, to: q.to, limit: limitOf(q.limit) });
     return rows.map((r) => ({ id: String(r.id), at: new Date(r.ts).toISOString(), actor: r.actor, action: r.action, entityType: r.entity_type, entityId: r.entity_id, patientId: r.patient_id, outcome: r.outcome, details: r.details }));
   });
+
+  // (d)(6) break the glass: a clinician outside the care team, with a reason, for 60 minutes; admins review.
+  app.post('/api/v1/patients/:id/emergency-access', async (req, reply) => {
+    const p = requirePrincipal(req);
+    const grant = await deps.emergency.open(p, (req.params as { id: string }).id, (req.body as { reason?: unknown } | undefined)?.reason);
+    return reply.status(201).send(grant);
+  });
+  app.get('/api/v1/emergency-access', async (req) => {
+    deps.access.assertAdmin(requirePrincipal(req));
+    return deps.emergency.list({ unreviewed: (req.query as { unreviewed?: string }).unreviewed === '1' });
+  });
+  app.post('/api/v1/emergency-access/:id/review', async (req) => deps.emergency.review(requirePrincipal(req), (req.params as { id: string }).id, (req.body as { note?: unknown } | undefined)?.note));
 }
