@@ -23,6 +23,7 @@ import { createAuthService } from './auth/auth.service.ts';
 import { createAccessPolicy } from './auth/access.ts';
 import { createMfa } from './auth/mfa.ts';
 import { createEmergencyAccess } from './auth/emergency-access.ts';
+import { createErasure, parseRetain } from './privacy/erasure.ts';
 import { createOriginCheck } from './auth/origin.ts';
 import { registerReadAudit } from './audit/read-audit.ts';
 import { auditRoutes } from './api/routes/audit.routes.ts';
@@ -106,7 +107,8 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
-  return { db, clock, events, repos, audit, access, emergency, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
+  const erasure = createErasure({ db, cipher, audit, access, retain: parseRetain(process.env.VIGIL_ERASURE_RETAIN) });
+  return { db, clock, events, repos, audit, access, emergency, erasure, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -253,7 +255,7 @@ function registerRoutes(
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
-  auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency }); // [sec] (d)(3) audit reports
+  auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]

@@ -321,6 +321,37 @@ describe('(d)(6): break the glass', () => {
   });
 });
 
+describe('GDPR art. 17: erasure by crypto-shredding', () => {
+  it('shreds the keys, deletes identifiable rows, leaves other patients alone, and keeps a surviving audit entry', async () => {
+    const victim = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Erase Me' })).body.id;
+    const pat = await app.tokenFor('patient', { patientId: victim });
+    const thread = await app.api<{ id: string }>(pat.token, 'POST', `/api/v1/patients/${victim}/threads`, { subject: 'Hi', text: 'please forget me' });
+    expect(thread.status).toBe(201);
+    const sealed = await app.services.db.query<{ body: unknown }>('SELECT * FROM messages WHERE patient_id = $1', [victim]);
+    expect(sealed.length).toBe(1);
+    const d = await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId: victim, type: 'pulse-oximeter' });
+    expect((await raw(`/api/v1/devices/${d.body.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ hr: 77 }) })).status).toBe(202);
+    const othersBefore = (await app.api<unknown[]>(admin.token, 'GET', '/api/v1/patients')).body.length;
+
+    expect((await app.api(admin.token, 'POST', `/api/v1/patients/${victim}/erase`, {})).status).toBe(400); // must confirm
+    expect((await app.api(pat.token, 'POST', `/api/v1/patients/${victim}/erase`, { confirm: victim })).status).toBe(403);
+    const r = await app.api<{ shredded: boolean; deleted: Record<string, number> }>(admin.token, 'POST', `/api/v1/patients/${victim}/erase`, { confirm: victim });
+    expect(r.status).toBe(200);
+    expect(r.body.shredded).toBe(true);
+    expect(r.body.deleted.readings).toBeGreaterThanOrEqual(1);
+
+    expect((await app.api(admin.token, 'GET', `/api/v1/patients/${victim}`)).status).toBe(404);
+    expect((await app.api(pat.token, 'GET', `/api/v1/patients/${victim}`)).status).toBe(401); // their login is gone
+    for (const [table, col] of [['patients', 'id'], ['readings', 'patient_id'], ['messages', 'patient_id'], ['message_threads', 'patient_id'], ['devices', 'patient_id'], ['patient_keys', 'patient_id']]) {
+      expect((await app.services.db.query(`SELECT 1 FROM ${table} WHERE ${col} = $1`, [victim])).length, table).toBe(0);
+    }
+    await expect(app.services.cipher.open(victim, Buffer.from('VGE\x01\x01\x00\x00\x00\x01' + 'x'.repeat(40), 'latin1'))).rejects.toThrow(/erased/);
+    expect((await app.api<unknown[]>(admin.token, 'GET', '/api/v1/patients')).body.length).toBe(othersBefore - 1);
+    const entry = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE patient_id = $1 AND action = 'patient.erase'", [victim]);
+    expect(entry).toHaveLength(1);
+  });
+});
+
 describe('F10/F1: the audit trail of this whole run verifies', () => {
   it('vigil audit verify finds nothing wrong', async () => {
     const r = await app.services.audit.verify();

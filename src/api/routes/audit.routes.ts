@@ -3,6 +3,7 @@ import type { AuditService } from '../../audit/audit.service.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { UsersRepository } from '../../store/users.repository.ts';
 import type { EmergencyAccess } from '../../auth/emergency-access.ts';
+import type { Erasure } from '../../privacy/erasure.ts';
 import { requirePrincipal } from '../principal.ts';
 import { badRequest, forbidden } from '../../platform/errors.ts';
 
@@ -16,7 +17,7 @@ const limitOf = (raw: string | undefined) => {
  * Audit reports (ONC §170.315(d)(3)): "who saw my record" for the patient and for a breach investigation
  * (HIPAA §164.528 accounting of disclosures, Breach Notification Rule), and a searchable log for admins.
  */
-export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; access: AccessPolicy; users: UsersRepository; emergency: EmergencyAccess }) {
+export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; access: AccessPolicy; users: UsersRepository; emergency: EmergencyAccess; erasure: Erasure }) {
   const names = async (actors: string[]) => {
     const out = new Map<string, { email: string; role: string; name: string }>();
     for (const a of new Set(actors)) {
@@ -61,4 +62,10 @@ export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; a
     return deps.emergency.list({ unreviewed: (req.query as { unreviewed?: string }).unreviewed === '1' });
   });
   app.post('/api/v1/emergency-access/:id/review', async (req) => deps.emergency.review(requirePrincipal(req), (req.params as { id: string }).id, (req.body as { note?: unknown } | undefined)?.note));
+
+  // GDPR art. 17 erasure (admin): crypto-shred + delete identifiable rows; the audit entry survives.
+  app.post('/api/v1/patients/:id/erase', async (req) => {
+    const p = requirePrincipal(req);
+    return deps.erasure.erase(p, (req.params as { id: string }).id, (req.body as { confirm?: unknown } | undefined)?.confirm);
+  });
 }
