@@ -266,7 +266,7 @@ function registerRoutes(
   appointmentFhirRoutes(http, { appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, baseUrl: fhirBase });
   visitRoutes(http, { visits, rooms, appointments: s.appointments, auth: s.auth, config: visitsConfig, clock: s.clock });
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
-  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION });
+  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir });
   fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies: (config.publicUrl ?? '').startsWith('https:') });
   csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit }) });
   // Device commands: a durable queue in the database, delivered through the gateway.

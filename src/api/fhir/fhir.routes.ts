@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
 import { isStrict } from './search/params.ts';
+import { createReadStream } from 'node:fs';
+import type { BulkExport } from './bulk-export.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -12,7 +14,7 @@ const outcome = (severity: string, code: string, diagnostics: string) => ({ reso
  * interaction answers 405 (or 501 for whole operations not built) with issue code not-supported, so that a
  * client can tell "not here" from "no such record".
  */
-export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; baseUrl: () => string }) {
+export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; baseUrl: () => string; bulk?: BulkExport }) {
   const ctx = (req: FastifyRequest) => ({ principal: requirePrincipal(req), baseUrl: deps.baseUrl() });
   const send = async (reply: FastifyReply, work: () => Promise<unknown>) => {
     try {
@@ -36,6 +38,35 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
 
   // Public (SMART App Launch 2.x §conformance): clients read it before they have a token.
   app.get('/fhir/R4/metadata', async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
+
+  // Bulk Data $export (system and Patient level), asynchronous: kick-off → status → NDJSON files.
+  const bulk = deps.bulk;
+  if (bulk) {
+    const kickOff = (level: 'system' | 'patient') => async (req: FastifyRequest, reply: FastifyReply) =>
+      send(reply, async () => {
+        const c = ctx(req);
+        deps.fhir.assertExportScope(c);
+        const status = bulk.kickOff(c, level, req.query as Query, req.headers.prefer as string | undefined, `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`);
+        reply.status(202).header('content-location', status);
+        return outcome('information', 'informational', `export started; poll ${status}`);
+      });
+    app.get('/fhir/R4/$export', kickOff('system'));
+    app.get('/fhir/R4/Patient/$export', kickOff('patient'));
+    app.get('/fhir/R4/$export-status/:id', async (req, reply) => {
+      const s = bulk.status(ctx(req), (req.params as { id: string }).id);
+      if (s.status === 202) return reply.status(202).header('x-progress', s.progress).header('retry-after', '1').send();
+      if (s.status === 500) return reply.status(500).type(FHIR_JSON).send(outcome('error', 'exception', s.error));
+      return reply.type('application/json').send(s.manifest);
+    });
+    app.delete('/fhir/R4/$export-status/:id', async (req, reply) => {
+      await bulk.remove(ctx(req), (req.params as { id: string }).id);
+      return reply.status(202).send();
+    });
+    app.get('/fhir/R4/$export-file/:id/:name', async (req, reply) => {
+      const { id, name } = req.params as { id: string; name: string };
+      return reply.type('application/fhir+ndjson').send(createReadStream(bulk.file(ctx(req), id, name)));
+    });
+  }
 
   app.get('/fhir/R4/:type', async (req, reply) => {
     const { type } = req.params as { type: string };

@@ -122,6 +122,11 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       return { ...searchBundle(ctx, p, req, result), link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${op}${req.applied.toString() ? '?' + req.applied.toString() : ''}` }] };
     },
 
+    /** Bulk export reads every type it writes: a SMART token needs read scopes on all of them. */
+    assertExportScope(ctx: FhirContext) {
+      for (const t of ['Patient', 'Device', 'Observation']) scoped(ctx, t, 'search');
+    },
+
     /** GET Patient/{id}/$everything. */
     async everything(ctx: FhirContext, id: string, query: Query, strict: boolean) {
       const p = provider('Patient');

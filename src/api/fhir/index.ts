@@ -5,6 +5,7 @@ import type { Db } from '../../platform/db.ts';
 import type { DevicesRepository } from '../../store/devices.repository.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
 import { createFhirService } from './fhir.service.ts';
+import { createBulkExport } from './bulk-export.ts';
 import { fhirRoutes } from './fhir.routes.ts';
 import { createFhirRegistry } from './registry.ts';
 import { deviceProvider, devicesByIds } from './resources/device.ts';
@@ -24,7 +25,7 @@ export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts'
  * The FHIR R4 module: the registry with Vigil's core types, the service and its routes. Other modules add
  * their types with `fhir.registry.register(provider)` before `routes` is called (see registry.ts).
  */
-export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; devices: DevicesRepository; version: string }) {
+export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; devices: DevicesRepository; version: string; dataDir?: string }) {
   const registry = createFhirRegistry();
   registry.register(patientProvider(deps));
   registry.register(practitionerProvider(deps));
@@ -55,7 +56,7 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
     registry,
     service,
     routes(app: FastifyInstance, baseUrl: () => string, smart?: { auth: AuthService; users: UsersRepository; publicBase: () => string; secureCookies: boolean }) {
-      fhirRoutes(app, { fhir: service, baseUrl });
+      fhirRoutes(app, { fhir: service, baseUrl, bulk: deps.dataDir ? createBulkExport({ registry, dataDir: deps.dataDir }) : undefined });
       if (smart) {
         Object.defineProperty(oauth, 'base', { get: smart.publicBase });
         const principalOfUser = async (id: string): Promise<Principal | null> => {

@@ -1,0 +1,76 @@
+/**
+ * Bulk Data $export (system and Patient level) on the real server: kick-off with Prefer: respond-async,
+ * polling the status URL, NDJSON files whose contents equal what search returns, and only for the user
+ * who asked.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from '../../../test/support/app.ts';
+
+describe('FHIR Bulk Data $export', () => {
+  let app: TestApp;
+  let admin: string;
+  let clin: string;
+  let mine: string;
+  const req = (token: string, url: string, headers: Record<string, string> = {}, method = 'GET') =>
+    fetch(url.startsWith('http') ? url : app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...headers } });
+
+  beforeAll(async () => {
+    app = await bootApp();
+    const s = app.services;
+    admin = (await app.tokenFor('admin')).token;
+    const c = await app.tokenFor('clinician');
+    clin = c.token;
+    mine = (await s.patientService.create({ name: 'Mia Mine' }, 'system')).id;
+    const other = (await s.patientService.create({ name: 'Otto Other' }, 'system')).id;
+    await s.patientService.assignClinician(mine, c.practitionerId!, 'system');
+    for (const [p, n] of [[mine, 5], [other, 3]] as const) {
+      const dev = (await s.deviceService.provision({ patientId: p, type: 'pulse-oximeter' }, 'system')).id;
+      for (let i = 0; i < n; i++) await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - i * 1000, seq: i + 1, hr: 60 + i }));
+    }
+  });
+  afterAll(async () => app && (await app.stop()));
+
+  async function complete(token: string, statusUrl: string) {
+    for (let i = 0; i < 200; i++) {
+      const res = await req(token, statusUrl);
+      if (res.status === 200) return (await res.json()) as { output: Array<{ type: string; url: string; count: number }>; requiresAccessToken: boolean };
+      expect(res.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('export did not finish');
+  }
+  const ndjson = async (token: string, url: string) => (await (await req(token, url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+
+  it('exports the whole system for an admin as NDJSON per type', async () => {
+    const kick = await req(admin, '/fhir/R4/$export', { prefer: 'respond-async' });
+    expect(kick.status).toBe(202);
+    const manifest = await complete(admin, kick.headers.get('content-location')!);
+    expect(manifest.requiresAccessToken).toBe(true);
+    const byType = Object.fromEntries(manifest.output.map((o) => [o.type, o]));
+    expect(byType.Observation.count).toBe(8);
+    const obs = await ndjson(admin, byType.Observation.url);
+    expect(obs).toHaveLength(8);
+    expect(obs.every((o) => o.resourceType === 'Observation' && o.meta.versionId === '1')).toBe(true);
+    expect((await ndjson(admin, byType.Patient.url)).map((p) => p.name[0].text).sort()).toEqual(['Mia Mine', 'Otto Other']);
+    // Another user cannot read the job or its files.
+    expect((await req(clin, kick.headers.get('content-location')!)).status).toBe(404);
+    expect((await req(clin, byType.Observation.url)).status).toBe(404);
+    expect((await req(admin, kick.headers.get('content-location')!, {}, 'DELETE')).status).toBe(202);
+    expect((await req(admin, byType.Observation.url)).status).toBe(404);
+  });
+
+  it('exports a clinician\'s own patients at Patient level, filtered by _type and _since', async () => {
+    expect((await req(clin, '/fhir/R4/$export', { prefer: 'respond-async' })).status).toBe(403);
+    expect((await req(clin, '/fhir/R4/Patient/$export')).status).toBe(400);
+    const kick = await req(clin, '/fhir/R4/Patient/$export?_type=Observation', { prefer: 'respond-async' });
+    expect(kick.status).toBe(202);
+    const manifest = await complete(clin, kick.headers.get('content-location')!);
+    expect(manifest.output.map((o) => o.type)).toEqual(['Observation']);
+    const obs = await ndjson(clin, manifest.output[0].url);
+    expect(obs.map((o) => o.valueQuantity.value).sort()).toEqual([60, 61, 62, 63, 64]);
+    const later = await req(clin, `/fhir/R4/Patient/$export?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, { prefer: 'respond-async' });
+    expect((await complete(clin, later.headers.get('content-location')!)).output).toEqual([]);
+    expect((await req(clin, '/fhir/R4/Patient/$export?_type=Practitioner', { prefer: 'respond-async' })).status).toBe(400);
+    expect((await req(clin, '/fhir/R4/Patient/$export?_elements=id', { prefer: 'respond-async' })).status).toBe(400);
+  });
+});
