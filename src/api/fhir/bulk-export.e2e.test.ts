@@ -3,8 +3,13 @@
  * polling the status URL, NDJSON files whose contents equal what search returns, and only for the user
  * who asked.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../test/support/app.ts';
+import { runCliCaptured } from '../../cli/run-captured.ts';
+import { writeServerFile } from '../../cli/runtime.ts';
 
 describe('FHIR Bulk Data $export', () => {
   let app: TestApp;
@@ -72,5 +77,39 @@ describe('FHIR Bulk Data $export', () => {
     expect((await complete(clin, later.headers.get('content-location')!)).output).toEqual([]);
     expect((await req(clin, '/fhir/R4/Patient/$export?_type=Practitioner', { prefer: 'respond-async' })).status).toBe(400);
     expect((await req(clin, '/fhir/R4/Patient/$export?_elements=id', { prefer: 'respond-async' })).status).toBe(400);
+  });
+
+  it('round-trips: what $export wrote, `vigil import fhir` reads back (once), refusing what Vigil computes', async () => {
+    const s = app.services;
+    const dev = (await s.deviceService.provision({ patientId: mine, type: 'multi' }, 'system')).id;
+    await s.ingest.acceptTelemetry(dev, JSON.stringify({ seq: 1, sbp: 118, dbp: 76, temp: 37.2 }));
+    await s.ingest.acceptEcg(dev, JSON.stringify({ seq: 2, fs: 250, lead: 'II', unit: 'uV', samples: [0, 1, 2, 3] }));
+    const kick = await req(admin, `/fhir/R4/Patient/$export?_type=Observation`, { prefer: 'respond-async' });
+    const manifest = await complete(admin, kick.headers.get('content-location')!);
+    const text = await (await req(admin, manifest.output[0].url)).text();
+    // Into a new patient: point every line's subject at them.
+    const target = (await s.patientService.create({ name: 'Tara Target' }, 'system')).id;
+    const lines = text.trim().split('\n').filter((l) => JSON.parse(l).subject.reference === `Patient/${mine.replace('_', '-')}`);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-ndjson-'));
+    const file = path.join(dir, 'Observation.ndjson');
+    await writeFile(file, lines.map((l) => { const o = JSON.parse(l); o.subject.reference = `Patient/${target.replace('_', '-')}`; delete o.device; return JSON.stringify(o); }).join('\n') + '\nnot json\n');
+    const env = { ...process.env };
+    await writeServerFile(app.dataDir, { pid: process.pid, url: app.httpUrl, token: admin });
+    process.env.VIGIL_DATA_DIR = app.dataDir;
+    try {
+      const first = JSON.parse((await runCliCaptured(['import', 'fhir', file, '--json'])).out);
+      // 5 heart rates + systolic + diastolic (one panel) + temperature; the ECG chunk and the bad line refused.
+      expect(first).toMatchObject({ via: 'server', stored: 8, duplicates: 0, rejected: 2 });
+      const rejected = await readFile(first.rejectsFile, 'utf8');
+      expect(rejected).toMatch(/ECG is computed by Vigil \(or a waveform\), not imported/);
+      expect(rejected).toMatch(/not valid JSON/);
+      const again = JSON.parse((await runCliCaptured(['import', 'fhir', file, '--json'])).out);
+      expect(again).toMatchObject({ stored: 0, duplicates: 8 });
+      const back = (await (await req(admin, `/fhir/R4/Observation?patient=${target}&code=85354-9`)).json()) as any;
+      expect(back.entry[0].resource.component.map((c: any) => c.valueQuantity.value)).toEqual([118, 76]);
+    } finally {
+      process.env = env;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -23,7 +23,7 @@ function pairs(flag: string, v: string | boolean | undefined): Record<string, st
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
 /** Where parsed rows go: the running server's API, or the database directly when no server holds it. */
-async function openSink(): Promise<{ via: string; store(rows: CandidateReading[]): Promise<ImportResult>; close(): Promise<void> }> {
+export async function openSink(): Promise<{ via: string; store(rows: CandidateReading[]): Promise<ImportResult>; close(): Promise<void> }> {
   const config = cliConfig();
   const server = await findRunningServer(config.dataDir);
   if (server) {
@@ -61,7 +61,7 @@ async function firstLine(file: string): Promise<string> {
   }
 }
 
-const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+export const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
 
 const command: CliCommand = {
   name: 'import csv',

@@ -1,0 +1,54 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { CliError, type CliCommand } from '../command.ts';
+import { print } from '../runtime.ts';
+import { parseObservationsNdjson } from '../../csv/fhir-ndjson.ts';
+import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
+import { csvField, openSink } from './import-csv.ts';
+
+const command: CliCommand = {
+  name: 'import fhir',
+  summary: 'import FHIR Observations (NDJSON as $export writes it, or Bundles) as readings; re-runs import nothing twice',
+  help: `Usage: vigil import fhir FILE [--rejects FILE] [--json]
+
+One FHIR resource per line (application/fhir+ndjson, what GET /fhir/R4/$export produces) or a Bundle per line.
+Vital signs, glucose and steps are imported (a blood-pressure panel as its systolic and diastolic readings),
+units converted to UCUM; the subject must be a Vigil patient (FHIR or Vigil id). Derived results and ECG
+are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
+  async run(args, io) {
+    const file = args.positionals[0];
+    if (!file) throw new CliError('missing FILE (vigil import fhir FILE)');
+    await stat(file).catch(() => {
+      throw new CliError(`cannot read ${file}`);
+    });
+    const rejectsFile = typeof args.flags.rejects === 'string' ? args.flags.rejects : `${file}.rejected.csv`;
+    const sink = await openSink();
+    const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
+    let rejects: WriteStream | null = null;
+    const reject = (line: number, reason: string, raw = '') => {
+      rejects ??= createWriteStream(rejectsFile).on('error', () => undefined);
+      if (totals.rejected === 0) rejects.write('line,reason,row\n');
+      rejects.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
+      totals.rejected++;
+    };
+    try {
+      for await (const batch of parseObservationsNdjson(createReadStream(file))) {
+        for (const r of batch.rejections) reject(r.line, r.reason, r.raw);
+        for (let i = 0; i < batch.readings.length; i += IMPORT_BATCH_MAX / 2) {
+          const result = await sink.store(batch.readings.slice(i, i + IMPORT_BATCH_MAX / 2));
+          totals.stored += result.stored;
+          totals.duplicates += result.duplicates;
+          for (const r of result.rejections) reject(r.line, r.reason, batch.raw.get(r.line));
+        }
+        totals.lines = batch.lines;
+      }
+    } finally {
+      await sink.close();
+      await new Promise<void>((r) => (rejects ? (rejects as WriteStream).end(() => r()) : r()));
+    }
+    const summary = { file, via: sink.via, lines: totals.lines, stored: totals.stored, duplicates: totals.duplicates, rejected: totals.rejected, rejectsFile: totals.rejected ? rejectsFile : null };
+    print(io, args.json, summary, `${file}: ${totals.lines} lines; ${totals.stored} readings stored, ${totals.duplicates} already there, ${totals.rejected} rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`);
+    return totals.stored === 0 && totals.duplicates === 0 && totals.rejected > 0 ? 1 : 0;
+  },
+};
+export default command;
