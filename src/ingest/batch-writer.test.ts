@@ -58,3 +58,43 @@ describe('batch writer', () => {
     expect(done).toBe(2);
   });
 });
+
+describe('batch writer: one bad item', () => {
+  const poisoned = (err: unknown) => (err as { code?: string }).code === '22021';
+  function writer(written: number[][], opts: { isItemError?: (e: unknown) => boolean; error?: () => Error } = {}) {
+    return createBatchWriter<number, number>({
+      flushMs: 5,
+      maxItems: 1000,
+      concurrency: 1,
+      isItemError: opts.isItemError,
+      async write(items) {
+        // What PostgreSQL does: one refused value fails the whole statement and transaction.
+        if (items.includes(13)) throw opts.error?.() ?? Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+        written.push(items);
+        return items.map((i) => i * 10);
+      },
+    });
+  }
+
+  it('fails only the offending item and commits every other item of its batch', async () => {
+    const written: number[][] = [];
+    const w = writer(written, { isItemError: poisoned });
+    const settled = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => w.add(i)));
+    expect(settled.filter((s) => s.status === 'rejected')).toHaveLength(1);
+    expect(settled[13]).toMatchObject({ status: 'rejected', reason: { code: '22021' } });
+    expect(settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<number>).value)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i * 10).filter((v) => v !== 130),
+    );
+    expect(written.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((i) => i !== 13));
+    expect(written.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(40)) + 1); // bisection, not one write per item
+    expect(w.stats().items).toBe(39);
+  });
+
+  it('fails the whole batch when the store itself is unavailable (nothing is acknowledged)', async () => {
+    const written: number[][] = [];
+    const w = writer(written, { isItemError: poisoned, error: () => Object.assign(new Error('connection terminated'), { code: '57P01' }) });
+    const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.add(i)));
+    expect(settled.every((s) => s.status === 'rejected')).toBe(true);
+    expect(written).toEqual([]);
+  });
+});

@@ -16,6 +16,12 @@ export interface BatchWriterOptions<T, R> {
   concurrency: number;
   /** Called after each committed batch with its items and results. */
   onCommitted?(items: T[], results: R[]): void;
+  /**
+   * True when a failed write was refused because of what some item holds (a data error), not because the
+   * store is unavailable. The batch is then split in halves and retried until the bad item is alone, so
+   * one poisoned message fails only itself; any other error fails the whole batch (nothing is durable).
+   */
+  isItemError?(err: unknown): boolean;
 }
 
 interface Pending<T, R> {
@@ -53,24 +59,38 @@ export function createBatchWriter<T, R>(opts: BatchWriterOptions<T, R>): BatchWr
     const batch = queue.slice(0, opts.maxItems);
     queue = queue.slice(batch.length);
     inFlight++;
-    const batchItems = batch.map((p) => p.item);
-    opts
-      .write(batchItems)
-      .then(
-        (results) => {
-          batches++;
-          items += batch.length;
-          batch.forEach((p, i) => p.resolve(results[i]));
-          opts.onCommitted?.(batchItems, results);
-        },
-        (err) => batch.forEach((p) => p.reject(err)),
-      )
-      .finally(() => {
-        inFlight--;
-        if (queue.length > 0) schedule();
-        if (queue.length === 0 && inFlight === 0) idle.splice(0).forEach((f) => f());
-      });
+    writeIsolating(batch).finally(() => {
+      inFlight--;
+      if (queue.length > 0) schedule();
+      if (queue.length === 0 && inFlight === 0) idle.splice(0).forEach((f) => f());
+    });
     if (queue.length > 0) schedule();
+  }
+
+  /** Writes a batch; on an item error, bisects it so that only the offending item is rejected. */
+  async function writeIsolating(batch: Pending<T, R>[]): Promise<void> {
+    const batchItems = batch.map((p) => p.item);
+    let results: R[];
+    try {
+      results = await opts.write(batchItems);
+    } catch (err) {
+      if (batch.length > 1 && opts.isItemError?.(err)) {
+        const half = Math.ceil(batch.length / 2);
+        await writeIsolating(batch.slice(0, half));
+        await writeIsolating(batch.slice(half));
+      } else {
+        batch.forEach((p) => p.reject(err));
+      }
+      return;
+    }
+    batches++;
+    items += batch.length;
+    batch.forEach((p, i) => p.resolve(results[i]));
+    try {
+      opts.onCommitted?.(batchItems, results);
+    } catch {
+      /* a listener's failure must not undo a committed write */
+    }
   }
 
   return {

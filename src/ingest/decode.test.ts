@@ -4,6 +4,25 @@ import { decodeEcg, decodeStatus, decodeTelemetry, parseDeviceTopic, topicBelong
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 
 describe('decodeTelemetry', () => {
+  it('refuses, with a reason and without throwing, timestamps outside the JavaScript date range (F9)', () => {
+    for (const [ts, re] of [[1e300, /ts 1e\+300 is in the future/], [-1e300, /ts -1e\+300 is before 2000/], [8.64e15 + 1, /in the future/], [-8.64e15 - 1, /before 2000/]] as const) {
+      expect(decodeTelemetry(JSON.stringify({ ts, hr: 70 }), NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(re) });
+      expect(decodeEcg(JSON.stringify({ ts, fs: 250, samples: [1] }), NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(re) });
+    }
+    const perItem = decodeTelemetry(JSON.stringify({ readings: [{ code: '8867-4', value: 70, ts: 1e300 }, { code: '8867-4', value: 71 }] }), NOW);
+    expect(perItem).toMatchObject({ ok: true, value: { readings: [{ value: 71 }], rejected: [expect.stringMatching(/readings\[0\]: ts 1e\+300 is in the future/)] } });
+  });
+
+  it('refuses what PostgreSQL text cannot hold: NUL and control characters in the command id or lead, over-long ids', () => {
+    expect(decodeTelemetry('{"seq": 900, "hr": 71, "command": "\\u0000"}', NOW)).toMatchObject({ ok: false, reason: 'command contains a NUL or control character' });
+    expect(decodeTelemetry(JSON.stringify({ hr: 71, command: 'x'.repeat(129) }), NOW)).toMatchObject({ ok: false, reason: 'command is longer than 128 characters' });
+    expect(decodeEcg(JSON.stringify({ fs: 250, lead: 'I\u0000', samples: [1] }), NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^lead/) });
+    // Reasons quote what they refuse as JSON, so they never carry a raw NUL into the rejections table.
+    const d = decodeTelemetry(JSON.stringify({ 'a\u0000b': 1, readings: [{ code: 'x\u0000', value: 1 }] }), NOW);
+    if (d.ok) expect(d.value.rejected.join('')).not.toContain('\u0000');
+    else expect(d.reason).not.toContain('\u0000');
+  });
+
   it('decodes the full form with LOINC codes and UCUM units', () => {
     const d = decodeTelemetry(JSON.stringify({ ts: '2026-11-24T09:59:00Z', seq: 7, readings: [{ code: '8867-4', value: 72, unit: '/min' }] }), NOW);
     expect(d).toEqual({ ok: true, value: { seq: 7, commandId: null, rejected: [], readings: [{ code: '8867-4', value: 72, unit: '/min', ts: NOW - 60_000 }] } });

@@ -20,6 +20,25 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ENVELOPE_KEYS = new Set(['ts', 'seq', 'command', 'readings', 'device', 'deviceId']);
 const MAX_FUTURE_MS = 5 * 60_000; // device clocks drift; more than 5 min ahead is a broken clock
 const MIN_TS = Date.UTC(2000, 0, 1);
+const MAX_ID_CHARS = 128; // command ids and lead names are short identifiers
+
+/**
+ * A time for a message: ISO when JavaScript can represent it (±8.64e15 ms, ECMA-262 §21.4.1.1), the raw
+ * number otherwise (`new Date(1e300).toISOString()` throws, which once turned a bad `ts` into an HTTP 500).
+ */
+const showTime = (ms: number) => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
+
+/**
+ * PostgreSQL text cannot hold U+0000 (it refuses the whole statement: "invalid byte sequence for encoding
+ * UTF8: 0x00"), so a string that reaches the store must not contain it; control characters have no place
+ * in an identifier either. Returns a reason, or null when the string is storable.
+ */
+export function unstorableText(s: string, max = MAX_ID_CHARS): string | null {
+  if (s.length > max) return `is longer than ${max} characters`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(s)) return 'contains a NUL or control character';
+  return null;
+}
 
 function parseJson(payload: Buffer | string): Decoded<Record<string, unknown>> {
   let value: unknown;
@@ -40,8 +59,8 @@ export function parseTimestamp(ts: unknown, receivedAt: number): Decoded<number>
   else if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) ms = Date.parse(ts);
   else return { ok: false, reason: `ts must be an ISO 8601 time or epoch milliseconds (got ${JSON.stringify(ts)})` };
   if (!Number.isFinite(ms)) return { ok: false, reason: `ts is not a valid time (got ${JSON.stringify(ts)})` };
-  if (ms < MIN_TS) return { ok: false, reason: `ts ${new Date(ms).toISOString()} is before 2000 (seconds instead of milliseconds?)` };
-  if (ms > receivedAt + MAX_FUTURE_MS) return { ok: false, reason: `ts ${new Date(ms).toISOString()} is in the future` };
+  if (ms < MIN_TS) return { ok: false, reason: `ts ${showTime(ms)} is before 2000 (seconds instead of milliseconds?)` };
+  if (ms > receivedAt + MAX_FUTURE_MS) return { ok: false, reason: `ts ${showTime(ms)} is in the future` };
   return { ok: true, value: ms };
 }
 
@@ -53,11 +72,11 @@ function parseSeq(seq: unknown): Decoded<number | null> {
 
 function checkReading(code: string, value: unknown, unit: unknown, ts: number, label: string): Decoded<Reading> {
   const info = BY_CODE.get(code);
-  if (!info) return { ok: false, reason: `${label}: unknown code "${code}"` };
+  if (!info) return { ok: false, reason: `${label}: unknown code ${JSON.stringify(code)}` };
   if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: `${label}: value must be a number (got ${JSON.stringify(value)})` };
   if (unit !== undefined && typeof unit !== 'string') return { ok: false, reason: `${label}: unit must be a string` };
   const canonical = toCanonical(code, value, unit as string | undefined);
-  if (canonical === undefined) return { ok: false, reason: `${label}: unit "${unit}" is not accepted for ${info.display} (use ${info.unit})` };
+  if (canonical === undefined) return { ok: false, reason: `${label}: unit ${JSON.stringify(unit)} is not accepted for ${info.display} (use ${info.unit})` };
   if (canonical < info.min || canonical > info.max) {
     return { ok: false, reason: `${label}: ${value}${unit ? ' ' + unit : ''} is outside the physical range ${info.min}–${info.max} ${info.unit}` };
   }
@@ -83,6 +102,8 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number): D
   const ts = { value: envelope.value.ts };
   const seq = { value: envelope.value.seq };
   if (body.command !== undefined && typeof body.command !== 'string') return { ok: false, reason: 'command must be a string (the command id)' };
+  const badCommand = typeof body.command === 'string' ? unstorableText(body.command) : null;
+  if (badCommand) return { ok: false, reason: `command ${badCommand}` };
 
   const readings: Reading[] = [];
   const rejected: string[] = [];
@@ -96,14 +117,14 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number): D
       if (typeof item.code !== 'string') return void rejected.push(`readings[${i}]: code must be a LOINC code string`);
       const itemTs = item.ts === undefined ? { ok: true as const, value: ts.value } : parseTimestamp(item.ts, receivedAt);
       if (!itemTs.ok) return void rejected.push(`readings[${i}]: ${itemTs.reason}`);
-      take(checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${item.code})`));
+      take(checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${JSON.stringify(item.code).slice(0, 40)})`));
     });
   }
   for (const [key, value] of Object.entries(body)) {
     if (ENVELOPE_KEYS.has(key)) continue;
     const info = BY_KEY.get(key);
     if (!info) {
-      rejected.push(`unknown key "${key}"`);
+      rejected.push(`unknown key ${JSON.stringify(key).slice(0, 80)}`);
       continue;
     }
     take(checkReading(info.code, value, undefined, ts.value, key));
@@ -124,7 +145,7 @@ export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded
   const fs = body.fs;
   if (typeof fs !== 'number' || !(fs >= 50 && fs <= 2000)) return { ok: false, reason: `fs must be a sampling rate in Hz between 50 and 2000 (got ${JSON.stringify(fs)})` };
   const lead = body.lead ?? 'II';
-  if (typeof lead !== 'string' || lead.length > 16) return { ok: false, reason: 'lead must be a short string such as "II"' };
+  if (typeof lead !== 'string' || lead.length > 16 || unstorableText(lead)) return { ok: false, reason: 'lead must be a short string such as "II"' };
   const unit = body.unit ?? 'uV';
   if (typeof unit !== 'string' || !ECG_UNITS.has(unit)) return { ok: false, reason: `unit must be one of ${[...ECG_UNITS].join(', ')}` };
   const samples = body.samples;

@@ -8,6 +8,7 @@ import type { DevicesRepository } from '../store/devices.repository.ts';
 import type { RejectionsRepository } from '../store/rejections.repository.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import { createBatchWriter } from './batch-writer.ts';
+import { isDataError } from '../store/sql-errors.ts';
 import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX, type Decoded } from './decode.ts';
 
 export type IngestResult =
@@ -45,13 +46,14 @@ export function createIngestService(deps: {
   flushMs: number;
 }) {
   const log = deps.logger.child({ module: 'ingest' });
-  const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0 };
+  const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0, deadLettered: 0 };
   const seen = new Map<string, number>();
 
   const writer = createBatchWriter<WorkItem, WorkResult>({
     flushMs: deps.flushMs,
     maxItems: MAX_BATCH_ITEMS,
     concurrency: deps.db.kind === 'pglite' ? 1 : 4,
+    isItemError: isDataError,
     async write(items) {
       return deps.db.transaction(async (tx) => {
         // De-duplicate whole messages on (device, seq) first; only fresh messages' readings are inserted.
@@ -127,6 +129,24 @@ export function createIngestService(deps: {
     return { ok: true as const, topic, patientId: (owner as { patientId: string }).patientId, value: decoded.value };
   }
 
+  /**
+   * A message the database refuses for its content (the batch writer has already isolated it from the rest
+   * of its batch) is dead-lettered: recorded as a rejection with the database's reason and answered, so a
+   * QoS 1 device is acknowledged instead of resending it forever. An unavailable database still throws
+   * (nothing is acknowledged; the device or broker retries).
+   */
+  async function deadLetterOnDataError(deviceId: string, topic: string, payload: Buffer | string, at: number, write: () => Promise<WorkResult>) {
+    try {
+      return { ok: true as const, ...(await write()) };
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      counters.deadLettered++;
+      const reason = `the database refused the message: ${(err as Error).message}`;
+      await reject(deviceId, topic, reason, payload, at);
+      return { ok: false as const, reason };
+    }
+  }
+
   return {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
       const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, decodeTelemetry);
@@ -138,11 +158,14 @@ export function createIngestService(deps: {
         await reject(deviceId, topic, rejected.join('; '), payload, receivedAt);
       }
       if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
-      const result = await writer.add({
-        messageKey: seq === null ? undefined : { deviceId, seq },
-        readings: readings.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq, commandId })),
-        ecg: [],
-      });
+      const result = await deadLetterOnDataError(deviceId, topic, payload, receivedAt, () =>
+        writer.add({
+          messageKey: seq === null ? undefined : { deviceId, seq },
+          readings: readings.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq, commandId })),
+          ecg: [],
+        }),
+      );
+      if (!result.ok) return result;
       const duplicates = readings.length - result.readings.length;
       counters.readings += result.readings.length;
       counters.duplicates += duplicates;
@@ -152,7 +175,10 @@ export function createIngestService(deps: {
     async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
       const admitted = await admit(deviceId, 'ecg', payload, receivedAt, decodeEcg);
       if (!admitted.ok) return admitted;
-      const result = await writer.add({ readings: [], ecg: [{ ...admitted.value, patientId: admitted.patientId, deviceId }] });
+      const result = await deadLetterOnDataError(deviceId, admitted.topic, payload, receivedAt, () =>
+        writer.add({ readings: [], ecg: [{ ...admitted.value, patientId: admitted.patientId, deviceId }] }),
+      );
+      if (!result.ok) return result;
       counters.ecgChunks += result.ecg.length;
       return { ok: true, stored: result.ecg.length, duplicates: 1 - result.ecg.length, rejected: [] };
     },

@@ -10,15 +10,19 @@ export interface RejectedPayload {
 }
 
 const EXCERPT_CHARS = 300; // enough to see what was wrong, not a place to store PHI in bulk
+const REASON_CHARS = 2_000;
+
+/** What a rejection keeps must itself be storable: PostgreSQL text refuses U+0000, so it is shown as \0. */
+const storable = (s: string, max: number) => s.slice(0, max).replaceAll('\u0000', '\\0');
 
 export function createRejectionsRepository(db: Db) {
   return {
     async insert(r: { deviceId: string | null; topic: string; reason: string; payload: string; at: number }) {
       await db.query('INSERT INTO rejected_payloads (device_id, topic, reason, excerpt, received_at) VALUES ($1, $2, $3, $4, $5)', [
         r.deviceId,
-        r.topic,
-        r.reason,
-        r.payload.slice(0, EXCERPT_CHARS),
+        storable(r.topic, 300),
+        storable(r.reason, REASON_CHARS),
+        storable(r.payload, EXCERPT_CHARS),
         new Date(r.at).toISOString(),
       ]);
     },
