@@ -157,11 +157,16 @@ export async function startApp(
     if (applied.length) logger.info({ applied }, 'database migrated');
     const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
     closers.push(() => services.audit.flush());
-    closers.push(() => services.ingest.close());
+    closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
     const urls = { base: config.publicUrl ?? '' };
     const monitoring = await startMonitoring(services, { appUrl: () => urls.base, dataDir: config.dataDir });
-    closers.push(() => monitoring.close());
+    // Closers run in reverse: the gateway stops taking messages, ingest drains what it acknowledged, and
+    // only then does monitoring stop, so readings committed during the drain still meet the rules.
+    closers.push(async () => {
+      await services.ingest.drain();
+      await monitoring.close();
+    });
     const gateway = await startDeviceGateway(config, services, logger);
     if (gateway) closers.push(() => gateway.close());
 
@@ -243,7 +248,11 @@ function registerRoutes(
 ) {
   const { config, services: s, gateway } = d;
   http.get('/health', async (_req, reply) => {
-    const dbOk = await s.db.query('SELECT 1').then(() => true, () => false);
+    // A database that does not answer within 2 s is down for a load balancer's purposes (503, not a hang).
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2_000)));
+    const dbOk = await Promise.race([s.db.query('SELECT 1').then(() => true, () => false), timeout]);
+    clearTimeout(timer);
     const brokerOk = gateway ? gateway.healthy() : true;
     return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
   });

@@ -147,7 +147,22 @@ export function createIngestService(deps: {
     }
   }
 
-  return {
+  // Messages between arrival and their batch (still resolving their device or decoding): drain waits for them.
+  const arriving = new Set<Promise<unknown>>();
+  function track<T>(work: Promise<T>): Promise<T> {
+    arriving.add(work);
+    void work.finally(() => arriving.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  async function drain() {
+    while (arriving.size > 0 || writer.stats().queued > 0 || writer.stats().inFlight > 0) {
+      await Promise.allSettled([...arriving]);
+      await writer.drain();
+    }
+  }
+
+  const service = {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
       const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, decodeTelemetry);
       if (!admitted.ok) return admitted;
@@ -208,12 +223,20 @@ export function createIngestService(deps: {
 
     reject,
     stats: () => ({ ...counters, ...writer.stats() }),
+    /** Resolves when every message received so far is written (or refused); used before monitoring stops. */
+    drain,
     async close() {
       clearInterval(lastSeenTimer);
-      await writer.drain();
+      await drain();
       await flushLastSeen();
     },
   };
+  // Every device message is tracked from arrival, so a shutdown drain also waits for messages not yet batched.
+  const { acceptTelemetry, acceptEcg, acceptStatus } = service;
+  service.acceptTelemetry = (...a) => track(acceptTelemetry.apply(service, a));
+  service.acceptEcg = (...a) => track(acceptEcg.apply(service, a));
+  service.acceptStatus = (...a) => track(acceptStatus.apply(service, a));
+  return service;
 }
 
 export type IngestService = ReturnType<typeof createIngestService>;

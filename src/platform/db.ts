@@ -56,7 +56,7 @@ export async function openPostgres(url: string): Promise<Db> {
 }
 
 /** PGlite in a worker thread (see pglite-worker.ts), behind the same interface. */
-export async function openPgliteWorker(dataDir: string | null): Promise<Db> {
+export async function openPgliteWorker(dataDir: string | null): Promise<Db & { readonly worker: Worker }> {
   let dir: string | null = null;
   if (dataDir) {
     dir = path.join(dataDir, 'pgdata');
@@ -83,12 +83,19 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db> {
     if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, detail: m.error.detail }));
     else p.resolve(m.rows ?? []);
   });
-  worker.on('error', (err) => {
-    for (const p of pending.values()) p.reject(err);
+  // If the worker dies (a WASM abort, out of memory, terminate), every waiting and every later query fails
+  // at once with UNAVAILABLE, so requests and /health answer instead of waiting forever.
+  let dead: Error | null = null;
+  const die = (why: string) => {
+    dead ??= new AppError('UNAVAILABLE', `embedded database unavailable: ${why}`);
+    for (const p of pending.values()) p.reject(dead);
     pending.clear();
-  });
+  };
+  worker.on('error', (err) => die(`the PGlite worker failed (${err.message})`));
+  worker.on('exit', (code) => die(`the PGlite worker exited (code ${code})`));
   const call = (op: string, fields: Record<string, unknown>) =>
     new Promise<unknown[]>((resolve, reject) => {
+      if (dead) return reject(dead);
       const id = nextId++;
       pending.set(id, { resolve, reject });
       worker.postMessage({ id, op, ...fields });
@@ -106,6 +113,7 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db> {
   const copyCsv = async (sql: string, csv: string) => void (await call('copy', { sql, csv }));
   return {
     kind: 'pglite',
+    worker,
     query: (sql, params) => serial(() => q(sql, params)),
     copyCsv: (sql, csv) => serial(() => copyCsv(sql, csv)),
     transaction: (fn) =>
@@ -123,7 +131,7 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db> {
     exec: (sql) => serial(async () => void (await call('exec', { sql }))),
     close: () =>
       serial(async () => {
-        await call('close', {});
+        if (!dead) await call('close', {}).catch(() => undefined);
         await worker.terminate();
       }),
   };
