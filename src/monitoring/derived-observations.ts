@@ -14,7 +14,7 @@ const NEWS2_STORE_EVERY_MS = 15 * 60_000; // an unchanged score is still recorde
 export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos' | 'ingest' | 'clock' | 'logger'>) {
   const log = deps.logger.child({ module: 'derived' });
   const pending = new Set<string>();
-  const last = new Map<string, { at: number; score: number | null; storedAt: number }>();
+  const last = new Map<string, { at: number; score: number | null; shown: string; storedAt: number }>();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
 
@@ -37,8 +37,11 @@ export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos
         const result = news2For(latest.get(p.id) ?? {}, settingsOf(p.settings), now);
         const prev = last.get(p.id);
         const changed = !prev || prev.score !== result.score;
-        last.set(p.id, { at: now, score: result.score, storedAt: changed || !prev || now - prev.storedAt >= NEWS2_STORE_EVERY_MS ? now : prev.storedAt });
-        if (changed) {
+        // What the panel shows: an incomplete set has no score but a partial one ("≥ 2") and a minimum risk,
+        // and those change too (RR 21 adds 2). Comparing only the complete score left the panel at "≥ 0".
+        const shown = JSON.stringify([result.score, result.partialScore, result.risk, result.minimumRisk, result.complete, result.components]);
+        last.set(p.id, { at: now, score: result.score, shown, storedAt: changed || !prev || now - prev.storedAt >= NEWS2_STORE_EVERY_MS ? now : prev.storedAt });
+        if (!prev || prev.shown !== shown) {
           deps.events.emit('live', { type: 'news2', patientId: p.id, score: result.score, partialScore: result.partialScore, risk: result.risk, minimumRisk: result.minimumRisk, complete: result.complete, components: result.components });
         }
         if (result.complete && result.score !== null && (changed || now - (prev?.storedAt ?? 0) >= NEWS2_STORE_EVERY_MS)) {
