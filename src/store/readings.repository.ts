@@ -14,6 +14,15 @@ export interface NewReading {
   method?: { name: string; version: string } | null;
 }
 
+/** A chart series: raw points, or min/max points per bucket plus each bucket's statistics. */
+export interface ChartSeries {
+  unit: string | null;
+  /** Bucket width in ms, or null when the points are the raw readings. */
+  bucketMs: number | null;
+  points: Array<[number, number]>;
+  buckets: Array<{ t: number; min: number; max: number; mean: number; n: number }>;
+}
+
 export interface LatestValue {
   value: number;
   unit: string;
@@ -195,14 +204,59 @@ export function createReadingsRepository(db: Db) {
       return out;
     },
 
-    /** A patient's readings of one code in [from, to], oldest first. */
+    /**
+     * A patient's readings of one code in [from, to], oldest first. When more than `limit` match, the
+     * newest `limit` are returned (a cut must never hide the latest data).
+     */
     async range(patientId: string, code: string, from: number, to: number, limit = 100_000): Promise<StoredReading[]> {
       const rows = await db.query<ReadingRow>(
         `SELECT id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method FROM readings
-         WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 ORDER BY ts ASC LIMIT $5`,
+         WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 ORDER BY ts DESC LIMIT $5`,
         [patientId, code, new Date(from).toISOString(), new Date(to).toISOString(), limit],
       );
-      return rows.map(rowToReading);
+      return rows.map(rowToReading).reverse();
+    },
+
+    /**
+     * A chart series downsampled in the database: the range is cut into equal `date_bin` buckets (PostgreSQL
+     * 14+, also on PGlite), and each bucket gives its minimum and maximum (at the times they occurred, so
+     * peaks and dips survive) and its mean. The last bucket also gives its newest reading, so the chart
+     * always ends at the latest value. Ranges with at most `maxPoints` readings come back raw.
+     */
+    async series(patientId: string, code: string, from: number, to: number, maxPoints: number): Promise<ChartSeries> {
+      const args = [patientId, code, new Date(from).toISOString(), new Date(to).toISOString()];
+      const raw = await db.query<{ ts: Date | string; value: number; unit: string }>(
+        `SELECT ts, value, unit FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 ORDER BY ts DESC LIMIT $5`,
+        [...args, maxPoints + 1],
+      );
+      if (raw.length <= maxPoints) {
+        const points = raw.reverse().map((r) => [toMs(r.ts), Number(r.value)] as [number, number]);
+        return { unit: raw[0]?.unit ?? null, bucketMs: null, points, buckets: [] };
+      }
+      const nBuckets = Math.max(1, Math.floor((maxPoints - 1) / 2));
+      const bucketMs = Math.max(1, Math.ceil((to - from + 1) / nBuckets));
+      const rows = await db.query<{ b: Date | string; lo: number; hi: number; mean: number; n: string; lo_ts: Date | string; hi_ts: Date | string; last_ts: Date | string; last_v: number; unit: string }>(
+        `SELECT b, min(value) AS lo, max(value) AS hi, avg(value) AS mean, count(*) AS n,
+                (array_agg(ts ORDER BY value ASC, ts ASC))[1] AS lo_ts, (array_agg(ts ORDER BY value DESC, ts ASC))[1] AS hi_ts,
+                max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_v, min(unit) AS unit
+         FROM (SELECT date_bin(make_interval(secs => $5::float8 / 1000), ts, $3::timestamptz) AS b, ts, value, unit
+               FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4) x
+         GROUP BY b ORDER BY b`,
+        [...args, bucketMs],
+      );
+      const points: Array<[number, number]> = [];
+      rows.forEach((r, i) => {
+        const lo: [number, number] = [toMs(r.lo_ts), Number(r.lo)];
+        const hi: [number, number] = [toMs(r.hi_ts), Number(r.hi)];
+        const pair = lo[0] === hi[0] ? [lo] : lo[0] < hi[0] ? [lo, hi] : [hi, lo];
+        if (i === rows.length - 1) {
+          const last: [number, number] = [toMs(r.last_ts), Number(r.last_v)];
+          if (pair.at(-1)![0] !== last[0]) pair.push(last);
+        }
+        points.push(...pair);
+      });
+      const buckets = rows.map((r) => ({ t: toMs(r.b), min: Number(r.lo), max: Number(r.hi), mean: Number(r.mean), n: Number(r.n) }));
+      return { unit: rows[0]?.unit ?? null, bucketMs, points, buckets };
     },
 
     async byId(id: string): Promise<StoredReading | null> {

@@ -8,7 +8,6 @@ import type { Clock } from '../../platform/clock.ts';
 import { requirePrincipal } from '../principal.ts';
 import { badRequest } from '../../platform/errors.ts';
 import { BY_CODE, DERIVED_CODES, ECG_UNIT_PER_MV } from '../../domain/codes.ts';
-import { downsampleMinMax } from '../../domain/downsample.ts';
 import { parseTime } from '../query.ts';
 import { detectBeats } from '../../analysis/ecg/index.ts';
 
@@ -47,9 +46,9 @@ export function patientRoutes(app: FastifyInstance, deps: { patients: PatientSer
     const to = q.to ? parseTime(q.to, 'to') : now;
     const from = q.from ? parseTime(q.from, 'from') : to - 3600_000;
     const maxPoints = Math.min(MAX_RANGE_POINTS, Math.max(10, Number(q.maxPoints ?? 1000) || 1000));
-    const rows = await deps.readings.range(id, q.code, from, to);
-    const points = downsampleMinMax(rows.map((r) => [r.ts, r.value] as [number, number]), maxPoints);
-    return { code: q.code, unit: rows[0]?.unit ?? info?.unit ?? null, from, to, points };
+    // Downsampled in SQL (date_bin buckets, min/max/mean): every reading in the range counts, the newest included.
+    const series = await deps.readings.series(id, q.code, from, to, maxPoints);
+    return { code: q.code, unit: series.unit ?? info?.unit ?? null, from, to, points: series.points, bucketMs: series.bucketMs, buckets: series.buckets };
   });
 
   app.get('/api/v1/patients/:id/derived', async (req) => deps.derived.forPatient(requirePrincipal(req), (req.params as { id: string }).id));
