@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { alertsApi, type Alert, type AlertEvent } from './alertsApi.ts';
 import { askNotificationPermission, beep, notify } from './alarm.ts';
+import { reconcileOpenAlerts } from './reconcile.ts';
 
 /**
  * Top-bar badge: open critical alerts (red) or other open alerts across my patients. It is always
@@ -10,11 +11,12 @@ import { askNotificationPermission, beep, notify } from './alarm.ts';
  */
 export function AlertBadge() {
   const [open, setOpen] = useState<Map<string, Alert>>(new Map());
-  useEffect(() => {
-    alertsApi.list('open').then((list) => setOpen(new Map(list.map((a) => [a.id, a]))), () => undefined);
-    askNotificationPermission();
-  }, []);
-  useLiveStream((m) => {
+  const known = useRef(open);
+  known.current = open;
+  const loaded = useRef(false); // the first list (at sign-in) is shown, not sounded
+  const mounted = useRef(false);
+  useEffect(() => askNotificationPermission(), []);
+  const status = useLiveStream((m) => {
     if (m.type !== 'alert') return;
     const { alert, event } = m as unknown as AlertEvent;
     setOpen((prev) => {
@@ -28,6 +30,27 @@ export function AlertBadge() {
       notify(`Critical alert`, alert.message, alert.id);
     }
   });
+  // Load the open alerts each time the stream (re)connects: anything opened while it was down (restart,
+  // Wi-Fi, the slow-client cut) was never pushed, so it is fetched, shown and sounded now.
+  useEffect(() => {
+    if (mounted.current && status !== 'open') return;
+    mounted.current = true;
+    let cancelled = false;
+    alertsApi.list('open').then(
+      (list) => {
+        if (cancelled) return;
+        const { open: next, sound } = reconcileOpenAlerts(known.current, list, !loaded.current);
+        loaded.current = true;
+        setOpen(next);
+        if (sound.length) beep();
+        for (const a of sound) notify(`Critical alert`, a.message, a.id);
+      },
+      () => undefined,
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [status]);
   const all = [...open.values()];
   const critical = all.filter((a) => a.severity === 'critical').length;
   const label = critical ? `${critical} open critical alert${critical > 1 ? 's' : ''}` : `${all.length} open alert${all.length === 1 ? '' : 's'}`;

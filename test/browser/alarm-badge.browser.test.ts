@@ -1,0 +1,74 @@
+/**
+ * Issue 11 defect 6, in Chromium: the top-bar alarm badge must not go deaf after its WebSocket drops. An
+ * alert opened while the socket is down (server restart, Wi-Fi, the slow-client cut) is never pushed; the
+ * badge reloads open alerts on reconnect, so it shows it without a page reload.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import { bootApp, type TestApp } from '../support/app.ts';
+import { skipNote } from '../support/services.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+if (!hasChromium) skipNote('Chromium (alarm badge browser test)');
+
+describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let page: Page;
+  const sockets: WebSocketRoute[] = [];
+  let blocked = false;
+
+  beforeAll(async () => {
+    app = await bootApp();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // The page's live socket goes through this route, so the test can cut it and keep it down.
+    await page.routeWebSocket(/\/api\/v1\/stream/, (ws) => {
+      if (blocked) return void ws.close();
+      ws.connectToServer();
+      sockets.push(ws);
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('shows an alert opened while the socket was down once it reconnects, without a reload', async () => {
+    const admin = (await app.tokenFor('admin')).token;
+    const nurse = await app.tokenFor('clinician');
+    const patientId = (await app.services.patientService.create({ name: 'Badge Test', birthDate: '1950-01-01' }, 'system')).id;
+    await app.services.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
+    const device = (await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
+    const rule = await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-badge-test', {
+      scope: 'patient', scopeId: patientId, definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
+    });
+    expect(rule.status).toBe(200);
+
+    await page.goto(app.httpUrl);
+    await page.getByLabel(/email/i).fill(nurse.email);
+    await page.getByLabel(/password/i).fill('correct horse battery');
+    await page.getByRole('button', { name: /sign in/i }).click();
+    const badge = page.locator('a.alert-badge');
+    await badge.waitFor();
+    await expect.poll(() => badge.getAttribute('aria-label')).toBe('0 open alerts');
+    await expect.poll(() => sockets.length, { timeout: 10_000 }).toBeGreaterThan(0);
+
+    // Cut the socket and keep it down while the alert opens.
+    blocked = true;
+    for (const s of sockets.splice(0)) await s.close();
+    expect((await app.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { hr: 170 })).status).toBe(202);
+    // The test rule opens a critical alert (the clinic's default heart-rate rule may open another).
+    const openCritical = async () => (await app.api<Array<{ severity: string }>>(nurse.token, 'GET', '/api/v1/alerts?status=open')).body.filter((a) => a.severity === 'critical').length;
+    await expect.poll(openCritical, { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.waitForTimeout(1_000);
+    const n = await openCritical();
+    expect(await badge.getAttribute('aria-label')).toBe('0 open alerts'); // nothing could reach the page
+
+    blocked = false; // the page's next reconnect attempt gets through
+    await expect.poll(() => badge.getAttribute('aria-label'), { timeout: 20_000 }).toBe(`${n} open critical alert${n > 1 ? 's' : ''}`);
+  });
+});
