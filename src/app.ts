@@ -12,6 +12,7 @@ import { secureDataDir } from './platform/data-dir.ts';
 import { createPatientCipher } from './platform/encryption/index.ts';
 import { loadSecrets, type Secrets } from './platform/secrets.ts';
 import { migrate } from './store/migrate.ts';
+import { createRetention } from './store/retention.ts';
 import { createPatientsRepository } from './store/patients.repository.ts';
 import { createUsersRepository } from './store/users.repository.ts';
 import { createDevicesRepository } from './store/devices.repository.ts';
@@ -155,6 +156,9 @@ export async function startApp(
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'database migrated');
+    const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
+    retention.start();
+    closers.push(() => retention.stop());
     const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
     closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing

@@ -26,6 +26,8 @@ export interface Config {
   /** Device commands: how long an online device has to answer, and how long a command waits for an offline one (s). */
   commandAnswerTimeoutS: number;
   commandQueueTtlS: number;
+  /** Retention of operational tables, in days (readings themselves are kept). */
+  retention: { dedupDays: number; rejectionsDays: number; notificationsDays: number };
   /** [sec] Security settings (issue 9). */
   security: SecurityConfig;
 }
@@ -86,6 +88,9 @@ const fields = {
   VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
   VIGIL_COMMAND_ANSWER_TIMEOUT_S: z.coerce.number().int('must be whole seconds').min(5, 'must be at least 5').max(3600, 'must be at most 3600').default(120),
   VIGIL_COMMAND_QUEUE_TTL_S: z.coerce.number().int('must be whole seconds').min(60, 'must be at least 60').max(7 * 86_400, 'must be at most 7 days').default(3600),
+  VIGIL_RETENTION_DEDUP_DAYS: z.coerce.number().int('must be whole days').min(8, 'must be at least 8 (devices and broker sessions re-send for up to 7 days)').max(3650).default(14),
+  VIGIL_RETENTION_REJECTIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(30),
+  VIGIL_RETENTION_NOTIFICATIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(90),
   VIGIL_TRUSTED_PROXIES: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x)), 'must be a comma-separated list of IP addresses or CIDR ranges'),
   VIGIL_ALLOWED_ORIGINS: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^https?:\/\/[^/\s]+$/.test(x)), 'must be a comma-separated list of origins like https://portal.example.org'),
   VIGIL_REQUIRE_MFA: bool.default(true),
@@ -124,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: v.VIGIL_PUBLIC_URL,
     commandAnswerTimeoutS: v.VIGIL_COMMAND_ANSWER_TIMEOUT_S,
     commandQueueTtlS: v.VIGIL_COMMAND_QUEUE_TTL_S,
+    retention: { dedupDays: v.VIGIL_RETENTION_DEDUP_DAYS, rejectionsDays: v.VIGIL_RETENTION_REJECTIONS_DAYS, notificationsDays: v.VIGIL_RETENTION_NOTIFICATIONS_DAYS },
     security: {
       trustedProxies: list(v.VIGIL_TRUSTED_PROXIES),
       allowedOrigins: list(v.VIGIL_ALLOWED_ORIGINS),

@@ -1,0 +1,87 @@
+import type { Db } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Clock } from '../platform/clock.ts';
+
+const DAY_MS = 86_400_000;
+const BATCH = 5_000; // rows per DELETE: short transactions, no long lock on a busy table
+
+export interface RetentionPolicy {
+  /**
+   * (device, seq) de-duplication keys. A device (or a broker session) can re-send a message only for so
+   * long: the external consumers' sessions expire after 7 days, so 14 days keeps every possible repeat.
+   */
+  dedupDays: number;
+  /** Rejected payloads (the admin's "why was this refused" view). */
+  rejectionsDays: number;
+  /** Sent or finally failed notification jobs (the alert's own history stays on the alert). */
+  notificationsDays: number;
+  /** Expired sign-in sessions are useless; kept this long after expiry for investigation. */
+  expiredSessionsDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = { dedupDays: 14, rejectionsDays: 30, notificationsDays: 90, expiredSessionsDays: 1 };
+
+/** Each pruned table: which rows are old, given the cut-off time as $1. */
+const RULES: Array<{ table: string; key: keyof RetentionPolicy; where: string }> = [
+  { table: 'ingested_messages', key: 'dedupDays', where: 'received_at < $1' },
+  { table: 'rejected_payloads', key: 'rejectionsDays', where: 'received_at < $1' },
+  { table: 'notification_jobs', key: 'notificationsDays', where: `status IN ('sent', 'failed') AND created_at < $1` },
+  { table: 'sessions', key: 'expiredSessionsDays', where: 'expires_at < $1' },
+];
+
+/**
+ * Deletes what has outlived its use, in small batches (`ctid` of at most BATCH rows per statement), so the
+ * operational tables stop growing with every message. Idempotent: several instances may sweep at once.
+ */
+export function createRetention(deps: { db: Db; clock: Clock; logger: Logger; policy?: Partial<RetentionPolicy> }) {
+  const policy = { ...DEFAULT_RETENTION, ...deps.policy };
+  const log = deps.logger.child({ module: 'retention' });
+  let timer: NodeJS.Timeout | null = null;
+  let first: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+
+  async function sweep(): Promise<Record<string, number>> {
+    const deleted: Record<string, number> = {};
+    for (const rule of RULES) {
+      const cutoff = new Date(deps.clock.now() - policy[rule.key] * DAY_MS).toISOString();
+      let total = 0;
+      for (;;) {
+        const rows = await deps.db.query<{ n: string }>(
+          `WITH gone AS (DELETE FROM ${rule.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${rule.table} WHERE ${rule.where} LIMIT ${BATCH})) RETURNING 1)
+           SELECT count(*) AS n FROM gone`,
+          [cutoff],
+        );
+        const n = Number(rows[0]?.n ?? 0);
+        total += n;
+        if (n < BATCH) break;
+      }
+      deleted[rule.table] = total;
+    }
+    if (Object.values(deleted).some((n) => n > 0)) log.info({ deleted }, 'retention sweep');
+    return deleted;
+  }
+
+  return {
+    policy,
+    sweep,
+    start(everyMs = 3_600_000) {
+      const run = () => {
+        if (running) return;
+        running = sweep()
+          .catch((err) => log.warn({ err }, 'retention sweep failed'))
+          .finally(() => (running = null));
+      };
+      timer = setInterval(run, everyMs);
+      timer.unref();
+      first = setTimeout(run, 30_000); // not during start-up, but soon after
+      first.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      if (first) clearTimeout(first);
+      await running;
+    },
+  };
+}
+
+export type Retention = ReturnType<typeof createRetention>;

@@ -1,0 +1,61 @@
+/**
+ * Issue 11 defect 7 (tables): ingested_messages, rejections, finished notification jobs and expired
+ * sessions are pruned by age, in batches, on PGlite and PostgreSQL; what is still useful stays.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { createRetention } from '../src/store/retention.ts';
+import { createLogger } from '../src/platform/logger.ts';
+
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (retention on PostgreSQL)');
+const DAY = 86_400_000;
+
+for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: true }]) {
+  describe.skipIf(setup.pg && !hasPg)(`retention on ${setup.name}`, () => {
+    let app: TestApp;
+    let drop: (() => Promise<void>) | null = null;
+    beforeAll(async () => {
+      if (setup.pg) {
+        const db = await createTestDatabase();
+        drop = db.drop;
+        app = await bootApp({ databaseUrl: db.url });
+      } else app = await bootApp();
+    });
+    afterAll(async () => {
+      await app?.stop();
+      await drop?.();
+    });
+
+    it('deletes old de-duplication keys, rejections, finished jobs and expired sessions, and nothing still in use', async () => {
+      const db = app.services.db;
+      const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+      // 12,000 old keys (more than one delete batch) and 3 recent ones.
+      await db.query(`INSERT INTO ingested_messages (device_id, seq, received_at) SELECT 'dev_old', g, $1 FROM generate_series(1, 12000) g`, [ago(20)]);
+      await db.query(`INSERT INTO ingested_messages (device_id, seq, received_at) SELECT 'dev_new', g, $1 FROM generate_series(1, 3) g`, [ago(1)]);
+      await db.query(`INSERT INTO rejected_payloads (device_id, topic, reason, received_at) VALUES ('d', 't', 'old', $1), ('d', 't', 'new', $2)`, [ago(40), ago(2)]);
+      const jobs = [['old-sent', 'sent', 100], ['old-failed', 'failed', 100], ['old-pending', 'pending', 100], ['new-sent', 'sent', 5]] as const;
+      for (const [key, status, days] of jobs) {
+        await db.query(
+          `INSERT INTO notification_jobs (idempotency_key, alert_id, channel, target, payload, status, next_attempt_at, created_at) VALUES ($1, 'alt_x', 'email', 'x@y', '{}', $2, now(), $3)`,
+          [key, status, ago(days)],
+        );
+      }
+      const user = await app.tokenFor('clinician');
+      const [{ id: userId }] = await db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [user.email]);
+      await db.query(`INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ('expired', $1, $2), ('valid', $1, $3)`, [userId, ago(3), ago(-3)]);
+
+      const retention = createRetention({ db, clock: { now: () => Date.now() }, logger: createLogger('silent') });
+      const deleted = await retention.sweep();
+      expect(deleted).toEqual({ ingested_messages: 12000, rejected_payloads: 1, notification_jobs: 2, sessions: 1 });
+
+      expect(await db.query(`SELECT device_id, count(*)::int AS n FROM ingested_messages WHERE device_id LIKE 'dev_%' GROUP BY device_id`)).toEqual([{ device_id: 'dev_new', n: 3 }]);
+      expect((await db.query<{ reason: string }>(`SELECT reason FROM rejected_payloads WHERE device_id = 'd'`)).map((r) => r.reason)).toEqual(['new']);
+      expect((await db.query<{ k: string }>(`SELECT idempotency_key AS k FROM notification_jobs ORDER BY k`)).map((r) => r.k)).toEqual(['new-sent', 'old-pending']);
+      expect((await db.query<{ t: string }>(`SELECT token_hash AS t FROM sessions WHERE user_id = $1`, [userId])).map((r) => r.t)).toEqual(['valid']);
+      // A second sweep finds nothing more.
+      expect(Object.values(await retention.sweep()).every((n) => n === 0)).toBe(true);
+    });
+  });
+}
