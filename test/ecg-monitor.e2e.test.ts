@@ -73,4 +73,37 @@ describe('ECG monitoring in the platform', () => {
     }
     expect(alerts.find((a) => a.rule === 'vf')).toMatchObject({ severity: 'critical', status: 'open' });
   });
+
+  it('a gap in the signal ends open AF and VF episodes: end events, and the AF episode is stored (issue 11 defect 2)', async () => {
+    const dev = await app.services.deviceService.provision({ patientId, type: 'ecg' }, 'system');
+    const events: Array<{ type: string; state: string; deviceId: string }> = [];
+    const off = app.services.events.on('live', (m) => {
+      if ((m.type === 'ecg.af' || m.type === 'ecg.vf') && m.deviceId === dev.id) events.push(m as never);
+    });
+    const model = createEcgModel({ seed: 11, fs: FS });
+    const start = Date.now() - 10 * 60_000;
+    const chunk = (s: number, samples: number[]) => app.services.ingest.acceptEcg(dev.id, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }));
+    // 30 s sinus, 120 s AF, then nothing for 60 s, then sinus again (the device was off the patient).
+    let s = 0;
+    for (; s < 30; s++) await chunk(s, model.next(FS, { hr: 72, rr: 15, af: false }));
+    for (; s < 150; s++) await chunk(s, model.next(FS, { hr: 110, rr: 15, af: true }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.filter((e) => e.type === 'ecg.af').map((e) => e.state)).toEqual(['start']);
+    for (s = 210; s < 215; s++) await chunk(s, model.next(FS, { hr: 72, rr: 15, af: false }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.filter((e) => e.type === 'ecg.af').map((e) => e.state)).toEqual(['start', 'end']);
+    const episodes = (await app.services.repos.readings.range(patientId, DERIVED_CODES.afEpisode.code, start, Date.now())).filter((r) => r.deviceId === dev.id);
+    expect(episodes).toHaveLength(1);
+    expect(episodes[0].value).toBeGreaterThan(60); // seconds of AF before the gap
+    expect(episodes[0].value).toBeLessThanOrEqual(130); // 120 s of AF; onset is back-dated by up to the detection window
+
+    // VF, then a gap: the VF episode ends, so its alert is no longer held open by a stream that stopped.
+    for (s = 300; s < 320; s++) await chunk(s, Array.from({ length: FS }, (_, i) => Math.round(900 * Math.sin((2 * Math.PI * 5 * (s * FS + i)) / FS))));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.filter((e) => e.type === 'ecg.vf').map((e) => e.state)).toEqual(['start']);
+    for (s = 400; s < 402; s++) await chunk(s, model.next(FS, { hr: 72, rr: 15, af: false }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.filter((e) => e.type === 'ecg.vf').map((e) => e.state)).toEqual(['start', 'end']);
+    off();
+  });
 });

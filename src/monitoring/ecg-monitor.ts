@@ -7,6 +7,8 @@ import { createEcgStreamAnalyzer, ECG_ALGORITHM, type EcgStreamAnalyzer } from '
 const HR_STORE_EVERY_MS = 10_000; // one derived heart rate per device every 10 s is plenty for trends
 const MIN_CONFIDENCE = 0.5; // below this signal quality a heart rate is not recorded (noise must not alarm)
 const MAX_GAP_MS = 2_000; // a longer gap between chunks restarts the detector (its state no longer applies)
+const IDLE_EVICT_MS = 5 * 60_000; // a device silent this long has its stream closed and forgotten (memory)
+const SWEEP_MS = 60_000;
 
 interface DeviceStream {
   analyzer: EcgStreamAnalyzer;
@@ -15,6 +17,10 @@ interface DeviceStream {
   nextTs: number; // expected ms of the next chunk
   lastHrStoredAt: number;
   afStartTs: number | null;
+  vfStartTs: number | null;
+  patientId: string;
+  /** Wall-clock time of the last chunk (device clocks may be off; eviction goes by ours). */
+  seenAt: number;
 }
 
 /**
@@ -26,17 +32,52 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
   const log = deps.logger.child({ module: 'ecg-monitor' });
   const streams = new Map<string, DeviceStream>();
 
+  /**
+   * A stream ends (gap, change of sampling rate, silence): an open AF episode ends where the signal did and
+   * is stored; an open VF episode ends too, so its alert can resolve. Without this, a gap dropped the AF
+   * episode (no end event, nothing stored) and left VF open forever.
+   */
+  function endStream(deviceId: string, s: DeviceStream) {
+    const end = s.nextTs;
+    if (s.afStartTs !== null) {
+      const start = s.afStartTs;
+      deps.events.emit('live', { type: 'ecg.af', patientId: s.patientId, deviceId, state: 'end', at: new Date(end).toISOString(), start: new Date(start).toISOString(), reason: 'signal gap' });
+      const row: NewReading = { patientId: s.patientId, deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method: { ...ECG_ALGORITHM } };
+      void deps.ingest.storeDerived([row]).catch((err) => log.error({ err }, 'could not store an AF episode'));
+    }
+    if (s.vfStartTs !== null) {
+      deps.events.emit('live', { type: 'ecg.vf', patientId: s.patientId, deviceId, state: 'end', at: new Date(end).toISOString(), reason: 'signal gap' });
+    }
+    s.afStartTs = null;
+    s.vfStartTs = null;
+  }
+
   function streamFor(c: StoredEcgChunk): DeviceStream {
     const s = streams.get(c.deviceId);
     if (s && s.fs === c.fs && Math.abs(c.ts - s.nextTs) <= MAX_GAP_MS) return s;
-    const fresh: DeviceStream = { analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: ECG_UNIT_PER_MV[c.unit] }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0, afStartTs: null };
+    if (s) endStream(c.deviceId, s);
+    const fresh: DeviceStream = {
+      analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: ECG_UNIT_PER_MV[c.unit] }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0,
+      afStartTs: null, vfStartTs: null, patientId: c.patientId, seenAt: Date.now(),
+    };
     streams.set(c.deviceId, fresh);
     return fresh;
   }
 
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const [deviceId, s] of streams) {
+      if (now - s.seenAt < IDLE_EVICT_MS) continue;
+      endStream(deviceId, s);
+      streams.delete(deviceId);
+    }
+  }, SWEEP_MS);
+  sweeper.unref();
+
   const off = deps.events.on('ecg.stored', (c: StoredEcgChunk) => {
     try {
       const s = streamFor(c);
+      s.seenAt = Date.now();
       const startIndex = Math.round(((c.ts - s.t0) / 1000) * s.fs);
       const result = s.analyzer.push(c.samples, startIndex);
       s.nextTs = c.ts + (c.samples.length / c.fs) * 1000;
@@ -60,9 +101,11 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
         derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method });
       }
       if (result.vf.episodeStarted !== undefined) {
+        s.vfStartTs = at(result.vf.episodeStarted);
         deps.events.emit('live', { type: 'ecg.vf', patientId: c.patientId, deviceId: c.deviceId, state: 'start', at: new Date(at(result.vf.episodeStarted)).toISOString() });
       }
       if (result.vf.episodeEnded !== undefined) {
+        s.vfStartTs = null;
         deps.events.emit('live', { type: 'ecg.vf', patientId: c.patientId, deviceId: c.deviceId, state: 'end', at: new Date(at(result.vf.episodeEnded)).toISOString() });
       }
       if (derived.length) void deps.ingest.storeDerived(derived).catch((err) => log.error({ err }, 'could not store ECG findings'));
@@ -74,8 +117,11 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
   return {
     /** When the device's current AF episode started (epoch ms), or null when not in AF. */
     afSince: (deviceId: string): number | null => streams.get(deviceId)?.afStartTs ?? null,
+    /** Streams held in memory (for tests and the admin stats). */
+    streamCount: () => streams.size,
     close() {
       off();
+      clearInterval(sweeper);
       streams.clear();
     },
   };
