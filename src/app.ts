@@ -102,7 +102,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig(process.env) });
   const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock, alerts: alerts.service });
   const ingest = createIngestService({
-    db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5,
+    db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5, pressure: () => alerts.monitor.belowHighWater(),
   });
   // [tele] messages: bodies and files sealed with the patient's key
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });

@@ -13,6 +13,8 @@ const RULES_CACHE_MS = 30_000; // per-patient effective rules are re-resolved at
 const TIME_BASED = new Set(['missing-data', 'device-offline']);
 /** Readings older than this on arrival are history (device backfill): they do not open or close alerts, except trends over days, ms. */
 const MAX_LIVE_READING_AGE_MS = 15 * 60_000;
+/** Quiet, not-firing engine state is forgotten after this (it is rebuilt from the next signal); ms. */
+const IDLE_STATE_MS = 60 * 60_000;
 
 /** The bus message the ECG integration emits for atrial fibrillation (documented in the README). */
 export interface EcgAfMessage extends LiveMessage {
@@ -27,6 +29,8 @@ interface Tracked {
   ruleKey: string;
   subject: string;
   state: RuleState;
+  /** Wall-clock time of the last signal or tick that touched this state. */
+  touchedAt: number;
 }
 
 /**
@@ -35,7 +39,7 @@ interface Tracked {
  * transitions to the alert service. Signals are processed one batch at a time, in order, so a state is
  * never evaluated twice at once.
  */
-export function createAlertMonitor(deps: { events: EventBus; alerts: AlertService; rules: RulesService; devices: DevicesRepository; clock: Clock; logger: Logger; tickMs: number }) {
+export function createAlertMonitor(deps: { events: EventBus; alerts: AlertService; rules: RulesService; devices: DevicesRepository; clock: Clock; logger: Logger; tickMs: number; backlogMax?: number }) {
   const log = deps.logger.child({ module: 'alert-monitor' });
   const states = new Map<string, Tracked>();
   const ruleCache = new Map<string, { at: number; rules: Rule[] }>();
@@ -43,6 +47,12 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   let started = false; // signals before start() would meet an empty rule cache
+  // Back-pressure: signals queued for evaluation. Above backlogMax, ingest waits (and so withholds
+  // acknowledgements, which slows QoS 1 devices and HTTP senders) until evaluation catches up.
+  const backlogMax = deps.backlogMax ?? 50_000;
+  let backlog = 0;
+  let maxBacklogSeen = 0;
+  const drained: Array<() => void> = [];
 
   const keyOf = (patientId: string, rule: string, subject: string) => `${patientId}|${rule}|${subject}`;
 
@@ -55,9 +65,17 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     return rules;
   }
 
-  function enqueue(fn: () => Promise<void>): Promise<void> {
+  function enqueue(fn: () => Promise<void>, weight = 0): Promise<void> {
     if (!started) return chain;
-    const run = chain.then(() => (closed ? undefined : fn())).catch((err) => log.error({ err }, 'alert evaluation failed'));
+    backlog += weight;
+    maxBacklogSeen = Math.max(maxBacklogSeen, backlog);
+    const run = chain
+      .then(() => (closed ? undefined : fn()))
+      .catch((err) => log.error({ err }, 'alert evaluation failed'))
+      .finally(() => {
+        backlog -= weight;
+        if (backlog < backlogMax) drained.splice(0).forEach((f) => f());
+      });
     chain = run;
     return run;
   }
@@ -82,7 +100,8 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
         if (s.type === 'reading' && now - s.ts > MAX_LIVE_READING_AGE_MS && rule.definition.kind !== 'rate-of-change') continue;
         const subject = subjectOf(rule.definition, s);
         const key = keyOf(s.patientId, rule.key, subject);
-        const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState() };
+        const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState(), touchedAt: 0 };
+        t.touchedAt = Date.now();
         const prevFiring = t.state.firing;
         const { state, transition } = evaluate(t.state, s, rule.definition, now);
         t.state = state;
@@ -92,23 +111,44 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     }
   }
 
+  /**
+   * Forgets what no longer matters: expired rule-cache entries, and engine state that is neither firing nor
+   * pending nor needed to notice silence (time-based rules), idle for IDLE_STATE_MS or past its rule's
+   * trend window, or whose rule is gone. Without this, every patient, device and rule ever seen stayed.
+   */
+  function evict(now: number, wall: number) {
+    for (const [key, t] of states) {
+      if (t.state.firing || t.state.since !== null) continue;
+      const rule = ruleCache.get(t.patientId)?.rules.find((r) => r.key === t.ruleKey);
+      if (!rule || TIME_BASED.has(rule.definition.kind)) continue; // unknown here: keep (tick removes states of removed rules)
+      const window = rule?.definition.kind === 'rate-of-change' ? rule.definition.windowMs : 0;
+      if (wall - t.touchedAt >= Math.max(IDLE_STATE_MS, window)) states.delete(key);
+    }
+    for (const [patientId, hit] of ruleCache) if (now - hit.at >= RULES_CACHE_MS) ruleCache.delete(patientId);
+  }
+
   async function tick() {
     const now = deps.clock.now();
     for (const t of [...states.values()]) {
       const rule = (await rulesOf(t.patientId)).find((r) => r.key === t.ruleKey);
-      if (!rule || !TIME_BASED.has(rule.definition.kind)) continue;
+      if (!rule) {
+        if (!t.state.firing) states.delete(keyOf(t.patientId, t.ruleKey, t.subject)); // the rule was removed
+        continue;
+      }
+      if (!TIME_BASED.has(rule.definition.kind)) continue;
       const prevFiring = t.state.firing;
       const { state, transition } = evaluate(t.state, { type: 'tick' }, rule.definition, now);
       t.state = state;
       if (transition) await apply(rule, t, prevFiring, transition);
     }
     await deps.alerts.escalateDue();
+    evict(now, Date.now());
   }
 
   /** Engine state from what is durable: open alerts are firing; devices' last contact seeds missing-data and offline. */
   async function seed() {
     for (const a of deps.alerts.active()) {
-      states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value } });
+      states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value }, touchedAt: Date.now() });
     }
     for (const d of await deps.devices.list(null)) {
       if (!d.patientId || !d.lastSeenAt) continue;
@@ -117,7 +157,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
         const kind = rule.definition.kind;
         if (kind !== 'missing-data' && !(kind === 'device-offline' && !d.online)) continue;
         const key = keyOf(d.patientId, rule.key, d.id);
-        const t = states.get(key) ?? { patientId: d.patientId, ruleKey: rule.key, subject: d.id, state: initialState() };
+        const t = states.get(key) ?? { patientId: d.patientId, ruleKey: rule.key, subject: d.id, state: initialState(), touchedAt: Date.now() };
         if (kind === 'missing-data') t.state.lastTs ??= lastSeen;
         else t.state.since ??= lastSeen;
         states.set(key, t);
@@ -128,7 +168,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
   const offs = [
     deps.events.on('readings.stored', (readings: StoredReading[]) => {
       const signals = readings.filter((r) => !r.method).map((r) => ({ type: 'reading' as const, patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts }));
-      if (signals.length) void enqueue(() => feed(signals));
+      if (signals.length) void enqueue(() => feed(signals), signals.length);
     }),
     deps.events.on('device.status', (d: DeviceStatus) => {
       if (d.patientId) void enqueue(() => feed([{ type: 'device', patientId: d.patientId!, deviceId: d.deviceId, online: d.online, battery: d.battery }]));
@@ -159,6 +199,14 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     },
     /** Runs one tick now (tests with a controllable clock). */
     tick: () => enqueue(tick),
+    /** Resolves at once while the evaluation backlog is under backlogMax, else when it falls below. */
+    belowHighWater(): Promise<void> {
+      if (backlog < backlogMax || closed) return Promise.resolve();
+      return new Promise((resolve) => drained.push(resolve));
+    },
+    stats: () => ({ backlog, maxBacklogSeen, backlogMax, states: states.size, cachedRules: ruleCache.size }),
+    /** Runs eviction now (tests). */
+    evict: (wallNow = Date.now()) => evict(deps.clock.now(), wallNow),
     /** Resolves when every signal received so far has been evaluated. */
     idle: () => enqueue(async () => undefined),
     async close() {
@@ -167,6 +215,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
       if (timer) clearInterval(timer);
       await chain;
       closed = true;
+      drained.splice(0).forEach((f) => f());
     },
   };
 }

@@ -14,6 +14,8 @@ export interface AlertsConfig {
   webhookSecret: string | null;
   /** Time-based rules (missing data, offline) and escalation are checked this often, ms. */
   tickMs: number;
+  /** Back-pressure: readings waiting for rule evaluation above which ingest stops acknowledging new messages. */
+  backlogMax: number;
   /** The delivery worker polls the outbox this often (and at once when a job is queued), ms. */
   deliveryPollMs: number;
   /** First retry delay; doubles per attempt up to deliveryMaxBackoffMs, ms. */
@@ -30,6 +32,7 @@ const fields = {
   VIGIL_ALERT_WEBHOOK_URL: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').optional(),
   VIGIL_ALERT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   VIGIL_ALERT_TICK_MS: z.coerce.number().int().min(50).max(600_000).default(15_000),
+  VIGIL_ALERT_BACKLOG_MAX: z.coerce.number().int().min(10).max(10_000_000).default(50_000),
   VIGIL_DELIVERY_POLL_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
   VIGIL_DELIVERY_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
   VIGIL_DELIVERY_MAX_BACKOFF_MS: z.coerce.number().int().min(10).max(86_400_000).default(15 * 60_000),
@@ -54,6 +57,7 @@ export function loadAlertsConfig(env: Record<string, string | undefined> = proce
     webhookUrl: (v.VIGIL_ALERT_WEBHOOK_URL as string) ?? null,
     webhookSecret: (v.VIGIL_ALERT_WEBHOOK_SECRET as string) ?? null,
     tickMs: v.VIGIL_ALERT_TICK_MS as number,
+    backlogMax: v.VIGIL_ALERT_BACKLOG_MAX as number,
     deliveryPollMs: v.VIGIL_DELIVERY_POLL_MS as number,
     deliveryBackoffMs: v.VIGIL_DELIVERY_BACKOFF_MS as number,
     deliveryMaxBackoffMs: v.VIGIL_DELIVERY_MAX_BACKOFF_MS as number,

@@ -52,7 +52,7 @@ export function createAlertsModule(deps: {
     access: deps.access, audit: deps.audit, events: deps.events, clock: deps.clock, logger: deps.logger, config: deps.config,
     appUrl: () => appUrl(), webpushReady: () => vapid !== null, onQueued: () => worker.nudge(),
   });
-  const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs });
+  const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs, backlogMax: deps.config.backlogMax });
   let started = false;
 
   const preferences = createPreferencesService({ recipients: repos.recipients });

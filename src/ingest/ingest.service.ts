@@ -44,6 +44,11 @@ export function createIngestService(deps: {
   events: EventBus;
   logger: Logger;
   flushMs: number;
+  /**
+   * Back-pressure from what consumes stored readings (the alert rules): resolves when there is room. A
+   * device message waits here before it is written, so its acknowledgement waits too and senders slow down.
+   */
+  pressure?: () => Promise<void>;
 }) {
   const log = deps.logger.child({ module: 'ingest' });
   const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0, deadLettered: 0 };
@@ -173,6 +178,7 @@ export function createIngestService(deps: {
         await reject(deviceId, topic, rejected.join('; '), payload, receivedAt);
       }
       if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
+      await deps.pressure?.();
       const result = await deadLetterOnDataError(deviceId, topic, payload, receivedAt, () =>
         writer.add({
           messageKey: seq === null ? undefined : { deviceId, seq },

@@ -28,7 +28,14 @@ export function createCgmDailySummaries(deps: Pick<Services, 'events' | 'repos' 
     ]);
   }
 
+  let prunedAt = 0;
   const off = deps.events.on('readings.stored', (readings: StoredReading[]) => {
+    // Days already summarised older than two days can never be asked for again: forget them (memory).
+    if (Date.now() - prunedAt > 3_600_000) {
+      prunedAt = Date.now();
+      const cutoff = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
+      for (const [id, day] of done) if (day < cutoff) done.delete(id);
+    }
     for (const r of readings) {
       if (r.code !== GLUCOSE || r.method) continue;
       const yesterday = Math.floor(r.ts / DAY_MS) * DAY_MS - DAY_MS;

@@ -6,6 +6,7 @@ import { news2For, settingsOf } from '../patients/patient-status.ts';
 
 const NEWS2_MIN_INTERVAL_MS = 5_000; // recompute at most every 5 s per patient: vitals arrive every few seconds
 const NEWS2_STORE_EVERY_MS = 15 * 60_000; // an unchanged score is still recorded every 15 min for the chart
+const FORGET_AFTER_MS = 2 * NEWS2_STORE_EVERY_MS; // a patient quiet this long is forgotten (memory); the next reading starts afresh
 
 /**
  * Runs the pure analyses as readings arrive and stores their results as derived Observations (with the
@@ -29,6 +30,7 @@ export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos
     const due = [...pending].filter((id) => now - (last.get(id)?.at ?? 0) >= NEWS2_MIN_INTERVAL_MS);
     for (const id of due) pending.delete(id);
     if (pending.size > 0 && !closed) timer = setTimeout(run, NEWS2_MIN_INTERVAL_MS);
+    for (const [id, l] of last) if (now - l.at >= FORGET_AFTER_MS && !pending.has(id)) last.delete(id);
     if (due.length === 0) return;
     try {
       const [latest, patients] = await Promise.all([deps.repos.readings.latestFor(due), deps.repos.patients.list(due)]);
@@ -55,6 +57,8 @@ export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos
   }
 
   return {
+    /** Patients whose last NEWS2 is remembered (tests). */
+    remembered: () => last.size,
     close() {
       closed = true;
       off();
