@@ -215,11 +215,14 @@ export function createAlertService(deps: {
      */
     async escalateDue(): Promise<void> {
       const now = deps.clock.now();
-      for (const a of [...active.values()]) {
+      // From the database, not this process's memory: an alert opened by another instance (or one that
+      // died) escalates too. Each escalation locks the row and re-checks its level (SELECT … FOR UPDATE
+      // re-reads a row another transaction changed), so two instances' ticks escalate it once.
+      for (const a of await deps.alerts.active()) {
         if (a.status !== 'open') continue;
         const snoozedUntil = a.snoozedUntil ? Date.parse(a.snoozedUntil) : 0;
         if (snoozedUntil > now) continue;
-        const ladder = deps.rules.byId(a.ruleId)?.definition.escalation ?? [];
+        const ladder = (await deps.rules.byIdFresh(a.ruleId))?.definition.escalation ?? [];
         const step = ladder[a.escalationLevel];
         if (!step) continue;
         const since = Math.max(Date.parse(a.escalatedAt ?? a.openedAt), snoozedUntil);
@@ -228,7 +231,7 @@ export function createAlertService(deps: {
         const patch: AlertPatch = { escalationLevel: level, escalatedAt: iso(now), updatedAt: iso(now), ...(step.to.startsWith('user:') ? { assigneeId: step.to.slice(5) } : {}) };
         const pre: Alert = { ...a, escalationLevel: level, escalatedAt: iso(now) };
         await commit('escalated', 'system', async (tx) => {
-          const [row] = await tx.query<{ id: string }>(`SELECT id FROM alerts WHERE id = $1 AND escalation_level = $2 AND status = 'open'`, [a.id, a.escalationLevel]);
+          const [row] = await tx.query<{ id: string }>(`SELECT id FROM alerts WHERE id = $1 AND escalation_level = $2 AND status = 'open' FOR UPDATE`, [a.id, a.escalationLevel]);
           return row ? deps.alerts.update(tx, a.id, patch) : null;
         }, { event: 'escalated', target: step.to, pre }, { level, to: step.to }).catch((err) => log.error({ err, alert: a.id }, 'escalation failed'));
       }

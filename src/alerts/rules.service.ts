@@ -104,6 +104,10 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
       return () => listeners.delete(l);
     },
     byId: (id: string) => all.find((r) => r.id === id) ?? null,
+    /** A rule version by id, from the database when this instance has not loaded it (saved by another instance). */
+    async byIdFresh(id: string): Promise<Rule | null> {
+      return all.find((r) => r.id === id) ?? (await deps.rules.byId(id));
+    },
 
     /** The rules a principal may see: clinic defaults, care-team rules, and patient rules of visible patients. */
     async list(p: Principal, q: { patientId?: string } = {}): Promise<{ rules: Rule[]; effective?: Rule[] }> {

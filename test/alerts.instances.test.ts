@@ -1,0 +1,64 @@
+/**
+ * Issue 11 defect 3 (escalation): two Vigil instances on one PostgreSQL. An alert escalates exactly once
+ * when both instances' ticks run at the same moment, and an alert opened by an instance that then dies is
+ * still escalated by the survivor (escalation used to walk only the local process's alerts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { eventually } from './support/eventually.ts';
+
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (two-instance alert escalation)');
+
+describe.skipIf(!hasPg)('alert escalation across two instances', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let aClosed = false;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    a = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
+    b = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
+  });
+  afterAll(async () => {
+    if (!aClosed) await a?.stop();
+    await b?.stop();
+    await drop?.();
+  });
+
+  it('escalates once when both tick together, and the survivor escalates what a dead instance opened', async () => {
+    const admin = (await a.tokenFor('admin')).token;
+    const patientId = (await a.services.patientService.create({ name: 'Two Instances', birthDate: '1950-01-01' }, 'system')).id;
+    const device = (await a.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
+    // Created on A after B started: B has never loaded this rule.
+    const rule = await a.api(admin, 'PUT', '/api/v1/alert-rules/hr-two-instances', {
+      scope: 'patient', scopeId: patientId,
+      definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical', escalation: [{ afterMs: 1000, to: 'admins' }, { afterMs: 1000, to: 'admins' }] },
+    });
+    expect(rule.status).toBe(200);
+    expect((await a.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { hr: 170 })).status).toBe(202);
+    const level = async () =>
+      (await a.services.db.query<{ escalation_level: number; id: string }>(`SELECT id, escalation_level FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-two-instances'`, [patientId]))[0];
+    const opened = await eventually(level, (r) => r !== undefined);
+    expect(opened.escalation_level).toBe(0);
+    const escalations = async () =>
+      Number((await a.services.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE action = 'alert.escalated' AND entity_id = $1`, [opened.id]))[0].n);
+
+    await new Promise((r) => setTimeout(r, 1_200));
+    await Promise.all([a.services.alerts.service.escalateDue(), b.services.alerts.service.escalateDue(), a.services.alerts.service.escalateDue(), b.services.alerts.service.escalateDue()]);
+    expect((await level()).escalation_level).toBe(1);
+    expect(await escalations()).toBe(1);
+
+    // A dies; B escalates the next step of the alert A opened.
+    await a.close();
+    aClosed = true;
+    await new Promise((r) => setTimeout(r, 1_200));
+    await b.services.alerts.service.escalateDue();
+    const [row] = await b.services.db.query<{ escalation_level: number }>(`SELECT escalation_level FROM alerts WHERE id = $1`, [opened.id]);
+    expect(row.escalation_level).toBe(2);
+    const [{ n }] = await b.services.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE action = 'alert.escalated' AND entity_id = $1`, [opened.id]);
+    expect(Number(n)).toBe(2);
+  });
+});
