@@ -28,6 +28,25 @@ describe.skipIf(!hasPg)('alert escalation across two instances', () => {
     await drop?.();
   });
 
+  it('a rule saved on one instance takes effect on the other at once (LISTEN/NOTIFY)', async () => {
+    const admin = (await a.tokenFor('admin')).token;
+    const patientId = (await a.services.patientService.create({ name: 'Rule Fan-out', birthDate: '1950-01-01' }, 'system')).id;
+    const device = (await a.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
+    const openOnB = async () => (await b.services.db.query<{ rule_key: string }>(`SELECT rule_key FROM alerts WHERE patient_id = $1 AND rule_key = 'rr-fanout'`, [patientId])).length;
+    // B evaluates this patient first (and caches its rules), with no such rule yet.
+    expect((await b.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { rr: 30 })).status).toBe(202);
+    await b.services.alerts.monitor.idle();
+    expect(await openOnB()).toBe(0);
+    const saved = await a.api(admin, 'PUT', '/api/v1/alert-rules/rr-fanout', {
+      scope: 'patient', scopeId: patientId, definition: { kind: 'threshold', code: '9279-1', op: 'above', value: 25, clearAt: 20, severity: 'warning' },
+    });
+    expect(saved.status).toBe(200);
+    await eventually(() => b.services.alerts.rules.byId((saved.body as { id: string }).id), (r) => r !== null, 5_000);
+    expect((await b.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { rr: 31 })).status).toBe(202);
+    await b.services.alerts.monitor.idle();
+    expect(await eventually(openOnB, (n) => n === 1, 5_000)).toBe(1);
+  });
+
   it('escalates once when both tick together, and the survivor escalates what a dead instance opened', async () => {
     const admin = (await a.tokenFor('admin')).token;
     const patientId = (await a.services.patientService.create({ name: 'Two Instances', birthDate: '1950-01-01' }, 'system')).id;

@@ -81,6 +81,7 @@ export function createAlertsModule(deps: {
     },
     async close() {
       if (!started) return;
+      await rules.close();
       await monitor.close();
       await worker.close();
       email?.close();

@@ -9,8 +9,18 @@ const toRule = (r: Row): Rule => ({
 });
 
 /** SQL for alert rules and their version history, and nothing else. */
+const CHANNEL = 'vigil_rules';
+
 export function createRulesRepository(db: Db) {
   return {
+    /** Tells every instance that rules changed (PostgreSQL NOTIFY; delivered on commit). */
+    async notifyChanged(ruleId: string): Promise<void> {
+      if (db.listen) await db.query('SELECT pg_notify($1, $2)', [CHANNEL, ruleId]);
+    },
+    /** Calls back when any instance changed rules (or after a lost LISTEN connection came back). */
+    async onChanged(handler: () => void): Promise<() => Promise<void>> {
+      return db.listen ? db.listen(CHANNEL, () => handler()) : async () => undefined;
+    },
     async all(): Promise<Rule[]> {
       return (await db.query<Row>('SELECT * FROM alert_rules ORDER BY key, scope, scope_id')).map(toRule);
     },

@@ -89,8 +89,12 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
     if (p.role !== 'admin' && p.practitionerId !== scopeId) throw forbidden('clinicians may edit only their own care-team rules');
   }
 
+  let stopListening: (() => Promise<void>) | null = null;
+
   return {
     async start() {
+      // Rule edits on any instance reach this one (rule changes fan out over PostgreSQL LISTEN/NOTIFY).
+      stopListening = await deps.rules.onChanged(() => void reload().catch(() => undefined));
       const existing = new Set((await deps.rules.all()).filter((r) => r.scope === 'clinic').map((r) => r.key));
       for (const [key, raw] of Object.entries(DEFAULT_RULES)) {
         if (!existing.has(key)) await deps.rules.saveVersion({ newId: newId('rul'), key, scope: 'clinic', scopeId: '', enabled: true, definition: ruleDefinitionSchema.parse(raw), by: 'system' });
@@ -141,7 +145,11 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
       const rule = await deps.rules.saveVersion({ newId: newId('rul'), key, scope, scopeId, enabled, definition, by: p.userId });
       await deps.audit.record({ actor: p, action: 'alert-rule.save', entityType: 'AlertRule', entityId: rule.id, patientId: scope === 'patient' ? scopeId : null, details: { key, scope, scopeId, version: rule.version, enabled } });
       await reload();
+      await deps.rules.notifyChanged(rule.id);
       return rule;
+    },
+    async close() {
+      await stopListening?.();
     },
   };
 }

@@ -20,7 +20,48 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Several statements separated by semicolons, no parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * PostgreSQL LISTEN on a dedicated connection (other instances' `pg_notify`), reconnecting when it drops;
+   * after a reconnect the handler is called with '' ("you may have missed something: resync"). Absent on
+   * PGlite, which only ever has one instance. Resolves to the unsubscribe.
+   */
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** A dedicated LISTEN connection that comes back after a database restart. */
+async function listenOn(url: string, channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | null = null;
+  const connect = async (resync: boolean): Promise<void> => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    c.on('notification', (m) => m.channel === channel && onMessage(m.payload ?? ''));
+    c.on('error', () => undefined); // 'end' follows; reconnect there
+    c.on('end', () => {
+      if (stopped || client !== c) return;
+      client = null;
+      schedule();
+    });
+    await c.connect();
+    await c.query(`LISTEN ${channel}`);
+    if (stopped) return void (await c.end().catch(() => undefined));
+    client = c;
+    if (resync) onMessage('');
+  };
+  const schedule = () => {
+    if (stopped) return;
+    retry = setTimeout(() => connect(true).catch(schedule), 1000);
+    retry.unref();
+  };
+  await connect(false);
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    await client?.end().catch(() => undefined);
+    client = null;
+  };
 }
 
 export async function openPostgres(url: string): Promise<Db> {
@@ -33,8 +74,18 @@ export async function openPostgres(url: string): Promise<Db> {
     await pool.end().catch(() => undefined);
     throw new AppError('UNAVAILABLE', `DATABASE_URL: cannot connect (${(err as Error).message})`);
   }
+  const listeners = new Set<() => Promise<void>>();
   return {
     kind: 'postgres',
+    async listen(channel, onMessage) {
+      const stop = await listenOn(url, channel, onMessage);
+      const unsubscribe = async () => {
+        listeners.delete(unsubscribe);
+        await stop();
+      };
+      listeners.add(unsubscribe);
+      return unsubscribe;
+    },
     query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
     async transaction(fn) {
       const client = await pool.connect();
@@ -51,7 +102,10 @@ export async function openPostgres(url: string): Promise<Db> {
       }
     },
     exec: async (sql) => void (await pool.query(sql)),
-    close: () => pool.end(),
+    close: async () => {
+      for (const l of [...listeners]) await l();
+      await pool.end();
+    },
   };
 }
 
