@@ -31,4 +31,16 @@ describe('CGM daily summary', () => {
     expect(rows[0].value).toBeCloseTo(expected.tir, 1);
     expect(rows[0].method?.name).toBe('cgm-consensus-2019-daily');
   });
+
+  it('stores a day’s summary once even when two writers race (unique per patient and day)', async () => {
+    const s = app.services;
+    const patientId = (await s.patientService.create({ name: 'Cgm Race' }, 'system')).id;
+    const dayStart = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
+    const row = { patientId, deviceId: null, system: 'http://loinc.org', code: '97510-2', value: 71.5, unit: '%', ts: dayStart, seq: null, method: { name: 'cgm-consensus-2019-daily', version: '1.0.0' } };
+    // What two instances do when both see the first reading of a new day: both insert yesterday's summary.
+    const [first, second] = await Promise.allSettled([s.ingest.storeDerived([row]), s.ingest.storeDerived([{ ...row }])]);
+    expect([first.status, second.status].sort()).toEqual(['fulfilled', 'rejected']);
+    expect(((first.status === 'rejected' ? first : second) as PromiseRejectedResult).reason.code).toBe('23505');
+    expect(await s.repos.readings.range(patientId, '97510-2', dayStart, dayStart)).toHaveLength(1);
+  });
 });
