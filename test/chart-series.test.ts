@@ -46,7 +46,7 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
         const chunk = rows.slice(i, i + 20_000);
         await app.services.db.transaction((tx) => app.services.repos.readings.insertBatch(tx, chunk));
       }
-    });
+    }, 240_000);
     afterAll(async () => {
       await app?.stop();
       await drop?.();

@@ -45,15 +45,22 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
       const user = await app.tokenFor('clinician');
       const [{ id: userId }] = await db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [user.email]);
       await db.query(`INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ('expired', $1, $2), ('valid', $1, $3)`, [userId, ago(3), ago(-3)]);
+      await db.query(
+        `INSERT INTO api_tokens (id, user_id, token_hash, name, revoked_at, expires_at) VALUES
+           ('tok_revoked_old', $1, 'h1', 'x', $2, NULL), ('tok_expired_old', $1, 'h2', 'x', NULL, $2),
+           ('tok_revoked_new', $1, 'h3', 'x', $3, NULL), ('tok_live', $1, 'h4', 'x', NULL, $4)`,
+        [userId, ago(40), ago(2), ago(-30)],
+      );
 
       const retention = createRetention({ db, clock: { now: () => Date.now() }, logger: createLogger('silent') });
       const deleted = await retention.sweep();
-      expect(deleted).toEqual({ ingested_messages: 12000, rejected_payloads: 1, notification_jobs: 2, sessions: 1 });
+      expect(deleted).toEqual({ ingested_messages: 12000, rejected_payloads: 1, notification_jobs: 2, sessions: 1, api_tokens: 2 });
 
       expect(await db.query(`SELECT device_id, count(*)::int AS n FROM ingested_messages WHERE device_id LIKE 'dev_%' GROUP BY device_id`)).toEqual([{ device_id: 'dev_new', n: 3 }]);
       expect((await db.query<{ reason: string }>(`SELECT reason FROM rejected_payloads WHERE device_id = 'd'`)).map((r) => r.reason)).toEqual(['new']);
       expect((await db.query<{ k: string }>(`SELECT idempotency_key AS k FROM notification_jobs ORDER BY k`)).map((r) => r.k)).toEqual(['new-sent', 'old-pending']);
       expect((await db.query<{ t: string }>(`SELECT token_hash AS t FROM sessions WHERE user_id = $1`, [userId])).map((r) => r.t)).toEqual(['valid']);
+      expect((await db.query<{ id: string }>(`SELECT id FROM api_tokens WHERE id LIKE 'tok_%' ORDER BY id`)).map((r) => r.id)).toEqual(['tok_live', 'tok_revoked_new']);
       // A second sweep finds nothing more.
       expect(Object.values(await retention.sweep()).every((n) => n === 0)).toBe(true);
     });

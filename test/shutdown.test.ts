@@ -48,7 +48,7 @@ describe('shutdown and failure', () => {
       if (!closed) await app.close();
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 
   it('a dead PGlite worker fails queries at once and /health answers 503 instead of hanging', async () => {
     const app = await bootApp();
@@ -64,11 +64,11 @@ describe('shutdown and failure', () => {
       expect(await health.json()).toMatchObject({ status: 'unavailable', database: 'down' });
       const admin = await app.api<{ error: { message: string } }>('no-such-token', 'GET', '/api/v1/patients');
       expect(admin.status).toBeGreaterThanOrEqual(400); // answered, not hung
-      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(Date.now() - started).toBeLessThan(10_000); // milliseconds when idle; generous for a loaded CI machine
     } finally {
       await app.stop(); // closing with a dead database must not hang either
     }
-  });
+  }, 180_000);
 
   it('`npm start` stopped with SIGTERM leaves no node process running', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-sigterm-'));
@@ -101,7 +101,7 @@ describe('shutdown and failure', () => {
     };
     let pids: number[] = [];
     try {
-      await eventually(() => out, (o) => o.includes('Vigil is running') || npm.exitCode !== null, 90_000);
+      await eventually(() => out, (o) => o.includes('Vigil is running') || npm.exitCode !== null, 180_000);
       expect(out).toContain('Vigil is running');
       pids = descendants();
       expect(pids.length).toBeGreaterThan(0);
@@ -113,5 +113,5 @@ describe('shutdown and failure', () => {
       for (const pid of [npm.pid!, ...pids]) if (alive(pid)) process.kill(pid, 'SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 });

@@ -17,9 +17,11 @@ export interface RetentionPolicy {
   notificationsDays: number;
   /** Expired sign-in sessions are useless; kept this long after expiry for investigation. */
   expiredSessionsDays: number;
+  /** API tokens revoked or expired this long ago (they can never authenticate again; the audit log keeps their story). */
+  deadTokensDays: number;
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { dedupDays: 14, rejectionsDays: 30, notificationsDays: 90, expiredSessionsDays: 1 };
+export const DEFAULT_RETENTION: RetentionPolicy = { dedupDays: 14, rejectionsDays: 30, notificationsDays: 90, expiredSessionsDays: 1, deadTokensDays: 30 };
 
 /** Each pruned table: which rows are old, given the cut-off time as $1. */
 const RULES: Array<{ table: string; key: keyof RetentionPolicy; where: string }> = [
@@ -27,6 +29,7 @@ const RULES: Array<{ table: string; key: keyof RetentionPolicy; where: string }>
   { table: 'rejected_payloads', key: 'rejectionsDays', where: 'received_at < $1' },
   { table: 'notification_jobs', key: 'notificationsDays', where: `status IN ('sent', 'failed') AND created_at < $1` },
   { table: 'sessions', key: 'expiredSessionsDays', where: 'expires_at < $1' },
+  { table: 'api_tokens', key: 'deadTokensDays', where: '(revoked_at < $1 OR expires_at < $1)' },
 ];
 
 /**

@@ -2,6 +2,7 @@
 CREATE INDEX IF NOT EXISTS ingested_messages_received ON ingested_messages (received_at);
 CREATE INDEX IF NOT EXISTS notification_jobs_finished ON notification_jobs (created_at) WHERE status IN ('sent', 'failed');
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at);
+-- api_tokens is small (a few per user): no index needed for its sweep.
 
 -- One CGM daily summary per patient and day (issue 11 defect 3): two instances summarising the same day
 -- used to check-then-insert twice. Earlier duplicates are removed first (the oldest row is kept).
