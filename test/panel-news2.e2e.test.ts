@@ -22,7 +22,7 @@ describe('panel NEWS2 agrees with the patient page', () => {
     patientId = (await app.services.patientService.create({ name: 'Resp Rate', birthDate: '1950-01-01' }, 'system')).id;
     await app.services.patientService.assignClinician(patientId, clinician.practitionerId!, 'system');
     device = (await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
-  });
+  }, 180_000);
 
   it('a change of the partial score (RR 21 on an incomplete set) reaches the panel live', async () => {
     const ws = new WebSocket(`${app.httpUrl.replace('http', 'ws')}/api/v1/stream?token=${clinician.token}`);

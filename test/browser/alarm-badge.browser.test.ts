@@ -22,7 +22,7 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
   let blocked = false;
 
   beforeAll(async () => {
-    app = await bootApp();
+    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } }); // sign-in with a second factor is tested in mfa.browser.test.ts
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     // The page's live socket goes through this route, so the test can cut it and keep it down.
@@ -31,7 +31,7 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
       ws.connectToServer();
       sockets.push(ws);
     });
-  });
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await app?.stop();
@@ -51,11 +51,11 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
     await page.goto(app.httpUrl);
     await page.getByLabel(/email/i).fill(nurse.email);
     await page.getByLabel(/password/i).fill('correct horse battery');
-    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('button', { name: /sign in/i }).click({ timeout: 60_000 });
     const badge = page.locator('a.alert-badge');
-    await badge.waitFor();
-    await expect.poll(() => badge.getAttribute('aria-label')).toBe('0 open alerts');
-    await expect.poll(() => sockets.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await badge.waitFor({ timeout: 60_000 });
+    await expect.poll(() => badge.getAttribute('aria-label'), { timeout: 30_000 }).toBe('0 open alerts');
+    await expect.poll(() => sockets.length, { timeout: 30_000 }).toBeGreaterThan(0);
 
     // Cut the socket and keep it down while the alert opens.
     blocked = true;
@@ -63,12 +63,12 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
     expect((await app.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { hr: 170 })).status).toBe(202);
     // The test rule opens a critical alert (the clinic's default heart-rate rule may open another).
     const openCritical = async () => (await app.api<Array<{ severity: string }>>(nurse.token, 'GET', '/api/v1/alerts?status=open')).body.filter((a) => a.severity === 'critical').length;
-    await expect.poll(openCritical, { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(openCritical, { timeout: 30_000 }).toBeGreaterThan(0);
     await page.waitForTimeout(1_000);
     const n = await openCritical();
     expect(await badge.getAttribute('aria-label')).toBe('0 open alerts'); // nothing could reach the page
 
     blocked = false; // the page's next reconnect attempt gets through
-    await expect.poll(() => badge.getAttribute('aria-label'), { timeout: 20_000 }).toBe(`${n} open critical alert${n > 1 ? 's' : ''}`);
-  });
+    await expect.poll(() => badge.getAttribute('aria-label'), { timeout: 60_000 }).toBe(`${n} open critical alert${n > 1 ? 's' : ''}`);
+  }, 180_000);
 });
