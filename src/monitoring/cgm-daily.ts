@@ -23,7 +23,7 @@ export function createCgmDailySummaries(deps: Pick<Services, 'events' | 'repos' 
     const glucose = await deps.repos.readings.range(patientId, GLUCOSE, dayStart, end - 1);
     const metrics = computeCgmMetrics(glucose.map((g) => ({ ts: g.ts, mgdl: g.value })), { start: dayStart, end });
     if (!metrics || metrics.activePercent < MIN_ACTIVE_PERCENT) return;
-    // A unique index (migration 010) makes the summary once per patient and day whichever instance writes it:
+    // A unique index (migration 011) makes the summary once per patient and day whichever instance writes it:
     // losing that race (23505) means another instance stored it, which is success.
     await deps.ingest.storeDerived([
       { patientId, deviceId: null, system: DERIVED_CODES.cgmTir.system, code: DERIVED_CODES.cgmTir.code, value: Math.round(metrics.tir * 10) / 10, unit: '%', ts: dayStart, seq: null, method: { ...CGM_DAILY_ALGORITHM } },
