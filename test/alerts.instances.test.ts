@@ -21,7 +21,7 @@ describe.skipIf(!hasPg)('alert escalation across two instances', () => {
     drop = db.drop;
     a = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
     b = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
-  });
+  }, 240_000);
   afterAll(async () => {
     if (!aClosed) await a?.stop();
     await b?.stop();

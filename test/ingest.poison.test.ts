@@ -45,7 +45,7 @@ for (const setup of setups) {
         const res = await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' });
         devices.push(res.body);
       }
-    });
+    }, 180_000);
     afterAll(async () => {
       for (const c of cleanups.reverse()) await c();
     });

@@ -18,7 +18,7 @@ describe('alert chain back-pressure and state eviction', () => {
     }
     patientId = (await app.services.patientService.create({ name: 'Flood', birthDate: '1950-01-01' }, 'system')).id;
     deviceId = (await app.services.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system')).id;
-  });
+  }, 180_000);
   afterAll(async () => app && (await app.stop()));
 
   it('a message waits for the rule backlog to fall below the high-water mark before it is written and acknowledged', async () => {

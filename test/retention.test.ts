@@ -22,7 +22,7 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
         drop = db.drop;
         app = await bootApp({ databaseUrl: db.url });
       } else app = await bootApp();
-    });
+    }, 180_000);
     afterAll(async () => {
       await app?.stop();
       await drop?.();
