@@ -7,6 +7,7 @@ import './styles/components.css';
 import './styles/panel.css';
 import './styles/patient.css';
 import './styles/admin.css';
+import './styles/telehealth.css'; // [tele]
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');

@@ -14,13 +14,23 @@ import { SessionContext, useSession, type Session } from '../features/auth/sessi
 import { DevicesPage } from '../features/devices/DevicesPage.tsx';
 import { PanelPage } from '../features/panel/PanelPage.tsx';
 import { PatientPage } from '../features/patient/PatientPage.tsx';
-import { PatientSelfView } from '../features/patient/PatientSelfView.tsx';
 import { TopBar } from './TopBar.tsx';
 import { useRoute } from './router.ts';
+import { MessagesPage } from '../features/messages/MessagesPage.tsx'; // [tele]
+import { VisitPage } from '../features/visits/VisitPage.tsx'; // [tele]
+import { GuestVisitPage } from '../features/visits/GuestVisitPage.tsx'; // [tele]
+import { PortalHome } from '../features/portal/PortalHome.tsx'; // [tele]
 
 type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; error: Error };
 
 export function App() {
+  // [tele] a guest with a one-time visit link has no account: the guest page needs no sign-in.
+  const route = useRoute();
+  if (route.name === 'guest-visit') return <GuestVisitPage appointmentId={route.id} token={route.token} />;
+  return <SignedInApp />;
+}
+
+function SignedInApp() {
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
   const check = useCallback(() => {
     setAuth({ state: 'checking' });
@@ -73,8 +83,10 @@ function Shell() {
   const connection = useLiveStream();
   const { me } = useSession();
   let page: ReactNode;
-  if (me.role === 'patient') {
-    page = me.patientId ? <PatientSelfView patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;
+  if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} />; // [tele]
+  else if (route.name === 'visit') page = <VisitPage key={route.id} appointmentId={route.id} />; // [tele]
+  else if (me.role === 'patient') {
+    page = me.patientId ? <PortalHome patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;
   } else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
   else if (route.name === 'devices') page = <DevicesPage />;
   else if (route.name === 'admin') page = me.role === 'admin' ? <AdminPage /> : <NotFound />;

@@ -4,6 +4,7 @@ import { Logo } from '../components/Logo.tsx';
 import { useSession } from '../features/auth/session.ts';
 import { AlertBadge } from '../features/alerts/AlertBadge.tsx'; // [alerts]
 import { href, type Route } from './router.ts';
+import { useUnread } from '../features/messages/MessagesPage.tsx'; // [tele]
 
 const CONNECTION_LABEL: Record<StreamStatus, string> = { open: 'Live', connecting: 'Reconnecting…', closed: 'Offline' };
 
@@ -12,10 +13,13 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
   const links: { route: Route; label: string; show: boolean }[] = [
     { route: { name: 'panel' }, label: 'Patients', show: me.role !== 'patient' },
     { route: { name: 'alerts' }, label: 'Alerts', show: me.role !== 'patient' }, // [alerts]
+    { route: { name: 'panel' }, label: 'Home', show: me.role === 'patient' }, // [tele]
+    { route: { name: 'messages' }, label: 'Messages', show: true }, // [tele]
     { route: { name: 'devices' }, label: 'Devices', show: me.role !== 'patient' },
     { route: { name: 'admin' }, label: 'Admin', show: me.role === 'admin' },
   ];
   const current = route.name === 'patient' ? 'panel' : route.name === 'alert-rules' ? 'alerts' : route.name; // [alerts]
+  const unread = useUnread(); // [tele]
   return (
     <header className="topbar">
       <a href="#/" className="topbar-brand" aria-label="Vigil home"><Logo /></a>
@@ -23,6 +27,7 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
         {links.filter((l) => l.show).map((l) => (
           <a key={l.label} href={href(l.route)} className={current === l.route.name ? 'is-current' : ''} aria-current={current === l.route.name ? 'page' : undefined}>
             {l.label}
+            {l.route.name === 'messages' && unread ? <span className="pill pill-amber nav-count" aria-label={`${unread} unread`}>{unread}</span> : null}
           </a>
         ))}
       </nav>

@@ -8,6 +8,9 @@ export type Route =
   | { name: 'admin' }
   | { name: 'alerts' } // [alerts]
   | { name: 'alert-rules' } // [alerts]
+  | { name: 'messages'; threadId?: string } // [tele]
+  | { name: 'visit'; id: string } // [tele]
+  | { name: 'guest-visit'; id: string; token: string } // [tele]
   | { name: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -19,6 +22,13 @@ export function parseRoute(hash: string): Route {
   if (path === '/admin') return { name: 'admin' };
   if (path === '/alerts') return { name: 'alerts' }; // [alerts]
   if (path === '/alerts/rules') return { name: 'alert-rules' }; // [alerts]
+  // [tele] messages, video visits, guest links
+  const messages = /^\/messages(?:\/([^/?#]+))?\/?$/.exec(path);
+  if (messages) return { name: 'messages', threadId: messages[1] ? decodeURIComponent(messages[1]) : undefined };
+  const visit = /^\/visits\/([^/?#]+)\/?$/.exec(path);
+  if (visit) return { name: 'visit', id: decodeURIComponent(visit[1]) };
+  const join = /^\/join\/([^/?#]+)\/([^/?#]+)\/?$/.exec(path);
+  if (join) return { name: 'guest-visit', id: decodeURIComponent(join[1]), token: join[2] };
   return { name: 'not-found', path };
 }
 
@@ -40,6 +50,9 @@ export function href(route: Route): string {
     case 'admin': return '#/admin';
     case 'alerts': return '#/alerts'; // [alerts]
     case 'alert-rules': return '#/alerts/rules'; // [alerts]
+    case 'messages': return route.threadId ? `#/messages/${encodeURIComponent(route.threadId)}` : '#/messages'; // [tele]
+    case 'visit': return `#/visits/${encodeURIComponent(route.id)}`; // [tele]
+    case 'guest-visit': return `#/join/${encodeURIComponent(route.id)}/${route.token}`; // [tele]
     case 'not-found': return `#${route.path}`;
   }
 }

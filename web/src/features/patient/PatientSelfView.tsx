@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { PatientDetail } from '../../api/types.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
@@ -8,7 +9,7 @@ import { usePatient } from './usePatient.ts';
 import { VITALS } from '../../lib/vitals.ts';
 
 /** The patient's own page: large type, plain words, nothing to configure. */
-export function PatientSelfView({ patientId }: { patientId: string }) {
+export function PatientSelfView({ patientId, children }: { patientId: string; /** Portal sections shown above the readings. */ children?: ReactNode }) {
   const patient = usePatient(patientId);
   const { me } = useSession();
   const p = patient.data;
@@ -22,6 +23,7 @@ export function PatientSelfView({ patientId }: { patientId: string }) {
     <main className="page self">
       <h1 className="self-hello">Hello, {firstName}</h1>
       <SelfStatus patient={p} />
+      {children}
       <h2 className="self-h2">Your latest readings</h2>
       {shown.length === 0 ? <p className="self-note">We haven’t received any readings yet. Once your devices send a reading, it will appear here.</p> : null}
       <ul className="self-tiles">

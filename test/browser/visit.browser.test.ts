@@ -1,0 +1,196 @@
+/**
+ * Video visits in real Chromium with fake cameras (issue 8): two browsers meet through the waiting room and
+ * decode each other's video (getStats); a guest joins by a one-time link and all three decode each other;
+ * the same through coturn with relay-only ICE, recovering after coturn is killed and restarted (a network
+ * blip: ICE restart). Every page checked with axe-core. Screenshots in artifacts/visit-*.png.
+ * Run alone with `npm run test:video`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { bootApp, type TestApp } from '../support/app.ts';
+import { skipNote } from '../support/services.ts';
+import { expectAccessible, expectDecoding, framesDecoded, hasChromium, hasCoturn, launch, signedIn, startCoturn } from './tele-support.ts';
+
+if (!hasChromium) skipNote('Chromium (video visit tests; apt-get install -y chromium)');
+if (!hasCoturn) skipNote('coturn (relay-only video visit test; apt-get install -y coturn)');
+const ARTIFACTS = path.resolve('artifacts');
+const PASSWORD = 'correct horse battery';
+
+interface Clinic { app: TestApp; patientId: string; nurse: { email: string; token: string; practitionerId: string }; patient: { email: string } }
+
+async function clinic(env: Record<string, string> = {}): Promise<Clinic> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env); // the visits config is read from the environment at start
+  try {
+    const app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
+    const s = app.services;
+    const patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
+    const nurseUser = await s.auth.createUser({ email: 'nurse@visit.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
+    await s.patientService.assignClinician(patientId, nurseUser.practitionerId!, 'system');
+    await s.auth.createUser({ email: 'alice@visit.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
+    const { token } = await s.auth.createToken('nurse@visit.test', 'test', 'system');
+    return { app, patientId, nurse: { email: 'nurse@visit.test', token, practitionerId: nurseUser.practitionerId! }, patient: { email: 'alice@visit.test' } };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+}
+
+async function newVisit(c: Clinic): Promise<string> {
+  const res = await c.app.api<{ id: string }>(c.nurse.token, 'POST', '/fhir/R4/Appointment', {
+    resourceType: 'Appointment', status: 'booked', start: new Date().toISOString(),
+    participant: [{ actor: { reference: `Patient/${c.patientId}` } }, { actor: { reference: `Practitioner/${c.nurse.practitionerId}` } }],
+  });
+  expect(res.status).toBe(201);
+  return res.body.id;
+}
+
+/** Clinician and patient open the visit; the patient presses Join and waits; the clinician presses Admit. */
+async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, shots: string | null) {
+  const doc = (await signedIn(browser, c.app.httpUrl, c.nurse.email, PASSWORD)).page;
+  const pat = (await signedIn(browser, c.app.httpUrl, c.patient.email, PASSWORD, { width: 412, height: 915 })).page; // a phone
+  await doc.goto(`/visits/${id}`);
+  await pat.goto(`/visits/${id}`);
+  await expect.poll(() => pat.url()).toContain(`#/visits/${id}`);
+  const join = pat.getByRole('button', { name: 'Join', exact: true });
+  await join.waitFor({ timeout: 20_000 });
+  await expect.poll(() => join.isEnabled(), { timeout: 10_000 }).toBe(true);
+  if (shots) {
+    await expectAccessible(pat, 'patient lobby', { liveVideo: true });
+    await pat.screenshot({ path: path.join(ARTIFACTS, `${shots}-1-patient-lobby.png`) });
+  }
+  await join.click();
+  await pat.getByText(/Please wait/).waitFor({ timeout: 10_000 });
+  const admit = doc.getByRole('button', { name: /^Admit/ });
+  await admit.waitFor({ timeout: 10_000 });
+  if (shots) {
+    await pat.screenshot({ path: path.join(ARTIFACTS, `${shots}-2-patient-waiting.png`) });
+    await doc.screenshot({ path: path.join(ARTIFACTS, `${shots}-3-clinician-admit.png`) });
+    await expectAccessible(pat, 'patient waiting room', { liveVideo: true });
+    await expectAccessible(doc, 'clinician lobby with someone waiting', { liveVideo: true });
+  }
+  await admit.click();
+  await expect(doc.locator('video[data-role="remote"]')).toBeDefined();
+  await doc.locator('video[data-role="remote"]').first().waitFor({ timeout: 15_000 });
+  await pat.locator('video[data-role="remote"]').first().waitFor({ timeout: 15_000 });
+  await expectDecoding(doc, 1);
+  await expectDecoding(pat, 1);
+  return { doc, pat };
+}
+
+describe.skipIf(!hasChromium)('video visit in Chromium', () => {
+  let c: Clinic;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    c = await clinic();
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await c?.app.stop();
+  });
+
+  let id: string;
+  let doc: Page;
+  let pat: Page;
+
+  it('two browsers meet through the waiting room and decode each other’s video', async () => {
+    id = await newVisit(c);
+    ({ doc, pat } = await meetThroughWaitingRoom(c, browser, id, 'visit'));
+    // the video elements really play: the fake camera's frames have a size
+    for (const page of [doc, pat]) {
+      expect(await page.$eval('video[data-role="remote"]', (v) => (v as HTMLVideoElement).videoWidth)).toBeGreaterThan(0);
+    }
+    await expect.poll(() => doc.getByText(/Good connection|Fair connection/).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await doc.waitForTimeout(1500); // a few seconds of video in the screenshots
+    await doc.screenshot({ path: path.join(ARTIFACTS, 'visit-4-clinician-call.png') });
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'visit-5-patient-call.png') });
+    await expectAccessible(doc, 'clinician in call', { liveVideo: true });
+    await expectAccessible(pat, 'patient in call', { liveVideo: true });
+    // the clinician has the patient's vitals beside the video
+    expect(await doc.getByRole('complementary', { name: 'Patient vitals' }).count()).toBe(1);
+  });
+
+  it('a guest joins with a one-time link; all three decode each other', async () => {
+    const invite = await c.app.api<{ url: string }>(c.nurse.token, 'POST', `/api/v1/visits/${id}/invites`, { name: 'Interpreter' });
+    expect(invite.status).toBe(201);
+    const guestContext = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const guest = await guestContext.newPage();
+    guest.on('console', (m) => console.log('[guest]', m.type(), m.text()));
+    pat.on('console', (m) => console.log('[pat]', m.type(), m.text()));
+    await guest.goto(invite.body.url);
+    await guest.getByLabel('Your name').fill('Maria (interpreter)');
+    await expectAccessible(guest, 'guest name form');
+    await guest.getByRole('button', { name: 'Continue' }).click();
+    const join = guest.getByRole('button', { name: 'Join', exact: true });
+    await join.waitFor({ timeout: 15_000 });
+    await expect.poll(() => join.isEnabled()).toBe(true);
+    await join.click();
+    await doc.getByRole('button', { name: 'Admit Maria (interpreter)' }).click({ timeout: 10_000 });
+    await expectDecoding(guest, 2);
+    await expectDecoding(doc, 2);
+    await expectDecoding(pat, 2);
+    await guest.waitForTimeout(1000);
+    await guest.screenshot({ path: path.join(ARTIFACTS, 'visit-6-guest-three-way.png') });
+    // the link was one-time: a second browser cannot use it
+    const again = await (await browser.newContext()).newPage();
+    await again.goto(invite.body.url);
+    await again.getByLabel('Your name').fill('Intruder');
+    await again.getByRole('button', { name: 'Continue' }).click();
+    await again.getByRole('alert').getByText(/expired or has already been used/).waitFor({ timeout: 10_000 });
+    await guestContext.close();
+  });
+
+  it('in-call chat reaches the others and is kept in the thread; Leave ends it and the Encounter records everyone', async () => {
+    await pat.getByLabel('Chat message').fill('I can see you well');
+    await pat.getByRole('button', { name: 'Send' }).click();
+    await doc.getByText('I can see you well').waitFor({ timeout: 10_000 });
+    await pat.getByRole('button', { name: 'Leave' }).click();
+    await doc.getByRole('button', { name: 'Leave' }).click();
+    await doc.getByText(/You have left the visit/).waitFor();
+    const enc = await c.app.api<{ entry: Array<{ resource: { status: string; participant: Array<{ individual: { display: string }; period: { end?: string } }> } }> }>(c.nurse.token, 'GET', `/fhir/R4/Encounter?patient=${c.patientId}`);
+    await expect.poll(async () => (await c.app.api<{ entry: Array<{ resource: { status: string } }> }>(c.nurse.token, 'GET', `/fhir/R4/Encounter?patient=${c.patientId}`)).body.entry[0].resource.status, { timeout: 10_000 }).toBe('finished');
+    const names = enc.body.entry[0].resource.participant.map((p) => p.individual.display);
+    expect(names).toEqual(expect.arrayContaining(['Nurse Nora', 'Alice Ames', 'Maria (interpreter)']));
+    const threads = await c.app.api<Array<{ id: string }>>(c.nurse.token, 'GET', `/api/v1/threads?patient=${c.patientId}`);
+    const msgs = await c.app.api<{ messages: Array<{ text: string; category: string }> }>(c.nurse.token, 'GET', `/api/v1/threads/${threads.body[0].id}/messages`);
+    expect(msgs.body.messages).toContainEqual(expect.objectContaining({ text: 'I can see you well', category: 'visit-chat' }));
+  });
+});
+
+describe.skipIf(!hasChromium || !hasCoturn)('video visit through coturn, relay only', () => {
+  const secret = 'visit-test-secret-' + Math.random().toString(36).slice(2);
+  let turn: Awaited<ReturnType<typeof startCoturn>>;
+  let c: Clinic;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    turn = await startCoturn(secret);
+    c = await clinic({ VIGIL_TURN_URLS: turn.url, VIGIL_TURN_SECRET: secret, VIGIL_ICE_TRANSPORT_POLICY: 'relay' });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await c?.app.stop();
+    await turn?.stop();
+  });
+
+  it('connects with relay candidates only, and recovers after the TURN server drops out (ICE restart)', async () => {
+    const id = await newVisit(c);
+    const { doc, pat } = await meetThroughWaitingRoom(c, browser, id, null);
+    for (const page of [doc, pat]) expect(await page.getAttribute('[data-candidate-type]', 'data-candidate-type')).toBe('relay');
+    await doc.screenshot({ path: path.join(ARTIFACTS, 'visit-7-relay.png') });
+    // the blip: coturn dies (every allocation lost) and comes back on the same port
+    await turn.stop();
+    const stalled = await framesDecoded(pat);
+    await expect.poll(async () => pat.getAttribute('[data-connection]', 'data-connection'), { timeout: 30_000 }).not.toBe('connected');
+    turn = await startCoturn(secret, turn.port);
+    await expect.poll(async () => Number(await pat.getAttribute('[data-ice-restarts]', 'data-ice-restarts')), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => Object.values(await framesDecoded(pat))[0] > Object.values(stalled)[0] + 30, { timeout: 40_000, interval: 500 }).toBe(true);
+    await expect.poll(async () => Object.values(await framesDecoded(doc))[0], { timeout: 20_000 }).toBeGreaterThan(0);
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'visit-8-after-blip.png') });
+  });
+});
