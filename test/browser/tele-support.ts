@@ -54,7 +54,7 @@ export async function framesDecoded(page: Page): Promise<Record<string, number>>
 }
 
 /** Waits until every remote tile on the page has decoded frames (and there are `peers` of them). */
-export async function expectDecoding(page: Page, peers: number, timeout = 20_000) {
+export async function expectDecoding(page: Page, peers: number, timeout = 45_000) {
   const ok = async () => {
     const f = Object.values(await framesDecoded(page));
     return f.length === peers && f.every((n) => n > 0);

@@ -5,7 +5,7 @@
  * blip: ICE restart). Every page checked with axe-core. Screenshots in artifacts/visit-*.png.
  * Run alone with `npm run test:video`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -16,6 +16,8 @@ import { expectAccessible, expectDecoding, framesDecoded, hasChromium, hasCoturn
 if (!hasChromium) skipNote('Chromium (video visit tests; apt-get install -y chromium)');
 if (!hasCoturn) skipNote('coturn (relay-only video visit test; apt-get install -y coturn)');
 const ARTIFACTS = path.resolve('artifacts');
+// Several Chromium instances share the machine's cores: generous limits, the asserted facts stay strict.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 const PASSWORD = 'correct horse battery';
 
 interface Clinic { app: TestApp; patientId: string; nurse: { email: string; token: string; practitionerId: string }; patient: { email: string } }
@@ -119,8 +121,6 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
     expect(invite.status).toBe(201);
     const guestContext = await browser.newContext({ viewport: { width: 1024, height: 768 } });
     const guest = await guestContext.newPage();
-    guest.on('console', (m) => console.log('[guest]', m.type(), m.text()));
-    pat.on('console', (m) => console.log('[pat]', m.type(), m.text()));
     await guest.goto(invite.body.url);
     await guest.getByLabel('Your name').fill('Maria (interpreter)');
     await expectAccessible(guest, 'guest name form');
@@ -146,7 +146,7 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
 
   it('in-call chat reaches the others and is kept in the thread; Leave ends it and the Encounter records everyone', async () => {
     await pat.getByLabel('Chat message').fill('I can see you well');
-    await pat.getByRole('button', { name: 'Send' }).click();
+    await pat.getByRole('button', { name: 'Send', exact: true }).click();
     await doc.getByText('I can see you well').waitFor({ timeout: 10_000 });
     await pat.getByRole('button', { name: 'Leave' }).click();
     await doc.getByRole('button', { name: 'Leave' }).click();
@@ -186,10 +186,10 @@ describe.skipIf(!hasChromium || !hasCoturn)('video visit through coturn, relay o
     // the blip: coturn dies (every allocation lost) and comes back on the same port
     await turn.stop();
     const stalled = await framesDecoded(pat);
-    await expect.poll(async () => pat.getAttribute('[data-connection]', 'data-connection'), { timeout: 30_000 }).not.toBe('connected');
+    await expect.poll(async () => pat.getAttribute('[data-connection]', 'data-connection'), { timeout: 60_000 }).not.toBe('connected');
     turn = await startCoturn(secret, turn.port);
-    await expect.poll(async () => Number(await pat.getAttribute('[data-ice-restarts]', 'data-ice-restarts')), { timeout: 30_000 }).toBeGreaterThan(0);
-    await expect.poll(async () => Object.values(await framesDecoded(pat))[0] > Object.values(stalled)[0] + 30, { timeout: 40_000, interval: 500 }).toBe(true);
+    await expect.poll(async () => Number(await pat.getAttribute('[data-ice-restarts]', 'data-ice-restarts')), { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => Object.values(await framesDecoded(pat))[0] > Object.values(stalled)[0] + 30, { timeout: 60_000, interval: 500 }).toBe(true);
     await expect.poll(async () => Object.values(await framesDecoded(doc))[0], { timeout: 20_000 }).toBeGreaterThan(0);
     await pat.screenshot({ path: path.join(ARTIFACTS, 'visit-8-after-blip.png') });
   });

@@ -83,7 +83,7 @@ function Shell() {
   const connection = useLiveStream();
   const { me } = useSession();
   let page: ReactNode;
-  if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} />; // [tele]
+  if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
   else if (route.name === 'visit') page = <VisitPage key={route.id} appointmentId={route.id} />; // [tele]
   else if (me.role === 'patient') {
     page = me.patientId ? <PortalHome patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;

@@ -8,6 +8,7 @@ import { useAsync } from '../../lib/useAsync.ts';
 import { alertsApi, byUrgency, type Alert, type AlertEvent } from './alertsApi.ts';
 import { PushButton } from './PushButton.tsx';
 import './alerts.css';
+import { CallNowButton } from '../visits/CallNowButton.tsx'; // [tele]
 
 const SEVERITY_PILL = { critical: 'pill-red', warning: 'pill-amber', info: 'pill-grey' } as const;
 const SNOOZE_MINUTES = [15, 30, 60, 120];
@@ -116,6 +117,7 @@ function AlertRow({ alert: a, patientName, onChange }: { alert: Alert; patientNa
           {a.status === 'open' ? <button type="button" className="btn btn-sm btn-primary" disabled={busy} onClick={act(() => alertsApi.acknowledge(a.id))}>Acknowledge</button> : null}
           <button type="button" className="btn btn-sm" disabled={busy} onClick={() => setSnoozing((s) => !s)}>Snooze</button>
           <button type="button" className="btn btn-sm" disabled={busy} onClick={act(() => alertsApi.resolve(a.id))}>Resolve</button>
+          <CallNowButton patientId={a.patientId} reason={`Alert: ${a.rule}`} className="btn btn-sm" />{/* [tele] */}
         </div>
       ) : null}
     </li>

@@ -188,7 +188,9 @@ function ThreadView({ threadId }: { threadId: string }) {
     }
   });
   const end = useRef<HTMLLIElement>(null);
-  useEffect(() => end.current?.scrollIntoView?.({ block: 'nearest' }), [data.data?.messages.length]);
+  useEffect(() => {
+    end.current?.scrollIntoView?.({ block: 'nearest' }); // (newer Chromium returns a Promise: never return it as the cleanup)
+  }, [data.data?.messages.length]);
   if (data.error) return <ErrorNote error={data.error} onRetry={data.reload} />;
   if (!data.data) return <Loading label="Loading conversation…" />;
   const { thread, messages } = data.data;

@@ -2,6 +2,7 @@ import type { PatientDetail } from '../../api/types.ts';
 import { News2Badge } from '../../components/News2Badge.tsx';
 import { StatusDot } from '../../components/StatusDot.tsx';
 import { RISK_LABEL } from '../../lib/status.ts';
+import { CallNowButton } from '../visits/CallNowButton.tsx'; // [tele]
 
 export function PatientHeader({ patient }: { patient: PatientDetail }) {
   return (
@@ -29,6 +30,10 @@ export function PatientHeader({ patient }: { patient: PatientDetail }) {
         <div className="flag">
           <span className="flag-label">Open alerts</span>
           <span className={`flag-value ${patient.openAlerts ? 'has-alerts' : ''}`}>{patient.openAlerts}</span>
+        </div>
+        <div className="flag patient-contact">{/* [tele] reach the patient */}
+          <a className="btn" href={`#/patients/${encodeURIComponent(patient.id)}/messages`}>Messages</a>
+          <CallNowButton patientId={patient.id} />
         </div>
       </div>
     </header>

@@ -1,0 +1,113 @@
+/**
+ * Messages and the patient portal in real Chromium (issue 8): the patient (on a phone-sized screen) writes
+ * with a photo, the nurse sees its thumbnail arrive live, the stored photo has no EXIF/GPS, a fake JPEG is
+ * refused with a clear message, read receipts show, and "Start a video visit" from the thread puts a Join
+ * button in the patient's portal. axe-core on every screen. Screenshots in artifacts/portal-*.png.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { Browser, Page } from 'playwright-core';
+import { bootApp, type TestApp } from '../support/app.ts';
+import { skipNote } from '../support/services.ts';
+import { jpegWithGps } from '../../src/messaging/test-fixtures.ts';
+import { expectAccessible, hasChromium, launch, signedIn } from './tele-support.ts';
+
+if (!hasChromium) skipNote('Chromium (portal and messages browser tests)');
+const ARTIFACTS = path.resolve('artifacts');
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+const PASSWORD = 'correct horse battery';
+
+describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let patientId: string;
+  let nurseToken: string;
+  let pat: Page;
+  let doc: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
+    const s = app.services;
+    patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
+    const nurse = await s.auth.createUser({ email: 'nurse@portal.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
+    await s.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
+    await s.auth.createUser({ email: 'alice@portal.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
+    nurseToken = (await s.auth.createToken('nurse@portal.test', 'test', 'system')).token;
+    browser = await launch();
+    pat = (await signedIn(browser, app.httpUrl, 'alice@portal.test', PASSWORD, { width: 412, height: 915 })).page;
+    doc = (await signedIn(browser, app.httpUrl, 'nurse@portal.test', PASSWORD)).page;
+    for (const p of [pat, doc]) p.on('pageerror', (e) => pageErrors.push(`${e.message}\n${e.stack}`));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('shows the patient a plain portal home', async () => {
+    await pat.goto('/');
+    await pat.getByRole('heading', { name: 'Your appointments' }).waitFor({ timeout: 20_000 });
+    await pat.getByText('You have no appointments coming up.').waitFor();
+    await expectAccessible(pat, 'portal home');
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-1-home.png'), fullPage: true });
+  });
+
+  it('sends a photo from the portal; the nurse sees its thumbnail arrive live', async () => {
+    await doc.goto('/#/messages');
+    await doc.getByText('No messages yet.').waitFor({ timeout: 20_000 });
+    await pat.goto('/#/messages');
+    await pat.getByRole('button', { name: 'Write a new message' }).click();
+    await pat.getByLabel('What is it about?').fill('My ankle');
+    await pat.getByLabel('Your message').fill('My ankle is swollen since this morning');
+    await pat.locator('[data-testid="attach-input"]').setInputFiles({ name: 'ankle.jpg', mimeType: 'image/jpeg', buffer: await jpegWithGps() });
+    await pat.getByText(/ankle\.jpg \(\d+ kB\)/).waitFor();
+    await expectAccessible(pat, 'new message form');
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-2-compose.png'), fullPage: true });
+    await pat.getByRole('button', { name: 'Send', exact: true }).click();
+    await pat.getByText('My ankle is swollen since this morning').waitFor({ timeout: 15_000 });
+    // live on the nurse's inbox, without a reload
+    await doc.getByRole('link', { name: /My ankle/ }).click({ timeout: 15_000 });
+    const thumb = doc.getByRole('img', { name: 'Photo: ankle.jpg' });
+    await thumb.waitFor({ timeout: 15_000 });
+    await expect.poll(() => thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(320);
+    await expectAccessible(doc, 'clinician thread');
+    await doc.screenshot({ path: path.join(ARTIFACTS, 'portal-3-clinician-thread.png'), fullPage: true });
+    // what is stored and served has no EXIF/GPS
+    const src = await thumb.evaluate((img) => (img.closest('a') as HTMLAnchorElement).href);
+    const full = Buffer.from(await (await fetch(src, { headers: { authorization: `Bearer ${nurseToken}` } })).arrayBuffer());
+    expect((await sharp(full).metadata()).exif).toBeUndefined();
+  });
+
+  it('refuses a fake JPEG with a clear message in the page', async () => {
+    await pat.locator('[data-testid="attach-input"]').setInputFiles({ name: 'wound.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a photo at all') });
+    await pat.getByLabel('Your message').fill('here is the wound');
+    await pat.getByRole('button', { name: 'Send', exact: true }).click();
+    await pat.getByRole('alert').getByText(/"wound\.jpg" claims to be image\/jpeg but its content is not a recognised file type/).waitFor({ timeout: 10_000 });
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-4-refused.png'), fullPage: true });
+    await pat.getByRole('button', { name: 'Remove wound.jpg' }).click();
+  });
+
+  it('shows the reply live and a read receipt; "Start a video visit" gives the patient a Join button', async () => {
+    await doc.getByRole('button', { name: 'We will call you today.' }).click();
+    await doc.getByRole('button', { name: 'Send', exact: true }).click();
+    await pat.getByText('We will call you today.').waitFor({ timeout: 15_000 });
+    await doc.getByText('Read by the patient').waitFor({ timeout: 15_000 });
+    await doc.getByRole('button', { name: 'Start a video visit' }).click();
+    await doc.getByRole('heading', { name: 'Video visit with Alice Ames' }).waitFor({ timeout: 15_000 });
+    await pat.getByText(/is calling you for a video visit now/).waitFor({ timeout: 15_000 });
+    await pat.goto('/#/');
+    const join = pat.getByRole('link', { name: 'Join' });
+    await join.waitFor({ timeout: 15_000 });
+    await expectAccessible(pat, 'portal with an appointment');
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-5-join.png'), fullPage: true });
+    await join.click();
+    await pat.getByRole('button', { name: 'Join', exact: true }).waitFor({ timeout: 15_000 });
+  });
+
+  it('raised no error in either page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
