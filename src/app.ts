@@ -277,7 +277,7 @@ function registerRoutes(
   const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: visitsConfig, baseUrl: () => d.urls.base });
   appointmentRoutes(http, { appointments: s.appointments });
   appointmentFhirRoutes(http, { appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, baseUrl: fhirBase });
-  visitRoutes(http, { visits, rooms, appointments: s.appointments, auth: s.auth, config: visitsConfig, clock: s.clock });
+  visitRoutes(http, { visits, rooms, appointments: s.appointments, auth: s.auth, config: visitsConfig, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
   const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir });
   fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies: (config.publicUrl ?? '').startsWith('https:') });

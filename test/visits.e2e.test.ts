@@ -25,8 +25,8 @@ class Client {
   seen: M[] = [];
   closed: { code: number; reason: string } | null = null;
   ws: WebSocket;
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  constructor(url: string, origin?: string) {
+    this.ws = new WebSocket(url, origin ? { headers: { origin } } : undefined);
     this.ws.on('message', (raw) => this.seen.push(JSON.parse(raw.toString())));
     this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
@@ -54,8 +54,8 @@ describe('video visit signalling', () => {
   let patientB: string;
   let apt: string;
   const clients: Client[] = [];
-  const ws = (path: string) => {
-    const c = new Client(app.httpUrl.replace('http', 'ws') + path);
+  const ws = (path: string, origin?: string) => {
+    const c = new Client(app.httpUrl.replace('http', 'ws') + path, origin);
     clients.push(c);
     return c;
   };
@@ -106,6 +106,10 @@ describe('video visit signalling', () => {
       await eventually(() => expect(c.closed?.code, path).toBe(code));
       expect(c.seen).toEqual([]);
     }
+    // a page on another site cannot ride the user's credentials into the visit
+    const evil = ws(`/api/v1/visits/${apt}/signal?token=${patientA}`, 'https://evil.example');
+    await eventually(() => expect(evil.closed?.code).toBe(4403));
+    expect(evil.seen).toEqual([]);
   });
 
   it('puts the patient in the waiting room until the clinician admits, then relays signalling between them only', async () => {

@@ -73,8 +73,8 @@ describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
     const thumb = doc.getByRole('img', { name: 'Photo: ankle.jpg' });
     await thumb.waitFor({ timeout: 15_000 });
     await expect.poll(() => thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(320);
-    await expectAccessible(doc, 'clinician thread');
     await doc.screenshot({ path: path.join(ARTIFACTS, 'portal-3-clinician-thread.png'), fullPage: true });
+    await expectAccessible(doc, 'clinician thread');
     // what is stored and served has no EXIF/GPS
     const src = await thumb.evaluate((img) => (img.closest('a') as HTMLAnchorElement).href);
     const full = Buffer.from(await (await fetch(src, { headers: { authorization: `Bearer ${nurseToken}` } })).arrayBuffer());

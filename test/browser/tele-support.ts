@@ -38,7 +38,9 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
  * a live WebRTC stream has no caption track (live captions would need speech-to-text; see src/visits/README.md).
  */
 export async function expectAccessible(page: Page, what: string, opts: { liveVideo?: boolean } = {}) {
-  await page.addScriptTag({ content: AXE_SOURCE });
+  await page.evaluate(() => document.fonts.ready.then(() => new Promise((r) => setTimeout(r, 300)))); // settled layout and colours
+  // Evaluated over the DevTools protocol: the app's Content-Security-Policy (script-src 'self') stays in force.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
   const result = await page.evaluate(async (disable) => {
     const axe = (window as unknown as { axe: { run(ctx: unknown, o: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
     const r = await axe.run(document, { rules: Object.fromEntries(disable.map((id) => [id, { enabled: false }])) });

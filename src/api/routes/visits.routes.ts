@@ -6,6 +6,7 @@ import type { VisitsService } from '../../visits/visits.service.ts';
 import type { VisitRooms } from '../../visits/visit-rooms.ts';
 import { rtcConfigurationFor, type VisitsConfig } from '../../visits/visits.config.ts';
 import type { Clock } from '../../platform/clock.ts';
+import type { OriginCheck } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import { AppError } from '../../platform/errors.ts';
 import { toHttpError } from '../errors.ts';
@@ -14,7 +15,7 @@ import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
 
 /** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
-export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService; rooms: VisitRooms; appointments: AppointmentsService; auth: AuthService; config: VisitsConfig; clock: Clock }) {
+export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService; rooms: VisitRooms; appointments: AppointmentsService; auth: AuthService; config: VisitsConfig; clock: Clock; origins?: OriginCheck }) {
   type Id = { Params: { id: string } };
 
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
@@ -39,6 +40,9 @@ export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService;
     let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
     let appointment;
     try {
+      // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
+      const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
+      if (refused) throw new AppError('FORBIDDEN', refused);
       if (req.query.pass) {
         const { guest, appointment: a } = await deps.visits.guestFromPass(req.query.pass, id);
         appointment = a;
@@ -46,6 +50,7 @@ export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService;
       } else {
         const principal = req.principal ?? (req.query.token ? await deps.auth.principalFromToken(req.query.token) : null) ?? (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
         if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
+        if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
         const r = await deps.appointments.assertParticipant(principal, id);
         appointment = r.appointment;
         who = { kind: r.kind, name: principal.displayName, ref: r.kind === 'patient' ? `Patient/${principal.patientId}` : principal.practitionerId ? `Practitioner/${principal.practitionerId}` : null, principal };
