@@ -38,8 +38,11 @@ import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
 import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
 import { createCgmDailySummaries } from './monitoring/cgm-daily.ts';
-import type { FastifyInstance } from 'fastify';
-import { createHttpServer } from './api/http-server.ts';
+import { createHttpServer, type Api } from './api/http-server.ts';
+import type { RouteRegistry } from './api/policy.ts';
+import { policy } from './api/policy.ts';
+import { createSeriesService } from './patients/series.service.ts';
+import { Health } from './api/contracts/index.ts';
 import { authRoutes } from './api/routes/auth.routes.ts';
 import { patientRoutes } from './api/routes/patients.routes.ts';
 import { deviceRoutes } from './api/routes/devices.routes.ts';
@@ -70,7 +73,7 @@ import { appointmentFhirRoutes } from './appointments/appointment.fhir.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
 import { createVisitsService } from './visits/visits.service.ts';
-import { loadVisitsConfig, type VisitsConfig } from './visits/visits.config.ts';
+import type { VisitsConfig } from './visits/visits.config.ts';
 import { visitRoutes } from './api/routes/visits.routes.ts';
 
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -80,7 +83,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const clock = deps.clock ?? systemClock;
   // [sec] encryption at rest for free text and files: seal/open under per-patient keys, shred to erase
   const cipher = createPatientCipher(db, deps.secrets.masterKeys);
-  const events = createEventBus();
+  const events = createEventBus({ logger: deps.logger.child({ module: 'events' }) });
   const repos = {
     patients: createPatientsRepository(db),
     users: createUsersRepository(db),
@@ -97,9 +100,9 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
     users: repos.users, patients: repos.patients, audit, clock, mfa: createMfa(db, cipher, () => clock.now()),
     settings: sec ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays } : undefined,
   });
-  const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, audit });
+  const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, rejections: repos.rejections, audit, access, clock });
   // [alerts] built before the patient service, which shows open-alert counts on the panel
-  const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig(process.env) });
+  const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig({}) });
   const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock, alerts: alerts.service });
   const ingest = createIngestService({
     db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5, pressure: () => alerts.monitor.belowHighWater(),
@@ -122,6 +125,8 @@ export interface RunningApp {
   gateway: DeviceGateway | null;
   /** Filled by the demo seed so the sign-in page can show the demo logins. */
   demo: { logins: DemoLogin[] };
+  /** Every HTTP route with its declared policy and schemas (api/routes.test.ts walks it). */
+  routes: RouteRegistry;
   close(): Promise<void>;
 }
 
@@ -142,7 +147,7 @@ async function instanceId(dataDir: string): Promise<string> {
  */
 export async function startApp(
   config: Config,
-  opts: { logger?: Logger; clock?: Clock; alerts?: Partial<AlertsConfig>; /** Extra routes, e.g. the demo mailbox. */ routes?: (http: FastifyInstance, services: Services) => void } = {},
+  opts: { logger?: Logger; clock?: Clock; alerts?: Partial<AlertsConfig>; /** Extra routes, e.g. the demo mailbox. */ routes?: (http: Api, services: Services) => void } = {},
 ): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
@@ -159,7 +164,7 @@ export async function startApp(
     const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
     retention.start();
     closers.push(() => retention.stop());
-    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...loadAlertsConfig(process.env), ...opts.alerts } });
+    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...config.alerts, ...opts.alerts } });
     closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
@@ -175,7 +180,11 @@ export async function startApp(
     if (gateway) closers.push(() => gateway.close());
 
     const demo = { logins: [] as DemoLogin[] };
-    const http = await createHttpServer({ logger, auth: services.auth, security: { ...config.security, publicUrl: config.publicUrl } });
+    const { http, registry } = await createHttpServer({
+      logger, auth: services.auth, access: services.access, version: VERSION, strictResponses: config.strictResponses,
+      authenticateDevice: async (id, secret) => (await services.deviceService.authenticate(id, secret)) !== false,
+      security: { ...config.security, publicUrl: config.publicUrl },
+    });
     registerReadAudit(http, services.audit); // F11: reads and refused access
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
     const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins });
@@ -190,7 +199,7 @@ export async function startApp(
     closers.push(() => http.close());
     const httpPort = (http.server.address() as { port: number }).port;
     urls.base = config.publicUrl ?? `http://localhost:${httpPort}`;
-    return { services, httpUrl: urls.base, httpPort, mqttPort: gateway?.kind === 'embedded' ? (gateway.port ?? null) : null, gateway, demo, close };
+    return { services, httpUrl: urls.base, httpPort, mqttPort: gateway?.kind === 'embedded' ? (gateway.port ?? null) : null, gateway, demo, routes: registry, close };
   } catch (err) {
     await close();
     throw err;
@@ -238,7 +247,7 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
 
 /** Every HTTP route module, each given only what it uses. Returns the command service (it needs closing). */
 function registerRoutes(
-  http: FastifyInstance,
+  http: Api,
   d: {
     config: Config;
     services: Services;
@@ -251,7 +260,7 @@ function registerRoutes(
   },
 ) {
   const { config, services: s, gateway } = d;
-  http.get('/health', async (_req, reply) => {
+  http.get('/health', { config: { policy: policy.public('load balancers and supervisors') }, schema: { summary: 'Liveness: database and broker', response: { 200: Health, 503: Health } } }, async (_req, reply) => {
     // A database that does not answer within 2 s is down for a load balancer's purposes (503, not a hang).
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2_000)));
@@ -262,9 +271,10 @@ function registerRoutes(
   });
   authRoutes(http, { auth: s.auth, secureCookies: (config.publicUrl ?? '').startsWith('https:'), demoLogins: () => d.demo.logins });
   const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
-  patientRoutes(http, { patients: s.patientService, derived, access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
+  const series = createSeriesService({ access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
+  patientRoutes(http, { patients: s.patientService, derived, series });
   deviceRoutes(http, {
-    devices: s.deviceService, access: s.access, ingest: s.ingest, rejections: s.repos.rejections,
+    devices: s.deviceService, ingest: s.ingest,
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
@@ -272,7 +282,7 @@ function registerRoutes(
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]
-  const visitsConfig: VisitsConfig = loadVisitsConfig(process.env);
+  const visitsConfig: VisitsConfig = config.visits;
   const rooms = createVisitRooms({ appointments: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, events: s.events, clock: s.clock, logger: d.logger, maxParticipants: visitsConfig.maxParticipants });
   const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: visitsConfig, baseUrl: () => d.urls.base });
   appointmentRoutes(http, { appointments: s.appointments });
@@ -292,8 +302,8 @@ function registerRoutes(
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });
   return {
     async close() {
-      rooms.close();
-      sweeper.stop();
+      await rooms.close();
+      await sweeper.stop();
       await commands.close();
     },
   };

@@ -22,8 +22,8 @@ describe('ECG monitoring in the platform', () => {
     app = await bootApp();
     patientId = (await app.services.patientService.create({ name: 'Ecg Patient' }, 'system')).id;
     device = await app.services.deviceService.provision({ patientId, type: 'ecg' }, 'system');
-    app.services.events.on('live', (m) => {
-      if (m.type === 'ecg.af' && m.patientId === patientId) afEvents.push(m as unknown as { state: string });
+    app.services.events.on('ecg.episode', (e) => {
+      if (e.kind === 'af' && e.patientId === patientId) afEvents.push(e);
     });
   });
   afterAll(async () => app && (await app.stop()));
@@ -77,8 +77,8 @@ describe('ECG monitoring in the platform', () => {
   it('a gap in the signal ends open AF and VF episodes: end events, and the AF episode is stored (issue 11 defect 2)', async () => {
     const dev = await app.services.deviceService.provision({ patientId, type: 'ecg' }, 'system');
     const events: Array<{ type: string; state: string; deviceId: string }> = [];
-    const off = app.services.events.on('live', (m) => {
-      if ((m.type === 'ecg.af' || m.type === 'ecg.vf') && m.deviceId === dev.id) events.push(m as never);
+    const off = app.services.events.on('ecg.episode', (e) => {
+      if (e.deviceId === dev.id) events.push({ type: `ecg.${e.kind}`, state: e.state, deviceId: e.deviceId });
     });
     const model = createEcgModel({ seed: 11, fs: FS });
     const start = Date.now() - 10 * 60_000;

@@ -11,6 +11,8 @@ export default defineConfig({
   root,
   base: '/',
   plugins: [react()],
+  // The API contract (zod schemas and their types) lives with the server; the web app imports its types.
+  resolve: { alias: { '@contracts': fileURLToPath(new URL('../src/api/contracts/index.ts', import.meta.url)) } },
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
   server: {
     proxy: {

@@ -1,4 +1,4 @@
-import type { EventBus, LiveMessage } from '../platform/events.ts';
+import type { EventBus } from '../platform/events.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { DevicesRepository } from '../store/devices.repository.ts';
@@ -15,14 +15,6 @@ const TIME_BASED = new Set(['missing-data', 'device-offline']);
 const MAX_LIVE_READING_AGE_MS = 15 * 60_000;
 /** Quiet, not-firing engine state is forgotten after this (it is rebuilt from the next signal); ms. */
 const IDLE_STATE_MS = 60 * 60_000;
-
-/** The bus message the ECG integration emits for atrial fibrillation (documented in the README). */
-export interface EcgAfMessage extends LiveMessage {
-  type: 'ecg.af';
-  patientId: string;
-  deviceId?: string;
-  state: 'start' | 'end';
-}
 
 interface Tracked {
   patientId: string;
@@ -173,19 +165,17 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     deps.events.on('device.status', (d: DeviceStatus) => {
       if (d.patientId) void enqueue(() => feed([{ type: 'device', patientId: d.patientId!, deviceId: d.deviceId, online: d.online, battery: d.battery }]));
     }),
-    deps.events.on('live', (m: LiveMessage) => {
-      if (!m.patientId) return;
-      const patientId = m.patientId;
-      if (m.type === 'news2') {
-        void enqueue(() => feed([{ type: 'news2', patientId, score: (m.score as number | null) ?? null, risk: (m.risk as string | null) ?? null, minimumRisk: String(m.minimumRisk ?? 'low'), complete: m.complete === true }]));
-      } else if ((m.type === 'ecg.af' || m.type === 'ecg.vf') && (m.state === 'start' || m.state === 'end')) {
-        const type = m.type === 'ecg.af' ? ('af' as const) : ('vf' as const);
-        void enqueue(() => feed([{ type, patientId, deviceId: (m.deviceId as string) ?? null, state: m.state as 'start' | 'end' }]));
-      } else if (m.type === 'alert' && m.event === 'resolved') {
-        // A person resolved it while the condition may persist: start over, so it re-alerts after the rule's minimum duration.
-        const a = m.alert as Alert;
-        if (a.resolvedBy !== 'system') states.delete(keyOf(a.patientId, a.rule, a.subject));
-      }
+    deps.events.on('news2.scored', (m) => {
+      void enqueue(() => feed([{ type: 'news2', patientId: m.patientId, score: m.score, risk: m.risk, minimumRisk: m.minimumRisk, complete: m.complete }]));
+    }),
+    deps.events.on('ecg.episode', (m) => {
+      void enqueue(() => feed([{ type: m.kind, patientId: m.patientId, deviceId: m.deviceId, state: m.state }]));
+    }),
+    deps.events.on('alert.changed', (m) => {
+      // A person resolved it while the condition may persist: start over, so it re-alerts after the rule's minimum duration.
+      if (m.event !== 'resolved') return;
+      const a = m.alert as unknown as Alert;
+      if (a.resolvedBy !== 'system') states.delete(keyOf(a.patientId, a.rule, a.subject));
     }),
   ];
   const offRules = deps.rules.onChange(() => ruleCache.clear());

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
-import type { EventBus } from '../platform/events.ts';
+import type { AlertEventKind, EventBus } from '../platform/events.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AccessPolicy } from '../auth/access.ts';
@@ -57,8 +57,6 @@ export function createAlertService(deps: {
   const lastValueWrite = new Map<string, number>();
   const names = new Map<string, { at: number; name: string }>();
 
-  const actorOf = (p: Principal | 'system'): string => (p === 'system' ? 'system' : p.userId);
-
   async function patientName(id: string): Promise<string> {
     const now = deps.clock.now();
     const hit = names.get(id);
@@ -93,7 +91,7 @@ export function createAlertService(deps: {
   }
 
   /** Write (alert + notification jobs in one transaction) → audit → live. */
-  async function commit(event: string, actor: Principal | 'system', write: (tx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<Alert | null>, notify?: { event: NotifyEvent; target: string; pre?: Alert }, details?: Record<string, unknown>): Promise<Alert | null> {
+  async function commit(event: AlertEventKind, actor: Principal | 'system', write: (tx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<Alert | null>, notify?: { event: NotifyEvent; target: string; pre?: Alert }, details?: Record<string, unknown>): Promise<Alert | null> {
     const jobs = notify?.pre ? await jobsFor(notify.pre, notify.event, notify.target) : [];
     const alert = await deps.db.transaction(async (tx) => {
       const a = await write(tx);
@@ -102,7 +100,7 @@ export function createAlertService(deps: {
     });
     if (!alert) return null;
     remember(alert);
-    deps.events.emit('live', { type: 'alert', event, patientId: alert.patientId, alert });
+    deps.events.emit('alert.changed', { event, patientId: alert.patientId, alert });
     if (jobs.length) deps.onQueued?.();
     await deps.audit.record({ actor: actor as AuditEntry['actor'], action: `alert.${event}`, entityType: 'Alert', entityId: alert.id, patientId: alert.patientId, details: { rule: alert.rule, ruleId: alert.ruleId, ruleVersion: alert.ruleVersion, severity: alert.severity, status: alert.status, ...details } });
     return alert;
@@ -151,7 +149,7 @@ export function createAlertService(deps: {
         const saved = await deps.alerts.update(deps.db, id, { value: r.value, message: r.message, lastValueAt: iso(now) }, ['open', 'acknowledged']);
         if (saved) {
           remember(saved);
-          deps.events.emit('live', { type: 'alert', event: 'updated', patientId: saved.patientId, alert: saved });
+          deps.events.emit('alert.changed', { event: 'updated', patientId: saved.patientId, alert: saved });
         }
         return saved;
       }

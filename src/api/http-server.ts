@@ -1,32 +1,28 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySerializerCompiler, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import fastifyStatic from '@fastify/static';
 import helmet from '@fastify/helmet';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import type { Logger } from '../platform/logger.ts';
 import type { AuthService } from '../auth/auth.service.ts';
+import type { AccessPolicy } from '../auth/access.ts';
 import { errorHandler } from './errors.ts';
 import { registerPrincipalResolver } from './principal.ts';
+import { policy, registerRoutePolicies, type RouteRegistry } from './policy.ts';
+import { registerOpenApi } from './openapi.ts';
 import { AppError } from '../platform/errors.ts';
 import { createOriginCheck } from '../auth/origin.ts';
 
 const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
-/** Routes reachable without a user: login, demo hint, device ingest (device secret), health. */
-const PUBLIC_ROUTES: Array<[string, RegExp]> = [
-  ['POST', /^\/api\/v1\/auth\/login$/],
-  ['POST', /^\/api\/v1\/auth\/logout$/],
-  ['GET', /^\/api\/v1\/demo$/],
-  ['POST', /^\/api\/v1\/devices\/[^/]+\/(telemetry|ecg)$/],
-  ['GET', /^\/api\/v1\/stream$/], // authenticates itself (cookie or ?token=) and closes with 4401
-  ['GET', /^\/api\/v1\/visits\/[^/]+\/signal$/], // [tele] authenticates itself (cookie, ?token= or a guest ?pass=)
-  ['POST', /^\/api\/v1\/visits\/[^/]+\/guest-pass$/], // [tele] a one-time invitation link → guest pass
-  ['GET', /^\/fhir\/R4\/metadata$/], // SMART App Launch: clients read the CapabilityStatement before they have a token
-  ['GET', /^\/fhir\/R4\/\.well-known\/smart-configuration$/], // SMART discovery
-];
+/** The Fastify instance route modules receive: request and reply typed from the route's zod schemas. */
+export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
 /** What a session still missing its second factor may call. */
 const PARTIAL_SESSION_ROUTES: Array<[string, string]> = [
@@ -38,17 +34,42 @@ const PARTIAL_SESSION_ROUTES: Array<[string, string]> = [
   ['GET', '/api/v1/me'],
 ];
 
-/** Builds the Fastify app (no routes of its own beyond plumbing); the composition root adds route modules. */
+/**
+ * Responses are checked against their schema when `strictResponses` is on (tests, CI): drift between
+ * the contract and what a service returns fails loudly there. In production the body is sent as the
+ * service built it (no per-response cost, and a contract slip never turns a working answer into a 500).
+ */
+function responseSerializer(strict: boolean): FastifySerializerCompiler<z.ZodType> {
+  return ({ schema, method, url }) =>
+    (data: unknown) => {
+      if (strict) {
+        const checked = schema.safeParse(data);
+        if (!checked.success) {
+          const issue = checked.error.issues[0];
+          throw new Error(`response of ${method} ${url} does not match its contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+        }
+      }
+      return JSON.stringify(data);
+    };
+}
+
+/** Builds the Fastify app (plumbing only: security headers, cookies, WebSocket, schemas, policies, OpenAPI, static files); app.ts adds the route modules. */
 export async function createHttpServer(deps: {
   logger: Logger;
   auth: AuthService;
+  access: AccessPolicy;
+  authenticateDevice(deviceId: string, secret: string): Promise<boolean>;
+  version: string;
+  strictResponses: boolean;
   /** [sec] trusted proxies, allowed browser origins, the public URL (https turns on HSTS). */
   security?: { trustedProxies: string[]; allowedOrigins: string[]; publicUrl?: string };
-}): Promise<FastifyInstance> {
+}): Promise<{ http: Api; registry: RouteRegistry }> {
   const sec = deps.security ?? { trustedProxies: [], allowedOrigins: [] };
   // F7: X-Forwarded-For is believed only from the configured proxies, so req.ip is the real client.
   const trustProxy = sec.trustedProxies.length ? sec.trustedProxies : false;
-  const app = Fastify({ loggerInstance: deps.logger.child({ module: 'http' }) as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 8 * 1024 * 1024, trustProxy });
+  const app = Fastify({ loggerInstance: deps.logger.child({ module: 'http' }) as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 8 * 1024 * 1024, trustProxy }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(responseSerializer(deps.strictResponses) as FastifySerializerCompiler<unknown>);
   app.setErrorHandler(errorHandler);
   // F6: JSON routes take JSON only. Fastify parses text/plain by default, which lets a plain HTML form on a
   // sibling site post a JSON-looking body without a CORS preflight; without the parser it answers 415.
@@ -80,11 +101,11 @@ export async function createHttpServer(deps: {
   const origins = createOriginCheck({ publicUrl: sec.publicUrl, allowedOrigins: sec.allowedOrigins });
   app.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
-    // A cross-site form cannot set Authorization: bearer-token clients (scripts, SMART apps) are not CSRF targets.
-    if (req.headers.authorization?.startsWith('Bearer ')) return;
     // The OAuth token endpoint is called cross-origin by SMART apps by design; it reads no cookie (the
     // one-time code + PKCE verifier or the refresh token are the credential), so there is nothing to forge.
     if (req.method === 'POST' && decodedPath(req.url) === '/oauth/token') return;
+    // A cross-site form cannot set Authorization: bearer-token clients (scripts, SMART apps) are not CSRF targets.
+    if (req.headers.authorization?.startsWith('Bearer ')) return;
     const why = origins.refuseUnsafe(req.headers, req.protocol);
     if (why) throw new AppError('FORBIDDEN', why);
   });
@@ -97,22 +118,21 @@ export async function createHttpServer(deps: {
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   registerPrincipalResolver(app, deps.auth);
 
-  // Defence in depth: every /api and /fhir route needs a principal unless listed public (interfaces.md §4).
-  // F12: decide on the route the router matched (its pattern), never on the raw URL: `/%61pi/…` is `/api/…`.
-  app.addHook('preHandler', async (req) => {
+  // [sec] What a credential may do at all, before any route's policy: a session that has only passed the
+  // password reaches the second-factor routes and nothing else (d)(13); a read-only token changes nothing.
+  // F12: decided on the route the router matched (its pattern), never on the raw URL: `/%61pi/…` is `/api/…`.
+  app.addHook('preValidation', async (req) => {
     const url = req.routeOptions?.url ?? decodedPath(req.url);
     if (!url.startsWith('/api') && !url.startsWith('/fhir')) return;
     const cred = req.principal?.credential;
-    // (d)(13): a session that has only passed the password may reach the second-factor routes and nothing else.
     if (cred && cred.stage !== 'full' && !PARTIAL_SESSION_ROUTES.some(([method, path]) => method === req.method && path === url)) {
       throw new AppError('UNAUTHENTICATED', cred.stage === 'mfa' ? 'enter the code from your authenticator app to finish signing in' : 'set up two-step sign-in first (an authenticator app)', { stage: cred.stage });
     }
-    // A read-only token may not change anything.
     if (cred?.scope === 'read' && req.method !== 'GET' && req.method !== 'HEAD') throw new AppError('FORBIDDEN', 'this API token is read-only');
-    if (req.principal) return;
-    if (PUBLIC_ROUTES.some(([method, re]) => method === req.method && re.test(url))) return;
-    throw new AppError('UNAUTHENTICATED', 'sign in or send Authorization: Bearer <token>');
   });
+  // Who may call each route is declared on the route and enforced here (interfaces.md §4): api/policy.ts.
+  const registry = registerRoutePolicies(app, { access: deps.access, authenticateDevice: deps.authenticateDevice });
+  await registerOpenApi(app, { version: deps.version });
 
   if (existsSync(WEB_DIST)) {
     await app.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false });
@@ -123,9 +143,11 @@ export async function createHttpServer(deps: {
     });
   } else {
     app.setNotFoundHandler((req, reply) => errorHandler(new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply));
-    app.get('/', async (_req, reply) => reply.type('text/plain').send('Vigil is running, but the web app is not built: run "npm run build:web".'));
+    app.get('/', { config: { policy: policy.public('says the web app is not built') }, schema: { hide: true } }, async (_req, reply) =>
+      reply.type('text/plain').send('Vigil is running, but the web app is not built: run "npm run build:web".'),
+    );
   }
-  return app;
+  return { http: app as unknown as Api, registry };
 }
 
 function decodedPath(url: string): string {

@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { EventBus, LiveMessage } from '../platform/events.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Api } from './http-server.ts';
+import { policy } from './policy.ts';
+import { LIVE_PROTOCOL_VERSION, LiveClientMessage, StreamQuery, type LiveMessageOf, type LiveServerMessage } from './contracts/index.ts';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuthService } from '../auth/auth.service.ts';
 import type { Principal, StoredReading } from '../domain/types.ts';
@@ -21,11 +23,14 @@ interface Subscriber {
   ecgPatients: Set<string>;
 }
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /**
- * The dashboard's live feed (`GET /api/v1/stream`, WebSocket). Every message names a patient and goes only
- * to sockets whose user may see that patient (the same access policy as the REST routes).
+ * The dashboard's live feed (`GET /api/v1/stream`, WebSocket). Domain events (platform/events.ts) are mapped
+ * here, and only here, to the versioned wire union (api/contracts/live.ts). Every message names a patient
+ * and goes only to sockets whose user may see that patient (the same access policy as the REST routes).
  */
-export function registerLiveGateway(app: FastifyInstance, deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger; origins?: OriginCheck }) {
+export function registerLiveGateway(app: Api, deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger; origins?: OriginCheck }) {
   const log = deps.logger.child({ module: 'live' });
   const subscribers = new Set<Subscriber>();
 
@@ -57,7 +62,7 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
   });
 
   const sees = (s: Subscriber, patientId: string | null | undefined) => !!patientId && (s.patients === null || s.patients.has(patientId));
-  const send = (s: Subscriber, message: unknown) => {
+  const send = (s: Subscriber, message: LiveServerMessage) => {
     if (s.socket.readyState !== 1) return;
     if (s.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       log.warn({ user: s.principal.userId }, 'live client too slow; closing');
@@ -66,7 +71,7 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
     }
     s.socket.send(JSON.stringify(message));
   };
-  const broadcast = (patientId: string | null | undefined, message: unknown, filter?: (s: Subscriber) => boolean) => {
+  const broadcast = (patientId: string | null | undefined, message: LiveServerMessage, filter?: (s: Subscriber) => boolean) => {
     for (const s of subscribers) if (sees(s, patientId) && (!filter || filter(s))) send(s, message);
   };
 
@@ -89,20 +94,40 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
     deps.events.on('ecg.stored', (c) =>
       broadcast(c.patientId, { type: 'ecg', patientId: c.patientId, deviceId: c.deviceId, fs: c.fs, lead: c.lead, unit: c.unit, ts: new Date(c.ts).toISOString(), samples: c.samples }, (s) => s.ecgPatients.has(c.patientId)),
     ),
-    deps.events.on('device.status', (d) =>
-      broadcast(d.patientId, { type: 'device', deviceId: d.deviceId, patientId: d.patientId, online: d.online, battery: d.battery ?? null, lastSeenAt: new Date(d.ts).toISOString() }),
+    deps.events.on('device.status', (d) => {
+      if (d.patientId) broadcast(d.patientId, { type: 'device', deviceId: d.deviceId, patientId: d.patientId, online: d.online, battery: d.battery ?? null, lastSeenAt: iso(d.ts) });
+    }),
+    deps.events.on('news2.scored', (e) =>
+      broadcast(e.patientId, { type: 'news2', patientId: e.patientId, score: e.score, partialScore: e.partialScore, risk: e.risk, minimumRisk: e.minimumRisk, complete: e.complete, components: e.components }),
     ),
-    deps.events.on('live', (m: LiveMessage) => broadcast(m.patientId, m)),
+    deps.events.on('ecg.episode', (e) =>
+      broadcast(e.patientId, {
+        type: e.kind === 'af' ? 'ecg.af' : 'ecg.vf', patientId: e.patientId, deviceId: e.deviceId, state: e.state, at: iso(e.at),
+        ...(e.startedAt !== undefined ? { start: iso(e.startedAt) } : {}), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}), ...(e.reason ? { reason: e.reason } : {}),
+      }),
+    ),
+    deps.events.on('alert.changed', (e) => broadcast(e.patientId, { type: 'alert', event: e.event, patientId: e.patientId, alert: e.alert })),
+    deps.events.on('message.sent', (e) => broadcast(e.patientId, { type: 'message', patientId: e.patientId, threadId: e.threadId, message: e.message as LiveMessageOf<'message'>['message'] })),
+    deps.events.on('message.read', (e) => broadcast(e.patientId, { type: 'message.read', ...e })),
+    deps.events.on('appointment.changed', (e) => broadcast(e.patientId, { type: 'appointment', patientId: e.patientId, appointment: e.appointment as LiveMessageOf<'appointment'>['appointment'] })),
+    deps.events.on('visit.waiting', (e) => broadcast(e.patientId, { type: 'visit.waiting', ...e })),
+    deps.events.on('command.changed', (e) => {
+      if (e.patientId) broadcast(e.patientId, { type: 'command', patientId: e.patientId, command: e.command });
+    }),
   ];
 
-  app.get('/api/v1/stream', { websocket: true }, async (socket: WebSocket, req) => {
+  app.get('/api/v1/stream', {
+    websocket: true,
+    config: { policy: policy.public('authenticates itself (cookie, bearer or ?token=) and closes with 4401') },
+    schema: { summary: 'Live feed (WebSocket, protocol in api/contracts/live.ts)', querystring: StreamQuery },
+  }, async (socket: WebSocket, req) => {
     // F5: a page on another origin must not ride the user's cookie into the live feed (cross-site WebSocket hijacking).
     const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
     if (refused) {
       socket.close(4403, 'origin not allowed');
       return;
     }
-    const query = (req.query as { token?: unknown }).token;
+    const query = req.query.token;
     const bearer = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : typeof query === 'string' ? query : null;
     const cookie = req.cookies?.[SESSION_COOKIE];
     const secret: Subscriber['secret'] = bearer ? { kind: 'token', value: bearer } : cookie ? { kind: 'session', value: cookie } : null;
@@ -115,20 +140,23 @@ export function registerLiveGateway(app: FastifyInstance, deps: { events: EventB
     await refresh(s);
     subscribers.add(s);
     socket.on('message', (raw: Buffer) => {
-      let msg: { type?: string; patientId?: string };
+      let json: unknown;
       try {
-        msg = JSON.parse(raw.toString());
+        json = JSON.parse(raw.toString());
       } catch {
         return send(s, { type: 'error', message: 'messages must be JSON' });
       }
-      if (msg.type === 'subscribe-ecg' && typeof msg.patientId === 'string') {
+      const parsed = LiveClientMessage.safeParse(json);
+      if (!parsed.success) return; // unknown messages are ignored (a newer client may send more)
+      const msg = parsed.data;
+      if (msg.type === 'subscribe-ecg') {
         if (sees(s, msg.patientId)) s.ecgPatients.add(msg.patientId);
         else send(s, { type: 'error', message: `patient ${msg.patientId} not found` });
-      } else if (msg.type === 'unsubscribe-ecg' && typeof msg.patientId === 'string') s.ecgPatients.delete(msg.patientId);
+      } else if (msg.type === 'unsubscribe-ecg') s.ecgPatients.delete(msg.patientId);
       else if (msg.type === 'ping') send(s, { type: 'pong' });
     });
     socket.on('close', () => subscribers.delete(s));
-    send(s, { type: 'hello', user: principal.email, role: principal.role });
+    send(s, { type: 'hello', protocol: LIVE_PROTOCOL_VERSION, user: principal.email, role: principal.role });
   });
 
   return {

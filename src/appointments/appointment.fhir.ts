@@ -1,3 +1,4 @@
+import { policy } from '../api/policy.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../domain/types.ts';
 import type { AccessPolicy } from '../auth/access.ts';
@@ -120,12 +121,12 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     });
   }
 
-  app.post('/fhir/R4/Appointment', async (req, reply) => {
+  app.post('/fhir/R4/Appointment', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const a = await create(requirePrincipal(req), req.body as AppointmentInput);
     return reply.status(201).type(FHIR_JSON).header('location', `${deps.baseUrl()}/Appointment/${a.id}`).send(appointmentResource(a));
   });
-  app.get<{ Params: { id: string } }>('/fhir/R4/Appointment/:id', async (req, reply) => reply.type(FHIR_JSON).send(appointmentResource(await deps.appointments.get(requirePrincipal(req), req.params.id))));
-  app.get('/fhir/R4/Appointment', async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/fhir/R4/Appointment/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => reply.type(FHIR_JSON).send(appointmentResource(await deps.appointments.get(requirePrincipal(req), req.params.id))));
+  app.get('/fhir/R4/Appointment', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
@@ -136,14 +137,14 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Appointment', q, total, rows.map(appointmentResource), count, offset));
   });
 
-  app.get<{ Params: { id: string } }>('/fhir/R4/Encounter/:id', async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/fhir/R4/Encounter/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const e = await deps.repo.encounter(req.params.id);
     if (!e || !(await deps.access.canSeePatient(p, e.patientId))) throw notFound(`Encounter/${req.params.id}`);
     await deps.audit.record({ actor: p, action: 'fhir.read', entityType: 'Encounter', entityId: e.id, patientId: e.patientId });
     return reply.type(FHIR_JSON).send(encounterResource(e));
   });
-  app.get('/fhir/R4/Encounter', async (req, reply) => {
+  app.get('/fhir/R4/Encounter', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
@@ -155,7 +156,7 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Encounter', q, total, rows.map(encounterResource), count, offset));
   });
 
-  app.get('/fhir/R4/Slot', async (req, reply) => {
+  app.get('/fhir/R4/Slot', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
@@ -165,7 +166,7 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     const slots = (await deps.appointments.slots(p, { from, to: dates.to ?? from + 14 * 86_400_000, practitionerId: schedule?.replace(/^sch-/, '') })).filter((s) => !one(q.status) || s.status === one(q.status));
     return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Slot', q, slots.length, slots.slice(offset, offset + count).map(slotResource), count, offset));
   });
-  app.get('/fhir/R4/Schedule', async (req, reply) => {
+  app.get('/fhir/R4/Schedule', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const from = Date.now();

@@ -120,7 +120,7 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       await repo.insert(a);
       await audit.record({ actor: p, action: 'appointment.create', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { start: new Date(a.start).toISOString(), mode: a.mode } });
       const created = (await repo.byId(a.id))!;
-      deps.events.emit('live', { type: 'appointment', patientId: created.patientId, appointment: created });
+      deps.events.emit('appointment.changed', { patientId: created.patientId, appointment: created });
       return created;
     },
 

@@ -63,6 +63,10 @@ export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)
     assertScope(p: Principal, type: string, interaction: Interaction): void {
       if (p.smart && !allows(p.smart.scopes, type, interaction)) throw forbidden(`the app's token has no scope for ${interaction} on ${type} (granted: ${p.smart.scopes.join(' ') || 'none'})`);
     },
+    /** The care team a patient created by this principal joins: a clinician's own, else none. */
+    careTeamOfCreator(p: Principal): string | null {
+      return p.role === 'clinician' ? p.practitionerId : null;
+    },
     assertStaff(p: Principal): void {
       if (p.role === 'patient') throw forbidden('clinician or admin role required');
     },

@@ -41,8 +41,8 @@ export async function openDurableQueue(dir: string) {
   }
   let delivered = Number((await readFile(cursorPath, 'utf8').catch(() => '0')).trim()) || 0;
   let lastSeq = Math.max(delivered, messages.at(-1)?.seq ?? 0);
-  let pending = messages.filter((m) => m.seq > delivered);
-  let log: FileHandle = await open(logPath, 'a+');
+  const pending = messages.filter((m) => m.seq > delivered);
+  const log: FileHandle = await open(logPath, 'a+');
   if (goodBytes < Buffer.byteLength(text)) await log.truncate(goodBytes);
   let logBytes = goodBytes;
 

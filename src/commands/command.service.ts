@@ -50,7 +50,7 @@ export function createCommandService(deps: {
   }
 
   async function announce(c: DeviceCommand) {
-    deps.events.emit('live', { type: 'command', patientId: c.patientId ?? undefined, command: await view(c) });
+    deps.events.emit('command.changed', { patientId: c.patientId ?? null, command: await view(c) });
   }
 
   /** Publishes one command; a queued one becomes sent. On failure it stays as it was (reconnect or expiry). */
@@ -135,9 +135,7 @@ export function createCommandService(deps: {
     deps.events.on('device.status', (s) => {
       if (s.online) onOnline(s.deviceId);
     }),
-    deps.events.on('live', (m) => {
-      if (m.type !== 'command.result') return;
-      const { deviceId, commandId, payload } = m as unknown as { deviceId: string; commandId: string; payload: string };
+    deps.events.on('command.result', ({ deviceId, commandId, payload }) => {
       onResult(deviceId, commandId, payload).catch((err) => log.error({ err, deviceId, commandId }, 'could not record a command result'));
     }),
     // A measurement tagged with a command updates that command's view (its readings) on screens.

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { loadAlertsConfig, type AlertsConfig } from '../alerts/alerts.config.ts';
+import { loadVisitsConfig, type VisitsConfig } from '../visits/visits.config.ts';
 
 /**
  * The one typed configuration object, read once at start (interfaces.md §2).
@@ -30,6 +32,12 @@ export interface Config {
   retention: { dedupDays: number; rejectionsDays: number; notificationsDays: number };
   /** [sec] Security settings (issue 9). */
   security: SecurityConfig;
+  /** Check every API response against its contract and fail loudly on drift (tests and CI; off in production). */
+  strictResponses: boolean;
+  /** Alerts: SMTP, webhook, delivery, escalation tick (alerts/alerts.config.ts, VIGIL_ALERT_* / VIGIL_SMTP_URL …). */
+  alerts: AlertsConfig;
+  /** Video visits: STUN/TURN and room size (visits/visits.config.ts). */
+  visits: VisitsConfig;
 }
 
 export interface SecurityConfig {
@@ -87,6 +95,7 @@ const fields = {
   VIGIL_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(5),
   VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
   VIGIL_COMMAND_ANSWER_TIMEOUT_S: z.coerce.number().int('must be whole seconds').min(5, 'must be at least 5').max(3600, 'must be at most 3600').default(120),
+  VIGIL_STRICT_RESPONSES: bool.default(false),
   VIGIL_COMMAND_QUEUE_TTL_S: z.coerce.number().int('must be whole seconds').min(60, 'must be at least 60').max(7 * 86_400, 'must be at most 7 days').default(3600),
   VIGIL_RETENTION_DEDUP_DAYS: z.coerce.number().int('must be whole days').min(8, 'must be at least 8 (devices and broker sessions re-send for up to 7 days)').max(3650).default(14),
   VIGIL_RETENTION_REJECTIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(30),
@@ -138,6 +147,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionMaxHours: v.VIGIL_SESSION_MAX_HOURS,
       tokenTtlDays: v.VIGIL_TOKEN_TTL_DAYS,
     },
+    strictResponses: v.VIGIL_STRICT_RESPONSES,
+    alerts: loadAlertsConfig(env),
+    visits: loadVisitsConfig(env),
   };
 }
 

@@ -1,3 +1,4 @@
+import { policy } from '../api/policy.ts';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -32,7 +33,7 @@ const importBody = z.object({
  * `POST /api/v1/readings/import` (rows already parsed by `vigil import csv`, for a running server).
  */
 export function csvRoutes(app: FastifyInstance, deps: { db: Db; access: AccessPolicy; audit: AuditService; importer: CsvImportService }) {
-  app.get('/api/v1/patients/:id/readings.csv', async (req, reply) => {
+  app.get('/api/v1/patients/:id/readings.csv', { config: { policy: policy.patient('id') } }, async (req, reply) => {
     const principal = requirePrincipal(req);
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, string | undefined>;
@@ -48,7 +49,7 @@ export function csvRoutes(app: FastifyInstance, deps: { db: Db; access: AccessPo
       .send(Readable.from(readingsCsv(deps.db, { patientId: id, from, to, codes: codes ? codes.split(',').filter(Boolean) : undefined })));
   });
 
-  app.post('/api/v1/readings/import', async (req) => {
+  app.post('/api/v1/readings/import', { config: { policy: policy.staff('readings of the patients they may manage (the import service checks each row)') } }, async (req) => {
     const principal = requirePrincipal(req);
     deps.access.assertStaff(principal);
     const parsed = importBody.safeParse(req.body);

@@ -1,6 +1,8 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Services } from '../app.ts';
+import type { AuthService } from '../auth/auth.service.ts';
+import type { PatientService } from '../patients/patient.service.ts';
+import type { DeviceService } from '../devices/device.service.ts';
 import { makeVirtualPatients, type SimPatient, type DeviceKind } from '../simulator/index.ts';
 import { generatePassword } from '../auth/passwords.ts';
 
@@ -36,7 +38,7 @@ const DEMO_FILE = 'demo-clinic.json'; // demo credentials and simulated device s
  * patients with provisioned devices, and one patient login. Device secrets are kept (demo only) so that the
  * simulator can connect again after a restart.
  */
-export async function seedDemoClinic(s: Services, dataDir: string, patientCount = 12): Promise<DemoClinic> {
+export async function seedDemoClinic(s: { auth: AuthService; patientService: PatientService; deviceService: DeviceService }, dataDir: string, patientCount = 12): Promise<DemoClinic> {
   const logins: DemoClinic['logins'] = [];
   const user = async (email: string, role: 'admin' | 'clinician' | 'patient', name: string, patientId?: string) => {
     const password = generatePassword();

@@ -2,6 +2,9 @@ import type { DevicesRepository, Device } from '../store/devices.repository.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Principal } from '../domain/types.ts';
+import type { RejectionsRepository } from '../store/rejections.repository.ts';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { Clock } from '../platform/clock.ts';
 import { AppError, notFound } from '../platform/errors.ts';
 import { newId, newSecret } from '../platform/ids.ts';
 import { hashSecret, verifySecret } from './secrets.ts';
@@ -21,16 +24,16 @@ export interface ProvisionedDevice {
 }
 
 /** Device provisioning and authentication (the broker hooks and HTTP ingest both ask here). */
-export function createDeviceService(deps: { devices: DevicesRepository; patients: PatientsRepository; audit: AuditService }) {
+export function createDeviceService(deps: { devices: DevicesRepository; patients: PatientsRepository; rejections: RejectionsRepository; audit: AuditService; access: AccessPolicy; clock: Clock }) {
   type Entry = { patientId: string | null; secretHash: string } | null;
   // Single-flight: a burst of messages from one device shares one lookup instead of one query each.
   const cache = new Map<string, { at: number; entry: Promise<Entry> }>();
 
   function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
-    if (hit && Date.now() - hit.at < AUTH_CACHE_MS) return hit.entry;
+    if (hit && deps.clock.now() - hit.at < AUTH_CACHE_MS) return hit.entry;
     const entry = deps.devices.authOf(id).then((auth) => (auth ? { patientId: auth.patientId, secretHash: auth.secretHash } : null));
-    cache.set(id, { at: Date.now(), entry });
+    cache.set(id, { at: deps.clock.now(), entry });
     entry.then(
       (e) => e === null && cache.delete(id), // unknown ids are not cached: a device provisioned a second later works
       () => cache.delete(id),
@@ -70,6 +73,33 @@ export function createDeviceService(deps: { devices: DevicesRepository; patients
     },
 
     list: (patientIds: string[] | null) => deps.devices.list(patientIds),
+
+    /** GET /api/v1/devices: one patient's devices (when visible) or every device of the visible patients. */
+    async listFor(principal: Principal, patientId?: string): Promise<Device[]> {
+      if (patientId) {
+        await deps.access.assertPatient(principal, patientId);
+        return deps.devices.list([patientId]);
+      }
+      return deps.devices.list(await deps.access.visiblePatientIds(principal));
+    },
+
+    /** GET /api/v1/devices/{id}: a device of a visible patient; unassigned stock devices are an admin matter. */
+    async getFor(principal: Principal, id: string): Promise<Device> {
+      const device = await this.get(id);
+      if (device.patientId) await deps.access.assertPatient(principal, device.patientId);
+      else deps.access.assertAdmin(principal);
+      return device;
+    },
+
+    /** POST /api/v1/devices: admins, or the patient's clinicians for that patient's devices. */
+    async provisionFor(principal: Principal, input: { patientId?: string; type: string; name?: string }): Promise<ProvisionedDevice> {
+      if (!input.patientId) deps.access.assertAdmin(principal);
+      else await deps.access.assertCanManagePatient(principal, input.patientId);
+      return this.provision({ patientId: input.patientId ?? null, type: input.type, name: input.name }, principal);
+    },
+
+    /** Recently rejected device payloads (admin screen). */
+    rejections: (limit: number, deviceId?: string) => deps.rejections.recent(limit, deviceId),
     forget: (id: string) => cache.delete(id),
   };
 }

@@ -1,3 +1,4 @@
+import { policy } from '../api/policy.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../domain/types.ts';
 import type { MessagingService, MessageView } from './messaging.service.ts';
@@ -91,16 +92,16 @@ export function communicationFhirRoutes(app: FastifyInstance, deps: { messaging:
     return m.send(p, threadId, { text: texts.join('\n\n'), urgent: body.priority !== undefined && body.priority !== 'routine', attachments: files }, patientId);
   }
 
-  app.post('/fhir/R4/Communication', async (req, reply) => {
+  app.post('/fhir/R4/Communication', { config: { policy: policy.signedIn('Communications of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
     const sent = await create(requirePrincipal(req), req.body as CommunicationInput);
     return reply.status(201).type(FHIR_JSON).header('location', `${deps.baseUrl()}/Communication/${sent.id}`).send(communicationResource(sent, deps.baseUrl()));
   });
 
-  app.get<{ Params: { id: string } }>('/fhir/R4/Communication/:id', async (req, reply) =>
+  app.get<{ Params: { id: string } }>('/fhir/R4/Communication/:id', { config: { policy: policy.signedIn('Communications of the patients they may see (the messaging service checks)') } }, async (req, reply) =>
     reply.type(FHIR_JSON).send(communicationResource(await m.byId(requirePrincipal(req), req.params.id), deps.baseUrl())),
   );
 
-  app.get('/fhir/R4/Communication', async (req, reply) => {
+  app.get('/fhir/R4/Communication', { config: { policy: policy.signedIn('Communications of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });

@@ -50,7 +50,7 @@ export function senderOf(p: Principal): Sender {
  * Secure messaging between a patient and their care team. Bodies and files are sealed with the patient's
  * data key before they reach the database; messages are immutable once sent (a database trigger refuses
  * updates). Every read and write is authorised by the access policy and audited; delivery is live on the
- * dashboard WebSocket ('live' events reach only sockets whose user may see the patient).
+ * dashboard WebSocket (`message.sent` / `message.read` events reach only sockets whose user may see the patient).
  */
 export function createMessagingService(deps: { repo: MessagesRepository; access: AccessPolicy; audit: AuditService; events: EventBus; clock: Clock; cipher: PatientCipher }) {
   const { repo, access, audit, events, cipher } = deps;
@@ -116,7 +116,7 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
     await audit.record({ actor: actor === 'system' ? 'system' : actor, action: 'message.send', entityType: 'Communication', entityId: id, patientId, details: { threadId, attachments: attachments.length, urgent, category, sender: sender.kind } });
     const stored = await repo.message(id);
     const v = await view(stored!);
-    events.emit('live', { type: 'message', patientId, threadId, message: v });
+    events.emit('message.sent', { patientId, threadId, message: v });
     return v;
   }
 
@@ -178,7 +178,7 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
       const at = deps.clock.now();
       const ids = await repo.markRead(threadId, p.userId, at);
       if (ids.length) {
-        events.emit('live', { type: 'message.read', patientId: t.patientId, threadId, userId: p.userId, name: p.displayName, messageIds: ids, readAt: new Date(at).toISOString() });
+        events.emit('message.read', { patientId: t.patientId, threadId, userId: p.userId, name: p.displayName, messageIds: ids, readAt: new Date(at).toISOString() });
       }
       return { read: ids.length };
     },

@@ -1,4 +1,7 @@
-import type { Services } from '../app.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { ReadingsRepository } from '../store/readings.repository.ts';
+import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredReading } from '../domain/types.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
 import { computeCgmMetrics } from '../analysis/cgm/index.ts';
@@ -12,7 +15,7 @@ export const CGM_DAILY_ALGORITHM = { name: 'cgm-consensus-2019-daily', version: 
  * Once per patient and (UTC) day, when glucose arrives, stores the previous day's time in range as a
  * derived Observation (LOINC 97510-2), stamped at that day's start with the consensus algorithm.
  */
-export function createCgmDailySummaries(deps: Pick<Services, 'events' | 'repos' | 'ingest' | 'logger'>) {
+export function createCgmDailySummaries(deps: { events: EventBus; repos: { readings: ReadingsRepository }; ingest: Pick<IngestService, 'storeDerived'>; logger: Logger }) {
   const log = deps.logger.child({ module: 'cgm-daily' });
   const done = new Map<string, number>(); // patient → day start already summarised
 

@@ -1,5 +1,11 @@
-import type { Services } from '../app.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { ReadingsRepository } from '../store/readings.repository.ts';
+import type { PatientsRepository } from '../store/patients.repository.ts';
+import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredReading } from '../domain/types.ts';
+import type { News2Scored } from '../platform/events.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
 import { NEWS2_ALGORITHM } from '../analysis/news2/index.ts';
 import { news2For, settingsOf } from '../patients/patient-status.ts';
@@ -12,7 +18,7 @@ const FORGET_AFTER_MS = 2 * NEWS2_STORE_EVERY_MS; // a patient quiet this long i
  * Runs the pure analyses as readings arrive and stores their results as derived Observations (with the
  * algorithm's name and version), then tells the dashboard. NEWS2 here; ECG findings plug in the same way.
  */
-export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos' | 'ingest' | 'clock' | 'logger'>) {
+export function createDerivedObservations(deps: { events: EventBus; repos: { readings: ReadingsRepository; patients: PatientsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger }) {
   const log = deps.logger.child({ module: 'derived' });
   const pending = new Set<string>();
   const last = new Map<string, { at: number; score: number | null; shown: string; storedAt: number }>();
@@ -35,6 +41,7 @@ export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos
     try {
       const [latest, patients] = await Promise.all([deps.repos.readings.latestFor(due), deps.repos.patients.list(due)]);
       const toStore = [];
+      const scored: News2Scored[] = [];
       for (const p of patients) {
         const result = news2For(latest.get(p.id) ?? {}, settingsOf(p.settings), now);
         const prev = last.get(p.id);
@@ -44,13 +51,15 @@ export function createDerivedObservations(deps: Pick<Services, 'events' | 'repos
         const shown = JSON.stringify([result.score, result.partialScore, result.risk, result.minimumRisk, result.complete, result.components]);
         last.set(p.id, { at: now, score: result.score, shown, storedAt: changed || !prev || now - prev.storedAt >= NEWS2_STORE_EVERY_MS ? now : prev.storedAt });
         if (!prev || prev.shown !== shown) {
-          deps.events.emit('live', { type: 'news2', patientId: p.id, score: result.score, partialScore: result.partialScore, risk: result.risk, minimumRisk: result.minimumRisk, complete: result.complete, components: result.components });
+          scored.push({ patientId: p.id, score: result.score, partialScore: result.partialScore, risk: result.risk, minimumRisk: result.minimumRisk, complete: result.complete, components: result.components as Record<string, number>, ts: now });
         }
         if (result.complete && result.score !== null && (changed || now - (prev?.storedAt ?? 0) >= NEWS2_STORE_EVERY_MS)) {
           toStore.push({ patientId: p.id, deviceId: null, system: DERIVED_CODES.news2.system, code: DERIVED_CODES.news2.code, value: result.score, unit: DERIVED_CODES.news2.unit, ts: now, seq: null, method: { ...NEWS2_ALGORITHM } });
         }
       }
       await deps.ingest.storeDerived(toStore);
+      // Write first, then emit: the scores above are durable now.
+      for (const e of scored) deps.events.emit('news2.scored', e);
     } catch (err) {
       log.error({ err }, 'NEWS2 update failed');
     }

@@ -1,5 +1,8 @@
-import type { Services } from '../app.ts';
+import type { EventBus } from '../platform/events.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredEcgChunk } from '../domain/types.ts';
+import type { EcgEpisode } from '../platform/events.ts';
 import type { NewReading } from '../store/readings.repository.ts';
 import { DERIVED_CODES, ECG_UNIT_PER_MV } from '../domain/codes.ts';
 import { createEcgStreamAnalyzer, ECG_ALGORITHM, type EcgStreamAnalyzer } from '../analysis/ecg/index.ts';
@@ -26,9 +29,9 @@ interface DeviceStream {
 /**
  * Streams each device's ECG chunks through the pure ECG analyzer (QRS → heart rate, RR → AF) and turns its
  * output into derived Observations (heart rate from ECG, AF episodes with their duration) and live events:
- * `{type: 'ecg.af' | 'ecg.vf', patientId, deviceId, state: 'start'|'end', at}` for alert rules and the dashboard.
+ * `ecg.episode` events (AF, VF; start/end) for alert rules and the dashboard, each after its row is stored.
  */
-export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'logger'>) {
+export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestService, 'storeDerived'>; logger: Logger }) {
   const log = deps.logger.child({ module: 'ecg-monitor' });
   const streams = new Map<string, DeviceStream>();
 
@@ -41,12 +44,16 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
     const end = s.nextTs;
     if (s.afStartTs !== null) {
       const start = s.afStartTs;
-      deps.events.emit('live', { type: 'ecg.af', patientId: s.patientId, deviceId, state: 'end', at: new Date(end).toISOString(), start: new Date(start).toISOString(), reason: 'signal gap' });
       const row: NewReading = { patientId: s.patientId, deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method: { ...ECG_ALGORITHM } };
-      void deps.ingest.storeDerived([row]).catch((err) => log.error({ err }, 'could not store an AF episode'));
+      const patientId = s.patientId;
+      // Write first, then emit.
+      void deps.ingest.storeDerived([row]).then(
+        () => deps.events.emit('ecg.episode', { kind: 'af', state: 'end', patientId, deviceId, at: end, startedAt: start, reason: 'signal gap' }),
+        (err) => log.error({ err }, 'could not store an AF episode'),
+      );
     }
     if (s.vfStartTs !== null) {
-      deps.events.emit('live', { type: 'ecg.vf', patientId: s.patientId, deviceId, state: 'end', at: new Date(end).toISOString(), reason: 'signal gap' });
+      deps.events.emit('ecg.episode', { kind: 'vf', state: 'end', patientId: s.patientId, deviceId, at: end, reason: 'signal gap' });
     }
     s.afStartTs = null;
     s.vfStartTs = null;
@@ -84,6 +91,7 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
       const at = (sample: number) => s.t0 + (sample / s.fs) * 1000;
       const derived: NewReading[] = [];
       const method = { ...ECG_ALGORITHM };
+      const episodes: EcgEpisode[] = [];
 
       if (Number.isFinite(result.heartRate) && result.confidence >= MIN_CONFIDENCE && c.ts - s.lastHrStoredAt >= HR_STORE_EVERY_MS) {
         s.lastHrStoredAt = c.ts;
@@ -91,24 +99,30 @@ export function createEcgMonitor(deps: Pick<Services, 'events' | 'ingest' | 'log
       }
       if (result.af.episodeStarted !== undefined) {
         s.afStartTs = at(result.af.episodeStarted);
-        deps.events.emit('live', { type: 'ecg.af', patientId: c.patientId, deviceId: c.deviceId, state: 'start', at: new Date(s.afStartTs).toISOString(), confidence: result.af.confidence });
+        episodes.push({ kind: 'af', state: 'start', patientId: c.patientId, deviceId: c.deviceId, at: s.afStartTs, confidence: result.af.confidence });
       }
       if (result.af.episodeEnded !== undefined) {
         const end = at(result.af.episodeEnded);
         const start = s.afStartTs ?? end;
         s.afStartTs = null;
-        deps.events.emit('live', { type: 'ecg.af', patientId: c.patientId, deviceId: c.deviceId, state: 'end', at: new Date(end).toISOString(), start: new Date(start).toISOString() });
+        episodes.push({ kind: 'af', state: 'end', patientId: c.patientId, deviceId: c.deviceId, at: end, startedAt: start });
         derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method });
       }
       if (result.vf.episodeStarted !== undefined) {
         s.vfStartTs = at(result.vf.episodeStarted);
-        deps.events.emit('live', { type: 'ecg.vf', patientId: c.patientId, deviceId: c.deviceId, state: 'start', at: new Date(at(result.vf.episodeStarted)).toISOString() });
+        episodes.push({ kind: 'vf', state: 'start', patientId: c.patientId, deviceId: c.deviceId, at: at(result.vf.episodeStarted) });
       }
       if (result.vf.episodeEnded !== undefined) {
         s.vfStartTs = null;
-        deps.events.emit('live', { type: 'ecg.vf', patientId: c.patientId, deviceId: c.deviceId, state: 'end', at: new Date(at(result.vf.episodeEnded)).toISOString() });
+        episodes.push({ kind: 'vf', state: 'end', patientId: c.patientId, deviceId: c.deviceId, at: at(result.vf.episodeEnded) });
       }
-      if (derived.length) void deps.ingest.storeDerived(derived).catch((err) => log.error({ err }, 'could not store ECG findings'));
+      if (derived.length === 0 && episodes.length === 0) return;
+      // Write first, then emit: an episode's event follows its stored row (an AF end stores the episode).
+      const stored = derived.length ? deps.ingest.storeDerived(derived) : Promise.resolve();
+      void stored.then(
+        () => episodes.forEach((e) => deps.events.emit('ecg.episode', e)),
+        (err) => log.error({ err }, 'could not store ECG findings'),
+      );
     } catch (err) {
       log.error({ err, deviceId: c.deviceId }, 'ECG analysis failed for a chunk');
     }

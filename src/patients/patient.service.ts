@@ -1,3 +1,4 @@
+import type { News2Risk } from '../analysis/news2/score.ts';
 import type { PatientsRepository, Patient } from '../store/patients.repository.ts';
 import type { ReadingsRepository, LatestValue } from '../store/readings.repository.ts';
 import type { DevicesRepository, Device } from '../store/devices.repository.ts';
@@ -16,7 +17,7 @@ export interface PanelPatient {
   age: number | null;
   devices: Device[];
   latest: Record<string, { value: number; unit: string; ts: string }>;
-  news2: { score: number | null; partialScore: number; risk: string | null; minimumRisk: string; complete: boolean; components: Record<string, number>; missing: string[]; stale: string[] } | null;
+  news2: { score: number | null; partialScore: number; risk: News2Risk | null; minimumRisk: News2Risk; complete: boolean; components: Record<string, number>; missing: string[]; stale: string[] } | null;
   status: PanelStatus;
   openAlerts: number;
 }
@@ -112,7 +113,19 @@ export function createPatientService(deps: {
       return { id };
     },
 
+    /** POST /api/v1/patients: a staff member registers a patient; a clinician's new patient joins their care team. */
+    async createFor(principal: Principal, input: { name: string; birthDate?: string | null; sex?: string | null; settings?: Record<string, unknown> }) {
+      deps.access.assertStaff(principal);
+      const created = await this.create(input, principal);
+      const practitionerId = deps.access.careTeamOfCreator(principal);
+      if (practitionerId) await this.assignClinician(created.id, practitionerId, principal);
+      return created;
+    },
+
     async assignClinician(patientId: string, practitionerId: string, actor: Principal | 'cli' | 'system') {
+      // Named 404s instead of the database's foreign-key error.
+      if (!(await deps.patients.byId(patientId))) throw notFound(`patient ${patientId}`);
+      if (!(await deps.patients.practitionerById(practitionerId))) throw notFound(`practitioner ${practitionerId}`);
       await deps.patients.addToCareTeam(patientId, practitionerId);
       await deps.audit.record({ actor, action: 'careteam.add', entityType: 'Patient', entityId: patientId, patientId, details: { practitionerId } });
     },

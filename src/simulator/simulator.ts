@@ -288,7 +288,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       void d.conn?.publishResult(cmd.id, previous);
       return;
     }
-    runCommand(d, cmd)
+    void runCommand(d, cmd)
       .catch((err: unknown) => ({ status: 'failed' as const, message: `device error: ${(err as Error).message}` }))
       .then((result) => answer(d, cmd.id, result));
   }

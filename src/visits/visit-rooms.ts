@@ -148,7 +148,7 @@ export function createVisitRooms(deps: { appointments: AppointmentsRepository; m
             p.state = 'waiting';
             socket.send({ type: 'waiting-room', message: 'Please wait: your care team has been told you are here and will let you in.' });
             tellStaffWhoWaits(room);
-            deps.events.emit('live', { type: 'visit.waiting', patientId: room.appointment.patientId, appointmentId: room.appointment.id, name: p.name, kind: p.kind });
+            deps.events.emit('visit.waiting', { patientId: room.appointment.patientId, appointmentId: room.appointment.id, name: p.name, kind: p.kind });
             return;
           }
           case 'admit': {

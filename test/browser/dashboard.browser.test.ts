@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (page.evaluate callbacks run in the browser: they need the DOM types the server tsconfig leaves out)
 /**
  * The clinician's first minute, in a real browser: the demo clinic starts, the nurse signs in, sees the
  * panel of her patients, watches a value change live, and opens a patient page. Screenshots are kept in

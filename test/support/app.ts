@@ -28,6 +28,7 @@ export async function bootApp(opts: { databaseUrl?: string; mqttUrl?: string; en
     DATABASE_URL: opts.databaseUrl,
     MQTT_URL: opts.mqttUrl,
     VIGIL_LOG_LEVEL: process.env.VIGIL_TEST_LOG ?? 'silent',
+    VIGIL_STRICT_RESPONSES: '1', // a response that drifts from its contract fails the test
     ...opts.env,
   });
   const app = await startApp(config, { logger: createLogger(config.logLevel) });

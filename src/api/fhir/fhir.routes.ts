@@ -1,3 +1,4 @@
+import { policy } from '../policy.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
@@ -37,7 +38,7 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
   }
 
   // Public (SMART App Launch 2.x §conformance): clients read it before they have a token.
-  app.get('/fhir/R4/metadata', async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
+  app.get('/fhir/R4/metadata', { config: { policy: policy.public('SMART App Launch: clients read the CapabilityStatement before they have a token') } }, async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
 
   // Bulk Data $export (system and Patient level), asynchronous: kick-off → status → NDJSON files.
   const bulk = deps.bulk;
@@ -50,43 +51,43 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
         reply.status(202).header('content-location', status);
         return outcome('information', 'informational', `export started; poll ${status}`);
       });
-    app.get('/fhir/R4/$export', kickOff('system'));
-    app.get('/fhir/R4/Patient/$export', kickOff('patient'));
-    app.get('/fhir/R4/$export-status/:id', async (req, reply) => {
+    app.get('/fhir/R4/$export', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, kickOff('system'));
+    app.get('/fhir/R4/Patient/$export', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, kickOff('patient'));
+    app.get('/fhir/R4/$export-status/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
       const s = bulk.status(ctx(req), (req.params as { id: string }).id);
       if (s.status === 202) return reply.status(202).header('x-progress', s.progress).header('retry-after', '1').send();
       if (s.status === 500) return reply.status(500).type(FHIR_JSON).send(outcome('error', 'exception', s.error));
       return reply.type('application/json').send(s.manifest);
     });
-    app.delete('/fhir/R4/$export-status/:id', async (req, reply) => {
+    app.delete('/fhir/R4/$export-status/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
       await bulk.remove(ctx(req), (req.params as { id: string }).id);
       return reply.status(202).send();
     });
-    app.get('/fhir/R4/$export-file/:id/:name', async (req, reply) => {
+    app.get('/fhir/R4/$export-file/:id/:name', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
       const { id, name } = req.params as { id: string; name: string };
       return reply.type('application/fhir+ndjson').send(createReadStream(bulk.file(ctx(req), id, name)));
     });
   }
 
-  app.get('/fhir/R4/:type', async (req, reply) => {
+  app.get('/fhir/R4/:type', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
     const { type } = req.params as { type: string };
     if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
     return send(reply, () => deps.fhir.search(ctx(req), type, req.query as Query, isStrict(req.headers.prefer)));
   });
-  app.get('/fhir/R4/:type/:id', async (req, reply) => {
+  app.get('/fhir/R4/:type/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
     const { type, id } = req.params as { type: string; id: string };
     if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query as Query, isStrict(req.headers.prefer)));
     return send(reply, () => deps.fhir.read(ctx(req), type, id));
   });
-  app.get('/fhir/R4/:type/:id/_history', async (req, reply) => {
+  app.get('/fhir/R4/:type/:id/_history', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
     const { type, id } = req.params as { type: string; id: string };
     return send(reply, () => deps.fhir.history(ctx(req), type, id));
   });
-  app.get('/fhir/R4/:type/:id/_history/:vid', async (req, reply) => {
+  app.get('/fhir/R4/:type/:id/_history/:vid', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
     const { type, id, vid } = req.params as { type: string; id: string; vid: string };
     return send(reply, () => deps.fhir.vread(ctx(req), type, id, vid));
   });
-  app.get('/fhir/R4/:type/:id/:op', async (req, reply) => {
+  app.get('/fhir/R4/:type/:id/:op', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
     const { type, id, op } = req.params as { type: string; id: string; op: string };
     requirePrincipal(req);
     if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query as Query, isStrict(req.headers.prefer)));
@@ -98,6 +99,7 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
     app.route({
       method: ['POST', 'PUT', 'PATCH', 'DELETE'],
       url,
+      config: { policy: policy.signedIn('answers 405/501: not supported yet') },
       handler: async (req, reply) => {
         requirePrincipal(req);
         const what = `${req.method} ${req.url.split('?')[0].replace(/^\/fhir\/R4/, '') || '/'}`;

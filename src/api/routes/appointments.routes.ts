@@ -1,3 +1,4 @@
+import { policy } from '../policy.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
 import { badRequest } from '../../platform/errors.ts';
@@ -30,14 +31,14 @@ export function appointmentRoutes(app: FastifyInstance, deps: { appointments: Ap
   type Body = Record<string, unknown>;
   const body = (req: { body?: unknown }) => ((req.body && typeof req.body === 'object' ? req.body : {}) as Body);
 
-  app.get<{ Querystring: { patient?: string; from?: string; to?: string; status?: string } }>('/api/v1/appointments', async (req) => {
+  app.get<{ Querystring: { patient?: string; from?: string; to?: string; status?: string } }>('/api/v1/appointments', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => {
     const { rows } = await a.list(requirePrincipal(req), {
       patientId: req.query.patient || undefined, from: time(req.query.from, 'from', false), to: time(req.query.to, 'to', false), statuses: req.query.status ? req.query.status.split(',') : undefined,
     });
     return rows;
   });
-  app.get<Id>('/api/v1/appointments/:id', async (req) => a.get(requirePrincipal(req), req.params.id));
-  app.post('/api/v1/appointments', async (req, reply) => {
+  app.get<Id>('/api/v1/appointments/:id', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => a.get(requirePrincipal(req), req.params.id));
+  app.post('/api/v1/appointments', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const b = body(req);
     const start = b.start === 'now' ? Date.now() : time(b.start, 'start')!;
     const created = await a.create(requirePrincipal(req), {
@@ -45,21 +46,21 @@ export function appointmentRoutes(app: FastifyInstance, deps: { appointments: Ap
     });
     return reply.status(201).send(created);
   });
-  app.post('/api/v1/appointments/book', async (req, reply) => {
+  app.post('/api/v1/appointments/book', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const b = body(req);
     return reply.status(201).send(await a.book(requirePrincipal(req), { slotId: str(b.slotId, 'slotId') ?? '', patientId: str(b.patientId, 'patientId'), mode: mode(b.mode), description: str(b.description, 'description') }));
   });
-  app.post<Id>('/api/v1/appointments/:id/cancel', async (req) => a.cancel(requirePrincipal(req), req.params.id, str(body(req).reason, 'reason')));
-  app.post<Id>('/api/v1/appointments/:id/reschedule', async (req) => {
+  app.post<Id>('/api/v1/appointments/:id/cancel', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => a.cancel(requirePrincipal(req), req.params.id, str(body(req).reason, 'reason')));
+  app.post<Id>('/api/v1/appointments/:id/reschedule', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => {
     const b = body(req);
     return a.reschedule(requirePrincipal(req), req.params.id, time(b.start, 'start')!, time(b.end, 'end', false));
   });
-  app.get<{ Querystring: { from?: string; to?: string; practitioner?: string; patient?: string } }>('/api/v1/slots', async (req) => {
+  app.get<{ Querystring: { from?: string; to?: string; practitioner?: string; patient?: string } }>('/api/v1/slots', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => {
     const from = time(req.query.from, 'from', false) ?? Date.now();
     const to = time(req.query.to, 'to', false) ?? from + 14 * 86_400_000;
     return a.slots(requirePrincipal(req), { from, to, practitionerId: req.query.practitioner || undefined, patientId: req.query.patient || undefined });
   });
-  app.post('/api/v1/availability', async (req, reply) => {
+  app.post('/api/v1/availability', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
     const b = body(req);
     const slotMinutes = b.slotMinutes === undefined ? undefined : Number(b.slotMinutes);
     return reply.status(201).send(await a.addAvailability(requirePrincipal(req), { practitionerId: str(b.practitionerId, 'practitionerId'), start: time(b.start, 'start')!, end: time(b.end, 'end')!, slotMinutes }));

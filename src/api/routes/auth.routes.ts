@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { policy } from '../policy.ts';
+import type { Api } from '../http-server.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
 import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 import { AppError, badRequest } from '../../platform/errors.ts';
@@ -16,13 +18,13 @@ const str = (v: unknown, name: string, max = 1024): string => {
  * Sign-in (password, then a second factor), sign-out, password change, sessions, second-factor enrolment
  * (ONC §170.315(d)(1), (d)(5), (d)(13)).
  */
-export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
+export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
   const throttle = createLoginThrottle();
   const setSession = (reply: FastifyReply, token: string, expiresAt: number) =>
     reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
   const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
 
-  app.post('/api/v1/auth/login', async (req, reply) => {
+  app.post('/api/v1/auth/login', { config: { policy: policy.public('signing in') } }, async (req, reply) => {
     const body = req.body as { email?: unknown; password?: unknown } | undefined;
     const email = str(body?.email, 'email', 254);
     const password = str(body?.password, 'password', 1024);
@@ -44,7 +46,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secu
   });
 
   // Second step: the code from the authenticator app (or a recovery code).
-  app.post('/api/v1/auth/mfa', async (req, reply) => {
+  app.post('/api/v1/auth/mfa', { config: { policy: policy.public('the second sign-in step: the handler needs the password-stage session cookie') } }, async (req, reply) => {
     const token = cookieOf(req);
     if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
     const code = str((req.body as { code?: unknown } | undefined)?.code, 'code', 40);
@@ -66,13 +68,13 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secu
     return { user: me(s.user), stage: 'full' };
   });
 
-  app.get('/api/v1/auth/mfa', async (req) => deps.auth.mfaStatus(requirePrincipal(req)));
-  app.post('/api/v1/auth/mfa/totp', async (req) => {
+  app.get('/api/v1/auth/mfa', { config: { policy: policy.signedIn('their own second-factor status') } }, async (req) => deps.auth.mfaStatus(requirePrincipal(req)));
+  app.post('/api/v1/auth/mfa/totp', { config: { policy: policy.signedIn('their own second factor') } }, async (req) => {
     const p = requirePrincipal(req);
     if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
     return deps.auth.beginTotp(p);
   });
-  app.post('/api/v1/auth/mfa/totp/confirm', async (req, reply) => {
+  app.post('/api/v1/auth/mfa/totp/confirm', { config: { policy: policy.signedIn('their own second factor') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
     const r = await deps.auth.confirmTotp(p, cookieOf(req), str((req.body as { code?: unknown } | undefined)?.code, 'code', 40), { ip: req.ip });
@@ -80,7 +82,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secu
     return { recoveryCodes: r.recoveryCodes, stage: 'full' };
   });
 
-  app.post('/api/v1/auth/logout', async (req, reply) => {
+  app.post('/api/v1/auth/logout', { config: { policy: policy.public('signing out ends whatever session the cookie names') } }, async (req, reply) => {
     const cookie = cookieOf(req);
     if (cookie) await deps.auth.logout(cookie);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
@@ -88,7 +90,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secu
   });
 
   /** Sign out everywhere: every session of this user ends (this one too unless keepThis). */
-  app.post('/api/v1/auth/logout-everywhere', async (req, reply) => {
+  app.post('/api/v1/auth/logout-everywhere', { config: { policy: policy.signedIn('their own sessions') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const keep = (req.body as { keepThis?: unknown } | undefined)?.keepThis === true ? cookieOf(req) : undefined;
     const ended = await deps.auth.logoutEverywhere(p, keep);
@@ -96,23 +98,23 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; secu
     return { ended };
   });
 
-  app.get('/api/v1/auth/sessions', async (req) => deps.auth.sessionsOf(requirePrincipal(req)));
+  app.get('/api/v1/auth/sessions', { config: { policy: policy.signedIn('their own sessions') } }, async (req) => deps.auth.sessionsOf(requirePrincipal(req)));
 
-  app.post('/api/v1/auth/password', async (req, reply) => {
+  app.post('/api/v1/auth/password', { config: { policy: policy.signedIn('their own password') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const b = req.body as { current?: unknown; next?: unknown } | undefined;
     await deps.auth.changePassword(p, str(b?.current, 'current', 1024), str(b?.next, 'next', 1024), cookieOf(req));
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/me', async (req) => {
+  app.get('/api/v1/me', { config: { policy: policy.signedIn('their own account') } }, async (req) => {
     const p = requirePrincipal(req);
     return { ...me(p), stage: p.credential?.stage ?? 'full', via: p.credential?.kind ?? null };
   });
 
   // The demo clinic's logins for the sign-in page: only to a browser on this machine (F3). A request relayed by
   // a local reverse proxy carries forwarding headers and is refused too.
-  app.get('/api/v1/demo', async (req, reply) => {
+  app.get('/api/v1/demo', { config: { policy: policy.public('the demo clinic shows its logins on the sign-in page, to this machine only') } }, async (req, reply) => {
     const local = isLoopback(req.socket.remoteAddress) && !req.headers['x-forwarded-for'] && !req.headers.forwarded && !req.headers['x-real-ip'];
     const logins = local ? deps.demoLogins() : [];
     if (logins.length === 0) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no demo clinic' } });

@@ -1,3 +1,4 @@
+import { policy } from '../policy.ts';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { MessagingService } from '../../messaging/messaging.service.ts';
@@ -39,28 +40,28 @@ export function messageRoutes(app: FastifyInstance, deps: { messaging: Messaging
   const m = deps.messaging;
   type Id = { Params: { id: string } };
 
-  app.get<{ Querystring: { patient?: string } }>('/api/v1/threads', async (req) => m.threads(requirePrincipal(req), req.query.patient || undefined));
-  app.get('/api/v1/messages/unread', async (req) => m.unread(requirePrincipal(req)));
-  app.post<Id>('/api/v1/patients/:id/threads', async (req, reply) => {
+  app.get<{ Querystring: { patient?: string } }>('/api/v1/threads', { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req) => m.threads(requirePrincipal(req), req.query.patient || undefined));
+  app.get('/api/v1/messages/unread', { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req) => m.unread(requirePrincipal(req)));
+  app.post<Id>('/api/v1/patients/:id/threads', { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const body = parse(threadBody, req.body);
     return reply.status(201).send(await m.createThread(p, req.params.id, { ...body, attachments: files(body) }));
   });
-  app.get<Id & { Querystring: { before?: string; limit?: string } }>('/api/v1/threads/:id/messages', async (req) => {
+  app.get<Id & { Querystring: { before?: string; limit?: string } }>('/api/v1/threads/:id/messages', { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req) => {
     const before = req.query.before ? Date.parse(req.query.before) : undefined;
     if (before !== undefined && !Number.isFinite(before)) throw badRequest('before must be an ISO 8601 time');
     const limit = req.query.limit ? Number(req.query.limit) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0 && limit <= 500)) throw badRequest('limit must be 1–500');
     return m.messages(requirePrincipal(req), req.params.id, { before, limit });
   });
-  app.post<Id>('/api/v1/threads/:id/messages', async (req, reply) => {
+  app.post<Id>('/api/v1/threads/:id/messages', { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const body = parse(sendBody, req.body);
     return reply.status(201).send(await m.send(p, req.params.id, { ...body, attachments: files(body) }));
   });
-  app.post<Id>('/api/v1/threads/:id/read', async (req) => m.markRead(requirePrincipal(req), req.params.id));
+  app.post<Id>('/api/v1/threads/:id/read', { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req) => m.markRead(requirePrincipal(req), req.params.id));
   for (const which of ['file', 'thumbnail'] as const) {
-    app.get<Id>(`/api/v1/attachments/:id${which === 'thumbnail' ? '/thumbnail' : ''}`, async (req, reply) => {
+    app.get<Id>(`/api/v1/attachments/:id${which === 'thumbnail' ? '/thumbnail' : ''}`, { config: { policy: policy.signedIn('messages of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
       const a = await m.attachment(requirePrincipal(req), req.params.id, which);
       const disposition = a.contentType === 'application/pdf' ? 'attachment' : 'inline';
       return reply

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { policy } from '../policy.ts';
+import type { Api } from '../http-server.ts';
 import type { AuthService } from '../../auth/auth.service.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { PatientService } from '../../patients/patient.service.ts';
@@ -7,8 +8,8 @@ import { requirePrincipal } from '../principal.ts';
 import { badRequest } from '../../platform/errors.ts';
 
 /** Account administration (admin only); the CLI uses these while a server holds the embedded database. */
-export function userRoutes(app: FastifyInstance, deps: { auth: AuthService; access: AccessPolicy; patients: PatientService }) {
-  app.post('/api/v1/users', async (req, reply) => {
+export function userRoutes(app: Api, deps: { auth: AuthService; access: AccessPolicy; patients: PatientService }) {
+  app.post('/api/v1/users', { config: { policy: policy.admin() } }, async (req, reply) => {
     const p = requirePrincipal(req);
     deps.access.assertAdmin(p);
     const b = (req.body ?? {}) as { email?: string; role?: Role; displayName?: string; password?: string; patientId?: string };
@@ -16,13 +17,13 @@ export function userRoutes(app: FastifyInstance, deps: { auth: AuthService; acce
     return reply.status(201).send(user);
   });
 
-  app.get('/api/v1/users', async (req) => {
+  app.get('/api/v1/users', { config: { policy: policy.admin() } }, async (req) => {
     deps.access.assertAdmin(requirePrincipal(req));
     return (await deps.auth.listUsers()).map(({ userId, email, role, displayName, practitionerId, patientId, disabled }) => ({ id: userId, email, role, displayName, practitionerId, patientId, disabled }));
   });
 
   // API tokens (F4): scoped, expiring, listed and revocable by their owner and by admins.
-  app.post('/api/v1/tokens', async (req, reply) => {
+  app.post('/api/v1/tokens', { config: { policy: policy.signedIn('their own tokens; admins for anyone') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const b = (req.body ?? {}) as { email?: unknown; name?: unknown; scope?: unknown; patientIds?: unknown; ttlDays?: unknown };
     if (b.email !== undefined && typeof b.email !== 'string') throw badRequest('email must be text');
@@ -40,32 +41,32 @@ export function userRoutes(app: FastifyInstance, deps: { auth: AuthService; acce
     return reply.status(201).send(t);
   });
 
-  app.get('/api/v1/tokens', async (req) => {
+  app.get('/api/v1/tokens', { config: { policy: policy.signedIn('their own tokens; admins for anyone') } }, async (req) => {
     const p = requirePrincipal(req);
     return deps.auth.listTokens(p, (req.query as { all?: string }).all === '1' || (req.query as { all?: string }).all === 'true');
   });
 
-  app.delete('/api/v1/tokens/:id', async (req) => deps.auth.revokeToken((req.params as { id: string }).id, requirePrincipal(req)));
+  app.delete('/api/v1/tokens/:id', { config: { policy: policy.signedIn('their own tokens; admins for anyone') } }, async (req) => deps.auth.revokeToken((req.params as { id: string }).id, requirePrincipal(req)));
 
   // Accounts can be disabled (every session ends, tokens stop at once) and re-enabled; a lost phone's second factor reset.
-  app.post('/api/v1/users/:id/disable', async (req) => {
+  app.post('/api/v1/users/:id/disable', { config: { policy: policy.admin() } }, async (req) => {
     const p = requirePrincipal(req);
     deps.access.assertAdmin(p);
     return deps.auth.setDisabled((req.params as { id: string }).id, true, p);
   });
-  app.post('/api/v1/users/:id/enable', async (req) => {
+  app.post('/api/v1/users/:id/enable', { config: { policy: policy.admin() } }, async (req) => {
     const p = requirePrincipal(req);
     deps.access.assertAdmin(p);
     return deps.auth.setDisabled((req.params as { id: string }).id, false, p);
   });
-  app.post('/api/v1/users/:id/mfa/reset', async (req, reply) => {
+  app.post('/api/v1/users/:id/mfa/reset', { config: { policy: policy.admin() } }, async (req, reply) => {
     const p = requirePrincipal(req);
     deps.access.assertAdmin(p);
     await deps.auth.resetMfa((req.params as { id: string }).id, p);
     return reply.status(204).send();
   });
 
-  app.post('/api/v1/patients/:id/care-team', async (req, reply) => {
+  app.post('/api/v1/patients/:id/care-team', { config: { policy: policy.admin() } }, async (req, reply) => {
     const p = requirePrincipal(req);
     deps.access.assertAdmin(p);
     const { practitionerId } = (req.body ?? {}) as { practitionerId?: string };

@@ -1,3 +1,4 @@
+import { policy } from '../policy.ts';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { AuthService } from '../../auth/auth.service.ts';
@@ -19,23 +20,23 @@ export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService;
   type Id = { Params: { id: string } };
 
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
-  app.get<Id>('/visits/:id', async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
+  app.get<Id>('/visits/:id', { config: { policy: policy.public('redirects to the web app page, which signs in') } }, async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
 
-  app.get<Id>('/api/v1/visits/:id', async (req) => {
+  app.get<Id>('/api/v1/visits/:id', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req) => {
     const page = await deps.visits.page(requirePrincipal(req), req.params.id);
     return { ...page, ...deps.rooms.status(req.params.id) };
   });
-  app.post<Id>('/api/v1/visits/:id/invites', async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, (req.body ?? {}) as { name?: unknown })));
-  app.post<Id>('/api/v1/visits/:id/guest-pass', async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, (req.body ?? {}) as { token?: unknown; name?: unknown })));
-  app.post<Id>('/api/v1/visits/:id/summary', async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, (req.body as { text?: unknown } | undefined)?.text)));
-  app.post<Id>('/api/v1/patients/:id/call-now', async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, (req.body as { reason?: unknown } | undefined)?.reason)));
-  app.get<Id>('/api/v1/visits/:id/encounter', async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' });
+  app.post<Id>('/api/v1/visits/:id/invites', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, (req.body ?? {}) as { name?: unknown })));
+  app.post<Id>('/api/v1/visits/:id/guest-pass', { config: { policy: policy.public('redeems a one-time invitation token') } }, async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, (req.body ?? {}) as { token?: unknown; name?: unknown })));
+  app.post<Id>('/api/v1/visits/:id/summary', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, (req.body as { text?: unknown } | undefined)?.text)));
+  app.post<Id>('/api/v1/patients/:id/call-now', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, (req.body as { reason?: unknown } | undefined)?.reason)));
+  app.get<Id>('/api/v1/visits/:id/encounter', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' });
 
   /**
    * Signalling. Authenticates itself (session cookie, ?token= or a guest ?pass=) and authorises the join for
    * this appointment before anything else; close codes: 4401 unauthenticated, 4403/4404 not a participant.
    */
-  app.get<Id & { Querystring: { token?: string; pass?: string } }>('/api/v1/visits/:id/signal', { websocket: true }, async (socket: WebSocket, req) => {
+  app.get<Id & { Querystring: { token?: string; pass?: string } }>('/api/v1/visits/:id/signal', { websocket: true, config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') } }, async (socket: WebSocket, req) => {
     const id = req.params.id;
     let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
     let appointment;

@@ -8,8 +8,10 @@ import { loadDemoClinic, seedDemoClinic } from '../../demo/seed.ts';
 import { createSimulator } from '../../simulator/index.ts';
 import { ensureWebBuilt } from '../web-build.ts';
 import { startMailbox } from '../../demo/mailbox.ts';
-import { requirePrincipal } from '../../api/principal.ts';
 import { isLoopbackHost } from '../../auth/origin.ts';
+import { policy } from '../../api/policy.ts';
+import { installProcessGuards } from '../../platform/process-guards.ts';
+import { DemoMail } from '../../api/contracts/index.ts';
 
 const command: CliCommand = {
   name: 'start',
@@ -41,11 +43,10 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
         logger,
         alerts: mailbox ? { smtpUrl: mailbox.url } : undefined,
         routes: mailbox
-          ? (http, services) =>
-              http.get('/api/v1/demo/mailbox', async (req) => {
-                services.access.assertAdmin(requirePrincipal(req));
-                return mailbox.mails.map(({ raw: _raw, ...m }) => m).reverse();
-              })
+          ? (http) =>
+              http.get('/api/v1/demo/mailbox', { config: { policy: policy.admin() }, schema: { summary: 'Alert emails the demo clinic sent', response: { 200: DemoMail.array() } } }, async () =>
+                mailbox.mails.map(({ raw: _raw, ...m }) => m).reverse(),
+              )
           : undefined,
       });
     } catch (err) {
@@ -86,19 +87,25 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     }
     io.stdout.write(lines.join('\n') + '\n\n');
 
+    const shutdown = async () => {
+      await simulator?.stop().catch(() => undefined);
+      await services.auth.revokeCliToken(cliTokenId).catch(() => undefined);
+      await app.close();
+      await mailbox?.close();
+      await removeServerFile(config.dataDir);
+    };
+    // A bug that escapes every handler ends the process cleanly (exit 1) for the supervisor to restart.
+    const removeGuards = installProcessGuards({ logger, shutdown });
     await new Promise<void>((resolve) => {
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
-        await simulator?.stop().catch(() => undefined);
-        await services.auth.revokeCliToken(cliTokenId).catch(() => undefined);
-        await app.close();
-        await mailbox?.close();
-        await removeServerFile(config.dataDir);
+        await shutdown();
         resolve();
       };
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
     });
+    removeGuards();
     return 0;
   },
 };

@@ -39,7 +39,7 @@ export async function routeDeviceMessage(
     case 'status':
       return ingest.acceptStatus(parsed.deviceId, payload, receivedAt);
     case 'command-result':
-      events.emit('live', { type: 'command.result', deviceId: parsed.deviceId, commandId: parsed.commandId, payload: payload.toString('utf8'), receivedAt });
+      events.emit('command.result', { deviceId: parsed.deviceId, commandId: parsed.commandId ?? '', payload: payload.toString('utf8'), receivedAt });
       return null;
   }
 }

@@ -1,8 +1,5 @@
-import {
-  news2Display,
-  type AdminStats, type CreatedDevice, type DemoInfo, type Derived, type DeviceSummary, type EcgStrip, type Me, type News2Wire, type PanelPatient,
-  type PatientDetail, type ReadingSeries, type Rejection, type DemoMail, type SignInStage,
-} from './types.ts';
+import { toPanelView, type PanelPatient, type PatientDetail } from './views.ts';
+import type { PanelPatient as PanelPatientWire, PatientDetail as PatientDetailWire, AdminStats, CreatedDevice, DemoInfo, Derived, DeviceSummary, EcgStrip, Me, ReadingSeries, Rejection, DemoMail, SignInStage } from '@contracts';
 
 const BASE = '/api/v1';
 
@@ -83,8 +80,8 @@ export const api = {
     }
   },
 
-  patients: async (signal?: AbortSignal) => (await request<PanelPatient[]>('GET', '/patients', undefined, signal)).map(withNews2Display),
-  patient: async (id: string, signal?: AbortSignal) => withNews2Display(await request<PatientDetail>('GET', `/patients/${enc(id)}`, undefined, signal)),
+  patients: async (signal?: AbortSignal) => (await request<PanelPatientWire[]>('GET', '/patients', undefined, signal)).map((p): PanelPatient => toPanelView(p)),
+  patient: async (id: string, signal?: AbortSignal) => toPanelView(await request<PatientDetailWire>('GET', `/patients/${enc(id)}`, undefined, signal)) as PatientDetail,
   readings: (id: string, p: { code: string; from: number; to?: number; maxPoints?: number }, signal?: AbortSignal) =>
     request<ReadingSeries>('GET', `/patients/${enc(id)}/readings${query(p)}`, undefined, signal),
   ecg: (id: string, seconds: number, signal?: AbortSignal) =>
@@ -102,7 +99,4 @@ export const api = {
   stats: (signal?: AbortSignal) => request<AdminStats>('GET', '/admin/stats', undefined, signal),
 };
 
-/** The server sends null score/risk for an incomplete NEWS2 set; the UI shows its lower bound instead. */
-function withNews2Display<T extends PanelPatient>(p: T): T {
-  return { ...p, news2: news2Display(p.news2 as unknown as News2Wire) };
-}
+

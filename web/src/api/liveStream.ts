@@ -1,4 +1,4 @@
-import type { StreamMessage } from './types.ts';
+import type { LiveServerMessage } from '@contracts';
 
 export type StreamStatus = 'connecting' | 'open' | 'closed';
 
@@ -15,7 +15,7 @@ export class LiveStream {
   private retryMs = RETRY_MIN_MS;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = true;
-  private readonly listeners = new Set<(m: StreamMessage) => void>();
+  private readonly listeners = new Set<(m: LiveServerMessage) => void>();
   private readonly statusListeners = new Set<(s: StreamStatus) => void>();
   /** patientId → number of components watching its ECG. */
   private readonly ecg = new Map<string, number>();
@@ -38,7 +38,7 @@ export class LiveStream {
     this.setStatus('closed');
   }
 
-  subscribe(listener: (m: StreamMessage) => void): () => void {
+  subscribe(listener: (m: LiveServerMessage) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -82,9 +82,9 @@ export class LiveStream {
     };
     ws.onmessage = (ev: MessageEvent) => {
       if (typeof ev.data !== 'string') return;
-      let msg: StreamMessage;
+      let msg: LiveServerMessage;
       try {
-        msg = JSON.parse(ev.data) as StreamMessage;
+        msg = JSON.parse(ev.data) as LiveServerMessage;
       } catch {
         return;
       }

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useRef, useSyncExternalStore } from 'react';
 import type { LiveStream, StreamStatus } from './liveStream.ts';
-import type { StreamMessage } from './types.ts';
+import type { LiveServerMessage } from '@contracts';
 
 export const LiveStreamContext = createContext<LiveStream | null>(null);
 
@@ -14,7 +14,7 @@ function useStream(): LiveStream {
  * Subscribes to the live stream for the component's lifetime and returns the connection status.
  * The handler may change every render; the latest one is always called.
  */
-export function useLiveStream(onMessage?: (m: StreamMessage) => void): StreamStatus {
+export function useLiveStream(onMessage?: (m: LiveServerMessage) => void): StreamStatus {
   const stream = useStream();
   const handler = useRef(onMessage);
   handler.current = onMessage;

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, ApiError, onUnauthorized } from '../api/client.ts';
 import { LiveStream, streamUrl } from '../api/liveStream.ts';
-import type { Me } from '../api/types.ts';
+import type { Me } from '@contracts';
 import { LiveStreamContext, useLiveStream } from '../api/useLiveStream.ts';
 import { ErrorNote, Loading } from '../components/Spinner.tsx';
 import { AdminPage } from '../features/admin/AdminPage.tsx';

@@ -1,4 +1,4 @@
-import type { DeviceSummary } from '../api/types.ts';
+import type { DeviceSummary } from '@contracts';
 import { deviceTypeLabel } from '../lib/devices.ts';
 
 const LOW_BATTERY = 20; // %

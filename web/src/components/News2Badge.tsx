@@ -1,4 +1,4 @@
-import type { News2Summary } from '../api/types.ts';
+import { type News2Summary } from '../api/views.ts';
 import { RISK_LABEL, RISK_RESPONSE } from '../lib/status.ts';
 
 /** NEWS2 aggregate coloured by clinical risk band; a dashed outline when the set is incomplete. */

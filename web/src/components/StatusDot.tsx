@@ -1,4 +1,4 @@
-import type { PatientStatus } from '../api/types.ts';
+import type { PatientStatus } from '@contracts';
 import { STATUS_LABEL } from '../lib/status.ts';
 
 export function StatusDot({ status, withLabel = false }: { status: PatientStatus; withLabel?: boolean }) {

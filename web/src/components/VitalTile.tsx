@@ -1,4 +1,4 @@
-import type { LatestValue } from '../api/types.ts';
+import type { LatestValue } from '@contracts';
 import { formatValue } from '../lib/format.ts';
 import type { VitalDef } from '../lib/vitals.ts';
 import { FlashValue } from './FlashValue.tsx';

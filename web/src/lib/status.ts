@@ -1,4 +1,5 @@
-import type { News2Risk, PanelPatient, PatientStatus } from '../api/types.ts';
+import { type PanelPatient } from '../api/views.ts';
+import type { News2Risk, PatientStatus } from '@contracts';
 
 /** Panel order: the patients who need a nurse first. */
 const STATUS_RANK: Record<PatientStatus, number> = { alert: 0, watch: 1, stale: 2, ok: 3, 'no-data': 4 };

@@ -1,3 +1,4 @@
+import { policy } from '../../policy.ts';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
@@ -57,9 +58,9 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     capabilities: ['launch-standalone', 'client-public', 'context-standalone-patient', 'permission-patient', 'permission-user', 'permission-offline', 'permission-v1', 'permission-v2', 'sso-openid-connect'],
   });
   // Discovery lives at {FHIR base}/.well-known/smart-configuration (SMART 2.x §2.1); the server root too.
-  app.get('/fhir/R4/.well-known/smart-configuration', async () => configuration());
-  app.get('/.well-known/smart-configuration', async () => configuration());
-  app.get('/.well-known/jwks.json', async () => deps.smart.jwks());
+  app.get('/fhir/R4/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') } }, async () => configuration());
+  app.get('/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') } }, async () => configuration());
+  app.get('/.well-known/jwks.json', { config: { policy: policy.public('public keys that sign id_tokens') } }, async () => deps.smart.jwks());
 
   // Authorization requests in progress, keyed by an unguessable id that the consent form posts back.
   const pending = new Map<string, { at: number; userId: string | null; query: Record<string, string> }>();
@@ -102,9 +103,9 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, patients, message }), redirects);
   }
 
-  app.get('/oauth/authorize', async (req, reply) => screen(req, reply, req.query as Record<string, string>));
+  app.get('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') } }, async (req, reply) => screen(req, reply, req.query as Record<string, string>));
 
-  app.post('/oauth/authorize', async (req, reply) => {
+  app.post('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') } }, async (req, reply) => {
     const form = (req.body ?? {}) as Record<string, string | undefined>;
     const p = form.request ? pending.get(form.request) : undefined;
     if (!p || Date.now() - p.at > PENDING_TTL_MS) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
@@ -149,7 +150,7 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
   });
 
   // Registering an app (admins): `vigil smart app add` calls this when a server runs.
-  app.post('/api/v1/smart/apps', async (req, reply) => {
+  app.post('/api/v1/smart/apps', { config: { policy: policy.admin() } }, async (req, reply) => {
     const p = req.principal;
     if (!p) throw new AppError('UNAUTHENTICATED', 'sign in or send Authorization: Bearer <token>');
     deps.access.assertAdmin(p);
@@ -160,7 +161,7 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     return reply.status(201).send(await deps.smart.registerClient({ name: body.name, redirectUris: body.redirectUris as string[] }));
   });
 
-  app.post('/oauth/token', async (req, reply) => {
+  app.post('/oauth/token', { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') } }, async (req, reply) => {
     try {
       const result = await deps.smart.token((req.body ?? {}) as Record<string, string | undefined>);
       return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { useLiveStream } from '../../api/useLiveStream.ts';
-import { alertsApi, type Alert, type AlertEvent } from './alertsApi.ts';
+import { alertsApi, type Alert } from './alertsApi.ts';
 import { askNotificationPermission, beep, notify } from './alarm.ts';
 import { reconcileOpenAlerts } from './reconcile.ts';
 
@@ -18,7 +18,7 @@ export function AlertBadge() {
   useEffect(() => askNotificationPermission(), []);
   const status = useLiveStream((m) => {
     if (m.type !== 'alert') return;
-    const { alert, event } = m as unknown as AlertEvent;
+    const { alert, event } = m;
     setOpen((prev) => {
       const next = new Map(prev);
       if (alert.status === 'open') next.set(alert.id, alert);

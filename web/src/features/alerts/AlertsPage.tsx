@@ -5,7 +5,7 @@ import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { href } from '../../app/router.ts';
 import { useAsync } from '../../lib/useAsync.ts';
-import { alertsApi, byUrgency, type Alert, type AlertEvent } from './alertsApi.ts';
+import { alertsApi, byUrgency, type Alert } from './alertsApi.ts';
 import { PushButton } from './PushButton.tsx';
 import './alerts.css';
 import { CallNowButton } from '../visits/CallNowButton.tsx'; // [tele]
@@ -22,7 +22,7 @@ export function AlertsPage() {
 
   useLiveStream((m) => {
     if (m.type !== 'alert') return;
-    const { alert } = m as unknown as AlertEvent;
+    const { alert } = m;
     const belongs = view === 'active' ? alert.status !== 'resolved' : alert.status === 'resolved';
     alerts.setData((prev) => {
       const rest = (prev ?? []).filter((a) => a.id !== alert.id);

@@ -1,45 +1,9 @@
 import { ApiError } from '../../api/client.ts';
+import type { Alert, AlertRule, LiveMessageOf } from '@contracts';
 
-/** The alert shape of `GET /api/v1/alerts` (interfaces.md §4). */
-export interface Alert {
-  id: string;
-  patientId: string;
-  rule: string;
-  ruleVersion: number;
-  subject: string;
-  severity: 'info' | 'warning' | 'critical';
-  status: 'open' | 'acknowledged' | 'resolved';
-  message: string;
-  value: number | null;
-  openedAt: string;
-  updatedAt: string;
-  acknowledgedBy: string | null;
-  resolvedAt: string | null;
-  resolutionNote: string | null;
-  snoozedUntil: string | null;
-  snoozeReason: string | null;
-  assigneeId: string | null;
-  escalationLevel: number;
-}
-
-export interface AlertRule {
-  id: string;
-  key: string;
-  version: number;
-  scope: 'clinic' | 'team' | 'patient';
-  scopeId: string;
-  enabled: boolean;
-  definition: Record<string, unknown> & { kind: string; severity?: string };
-  updatedAt: string;
-}
-
-/** The live message every alert transition produces. */
-export interface AlertEvent {
-  type: 'alert';
-  event: 'opened' | 'updated' | 'worsened' | 'improved' | 'acknowledged' | 'snoozed' | 'assigned' | 'escalated' | 'resolved';
-  patientId: string;
-  alert: Alert;
-}
+/** Alerts, rules and the live `alert` message, as the server's contract defines them (src/api/contracts). */
+export type { Alert, AlertRule } from '@contracts';
+export type AlertEvent = LiveMessageOf<'alert'>;
 
 export const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const;
 

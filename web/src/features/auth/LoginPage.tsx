@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api/client.ts';
-import type { DemoInfo, Me } from '../../api/types.ts';
+import type { DemoInfo, Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
 
 export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
@@ -12,7 +12,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
 
   useEffect(() => {
     let live = true;
-    api.demo().then((d) => live && setDemo(d && Array.isArray(d.logins) && d.logins.length ? d : null));
+    void api.demo().then((d) => live && setDemo(d && Array.isArray(d.logins) && d.logins.length ? d : null));
     return () => { live = false; };
   }, []);
 

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
 import { api, ApiError } from '../../api/client.ts';
-import type { Me } from '../../api/types.ts';
+import type { Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
 
 /**

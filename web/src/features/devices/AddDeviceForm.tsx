@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api/client.ts';
-import type { CreatedDevice, PanelPatient } from '../../api/types.ts';
+import { type PanelPatient } from '../../api/views.ts';
+import type { CreatedDevice } from '@contracts';
 import { DEVICE_TYPES } from '../../lib/devices.ts';
 
 

@@ -1,4 +1,4 @@
-import type { CreatedDevice } from '../../api/types.ts';
+import type { CreatedDevice } from '@contracts';
 import { CopyButton } from '../../components/CopyButton.tsx';
 
 const MQTT_PORT = 1883; // embedded broker default (VIGIL_MQTT_PORT)

@@ -1,6 +1,7 @@
+import { toMs } from '../../lib/format.ts';
 import { useMemo, useState } from 'react';
 import { api } from '../../api/client.ts';
-import type { CreatedDevice } from '../../api/types.ts';
+import type { CreatedDevice } from '@contracts';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { BatteryIcon, DeviceGlyph } from '../../components/DeviceBadges.tsx';
 import { Modal } from '../../components/Modal.tsx';
@@ -21,7 +22,7 @@ export function DevicesPage() {
 
   useLiveStream((msg) => {
     if (msg.type !== 'device') return;
-    devices.setData((prev) => prev?.map((d) => (d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: msg.lastSeenAt ?? d.lastSeenAt } : d)));
+    devices.setData((prev) => prev?.map((d) => (d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: toMs(msg.lastSeenAt) } : d)));
   });
 
   const names = useMemo(() => new Map((patients.data ?? []).map((p) => [p.id, p.name])), [patients.data]);

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../../api/client.ts';
-import type { PanelPatient, PatientStatus } from '../../api/types.ts';
+import type { PatientStatus } from '@contracts';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { bySeverityThenName, STATUS_LABEL } from '../../lib/status.ts';

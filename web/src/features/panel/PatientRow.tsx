@@ -1,4 +1,4 @@
-import type { PanelPatient } from '../../api/types.ts';
+import { type PanelPatient } from '../../api/views.ts';
 import { href } from '../../app/router.ts';
 import { DeviceBadges } from '../../components/DeviceBadges.tsx';
 import { News2Badge } from '../../components/News2Badge.tsx';

@@ -1,4 +1,4 @@
-import type { LatestValue } from '../../api/types.ts';
+import type { LatestValue } from '@contracts';
 import { FlashValue } from '../../components/FlashValue.tsx';
 import { latestTs, vitalText } from '../../components/VitalTile.tsx';
 import { STALE_AFTER_MS, useNow } from '../../lib/clock.ts';

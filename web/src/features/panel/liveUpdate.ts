@@ -1,4 +1,5 @@
-import { news2Display, type News2Wire, type PanelPatient, type StreamMessage } from '../../api/types.ts';
+import { news2Display, type PanelPatient } from '../../api/views.ts';
+import type { LiveServerMessage } from '@contracts';
 import { toMs } from '../../lib/format.ts';
 
 /**
@@ -6,8 +7,8 @@ import { toMs } from '../../lib/format.ts';
  * late-arriving batch never rolls a value back. Status and alert counts stay the server's: the panel
  * is re-fetched periodically and on alert messages.
  */
-export function applyToPanel(patients: PanelPatient[], msg: StreamMessage): PanelPatient[] {
-  if (msg.type === 'alert') return patients;
+export function applyToPanel(patients: PanelPatient[], msg: LiveServerMessage): PanelPatient[] {
+  if (!('patientId' in msg) || msg.type === 'alert') return patients;
   const i = patients.findIndex((p) => p.id === msg.patientId);
   if (i < 0) return patients;
   const next = applyToPatient(patients[i], msg);
@@ -17,7 +18,7 @@ export function applyToPanel(patients: PanelPatient[], msg: StreamMessage): Pane
   return copy;
 }
 
-export function applyToPatient<P extends PanelPatient>(p: P, msg: StreamMessage): P {
+export function applyToPatient<P extends PanelPatient>(p: P, msg: LiveServerMessage): P {
   switch (msg.type) {
     case 'readings': {
       const latest = { ...p.latest };
@@ -32,10 +33,10 @@ export function applyToPatient<P extends PanelPatient>(p: P, msg: StreamMessage)
       return changed ? { ...p, latest } : p;
     }
     case 'news2':
-      return { ...p, news2: news2Display(msg as unknown as News2Wire) };
+      return { ...p, news2: news2Display(msg) };
     case 'device': {
       const devices = p.devices.map((d) =>
-        d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: msg.lastSeenAt ?? d.lastSeenAt } : d,
+        d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: toMs(msg.lastSeenAt) } : d,
       );
       return { ...p, devices };
     }

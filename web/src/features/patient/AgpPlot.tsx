@@ -1,15 +1,22 @@
-import type { AgpPoint } from '../../api/types.ts';
+import type { AgpPoint } from '@contracts';
 
 const W = 560, H = 220;
 const M = { l: 36, r: 10, t: 10, b: 24 };
 const Y_MAX = 350; // mg/dL
 const TARGET: [number, number] = [70, 180]; // consensus target range, mg/dL
 
-/** AGP: 5–95 % and 25–75 % bands and the median over 24 h, with the 70–180 mg/dL target range. */
-export function AgpPlot({ points }: { points: AgpPoint[] }) {
+type Complete = { [K in keyof AgpPoint]: NonNullable<AgpPoint[K]> };
+
+/**
+ * AGP: 5–95 % and 25–75 % bands and the median over 24 h, with the 70–180 mg/dL target range. The server
+ * (analysis/cgm/agp.ts) leaves a bin's percentiles null when it holds too few readings: those bins are
+ * left out of the bands (a gap in the day, never a line down to 0 mg/dL).
+ */
+export function AgpPlot({ points: all }: { points: AgpPoint[] }) {
+  const points = all.filter((p): p is Complete => p.p5 !== null && p.p25 !== null && p.p50 !== null && p.p75 !== null && p.p95 !== null);
   const x = (min: number) => M.l + (min / 1440) * (W - M.l - M.r);
   const y = (v: number) => M.t + (1 - Math.min(v, Y_MAX) / Y_MAX) * (H - M.t - M.b);
-  const band = (lo: keyof AgpPoint, hi: keyof AgpPoint) =>
+  const band = (lo: 'p5' | 'p25', hi: 'p75' | 'p95') =>
     points.map((p, i) => `${i ? 'L' : 'M'}${x(p.minute)},${y(p[hi])}`).join('') +
     [...points].reverse().map((p) => `L${x(p.minute)},${y(p[lo])}`).join('') + 'Z';
   const median = points.map((p, i) => `${i ? 'L' : 'M'}${x(p.minute)},${y(p.p50)}`).join('');

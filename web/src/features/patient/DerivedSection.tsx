@@ -1,10 +1,8 @@
-import { api } from '../../api/client.ts';
-import type { Derived, DerivedBp, DerivedCgm, DerivedNews2, News2Components, PanelPatient } from '../../api/types.ts';
+import { news2Display, type PanelPatient } from '../../api/views.ts';
+import type { Derived, DerivedBp, DerivedCgm, DerivedNews2 } from '@contracts';
 import { News2Badge } from '../../components/News2Badge.tsx';
-import { computeAgp } from '../../lib/agp.ts';
 import { formatValue, humanize } from '../../lib/format.ts';
 import { RISK_LABEL, RISK_RESPONSE } from '../../lib/status.ts';
-import { useAsync } from '../../lib/useAsync.ts';
 import { CODE } from '../../lib/vitals.ts';
 import { AgpPlot } from './AgpPlot.tsx';
 
@@ -13,13 +11,13 @@ export function DerivedSection({ patient, derived }: { patient: PanelPatient; de
     <div className="derived-grid">
       <News2Card news2={derived?.news2 ?? null} patient={patient} />
       <BpCard bp={derived?.bp ?? null} />
-      <CgmCard cgm={derived?.cgm ?? null} patientId={patient.id} />
+      <CgmCard cgm={derived?.cgm ?? null} />
     </div>
   );
 }
 
 // NEWS2 chart rows in the order the RCP chart prints them.
-const NEWS2_ROWS: { key: keyof News2Components; label: string; code?: string; decimals?: number; unit?: string }[] = [
+const NEWS2_ROWS: { key: string; label: string; code?: string; decimals?: number; unit?: string }[] = [
   { key: 'respiratoryRate', label: 'Respiration rate', code: CODE.rr, unit: '/min' },
   { key: 'spo2', label: 'SpO₂', code: CODE.spo2, unit: '%' },
   { key: 'airOrOxygen', label: 'Air or oxygen' },
@@ -30,7 +28,7 @@ const NEWS2_ROWS: { key: keyof News2Components; label: string; code?: string; de
 ];
 
 function News2Card({ news2, patient }: { news2: DerivedNews2 | null; patient: PanelPatient }) {
-  const summary = news2 && news2.score !== undefined && news2.risk ? { score: news2.score, risk: news2.risk, complete: news2.complete ?? true } : patient.news2;
+  const summary = news2Display(news2) ?? patient.news2;
   return (
     <section className="card">
       <header className="card-head"><h2>NEWS2</h2></header>
@@ -75,7 +73,7 @@ const BP_CATEGORIES: Record<string, { label: string; tone: string }> = {
   crisis: { label: 'Hypertensive crisis', tone: 'red' },
 };
 
-function bpCategory(raw: string | undefined) {
+function bpCategory(raw: string | null | undefined) {
   if (!raw) return null;
   const k = raw.toLowerCase().replace(/[^a-z0-9]/g, '').replace('hypertension', '').replace('hypertensive', '');
   return BP_CATEGORIES[k] ?? { label: humanize(raw), tone: 'grey' };
@@ -99,23 +97,18 @@ function BpCard({ bp }: { bp: DerivedBp | null }) {
   );
 }
 
-const CGM_WINDOW_MS = 14 * 86_400_000; // consensus: 14 days of data
-
-function CgmCard({ cgm, patientId }: { cgm: DerivedCgm | null; patientId: string }) {
+function CgmCard({ cgm }: { cgm: DerivedCgm | null }) {
   return (
     <section className="card card-wide">
       <header className="card-head"><h2>Glucose (CGM)</h2><span className="muted small">International Consensus on Time in Range</span></header>
-      {!cgm ? <p className="empty-inline">No CGM data.</p> : <CgmBody cgm={cgm} patientId={patientId} />}
+      {!cgm ? <p className="empty-inline">No CGM data.</p> : <CgmBody cgm={cgm} />}
     </section>
   );
 }
 
-function CgmBody({ cgm, patientId }: { cgm: DerivedCgm; patientId: string }) {
-  const history = useAsync(
-    (signal) => (cgm.agp ? Promise.resolve(null) : api.readings(patientId, { code: CODE.glucose, from: Date.now() - CGM_WINDOW_MS, maxPoints: 5000 }, signal)),
-    [patientId, !!cgm.agp],
-  );
-  const agp = cgm.agp ?? (history.data ? computeAgp(history.data.points) : []);
+/** Metrics and the AGP come from the server (analysis/cgm): the browser computes no clinical figures. */
+function CgmBody({ cgm }: { cgm: DerivedCgm }) {
+  const agp = cgm.agp;
   const metric = (label: string, value: number | undefined, unit: string, target?: string, decimals = 0) => (
     <div className="metric">
       <span className="metric-label">{label}</span>
@@ -137,7 +130,7 @@ function CgmBody({ cgm, patientId }: { cgm: DerivedCgm; patientId: string }) {
       </div>
       <div className="cgm-right">
         <h3 className="sub">Ambulatory glucose profile</h3>
-        {agp.length > 1 ? <AgpPlot points={agp} /> : <p className="empty-inline">{history.loading ? 'Loading…' : 'Not enough readings for a profile.'}</p>}
+        {agp.filter((p) => p.p50 !== null).length > 1 ? <AgpPlot points={agp} /> : <p className="empty-inline">Not enough readings for a profile.</p>}
         <p className="legend small muted">
           <span className="lg lg-5" /> 5–95 % <span className="lg lg-25" /> 25–75 % <span className="lg lg-50" /> median <span className="lg lg-target" /> target 70–180 mg/dL
         </p>

@@ -1,4 +1,4 @@
-import type { DeviceSummary } from '../../api/types.ts';
+import type { DeviceSummary } from '@contracts';
 import { BatteryIcon, DeviceGlyph } from '../../components/DeviceBadges.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { deviceTypeLabel } from '../../lib/devices.ts';

@@ -1,4 +1,4 @@
-import type { DerivedEcg } from '../../api/types.ts';
+import type { DerivedEcg } from '@contracts';
 import { EcgStrip } from '../../components/EcgStrip.tsx';
 import { Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';

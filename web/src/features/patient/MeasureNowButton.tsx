@@ -20,9 +20,7 @@ export function MeasureNowButton({ deviceId }: { deviceId: string }) {
   const busy = command !== null && !isFinal(command);
 
   useLiveStream((m) => {
-    // `command` messages are not (yet) in the shared StreamMessage union; read them by shape.
-    const live = m as unknown as { type: string; command?: DeviceCommandView };
-    if (live.type === 'command' && live.command && live.command.id === command?.id) setCommand(live.command);
+    if (m.type === 'command' && m.command.id === command?.id) setCommand(m.command);
   });
 
   useEffect(() => {

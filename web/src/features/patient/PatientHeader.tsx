@@ -1,4 +1,4 @@
-import type { PatientDetail } from '../../api/types.ts';
+import { type PatientDetail } from '../../api/views.ts';
 import { News2Badge } from '../../components/News2Badge.tsx';
 import { StatusDot } from '../../components/StatusDot.tsx';
 import { RISK_LABEL } from '../../lib/status.ts';
@@ -11,7 +11,9 @@ export function PatientHeader({ patient }: { patient: PatientDetail }) {
         <a href="#/" className="back-link">← Patients</a>
         <h1>{patient.name}</h1>
         <p className="muted">
-          {patient.age} years · born {new Date(patient.birthDate).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}
+          {patient.birthDate !== null && patient.age !== null
+            ? <>{patient.age} years · born {new Date(patient.birthDate).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}</>
+            : 'Date of birth not recorded'}
           {patient.careTeam?.length ? <> · care team {patient.careTeam.map((c) => c.name).join(', ')}</> : null}
         </p>
       </div>

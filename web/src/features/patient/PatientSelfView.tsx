@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { PatientDetail } from '../../api/types.ts';
+import { type PatientDetail } from '../../api/views.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { latestTs, vitalText } from '../../components/VitalTile.tsx';

@@ -1,15 +1,8 @@
 import { ApiError } from '../../api/client.ts';
+import type { Command } from '@contracts';
 
-/** A device command as `GET /api/v1/commands/{id}` and the live stream (`type: "command"`) report it. */
-export interface DeviceCommandView {
-  id: string;
-  deviceId: string;
-  name: string;
-  status: 'queued' | 'sent' | 'done' | 'failed' | 'expired';
-  message: string | null;
-  createdAt: string;
-  readings: { code: string; value: number; unit: string; ts: number }[];
-}
+/** A device command as `GET /api/v1/commands/{id}` and the live stream (`type: "command"`) report it (src/api/contracts). */
+export type DeviceCommandView = Command;
 
 export const isFinal = (c: Pick<DeviceCommandView, 'status'>) => c.status === 'done' || c.status === 'failed' || c.status === 'expired';
 

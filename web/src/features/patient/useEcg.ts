@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError } from '../../api/client.ts';
-import type { EcgStrip } from '../../api/types.ts';
+import type { EcgStrip } from '@contracts';
 import { useEcgSubscription, useLiveStream } from '../../api/useLiveStream.ts';
 import { toMs } from '../../lib/format.ts';
 
@@ -23,8 +23,8 @@ export type EcgState = { state: 'loading' } | { state: 'none' } | { state: 'erro
  * AF episodes may come as sample indices into the strip or as epoch ms; both become indices.
  * Anything past the strip's sample count by far is taken to be a timestamp.
  */
-function afToIndices(strip: EcgStrip): { start: number; end: number }[] {
-  return (strip.af ?? []).map((ep) =>
+function afToIndices(strip: Extract<EcgStrip, { fs: number }>): { start: number; end: number }[] {
+  return strip.af.map((ep) =>
     ep.start > strip.samples.length * 4
       ? { start: ((ep.start - strip.start) / 1000) * strip.fs, end: ((ep.end - strip.start) / 1000) * strip.fs }
       : ep,
@@ -42,8 +42,8 @@ export function useEcg(patientId: string): EcgState {
     api.ecg(patientId, STRIP_SECONDS, ctrl.signal).then(
       (s) => {
         if (ctrl.signal.aborted) return;
-        if (!s || !s.samples?.length) return setSt({ state: 'none' });
-        setSt({ state: 'ready', strip: { fs: s.fs, lead: s.lead, unit: s.unit, start: s.start, samples: s.samples, beats: s.beats ?? [], af: afToIndices(s) } });
+        if (s.fs === null || s.samples.length === 0) return setSt({ state: 'none' });
+        setSt({ state: 'ready', strip: { fs: s.fs, lead: s.lead, unit: s.unit, start: s.start, samples: s.samples, beats: s.beats, af: afToIndices(s) } });
       },
       (err: unknown) => {
         if (ctrl.signal.aborted) return;

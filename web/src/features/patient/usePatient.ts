@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { api } from '../../api/client.ts';
-import type { PatientDetail } from '../../api/types.ts';
+import { type PatientDetail } from '../../api/views.ts';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { useAsync, type AsyncState } from '../../lib/useAsync.ts';
 import { applyToPatient } from '../panel/liveUpdate.ts';
@@ -16,7 +16,7 @@ export function usePatient(patientId: string): AsyncState<PatientDetail> {
   }, [state.reload]);
   useLiveStream((msg) => {
     if (msg.type === 'alert' && msg.patientId === patientId) return state.reload();
-    if (msg.type !== 'alert' && msg.patientId === patientId) state.setData((p) => (p ? applyToPatient(p, msg) : p));
+    if (msg.type !== 'alert' && 'patientId' in msg && msg.patientId === patientId) state.setData((p) => (p ? applyToPatient(p, msg) : p));
   });
   return state;
 }

@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { api } from '../../api/client.ts';
-import type { ReadingSeries } from '../../api/types.ts';
+import type { ReadingSeries } from '@contracts';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { toMs } from '../../lib/format.ts';
 import { useAsync } from '../../lib/useAsync.ts';

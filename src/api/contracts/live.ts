@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { Role } from './common.ts';
+import { Alert } from './alerts.ts';
+import { Command } from './commands.ts';
+import { News2Risk } from './patients.ts';
+
+/**
+ * The dashboard WebSocket (`GET /api/v1/stream`) wire protocol, version 1: the one union of messages the
+ * server sends (api/live-gateway.ts maps domain events to it) and the messages it accepts. The `hello`
+ * message carries the protocol version; a breaking change adds a version, never edits this one.
+ */
+export const LIVE_PROTOCOL_VERSION = 1;
+
+const Iso = z.string();
+
+export const LiveReadings = z.object({
+  type: z.literal('readings'),
+  patientId: z.string(),
+  readings: z.array(
+    z.object({
+      code: z.string(),
+      value: z.number(),
+      unit: z.string(),
+      ts: Iso,
+      deviceId: z.string().nullable(),
+      method: z.object({ name: z.string(), version: z.string() }).optional(),
+    }),
+  ),
+});
+export const LiveEcg = z.object({
+  type: z.literal('ecg'),
+  patientId: z.string(),
+  deviceId: z.string(),
+  fs: z.number(),
+  lead: z.string(),
+  unit: z.string(),
+  ts: Iso,
+  samples: z.array(z.number()),
+});
+export const LiveDevice = z.object({
+  type: z.literal('device'),
+  deviceId: z.string(),
+  patientId: z.string(),
+  online: z.boolean(),
+  battery: z.number().nullable(),
+  lastSeenAt: Iso,
+});
+export const LiveNews2 = z.object({
+  type: z.literal('news2'),
+  patientId: z.string(),
+  score: z.number().nullable(),
+  partialScore: z.number(),
+  risk: News2Risk.nullable(),
+  minimumRisk: News2Risk,
+  complete: z.boolean(),
+  components: z.record(z.string(), z.number()),
+});
+export const AlertEvent = z.enum(['opened', 'updated', 'worsened', 'improved', 'acknowledged', 'snoozed', 'assigned', 'escalated', 'resolved']);
+export const LiveAlert = z.object({ type: z.literal('alert'), event: AlertEvent, patientId: z.string(), alert: Alert });
+export const LiveCommand = z.object({ type: z.literal('command'), patientId: z.string(), command: Command });
+export const LiveEcgEpisode = z.object({
+  type: z.enum(['ecg.af', 'ecg.vf']),
+  patientId: z.string(),
+  deviceId: z.string(),
+  state: z.enum(['start', 'end']),
+  at: Iso,
+  /** AF end: when the episode started. */
+  start: Iso.optional(),
+  confidence: z.number().optional(),
+  /** Why an episode ended other than by the rhythm, e.g. 'signal gap'. */
+  reason: z.string().optional(),
+});
+/** Secure messaging and visits (telehealth): the views are the REST API's (docs/api.md → Messages, Visits). */
+export const LiveMessageSent = z.object({
+  type: z.literal('message'),
+  patientId: z.string(),
+  threadId: z.string(),
+  message: z.looseObject({ id: z.string() }),
+});
+export const LiveMessageRead = z.object({
+  type: z.literal('message.read'),
+  patientId: z.string(),
+  threadId: z.string(),
+  userId: z.string(),
+  name: z.string(),
+  messageIds: z.array(z.string()),
+  readAt: Iso,
+});
+export const LiveAppointment = z.object({ type: z.literal('appointment'), patientId: z.string(), appointment: z.looseObject({ id: z.string() }) });
+export const LiveVisitWaiting = z.object({
+  type: z.literal('visit.waiting'),
+  patientId: z.string(),
+  appointmentId: z.string(),
+  name: z.string(),
+  kind: z.string(),
+});
+export const LiveHello = z.object({ type: z.literal('hello'), protocol: z.literal(LIVE_PROTOCOL_VERSION), user: z.string(), role: Role });
+export const LiveError = z.object({ type: z.literal('error'), message: z.string() });
+export const LivePong = z.object({ type: z.literal('pong') });
+
+/** Every message the server sends on /api/v1/stream (protocol 1). */
+export const LiveServerMessage = z.discriminatedUnion('type', [
+  LiveReadings,
+  LiveEcg,
+  LiveDevice,
+  LiveNews2,
+  LiveAlert,
+  LiveCommand,
+  LiveEcgEpisode,
+  LiveMessageSent,
+  LiveMessageRead,
+  LiveAppointment,
+  LiveVisitWaiting,
+  LiveHello,
+  LiveError,
+  LivePong,
+]);
+export type LiveServerMessage = z.infer<typeof LiveServerMessage>;
+export type LiveMessageOf<T extends LiveServerMessage['type']> = Extract<LiveServerMessage, { type: T }>;
+
+/** What a client may send. */
+export const LiveClientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('subscribe-ecg'), patientId: z.string() }),
+  z.object({ type: z.literal('unsubscribe-ecg'), patientId: z.string() }),
+  z.object({ type: z.literal('ping') }),
+]);
+export type LiveClientMessage = z.infer<typeof LiveClientMessage>;
+
+export const StreamQuery = z.object({ token: z.string().max(512).optional() });
