@@ -67,6 +67,8 @@ export function registerRoutePolicies(
   app.addHook('onRoute', (r) => {
     // @fastify/static registers one route per web app file: those are the public app shell.
     if (r.config?.file && !r.config.policy) r.config = { ...r.config, policy: policy.public('web app file') };
+    // @fastify/cors answers browsers' preflight requests (no data; the real request meets its own policy).
+    if (r.method === 'OPTIONS' && r.url === '*' && !r.config?.policy) r.config = { ...r.config, policy: policy.public('CORS preflight') };
     options.push(r);
   });
   const routes = (): RegisteredRoute[] =>
