@@ -33,6 +33,9 @@ const NOT_YET_SCHEMED = new Set([
   'GET /fhir/R4/metadata', 'GET /fhir/R4/.well-known/smart-configuration', 'GET /fhir/R4/:type', 'GET /fhir/R4/:type/:id', 'GET /fhir/R4/:type/:id/:op', 'GET /fhir/R4/:type/:id/_history',
   'GET /fhir/R4/:type/:id/_history/:vid', 'POST,PUT,PATCH,DELETE /fhir/R4', 'POST,PUT,PATCH,DELETE /fhir/R4/:type', 'POST,PUT,PATCH,DELETE /fhir/R4/:type/:id', 'POST,PUT,PATCH,DELETE /fhir/R4/:type/:id/*',
   'POST /api/v1/smart/apps', 'GET /api/v1/patients/:id/readings.csv', 'POST /api/v1/readings/import',
+  'GET /fhir/R4/$export', 'GET /fhir/R4/Patient/$export', 'GET /fhir/R4/$export-status/:id', 'DELETE /fhir/R4/$export-status/:id', 'GET /fhir/R4/$export-file/:id/:name',
+  'GET /api/v1/audit', 'GET /api/v1/emergency-access', 'GET /api/v1/patients/:id/access-log', 'POST /api/v1/emergency-access/:id/review', 'POST /api/v1/patients/:id/emergency-access',
+  'POST /api/v1/patients/:id/erase',
 ]);
 
 describe('every registered route has a schema and a policy', () => {

@@ -1,3 +1,4 @@
+import { policy } from '../policy.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../../audit/audit.service.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
@@ -28,7 +29,7 @@ export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; a
     return out;
   };
 
-  app.get('/api/v1/patients/:id/access-log', async (req) => {
+  app.get('/api/v1/patients/:id/access-log', { config: { policy: policy.patient('id') } }, async (req) => {
     const p = requirePrincipal(req);
     const { id } = req.params as { id: string };
     await deps.access.assertPatient(p, id);
@@ -41,7 +42,7 @@ export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; a
     return rows.map((r) => ({ id: String(r.id), at: new Date(r.ts).toISOString(), actor: r.actor, who: who.get(r.actor) ?? null, action: r.action, what: r.entity_type, outcome: r.outcome }));
   });
 
-  app.get('/api/v1/audit', async (req) => {
+  app.get('/api/v1/audit', { config: { policy: policy.admin() } }, async (req) => {
     const p = requirePrincipal(req);
     deps.access.assertAdmin(p);
     const q = req.query as Record<string, string | undefined>;
@@ -52,19 +53,19 @@ export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; a
   });
 
   // (d)(6) break the glass: a clinician outside the care team, with a reason, for 60 minutes; admins review.
-  app.post('/api/v1/patients/:id/emergency-access', async (req, reply) => {
+  app.post('/api/v1/patients/:id/emergency-access', { config: { policy: policy.staff('break the glass: a clinician outside the care team, with a reason (the emergency service decides and audits)') } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const grant = await deps.emergency.open(p, (req.params as { id: string }).id, (req.body as { reason?: unknown } | undefined)?.reason);
     return reply.status(201).send(grant);
   });
-  app.get('/api/v1/emergency-access', async (req) => {
+  app.get('/api/v1/emergency-access', { config: { policy: policy.admin() } }, async (req) => {
     deps.access.assertAdmin(requirePrincipal(req));
     return deps.emergency.list({ unreviewed: (req.query as { unreviewed?: string }).unreviewed === '1' });
   });
-  app.post('/api/v1/emergency-access/:id/review', async (req) => deps.emergency.review(requirePrincipal(req), (req.params as { id: string }).id, (req.body as { note?: unknown } | undefined)?.note));
+  app.post('/api/v1/emergency-access/:id/review', { config: { policy: policy.admin() } }, async (req) => deps.emergency.review(requirePrincipal(req), (req.params as { id: string }).id, (req.body as { note?: unknown } | undefined)?.note));
 
   // GDPR art. 17 erasure (admin): crypto-shred + delete identifiable rows; the audit entry survives.
-  app.post('/api/v1/patients/:id/erase', async (req) => {
+  app.post('/api/v1/patients/:id/erase', { config: { policy: policy.signedIn('admins only: the erasure service checks and asks for confirmation') } }, async (req) => {
     const p = requirePrincipal(req);
     return deps.erasure.erase(p, (req.params as { id: string }).id, (req.body as { confirm?: unknown } | undefined)?.confirm);
   });
