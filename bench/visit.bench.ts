@@ -6,7 +6,7 @@
  * Chromium instances with fake cameras. Target: under 3 s, relay included.
  */
 import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../test/support/app.ts';
+import { bootApp } from '../test/support/app.ts';
 import { framesDecoded, hasChromium, hasCoturn, launch, signedIn, startCoturn } from '../test/browser/tele-support.ts';
 import { summarize, table } from './support/stats.ts';
 

@@ -3,6 +3,7 @@
  * makes queries fail and /health answer 503 instead of hanging; `npm start` stopped with SIGTERM leaves no
  * node process behind.
  */
+import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -54,7 +55,7 @@ describe('shutdown and failure', () => {
     const app = await bootApp();
     try {
       expect((await fetch(app.httpUrl + '/health')).status).toBe(200);
-      const db = app.services.db as { worker?: import('node:worker_threads').Worker };
+      const db = app.services.db as { worker?: Worker };
       expect(db.worker).toBeDefined();
       await db.worker!.terminate(); // the worker thread is gone, as after a WASM abort
       const started = Date.now();

@@ -59,7 +59,7 @@ export function createBatchWriter<T, R>(opts: BatchWriterOptions<T, R>): BatchWr
     const batch = queue.slice(0, opts.maxItems);
     queue = queue.slice(batch.length);
     inFlight++;
-    writeIsolating(batch).finally(() => {
+    void writeIsolating(batch).finally(() => {
       inFlight--;
       if (queue.length > 0) schedule();
       if (queue.length === 0 && inFlight === 0) idle.splice(0).forEach((f) => f());

@@ -1,7 +1,6 @@
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
 import { badRequest, notFound } from '../../../platform/errors.ts';
-import { fromFhirId } from '../ids.ts';
 import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
 import type { FhirContext, ResourceProvider } from '../registry.ts';
 import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
