@@ -76,7 +76,7 @@ async function floor() {
   server.on('upgrade', (req, sock, head) => wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws, req)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  const sockets = await openSockets(`ws://127.0.0.1:${port}`, CLIENTS, (d) => t.arrive((JSON.parse(d) as { message: { text: string } }).message.text.slice(0, 9)));
+  const sockets = await openSockets(`ws://127.0.0.1:${port}`, CLIENTS, (d) => t.arrive((JSON.parse(d) as { message: { text: string } }).message.text.split(' ')[0]));
   await run(async (i) => {
     const body = JSON.stringify({ type: 'message', message: { text: `bench-${i} ${TEXT}` } });
     await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
@@ -99,7 +99,7 @@ async function vigil() {
     const thread = await app.api<{ id: string }>(patientToken, 'POST', `/api/v1/patients/${patient.id}/threads`, { subject: 'Bench', text: 'start' });
     const sockets = await openSockets(`${app.httpUrl.replace('http', 'ws')}/api/v1/stream?token=${nurse.token}`, CLIENTS, (d) => {
       const m = JSON.parse(d) as { type: string; message?: { text: string } };
-      if (m.type === 'message') t.arrive(m.message!.text.slice(0, 9));
+      if (m.type === 'message') t.arrive(m.message!.text.split(' ')[0]);
     });
     await new Promise((r) => setTimeout(r, 500));
     await run(async (i) => {
