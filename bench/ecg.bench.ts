@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { readRecord } from '../src/analysis/ecg/wfdb.ts';
 import { createQrsDetector } from '../src/analysis/ecg/qrs.ts';
+import { createEcgStreamAnalyzer } from '../src/analysis/ecg/index.ts';
 import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,6 +35,14 @@ function detectorPass(x: Int16Array, fs: number, gain: number): number {
   return n + det.flush().length;
 }
 
+/** The whole live pipeline the platform runs per device: QRS + VF + quality + heart rate + learned AF. */
+function analyzerPass(x: Int16Array, fs: number, gain: number): number {
+  const a = createEcgStreamAnalyzer({ fs, gain });
+  let n = 0;
+  for (let i = 0; i < x.length; i += fs) n += a.push(x.subarray(i, i + fs), i).beats.length;
+  return n;
+}
+
 function time(fn: () => number): { seconds: number; result: number } {
   let best = Infinity, result = 0;
   for (let r = 0; r < REPEATS; r++) {
@@ -54,6 +63,8 @@ detectorPass(adc, fs, rec.gain); // warm-up (JIT)
 floorPass(adc, fs);
 const det = time(() => detectorPass(adc, fs, rec.gain));
 const floor = time(() => floorPass(adc, fs));
+analyzerPass(adc, fs, rec.gain);
+const full = time(() => analyzerPass(adc, fs, rec.gain));
 const durationS = adc.length / fs;
 const out = {
   algorithm: ECG_ALGORITHM,
@@ -64,6 +75,7 @@ const out = {
   chunkSeconds: 1,
   beats: det.result,
   detector: { seconds: det.seconds, samplesPerSecond: adc.length / det.seconds, realTimeFactor: durationS / det.seconds },
+  analyzer: { seconds: full.seconds, samplesPerSecond: adc.length / full.seconds, realTimeFactor: durationS / full.seconds },
   floor: { seconds: floor.seconds, samplesPerSecond: adc.length / floor.seconds },
   detectorToFloorRatio: det.seconds / floor.seconds,
   node: process.version,
@@ -74,11 +86,12 @@ else {
   const f = (x: number) => Math.round(x).toLocaleString('en-US');
   process.stdout.write(
     [
-      `ECG QRS detector throughput — mitdb ${rec.record}, ${fs} Hz, ${(durationS / 60).toFixed(1)} min, 1 s chunks (${out.note})`,
+      `ECG throughput — mitdb ${rec.record}, ${fs} Hz, ${(durationS / 60).toFixed(1)} min, 1 s chunks (${out.note})`,
       '',
       '| pass | time (ms) | samples/s | × real time |',
       '| --- | --- | --- | --- |',
       `| streaming QRS detector | ${(det.seconds * 1000).toFixed(1)} | ${f(out.detector.samplesPerSecond)} | ${f(out.detector.realTimeFactor)} |`,
+      `| live analyzer (QRS + VF + quality + HR + learned AF) | ${(full.seconds * 1000).toFixed(1)} | ${f(out.analyzer.samplesPerSecond)} | ${f(out.analyzer.realTimeFactor)} |`,
       `| floor (sum + first difference) | ${(floor.seconds * 1000).toFixed(1)} | ${f(out.floor.samplesPerSecond)} | ${f(durationS / floor.seconds)} |`,
       '',
       `detector / floor time ratio: ${out.detectorToFloorRatio.toFixed(1)}×; beats found: ${det.result}`,

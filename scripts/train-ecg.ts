@@ -1,29 +1,48 @@
 /**
- * Trains the CinC 2017 short-record classifier (`npm`-free: `npx tsx scripts/train-ecg.ts`):
- * features of every shipped record → stratified k-fold CV report → final model on all records, written
- * as parameters only to src/analysis/ecg/model/cinc2017-gbt.json (no PhysioNet data is copied).
+ * Trains the shipped ECG models (`npx tsx scripts/train-ecg.ts [--af] [--cinc] [--cv-only]`; both by default),
+ * each by exactly the choice procedure the nested cross-validation of `npm run eval:ecg` scores, run once on
+ * all shipped records. Writes parameters only (no PhysioNet data) to src/analysis/ecg/model/:
+ * - af-rr-gbt.json: RR-interval AF model + decision threshold (scripts/eval/af-choose.ts) on afdb + ltafdb;
+ * - cinc2017-gbt.json: CinC 2017 short-record classifier (scripts/eval/cinc-cv.ts).
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCinc } from './eval/cinc-data.ts';
-import { crossValidate, trainParams, CLASSES } from './eval/cinc-cv.ts';
-import { trainGbt } from '../src/analysis/ecg/gbt.ts';
-import { FEATURE_NAMES } from '../src/analysis/ecg/features.ts';
+import { crossValidate, chooseCincModel } from './eval/cinc-cv.ts';
+import { loadAfRecords } from './eval/af-data.ts';
+import { chooseAfModel, writeAfModel, AF_CV_SEED } from './eval/af-choose.ts';
 import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
+import type { GbtModel } from '../src/analysis/ecg/gbt.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = process.env.VIGIL_SHARED_DATA ?? path.resolve(repoRoot, '../shared/data');
-const set = loadCinc(path.join(dataDir, 'cinc2017'), !process.argv.includes('--no-cache'));
-const cv = crossValidate(set);
-process.stdout.write(`CV ${cv.folds}-fold: F1 N ${cv.f1.N.toFixed(3)} A ${cv.f1.A.toFixed(3)} O ${cv.f1.O.toFixed(3)} ~ ${cv.f1['~'].toFixed(3)}  score ${cv.score.toFixed(3)}\n`);
-if (!process.argv.includes('--cv-only')) {
-  const y = set.labels.map((l) => CLASSES.indexOf(l as (typeof CLASSES)[number]));
-  const model = trainGbt(set.X, y, CLASSES, [...FEATURE_NAMES], trainParams(set.labels));
-  const out = path.join(repoRoot, 'src/analysis/ecg/model/cinc2017-gbt.json');
-  mkdirSync(path.dirname(out), { recursive: true });
+const args = process.argv.slice(2);
+const both = !args.includes('--af') && !args.includes('--cinc');
+const modelDir = path.join(repoRoot, 'src/analysis/ecg/model');
+mkdirSync(modelDir, { recursive: true });
+
+function compact<M extends GbtModel>(model: M): M {
   const round = (t: number[]) => t.map((v) => +v.toPrecision(6));
-  const trees = model.trees.map((r) => r.map((t) => ({ ...t, threshold: round(t.threshold), value: round(t.value) })));
-  writeFileSync(out, JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn: `cinc2017 shipped training records (${set.labels.length})`, cv: { folds: cv.folds, score: cv.score, f1: cv.f1 }, ...model, trees }) + '\n');
-  process.stdout.write(`wrote ${path.relative(repoRoot, out)}\n`);
+  return { ...model, trees: model.trees.map((r) => r.map((t) => ({ ...t, threshold: round(t.threshold), value: round(t.value) }))) };
+}
+
+if (both || args.includes('--af')) {
+  const records = loadAfRecords(dataDir);
+  const c = chooseAfModel(records, AF_CV_SEED);
+  const out = writeAfModel(c, `afdb + ltafdb shipped records (${records.length}), RR intervals only`);
+  process.stdout.write(`AF: threshold ${c.model.threshold}, smoothing ±${c.model.smooth} (inner out-of-fold Se ${(100 * c.inner.se).toFixed(2)} Sp ${(100 * c.inner.sp).toFixed(2)}); wrote ${path.relative(repoRoot, out)}\n`);
+}
+
+if (both || args.includes('--cinc')) {
+  const set = loadCinc(path.join(dataDir, 'cinc2017'), !args.includes('--no-cache'));
+  if (args.includes('--cv-only')) {
+    const cv = crossValidate(set);
+    process.stdout.write(`CinC CV ${cv.folds}-fold: score ${cv.score.toFixed(3)}\n`);
+  } else {
+    const model = chooseCincModel(set, set.labels.map((_, i) => i));
+    const out = path.join(modelDir, 'cinc2017-gbt.json');
+    writeFileSync(out, JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn: `cinc2017 shipped training records (${set.labels.length})`, ...compact(model) }) + '\n');
+    process.stdout.write(`CinC: wrote ${path.relative(repoRoot, out)}\n`);
+  }
 }

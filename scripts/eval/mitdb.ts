@@ -4,6 +4,7 @@ import path from 'node:path';
 import { readRecord } from '../../src/analysis/ecg/wfdb.ts';
 import { readAnnotationFile, isBeatCode, VF_ON, VF_OFF, type Annotation } from '../../src/analysis/ecg/annotations.ts';
 import { createQrsDetector } from '../../src/analysis/ecg/qrs.ts';
+import type { QrsTuning } from '../../src/analysis/ecg/qrs-decide.ts';
 import { compareDurations, normalise, overlap, type DurationCounts } from '../../src/analysis/ecg/eval/duration.ts';
 import { matchBeats, addCounts, sePp, type BeatCounts } from '../../src/analysis/ecg/eval/beats.ts';
 
@@ -21,8 +22,8 @@ export interface RecordResult extends BeatCounts {
 }
 
 /** detectBeats with access to the detector's VF state (same 1 s chunking). */
-export function detectWithVf(signal: Int16Array | Float32Array, fs: number, gain: number, opts: { vf?: boolean } = {}) {
-  const det = createQrsDetector({ fs, gain, vf: opts.vf });
+export function detectWithVf(signal: Int16Array | Float32Array, fs: number, gain: number, opts: { vf?: boolean; tuning?: QrsTuning } = {}) {
+  const det = createQrsDetector({ fs, gain, vf: opts.vf, tuning: opts.tuning });
   const beats: number[] = [];
   for (let i = 0; i < signal.length; i += fs) for (const b of det.push(signal.subarray(i, i + fs))) beats.push(b);
   for (const b of det.flush()) beats.push(b);
@@ -72,11 +73,11 @@ export function listRecords(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.hea')).map((f) => f.slice(0, -4)).sort();
 }
 
-export function evaluateRecord(dir: string, record: string): RecordResult {
+export function evaluateRecord(dir: string, record: string, tuning?: QrsTuning): RecordResult {
   const rec = readRecord(path.join(dir, record), ['MLII']);
   const ann = readAnnotationFile(path.join(dir, `${record}.atr`));
   const ref = ann.filter((a) => isBeatCode(a.code)).map((a) => a.sample);
-  const { beats: det, vfEpisodes } = detectWithVf(rec.adc, rec.fs, rec.gain);
+  const { beats: det, vfEpisodes } = detectWithVf(rec.adc, rec.fs, rec.gain, { tuning });
   const strict = matchBeats(ref, det, { fs: rec.fs });
   const vfRef = vfIntervals(ann);
   const ec57 = matchBeats(ref, det, { fs: rec.fs, excluded: vfRef });

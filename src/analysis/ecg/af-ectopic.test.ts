@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAfDetector, detectAfEpisodes, AF_ECTOPIC_RUN } from './af.ts';
+import { createAfDetector, detectAfEpisodes, AF_ECTOPIC_RUN } from './af-petrenas.ts';
 
 const fs = 250;
 function beatsFrom(rr: number[]): number[] {

@@ -1,41 +1,40 @@
 /**
- * Streaming atrial-fibrillation detector from beat times (RR intervals), after Petrėnas et al. 2015
- * ("Low-complexity detection of atrial fibrillation in continuous long-term monitoring"): an 8-beat
- * median of successive RR differences, made robust to ectopic beats, smoothed by a longer median.
+ * Streaming atrial-fibrillation detector from beat times (RR intervals only), learned: small gradient-
+ * boosted trees (gbt.ts) over the RR-window features of af-features.ts, trained on the Long Term AF
+ * Database and afdb by scripts/train-ecg.ts (parameters in model/af-rr-gbt.json; the decision threshold is
+ * chosen by the same procedure that the nested cross-validation in scripts/eval/af.ts scores).
  *
- * Ectopic handling: each interval's irregularity is the smallest of |rr − rr₋ₖ| for k = 1…4, relative to
- * the local mean RR. An isolated premature beat, bigeminy (rr ≈ rr₋₂), trigeminy (rr ≈ rr₋₃) and
- * quadrigeminy (rr ≈ rr₋₄) then stay near zero, while AF (no RR pattern repeats) stays high.
- * Before that, ectopic beats are removed as in Petrėnas 2015's ectopic-beat filter: an interval premature
- * relative to the running median (< 0.9 × the median of the last 8 kept intervals) and followed by a
- * compensatory one (> 1.05 × that median) is dropped together with the compensatory interval, so the
- * irregularity is measured on the underlying rhythm. Extended here to runs of up to `AF_ECTOPIC_RUN`
- * consecutive premature intervals (atrial couplets and triplets) before the compensatory one. No sum
- * condition: atrial premature beats reset the sinus node, so their pause is not fully compensatory.
- * In AF, dropping such short-long groups leaves the remaining intervals as irregular as before.
- * The statistic for a beat uses beats on both sides, so decisions come about `AF_DELAY_BEATS` beats late
- * (more where ectopic beats were removed) and
- * episodes are back-dated to the beat the decision is about.
+ * Each RR interval is decided from the window of AF_WINDOW_HALF intervals either side of it, so a decision
+ * arrives AF_WINDOW_HALF beats late and episodes are back-dated to the beat they concern. Intervals under
+ * AF_MIN_RR_S are noise detections (the beat is skipped); over AF_MAX_RR_S the window restarts (pause or
+ * lost signal) and the AF state is held until the next decision.
+ * The earlier rule-based detector (Petrėnas 2015 with an ectopic filter) stays in af-petrenas.ts as the
+ * baseline the evaluation reports beside this one.
  */
+import { createRequire } from 'node:module';
+import { RrFeatureStream, AF_FEATURE_NAMES, AF_WINDOW_HALF, AF_MIN_RR_S, AF_MAX_RR_S } from './af-features.ts';
+import { predictProba, type GbtModel } from './gbt.ts';
 
-const INNER_BEATS = 8; // Petrėnas 2015: 8-beat window
-const OUTER_BEATS = 49; // smoothing median over ≈ 50 beats (odd: one centre beat)
-export const AF_THRESHOLD = 0.018; // irregularity (fraction of mean RR); set once on all afdb records, never per record
-const ECTOPIC_SHORT = 0.9; // premature: under 90 % of the recent median RR
-const ECTOPIC_LONG = 1.05; // compensatory pause: over 105 % of it
-const ECTOPIC_MEDIAN_BEATS = 8; // the running median: last 8 kept intervals
-/** Longest run of consecutive premature intervals removed before a compensatory one (1 = isolated ectopic beats). */
-export const AF_ECTOPIC_RUN = 3; // chosen of 1, 2, 3 on afdb (every leave-one-record-out fold picks 3); threshold kept at 0.018
-const MIN_RR_S = 0.2; // s; shorter intervals are not physiological (noise detections)
-const MAX_RR_S = 3; // s; longer intervals are pauses or missed beats
-export const AF_DELAY_BEATS = AF_ECTOPIC_RUN + INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
+/** Candidate smoothing half-widths the choice procedure picks from (scripts/eval/af-choose.ts). */
+export const AF_SMOOTH_GRID = [0, 10, 20, 40] as const;
+
+export interface AfModel extends GbtModel {
+  /** Probability of AF above which an interval is called AF (chosen on training records only). */
+  threshold: number;
+  /**
+   * Half-width (decisions) of the centred moving average applied to the probabilities before the threshold
+   * (chosen with it). Clinical AF lasts ≥ 30 s; averaging stops single dips from splitting an episode.
+   */
+  smooth: number;
+}
 
 export interface AfUpdate {
-  /** AF state of the beat `beat` (a past beat: decisions lag by AF_DELAY_BEATS beats). */
+  /** The beat this decision is about (the end of the decided interval; AF_DELAY_BEATS beats back). */
   beat: number;
   inAf: boolean;
-  /** Irregularity statistic of that beat, and a 0–1 confidence of the decision. */
-  irregularity: number;
+  /** Model probability of AF for that interval. */
+  probability: number;
+  /** 0–1 confidence of the decision: distance of the probability from the threshold. */
   confidence: number;
   episodeStarted?: number;
   episodeEnded?: number;
@@ -55,124 +54,146 @@ export interface AfDetector {
   readonly episodes: readonly AfEpisode[];
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+let cached: AfModel | undefined;
+
+/** The bundled model (loaded once). */
+export function defaultAfModel(): AfModel {
+  if (!cached) {
+    const m = createRequire(import.meta.url)('./model/af-rr-gbt.json') as AfModel;
+    if (m.features.join() !== AF_FEATURE_NAMES.join()) throw new Error('AF model does not match the RR feature set: retrain with scripts/train-ecg.ts --af');
+    cached = m;
+  }
+  return cached;
 }
 
-export interface AfOptions {
-  /** Irregularity threshold (default AF_THRESHOLD). */
-  threshold?: number;
-  /** Longest run of premature intervals the ectopic filter removes (default AF_ECTOPIC_RUN; 0 = no filter). */
-  ectopicRun?: number;
-}
-
-export function createAfDetector(opts: { fs: number } & AfOptions): AfDetector {
-  const { fs } = opts;
-  const THRESHOLD = opts.threshold ?? AF_THRESHOLD;
-  const RUN = opts.ectopicRun ?? AF_ECTOPIC_RUN;
-  const CENTRE = INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2; // kept intervals between the newest and the one decided
-  const beats: number[] = []; // recent beat times, trimmed
-  const rr: number[] = []; // recent kept RR (s), after the ectopic filter
-  const pending: Array<{ r: number; at: number }> = []; // the newest RUN intervals (and their end beats), which may still turn out to be ectopic
-  const irrAt: number[] = []; // end beat of the interval each irregularity value belongs to
-  const irr: number[] = []; // per-beat irregularity
-  const inner: number[] = []; // 8-beat medians
-  let offset = 0; // global index of beats[0]
-  let inAf = false;
-  let openStart = -1;
-  let lastDecided = -1;
-  const episodes: AfEpisode[] = [];
-
-  function trim(): void {
-    const keep = OUTER_BEATS + INNER_BEATS + 8;
-    if (beats.length > 4 * keep) {
-      const drop = beats.length - keep;
-      beats.splice(0, drop);
-      offset += drop;
-      rr.splice(0, Math.max(0, rr.length - keep));
-      irr.splice(0, Math.max(0, irr.length - keep));
-      irrAt.splice(0, Math.max(0, irrAt.length - keep));
-      inner.splice(0, Math.max(0, inner.length - keep));
+/**
+ * Beats → RR intervals → window features, with the detector's rules for noise beats and gaps. Calls
+ * `onFeatures` with the features of each decidable interval and the beats that bound it. Shared by the
+ * detector and the training code so both see exactly the same intervals.
+ */
+export function createRrFeatureFeed(fs: number, onFeatures: (features: number[], start: number, end: number) => void) {
+  const stream = new RrFeatureStream();
+  const bounds: number[] = []; // start beat of the last intervals, indexed by sequence number % size
+  const ends: number[] = [];
+  const SIZE = 4 * AF_WINDOW_HALF;
+  let prev: number | undefined;
+  let seq = -1;
+  return (beat: number): void => {
+    if (prev !== undefined && beat <= prev) return;
+    if (prev === undefined) {
+      prev = beat;
+      return;
     }
+    const rr = (beat - prev) / fs;
+    if (rr < AF_MIN_RR_S) return; // a noise detection: skip this beat
+    if (rr > AF_MAX_RR_S) {
+      stream.reset();
+      prev = beat;
+      return;
+    }
+    seq++;
+    bounds[seq % SIZE] = prev;
+    ends[seq % SIZE] = beat;
+    prev = beat;
+    const out = stream.push(rr);
+    if (!out) return;
+    // stream.push numbers intervals since its creation; ours are the same sequence.
+    const k = seq - AF_WINDOW_HALF;
+    onFeatures(out.features, bounds[k % SIZE], ends[k % SIZE]);
+  };
+}
+
+/**
+ * Turns per-interval AF probabilities (in order) into decisions and episodes: centred moving average over
+ * ±`smooth` decisions, then the threshold. Shared by the detector and the evaluation, so both decide alike.
+ */
+export class AfDecisions {
+  private readonly p: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private sum = 0;
+  inAf = false;
+  private openStart = -1;
+  lastDecided = -1;
+  readonly episodes: AfEpisode[] = [];
+
+  constructor(private readonly threshold: number, private readonly smooth: number) {}
+
+  /** Adds the probability of the interval [start, end); returns the decision about the interval `smooth` places back. */
+  push(prob: number, start: number, end: number): AfUpdate | null {
+    this.p.push(prob);
+    this.starts.push(start);
+    this.ends.push(end);
+    this.sum += prob;
+    const w = 2 * this.smooth + 1;
+    if (this.p.length > w) {
+      this.sum -= this.p.shift()!;
+      this.starts.shift();
+      this.ends.shift();
+    }
+    if (this.p.length < Math.min(w, this.smooth + 1)) return null;
+    // Centre of the window (at the start, before the window fills, the earliest decisions use a shorter one).
+    const c = Math.max(0, this.p.length - 1 - this.smooth);
+    return this.decide(this.sum / this.p.length, this.starts[c], this.ends[c]);
   }
 
+  private decide(p: number, start: number, end: number): AfUpdate {
+    const now = p > this.threshold;
+    const update: AfUpdate = { beat: end, inAf: now, probability: p, confidence: Math.min(1, Math.abs(p - this.threshold) / Math.max(this.threshold, 1 - this.threshold)) };
+    if (now && !this.inAf) {
+      this.openStart = start;
+      update.episodeStarted = start;
+    } else if (!now && this.inAf) {
+      this.episodes.push({ start: this.openStart, end: start });
+      update.episodeEnded = start;
+    }
+    this.inAf = now;
+    this.lastDecided = end;
+    return update;
+  }
+
+  /** Closes an open episode at `lastBeat`. */
+  finish(lastBeat: number): AfEpisode[] {
+    if (this.inAf) {
+      this.episodes.push({ start: this.openStart, end: Math.max(lastBeat, this.lastDecided) });
+      this.inAf = false;
+    }
+    return this.episodes;
+  }
+}
+
+/** Beats of delay of a decision: the feature window's half plus the smoothing half-width. */
+export const afDelayBeats = (model: AfModel = defaultAfModel()): number => AF_WINDOW_HALF + model.smooth;
+
+export function createAfDetector(opts: { fs: number; model?: AfModel; threshold?: number }): AfDetector {
+  const model = opts.model ?? defaultAfModel();
+  const decisions = new AfDecisions(opts.threshold ?? model.threshold, model.smooth ?? 0);
+  let lastBeat = -1;
+  let update: AfUpdate | null = null;
+  const feed = createRrFeatureFeed(opts.fs, (features, start, end) => {
+    const u = decisions.push(predictProba(model, features)[1], start, end);
+    if (u) update = u;
+  });
   return {
     get inAf() {
-      return inAf;
+      return decisions.inAf;
     },
-    episodes,
+    episodes: decisions.episodes,
     push(beat) {
-      const prev = beats[beats.length - 1];
-      if (prev !== undefined && beat <= prev) return null;
-      const r = prev === undefined ? NaN : (beat - prev) / fs;
-      if (prev !== undefined && r < MIN_RR_S) return null; // drop a noise detection
-      beats.push(beat);
-      if (!(r <= MAX_RR_S)) {
-        // Start (or a gap): irregularity is undefined across it.
-        rr.length = 0;
-        pending.length = 0;
-        return null;
-      }
-      // Ectopic filter: premature interval(s) at the end of `pending` followed by a compensatory one are dropped.
-      let k = 0;
-      if (RUN > 0 && rr.length >= ECTOPIC_MEDIAN_BEATS) {
-        const m = median(rr.slice(-ECTOPIC_MEDIAN_BEATS));
-        if (r > ECTOPIC_LONG * m) while (k < pending.length && pending[pending.length - 1 - k].r < ECTOPIC_SHORT * m) k++;
-      }
-      if (k > 0) pending.length -= k;
-      else pending.push({ r, at: beat });
-      while (pending.length > RUN) {
-        const kept = pending.shift()!;
-        rr.push(kept.r);
-        const j = rr.length - 1;
-        // The kept interval's irregularity: the smallest difference to one of the 4 kept before it.
-        if (j >= 4) {
-          const v = rr[j];
-          const loc = (rr[j - 1] + rr[j - 2] + rr[j - 3]) / 3;
-          const d = Math.min(Math.abs(v - rr[j - 1]), Math.abs(v - rr[j - 2]), Math.abs(v - rr[j - 3]), Math.abs(v - rr[j - 4]));
-          irr.push(d / loc);
-          irrAt.push(kept.at);
-          if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
-        }
-      }
-      let update: AfUpdate | null = null;
-      if (inner.length >= OUTER_BEATS) {
-        const stat = median(inner.slice(-OUTER_BEATS));
-        // The statistic describes the kept beat at the centre of its windows (about AF_DELAY_BEATS beats back;
-        // more when the ectopic filter removed beats in between).
-        const at = irrAt[Math.max(0, irrAt.length - 1 - CENTRE)];
-        const now = stat > THRESHOLD;
-        update = { beat: at, inAf: now, irregularity: stat, confidence: Math.min(1, Math.abs(Math.log(stat / THRESHOLD)) / Math.LN2) };
-        if (now && !inAf) {
-          openStart = at;
-          update.episodeStarted = at;
-        } else if (!now && inAf) {
-          episodes.push({ start: openStart, end: at });
-          update.episodeEnded = at;
-        }
-        inAf = now;
-        lastDecided = at;
-      }
-      trim();
-      void offset;
+      update = null;
+      if (beat > lastBeat) lastBeat = beat;
+      feed(beat);
       return update;
     },
     finish() {
-      if (inAf) {
-        const end = beats[beats.length - 1] ?? lastDecided;
-        episodes.push({ start: openStart, end });
-        inAf = false;
-      }
-      return episodes;
+      return decisions.finish(lastBeat);
     },
   };
 }
 
 /** Whole-record convenience: AF episodes (sample intervals) from ascending beat times. */
-export function detectAfEpisodes(beats: readonly number[], fs: number, threshold?: number, opts: AfOptions = {}): AfEpisode[] {
-  const det = createAfDetector({ fs, threshold, ...opts });
+export function detectAfEpisodes(beats: readonly number[], fs: number, opts: { model?: AfModel; threshold?: number } = {}): AfEpisode[] {
+  const det = createAfDetector({ fs, ...opts });
   for (const b of beats) det.push(b);
   return det.finish();
 }

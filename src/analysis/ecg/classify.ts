@@ -15,12 +15,17 @@ export interface Classification {
   probabilities: Record<RhythmClass, number>;
 }
 
-let cached: GbtModel | undefined;
+/** Trained model; `classScale` (chosen on training records only) multiplies the probabilities before the arg-max. */
+export interface ClassifierModel extends GbtModel {
+  classScale?: number[];
+}
+
+let cached: ClassifierModel | undefined;
 
 /** The bundled model (loaded once). */
-export function defaultModel(): GbtModel {
+export function defaultModel(): ClassifierModel {
   if (!cached) {
-    const m = createRequire(import.meta.url)('./model/cinc2017-gbt.json') as GbtModel;
+    const m = createRequire(import.meta.url)('./model/cinc2017-gbt.json') as ClassifierModel;
     if (m.features.join() !== FEATURE_NAMES.join()) throw new Error('classifier model does not match the feature set: retrain with scripts/train-ecg.ts');
     cached = m;
   }
@@ -28,9 +33,10 @@ export function defaultModel(): GbtModel {
 }
 
 /** Classifies one recording; `signal` in mV at `fs` Hz. */
-export function classifyRecord(signal: ArrayLike<number>, fs: number, model: GbtModel = defaultModel()): Classification {
+export function classifyRecord(signal: ArrayLike<number>, fs: number, model: ClassifierModel = defaultModel()): Classification {
   const p = predictProba(model, extractFeatures(signal, fs));
   const probabilities = Object.fromEntries(model.classes.map((c, k) => [c, p[k]])) as Record<RhythmClass, number>;
-  const label = model.classes[p.indexOf(Math.max(...p))] as RhythmClass;
+  const scaled = p.map((v, k) => v * (model.classScale?.[k] ?? 1));
+  const label = model.classes[scaled.indexOf(Math.max(...scaled))] as RhythmClass;
   return { label, probabilities };
 }

@@ -76,13 +76,15 @@ function softmax(z: number[]): number[] {
   return e.map((v) => v / s);
 }
 
-export function trainGbt(X: number[][], y: number[], classes: string[], features: string[], p: GbtParams = DEFAULT_GBT): GbtModel {
+/** `sampleWeights` (optional, per row) multiply the class weights, e.g. interval durations when time is scored. */
+export function trainGbt(X: number[][], y: number[], classes: string[], features: string[], p: GbtParams = DEFAULT_GBT, sampleWeights?: readonly number[]): GbtModel {
   const n = X.length, F = features.length, K = classes.length;
   const rand = rng(p.seed);
   const edges = Array.from({ length: F }, (_, f) => binEdges(X, f, p.bins));
   const B = Array.from({ length: F }, (_, f) => Uint8Array.from(X, (r) => binOf(edges[f], clean(r[f]))));
-  const w = y.map((c) => p.classWeights?.[c] ?? 1);
-  const prior = classes.map((_, k) => y.filter((c) => c === k).length / n);
+  const w = y.map((c, i) => (p.classWeights?.[c] ?? 1) * (sampleWeights?.[i] ?? 1));
+  const wSum = w.reduce((a, b) => a + b, 0);
+  const prior = classes.map((_, k) => y.reduce((s, c, i) => s + (c === k ? w[i] : 0), 0) / wSum);
   const base = prior.map((q) => Math.log(Math.max(q, 1e-6)));
   const score = Array.from({ length: n }, () => [...base]);
   const trees: Tree[][] = [];
@@ -95,6 +97,12 @@ export function trainGbt(X: number[][], y: number[], classes: string[], features
     const rows = Int32Array.from({ length: n }, (_, i) => i).filter(() => rand() < p.rowSample);
     const roundTrees: Tree[] = [];
     for (let k = 0; k < K; k++) {
+      if (K === 2 && k === 0) {
+        // Two classes: softmax of (z₀, z₁) is the logistic of z₁ − z₀, so class 0 keeps a zero tree and
+        // class 1's tree carries the whole logistic-loss step (half the work, the same model family).
+        roundTrees.push({ feature: [-1], threshold: [0], left: [-1], right: [-1], value: [0] });
+        continue;
+      }
       for (let i = 0; i < n; i++) {
         const pk = probs[i][k];
         g[i] = w[i] * (pk - (y[i] === k ? 1 : 0));

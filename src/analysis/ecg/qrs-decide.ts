@@ -36,6 +36,33 @@ const MIN_SEARCHBACK_S = 0.6; // s
 const MAX_SEARCHBACK_S = 2.5; // s; bounds the output delay in bradycardia and pauses
 const RELEARN_DECAY = 0.7; // shrink the QRS level when nothing qualifies (lost amplitude, lead change)
 const DEFAULT_RR_S = 0.8; // s, until intervals are known
+
+/**
+ * Settings of the decision stage that the evaluation may choose among (inside training folds only, see
+ * scripts/eval/qrs-cv.ts); QRS_TUNING holds the shipped values, chosen by that same procedure on all
+ * shipped mitdb records.
+ */
+export interface QrsTuning {
+  /**
+   * A beat recovered by search-back must be at least this steep relative to the running mean slope of
+   * accepted QRS complexes (0 = no check). P and T waves are broad and slow; a missed QRS is small but steep.
+   */
+  searchbackSlope: number;
+  /**
+   * In a pause the QRS level relaxes (RELEARN_DECAY every 0.5 s) but never below this fraction of its level
+   * at the last accepted beat (0 = no floor): a long pause must not lower the threshold to P-wave level.
+   */
+  decayFloor: number;
+}
+
+export const QRS_TUNING: QrsTuning = { searchbackSlope: 0.15, decayFloor: 0.5 }; // every nested-CV fold picks it too
+/**
+ * The candidate settings the evaluation chooses among. Fixed before any scoring: every entry has a slope
+ * check and a decay floor, because without them a pause of 6 s or more lets the threshold fall to P-wave
+ * level (synthetic test in qrs.test.ts: dozens of false beats), a physiological argument, not a data fit.
+ */
+export const QRS_TUNING_GRID: readonly QrsTuning[] = [0.15, 0.25, 0.4].flatMap((searchbackSlope) =>
+  [0.25, 0.5].map((decayFloor) => ({ searchbackSlope, decayFloor })));
 const REPLACE_SLOPE = 1.5; // a later peak this much steeper (and larger) than a just-accepted one replaces it
 const REPLACE_S = 0.25; // s; … if within a P–R distance (PR interval ≤ 200 ms, plus the MWI spread)
 
@@ -67,8 +94,10 @@ class Buffer8 {
 }
 
 /** `latency`: samples between a MWI peak and its candidate reaching the decider (peak + hold time). */
-export function createDecider(fs: number, latency: number): Decider {
+export function createDecider(fs: number, latency: number, tuning: QrsTuning = QRS_TUNING): Decider {
   const qrs = new Buffer8();
+  const slopes = new Buffer8();
+  let levelAtBeat = 0; // QRS level when the last beat was accepted (floor of the pause decay)
   const noise = new Buffer8();
   const rr = new Buffer8();
   rr.fill(DEFAULT_RR_S * fs);
@@ -101,6 +130,9 @@ export function createDecider(fs: number, latency: number): Decider {
     lastBefore = last;
     if (last) rr.add(c.mwiIdx - last.mwiIdx);
     qrs.add(c.height);
+    if (slopes.sum === 0) slopes.fill(c.slope);
+    else slopes.add(c.slope);
+    levelAtBeat = qrs.mean();
     last = c;
     sbList = sbList.filter((s) => s.mwiIdx > c.mwiIdx);
     nextCheck = c.mwiIdx + searchbackInterval();
@@ -132,6 +164,7 @@ export function createDecider(fs: number, latency: number): Decider {
     let best: Candidate | null = null;
     for (const s of sbList) {
       if (last && s.mwiIdx - last.mwiIdx < twave) continue;
+      if (s.slope < tuning.searchbackSlope * slopes.mean()) continue;
       if (!best || s.height > best.height) best = s;
     }
     if (best && best.height > SEARCHBACK_FRACTION * threshold()) {
@@ -141,7 +174,8 @@ export function createDecider(fs: number, latency: number): Decider {
     }
     // Nothing qualifies: the QRS level may be stale (amplitude drop); relax it toward the noise level.
     const n = noise.mean();
-    if (qrs.mean() > 2 * n) qrs.scale(RELEARN_DECAY);
+    const floor = tuning.decayFloor * levelAtBeat;
+    if (qrs.mean() > 2 * n && qrs.mean() * RELEARN_DECAY >= floor) qrs.scale(RELEARN_DECAY);
     nextCheck = i + Math.round(0.5 * fs);
   }
 

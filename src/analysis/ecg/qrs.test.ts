@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { createQrsDetector, detectBeats } from './qrs.ts';
+import { QRS_TUNING, QRS_TUNING_GRID } from './qrs-decide.ts';
 import { matchBeats } from './eval/beats.ts';
 import { readRecord } from './wfdb.ts';
 import { readAnnotationFile, isBeatCode } from './annotations.ts';
@@ -25,6 +26,47 @@ describe('QRS detector on synthetic ECG', () => {
   it('follows a rate change from 50 to 150 /min without losing beats', () => {
     const rr = [...Array(30).fill(1.2), ...Array(60).fill(0.4), ...Array(30).fill(1.0)];
     expect(scoreSynthetic(360, rr).counts).toEqual({ tp: 121, fn: 0, fp: 0 });
+  });
+  describe('long pauses with blocked P waves (sinus bradycardia, AV block), every grid setting', () => {
+    // 12 pauses of 6 or 8 s between runs of beats at 1.1 s; a blocked P wave every 1.1 s inside each pause.
+    function pauseEcg(fs: number, pause: number, noise: number) {
+      const rr: number[] = [];
+      for (let k = 0; k < 12; k++) rr.push(...Array(15).fill(1.1), pause);
+      const times = beatTimes(rr);
+      const x = syntheticEcg(fs, times, times[times.length - 1] + 1, noise, 3);
+      for (let j = 1; j < times.length; j++) {
+        if (times[j] - times[j - 1] < 2) continue;
+        for (let p = times[j - 1] + 1.1; p < times[j] - 0.5; p += 1.1) {
+          const c = (p - 0.2) * fs;
+          for (let i = Math.floor(c - 0.1 * fs); i < c + 0.1 * fs; i++) x[i] += 0.15 * Math.exp(-(((i - c) / fs) ** 2) / (2 * 0.025 ** 2));
+        }
+      }
+      return { times, x };
+    }
+    for (const tuning of QRS_TUNING_GRID) {
+      it(`no false beats in 6–8 s pauses (slope ${tuning.searchbackSlope}, floor ${tuning.decayFloor})`, () => {
+        const fs = 360;
+        for (const [pause, noise] of [[6, 0], [8, 0.02]]) {
+          const { times, x } = pauseEcg(fs, pause, noise);
+          const det = createQrsDetector({ fs, tuning });
+          const beats: number[] = [];
+          for (let i = 0; i < x.length; i += fs) beats.push(...det.push(x.subarray(i, i + fs)));
+          beats.push(...det.flush());
+          expect(matchBeats(times.map((t) => Math.round(t * fs)), beats, { fs, learningS: 0 })).toEqual({ tp: times.length, fn: 0, fp: 0 });
+        }
+      });
+    }
+    it('without the decay floor and slope check the same pauses give false beats (what the settings fix)', () => {
+      const fs = 360;
+      const { x } = pauseEcg(fs, 8, 0);
+      const det = createQrsDetector({ fs, tuning: { searchbackSlope: 0, decayFloor: 0 } });
+      const beats: number[] = [];
+      for (let i = 0; i < x.length; i += fs) beats.push(...det.push(x.subarray(i, i + fs)));
+      expect(beats.length).toBeGreaterThan(193 + 20);
+    });
+    it('ships a setting from the grid', () => {
+      expect(QRS_TUNING_GRID).toContainEqual(QRS_TUNING);
+    });
   });
   it('recovers a small beat after a pause by search-back and ignores T waves', () => {
     const fs = 360;

@@ -9,7 +9,7 @@
  * at most `MAX_SEARCHBACK_S`, when a beat is recovered by search-back).
  */
 import { highpass, lowpass, step, Ring, type Biquad } from './filters.ts';
-import { createDecider, type Candidate, type Decider } from './qrs-decide.ts';
+import { createDecider, type Candidate, type Decider, type QrsTuning } from './qrs-decide.ts';
 import { VfDetector, type VfDetectorState } from './vf.ts';
 
 const BANDPASS_LOW_HZ = 5; // Pan & Tompkins 1985: QRS energy lies in 5–15 Hz
@@ -35,6 +35,8 @@ export interface QrsDetectorOptions {
    * output delay, the time the VF decision about a second needs.
    */
   vf?: boolean;
+  /** Decision-stage settings (default QRS_TUNING); only the evaluation's choice procedure passes others. */
+  tuning?: QrsTuning;
 }
 
 export interface QrsDetector {
@@ -104,7 +106,7 @@ class Detector implements QrsDetector {
     this.blsN = Math.round(BLS_WINDOW_S * fs);
     this.rSearch = Math.round(R_SEARCH_S * fs);
     this.rRefine = Math.round(R_REFINE_S * fs);
-    this.decider = createDecider(fs, this.peakTimeout + this.preBlank + 1);
+    this.decider = createDecider(fs, this.peakTimeout + this.preBlank + 1, opts.tuning);
     if (opts.vf !== false) this.vf = new VfDetector(fs);
   }
 

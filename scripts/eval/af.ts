@@ -1,0 +1,115 @@
+/**
+ * AF detection from RR intervals, afdb + ltafdb, judged by duration, by nested record-wise cross-validation:
+ * each outer fold's model and threshold come from `chooseAfModel` on its training records only; the held-out
+ * records are then run through the real streaming detector (af.ts) with that model. Reported on afdb, ltafdb
+ * and both, flutter counted as AF (what the model learns) and as non-AF; the rule-based Petrėnas detector
+ * (af-petrenas.ts, constants set on afdb earlier) is scored beside it as a baseline.
+ */
+import { AfDecisions } from '../../src/analysis/ecg/af.ts';
+import { detectAfEpisodes as detectPetrenas } from '../../src/analysis/ecg/af-petrenas.ts';
+import { nestedCrossValidate, spread } from '../../src/analysis/ecg/eval/nested-cv.ts';
+import { compareDurations, seSp, type DurationCounts } from '../../src/analysis/ecg/eval/duration.ts';
+import { loadAfRecords, type AfRecord } from './af-data.ts';
+import { chooseAfModel, recordProbabilities, AF_CV_SEED, AF_INNER_FOLDS, AF_ROW_STRIDE } from './af-choose.ts';
+import { recordIntervals } from './af-data.ts';
+import { pct, table, progress } from './report.ts';
+
+export const AF_CV_FOLDS = 5;
+const zero: DurationCounts = { tp: 0, fn: 0, fp: 0, tn: 0 };
+const add = (a: DurationCounts, b: DurationCounts): DurationCounts => ({ tp: a.tp + b.tp, fn: a.fn + b.fn, fp: a.fp + b.fp, tn: a.tn + b.tn });
+
+interface RecordScore {
+  record: string;
+  db: string;
+  fs: number;
+  hours: number;
+  fold: number;
+  threshold: number;
+  smooth: number;
+  aflAsAf: DurationCounts;
+  aflAsNonAf: DurationCounts;
+  petrenas: DurationCounts;
+}
+
+function pooled(rows: readonly RecordScore[], pick: (r: RecordScore) => DurationCounts) {
+  const c = rows.reduce((a, r) => add(a, pick(r)), zero);
+  // Hours from samples: records differ in fs, so convert per record.
+  const h = (f: (c: DurationCounts) => number) => rows.reduce((s, r) => s + f(pick(r)) / r.fs / 3600, 0);
+  return { ...seSp(c), afHours: h((x) => x.tp + x.fn), nonAfHours: h((x) => x.tn + x.fp), falseAfHours: h((x) => x.fp) };
+}
+
+/**
+ * `shipped`: also run the same choice procedure once on all records and return that model (what
+ * scripts/train-ecg.ts --af ships), sparing a second pass over the data.
+ */
+export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
+  const records = loadAfRecords(dataDir);
+  const folds = nestedCrossValidate<AfRecord, ReturnType<typeof chooseAfModel>, RecordScore>(records, {
+    id: (r) => r.id, folds: AF_CV_FOLDS, seed: AF_CV_SEED, stratum: (r) => r.db,
+    choose: (train, f) => chooseAfModel(train, AF_CV_SEED + 1 + f),
+    score: (r, c) => {
+      // The detector's own path (af.ts: same feature feed, same AfDecisions), on features computed once per run.
+      const iv = recordIntervals(r);
+      const p = recordProbabilities(c.model, r);
+      const d = new AfDecisions(c.model.threshold, c.model.smooth);
+      for (let i = 0; i < iv.n; i++) d.push(p[i], iv.start[i], iv.end[i]);
+      const det = d.finish(r.beats[r.beats.length - 1]);
+      const base = detectPetrenas(r.beats, r.fs);
+      return {
+        record: r.id, db: r.db, fs: r.fs, hours: (r.to - r.from) / r.fs / 3600, fold: -1, threshold: c.model.threshold, smooth: c.model.smooth,
+        aflAsAf: compareDurations(r.refAf, det, r.from, r.to),
+        aflAsNonAf: compareDurations(r.refAfib, det, r.from, r.to),
+        petrenas: compareDurations(r.refAf, base, r.from, r.to),
+      };
+    },
+    onFold: (d, t) => progress('AF nested cross-validation folds', d, t),
+  });
+  for (const f of folds) for (const r of f.results) r.fold = f.index;
+  const all = folds.flatMap((f) => f.results).sort((a, b) => a.record.localeCompare(b.record));
+  const sets = { 'afdb + ltafdb': all, afdb: all.filter((r) => r.db === 'afdb'), ltafdb: all.filter((r) => r.db === 'ltafdb') };
+  const summary = Object.fromEntries(Object.entries(sets).map(([k, rows]) => [k, {
+    records: rows.length,
+    aflAsAf: pooled(rows, (r) => r.aflAsAf),
+    aflAsNonAf: pooled(rows, (r) => r.aflAsNonAf),
+    petrenasBaseline: pooled(rows, (r) => r.petrenas),
+  }]));
+  const shipped = opts.shipped ? chooseAfModel(records, AF_CV_SEED) : undefined;
+  const perFold = folds.map((f) => ({ fold: f.index, records: f.test.length, threshold: f.choice.model.threshold, smooth: f.choice.model.smooth, innerOutOfFold: f.choice.inner, ...pooled(f.results, (r) => r.aflAsAf) }));
+  return {
+    rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width and probability threshold (max of min(Se − 97 %, Sp − 98 %)) and the model is refit on the whole training fold (every ${AF_ROW_STRIDE}th RR interval a training row); durations pooled between each record's first and last beat`,
+    summary,
+    foldSpread: { se: spread(perFold.map((f) => f.se)), sp: spread(perFold.map((f) => f.sp)) },
+    perFold,
+    shippedChoice: shipped && { threshold: shipped.model.threshold, smooth: shipped.model.smooth, innerOutOfFold: shipped.inner },
+    shippedModel: shipped,
+    records: all.map((r) => ({ record: r.record, hours: r.hours, fold: r.fold, threshold: r.threshold, aflAsAf: { ...seSp(r.aflAsAf) }, aflAsNonAf: { ...seSp(r.aflAsNonAf) }, petrenas: { ...seSp(r.petrenas) }, falseAfMin: (r.aflAsAf.fp / r.fs) / 60, missedAfMin: (r.aflAsAf.fn / r.fs) / 60 })),
+  };
+}
+
+export function afMarkdown(r: ReturnType<typeof evaluateAf>): string {
+  const s = r.foldSpread;
+  const sp = (x: { mean: number; sd: number; min: number; max: number }) => `${pct(x.mean)} ± ${pct(x.sd)} (${pct(x.min)}–${pct(x.max)})`;
+  return [
+    '## AF detection from RR intervals: afdb + ltafdb, nested cross-validation',
+    '',
+    r.rules + '.',
+    '',
+    table(['records', 'n', 'Se % (AFL = AF)', 'Sp % (AFL = AF)', 'Se % (AFL ≠ AF)', 'Sp % (AFL ≠ AF)', 'AF h', 'non-AF h', 'false AF h', 'baseline Petrėnas Se/Sp %'],
+      Object.entries(r.summary).map(([k, x]) => [k, x.records, pct(x.aflAsAf.se), pct(x.aflAsAf.sp), pct(x.aflAsNonAf.se), pct(x.aflAsNonAf.sp), x.aflAsAf.afHours.toFixed(1), x.aflAsAf.nonAfHours.toFixed(1), x.aflAsAf.falseAfHours.toFixed(2), `${pct(x.petrenasBaseline.se)} / ${pct(x.petrenasBaseline.sp)}`])),
+    '',
+    `Spread over the ${r.perFold.length} outer folds (mean ± SD, min–max): Se ${sp(s.se)}, Sp ${sp(s.sp)}. The Petrėnas baseline's constants were`,
+    'set on afdb earlier, so its afdb figure is not held-out; on ltafdb it is.',
+    '',
+    table(['fold', 'records', 'threshold', 'smoothing ± intervals', 'inner Se/Sp % (training records)', 'held-out Se %', 'held-out Sp %'],
+      r.perFold.map((f) => [f.fold, f.records, f.threshold.toFixed(3), f.smooth, `${pct(f.innerOutOfFold.se)} / ${pct(f.innerOutOfFold.sp)}`, pct(f.se), pct(f.sp)])),
+    '',
+    r.shippedChoice ? `The same procedure on all ${r.records.length} records (the shipped model) picks threshold ${r.shippedChoice.threshold.toFixed(3)}, smoothing ±${r.shippedChoice.smooth} (inner out-of-fold Se ${pct(r.shippedChoice.innerOutOfFold.se)} / Sp ${pct(r.shippedChoice.innerOutOfFold.sp)}).` : '',
+    '',
+    '<details><summary>Per record (held-out fold, AFL = AF)</summary>',
+    '',
+    table(['record', 'hours', 'fold', 'Se %', 'Sp %', 'false AF min', 'missed AF min', 'Petrėnas Se/Sp %'],
+      r.records.map((x) => [x.record, x.hours.toFixed(1), x.fold, pct(x.aflAsAf.se, 1), pct(x.aflAsAf.sp, 1), x.falseAfMin.toFixed(1), x.missedAfMin.toFixed(1), `${pct(x.petrenas.se, 1)} / ${pct(x.petrenas.sp, 1)}`])),
+    '',
+    '</details>',
+  ].join('\n');
+}

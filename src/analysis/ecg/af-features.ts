@@ -1,0 +1,143 @@
+/**
+ * RR-interval features for the learned AF detector (af.ts), computed in a stream: each interval gets a
+ * feature vector describing the window of `AF_WINDOW_HALF` intervals either side of it, so the vector for
+ * an interval is ready `AF_WINDOW_HALF` intervals after it. Only RR intervals are used (any beat source:
+ * an ECG detector, a wearable's own beat times, a PPG watch).
+ *
+ * Feature families are the published RR-based AF markers, all relative to the window's mean RR so they do
+ * not depend on the heart rate:
+ * - irregularity robust to ectopic patterns: the smallest |rr − rr₋ₖ|, k = 1…4, relative to the local mean
+ *   (isolated ectopics, bigeminy, trigeminy stay low; AF does not), as in Petrėnas 2015's detector;
+ * - successive-difference spread (normalised RMSSD, share of successive differences > 6 %), Tateno & Glass 2001;
+ * - Shannon entropy of the RR histogram and the turning-point ratio (Dash et al. 2009);
+ * - ectopic pattern: share of premature-then-compensatory pairs, lag-1 and lag-2 autocorrelation
+ *   (bigeminy gives a strongly negative lag-1, positive lag-2; AF gives both near 0);
+ * - rate (mean RR) and its coefficient of variation.
+ */
+
+export const AF_WINDOW_HALF = 30; // intervals each side: the window spans 61 intervals (≈ 45 s at 80/min)
+const WINDOW = 2 * AF_WINDOW_HALF + 1;
+const CORE_HALF = 10; // a narrower core window for the irregularity median, sharper at episode edges
+const PREMATURE = 0.85; // premature: under 85 % of the local mean RR
+const COMPENSATORY = 1.05; // compensatory: over 105 % of it
+const SUCCESSIVE = 0.06; // successive difference counted as large above 6 % of the mean RR
+const HIST_BINS = 16; // RR histogram bins over 0.4–1.6 × the window mean
+export const AF_MIN_RR_S = 0.2; // shorter intervals are noise detections: skipped
+export const AF_MAX_RR_S = 3; // longer ones are pauses or lost signal: the window restarts
+
+export const AF_FEATURE_NAMES = [
+  'irrMedian', 'irrP25', 'irrP75', 'irrCoreMedian', 'nRmssd', 'bigSuccessive', 'entropy', 'turningPoints',
+  'shortLong', 'autocorr1', 'autocorr2', 'meanRr', 'rrCv', 'd1Median',
+] as const;
+
+function quantileSorted(s: Float64Array, q: number): number {
+  const pos = q * (s.length - 1);
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+/**
+ * Streaming feature extractor. `push(rr)` takes the next interval (s) and returns the features of the
+ * interval AF_WINDOW_HALF positions back (with its sequence number), or null until the window is full.
+ */
+export class RrFeatureStream {
+  private readonly rr = new Float64Array(WINDOW);
+  private readonly irr = new Float64Array(WINDOW);
+  private readonly d1 = new Float64Array(WINDOW);
+  private readonly sl = new Uint8Array(WINDOW);
+  private readonly scratch = new Float64Array(WINDOW);
+  private readonly core = new Float64Array(2 * CORE_HALF + 1);
+  private readonly hist = new Float64Array(HIST_BINS);
+  private n = 0; // intervals pushed since the last restart
+  private seq = -1; // global sequence number of the last interval pushed
+  private last: number[] = []; // last 5 raw intervals (causal per-interval quantities)
+
+  /** Forgets the window (after a gap): the next features come AF_WINDOW_HALF + 1 intervals later. */
+  reset(): void {
+    this.n = 0;
+    this.last = [];
+  }
+
+  push(rr: number): { seq: number; features: number[] } | null {
+    this.seq++;
+    const prev = this.last;
+    // Causal per-interval quantities from the 4 intervals before this one.
+    let irr = NaN, d1 = NaN, sl = 0;
+    if (prev.length >= 4) {
+      const p = prev.length;
+      const loc = (prev[p - 1] + prev[p - 2] + prev[p - 3]) / 3;
+      irr = Math.min(Math.abs(rr - prev[p - 1]), Math.abs(rr - prev[p - 2]), Math.abs(rr - prev[p - 3]), Math.abs(rr - prev[p - 4])) / loc;
+      d1 = Math.abs(rr - prev[p - 1]) / loc;
+      if (prev.length >= 5) {
+        const loc2 = (prev[p - 2] + prev[p - 3] + prev[p - 4] + prev[p - 5]) / 4;
+        sl = prev[p - 1] < PREMATURE * loc2 && rr > COMPENSATORY * loc2 ? 1 : 0;
+      }
+    }
+    prev.push(rr);
+    if (prev.length > 5) prev.shift();
+    const at = this.n % WINDOW;
+    this.rr[at] = rr;
+    this.irr[at] = irr;
+    this.d1[at] = d1;
+    this.sl[at] = sl;
+    this.n++;
+    // The first 4 intervals after a restart have no irregularity: wait until the window holds only defined ones.
+    if (this.n < WINDOW + 4) return null;
+    return { seq: this.seq - AF_WINDOW_HALF, features: this.features() };
+  }
+
+  private features(): number[] {
+    const start = this.n % WINDOW; // oldest element of the ring
+    const W = WINDOW;
+    // Window mean and CV of RR, successive differences, turning points, autocorrelation (in time order).
+    let sum = 0;
+    for (let i = 0; i < W; i++) sum += this.rr[i];
+    const mean = sum / W;
+    let ss = 0, dd = 0, big = 0, tp = 0, c1 = 0, c2 = 0, slc = 0;
+    let a = NaN, b = NaN, c = NaN; // rr[t-2], rr[t-1], rr[t] in time order
+    this.hist.fill(0);
+    for (let t = 0; t < W; t++) {
+      const v = this.rr[(start + t) % W];
+      const x = v - mean;
+      ss += x * x;
+      const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor(((v / mean - 0.4) / 1.2) * HIST_BINS)));
+      this.hist[bin]++;
+      slc += this.sl[(start + t) % W];
+      a = b; b = c; c = v;
+      if (t >= 1) {
+        const d = (c - b) / mean;
+        dd += d * d;
+        if (Math.abs(d) > SUCCESSIVE) big++;
+        c1 += (c - mean) * (b - mean);
+      }
+      if (t >= 2) {
+        if ((b > a && b > c) || (b < a && b < c)) tp++;
+        c2 += (c - mean) * (a - mean);
+      }
+    }
+    const varr = ss / W;
+    let entropy = 0;
+    for (let k = 0; k < HIST_BINS; k++) {
+      const p = this.hist[k] / W;
+      if (p > 0) entropy -= p * Math.log2(p);
+    }
+    const s = this.scratch;
+    s.set(this.irr);
+    s.sort();
+    const irrMedian = quantileSorted(s, 0.5), irrP25 = quantileSorted(s, 0.25), irrP75 = quantileSorted(s, 0.75);
+    // Core window: the 2·CORE_HALF + 1 intervals around the centre.
+    const centre = (start + AF_WINDOW_HALF) % W;
+    for (let j = -CORE_HALF; j <= CORE_HALF; j++) this.core[j + CORE_HALF] = this.irr[(centre + j + W) % W];
+    this.core.sort();
+    const irrCore = this.core[CORE_HALF];
+    s.set(this.d1);
+    s.sort();
+    const d1Median = quantileSorted(s, 0.5);
+    return [
+      irrMedian, irrP25, irrP75, irrCore,
+      Math.sqrt(dd / (W - 1)), big / (W - 1), entropy, tp / (W - 2),
+      slc / W, varr > 0 ? c1 / (W - 1) / varr : 0, varr > 0 ? c2 / (W - 2) / varr : 0,
+      mean, Math.sqrt(varr) / mean, d1Median,
+    ];
+  }
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { createAfDetector, detectAfEpisodes, defaultAfModel, afDelayBeats, AF_SMOOTH_GRID } from './af.ts';
+import { RrFeatureStream, AF_FEATURE_NAMES } from './af-features.ts';
+import { compareDurations } from './eval/duration.ts';
+
+const fs = 128;
+function beatsFrom(rr: number[]): number[] {
+  const b = [0];
+  for (const r of rr) b.push(b[b.length - 1] + Math.round(r * fs));
+  return b;
+}
+function rng(seed: number): () => number {
+  let s = seed;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('RR window features', () => {
+  it('are rate-independent except the mean RR, and near zero irregularity for a steady rhythm', () => {
+    const rand = rng(5);
+    const rr = Array.from({ length: 200 }, () => 0.6 + 0.4 * rand());
+    const a = new RrFeatureStream(), b = new RrFeatureStream();
+    let fa: number[] = [], fb: number[] = [];
+    for (const r of rr) {
+      fa = a.push(r)?.features ?? fa;
+      fb = b.push(2 * r)?.features ?? fb;
+    }
+    expect(fa).toHaveLength(AF_FEATURE_NAMES.length);
+    AF_FEATURE_NAMES.forEach((name, k) => {
+      if (name === 'meanRr') expect(fb[k]).toBeCloseTo(2 * fa[k], 9);
+      else expect(fb[k]).toBeCloseTo(fa[k], 9);
+    });
+    const s = new RrFeatureStream();
+    let f: number[] = [];
+    for (let i = 0; i < 100; i++) f = s.push(0.8)?.features ?? f;
+    expect(f[AF_FEATURE_NAMES.indexOf('irrMedian')]).toBe(0);
+    expect(f[AF_FEATURE_NAMES.indexOf('nRmssd')]).toBe(0);
+  });
+});
+
+describe('learned RR-interval AF detector (bundled model)', () => {
+  it('flags an irregularly irregular stretch over nearly all of it and nothing around it', () => {
+    const rand = rng(11);
+    const rr = [...Array(200).fill(0.8), ...Array.from({ length: 600 }, () => 0.35 + 0.6 * rand()), ...Array(200).fill(0.8)];
+    const b = beatsFrom(rr);
+    const ep = detectAfEpisodes(b, fs);
+    expect(ep).toHaveLength(1);
+    const c = compareDurations([{ start: b[200], end: b[800] }], ep, b[0], b[b.length - 1]);
+    expect(c.tp / (c.tp + c.fn)).toBeGreaterThan(0.95);
+    expect(c.tn / (c.tn + c.fp)).toBeGreaterThan(0.95);
+  });
+
+  it('does not flag sinus rhythm with frequent premature beats, bigeminy or trigeminy', () => {
+    const rand = rng(7);
+    const rr: number[] = [];
+    while (rr.length < 600) {
+      for (let i = 0, n = 1 + Math.floor(3 * rand()); i < n; i++) rr.push(0.8 * (1 + 0.02 * (rand() - 0.5)));
+      rr.push(0.8 * (0.6 + 0.1 * rand()), 0.8 * (1.2 + 0.1 * rand()));
+    }
+    for (let i = 0; i < 300; i++) rr.push(i % 2 ? 1.0 : 0.55); // ventricular bigeminy
+    for (let i = 0; i < 300; i++) rr.push(i % 3 === 2 ? 1.05 : i % 3 === 1 ? 0.5 : 0.75); // trigeminy
+    expect(detectAfEpisodes(beatsFrom(rr), fs)).toEqual([]);
+  });
+
+  it('streams the same episodes as the whole-record call, deciding each beat afDelayBeats() beats late', () => {
+    const rand = rng(3);
+    const rr = [...Array(150).fill(0.75), ...Array.from({ length: 400 }, () => 0.4 + 0.5 * rand()), ...Array(150).fill(0.75)];
+    const b = beatsFrom(rr);
+    const det = createAfDetector({ fs });
+    let last = -1;
+    b.forEach((t, i) => {
+      const u = det.push(t);
+      if (u) {
+        expect(u.beat).toBeGreaterThan(last);
+        expect(u.beat).toBe(b[i - afDelayBeats()]);
+        expect(u.probability).toBeGreaterThanOrEqual(0);
+        expect(u.confidence).toBeLessThanOrEqual(1);
+        last = u.beat;
+      }
+    });
+    expect(det.finish()).toEqual(detectAfEpisodes(b, fs));
+  });
+
+  it('skips noise detections, restarts after a gap and ignores beats out of order', () => {
+    const rand = rng(9);
+    const rr = Array.from({ length: 300 }, () => 0.4 + 0.5 * rand());
+    const b = beatsFrom(rr);
+    const noisy = [...b.slice(0, 100), b[100] + 5, ...b.slice(101, 150), b[149] - 10, ...b.slice(150).map((x) => x + 10 * fs)];
+    const ep = detectAfEpisodes(noisy, fs);
+    expect(ep.length).toBeGreaterThanOrEqual(1);
+    expect(ep[0].end).toBeGreaterThan(ep[0].start);
+  });
+
+  it('ships a model that matches the feature set, with a threshold chosen in (0, 1)', () => {
+    const m = defaultAfModel();
+    expect(m.features).toEqual([...AF_FEATURE_NAMES]);
+    expect(m.threshold).toBeGreaterThan(0);
+    expect(m.threshold).toBeLessThan(1);
+    expect(AF_SMOOTH_GRID).toContain(m.smooth);
+  });
+});
