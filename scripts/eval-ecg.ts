@@ -78,9 +78,10 @@ if (sections.includes('cinc')) {
  * sections do not overwrite each other; a full run starts from nothing) and rewrites docs/ecg-eval.md from it.
  */
 function writeReport(): void {
-  const base: Record<string, any> = only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
+  const previous: Record<string, any> = only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
+  // Keep only sections stamped by this harness (earlier versions' sections had another shape).
+  const base = Object.fromEntries(Object.entries(previous).filter(([, v]) => typeof v?.algorithm === 'string' && typeof v?.date === 'string'));
   const result: Record<string, any> = { ...base, ...computed, algorithm: ECG_ALGORITHM };
-  delete result.afdb; // the afdb-only section of versions before 2.0.0
   const md: string[] = [
   '# ECG analysis: latest evaluation',
   '',

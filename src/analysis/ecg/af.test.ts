@@ -38,14 +38,15 @@ describe('RR window features', () => {
 });
 
 describe('learned RR-interval AF detector (bundled model)', () => {
-  it('flags an irregularly irregular stretch over nearly all of it and nothing around it', () => {
+  it('flags an irregularly irregular stretch as one episode and nothing around it', () => {
     const rand = rng(11);
     const rr = [...Array(200).fill(0.8), ...Array.from({ length: 600 }, () => 0.35 + 0.6 * rand()), ...Array(200).fill(0.8)];
     const b = beatsFrom(rr);
     const ep = detectAfEpisodes(b, fs);
     expect(ep).toHaveLength(1);
     const c = compareDurations([{ start: b[200], end: b[800] }], ep, b[0], b[b.length - 1]);
-    expect(c.tp / (c.tp + c.fn)).toBeGreaterThan(0.95);
+    // Edges may move by the window half plus the smoothing (afDelayBeats) at each end of the 600 beats.
+    expect(c.tp / (c.tp + c.fn)).toBeGreaterThan(1 - (2 * afDelayBeats()) / 600);
     expect(c.tn / (c.tn + c.fp)).toBeGreaterThan(0.95);
   });
 
