@@ -6,11 +6,11 @@
  * - AF from RR intervals on afdb + ltafdb (by duration): nested record-wise CV of the learned model;
  * - CinC 2017 classification: nested record-wise CV of the classifier.
  * Prints each section's Markdown as it completes and writes docs/ecg-eval.md, docs/ecg-eval.json and
- * docs/ecg-eval-cinc2017.csv; `--only=mitdb,nst,af,cinc` (any subset) re-runs those sections and keeps the
+ * artifacts/ecg-eval-cinc2017.csv (gitignored: it holds PhysioNet's labels); `--only=mitdb,nst,af,cinc` (any subset) re-runs those sections and keeps the
  * others from docs/ecg-eval.json; `--json` prints the JSON object instead.
  * Heavy: run it under `nice` on a shared machine.
  */
-import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
@@ -69,8 +69,10 @@ if (sections.includes('af')) {
 }
 if (sections.includes('cinc')) {
   const r = await evaluateCinc(path.join(dataDir, 'cinc2017'));
-  writeFileSync(path.join(repoRoot, 'docs/ecg-eval-cinc2017.csv'), ['record,truth,predicted,fold', ...r.perRecord.map((x) => `${x.record},${x.truth},${x.predicted},${x.fold}`)].join('\n') + '\n');
-  computed.cinc2017 = { ...r, perRecord: 'docs/ecg-eval-cinc2017.csv', ...stamp() };
+  mkdirSync(path.join(repoRoot, 'artifacts'), { recursive: true });
+  // Per-record truth labels are PhysioNet's data: written to the gitignored artifacts/, never into the repo.
+  writeFileSync(path.join(repoRoot, 'artifacts/ecg-eval-cinc2017.csv'), ['record,truth,predicted,fold', ...r.perRecord.map((x) => `${x.record},${x.truth},${x.predicted},${x.fold}`)].join('\n') + '\n');
+  computed.cinc2017 = { ...r, perRecord: 'artifacts/ecg-eval-cinc2017.csv', ...stamp() };
   emit('cinc', cincMarkdown(computed.cinc2017));
 }
 /**

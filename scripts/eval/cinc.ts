@@ -28,6 +28,6 @@ export function cincMarkdown(r: Awaited<ReturnType<typeof evaluateCinc>>): strin
     table(['', ...r.confusion.classes], r.confusion.rowsTruthColsPredicted.map((row, i) => [r.confusion.classes[i], ...row])),
     '',
     `Class counts: ${Object.entries(r.classCounts).map(([c, n]) => `${c} ${n}`).join(', ')} (${pct(r.classCounts.A / r.records, 1)} % A).`,
-    'Per-record predictions (held-out fold of each record): docs/ecg-eval-cinc2017.csv.',
+    'Per-record predictions (held-out fold of each record): artifacts/ecg-eval-cinc2017.csv (not in the repo: it holds PhysioNet labels).',
   ].join('\n');
 }
