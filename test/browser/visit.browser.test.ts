@@ -23,20 +23,15 @@ const PASSWORD = 'correct horse battery';
 interface Clinic { app: TestApp; patientId: string; nurse: { email: string; token: string; practitionerId: string }; patient: { email: string } }
 
 async function clinic(env: Record<string, string> = {}): Promise<Clinic> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env); // the visits config is read from the environment at start
-  try {
-    const app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
-    const s = app.services;
-    const patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    const nurseUser = await s.auth.createUser({ email: 'nurse@visit.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
-    await s.patientService.assignClinician(patientId, nurseUser.practitionerId!, 'system');
-    await s.auth.createUser({ email: 'alice@visit.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
-    const { token } = await s.auth.createToken('nurse@visit.test', 'test', 'system');
-    return { app, patientId, nurse: { email: 'nurse@visit.test', token, practitionerId: nurseUser.practitionerId! }, patient: { email: 'alice@visit.test' } };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
+  // The visits settings (TURN, ICE policy) are part of the one Config, read from the env given to the app.
+  const app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0', ...env } });
+  const s = app.services;
+  const patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
+  const nurseUser = await s.auth.createUser({ email: 'nurse@visit.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
+  await s.patientService.assignClinician(patientId, nurseUser.practitionerId!, 'system');
+  await s.auth.createUser({ email: 'alice@visit.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
+  const { token } = await s.auth.createToken('nurse@visit.test', 'test', 'system');
+  return { app, patientId, nurse: { email: 'nurse@visit.test', token, practitionerId: nurseUser.practitionerId! }, patient: { email: 'alice@visit.test' } };
 }
 
 async function newVisit(c: Clinic): Promise<string> {
