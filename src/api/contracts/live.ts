@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Role } from './common.ts';
 import { Alert } from './alerts.ts';
 import { Command } from './commands.ts';
-import { News2Risk } from './patients.ts';
+import { News2Live } from './patients.ts';
 
 /**
  * The dashboard WebSocket (`GET /api/v1/stream`) wire protocol, version 1: the one union of messages the
@@ -48,12 +48,7 @@ export const LiveDevice = z.object({
 export const LiveNews2 = z.object({
   type: z.literal('news2'),
   patientId: z.string(),
-  score: z.number().nullable(),
-  partialScore: z.number(),
-  risk: News2Risk.nullable(),
-  minimumRisk: News2Risk,
-  complete: z.boolean(),
-  components: z.record(z.string(), z.number()),
+  ...News2Live.pick({ score: true, partialScore: true, risk: true, minimumRisk: true, complete: true, components: true }).shape,
 });
 export const AlertEvent = z.enum(['opened', 'updated', 'worsened', 'improved', 'acknowledged', 'snoozed', 'assigned', 'escalated', 'resolved']);
 export const LiveAlert = z.object({ type: z.literal('alert'), event: AlertEvent, patientId: z.string(), alert: Alert });

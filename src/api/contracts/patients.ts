@@ -207,16 +207,8 @@ export const DerivedEcg = z.object({
 export type DerivedEcg = z.infer<typeof DerivedEcg>;
 
 /** NEWS2 for the patient page (analysis/news2/live.ts), with the algorithm and the oldest input's time. */
-export const DerivedNews2 = z.object({
+export const DerivedNews2 = News2Live.extend({
   algorithm: z.object({ name: z.string(), version: z.string() }),
-  score: z.number().nullable(),
-  partialScore: z.number(),
-  risk: News2Risk.nullable(),
-  minimumRisk: News2Risk,
-  complete: z.boolean(),
-  components: z.record(z.string(), z.number()),
-  missing: z.array(z.string()),
-  stale: z.array(z.string()),
   oldestInputTs: z.number().nullable(),
   now: z.number(),
   rule: z.string(),
