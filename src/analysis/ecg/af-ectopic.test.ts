@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createAfDetector, detectAfEpisodes, AF_ECTOPIC_RUN } from './af-petrenas.ts';
+import { createAfDetector, detectAfEpisodes, AF_ECTOPIC_RUN, type PetrenasUpdate } from './af-petrenas.ts';
+import type { AfDetector } from './af.ts';
 
 const fs = 250;
 function beatsFrom(rr: number[]): number[] {
@@ -49,12 +50,14 @@ describe('AF detector ectopic-beat filter', () => {
     const rand = rng(3);
     const rr = [...Array(120).fill(0.75), ...Array.from({ length: 400 }, () => 0.4 + 0.5 * rand()), ...Array(120).fill(0.75)];
     const b = beatsFrom(rr);
-    const det = createAfDetector({ fs });
+    // The baseline is an AfDetector (af.ts's interface) whose decisions carry its irregularity statistic.
+    const det: AfDetector<PetrenasUpdate> = createAfDetector({ fs });
     let last = -1;
     for (const t of b) {
       const u = det.push(t);
       if (u) {
         expect(u.beat).toBeGreaterThanOrEqual(last);
+        expect(Number.isFinite(u.irregularity) && u.confidence >= 0 && u.confidence <= 1).toBe(true);
         last = u.beat;
       }
     }

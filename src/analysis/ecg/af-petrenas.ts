@@ -18,6 +18,8 @@
  * episodes are back-dated to the beat the decision is about.
  */
 
+import type { AfDecision, AfDetector, AfEpisode } from './af.ts';
+
 const INNER_BEATS = 8; // Petrėnas 2015: 8-beat window
 const OUTER_BEATS = 49; // smoothing median over ≈ 50 beats (odd: one centre beat)
 export const AF_THRESHOLD = 0.018; // irregularity (fraction of mean RR); set once on all afdb records, never per record
@@ -30,29 +32,10 @@ const MIN_RR_S = 0.2; // s; shorter intervals are not physiological (noise detec
 const MAX_RR_S = 3; // s; longer intervals are pauses or missed beats
 export const AF_DELAY_BEATS = AF_ECTOPIC_RUN + INNER_BEATS / 2 + (OUTER_BEATS - 1) / 2;
 
-export interface AfUpdate {
-  /** AF state of the beat `beat` (a past beat: decisions lag by AF_DELAY_BEATS beats). */
-  beat: number;
-  inAf: boolean;
-  /** Irregularity statistic of that beat, and a 0–1 confidence of the decision. */
+/** The baseline's decision: the common AF decision plus its irregularity statistic. */
+export interface PetrenasUpdate extends AfDecision {
+  /** Irregularity statistic of that beat (fraction of the mean RR). */
   irregularity: number;
-  confidence: number;
-  episodeStarted?: number;
-  episodeEnded?: number;
-}
-
-export interface AfEpisode {
-  start: number;
-  end: number;
-}
-
-export interface AfDetector {
-  /** Feeds the next beat (sample index, ascending); returns a decision when one becomes available. */
-  push(beat: number): AfUpdate | null;
-  /** Ends the stream; closes an open episode at the last beat. */
-  finish(): AfEpisode[];
-  readonly inAf: boolean;
-  readonly episodes: readonly AfEpisode[];
 }
 
 function median(v: number[]): number {
@@ -68,7 +51,7 @@ export interface AfOptions {
   ectopicRun?: number;
 }
 
-export function createAfDetector(opts: { fs: number } & AfOptions): AfDetector {
+export function createAfDetector(opts: { fs: number } & AfOptions): AfDetector<PetrenasUpdate> {
   const { fs } = opts;
   const THRESHOLD = opts.threshold ?? AF_THRESHOLD;
   const RUN = opts.ectopicRun ?? AF_ECTOPIC_RUN;
@@ -137,7 +120,7 @@ export function createAfDetector(opts: { fs: number } & AfOptions): AfDetector {
           if (irr.length >= INNER_BEATS) inner.push(median(irr.slice(-INNER_BEATS)));
         }
       }
-      let update: AfUpdate | null = null;
+      let update: PetrenasUpdate | null = null;
       if (inner.length >= OUTER_BEATS) {
         const stat = median(inner.slice(-OUTER_BEATS));
         // The statistic describes the kept beat at the centre of its windows (about AF_DELAY_BEATS beats back;

@@ -28,16 +28,21 @@ export interface AfModel extends GbtModel {
   smooth: number;
 }
 
-export interface AfUpdate {
-  /** The beat this decision is about (the end of the decided interval; AF_DELAY_BEATS beats back). */
+/** What every AF detector's decision carries (this one and the Petrėnas baseline in af-petrenas.ts). */
+export interface AfDecision {
+  /** The beat this decision is about (a past beat: decisions come afDelayBeats() beats late). */
   beat: number;
   inAf: boolean;
-  /** Model probability of AF for that interval. */
-  probability: number;
-  /** 0–1 confidence of the decision: distance of the probability from the threshold. */
+  /** 0–1 confidence of the decision: distance of the detector's statistic from its threshold. */
   confidence: number;
   episodeStarted?: number;
   episodeEnded?: number;
+}
+
+/** This detector's decision: the end of the decided interval, with the model's AF probability. */
+export interface AfUpdate extends AfDecision {
+  /** Model probability of AF for that interval (after smoothing). */
+  probability: number;
 }
 
 export interface AfEpisode {
@@ -45,9 +50,10 @@ export interface AfEpisode {
   end: number;
 }
 
-export interface AfDetector {
+/** A streaming AF detector from beat times, generic over the decision it reports. */
+export interface AfDetector<U extends AfDecision = AfUpdate> {
   /** Feeds the next beat (sample index, ascending); returns a decision when one becomes available. */
-  push(beat: number): AfUpdate | null;
+  push(beat: number): U | null;
   /** Ends the stream; closes an open episode at the last beat. */
   finish(): AfEpisode[];
   readonly inAf: boolean;
