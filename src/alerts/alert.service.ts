@@ -197,7 +197,7 @@ export function createAlertService(deps: {
     async assign(p: Principal, id: string, userId: string): Promise<Alert> {
       const cur = await load(p, id);
       const user = typeof userId === 'string' ? await deps.recipients.byId(userId) : null;
-      if (!user || user.role === 'patient') throw new AppError('VALIDATION', `user ${userId} is not a clinician or admin`);
+      if (!user || !deps.access.isStaff(user)) throw new AppError('VALIDATION', `user ${userId} is not a clinician or admin`);
       // F8: only someone who may see the patient (care team or admin) can be made responsible for the alert.
       if (!(await deps.recipients.mayReceive(user.userId, cur.patientId))) throw new AppError('VALIDATION', `user ${userId} is not on this patient's care team`);
       const now = iso(deps.clock.now());

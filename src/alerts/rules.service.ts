@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Principal } from '../domain/types.ts';
-import { AppError, forbidden } from '../platform/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { RulesRepository } from './rules.repository.ts';
 import { DEFAULT_RULES, ruleDefinitionSchema, type Rule, type RuleScope } from './rule-schema.ts';
@@ -85,8 +85,7 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
   async function assertCanEdit(p: Principal, scope: RuleScope, scopeId: string) {
     if (scope === 'clinic') return deps.access.assertAdmin(p);
     if (scope === 'patient') return deps.access.assertCanManagePatient(p, scopeId);
-    deps.access.assertStaff(p);
-    if (p.role !== 'admin' && p.practitionerId !== scopeId) throw forbidden('clinicians may edit only their own care-team rules');
+    deps.access.assertTeamMember(p, scopeId);
   }
 
   let stopListening: (() => Promise<void>) | null = null;

@@ -21,9 +21,6 @@ const NOT_YET_MOVED: Record<string, number> = {
   'api/fhir/smart/smart.service.ts': 1,
   'messaging/communication.fhir.ts': 1,
   'messaging/messaging.service.ts': 1,
-  'alerts/alert.service.ts': 1,
-  'alerts/rules.service.ts': 1,
-  'api/routes/audit.routes.ts': 1,
   'appointments/appointments.service.ts': 5,
 };
 

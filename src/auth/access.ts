@@ -70,6 +70,19 @@ export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)
     assertStaff(p: Principal): void {
       if (p.role === 'patient') throw forbidden('clinician or admin role required');
     },
+    /** An account (not necessarily the caller) that may carry clinical work, e.g. be assigned an alert. */
+    isStaff(user: { role: string }): boolean {
+      return user.role !== 'patient';
+    },
+    /** A care team's settings (its alert rules): admins for any team, a clinician for their own only. */
+    assertTeamMember(p: Principal, practitionerId: string): void {
+      if (p.role === 'patient') throw forbidden('clinician or admin role required');
+      if (p.role !== 'admin' && p.practitionerId !== practitionerId) throw forbidden('clinicians may edit only their own care-team rules');
+    },
+    /** Who opened a record (the access log): the patient themself and admins (breach investigation), not the care team. */
+    assertSelfOrAdmin(p: Principal, patientId: string): void {
+      if (p.role !== 'admin' && p.patientId !== patientId) throw forbidden('only the patient and admins can see who opened this record');
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import type { UsersRepository } from '../../store/users.repository.ts';
 import type { EmergencyAccess } from '../../auth/emergency-access.ts';
 import type { Erasure } from '../../privacy/erasure.ts';
 import { requirePrincipal } from '../principal.ts';
-import { badRequest, forbidden } from '../../platform/errors.ts';
+import { badRequest } from '../../platform/errors.ts';
 
 const limitOf = (raw: string | undefined) => {
   const limit = raw === undefined ? 200 : Number(raw);
@@ -33,8 +33,7 @@ export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; a
     const p = requirePrincipal(req);
     const { id } = req.params as { id: string };
     await deps.access.assertPatient(p, id);
-    // The patient themself and admins (breach investigation).
-    if (p.role !== 'admin' && p.patientId !== id) throw forbidden('only the patient and admins can see who opened this record');
+    deps.access.assertSelfOrAdmin(p, id);
     const q = req.query as { limit?: string; before?: string };
     if (q.before !== undefined && !/^\d{1,18}$/.test(q.before)) throw badRequest('before must be an entry id');
     const rows = await deps.audit.forPatient(id, { limit: limitOf(q.limit), before: q.before });
