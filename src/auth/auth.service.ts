@@ -158,6 +158,7 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     },
     /** Removes a user's second factors (admin reset for a lost phone, or the user themself when not required). */
     async resetMfa(userId: string, actor: Principal | 'cli') {
+      if (!(await deps.users.byId(userId))) throw notFound(`user ${userId}`);
       await deps.mfa.remove(userId);
       const ids = await deps.users.deleteSessionsOfUser(userId);
       ended({ sessionIds: ids, userId });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { Role } from './common.ts';
+import { Role, Text } from './common.ts';
 
-export const LoginBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) });
+export const LoginBody = z.object({ email: Text(320, 1), password: Text(1024, 1) });
 
 /** 'mfa': the password was right, the second factor is next; 'enrol': one must be set up first (ONC §170.315(d)(13)). */
 export const SignInStage = z.enum(['full', 'mfa', 'enrol']);
@@ -36,3 +36,37 @@ export const DemoMail = z.object({
   text: z.string(),
 });
 export type DemoMail = z.infer<typeof DemoMail>;
+
+/** A six-digit authenticator code or a recovery code (xxxxx-xxxxx). */
+export const CodeBody = z.object({ code: Text(40, 1) });
+
+export const MfaStatus = z
+  .object({ totp: z.boolean(), enrolledAt: z.string().nullable(), recoveryCodesLeft: z.number(), required: z.boolean() })
+  .meta({ id: 'MfaStatus' });
+export type MfaStatus = z.infer<typeof MfaStatus>;
+
+/** A new TOTP secret and its otpauth:// URI (for the QR code); confirmed with a first code. */
+export const TotpEnrolment = z.object({ factorId: z.string(), secret: z.string(), uri: z.string() });
+export const TotpConfirmed = z.object({ recoveryCodes: z.array(z.string()), stage: SignInStage });
+
+export const LogoutEverywhereBody = z
+  .object({ keepThis: z.boolean({ error: 'keepThis must be true or false' }).optional() })
+  .nullish()
+  .transform((b) => b ?? {});
+export const LogoutEverywhereResult = z.object({ ended: z.number() });
+
+export const SessionInfo = z
+  .object({
+    id: z.string(),
+    createdAt: z.string().nullable(),
+    lastSeenAt: z.string().nullable(),
+    expiresAt: z.string().nullable(),
+    stage: z.string(),
+    ip: z.string().nullable(),
+    current: z.boolean(),
+  })
+  .meta({ id: 'SessionInfo' });
+export type SessionInfo = z.infer<typeof SessionInfo>;
+
+/** Password change: the current one, and the next (NIST SP 800-63B policy is checked by the service). */
+export const PasswordChangeBody = z.object({ current: Text(1024, 1), next: Text(1024, 1) });

@@ -11,3 +11,4 @@ export * from './alerts.ts';
 export * from './commands.ts';
 export * from './live.ts';
 export * from './fhir.ts';
+export * from './privacy.ts';

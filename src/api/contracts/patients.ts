@@ -220,4 +220,10 @@ export const Derived = z
   .meta({ id: 'Derived' });
 export type Derived = z.infer<typeof Derived>;
 
-export const CareTeamBody = z.object({ practitionerId: z.string({ error: 'practitionerId is required' }).min(1, 'practitionerId is required').max(200) });
+export const CareTeamBody = z.object({
+  practitionerId: z
+    .string({ error: 'practitionerId is required' })
+    .min(1, 'practitionerId is required')
+    .max(200)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters'),
+});

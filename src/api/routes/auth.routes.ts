@@ -3,16 +3,14 @@ import type { Api } from '../http-server.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
 import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
-import { AppError, badRequest } from '../../platform/errors.ts';
+import { AppError } from '../../platform/errors.ts';
 import { createLoginThrottle } from '../../auth/login-throttle.ts';
 import { isLoopback } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
-
-const str = (v: unknown, name: string, max = 1024): string => {
-  if (typeof v !== 'string') throw badRequest(`${name} is required (text)`);
-  if (v.length > max) throw badRequest(`${name} is too long (at most ${max} characters)`);
-  return v;
-};
+import {
+  CodeBody, DemoInfo, ErrorBody, LoginBody, LoginResponse, LogoutEverywhereBody, LogoutEverywhereResult, Me, MfaStatus, NoContent, PasswordChangeBody, SessionInfo,
+  TotpConfirmed, TotpEnrolment,
+} from '../contracts/index.ts';
 
 /**
  * Sign-in (password, then a second factor), sign-out, password change, sessions, second-factor enrolment
@@ -24,10 +22,11 @@ export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: b
     reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
   const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
 
-  app.post('/api/v1/auth/login', { config: { policy: policy.public('signing in') } }, async (req, reply) => {
-    const body = req.body as { email?: unknown; password?: unknown } | undefined;
-    const email = str(body?.email, 'email', 254);
-    const password = str(body?.password, 'password', 1024);
+  app.post('/api/v1/auth/login', {
+    config: { policy: policy.public('signing in') },
+    schema: { summary: 'Sign in with email and password (then a second factor when stage is "mfa" or "enrol")', body: LoginBody, response: { 200: LoginResponse } },
+  }, async (req, reply) => {
+    const { email, password } = req.body;
     const wait = throttle.retryAfterMs(email, req.ip);
     if (wait > 0) {
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
@@ -46,10 +45,13 @@ export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: b
   });
 
   // Second step: the code from the authenticator app (or a recovery code).
-  app.post('/api/v1/auth/mfa', { config: { policy: policy.public('the second sign-in step: the handler needs the password-stage session cookie') } }, async (req, reply) => {
+  app.post('/api/v1/auth/mfa', {
+    config: { policy: policy.public('the second sign-in step: the handler needs the password-stage session cookie') },
+    schema: { summary: 'Second sign-in step: an authenticator code or a recovery code', body: CodeBody, response: { 200: LoginResponse } },
+  }, async (req, reply) => {
     const token = cookieOf(req);
     if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
-    const code = str((req.body as { code?: unknown } | undefined)?.code, 'code', 40);
+    const { code } = req.body;
     const key = `mfa:${req.principal?.userId ?? token.slice(0, 12)}`;
     const wait = throttle.retryAfterMs(key, req.ip);
     if (wait > 0) {
@@ -65,56 +67,82 @@ export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: b
     }
     throttle.succeeded(key, req.ip);
     setSession(reply, s.token, s.expiresAt);
-    return { user: me(s.user), stage: 'full' };
+    return { user: me(s.user), stage: 'full' as const };
   });
 
-  app.get('/api/v1/auth/mfa', { config: { policy: policy.signedIn('their own second-factor status') } }, async (req) => deps.auth.mfaStatus(requirePrincipal(req)));
-  app.post('/api/v1/auth/mfa/totp', { config: { policy: policy.signedIn('their own second factor') } }, async (req) => {
+  app.get('/api/v1/auth/mfa', {
+    config: { policy: policy.signedIn('their own second-factor status') },
+    schema: { summary: 'My second factors (and whether my role requires one)', response: { 200: MfaStatus } },
+  }, async (req) => deps.auth.mfaStatus(requirePrincipal(req)));
+  app.post('/api/v1/auth/mfa/totp', {
+    config: { policy: policy.signedIn('their own second factor') },
+    schema: { summary: 'Start authenticator-app enrolment: a new secret and its otpauth:// URI', response: { 200: TotpEnrolment } },
+  }, async (req) => {
     const p = requirePrincipal(req);
     if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
     return deps.auth.beginTotp(p);
   });
-  app.post('/api/v1/auth/mfa/totp/confirm', { config: { policy: policy.signedIn('their own second factor') } }, async (req, reply) => {
+  app.post('/api/v1/auth/mfa/totp/confirm', {
+    config: { policy: policy.signedIn('their own second factor') },
+    schema: { summary: 'Confirm enrolment with a first code; answers the recovery codes, once', body: CodeBody, response: { 200: TotpConfirmed } },
+  }, async (req, reply) => {
     const p = requirePrincipal(req);
     if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
-    const r = await deps.auth.confirmTotp(p, cookieOf(req), str((req.body as { code?: unknown } | undefined)?.code, 'code', 40), { ip: req.ip });
+    const r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip });
     if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
-    return { recoveryCodes: r.recoveryCodes, stage: 'full' };
+    return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
   });
 
-  app.post('/api/v1/auth/logout', { config: { policy: policy.public('signing out ends whatever session the cookie names') } }, async (req, reply) => {
+  app.post('/api/v1/auth/logout', {
+    config: { policy: policy.public('signing out ends whatever session the cookie names') },
+    schema: { summary: 'Sign out (this session)', response: { 204: NoContent } },
+  }, async (req, reply) => {
     const cookie = cookieOf(req);
     if (cookie) await deps.auth.logout(cookie);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
   /** Sign out everywhere: every session of this user ends (this one too unless keepThis). */
-  app.post('/api/v1/auth/logout-everywhere', { config: { policy: policy.signedIn('their own sessions') } }, async (req, reply) => {
+  app.post('/api/v1/auth/logout-everywhere', {
+    config: { policy: policy.signedIn('their own sessions') },
+    schema: { summary: 'Sign out everywhere (keepThis: keep this session)', body: LogoutEverywhereBody, response: { 200: LogoutEverywhereResult } },
+  }, async (req, reply) => {
     const p = requirePrincipal(req);
-    const keep = (req.body as { keepThis?: unknown } | undefined)?.keepThis === true ? cookieOf(req) : undefined;
+    const keep = req.body.keepThis === true ? cookieOf(req) : undefined;
     const ended = await deps.auth.logoutEverywhere(p, keep);
     if (!keep) reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { ended };
   });
 
-  app.get('/api/v1/auth/sessions', { config: { policy: policy.signedIn('their own sessions') } }, async (req) => deps.auth.sessionsOf(requirePrincipal(req)));
+  app.get('/api/v1/auth/sessions', {
+    config: { policy: policy.signedIn('their own sessions') },
+    schema: { summary: 'My sessions (where and when signed in)', response: { 200: SessionInfo.array() } },
+  }, async (req) => deps.auth.sessionsOf(requirePrincipal(req)));
 
-  app.post('/api/v1/auth/password', { config: { policy: policy.signedIn('their own password') } }, async (req, reply) => {
+  app.post('/api/v1/auth/password', {
+    config: { policy: policy.signedIn('their own password') },
+    schema: { summary: 'Change my password (the current one is required; other sessions end)', body: PasswordChangeBody, response: { 204: NoContent } },
+  }, async (req, reply) => {
     const p = requirePrincipal(req);
-    const b = req.body as { current?: unknown; next?: unknown } | undefined;
-    await deps.auth.changePassword(p, str(b?.current, 'current', 1024), str(b?.next, 'next', 1024), cookieOf(req));
-    return reply.status(204).send();
+    await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
+    return reply.status(204).send(null);
   });
 
-  app.get('/api/v1/me', { config: { policy: policy.signedIn('their own account') } }, async (req) => {
+  app.get('/api/v1/me', {
+    config: { policy: policy.signedIn('their own account') },
+    schema: { summary: 'Who I am signed in as', response: { 200: Me } },
+  }, async (req) => {
     const p = requirePrincipal(req);
     return { ...me(p), stage: p.credential?.stage ?? 'full', via: p.credential?.kind ?? null };
   });
 
   // The demo clinic's logins for the sign-in page: only to a browser on this machine (F3). A request relayed by
   // a local reverse proxy carries forwarding headers and is refused too.
-  app.get('/api/v1/demo', { config: { policy: policy.public('the demo clinic shows its logins on the sign-in page, to this machine only') } }, async (req, reply) => {
+  app.get('/api/v1/demo', {
+    config: { policy: policy.public('the demo clinic shows its logins on the sign-in page, to this machine only') },
+    schema: { summary: "The demo clinic's logins (only to a browser on the server's own machine)", response: { 200: DemoInfo, 404: ErrorBody } },
+  }, async (req, reply) => {
     const local = isLoopback(req.socket.remoteAddress) && !req.headers['x-forwarded-for'] && !req.headers.forwarded && !req.headers['x-real-ip'];
     const logins = local ? deps.demoLogins() : [];
     if (logins.length === 0) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no demo clinic' } });

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { DateBound, Loose, Text } from './common.ts';
+
+/** Audit reports (ONC §170.315(d)(3)), break the glass ((d)(6)) and erasure (GDPR art. 17). */
+
+const Limit = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be a whole number 1–1000')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 1000, 'must be a whole number 1–1000')
+  .optional()
+  .transform((n) => n ?? 200)
+  .describe('1–1000 (default 200)');
+
+export const AccessLogQuery = z.object({
+  limit: Limit,
+  before: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be an entry id')
+    .optional(),
+});
+export const AccessLogEntry = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    actor: z.string(),
+    who: z.object({ email: z.string(), role: z.string(), name: z.string() }).nullable(),
+    action: z.string(),
+    what: z.string().nullable(),
+    outcome: z.string(),
+  })
+  .meta({ id: 'AccessLogEntry' });
+
+export const AuditQuery = z.object({
+  patient: Text(200, 1).optional(),
+  actor: Text(200, 1).optional(),
+  action: Text(200, 1).optional(),
+  outcome: z.enum(['success', 'failure'], { error: 'outcome must be success or failure' }).optional(),
+  from: DateBound.optional(),
+  to: DateBound.optional(),
+  limit: Limit,
+});
+export const AuditEntry = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    entityType: z.string().nullable(),
+    entityId: z.string().nullable(),
+    patientId: z.string().nullable(),
+    outcome: z.string(),
+    details: Loose.nullable(),
+  })
+  .meta({ id: 'AuditEntry' });
+
+export const EmergencyAccessBody = z.object({ reason: Text(1000).refine((s) => s.trim().length >= 10, 'say why, in 10–1000 characters') });
+export const EmergencyGrant = z.object({ id: z.string(), patientId: z.string(), expiresAt: z.string() });
+export const EmergencyAccessQuery = z.object({ unreviewed: z.enum(['0', '1', 'true', 'false'], { error: 'unreviewed must be 1 or 0' }).optional() });
+export const EmergencyAccessEntry = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    patientId: z.string(),
+    reason: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    reviewedAt: z.string().nullable(),
+    reviewedBy: z.string().nullable(),
+    reviewNote: z.string().nullable(),
+  })
+  .meta({ id: 'EmergencyAccess' });
+export const ReviewBody = z
+  .object({ note: Text(1000).optional() })
+  .nullish()
+  .transform((b) => b ?? {});
+export const Reviewed = z.object({ id: z.string(), reviewed: z.boolean() });
+
+/** Erasure must be confirmed by repeating the patient's id: it cannot be undone. */
+export const EraseBody = z.object(
+  { confirm: z.string({ error: 'send the patient id again to confirm: erasure cannot be undone' }).min(1).max(200).describe("the patient's id again") },
+  { error: 'to erase, send {"confirm": "<the patient id>"}: this cannot be undone' },
+);
+export const Erased = z.object({ patientId: z.string(), shredded: z.literal(true), deleted: z.record(z.string(), z.number()), retained: z.array(z.string()) });
