@@ -24,7 +24,7 @@ import { createAuthService } from './auth/auth.service.ts';
 import { createAccessPolicy } from './auth/access.ts';
 import { createMfa } from './auth/mfa.ts';
 import { createEmergencyAccess } from './auth/emergency-access.ts';
-import { createErasure, parseRetain } from './privacy/erasure.ts';
+import { createErasure, type Erasable } from './privacy/erasure.ts';
 import { createOriginCheck } from './auth/origin.ts';
 import { registerReadAudit } from './audit/read-audit.ts';
 import { auditRoutes } from './api/routes/audit.routes.ts';
@@ -73,13 +73,15 @@ import { appointmentFhirRoutes } from './appointments/appointment.fhir.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
 import { createVisitsService } from './visits/visits.service.ts';
-import type { VisitsConfig } from './visits/visits.config.ts';
 import { visitRoutes } from './api/routes/visits.routes.ts';
+// [demo] the localhost demo clinic: mailbox, seed, simulated devices
+import { startDemo } from './demo/index.ts';
+import { demoRoutes } from './api/routes/demo.routes.ts';
 
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Builds the services on an open database: what the server and the offline CLI share. */
-export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets; security?: SecurityConfig; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig }) {
+export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets; security?: SecurityConfig; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig; erasureRetain?: Erasable[] }) {
   const clock = deps.clock ?? systemClock;
   // [sec] encryption at rest for free text and files: seal/open under per-patient keys, shred to erase
   const cipher = createPatientCipher(db, deps.secrets.masterKeys);
@@ -111,7 +113,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
-  const erasure = createErasure({ db, cipher, audit, access, retain: parseRetain(process.env.VIGIL_ERASURE_RETAIN) });
+  const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
   return { db, clock, events, repos, audit, access, emergency, erasure, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
 }
 
@@ -123,8 +125,8 @@ export interface RunningApp {
   httpPort: number;
   mqttPort: number | null;
   gateway: DeviceGateway | null;
-  /** Filled by the demo seed so the sign-in page can show the demo logins. */
-  demo: { logins: DemoLogin[] };
+  /** The demo clinic (VIGIL_DEMO=1): its logins, shown on the sign-in page, and its lines for the start banner. */
+  demo: { logins: DemoLogin[]; banner: string[] };
   /** Every HTTP route with its declared policy and schemas (api/routes.test.ts walks it). */
   routes: RouteRegistry;
   close(): Promise<void>;
@@ -147,7 +149,7 @@ async function instanceId(dataDir: string): Promise<string> {
  */
 export async function startApp(
   config: Config,
-  opts: { logger?: Logger; clock?: Clock; alerts?: Partial<AlertsConfig>; /** Extra routes, e.g. the demo mailbox. */ routes?: (http: Api, services: Services) => void } = {},
+  opts: { logger?: Logger; clock?: Clock; /** Tests: alert delivery settings over the config's. */ alerts?: Partial<AlertsConfig> } = {},
 ): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
@@ -164,7 +166,11 @@ export async function startApp(
     const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
     retention.start();
     closers.push(() => retention.stop());
-    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig: { ...config.alerts, ...opts.alerts } });
+    // The demo clinic (localhost only): its mailbox exists before alerts choose where emails go.
+    const demo = config.demo ? await startDemo(config, logger) : null;
+    if (demo) closers.push(() => demo.close());
+    const alertsConfig = { ...config.alerts, ...(demo?.smtpUrl ? { smtpUrl: demo.smtpUrl } : {}), ...opts.alerts };
+    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig, erasureRetain: config.privacy.erasureRetain });
     closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
@@ -178,8 +184,10 @@ export async function startApp(
     });
     const gateway = await startDeviceGateway(config, services, logger);
     if (gateway) closers.push(() => gateway.close());
+    const server = createServerServices(config, services, { gateway, monitoring, baseUrl: () => urls.base, logger });
+    closers.push(() => server.close());
 
-    const demo = { logins: [] as DemoLogin[] };
+    const demoInfo = { logins: [] as DemoLogin[], banner: [] as string[] };
     const { http, registry } = await createHttpServer({
       logger, auth: services.auth, access: services.access, version: VERSION, strictResponses: config.strictResponses,
       authenticateDevice: async (id, secret) => (await services.deviceService.authenticate(id, secret)) !== false,
@@ -189,9 +197,8 @@ export async function startApp(
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
     const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins });
     closers.push(() => live.close());
-    const commands = registerRoutes(http, { config, services, gateway, live, monitoring, demo, urls, logger });
-    closers.push(() => commands.close());
-    opts.routes?.(http, services);
+    registerRoutes(http, { config, services, server, gateway, live, demoLogins: () => demoInfo.logins, urls });
+    if (demo?.mails) demoRoutes(http, { mails: demo.mails });
 
     await http.listen({ port: config.httpPort, host: config.httpHost }).catch((err) => {
       throw portError('VIGIL_HTTP_PORT', config.httpPort, err);
@@ -199,7 +206,14 @@ export async function startApp(
     closers.push(() => http.close());
     const httpPort = (http.server.address() as { port: number }).port;
     urls.base = config.publicUrl ?? `http://localhost:${httpPort}`;
-    return { services, httpUrl: urls.base, httpPort, mqttPort: gateway?.kind === 'embedded' ? (gateway.port ?? null) : null, gateway, demo, routes: registry, close };
+    const mqttPort = gateway?.kind === 'embedded' ? (gateway.port ?? null) : null;
+    if (demo) {
+      const clinic = await demo.start({ ...services, userCount: () => services.repos.users.count() }, config.mqttUrl ?? (mqttPort ? `mqtt://127.0.0.1:${mqttPort}` : null));
+      closers.push(() => demo.stopDevices()); // first at close: no more readings while the rest drains
+      demoInfo.logins = clinic?.logins ?? [];
+      demoInfo.banner = demo.banner();
+    }
+    return { services, httpUrl: urls.base, httpPort, mqttPort, gateway, demo: demoInfo, routes: registry, close };
   } catch (err) {
     await close();
     throw err;
@@ -245,21 +259,54 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
   }
 }
 
-/** Every HTTP route module, each given only what it uses. Returns the command service (it needs closing). */
+/**
+ * The services that need the running parts: the ECG monitor's AF state, the device gateway (commands), the
+ * public URL (visit links, FHIR). Built here, beside createServices, so that route wiring builds nothing.
+ */
+function createServerServices(
+  config: Config,
+  s: Services,
+  d: { gateway: Gateway | null; monitoring: { afSince(deviceId: string): number | null }; baseUrl: () => string; logger: Logger },
+) {
+  const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
+  const series = createSeriesService({ access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
+  const rooms = createVisitRooms({ appointments: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, events: s.events, clock: s.clock, logger: d.logger, maxParticipants: config.visits.maxParticipants });
+  const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: config.visits, baseUrl: d.baseUrl });
+  // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
+  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir });
+  const csvImport = createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit });
+  // Device commands: a durable queue in the database, delivered through the gateway.
+  const commands = createCommandService({
+    commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway: d.gateway, clock: s.clock, logger: d.logger,
+    timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 },
+  });
+  const sweeper = startExpirySweeper(commands.expireDue, d.logger);
+  return {
+    derived, series, rooms, visits, fhir, csvImport, commands,
+    async close() {
+      await rooms.close();
+      await sweeper.stop();
+      await commands.close();
+    },
+  };
+}
+
+type ServerServices = ReturnType<typeof createServerServices>;
+
+/** Every HTTP route module, each given only the services it uses. Builds nothing: app.ts built them above. */
 function registerRoutes(
   http: Api,
   d: {
     config: Config;
     services: Services;
+    server: ServerServices;
     gateway: Gateway | null;
     live: { clientCount(): number };
-    monitoring: { afSince(deviceId: string): number | null };
-    demo: { logins: DemoLogin[] };
+    demoLogins: () => DemoLogin[];
     urls: { base: string };
-    logger: Logger;
   },
 ) {
-  const { config, services: s, gateway } = d;
+  const { config, services: s, server, gateway } = d;
   http.get('/health', { config: { policy: policy.public('load balancers and supervisors') }, schema: { summary: 'Liveness: database and broker', response: { 200: Health, 503: Health } } }, async (_req, reply) => {
     // A database that does not answer within 2 s is down for a load balancer's purposes (503, not a hang).
     let timer: NodeJS.Timeout | undefined;
@@ -269,10 +316,9 @@ function registerRoutes(
     const brokerOk = gateway ? gateway.healthy() : true;
     return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
   });
-  authRoutes(http, { auth: s.auth, secureCookies: (config.publicUrl ?? '').startsWith('https:'), demoLogins: () => d.demo.logins });
-  const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
-  const series = createSeriesService({ access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
-  patientRoutes(http, { patients: s.patientService, derived, series });
+  const secureCookies = (config.publicUrl ?? '').startsWith('https:');
+  authRoutes(http, { auth: s.auth, secureCookies, demoLogins: d.demoLogins });
+  patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });
   deviceRoutes(http, {
     devices: s.deviceService, ingest: s.ingest,
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
@@ -282,31 +328,13 @@ function registerRoutes(
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]
-  const visitsConfig: VisitsConfig = config.visits;
-  const rooms = createVisitRooms({ appointments: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, events: s.events, clock: s.clock, logger: d.logger, maxParticipants: visitsConfig.maxParticipants });
-  const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: visitsConfig, baseUrl: () => d.urls.base });
   appointmentRoutes(http, { appointments: s.appointments });
   appointmentFhirRoutes(http, { appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, baseUrl: fhirBase });
-  visitRoutes(http, { visits, rooms, appointments: s.appointments, auth: s.auth, config: visitsConfig, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });
-  // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
-  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir });
-  fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies: (config.publicUrl ?? '').startsWith('https:') });
-  csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit }) });
-  // Device commands: a durable queue in the database, delivered through the gateway.
-  const commands = createCommandService({
-    commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway, clock: s.clock, logger: d.logger,
-    timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 },
-  });
-  const sweeper = startExpirySweeper(commands.expireDue, d.logger);
-  commandRoutes(http, { commands });
+  visitRoutes(http, { visits: server.visits, rooms: server.rooms, appointments: s.appointments, auth: s.auth, config: config.visits, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });
+  server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });
+  csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: server.csvImport });
+  commandRoutes(http, { commands: server.commands });
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });
-  return {
-    async close() {
-      await rooms.close();
-      await sweeper.stop();
-      await commands.close();
-    },
-  };
 }
 
 async function startEmbeddedBrokerOnNextFreePort(from: number, deps: Omit<Parameters<typeof startEmbeddedBroker>[0], 'port'>) {

@@ -17,4 +17,15 @@ describe('config', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^DATABASE_URL: must be a URL starting with postgres:\/\//);
     expect(() => loadConfig({ VIGIL_DEMO: 'maybe' })).toThrow(/^VIGIL_DEMO: must be 1 or 0/);
   });
+  it('requires a second factor except in the localhost demo, unless VIGIL_REQUIRE_MFA says otherwise', () => {
+    expect(loadConfig({ VIGIL_DEMO: '0' }).security.requireMfa).toBe(true);
+    expect(loadConfig({ VIGIL_DEMO: '1' }).security.requireMfa).toBe(false);
+    expect(loadConfig({ VIGIL_DEMO: '1', VIGIL_REQUIRE_MFA: '1' }).security.requireMfa).toBe(true);
+    expect(loadConfig({ VIGIL_DEMO: '0', VIGIL_REQUIRE_MFA: '0' }).security.requireMfa).toBe(false);
+  });
+  it('reads the erasure retention exceptions and refuses unknown ones (naming the setting)', () => {
+    expect(loadConfig({}).privacy.erasureRetain).toEqual([]);
+    expect(loadConfig({ VIGIL_ERASURE_RETAIN: 'readings, alerts' }).privacy.erasureRetain).toEqual(['readings', 'alerts']);
+    expect(() => loadConfig({ VIGIL_ERASURE_RETAIN: 'readings,messages' })).toThrow(/^VIGIL_ERASURE_RETAIN: must be a comma-separated list of readings, ecg/);
+  });
 });

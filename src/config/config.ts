@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loadAlertsConfig, type AlertsConfig } from '../alerts/alerts.config.ts';
 import { loadVisitsConfig, type VisitsConfig } from '../visits/visits.config.ts';
+import { ERASABLE, type Erasable } from '../privacy/erasure.ts';
 
 /**
  * The one typed configuration object, read once at start (interfaces.md §2).
@@ -38,6 +39,8 @@ export interface Config {
   alerts: AlertsConfig;
   /** Video visits: STUN/TURN and room size (visits/visits.config.ts). */
   visits: VisitsConfig;
+  /** GDPR erasure: clinical data kept (pseudonymous) under the clinic's medical-records retention law. */
+  privacy: { erasureRetain: Erasable[] };
 }
 
 export interface SecurityConfig {
@@ -45,7 +48,10 @@ export interface SecurityConfig {
   trustedProxies: string[];
   /** Extra browser origins allowed to call the API with a session cookie (besides the server's own). */
   allowedOrigins: string[];
-  /** ONC §170.315(d)(13): clinicians and admins must use a second factor. */
+  /**
+   * ONC §170.315(d)(13): clinicians and admins must use a second factor. Default: required, except in the
+   * localhost demo (VIGIL_DEMO=1), whose printed logins are meant to be tried; VIGIL_REQUIRE_MFA decides when set.
+   */
   requireMfa: boolean;
   /** ONC §170.315(d)(5): a session ends after this long without a request, and at most this long after sign-in. */
   sessionIdleMin: number;
@@ -82,6 +88,8 @@ const url = (schemes: string[]) =>
     }
   }, `must be a URL starting with ${schemes.map((s) => s + '://').join(' or ')}`);
 
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
 const fields = {
   VIGIL_HTTP_PORT: port(true).default(8080),
   // Localhost unless configured: the demo clinic's logins are easy to try (issue 9, F3).
@@ -102,13 +110,15 @@ const fields = {
   VIGIL_RETENTION_NOTIFICATIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(90),
   VIGIL_TRUSTED_PROXIES: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x)), 'must be a comma-separated list of IP addresses or CIDR ranges'),
   VIGIL_ALLOWED_ORIGINS: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^https?:\/\/[^/\s]+$/.test(x)), 'must be a comma-separated list of origins like https://portal.example.org'),
-  VIGIL_REQUIRE_MFA: bool.default(true),
+  VIGIL_REQUIRE_MFA: bool.optional(),
   VIGIL_SESSION_IDLE_MIN: z.coerce.number().int('must be whole minutes').min(1, 'must be at least 1').max(24 * 60, 'must be at most 1440').default(30),
   VIGIL_SESSION_MAX_HOURS: z.coerce.number().int('must be whole hours').min(1, 'must be at least 1').max(24 * 30, 'must be at most 720').default(12),
+  VIGIL_ERASURE_RETAIN: z
+    .string()
+    .default('')
+    .refine((s) => list(s).every((x) => (ERASABLE as readonly string[]).includes(x)), `must be a comma-separated list of ${ERASABLE.join(', ')} (or empty)`),
   VIGIL_TOKEN_TTL_DAYS: z.coerce.number().int('must be whole days').min(0, 'must be 0 or more').max(3650, 'must be at most 3650').default(90),
 } as const;
-
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Builds the config from environment-like key/values; throws ConfigError naming the first bad setting. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -142,7 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     security: {
       trustedProxies: list(v.VIGIL_TRUSTED_PROXIES),
       allowedOrigins: list(v.VIGIL_ALLOWED_ORIGINS),
-      requireMfa: v.VIGIL_REQUIRE_MFA,
+      requireMfa: v.VIGIL_REQUIRE_MFA ?? !v.VIGIL_DEMO,
       sessionIdleMin: v.VIGIL_SESSION_IDLE_MIN,
       sessionMaxHours: v.VIGIL_SESSION_MAX_HOURS,
       tokenTtlDays: v.VIGIL_TOKEN_TTL_DAYS,
@@ -150,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     strictResponses: v.VIGIL_STRICT_RESPONSES,
     alerts: loadAlertsConfig(env),
     visits: loadVisitsConfig(env),
+    privacy: { erasureRetain: list(v.VIGIL_ERASURE_RETAIN) as Erasable[] },
   };
 }
 

@@ -57,8 +57,3 @@ export function createErasure(deps: { db: Db; cipher: PatientCipherAdmin; audit:
 
 export type Erasure = ReturnType<typeof createErasure>;
 
-export function parseRetain(raw: string | undefined): Erasable[] {
-  const list = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const x of list) if (!(ERASABLE as readonly string[]).includes(x)) throw new AppError('VALIDATION', `VIGIL_ERASURE_RETAIN: "${x}" is not one of ${ERASABLE.join(', ')}`);
-  return list as Erasable[];
-}

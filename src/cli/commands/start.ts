@@ -4,15 +4,14 @@ import { cliConfig, removeServerFile, writeServerFile } from '../runtime.ts';
 import { startApp } from '../../app.ts';
 import { AppError } from '../../platform/errors.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { loadDemoClinic, seedDemoClinic } from '../../demo/seed.ts';
-import { createSimulator } from '../../simulator/index.ts';
 import { ensureWebBuilt } from '../web-build.ts';
-import { startMailbox } from '../../demo/mailbox.ts';
 import { isLoopbackHost } from '../../auth/origin.ts';
-import { policy } from '../../api/policy.ts';
 import { installProcessGuards } from '../../platform/process-guards.ts';
-import { DemoMail } from '../../api/contracts/index.ts';
 
+/**
+ * `vigil start`: reads the config, starts the app (app.ts, the one composition root, which also wires the
+ * demo clinic when VIGIL_DEMO=1), prints where it runs, and stops it cleanly on a signal.
+ */
 const command: CliCommand = {
   name: 'start',
   summary: 'start the platform (web app, APIs, MQTT broker, database); what `npm start` runs',
@@ -29,28 +28,12 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     if (config.demo && !isLoopbackHost(config.httpHost)) {
       throw new CliError(`VIGIL_DEMO=1 refuses to listen on ${config.httpHost}: the demo clinic's logins are public. Use VIGIL_HTTP_HOST=127.0.0.1 (the default) to try it, or VIGIL_DEMO=0 for a real clinic.`);
     }
-    // The localhost demo keeps its accounts easy to try: unless VIGIL_REQUIRE_MFA is set, it does not require a
-    // second factor. A real clinic (VIGIL_DEMO=0) gets the default, required.
-    const demoWithoutMfa = config.demo && !process.env.VIGIL_REQUIRE_MFA;
-    if (demoWithoutMfa) config.security.requireMfa = false;
     const logger = createLogger(config.logLevel);
     await ensureWebBuilt(io);
-    // Demo: alert emails go to a local mailbox the admin can read in the web app (no mail relay needed).
-    const mailbox = config.demo && !process.env.VIGIL_SMTP_URL ? await startMailbox() : null;
     let app;
     try {
-      app = await startApp(config, {
-        logger,
-        alerts: mailbox ? { smtpUrl: mailbox.url } : undefined,
-        routes: mailbox
-          ? (http) =>
-              http.get('/api/v1/demo/mailbox', { config: { policy: policy.admin() }, schema: { summary: 'Alert emails the demo clinic sent', response: { 200: DemoMail.array() } } }, async () =>
-                mailbox.mails.map(({ raw: _raw, ...m }) => m).reverse(),
-              )
-          : undefined,
-      });
+      app = await startApp(config, { logger });
     } catch (err) {
-      await mailbox?.close();
       if (err instanceof AppError) throw new CliError(err.message);
       throw err;
     }
@@ -59,39 +42,19 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     const { id: cliTokenId, token } = await services.auth.rotateCliToken();
     await writeServerFile(config.dataDir, { pid: process.pid, url: `http://127.0.0.1:${app.httpPort}`, token });
 
-    let demo = await loadDemoClinic(config.dataDir);
-    if (config.demo && !demo && (await services.repos.users.count()) <= 1) demo = await seedDemoClinic(services, config.dataDir);
-    let simulator: ReturnType<typeof createSimulator> | null = null;
-    if (config.demo && demo) {
-      app.demo.logins = demo.logins;
-      const mqttUrl = config.mqttUrl ?? (app.mqttPort ? `mqtt://127.0.0.1:${app.mqttPort}` : null);
-      if (mqttUrl) {
-        simulator = createSimulator({ mqttUrl, patients: demo.patients, logger: logger.child({ module: 'simulator' }) });
-        simulator.start().catch((err) => logger.error({ err }, 'demo simulator could not start'));
-      }
-    }
-
     const lines = [
       '',
       `  Vigil is running:  ${app.httpUrl}`,
       `  MQTT:              ${config.mqttUrl ?? (app.mqttPort ? `mqtt://localhost:${app.mqttPort}` : 'disabled')}${app.mqttPort && app.mqttPort !== config.mqttPort && !config.mqttUrl ? `   (${config.mqttPort} was taken)` : ''}`,
       `  FHIR:              ${app.httpUrl}/fhir/R4/metadata`,
       `  Database:          ${config.databaseUrl ? 'PostgreSQL' : `embedded (${config.dataDir})`}`,
+      ...app.demo.banner,
     ];
-    if (demo && config.demo) {
-      lines.push('', '  Demo clinic logins:');
-      for (const l of demo.logins) lines.push(`    ${l.role.padEnd(9)} ${l.email.padEnd(22)} ${l.password}`);
-      lines.push('', `  Simulated devices: ${demo.patients.reduce((n, p) => n + p.devices.length, 0)} for ${demo.patients.length} patients`);
-      if (mailbox) lines.push(`  Alert emails:      demo mailbox (Admin page), SMTP ${mailbox.url}`);
-      if (demoWithoutMfa) lines.push('  Two-step sign-in:  optional in this localhost demo (VIGIL_REQUIRE_MFA=1 requires it, as in a real clinic)');
-    }
     io.stdout.write(lines.join('\n') + '\n\n');
 
     const shutdown = async () => {
-      await simulator?.stop().catch(() => undefined);
       await services.auth.revokeCliToken(cliTokenId).catch(() => undefined);
       await app.close();
-      await mailbox?.close();
       await removeServerFile(config.dataDir);
     };
     // A bug that escapes every handler ends the process cleanly (exit 1) for the supervisor to restart.
