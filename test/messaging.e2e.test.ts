@@ -208,7 +208,7 @@ describe('secure messaging', () => {
         [{ resourceType: 'Patient' }, /resourceType must be "Communication"/],
         [{ resourceType: 'Communication', payload: [{ contentString: 'x' }] }, /subject.reference/],
         [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` } }, /payload/],
-        [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ foo: 1 }] }, /payload\[0\]/],
+        [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ foo: 1 }] }, /payload\.0/],
         [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ contentAttachment: { contentType: 'image/jpeg', data: TINY_PDF.toString('base64') } }] }, /claims to be image\/jpeg/],
       ];
       for (const [body, re] of cases) {

@@ -94,6 +94,35 @@ describe('video visit signalling', () => {
     expect((await app.api(patientB, 'GET', `/fhir/R4/Appointment/${apt}`)).status).toBe(404);
   });
 
+  it('answers malformed input on the appointment, slot and visit routes with a 400 naming the field, and changes nothing', async () => {
+    const before = (await app.api<unknown[]>(nurse.token, 'GET', '/api/v1/appointments')).body.length;
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['POST', '/api/v1/appointments', { patientId: alice, start: 'tomorrow' }, /body\.start/],
+      ['POST', '/api/v1/appointments', { start: 'now' }, /body\.patientId/],
+      ['POST', '/api/v1/appointments', { patientId: alice, start: 'now', mode: 'hologram' }, /body\.mode: mode must be "video" or "audio"/],
+      ['POST', '/api/v1/appointments', { patientId: 42, start: 'now' }, /body\.patientId/],
+      ['POST', '/api/v1/appointments/book', {}, /body\.slotId/],
+      ['POST', `/api/v1/appointments/${apt}/reschedule`, { start: 'soon' }, /body\.start/],
+      ['POST', `/api/v1/appointments/${apt}/cancel`, { reason: 7 }, /body\.reason/],
+      ['POST', '/api/v1/availability', { start: '2030-01-01T09:00:00Z', end: '2030-01-01T12:00:00Z', slotMinutes: 2.5 }, /body\.slotMinutes/],
+      ['GET', '/api/v1/appointments?from=yesterday', undefined, /querystring\.from/],
+      ['GET', '/api/v1/appointments?status=maybe', undefined, /querystring\.status/],
+      ['GET', '/api/v1/slots?to=never', undefined, /querystring\.to/],
+      ['POST', `/api/v1/visits/${apt}/invites`, { name: ['x'] }, /body\.name/],
+      ['POST', `/api/v1/visits/${apt}/guest-pass`, { token: 'short' }, /body\.token/],
+      ['POST', `/api/v1/visits/${apt}/summary`, { text: '   ' }, /body\.text/],
+      ['POST', `/api/v1/patients/${alice}/call-now`, { reason: { a: 1 } }, /body\.reason/],
+      ['GET', `/api/v1/threads/x/messages?limit=0`, undefined, /querystring\.limit/],
+      ['POST', `/api/v1/patients/${alice}/threads`, { text: 'hi', attachments: [{ data: 'not base64!' }] }, /body\.attachments\.0\.data: must be base64/],
+    ];
+    for (const [method, url, body, re] of cases) {
+      const r = await app.api<{ error: { code: string; message: string } }>(nurse.token, method, url, body);
+      expect(r.status, `${method} ${url}`).toBe(400);
+      expect(r.body.error.message, `${method} ${url}`).toMatch(re);
+    }
+    expect((await app.api<unknown[]>(nurse.token, 'GET', '/api/v1/appointments')).body.length).toBe(before);
+  });
+
   it('redirects GET /visits/{id} to the web app route', async () => {
     const res = await fetch(`${app.httpUrl}/visits/${apt}`, { redirect: 'manual' });
     expect(res.status).toBe(302);

@@ -1,5 +1,6 @@
 import { policy } from '../api/policy.ts';
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../api/http-server.ts';
+import { AppointmentCreate, FhirResource, FhirSearchQuery, IdParams } from '../api/contracts/index.ts';
 import type { Principal } from '../domain/types.ts';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
@@ -81,52 +82,44 @@ function bundle(base: string, type: string, query: Query, total: number, resourc
   return { resourceType: 'Bundle', type: 'searchset', total, link: links, entry: resources.map((r) => ({ fullUrl: `${base}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' } })) };
 }
 
-interface AppointmentInput {
-  resourceType?: unknown;
-  status?: unknown;
-  start?: unknown;
-  end?: unknown;
-  minutesDuration?: unknown;
-  description?: unknown;
-  participant?: Array<{ actor?: { reference?: unknown } }>;
-  serviceType?: Array<{ text?: unknown }>;
-}
-
-export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments: AppointmentsService; repo: AppointmentsRepository; access: AccessPolicy; audit: AuditService; baseUrl: () => string }) {
+export function appointmentFhirRoutes(app: Api, deps: { appointments: AppointmentsService; repo: AppointmentsRepository; access: AccessPolicy; audit: AuditService; baseUrl: () => string }) {
   registerCapability({ type: 'Appointment', interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }], searchParam: [{ name: 'patient', type: 'reference' }, { name: 'date', type: 'date' }, { name: 'status', type: 'token' }] });
   registerCapability({ type: 'Encounter', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'patient', type: 'reference' }, { name: 'subject', type: 'reference' }] });
   registerCapability({ type: 'Schedule', interaction: [{ code: 'search-type' }], searchParam: [{ name: 'actor', type: 'reference' }] });
   registerCapability({ type: 'Slot', interaction: [{ code: 'search-type' }], searchParam: [{ name: 'schedule', type: 'reference' }, { name: 'start', type: 'date' }, { name: 'status', type: 'token' }] });
   if (!app.hasContentTypeParser('application/fhir+json')) app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  async function create(p: Principal, b: AppointmentInput): Promise<Appointment> {
-    if (!b || typeof b !== 'object' || Array.isArray(b)) throw badRequest('the body must be a FHIR Appointment resource (JSON object)');
-    if (b.resourceType !== 'Appointment') throw badRequest(`resourceType must be "Appointment" (got ${JSON.stringify(b.resourceType ?? null)})`);
-    if (b.status !== undefined && b.status !== 'booked' && b.status !== 'proposed') throw badRequest('status must be "booked" (or "proposed")');
-    const refs = (Array.isArray(b.participant) ? b.participant : []).map((x) => x?.actor?.reference).filter((r): r is string => typeof r === 'string');
+  async function create(p: Principal, b: AppointmentCreate): Promise<Appointment> {
+    const refs = b.participant.map((x) => x.actor?.reference).filter((r): r is string => typeof r === 'string');
     const patients = refs.filter((r) => r.startsWith('Patient/'));
     const practitioners = refs.filter((r) => r.startsWith('Practitioner/'));
     if (patients.length !== 1) throw badRequest('participant must name exactly one Patient (actor.reference "Patient/{id}")');
     if (practitioners.length > 1) throw badRequest('participant may name at most one Practitioner');
-    const start = typeof b.start === 'string' ? Date.parse(b.start) : b.start === undefined ? Date.now() : NaN;
+    const start = b.start === undefined ? Date.now() : Date.parse(b.start);
     if (!Number.isFinite(start)) throw badRequest('start must be a FHIR instant such as 2026-12-01T09:00:00Z');
     let end: number | undefined;
-    if (typeof b.end === 'string') end = Date.parse(b.end);
-    else if (b.minutesDuration !== undefined) end = Number.isInteger(b.minutesDuration) && (b.minutesDuration as number) > 0 ? start + (b.minutesDuration as number) * 60_000 : NaN;
+    if (b.end !== undefined) end = Date.parse(b.end);
+    else if (b.minutesDuration !== undefined) end = start + b.minutesDuration * 60_000;
     if (end !== undefined && !Number.isFinite(end)) throw badRequest('end must be an instant after start (or minutesDuration a positive whole number)');
-    const audio = (b.serviceType ?? []).some((s) => typeof s?.text === 'string' && /audio|phone|telephone/i.test(s.text));
+    const audio = (b.serviceType ?? []).some((s) => typeof s.text === 'string' && /audio|phone|telephone/i.test(s.text));
     return deps.appointments.create(p, {
       patientId: parseReference(patients[0], 'Patient')!, practitionerId: practitioners[0] ? parseReference(practitioners[0], 'Practitioner') : undefined,
-      start, end, mode: audio ? 'audio' : 'video', description: typeof b.description === 'string' ? b.description : null, status: (b.status as 'booked' | 'proposed' | undefined) ?? 'booked',
+      start, end, mode: audio ? 'audio' : 'video', description: b.description ?? null, status: b.status ?? 'booked',
     });
   }
 
-  app.post('/fhir/R4/Appointment', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
-    const a = await create(requirePrincipal(req), req.body as AppointmentInput);
+  const SCOPE = 'resources of the patients they may see (the appointments service checks)';
+  const read = { config: { policy: policy.signedIn(SCOPE) }, schema: { params: IdParams, response: { 200: FhirResource } } };
+  const search = { config: { policy: policy.signedIn(SCOPE) }, schema: { querystring: FhirSearchQuery, response: { 200: FhirResource } } };
+  app.post('/fhir/R4/Appointment', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'FHIR Appointment create (staff): a visit with the patient, now or later', body: AppointmentCreate, response: { 201: FhirResource } },
+  }, async (req, reply) => {
+    const a = await create(requirePrincipal(req), req.body);
     return reply.status(201).type(FHIR_JSON).header('location', `${deps.baseUrl()}/Appointment/${a.id}`).send(appointmentResource(a));
   });
-  app.get<{ Params: { id: string } }>('/fhir/R4/Appointment/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => reply.type(FHIR_JSON).send(appointmentResource(await deps.appointments.get(requirePrincipal(req), req.params.id))));
-  app.get('/fhir/R4/Appointment', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
+  app.get('/fhir/R4/Appointment/:id', read, async (req, reply) => reply.type(FHIR_JSON).send(appointmentResource(await deps.appointments.get(requirePrincipal(req), req.params.id))));
+  app.get('/fhir/R4/Appointment', search, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
@@ -137,14 +130,14 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Appointment', q, total, rows.map(appointmentResource), count, offset));
   });
 
-  app.get<{ Params: { id: string } }>('/fhir/R4/Encounter/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
+  app.get('/fhir/R4/Encounter/:id', read, async (req, reply) => {
     const p = requirePrincipal(req);
     const e = await deps.repo.encounter(req.params.id);
     if (!e || !(await deps.access.canSeePatient(p, e.patientId))) throw notFound(`Encounter/${req.params.id}`);
     await deps.audit.record({ actor: p, action: 'fhir.read', entityType: 'Encounter', entityId: e.id, patientId: e.patientId });
     return reply.type(FHIR_JSON).send(encounterResource(e));
   });
-  app.get('/fhir/R4/Encounter', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
+  app.get('/fhir/R4/Encounter', search, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
@@ -156,7 +149,7 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Encounter', q, total, rows.map(encounterResource), count, offset));
   });
 
-  app.get('/fhir/R4/Slot', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
+  app.get('/fhir/R4/Slot', search, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
@@ -166,7 +159,7 @@ export function appointmentFhirRoutes(app: FastifyInstance, deps: { appointments
     const slots = (await deps.appointments.slots(p, { from, to: dates.to ?? from + 14 * 86_400_000, practitionerId: schedule?.replace(/^sch-/, '') })).filter((s) => !one(q.status) || s.status === one(q.status));
     return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Slot', q, slots.length, slots.slice(offset, offset + count).map(slotResource), count, offset));
   });
-  app.get('/fhir/R4/Schedule', { config: { policy: policy.signedIn('resources of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
+  app.get('/fhir/R4/Schedule', search, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const from = Date.now();

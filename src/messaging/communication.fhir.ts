@@ -1,8 +1,9 @@
 import { policy } from '../api/policy.ts';
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../api/http-server.ts';
+import { CommunicationCreate, FhirResource, FhirSearchQuery, IdParams } from '../api/contracts/index.ts';
 import type { Principal } from '../domain/types.ts';
 import type { MessagingService, MessageView } from './messaging.service.ts';
-import { badRequest, forbidden } from '../platform/errors.ts';
+import { forbidden } from '../platform/errors.ts';
 import { requirePrincipal } from '../api/principal.ts';
 import { registerCapability } from '../api/fhir/fhir.service.ts';
 import { parseDateParams, parsePaging, parseReference, parseTokens } from '../api/fhir/search-params.ts';
@@ -44,16 +45,7 @@ export function communicationResource(m: MessageView, base: string) {
   };
 }
 
-interface CommunicationInput {
-  resourceType?: unknown;
-  subject?: { reference?: unknown };
-  payload?: Array<{ contentString?: unknown; contentAttachment?: { contentType?: unknown; data?: unknown; title?: unknown } }>;
-  priority?: unknown;
-  inResponseTo?: Array<{ reference?: unknown }>;
-  identifier?: Array<{ system?: unknown; value?: unknown }>;
-}
-
-export function communicationFhirRoutes(app: FastifyInstance, deps: { messaging: MessagingService; baseUrl: () => string }) {
+export function communicationFhirRoutes(app: Api, deps: { messaging: MessagingService; baseUrl: () => string }) {
   const m = deps.messaging;
   registerCapability({
     type: 'Communication',
@@ -64,27 +56,18 @@ export function communicationFhirRoutes(app: FastifyInstance, deps: { messaging:
     app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   }
 
-  async function create(p: Principal, body: CommunicationInput) {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a FHIR Communication resource (JSON object)');
-    if (body.resourceType !== 'Communication') throw badRequest(`resourceType must be "Communication" (got ${JSON.stringify(body.resourceType ?? null)})`);
-    const ref = typeof body.subject?.reference === 'string' ? body.subject.reference : undefined;
-    if (!ref || !/^Patient\/[^/\s]+$/.test(ref)) throw badRequest('subject.reference must be "Patient/{id}"');
-    const patientId = parseReference(ref, 'Patient')!;
+  async function create(p: Principal, body: CommunicationCreate) {
+    const patientId = parseReference(body.subject.reference, 'Patient')!;
     if (p.role === 'patient' && p.patientId !== patientId) throw forbidden('a patient can send messages only about themself (subject must be your own Patient)');
-    if (!Array.isArray(body.payload) || body.payload.length === 0) throw badRequest('payload must hold at least one contentString or contentAttachment');
     const texts: string[] = [];
     const files: Array<{ name?: string; contentType?: string; data: Buffer }> = [];
-    body.payload.forEach((item, i) => {
-      if (typeof item?.contentString === 'string') texts.push(item.contentString);
-      else if (item?.contentAttachment && typeof item.contentAttachment.data === 'string') {
-        const a = item.contentAttachment;
-        files.push({ name: typeof a.title === 'string' ? a.title : undefined, contentType: typeof a.contentType === 'string' ? a.contentType : undefined, data: Buffer.from(a.data as string, 'base64') });
-      } else throw badRequest(`payload[${i}] must have contentString or contentAttachment.data (base64)`);
-    });
-    if (body.priority !== undefined && !['routine', 'urgent', 'asap', 'stat'].includes(body.priority as string)) throw badRequest('priority must be routine, urgent, asap or stat');
+    for (const item of body.payload) {
+      if (typeof item.contentString === 'string') texts.push(item.contentString);
+      else if (item.contentAttachment?.data !== undefined) files.push({ name: item.contentAttachment.title, contentType: item.contentAttachment.contentType, data: Buffer.from(item.contentAttachment.data, 'base64') });
+    }
     // The thread: the one a reply answers (inResponseTo) or names (identifier), else the patient's latest.
-    const replyTo = body.inResponseTo?.find((r) => typeof r?.reference === 'string')?.reference as string | undefined;
-    const named = body.identifier?.find((i) => i?.system === THREAD_SYSTEM && typeof i.value === 'string')?.value as string | undefined;
+    const replyTo = body.inResponseTo?.find((r) => typeof r.reference === 'string')?.reference;
+    const named = body.identifier?.find((i) => i.system === THREAD_SYSTEM && typeof i.value === 'string')?.value;
     let threadId: string;
     if (replyTo) threadId = (await m.byId(p, parseReference(replyTo, 'Communication')!)).threadId;
     else if (named) threadId = named;
@@ -92,16 +75,20 @@ export function communicationFhirRoutes(app: FastifyInstance, deps: { messaging:
     return m.send(p, threadId, { text: texts.join('\n\n'), urgent: body.priority !== undefined && body.priority !== 'routine', attachments: files }, patientId);
   }
 
-  app.post('/fhir/R4/Communication', { config: { policy: policy.signedIn('Communications of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
-    const sent = await create(requirePrincipal(req), req.body as CommunicationInput);
+  const SCOPE = 'Communications of the patients they may see (the messaging service checks)';
+  app.post('/fhir/R4/Communication', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'FHIR Communication create: a message about a patient (a patient: about themself)', body: CommunicationCreate, response: { 201: FhirResource } },
+  }, async (req, reply) => {
+    const sent = await create(requirePrincipal(req), req.body);
     return reply.status(201).type(FHIR_JSON).header('location', `${deps.baseUrl()}/Communication/${sent.id}`).send(communicationResource(sent, deps.baseUrl()));
   });
 
-  app.get<{ Params: { id: string } }>('/fhir/R4/Communication/:id', { config: { policy: policy.signedIn('Communications of the patients they may see (the messaging service checks)') } }, async (req, reply) =>
+  app.get('/fhir/R4/Communication/:id', { config: { policy: policy.signedIn(SCOPE) }, schema: { summary: 'FHIR Communication read', params: IdParams, response: { 200: FhirResource } } }, async (req, reply) =>
     reply.type(FHIR_JSON).send(communicationResource(await m.byId(requirePrincipal(req), req.params.id), deps.baseUrl())),
   );
 
-  app.get('/fhir/R4/Communication', { config: { policy: policy.signedIn('Communications of the patients they may see (the messaging service checks)') } }, async (req, reply) => {
+  app.get('/fhir/R4/Communication', { config: { policy: policy.signedIn(SCOPE) }, schema: { summary: 'FHIR Communication search (subject/patient, sent, category)', querystring: FhirSearchQuery, response: { 200: FhirResource } } }, async (req, reply) => {
     const p = requirePrincipal(req);
     const q = req.query as Query;
     const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });

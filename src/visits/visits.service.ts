@@ -32,10 +32,9 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
   };
 
   return {
-    async invite(p: Principal, appointmentId: string, input: { name?: unknown }) {
+    async invite(p: Principal, appointmentId: string, input: { name?: string }) {
       const { appointment } = await deps.appointments.assertParticipant(p, appointmentId);
       if (appointment.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
-      if (input.name !== undefined && typeof input.name !== 'string') throw badRequest('name must be a string');
       const name = (input.name ?? '').trim().slice(0, 80) || 'Guest';
       const token = randomBytes(24).toString('base64url');
       const now = deps.clock.now();
@@ -47,8 +46,8 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
     },
 
     /** Exchanges a one-time link for a guest pass (a second use of the link is refused). */
-    async redeem(appointmentId: string, input: { token?: unknown; name?: unknown }) {
-      if (typeof input.token !== 'string' || input.token.length < 20 || input.token.length > 100) throw badRequest('token must be the code from the invitation link');
+    async redeem(appointmentId: string, input: { token: string; name?: string }) {
+      if (input.token.length < 20 || input.token.length > 100) throw badRequest('token must be the code from the invitation link');
       const invite = await deps.repo.redeemInvite(hash(input.token), appointmentId, deps.clock.now());
       if (!invite) throw new AppError('UNAUTHENTICATED', 'this invitation link has expired or has already been used; ask the care team for a new one');
       const appointment = await deps.repo.byId(appointmentId);
@@ -56,7 +55,7 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       sweep();
       if (passes.size >= MAX_PASSES) throw new AppError('UNAVAILABLE', 'too many guests right now');
       const pass = randomBytes(24).toString('base64url');
-      const name = (typeof input.name === 'string' && input.name.trim() ? input.name.trim() : invite.displayName).slice(0, 80);
+      const name = (input.name?.trim() || invite.displayName).slice(0, 80);
       passes.set(hash(pass), { appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS });
       await deps.audit.record({ actor: 'system', action: 'visit.invite.redeem', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name } });
       return { pass, name, appointmentId };
@@ -78,10 +77,10 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       return { appointment, you: { kind, name: p.displayName } };
     },
 
-    async summary(p: Principal, appointmentId: string, text: unknown) {
+    async summary(p: Principal, appointmentId: string, text: string) {
       const { appointment, kind } = await deps.appointments.assertParticipant(p, appointmentId);
       if (kind !== 'staff') throw forbidden('only the care team writes the visit summary');
-      if (typeof text !== 'string' || !text.trim()) throw badRequest('text is required: the visit summary');
+      if (!text.trim()) throw badRequest('text is required: the visit summary');
       let threadId = appointment.threadId;
       if (!threadId) {
         threadId = await deps.messaging.ensureThread(appointment.patientId, `Video visit ${new Date(appointment.start).toISOString().slice(0, 10)}`, p.userId);
@@ -95,8 +94,8 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
      * "Call now" (from an alert or the patient page): a visit starting now, and a message in the patient's
      * thread with the link, which also reaches the patient's open portal live.
      */
-    async callNow(p: Principal, patientId: string, reason?: unknown) {
-      const appointment = await deps.appointments.create(p, { patientId, start: deps.clock.now(), description: typeof reason === 'string' ? reason.slice(0, 200) : 'Call from your care team' });
+    async callNow(p: Principal, patientId: string, reason?: string) {
+      const appointment = await deps.appointments.create(p, { patientId, start: deps.clock.now(), description: reason?.slice(0, 200) || 'Call from your care team' });
       const threadId = await deps.messaging.defaultThread(p, patientId);
       await deps.repo.setThread(appointment.id, threadId);
       await deps.messaging.send(p, threadId, { text: `${p.displayName} is calling you for a video visit now. Open Vigil and press Join: ${deps.baseUrl()}/visits/${appointment.id}`, category: 'notification' });

@@ -12,3 +12,6 @@ export * from './commands.ts';
 export * from './live.ts';
 export * from './fhir.ts';
 export * from './privacy.ts';
+export * from './messaging.ts';
+export * from './appointments.ts';
+export * from './telehealth-fhir.ts';

@@ -1,68 +1,60 @@
 import { policy } from '../policy.ts';
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../http-server.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
-import { badRequest } from '../../platform/errors.ts';
 import { requirePrincipal } from '../principal.ts';
+import { Appointment, AppointmentsQuery, Availability, AvailabilityBody, BookBody, CancelBody, CreateAppointmentBody, IdParams, RescheduleBody, Slot, SlotsQuery } from '../contracts/index.ts';
 
-const time = (v: unknown, name: string, required = true): number | undefined => {
-  if (v === undefined || v === null || v === '') {
-    if (required) throw badRequest(`${name} is required (ISO 8601 date-time)`);
-    return undefined;
-  }
-  const t = typeof v === 'string' ? Date.parse(v) : NaN;
-  if (!Number.isFinite(t)) throw badRequest(`${name} must be an ISO 8601 date-time (got ${JSON.stringify(v)})`);
-  return t;
-};
-const mode = (v: unknown) => {
-  if (v === undefined) return undefined;
-  if (v !== 'video' && v !== 'audio') throw badRequest('mode must be "video" or "audio"');
-  return v;
-};
-const str = (v: unknown, name: string) => {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw badRequest(`${name} must be a string`);
-  return v;
-};
+const SCOPE = 'appointments of the patients they may see (the appointments service checks)';
+const SLOT_WINDOW_MS = 14 * 86_400_000;
 
 /** Appointments, availability and slots (docs/api.md → Appointments). */
-export function appointmentRoutes(app: FastifyInstance, deps: { appointments: AppointmentsService }) {
+export function appointmentRoutes(app: Api, deps: { appointments: AppointmentsService; now: () => number }) {
   const a = deps.appointments;
-  type Id = { Params: { id: string } };
-  type Body = Record<string, unknown>;
-  const body = (req: { body?: unknown }) => ((req.body && typeof req.body === 'object' ? req.body : {}) as Body);
 
-  app.get<{ Querystring: { patient?: string; from?: string; to?: string; status?: string } }>('/api/v1/appointments', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => {
-    const { rows } = await a.list(requirePrincipal(req), {
-      patientId: req.query.patient || undefined, from: time(req.query.from, 'from', false), to: time(req.query.to, 'to', false), statuses: req.query.status ? req.query.status.split(',') : undefined,
-    });
-    return rows;
-  });
-  app.get<Id>('/api/v1/appointments/:id', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => a.get(requirePrincipal(req), req.params.id));
-  app.post('/api/v1/appointments', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
-    const b = body(req);
-    const start = b.start === 'now' ? Date.now() : time(b.start, 'start')!;
-    const created = await a.create(requirePrincipal(req), {
-      patientId: str(b.patientId, 'patientId') ?? '', practitionerId: str(b.practitionerId, 'practitionerId'), start, end: time(b.end, 'end', false), mode: mode(b.mode), description: str(b.description, 'description'),
-    });
+  app.get('/api/v1/appointments', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'Appointments of the patients this user may see', querystring: AppointmentsQuery, response: { 200: Appointment.array() } },
+  }, async (req) => (await a.list(requirePrincipal(req), { patientId: req.query.patient || undefined, from: req.query.from, to: req.query.to, statuses: req.query.status })).rows);
+
+  app.get('/api/v1/appointments/:id', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'One appointment', params: IdParams, response: { 200: Appointment } },
+  }, async (req) => a.get(requirePrincipal(req), req.params.id));
+
+  app.post('/api/v1/appointments', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'Staff create an appointment (a visit now or later) for a patient they may see', body: CreateAppointmentBody, response: { 201: Appointment } },
+  }, async (req, reply) => {
+    const b = req.body;
+    const created = await a.create(requirePrincipal(req), { ...b, start: b.start === 'now' ? deps.now() : b.start });
     return reply.status(201).send(created);
   });
-  app.post('/api/v1/appointments/book', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
-    const b = body(req);
-    return reply.status(201).send(await a.book(requirePrincipal(req), { slotId: str(b.slotId, 'slotId') ?? '', patientId: str(b.patientId, 'patientId'), mode: mode(b.mode), description: str(b.description, 'description') }));
+
+  app.post('/api/v1/appointments/book', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'Book a free slot (a patient for themself, or staff for a patient)', body: BookBody, response: { 201: Appointment } },
+  }, async (req, reply) => reply.status(201).send(await a.book(requirePrincipal(req), req.body)));
+
+  app.post('/api/v1/appointments/:id/cancel', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'Cancel an appointment', params: IdParams, body: CancelBody, response: { 200: Appointment } },
+  }, async (req) => a.cancel(requirePrincipal(req), req.params.id, req.body?.reason));
+
+  app.post('/api/v1/appointments/:id/reschedule', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'Move an appointment (the clinician must be free)', params: IdParams, body: RescheduleBody, response: { 200: Appointment } },
+  }, async (req) => a.reschedule(requirePrincipal(req), req.params.id, req.body.start, req.body.end));
+
+  app.get('/api/v1/slots', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'Bookable slots (default: the next 14 days)', querystring: SlotsQuery, response: { 200: Slot.array() } },
+  }, async (req) => {
+    const from = req.query.from ?? deps.now();
+    return a.slots(requirePrincipal(req), { from, to: req.query.to ?? from + SLOT_WINDOW_MS, practitionerId: req.query.practitioner || undefined, patientId: req.query.patient || undefined });
   });
-  app.post<Id>('/api/v1/appointments/:id/cancel', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => a.cancel(requirePrincipal(req), req.params.id, str(body(req).reason, 'reason')));
-  app.post<Id>('/api/v1/appointments/:id/reschedule', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => {
-    const b = body(req);
-    return a.reschedule(requirePrincipal(req), req.params.id, time(b.start, 'start')!, time(b.end, 'end', false));
-  });
-  app.get<{ Querystring: { from?: string; to?: string; practitioner?: string; patient?: string } }>('/api/v1/slots', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req) => {
-    const from = time(req.query.from, 'from', false) ?? Date.now();
-    const to = time(req.query.to, 'to', false) ?? from + 14 * 86_400_000;
-    return a.slots(requirePrincipal(req), { from, to, practitionerId: req.query.practitioner || undefined, patientId: req.query.patient || undefined });
-  });
-  app.post('/api/v1/availability', { config: { policy: policy.signedIn('appointments of the patients they may see (the appointments service checks)') } }, async (req, reply) => {
-    const b = body(req);
-    const slotMinutes = b.slotMinutes === undefined ? undefined : Number(b.slotMinutes);
-    return reply.status(201).send(await a.addAvailability(requirePrincipal(req), { practitionerId: str(b.practitionerId, 'practitionerId'), start: time(b.start, 'start')!, end: time(b.end, 'end')!, slotMinutes }));
-  });
+
+  app.post('/api/v1/availability', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: "Add a block of a clinician's availability, cut into slots", body: AvailabilityBody, response: { 201: Availability } },
+  }, async (req, reply) => reply.status(201).send(await a.addAvailability(requirePrincipal(req), req.body)));
 }

@@ -1,5 +1,6 @@
 import { policy } from '../policy.ts';
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../http-server.ts';
+import { CallNow, CallNowBody, GuestPass, GuestPassBody, IdParams, Invite, InviteBody, SignalQuery, SummaryBody, VisitEncounter, VisitPage, VisitSummary } from '../contracts/index.ts';
 import type { WebSocket } from 'ws';
 import type { AuthService } from '../../auth/auth.service.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
@@ -16,27 +17,48 @@ import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
 
 /** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
-export function visitRoutes(app: FastifyInstance, deps: { visits: VisitsService; rooms: VisitRooms; appointments: AppointmentsService; auth: AuthService; config: VisitsConfig; clock: Clock; origins?: OriginCheck }) {
-  type Id = { Params: { id: string } };
-
+export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: VisitRooms; appointments: AppointmentsService; auth: AuthService; config: VisitsConfig; clock: Clock; origins?: OriginCheck }) {
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
-  app.get<Id>('/visits/:id', { config: { policy: policy.public('redirects to the web app page, which signs in') } }, async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
+  app.get('/visits/:id', { config: { policy: policy.public('redirects to the web app page, which signs in') }, schema: { hide: true, params: IdParams } }, async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
 
-  app.get<Id>('/api/v1/visits/:id', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req) => {
+  const SCOPE = 'visits they take part in (the visits service checks)';
+  app.get('/api/v1/visits/:id', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'What the visit page needs: the appointment, who you are, who is in the room and waiting', params: IdParams, response: { 200: VisitPage } },
+  }, async (req) => {
     const page = await deps.visits.page(requirePrincipal(req), req.params.id);
     return { ...page, ...deps.rooms.status(req.params.id) };
   });
-  app.post<Id>('/api/v1/visits/:id/invites', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, (req.body ?? {}) as { name?: unknown })));
-  app.post<Id>('/api/v1/visits/:id/guest-pass', { config: { policy: policy.public('redeems a one-time invitation token') } }, async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, (req.body ?? {}) as { token?: unknown; name?: unknown })));
-  app.post<Id>('/api/v1/visits/:id/summary', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, (req.body as { text?: unknown } | undefined)?.text)));
-  app.post<Id>('/api/v1/patients/:id/call-now', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, (req.body as { reason?: unknown } | undefined)?.reason)));
-  app.get<Id>('/api/v1/visits/:id/encounter', { config: { policy: policy.signedIn('visits they take part in (the visits service checks)') } }, async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' });
+  app.post('/api/v1/visits/:id/invites', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: 'A one-time guest link (interpreter, family member): expires, needs no account', params: IdParams, body: InviteBody, response: { 201: Invite } },
+  }, async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, req.body ?? {})));
+  app.post('/api/v1/visits/:id/guest-pass', {
+    config: { policy: policy.public('redeems a one-time invitation token') },
+    schema: { summary: "Exchange a guest link's token (once) for a pass to the visit's waiting room", params: IdParams, body: GuestPassBody, response: { 201: GuestPass } },
+  }, async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, req.body)));
+  app.post('/api/v1/visits/:id/summary', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: "The visit summary note (staff), kept in the visit's thread", params: IdParams, body: SummaryBody, response: { 201: VisitSummary } },
+  }, async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, req.body.text)));
+  app.post('/api/v1/patients/:id/call-now', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: "Call now: a visit starting now, with a message carrying the link in the patient's thread", params: IdParams, body: CallNowBody, response: { 201: CallNow } },
+  }, async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, req.body?.reason)));
+  app.get('/api/v1/visits/:id/encounter', {
+    config: { policy: policy.signedIn(SCOPE) },
+    schema: { summary: "The visit's Encounter: who joined, when, for how long", params: IdParams, response: { 200: VisitEncounter } },
+  }, async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' as const });
 
   /**
    * Signalling. Authenticates itself (session cookie, ?token= or a guest ?pass=) and authorises the join for
    * this appointment before anything else; close codes: 4401 unauthenticated, 4403/4404 not a participant.
    */
-  app.get<Id & { Querystring: { token?: string; pass?: string } }>('/api/v1/visits/:id/signal', { websocket: true, config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') } }, async (socket: WebSocket, req) => {
+  app.get('/api/v1/visits/:id/signal', {
+    websocket: true,
+    config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') },
+    schema: { summary: 'Visit signalling (WebSocket): waiting room, admission, SDP/ICE relay between admitted participants', params: IdParams, querystring: SignalQuery },
+  }, async (socket: WebSocket, req) => {
     const id = req.params.id;
     let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
     let appointment;

@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { IsoTime, TimeParam } from './common.ts';
+import { Message } from './messaging.ts';
+
+/** Appointments, availability, slots and video visits (docs/api.md → Appointments, Visits). Times in answers are epoch ms. */
+
+/** An ISO 8601 date-time in a JSON body, parsed to epoch ms. */
+const BodyTime = (name: string) =>
+  z
+    .string({ error: `${name} must be an ISO 8601 date-time such as 2026-12-01T09:00:00Z` })
+    .max(64)
+    .transform((value, ctx) => {
+      const ms = Date.parse(value);
+      if (!Number.isFinite(ms)) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an ISO 8601 date-time (got "${value.slice(0, 40)}")` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .describe('ISO 8601 date-time');
+
+const PersonId = (name: string) =>
+  z
+    .string({ error: `${name} must be a string id` })
+    .min(1, `${name} is empty`)
+    .max(200);
+export const VisitMode = z.enum(['video', 'audio'], { error: 'mode must be "video" or "audio"' });
+export const AppointmentStatus = z.enum(['proposed', 'booked', 'arrived', 'fulfilled', 'cancelled', 'noshow']);
+
+export const Appointment = z
+  .object({
+    id: z.string(),
+    patientId: z.string(),
+    patientName: z.string(),
+    practitionerId: z.string().nullable(),
+    practitionerName: z.string().nullable(),
+    status: AppointmentStatus,
+    mode: VisitMode,
+    start: z.number(),
+    end: z.number(),
+    description: z.string().nullable(),
+    threadId: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.number(),
+    cancelReason: z.string().nullable(),
+  })
+  .meta({ id: 'Appointment' });
+export type Appointment = z.infer<typeof Appointment>;
+
+export const AppointmentsQuery = z.object({
+  patient: z.string().max(200).optional(),
+  from: TimeParam.optional(),
+  to: TimeParam.optional(),
+  /** Comma-separated statuses, e.g. `booked,arrived`. */
+  status: z
+    .string()
+    .max(200)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(AppointmentStatus))
+    .optional(),
+});
+
+export const CreateAppointmentBody = z.object({
+  patientId: PersonId('patientId'),
+  practitionerId: PersonId('practitionerId').optional(),
+  /** `"now"` for a visit starting now. */
+  start: z.union([z.literal('now'), BodyTime('start')], { error: 'start must be "now" or an ISO 8601 date-time' }),
+  end: BodyTime('end').optional(),
+  mode: VisitMode.optional(),
+  description: z.string().max(500, 'description may be at most 500 characters').nullable().optional(),
+});
+
+export const BookBody = z.object({
+  slotId: z.string({ error: 'slotId is required (from GET /api/v1/slots)' }).min(1, 'slotId is required').max(300),
+  patientId: PersonId('patientId').optional(),
+  mode: VisitMode.optional(),
+  description: z.string().max(500, 'description may be at most 500 characters').optional(),
+});
+
+export const CancelBody = z.object({ reason: z.string().max(500, 'reason may be at most 500 characters').optional() }).optional();
+
+export const RescheduleBody = z.object({ start: BodyTime('start'), end: BodyTime('end').optional() });
+
+export const SlotsQuery = z.object({
+  from: TimeParam.optional(),
+  to: TimeParam.optional(),
+  practitioner: z.string().max(200).optional(),
+  patient: z.string().max(200).optional(),
+});
+
+export const Slot = z
+  .object({ id: z.string(), practitionerId: z.string(), practitionerName: z.string(), start: z.number(), end: z.number(), status: z.enum(['free', 'busy']) })
+  .meta({ id: 'Slot' });
+export type Slot = z.infer<typeof Slot>;
+
+export const AvailabilityBody = z.object({
+  practitionerId: PersonId('practitionerId').optional(),
+  start: BodyTime('start'),
+  end: BodyTime('end'),
+  slotMinutes: z.number({ error: 'slotMinutes must be a whole number from 5 to 240' }).int('slotMinutes must be a whole number').min(5).max(240).optional(),
+});
+export const Availability = z.object({ id: z.string(), practitionerId: z.string(), start: z.number(), end: z.number(), slotMinutes: z.number() });
+
+/* ---- Visits ---- */
+
+export const VisitPeer = z.object({
+  id: z.string(),
+  kind: z.enum(['patient', 'staff', 'guest']),
+  name: z.string(),
+  state: z.enum(['lobby', 'waiting', 'in-room']),
+  media: z.object({ audio: z.boolean(), video: z.boolean() }),
+});
+
+export const VisitPage = z
+  .object({
+    appointment: Appointment,
+    you: z.object({ kind: z.enum(['patient', 'staff']), name: z.string() }),
+    inRoom: z.array(VisitPeer),
+    waiting: z.array(VisitPeer),
+  })
+  .meta({ id: 'VisitPage' });
+export type VisitPage = z.infer<typeof VisitPage>;
+
+export const InviteBody = z.object({ name: z.string({ error: 'name must be a string' }).max(80, 'name may be at most 80 characters').optional() }).optional();
+/** A one-time guest link (the token is in the URL fragment, never sent to a server by browsers). */
+export const Invite = z.object({ url: z.string(), expiresAt: IsoTime, name: z.string() });
+
+export const GuestPassBody = z.object({
+  token: z
+    .string({ error: 'token must be the code from the invitation link' })
+    .min(20, 'token must be the code from the invitation link')
+    .max(100, 'token must be the code from the invitation link'),
+  name: z.string().max(80, 'name may be at most 80 characters').optional(),
+});
+export const GuestPass = z.object({ pass: z.string(), name: z.string(), appointmentId: z.string() });
+
+export const SummaryBody = z.object({
+  text: z
+    .string({ error: 'text is required: the visit summary' })
+    .max(5000, 'the summary may be at most 5000 characters')
+    .refine((s) => s.trim().length > 0, 'text is required: the visit summary'),
+});
+export const VisitSummary = Message;
+
+export const CallNowBody = z
+  .object({ reason: z.string({ error: 'reason must be a string' }).max(200, 'reason may be at most 200 characters').optional() })
+  .optional();
+export const CallNow = z.object({ appointment: Appointment, url: z.string() });
+
+export const VisitEncounter = z.union([
+  z.object({
+    id: z.string(),
+    appointmentId: z.string().nullable(),
+    patientId: z.string(),
+    status: z.enum(['in-progress', 'finished']),
+    start: z.number(),
+    end: z.number().nullable(),
+    participants: z.array(
+      z.object({
+        kind: z.enum(['patient', 'staff', 'guest']),
+        ref: z.string().nullable(),
+        display: z.string(),
+        joinedAt: z.number(),
+        leftAt: z.number().nullable(),
+      }),
+    ),
+  }),
+  z.object({ status: z.literal('not-started') }),
+]);
+
+export const SignalQuery = z.object({ token: z.string().max(2000).optional(), pass: z.string().max(200).optional() });
