@@ -83,6 +83,30 @@ export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)
     assertSelfOrAdmin(p: Principal, patientId: string): void {
       if (p.role !== 'admin' && p.patientId !== patientId) throw forbidden('only the patient and admins can see who opened this record');
     },
+    /** A device is seen with its patient; an unassigned device (in stock, not yet given out) by admins only. */
+    async canSeeDevice(p: Principal, d: { patientId: string | null }): Promise<boolean> {
+      return d.patientId ? canSeePatient(p, d.patientId) : p.role === 'admin';
+    },
+    /** Bulk Data system-level `$export` (every patient's data): admins; others export their patients (Patient/$export). */
+    assertSystemExport(p: Principal): void {
+      if (p.role !== 'admin') throw forbidden('a system-level $export needs the admin role (use Patient/$export for your patients)');
+    },
+    /**
+     * SMART launch context (App Launch 2.x §launch-context): a patient's app opens on their own record; staff
+     * choose the patient on the consent screen (`chosen`), which must be one they may see (checked on approve).
+     */
+    launchPatient(p: Principal, chosen: string | null): string | null {
+      return p.role === 'patient' ? p.patientId : chosen;
+    },
+    /** Whether the consent screen asks this user which patient to share (staff yes, a patient is the patient). */
+    choosesLaunchPatient(p: Principal): boolean {
+      return p.role !== 'patient';
+    },
+    /** The `fhirUser` claim (SMART §fhirUser): a patient's own Patient record, else the user's Practitioner. */
+    fhirUserOf(p: Principal): { type: 'Patient' | 'Practitioner'; id: string } | null {
+      if (p.role === 'patient') return p.patientId ? { type: 'Patient', id: p.patientId } : null;
+      return p.practitionerId ? { type: 'Practitioner', id: p.practitionerId } : null;
+    },
   };
 }
 

@@ -18,7 +18,8 @@ export interface DeviceAuth {
   secretHash: string;
 }
 
-interface DeviceRow {
+/** A `devices` row as the driver returns it (FHIR's table search reads the same columns). */
+export interface DeviceRow {
   id: string;
   patient_id: string | null;
   type: string;
@@ -30,7 +31,7 @@ interface DeviceRow {
   created_at: Date;
 }
 
-const toDevice = (r: DeviceRow): Device => ({
+export const deviceFromRow = (r: DeviceRow): Device => ({
   id: r.id,
   patientId: r.patient_id,
   type: r.type,
@@ -42,7 +43,7 @@ const toDevice = (r: DeviceRow): Device => ({
   createdAt: new Date(r.created_at).getTime(),
 });
 
-const COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at';
+export const DEVICE_COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at';
 
 export function createDevicesRepository(db: Db) {
   return {
@@ -63,16 +64,21 @@ export function createDevicesRepository(db: Db) {
       return rows[0] ? { id: rows[0].id, patientId: rows[0].patient_id, secretHash: rows[0].secret_hash } : null;
     },
     async byId(id: string): Promise<Device | null> {
-      const rows = await db.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]);
-      return rows[0] ? toDevice(rows[0]) : null;
+      const rows = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [id]);
+      return rows[0] ? deviceFromRow(rows[0]) : null;
+    },
+    async byIds(ids: string[]): Promise<Device[]> {
+      if (!ids.length) return [];
+      const rows = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
+      return rows.map(deviceFromRow);
     },
     /** `patientIds` null: every device. */
     async list(patientIds: string[] | null): Promise<Device[]> {
       const rows = await db.query<DeviceRow>(
-        `SELECT ${COLUMNS} FROM devices WHERE ($1::text[] IS NULL OR patient_id = ANY($1::text[])) ORDER BY patient_id, type, id`,
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE ($1::text[] IS NULL OR patient_id = ANY($1::text[])) ORDER BY patient_id, type, id`,
         [patientIds],
       );
-      return rows.map(toDevice);
+      return rows.map(deviceFromRow);
     },
     async setStatus(id: string, s: { online: boolean; battery?: number | null; at: number }) {
       await db.query(

@@ -1,20 +1,120 @@
 import { z } from 'zod';
 
-/** FHIR R4 answers are resources (docs/fhir.md); their structure is FHIR's, validated by the FHIR tests. */
-export const FhirResource = z.looseObject({ resourceType: z.string() }).meta({ id: 'FhirResource' });
-export const FhirTypeParams = z.object({ type: z.string().min(1).max(64) });
-export const FhirReadParams = FhirTypeParams.extend({ id: z.string().min(1).max(64) });
-const SearchValue = z.union([z.string(), z.array(z.string())]).optional();
 /**
- * Search parameters are parsed by the FHIR service (api/fhir/search-params.ts), which names a bad one; the
- * common ones are listed for the API description and any other passes through to it.
+ * FHIR R4 (docs/fhir.md), SMART App Launch 2.x, Bulk Data and the CSV routes. A FHIR answer is a resource
+ * whose structure is FHIR's own (validated by the FHIR tests with Medplum's validator and the R4 profiles),
+ * so the contract states what every answer has (`resourceType`) and the parameters the router accepts;
+ * search parameters are parsed by the FHIR service, which names a bad one (400 OperationOutcome).
  */
+export const FhirResource = z.looseObject({ resourceType: z.string() }).meta({ id: 'FhirResource' });
+/** Every FHIR error answer: an OperationOutcome (errors.ts). */
+export const OperationOutcome = z
+  .looseObject({
+    resourceType: z.literal('OperationOutcome'),
+    issue: z.array(z.looseObject({ severity: z.enum(['fatal', 'error', 'warning', 'information']), code: z.string(), diagnostics: z.string().optional() })).min(1),
+  })
+  .meta({ id: 'OperationOutcome' });
+
+/** A resource type name or an operation (`$export`): FHIR names are letters; ids follow the id rule. */
+const TypeName = z.string().min(1).max(64).regex(/^(\$[a-z][a-z-]*|[A-Z][A-Za-z]*)$/, 'a FHIR resource type (e.g. Observation) or an operation ($name)');
+/**
+ * FHIR id rule `[A-Za-z0-9\-\.]{1,64}` (§2.24), plus `_` because Vigil's internal ids (`pat_…`, from the REST
+ * API) are accepted on input too (api/fhir/ids.ts); `$op` names a type-level operation (Observation/$lastn).
+ */
+const FhirId = z.string().min(1).max(64).regex(/^(\$[a-z][a-z-]*|[A-Za-z0-9\-._]{1,64})$/, 'a FHIR id ([A-Za-z0-9-.]{1,64})');
+export const FhirTypeParams = z.object({ type: TypeName });
+export const FhirReadParams = FhirTypeParams.extend({ id: FhirId });
+export const FhirOperationParams = FhirReadParams.extend({ op: z.string().min(1).max(64) });
+export const FhirVersionParams = FhirReadParams.extend({ vid: z.string().min(1).max(64) });
+export const FhirAnyPathParams = FhirReadParams.extend({ '*': z.string().max(256) });
+
+const SearchValue = z.union([z.string(), z.array(z.string())]).optional();
+/** The common search parameters, named for the API description; any other passes through to the FHIR service. */
 export const FhirSearchQuery = z.looseObject({
   _count: SearchValue,
-  _offset: SearchValue,
+  _cursor: SearchValue,
   _id: SearchValue,
+  _lastUpdated: SearchValue,
+  _summary: SearchValue,
+  _elements: SearchValue,
+  _total: SearchValue,
+  _sort: SearchValue,
+  _include: SearchValue,
+  _revinclude: SearchValue,
   patient: SearchValue,
   subject: SearchValue,
   code: SearchValue,
   date: SearchValue,
+});
+
+/** Bulk Data IG v2 kick-off parameters (the service names an unsupported one). */
+export const BulkExportQuery = z.looseObject({ _type: SearchValue, _since: SearchValue, _outputFormat: SearchValue });
+export const BulkJobParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'an export id') });
+export const BulkFileParams = BulkJobParams.extend({ name: z.string().min(1).max(80).regex(/^[A-Z][A-Za-z]+\.ndjson$/, 'a file name such as Observation.ndjson') });
+export const GroupParams = z.object({ id: FhirId });
+/** The completed export (Bulk Data IG §response-complete-status). */
+export const BulkManifest = z
+  .object({
+    transactionTime: z.string(),
+    request: z.string(),
+    requiresAccessToken: z.boolean(),
+    output: z.array(z.object({ type: z.string(), url: z.string(), count: z.number().int().optional() })),
+    error: z.array(z.object({ type: z.string(), url: z.string() })),
+  })
+  .meta({ id: 'BulkManifest' });
+/** NDJSON streamed from disk. */
+export const Ndjson = z.string().describe('application/fhir+ndjson');
+export const Empty = z.null().describe('no content');
+
+/** /.well-known/smart-configuration (SMART App Launch 2.x §2.1). */
+export const SmartConfiguration = z
+  .looseObject({
+    issuer: z.string(),
+    jwks_uri: z.string(),
+    authorization_endpoint: z.string(),
+    token_endpoint: z.string(),
+    grant_types_supported: z.array(z.string()),
+    scopes_supported: z.array(z.string()),
+    response_types_supported: z.array(z.string()),
+    code_challenge_methods_supported: z.array(z.string()),
+    capabilities: z.array(z.string()),
+  })
+  .meta({ id: 'SmartConfiguration' });
+
+export const SmartAppBody = z.object({
+  name: z.string().min(1).max(200),
+  redirectUris: z.array(z.string().min(1).max(2000)).min(1).max(20),
+});
+export const SmartApp = z.object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()) }).meta({ id: 'SmartApp' });
+
+/** GET /api/v1/patients/{id}/readings.csv: one row per reading (time, code, display, value, unit, device). */
+export const ReadingsCsvQuery = z.object({
+  from: z.string().max(64).optional(),
+  to: z.string().max(64).optional(),
+  code: z.string().max(2000).optional(),
+  codes: z.string().max(2000).optional(),
+});
+export const CsvText = z.string().describe('text/csv, header time,code,display,value,unit,device');
+
+export const IMPORT_BATCH_MAX = 10_000;
+/** POST /api/v1/readings/import: rows already parsed and unit-converted by `vigil import csv`. */
+export const ReadingsImportBody = z.object({
+  rows: z
+    .array(
+      z.object({
+        line: z.number().int().nonnegative(),
+        patient: z.string().min(1).max(200),
+        code: z.string().min(1).max(64),
+        value: z.number().finite(),
+        unit: z.string().min(1).max(32),
+        ts: z.number().int(),
+        device: z.string().min(1).max(200).optional(),
+      }),
+    )
+    .max(IMPORT_BATCH_MAX),
+});
+export const ReadingsImportResult = z.object({
+  stored: z.number().int(),
+  duplicates: z.number().int(),
+  rejections: z.array(z.object({ line: z.number().int(), reason: z.string() })),
 });

@@ -3,7 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
-import { AppError, badRequest, notFound } from '../../platform/errors.ts';
+import { badRequest, notFound } from '../../platform/errors.ts';
+import type { AccessPolicy } from '../../auth/access.ts';
 import type { FhirContext, FhirRegistry } from './registry.ts';
 import { parseSearch } from './search/params.ts';
 
@@ -28,7 +29,7 @@ interface Job {
   created: number;
 }
 
-export function createBulkExport(deps: { registry: FhirRegistry; dataDir: string }) {
+export function createBulkExport(deps: { registry: FhirRegistry; access: AccessPolicy; dataDir: string }) {
   const jobs = new Map<string, Job>();
   const dir = (id: string) => path.join(deps.dataDir, 'exports', id);
 
@@ -66,7 +67,7 @@ export function createBulkExport(deps: { registry: FhirRegistry; dataDir: string
     /** Kick-off (Bulk Data IG §kick-off): `Prefer: respond-async` required; returns the status URL. */
     kickOff(ctx: FhirContext, level: 'system' | 'patient', query: Record<string, string | string[] | undefined>, prefer: string | undefined, requestUrl: string): string {
       if (!/respond-async/.test(prefer ?? '')) throw badRequest('$export is asynchronous: send the header Prefer: respond-async');
-      if (level === 'system' && ctx.principal.role !== 'admin') throw new AppError('FORBIDDEN', 'a system-level $export needs the admin role (use Patient/$export for your patients)');
+      if (level === 'system') deps.access.assertSystemExport(ctx.principal);
       const str = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
       for (const k of Object.keys(query)) if (!['_type', '_since', '_outputFormat'].includes(k)) throw badRequest(`$export parameter "${k}" is not supported (supported: _type, _since, _outputFormat)`);
       const format = str(query._outputFormat);

@@ -1,21 +1,26 @@
 import { policy } from '../policy.ts';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Api } from '../http-server.ts';
+import type { z } from 'zod';
+import { BulkFileParams, BulkJobParams, BulkExportQuery, BulkManifest, Empty, FhirAnyPathParams, FhirOperationParams, FhirReadParams, FhirResource, FhirSearchQuery, FhirTypeParams, FhirVersionParams, Ndjson, OperationOutcome } from '../contracts/index.ts';
 import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
 import { isStrict } from './search/params.ts';
 import { createReadStream } from 'node:fs';
 import type { BulkExport } from './bulk-export.ts';
 
+type BulkManifestBody = z.infer<typeof BulkManifest>;
+
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
-const outcome = (severity: string, code: string, diagnostics: string) => ({ resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics }] });
+const outcome = (severity: 'error' | 'warning' | 'information', code: string, diagnostics: string) => ({ resourceType: 'OperationOutcome' as const, issue: [{ severity, code, diagnostics }] });
 
 /**
  * HTTP for the FHIR R4 API under /fhir/R4 (RESTful API §3.1.0): read, vread, history, search; every other
  * interaction answers 405 (or 501 for whole operations not built) with issue code not-supported, so that a
  * client can tell "not here" from "no such record".
  */
-export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; baseUrl: () => string; bulk?: BulkExport }) {
+export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => string; bulk?: BulkExport }) {
   const ctx = (req: FastifyRequest) => ({ principal: requirePrincipal(req), baseUrl: deps.baseUrl() });
   const send = async (reply: FastifyReply, work: () => Promise<unknown>) => {
     try {
@@ -37,8 +42,12 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
     });
   }
 
+  const READ_SCOPE = policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)');
+  /** Every FHIR answer is a resource; errors are OperationOutcomes (errors.ts). */
+  const resource = { 200: FhirResource, 400: OperationOutcome, 404: OperationOutcome, 405: OperationOutcome, 501: OperationOutcome };
+
   // Public (SMART App Launch 2.x §conformance): clients read it before they have a token.
-  app.get('/fhir/R4/metadata', { config: { policy: policy.public('SMART App Launch: clients read the CapabilityStatement before they have a token') } }, async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
+  app.get('/fhir/R4/metadata', { config: { policy: policy.public('SMART App Launch: clients read the CapabilityStatement before they have a token') }, schema: { summary: 'CapabilityStatement (public)', response: { 200: FhirResource } } }, async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
 
   // Bulk Data $export (system and Patient level), asynchronous: kick-off → status → NDJSON files.
   const bulk = deps.bulk;
@@ -51,55 +60,58 @@ export function fhirRoutes(app: FastifyInstance, deps: { fhir: FhirService; base
         reply.status(202).header('content-location', status);
         return outcome('information', 'informational', `export started; poll ${status}`);
       });
-    app.get('/fhir/R4/$export', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, kickOff('system'));
-    app.get('/fhir/R4/Patient/$export', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, kickOff('patient'));
-    app.get('/fhir/R4/$export-status/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-      const s = bulk.status(ctx(req), (req.params as { id: string }).id);
-      if (s.status === 202) return reply.status(202).header('x-progress', s.progress).header('retry-after', '1').send();
+    const kickOffSchema = { querystring: BulkExportQuery, response: { 202: OperationOutcome } };
+    app.get('/fhir/R4/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data system export (admins), asynchronous', ...kickOffSchema } }, kickOff('system'));
+    app.get('/fhir/R4/Patient/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of the patients the caller may see, asynchronous', ...kickOffSchema } }, kickOff('patient'));
+    app.get('/fhir/R4/$export-status/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export status: 202 while running, the manifest when complete', params: BulkJobParams, response: { 200: BulkManifest, 202: Empty, 500: OperationOutcome } } }, async (req, reply) => {
+      const s = bulk.status(ctx(req), req.params.id);
+      if (s.status === 202) return (reply as FastifyReply).status(202).header('x-progress', s.progress).header('retry-after', '1').send();
       if (s.status === 500) return reply.status(500).type(FHIR_JSON).send(outcome('error', 'exception', s.error));
-      return reply.type('application/json').send(s.manifest);
+      return reply.type('application/json').send(s.manifest as BulkManifestBody);
     });
-    app.delete('/fhir/R4/$export-status/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-      await bulk.remove(ctx(req), (req.params as { id: string }).id);
-      return reply.status(202).send();
+    app.delete('/fhir/R4/$export-status/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'Cancel or delete a Bulk Data export', params: BulkJobParams, response: { 202: Empty } } }, async (req, reply) => {
+      await bulk.remove(ctx(req), req.params.id);
+      return (reply as FastifyReply).status(202).send();
     });
-    app.get('/fhir/R4/$export-file/:id/:name', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-      const { id, name } = req.params as { id: string; name: string };
-      return reply.type('application/fhir+ndjson').send(createReadStream(bulk.file(ctx(req), id, name)));
+    app.get('/fhir/R4/$export-file/:id/:name', { config: { policy: READ_SCOPE }, schema: { summary: 'One NDJSON file of a completed export (its owner only)', params: BulkFileParams, response: { 200: Ndjson } } }, async (req, reply) => {
+      const { id, name } = req.params;
+      return reply.type('application/fhir+ndjson').send(createReadStream(bulk.file(ctx(req), id, name)) as unknown as string);
     });
   }
 
-  app.get('/fhir/R4/:type', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-    const { type } = req.params as { type: string };
+  app.get('/fhir/R4/:type', { config: { policy: READ_SCOPE }, schema: { summary: 'search-type → Bundle (searchset); unknown parameters: 400 under Prefer: handling=strict', params: FhirTypeParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
+    const { type } = req.params;
     if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
     return send(reply, () => deps.fhir.search(ctx(req), type, req.query as Query, isStrict(req.headers.prefer)));
   });
-  app.get('/fhir/R4/:type/:id', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-    const { type, id } = req.params as { type: string; id: string };
+  app.get('/fhir/R4/:type/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'read, or a type-level operation (Observation/$lastn)', params: FhirReadParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
+    const { type, id } = req.params;
     if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query as Query, isStrict(req.headers.prefer)));
     return send(reply, () => deps.fhir.read(ctx(req), type, id));
   });
-  app.get('/fhir/R4/:type/:id/_history', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-    const { type, id } = req.params as { type: string; id: string };
+  app.get('/fhir/R4/:type/:id/_history', { config: { policy: READ_SCOPE }, schema: { summary: 'history-instance → Bundle (history)', params: FhirReadParams, response: resource } }, async (req, reply) => {
+    const { type, id } = req.params;
     return send(reply, () => deps.fhir.history(ctx(req), type, id));
   });
-  app.get('/fhir/R4/:type/:id/_history/:vid', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-    const { type, id, vid } = req.params as { type: string; id: string; vid: string };
+  app.get('/fhir/R4/:type/:id/_history/:vid', { config: { policy: READ_SCOPE }, schema: { summary: 'vread', params: FhirVersionParams, response: resource } }, async (req, reply) => {
+    const { type, id, vid } = req.params;
     return send(reply, () => deps.fhir.vread(ctx(req), type, id, vid));
   });
-  app.get('/fhir/R4/:type/:id/:op', { config: { policy: policy.signedIn('resources of the patients they may see (the FHIR service scopes every search and read, SMART scopes too)') } }, async (req, reply) => {
-    const { type, id, op } = req.params as { type: string; id: string; op: string };
+  app.get('/fhir/R4/:type/:id/:op', { config: { policy: READ_SCOPE }, schema: { summary: 'instance operation (Patient/{id}/$everything)', params: FhirOperationParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
+    const { type, id, op } = req.params;
     requirePrincipal(req);
     if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query as Query, isStrict(req.headers.prefer)));
     if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
     return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
   });
   // Writes, batch/transaction and the rest: not built yet, said plainly.
-  for (const url of ['/fhir/R4', '/fhir/R4/:type', '/fhir/R4/:type/:id', '/fhir/R4/:type/:id/*']) {
-    app.route({
-      method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+  const writeParams = { '/fhir/R4': undefined, '/fhir/R4/:type': FhirTypeParams, '/fhir/R4/:type/:id': FhirReadParams, '/fhir/R4/:type/:id/*': FhirAnyPathParams };
+  for (const [url, params] of Object.entries(writeParams)) {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) app.route({
+      method,
       url,
       config: { policy: policy.signedIn('answers 405/501: not supported yet') },
+      schema: { ...(params ? { params } : {}), response: resource },
       handler: async (req, reply) => {
         requirePrincipal(req);
         const what = `${req.method} ${req.url.split('?')[0].replace(/^\/fhir\/R4/, '') || '/'}`;

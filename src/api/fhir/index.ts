@@ -35,7 +35,7 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
       access: deps.access,
       audit: deps.audit,
       store: createObservationStore(deps.db),
-      include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.db, ids) },
+      include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.devices, ids) },
     }),
   );
   const oauth = { base: '' };
@@ -56,7 +56,7 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
     registry,
     service,
     routes(app: FastifyInstance, baseUrl: () => string, smart?: { auth: AuthService; users: UsersRepository; publicBase: () => string; secureCookies: boolean }) {
-      fhirRoutes(app, { fhir: service, baseUrl, bulk: deps.dataDir ? createBulkExport({ registry, dataDir: deps.dataDir }) : undefined });
+      fhirRoutes(app, { fhir: service, baseUrl, bulk: deps.dataDir ? createBulkExport({ registry, access: deps.access, dataDir: deps.dataDir }) : undefined });
       if (smart) {
         Object.defineProperty(oauth, 'base', { get: smart.publicBase });
         const principalOfUser = async (id: string): Promise<Principal | null> => {

@@ -321,6 +321,11 @@ describe('FHIR R4 search', () => {
     const missing = await get<any>(clin, '/fhir/R4/Patient/pat-doesnotexist');
     expect(missing.status).toBe(404);
     expect(missing.body.issue[0].code).toBe('not-found');
+    // The route's schema (contracts/fhir.ts) refuses an id outside the FHIR id rule, naming the parameter.
+    const bad = await get<any>(clin, '/fhir/R4/Patient/not%20an%20id!');
+    expect(bad.status).toBe(400);
+    expect(bad.body.resourceType).toBe('OperationOutcome');
+    expect(bad.body.issue[0].diagnostics).toContain('params.id');
     const v = await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history/1`);
     expect(v.body.id).toBe(a.replace('_', '-'));
     expect((await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history/2`)).status).toBe(404);

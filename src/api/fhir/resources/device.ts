@@ -1,7 +1,7 @@
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { Db } from '../../../platform/db.ts';
 import { notFound } from '../../../platform/errors.ts';
-import type { Device, DevicesRepository } from '../../../store/devices.repository.ts';
+import { DEVICE_COLUMNS, deviceFromRow, type DeviceRow, type DevicesRepository } from '../../../store/devices.repository.ts';
 import { fromFhirId } from '../ids.ts';
 import { deviceResource, SYSTEM_DEVICE_ID } from '../mapping.ts';
 import type { ResourceProvider } from '../registry.ts';
@@ -11,24 +11,6 @@ import { paramsNamed, parseToken } from '../search/params.ts';
 import { narrowPatients, referenceIds } from '../search/reference.ts';
 import type { SqlParams } from '../search/sql.ts';
 import { tableSearch } from './table-search.ts';
-
-interface Row {
-  id: string;
-  patient_id: string | null;
-  type: string;
-  name: string | null;
-  online: boolean;
-  battery: number | null;
-  last_seen_at: Date | null;
-  rejected_count: number;
-  created_at: Date;
-}
-
-const toDevice = (r: Row): Device => ({
-  id: r.id, patientId: r.patient_id, type: r.type, name: r.name, online: r.online, battery: r.battery,
-  lastSeenAt: r.last_seen_at ? new Date(r.last_seen_at).getTime() : null, rejectedCount: r.rejected_count, createdAt: new Date(r.created_at).getTime(),
-});
-const COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at';
 
 /** Device: a patient's devices are visible with the patient; unassigned devices to admins only. */
 export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: DevicesRepository }): ResourceProvider {
@@ -46,7 +28,7 @@ export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: De
     },
     async read(ctx, id) {
       const d = await deps.devices.byId(fromFhirId(id));
-      if (!d || (d.patientId ? !(await deps.access.canSeePatient(ctx.principal, d.patientId)) : ctx.principal.role !== 'admin')) throw notFound(`Device/${id}`);
+      if (!d || !(await deps.access.canSeeDevice(ctx.principal, d))) throw notFound(`Device/${id}`);
       return deviceResource(d);
     },
     async searchType(ctx, req) {
@@ -63,14 +45,12 @@ export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: De
         }
         return w;
       };
-      const r = await tableSearch<Row, ReturnType<typeof deviceResource>>(deps.db, req, { from: 'devices', columns: COLUMNS, where, map: (row) => deviceResource(toDevice(row)) });
+      const r = await tableSearch<DeviceRow, ReturnType<typeof deviceResource>>(deps.db, req, { from: 'devices', columns: DEVICE_COLUMNS, where, map: (row) => deviceResource(deviceFromRow(row)) });
       return { resources: r.resources, total: r.total, next: r.next };
     },
   };
 }
 
-export async function devicesByIds(db: Db, ids: string[]) {
-  if (!ids.length) return [];
-  const rows = await db.query<Row>(`SELECT ${COLUMNS} FROM devices WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
-  return rows.map((r) => deviceResource(toDevice(r)));
+export async function devicesByIds(devices: DevicesRepository, ids: string[]) {
+  return (await devices.byIds(ids)).map(deviceResource);
 }

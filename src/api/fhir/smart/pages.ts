@@ -45,8 +45,9 @@ function describe(scope: string): string {
   return `${g.read || g.search ? 'Read' : 'Use'} ${what} ${g.context === 'patient' ? 'of the chosen patient' : 'you can see'}`;
 }
 
-export function consentPage(o: { app: string; scopes: string[]; requestId: string; user: Principal; patients: Patient[]; message?: string }) {
-  const needsPatient = o.user.role !== 'patient' && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
+/** `choosesPatient`: staff pick the patient to share (auth/access.ts decides); a patient's app opens on themself. */
+export function consentPage(o: { app: string; scopes: string[]; requestId: string; user: Principal; choosesPatient: boolean; patients: Patient[]; message?: string }) {
+  const needsPatient = o.choosesPatient && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
   const picker = needsPatient
     ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p, i) => `<label><input type="radio" name="patient" value="${esc(p.id)}"${i === 0 ? ' checked' : ''} required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
     : '';

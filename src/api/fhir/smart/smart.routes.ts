@@ -1,6 +1,9 @@
 import { policy } from '../../policy.ts';
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Api } from '../../http-server.ts';
+import { SmartApp, SmartAppBody, SmartConfiguration } from '../../contracts/index.ts';
+import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
 import type { AccessPolicy } from '../../../auth/access.ts';
@@ -18,7 +21,7 @@ const PENDING_TTL_MS = 10 * 60_000;
  * screen (sign-in, then consent with the patient to share), the token endpoint, and the JWKS for id_tokens.
  * SMART access tokens are honoured on GET /fhir/R4/{type}… only, for the types and interactions granted.
  */
-export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; auth: AuthService; access: AccessPolicy; patients: PatientsRepository; fhirBase: () => string; publicBase: () => string; secureCookies: boolean }) {
+export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthService; access: AccessPolicy; patients: PatientsRepository; fhirBase: () => string; publicBase: () => string; secureCookies: boolean }) {
   // Browser apps on other origins call FHIR, the token endpoint and discovery with a bearer token (no cookies).
   const CORS_PATHS = /^\/(fhir\/|\.well-known\/smart-configuration|oauth\/token|\.well-known\/jwks\.json)/;
   void app.register(cors, {
@@ -58,7 +61,7 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     capabilities: ['launch-standalone', 'client-public', 'context-standalone-patient', 'permission-patient', 'permission-user', 'permission-offline', 'permission-v1', 'permission-v2', 'sso-openid-connect'],
   });
   // Discovery lives at {FHIR base}/.well-known/smart-configuration (SMART 2.x §2.1); the server root too.
-  app.get('/fhir/R4/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') } }, async () => configuration());
+  app.get('/fhir/R4/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') }, schema: { summary: 'SMART App Launch 2.x discovery (public)', response: { 200: SmartConfiguration } } }, async () => configuration());
   app.get('/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') } }, async () => configuration());
   app.get('/.well-known/jwks.json', { config: { policy: policy.public('public keys that sign id_tokens') } }, async () => deps.smart.jwks());
 
@@ -99,8 +102,8 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     const redirects = [checked.redirectUri];
     if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token') return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }), redirects);
     const visible = await deps.access.visiblePatientIds(req.principal);
-    const patients = req.principal.role === 'patient' ? [] : visible === null ? await deps.patients.list(null, 200) : await deps.patients.list(visible, 200);
-    return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, patients, message }), redirects);
+    const patients = !deps.access.choosesLaunchPatient(req.principal) ? [] : visible === null ? await deps.patients.list(null, 200) : await deps.patients.list(visible, 200);
+    return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, choosesPatient: deps.access.choosesLaunchPatient(req.principal), patients, message }), redirects);
   }
 
   app.get('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') } }, async (req, reply) => screen(req, reply, req.query as Record<string, string>));
@@ -141,7 +144,7 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
     if (form.action !== 'allow') {
       return reply.redirect(`${checked.redirectUri}?${new URLSearchParams({ error: 'access_denied', error_description: 'the user declined', ...(checked.state ? { state: checked.state } : {}) })}`, 302);
     }
-    const patientId = req.principal.role === 'patient' ? req.principal.patientId : (form.patient ?? null);
+    const patientId = deps.access.launchPatient(req.principal, form.patient ?? null);
     try {
       return reply.redirect(await deps.smart.approve(req.principal, checked, patientId), 302);
     } catch (err) {
@@ -150,15 +153,9 @@ export function smartRoutes(app: FastifyInstance, deps: { smart: SmartService; a
   });
 
   // Registering an app (admins): `vigil smart app add` calls this when a server runs.
-  app.post('/api/v1/smart/apps', { config: { policy: policy.admin() } }, async (req, reply) => {
-    const p = req.principal;
-    if (!p) throw new AppError('UNAUTHENTICATED', 'sign in or send Authorization: Bearer <token>');
-    deps.access.assertAdmin(p);
-    const body = (req.body ?? {}) as { name?: unknown; redirectUris?: unknown };
-    if (typeof body.name !== 'string' || !Array.isArray(body.redirectUris) || !body.redirectUris.every((u) => typeof u === 'string')) {
-      throw new AppError('VALIDATION', 'body must be {"name": "…", "redirectUris": ["https://…"]}');
-    }
-    return reply.status(201).send(await deps.smart.registerClient({ name: body.name, redirectUris: body.redirectUris as string[] }));
+  app.post('/api/v1/smart/apps', { config: { policy: policy.admin() }, schema: { summary: 'Register a SMART app (public client, PKCE)', body: SmartAppBody, response: { 201: SmartApp } } }, async (req, reply) => {
+    deps.access.assertAdmin(requirePrincipal(req));
+    return reply.status(201).send(await deps.smart.registerClient(req.body));
   });
 
   app.post('/oauth/token', { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') } }, async (req, reply) => {

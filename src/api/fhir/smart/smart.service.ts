@@ -59,7 +59,8 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
 
   function idToken(p: Principal, clientId: string, key: KeyObject = privateKey) {
     const now = Math.floor(Date.now() / 1000);
-    const fhirUser = p.role === 'patient' && p.patientId ? `${deps.baseUrl()}/Patient/${toFhirId(p.patientId)}` : p.practitionerId ? `${deps.baseUrl()}/Practitioner/${toFhirId(p.practitionerId)}` : undefined;
+    const who = deps.access.fhirUserOf(p);
+    const fhirUser = who ? `${deps.baseUrl()}/${who.type}/${toFhirId(who.id)}` : undefined;
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
     const body = b64url(JSON.stringify({ iss: deps.baseUrl(), sub: p.userId, aud: clientId, iat: now, exp: now + 3600, ...(fhirUser ? { fhirUser } : {}), name: p.displayName }));
     return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
