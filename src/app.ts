@@ -94,7 +94,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
     ecg: createEcgRepository(db),
     rejections: createRejectionsRepository(db),
   };
-  const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile });
+  const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile, clock });
   const emergency = createEmergencyAccess({ db, audit, patients: repos.patients, clock });
   const access = createAccessPolicy({ patients: repos.patients, emergencyPatientIds: emergency.activePatientIds });
   const sec = deps.security;
@@ -107,7 +107,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig({}) });
   const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock, alerts: alerts.service });
   const ingest = createIngestService({
-    db, ...repos, deviceService, events, logger: deps.logger, flushMs: deps.flushMs ?? 5, pressure: () => alerts.monitor.belowHighWater(),
+    db, ...repos, deviceService, events, clock, logger: deps.logger, flushMs: deps.flushMs ?? 5, pressure: () => alerts.monitor.belowHighWater(),
   });
   // [tele] messages: bodies and files sealed with the patient's key
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
@@ -243,10 +243,10 @@ type Gateway = DeviceGateway & { port?: number; clientCount?: () => number };
 /** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
 async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
   if (config.mqttUrl) {
-    return connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, logger });
+    return connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, clock: services.clock, logger });
   }
   if (config.mqttPort === 0) return null;
-  const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, logger };
+  const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, clock: services.clock, logger };
   try {
     return await startEmbeddedBroker({ port: config.mqttPort, ...brokerDeps });
   } catch (err) {

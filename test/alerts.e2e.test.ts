@@ -177,4 +177,13 @@ describe('alerts end to end', () => {
     const versions = await api(nurse.token, 'GET', `/api/v1/alert-rules/${v2.body.id}/versions`);
     expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
   });
+
+  it("stamps a device's last contact with the app's Clock, not the machine's (device-offline and missing-data rules read it)", async () => {
+    clock.advance(3 * 60 * MIN);
+    await client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, JSON.stringify({ spo2: 97 }), { qos: 1 });
+    const seen = await eventually(async () => (await api<{ lastSeenAt: number | null }>(nurse.token, 'GET', `/api/v1/devices/${device.id}`)).body.lastSeenAt ?? 0, (t) => t >= Date.now() + 3 * 60 * MIN - MIN, 15_000);
+    expect(seen).toBeGreaterThanOrEqual(Date.now() + 3 * 60 * MIN - MIN);
+    expect(seen).toBeLessThanOrEqual(clock.now());
+  });
 });
+

@@ -1,6 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import type { EventBus } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { Clock } from '../platform/clock.ts';
 import type { EcgChunk, StoredEcgChunk, StoredReading } from '../domain/types.ts';
 import type { NewReading, ReadingsRepository } from '../store/readings.repository.ts';
 import type { EcgRepository } from '../store/ecg.repository.ts';
@@ -43,6 +44,8 @@ export function createIngestService(deps: {
   deviceService: DeviceService;
   events: EventBus;
   logger: Logger;
+  /** Arrival time of a message that does not bring its own (device last-seen, received_at). */
+  clock: Clock;
   flushMs: number;
   /**
    * Back-pressure from what consumes stored readings (the alert rules): resolves when there is room. A
@@ -168,7 +171,7 @@ export function createIngestService(deps: {
   }
 
   const service = {
-    async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
+    async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
       const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, decodeTelemetry);
       if (!admitted.ok) return admitted;
       const { topic, patientId } = admitted;
@@ -193,7 +196,7 @@ export function createIngestService(deps: {
       return { ok: true, stored: result.readings.length, duplicates, rejected };
     },
 
-    async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
+    async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
       const admitted = await admit(deviceId, 'ecg', payload, receivedAt, decodeEcg);
       if (!admitted.ok) return admitted;
       const result = await deadLetterOnDataError(deviceId, admitted.topic, payload, receivedAt, () =>
@@ -204,7 +207,7 @@ export function createIngestService(deps: {
       return { ok: true, stored: result.ecg.length, duplicates: 1 - result.ecg.length, rejected: [] };
     },
 
-    async acceptStatus(deviceId: string, payload: Buffer | string, receivedAt = Date.now()): Promise<IngestResult> {
+    async acceptStatus(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
       const decoded = decodeStatus(payload);
       if (!decoded.ok) {
         await reject(deviceId, `${TOPIC_PREFIX}${deviceId}/status`, decoded.reason, payload, receivedAt);
@@ -214,7 +217,7 @@ export function createIngestService(deps: {
     },
 
     /** Connection changes from the broker (connect, disconnect, last will) land here too. */
-    async setOnline(deviceId: string, online: boolean, battery: number | undefined, at = Date.now()): Promise<IngestResult> {
+    async setOnline(deviceId: string, online: boolean, battery: number | undefined, at = deps.clock.now()): Promise<IngestResult> {
       await deps.devices.setStatus(deviceId, { online, battery, at });
       const patientId = (await deps.deviceService.patientOf(deviceId)) ?? null;
       deps.events.emit('device.status', { deviceId, patientId, online, battery, ts: at });

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
+import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { EventBus } from '../../platform/events.ts';
 import type { DeviceService } from '../../devices/device.service.ts';
@@ -22,6 +23,7 @@ export async function startEmbeddedBroker(deps: {
   deviceService: DeviceService;
   ingest: IngestService;
   events: EventBus;
+  clock: Clock;
   logger: Logger;
 }): Promise<DeviceGateway & { port: number; clientCount(): number }> {
   const log = deps.logger.child({ module: 'broker' });
@@ -74,7 +76,7 @@ export async function startEmbeddedBroker(deps: {
       log.warn({ deviceId, readings: countReadings(payload) }, `telemetry message refused: more than ${MQTT_LIMITS.maxReadingsPerMessage} readings`);
       return done(null);
     }
-    const work = routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload);
+    const work = routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now());
     if (packet.qos === 0) {
       work.catch((err) => log.error({ err, deviceId }, 'ingest failed (QoS 0 message lost)'));
       return done(null);

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient, type IPublishPacket, type Packet } from 'mqtt';
+import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { EventBus } from '../../platform/events.ts';
 import type { IngestService } from '../ingest.service.ts';
@@ -24,6 +25,7 @@ export async function connectExternalBroker(deps: {
   consumers: number;
   ingest: IngestService;
   events: EventBus;
+  clock: Clock;
   logger: Logger;
 }): Promise<DeviceGateway> {
   const log = deps.logger.child({ module: 'broker', url: redact(deps.url) });
@@ -42,7 +44,7 @@ export async function connectExternalBroker(deps: {
     });
     deferAcksUntilDurable(client, (packet) => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      return routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload).then(() => undefined);
+      return routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now()).then(() => undefined);
     }, log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {

@@ -27,7 +27,8 @@ export async function routeDeviceMessage(
   events: EventBus,
   topic: string,
   payload: Buffer,
-  receivedAt = Date.now(),
+  /** When the broker received it (the app's Clock): device last-seen and command results. */
+  receivedAt: number,
 ): Promise<IngestResult | null> {
   const parsed = parseDeviceTopic(topic);
   if (!parsed) return null;
