@@ -10,12 +10,8 @@ describe('alert chain back-pressure and state eviction', () => {
   let deviceId: string;
   let patientId: string;
   beforeAll(async () => {
-    process.env.VIGIL_ALERT_BACKLOG_MAX = '100';
-    try {
-      app = await bootApp();
-    } finally {
-      delete process.env.VIGIL_ALERT_BACKLOG_MAX;
-    }
+    // Through the app's Config (nothing reads process.env after start): a low mark, so the flood overruns it.
+    app = await bootApp({ env: { VIGIL_ALERT_BACKLOG_MAX: '100' } });
     patientId = (await app.services.patientService.create({ name: 'Flood', birthDate: '1950-01-01' }, 'system')).id;
     deviceId = (await app.services.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system')).id;
   }, 180_000);
@@ -23,6 +19,7 @@ describe('alert chain back-pressure and state eviction', () => {
 
   it('a message waits for the rule backlog to fall below the high-water mark before it is written and acknowledged', async () => {
     const monitor = app.services.alerts.monitor;
+    expect(monitor.stats().backlogMax).toBe(100);
     const accept = (seq: number, hr: number) => app.services.ingest.acceptTelemetry(deviceId, JSON.stringify({ seq, hr, spo2: 97 }));
     // A first wave fills the backlog far past 100 readings (one committed batch is evaluated as one job).
     const wave = Array.from({ length: 1500 }, (_, i) => accept(i, 70 + (i % 20)));

@@ -21,7 +21,7 @@ interface Tracked {
   ruleKey: string;
   subject: string;
   state: RuleState;
-  /** Wall-clock time of the last signal or tick that touched this state. */
+  /** When (the app's Clock) the last signal or tick touched this state. */
   touchedAt: number;
 }
 
@@ -93,7 +93,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
         const subject = subjectOf(rule.definition, s);
         const key = keyOf(s.patientId, rule.key, subject);
         const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState(), touchedAt: 0 };
-        t.touchedAt = Date.now();
+        t.touchedAt = now;
         const prevFiring = t.state.firing;
         const { state, transition } = evaluate(t.state, s, rule.definition, now);
         t.state = state;
@@ -108,13 +108,13 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
    * pending nor needed to notice silence (time-based rules), idle for IDLE_STATE_MS or past its rule's
    * trend window, or whose rule is gone. Without this, every patient, device and rule ever seen stayed.
    */
-  function evict(now: number, wall: number) {
+  function evict(now: number) {
     for (const [key, t] of states) {
       if (t.state.firing || t.state.since !== null) continue;
       const rule = ruleCache.get(t.patientId)?.rules.find((r) => r.key === t.ruleKey);
       if (!rule || TIME_BASED.has(rule.definition.kind)) continue; // unknown here: keep (tick removes states of removed rules)
       const window = rule?.definition.kind === 'rate-of-change' ? rule.definition.windowMs : 0;
-      if (wall - t.touchedAt >= Math.max(IDLE_STATE_MS, window)) states.delete(key);
+      if (now - t.touchedAt >= Math.max(IDLE_STATE_MS, window)) states.delete(key);
     }
     for (const [patientId, hit] of ruleCache) if (now - hit.at >= RULES_CACHE_MS) ruleCache.delete(patientId);
   }
@@ -134,13 +134,13 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
       if (transition) await apply(rule, t, prevFiring, transition);
     }
     await deps.alerts.escalateDue();
-    evict(now, Date.now());
+    evict(now);
   }
 
   /** Engine state from what is durable: open alerts are firing; devices' last contact seeds missing-data and offline. */
   async function seed() {
     for (const a of deps.alerts.active()) {
-      states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value }, touchedAt: Date.now() });
+      states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value }, touchedAt: deps.clock.now() });
     }
     for (const d of await deps.devices.list(null)) {
       if (!d.patientId || !d.lastSeenAt) continue;
@@ -149,7 +149,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
         const kind = rule.definition.kind;
         if (kind !== 'missing-data' && !(kind === 'device-offline' && !d.online)) continue;
         const key = keyOf(d.patientId, rule.key, d.id);
-        const t = states.get(key) ?? { patientId: d.patientId, ruleKey: rule.key, subject: d.id, state: initialState(), touchedAt: Date.now() };
+        const t = states.get(key) ?? { patientId: d.patientId, ruleKey: rule.key, subject: d.id, state: initialState(), touchedAt: deps.clock.now() };
         if (kind === 'missing-data') t.state.lastTs ??= lastSeen;
         else t.state.since ??= lastSeen;
         states.set(key, t);
@@ -196,7 +196,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     },
     stats: () => ({ backlog, maxBacklogSeen, backlogMax, states: states.size, cachedRules: ruleCache.size }),
     /** Runs eviction now (tests). */
-    evict: (wallNow = Date.now()) => evict(deps.clock.now(), wallNow),
+    evict: (at = deps.clock.now()) => evict(at),
     /** Resolves when every signal received so far has been evaluated. */
     idle: () => enqueue(async () => undefined),
     async close() {

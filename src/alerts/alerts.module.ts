@@ -40,6 +40,7 @@ export function createAlertsModule(deps: {
     rules: repos.rules,
     access: deps.access,
     audit: deps.audit,
+    clock: deps.clock,
     spo2ScaleOf: async (patientId) => ((await deps.patients.byId(patientId))?.settings.spo2Scale === 2 ? 2 : 1),
   });
   const channels: Partial<Record<JobChannel, ChannelSender>> = {};

@@ -1,3 +1,4 @@
+import type { Clock } from '../platform/clock.ts';
 import { z } from 'zod';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
@@ -28,7 +29,7 @@ export const ruleEditSchema = z.object({
  * most specific wins; among several teams the most recently edited) and saves edits as new versions.
  * The rule table is small, so it is held in memory and reloaded after each edit.
  */
-export function createRulesService(deps: { rules: RulesRepository; access: AccessPolicy; audit: AuditService; spo2ScaleOf?: (patientId: string) => Promise<1 | 2> }) {
+export function createRulesService(deps: { rules: RulesRepository; access: AccessPolicy; audit: AuditService; clock: Clock; spo2ScaleOf?: (patientId: string) => Promise<1 | 2> }) {
   let all: Rule[] = [];
   const teams = new Map<string, { at: number; ids: string[] }>();
   const listeners = new Set<() => void>();
@@ -64,7 +65,7 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
   }
 
   /** The effective, enabled rules for a patient, one per key. */
-  async function effectiveFor(patientId: string, now = Date.now()): Promise<Rule[]> {
+  async function effectiveFor(patientId: string, now = deps.clock.now()): Promise<Rule[]> {
     const rules = await resolve(patientId, now);
     return (await scaleOf(patientId, now)) === 2 ? rules.map(forScale2) : rules;
   }
