@@ -1,4 +1,5 @@
 import type { EventBus } from '../platform/events.ts';
+import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { ReadingsRepository } from '../store/readings.repository.ts';
 import type { IngestService } from '../ingest/ingest.service.ts';
@@ -15,7 +16,7 @@ export const CGM_DAILY_ALGORITHM = { name: 'cgm-consensus-2019-daily', version: 
  * Once per patient and (UTC) day, when glucose arrives, stores the previous day's time in range as a
  * derived Observation (LOINC 97510-2), stamped at that day's start with the consensus algorithm.
  */
-export function createCgmDailySummaries(deps: { events: EventBus; repos: { readings: ReadingsRepository }; ingest: Pick<IngestService, 'storeDerived'>; logger: Logger }) {
+export function createCgmDailySummaries(deps: { events: EventBus; repos: { readings: ReadingsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger }) {
   const log = deps.logger.child({ module: 'cgm-daily' });
   const done = new Map<string, number>(); // patient → day start already summarised
 
@@ -38,9 +39,10 @@ export function createCgmDailySummaries(deps: { events: EventBus; repos: { readi
   let prunedAt = 0;
   const off = deps.events.on('readings.stored', (readings: StoredReading[]) => {
     // Days already summarised older than two days can never be asked for again: forget them (memory).
-    if (Date.now() - prunedAt > 3_600_000) {
-      prunedAt = Date.now();
-      const cutoff = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
+    const now = deps.clock.now();
+    if (now - prunedAt > 3_600_000) {
+      prunedAt = now;
+      const cutoff = Math.floor(now / DAY_MS) * DAY_MS - 2 * DAY_MS;
       for (const [id, day] of done) if (day < cutoff) done.delete(id);
     }
     for (const r of readings) {

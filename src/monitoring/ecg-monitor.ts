@@ -1,4 +1,5 @@
 import type { EventBus } from '../platform/events.ts';
+import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredEcgChunk } from '../domain/types.ts';
@@ -22,7 +23,7 @@ interface DeviceStream {
   afStartTs: number | null;
   vfStartTs: number | null;
   patientId: string;
-  /** Wall-clock time of the last chunk (device clocks may be off; eviction goes by ours). */
+  /** When (the app's Clock) the last chunk arrived (device clocks may be off; eviction goes by ours). */
   seenAt: number;
 }
 
@@ -31,7 +32,7 @@ interface DeviceStream {
  * output into derived Observations (heart rate from ECG, AF episodes with their duration) and live events:
  * `ecg.episode` events (AF, VF; start/end) for alert rules and the dashboard, each after its row is stored.
  */
-export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestService, 'storeDerived'>; logger: Logger }) {
+export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger }) {
   const log = deps.logger.child({ module: 'ecg-monitor' });
   const streams = new Map<string, DeviceStream>();
 
@@ -65,14 +66,14 @@ export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestSe
     if (s) endStream(c.deviceId, s);
     const fresh: DeviceStream = {
       analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: ECG_UNIT_PER_MV[c.unit] }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0,
-      afStartTs: null, vfStartTs: null, patientId: c.patientId, seenAt: Date.now(),
+      afStartTs: null, vfStartTs: null, patientId: c.patientId, seenAt: deps.clock.now(),
     };
     streams.set(c.deviceId, fresh);
     return fresh;
   }
 
   const sweeper = setInterval(() => {
-    const now = Date.now();
+    const now = deps.clock.now();
     for (const [deviceId, s] of streams) {
       if (now - s.seenAt < IDLE_EVICT_MS) continue;
       endStream(deviceId, s);
@@ -84,7 +85,7 @@ export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestSe
   const off = deps.events.on('ecg.stored', (c: StoredEcgChunk) => {
     try {
       const s = streamFor(c);
-      s.seenAt = Date.now();
+      s.seenAt = deps.clock.now();
       const startIndex = Math.round(((c.ts - s.t0) / 1000) * s.fs);
       const result = s.analyzer.push(c.samples, startIndex);
       s.nextTs = c.ts + (c.samples.length / c.fs) * 1000;
