@@ -1,4 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock } from '../platform/clock.ts';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Db, Queryable } from '../platform/db.ts';
 import type { Principal } from '../domain/types.ts';
@@ -59,7 +60,8 @@ interface Row {
  * 005). A MAC-signed checkpoint of the head is written outside the table (`anchorFile`) shortly after every
  * write, so cutting off the tail is detected too. `verify` walks everything and reports every bad entry.
  */
-export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?: string | null }) {
+export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?: string | null; /** when each entry happened (default: the system clock) */ clock?: Clock }) {
+  const clock = opts.clock ?? systemClock;
   const keysById = new Map(opts.keys.all.map((k) => [auditKeyId(k), k]));
   const currentKeyId = auditKeyId(opts.keys.current);
   const anchorKey = createHmac('sha256', opts.keys.current).update('vigil-audit-anchor').digest();
@@ -75,7 +77,7 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     let prev = last?.hash ?? GENESIS;
     for (const entry of entries) {
       const row: Row = jsonSafe({
-        ts: new Date().toISOString(),
+        ts: new Date(clock.now()).toISOString(),
         actor: actorName(entry.actor),
         action: entry.action,
         entity_type: entry.entityType ?? null,
@@ -155,8 +157,8 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
       if (!opts.anchorFile) return;
       const [head] = await db.query<{ id: string; hash: string }>('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1');
       if (!head) return;
-      const a = { id: String(head.id), hash: head.hash, at: new Date().toISOString() };
-      const tmp = opts.anchorFile + '.tmp';
+      const a = { id: String(head.id), hash: head.hash, at: new Date(clock.now()).toISOString() };
+      const tmp = `${opts.anchorFile}.${randomBytes(4).toString('hex')}.tmp`; // two writers never share a temporary file
       await writeFile(tmp, JSON.stringify({ ...a, mac: anchorMac(a) }) + '\n', { mode: 0o600 });
       await rename(tmp, opts.anchorFile);
     },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openPgliteWorker, type Db } from '../platform/db.ts';
@@ -25,6 +25,7 @@ afterAll(async () => {
 });
 // Each test starts from a fresh 10-entry chain (emptying the table needs the owner to lift the triggers).
 beforeEach(async () => {
+  await audit?.flush(); // the previous test's pending checkpoint must not land on this test's chain
   await db.exec('ALTER TABLE audit_log DISABLE TRIGGER USER; TRUNCATE audit_log RESTART IDENTITY; ALTER TABLE audit_log ENABLE TRIGGER USER');
   audit = createAuditService(db, { keys, anchorFile: path.join(dir, 'anchor.json') });
   for (let i = 1; i <= 10; i++) await audit.record({ actor: 'system', action: 'test.write', entityType: 'Thing', entityId: `t${i}`, patientId: i % 2 ? 'pat_1' : null, details: { n: i } });
@@ -99,4 +100,18 @@ describe('audit trail', () => {
     const rows = await audit.forPatient('pat_1');
     expect(rows.map((r) => r.entity_id)).toEqual(['t9', 't7', 't5', 't3', 't1']);
   });
+  it("stamps entries and the checkpoint with the app's Clock, and they verify", async () => {
+    const at = Date.parse('2031-05-06T07:08:09.000Z');
+    const clocked = createAuditService(db, { keys, anchorFile: path.join(dir, 'anchor.json'), clock: { now: () => at } });
+    await clocked.record({ actor: 'system', action: 'test.clock', entityType: 'Thing', entityId: 'tc', patientId: 'pat_9' });
+    await clocked.checkpoint();
+    await clocked.flush();
+    const [row] = await clocked.forPatient('pat_9');
+    expect(new Date(row!.ts).toISOString()).toBe('2031-05-06T07:08:09.000Z');
+    expect(JSON.parse(await readFile(path.join(dir, 'anchor.json'), 'utf8')).at).toBe('2031-05-06T07:08:09.000Z');
+    const verified = await clocked.verify();
+    expect(verified.bad).toEqual([]);
+    expect(verified.anchor).toMatchObject({ at: '2031-05-06T07:08:09.000Z', ok: true });
+  });
 });
+
