@@ -28,6 +28,8 @@ import { createErasure, type Erasable } from './privacy/erasure.ts';
 import { createOriginCheck } from './auth/origin.ts';
 import { registerReadAudit } from './audit/read-audit.ts';
 import { auditRoutes } from './api/routes/audit.routes.ts';
+import { consentRoutes } from './api/routes/consent.routes.ts';
+import { createConsents } from './privacy/consent.ts';
 import { createDeviceService } from './devices/device.service.ts';
 import { createPatientService } from './patients/patient.service.ts';
 import { createDerivedService } from './patients/derived.service.ts';
@@ -96,7 +98,9 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   };
   const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile, clock });
   const emergency = createEmergencyAccess({ db, audit, patients: repos.patients, clock });
-  const access = createAccessPolicy({ patients: repos.patients, emergencyPatientIds: emergency.activePatientIds });
+  // The access policy asks consents on every request (a revoked consent is a 404 at once); consents ask access.
+  const access = createAccessPolicy({ patients: repos.patients, emergencyPatientIds: emergency.activePatientIds, caregiverPatientIds: (userId) => consents.caregiverPatientIds(userId) });
+  const consents = createConsents({ db, audit, access, clock });
   const sec = deps.security;
   const auth = createAuthService({
     users: repos.users, patients: repos.patients, audit, clock, mfa: createMfa(db, cipher, () => clock.now()),
@@ -114,7 +118,7 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
-  return { db, clock, events, repos, audit, access, emergency, erasure, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
+  return { db, clock, events, repos, audit, access, emergency, erasure, consents, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -195,7 +199,7 @@ export async function startApp(
     });
     registerReadAudit(http, services.audit); // F11: reads and refused access
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
-    const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins });
+    const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins, scopeChanges: services.consents });
     closers.push(() => live.close());
     registerRoutes(http, { config, services, server, gateway, live, demoLogins: () => demoInfo.logins, urls });
     if (demo?.mails) demoRoutes(http, { mails: demo.mails });
@@ -325,6 +329,7 @@ function registerRoutes(
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
   auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
+  consentRoutes(http, { consents: s.consents }); // [sec] consent
   const fhirBase = () => d.urls.base + '/fhir/R4';
   communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
   messageRoutes(http, { messaging: s.messaging }); // [tele]

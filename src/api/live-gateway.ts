@@ -30,7 +30,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * here, and only here, to the versioned wire union (api/contracts/live.ts). Every message names a patient
  * and goes only to sockets whose user may see that patient (the same access policy as the REST routes).
  */
-export function registerLiveGateway(app: Api, deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger; origins?: OriginCheck }) {
+export function registerLiveGateway(
+  app: Api,
+  deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger; origins?: OriginCheck; /** [sec] a consent given or revoked: that user's feeds re-read their scope at once */ scopeChanges?: { onScopeChanged(l: (userId: string) => void): () => void } },
+) {
   const log = deps.logger.child({ module: 'live' });
   const subscribers = new Set<Subscriber>();
 
@@ -58,6 +61,15 @@ export function registerLiveGateway(app: Api, deps: { events: EventBus; access: 
       const c = s.principal.credential;
       if (s.principal.userId !== e.userId) continue;
       if ('all' in e || ('sessionIds' in e && c?.kind === 'session' && e.sessionIds.includes(c.id)) || ('tokenIds' in e && c?.kind === 'token' && e.tokenIds.includes(c.id))) end(s, 'session ended');
+    }
+  });
+
+  const offScope = deps.scopeChanges?.onScopeChanged((userId) => {
+    // Nothing flows to that user's sockets until their scope is re-read (a revoked consent stops the feed at once).
+    for (const s of subscribers) {
+      if (s.principal.userId !== userId) continue;
+      s.patients = new Set();
+      void refresh(s).catch(() => undefined);
     }
   });
 
@@ -164,6 +176,7 @@ export function registerLiveGateway(app: Api, deps: { events: EventBus; access: 
     close() {
       clearInterval(timer);
       offEnded();
+      offScope?.();
       unsubscribe.forEach((u) => u());
       for (const s of subscribers) s.socket.close(1001, 'server shutting down');
     },

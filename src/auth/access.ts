@@ -7,9 +7,21 @@ import { allows, patientOnly, type Interaction } from './smart-scopes.ts';
  * The one place access decisions are made. Routes and services ask here; no other code compares roles.
  * - admin: every patient;
  * - clinician: the patients on their care teams;
- * - patient: themself only.
+ * - patient: themself only;
+ * - caregiver (a family member): the patients whose consent names them (privacy/consent.ts), read only —
+ *   portal data and message threads; asked on every request, so a revoked consent is a 404 at once;
+ * - guest (a visit invitation): no patient at all; only the one visit its pass names (visits service).
+ * Staff (admin, clinician) is a positive list: a role added later gets nothing clinical by default.
  */
-export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)(6) break-the-glass grants */ emergencyPatientIds?: (userId: string) => Promise<string[]> }) {
+export function createAccessPolicy(deps: {
+  patients: PatientsRepository;
+  /** (d)(6) break-the-glass grants */
+  emergencyPatientIds?: (userId: string) => Promise<string[]>;
+  /** Consents naming this caregiver (privacy/consent.ts) */
+  caregiverPatientIds?: (userId: string) => Promise<string[]>;
+}) {
+  const STAFF: ReadonlySet<string> = new Set(['admin', 'clinician']);
+  const isStaffRole = (role: string) => STAFF.has(role);
   /** The patients this principal may see; null means all. A SMART app with patient/ scopes: its launch patient only. */
   async function visiblePatientIds(p: Principal): Promise<string[] | null> {
     const byRole = await roleScope(p);
@@ -34,7 +46,9 @@ export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)
       }
       case 'patient':
         return p.patientId ? [p.patientId] : [];
-      default:
+      case 'caregiver':
+        return deps.caregiverPatientIds ? await deps.caregiverPatientIds(p.userId) : [];
+      default: // guest, and any role this module does not know
         return [];
     }
   }
@@ -53,7 +67,7 @@ export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)
     },
     /** Clinical writes (devices, settings, commands): admins and the patient's own clinicians. */
     async assertCanManagePatient(p: Principal, patientId: string): Promise<void> {
-      if (p.role === 'patient') throw forbidden('patients cannot change clinical settings or devices');
+      if (!isStaffRole(p.role)) throw forbidden(`${p.role === 'patient' ? 'patients' : 'caregivers and guests'} cannot change clinical settings or devices`);
       await this.assertPatient(p, patientId);
     },
     assertAdmin(p: Principal): void {
@@ -68,20 +82,41 @@ export function createAccessPolicy(deps: { patients: PatientsRepository; /** (d)
       return p.role === 'clinician' ? p.practitionerId : null;
     },
     assertStaff(p: Principal): void {
-      if (p.role === 'patient') throw forbidden('clinician or admin role required');
+      if (!isStaffRole(p.role)) throw forbidden('clinician or admin role required');
     },
     /** An account (not necessarily the caller) that may carry clinical work, e.g. be assigned an alert. */
     isStaff(user: { role: string }): boolean {
-      return user.role !== 'patient';
+      return isStaffRole(user.role);
+    },
+    /** Speaks for the patient's side (the patient or their caregiver): e.g. a message author shown as "patient side". */
+    isPatientSide(p: { role: string }): boolean {
+      return p.role === 'patient' || p.role === 'caregiver';
+    },
+    isCaregiver(p: { role: string }): boolean {
+      return p.role === 'caregiver';
+    },
+    /** An account a patient may name in a caregiver consent. */
+    isCaregiverAccount(u: { role: string; disabled?: boolean }): boolean {
+      return u.role === 'caregiver' && !u.disabled;
+    },
+    /** Giving or changing a patient's consents: the patient themself, or an admin recording a signed form. */
+    assertMayConsentFor(p: Principal, patientId: string): void {
+      if (p.role === 'admin' || (p.role === 'patient' && p.patientId === patientId)) return;
+      throw forbidden('only the patient (or an admin recording their signed consent) can change consents');
+    },
+    /** Withdrawing a consent: the patient, an admin, or the grantee stepping back. */
+    async mayRevokeConsent(p: Principal, patientId: string, granteeUserId: string | null): Promise<boolean> {
+      if (p.role === 'admin' || (p.role === 'patient' && p.patientId === patientId)) return true;
+      return granteeUserId !== null && granteeUserId === p.userId;
     },
     /** A care team's settings (its alert rules): admins for any team, a clinician for their own only. */
     assertTeamMember(p: Principal, practitionerId: string): void {
-      if (p.role === 'patient') throw forbidden('clinician or admin role required');
+      if (!isStaffRole(p.role)) throw forbidden('clinician or admin role required');
       if (p.role !== 'admin' && p.practitionerId !== practitionerId) throw forbidden('clinicians may edit only their own care-team rules');
     },
     /** Who opened a record (the access log): the patient themself and admins (breach investigation), not the care team. */
     assertSelfOrAdmin(p: Principal, patientId: string): void {
-      if (p.role !== 'admin' && p.patientId !== patientId) throw forbidden('only the patient and admins can see who opened this record');
+      if (p.role !== 'admin' && !(p.role === 'patient' && p.patientId === patientId)) throw forbidden('only the patient and admins can see who opened this record');
     },
     /** A device is seen with its patient; an unassigned device (in stock, not yet given out) by admins only. */
     async canSeeDevice(p: Principal, d: { patientId: string | null }): Promise<boolean> {

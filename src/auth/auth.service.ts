@@ -16,7 +16,8 @@ const MFA_STAGE_MS = 10 * 60_000; // a password-only session has 10 minutes to p
 const TOUCH_EVERY_MS = 30_000; // last-seen writes at most this often per session or token
 const PATIENT_TOKEN_MAX_DAYS = 30;
 const DAY = 86_400_000;
-const ROLES: Role[] = ['admin', 'clinician', 'patient'];
+/** Roles an account can have (a guest is a visit pass, never an account). */
+const ROLES: Role[] = ['admin', 'clinician', 'patient', 'caregiver'];
 
 export interface AuthSettings {
   /** ONC §170.315(d)(5): idle time-out and absolute lifetime of a session. */
@@ -73,7 +74,7 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     async createUser(input: { email: string; role: Role; displayName?: string; password?: string; patientId?: string | null; practitionerName?: string }, actor: Principal | 'cli' | 'system') {
       const email = String(input.email ?? '').trim().toLowerCase();
       if (!EMAIL.test(email) || email.length > 254) throw new AppError('VALIDATION', `email "${String(input.email).slice(0, 80)}" is not an email address`);
-      if (!ROLES.includes(input.role)) throw new AppError('VALIDATION', `role must be admin, clinician or patient (got "${String(input.role).slice(0, 40)}")`);
+      if (!ROLES.includes(input.role)) throw new AppError('VALIDATION', `role must be admin, clinician, patient or caregiver (got "${String(input.role).slice(0, 40)}")`);
       if (input.displayName !== undefined && (typeof input.displayName !== 'string' || input.displayName.length > 200)) throw new AppError('VALIDATION', 'displayName must be text of at most 200 characters');
       if (await deps.users.byEmail(email)) throw new AppError('CONFLICT', `a user with email ${email} already exists`);
       if (input.role === 'patient') {

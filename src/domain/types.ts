@@ -1,6 +1,7 @@
 /** Plain data shapes shared across modules. */
 
-export type Role = 'admin' | 'clinician' | 'patient';
+/** Staff (admin, clinician), the patient, a caregiver the patient named (consent), a visit guest. See auth/access.ts. */
+export type Role = 'admin' | 'clinician' | 'patient' | 'caregiver' | 'guest';
 
 /** One decoded measurement, before storage. `ts` is epoch ms. */
 export interface Reading {

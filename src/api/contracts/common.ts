@@ -68,7 +68,7 @@ export const ClampedInt = (min: number, max: number, fallback: number) =>
     })
     .describe(`integer ${min}–${max} (default ${fallback})`);
 
-export const Role = z.enum(['admin', 'clinician', 'patient']);
+export const Role = z.enum(['admin', 'clinician', 'patient', 'caregiver', 'guest']);
 export type Role = z.infer<typeof Role>;
 
 /** An object with free-form keys, for shapes the API passes through (rule definitions, analysis details). */

@@ -82,3 +82,38 @@ export const EraseBody = z.object(
   { error: 'to erase, send {"confirm": "<the patient id>"}: this cannot be undone' },
 );
 export const Erased = z.object({ patientId: z.string(), shredded: z.literal(true), deleted: z.record(z.string(), z.number()), retained: z.array(z.string()) });
+
+/** Consent records (privacy/consent.ts): caregiver access, remote monitoring, sharing, research; SMART apps alongside. */
+export const ConsentKind = z.enum(['caregiver', 'remote-monitoring', 'sharing', 'research'], {
+  error: 'kind must be caregiver, remote-monitoring, sharing or research',
+});
+export const GrantConsentBody = z.object({
+  kind: ConsentKind,
+  /** caregiver: the caregiver account's email. */
+  email: Text(320, 3).optional(),
+  /** sharing: the organisation's name. */
+  granteeName: Text(200, 1).optional(),
+  expiresAt: DateBound.optional(),
+});
+export const Consent = z
+  .object({
+    id: z.string(),
+    patientId: z.string(),
+    kind: ConsentKind,
+    grantee: z.object({ userId: z.string(), email: z.string().nullable(), name: z.string().nullable() }).nullable(),
+    granteeName: z.string().nullable(),
+    status: z.enum(['active', 'revoked', 'expired']),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    revokedBy: z.string().nullable(),
+  })
+  .meta({ id: 'Consent' });
+export type Consent = z.infer<typeof Consent>;
+export const ApprovedApp = z.object({ clientId: z.string(), name: z.string(), scopes: z.array(z.string()), lastApprovedAt: z.string() });
+export type ApprovedApp = z.infer<typeof ApprovedApp>;
+export const ConsentList = z.object({ consents: z.array(Consent), apps: z.array(ApprovedApp) }).meta({ id: 'ConsentList' });
+export type ConsentList = z.infer<typeof ConsentList>;
+export const AppParams = z.object({ id: Text(200, 1), clientId: Text(200, 1) });
+export const AppRevoked = z.object({ clientId: z.string(), revoked: z.number() });

@@ -3,7 +3,7 @@ import { Id, Role, Text } from './common.ts';
 
 export const CreateUserBody = z.object({
   email: Text(320, 3),
-  role: Role,
+  role: z.enum(['admin', 'clinician', 'patient', 'caregiver'], { error: 'role must be admin, clinician, patient or caregiver' }),
   displayName: Text(200).optional(),
   password: Text(1024).optional(),
   patientId: Id.nullable().optional(),

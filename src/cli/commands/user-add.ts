@@ -12,7 +12,7 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
 const command: CliCommand = {
   name: 'user add',
   summary: 'create an account (admin, clinician or patient)',
-  help: `Usage: vigil user add --email E --role admin|clinician|patient [--patient ID] [--name "Display Name"] [--json]
+  help: `Usage: vigil user add --email E --role admin|clinician|patient|caregiver [--patient ID] [--name "Display Name"] [--json]
 
 The password is read from stdin when stdin is not a terminal (echo "$PW" | vigil user add …);
 otherwise a strong one is generated and printed once. Patients need --patient ID (their record).
@@ -20,7 +20,7 @@ Works while the server runs (through its API) and without it (directly on the da
   async run(args, io) {
     const email = requireFlag(args, 'email');
     const role = requireFlag(args, 'role') as Role;
-    if (!['admin', 'clinician', 'patient'].includes(role)) throw new CliError(`--role must be admin, clinician or patient (got "${role}")`);
+    if (!['admin', 'clinician', 'patient', 'caregiver'].includes(role)) throw new CliError(`--role must be admin, clinician, patient or caregiver (got "${role}")`);
     const fromStdin = !(io.stdin as NodeJS.ReadStream).isTTY && args.flags['generate-password'] !== true ? await readStdin(io.stdin) : '';
     const clinic = await openClinic();
     try {

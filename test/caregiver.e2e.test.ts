@@ -1,0 +1,129 @@
+/**
+ * Issue 9 (d)(1) roles: a caregiver is linked to a patient by the patient's consent and reads that patient's
+ * portal data — nothing else; a revoked consent is a 404 at once; a guest reaches no patient at all.
+ * Consents are stored, audited in the same transaction, and revocable by the patient.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from './support/app.ts';
+import { isApiRoute } from '../src/api/policy.ts';
+import type { Principal } from '../src/domain/types.ts';
+
+let app: TestApp;
+let admin: string;
+let patientA: string;
+let patientB: string;
+let patA: string;
+let patB: string;
+let carer: { token: string; email: string; userId: string };
+
+beforeAll(async () => {
+  app = await bootApp();
+  admin = (await app.tokenFor('admin')).token;
+  patientA = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'Ada Cared-For' })).body.id;
+  patientB = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'Bea Stranger' })).body.id;
+  patA = (await app.tokenFor('patient', { patientId: patientA })).token;
+  patB = (await app.tokenFor('patient', { patientId: patientB })).token;
+  const email = `daughter-${Date.now()}@family.test`;
+  const created = await app.api<{ id: string; role: string }>(admin, 'POST', '/api/v1/users', { email, role: 'caregiver', displayName: 'Dana Daughter', password: 'correct horse battery' });
+  expect(created.status).toBe(201);
+  expect(created.body.role).toBe('caregiver');
+  carer = { token: (await app.services.auth.createToken(email, 'test', 'system')).token, email, userId: created.body.id };
+}, 180_000);
+afterAll(async () => app?.stop());
+
+describe('caregiver consent', () => {
+  let consentId: string;
+
+  it('before consent the caregiver sees no patient', async () => {
+    expect((await app.api<unknown[]>(carer.token, 'GET', '/api/v1/patients')).body).toEqual([]);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(404);
+  });
+
+  it('only the patient (or an admin) gives consent; only caregiver accounts can be named', async () => {
+    const clinician = await app.tokenFor('clinician');
+    expect((await app.api(clinician.token, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email })).status).toBe(404); // not their patient
+    expect((await app.api(patB, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email })).status).toBe(404);
+    expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: clinician.email })).status).toBe(404); // a staff account is not a caregiver
+    expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver' })).status).toBe(400);
+    expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'marketing' })).status).toBe(400);
+    const r = await app.api<{ id: string; status: string; grantee: { email: string } }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email });
+    expect(r.status).toBe(201);
+    expect(r.body.status).toBe('active');
+    expect(r.body.grantee.email).toBe(carer.email);
+    consentId = r.body.id;
+    expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email })).status).toBe(409);
+  });
+
+  it("the caregiver reads that patient's portal data and no one else's", async () => {
+    const panel = await app.api<Array<{ id: string }>>(carer.token, 'GET', '/api/v1/patients');
+    expect(panel.body.map((p) => p.id)).toEqual([patientA]);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(200);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}/derived`)).status).toBe(200);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}/readings?code=8867-4`)).status).toBe(200);
+    expect((await app.api(carer.token, 'GET', `/fhir/R4/Patient/${patientA}`)).status).toBe(200);
+    for (const path of [`/api/v1/patients/${patientB}`, `/api/v1/patients/${patientB}/readings?code=8867-4`, `/fhir/R4/Patient/${patientB}`, `/api/v1/patients/${patientB}/consents`]) {
+      expect((await app.api(carer.token, 'GET', path)).status, path).toBe(404);
+    }
+    const search = await app.api<{ total?: number; entry?: Array<{ resource: { id: string } }> }>(carer.token, 'GET', '/fhir/R4/Patient');
+    expect((search.body.entry ?? []).map((e) => e.resource.id)).toEqual([patientA.replaceAll('_', '-')]); // FHIR ids use - for _
+  });
+
+  it('the caregiver reaches no staff, admin or clinical-write route (every registered route, enumerated)', async () => {
+    const routes = app.routes.routes().filter(isApiRoute).filter((r) => r.method !== 'HEAD' && !r.websocket);
+    const refused = routes.filter((r) => ['admin', 'staff', 'manage-patient'].includes(r.policy!.kind));
+    expect(refused.length).toBeGreaterThan(15);
+    for (const r of refused) {
+      const method = r.method.split(',')[0];
+      const url = r.url.replace(/:(\w+)/g, (_m, name: string) => (name === 'id' && r.url.startsWith('/api/v1/patients') ? patientA : `x-${name}`));
+      const res = await app.api(carer.token, method, url, method === 'GET' || method === 'DELETE' ? undefined : {});
+      expect([403, 404], `${method} ${r.url} → ${res.status}`).toContain(res.status);
+    }
+    // Nor a patient's own privileges over the record: consents, who-saw-my-record.
+    expect((await app.api(carer.token, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'research' })).status).toBe(403);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}/access-log`)).status).toBe(403);
+    expect((await app.api(carer.token, 'PATCH', `/api/v1/patients/${patientA}/settings`, { onOxygen: true })).status).toBe(403);
+  });
+
+  it('the patient sees the consent, and another patient cannot revoke it (404)', async () => {
+    const list = await app.api<{ consents: Array<{ id: string; kind: string; status: string }> }>(patA, 'GET', `/api/v1/patients/${patientA}/consents`);
+    expect(list.body.consents.find((c) => c.id === consentId)?.status).toBe('active');
+    expect((await app.api(patB, 'POST', `/api/v1/consents/${consentId}/revoke`)).status).toBe(404);
+  });
+
+  it('revoking it is a 404 at once, on every path to the record', async () => {
+    const r = await app.api<{ status: string; revokedBy: string }>(patA, 'POST', `/api/v1/consents/${consentId}/revoke`);
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('revoked');
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(404);
+    expect((await app.api(carer.token, 'GET', `/fhir/R4/Patient/${patientA}`)).status).toBe(404);
+    expect((await app.api<unknown[]>(carer.token, 'GET', '/api/v1/patients')).body).toEqual([]);
+  });
+
+  it('an expired consent ends access; the caregiver may step back themself; every change is audited', async () => {
+    const c = await app.api<{ id: string }>(admin, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(c.status).toBe(201);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(200);
+    await app.services.db.query("UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1", [c.body.id]);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(404);
+    const again = await app.api<{ id: string }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email });
+    expect((await app.api(carer.token, 'POST', `/api/v1/consents/${again.body.id}/revoke`)).status).toBe(200);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(404);
+    const sharing = await app.api<{ kind: string; granteeName: string }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'sharing', granteeName: 'St Elsewhere Hospital' });
+    expect(sharing.body.granteeName).toBe('St Elsewhere Hospital');
+    const rows = await app.services.db.query<{ action: string; actor: string }>("SELECT action, actor FROM audit_log WHERE patient_id = $1 AND action LIKE 'consent.%' ORDER BY id", [patientA]);
+    expect(rows.map((r) => r.action)).toEqual(['consent.grant', 'consent.revoke', 'consent.grant', 'consent.grant', 'consent.revoke', 'consent.grant']);
+    expect(rows[4].actor).toBe(`user:${carer.userId}`);
+    expect((await app.services.audit.verify()).bad).toEqual([]);
+  });
+});
+
+describe('guest role', () => {
+  it('a guest principal (a visit pass) sees no patient and passes no staff check', async () => {
+    const guest: Principal = { userId: 'guest:pass1', email: '', role: 'guest', practitionerId: null, patientId: null, displayName: 'Visitor' };
+    expect(await app.services.access.visiblePatientIds(guest)).toEqual([]);
+    expect(await app.services.access.canSeePatient(guest, patientA)).toBe(false);
+    expect(() => app.services.access.assertStaff(guest)).toThrow(/clinician or admin/);
+    await expect(app.services.access.assertCanManagePatient(guest, patientA)).rejects.toThrow();
+    expect(app.services.access.isStaff(guest)).toBe(false);
+  });
+});
