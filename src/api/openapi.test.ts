@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { bootApp, type TestApp } from '../../test/support/app.ts';
 import { isApiRoute } from './policy.ts';
+import { readFile } from 'node:fs/promises';
+import { renderApiDocs, type OpenApiDocument } from './api-docs.ts';
 
 describe('OpenAPI', () => {
   let app: TestApp;
@@ -38,5 +40,13 @@ describe('OpenAPI', () => {
     const res = await fetch(`${app.httpUrl}/api/docs/`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('swagger');
+  });
+
+  it('docs/api.md carries the generated route table and live-stream messages, up to date (else: npm run docs:api)', async () => {
+    const doc = (await (await fetch(`${app.httpUrl}/api/openapi.json`)).json()) as OpenApiDocument;
+    const page = await readFile(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    expect(page).toContain('| GET | `/api/v1/patients/{id}` |');
+    expect(page).toContain('`"hello"`: `protocol`');
+    expect(renderApiDocs(page, doc), 'docs/api.md is stale: run npm run docs:api').toBe(page);
   });
 });

@@ -91,7 +91,9 @@ export function registerRoutePolicies(
   });
 
   const param = (req: FastifyRequest, name: string): string => {
-    const value = (req.params as Record<string, unknown> | undefined)?.[name];
+    // A hook runs for every route, so its params are untyped here: read the one named by the policy.
+    const params: unknown = req.params;
+    const value = params && typeof params === 'object' ? (params as Record<string, unknown>)[name] : undefined;
     if (typeof value !== 'string' || value === '') throw new AppError('BAD_REQUEST', `missing path parameter ${name}`);
     return value;
   };

@@ -11,17 +11,27 @@ export const FhirResource = z.looseObject({ resourceType: z.string() }).meta({ i
 export const OperationOutcome = z
   .looseObject({
     resourceType: z.literal('OperationOutcome'),
-    issue: z.array(z.looseObject({ severity: z.enum(['fatal', 'error', 'warning', 'information']), code: z.string(), diagnostics: z.string().optional() })).min(1),
+    issue: z
+      .array(z.looseObject({ severity: z.enum(['fatal', 'error', 'warning', 'information']), code: z.string(), diagnostics: z.string().optional() }))
+      .min(1),
   })
   .meta({ id: 'OperationOutcome' });
 
 /** A resource type name or an operation (`$export`): FHIR names are letters; ids follow the id rule. */
-const TypeName = z.string().min(1).max(64).regex(/^(\$[a-z][a-z-]*|[A-Z][A-Za-z]*)$/, 'a FHIR resource type (e.g. Observation) or an operation ($name)');
+const TypeName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^(\$[a-z][a-z-]*|[A-Z][A-Za-z]*)$/, 'a FHIR resource type (e.g. Observation) or an operation ($name)');
 /**
  * FHIR id rule `[A-Za-z0-9\-\.]{1,64}` (§2.24), plus `_` because Vigil's internal ids (`pat_…`, from the REST
  * API) are accepted on input too (api/fhir/ids.ts); `$op` names a type-level operation (Observation/$lastn).
  */
-const FhirId = z.string().min(1).max(64).regex(/^(\$[a-z][a-z-]*|[A-Za-z0-9\-._]{1,64})$/, 'a FHIR id ([A-Za-z0-9-.]{1,64})');
+const FhirId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^(\$[a-z][a-z-]*|[A-Za-z0-9\-._]{1,64})$/, 'a FHIR id ([A-Za-z0-9-.]{1,64})');
 export const FhirTypeParams = z.object({ type: TypeName });
 export const FhirReadParams = FhirTypeParams.extend({ id: FhirId });
 export const FhirOperationParams = FhirReadParams.extend({ op: z.string().min(1).max(64) });
@@ -49,8 +59,20 @@ export const FhirSearchQuery = z.looseObject({
 
 /** Bulk Data IG v2 kick-off parameters (the service names an unsupported one). */
 export const BulkExportQuery = z.looseObject({ _type: SearchValue, _since: SearchValue, _outputFormat: SearchValue });
-export const BulkJobParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'an export id') });
-export const BulkFileParams = BulkJobParams.extend({ name: z.string().min(1).max(80).regex(/^[A-Z][A-Za-z]+\.ndjson$/, 'a file name such as Observation.ndjson') });
+export const BulkJobParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/, 'an export id'),
+});
+export const BulkFileParams = BulkJobParams.extend({
+  name: z
+    .string()
+    .min(1)
+    .max(80)
+    .regex(/^[A-Z][A-Za-z]+\.ndjson$/, 'a file name such as Observation.ndjson'),
+});
 export const GroupParams = z.object({ id: FhirId });
 /** The completed export (Bulk Data IG §response-complete-status). */
 export const BulkManifest = z
