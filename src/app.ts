@@ -40,6 +40,9 @@ import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
 import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
 import { createCgmDailySummaries } from './monitoring/cgm-daily.ts';
+// [rel] several instances: per-patient ownership and live events across instances (issue 11)
+import { createLeaseOwnership, soleOwnership, type Ownership } from './cluster/ownership.ts';
+import { createRelay } from './cluster/relay.ts';
 import { createHttpServer, type Api } from './api/http-server.ts';
 import type { RouteRegistry } from './api/policy.ts';
 import { policy } from './api/policy.ts';
@@ -83,7 +86,7 @@ import { demoRoutes } from './api/routes/demo.routes.ts';
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Builds the services on an open database: what the server and the offline CLI share. */
-export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets; security?: SecurityConfig; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig; erasureRetain?: Erasable[] }) {
+export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets; security?: SecurityConfig; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig; erasureRetain?: Erasable[]; ownership?: Ownership }) {
   const clock = deps.clock ?? systemClock;
   // [sec] encryption at rest for free text and files: seal/open under per-patient keys, shred to erase
   const cipher = createPatientCipher(db, deps.secrets.masterKeys);
@@ -96,6 +99,9 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
     ecg: createEcgRepository(db),
     rejections: createRejectionsRepository(db),
   };
+  // Several instances on one PostgreSQL: who does a patient's once-only work, and events between instances.
+  const ownership = deps.ownership ?? soleOwnership(randomBytes(4).toString('hex'));
+  const relay = createRelay({ db, events, instanceId: ownership.instanceId, logger: deps.logger, load: { readings: (ids) => repos.readings.byIds(ids), ecg: (ids) => repos.ecg.byIds(ids) } });
   const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile, clock });
   const emergency = createEmergencyAccess({ db, audit, patients: repos.patients, clock });
   // The access policy asks consents on every request (a revoked consent is a 404 at once); consents ask access.
@@ -108,17 +114,18 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   });
   const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, rejections: repos.rejections, audit, access, clock });
   // [alerts] built before the patient service, which shows open-alert counts on the panel
-  const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig({}) });
+  const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig({}), ownership, onResync: relay.onResync });
   const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock, alerts: alerts.service });
   const ingest = createIngestService({
     db, ...repos, deviceService, events, clock, logger: deps.logger, flushMs: deps.flushMs ?? 5, pressure: () => alerts.monitor.belowHighWater(),
+    announce: relay.enabled ? relay.announceStored : undefined,
   });
   // [tele] messages: bodies and files sealed with the patient's key
   const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
-  return { db, clock, events, repos, audit, access, emergency, erasure, consents, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger };
+  return { db, clock, events, repos, audit, access, emergency, erasure, consents, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger, ownership, relay };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -170,15 +177,21 @@ export async function startApp(
     const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
     retention.start();
     closers.push(() => retention.stop());
+    // The ownership session closes just before the database: its locks (this instance's patients) are
+    // released only after monitoring and ingest have finished with them.
+    const ownership = await createLeaseOwnership({ db, instanceId: `${await instanceId(config.dataDir)}.${process.pid}`, logger });
+    closers.push(() => ownership.close());
     // The demo clinic (localhost only): its mailbox exists before alerts choose where emails go.
     const demo = config.demo ? await startDemo(config, logger) : null;
     if (demo) closers.push(() => demo.close());
     const alertsConfig = { ...config.alerts, ...(demo?.smtpUrl ? { smtpUrl: demo.smtpUrl } : {}), ...opts.alerts };
-    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig, erasureRetain: config.privacy.erasureRetain });
+    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig, erasureRetain: config.privacy.erasureRetain, ownership });
     closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
     const urls = { base: config.publicUrl ?? '' };
+    await services.relay.start();
+    closers.push(() => services.relay.close());
     const monitoring = await startMonitoring(services, { appUrl: () => urls.base, dataDir: config.dataDir });
     // Closers run in reverse: the gateway stops taking messages, ingest drains what it acknowledged, and
     // only then does monitoring stop, so readings committed during the drain still meet the rules.
@@ -283,6 +296,8 @@ function createServerServices(
   const commands = createCommandService({
     commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway: d.gateway, clock: s.clock, logger: d.logger,
     timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 },
+    // Every instance hears every device event: the patient's owner delivers (an unassigned device: where it connected).
+    shouldAct: (patientId, event) => (patientId ? s.ownership.owns(patientId) : Promise.resolve(!s.relay.isRemote(event))),
   });
   const sweeper = startExpirySweeper(commands.expireDue, d.logger);
   return {

@@ -8,6 +8,7 @@ import type { Alert } from './alerts.repository.ts';
 import type { RulesService } from './rules.service.ts';
 import type { Rule } from './rule-schema.ts';
 import { accepts, evaluate, initialState, subjectOf, type RuleState, type Signal } from './rule-engine.ts';
+import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 
 const RULES_CACHE_MS = 30_000; // per-patient effective rules are re-resolved at least this often (care-team changes)
 const TIME_BASED = new Set(['missing-data', 'device-offline']);
@@ -31,8 +32,13 @@ interface Tracked {
  * transitions to the alert service. Signals are processed one batch at a time, in order, so a state is
  * never evaluated twice at once.
  */
-export function createAlertMonitor(deps: { events: EventBus; alerts: AlertService; rules: RulesService; devices: DevicesRepository; clock: Clock; logger: Logger; tickMs: number; backlogMax?: number }) {
+export function createAlertMonitor(deps: {
+  events: EventBus; alerts: AlertService; rules: RulesService; devices: DevicesRepository; clock: Clock; logger: Logger; tickMs: number; backlogMax?: number;
+  /** Several instances: only the owner of a patient evaluates its rules (cluster/ownership.ts). */
+  ownership?: Ownership;
+}) {
   const log = deps.logger.child({ module: 'alert-monitor' });
+  const ownership = deps.ownership ?? soleOwnership('local');
   const states = new Map<string, Tracked>();
   const ruleCache = new Map<string, { at: number; rules: Rule[] }>();
   let chain: Promise<void> = Promise.resolve();
@@ -85,6 +91,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
   async function feed(signals: Array<Extract<Signal, { patientId: string }>>) {
     const now = deps.clock.now();
     for (const s of signals) {
+      if (!(await mine(s.patientId))) continue; // another instance evaluates this patient
       const rules = ruleCache.get(s.patientId);
       const list = rules && now - rules.at < RULES_CACHE_MS ? rules.rules : await rulesOf(s.patientId);
       for (const rule of list) {
@@ -122,6 +129,8 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
   async function tick() {
     const now = deps.clock.now();
     for (const t of [...states.values()]) {
+      // Asking also claims the patient when its owner died: silence rules keep running for its patients.
+      if (!(await mine(t.patientId))) continue;
       const rule = (await rulesOf(t.patientId)).find((r) => r.key === t.ruleKey);
       if (!rule) {
         if (!t.state.firing) states.delete(keyOf(t.patientId, t.ruleKey, t.subject)); // the rule was removed
@@ -138,12 +147,33 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
   }
 
   /** Engine state from what is durable: open alerts are firing; devices' last contact seeds missing-data and offline. */
-  async function seed() {
+  /** Does this instance evaluate the patient? On the first signal after gaining its bucket, reseeds it. */
+  async function mine(patientId: string): Promise<boolean> {
+    if (!ownership.ownsNow(patientId) && !(await ownership.owns(patientId))) return false;
+    const bucket = ownership.bucketOf(patientId);
+    if (gained.delete(bucket)) {
+      const inBucket = (id: string) => ownership.bucketOf(id) === bucket;
+      for (const [key, t] of states) if (inBucket(t.patientId)) states.delete(key);
+      await seed(inBucket);
+    }
+    return true;
+  }
+
+  let deviceList: { at: number; list: Promise<Awaited<ReturnType<DevicesRepository['list']>>> } | null = null;
+  /** Buckets are gained in bursts (start-up, takeover): one device list serves a burst. */
+  function devicesSoon() {
+    const now = Date.now();
+    if (!deviceList || now - deviceList.at > 5_000) deviceList = { at: now, list: deps.devices.list(null) };
+    return deviceList.list;
+  }
+
+  async function seed(only: (patientId: string) => boolean = () => true) {
     for (const a of deps.alerts.active()) {
+      if (!only(a.patientId)) continue;
       states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value }, touchedAt: deps.clock.now() });
     }
-    for (const d of await deps.devices.list(null)) {
-      if (!d.patientId || !d.lastSeenAt) continue;
+    for (const d of await devicesSoon()) {
+      if (!d.patientId || !d.lastSeenAt || !only(d.patientId)) continue;
       const lastSeen = d.lastSeenAt;
       for (const rule of await rulesOf(d.patientId)) {
         const kind = rule.definition.kind;
@@ -179,6 +209,15 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     }),
   ];
   const offRules = deps.rules.onChange(() => ruleCache.clear());
+  // A bucket of patients changes hands: what this instance remembered of them is stale. Lost: forget it at
+  // once (the new owner evaluates). Gained: before its first signal is evaluated (see `mine`), start from
+  // what is durable, as at start-up: open alerts are firing, devices' last contact seeds silence rules.
+  const gained = new Set<number>();
+  const offOwnership = ownership.onChange(({ bucket, owned }) => {
+    if (owned) return void gained.add(bucket);
+    gained.delete(bucket);
+    for (const [key, t] of states) if (ownership.bucketOf(t.patientId) === bucket) states.delete(key);
+  });
 
   return {
     async start() {
@@ -202,6 +241,7 @@ export function createAlertMonitor(deps: { events: EventBus; alerts: AlertServic
     async close() {
       offs.forEach((o) => o());
       offRules();
+      offOwnership();
       if (timer) clearInterval(timer);
       await chain;
       closed = true;

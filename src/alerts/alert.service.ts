@@ -83,11 +83,30 @@ export function createAlertService(deps: {
     return planNotifications({ alert, event, recipients, patientName: await patientName(alert.patientId), now: deps.clock.now(), email: !!deps.config.smtpUrl, webpush, webhookUrl: deps.config.webhookUrl, appUrl: deps.appUrl() });
   }
 
+  // Alerts resolved lately: a late copy of an earlier state (another instance's event relayed after the
+  // resolution) must not bring one back into the open set.
+  const resolved = new Set<string>();
   function remember(a: Alert) {
     if (a.status === 'resolved') {
       active.delete(a.id);
       lastValueWrite.delete(a.id);
-    } else active.set(a.id, a);
+      resolved.add(a.id);
+      if (resolved.size > 10_000) resolved.delete(resolved.values().next().value!);
+    } else if (!resolved.has(a.id)) {
+      const known = active.get(a.id);
+      if (!known || known.updatedAt <= a.updatedAt) active.set(a.id, a);
+    }
+  }
+  // Every instance keeps the same open set: its own changes and (cluster/relay.ts) other instances'. The
+  // panel's counts and the engine's de-duplication then agree whichever instance answers.
+  deps.events.on('alert.changed', (e) => remember(e.alert as Alert));
+
+  /** Re-reads open alerts from the database (start, a missed-events resync, a unique-index race). */
+  async function reload(only: (a: Alert) => boolean = () => true) {
+    const rows = (await deps.alerts.active()).filter(only);
+    const open = new Set(rows.map((a) => a.id));
+    for (const [id, a] of active) if (only(a) && !open.has(id)) active.delete(id);
+    for (const a of rows) active.set(a.id, a);
   }
 
   /** Write (alert + notification jobs in one transaction) → audit → live. */
@@ -119,8 +138,10 @@ export function createAlertService(deps: {
     active: () => [...active.values()],
 
     async start() {
-      for (const a of await deps.alerts.active()) active.set(a.id, a);
+      await reload();
     },
+
+    reload,
 
     /** From the rule engine: opens an alert, or updates the one already open for this patient + rule + subject. */
     async raise(r: { patientId: string; rule: Rule; subject: string; severity: Severity; value: number | null; message: string }): Promise<Alert | null> {
@@ -132,7 +153,17 @@ export function createAlertService(deps: {
         openedAt: iso(now), updatedAt: iso(now), acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, resolutionNote: null, snoozedUntil: null, snoozeReason: null, assigneeId: null, escalationLevel: 0, escalatedAt: null,
       };
       lastValueWrite.set(draft.id, now);
-      return commit('opened', 'system', (tx) => deps.alerts.insert(tx, { ...draft, at: now }), { event: 'opened', target: 'care-team', pre: draft });
+      try {
+        return await commit('opened', 'system', (tx) => deps.alerts.insert(tx, { ...draft, at: now }), { event: 'opened', target: 'care-team', pre: draft });
+      } catch (err) {
+        // alerts_one_active: the same alert is already open (opened by another instance around a change of
+        // owner, its event not here yet). Take that one and update it, never a second alert.
+        if ((err as { code?: string }).code !== '23505') throw err;
+        lastValueWrite.delete(draft.id);
+        await reload((a) => a.patientId === r.patientId);
+        const open = [...active.values()].find((a) => a.patientId === r.patientId && a.rule === r.rule.key && a.subject === r.subject);
+        return open ? this.updateFromEngine(open.id, r) : null;
+      }
     },
 
     /** De-duplication: the open alert takes the latest value; a worse severity re-opens it and notifies again. */

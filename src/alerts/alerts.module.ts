@@ -15,6 +15,7 @@ import { createRulesService } from './rules.service.ts';
 import { createPreferencesService } from './preferences.service.ts';
 import { createAlertService } from './alert.service.ts';
 import { createAlertMonitor } from './alert-monitor.ts';
+import type { Ownership } from '../cluster/ownership.ts';
 import { createDeliveryWorker, type ChannelSender } from './delivery/delivery.worker.ts';
 import { createEmailChannel } from './delivery/email.channel.ts';
 import { createWebhookChannel } from './delivery/webhook.channel.ts';
@@ -27,6 +28,10 @@ import { createWebPushChannel, loadVapidKeys, type VapidKeys } from './delivery/
 export function createAlertsModule(deps: {
   db: Db; events: EventBus; clock: Clock; logger: Logger; access: AccessPolicy; audit: AuditService;
   patients: PatientsRepository; devices: DevicesRepository; config: AlertsConfig;
+  /** Several instances: who evaluates which patient (cluster/ownership.ts). */
+  ownership?: Ownership;
+  /** Several instances: called back when events from other instances may have been missed. */
+  onResync?: (fn: () => void) => void;
 }) {
   const repos = {
     alerts: createAlertsRepository(deps.db),
@@ -53,7 +58,8 @@ export function createAlertsModule(deps: {
     access: deps.access, audit: deps.audit, events: deps.events, clock: deps.clock, logger: deps.logger, config: deps.config,
     appUrl: () => appUrl(), webpushReady: () => vapid !== null, onQueued: () => worker.nudge(),
   });
-  const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs, backlogMax: deps.config.backlogMax });
+  const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs, backlogMax: deps.config.backlogMax, ownership: deps.ownership });
+  deps.onResync?.(() => void service.reload().catch((err) => deps.logger.error({ err }, 'could not reload open alerts')));
   let started = false;
 
   const preferences = createPreferencesService({ recipients: repos.recipients });

@@ -40,7 +40,13 @@ export function createCommandService(deps: {
   clock: Clock;
   logger: Logger;
   timeouts?: Partial<CommandTimeouts>;
+  /**
+   * Several instances hear every device's events (cluster/relay.ts): should this one act on this event for
+   * this patient (deliver on reconnect, announce)? Default: always (one instance).
+   */
+  shouldAct?: (patientId: string | null, event: object) => Promise<boolean>;
 }) {
+  const shouldAct = deps.shouldAct ?? (async () => true);
   const log = deps.logger.child({ module: 'commands' });
   const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const settleTimers = new Map<string, NodeJS.Timeout>();
@@ -132,15 +138,17 @@ export function createCommandService(deps: {
   }
 
   const unsubscribe = [
-    deps.events.on('device.status', (s) => {
-      if (s.online) onOnline(s.deviceId);
+    deps.events.on('device.status', async (s) => {
+      if (s.online && (await shouldAct(s.patientId, s))) onOnline(s.deviceId);
     }),
     deps.events.on('command.result', ({ deviceId, commandId, payload }) => {
       onResult(deviceId, commandId, payload).catch((err) => log.error({ err, deviceId, commandId }, 'could not record a command result'));
     }),
     // A measurement tagged with a command updates that command's view (its readings) on screens.
-    deps.events.on('readings.stored', (readings) => {
-      const ids = new Set(readings.map((r) => r.commandId).filter((id): id is string => !!id));
+    deps.events.on('readings.stored', async (readings) => {
+      const tagged = [];
+      for (const r of readings) if (r.commandId && (await shouldAct(r.patientId, readings))) tagged.push(r);
+      const ids = new Set(tagged.map((r) => r.commandId).filter((id): id is string => !!id));
       for (const id of ids) {
         void deps.commands.byId(id).then((c) => c && announce(c)).catch(() => undefined);
       }

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 import type { EventBus } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -52,6 +52,11 @@ export function createIngestService(deps: {
    * device message waits here before it is written, so its acknowledgement waits too and senders slow down.
    */
   pressure?: () => Promise<void>;
+  /**
+   * Tells other instances what this transaction stored (cluster/relay.ts: NOTIFY inside the transaction,
+   * so it is delivered exactly when the rows commit).
+   */
+  announce?: (tx: Queryable, readingIds: string[], ecgIds: string[]) => Promise<void>;
 }) {
   const log = deps.logger.child({ module: 'ingest' });
   const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0, deadLettered: 0 };
@@ -77,6 +82,7 @@ export function createIngestService(deps: {
         });
         const readings = await deps.readings.insertBatch(tx, items.flatMap((i, n) => (accepted[n] ? i.readings : [])));
         const ecg = await deps.ecg.insertBatch(tx, items.flatMap((i) => i.ecg));
+        if (deps.announce && (readings.length || ecg.length)) await deps.announce(tx, readings.map((r) => r.id), ecg.map((c) => c.id));
         // Hand each item back the rows it contributed, in order.
         let r = 0;
         const ecgByKey = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));

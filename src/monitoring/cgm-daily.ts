@@ -6,6 +6,7 @@ import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredReading } from '../domain/types.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
 import { computeCgmMetrics } from '../analysis/cgm/index.ts';
+import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 
 const DAY_MS = 86_400_000;
 const GLUCOSE = '2339-0';
@@ -16,11 +17,17 @@ export const CGM_DAILY_ALGORITHM = { name: 'cgm-consensus-2019-daily', version: 
  * Once per patient and (UTC) day, when glucose arrives, stores the previous day's time in range as a
  * derived Observation (LOINC 97510-2), stamped at that day's start with the consensus algorithm.
  */
-export function createCgmDailySummaries(deps: { events: EventBus; repos: { readings: ReadingsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger }) {
+export function createCgmDailySummaries(deps: {
+  events: EventBus; repos: { readings: ReadingsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger;
+  /** Several instances: the patient's owner summarises (cluster/ownership.ts); the unique index backs it up. */
+  ownership?: Ownership;
+}) {
   const log = deps.logger.child({ module: 'cgm-daily' });
+  const ownership = deps.ownership ?? soleOwnership('local');
   const done = new Map<string, number>(); // patient → day start already summarised
 
   async function summarise(patientId: string, dayStart: number) {
+    if (!(await ownership.owns(patientId))) return;
     const end = dayStart + DAY_MS;
     const existing = await deps.repos.readings.range(patientId, DERIVED_CODES.cgmTir.code, dayStart, dayStart);
     if (existing.some((r) => r.method?.name === CGM_DAILY_ALGORITHM.name)) return;

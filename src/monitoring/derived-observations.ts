@@ -9,6 +9,7 @@ import type { News2Scored } from '../platform/events.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
 import { NEWS2_ALGORITHM } from '../analysis/news2/index.ts';
 import { news2For, settingsOf } from '../patients/patient-status.ts';
+import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 
 const NEWS2_MIN_INTERVAL_MS = 5_000; // recompute at most every 5 s per patient: vitals arrive every few seconds
 const NEWS2_STORE_EVERY_MS = 15 * 60_000; // an unchanged score is still recorded every 15 min for the chart
@@ -18,8 +19,13 @@ const FORGET_AFTER_MS = 2 * NEWS2_STORE_EVERY_MS; // a patient quiet this long i
  * Runs the pure analyses as readings arrive and stores their results as derived Observations (with the
  * algorithm's name and version), then tells the dashboard. NEWS2 here; ECG findings plug in the same way.
  */
-export function createDerivedObservations(deps: { events: EventBus; repos: { readings: ReadingsRepository; patients: PatientsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger }) {
+export function createDerivedObservations(deps: {
+  events: EventBus; repos: { readings: ReadingsRepository; patients: PatientsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger;
+  /** Several instances: only a patient's owner computes and stores its NEWS2 (cluster/ownership.ts). */
+  ownership?: Ownership;
+}) {
   const log = deps.logger.child({ module: 'derived' });
+  const ownership = deps.ownership ?? soleOwnership('local');
   const pending = new Set<string>();
   const last = new Map<string, { at: number; score: number | null; shown: string; storedAt: number }>();
   let timer: NodeJS.Timeout | null = null;
@@ -39,12 +45,17 @@ export function createDerivedObservations(deps: { events: EventBus; repos: { rea
     for (const [id, l] of last) if (now - l.at >= FORGET_AFTER_MS && !pending.has(id)) last.delete(id);
     if (due.length === 0) return;
     try {
-      const [latest, patients] = await Promise.all([deps.repos.readings.latestFor(due), deps.repos.patients.list(due)]);
+      const owned = (await Promise.all(due.map(async (id) => ((await ownership.owns(id)) ? id : null)))).filter((id): id is string => id !== null);
+      if (owned.length === 0) return;
+      const [latest, patients] = await Promise.all([deps.repos.readings.latestFor(owned), deps.repos.patients.list(owned)]);
       const toStore = [];
       const scored: News2Scored[] = [];
       for (const p of patients) {
         const result = news2For(latest.get(p.id) ?? {}, settingsOf(p.settings), now);
-        const prev = last.get(p.id);
+        // Not remembered (first sight, or this instance just took the patient over): the last stored score
+        // is the previous one, so a new owner does not store the same score again.
+        const stored = latest.get(p.id)?.[DERIVED_CODES.news2.code];
+        const prev = last.get(p.id) ?? (stored ? { at: 0, score: stored.value, shown: '', storedAt: stored.ts } : undefined);
         const changed = !prev || prev.score !== result.score;
         // What the panel shows: an incomplete set has no score but a partial one ("≥ 2") and a minimum risk,
         // and those change too (RR 21 adds 2). Comparing only the complete score left the panel at "≥ 0".
@@ -65,12 +76,19 @@ export function createDerivedObservations(deps: { events: EventBus; repos: { rea
     }
   }
 
+  // A patient that moved to another instance: what this one remembered of it is stale once it comes back.
+  const offOwnership = ownership.onChange(({ bucket, owned }) => {
+    if (owned) return;
+    for (const id of last.keys()) if (ownership.bucketOf(id) === bucket) last.delete(id);
+  });
+
   return {
     /** Patients whose last NEWS2 is remembered (tests). */
     remembered: () => last.size,
     close() {
       closed = true;
       off();
+      offOwnership();
       if (timer) clearTimeout(timer);
     },
   };

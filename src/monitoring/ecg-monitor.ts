@@ -7,12 +7,21 @@ import type { EcgEpisode } from '../platform/events.ts';
 import type { NewReading } from '../store/readings.repository.ts';
 import { DERIVED_CODES, ECG_UNIT_PER_MV } from '../domain/codes.ts';
 import { createEcgStreamAnalyzer, ECG_ALGORITHM, type EcgStreamAnalyzer } from '../analysis/ecg/index.ts';
+import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 
 const HR_STORE_EVERY_MS = 10_000; // one derived heart rate per device every 10 s is plenty for trends
 const MIN_CONFIDENCE = 0.5; // below this signal quality a heart rate is not recorded (noise must not alarm)
 const MAX_GAP_MS = 2_000; // a longer gap between chunks restarts the detector (its state no longer applies)
 const IDLE_EVICT_MS = 5 * 60_000; // a device silent this long has its stream closed and forgotten (memory)
 const SWEEP_MS = 60_000;
+/**
+ * Chunks of one device reach this owner out of order: several broker consumers, several writers, and other
+ * instances' chunks relayed after their commit. A chunk that is not the next one waits up to this long for
+ * the missing one before the analyzer moves on past it (as a gap), ms.
+ */
+const REORDER_HOLD_MS = 2_500;
+/** Two chunks are contiguous when the second starts within this of where the first ended (device clock rounding), ms. */
+const CONTIGUOUS_MS = 50;
 
 interface DeviceStream {
   analyzer: EcgStreamAnalyzer;
@@ -32,9 +41,19 @@ interface DeviceStream {
  * output into derived Observations (heart rate from ECG, AF episodes with their duration) and live events:
  * `ecg.episode` events (AF, VF; start/end) for alert rules and the dashboard, each after its row is stored.
  */
-export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger }) {
+export function createEcgMonitor(deps: {
+  events: EventBus; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger;
+  /** Several instances: only the owner of the device's patient analyses its stream (cluster/ownership.ts). */
+  ownership?: Ownership;
+  holdMs?: number;
+}) {
   const log = deps.logger.child({ module: 'ecg-monitor' });
+  const ownership = deps.ownership ?? soleOwnership('local');
+  const holdMs = deps.holdMs ?? REORDER_HOLD_MS;
   const streams = new Map<string, DeviceStream>();
+  /** Per device: chunks received ahead of the next expected one, oldest first, and since when the oldest waits. */
+  const waiting = new Map<string, { chunks: StoredEcgChunk[]; since: number; timer: NodeJS.Timeout | null }>();
+  const counters = { analysed: 0, reordered: 0, late: 0, skippedGaps: 0 };
 
   /**
    * A stream ends (gap, change of sampling rate, silence): an open AF episode ends where the signal did and
@@ -82,8 +101,74 @@ export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestSe
   }, SWEEP_MS);
   sweeper.unref();
 
+  /** Puts a chunk in its device's order and analyses every chunk that is now next (or waited long enough). */
+  function arrive(c: StoredEcgChunk) {
+    const s = streams.get(c.deviceId);
+    if (s && s.fs === c.fs && c.ts < s.nextTs - CONTIGUOUS_MS && c.ts > s.nextTs - 60_000) {
+      counters.late++; // its place in the stream has passed (it waited too long, or a repeat): skip it
+      return;
+    }
+    const w = waiting.get(c.deviceId) ?? { chunks: [], since: Date.now(), timer: null };
+    if (w.chunks.length === 0) w.since = Date.now();
+    else if (c.ts < w.chunks[w.chunks.length - 1].ts) counters.reordered++;
+    w.chunks.push(c);
+    w.chunks.sort((a, b) => a.ts - b.ts);
+    waiting.set(c.deviceId, w);
+    release(c.deviceId);
+  }
+
+  function release(deviceId: string) {
+    const w = waiting.get(deviceId);
+    if (!w) return;
+    while (w.chunks.length > 0) {
+      const next = w.chunks[0];
+      const s = streams.get(deviceId);
+      const inOrder = !s || s.fs !== next.fs || Math.abs(next.ts - s.nextTs) <= CONTIGUOUS_MS || next.ts < s.nextTs - 60_000;
+      if (!inOrder && Date.now() - w.since < holdMs) break;
+      if (!inOrder) counters.skippedGaps++;
+      w.chunks.shift();
+      w.since = Date.now();
+      analyse(next);
+    }
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = null;
+    if (w.chunks.length === 0) waiting.delete(deviceId);
+    else {
+      w.timer = setTimeout(() => release(deviceId), Math.max(10, holdMs - (Date.now() - w.since)));
+      w.timer.unref();
+    }
+  }
+
+  const offOwnership = ownership.onChange(({ bucket, owned }) => {
+    if (owned) return;
+    // Another instance analyses these devices now: drop their streams without ending episodes (the
+    // episodes are not over; the new owner's analyzer picks the rhythm up).
+    for (const [deviceId, s] of streams) if (ownership.bucketOf(s.patientId) === bucket) streams.delete(deviceId);
+    for (const [deviceId, w] of waiting) {
+      if (w.chunks[0] && ownership.bucketOf(w.chunks[0].patientId) === bucket) {
+        if (w.timer) clearTimeout(w.timer);
+        waiting.delete(deviceId);
+      }
+    }
+  });
+
+  // Open AF episodes by device as every instance hears them (this one's and, relayed, the owner's), for
+  // the patient page's "AF since" whichever instance serves it.
+  const afOpen = new Map<string, number>();
+  const offEpisodes = deps.events.on('ecg.episode', (e) => {
+    if (e.kind !== 'af') return;
+    if (e.state === 'start') afOpen.set(e.deviceId, e.at);
+    else afOpen.delete(e.deviceId);
+  });
+
   const off = deps.events.on('ecg.stored', (c: StoredEcgChunk) => {
+    if (ownership.ownsNow(c.patientId)) return arrive(c);
+    void ownership.owns(c.patientId).then((mine) => mine && arrive(c));
+  });
+
+  function analyse(c: StoredEcgChunk) {
     try {
+      counters.analysed++;
       const s = streamFor(c);
       s.seenAt = deps.clock.now();
       const startIndex = Math.round(((c.ts - s.t0) / 1000) * s.fs);
@@ -127,16 +212,21 @@ export function createEcgMonitor(deps: { events: EventBus; ingest: Pick<IngestSe
     } catch (err) {
       log.error({ err, deviceId: c.deviceId }, 'ECG analysis failed for a chunk');
     }
-  });
+  }
 
   return {
     /** When the device's current AF episode started (epoch ms), or null when not in AF. */
-    afSince: (deviceId: string): number | null => streams.get(deviceId)?.afStartTs ?? null,
+    afSince: (deviceId: string): number | null => streams.get(deviceId)?.afStartTs ?? afOpen.get(deviceId) ?? null,
     /** Streams held in memory (for tests and the admin stats). */
     streamCount: () => streams.size,
+    stats: () => ({ ...counters, streams: streams.size, waiting: [...waiting.values()].reduce((n, w) => n + w.chunks.length, 0) }),
     close() {
       off();
+      offOwnership();
+      offEpisodes();
       clearInterval(sweeper);
+      for (const w of waiting.values()) if (w.timer) clearTimeout(w.timer);
+      waiting.clear();
       streams.clear();
     },
   };

@@ -26,6 +26,11 @@ export interface Db extends Queryable {
    * PGlite, which only ever has one instance. Resolves to the unsubscribe.
    */
   listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * A new dedicated PostgreSQL session outside the pool (session-level advisory locks live as long as it
+   * does; cluster/ownership.ts). Absent on PGlite. The caller ends it.
+   */
+  openSession?(applicationName: string): Promise<pg.Client>;
   close(): Promise<void>;
 }
 
@@ -77,6 +82,11 @@ export async function openPostgres(url: string): Promise<Db> {
   const listeners = new Set<() => Promise<void>>();
   return {
     kind: 'postgres',
+    async openSession(applicationName) {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: applicationName, keepAlive: true });
+      await client.connect();
+      return client;
+    },
     async listen(channel, onMessage) {
       const stop = await listenOn(url, channel, onMessage);
       const unsubscribe = async () => {

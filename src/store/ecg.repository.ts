@@ -71,6 +71,14 @@ export function createEcgRepository(db: Db) {
       return rows.map(toChunk);
     },
 
+    /** Chunks by id, oldest first (another instance announced them: cluster/relay.ts). */
+    async byIds(ids: string[]): Promise<StoredEcgChunk[]> {
+      const valid = ids.filter((id) => /^\d+$/.test(id));
+      if (valid.length === 0) return [];
+      const rows = await db.query<EcgRow>('SELECT * FROM ecg_chunks WHERE id = ANY($1::bigint[]) ORDER BY device_id, ts', [valid]);
+      return rows.map(toChunk);
+    },
+
     async byId(id: string): Promise<StoredEcgChunk | null> {
       if (!/^\d+$/.test(id)) return null;
       const rows = await db.query<EcgRow>('SELECT * FROM ecg_chunks WHERE id = $1', [id]);

@@ -259,6 +259,17 @@ export function createReadingsRepository(db: Db) {
       return { unit: rows[0]?.unit ?? null, bucketMs, points, buckets };
     },
 
+    /** Rows by id, in id order (another instance announced them: cluster/relay.ts). Unknown ids are skipped. */
+    async byIds(ids: string[]): Promise<StoredReading[]> {
+      const valid = ids.filter((id) => /^\d+$/.test(id));
+      if (valid.length === 0) return [];
+      const rows = await db.query<ReadingRow>(
+        'SELECT id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method FROM readings WHERE id = ANY($1::bigint[]) ORDER BY id',
+        [valid],
+      );
+      return rows.map(rowToReading);
+    },
+
     async byId(id: string): Promise<StoredReading | null> {
       if (!/^\d+$/.test(id)) return null;
       const rows = await db.query<ReadingRow>(

@@ -1,0 +1,91 @@
+/**
+ * Per-patient ownership on a real PostgreSQL: one owner per bucket, fair shares, and takeover when the
+ * owner's session ends (closed, or killed by the server as after a crash).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres, type Db } from '../platform/db.ts';
+import { createLogger } from '../platform/logger.ts';
+import { bucketOf, createLeaseOwnership, soleOwnership, type OwnershipChange } from './ownership.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from '../../test/support/services.ts';
+
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (ownership leases)');
+const logger = createLogger('silent');
+
+describe('bucketOf', () => {
+  it('is stable and spreads ids over the buckets', () => {
+    expect(bucketOf('pat_abc')).toBe(bucketOf('pat_abc'));
+    const seen = new Set(Array.from({ length: 2000 }, (_, i) => bucketOf(`pat_${i}`, 16)));
+    expect(seen.size).toBe(16);
+  });
+  it('a single instance owns everything', async () => {
+    expect(await soleOwnership('x').owns('anyone')).toBe(true);
+  });
+});
+
+describe.skipIf(!hasPg)('advisory-lock ownership on PostgreSQL', () => {
+  let db: Db;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const t = await createTestDatabase();
+    drop = t.drop;
+    db = await openPostgres(t.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await drop?.();
+  });
+
+  it('one owner per patient; the other takes over when the owner closes', async () => {
+    const a = await createLeaseOwnership({ db, instanceId: 'a', logger, retryMs: 50 });
+    const b = await createLeaseOwnership({ db, instanceId: 'b', logger, retryMs: 50 });
+    const changesB: OwnershipChange[] = [];
+    b.onChange((c) => changesB.push(c));
+    expect(await a.owns('pat_1')).toBe(true);
+    expect(await b.owns('pat_1')).toBe(false);
+    expect(await a.owns('pat_1')).toBe(true);
+    // Asked again within the retry window: answered from memory, no claim.
+    expect(await b.owns('pat_1')).toBe(false);
+    await a.close();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await b.owns('pat_1')).toBe(true);
+    expect(changesB).toEqual([{ bucket: bucketOf('pat_1'), owned: true }]);
+    await b.close();
+  });
+
+  it('a session killed by the server (a crashed instance) frees its patients, and the loser knows at once', async () => {
+    const a = await createLeaseOwnership({ db, instanceId: 'crash-a', logger, retryMs: 50 });
+    const b = await createLeaseOwnership({ db, instanceId: 'crash-b', logger, retryMs: 50 });
+    const lost: OwnershipChange[] = [];
+    a.onChange((c) => !c.owned && lost.push(c));
+    expect(await a.owns('pat_2')).toBe(true);
+    await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'vigil-owner-crash-a'`);
+    for (let i = 0; i < 50 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(lost).toEqual([{ bucket: bucketOf('pat_2'), owned: false }]);
+    expect(a.ownsNow('pat_2')).toBe(false);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await b.owns('pat_2')).toBe(true);
+    // A reconnects and, asked again, finds the patient held by B.
+    for (let i = 0; i < 100 && !a.stats().connected; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(a.stats().connected).toBe(true);
+    expect(await a.owns('pat_2')).toBe(false);
+    await a.close();
+    await b.close();
+  });
+
+  it('each instance claims at most its fair share, so patients spread over instances', async () => {
+    const a = await createLeaseOwnership({ db, instanceId: 'share-a', logger, buckets: 8, retryMs: 0 });
+    const b = await createLeaseOwnership({ db, instanceId: 'share-b', logger, buckets: 8, retryMs: 0 });
+    // A counted its peers before B connected; the next check (every 2 s) sees both.
+    for (let i = 0; i < 60 && a.stats().peers < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const ids = Array.from({ length: 200 }, (_, i) => `p${i}`);
+    for (const id of ids) await a.owns(id);
+    expect(a.stats().owned).toBe(4);
+    for (const id of ids) await b.owns(id);
+    expect(b.stats().owned).toBe(4);
+    // Every patient has exactly one owner.
+    for (const id of ids) expect(Number(a.ownsNow(id)) + Number(b.ownsNow(id))).toBe(1);
+    await a.close();
+    await b.close();
+  });
+});

@@ -1,0 +1,224 @@
+import type pg from 'pg';
+import type { Db } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+
+/** Patients are owned in buckets: one advisory lock per bucket keeps PostgreSQL's shared lock table small. */
+export const OWNERSHIP_BUCKETS = 256;
+/** First half of the two-integer advisory-lock key ('VG'); the bucket is the second. */
+const LOCK_SPACE = 0x5647;
+/** A bucket held elsewhere is asked for again after this (that is how a dead instance's work moves), ms. */
+const RETRY_MS = 1_000;
+/** The lease session is checked this often; a session that does not answer in PING_TIMEOUT_MS is dropped, ms. */
+const PING_MS = 2_000;
+const PING_TIMEOUT_MS = 3_000;
+const RECONNECT_MS = 1_000;
+
+export interface OwnershipChange {
+  bucket: number;
+  owned: boolean;
+}
+
+/**
+ * Which Vigil instance does the once-only work for a patient: alert evaluation, NEWS2, the ECG analyzer of
+ * the patient's devices, CGM daily summaries, command delivery on reconnect. Every instance hears every
+ * patient's events (cluster/relay.ts); only the owner acts on them.
+ */
+export interface Ownership {
+  readonly instanceId: string;
+  /** Is this instance the owner of the patient now? Claims the patient's bucket if nobody holds it. */
+  owns(patientId: string): Promise<boolean>;
+  /** Owned now, without asking the database (false when unknown). */
+  ownsNow(patientId: string): boolean;
+  /** The bucket a patient belongs to (what `onChange` reports). */
+  bucketOf(patientId: string): number;
+  /** Ownership of a bucket was gained or lost (lost: a live instance must stop acting for it at once). */
+  onChange(listener: (change: OwnershipChange) => void): () => void;
+  stats(): { buckets: number; owned: number; connected: boolean; peers: number };
+  close(): Promise<void>;
+}
+
+/** FNV-1a (32 bit): a stable, well-spread bucket for a patient id, the same in every instance. */
+export function bucketOf(key: string, buckets = OWNERSHIP_BUCKETS): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % buckets;
+}
+
+/** One instance (PGlite, or a single server): it owns everything. */
+export function soleOwnership(instanceId: string): Ownership {
+  return {
+    instanceId,
+    owns: async () => true,
+    ownsNow: () => true,
+    bucketOf: (patientId) => bucketOf(patientId),
+    onChange: () => () => undefined,
+    stats: () => ({ buckets: OWNERSHIP_BUCKETS, owned: OWNERSHIP_BUCKETS, connected: true, peers: 1 }),
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Leases as PostgreSQL session-level advisory locks (`pg_try_advisory_lock`) held on one dedicated session
+ * per instance. A bucket is claimed when its first event arrives; the lock lives as long as the session,
+ * so when an instance dies (even kill -9: the kernel closes its socket and PostgreSQL ends the backend)
+ * its buckets become free and the next instance that sees one of their patients claims it within RETRY_MS.
+ * When this instance loses its session (database restart, network), it drops every bucket at once, before
+ * anyone else can take them, and claims again after reconnecting.
+ */
+export async function createLeaseOwnership(deps: { db: Db; instanceId: string; logger: Logger; buckets?: number; retryMs?: number }): Promise<Ownership> {
+  if (!deps.db.openSession) return soleOwnership(deps.instanceId);
+  const log = deps.logger.child({ module: 'ownership', instance: deps.instanceId });
+  const buckets = deps.buckets ?? OWNERSHIP_BUCKETS;
+  const retryMs = deps.retryMs ?? RETRY_MS;
+  const owned = new Set<number>();
+  const refusedAt = new Map<number, number>();
+  const claiming = new Map<number, Promise<boolean>>();
+  const listeners = new Set<(c: OwnershipChange) => void>();
+  let session: pg.Client | null = null;
+  let closed = false;
+  // Live instances on this database (their ownership sessions): an instance claims at most its fair share
+  // of buckets, so patients spread over instances instead of all going to whichever started first.
+  let peers = 1;
+  // One statement at a time on the session (node-postgres queues, but deprecates relying on it).
+  let turn: Promise<unknown> = Promise.resolve();
+  const run = <R extends pg.QueryResultRow>(c: pg.Client, sql: string, params?: unknown[]) => {
+    const result = turn.then(() => c.query<R>(sql, params));
+    turn = result.catch(() => undefined);
+    return result;
+  };
+  const countPeers = async (c: pg.Client) => {
+    const { rows } = await run<{ n: number }>(c, 
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'vigil-owner-%'`,
+    );
+    peers = Math.max(1, rows[0]?.n ?? 1);
+  };
+  let retry: NodeJS.Timeout | null = null;
+
+  const tell = (change: OwnershipChange) => {
+    for (const l of [...listeners]) {
+      try {
+        l(change);
+      } catch (err) {
+        log.error({ err }, 'ownership listener failed');
+      }
+    }
+  };
+
+  function loseAll(why: string) {
+    if (owned.size > 0) log.warn({ buckets: owned.size, why }, 'lost the ownership session; this instance stops acting for its patients until it claims them again');
+    const lost = [...owned];
+    owned.clear();
+    refusedAt.clear();
+    for (const bucket of lost) tell({ bucket, owned: false });
+  }
+
+  async function connect(): Promise<void> {
+    const c = await deps.db.openSession!(`vigil-owner-${deps.instanceId}`);
+    c.on('error', () => undefined); // 'end' follows
+    c.on('end', () => {
+      if (session !== c) return;
+      session = null;
+      loseAll('session ended');
+      schedule();
+    });
+    if (closed) return void (await c.end().catch(() => undefined));
+    await countPeers(c).catch(() => undefined);
+    session = c;
+  }
+  function schedule() {
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = null;
+      connect().catch(schedule);
+    }, RECONNECT_MS);
+    retry.unref();
+  }
+  function drop(c: pg.Client, why: string) {
+    if (session !== c) return;
+    session = null;
+    loseAll(why);
+    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    void c.end().catch(() => undefined);
+    schedule();
+  }
+
+  const pinger = setInterval(() => {
+    const c = session;
+    if (!c) return;
+    const timer = setTimeout(() => drop(c, 'session did not answer'), PING_TIMEOUT_MS);
+    countPeers(c).then(
+      () => clearTimeout(timer),
+      () => {
+        clearTimeout(timer);
+        drop(c, 'session failed');
+      },
+    );
+  }, PING_MS);
+  pinger.unref();
+
+  async function claim(bucket: number): Promise<boolean> {
+    const c = session;
+    if (!c) return false;
+    if (owned.size >= Math.ceil(buckets / peers)) {
+      refusedAt.set(bucket, Date.now()); // our share is full: another instance will claim it
+      return false;
+    }
+    try {
+      const { rows } = await run<{ ok: boolean }>(c, 'SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [LOCK_SPACE, bucket]);
+      if (session !== c) return false; // the session went away meanwhile: the lock went with it
+      if (rows[0]?.ok) {
+        owned.add(bucket);
+        refusedAt.delete(bucket);
+        log.debug({ bucket }, 'claimed');
+        tell({ bucket, owned: true });
+        return true;
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message, bucket }, 'could not claim a bucket');
+    }
+    refusedAt.set(bucket, Date.now());
+    return false;
+  }
+
+  await connect().catch((err) => {
+    log.warn({ err: (err as Error).message }, 'ownership session not available yet; retrying');
+    schedule();
+  });
+
+  return {
+    instanceId: deps.instanceId,
+    owns(patientId) {
+      const bucket = bucketOf(patientId, buckets);
+      if (owned.has(bucket)) return Promise.resolve(true);
+      if (closed) return Promise.resolve(false);
+      const refused = refusedAt.get(bucket);
+      if (refused !== undefined && Date.now() - refused < retryMs) return Promise.resolve(false);
+      let pending = claiming.get(bucket);
+      if (!pending) {
+        pending = claim(bucket).finally(() => claiming.delete(bucket));
+        claiming.set(bucket, pending);
+      }
+      return pending;
+    },
+    ownsNow: (patientId) => owned.has(bucketOf(patientId, buckets)),
+    bucketOf: (patientId) => bucketOf(patientId, buckets),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stats: () => ({ buckets, owned: owned.size, connected: session !== null, peers }),
+    async close() {
+      closed = true;
+      clearInterval(pinger);
+      if (retry) clearTimeout(retry);
+      const c = session;
+      session = null;
+      owned.clear();
+      // Ending the session releases every lock at once: another instance takes over on its next event.
+      await c?.end().catch(() => undefined);
+    },
+  };
+}
