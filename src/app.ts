@@ -69,12 +69,13 @@ import { alertRoutes } from './api/routes/alerts.routes.ts';
 // [tele] secure messaging, FHIR Communication (issue 8)
 import { createMessagesRepository } from './messaging/messages.repository.ts';
 import { createMessagingService } from './messaging/messaging.service.ts';
-import { communicationFhirRoutes } from './messaging/communication.fhir.ts';
+import { communicationProvider } from './messaging/communication.fhir.ts';
 import { messageRoutes } from './api/routes/messages.routes.ts';
 // [tele] appointments, video visits (issue 8)
 import { createAppointmentsRepository } from './appointments/appointments.repository.ts';
 import { createAppointmentsService } from './appointments/appointments.service.ts';
-import { appointmentFhirRoutes } from './appointments/appointment.fhir.ts';
+import { appointmentProviders } from './appointments/appointment.fhir.ts';
+import { telehealthFhirRoutes } from './api/routes/telehealth-fhir.routes.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
 import { createVisitsService } from './visits/visits.service.ts';
@@ -291,6 +292,9 @@ function createServerServices(
   const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: config.visits, baseUrl: d.baseUrl });
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
   const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir });
+  // [tele] Communication, Appointment, Encounter, Schedule, Slot
+  const telehealthFhir = { communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }), ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }) };
+  for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
   const csvImport = createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
@@ -301,7 +305,7 @@ function createServerServices(
   });
   const sweeper = startExpirySweeper(commands.expireDue, d.logger);
   return {
-    derived, series, rooms, visits, fhir, csvImport, commands,
+    derived, series, rooms, visits, fhir, telehealthFhir, csvImport, commands,
     async close() {
       await rooms.close();
       await sweeper.stop();
@@ -346,10 +350,9 @@ function registerRoutes(
   auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
   consentRoutes(http, { consents: s.consents }); // [sec] consent
   const fhirBase = () => d.urls.base + '/fhir/R4';
-  communicationFhirRoutes(http, { messaging: s.messaging, baseUrl: fhirBase }); // [tele]
+  telehealthFhirRoutes(http, { ...server.telehealthFhir, baseUrl: fhirBase }); // [tele] FHIR create; read/search via the registry
   messageRoutes(http, { messaging: s.messaging }); // [tele]
   appointmentRoutes(http, { appointments: s.appointments, now: () => s.clock.now() });
-  appointmentFhirRoutes(http, { appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, baseUrl: fhirBase });
   visitRoutes(http, { visits: server.visits, rooms: server.rooms, appointments: s.appointments, auth: s.auth, config: config.visits, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });
   server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });
   csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: server.csvImport });

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import sharp from 'sharp';
 import { bootApp, type TestApp } from './support/app.ts';
 import { jpegWithGps, TINY_PDF } from '../src/messaging/test-fixtures.ts';
+import { toFhirId } from '../src/api/fhir/ids.ts';
 
 /** Retries an assertion until it holds (or 10 s pass, then throws its last error). */
 async function eventually<T>(check: () => T | Promise<T>, ms = 10_000): Promise<T> {
@@ -179,13 +180,15 @@ describe('secure messaging', () => {
         resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${alice}` }, payload: [{ contentString: 'My BP cuff shows an error' }],
       });
       expect(res.status).toBe(201);
-      expect(res.body).toMatchObject({ resourceType: 'Communication', subject: { reference: `Patient/${alice}` } });
+      expect(res.body).toMatchObject({ resourceType: 'Communication', subject: { reference: `Patient/${toFhirId(alice)}` } });
+      expect(res.body.id).toMatch(/^msg-[a-z0-9]+$/);
       for (const q of [`subject=Patient/${alice}`, `patient=${alice}`]) {
-        const found = await app.api<{ total: number; entry: Array<{ resource: { id: string; payload: Array<{ contentString?: string; contentAttachment?: { url: string; contentType: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Communication?${q}`);
+        const found = await app.api<{ total: number; entry: Array<{ resource: { id: string; subject: { reference: string }; payload: Array<{ contentString?: string; contentAttachment?: { url: string; contentType: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Communication?${q}`);
         expect(found.status).toBe(200);
         const hit = found.body.entry.find((e) => e.resource.id === res.body.id);
+        expect(found.body.entry.every((e) => e.resource.subject.reference === `Patient/${toFhirId(alice)}`)).toBe(true);
         expect(hit?.resource.payload[0].contentString).toBe('My BP cuff shows an error');
-        const withPhoto = found.body.entry.find((e) => e.resource.id === photo.id)!;
+        const withPhoto = found.body.entry.find((e) => e.resource.id === toFhirId(photo.id))!;
         const url = withPhoto.resource.payload.find((p) => p.contentAttachment)!.contentAttachment!.url;
         expect((await fetch(url, { headers: { authorization: `Bearer ${nurse.token}` } })).status).toBe(200);
         expect((await fetch(url, { headers: { authorization: `Bearer ${stranger}` } })).status).toBe(404);

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { bootApp, type TestApp } from './support/app.ts';
+import { fromFhirId, toFhirId } from '../src/api/fhir/ids.ts';
 
 async function eventually<T>(check: () => T | Promise<T>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -90,7 +91,9 @@ describe('video visit signalling', () => {
       expect(r.body.resourceType).toBe('OperationOutcome');
     }
     const read = await app.api<{ participant: Array<{ actor: { reference: string } }> }>(patientA, 'GET', `/fhir/R4/Appointment/${apt}`);
-    expect(read.body.participant.map((p) => p.actor.reference)).toEqual([`Patient/${alice}`, `Practitioner/${nurse.practitionerId}`]);
+    // Conformant FHIR references (R4 §2.1.9 ids), and the FHIR id opens the REST visit routes too.
+    expect(read.body.participant.map((p) => p.actor.reference)).toEqual([`Patient/${toFhirId(alice)}`, `Practitioner/${toFhirId(nurse.practitionerId!)}`]);
+    expect(apt).toMatch(/^apt-[a-z0-9]+$/);
     expect((await app.api(patientB, 'GET', `/fhir/R4/Appointment/${apt}`)).status).toBe(404);
   });
 
@@ -170,7 +173,7 @@ describe('video visit signalling', () => {
     const invite = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Interpreter' });
     expect(invite.status).toBe(201);
     const token = invite.body.url.split('/').pop()!;
-    expect(invite.body.url).toContain(`/#/join/${apt}/`);
+    expect(invite.body.url).toContain(`/#/join/${fromFhirId(apt)}/`);
     expect((await app.api(stranger, 'POST', `/api/v1/visits/${apt}/invites`, {})).status).toBe(404);
     const pass = await app.api<{ pass: string; name: string }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token, name: 'Maria (interpreter)' });
     expect(pass.status).toBe(201);
@@ -213,8 +216,60 @@ describe('video visit signalling', () => {
     });
     const appt = await app.api<{ status: string }>(nurse.token, 'GET', `/fhir/R4/Appointment/${apt}`);
     expect(appt.body.status).toBe('fulfilled');
-    const audit = await app.services.db.query<{ action: string }>(`SELECT DISTINCT action FROM audit_log WHERE entity_id = $1 OR details->>'appointmentId' = $1`, [apt]);
+    const audit = await app.services.db.query<{ action: string }>(`SELECT DISTINCT action FROM audit_log WHERE entity_id = $1 OR details->>'appointmentId' = $1`, [fromFhirId(apt)]);
     expect(audit.map((r) => r.action)).toEqual(expect.arrayContaining(['appointment.create', 'visit.join', 'visit.leave', 'visit.invite', 'visit.start']));
+  });
+
+  it('serves Appointment, Encounter, Schedule and Slot through the FHIR registry: conformant references, declared search parameters, keyset paging, strict refusals', async () => {
+    type Bundle = { total?: number; link: Array<{ relation: string; url: string }>; entry: Array<{ resource: Record<string, unknown> & { id: string; resourceType: string } }> };
+    const meta = await app.api<{ rest: Array<{ resource: Array<{ type: string; interaction: Array<{ code: string }>; searchParam: Array<{ name: string }> }> }> }>(nurse.token, 'GET', '/fhir/R4/metadata');
+    const cap = Object.fromEntries(meta.body.rest[0].resource.map((r) => [r.type, r]));
+    for (const t of ['Communication', 'Appointment', 'Encounter', 'Schedule', 'Slot']) expect(cap[t], t).toBeDefined();
+    expect(cap.Appointment.interaction.map((i) => i.code)).toEqual(expect.arrayContaining(['read', 'search-type', 'create']));
+    expect(cap.Encounter.searchParam.map((p) => p.name)).toEqual(expect.arrayContaining(['patient', 'subject', 'appointment', 'date', 'status']));
+    // The encounter of the visit above, by its appointment, with conformant references throughout.
+    const enc = await app.api<Bundle>(nurse.token, 'GET', `/fhir/R4/Encounter?appointment=Appointment/${apt}`);
+    expect(enc.body.total).toBe(1);
+    const e = enc.body.entry[0].resource as unknown as { id: string; subject: { reference: string }; appointment: Array<{ reference: string }>; participant: Array<{ individual: { reference?: string } }> };
+    expect(e.id).toMatch(/^enc-[a-z0-9]+$/);
+    expect(e.subject.reference).toBe(`Patient/${toFhirId(alice)}`);
+    expect(e.appointment[0].reference).toBe(`Appointment/${apt}`);
+    for (const p of e.participant) if (p.individual.reference) expect(p.individual.reference).toMatch(/^Practitioner\/[A-Za-z0-9.-]{1,64}$/);
+    expect((await app.api<{ id: string }>(nurse.token, 'GET', `/fhir/R4/Encounter/${e.id}`)).body.id).toBe(e.id);
+    expect((await app.api(stranger, 'GET', `/fhir/R4/Encounter/${e.id}`)).status).toBe(404);
+    expect((await app.api<Bundle>(stranger, 'GET', `/fhir/R4/Encounter?patient=${toFhirId(alice)}`)).body.total).toBe(0);
+    // Keyset paging over Appointments: three more, pages of two, every id once.
+    for (let i = 0; i < 3; i++) await app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + (i + 2) * 86_400_000).toISOString() });
+    const ids: string[] = [];
+    let url: string | undefined = `/fhir/R4/Appointment?patient=Patient/${toFhirId(alice)}&_count=2`;
+    while (url) {
+      const page: { body: Bundle } = await app.api<Bundle>(nurse.token, 'GET', url);
+      ids.push(...page.body.entry.map((x) => x.resource.id));
+      const next = page.body.link.find((l) => l.relation === 'next')?.url;
+      url = next ? next.slice(next.indexOf('/fhir/R4')) : undefined;
+    }
+    expect(ids.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((await app.api<Bundle>(nurse.token, 'GET', `/fhir/R4/Appointment?patient=${toFhirId(alice)}&status=fulfilled`)).body.entry.map((x) => x.resource.id)).toEqual([apt]);
+    const strict = await fetch(`${app.httpUrl}/fhir/R4/Appointment?colour=blue`, { headers: { authorization: `Bearer ${nurse.token}`, prefer: 'handling=strict' } });
+    expect(strict.status).toBe(400);
+    expect(((await strict.json()) as { issue: Array<{ diagnostics: string }> }).issue[0].diagnostics).toMatch(/colour/);
+    // Availability → Schedule and Slots (ids conformant as they are).
+    const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+    expect((await app.api(nurse.token, 'POST', '/api/v1/availability', { start: `${day}T09:00:00Z`, end: `${day}T10:00:00Z`, slotMinutes: 20 })).status).toBe(201);
+    const sched = await app.api<Bundle>(patientA, 'GET', `/fhir/R4/Schedule?actor=Practitioner/${toFhirId(nurse.practitionerId!)}`);
+    expect(sched.body.entry).toHaveLength(1);
+    const schedId = sched.body.entry[0].resource.id;
+    expect(schedId).toMatch(/^sch-[A-Za-z0-9.-]+$/);
+    expect((await app.api<{ id: string }>(patientA, 'GET', `/fhir/R4/Schedule/${schedId}`)).body.id).toBe(schedId);
+    const slots = await app.api<Bundle>(patientA, 'GET', `/fhir/R4/Slot?schedule=Schedule/${schedId}&start=ge${day}&start=lt${day}T23:59:59Z&status=free`);
+    expect(slots.body.entry.map((x) => x.resource.start)).toEqual([`${day}T09:00:00.000Z`, `${day}T09:20:00.000Z`, `${day}T09:40:00.000Z`]);
+    for (const x of slots.body.entry) expect(x.resource.id).toMatch(/^[A-Za-z0-9.-]{1,64}$/);
+    // A FHIR Slot id books through the REST API as it is.
+    const booked = await app.api<{ start: number }>(patientA, 'POST', '/api/v1/appointments/book', { slotId: slots.body.entry[1].resource.id });
+    expect(booked.status).toBe(201);
+    const after = await app.api<Bundle>(patientA, 'GET', `/fhir/R4/Slot?schedule=Schedule/${schedId}&start=ge${day}&start=lt${day}T23:59:59Z&status=busy`);
+    expect(after.body.entry.map((x) => x.resource.id)).toEqual([slots.body.entry[1].resource.id]);
   });
 
   it('limits a visit to five people', async () => {

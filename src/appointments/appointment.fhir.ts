@@ -1,31 +1,35 @@
-import { policy } from '../api/policy.ts';
-import type { Api } from '../api/http-server.ts';
-import { AppointmentCreate, FhirResource, FhirSearchQuery, IdParams } from '../api/contracts/index.ts';
 import type { Principal } from '../domain/types.ts';
+import type { Db } from '../platform/db.ts';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { AppointmentsService, Slot } from './appointments.service.ts';
 import type { Appointment, AppointmentsRepository, Encounter } from './appointments.repository.ts';
+import type { ResourceProvider, SearchResult } from '../api/fhir/registry.ts';
+import type { Resource } from '../api/fhir/mapping.ts';
+import { fromFhirId, referenceId, toFhirId } from '../api/fhir/ids.ts';
+import { paramsNamed, parseToken, type SearchRequest } from '../api/fhir/search/params.ts';
+import { narrowPatients, referenceIds } from '../api/fhir/search/reference.ts';
+import { dateSql, parseDateValue } from '../api/fhir/search/date.ts';
+import { decodeCursor, encodeCursor } from '../api/fhir/search/cursor.ts';
+import { tableSearch } from '../api/fhir/resources/table-search.ts';
+import type { SqlParams } from '../api/fhir/search/sql.ts';
+import { AppointmentCreate } from '../api/contracts/index.ts';
 import { badRequest, notFound } from '../platform/errors.ts';
-import { requirePrincipal } from '../api/principal.ts';
-import { registerCapability } from '../api/fhir/fhir.service.ts';
-import { parseDateParams, parsePaging, parseReference, parseTokens } from '../api/fhir/search-params.ts';
+import { fhirReference } from '../messaging/communication.fhir.ts';
 
 /**
- * FHIR R4 Appointment (create, read, search), Encounter (read, search), Schedule and Slot (search) over the
- * appointments store. https://hl7.org/fhir/R4/appointment.html, encounter.html, slot.html.
+ * FHIR R4 Appointment (create, read, search), Encounter (read, search), Schedule and Slot (read/search) over
+ * the appointments store, as providers on the FHIR registry (api/fhir/registry.ts), with conformant ids and
+ * references (`Patient/pat-…`). https://hl7.org/fhir/R4/appointment.html, encounter.html, schedule.html, slot.html.
  */
 
-const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-type Query = Record<string, string | string[] | undefined>;
-const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[v.length - 1] : v);
-const all = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const iso = (t: number) => new Date(t).toISOString();
+const tokens = (req: SearchRequest, name: string) => paramsNamed(req, name).map((p) => p.values.map((v) => parseToken(v).code ?? ''));
 
-export function appointmentResource(a: Appointment) {
+export function appointmentResource(a: Appointment): Resource {
   return {
     resourceType: 'Appointment',
-    id: a.id,
+    id: toFhirId(a.id),
     meta: { lastUpdated: iso(a.createdAt) },
     status: a.status,
     ...(a.cancelReason ? { cancelationReason: { text: a.cancelReason } } : {}),
@@ -37,136 +41,230 @@ export function appointmentResource(a: Appointment) {
     minutesDuration: Math.round((a.end - a.start) / 60_000),
     created: iso(a.createdAt),
     participant: [
-      { actor: { reference: `Patient/${a.patientId}`, display: a.patientName }, required: 'required', status: 'accepted' },
-      ...(a.practitionerId ? [{ actor: { reference: `Practitioner/${a.practitionerId}`, display: a.practitionerName ?? undefined }, required: 'required', status: 'accepted' }] : []),
+      { actor: { reference: `Patient/${toFhirId(a.patientId)}`, display: a.patientName }, required: 'required', status: 'accepted' },
+      ...(a.practitionerId ? [{ actor: { reference: `Practitioner/${toFhirId(a.practitionerId)}`, ...(a.practitionerName ? { display: a.practitionerName } : {}) }, required: 'required', status: 'accepted' }] : []),
     ],
   };
 }
 
-export function encounterResource(e: Encounter) {
-  const minutes = (from: number, to: number | null) => Math.round((((to ?? Date.now()) - from) / 60_000) * 10) / 10;
+export function encounterResource(e: Encounter, now = Date.now()): Resource {
+  const minutes = (from: number, to: number | null) => Math.round((((to ?? now) - from) / 60_000) * 10) / 10;
   return {
     resourceType: 'Encounter',
-    id: e.id,
+    id: toFhirId(e.id),
     status: e.status,
     class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' },
-    subject: { reference: `Patient/${e.patientId}` },
-    ...(e.appointmentId ? { appointment: [{ reference: `Appointment/${e.appointmentId}` }] } : {}),
+    subject: { reference: `Patient/${toFhirId(e.patientId)}` },
+    ...(e.appointmentId ? { appointment: [{ reference: `Appointment/${toFhirId(e.appointmentId)}` }] } : {}),
     period: { start: iso(e.start), ...(e.end ? { end: iso(e.end) } : {}) },
     ...(e.end ? { length: { value: minutes(e.start, e.end), unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' } } : {}),
     participant: e.participants.map((p) => ({
       type: [{ text: p.kind }],
-      individual: { ...(p.ref && !p.ref.startsWith('Patient/') ? { reference: p.ref } : {}), display: p.display },
+      // Encounter.participant.individual is a Practitioner/RelatedPerson: the patient is the subject, a guest a display only.
+      individual: { ...(p.ref && !p.ref.startsWith('Patient/') ? { reference: fhirReference(p.ref) } : {}), display: p.display },
       period: { start: iso(p.joinedAt), ...(p.leftAt ? { end: iso(p.leftAt) } : {}) },
     })),
   };
 }
 
-const scheduleId = (practitionerId: string) => `sch-${practitionerId}`;
-function slotResource(s: Slot) {
+const scheduleId = (practitionerId: string) => `sch-${toFhirId(practitionerId)}`;
+const practitionerOfSchedule = (id: string) => (id.startsWith('sch-') ? fromFhirId(id.slice(4)) : undefined);
+
+function slotResource(s: Slot): Resource {
   return { resourceType: 'Slot', id: s.id, schedule: { reference: `Schedule/${scheduleId(s.practitionerId)}` }, status: s.status, start: iso(s.start), end: iso(s.end) };
 }
 
-function bundle(base: string, type: string, query: Query, total: number, resources: Array<{ id: string; resourceType: string }>, count: number, offset: number) {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) for (const value of all(v)) if (k !== '_offset') params.append(k, value);
-  const link = (off: number) => {
-    const s = new URLSearchParams(params);
-    s.set('_offset', String(off));
-    s.set('_count', String(count));
-    return `${base}/${type}?${s.toString()}`;
-  };
-  const links = [{ relation: 'self', url: link(offset) }];
-  if (offset + count < total && count > 0) links.push({ relation: 'next', url: link(offset + count) });
-  if (offset > 0) links.push({ relation: 'previous', url: link(Math.max(0, offset - count)) });
-  return { resourceType: 'Bundle', type: 'searchset', total, link: links, entry: resources.map((r) => ({ fullUrl: `${base}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' } })) };
+/** Paging over a list computed in memory (slots, schedules): the cursor is the offset of the next page. */
+function pageOf(all: Resource[], req: SearchRequest): SearchResult {
+  const after = decodeCursor(req.cursor, (v): v is { o: number } => Number.isInteger((v as { o?: unknown })?.o) && (v as { o: number }).o >= 0);
+  const from = after?.o ?? 0;
+  if (req.summary === 'count') return { resources: [], total: all.length };
+  const page = all.slice(from, from + req.count);
+  return { resources: page, total: req.total === 'none' ? undefined : all.length, next: from + req.count < all.length && req.count > 0 ? encodeCursor({ o: from + req.count }) : undefined };
 }
 
-export function appointmentFhirRoutes(app: Api, deps: { appointments: AppointmentsService; repo: AppointmentsRepository; access: AccessPolicy; audit: AuditService; baseUrl: () => string }) {
-  registerCapability({ type: 'Appointment', interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }], searchParam: [{ name: 'patient', type: 'reference' }, { name: 'date', type: 'date' }, { name: 'status', type: 'token' }] });
-  registerCapability({ type: 'Encounter', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'patient', type: 'reference' }, { name: 'subject', type: 'reference' }] });
-  registerCapability({ type: 'Schedule', interaction: [{ code: 'search-type' }], searchParam: [{ name: 'actor', type: 'reference' }] });
-  registerCapability({ type: 'Slot', interaction: [{ code: 'search-type' }], searchParam: [{ name: 'schedule', type: 'reference' }, { name: 'start', type: 'date' }, { name: 'status', type: 'token' }] });
-  if (!app.hasContentTypeParser('application/fhir+json')) app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+function parseOrThrow(body: unknown): AppointmentCreate {
+  const r = AppointmentCreate.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw badRequest(`${issue.path.length ? issue.path.join('.') + ': ' : ''}${issue.message}`);
+}
 
-  async function create(p: Principal, b: AppointmentCreate): Promise<Appointment> {
-    const refs = b.participant.map((x) => x.actor?.reference).filter((r): r is string => typeof r === 'string');
-    const patients = refs.filter((r) => r.startsWith('Patient/'));
-    const practitioners = refs.filter((r) => r.startsWith('Practitioner/'));
-    if (patients.length !== 1) throw badRequest('participant must name exactly one Patient (actor.reference "Patient/{id}")');
-    if (practitioners.length > 1) throw badRequest('participant may name at most one Practitioner');
-    const start = b.start === undefined ? Date.now() : Date.parse(b.start);
-    if (!Number.isFinite(start)) throw badRequest('start must be a FHIR instant such as 2026-12-01T09:00:00Z');
-    let end: number | undefined;
-    if (b.end !== undefined) end = Date.parse(b.end);
-    else if (b.minutesDuration !== undefined) end = start + b.minutesDuration * 60_000;
-    if (end !== undefined && !Number.isFinite(end)) throw badRequest('end must be an instant after start (or minutesDuration a positive whole number)');
-    const audio = (b.serviceType ?? []).some((s) => typeof s.text === 'string' && /audio|phone|telephone/i.test(s.text));
-    return deps.appointments.create(p, {
-      patientId: parseReference(patients[0], 'Patient')!, practitionerId: practitioners[0] ? parseReference(practitioners[0], 'Practitioner') : undefined,
-      start, end, mode: audio ? 'audio' : 'video', description: b.description ?? null, status: b.status ?? 'booked',
-    });
+type Ctx = { principal: Principal; baseUrl: string };
+export type AppointmentProvider = ResourceProvider & { create(ctx: Ctx, resource: unknown): Promise<Resource> };
+
+export function appointmentProviders(deps: { db: Db; appointments: AppointmentsService; repo: AppointmentsRepository; access: AccessPolicy; audit: AuditService; now: () => number }) {
+  const { access } = deps;
+  const visiblePatients = async (p: Principal, req: SearchRequest, names: string[]) =>
+    narrowPatients(await access.visiblePatientIds(p), names.flatMap((n) => paramsNamed(req, n)).map((x) => referenceIds(x, 'Patient')));
+
+  const appointment: AppointmentProvider = {
+    type: 'Appointment',
+    interactions: ['read', 'search-type', 'create'],
+    search: {
+      params: [
+        { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
+        { name: 'patient', type: 'reference', documentation: 'The patient taking part (Patient/{id})' },
+        { name: 'actor', type: 'reference', modifiers: ['Patient', 'Practitioner'], documentation: 'Any participant: Patient/{id} or Practitioner/{id}' },
+        { name: 'practitioner', type: 'reference', documentation: 'The practitioner taking part' },
+        { name: 'date', type: 'date', documentation: 'The appointment period overlaps or falls in the date (all prefixes)' },
+        { name: 'status', type: 'token', documentation: 'proposed, booked, arrived, fulfilled, cancelled, noshow' },
+      ],
+    },
+    async read(ctx, id) {
+      return appointmentResource(await deps.appointments.get(ctx.principal, fromFhirId(id)));
+    },
+    async searchType(ctx, req) {
+      const actors = paramsNamed(req, 'actor');
+      const patients = narrowPatients(await visiblePatients(ctx.principal, req, ['patient']), actors.filter((a) => a.modifier !== 'Practitioner' && a.values.some((v) => !v.includes('Practitioner/'))).map((x) => referenceIds(x, 'Patient')));
+      const practitioners = [...paramsNamed(req, 'practitioner'), ...actors.filter((a) => a.modifier === 'Practitioner' || a.values.every((v) => v.includes('Practitioner/')))].map((x) => referenceIds(x, 'Practitioner'));
+      const where = (sql: SqlParams): string[] | null => {
+        if (patients !== null && patients.length === 0) return null;
+        const w: string[] = [];
+        if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
+        for (const ids of practitioners) w.push(`practitioner_id = ANY(${sql.p(ids)}::text[])`);
+        for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
+        for (const p of paramsNamed(req, 'date')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'start_at', 'end_at', sql)).join(' OR ') + ')');
+        for (const codes of tokens(req, 'status')) w.push(`status = ANY(${sql.p(codes)}::text[])`);
+        return w;
+      };
+      const r = await tableSearch<{ id: string }, string>(deps.db, req, { from: 'appointments', columns: 'id', where, map: (row) => row.id });
+      const rows = await deps.repo.byIds(r.resources);
+      for (const patientId of new Set(rows.map((a) => a.patientId))) await deps.audit.record({ actor: ctx.principal, action: 'fhir.search', entityType: 'Appointment', patientId, details: { count: rows.filter((a) => a.patientId === patientId).length } });
+      return { resources: rows.map(appointmentResource), total: r.total, next: r.next };
+    },
+    async create(ctx, resource) {
+      const b = parseOrThrow(resource);
+      const refs = b.participant.map((x) => x.actor?.reference).filter((r): r is string => typeof r === 'string');
+      const patients = refs.map((r) => (r.startsWith('Patient/') ? referenceId(r, 'Patient') : undefined)).filter((r): r is string => !!r);
+      const practitioners = refs.map((r) => (r.startsWith('Practitioner/') ? referenceId(r, 'Practitioner') : undefined)).filter((r): r is string => !!r);
+      if (patients.length !== 1) throw badRequest('participant must name exactly one Patient (actor.reference "Patient/{id}")');
+      if (practitioners.length > 1) throw badRequest('participant may name at most one Practitioner');
+      const start = b.start === undefined ? deps.now() : Date.parse(b.start);
+      if (!Number.isFinite(start)) throw badRequest('start must be a FHIR instant such as 2026-12-01T09:00:00Z');
+      let end: number | undefined;
+      if (b.end !== undefined) end = Date.parse(b.end);
+      else if (b.minutesDuration !== undefined) end = start + b.minutesDuration * 60_000;
+      if (end !== undefined && !Number.isFinite(end)) throw badRequest('end must be an instant after start (or minutesDuration a positive whole number)');
+      const audio = (b.serviceType ?? []).some((s) => typeof s.text === 'string' && /audio|phone|telephone/i.test(s.text));
+      const a = await deps.appointments.create(ctx.principal, {
+        patientId: patients[0], practitionerId: practitioners[0], start, end, mode: audio ? 'audio' : 'video', description: b.description ?? null, status: b.status ?? 'booked',
+      });
+      return appointmentResource(a);
+    },
+  };
+
+  const encounter: ResourceProvider = {
+    type: 'Encounter',
+    interactions: ['read', 'search-type'],
+    search: {
+      params: [
+        { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
+        { name: 'patient', type: 'reference', documentation: 'The patient (Patient/{id})' },
+        { name: 'subject', type: 'reference', modifiers: ['Patient'], documentation: 'The patient (Patient/{id})' },
+        { name: 'appointment', type: 'reference', documentation: 'The appointment the visit was booked as' },
+        { name: 'date', type: 'date', documentation: 'The visit period (all prefixes)' },
+        { name: 'status', type: 'token', documentation: 'in-progress or finished' },
+      ],
+    },
+    async read(ctx, id) {
+      const e = await deps.repo.encounter(fromFhirId(id));
+      if (!e || !(await access.canSeePatient(ctx.principal, e.patientId))) throw notFound(`Encounter/${id}`);
+      await deps.audit.record({ actor: ctx.principal, action: 'fhir.read', entityType: 'Encounter', entityId: e.id, patientId: e.patientId });
+      return encounterResource(e, deps.now());
+    },
+    async searchType(ctx, req) {
+      const patients = await visiblePatients(ctx.principal, req, ['patient', 'subject']);
+      const where = (sql: SqlParams): string[] | null => {
+        if (patients !== null && patients.length === 0) return null;
+        const w: string[] = [];
+        if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
+        for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
+        for (const p of paramsNamed(req, 'appointment')) w.push(`appointment_id = ANY(${sql.p(referenceIds(p, 'Appointment'))}::text[])`);
+        for (const p of paramsNamed(req, 'date')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'started_at', 'COALESCE(ended_at, started_at)', sql)).join(' OR ') + ')');
+        for (const codes of tokens(req, 'status')) w.push(`status = ANY(${sql.p(codes)}::text[])`);
+        return w;
+      };
+      const r = await tableSearch<{ id: string }, string>(deps.db, req, { from: 'encounters', columns: 'id', where, map: (row) => row.id });
+      const rows = (await Promise.all(r.resources.map((id) => deps.repo.encounter(id)))).filter((e): e is Encounter => !!e);
+      for (const patientId of new Set(rows.map((e) => e.patientId))) await deps.audit.record({ actor: ctx.principal, action: 'fhir.search', entityType: 'Encounter', patientId, details: { count: rows.filter((e) => e.patientId === patientId).length } });
+      return { resources: rows.map((e) => encounterResource(e, deps.now())), total: r.total, next: r.next };
+    },
+  };
+
+  /** The slot window a search asks for: its `start` bounds, by default the next 14 days (at most 31). */
+  function window(req: SearchRequest): { from: number; to: number } {
+    let from: number | undefined;
+    let to: number | undefined;
+    for (const p of paramsNamed(req, 'start')) {
+      if (p.values.length > 1) throw badRequest('Slot search: start takes one value per parameter (repeat it for a range)');
+      const v = parseDateValue(p.values[0], 'start');
+      if (['eq', 'ge', 'gt', 'sa', 'ap'].includes(v.prefix)) from = Math.max(from ?? -Infinity, v.prefix === 'gt' || v.prefix === 'sa' ? v.end : v.start);
+      if (['eq', 'le', 'lt', 'eb', 'ap'].includes(v.prefix)) to = Math.min(to ?? Infinity, v.prefix === 'le' || v.prefix === 'eq' || v.prefix === 'ap' ? v.end : v.start);
+      if (v.prefix === 'ne') throw badRequest('Slot search: start:ne is not supported (use ge/gt/le/lt/eq)');
+    }
+    const f = from ?? deps.now();
+    return { from: f, to: to ?? f + 14 * 86_400_000 };
   }
 
-  const SCOPE = 'resources of the patients they may see (the appointments service checks)';
-  const read = { config: { policy: policy.signedIn(SCOPE) }, schema: { params: IdParams, response: { 200: FhirResource } } };
-  const search = { config: { policy: policy.signedIn(SCOPE) }, schema: { querystring: FhirSearchQuery, response: { 200: FhirResource } } };
-  app.post('/fhir/R4/Appointment', {
-    config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'FHIR Appointment create (staff): a visit with the patient, now or later', body: AppointmentCreate, response: { 201: FhirResource } },
-  }, async (req, reply) => {
-    const a = await create(requirePrincipal(req), req.body);
-    return reply.status(201).type(FHIR_JSON).header('location', `${deps.baseUrl()}/Appointment/${a.id}`).send(appointmentResource(a));
-  });
-  app.get('/fhir/R4/Appointment/:id', read, async (req, reply) => reply.type(FHIR_JSON).send(appointmentResource(await deps.appointments.get(requirePrincipal(req), req.params.id))));
-  app.get('/fhir/R4/Appointment', search, async (req, reply) => {
-    const p = requirePrincipal(req);
-    const q = req.query as Query;
-    const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
-    const dates = parseDateParams(all(q.date));
-    const { total, rows } = await deps.appointments.list(p, {
-      patientId: parseReference(one(q.patient) ?? one(q.actor), 'Patient'), from: dates.from, to: dates.to, statuses: parseTokens(one(q.status)), limit: one(q._summary) === 'count' ? 0 : count, offset,
-    });
-    return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Appointment', q, total, rows.map(appointmentResource), count, offset));
-  });
-
-  app.get('/fhir/R4/Encounter/:id', read, async (req, reply) => {
-    const p = requirePrincipal(req);
-    const e = await deps.repo.encounter(req.params.id);
-    if (!e || !(await deps.access.canSeePatient(p, e.patientId))) throw notFound(`Encounter/${req.params.id}`);
-    await deps.audit.record({ actor: p, action: 'fhir.read', entityType: 'Encounter', entityId: e.id, patientId: e.patientId });
-    return reply.type(FHIR_JSON).send(encounterResource(e));
-  });
-  app.get('/fhir/R4/Encounter', search, async (req, reply) => {
-    const p = requirePrincipal(req);
-    const q = req.query as Query;
-    const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
-    let ids = await deps.access.visiblePatientIds(p);
-    const wanted = parseReference(one(q.patient) ?? one(q.subject), 'Patient');
-    if (wanted) ids = ids === null || ids.includes(wanted) ? [wanted] : [];
-    const { total, ids: encIds } = await deps.repo.encounters({ patientIds: ids, limit: count, offset });
-    const rows = (await Promise.all(encIds.map((id) => deps.repo.encounter(id)))).filter((e): e is Encounter => !!e);
-    return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Encounter', q, total, rows.map(encounterResource), count, offset));
-  });
-
-  app.get('/fhir/R4/Slot', search, async (req, reply) => {
-    const p = requirePrincipal(req);
-    const q = req.query as Query;
-    const { count, offset } = parsePaging({ _count: one(q._count), _offset: one(q._offset) });
-    const dates = parseDateParams(all(q.start));
-    const from = dates.from ?? Date.now();
-    const schedule = parseReference(one(q.schedule), 'Schedule');
-    const slots = (await deps.appointments.slots(p, { from, to: dates.to ?? from + 14 * 86_400_000, practitionerId: schedule?.replace(/^sch-/, '') })).filter((s) => !one(q.status) || s.status === one(q.status));
-    return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Slot', q, slots.length, slots.slice(offset, offset + count).map(slotResource), count, offset));
-  });
-  app.get('/fhir/R4/Schedule', search, async (req, reply) => {
-    const p = requirePrincipal(req);
-    const q = req.query as Query;
-    const from = Date.now();
+  async function schedules(p: Principal): Promise<Resource[]> {
+    const from = deps.now();
     const slots = await deps.appointments.slots(p, { from, to: from + 31 * 86_400_000 - 1 });
     const practitioners = [...new Map(slots.map((s) => [s.practitionerId, s.practitionerName])).entries()];
-    const actor = parseReference(one(q.actor), 'Practitioner');
-    const rows = practitioners.filter(([id]) => !actor || id === actor).map(([id, name]) => ({ resourceType: 'Schedule', id: scheduleId(id), active: true, actor: [{ reference: `Practitioner/${id}`, display: name }] }));
-    return reply.type(FHIR_JSON).send(bundle(deps.baseUrl(), 'Schedule', q, rows.length, rows, rows.length, 0));
-  });
+    return practitioners.map(([id, name]) => ({ resourceType: 'Schedule', id: scheduleId(id), active: true, actor: [{ reference: `Practitioner/${toFhirId(id)}`, display: name }] }));
+  }
+
+  const schedule: ResourceProvider = {
+    type: 'Schedule',
+    interactions: ['read', 'search-type'],
+    search: {
+      params: [
+        { name: '_id', type: 'token', documentation: 'Logical id (sch-{practitioner})' },
+        { name: 'actor', type: 'reference', modifiers: ['Practitioner'], documentation: 'The practitioner whose availability it is' },
+      ],
+    },
+    async read(ctx, id) {
+      const found = (await schedules(ctx.principal)).find((s) => s.id === id);
+      if (!found) throw notFound(`Schedule/${id}`);
+      return found;
+    },
+    async searchType(ctx, req) {
+      let all = await schedules(ctx.principal);
+      for (const p of paramsNamed(req, '_id')) all = all.filter((s) => p.values.includes(s.id));
+      for (const p of paramsNamed(req, 'actor')) {
+        const ids = referenceIds(p, 'Practitioner').map((x) => `Practitioner/${toFhirId(x)}`);
+        all = all.filter((s) => ids.includes((s.actor as Array<{ reference: string }>)[0].reference));
+      }
+      return pageOf(all, req);
+    },
+  };
+
+  const slot: ResourceProvider = {
+    type: 'Slot',
+    interactions: ['search-type'],
+    search: {
+      params: [
+        { name: 'schedule', type: 'reference', documentation: 'Schedule/sch-{practitioner}' },
+        { name: 'start', type: 'date', documentation: 'Slot start; ge/gt/le/lt/eq bound the window (default the next 14 days, at most 31)' },
+        { name: 'status', type: 'token', documentation: 'free or busy' },
+      ],
+    },
+    async read(_ctx, id) {
+      throw notFound(`Slot/${id}`);
+    },
+    async searchType(ctx, req) {
+      const { from, to } = window(req);
+      const practitionerIds = paramsNamed(req, 'schedule').map((p) => p.values.map((v) => practitionerOfSchedule(referenceId(v, 'Schedule') ?? '')).filter((x): x is string => !!x));
+      if (practitionerIds.length > 1) throw badRequest('Slot search: give schedule once (comma for OR)');
+      let slots: Slot[] = [];
+      const wanted = practitionerIds[0];
+      if (!wanted) slots = await deps.appointments.slots(ctx.principal, { from, to });
+      else for (const practitionerId of wanted) slots.push(...(await deps.appointments.slots(ctx.principal, { from, to, practitionerId })));
+      for (const codes of tokens(req, 'status')) slots = slots.filter((s) => codes.includes(s.status));
+      slots = slots.filter((s) => s.start >= from && s.start < to).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
+      return pageOf(slots.map(slotResource), req);
+    },
+  };
+
+  return { appointment, encounter, schedule, slot };
 }

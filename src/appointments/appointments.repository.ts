@@ -62,6 +62,13 @@ export function createAppointmentsRepository(db: Db) {
       );
     },
 
+    /** Appointments by id, in the order given (FHIR search pages). */
+    async byIds(ids: string[]): Promise<Appointment[]> {
+      if (!ids.length) return [];
+      const byId = new Map((await db.query<ApptRow>(`${SELECT_APPT} WHERE a.id = ANY($1)`, [ids])).map((r) => [r.id, toAppt(r)]));
+      return ids.map((id) => byId.get(id)).filter((a): a is Appointment => !!a);
+    },
+
     async byId(id: string): Promise<Appointment | null> {
       const [r] = await db.query<ApptRow>(`${SELECT_APPT} WHERE a.id = $1`, [id]);
       return r ? toAppt(r) : null;
@@ -141,12 +148,6 @@ export function createAppointmentsRepository(db: Db) {
         id: r.id, appointmentId: r.appointment_id, patientId: r.patient_id, status: r.status, start: ms(r.started_at)!, end: ms(r.ended_at),
         participants: parts.map((p) => ({ kind: p.kind, ref: p.ref, display: p.display, joinedAt: ms(p.joined_at)!, leftAt: ms(p.left_at) })),
       };
-    },
-
-    async encounters(q: { patientIds: string[] | null; limit: number; offset: number }): Promise<{ total: number; ids: string[] }> {
-      const [c] = await db.query<{ n: string }>('SELECT count(*) AS n FROM encounters WHERE ($1::text[] IS NULL OR patient_id = ANY($1))', [q.patientIds]);
-      const rows = await db.query<{ id: string }>('SELECT id FROM encounters WHERE ($1::text[] IS NULL OR patient_id = ANY($1)) ORDER BY started_at DESC LIMIT $2 OFFSET $3', [q.patientIds, q.limit, q.offset]);
-      return { total: Number(c?.n ?? 0), ids: rows.map((r) => r.id) };
     },
 
     /** The encounter of this appointment, started now if it has none (one per appointment). */

@@ -32,11 +32,14 @@ export interface Slot {
   status: 'free' | 'busy';
 }
 
-/** `slot_{availabilityId}_{startMs}`: a slot is a computed cut of an availability block, addressed by its start. */
-export const slotId = (availabilityId: string, start: number) => `slot-${availabilityId}-${start}`;
+/**
+ * `slot-avl-x7k2…-{startMs}`: a slot is a computed cut of an availability block, addressed by its start. The
+ * id is a conformant FHIR id as it is (R4 §2.1.9: [A-Za-z0-9-.]{1,64}), so REST and FHIR share it.
+ */
+export const slotId = (availabilityId: string, start: number) => `slot-${availabilityId.replace('_', '-')}-${start}`;
 function parseSlotId(id: string): { availabilityId: string; start: number } | null {
-  const m = /^slot-(.+)-(\d{10,15})$/.exec(id);
-  return m ? { availabilityId: m[1], start: Number(m[2]) } : null;
+  const m = /^slot-([a-z]{2,8})[-_]([a-z0-9]{1,40})-(\d{10,15})$/.exec(id);
+  return m ? { availabilityId: `${m[1]}_${m[2]}`, start: Number(m[3]) } : null;
 }
 
 /**
@@ -75,11 +78,12 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
     if (q.to - q.from > MAX_SLOT_WINDOW_MS) throw badRequest('ask for at most 31 days of slots at a time');
     // Patients see their care team's slots; staff see their own, or any visible patient's team.
     let practitionerIds: string[] | null;
-    if (p.role === 'patient') practitionerIds = p.patientId ? (await deps.patients.careTeamOf(p.patientId)).map((t) => t.id) : [];
+    const self = access.patientSelf(p);
+    if (self) practitionerIds = self.patientId ? (await deps.patients.careTeamOf(self.patientId)).map((t) => t.id) : [];
     else if (q.patientId) {
       await access.assertPatient(p, q.patientId);
       practitionerIds = (await deps.patients.careTeamOf(q.patientId)).map((t) => t.id);
-    } else practitionerIds = p.role === 'admin' ? null : p.practitionerId ? [p.practitionerId] : [];
+    } else practitionerIds = access.seesAllSchedules(p) ? null : p.practitionerId ? [p.practitionerId] : [];
     if (q.practitionerId) practitionerIds = practitionerIds === null || practitionerIds.includes(q.practitionerId) ? [q.practitionerId] : [];
     const blocks = await repo.availability({ practitionerIds, from: q.from, to: q.to });
     const out: Slot[] = [];
@@ -128,13 +132,15 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
 
     /** A patient (or staff for them) books a free slot. */
     async book(p: Principal, input: { slotId: string; patientId?: string; mode?: 'video' | 'audio'; description?: string }): Promise<Appointment> {
-      const patientId = p.role === 'patient' ? p.patientId : input.patientId;
+      access.assertSchedulesFor(p);
+      const self = access.patientSelf(p);
+      const patientId = self ? self.patientId : input.patientId;
       if (!patientId) throw badRequest('patientId is required');
       await access.assertPatient(p, patientId);
       const ref = parseSlotId(input.slotId);
       if (!ref) throw badRequest(`slot ${input.slotId} is not a slot id`);
-      const visibleSlots = await slots(p, { patientId: p.role === 'patient' ? undefined : patientId, from: ref.start, to: ref.start + 1 });
-      const slot = visibleSlots.find((s) => s.id === input.slotId);
+      const visibleSlots = await slots(p, { patientId: self ? undefined : patientId, from: ref.start, to: ref.start + 1 });
+      const slot = visibleSlots.find((s) => s.id === slotId(ref.availabilityId, ref.start));
       if (!slot) throw notFound(`slot ${input.slotId}`);
       if (slot.status !== 'free') throw new AppError('CONFLICT', 'that time has just been taken; please choose another');
       await checkPractitioner(patientId, slot.practitionerId);
@@ -162,6 +168,7 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
 
     async cancel(p: Principal, id: string, reason?: string): Promise<Appointment> {
       const a = await visible(p, id);
+      access.assertSchedulesFor(p);
       if (a.status === 'cancelled') return a;
       if (a.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
       await repo.setStatus(id, 'cancelled', reason?.slice(0, 500) ?? null);
@@ -171,6 +178,7 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
 
     async reschedule(p: Principal, id: string, start: number, end?: number): Promise<Appointment> {
       const a = await visible(p, id);
+      access.assertSchedulesFor(p);
       if (a.status !== 'booked' && a.status !== 'proposed') throw new AppError('CONFLICT', `a ${a.status} appointment cannot be moved`);
       const newEnd = end ?? start + (a.end - a.start);
       checkTimes(start, newEnd);
@@ -184,11 +192,10 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
     async assertParticipant(p: Principal, id: string): Promise<{ appointment: Appointment; kind: 'patient' | 'staff' }> {
       const a = await visible(p, id);
       if (a.status === 'cancelled') throw new AppError('CONFLICT', 'this appointment was cancelled');
-      if (p.role === 'patient') {
-        if (p.patientId !== a.patientId) throw forbidden('not a participant of this visit');
-        return { appointment: a, kind: 'patient' };
-      }
-      return { appointment: a, kind: 'staff' };
+      const kind = access.participantKind(p);
+      if (kind === 'caregiver') throw forbidden('a caregiver joins a visit by the invitation link the care team sends');
+      if (kind === 'patient' && p.patientId !== a.patientId) throw forbidden('not a participant of this visit');
+      return { appointment: a, kind };
     },
   };
 }

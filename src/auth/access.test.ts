@@ -32,4 +32,24 @@ describe('access decisions moved into auth/access.ts', () => {
     expect(() => access.assertSelfOrAdmin(who('patient', { patientId: 'pat-2' }), 'pat-1')).toThrow(/only the patient and admins/);
     expect(() => access.assertSelfOrAdmin(who('clinician', { practitionerId: 'prac-1' }), 'pat-1')).toThrow(/only the patient and admins/);
   });
+
+  it('telehealth: patientSelf, participantKind, seesAllSchedules; assertWritesAbout refuses a patient writing about another (403)', async () => {
+    expect(access.patientSelf(who('patient', { patientId: 'pat-1' }))).toEqual({ patientId: 'pat-1' });
+    expect(access.patientSelf(who('patient'))).toEqual({ patientId: null });
+    expect(access.patientSelf(who('clinician', { practitionerId: 'prac-1' }))).toBeNull();
+    expect(access.patientSelf(who('admin'))).toBeNull();
+    expect(access.participantKind(who('patient', { patientId: 'pat-1' }))).toBe('patient');
+    expect(access.participantKind(who('clinician'))).toBe('staff');
+    expect(access.participantKind(who('admin'))).toBe('staff');
+    expect(access.participantKind(who('caregiver'))).toBe('caregiver');
+    expect(() => access.participantKind(who('guest'))).toThrow(/no part/);
+    expect(access.patientSelf(who('caregiver'))).toBeNull();
+    expect(() => access.assertSchedulesFor(who('caregiver'))).toThrow(/only the patient or the care team/);
+    expect(() => access.assertSchedulesFor(who('patient', { patientId: 'pat-1' }))).not.toThrow();
+    expect(() => access.assertSchedulesFor(who('clinician'))).not.toThrow();
+    expect(access.seesAllSchedules(who('admin'))).toBe(true);
+    expect(access.seesAllSchedules(who('clinician'))).toBe(false);
+    expect(access.seesAllSchedules(who('patient'))).toBe(false);
+    await expect(access.assertWritesAbout(who('patient', { patientId: 'pat-2' }), 'pat-1')).rejects.toMatchObject({ status: 403 });
+  });
 });

@@ -142,6 +142,35 @@ export function createAccessPolicy(deps: {
       if (p.role === 'patient') return p.patientId ? { type: 'Patient', id: p.patientId } : null;
       return p.practitionerId ? { type: 'Practitioner', id: p.practitionerId } : null;
     },
+
+    // Telehealth (messages, appointments, visits).
+    /** A patient account acting for its own record ({patientId}, which may be null if unlinked); null for anyone else. */
+    patientSelf(p: Principal): { patientId: string | null } | null {
+      return p.role === 'patient' ? { patientId: p.patientId ?? null } : null;
+    },
+    /**
+     * How a person takes part in a patient's threads and visits: the patient, a caregiver the patient's consent
+     * names (the patient side), or care-team staff. Anyone else (a guest principal) takes no part (403).
+     */
+    participantKind(p: Principal): 'patient' | 'caregiver' | 'staff' {
+      if (p.role === 'patient') return 'patient';
+      if (p.role === 'caregiver') return 'caregiver';
+      if (isStaffRole(p.role)) return 'staff';
+      throw forbidden('this account takes no part in messages or visits');
+    },
+    /** Admins see every clinician's schedule; a clinician sees their own (or a visible patient's care team). */
+    seesAllSchedules(p: Principal): boolean {
+      return p.role === 'admin';
+    },
+    /** Booking, cancelling or moving an appointment: the patient themself or staff (a caregiver reads the calendar only). */
+    assertSchedulesFor(p: Principal): void {
+      if (p.role !== 'patient' && !isStaffRole(p.role)) throw forbidden('only the patient or the care team can book, cancel or move an appointment');
+    },
+    /** Writing about a patient (a FHIR Communication): a patient only about themself (403); others about patients they may see (404). */
+    async assertWritesAbout(p: Principal, patientId: string): Promise<void> {
+      if (p.role === 'patient' && p.patientId !== patientId) throw forbidden('a patient can send messages only about themself (subject must be your own Patient)');
+      await this.assertPatient(p, patientId);
+    },
   };
 }
 

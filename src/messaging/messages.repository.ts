@@ -188,13 +188,12 @@ export function createMessagesRepository(db: Db) {
       return (await hydrate(db, rows))[0] ?? null;
     },
 
-    /** FHIR Communication search: messages of these patients, optionally by sent range and category. */
-    async search(q: { patientIds: string[] | null; from?: number; to?: number; categories?: string[]; limit: number; offset: number }): Promise<{ total: number; rows: StoredMessage[] }> {
-      const params = [q.patientIds, q.from !== undefined ? new Date(q.from).toISOString() : null, q.to !== undefined ? new Date(q.to).toISOString() : null, q.categories ?? null];
-      const where = `($1::text[] IS NULL OR patient_id = ANY($1)) AND ($2::timestamptz IS NULL OR sent_at >= $2) AND ($3::timestamptz IS NULL OR sent_at < $3) AND ($4::text[] IS NULL OR category = ANY($4))`;
-      const [c] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM messages WHERE ${where}`, params);
-      const rows = q.limit === 0 ? [] : await db.query<MessageDbRow>(`SELECT * FROM messages WHERE ${where} ORDER BY sent_at DESC, id DESC LIMIT $5 OFFSET $6`, [...params, q.limit, q.offset]);
-      return { total: Number(c?.n ?? 0), rows: await hydrate(db, rows) };
+    /** Messages by id, in the order given (FHIR search pages). */
+    async byIds(ids: string[]): Promise<StoredMessage[]> {
+      if (!ids.length) return [];
+      const rows = await db.query<MessageDbRow>('SELECT * FROM messages WHERE id = ANY($1)', [ids]);
+      const byId = new Map((await hydrate(db, rows)).map((m) => [m.id, m]));
+      return ids.map((id) => byId.get(id)).filter((m): m is StoredMessage => !!m);
     },
 
     /** Marks every message of the thread not sent by this user as read by them; returns the newly read ids. */

@@ -41,10 +41,6 @@ export interface Sender {
   userId: string | null;
 }
 
-export function senderOf(p: Principal): Sender {
-  if (p.role === 'patient') return { kind: 'patient', name: p.displayName, ref: p.patientId ? `Patient/${p.patientId}` : null, userId: p.userId };
-  return { kind: 'staff', name: p.displayName, ref: p.practitionerId ? `Practitioner/${p.practitionerId}` : null, userId: p.userId };
-}
 
 /**
  * Secure messaging between a patient and their care team. Bodies and files are sealed with the patient's
@@ -54,6 +50,14 @@ export function senderOf(p: Principal): Sender {
  */
 export function createMessagingService(deps: { repo: MessagesRepository; access: AccessPolicy; audit: AuditService; events: EventBus; clock: Clock; cipher: PatientCipher }) {
   const { repo, access, audit, events, cipher } = deps;
+
+  function senderOf(p: Principal): Sender {
+    const kind = access.participantKind(p);
+    if (kind === 'patient') return { kind: 'patient', name: p.displayName, ref: p.patientId ? `Patient/${p.patientId}` : null, userId: p.userId };
+    // Until caregivers have their own sender kind, a caregiver writes for the patient side under their own name.
+    if (kind === 'caregiver') return { kind: 'patient', name: `${p.displayName} (caregiver)`, ref: null, userId: p.userId };
+    return { kind: 'staff', name: p.displayName, ref: p.practitionerId ? `Practitioner/${p.practitionerId}` : null, userId: p.userId };
+  }
 
   async function view(m: StoredMessage): Promise<MessageView> {
     const text = (await cipher.open(m.patientId, m.body, `message:${m.id}`)).toString('utf8');
@@ -193,13 +197,11 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
       return { contentType: which === 'thumbnail' ? 'image/jpeg' : a.contentType, title: a.title, data };
     },
 
-    /** FHIR Communication search (already scoped by the caller's policy). */
-    async search(p: Principal, q: { patientId?: string; from?: number; to?: number; categories?: string[]; limit: number; offset: number }) {
-      let ids = await access.visiblePatientIds(p);
-      if (q.patientId) ids = ids === null || ids.includes(q.patientId) ? [q.patientId] : [];
-      const { total, rows } = await repo.search({ patientIds: ids, from: q.from, to: q.to, categories: q.categories, limit: q.limit, offset: q.offset });
-      if (ids?.length === 1) await audit.record({ actor: p, action: 'fhir.search', entityType: 'Communication', patientId: ids[0], details: { count: rows.length } });
-      return { total, rows: await Promise.all(rows.map(view)) };
+    /** Messages by id for a FHIR search the caller has scoped to the patients they may see (the search is audited per patient). */
+    async views(p: Principal, ids: string[]): Promise<MessageView[]> {
+      const rows = await repo.byIds(ids);
+      for (const patientId of new Set(rows.map((r) => r.patientId))) await audit.record({ actor: p, action: 'fhir.search', entityType: 'Communication', patientId, details: { count: rows.filter((r) => r.patientId === patientId).length } });
+      return Promise.all(rows.map(view));
     },
 
     async byId(p: Principal, id: string) {

@@ -24,6 +24,18 @@ const PersonId = (name: string) =>
     .string({ error: `${name} must be a string id` })
     .min(1, `${name} is empty`)
     .max(200);
+/**
+ * An appointment id as the REST API takes it: Vigil's own (`apt_x7k2…`) or the FHIR id the FHIR API gave
+ * back (`apt-x7k2…`, api/fhir/ids.ts), so the id from `POST /fhir/R4/Appointment` opens `/visits/{id}`.
+ */
+export const AppointmentIdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .transform((id) => id.replace(/^([a-z]{2,8})-([a-z0-9]{1,40})$/, '$1_$2')),
+});
+
 export const VisitMode = z.enum(['video', 'audio'], { error: 'mode must be "video" or "audio"' });
 export const AppointmentStatus = z.enum(['proposed', 'booked', 'arrived', 'fulfilled', 'cancelled', 'noshow']);
 

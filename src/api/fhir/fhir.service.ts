@@ -20,16 +20,6 @@ export class NotSupported extends Error {
 }
 
 /**
- * Capability entries of types that other modules serve with their own routes (Communication, Appointment,
- * Encounter…). Prefer registering a ResourceProvider on the registry (registry.ts): it gets search-parameter
- * checking, paging, _summary/_elements and the not-supported answers for free.
- */
-const extraCapabilities: Array<{ type: string; interaction: Array<{ code: string }>; searchParam: Array<{ name: string; type: string }> }> = [];
-export function registerCapability(entry: (typeof extraCapabilities)[number]): void {
-  if (!extraCapabilities.some((e) => e.type === entry.type)) extraCapabilities.push(entry);
-}
-
-/**
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
@@ -171,7 +161,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
                 { name: '_elements', type: 'special', documentation: 'Top-level elements to return' },
                 { name: '_total', type: 'token', documentation: 'none, estimate, accurate (default accurate)' },
               ],
-            })), ...extraCapabilities.filter((e) => !deps.registry.get(e.type))],
+            }))],
           },
         ],
       };

@@ -2,7 +2,7 @@ import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
 import { requirePrincipal } from '../principal.ts';
-import { Appointment, AppointmentsQuery, Availability, AvailabilityBody, BookBody, CancelBody, CreateAppointmentBody, IdParams, RescheduleBody, Slot, SlotsQuery } from '../contracts/index.ts';
+import { Appointment, AppointmentIdParams, AppointmentsQuery, Availability, AvailabilityBody, BookBody, CancelBody, CreateAppointmentBody, RescheduleBody, Slot, SlotsQuery } from '../contracts/index.ts';
 
 const SCOPE = 'appointments of the patients they may see (the appointments service checks)';
 const SLOT_WINDOW_MS = 14 * 86_400_000;
@@ -18,7 +18,7 @@ export function appointmentRoutes(app: Api, deps: { appointments: AppointmentsSe
 
   app.get('/api/v1/appointments/:id', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'One appointment', params: IdParams, response: { 200: Appointment } },
+    schema: { summary: 'One appointment', params: AppointmentIdParams, response: { 200: Appointment } },
   }, async (req) => a.get(requirePrincipal(req), req.params.id));
 
   app.post('/api/v1/appointments', {
@@ -37,12 +37,12 @@ export function appointmentRoutes(app: Api, deps: { appointments: AppointmentsSe
 
   app.post('/api/v1/appointments/:id/cancel', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'Cancel an appointment', params: IdParams, body: CancelBody, response: { 200: Appointment } },
+    schema: { summary: 'Cancel an appointment', params: AppointmentIdParams, body: CancelBody, response: { 200: Appointment } },
   }, async (req) => a.cancel(requirePrincipal(req), req.params.id, req.body?.reason));
 
   app.post('/api/v1/appointments/:id/reschedule', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'Move an appointment (the clinician must be free)', params: IdParams, body: RescheduleBody, response: { 200: Appointment } },
+    schema: { summary: 'Move an appointment (the clinician must be free)', params: AppointmentIdParams, body: RescheduleBody, response: { 200: Appointment } },
   }, async (req) => a.reschedule(requirePrincipal(req), req.params.id, req.body.start, req.body.end));
 
   app.get('/api/v1/slots', {

@@ -1,6 +1,6 @@
 import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
-import { CallNow, CallNowBody, GuestPass, GuestPassBody, IdParams, Invite, InviteBody, SignalQuery, SummaryBody, VisitEncounter, VisitPage, VisitSummary } from '../contracts/index.ts';
+import { AppointmentIdParams, CallNow, CallNowBody, GuestPass, GuestPassBody, IdParams, Invite, InviteBody, SignalQuery, SummaryBody, VisitEncounter, VisitPage, VisitSummary } from '../contracts/index.ts';
 import type { WebSocket } from 'ws';
 import type { AuthService } from '../../auth/auth.service.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
@@ -24,22 +24,22 @@ export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: Visi
   const SCOPE = 'visits they take part in (the visits service checks)';
   app.get('/api/v1/visits/:id', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'What the visit page needs: the appointment, who you are, who is in the room and waiting', params: IdParams, response: { 200: VisitPage } },
+    schema: { summary: 'What the visit page needs: the appointment, who you are, who is in the room and waiting', params: AppointmentIdParams, response: { 200: VisitPage } },
   }, async (req) => {
     const page = await deps.visits.page(requirePrincipal(req), req.params.id);
     return { ...page, ...deps.rooms.status(req.params.id) };
   });
   app.post('/api/v1/visits/:id/invites', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'A one-time guest link (interpreter, family member): expires, needs no account', params: IdParams, body: InviteBody, response: { 201: Invite } },
+    schema: { summary: 'A one-time guest link (interpreter, family member): expires, needs no account', params: AppointmentIdParams, body: InviteBody, response: { 201: Invite } },
   }, async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, req.body ?? {})));
   app.post('/api/v1/visits/:id/guest-pass', {
     config: { policy: policy.public('redeems a one-time invitation token') },
-    schema: { summary: "Exchange a guest link's token (once) for a pass to the visit's waiting room", params: IdParams, body: GuestPassBody, response: { 201: GuestPass } },
+    schema: { summary: "Exchange a guest link's token (once) for a pass to the visit's waiting room", params: AppointmentIdParams, body: GuestPassBody, response: { 201: GuestPass } },
   }, async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, req.body)));
   app.post('/api/v1/visits/:id/summary', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: "The visit summary note (staff), kept in the visit's thread", params: IdParams, body: SummaryBody, response: { 201: VisitSummary } },
+    schema: { summary: "The visit summary note (staff), kept in the visit's thread", params: AppointmentIdParams, body: SummaryBody, response: { 201: VisitSummary } },
   }, async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, req.body.text)));
   app.post('/api/v1/patients/:id/call-now', {
     config: { policy: policy.signedIn(SCOPE) },
@@ -47,7 +47,7 @@ export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: Visi
   }, async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, req.body?.reason)));
   app.get('/api/v1/visits/:id/encounter', {
     config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: "The visit's Encounter: who joined, when, for how long", params: IdParams, response: { 200: VisitEncounter } },
+    schema: { summary: "The visit's Encounter: who joined, when, for how long", params: AppointmentIdParams, response: { 200: VisitEncounter } },
   }, async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' as const });
 
   /**
@@ -57,7 +57,7 @@ export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: Visi
   app.get('/api/v1/visits/:id/signal', {
     websocket: true,
     config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') },
-    schema: { summary: 'Visit signalling (WebSocket): waiting room, admission, SDP/ICE relay between admitted participants', params: IdParams, querystring: SignalQuery },
+    schema: { summary: 'Visit signalling (WebSocket): waiting room, admission, SDP/ICE relay between admitted participants', params: AppointmentIdParams, querystring: SignalQuery },
   }, async (socket: WebSocket, req) => {
     const id = req.params.id;
     let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
