@@ -174,6 +174,34 @@ describe('secure messaging', () => {
     expect(actions).toEqual(new Set(['message.send', 'message.read', 'attachment.read']));
   });
 
+  it("lets a caregiver the patient's consent names read and write the patient's threads, and nothing once revoked", async () => {
+    const email = `son-${Date.now()}@family.test`;
+    expect((await app.api(admin, 'POST', '/api/v1/users', { email, role: 'caregiver', displayName: 'Sam Son', password: 'correct horse battery' })).status).toBe(201);
+    const carer = (await app.services.auth.createToken(email, 'test', 'system')).token;
+    expect((await app.api<unknown[]>(carer, 'GET', '/api/v1/threads')).body).toEqual([]);
+    expect((await app.api(carer, 'GET', `/api/v1/threads/${threadId}/messages`)).status).toBe(404);
+    const consent = await app.api<{ id: string }>(patientA, 'POST', `/api/v1/patients/${alice}/consents`, { kind: 'caregiver', email });
+    expect(consent.status).toBe(201);
+    const inbox = await app.api<Array<{ id: string; patientId: string }>>(carer, 'GET', '/api/v1/threads');
+    expect(inbox.body.map((t) => t.patientId)).toEqual(inbox.body.map(() => alice));
+    expect(inbox.body.map((t) => t.id)).toContain(threadId);
+    expect((await app.api<{ messages: unknown[] }>(carer, 'GET', `/api/v1/threads/${threadId}/messages`)).body.messages.length).toBeGreaterThan(0);
+    const sent = await app.api<Msg & { sender: { kind: string; name: string } }>(carer, 'POST', `/api/v1/threads/${threadId}/messages`, { text: 'Mum is asleep, I will ask her later', urgent: true });
+    expect(sent.status).toBe(201);
+    expect(sent.body.sender).toMatchObject({ kind: 'patient', name: 'Sam Son (caregiver)' });
+    expect(sent.body.urgent).toBe(true);
+    await eventually(() => expect(live.some((m) => m.type === 'message' && (m.message as { id: string }).id === sent.body.id)).toBe(true));
+    // Not another patient's threads, not a visit (the care team invites a caregiver by link), not a booking.
+    expect((await app.api(carer, 'POST', `/api/v1/patients/${bob}/threads`, { text: 'hi' })).status).toBe(404);
+    const visit = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + 86_400_000).toISOString() });
+    expect((await app.api(carer, 'GET', `/api/v1/visits/${visit.body.id}`)).status).toBe(403);
+    expect((await app.api(carer, 'POST', `/api/v1/appointments/${visit.body.id}/cancel`, {})).status).toBe(403);
+    expect((await app.api(patientA, 'POST', `/api/v1/consents/${consent.body.id}/revoke`)).status).toBe(200);
+    expect((await app.api(carer, 'GET', `/api/v1/threads/${threadId}/messages`)).status).toBe(404);
+    expect((await app.api(carer, 'POST', `/api/v1/threads/${threadId}/messages`, { text: 'still here?' })).status).toBe(404);
+    expect((await app.api<unknown[]>(carer, 'GET', '/api/v1/threads')).body).toEqual([]);
+  });
+
   describe('FHIR Communication', () => {
     it('lets a patient POST a Communication about themself, and the care team find it by subject and patient', async () => {
       const res = await app.api<{ resourceType: string; id: string; subject: { reference: string } }>(patientA, 'POST', '/fhir/R4/Communication', {
