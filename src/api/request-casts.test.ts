@@ -5,12 +5,9 @@
  * SMART forms, the read-audit hook); the list only shrinks: a new cast fails, and a file that no longer
  * casts must leave the list.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { countMatches } from '../../test/support/source-files.ts';
 
-const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REQUEST_CAST = /\breq\.(body|query|params)\)?\s+as\b|\(req\.(body|query|params)\s*\?\?\s*\{\}\)\s*as\b/g;
 
 /** file → how many casts it still has. */
@@ -22,21 +19,9 @@ const NOT_YET_TYPED: Record<string, number> = {
   'messaging/communication.fhir.ts': 1,
 };
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
-  });
-}
-
 describe('request input is typed by its schema, never cast', () => {
   it('no `req.body as` / `req.query as` / `req.params as` in the sources (except the shrinking list)', () => {
-    const found: Record<string, number> = {};
-    for (const file of files(SRC)) {
-      const n = (readFileSync(file, 'utf8').match(REQUEST_CAST) ?? []).length;
-      if (n) found[path.relative(SRC, file).split(path.sep).join('/')] = n;
-    }
-    expect(found).toEqual(NOT_YET_TYPED);
+    expect(countMatches(REQUEST_CAST)).toEqual(NOT_YET_TYPED);
   });
 
   it('the pattern finds what it must (so an empty result means something)', () => {

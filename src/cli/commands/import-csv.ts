@@ -63,6 +63,24 @@ async function firstLine(file: string): Promise<string> {
 
 export const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
 
+/** An import's rejects file (`line,reason,row`), created at the first rejected row; `count` says how many. */
+export function openRejects(file: string) {
+  let out: WriteStream | null = null;
+  let count = 0;
+  return {
+    get count() {
+      return count;
+    },
+    add(line: number, reason: string, raw = '') {
+      out ??= createWriteStream(file).on('error', () => undefined);
+      if (count === 0) out.write('line,reason,row\n');
+      out.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
+      count++;
+    },
+    close: () => new Promise<void>((r) => (out ? out.end(() => r()) : r())),
+  };
+}
+
 const command: CliCommand = {
   name: 'import csv',
   summary: 'import readings from a CSV file (progress bar, summary, rejected rows with reasons; re-runs import nothing twice)',
@@ -103,13 +121,11 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     const bar = tty ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WriteStream, format: 'importing {bar} {percentage}% | {stored} stored, {rejected} rejected | {rate} rows/s', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
     bar?.start(size, 0, { stored: 0, rejected: 0, rate: 0 });
     let layout: CsvLayout | undefined;
-    let rejects: WriteStream | null = null;
+    const rejects = openRejects(rejectsFile);
     const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
     const reject = (line: number, reason: string, raw = '') => {
-      rejects ??= createWriteStream(rejectsFile).on('error', () => undefined);
-      if (totals.rejected === 0) rejects.write('line,reason,row\n');
-      rejects.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
-      totals.rejected++;
+      rejects.add(line, reason, raw);
+      totals.rejected = rejects.count;
     };
     try {
       for await (const batch of parseReadingsCsv(createReadStream(file), { ...opts, onLayout: (l) => (layout = l) })) {
@@ -131,7 +147,7 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     } finally {
       bar?.stop();
       await sink.close();
-      await new Promise<void>((r) => (rejects ? (rejects as WriteStream).end(() => r()) : r()));
+      await rejects.close();
     }
     const seconds = (Date.now() - started) / 1000;
     const rows = Math.max(0, totals.lines - 1);

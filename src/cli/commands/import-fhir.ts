@@ -1,10 +1,10 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { CliError, type CliCommand } from '../command.ts';
 import { print } from '../runtime.ts';
 import { parseObservationsNdjson } from '../../csv/fhir-ndjson.ts';
 import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
-import { csvField, openSink } from './import-csv.ts';
+import { openRejects, openSink } from './import-csv.ts';
 
 const command: CliCommand = {
   name: 'import fhir',
@@ -24,12 +24,10 @@ are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
     const rejectsFile = typeof args.flags.rejects === 'string' ? args.flags.rejects : `${file}.rejected.csv`;
     const sink = await openSink();
     const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
-    let rejects: WriteStream | null = null;
+    const rejects = openRejects(rejectsFile);
     const reject = (line: number, reason: string, raw = '') => {
-      rejects ??= createWriteStream(rejectsFile).on('error', () => undefined);
-      if (totals.rejected === 0) rejects.write('line,reason,row\n');
-      rejects.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
-      totals.rejected++;
+      rejects.add(line, reason, raw);
+      totals.rejected = rejects.count;
     };
     try {
       for await (const batch of parseObservationsNdjson(createReadStream(file))) {
@@ -44,7 +42,7 @@ are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
       }
     } finally {
       await sink.close();
-      await new Promise<void>((r) => (rejects ? (rejects as WriteStream).end(() => r()) : r()));
+      await rejects.close();
     }
     const summary = { file, via: sink.via, lines: totals.lines, stored: totals.stored, duplicates: totals.duplicates, rejected: totals.rejected, rejectsFile: totals.rejected ? rejectsFile : null };
     print(io, args.json, summary, `${file}: ${totals.lines} lines; ${totals.stored} readings stored, ${totals.duplicates} already there, ${totals.rejected} rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`);
