@@ -24,7 +24,7 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
         actor: p ?? 'system',
         action: refused ? 'access.refused' : 'read',
         entityType: route ?? 'unknown-route',
-        entityId: (req.params as { id?: string } | undefined)?.id ?? null,
+        entityId: text(fieldsOf(req.params).id),
         patientId: patientOf(req, route),
         outcome: status < 400 ? 'success' : 'failure',
       details: { method: req.method, status, ip: req.ip, via: p?.credential?.kind ?? 'anonymous', ...(route ? {} : { path: path.slice(0, 200) }), ...queryOf(req) },
@@ -33,16 +33,23 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
 }
 
 function patientOf(req: FastifyRequest, route: string | null): string | null {
-  const params = (req.params ?? {}) as Record<string, string>;
-  if (route?.startsWith('/api/v1/patients/:id')) return params.id?.slice(0, 100) ?? null;
-  if (route === '/fhir/R4/:type/:id' && params.type === 'Patient') return params.id?.slice(0, 100) ?? null;
-  const q = (req.query ?? {}) as Record<string, unknown>;
+  const params = fieldsOf(req.params);
+  if (route?.startsWith('/api/v1/patients/:id')) return text(params.id);
+  if (route === '/fhir/R4/:type/:id' && params.type === 'Patient') return text(params.id);
+  const q = fieldsOf(req.query);
   for (const key of ['patient', 'subject', 'patientId']) {
     const v = q[key];
     if (typeof v === 'string' && v) return v.replace(/^Patient\//, '').slice(0, 100);
   }
   return null;
 }
+
+/** A hook sees every route, so params and query are untyped here: read them as plain fields. */
+function fieldsOf(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v ? v.slice(0, 100) : null);
 
 function queryOf(req: FastifyRequest): Record<string, unknown> {
   const q = req.url.indexOf('?');
