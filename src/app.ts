@@ -291,7 +291,7 @@ function createServerServices(
   const rooms = createVisitRooms({ appointments: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, events: s.events, clock: s.clock, logger: d.logger, maxParticipants: config.visits.maxParticipants });
   const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: config.visits, baseUrl: d.baseUrl });
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
-  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir });
+  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir, cipher: s.cipher, writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) } });
   // [tele] Communication, Appointment, Encounter, Schedule, Slot
   const telehealthFhir = { communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }), ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }) };
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../platform/errors.ts';
 
-const FHIR_ISSUE: Record<number, string> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 422: 'processing', 429: 'throttled', 503: 'transient' };
+const FHIR_ISSUE: Record<number, string> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 412: 'conflict', 422: 'processing', 429: 'throttled', 503: 'transient' };
 
 /** The one place errors become HTTP answers: JSON on /api, OperationOutcome on /fhir; never a stack or SQL. */
 export function toHttpError(err: unknown): { status: number; code: string; message: string } {

@@ -21,15 +21,9 @@ export interface CsvOptions {
   patient?: string;
 }
 
-export interface CandidateReading {
-  line: number;
-  patient: string;
-  code: string;
-  value: number;
-  unit: string;
-  ts: number;
-  device?: string;
-}
+/** One reading parsed from a row (shared with FHIR Observation input). */
+export type { CandidateReading } from '../api/fhir/resources/observation-input.ts';
+import type { CandidateReading } from '../api/fhir/resources/observation-input.ts';
 
 export interface RowRejection {
   line: number;

@@ -9,6 +9,8 @@ export const ERRORS = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  /** An If-Match version that is no longer current (optimistic concurrency, RFC 9110 §13.1.1). */
+  PRECONDITION_FAILED: 412,
   PAYLOAD_REJECTED: 422,
   TOO_MANY: 429,
   UNAVAILABLE: 503,

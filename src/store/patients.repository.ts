@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 
 export interface Patient {
   id: string;
@@ -8,6 +8,10 @@ export interface Patient {
   mrn: string | null;
   settings: Record<string, unknown>;
   createdAt: number;
+  /** FHIR meta.versionId: 1 at creation, +1 on every demographic update (FHIR PUT). */
+  version?: number;
+  /** Epoch ms of the last demographic update, null if never updated. */
+  updatedAt?: number | null;
 }
 
 export interface Practitioner {
@@ -24,6 +28,8 @@ interface PatientRow {
   mrn: string | null;
   settings: Record<string, unknown>;
   created_at: Date;
+  version?: number;
+  updated_at?: Date | null;
 }
 
 const isoDate = (d: Date | string | null) =>
@@ -37,6 +43,8 @@ const toPatient = (r: PatientRow): Patient => ({
   mrn: r.mrn,
   settings: r.settings ?? {},
   createdAt: new Date(r.created_at).getTime(),
+  version: r.version ?? 1,
+  updatedAt: r.updated_at ? new Date(r.updated_at).getTime() : null,
 });
 
 export function createPatientsRepository(db: Db) {
@@ -66,6 +74,18 @@ export function createPatientsRepository(db: Db) {
     async count(ids: string[] | null): Promise<number> {
       const [{ n }] = await db.query<{ n: string }>('SELECT count(*) AS n FROM patients WHERE ($1::text[] IS NULL OR id = ANY($1::text[]))', [ids]);
       return Number(n);
+    },
+    /**
+     * Replaces the demographics if the row is still at `expectedVersion` (optimistic concurrency for FHIR
+     * If-Match); returns the new row, or null when another write got there first (or the id is unknown).
+     */
+    async updateDemographics(q: Queryable, id: string, d: { name: string; birthDate: string | null; sex: string | null; mrn: string | null }, expectedVersion: number, at: number): Promise<Patient | null> {
+      const rows = await q.query<PatientRow>(
+        `UPDATE patients SET name = $2, birth_date = $3, sex = $4, mrn = $5, version = version + 1, updated_at = $7
+         WHERE id = $1 AND version = $6 RETURNING *`,
+        [id, d.name, d.birthDate, d.sex, d.mrn, expectedVersion, new Date(at).toISOString()],
+      );
+      return rows[0] ? toPatient(rows[0]) : null;
     },
     async updateSettings(id: string, settings: Record<string, unknown>) {
       await db.query('UPDATE patients SET settings = settings || $2::jsonb WHERE id = $1', [id, JSON.stringify(settings)]);

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { BulkFileParams, BulkJobParams, BulkExportQuery, BulkManifest, Empty, FhirAnyPathParams, FhirOperationParams, FhirReadParams, FhirResource, FhirSearchQuery, FhirTypeParams, FhirVersionParams, Ndjson, OperationOutcome } from '../contracts/index.ts';
 import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
+import type { Resource } from './mapping.ts';
 import { isStrict } from './search/params.ts';
 import { createReadStream } from 'node:fs';
 import type { BulkExport } from './bulk-export.ts';
@@ -29,6 +30,12 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
       if (err instanceof NotSupported) return reply.status(err.status).type(FHIR_JSON).send(outcome('error', 'not-supported', err.message));
       throw err;
     }
+  };
+  /** ETag (R4 §3.1.0.4.2: W/"versionId") and Last-Modified on a read, so a client can send If-Match. */
+  const versioned = (reply: FastifyReply, r: Resource) => {
+    reply.header('etag', `W/"${r.meta?.versionId ?? '1'}"`);
+    if (r.meta?.lastUpdated) reply.header('last-modified', new Date(r.meta.lastUpdated).toUTCString());
+    return r;
   };
   const notSupported = (status: 405 | 501, message: string) => () => Promise.reject(new NotSupported(status, message));
   const isOperation = (s: string) => s.startsWith('$');
@@ -87,7 +94,7 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   app.get('/fhir/R4/:type/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'read, or a type-level operation (Observation/$lastn)', params: FhirReadParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
     const { type, id } = req.params;
     if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query as Query, isStrict(req.headers.prefer)));
-    return send(reply, () => deps.fhir.read(ctx(req), type, id));
+    return send(reply, async () => versioned(reply, await deps.fhir.read(ctx(req), type, id)));
   });
   app.get('/fhir/R4/:type/:id/_history', { config: { policy: READ_SCOPE }, schema: { summary: 'history-instance → Bundle (history)', params: FhirReadParams, response: resource } }, async (req, reply) => {
     const { type, id } = req.params;
@@ -95,7 +102,7 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   });
   app.get('/fhir/R4/:type/:id/_history/:vid', { config: { policy: READ_SCOPE }, schema: { summary: 'vread', params: FhirVersionParams, response: resource } }, async (req, reply) => {
     const { type, id, vid } = req.params;
-    return send(reply, () => deps.fhir.vread(ctx(req), type, id, vid));
+    return send(reply, async () => versioned(reply, await deps.fhir.vread(ctx(req), type, id, vid)));
   });
   app.get('/fhir/R4/:type/:id/:op', { config: { policy: READ_SCOPE }, schema: { summary: 'instance operation (Patient/{id}/$everything)', params: FhirOperationParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
     const { type, id, op } = req.params;
@@ -104,18 +111,45 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
     return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
   });
-  // Writes, batch/transaction and the rest: not built yet, said plainly.
-  const writeParams = { '/fhir/R4': undefined, '/fhir/R4/:type': FhirTypeParams, '/fhir/R4/:type/:id': FhirReadParams, '/fhir/R4/:type/:id/*': FhirAnyPathParams };
-  for (const [url, params] of Object.entries(writeParams)) {
-    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) app.route({
+  // Writes (R4 §3.1.0.4–5, §3.1.0.11). Who may write is the providers' decision through auth/access.ts, exactly
+  // as on the REST API (staff register patients; a patient's clinicians and admins change them and post readings).
+  const WRITE = policy.signedIn('writes: the FHIR service authorises each one through auth/access.ts (staff create patients; a patient\'s clinicians and admins update them and post Observations)');
+  const header = (req: FastifyRequest, name: string) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  /** Location/ETag/Last-Modified (R4 §3.1.0.5.1), and Prefer: return=minimal (§3.1.0.1.9). */
+  const written = (req: FastifyRequest, reply: FastifyReply, w: { status: 200 | 201; resource: Resource }) => {
+    const v = w.resource.meta?.versionId ?? '1';
+    reply.status(w.status).header('etag', `W/"${v}"`).header('location', `${deps.baseUrl()}/${w.resource.resourceType}/${w.resource.id}/_history/${v}`);
+    if (w.resource.meta?.lastUpdated) reply.header('last-modified', new Date(w.resource.meta.lastUpdated).toUTCString());
+    if (/return=minimal/.test(header(req, 'prefer') ?? '')) return (reply as FastifyReply).send();
+    return w.resource;
+  };
+  app.post('/fhir/R4', { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } }, async (req, reply) =>
+    send(reply, () => deps.fhir.bundle(ctx(req), req.body)));
+  app.post('/fhir/R4/:type', { config: { policy: WRITE }, schema: { summary: 'create (If-None-Exist for a conditional create)', params: FhirTypeParams, body: FhirResource, response: { ...resource, 201: FhirResource, 409: OperationOutcome, 412: OperationOutcome, 422: OperationOutcome } } }, async (req, reply) =>
+    send(reply, async () => written(req, reply, await deps.fhir.create(ctx(req), req.params.type, req.body, header(req, 'if-none-exist')))));
+  app.put('/fhir/R4/:type/:id', { config: { policy: WRITE }, schema: { summary: 'update (If-Match: W/"version"; 412 when it is not current)', params: FhirReadParams, body: FhirResource, response: { ...resource, 409: OperationOutcome, 412: OperationOutcome, 422: OperationOutcome } } }, async (req, reply) =>
+    send(reply, async () => written(req, reply, await deps.fhir.update(ctx(req), req.params.type, req.params.id, req.body, header(req, 'if-match')))));
+
+  // The rest (delete, patch, conditional update, writes to a sub-path): said plainly.
+  const others: Array<[string, Array<'POST' | 'PUT' | 'PATCH' | 'DELETE'>, typeof FhirTypeParams | undefined]> = [
+    ['/fhir/R4', ['PUT', 'PATCH', 'DELETE'], undefined],
+    ['/fhir/R4/:type', ['PUT', 'PATCH', 'DELETE'], FhirTypeParams],
+    ['/fhir/R4/:type/:id', ['POST', 'PATCH', 'DELETE'], FhirReadParams],
+    ['/fhir/R4/:type/:id/*', ['POST', 'PUT', 'PATCH', 'DELETE'], FhirAnyPathParams],
+  ];
+  for (const [url, methods, params] of others) {
+    for (const method of methods) app.route({
       method,
       url,
-      config: { policy: policy.signedIn('answers 405/501: not supported yet') },
+      config: { policy: policy.signedIn('answers 405/501 not-supported') },
       schema: { ...(params ? { params } : {}), response: resource },
       handler: async (req, reply) => {
         requirePrincipal(req);
         const what = `${req.method} ${req.url.split('?')[0].replace(/^\/fhir\/R4/, '') || '/'}`;
-        return send(reply, notSupported(req.url.split('?')[0] === '/fhir/R4' ? 501 : 405, `${what}: this interaction is not supported yet (supported: read, vread, history, search)`));
+        return send(reply, notSupported(req.url.split('?')[0] === '/fhir/R4' ? 501 : 405, `${what}: this interaction is not supported (supported: read, vread, history, search, create, update, batch, transaction; see the CapabilityStatement)`));
       },
     });
   }

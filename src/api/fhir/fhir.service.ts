@@ -1,13 +1,69 @@
-import { badRequest, notFound } from '../../platform/errors.ts';
+import { AppError, badRequest, notFound } from '../../platform/errors.ts';
+import type { VersionStore } from './versions.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { Resource } from './mapping.ts';
+import { fromFhirId } from './ids.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
 import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
-import type { FhirContext, FhirRegistry, Interaction, ResourceProvider, SearchResult } from './registry.ts';
+import type { FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary } from './search/subsetting.ts';
 
 export type Query = Record<string, string | string[] | undefined>;
+
+/** `W/"3"`, `"3"` or `3` → 3 (RFC 9110 §8.8.3 entity tag carrying the versionId, R4 §3.1.0.4.2). */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  if (!m) throw badRequest(`If-Match must be an ETag such as W/"3" (got ${JSON.stringify(header.slice(0, 40))})`);
+  return Number(m[1]);
+}
+
+function asResource(body: unknown, type: string): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest(`the body must be a ${type} resource (JSON object)`);
+  const r = { ...(body as Record<string, unknown>) };
+  if (r.resourceType !== type) throw badRequest(`the body is a ${JSON.stringify(r.resourceType ?? null)}, not a ${type}`);
+  return r;
+}
+
+interface Step {
+  index: number;
+  method: 'GET' | 'POST' | 'PUT';
+  url: string;
+  type: string;
+  id?: string;
+  query?: Query;
+  resource?: unknown;
+  ifNoneExist?: string;
+  ifMatch?: string;
+}
+
+/** One Bundle entry's request (R4 Bundle.entry.request), checked before anything runs. */
+function planEntry(e: Record<string, any>, index: number): Step {
+  const req = e?.request ?? {};
+  const method = req.method;
+  const url = typeof req.url === 'string' ? req.url.replace(/^\//, '') : '';
+  if (!['GET', 'POST', 'PUT'].includes(method)) throw badRequest(`entry ${index}: request.method must be GET, POST or PUT (got ${JSON.stringify(method ?? null)})`);
+  const [path, qs] = url.split('?');
+  const [type, id, ...rest] = path.split('/');
+  if (!type || rest.length) throw badRequest(`entry ${index}: request.url must be [type], [type]/[id] or [type]?[query] (got ${JSON.stringify(url)})`);
+  if (method === 'PUT' && !id) throw badRequest(`entry ${index}: PUT needs [type]/[id] (conditional update is not supported)`);
+  if (method === 'POST' && id) throw badRequest(`entry ${index}: POST goes to [type]`);
+  const fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : '';
+  if (fullUrl.startsWith('urn:uuid:') && method === 'POST') void 0; // a placeholder id; references to it are not resolved (docs/fhir.md)
+  return { index, method, url, type, id, query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {}, resource: e.resource, ifNoneExist: req.ifNoneExist, ifMatch: req.ifMatch };
+}
+
+function toStatus(err: unknown): { status: number; message: string } {
+  if (err instanceof NotSupported) return { status: err.status, message: err.message };
+  if (err instanceof AppError) return { status: err.status, message: err.message };
+  throw err;
+}
+
+function failure(err: unknown) {
+  const e = toStatus(err);
+  return { response: { status: String(e.status), outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: e.status === 404 ? 'not-found' : e.status === 405 || e.status === 501 ? 'not-supported' : e.status === 412 || e.status === 409 ? 'conflict' : e.status === 403 ? 'forbidden' : 'invalid', diagnostics: e.message }] } } };
+}
 
 /** An interaction the server (or this type) does not do: 405 or 501 with issue code not-supported, never a 404. */
 export class NotSupported extends Error {
@@ -23,15 +79,56 @@ export class NotSupported extends Error {
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; patients?: PatientsRepository; security?: () => Record<string, unknown> }) {
+export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; patients?: PatientsRepository; versions?: VersionStore; security?: () => Record<string, unknown> }) {
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
     if (!p) throw new NotSupported(404, `resource type "${type}" is not supported here (supported: ${deps.registry.all().map((x) => x.type).join(', ')})`);
     return p;
   }
   function requireInteraction(p: ResourceProvider, i: Interaction, what: string) {
-    if (!p.interactions.includes(i)) throw new NotSupported(405, `${what} is not supported for ${p.type} (supported: ${p.interactions.join(', ')})`);
+    if (!p.interactions.includes(i)) throw new NotSupported(405, `${what} is not supported for ${p.type}${p.notSupported?.[i] ? `: ${p.notSupported[i]}` : ''} (supported: ${p.interactions.join(', ')})`);
   }
+
+  /** A write's answer: the resource, and whether it was created (201) or found by If-None-Exist / updated (200). */
+  type Written = { status: 200 | 201; resource: Resource };
+
+  async function prepareCreate(ctx: FhirContext, type: string, body: unknown, ifNoneExist?: string): Promise<{ existing?: Resource; write?: PreparedWrite }> {
+    const p = provider(type);
+    requireInteraction(p, 'create', 'create');
+    const resource = asResource(body, type);
+    if (resource.id !== undefined) delete resource.id; // R4 §3.1.0.5: the server assigns the id on create
+    if (ifNoneExist !== undefined) {
+      // Conditional create (R4 §3.1.0.8.1): the search, under strict handling (an unknown parameter must not match everything).
+      const query = Object.fromEntries(new URLSearchParams(ifNoneExist.replace(/^.*\?/, '')));
+      if (!Object.keys(query).length) throw badRequest('If-None-Exist needs search parameters, e.g. identifier=urn:vigil:mrn|123');
+      const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count: 2, total: 'none' });
+      if (found.resources.length > 1) throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
+      if (found.resources.length === 1) return { existing: found.resources[0] };
+    }
+    return { write: await p.prepareCreate!(ctx, resource) };
+  }
+
+  async function prepareUpdate(ctx: FhirContext, type: string, id: string, body: unknown, ifMatch?: string): Promise<PreparedWrite> {
+    const p = provider(type);
+    requireInteraction(p, 'update', 'update');
+    return p.prepareUpdate!(ctx, id, asResource(body, type), parseIfMatch(ifMatch));
+  }
+
+  type Respond = (status: string, r?: Resource) => unknown;
+  /** A Bundle entry made ready: checked (and for writes authorised) now, run by the returned function. */
+  async function prepareStep(ctx: FhirContext, step: Step, respond: Respond): Promise<() => Promise<unknown>> {
+    if (step.method === 'GET') {
+      provider(step.type);
+      return async () => (step.id ? respond('200 OK', await service.read(ctx, step.type, step.id)) : { resource: await service.search(ctx, step.type, step.query ?? {}, true), response: { status: '200 OK' } });
+    }
+    if (step.method === 'POST') {
+      const prepared = await prepareCreate(ctx, step.type, step.resource, step.ifNoneExist);
+      return async () => (prepared.existing ? respond('200 OK', prepared.existing) : respond('201 Created', await prepared.write!.commit()));
+    }
+    const prepared = await prepareUpdate(ctx, step.type, step.id!, step.resource, step.ifMatch);
+    return async () => respond('200 OK', await prepared.commit());
+  }
+  const runStep = async (ctx: FhirContext, step: Step, respond: Respond) => (await prepareStep(ctx, step, respond))();
   /** A SMART app's token must carry a scope for this (type, read|search); the access policy decides. */
   const scoped = (ctx: FhirContext, type: string, i: 'read' | 'search') => deps.access?.assertScope(ctx.principal, type, i);
 
@@ -59,7 +156,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     };
   }
 
-  return {
+  const service = {
     async read(ctx: FhirContext, type: string, id: string) {
       const p = provider(type);
       requireInteraction(p, 'read', 'read');
@@ -67,28 +164,93 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       return p.read(ctx, id);
     },
 
-    /** vread: every resource served is at version 1 (stored records are immutable through FHIR so far). */
+    /** vread: the current version from the record, earlier ones from the stored versions (versions.ts). */
     async vread(ctx: FhirContext, type: string, id: string, version: string) {
       const p = provider(type);
       requireInteraction(p, 'vread', 'vread');
       scoped(ctx, type, 'read');
-      const r = await p.read(ctx, id);
-      if (r.meta?.versionId !== version) throw notFound(`${type}/${id}/_history/${version}`);
-      return r;
+      const r = await p.read(ctx, id); // the access check, and the current version
+      if (r.meta?.versionId === version) return r;
+      const n = /^\d{1,9}$/.test(version) ? Number(version) : NaN;
+      const stored = Number.isFinite(n) && deps.versions ? await deps.versions.get(type, fromFhirId(id), n) : null;
+      if (!stored) throw notFound(`${type}/${id}/_history/${version}`);
+      return stored.resource;
     },
 
+    /** history-instance (R4 §3.1.0.7): every stored version, newest first; a record never written through FHIR has one. */
     async history(ctx: FhirContext, type: string, id: string) {
       const p = provider(type);
       requireInteraction(p, 'history-instance', 'history');
       scoped(ctx, type, 'read');
-      const r = await p.read(ctx, id);
+      const current = await p.read(ctx, id);
+      const stored = deps.versions ? await deps.versions.list(type, fromFhirId(id)) : [];
+      const versions = stored.length ? stored.map((v) => v.resource) : [current];
+      if (stored.length && stored[0].resource.meta?.versionId !== current.meta?.versionId) versions.unshift(current);
       return {
         resourceType: 'Bundle',
         type: 'history',
-        total: 1,
-        link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${r.id}/_history` }],
-        entry: [{ fullUrl: `${ctx.baseUrl}/${type}/${r.id}`, resource: r, request: { method: 'POST', url: type }, response: { status: '201 Created', lastModified: r.meta?.lastUpdated } }],
+        total: versions.length,
+        link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${current.id}/_history` }],
+        entry: versions.map((r) => {
+          const first = r.meta?.versionId === '1';
+          return {
+            fullUrl: `${ctx.baseUrl}/${type}/${current.id}`,
+            resource: r,
+            request: { method: first ? 'POST' : 'PUT', url: first ? type : `${type}/${current.id}` },
+            response: { status: first ? '201 Created' : '200 OK', etag: `W/"${r.meta?.versionId ?? '1'}"`, lastModified: r.meta?.lastUpdated },
+          };
+        }),
       };
+    },
+
+    /** create (R4 §3.1.0.5), conditional with If-None-Exist (§3.1.0.8.1): 201, or 200 with the one match. */
+    async create(ctx: FhirContext, type: string, body: unknown, ifNoneExist?: string): Promise<Written> {
+      const prepared = await prepareCreate(ctx, type, body, ifNoneExist);
+      if (prepared.existing) return { status: 200, resource: prepared.existing };
+      return { status: 201, resource: await prepared.write!.commit() };
+    },
+
+    /** update (R4 §3.1.0.4) with If-Match versioning: 412 when the client's version is no longer current. */
+    async update(ctx: FhirContext, type: string, id: string, body: unknown, ifMatch?: string): Promise<Written> {
+      return { status: 200, resource: await (await prepareUpdate(ctx, type, id, body, ifMatch)).commit() };
+    },
+
+    /**
+     * batch / transaction Bundles (R4 §3.1.0.11). A batch runs each entry on its own and answers each. A
+     * transaction first prepares every entry (parse, authorise, If-Match, If-None-Exist) and writes nothing if
+     * any fails; then it writes them in order. Entries: POST (create), PUT (update), GET (read or search).
+     */
+    async bundle(ctx: FhirContext, body: unknown) {
+      const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
+      if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction')) throw badRequest('POST [base] takes a Bundle of type batch or transaction');
+      const entries = Array.isArray(b.entry) ? (b.entry as Array<Record<string, any>>) : [];
+      if (entries.length > 1000) throw badRequest(`a Bundle may carry at most 1000 entries (got ${entries.length})`);
+      const steps = entries.map((e, i) => planEntry(e, i));
+      const respond = (status: string, r?: Resource) => ({ ...(r ? { fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r } : {}), response: { status, ...(r ? { location: `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`, etag: `W/"${r.meta?.versionId ?? '1'}"`, lastModified: r.meta?.lastUpdated } : {}) } });
+      if (b.type === 'batch') {
+        const out = [];
+        for (const step of steps) {
+          try {
+            out.push(await runStep(ctx, step, respond));
+          } catch (err) {
+            out.push(failure(err));
+          }
+        }
+        return { resourceType: 'Bundle', type: 'batch-response', entry: out };
+      }
+      // transaction: prepare all, then write all.
+      const prepared: Array<() => Promise<unknown>> = [];
+      for (const step of steps) {
+        try {
+          prepared.push(await prepareStep(ctx, step, respond));
+        } catch (err) {
+          const e = toStatus(err);
+          throw Object.assign(new AppError(e.status === 412 ? 'PRECONDITION_FAILED' : e.status === 404 ? 'NOT_FOUND' : e.status === 403 ? 'FORBIDDEN' : e.status === 422 ? 'PAYLOAD_REJECTED' : e.status === 409 ? 'CONFLICT' : 'BAD_REQUEST', `transaction refused, nothing was written: entry ${step.index} (${step.method} ${step.url}): ${e.message}`), { fhirStatus: e.status });
+        }
+      }
+      const out = [];
+      for (const run of prepared) out.push(await run());
+      return { resourceType: 'Bundle', type: 'transaction-response', entry: out };
     },
 
     async search(ctx: FhirContext, type: string, query: Query, strict: boolean) {
@@ -143,6 +305,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
           {
             mode: 'server',
             security: security ?? deps.security?.() ?? { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
+            interaction: [{ code: 'batch' }, { code: 'transaction', documentation: 'Every entry is checked (parsed, authorised, If-Match, If-None-Exist) before any is written; urn:uuid references between entries are not resolved' }],
             resource: [...deps.registry.all().map((p) => ({
               type: p.type,
               ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),
@@ -151,6 +314,8 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
               ...(p.operations ? { operation: Object.keys(p.operations).map((name) => ({ name: name.slice(1), definition: `http://hl7.org/fhir/OperationDefinition/${p.type}-${name.slice(1)}` })) } : {}),
               versioning: 'versioned',
               readHistory: p.interactions.includes('vread'),
+              ...(p.interactions.includes('create') ? { conditionalCreate: true } : {}),
+              ...(p.interactions.includes('update') ? { updateCreate: false, conditionalUpdate: false } : {}),
               ...(p.search.includes?.length ? { searchInclude: p.search.includes } : {}),
               ...(p.search.revincludes?.length ? { searchRevInclude: p.search.revincludes } : {}),
               searchParam: [
@@ -167,6 +332,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       };
     },
   };
+  return service;
 }
 
 export type FhirService = ReturnType<typeof createFhirService>;

@@ -17,7 +17,11 @@ import { createSmartService } from './smart/smart.service.ts';
 import { smartRoutes } from './smart/smart.routes.ts';
 import type { AuthService } from '../../auth/auth.service.ts';
 import type { UsersRepository } from '../../store/users.repository.ts';
-import type { Principal } from '../../domain/types.ts';
+import type { Principal, StoredReading } from '../../domain/types.ts';
+import type { PatientCipher } from '../../platform/encryption/index.ts';
+import type { PatientService } from '../../patients/patient.service.ts';
+import type { NewReading } from '../../store/readings.repository.ts';
+import { createVersionStore } from './versions.ts';
 
 export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts';
 
@@ -25,9 +29,22 @@ export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts'
  * The FHIR R4 module: the registry with Vigil's core types, the service and its routes. Other modules add
  * their types with `fhir.registry.register(provider)` before `routes` is called (see registry.ts).
  */
-export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; devices: DevicesRepository; version: string; dataDir?: string }) {
+export function createFhirModule(deps: {
+  db: Db;
+  access: AccessPolicy;
+  audit: AuditService;
+  patients: PatientsRepository;
+  devices: DevicesRepository;
+  version: string;
+  dataDir?: string;
+  /** Seals stored versions with the patient's data key (versions.ts). */
+  cipher: PatientCipher;
+  /** FHIR writes: Patient create goes through the patient service, Observation create through ingest. */
+  writes?: { patientService: PatientService; storeReadings(rows: NewReading[]): Promise<StoredReading[]> };
+}) {
   const registry = createFhirRegistry();
-  registry.register(patientProvider(deps));
+  const versions = createVersionStore({ db: deps.db, cipher: deps.cipher });
+  registry.register(patientProvider({ ...deps, versions, patientService: deps.writes?.patientService }));
   registry.register(practitionerProvider(deps));
   registry.register(deviceProvider(deps));
   registry.register(
@@ -36,6 +53,7 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
       audit: deps.audit,
       store: createObservationStore(deps.db),
       include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.devices, ids) },
+      write: deps.writes ? { storeReadings: deps.writes.storeReadings, devices: deps.devices, versions } : undefined,
     }),
   );
   const oauth = { base: '' };
@@ -44,6 +62,7 @@ export function createFhirModule(deps: { db: Db; access: AccessPolicy; audit: Au
     version: deps.version,
     access: deps.access,
     patients: deps.patients,
+    versions,
     // SMART App Launch 2.x §conformance: where to authorize (also in /.well-known/smart-configuration).
     security: () => ({
       cors: true,

@@ -17,9 +17,12 @@ export const SYSTEM_MRN = 'urn:vigil:mrn';
 export const SYSTEM_PATIENT_ID = 'urn:vigil:patient';
 export const SYSTEM_DEVICE_ID = 'urn:vigil:device';
 
-/** Stored records are never edited in place through FHIR yet: each is at its first version. */
-const meta = (lastUpdated: number | string, profile?: string) => ({
-  versionId: '1',
+/**
+ * meta.versionId: a Patient counts its FHIR updates (patients.version); readings, devices and practitioners
+ * are never edited in place through FHIR (a measurement is immutable), so they stay at version 1.
+ */
+const meta = (lastUpdated: number | string, profile?: string, version = 1) => ({
+  versionId: String(version),
   lastUpdated: typeof lastUpdated === 'number' ? new Date(lastUpdated).toISOString() : lastUpdated,
   ...(profile ? { profile: [profile] } : {}),
 });
@@ -30,7 +33,7 @@ export function patientResource(p: Patient): Resource {
   return {
     resourceType: 'Patient',
     id: toFhirId(p.id),
-    meta: meta(p.createdAt),
+    meta: meta(p.updatedAt ?? p.createdAt, undefined, p.version ?? 1),
     identifier: [{ system: SYSTEM_PATIENT_ID, value: p.id }, ...(p.mrn ? [{ system: SYSTEM_MRN, value: p.mrn }] : [])],
     active: true,
     name: [{ text: p.name, ...splitName(p.name) }],

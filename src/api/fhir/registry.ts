@@ -36,12 +36,23 @@ export interface ResourceProvider {
   search: SearchSpec;
   /** What the type supports; the router answers 405 not-supported to anything else. */
   interactions: Interaction[];
+  /** Why an interaction is not supported, when there is a reason worth telling the client (in the 405). */
+  notSupported?: Partial<Record<Interaction, string>>;
   read(ctx: FhirContext, id: string): Promise<Resource>;
   searchType(ctx: FhirContext, req: SearchRequest): Promise<SearchResult>;
   /** Type-level operations answered as a searchset (e.g. Observation `$lastn`), with their own parameters. */
   operations?: Record<string, { search: SearchSpec; run(ctx: FhirContext, req: SearchRequest): Promise<SearchResult> }>;
-  create?(ctx: FhirContext, resource: Record<string, unknown>): Promise<Resource>;
-  update?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: string): Promise<Resource>;
+  /**
+   * Writes come in two steps so that a transaction Bundle can check every entry before writing any: `prepare*`
+   * parses, authorises and checks (If-Match) without changing anything; `commit` writes, records the version
+   * (versions.ts) and audits. `ifMatch` is the version the client last saw (412 when it is not current).
+   */
+  prepareCreate?(ctx: FhirContext, resource: Record<string, unknown>): Promise<PreparedWrite>;
+  prepareUpdate?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: number): Promise<PreparedWrite>;
+}
+
+export interface PreparedWrite {
+  commit(): Promise<Resource>;
 }
 
 export function createFhirRegistry() {

@@ -302,17 +302,18 @@ describe('FHIR R4 search', () => {
 
   it('answers not-supported for interactions it does not do, distinct from not-found', async () => {
     const cases: Array<[string, string, number]> = [
-      ['POST', '/fhir/R4/Observation', 405],
-      ['PUT', `/fhir/R4/Patient/${a}`, 405],
+      ['PUT', `/fhir/R4/Observation/1`, 405],
+      ['PATCH', `/fhir/R4/Patient/${a}`, 405],
       ['DELETE', `/fhir/R4/Patient/${a}`, 405],
-      ['POST', '/fhir/R4', 501],
+      ['PUT', '/fhir/R4/Patient', 405],
+      ['DELETE', '/fhir/R4', 501],
       ['GET', `/fhir/R4/Patient/${a}/$summary`, 501],
       ['GET', '/fhir/R4/Observation/$stats', 501],
       ['GET', '/fhir/R4/Group/g1/$export', 501],
       ['GET', '/fhir/R4/Medication', 404],
     ];
     for (const [method, url, status] of cases) {
-      const body = method === 'GET' || method === 'DELETE' ? undefined : '{}';
+      const body = method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify({ resourceType: url.includes('Observation') ? 'Observation' : 'Patient' });
       const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${clin}`, ...(body ? { 'content-type': 'application/fhir+json' } : {}) }, body });
       const outcome = (await res.json()) as any;
       expect(res.status, `${method} ${url}`).toBe(status);

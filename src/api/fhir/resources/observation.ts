@@ -1,6 +1,12 @@
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
-import { badRequest, notFound } from '../../../platform/errors.ts';
+import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
+import type { NewReading } from '../../../store/readings.repository.ts';
+import type { StoredReading } from '../../../domain/types.ts';
+import type { DevicesRepository } from '../../../store/devices.repository.ts';
+import { toFhirId } from '../ids.ts';
+import type { VersionStore } from '../versions.ts';
+import { observationToReadings } from './observation-input.ts';
 import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
 import type { FhirContext, ResourceProvider } from '../registry.ts';
 import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
@@ -23,7 +29,10 @@ export function observationProvider(deps: {
   store: ObservationStore;
   /** For `_include=Observation:patient` / `:device`: resources by internal id, already access-checked by scope. */
   include: { patients(ids: string[]): Promise<Resource[]>; devices(ids: string[]): Promise<Resource[]> };
+  /** FHIR create: the ingest path's durable batch (ingest.storeDerived), which emits readings.stored for alerts and NEWS2. */
+  write?: { storeReadings(rows: NewReading[]): Promise<StoredReading[]>; devices: DevicesRepository; versions: VersionStore };
 }): ResourceProvider {
+  const write = deps.write;
   async function hydrate(rows: ObservationRow[]): Promise<Resource[]> {
     const chunks = await deps.store.ecgChunks(rows.filter((r) => r.k === 'e').map((r) => r.n));
     const ecgDerived = rows.filter((r) => r.k === 'r' && r.method && r.deviceId && ['8867-4'].includes(r.code!));
@@ -64,7 +73,8 @@ export function observationProvider(deps: {
     type: 'Observation',
     summaryElements: SUMMARY_ELEMENTS.Observation,
     supportedProfiles: [...new Set(KINDS.flatMap((k) => (k.profile ? [k.profile] : [])))],
-    interactions: ['read', 'vread', 'search-type', 'history-instance'],
+    interactions: ['read', 'vread', 'search-type', 'history-instance', ...(write ? (['create'] as const) : [])],
+    notSupported: { update: 'a stored measurement is immutable (what alerts and NEWS2 were computed from); post a new Observation instead' },
     search: {
       params: [
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
@@ -120,6 +130,37 @@ export function observationProvider(deps: {
       if (!rows.length) throw notFound(`Observation/${id}`);
       await deps.audit.record({ actor: ctx.principal, action: 'fhir.read', entityType: 'Observation', entityId: id, patientId: rows[0].patientId });
       return (await hydrate(rows))[0];
+    },
+
+    /**
+     * FHIR create: a device, an EHR or a clinician posts a measurement (vital signs, glucose, weight, steps; a
+     * BP panel with its two components). It is stored through the ingest path, so alerts and NEWS2 see it as
+     * they see a device's; who posted it is kept with its version (provenance) and in the audit log.
+     */
+    async prepareCreate(ctx, body) {
+      if (!write) throw new AppError('FORBIDDEN', 'Observation create is not enabled here');
+      const parsed = observationToReadings(body, 0);
+      if (typeof parsed === 'string') throw new AppError('PAYLOAD_REJECTED', `Observation: ${parsed}`);
+      const patientId = parsed[0].patient;
+      await deps.access.assertCanManagePatient(ctx.principal, patientId);
+      const deviceId = parsed[0].device ?? null;
+      if (deviceId) {
+        const d = await write.devices.byId(deviceId);
+        if (!d || d.patientId !== patientId) throw new AppError('PAYLOAD_REJECTED', `Observation.device: Device/${toFhirId(deviceId)} is not a device of this patient`);
+      }
+      // A clock a few minutes fast is tolerated; a reading from the future is not (it would sort above all others).
+      if (parsed[0].ts > Date.now() + 5 * 60_000) throw new AppError('PAYLOAD_REJECTED', 'Observation.effective[x] is in the future');
+      return {
+        async commit() {
+          const stored = await write.storeReadings(parsed.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null })));
+          const id = { branch: parsed.length === 2 ? ('b' as const) : ('r' as const), n: stored[0].id };
+          const rows = await deps.store.page({ patientIds: [patientId], ids: [[id]] }, { key: 'date', desc: false }, 1);
+          const r = (await hydrate(rows))[0];
+          await write.versions.record({ type: 'Observation', id: r.id, patientId, method: 'POST', actorUserId: ctx.principal.userId, resource: r });
+          await deps.audit.record({ actor: ctx.principal, action: 'fhir.create', entityType: 'Observation', entityId: r.id, patientId, details: { code: parsed.map((x) => x.code) } });
+          return r;
+        },
+      };
     },
 
     async searchType(ctx, req) {

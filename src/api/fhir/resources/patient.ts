@@ -1,7 +1,9 @@
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
 import type { Db } from '../../../platform/db.ts';
-import { notFound } from '../../../platform/errors.ts';
+import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
+import type { PatientService } from '../../../patients/patient.service.ts';
+import type { VersionStore } from '../versions.ts';
 import type { Patient, PatientsRepository } from '../../../store/patients.repository.ts';
 import { fromFhirId } from '../ids.ts';
 import { patientResource, SYSTEM_MRN, SYSTEM_PATIENT_ID } from '../mapping.ts';
@@ -12,6 +14,7 @@ import { paramsNamed, parseToken } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
 import { likeEscape, tableSearch } from './table-search.ts';
 
+const LAST_UPDATED = 'COALESCE(updated_at, created_at)';
 const GENDER_SYSTEM = 'http://hl7.org/fhir/administrative-gender';
 const BIRTH_START = `(birth_date::timestamp AT TIME ZONE 'UTC')`;
 const BIRTH_END = `((birth_date + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 millisecond')`;
@@ -23,22 +26,30 @@ interface Row {
   sex: string | null;
   mrn: string | null;
   created_at: Date;
+  version: number;
+  updated_at: Date | null;
 }
 
 const toPatient = (r: Row): Patient => ({
   id: r.id, name: r.name, birthDate: r.birth_date, sex: r.sex, mrn: r.mrn, settings: {}, createdAt: new Date(r.created_at).getTime(),
+  version: r.version, updatedAt: r.updated_at ? new Date(r.updated_at).getTime() : null,
 });
+const COLUMNS = `id, name, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, sex, mrn, created_at, version, updated_at`;
 
 /** Patient: read and search (identifier, name, birthdate, gender, _id, _lastUpdated), scoped to the caller's patients. */
-export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository }): ResourceProvider {
+export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; versions: VersionStore; patientService?: PatientService }): ResourceProvider {
+  const uniqueMrn = (err: unknown) => {
+    if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', 'another patient already has this MRN (identifier urn:vigil:mrn)');
+    throw err;
+  };
   return {
     type: 'Patient',
     summaryElements: SUMMARY_ELEMENTS.Patient,
-    interactions: ['read', 'vread', 'search-type', 'history-instance'],
+    interactions: ['read', 'vread', 'search-type', 'history-instance', ...(deps.patientService ? (['create', 'update'] as const) : [])],
     search: {
       params: [
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
-        { name: '_lastUpdated', type: 'date', documentation: 'When the record was created (all prefixes)' },
+        { name: '_lastUpdated', type: 'date', documentation: 'When the record was created or last updated (all prefixes)' },
         { name: 'identifier', type: 'token', documentation: `${SYSTEM_MRN}|MRN, ${SYSTEM_PATIENT_ID}|internal id, or a bare value matching either` },
         { name: 'name', type: 'string', modifiers: ['exact', 'contains'], documentation: 'Starts a word of the name (case-insensitive); :exact the whole name or a whole part; :contains anywhere' },
         { name: 'birthdate', type: 'date', documentation: 'All prefixes; the birth date is its whole day' },
@@ -55,13 +66,58 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       return patientResource(p);
     },
 
+    /** FHIR create: staff register a patient exactly as POST /api/v1/patients does (a clinician's joins their care team). */
+    async prepareCreate(ctx, body) {
+      deps.access.assertStaff(ctx.principal);
+      const input = patientInput(body);
+      const service = deps.patientService!;
+      return {
+        async commit() {
+          const { id } = await service.createFor(ctx.principal, input).catch(uniqueMrn);
+          const r = patientResource((await deps.patients.byId(id))!);
+          await deps.versions.record({ type: 'Patient', id, patientId: id, method: 'POST', actorUserId: ctx.principal.userId, resource: r });
+          return r;
+        },
+      };
+    },
+
+    /** FHIR update (R4 §3.1.0.4): the demographics, by those who may manage the patient; version +1, the old one kept. */
+    async prepareUpdate(ctx, id, body, ifMatch) {
+      const internal = fromFhirId(id);
+      if (typeof body.id !== 'string' || fromFhirId(body.id) !== internal) throw badRequest(`the body's Patient.id must be the id in the URL, ${id} (R4 §3.1.0.4.1)`);
+      await deps.access.assertCanManagePatient(ctx.principal, internal);
+      const current = await deps.patients.byId(internal);
+      if (!current) throw notFound(`Patient/${id}`);
+      const input = patientInput(body);
+      const version = current.version ?? 1;
+      if (ifMatch !== undefined && ifMatch !== version) throw new AppError('PRECONDITION_FAILED', `If-Match names version ${ifMatch}, but Patient/${id} is at version ${version}: read it again and re-apply the change`);
+      return {
+        async commit() {
+          const at = Date.now();
+          const next = patientResource({ ...current, ...input, version: version + 1, updatedAt: at });
+          const sealedNext = await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'PUT', actorUserId: ctx.principal.userId, resource: next });
+          // The version before the first FHIR update is kept too, so vread of every earlier version works.
+          const snapshot = (await deps.versions.has('Patient', internal)) ? null : await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'SNAPSHOT', actorUserId: null, resource: patientResource(current) });
+          await deps.db
+            .transaction(async (tx) => {
+              if (!(await deps.patients.updateDemographics(tx, internal, input, version, at))) throw new AppError('PRECONDITION_FAILED', `Patient/${id} changed meanwhile (it is no longer at version ${version}): read it again`);
+              if (snapshot) await deps.versions.insert(tx, snapshot);
+              await deps.versions.insert(tx, sealedNext);
+            })
+            .catch(uniqueMrn);
+          await deps.audit.record({ actor: ctx.principal, action: 'fhir.update', entityType: 'Patient', entityId: internal, patientId: internal, details: { version: version + 1 } });
+          return next;
+        },
+      };
+    },
+
     async searchType(ctx, req) {
       const visible = await deps.access.visiblePatientIds(ctx.principal);
       const where = (sql: SqlParams): string[] | null => {
         const w: string[] = [];
         if (visible) w.push(`id = ANY(${sql.p(visible)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
-        for (const p of paramsNamed(req, '_lastUpdated')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), 'created_at', 'created_at', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, '_lastUpdated')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), LAST_UPDATED, LAST_UPDATED, sql)).join(' OR ') + ')');
         for (const p of paramsNamed(req, 'birthdate')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'birthdate'), BIRTH_START, BIRTH_END, sql)).join(' OR ') + ')');
         for (const p of paramsNamed(req, 'gender')) {
           const codes = p.values.map(parseToken).filter((t) => t.system === undefined || t.system === GENDER_SYSTEM).map((t) => t.code);
@@ -90,7 +146,7 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       };
       const r = await tableSearch<Row, ReturnType<typeof patientResource>>(deps.db, req, {
         from: 'patients',
-        columns: `id, name, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, sex, mrn, created_at`,
+        columns: COLUMNS,
         where,
         map: (row) => patientResource(toPatient(row)),
       });
@@ -99,9 +155,32 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
   };
 }
 
+const GENDERS = ['male', 'female', 'other', 'unknown'];
+
+/**
+ * The Patient elements Vigil keeps: name, gender, birthDate and the MRN (identifier urn:vigil:mrn). Others
+ * (telecom, address…) are not stored; the answer is the resource as stored, so a client sees what was kept.
+ */
+function patientInput(body: Record<string, unknown>): { name: string; birthDate: string | null; sex: string | null; mrn: string | null } {
+  if (body.resourceType !== 'Patient') throw badRequest(`the body must be a Patient (got ${JSON.stringify(body.resourceType ?? null)})`);
+  const names = Array.isArray(body.name) ? (body.name as Array<Record<string, unknown>>) : [];
+  const n = names.find((x) => x && (typeof x.text === 'string' || typeof x.family === 'string' || Array.isArray(x.given)));
+  const given = Array.isArray(n?.given) ? (n.given as unknown[]).filter((g): g is string => typeof g === 'string') : [];
+  const name = (typeof n?.text === 'string' ? n.text : [...given, typeof n?.family === 'string' ? n.family : ''].join(' ')).trim();
+  if (!name || name.length > 200) throw badRequest('Patient.name needs a text or family/given (at most 200 characters)');
+  const gender = body.gender === undefined ? null : body.gender;
+  if (gender !== null && (typeof gender !== 'string' || !GENDERS.includes(gender))) throw badRequest(`Patient.gender must be one of ${GENDERS.join(', ')}`);
+  const birthDate = body.birthDate === undefined ? null : body.birthDate;
+  if (birthDate !== null && (typeof birthDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate) || Number.isNaN(Date.parse(birthDate)))) throw badRequest('Patient.birthDate must be a full date YYYY-MM-DD (Vigil stores the day)');
+  const ids = Array.isArray(body.identifier) ? (body.identifier as Array<Record<string, unknown>>) : [];
+  const mrn = ids.find((i) => i?.system === SYSTEM_MRN)?.value;
+  if (mrn !== undefined && (typeof mrn !== 'string' || !mrn.trim() || mrn.length > 64)) throw badRequest(`identifier ${SYSTEM_MRN} needs a value (at most 64 characters)`);
+  return { name, birthDate: birthDate as string | null, sex: gender as string | null, mrn: (mrn as string | undefined)?.trim() ?? null };
+}
+
 /** Patients by internal id, for `_include` (the ids come from rows already in the caller's scope). */
 export async function patientsByIds(db: Db, ids: string[]) {
   if (!ids.length) return [];
-  const rows = await db.query<Row>(`SELECT id, name, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, sex, mrn, created_at FROM patients WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
+  const rows = await db.query<Row>(`SELECT ${COLUMNS} FROM patients WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
   return rows.map((r) => patientResource(toPatient(r)));
 }
