@@ -105,7 +105,9 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       if (found.resources.length > 1) throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
       if (found.resources.length === 1) return { existing: found.resources[0] };
     }
-    return { write: await p.prepareCreate!(ctx, resource) };
+    if (p.prepareCreate) return { write: await p.prepareCreate(ctx, resource) };
+    if (p.create) return { write: { commit: () => p.create!(ctx, resource) } };
+    throw new NotSupported(405, `create is not supported for ${type}`);
   }
 
   async function prepareUpdate(ctx: FhirContext, type: string, id: string, body: unknown, ifMatch?: string): Promise<PreparedWrite> {

@@ -48,6 +48,8 @@ export interface ResourceProvider {
    * (versions.ts) and audits. `ifMatch` is the version the client last saw (412 when it is not current).
    */
   prepareCreate?(ctx: FhirContext, resource: Record<string, unknown>): Promise<PreparedWrite>;
+  /** A one-step create (checked and written together); in a transaction Bundle it is checked only when written. */
+  create?(ctx: FhirContext, resource: unknown): Promise<Resource>;
   prepareUpdate?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: number): Promise<PreparedWrite>;
 }
 
