@@ -162,7 +162,7 @@ export function createAlertMonitor(deps: {
   let deviceList: { at: number; list: Promise<Awaited<ReturnType<DevicesRepository['list']>>> } | null = null;
   /** Buckets are gained in bursts (start-up, takeover): one device list serves a burst. */
   function devicesSoon() {
-    const now = Date.now();
+    const now = performance.now();
     if (!deviceList || now - deviceList.at > 5_000) deviceList = { at: now, list: deps.devices.list(null) };
     return deviceList.list;
   }

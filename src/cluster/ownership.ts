@@ -74,7 +74,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
   const buckets = deps.buckets ?? OWNERSHIP_BUCKETS;
   const retryMs = deps.retryMs ?? RETRY_MS;
   const owned = new Set<number>();
-  const refusedAt = new Map<number, number>();
+  const refusedAt = new Map<number, number>(); // performance.now() of the last refusal: a retry delay in real time, not domain time
   const claiming = new Map<number, Promise<boolean>>();
   const listeners = new Set<(c: OwnershipChange) => void>();
   let session: pg.Client | null = null;
@@ -163,7 +163,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
     const c = session;
     if (!c) return false;
     if (owned.size >= Math.ceil(buckets / peers)) {
-      refusedAt.set(bucket, Date.now()); // our share is full: another instance will claim it
+      refusedAt.set(bucket, performance.now()); // our share is full: another instance will claim it
       return false;
     }
     try {
@@ -179,7 +179,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
     } catch (err) {
       log.warn({ err: (err as Error).message, bucket }, 'could not claim a bucket');
     }
-    refusedAt.set(bucket, Date.now());
+    refusedAt.set(bucket, performance.now());
     return false;
   }
 
@@ -195,7 +195,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
       if (owned.has(bucket)) return Promise.resolve(true);
       if (closed) return Promise.resolve(false);
       const refused = refusedAt.get(bucket);
-      if (refused !== undefined && Date.now() - refused < retryMs) return Promise.resolve(false);
+      if (refused !== undefined && performance.now() - refused < retryMs) return Promise.resolve(false);
       let pending = claiming.get(bucket);
       if (!pending) {
         pending = claim(bucket).finally(() => claiming.delete(bucket));

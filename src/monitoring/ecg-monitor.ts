@@ -52,6 +52,7 @@ export function createEcgMonitor(deps: {
   const holdMs = deps.holdMs ?? REORDER_HOLD_MS;
   const streams = new Map<string, DeviceStream>();
   /** Per device: chunks received ahead of the next expected one, oldest first, and since when the oldest waits. */
+  // `since` is performance.now(): real elapsed time for the hold timer, not the app's Clock (a test's frozen clock must not hold chunks forever).
   const waiting = new Map<string, { chunks: StoredEcgChunk[]; since: number; timer: NodeJS.Timeout | null }>();
   const counters = { analysed: 0, reordered: 0, late: 0, skippedGaps: 0 };
 
@@ -108,8 +109,8 @@ export function createEcgMonitor(deps: {
       counters.late++; // its place in the stream has passed (it waited too long, or a repeat): skip it
       return;
     }
-    const w = waiting.get(c.deviceId) ?? { chunks: [], since: Date.now(), timer: null };
-    if (w.chunks.length === 0) w.since = Date.now();
+    const w = waiting.get(c.deviceId) ?? { chunks: [], since: performance.now(), timer: null };
+    if (w.chunks.length === 0) w.since = performance.now();
     else if (c.ts < w.chunks[w.chunks.length - 1].ts) counters.reordered++;
     w.chunks.push(c);
     w.chunks.sort((a, b) => a.ts - b.ts);
@@ -124,17 +125,17 @@ export function createEcgMonitor(deps: {
       const next = w.chunks[0];
       const s = streams.get(deviceId);
       const inOrder = !s || s.fs !== next.fs || Math.abs(next.ts - s.nextTs) <= CONTIGUOUS_MS || next.ts < s.nextTs - 60_000;
-      if (!inOrder && Date.now() - w.since < holdMs) break;
+      if (!inOrder && performance.now() - w.since < holdMs) break;
       if (!inOrder) counters.skippedGaps++;
       w.chunks.shift();
-      w.since = Date.now();
+      w.since = performance.now();
       analyse(next);
     }
     if (w.timer) clearTimeout(w.timer);
     w.timer = null;
     if (w.chunks.length === 0) waiting.delete(deviceId);
     else {
-      w.timer = setTimeout(() => release(deviceId), Math.max(10, holdMs - (Date.now() - w.since)));
+      w.timer = setTimeout(() => release(deviceId), Math.max(10, holdMs - (performance.now() - w.since)));
       w.timer.unref();
     }
   }
