@@ -40,7 +40,7 @@ export const FhirAnyPathParams = FhirReadParams.extend({ '*': z.string().max(256
 
 const SearchValue = z.union([z.string(), z.array(z.string())]).optional();
 /** The common search parameters, named for the API description; any other passes through to the FHIR service. */
-export const FhirSearchQuery = z.looseObject({
+export const FhirSearchQuery = z.object({
   _count: SearchValue,
   _cursor: SearchValue,
   _id: SearchValue,
@@ -55,10 +55,10 @@ export const FhirSearchQuery = z.looseObject({
   subject: SearchValue,
   code: SearchValue,
   date: SearchValue,
-});
+}).catchall(SearchValue);
 
 /** Bulk Data IG v2 kick-off parameters (the service names an unsupported one). */
-export const BulkExportQuery = z.looseObject({ _type: SearchValue, _since: SearchValue, _outputFormat: SearchValue });
+export const BulkExportQuery = z.object({ _type: SearchValue, _since: SearchValue, _outputFormat: SearchValue }).catchall(SearchValue);
 export const BulkJobParams = z.object({
   id: z
     .string()

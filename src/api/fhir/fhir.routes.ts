@@ -59,17 +59,17 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   // Bulk Data $export (system and Patient level), asynchronous: kick-off → status → NDJSON files.
   const bulk = deps.bulk;
   if (bulk) {
-    const kickOff = (level: 'system' | 'patient') => async (req: FastifyRequest, reply: FastifyReply) =>
+    const kickOff = (level: 'system' | 'patient', req: FastifyRequest, query: Query, reply: FastifyReply) =>
       send(reply, async () => {
         const c = ctx(req);
         deps.fhir.assertExportScope(c);
-        const status = bulk.kickOff(c, level, req.query as Query, req.headers.prefer as string | undefined, `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`);
+        const status = bulk.kickOff(c, level, query, req.headers.prefer as string | undefined, `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`);
         reply.status(202).header('content-location', status);
         return outcome('information', 'informational', `export started; poll ${status}`);
       });
     const kickOffSchema = { querystring: BulkExportQuery, response: { 202: OperationOutcome } };
-    app.get('/fhir/R4/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data system export (admins), asynchronous', ...kickOffSchema } }, kickOff('system'));
-    app.get('/fhir/R4/Patient/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of the patients the caller may see, asynchronous', ...kickOffSchema } }, kickOff('patient'));
+    app.get('/fhir/R4/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data system export (admins), asynchronous', ...kickOffSchema } }, async (req, reply) => kickOff('system', req, req.query, reply));
+    app.get('/fhir/R4/Patient/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of the patients the caller may see, asynchronous', ...kickOffSchema } }, async (req, reply) => kickOff('patient', req, req.query, reply));
     app.get('/fhir/R4/$export-status/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export status: 202 while running, the manifest when complete', params: BulkJobParams, response: { 200: BulkManifest, 202: Empty, 500: OperationOutcome } } }, async (req, reply) => {
       const s = bulk.status(ctx(req), req.params.id);
       if (s.status === 202) return (reply as FastifyReply).status(202).header('x-progress', s.progress).header('retry-after', '1').send();
@@ -89,11 +89,11 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   app.get('/fhir/R4/:type', { config: { policy: READ_SCOPE }, schema: { summary: 'search-type → Bundle (searchset); unknown parameters: 400 under Prefer: handling=strict', params: FhirTypeParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
     const { type } = req.params;
     if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
-    return send(reply, () => deps.fhir.search(ctx(req), type, req.query as Query, isStrict(req.headers.prefer)));
+    return send(reply, () => deps.fhir.search(ctx(req), type, req.query, isStrict(req.headers.prefer)));
   });
   app.get('/fhir/R4/:type/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'read, or a type-level operation (Observation/$lastn)', params: FhirReadParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
     const { type, id } = req.params;
-    if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query as Query, isStrict(req.headers.prefer)));
+    if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query, isStrict(req.headers.prefer)));
     return send(reply, async () => versioned(reply, await deps.fhir.read(ctx(req), type, id)));
   });
   app.get('/fhir/R4/:type/:id/_history', { config: { policy: READ_SCOPE }, schema: { summary: 'history-instance → Bundle (history)', params: FhirReadParams, response: resource } }, async (req, reply) => {
@@ -107,7 +107,7 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   app.get('/fhir/R4/:type/:id/:op', { config: { policy: READ_SCOPE }, schema: { summary: 'instance operation (Patient/{id}/$everything)', params: FhirOperationParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
     const { type, id, op } = req.params;
     requirePrincipal(req);
-    if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query as Query, isStrict(req.headers.prefer)));
+    if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query, isStrict(req.headers.prefer)));
     if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
     return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
   });
