@@ -166,7 +166,7 @@ export async function startApp(
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
   await secureDataDir(config.dataDir); // owner-only data dir and files (umask 077 + sweep)
-  const secrets = await loadSecrets(config.dataDir);
+  const secrets = await loadSecrets(config);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const closers: Array<() => Promise<void> | void> = [() => db.close()];
   const close = async () => {

@@ -42,7 +42,7 @@ const fields = {
 
 export const ALERTS_CONFIG_KEYS = Object.keys(fields);
 
-export function loadAlertsConfig(env: Record<string, string | undefined> = process.env): AlertsConfig {
+export function loadAlertsConfig(env: Record<string, string | undefined>): AlertsConfig {
   const v: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(fields)) {
     const raw = env[key] === '' ? undefined : env[key];

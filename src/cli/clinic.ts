@@ -37,7 +37,7 @@ export async function openClinic(): Promise<Clinic> {
   const server = await findRunningServer(config.dataDir);
   if (server) return remoteClinic(server.url, server.token);
   await secureDataDir(config.dataDir);
-  const secrets = await loadSecrets(config.dataDir);
+  const secrets = await loadSecrets(config);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
     throw new CliError(err instanceof AppError ? err.message : `cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
   });

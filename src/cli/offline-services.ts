@@ -10,7 +10,7 @@ import type { Config } from '../config/config.ts';
 /** The services on the database itself, for verbs run while no server holds it (as clinic.ts does). */
 export async function openOfflineServices(config: Config) {
   await secureDataDir(config.dataDir);
-  const secrets = await loadSecrets(config.dataDir);
+  const secrets = await loadSecrets(config);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
     throw new CliError(`cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
   });

@@ -28,4 +28,8 @@ describe('config', () => {
     expect(loadConfig({ VIGIL_ERASURE_RETAIN: 'readings, alerts' }).privacy.erasureRetain).toEqual(['readings', 'alerts']);
     expect(() => loadConfig({ VIGIL_ERASURE_RETAIN: 'readings,messages' })).toThrow(/^VIGIL_ERASURE_RETAIN: must be a comma-separated list of readings, ecg/);
   });
+  it('holds the key settings (nothing else reads process.env for them)', () => {
+    expect(loadConfig({}).keys).toEqual({ masterKey: undefined, auditKey: undefined, auditAnchor: undefined });
+    expect(loadConfig({ VIGIL_MASTER_KEY: 'a2V5', VIGIL_AUDIT_KEY: 'YXVk', VIGIL_AUDIT_ANCHOR: '/srv/anchor.json' }).keys).toEqual({ masterKey: 'a2V5', auditKey: 'YXVk', auditAnchor: '/srv/anchor.json' });
+  });
 });

@@ -39,8 +39,22 @@ export interface Config {
   alerts: AlertsConfig;
   /** Video visits: STUN/TURN and room size (visits/visits.config.ts). */
   visits: VisitsConfig;
+  /**
+   * Key material outside the database (platform/secrets.ts): base64 keys, comma-separated (first current);
+   * unset: the files under <dataDir>/keys. A ConfigError never echoes these (SECRET_SETTINGS).
+   */
+  keys: KeySettings;
   /** GDPR erasure: clinical data kept (pseudonymous) under the clinic's medical-records retention law. */
   privacy: { erasureRetain: Erasable[] };
+}
+
+export interface KeySettings {
+  /** VIGIL_MASTER_KEY: wraps patients' data keys (encryption at rest). */
+  masterKey?: string;
+  /** VIGIL_AUDIT_KEY: the audit chain's HMAC key. */
+  auditKey?: string;
+  /** VIGIL_AUDIT_ANCHOR: where the audit chain's signed checkpoint is written (default <dataDir>/audit-anchor.json). */
+  auditAnchor?: string;
 }
 
 export interface SecurityConfig {
@@ -88,6 +102,9 @@ const url = (schemes: string[]) =>
     }
   }, `must be a URL starting with ${schemes.map((s) => s + '://').join(' or ')}`);
 
+/** Key material: an error about one names the setting, never its value. */
+const SECRET_SETTINGS = new Set(['VIGIL_MASTER_KEY', 'VIGIL_AUDIT_KEY']);
+
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 const fields = {
@@ -113,6 +130,9 @@ const fields = {
   VIGIL_REQUIRE_MFA: bool.optional(),
   VIGIL_SESSION_IDLE_MIN: z.coerce.number().int('must be whole minutes').min(1, 'must be at least 1').max(24 * 60, 'must be at most 1440').default(30),
   VIGIL_SESSION_MAX_HOURS: z.coerce.number().int('must be whole hours').min(1, 'must be at least 1').max(24 * 30, 'must be at most 720').default(12),
+  VIGIL_MASTER_KEY: z.string().optional(),
+  VIGIL_AUDIT_KEY: z.string().optional(),
+  VIGIL_AUDIT_ANCHOR: z.string().optional(),
   VIGIL_ERASURE_RETAIN: z
     .string()
     .default('')
@@ -129,7 +149,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const parsed = (schema as z.ZodType).safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ConfigError(key, `${issue?.message ?? 'invalid'} (got "${raw}")`);
+      throw new ConfigError(key, `${issue?.message ?? 'invalid'}${SECRET_SETTINGS.has(key) ? '' : ` (got "${raw}")`}`);
     }
     values[key] = parsed.data;
   }
@@ -160,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     strictResponses: v.VIGIL_STRICT_RESPONSES,
     alerts: loadAlertsConfig(env),
     visits: loadVisitsConfig(env),
+    keys: { masterKey: v.VIGIL_MASTER_KEY, auditKey: v.VIGIL_AUDIT_KEY, auditAnchor: v.VIGIL_AUDIT_ANCHOR },
     privacy: { erasureRetain: list(v.VIGIL_ERASURE_RETAIN) as Erasable[] },
   };
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { loadKeyRing, type KeyRing } from './encryption/key-file.ts';
+import type { KeySettings } from '../config/config.ts';
 
 /**
  * Key material outside the database, loaded once at start: the master key wrapping patients' data keys
@@ -13,10 +14,12 @@ export interface Secrets {
   anchorFile: string | null;
 }
 
-export async function loadSecrets(dataDir: string, env: Record<string, string | undefined> = process.env): Promise<Secrets> {
+/** From the Config (config.keys): the settings when given, else the files in the data dir (created at first start). */
+export async function loadSecrets(config: { dataDir: string; keys: KeySettings }): Promise<Secrets> {
+  const { dataDir, keys } = config;
   return {
-    masterKeys: await loadKeyRing(dataDir, 'master', 'VIGIL_MASTER_KEY', env.VIGIL_MASTER_KEY),
-    auditKeys: await loadKeyRing(dataDir, 'audit', 'VIGIL_AUDIT_KEY', env.VIGIL_AUDIT_KEY),
-    anchorFile: env.VIGIL_AUDIT_ANCHOR || path.join(dataDir, 'audit-anchor.json'),
+    masterKeys: await loadKeyRing(dataDir, 'master', 'VIGIL_MASTER_KEY', keys.masterKey),
+    auditKeys: await loadKeyRing(dataDir, 'audit', 'VIGIL_AUDIT_KEY', keys.auditKey),
+    anchorFile: keys.auditAnchor || path.join(dataDir, 'audit-anchor.json'),
   };
 }

@@ -20,7 +20,7 @@ re-chained entries and a truncated tail are all reported, one line each, as they
     if (!config.databaseUrl && (await findRunningServer(config.dataDir))) {
       throw new CliError('the embedded database is held by the running server; stop it or use DATABASE_URL');
     }
-    const secrets = await loadSecrets(config.dataDir);
+    const secrets = await loadSecrets(config);
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     try {
       await migrate(db);

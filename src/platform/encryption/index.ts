@@ -197,7 +197,7 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
 }
 
 /** The master key ring for a data dir: VIGIL_MASTER_KEY when set, else `<dataDir>/keys/master.key` (created 0600). */
-export function loadMasterKeyRing(dataDir: string, env: Record<string, string | undefined> = process.env): Promise<KeyRing> {
+export function loadMasterKeyRing(dataDir: string, env: { VIGIL_MASTER_KEY?: string }): Promise<KeyRing> {
   return loadKeyRing(dataDir, 'master', 'VIGIL_MASTER_KEY', env.VIGIL_MASTER_KEY);
 }
 
