@@ -76,6 +76,7 @@ import { createAppointmentsRepository } from './appointments/appointments.reposi
 import { createAppointmentsService } from './appointments/appointments.service.ts';
 import { appointmentProviders } from './appointments/appointment.fhir.ts';
 import { telehealthFhirRoutes } from './api/routes/telehealth-fhir.routes.ts';
+import { startTelehealthEmail } from './messaging/telehealth-email.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
 import { createVisitsService } from './visits/visits.service.ts';
@@ -202,7 +203,7 @@ export async function startApp(
     });
     const gateway = await startDeviceGateway(config, services, logger);
     if (gateway) closers.push(() => gateway.close());
-    const server = createServerServices(config, services, { gateway, monitoring, baseUrl: () => urls.base, logger });
+    const server = createServerServices(config, services, { gateway, monitoring, baseUrl: () => urls.base, logger, smtp: { url: alertsConfig.smtpUrl, from: alertsConfig.emailFrom } });
     closers.push(() => server.close());
 
     const demoInfo = { logins: [] as DemoLogin[], banner: [] as string[] };
@@ -284,7 +285,7 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
 function createServerServices(
   config: Config,
   s: Services,
-  d: { gateway: Gateway | null; monitoring: { afSince(deviceId: string): number | null }; baseUrl: () => string; logger: Logger },
+  d: { gateway: Gateway | null; monitoring: { afSince(deviceId: string): number | null }; baseUrl: () => string; logger: Logger; smtp: { url: string | null; from: string } },
 ) {
   const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
   const series = createSeriesService({ access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
@@ -304,9 +305,12 @@ function createServerServices(
     shouldAct: (patientId, event) => (patientId ? s.ownership.owns(patientId) : Promise.resolve(!s.relay.isRemote(event))),
   });
   const sweeper = startExpirySweeper(commands.expireDue, d.logger);
+  // [tele] unread-message nudges and appointment reminders by email
+  const telehealthEmail = startTelehealthEmail({ db: s.db, appointments: s.appointmentsRepo, audit: s.audit, clock: s.clock, logger: d.logger, baseUrl: d.baseUrl, smtp: d.smtp, config: config.visits.email });
   return {
-    derived, series, rooms, visits, fhir, telehealthFhir, csvImport, commands,
+    derived, series, rooms, visits, fhir, telehealthFhir, csvImport, commands, telehealthEmail,
     async close() {
+      await telehealthEmail.close();
       await rooms.close();
       await sweeper.stop();
       await commands.close();

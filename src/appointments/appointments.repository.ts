@@ -117,6 +117,11 @@ export function createAppointmentsRepository(db: Db) {
       return out;
     },
 
+    /** Gives a claimed reminder back (its email could not be sent), so the next pass tries again. */
+    async unclaimReminder(id: string): Promise<void> {
+      await db.query('UPDATE appointments SET reminder_sent_at = NULL WHERE id = $1', [id]);
+    },
+
     // Availability (Schedule / Slot)
     async addAvailability(a: { id: string; practitionerId: string; start: number; end: number; slotMinutes: number }): Promise<void> {
       await db.query('INSERT INTO availability (id, practitioner_id, start_at, end_at, slot_minutes) VALUES ($1, $2, $3, $4, $5)', [a.id, a.practitionerId, iso(a.start), iso(a.end), a.slotMinutes]);

@@ -20,6 +20,17 @@ export interface VisitsConfig {
   /** How long a guest link stays valid after the appointment's end (and at least from now), s. */
   inviteTtlS: number;
   maxParticipants: number;
+  /** Telehealth emails (messaging/email-nudges.ts, appointments/reminders.ts); sent only when SMTP is configured. */
+  email: {
+    /** A message from the care team unread this long (s) earns its reader one nudge… */
+    nudgeAfterS: number;
+    /** …and at most one per thread per this period (s). */
+    nudgePeriodS: number;
+    /** Booked visits starting within this (s) get a reminder, once. */
+    reminderLeadS: number;
+    /** How often the sweep runs (s). */
+    tickS: number;
+  };
 }
 
 const iceServer = z.object({ urls: z.union([z.string().regex(/^(stun|stuns|turn|turns):/, 'urls must start with stun:, stuns:, turn: or turns:'), z.array(z.string().regex(/^(stun|stuns|turn|turns):/))]), username: z.string().optional(), credential: z.string().optional() });
@@ -45,6 +56,10 @@ const fields = {
   VIGIL_TURN_TTL_S: z.coerce.number().int().min(60).max(86_400).default(4 * 3600),
   VIGIL_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay'], { error: 'must be "all" or "relay"' }).default('all'),
   VIGIL_VISIT_INVITE_TTL_S: z.coerce.number().int().min(60).max(7 * 86_400).default(2 * 3600),
+  VIGIL_MESSAGE_NUDGE_AFTER_S: z.coerce.number().int().min(1).max(30 * 86_400).default(4 * 3600),
+  VIGIL_MESSAGE_NUDGE_PERIOD_S: z.coerce.number().int().min(1).max(30 * 86_400).default(24 * 3600),
+  VIGIL_APPOINTMENT_REMINDER_LEAD_S: z.coerce.number().int().min(60).max(7 * 86_400).default(24 * 3600),
+  VIGIL_TELEHEALTH_EMAIL_TICK_S: z.coerce.number().int().min(1).max(3600).default(60),
 } as const;
 
 export const VISITS_CONFIG_KEYS = Object.keys(fields);
@@ -72,6 +87,12 @@ export function loadVisitsConfig(env: Record<string, string | undefined>): Visit
     iceTransportPolicy: policy,
     inviteTtlS: v.VIGIL_VISIT_INVITE_TTL_S as number,
     maxParticipants: 5,
+    email: {
+      nudgeAfterS: v.VIGIL_MESSAGE_NUDGE_AFTER_S as number,
+      nudgePeriodS: v.VIGIL_MESSAGE_NUDGE_PERIOD_S as number,
+      reminderLeadS: v.VIGIL_APPOINTMENT_REMINDER_LEAD_S as number,
+      tickS: v.VIGIL_TELEHEALTH_EMAIL_TICK_S as number,
+    },
   };
 }
 

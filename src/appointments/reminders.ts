@@ -1,0 +1,45 @@
+import type { Db } from '../platform/db.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { AppointmentsRepository } from './appointments.repository.ts';
+import type { SendMail } from '../messaging/email-nudges.ts';
+
+/**
+ * Appointment reminders by email: every booked visit starting within `leadS` is claimed once (repository
+ * `claimReminders`, one UPDATE … RETURNING, so instances never both send) and its patient (and caregivers
+ * their consent names) get its day, time and link; no reason for the visit, no clinician's name. A visit
+ * moved later is reminded again (rescheduling clears the mark); a failed send gives the claim back.
+ */
+export function createAppointmentReminders(deps: { db: Db; repo: AppointmentsRepository; audit: AuditService; send: SendMail; baseUrl: () => string; logger: Logger; leadS: number }) {
+  const log = deps.logger.child({ module: 'appointment-reminders' });
+  const when = (t: number) => new Date(t).toLocaleString('en-GB', { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
+  return {
+    async run(now: number): Promise<number> {
+      const claimed = await deps.repo.claimReminders(now, now + deps.leadS * 1000);
+      let sent = 0;
+      for (const a of claimed) {
+        const to = await deps.db.query<{ email: string; display_name: string }>(
+          `SELECT u.email, u.display_name FROM users u WHERE u.disabled_at IS NULL AND (u.patient_id = $1
+             OR EXISTS (SELECT 1 FROM consents c WHERE c.kind = 'caregiver' AND c.grantee_user_id = u.id AND c.patient_id = $1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)))`,
+          [a.patientId, new Date(now).toISOString()],
+        );
+        try {
+          for (const u of to) {
+            const kind = a.mode === 'audio' ? 'phone (audio) visit' : 'video visit';
+            await deps.send(
+              u.email,
+              `Reminder: your ${kind} on ${when(a.start)}`,
+              `Hello ${u.display_name},\n\nThis is a reminder of your ${kind} with your care team on ${when(a.start)}.\n\nA few minutes before, open this link and press Join: ${deps.baseUrl()}/visits/${a.id}\n\nTo cancel or change the time, sign in to Vigil and open My appointments.\n`,
+            );
+          }
+          await deps.audit.record({ actor: 'system', action: 'appointment.remind', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { recipients: to.length } });
+          sent += to.length;
+        } catch (err) {
+          await deps.repo.unclaimReminder(a.id);
+          log.warn({ err: (err as Error).message, appointmentId: a.id }, 'appointment reminder not sent; will retry');
+        }
+      }
+      return sent;
+    },
+  };
+}
