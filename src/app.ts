@@ -75,7 +75,6 @@ import { messageRoutes } from './api/routes/messages.routes.ts';
 import { createAppointmentsRepository } from './appointments/appointments.repository.ts';
 import { createAppointmentsService } from './appointments/appointments.service.ts';
 import { appointmentProviders } from './appointments/appointment.fhir.ts';
-import { telehealthFhirRoutes } from './api/routes/telehealth-fhir.routes.ts';
 import { startTelehealthEmail } from './messaging/telehealth-email.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
@@ -354,7 +353,6 @@ function registerRoutes(
   auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
   consentRoutes(http, { consents: s.consents }); // [sec] consent
   const fhirBase = () => d.urls.base + '/fhir/R4';
-  telehealthFhirRoutes(http, { ...server.telehealthFhir, baseUrl: fhirBase }); // [tele] FHIR create; read/search via the registry
   messageRoutes(http, { messaging: s.messaging }); // [tele]
   appointmentRoutes(http, { appointments: s.appointments, now: () => s.clock.now() });
   visitRoutes(http, { visits: server.visits, rooms: server.rooms, appointments: s.appointments, auth: s.auth, config: config.visits, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });

@@ -236,7 +236,7 @@ describe('secure messaging', () => {
       expect(other.status).toBe(403);
       expect(other.body.resourceType).toBe('OperationOutcome');
       const cases: Array<[unknown, RegExp]> = [
-        [{ resourceType: 'Patient' }, /resourceType must be "Communication"/],
+        [{ resourceType: 'Patient' }, /Patient.*not a Communication/],
         [{ resourceType: 'Communication', payload: [{ contentString: 'x' }] }, /subject.reference/],
         [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` } }, /payload/],
         [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ foo: 1 }] }, /payload\.0/],

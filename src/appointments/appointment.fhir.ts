@@ -47,7 +47,7 @@ export function appointmentResource(a: Appointment): Resource {
   };
 }
 
-export function encounterResource(e: Encounter, now = Date.now()): Resource {
+export function encounterResource(e: Encounter, now: number): Resource {
   const minutes = (from: number, to: number | null) => Math.round((((to ?? now) - from) / 60_000) * 10) / 10;
   return {
     resourceType: 'Encounter',

@@ -28,7 +28,6 @@ const NOT_YET_CLOCKED: Record<string, number> = {
   'api/fhir/smart/smart.routes.ts': 3,
   'api/fhir/smart/smart.service.ts': 2,
   'api/fhir/versions.ts': 1,
-  'appointments/appointment.fhir.ts': 1,
 };
 
 describe('time is read from the Clock', () => {
