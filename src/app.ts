@@ -76,6 +76,10 @@ import { createAppointmentsRepository } from './appointments/appointments.reposi
 import { createAppointmentsService } from './appointments/appointments.service.ts';
 import { appointmentProviders } from './appointments/appointment.fhir.ts';
 import { startTelehealthEmail } from './messaging/telehealth-email.ts';
+import { createTasksRepository } from './messaging/tasks.repository.ts';
+import { createTasksService } from './messaging/tasks.service.ts';
+import { taskRoutes } from './api/routes/tasks.routes.ts';
+import { taskProvider } from './messaging/task.fhir.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
 import { createVisitsService } from './visits/visits.service.ts';
@@ -122,11 +126,13 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
     announce: relay.enabled ? relay.announceStored : undefined,
   });
   // [tele] messages: bodies and files sealed with the patient's key
-  const messaging = createMessagingService({ repo: createMessagesRepository(db), access, audit, events, clock, cipher });
+  const messagesRepo = createMessagesRepository(db);
+  const messaging = createMessagingService({ repo: messagesRepo, access, audit, events, clock, cipher });
+  const tasks = createTasksService({ repo: createTasksRepository(db), messages: messagesRepo, patients: repos.patients, access, audit, clock, cipher });
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
-  return { db, clock, events, repos, audit, access, emergency, erasure, consents, auth, deviceService, patientService, ingest, alerts, cipher, messaging, appointments, appointmentsRepo, logger: deps.logger, ownership, relay };
+  return { db, clock, events, repos, audit, access, emergency, erasure, consents, auth, deviceService, patientService, ingest, alerts, cipher, messaging, tasks, appointments, appointmentsRepo, logger: deps.logger, ownership, relay };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -293,7 +299,7 @@ function createServerServices(
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
   const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir, cipher: s.cipher, writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) } });
   // [tele] Communication, Appointment, Encounter, Schedule, Slot
-  const telehealthFhir = { communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }), ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }) };
+  const telehealthFhir = { communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }), task: taskProvider({ db: s.db, tasks: s.tasks, access: s.access }), ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }) };
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
   const csvImport = createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit });
   // Device commands: a durable queue in the database, delivered through the gateway.
@@ -354,6 +360,7 @@ function registerRoutes(
   consentRoutes(http, { consents: s.consents }); // [sec] consent
   const fhirBase = () => d.urls.base + '/fhir/R4';
   messageRoutes(http, { messaging: s.messaging }); // [tele]
+  taskRoutes(http, { tasks: s.tasks, visits: server.visits }); // [tele]
   appointmentRoutes(http, { appointments: s.appointments, now: () => s.clock.now() });
   visitRoutes(http, { visits: server.visits, rooms: server.rooms, appointments: s.appointments, auth: s.auth, config: config.visits, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });
   server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });

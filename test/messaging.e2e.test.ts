@@ -202,6 +202,45 @@ describe('secure messaging', () => {
     expect((await app.api<unknown[]>(carer, 'GET', '/api/v1/threads')).body).toEqual([]);
   });
 
+  it('turns a message into a task (assignee, due, status; FHIR Task) and starts a visit from a message, for the care team only', async () => {
+    const due = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const made = await app.api<{ id: string; note: string; status: string; assignee: { practitionerId: string } | null; due: string; threadId: string }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { due });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ status: 'requested', assignee: { practitionerId: nurse.practitionerId }, due: new Date(due).toISOString(), threadId });
+    expect(made.body.note.length).toBeGreaterThan(0); // the start of the message when no note is given
+    // Not the patient, not a clinician outside the team, not an assignee outside the team, not a bad date.
+    expect((await app.api(patientA, 'POST', `/api/v1/messages/${photo.id}/task`, {})).status).toBe(403);
+    expect((await app.api(stranger, 'POST', `/api/v1/messages/${photo.id}/task`, {})).status).toBe(404);
+    const outsider = await app.tokenFor('clinician');
+    const r400 = await app.api<{ error: { message: string } }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { assigneePractitionerId: outsider.practitionerId });
+    expect(r400.status).toBe(400);
+    expect(r400.body.error.message).toMatch(/assigneePractitionerId/);
+    expect((await app.api<{ error: { message: string } }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { due: 'friday' })).body.error.message).toMatch(/body\.due/);
+    // The list, the moves a task may make, and FHIR Task.
+    const mine = await app.api<Array<{ id: string }>>(nurse.token, 'GET', '/api/v1/tasks?mine=true&status=requested');
+    expect(mine.body.map((t) => t.id)).toContain(made.body.id);
+    expect((await app.api<unknown[]>(stranger, 'GET', '/api/v1/tasks')).body).toEqual([]);
+    expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'in-progress' })).body.status).toBe('in-progress');
+    expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'completed' })).body.status).toBe('completed');
+    expect((await app.api(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'requested' })).status).toBe(409);
+    expect((await app.api(stranger, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'cancelled' })).status).toBe(404);
+    const fhir = await app.api<{ total: number; entry: Array<{ resource: { resourceType: string; status: string; focus: { reference: string }; for: { reference: string }; owner: { reference: string }; restriction: { period: { end: string } } } }> }>(nurse.token, 'GET', `/fhir/R4/Task?patient=${toFhirId(alice)}&focus=Communication/${toFhirId(photo.id)}`);
+    expect(fhir.body.total).toBe(1);
+    expect(fhir.body.entry[0].resource).toMatchObject({ resourceType: 'Task', status: 'completed', focus: { reference: `Communication/${toFhirId(photo.id)}` }, for: { reference: `Patient/${toFhirId(alice)}` }, owner: { reference: `Practitioner/${toFhirId(nurse.practitionerId!)}` } });
+    expect((await app.api<{ total: number }>(stranger, 'GET', `/fhir/R4/Task?patient=${toFhirId(alice)}`)).body.total).toBe(0);
+    const note = await app.services.db.query<{ note: Uint8Array }>('SELECT note FROM message_tasks WHERE id = $1', [made.body.id]);
+    expect(Buffer.from(note[0].note).toString('latin1')).not.toContain(made.body.note.slice(0, 12)); // sealed at rest
+    // Start a visit from the message: a visit now, its link in that message's own thread, live to the patient side.
+    const call = await app.api<{ appointment: { id: string; threadId: string; patientId: string }; url: string }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/call-now`, {});
+    expect(call.status).toBe(201);
+    expect(call.body.appointment).toMatchObject({ threadId, patientId: alice });
+    const t = await app.api<{ messages: Array<{ text: string; category: string }> }>(nurse.token, 'GET', `/api/v1/threads/${threadId}/messages`);
+    expect(t.body.messages.at(-1)).toMatchObject({ category: 'notification' });
+    expect(t.body.messages.at(-1)!.text).toContain(`/visits/${call.body.appointment.id}`);
+    expect((await app.api(patientA, 'POST', `/api/v1/messages/${photo.id}/call-now`, {})).status).toBe(403);
+    expect((await app.api(stranger, 'POST', `/api/v1/messages/${photo.id}/call-now`, {})).status).toBe(404);
+  });
+
   describe('FHIR Communication', () => {
     it('lets a patient POST a Communication about themself, and the care team find it by subject and patient', async () => {
       const res = await app.api<{ resourceType: string; id: string; subject: { reference: string } }>(patientA, 'POST', '/fhir/R4/Communication', {

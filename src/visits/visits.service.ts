@@ -94,12 +94,18 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
      * "Call now" (from an alert or the patient page): a visit starting now, and a message in the patient's
      * thread with the link, which also reaches the patient's open portal live.
      */
-    async callNow(p: Principal, patientId: string, reason?: string) {
+    async callNow(p: Principal, patientId: string, reason?: string, inThread?: string) {
       const appointment = await deps.appointments.create(p, { patientId, start: deps.clock.now(), description: reason?.slice(0, 200) || 'Call from your care team' });
-      const threadId = await deps.messaging.defaultThread(p, patientId);
+      const threadId = inThread ?? (await deps.messaging.defaultThread(p, patientId));
       await deps.repo.setThread(appointment.id, threadId);
       await deps.messaging.send(p, threadId, { text: `${p.displayName} is calling you for a video visit now. Open Vigil and press Join: ${deps.baseUrl()}/visits/${appointment.id}`, category: 'notification' });
       return { appointment: { ...appointment, threadId }, url: `/visits/${appointment.id}` };
+    },
+
+    /** "Start a visit from this message": a visit now, its link posted in the message's own thread. */
+    async callFromMessage(p: Principal, messageId: string, reason?: string) {
+      const m = await deps.messaging.byId(p, messageId);
+      return this.callNow(p, m.patientId, reason || `About your message of ${m.sentAt.slice(0, 10)}`, m.threadId);
     },
 
     async encounter(p: Principal, appointmentId: string) {

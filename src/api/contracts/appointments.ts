@@ -5,7 +5,7 @@ import { Message } from './messaging.ts';
 /** Appointments, availability, slots and video visits (docs/api.md → Appointments, Visits). Times in answers are epoch ms. */
 
 /** An ISO 8601 date-time in a JSON body, parsed to epoch ms. */
-const BodyTime = (name: string) =>
+export const BodyTime = (name: string) =>
   z
     .string({ error: `${name} must be an ISO 8601 date-time such as 2026-12-01T09:00:00Z` })
     .max(64)

@@ -15,3 +15,4 @@ export * from './privacy.ts';
 export * from './messaging.ts';
 export * from './appointments.ts';
 export * from './telehealth-fhir.ts';
+export * from './tasks.ts';

@@ -134,7 +134,7 @@ function NewThread({ patientId, onDone, onCancel }: { patientId: string; onDone:
       <h2>New message</h2>
       <label htmlFor="new-subject">What is it about?</label>
       <input id="new-subject" value={subject} onChange={(e) => setSubject(e.target.value)} maxLength={120} placeholder="e.g. My ankle" />
-      <Composer patient={me.role === 'patient'} staff={me.role !== 'patient'} onSend={async (b) => onDone((await tele.newThread(patientId, { subject, ...b })).id)} />
+      <Composer patient={me.role === 'patient' || me.role === 'caregiver'} staff={me.role === 'clinician' || me.role === 'admin'} onSend={async (b) => onDone((await tele.newThread(patientId, { subject, ...b })).id)} />
       <button type="button" className="btn" onClick={onCancel}>Cancel</button>
     </div>
   );
@@ -164,7 +164,54 @@ function MessageItem({ m, mine, staffView }: { m: Message; mine: boolean; staffV
         </ul>
       ) : null}
       {mine ? <span className="msg-receipt">{read.length ? `Read ${staffView ? 'by the patient' : 'by your care team'}` : 'Sent'}</span> : null}
+      {staffView && !mine && m.sender.kind === 'patient' ? <MessageActions m={m} /> : null}
     </li>
+  );
+}
+
+/** For the care team on a patient's message: make it a task (due date), or start a video visit about it. */
+function MessageActions({ m }: { m: Message }) {
+  const [open, setOpen] = useState(false);
+  const [due, setDue] = useState('');
+  const [status, setStatus] = useState<string | null>(null);
+  const dueId = `task-due-${m.id}`;
+  const makeTask = async (e: FormEvent) => {
+    e.preventDefault();
+    setStatus('Saving…');
+    try {
+      const t = await tele.task(m.id, due ? { due: new Date(`${due}T17:00:00`).toISOString() } : {});
+      setStatus(`Task created${t.due ? `, due ${new Date(t.due).toLocaleDateString()}` : ''}.`);
+      setOpen(false);
+    } catch (err) {
+      setStatus((err as Error).message);
+    }
+  };
+  const call = async () => {
+    setStatus('Starting the video visit…');
+    try {
+      const r = await tele.callFromMessage(m.id);
+      location.hash = `#/visits/${encodeURIComponent(r.appointment.id)}`;
+    } catch (err) {
+      setStatus((err as Error).message);
+    }
+  };
+  return (
+    <div className="msg-actions">
+      {open ? (
+        <form className="task-form" onSubmit={makeTask}>
+          <label htmlFor={dueId}>Due</label>
+          <input id={dueId} type="date" value={due} onChange={(e) => setDue(e.target.value)} />
+          <button type="submit" className="btn btn-sm btn-primary">Create task</button>
+          <button type="button" className="btn btn-sm" onClick={() => setOpen(false)}>Cancel</button>
+        </form>
+      ) : (
+        <>
+          <button type="button" className="btn btn-sm" onClick={() => setOpen(true)}>Make a task</button>
+          <button type="button" className="btn btn-sm" onClick={() => void call()}>Video call about this</button>
+        </>
+      )}
+      {status ? <span role="status">{status}</span> : null}
+    </div>
   );
 }
 
@@ -194,7 +241,7 @@ function ThreadView({ threadId }: { threadId: string }) {
   if (data.error) return <ErrorNote error={data.error} onRetry={data.reload} />;
   if (!data.data) return <Loading label="Loading conversation…" />;
   const { thread, messages } = data.data;
-  const staff = me.role !== 'patient';
+  const staff = me.role === 'clinician' || me.role === 'admin';
   const callNow = async () => {
     setCalling('Starting the video visit…');
     try {

@@ -1,5 +1,5 @@
 import { request } from '../../api/client.ts';
-import type { Appointment, Message, Slot, Thread, ThreadMessages, VisitPage } from '@contracts';
+import type { Appointment, Message, Slot, Task, Thread, ThreadMessages, VisitPage } from '@contracts';
 
 /** Client side of the telehealth API: messages, appointments, visits (docs/api.md). */
 
@@ -28,6 +28,8 @@ export const tele = {
   visit: (id: string, signal?: AbortSignal) => request<VisitPage>('GET', `/visits/${enc(id)}`, undefined, signal),
   invite: (id: string, name: string) => request<{ url: string; expiresAt: string }>('POST', `/visits/${enc(id)}/invites`, { name }),
   guestPass: (id: string, token: string, name: string) => request<{ pass: string; name: string }>('POST', `/visits/${enc(id)}/guest-pass`, { token, name }),
+  task: (messageId: string, body: { due?: string; note?: string }) => request<Task>('POST', `/messages/${enc(messageId)}/task`, body),
+  callFromMessage: (messageId: string) => request<{ appointment: Appointment; url: string }>('POST', `/messages/${enc(messageId)}/call-now`, {}),
   summary: (id: string, text: string) => request<Message>('POST', `/visits/${enc(id)}/summary`, { text }),
 };
 
