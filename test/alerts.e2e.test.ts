@@ -32,7 +32,6 @@ describe('alerts end to end', () => {
   let ws: WebSocket;
   const live: Array<{ type: string; event?: string; alert?: { id: string; severity: string } }> = [];
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test helper: each test asserts the fields it reads
   const api = async <T = any>(token: string, method: string, url: string, body?: unknown) => {
     const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json().catch(() => null)) as T };

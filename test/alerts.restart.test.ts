@@ -47,7 +47,6 @@ describe('alerts survive a crash', () => {
       VIGIL_DELIVERY_LEASE_MS: '3000', // a job claimed at the instant of the kill is retried after this lease
     };
     let server = await startServer(env);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test helper: each test asserts the fields it reads
     const api = async <T = any>(method: string, url: string, body?: unknown, token = server.token) => {
       const res = await fetch(server.url + url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: (await res.json().catch(() => null)) as T };

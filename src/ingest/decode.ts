@@ -35,7 +35,6 @@ const showTime = (ms: number) => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOSt
  */
 export function unstorableText(s: string, max = MAX_ID_CHARS): string | null {
   if (s.length > max) return `is longer than ${max} characters`;
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(s)) return 'contains a NUL or control character';
   return null;
 }

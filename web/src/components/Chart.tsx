@@ -96,9 +96,11 @@ export function Chart({ x, series, height = 180, unit = '', decimals = 0, band, 
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [layoutKey]);
 
+  // A new visible range re-applies the data too (uPlot rescales on setData).
+  const [xFrom, xTo] = xRange ?? [];
   useEffect(() => {
     plot.current?.setData([x, ...series.map((s) => s.values)] as uPlot.AlignedData);
-  }, [x, series, xRange?.[0], xRange?.[1]]);
+  }, [x, series, xFrom, xTo]);
 
   return <div className="chart" ref={host} />;
 }

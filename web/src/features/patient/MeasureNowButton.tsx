@@ -23,11 +23,13 @@ export function MeasureNowButton({ deviceId }: { deviceId: string }) {
     if (m.type === 'command' && m.command.id === command?.id) setCommand(m.command);
   });
 
+  // Poll while the command is in flight (the live stream usually answers first).
+  const pendingId = command && !isFinal(command) ? command.id : null;
   useEffect(() => {
-    if (!command || isFinal(command)) return;
-    const timer = setInterval(() => void deviceCommands.get(command.id).then(setCommand, () => undefined), POLL_MS);
+    if (!pendingId) return;
+    const timer = setInterval(() => void deviceCommands.get(pendingId).then(setCommand, () => undefined), POLL_MS);
     return () => clearInterval(timer);
-  }, [command?.id, command?.status]);
+  }, [pendingId]);
 
   const measure = async () => {
     setError(null);
