@@ -356,7 +356,7 @@ function registerRoutes(
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
-  auditRoutes(http, { audit: s.audit, access: s.access, users: s.repos.users, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
+  auditRoutes(http, { audit: s.audit, access: s.access, users: s.auth, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
   consentRoutes(http, { consents: s.consents }); // [sec] consent
   const fhirBase = () => d.urls.base + '/fhir/R4';
   messageRoutes(http, { messaging: s.messaging }); // [tele]

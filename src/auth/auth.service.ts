@@ -166,6 +166,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       await deps.audit.record({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });
     },
 
+    /** Who a user id names (audit reports, SMART apps acting for a user); null when there is no such user. */
+    async userById(id: string): Promise<Principal | null> {
+      const u = await deps.users.byId(id);
+      return u ? toPrincipal(u) : null;
+    },
+
     async listUsers(): Promise<Array<Principal & { disabled: boolean }>> {
       return (await deps.users.list()).map((u) => ({ ...toPrincipal(u), disabled: u.disabled }));
     },

@@ -2,7 +2,7 @@ import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
 import type { AuditService } from '../../audit/audit.service.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
-import type { UsersRepository } from '../../store/users.repository.ts';
+import type { AuthService } from '../../auth/auth.service.ts';
 import type { EmergencyAccess } from '../../auth/emergency-access.ts';
 import type { Erasure } from '../../privacy/erasure.ts';
 import { requirePrincipal } from '../principal.ts';
@@ -14,12 +14,12 @@ import {
  * Audit reports (ONC §170.315(d)(3)): "who saw my record" for the patient and for a breach investigation
  * (HIPAA §164.528 accounting of disclosures, Breach Notification Rule), and a searchable log for admins.
  */
-export function auditRoutes(app: Api, deps: { audit: AuditService; access: AccessPolicy; users: UsersRepository; emergency: EmergencyAccess; erasure: Erasure }) {
+export function auditRoutes(app: Api, deps: { audit: AuditService; access: AccessPolicy; users: Pick<AuthService, 'userById'>; emergency: EmergencyAccess; erasure: Erasure }) {
   const names = async (actors: string[]) => {
     const out = new Map<string, { email: string; role: string; name: string }>();
     for (const a of new Set(actors)) {
       if (!a.startsWith('user:')) continue;
-      const u = await deps.users.byId(a.slice(5));
+      const u = await deps.users.userById(a.slice(5));
       if (u) out.set(a, { email: u.email, role: u.role, name: u.displayName });
     }
     return out;
