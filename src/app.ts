@@ -91,7 +91,19 @@ import { demoRoutes } from './api/routes/demo.routes.ts';
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Builds the services on an open database: what the server and the offline CLI share. */
-export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets; security?: SecurityConfig; clock?: Clock; flushMs?: number; alertsConfig?: AlertsConfig; erasureRetain?: Erasable[]; ownership?: Ownership }) {
+export function createServices(
+  db: Db,
+  deps: {
+    logger: Logger;
+    secrets: Secrets;
+    security?: SecurityConfig;
+    clock?: Clock;
+    flushMs?: number;
+    alertsConfig?: AlertsConfig;
+    erasureRetain?: Erasable[];
+    ownership?: Ownership;
+  },
+) {
   const clock = deps.clock ?? systemClock;
   // [sec] encryption at rest for free text and files: seal/open under per-patient keys, shred to erase
   const cipher = createPatientCipher(db, deps.secrets.masterKeys);
@@ -106,23 +118,66 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   };
   // Several instances on one PostgreSQL: who does a patient's once-only work, and events between instances.
   const ownership = deps.ownership ?? soleOwnership(randomBytes(4).toString('hex'));
-  const relay = createRelay({ db, events, instanceId: ownership.instanceId, logger: deps.logger, load: { readings: (ids) => repos.readings.byIds(ids), ecg: (ids) => repos.ecg.byIds(ids) } });
+  const relay = createRelay({
+    db,
+    events,
+    instanceId: ownership.instanceId,
+    logger: deps.logger,
+    load: { readings: (ids) => repos.readings.byIds(ids), ecg: (ids) => repos.ecg.byIds(ids) },
+  });
   const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile, clock });
   const emergency = createEmergencyAccess({ db, audit, patients: repos.patients, clock });
   // The access policy asks consents on every request (a revoked consent is a 404 at once); consents ask access.
-  const access = createAccessPolicy({ patients: repos.patients, emergencyPatientIds: emergency.activePatientIds, caregiverPatientIds: (userId) => consents.caregiverPatientIds(userId) });
+  const access = createAccessPolicy({
+    patients: repos.patients,
+    emergencyPatientIds: emergency.activePatientIds,
+    caregiverPatientIds: (userId) => consents.caregiverPatientIds(userId),
+  });
   const consents = createConsents({ db, audit, access, clock });
   const sec = deps.security;
   const auth = createAuthService({
-    users: repos.users, patients: repos.patients, audit, clock, mfa: createMfa(db, cipher, () => clock.now()),
-    settings: sec ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays } : undefined,
+    users: repos.users,
+    patients: repos.patients,
+    audit,
+    clock,
+    mfa: createMfa(db, cipher, () => clock.now()),
+    settings: sec
+      ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays }
+      : undefined,
   });
   const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, rejections: repos.rejections, audit, access, clock });
   // [alerts] built before the patient service, which shows open-alert counts on the panel
-  const alerts = createAlertsModule({ db, events, clock, logger: deps.logger, access, audit, patients: repos.patients, devices: repos.devices, config: deps.alertsConfig ?? loadAlertsConfig({}), ownership, onResync: relay.onResync });
-  const patientService = createPatientService({ patients: repos.patients, readings: repos.readings, devices: repos.devices, access, audit, clock, alerts: alerts.service });
+  const alerts = createAlertsModule({
+    db,
+    events,
+    clock,
+    logger: deps.logger,
+    access,
+    audit,
+    patients: repos.patients,
+    devices: repos.devices,
+    config: deps.alertsConfig ?? loadAlertsConfig({}),
+    ownership,
+    onResync: relay.onResync,
+  });
+  const patientService = createPatientService({
+    patients: repos.patients,
+    readings: repos.readings,
+    devices: repos.devices,
+    access,
+    audit,
+    clock,
+    alerts: alerts.service,
+  });
   const ingest = createIngestService({
-    db, ...repos, deviceService, events, clock, logger: deps.logger, flushMs: deps.flushMs ?? 5, pressure: () => alerts.monitor.belowHighWater(),
+    db,
+    ...repos,
+    deviceService,
+    events,
+    clock,
+    logger: deps.logger,
+    flushMs: deps.flushMs ?? 5,
+    pressure: () => alerts.monitor.belowHighWater(),
     announce: relay.enabled ? relay.announceStored : undefined,
   });
   // [tele] messages: bodies and files sealed with the patient's key
@@ -132,7 +187,30 @@ export function createServices(db: Db, deps: { logger: Logger; secrets: Secrets;
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
-  return { db, clock, events, repos, audit, access, emergency, erasure, consents, auth, deviceService, patientService, ingest, alerts, cipher, messaging, tasks, appointments, appointmentsRepo, logger: deps.logger, ownership, relay };
+  return {
+    db,
+    clock,
+    events,
+    repos,
+    audit,
+    access,
+    emergency,
+    erasure,
+    consents,
+    auth,
+    deviceService,
+    patientService,
+    ingest,
+    alerts,
+    cipher,
+    messaging,
+    tasks,
+    appointments,
+    appointmentsRepo,
+    logger: deps.logger,
+    ownership,
+    relay,
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -192,7 +270,16 @@ export async function startApp(
     const demo = config.demo ? await startDemo(config, logger) : null;
     if (demo) closers.push(() => demo.close());
     const alertsConfig = { ...config.alerts, ...(demo?.smtpUrl ? { smtpUrl: demo.smtpUrl } : {}), ...opts.alerts };
-    const services = createServices(db, { logger, secrets, security: config.security, clock: opts.clock, flushMs: config.ingestFlushMs, alertsConfig, erasureRetain: config.privacy.erasureRetain, ownership });
+    const services = createServices(db, {
+      logger,
+      secrets,
+      security: config.security,
+      clock: opts.clock,
+      flushMs: config.ingestFlushMs,
+      alertsConfig,
+      erasureRetain: config.privacy.erasureRetain,
+      ownership,
+    });
     closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
     // The public URL is known once HTTP listens; notifications and FHIR links read it then.
@@ -208,18 +295,35 @@ export async function startApp(
     });
     const gateway = await startDeviceGateway(config, services, logger);
     if (gateway) closers.push(() => gateway.close());
-    const server = createServerServices(config, services, { gateway, monitoring, baseUrl: () => urls.base, logger, smtp: { url: alertsConfig.smtpUrl, from: alertsConfig.emailFrom } });
+    const server = createServerServices(config, services, {
+      gateway,
+      monitoring,
+      baseUrl: () => urls.base,
+      logger,
+      smtp: { url: alertsConfig.smtpUrl, from: alertsConfig.emailFrom },
+    });
     closers.push(() => server.close());
 
     const demoInfo = { logins: [] as DemoLogin[], banner: [] as string[] };
     const { http, registry } = await createHttpServer({
-      logger, auth: services.auth, access: services.access, version: VERSION, strictResponses: config.strictResponses,
+      logger,
+      auth: services.auth,
+      access: services.access,
+      version: VERSION,
+      strictResponses: config.strictResponses,
       authenticateDevice: async (id, secret) => (await services.deviceService.authenticate(id, secret)) !== false,
       security: { ...config.security, publicUrl: config.publicUrl },
     });
     registerReadAudit(http, services.audit); // F11: reads and refused access
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
-    const live = registerLiveGateway(http, { events: services.events, access: services.access, auth: services.auth, logger, origins, scopeChanges: services.consents });
+    const live = registerLiveGateway(http, {
+      events: services.events,
+      access: services.access,
+      auth: services.auth,
+      logger,
+      origins,
+      scopeChanges: services.consents,
+    });
     closers.push(() => live.close());
     registerRoutes(http, { config, services, server, gateway, live, demoLogins: () => demoInfo.logins, urls });
     if (demo?.mails) demoRoutes(http, { mails: demo.mails });
@@ -232,7 +336,10 @@ export async function startApp(
     urls.base = config.publicUrl ?? `http://localhost:${httpPort}`;
     const mqttPort = gateway?.kind === 'embedded' ? (gateway.port ?? null) : null;
     if (demo) {
-      const clinic = await demo.start({ ...services, userCount: () => services.repos.users.count() }, config.mqttUrl ?? (mqttPort ? `mqtt://127.0.0.1:${mqttPort}` : null));
+      const clinic = await demo.start(
+        { ...services, userCount: () => services.repos.users.count() },
+        config.mqttUrl ?? (mqttPort ? `mqtt://127.0.0.1:${mqttPort}` : null),
+      );
       closers.push(() => demo.stopDevices()); // first at close: no more readings while the rest drains
       demoInfo.logins = clinic?.logins ?? [];
       demoInfo.banner = demo.banner();
@@ -267,7 +374,15 @@ type Gateway = DeviceGateway & { port?: number; clientCount?: () => number };
 /** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
 async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
   if (config.mqttUrl) {
-    return connectExternalBroker({ url: config.mqttUrl, instanceId: await instanceId(config.dataDir), consumers: 4, ingest: services.ingest, events: services.events, clock: services.clock, logger });
+    return connectExternalBroker({
+      url: config.mqttUrl,
+      instanceId: await instanceId(config.dataDir),
+      consumers: 4,
+      ingest: services.ingest,
+      events: services.events,
+      clock: services.clock,
+      logger,
+    });
   }
   if (config.mqttPort === 0) return null;
   const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, clock: services.clock, logger };
@@ -278,7 +393,9 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
     // chosen explicitly, take the next free one and say so, rather than failing a first `npm start`.
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw portError('VIGIL_MQTT_PORT', config.mqttPort, err);
     const embedded = await startEmbeddedBrokerOnNextFreePort(config.mqttPort, brokerDeps);
-    logger.warn(`port ${config.mqttPort} is in use (another MQTT broker?); the embedded broker listens on ${embedded.port} instead. Set VIGIL_MQTT_PORT to choose.`);
+    logger.warn(
+      `port ${config.mqttPort} is in use (another MQTT broker?); the embedded broker listens on ${embedded.port} instead. Set VIGIL_MQTT_PORT to choose.`,
+    );
     return embedded;
   }
 }
@@ -290,30 +407,90 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
 function createServerServices(
   config: Config,
   s: Services,
-  d: { gateway: Gateway | null; monitoring: { afSince(deviceId: string): number | null }; baseUrl: () => string; logger: Logger; smtp: { url: string | null; from: string } },
+  d: {
+    gateway: Gateway | null;
+    monitoring: { afSince(deviceId: string): number | null };
+    baseUrl: () => string;
+    logger: Logger;
+    smtp: { url: string | null; from: string };
+  },
 ) {
   const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
   const series = createSeriesService({ access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
-  const rooms = createVisitRooms({ appointments: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, events: s.events, clock: s.clock, logger: d.logger, maxParticipants: config.visits.maxParticipants });
-  const visits = createVisitsService({ appointments: s.appointments, repo: s.appointmentsRepo, messaging: s.messaging, audit: s.audit, clock: s.clock, config: config.visits, baseUrl: d.baseUrl });
+  const rooms = createVisitRooms({
+    appointments: s.appointmentsRepo,
+    messaging: s.messaging,
+    audit: s.audit,
+    events: s.events,
+    clock: s.clock,
+    logger: d.logger,
+    maxParticipants: config.visits.maxParticipants,
+  });
+  const visits = createVisitsService({
+    appointments: s.appointments,
+    repo: s.appointmentsRepo,
+    messaging: s.messaging,
+    audit: s.audit,
+    clock: s.clock,
+    config: config.visits,
+    baseUrl: d.baseUrl,
+  });
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
-  const fhir = createFhirModule({ db: s.db, access: s.access, audit: s.audit, patients: s.repos.patients, devices: s.repos.devices, version: VERSION, dataDir: config.dataDir, cipher: s.cipher, writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) } });
+  const fhir = createFhirModule({
+    db: s.db,
+    access: s.access,
+    audit: s.audit,
+    patients: s.repos.patients,
+    devices: s.repos.devices,
+    version: VERSION,
+    dataDir: config.dataDir,
+    cipher: s.cipher,
+    writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) },
+  });
   // [tele] Communication, Appointment, Encounter, Schedule, Slot
-  const telehealthFhir = { communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }), task: taskProvider({ db: s.db, tasks: s.tasks, access: s.access }), ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }) };
+  const telehealthFhir = {
+    communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }),
+    task: taskProvider({ db: s.db, tasks: s.tasks, access: s.access }),
+    ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }),
+  };
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
   const csvImport = createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
-    commands: createCommandsRepository(s.db), devices: s.deviceService, access: s.access, audit: s.audit, events: s.events, gateway: d.gateway, clock: s.clock, logger: d.logger,
+    commands: createCommandsRepository(s.db),
+    devices: s.deviceService,
+    access: s.access,
+    audit: s.audit,
+    events: s.events,
+    gateway: d.gateway,
+    clock: s.clock,
+    logger: d.logger,
     timeouts: { answerMs: config.commandAnswerTimeoutS * 1000, queuedMs: config.commandQueueTtlS * 1000 },
     // Every instance hears every device event: the patient's owner delivers (an unassigned device: where it connected).
     shouldAct: (patientId, event) => (patientId ? s.ownership.owns(patientId) : Promise.resolve(!s.relay.isRemote(event))),
   });
   const sweeper = startExpirySweeper(commands.expireDue, d.logger);
   // [tele] unread-message nudges and appointment reminders by email
-  const telehealthEmail = startTelehealthEmail({ db: s.db, appointments: s.appointmentsRepo, audit: s.audit, clock: s.clock, logger: d.logger, baseUrl: d.baseUrl, smtp: d.smtp, config: config.visits.email });
+  const telehealthEmail = startTelehealthEmail({
+    db: s.db,
+    appointments: s.appointmentsRepo,
+    audit: s.audit,
+    clock: s.clock,
+    logger: d.logger,
+    baseUrl: d.baseUrl,
+    smtp: d.smtp,
+    config: config.visits.email,
+  });
   return {
-    derived, series, rooms, visits, fhir, telehealthFhir, csvImport, commands, telehealthEmail,
+    derived,
+    series,
+    rooms,
+    visits,
+    fhir,
+    telehealthFhir,
+    csvImport,
+    commands,
+    telehealthEmail,
     async close() {
       await telehealthEmail.close();
       await rooms.close();
@@ -339,20 +516,36 @@ function registerRoutes(
   },
 ) {
   const { config, services: s, server, gateway } = d;
-  http.get('/health', { config: { policy: policy.public('load balancers and supervisors') }, schema: { summary: 'Liveness: database and broker', response: { 200: Health, 503: Health } } }, async (_req, reply) => {
-    // A database that does not answer within 2 s is down for a load balancer's purposes (503, not a hang).
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2_000)));
-    const dbOk = await Promise.race([s.db.query('SELECT 1').then(() => true, () => false), timeout]);
-    clearTimeout(timer);
-    const brokerOk = gateway ? gateway.healthy() : true;
-    return reply.status(dbOk && brokerOk ? 200 : 503).send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
-  });
+  http.get(
+    '/health',
+    {
+      config: { policy: policy.public('load balancers and supervisors') },
+      schema: { summary: 'Liveness: database and broker', response: { 200: Health, 503: Health } },
+    },
+    async (_req, reply) => {
+      // A database that does not answer within 2 s is down for a load balancer's purposes (503, not a hang).
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2_000)));
+      const dbOk = await Promise.race([
+        s.db.query('SELECT 1').then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      const brokerOk = gateway ? gateway.healthy() : true;
+      return reply
+        .status(dbOk && brokerOk ? 200 : 503)
+        .send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
+    },
+  );
   const secureCookies = (config.publicUrl ?? '').startsWith('https:');
   authRoutes(http, { auth: s.auth, secureCookies, demoLogins: d.demoLogins });
   patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });
   deviceRoutes(http, {
-    devices: s.deviceService, ingest: s.ingest,
+    devices: s.deviceService,
+    ingest: s.ingest,
     gatewayStats: () => ({ kind: gateway?.kind ?? 'none', clients: gateway?.clientCount?.() ?? null, liveClients: d.live.clientCount() }),
   });
   userRoutes(http, { auth: s.auth, access: s.access, patients: s.patientService });
@@ -362,7 +555,15 @@ function registerRoutes(
   messageRoutes(http, { messaging: s.messaging }); // [tele]
   taskRoutes(http, { tasks: s.tasks, visits: server.visits }); // [tele]
   appointmentRoutes(http, { appointments: s.appointments, now: () => s.clock.now() });
-  visitRoutes(http, { visits: server.visits, rooms: server.rooms, appointments: s.appointments, auth: s.auth, config: config.visits, clock: s.clock, origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }) });
+  visitRoutes(http, {
+    visits: server.visits,
+    rooms: server.rooms,
+    appointments: s.appointments,
+    auth: s.auth,
+    config: config.visits,
+    clock: s.clock,
+    origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
+  });
   server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });
   csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: server.csvImport });
   commandRoutes(http, { commands: server.commands });

@@ -24,26 +24,43 @@ describe('alert monitor', () => {
     return { id, device };
   };
   const stored = (patientId: string) => app.services.alerts.service.list(systemAdmin(), { patient: patientId, status: 'open,acknowledged,resolved' });
-  const systemAdmin = () => ({ userId: 'usr_test', email: 'admin@test', role: 'admin' as const, practitionerId: null, patientId: null, displayName: 'Test admin' });
+  const systemAdmin = () => ({
+    userId: 'usr_test',
+    email: 'admin@test',
+    role: 'admin' as const,
+    practitionerId: null,
+    patientId: null,
+    displayName: 'Test admin',
+  });
 
   it('a fever opens a warning at once (temp-high, forMs 0); the normal value after it resolves it automatically', async () => {
     const { id, device } = await newPatient('Fever');
     const send = (seq: number, temp: number) => app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ ts: Date.now(), seq, temp }));
     expect((await send(1, 39.6)).ok).toBe(true);
-    const opened = await eventually(() => changes.filter((c) => c.patientId === id && c.event === 'opened'), (v) => v.length > 0);
+    const opened = await eventually(
+      () => changes.filter((c) => c.patientId === id && c.event === 'opened'),
+      (v) => v.length > 0,
+    );
     expect(opened[0].alert).toMatchObject({ rule: 'temp-high', severity: 'warning', status: 'open', value: 39.6 });
     // Write, then emit: the row the event carries is already stored.
     expect((await stored(id)).map((a) => a.id)).toContain(opened[0].alert.id);
 
     expect((await send(2, 37.0)).ok).toBe(true);
-    const resolved = await eventually(() => changes.filter((c) => c.patientId === id && c.event === 'resolved'), (v) => v.length > 0);
+    const resolved = await eventually(
+      () => changes.filter((c) => c.patientId === id && c.event === 'resolved'),
+      (v) => v.length > 0,
+    );
     expect(resolved[0].alert).toMatchObject({ id: opened[0].alert.id, status: 'resolved', resolvedBy: 'system' });
   });
 
   it('a repeated fever updates the open alert instead of opening a second one (de-duplication)', async () => {
     const { id, device } = await newPatient('Fever twice');
-    for (let seq = 1; seq <= 3; seq++) expect((await app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ ts: Date.now(), seq, temp: 39.2 + seq / 10 }))).ok).toBe(true);
-    await eventually(() => changes.filter((c) => c.patientId === id), (v) => v.length > 0);
+    for (let seq = 1; seq <= 3; seq++)
+      expect((await app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ ts: Date.now(), seq, temp: 39.2 + seq / 10 }))).ok).toBe(true);
+    await eventually(
+      () => changes.filter((c) => c.patientId === id),
+      (v) => v.length > 0,
+    );
     await app.services.alerts.monitor.idle();
     await new Promise((r) => setTimeout(r, 300));
     const open = (await stored(id)).filter((a) => a.status !== 'resolved');
@@ -54,16 +71,34 @@ describe('alert monitor', () => {
   it('an AF episode (ecg.episode) opens the af alert and its end resolves it', async () => {
     const { id, device } = await newPatient('Atrial');
     app.services.events.emit('ecg.episode', { kind: 'af', state: 'start', patientId: id, deviceId: device.id, at: Date.now() });
-    const opened = await eventually(() => changes.filter((c) => c.patientId === id && c.event === 'opened'), (v) => v.length > 0);
+    const opened = await eventually(
+      () => changes.filter((c) => c.patientId === id && c.event === 'opened'),
+      (v) => v.length > 0,
+    );
     expect(opened[0].alert.rule).toBe('af');
     app.services.events.emit('ecg.episode', { kind: 'af', state: 'end', patientId: id, deviceId: device.id, at: Date.now() });
-    await eventually(() => changes.filter((c) => c.patientId === id && c.event === 'resolved'), (v) => v.length > 0);
+    await eventually(
+      () => changes.filter((c) => c.patientId === id && c.event === 'resolved'),
+      (v) => v.length > 0,
+    );
   });
 
   it('a NEWS2 score in the high band (news2.scored) opens a critical news2 alert', async () => {
     const { id } = await newPatient('Deteriorating');
-    app.services.events.emit('news2.scored', { patientId: id, score: 8, partialScore: 8, risk: 'high', minimumRisk: 'high', complete: true, components: { respiratoryRate: 3, spo2: 3, pulse: 2 }, ts: Date.now() });
-    const opened = await eventually(() => changes.filter((c) => c.patientId === id && c.event === 'opened'), (v) => v.length > 0);
+    app.services.events.emit('news2.scored', {
+      patientId: id,
+      score: 8,
+      partialScore: 8,
+      risk: 'high',
+      minimumRisk: 'high',
+      complete: true,
+      components: { respiratoryRate: 3, spo2: 3, pulse: 2 },
+      ts: Date.now(),
+    });
+    const opened = await eventually(
+      () => changes.filter((c) => c.patientId === id && c.event === 'opened'),
+      (v) => v.length > 0,
+    );
     expect(opened[0].alert).toMatchObject({ rule: 'news2', severity: 'critical' });
   });
 });

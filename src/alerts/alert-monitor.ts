@@ -33,7 +33,14 @@ interface Tracked {
  * never evaluated twice at once.
  */
 export function createAlertMonitor(deps: {
-  events: EventBus; alerts: AlertService; rules: RulesService; devices: DevicesRepository; clock: Clock; logger: Logger; tickMs: number; backlogMax?: number;
+  events: EventBus;
+  alerts: AlertService;
+  rules: RulesService;
+  devices: DevicesRepository;
+  clock: Clock;
+  logger: Logger;
+  tickMs: number;
+  backlogMax?: number;
   /** Several instances: only the owner of a patient evaluates its rules (cluster/ownership.ts). */
   ownership?: Ownership;
 }) {
@@ -84,7 +91,15 @@ export function createAlertMonitor(deps: {
       if (open) await deps.alerts.autoResolve(open.id, transition.note);
       return;
     }
-    if (!prevFiring || !open) await deps.alerts.raise({ patientId: t.patientId, rule, subject: t.subject, severity: transition.severity, value: transition.value, message: transition.message });
+    if (!prevFiring || !open)
+      await deps.alerts.raise({
+        patientId: t.patientId,
+        rule,
+        subject: t.subject,
+        severity: transition.severity,
+        value: transition.value,
+        message: transition.message,
+      });
     else await deps.alerts.updateFromEngine(open.id, transition);
   }
 
@@ -170,7 +185,13 @@ export function createAlertMonitor(deps: {
   async function seed(only: (patientId: string) => boolean = () => true) {
     for (const a of deps.alerts.active()) {
       if (!only(a.patientId)) continue;
-      states.set(keyOf(a.patientId, a.rule, a.subject), { patientId: a.patientId, ruleKey: a.rule, subject: a.subject, state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value }, touchedAt: deps.clock.now() });
+      states.set(keyOf(a.patientId, a.rule, a.subject), {
+        patientId: a.patientId,
+        ruleKey: a.rule,
+        subject: a.subject,
+        state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value },
+        touchedAt: deps.clock.now(),
+      });
     }
     for (const d of await devicesSoon()) {
       if (!d.patientId || !d.lastSeenAt || !only(d.patientId)) continue;
@@ -189,7 +210,9 @@ export function createAlertMonitor(deps: {
 
   const offs = [
     deps.events.on('readings.stored', (readings: StoredReading[]) => {
-      const signals = readings.filter((r) => !r.method).map((r) => ({ type: 'reading' as const, patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts }));
+      const signals = readings
+        .filter((r) => !r.method)
+        .map((r) => ({ type: 'reading' as const, patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts }));
       if (signals.length) void enqueue(() => feed(signals), signals.length);
     }),
     deps.events.on('device.status', (d: DeviceStatus) => {

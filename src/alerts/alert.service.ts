@@ -21,12 +21,19 @@ const VALUE_WRITE_INTERVAL_MS = 10_000; // a de-duplicated alert's latest value 
 const MAX_SNOOZE_MS = 24 * 3_600_000; // 24 h: longer silences belong in the rule, not a snooze
 const PATIENT_NAME_TTL_MS = 5 * 60_000;
 
-export const snoozeSchema = z.object({
-  reason: z.string().trim().min(1, 'a reason is required').max(500),
-  /** ISO time or minutes from now. */
-  until: z.string().datetime().optional(),
-  minutes: z.number().int().min(1).max(MAX_SNOOZE_MS / 60_000).optional(),
-}).refine((s) => s.until || s.minutes, 'give until (ISO time) or minutes');
+export const snoozeSchema = z
+  .object({
+    reason: z.string().trim().min(1, 'a reason is required').max(500),
+    /** ISO time or minutes from now. */
+    until: z.string().datetime().optional(),
+    minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SNOOZE_MS / 60_000)
+      .optional(),
+  })
+  .refine((s) => s.until || s.minutes, 'give until (ISO time) or minutes');
 
 /**
  * The alert lifecycle: open (de-duplicated per patient + rule + subject), update, acknowledge, snooze,
@@ -80,7 +87,17 @@ export function createAlertService(deps: {
     const webpush = deps.webpushReady?.() ?? false;
     if (!deps.config.smtpUrl && !deps.config.webhookUrl && !webpush) return [];
     const recipients = deps.config.smtpUrl || webpush ? await recipientsFor(alert, target) : [];
-    return planNotifications({ alert, event, recipients, patientName: await patientName(alert.patientId), now: deps.clock.now(), email: !!deps.config.smtpUrl, webpush, webhookUrl: deps.config.webhookUrl, appUrl: deps.appUrl() });
+    return planNotifications({
+      alert,
+      event,
+      recipients,
+      patientName: await patientName(alert.patientId),
+      now: deps.clock.now(),
+      email: !!deps.config.smtpUrl,
+      webpush,
+      webhookUrl: deps.config.webhookUrl,
+      appUrl: deps.appUrl(),
+    });
   }
 
   // Alerts resolved lately: a late copy of an earlier state (another instance's event relayed after the
@@ -110,18 +127,36 @@ export function createAlertService(deps: {
   }
 
   /** Write (alert + notification jobs in one transaction) → audit → live. */
-  async function commit(event: AlertEventKind, actor: Principal | 'system', write: (tx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<Alert | null>, notify?: { event: NotifyEvent; target: string; pre?: Alert }, details?: Record<string, unknown>): Promise<Alert | null> {
+  async function commit(
+    event: AlertEventKind,
+    actor: Principal | 'system',
+    write: (tx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<Alert | null>,
+    notify?: { event: NotifyEvent; target: string; pre?: Alert },
+    details?: Record<string, unknown>,
+  ): Promise<Alert | null> {
     const jobs = notify?.pre ? await jobsFor(notify.pre, notify.event, notify.target) : [];
     const alert = await deps.db.transaction(async (tx) => {
       const a = await write(tx);
-      if (a && jobs.length) await deps.outbox.enqueue(tx, jobs.map((j) => ({ ...j, payload: j.channel === 'webhook' ? { ...j.payload, alert: a } : j.payload })), deps.clock.now());
+      if (a && jobs.length)
+        await deps.outbox.enqueue(
+          tx,
+          jobs.map((j) => ({ ...j, payload: j.channel === 'webhook' ? { ...j.payload, alert: a } : j.payload })),
+          deps.clock.now(),
+        );
       return a;
     });
     if (!alert) return null;
     remember(alert);
     deps.events.emit('alert.changed', { event, patientId: alert.patientId, alert });
     if (jobs.length) deps.onQueued?.();
-    await deps.audit.record({ actor: actor as AuditEntry['actor'], action: `alert.${event}`, entityType: 'Alert', entityId: alert.id, patientId: alert.patientId, details: { rule: alert.rule, ruleId: alert.ruleId, ruleVersion: alert.ruleVersion, severity: alert.severity, status: alert.status, ...details } });
+    await deps.audit.record({
+      actor: actor as AuditEntry['actor'],
+      action: `alert.${event}`,
+      entityType: 'Alert',
+      entityId: alert.id,
+      patientId: alert.patientId,
+      details: { rule: alert.rule, ruleId: alert.ruleId, ruleVersion: alert.ruleVersion, severity: alert.severity, status: alert.status, ...details },
+    });
     return alert;
   }
 
@@ -149,8 +184,28 @@ export function createAlertService(deps: {
       if (existing) return this.updateFromEngine(existing.id, r);
       const now = deps.clock.now();
       const draft: Alert = {
-        id: newId('alr'), patientId: r.patientId, rule: r.rule.key, ruleId: r.rule.id, ruleVersion: r.rule.version, subject: r.subject, severity: r.severity, status: 'open', message: r.message, value: r.value,
-        openedAt: iso(now), updatedAt: iso(now), acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, resolutionNote: null, snoozedUntil: null, snoozeReason: null, assigneeId: null, escalationLevel: 0, escalatedAt: null,
+        id: newId('alr'),
+        patientId: r.patientId,
+        rule: r.rule.key,
+        ruleId: r.rule.id,
+        ruleVersion: r.rule.version,
+        subject: r.subject,
+        severity: r.severity,
+        status: 'open',
+        message: r.message,
+        value: r.value,
+        openedAt: iso(now),
+        updatedAt: iso(now),
+        acknowledgedAt: null,
+        acknowledgedBy: null,
+        resolvedAt: null,
+        resolvedBy: null,
+        resolutionNote: null,
+        snoozedUntil: null,
+        snoozeReason: null,
+        assigneeId: null,
+        escalationLevel: 0,
+        escalatedAt: null,
       };
       lastValueWrite.set(draft.id, now);
       try {
@@ -188,19 +243,41 @@ export function createAlertService(deps: {
       const patch: AlertPatch = { severity: r.severity, value: r.value, message: r.message, updatedAt: iso(now), lastValueAt: iso(now) };
       if (worse) Object.assign(patch, { status: 'open', acknowledgedAt: null, acknowledgedBy: null, escalationLevel: 0, escalatedAt: null });
       const pre: Alert = { ...a, ...(patch as Partial<Alert>) };
-      return commit(worse ? 'worsened' : 'improved', 'system', (tx) => deps.alerts.update(tx, id, patch, ['open', 'acknowledged']), worse ? { event: 'worsened', target: 'care-team', pre } : undefined, { from: a.severity, to: r.severity });
+      return commit(
+        worse ? 'worsened' : 'improved',
+        'system',
+        (tx) => deps.alerts.update(tx, id, patch, ['open', 'acknowledged']),
+        worse ? { event: 'worsened', target: 'care-team', pre } : undefined,
+        { from: a.severity, to: r.severity },
+      );
     },
 
     /** The condition cleared: resolve automatically with a note. */
     async autoResolve(id: string, note: string): Promise<Alert | null> {
       const now = iso(deps.clock.now());
-      return commit('resolved', 'system', (tx) => deps.alerts.update(tx, id, { status: 'resolved', resolvedAt: now, resolvedBy: 'system', resolutionNote: `auto: ${note}`, updatedAt: now }, ['open', 'acknowledged']), undefined, { note, automatic: true });
+      return commit(
+        'resolved',
+        'system',
+        (tx) =>
+          deps.alerts.update(tx, id, { status: 'resolved', resolvedAt: now, resolvedBy: 'system', resolutionNote: `auto: ${note}`, updatedAt: now }, [
+            'open',
+            'acknowledged',
+          ]),
+        undefined,
+        { note, automatic: true },
+      );
     },
 
     async acknowledge(p: Principal, id: string, note?: string): Promise<Alert> {
       await load(p, id);
       const now = iso(deps.clock.now());
-      const a = await commit('acknowledged', p, (tx) => deps.alerts.update(tx, id, { status: 'acknowledged', acknowledgedAt: now, acknowledgedBy: p.userId, updatedAt: now }, ['open']), undefined, { note });
+      const a = await commit(
+        'acknowledged',
+        p,
+        (tx) => deps.alerts.update(tx, id, { status: 'acknowledged', acknowledgedAt: now, acknowledgedBy: p.userId, updatedAt: now }, ['open']),
+        undefined,
+        { note },
+      );
       if (!a) throw new AppError('CONFLICT', `alert ${id} is not open`);
       return a;
     },
@@ -208,7 +285,17 @@ export function createAlertService(deps: {
     async resolve(p: Principal, id: string, note?: string): Promise<Alert> {
       await load(p, id);
       const now = iso(deps.clock.now());
-      const a = await commit('resolved', p, (tx) => deps.alerts.update(tx, id, { status: 'resolved', resolvedAt: now, resolvedBy: p.userId, resolutionNote: note ?? null, updatedAt: now }, ['open', 'acknowledged']), undefined, { note });
+      const a = await commit(
+        'resolved',
+        p,
+        (tx) =>
+          deps.alerts.update(tx, id, { status: 'resolved', resolvedAt: now, resolvedBy: p.userId, resolutionNote: note ?? null, updatedAt: now }, [
+            'open',
+            'acknowledged',
+          ]),
+        undefined,
+        { note },
+      );
       if (!a) throw new AppError('CONFLICT', `alert ${id} is already resolved`);
       return a;
     },
@@ -220,7 +307,13 @@ export function createAlertService(deps: {
       const now = deps.clock.now();
       const until = s.data.until ? Date.parse(s.data.until) : now + s.data.minutes! * 60_000;
       if (until <= now || until - now > MAX_SNOOZE_MS) throw new AppError('VALIDATION', 'snooze must end in the future and within 24 h');
-      const a = await commit('snoozed', p, (tx) => deps.alerts.update(tx, id, { snoozedUntil: iso(until), snoozeReason: s.data.reason, updatedAt: iso(now) }, ['open', 'acknowledged']), undefined, { reason: s.data.reason, until: iso(until) });
+      const a = await commit(
+        'snoozed',
+        p,
+        (tx) => deps.alerts.update(tx, id, { snoozedUntil: iso(until), snoozeReason: s.data.reason, updatedAt: iso(now) }, ['open', 'acknowledged']),
+        undefined,
+        { reason: s.data.reason, until: iso(until) },
+      );
       if (!a) throw new AppError('CONFLICT', `alert ${id} is already resolved`);
       return a;
     },
@@ -230,9 +323,16 @@ export function createAlertService(deps: {
       const user = typeof userId === 'string' ? await deps.recipients.byId(userId) : null;
       if (!user || !deps.access.isStaff(user)) throw new AppError('VALIDATION', `user ${userId} is not a clinician or admin`);
       // F8: only someone who may see the patient (care team or admin) can be made responsible for the alert.
-      if (!(await deps.recipients.mayReceive(user.userId, cur.patientId))) throw new AppError('VALIDATION', `user ${userId} is not on this patient's care team`);
+      if (!(await deps.recipients.mayReceive(user.userId, cur.patientId)))
+        throw new AppError('VALIDATION', `user ${userId} is not on this patient's care team`);
       const now = iso(deps.clock.now());
-      const a = await commit('assigned', p, (tx) => deps.alerts.update(tx, id, { assigneeId: userId, updatedAt: now }, ['open', 'acknowledged']), { event: 'escalated', target: `user:${userId}`, pre: { ...cur, assigneeId: userId } }, { assignee: userId });
+      const a = await commit(
+        'assigned',
+        p,
+        (tx) => deps.alerts.update(tx, id, { assigneeId: userId, updatedAt: now }, ['open', 'acknowledged']),
+        { event: 'escalated', target: `user:${userId}`, pre: { ...cur, assigneeId: userId } },
+        { assignee: userId },
+      );
       if (!a) throw new AppError('CONFLICT', `alert ${id} is already resolved`);
       return a;
     },
@@ -257,12 +357,26 @@ export function createAlertService(deps: {
         const since = Math.max(Date.parse(a.escalatedAt ?? a.openedAt), snoozedUntil);
         if (now - since < step.afterMs) continue;
         const level = a.escalationLevel + 1;
-        const patch: AlertPatch = { escalationLevel: level, escalatedAt: iso(now), updatedAt: iso(now), ...(step.to.startsWith('user:') ? { assigneeId: step.to.slice(5) } : {}) };
+        const patch: AlertPatch = {
+          escalationLevel: level,
+          escalatedAt: iso(now),
+          updatedAt: iso(now),
+          ...(step.to.startsWith('user:') ? { assigneeId: step.to.slice(5) } : {}),
+        };
         const pre: Alert = { ...a, escalationLevel: level, escalatedAt: iso(now) };
-        await commit('escalated', 'system', async (tx) => {
-          const [row] = await tx.query<{ id: string }>(`SELECT id FROM alerts WHERE id = $1 AND escalation_level = $2 AND status = 'open' FOR UPDATE`, [a.id, a.escalationLevel]);
-          return row ? deps.alerts.update(tx, a.id, patch) : null;
-        }, { event: 'escalated', target: step.to, pre }, { level, to: step.to }).catch((err) => log.error({ err, alert: a.id }, 'escalation failed'));
+        await commit(
+          'escalated',
+          'system',
+          async (tx) => {
+            const [row] = await tx.query<{ id: string }>(`SELECT id FROM alerts WHERE id = $1 AND escalation_level = $2 AND status = 'open' FOR UPDATE`, [
+              a.id,
+              a.escalationLevel,
+            ]);
+            return row ? deps.alerts.update(tx, a.id, patch) : null;
+          },
+          { event: 'escalated', target: step.to, pre },
+          { level, to: step.to },
+        ).catch((err) => log.error({ err, alert: a.id }, 'escalation failed'));
       }
     },
 
@@ -274,8 +388,13 @@ export function createAlertService(deps: {
         ids = [q.patient];
       }
       const statuses = q.status ? q.status.split(',').flatMap((s) => (s === 'active' ? ['open', 'acknowledged'] : [s])) : undefined;
-      if (statuses?.some((s) => !['open', 'acknowledged', 'resolved'].includes(s))) throw new AppError('VALIDATION', 'status must be open, acknowledged, resolved or active');
-      const rows = await deps.alerts.list({ patientIds: ids, status: statuses as AlertStatus[] | undefined, limit: Math.min(Math.max(q.limit ?? 200, 1), 1000) });
+      if (statuses?.some((s) => !['open', 'acknowledged', 'resolved'].includes(s)))
+        throw new AppError('VALIDATION', 'status must be open, acknowledged, resolved or active');
+      const rows = await deps.alerts.list({
+        patientIds: ids,
+        status: statuses as AlertStatus[] | undefined,
+        limit: Math.min(Math.max(q.limit ?? 200, 1), 1000),
+      });
       return rows.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.openedAt.localeCompare(b.openedAt));
     },
 

@@ -27,15 +27,26 @@ export interface AlertsConfig {
 }
 
 const fields = {
-  VIGIL_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  VIGIL_SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+    .optional(),
   VIGIL_ALERT_EMAIL_FROM: z.string().default('Vigil alerts <alerts@vigil.local>'),
-  VIGIL_ALERT_WEBHOOK_URL: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').optional(),
+  VIGIL_ALERT_WEBHOOK_URL: z
+    .string()
+    .regex(/^https?:\/\//, 'must start with http:// or https://')
+    .optional(),
   VIGIL_ALERT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   VIGIL_ALERT_TICK_MS: z.coerce.number().int().min(50).max(600_000).default(15_000),
   VIGIL_ALERT_BACKLOG_MAX: z.coerce.number().int().min(10).max(10_000_000).default(50_000),
   VIGIL_DELIVERY_POLL_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
   VIGIL_DELIVERY_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
-  VIGIL_DELIVERY_MAX_BACKOFF_MS: z.coerce.number().int().min(10).max(86_400_000).default(15 * 60_000),
+  VIGIL_DELIVERY_MAX_BACKOFF_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(86_400_000)
+    .default(15 * 60_000),
   VIGIL_DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
   VIGIL_DELIVERY_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 } as const;
@@ -50,7 +61,8 @@ export function loadAlertsConfig(env: Record<string, string | undefined>): Alert
     if (!parsed.success) throw new ConfigError(key, `${parsed.error.issues[0]?.message ?? 'invalid'} (got "${raw}")`);
     v[key] = parsed.data;
   }
-  if (v.VIGIL_ALERT_WEBHOOK_URL && !v.VIGIL_ALERT_WEBHOOK_SECRET) throw new ConfigError('VIGIL_ALERT_WEBHOOK_SECRET', 'is required when VIGIL_ALERT_WEBHOOK_URL is set');
+  if (v.VIGIL_ALERT_WEBHOOK_URL && !v.VIGIL_ALERT_WEBHOOK_SECRET)
+    throw new ConfigError('VIGIL_ALERT_WEBHOOK_SECRET', 'is required when VIGIL_ALERT_WEBHOOK_URL is set');
   return {
     smtpUrl: (v.VIGIL_SMTP_URL as string) ?? null,
     emailFrom: v.VIGIL_ALERT_EMAIL_FROM as string,

@@ -26,8 +26,15 @@ import { createWebPushChannel, loadVapidKeys, type VapidKeys } from './delivery/
  * feeds the rule engine from the bus, and the outbox delivery worker. Nothing runs until `start()`.
  */
 export function createAlertsModule(deps: {
-  db: Db; events: EventBus; clock: Clock; logger: Logger; access: AccessPolicy; audit: AuditService;
-  patients: PatientsRepository; devices: DevicesRepository; config: AlertsConfig;
+  db: Db;
+  events: EventBus;
+  clock: Clock;
+  logger: Logger;
+  access: AccessPolicy;
+  audit: AuditService;
+  patients: PatientsRepository;
+  devices: DevicesRepository;
+  config: AlertsConfig;
   /** Several instances: who evaluates which patient (cluster/ownership.ts). */
   ownership?: Ownership;
   /** Several instances: called back when events from other instances may have been missed. */
@@ -54,11 +61,33 @@ export function createAlertsModule(deps: {
   if (deps.config.webhookSecret) channels.webhook = createWebhookChannel({ secret: deps.config.webhookSecret, now: () => deps.clock.now() });
   const worker = createDeliveryWorker({ outbox: repos.outbox, channels, config: deps.config, clock: deps.clock, logger: deps.logger });
   const service = createAlertService({
-    db: deps.db, alerts: repos.alerts, outbox: repos.outbox, recipients: repos.recipients, patients: deps.patients, rules,
-    access: deps.access, audit: deps.audit, events: deps.events, clock: deps.clock, logger: deps.logger, config: deps.config,
-    appUrl: () => appUrl(), webpushReady: () => vapid !== null, onQueued: () => worker.nudge(),
+    db: deps.db,
+    alerts: repos.alerts,
+    outbox: repos.outbox,
+    recipients: repos.recipients,
+    patients: deps.patients,
+    rules,
+    access: deps.access,
+    audit: deps.audit,
+    events: deps.events,
+    clock: deps.clock,
+    logger: deps.logger,
+    config: deps.config,
+    appUrl: () => appUrl(),
+    webpushReady: () => vapid !== null,
+    onQueued: () => worker.nudge(),
   });
-  const monitor = createAlertMonitor({ events: deps.events, alerts: service, rules, devices: deps.devices, clock: deps.clock, logger: deps.logger, tickMs: deps.config.tickMs, backlogMax: deps.config.backlogMax, ownership: deps.ownership });
+  const monitor = createAlertMonitor({
+    events: deps.events,
+    alerts: service,
+    rules,
+    devices: deps.devices,
+    clock: deps.clock,
+    logger: deps.logger,
+    tickMs: deps.config.tickMs,
+    backlogMax: deps.config.backlogMax,
+    ownership: deps.ownership,
+  });
   deps.onResync?.(() => void service.reload().catch((err) => deps.logger.error({ err }, 'could not reload open alerts')));
   let started = false;
 
@@ -78,7 +107,11 @@ export function createAlertsModule(deps: {
       appUrl = opts.appUrl;
       if (opts.dataDir) {
         vapid = await loadVapidKeys(opts.dataDir);
-        channels.webpush = createWebPushChannel({ keys: vapid, subject: `mailto:${deps.config.emailFrom.match(/<([^>]+)>/)?.[1] ?? 'alerts@vigil.local'}`, now: () => deps.clock.now() });
+        channels.webpush = createWebPushChannel({
+          keys: vapid,
+          subject: `mailto:${deps.config.emailFrom.match(/<([^>]+)>/)?.[1] ?? 'alerts@vigil.local'}`,
+          now: () => deps.clock.now(),
+        });
       }
       await rules.start();
       await service.start();

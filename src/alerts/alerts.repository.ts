@@ -61,17 +61,43 @@ function toAlert(r: Row): Alert {
 
 /** Columns a service may change, camelCase → column. */
 const PATCHABLE = {
-  severity: 'severity', status: 'status', message: 'message', value: 'value', updatedAt: 'updated_at', lastValueAt: 'last_value_at',
-  acknowledgedAt: 'acknowledged_at', acknowledgedBy: 'acknowledged_by', resolvedAt: 'resolved_at', resolvedBy: 'resolved_by',
-  resolutionNote: 'resolution_note', snoozedUntil: 'snoozed_until', snoozeReason: 'snooze_reason', assigneeId: 'assignee_id',
-  escalationLevel: 'escalation_level', escalatedAt: 'escalated_at',
+  severity: 'severity',
+  status: 'status',
+  message: 'message',
+  value: 'value',
+  updatedAt: 'updated_at',
+  lastValueAt: 'last_value_at',
+  acknowledgedAt: 'acknowledged_at',
+  acknowledgedBy: 'acknowledged_by',
+  resolvedAt: 'resolved_at',
+  resolvedBy: 'resolved_by',
+  resolutionNote: 'resolution_note',
+  snoozedUntil: 'snoozed_until',
+  snoozeReason: 'snooze_reason',
+  assigneeId: 'assignee_id',
+  escalationLevel: 'escalation_level',
+  escalatedAt: 'escalated_at',
 } as const;
 export type AlertPatch = Partial<Record<keyof typeof PATCHABLE, unknown>>;
 
 /** SQL for alerts, and nothing else. */
 export function createAlertsRepository(db: Db) {
   return {
-    async insert(tx: Queryable, a: { id: string; patientId: string; rule: string; ruleId: string; ruleVersion: number; subject: string; severity: Severity; message: string; value: number | null; at: number }): Promise<Alert> {
+    async insert(
+      tx: Queryable,
+      a: {
+        id: string;
+        patientId: string;
+        rule: string;
+        ruleId: string;
+        ruleVersion: number;
+        subject: string;
+        severity: Severity;
+        message: string;
+        value: number | null;
+        at: number;
+      },
+    ): Promise<Alert> {
       const [row] = await tx.query<Row>(
         `INSERT INTO alerts (id, patient_id, rule_key, rule_id, rule_version, subject, severity, status, message, value, opened_at, updated_at, last_value_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $10, $10) RETURNING *`,

@@ -6,20 +6,63 @@ import type { Recipient } from './recipients.repository.ts';
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');
 const alert = (over: Partial<Alert> = {}): Alert => ({
-  id: 'alr_1', patientId: 'pat_1', rule: 'spo2-low', ruleId: 'rul_1', ruleVersion: 3, subject: 'dev_1', severity: 'critical', status: 'open', message: 'SpO2 85 % below 90 %', value: 85,
-  openedAt: new Date(NOW - 60_000).toISOString(), updatedAt: new Date(NOW).toISOString(), acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, resolutionNote: null,
-  snoozedUntil: null, snoozeReason: null, assigneeId: null, escalationLevel: 0, escalatedAt: null, ...over,
+  id: 'alr_1',
+  patientId: 'pat_1',
+  rule: 'spo2-low',
+  ruleId: 'rul_1',
+  ruleVersion: 3,
+  subject: 'dev_1',
+  severity: 'critical',
+  status: 'open',
+  message: 'SpO2 85 % below 90 %',
+  value: 85,
+  openedAt: new Date(NOW - 60_000).toISOString(),
+  updatedAt: new Date(NOW).toISOString(),
+  acknowledgedAt: null,
+  acknowledgedBy: null,
+  resolvedAt: null,
+  resolvedBy: null,
+  resolutionNote: null,
+  snoozedUntil: null,
+  snoozeReason: null,
+  assigneeId: null,
+  escalationLevel: 0,
+  escalatedAt: null,
+  ...over,
 });
 const sub = (n: number) => ({ endpoint: `https://push.example.com/${n}`, keys: { p256dh: 'p'.repeat(87), auth: 'a'.repeat(22) } });
-const person = (id: string, prefs: Partial<AlertPreferences> = {}): Recipient => ({ userId: id, email: `${id}@clinic.test`, displayName: id, role: 'clinician', prefs: { ...DEFAULT_PREFERENCES, ...prefs } });
+const person = (id: string, prefs: Partial<AlertPreferences> = {}): Recipient => ({
+  userId: id,
+  email: `${id}@clinic.test`,
+  displayName: id,
+  role: 'clinician',
+  prefs: { ...DEFAULT_PREFERENCES, ...prefs },
+});
 const plan = (over: Partial<Parameters<typeof planNotifications>[0]> = {}) =>
-  planNotifications({ alert: alert(), event: 'opened', recipients: [person('nurse')], patientName: 'Ada Lovelace', now: NOW, email: true, webpush: true, webhookUrl: null, appUrl: 'https://vigil.test', ...over });
+  planNotifications({
+    alert: alert(),
+    event: 'opened',
+    recipients: [person('nurse')],
+    patientName: 'Ada Lovelace',
+    now: NOW,
+    email: true,
+    webpush: true,
+    webhookUrl: null,
+    appUrl: 'https://vigil.test',
+    ...over,
+  });
 
 describe('notification plan (pure)', () => {
   it('one email per recipient, with the patient, the message and a link to the inbox', () => {
     const jobs = plan();
     expect(jobs).toHaveLength(1);
-    expect(jobs[0]).toMatchObject({ channel: 'email', target: 'nurse@clinic.test', alertId: 'alr_1', userId: 'nurse', idempotencyKey: 'alr_1:opened:0:nurse:email' });
+    expect(jobs[0]).toMatchObject({
+      channel: 'email',
+      target: 'nurse@clinic.test',
+      alertId: 'alr_1',
+      userId: 'nurse',
+      idempotencyKey: 'alr_1:opened:0:nurse:email',
+    });
     expect(jobs[0].payload.subject).toBe('[Vigil CRITICAL] Ada Lovelace: SpO2 85 % below 90 %');
     expect(String(jobs[0].payload.text)).toContain('https://vigil.test/#/alerts');
   });

@@ -38,18 +38,46 @@ export function planNotifications(a: {
     if (seen.has(r.userId)) continue;
     seen.add(r.userId);
     if (a.email && shouldNotify(r.prefs, alert.severity, 'email', a.now)) {
-      jobs.push({ idempotencyKey: `${tag}:${r.userId}:email`, alertId: alert.id, userId: r.userId, channel: 'email', target: r.email, payload: { subject, text } });
+      jobs.push({
+        idempotencyKey: `${tag}:${r.userId}:email`,
+        alertId: alert.id,
+        userId: r.userId,
+        channel: 'email',
+        target: r.email,
+        payload: { subject, text },
+      });
     }
     if (a.webpush && shouldNotify(r.prefs, alert.severity, 'webpush', a.now)) {
       for (const sub of r.prefs.pushSubscriptions) {
         const device = createHash('sha256').update(sub.endpoint).digest('hex').slice(0, 12);
-        const message = { title: `${alert.severity === 'critical' ? 'Critical' : alert.severity === 'warning' ? 'Warning' : 'Info'}: ${a.patientName}`, body: alert.message, alertId: alert.id, patientId: alert.patientId, severity: alert.severity, url: `${a.appUrl}/#/alerts` };
-        jobs.push({ idempotencyKey: `${tag}:${r.userId}:webpush:${device}`, alertId: alert.id, userId: r.userId, channel: 'webpush', target: sub.endpoint, payload: { subscription: sub, message, urgency: alert.severity === 'critical' ? 'high' : 'normal' } });
+        const message = {
+          title: `${alert.severity === 'critical' ? 'Critical' : alert.severity === 'warning' ? 'Warning' : 'Info'}: ${a.patientName}`,
+          body: alert.message,
+          alertId: alert.id,
+          patientId: alert.patientId,
+          severity: alert.severity,
+          url: `${a.appUrl}/#/alerts`,
+        };
+        jobs.push({
+          idempotencyKey: `${tag}:${r.userId}:webpush:${device}`,
+          alertId: alert.id,
+          userId: r.userId,
+          channel: 'webpush',
+          target: sub.endpoint,
+          payload: { subscription: sub, message, urgency: alert.severity === 'critical' ? 'high' : 'normal' },
+        });
       }
     }
   }
   if (a.webhookUrl) {
-    jobs.push({ idempotencyKey: `${tag}:webhook`, alertId: alert.id, userId: null, channel: 'webhook', target: a.webhookUrl, payload: { event: `alert.${a.event}`, patientName: a.patientName, alert } });
+    jobs.push({
+      idempotencyKey: `${tag}:webhook`,
+      alertId: alert.id,
+      userId: null,
+      channel: 'webhook',
+      target: a.webhookUrl,
+      payload: { event: `alert.${a.event}`, patientName: a.patientName, alert },
+    });
   }
   return jobs;
 }

@@ -17,7 +17,16 @@ export interface Job extends NewJob {
   attempts: number;
 }
 
-type Row = { id: string; idempotency_key: string; alert_id: string; user_id: string | null; channel: JobChannel; target: string; payload: Record<string, unknown>; attempts: number };
+type Row = {
+  id: string;
+  idempotency_key: string;
+  alert_id: string;
+  user_id: string | null;
+  channel: JobChannel;
+  target: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+};
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** SQL for the notifications outbox (durable job table), and nothing else. */
@@ -46,13 +55,26 @@ export function createNotificationsRepository(db: Db) {
          RETURNING id, idempotency_key, alert_id, user_id, channel, target, payload, attempts`,
         [iso(now), iso(now + leaseMs), limit],
       );
-      return rows.map((r) => ({ id: String(r.id), idempotencyKey: r.idempotency_key, alertId: r.alert_id, userId: r.user_id, channel: r.channel, target: r.target, payload: r.payload, attempts: Number(r.attempts) }));
+      return rows.map((r) => ({
+        id: String(r.id),
+        idempotencyKey: r.idempotency_key,
+        alertId: r.alert_id,
+        userId: r.user_id,
+        channel: r.channel,
+        target: r.target,
+        payload: r.payload,
+        attempts: Number(r.attempts),
+      }));
     },
     async markSent(id: string, now: number): Promise<void> {
       await db.query(`UPDATE notification_jobs SET status = 'sent', sent_at = $2, lease_until = NULL, last_error = NULL WHERE id = $1`, [id, iso(now)]);
     },
     async markRetry(id: string, error: string, nextAttemptAt: number): Promise<void> {
-      await db.query(`UPDATE notification_jobs SET status = 'pending', next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $1`, [id, iso(nextAttemptAt), error.slice(0, 500)]);
+      await db.query(`UPDATE notification_jobs SET status = 'pending', next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $1`, [
+        id,
+        iso(nextAttemptAt),
+        error.slice(0, 500),
+      ]);
     },
     async markFailed(id: string, error: string): Promise<void> {
       await db.query(`UPDATE notification_jobs SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1`, [id, error.slice(0, 500)]);

@@ -6,7 +6,12 @@ const prefs = (over: Partial<AlertPreferences>): AlertPreferences => ({ ...DEFAU
 
 describe('notification preferences (pure)', () => {
   it('defaults: warning and critical by email, no Web Push, no quiet hours', () => {
-    expect(DEFAULT_PREFERENCES).toEqual({ severities: ['warning', 'critical'], channels: { email: true, webpush: false }, quietHours: null, pushSubscriptions: [] });
+    expect(DEFAULT_PREFERENCES).toEqual({
+      severities: ['warning', 'critical'],
+      channels: { email: true, webpush: false },
+      quietHours: null,
+      pushSubscriptions: [],
+    });
     const now = at('2026-11-30T03:00:00Z');
     expect(shouldNotify(DEFAULT_PREFERENCES, 'warning', 'email', now)).toBe(true);
     expect(shouldNotify(DEFAULT_PREFERENCES, 'info', 'email', now)).toBe(false);
@@ -36,8 +41,15 @@ describe('notification preferences (pure)', () => {
   it('the schema names the bad field: a time that is not HH:MM, an unknown time zone, a non-https push endpoint', () => {
     const bad = (body: unknown) => preferencesSchema.safeParse(body).error?.issues[0];
     expect(bad({ quietHours: { start: '25:00', end: '07:00' } })).toMatchObject({ path: ['quietHours', 'start'], message: 'must be HH:MM (24 h)' });
-    expect(bad({ quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Olympus' } })).toMatchObject({ path: ['quietHours', 'timeZone'], message: 'unknown time zone' });
-    expect(bad({ pushSubscriptions: [{ endpoint: 'http://push.example.com/x', keys: { p256dh: 'a'.repeat(87), auth: 'b'.repeat(22) } }] })?.path).toEqual(['pushSubscriptions', 0, 'endpoint']);
+    expect(bad({ quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Olympus' } })).toMatchObject({
+      path: ['quietHours', 'timeZone'],
+      message: 'unknown time zone',
+    });
+    expect(bad({ pushSubscriptions: [{ endpoint: 'http://push.example.com/x', keys: { p256dh: 'a'.repeat(87), auth: 'b'.repeat(22) } }] })?.path).toEqual([
+      'pushSubscriptions',
+      0,
+      'endpoint',
+    ]);
     expect(preferencesSchema.parse({ quietHours: { start: '22:00', end: '07:00' } }).quietHours?.timeZone).toBe('UTC');
   });
 });

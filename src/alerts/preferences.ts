@@ -26,7 +26,10 @@ export function pushEndpointAllowed(endpoint: string): boolean {
 
 export const pushSubscriptionSchema = z.object({
   endpoint: z.string().max(2048).url().refine(pushEndpointAllowed, 'push endpoints must be https (plain http only to this machine: localhost, 127.0.0.1, ::1)'),
-  keys: z.object({ p256dh: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/, 'p256dh must be a base64url P-256 point'), auth: z.string().regex(/^[A-Za-z0-9_-]{16,24}$/, 'auth must be a base64url 16-byte secret') }),
+  keys: z.object({
+    p256dh: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/, 'p256dh must be a base64url P-256 point'),
+    auth: z.string().regex(/^[A-Za-z0-9_-]{16,24}$/, 'auth must be a base64url 16-byte secret'),
+  }),
 });
 
 export const preferencesSchema = z.object({

@@ -22,10 +22,17 @@ const SELECT = `SELECT u.id, u.email, u.display_name, u.role, p.prefs FROM users
 export function createRecipientsRepository(db: Db) {
   return {
     async careTeamUsers(patientId: string): Promise<Recipient[]> {
-      return (await db.query<Row>(`${SELECT} JOIN care_team_members c ON c.practitioner_id = u.practitioner_id WHERE c.patient_id = $1 AND u.disabled_at IS NULL ORDER BY u.email`, [patientId])).map(toRecipient);
+      return (
+        await db.query<Row>(
+          `${SELECT} JOIN care_team_members c ON c.practitioner_id = u.practitioner_id WHERE c.patient_id = $1 AND u.disabled_at IS NULL ORDER BY u.email`,
+          [patientId],
+        )
+      ).map(toRecipient);
     },
     async admins(): Promise<Recipient[]> {
-      return (await db.query<Row>(`${SELECT} WHERE u.role = 'admin' AND u.password_hash IS NOT NULL AND u.disabled_at IS NULL ORDER BY u.email`)).map(toRecipient);
+      return (await db.query<Row>(`${SELECT} WHERE u.role = 'admin' AND u.password_hash IS NOT NULL AND u.disabled_at IS NULL ORDER BY u.email`)).map(
+        toRecipient,
+      );
     },
     /**
      * F8: a named person may hear about a patient's alert only when they may see the patient: an enabled admin,
@@ -34,7 +41,9 @@ export function createRecipientsRepository(db: Db) {
     async mayReceive(userId: string, patientId: string): Promise<boolean> {
       const rows = await db.query(
         `SELECT 1 FROM users u WHERE u.id = $1 AND u.disabled_at IS NULL AND (u.role = 'admin' OR EXISTS (
-           SELECT 1 FROM care_team_members c WHERE c.practitioner_id = u.practitioner_id AND c.patient_id = $2))`, [userId, patientId]);
+           SELECT 1 FROM care_team_members c WHERE c.practitioner_id = u.practitioner_id AND c.patient_id = $2))`,
+        [userId, patientId],
+      );
       return rows.length > 0;
     },
     async byId(userId: string): Promise<Recipient | null> {

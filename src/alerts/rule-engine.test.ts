@@ -60,13 +60,28 @@ describe('threshold with hysteresis and minimum duration (SpO2 < 90 for 2 min, c
 
 describe('NEWS2 band', () => {
   const news2 = parseRuleDefinition(DEFAULT_RULES['news2']);
-  const n = (risk: string | null, minimumRisk: string, score: number | null, complete: boolean): Signal => ({ type: 'news2', patientId: 'p', risk, minimumRisk, score, complete });
+  const n = (risk: string | null, minimumRisk: string, score: number | null, complete: boolean): Signal => ({
+    type: 'news2',
+    patientId: 'p',
+    risk,
+    minimumRisk,
+    score,
+    complete,
+  });
   it('medium → warning, high → critical, clears when low on a complete score', () => {
-    const t = run(news2, [[n('medium', 'medium', 5, true), T0], [n('high', 'high', 8, true), T0], [n('low', 'low', 1, true), T0]]).transitions;
+    const t = run(news2, [
+      [n('medium', 'medium', 5, true), T0],
+      [n('high', 'high', 8, true), T0],
+      [n('low', 'low', 1, true), T0],
+    ]).transitions;
     expect(t).toMatchObject([{ action: 'raise', severity: 'warning' }, { action: 'update', severity: 'critical' }, { action: 'clear' }]);
   });
   it('an incomplete lower bound may raise but never clears or downgrades', () => {
-    const t = run(news2, [[n(null, 'high', null, false), T0], [n(null, 'low', null, false), T0], [n(null, 'medium', null, false), T0]]).transitions;
+    const t = run(news2, [
+      [n(null, 'high', null, false), T0],
+      [n(null, 'low', null, false), T0],
+      [n(null, 'medium', null, false), T0],
+    ]).transitions;
     expect(t).toMatchObject([{ action: 'raise', severity: 'critical' }]);
   });
   it('a single parameter scoring 3 (low-medium) is critical', () => {
@@ -78,13 +93,33 @@ describe('rate of change, glucose, AF, devices', () => {
   it('weight +2 kg within 3 days fires; +1.5 does not', () => {
     const rule = parseRuleDefinition(DEFAULT_RULES['weight-gain']);
     const day = 86_400_000;
-    expect(run(rule, [[reading('29463-7', 80, T0), T0], [reading('29463-7', 81.5, T0 + day), T0]]).transitions).toEqual([]);
-    expect(run(rule, [[reading('29463-7', 80, T0), T0], [reading('29463-7', 82.1, T0 + 2 * day), T0]]).transitions).toMatchObject([{ action: 'raise' }]);
-    expect(run(rule, [[reading('29463-7', 80, T0), T0], [reading('29463-7', 82.1, T0 + 4 * day), T0]]).transitions).toEqual([]);
+    expect(
+      run(rule, [
+        [reading('29463-7', 80, T0), T0],
+        [reading('29463-7', 81.5, T0 + day), T0],
+      ]).transitions,
+    ).toEqual([]);
+    expect(
+      run(rule, [
+        [reading('29463-7', 80, T0), T0],
+        [reading('29463-7', 82.1, T0 + 2 * day), T0],
+      ]).transitions,
+    ).toMatchObject([{ action: 'raise' }]);
+    expect(
+      run(rule, [
+        [reading('29463-7', 80, T0), T0],
+        [reading('29463-7', 82.1, T0 + 4 * day), T0],
+      ]).transitions,
+    ).toEqual([]);
   });
   it('glucose: < 70 warning, < 54 critical, > 250 warning, clears in range', () => {
     const rule = parseRuleDefinition(DEFAULT_RULES['glucose']);
-    const t = run(rule, [[reading('2339-0', 65, T0), T0], [reading('2339-0', 50, T0 + MIN), T0], [reading('2339-0', 100, T0 + 2 * MIN), T0], [reading('2339-0', 105, T0 + 23 * MIN), T0]]).transitions;
+    const t = run(rule, [
+      [reading('2339-0', 65, T0), T0],
+      [reading('2339-0', 50, T0 + MIN), T0],
+      [reading('2339-0', 100, T0 + 2 * MIN), T0],
+      [reading('2339-0', 105, T0 + 23 * MIN), T0],
+    ]).transitions;
     expect(t).toMatchObject([{ action: 'raise', severity: 'warning' }, { action: 'update', severity: 'critical' }, { action: 'clear' }]); // clears after 20 min in range
     expect(t[2]).toMatchObject({ note: 'Glucose back in range: 105 mg/dL' });
     expect(run(rule, [[reading('2339-0', 260, T0), T0]]).transitions).toMatchObject([{ action: 'raise', severity: 'warning' }]);
@@ -108,27 +143,55 @@ describe('rate of change, glucose, AF, devices', () => {
 
   it('AF episode start raises, end clears', () => {
     const rule = parseRuleDefinition(DEFAULT_RULES['af']);
-    const t = run(rule, [[{ type: 'af', patientId: 'p', state: 'start' }, T0], [{ type: 'af', patientId: 'p', state: 'start' }, T0], [{ type: 'af', patientId: 'p', state: 'end' }, T0]]).transitions;
+    const t = run(rule, [
+      [{ type: 'af', patientId: 'p', state: 'start' }, T0],
+      [{ type: 'af', patientId: 'p', state: 'start' }, T0],
+      [{ type: 'af', patientId: 'p', state: 'end' }, T0],
+    ]).transitions;
     expect(t.map((x) => x.action)).toEqual(['raise', 'clear']);
   });
 
   it('raises a critical VF alert on the start of a VF episode, once, and resolves it on the end', () => {
     const rule = parseRuleDefinition(DEFAULT_RULES['vf']);
-    const t = run(rule, [[{ type: 'vf', patientId: 'p', state: 'start' }, T0], [{ type: 'vf', patientId: 'p', state: 'start' }, T0], [{ type: 'vf', patientId: 'p', state: 'end' }, T0]]).transitions;
+    const t = run(rule, [
+      [{ type: 'vf', patientId: 'p', state: 'start' }, T0],
+      [{ type: 'vf', patientId: 'p', state: 'start' }, T0],
+      [{ type: 'vf', patientId: 'p', state: 'end' }, T0],
+    ]).transitions;
     expect(t.map((x) => x.action)).toEqual(['raise', 'clear']);
     expect(t[0]).toMatchObject({ severity: 'critical' });
   });
   it('missing data: the tick raises after afterMs of silence; a reading clears', () => {
     const rule = parseRuleDefinition({ kind: 'missing-data', afterMs: 10 * MIN });
-    const t = run(rule, [[reading('8867-4', 70, T0), T0], [{ type: 'tick' }, T0 + 9 * MIN], [{ type: 'tick' }, T0 + 11 * MIN], [{ type: 'tick' }, T0 + 12 * MIN], [reading('8867-4', 70, T0), T0 + 13 * MIN]]).transitions;
+    const t = run(rule, [
+      [reading('8867-4', 70, T0), T0],
+      [{ type: 'tick' }, T0 + 9 * MIN],
+      [{ type: 'tick' }, T0 + 11 * MIN],
+      [{ type: 'tick' }, T0 + 12 * MIN],
+      [reading('8867-4', 70, T0), T0 + 13 * MIN],
+    ]).transitions;
     expect(t.map((x) => x.action)).toEqual(['raise', 'clear']);
   });
   it('device offline after forMs; battery low with hysteresis', () => {
     const off = parseRuleDefinition({ kind: 'device-offline', forMs: 5 * MIN });
     const dev = (online: boolean, battery?: number): Signal => ({ type: 'device', patientId: 'p', deviceId: 'd', online, battery });
-    expect(run(off, [[dev(false), T0], [{ type: 'tick' }, T0 + 4 * MIN], [{ type: 'tick' }, T0 + 6 * MIN], [dev(true), T0 + 7 * MIN]]).transitions.map((x) => x.action)).toEqual(['raise', 'clear']);
+    expect(
+      run(off, [
+        [dev(false), T0],
+        [{ type: 'tick' }, T0 + 4 * MIN],
+        [{ type: 'tick' }, T0 + 6 * MIN],
+        [dev(true), T0 + 7 * MIN],
+      ]).transitions.map((x) => x.action),
+    ).toEqual(['raise', 'clear']);
     const bat = parseRuleDefinition(DEFAULT_RULES['battery-low']);
-    expect(run(bat, [[dev(true, 14), T0], [dev(true, 20), T0], [dev(true, 13), T0], [dev(true, 30), T0]]).transitions.map((x) => x.action)).toEqual(['raise', 'clear']);
+    expect(
+      run(bat, [
+        [dev(true, 14), T0],
+        [dev(true, 20), T0],
+        [dev(true, 13), T0],
+        [dev(true, 30), T0],
+      ]).transitions.map((x) => x.action),
+    ).toEqual(['raise', 'clear']);
   });
 });
 

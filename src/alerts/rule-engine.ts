@@ -46,7 +46,8 @@ export const initialState = (): RuleState => ({ firing: false, since: null, clea
 const label = (code: string) => BY_CODE.get(code)?.key.toUpperCase() ?? code;
 const unitOf = (code: string) => BY_CODE.get(code)?.unit ?? '';
 const fmt = (v: number, code: string) => `${Math.round(v * 10) / 10} ${unitOf(code)}`.trim();
-const minutes = (ms: number) => (ms >= 86_400_000 ? `${Math.round(ms / 86_400_000)} d` : ms >= 3_600_000 ? `${Math.round(ms / 3_600_000)} h` : `${Math.round(ms / 60_000)} min`);
+const minutes = (ms: number) =>
+  ms >= 86_400_000 ? `${Math.round(ms / 86_400_000)} d` : ms >= 3_600_000 ? `${Math.round(ms / 3_600_000)} h` : `${Math.round(ms / 60_000)} min`;
 
 /** Does this signal concern this rule at all? (cheap pre-filter before evaluate). */
 export function accepts(rule: RuleDefinition, s: Signal): boolean {
@@ -90,9 +91,13 @@ export function evaluate(prev: RuleState | undefined, s: Signal, rule: RuleDefin
     case 'glucose':
       return s.type === 'reading' ? glucose(state, s, rule) : { state, transition: null };
     case 'af':
-      return s.type === 'af' ? rhythmEpisode(state, s.state, rule.severity, 'Atrial fibrillation episode detected on ECG', 'AF episode ended (sinus rhythm on ECG)') : { state, transition: null };
+      return s.type === 'af'
+        ? rhythmEpisode(state, s.state, rule.severity, 'Atrial fibrillation episode detected on ECG', 'AF episode ended (sinus rhythm on ECG)')
+        : { state, transition: null };
     case 'vf':
-      return s.type === 'vf' ? rhythmEpisode(state, s.state, rule.severity, 'Ventricular fibrillation/flutter detected on ECG', 'VF/flutter ended on ECG') : { state, transition: null };
+      return s.type === 'vf'
+        ? rhythmEpisode(state, s.state, rule.severity, 'Ventricular fibrillation/flutter detected on ECG', 'VF/flutter ended on ECG')
+        : { state, transition: null };
     case 'missing-data':
       return missingData(state, s, rule, now);
     case 'device-offline':
@@ -173,7 +178,12 @@ function rateOfChange(state: RuleState, s: ReadingSignal, r: Def<'rate-of-change
   const fires = r.delta > 0 ? change >= r.delta : change <= r.delta;
   if (fires) {
     if (state.firing && state.value === s.value) return { state, transition: null };
-    return raiseOrUpdate(state, r.severity, s.value, `${label(r.code)} ${change > 0 ? '+' : ''}${fmt(change, r.code)} within ${minutes(r.windowMs)} (now ${fmt(s.value, r.code)})`);
+    return raiseOrUpdate(
+      state,
+      r.severity,
+      s.value,
+      `${label(r.code)} ${change > 0 ? '+' : ''}${fmt(change, r.code)} within ${minutes(r.windowMs)} (now ${fmt(s.value, r.code)})`,
+    );
   }
   if (state.firing) return clear(state, `${label(r.code)} change within ${minutes(r.windowMs)} now ${fmt(change, r.code)}`);
   return { state, transition: null };
@@ -210,7 +220,10 @@ function glucose(state: RuleState, s: ReadingSignal, r: Def<'glucose'>): Evaluat
   else if (v < r.low) finding = { severity: 'warning', message: `Low glucose ${g(v)} (< ${g(r.low)})` };
   else if (v > r.high) finding = { severity: 'warning', message: `High glucose ${g(v)} (> ${g(r.high)})` };
   else if (projected !== null && slope! < 0 && projected < r.low) {
-    finding = { severity: 'warning', message: `Predicted low: glucose ${g(v)} falling ${g(-slope! * 60_000)}/min, ${g(projected)} in ${minutes(r.predictHorizonMs)}` };
+    finding = {
+      severity: 'warning',
+      message: `Predicted low: glucose ${g(v)} falling ${g(-slope! * 60_000)}/min, ${g(projected)} in ${minutes(r.predictHorizonMs)}`,
+    };
   }
   if (finding) {
     if (state.firing && state.severity === finding.severity && state.value === v) return { state, transition: null };
@@ -241,7 +254,8 @@ function missingData(state: RuleState, s: Signal, r: Def<'missing-data'>, now: n
   }
   if (s.type !== 'tick' || state.firing || state.lastTs === null) return { state, transition: null };
   const silent = now - state.lastTs;
-  if (silent >= r.afterMs && silent < r.activeWithinMs) return raiseOrUpdate(state, r.severity, null, `No data for ${minutes(silent)} from a device that should be sending`);
+  if (silent >= r.afterMs && silent < r.activeWithinMs)
+    return raiseOrUpdate(state, r.severity, null, `No data for ${minutes(silent)} from a device that should be sending`);
   return { state, transition: null };
 }
 
@@ -253,7 +267,8 @@ function deviceOffline(state: RuleState, s: Signal, r: Def<'device-offline'>, no
     }
     state.since ??= now;
   }
-  if (!state.firing && state.since !== null && now - state.since >= r.forMs) return raiseOrUpdate(state, r.severity, null, `Device offline for ${minutes(now - state.since)}`);
+  if (!state.firing && state.since !== null && now - state.since >= r.forMs)
+    return raiseOrUpdate(state, r.severity, null, `Device offline for ${minutes(now - state.since)}`);
   return { state, transition: null };
 }
 

@@ -10,7 +10,11 @@ export type Severity = (typeof SEVERITIES)[number];
 export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 const severity = z.enum(SEVERITIES);
-const ms = z.number().int().min(0).max(30 * 86_400_000); // up to 30 days, in ms
+const ms = z
+  .number()
+  .int()
+  .min(0)
+  .max(30 * 86_400_000); // up to 30 days, in ms
 
 /** Who is told when an alert stays unacknowledged: `care-team`, `admins`, or one user (`user:<id>`). */
 const target = z.union([z.literal('care-team'), z.literal('admins'), z.string().regex(/^user:[\w-]+$/)]);
@@ -19,19 +23,21 @@ export const escalationSchema = z.array(z.object({ afterMs: ms.min(1000), to: ta
 const common = { severity: severity.default('warning'), escalation: escalationSchema.optional() };
 
 export const ruleDefinitionSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('threshold'),
-    code: z.string().min(1),
-    op: z.enum(['below', 'above']),
-    value: z.number(),
-    /** Hysteresis: the condition only clears beyond this value (e.g. SpO2 alarm < 90, clears > 92). */
-    clearAt: z.number(),
-    /** Minimum duration the condition must hold (no alert on one dip), ms. */
-    forMs: ms.default(0),
-    /** How long the value must stay past clearAt before auto-resolve, ms. */
-    clearForMs: ms.default(0),
-    ...common,
-  }).refine((r) => (r.op === 'below' ? r.clearAt >= r.value : r.clearAt <= r.value), { message: 'clearAt must lie on the normal side of value (hysteresis)' }),
+  z
+    .object({
+      kind: z.literal('threshold'),
+      code: z.string().min(1),
+      op: z.enum(['below', 'above']),
+      value: z.number(),
+      /** Hysteresis: the condition only clears beyond this value (e.g. SpO2 alarm < 90, clears > 92). */
+      clearAt: z.number(),
+      /** Minimum duration the condition must hold (no alert on one dip), ms. */
+      forMs: ms.default(0),
+      /** How long the value must stay past clearAt before auto-resolve, ms. */
+      clearForMs: ms.default(0),
+      ...common,
+    })
+    .refine((r) => (r.op === 'below' ? r.clearAt >= r.value : r.clearAt <= r.value), { message: 'clearAt must lie on the normal side of value (hysteresis)' }),
   z.object({
     kind: z.literal('news2'),
     /** Severity per NEWS2 risk band; a band absent here does not alert. */
@@ -105,18 +111,35 @@ const DEFAULT_LADDER = [
 
 /** Clinic defaults, seeded as version 1 on an empty database; clinicians edit them from there. */
 export const DEFAULT_RULES: Record<string, unknown> = {
-  'spo2-low': { kind: 'threshold', code: '59408-5', op: 'below', value: 90, clearAt: 92, forMs: 2 * MIN, clearForMs: MIN, severity: 'critical', escalation: DEFAULT_LADDER },
+  'spo2-low': {
+    kind: 'threshold',
+    code: '59408-5',
+    op: 'below',
+    value: 90,
+    clearAt: 92,
+    forMs: 2 * MIN,
+    clearForMs: MIN,
+    severity: 'critical',
+    escalation: DEFAULT_LADDER,
+  },
   'hr-high': { kind: 'threshold', code: '8867-4', op: 'above', value: 130, clearAt: 120, forMs: 2 * MIN, clearForMs: MIN, severity: 'warning' },
   'hr-low': { kind: 'threshold', code: '8867-4', op: 'below', value: 40, clearAt: 45, forMs: 2 * MIN, clearForMs: MIN, severity: 'warning' },
   'sbp-low': { kind: 'threshold', code: '8480-6', op: 'below', value: 90, clearAt: 100, forMs: 0, clearForMs: 0, severity: 'warning' },
   'temp-high': { kind: 'threshold', code: '8310-5', op: 'above', value: 39.1, clearAt: 38.5, forMs: 0, clearForMs: 0, severity: 'warning' },
   // NEWS2 chart 2: single parameter 3 or aggregate 5–6 → urgent response; ≥7 → emergency response.
-  'news2': { kind: 'news2', bands: { 'low-medium': 'critical', medium: 'warning', high: 'critical' }, severity: 'warning', escalation: DEFAULT_LADDER },
+  news2: { kind: 'news2', bands: { 'low-medium': 'critical', medium: 'warning', high: 'critical' }, severity: 'warning', escalation: DEFAULT_LADDER },
   // Heart failure: a gain of 2 kg within 3 days suggests fluid retention (ESC 2021 self-care advice).
   'weight-gain': { kind: 'rate-of-change', code: '29463-7', delta: 2, windowMs: 3 * 86_400_000, severity: 'warning' },
-  'glucose': { kind: 'glucose', severity: 'warning', escalation: DEFAULT_LADDER },
-  'af': { kind: 'af', severity: 'warning' },
-  'vf': { kind: 'vf', severity: 'critical', escalation: [{ afterMs: MIN, to: 'care-team' as const }, { afterMs: 3 * MIN, to: 'admins' as const }] },
+  glucose: { kind: 'glucose', severity: 'warning', escalation: DEFAULT_LADDER },
+  af: { kind: 'af', severity: 'warning' },
+  vf: {
+    kind: 'vf',
+    severity: 'critical',
+    escalation: [
+      { afterMs: MIN, to: 'care-team' as const },
+      { afterMs: 3 * MIN, to: 'admins' as const },
+    ],
+  },
   'missing-data': { kind: 'missing-data', afterMs: 60 * MIN, severity: 'info' },
   'device-offline': { kind: 'device-offline', forMs: 30 * MIN, severity: 'info' },
   'battery-low': { kind: 'battery-low', below: 15, clearAt: 25, severity: 'info' },

@@ -29,7 +29,13 @@ export const ruleEditSchema = z.object({
  * most specific wins; among several teams the most recently edited) and saves edits as new versions.
  * The rule table is small, so it is held in memory and reloaded after each edit.
  */
-export function createRulesService(deps: { rules: RulesRepository; access: AccessPolicy; audit: AuditService; clock: Clock; spo2ScaleOf?: (patientId: string) => Promise<1 | 2> }) {
+export function createRulesService(deps: {
+  rules: RulesRepository;
+  access: AccessPolicy;
+  audit: AuditService;
+  clock: Clock;
+  spo2ScaleOf?: (patientId: string) => Promise<1 | 2>;
+}) {
   let all: Rule[] = [];
   const teams = new Map<string, { at: number; ids: string[] }>();
   const listeners = new Set<() => void>();
@@ -97,7 +103,16 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
       stopListening = await deps.rules.onChanged(() => void reload().catch(() => undefined));
       const existing = new Set((await deps.rules.all()).filter((r) => r.scope === 'clinic').map((r) => r.key));
       for (const [key, raw] of Object.entries(DEFAULT_RULES)) {
-        if (!existing.has(key)) await deps.rules.saveVersion({ newId: newId('rul'), key, scope: 'clinic', scopeId: '', enabled: true, definition: ruleDefinitionSchema.parse(raw), by: 'system' });
+        if (!existing.has(key))
+          await deps.rules.saveVersion({
+            newId: newId('rul'),
+            key,
+            scope: 'clinic',
+            scopeId: '',
+            enabled: true,
+            definition: ruleDefinitionSchema.parse(raw),
+            by: 'system',
+          });
       }
       await reload();
     },
@@ -126,7 +141,8 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
     async versions(p: Principal, ruleId: string) {
       deps.access.assertStaff(p);
       const rule = all.find((r) => r.id === ruleId);
-      if (!rule || (rule.scope === 'patient' && !(await deps.access.canSeePatient(p, rule.scopeId)))) throw new AppError('NOT_FOUND', `rule ${ruleId} not found`);
+      if (!rule || (rule.scope === 'patient' && !(await deps.access.canSeePatient(p, rule.scopeId))))
+        throw new AppError('NOT_FOUND', `rule ${ruleId} not found`);
       return { rule, versions: await deps.rules.versions(ruleId) };
     },
 
@@ -143,7 +159,14 @@ export function createRulesService(deps: { rules: RulesRepository; access: Acces
       if (scope !== 'clinic' && !scopeId) throw new AppError('VALIDATION', `scopeId is required for scope ${scope}`);
       await assertCanEdit(p, scope, scopeId);
       const rule = await deps.rules.saveVersion({ newId: newId('rul'), key, scope, scopeId, enabled, definition, by: p.userId });
-      await deps.audit.record({ actor: p, action: 'alert-rule.save', entityType: 'AlertRule', entityId: rule.id, patientId: scope === 'patient' ? scopeId : null, details: { key, scope, scopeId, version: rule.version, enabled } });
+      await deps.audit.record({
+        actor: p,
+        action: 'alert-rule.save',
+        entityType: 'AlertRule',
+        entityId: rule.id,
+        patientId: scope === 'patient' ? scopeId : null,
+        details: { key, scope, scopeId, version: rule.version, enabled },
+      });
       await reload();
       await deps.rules.notifyChanged(rule.id);
       return rule;

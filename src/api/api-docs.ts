@@ -35,7 +35,10 @@ export function renderRouteTable(doc: OpenApiDocument): string {
 function renderUnion(union: z.ZodDiscriminatedUnion): string {
   return union.options
     .map((option) => {
-      const schema = z.toJSONSchema(option as z.ZodType, { io: 'output', unrepresentable: 'any' }) as { properties?: Record<string, { const?: unknown; enum?: unknown[] }>; required?: string[] };
+      const schema = z.toJSONSchema(option as z.ZodType, { io: 'output', unrepresentable: 'any' }) as {
+        properties?: Record<string, { const?: unknown; enum?: unknown[] }>;
+        required?: string[];
+      };
       const props = schema.properties ?? {};
       const type = props.type?.const ?? props.type?.enum?.join('" | "');
       const fields = Object.keys(props)
@@ -47,7 +50,15 @@ function renderUnion(union: z.ZodDiscriminatedUnion): string {
 }
 
 export function renderLiveMessages(): string {
-  return ['Server → client:', '', renderUnion(LiveServerMessage as unknown as z.ZodDiscriminatedUnion), '', 'Client → server:', '', renderUnion(LiveClientMessage as unknown as z.ZodDiscriminatedUnion)].join('\n');
+  return [
+    'Server → client:',
+    '',
+    renderUnion(LiveServerMessage as unknown as z.ZodDiscriminatedUnion),
+    '',
+    'Client → server:',
+    '',
+    renderUnion(LiveClientMessage as unknown as z.ZodDiscriminatedUnion),
+  ].join('\n');
 }
 
 const marker = (name: string) => [`<!-- generated:${name} (npm run docs:api) -->`, `<!-- /generated:${name} -->`] as const;

@@ -1,22 +1,33 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../platform/errors.ts';
 
-const FHIR_ISSUE: Record<number, string> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 412: 'conflict', 422: 'processing', 429: 'throttled', 503: 'transient' };
+const FHIR_ISSUE: Record<number, string> = {
+  400: 'invalid',
+  401: 'login',
+  403: 'forbidden',
+  404: 'not-found',
+  409: 'conflict',
+  412: 'conflict',
+  422: 'processing',
+  429: 'throttled',
+  503: 'transient',
+};
 
 /** The one place errors become HTTP answers: JSON on /api, OperationOutcome on /fhir; never a stack or SQL. */
 export function toHttpError(err: unknown): { status: number; code: string; message: string } {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   const fe = err as FastifyError;
   if (fe?.validation) return { status: 400, code: 'VALIDATION', message: validationMessage(fe) };
-  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return { status: fe.statusCode, code: fe.code ?? 'BAD_REQUEST', message: fe.message };
+  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+    return { status: fe.statusCode, code: fe.code ?? 'BAD_REQUEST', message: fe.message };
   return { status: 500, code: 'INTERNAL', message: 'internal error; see the server log' };
 }
 
 /** "body.email: Invalid input…": where (body, querystring, params) and which field, then what is wrong. */
 function validationMessage(fe: FastifyError): string {
   const where = fe.validationContext ?? 'request';
-  return fe.validation!
-    .slice(0, 3)
+  return fe
+    .validation!.slice(0, 3)
     .map((v) => {
       const field = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
       return `${where}${field ? '.' + field : ''}: ${v.message ?? 'invalid'}`;

@@ -67,15 +67,25 @@ export async function createHttpServer(deps: {
   const sec = deps.security ?? { trustedProxies: [], allowedOrigins: [] };
   // F7: X-Forwarded-For is believed only from the configured proxies, so req.ip is the real client.
   const trustProxy = sec.trustedProxies.length ? sec.trustedProxies : false;
-  const app = Fastify({ loggerInstance: deps.logger.child({ module: 'http' }) as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 8 * 1024 * 1024, trustProxy,
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ module: 'http' }) as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 8 * 1024 * 1024,
+    trustProxy,
     // Errors raised by the router itself (a path parameter over maxParamLength, a malformed URL) answer in
     // the API's own error shape, and without echoing the hostile path back.
     frameworkErrors: (err, req, reply) => {
       const code = (err as { code?: string }).code;
       const status = (err as { statusCode?: number }).statusCode ?? 400;
-      const message = code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long (at most 100 characters)' : code === 'FST_ERR_BAD_URL' ? 'the URL is malformed' : 'bad request';
+      const message =
+        code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a path parameter is too long (at most 100 characters)'
+          : code === 'FST_ERR_BAD_URL'
+            ? 'the URL is malformed'
+            : 'bad request';
       return errorHandler(Object.assign(new Error(message), { statusCode: status, code: code ?? 'BAD_REQUEST' }), req, reply);
-    } }).withTypeProvider<ZodTypeProvider>();
+    },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializer(deps.strictResponses) as FastifySerializerCompiler<unknown>);
   app.setErrorHandler(errorHandler);
@@ -134,7 +144,11 @@ export async function createHttpServer(deps: {
     if (!url.startsWith('/api') && !url.startsWith('/fhir')) return;
     const cred = req.principal?.credential;
     if (cred && cred.stage !== 'full' && !PARTIAL_SESSION_ROUTES.some(([method, path]) => method === req.method && path === url)) {
-      throw new AppError('UNAUTHENTICATED', cred.stage === 'mfa' ? 'enter the code from your authenticator app to finish signing in' : 'set up two-step sign-in first (an authenticator app)', { stage: cred.stage });
+      throw new AppError(
+        'UNAUTHENTICATED',
+        cred.stage === 'mfa' ? 'enter the code from your authenticator app to finish signing in' : 'set up two-step sign-in first (an authenticator app)',
+        { stage: cred.stage },
+      );
     }
     if (cred?.scope === 'read' && req.method !== 'GET' && req.method !== 'HEAD') throw new AppError('FORBIDDEN', 'this API token is read-only');
   });

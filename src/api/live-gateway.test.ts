@@ -47,13 +47,20 @@ describe('live gateway scoping', () => {
       else c.invalid.push(JSON.parse(raw.toString()));
     });
     await new Promise((r) => ws.once('open', r));
-    await eventually(() => c.got.some((m) => m.type === 'hello'), (v) => v);
+    await eventually(
+      () => c.got.some((m) => m.type === 'hello'),
+      (v) => v,
+    );
     clients.push(c);
     return c;
   }
 
   const post = (d: { id: string; secret: string }, kind: 'telemetry' | 'ecg', body: unknown) =>
-    fetch(`${app.httpUrl}/api/v1/devices/${d.id}/${kind}`, { method: 'POST', headers: { authorization: `Bearer ${d.secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${app.httpUrl}/api/v1/devices/${d.id}/${kind}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${d.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const readingsOf = (c: Client) => c.got.filter((m): m is Extract<LiveServerMessage, { type: 'readings' }> => m.type === 'readings').map((m) => m.patientId);
 
   it('sends each patient’s readings only to those who may see that patient', async () => {
@@ -71,7 +78,10 @@ describe('live gateway scoping', () => {
     const now = Date.now();
     expect((await post(devices.a, 'telemetry', { ts: now, seq: 1, hr: 71 })).status).toBe(202);
     expect((await post(devices.b, 'telemetry', { ts: now, seq: 1, hr: 72 })).status).toBe(202);
-    await eventually(() => readingsOf(admin), (v) => v.includes(a) && v.includes(b));
+    await eventually(
+      () => readingsOf(admin),
+      (v) => v.includes(a) && v.includes(b),
+    );
     await new Promise((r) => setTimeout(r, 300)); // time for any wrongly routed message to arrive
 
     expect(new Set(readingsOf(admin))).toEqual(new Set([a, b]));
@@ -87,24 +97,40 @@ describe('live gateway scoping', () => {
     const nurse = await app.tokenFor('clinician');
     await app.services.patientService.assignClinician(a, nurse.practitionerId!, 'system');
     const c = await connect(nurse.token);
-    const chunk = (seq: number) => ({ ts: Date.now(), seq, fs: 250, lead: 'II', unit: 'uV', samples: Array.from({ length: 250 }, (_, i) => Math.round(300 * Math.sin(i / 10))) });
+    const chunk = (seq: number) => ({
+      ts: Date.now(),
+      seq,
+      fs: 250,
+      lead: 'II',
+      unit: 'uV',
+      samples: Array.from({ length: 250 }, (_, i) => Math.round(300 * Math.sin(i / 10))),
+    });
 
     expect((await post(devices.ecgA, 'ecg', chunk(1))).status).toBe(202);
     await new Promise((r) => setTimeout(r, 300));
     expect(c.got.filter((m) => m.type === 'ecg')).toEqual([]);
 
     c.send({ type: 'subscribe-ecg', patientId: b });
-    await eventually(() => c.got.filter((m) => m.type === 'error'), (v) => v.length > 0);
+    await eventually(
+      () => c.got.filter((m) => m.type === 'error'),
+      (v) => v.length > 0,
+    );
     expect(c.got.find((m) => m.type === 'error')).toEqual({ type: 'error', message: `patient ${b} not found` });
 
     c.send({ type: 'subscribe-ecg', patientId: a });
     await new Promise((r) => setTimeout(r, 200));
     expect((await post(devices.ecgA, 'ecg', chunk(2))).status).toBe(202);
-    const ecg = await eventually(() => c.got.filter((m) => m.type === 'ecg'), (v) => v.length > 0);
+    const ecg = await eventually(
+      () => c.got.filter((m) => m.type === 'ecg'),
+      (v) => v.length > 0,
+    );
     expect(ecg[0]).toMatchObject({ type: 'ecg', patientId: a, deviceId: devices.ecgA.id, fs: 250, lead: 'II' });
 
     c.send({ type: 'ping' });
-    await eventually(() => c.got.some((m) => m.type === 'pong'), (v) => v);
+    await eventually(
+      () => c.got.some((m) => m.type === 'pong'),
+      (v) => v,
+    );
     c.send('not json at all');
     expect(c.invalid).toEqual([]);
   });

@@ -32,7 +32,16 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export function registerLiveGateway(
   app: Api,
-  deps: { events: EventBus; access: AccessPolicy; auth: AuthService; logger: Logger; origins?: OriginCheck; /** [sec] a consent given or revoked: that user's feeds re-read their scope at once */ scopeChanges?: { onScopeChanged(l: (userId: string) => void): () => void } },
+  deps: {
+    events: EventBus;
+    access: AccessPolicy;
+    auth: AuthService;
+    logger: Logger;
+    origins?: OriginCheck;
+    /** [sec] a consent given or revoked: that user's feeds re-read their scope at once */ scopeChanges?: {
+      onScopeChanged(l: (userId: string) => void): () => void;
+    };
+  },
 ) {
   const log = deps.logger.child({ module: 'live' });
   const subscribers = new Set<Subscriber>();
@@ -60,7 +69,12 @@ export function registerLiveGateway(
     for (const s of subscribers) {
       const c = s.principal.credential;
       if (s.principal.userId !== e.userId) continue;
-      if ('all' in e || ('sessionIds' in e && c?.kind === 'session' && e.sessionIds.includes(c.id)) || ('tokenIds' in e && c?.kind === 'token' && e.tokenIds.includes(c.id))) end(s, 'session ended');
+      if (
+        'all' in e ||
+        ('sessionIds' in e && c?.kind === 'session' && e.sessionIds.includes(c.id)) ||
+        ('tokenIds' in e && c?.kind === 'token' && e.tokenIds.includes(c.id))
+      )
+        end(s, 'session ended');
     }
   });
 
@@ -99,77 +113,132 @@ export function registerLiveGateway(
         broadcast(patientId, {
           type: 'readings',
           patientId,
-          readings: rows.map((r) => ({ code: r.code, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString(), deviceId: r.deviceId, ...(r.method ? { method: r.method } : {}) })),
+          readings: rows.map((r) => ({
+            code: r.code,
+            value: r.value,
+            unit: r.unit,
+            ts: new Date(r.ts).toISOString(),
+            deviceId: r.deviceId,
+            ...(r.method ? { method: r.method } : {}),
+          })),
         });
       }
     }),
     deps.events.on('ecg.stored', (c) =>
-      broadcast(c.patientId, { type: 'ecg', patientId: c.patientId, deviceId: c.deviceId, fs: c.fs, lead: c.lead, unit: c.unit, ts: new Date(c.ts).toISOString(), samples: c.samples }, (s) => s.ecgPatients.has(c.patientId)),
+      broadcast(
+        c.patientId,
+        {
+          type: 'ecg',
+          patientId: c.patientId,
+          deviceId: c.deviceId,
+          fs: c.fs,
+          lead: c.lead,
+          unit: c.unit,
+          ts: new Date(c.ts).toISOString(),
+          samples: c.samples,
+        },
+        (s) => s.ecgPatients.has(c.patientId),
+      ),
     ),
     deps.events.on('device.status', (d) => {
-      if (d.patientId) broadcast(d.patientId, { type: 'device', deviceId: d.deviceId, patientId: d.patientId, online: d.online, battery: d.battery ?? null, lastSeenAt: iso(d.ts) });
+      if (d.patientId)
+        broadcast(d.patientId, {
+          type: 'device',
+          deviceId: d.deviceId,
+          patientId: d.patientId,
+          online: d.online,
+          battery: d.battery ?? null,
+          lastSeenAt: iso(d.ts),
+        });
     }),
     deps.events.on('news2.scored', (e) =>
-      broadcast(e.patientId, { type: 'news2', patientId: e.patientId, score: e.score, partialScore: e.partialScore, risk: e.risk, minimumRisk: e.minimumRisk, complete: e.complete, components: e.components }),
+      broadcast(e.patientId, {
+        type: 'news2',
+        patientId: e.patientId,
+        score: e.score,
+        partialScore: e.partialScore,
+        risk: e.risk,
+        minimumRisk: e.minimumRisk,
+        complete: e.complete,
+        components: e.components,
+      }),
     ),
     deps.events.on('ecg.episode', (e) =>
       broadcast(e.patientId, {
-        type: e.kind === 'af' ? 'ecg.af' : 'ecg.vf', patientId: e.patientId, deviceId: e.deviceId, state: e.state, at: iso(e.at),
-        ...(e.startedAt !== undefined ? { start: iso(e.startedAt) } : {}), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}), ...(e.reason ? { reason: e.reason } : {}),
+        type: e.kind === 'af' ? 'ecg.af' : 'ecg.vf',
+        patientId: e.patientId,
+        deviceId: e.deviceId,
+        state: e.state,
+        at: iso(e.at),
+        ...(e.startedAt !== undefined ? { start: iso(e.startedAt) } : {}),
+        ...(e.confidence !== undefined ? { confidence: e.confidence } : {}),
+        ...(e.reason ? { reason: e.reason } : {}),
       }),
     ),
     deps.events.on('alert.changed', (e) => broadcast(e.patientId, { type: 'alert', event: e.event, patientId: e.patientId, alert: e.alert })),
-    deps.events.on('message.sent', (e) => broadcast(e.patientId, { type: 'message', patientId: e.patientId, threadId: e.threadId, message: e.message as LiveMessageOf<'message'>['message'] })),
+    deps.events.on('message.sent', (e) =>
+      broadcast(e.patientId, { type: 'message', patientId: e.patientId, threadId: e.threadId, message: e.message as LiveMessageOf<'message'>['message'] }),
+    ),
     deps.events.on('message.read', (e) => broadcast(e.patientId, { type: 'message.read', ...e })),
-    deps.events.on('appointment.changed', (e) => broadcast(e.patientId, { type: 'appointment', patientId: e.patientId, appointment: e.appointment as LiveMessageOf<'appointment'>['appointment'] })),
+    deps.events.on('appointment.changed', (e) =>
+      broadcast(e.patientId, { type: 'appointment', patientId: e.patientId, appointment: e.appointment as LiveMessageOf<'appointment'>['appointment'] }),
+    ),
     deps.events.on('visit.waiting', (e) => broadcast(e.patientId, { type: 'visit.waiting', ...e })),
     deps.events.on('command.changed', (e) => {
       if (e.patientId) broadcast(e.patientId, { type: 'command', patientId: e.patientId, command: e.command });
     }),
   ];
 
-  app.get('/api/v1/stream', {
-    websocket: true,
-    config: { policy: policy.public('authenticates itself (cookie, bearer or ?token=) and closes with 4401') },
-    schema: { summary: 'Live feed (WebSocket, protocol in api/contracts/live.ts)', querystring: StreamQuery },
-  }, async (socket: WebSocket, req) => {
-    // F5: a page on another origin must not ride the user's cookie into the live feed (cross-site WebSocket hijacking).
-    const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
-    if (refused) {
-      socket.close(4403, 'origin not allowed');
-      return;
-    }
-    const query = req.query.token;
-    const bearer = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : typeof query === 'string' ? query : null;
-    const cookie = req.cookies?.[SESSION_COOKIE];
-    const secret: Subscriber['secret'] = bearer ? { kind: 'token', value: bearer } : cookie ? { kind: 'session', value: cookie } : null;
-    const principal = secret ? (secret.kind === 'token' ? await deps.auth.principalFromToken(secret.value) : await deps.auth.principalFromSession(secret.value)) : null;
-    if (!principal || principal.credential?.stage !== 'full') {
-      socket.close(4401, 'unauthenticated');
-      return;
-    }
-    const s: Subscriber = { socket, principal, secret, patients: new Set(), ecgPatients: new Set() };
-    await refresh(s);
-    subscribers.add(s);
-    socket.on('message', (raw: Buffer) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(raw.toString());
-      } catch {
-        return send(s, { type: 'error', message: 'messages must be JSON' });
+  app.get(
+    '/api/v1/stream',
+    {
+      websocket: true,
+      config: { policy: policy.public('authenticates itself (cookie, bearer or ?token=) and closes with 4401') },
+      schema: { summary: 'Live feed (WebSocket, protocol in api/contracts/live.ts)', querystring: StreamQuery },
+    },
+    async (socket: WebSocket, req) => {
+      // F5: a page on another origin must not ride the user's cookie into the live feed (cross-site WebSocket hijacking).
+      const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
+      if (refused) {
+        socket.close(4403, 'origin not allowed');
+        return;
       }
-      const parsed = LiveClientMessage.safeParse(json);
-      if (!parsed.success) return; // unknown messages are ignored (a newer client may send more)
-      const msg = parsed.data;
-      if (msg.type === 'subscribe-ecg') {
-        if (sees(s, msg.patientId)) s.ecgPatients.add(msg.patientId);
-        else send(s, { type: 'error', message: `patient ${msg.patientId} not found` });
-      } else if (msg.type === 'unsubscribe-ecg') s.ecgPatients.delete(msg.patientId);
-      else if (msg.type === 'ping') send(s, { type: 'pong' });
-    });
-    socket.on('close', () => subscribers.delete(s));
-    send(s, { type: 'hello', protocol: LIVE_PROTOCOL_VERSION, user: principal.email, role: principal.role });
-  });
+      const query = req.query.token;
+      const bearer = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : typeof query === 'string' ? query : null;
+      const cookie = req.cookies?.[SESSION_COOKIE];
+      const secret: Subscriber['secret'] = bearer ? { kind: 'token', value: bearer } : cookie ? { kind: 'session', value: cookie } : null;
+      const principal = secret
+        ? secret.kind === 'token'
+          ? await deps.auth.principalFromToken(secret.value)
+          : await deps.auth.principalFromSession(secret.value)
+        : null;
+      if (!principal || principal.credential?.stage !== 'full') {
+        socket.close(4401, 'unauthenticated');
+        return;
+      }
+      const s: Subscriber = { socket, principal, secret, patients: new Set(), ecgPatients: new Set() };
+      await refresh(s);
+      subscribers.add(s);
+      socket.on('message', (raw: Buffer) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(raw.toString());
+        } catch {
+          return send(s, { type: 'error', message: 'messages must be JSON' });
+        }
+        const parsed = LiveClientMessage.safeParse(json);
+        if (!parsed.success) return; // unknown messages are ignored (a newer client may send more)
+        const msg = parsed.data;
+        if (msg.type === 'subscribe-ecg') {
+          if (sees(s, msg.patientId)) s.ecgPatients.add(msg.patientId);
+          else send(s, { type: 'error', message: `patient ${msg.patientId} not found` });
+        } else if (msg.type === 'unsubscribe-ecg') s.ecgPatients.delete(msg.patientId);
+        else if (msg.type === 'ping') send(s, { type: 'pong' });
+      });
+      socket.on('close', () => subscribers.delete(s));
+      send(s, { type: 'hello', protocol: LIVE_PROTOCOL_VERSION, user: principal.email, role: principal.role });
+    },
+  );
 
   return {
     clientCount: () => subscribers.size,

@@ -16,13 +16,19 @@ describe('OpenAPI', () => {
   it('serves /api/openapi.json without sign-in, and it validates as OpenAPI 3.1', async () => {
     const res = await fetch(`${app.httpUrl}/api/openapi.json`);
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { description?: string; requestBody?: unknown; parameters?: Array<{ name: string; in: string }> }>> };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { description?: string; requestBody?: unknown; parameters?: Array<{ name: string; in: string }> }>>;
+    };
     expect(doc.openapi).toBe('3.1.0');
     await SwaggerParser.validate(structuredClone(doc) as never);
 
     // Every API route is in it (OpenAPI writes /x/{id} for /x/:id), with its access policy.
     const documented = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)));
-    for (const r of app.routes.routes().filter(isApiRoute).filter((x) => x.method !== 'HEAD' && !x.websocket && x.hasResponseSchema)) {
+    for (const r of app.routes
+      .routes()
+      .filter(isApiRoute)
+      .filter((x) => x.method !== 'HEAD' && !x.websocket && x.hasResponseSchema)) {
       // @fastify/swagger writes a trailing wildcard `*` as `{*}`.
       const name = `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, '/{*}')}`;
       expect(documented.has(name), name).toBe(true);

@@ -21,7 +21,13 @@ describe('request input is typed by its schema, never cast', () => {
   });
 
   it('the pattern finds what it must (so an empty result means something)', () => {
-    for (const s of ['req.body as { a: string }', '(req.body ?? {}) as X', 'req.query as Query', '(req.params as { id: string }).id', '(req.query ?? {}) as Record<string, unknown>']) {
+    for (const s of [
+      'req.body as { a: string }',
+      '(req.body ?? {}) as X',
+      'req.query as Query',
+      '(req.params as { id: string }).id',
+      '(req.query ?? {}) as Record<string, unknown>',
+    ]) {
       expect(s.match(REQUEST_CAST), s).not.toBeNull();
     }
     expect('const body = req.body;'.match(REQUEST_CAST)).toBeNull();

@@ -29,11 +29,21 @@ describe('every registered route has a schema and a policy', () => {
   afterAll(async () => app && (await app.stop()));
 
   const api = () => routes.filter(isApiRoute).filter((r) => r.method !== 'HEAD');
-  const concrete = (url: string) => url.replace(/:(\w+)/g, (_m, name: string) => (name === 'id' && url.startsWith('/api/v1/patients') ? patientId : name === 'type' ? 'Patient' : `nonexistent-${name}`));
+  const concrete = (url: string) =>
+    url.replace(/:(\w+)/g, (_m, name: string) =>
+      name === 'id' && url.startsWith('/api/v1/patients') ? patientId : name === 'type' ? 'Patient' : `nonexistent-${name}`,
+    );
 
   it('finds the whole API (a sanity floor, so an empty registry cannot pass)', () => {
     expect(api().length).toBeGreaterThanOrEqual(40);
-    for (const expected of ['GET /api/v1/patients', 'POST /api/v1/devices/:id/commands', 'GET /api/v1/alerts', 'GET /fhir/R4/:type', 'GET /api/v1/stream', 'GET /health']) {
+    for (const expected of [
+      'GET /api/v1/patients',
+      'POST /api/v1/devices/:id/commands',
+      'GET /api/v1/alerts',
+      'GET /fhir/R4/:type',
+      'GET /api/v1/stream',
+      'GET /health',
+    ]) {
       expect(routes.map((r) => `${r.method} ${r.url}`)).toContain(expected);
     }
   });
@@ -94,7 +104,12 @@ describe('a route that skips the pattern', () => {
     const { http, registry } = await createHttpServer(await deps());
     http.get('/api/v1/loose/:id', { config: { policy: policy.admin() } }, async () => ({}));
     await http.ready();
-    expect(contractProblems(registry.routes())).toEqual(['GET /api/v1/loose/:id: no response schema', 'GET /api/v1/loose/:id: no params schema', 'HEAD /api/v1/loose/:id: no response schema', 'HEAD /api/v1/loose/:id: no params schema']);
+    expect(contractProblems(registry.routes())).toEqual([
+      'GET /api/v1/loose/:id: no response schema',
+      'GET /api/v1/loose/:id: no params schema',
+      'HEAD /api/v1/loose/:id: no response schema',
+      'HEAD /api/v1/loose/:id: no params schema',
+    ]);
     await http.close();
   });
 });

@@ -15,9 +15,21 @@ import { cliConfig, findRunningServer } from './runtime.ts';
  */
 export interface Clinic {
   via: 'server' | 'database';
-  addUser(u: { email: string; role: Role; password?: string; patientId?: string; displayName?: string }): Promise<{ id: string; email: string; role: string; password?: string }>;
-  createToken(email: string, name?: string, opts?: TokenOptions): Promise<{ id: string; token: string; scope?: string; expiresAt?: string | null; patientIds?: string[] | null }>;
-  listTokens(): Promise<Array<{ id: string; email?: string; name: string | null; scope: string; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }>>;
+  addUser(u: {
+    email: string;
+    role: Role;
+    password?: string;
+    patientId?: string;
+    displayName?: string;
+  }): Promise<{ id: string; email: string; role: string; password?: string }>;
+  createToken(
+    email: string,
+    name?: string,
+    opts?: TokenOptions,
+  ): Promise<{ id: string; token: string; scope?: string; expiresAt?: string | null; patientIds?: string[] | null }>;
+  listTokens(): Promise<
+    Array<{ id: string; email?: string; name: string | null; scope: string; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }>
+  >;
   revokeToken(id: string): Promise<void>;
   setDisabled(email: string, disabled: boolean): Promise<void>;
   addPatient(p: { name: string; birthDate?: string; sex?: string; settings?: Record<string, unknown> }): Promise<{ id: string }>;

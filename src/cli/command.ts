@@ -30,7 +30,10 @@ export interface CliCommand {
 
 /** A failure the user caused or can fix: printed as one line, no stack trace. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }

@@ -44,7 +44,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   // Drop the verb words (they are the first `used` non-flag words).
   const rest = [...argv];
-  for (let removed = 0, i = 0; removed < used && i < rest.length; ) {
+  for (let removed = 0, i = 0; removed < used && i < rest.length;) {
     if (!rest[i].startsWith('-')) {
       rest.splice(i, 1);
       removed++;

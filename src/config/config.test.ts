@@ -30,6 +30,10 @@ describe('config', () => {
   });
   it('holds the key settings (nothing else reads process.env for them)', () => {
     expect(loadConfig({}).keys).toEqual({ masterKey: undefined, auditKey: undefined, auditAnchor: undefined });
-    expect(loadConfig({ VIGIL_MASTER_KEY: 'a2V5', VIGIL_AUDIT_KEY: 'YXVk', VIGIL_AUDIT_ANCHOR: '/srv/anchor.json' }).keys).toEqual({ masterKey: 'a2V5', auditKey: 'YXVk', auditAnchor: '/srv/anchor.json' });
+    expect(loadConfig({ VIGIL_MASTER_KEY: 'a2V5', VIGIL_AUDIT_KEY: 'YXVk', VIGIL_AUDIT_ANCHOR: '/srv/anchor.json' }).keys).toEqual({
+      masterKey: 'a2V5',
+      auditKey: 'YXVk',
+      auditAnchor: '/srv/anchor.json',
+    });
   });
 });

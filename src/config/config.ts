@@ -75,7 +75,10 @@ export interface SecurityConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly setting: string, message: string) {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
     super(`${setting}: ${message}`);
   }
 }
@@ -94,18 +97,25 @@ const bool = z
   .transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
 
 const url = (schemes: string[]) =>
-  z.string().refine((s) => {
-    try {
-      return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${schemes.map((s) => s + '://').join(' or ')}`);
+  z.string().refine(
+    (s) => {
+      try {
+        return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${schemes.map((s) => s + '://').join(' or ')}`,
+  );
 
 /** Key material: an error about one names the setting, never its value. */
 const SECRET_SETTINGS = new Set(['VIGIL_MASTER_KEY', 'VIGIL_AUDIT_KEY']);
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 const fields = {
   VIGIL_HTTP_PORT: port(true).default(8080),
@@ -121,15 +131,57 @@ const fields = {
   VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
   VIGIL_COMMAND_ANSWER_TIMEOUT_S: z.coerce.number().int('must be whole seconds').min(5, 'must be at least 5').max(3600, 'must be at most 3600').default(120),
   VIGIL_STRICT_RESPONSES: bool.default(false),
-  VIGIL_COMMAND_QUEUE_TTL_S: z.coerce.number().int('must be whole seconds').min(60, 'must be at least 60').max(7 * 86_400, 'must be at most 7 days').default(3600),
-  VIGIL_RETENTION_DEDUP_DAYS: z.coerce.number().int('must be whole days').min(8, 'must be at least 8 (devices and broker sessions re-send for up to 7 days)').max(3650).default(14),
+  VIGIL_COMMAND_QUEUE_TTL_S: z.coerce
+    .number()
+    .int('must be whole seconds')
+    .min(60, 'must be at least 60')
+    .max(7 * 86_400, 'must be at most 7 days')
+    .default(3600),
+  VIGIL_RETENTION_DEDUP_DAYS: z.coerce
+    .number()
+    .int('must be whole days')
+    .min(8, 'must be at least 8 (devices and broker sessions re-send for up to 7 days)')
+    .max(3650)
+    .default(14),
   VIGIL_RETENTION_REJECTIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(30),
   VIGIL_RETENTION_NOTIFICATIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(90),
-  VIGIL_TRUSTED_PROXIES: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x)), 'must be a comma-separated list of IP addresses or CIDR ranges'),
-  VIGIL_ALLOWED_ORIGINS: z.string().default('').refine((s) => s.split(',').map((x) => x.trim()).filter(Boolean).every((x) => /^https?:\/\/[^/\s]+$/.test(x)), 'must be a comma-separated list of origins like https://portal.example.org'),
+  VIGIL_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .refine(
+      (s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+          .every((x) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x)),
+      'must be a comma-separated list of IP addresses or CIDR ranges',
+    ),
+  VIGIL_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .refine(
+      (s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+          .every((x) => /^https?:\/\/[^/\s]+$/.test(x)),
+      'must be a comma-separated list of origins like https://portal.example.org',
+    ),
   VIGIL_REQUIRE_MFA: bool.optional(),
-  VIGIL_SESSION_IDLE_MIN: z.coerce.number().int('must be whole minutes').min(1, 'must be at least 1').max(24 * 60, 'must be at most 1440').default(30),
-  VIGIL_SESSION_MAX_HOURS: z.coerce.number().int('must be whole hours').min(1, 'must be at least 1').max(24 * 30, 'must be at most 720').default(12),
+  VIGIL_SESSION_IDLE_MIN: z.coerce
+    .number()
+    .int('must be whole minutes')
+    .min(1, 'must be at least 1')
+    .max(24 * 60, 'must be at most 1440')
+    .default(30),
+  VIGIL_SESSION_MAX_HOURS: z.coerce
+    .number()
+    .int('must be whole hours')
+    .min(1, 'must be at least 1')
+    .max(24 * 30, 'must be at most 720')
+    .default(12),
   VIGIL_MASTER_KEY: z.string().optional(),
   VIGIL_AUDIT_KEY: z.string().optional(),
   VIGIL_AUDIT_ANCHOR: z.string().optional(),
@@ -168,7 +220,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: v.VIGIL_PUBLIC_URL,
     commandAnswerTimeoutS: v.VIGIL_COMMAND_ANSWER_TIMEOUT_S,
     commandQueueTtlS: v.VIGIL_COMMAND_QUEUE_TTL_S,
-    retention: { dedupDays: v.VIGIL_RETENTION_DEDUP_DAYS, rejectionsDays: v.VIGIL_RETENTION_REJECTIONS_DAYS, notificationsDays: v.VIGIL_RETENTION_NOTIFICATIONS_DAYS },
+    retention: {
+      dedupDays: v.VIGIL_RETENTION_DEDUP_DAYS,
+      rejectionsDays: v.VIGIL_RETENTION_REJECTIONS_DAYS,
+      notificationsDays: v.VIGIL_RETENTION_NOTIFICATIONS_DAYS,
+    },
     security: {
       trustedProxies: list(v.VIGIL_TRUSTED_PROXIES),
       allowedOrigins: list(v.VIGIL_ALLOWED_ORIGINS),

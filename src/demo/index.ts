@@ -29,7 +29,10 @@ export async function startDemo(config: Config, logger: Logger) {
      * to the data dir, then starts its simulated devices against the broker. Returns the clinic (its logins
      * are shown on the sign-in page and in the start banner).
      */
-    async start(services: { auth: AuthService; patientService: PatientService; deviceService: DeviceService; userCount(): Promise<number> }, mqttUrl: string | null): Promise<DemoClinic | null> {
+    async start(
+      services: { auth: AuthService; patientService: PatientService; deviceService: DeviceService; userCount(): Promise<number> },
+      mqttUrl: string | null,
+    ): Promise<DemoClinic | null> {
       clinic = await loadDemoClinic(config.dataDir);
       if (!clinic && (await services.userCount()) <= 1) clinic = await seedDemoClinic(services, config.dataDir);
       if (clinic && mqttUrl) {
@@ -46,7 +49,8 @@ export async function startDemo(config: Config, logger: Logger) {
       for (const l of clinic.logins) lines.push(`    ${l.role.padEnd(9)} ${l.email.padEnd(22)} ${l.password}`);
       lines.push('', `  Simulated devices: ${clinic.patients.reduce((n, p) => n + p.devices.length, 0)} for ${clinic.patients.length} patients`);
       if (mailbox) lines.push(`  Alert emails:      demo mailbox (Admin page), SMTP ${mailbox.url}`);
-      if (!config.security.requireMfa) lines.push('  Two-step sign-in:  optional in this localhost demo (VIGIL_REQUIRE_MFA=1 requires it, as in a real clinic)');
+      if (!config.security.requireMfa)
+        lines.push('  Two-step sign-in:  optional in this localhost demo (VIGIL_REQUIRE_MFA=1 requires it, as in a real clinic)');
       return lines;
     },
 

@@ -38,7 +38,11 @@ const DEMO_FILE = 'demo-clinic.json'; // demo credentials and simulated device s
  * patients with provisioned devices, and one patient login. Device secrets are kept (demo only) so that the
  * simulator can connect again after a restart.
  */
-export async function seedDemoClinic(s: { auth: AuthService; patientService: PatientService; deviceService: DeviceService }, dataDir: string, patientCount = 12): Promise<DemoClinic> {
+export async function seedDemoClinic(
+  s: { auth: AuthService; patientService: PatientService; deviceService: DeviceService },
+  dataDir: string,
+  patientCount = 12,
+): Promise<DemoClinic> {
   const logins: DemoClinic['logins'] = [];
   const user = async (email: string, role: 'admin' | 'clinician' | 'patient', name: string, patientId?: string) => {
     const password = generatePassword();

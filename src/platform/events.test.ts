@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { createEventBus } from './events.ts';
 import type { StoredReading } from '../domain/types.ts';
 
-const reading = (value: number): StoredReading => ({ id: `r${value}`, patientId: 'p1', deviceId: 'd1', seq: value, code: '8867-4', value, unit: '/min', ts: 1_700_000_000_000 + value });
+const reading = (value: number): StoredReading => ({
+  id: `r${value}`,
+  patientId: 'p1',
+  deviceId: 'd1',
+  seq: value,
+  code: '8867-4',
+  value,
+  unit: '/min',
+  ts: 1_700_000_000_000 + value,
+});
 
 function capture() {
   const logged: Array<{ obj: Record<string, unknown>; msg: string }> = [];

@@ -21,7 +21,13 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
  * retry. A job is marked sent right after its channel accepted it; only a crash in between can repeat
  * it, and then it carries the same idempotency key.
  */
-export function createDeliveryWorker(deps: { outbox: NotificationsRepository; channels: Partial<Record<JobChannel, ChannelSender>>; config: AlertsConfig; clock: Clock; logger: Logger }) {
+export function createDeliveryWorker(deps: {
+  outbox: NotificationsRepository;
+  channels: Partial<Record<JobChannel, ChannelSender>>;
+  config: AlertsConfig;
+  clock: Clock;
+  logger: Logger;
+}) {
   const log = deps.logger.child({ module: 'alert-delivery' });
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;

@@ -40,22 +40,24 @@ export const FhirAnyPathParams = FhirReadParams.extend({ '*': z.string().max(256
 
 const SearchValue = z.union([z.string(), z.array(z.string())]).optional();
 /** The common search parameters, named for the API description; any other passes through to the FHIR service. */
-export const FhirSearchQuery = z.object({
-  _count: SearchValue,
-  _cursor: SearchValue,
-  _id: SearchValue,
-  _lastUpdated: SearchValue,
-  _summary: SearchValue,
-  _elements: SearchValue,
-  _total: SearchValue,
-  _sort: SearchValue,
-  _include: SearchValue,
-  _revinclude: SearchValue,
-  patient: SearchValue,
-  subject: SearchValue,
-  code: SearchValue,
-  date: SearchValue,
-}).catchall(SearchValue);
+export const FhirSearchQuery = z
+  .object({
+    _count: SearchValue,
+    _cursor: SearchValue,
+    _id: SearchValue,
+    _lastUpdated: SearchValue,
+    _summary: SearchValue,
+    _elements: SearchValue,
+    _total: SearchValue,
+    _sort: SearchValue,
+    _include: SearchValue,
+    _revinclude: SearchValue,
+    patient: SearchValue,
+    subject: SearchValue,
+    code: SearchValue,
+    date: SearchValue,
+  })
+  .catchall(SearchValue);
 
 /** Bulk Data IG v2 kick-off parameters (the service names an unsupported one). */
 export const BulkExportQuery = z.object({ _type: SearchValue, _since: SearchValue, _outputFormat: SearchValue }).catchall(SearchValue);

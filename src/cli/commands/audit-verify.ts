@@ -28,13 +28,24 @@ re-chained entries and a truncated tail are all reported, one line each, as they
       const result = await audit.verify((b) => {
         if (!args.json) io.stdout.write(`BAD entry ${b.id}: ${b.reason}\n`);
       });
-      const anchorLine = result.anchor ? `signed checkpoint: entry ${result.anchor.id} at ${result.anchor.at} ${result.anchor.ok ? 'matches' : 'DOES NOT match'}` : 'no signed checkpoint yet';
+      const anchorLine = result.anchor
+        ? `signed checkpoint: entry ${result.anchor.id} at ${result.anchor.at} ${result.anchor.ok ? 'matches' : 'DOES NOT match'}`
+        : 'no signed checkpoint yet';
       if (result.bad.length) {
-        print(io, args.json, { ok: false, checked: result.checked, bad: result.bad, firstBad: result.bad[0], anchor: result.anchor },
-          `Audit trail BROKEN: ${result.bad.length} bad of ${result.checked} entries (first: ${result.bad[0].id}); ${anchorLine}.`);
+        print(
+          io,
+          args.json,
+          { ok: false, checked: result.checked, bad: result.bad, firstBad: result.bad[0], anchor: result.anchor },
+          `Audit trail BROKEN: ${result.bad.length} bad of ${result.checked} entries (first: ${result.bad[0].id}); ${anchorLine}.`,
+        );
         return 1;
       }
-      print(io, args.json, { ok: true, checked: result.checked, bad: [], anchor: result.anchor }, `Audit trail intact: ${result.checked} entries verified; ${anchorLine}.`);
+      print(
+        io,
+        args.json,
+        { ok: true, checked: result.checked, bad: [], anchor: result.anchor },
+        `Audit trail intact: ${result.checked} entries verified; ${anchorLine}.`,
+      );
       return 0;
     } finally {
       await db.close();

@@ -17,12 +17,17 @@ MQTT username = id, password = secret, and publish to the topic (see README → 
     const clinic = await openClinic();
     try {
       const d = await clinic.addDevice({ patientId, type, name: typeof args.flags.name === 'string' ? args.flags.name : undefined });
-      print(io, args.json, { id: d.id, secret: d.secret, topic: d.topic }, [
-        `Device ${d.id} provisioned for ${patientId}.`,
-        `  MQTT username: ${d.id}`,
-        `  MQTT password: ${d.secret}   (shown once — store it in the device now)`,
-        `  Publish to:    ${d.topic}`,
-      ].join('\n'));
+      print(
+        io,
+        args.json,
+        { id: d.id, secret: d.secret, topic: d.topic },
+        [
+          `Device ${d.id} provisioned for ${patientId}.`,
+          `  MQTT username: ${d.id}`,
+          `  MQTT password: ${d.secret}   (shown once — store it in the device now)`,
+          `  Publish to:    ${d.topic}`,
+        ].join('\n'),
+      );
       return 0;
     } finally {
       await clinic.close();

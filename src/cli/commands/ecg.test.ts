@@ -34,7 +34,7 @@ describe('vigil ecg verbs', () => {
     const fs = 250;
     const beats: number[] = [0];
     let s = 7;
-    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     for (let i = 0; i < 600; i++) {
       const irregular = i >= 200 && i < 400;
       const rr = irregular ? 0.4 + 0.5 * rand() : 0.8;
@@ -60,7 +60,10 @@ describe('vigil ecg verbs', () => {
     expect(out.beats.length).toBeGreaterThan(1850);
     expect(out.beats.length).toBeLessThan(1880);
     const c = await cli(['ecg', 'classify', path.join(SHARED_DATA, 'cinc2017', 'A00003'), path.join(SHARED_DATA, 'cinc2017', 'A00004')]);
-    const lines = c.out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = c.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.record)).toEqual(['A00003', 'A00004']);
     for (const l of lines) expect(['N', 'A', 'O', '~']).toContain(l.label);
   });

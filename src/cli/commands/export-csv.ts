@@ -32,8 +32,11 @@ pandas.read_csv(FILE, parse_dates=["time"]).`,
     const server = await findRunningServer(config.dataDir);
     if (server) {
       const params = new URLSearchParams(Object.entries({ from: q.from, to: q.to, code: q.codes }).filter((e): e is [string, string] => e[1] !== undefined));
-      const res = await fetch(`${server.url}/api/v1/patients/${encodeURIComponent(patientId)}/readings.csv?${params}`, { headers: { authorization: `Bearer ${server.token}` } });
-      if (!res.ok) throw new CliError(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `server answered ${res.status}`);
+      const res = await fetch(`${server.url}/api/v1/patients/${encodeURIComponent(patientId)}/readings.csv?${params}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      });
+      if (!res.ok)
+        throw new CliError(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `server answered ${res.status}`);
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await write(Buffer.from(chunk).toString('utf8'));
     } else {
       const { openDatabase } = await import('../../platform/db.ts');

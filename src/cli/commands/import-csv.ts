@@ -13,11 +13,13 @@ import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
 function pairs(flag: string, v: string | boolean | undefined): Record<string, string> | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !v.includes('=')) throw new CliError(`--${flag} takes name=value pairs separated by commas (e.g. --${flag} hr=pulse,spo2=SpO2)`);
-  return Object.fromEntries(v.split(',').map((p) => {
-    const i = p.indexOf('=');
-    if (i <= 0) throw new CliError(`--${flag}: "${p}" is not name=value`);
-    return [p.slice(0, i).trim(), p.slice(i + 1).trim()];
-  }));
+  return Object.fromEntries(
+    v.split(',').map((p) => {
+      const i = p.indexOf('=');
+      if (i <= 0) throw new CliError(`--${flag}: "${p}" is not name=value`);
+      return [p.slice(0, i).trim(), p.slice(i + 1).trim()];
+    }),
+  );
 }
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
@@ -30,7 +32,11 @@ export async function openSink(): Promise<{ via: string; store(rows: CandidateRe
     return {
       via: 'server',
       async store(rows) {
-        const res = await fetch(`${server.url}/api/v1/readings/import`, { method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+        const res = await fetch(`${server.url}/api/v1/readings/import`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ rows }),
+        });
         const body = (await res.json().catch(() => ({}))) as ImportResult & { error?: { message: string } };
         if (!res.ok) throw new CliError(`the server refused the import: ${body.error?.message ?? res.status}`);
         return body;
@@ -98,9 +104,11 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
   async run(args, io: CliIo) {
     const file = args.positionals[0];
     if (!file) throw new CliError('missing FILE (vigil import csv FILE)');
-    const size = (await stat(file).catch(() => {
-      throw new CliError(`cannot read ${file}`);
-    })).size;
+    const size = (
+      await stat(file).catch(() => {
+        throw new CliError(`cannot read ${file}`);
+      })
+    ).size;
     const tz = str(args.flags.tz) ?? 'UTC';
     try {
       checkTimeZone(tz);
@@ -118,7 +126,16 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     const sink = await openSink();
     const started = Date.now();
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
-    const bar = tty ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WriteStream, format: 'importing {bar} {percentage}% | {stored} stored, {rejected} rejected | {rate} rows/s', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+    const bar = tty
+      ? new cliProgress.SingleBar(
+          {
+            stream: io.stderr as NodeJS.WriteStream,
+            format: 'importing {bar} {percentage}% | {stored} stored, {rejected} rejected | {rate} rows/s',
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
     bar?.start(size, 0, { stored: 0, rejected: 0, rate: 0 });
     let layout: CsvLayout | undefined;
     const rejects = openRejects(rejectsFile);
@@ -138,7 +155,11 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
           for (const r of result.rejections) reject(r.line, r.reason, raws.get(r.line));
         }
         totals.lines = batch.lines;
-        bar?.update(batch.bytes, { stored: totals.stored, rejected: totals.rejected, rate: Math.round(totals.lines / Math.max(0.001, (Date.now() - started) / 1000)) });
+        bar?.update(batch.bytes, {
+          stored: totals.stored,
+          rejected: totals.rejected,
+          rate: Math.round(totals.lines / Math.max(0.001, (Date.now() - started) / 1000)),
+        });
       }
     } catch (err) {
       if (err instanceof CsvLayoutError) throw new CliError(`${file}: ${err.message}`);
@@ -152,16 +173,32 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     const seconds = (Date.now() - started) / 1000;
     const rows = Math.max(0, totals.lines - 1);
     const summary = {
-      file, via: sink.via, format: layout?.format, columns: layout?.columns, ignoredColumns: layout?.ignored ?? [], rows,
-      stored: totals.stored, duplicates: totals.duplicates, rejected: totals.rejected, rejectsFile: totals.rejected ? rejectsFile : null,
-      seconds: Math.round(seconds * 100) / 100, rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
+      file,
+      via: sink.via,
+      format: layout?.format,
+      columns: layout?.columns,
+      ignoredColumns: layout?.ignored ?? [],
+      rows,
+      stored: totals.stored,
+      duplicates: totals.duplicates,
+      rejected: totals.rejected,
+      rejectsFile: totals.rejected ? rejectsFile : null,
+      seconds: Math.round(seconds * 100) / 100,
+      rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
     };
-    print(io, args.json, summary, [
-      `${file}: ${rows} rows read (${layout?.format} layout: ${Object.entries(layout?.columns ?? {}).map(([k, v]) => `${k}←${v}`).join(', ')})`,
-      `  ${totals.stored} readings stored, ${totals.duplicates} already there (skipped), ${totals.rejected} rows rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
-      ...(layout?.ignored.length ? [`  columns not imported: ${layout.ignored.join(', ')}`] : []),
-      `  ${summary.seconds} s, ${summary.rowsPerSecond} rows/s`,
-    ].join('\n'));
+    print(
+      io,
+      args.json,
+      summary,
+      [
+        `${file}: ${rows} rows read (${layout?.format} layout: ${Object.entries(layout?.columns ?? {})
+          .map(([k, v]) => `${k}←${v}`)
+          .join(', ')})`,
+        `  ${totals.stored} readings stored, ${totals.duplicates} already there (skipped), ${totals.rejected} rows rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
+        ...(layout?.ignored.length ? [`  columns not imported: ${layout.ignored.join(', ')}`] : []),
+        `  ${summary.seconds} s, ${summary.rowsPerSecond} rows/s`,
+      ].join('\n'),
+    );
     return totals.stored === 0 && totals.duplicates === 0 && totals.rejected > 0 ? 1 : 0;
   },
 };

@@ -44,8 +44,21 @@ are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
       await sink.close();
       await rejects.close();
     }
-    const summary = { file, via: sink.via, lines: totals.lines, stored: totals.stored, duplicates: totals.duplicates, rejected: totals.rejected, rejectsFile: totals.rejected ? rejectsFile : null };
-    print(io, args.json, summary, `${file}: ${totals.lines} lines; ${totals.stored} readings stored, ${totals.duplicates} already there, ${totals.rejected} rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`);
+    const summary = {
+      file,
+      via: sink.via,
+      lines: totals.lines,
+      stored: totals.stored,
+      duplicates: totals.duplicates,
+      rejected: totals.rejected,
+      rejectsFile: totals.rejected ? rejectsFile : null,
+    };
+    print(
+      io,
+      args.json,
+      summary,
+      `${file}: ${totals.lines} lines; ${totals.stored} readings stored, ${totals.duplicates} already there, ${totals.rejected} rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
+    );
     return totals.stored === 0 && totals.duplicates === 0 && totals.rejected > 0 ? 1 : 0;
   },
 };

@@ -4,7 +4,14 @@ import { runCliCaptured } from '../run-captured.ts';
 const run = (stdinText: string) => runCliCaptured(['score', 'news2'], stdinText);
 
 const base = {
-  respiratoryRate: 16, spo2: 97, spo2Scale: 1, onOxygen: false, systolicBP: 120, pulse: 70, consciousness: 'A', temperature: 37,
+  respiratoryRate: 16,
+  spo2: 97,
+  spo2Scale: 1,
+  onOxygen: false,
+  systolicBP: 120,
+  pulse: 70,
+  consciousness: 'A',
+  temperature: 37,
 };
 
 describe('vigil score news2', () => {

@@ -41,7 +41,9 @@ describe('security CLI', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ ok: true, bad: [] });
     const db = await openPgliteWorker(dir);
-    await db.exec("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET action = 'x' WHERE id IN (1, 2); ALTER TABLE audit_log ENABLE TRIGGER USER");
+    await db.exec(
+      "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET action = 'x' WHERE id IN (1, 2); ALTER TABLE audit_log ENABLE TRIGGER USER",
+    );
     await db.close();
     const bad = await runCliCaptured(['audit', 'verify']);
     expect(bad.code).toBe(1);

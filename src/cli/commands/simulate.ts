@@ -48,7 +48,9 @@ as real MQTT clients until Ctrl-C (or --duration). --mqtt defaults to MQTT_URL o
     io.stderr.write(`Simulating ${patients.length} patients with ${devices} devices on ${mqttUrl}${speed !== 1 ? ` at ${speed}× speed` : ''}. Ctrl-C stops.\n`);
     const report = setInterval(() => {
       const s = sim.stats();
-      io.stderr.write(`  ${s.connected}/${s.devices} connected · telemetry ${s.published.telemetry} · ecg ${s.published.ecg} · commands ${s.commands.done}/${s.commands.received}\n`);
+      io.stderr.write(
+        `  ${s.connected}/${s.devices} connected · telemetry ${s.published.telemetry} · ecg ${s.published.ecg} · commands ${s.commands.done}/${s.commands.received}\n`,
+      );
     }, STATS_EVERY_MS);
     await new Promise<void>((resolve) => {
       const duration = Number(args.flags.duration);
@@ -59,7 +61,10 @@ as real MQTT clients until Ctrl-C (or --duration). --mqtt defaults to MQTT_URL o
     clearInterval(report);
     await sim.stop();
     const stats = sim.stats();
-    if (args.json) io.stdout.write(JSON.stringify({ patients: patients.map((p) => ({ id: p.patientId, name: p.name, devices: p.devices.map((d) => d.deviceId) })), stats }) + '\n');
+    if (args.json)
+      io.stdout.write(
+        JSON.stringify({ patients: patients.map((p) => ({ id: p.patientId, name: p.name, devices: p.devices.map((d) => d.deviceId) })), stats }) + '\n',
+      );
     else io.stdout.write(`Stopped. Published ${stats.published.telemetry} telemetry and ${stats.published.ecg} ECG messages.\n`);
     return 0;
   },

@@ -11,12 +11,19 @@ S256; scopes such as launch/patient patient/Observation.rs openid fhirUser offli
 must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`,
   async run(args, io) {
     const name = requireFlag(args, 'name');
-    const redirectUris = requireFlag(args, 'redirect-uri').split(',').map((u) => u.trim()).filter(Boolean);
+    const redirectUris = requireFlag(args, 'redirect-uri')
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
     const config = cliConfig();
     const server = await findRunningServer(config.dataDir);
     let app: { id: string; name: string; redirectUris: string[] };
     if (server) {
-      const res = await fetch(`${server.url}/api/v1/smart/apps`, { method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, redirectUris }) });
+      const res = await fetch(`${server.url}/api/v1/smart/apps`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, redirectUris }),
+      });
       const body = (await res.json()) as typeof app & { error?: { message: string } };
       if (!res.ok) throw new CliError(body.error?.message ?? `server answered ${res.status}`);
       app = body;
@@ -34,7 +41,12 @@ must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`
         await offline.close();
       }
     }
-    print(io, args.json, { clientId: app.id, name: app.name, redirectUris: app.redirectUris }, `SMART app "${app.name}" registered: client_id ${app.id}\n  redirect URIs: ${app.redirectUris.join(', ')}`);
+    print(
+      io,
+      args.json,
+      { clientId: app.id, name: app.name, redirectUris: app.redirectUris },
+      `SMART app "${app.name}" registered: client_id ${app.id}\n  redirect URIs: ${app.redirectUris.join(', ')}`,
+    );
     return 0;
   },
 };

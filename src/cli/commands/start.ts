@@ -26,7 +26,9 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     const config = cliConfig();
     // F3: the demo clinic's logins are printed and easy to try, so the demo serves only this machine.
     if (config.demo && !isLoopbackHost(config.httpHost)) {
-      throw new CliError(`VIGIL_DEMO=1 refuses to listen on ${config.httpHost}: the demo clinic's logins are public. Use VIGIL_HTTP_HOST=127.0.0.1 (the default) to try it, or VIGIL_DEMO=0 for a real clinic.`);
+      throw new CliError(
+        `VIGIL_DEMO=1 refuses to listen on ${config.httpHost}: the demo clinic's logins are public. Use VIGIL_HTTP_HOST=127.0.0.1 (the default) to try it, or VIGIL_DEMO=0 for a real clinic.`,
+      );
     }
     const logger = createLogger(config.logLevel);
     await ensureWebBuilt(io);

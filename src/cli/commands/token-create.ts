@@ -20,12 +20,24 @@ and "vigil token revoke ID".`,
       if (scope !== undefined && scope !== 'read' && scope !== 'write') throw new CliError('--scope must be read or write');
       const ttl = args.flags['ttl-days'];
       if (ttl !== undefined && !/^\d+$/.test(String(ttl))) throw new CliError('--ttl-days must be a whole number of days');
-      const patients = typeof args.flags.patients === 'string' ? args.flags.patients.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+      const patients =
+        typeof args.flags.patients === 'string'
+          ? args.flags.patients
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean)
+          : undefined;
       const t = await clinic.createToken(email, typeof args.flags.name === 'string' ? args.flags.name : undefined, {
-        scope: scope as 'read' | 'write' | undefined, patientIds: patients, ttlDays: ttl === undefined ? undefined : Number(ttl),
+        scope: scope as 'read' | 'write' | undefined,
+        patientIds: patients,
+        ttlDays: ttl === undefined ? undefined : Number(ttl),
       });
-      print(io, args.json, { id: t.id, token: t.token, email, scope: t.scope ?? 'write', patientIds: t.patientIds ?? null, expiresAt: t.expiresAt ?? null },
-        `Token ${t.id} for ${email} (shown once; ${t.scope ?? 'write'}${t.expiresAt ? `, expires ${t.expiresAt}` : ', never expires'}):\n${t.token}`);
+      print(
+        io,
+        args.json,
+        { id: t.id, token: t.token, email, scope: t.scope ?? 'write', patientIds: t.patientIds ?? null, expiresAt: t.expiresAt ?? null },
+        `Token ${t.id} for ${email} (shown once; ${t.scope ?? 'write'}${t.expiresAt ? `, expires ${t.expiresAt}` : ', never expires'}):\n${t.token}`,
+      );
       return 0;
     } finally {
       await clinic.close();

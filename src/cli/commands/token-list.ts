@@ -10,7 +10,10 @@ const command: CliCommand = {
     const clinic = await openClinic();
     try {
       const tokens = await clinic.listTokens();
-      const lines = tokens.map((t) => `${t.id.padEnd(28)} ${(t.email ?? '').padEnd(28)} ${t.scope.padEnd(5)} ${t.revokedAt ? 'REVOKED ' + t.revokedAt : t.expiresAt ? 'expires ' + t.expiresAt : 'never expires'}  ${t.name ?? ''}`);
+      const lines = tokens.map(
+        (t) =>
+          `${t.id.padEnd(28)} ${(t.email ?? '').padEnd(28)} ${t.scope.padEnd(5)} ${t.revokedAt ? 'REVOKED ' + t.revokedAt : t.expiresAt ? 'expires ' + t.expiresAt : 'never expires'}  ${t.name ?? ''}`,
+      );
       print(io, args.json, tokens, lines.join('\n') || 'No tokens.');
       return 0;
     } finally {

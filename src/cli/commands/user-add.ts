@@ -20,7 +20,8 @@ Works while the server runs (through its API) and without it (directly on the da
   async run(args, io) {
     const email = requireFlag(args, 'email');
     const role = requireFlag(args, 'role') as Role;
-    if (!['admin', 'clinician', 'patient', 'caregiver'].includes(role)) throw new CliError(`--role must be admin, clinician, patient or caregiver (got "${role}")`);
+    if (!['admin', 'clinician', 'patient', 'caregiver'].includes(role))
+      throw new CliError(`--role must be admin, clinician, patient or caregiver (got "${role}")`);
     const fromStdin = !(io.stdin as NodeJS.ReadStream).isTTY && args.flags['generate-password'] !== true ? await readStdin(io.stdin) : '';
     const clinic = await openClinic();
     try {

@@ -70,7 +70,11 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
 
   const unwrap = (patientId: string, version: number, mkId: string, wrapped: string): Buffer => {
     const mk = masters.get(mkId);
-    if (!mk) throw new AppError('UNAVAILABLE', `the data key of patient ${patientId} is wrapped by master key ${mkId}, which is not configured (VIGIL_MASTER_KEY or keys/master.key)`);
+    if (!mk)
+      throw new AppError(
+        'UNAVAILABLE',
+        `the data key of patient ${patientId} is wrapped by master key ${mkId}, which is not configured (VIGIL_MASTER_KEY or keys/master.key)`,
+      );
     const b = Buffer.from(wrapped, 'base64');
     return gcmOpen(mk, b.subarray(0, IV), b.subarray(IV, IV + TAG), b.subarray(IV + TAG), wrapAad(patientId, version));
   };
@@ -88,7 +92,10 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
     const k = `${patientId}\0${version}`;
     const hit = cache.get(k);
     if (hit) return hit;
-    const [row] = await db.query<{ master_key_id: string; wrapped: string }>('SELECT master_key_id, wrapped FROM patient_keys WHERE patient_id = $1 AND version = $2', [patientId, version]);
+    const [row] = await db.query<{ master_key_id: string; wrapped: string }>(
+      'SELECT master_key_id, wrapped FROM patient_keys WHERE patient_id = $1 AND version = $2',
+      [patientId, version],
+    );
     if (!row) {
       await assertNotShredded(patientId);
       throw new AppError('NOT_FOUND', `no data key version ${version} for patient ${patientId}`);
@@ -105,7 +112,11 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
     await assertNotShredded(patientId);
     const dek = randomBytes(KEY_BYTES);
     // Two instances may race to create version 1: the loser's insert does nothing and it reads the winner's.
-    await db.query('INSERT INTO patient_keys (patient_id, version, master_key_id, wrapped) VALUES ($1, 1, $2, $3) ON CONFLICT DO NOTHING', [patientId, currentId, wrap(patientId, 1, dek)]);
+    await db.query('INSERT INTO patient_keys (patient_id, version, master_key_id, wrapped) VALUES ($1, 1, $2, $3) ON CONFLICT DO NOTHING', [
+      patientId,
+      currentId,
+      wrap(patientId, 1, dek),
+    ]);
     return 1;
   }
 
@@ -138,7 +149,13 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
       const version = b.readUInt32BE(MAGIC.length + 1);
       const key = await loadKey(patientId, version);
       try {
-        return gcmOpen(key, b.subarray(HEADER, HEADER + IV), b.subarray(HEADER + IV, HEADER + IV + TAG), b.subarray(HEADER + IV + TAG), envelopeAad(b.subarray(0, HEADER), patientId, context));
+        return gcmOpen(
+          key,
+          b.subarray(HEADER, HEADER + IV),
+          b.subarray(HEADER + IV, HEADER + IV + TAG),
+          b.subarray(HEADER + IV + TAG),
+          envelopeAad(b.subarray(0, HEADER), patientId, context),
+        );
       } catch {
         throw new AppError('PAYLOAD_REJECTED', 'encrypted data failed its integrity check (tampered, or sealed for another patient or context)');
       }
@@ -167,7 +184,12 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
     async rotatePatientKey(patientId) {
       await assertNotShredded(patientId);
       const version = (await newestVersion(patientId, false)) + 1;
-      await db.query('INSERT INTO patient_keys (patient_id, version, master_key_id, wrapped) VALUES ($1, $2, $3, $4)', [patientId, version, currentId, wrap(patientId, version, randomBytes(KEY_BYTES))]);
+      await db.query('INSERT INTO patient_keys (patient_id, version, master_key_id, wrapped) VALUES ($1, $2, $3, $4)', [
+        patientId,
+        version,
+        currentId,
+        wrap(patientId, version, randomBytes(KEY_BYTES)),
+      ]);
       latest.set(patientId, Promise.resolve(version));
       return version;
     },
@@ -176,10 +198,19 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
       // Keys under a master key this ring does not hold are left alone (keyStatus shows them).
       const old = [...masters.keys()].filter((id) => id !== currentId);
       if (old.length === 0) return 0;
-      const rows = await db.query<{ patient_id: string; version: number; master_key_id: string; wrapped: string }>('SELECT patient_id, version, master_key_id, wrapped FROM patient_keys WHERE master_key_id = ANY($1)', [old]);
+      const rows = await db.query<{ patient_id: string; version: number; master_key_id: string; wrapped: string }>(
+        'SELECT patient_id, version, master_key_id, wrapped FROM patient_keys WHERE master_key_id = ANY($1)',
+        [old],
+      );
       for (const r of rows) {
         const dek = unwrap(r.patient_id, Number(r.version), r.master_key_id, r.wrapped);
-        await db.query('UPDATE patient_keys SET master_key_id = $1, wrapped = $2 WHERE patient_id = $3 AND version = $4 AND master_key_id = $5', [currentId, wrap(r.patient_id, Number(r.version), dek), r.patient_id, r.version, r.master_key_id]);
+        await db.query('UPDATE patient_keys SET master_key_id = $1, wrapped = $2 WHERE patient_id = $3 AND version = $4 AND master_key_id = $5', [
+          currentId,
+          wrap(r.patient_id, Number(r.version), dek),
+          r.patient_id,
+          r.version,
+          r.master_key_id,
+        ]);
       }
       return rows.length;
     },

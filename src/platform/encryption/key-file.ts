@@ -29,7 +29,8 @@ function parseKeys(text: string, where: string): Buffer[] {
     .filter((s) => s && !s.startsWith('#'))
     .map((s) => Buffer.from(s, 'base64'));
   if (keys.length === 0) throw new AppError('UNAVAILABLE', `${where}: no key found`);
-  for (const k of keys) if (k.length !== KEY_BYTES) throw new AppError('UNAVAILABLE', `${where}: every key must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
+  for (const k of keys)
+    if (k.length !== KEY_BYTES) throw new AppError('UNAVAILABLE', `${where}: every key must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
   return keys;
 }
 
