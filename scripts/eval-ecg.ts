@@ -18,6 +18,7 @@ import { evaluateMitdb, mitdbMarkdown } from './eval/mitdb-report.ts';
 import { evaluateQrsCv, qrsCvMarkdown } from './eval/qrs-cv.ts';
 import { evaluateAf, afMarkdown } from './eval/af.ts';
 import { writeAfModel } from './eval/af-choose.ts';
+import { evaluateAfMitdb, afMitdbMarkdown } from './eval/af-mitdb.ts';
 import { evaluateCinc, cincMarkdown } from './eval/cinc.ts';
 import { evaluateNst, nstMarkdown } from './eval/nst.ts';
 
@@ -63,9 +64,11 @@ if (sections.includes('nst')) {
 }
 if (sections.includes('af')) {
   const { shippedModel, ...af } = evaluateAf(dataDir, { shipped: writeModels });
-  computed.af = { ...af, ...stamp() };
   if (shippedModel) writeAfModel(shippedModel, 'afdb + ltafdb shipped records, RR intervals only');
-  emit('af', afMarkdown(computed.af));
+  // The shipped model (just chosen, or the bundled one) on the analyzer's own beats over mitdb's signals.
+  const mitdbOwnBeats = evaluateAfMitdb(path.join(dataDir, 'mitdb'), shippedModel?.model);
+  computed.af = { ...af, mitdbOwnBeats, ...stamp() };
+  emit('af', afMarkdown(computed.af) + '\n\n' + afMitdbMarkdown(mitdbOwnBeats));
 }
 if (sections.includes('cinc')) {
   const r = await evaluateCinc(path.join(dataDir, 'cinc2017'));
@@ -99,7 +102,7 @@ function writeReport(): void {
 const when = (x: { algorithm?: string; date?: string }) => `_(${x.algorithm ?? '?'}, ${x.date?.slice(0, 16).replace('T', ' ') ?? '?'} UTC)_`;
   if (result.mitdbNestedCv) md.push(qrsCvMarkdown(result.mitdbNestedCv), '', when(result.mitdbNestedCv), '', mitdbMarkdown(result.mitdb), '');
   if (result.noiseStress) md.push(nstMarkdown(result.noiseStress), '', when(result.noiseStress), '');
-  if (result.af) md.push(afMarkdown(result.af), '', when(result.af), '');
+  if (result.af) md.push(afMarkdown(result.af), '', ...(result.af.mitdbOwnBeats ? [afMitdbMarkdown(result.af.mitdbOwnBeats), ''] : []), when(result.af), '');
   if (result.cinc2017) md.push(cincMarkdown(result.cinc2017), '', when(result.cinc2017), '');
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(path.join(repoRoot, 'docs/ecg-eval.md'), md.join('\n') + '\n');

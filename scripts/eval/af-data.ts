@@ -17,7 +17,11 @@ export interface AfRecord {
   /** Reference AF time, atrial flutter counted as AF / not counted. */
   refAf: Interval[];
   refAfib: Interval[];
-  /** Scored span: first to last beat. */
+  /**
+   * Scored (and trained-on) span: from the first beat, or the first rhythm label if later, to the last beat.
+   * Time before the first rhythm annotation has no reference rhythm (in ltafdb/64 labelling starts after
+   * 19 h): counting it as non-AF would score and train on a guess.
+   */
   from: number;
   to: number;
 }
@@ -28,7 +32,7 @@ function afdb(dir: string): AfRecord[] {
     const b = parseBeatsFile(readFileSync(path.join(dir, `${name}.beats`), 'utf8'), `${name}.beats`);
     const rh = parseRhythmFile(readFileSync(path.join(dir, `${name}.rhythm`), 'utf8'), `${name}.rhythm`);
     const ref = (labels: string[]): Interval[] => rh.segments.filter((s) => labels.includes(s.label));
-    return { id: `afdb/${name}`, db: 'afdb' as const, fs: b.fs, beats: b.beats, refAf: ref(['AFIB', 'AFL']), refAfib: ref(['AFIB']), from: b.beats[0], to: b.beats[b.beats.length - 1] };
+    return { id: `afdb/${name}`, db: 'afdb' as const, fs: b.fs, beats: b.beats, refAf: ref(['AFIB', 'AFL']), refAfib: ref(['AFIB']), from: Math.max(b.beats[0], rh.segments[0]?.start ?? 0), to: b.beats[b.beats.length - 1] };
   });
 }
 
@@ -44,7 +48,7 @@ function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
     const end = beats[beats.length - 1] + 1;
     const ref = (labels: string[]): Interval[] => changes.flatMap((c, i) => (labels.includes(c.label) ? [{ start: c.at, end: changes[i + 1]?.at ?? end }] : []));
     progress(`ltafdb (${beatSource} beats)`, k + 1, names.length);
-    return { id: `ltafdb/${name}`, db: 'ltafdb' as const, fs, beats, refAf: ref(['AFIB', 'AFL']), refAfib: ref(['AFIB']), from: beats[0], to: beats[beats.length - 1] };
+    return { id: `ltafdb/${name}`, db: 'ltafdb' as const, fs, beats, refAf: ref(['AFIB', 'AFL']), refAfib: ref(['AFIB']), from: Math.max(beats[0], changes[0]?.at ?? 0), to: beats[beats.length - 1] };
   });
 }
 
@@ -98,7 +102,9 @@ export function recordIntervals(r: AfRecord): RecordIntervals {
     out.start[i] = start;
     out.end[i] = end;
     out.y[i] = inIntervals(ref, (start + end) / 2) ? 1 : 0;
-    out.w[i] = (end - start) / r.fs;
+    // Intervals outside the labelled span weigh nothing: neither trained on nor counted in the choices.
+    const mid = (start + end) / 2;
+    out.w[i] = mid >= r.from && mid < r.to ? (end - start) / r.fs : 0;
   });
   for (const b of r.beats) feed(b);
   intervalCache.set(r.id, out);
@@ -112,6 +118,7 @@ export function recordRows(r: AfRecord, stride: number): Rows {
   const iv = recordIntervals(r);
   const rows: Rows = { X: [], y: [], w: [] };
   for (let i = 0; i < iv.n; i += stride) {
+    if (iv.w[i] === 0) continue;
     rows.X.push(intervalRow(iv, i));
     rows.y.push(iv.y[i]);
     rows.w.push(iv.w[i]);

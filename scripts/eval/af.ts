@@ -5,7 +5,7 @@
  * and both, flutter counted as AF (what the model learns) and as non-AF; the rule-based Petrėnas detector
  * (af-petrenas.ts, constants set on afdb earlier) is scored beside it as a baseline.
  */
-import { AfDecisions } from '../../src/analysis/ecg/af.ts';
+import { AfDecisions, AF_SMOOTH_GRID } from '../../src/analysis/ecg/af.ts';
 import { detectAfEpisodes as detectPetrenas } from '../../src/analysis/ecg/af-petrenas.ts';
 import { nestedCrossValidate, spread } from '../../src/analysis/ecg/eval/nested-cv.ts';
 import { compareDurations, seSp, type DurationCounts } from '../../src/analysis/ecg/eval/duration.ts';
@@ -76,7 +76,7 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
   const shipped = opts.shipped ? chooseAfModel(records, AF_CV_SEED) : undefined;
   const perFold = folds.map((f) => ({ fold: f.index, records: f.test.length, threshold: f.choice.model.threshold, smooth: f.choice.model.smooth, innerOutOfFold: f.choice.inner, ...pooled(f.results, (r) => r.aflAsAf) }));
   return {
-    rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width and probability threshold (max of min(Se − 97 %, Sp − 98 %)) and the model is refit on the whole training fold (every ${AF_ROW_STRIDE}th RR interval a training row); durations pooled between each record's first and last beat`,
+    rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width (${AF_SMOOTH_GRID.join(', ')} decisions) and probability threshold (max of min(Se − 97 %, Sp − 98 %)) and the model is refit on the whole training fold (every ${AF_ROW_STRIDE}th RR interval a training row); durations pooled from each record's first beat (or its first rhythm label, if later: time before it has no reference rhythm) to its last beat`,
     summary,
     foldSpread: { se: spread(perFold.map((f) => f.se)), sp: spread(perFold.map((f) => f.sp)) },
     perFold,

@@ -12,7 +12,11 @@
  * - Shannon entropy of the RR histogram and the turning-point ratio (Dash et al. 2009);
  * - ectopic pattern: share of premature-then-compensatory pairs, lag-1 and lag-2 autocorrelation
  *   (bigeminy gives a strongly negative lag-1, positive lag-2; AF gives both near 0);
- * - rate (mean RR) and its coefficient of variation.
+ * - rate (mean RR) and its coefficient of variation;
+ * - atrial-ectopy discriminators: sample entropy of the core window (Richman & Moorman 2000, with the
+ *   tolerance relative to the mean RR as in COSEn, Lake & Moorman 2011: bigeminy and SVTA repeat, AF does
+ *   not), occupied cells of the successive-difference (Lorenz) plot (Sarkar et al. 2008: a few clusters for
+ *   ectopic patterns, a spread cloud for AF) and the entropy of successive RR ratios (bigeminy is bimodal).
  */
 
 export const AF_WINDOW_HALF = 30; // intervals each side: the window spans 61 intervals (≈ 45 s at 80/min)
@@ -22,12 +26,18 @@ const PREMATURE = 0.85; // premature: under 85 % of the local mean RR
 const COMPENSATORY = 1.05; // compensatory: over 105 % of it
 const SUCCESSIVE = 0.06; // successive difference counted as large above 6 % of the mean RR
 const HIST_BINS = 16; // RR histogram bins over 0.4–1.6 × the window mean
+const SAMPEN_HALF = 15; // sample entropy over the 31 intervals around the centre (cost grows with the square)
+const SAMPEN_TOLERANCE = 0.04; // matching tolerance: 4 % of the window mean RR (≈ COSEn's 30 ms at 0.75 s)
+const LORENZ_CELL = 0.05; // Lorenz-plot cell: 5 % of the window mean RR (≈ Sarkar's 40 ms)
+const LORENZ_HALF = 12; // cells each side of the origin (clamped beyond)
+const RATIO_BINS = 16; // histogram of ln(rr / rr₋₁) over ±ln 2
 export const AF_MIN_RR_S = 0.2; // shorter intervals are noise detections: skipped
 export const AF_MAX_RR_S = 3; // longer ones are pauses or lost signal: the window restarts
 
 export const AF_FEATURE_NAMES = [
   'irrMedian', 'irrP25', 'irrP75', 'irrCoreMedian', 'nRmssd', 'bigSuccessive', 'entropy', 'turningPoints',
   'shortLong', 'autocorr1', 'autocorr2', 'meanRr', 'rrCv', 'd1Median',
+  'sampEn', 'lorenzCells', 'lorenzOrigin', 'ratioEntropy',
 ] as const;
 
 function quantileSorted(s: Float64Array, q: number): number {
@@ -48,6 +58,10 @@ export class RrFeatureStream {
   private readonly scratch = new Float64Array(WINDOW);
   private readonly core = new Float64Array(2 * CORE_HALF + 1);
   private readonly hist = new Float64Array(HIST_BINS);
+  private readonly ratioHist = new Float64Array(RATIO_BINS);
+  private readonly ordered = new Float64Array(WINDOW); // the window in time order
+  private readonly lorenz = new Int32Array((2 * LORENZ_HALF + 1) ** 2); // stamp of the last window that used a cell
+  private stamp = 0;
   private n = 0; // intervals pushed since the last restart
   private seq = -1; // global sequence number of the last interval pushed
   private last: number[] = []; // last 5 raw intervals (causal per-interval quantities)
@@ -133,11 +147,63 @@ export class RrFeatureStream {
     s.set(this.d1);
     s.sort();
     const d1Median = quantileSorted(s, 0.5);
+    const o = this.ordered;
+    for (let t = 0; t < W; t++) o[t] = this.rr[(start + t) % W];
     return [
       irrMedian, irrP25, irrP75, irrCore,
       Math.sqrt(dd / (W - 1)), big / (W - 1), entropy, tp / (W - 2),
       slc / W, varr > 0 ? c1 / (W - 1) / varr : 0, varr > 0 ? c2 / (W - 2) / varr : 0,
       mean, Math.sqrt(varr) / mean, d1Median,
+      this.sampleEntropy(mean), ...this.lorenzCells(mean), this.ratioEntropy(),
     ];
+  }
+
+  /** Sample entropy (m = 1) of the intervals around the centre, tolerance relative to the mean RR. */
+  private sampleEntropy(mean: number): number {
+    const o = this.ordered, r = SAMPEN_TOLERANCE * mean;
+    const a0 = AF_WINDOW_HALF - SAMPEN_HALF, z = AF_WINDOW_HALF + SAMPEN_HALF; // templates start in [a0, z)
+    let a = 0, b = 0;
+    for (let i = a0; i < z; i++) {
+      for (let j = i + 1; j < z; j++) {
+        if (Math.abs(o[i] - o[j]) <= r) {
+          b++;
+          if (Math.abs(o[i + 1] - o[j + 1]) <= r) a++;
+        }
+      }
+    }
+    // No template matches at all (every interval different): as irregular as the window can show.
+    if (b === 0) return Math.log(2 * SAMPEN_HALF);
+    return -Math.log(Math.max(a, 0.5) / b); // a = 0: half a match, so the value stays finite
+  }
+
+  /** Share of successive-difference pairs outside the origin cell that fall in distinct cells, and the origin's share. */
+  private lorenzCells(mean: number): [number, number] {
+    const o = this.ordered, side = 2 * LORENZ_HALF + 1, cell = LORENZ_CELL * mean;
+    const stamp = ++this.stamp;
+    let distinct = 0, origin = 0;
+    const q = (d: number) => Math.max(-LORENZ_HALF, Math.min(LORENZ_HALF, Math.round(d / cell))) + LORENZ_HALF;
+    for (let t = 2; t < WINDOW; t++) {
+      const x = q(o[t - 1] - o[t - 2]), y = q(o[t] - o[t - 1]);
+      if (x === LORENZ_HALF && y === LORENZ_HALF) { origin++; continue; }
+      const k = x * side + y;
+      if (this.lorenz[k] !== stamp) { this.lorenz[k] = stamp; distinct++; }
+    }
+    return [distinct / (WINDOW - 2), origin / (WINDOW - 2)];
+  }
+
+  /** Shannon entropy (bits) of the successive RR ratios' histogram. */
+  private ratioEntropy(): number {
+    const o = this.ordered, h = this.ratioHist;
+    h.fill(0);
+    for (let t = 1; t < WINDOW; t++) {
+      const v = Math.log(o[t] / o[t - 1]) / Math.LN2; // −1 … 1 for ratios ½ … 2
+      h[Math.max(0, Math.min(RATIO_BINS - 1, Math.floor(((v + 1) / 2) * RATIO_BINS)))]++;
+    }
+    let e = 0;
+    for (let k = 0; k < RATIO_BINS; k++) {
+      const p = h[k] / (WINDOW - 1);
+      if (p > 0) e -= p * Math.log2(p);
+    }
+    return e;
   }
 }

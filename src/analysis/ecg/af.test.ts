@@ -37,6 +37,30 @@ describe('RR window features', () => {
   });
 });
 
+describe('atrial-ectopy discriminating features', () => {
+  const last = (rr: number[]) => {
+    const st = new RrFeatureStream();
+    let f: number[] = [];
+    for (const r of rr) f = st.push(r)?.features ?? f;
+    return (name: (typeof AF_FEATURE_NAMES)[number]) => f[AF_FEATURE_NAMES.indexOf(name)];
+  };
+  it('separate bigeminy (repeating short-long pairs) from AF with the same spread of RR', () => {
+    const rand = rng(21);
+    const big = last(Array.from({ length: 200 }, (_, i) => (i % 2 ? 1.0 : 0.55) * (1 + 0.01 * (rand() - 0.5))));
+    const af = last(Array.from({ length: 200 }, () => 0.55 + 0.45 * rand()));
+    // Bigeminy: templates repeat (low sample entropy), a few Lorenz clusters, two ratio modes (≈ 1 bit).
+    expect(big('sampEn')).toBeLessThan(af('sampEn'));
+    expect(big('lorenzCells')).toBeLessThan(0.2);
+    expect(af('lorenzCells')).toBeGreaterThan(0.5);
+    expect(big('ratioEntropy')).toBeLessThan(1.5);
+    expect(af('ratioEntropy')).toBeGreaterThan(2.5);
+    // Steady sinus: every successive-difference pair sits in the origin cell.
+    const sinus = last(Array(200).fill(0.8));
+    expect(sinus('lorenzOrigin')).toBe(1);
+    expect(sinus('lorenzCells')).toBe(0);
+  });
+});
+
 describe('learned RR-interval AF detector (bundled model)', () => {
   it('flags an irregularly irregular stretch as one episode and nothing around it', () => {
     const rand = rng(11);

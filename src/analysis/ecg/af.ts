@@ -16,7 +16,7 @@ import { RrFeatureStream, AF_FEATURE_NAMES, AF_WINDOW_HALF, AF_MIN_RR_S, AF_MAX_
 import { predictProba, type GbtModel } from './gbt.ts';
 
 /** Candidate smoothing half-widths the choice procedure picks from (scripts/eval/af-choose.ts). */
-export const AF_SMOOTH_GRID = [0, 10, 20, 40] as const;
+export const AF_SMOOTH_GRID = [0, 10, 20, 40, 60, 90] as const;
 
 export interface AfModel extends GbtModel {
   /** Probability of AF above which an interval is called AF (chosen on training records only). */

@@ -18,6 +18,8 @@ export const FEATURE_NAMES = [
   'irregularity4', 'prematureFrac', 'stLevelRel', 'band0', 'band1', 'band2', 'band3',
   ...Array.from({ length: 20 }, (_, i) => `tpl${i}`),
   'sampEn', 'cosEn', 'lorenzBins', 'lorenzOrigin', 'hrMax', 'hrMin', 'pCorrMean', 'pCorrLowFrac',
+  'rrP10Rel', 'rrP90Rel', 'rmssdRel', 'maxSuccRatio', 'longRrFrac', 'rrAutocorr1',
+  'ectopicWideFrac', 'ectopicNarrowFrac', 'oddShapeFrac', 'beatCorrMedian', 'rAmpCv', 'prInterval', 'tPeakQtc',
 ] as const;
 
 const TEMPLATE_GRID = 20; // template samples handed to the model, spanning −250…+450 ms around R
@@ -277,6 +279,79 @@ function afEvidenceFeatures(x: Float32Array, beats: number[], fs: number): numbe
   return out;
 }
 
+const PREMATURE_REL = 0.88; // a beat is premature when its RR is under 88 % of the median RR
+const SHAPE_CORR = 0.85; // QRS correlation with the median template under which a beat is shaped otherwise
+
+function quantile(v: readonly number[], q: number): number {
+  const s = Float64Array.from(v).sort();
+  const pos = q * (s.length - 1), lo = Math.floor(pos), hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+/**
+ * Beat-by-beat evidence for "other rhythm" (ectopy, blocks, pauses) against the median template: RR
+ * percentiles and pauses, premature beats split by QRS shape (ventricular-like: shaped otherwise; atrial-
+ * like: template-shaped), R-amplitude spread, and the template's PR and T-peak timing (the latter scaled
+ * by √RR like Bazett's QTc).
+ */
+function beatFeatures(x: Float32Array, beats: number[], fs: number): number[] {
+  const out = new Array<number>(13).fill(NaN);
+  const rr: number[] = [];
+  for (let i = 1; i < beats.length; i++) rr.push((beats[i] - beats[i - 1]) / fs);
+  if (rr.length < 4) return out;
+  const med = median(rr), m = mean(rr);
+  let ss = 0, maxRatio = 0, c1 = 0, v = 0;
+  for (let i = 1; i < rr.length; i++) {
+    ss += (rr[i] - rr[i - 1]) ** 2;
+    maxRatio = Math.max(maxRatio, rr[i] / rr[i - 1]);
+    c1 += (rr[i] - m) * (rr[i - 1] - m);
+  }
+  for (const r of rr) v += (r - m) ** 2;
+  out[0] = quantile(rr, 0.1) / med;
+  out[1] = quantile(rr, 0.9) / med;
+  out[2] = Math.sqrt(ss / (rr.length - 1)) / m;
+  out[3] = maxRatio;
+  out[4] = rr.filter((r) => r > 1.3 * med).length / rr.length;
+  out[5] = v > 0 ? c1 / v : 0;
+  const pre = Math.round(0.3 * fs), post = Math.round(0.5 * fs), L = pre + post;
+  const idx = beats.map((b, i) => i).filter((i) => beats[i] - pre >= 0 && beats[i] + post < x.length);
+  if (idx.length < 3) return out;
+  const tpl = new Float32Array(L);
+  const col = new Float64Array(idx.length);
+  for (let j = 0; j < L; j++) {
+    for (let k = 0; k < idx.length; k++) col[k] = x[beats[idx[k]] - pre + j];
+    tpl[j] = median(col);
+  }
+  const q0 = pre - Math.round(0.1 * fs), q1 = pre + Math.round(0.1 * fs);
+  let wide = 0, narrow = 0, odd = 0;
+  const whole: number[] = [], amps: number[] = [];
+  for (const i of idx) {
+    const w = x.subarray(beats[i] - pre, beats[i] + post);
+    const c = corr(w, tpl, q0, q1);
+    whole.push(corr(w, tpl, 0, L));
+    amps.push(Math.abs(x[beats[i]]));
+    const premature = i > 0 && (beats[i] - beats[i - 1]) / fs < PREMATURE_REL * med;
+    if (premature && c < SHAPE_CORR) wide++;
+    else if (premature) narrow++;
+    else if (c < SHAPE_CORR) odd++;
+  }
+  out[6] = wide / idx.length;
+  out[7] = narrow / idx.length;
+  out[8] = odd / idx.length;
+  out[9] = median(whole);
+  out[10] = std(amps) / (mean(amps) || 1);
+  // Template timing, R-up polarity, baseline from the template's first 50 ms.
+  const base = median(tpl.subarray(0, Math.round(0.05 * fs)));
+  const sign = tpl[pre] - base >= 0 ? 1 : -1;
+  let pBest = -Infinity, pAt = NaN;
+  for (let j = pre - Math.round(0.28 * fs); j < pre - Math.round(0.08 * fs); j++) if (sign * (tpl[j] - base) > pBest) { pBest = sign * (tpl[j] - base); pAt = j; }
+  let tBest = -Infinity, tAt = NaN;
+  for (let j = pre + Math.round(0.15 * fs); j < Math.min(L, pre + Math.round(0.48 * fs)); j++) if (Math.abs(tpl[j] - base) > tBest) { tBest = Math.abs(tpl[j] - base); tAt = j; }
+  out[11] = (pre - pAt) / fs;
+  out[12] = (tAt - pre) / fs / Math.sqrt(med);
+  return out;
+}
+
 /** Feature vector (order = FEATURE_NAMES) of one record; `signal` in mV. NaN marks "not measurable". */
 export function extractFeatures(signal: ArrayLike<number>, fs: number): number[] {
   const x = filterCascade(signal, [highpass(0.5, fs), lowpass(40, fs)]); // remove wander and mains hum
@@ -286,5 +361,5 @@ export function extractFeatures(signal: ArrayLike<number>, fs: number): number[]
   beats = beats.filter((b) => b < x.length);
   const morph = morphologyFeatures(x, beats, fs);
   const flip = beats.filter((b) => x[b] < 0).length > beats.length / 2 ? 1 : 0;
-  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip, ...extraFeatures(x, beats, fs), ...afEvidenceFeatures(x, beats, fs)];
+  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip, ...extraFeatures(x, beats, fs), ...afEvidenceFeatures(x, beats, fs), ...beatFeatures(x, beats, fs)];
 }

@@ -153,13 +153,13 @@ export function trainGbt(X: number[][], y: number[], classes: string[], features
   return { classes, features, trees, base };
 }
 
-function evalTree(t: Tree, x: number[]): number {
+function evalTree(t: Tree, x: ArrayLike<number>): number {
   let node = 0;
   while (t.feature[node] >= 0) node = clean(x[t.feature[node]]) < t.threshold[node] ? t.left[node] : t.right[node];
   return t.value[node];
 }
 
-export function predictProba(model: GbtModel, x: number[]): number[] {
+export function predictProba(model: GbtModel, x: ArrayLike<number>): number[] {
   const z = [...model.base];
   for (const round of model.trees) for (let k = 0; k < z.length; k++) z[k] += evalTree(round[k], x);
   return softmax(z);

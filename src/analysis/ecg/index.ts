@@ -4,7 +4,7 @@
  * RR-interval AF detector; every output carries the algorithm name and version via ECG_ALGORITHM.
  */
 import { createQrsDetector } from './qrs.ts';
-import { createAfDetector, type AfEpisode } from './af.ts';
+import { createAfDetector, type AfEpisode, type AfModel } from './af.ts';
 import { assessQuality, type QualityReport } from './quality.ts';
 import { heartRateSummary } from './hrv.ts';
 
@@ -25,6 +25,8 @@ export interface EcgStreamOptions {
   fs: number;
   /** ADC units per mV of the samples pushed (default 1: samples already in mV). */
   gain?: number;
+  /** RR-interval AF model (default: the bundled one); the evaluation passes a freshly chosen one. */
+  afModel?: AfModel;
 }
 
 export interface EcgChunkResult {
@@ -66,7 +68,7 @@ export function createEcgStreamAnalyzer(opts: EcgStreamOptions): EcgStreamAnalyz
   const { fs } = opts;
   const scale = 1 / (opts.gain ?? 1);
   let qrs = createQrsDetector({ fs, gain: opts.gain });
-  const af = createAfDetector({ fs });
+  const af = createAfDetector({ fs, model: opts.afModel });
   const window = new Float32Array(Math.round(QUALITY_WINDOW_S * fs));
   let filled = 0;
   let expected = 0; // next global index
