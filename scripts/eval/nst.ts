@@ -50,7 +50,7 @@ export function makeNoise(n: number, fs: number, seed: number): Float32Array {
   return out;
 }
 
-function medianQrsPtp(x: Float32Array, ref: number[], fs: number): number {
+export function medianQrsPtp(x: Float32Array, ref: number[], fs: number): number {
   const h = Math.round(0.05 * fs);
   const v: number[] = [];
   for (let k = 0; k < ref.length; k += 10) {
