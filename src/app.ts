@@ -36,6 +36,7 @@ import { createDerivedService } from './patients/derived.service.ts';
 import { createIngestService } from './ingest/ingest.service.ts';
 import { startEmbeddedBroker } from './ingest/broker/embedded-broker.ts';
 import { connectExternalBroker } from './ingest/broker/external-broker.ts';
+import { connectNatsJetStream } from './ingest/broker/nats-jetstream.ts';
 import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
 import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
@@ -373,6 +374,9 @@ type Gateway = DeviceGateway & { port?: number; clientCount?: () => number };
 
 /** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
 async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
+  if (config.nats) {
+    return connectNatsJetStream({ ...config.nats, instanceId: await instanceId(config.dataDir), ingest: services.ingest, events: services.events, clock: services.clock, logger });
+  }
   if (config.mqttUrl) {
     return connectExternalBroker({
       url: config.mqttUrl,

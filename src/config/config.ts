@@ -20,6 +20,8 @@ export interface Config {
   databaseUrl?: string;
   /** mqtt://… — use this external broker instead of the embedded aedes. */
   mqttUrl?: string;
+  /** A NATS cluster with JetStream (devices speak MQTT to its gateway; Vigil consumes the replicated stream). */
+  nats?: { servers: string[]; replicas: number; ackWaitS: number };
   demo: boolean;
   logLevel: string;
   /** Ingest batching: how long a reading may wait for companions before the batch is written (ms). */
@@ -125,6 +127,10 @@ const fields = {
   VIGIL_DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']).optional(),
+  // Comma-separated: every node Vigil may connect to (it fails over between them).
+  NATS_URL: z.string().refine((s) => list(s).every((u) => { try { return new URL(u).protocol === 'nats:'; } catch { return false; } }), 'must be nats://host:port URLs, comma-separated').optional(),
+  VIGIL_NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
+  VIGIL_NATS_ACK_WAIT_S: z.coerce.number().int().min(1).max(3600).default(30),
   VIGIL_DEMO: bool.default(true),
   VIGIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   VIGIL_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(5),
@@ -214,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(v.VIGIL_DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     mqttUrl: v.MQTT_URL,
+    nats: v.NATS_URL ? { servers: list(v.NATS_URL), replicas: v.VIGIL_NATS_REPLICAS, ackWaitS: v.VIGIL_NATS_ACK_WAIT_S } : undefined,
     demo: v.VIGIL_DEMO,
     logLevel: v.VIGIL_LOG_LEVEL,
     ingestFlushMs: v.VIGIL_INGEST_FLUSH_MS,
