@@ -1,12 +1,17 @@
 /**
  * Issue 11, clustered broker: a real three-node NATS cluster (JetStream + MQTT gateway on every node, on
  * loopback ports). Devices publish MQTT QoS 1 to one node; Vigil consumes the replicated stream (R3).
- * Mid-stream a node holding a replica of the stream is killed with SIGKILL: Vigil keeps ingesting (its
- * connection fails over when it was on that node), and every message the broker acknowledged to a device
- * is stored exactly once.
- * Known limit (docs/scaling.md): killing the node that LEADS the stream instead made NATS 2.9.10's MQTT
- * gateway stop acknowledging devices' publishes in our runs (NATS_KILL=leader reproduces it); Vigil's
- * side recovers, the devices' side does not within the test's time.
+ * Mid-stream a node holding a replica of that stream (possibly its leader) is killed with SIGKILL: Vigil
+ * keeps ingesting (the stream elects a new leader, Vigil's connection fails over when it was on that
+ * node), and every message the broker acknowledged to a device is stored exactly once.
+ * The node comes back 3 s later. Redeliveries (acks lost with the node) are absorbed by (device, seq).
+ * Known limits of this broker, not of Vigil (docs/scaling.md), which decide the victim:
+ * - NATS 2.9's MQTT gateway acknowledges a QoS 1 publish without waiting for the stream to store it: killing
+ *   the stream's LEADER lost every message published before a new leader was elected (1,800 of 3,200 in
+ *   one run). So the victim is a replica.
+ * - the gateway keeps its own session streams ($MQTT_*) at one replica unless `mqtt { stream_replicas: 3 }`
+ *   (which cut QoS 1 publishes from ~5,000/s to ~35/s here): devices whose session lived on the dead node
+ *   cannot publish until it is back (they keep and resend what was not acknowledged).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
@@ -43,15 +48,24 @@ describe.skipIf(!enabled)('three-node NATS cluster: Vigil keeps ingesting when a
     const patientId = (await app.services.patientService.create({ name: 'Nats Cluster', birthDate: '1950-01-01' }, 'system')).id;
     const devices = [];
     for (let i = 0; i < DEVICES; i++) devices.push(await app.services.deviceService.provision({ patientId, type: 'multi' }, 'system'));
-    // Find the stream's leader; devices connect to another node, and the third node (a replica) dies.
+    // Where things live: the stream's leader, and the MQTT gateway's own session streams ($MQTT_*), which
+    // NATS 2.9 keeps at one replica by default (see the header). The victim holds a replica of Vigil's stream
+    // and none of the gateway's streams; devices connect to another node.
+    const probe = await mqtt.connectAsync(`mqtt://127.0.0.1:${cluster.nodes[0].mqttPort}`, { clientId: 'probe', protocolVersion: 4, reconnectPeriod: 0 });
+    await probe.endAsync();
     const nc = await connect({ servers: cluster.url.split(',') });
-    const info = await (await nc.jetstreamManager()).streams.info(NATS_STREAM);
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(NATS_STREAM);
+    const gatewayHosts = new Set<string>();
+    for await (const s of jsm.streams.list()) if (s.config.name.startsWith('$MQTT') && s.cluster?.leader) gatewayHosts.add(s.cluster.leader);
     await nc.close();
-    const leader = cluster.nodes.findIndex((n) => n.name === info.cluster?.leader);
-    expect(leader).toBeGreaterThanOrEqual(0);
     expect(info.config.num_replicas).toBe(3);
-    const entry = cluster.nodes[(leader + 1) % 3];
-    const victim = process.env.NATS_KILL === 'leader' ? leader : (leader + 2) % 3;
+    // The victim is a replica, not the stream's leader: while a stream has no leader, NATS 2.9's MQTT gateway
+    // still acknowledges QoS 1 publishes that the stream never stores (see the header).
+    const victim = cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader && !gatewayHosts.has(n.name)) >= 0
+      ? cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader && !gatewayHosts.has(n.name))
+      : cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader);
+    const entry = cluster.nodes.find((n, i) => i !== victim && !gatewayHosts.has(n.name)) ?? cluster.nodes[(victim + 1) % 3];
 
     const t0 = Date.now();
     let acked = 0;
@@ -67,7 +81,8 @@ describe.skipIf(!enabled)('three-node NATS cluster: Vigil keeps ingesting when a
               acked++;
               if (!killed && acked >= (DEVICES * MESSAGES) / 3) {
                 killed = true;
-                void cluster.kill(victim);
+                // Killed, and back 3 s later (devices whose gateway session lived there wait and resend).
+                void cluster.kill(victim).then(() => new Promise((r) => setTimeout(r, 3_000))).then(() => cluster.restart(victim));
               }
             }),
           );

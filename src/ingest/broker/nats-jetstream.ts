@@ -52,7 +52,13 @@ export async function connectNatsJetStream(deps: {
     }
   })().catch(() => undefined);
 
-  const jsm = await nc.jetstreamManager();
+  const jsm = await nc.jetstreamManager({ checkAPI: false });
+  // A cluster that has just started has no JetStream leader for some seconds: keep asking until it has.
+  for (let i = 0; ; i++) {
+    const ok = await jsm.getAccountInfo().then(() => true, (err) => (i < 60 ? false : Promise.reject(err)));
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   // Several instances start together: creating what exists already is fine.
   await jsm.streams
     .add({ name: NATS_STREAM, subjects: SUBJECTS, storage: StorageType.File, num_replicas: deps.replicas, retention: RetentionPolicy.Workqueue })
@@ -65,7 +71,9 @@ export async function connectNatsJetStream(deps: {
       if (!(await jsm.consumers.info(NATS_STREAM, NATS_CONSUMER).catch(() => null))) throw err;
     });
   const consumer = await nc.jetstream().consumers.get(NATS_STREAM, NATS_CONSUMER);
-  const messages = await consumer.consume({ max_messages: PULL_BATCH });
+  // Short pulls with heartbeats: when the consumer's leader moves (a node died) a pull in flight is lost
+  // silently; a missed heartbeat makes the client pull again within seconds instead of 30 s.
+  const messages = await consumer.consume({ max_messages: PULL_BATCH, expires: 4_000, idle_heartbeat: 1_000 });
   let inFlight = 0;
   const handle = (m: JsMsg) => {
     inFlight++;
