@@ -84,6 +84,8 @@ import { taskProvider } from './messaging/task.fhir.ts';
 import { appointmentRoutes } from './api/routes/appointments.routes.ts';
 import { createVisitRooms } from './visits/visit-rooms.ts';
 import { createVisitsService } from './visits/visits.service.ts';
+import { createVisitCluster } from './visits/visit-cluster.ts';
+import { rtcConfigurationFor } from './visits/visits.config.ts';
 import { visitRoutes } from './api/routes/visits.routes.ts';
 // [demo] the localhost demo clinic: mailbox, seed, simulated devices
 import { startDemo } from './demo/index.ts';
@@ -304,6 +306,7 @@ export async function startApp(
       smtp: { url: alertsConfig.smtpUrl, from: alertsConfig.emailFrom },
     });
     closers.push(() => server.close());
+    await server.visitCluster.start();
 
     const demoInfo = { logins: [] as DemoLogin[], banner: [] as string[] };
     const { http, registry } = await createHttpServer({
@@ -430,6 +433,14 @@ function createServerServices(
     logger: d.logger,
     maxParticipants: config.visits.maxParticipants,
   });
+  const visitCluster = createVisitCluster({
+    db: s.db,
+    rooms,
+    cipher: s.cipher,
+    instanceId: s.ownership.instanceId,
+    logger: d.logger,
+    rtc: (peerId) => rtcConfigurationFor(config.visits, peerId, s.clock.now()),
+  });
   const visits = createVisitsService({
     appointments: s.appointments,
     repo: s.appointmentsRepo,
@@ -489,6 +500,7 @@ function createServerServices(
     derived,
     series,
     rooms,
+    visitCluster,
     visits,
     fhir,
     telehealthFhir,
@@ -498,6 +510,7 @@ function createServerServices(
     async close() {
       await telehealthEmail.close();
       await rooms.close();
+      await visitCluster.close();
       await sweeper.stop();
       await commands.close();
     },
@@ -562,10 +575,9 @@ function registerRoutes(
   visitRoutes(http, {
     visits: server.visits,
     rooms: server.rooms,
+    cluster: server.visitCluster,
     appointments: s.appointments,
     auth: s.auth,
-    config: config.visits,
-    clock: s.clock,
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
   });
   server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });

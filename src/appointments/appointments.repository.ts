@@ -122,6 +122,18 @@ export function createAppointmentsRepository(db: Db) {
       await db.query('UPDATE appointments SET reminder_sent_at = NULL WHERE id = $1', [id]);
     },
 
+    /** Guest passes (a redeemed link's session for the visit's waiting room): only the hash is stored, valid on every instance. */
+    async addGuestPass(g: { passHash: string; appointmentId: string; name: string; expiresAt: number }): Promise<void> {
+      await db.query('INSERT INTO visit_guest_passes (pass_hash, appointment_id, name, expires_at) VALUES ($1, $2, $3, $4)', [g.passHash, g.appointmentId, g.name, iso(g.expiresAt)]);
+    },
+    async guestPass(passHash: string, now: number): Promise<{ appointmentId: string; name: string; expiresAt: number } | null> {
+      const [r] = await db.query<{ appointment_id: string; name: string; expires_at: Date }>('SELECT appointment_id, name, expires_at FROM visit_guest_passes WHERE pass_hash = $1 AND expires_at > $2', [passHash, iso(now)]);
+      return r ? { appointmentId: r.appointment_id, name: r.name, expiresAt: ms(r.expires_at)! } : null;
+    },
+    async sweepGuestPasses(now: number): Promise<void> {
+      await db.query('DELETE FROM visit_guest_passes WHERE expires_at <= $1', [iso(now)]);
+    },
+
     // Availability (Schedule / Slot)
     async addAvailability(a: { id: string; practitionerId: string; start: number; end: number; slotMinutes: number }): Promise<void> {
       await db.query('INSERT INTO availability (id, practitioner_id, start_at, end_at, slot_minutes) VALUES ($1, $2, $3, $4, $5)', [a.id, a.practitionerId, iso(a.start), iso(a.end), a.slotMinutes]);

@@ -17,7 +17,8 @@ import { newId } from '../platform/ids.ts';
  * visit's Encounter starts; every admission and departure is a participant period; when the last person
  * leaves the Encounter finishes and the appointment is fulfilled. In-call chat goes to the visit's thread.
  *
- * Rooms live in this process's memory: one server instance hosts the visits (see README → scaling).
+ * A room lives in this process's memory; with several instances one of them is the visit's home and the
+ * others relay their participants to it (visit-cluster.ts).
  */
 
 export type PeerKind = 'patient' | 'staff' | 'guest';

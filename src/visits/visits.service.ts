@@ -10,7 +10,6 @@ import type { VisitsConfig } from './visits.config.ts';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const GUEST_PASS_MS = 4 * 3600_000;
-const MAX_PASSES = 10_000;
 
 export interface GuestPass {
   appointmentId: string;
@@ -24,12 +23,6 @@ export interface GuestPass {
  * the visit summary note, kept in the visit's message thread (sealed like every message).
  */
 export function createVisitsService(deps: { appointments: AppointmentsService; repo: AppointmentsRepository; messaging: MessagingService; audit: AuditService; clock: Clock; config: VisitsConfig; baseUrl: () => string }) {
-  // Guest passes live in memory with the rooms (the same single process hosts both).
-  const passes = new Map<string, GuestPass>();
-  const sweep = () => {
-    const now = deps.clock.now();
-    for (const [k, v] of passes) if (v.expiresAt <= now) passes.delete(k);
-  };
 
   return {
     async invite(p: Principal, appointmentId: string, input: { name?: string }) {
@@ -52,19 +45,19 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       if (!invite) throw new AppError('UNAUTHENTICATED', 'this invitation link has expired or has already been used; ask the care team for a new one');
       const appointment = await deps.repo.byId(appointmentId);
       if (!appointment || appointment.status === 'cancelled') throw notFound(`visit ${appointmentId}`);
-      sweep();
-      if (passes.size >= MAX_PASSES) throw new AppError('UNAVAILABLE', 'too many guests right now');
+      await deps.repo.sweepGuestPasses(deps.clock.now());
       const pass = randomBytes(24).toString('base64url');
       const name = (input.name?.trim() || invite.displayName).slice(0, 80);
-      passes.set(hash(pass), { appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS });
+      // In the database (only its hash), so the guest's signalling socket may land on any instance.
+      await deps.repo.addGuestPass({ passHash: hash(pass), appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS });
       await deps.audit.record({ actor: 'system', action: 'visit.invite.redeem', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name } });
       return { pass, name, appointmentId };
     },
 
     /** The guest and the appointment a pass admits to the lobby of; throws when the pass is not valid for it. */
     async guestFromPass(pass: string, appointmentId: string) {
-      const g = passes.get(hash(pass));
-      if (!g || g.appointmentId !== appointmentId || g.expiresAt <= deps.clock.now()) throw new AppError('UNAUTHENTICATED', 'this guest pass is not valid for this visit');
+      const g = await deps.repo.guestPass(hash(pass), deps.clock.now());
+      if (!g || g.appointmentId !== appointmentId) throw new AppError('UNAUTHENTICATED', 'this guest pass is not valid for this visit');
       const appointment = await deps.repo.byId(appointmentId);
       if (!appointment || appointment.status === 'cancelled') throw notFound(`visit ${appointmentId}`);
       return { guest: g, appointment };

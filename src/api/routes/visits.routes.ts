@@ -6,8 +6,7 @@ import type { AuthService } from '../../auth/auth.service.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
 import type { VisitsService } from '../../visits/visits.service.ts';
 import type { VisitRooms } from '../../visits/visit-rooms.ts';
-import { rtcConfigurationFor, type VisitsConfig } from '../../visits/visits.config.ts';
-import type { Clock } from '../../platform/clock.ts';
+import type { VisitCluster } from '../../visits/visit-cluster.ts';
 import type { OriginCheck } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import { AppError } from '../../platform/errors.ts';
@@ -17,7 +16,7 @@ import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
 
 /** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
-export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: VisitRooms; appointments: AppointmentsService; auth: AuthService; config: VisitsConfig; clock: Clock; origins?: OriginCheck }) {
+export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: VisitRooms; cluster: VisitCluster; appointments: AppointmentsService; auth: AuthService; origins?: OriginCheck }) {
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
   app.get('/visits/:id', { config: { policy: policy.public('redirects to the web app page, which signs in') }, schema: { hide: true, params: IdParams } }, async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
 
@@ -83,12 +82,8 @@ export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: Visi
       socket.close(4000 + e.status, e.message.slice(0, 120));
       return;
     }
-    const peer = deps.rooms.connect(
-      appointment,
-      who,
-      { send: (m) => socket.readyState === 1 && socket.send(JSON.stringify(m)), close: (code, reason) => socket.close(code, reason) },
-      (peerId) => rtcConfigurationFor(deps.config, peerId, deps.clock.now()),
-    );
+    // Here or at the visit's home instance (visits/visit-cluster.ts): the room logic is the same.
+    const peer = await deps.cluster.connect(appointment, who, { send: (m) => socket.readyState === 1 && socket.send(JSON.stringify(m)), close: (code, reason) => socket.close(code, reason) });
     socket.on('message', (raw: Buffer) => {
       if (raw.length > MAX_SIGNAL_BYTES) return socket.send(JSON.stringify({ type: 'error', message: 'message too large' }));
       peer.receive(raw.toString());

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { PatientCipher } from '../platform/encryption/index.ts';
+import type { Principal } from '../domain/types.ts';
+import type { Appointment } from '../appointments/appointments.repository.ts';
+import type { PeerKind, PeerSocket, VisitRooms } from './visit-rooms.ts';
+
+export const VISIT_CHANNEL = 'vigil_visits';
+const HEARTBEAT_MS = 5_000;
+const STALE_S = 15;
+
+type Who = { kind: PeerKind; name: string; ref: string | null; principal: Principal | null };
+type Mail =
+  | { t: 'open'; conn: string; from: string; appointment: Appointment; who: Who }
+  | { t: 'msg'; conn: string; raw: string }
+  | { t: 'close'; conn: string }
+  | { t: 'send'; conn: string; m: unknown }
+  | { t: 'kick'; conn: string; code: number; reason: string };
+
+export interface VisitConnection {
+  receive(raw: string): void;
+  disconnect(): void;
+}
+
+/**
+ * Visits across several instances on one PostgreSQL (README → scaling). The room logic (visit-rooms.ts)
+ * runs on one instance per visit, its home, claimed in `visit_room_homes` by the first participant to
+ * connect and kept by a heartbeat; a home silent for 15 s is taken over by the next connection. A participant
+ * whose WebSocket lands elsewhere is relayed: their messages go to the home and the home's messages come
+ * back as rows in `visit_mail`, sealed with the patient's key (SDP, ICE and in-call chat never sit in the
+ * database or the notification queue in plaintext), announced by `NOTIFY vigil_visits, '<instance>'`, and
+ * read in id order, so each connection's messages keep their order. On PGlite (one process) and without
+ * LISTEN support everything is local.
+ */
+export function createVisitCluster(deps: { db: Db; rooms: VisitRooms; cipher: PatientCipher; instanceId: string; logger: Logger; rtc: (peerId: string) => unknown }) {
+  const me = deps.instanceId;
+  const log = deps.logger.child({ module: 'visit-cluster', instance: me });
+  const enabled = typeof deps.db.listen === 'function';
+  /** Relayed participants hosted here: connection id → the room's peer. */
+  const hosted = new Map<string, VisitConnection & { patientId: string }>();
+  /** Participants connected here whose room is elsewhere: connection id → their socket and home. */
+  const away = new Map<string, { socket: PeerSocket; home: string; appointmentId: string; patientId: string }>();
+  let unlisten: (() => Promise<void>) | null = null;
+  let inbound: Promise<void> = Promise.resolve();
+  let outbound: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+
+  /** Queues one mail (in order) to an instance; the payload is sealed for the visit's patient. */
+  function post(to: string, patientId: string, mail: Mail) {
+    outbound = outbound
+      .then(async () => {
+        const sealed = await deps.cipher.seal(patientId, Buffer.from(JSON.stringify(mail)), 'visit-mail');
+        await deps.db.query('INSERT INTO visit_mail (to_instance, patient_id, payload) VALUES ($1, $2, $3)', [to, patientId, sealed]);
+        await deps.db.query('SELECT pg_notify($1, $2)', [VISIT_CHANNEL, to]);
+      })
+      .catch((err: Error) => log.error({ err: err.message }, 'visit mail not sent'));
+  }
+
+  /** Reads this instance's mail in id order and acts on it. */
+  function drain() {
+    inbound = inbound
+      .then(async () => {
+        for (;;) {
+          const rows = await deps.db.query<{ patient_id: string; payload: Uint8Array }>(
+            `DELETE FROM visit_mail WHERE id IN (SELECT id FROM visit_mail WHERE to_instance = $1 ORDER BY id LIMIT 200) RETURNING id, patient_id, payload`,
+            [me],
+          );
+          if (!rows.length) return;
+          const sorted = (rows as Array<{ id: string | number; patient_id: string; payload: Uint8Array }>).sort((a, b) => Number(a.id) - Number(b.id));
+          for (const r of sorted) handle(JSON.parse((await deps.cipher.open(r.patient_id, r.payload, 'visit-mail')).toString('utf8')) as Mail);
+        }
+      })
+      .catch((err: Error) => log.error({ err: err.message }, 'visit mail not read'));
+  }
+
+  function handle(m: Mail) {
+    switch (m.t) {
+      case 'open': {
+        const from = m.from;
+        const patientId = m.appointment.patientId;
+        const socket: PeerSocket = { send: (msg) => post(from, patientId, { t: 'send', conn: m.conn, m: msg }), close: (code, reason) => post(from, patientId, { t: 'kick', conn: m.conn, code, reason }) };
+        hosted.set(m.conn, { ...deps.rooms.connect(m.appointment, m.who, socket, deps.rtc), patientId });
+        return;
+      }
+      case 'msg':
+        return hosted.get(m.conn)?.receive(m.raw);
+      case 'close':
+        hosted.get(m.conn)?.disconnect();
+        hosted.delete(m.conn);
+        return;
+      case 'send':
+        return away.get(m.conn)?.socket.send(m.m);
+      case 'kick': {
+        const a = away.get(m.conn);
+        away.delete(m.conn);
+        return a?.socket.close(m.code, m.reason);
+      }
+    }
+  }
+
+  /** This instance hosts the visit unless another live instance already does. */
+  async function homeOf(appointmentId: string): Promise<string> {
+    const [r] = await deps.db.query<{ instance_id: string }>(
+      `INSERT INTO visit_room_homes (appointment_id, instance_id, heartbeat_at) VALUES ($1, $2, now())
+       ON CONFLICT (appointment_id) DO UPDATE SET instance_id = EXCLUDED.instance_id, heartbeat_at = now()
+         WHERE visit_room_homes.instance_id = EXCLUDED.instance_id OR visit_room_homes.heartbeat_at < now() - make_interval(secs => ${STALE_S})
+       RETURNING instance_id`,
+      [appointmentId, me],
+    );
+    if (r) return r.instance_id;
+    const [h] = await deps.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [appointmentId]);
+    return h?.instance_id ?? me;
+  }
+
+  async function beat() {
+    await deps.db.query('UPDATE visit_room_homes SET heartbeat_at = now() WHERE instance_id = $1', [me]);
+    // Mail for an instance that died unread: nobody will read it.
+    await deps.db.query(`DELETE FROM visit_mail WHERE created_at < now() - interval '2 minutes'`);
+    // Participants relayed to a home that stopped beating reconnect (and the next connection takes the visit over).
+    const homes = [...new Set([...away.values()].map((a) => a.appointmentId))];
+    if (!homes.length) return;
+    const live = await deps.db.query<{ appointment_id: string; instance_id: string }>(
+      `SELECT appointment_id, instance_id FROM visit_room_homes WHERE appointment_id = ANY($1) AND heartbeat_at >= now() - make_interval(secs => ${STALE_S})`,
+      [homes],
+    );
+    for (const [conn, a] of away) {
+      if (!live.some((l) => l.appointment_id === a.appointmentId && l.instance_id === a.home)) {
+        away.delete(conn);
+        a.socket.close(1012, 'the visit moved to another server; reconnecting');
+      }
+    }
+  }
+
+  return {
+    enabled,
+    async start() {
+      if (!enabled) return;
+      unlisten = await deps.db.listen!(VISIT_CHANNEL, (payload) => {
+        if (payload === me || payload === '') drain();
+      });
+      drain();
+      timer = setInterval(() => void beat().catch((err: Error) => log.warn({ err: err.message }, 'visit heartbeat failed')), HEARTBEAT_MS);
+      timer.unref();
+    },
+
+    /** Connects an authorised participant to the visit, here or at its home. */
+    async connect(appointment: Appointment, who: Who, socket: PeerSocket): Promise<VisitConnection> {
+      const home = enabled ? await homeOf(appointment.id) : me;
+      if (home === me) return deps.rooms.connect(appointment, who, socket, deps.rtc);
+      const conn = randomBytes(9).toString('base64url');
+      const patientId = appointment.patientId;
+      away.set(conn, { socket, home, appointmentId: appointment.id, patientId });
+      post(home, patientId, { t: 'open', conn, from: me, appointment, who });
+      return {
+        receive: (raw) => post(home, patientId, { t: 'msg', conn, raw }),
+        disconnect: () => {
+          if (away.delete(conn)) post(home, patientId, { t: 'close', conn });
+        },
+      };
+    },
+
+    async close() {
+      if (timer) clearInterval(timer);
+      for (const [conn, a] of away) post(a.home, a.patientId, { t: 'close', conn });
+      away.clear();
+      await outbound;
+      await unlisten?.();
+      await inbound;
+      if (enabled) await deps.db.query('DELETE FROM visit_room_homes WHERE instance_id = $1', [me]).catch(() => undefined);
+    },
+  };
+}
+
+export type VisitCluster = ReturnType<typeof createVisitCluster>;

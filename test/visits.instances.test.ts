@@ -1,0 +1,163 @@
+/**
+ * Video visits across two instances on one PostgreSQL (issue 8, several instances): the clinician's signalling
+ * socket lands on instance A and the patient's on instance B; the waiting room, admission, SDP/ICE relay and
+ * in-call chat work as on one instance (the room lives at its home instance; the other relays through sealed
+ * rows and NOTIFY), a guest pass redeemed on A works on B, nothing crosses in plaintext, and when the home
+ * instance shuts down the participants reconnect and the visit continues on the survivor.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { randomBytes } from 'node:crypto';
+import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (video visits across two instances)');
+
+async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+type M = Record<string, unknown> & { type: string };
+class Client {
+  seen: M[] = [];
+  closed: { code: number; reason: string } | null = null;
+  ws: WebSocket;
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (raw) => this.seen.push(JSON.parse(raw.toString())));
+    this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+  send(m: unknown) {
+    this.ws.send(JSON.stringify(m));
+  }
+  next(type: string, where: (m: M) => boolean = () => true): Promise<M> {
+    return eventually(() => {
+      const m = this.seen.find((x) => x.type === type && where(x));
+      if (!m) throw new Error(`no ${type} yet; saw ${this.seen.map((x) => x.type).join(',')}`);
+      return m;
+    });
+  }
+  get id() {
+    return (this.seen.find((m) => m.type === 'hello')!.you as { id: string }).id;
+  }
+}
+
+describe.skipIf(!hasPg)('video visits across two instances', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let aStopped = false;
+  let drop: () => Promise<void>;
+  let apt: string;
+  let alice: string;
+  let nurse: { token: string; practitionerId: string | null };
+  let patient: string;
+  const clients: Client[] = [];
+  const ws = (app: TestApp, path: string) => {
+    const c = new Client(app.httpUrl.replace('http', 'ws') + path);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    // Instances of one deployment share the master key (patients' data keys are wrapped by it).
+    const env = { VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: randomBytes(32).toString('base64') };
+    a = await bootApp({ databaseUrl: db.url, env });
+    b = await bootApp({ databaseUrl: db.url, env });
+    alice = (await a.services.patientService.create({ name: 'Alice Ames' }, 'system')).id;
+    nurse = await a.tokenFor('clinician');
+    await a.services.patientService.assignClinician(alice, nurse.practitionerId!, 'system');
+    patient = (await a.tokenFor('patient', { patientId: alice })).token;
+    apt = (await a.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: 'now' })).body.id;
+  }, 240_000);
+  afterAll(async () => {
+    clients.forEach((c) => c.ws.close());
+    if (!aStopped) await a?.stop();
+    await b?.stop();
+    await drop?.();
+  });
+
+  it('admits, relays signalling and chat between a clinician on A and a patient on B', async () => {
+    const doc = ws(a, `/api/v1/visits/${apt}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    const pat = ws(b, `/api/v1/visits/${apt}/signal?token=${patient}`);
+    const hello = await pat.next('hello');
+    expect(hello.rtc).toMatchObject({ iceTransportPolicy: 'all' });
+    const homes = await a.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]);
+    expect(homes.map((h) => h.instance_id)).toEqual([a.services.ownership.instanceId]); // the room lives on A; B relays
+    pat.send({ type: 'join' });
+    await pat.next('waiting-room');
+    doc.send({ type: 'join' });
+    await doc.next('admitted');
+    const waiting = await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+    doc.send({ type: 'admit', id: (waiting.waiting as Array<{ id: string }>)[0].id });
+    const admitted = await pat.next('admitted');
+    expect((admitted.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc.id]);
+    // The newcomer offers; the answer and ICE candidates come back, in order.
+    pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'v=0 offer-from-B' } } });
+    expect(await doc.next('signal')).toMatchObject({ from: pat.id, data: { sdp: { type: 'offer', sdp: 'v=0 offer-from-B' } } });
+    doc.send({ type: 'signal', to: pat.id, data: { sdp: { type: 'answer', sdp: 'v=0 answer-from-A' } } });
+    for (let i = 0; i < 5; i++) doc.send({ type: 'signal', to: pat.id, data: { candidate: { candidate: `candidate:${i}`, sdpMid: '0' } } });
+    await eventually(() => expect(pat.seen.filter((m) => m.type === 'signal')).toHaveLength(6));
+    expect(pat.seen.filter((m) => m.type === 'signal').map((m) => (m.data as { sdp?: { type: string }; candidate?: { candidate: string } }).sdp?.type ?? (m.data as { candidate: { candidate: string } }).candidate.candidate))
+      .toEqual(['answer', 'candidate:0', 'candidate:1', 'candidate:2', 'candidate:3', 'candidate:4']);
+    pat.send({ type: 'chat', text: 'Can you hear me? My ankle is swollen' });
+    expect(((await doc.next('chat')).message as { text: string }).text).toBe('Can you hear me? My ankle is swollen');
+    // Nothing crossed in plaintext: every relayed row was sealed (and consumed).
+    const rows = await b.services.db.query<{ n: string }>('SELECT count(*) AS n FROM visit_mail');
+    expect(Number(rows[0].n)).toBe(0);
+    const enc = await eventually(async () => {
+      const e = await b.api<{ status: string; participants: Array<{ kind: string }> }>(nurse.token, 'GET', `/api/v1/visits/${apt}/encounter`);
+      expect(e.body.participants?.map((p) => p.kind).sort()).toEqual(['patient', 'staff']);
+      return e.body;
+    });
+    expect(enc.status).toBe('in-progress');
+  });
+
+  it('lets a guest redeem a link on A and join through B', async () => {
+    const invite = await a.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Interpreter' });
+    const pass = await a.api<{ pass: string }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token: invite.body.url.split('/').pop() });
+    expect(pass.status).toBe(201);
+    const guest = ws(b, `/api/v1/visits/${apt}/signal?pass=${pass.body.pass}`);
+    await guest.next('hello');
+    guest.send({ type: 'join' });
+    await guest.next('waiting-room');
+    const doc = clients[0];
+    const w = await doc.next('waiting', (m) => (m.waiting as Array<{ name: string }>).some((x) => x.name === 'Interpreter'));
+    doc.send({ type: 'admit', id: (w.waiting as Array<{ id: string; name: string }>).find((x) => x.name === 'Interpreter')!.id });
+    const admitted = await guest.next('admitted');
+    expect((admitted.peers as unknown[]).length).toBe(2);
+    guest.send({ type: 'leave' });
+  });
+
+  it('when the home instance shuts down, its participants are told and the visit continues on the survivor', async () => {
+    const pat = clients[1];
+    await a.stop();
+    aStopped = true;
+    await eventually(() => expect(pat.closed).not.toBeNull());
+    const doc2 = ws(b, `/api/v1/visits/${apt}/signal?token=${nurse.token}`);
+    const pat2 = ws(b, `/api/v1/visits/${apt}/signal?token=${patient}`);
+    await doc2.next('hello');
+    await pat2.next('hello');
+    doc2.send({ type: 'join' });
+    await doc2.next('admitted');
+    pat2.send({ type: 'join' });
+    const w = await doc2.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+    doc2.send({ type: 'admit', id: (w.waiting as Array<{ id: string }>)[0].id });
+    await pat2.next('admitted');
+    pat2.send({ type: 'signal', to: doc2.id, data: { sdp: { type: 'offer', sdp: 'again' } } });
+    expect(await doc2.next('signal')).toMatchObject({ from: pat2.id });
+    const homes = await b.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]);
+    expect(homes.map((h) => h.instance_id)).toEqual([b.services.ownership.instanceId]);
+  });
+});
