@@ -460,6 +460,7 @@ function createServerServices(
     version: VERSION,
     dataDir: config.dataDir,
     cipher: s.cipher,
+    logger: s.logger,
     writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) },
   });
   // [tele] Communication, Appointment, Encounter, Schedule, Slot

@@ -137,6 +137,17 @@ export function createAccessPolicy(deps: {
     choosesLaunchPatient(p: Principal): boolean {
       return p.role !== 'patient';
     },
+    /**
+     * A care team as a FHIR Group (its practitioner's patients): seen by admins and by that practitioner.
+     * The members a caller gets are still only the patients they may see (visiblePatientIds).
+     */
+    careTeamsVisible(p: Principal): string[] | null {
+      if (p.role === 'admin') return null;
+      return p.role === 'clinician' && p.practitionerId ? [p.practitionerId] : [];
+    },
+    canSeeCareTeam(p: Principal, practitionerId: string): boolean {
+      return p.role === 'admin' || (p.role === 'clinician' && p.practitionerId === practitionerId);
+    },
     /** The `fhirUser` claim (SMART §fhirUser): a patient's own Patient record, else the user's Practitioner. */
     fhirUserOf(p: Principal): { type: 'Patient' | 'Practitioner'; id: string } | null {
       if (p.role === 'patient') return p.patientId ? { type: 'Patient', id: p.patientId } : null;

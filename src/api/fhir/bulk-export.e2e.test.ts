@@ -16,6 +16,7 @@ describe('FHIR Bulk Data $export', () => {
   let admin: string;
   let clin: string;
   let mine: string;
+  let team: string; // the clinician's care team as a Group id (their Practitioner id)
   const req = (token: string, url: string, headers: Record<string, string> = {}, method = 'GET') =>
     fetch(url.startsWith('http') ? url : app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...headers } });
 
@@ -28,6 +29,7 @@ describe('FHIR Bulk Data $export', () => {
     mine = (await s.patientService.create({ name: 'Mia Mine' }, 'system')).id;
     const other = (await s.patientService.create({ name: 'Otto Other' }, 'system')).id;
     await s.patientService.assignClinician(mine, c.practitionerId!, 'system');
+    team = c.practitionerId!.replace('_', '-');
     for (const [p, n] of [[mine, 5], [other, 3]] as const) {
       const dev = (await s.deviceService.provision({ patientId: p, type: 'pulse-oximeter' }, 'system')).id;
       for (let i = 0; i < n; i++) await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - i * 1000, seq: i + 1, hr: 60 + i }));
@@ -77,6 +79,25 @@ describe('FHIR Bulk Data $export', () => {
     expect((await complete(clin, later.headers.get('content-location')!)).output).toEqual([]);
     expect((await req(clin, '/fhir/R4/Patient/$export?_type=Practitioner', { prefer: 'respond-async' })).status).toBe(400);
     expect((await req(clin, '/fhir/R4/Patient/$export?_elements=id', { prefer: 'respond-async' })).status).toBe(400);
+  });
+
+  it('exports a care team as a Group: its patients the caller may see, and nobody else\'s team', async () => {
+    const group = (await (await req(clin, `/fhir/R4/Group/${team}`)).json()) as any;
+    expect(group).toMatchObject({ resourceType: 'Group', type: 'person', actual: true, quantity: 1, member: [{ entity: { reference: `Patient/${mine.replace('_', '-')}` } }] });
+    const groups = (await (await req(clin, '/fhir/R4/Group')).json()) as any;
+    expect(groups.entry.map((e: any) => e.resource.id)).toEqual([team]);
+    const kick = await req(clin, `/fhir/R4/Group/${team}/$export`, { prefer: 'respond-async' });
+    expect(kick.status).toBe(202);
+    const manifest = await complete(clin, kick.headers.get('content-location')!);
+    const byType = Object.fromEntries(manifest.output.map((o) => [o.type, o]));
+    expect(Object.keys(byType).sort()).toEqual(['Device', 'Observation', 'Patient']);
+    expect((await ndjson(clin, byType.Patient.url)).map((p) => p.name[0].text)).toEqual(['Mia Mine']);
+    expect((await ndjson(clin, byType.Observation.url)).map((o) => o.valueQuantity.value).sort()).toEqual([60, 61, 62, 63, 64]);
+    // Another clinician: the group does not exist for them (404), nor may they export it.
+    const stranger = (await app.tokenFor('clinician')).token;
+    expect((await req(stranger, `/fhir/R4/Group/${team}`)).status).toBe(404);
+    expect((await req(stranger, `/fhir/R4/Group/${team}/$export`, { prefer: 'respond-async' })).status).toBe(404);
+    expect((await req(admin, `/fhir/R4/Group/${team}/$export?_type=Practitioner`, { prefer: 'respond-async' })).status).toBe(400);
   });
 
   it('round-trips: what $export wrote, `vigil import fhir` reads back (once), refusing what Vigil computes', async () => {

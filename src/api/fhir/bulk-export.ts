@@ -1,113 +1,225 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { once } from 'node:events';
-import path from 'node:path';
+import type { Db } from '../../platform/db.ts';
+import type { Principal } from '../../domain/types.ts';
+import type { Logger } from '../../platform/logger.ts';
 import { badRequest, notFound } from '../../platform/errors.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { FhirContext, FhirRegistry } from './registry.ts';
 import { parseSearch } from './search/params.ts';
+import { toFhirId } from './ids.ts';
 
 /**
- * Bulk Data Access IG (v2) `$export`, system and Patient level: asynchronous (kick-off answers 202 with a
- * status URL), NDJSON files per type under the data directory (owner-only), for the user who asked only.
- * Each file is written by paging the type's ordinary search, so scope and access are exactly the API's.
+ * Bulk Data Access IG (v2) `$export` at system, Patient and Group level: asynchronous (kick-off answers 202
+ * with a status URL), NDJSON per type, for the user who asked only. Each file is written by paging the
+ * type's ordinary search with the requester's principal, so scope and access are exactly the API's.
+ *
+ * Jobs and their files live in the database (fhir_export_jobs, fhir_export_parts), so a job survives a
+ * restart and any instance on the same PostgreSQL answers its status and serves its files. An instance
+ * claims a queued job (`FOR UPDATE SKIP LOCKED`), beats a heartbeat after every page, and a job whose
+ * instance died (stale heartbeat) is taken over and rerun from the start by another (at most 3 attempts).
  */
 
 const TYPES = ['Patient', 'Practitioner', 'Device', 'Observation'];
 const JOB_TTL_MS = 24 * 3600_000;
+const PART_BYTES = 1 << 20;
+const MAX_ATTEMPTS = 3;
+const GROUP_CHUNK = 100;
 
-interface Job {
+type Level = 'system' | 'patient' | 'group';
+
+interface JobRow {
   id: string;
-  userId: string;
+  user_id: string;
+  principal: Principal;
+  level: Level;
+  group_id: string | null;
+  types: string[];
+  since: string | null;
+  base_url: string;
   request: string;
-  transactionTime: string;
-  status: 'running' | 'done' | 'failed' | 'cancelled';
+  transaction_time: Date | string;
+  status: 'queued' | 'running' | 'done' | 'failed';
   progress: string;
   output: Array<{ type: string; url: string; count: number }>;
-  error?: string;
-  created: number;
+  error: string | null;
 }
 
-export function createBulkExport(deps: { registry: FhirRegistry; access: AccessPolicy; dataDir: string }) {
-  const jobs = new Map<string, Job>();
-  const dir = (id: string) => path.join(deps.dataDir, 'exports', id);
+class Cancelled extends Error {}
 
-  async function run(job: Job, ctx: FhirContext, types: string[], since: string | undefined, level: 'system' | 'patient') {
-    await mkdir(dir(job.id), { recursive: true, mode: 0o700 });
-    for (const type of types) {
-      if (job.status === 'cancelled') return;
-      job.progress = `exporting ${type}`;
+export function createBulkExport(deps: {
+  db: Db;
+  registry: FhirRegistry;
+  access: AccessPolicy;
+  logger?: Logger;
+  /** Group level: the member patients (internal ids) the principal may see, or null when no such group. */
+  groupMembers?: (ctx: FhirContext, groupId: string) => Promise<string[] | null>;
+  /** A job whose heartbeat is older than this is taken over (its instance died). */
+  staleMs?: number;
+  pollMs?: number;
+}) {
+  const db = deps.db;
+  const instance = randomBytes(8).toString('hex');
+  const staleMs = deps.staleMs ?? 30_000;
+  let active: Promise<void> | null = null;
+  let stopping = false;
+
+  /** Records progress; false when the job was cancelled or taken over (then this instance stops working on it). */
+  async function beat(id: string, progress: string): Promise<boolean> {
+    if (stopping) return false;
+    const rows = await db.query(`UPDATE fhir_export_jobs SET heartbeat_at = now(), progress = $2 WHERE id = $1 AND owner = $3 AND status = 'running' RETURNING id`, [id, progress, instance]);
+    return rows.length === 1;
+  }
+
+  async function run(job: JobRow) {
+    const ctx: FhirContext = { principal: job.principal, baseUrl: job.base_url };
+    await db.query('DELETE FROM fhir_export_parts WHERE job_id = $1', [job.id]); // a takeover starts again
+    const members = job.level === 'group' ? await deps.groupMembers?.(ctx, job.group_id!) : null;
+    if (job.level === 'group' && !members) throw new Error(`Group/${job.group_id} is no longer visible`);
+    const output: JobRow['output'] = [];
+    for (const type of job.types) {
+      if (!(await beat(job.id, `exporting ${type}`))) throw new Cancelled();
       const p = deps.registry.get(type)!;
-      const file = path.join(dir(job.id), `${type}.ndjson`);
-      const out = createWriteStream(file, { mode: 0o600 });
+      let part = 0;
       let count = 0;
-      let cursor: string | undefined;
-      do {
-        const query: Record<string, string> = { _count: '1000', _total: 'none', ...(cursor ? { _cursor: cursor } : {}), ...(since ? { _lastUpdated: `gt${since}` } : {}) };
-        // Patient-level: resources in the patient compartment only (practitioners are not).
-        const result = await p.searchType(ctx, parseSearch(type, query, p.search, true));
-        for (const r of result.resources) {
-          if (!out.write(JSON.stringify(r) + '\n')) await once(out, 'drain');
-          count++;
-        }
-        cursor = result.next;
-      } while (cursor && (job.status as Job['status']) !== 'cancelled');
-      out.end();
-      await once(out, 'finish');
-      if (count > 0) job.output.push({ type, url: `${ctx.baseUrl}/$export-file/${job.id}/${type}.ndjson`, count });
-      else await rm(file, { force: true });
-      void level;
+      let buf: string[] = [];
+      let size = 0;
+      const flush = async () => {
+        if (!buf.length) return;
+        await db.query('INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ($1, $2, $3, $4)', [job.id, type, part++, Buffer.from(buf.join(''), 'utf8')]);
+        buf = [];
+        size = 0;
+        if (!(await beat(job.id, `exporting ${type} (${count})`))) throw new Cancelled();
+      };
+      // Group level: the members, a hundred at a time (Patient by _id, the others by patient).
+      const slices: Array<string[] | null> = members ? Array.from({ length: Math.ceil(members.length / GROUP_CHUNK) }, (_, i) => members.slice(i * GROUP_CHUNK, (i + 1) * GROUP_CHUNK)) : [null];
+      for (const slice of slices) {
+        let cursor: string | undefined;
+        do {
+          const query: Record<string, string> = { _count: '1000', _total: 'none', ...(cursor ? { _cursor: cursor } : {}), ...(job.since ? { _lastUpdated: `gt${job.since}` } : {}) };
+          if (slice) query[type === 'Patient' ? '_id' : 'patient'] = slice.map(toFhirId).join(',');
+          const result = await p.searchType(ctx, parseSearch(type, query, p.search, true));
+          for (const r of result.resources) {
+            const line = JSON.stringify(r) + '\n';
+            buf.push(line);
+            size += line.length;
+            count++;
+          }
+          if (size >= PART_BYTES) await flush();
+          else if (!(await beat(job.id, `exporting ${type} (${count})`))) throw new Cancelled();
+          cursor = result.next;
+        } while (cursor);
+      }
+      await flush();
+      if (count > 0) output.push({ type, url: `${job.base_url}/$export-file/${job.id}/${type}.ndjson`, count });
     }
-    job.status = 'done';
-    job.progress = 'done';
+    await db.query(`UPDATE fhir_export_jobs SET status = 'done', progress = 'done', output = $2 WHERE id = $1 AND owner = $3`, [job.id, JSON.stringify(output), instance]);
+  }
+
+  /** Claims the oldest claimable job (queued, or running with a dead owner) and runs it; one at a time here. */
+  async function claimAndRun(): Promise<void> {
+    if (active || stopping) return;
+    await db.query(
+      `UPDATE fhir_export_jobs SET status = 'failed', error = 'the export was interrupted ${MAX_ATTEMPTS} times', progress = 'failed'
+       WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1) AND attempts >= ${MAX_ATTEMPTS}`,
+      [staleMs / 1000],
+    );
+    const rows = await db.query<JobRow>(
+      `UPDATE fhir_export_jobs SET status = 'running', owner = $1, heartbeat_at = now(), attempts = attempts + 1, progress = 'starting'
+       WHERE id = (SELECT id FROM fhir_export_jobs
+                   WHERE status = 'queued' OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => $2))
+                   ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [instance, staleMs / 1000],
+    );
+    const job = rows[0];
+    if (!job) return;
+    active = run(job)
+      .catch(async (err) => {
+        if (err instanceof Cancelled) return;
+        deps.logger?.error({ err, job: job.id }, 'bulk export failed');
+        await db.query(`UPDATE fhir_export_jobs SET status = 'failed', progress = 'failed', error = $2 WHERE id = $1 AND owner = $3`, [job.id, (err as Error).message, instance]).catch(() => undefined);
+      })
+      .finally(() => {
+        active = null;
+        if (!stopping) void tick();
+      });
+    await active;
+  }
+
+  const tick = () => claimAndRun().catch((err) => deps.logger?.warn({ err }, 'bulk export: claiming a job failed'));
+  const timer = setInterval(() => void tick(), deps.pollMs ?? 5_000);
+  timer.unref();
+
+  async function jobOf(ctx: FhirContext, id: string): Promise<JobRow> {
+    const rows = await db.query<JobRow>('SELECT * FROM fhir_export_jobs WHERE id = $1 AND user_id = $2', [id, ctx.principal.userId]);
+    if (!rows[0]) throw notFound(`export ${id}`);
+    return rows[0];
   }
 
   return {
     /** Kick-off (Bulk Data IG §kick-off): `Prefer: respond-async` required; returns the status URL. */
-    kickOff(ctx: FhirContext, level: 'system' | 'patient', query: Record<string, string | string[] | undefined>, prefer: string | undefined, requestUrl: string): string {
+    async kickOff(ctx: FhirContext, level: Level, query: Record<string, string | string[] | undefined>, prefer: string | undefined, requestUrl: string, groupId?: string): Promise<string> {
       if (!/respond-async/.test(prefer ?? '')) throw badRequest('$export is asynchronous: send the header Prefer: respond-async');
       if (level === 'system') deps.access.assertSystemExport(ctx.principal);
+      if (level === 'group' && !(await deps.groupMembers?.(ctx, groupId!))) throw notFound(`Group/${groupId}`);
       const str = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
       for (const k of Object.keys(query)) if (!['_type', '_since', '_outputFormat'].includes(k)) throw badRequest(`$export parameter "${k}" is not supported (supported: _type, _since, _outputFormat)`);
       const format = str(query._outputFormat);
       if (format && !['application/fhir+ndjson', 'application/ndjson', 'ndjson'].includes(format)) throw badRequest(`_outputFormat ${format} is not supported (application/fhir+ndjson)`);
-      const allowed = level === 'patient' ? TYPES.filter((t) => t !== 'Practitioner') : TYPES;
+      // Patient and Group level: the patient compartment (practitioners are not in it).
+      const allowed = level === 'system' ? TYPES : TYPES.filter((t) => t !== 'Practitioner');
       const types = str(query._type)?.split(',').map((t) => t.trim()) ?? allowed;
       for (const t of types) if (!allowed.includes(t)) throw badRequest(`_type ${t} is not exported here (types: ${allowed.join(', ')})`);
       const since = str(query._since);
       if (since && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(since)) throw badRequest('_since must be an instant, e.g. 2026-11-24T10:00:00Z');
-      for (const [id, j] of jobs) if (Date.now() - j.created > JOB_TTL_MS) void this.remove(ctx, id, true);
-      const job: Job = { id: randomBytes(12).toString('base64url'), userId: ctx.principal.userId, request: requestUrl, transactionTime: new Date().toISOString(), status: 'running', progress: 'queued', output: [], created: Date.now() };
-      jobs.set(job.id, job);
-      run(job, ctx, types, since, level).catch((err) => {
-        job.status = 'failed';
-        job.error = (err as Error).message;
-      });
-      return `${ctx.baseUrl}/$export-status/${job.id}`;
+      await db.query(`DELETE FROM fhir_export_jobs WHERE created_at < $1`, [new Date(Date.now() - JOB_TTL_MS).toISOString()]);
+      const id = randomBytes(12).toString('base64url');
+      await db.query(
+        `INSERT INTO fhir_export_jobs (id, user_id, principal, level, group_id, types, since, base_url, request, transaction_time, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), 'queued')`,
+        [id, ctx.principal.userId, JSON.stringify(ctx.principal), level, groupId ?? null, types, since ?? null, ctx.baseUrl, requestUrl],
+      );
+      void tick();
+      return `${ctx.baseUrl}/$export-status/${id}`;
     },
 
     /** Status (Bulk Data IG §status): 202 + X-Progress while running, 200 + manifest when complete. */
-    status(ctx: FhirContext, id: string): { status: 202; progress: string } | { status: 200; manifest: unknown } | { status: 500; error: string } {
-      const job = jobs.get(id);
-      if (!job || job.userId !== ctx.principal.userId || job.status === 'cancelled') throw notFound(`export ${id}`);
-      if (job.status === 'running') return { status: 202, progress: job.progress };
+    async status(ctx: FhirContext, id: string): Promise<{ status: 202; progress: string } | { status: 200; manifest: unknown } | { status: 500; error: string }> {
+      const job = await jobOf(ctx, id);
+      if (job.status === 'queued' || job.status === 'running') return { status: 202, progress: job.progress };
       if (job.status === 'failed') return { status: 500, error: job.error ?? 'export failed' };
-      return { status: 200, manifest: { transactionTime: job.transactionTime, request: job.request, requiresAccessToken: true, output: job.output, error: [] } };
+      return { status: 200, manifest: { transactionTime: new Date(job.transaction_time).toISOString(), request: job.request, requiresAccessToken: true, output: job.output, error: [] } };
     },
 
-    file(ctx: FhirContext, id: string, name: string): string {
-      const job = jobs.get(id);
-      if (!job || job.userId !== ctx.principal.userId || job.status !== 'done' || !/^[A-Z][A-Za-z]+\.ndjson$/.test(name) || !job.output.some((o) => `${o.type}.ndjson` === name)) throw notFound(`export file ${name}`);
-      return path.join(dir(id), name);
+    /** The parts of one NDJSON file, in order (streamed: one part in memory at a time). */
+    async file(ctx: FhirContext, id: string, name: string): Promise<AsyncIterable<Buffer>> {
+      const job = await jobOf(ctx, id);
+      const type = name.replace(/\.ndjson$/, '');
+      if (job.status !== 'done' || !job.output.some((o) => o.type === type)) throw notFound(`export file ${name}`);
+      const parts = await db.query<{ part: number }>('SELECT part FROM fhir_export_parts WHERE job_id = $1 AND type = $2 ORDER BY part', [id, type]);
+      return (async function* () {
+        for (const { part } of parts) {
+          const rows = await db.query<{ body: Uint8Array }>('SELECT body FROM fhir_export_parts WHERE job_id = $1 AND type = $2 AND part = $3', [id, type, part]);
+          if (rows[0]) yield Buffer.from(rows[0].body);
+        }
+      })();
     },
 
-    async remove(ctx: FhirContext, id: string, expired = false) {
-      const job = jobs.get(id);
-      if (!job || (!expired && job.userId !== ctx.principal.userId)) throw notFound(`export ${id}`);
-      job.status = 'cancelled';
-      jobs.delete(id);
-      await rm(dir(id), { recursive: true, force: true });
+    /** DELETE on the status URL: the job and its files go; an instance running it stops at its next page. */
+    async remove(ctx: FhirContext, id: string) {
+      await jobOf(ctx, id);
+      await db.query('DELETE FROM fhir_export_jobs WHERE id = $1', [id]);
+    },
+
+    /** Looks for claimable jobs now (tests; the timer does it every few seconds). */
+    poll: tick,
+
+    /** Stops claiming; a job running here is handed back (queued) for another instance or the next start. */
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      await active?.catch(() => undefined);
+      await db.query(`UPDATE fhir_export_jobs SET status = 'queued', owner = NULL, progress = 'queued (instance stopped)' WHERE owner = $1 AND status = 'running'`, [instance]).catch(() => undefined);
     },
   };
 }

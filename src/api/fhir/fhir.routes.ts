@@ -2,12 +2,12 @@ import { policy } from '../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../http-server.ts';
 import type { z } from 'zod';
-import { BulkFileParams, BulkJobParams, BulkExportQuery, BulkManifest, Empty, FhirAnyPathParams, FhirOperationParams, FhirReadParams, FhirResource, FhirSearchQuery, FhirTypeParams, FhirVersionParams, Ndjson, OperationOutcome } from '../contracts/index.ts';
+import { GroupParams, BulkFileParams, BulkJobParams, BulkExportQuery, BulkManifest, Empty, FhirAnyPathParams, FhirOperationParams, FhirReadParams, FhirResource, FhirSearchQuery, FhirTypeParams, FhirVersionParams, Ndjson, OperationOutcome } from '../contracts/index.ts';
 import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
 import type { Resource } from './mapping.ts';
 import { isStrict } from './search/params.ts';
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { BulkExport } from './bulk-export.ts';
 
 type BulkManifestBody = z.infer<typeof BulkManifest>;
@@ -59,19 +59,21 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   // Bulk Data $export (system and Patient level), asynchronous: kick-off → status → NDJSON files.
   const bulk = deps.bulk;
   if (bulk) {
-    const kickOff = (level: 'system' | 'patient', req: FastifyRequest, query: Query, reply: FastifyReply) =>
+    app.addHook('onClose', async () => bulk.stop()); // hand a running job back before the database closes
+    const kickOff = (level: 'system' | 'patient' | 'group', req: FastifyRequest, query: Query, reply: FastifyReply, groupId?: string) =>
       send(reply, async () => {
         const c = ctx(req);
         deps.fhir.assertExportScope(c);
-        const status = bulk.kickOff(c, level, query, req.headers.prefer as string | undefined, `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`);
+        const status = await bulk.kickOff(c, level, query, req.headers.prefer as string | undefined, `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`, groupId);
         reply.status(202).header('content-location', status);
         return outcome('information', 'informational', `export started; poll ${status}`);
       });
     const kickOffSchema = { querystring: BulkExportQuery, response: { 202: OperationOutcome } };
     app.get('/fhir/R4/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data system export (admins), asynchronous', ...kickOffSchema } }, async (req, reply) => kickOff('system', req, req.query, reply));
     app.get('/fhir/R4/Patient/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of the patients the caller may see, asynchronous', ...kickOffSchema } }, async (req, reply) => kickOff('patient', req, req.query, reply));
+    app.get('/fhir/R4/Group/:id/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of a Group (a care team: its patients the caller may see), asynchronous', params: GroupParams, ...kickOffSchema } }, async (req, reply) => kickOff('group', req, req.query, reply, req.params.id));
     app.get('/fhir/R4/$export-status/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export status: 202 while running, the manifest when complete', params: BulkJobParams, response: { 200: BulkManifest, 202: Empty, 500: OperationOutcome } } }, async (req, reply) => {
-      const s = bulk.status(ctx(req), req.params.id);
+      const s = await bulk.status(ctx(req), req.params.id);
       if (s.status === 202) return (reply as FastifyReply).status(202).header('x-progress', s.progress).header('retry-after', '1').send();
       if (s.status === 500) return reply.status(500).type(FHIR_JSON).send(outcome('error', 'exception', s.error));
       return reply.type('application/json').send(s.manifest as BulkManifestBody);
@@ -82,7 +84,7 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     });
     app.get('/fhir/R4/$export-file/:id/:name', { config: { policy: READ_SCOPE }, schema: { summary: 'One NDJSON file of a completed export (its owner only)', params: BulkFileParams, response: { 200: Ndjson } } }, async (req, reply) => {
       const { id, name } = req.params;
-      return reply.type('application/fhir+ndjson').send(createReadStream(bulk.file(ctx(req), id, name)) as unknown as string);
+      return reply.type('application/fhir+ndjson').send(Readable.from(await bulk.file(ctx(req), id, name)) as unknown as string);
     });
   }
 

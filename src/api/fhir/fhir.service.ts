@@ -302,17 +302,20 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
         software: { name: 'Vigil', version: deps.version },
         implementation: { description: 'Vigil remote patient monitoring', url: baseUrl },
         fhirVersion: '4.0.1',
+        instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
         format: ['application/fhir+json', 'json'],
         rest: [
           {
             mode: 'server',
             security: security ?? deps.security?.() ?? { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
+            operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
             interaction: [{ code: 'batch' }, { code: 'transaction', documentation: 'Every entry is checked (parsed, authorised, If-Match, If-None-Exist) before any is written; urn:uuid references between entries are not resolved' }],
             resource: [...deps.registry.all().map((p) => ({
               type: p.type,
               ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),
               interaction: p.interactions.map((code) => ({ code })),
-              ...(p.type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] } : {}),
+              ...(p.type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }] } : {}),
+              ...(p.type === 'Group' ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] } : {}),
               ...(p.operations ? { operation: Object.keys(p.operations).map((name) => ({ name: name.slice(1), definition: `http://hl7.org/fhir/OperationDefinition/${p.type}-${name.slice(1)}` })) } : {}),
               versioning: 'versioned',
               readHistory: p.interactions.includes('vread'),

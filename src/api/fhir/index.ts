@@ -22,6 +22,8 @@ import type { PatientCipher } from '../../platform/encryption/index.ts';
 import type { PatientService } from '../../patients/patient.service.ts';
 import type { NewReading } from '../../store/readings.repository.ts';
 import { createVersionStore } from './versions.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { careTeamGroupMembers, groupProvider } from './resources/group.ts';
 
 export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts';
 
@@ -37,6 +39,7 @@ export function createFhirModule(deps: {
   devices: DevicesRepository;
   version: string;
   dataDir?: string;
+  logger?: Logger;
   /** Seals stored versions with the patient's data key (versions.ts). */
   cipher: PatientCipher;
   /** FHIR writes: Patient create goes through the patient service, Observation create through ingest. */
@@ -47,6 +50,7 @@ export function createFhirModule(deps: {
   registry.register(patientProvider({ ...deps, versions, patientService: deps.writes?.patientService }));
   registry.register(practitionerProvider(deps));
   registry.register(deviceProvider(deps));
+  registry.register(groupProvider(deps));
   registry.register(
     observationProvider({
       access: deps.access,
@@ -75,14 +79,14 @@ export function createFhirModule(deps: {
     registry,
     service,
     routes(app: FastifyInstance, baseUrl: () => string, smart?: { auth: AuthService; users: UsersRepository; publicBase: () => string; secureCookies: boolean }) {
-      fhirRoutes(app, { fhir: service, baseUrl, bulk: deps.dataDir ? createBulkExport({ registry, access: deps.access, dataDir: deps.dataDir }) : undefined });
+      fhirRoutes(app, { fhir: service, baseUrl, bulk: createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) }) });
       if (smart) {
         Object.defineProperty(oauth, 'base', { get: smart.publicBase });
         const principalOfUser = async (id: string): Promise<Principal | null> => {
           const u = await smart.users.byId(id);
           return u ? { userId: u.userId, email: u.email, role: u.role, practitionerId: u.practitionerId, patientId: u.patientId, displayName: u.displayName } : null;
         };
-        const smartService = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, principalOfUser, baseUrl });
+        const smartService = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, cipher: deps.cipher, principalOfUser, baseUrl });
         smartRoutes(app, { smart: smartService, auth: smart.auth, access: deps.access, patients: deps.patients, fhirBase: baseUrl, publicBase: smart.publicBase, secureCookies: smart.secureCookies });
         return smartService;
       }

@@ -309,7 +309,7 @@ describe('FHIR R4 search', () => {
       ['DELETE', '/fhir/R4', 501],
       ['GET', `/fhir/R4/Patient/${a}/$summary`, 501],
       ['GET', '/fhir/R4/Observation/$stats', 501],
-      ['GET', '/fhir/R4/Group/g1/$export', 501],
+      ['GET', '/fhir/R4/Patient/x1/$export', 501],
       ['GET', '/fhir/R4/Medication', 404],
     ];
     for (const [method, url, status] of cases) {

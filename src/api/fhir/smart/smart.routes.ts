@@ -1,5 +1,4 @@
 import { policy } from '../../policy.ts';
-import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
 import { SmartApp, SmartAppBody, SmartConfiguration } from '../../contracts/index.ts';
@@ -14,7 +13,6 @@ import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
 import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
 
-const PENDING_TTL_MS = 10 * 60_000;
 
 /**
  * SMART App Launch 2.x endpoints: discovery (`/.well-known/smart-configuration`, public), the authorize
@@ -65,11 +63,6 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
   app.get('/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') } }, async () => configuration());
   app.get('/.well-known/jwks.json', { config: { policy: policy.public('public keys that sign id_tokens') } }, async () => deps.smart.jwks());
 
-  // Authorization requests in progress, keyed by an unguessable id that the consent form posts back.
-  const pending = new Map<string, { at: number; userId: string | null; query: Record<string, string> }>();
-  const sweep = () => {
-    for (const [k, v] of pending) if (Date.now() - v.at > PENDING_TTL_MS) pending.delete(k);
-  };
   /** `redirects`: the app's registered redirect URIs, where the consent form's answer may lead (CSP form-action). */
   const html = (reply: FastifyReply, status: number, body: string, redirects: string[] = []) =>
     reply
@@ -93,9 +86,8 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
       throw err;
     }
     if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
-    sweep();
-    const id = randomBytes(18).toString('base64url');
-    pending.set(id, { at: Date.now(), userId: req.principal?.userId ?? null, query });
+    // Stored in the database (smart_pending): the answer may reach another instance, or this one after a restart.
+    const id = await deps.smart.savePending(req.principal?.userId ?? null, query);
     const stage = req.principal?.credential?.stage ?? 'full';
     if (req.principal && !req.principal.smart && stage === 'mfa') return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }), [checked.redirectUri]);
     if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'));
@@ -110,9 +102,8 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
 
   app.post('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') } }, async (req, reply) => {
     const form = (req.body ?? {}) as Record<string, string | undefined>;
-    const p = form.request ? pending.get(form.request) : undefined;
-    if (!p || Date.now() - p.at > PENDING_TTL_MS) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
-    pending.delete(form.request!);
+    const p = form.request ? await deps.smart.takePending(form.request) : null;
+    if (!p) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
     if (form.action === 'sign-in') {
       try {
         const session = await deps.auth.login(form.email ?? '', form.password ?? '', { ip: req.ip });

@@ -1,4 +1,5 @@
-import { createHash, generateKeyPairSync, randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { PatientCipher } from '../../../platform/encryption/index.ts';
 import type { Db } from '../../../platform/db.ts';
 import type { Principal } from '../../../domain/types.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
@@ -52,12 +53,40 @@ interface GrantRow {
   revoked_at: Date | string | null;
 }
 
-export function createSmartService(deps: { db: Db; audit: AuditService; access: AccessPolicy; principalOfUser: (userId: string) => Promise<Principal | null>; baseUrl: () => string }) {
-  // id_token signing key (RS256), published at /.well-known/jwks.json; a restart makes a new one.
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const kid = hash(publicKey.export({ type: 'spki', format: 'der' }).toString('base64')).slice(0, 16);
+/** The id_token key is sealed like a patient's data, under its own key id in patient_keys (platform/encryption). */
+const SIGNING_KEY_OWNER = 'system:smart-signing-key';
+const PENDING_TTL_MS = 10 * 60_000;
 
-  function idToken(p: Principal, clientId: string, key: KeyObject = privateKey) {
+export function createSmartService(deps: { db: Db; audit: AuditService; access: AccessPolicy; cipher: PatientCipher; principalOfUser: (userId: string) => Promise<Principal | null>; baseUrl: () => string }) {
+  /**
+   * The id_token signing key (RS256), published at /.well-known/jwks.json. One for every instance on the
+   * database (the first to start makes it; the others read it), and it survives restarts, so a token signed
+   * by one instance verifies with the JWKS another publishes.
+   */
+  let signing: Promise<{ privateKey: KeyObject; jwk: Record<string, unknown>; kid: string }> | null = null;
+  const signingKey = () => {
+    if (!signing) {
+      signing = (async () => {
+        const load = async () => (await deps.db.query<{ kid: string; private_key: string; public_jwk: Record<string, unknown> }>(`SELECT kid, private_key, public_jwk FROM smart_signing_keys WHERE id = 'current'`))[0];
+        let row = await load();
+        if (!row) {
+          const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+          const kid = hash(publicKey.export({ type: 'spki', format: 'der' }).toString('base64')).slice(0, 16);
+          const sealed = (await deps.cipher.seal(SIGNING_KEY_OWNER, Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string), 'smart.signing-key')).toString('base64');
+          // Two instances starting together: the first insert wins and both use its key.
+          await deps.db.query(`INSERT INTO smart_signing_keys (id, kid, private_key, public_jwk) VALUES ('current', $1, $2, $3) ON CONFLICT (id) DO NOTHING`, [kid, sealed, JSON.stringify(publicKey.export({ format: 'jwk' }))]);
+          row = await load();
+        }
+        const pem = (await deps.cipher.open(SIGNING_KEY_OWNER, Buffer.from(row.private_key, 'base64'), 'smart.signing-key')).toString('utf8');
+        return { privateKey: createPrivateKey(pem), jwk: row.public_jwk, kid: row.kid };
+      })();
+      signing.catch(() => (signing = null));
+    }
+    return signing;
+  };
+
+  async function idToken(p: Principal, clientId: string) {
+    const { privateKey: key, kid } = await signingKey();
     const now = Math.floor(Date.now() / 1000);
     const who = deps.access.fhirUserOf(p);
     const fhirUser = who ? `${deps.baseUrl()}/${who.type}/${toFhirId(who.id)}` : undefined;
@@ -100,13 +129,29 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       scope: g.scopes.join(' '),
       ...(g.patientId ? { patient: toFhirId(g.patientId) } : {}),
       ...(refresh ? { refresh_token: refresh } : {}),
-      ...(user ? { id_token: idToken(user, g.clientId) } : {}),
+      ...(user ? { id_token: await idToken(user, g.clientId) } : {}),
     };
   }
 
   return {
-    jwks() {
-      return { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] };
+    async jwks() {
+      const { jwk, kid } = await signingKey();
+      return { keys: [{ ...jwk, kid, alg: 'RS256', use: 'sig' }] };
+    },
+
+    /**
+     * An authorization request waiting for the user's answer (sign-in, MFA, consent), stored so that any
+     * instance can take the answer; the id is unguessable and works once.
+     */
+    async savePending(userId: string | null, query: Record<string, string>): Promise<string> {
+      const id = randomBytes(18).toString('base64url');
+      await deps.db.query(`DELETE FROM smart_pending WHERE created_at < $1`, [new Date(Date.now() - PENDING_TTL_MS).toISOString()]);
+      await deps.db.query('INSERT INTO smart_pending (id, user_id, query) VALUES ($1, $2, $3)', [id, userId, JSON.stringify(query)]);
+      return id;
+    },
+    async takePending(id: string): Promise<{ userId: string | null; query: Record<string, string> } | null> {
+      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string> }>('DELETE FROM smart_pending WHERE id = $1 AND created_at > $2 RETURNING user_id, query', [id, new Date(Date.now() - PENDING_TTL_MS).toISOString()]);
+      return rows[0] ? { userId: rows[0].user_id, query: rows[0].query } : null;
     },
 
     async registerClient(input: { name: string; redirectUris: string[] }): Promise<SmartClient> {
