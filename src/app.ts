@@ -461,6 +461,7 @@ function createServerServices(
     dataDir: config.dataDir,
     cipher: s.cipher,
     logger: s.logger,
+    clock: s.clock,
     writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) },
   });
   // [tele] Communication, Appointment, Encounter, Schedule, Slot

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../platform/db.ts';
 import type { Principal } from '../../domain/types.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { systemClock, type Clock } from '../../platform/clock.ts';
 import { badRequest, notFound } from '../../platform/errors.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { FhirContext, FhirRegistry } from './registry.ts';
@@ -56,7 +57,9 @@ export function createBulkExport(deps: {
   /** A job whose heartbeat is older than this is taken over (its instance died). */
   staleMs?: number;
   pollMs?: number;
+  clock?: Clock;
 }) {
+  const clock = deps.clock ?? systemClock;
   const db = deps.db;
   const instance = randomBytes(8).toString('hex');
   const staleMs = deps.staleMs ?? 30_000;
@@ -172,7 +175,7 @@ export function createBulkExport(deps: {
       for (const t of types) if (!allowed.includes(t)) throw badRequest(`_type ${t} is not exported here (types: ${allowed.join(', ')})`);
       const since = str(query._since);
       if (since && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(since)) throw badRequest('_since must be an instant, e.g. 2026-11-24T10:00:00Z');
-      await db.query(`DELETE FROM fhir_export_jobs WHERE created_at < $1`, [new Date(Date.now() - JOB_TTL_MS).toISOString()]);
+      await db.query(`DELETE FROM fhir_export_jobs WHERE created_at < $1`, [new Date(clock.now() - JOB_TTL_MS).toISOString()]);
       const id = randomBytes(12).toString('base64url');
       await db.query(
         `INSERT INTO fhir_export_jobs (id, user_id, principal, level, group_id, types, since, base_url, request, transaction_time, status)

@@ -19,25 +19,14 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
   let drop: () => Promise<void>;
   let admin: string;
   let patientId: string;
-  const env = { VIGIL_MQTT_PORT: '0' };
+  // Both instances share the master and audit keys, as in production (same settings or keys directory).
+  const env = { VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: randomBytes(32).toString('base64'), VIGIL_AUDIT_KEY: randomBytes(32).toString('base64') };
 
   beforeAll(async () => {
     const db = await createTestDatabase();
     drop = db.drop;
-    // Both instances share the master and audit keys, as in production (same env values or keys directory);
-    // the keys are read from the environment at start (platform/secrets.ts).
-    const saved = { m: process.env.VIGIL_MASTER_KEY, k: process.env.VIGIL_AUDIT_KEY };
-    process.env.VIGIL_MASTER_KEY = randomBytes(32).toString('base64');
-    process.env.VIGIL_AUDIT_KEY = randomBytes(32).toString('base64');
-    try {
-      a = await bootApp({ databaseUrl: db.url, env });
-      b = await bootApp({ databaseUrl: db.url, env });
-    } finally {
-      for (const [k, v] of [['VIGIL_MASTER_KEY', saved.m], ['VIGIL_AUDIT_KEY', saved.k]] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
+    a = await bootApp({ databaseUrl: db.url, env });
+    b = await bootApp({ databaseUrl: db.url, env });
     admin = (await a.tokenFor('admin')).token;
     patientId = (await a.services.patientService.create({ name: 'Ivy Instances' }, 'system')).id;
     const dev = (await a.services.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system')).id;

@@ -1,5 +1,6 @@
 import { AppError, badRequest, notFound } from '../../platform/errors.ts';
 import type { VersionStore } from './versions.ts';
+import { systemClock, type Clock } from '../../platform/clock.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { Resource } from './mapping.ts';
 import { fromFhirId } from './ids.ts';
@@ -79,7 +80,8 @@ export class NotSupported extends Error {
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; patients?: PatientsRepository; versions?: VersionStore; security?: () => Record<string, unknown> }) {
+export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; patients?: PatientsRepository; versions?: VersionStore; security?: () => Record<string, unknown>; clock?: Clock }) {
+  const clock = deps.clock ?? systemClock;
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
     if (!p) throw new NotSupported(404, `resource type "${type}" is not supported here (supported: ${deps.registry.all().map((x) => x.type).join(', ')})`);
@@ -297,7 +299,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       return {
         resourceType: 'CapabilityStatement',
         status: 'active',
-        date: new Date().toISOString(),
+        date: new Date(clock.now()).toISOString(),
         kind: 'instance',
         software: { name: 'Vigil', version: deps.version },
         implementation: { description: 'Vigil remote patient monitoring', url: baseUrl },

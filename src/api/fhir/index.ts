@@ -23,6 +23,7 @@ import type { PatientService } from '../../patients/patient.service.ts';
 import type { NewReading } from '../../store/readings.repository.ts';
 import { createVersionStore } from './versions.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { systemClock, type Clock } from '../../platform/clock.ts';
 import { careTeamGroupMembers, groupProvider } from './resources/group.ts';
 
 export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts';
@@ -40,6 +41,7 @@ export function createFhirModule(deps: {
   version: string;
   dataDir?: string;
   logger?: Logger;
+  clock?: Clock;
   /** Seals stored versions with the patient's data key (versions.ts). */
   cipher: PatientCipher;
   /** FHIR writes: Patient create goes through the patient service, Observation create through ingest. */
@@ -57,7 +59,7 @@ export function createFhirModule(deps: {
       audit: deps.audit,
       store: createObservationStore(deps.db),
       include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.devices, ids) },
-      write: deps.writes ? { storeReadings: deps.writes.storeReadings, devices: deps.devices, versions } : undefined,
+      write: deps.writes ? { storeReadings: deps.writes.storeReadings, devices: deps.devices, versions, clock: deps.clock ?? systemClock } : undefined,
     }),
   );
   const oauth = { base: '' };
@@ -67,6 +69,7 @@ export function createFhirModule(deps: {
     access: deps.access,
     patients: deps.patients,
     versions,
+    clock: deps.clock,
     // SMART App Launch 2.x §conformance: where to authorize (also in /.well-known/smart-configuration).
     security: () => ({
       cors: true,
@@ -79,14 +82,14 @@ export function createFhirModule(deps: {
     registry,
     service,
     routes(app: FastifyInstance, baseUrl: () => string, smart?: { auth: AuthService; users: UsersRepository; publicBase: () => string; secureCookies: boolean }) {
-      fhirRoutes(app, { fhir: service, baseUrl, bulk: createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) }) });
+      fhirRoutes(app, { fhir: service, baseUrl, bulk: createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, clock: deps.clock, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) }) });
       if (smart) {
         Object.defineProperty(oauth, 'base', { get: smart.publicBase });
         const principalOfUser = async (id: string): Promise<Principal | null> => {
           const u = await smart.users.byId(id);
           return u ? { userId: u.userId, email: u.email, role: u.role, practitionerId: u.practitionerId, patientId: u.patientId, displayName: u.displayName } : null;
         };
-        const smartService = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, cipher: deps.cipher, principalOfUser, baseUrl });
+        const smartService = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, cipher: deps.cipher, principalOfUser, baseUrl, clock: deps.clock });
         smartRoutes(app, { smart: smartService, auth: smart.auth, access: deps.access, patients: deps.patients, fhirBase: baseUrl, publicBase: smart.publicBase, secureCookies: smart.secureCookies });
         return smartService;
       }

@@ -39,7 +39,7 @@ export function createVersionStore(deps: { db: Db; cipher: PatientCipher }) {
       await q.query(
         `INSERT INTO fhir_versions (type, id, version, patient_id, method, actor_user_id, last_updated, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (type, id, version) DO NOTHING`,
-        [s.type, s.id, s.version, s.patientId, s.method, s.actorUserId, s.resource.meta?.lastUpdated ?? new Date().toISOString(), s.body],
+        [s.type, s.id, s.version, s.patientId, s.method, s.actorUserId, s.resource.meta!.lastUpdated, s.body],
       );
     },
     async record(v: Version): Promise<void> {

@@ -6,6 +6,7 @@ import type { StoredReading } from '../../../domain/types.ts';
 import type { DevicesRepository } from '../../../store/devices.repository.ts';
 import { toFhirId } from '../ids.ts';
 import type { VersionStore } from '../versions.ts';
+import type { Clock } from '../../../platform/clock.ts';
 import { observationToReadings } from './observation-input.ts';
 import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
 import type { FhirContext, ResourceProvider } from '../registry.ts';
@@ -30,7 +31,7 @@ export function observationProvider(deps: {
   /** For `_include=Observation:patient` / `:device`: resources by internal id, already access-checked by scope. */
   include: { patients(ids: string[]): Promise<Resource[]>; devices(ids: string[]): Promise<Resource[]> };
   /** FHIR create: the ingest path's durable batch (ingest.storeDerived), which emits readings.stored for alerts and NEWS2. */
-  write?: { storeReadings(rows: NewReading[]): Promise<StoredReading[]>; devices: DevicesRepository; versions: VersionStore };
+  write?: { storeReadings(rows: NewReading[]): Promise<StoredReading[]>; devices: DevicesRepository; versions: VersionStore; clock: Clock };
 }): ResourceProvider {
   const write = deps.write;
   async function hydrate(rows: ObservationRow[]): Promise<Resource[]> {
@@ -149,7 +150,7 @@ export function observationProvider(deps: {
         if (!d || d.patientId !== patientId) throw new AppError('PAYLOAD_REJECTED', `Observation.device: Device/${toFhirId(deviceId)} is not a device of this patient`);
       }
       // A clock a few minutes fast is tolerated; a reading from the future is not (it would sort above all others).
-      if (parsed[0].ts > Date.now() + 5 * 60_000) throw new AppError('PAYLOAD_REJECTED', 'Observation.effective[x] is in the future');
+      if (parsed[0].ts > write.clock.now() + 5 * 60_000) throw new AppError('PAYLOAD_REJECTED', 'Observation.effective[x] is in the future');
       return {
         async commit() {
           const stored = await write.storeReadings(parsed.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null })));

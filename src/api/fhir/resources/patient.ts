@@ -4,6 +4,7 @@ import type { Db } from '../../../platform/db.ts';
 import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import type { PatientService } from '../../../patients/patient.service.ts';
 import type { VersionStore } from '../versions.ts';
+import { systemClock, type Clock } from '../../../platform/clock.ts';
 import type { Patient, PatientsRepository } from '../../../store/patients.repository.ts';
 import { fromFhirId } from '../ids.ts';
 import { patientResource, SYSTEM_MRN, SYSTEM_PATIENT_ID } from '../mapping.ts';
@@ -37,7 +38,7 @@ const toPatient = (r: Row): Patient => ({
 const COLUMNS = `id, name, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, sex, mrn, created_at, version, updated_at`;
 
 /** Patient: read and search (identifier, name, birthdate, gender, _id, _lastUpdated), scoped to the caller's patients. */
-export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; versions: VersionStore; patientService?: PatientService }): ResourceProvider {
+export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; versions: VersionStore; patientService?: PatientService; clock?: Clock }): ResourceProvider {
   const uniqueMrn = (err: unknown) => {
     if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', 'another patient already has this MRN (identifier urn:vigil:mrn)');
     throw err;
@@ -93,7 +94,7 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       if (ifMatch !== undefined && ifMatch !== version) throw new AppError('PRECONDITION_FAILED', `If-Match names version ${ifMatch}, but Patient/${id} is at version ${version}: read it again and re-apply the change`);
       return {
         async commit() {
-          const at = Date.now();
+          const at = (deps.clock ?? systemClock).now();
           const next = patientResource({ ...current, ...input, version: version + 1, updatedAt: at });
           const sealedNext = await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'PUT', actorUserId: ctx.principal.userId, resource: next });
           // The version before the first FHIR update is kept too, so vread of every earlier version works.

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../platform/clock.ts';
 import { badRequest } from '../../../platform/errors.ts';
 import type { SqlParams } from './sql.ts';
 
@@ -49,7 +50,7 @@ export function parseDateValue(raw: string, param = 'date'): DateValue {
  * SQL for one date value against a target range [startCol, endCol] (both inclusive timestamptz; an
  * instant has startCol = endCol). `now` widens `ap` by 10 % of the distance to now, as the spec suggests.
  */
-export function dateSql(v: DateValue, startCol: string, endCol: string, sql: SqlParams, now = Date.now()): string {
+export function dateSql(v: DateValue, startCol: string, endCol: string, sql: SqlParams, now = systemClock.now()): string {
   const s = () => sql.p(new Date(v.start).toISOString());
   const e = () => sql.p(new Date(v.end).toISOString());
   if (startCol === endCol) {
@@ -100,7 +101,7 @@ export function dateSql(v: DateValue, startCol: string, endCol: string, sql: Sql
 }
 
 /** The same comparison in memory (for targets that are not rows), with target range [start, end] inclusive. */
-export function dateMatches(v: DateValue, start: number, end: number, now = Date.now()): boolean {
+export function dateMatches(v: DateValue, start: number, end: number, now = systemClock.now()): boolean {
   switch (v.prefix) {
     case 'eq':
       return start >= v.start && end < v.end;

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { PatientCipher } from '../../../platform/encryption/index.ts';
+import { systemClock, type Clock } from '../../../platform/clock.ts';
 import type { Db } from '../../../platform/db.ts';
 import type { Principal } from '../../../domain/types.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
@@ -57,7 +58,8 @@ interface GrantRow {
 const SIGNING_KEY_OWNER = 'system:smart-signing-key';
 const PENDING_TTL_MS = 10 * 60_000;
 
-export function createSmartService(deps: { db: Db; audit: AuditService; access: AccessPolicy; cipher: PatientCipher; principalOfUser: (userId: string) => Promise<Principal | null>; baseUrl: () => string }) {
+export function createSmartService(deps: { db: Db; audit: AuditService; access: AccessPolicy; cipher: PatientCipher; principalOfUser: (userId: string) => Promise<Principal | null>; baseUrl: () => string; clock?: Clock }) {
+  const clock = deps.clock ?? systemClock;
   /**
    * The id_token signing key (RS256), published at /.well-known/jwks.json. One for every instance on the
    * database (the first to start makes it; the others read it), and it survives restarts, so a token signed
@@ -87,7 +89,7 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
 
   async function idToken(p: Principal, clientId: string) {
     const { privateKey: key, kid } = await signingKey();
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(clock.now() / 1000);
     const who = deps.access.fhirUserOf(p);
     const fhirUser = who ? `${deps.baseUrl()}/${who.type}/${toFhirId(who.id)}` : undefined;
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
@@ -104,7 +106,7 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
     const secret = token(kind === 'code' ? 'vsc' : kind === 'access' ? 'vsa' : 'vsr');
     await deps.db.query(
       `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [hash(secret), kind, g.clientId, g.userId, g.patientId, g.scopes.join(' '), g.redirectUri ?? null, g.codeChallenge ?? null, new Date(Date.now() + ttl).toISOString()],
+      [hash(secret), kind, g.clientId, g.userId, g.patientId, g.scopes.join(' '), g.redirectUri ?? null, g.codeChallenge ?? null, new Date(clock.now() + ttl).toISOString()],
     );
     return secret;
   }
@@ -145,12 +147,12 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
      */
     async savePending(userId: string | null, query: Record<string, string>): Promise<string> {
       const id = randomBytes(18).toString('base64url');
-      await deps.db.query(`DELETE FROM smart_pending WHERE created_at < $1`, [new Date(Date.now() - PENDING_TTL_MS).toISOString()]);
+      await deps.db.query(`DELETE FROM smart_pending WHERE created_at < $1`, [new Date(clock.now() - PENDING_TTL_MS).toISOString()]);
       await deps.db.query('INSERT INTO smart_pending (id, user_id, query) VALUES ($1, $2, $3)', [id, userId, JSON.stringify(query)]);
       return id;
     },
     async takePending(id: string): Promise<{ userId: string | null; query: Record<string, string> } | null> {
-      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string> }>('DELETE FROM smart_pending WHERE id = $1 AND created_at > $2 RETURNING user_id, query', [id, new Date(Date.now() - PENDING_TTL_MS).toISOString()]);
+      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string> }>('DELETE FROM smart_pending WHERE id = $1 AND created_at > $2 RETURNING user_id, query', [id, new Date(clock.now() - PENDING_TTL_MS).toISOString()]);
       return rows[0] ? { userId: rows[0].user_id, query: rows[0].query } : null;
     },
 
