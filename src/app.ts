@@ -29,6 +29,8 @@ import { createOriginCheck } from './auth/origin.ts';
 import { registerReadAudit } from './audit/read-audit.ts';
 import { auditRoutes } from './api/routes/audit.routes.ts';
 import { consentRoutes } from './api/routes/consent.routes.ts';
+import { exportRoutes } from './api/routes/export.routes.ts';
+import { createPatientExport } from './api/export/patient-export.ts';
 import { createConsents } from './privacy/consent.ts';
 import { createDeviceService } from './devices/device.service.ts';
 import { createPatientService } from './patients/patient.service.ts';
@@ -378,7 +380,14 @@ type Gateway = DeviceGateway & { port?: number; clientCount?: () => number };
 /** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
 async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
   if (config.nats) {
-    return connectNatsJetStream({ ...config.nats, instanceId: await instanceId(config.dataDir), ingest: services.ingest, events: services.events, clock: services.clock, logger });
+    return connectNatsJetStream({
+      ...config.nats,
+      instanceId: await instanceId(config.dataDir),
+      ingest: services.ingest,
+      events: services.events,
+      clock: services.clock,
+      logger,
+    });
   }
   if (config.mqttUrl) {
     return connectExternalBroker({
@@ -471,6 +480,8 @@ function createServerServices(
     ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }),
   };
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
+  // [sec] the patient's own export (GDPR art. 15/20): Patient/$everything plus every patient-searchable type
+  const patientExport = createPatientExport({ registry: fhir.registry, everything: fhir.service.everything, access: s.access, audit: s.audit, clock: s.clock });
   const csvImport = createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
@@ -506,6 +517,7 @@ function createServerServices(
     visits,
     fhir,
     telehealthFhir,
+    patientExport,
     csvImport,
     commands,
     telehealthEmail,
@@ -571,6 +583,7 @@ function registerRoutes(
   auditRoutes(http, { audit: s.audit, access: s.access, users: s.auth, emergency: s.emergency, erasure: s.erasure }); // [sec] (d)(3) audit reports
   consentRoutes(http, { consents: s.consents }); // [sec] consent
   const fhirBase = () => d.urls.base + '/fhir/R4';
+  exportRoutes(http, { exporter: server.patientExport, fhirBase }); // [sec] the patient's export
   messageRoutes(http, { messaging: s.messaging }); // [tele]
   taskRoutes(http, { tasks: s.tasks, visits: server.visits }); // [tele]
   appointmentRoutes(http, { appointments: s.appointments, now: () => s.clock.now() });

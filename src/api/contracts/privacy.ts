@@ -117,3 +117,6 @@ export const ConsentList = z.object({ consents: z.array(Consent), apps: z.array(
 export type ConsentList = z.infer<typeof ConsentList>;
 export const AppParams = z.object({ id: Text(200, 1), clientId: Text(200, 1) });
 export const AppRevoked = z.object({ clientId: z.string(), revoked: z.number() });
+
+/** The patient's export as a printable HTML page. */
+export const ExportHtml = z.string().describe('text/html summary of the record (print to PDF)');

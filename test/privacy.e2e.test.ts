@@ -1,7 +1,8 @@
 /**
  * Issue 9 (d)(1) roles: a caregiver is linked to a patient by the patient's consent and reads that patient's
  * portal data — nothing else; a revoked consent is a 404 at once; a guest reaches no patient at all.
- * Consents are stored, audited in the same transaction, and revocable by the patient.
+ * Consents are stored, audited in the same transaction, and revocable by the patient. The patient downloads
+ * their record (GDPR art. 15/20, HIPAA §164.524) as a FHIR Bundle and a printable HTML summary, audited.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from './support/app.ts';
@@ -125,5 +126,61 @@ describe('guest role', () => {
     expect(() => app.services.access.assertStaff(guest)).toThrow(/clinician or admin/);
     await expect(app.services.access.assertCanManagePatient(guest, patientA)).rejects.toThrow();
     expect(app.services.access.isStaff(guest)).toBe(false);
+  });
+});
+
+describe("the patient's export (FHIR Bundle + printable summary)", () => {
+  let pid: string;
+  let pat: string;
+
+  beforeAll(async () => {
+    pid = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'Eve <script>alert(1)</script> Export', birthDate: '1944-05-06' })).body.id;
+    pat = (await app.tokenFor('patient', { patientId: pid })).token;
+    const d = await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId: pid, type: 'pulse-oximeter' });
+    for (const [i, hr] of [71, 75, 80].entries()) {
+      const res = await fetch(`${app.httpUrl}/api/v1/devices/${d.body.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ ts: Date.now() - (3 - i) * 60_000, hr }) });
+      expect(res.status).toBe(202);
+    }
+    expect((await app.api(pat, 'POST', `/api/v1/patients/${pid}/threads`, { subject: 'Dizzy', text: 'felt dizzy this morning' })).status).toBe(201);
+    // Ingest is asynchronous: wait until the three readings are stored.
+    for (let i = 0; i < 100 && Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [pid]))[0].n) < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  }, 60_000);
+
+  it('the patient downloads a FHIR collection Bundle with their Patient, Device, Observations and messages', async () => {
+    const res = await fetch(`${app.httpUrl}/api/v1/patients/${pid}/export.json`, { headers: { authorization: `Bearer ${pat}` } });
+    expect(res.status, res.status === 200 ? '' : await res.clone().text()).toBe(200);
+    expect(res.headers.get('content-disposition')).toMatch(/attachment; filename="vigil-record-/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const bundle = (await res.json()) as { resourceType: string; type: string; entry: Array<{ resource: { resourceType: string; valueQuantity?: { value: number } } }> };
+    expect(bundle.resourceType).toBe('Bundle');
+    expect(bundle.type).toBe('collection');
+    const types = bundle.entry.map((e) => e.resource.resourceType);
+    for (const t of ['Patient', 'Device', 'Observation', 'Communication']) expect(types, t).toContain(t);
+    expect(bundle.entry.filter((e) => e.resource.resourceType === 'Observation').map((e) => e.resource.valueQuantity?.value).sort()).toEqual(expect.arrayContaining([71, 75, 80]));
+  });
+
+  it('and a readable summary that prints to PDF, with everything escaped', async () => {
+    const res = await fetch(`${app.httpUrl}/api/v1/patients/${pid}/export.html`, { headers: { authorization: `Bearer ${pat}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toContain('Eve &lt;script&gt;alert(1)&lt;/script&gt; Export');
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).toContain('1944-05-06');
+    expect(html).toContain('Your measurements');
+    expect(html).toMatch(/80 \/min|80 beats/);
+    expect(html).toContain('felt dizzy this morning');
+  });
+
+  it('only the patient themself and admins may export; each export is audited', async () => {
+    const clinician = await app.tokenFor('clinician');
+    expect((await app.api(clinician.token, 'GET', `/api/v1/patients/${pid}/export.json`)).status).toBe(404);
+    expect((await app.api(patB, 'GET', `/api/v1/patients/${pid}/export.json`)).status).toBe(404);
+    const c = await app.api<{ id: string }>(admin, 'POST', `/api/v1/patients/${pid}/consents`, { kind: 'caregiver', email: carer.email });
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${pid}/export.html`)).status).toBe(403); // the right belongs to the patient
+    await app.api(admin, 'POST', `/api/v1/consents/${c.body.id}/revoke`);
+    expect((await app.api(admin, 'GET', `/api/v1/patients/${pid}/export.json`)).status).toBe(200);
+    const rows = await app.services.db.query<{ details: { format: string } }>("SELECT details FROM audit_log WHERE patient_id = $1 AND action = 'patient.export' ORDER BY id", [pid]);
+    expect(rows.map((r) => r.details.format)).toEqual(['fhir', 'html', 'fhir']);
   });
 });
