@@ -192,6 +192,8 @@ export function createServices(
   const appointmentsRepo = createAppointmentsRepository(db);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
+  // [csv] spreadsheet import (the server's route and the offline CLI share it)
+  const csvImport = createCsvImportService({ db, readings: repos.readings, access, audit });
   return {
     db,
     clock,
@@ -212,6 +214,7 @@ export function createServices(
     tasks,
     appointments,
     appointmentsRepo,
+    csvImport,
     logger: deps.logger,
     ownership,
     relay,
@@ -482,7 +485,6 @@ function createServerServices(
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
   // [sec] the patient's own export (GDPR art. 15/20): Patient/$everything plus every patient-searchable type
   const patientExport = createPatientExport({ registry: fhir.registry, everything: fhir.service.everything, access: s.access, audit: s.audit, clock: s.clock });
-  const csvImport = createCsvImportService({ db: s.db, readings: s.repos.readings, access: s.access, audit: s.audit });
   // Device commands: a durable queue in the database, delivered through the gateway.
   const commands = createCommandService({
     commands: createCommandsRepository(s.db),
@@ -518,7 +520,6 @@ function createServerServices(
     fhir,
     telehealthFhir,
     patientExport,
-    csvImport,
     commands,
     telehealthEmail,
     async close() {
@@ -596,7 +597,7 @@ function registerRoutes(
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
   });
   server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });
-  csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: server.csvImport });
+  csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: s.csvImport });
   commandRoutes(http, { commands: server.commands });
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });
 }

@@ -45,10 +45,9 @@ export async function openSink(): Promise<{ via: string; store(rows: CandidateRe
     };
   }
   const { openOfflineServices } = await import('../offline-services.ts');
-  const { createCsvImportService } = await import('../../csv/import.service.ts');
   const offline = await openOfflineServices(config);
   const s = offline.services;
-  const importer = createCsvImportService({ db: offline.db, readings: s.repos.readings, access: s.access, audit: s.audit });
+  const importer = s.csvImport;
   return {
     via: 'database',
     store: (rows) => importer.importBatch('cli', rows),
