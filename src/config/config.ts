@@ -128,7 +128,20 @@ const fields = {
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']).optional(),
   // Comma-separated: every node Vigil may connect to (it fails over between them).
-  NATS_URL: z.string().refine((s) => list(s).every((u) => { try { return new URL(u).protocol === 'nats:'; } catch { return false; } }), 'must be nats://host:port URLs, comma-separated').optional(),
+  NATS_URL: z
+    .string()
+    .refine(
+      (s) =>
+        list(s).every((u) => {
+          try {
+            return new URL(u).protocol === 'nats:';
+          } catch {
+            return false;
+          }
+        }),
+      'must be nats://host:port URLs, comma-separated',
+    )
+    .optional(),
   VIGIL_NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
   VIGIL_NATS_ACK_WAIT_S: z.coerce.number().int().min(1).max(3600).default(30),
   VIGIL_DEMO: bool.default(true),
