@@ -33,7 +33,14 @@ must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`
       const offline = await openOfflineServices(config);
       try {
         const s = offline.services;
-        const smart = createSmartService({ db: offline.db, audit: s.audit, access: s.access, cipher: s.cipher, principalOfUser: async () => null, baseUrl: () => '' });
+        const smart = createSmartService({
+          db: offline.db,
+          audit: s.audit,
+          access: s.access,
+          cipher: s.cipher,
+          principalOfUser: async () => null,
+          baseUrl: () => '',
+        });
         app = await smart.registerClient({ name, redirectUris }).catch((err) => {
           throw new CliError((err as Error).message);
         });
