@@ -151,7 +151,7 @@ function MessageItem({ m, mine, staffView }: { m: Message; mine: boolean; staffV
         {m.category === 'visit-chat' ? <span className="pill pill-grey">Visit chat</span> : null}
         <TimeAgo ts={m.sentAt} />
       </div>
-      {m.text ? <p className="msg-text">{m.text}</p> : null}
+      {m.text ? <p className="msg-text"><Linked text={m.text} /></p> : null}
       {m.attachments.length ? (
         <ul className="msg-attachments">
           {m.attachments.map((a) => (
@@ -167,6 +167,13 @@ function MessageItem({ m, mine, staffView }: { m: Message; mine: boolean; staffV
       {staffView && !mine && m.sender.kind === 'patient' ? <MessageActions m={m} /> : null}
     </li>
   );
+}
+
+/** A message's text with this app's own links (a visit to join) made clickable; other text stays text. */
+function Linked({ text }: { text: string }) {
+  const own = `${location.protocol}//${location.host}/`;
+  const parts = text.split(/(https?:\/\/\S+)/g);
+  return <>{parts.map((part, i) => (i % 2 === 1 && part.startsWith(own) ? <a key={i} href={part.replace(/[.,;:!?)]+$/, '')}>{part.includes('/visits/') ? 'Open the video visit' : part}</a> : part))}</>;
 }
 
 /** For the care team on a patient's message: make it a task (due date), or start a video visit about it. */
