@@ -475,6 +475,9 @@ function createServerServices(
     logger: s.logger,
     clock: s.clock,
     writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) },
+    baseUrl: () => d.baseUrl() + '/fhir/R4',
+    publicBase: d.baseUrl,
+    userById: (id) => s.auth.userById(id),
   });
   // [tele] Communication, Appointment, Encounter, Schedule, Slot
   const telehealthFhir = {
@@ -596,7 +599,7 @@ function registerRoutes(
     auth: s.auth,
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
   });
-  server.fhir.routes(http, fhirBase, { auth: s.auth, users: s.repos.users, publicBase: () => d.urls.base, secureCookies });
+  server.fhir.routes(http, { auth: s.auth, secureCookies });
   csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: s.csvImport });
   commandRoutes(http, { commands: server.commands });
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });

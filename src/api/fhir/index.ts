@@ -16,7 +16,6 @@ import { practitionerProvider } from './resources/practitioner.ts';
 import { createSmartService } from './smart/smart.service.ts';
 import { smartRoutes } from './smart/smart.routes.ts';
 import type { AuthService } from '../../auth/auth.service.ts';
-import type { UsersRepository } from '../../store/users.repository.ts';
 import type { Principal, StoredReading } from '../../domain/types.ts';
 import type { PatientCipher } from '../../platform/encryption/index.ts';
 import type { PatientService } from '../../patients/patient.service.ts';
@@ -46,6 +45,11 @@ export function createFhirModule(deps: {
   cipher: PatientCipher;
   /** FHIR writes: Patient create goes through the patient service, Observation create through ingest. */
   writes?: { patientService: PatientService; storeReadings(rows: NewReading[]): Promise<StoredReading[]> };
+  /** The FHIR base URL and the server's public URL (known once HTTP listens). */
+  baseUrl: () => string;
+  publicBase: () => string;
+  /** Who a user id names (the auth service): the user a SMART app acts for. */
+  userById: (id: string) => Promise<Principal | null>;
 }) {
   const registry = createFhirRegistry();
   const versions = createVersionStore({ db: deps.db, cipher: deps.cipher });
@@ -62,7 +66,6 @@ export function createFhirModule(deps: {
       write: deps.writes ? { storeReadings: deps.writes.storeReadings, devices: deps.devices, versions, clock: deps.clock ?? systemClock } : undefined,
     }),
   );
-  const oauth = { base: '' };
   const service = createFhirService({
     registry,
     version: deps.version,
@@ -74,26 +77,22 @@ export function createFhirModule(deps: {
     security: () => ({
       cors: true,
       service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-      extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'authorize', valueUri: `${oauth.base}/oauth/authorize` }, { url: 'token', valueUri: `${oauth.base}/oauth/token` }] }],
+      extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'authorize', valueUri: `${deps.publicBase()}/oauth/authorize` }, { url: 'token', valueUri: `${deps.publicBase()}/oauth/token` }] }],
       description: 'SMART App Launch 2.x (authorization code + PKCE) at /oauth/authorize and /oauth/token; or Authorization: Bearer <token> (vigil token create) or a signed-in session',
     }),
   });
+  // Bulk export jobs (durable, claimed across instances) and SMART on FHIR: services, built here with the module.
+  const bulk = createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, clock: deps.clock, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) });
+  const smart = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, cipher: deps.cipher, principalOfUser: deps.userById, baseUrl: deps.baseUrl, clock: deps.clock });
   return {
     registry,
     service,
-    routes(app: FastifyInstance, baseUrl: () => string, smart?: { auth: AuthService; users: UsersRepository; publicBase: () => string; secureCookies: boolean }) {
-      fhirRoutes(app, { fhir: service, baseUrl, bulk: createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, clock: deps.clock, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) }) });
-      if (smart) {
-        Object.defineProperty(oauth, 'base', { get: smart.publicBase });
-        const principalOfUser = async (id: string): Promise<Principal | null> => {
-          const u = await smart.users.byId(id);
-          return u ? { userId: u.userId, email: u.email, role: u.role, practitionerId: u.practitionerId, patientId: u.patientId, displayName: u.displayName } : null;
-        };
-        const smartService = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, cipher: deps.cipher, principalOfUser, baseUrl, clock: deps.clock });
-        smartRoutes(app, { smart: smartService, auth: smart.auth, access: deps.access, patients: deps.patients, fhirBase: baseUrl, publicBase: smart.publicBase, secureCookies: smart.secureCookies });
-        return smartService;
-      }
-      return null;
+    bulk,
+    smart,
+    /** Registers the FHIR and SMART routes (other modules' resource types must be registered first). */
+    routes(app: FastifyInstance, web: { auth: AuthService; secureCookies: boolean }) {
+      fhirRoutes(app, { fhir: service, baseUrl: deps.baseUrl, bulk });
+      smartRoutes(app, { smart, auth: web.auth, access: deps.access, patients: deps.patients, fhirBase: deps.baseUrl, publicBase: deps.publicBase, secureCookies: web.secureCookies });
     },
   };
 }
