@@ -7,22 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import sharp from 'sharp';
-import { bootApp, type TestApp } from './support/app.ts';
+import type { TestApp } from './support/app.ts';
+import { bootClinic, expectEventually as eventually } from './support/clinic.ts';
 import { jpegWithGps, TINY_PDF } from '../src/messaging/test-fixtures.ts';
 import { toFhirId } from '../src/api/fhir/ids.ts';
-
-/** Retries an assertion until it holds (or 10 s pass, then throws its last error). */
-async function eventually<T>(check: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 interface Msg { id: string; threadId: string; text: string; urgent: boolean; sender: { kind: string }; attachments: Array<{ id: string; url: string; thumbnailUrl: string | null; contentType: string }>; readBy: Array<{ userId: string }> }
 
@@ -41,16 +29,7 @@ describe('secure messaging', () => {
   let socket: WebSocket;
 
   beforeAll(async () => {
-    app = await bootApp();
-    const s = app.services;
-    alice = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    bob = (await s.patientService.create({ name: 'Bob Brown', birthDate: '1950-07-14' }, 'system')).id;
-    nurse = await app.tokenFor('clinician');
-    await s.patientService.assignClinician(alice, nurse.practitionerId!, 'system');
-    stranger = (await app.tokenFor('clinician')).token;
-    admin = (await app.tokenFor('admin')).token;
-    patientA = (await app.tokenFor('patient', { patientId: alice })).token;
-    patientB = (await app.tokenFor('patient', { patientId: bob })).token;
+    ({ app, alice, bob, nurse, stranger, admin, patientA, patientB } = await bootClinic());
     socket = new WebSocket(app.httpUrl.replace('http', 'ws') + `/api/v1/stream?token=${nurse.token}`);
     socket.on('message', (raw) => live.push(JSON.parse(raw.toString())));
     await eventually(() => expect(live.some((m) => m.type === 'hello')).toBe(true));

@@ -5,46 +5,10 @@
  * the thread, the Encounter with who joined and for how long, and every refusal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { bootApp, type TestApp } from './support/app.ts';
+import type { TestApp } from './support/app.ts';
+import { bootClinic, expectEventually as eventually } from './support/clinic.ts';
+import { VisitClient as Client } from './support/visit-client.ts';
 import { fromFhirId, toFhirId } from '../src/api/fhir/ids.ts';
-
-async function eventually<T>(check: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-  }
-}
-
-type M = Record<string, unknown> & { type: string };
-class Client {
-  seen: M[] = [];
-  closed: { code: number; reason: string } | null = null;
-  ws: WebSocket;
-  constructor(url: string, origin?: string) {
-    this.ws = new WebSocket(url, origin ? { headers: { origin } } : undefined);
-    this.ws.on('message', (raw) => this.seen.push(JSON.parse(raw.toString())));
-    this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-  }
-  send(m: unknown) {
-    this.ws.send(JSON.stringify(m));
-  }
-  async next(type: string, where: (m: M) => boolean = () => true): Promise<M> {
-    return eventually(() => {
-      const m = this.seen.find((x) => x.type === type && where(x));
-      if (!m) throw new Error(`no ${type} yet; saw ${this.seen.map((x) => x.type).join(',')}`);
-      return m;
-    });
-  }
-  get id() {
-    return ((this.seen.find((m) => m.type === 'hello')!.you) as { id: string }).id;
-  }
-}
 
 describe('video visit signalling', () => {
   let app: TestApp;
@@ -62,15 +26,7 @@ describe('video visit signalling', () => {
   };
 
   beforeAll(async () => {
-    app = await bootApp();
-    const s = app.services;
-    alice = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    const bob = (await s.patientService.create({ name: 'Bob Brown', birthDate: '1950-07-14' }, 'system')).id;
-    nurse = await app.tokenFor('clinician');
-    await s.patientService.assignClinician(alice, nurse.practitionerId!, 'system');
-    stranger = (await app.tokenFor('clinician')).token;
-    patientA = (await app.tokenFor('patient', { patientId: alice })).token;
-    patientB = (await app.tokenFor('patient', { patientId: bob })).token;
+    ({ app, alice, nurse, stranger, patientA, patientB } = await bootClinic());
   });
   afterAll(async () => {
     clients.forEach((c) => c.ws.close());

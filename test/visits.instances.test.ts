@@ -6,50 +6,14 @@
  * instance shuts down the participants reconnect and the visit continues on the survivor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { randomBytes } from 'node:crypto';
 import { bootApp, type TestApp } from './support/app.ts';
 import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { expectEventually as eventually } from './support/clinic.ts';
+import { VisitClient as Client } from './support/visit-client.ts';
 
 const hasPg = await postgresAvailable();
 if (!hasPg) skipNote('PostgreSQL (video visits across two instances)');
-
-async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-type M = Record<string, unknown> & { type: string };
-class Client {
-  seen: M[] = [];
-  closed: { code: number; reason: string } | null = null;
-  ws: WebSocket;
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
-    this.ws.on('message', (raw) => this.seen.push(JSON.parse(raw.toString())));
-    this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-  }
-  send(m: unknown) {
-    this.ws.send(JSON.stringify(m));
-  }
-  next(type: string, where: (m: M) => boolean = () => true): Promise<M> {
-    return eventually(() => {
-      const m = this.seen.find((x) => x.type === type && where(x));
-      if (!m) throw new Error(`no ${type} yet; saw ${this.seen.map((x) => x.type).join(',')}`);
-      return m;
-    });
-  }
-  get id() {
-    return (this.seen.find((m) => m.type === 'hello')!.you as { id: string }).id;
-  }
-}
 
 describe.skipIf(!hasPg)('video visits across two instances', () => {
   let a: TestApp;
