@@ -30,6 +30,7 @@ interface WorkResult {
 
 const LAST_SEEN_FLUSH_MS = 5_000; // last-seen is for people ("12 s ago"), not worth a write per message
 const MAX_BATCH_ITEMS = 2_000; // messages per transaction
+const DERIVED_RETRIES = 30; // ≈ 1 min of retries for derived observations while the database is away
 
 /**
  * Turns device payloads (from any transport) into durable readings. Every `accept*` resolves only after
@@ -233,7 +234,17 @@ export function createIngestService(deps: {
     /** Derived observations from analysis go through the same durable, batched path. */
     async storeDerived(rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
-      return (await writer.add({ readings: rows, ecg: [] })).readings;
+      // A finding has no sender to retry it (unlike a device message): while the database is away (a
+      // restart), keep trying for about a minute rather than lose an AF episode or a NEWS2 score.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await writer.add({ readings: rows, ecg: [] })).readings;
+        } catch (err) {
+          if (isDataError(err) || attempt >= DERIVED_RETRIES) throw err;
+          log.warn({ err: (err as Error).message, attempt }, 'could not store derived observations yet; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(attempt, 4) * 500));
+        }
+      }
     },
 
     reject,

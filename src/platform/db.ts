@@ -99,6 +99,11 @@ export async function openPostgres(url: string): Promise<Db> {
     query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
     async transaction(fn) {
       const client = await pool.connect();
+      // A checked-out client whose server goes away (a restart) emits 'error'; without a listener that is
+      // an uncaught exception that took the whole instance down. The query in flight rejects anyway.
+      let broken = false;
+      const ignore = () => void (broken = true);
+      client.on('error', ignore);
       try {
         await client.query('BEGIN');
         const result = await fn({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows });
@@ -108,7 +113,8 @@ export async function openPostgres(url: string): Promise<Db> {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.off('error', ignore);
+        client.release(broken); // a broken connection is destroyed, not handed to the next caller
       }
     },
     exec: async (sql) => void (await pool.query(sql)),

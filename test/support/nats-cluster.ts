@@ -4,6 +4,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { canConnect, freePort } from './ports.ts';
 
+/**
+ * A node that holds a replica of `stream` but does not lead it, preferring one that holds none of the MQTT
+ * gateway's own streams ($MQTT_*): NATS 2.9's gateway acknowledges QoS 1 publishes without waiting for the
+ * stream to store them, so a leaderless stream loses acknowledged messages (docs/scaling.md).
+ */
+export async function replicaVictim(cluster: NatsCluster, stream: string): Promise<number> {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: cluster.url.split(',') });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const leader = (await jsm.streams.info(stream)).cluster?.leader;
+    const gateway = new Set<string>();
+    for await (const s of jsm.streams.list()) if (s.config.name.startsWith('$MQTT') && s.cluster?.leader) gateway.add(s.cluster.leader);
+    const candidates = cluster.nodes.map((n, i) => ({ n, i })).filter(({ n }) => n.name !== leader);
+    return (candidates.find(({ n }) => !gateway.has(n.name)) ?? candidates[0]).i;
+  } finally {
+    await nc.close();
+  }
+}
+
 export function natsAvailable(): boolean {
   return spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' }).status === 0;
 }
