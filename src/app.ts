@@ -39,6 +39,7 @@ import { createIngestService } from './ingest/ingest.service.ts';
 import { startEmbeddedBroker } from './ingest/broker/embedded-broker.ts';
 import { connectExternalBroker } from './ingest/broker/external-broker.ts';
 import { connectNatsJetStream } from './ingest/broker/nats-jetstream.ts';
+import { checkExternalBroker } from './ingest/broker/mosquitto-check.ts';
 import type { DeviceGateway } from './ingest/broker/gateway.ts';
 import { createDerivedObservations } from './monitoring/derived-observations.ts';
 import { createEcgMonitor } from './monitoring/ecg-monitor.ts';
@@ -378,7 +379,7 @@ async function startMonitoring(services: Services, alertsStart: { appUrl: () => 
   };
 }
 
-type Gateway = DeviceGateway & { port?: number; clientCount?: () => number };
+type Gateway = DeviceGateway & { port?: number; clientCount?: () => number; configWarnings?: () => string[] };
 
 /** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
 async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
@@ -393,7 +394,7 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
     });
   }
   if (config.mqttUrl) {
-    return connectExternalBroker({
+    const gateway = await connectExternalBroker({
       url: config.mqttUrl,
       instanceId: await instanceId(config.dataDir),
       consumers: 4,
@@ -402,6 +403,9 @@ async function startDeviceGateway(config: Config, services: Services, logger: Lo
       clock: services.clock,
       logger,
     });
+    // Where the broker's acknowledgement is the device's only guarantee: say what in its setup loses readings.
+    const warnings = await checkExternalBroker({ url: config.mqttUrl, confPath: config.mosquittoConf, logger });
+    return Object.assign(gateway, { configWarnings: () => warnings });
   }
   if (config.mqttPort === 0) return null;
   const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, clock: services.clock, logger };

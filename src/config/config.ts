@@ -20,6 +20,7 @@ export interface Config {
   databaseUrl?: string;
   /** mqtt://… — use this external broker instead of the embedded aedes. */
   mqttUrl?: string;
+  mosquittoConf?: string;
   /** A NATS cluster with JetStream (devices speak MQTT to its gateway; Vigil consumes the replicated stream). */
   nats?: { servers: string[]; replicas: number; ackWaitS: number };
   demo: boolean;
@@ -142,6 +143,8 @@ const fields = {
       'must be nats://host:port URLs, comma-separated',
     )
     .optional(),
+  // The external Mosquitto's configuration file, checked at start for settings that lose acknowledged readings.
+  VIGIL_MOSQUITTO_CONF: z.string().min(1).optional(),
   VIGIL_NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
   VIGIL_NATS_ACK_WAIT_S: z.coerce.number().int().min(1).max(3600).default(30),
   VIGIL_DEMO: bool.default(true),
@@ -233,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(v.VIGIL_DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     mqttUrl: v.MQTT_URL,
+    mosquittoConf: v.VIGIL_MOSQUITTO_CONF,
     nats: v.NATS_URL ? { servers: list(v.NATS_URL), replicas: v.VIGIL_NATS_REPLICAS, ackWaitS: v.VIGIL_NATS_ACK_WAIT_S } : undefined,
     demo: v.VIGIL_DEMO,
     logLevel: v.VIGIL_LOG_LEVEL,
