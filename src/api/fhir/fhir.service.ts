@@ -12,6 +12,8 @@ import { applyElements, applySummary } from './search/subsetting.ts';
 
 export type Query = Record<string, string | string[] | undefined>;
 
+const REVINCLUDE_MAX = 1000;
+
 /** `W/"3"`, `"3"` or `3` → 3 (RFC 9110 §8.8.3 entity tag carrying the versionId, R4 §3.1.0.4.2). */
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
@@ -116,6 +118,35 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     const p = provider(type);
     requireInteraction(p, 'update', 'update');
     return p.prepareUpdate!(ctx, id, asResource(body, type), parseIfMatch(ifMatch));
+  }
+
+  /**
+   * `_revinclude=Observation:patient` (R4 §3.1.1.5.5): the resources of another type that point at this page,
+   * found with that type's own search (so its access scoping and the app's SMART scopes apply), at most
+   * REVINCLUDE_MAX in all.
+   */
+  async function revinclude(ctx: FhirContext, type: string, page: Resource[], specs: string[]) {
+    const out: Resource[] = [];
+    let truncated = false;
+    if (!page.length) return { resources: out, truncated };
+    for (const spec of specs) {
+      const [source, param] = spec.split(':');
+      const p = provider(source);
+      scoped(ctx, source, 'search');
+      let cursor: string | undefined;
+      do {
+        const query: Query = { [param]: page.map((r) => `${type}/${r.id}`).join(','), _count: '500', _total: 'none', ...(cursor ? { _cursor: cursor } : {}) };
+        const found = await p.searchType(ctx, parseSearch(source, query, p.search, true));
+        out.push(...found.resources);
+        cursor = found.next;
+        if (out.length >= REVINCLUDE_MAX) {
+          truncated = !!cursor || out.length > REVINCLUDE_MAX;
+          out.length = Math.min(out.length, REVINCLUDE_MAX);
+          return { resources: out, truncated };
+        }
+      } while (cursor);
+    }
+    return { resources: out, truncated };
   }
 
   type Respond = (status: string, r?: Resource) => unknown;
@@ -264,6 +295,11 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       const req = parseSearch(type, query, p.search, strict);
       if (req.summary === 'true' && !p.summaryElements) throw badRequest(`_summary=true is not supported for ${type}`);
       const result = await p.searchType(ctx, req);
+      if (req.revincludes.length && req.summary !== 'count') {
+        const rev = await revinclude(ctx, type, result.resources, req.revincludes);
+        result.included = [...(result.included ?? []), ...rev.resources];
+        if (rev.truncated) req.ignored.push(`_revinclude stopped at ${REVINCLUDE_MAX} resources; page with a smaller _count`);
+      }
       return searchBundle(ctx, p, req, result);
     },
 

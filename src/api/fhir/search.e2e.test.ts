@@ -333,6 +333,28 @@ describe('FHIR R4 search', () => {
     expect((await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history`)).body.type).toBe('history');
   });
 
+  it('revincludes what points at the page (_revinclude), within the caller\'s scope', async () => {
+    const A = a.replace('_', '-');
+    const all = await get(clin, `/fhir/R4/Observation?patient=${A}&_count=1000`);
+    const r = await get(clin, `/fhir/R4/Patient?_id=${A}&_revinclude=Observation:patient&_revinclude=Device:patient`);
+    const included = r.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource);
+    expect(included.filter((x) => x.resourceType === 'Observation').map((x) => x.id).sort()).toEqual(matches(all.body).map((x) => x.id).sort());
+    expect(included.filter((x) => x.resourceType === 'Device').map((x) => x.id).sort()).toEqual([oxi, cuff, ecgDev].map((d) => d.replace('_', '-')).sort());
+    expect(r.body.link[0].url).toContain('_revinclude=Observation%3Apatient');
+    // Every patient the clinician sees, and nothing of anyone else's.
+    const both = await get(clin, `/fhir/R4/Patient?_revinclude=Observation:subject`);
+    const subjects = new Set(both.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource.subject.reference));
+    expect([...subjects].sort()).toEqual([`Patient/${A}`, `Patient/${b.replace('_', '-')}`].sort());
+    const dev = await get(clin, `/fhir/R4/Device?_id=${oxi.replace('_', '-')}&_revinclude=Observation:device`);
+    expect(dev.body.entry.filter((e) => e.search.mode === 'include').every((e) => e.resource.device.reference === `Device/${oxi.replace('_', '-')}`)).toBe(true);
+    const byDevice = await get(clin, `/fhir/R4/Observation?device=${oxi.replace('_', '-')}&_count=1000`);
+    expect(dev.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource.id).sort()).toEqual(matches(byDevice.body).map((x) => x.id).sort());
+    expect(matches(byDevice.body).length).toBeGreaterThanOrEqual(12); // 6 heart rates + 6 SpO2 at least
+    // Not declared: refused under strict handling, dropped from self in lenient mode.
+    expect((await get(clin, `/fhir/R4/Patient?_revinclude=Observation:performer`, { prefer: 'handling=strict' })).status).toBe(400);
+    expect((await get(clin, `/fhir/R4/Patient?_revinclude=Observation:performer`)).body.link[0].url).not.toContain('_revinclude');
+  });
+
   it('serves metadata without credentials, declaring exactly what search supports', async () => {
     const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
     expect(res.status).toBe(200);

@@ -25,6 +25,7 @@ export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: De
         { name: 'patient', type: 'reference', documentation: 'Patient/{id} or {id}; comma for OR' },
         { name: 'identifier', type: 'token', documentation: `${SYSTEM_DEVICE_ID}|{MQTT username}` },
       ],
+      revincludes: ['Observation:device'],
     },
     async read(ctx, id) {
       const d = await deps.devices.byId(fromFhirId(id));

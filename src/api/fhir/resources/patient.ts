@@ -56,6 +56,7 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
         { name: 'birthdate', type: 'date', documentation: 'All prefixes; the birth date is its whole day' },
         { name: 'gender', type: 'token', documentation: 'male | female | other | unknown' },
       ],
+      revincludes: ['Observation:patient', 'Observation:subject', 'Device:patient'],
     },
 
     async read(ctx, id) {
