@@ -13,8 +13,8 @@ export interface ScopeGrant {
   search: boolean;
 }
 
-export const SUPPORTED_SCOPES = ['openid', 'fhirUser', 'launch/patient', 'offline_access', 'online_access', 'patient/*.rs', 'user/*.rs', 'patient/*.read', 'user/*.read'];
-const SPECIAL = new Set(['openid', 'fhirUser', 'launch/patient', 'offline_access', 'online_access']);
+export const SUPPORTED_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', 'patient/*.rs', 'user/*.rs', 'patient/*.read', 'user/*.read'];
+const SPECIAL = new Set(['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access']);
 
 export function parseScope(s: string): ScopeGrant | null {
   const m = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|[cruds]+)$/.exec(s);

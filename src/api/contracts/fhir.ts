@@ -108,8 +108,19 @@ export const SmartConfiguration = z
 export const SmartAppBody = z.object({
   name: z.string().min(1).max(200),
   redirectUris: z.array(z.string().min(1).max(2000)).min(1).max(20),
+  /** EHR launch (SMART App Launch 2.x §ehr-launch): where Vigil opens the app with `iss` and `launch`. */
+  launchUrl: z.string().min(1).max(2000).optional(),
 });
-export const SmartApp = z.object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()) }).meta({ id: 'SmartApp' });
+export const SmartApp = z.object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()), launchUrl: z.string().optional() }).meta({ id: 'SmartApp' });
+
+/** POST /api/v1/smart/launch: open a registered app on a patient (EHR launch). */
+export const SmartLaunchBody = z.object({ clientId: z.string().min(1).max(100), patientId: z.string().min(1).max(200) });
+export const SmartLaunch = z.object({
+  launch: z.string(),
+  iss: z.string(),
+  /** The app's launch URL with `iss` and `launch`, when the app registered one. */
+  url: z.string().nullable(),
+}).meta({ id: 'SmartLaunch' });
 
 /** GET /api/v1/patients/{id}/readings.csv: one row per reading (time, code, display, value, unit, device). */
 export const ReadingsCsvQuery = z.object({

@@ -4,17 +4,19 @@ import { cliConfig, findRunningServer, print } from '../runtime.ts';
 const command: CliCommand = {
   name: 'smart app add',
   summary: 'register a SMART on FHIR app (public client, PKCE); prints its client_id',
-  help: `Usage: vigil smart app add --name "App name" --redirect-uri URL[,URL…] [--json]
+  help: `Usage: vigil smart app add --name "App name" --redirect-uri URL[,URL…] [--launch-url URL] [--json]
 
 The app then launches with iss = {VIGIL_PUBLIC_URL}/fhir/R4 and this client_id (authorization code + PKCE
 S256; scopes such as launch/patient patient/Observation.rs openid fhirUser offline_access). Redirect URIs
-must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`,
+must be https (http only for localhost). --launch-url: where Vigil opens the app for an EHR launch (with iss
+and launch; the app then asks for the scope "launch"). See docs/fhir.md → SMART App Launch.`,
   async run(args, io) {
     const name = requireFlag(args, 'name');
     const redirectUris = requireFlag(args, 'redirect-uri')
       .split(',')
       .map((u) => u.trim())
       .filter(Boolean);
+    const launchUrl = typeof args.flags['launch-url'] === 'string' ? (args.flags['launch-url'] as string) : undefined;
     const config = cliConfig();
     const server = await findRunningServer(config.dataDir);
     let app: { id: string; name: string; redirectUris: string[] };
@@ -22,7 +24,7 @@ must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`
       const res = await fetch(`${server.url}/api/v1/smart/apps`, {
         method: 'POST',
         headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name, redirectUris }),
+        body: JSON.stringify({ name, redirectUris, ...(launchUrl ? { launchUrl } : {}) }),
       });
       const body = (await res.json()) as typeof app & { error?: { message: string } };
       if (!res.ok) throw new CliError(body.error?.message ?? `server answered ${res.status}`);
@@ -41,7 +43,7 @@ must be https (http only for localhost). See docs/fhir.md → SMART App Launch.`
           principalOfUser: async () => null,
           baseUrl: () => '',
         });
-        app = await smart.registerClient({ name, redirectUris }).catch((err) => {
+        app = await smart.registerClient({ name, redirectUris, launchUrl }).catch((err) => {
           throw new CliError((err as Error).message);
         });
       } finally {

@@ -36,7 +36,7 @@ export function mfaPage(o: { app: string; requestId: string; message?: string })
 
 function describe(scope: string): string {
   if (scope === 'openid' || scope === 'fhirUser') return 'Know who you are (your name and Vigil identity)';
-  if (scope === 'launch/patient') return 'Know which patient record it is opened for';
+  if (scope === 'launch/patient' || scope === 'launch') return 'Know which patient record it is opened for';
   if (scope === 'offline_access') return 'Keep access after you close it (until you revoke it)';
   if (scope === 'online_access') return 'Keep access while you use it';
   const g = parseScope(scope);
@@ -46,12 +46,13 @@ function describe(scope: string): string {
 }
 
 /** `choosesPatient`: staff pick the patient to share (auth/access.ts decides); a patient's app opens on themself. */
-export function consentPage(o: { app: string; scopes: string[]; requestId: string; user: Principal; choosesPatient: boolean; patients: Patient[]; message?: string }) {
+export function consentPage(o: { app: string; scopes: string[]; requestId: string; user: Principal; choosesPatient: boolean; patients: Patient[]; launchPatient?: Patient; message?: string }) {
   const needsPatient = o.choosesPatient && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
   const picker = needsPatient
     ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p, i) => `<label><input type="radio" name="patient" value="${esc(p.id)}"${i === 0 ? ' checked' : ''} required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
     : '';
-  return page('Allow access', `<h1>Allow ${esc(o.app)}?</h1><p>Signed in as ${esc(o.user.displayName)} (${esc(o.user.email)}).</p>${alert(o.message)}
+  const launched = o.launchPatient ? `<p>Opened from Vigil for <strong>${esc(o.launchPatient.name)}</strong>${o.launchPatient.birthDate ? ` (born ${esc(o.launchPatient.birthDate)})` : ''}.</p>` : '';
+  return page('Allow access', `<h1>Allow ${esc(o.app)}?</h1><p>Signed in as ${esc(o.user.displayName)} (${esc(o.user.email)}).</p>${launched}${alert(o.message)}
 <p>${esc(o.app)} will be able to:</p><ul>${o.scopes.map((s) => `<li>${esc(describe(s))} <code>${esc(s)}</code></li>`).join('')}</ul>
 <form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}">${picker}
 <button class="primary" type="submit" name="action" value="allow">Allow</button><button class="secondary" type="submit" name="action" value="deny">Deny</button></form>`);

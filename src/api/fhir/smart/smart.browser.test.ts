@@ -1,6 +1,7 @@
 /**
  * SMART App Launch 2.x with the real `fhirclient` library in headless Chromium: a standalone launch from a
- * third-party origin (discovery, PKCE, sign-in, consent, token, FHIR reads with CORS), then the attacks an
+ * third-party origin (discovery, PKCE, sign-in, consent, token, FHIR reads with CORS), an EHR launch opened
+ * from Vigil by a clinician (sign-in with a second factor, patient context from the launch), then the attacks an
  * app or a thief would try at the token endpoint and with the token.
  */
 import { createServer, type Server } from 'node:http';
@@ -8,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { chromium, type Browser } from 'playwright-core';
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
 
@@ -25,6 +27,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
   let otherId: string;
   const password = 'a long patient passphrase';
   let email: string;
+  let ehrClientId = '';
 
   beforeAll(async () => {
     app = await bootApp();
@@ -57,6 +60,10 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
       if (url.pathname === '/fhir-client.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
       if (url.pathname === '/launch.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(launch(url.searchParams.get('scope')!));
       if (url.pathname === '/app.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(appPage);
+      // EHR launch: Vigil opens this page with ?iss=…&launch=…, which fhirclient reads from the URL.
+      if (url.pathname === '/ehr.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script src="/fhir-client.js"></script><script>
+        FHIR.oauth2.authorize({ clientId: ${JSON.stringify(ehrClientId)}, scope: 'launch openid fhirUser patient/Observation.rs patient/Patient.r', redirectUri: '/app.html', pkceMode: 'required' });
+      </script>`);
       res.writeHead(404).end();
     });
     await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
@@ -98,6 +105,64 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     expect(result.fhirUser).toBe(`Patient/${patientId.replace('_', '-')}`);
     expect(result.scope.split(' ').sort()).toEqual(scope.split(' ').sort());
     await page.close();
+  });
+
+  it('EHR launch: a clinician opens the app on a patient from Vigil; the token carries that patient', async () => {
+    const s = app.services;
+    const clinEmail = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
+    const dr = await s.auth.createUser({ email: clinEmail, role: 'clinician', password }, 'system');
+    await s.patientService.assignClinician(patientId, dr.practitionerId!, 'system');
+    const drToken = (await s.auth.createToken(clinEmail, 'ehr', 'system')).token;
+    // Clinicians sign in with a second factor (issue 9): enrol TOTP, keep a recovery code for the browser.
+    const json = { 'content-type': 'application/json' };
+    const first = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: clinEmail, password }) });
+    const enrolCookie = first.headers.get('set-cookie')!.split(';')[0];
+    const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrolCookie } })).json()) as { secret: string };
+    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, { method: 'POST', headers: { ...json, cookie: enrolCookie }, body: JSON.stringify({ code: await generate({ secret: totp.secret }) }) });
+    const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
+    const admin = (await app.tokenFor('admin')).token;
+    const registered = await app.api<{ id: string; launchUrl: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Chart Companion', redirectUris: [`${appOrigin}/app.html`], launchUrl: `${appOrigin}/ehr.html` });
+    expect(registered.body.launchUrl).toBe(`${appOrigin}/ehr.html`);
+    ehrClientId = registered.body.id;
+    // The EHR side: Vigil makes the launch for this user, app and patient, and gives the URL to open.
+    const launched = await app.api<{ url: string; iss: string; launch: string }>(drToken, 'POST', '/api/v1/smart/launch', { clientId: ehrClientId, patientId });
+    expect(launched.status).toBe(201);
+    expect(launched.body.url).toBe(`${appOrigin}/ehr.html?${new URLSearchParams({ iss: `${app.httpUrl}/fhir/R4`, launch: launched.body.launch })}`);
+    // Not for a patient the clinician does not see.
+    expect((await app.api(drToken, 'POST', '/api/v1/smart/launch', { clientId: ehrClientId, patientId: otherId })).status).toBe(404);
+
+    const page = await browser.newPage();
+    await page.goto(launched.body.url);
+    await page.waitForURL(/\/oauth\/authorize/);
+    await page.getByLabel('Email').fill(clinEmail);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Code').fill(recoveryCodes[0]);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'Allow Chart Companion?' }).waitFor();
+    expect(await page.getByText('Opened from Vigil for').textContent()).toContain('Sam Smart');
+    expect(await page.getByRole('radio').count()).toBe(0); // the EHR chose the patient; no picker
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(/\/app\.html/);
+    await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.error, null, { timeout: 20_000 });
+    expect(await page.evaluate(() => document.body.dataset.error)).toBeUndefined();
+    const result = JSON.parse((await page.evaluate(() => document.body.dataset.result))!);
+    expect(result).toMatchObject({ patient: patientId.replace('_', '-'), name: 'Sam Smart', values: [70, 71, 72] });
+    expect(result.fhirUser).toBe(`Practitioner/${dr.practitionerId!.replace('_', '-')}`);
+    await page.close();
+
+    // Another user cannot ride the clinician's launch: after signing in, the screen refuses.
+    const relaunch = await app.api<{ launch: string }>(drToken, 'POST', '/api/v1/smart/launch', { clientId: ehrClientId, patientId });
+    const q = new URLSearchParams({ response_type: 'code', client_id: ehrClientId, redirect_uri: `${appOrigin}/app.html`, scope: 'launch patient/Observation.rs', launch: relaunch.body.launch, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const request = /name="request" value="([^"]+)"/.exec(await (await fetch(`${app.httpUrl}/oauth/authorize?${q}`)).text())![1];
+    const asSam = await fetch(`${app.httpUrl}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ request, action: 'sign-in', email, password }) });
+    expect(asSam.status).toBe(403);
+    expect(await asSam.text()).toContain('opened by another Vigil user');
+    // The launch is bound to its app, and "launch" without launch=… is refused.
+    const otherApp = new URLSearchParams({ ...Object.fromEntries(q), client_id: clientId });
+    expect(new URL((await fetch(`${app.httpUrl}/oauth/authorize?${otherApp}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+    const noLaunch = new URLSearchParams(Object.fromEntries([...q].filter(([k]) => k !== 'launch')));
+    expect(new URL((await fetch(`${app.httpUrl}/oauth/authorize?${noLaunch}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');
   });
 
   describe('the token endpoint and tokens under attack', () => {

@@ -1,7 +1,7 @@
 import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
-import { SmartApp, SmartAppBody, SmartConfiguration } from '../../contracts/index.ts';
+import { SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
 import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
@@ -56,7 +56,7 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
-    capabilities: ['launch-standalone', 'client-public', 'context-standalone-patient', 'permission-patient', 'permission-user', 'permission-offline', 'permission-v1', 'permission-v2', 'sso-openid-connect'],
+    capabilities: ['launch-standalone', 'launch-ehr', 'client-public', 'context-standalone-patient', 'context-ehr-patient', 'permission-patient', 'permission-user', 'permission-offline', 'permission-v1', 'permission-v2', 'sso-openid-connect'],
   });
   // Discovery lives at {FHIR base}/.well-known/smart-configuration (SMART 2.x §2.1); the server root too.
   app.get('/fhir/R4/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') }, schema: { summary: 'SMART App Launch 2.x discovery (public)', response: { 200: SmartConfiguration } } }, async () => configuration());
@@ -93,6 +93,12 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'));
     const redirects = [checked.redirectUri];
     if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token') return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }), redirects);
+    if (checked.launch) {
+      // EHR launch: the context is the patient open in the EHR, for the user who opened the app there.
+      if (checked.launch.userId !== req.principal.userId) return html(reply, 403, errorPage('This app was opened by another Vigil user. Open it again from your own Vigil session.'));
+      const launched = await deps.patients.byId(checked.launch.patientId);
+      return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, choosesPatient: false, patients: [], launchPatient: launched ?? undefined, message }), redirects);
+    }
     const visible = await deps.access.visiblePatientIds(req.principal);
     const patients = !deps.access.choosesLaunchPatient(req.principal) ? [] : visible === null ? await deps.patients.list(null, 200) : await deps.patients.list(visible, 200);
     return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, choosesPatient: deps.access.choosesLaunchPatient(req.principal), patients, message }), redirects);
@@ -135,7 +141,8 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     if (form.action !== 'allow') {
       return reply.redirect(`${checked.redirectUri}?${new URLSearchParams({ error: 'access_denied', error_description: 'the user declined', ...(checked.state ? { state: checked.state } : {}) })}`, 302);
     }
-    const patientId = deps.access.launchPatient(req.principal, form.patient ?? null);
+    if (checked.launch && checked.launch.userId !== req.principal.userId) return html(reply, 403, errorPage('This app was opened by another Vigil user.'));
+    const patientId = checked.launch ? checked.launch.patientId : deps.access.launchPatient(req.principal, form.patient ?? null);
     try {
       return reply.redirect(await deps.smart.approve(req.principal, checked, patientId), 302);
     } catch (err) {
@@ -148,6 +155,12 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     deps.access.assertAdmin(requirePrincipal(req));
     return reply.status(201).send(await deps.smart.registerClient(req.body));
   });
+
+  // EHR launch (SMART App Launch 2.x §ehr-launch): Vigil, as the EHR, opens a registered app on a patient.
+  app.post('/api/v1/smart/launch', {
+    config: { policy: policy.signedIn('apps opened on the patients they may see (the SMART service checks)') },
+    schema: { summary: 'Open a SMART app on a patient (EHR launch): the app URL with iss and launch', body: SmartLaunchBody, response: { 201: SmartLaunch } },
+  }, async (req, reply) => reply.status(201).send(await deps.smart.createLaunch(requirePrincipal(req), req.body.clientId, req.body.patientId)));
 
   app.post('/oauth/token', { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') } }, async (req, reply) => {
     try {

@@ -5,7 +5,7 @@ import type { Db } from '../../../platform/db.ts';
 import type { Principal } from '../../../domain/types.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
 import type { AccessPolicy } from '../../../auth/access.ts';
-import { AppError, badRequest } from '../../../platform/errors.ts';
+import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import { newId } from '../../../platform/ids.ts';
 import { grantScopes, patientOnly } from '../../../auth/smart-scopes.ts';
 import { toFhirId } from '../ids.ts';
@@ -38,7 +38,17 @@ export interface SmartClient {
   id: string;
   name: string;
   redirectUris: string[];
+  /** EHR launch: where Vigil opens the app (with `iss` and `launch`). */
+  launchUrl?: string;
 }
+
+/** An EHR launch's context, bound to the user who opened the app and to that app. */
+export interface LaunchContext {
+  userId: string;
+  patientId: string;
+}
+
+const LAUNCH_TTL_MS = 3600_000;
 
 interface GrantRow {
   hash: string;
@@ -98,8 +108,8 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
   }
 
   async function client(id: string): Promise<SmartClient | null> {
-    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[] }>('SELECT id, name, redirect_uris FROM smart_clients WHERE id = $1', [id]);
-    return rows[0] ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris } : null;
+    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[]; launch_url: string | null }>('SELECT id, name, redirect_uris, launch_url FROM smart_clients WHERE id = $1', [id]);
+    return rows[0] ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris, ...(rows[0].launch_url ? { launchUrl: rows[0].launch_url } : {}) } : null;
   }
 
   async function issue(kind: GrantRow['kind'], g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string }, ttl: number) {
@@ -156,18 +166,34 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       return rows[0] ? { userId: rows[0].user_id, query: rows[0].query } : null;
     },
 
-    async registerClient(input: { name: string; redirectUris: string[] }): Promise<SmartClient> {
+    async registerClient(input: { name: string; redirectUris: string[]; launchUrl?: string }): Promise<SmartClient> {
       if (!input.name.trim()) throw badRequest('an app needs a name');
-      for (const u of input.redirectUris) {
+      for (const u of [...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]) {
         const url = URL.canParse(u) ? new URL(u) : null;
         if (!url || url.hash || !(url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname)))) {
           throw badRequest(`redirect URI "${u}" must be an absolute https URL (http only for localhost), without a fragment`);
         }
       }
       if (!input.redirectUris.length) throw badRequest('an app needs at least one redirect URI');
-      const c = { id: newId('app'), name: input.name.trim(), redirectUris: input.redirectUris };
-      await deps.db.query('INSERT INTO smart_clients (id, name, redirect_uris) VALUES ($1, $2, $3)', [c.id, c.name, JSON.stringify(c.redirectUris)]);
+      const c: SmartClient = { id: newId('app'), name: input.name.trim(), redirectUris: input.redirectUris, ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}) };
+      await deps.db.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url) VALUES ($1, $2, $3, $4)', [c.id, c.name, JSON.stringify(c.redirectUris), c.launchUrl ?? null]);
       return c;
+    },
+
+    /**
+     * EHR launch (SMART App Launch 2.x §ehr-launch): the signed-in user opens an app on a patient they may see.
+     * Returns the opaque `launch` (stored hashed, for this user and app, an hour), and the URL to open.
+     */
+    async createLaunch(p: Principal, clientId: string, patientId: string) {
+      await deps.access.assertPatient(p, patientId);
+      const c = await client(clientId);
+      if (!c) throw notFound(`SMART app ${clientId}`);
+      const launch = randomBytes(24).toString('base64url');
+      await deps.db.query('DELETE FROM smart_launches WHERE created_at < $1', [new Date(clock.now() - LAUNCH_TTL_MS).toISOString()]);
+      await deps.db.query('INSERT INTO smart_launches (id, client_id, user_id, patient_id) VALUES ($1, $2, $3, $4)', [hash(launch), c.id, p.userId, patientId]);
+      await deps.audit.record({ actor: p, action: 'smart.launch', entityType: 'SmartClient', entityId: c.id, patientId });
+      const iss = deps.baseUrl();
+      return { launch, iss, url: c.launchUrl ? `${c.launchUrl}${c.launchUrl.includes('?') ? '&' : '?'}${new URLSearchParams({ iss, launch })}` : null };
     },
 
     client,
@@ -182,15 +208,24 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       if (q.response_type !== 'code') return redirectError('unsupported_response_type', 'response_type must be code');
       if (!q.code_challenge || q.code_challenge_method !== 'S256') return redirectError('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
       if (q.aud && q.aud.replace(/\/$/, '') !== deps.baseUrl()) return redirectError('invalid_request', `aud must be this FHIR server, ${deps.baseUrl()}`);
-      if (q.launch) return redirectError('invalid_request', 'EHR launch (launch=…) is not supported yet; use a standalone launch with launch/patient');
       const scopes = grantScopes(q.scope ?? '');
       if (!scopes.some((s) => s.includes('/'))) return redirectError('invalid_scope', 'ask for at least one resource scope, e.g. patient/Observation.rs');
-      return { client: c, scopes, redirectUri: q.redirect_uri, state: q.state, codeChallenge: q.code_challenge };
+      let launch: LaunchContext | undefined;
+      if (q.launch) {
+        // EHR launch: the context the EHR bound to this opaque value, for this app (§ehr-launch, §scopes "launch").
+        if (!scopes.includes('launch')) return redirectError('invalid_scope', 'an EHR launch (launch=…) needs the scope "launch"');
+        const rows = await deps.db.query<{ user_id: string; patient_id: string }>('SELECT user_id, patient_id FROM smart_launches WHERE id = $1 AND client_id = $2 AND created_at > $3', [hash(q.launch), c.id, new Date(clock.now() - LAUNCH_TTL_MS).toISOString()]);
+        if (!rows[0]) return redirectError('invalid_request', 'the launch is unknown, expired, or for another app: open the app from Vigil again');
+        launch = { userId: rows[0].user_id, patientId: rows[0].patient_id };
+      } else if (scopes.includes('launch')) {
+        return redirectError('invalid_scope', 'the scope "launch" is for an EHR launch (with launch=…); a standalone launch asks for launch/patient');
+      }
+      return { client: c, scopes, redirectUri: q.redirect_uri, state: q.state, codeChallenge: q.code_challenge, launch };
     },
 
     /** The user said yes: a one-time code for the app (bound to the redirect URI and PKCE challenge). */
     async approve(p: Principal, req: { client: SmartClient; scopes: string[]; redirectUri: string; state?: string; codeChallenge: string }, patientId: string | null) {
-      const needsPatient = req.scopes.includes('launch/patient') || patientOnly(req.scopes);
+      const needsPatient = req.scopes.includes('launch/patient') || req.scopes.includes('launch') || patientOnly(req.scopes);
       if (needsPatient && !patientId) throw badRequest('choose the patient this app may see');
       if (patientId) await deps.access.assertPatient(p, patientId);
       const code = await issue('code', { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge }, CODE_TTL_MS);
