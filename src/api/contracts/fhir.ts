@@ -111,16 +111,20 @@ export const SmartAppBody = z.object({
   /** EHR launch (SMART App Launch 2.x §ehr-launch): where Vigil opens the app with `iss` and `launch`. */
   launchUrl: z.string().min(1).max(2000).optional(),
 });
-export const SmartApp = z.object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()), launchUrl: z.string().optional() }).meta({ id: 'SmartApp' });
+export const SmartApp = z
+  .object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()), launchUrl: z.string().optional() })
+  .meta({ id: 'SmartApp' });
 
 /** POST /api/v1/smart/launch: open a registered app on a patient (EHR launch). */
 export const SmartLaunchBody = z.object({ clientId: z.string().min(1).max(100), patientId: z.string().min(1).max(200) });
-export const SmartLaunch = z.object({
-  launch: z.string(),
-  iss: z.string(),
-  /** The app's launch URL with `iss` and `launch`, when the app registered one. */
-  url: z.string().nullable(),
-}).meta({ id: 'SmartLaunch' });
+export const SmartLaunch = z
+  .object({
+    launch: z.string(),
+    iss: z.string(),
+    /** The app's launch URL with `iss` and `launch`, when the app registered one. */
+    url: z.string().nullable(),
+  })
+  .meta({ id: 'SmartLaunch' });
 
 /** GET /api/v1/patients/{id}/readings.csv: one row per reading (time, code, display, value, unit, device). */
 export const ReadingsCsvQuery = z.object({
