@@ -31,6 +31,7 @@ import { auditRoutes } from './api/routes/audit.routes.ts';
 import { consentRoutes } from './api/routes/consent.routes.ts';
 import { exportRoutes } from './api/routes/export.routes.ts';
 import { createPatientExport } from './api/export/patient-export.ts';
+import { auditEventProvider } from './audit/audit-event.fhir.ts';
 import { createConsents } from './privacy/consent.ts';
 import { createDeviceService } from './devices/device.service.ts';
 import { createPatientService } from './patients/patient.service.ts';
@@ -490,6 +491,7 @@ function createServerServices(
     ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }),
   };
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
+  fhir.registry.register(auditEventProvider({ db: s.db, access: s.access })); // [sec] (d)(3) AuditEvent
   // [sec] the patient's own export (GDPR art. 15/20): Patient/$everything plus every patient-searchable type
   const patientExport = createPatientExport({ registry: fhir.registry, everything: fhir.service.everything, access: s.access, audit: s.audit, clock: s.clock });
   // Device commands: a durable queue in the database, delivered through the gateway.

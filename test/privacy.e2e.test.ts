@@ -184,3 +184,38 @@ describe("the patient's export (FHIR Bundle + printable summary)", () => {
     expect(rows.map((r) => r.details.format)).toEqual(['fhir', 'html', 'fhir']);
   });
 });
+
+describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
+  type Bundle = { total?: number; entry?: Array<{ resource: { id: string; action: string; outcome: string; subtype: Array<{ code: string }>; entity: Array<{ what: { reference?: string } }>; agent: Array<{ who: { identifier?: { value: string } } }> } }> };
+
+  it('admins search by patient, subtype, date and agent; each entry names who, what, which patient, when and the outcome', async () => {
+    const r = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?patient=Patient/${patientA}&subtype=consent&date=ge2020-01-01`);
+    expect(r.status).toBe(200);
+    const entries = r.body.entry ?? [];
+    expect(entries.map((e) => e.resource.subtype[0].code)).toEqual(expect.arrayContaining(['consent.grant', 'consent.revoke']));
+    for (const e of entries) expect(e.resource.entity.some((x) => x.what.reference === `Patient/${patientA.replaceAll('_', '-')}`)).toBe(true);
+    const byCarer = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?agent=${carer.userId}&subtype=consent.revoke`);
+    expect((byCarer.body.entry ?? []).length).toBeGreaterThanOrEqual(1);
+    expect((byCarer.body.entry ?? []).every((e) => e.resource.agent[0].who.identifier?.value === carer.userId)).toBe(true);
+    const future = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?patient=Patient/${patientA}&date=gt2999-01-01`);
+    expect(future.body.entry ?? []).toEqual([]);
+    const one = entries[0].resource;
+    const read = await app.api<{ id: string; recorded: string }>(admin, 'GET', `/fhir/R4/AuditEvent/${one.id}`);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(one.id);
+  });
+
+  it("a patient sees only the events about their own record; clinicians and caregivers are refused", async () => {
+    const own = await app.api<Bundle>(patA, 'GET', '/fhir/R4/AuditEvent?subtype=consent');
+    expect(own.status).toBe(200);
+    expect((own.body.entry ?? []).length).toBeGreaterThan(0);
+    const other = await app.api<Bundle>(patA, 'GET', `/fhir/R4/AuditEvent?patient=Patient/${patientB}`);
+    expect(other.body.entry ?? []).toEqual([]);
+    const bEvent = (await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?patient=Patient/${patientB}`)).body.entry?.[0]?.resource.id;
+    expect(bEvent).toBeDefined();
+    expect((await app.api(patA, 'GET', `/fhir/R4/AuditEvent/${bEvent}`)).status).toBe(404);
+    const clinician = await app.tokenFor('clinician');
+    expect((await app.api(clinician.token, 'GET', '/fhir/R4/AuditEvent')).status).toBe(403);
+    expect((await app.api(carer.token, 'GET', '/fhir/R4/AuditEvent')).status).toBe(403);
+  });
+});

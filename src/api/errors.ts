@@ -20,7 +20,22 @@ export function toHttpError(err: unknown): { status: number; code: string; messa
   if (fe?.validation) return { status: 400, code: 'VALIDATION', message: validationMessage(fe) };
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
     return { status: fe.statusCode, code: fe.code ?? 'BAD_REQUEST', message: fe.message };
-  return { status: 500, code: 'INTERNAL', message: 'internal error; see the server log' };
+  return databaseDataError(err) ?? { status: 500, code: 'INTERNAL', message: 'internal error; see the server log' };
+}
+
+/**
+ * A safety net under the schemas (issue 9, F13–F18): a value the database itself refuses is the client's
+ * input, not a server fault. SQLSTATE class 22 (data exception: out of range, malformed, NUL byte) is a 400;
+ * class 23 (integrity: a reference to something that does not exist, a duplicate) a 409. No SQL or value is
+ * echoed back; the server log keeps the detail.
+ */
+function databaseDataError(err: unknown): { status: number; code: string; message: string } | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code)) return null;
+  if (code.startsWith('22')) return { status: 400, code: 'VALIDATION', message: 'a value in the request is out of range or malformed' };
+  if (code === '23503') return { status: 409, code: 'CONFLICT', message: 'the request refers to something that does not exist' };
+  if (code === '23505') return { status: 409, code: 'CONFLICT', message: 'that already exists' };
+  return { status: 409, code: 'CONFLICT', message: 'the request conflicts with stored data' };
 }
 
 /** "body.email: Invalid input…": where (body, querystring, params) and which field, then what is wrong. */
@@ -45,6 +60,7 @@ export function operationOutcome(status: number, message: string) {
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const e = toHttpError(err);
   if (e.status >= 500) req.log.error({ err }, 'request failed');
+  else if (databaseDataError(err)) req.log.warn({ err }, 'the database refused a value from the request');
   if (req.url.startsWith('/fhir')) return reply.status(e.status).type('application/fhir+json').send(operationOutcome(e.status, e.message));
   return reply.status(e.status).send({ error: { code: e.code, message: e.message } });
 }

@@ -154,6 +154,12 @@ export async function createHttpServer(deps: {
   });
   // Who may call each route is declared on the route and enforced here (interfaces.md §4): api/policy.ts.
   const registry = registerRoutePolicies(app, { access: deps.access, authenticateDevice: deps.authenticateDevice });
+  // [sec] U+0000 is never valid text (PostgreSQL text cannot hold it; FHIR forbids it): refused in any path
+  // parameter, query value or JSON string with a 400 naming where, before any handler or schema sees it.
+  app.addHook('preValidation', async (req) => {
+    const where = nulIn('params', req.params) ?? nulIn('querystring', req.query) ?? nulIn('body', req.body);
+    if (where) throw new AppError('VALIDATION', `${where}: must not contain NUL characters`);
+  });
   await registerOpenApi(app, { version: deps.version });
 
   if (existsSync(WEB_DIST)) {
@@ -170,6 +176,18 @@ export async function createHttpServer(deps: {
     );
   }
   return { http: app as unknown as Api, registry };
+}
+
+/** The path of the first string (or key) holding U+0000 in a parsed request part, e.g. "body.readings.0.code". */
+function nulIn(where: string, value: unknown, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? where : null;
+  if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return null;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (k.includes('\u0000')) return `${where}.${k.replaceAll('\u0000', '\\u0000')}`;
+    const found = nulIn(`${where}.${k}`, v, depth + 1);
+    if (found) return found;
+  }
+  return null;
 }
 
 function decodedPath(url: string): string {

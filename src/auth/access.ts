@@ -63,7 +63,8 @@ export function createAccessPolicy(deps: {
     canSeePatient,
     /** Throws 404 (not 403) for a patient outside the principal's scope: no hint that the record exists. */
     async assertPatient(p: Principal, patientId: string): Promise<void> {
-      if (!(await canSeePatient(p, patientId))) throw notFound(`patient ${patientId}`);
+      const ids = await visiblePatientIds(p);
+      if (ids !== null ? !ids.includes(patientId) : !(await deps.patients.byId(patientId))) throw notFound(`patient ${patientId}`);
     },
     /** Clinical writes (devices, settings, commands): admins and the patient's own clinicians. */
     async assertCanManagePatient(p: Principal, patientId: string): Promise<void> {
@@ -113,6 +114,12 @@ export function createAccessPolicy(deps: {
     assertTeamMember(p: Principal, practitionerId: string): void {
       if (!isStaffRole(p.role)) throw forbidden('clinician or admin role required');
       if (p.role !== 'admin' && p.practitionerId !== practitionerId) throw forbidden('clinicians may edit only their own care-team rules');
+    },
+    /** FHIR AuditEvent ((d)(3)): admins every entry (null), a patient the entries about themself, others nothing. */
+    auditScope(p: Principal): string[] | null {
+      if (p.role === 'admin') return null;
+      if (p.role === 'patient' && p.patientId) return [p.patientId];
+      throw forbidden('audit events are for admins, and for a patient about their own record');
     },
     /** Who opened a record (the access log): the patient themself and admins (breach investigation), not the care team. */
     assertSelfOrAdmin(p: Principal, patientId: string): void {

@@ -8,6 +8,7 @@ import './styles/panel.css';
 import './styles/patient.css';
 import './styles/admin.css';
 import './styles/telehealth.css'; // [tele]
+import './styles/privacy.css'; // [sec]
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');

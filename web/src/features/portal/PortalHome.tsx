@@ -1,6 +1,7 @@
 import { PatientSelfView } from '../patient/PatientSelfView.tsx';
 import { useUnread } from '../messages/MessagesPage.tsx';
 import { AppointmentsSection } from './AppointmentsSection.tsx';
+import { PrivacySection } from '../privacy/PrivacySection.tsx'; // [sec]
 
 /** The patient portal's home (phone first): appointments with Join, messages, then readings and devices. */
 export function PortalHome({ patientId }: { patientId: string }) {
@@ -12,6 +13,7 @@ export function PortalHome({ patientId }: { patientId: string }) {
       <p className="portal-messages">
         <a className="btn btn-primary btn-xl" href="#/messages">{unread ? `Read your ${unread} new message${unread > 1 ? 's' : ''}` : 'Write to your care team'}</a>
       </p>
+      <PrivacySection patientId={patientId} />
     </PatientSelfView>
   );
 }

@@ -1,0 +1,121 @@
+import type { Db } from '../platform/db.ts';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { ResourceProvider } from '../api/fhir/registry.ts';
+import type { Resource } from '../api/fhir/mapping.ts';
+import { fromFhirId, toFhirId } from '../api/fhir/ids.ts';
+import { paramsNamed, parseToken } from '../api/fhir/search/params.ts';
+import { referenceIds } from '../api/fhir/search/reference.ts';
+import { parseDateValue, dateSql } from '../api/fhir/search/date.ts';
+import { tableSearch } from '../api/fhir/resources/table-search.ts';
+import type { SqlParams } from '../api/fhir/search/sql.ts';
+import { notFound } from '../platform/errors.ts';
+
+interface AuditRow {
+  id: string;
+  ts: Date | string;
+  actor: string;
+  action: string;
+  entity_type: string | null;
+  entity_id: string | null;
+  patient_id: string | null;
+  outcome: string;
+  details: Record<string, unknown> | null;
+  email: string | null;
+  display_name: string | null;
+}
+
+/** The audit table as rows whose id sorts as text in numeric order (tableSearch pages by id). */
+const FROM = `(SELECT lpad(a.id::text, 20, '0') AS id, a.ts, a.actor, a.action, a.entity_type, a.entity_id, a.patient_id, a.outcome, a.details, u.email, u.display_name
+  FROM audit_log a LEFT JOIN users u ON a.actor = 'user:' || u.id) ae`;
+const COLUMNS = 'id, ts, actor, action, entity_type, entity_id, patient_id, outcome, details, email, display_name';
+
+/** DICOM audit event action codes (FHIR R4 AuditEvent.action): Create, Read, Update, Delete, Execute. */
+function actionCode(action: string): 'C' | 'R' | 'U' | 'D' | 'E' {
+  if (/\.(read|search|export)$|^read\./.test(action)) return 'R';
+  if (/\.(create|grant|invite)$/.test(action)) return 'C';
+  if (/\.(delete|erase|revoke)$/.test(action)) return 'D';
+  if (/^(auth|access)\./.test(action)) return 'E';
+  return 'U';
+}
+
+/** One audit entry as FHIR R4 AuditEvent (https://hl7.org/fhir/R4/auditevent.html). */
+export function auditEventResource(r: AuditRow): Resource {
+  const id = String(Number(r.id));
+  const user = r.actor.startsWith('user:') ? r.actor.slice(5) : null;
+  return {
+    resourceType: 'AuditEvent',
+    id,
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
+    subtype: [{ system: 'urn:vigil:audit-action', code: r.action }],
+    action: actionCode(r.action),
+    recorded: new Date(r.ts).toISOString(),
+    outcome: r.outcome === 'success' ? '0' : '4',
+    agent: [
+      {
+        requestor: true,
+        who: user ? { identifier: { system: 'urn:vigil:user', value: user }, display: r.display_name ?? r.email ?? user } : { display: r.actor },
+        ...(user && r.email ? { altId: r.email } : {}),
+      },
+    ],
+    source: { observer: { display: 'Vigil' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    entity: [
+      ...(r.patient_id ? [{ what: { reference: `Patient/${toFhirId(r.patient_id)}` }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } }] : []),
+      ...(r.entity_type && r.entity_id ? [{ what: { identifier: { system: `urn:vigil:${r.entity_type}`, value: r.entity_id } }, name: r.entity_type, ...(r.details ? { detail: [{ type: 'details', valueString: JSON.stringify(r.details) }] } : {}) }] : []),
+    ],
+  };
+}
+
+/**
+ * AuditEvent read and search (ONC §170.315(d)(3) audit reports, d(2) as FHIR): admins see every entry; a patient
+ * sees the entries about their own record ("who saw my record"); everyone else is refused. Search: `patient`,
+ * `date` (with prefixes), `agent` (a user id), `entity` (Patient/… or the entity id), `subtype` (the action,
+ * prefix match), `action` (C/R/U/D/E), `outcome` (0 or 4), `_id`.
+ */
+export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): ResourceProvider {
+  return {
+    type: 'AuditEvent',
+    interactions: ['read', 'search-type'],
+    search: {
+      params: [
+        { name: '_id', type: 'token', documentation: 'Logical id (the audit entry number)' },
+        { name: 'patient', type: 'reference', documentation: 'The patient the event is about' },
+        { name: 'date', type: 'date', documentation: 'When the event was recorded (prefixes eq, ge, le, gt, lt…)' },
+        { name: 'agent', type: 'reference', documentation: 'Who did it: a user id (usr_…) or urn:vigil:user|usr_…' },
+        { name: 'entity', type: 'reference', documentation: 'What it was about: Patient/{id} or the entity id' },
+        { name: 'subtype', type: 'token', documentation: 'The Vigil action, e.g. patient.read (prefix match)' },
+        { name: 'action', type: 'token', documentation: 'C, R, U, D or E' },
+        { name: 'outcome', type: 'token', documentation: '0 success, 4 failure' },
+      ],
+    },
+    async read(ctx, id) {
+      const scope = deps.access.auditScope(ctx.principal);
+      if (!/^\d{1,18}$/.test(id)) throw notFound(`AuditEvent/${id}`);
+      const [row] = await deps.db.query<AuditRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE id = lpad($1, 20, '0')`, [id]);
+      if (!row || (scope !== null && (!row.patient_id || !scope.includes(row.patient_id)))) throw notFound(`AuditEvent/${id}`);
+      return auditEventResource(row);
+    },
+    async searchType(ctx, req) {
+      const scope = deps.access.auditScope(ctx.principal);
+      const where = (sql: SqlParams): string[] | null => {
+        const w: string[] = [];
+        if (scope !== null) w.push(`patient_id = ANY(${sql.p(scope)}::text[])`);
+        for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.filter((v) => /^\d{1,18}$/.test(v)).map((v) => v.padStart(20, '0')))}::text[])`);
+        for (const p of paramsNamed(req, 'patient')) w.push(`patient_id = ANY(${sql.p(referenceIds(p, 'Patient'))}::text[])`);
+        for (const p of paramsNamed(req, 'date')) w.push(`(${p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'ts', 'ts', sql)).join(' OR ')})`);
+        for (const p of paramsNamed(req, 'agent')) w.push(`actor = ANY(${sql.p(p.values.map((v) => 'user:' + (parseToken(v).code ?? v).replace(/^(Practitioner|Patient|RelatedPerson)\//, '').replace(/^user:/, '')))}::text[])`);
+        for (const p of paramsNamed(req, 'entity')) {
+          const ids = p.values.map((v) => fromFhirId(v.replace(/^[A-Za-z]+\//, '')));
+          w.push(`(entity_id = ANY(${sql.p(ids)}::text[]) OR patient_id = ANY(${sql.p(ids)}::text[]))`);
+        }
+        for (const p of paramsNamed(req, 'subtype')) w.push(`(${p.values.map((v) => `starts_with(action, ${sql.p(parseToken(v).code ?? '')})`).join(' OR ')})`);
+        for (const p of paramsNamed(req, 'outcome')) w.push(`outcome = ANY(${sql.p(p.values.map((v) => ((parseToken(v).code ?? v) === '0' ? 'success' : 'failure')))}::text[])`);
+        return w;
+      };
+      const r = await tableSearch<AuditRow, Resource>(deps.db, req, { from: FROM, columns: COLUMNS, where, map: auditEventResource });
+      // `action` (C/R/U/D/E) is derived from the action name, so it narrows the page after the query.
+      const wanted = paramsNamed(req, 'action').flatMap((p) => p.values.map((v) => parseToken(v).code ?? v));
+      const resources = wanted.length ? r.resources.filter((e) => wanted.includes(e.action as string)) : r.resources;
+      return { resources, total: wanted.length ? undefined : r.total, next: r.next };
+    },
+  };
+}
