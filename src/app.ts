@@ -61,6 +61,7 @@ import { registerLiveGateway } from './api/live-gateway.ts';
 import { createFhirModule } from './api/fhir/index.ts';
 // [csv] CSV import/export of readings (issue 10)
 import { createCsvImportService } from './csv/import.service.ts';
+import { createCsvExportService } from './csv/export.ts';
 import { csvRoutes } from './csv/csv.routes.ts';
 // [commands] device commands (issue 4 part 4)
 import { createCommandsRepository } from './commands/commands.repository.ts';
@@ -196,6 +197,7 @@ export function createServices(
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
   // [csv] spreadsheet import (the server's route and the offline CLI share it)
   const csvImport = createCsvImportService({ db, readings: repos.readings, access, audit });
+  const csvExport = createCsvExportService({ db, access, audit });
   return {
     db,
     clock,
@@ -217,6 +219,7 @@ export function createServices(
     appointments,
     appointmentsRepo,
     csvImport,
+    csvExport,
     logger: deps.logger,
     ownership,
     relay,
@@ -606,7 +609,7 @@ function registerRoutes(
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
   });
   server.fhir.routes(http, { auth: s.auth, secureCookies });
-  csvRoutes(http, { db: s.db, access: s.access, audit: s.audit, importer: s.csvImport });
+  csvRoutes(http, { exporter: s.csvExport, importer: s.csvImport });
   commandRoutes(http, { commands: server.commands });
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });
 }

@@ -1,5 +1,8 @@
 import type { Db } from '../platform/db.ts';
-import { badRequest } from '../platform/errors.ts';
+import type { Principal } from '../domain/types.ts';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import { AppError, badRequest } from '../platform/errors.ts';
 import { kindOfReading, LOINC } from '../api/fhir/resources/observation-kinds.ts';
 import { codeFor } from './readings-csv.ts';
 
@@ -57,3 +60,22 @@ export async function* readingsCsv(db: Db, q: ExportQuery, pageSize = 5000): Asy
     after = { ts: rows[rows.length - 1].ts, id: rows[rows.length - 1].id };
   }
 }
+
+/**
+ * The HTTP export (`GET /api/v1/patients/{id}/readings.csv`): who may see the patient, the bounds checked,
+ * the disclosure audited, then the CSV stream. (The offline `vigil export csv` streams readingsCsv directly.)
+ */
+export function createCsvExportService(deps: { db: Db; access: AccessPolicy; audit: AuditService }) {
+  return {
+    async readingsFor(p: Principal, patientId: string, q: { from?: string; to?: string; codes?: string }): Promise<AsyncGenerator<string>> {
+      await deps.access.assertPatient(p, patientId);
+      const from = parseBound('from', q.from);
+      const to = parseBound('to', q.to);
+      if (from !== undefined && to !== undefined && from > to) throw new AppError('BAD_REQUEST', 'from is after to');
+      await deps.audit.record({ actor: p, action: 'readings.export', entityType: 'Patient', entityId: patientId, patientId, details: { format: 'csv', from: q.from, to: q.to, codes: q.codes } });
+      return readingsCsv(deps.db, { patientId, from, to, codes: q.codes ? q.codes.split(',').filter(Boolean) : undefined });
+    },
+  };
+}
+
+export type CsvExportService = ReturnType<typeof createCsvExportService>;
