@@ -1,11 +1,19 @@
 /**
  * npm run bench:ingest [-- --json] [-- --seconds 10 --devices 40]
  *
- * Sustained readings/s from simulated devices over MQTT QoS 1 into the store, with publish→durable and
- * publish→dashboard latency, for the embedded setup (PGlite + aedes) and PostgreSQL + Mosquitto; beside it
- * the floor: the same messages relayed by Mosquitto alone to a plain subscriber. Then a paced run at
- * 5,000 readings/s for the dashboard-latency target.
+ * Sustained STORED readings/s (counted from commits, not broker acknowledgements) from simulated devices
+ * over MQTT QoS 1, with publish→durable and publish→dashboard latency, for the embedded setup (PGlite +
+ * aedes), PostgreSQL + Mosquitto with one instance and with two (the second instance's dashboard sees the
+ * first's readings through the relay); beside them, measured in the same run, the floors: the same
+ * messages relayed by Mosquitto alone to a plain subscriber, and the databases' own bulk insert of the
+ * same rows (PGlite `COPY`, PostgreSQL `COPY … FROM STDIN` through node-postgres). Then a paced run at
+ * 5,000 readings/s for the dashboard-latency target. The load average is printed with the table.
  */
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import pg from 'pg';
+import { openPgliteWorker } from '../src/platform/db.ts';
+import { migrate } from '../src/store/migrate.ts';
 import { Worker } from 'node:worker_threads';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
@@ -27,6 +35,7 @@ const DEVICES = flag('devices', 40);
 const INFLIGHT = flag('inflight', 64); // unacknowledged QoS 1 messages per device
 const READINGS_PER_MESSAGE = 6;
 const PACED_READINGS_PER_S = 5000;
+const FLOOR_ROWS = flag('floor-rows', 240_000);
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
 function runPublishers(job: PublisherJob): Promise<{ sent: number; acked: number }> {
@@ -47,7 +56,8 @@ interface Result {
   dashboardP99: number;
 }
 
-async function measureVigil(setup: string, app: TestApp, brokerUrl: string, messagesPerSecond: number): Promise<Result> {
+async function measureVigil(setup: string, apps: TestApp[], brokerUrl: string, messagesPerSecond: number): Promise<Result> {
+  const app = apps[0];
   const admin = (await app.tokenFor('admin')).token;
   const patient = await app.services.patientService.create({ name: 'Bench Patient' }, 'system');
   const devices = [];
@@ -57,15 +67,21 @@ async function measureVigil(setup: string, app: TestApp, brokerUrl: string, mess
   let stored = 0;
   let firstStored = 0;
   let lastStored = 0;
-  const off = app.services.events.on('readings.stored', (rows) => {
-    const now = Date.now();
-    if (!firstStored) firstStored = now;
-    lastStored = now;
-    stored += rows.length;
-    for (const r of rows) if (r.code === '8867-4') durable.push(now - r.ts);
-  });
+  // Each instance counts what it committed itself (relayed copies of the other's are not counted twice).
+  const offs = apps.map((a) =>
+    a.services.events.on('readings.stored', (rows) => {
+      if (a.services.relay.isRemote(rows)) return;
+      const now = Date.now();
+      if (!firstStored) firstStored = now;
+      lastStored = now;
+      stored += rows.length;
+      for (const r of rows) if (r.code === '8867-4') durable.push(now - r.ts);
+    }),
+  );
+  const off = () => offs.forEach((o) => o());
   const dashboard: number[] = [];
-  const ws = new WebSocket(`${app.httpUrl.replace('http', 'ws')}/api/v1/stream?token=${admin}`);
+  // The dashboard is on the last instance: with two, most of what it shows was ingested by the other.
+  const ws = new WebSocket(`${apps[apps.length - 1].httpUrl.replace('http', 'ws')}/api/v1/stream?token=${admin}`);
   ws.on('message', (m) => {
     const now = Date.now();
     const msg = JSON.parse(m.toString()) as { type: string; readings?: Array<{ code: string; ts: string }> };
@@ -126,6 +142,62 @@ async function measureFloor(brokerUrl: string, messagesPerSecond: number): Promi
   };
 }
 
+/** Rows shaped as Vigil stores them: one message = 6 readings of one device. */
+function floorRows(): string[] {
+  const codes: Array<[string, number, string]> = [['8867-4', 72, '/min'], ['59408-5', 97, '%'], ['9279-1', 14, '/min'], ['8310-5', 36.8, 'Cel'], ['8480-6', 120, 'mm[Hg]'], ['8462-4', 80, 'mm[Hg]']];
+  const lines: string[] = [];
+  const t0 = Date.now() - 3_600_000;
+  for (let m = 0; m < FLOOR_ROWS / READINGS_PER_MESSAGE; m++) {
+    const device = `dev_floor${m % DEVICES}`;
+    const ts = new Date(t0 + m).toISOString();
+    for (const [code, value, unit] of codes) lines.push(`"pat_floor","${device}","http://loinc.org","${code}",${value},"${unit}","${ts}",${m}`);
+  }
+  return lines;
+}
+const COPY_SQL = 'COPY readings (patient_id, device_id, system, code, value, unit, ts, seq) FROM';
+const COPY_BATCH = 2_000 * READINGS_PER_MESSAGE; // rows per COPY: Vigil's largest batch
+
+/** The bare database: PGlite's own COPY of the same rows, in Vigil's largest batches. */
+async function copyFloorPglite(): Promise<Result> {
+  const db = await openPgliteWorker(null);
+  try {
+    await migrate(db);
+    const lines = floorRows();
+    const t0 = Date.now();
+    for (let i = 0; i < lines.length; i += COPY_BATCH) await db.copyCsv!(`${COPY_SQL} '/dev/blob' WITH (FORMAT csv)`, lines.slice(i, i + COPY_BATCH).join('\n'));
+    return { setup: 'floor: PGlite COPY (same rows)', mode: 'max', readingsPerSecond: Math.round(lines.length / ((Date.now() - t0) / 1000)), durableP50: null, durableP99: null, dashboardP50: 0, dashboardP99: 0 };
+  } finally {
+    await db.close();
+  }
+}
+
+/** The bare database: PostgreSQL `COPY … FROM STDIN` through node-postgres (pg-copy-streams), one session. */
+async function copyFloorPostgres(url: string): Promise<Result> {
+  const { from } = createRequire(import.meta.url)('pg-copy-streams') as { from(sql: string): NodeJS.WritableStream & pg.Submittable };
+  const dbForSchema = await (await import('../src/platform/db.ts')).openPostgres(url);
+  await migrate(dbForSchema);
+  await dbForSchema.close();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const lines = floorRows();
+    const t0 = Date.now();
+    for (let i = 0; i < lines.length; i += COPY_BATCH) {
+      const stream = client.query(from(`${COPY_SQL} STDIN WITH (FORMAT csv)`));
+      await new Promise<void>((resolve, reject) => {
+        stream.on('error', reject);
+        stream.on('finish', () => resolve());
+        stream.end(lines.slice(i, i + COPY_BATCH).join('\n') + '\n');
+      });
+    }
+    return { setup: 'floor: PostgreSQL COPY (same rows)', mode: 'max', readingsPerSecond: Math.round(lines.length / ((Date.now() - t0) / 1000)), durableP50: null, durableP99: null, dashboardP50: 0, dashboardP99: 0 };
+  } finally {
+    await client.end();
+  }
+}
+
+const loadAtStart = os.loadavg();
+
 async function main() {
   const results: Result[] = [];
   const paced = PACED_READINGS_PER_S / READINGS_PER_MESSAGE;
@@ -140,49 +212,74 @@ async function main() {
     await mosq.stop();
   }
 
+  if (!ONLY || ONLY === 'embedded') {
+    log('floor: PGlite COPY…');
+    results.push(await copyFloorPglite());
+  }
   for (const rate of ONLY && ONLY !== 'embedded' ? [] : rates) {
     log(`embedded PGlite + aedes (${rate ? 'paced' : 'max'})…`);
     const app = await bootApp();
     try {
-      results.push(await measureVigil('Vigil: PGlite + aedes (embedded)', app, `mqtt://127.0.0.1:${app.mqttPort}`, rate));
+      results.push(await measureVigil('Vigil: PGlite + aedes (embedded)', [app], `mqtt://127.0.0.1:${app.mqttPort}`, rate));
     } finally {
       await app.stop();
     }
   }
 
   if (await postgresAvailable()) {
-    for (const rate of ONLY && ONLY !== 'postgres' ? [] : rates) {
-      log(`PostgreSQL + Mosquitto (${rate ? 'paced' : 'max'})…`);
+    for (const instances of ONLY && ONLY !== 'postgres' ? [] : [1, 2]) {
+      for (const rate of instances === 2 ? [0] : rates) {
+        log(`PostgreSQL + Mosquitto, ${instances} instance(s) (${rate ? 'paced' : 'max'})…`);
+        const db = await createTestDatabase();
+        const broker = await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0');
+        const apps: TestApp[] = [];
+        try {
+          for (let i = 0; i < instances; i++) apps.push(await bootApp({ databaseUrl: db.url, mqttUrl: broker.url }));
+          results.push(await measureVigil(`Vigil: PostgreSQL + Mosquitto, ${instances} instance${instances > 1 ? 's' : ''}`, apps, broker.url, rate));
+        } finally {
+          for (const a of apps) await a.stop();
+          await broker.stop();
+          await db.drop();
+        }
+      }
+    }
+    if (!ONLY || ONLY === 'postgres') {
+      log('floor: PostgreSQL COPY…');
       const db = await createTestDatabase();
-      const broker = await startMosquitto();
-      const app = await bootApp({ databaseUrl: db.url, mqttUrl: broker.url });
       try {
-        results.push(await measureVigil('Vigil: PostgreSQL + Mosquitto', app, broker.url, rate));
+        results.push(await copyFloorPostgres(db.url));
       } finally {
-        await app.stop();
-        await broker.stop();
         await db.drop();
       }
     }
   } else log('PostgreSQL not reachable: skipping that setup');
 
-  const floorMax = results.find((r) => r.setup.startsWith('floor') && r.mode === 'max')!.readingsPerSecond;
+  const floorMax = results.find((r) => r.setup.startsWith('floor: Mosquitto') && r.mode === 'max')?.readingsPerSecond ?? NaN;
+  const rate = (prefix: string) => results.find((r) => r.setup.startsWith(prefix) && r.mode === 'max')?.readingsPerSecond ?? NaN;
+  const ratios = {
+    'embedded ÷ PGlite COPY (target ≥ 0.5)': rate('Vigil: PGlite') / rate('floor: PGlite COPY'),
+    'PostgreSQL 1 instance ÷ PostgreSQL COPY (target ≥ 0.5)': rate('Vigil: PostgreSQL + Mosquitto, 1 ') / rate('floor: PostgreSQL COPY'),
+    '2 instances ÷ 1 instance (target > 1)': rate('Vigil: PostgreSQL + Mosquitto, 2 ') / rate('Vigil: PostgreSQL + Mosquitto, 1 '),
+  };
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
   if (JSON_OUT) {
-    process.stdout.write(JSON.stringify({ devices: DEVICES, seconds: SECONDS, readingsPerMessage: READINGS_PER_MESSAGE, results: results.map((r) => ({ ...r, ratioToFloor: r.readingsPerSecond / floorMax })) }) + '\n');
+    process.stdout.write(JSON.stringify({ devices: DEVICES, seconds: SECONDS, readingsPerMessage: READINGS_PER_MESSAGE, loadAverage: { start: loadAtStart, end: os.loadavg() }, ratios, results: results.map((r) => ({ ...r, ratioToRelayFloor: r.readingsPerSecond / floorMax })) }) + '\n');
   } else {
-    process.stdout.write(`\nIngest benchmark: ${DEVICES} devices, MQTT QoS 1, ${READINGS_PER_MESSAGE} readings per message, ${SECONDS} s per run\n\n`);
+    process.stdout.write(`\nIngest benchmark: ${DEVICES} devices, MQTT QoS 1, ${READINGS_PER_MESSAGE} readings per message, ${SECONDS} s per run; stored readings/s (commits)\n`);
+    process.stdout.write(`load average (1/5/15 min) at start ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')}, at end ${load}; ${os.cpus().length} cores\n\n`);
     process.stdout.write(
       table(results.map((r) => ({
         setup: r.setup,
         mode: r.mode,
         'readings/s': r.readingsPerSecond,
-        '× floor': r.mode === 'max' ? (r.readingsPerSecond / floorMax).toFixed(2) : '',
+        '× relay floor': r.mode === 'max' ? (r.readingsPerSecond / floorMax).toFixed(2) : '',
         'durable p50 ms': r.durableP50 ?? '–',
         'durable p99 ms': r.durableP99 ?? '–',
-        'dashboard p50 ms': r.dashboardP50,
-        'dashboard p99 ms': r.dashboardP99,
-      }))) + '\n',
+        'dashboard p50 ms': r.dashboardP50 || '–',
+        'dashboard p99 ms': r.dashboardP99 || '–',
+      }))) + '\n\n',
     );
+    for (const [k, v] of Object.entries(ratios)) process.stdout.write(`${k}: ${Number.isFinite(v) ? v.toFixed(2) : 'not measured'}\n`);
   }
   process.exit(0);
 }
