@@ -17,9 +17,8 @@ const PASSWORD = 'correct horse battery';
 if (!hasChromium) throw new Error('bench:visit needs Chromium (/usr/bin/chromium or CHROMIUM_PATH)');
 
 async function clinic(env: Record<string, string>) {
-  Object.assign(process.env, env);
-  const app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
-  for (const k of Object.keys(env)) delete process.env[k];
+  // The TURN settings are part of the app's Config, read from the env given to it (not process.env).
+  const app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0', ...env } });
   const s = app.services;
   const patientId = (await s.patientService.create({ name: 'Bench Patient' }, 'system')).id;
   const nurse = await s.auth.createUser({ email: 'nurse@bench.test', role: 'clinician', displayName: 'Nurse', password: PASSWORD }, 'system');

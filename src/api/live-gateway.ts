@@ -55,14 +55,39 @@ export function registerLiveGateway(
     s.socket.close(4401, why);
   };
   /** Still signed in? A session that expired, went idle, was signed out, or a revoked token closes the socket. */
-  const revalidate = async (s: Subscriber) => {
+  type Pass = { principals: Map<string, Promise<Principal | null>>; scopes: Map<string, Promise<string[] | null>> };
+  const revalidate = async (s: Subscriber, pass?: Pass) => {
     if (!s.secret) return;
-    const p = s.secret.kind === 'session' ? await deps.auth.principalFromSession(s.secret.value) : await deps.auth.principalFromToken(s.secret.value);
+    // Within one pass, sockets opened with the same credential share one lookup (a user's tabs, a wallboard).
+    const key = `${s.secret.kind}:${s.secret.value}`;
+    let found = pass?.principals.get(key);
+    if (!found) {
+      found = s.secret.kind === 'session' ? deps.auth.principalFromSession(s.secret.value) : deps.auth.principalFromToken(s.secret.value);
+      pass?.principals.set(key, found);
+    }
+    const p = await found;
     if (!p || p.credential?.stage !== 'full') return end(s, 'session ended');
     s.principal = p;
-    await refresh(s);
+    let scope = pass?.scopes.get(key);
+    if (!scope) {
+      scope = deps.access.visiblePatientIds(p);
+      pass?.scopes.set(key, scope);
+    }
+    const ids = await scope;
+    s.patients = ids === null ? null : new Set(ids);
   };
-  const timer = setInterval(() => subscribers.forEach((s) => void revalidate(s).catch(() => undefined)), SCOPE_REFRESH_MS);
+  // Re-checked a few at a time, not all at once: a thousand sockets revalidating together would queue every
+  // live message (and the database) behind two thousand lookups each time the timer fires.
+  let revalidating = false;
+  const timer = setInterval(() => {
+    if (revalidating) return;
+    revalidating = true;
+    void (async () => {
+      const all = [...subscribers];
+      const pass: Pass = { principals: new Map(), scopes: new Map() };
+      for (let i = 0; i < all.length; i += 8) await Promise.all(all.slice(i, i + 8).map((s) => revalidate(s, pass).catch(() => undefined)));
+    })().finally(() => (revalidating = false));
+  }, SCOPE_REFRESH_MS);
   timer.unref();
   // Sign-out, sign-out everywhere, password change, disabling and token revocation close sockets at once.
   const offEnded = deps.auth.onSessionEnded((e) => {
@@ -88,17 +113,19 @@ export function registerLiveGateway(
   });
 
   const sees = (s: Subscriber, patientId: string | null | undefined) => !!patientId && (s.patients === null || s.patients.has(patientId));
-  const send = (s: Subscriber, message: LiveServerMessage) => {
+  /** `message` may come already serialised (a broadcast encodes once for every socket). */
+  const send = (s: Subscriber, message: LiveServerMessage | string) => {
     if (s.socket.readyState !== 1) return;
     if (s.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       log.warn({ user: s.principal.userId }, 'live client too slow; closing');
       s.socket.close(1013, 'too slow');
       return;
     }
-    s.socket.send(JSON.stringify(message));
+    s.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   };
   const broadcast = (patientId: string | null | undefined, message: LiveServerMessage, filter?: (s: Subscriber) => boolean) => {
-    for (const s of subscribers) if (sees(s, patientId) && (!filter || filter(s))) send(s, message);
+    let encoded: string | null = null; // JSON-encoded once, on the first socket that gets it
+    for (const s of subscribers) if (sees(s, patientId) && (!filter || filter(s))) send(s, (encoded ??= JSON.stringify(message)));
   };
 
   const unsubscribe = [

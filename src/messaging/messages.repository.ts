@@ -155,7 +155,8 @@ export function createMessagesRepository(db: Db) {
     },
 
     /** Inserts a message and its attachments in one transaction, and moves the thread's activity and urgency. */
-    async insertMessage(m: Omit<StoredMessage, 'attachments' | 'readBy' | 'sentAt'> & { sentAt: number }, attachments: NewAttachment[]): Promise<void> {
+    /** `alsoInTx` runs in the same transaction (the audit entry commits with the message, or neither does). */
+    async insertMessage(m: Omit<StoredMessage, 'attachments' | 'readBy' | 'sentAt'> & { sentAt: number }, attachments: NewAttachment[], alsoInTx?: (tx: Queryable) => Promise<void>): Promise<void> {
       await db.transaction(async (tx) => {
         await tx.query(
           `INSERT INTO messages (id, thread_id, patient_id, sender_user_id, sender_kind, sender_name, sender_ref, body, urgent, category, sent_at)
@@ -172,6 +173,7 @@ export function createMessagesRepository(db: Db) {
         // A patient's urgent message raises the thread; any answer from the care team settles it.
         const urgent = m.senderKind === 'patient' ? (m.urgent ? 'true' : 'urgent_open') : m.senderKind === 'staff' ? 'false' : 'urgent_open';
         await tx.query(`UPDATE message_threads SET last_message_at = GREATEST(last_message_at, $2), urgent_open = ${urgent} WHERE id = $1`, [m.threadId, new Date(m.sentAt).toISOString()]);
+        await alsoInTx?.(tx);
       });
     },
 

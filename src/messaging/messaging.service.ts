@@ -60,7 +60,10 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
   }
 
   async function view(m: StoredMessage): Promise<MessageView> {
-    const text = (await cipher.open(m.patientId, m.body, `message:${m.id}`)).toString('utf8');
+    return viewWith(m, (await cipher.open(m.patientId, m.body, `message:${m.id}`)).toString('utf8'));
+  }
+
+  function viewWith(m: StoredMessage, text: string): MessageView {
     return {
       id: m.id,
       threadId: m.threadId,
@@ -113,13 +116,18 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
     );
     const category = input.category ?? 'message';
     const urgent = sender.kind === 'patient' && input.urgent === true;
-    await repo.insertMessage(
-      { id, threadId, patientId, senderUserId: sender.userId, senderKind: sender.kind, senderName: sender.name, senderRef: sender.ref, body: await cipher.seal(patientId, Buffer.from(text, 'utf8'), `message:${id}`), urgent, category, sentAt },
-      attachments,
+    const row = { id, threadId, patientId, senderUserId: sender.userId, senderKind: sender.kind, senderName: sender.name, senderRef: sender.ref, body: await cipher.seal(patientId, Buffer.from(text, 'utf8'), `message:${id}`), urgent, category, sentAt };
+    // The message, its files and its audit entry commit together (or none of them does).
+    await repo.insertMessage(row, attachments, (tx) =>
+      audit.recordIn(tx, { actor: actor === 'system' ? 'system' : actor, action: 'message.send', entityType: 'Communication', entityId: id, patientId, details: { threadId, attachments: attachments.length, urgent, category, sender: sender.kind } }),
     );
-    await audit.record({ actor: actor === 'system' ? 'system' : actor, action: 'message.send', entityType: 'Communication', entityId: id, patientId, details: { threadId, attachments: attachments.length, urgent, category, sender: sender.kind } });
-    const stored = await repo.message(id);
-    const v = await view(stored!);
+    // What was just written, as clients see it, without reading it back.
+    const stored: StoredMessage = {
+      ...row,
+      attachments: attachments.map(({ data: _d, thumbnail, ...a }) => ({ ...a, hasThumbnail: thumbnail !== null })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+      readBy: [],
+    };
+    const v = viewWith(stored, text);
     events.emit('message.sent', { patientId, threadId, message: v });
     return v;
   }
