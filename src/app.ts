@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
 import { secureDataDir } from './platform/data-dir.ts';
 import { createPatientCipher } from './platform/encryption/index.ts';
+import { loadDeviceMappings } from './devices/mappings.ts';
 import { loadSecrets, type Secrets } from './platform/secrets.ts';
 import { migrate } from './store/migrate.ts';
 import { createRetention } from './store/retention.ts';
@@ -153,7 +154,16 @@ export function createServices(
       ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays }
       : undefined,
   });
-  const deviceService = createDeviceService({ devices: repos.devices, patients: repos.patients, rejections: repos.rejections, audit, access, clock });
+  const mappings = loadDeviceMappings(); // devices/mappings/*.json: a new device model is a file
+  const deviceService = createDeviceService({
+    devices: repos.devices,
+    patients: repos.patients,
+    rejections: repos.rejections,
+    audit,
+    access,
+    clock,
+    mappedTypes: [...mappings.keys()],
+  });
   // [alerts] built before the patient service, which shows open-alert counts on the panel
   const alerts = createAlertsModule({
     db,
@@ -187,6 +197,7 @@ export function createServices(
     flushMs: deps.flushMs ?? 5,
     pressure: () => alerts.monitor.belowHighWater(),
     announce: relay.enabled ? relay.announceStored : undefined,
+    mappings,
   });
   // [tele] messages: bodies and files sealed with the patient's key
   const messagesRepo = createMessagesRepository(db);

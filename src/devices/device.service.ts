@@ -24,7 +24,17 @@ export interface ProvisionedDevice {
 }
 
 /** Device provisioning and authentication (the broker hooks and HTTP ingest both ask here). */
-export function createDeviceService(deps: { devices: DevicesRepository; patients: PatientsRepository; rejections: RejectionsRepository; audit: AuditService; access: AccessPolicy; clock: Clock }) {
+export function createDeviceService(deps: {
+  devices: DevicesRepository;
+  patients: PatientsRepository;
+  rejections: RejectionsRepository;
+  audit: AuditService;
+  access: AccessPolicy;
+  clock: Clock;
+  /** Device models declared by mapping files (devices/mappings.ts), accepted beside the built-in types. */
+  mappedTypes?: string[];
+}) {
+  const types = [...DEVICE_TYPES, ...(deps.mappedTypes ?? [])];
   type Entry = { patientId: string | null; secretHash: string } | null;
   // Single-flight: a burst of messages from one device shares one lookup instead of one query each.
   const cache = new Map<string, { at: number; entry: Promise<Entry> }>();
@@ -43,8 +53,8 @@ export function createDeviceService(deps: { devices: DevicesRepository; patients
 
   return {
     async provision(input: { patientId: string | null; type: string; name?: string | null }, actor: Principal | 'cli' | 'system'): Promise<ProvisionedDevice> {
-      if (!(DEVICE_TYPES as readonly string[]).includes(input.type)) {
-        throw new AppError('VALIDATION', `type must be one of: ${DEVICE_TYPES.join(', ')} (got "${input.type}")`);
+      if (!types.includes(input.type)) {
+        throw new AppError('VALIDATION', `type must be one of: ${types.join(', ')} (got "${input.type}")`);
       }
       if (input.patientId && !(await deps.patients.byId(input.patientId))) throw notFound(`patient ${input.patientId}`);
       const id = newId('dev');

@@ -1,4 +1,5 @@
 import { BY_CODE, BY_KEY, ECG_UNIT_PER_MV, toCanonical } from '../domain/codes.ts';
+import type { DeviceMapping } from '../devices/mappings.ts';
 import type { EcgChunk, Reading } from '../domain/types.ts';
 
 /**
@@ -93,8 +94,11 @@ function parseEnvelope(payload: Buffer | string, receivedAt: number): Decoded<{ 
   return { ok: true, value: { body: json.value, ts: ts.value, seq: seq.value } };
 }
 
-/** Telemetry, full (`readings: [...]`) or shorthand flat form. */
-export function decodeTelemetry(payload: Buffer | string, receivedAt: number): Decoded<DecodedTelemetry> {
+/**
+ * Telemetry, full (`readings: [...]`) or shorthand flat form. `mapping`: the device model's own keys and units
+ * (devices/mappings.ts), tried before the built-in shorthand keys.
+ */
+export function decodeTelemetry(payload: Buffer | string, receivedAt: number, mapping?: Pick<DeviceMapping, 'keys'>): Decoded<DecodedTelemetry> {
   const envelope = parseEnvelope(payload, receivedAt);
   if (!envelope.ok) return envelope;
   const { body } = envelope.value;
@@ -121,6 +125,11 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number): D
   }
   for (const [key, value] of Object.entries(body)) {
     if (ENVELOPE_KEYS.has(key)) continue;
+    const mapped = mapping && Object.hasOwn(mapping.keys, key) ? mapping.keys[key] : undefined;
+    if (mapped) {
+      take(checkReading(mapped.code, value, mapped.unit, ts.value, key));
+      continue;
+    }
     const info = BY_KEY.get(key);
     if (!info) {
       rejected.push(`unknown key ${JSON.stringify(key).slice(0, 80)}`);

@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { EventBus } from '../platform/events.ts';
+import type { DeviceMapping } from '../devices/mappings.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { EcgChunk, StoredEcgChunk, StoredReading } from '../domain/types.ts';
@@ -58,7 +59,22 @@ export function createIngestService(deps: {
    * so it is delivered exactly when the rows commit).
    */
   announce?: (tx: Queryable, readingIds: string[], ecgIds: string[]) => Promise<void>;
+  /** Device models' own payload keys, by device type (devices/mappings.ts). */
+  mappings?: Map<string, DeviceMapping>;
 }) {
+  // A device's type never changes after provisioning: looked up once per device, only when mappings exist.
+  const typeOf = new Map<string, Promise<string | null>>();
+  const mappingFor = async (deviceId: string): Promise<DeviceMapping | undefined> => {
+    if (!deps.mappings?.size) return undefined;
+    let t = typeOf.get(deviceId);
+    if (!t) {
+      t = deps.devices.byId(deviceId).then((d) => d?.type ?? null);
+      typeOf.set(deviceId, t);
+      t.catch(() => typeOf.delete(deviceId));
+    }
+    const type = await t;
+    return type ? deps.mappings.get(type) : undefined;
+  };
   const log = deps.logger.child({ module: 'ingest' });
   const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0, deadLettered: 0 };
   const seen = new Map<string, number>();
@@ -179,7 +195,8 @@ export function createIngestService(deps: {
 
   const service = {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, decodeTelemetry);
+      const mapping = await mappingFor(deviceId);
+      const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, (p, at) => decodeTelemetry(p, at, mapping));
       if (!admitted.ok) return admitted;
       const { topic, patientId } = admitted;
       const { readings, seq, commandId, rejected } = admitted.value;
