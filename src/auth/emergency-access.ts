@@ -21,6 +21,15 @@ export function createEmergencyAccess(deps: { db: Db; audit: AuditService; patie
       return rows.map((r) => r.patient_id);
     },
 
+    /** This user's unexpired grant on this patient, if any (the banner on the record says so). */
+    async activeGrant(userId: string, patientId: string): Promise<{ id: string; patientId: string; reason: string; expiresAt: string } | null> {
+      const [r] = await deps.db.query<{ id: string; reason: string; expires_at: Date | string }>(
+        'SELECT id, reason, expires_at FROM emergency_access WHERE user_id = $1 AND patient_id = $2 AND expires_at > $3 ORDER BY expires_at DESC LIMIT 1',
+        [userId, patientId, new Date(deps.clock.now()).toISOString()],
+      );
+      return r ? { id: r.id, patientId, reason: r.reason, expiresAt: new Date(r.expires_at).toISOString() } : null;
+    },
+
     async open(p: Principal, patientId: string, reason: unknown) {
       if (p.role !== 'clinician') throw forbidden('emergency access is for clinicians (admins already see every patient)');
       if (p.credential?.kind === 'token') throw forbidden('emergency access needs a signed-in person, not an API token');

@@ -120,3 +120,8 @@ export const AppRevoked = z.object({ clientId: z.string(), revoked: z.number() }
 
 /** The patient's export as a printable HTML page. */
 export const ExportHtml = z.string().describe('text/html summary of the record (print to PDF)');
+
+/** The caller's own unexpired break-the-glass grant on a patient (the record shows a banner while it lasts). */
+export const ActiveEmergencyGrant = z.object({
+  grant: z.object({ id: z.string(), patientId: z.string(), reason: z.string(), expiresAt: z.string() }).nullable(),
+});

@@ -7,7 +7,7 @@ import type { EmergencyAccess } from '../../auth/emergency-access.ts';
 import type { Erasure } from '../../privacy/erasure.ts';
 import { requirePrincipal } from '../principal.ts';
 import {
-  AccessLogEntry, AccessLogQuery, AuditEntry, AuditQuery, EmergencyAccessBody, EmergencyAccessEntry, EmergencyAccessQuery, EmergencyGrant, Erased, EraseBody, IdParams, ReviewBody, Reviewed,
+  AccessLogEntry, ActiveEmergencyGrant, AccessLogQuery, AuditEntry, AuditQuery, EmergencyAccessBody, EmergencyAccessEntry, EmergencyAccessQuery, EmergencyGrant, Erased, EraseBody, IdParams, ReviewBody, Reviewed,
 } from '../contracts/index.ts';
 
 /**
@@ -56,6 +56,10 @@ export function auditRoutes(app: Api, deps: { audit: AuditService; access: Acces
     const grant = await deps.emergency.open(requirePrincipal(req), req.params.id, req.body.reason);
     return reply.status(201).send(grant);
   });
+  app.get('/api/v1/patients/:id/emergency-access', {
+    config: { policy: policy.patient('id') },
+    schema: { summary: 'My own unexpired emergency-access grant on this patient (null when I see them as usual)', params: IdParams, response: { 200: ActiveEmergencyGrant } },
+  }, async (req) => ({ grant: await deps.emergency.activeGrant(requirePrincipal(req).userId, req.params.id) }));
   app.get('/api/v1/emergency-access', {
     config: { policy: policy.admin() },
     schema: { summary: 'Emergency-access grants, newest first (unreviewed=1: the review queue)', querystring: EmergencyAccessQuery, response: { 200: EmergencyAccessEntry.array() } },

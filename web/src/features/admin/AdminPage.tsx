@@ -3,6 +3,7 @@ import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { formatDateTime, humanize } from '../../lib/format.ts';
 import { useAsync } from '../../lib/useAsync.ts';
+import { SecurityAdmin } from '../security/SecurityAdmin.tsx'; // [sec]
 
 const REJECTIONS_LIMIT = 100;
 
@@ -13,6 +14,7 @@ export function AdminPage() {
       <IngestStats />
       <DemoMailbox />
       <Rejections />
+      <SecurityAdmin />
     </main>
   );
 }

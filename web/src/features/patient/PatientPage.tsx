@@ -11,21 +11,34 @@ import { PatientHeader } from './PatientHeader.tsx';
 import { usePatient } from './usePatient.ts';
 import { RANGES } from './useSeries.ts';
 import { VitalChart } from './VitalChart.tsx';
+import { BreakGlassPanel, EmergencyBanner } from '../security/EmergencyAccess.tsx'; // [sec]
+import { useSession } from '../auth/session.ts';
 
 
 export function PatientPage({ patientId }: { patientId: string }) {
   const patient = usePatient(patientId);
   const derived = useAsync((signal) => api.derived(patientId, signal), [patientId]);
   const [range, setRange] = useState(RANGES[0]);
+  const { me } = useSession();
 
   const p = patient.data;
   if (!p) {
-    if (patient.error) return <main className="page"><a href="#/" className="back-link">← Patients</a><ErrorNote error={patient.error} onRetry={patient.reload} /></main>;
+    if (patient.error) {
+      // [sec] (d)(6): a clinician refused a record (404: not on the care team) may break the glass.
+      const refused = (patient.error as { status?: number }).status === 404 && me.role === 'clinician';
+      return (
+        <main className="page">
+          <a href="#/" className="back-link">← Patients</a>
+          {refused ? <BreakGlassPanel patientId={patientId} onOpened={() => { patient.reload(); derived.reload(); }} /> : <ErrorNote error={patient.error} onRetry={patient.reload} />}
+        </main>
+      );
+    }
     return <Loading label="Loading patient…" />;
   }
   const extras = EXTRA_VITALS.filter((v) => v.codes.some((c) => p.latest[c]));
   return (
     <main className="page page-wide patient">
+      <EmergencyBanner patientId={p.id} />
       <PatientHeader patient={p} />
       <div className="tiles">
         {[...VITALS, ...extras].map((v) => <VitalTile key={v.key} vital={v} values={v.codes.map((c) => p.latest[c])} />)}
