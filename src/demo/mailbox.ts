@@ -50,6 +50,9 @@ export async function startMailbox(opts: { port?: number; accept?: () => boolean
       });
     },
   });
+  // smtp-server emits 'error' when a client vanishes mid-session (ECONNRESET from a killed sender); unhandled,
+  // that would take the whole process down with it. A dropped client is the client's problem, not the mailbox's.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const port = (server.server.address() as { port: number }).port;
   return {
