@@ -7,19 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from './support/app.ts';
 import { startSmtp } from './alerts.support.ts';
+import { expectEventually } from './support/clinic.ts';
 
-/** Retries an assertion until it holds (or 15 s pass, then throws its last error). */
-async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const eventually = <T>(check: () => T | Promise<T>) => expectEventually(check, 15_000);
 
 const SECRET = ['potassium', 'spironolactone', 'Kidney results', '6.1'];
 

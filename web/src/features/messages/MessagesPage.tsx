@@ -30,7 +30,7 @@ export function MessagesPage({ threadId, patientId }: { threadId?: string; patie
   const base = patientId ? `#/patients/${encodeURIComponent(patientId)}/messages` : '#/messages';
   return (
     <main className={`page messages ${me.role === 'patient' ? 'self' : 'page-wide'}`}>
-      <h1>{me.role === 'patient' ? 'My messages' : 'Messages'}</h1>
+      <h1>{me.role === 'patient' ? 'My messages' : patientId && list[0] ? `Messages with ${list[0].patientName}` : 'Messages'}</h1>
       <div className={`messages-layout ${threadId ? 'has-thread' : ''}`}>
         <nav className="thread-list card" aria-label="Conversations">
           {ownPatient ? <button type="button" className="btn btn-primary btn-lg" onClick={() => setComposing(true)}>Write a new message</button> : null}
