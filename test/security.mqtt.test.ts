@@ -11,12 +11,14 @@ let app: TestApp;
 let a: { id: string; secret: string };
 let b: { id: string; secret: string };
 let patientId: string;
+let adminToken: string;
 const url = () => `mqtt://127.0.0.1:${app.mqttPort}`;
 const count = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [patientId]))[0].n);
 
 beforeAll(async () => {
   app = await bootApp();
   const admin = await app.tokenFor('admin');
+  adminToken = admin.token;
   patientId = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Mqtt Target' })).body.id;
   a = (await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
   b = (await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
@@ -73,5 +75,25 @@ describe('hostile MQTT devices', () => {
     await new Promise((r) => setTimeout(r, 200));
     const again = await connect(a, `${a.id}-y`);
     await again.endAsync();
+  });
+
+  it('rotating a device secret refuses the old one at once (MQTT and HTTP), and the new one works', async () => {
+    const d = (await app.api<{ id: string; secret: string }>(adminToken, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
+    const old = await connect(d);
+    await old.endAsync();
+    const clinician = await app.tokenFor('clinician'); // not on this patient's care team
+    expect((await app.api(clinician.token, 'POST', `/api/v1/devices/${d.id}/secret`)).status).toBe(404);
+    const rotated = await app.api<{ id: string; secret: string }>(adminToken, 'POST', `/api/v1/devices/${d.id}/secret`);
+    expect(rotated.status).toBe(201);
+    expect(rotated.body.secret).not.toBe(d.secret);
+    await expect(connect(d)).rejects.toThrow();
+    const http = (secret: string) => fetch(`${app.httpUrl}/api/v1/devices/${d.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ hr: 66 }) });
+    expect((await http(d.secret)).status).toBe(401);
+    expect((await http(rotated.body.secret)).status).toBe(202);
+    const fresh = await connect({ id: d.id, secret: rotated.body.secret });
+    await fresh.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify({ hr: 67 }), { qos: 1 });
+    await fresh.endAsync();
+    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 AND action = 'device.secret.rotate'", [d.id]);
+    expect(audit).toHaveLength(1);
   });
 });

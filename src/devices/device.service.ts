@@ -64,6 +64,21 @@ export function createDeviceService(deps: {
       return { id, secret, topic: `${TOPIC_PREFIX}${id}/telemetry`, patientId: input.patientId, type: input.type };
     },
 
+    /**
+     * Rotates a device's secret (issue 9: "device secrets rotate"): a new 256-bit secret, shown once; the old one
+     * is refused at once on this instance and within AUTH_CACHE_MS on others. Who may: as for provisioning.
+     */
+    async rotateSecret(principal: Principal, id: string): Promise<ProvisionedDevice> {
+      const device = await this.getFor(principal, id);
+      if (device.patientId) await deps.access.assertCanManagePatient(principal, device.patientId);
+      else deps.access.assertAdmin(principal);
+      const secret = newSecret();
+      await deps.devices.setSecretHash(id, hashSecret(secret));
+      cache.delete(id);
+      await deps.audit.record({ actor: principal, action: 'device.secret.rotate', entityType: 'Device', entityId: id, patientId: device.patientId });
+      return { id, secret, topic: `${TOPIC_PREFIX}${id}/telemetry`, patientId: device.patientId, type: device.type };
+    },
+
     /** Checks a device's credentials; returns its patient (null when unassigned) or false. */
     async authenticate(id: string, secret: string): Promise<{ patientId: string | null } | false> {
       const entry = await lookup(id);

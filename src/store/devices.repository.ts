@@ -56,6 +56,10 @@ export function createDevicesRepository(db: Db) {
         d.secretHash,
       ]);
     },
+    /** [sec] a new secret (rotation): the old one stops working. */
+    async setSecretHash(id: string, secretHash: string): Promise<boolean> {
+      return (await db.query('UPDATE devices SET secret_hash = $2 WHERE id = $1 RETURNING id', [id, secretHash])).length > 0;
+    },
     async authOf(id: string): Promise<DeviceAuth | null> {
       const rows = await db.query<{ id: string; patient_id: string | null; secret_hash: string }>(
         'SELECT id, patient_id, secret_hash FROM devices WHERE id = $1',

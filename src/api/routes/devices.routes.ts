@@ -27,6 +27,15 @@ export function deviceRoutes(app: Api, deps: { devices: DeviceService; ingest: I
     schema: { summary: 'One device', params: IdParams, response: { 200: DeviceSummary } },
   }, async (req) => deps.devices.getFor(requirePrincipal(req), req.params.id));
 
+  // [sec] issue 9: device secrets rotate; the old secret is refused from now on.
+  app.post('/api/v1/devices/:id/secret', {
+    config: { policy: policy.staff("admins, or the patient's clinicians (the device service checks)") },
+    schema: { summary: 'Rotate the device secret: a new one, shown once; the old one stops working', params: IdParams, response: { 201: CreatedDevice } },
+  }, async (req, reply) => {
+    const d = await deps.devices.rotateSecret(requirePrincipal(req), req.params.id);
+    return reply.status(201).send({ id: d.id, secret: d.secret, topic: d.topic });
+  });
+
   // HTTP ingest (interfaces.md §3): the device's own secret as bearer (checked by the policy); 202 once durable.
   const ingestRoute = (kind: 'telemetry' | 'ecg') => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const { id } = req.params;
