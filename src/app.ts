@@ -348,6 +348,7 @@ export async function startApp(
       logger,
       origins,
       scopeChanges: services.consents,
+      strict: config.strictResponses,
     });
     closers.push(() => live.close());
     registerRoutes(http, { config, services, server, gateway, live, demoLogins: () => demoInfo.logins, urls });

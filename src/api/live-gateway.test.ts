@@ -140,4 +140,16 @@ describe('live gateway scoping', () => {
     const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));
     expect(code).toBe(4401);
   });
+
+  it('in strict mode (tests, CI) a message that drifts from the wire union is not sent: the client is told, naming the field', async () => {
+    const admin = await connect((await app.tokenFor('admin')).token);
+    // A producer bug: an alert event whose alert lacks most of its fields.
+    app.services.events.emit('alert.changed', { event: 'opened', patientId: a, alert: { id: 'alr_broken', patientId: a } } as never);
+    const told = await eventually(
+      () => admin.invalid.concat(admin.got.filter((m) => m.type === 'error')),
+      (v) => v.length > 0,
+    );
+    expect((told[0] as { message: string }).message).toMatch(/^live message "alert" does not match its contract at alert\.\w+/);
+    expect(admin.got.some((m) => m.type === 'alert')).toBe(false);
+  });
 });

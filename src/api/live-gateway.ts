@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type { EventBus } from '../platform/events.ts';
 import type { Api } from './http-server.ts';
 import { policy } from './policy.ts';
-import { LIVE_PROTOCOL_VERSION, LiveClientMessage, StreamQuery, type LiveMessageOf, type LiveServerMessage } from './contracts/index.ts';
+import { LIVE_PROTOCOL_VERSION, LiveClientMessage, StreamQuery, LiveServerMessage, type LiveMessageOf } from './contracts/index.ts';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuthService } from '../auth/auth.service.ts';
 import type { Principal, StoredReading } from '../domain/types.ts';
@@ -41,6 +41,8 @@ export function registerLiveGateway(
     /** [sec] a consent given or revoked: that user's feeds re-read their scope at once */ scopeChanges?: {
       onScopeChanged(l: (userId: string) => void): () => void;
     };
+    /** Tests and CI (VIGIL_STRICT_RESPONSES): every message is checked against the wire union; drift is logged and the client told. */
+    strict?: boolean;
   },
 ) {
   const log = deps.logger.child({ module: 'live' });
@@ -113,6 +115,20 @@ export function registerLiveGateway(
   });
 
   const sees = (s: Subscriber, patientId: string | null | undefined) => !!patientId && (s.patients === null || s.patients.has(patientId));
+  /**
+   * Tests and CI (strict): a message that does not match the wire union is not sent; it is logged and the
+   * client gets an `error` naming the field. Off in production (no per-message cost).
+   */
+  const drifted = (message: LiveServerMessage, s: Subscriber): boolean => {
+    if (!deps.strict) return false;
+    const checked = LiveServerMessage.safeParse(message);
+    if (checked.success) return false;
+    const issue = checked.error.issues[0];
+    const drift = `live message "${message.type}" does not match its contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`;
+    log.error({ drift }, 'live contract drift');
+    if (s.socket.readyState === 1) s.socket.send(JSON.stringify({ type: 'error', message: drift }));
+    return true;
+  };
   /** `message` may come already serialised (a broadcast encodes once for every socket). */
   const send = (s: Subscriber, message: LiveServerMessage | string) => {
     if (s.socket.readyState !== 1) return;
@@ -121,11 +137,12 @@ export function registerLiveGateway(
       s.socket.close(1013, 'too slow');
       return;
     }
+    if (typeof message !== 'string' && drifted(message, s)) return;
     s.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   };
   const broadcast = (patientId: string | null | undefined, message: LiveServerMessage, filter?: (s: Subscriber) => boolean) => {
     let encoded: string | null = null; // JSON-encoded once, on the first socket that gets it
-    for (const s of subscribers) if (sees(s, patientId) && (!filter || filter(s))) send(s, (encoded ??= JSON.stringify(message)));
+    for (const s of subscribers) if (sees(s, patientId) && (!filter || filter(s)) && !drifted(message, s)) send(s, (encoded ??= JSON.stringify(message)));
   };
 
   const unsubscribe = [

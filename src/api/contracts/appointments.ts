@@ -141,6 +141,7 @@ export type VisitPage = z.infer<typeof VisitPage>;
 export const InviteBody = z.object({ name: z.string({ error: 'name must be a string' }).max(80, 'name may be at most 80 characters').optional() }).optional();
 /** A one-time guest link (the token is in the URL fragment, never sent to a server by browsers). */
 export const Invite = z.object({ url: z.string(), expiresAt: IsoTime, name: z.string() });
+export type Invite = z.infer<typeof Invite>;
 
 export const GuestPassBody = z.object({
   token: z
@@ -150,6 +151,7 @@ export const GuestPassBody = z.object({
   name: z.string().max(80, 'name may be at most 80 characters').optional(),
 });
 export const GuestPass = z.object({ pass: z.string(), name: z.string(), appointmentId: z.string() });
+export type GuestPass = z.infer<typeof GuestPass>;
 
 export const SummaryBody = z.object({
   text: z
@@ -163,6 +165,7 @@ export const CallNowBody = z
   .object({ reason: z.string({ error: 'reason must be a string' }).max(200, 'reason may be at most 200 characters').optional() })
   .optional();
 export const CallNow = z.object({ appointment: Appointment, url: z.string() });
+export type CallNow = z.infer<typeof CallNow>;
 
 export const VisitEncounter = z.union([
   z.object({

@@ -3,6 +3,7 @@ import { Role } from './common.ts';
 import { Alert } from './alerts.ts';
 import { Command } from './commands.ts';
 import { News2Live } from './patients.ts';
+import { Message } from './messaging.ts';
 
 /**
  * The dashboard WebSocket (`GET /api/v1/stream`) wire protocol, version 1: the one union of messages the
@@ -70,7 +71,7 @@ export const LiveMessageSent = z.object({
   type: z.literal('message'),
   patientId: z.string(),
   threadId: z.string(),
-  message: z.looseObject({ id: z.string() }),
+  message: Message,
 });
 export const LiveMessageRead = z.object({
   type: z.literal('message.read'),

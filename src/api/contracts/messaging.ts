@@ -38,6 +38,11 @@ export const CreateThreadBody = SendMessageBody.extend({
   subject: z.string().max(MESSAGE_LIMITS.subject, `subject may be at most ${MESSAGE_LIMITS.subject} characters`).optional(),
 });
 
+/** What the web app sends (before the server decodes the base64): the request shapes, for the client. */
+export type AttachmentUploadInput = z.input<typeof AttachmentUpload>;
+export type SendMessageInput = z.input<typeof SendMessageBody>;
+export type CreateThreadInput = z.input<typeof CreateThreadBody>;
+
 export const ThreadsQuery = z.object({ patient: z.string().max(200).optional() });
 
 export const MessagesQuery = z.object({
@@ -104,8 +109,11 @@ export const ThreadRef = z.object({ id: z.string(), patientId: z.string(), subje
 export const ThreadCreated = ThreadRef.extend({ message: Message });
 export const ThreadMessages = z.object({ thread: ThreadRef, messages: z.array(Message) });
 export type ThreadMessages = z.infer<typeof ThreadMessages>;
+export type ThreadCreated = z.infer<typeof ThreadCreated>;
 export const UnreadCount = z.object({ unread: z.number() });
+export type UnreadCount = z.infer<typeof UnreadCount>;
 export const ReadResult = z.object({ read: z.number() });
+export type ReadResult = z.infer<typeof ReadResult>;
 
 /** The stored file or its thumbnail, with its own content type (not JSON). */
 export const AttachmentBytes = z.unknown().describe('the file bytes (image/jpeg, image/png, image/webp, image/gif or application/pdf)');

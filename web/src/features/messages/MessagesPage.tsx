@@ -8,14 +8,11 @@ import { readFile, tele, type Message, type OutgoingFile, type Thread } from './
 
 const QUICK_REPLIES = ['Thank you, we have received your message.', 'Please take a new reading now and we will look at it.', 'We will call you today.', 'Please send a photo so we can see it.'];
 
-type LiveEvent = { type: string; threadId?: string; message?: Message; messageIds?: string[]; userId?: string; readAt?: string };
-
 /** Keeps a list of threads current: reloads when a message arrives live. */
 function useThreads(patientId?: string) {
   const threads = useAsync((signal) => tele.threads(patientId, signal), [patientId]);
   useLiveStream((m) => {
-    const e = m as unknown as LiveEvent;
-    if (e.type === 'message' || e.type === 'message.read') threads.reload();
+    if (m.type === 'message' || m.type === 'message.read') threads.reload();
   });
   return threads;
 }
@@ -229,16 +226,14 @@ function ThreadView({ threadId }: { threadId: string }) {
   useEffect(() => {
     if (data.data) void tele.markRead(threadId).catch(() => undefined);
   }, [data.data, threadId]);
-  useLiveStream((msg) => {
-    const e = msg as unknown as LiveEvent;
-    if (e.threadId !== threadId) return;
-    if (e.type === 'message' && e.message) {
+  useLiveStream((e) => {
+    if (e.type === 'message' && e.threadId === threadId) {
       const incoming = e.message;
       data.setData((d) => (d && !d.messages.some((x) => x.id === incoming.id) ? { ...d, messages: [...d.messages, incoming] } : d));
       if (incoming.sender.userId !== me.id) void tele.markRead(threadId).catch(() => undefined);
     }
-    if (e.type === 'message.read') {
-      data.setData((d) => d && { ...d, messages: d.messages.map((x) => (e.messageIds?.includes(x.id) ? { ...x, readBy: [...x.readBy, { userId: e.userId!, readAt: e.readAt! }] } : x)) });
+    if (e.type === 'message.read' && e.threadId === threadId) {
+      data.setData((d) => d && { ...d, messages: d.messages.map((x) => (e.messageIds.includes(x.id) ? { ...x, readBy: [...x.readBy, { userId: e.userId, readAt: e.readAt }] } : x)) });
     }
   });
   const end = useRef<HTMLLIElement>(null);
@@ -281,8 +276,7 @@ function ThreadView({ threadId }: { threadId: string }) {
 export function useUnread(): number {
   const u = useAsync((signal) => tele.unread(signal), []);
   useLiveStream((m) => {
-    const e = m as unknown as LiveEvent;
-    if (e.type === 'message' || e.type === 'message.read') u.reload();
+    if (m.type === 'message' || m.type === 'message.read') u.reload();
   });
   return u.data?.unread ?? 0;
 }

@@ -1,35 +1,53 @@
 import { request } from '../../api/client.ts';
-import type { Appointment, Message, Slot, Task, Thread, ThreadMessages, VisitPage } from '@contracts';
+import type {
+  Appointment,
+  AttachmentUploadInput,
+  CallNow,
+  CreateThreadInput,
+  GuestPass,
+  Invite,
+  Message,
+  ReadResult,
+  SendMessageInput,
+  Slot,
+  Task,
+  Thread,
+  ThreadCreated,
+  ThreadMessages,
+  UnreadCount,
+  VisitPage,
+} from '@contracts';
 
 /** Client side of the telehealth API: messages, appointments, visits (docs/api.md). */
 
 /** The shapes are the server's contract (src/api/contracts): one definition, no hand copies. */
 export type { Appointment, Message, MessageAttachment as Attachment, Slot, Thread, ThreadMessages, VisitPage } from '@contracts';
-export interface OutgoingFile { name: string; contentType: string; data: string }
+/** A picked file as the API takes it (base64). */
+export type OutgoingFile = Required<AttachmentUploadInput>;
 
 const enc = encodeURIComponent;
 
 export const tele = {
   threads: (patientId?: string, signal?: AbortSignal) => request<Thread[]>('GET', `/threads${patientId ? `?patient=${enc(patientId)}` : ''}`, undefined, signal),
-  unread: (signal?: AbortSignal) => request<{ unread: number }>('GET', '/messages/unread', undefined, signal),
+  unread: (signal?: AbortSignal) => request<UnreadCount>('GET', '/messages/unread', undefined, signal),
   messages: (threadId: string, signal?: AbortSignal) => request<ThreadMessages>('GET', `/threads/${enc(threadId)}/messages`, undefined, signal),
-  send: (threadId: string, body: { text?: string; urgent?: boolean; attachments?: OutgoingFile[] }) => request<Message>('POST', `/threads/${enc(threadId)}/messages`, body),
-  newThread: (patientId: string, body: { subject?: string; text?: string; urgent?: boolean; attachments?: OutgoingFile[] }) =>
-    request<{ id: string; message: Message }>('POST', `/patients/${enc(patientId)}/threads`, body),
-  markRead: (threadId: string) => request<{ read: number }>('POST', `/threads/${enc(threadId)}/read`, {}),
+  send: (threadId: string, body: SendMessageInput) => request<Message>('POST', `/threads/${enc(threadId)}/messages`, body),
+  newThread: (patientId: string, body: CreateThreadInput) =>
+    request<ThreadCreated>('POST', `/patients/${enc(patientId)}/threads`, body),
+  markRead: (threadId: string) => request<ReadResult>('POST', `/threads/${enc(threadId)}/read`, {}),
 
   appointments: (q: { patient?: string; from?: string } = {}, signal?: AbortSignal) =>
     request<Appointment[]>('GET', `/appointments?${new URLSearchParams(Object.entries(q).filter(([, v]) => v) as [string, string][]).toString()}`, undefined, signal),
   slots: (signal?: AbortSignal) => request<Slot[]>('GET', '/slots', undefined, signal),
   book: (slotId: string) => request<Appointment>('POST', '/appointments/book', { slotId }),
   cancel: (id: string) => request<Appointment>('POST', `/appointments/${enc(id)}/cancel`, {}),
-  callNow: (patientId: string, reason?: string) => request<{ appointment: Appointment; url: string }>('POST', `/patients/${enc(patientId)}/call-now`, { reason }),
+  callNow: (patientId: string, reason?: string) => request<CallNow>('POST', `/patients/${enc(patientId)}/call-now`, { reason }),
 
   visit: (id: string, signal?: AbortSignal) => request<VisitPage>('GET', `/visits/${enc(id)}`, undefined, signal),
-  invite: (id: string, name: string) => request<{ url: string; expiresAt: string }>('POST', `/visits/${enc(id)}/invites`, { name }),
-  guestPass: (id: string, token: string, name: string) => request<{ pass: string; name: string }>('POST', `/visits/${enc(id)}/guest-pass`, { token, name }),
+  invite: (id: string, name: string) => request<Invite>('POST', `/visits/${enc(id)}/invites`, { name }),
+  guestPass: (id: string, token: string, name: string) => request<GuestPass>('POST', `/visits/${enc(id)}/guest-pass`, { token, name }),
   task: (messageId: string, body: { due?: string; note?: string }) => request<Task>('POST', `/messages/${enc(messageId)}/task`, body),
-  callFromMessage: (messageId: string) => request<{ appointment: Appointment; url: string }>('POST', `/messages/${enc(messageId)}/call-now`, {}),
+  callFromMessage: (messageId: string) => request<CallNow>('POST', `/messages/${enc(messageId)}/call-now`, {}),
   summary: (id: string, text: string) => request<Message>('POST', `/visits/${enc(id)}/summary`, { text }),
 };
 
