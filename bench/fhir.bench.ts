@@ -4,7 +4,8 @@
  * FHIR Observation search for one patient's last 24 h (a page of 100 with the exact total), p50/p99 over
  * HTTP, beside the floor: the same answer (the page and the count) as plain SQL through the same driver
  * (PGlite by default, node-postgres with --postgres). Target (issue 10): search p50 under 2× the floor.
- * Create throughput is not measured: FHIR create is not built yet.
+ * Create: POST /fhir/R4/Observation (one heart rate each, through the ingest path) beside the same row
+ * INSERTed through the same driver, as readings per second.
  */
 import { bootApp } from '../test/support/app.ts';
 import type { NewReading } from '../src/store/readings.repository.ts';
@@ -65,8 +66,23 @@ async function main() {
       await s.db.query(`SELECT id, patient_id, device_id, system, code, value, unit, ts, method, received_at FROM readings WHERE patient_id = $1 AND ts >= $2 ORDER BY ts DESC, id DESC LIMIT 100`, [target, since]);
       await s.db.query(`SELECT count(*) FROM readings WHERE patient_id = $1 AND ts >= $2`, [target, since]);
     });
+    const CREATES = Math.min(N, 200);
+    const body = (i: number) => JSON.stringify({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${target}` }, effectiveDateTime: new Date(now - 90_000_000 - i * 1000).toISOString(), valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } });
+    let t0 = performance.now();
+    for (let i = 0; i < CREATES; i++) {
+      const res = await fetch(`${app.httpUrl}/fhir/R4/Observation`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' }, body: body(i) });
+      if (res.status !== 201) throw new Error(`create answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+    const createPerS = CREATES / ((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    for (let i = 0; i < CREATES; i++) {
+      await s.db.query(`INSERT INTO readings (patient_id, device_id, code, value, unit, ts) VALUES ($1, NULL, '8867-4', 70, '/min', $2)`, [target, new Date(now - 200_000_000 - i * 1000).toISOString()]);
+    }
+    const insertPerS = CREATES / ((performance.now() - t0) / 1000);
     const result = {
       engine: POSTGRES ? 'postgres' : 'pglite',
+      create: { fhirPerS: Math.round(createPerS), insertPerS: Math.round(insertPerS), ratio: round(insertPerS / createPerS), n: CREATES },
       rows: PATIENTS * 2880,
       search: { p50Ms: round(fhir.p50), p99Ms: round(fhir.p99), n: fhir.n },
       floor: { p50Ms: round(floor.p50), p99Ms: round(floor.p99), n: floor.n },
@@ -81,6 +97,7 @@ async function main() {
       console.log(`  FHIR over HTTP   p50 ${result.search.p50Ms} ms   p99 ${result.search.p99Ms} ms`);
       console.log(`  floor (bare SQL) p50 ${result.floor.p50Ms} ms   p99 ${result.floor.p99Ms} ms`);
       console.log(`  ratio p50 ${result.ratioP50}×, p99 ${result.ratioP99}×  (target < 2× at p50: ${result.met ? 'met' : 'NOT met'})`);
+      console.log(`  create: FHIR POST ${result.create.fhirPerS}/s (sequential) vs bare INSERT ${result.create.insertPerS}/s (${result.create.ratio}× slower)`);
     }
   } finally {
     await app.stop();

@@ -129,7 +129,8 @@ export function observationProvider(deps: {
       const visible = await deps.access.visiblePatientIds(ctx.principal);
       const rows = parsed ? await deps.store.page({ patientIds: visible, ids: [[parsed]] }, { key: 'date', desc: false }, 1) : [];
       if (!rows.length) throw notFound(`Observation/${id}`);
-      await deps.audit.record({ actor: ctx.principal, action: 'fhir.read', entityType: 'Observation', entityId: id, patientId: rows[0].patientId });
+      // Reads are audited in the batched path (audit.recordSoon: written within 250 ms, flushed on shutdown), off the request's critical path.
+      deps.audit.recordSoon({ actor: ctx.principal, action: 'fhir.read', entityType: 'Observation', entityId: id, patientId: rows[0].patientId });
       return (await hydrate(rows))[0];
     },
 
@@ -179,7 +180,7 @@ export function observationProvider(deps: {
       const next = rows.length > req.count && last ? encodeCursor({ s: last.sortKey, k: last.k, n: last.n, o: order }) : undefined;
       const resources = await hydrate(page);
       const patients = [...new Set(page.map((r) => r.patientId))];
-      if (patients.length === 1) await deps.audit.record({ actor: ctx.principal, action: 'fhir.search', entityType: 'Observation', patientId: patients[0], details: { count: page.length } });
+      if (patients.length === 1) deps.audit.recordSoon({ actor: ctx.principal, action: 'fhir.search', entityType: 'Observation', patientId: patients[0], details: { count: page.length } });
       const included: Resource[] = [];
       if (req.includes.some((i) => i === 'Observation:patient' || i === 'Observation:subject')) included.push(...(await deps.include.patients(patients)));
       if (req.includes.includes('Observation:device')) included.push(...(await deps.include.devices([...new Set(page.flatMap((r) => (r.deviceId ? [r.deviceId] : [])))])));

@@ -64,7 +64,7 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       if (!(await deps.access.canSeePatient(ctx.principal, internal))) throw notFound(`Patient/${id}`);
       const p = await deps.patients.byId(internal);
       if (!p) throw notFound(`Patient/${id}`);
-      await deps.audit.record({ actor: ctx.principal, action: 'fhir.read', entityType: 'Patient', entityId: internal, patientId: internal });
+      deps.audit.recordSoon({ actor: ctx.principal, action: 'fhir.read', entityType: 'Patient', entityId: internal, patientId: internal }); // batched, as every read (audit/read-audit.ts)
       return patientResource(p);
     },
 
