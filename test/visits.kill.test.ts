@@ -1,0 +1,100 @@
+/**
+ * A visit's home instance killed with SIGKILL (no shutdown, no goodbye): two real `vigil start` processes on one
+ * PostgreSQL, the clinician's signalling socket on A (the home) and the patient's on B. After A dies, B notices
+ * the silent home (no heartbeat for 15 s), closes the patient's socket so the client reconnects, and the visit
+ * continues with B as its home: waiting room, admission and signalling work again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { startServerProcess, type ServerProcess } from './support/server-process.ts';
+import { expectEventually } from './support/clinic.ts';
+import { VisitClient } from './support/visit-client.ts';
+
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (visit home killed with SIGKILL)');
+
+describe.skipIf(!hasPg)('a visit survives its home instance being killed', () => {
+  let setup: TestApp;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let drop: () => Promise<void>;
+  const dirs: string[] = [];
+  const clients: VisitClient[] = [];
+  let apt: string;
+  let nurse: string;
+  let patient: string;
+  const ws = (p: ServerProcess, token: string) => {
+    const c = new VisitClient(`${p.url.replace('http', 'ws')}/api/v1/visits/${apt}/signal?token=${token}`);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    const masterKey = randomBytes(32).toString('base64'); // one deployment: one master key
+    setup = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: masterKey } });
+    const s = setup.services;
+    const alice = (await s.patientService.create({ name: 'Alice Ames' }, 'system')).id;
+    const n = await setup.tokenFor('clinician');
+    await s.patientService.assignClinician(alice, n.practitionerId!, 'system');
+    nurse = n.token;
+    patient = (await setup.tokenFor('patient', { patientId: alice })).token;
+    apt = (await setup.api<{ id: string }>(nurse, 'POST', '/api/v1/appointments', { patientId: alice, start: 'now' })).body.id;
+    const start = async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-visit-kill-'));
+      dirs.push(dir);
+      return startServerProcess({ VIGIL_DATA_DIR: dir, DATABASE_URL: db.url, VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: masterKey });
+    };
+    a = await start();
+    b = await start();
+  }, 240_000);
+  afterAll(async () => {
+    clients.forEach((c) => c.ws.close());
+    await a?.kill();
+    await b?.kill();
+    await setup?.stop();
+    await drop?.();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('relays while A is home, then B takes the visit over after A is killed', async () => {
+    const doc = ws(a, nurse);
+    await doc.next('hello');
+    const pat = ws(b, patient);
+    await pat.next('hello');
+    pat.send({ type: 'join' });
+    await pat.next('waiting-room');
+    doc.send({ type: 'join' });
+    const w = await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+    doc.send({ type: 'admit', id: (w.waiting as Array<{ id: string }>)[0].id });
+    await pat.next('admitted');
+    pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'before' } } });
+    expect(await doc.next('signal')).toMatchObject({ from: pat.id });
+    const homeBefore = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0].instance_id;
+
+    await a.kill('SIGKILL');
+    // B sees the home fall silent (15 s without a heartbeat, checked every 5 s) and sends the patient to reconnect.
+    await expectEventually(() => expect(pat.closed?.code).toBe(1012), 40_000);
+
+    const doc2 = ws(b, nurse);
+    const pat2 = ws(b, patient);
+    await doc2.next('hello');
+    await pat2.next('hello');
+    doc2.send({ type: 'join' });
+    await doc2.next('admitted');
+    pat2.send({ type: 'join' });
+    const w2 = await doc2.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+    doc2.send({ type: 'admit', id: (w2.waiting as Array<{ id: string }>)[0].id });
+    await pat2.next('admitted');
+    pat2.send({ type: 'signal', to: doc2.id, data: { sdp: { type: 'offer', sdp: 'after' } } });
+    expect(await doc2.next('signal')).toMatchObject({ from: pat2.id, data: { sdp: { sdp: 'after' } } });
+    const homeAfter = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0].instance_id;
+    expect(homeAfter).not.toBe(homeBefore);
+  }, 120_000);
+});
