@@ -1,9 +1,8 @@
 /**
  * "No `as {…}` cast on a request body, query or params" (issue 7): handlers read the typed, validated input
  * their route's schema gives them (api/README.md). This walks every source file, so a route written
- * anywhere (api/, csv/, messaging/, …) is covered. The files below still cast (FHIR search parameters and
- * SMART forms); the list only shrinks: a new cast fails, and a file that no longer
- * casts must leave the list.
+ * anywhere (api/, csv/, messaging/, …) is covered. The list of files still casting is empty
+ * and stays so: a new cast fails.
  */
 import { describe, expect, it } from 'vitest';
 import { countMatches } from '../../test/support/source-files.ts';
@@ -11,9 +10,7 @@ import { countMatches } from '../../test/support/source-files.ts';
 const REQUEST_CAST = /\breq\.(body|query|params)\)?\s+as\b|\(req\.(body|query|params)\s*\?\?\s*\{\}\)\s*as\b/g;
 
 /** file → how many casts it still has. */
-const NOT_YET_TYPED: Record<string, number> = {
-  'api/fhir/smart/smart.routes.ts': 3,
-};
+const NOT_YET_TYPED: Record<string, number> = {};
 
 describe('request input is typed by its schema, never cast', () => {
   it('no `req.body as` / `req.query as` / `req.params as` in the sources (except the shrinking list)', () => {

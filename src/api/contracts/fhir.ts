@@ -105,6 +105,12 @@ export const SmartConfiguration = z
   })
   .meta({ id: 'SmartConfiguration' });
 
+/**
+ * OAuth 2 request parameters (the authorize screen's query and form, the token endpoint's form) as text.
+ * RFC 6749 §3.1: a parameter appears at most once, so a repeated one (an array) is refused, naming it.
+ */
+export const OAuthParams = z.record(z.string(), z.string({ error: 'must appear once, as text (RFC 6749 §3.1)' })).default({});
+
 export const SmartAppBody = z.object({
   name: z.string().min(1).max(200),
   redirectUris: z.array(z.string().min(1).max(2000)).min(1).max(20),

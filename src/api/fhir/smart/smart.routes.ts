@@ -1,7 +1,7 @@
 import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
-import { SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
+import { OAuthParams, SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
 import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
@@ -104,10 +104,10 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, choosesPatient: deps.access.choosesLaunchPatient(req.principal), patients, message }), redirects);
   }
 
-  app.get('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') } }, async (req, reply) => screen(req, reply, req.query as Record<string, string>));
+  app.get('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { querystring: OAuthParams } }, async (req, reply) => screen(req, reply, req.query));
 
-  app.post('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') } }, async (req, reply) => {
-    const form = (req.body ?? {}) as Record<string, string | undefined>;
+  app.post('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { body: OAuthParams } }, async (req, reply) => {
+    const form: Partial<Record<string, string>> = req.body;
     const p = form.request ? await deps.smart.takePending(form.request) : null;
     if (!p) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
     if (form.action === 'sign-in') {
@@ -162,9 +162,9 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     schema: { summary: 'Open a SMART app on a patient (EHR launch): the app URL with iss and launch', body: SmartLaunchBody, response: { 201: SmartLaunch } },
   }, async (req, reply) => reply.status(201).send(await deps.smart.createLaunch(requirePrincipal(req), req.body.clientId, req.body.patientId)));
 
-  app.post('/oauth/token', { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') } }, async (req, reply) => {
+  app.post('/oauth/token', { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') }, schema: { body: OAuthParams } }, async (req, reply) => {
     try {
-      const result = await deps.smart.token((req.body ?? {}) as Record<string, string | undefined>);
+      const result = await deps.smart.token(req.body);
       return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
     } catch (err) {
       if (err instanceof OAuthError) return reply.status(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.description });
