@@ -464,6 +464,7 @@ function createServerServices(
     clock: s.clock,
     logger: d.logger,
     maxParticipants: config.visits.maxParticipants,
+    onChange: (appointment, status) => visitCluster.publish(appointment, status),
   });
   const visitCluster = createVisitCluster({
     db: s.db,

@@ -67,6 +67,14 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     doc.send({ type: 'admit', id: (waiting.waiting as Array<{ id: string }>)[0].id });
     const admitted = await pat.next('admitted');
     expect((admitted.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc.id]);
+    // The visit page's data from either instance: B (not the home) answers from the home's sealed record.
+    for (const app of [a, b]) {
+      await eventually(async () => {
+        const page = await app.api<{ inRoom: Array<{ kind: string }>; waiting: unknown[] }>(nurse.token, 'GET', `/api/v1/visits/${apt}`);
+        expect(page.body.inRoom.map((p) => p.kind).sort()).toEqual(['patient', 'staff']);
+        expect(page.body.waiting).toEqual([]);
+      });
+    }
     // The newcomer offers; the answer and ICE candidates come back, in order.
     pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'v=0 offer-from-B' } } });
     expect(await doc.next('signal')).toMatchObject({ from: pat.id, data: { sdp: { type: 'offer', sdp: 'v=0 offer-from-B' } } });

@@ -4,7 +4,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { PatientCipher } from '../platform/encryption/index.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Appointment } from '../appointments/appointments.repository.ts';
-import type { PeerKind, PeerSocket, VisitRooms } from './visit-rooms.ts';
+import type { PeerKind, PeerSocket, RoomStatus, VisitRooms } from './visit-rooms.ts';
 
 export const VISIT_CHANNEL = 'vigil_visits';
 const HEARTBEAT_MS = 5_000;
@@ -134,6 +134,29 @@ export function createVisitCluster(deps: { db: Db; rooms: VisitRooms; cipher: Pa
 
   return {
     enabled,
+
+    /** The home records who is in and who waits (sealed), for requests that reach another instance. */
+    publish(appointment: Appointment, status: RoomStatus) {
+      if (!enabled) return;
+      outbound = outbound
+        .then(async () => {
+          const sealed = await deps.cipher.seal(appointment.patientId, Buffer.from(JSON.stringify(status)), 'visit-presence');
+          await deps.db.query('UPDATE visit_room_homes SET presence = $3 WHERE appointment_id = $1 AND instance_id = $2', [appointment.id, me, sealed]);
+        })
+        .catch((err: Error) => log.warn({ err: err.message }, 'visit presence not recorded'));
+    },
+
+    /** Who is in the visit and who waits: from the room here, or as its live home last recorded it. */
+    async status(appointmentId: string, patientId: string): Promise<RoomStatus> {
+      if (!enabled || deps.rooms.hosts(appointmentId)) return deps.rooms.status(appointmentId);
+      const [r] = await deps.db.query<{ presence: Uint8Array | null }>(
+        `SELECT presence FROM visit_room_homes WHERE appointment_id = $1 AND heartbeat_at >= now() - make_interval(secs => ${STALE_S})`,
+        [appointmentId],
+      );
+      if (!r?.presence) return { inRoom: [], waiting: [] };
+      return JSON.parse((await deps.cipher.open(patientId, r.presence, 'visit-presence')).toString('utf8')) as RoomStatus;
+    },
+
     async start() {
       if (!enabled) return;
       unlisten = await deps.db.listen!(VISIT_CHANNEL, (payload) => {

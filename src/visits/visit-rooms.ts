@@ -54,7 +54,13 @@ export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(): v
 
 const publicPeer = (p: Peer) => ({ id: p.id, kind: p.kind, name: p.name, state: p.state, media: p.media });
 
-export function createVisitRooms(deps: { appointments: AppointmentsRepository; messaging: MessagingService; audit: AuditService; events: EventBus; clock: Clock; logger: Logger; maxParticipants: number }) {
+export type RoomStatus = { inRoom: ReturnType<typeof publicPeer>[]; waiting: ReturnType<typeof publicPeer>[] };
+
+export function createVisitRooms(deps: {
+  appointments: AppointmentsRepository; messaging: MessagingService; audit: AuditService; events: EventBus; clock: Clock; logger: Logger; maxParticipants: number;
+  /** Who is in the room and who waits, after every change (visit-cluster.ts shares it with other instances). */
+  onChange?: (appointment: Appointment, status: RoomStatus) => void;
+}) {
   const rooms = new Map<string, Room>();
   const log = deps.logger.child({ module: 'visits' });
 
@@ -66,6 +72,7 @@ export function createVisitRooms(deps: { appointments: AppointmentsRepository; m
   function tellStaffWhoWaits(r: Room) {
     const list = waiting(r).map(publicPeer);
     for (const s of staff(r)) s.socket.send({ type: 'waiting', waiting: list });
+    deps.onChange?.(r.appointment, { inRoom: inRoom(r).map(publicPeer), waiting: list });
   }
 
   function broadcast(r: Room, message: unknown, except?: string) {
@@ -206,8 +213,11 @@ export function createVisitRooms(deps: { appointments: AppointmentsRepository; m
       });
     },
 
+    /** Whether this instance hosts the visit's room right now. */
+    hosts: (appointmentId: string) => rooms.has(appointmentId),
+
     /** People in each visit right now (for the dashboard and tests). */
-    status(appointmentId: string) {
+    status(appointmentId: string): RoomStatus {
       const r = rooms.get(appointmentId);
       return r ? { inRoom: inRoom(r).map(publicPeer), waiting: waiting(r).map(publicPeer) } : { inRoom: [], waiting: [] };
     },

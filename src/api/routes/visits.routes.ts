@@ -26,7 +26,7 @@ export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: Visi
     schema: { summary: 'What the visit page needs: the appointment, who you are, who is in the room and waiting', params: AppointmentIdParams, response: { 200: VisitPage } },
   }, async (req) => {
     const page = await deps.visits.page(requirePrincipal(req), req.params.id);
-    return { ...page, ...deps.rooms.status(req.params.id) };
+    return { ...page, ...(await deps.cluster.status(page.appointment.id, page.appointment.patientId)) };
   });
   app.post('/api/v1/visits/:id/invites', {
     config: { policy: policy.signedIn(SCOPE) },
