@@ -219,3 +219,26 @@ describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
     expect((await app.api(carer.token, 'GET', '/fhir/R4/AuditEvent')).status).toBe(403);
   });
 });
+
+describe('read audit: no disclosure without its audit row (the 250 ms crash window is gone)', () => {
+  it('the read entry is committed before the answer arrives', async () => {
+    const before = Number((await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND patient_id = $1", [patientB]))[0].n);
+    expect((await app.api(patB, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(200);
+    // No flush, no wait: a crash at this instant would find the entry already on disk.
+    const after = Number((await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND patient_id = $1", [patientB]))[0].n);
+    expect(after).toBe(before + 1);
+  });
+
+  it('when the audit entry cannot be written (failure injected), the data is not sent', async () => {
+    await app.services.db.exec(`CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
+      CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();`);
+    try {
+      const res = await app.api<{ error: { code: string } }>(patB, 'GET', `/api/v1/patients/${patientB}`);
+      expect(res.status).toBe(503);
+      expect(JSON.stringify(res.body)).not.toContain('Bea Stranger');
+    } finally {
+      await app.services.db.exec('DROP TRIGGER test_refuse_audit ON audit_log; DROP FUNCTION test_refuse_audit();');
+    }
+    expect((await app.api(patB, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(200);
+  });
+});

@@ -37,7 +37,6 @@ const GENESIS = '0'.repeat(64);
 const AUDIT_LOCK_KEY = 7_441_002; // one writer at a time across instances keeps the chain linear
 const PAGE = 2000;
 const ANCHOR_DELAY_MS = 200;
-const BATCH_MS = 250;
 const BATCH_MAX = 200;
 
 export const auditKeyId = (key: Buffer) => createHash('sha256').update('vigil-audit-key-id\0').update(key).digest('hex').slice(0, 16);
@@ -97,16 +96,25 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     scheduleAnchor();
   }
 
-  // Reads are many (every chart view): they are written in batches, one transaction and one chain lock each.
-  let pending: AuditEntry[] = [];
-  let batchTimer: NodeJS.Timeout | null = null;
-  let batchWrite: Promise<void> = Promise.resolve();
-  const writeBatch = () => {
-    if (batchTimer) clearTimeout(batchTimer);
-    batchTimer = null;
-    const batch = pending;
-    pending = [];
-    if (batch.length) batchWrite = batchWrite.then(() => db.transaction((tx) => insert(tx, batch))).catch(() => undefined);
+  // Reads are many (every chart view): they are group-committed — every entry that arrives while one batch is
+  // being written goes into the next, one transaction and one chain lock per batch — and each caller waits for
+  // its own batch, so an answer is never sent before its audit entry is durable (no crash window).
+  let pending: Array<{ e: AuditEntry; done: (err?: unknown) => void }> = [];
+  let batchWrite: Promise<void> | null = null;
+  const writeBatch = (): Promise<void> => {
+    if (batchWrite) return batchWrite;
+    const batch = pending.splice(0, BATCH_MAX);
+    if (!batch.length) return Promise.resolve();
+    batchWrite = db
+      .transaction((tx) => insert(tx, batch.map((b) => b.e)))
+      .then(
+        () => batch.forEach((b) => b.done()),
+        (err) => batch.forEach((b) => b.done(err)),
+      )
+      .finally(() => {
+        batchWrite = null;
+        if (pending.length) void writeBatch();
+      });
     return batchWrite;
   };
 
@@ -136,16 +144,14 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
       await db.transaction((tx) => insert(tx, e));
     },
     /**
-     * Queues an entry written within BATCH_MS with others (reads, refused access). Flushed on shutdown;
-     * a crash can lose at most the last BATCH_MS of queued entries.
+     * Records an entry group-committed with others (reads, refused access): resolves once the batch holding it
+     * has committed, rejects if it could not be written. The read audit awaits it before the answer goes out.
      */
-    recordSoon(e: AuditEntry): void {
-      pending.push(e);
-      if (pending.length >= BATCH_MAX) void writeBatch();
-      else if (!batchTimer) {
-        batchTimer = setTimeout(() => void writeBatch(), BATCH_MS);
-        batchTimer.unref();
-      }
+    recordBatched(e: AuditEntry): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ e, done: (err) => (err ? reject(err) : resolve()) });
+        if (!batchWrite) void writeBatch();
+      });
     },
     /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
     recordIn(tx: Queryable, e: AuditEntry): Promise<void> {
@@ -165,7 +171,7 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
 
     /** Pending checkpoint written now (on shutdown). */
     async flush(): Promise<void> {
-      await writeBatch();
+      while (batchWrite || pending.length) await (batchWrite ?? writeBatch());
       if (anchorTimer) {
         clearTimeout(anchorTimer);
         anchorTimer = null;

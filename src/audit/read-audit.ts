@@ -6,21 +6,25 @@ import type { AuditService } from './audit.service.ts';
  * one entry per API request after the answer is sent — who (user or "anonymous"), what (method and route
  * pattern), which patient (route parameter or `patient`/`subject` query), from where (client address), and
  * the outcome (success, or failure with the HTTP status). Writes are audited by the services themselves.
+ * The entry is committed before the answer is sent (onSend awaits its group commit): a crash can never leave a
+ * disclosure without its audit row, and if the audit cannot be written the data is not sent (503).
  */
 const QUIET = new Set(['/api/v1/me', '/api/v1/demo', '/api/v1/auth/login', '/api/v1/auth/logout', '/health', '/fhir/R4/metadata', '/api/v1/alerts/push-key']);
 
 export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     const route = req.routeOptions?.url ?? null;
     const path = route ?? req.url.split('?')[0];
-    if (!path.startsWith('/api') && !path.startsWith('/fhir')) return;
-    if (QUIET.has(path)) return;
+    if (!path.startsWith('/api') && !path.startsWith('/fhir')) return payload;
+    if (QUIET.has(path)) return payload;
     const status = reply.statusCode;
     const read = req.method === 'GET' || req.method === 'HEAD';
     const refused = status === 401 || status === 403 || (status === 404 && !!route);
-    if (!read && !refused) return; // successful writes: the service's own entry says what changed
+    if (!read && !refused) return payload; // successful writes: the service's own entry says what changed
+    if (req.auditedRead) return payload; // an error answer replacing this one passes here again
+    req.auditedRead = true;
     const p = req.principal;
-    audit.recordSoon({
+    const entry = {
         actor: p ?? 'system',
         action: refused ? 'access.refused' : 'read',
         entityType: route ?? 'unknown-route',
@@ -28,8 +32,23 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
         patientId: patientOf(req, route),
         outcome: status < 400 ? 'success' : 'failure',
       details: { method: req.method, status, ip: req.ip, via: p?.credential?.kind ?? 'anonymous', ...(route ? {} : { path: path.slice(0, 200) }), ...queryOf(req) },
-    });
+    } as const;
+    try {
+      await audit.recordBatched(entry);
+    } catch (err) {
+      req.log.error({ err }, 'audit entry could not be written; answer withheld');
+      reply.status(503).header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the audit trail is unavailable; nothing was disclosed' } });
+    }
+    return payload;
   });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** [sec] this request's read/refusal audit entry is written */
+    auditedRead?: boolean;
+  }
 }
 
 function patientOf(req: FastifyRequest, route: string | null): string | null {
