@@ -99,7 +99,7 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
   // Reads are many (every chart view): they are group-committed — every entry that arrives while one batch is
   // being written goes into the next, one transaction and one chain lock per batch — and each caller waits for
   // its own batch, so an answer is never sent before its audit entry is durable (no crash window).
-  let pending: Array<{ e: AuditEntry; done: (err?: unknown) => void }> = [];
+  const pending: Array<{ e: AuditEntry; done: (err?: unknown) => void }> = [];
   let batchWrite: Promise<void> | null = null;
   const writeBatch = (): Promise<void> => {
     if (batchWrite) return batchWrite;
@@ -152,6 +152,13 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
         pending.push({ e, done: (err) => (err ? reject(err) : resolve()) });
         if (!batchWrite) void writeBatch();
       });
+    },
+    /**
+     * Fire-and-forget form of recordBatched, for extra detail entries beside a request whose own read entry is
+     * already awaited by the read audit (e.g. the FHIR resources a search returned).
+     */
+    recordSoon(e: AuditEntry): void {
+      void service.recordBatched(e).catch(() => undefined);
     },
     /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
     recordIn(tx: Queryable, e: AuditEntry): Promise<void> {
