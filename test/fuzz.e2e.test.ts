@@ -198,6 +198,8 @@ describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
   }, 600_000);
 
   it('a device sends hostile payloads over MQTT: acknowledged or refused, never a dropped connection; the bystander is untouched', async () => {
+    // A fresh device: the route fuzz may legitimately have rotated the first one's secret (POST /devices/:id/secret).
+    device = (await app.api<{ id: string; secret: string }>(tokens.admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
     const bystander = async () => JSON.stringify(await app.services.db.query('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [otherPatientId]));
     const before = await bystander();
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: device.id, password: device.secret, clientId: device.id, reconnectPeriod: 0, connectTimeout: 10_000 });
