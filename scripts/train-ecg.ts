@@ -24,7 +24,8 @@ mkdirSync(modelDir, { recursive: true });
 
 function compact<M extends GbtModel>(model: M): M {
   const round = (t: number[]) => t.map((v) => +v.toPrecision(6));
-  return { ...model, trees: model.trees.map((r) => r.map((t) => ({ ...t, threshold: round(t.threshold), value: round(t.value) }))) };
+  // Split thresholds stay exact (see writeAfModel): rounding them moves values that equal a threshold.
+  return { ...model, trees: model.trees.map((r) => r.map((t) => ({ ...t, value: round(t.value) }))) };
 }
 
 if (both || args.includes('--af')) {

@@ -98,11 +98,16 @@ export function chooseAfModel(train: readonly AfRecord[], seed: number): AfChoic
   return { model: { ...fit(train), threshold: best.threshold, smooth: best.smooth }, inner: { se: best.se, sp: best.sp } };
 }
 
-/** Writes a chosen AF model (parameters only, rounded) to src/analysis/ecg/model/af-rr-gbt.json. */
+/**
+ * Writes a chosen AF model (parameters only) to src/analysis/ecg/model/af-rr-gbt.json. Leaf values are
+ * rounded to 6 digits; split thresholds are kept exact: they are training values of often discrete
+ * features (k/59, k/61 …), and a rounded one would send values equal to it down the other branch, so the
+ * shipped model would no longer be the one the evaluation scored.
+ */
 export function writeAfModel(c: AfChoice, trainedOn: string): string {
   const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg/model/af-rr-gbt.json');
   const round = (t: number[]) => t.map((v) => +v.toPrecision(6));
-  const trees = c.model.trees.map((r) => r.map((t) => ({ ...t, threshold: round(t.threshold), value: round(t.value) })));
+  const trees = c.model.trees.map((r) => r.map((t) => ({ ...t, value: round(t.value) })));
   writeFileSync(out, JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn, innerOutOfFold: c.inner, ...c.model, trees }) + '\n');
   return out;
 }

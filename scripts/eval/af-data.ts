@@ -11,6 +11,8 @@ import { progress } from './report.ts';
 export interface AfRecord {
   /** `db/record`: the patient id the folds are split by. */
   id: string;
+  /** Where the beats come from when not the default for the database (ltafdb: `.qrs`, the automatic detector). */
+  beatSource?: 'qrs';
   db: 'afdb' | 'ltafdb';
   fs: number;
   beats: number[];
@@ -52,6 +54,17 @@ function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
   });
 }
 
+/**
+ * The same ltafdb record with the beats of its automatic QRS detector (`.qrs`) instead of the reviewed
+ * ones, and the same reference rhythm and scored span: scores a model on machine-found beats, as it runs live.
+ */
+export function withAutomaticBeats(dataDir: string, r: AfRecord): AfRecord | undefined {
+  const file = path.join(dataDir, 'ltafdb', `${r.id.split('/')[1]}.qrs`);
+  if (r.db !== 'ltafdb' || !existsSync(file)) return undefined;
+  const beats = readAnnotationFile(file).filter((a) => isBeatCode(a.code)).map((a) => a.sample);
+  return { ...r, beatSource: 'qrs', beats };
+}
+
 export function loadAfRecords(dataDir: string, ltafdbBeats: 'reference' | 'qrs' = 'reference'): AfRecord[] {
   return [...afdb(path.join(dataDir, 'afdb')), ...ltafdb(path.join(dataDir, 'ltafdb'), ltafdbBeats)];
 }
@@ -90,7 +103,8 @@ const intervalCache = new Map<string, RecordIntervals>();
 
 /** The detector's own feature feed over the record's beats, kept for this run (≈ 1 GB for all records). */
 export function recordIntervals(r: AfRecord): RecordIntervals {
-  const hit = intervalCache.get(r.id);
+  // Records with another beat source are scored once: not cached (and never mixed up with the reference-beat entry).
+  const hit = r.beatSource ? undefined : intervalCache.get(r.id);
   if (hit) return hit;
   const F = AF_FEATURE_NAMES.length;
   const cap = Math.max(16, r.beats.length);
@@ -107,7 +121,7 @@ export function recordIntervals(r: AfRecord): RecordIntervals {
     out.w[i] = mid >= r.from && mid < r.to ? (end - start) / r.fs : 0;
   });
   for (const b of r.beats) feed(b);
-  intervalCache.set(r.id, out);
+  if (!r.beatSource) intervalCache.set(r.id, out);
   return out;
 }
 

@@ -11,7 +11,7 @@ import { nestedCrossValidate, spread } from '../../src/analysis/ecg/eval/nested-
 import { compareDurations, seSp, type DurationCounts } from '../../src/analysis/ecg/eval/duration.ts';
 import { loadAfRecords, type AfRecord } from './af-data.ts';
 import { chooseAfModel, recordProbabilities, AF_CV_SEED, AF_INNER_FOLDS, AF_ROW_STRIDE } from './af-choose.ts';
-import { recordIntervals } from './af-data.ts';
+import { recordIntervals, withAutomaticBeats } from './af-data.ts';
 import { pct, table, progress } from './report.ts';
 
 export const AF_CV_FOLDS = 5;
@@ -29,6 +29,8 @@ interface RecordScore {
   aflAsAf: DurationCounts;
   aflAsNonAf: DurationCounts;
   petrenas: DurationCounts;
+  /** ltafdb only: the same model and decisions on the record's automatic-detector beats (.qrs). */
+  automaticBeats?: DurationCounts;
 }
 
 function pooled(rows: readonly RecordScore[], pick: (r: RecordScore) => DurationCounts) {
@@ -55,11 +57,22 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
       for (let i = 0; i < iv.n; i++) d.push(p[i], iv.start[i], iv.end[i]);
       const det = d.finish(r.beats[r.beats.length - 1]);
       const base = detectPetrenas(r.beats, r.fs);
+      // The same held-out model on the automatic QRS detector's beats of the record (ltafdb ships them).
+      const auto = withAutomaticBeats(dataDir, r);
+      let automaticBeats: DurationCounts | undefined;
+      if (auto) {
+        const ia = recordIntervals(auto);
+        const pa = recordProbabilities(c.model, auto);
+        const da = new AfDecisions(c.model.threshold, c.model.smooth);
+        for (let i = 0; i < ia.n; i++) da.push(pa[i], ia.start[i], ia.end[i]);
+        automaticBeats = compareDurations(r.refAf, da.finish(auto.beats[auto.beats.length - 1]), r.from, r.to);
+      }
       return {
         record: r.id, db: r.db, fs: r.fs, hours: (r.to - r.from) / r.fs / 3600, fold: -1, threshold: c.model.threshold, smooth: c.model.smooth,
         aflAsAf: compareDurations(r.refAf, det, r.from, r.to),
         aflAsNonAf: compareDurations(r.refAfib, det, r.from, r.to),
         petrenas: compareDurations(r.refAf, base, r.from, r.to),
+        automaticBeats,
       };
     },
     onFold: (d, t) => progress('AF nested cross-validation folds', d, t),
@@ -73,11 +86,14 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
     aflAsNonAf: pooled(rows, (r) => r.aflAsNonAf),
     petrenasBaseline: pooled(rows, (r) => r.petrenas),
   }]));
+  const withAuto = all.filter((r) => r.automaticBeats);
+  const automaticBeats = withAuto.length ? { records: withAuto.length, reviewedBeats: pooled(withAuto, (r) => r.aflAsAf), automaticBeats: pooled(withAuto, (r) => r.automaticBeats!) } : undefined;
   const shipped = opts.shipped ? chooseAfModel(records, AF_CV_SEED) : undefined;
   const perFold = folds.map((f) => ({ fold: f.index, records: f.test.length, threshold: f.choice.model.threshold, smooth: f.choice.model.smooth, innerOutOfFold: f.choice.inner, ...pooled(f.results, (r) => r.aflAsAf) }));
   return {
     rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width (${AF_SMOOTH_GRID.join(', ')} decisions) and probability threshold (max of min(Se − 97 %, Sp − 98 %)) and the model is refit on the whole training fold (every ${AF_ROW_STRIDE}th RR interval a training row); durations pooled from each record's first beat (or its first rhythm label, if later: time before it has no reference rhythm) to its last beat`,
     summary,
+    automaticBeats,
     foldSpread: { se: spread(perFold.map((f) => f.se)), sp: spread(perFold.map((f) => f.sp)) },
     perFold,
     shippedChoice: shipped && { threshold: shipped.model.threshold, smooth: shipped.model.smooth, innerOutOfFold: shipped.inner },
@@ -97,6 +113,15 @@ export function afMarkdown(r: ReturnType<typeof evaluateAf>): string {
     table(['records', 'n', 'Se % (AFL = AF)', 'Sp % (AFL = AF)', 'Se % (AFL ≠ AF)', 'Sp % (AFL ≠ AF)', 'AF h', 'non-AF h', 'false AF h', 'baseline Petrėnas Se/Sp %'],
       Object.entries(r.summary).map(([k, x]) => [k, x.records, pct(x.aflAsAf.se), pct(x.aflAsAf.sp), pct(x.aflAsNonAf.se), pct(x.aflAsNonAf.sp), x.aflAsAf.afHours.toFixed(1), x.aflAsAf.nonAfHours.toFixed(1), x.aflAsAf.falseAfHours.toFixed(2), `${pct(x.petrenasBaseline.se)} / ${pct(x.petrenasBaseline.sp)}`])),
     '',
+    ...(r.automaticBeats ? [
+      `ltafdb scored on its automatic QRS detector's beats (.qrs) with the same held-out models (trained on reviewed beats), ${r.automaticBeats.records} records:`,
+      '',
+      table(['beats', 'Se %', 'Sp %', 'false AF h'], [
+        ['reviewed (.atr)', pct(r.automaticBeats.reviewedBeats.se), pct(r.automaticBeats.reviewedBeats.sp), r.automaticBeats.reviewedBeats.falseAfHours.toFixed(2)],
+        ['automatic (.qrs)', pct(r.automaticBeats.automaticBeats.se), pct(r.automaticBeats.automaticBeats.sp), r.automaticBeats.automaticBeats.falseAfHours.toFixed(2)],
+      ]),
+      '',
+    ] : []),
     `Spread over the ${r.perFold.length} outer folds (mean ± SD, min–max): Se ${sp(s.se)}, Sp ${sp(s.sp)}. The Petrėnas baseline's constants were`,
     'set on afdb earlier, so its afdb figure is not held-out; on ltafdb it is.',
     '',
