@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './platform/clock.ts';
 import { openDatabase, type Db } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
 import { secureDataDir } from './platform/data-dir.ts';
-import { createPatientCipher } from './platform/encryption/index.ts';
+import { assertKeyRingCovers, createPatientCipher } from './platform/encryption/index.ts';
 import { loadDeviceMappings } from './devices/mappings.ts';
 import { loadSecrets, type Secrets } from './platform/secrets.ts';
 import { migrate } from './store/migrate.ts';
@@ -283,6 +283,7 @@ export async function startApp(
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'database migrated');
+    await assertKeyRingCovers(db, secrets.masterKeys); // [sec] every instance shares the master key
     const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
     retention.start();
     closers.push(() => retention.stop());

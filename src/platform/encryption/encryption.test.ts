@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openPgliteWorker, type Db } from '../db.ts';
 import { migrate } from '../../store/migrate.ts';
-import { createPatientCipher, loadMasterKeyRing, masterKeyId, addKeyToFile, retireOldKeys } from './index.ts';
+import { assertKeyRingCovers, createPatientCipher, loadMasterKeyRing, masterKeyId, addKeyToFile, retireOldKeys } from './index.ts';
 
 let db: Db;
 let dir: string;
@@ -116,5 +116,24 @@ describe('patient cipher', () => {
     const t = await c.sealText('pat_t', 'Mrs Öztürk feels dizzy', 'message.body');
     expect(t).toMatch(/^[A-Za-z0-9+/=]+$/);
     expect(await c.openText('pat_t', t, 'message.body')).toBe('Mrs Öztürk feels dizzy');
+  });
+});
+
+describe('start-time check: every instance uses the same master key', () => {
+  it('refuses a key ring that lacks a master key this database used, naming its id (never the key)', async () => {
+    const own = await openPgliteWorker(null); // a database of its own: the other tests used other keys
+    try {
+      await migrate(own);
+      const a = randomBytes(32);
+      const b = randomBytes(32);
+      await assertKeyRingCovers(own, { all: [b] }); // no data key yet: nothing to disagree with
+      await createPatientCipher(own, { current: a, all: [a] }).seal('pat_keycheck', Buffer.from('hello'));
+      const err = await assertKeyRingCovers(own, { all: [b] }).catch((e: Error) => e);
+      expect(String(err)).toMatch(new RegExp(`master key ${masterKeyId(a)}, which this instance does not have.*VIGIL_MASTER_KEY`));
+      expect(String(err)).not.toContain(a.toString('base64'));
+      await assertKeyRingCovers(own, { all: [b, a] }); // a rotation in progress: the old key still in the ring
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -62,6 +62,22 @@ const envelopeAad = (header: Buffer, patientId: string, context: string | undefi
  * The cipher on a database (table `patient_keys`) and a master key ring (first key current). Unwrapped data
  * keys are cached in memory only.
  */
+/**
+ * Start-time check (issue 9): every master key that wrapped a data key in this database must be in this
+ * instance's key ring. Instances sharing a PostgreSQL database with a different VIGIL_MASTER_KEY would
+ * otherwise start, then fail to open (or worse, write unreadable) patient data; this one refuses to start,
+ * naming the key id it lacks (never the key).
+ */
+export async function assertKeyRingCovers(db: Db, ring: Pick<KeyRing, 'all'>): Promise<void> {
+  const have = new Set(ring.all.map(masterKeyId));
+  const used = (await db.query<{ id: string }>('SELECT DISTINCT master_key_id AS id FROM patient_keys')).map((r) => r.id);
+  const missing = used.filter((id) => !have.has(id));
+  if (missing.length)
+    throw new Error(
+      `this database holds patient data keys wrapped by master key ${missing.join(', ')}, which this instance does not have: every instance must use the same VIGIL_MASTER_KEY (or keys/master.key); this instance has ${[...have].join(', ')}`,
+    );
+}
+
 export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all'>): PatientCipherAdmin {
   const masters = new Map(ring.all.map((k) => [masterKeyId(k), k]));
   const currentId = masterKeyId(ring.current);
