@@ -120,9 +120,20 @@ describe('video visit signalling', () => {
     const admitted = await pat.next('admitted');
     expect((admitted.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc.id]);
     await doc.next('peer-joined', (m) => (m.peer as { id: string }).id === pat.id);
-    pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'v=0' } } });
+    pat.send({ type: 'signal', to: doc.id, data: { description: { type: 'offer', sdp: 'v=0' } } });
     const sig = await doc.next('signal');
-    expect(sig).toMatchObject({ from: pat.id, data: { sdp: { type: 'offer' } } });
+    expect(sig).toMatchObject({ from: pat.id, data: { description: { type: 'offer', sdp: 'v=0' } } });
+    pat.send({ type: 'signal', to: doc.id, data: { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 } } });
+    await doc.next('signal', (m) => (m.data as { candidate?: { sdpMid?: string } }).candidate?.sdpMid === '0');
+    // what is not a description or a candidate is refused, and never reaches the other side
+    const refusals = () => pat.seen.filter((x) => x.type === 'error' && /session description or an ICE candidate/.test(x.message as string)).length;
+    for (const [i, data] of ['x', { description: { type: 'hack', sdp: 'v=0' } }, { candidate: 42 }].entries()) {
+      const before = doc.seen.length;
+      pat.send({ type: 'signal', to: doc.id, data });
+      await eventually(() => expect(refusals()).toBe(i + 1), 15_000);
+      expect(doc.seen.length).toBe(before);
+    }
+    expect([...doc.offContract, ...pat.offContract]).toEqual([]);
   });
 
   it('admits a guest from a one-time link; the link does not work twice', async () => {

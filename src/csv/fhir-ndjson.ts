@@ -12,14 +12,17 @@ export async function* parseObservationsNdjson(input: Readable, batchSize = 5000
   for await (const text of createInterface({ input, crlfDelay: Infinity })) {
     line++;
     if (!text.trim()) continue;
-    let value: any;
+    let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
       batch.rejections.push({ line, reason: 'not valid JSON', raw: text.slice(0, 500) });
       continue;
     }
-    const resources = value?.resourceType === 'Bundle' ? (value.entry ?? []).map((e: any) => e.resource) : [value];
+    // A Bundle's entries each carry one resource; anything malformed reaches observationToReadings as is and is
+    // rejected there with its reason (a non-array `entry` used to throw).
+    const bundle = value !== null && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType === 'Bundle' ? (value as { entry?: unknown }) : null;
+    const resources: unknown[] = bundle ? (Array.isArray(bundle.entry) ? bundle.entry : []).map((e: unknown) => (e !== null && typeof e === 'object' ? (e as { resource?: unknown }).resource : e)) : [value];
     for (const res of resources) {
       const r = observationToReadings(res, line);
       if (typeof r === 'string') batch.rejections.push({ line, reason: r, raw: text.slice(0, 500) });

@@ -5,6 +5,7 @@ import type { PatientCipher } from '../platform/encryption/index.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Appointment } from '../appointments/appointments.repository.ts';
 import type { PeerKind, PeerSocket, RoomStatus, VisitRooms } from './visit-rooms.ts';
+import type { VisitRtcConfiguration, VisitServerMessage } from '../api/contracts/visit-signalling.ts';
 
 export const VISIT_CHANNEL = 'vigil_visits';
 const HEARTBEAT_MS = 5_000;
@@ -15,7 +16,7 @@ type Mail =
   | { t: 'open'; conn: string; from: string; appointment: Appointment; who: Who }
   | { t: 'msg'; conn: string; raw: string }
   | { t: 'close'; conn: string }
-  | { t: 'send'; conn: string; m: unknown }
+  | { t: 'send'; conn: string; m: VisitServerMessage }
   | { t: 'kick'; conn: string; code: number; reason: string };
 
 export interface VisitConnection {
@@ -33,7 +34,7 @@ export interface VisitConnection {
  * read in id order, so each connection's messages keep their order. On PGlite (one process) and without
  * LISTEN support everything is local.
  */
-export function createVisitCluster(deps: { db: Db; rooms: VisitRooms; cipher: PatientCipher; instanceId: string; logger: Logger; rtc: (peerId: string) => unknown }) {
+export function createVisitCluster(deps: { db: Db; rooms: VisitRooms; cipher: PatientCipher; instanceId: string; logger: Logger; rtc: (peerId: string) => VisitRtcConfiguration }) {
   const me = deps.instanceId;
   const log = deps.logger.child({ module: 'visit-cluster', instance: me });
   const enabled = typeof deps.db.listen === 'function';

@@ -7,6 +7,7 @@ import type { EventBus } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Principal } from '../domain/types.ts';
 import { newId } from '../platform/ids.ts';
+import { VisitSignalData, type VisitRtcConfiguration, type VisitServerMessage } from '../api/contracts/visit-signalling.ts';
 
 /**
  * Video visit rooms: a waiting room, admission by staff, and relay of WebRTC signalling between admitted
@@ -25,7 +26,7 @@ export type PeerKind = 'patient' | 'staff' | 'guest';
 export type PeerState = 'lobby' | 'waiting' | 'in-room';
 
 export interface PeerSocket {
-  send(message: unknown): void;
+  send(message: VisitServerMessage): void;
   close(code: number, reason: string): void;
 }
 
@@ -75,7 +76,7 @@ export function createVisitRooms(deps: {
     deps.onChange?.(r.appointment, { inRoom: inRoom(r).map(publicPeer), waiting: list });
   }
 
-  function broadcast(r: Room, message: unknown, except?: string) {
+  function broadcast(r: Room, message: VisitServerMessage, except?: string) {
     for (const p of inRoom(r)) if (p.id !== except) p.socket.send(message);
   }
 
@@ -136,7 +137,7 @@ export function createVisitRooms(deps: {
 
   return {
     /** A participant's socket connects (already authorised for this appointment): it starts in the lobby. */
-    connect(appointment: Appointment, who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null }, socket: PeerSocket, rtc: (peerId: string) => unknown): ConnectedPeer {
+    connect(appointment: Appointment, who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null }, socket: PeerSocket, rtc: (peerId: string) => VisitRtcConfiguration): ConnectedPeer {
       let r = rooms.get(appointment.id);
       if (!r) rooms.set(appointment.id, (r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve() }));
       else r.appointment = { ...appointment, threadId: appointment.threadId ?? r.appointment.threadId };
@@ -171,7 +172,9 @@ export function createVisitRooms(deps: {
           case 'signal': {
             const to = typeof msg.to === 'string' ? room.peers.get(msg.to) : undefined;
             if (p.state !== 'in-room' || !to || to.state !== 'in-room') return socket.send({ type: 'error', message: 'signalling is only between people in the visit' });
-            return to.socket.send({ type: 'signal', from: p.id, data: msg.data });
+            const data = VisitSignalData.safeParse(msg.data);
+            if (!data.success) return socket.send({ type: 'error', message: 'signal data must be a session description or an ICE candidate' });
+            return to.socket.send({ type: 'signal', from: p.id, data: data.data });
           }
           case 'media': {
             p.media = { audio: msg.audio !== false, video: msg.video !== false };

@@ -1,16 +1,25 @@
 /** A visit signalling client for the tests: a WebSocket that records what arrives and waits for a message type. */
 import WebSocket from 'ws';
+import { VisitServerMessage } from '../../src/api/contracts/visit-signalling.ts';
 import { expectEventually } from './clinic.ts';
 
 export type SignalMessage = Record<string, unknown> & { type: string };
 
 export class VisitClient {
   seen: SignalMessage[] = [];
+  /** Server messages that did not match the contract (tests assert this stays empty). */
+  offContract: string[] = [];
   closed: { code: number; reason: string } | null = null;
   ws: WebSocket;
   constructor(url: string, origin?: string) {
     this.ws = new WebSocket(url, origin ? { headers: { origin } } : undefined);
-    this.ws.on('message', (raw) => this.seen.push(JSON.parse(raw.toString())));
+    this.ws.on('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as SignalMessage;
+      // Every server message must match the shared contract the browser relies on (contracts/visit-signalling.ts).
+      const checked = VisitServerMessage.safeParse(m);
+      if (!checked.success) this.offContract.push(`${m.type}: ${checked.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+      this.seen.push(m);
+    });
     this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
   send(m: unknown) {

@@ -127,6 +127,7 @@ export const VisitPeer = z.object({
   state: z.enum(['lobby', 'waiting', 'in-room']),
   media: z.object({ audio: z.boolean(), video: z.boolean() }),
 });
+export type VisitPeer = z.infer<typeof VisitPeer>;
 
 export const VisitPage = z
   .object({

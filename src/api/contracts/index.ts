@@ -13,6 +13,7 @@ export * from './live.ts';
 export * from './fhir.ts';
 export * from './privacy.ts';
 export * from './messaging.ts';
+export * from './visit-signalling.ts';
 export * from './appointments.ts';
 export * from './telehealth-fhir.ts';
 export * from './tasks.ts';

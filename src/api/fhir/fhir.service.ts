@@ -42,19 +42,28 @@ interface Step {
 }
 
 /** One Bundle entry's request (R4 Bundle.entry.request), checked before anything runs. */
-function planEntry(e: Record<string, any>, index: number): Step {
-  const req = e?.request ?? {};
+function planEntry(e: unknown, index: number): Step {
+  // Entries are untrusted JSON: every field is checked for its type here, so a wrong one is a 400 naming the
+  // entry (an object as ifNoneExist used to reach .replace() and answer 500).
+  const entry = (e !== null && typeof e === 'object' ? e : {}) as { request?: unknown; fullUrl?: unknown; resource?: unknown };
+  const req = (entry.request !== null && typeof entry.request === 'object' ? entry.request : {}) as { method?: unknown; url?: unknown; ifNoneExist?: unknown; ifMatch?: unknown };
   const method = req.method;
   const url = typeof req.url === 'string' ? req.url.replace(/^\//, '') : '';
-  if (!['GET', 'POST', 'PUT'].includes(method)) throw badRequest(`entry ${index}: request.method must be GET, POST or PUT (got ${JSON.stringify(method ?? null)})`);
+  if (method !== 'GET' && method !== 'POST' && method !== 'PUT') throw badRequest(`entry ${index}: request.method must be GET, POST or PUT (got ${JSON.stringify(method ?? null)})`);
+  const optionalString = (v: unknown, name: string): string | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw badRequest(`entry ${index}: request.${name} must be a string`);
+    return v;
+  };
+  const ifNoneExist = optionalString(req.ifNoneExist, 'ifNoneExist');
+  const ifMatch = optionalString(req.ifMatch, 'ifMatch');
   const [path, qs] = url.split('?');
   const [type, id, ...rest] = path.split('/');
   if (!type || rest.length) throw badRequest(`entry ${index}: request.url must be [type], [type]/[id] or [type]?[query] (got ${JSON.stringify(url)})`);
   if (method === 'PUT' && !id) throw badRequest(`entry ${index}: PUT needs [type]/[id] (conditional update is not supported)`);
   if (method === 'POST' && id) throw badRequest(`entry ${index}: POST goes to [type]`);
-  const fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : '';
-  if (fullUrl.startsWith('urn:uuid:') && method === 'POST') void 0; // a placeholder id; references to it are not resolved (docs/fhir.md)
-  return { index, method, url, type, id, query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {}, resource: e.resource, ifNoneExist: req.ifNoneExist, ifMatch: req.ifMatch };
+  // A urn:uuid fullUrl is a placeholder id; references to it are not resolved (docs/fhir.md).
+  return { index, method, url, type, id, query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {}, resource: entry.resource, ifNoneExist, ifMatch };
 }
 
 function toStatus(err: unknown): { status: number; message: string } {
@@ -258,7 +267,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     async bundle(ctx: FhirContext, body: unknown) {
       const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
       if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction')) throw badRequest('POST [base] takes a Bundle of type batch or transaction');
-      const entries = Array.isArray(b.entry) ? (b.entry as Array<Record<string, any>>) : [];
+      const entries: unknown[] = Array.isArray(b.entry) ? b.entry : [];
       if (entries.length > 1000) throw badRequest(`a Bundle may carry at most 1000 entries (got ${entries.length})`);
       const steps = entries.map((e, i) => planEntry(e, i));
       const respond = (status: string, r?: Resource) => ({ ...(r ? { fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r } : {}), response: { status, ...(r ? { location: `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`, etag: `W/"${r.meta?.versionId ?? '1'}"`, lastModified: r.meta?.lastUpdated } : {}) } });

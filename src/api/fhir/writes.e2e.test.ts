@@ -212,6 +212,13 @@ describe('FHIR R4 writes and history', () => {
     expect(await readingsOf(a)).toBe(n + 3);
     expect((await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'collection', entry: [] })).status).toBe(400);
     expect((await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: new Array(1001).fill(entry(hr(aFhir, 80, at(1)))) })).status).toBe(400);
+    // Hostile entries are refused up front with a 400 naming the entry, never a 500, and nothing is written.
+    for (const bad of [null, 'x', { request: 'POST' }, entry(hr(aFhir, 85, at(4)), 'Observation', 'POST', { ifNoneExist: {} }), entry(hr(aFhir, 85, at(4)), `Patient/${aFhir}`, 'PUT', { ifMatch: 7 }), entry(hr(aFhir, 85, at(4)), 42 as unknown as string)]) {
+      const r = await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: [bad] });
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.body.issue[0].diagnostics).toContain('entry 0');
+    }
+    expect(await readingsOf(a)).toBe(n + 3);
   });
 
   it('declares the writes in the CapabilityStatement', async () => {

@@ -5,13 +5,11 @@
  * A connection whose ICE fails or stays disconnected is repaired with an ICE restart without leaving.
  */
 
+import type { VisitPeer, VisitServerMessage, VisitSignalData } from '@contracts';
+
 export type CallState = 'connecting' | 'lobby' | 'waiting' | 'in-room' | 'left' | 'refused';
-export interface PeerInfo {
-  id: string;
-  kind: 'patient' | 'staff' | 'guest';
-  name: string;
-  media: { audio: boolean; video: boolean };
-}
+/** A participant as the server describes them (the shared contract, src/api/contracts/visit-signalling.ts). */
+export type PeerInfo = VisitPeer;
 export interface RemotePeer extends PeerInfo {
   stream: MediaStream;
   connection: RTCPeerConnectionState | 'new';
@@ -118,7 +116,7 @@ export class VisitCall {
   connect() {
     const ws = new WebSocket(this.url);
     this.ws = ws;
-    ws.onmessage = (e) => void this.onMessage(JSON.parse(String(e.data)));
+    ws.onmessage = (e) => void this.onMessage(JSON.parse(String(e.data)) as VisitServerMessage);
     ws.onclose = (e) => {
       if (this.snap.state === 'left') return;
       if (e.code >= 4000) this.update({ state: 'refused', error: e.reason || 'You cannot join this visit.' });
@@ -194,47 +192,47 @@ export class VisitCall {
     }
   }
 
-  private async onMessage(m: { type: string; [k: string]: unknown }) {
+  private async onMessage(m: VisitServerMessage) {
     switch (m.type) {
       case 'hello':
-        this.rtc = m.rtc as RTCConfiguration;
-        this.update({ state: 'lobby', you: m.you as PeerInfo, waiting: (m.waiting as PeerInfo[]) ?? [] });
+        this.rtc = m.rtc;
+        this.update({ state: 'lobby', you: m.you, waiting: m.waiting });
         break;
       case 'waiting-room':
-        this.update({ state: 'waiting', notice: String(m.message) });
+        this.update({ state: 'waiting', notice: m.message });
         break;
       case 'waiting':
-        this.update({ waiting: m.waiting as PeerInfo[] });
+        this.update({ waiting: m.waiting });
         break;
       case 'admitted':
         this.update({ state: 'in-room', notice: null });
         // The newcomer calls everyone already there.
-        for (const p of m.peers as PeerInfo[]) this.link(p, true);
+        for (const p of m.peers) this.link(p, true);
         break;
       case 'peer-joined':
-        this.link(m.peer as PeerInfo, false);
+        this.link(m.peer, false);
         break;
       case 'peer-left':
-        this.drop(String(m.id));
+        this.drop(m.id);
         break;
       case 'media': {
-        const l = this.links.get(String(m.id));
+        const l = this.links.get(m.id);
         if (l) {
-          l.info = { ...l.info, media: m.media as PeerInfo['media'] };
+          l.info = { ...l.info, media: m.media };
           this.refreshPeers();
         }
         break;
       }
       case 'signal':
-        await this.onSignal(String(m.from), m.data as { description?: RTCSessionDescriptionInit; candidate?: RTCIceCandidateInit | null });
+        await this.onSignal(m.from, m.data);
         break;
-      case 'chat': {
-        const msg = m.message as { id: string; sender: { name: string }; text: string; sentAt: string };
-        this.update({ chat: [...this.snap.chat, { id: msg.id, from: msg.sender.name, text: msg.text, sentAt: msg.sentAt }] });
+      case 'chat':
+        this.update({ chat: [...this.snap.chat, { id: m.message.id, from: m.message.sender.name, text: m.message.text, sentAt: m.message.sentAt }] });
         break;
-      }
       case 'error':
-        this.update({ notice: String(m.message) });
+        this.update({ notice: m.message });
+        break;
+      case 'pong':
         break;
     }
   }
@@ -295,7 +293,7 @@ export class VisitCall {
     this.update({ notice: `Reconnecting to ${l.info.name}…` });
   }
 
-  private async onSignal(from: string, data: { description?: RTCSessionDescriptionInit; candidate?: RTCIceCandidateInit | null }) {
+  private async onSignal(from: string, data: VisitSignalData) {
     const l = this.links.get(from);
     if (!l) return;
     const pc = l.pc;
