@@ -44,9 +44,25 @@ const jsonPath = path.join(repoRoot, 'docs/ecg-eval.json');
 // `--only` re-runs some sections and keeps the others from the last full report (each section records the
 // algorithm version it was computed with; the report shows it), so a change to one detector does not cost
 // the whole evaluation on a shared machine.
-const computed: Record<string, any> = {}; // sections computed by this run
+/** When and with which algorithm version a section was computed (every section of the report carries it). */
+interface Stamp {
+  algorithm: string;
+  date: string;
+}
+type Cinc = Awaited<ReturnType<typeof evaluateCinc>>;
+/** The report's sections as docs/ecg-eval.json holds them (each one optional: `--only` runs some). */
+interface EcgReport {
+  mitdbNestedCv?: ReturnType<typeof evaluateQrsCv> & Stamp;
+  mitdb?: ReturnType<typeof evaluateMitdb> & Stamp;
+  noiseStress?: ReturnType<typeof evaluateNst> & Stamp;
+  // The chosen model itself is written to the models folder, not into the report.
+  af?: Omit<ReturnType<typeof evaluateAf>, 'shippedModel'> & { mitdbOwnBeats?: ReturnType<typeof evaluateAfMitdb> } & Stamp;
+  // Per-record labels are PhysioNet's: the report names the gitignored CSV that holds them.
+  cinc2017?: Omit<Cinc, 'perRecord'> & { perRecord: string } & Stamp;
+}
+const computed: EcgReport = {}; // sections computed by this run
 const sections = only ? only.split(',') : ['mitdb', 'nst', 'af', 'cinc'];
-const stamp = () => ({ algorithm: `${ECG_ALGORITHM.name} ${ECG_ALGORITHM.version}`, date: new Date().toISOString() });
+const stamp = (): Stamp => ({ algorithm: `${ECG_ALGORITHM.name} ${ECG_ALGORITHM.version}`, date: new Date().toISOString() });
 const emit = (title: string, text: string): void => {
   process.stderr.write(`${title} done\n`);
   if (!wantJson) process.stdout.write(text + '\n\n');
@@ -54,13 +70,13 @@ const emit = (title: string, text: string): void => {
 };
 
 if (sections.includes('mitdb')) {
-  computed.mitdbNestedCv = { ...evaluateQrsCv(path.join(dataDir, 'mitdb')), ...stamp() };
-  computed.mitdb = { ...evaluateMitdb(path.join(dataDir, 'mitdb')), ...stamp() };
-  emit('mitdb', qrsCvMarkdown(computed.mitdbNestedCv) + '\n\n' + mitdbMarkdown(computed.mitdb));
+  const nestedCv = (computed.mitdbNestedCv = { ...evaluateQrsCv(path.join(dataDir, 'mitdb')), ...stamp() });
+  const mitdb = (computed.mitdb = { ...evaluateMitdb(path.join(dataDir, 'mitdb')), ...stamp() });
+  emit('mitdb', qrsCvMarkdown(nestedCv) + '\n\n' + mitdbMarkdown(mitdb));
 }
 if (sections.includes('nst')) {
-  computed.noiseStress = { ...evaluateNst(path.join(dataDir, 'mitdb')), ...stamp() };
-  emit('nst', nstMarkdown(computed.noiseStress));
+  const nst = (computed.noiseStress = { ...evaluateNst(path.join(dataDir, 'mitdb')), ...stamp() });
+  emit('nst', nstMarkdown(nst));
 }
 if (sections.includes('af')) {
   const { shippedModel, ...af } = evaluateAf(dataDir, { shipped: writeModels });
@@ -68,7 +84,7 @@ if (sections.includes('af')) {
   // The shipped model (just chosen, or the bundled one) on the analyzer's own beats over mitdb's signals.
   const mitdbOwnBeats = evaluateAfMitdb(path.join(dataDir, 'mitdb'), shippedModel?.model);
   computed.af = { ...af, mitdbOwnBeats, ...stamp() };
-  emit('af', afMarkdown(computed.af) + '\n\n' + afMitdbMarkdown(mitdbOwnBeats));
+  emit('af', afMarkdown({ ...af, shippedModel }) + '\n\n' + afMitdbMarkdown(mitdbOwnBeats));
 }
 if (sections.includes('cinc')) {
   const r = await evaluateCinc(path.join(dataDir, 'cinc2017'));
@@ -76,17 +92,20 @@ if (sections.includes('cinc')) {
   // Per-record truth labels are PhysioNet's data: written to the gitignored artifacts/, never into the repo.
   writeFileSync(path.join(repoRoot, 'artifacts/ecg-eval-cinc2017.csv'), ['record,truth,predicted,fold', ...r.perRecord.map((x) => `${x.record},${x.truth},${x.predicted},${x.fold}`)].join('\n') + '\n');
   computed.cinc2017 = { ...r, perRecord: 'artifacts/ecg-eval-cinc2017.csv', ...stamp() };
-  emit('cinc', cincMarkdown(computed.cinc2017));
+  emit('cinc', cincMarkdown(r));
 }
 /**
  * Merges this run's sections into docs/ecg-eval.json (re-read just before writing, so two runs of different
  * sections do not overwrite each other; a full run starts from nothing) and rewrites docs/ecg-eval.md from it.
  */
 function writeReport(): void {
-  const previous: Record<string, any> = only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
-  // Keep only sections stamped by this harness (earlier versions' sections had another shape).
-  const base = Object.fromEntries(Object.entries(previous).filter(([, v]) => typeof v?.algorithm === 'string' && typeof v?.date === 'string'));
-  const result: Record<string, any> = { ...base, ...computed, algorithm: ECG_ALGORITHM };
+  const previous: unknown = only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
+  // Keep only sections stamped by this harness (earlier versions' sections had another shape). The file is
+  // this harness's own output, so a stamped section is trusted to have the shape EcgReport gives it.
+  const isStamped = (v: unknown): boolean =>
+    typeof v === 'object' && v !== null && typeof (v as Partial<Stamp>).algorithm === 'string' && typeof (v as Partial<Stamp>).date === 'string';
+  const base: EcgReport = Object.fromEntries(Object.entries(previous ?? {}).filter(([, v]) => isStamped(v)));
+  const result = { ...base, ...computed, algorithm: ECG_ALGORITHM };
   const md: string[] = [
   '# ECG analysis: latest evaluation',
   '',
@@ -100,10 +119,12 @@ function writeReport(): void {
   '',
 ];
 const when = (x: { algorithm?: string; date?: string }) => `_(${x.algorithm ?? '?'}, ${x.date?.slice(0, 16).replace('T', ' ') ?? '?'} UTC)_`;
-  if (result.mitdbNestedCv) md.push(qrsCvMarkdown(result.mitdbNestedCv), '', when(result.mitdbNestedCv), '', mitdbMarkdown(result.mitdb), '');
+  if (result.mitdbNestedCv) md.push(qrsCvMarkdown(result.mitdbNestedCv), '', when(result.mitdbNestedCv), '');
+  if (result.mitdb) md.push(mitdbMarkdown(result.mitdb), '');
   if (result.noiseStress) md.push(nstMarkdown(result.noiseStress), '', when(result.noiseStress), '');
-  if (result.af) md.push(afMarkdown(result.af), '', ...(result.af.mitdbOwnBeats ? [afMitdbMarkdown(result.af.mitdbOwnBeats), ''] : []), when(result.af), '');
-  if (result.cinc2017) md.push(cincMarkdown(result.cinc2017), '', when(result.cinc2017), '');
+  if (result.af) md.push(afMarkdown({ ...result.af, shippedModel: undefined }), '', ...(result.af.mitdbOwnBeats ? [afMitdbMarkdown(result.af.mitdbOwnBeats), ''] : []), when(result.af), '');
+  // cincMarkdown reads the aggregate figures only, never the per-record list the report leaves out.
+  if (result.cinc2017) md.push(cincMarkdown({ ...result.cinc2017, perRecord: [] }), '', when(result.cinc2017), '');
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(path.join(repoRoot, 'docs/ecg-eval.md'), md.join('\n') + '\n');
 }
