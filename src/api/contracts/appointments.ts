@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTime, TimeParam } from './common.ts';
+import { commaList, IsoTime, TimeParam } from './common.ts';
 import { Message } from './messaging.ts';
 
 /** Appointments, availability, slots and video visits (docs/api.md → Appointments, Visits). Times in answers are epoch ms. */
@@ -64,17 +64,7 @@ export const AppointmentsQuery = z.object({
   from: TimeParam.optional(),
   to: TimeParam.optional(),
   /** Comma-separated statuses, e.g. `booked,arrived`. */
-  status: z
-    .string()
-    .max(200)
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(AppointmentStatus))
-    .optional(),
+  status: commaList(AppointmentStatus).optional(),
 });
 
 export const CreateAppointmentBody = z.object({

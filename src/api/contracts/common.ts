@@ -68,6 +68,22 @@ export const ClampedInt = (min: number, max: number, fallback: number) =>
     })
     .describe(`integer ${min}–${max} (default ${fallback})`);
 
+/**
+ * A query parameter listing values of an enum, comma-separated (`status=booked,arrived`): blanks and spaces
+ * around commas are ignored; an unknown value is a 400 naming it. At most `max` characters.
+ */
+export const commaList = <E extends z.ZodEnum<Readonly<Record<string, string>>>>(values: E, max = 200) =>
+  z
+    .string()
+    .max(max)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(values));
+
 export const Role = z.enum(['admin', 'clinician', 'patient', 'caregiver', 'guest']);
 export type Role = z.infer<typeof Role>;
 

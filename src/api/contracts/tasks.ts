@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTime } from './common.ts';
+import { commaList, IsoTime } from './common.ts';
 import { Appointment, BodyTime } from './appointments.ts';
 
 /** Tasks made from messages (docs/api.md → Tasks): a clinician turns a message into work with an assignee, a due date and a status. */
@@ -45,17 +45,7 @@ export const UpdateTaskBody = z.object({
 export const TasksQuery = z.object({
   patient: z.string().max(200).optional(),
   /** Comma-separated statuses, e.g. `requested,in-progress`. */
-  status: z
-    .string()
-    .max(200)
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(TaskStatus))
-    .optional(),
+  status: commaList(TaskStatus).optional(),
   /** `true`: only tasks assigned to the caller. */
   mine: z.enum(['true', 'false'], { error: 'mine must be true or false' }).optional(),
 });
