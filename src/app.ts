@@ -24,6 +24,7 @@ import { createAuditService } from './audit/audit.service.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createAccessPolicy } from './auth/access.ts';
 import { createMfa } from './auth/mfa.ts';
+import { createPasskeys, passkeySite } from './auth/passkeys.ts';
 import { createEmergencyAccess } from './auth/emergency-access.ts';
 import { createErasure, type Erasable } from './privacy/erasure.ts';
 import { createOriginCheck } from './auth/origin.ts';
@@ -111,6 +112,8 @@ export function createServices(
     alertsConfig?: AlertsConfig;
     erasureRetain?: Erasable[];
     ownership?: Ownership;
+    /** The site's URL (public URL, or http://localhost:PORT once listening) and extra origins: passkeys are bound to it. */
+    site?: { url: () => string; allowedOrigins: string[] };
   },
 ) {
   const clock = deps.clock ?? systemClock;
@@ -150,6 +153,7 @@ export function createServices(
     audit,
     clock,
     mfa: createMfa(db, cipher, () => clock.now()),
+    passkeys: createPasskeys(db, passkeySite(deps.site ?? { url: () => 'http://localhost', allowedOrigins: [] }), () => clock.now()),
     settings: sec
       ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays }
       : undefined,
@@ -295,7 +299,10 @@ export async function startApp(
     const demo = config.demo ? await startDemo(config, logger) : null;
     if (demo) closers.push(() => demo.close());
     const alertsConfig = { ...config.alerts, ...(demo?.smtpUrl ? { smtpUrl: demo.smtpUrl } : {}), ...opts.alerts };
+    // The public URL is known once HTTP listens; notifications, FHIR links and passkeys read it then.
+    const urls = { base: config.publicUrl ?? '' };
     const services = createServices(db, {
+      site: { url: () => urls.base, allowedOrigins: config.security.allowedOrigins },
       logger,
       secrets,
       security: config.security,
@@ -307,8 +314,6 @@ export async function startApp(
     });
     closers.push(() => services.audit.flush());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
-    // The public URL is known once HTTP listens; notifications and FHIR links read it then.
-    const urls = { base: config.publicUrl ?? '' };
     await services.relay.start();
     closers.push(() => services.relay.close());
     const monitoring = await startMonitoring(services, { appUrl: () => urls.base, dataDir: config.dataDir });

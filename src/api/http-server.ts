@@ -30,6 +30,10 @@ const PARTIAL_SESSION_ROUTES: Array<[string, string]> = [
   ['GET', '/api/v1/auth/mfa'],
   ['POST', '/api/v1/auth/mfa/totp'],
   ['POST', '/api/v1/auth/mfa/totp/confirm'],
+  ['POST', '/api/v1/auth/passkeys/options'],
+  ['POST', '/api/v1/auth/passkeys'],
+  ['POST', '/api/v1/auth/passkey/options'],
+  ['POST', '/api/v1/auth/passkey'],
   ['POST', '/api/v1/auth/logout'],
   ['GET', '/api/v1/me'],
 ];

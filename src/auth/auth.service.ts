@@ -9,6 +9,8 @@ import { newId } from '../platform/ids.ts';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
 import { passwordProblem } from './password-policy.ts';
 import type { Mfa } from './mfa.ts';
+import type { Passkeys } from './passkeys.ts';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 
 const TOKEN_PREFIX = 'vgl_';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -40,7 +42,7 @@ export type SessionEnded = { sessionIds: string[]; userId: string } | { tokenIds
  * Accounts, password login, sessions, second factors and API tokens (ONC §170.315(d)(1), (d)(5), (d)(12),
  * (d)(13)). Every change is audited. Session and token secrets are stored only as SHA-256 hashes.
  */
-export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock; mfa: Mfa; settings?: Partial<AuthSettings> }) {
+export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock; mfa: Mfa; passkeys: Passkeys; settings?: Partial<AuthSettings> }) {
   const settings = { ...DEFAULT_AUTH_SETTINGS, ...deps.settings };
   const listeners = new Set<(e: SessionEnded) => void>();
   const ended = (e: SessionEnded) => listeners.forEach((l) => l(e));
@@ -53,6 +55,15 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     return true;
   };
   const mfaRequiredFor = (role: Role) => settings.requireMfa && (role === 'admin' || role === 'clinician');
+  /** Which second factors a user has: an authenticator app (TOTP) and/or passkeys. */
+  const factorsOf = async (userId: string) => ({ totp: await deps.mfa.enrolled(userId), passkeys: await deps.passkeys.count(userId) });
+  const hasSecondFactor = async (userId: string) => {
+    const f = await factorsOf(userId);
+    return f.totp || f.passkeys > 0;
+  };
+  const noToken = (p: Principal) => {
+    if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
+  };
 
   async function newSession(user: UserRecord, stage: Credential['stage'], ip: string | null) {
     const token = randomBytes(32).toString('base64url');
@@ -113,7 +124,7 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
         await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: user.userId, details: { reason: 'disabled', ip: meta.ip } });
         throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
       }
-      const stage: Credential['stage'] = (await deps.mfa.enrolled(user.userId)) ? 'mfa' : mfaRequiredFor(user.role) ? 'enrol' : 'full';
+      const stage: Credential['stage'] = (await hasSecondFactor(user.userId)) ? 'mfa' : mfaRequiredFor(user.role) ? 'enrol' : 'full';
       const s = await newSession(user, stage, meta.ip ?? null);
       await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', entityType: 'User', entityId: user.userId, details: { stage, session: s.sessionId, ip: meta.ip } });
       return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt, stage };
@@ -155,12 +166,98 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       return { recoveryCodes: codes, session };
     },
     async mfaStatus(p: Principal) {
-      return { ...(await deps.mfa.status(p.userId)), required: mfaRequiredFor(p.role) };
+      return { ...(await deps.mfa.status(p.userId)), passkeys: await deps.passkeys.count(p.userId), required: mfaRequiredFor(p.role) };
+    },
+
+    /** Passkey registration, step 1: options for navigator.credentials.create (a signed-in session, or an 'enrol' one). */
+    async passkeyRegistrationOptions(p: Principal) {
+      noToken(p);
+      return deps.passkeys.registrationOptions(p);
+    },
+    /**
+     * Step 2: the browser's answer. The first second factor of an account also gets recovery codes (shown
+     * once); an 'enrol' session becomes a new full one.
+     */
+    async registerPasskey(p: Principal, sessionToken: string | undefined, input: { flowId: string; response: RegistrationResponseJSON; name?: string }, meta: { ip?: string } = {}) {
+      noToken(p);
+      const hadFactor = await hasSecondFactor(p.userId);
+      const name = input.name?.trim() || 'Passkey';
+      let passkey;
+      try {
+        passkey = await deps.passkeys.register(p.userId, input.flowId, input.response, name);
+      } catch (err) {
+        await deps.audit.record({ actor: p, action: 'auth.passkey.add', outcome: 'failure', entityType: 'User', entityId: p.userId, details: { reason: (err as Error).message.slice(0, 200), ip: meta.ip } });
+        throw err;
+      }
+      await deps.audit.record({ actor: p, action: 'auth.passkey.add', entityType: 'User', entityId: p.userId, details: { passkey: passkey.id.slice(0, 24), name, ip: meta.ip } });
+      const recoveryCodes = hadFactor ? null : await deps.mfa.newRecoveryCodes(p.userId);
+      let session: { token: string; expiresAt: number } | null = null;
+      if (sessionToken && p.credential?.stage === 'enrol') {
+        await deps.users.deleteSession(sha256(sessionToken));
+        session = await newSession((await deps.users.byId(p.userId))!, 'full', meta.ip ?? null);
+      }
+      return { passkey, recoveryCodes, session };
+    },
+    async listPasskeys(p: Principal) {
+      return deps.passkeys.list(p.userId);
+    },
+    async renamePasskey(p: Principal, id: string, name: string) {
+      noToken(p);
+      const r = await deps.passkeys.rename(p.userId, id, name.trim() || 'Passkey');
+      if (!r) throw notFound(`passkey ${id}`);
+      await deps.audit.record({ actor: p, action: 'auth.passkey.rename', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
+      return r;
+    },
+    /** Removes one of the caller's passkeys; the last second factor of an account that requires one stays. */
+    async removePasskey(p: Principal, id: string) {
+      noToken(p);
+      const f = await factorsOf(p.userId);
+      const mine = (await deps.passkeys.list(p.userId)).some((k) => k.id === id);
+      if (!mine) throw notFound(`passkey ${id}`);
+      if (mfaRequiredFor(p.role) && !f.totp && f.passkeys <= 1) throw new AppError('CONFLICT', 'your role requires a second factor: add another passkey or an authenticator app before removing this one');
+      await deps.passkeys.remove(p.userId, id);
+      await deps.audit.record({ actor: p, action: 'auth.passkey.remove', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
+    },
+
+    /**
+     * Passkey sign-in options. With a password-stage session: that user's passkeys (the second step).
+     * Without: any passkey of this site (passwordless; the passkey must verify the user).
+     */
+    async passkeySignInOptions(sessionToken: string | undefined) {
+      const found = sessionToken ? await deps.users.sessionByHash(sha256(sessionToken)) : null;
+      const second = found && found.session.stage === 'mfa' && new Date(found.session.expires_at).getTime() > deps.clock.now() ? found.user : null;
+      return { ...(await deps.passkeys.authenticationOptions(second?.userId ?? null)), secondStep: !!second };
+    },
+    /** Checks a passkey assertion and opens a new full session (second step, or passwordless sign-in). */
+    async passkeySignIn(sessionToken: string | undefined, flowId: string, response: AuthenticationResponseJSON, meta: { ip?: string } = {}) {
+      const found = sessionToken ? await deps.users.sessionByHash(sha256(sessionToken)) : null;
+      const pending = found && found.session.stage === 'mfa' ? found : null;
+      let result;
+      try {
+        result = await deps.passkeys.authenticate(flowId, response);
+        if (pending && result.userId !== pending.user.userId) throw new AppError('UNAUTHENTICATED', 'this passkey belongs to another account');
+        // A second-step ceremony finishes only the password-stage session that began it.
+        if (result.secondStep && !pending) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
+      } catch (err) {
+        const who = pending ? toPrincipal(pending.user) : 'system';
+        await deps.audit.record({ actor: who, action: pending ? 'auth.mfa' : 'auth.login', outcome: 'failure', entityType: 'User', entityId: pending?.user.userId ?? null, details: { kind: 'passkey', reason: (err as Error).message.slice(0, 200), ip: meta.ip } });
+        throw err;
+      }
+      const user = await deps.users.byId(result.userId);
+      if (!user || user.disabled) {
+        await deps.audit.record({ actor: user ? toPrincipal(user) : 'system', action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: result.userId, details: { kind: 'passkey', reason: 'disabled', ip: meta.ip } });
+        throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
+      }
+      if (pending) await deps.users.deleteSession(sha256(sessionToken!));
+      const s = await newSession(user, 'full', meta.ip ?? null);
+      await deps.audit.record({ actor: toPrincipal(user), action: pending ? 'auth.mfa' : 'auth.login', entityType: 'User', entityId: user.userId, details: { kind: 'passkey', passwordless: !pending, userVerified: result.userVerified, session: s.sessionId, ip: meta.ip } });
+      return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt };
     },
     /** Removes a user's second factors (admin reset for a lost phone, or the user themself when not required). */
     async resetMfa(userId: string, actor: Principal | 'cli') {
       if (!(await deps.users.byId(userId))) throw notFound(`user ${userId}`);
       await deps.mfa.remove(userId);
+      await deps.passkeys.removeAll(userId);
       const ids = await deps.users.deleteSessionsOfUser(userId);
       ended({ sessionIds: ids, userId });
       await deps.audit.record({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });

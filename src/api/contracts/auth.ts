@@ -41,7 +41,7 @@ export type DemoMail = z.infer<typeof DemoMail>;
 export const CodeBody = z.object({ code: Text(40, 1) });
 
 export const MfaStatus = z
-  .object({ totp: z.boolean(), enrolledAt: z.string().nullable(), recoveryCodesLeft: z.number(), required: z.boolean() })
+  .object({ totp: z.boolean(), enrolledAt: z.string().nullable(), recoveryCodesLeft: z.number(), passkeys: z.number(), required: z.boolean() })
   .meta({ id: 'MfaStatus' });
 export type MfaStatus = z.infer<typeof MfaStatus>;
 
@@ -70,3 +70,54 @@ export type SessionInfo = z.infer<typeof SessionInfo>;
 
 /** Password change: the current one, and the next (NIST SP 800-63B policy is checked by the service). */
 export const PasswordChangeBody = z.object({ current: Text(1024, 1), next: Text(1024, 1) });
+
+/**
+ * Passkeys (WebAuthn, ONC §170.315(d)(13)). A ceremony is two calls: options (with a `flowId` naming its
+ * one-time challenge), then the browser's answer. The answer's shape is the WebAuthn JSON serialisation
+ * (@simplewebauthn/browser's startRegistration / startAuthentication); its signed parts are checked by the server.
+ */
+const B64url = (max: number) => Text(max, 1).regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
+const Extensions = z.record(z.string(), z.unknown());
+export const PasskeyOptions = z.object({ flowId: z.string(), options: z.record(z.string(), z.unknown()), secondStep: z.boolean().optional() });
+export const PasskeyRegistrationBody = z.object({
+  flowId: Text(100, 1),
+  name: Text(60).optional(),
+  response: z.object({
+    id: B64url(1400),
+    rawId: B64url(1400),
+    type: z.literal('public-key', { error: 'response.type must be "public-key"' }),
+    response: z.looseObject({ clientDataJSON: B64url(20_000), attestationObject: B64url(60_000), transports: z.array(Text(20)).max(10).optional() }),
+    clientExtensionResults: Extensions,
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  }),
+});
+export const PasskeySignInBody = z.object({
+  flowId: Text(100, 1),
+  response: z.object({
+    id: B64url(1400),
+    rawId: B64url(1400),
+    type: z.literal('public-key', { error: 'response.type must be "public-key"' }),
+    response: z.looseObject({
+      clientDataJSON: B64url(20_000),
+      authenticatorData: B64url(20_000),
+      signature: B64url(2_000),
+      userHandle: B64url(200).optional(),
+    }),
+    clientExtensionResults: Extensions,
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  }),
+});
+export const Passkey = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    lastUsedAt: z.string().nullable(),
+    backedUp: z.boolean(),
+    deviceType: z.string().nullable(),
+  })
+  .meta({ id: 'Passkey' });
+export type Passkey = z.infer<typeof Passkey>;
+export const PasskeyRegistered = z.object({ passkey: Passkey, recoveryCodes: z.array(z.string()).nullable(), stage: SignInStage });
+export const PasskeyParams = z.object({ id: B64url(1400) });
+export const PasskeyRenameBody = z.object({ name: Text(60, 1) });

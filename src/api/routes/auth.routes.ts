@@ -9,8 +9,9 @@ import { isLoopback } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import {
   CodeBody, DemoInfo, ErrorBody, LoginBody, LoginResponse, LogoutEverywhereBody, LogoutEverywhereResult, Me, MfaStatus, NoContent, PasswordChangeBody, SessionInfo,
-  TotpConfirmed, TotpEnrolment,
+  TotpConfirmed, TotpEnrolment, Passkey, PasskeyOptions, PasskeyParams, PasskeyRegistered, PasskeyRegistrationBody, PasskeyRenameBody, PasskeySignInBody,
 } from '../contracts/index.ts';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 
 /**
  * Sign-in (password, then a second factor), sign-out, password change, sessions, second-factor enrolment
@@ -91,6 +92,69 @@ export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: b
     const r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip });
     if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
     return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
+  });
+
+  // Passkeys (WebAuthn): register, list, rename, remove; sign in with one (second step or passwordless).
+  app.get('/api/v1/auth/passkeys', {
+    config: { policy: policy.signedIn('their own passkeys') },
+    schema: { summary: 'My passkeys', response: { 200: Passkey.array() } },
+  }, async (req) => deps.auth.listPasskeys(requirePrincipal(req)));
+  app.post('/api/v1/auth/passkeys/options', {
+    config: { policy: policy.signedIn('their own second factor') },
+    schema: { summary: 'Start adding a passkey: options for navigator.credentials.create (WebAuthn)', response: { 200: PasskeyOptions } },
+  }, async (req) => {
+    const p = requirePrincipal(req);
+    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
+    return deps.auth.passkeyRegistrationOptions(p);
+  });
+  app.post('/api/v1/auth/passkeys', {
+    config: { policy: policy.signedIn('their own second factor') },
+    schema: { summary: 'Finish adding a passkey (the browser’s answer); the first second factor also gets recovery codes', body: PasskeyRegistrationBody, response: { 200: PasskeyRegistered } },
+  }, async (req, reply) => {
+    const p = requirePrincipal(req);
+    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
+    const { flowId, name, response } = req.body;
+    const r = await deps.auth.registerPasskey(p, cookieOf(req), { flowId, name, response: response as unknown as RegistrationResponseJSON }, { ip: req.ip });
+    if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
+    return { passkey: r.passkey, recoveryCodes: r.recoveryCodes, stage: r.session || p.credential?.stage === 'full' ? ('full' as const) : (p.credential?.stage ?? 'full') };
+  });
+  app.patch('/api/v1/auth/passkeys/:id', {
+    config: { policy: policy.signedIn('their own passkeys') },
+    schema: { summary: 'Rename one of my passkeys', params: PasskeyParams, body: PasskeyRenameBody, response: { 200: Passkey } },
+  }, async (req) => deps.auth.renamePasskey(requirePrincipal(req), req.params.id, req.body.name));
+  app.delete('/api/v1/auth/passkeys/:id', {
+    config: { policy: policy.signedIn('their own passkeys') },
+    schema: { summary: 'Remove one of my passkeys (not the last second factor of a role that requires one)', params: PasskeyParams, response: { 204: NoContent } },
+  }, async (req, reply) => {
+    await deps.auth.removePasskey(requirePrincipal(req), req.params.id);
+    return reply.status(204).send(null);
+  });
+  app.post('/api/v1/auth/passkey/options', {
+    config: { policy: policy.public('signing in with a passkey: after the password (the cookie names the session) or without one') },
+    schema: { summary: 'Start signing in with a passkey: options for navigator.credentials.get', response: { 200: PasskeyOptions } },
+  }, async (req) => deps.auth.passkeySignInOptions(cookieOf(req)));
+  app.post('/api/v1/auth/passkey', {
+    config: { policy: policy.public('signing in with a passkey: the signed answer is the credential') },
+    schema: { summary: 'Finish signing in with a passkey (second step, or passwordless with user verification)', body: PasskeySignInBody, response: { 200: LoginResponse } },
+  }, async (req, reply) => {
+    // Throttled per passkey and address, like a password per account (a signature cannot be guessed, but
+    // a flood of answers costs verification work).
+    const key = `passkey:${req.body.response.id.slice(0, 100)}`;
+    const wait = throttle.retryAfterMs(key, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('TOO_MANY', `too many failed passkey sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    let s;
+    try {
+      s = await deps.auth.passkeySignIn(cookieOf(req), req.body.flowId, req.body.response as unknown as AuthenticationResponseJSON, { ip: req.ip });
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(key, req.ip);
+      throw err;
+    }
+    throttle.succeeded(key, req.ip);
+    setSession(reply, s.token, s.expiresAt);
+    return { user: me(s.user), stage: 'full' as const };
   });
 
   app.post('/api/v1/auth/logout', {

@@ -48,7 +48,7 @@ export async function request<T>(method: string, path: string, body?: unknown, s
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (res.status === 401 && path !== '/auth/login' && !path.startsWith('/auth/mfa')) unauthorizedListeners.forEach((l) => l());
+    if (res.status === 401 && path !== '/auth/login' && !path.startsWith('/auth/mfa') && !path.startsWith('/auth/passkey') && !path.startsWith('/auth/password')) unauthorizedListeners.forEach((l) => l());
     throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? res.statusText ?? 'Request failed');
   }
   return json as T;

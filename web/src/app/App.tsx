@@ -12,6 +12,7 @@ import { LoginPage } from '../features/auth/LoginPage.tsx';
 import { CodeStep, EnrolStep } from '../features/auth/SecondFactor.tsx';
 import { SessionContext, useSession, type Session } from '../features/auth/session.ts';
 import { DevicesPage } from '../features/devices/DevicesPage.tsx';
+import { AccountSecurity } from '../features/security/AccountSecurity.tsx'; // [sec]
 import { PanelPage } from '../features/panel/PanelPage.tsx';
 import { PatientPage } from '../features/patient/PatientPage.tsx';
 import { TopBar } from './TopBar.tsx';
@@ -83,7 +84,8 @@ function Shell() {
   const connection = useLiveStream();
   const { me } = useSession();
   let page: ReactNode;
-  if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
+  if (route.name === 'account') page = <AccountSecurity />; // [sec]
+  else if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
   else if (route.name === 'visit') page = <VisitPage key={route.id} appointmentId={route.id} />; // [tele]
   else if (me.role === 'patient') {
     page = me.patientId ? <PortalHome patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;

@@ -68,6 +68,7 @@ function UserMenu() {
             <span className="muted small">{me.email}</span>
             <span className="role-pill">{me.role}</span>
           </div>
+          <a role="menuitem" className="menu-item" href="#/account" onClick={() => setOpen(false)}>Account security</a>{/* [sec] */}
           <button type="button" role="menuitem" className="menu-item" onClick={() => void logout()}>Sign out</button>
         </div>
       ) : null}

@@ -11,6 +11,10 @@ export type Route =
   | { name: 'messages'; threadId?: string; patientId?: string } // [tele]
   | { name: 'visit'; id: string } // [tele]
   | { name: 'guest-visit'; id: string; token: string } // [tele]
+  | { name: 'account' } // [sec]
+  | { name: 'forgot-password' } // [sec]
+  | { name: 'reset-password'; token: string } // [sec]
+  | { name: 'caregiver-invite'; token: string } // [sec]
   | { name: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -20,6 +24,13 @@ export function parseRoute(hash: string): Route {
   if (patient) return { name: 'patient', id: decodeURIComponent(patient[1]) };
   if (path === '/devices') return { name: 'devices' };
   if (path === '/admin') return { name: 'admin' };
+  // [sec] account security; signed-out pages: forgotten password, the emailed reset link, a caregiver invite
+  if (path === '/account') return { name: 'account' };
+  if (path === '/forgot-password') return { name: 'forgot-password' };
+  const reset = /^\/reset-password\/([A-Za-z0-9_-]+)\/?$/.exec(path);
+  if (reset) return { name: 'reset-password', token: reset[1] };
+  const invite = /^\/invite\/([A-Za-z0-9_-]+)\/?$/.exec(path);
+  if (invite) return { name: 'caregiver-invite', token: invite[1] };
   if (path === '/alerts') return { name: 'alerts' }; // [alerts]
   if (path === '/alerts/rules') return { name: 'alert-rules' }; // [alerts]
   // [tele] messages, video visits, guest links
@@ -53,6 +64,10 @@ export function href(route: Route): string {
     case 'messages': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/messages${route.threadId ? `/${encodeURIComponent(route.threadId)}` : ''}`; // [tele]
     case 'visit': return `#/visits/${encodeURIComponent(route.id)}`; // [tele]
     case 'guest-visit': return `#/join/${encodeURIComponent(route.id)}/${route.token}`; // [tele]
+    case 'account': return '#/account'; // [sec]
+    case 'forgot-password': return '#/forgot-password';
+    case 'reset-password': return `#/reset-password/${route.token}`;
+    case 'caregiver-invite': return `#/invite/${route.token}`;
     case 'not-found': return `#${route.path}`;
   }
 }

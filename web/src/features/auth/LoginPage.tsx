@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api/client.ts';
 import type { DemoInfo, Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
+import { passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
 
 export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [email, setEmail] = useState('');
@@ -31,6 +32,19 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     }
   };
 
+  // A discoverable passkey signs in without a password (it verifies the person: PIN or biometric).
+  const passkey = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const { user } = await signInWithPasskey();
+      onSignedIn({ ...user, stage: 'full' });
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 ? 'That passkey was not accepted. Sign in with your password instead.' : passkeyProblem(err));
+      setBusy(false);
+    }
+  };
+
   const fill = (l: { email: string; password: string }) => {
     setEmail(l.email);
     setPassword(l.password);
@@ -55,6 +69,11 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email || !password}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {passkeysSupported() ? (
+          <button type="button" className="btn btn-block passkey-btn" onClick={() => void passkey()} disabled={busy}>
+            Sign in with a passkey
+          </button>
+        ) : null}
         {demo ? (
           <div className="demo-hint">
             <span className="muted">Demo logins (click to fill in):</span>

@@ -3,6 +3,7 @@ import QRCode from 'qrcode';
 import { api, ApiError } from '../../api/client.ts';
 import type { Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
+import { addPasskey, passkeyApi, passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
 
 /**
  * The second step of signing in (ONC §170.315(d)(13)): the 6-digit code from an authenticator app, or one of
@@ -12,6 +13,23 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
   const [code, setCode] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [factors, setFactors] = useState<{ totp: boolean; passkeys: number } | null>(null);
+  useEffect(() => {
+    let live = true;
+    passkeyApi.status().then((s) => live && setFactors(s), () => undefined);
+    return () => { live = false; };
+  }, []);
+  const passkey = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await signInWithPasskey();
+      onDone({ ...r.user, stage: 'full' });
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 && /password first/.test(err.message) ? 'This sign-in took too long. Start again.' : passkeyProblem(err));
+      setBusy(false);
+    }
+  };
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -29,13 +47,21 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
       <form className="login-card" onSubmit={submit} noValidate aria-labelledby="mfa-title">
         <Logo size={36} />
         <h1 id="mfa-title">Two-step sign-in</h1>
-        <p className="muted">Enter the 6-digit code from your authenticator app for {me.email}, or one of your recovery codes.</p>
+        {factors && factors.passkeys > 0 && passkeysSupported() ? (
+          <>
+            <p className="muted">Confirm it’s you, {me.email}, with your passkey.</p>
+            <button type="button" className="btn btn-primary btn-block" onClick={() => void passkey()} disabled={busy} autoFocus>Use a passkey</button>
+            <p className="muted small">Or enter {factors.totp ? 'the 6-digit code from your authenticator app or ' : ''}one of your recovery codes:</p>
+          </>
+        ) : (
+          <p className="muted">Enter the 6-digit code from your authenticator app for {me.email}, or one of your recovery codes.</p>
+        )}
         <label className="field">
           <span>Code</span>
           <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus aria-invalid={!!error} maxLength={20} />
         </label>
         {error ? <p className="form-error" role="alert">{error}</p> : null}
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy || code.trim().length < 6}>{busy ? 'Checking…' : 'Verify'}</button>
+        <button type="submit" className={`btn btn-block ${factors?.passkeys ? '' : 'btn-primary'}`} disabled={busy || code.trim().length < 6}>{busy ? 'Checking…' : 'Verify'}</button>
         <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>Use another account</button>
       </form>
     </main>
@@ -65,6 +91,19 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
     return () => { live = false; };
   }, []);
 
+  const passkey = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await addPasskey('Passkey');
+      if (r.recoveryCodes) setRecovery(r.recoveryCodes);
+      else onDone({ ...me, stage: 'full' });
+    } catch (err) {
+      setError(passkeyProblem(err));
+    } finally {
+      setBusy(false);
+    }
+  };
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -113,6 +152,12 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
         </label>
         {error ? <p className="form-error" role="alert">{error}</p> : null}
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !setup || code.trim().length !== 6}>{busy ? 'Checking…' : 'Turn on two-step sign-in'}</button>
+        {passkeysSupported() ? (
+          <>
+            <p className="muted small">Or use this device’s fingerprint, face or screen lock, or a security key:</p>
+            <button type="button" className="btn btn-block" onClick={() => void passkey()} disabled={busy}>Use a passkey instead</button>
+          </>
+        ) : null}
         <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>Sign out</button>
       </form>
     </main>
