@@ -501,7 +501,11 @@ function createServerServices(
     cipher: s.cipher,
     logger: s.logger,
     clock: s.clock,
-    writes: { patientService: s.patientService, storeReadings: (rows) => s.ingest.storeDerived(rows) },
+    writes: {
+      patientService: s.patientService,
+      storeReadings: (rows) => s.ingest.storeDerived(rows),
+      storeReadingsIn: (tx, rows) => s.ingest.storeIn(tx, rows),
+    },
     baseUrl: () => d.baseUrl() + '/fhir/R4',
     publicBase: d.baseUrl,
     userById: (id) => s.auth.userById(id),

@@ -1,26 +1,32 @@
 /**
- * SMART App Launch 2.x scopes (§scopes-and-launch-context): `patient/Observation.rs`, `user/*.rs`, and the
- * v1 forms `patient/*.read`. Vigil's FHIR API reads, so only read (r) and search (s) can be granted; a
- * request for more is granted the read part and the token response says exactly what was granted.
+ * SMART App Launch 2.x scopes (§scopes-and-launch-context): `patient/Observation.rs`, `patient/Observation.cu`,
+ * `user/*.cruds`, and the v1 forms `patient/*.read` (= rs) and `user/*.write` (= cud). Vigil's FHIR API does
+ * create (c), read (r), update (u) and search (s), never delete, so `d` is not granted; the token response
+ * says exactly what was granted. A write also needs the user's own right to it (auth/access.ts): a scope
+ * only ever narrows what the user may do.
  */
 
-export type Interaction = 'read' | 'search';
+export type Interaction = 'create' | 'read' | 'update' | 'search';
 
 export interface ScopeGrant {
   context: 'patient' | 'user';
   type: string; // a resource type or '*'
+  create: boolean;
   read: boolean;
+  update: boolean;
   search: boolean;
 }
 
-export const SUPPORTED_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', 'patient/*.rs', 'user/*.rs', 'patient/*.read', 'user/*.read'];
+export const SUPPORTED_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', 'patient/*.rs', 'user/*.rs', 'patient/*.crus', 'user/*.crus', 'patient/*.read', 'user/*.read', 'patient/*.write', 'user/*.write'];
 const SPECIAL = new Set(['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access']);
 
 export function parseScope(s: string): ScopeGrant | null {
   const m = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|[cruds]+)$/.exec(s);
   if (!m || m[1] === 'system') return null;
-  const perms = m[3] === 'read' || m[3] === '*' ? 'rs' : m[3] === 'write' ? '' : m[3];
-  return { context: m[1] as 'patient' | 'user', type: m[2], read: perms.includes('r'), search: perms.includes('s') };
+  // v2 letters must come in the order c r u d s, each at most once (App Launch 2.x §scopes-for-requesting-fhir-resources).
+  if (!['read', 'write', '*'].includes(m[3]) && !/^c?r?u?d?s?$/.test(m[3])) return null;
+  const perms = m[3] === 'read' ? 'rs' : m[3] === 'write' ? 'cud' : m[3] === '*' ? 'cruds' : m[3];
+  return { context: m[1] as 'patient' | 'user', type: m[2], create: perms.includes('c'), read: perms.includes('r'), update: perms.includes('u'), search: perms.includes('s') };
 }
 
 /** The part of a requested scope string this server grants, as a scope string (v2 spelling for resources). */
@@ -30,7 +36,8 @@ export function grantScopes(requested: string): string[] {
     if (SPECIAL.has(s)) out.push(s);
     else {
       const g = parseScope(s);
-      if (g && (g.read || g.search)) out.push(`${g.context}/${g.type}.${g.read ? 'r' : ''}${g.search ? 's' : ''}`);
+      const letters = g ? `${g.create ? 'c' : ''}${g.read ? 'r' : ''}${g.update ? 'u' : ''}${g.search ? 's' : ''}` : '';
+      if (g && letters) out.push(`${g.context}/${g.type}.${letters}`);
     }
   }
   return [...new Set(out)];
@@ -39,7 +46,9 @@ export function grantScopes(requested: string): string[] {
 export function allows(scopes: string[], type: string, interaction: Interaction): boolean {
   return scopes.some((s) => {
     const g = parseScope(s);
-    return !!g && (g.type === '*' || g.type === type) && (interaction === 'read' ? g.read : g.search);
+    // A patient-context grant acts on the launch patient's data: it never registers a new Patient.
+    if (g && interaction === 'create' && type === 'Patient' && g.context === 'patient') return false;
+    return !!g && (g.type === '*' || g.type === type) && g[interaction];
   });
 }
 

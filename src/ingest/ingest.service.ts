@@ -264,6 +264,16 @@ export function createIngestService(deps: {
       }
     },
 
+    /**
+     * Readings written inside the caller's transaction (a FHIR transaction Bundle: all entries or none), not
+     * through the batch writer. `committed()` must be called after COMMIT: it emits `readings.stored`.
+     */
+    async storeIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }> {
+      const readings = await deps.readings.insertBatch(tx, rows);
+      if (deps.announce && readings.length) await deps.announce(tx, readings.map((r) => r.id), []);
+      return { readings, committed: () => void (readings.length && deps.events.emit('readings.stored', readings)) };
+    },
+
     reject,
     stats: () => ({ ...counters, ...writer.stats() }),
     /** Resolves when every message received so far is written (or refused); used before monitoring stops. */

@@ -49,8 +49,9 @@ const toPatient = (r: PatientRow): Patient => ({
 
 export function createPatientsRepository(db: Db) {
   return {
-    async insert(p: { id: string; name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> }) {
-      await db.query('INSERT INTO patients (id, name, birth_date, sex, mrn, settings) VALUES ($1, $2, $3, $4, $5, $6)', [
+    /** `q`: a transaction to write in (a FHIR transaction Bundle), else the pool. */
+    async insert(p: { id: string; name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> }, q: Queryable = db) {
+      await q.query('INSERT INTO patients (id, name, birth_date, sex, mrn, settings) VALUES ($1, $2, $3, $4, $5, $6)', [
         p.id,
         p.name,
         p.birthDate ?? null,
@@ -104,8 +105,8 @@ export function createPatientsRepository(db: Db) {
         [ids],
       );
     },
-    async addToCareTeam(patientId: string, practitionerId: string, role = 'clinician') {
-      await db.query(
+    async addToCareTeam(patientId: string, practitionerId: string, role = 'clinician', q: Queryable = db) {
+      await q.query(
         'INSERT INTO care_team_members (patient_id, practitioner_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
         [patientId, practitionerId, role],
       );

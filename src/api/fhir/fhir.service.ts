@@ -6,11 +6,14 @@ import type { Resource } from './mapping.ts';
 import { fromFhirId } from './ids.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
 import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
-import type { FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
+import type { CreateOptions, FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
+import type { Interaction as ScopeInteraction } from '../../auth/smart-scopes.ts';
+import type { Db } from '../../platform/db.ts';
+import { createBundleRunner, type Query } from './bundle.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary } from './search/subsetting.ts';
 
-export type Query = Record<string, string | string[] | undefined>;
+export type { Query };
 
 const REVINCLUDE_MAX = 1000;
 
@@ -29,52 +32,10 @@ function asResource(body: unknown, type: string): Record<string, unknown> {
   return r;
 }
 
-interface Step {
-  index: number;
-  method: 'GET' | 'POST' | 'PUT';
-  url: string;
-  type: string;
-  id?: string;
-  query?: Query;
-  resource?: unknown;
-  ifNoneExist?: string;
-  ifMatch?: string;
-}
-
-/** One Bundle entry's request (R4 Bundle.entry.request), checked before anything runs. */
-function planEntry(e: unknown, index: number): Step {
-  // Entries are untrusted JSON: every field is checked for its type here, so a wrong one is a 400 naming the
-  // entry (an object as ifNoneExist used to reach .replace() and answer 500).
-  const entry = (e !== null && typeof e === 'object' ? e : {}) as { request?: unknown; fullUrl?: unknown; resource?: unknown };
-  const req = (entry.request !== null && typeof entry.request === 'object' ? entry.request : {}) as { method?: unknown; url?: unknown; ifNoneExist?: unknown; ifMatch?: unknown };
-  const method = req.method;
-  const url = typeof req.url === 'string' ? req.url.replace(/^\//, '') : '';
-  if (method !== 'GET' && method !== 'POST' && method !== 'PUT') throw badRequest(`entry ${index}: request.method must be GET, POST or PUT (got ${JSON.stringify(method ?? null)})`);
-  const optionalString = (v: unknown, name: string): string | undefined => {
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') throw badRequest(`entry ${index}: request.${name} must be a string`);
-    return v;
-  };
-  const ifNoneExist = optionalString(req.ifNoneExist, 'ifNoneExist');
-  const ifMatch = optionalString(req.ifMatch, 'ifMatch');
-  const [path, qs] = url.split('?');
-  const [type, id, ...rest] = path.split('/');
-  if (!type || rest.length) throw badRequest(`entry ${index}: request.url must be [type], [type]/[id] or [type]?[query] (got ${JSON.stringify(url)})`);
-  if (method === 'PUT' && !id) throw badRequest(`entry ${index}: PUT needs [type]/[id] (conditional update is not supported)`);
-  if (method === 'POST' && id) throw badRequest(`entry ${index}: POST goes to [type]`);
-  // A urn:uuid fullUrl is a placeholder id; references to it are not resolved (docs/fhir.md).
-  return { index, method, url, type, id, query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {}, resource: entry.resource, ifNoneExist, ifMatch };
-}
-
 function toStatus(err: unknown): { status: number; message: string } {
   if (err instanceof NotSupported) return { status: err.status, message: err.message };
   if (err instanceof AppError) return { status: err.status, message: err.message };
   throw err;
-}
-
-function failure(err: unknown) {
-  const e = toStatus(err);
-  return { response: { status: String(e.status), outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: e.status === 404 ? 'not-found' : e.status === 405 || e.status === 501 ? 'not-supported' : e.status === 412 || e.status === 409 ? 'conflict' : e.status === 403 ? 'forbidden' : 'invalid', diagnostics: e.message }] } } };
 }
 
 /** An interaction the server (or this type) does not do: 405 or 501 with issue code not-supported, never a 404. */
@@ -91,7 +52,7 @@ export class NotSupported extends Error {
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-export function createFhirService(deps: { registry: FhirRegistry; version: string; access?: AccessPolicy; patients?: PatientsRepository; versions?: VersionStore; security?: () => Record<string, unknown>; clock?: Clock }) {
+export function createFhirService(deps: { registry: FhirRegistry; db?: Db; version: string; access?: AccessPolicy; patients?: PatientsRepository; versions?: VersionStore; security?: () => Record<string, unknown>; clock?: Clock }) {
   const clock = deps.clock ?? systemClock;
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
@@ -105,9 +66,10 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
   /** A write's answer: the resource, and whether it was created (201) or found by If-None-Exist / updated (200). */
   type Written = { status: 200 | 201; resource: Resource };
 
-  async function prepareCreate(ctx: FhirContext, type: string, body: unknown, ifNoneExist?: string): Promise<{ existing?: Resource; write?: PreparedWrite }> {
+  async function prepareCreate(ctx: FhirContext, type: string, body: unknown, ifNoneExist?: string, opts?: CreateOptions): Promise<{ existing?: Resource; write?: PreparedWrite }> {
     const p = provider(type);
     requireInteraction(p, 'create', 'create');
+    scoped(ctx, type, 'create');
     const resource = asResource(body, type);
     if (resource.id !== undefined) delete resource.id; // R4 §3.1.0.5: the server assigns the id on create
     if (ifNoneExist !== undefined) {
@@ -118,7 +80,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       if (found.resources.length > 1) throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
       if (found.resources.length === 1) return { existing: found.resources[0] };
     }
-    if (p.prepareCreate) return { write: await p.prepareCreate(ctx, resource) };
+    if (p.prepareCreate) return { write: await p.prepareCreate(ctx, resource, opts) };
     if (p.create) return { write: { commit: () => p.create!(ctx, resource) } };
     throw new NotSupported(405, `create is not supported for ${type}`);
   }
@@ -126,6 +88,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
   async function prepareUpdate(ctx: FhirContext, type: string, id: string, body: unknown, ifMatch?: string): Promise<PreparedWrite> {
     const p = provider(type);
     requireInteraction(p, 'update', 'update');
+    scoped(ctx, type, 'update');
     return p.prepareUpdate!(ctx, id, asResource(body, type), parseIfMatch(ifMatch));
   }
 
@@ -158,23 +121,8 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
     return { resources: out, truncated };
   }
 
-  type Respond = (status: string, r?: Resource) => unknown;
-  /** A Bundle entry made ready: checked (and for writes authorised) now, run by the returned function. */
-  async function prepareStep(ctx: FhirContext, step: Step, respond: Respond): Promise<() => Promise<unknown>> {
-    if (step.method === 'GET') {
-      provider(step.type);
-      return async () => (step.id ? respond('200 OK', await service.read(ctx, step.type, step.id)) : { resource: await service.search(ctx, step.type, step.query ?? {}, true), response: { status: '200 OK' } });
-    }
-    if (step.method === 'POST') {
-      const prepared = await prepareCreate(ctx, step.type, step.resource, step.ifNoneExist);
-      return async () => (prepared.existing ? respond('200 OK', prepared.existing) : respond('201 Created', await prepared.write!.commit()));
-    }
-    const prepared = await prepareUpdate(ctx, step.type, step.id!, step.resource, step.ifMatch);
-    return async () => respond('200 OK', await prepared.commit());
-  }
-  const runStep = async (ctx: FhirContext, step: Step, respond: Respond) => (await prepareStep(ctx, step, respond))();
-  /** A SMART app's token must carry a scope for this (type, read|search); the access policy decides. */
-  const scoped = (ctx: FhirContext, type: string, i: 'read' | 'search') => deps.access?.assertScope(ctx.principal, type, i);
+  /** A SMART app's token must carry a scope for this (type, interaction); the access policy decides. */
+  const scoped = (ctx: FhirContext, type: string, i: ScopeInteraction) => deps.access?.assertScope(ctx.principal, type, i);
 
   function searchBundle(ctx: FhirContext, p: ResourceProvider, req: SearchRequest, result: SearchResult) {
     const type = p.type;
@@ -199,6 +147,22 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       ],
     };
   }
+
+  const bundles = createBundleRunner({
+    db: deps.db,
+    provider,
+    prepareCreate,
+    prepareUpdate,
+    read: (ctx, type, id) => service.read(ctx, type, id),
+    search: (ctx, type, query, strict) => service.search(ctx, type, query, strict),
+    async find(ctx, type, query, count) {
+      const p = provider(type);
+      requireInteraction(p, 'search-type', 'search');
+      scoped(ctx, type, 'search');
+      return (await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count, total: 'none' })).resources;
+    },
+    toStatus,
+  });
 
   const service = {
     async read(ctx: FhirContext, type: string, id: string) {
@@ -259,43 +223,8 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
       return { status: 200, resource: await (await prepareUpdate(ctx, type, id, body, ifMatch)).commit() };
     },
 
-    /**
-     * batch / transaction Bundles (R4 §3.1.0.11). A batch runs each entry on its own and answers each. A
-     * transaction first prepares every entry (parse, authorise, If-Match, If-None-Exist) and writes nothing if
-     * any fails; then it writes them in order. Entries: POST (create), PUT (update), GET (read or search).
-     */
-    async bundle(ctx: FhirContext, body: unknown) {
-      const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
-      if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction')) throw badRequest('POST [base] takes a Bundle of type batch or transaction');
-      const entries: unknown[] = Array.isArray(b.entry) ? b.entry : [];
-      if (entries.length > 1000) throw badRequest(`a Bundle may carry at most 1000 entries (got ${entries.length})`);
-      const steps = entries.map((e, i) => planEntry(e, i));
-      const respond = (status: string, r?: Resource) => ({ ...(r ? { fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r } : {}), response: { status, ...(r ? { location: `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`, etag: `W/"${r.meta?.versionId ?? '1'}"`, lastModified: r.meta?.lastUpdated } : {}) } });
-      if (b.type === 'batch') {
-        const out = [];
-        for (const step of steps) {
-          try {
-            out.push(await runStep(ctx, step, respond));
-          } catch (err) {
-            out.push(failure(err));
-          }
-        }
-        return { resourceType: 'Bundle', type: 'batch-response', entry: out };
-      }
-      // transaction: prepare all, then write all.
-      const prepared: Array<() => Promise<unknown>> = [];
-      for (const step of steps) {
-        try {
-          prepared.push(await prepareStep(ctx, step, respond));
-        } catch (err) {
-          const e = toStatus(err);
-          throw Object.assign(new AppError(e.status === 412 ? 'PRECONDITION_FAILED' : e.status === 404 ? 'NOT_FOUND' : e.status === 403 ? 'FORBIDDEN' : e.status === 422 ? 'PAYLOAD_REJECTED' : e.status === 409 ? 'CONFLICT' : 'BAD_REQUEST', `transaction refused, nothing was written: entry ${step.index} (${step.method} ${step.url}): ${e.message}`), { fhirStatus: e.status });
-        }
-      }
-      const out = [];
-      for (const run of prepared) out.push(await run());
-      return { resourceType: 'Bundle', type: 'transaction-response', entry: out };
-    },
+    /** batch / transaction Bundles (bundle.ts). */
+    bundle: (ctx: FhirContext, body: unknown) => bundles.run(ctx, body),
 
     async search(ctx: FhirContext, type: string, query: Query, strict: boolean) {
       const p = provider(type);
@@ -356,7 +285,7 @@ export function createFhirService(deps: { registry: FhirRegistry; version: strin
             mode: 'server',
             security: security ?? deps.security?.() ?? { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
             operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
-            interaction: [{ code: 'batch' }, { code: 'transaction', documentation: 'Every entry is checked (parsed, authorised, If-Match, If-None-Exist) before any is written; urn:uuid references between entries are not resolved' }],
+            interaction: [{ code: 'batch' }, { code: 'transaction', documentation: 'All or nothing in one database transaction: every entry is checked (parsed, authorised, If-Match, If-None-Exist, references) before any is written; then POST, PUT in one transaction, then GET. urn:uuid references to created Patients are rewritten to their ids; conditional references (Type?search) must match one resource' }],
             resource: [...deps.registry.all().map((p) => ({
               type: p.type,
               ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { AuditService } from '../../audit/audit.service.ts';
-import type { Db } from '../../platform/db.ts';
+import type { Db, Queryable } from '../../platform/db.ts';
 import type { DevicesRepository } from '../../store/devices.repository.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
 import { createFhirService } from './fhir.service.ts';
@@ -44,7 +44,12 @@ export function createFhirModule(deps: {
   /** Seals stored versions with the patient's data key (versions.ts). */
   cipher: PatientCipher;
   /** FHIR writes: Patient create goes through the patient service, Observation create through ingest. */
-  writes?: { patientService: PatientService; storeReadings(rows: NewReading[]): Promise<StoredReading[]> };
+  writes?: {
+    patientService: PatientService;
+    storeReadings(rows: NewReading[]): Promise<StoredReading[]>;
+    /** Readings inside a transaction Bundle's database transaction (ingest.storeIn). */
+    storeReadingsIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }>;
+  };
   /** The FHIR base URL and the server's public URL (known once HTTP listens). */
   baseUrl: () => string;
   publicBase: () => string;
@@ -63,11 +68,12 @@ export function createFhirModule(deps: {
       audit: deps.audit,
       store: createObservationStore(deps.db),
       include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.devices, ids) },
-      write: deps.writes ? { storeReadings: deps.writes.storeReadings, devices: deps.devices, versions, clock: deps.clock ?? systemClock } : undefined,
+      write: deps.writes ? { storeReadings: deps.writes.storeReadings, storeIn: deps.writes.storeReadingsIn, devices: deps.devices, versions, clock: deps.clock ?? systemClock } : undefined,
     }),
   );
   const service = createFhirService({
     registry,
+    db: deps.db,
     version: deps.version,
     access: deps.access,
     patients: deps.patients,

@@ -1,4 +1,5 @@
 import type { Principal } from '../../domain/types.ts';
+import type { Queryable } from '../../platform/db.ts';
 import type { Resource } from './mapping.ts';
 import type { SearchRequest, SearchSpec } from './search/params.ts';
 
@@ -47,14 +48,33 @@ export interface ResourceProvider {
    * parses, authorises and checks (If-Match) without changing anything; `commit` writes, records the version
    * (versions.ts) and audits. `ifMatch` is the version the client last saw (412 when it is not current).
    */
-  prepareCreate?(ctx: FhirContext, resource: Record<string, unknown>): Promise<PreparedWrite>;
+  prepareCreate?(ctx: FhirContext, resource: Record<string, unknown>, opts?: CreateOptions): Promise<PreparedWrite>;
+  /**
+   * A new logical id for a create, chosen before anything is written: in a transaction Bundle, `urn:uuid:`
+   * references to the entry are rewritten to it (R4 §3.1.0.11.2). Types whose ids the database assigns
+   * (Observation) have none, so other entries cannot reference them.
+   */
+  newId?(): string;
   /** A one-step create (checked and written together); in a transaction Bundle it is checked only when written. */
   create?(ctx: FhirContext, resource: unknown): Promise<Resource>;
   prepareUpdate?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: number): Promise<PreparedWrite>;
 }
 
+export interface CreateOptions {
+  /** The id from `newId()` (transaction Bundles). */
+  id?: string;
+  /** `Type/id` of resources the same transaction creates before this one (not yet in the database). */
+  pending?: ReadonlySet<string>;
+}
+
 export interface PreparedWrite {
   commit(): Promise<Resource>;
+  /**
+   * The same write inside the caller's database transaction (a transaction Bundle: all entries or none). It
+   * may only use `tx` (on PGlite any other query would wait for the open transaction). It resolves to what
+   * runs after COMMIT (events, stored version copies), which gives the resource.
+   */
+  inTransaction?(tx: Queryable): Promise<() => Promise<Resource>>;
 }
 
 export function createFhirRegistry() {

@@ -7,6 +7,7 @@ import type { DevicesRepository } from '../../../store/devices.repository.ts';
 import { toFhirId } from '../ids.ts';
 import type { VersionStore } from '../versions.ts';
 import type { Clock } from '../../../platform/clock.ts';
+import type { Queryable } from '../../../platform/db.ts';
 import { observationToReadings } from './observation-input.ts';
 import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
 import type { FhirContext, ResourceProvider } from '../registry.ts';
@@ -31,7 +32,11 @@ export function observationProvider(deps: {
   /** For `_include=Observation:patient` / `:device`: resources by internal id, already access-checked by scope. */
   include: { patients(ids: string[]): Promise<Resource[]>; devices(ids: string[]): Promise<Resource[]> };
   /** FHIR create: the ingest path's durable batch (ingest.storeDerived), which emits readings.stored for alerts and NEWS2. */
-  write?: { storeReadings(rows: NewReading[]): Promise<StoredReading[]>; devices: DevicesRepository; versions: VersionStore; clock: Clock };
+  write?: {
+    storeReadings(rows: NewReading[]): Promise<StoredReading[]>;
+    /** The same inside a transaction Bundle's database transaction (ingest.storeIn); `committed()` after COMMIT. */
+    storeIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }>;
+    devices: DevicesRepository; versions: VersionStore; clock: Clock };
 }): ResourceProvider {
   const write = deps.write;
   async function hydrate(rows: ObservationRow[]): Promise<Resource[]> {
@@ -139,28 +144,46 @@ export function observationProvider(deps: {
      * BP panel with its two components). It is stored through the ingest path, so alerts and NEWS2 see it as
      * they see a device's; who posted it is kept with its version (provenance) and in the audit log.
      */
-    async prepareCreate(ctx, body) {
+    async prepareCreate(ctx, body, opts) {
       if (!write) throw new AppError('FORBIDDEN', 'Observation create is not enabled here');
       const parsed = observationToReadings(body, 0);
       if (typeof parsed === 'string') throw new AppError('PAYLOAD_REJECTED', `Observation: ${parsed}`);
       const patientId = parsed[0].patient;
-      await deps.access.assertCanManagePatient(ctx.principal, patientId);
+      // A patient created earlier in the same transaction Bundle is not in the database yet: its creator (staff,
+      // checked by Patient's create) manages it. Any other patient is checked by the access policy.
+      const pendingPatient = opts?.pending?.has(`Patient/${toFhirId(patientId)}`) ?? false;
+      if (!pendingPatient) await deps.access.assertCanManagePatient(ctx.principal, patientId);
       const deviceId = parsed[0].device ?? null;
       if (deviceId) {
-        const d = await write.devices.byId(deviceId);
+        const d = pendingPatient ? null : await write.devices.byId(deviceId);
         if (!d || d.patientId !== patientId) throw new AppError('PAYLOAD_REJECTED', `Observation.device: Device/${toFhirId(deviceId)} is not a device of this patient`);
       }
       // A clock a few minutes fast is tolerated; a reading from the future is not (it would sort above all others).
       if (parsed[0].ts > write.clock.now() + 5 * 60_000) throw new AppError('PAYLOAD_REJECTED', 'Observation.effective[x] is in the future');
+      const rows = parsed.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null }));
+      const branch = parsed.length === 2 ? ('b' as const) : ('r' as const);
+      /** After the readings are durable: the resource as served, its version copy (who posted it: provenance). */
+      const finish = async (firstReadingId: string) => {
+        const stored = await deps.store.page({ patientIds: [patientId], ids: [[{ branch, n: firstReadingId }]] }, { key: 'date', desc: false }, 1);
+        const r = (await hydrate(stored))[0];
+        await write.versions.record({ type: 'Observation', id: r.id, patientId, method: 'POST', actorUserId: ctx.principal.userId, resource: r });
+        return r;
+      };
+      const audit = (id: string) => ({ actor: ctx.principal, action: 'fhir.create', entityType: 'Observation', entityId: id, patientId, details: { code: parsed.map((x) => x.code) } });
       return {
         async commit() {
-          const stored = await write.storeReadings(parsed.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null })));
-          const id = { branch: parsed.length === 2 ? ('b' as const) : ('r' as const), n: stored[0].id };
-          const rows = await deps.store.page({ patientIds: [patientId], ids: [[id]] }, { key: 'date', desc: false }, 1);
-          const r = (await hydrate(rows))[0];
-          await write.versions.record({ type: 'Observation', id: r.id, patientId, method: 'POST', actorUserId: ctx.principal.userId, resource: r });
-          await deps.audit.record({ actor: ctx.principal, action: 'fhir.create', entityType: 'Observation', entityId: r.id, patientId, details: { code: parsed.map((x) => x.code) } });
+          const stored = await write.storeReadings(rows);
+          const r = await finish(stored[0].id);
+          await deps.audit.record(audit(r.id));
           return r;
+        },
+        async inTransaction(tx) {
+          const { readings, committed } = await write.storeIn(tx, rows);
+          await deps.audit.recordIn(tx, audit(observationId(branch, readings[0].id)));
+          return async () => {
+            committed();
+            return finish(readings[0].id);
+          };
         },
       };
     },

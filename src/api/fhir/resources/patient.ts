@@ -1,12 +1,13 @@
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
-import type { Db } from '../../../platform/db.ts';
+import type { Db, Queryable } from '../../../platform/db.ts';
+import { newId } from '../../../platform/ids.ts';
 import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import type { PatientService } from '../../../patients/patient.service.ts';
 import type { VersionStore } from '../versions.ts';
 import { systemClock, type Clock } from '../../../platform/clock.ts';
 import type { Patient, PatientsRepository } from '../../../store/patients.repository.ts';
-import { fromFhirId } from '../ids.ts';
+import { fromFhirId, toFhirId } from '../ids.ts';
 import { patientResource, SYSTEM_MRN, SYSTEM_PATIENT_ID } from '../mapping.ts';
 import type { ResourceProvider } from '../registry.ts';
 import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
@@ -68,19 +69,31 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       return patientResource(p);
     },
 
-    /** FHIR create: staff register a patient exactly as POST /api/v1/patients does (a clinician's joins their care team). */
-    async prepareCreate(ctx, body) {
+    newId: () => toFhirId(newId('pat')),
+
+    /**
+     * FHIR create: staff register a patient as POST /api/v1/patients does (a clinician's joins their care
+     * team), in one transaction with its audit entries; the stored version copy follows the commit.
+     */
+    async prepareCreate(ctx, body, opts) {
       deps.access.assertStaff(ctx.principal);
       const input = patientInput(body);
-      const service = deps.patientService!;
-      return {
-        async commit() {
-          const { id } = await service.createFor(ctx.principal, input).catch(uniqueMrn);
+      const id = opts?.id ? fromFhirId(opts.id) : newId('pat');
+      const practitionerId = deps.access.careTeamOfCreator(ctx.principal);
+      const inTransaction = async (tx: Queryable) => {
+        await deps.patients.insert({ id, ...input }, tx).catch(uniqueMrn);
+        await deps.audit.recordIn(tx, { actor: ctx.principal, action: 'patient.create', entityType: 'Patient', entityId: id, patientId: id, details: { via: 'fhir' } });
+        if (practitionerId) {
+          await deps.patients.addToCareTeam(id, practitionerId, 'clinician', tx);
+          await deps.audit.recordIn(tx, { actor: ctx.principal, action: 'careteam.add', entityType: 'Patient', entityId: id, patientId: id, details: { practitionerId } });
+        }
+        return async () => {
           const r = patientResource((await deps.patients.byId(id))!);
           await deps.versions.record({ type: 'Patient', id, patientId: id, method: 'POST', actorUserId: ctx.principal.userId, resource: r });
           return r;
-        },
+        };
       };
+      return { inTransaction, commit: async () => (await deps.db.transaction(inTransaction))() };
     },
 
     /** FHIR update (R4 §3.1.0.4): the demographics, by those who may manage the patient; version +1, the old one kept. */
@@ -93,24 +106,21 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       const input = patientInput(body);
       const version = current.version ?? 1;
       if (ifMatch !== undefined && ifMatch !== version) throw new AppError('PRECONDITION_FAILED', `If-Match names version ${ifMatch}, but Patient/${id} is at version ${version}: read it again and re-apply the change`);
-      return {
-        async commit() {
-          const at = (deps.clock ?? systemClock).now();
-          const next = patientResource({ ...current, ...input, version: version + 1, updatedAt: at });
-          const sealedNext = await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'PUT', actorUserId: ctx.principal.userId, resource: next });
-          // The version before the first FHIR update is kept too, so vread of every earlier version works.
-          const snapshot = (await deps.versions.has('Patient', internal)) ? null : await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'SNAPSHOT', actorUserId: null, resource: patientResource(current) });
-          await deps.db
-            .transaction(async (tx) => {
-              if (!(await deps.patients.updateDemographics(tx, internal, input, version, at))) throw new AppError('PRECONDITION_FAILED', `Patient/${id} changed meanwhile (it is no longer at version ${version}): read it again`);
-              if (snapshot) await deps.versions.insert(tx, snapshot);
-              await deps.versions.insert(tx, sealedNext);
-            })
-            .catch(uniqueMrn);
-          await deps.audit.record({ actor: ctx.principal, action: 'fhir.update', entityType: 'Patient', entityId: internal, patientId: internal, details: { version: version + 1 } });
-          return next;
-        },
+      // Sealing reads the patient's key, so it happens here, before any transaction is open.
+      const at = (deps.clock ?? systemClock).now();
+      const next = patientResource({ ...current, ...input, version: version + 1, updatedAt: at });
+      const sealedNext = await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'PUT', actorUserId: ctx.principal.userId, resource: next });
+      // The version before the first FHIR update is kept too, so vread of every earlier version works.
+      const snapshot = (await deps.versions.has('Patient', internal)) ? null : await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'SNAPSHOT', actorUserId: null, resource: patientResource(current) });
+      const inTransaction = async (tx: Queryable) => {
+        const updated = await deps.patients.updateDemographics(tx, internal, input, version, at).catch(uniqueMrn);
+        if (!updated) throw new AppError('PRECONDITION_FAILED', `Patient/${id} changed meanwhile (it is no longer at version ${version}): read it again`);
+        if (snapshot) await deps.versions.insert(tx, snapshot);
+        await deps.versions.insert(tx, sealedNext);
+        await deps.audit.recordIn(tx, { actor: ctx.principal, action: 'fhir.update', entityType: 'Patient', entityId: internal, patientId: internal, details: { version: version + 1 } });
+        return async () => next;
       };
+      return { inTransaction, commit: async () => (await deps.db.transaction(inTransaction))() };
     },
 
     async searchType(ctx, req) {

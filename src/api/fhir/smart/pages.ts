@@ -42,7 +42,9 @@ function describe(scope: string): string {
   const g = parseScope(scope);
   if (!g) return scope;
   const what = g.type === '*' ? 'all records' : `${g.type} records`;
-  return `${g.read || g.search ? 'Read' : 'Use'} ${what} ${g.context === 'patient' ? 'of the chosen patient' : 'you can see'}`;
+  const verbs = [g.read || g.search ? 'read' : '', g.create ? 'add' : '', g.update ? 'change' : ''].filter(Boolean);
+  const said = verbs.length ? verbs.slice(0, -1).join(', ') + (verbs.length > 1 ? ' and ' : '') + verbs.at(-1) : 'use';
+  return `${said[0].toUpperCase()}${said.slice(1)} ${what} ${g.context === 'patient' ? 'of the chosen patient' : 'you can see'}`;
 }
 
 /** `choosesPatient`: staff pick the patient to share (auth/access.ts decides); a patient's app opens on themself. */

@@ -7,7 +7,7 @@ import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { PatientsRepository } from '../../../store/patients.repository.ts';
-import { allows, SUPPORTED_SCOPES } from '../../../auth/smart-scopes.ts';
+import { allows, SUPPORTED_SCOPES, type Interaction } from '../../../auth/smart-scopes.ts';
 import { SESSION_COOKIE } from '../../principal.ts';
 import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
@@ -17,7 +17,8 @@ import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
 /**
  * SMART App Launch 2.x endpoints: discovery (`/.well-known/smart-configuration`, public), the authorize
  * screen (sign-in, then consent with the patient to share), the token endpoint, and the JWKS for id_tokens.
- * SMART access tokens are honoured on GET /fhir/R4/{type}… only, for the types and interactions granted.
+ * SMART access tokens are honoured on /fhir/R4 only: reads, searches, creates, updates and Bundles, for the types and
+ * interactions granted (auth/smart-scopes.ts).
  */
 export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthService; access: AccessPolicy; patients: PatientsRepository; fhirBase: () => string; publicBase: () => string; secureCookies: boolean }) {
   // Browser apps on other origins call FHIR, the token endpoint and discovery with a bearer token (no cookies).
@@ -27,17 +28,29 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
   });
 
   app.addHook('onRequest', async (req) => {
-    if (req.principal || !req.url.startsWith('/fhir/R4/')) return;
+    const path = req.url.split('?')[0];
+    if (req.principal || !/^\/fhir\/R4(\/|$)/.test(path)) return;
     const header = req.headers.authorization;
     if (!header?.startsWith('Bearer vsa_')) return;
     const p = await deps.smart.principalFromAccessToken(header.slice(7).trim());
     if (!p) return;
-    // Read-only tokens: only GETs, and only on types the scopes name (routes served outside the registry too).
-    // A valid token without the scope is 403 (RFC 6750 §3.1 insufficient_scope), so apps do not refresh in vain.
-    const m = /^\/fhir\/R4\/([A-Z][A-Za-z]+)(\/[^?]*)?/.exec(req.url);
-    if (req.method !== 'GET' || !m) throw new AppError('FORBIDDEN', `a SMART app token can only read (${req.method} ${req.url.split('?')[0]} refused)`);
-    const interaction = m[2] && m[2] !== '/' ? 'read' : 'search';
-    if (!allows(p.smart!.scopes, m[1], interaction)) throw new AppError('FORBIDDEN', `the app's token has no scope for ${interaction} on ${m[1]} (granted: ${p.smart!.scopes.join(' ')})`);
+    // A batch/transaction Bundle: the FHIR service checks every entry against the scopes (fhir.service.ts `scoped`).
+    if (req.method === 'POST' && /^\/fhir\/R4\/?$/.test(path)) return void (req.principal = p);
+    // Otherwise the interaction is known from the route: only those a scope can grant, on the types it names
+    // (routes served outside the registry too). A valid token without the scope is 403 (RFC 6750 §3.1
+    // insufficient_scope), so apps do not refresh in vain. The FHIR service checks the scopes again.
+    const m = /^\/fhir\/R4\/([A-Z][A-Za-z]+)(\/[^/]+)?(\/.*)?$/.exec(path);
+    const interaction: Interaction | null = !m
+      ? null
+      : req.method === 'GET'
+        ? (m[2] && m[2] !== '/' ? 'read' : 'search')
+        : req.method === 'POST' && !m[2]
+          ? 'create'
+          : req.method === 'PUT' && m[2] && !m[3]
+            ? 'update'
+            : null;
+    if (!interaction) throw new AppError('FORBIDDEN', `a SMART app token can read, search, create and update FHIR resources (${req.method} ${path} refused)`);
+    if (!allows(p.smart!.scopes, m![1], interaction)) throw new AppError('FORBIDDEN', `the app's token has no scope for ${interaction} on ${m![1]} (granted: ${p.smart!.scopes.join(' ')})`);
     req.principal = p;
   });
 
