@@ -1,13 +1,7 @@
 import type { Role } from '../domain/types.ts';
-import { createLogger } from '../platform/logger.ts';
-import { openDatabase } from '../platform/db.ts';
-import { AppError } from '../platform/errors.ts';
-import { migrate } from '../store/migrate.ts';
-import { createServices } from '../app.ts';
-import { secureDataDir } from '../platform/data-dir.ts';
-import { loadSecrets } from '../platform/secrets.ts';
 import { CliError } from './command.ts';
 import { cliConfig, findRunningServer } from './runtime.ts';
+import { openOfflineServices } from './offline-services.ts';
 
 /**
  * The administrative operations CLI verbs need, carried out either through the running server's API (when
@@ -48,13 +42,8 @@ export async function openClinic(): Promise<Clinic> {
   const config = cliConfig();
   const server = await findRunningServer(config.dataDir);
   if (server) return remoteClinic(server.url, server.token);
-  await secureDataDir(config.dataDir);
-  const secrets = await loadSecrets(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
-    throw new CliError(err instanceof AppError ? err.message : `cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
-  });
-  await migrate(db);
-  const s = createServices(db, { logger: createLogger('warn'), secrets });
+  const offline = await openOfflineServices(config);
+  const s = offline.services;
   return {
     via: 'database',
     addUser: (u) => s.auth.createUser({ ...u, patientId: u.patientId ?? null }, 'cli'),
@@ -75,11 +64,7 @@ export async function openClinic(): Promise<Clinic> {
       if (!user?.practitionerId) throw new CliError(`${email} is not a clinician`);
       await s.patientService.assignClinician(patientId, user.practitionerId, 'cli');
     },
-    async close() {
-      await s.audit.flush();
-      await s.ingest.close();
-      await db.close();
-    },
+    close: () => offline.close(),
   };
 }
 

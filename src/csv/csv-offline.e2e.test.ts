@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../cli/run-captured.ts';
+import { openPgliteWorker } from '../platform/db.ts';
 
 describe('CSV import with no server running', () => {
   it('opens the database itself, and exports what it imported', async () => {
@@ -24,9 +25,21 @@ describe('CSV import with no server running', () => {
         '2026-01-02T03:04:05.000Z,8462-4,Diastolic blood pressure,79,mm[Hg],',
         '2026-01-02T03:04:05.000Z,2339-0,Glucose [Mass/volume] in Blood,109.8,mg/dL,',
       ]);
+      // The offline export goes through the same service as the HTTP one: an unknown patient is refused by
+      // name, and the disclosure is in the audit trail with the operator ('cli') as actor.
+      const missing = await runCliCaptured(['export', 'csv', '--patient', 'pat_nobody']);
+      expect(missing.code).not.toBe(0);
+      expect(missing.err).toMatch(/patient pat_nobody not found/);
+      const db = await openPgliteWorker(dataDir);
+      try {
+        const exports = await db.query<{ actor: string; patient_id: string }>("SELECT actor, patient_id FROM audit_log WHERE action = 'readings.export'");
+        expect(exports).toEqual([{ actor: 'cli', patient_id: id }]);
+      } finally {
+        await db.close();
+      }
     } finally {
       process.env = env;
       await rm(dataDir, { recursive: true, force: true });
     }
-  }, 180_000); // three CLI runs, each opening and migrating the embedded database
+  }, 240_000); // four CLI runs, each opening and migrating the embedded database
 });

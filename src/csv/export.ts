@@ -62,13 +62,15 @@ export async function* readingsCsv(db: Db, q: ExportQuery, pageSize = 5000): Asy
 }
 
 /**
- * The HTTP export (`GET /api/v1/patients/{id}/readings.csv`): who may see the patient, the bounds checked,
- * the disclosure audited, then the CSV stream. (The offline `vigil export csv` streams readingsCsv directly.)
+ * The CSV export (`GET /api/v1/patients/{id}/readings.csv`, and `vigil export csv` offline as `'cli'`, the
+ * operator on the database): who may see the patient, the bounds checked, the disclosure audited, then the
+ * CSV stream.
  */
 export function createCsvExportService(deps: { db: Db; access: AccessPolicy; audit: AuditService }) {
   return {
-    async readingsFor(p: Principal, patientId: string, q: { from?: string; to?: string; codes?: string }): Promise<AsyncGenerator<string>> {
-      await deps.access.assertPatient(p, patientId);
+    async readingsFor(p: Principal | 'cli', patientId: string, q: { from?: string; to?: string; codes?: string }): Promise<AsyncGenerator<string>> {
+      if (p !== 'cli') await deps.access.assertPatient(p, patientId);
+      else if (!(await deps.db.query('SELECT 1 FROM patients WHERE id = $1', [patientId])).length) throw new AppError('NOT_FOUND', `patient ${patientId} not found`);
       const from = parseBound('from', q.from);
       const to = parseBound('to', q.to);
       if (from !== undefined && to !== undefined && from > to) throw new AppError('BAD_REQUEST', 'from is after to');

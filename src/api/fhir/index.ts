@@ -13,10 +13,10 @@ import { observationProvider } from './resources/observation.ts';
 import { createObservationStore } from './resources/observation.store.ts';
 import { patientProvider, patientsByIds } from './resources/patient.ts';
 import { practitionerProvider } from './resources/practitioner.ts';
-import { createSmartService } from './smart/smart.service.ts';
+import type { SmartService } from './smart/smart.service.ts';
 import { smartRoutes } from './smart/smart.routes.ts';
 import type { AuthService } from '../../auth/auth.service.ts';
-import type { Principal, StoredReading } from '../../domain/types.ts';
+import type { StoredReading } from '../../domain/types.ts';
 import type { PatientCipher } from '../../platform/encryption/index.ts';
 import type { PatientService } from '../../patients/patient.service.ts';
 import type { NewReading } from '../../store/readings.repository.ts';
@@ -33,6 +33,8 @@ export type { ResourceProvider, FhirContext, SearchResult } from './registry.ts'
  */
 export function createFhirModule(deps: {
   db: Db;
+  /** SMART on FHIR (built by the composition root with the core services: the offline CLI registers apps too). */
+  smart: SmartService;
   access: AccessPolicy;
   audit: AuditService;
   patients: PatientsRepository;
@@ -53,8 +55,6 @@ export function createFhirModule(deps: {
   /** The FHIR base URL and the server's public URL (known once HTTP listens). */
   baseUrl: () => string;
   publicBase: () => string;
-  /** Who a user id names (the auth service): the user a SMART app acts for. */
-  userById: (id: string) => Promise<Principal | null>;
 }) {
   const registry = createFhirRegistry();
   const versions = createVersionStore({ db: deps.db, cipher: deps.cipher });
@@ -87,9 +87,9 @@ export function createFhirModule(deps: {
       description: 'SMART App Launch 2.x (authorization code + PKCE) at /oauth/authorize and /oauth/token; or Authorization: Bearer <token> (vigil token create) or a signed-in session',
     }),
   });
-  // Bulk export jobs (durable, claimed across instances) and SMART on FHIR: services, built here with the module.
+  // Bulk export jobs (durable, claimed across instances): a service, built here with the module.
   const bulk = createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, clock: deps.clock, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) });
-  const smart = createSmartService({ db: deps.db, audit: deps.audit, access: deps.access, cipher: deps.cipher, principalOfUser: deps.userById, baseUrl: deps.baseUrl, clock: deps.clock });
+  const smart = deps.smart;
   return {
     registry,
     service,

@@ -1,10 +1,7 @@
 import type { CliCommand } from '../command.ts';
 import { CliError } from '../command.ts';
 import { cliConfig, findRunningServer, print } from '../runtime.ts';
-import { openDatabase } from '../../platform/db.ts';
-import { loadSecrets } from '../../platform/secrets.ts';
-import { migrate } from '../../store/migrate.ts';
-import { createAuditService } from '../../audit/audit.service.ts';
+import { openOfflineServices } from '../offline-services.ts';
 
 const command: CliCommand = {
   name: 'audit verify',
@@ -20,12 +17,9 @@ re-chained entries and a truncated tail are all reported, one line each, as they
     if (!config.databaseUrl && (await findRunningServer(config.dataDir))) {
       throw new CliError('the embedded database is held by the running server; stop it or use DATABASE_URL');
     }
-    const secrets = await loadSecrets(config);
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const offline = await openOfflineServices(config);
     try {
-      await migrate(db);
-      const audit = createAuditService(db, { keys: secrets.auditKeys, anchorFile: secrets.anchorFile });
-      const result = await audit.verify((b) => {
+      const result = await offline.services.audit.verify((b) => {
         if (!args.json) io.stdout.write(`BAD entry ${b.id}: ${b.reason}\n`);
       });
       const anchorLine = result.anchor
@@ -48,7 +42,7 @@ re-chained entries and a truncated tail are all reported, one line each, as they
       );
       return 0;
     } finally {
-      await db.close();
+      await offline.close();
     }
   },
 };

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { CliError, requireFlag, type CliCommand } from '../command.ts';
 import { cliConfig, findRunningServer } from '../runtime.ts';
-import { parseBound, readingsCsv } from '../../csv/export.ts';
+import { parseBound } from '../../csv/export.ts';
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
@@ -17,9 +17,10 @@ pandas.read_csv(FILE, parse_dates=["time"]).`,
   async run(args, io) {
     const patientId = requireFlag(args, 'patient');
     const q = { from: str(args.flags.from), to: str(args.flags.to), codes: str(args.flags.codes) };
-    let bounds: { from?: number; to?: number };
     try {
-      bounds = { from: parseBound('--from', q.from), to: parseBound('--to', q.to) };
+      // Checked before anything is opened, with the flags' names in the message.
+      parseBound('--from', q.from);
+      parseBound('--to', q.to);
     } catch (err) {
       throw new CliError((err as Error).message);
     }
@@ -39,17 +40,15 @@ pandas.read_csv(FILE, parse_dates=["time"]).`,
         throw new CliError(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `server answered ${res.status}`);
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await write(Buffer.from(chunk).toString('utf8'));
     } else {
-      const { openDatabase } = await import('../../platform/db.ts');
-      const { migrate } = await import('../../store/migrate.ts');
-      const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch((err) => {
-        throw new CliError(`cannot open the database in ${config.dataDir}: ${(err as Error).message}`);
-      });
+      const { openOfflineServices } = await import('../offline-services.ts');
+      const offline = await openOfflineServices(config);
       try {
-        await migrate(db);
-        if (!(await db.query('SELECT 1 FROM patients WHERE id = $1', [patientId])).length) throw new CliError(`patient ${patientId} not found`);
-        for await (const chunk of readingsCsv(db, { patientId, ...bounds, codes: q.codes?.split(',').filter(Boolean) })) await write(chunk);
+        const csv = await offline.services.csvExport.readingsFor('cli', patientId, q).catch((err: unknown) => {
+          throw new CliError((err as Error).message);
+        });
+        for await (const chunk of csv) await write(chunk);
       } finally {
-        await db.close();
+        await offline.close();
       }
     }
     if (outPath) {

@@ -36,6 +36,23 @@ describe('security CLI', () => {
     expect((await runCliCaptured(['token', 'revoke', 'tok_nope'])).code).not.toBe(0);
   }, 240_000); // each verb opens the embedded database
 
+  it('smart app add, with no server running, registers the app through the offline services', async () => {
+    const added = await runCliCaptured(['smart', 'app', 'add', '--name', 'Offline Charts', '--redirect-uri', 'https://charts.example/cb', '--json']);
+    expect(added.code).toBe(0);
+    const app = JSON.parse(added.out) as { clientId: string; name: string; redirectUris: string[] };
+    expect(app).toMatchObject({ name: 'Offline Charts', redirectUris: ['https://charts.example/cb'] });
+    const refused = await runCliCaptured(['smart', 'app', 'add', '--name', 'Plain', '--redirect-uri', 'http://charts.example/cb']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/https/);
+    const db = await openPgliteWorker(dir);
+    try {
+      const rows = await db.query<{ id: string; name: string }>('SELECT id, name FROM smart_clients');
+      expect(rows).toEqual([{ id: app.clientId, name: 'Offline Charts' }]);
+    } finally {
+      await db.close();
+    }
+  }, 240_000);
+
   it('audit verify passes, then reports both entries an owner edited behind the triggers, and exits 1', async () => {
     const ok = await runCliCaptured(['audit', 'verify', '--json']);
     expect(ok.code).toBe(0);

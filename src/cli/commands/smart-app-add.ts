@@ -31,18 +31,9 @@ and launch; the app then asks for the scope "launch"). See docs/fhir.md → SMAR
       app = body;
     } else {
       const { openOfflineServices } = await import('../offline-services.ts');
-      const { createSmartService } = await import('../../api/fhir/smart/smart.service.ts');
       const offline = await openOfflineServices(config);
       try {
-        const s = offline.services;
-        const smart = createSmartService({
-          db: offline.db,
-          audit: s.audit,
-          access: s.access,
-          cipher: s.cipher,
-          principalOfUser: async () => null,
-          baseUrl: () => '',
-        });
+        const smart = offline.services.smart;
         app = await smart.registerClient({ name, redirectUris, launchUrl }).catch((err) => {
           throw new CliError((err as Error).message);
         });
