@@ -9,7 +9,7 @@ import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { Principal } from '../domain/types.ts';
 import { AppError, notFound } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import type { AlertsRepository, Alert, AlertStatus, AlertPatch } from './alerts.repository.ts';
+import { openedAlert, type AlertsRepository, type Alert, type AlertStatus, type AlertPatch } from './alerts.repository.ts';
 import type { NotificationsRepository } from './notifications.repository.ts';
 import type { RecipientsRepository, Recipient } from './recipients.repository.ts';
 import type { RulesService } from './rules.service.ts';
@@ -183,30 +183,20 @@ export function createAlertService(deps: {
       const existing = [...active.values()].find((a) => a.patientId === r.patientId && a.rule === r.rule.key && a.subject === r.subject);
       if (existing) return this.updateFromEngine(existing.id, r);
       const now = deps.clock.now();
-      const draft: Alert = {
-        id: newId('alr'),
-        patientId: r.patientId,
-        rule: r.rule.key,
-        ruleId: r.rule.id,
-        ruleVersion: r.rule.version,
-        subject: r.subject,
-        severity: r.severity,
-        status: 'open',
-        message: r.message,
-        value: r.value,
-        openedAt: iso(now),
-        updatedAt: iso(now),
-        acknowledgedAt: null,
-        acknowledgedBy: null,
-        resolvedAt: null,
-        resolvedBy: null,
-        resolutionNote: null,
-        snoozedUntil: null,
-        snoozeReason: null,
-        assigneeId: null,
-        escalationLevel: 0,
-        escalatedAt: null,
-      };
+      const draft = openedAlert(
+        {
+          id: newId('alr'),
+          patientId: r.patientId,
+          rule: r.rule.key,
+          ruleId: r.rule.id,
+          ruleVersion: r.rule.version,
+          subject: r.subject,
+          severity: r.severity,
+          message: r.message,
+          value: r.value,
+        },
+        iso(now),
+      );
       lastValueWrite.set(draft.id, now);
       try {
         return await commit('opened', 'system', (tx) => deps.alerts.insert(tx, { ...draft, at: now }), { event: 'opened', target: 'care-team', pre: draft });

@@ -29,6 +29,29 @@ export interface Alert {
   escalatedAt: string | null;
 }
 
+/** What a rule decides when it opens an alert; the rest of a new alert is its lifecycle's starting state. */
+export type AlertOpening = Pick<Alert, 'id' | 'patientId' | 'rule' | 'ruleId' | 'ruleVersion' | 'subject' | 'severity' | 'message' | 'value'>;
+
+/** A just-opened alert at `at` (ISO time): open, unacknowledged, unassigned, not escalated. */
+export function openedAlert(o: AlertOpening, at: string): Alert {
+  return {
+    ...o,
+    status: 'open',
+    openedAt: at,
+    updatedAt: at,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    resolvedAt: null,
+    resolvedBy: null,
+    resolutionNote: null,
+    snoozedUntil: null,
+    snoozeReason: null,
+    assigneeId: null,
+    escalationLevel: 0,
+    escalatedAt: null,
+  };
+}
+
 type Row = Record<string, unknown>;
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
 

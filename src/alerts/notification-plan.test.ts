@@ -1,33 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { planNotifications } from './notification-plan.ts';
 import { DEFAULT_PREFERENCES, type AlertPreferences } from './preferences.ts';
-import type { Alert } from './alerts.repository.ts';
+import { openedAlert, type Alert } from './alerts.repository.ts';
 import type { Recipient } from './recipients.repository.ts';
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');
 const alert = (over: Partial<Alert> = {}): Alert => ({
-  id: 'alr_1',
-  patientId: 'pat_1',
-  rule: 'spo2-low',
-  ruleId: 'rul_1',
-  ruleVersion: 3,
-  subject: 'dev_1',
-  severity: 'critical',
-  status: 'open',
-  message: 'SpO2 85 % below 90 %',
-  value: 85,
+  ...openedAlert(
+    {
+      id: 'alr_1',
+      patientId: 'pat_1',
+      rule: 'spo2-low',
+      ruleId: 'rul_1',
+      ruleVersion: 3,
+      subject: 'dev_1',
+      severity: 'critical',
+      message: 'SpO2 85 % below 90 %',
+      value: 85,
+    },
+    new Date(NOW).toISOString(),
+  ),
   openedAt: new Date(NOW - 60_000).toISOString(),
-  updatedAt: new Date(NOW).toISOString(),
-  acknowledgedAt: null,
-  acknowledgedBy: null,
-  resolvedAt: null,
-  resolvedBy: null,
-  resolutionNote: null,
-  snoozedUntil: null,
-  snoozeReason: null,
-  assigneeId: null,
-  escalationLevel: 0,
-  escalatedAt: null,
   ...over,
 });
 const sub = (n: number) => ({ endpoint: `https://push.example.com/${n}`, keys: { p256dh: 'p'.repeat(87), auth: 'a'.repeat(22) } });
