@@ -60,7 +60,7 @@ export function registerRoutes(
     },
   );
   const secureCookies = (config.publicUrl ?? '').startsWith('https:');
-  authRoutes(http, { auth: s.auth, secureCookies, demoLogins: d.demoLogins });
+  authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins });
   patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });
   deviceRoutes(http, {
     devices: s.deviceService,

@@ -18,6 +18,9 @@ import { createVisitRooms } from '../visits/visit-rooms.ts';
 import { createVisitsService } from '../visits/visits.service.ts';
 import { createVisitCluster } from '../visits/visit-cluster.ts';
 import { rtcConfigurationFor } from '../visits/visits.config.ts';
+// [sec] account emails: password reset links and caregiver invites
+import { createAuthMailer } from '../auth/mailer.ts';
+import { createPasswordReset } from '../auth/password-reset.ts';
 import type { Services } from './services.ts';
 import type { Gateway } from './device-gateway.ts';
 import { VERSION } from './version.ts';
@@ -123,9 +126,23 @@ export function createServerServices(
     smtp: d.smtp,
     config: config.visits.email,
   });
+  // [sec] account emails over the same SMTP relay
+  const mailer = createAuthMailer(d.smtp, d.logger);
+  const passwordReset = createPasswordReset({
+    db: s.db,
+    users: s.repos.users,
+    auth: s.auth,
+    audit: s.audit,
+    clock: s.clock,
+    logger: d.logger,
+    send: mailer?.send ?? null,
+    baseUrl: d.baseUrl,
+  });
   return {
     derived,
     series,
+    passwordReset,
+    mailer,
     rooms,
     visitCluster,
     visits,
@@ -135,6 +152,7 @@ export function createServerServices(
     commands,
     telehealthEmail,
     async close() {
+      mailer?.close();
       await telehealthEmail.close();
       await rooms.close();
       await visitCluster.close();

@@ -401,6 +401,22 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       await deps.audit.record({ actor: p, action: 'auth.password.change', entityType: 'User', entityId: p.userId, details: { sessionsEnded: ids.length } });
     },
 
+    /**
+     * Sets a new password for an account that proved it owns its email (a reset link) or by an admin: every
+     * session ends and every API token is revoked (the live stream closes with them). Audited.
+     */
+    async resetPassword(userId: string, next: string, meta: { ip?: string; via: string }, actor: Principal | 'cli' | 'system' = 'system') {
+      const user = await deps.users.byId(userId);
+      if (!user) throw notFound(`user ${userId}`);
+      const problem = passwordProblem(next, { email: user.email });
+      if (problem) throw new AppError('VALIDATION', problem);
+      await deps.users.setPassword(userId, await hashPassword(next));
+      const sessions = await deps.users.deleteSessionsOfUser(userId);
+      const tokens = await deps.users.revokeTokensOfUser(userId);
+      ended({ userId, all: true });
+      await deps.audit.record({ actor: actor === 'system' ? toPrincipal(user) : actor, action: 'auth.password.reset', entityType: 'User', entityId: userId, details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, ip: meta.ip } });
+    },
+
     /** Admin: disable (every session ends, tokens stop working) or re-enable an account. */
     async setDisabled(userId: string, disabled: boolean, actor: Principal | 'cli') {
       const user = await deps.users.byId(String(userId ?? ''));

@@ -10,7 +10,9 @@
  * (Fastify's req.ip with VIGIL_TRUSTED_PROXIES, never a header the client chose). In memory, per instance.
  */
 const WINDOW_MS = 24 * 3600_000;
-const RULES = {
+type Rule = { free: number; capMs: number; baseMs?: number };
+export type ThrottleRules = { pair: Rule; address: Rule; account: Rule };
+const RULES: ThrottleRules = {
   pair: { free: 5, capMs: 15 * 60_000 },
   address: { free: 30, capMs: 15 * 60_000 },
   account: { free: 50, capMs: 30_000 },
@@ -22,7 +24,7 @@ interface Counter {
   last: number;
 }
 
-export function createLoginThrottle(now: () => number = Date.now) {
+export function createLoginThrottle(now: () => number = Date.now, rules: ThrottleRules = RULES) {
   const counters = new Map<string, Counter>();
   const keys = (email: string, address: string) => {
     const e = String(email).trim().toLowerCase().slice(0, 254);
@@ -37,16 +39,16 @@ export function createLoginThrottle(now: () => number = Date.now) {
     }
     return c;
   };
-  const waitFor = (c: Counter | null, rule: { free: number; capMs: number }) => {
+  const waitFor = (c: Counter | null, rule: Rule) => {
     if (!c || c.failures < rule.free) return 0;
-    const delay = Math.min(1000 * 2 ** (c.failures - rule.free), rule.capMs);
+    const delay = Math.min((rule.baseMs ?? 1000) * 2 ** (c.failures - rule.free), rule.capMs);
     return Math.max(0, c.last + delay - now());
   };
   return {
     /** Milliseconds this attempt must still wait (0: go ahead). */
     retryAfterMs(email: string, address: string): number {
       const k = keys(email, address);
-      return Math.max(waitFor(get(k.pair), RULES.pair), waitFor(get(k.address), RULES.address), waitFor(get(k.account), RULES.account));
+      return Math.max(waitFor(get(k.pair), rules.pair), waitFor(get(k.address), rules.address), waitFor(get(k.account), rules.account));
     },
     failed(email: string, address: string) {
       if (counters.size > MAX_KEYS) counters.clear(); // bound memory under a spray of random emails

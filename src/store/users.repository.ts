@@ -148,6 +148,11 @@ export function createUsersRepository(db: Db) {
       const rows = await db.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id]);
       return rows.length > 0;
     },
+    /** Revokes every live token of a user (password reset); returns their ids. */
+    async revokeTokensOfUser(userId: string): Promise<string[]> {
+      const rows = await db.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId]);
+      return rows.map((r) => r.id);
+    },
     /** Revokes a user's live tokens with this name (the CLI's own token at each start); returns their ids. */
     async revokeTokensNamed(userId: string, name: string): Promise<string[]> {
       const rows = await db.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL RETURNING id', [userId, name]);

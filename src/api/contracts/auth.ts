@@ -121,3 +121,11 @@ export type Passkey = z.infer<typeof Passkey>;
 export const PasskeyRegistered = z.object({ passkey: Passkey, recoveryCodes: z.array(z.string()).nullable(), stage: SignInStage });
 export const PasskeyParams = z.object({ id: B64url(1400) });
 export const PasskeyRenameBody = z.object({ name: Text(60, 1) });
+
+/** Password reset by an emailed one-time link: the same answer whether or not the email has an account. */
+export const PasswordResetRequestBody = z.object({ email: Text(320, 1) });
+export const PasswordResetAccepted = z.object({ message: z.string() });
+export const PasswordResetConfirmBody = z.object({
+  token: Text(100, 1).regex(/^[A-Za-z0-9_-]+$/, 'is not a reset link token'),
+  password: Text(1024, 1),
+});

@@ -12,13 +12,23 @@ import {
   TotpConfirmed, TotpEnrolment, Passkey, PasskeyOptions, PasskeyParams, PasskeyRegistered, PasskeyRegistrationBody, PasskeyRenameBody, PasskeySignInBody,
 } from '../contracts/index.ts';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { PasswordReset } from '../../auth/password-reset.ts';
+import { PasswordResetAccepted, PasswordResetConfirmBody, PasswordResetRequestBody } from '../contracts/index.ts';
 
 /**
  * Sign-in (password, then a second factor), sign-out, password change, sessions, second-factor enrolment
  * (ONC §170.315(d)(1), (d)(5), (d)(13)).
  */
-export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
+export function authRoutes(app: Api, deps: { auth: AuthService; passwordReset: PasswordReset; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
   const throttle = createLoginThrottle();
+  // Reset emails: 3 per address and email, 20 per address, 10 per email from anywhere, then a wait from 1 min
+  // doubling (capped): nobody's mailbox can be flooded, and the answer is the same for any email.
+  const resetThrottle = createLoginThrottle(Date.now, {
+    pair: { free: 3, baseMs: 60_000, capMs: 60 * 60_000 },
+    address: { free: 20, baseMs: 60_000, capMs: 60 * 60_000 },
+    account: { free: 10, baseMs: 60_000, capMs: 15 * 60_000 },
+  });
+  const confirmThrottle = createLoginThrottle();
   const setSession = (reply: FastifyReply, token: string, expiresAt: number) =>
     reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
   const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
@@ -190,6 +200,42 @@ export function authRoutes(app: Api, deps: { auth: AuthService; secureCookies: b
   }, async (req, reply) => {
     const p = requirePrincipal(req);
     await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
+    return reply.status(204).send(null);
+  });
+
+  // Forgotten password: a one-time link by email. The answer never says whether the address has an account.
+  app.post('/api/v1/auth/password-reset', {
+    config: { policy: policy.public('a forgotten password: the link goes to the account’s own email') },
+    schema: { summary: 'Email me a link to choose a new password (the same answer for any address)', body: PasswordResetRequestBody, response: { 202: PasswordResetAccepted } },
+  }, async (req, reply) => {
+    const email = req.body.email.trim().toLowerCase();
+    // Every request counts, whether or not the address has an account.
+    const wait = resetThrottle.retryAfterMs(email, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('TOO_MANY', `too many reset requests; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    resetThrottle.failed(email, req.ip);
+    deps.passwordReset.requestSoon(email, { ip: req.ip });
+    return reply.status(202).send({ message: 'If an account uses this address, a link to choose a new password is on its way. It works once, within 30 minutes.' });
+  });
+  app.post('/api/v1/auth/password-reset/confirm', {
+    config: { policy: policy.public('the emailed one-time link is the credential') },
+    schema: { summary: 'Choose a new password with the emailed link (every session and API token of the account ends)', body: PasswordResetConfirmBody, response: { 204: NoContent } },
+  }, async (req, reply) => {
+    const key = `reset-confirm:${req.ip}`;
+    const wait = confirmThrottle.retryAfterMs(key, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('TOO_MANY', `too many attempts; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    try {
+      await deps.passwordReset.confirm(req.body.token, req.body.password, { ip: req.ip });
+    } catch (err) {
+      if (err instanceof AppError && /reset link/.test(err.message)) confirmThrottle.failed(key, req.ip);
+      throw err;
+    }
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.status(204).send(null);
   });
 

@@ -13,6 +13,7 @@ import { CodeStep, EnrolStep } from '../features/auth/SecondFactor.tsx';
 import { SessionContext, useSession, type Session } from '../features/auth/session.ts';
 import { DevicesPage } from '../features/devices/DevicesPage.tsx';
 import { AccountSecurity } from '../features/security/AccountSecurity.tsx'; // [sec]
+import { ForgotPasswordPage, ResetPasswordPage } from '../features/auth/PasswordReset.tsx'; // [sec]
 import { PanelPage } from '../features/panel/PanelPage.tsx';
 import { PatientPage } from '../features/patient/PatientPage.tsx';
 import { TopBar } from './TopBar.tsx';
@@ -28,6 +29,9 @@ export function App() {
   // [tele] a guest with a one-time visit link has no account: the guest page needs no sign-in.
   const route = useRoute();
   if (route.name === 'guest-visit') return <GuestVisitPage appointmentId={route.id} token={route.token} />;
+  // [sec] pages reached from an email, signed in or not: a forgotten password and its one-time link
+  if (route.name === 'forgot-password') return <ForgotPasswordPage />;
+  if (route.name === 'reset-password') return <ResetPasswordPage token={route.token} />;
   return <SignedInApp />;
 }
 

@@ -74,6 +74,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             Sign in with a passkey
           </button>
         ) : null}
+        <a className="link-btn mfa-cancel" href="#/forgot-password">Forgot your password?</a>
         {demo ? (
           <div className="demo-hint">
             <span className="muted">Demo logins (click to fill in):</span>
