@@ -4,8 +4,8 @@
  * still escalated by the survivor (escalation used to walk only the local process's alerts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootApp, type TestApp } from './support/app.ts';
-import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { bootInstances, type Instances, type TestApp } from './support/app.ts';
+import { postgresAvailable, skipNote } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 
 const hasPg = await postgresAvailable();
@@ -14,19 +14,12 @@ if (!hasPg) skipNote('PostgreSQL (two-instance alert escalation)');
 describe.skipIf(!hasPg)('alert escalation across two instances', () => {
   let a: TestApp;
   let b: TestApp;
-  let aClosed = false;
-  let drop: () => Promise<void>;
+  let cluster: Instances | undefined;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    drop = db.drop;
-    a = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
-    b = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
+    cluster = await bootInstances(2);
+    [a, b] = cluster.apps;
   }, 240_000);
-  afterAll(async () => {
-    if (!aClosed) await a?.stop();
-    await b?.stop();
-    await drop?.();
-  });
+  afterAll(() => cluster?.stop());
 
   it('a rule saved on one instance takes effect on the other at once (LISTEN/NOTIFY)', async () => {
     const admin = (await a.tokenFor('admin')).token;
@@ -72,7 +65,6 @@ describe.skipIf(!hasPg)('alert escalation across two instances', () => {
 
     // A dies; B escalates the next step of the alert A opened.
     await a.close();
-    aClosed = true;
     await new Promise((r) => setTimeout(r, 1_200));
     await b.services.alerts.service.escalateDue();
     const [row] = await b.services.db.query<{ escalation_level: number }>(`SELECT escalation_level FROM alerts WHERE id = $1`, [opened.id]);

@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { bootApp, type TestApp } from './support/app.ts';
-import { createTestDatabase, mosquittoAvailable, postgresAvailable, skipNote, startMosquitto } from './support/services.ts';
+import { bootInstances, type Instances, type TestApp } from './support/app.ts';
+import { mosquittoAvailable, postgresAvailable, skipNote, startMosquitto } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 import { createEcgModel } from '../src/simulator/ecg-model.ts';
 import { DERIVED_CODES } from '../src/domain/codes.ts';
@@ -24,18 +24,15 @@ describe.skipIf(!enabled)('ECG behind a $share subscription, two instances', () 
   let a: TestApp;
   let b: TestApp;
   let broker: Awaited<ReturnType<typeof startMosquitto>>;
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let cluster: Instances | undefined;
   beforeAll(async () => {
-    db = await createTestDatabase();
     broker = await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0');
-    a = await bootApp({ databaseUrl: db.url, mqttUrl: broker.url });
-    b = await bootApp({ databaseUrl: db.url, mqttUrl: broker.url });
+    cluster = await bootInstances(2, { mqttUrl: broker.url });
+    [a, b] = cluster.apps;
   }, 180_000);
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
+    await cluster?.stop();
     await broker?.stop();
-    await db?.drop();
   });
 
   it('chunks spread over 8 consumers in 2 processes: AF found once, its alert once, its episode stored once', async () => {

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { bootApp, type TestApp } from './support/app.ts';
-import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { bootInstances, type Instances, type TestApp } from './support/app.ts';
+import { postgresAvailable, skipNote } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
 
 const hasPg = await postgresAvailable();
@@ -15,18 +15,12 @@ if (!hasPg) skipNote('PostgreSQL (live fan-out across instances)');
 describe.skipIf(!hasPg)('live fan-out across two instances', () => {
   let a: TestApp;
   let b: TestApp;
-  let drop: () => Promise<void>;
+  let cluster: Instances | undefined;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    drop = db.drop;
-    a = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
-    b = await bootApp({ databaseUrl: db.url, env: { VIGIL_MQTT_PORT: '0' } });
+    cluster = await bootInstances(2);
+    [a, b] = cluster.apps;
   }, 240_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await drop?.();
-  });
+  afterAll(() => cluster?.stop());
 
   it("a dashboard on B sees A's readings, NEWS2 and alert; both panels count the same alerts; an acknowledgement on B reaches A", async () => {
     const admin = (await a.tokenFor('admin')).token;

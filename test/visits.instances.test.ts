@@ -6,9 +6,8 @@
  * instance shuts down the participants reconnect and the visit continues on the survivor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { bootApp, type TestApp } from './support/app.ts';
-import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { bootInstances, type Instances, type TestApp } from './support/app.ts';
+import { postgresAvailable, skipNote } from './support/services.ts';
 import { expectEventually as eventually } from './support/clinic.ts';
 import { VisitClient as Client } from './support/visit-client.ts';
 
@@ -18,8 +17,7 @@ if (!hasPg) skipNote('PostgreSQL (video visits across two instances)');
 describe.skipIf(!hasPg)('video visits across two instances', () => {
   let a: TestApp;
   let b: TestApp;
-  let aStopped = false;
-  let drop: () => Promise<void>;
+  let cluster: Instances | undefined;
   let apt: string;
   let alice: string;
   let nurse: { token: string; practitionerId: string | null };
@@ -32,12 +30,9 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
   };
 
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    drop = db.drop;
-    // Instances of one deployment share the master key (patients' data keys are wrapped by it).
-    const env = { VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: randomBytes(32).toString('base64') };
-    a = await bootApp({ databaseUrl: db.url, env });
-    b = await bootApp({ databaseUrl: db.url, env });
+    // Instances of one deployment share the master key (patients' data keys are wrapped by it): bootInstances does.
+    cluster = await bootInstances(2);
+    [a, b] = cluster.apps;
     alice = (await a.services.patientService.create({ name: 'Alice Ames' }, 'system')).id;
     nurse = await a.tokenFor('clinician');
     await a.services.patientService.assignClinician(alice, nurse.practitionerId!, 'system');
@@ -46,9 +41,7 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
   }, 240_000);
   afterAll(async () => {
     clients.forEach((c) => c.ws.close());
-    if (!aStopped) await a?.stop();
-    await b?.stop();
-    await drop?.();
+    await cluster?.stop();
   });
 
   it('admits, relays signalling and chat between a clinician on A and a patient on B', async () => {
@@ -114,7 +107,6 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
   it('when the home instance shuts down, its participants are told and the visit continues on the survivor', async () => {
     const pat = clients[1];
     await a.stop();
-    aStopped = true;
     await eventually(() => expect(pat.closed).not.toBeNull());
     const doc2 = ws(b, `/api/v1/visits/${apt}/signal?token=${nurse.token}`);
     const pat2 = ws(b, `/api/v1/visits/${apt}/signal?token=${patient}`);

@@ -1,10 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/config.ts';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { freePort } from './ports.ts';
+import { createTestDatabase } from './services.ts';
 
 export interface TestApp extends RunningApp {
   dataDir: string;
@@ -33,6 +35,7 @@ export async function bootApp(opts: { databaseUrl?: string; mqttUrl?: string; en
   });
   const app = await startApp(config, { logger: createLogger(config.logLevel) });
   const s = app.services;
+  let stopping: Promise<void> | undefined;
   return {
     ...app,
     dataDir,
@@ -57,9 +60,40 @@ export async function bootApp(opts: { databaseUrl?: string; mqttUrl?: string; en
       }
       return { status: res.status, body: parsed as never };
     },
-    async stop() {
-      await app.close();
-      await rm(dataDir, { recursive: true, force: true });
+    // Idempotent: a test may stop an instance early (to kill it) and the fixture's cleanup stops it again.
+    stop() {
+      stopping ??= app.close().then(() => rm(dataDir, { recursive: true, force: true }));
+      return stopping;
     },
   };
+}
+
+export interface Instances {
+  /** The instances, in boot order. */
+  apps: TestApp[];
+  databaseUrl: string;
+  /** Stops every instance still running, then drops the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `n` instances of one deployment on one fresh PostgreSQL database, booted one after the other. Like a real
+ * deployment they share the master key (patients' data keys are wrapped by it) and the audit key; no
+ * embedded MQTT broker unless `env` asks for one (`mqttUrl`: all on one external broker).
+ */
+export async function bootInstances(n: number, opts: { mqttUrl?: string; env?: Record<string, string> } = {}): Promise<Instances> {
+  const db = await createTestDatabase();
+  const env = { VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: randomBytes(32).toString('base64'), VIGIL_AUDIT_KEY: randomBytes(32).toString('base64'), ...opts.env };
+  const apps: TestApp[] = [];
+  const stop = async () => {
+    for (const app of apps) await app.stop();
+    await db.drop();
+  };
+  try {
+    for (let i = 0; i < n; i++) apps.push(await bootApp({ databaseUrl: db.url, mqttUrl: opts.mqttUrl, env }));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { apps, databaseUrl: db.url, stop };
 }

@@ -6,8 +6,8 @@
  */
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootApp, type TestApp } from '../../../test/support/app.ts';
-import { createTestDatabase, postgresAvailable, skipNote } from '../../../test/support/services.ts';
+import { bootInstances, type Instances, type TestApp } from '../../../test/support/app.ts';
+import { postgresAvailable, skipNote } from '../../../test/support/services.ts';
 import { eventually } from '../../../test/support/eventually.ts';
 
 const hasPg = await postgresAvailable();
@@ -16,27 +16,19 @@ if (!hasPg) skipNote('PostgreSQL (FHIR export jobs and SMART across two instance
 describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
   let a: TestApp;
   let b: TestApp;
-  let drop: () => Promise<void>;
+  let cluster: Instances | undefined;
   let admin: string;
   let patientId: string;
-  // Both instances share the master and audit keys, as in production (same settings or keys directory).
-  const env = { VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: randomBytes(32).toString('base64'), VIGIL_AUDIT_KEY: randomBytes(32).toString('base64') };
-
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    drop = db.drop;
-    a = await bootApp({ databaseUrl: db.url, env });
-    b = await bootApp({ databaseUrl: db.url, env });
+    // Both instances share the master and audit keys, as in production (bootInstances gives them one of each).
+    cluster = await bootInstances(2);
+    [a, b] = cluster.apps;
     admin = (await a.tokenFor('admin')).token;
     patientId = (await a.services.patientService.create({ name: 'Ivy Instances' }, 'system')).id;
     const dev = (await a.services.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system')).id;
     for (let i = 0; i < 4; i++) await a.services.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - i * 1000, seq: i + 1, hr: 70 + i }));
   }, 240_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await drop?.();
-  });
+  afterAll(() => cluster?.stop());
 
   const get = (app: TestApp, token: string, url: string, headers: Record<string, string> = {}) => fetch(url.startsWith('http') ? url : app.httpUrl + url, { headers: { authorization: `Bearer ${token}`, ...headers } });
   const manifestFrom = async (app: TestApp, statusUrl: string) =>
