@@ -9,6 +9,9 @@ import { Worker } from 'node:worker_threads';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { bootApp } from '../test/support/app.ts';
+import { round, summarize } from './support/stats.ts';
+
+const round1 = (x: number) => round(x, 1);
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : dflt);
@@ -46,12 +49,6 @@ const mqtt = require('mqtt');
   parentPort.postMessage({ sent, acked });
 })().catch((e) => parentPort.postMessage({ error: String(e) }));
 `;
-
-function summarize(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const p = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-  return { n: s.length, p50: p(0.5), p99: p(0.99), max: s[s.length - 1] ?? NaN };
-}
 
 async function main() {
   const app = await bootApp();
@@ -143,29 +140,28 @@ async function main() {
   const ratio = alert.p99 / floor.p99;
   const result = {
     loadReadingsPerSecond: { target: READINGS_PER_S, storedDuringProbes: achieved, published: load.sent * READINGS_PER_MESSAGE, acked: load.acked * READINGS_PER_MESSAGE },
-    alertToWebSocketMs: { n: alert.n, p50: round(alert.p50), p99: round(alert.p99), max: round(alert.max) },
-    floorPublishSubscribeMs: { n: floor.n, p50: round(floor.p50), p99: round(floor.p99), max: round(floor.max) },
-    p99OverFloor: round(ratio),
+    alertToWebSocketMs: { n: alert.n, p50: round1(alert.p50), p99: round1(alert.p99), max: round1(alert.max) },
+    floorPublishSubscribeMs: { n: floor.n, p50: round1(floor.p50), p99: round1(floor.p99), max: round1(floor.max) },
+    p99OverFloor: round1(ratio),
     targets: { p99Ms: TARGET_P99_MS, floorRatio: TARGET_FLOOR_RATIO, p99Met: alert.p99 < TARGET_P99_MS, ratioMet: ratio < TARGET_FLOOR_RATIO },
   };
   if (JSON_OUT) process.stdout.write(JSON.stringify(result) + '\n');
   else {
     const rows = [
       ['path', 'n', 'p50 ms', 'p99 ms', 'max ms'],
-      ['publish → alert on WebSocket', alert.n, round(alert.p50), round(alert.p99), round(alert.max)],
-      ['publish → subscribe (floor)', floor.n, round(floor.p50), round(floor.p99), round(floor.max)],
+      ['publish → alert on WebSocket', alert.n, round1(alert.p50), round1(alert.p99), round1(alert.max)],
+      ['publish → subscribe (floor)', floor.n, round1(floor.p50), round1(floor.p99), round1(floor.max)],
     ].map((r) => r.map(String));
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) log('| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |');
     log(`background load: ${achieved} readings/s stored while probing (target ${READINGS_PER_S})`);
-    log(`p99 ${round(alert.p99)} ms (target < ${TARGET_P99_MS} ms: ${result.targets.p99Met ? 'met' : 'NOT met'}); ${round(ratio)}× floor (target < ${TARGET_FLOOR_RATIO}×: ${result.targets.ratioMet ? 'met' : 'NOT met'})`);
+    log(`p99 ${round1(alert.p99)} ms (target < ${TARGET_P99_MS} ms: ${result.targets.p99Met ? 'met' : 'NOT met'}); ${round1(ratio)}× floor (target < ${TARGET_FLOOR_RATIO}×: ${result.targets.ratioMet ? 'met' : 'NOT met'})`);
   }
   ws.close();
   await Promise.all([probe.endAsync(), floorPub.endAsync(), floorSub.endAsync()]);
   await app.stop();
 }
 
-const round = (x: number) => Math.round(x * 10) / 10;
 
 main().then(
   () => process.exit(0),

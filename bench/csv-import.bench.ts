@@ -15,6 +15,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { runCliCaptured } from '../src/cli/run-captured.ts';
 import { openDatabase } from '../src/platform/db.ts';
+import { freshBenchDatabase } from './support/database.ts';
+import { round } from './support/stats.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -26,7 +28,7 @@ const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 async function main() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-csv-'));
   const saved = { ...process.env };
-  const databaseUrl = POSTGRES ? await freshDatabase(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres') : undefined;
+  const databaseUrl = POSTGRES ? await freshBenchDatabase('csv') : undefined;
   process.env.VIGIL_DATA_DIR = dataDir;
   if (databaseUrl) process.env.DATABASE_URL = databaseUrl;
   else delete process.env.DATABASE_URL;
@@ -93,21 +95,6 @@ async function main() {
     process.env = saved;
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-const round = (x: number) => Math.round(x * 100) / 100;
-
-async function freshDatabase(url: string): Promise<string> {
-  const pg = (await import('pg')).default;
-  const name = `vigil_bench_csv_${process.pid}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name}`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 main().catch((err) => {

@@ -8,6 +8,8 @@
  * INSERTed through the same driver, as readings per second.
  */
 import { bootApp } from '../test/support/app.ts';
+import { freshBenchDatabase } from './support/database.ts';
+import { round, timeEach as time } from './support/stats.ts';
 import type { NewReading } from '../src/store/readings.repository.ts';
 
 const args = process.argv.slice(2);
@@ -17,26 +19,8 @@ const POSTGRES = args.includes('--postgres');
 const PATIENTS = 10;
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
-function summarize(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const p = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-  return { n: s.length, p50: p(0.5), p99: p(0.99) };
-}
-
-async function time(n: number, fn: () => Promise<void>) {
-  for (let i = 0; i < Math.min(30, n); i++) await fn(); // warm-up
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return summarize(out);
-}
-
 async function main() {
-  const databaseUrl = POSTGRES ? (process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres') : undefined;
-  const app = await bootApp(databaseUrl ? { databaseUrl: await freshDatabase(databaseUrl) } : {});
+  const app = await bootApp(POSTGRES ? { databaseUrl: await freshBenchDatabase('fhir') } : {});
   try {
     const s = app.services;
     const admin = (await app.tokenFor('admin')).token;
@@ -102,22 +86,6 @@ async function main() {
   } finally {
     await app.stop();
   }
-}
-
-const round = (x: number) => Math.round(x * 100) / 100;
-
-/** A throw-away database on the PostgreSQL server, so the bench never touches real data. */
-async function freshDatabase(url: string): Promise<string> {
-  const pg = (await import('pg')).default;
-  const name = `vigil_bench_fhir_${process.pid}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name}`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 main().catch((err) => {

@@ -17,3 +17,18 @@ export function table(rows: Array<Record<string, string | number>>): string {
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
   return [line(cols), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...rows.map((r) => line(cols.map((c) => String(fmt(r[c])))))].join('\n');
 }
+
+/** `x` rounded to `digits` decimals (for reports). */
+export const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Latencies (ms) of `n` sequential calls of `fn`, after up to `warmup` calls that are not counted. */
+export async function timeEach(n: number, fn: () => Promise<void>, warmup = 30) {
+  for (let i = 0; i < Math.min(warmup, n); i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return summarize(out);
+}
