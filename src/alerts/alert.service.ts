@@ -126,7 +126,7 @@ export function createAlertService(deps: {
     for (const a of rows) active.set(a.id, a);
   }
 
-  /** Write (alert + notification jobs in one transaction) → audit → live. */
+  /** Write (alert + notification jobs + audit entry in one transaction) → live. */
   async function commit(
     event: AlertEventKind,
     actor: Principal | 'system',
@@ -135,7 +135,8 @@ export function createAlertService(deps: {
     details?: Record<string, unknown>,
   ): Promise<Alert | null> {
     const jobs = notify?.pre ? await jobsFor(notify.pre, notify.event, notify.target) : [];
-    const alert = await deps.db.transaction(async (tx) => {
+    // The alert, its notification jobs and its audit entry commit together ((d)(2)).
+    const alert = await deps.audit.change(async (tx, log) => {
       const a = await write(tx);
       if (a && jobs.length)
         await deps.outbox.enqueue(
@@ -143,20 +144,21 @@ export function createAlertService(deps: {
           jobs.map((j) => ({ ...j, payload: j.channel === 'webhook' ? { ...j.payload, alert: a } : j.payload })),
           deps.clock.now(),
         );
+      if (a)
+        log({
+          actor: actor as AuditEntry['actor'],
+          action: `alert.${event}`,
+          entityType: 'Alert',
+          entityId: a.id,
+          patientId: a.patientId,
+          details: { rule: a.rule, ruleId: a.ruleId, ruleVersion: a.ruleVersion, severity: a.severity, status: a.status, ...details },
+        });
       return a;
     });
     if (!alert) return null;
     remember(alert);
     deps.events.emit('alert.changed', { event, patientId: alert.patientId, alert });
     if (jobs.length) deps.onQueued?.();
-    await deps.audit.record({
-      actor: actor as AuditEntry['actor'],
-      action: `alert.${event}`,
-      entityType: 'Alert',
-      entityId: alert.id,
-      patientId: alert.patientId,
-      details: { rule: alert.rule, ruleId: alert.ruleId, ruleVersion: alert.ruleVersion, severity: alert.severity, status: alert.status, ...details },
-    });
     return alert;
   }
 

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 import type { Rule, RuleDefinition, RuleScope } from './rule-schema.ts';
 
 type Row = {
@@ -54,8 +54,10 @@ export function createRulesRepository(db: Db) {
       enabled: boolean;
       definition: RuleDefinition;
       by: string | null;
-    }): Promise<Rule> {
-      return db.transaction(async (tx) => {
+    }, inTx?: Queryable): Promise<Rule> {
+      // In the caller's transaction when given one (the audit entry commits with the rule), else in its own.
+      const run = <T>(fn: (tx: Queryable) => Promise<T>) => (inTx ? fn(inTx) : db.transaction(fn));
+      return run(async (tx) => {
         const [row] = await tx.query<Row>(
           `INSERT INTO alert_rules (id, key, scope, scope_id, version, enabled, definition, updated_by, updated_at)
            VALUES ($1, $2, $3, $4, 1, $5, $6, $7, now())

@@ -158,14 +158,17 @@ export function createRulesService(deps: {
       const scopeId = scope === 'clinic' ? '' : parsed.data.scopeId;
       if (scope !== 'clinic' && !scopeId) throw new AppError('VALIDATION', `scopeId is required for scope ${scope}`);
       await assertCanEdit(p, scope, scopeId);
-      const rule = await deps.rules.saveVersion({ newId: newId('rul'), key, scope, scopeId, enabled, definition, by: p.userId });
-      await deps.audit.record({
-        actor: p,
-        action: 'alert-rule.save',
-        entityType: 'AlertRule',
-        entityId: rule.id,
-        patientId: scope === 'patient' ? scopeId : null,
-        details: { key, scope, scopeId, version: rule.version, enabled },
+      const rule = await deps.audit.change(async (tx, log) => {
+        const saved = await deps.rules.saveVersion({ newId: newId('rul'), key, scope, scopeId, enabled, definition, by: p.userId }, tx);
+        log({
+          actor: p,
+          action: 'alert-rule.save',
+          entityType: 'AlertRule',
+          entityId: saved.id,
+          patientId: scope === 'patient' ? scopeId : null,
+          details: { key, scope, scopeId, version: saved.version, enabled },
+        });
+        return saved;
       });
       await reload();
       await deps.rules.notifyChanged(rule.id);

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 
 /** SQL for appointments, clinician availability, encounters and their participants. */
 
@@ -55,8 +55,8 @@ const SELECT_APPT = `SELECT a.*, p.name AS patient_name, pr.name AS practitioner
 
 export function createAppointmentsRepository(db: Db) {
   return {
-    async insert(a: Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason'>): Promise<void> {
-      await db.query(
+    async insert(a: Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason'>, q: Queryable = db): Promise<void> {
+      await q.query(
         `INSERT INTO appointments (id, patient_id, practitioner_id, status, mode, start_at, end_at, description, thread_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [a.id, a.patientId, a.practitionerId, a.status, a.mode, iso(a.start), iso(a.end), a.description, a.threadId, a.createdBy],
       );
@@ -91,16 +91,16 @@ export function createAppointmentsRepository(db: Db) {
       return rows.map(toAppt);
     },
 
-    async setStatus(id: string, status: AppointmentStatus, cancelReason?: string | null): Promise<void> {
-      await db.query('UPDATE appointments SET status = $2, cancel_reason = COALESCE($3, cancel_reason) WHERE id = $1', [id, status, cancelReason ?? null]);
+    async setStatus(id: string, status: AppointmentStatus, cancelReason?: string | null, q: Queryable = db): Promise<void> {
+      await q.query('UPDATE appointments SET status = $2, cancel_reason = COALESCE($3, cancel_reason) WHERE id = $1', [id, status, cancelReason ?? null]);
     },
 
-    async reschedule(id: string, start: number, end: number): Promise<void> {
-      await db.query('UPDATE appointments SET start_at = $2, end_at = $3, reminder_sent_at = NULL WHERE id = $1', [id, iso(start), iso(end)]);
+    async reschedule(id: string, start: number, end: number, q: Queryable = db): Promise<void> {
+      await q.query('UPDATE appointments SET start_at = $2, end_at = $3, reminder_sent_at = NULL WHERE id = $1', [id, iso(start), iso(end)]);
     },
 
-    async setThread(id: string, threadId: string): Promise<void> {
-      await db.query('UPDATE appointments SET thread_id = $2 WHERE id = $1', [id, threadId]);
+    async setThread(id: string, threadId: string, q: Queryable = db): Promise<void> {
+      await q.query('UPDATE appointments SET thread_id = $2 WHERE id = $1', [id, threadId]);
     },
 
     /** Booked appointments starting within the window whose reminder has not gone; marks them as reminded. */
@@ -123,8 +123,8 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     /** Guest passes (a redeemed link's session for the visit's waiting room): only the hash is stored, valid on every instance. */
-    async addGuestPass(g: { passHash: string; appointmentId: string; name: string; expiresAt: number }): Promise<void> {
-      await db.query('INSERT INTO visit_guest_passes (pass_hash, appointment_id, name, expires_at) VALUES ($1, $2, $3, $4)', [g.passHash, g.appointmentId, g.name, iso(g.expiresAt)]);
+    async addGuestPass(g: { passHash: string; appointmentId: string; name: string; expiresAt: number }, q: Queryable = db): Promise<void> {
+      await q.query('INSERT INTO visit_guest_passes (pass_hash, appointment_id, name, expires_at) VALUES ($1, $2, $3, $4)', [g.passHash, g.appointmentId, g.name, iso(g.expiresAt)]);
     },
     async guestPass(passHash: string, now: number): Promise<{ appointmentId: string; name: string; expiresAt: number } | null> {
       const [r] = await db.query<{ appointment_id: string; name: string; expires_at: Date }>('SELECT appointment_id, name, expires_at FROM visit_guest_passes WHERE pass_hash = $1 AND expires_at > $2', [passHash, iso(now)]);
@@ -135,8 +135,8 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     // Availability (Schedule / Slot)
-    async addAvailability(a: { id: string; practitionerId: string; start: number; end: number; slotMinutes: number }): Promise<void> {
-      await db.query('INSERT INTO availability (id, practitioner_id, start_at, end_at, slot_minutes) VALUES ($1, $2, $3, $4, $5)', [a.id, a.practitionerId, iso(a.start), iso(a.end), a.slotMinutes]);
+    async addAvailability(a: { id: string; practitionerId: string; start: number; end: number; slotMinutes: number }, q: Queryable = db): Promise<void> {
+      await q.query('INSERT INTO availability (id, practitioner_id, start_at, end_at, slot_minutes) VALUES ($1, $2, $3, $4, $5)', [a.id, a.practitionerId, iso(a.start), iso(a.end), a.slotMinutes]);
     },
 
     async availability(q: { practitionerIds: string[] | null; from: number; to: number }): Promise<Availability[]> {
@@ -168,39 +168,39 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     /** The encounter of this appointment, started now if it has none (one per appointment). */
-    async startEncounter(e: { id: string; appointmentId: string; patientId: string; at: number }): Promise<string> {
-      await db.query(
+    async startEncounter(e: { id: string; appointmentId: string; patientId: string; at: number }, q: Queryable = db): Promise<string> {
+      await q.query(
         `INSERT INTO encounters (id, appointment_id, patient_id, status, started_at) VALUES ($1, $2, $3, 'in-progress', $4) ON CONFLICT (appointment_id) DO UPDATE SET status = 'in-progress', ended_at = NULL`,
         [e.id, e.appointmentId, e.patientId, iso(e.at)],
       );
-      const [r] = await db.query<{ id: string }>('SELECT id FROM encounters WHERE appointment_id = $1', [e.appointmentId]);
+      const [r] = await q.query<{ id: string }>('SELECT id FROM encounters WHERE appointment_id = $1', [e.appointmentId]);
       return r.id;
     },
 
-    async finishEncounter(id: string, at: number): Promise<void> {
-      await db.query(`UPDATE encounters SET status = 'finished', ended_at = $2 WHERE id = $1`, [id, iso(at)]);
+    async finishEncounter(id: string, at: number, q: Queryable = db): Promise<void> {
+      await q.query(`UPDATE encounters SET status = 'finished', ended_at = $2 WHERE id = $1`, [id, iso(at)]);
     },
 
-    async participantJoined(p: { encounterId: string; kind: 'patient' | 'staff' | 'guest'; ref: string | null; display: string; at: number }): Promise<string> {
-      const [r] = await db.query<{ id: string }>(
+    async participantJoined(p: { encounterId: string; kind: 'patient' | 'staff' | 'guest'; ref: string | null; display: string; at: number }, q: Queryable = db): Promise<string> {
+      const [r] = await q.query<{ id: string }>(
         'INSERT INTO encounter_participants (encounter_id, kind, ref, display, joined_at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
         [p.encounterId, p.kind, p.ref, p.display, iso(p.at)],
       );
       return String(r.id);
     },
 
-    async participantLeft(rowId: string, at: number): Promise<void> {
-      await db.query('UPDATE encounter_participants SET left_at = $2 WHERE id = $1 AND left_at IS NULL', [rowId, iso(at)]);
+    async participantLeft(rowId: string, at: number, q: Queryable = db): Promise<void> {
+      await q.query('UPDATE encounter_participants SET left_at = $2 WHERE id = $1 AND left_at IS NULL', [rowId, iso(at)]);
     },
 
     // Guest invites (only the hash of the token is stored)
-    async addInvite(i: { tokenHash: string; appointmentId: string; displayName: string; createdBy: string; expiresAt: number }): Promise<void> {
-      await db.query('INSERT INTO visit_invites (token_hash, appointment_id, display_name, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)', [i.tokenHash, i.appointmentId, i.displayName, i.createdBy, iso(i.expiresAt)]);
+    async addInvite(i: { tokenHash: string; appointmentId: string; displayName: string; createdBy: string; expiresAt: number }, q: Queryable = db): Promise<void> {
+      await q.query('INSERT INTO visit_invites (token_hash, appointment_id, display_name, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)', [i.tokenHash, i.appointmentId, i.displayName, i.createdBy, iso(i.expiresAt)]);
     },
 
     /** Uses an invite once: returns it when unused and unexpired, and marks it used in the same statement. */
-    async redeemInvite(tokenHash: string, appointmentId: string, now: number): Promise<{ displayName: string } | null> {
-      const [r] = await db.query<{ display_name: string }>(
+    async redeemInvite(tokenHash: string, appointmentId: string, now: number, q: Queryable = db): Promise<{ displayName: string } | null> {
+      const [r] = await q.query<{ display_name: string }>(
         `UPDATE visit_invites SET used_at = $3 WHERE token_hash = $1 AND appointment_id = $2 AND used_at IS NULL AND expires_at > $3 RETURNING display_name`,
         [tokenHash, appointmentId, iso(now)],
       );

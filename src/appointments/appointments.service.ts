@@ -121,8 +121,10 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       }
       const description = typeof input.description === 'string' ? input.description.slice(0, 500) : null;
       const a = { id: newId('apt'), patientId: input.patientId, practitionerId, status: input.status ?? 'booked', mode: input.mode ?? 'video', start: input.start, end, description, threadId: null, createdBy: p.userId } as const;
-      await repo.insert(a);
-      await audit.record({ actor: p, action: 'appointment.create', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { start: new Date(a.start).toISOString(), mode: a.mode } });
+      await audit.change(async (tx, log) => {
+        await repo.insert(a, tx);
+        log({ actor: p, action: 'appointment.create', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { start: new Date(a.start).toISOString(), mode: a.mode } });
+      });
       const created = (await repo.byId(a.id))!;
       deps.events.emit('appointment.changed', { patientId: created.patientId, appointment: created });
       return created;
@@ -146,8 +148,10 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       await checkPractitioner(patientId, slot.practitionerId);
       await freeOrThrow(slot.practitionerId, slot.start, slot.end);
       const a = { id: newId('apt'), patientId, practitionerId: slot.practitionerId, status: 'booked', mode: input.mode ?? 'video', start: slot.start, end: slot.end, description: input.description?.slice(0, 500) ?? null, threadId: null, createdBy: p.userId } as const;
-      await repo.insert(a);
-      await audit.record({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
+      await audit.change(async (tx, log) => {
+        await repo.insert(a, tx);
+        log({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
+      });
       return (await repo.byId(a.id))!;
     },
 
@@ -161,8 +165,10 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       const slotMinutes = input.slotMinutes ?? 15;
       if (!Number.isInteger(slotMinutes) || slotMinutes < 5 || slotMinutes > 240) throw badRequest('slotMinutes must be a whole number from 5 to 240');
       const id = newId('avl');
-      await repo.addAvailability({ id, practitionerId, start: input.start, end: input.end, slotMinutes });
-      await audit.record({ actor: p, action: 'availability.add', entityType: 'Schedule', entityId: id, details: { practitionerId } });
+      await audit.change(async (tx, log) => {
+        await repo.addAvailability({ id, practitionerId, start: input.start, end: input.end, slotMinutes }, tx);
+        log({ actor: p, action: 'availability.add', entityType: 'Schedule', entityId: id, details: { practitionerId } });
+      });
       return { id, practitionerId, start: input.start, end: input.end, slotMinutes };
     },
 
@@ -171,8 +177,10 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       access.assertSchedulesFor(p);
       if (a.status === 'cancelled') return a;
       if (a.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
-      await repo.setStatus(id, 'cancelled', reason?.slice(0, 500) ?? null);
-      await audit.record({ actor: p, action: 'appointment.cancel', entityType: 'Appointment', entityId: id, patientId: a.patientId });
+      await audit.change(async (tx, log) => {
+        await repo.setStatus(id, 'cancelled', reason?.slice(0, 500) ?? null, tx);
+        log({ actor: p, action: 'appointment.cancel', entityType: 'Appointment', entityId: id, patientId: a.patientId });
+      });
       return (await repo.byId(id))!;
     },
 
@@ -183,8 +191,10 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       const newEnd = end ?? start + (a.end - a.start);
       checkTimes(start, newEnd);
       if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
-      await repo.reschedule(id, start, newEnd);
-      await audit.record({ actor: p, action: 'appointment.reschedule', entityType: 'Appointment', entityId: id, patientId: a.patientId, details: { start: new Date(start).toISOString() } });
+      await audit.change(async (tx, log) => {
+        await repo.reschedule(id, start, newEnd, tx);
+        log({ actor: p, action: 'appointment.reschedule', entityType: 'Appointment', entityId: id, patientId: a.patientId, details: { start: new Date(start).toISOString() } });
+      });
       return (await repo.byId(id))!;
     },
 

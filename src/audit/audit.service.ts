@@ -3,6 +3,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Db, Queryable } from '../platform/db.ts';
 import type { Principal } from '../domain/types.ts';
+import { AppError } from '../platform/errors.ts';
 import { canonicalJson, jsonSafe } from './canonical-json.ts';
 
 export interface AuditEntry {
@@ -96,6 +97,15 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     scheduleAnchor();
   }
 
+  /** An audit entry that cannot be written fails its change as UNAVAILABLE (503), never as an unexplained 500. */
+  async function insertOrUnavailable(tx: Queryable, e: AuditEntry | AuditEntry[]) {
+    try {
+      await insert(tx, e);
+    } catch (err) {
+      throw Object.assign(new AppError('UNAVAILABLE', 'the audit trail is unavailable; nothing was changed'), { cause: err });
+    }
+  }
+
   // Reads are many (every chart view): they are group-committed — every entry that arrives while one batch is
   // being written goes into the next, one transaction and one chain lock per batch — and each caller waits for
   // its own batch, so an answer is never sent before its audit entry is durable (no crash window).
@@ -161,8 +171,23 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
       void service.recordBatched(e).catch(() => undefined);
     },
     /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
-    recordIn(tx: Queryable, e: AuditEntry): Promise<void> {
-      return insert(tx, e);
+    recordIn(tx: Queryable, e: AuditEntry | AuditEntry[]): Promise<void> {
+      return insertOrUnavailable(tx, e);
+    },
+    /**
+     * A change and its audit entries in one transaction (ONC §170.315(d)(2) "in the same transaction"): `fn`
+     * makes the change through `tx` and names its entries with `log`; they are inserted after `fn` returns, just
+     * before COMMIT, so the chain lock is held only for the inserts, and either both commit or neither does.
+     * If the audit cannot be written the change is rolled back and the caller gets UNAVAILABLE (503).
+     * Inside `fn`, use only `tx` (on PGlite another statement would wait for this transaction to end).
+     */
+    change<T>(fn: (tx: Queryable, log: (e: AuditEntry) => void) => Promise<T>): Promise<T> {
+      return db.transaction(async (tx) => {
+        const entries: AuditEntry[] = [];
+        const result = await fn(tx, (e) => void entries.push(e));
+        await insertOrUnavailable(tx, entries);
+        return result;
+      });
     },
 
     /** Writes the signed checkpoint of the current head outside the table (atomically, 0600). */

@@ -97,14 +97,15 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const problem = passwordProblem(password, { email });
       if (problem) throw new AppError('VALIDATION', problem);
       const displayName = input.displayName ?? email.split('@')[0];
-      let practitionerId: string | null = null;
-      if (input.role === 'clinician') {
-        practitionerId = newId('pra');
-        await deps.patients.insertPractitioner({ id: practitionerId, name: input.practitionerName ?? displayName, qualification: null });
-      }
+      const practitionerId: string | null = input.role === 'clinician' ? newId('pra') : null;
       const id = newId('usr');
-      await deps.users.insert({ id, email, displayName, role: input.role, passwordHash: await hashPassword(password), practitionerId, patientId: input.role === 'patient' ? input.patientId : null });
-      await deps.audit.record({ actor, action: 'user.create', entityType: 'User', entityId: id, details: { email, role: input.role } });
+      const passwordHash = await hashPassword(password);
+      // The account, its practitioner and the audit entry commit together ((d)(2)).
+      await deps.audit.change(async (tx, log) => {
+        if (practitionerId) await deps.patients.insertPractitioner({ id: practitionerId, name: input.practitionerName ?? displayName, qualification: null }, tx);
+        await deps.users.insert({ id, email, displayName, role: input.role, passwordHash, practitionerId, patientId: input.role === 'patient' ? input.patientId : null }, tx);
+        log({ actor, action: 'user.create', entityType: 'User', entityId: id, details: { email, role: input.role } });
+      });
       return { id, email, role: input.role, practitionerId, password: generated ? password : undefined };
     },
 
@@ -258,9 +259,11 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       if (!(await deps.users.byId(userId))) throw notFound(`user ${userId}`);
       await deps.mfa.remove(userId);
       await deps.passkeys.removeAll(userId);
-      const ids = await deps.users.deleteSessionsOfUser(userId);
+      const ids = await deps.audit.change(async (tx, log) => {
+        log({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });
+        return deps.users.deleteSessionsOfUser(userId, undefined, tx);
+      });
       ended({ sessionIds: ids, userId });
-      await deps.audit.record({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });
     },
 
     /** Who a user id names (audit reports, SMART apps acting for a user); null when there is no such user. */
@@ -279,8 +282,10 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const existing = await deps.users.byEmail(email);
       if (existing) return toPrincipal(existing);
       const id = newId('usr');
-      await deps.users.insert({ id, email, displayName: 'Vigil CLI', role: 'admin', passwordHash: null });
-      await deps.audit.record({ actor: 'system', action: 'user.create', entityType: 'User', entityId: id, details: { email, role: 'admin' } });
+      await deps.audit.change(async (tx, log) => {
+        await deps.users.insert({ id, email, displayName: 'Vigil CLI', role: 'admin', passwordHash: null }, tx);
+        log({ actor: 'system', action: 'user.create', entityType: 'User', entityId: id, details: { email, role: 'admin' } });
+      });
       return toPrincipal((await deps.users.byEmail(email))!);
     },
 
@@ -295,9 +300,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
 
     /** Ends every session of the user ("sign out everywhere"), optionally keeping the current one. */
     async logoutEverywhere(p: Principal, keepToken?: string) {
-      const ids = await deps.users.deleteSessionsOfUser(p.userId, keepToken ? sha256(keepToken) : undefined);
+      const ids = await deps.audit.change(async (tx, log) => {
+        const gone = await deps.users.deleteSessionsOfUser(p.userId, keepToken ? sha256(keepToken) : undefined, tx);
+        log({ actor: p, action: 'auth.logout.everywhere', entityType: 'User', entityId: p.userId, details: { sessions: gone.length } });
+        return gone;
+      });
       ended({ sessionIds: ids, userId: p.userId });
-      await deps.audit.record({ actor: p, action: 'auth.logout.everywhere', entityType: 'User', entityId: p.userId, details: { sessions: ids.length } });
       return ids.length;
     },
 
@@ -350,8 +358,10 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const id = newId('tok');
       const expiresAt = ttlDays === 0 ? null : deps.clock.now() + ttlDays * DAY;
-      await deps.users.insertToken({ id, userId: user.userId, tokenHash: sha256(token), name, scope, patientIds: opts.patientIds ?? null, expiresAt });
-      await deps.audit.record({ actor, action: 'token.create', entityType: 'User', entityId: user.userId, details: { tokenId: id, scope, patients: opts.patientIds?.length ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null } });
+      await deps.audit.change(async (tx, log) => {
+        await deps.users.insertToken({ id, userId: user.userId, tokenHash: sha256(token), name, scope, patientIds: opts.patientIds ?? null, expiresAt }, tx);
+        log({ actor, action: 'token.create', entityType: 'User', entityId: user.userId, details: { tokenId: id, scope, patients: opts.patientIds?.length ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null } });
+      });
       return { id, token, scope, patientIds: opts.patientIds ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null };
     },
 
@@ -366,24 +376,29 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     async revokeToken(id: string, actor: Principal | 'cli') {
       const t = await deps.users.tokenById(String(id ?? ''));
       if (!t || (actor !== 'cli' && actor.role !== 'admin' && t.user_id !== actor.userId)) throw notFound(`token ${id}`);
-      const changed = await deps.users.revokeToken(t.id);
-      if (changed) {
-        ended({ tokenIds: [t.id], userId: t.user_id });
-        await deps.audit.record({ actor, action: 'token.revoke', entityType: 'User', entityId: t.user_id, details: { tokenId: t.id } });
-      }
+      const changed = await deps.audit.change(async (tx, log) => {
+        const done = await deps.users.revokeToken(t.id, tx);
+        if (done) log({ actor, action: 'token.revoke', entityType: 'User', entityId: t.user_id, details: { tokenId: t.id } });
+        return done;
+      });
+      if (changed) ended({ tokenIds: [t.id], userId: t.user_id });
       return { id: t.id, revoked: true };
     },
 
     /** The CLI's own admin token: each server start revokes the previous one before minting the next. */
     async rotateCliToken(): Promise<{ id: string; token: string }> {
       const cli = await service.ensureSystemAdmin();
-      const old = await deps.users.revokeTokensNamed(cli.userId, 'local CLI');
-      if (old.length) await deps.audit.record({ actor: 'system', action: 'token.revoke', entityType: 'User', entityId: cli.userId, details: { tokenIds: old, reason: 'server restart' } });
+      await deps.audit.change(async (tx, log) => {
+        const old = await deps.users.revokeTokensNamed(cli.userId, 'local CLI', tx);
+        if (old.length) log({ actor: 'system', action: 'token.revoke', entityType: 'User', entityId: cli.userId, details: { tokenIds: old, reason: 'server restart' } });
+      });
       const t = await service.createToken(cli.email, 'local CLI', 'system', { ttlDays: 0 });
       return { id: t.id, token: t.token };
     },
     async revokeCliToken(id: string) {
-      await deps.users.revokeToken(id);
+      await deps.audit.change(async (tx, log) => {
+        if (await deps.users.revokeToken(id, tx)) log({ actor: 'system', action: 'token.revoke', entityType: 'Token', entityId: id, details: { tokenId: id, reason: 'server stop' } });
+      });
     },
 
     /** Password change by its owner: the current password is required; every other session ends. */
@@ -395,10 +410,15 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       }
       const problem = passwordProblem(next, { email: user.email });
       if (problem) throw new AppError('VALIDATION', problem);
-      await deps.users.setPassword(p.userId, await hashPassword(next));
-      const ids = await deps.users.deleteSessionsOfUser(p.userId, keepToken ? sha256(keepToken) : undefined);
+      const hash = await hashPassword(next);
+      // The new password, the other sessions' end and the audit entry commit together ((d)(2)).
+      const ids = await deps.audit.change(async (tx, log) => {
+        await deps.users.setPassword(p.userId, hash, tx);
+        const gone = await deps.users.deleteSessionsOfUser(p.userId, keepToken ? sha256(keepToken) : undefined, tx);
+        log({ actor: p, action: 'auth.password.change', entityType: 'User', entityId: p.userId, details: { sessionsEnded: gone.length } });
+        return gone;
+      });
       ended({ sessionIds: ids, userId: p.userId });
-      await deps.audit.record({ actor: p, action: 'auth.password.change', entityType: 'User', entityId: p.userId, details: { sessionsEnded: ids.length } });
     },
 
     /**
@@ -422,12 +442,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const user = await deps.users.byId(String(userId ?? ''));
       if (!user) throw notFound(`user ${userId}`);
       if (actor !== 'cli' && actor.userId === user.userId && disabled) throw new AppError('CONFLICT', 'you cannot disable your own account');
-      await deps.users.setDisabled(user.userId, disabled);
-      if (disabled) {
-        await deps.users.deleteSessionsOfUser(user.userId);
-        ended({ userId: user.userId, all: true });
-      }
-      await deps.audit.record({ actor, action: disabled ? 'user.disable' : 'user.enable', entityType: 'User', entityId: user.userId });
+      await deps.audit.change(async (tx, log) => {
+        await deps.users.setDisabled(user.userId, disabled, tx);
+        if (disabled) await deps.users.deleteSessionsOfUser(user.userId, undefined, tx);
+        log({ actor, action: disabled ? 'user.disable' : 'user.enable', entityType: 'User', entityId: user.userId });
+      });
+      if (disabled) ended({ userId: user.userId, all: true });
       return { id: user.userId, disabled };
     },
 

@@ -37,8 +37,10 @@ export function createEmergencyAccess(deps: { db: Db; audit: AuditService; patie
       if (!(await deps.patients.byId(patientId))) throw notFound(`patient ${patientId}`);
       const id = newId('bg');
       const expiresAt = deps.clock.now() + GRANT_MINUTES * 60_000;
-      await deps.db.query('INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at) VALUES ($1, $2, $3, $4, $5)', [id, p.userId, patientId, reason.trim(), new Date(expiresAt).toISOString()]);
-      await deps.audit.record({ actor: p, action: 'access.emergency', entityType: 'EmergencyAccess', entityId: id, patientId, details: { reason: reason.trim(), expiresAt: new Date(expiresAt).toISOString(), review: 'pending' } });
+      await deps.audit.change(async (tx, log) => {
+        await tx.query('INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at) VALUES ($1, $2, $3, $4, $5)', [id, p.userId, patientId, reason.trim(), new Date(expiresAt).toISOString()]);
+        log({ actor: p, action: 'access.emergency', entityType: 'EmergencyAccess', entityId: id, patientId, details: { reason: reason.trim(), expiresAt: new Date(expiresAt).toISOString(), review: 'pending' } });
+      });
       return { id, patientId, expiresAt: new Date(expiresAt).toISOString() };
     },
 
@@ -51,9 +53,11 @@ export function createEmergencyAccess(deps: { db: Db; audit: AuditService; patie
     async review(p: Principal, id: string, note: unknown) {
       if (p.role !== 'admin') throw forbidden('admin role required');
       if (note !== undefined && (typeof note !== 'string' || note.length > 1000)) throw new AppError('VALIDATION', 'note must be text of at most 1000 characters');
-      const rows = await deps.db.query<{ patient_id: string }>('UPDATE emergency_access SET reviewed_at = now(), reviewed_by = $2, review_note = $3 WHERE id = $1 AND reviewed_at IS NULL RETURNING patient_id', [id, p.userId, (note as string | undefined) ?? null]);
-      if (!rows.length) throw notFound(`unreviewed emergency access ${id}`);
-      await deps.audit.record({ actor: p, action: 'access.emergency.review', entityType: 'EmergencyAccess', entityId: id, patientId: rows[0].patient_id, details: { note: note ?? null } });
+      await deps.audit.change(async (tx, log) => {
+        const rows = await tx.query<{ patient_id: string }>('UPDATE emergency_access SET reviewed_at = now(), reviewed_by = $2, review_note = $3 WHERE id = $1 AND reviewed_at IS NULL RETURNING patient_id', [id, p.userId, (note as string | undefined) ?? null]);
+        if (!rows.length) throw notFound(`unreviewed emergency access ${id}`);
+        log({ actor: p, action: 'access.emergency.review', entityType: 'EmergencyAccess', entityId: id, patientId: rows[0].patient_id, details: { note: note ?? null } });
+      });
       return { id, reviewed: true };
     },
   };

@@ -111,27 +111,34 @@ export function createCommandService(deps: {
       return;
     }
     const result = parseCommandResult(payload);
-    const done = await deps.commands.complete(c.id, result.status, result.message, deps.clock.now());
+    const done = await deps.audit.change(async (tx, audit) => {
+      const d = await deps.commands.complete(c.id, result.status, result.message, deps.clock.now(), tx);
+      if (d) audit({
+        actor: `device:${deviceId}`, action: 'command.result', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
+        outcome: d.status === 'done' ? 'success' : 'failure', details: { name: c.name, status: d.status, message: d.message },
+      });
+      return d;
+    });
     if (!done) {
       log.info({ deviceId, commandId, status: c.status }, 'late or repeated command result ignored');
       return;
     }
-    await deps.audit.record({
-      actor: `device:${deviceId}`, action: 'command.result', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
-      outcome: done.status === 'done' ? 'success' : 'failure', details: { name: c.name, status: done.status, message: done.message },
-    });
     await announce(done);
   }
 
   /** Moves every overdue command to expired; called by the sweeper. */
   async function expireDue(): Promise<number> {
-    const expired = await deps.commands.expireDue(deps.clock.now());
+    const expired = await deps.audit.change(async (tx, audit) => {
+      const rows = await deps.commands.expireDue(deps.clock.now(), tx);
+      for (const c of rows)
+        audit({
+          actor: 'system', action: 'command.expire', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
+          outcome: 'failure', details: { name: c.name, message: c.message, attempts: c.attempts },
+        });
+      return rows;
+    });
     for (const c of expired) {
       log.info({ deviceId: c.deviceId, commandId: c.id, name: c.name }, c.message ?? 'command expired');
-      await deps.audit.record({
-        actor: 'system', action: 'command.expire', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
-        outcome: 'failure', details: { name: c.name, message: c.message, attempts: c.attempts },
-      });
       await announce(c);
     }
     return expired.length;
@@ -175,10 +182,12 @@ export function createCommandService(deps: {
         requestedBy: p.userId, message: null, attempts: 0, ackTimeoutMs: answerMs, createdAt: now, sentAt: null, completedAt: null,
         expiresAt: now + (req.expiresInMs ?? (device.online ? answerMs : timeouts.queuedMs)),
       };
-      await deps.commands.insert(command);
-      await deps.audit.record({
-        actor: p, action: 'command.request', entityType: 'DeviceCommand', entityId: command.id, patientId: device.patientId,
-        details: { deviceId, name: command.name, args: command.args, deviceOnline: device.online },
+      await deps.audit.change(async (tx, audit) => {
+        await deps.commands.insert(command, tx);
+        audit({
+          actor: p, action: 'command.request', entityType: 'DeviceCommand', entityId: command.id, patientId: device.patientId,
+          details: { deviceId, name: command.name, args: command.args, deviceOnline: device.online },
+        });
       });
       await announce(command);
       if (device.online) command = await deliver(command);

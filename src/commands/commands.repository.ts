@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 import type { CommandStatus, DeviceCommand, LinkedReading } from './command.types.ts';
 
 interface CommandRow {
@@ -41,8 +41,9 @@ const toCommand = (r: CommandRow): DeviceCommand => ({
 /** SQL for device commands, and nothing else. Every transition is conditional on the current status. */
 export function createCommandsRepository(db: Db) {
   return {
-    async insert(c: DeviceCommand): Promise<void> {
-      await db.query(
+    /** Writes that change a command's outcome take an optional transaction (`q`): they commit with their audit entry. */
+    async insert(c: DeviceCommand, q: Queryable = db): Promise<void> {
+      await q.query(
         `INSERT INTO device_commands (id, device_id, patient_id, name, args, status, requested_by, message, attempts, ack_timeout_ms, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
         [c.id, c.deviceId, c.patientId, c.name, JSON.stringify(c.args), c.status, c.requestedBy, c.message, c.attempts, c.ackTimeoutMs, iso(c.createdAt), iso(c.expiresAt)],
@@ -90,8 +91,8 @@ export function createCommandsRepository(db: Db) {
     },
 
     /** Open → final (done, failed); null when it was already final (a late or repeated answer). */
-    async complete(id: string, status: 'done' | 'failed', message: string | null, at: number): Promise<DeviceCommand | null> {
-      const [row] = await db.query<CommandRow>(
+    async complete(id: string, status: 'done' | 'failed', message: string | null, at: number, q: Queryable = db): Promise<DeviceCommand | null> {
+      const [row] = await q.query<CommandRow>(
         `UPDATE device_commands SET status = $2, message = $3, completed_at = $4
          WHERE id = $1 AND status IN ('queued', 'sent') RETURNING *`,
         [id, status, message, iso(at)],
@@ -100,8 +101,8 @@ export function createCommandsRepository(db: Db) {
     },
 
     /** Every open command past its deadline → expired, in one statement (safe with several instances). */
-    async expireDue(now: number): Promise<DeviceCommand[]> {
-      const rows = await db.query<CommandRow>(
+    async expireDue(now: number, q: Queryable = db): Promise<DeviceCommand[]> {
+      const rows = await q.query<CommandRow>(
         `UPDATE device_commands SET status = 'expired', completed_at = $1,
                 message = CASE status WHEN 'queued' THEN 'not delivered: the device did not connect in time'
                                       ELSE 'no answer from the device in time' END

@@ -46,7 +46,8 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
         else if (r.device && devices.get(r.device) !== patientId) rejections.push({ line: r.line, reason: `device "${r.device}" is not a device of patient ${r.patient}` });
         else good.push({ patientId, deviceId: r.device ?? null, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null });
       }
-      const stored = await deps.db.transaction(async (tx: Queryable) => {
+      // The readings and one audit entry per patient commit together ((d)(2)).
+      const stored = await deps.audit.change(async (tx: Queryable, log) => {
         if (!good.length) return [];
         const claimed = await tx.query<{ patient_id: string; code: string; t: string }>(
           `INSERT INTO csv_import_keys (patient_id, code, ts)
@@ -56,11 +57,12 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
         );
         const fresh = new Set(claimed.map((c) => `${c.patient_id}|${c.code}|${c.t}`));
         const toStore = good.filter((g) => fresh.delete(`${g.patientId}|${g.code}|${g.ts}`));
-        return deps.readings.insertBatch(tx, toStore);
+        const inserted = await deps.readings.insertBatch(tx, toStore);
+        const perPatient = new Map<string, number>();
+        for (const s of inserted) perPatient.set(s.patientId, (perPatient.get(s.patientId) ?? 0) + 1);
+        for (const [patientId, n] of perPatient) log({ actor, action: 'readings.import', entityType: 'Patient', entityId: patientId, patientId, details: { stored: n, via: 'csv' } });
+        return inserted;
       });
-      const perPatient = new Map<string, number>();
-      for (const s of stored) perPatient.set(s.patientId, (perPatient.get(s.patientId) ?? 0) + 1);
-      for (const [patientId, n] of perPatient) await deps.audit.record({ actor, action: 'readings.import', entityType: 'Patient', entityId: patientId, patientId, details: { stored: n, via: 'csv' } });
       // One rejection per line (a wide row gives several readings, all refused for the same reason).
       const byLine = new Map<number, Set<string>>();
       for (const r of rejections) byLine.set(r.line, (byLine.get(r.line) ?? new Set()).add(r.reason));

@@ -59,8 +59,10 @@ export function createDeviceService(deps: {
       if (input.patientId && !(await deps.patients.byId(input.patientId))) throw notFound(`patient ${input.patientId}`);
       const id = newId('dev');
       const secret = newSecret();
-      await deps.devices.insert({ id, patientId: input.patientId, type: input.type, name: input.name ?? null, secretHash: hashSecret(secret) });
-      await deps.audit.record({ actor, action: 'device.provision', entityType: 'Device', entityId: id, patientId: input.patientId });
+      await deps.audit.change(async (tx, log) => {
+        await deps.devices.insert({ id, patientId: input.patientId, type: input.type, name: input.name ?? null, secretHash: hashSecret(secret) }, tx);
+        log({ actor, action: 'device.provision', entityType: 'Device', entityId: id, patientId: input.patientId });
+      });
       return { id, secret, topic: `${TOPIC_PREFIX}${id}/telemetry`, patientId: input.patientId, type: input.type };
     },
 
@@ -73,9 +75,11 @@ export function createDeviceService(deps: {
       if (device.patientId) await deps.access.assertCanManagePatient(principal, device.patientId);
       else deps.access.assertAdmin(principal);
       const secret = newSecret();
-      await deps.devices.setSecretHash(id, hashSecret(secret));
+      await deps.audit.change(async (tx, log) => {
+        await deps.devices.setSecretHash(id, hashSecret(secret), tx);
+        log({ actor: principal, action: 'device.secret.rotate', entityType: 'Device', entityId: id, patientId: device.patientId });
+      });
       cache.delete(id);
-      await deps.audit.record({ actor: principal, action: 'device.secret.rotate', entityType: 'Device', entityId: id, patientId: device.patientId });
       return { id, secret, topic: `${TOPIC_PREFIX}${id}/telemetry`, patientId: device.patientId, type: device.type };
     },
 

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 
 /** SQL for tasks made from messages (migration 015). The note arrives sealed. */
 export type TaskStatus = 'requested' | 'accepted' | 'in-progress' | 'completed' | 'cancelled';
@@ -33,8 +33,8 @@ const toTask = (r: Row): StoredTask => ({
 
 export function createTasksRepository(db: Db) {
   return {
-    async insert(t: Omit<StoredTask, 'patientName' | 'assigneeName' | 'updatedAt'>): Promise<void> {
-      await db.query(
+    async insert(t: Omit<StoredTask, 'patientName' | 'assigneeName' | 'updatedAt'>, q: Queryable = db): Promise<void> {
+      await q.query(
         `INSERT INTO message_tasks (id, patient_id, message_id, thread_id, note, assignee_practitioner_id, due_at, status, created_by, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
         [t.id, t.patientId, t.messageId, t.threadId, t.note, t.assigneePractitionerId, iso(t.dueAt), t.status, t.createdBy, iso(t.createdAt)],
@@ -58,8 +58,8 @@ export function createTasksRepository(db: Db) {
       );
       return rows.map(toTask);
     },
-    async update(id: string, patch: { status?: TaskStatus; assigneePractitionerId?: string | null; dueAt?: number | null }, at: number): Promise<void> {
-      await db.query(
+    async update(id: string, patch: { status?: TaskStatus; assigneePractitionerId?: string | null; dueAt?: number | null }, at: number, q: Queryable = db): Promise<void> {
+      await q.query(
         `UPDATE message_tasks SET status = COALESCE($2, status),
            assignee_practitioner_id = CASE WHEN $3 THEN $4 ELSE assignee_practitioner_id END,
            due_at = CASE WHEN $5 THEN $6::timestamptz ELSE due_at END, updated_at = $7 WHERE id = $1`,

@@ -73,8 +73,11 @@ export function createTasksService(deps: { repo: TasksRepository; messages: Mess
       const text = input.note?.trim() || (await cipher.open(m.patientId, m.body, `message:${m.id}`)).toString('utf8').trim().slice(0, 200) || 'Follow up this message';
       const id = newId('tsk');
       const now = deps.clock.now();
-      await repo.insert({ id, patientId: m.patientId, messageId, threadId: m.threadId, note: await cipher.seal(m.patientId, Buffer.from(text, 'utf8'), `task:${id}`), assigneePractitionerId: assignee, dueAt: input.due ?? null, status: 'requested', createdBy: p.userId, createdAt: now });
-      await audit.record({ actor: p, action: 'task.create', entityType: 'Task', entityId: id, patientId: m.patientId, details: { messageId, assignee, due: input.due ? iso(input.due) : null } });
+      const note = await cipher.seal(m.patientId, Buffer.from(text, 'utf8'), `task:${id}`); // before the transaction: sealing may create the patient's data key
+      await audit.change(async (tx, log) => {
+        await repo.insert({ id, patientId: m.patientId, messageId, threadId: m.threadId, note, assigneePractitionerId: assignee, dueAt: input.due ?? null, status: 'requested', createdBy: p.userId, createdAt: now }, tx);
+        log({ actor: p, action: 'task.create', entityType: 'Task', entityId: id, patientId: m.patientId, details: { messageId, assignee, due: input.due ? iso(input.due) : null } });
+      });
       return view((await repo.byId(id))!);
     },
 
@@ -93,8 +96,10 @@ export function createTasksService(deps: { repo: TasksRepository; messages: Mess
       const t = await visible(p, id);
       if (patch.status && patch.status !== t.status && !NEXT[t.status].includes(patch.status)) throw new AppError('CONFLICT', `a ${t.status} task cannot become ${patch.status}`);
       if (patch.assigneePractitionerId) await checkAssignee(t.patientId, patch.assigneePractitionerId);
-      await repo.update(id, { status: patch.status, assigneePractitionerId: patch.assigneePractitionerId, dueAt: patch.due }, deps.clock.now());
-      await audit.record({ actor: p, action: 'task.update', entityType: 'Task', entityId: id, patientId: t.patientId, details: { ...patch, due: patch.due ? iso(patch.due) : patch.due } });
+      await audit.change(async (tx, log) => {
+        await repo.update(id, { status: patch.status, assigneePractitionerId: patch.assigneePractitionerId, dueAt: patch.due }, deps.clock.now(), tx);
+        log({ actor: p, action: 'task.update', entityType: 'Task', entityId: id, patientId: t.patientId, details: { ...patch, due: patch.due ? iso(patch.due) : patch.due } });
+      });
       return view((await repo.byId(id))!);
     },
   };

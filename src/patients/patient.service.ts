@@ -101,33 +101,40 @@ export function createPatientService(deps: {
   }
 
   return {
-    async create(input: { name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> }, actor: Principal | 'cli' | 'system') {
+    async create(input: { name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> }, actor: Principal | 'cli' | 'system', joinCareTeamOf?: Principal) {
       const name = input.name?.trim();
       if (!name) throw new AppError('VALIDATION', 'name is required');
       if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate)) throw new AppError('VALIDATION', `birth date must be YYYY-MM-DD (got "${input.birthDate}")`);
       if (input.birthDate && Number.isNaN(Date.parse(input.birthDate))) throw new AppError('VALIDATION', `birth date ${input.birthDate} is not a real date`);
       const id = newId('pat');
       const settings = input.settings ? validSettings(input.settings, deps.clock.now()) : {};
-      await deps.patients.insert({ id, name, birthDate: input.birthDate ?? null, sex: input.sex ?? null, mrn: input.mrn ?? null, settings });
-      await deps.audit.record({ actor, action: 'patient.create', entityType: 'Patient', entityId: id, patientId: id });
+      // A clinician's new patient joins their care team in the same transaction as the patient and both entries.
+      const practitionerId = joinCareTeamOf ? deps.access.careTeamOfCreator(joinCareTeamOf) : null;
+      await deps.audit.change(async (tx, log) => {
+        await deps.patients.insert({ id, name, birthDate: input.birthDate ?? null, sex: input.sex ?? null, mrn: input.mrn ?? null, settings }, tx);
+        log({ actor, action: 'patient.create', entityType: 'Patient', entityId: id, patientId: id });
+        if (practitionerId) {
+          await deps.patients.addToCareTeam(id, practitionerId, 'clinician', tx);
+          log({ actor, action: 'careteam.add', entityType: 'Patient', entityId: id, patientId: id, details: { practitionerId } });
+        }
+      });
       return { id };
     },
 
     /** POST /api/v1/patients: a staff member registers a patient; a clinician's new patient joins their care team. */
     async createFor(principal: Principal, input: { name: string; birthDate?: string | null; sex?: string | null; settings?: Record<string, unknown> }) {
       deps.access.assertStaff(principal);
-      const created = await this.create(input, principal);
-      const practitionerId = deps.access.careTeamOfCreator(principal);
-      if (practitionerId) await this.assignClinician(created.id, practitionerId, principal);
-      return created;
+      return this.create(input, principal, principal);
     },
 
     async assignClinician(patientId: string, practitionerId: string, actor: Principal | 'cli' | 'system') {
       // Named 404s instead of the database's foreign-key error.
       if (!(await deps.patients.byId(patientId))) throw notFound(`patient ${patientId}`);
       if (!(await deps.patients.practitionerById(practitionerId))) throw notFound(`practitioner ${practitionerId}`);
-      await deps.patients.addToCareTeam(patientId, practitionerId);
-      await deps.audit.record({ actor, action: 'careteam.add', entityType: 'Patient', entityId: patientId, patientId, details: { practitionerId } });
+      await deps.audit.change(async (tx, log) => {
+        await deps.patients.addToCareTeam(patientId, practitionerId, 'clinician', tx);
+        log({ actor, action: 'careteam.add', entityType: 'Patient', entityId: patientId, patientId, details: { practitionerId } });
+      });
     },
 
     /** The clinician panel: every visible patient with latest vitals, NEWS2 and status. */
@@ -150,8 +157,10 @@ export function createPatientService(deps: {
     async updateSettings(principal: Principal, patientId: string, patch: Record<string, unknown>) {
       await deps.access.assertCanManagePatient(principal, patientId);
       const allowed = validSettings(patch, deps.clock.now());
-      await deps.patients.updateSettings(patientId, allowed);
-      await deps.audit.record({ actor: principal, action: 'patient.settings', entityType: 'Patient', entityId: patientId, patientId, details: allowed });
+      await deps.audit.change(async (tx, log) => {
+        await deps.patients.updateSettings(patientId, allowed, tx);
+        log({ actor: principal, action: 'patient.settings', entityType: 'Patient', entityId: patientId, patientId, details: allowed });
+      });
       return settingsOf({ ...((await deps.patients.byId(patientId))?.settings ?? {}) });
     },
   };

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 
 export interface Device {
   id: string;
@@ -47,8 +47,9 @@ export const DEVICE_COLUMNS = 'id, patient_id, type, name, online, battery, last
 
 export function createDevicesRepository(db: Db) {
   return {
-    async insert(d: { id: string; patientId: string | null; type: string; name: string | null; secretHash: string }) {
-      await db.query('INSERT INTO devices (id, patient_id, type, name, secret_hash) VALUES ($1, $2, $3, $4, $5)', [
+    /** Writes take an optional transaction (`q`), so the change commits with its audit entry (audit.change). */
+    async insert(d: { id: string; patientId: string | null; type: string; name: string | null; secretHash: string }, q: Queryable = db) {
+      await q.query('INSERT INTO devices (id, patient_id, type, name, secret_hash) VALUES ($1, $2, $3, $4, $5)', [
         d.id,
         d.patientId,
         d.type,
@@ -57,8 +58,8 @@ export function createDevicesRepository(db: Db) {
       ]);
     },
     /** [sec] a new secret (rotation): the old one stops working. */
-    async setSecretHash(id: string, secretHash: string): Promise<boolean> {
-      return (await db.query('UPDATE devices SET secret_hash = $2 WHERE id = $1 RETURNING id', [id, secretHash])).length > 0;
+    async setSecretHash(id: string, secretHash: string, q: Queryable = db): Promise<boolean> {
+      return (await q.query('UPDATE devices SET secret_hash = $2 WHERE id = $1 RETURNING id', [id, secretHash])).length > 0;
     },
     async authOf(id: string): Promise<DeviceAuth | null> {
       const rows = await db.query<{ id: string; patient_id: string | null; secret_hash: string }>(

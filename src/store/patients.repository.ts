@@ -88,12 +88,12 @@ export function createPatientsRepository(db: Db) {
       );
       return rows[0] ? toPatient(rows[0]) : null;
     },
-    async updateSettings(id: string, settings: Record<string, unknown>) {
-      await db.query('UPDATE patients SET settings = settings || $2::jsonb WHERE id = $1', [id, JSON.stringify(settings)]);
+    async updateSettings(id: string, settings: Record<string, unknown>, q: Queryable = db) {
+      await q.query('UPDATE patients SET settings = settings || $2::jsonb WHERE id = $1', [id, JSON.stringify(settings)]);
     },
 
-    async insertPractitioner(p: Practitioner) {
-      await db.query('INSERT INTO practitioners (id, name, qualification) VALUES ($1, $2, $3)', [p.id, p.name, p.qualification]);
+    async insertPractitioner(p: Practitioner, q: Queryable = db) {
+      await q.query('INSERT INTO practitioners (id, name, qualification) VALUES ($1, $2, $3)', [p.id, p.name, p.qualification]);
     },
     async practitionerById(id: string): Promise<Practitioner | null> {
       const rows = await db.query<Practitioner>('SELECT id, name, qualification FROM practitioners WHERE id = $1', [id]);

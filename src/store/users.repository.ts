@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 import type { Principal, Role } from '../domain/types.ts';
 
 interface UserRow {
@@ -52,8 +52,8 @@ const toUser = (r: UserRow): UserRecord => ({
 
 export function createUsersRepository(db: Db) {
   return {
-    async insert(u: { id: string; email: string; displayName: string; role: Role; passwordHash: string | null; practitionerId?: string | null; patientId?: string | null }) {
-      await db.query(
+    async insert(u: { id: string; email: string; displayName: string; role: Role; passwordHash: string | null; practitionerId?: string | null; patientId?: string | null }, q: Queryable = db) {
+      await q.query(
         'INSERT INTO users (id, email, display_name, role, password_hash, practitioner_id, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         [u.id, u.email.toLowerCase(), u.displayName, u.role, u.passwordHash, u.practitionerId ?? null, u.patientId ?? null],
       );
@@ -74,11 +74,11 @@ export function createUsersRepository(db: Db) {
       return Number(n);
     },
 
-    async setPassword(userId: string, passwordHash: string) {
-      await db.query('UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1', [userId, passwordHash]);
+    async setPassword(userId: string, passwordHash: string, q: Queryable = db) {
+      await q.query('UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1', [userId, passwordHash]);
     },
-    async setDisabled(userId: string, disabled: boolean) {
-      await db.query('UPDATE users SET disabled_at = CASE WHEN $2 THEN now() ELSE NULL END WHERE id = $1', [userId, disabled]);
+    async setDisabled(userId: string, disabled: boolean, q: Queryable = db) {
+      await q.query('UPDATE users SET disabled_at = CASE WHEN $2 THEN now() ELSE NULL END WHERE id = $1', [userId, disabled]);
     },
 
     async insertSession(s: { id: string; tokenHash: string; userId: string; expiresAt: number; stage: SessionRow['stage']; ip: string | null }) {
@@ -103,8 +103,8 @@ export function createUsersRepository(db: Db) {
       return rows[0]?.id ?? null;
     },
     /** Deletes a user's sessions (all, or all but one); returns their ids. */
-    async deleteSessionsOfUser(userId: string, exceptHash?: string): Promise<string[]> {
-      const rows = await db.query<{ id: string }>('DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING id', [userId, exceptHash ?? '']);
+    async deleteSessionsOfUser(userId: string, exceptHash?: string, q: Queryable = db): Promise<string[]> {
+      const rows = await q.query<{ id: string }>('DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING id', [userId, exceptHash ?? '']);
       return rows.map((r) => r.id);
     },
     async sessionsOfUser(userId: string): Promise<SessionRow[]> {
@@ -114,8 +114,8 @@ export function createUsersRepository(db: Db) {
       await db.query('DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2', [new Date(now).toISOString(), new Date(now - idleMs).toISOString()]);
     },
 
-    async insertToken(t: { id: string; userId: string; tokenHash: string; name: string | null; scope?: 'read' | 'write'; patientIds?: string[] | null; expiresAt?: number | null }) {
-      await db.query('INSERT INTO api_tokens (id, user_id, token_hash, name, scope, patient_ids, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    async insertToken(t: { id: string; userId: string; tokenHash: string; name: string | null; scope?: 'read' | 'write'; patientIds?: string[] | null; expiresAt?: number | null }, q: Queryable = db) {
+      await q.query('INSERT INTO api_tokens (id, user_id, token_hash, name, scope, patient_ids, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
         t.id, t.userId, t.tokenHash, t.name, t.scope ?? 'write', t.patientIds ? JSON.stringify(t.patientIds) : null, t.expiresAt ? new Date(t.expiresAt).toISOString() : null,
       ]);
     },
@@ -144,8 +144,8 @@ export function createUsersRepository(db: Db) {
         `SELECT t.id, t.user_id, u.email, t.name, t.scope, t.patient_ids, t.created_at, t.last_used_at, t.expires_at, t.revoked_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE ($1::text IS NULL OR t.user_id = $1) ORDER BY t.created_at DESC`, [userId]);
     },
-    async revokeToken(id: string): Promise<boolean> {
-      const rows = await db.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id]);
+    async revokeToken(id: string, q: Queryable = db): Promise<boolean> {
+      const rows = await q.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id]);
       return rows.length > 0;
     },
     /** Revokes every live token of a user (password reset); returns their ids. */
@@ -154,8 +154,8 @@ export function createUsersRepository(db: Db) {
       return rows.map((r) => r.id);
     },
     /** Revokes a user's live tokens with this name (the CLI's own token at each start); returns their ids. */
-    async revokeTokensNamed(userId: string, name: string): Promise<string[]> {
-      const rows = await db.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL RETURNING id', [userId, name]);
+    async revokeTokensNamed(userId: string, name: string, q: Queryable = db): Promise<string[]> {
+      const rows = await q.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL RETURNING id', [userId, name]);
       return rows.map((r) => r.id);
     },
   };

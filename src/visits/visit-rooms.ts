@@ -84,9 +84,13 @@ export function createVisitRooms(deps: {
   async function record(r: Room, p: Peer) {
     const people = inRoom(r);
     if (!r.encounterId && people.some((x) => x.kind === 'staff') && people.some((x) => x.kind !== 'staff')) {
-      r.encounterId = await deps.appointments.startEncounter({ id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: deps.clock.now() });
-      if (r.appointment.status === 'booked') await deps.appointments.setStatus(r.appointment.id, 'arrived');
-      await deps.audit.record({ actor: auditActor(p), action: 'visit.start', entityType: 'Encounter', entityId: r.encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+      // The Encounter, the appointment's status and the audit entry commit together ((d)(2)).
+      r.encounterId = await deps.audit.change(async (tx, log) => {
+        const encounterId = await deps.appointments.startEncounter({ id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: deps.clock.now() }, tx);
+        if (r.appointment.status === 'booked') await deps.appointments.setStatus(r.appointment.id, 'arrived', null, tx);
+        log({ actor: auditActor(p), action: 'visit.start', entityType: 'Encounter', entityId: encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+        return encounterId;
+      });
       for (const x of people) if (!x.participantRow) x.participantRow = await deps.appointments.participantJoined({ encounterId: r.encounterId, kind: x.kind, ref: x.ref, display: x.name, at: x.since });
       return;
     }
@@ -114,8 +118,12 @@ export function createVisitRooms(deps: {
       p.participantRow = null;
       await deps.audit.record({ actor: auditActor(p), action: 'visit.leave', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind } });
       if (inRoom(r).length === 0 && r.encounterId) {
-        await deps.appointments.finishEncounter(r.encounterId, deps.clock.now());
-        await deps.appointments.setStatus(r.appointment.id, 'fulfilled');
+        const encounterId = r.encounterId;
+        await deps.audit.change(async (tx, log) => {
+          await deps.appointments.finishEncounter(encounterId, deps.clock.now(), tx);
+          await deps.appointments.setStatus(r.appointment.id, 'fulfilled', null, tx);
+          log({ actor: auditActor(p), action: 'visit.end', entityType: 'Encounter', entityId: encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+        });
         r.appointment = { ...r.appointment, status: 'fulfilled' };
         r.encounterId = null;
       }

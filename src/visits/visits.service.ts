@@ -32,8 +32,10 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       const token = randomBytes(24).toString('base64url');
       const now = deps.clock.now();
       const expiresAt = Math.max(now, appointment.end) + deps.config.inviteTtlS * 1000;
-      await deps.repo.addInvite({ tokenHash: hash(token), appointmentId, displayName: name, createdBy: p.userId, expiresAt });
-      await deps.audit.record({ actor: p, action: 'visit.invite', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name, expiresAt: new Date(expiresAt).toISOString() } });
+      await deps.audit.change(async (tx, log) => {
+        await deps.repo.addInvite({ tokenHash: hash(token), appointmentId, displayName: name, createdBy: p.userId, expiresAt }, tx);
+        log({ actor: p, action: 'visit.invite', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name, expiresAt: new Date(expiresAt).toISOString() } });
+      });
       // The token travels in the fragment: browsers never send it to a server (no access logs, no Referer).
       return { url: `${deps.baseUrl()}/#/join/${encodeURIComponent(appointmentId)}/${token}`, expiresAt: new Date(expiresAt).toISOString(), name };
     },
@@ -49,8 +51,10 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       const pass = randomBytes(24).toString('base64url');
       const name = (input.name?.trim() || invite.displayName).slice(0, 80);
       // In the database (only its hash), so the guest's signalling socket may land on any instance.
-      await deps.repo.addGuestPass({ passHash: hash(pass), appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS });
-      await deps.audit.record({ actor: 'system', action: 'visit.invite.redeem', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name } });
+      await deps.audit.change(async (tx, log) => {
+        await deps.repo.addGuestPass({ passHash: hash(pass), appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS }, tx);
+        log({ actor: 'system', action: 'visit.invite.redeem', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name } });
+      });
       return { pass, name, appointmentId };
     },
 

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { PatientCipher } from '../../../platform/encryption/index.ts';
 import { systemClock, type Clock } from '../../../platform/clock.ts';
-import type { Db } from '../../../platform/db.ts';
+import type { Db, Queryable } from '../../../platform/db.ts';
 import type { Principal } from '../../../domain/types.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
 import type { AccessPolicy } from '../../../auth/access.ts';
@@ -112,9 +112,9 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
     return rows[0] ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris, ...(rows[0].launch_url ? { launchUrl: rows[0].launch_url } : {}) } : null;
   }
 
-  async function issue(kind: GrantRow['kind'], g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string }, ttl: number) {
+  async function issue(kind: GrantRow['kind'], g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string }, ttl: number, q: Queryable = deps.db) {
     const secret = token(kind === 'code' ? 'vsc' : kind === 'access' ? 'vsa' : 'vsr');
-    await deps.db.query(
+    await q.query(
       `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [hash(secret), kind, g.clientId, g.userId, g.patientId, g.scopes.join(' '), g.redirectUri ?? null, g.codeChallenge ?? null, new Date(clock.now() + ttl).toISOString()],
     );
@@ -190,8 +190,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       if (!c) throw notFound(`SMART app ${clientId}`);
       const launch = randomBytes(24).toString('base64url');
       await deps.db.query('DELETE FROM smart_launches WHERE created_at < $1', [new Date(clock.now() - LAUNCH_TTL_MS).toISOString()]);
-      await deps.db.query('INSERT INTO smart_launches (id, client_id, user_id, patient_id) VALUES ($1, $2, $3, $4)', [hash(launch), c.id, p.userId, patientId]);
-      await deps.audit.record({ actor: p, action: 'smart.launch', entityType: 'SmartClient', entityId: c.id, patientId });
+      await deps.audit.change(async (tx, log) => {
+        await tx.query('INSERT INTO smart_launches (id, client_id, user_id, patient_id) VALUES ($1, $2, $3, $4)', [hash(launch), c.id, p.userId, patientId]);
+        log({ actor: p, action: 'smart.launch', entityType: 'SmartClient', entityId: c.id, patientId });
+      });
       const iss = deps.baseUrl();
       return { launch, iss, url: c.launchUrl ? `${c.launchUrl}${c.launchUrl.includes('?') ? '&' : '?'}${new URLSearchParams({ iss, launch })}` : null };
     },
@@ -228,8 +230,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       const needsPatient = req.scopes.includes('launch/patient') || req.scopes.includes('launch') || patientOnly(req.scopes);
       if (needsPatient && !patientId) throw badRequest('choose the patient this app may see');
       if (patientId) await deps.access.assertPatient(p, patientId);
-      const code = await issue('code', { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge }, CODE_TTL_MS);
-      await deps.audit.record({ actor: p, action: 'smart.authorize', entityType: 'SmartClient', entityId: req.client.id, patientId, details: { scopes: req.scopes } });
+      const code = await deps.audit.change(async (tx, log) => {
+        log({ actor: p, action: 'smart.authorize', entityType: 'SmartClient', entityId: req.client.id, patientId, details: { scopes: req.scopes } });
+        return issue('code', { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge }, CODE_TTL_MS, tx);
+      });
       return `${req.redirectUri}?${new URLSearchParams({ code, ...(req.state ? { state: req.state } : {}) })}`;
     },
 

@@ -1,0 +1,254 @@
+/**
+ * ONC §170.315(d)(2): the audit entry of a change is "written in the same transaction as the change".
+ * For every kind of write of patient data and every security-relevant write, on a real server and database:
+ *  1. the audit insert is made to fail (a BEFORE INSERT trigger on audit_log refusing that action): the request
+ *     answers 503 and the change is not there — it was rolled back with its entry;
+ *  2. the trigger removed, the same request succeeds, and the change and its audit entry are both there.
+ * Every case also checks that nothing else was audited for that action while it was refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from './support/app.ts';
+import { AppError } from '../src/platform/errors.ts';
+import type { Principal } from '../src/domain/types.ts';
+
+let app: TestApp;
+let admin: string;
+let nurse: { token: string; email: string; practitionerId: string | null };
+let patientId: string;
+let deviceId: string;
+let threadId: string;
+let messageId: string;
+const tag = `r${Date.now().toString(36)}`;
+
+const count = async (sql: string, params: unknown[] = []) => Number((await app.services.db.query<{ n: string }>(sql, params))[0].n);
+const auditCount = (action: string) => count('SELECT count(*) AS n FROM audit_log WHERE action = $1', [action]);
+/** A service call's outcome as the HTTP status its error maps to. */
+const statusOf = async (p: Promise<unknown>) => p.then(() => 200, (err) => (err instanceof AppError ? err.status : 500));
+const principalOf = async (token: string) => (await app.services.auth.principalFromToken(token))!;
+
+beforeAll(async () => {
+  app = await bootApp();
+  admin = (await app.tokenFor('admin')).token;
+  nurse = await app.tokenFor('clinician');
+  patientId = (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/patients', { name: `Txn Patient ${tag}` })).body.id;
+  deviceId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body.id;
+  const t = await app.api<{ id: string; messages?: Array<{ id: string }> }>(nurse.token, 'POST', `/api/v1/patients/${patientId}/threads`, { subject: 'Follow-up', text: 'How are you today?' });
+  expect(t.status).toBe(201);
+  threadId = t.body.id;
+  messageId = (await app.services.db.query<{ id: string }>('SELECT id FROM messages WHERE thread_id = $1', [threadId]))[0].id;
+  await app.services.db.exec(`CREATE TABLE test_refuse_audit (action text PRIMARY KEY);
+    CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM test_refuse_audit WHERE action = NEW.action) THEN RAISE EXCEPTION 'injected audit failure for %', NEW.action; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();`);
+}, 180_000);
+afterAll(async () => app?.stop());
+
+interface Case {
+  action: string;
+  /** Performs the write; answers the HTTP status. Called twice: refused, then allowed. */
+  run(): Promise<number>;
+  /** Whether the change is in the database. */
+  changed(): Promise<boolean>;
+  /** The expected success status (default 2xx). */
+  ok?: number;
+}
+
+const cases: Case[] = [
+  {
+    action: 'patient.create',
+    run: async () => (await app.api(nurse.token, 'POST', '/api/v1/patients', { name: `New Patient ${tag}` })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM patients WHERE name = $1', [`New Patient ${tag}`])) > 0,
+  },
+  {
+    action: 'careteam.add',
+    run: async () => {
+      const other = await app.tokenFor('clinician');
+      return (await app.api(admin, 'POST', `/api/v1/patients/${patientId}/care-team`, { practitionerId: (careTeamTarget ??= other.practitionerId!) })).status;
+    },
+    changed: async () => (await count('SELECT count(*) AS n FROM care_team_members WHERE patient_id = $1 AND practitioner_id = $2', [patientId, careTeamTarget])) > 0,
+  },
+  {
+    action: 'patient.settings',
+    run: async () => (await app.api(nurse.token, 'PATCH', `/api/v1/patients/${patientId}/settings`, { onOxygen: true })).status,
+    changed: async () => (await count(`SELECT count(*) AS n FROM patients WHERE id = $1 AND settings->>'onOxygen' = 'true'`, [patientId])) > 0,
+  },
+  {
+    action: 'fhir.update',
+    run: async () => {
+      const fhirId = patientId.replaceAll('_', '-');
+      const current = await app.api<Record<string, unknown>>(nurse.token, 'GET', `/fhir/R4/Patient/${fhirId}`);
+      return (await app.api(nurse.token, 'PUT', `/fhir/R4/Patient/${fhirId}`, { ...current.body, name: [{ text: `Renamed ${tag}` }] })).status;
+    },
+    changed: async () => (await count('SELECT count(*) AS n FROM patients WHERE id = $1 AND name = $2', [patientId, `Renamed ${tag}`])) > 0,
+  },
+  {
+    action: 'device.provision',
+    run: async () => (await app.api(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter', name: `Oximeter ${tag}` })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM devices WHERE name = $1', [`Oximeter ${tag}`])) > 0,
+  },
+  (() => {
+    let before = '';
+    return {
+      action: 'device.secret.rotate',
+      run: async () => {
+        before ||= (await app.services.db.query<{ h: string }>('SELECT secret_hash AS h FROM devices WHERE id = $1', [deviceId]))[0].h;
+        return (await app.api(admin, 'POST', `/api/v1/devices/${deviceId}/secret`, {})).status;
+      },
+      changed: async () => (await app.services.db.query<{ h: string }>('SELECT secret_hash AS h FROM devices WHERE id = $1', [deviceId]))[0].h !== before,
+    };
+  })(),
+  {
+    action: 'command.request',
+    run: async () => (await app.api(nurse.token, 'POST', `/api/v1/devices/${deviceId}/commands`, { name: 'MEASURE' })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM device_commands WHERE device_id = $1', [deviceId])) > 0,
+  },
+  {
+    action: 'alert-rule.save',
+    run: async () => (await app.api(nurse.token, 'PUT', '/api/v1/alert-rules/txn-test', { scope: 'patient', scopeId: patientId, definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' } })).status,
+    changed: async () => (await count(`SELECT count(*) AS n FROM alert_rules WHERE key = 'txn-test'`)) > 0,
+  },
+  {
+    action: 'appointment.create',
+    run: async () => (await app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId, start: new Date(Date.now() + 3 * 86_400_000).toISOString(), description: `Visit ${tag}` })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM appointments WHERE description = $1', [`Visit ${tag}`])) > 0,
+  },
+  (() => {
+    let id = '';
+    return {
+      action: 'appointment.cancel',
+      run: async () => {
+        id ||= (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId, start: new Date(Date.now() + 4 * 86_400_000).toISOString() })).body.id;
+        return (await app.api(nurse.token, 'POST', `/api/v1/appointments/${id}/cancel`, {})).status;
+      },
+      changed: async () => (await count(`SELECT count(*) AS n FROM appointments WHERE id = $1 AND status = 'cancelled'`, [id])) > 0,
+    };
+  })(),
+  {
+    action: 'message.send',
+    run: async () => (await app.api(nurse.token, 'POST', `/api/v1/threads/${threadId}/messages`, { text: `Reply ${tag}` })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM messages WHERE thread_id = $1', [threadId])) > 1,
+  },
+  {
+    action: 'task.create',
+    run: async () => (await app.api(nurse.token, 'POST', `/api/v1/messages/${messageId}/task`, { note: `Task ${tag}` })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM message_tasks WHERE message_id = $1', [messageId])) > 0,
+  },
+  {
+    action: 'task.update',
+    run: async () => {
+      const [t] = await app.services.db.query<{ id: string }>('SELECT id FROM message_tasks WHERE message_id = $1', [messageId]);
+      return (await app.api(nurse.token, 'PATCH', `/api/v1/tasks/${t.id}`, { status: 'in-progress' })).status;
+    },
+    changed: async () => (await count(`SELECT count(*) AS n FROM message_tasks WHERE message_id = $1 AND status = 'in-progress'`, [messageId])) > 0,
+  },
+  {
+    action: 'consent.grant',
+    run: async () => (await app.api(admin, 'POST', `/api/v1/patients/${patientId}/consents`, { kind: 'research' })).status,
+    changed: async () => (await count(`SELECT count(*) AS n FROM consents WHERE patient_id = $1 AND kind = 'research'`, [patientId])) > 0,
+  },
+  {
+    action: 'access.emergency',
+    run: async () => {
+      const er = await app.tokenFor('clinician');
+      const p = (erPrincipal ??= { ...(await principalOf(er.token)), credential: { kind: 'session', id: 'ses_test', scope: 'write', patients: null, stage: 'full' } } as Principal);
+      return statusOf(app.services.emergency.open(p, patientId, 'unconscious in ED, no carer reachable'));
+    },
+    changed: async () => (await count('SELECT count(*) AS n FROM emergency_access WHERE patient_id = $1', [patientId])) > 0,
+  },
+  {
+    action: 'user.create',
+    run: async () => (await app.api(admin, 'POST', '/api/v1/users', { email: `carer-${tag}@family.test`, role: 'caregiver', displayName: 'Carer', password: 'correct horse battery' })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM users WHERE email = $1', [`carer-${tag}@family.test`])) > 0,
+  },
+  (() => {
+    let userId = '';
+    return {
+      action: 'user.disable',
+      run: async () => {
+        userId ||= (await app.services.auth.createUser({ email: `leaver-${tag}@test.vigil`, role: 'clinician', password: 'correct horse battery' }, 'system')).id;
+        return (await app.api(admin, 'POST', `/api/v1/users/${userId}/disable`, {})).status;
+      },
+      changed: async () => (await count('SELECT count(*) AS n FROM users WHERE id = $1 AND disabled_at IS NOT NULL', [userId])) > 0,
+    };
+  })(),
+  (() => {
+    let user: { token: string; email: string } | null = null;
+    let before = '';
+    return {
+      action: 'auth.password.change',
+      run: async () => {
+        user ??= await app.tokenFor('clinician');
+        before ||= (await app.services.db.query<{ h: string }>('SELECT password_hash AS h FROM users WHERE email = $1', [user.email]))[0].h;
+        return statusOf(app.services.auth.changePassword(await principalOf(user.token), 'correct horse battery', 'a much better passphrase'));
+      },
+      changed: async () => (await app.services.db.query<{ h: string }>('SELECT password_hash AS h FROM users WHERE email = $1', [user!.email]))[0].h !== before,
+    };
+  })(),
+  {
+    action: 'token.create',
+    run: async () => (await app.api(nurse.token, 'POST', '/api/v1/tokens', { name: `token ${tag}` })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM api_tokens WHERE name = $1', [`token ${tag}`])) > 0,
+  },
+  (() => {
+    let id = '';
+    return {
+      action: 'token.revoke',
+      run: async () => {
+        id ||= (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/tokens', { name: `to revoke ${tag}` })).body.id;
+        return (await app.api(nurse.token, 'DELETE', `/api/v1/tokens/${id}`)).status;
+      },
+      changed: async () => (await count('SELECT count(*) AS n FROM api_tokens WHERE id = $1 AND revoked_at IS NOT NULL', [id])) > 0,
+    };
+  })(),
+];
+let careTeamTarget: string | undefined;
+let erPrincipal: Principal | undefined;
+
+describe('(d)(2) every write and its audit entry commit in one transaction', () => {
+  for (const c of cases) {
+    it(`${c.action}: refused with its audit entry, then written with it`, async () => {
+      const entriesBefore = await auditCount(c.action);
+      await app.services.db.query('INSERT INTO test_refuse_audit (action) VALUES ($1)', [c.action]);
+      let refused: number;
+      try {
+        refused = await c.run();
+      } finally {
+        await app.services.db.query('DELETE FROM test_refuse_audit WHERE action = $1', [c.action]);
+      }
+      expect(refused, `${c.action} while its audit entry cannot be written`).toBe(503);
+      expect(await c.changed(), `${c.action}: the change was rolled back with its audit entry`).toBe(false);
+      expect(await auditCount(c.action)).toBe(entriesBefore);
+
+      const status = await c.run();
+      expect(status, `${c.action} once the audit works again`).toBeGreaterThanOrEqual(200);
+      expect(status).toBeLessThan(300);
+      expect(await c.changed()).toBe(true);
+      expect(await auditCount(c.action)).toBeGreaterThan(entriesBefore);
+    });
+  }
+
+  it('the audit chain written around these refusals verifies', async () => {
+    const result = await app.services.audit.verify();
+    expect(result.bad).toEqual([]);
+    expect(result.checked).toBeGreaterThan(cases.length);
+  });
+});
+
+describe('(d)(2) refused access and failed sign-in are audited', () => {
+  it('a wrong password is an auth.login failure entry with the address; an outsider refused a chart is access.refused', async () => {
+    const before = await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'`);
+    const res = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: nurse.email, password: 'not the password at all' }) });
+    expect(res.status).toBe(401);
+    const [failed] = await app.services.db.query<{ entity_id: string; details: { ip?: string } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' ORDER BY id DESC LIMIT 1`);
+    expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'`)).toBe(before + 1);
+    expect(failed.details.ip).toBe('127.0.0.1');
+    const outsider = await app.tokenFor('clinician');
+    expect((await app.api(outsider.token, 'GET', `/api/v1/patients/${patientId}`)).status).toBe(404);
+    const [refused] = await app.services.db.query<{ actor: string; outcome: string; patient_id: string }>(`SELECT actor, outcome, patient_id FROM audit_log WHERE action = 'access.refused' ORDER BY id DESC LIMIT 1`);
+    expect(refused).toMatchObject({ outcome: 'failure', patient_id: patientId });
+    expect(refused.actor).toMatch(/^user:/);
+  });
+});
