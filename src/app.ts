@@ -37,6 +37,7 @@ import { instanceId, portError, startDeviceGateway } from './app/device-gateway.
 import { createServerServices } from './app/server-services.ts';
 import { registerRoutes, type DemoLogin } from './app/routes.ts';
 import { VERSION } from './app/version.ts';
+import { reportAuditRole } from './audit/audit-role.ts';
 
 export { VERSION };
 export type { Services, DemoLogin };
@@ -71,6 +72,7 @@ export async function startApp(
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'database migrated');
+    if (db.kind === 'postgres') await reportAuditRole(db, logger); // [audit] (d)(2) a separate audit-owner role
     await assertKeyRingCovers(db, secrets.masterKeys); // [sec] every instance shares the master key
     const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
     retention.start();

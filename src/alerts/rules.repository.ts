@@ -46,15 +46,18 @@ export function createRulesRepository(db: Db) {
       return r ? toRule(r) : null;
     },
     /** Saves a new version of (key, scope, scopeId), creating the rule at version 1 when new. */
-    async saveVersion(v: {
-      newId: string;
-      key: string;
-      scope: RuleScope;
-      scopeId: string;
-      enabled: boolean;
-      definition: RuleDefinition;
-      by: string | null;
-    }, inTx?: Queryable): Promise<Rule> {
+    async saveVersion(
+      v: {
+        newId: string;
+        key: string;
+        scope: RuleScope;
+        scopeId: string;
+        enabled: boolean;
+        definition: RuleDefinition;
+        by: string | null;
+      },
+      inTx?: Queryable,
+    ): Promise<Rule> {
       // In the caller's transaction when given one (the audit entry commits with the rule), else in its own.
       const run = <T>(fn: (tx: Queryable) => Promise<T>) => (inTx ? fn(inTx) : db.transaction(fn));
       return run(async (tx) => {
