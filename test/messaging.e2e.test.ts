@@ -198,6 +198,9 @@ describe('secure messaging', () => {
     // The list, the moves a task may make, and FHIR Task.
     const mine = await app.api<Array<{ id: string }>>(nurse.token, 'GET', '/api/v1/tasks?mine=true&status=requested');
     expect(mine.body.map((t) => t.id)).toContain(made.body.id);
+    const listed = await app.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'task.list' AND patient_id = $1`, [alice]);
+    expect(listed[0].n).toBeGreaterThan(0); // opening the notes is audited per patient
+    expect((await app.api<{ error: { message: string } }>(nurse.token, 'GET', '/api/v1/tasks?status=open')).status).toBe(400);
     expect((await app.api<unknown[]>(stranger, 'GET', '/api/v1/tasks')).body).toEqual([]);
     expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'in-progress' })).body.status).toBe('in-progress');
     expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'completed' })).body.status).toBe('completed');

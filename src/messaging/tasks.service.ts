@@ -89,7 +89,12 @@ export function createTasksService(deps: { repo: TasksRepository; messages: Mess
         ids = [q.patientId];
       }
       if (q.mine && !p.practitionerId) return [];
-      return Promise.all((await repo.list({ patientIds: ids, statuses: q.statuses, assignee: q.mine ? p.practitionerId! : undefined })).map(view));
+      const rows = await repo.list({ patientIds: ids, statuses: q.statuses, assignee: q.mine ? p.practitionerId! : undefined });
+      // The notes are opened for the reader: who read which patient's tasks is in the audit trail, one entry per patient.
+      const perPatient = new Map<string, number>();
+      for (const r of rows) perPatient.set(r.patientId, (perPatient.get(r.patientId) ?? 0) + 1);
+      for (const [patientId, count] of perPatient) await audit.record({ actor: p, action: 'task.list', entityType: 'Task', patientId, details: { count } });
+      return Promise.all(rows.map(view));
     },
 
     async update(p: Principal, id: string, patch: { status?: TaskStatus; assigneePractitionerId?: string | null; due?: number | null }): Promise<TaskView> {

@@ -22,6 +22,7 @@ import { MessagesPage } from '../features/messages/MessagesPage.tsx'; // [tele]
 import { VisitPage } from '../features/visits/VisitPage.tsx'; // [tele]
 import { GuestVisitPage } from '../features/visits/GuestVisitPage.tsx'; // [tele]
 import { PortalHome } from '../features/portal/PortalHome.tsx'; // [tele]
+import { TasksPage } from '../features/tasks/TasksPage.tsx'; // [tele]
 
 type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; error: Error };
 
@@ -89,11 +90,12 @@ function Shell() {
   const { me } = useSession();
   let page: ReactNode;
   if (route.name === 'account') page = <AccountSecurity />; // [sec]
-  else if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
+  else if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} messageId={route.messageId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
   else if (route.name === 'visit') page = <VisitPage key={route.id} appointmentId={route.id} />; // [tele]
   else if (me.role === 'patient') {
     page = me.patientId ? <PortalHome patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;
-  } else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
+  } else if (route.name === 'tasks') page = me.role === 'clinician' || me.role === 'admin' ? <TasksPage key={route.patientId ?? ''} patientId={route.patientId} /> : <NotFound />; // [tele]
+  else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
   else if (route.name === 'devices') page = <DevicesPage />;
   else if (route.name === 'admin') page = me.role === 'admin' ? <AdminPage /> : <NotFound />;
   else if (route.name === 'alerts') page = <AlertsPage />; // [alerts]

@@ -15,6 +15,7 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
     { route: { name: 'alerts' }, label: 'Alerts', show: me.role !== 'patient' }, // [alerts]
     { route: { name: 'panel' }, label: 'Home', show: me.role === 'patient' }, // [tele]
     { route: { name: 'messages' }, label: 'Messages', show: true }, // [tele]
+    { route: { name: 'tasks' }, label: 'Tasks', show: me.role !== 'patient' && me.role !== 'caregiver' }, // [tele]
     { route: { name: 'devices' }, label: 'Devices', show: me.role !== 'patient' },
     { route: { name: 'admin' }, label: 'Admin', show: me.role === 'admin' },
   ];

@@ -8,7 +8,8 @@ export type Route =
   | { name: 'admin' }
   | { name: 'alerts' } // [alerts]
   | { name: 'alert-rules' } // [alerts]
-  | { name: 'messages'; threadId?: string; patientId?: string } // [tele]
+  | { name: 'messages'; threadId?: string; patientId?: string; messageId?: string } // [tele]
+  | { name: 'tasks'; patientId?: string } // [tele]
   | { name: 'visit'; id: string } // [tele]
   | { name: 'guest-visit'; id: string; token: string } // [tele]
   | { name: 'account' } // [sec]
@@ -34,8 +35,13 @@ export function parseRoute(hash: string): Route {
   if (path === '/alerts') return { name: 'alerts' }; // [alerts]
   if (path === '/alerts/rules') return { name: 'alert-rules' }; // [alerts]
   // [tele] messages, video visits, guest links
-  const messages = /^(?:\/patients\/([^/?#]+))?\/messages(?:\/([^/?#]+))?\/?$/.exec(path);
-  if (messages) return { name: 'messages', patientId: messages[1] ? decodeURIComponent(messages[1]) : undefined, threadId: messages[2] ? decodeURIComponent(messages[2]) : undefined };
+  const messages = /^(?:\/patients\/([^/?#]+))?\/messages(?:\/([^/?#]+)(?:\/([^/?#]+))?)?\/?$/.exec(path);
+  if (messages) {
+    const [, patientId, threadId, messageId] = messages.map((m) => (m ? decodeURIComponent(m) : undefined));
+    return { name: 'messages', patientId, threadId, ...(messageId ? { messageId } : {}) };
+  }
+  const tasks = /^(?:\/patients\/([^/?#]+))?\/tasks\/?$/.exec(path);
+  if (tasks) return { name: 'tasks', patientId: tasks[1] ? decodeURIComponent(tasks[1]) : undefined };
   const visit = /^\/visits\/([^/?#]+)\/?$/.exec(path);
   if (visit) return { name: 'visit', id: decodeURIComponent(visit[1]) };
   const join = /^\/join\/([^/?#]+)\/([^/?#]+)\/?$/.exec(path);
@@ -61,7 +67,8 @@ export function href(route: Route): string {
     case 'admin': return '#/admin';
     case 'alerts': return '#/alerts'; // [alerts]
     case 'alert-rules': return '#/alerts/rules'; // [alerts]
-    case 'messages': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/messages${route.threadId ? `/${encodeURIComponent(route.threadId)}` : ''}`; // [tele]
+    case 'messages': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/messages${route.threadId ? `/${encodeURIComponent(route.threadId)}${route.messageId ? `/${encodeURIComponent(route.messageId)}` : ''}` : ''}`; // [tele]
+    case 'tasks': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/tasks`; // [tele]
     case 'visit': return `#/visits/${encodeURIComponent(route.id)}`; // [tele]
     case 'guest-visit': return `#/join/${encodeURIComponent(route.id)}/${route.token}`; // [tele]
     case 'account': return '#/account'; // [sec]

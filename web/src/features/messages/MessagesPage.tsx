@@ -18,7 +18,7 @@ function useThreads(patientId?: string) {
 }
 
 /** The inbox (urgent first) and the open thread; for staff across their patients, for a patient their own. */
-export function MessagesPage({ threadId, patientId }: { threadId?: string; patientId?: string }) {
+export function MessagesPage({ threadId, patientId, messageId }: { threadId?: string; patientId?: string; messageId?: string }) {
   const { me } = useSession();
   const threads = useThreads(patientId);
   const ownPatient = me.role === 'patient' ? me.patientId : patientId;
@@ -42,7 +42,7 @@ export function MessagesPage({ threadId, patientId }: { threadId?: string; patie
           {composing && ownPatient ? (
             <NewThread patientId={ownPatient} onDone={(id) => { setComposing(false); location.hash = `${base}/${encodeURIComponent(id)}`; }} onCancel={() => setComposing(false)} />
           ) : threadId ? (
-            <ThreadView key={threadId} threadId={threadId} />
+            <ThreadView key={threadId} threadId={threadId} messageId={messageId} />
           ) : (
             <p className="empty-inline">Choose a conversation.</p>
           )}
@@ -137,10 +137,10 @@ function NewThread({ patientId, onDone, onCancel }: { patientId: string; onDone:
   );
 }
 
-function MessageItem({ m, mine, staffView }: { m: Message; mine: boolean; staffView: boolean }) {
+function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean; staffView: boolean; target: boolean }) {
   const read = m.readBy.filter((r) => r.userId !== m.sender.userId);
   return (
-    <li className={`msg ${mine ? 'msg-mine' : ''} msg-${m.category}`} data-message-id={m.id}>
+    <li className={`msg ${mine ? 'msg-mine' : ''} msg-${m.category} ${target ? 'is-target' : ''}`} data-message-id={m.id} tabIndex={target ? -1 : undefined} aria-current={target ? 'true' : undefined}>
       <div className="msg-head">
         <strong>{m.sender.name}</strong>
         {m.urgent ? <span className="pill pill-red">Urgent</span> : null}
@@ -178,6 +178,7 @@ function MessageActions({ m }: { m: Message }) {
   const [open, setOpen] = useState(false);
   const [due, setDue] = useState('');
   const [status, setStatus] = useState<string | null>(null);
+  const [made, setMade] = useState(false);
   const dueId = `task-due-${m.id}`;
   const makeTask = async (e: FormEvent) => {
     e.preventDefault();
@@ -185,6 +186,7 @@ function MessageActions({ m }: { m: Message }) {
     try {
       const t = await tele.task(m.id, due ? { due: new Date(`${due}T17:00:00`).toISOString() } : {});
       setStatus(`Task created${t.due ? `, due ${new Date(t.due).toLocaleDateString()}` : ''}.`);
+      setMade(true);
       setOpen(false);
     } catch (err) {
       setStatus((err as Error).message);
@@ -215,11 +217,12 @@ function MessageActions({ m }: { m: Message }) {
         </>
       )}
       {status ? <span role="status">{status}</span> : null}
+      {made ? <a href="#/tasks">See my tasks</a> : null}
     </div>
   );
 }
 
-function ThreadView({ threadId }: { threadId: string }) {
+function ThreadView({ threadId, messageId }: { threadId: string; messageId?: string }) {
   const { me } = useSession();
   const data = useAsync((signal) => tele.messages(threadId, signal), [threadId]);
   const [calling, setCalling] = useState<string | null>(null);
@@ -237,9 +240,17 @@ function ThreadView({ threadId }: { threadId: string }) {
     }
   });
   const end = useRef<HTMLLIElement>(null);
+  const list = useRef<HTMLOListElement>(null);
+  const shownTarget = useRef(false);
   useEffect(() => {
-    end.current?.scrollIntoView?.({ block: 'nearest' }); // (newer Chromium returns a Promise: never return it as the cleanup)
-  }, [data.data?.messages.length]);
+    // Opened from a task: the message it was made from, scrolled to and focused (once); otherwise the newest.
+    const target = messageId && !shownTarget.current ? list.current?.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(messageId)}"]`) : null;
+    if (target) {
+      shownTarget.current = true;
+      target.scrollIntoView?.({ block: 'center' });
+      target.focus({ preventScroll: true });
+    } else end.current?.scrollIntoView?.({ block: 'nearest' }); // (newer Chromium returns a Promise: never return it as the cleanup)
+  }, [data.data?.messages.length, messageId]);
   if (data.error) return <ErrorNote error={data.error} onRetry={data.reload} />;
   if (!data.data) return <Loading label="Loading conversation…" />;
   const { thread, messages } = data.data;
@@ -260,8 +271,8 @@ function ThreadView({ threadId }: { threadId: string }) {
         {staff ? <button type="button" className="btn btn-primary" onClick={() => void callNow()}>Start a video visit</button> : null}
         {calling ? <span role="status">{calling}</span> : null}
       </header>
-      <ol className="msgs" aria-live="polite">
-        {messages.map((m) => <MessageItem key={m.id} m={m} mine={m.sender.userId === me.id} staffView={staff} />)}
+      <ol className="msgs" aria-live="polite" ref={list}>
+        {messages.map((m) => <MessageItem key={m.id} m={m} mine={m.sender.userId === me.id} staffView={staff} target={m.id === messageId} />)}
         <li ref={end} aria-hidden="true" />
       </ol>
       <Composer patient={!staff} staff={staff} onSend={async (b) => {

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { href, parseRoute } from './router.ts';
+
+describe('hash routes', () => {
+  it('reads the task list, for everyone or one patient', () => {
+    expect(parseRoute('#/tasks')).toEqual({ name: 'tasks', patientId: undefined });
+    expect(parseRoute('#/patients/pat%201/tasks')).toEqual({ name: 'tasks', patientId: 'pat 1' });
+  });
+
+  it('reads a message inside its thread (a task links back to it)', () => {
+    expect(parseRoute('#/patients/p1/messages/thr_1/msg_2')).toEqual({ name: 'messages', patientId: 'p1', threadId: 'thr_1', messageId: 'msg_2' });
+    expect(parseRoute('#/messages/thr_1')).toEqual({ name: 'messages', patientId: undefined, threadId: 'thr_1' });
+    expect(parseRoute('#/messages')).toEqual({ name: 'messages', patientId: undefined, threadId: undefined });
+  });
+
+  it('writes what it reads', () => {
+    for (const h of ['#/tasks', '#/patients/p%2F1/tasks', '#/patients/p1/messages/thr_1/msg_2', '#/messages/thr_1', '#/messages']) expect(href(parseRoute(h))).toBe(h);
+  });
+});
