@@ -117,17 +117,19 @@ export function registerLiveGateway(
   const sees = (s: Subscriber, patientId: string | null | undefined) => !!patientId && (s.patients === null || s.patients.has(patientId));
   /**
    * Tests and CI (strict): a message that does not match the wire union is not sent; it is logged and the
-   * client gets an `error` naming the field. Off in production (no per-message cost).
+   * client gets an `error` naming the field. Off in production (no per-message cost). Returns the drift, or null.
    */
-  const drifted = (message: LiveServerMessage, s: Subscriber): boolean => {
-    if (!deps.strict) return false;
+  const driftOf = (message: LiveServerMessage): string | null => {
+    if (!deps.strict) return null;
     const checked = LiveServerMessage.safeParse(message);
-    if (checked.success) return false;
+    if (checked.success) return null;
     const issue = checked.error.issues[0];
     const drift = `live message "${message.type}" does not match its contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`;
     log.error({ drift }, 'live contract drift');
+    return drift;
+  };
+  const tellDrift = (s: Subscriber, drift: string) => {
     if (s.socket.readyState === 1) s.socket.send(JSON.stringify({ type: 'error', message: drift }));
-    return true;
   };
   /** `message` may come already serialised (a broadcast encodes once for every socket). */
   const send = (s: Subscriber, message: LiveServerMessage | string) => {
@@ -137,12 +139,23 @@ export function registerLiveGateway(
       s.socket.close(1013, 'too slow');
       return;
     }
-    if (typeof message !== 'string' && drifted(message, s)) return;
+    if (typeof message !== 'string') {
+      const drift = driftOf(message);
+      if (drift) return tellDrift(s, drift);
+    }
     s.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   };
   const broadcast = (patientId: string | null | undefined, message: LiveServerMessage, filter?: (s: Subscriber) => boolean) => {
-    let encoded: string | null = null; // JSON-encoded once, on the first socket that gets it
-    for (const s of subscribers) if (sees(s, patientId) && (!filter || filter(s)) && !drifted(message, s)) send(s, (encoded ??= JSON.stringify(message)));
+    // Checked (strict) and JSON-encoded once, on the first socket that gets it, not once per socket: with a
+    // thousand dashboards open, per-socket work in this loop is what delays the last socket.
+    let encoded: string | null = null;
+    let drift: string | null | undefined;
+    for (const s of subscribers) {
+      if (!sees(s, patientId) || (filter && !filter(s))) continue;
+      if (drift === undefined) drift = driftOf(message);
+      if (drift) tellDrift(s, drift);
+      else send(s, (encoded ??= JSON.stringify(message)));
+    }
   };
 
   const unsubscribe = [
