@@ -82,8 +82,10 @@ describe.skipIf(!enabled)('ECG behind a $share subscription, two instances', () 
 
     const episodes = (await a.services.repos.readings.range(patientId, DERIVED_CODES.afEpisode.code, start, Date.now())).filter((r) => r.method);
     expect(episodes).toHaveLength(1);
-    expect(episodes[0].value).toBeGreaterThan(60);
-    expect(episodes[0].value).toBeLessThanOrEqual(160);
+    expect(episodes[0].value).toBeGreaterThan(120);
+    // 150 s of AF were sent. The smoothing above can move each end of the episode by some seconds, and under
+    // heavy load (load average 20) one run measured 163 s: the bound allows 30 s either side of the truth.
+    expect(episodes[0].value).toBeLessThanOrEqual(180);
     const [{ n }] = await a.services.db.query<{ n: string }>(`SELECT count(*) AS n FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [patientId]);
     expect(Number(n)).toBe(1);
     // Heart rate from ECG was derived through the whole record, not only from runs of in-order chunks.
