@@ -25,6 +25,7 @@ import type { DeviceGateway } from './ingest/broker/gateway.ts';
 // [rel] several instances: per-patient ownership across instances (issue 11)
 import { createLeaseOwnership } from './cluster/ownership.ts';
 import { createHttpServer } from './api/http-server.ts';
+import { createPrincipalCache } from './api/principal-cache.ts';
 import type { RouteRegistry } from './api/policy.ts';
 import { registerLiveGateway } from './api/live-gateway.ts';
 import type { AlertsConfig } from './alerts/alerts.config.ts';
@@ -121,9 +122,23 @@ export async function startApp(
     await server.visitCluster.start();
 
     const demoInfo = { logins: [] as DemoLogin[], banner: [] as string[] };
+    // [fhir] Bearer tokens → principals from memory, dropped at once on revocation (principal-cache.ts).
+    const principals = createPrincipalCache({ auth: services.auth, db, logger });
+    await principals.start();
+    closers.push(() => principals.close());
+    // An erasure deletes the patient's login: their cached tokens stop at once too (the auth service does not see it).
+    const erase = services.erasure.erase.bind(services.erasure);
+    services.erasure.erase = async (...args) => {
+      try {
+        return await erase(...args);
+      } finally {
+        principals.invalidateAll();
+      }
+    };
     const { http, registry } = await createHttpServer({
       logger,
       auth: services.auth,
+      principals,
       access: services.access,
       version: VERSION,
       strictResponses: config.strictResponses,

@@ -65,6 +65,8 @@ export async function createHttpServer(deps: {
   authenticateDevice(deviceId: string, secret: string): Promise<boolean>;
   version: string;
   strictResponses: boolean;
+  /** Bearer-token lookups answered from memory, revocation-safe (principal-cache.ts). */
+  principals?: Pick<AuthService, 'principalFromToken'>;
   /** [sec] trusted proxies, allowed browser origins, the public URL (https turns on HSTS). */
   security?: { trustedProxies: string[]; allowedOrigins: string[]; publicUrl?: string };
 }): Promise<{ http: Api; registry: RouteRegistry }> {
@@ -138,7 +140,7 @@ export async function createHttpServer(deps: {
   });
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
-  registerPrincipalResolver(app, deps.auth);
+  registerPrincipalResolver(app, deps.auth, deps.principals);
 
   // [sec] What a credential may do at all, before any route's policy: a session that has only passed the
   // password reaches the second-factor routes and nothing else (d)(13); a read-only token changes nothing.

@@ -11,13 +11,16 @@ declare module 'fastify' {
   }
 }
 
-/** Resolves who is calling from the session cookie or a bearer API token; routes then call `requirePrincipal`. */
-export function registerPrincipalResolver(app: FastifyInstance, auth: AuthService) {
+/**
+ * Resolves who is calling from the session cookie or a bearer API token; routes then call `requirePrincipal`.
+ * `tokens`: where bearer tokens are looked up (the revocation-safe cache, principal-cache.ts), else the auth service.
+ */
+export function registerPrincipalResolver(app: FastifyInstance, auth: AuthService, tokens: Pick<AuthService, 'principalFromToken'> = auth) {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req) => {
     const header = req.headers.authorization;
     if (header?.startsWith('Bearer ')) {
-      req.principal = await auth.principalFromToken(header.slice(7).trim());
+      req.principal = await tokens.principalFromToken(header.slice(7).trim());
       return;
     }
     const cookie = req.cookies?.[SESSION_COOKIE];
