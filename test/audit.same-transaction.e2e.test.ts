@@ -85,6 +85,15 @@ const cases: Case[] = [
     changed: async () => (await count('SELECT count(*) AS n FROM patients WHERE id = $1 AND name = $2', [patientId, `Renamed ${tag}`])) > 0,
   },
   {
+    action: 'fhir.create',
+    run: async () =>
+      (await app.api(nurse.token, 'POST', '/fhir/R4/Observation', {
+        resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+        subject: { reference: `Patient/${patientId.replaceAll('_', '-')}` }, effectiveDateTime: '2026-01-02T03:04:05Z', valueQuantity: { value: 71, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+      })).status,
+    changed: async () => (await count(`SELECT count(*) AS n FROM readings WHERE patient_id = $1 AND code = '8867-4' AND ts = '2026-01-02T03:04:05Z'`, [patientId])) > 0,
+  },
+  {
     action: 'device.provision',
     run: async () => (await app.api(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter', name: `Oximeter ${tag}` })).status,
     changed: async () => (await count('SELECT count(*) AS n FROM devices WHERE name = $1', [`Oximeter ${tag}`])) > 0,
@@ -185,6 +194,32 @@ const cases: Case[] = [
         return statusOf(app.services.auth.changePassword(await principalOf(user.token), 'correct horse battery', 'a much better passphrase'));
       },
       changed: async () => (await app.services.db.query<{ h: string }>('SELECT password_hash AS h FROM users WHERE email = $1', [user!.email]))[0].h !== before,
+    };
+  })(),
+  (() => {
+    let user: { token: string; email: string } | null = null;
+    let before = '';
+    return {
+      action: 'auth.password.reset',
+      run: async () => {
+        user ??= await app.tokenFor('clinician');
+        const [row] = await app.services.db.query<{ id: string; h: string }>('SELECT id, password_hash AS h FROM users WHERE email = $1', [user.email]);
+        before ||= row.h;
+        return statusOf(app.services.auth.resetPassword(row.id, 'another fine passphrase', { via: 'admin' }));
+      },
+      changed: async () => (await app.services.db.query<{ h: string }>('SELECT password_hash AS h FROM users WHERE email = $1', [user!.email]))[0].h !== before,
+    };
+  })(),
+  (() => {
+    let user: { email: string; id: string } | null = null;
+    return {
+      action: 'auth.login',
+      run: async () => {
+        user ??= { email: `signin-${tag}@test.vigil`, id: (await app.services.auth.createUser({ email: `signin-${tag}@test.vigil`, role: 'clinician', password: 'correct horse battery' }, 'system')).id };
+        const res = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password: 'correct horse battery' }) });
+        return res.status;
+      },
+      changed: async () => (await count('SELECT count(*) AS n FROM sessions WHERE user_id = $1', [user!.id])) > 0,
     };
   })(),
   {

@@ -3,6 +3,7 @@ import type { UsersRepository, UserRecord, TokenRow } from '../store/users.repos
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { Queryable } from '../platform/db.ts';
 import type { Credential, Principal, Role } from '../domain/types.ts';
 import { AppError, forbidden, notFound } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
@@ -65,12 +66,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
   };
 
-  async function newSession(user: UserRecord, stage: Credential['stage'], ip: string | null) {
+  async function newSession(user: UserRecord, stage: Credential['stage'], ip: string | null, q?: Queryable) {
     const token = randomBytes(32).toString('base64url');
     const now = deps.clock.now();
     const expiresAt = stage === 'full' ? now + settings.maxMs : now + MFA_STAGE_MS;
     const id = newId('ses');
-    await deps.users.insertSession({ id, tokenHash: sha256(token), userId: user.userId, expiresAt, stage, ip });
+    await deps.users.insertSession({ id, tokenHash: sha256(token), userId: user.userId, expiresAt, stage, ip }, q);
     return { token, sessionId: id, expiresAt, stage };
   }
 
@@ -126,8 +127,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
         throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
       }
       const stage: Credential['stage'] = (await hasSecondFactor(user.userId)) ? 'mfa' : mfaRequiredFor(user.role) ? 'enrol' : 'full';
-      const s = await newSession(user, stage, meta.ip ?? null);
-      await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', entityType: 'User', entityId: user.userId, details: { stage, session: s.sessionId, ip: meta.ip } });
+      // [audit] the session and its sign-in entry commit together ((d)(2)).
+      const s = await deps.audit.change(async (tx, log) => {
+        const made = await newSession(user, stage, meta.ip ?? null, tx);
+        log({ actor: toPrincipal(user), action: 'auth.login', entityType: 'User', entityId: user.userId, details: { stage, session: made.sessionId, ip: meta.ip } });
+        return made;
+      });
       return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt, stage };
     },
 
@@ -141,9 +146,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
         throw new AppError('UNAUTHENTICATED', 'that code is not valid (codes change every 30 seconds and work once)');
       }
       // A new session id at the privilege change (OWASP Session Management: no session fixation).
-      await deps.users.deleteSession(sha256(sessionToken));
-      const s = await newSession(found.user, 'full', meta.ip ?? null);
-      await deps.audit.record({ actor: toPrincipal(found.user), action: 'auth.mfa', entityType: 'User', entityId: found.user.userId, details: { kind, session: s.sessionId } });
+      const s = await deps.audit.change(async (tx, log) => {
+        await deps.users.deleteSession(sha256(sessionToken), tx);
+        const made = await newSession(found.user, 'full', meta.ip ?? null, tx);
+        log({ actor: toPrincipal(found.user), action: 'auth.mfa', entityType: 'User', entityId: found.user.userId, details: { kind, session: made.sessionId } });
+        return made;
+      });
       return { token: s.token, user: toPrincipal(found.user), expiresAt: s.expiresAt };
     },
 
@@ -430,11 +438,15 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       if (!user) throw notFound(`user ${userId}`);
       const problem = passwordProblem(next, { email: user.email });
       if (problem) throw new AppError('VALIDATION', problem);
-      await deps.users.setPassword(userId, await hashPassword(next));
-      const sessions = await deps.users.deleteSessionsOfUser(userId);
-      const tokens = await deps.users.revokeTokensOfUser(userId);
+      const hash = await hashPassword(next);
+      // [audit] the new password, the ended sessions, the revoked tokens and the entry commit together ((d)(2)).
+      await deps.audit.change(async (tx, log) => {
+        await deps.users.setPassword(userId, hash, tx);
+        const sessions = await deps.users.deleteSessionsOfUser(userId, undefined, tx);
+        const tokens = await deps.users.revokeTokensOfUser(userId, tx);
+        log({ actor: actor === 'system' ? toPrincipal(user) : actor, action: 'auth.password.reset', entityType: 'User', entityId: userId, details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, ip: meta.ip } });
+      });
       ended({ userId, all: true });
-      await deps.audit.record({ actor: actor === 'system' ? toPrincipal(user) : actor, action: 'auth.password.reset', entityType: 'User', entityId: userId, details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, ip: meta.ip } });
     },
 
     /** Admin: disable (every session ends, tokens stop working) or re-enable an account. */

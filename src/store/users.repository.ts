@@ -81,8 +81,8 @@ export function createUsersRepository(db: Db) {
       await q.query('UPDATE users SET disabled_at = CASE WHEN $2 THEN now() ELSE NULL END WHERE id = $1', [userId, disabled]);
     },
 
-    async insertSession(s: { id: string; tokenHash: string; userId: string; expiresAt: number; stage: SessionRow['stage']; ip: string | null }) {
-      await db.query('INSERT INTO sessions (id, token_hash, user_id, expires_at, stage, ip) VALUES ($1, $2, $3, $4, $5, $6)', [s.id, s.tokenHash, s.userId, new Date(s.expiresAt).toISOString(), s.stage, s.ip]);
+    async insertSession(s: { id: string; tokenHash: string; userId: string; expiresAt: number; stage: SessionRow['stage']; ip: string | null }, q: Queryable = db) {
+      await q.query('INSERT INTO sessions (id, token_hash, user_id, expires_at, stage, ip) VALUES ($1, $2, $3, $4, $5, $6)', [s.id, s.tokenHash, s.userId, new Date(s.expiresAt).toISOString(), s.stage, s.ip]);
     },
     async sessionByHash(tokenHash: string): Promise<{ session: SessionRow; user: UserRecord } | null> {
       const rows = await db.query<UserRow & { s_id: string; s_expires_at: Date; s_last_seen_at: Date; s_created_at: Date; s_stage: SessionRow['stage']; s_ip: string | null }>(
@@ -98,8 +98,8 @@ export function createUsersRepository(db: Db) {
     async setSessionStage(tokenHash: string, stage: SessionRow['stage']) {
       await db.query('UPDATE sessions SET stage = $2 WHERE token_hash = $1', [tokenHash, stage]);
     },
-    async deleteSession(tokenHash: string): Promise<string | null> {
-      const rows = await db.query<{ id: string }>('DELETE FROM sessions WHERE token_hash = $1 RETURNING id', [tokenHash]);
+    async deleteSession(tokenHash: string, q: Queryable = db): Promise<string | null> {
+      const rows = await q.query<{ id: string }>('DELETE FROM sessions WHERE token_hash = $1 RETURNING id', [tokenHash]);
       return rows[0]?.id ?? null;
     },
     /** Deletes a user's sessions (all, or all but one); returns their ids. */
@@ -149,8 +149,8 @@ export function createUsersRepository(db: Db) {
       return rows.length > 0;
     },
     /** Revokes every live token of a user (password reset); returns their ids. */
-    async revokeTokensOfUser(userId: string): Promise<string[]> {
-      const rows = await db.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId]);
+    async revokeTokensOfUser(userId: string, q: Queryable = db): Promise<string[]> {
+      const rows = await q.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId]);
       return rows.map((r) => r.id);
     },
     /** Revokes a user's live tokens with this name (the CLI's own token at each start); returns their ids. */

@@ -171,21 +171,20 @@ export function observationProvider(deps: {
       };
       const audit = (id: string) => ({ actor: ctx.principal, action: 'fhir.create', entityType: 'Observation', entityId: id, patientId, details: { code: parsed.map((x) => x.code) } });
       return {
+        // [audit] alone too, the readings and their fhir.create entry commit together ((d)(2)); as in a Bundle.
         async commit() {
-          const stored = await write.storeReadings(rows);
-          const r = await finish(stored[0].id);
-          await deps.audit.record(audit(r.id));
-          return r;
+          return (await deps.audit.change((tx) => inTransaction(tx)))();
         },
-        async inTransaction(tx) {
-          const { readings, committed } = await write.storeIn(tx, rows);
-          await deps.audit.recordIn(tx, audit(observationId(branch, readings[0].id)));
-          return async () => {
-            committed();
-            return finish(readings[0].id);
-          };
-        },
+        inTransaction,
       };
+      async function inTransaction(tx: Queryable) {
+        const { readings, committed } = await write!.storeIn(tx, rows);
+        await deps.audit.recordIn(tx, audit(observationId(branch, readings[0].id)));
+        return async () => {
+          committed();
+          return finish(readings[0].id);
+        };
+      }
     },
 
     async searchType(ctx, req) {
