@@ -4,6 +4,7 @@ import { policy } from '../api/policy.ts';
 import { Health } from '../api/contracts/index.ts';
 import { createOriginCheck } from '../auth/origin.ts';
 import { authRoutes } from '../api/routes/auth.routes.ts';
+import { caregiverInviteRoutes } from '../api/routes/caregiver-invites.routes.ts';
 import { patientRoutes } from '../api/routes/patients.routes.ts';
 import { deviceRoutes } from '../api/routes/devices.routes.ts';
 import { userRoutes } from '../api/routes/users.routes.ts';
@@ -61,6 +62,7 @@ export function registerRoutes(
   );
   const secureCookies = (config.publicUrl ?? '').startsWith('https:');
   authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins });
+  caregiverInviteRoutes(http, { invites: server.caregiverInvites }); // [sec]
   patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });
   deviceRoutes(http, {
     devices: s.deviceService,

@@ -21,6 +21,7 @@ import { rtcConfigurationFor } from '../visits/visits.config.ts';
 // [sec] account emails: password reset links and caregiver invites
 import { createAuthMailer } from '../auth/mailer.ts';
 import { createPasswordReset } from '../auth/password-reset.ts';
+import { createCaregiverInvites } from '../auth/caregiver-invites.ts';
 import type { Services } from './services.ts';
 import type { Gateway } from './device-gateway.ts';
 import { VERSION } from './version.ts';
@@ -142,6 +143,16 @@ export function createServerServices(
     derived,
     series,
     passwordReset,
+    caregiverInvites: createCaregiverInvites({
+      db: s.db,
+      audit: s.audit,
+      access: s.access,
+      auth: s.auth,
+      consents: s.consents,
+      clock: s.clock,
+      send: mailer?.send ?? null,
+      baseUrl: d.baseUrl,
+    }),
     mailer,
     rooms,
     visitCluster,

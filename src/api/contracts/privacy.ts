@@ -125,3 +125,29 @@ export const ExportHtml = z.string().describe('text/html summary of the record (
 export const ActiveEmergencyGrant = z.object({
   grant: z.object({ id: z.string(), patientId: z.string(), reason: z.string(), expiresAt: z.string() }).nullable(),
 });
+
+/** A patient's invitation of a family member by email (the link goes by email only, never in an answer). */
+export const CaregiverInviteBody = z.object({
+  email: Text(320, 3),
+  /** How long the link works: 1–30 days (default 7). */
+  days: z.number({ error: 'days must be a whole number of days' }).int('days must be a whole number of days').min(1).max(30).optional(),
+});
+export const CaregiverInvite = z
+  .object({
+    id: z.string(),
+    patientId: z.string(),
+    email: z.string(),
+    status: z.enum(['pending', 'accepted', 'expired', 'revoked']),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    acceptedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .meta({ id: 'CaregiverInvite' });
+export type CaregiverInvite = z.infer<typeof CaregiverInvite>;
+const InviteToken = Text(100, 1).regex(/^[A-Za-z0-9_-]+$/, 'is not an invitation token');
+export const InviteTokenBody = z.object({ token: InviteToken });
+export const InvitePreview = z.object({ email: z.string(), invitedBy: z.string(), expiresAt: z.string(), hasAccount: z.boolean() });
+export type InvitePreview = z.infer<typeof InvitePreview>;
+export const InviteAcceptBody = z.object({ token: InviteToken, displayName: Text(200, 1).optional(), password: Text(1024, 1).optional() });
+export const InviteAccepted = z.object({ email: z.string(), accountCreated: z.boolean(), consentId: z.string().nullable() });

@@ -14,6 +14,7 @@ import { SessionContext, useSession, type Session } from '../features/auth/sessi
 import { DevicesPage } from '../features/devices/DevicesPage.tsx';
 import { AccountSecurity } from '../features/security/AccountSecurity.tsx'; // [sec]
 import { ForgotPasswordPage, ResetPasswordPage } from '../features/auth/PasswordReset.tsx'; // [sec]
+import { CaregiverInvitePage } from '../features/auth/CaregiverInvitePage.tsx'; // [sec]
 import { PanelPage } from '../features/panel/PanelPage.tsx';
 import { PatientPage } from '../features/patient/PatientPage.tsx';
 import { TopBar } from './TopBar.tsx';
@@ -33,6 +34,7 @@ export function App() {
   // [sec] pages reached from an email, signed in or not: a forgotten password and its one-time link
   if (route.name === 'forgot-password') return <ForgotPasswordPage />;
   if (route.name === 'reset-password') return <ResetPasswordPage token={route.token} />;
+  if (route.name === 'caregiver-invite') return <CaregiverInvitePage token={route.token} />;
   return <SignedInApp />;
 }
 

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import type { Consent, ConsentList } from '@contracts';
-import { request } from '../../api/client.ts';
+import type { CaregiverInvite, Consent, ConsentList } from '@contracts';
+import { ApiError, request } from '../../api/client.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 
@@ -8,6 +8,9 @@ const enc = encodeURIComponent;
 const privacyApi = {
   consents: (patientId: string, signal?: AbortSignal) => request<ConsentList>('GET', `/patients/${enc(patientId)}/consents`, undefined, signal),
   addCaregiver: (patientId: string, email: string) => request<Consent>('POST', `/patients/${enc(patientId)}/consents`, { kind: 'caregiver', email }),
+  invite: (patientId: string, email: string) => request<CaregiverInvite>('POST', `/patients/${enc(patientId)}/caregiver-invites`, { email }),
+  invites: (patientId: string, signal?: AbortSignal) => request<CaregiverInvite[]>('GET', `/patients/${enc(patientId)}/caregiver-invites`, undefined, signal),
+  withdrawInvite: (id: string) => request<CaregiverInvite>('POST', `/caregiver-invites/${enc(id)}/revoke`),
   revoke: (consentId: string) => request<Consent>('POST', `/consents/${enc(consentId)}/revoke`),
   revokeApp: (patientId: string, clientId: string) => request<unknown>('DELETE', `/patients/${enc(patientId)}/apps/${enc(clientId)}`),
   accessLog: (patientId: string, signal?: AbortSignal) =>
@@ -34,17 +37,38 @@ const KIND: Record<string, string> = { 'remote-monitoring': 'Remote monitoring',
 export function PrivacySection({ patientId }: { patientId: string }) {
   const list = useAsync((signal) => privacyApi.consents(patientId, signal), [patientId]);
   const log = useAsync((signal) => privacyApi.accessLog(patientId, signal), [patientId]);
+  const invites = useAsync((signal) => privacyApi.invites(patientId, signal), [patientId]);
+  const pending = (invites.data ?? []).filter((i) => i.status === 'pending');
   const [email, setEmail] = useState('');
   const [notice, setNotice] = useState<{ text: string; error?: boolean } | null>(null);
   const active = (list.data?.consents ?? []).filter((c) => c.status === 'active');
 
+  // [sec] Someone with a carer account gets access at once; anyone else gets an invitation by email.
   const add = async (e: FormEvent) => {
     e.preventDefault();
+    const address = email.trim();
     try {
-      const c = await privacyApi.addCaregiver(patientId, email.trim());
-      setNotice({ text: `${c.grantee?.name ?? c.grantee?.email ?? email} can now see your readings and messages.` });
+      const c = await privacyApi.addCaregiver(patientId, address);
+      setNotice({ text: `${c.grantee?.name ?? c.grantee?.email ?? address} can now see your readings and messages.` });
       setEmail('');
       list.reload();
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) return setNotice({ text: (err as Error).message, error: true });
+      try {
+        await privacyApi.invite(patientId, address);
+        setNotice({ text: `We emailed an invitation to ${address}. They can see your record once they accept it.` });
+        setEmail('');
+        invites.reload();
+      } catch (inviteErr) {
+        setNotice({ text: `${(err as Error).message}. ${(inviteErr as Error).message}`, error: true });
+      }
+    }
+  };
+  const withdraw = async (i: CaregiverInvite) => {
+    try {
+      await privacyApi.withdrawInvite(i.id);
+      setNotice({ text: `The invitation to ${i.email} is withdrawn; its link no longer works.` });
+      invites.reload();
     } catch (err) {
       setNotice({ text: (err as Error).message, error: true });
     }
@@ -107,12 +131,22 @@ export function PrivacySection({ patientId }: { patientId: string }) {
             </li>
           ))}
         </ul>
+        {pending.length > 0 ? (
+          <ul className="privacy-list" aria-label="Invitations waiting for an answer">
+            {pending.map((i) => (
+              <li key={i.id}>
+                <span><strong>{i.email}</strong> — invited {day(i.createdAt)}, waiting for an answer until {day(i.expiresAt)}</span>
+                <button type="button" className="btn btn-lg" onClick={() => void withdraw(i)}>Withdraw invitation</button>
+              </li>
+            ))}
+          </ul>
+        ) : null}
         <form className="privacy-form" onSubmit={(e) => void add(e)}>
           <label htmlFor="carer-email">Let a family member or carer see your readings and messages (their email)</label>
           <input id="carer-email" type="email" autoComplete="off" required value={email} onChange={(e) => setEmail(e.target.value)} />
           <button type="submit" className="btn btn-primary btn-lg">Give access</button>
         </form>
-        <p className="self-note">They need a carer account from the clinic. You can stop sharing at any time; it takes effect at once.</p>
+        <p className="self-note">If they have no carer account yet, we email them an invitation (it works once, for 7 days). You can stop sharing at any time; it takes effect at once.</p>
         {notice ? (
           <p role={notice.error ? 'alert' : 'status'} className={notice.error ? 'visit-error' : 'self-note'}>
             {notice.text}
