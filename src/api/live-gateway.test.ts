@@ -41,7 +41,8 @@ describe('live gateway scoping', () => {
   async function connect(token: string): Promise<Client> {
     const ws = new WebSocket(`${app.httpUrl.replace('http', 'ws')}/api/v1/stream?token=${token}`);
     const c: Client = { ws, got: [], invalid: [], send: (m) => ws.send(JSON.stringify(m)), close: () => ws.close() };
-    ws.on('message', (raw) => {
+    ws.on('message', (raw, isBinary) => {
+      if (isBinary) c.invalid.push({ binaryFrame: raw.toString() }); // browsers JSON.parse text frames; a binary one arrives as a Blob
       const parsed = LiveServerMessage.safeParse(JSON.parse(raw.toString()));
       if (parsed.success) c.got.push(parsed.data);
       else c.invalid.push(JSON.parse(raw.toString()));

@@ -131,30 +131,29 @@ export function registerLiveGateway(
   const tellDrift = (s: Subscriber, drift: string) => {
     if (s.socket.readyState === 1) s.socket.send(JSON.stringify({ type: 'error', message: drift }));
   };
-  /** `message` may come already serialised (a broadcast encodes once for every socket). */
-  const send = (s: Subscriber, message: LiveServerMessage | string) => {
+  /** `message` may come already encoded (a broadcast encodes once for every socket); it always goes as a text frame. */
+  const send = (s: Subscriber, message: LiveServerMessage | Buffer) => {
     if (s.socket.readyState !== 1) return;
     if (s.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       log.warn({ user: s.principal.userId }, 'live client too slow; closing');
       s.socket.close(1013, 'too slow');
       return;
     }
-    if (typeof message !== 'string') {
-      const drift = driftOf(message);
-      if (drift) return tellDrift(s, drift);
-    }
-    s.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    if (Buffer.isBuffer(message)) return s.socket.send(message, { binary: false });
+    const drift = driftOf(message);
+    if (drift) return tellDrift(s, drift);
+    s.socket.send(JSON.stringify(message));
   };
   const broadcast = (patientId: string | null | undefined, message: LiveServerMessage, filter?: (s: Subscriber) => boolean) => {
-    // Checked (strict) and JSON-encoded once, on the first socket that gets it, not once per socket: with a
-    // thousand dashboards open, per-socket work in this loop is what delays the last socket.
-    let encoded: string | null = null;
+    // Checked (strict) and encoded once (JSON, then UTF-8 bytes), on the first socket that gets it, not once
+    // per socket: with a thousand dashboards open, per-socket work in this loop is what delays the last socket.
+    let encoded: Buffer | null = null;
     let drift: string | null | undefined;
     for (const s of subscribers) {
       if (!sees(s, patientId) || (filter && !filter(s))) continue;
       if (drift === undefined) drift = driftOf(message);
       if (drift) tellDrift(s, drift);
-      else send(s, (encoded ??= JSON.stringify(message)));
+      else send(s, (encoded ??= Buffer.from(JSON.stringify(message), 'utf8')));
     }
   };
 
