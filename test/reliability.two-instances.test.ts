@@ -3,19 +3,24 @@
  * three-node NATS cluster (JetStream + MQTT gateway), all on loopback ports. Simulated devices publish 50,000
  * QoS 1 readings (10 devices × 1,000 messages × 5) and an ECG record with an AF episode. Mid-run: one Vigil
  * instance is killed with SIGKILL, PostgreSQL is restarted, and one broker node is killed (and comes back).
- * Then: every reading the broker acknowledged is stored exactly once, and every ECG chunk; the
- * high-heart-rate alert is opened once and escalated once; the killed instance is started again and both
- * instances' panels agree. About 40 s here (load average ~18).
- * NOT asserted here (a known defect, the `it.todo` below): the AF episode in the ECG record. With all three
- * failures together it is lost on a quiet machine (0 episodes, every run) although each failure alone keeps
- * it: chunks stored while no instance holds the patient's ownership (the owner killed, then the survivor's
- * advisory locks dropped by the PostgreSQL restart) are never analysed, because a new owner starts its
- * analyzer cold from the next chunk. The fix is a durable analysis position per device that a new owner
- * replays from. Two instances with one failure at a time keep it: test/cluster.ecg-share.test.ts.
- * What it found and what was fixed: a PostgreSQL restart crashed an instance (uncaught 'error' on a pooled
- * client inside a transaction: platform/db.ts), and findings (the AF episode) were lost when their write met
- * the restart (ingest.storeDerived now retries while the database is away). Broker limits (why the dying
- * node is a replica of the stream): test/support/nats-cluster.ts and docs/scaling.md.
+ * Then: every reading the broker acknowledged is stored exactly once, and every ECG chunk; the AF episode is
+ * found exactly once (one stored episode, one AF alert); the high-heart-rate alert is opened exactly once
+ * and escalated exactly once; the killed instance is started again and both instances' panels agree.
+ * Assertions are about outcomes, waited for with generous timeouts, never about speed.
+ * What it found and what was fixed:
+ * - a PostgreSQL restart crashed an instance (uncaught 'error' on a pooled client inside a transaction:
+ *   platform/db.ts); findings (the AF episode) were lost when their write met the restart (ingest retries
+ *   derived writes while the database is away);
+ * - the AF episode was lost under all three failures together (0 episodes, every run on a quiet machine):
+ *   chunks stored while no instance owned the device (owner killed, then the survivor's leases dropped by
+ *   the PostgreSQL restart) were never analysed. Now each device has a durable analysis position (migration
+ *   020) that the next owner resumes from, replaying the stored chunks after it (test/ecg-resume.test.ts);
+ * - a second high-heart-rate alert in 1 of 5 runs: a batch with the patient's last normal readings was
+ *   redelivered to the new owner after its instance died, and the owner's freshly rebuilt rule state took
+ *   the old value for the present and resolved the alert; the next high value opened a second one. Now the
+ *   rebuilt state knows the newest stored reading and the database refuses to resolve on a late reading
+ *   (test/alerts.handover.test.ts).
+ * Broker limits (why the dying node is a replica of the stream): test/support/nats-cluster.ts and docs/scaling.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -73,7 +78,7 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('every acknowledged reading and ECG chunk once, no alert escalated twice, panels agree', async () => {
+  it('every acknowledged reading and ECG chunk once, the AF episode once, one alert escalated once, panels agree', async () => {
     const token = b.token; // B started last: its CLI token is the valid one
     expect((await api(b, token, 'PUT', '/api/v1/alert-rules/hr-rel', { scope: 'clinic', definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical', escalation: [{ afterMs: 3_000, to: 'admins' }] } })).status).toBe(200);
     const devices: Array<{ id: string; secret: string; patientId: string }> = [];
@@ -143,36 +148,42 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
       await db.connect();
       return db.query(`SELECT count(*) AS n FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids]);
     })).rows[0].n);
-    await eventually(count, (n) => n >= total * READINGS, 120_000);
+    await eventually(count, (n) => n >= total * READINGS, 300_000);
     const [row] = (await db.query(`SELECT count(*) AS n, count(DISTINCT (device_id, seq, code)) AS d FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids])).rows;
     expect(Number(row.n)).toBe(total * READINGS);
     expect(Number(row.d)).toBe(total * READINGS);
-    const chunks = await eventually(async () => Number((await db.query(`SELECT count(*) AS n FROM ecg_chunks WHERE device_id = $1`, [ecgDevice.id])).rows[0].n), (n) => n >= 250, 60_000);
+    const chunks = await eventually(async () => Number((await db.query(`SELECT count(*) AS n FROM ecg_chunks WHERE device_id = $1`, [ecgDevice.id])).rows[0].n), (n) => n >= 250, 120_000);
     expect(chunks).toBe(250);
 
     // The killed instance comes back (same data dir), so both dashboards can be compared.
     a = await boot(dirs[0]);
     const admin = a.token;
 
-    // AF is not asserted under all three failures together: see the header and the it.todo below.
-    // At most one episode and one alert, though: a handoff must never double them.
-    await new Promise((r) => setTimeout(r, 4_000));
-    expect(Number((await db.query(`SELECT count(*) AS n FROM readings WHERE patient_id = $1 AND code = $2 AND method IS NOT NULL`, [ecgDevice.patientId, DERIVED_CODES.afEpisode.code])).rows[0].n)).toBeLessThanOrEqual(1);
-    expect(Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [ecgDevice.patientId])).rows[0].n)).toBeLessThanOrEqual(1);
+    // The AF episode (AF from 40 s to 190 s of the record): found exactly once, whatever instance analysed
+    // which part of it, with one AF alert. Waited for: a catch-up of chunks stored while nobody owned the
+    // device runs within seconds of the next owner claiming it.
+    const afEpisodes = async () => (await db.query(`SELECT ts, value FROM readings WHERE patient_id = $1 AND code = $2 AND method IS NOT NULL`, [ecgDevice.patientId, DERIVED_CODES.afEpisode.code])).rows as Array<{ ts: Date; value: number }>;
+    const diagnose = async () => JSON.stringify({ ecgStart: new Date(ecgStart), episodes: await afEpisodes(), position: (await db.query(`SELECT * FROM ecg_analysis_positions WHERE device_id = $1`, [ecgDevice.id])).rows, a: a.output().slice(-3000), b: b.output().slice(-3000) });
+    const episodes = await eventually(afEpisodes, (rows) => rows.length >= 1, 120_000);
+    expect(episodes.length, `no AF episode stored: ${await diagnose()}`).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 5_000)); // a second one (a handover that doubled it) would show by now
+    expect((await afEpisodes()).length, await diagnose()).toBe(1);
+    expect(Number(episodes[0].value), await diagnose()).toBeGreaterThan(100); // ~150 s of AF (149 s offline on the whole record)
+    expect(Number(episodes[0].value), await diagnose()).toBeLessThan(200);
+    // Its alert: the rules may still be working through the readings' backlog, so waited for, then counted.
+    const afAlerts = async () => Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [ecgDevice.patientId])).rows[0].n);
+    await eventually(afAlerts, (n) => n >= 1, 180_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await afAlerts(), await diagnose()).toBe(1);
 
-    // The tachycardia alert. Known defect (the second it.todo below): under all three failures together a
-    // second hr-rel alert is sometimes opened for the same patient (1 of 5 CI runs); so here: at least one, at
-    // most two, none escalated twice, and at least one escalated.
-    const alerts = (await db.query(`SELECT id FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-rel'`, [devices[0].patientId])).rows as Array<{ id: string }>;
-    expect(alerts.length).toBeGreaterThanOrEqual(1);
-    expect(alerts.length).toBeLessThanOrEqual(2);
-    const alertIds = alerts.map((x) => x.id);
-    const escalations = async () => (await db.query(`SELECT entity_id, count(*)::int AS n FROM audit_log WHERE action = 'alert.escalated' AND entity_id = ANY($1) GROUP BY entity_id`, [alertIds])).rows as Array<{ entity_id: string; n: number }>;
-    await eventually(escalations, (rows) => rows.length >= 1, 20_000);
+    // The tachycardia alert: opened exactly once, escalated exactly once.
+    const alerts = (await db.query(`SELECT id, status, resolution_note FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-rel'`, [devices[0].patientId])).rows as Array<{ id: string; status: string; resolution_note: string | null }>;
+    expect(alerts, JSON.stringify(alerts)).toHaveLength(1);
+    expect(alerts[0].status).not.toBe('resolved');
+    const escalations = async () => Number((await db.query(`SELECT count(*) AS n FROM audit_log WHERE action = 'alert.escalated' AND entity_id = $1`, [alerts[0].id])).rows[0].n);
+    await eventually(escalations, (n) => n >= 1, 30_000);
     await new Promise((r) => setTimeout(r, 2_000));
-    const escalated = await escalations();
-    expect(escalated.length).toBeGreaterThanOrEqual(1);
-    expect(escalated.every((r) => r.n === 1)).toBe(true);
+    expect(await escalations()).toBe(1);
     // No other patient has an hr-rel alert.
     expect(Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE rule_key = 'hr-rel' AND patient_id <> $1`, [devices[0].patientId])).rows[0].n)).toBe(0);
 
@@ -182,17 +193,12 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
       return JSON.stringify(rows.map((p) => [p.id, p.openAlerts, p.news2?.score ?? null]).sort());
     };
     let [pa, pb] = ['', '-'];
-    for (let i = 0; i < 30 && pa !== pb; i++) {
+    for (let i = 0; i < 120 && pa !== pb; i++) {
       if (i) await new Promise((r) => setTimeout(r, 500));
       [pa, pb] = [await panel(a), await panel(b)];
     }
     expect(pb).toBe(pa);
     expect(JSON.parse(pa)).toHaveLength(DEVICES + 1);
     console.log(`reliability: ${total * READINGS} readings in ${((Date.now() - t0) / 1000).toFixed(1)} s with ${chaos.map((c) => c.what).join(', ')}`);
-  }, 300_000);
-
-  // Known defect (issue 11, left open): an ownership gap (owner killed + PostgreSQL restart) loses ECG analysis.
-  it.todo('AF found once when the ECG owner dies and PostgreSQL restarts during the handoff (durable analysis position)');
-  // Known defect (issue 11, left open): occasionally two hr-rel alerts for one patient under all three failures.
-  it.todo('the tachycardia alert is opened exactly once under all three failures together');
+  }, 900_000);
 });

@@ -16,6 +16,8 @@ const TIME_BASED = new Set(['missing-data', 'device-offline']);
 const MAX_LIVE_READING_AGE_MS = 15 * 60_000;
 /** Quiet, not-firing engine state is forgotten after this (it is rebuilt from the next signal); ms. */
 const IDLE_STATE_MS = 60 * 60_000;
+/** A signal waits at most this long for the ownership session to come back (database restart), ms. */
+const SESSION_WAIT_MS = 60_000;
 
 interface Tracked {
   patientId: string;
@@ -37,6 +39,8 @@ export function createAlertMonitor(deps: {
   alerts: AlertService;
   rules: RulesService;
   devices: DevicesRepository;
+  /** Time of the newest stored reading per patient and code (`patientId|code`), to rebuild state after a change of owner. */
+  newestReadings?: (patientIds: string[]) => Promise<Map<string, number>>;
   clock: Clock;
   logger: Logger;
   tickMs: number;
@@ -85,11 +89,20 @@ export function createAlertMonitor(deps: {
     return run;
   }
 
-  async function apply(rule: Rule, t: Tracked, prevFiring: boolean, transition: NonNullable<ReturnType<typeof evaluate>['transition']>) {
+  /** Turns a transition into an alert change. False when the database refused to resolve (a newer reading is stored). */
+  async function apply(
+    rule: Rule,
+    t: Tracked,
+    prevFiring: boolean,
+    transition: NonNullable<ReturnType<typeof evaluate>['transition']>,
+    signal?: Signal,
+  ): Promise<boolean> {
     const open = deps.alerts.active().find((a) => a.patientId === t.patientId && a.rule === rule.key && a.subject === t.subject);
     if (transition.action === 'clear') {
-      if (open) await deps.alerts.autoResolve(open.id, transition.note);
-      return;
+      if (!open) return true;
+      const evidence = signal?.type === 'reading' ? { code: signal.code, ts: signal.ts } : undefined;
+      const resolved = await deps.alerts.autoResolve(open.id, transition.note, evidence);
+      return resolved !== null || !deps.alerts.active().some((a) => a.id === open.id);
     }
     if (!prevFiring || !open)
       await deps.alerts.raise({
@@ -101,6 +114,7 @@ export function createAlertMonitor(deps: {
         message: transition.message,
       });
     else await deps.alerts.updateFromEngine(open.id, transition);
+    return true;
   }
 
   async function feed(signals: Array<Extract<Signal, { patientId: string }>>) {
@@ -117,10 +131,12 @@ export function createAlertMonitor(deps: {
         const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState(), touchedAt: 0 };
         t.touchedAt = now;
         const prevFiring = t.state.firing;
+        const before = t.state;
         const { state, transition } = evaluate(t.state, s, rule.definition, now);
         t.state = state;
         states.set(key, t);
-        if (transition) await apply(rule, t, prevFiring, transition);
+        // Refused (this reading is not the newest stored): the alert is still open, so is the state.
+        if (transition && !(await apply(rule, t, prevFiring, transition, s))) t.state = before;
       }
     }
   }
@@ -164,7 +180,7 @@ export function createAlertMonitor(deps: {
   /** Engine state from what is durable: open alerts are firing; devices' last contact seeds missing-data and offline. */
   /** Does this instance evaluate the patient? On the first signal after gaining its bucket, reseeds it. */
   async function mine(patientId: string): Promise<boolean> {
-    if (!ownership.ownsNow(patientId) && !(await ownership.owns(patientId))) return false;
+    if (!ownership.ownsNow(patientId) && !(await claim(patientId))) return false;
     const bucket = ownership.bucketOf(patientId);
     if (gained.delete(bucket)) {
       const inBucket = (id: string) => ownership.bucketOf(id) === bucket;
@@ -172,6 +188,20 @@ export function createAlertMonitor(deps: {
       await seed(inBucket);
     }
     return true;
+  }
+
+  /**
+   * Asks for the patient. While this instance has no ownership session (the database is restarting),
+   * nobody can say who owns the patient: the signal waits for the session (bounded) instead of being
+   * dropped. An AF start is said once; dropped here, its alert was never opened.
+   */
+  async function claim(patientId: string): Promise<boolean> {
+    const deadline = performance.now() + SESSION_WAIT_MS;
+    for (;;) {
+      if (await ownership.owns(patientId)) return true;
+      if (ownership.stats().connected || closed || performance.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   let deviceList: { at: number; list: Promise<Awaited<ReturnType<DevicesRepository['list']>>> } | null = null;
@@ -183,13 +213,18 @@ export function createAlertMonitor(deps: {
   }
 
   async function seed(only: (patientId: string) => boolean = () => true) {
-    for (const a of deps.alerts.active()) {
-      if (!only(a.patientId)) continue;
+    const open = deps.alerts.active().filter((a) => only(a.patientId));
+    // A firing threshold state also needs the time of the newest stored reading: without it, a late reading
+    // (a batch redelivered after its instance died) counted as the present and could resolve the alert.
+    const newest = open.length && deps.newestReadings ? await deps.newestReadings([...new Set(open.map((a) => a.patientId))]) : new Map<string, number>();
+    for (const a of open) {
+      const rule = newest.size ? (await rulesOf(a.patientId)).find((r) => r.key === a.rule) : undefined;
+      const lastTs = rule?.definition.kind === 'threshold' ? (newest.get(`${a.patientId}|${rule.definition.code}`) ?? null) : null;
       states.set(keyOf(a.patientId, a.rule, a.subject), {
         patientId: a.patientId,
         ruleKey: a.rule,
         subject: a.subject,
-        state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value },
+        state: { ...initialState(), firing: true, since: Date.parse(a.openedAt), severity: a.severity, value: a.value, lastTs },
         touchedAt: deps.clock.now(),
       });
     }

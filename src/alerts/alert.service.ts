@@ -244,17 +244,23 @@ export function createAlertService(deps: {
       );
     },
 
-    /** The condition cleared: resolve automatically with a note. */
-    async autoResolve(id: string, note: string): Promise<Alert | null> {
+    /**
+     * The condition cleared: resolve automatically with a note. With `evidence` (the reading that cleared
+     * it), only if no newer reading of that code is stored (null otherwise: the alert stays open).
+     */
+    async autoResolve(id: string, note: string, evidence?: { code: string; ts: number }): Promise<Alert | null> {
       const now = iso(deps.clock.now());
       return commit(
         'resolved',
         'system',
         (tx) =>
-          deps.alerts.update(tx, id, { status: 'resolved', resolvedAt: now, resolvedBy: 'system', resolutionNote: `auto: ${note}`, updatedAt: now }, [
-            'open',
-            'acknowledged',
-          ]),
+          deps.alerts.update(
+            tx,
+            id,
+            { status: 'resolved', resolvedAt: now, resolvedBy: 'system', resolutionNote: `auto: ${note}`, updatedAt: now },
+            ['open', 'acknowledged'],
+            evidence,
+          ),
         undefined,
         { note, automatic: true },
       );

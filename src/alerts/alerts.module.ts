@@ -82,6 +82,7 @@ export function createAlertsModule(deps: {
     alerts: service,
     rules,
     devices: deps.devices,
+    newestReadings: (patientIds) => repos.alerts.newestReadings(patientIds),
     clock: deps.clock,
     logger: deps.logger,
     tickMs: deps.config.tickMs,

@@ -128,8 +128,19 @@ export function createAlertsRepository(db: Db) {
       );
       return toAlert(row!);
     },
-    /** Applies a patch; with `onlyIfStatus` the update happens only from those statuses (returns null otherwise). */
-    async update(tx: Queryable, id: string, patch: AlertPatch, onlyIfStatus?: AlertStatus[]): Promise<Alert | null> {
+    /**
+     * Applies a patch; with `onlyIfStatus` the update happens only from those statuses (returns null
+     * otherwise). With `unlessNewer` (a reading's code and time) it happens only if no newer reading of that
+     * code is stored for the patient: an alert is never resolved on a late reading, whichever instance and
+     * rule state asks (a new owner's state may not know the newest reading yet).
+     */
+    async update(
+      tx: Queryable,
+      id: string,
+      patch: AlertPatch,
+      onlyIfStatus?: AlertStatus[],
+      unlessNewer?: { code: string; ts: number },
+    ): Promise<Alert | null> {
       const entries = Object.entries(patch).filter(([k]) => k in PATCHABLE);
       const sets = entries.map(([k], i) => `${PATCHABLE[k as keyof typeof PATCHABLE]} = $${i + 2}`);
       const params: unknown[] = [id, ...entries.map(([, v]) => v)];
@@ -138,12 +149,25 @@ export function createAlertsRepository(db: Db) {
         params.push(onlyIfStatus);
         where += ` AND status = ANY($${params.length}::text[])`;
       }
+      if (unlessNewer) {
+        params.push(unlessNewer.code, new Date(unlessNewer.ts).toISOString());
+        where += ` AND NOT EXISTS (SELECT 1 FROM latest_readings l WHERE l.patient_id = alerts.patient_id AND l.code = $${params.length - 1} AND l.ts > $${params.length})`;
+      }
       const [row] = await tx.query<Row>(`UPDATE alerts SET ${sets.join(', ')} WHERE ${where} RETURNING *`, params);
       return row ? toAlert(row) : null;
     },
     async byId(id: string): Promise<Alert | null> {
       const [row] = await db.query<Row>('SELECT * FROM alerts WHERE id = $1', [id]);
       return row ? toAlert(row) : null;
+    },
+    /** Time (ms) of the newest stored reading per patient and code, keyed `patientId|code`. */
+    async newestReadings(patientIds: string[]): Promise<Map<string, number>> {
+      if (patientIds.length === 0) return new Map();
+      const rows = await db.query<{ patient_id: string; code: string; ts: Date | string }>(
+        'SELECT patient_id, code, ts FROM latest_readings WHERE patient_id = ANY($1::text[])',
+        [patientIds],
+      );
+      return new Map(rows.map((r) => [`${r.patient_id}|${r.code}`, new Date(r.ts).getTime()]));
     },
     /** Unresolved alerts (for rebuilding engine state at start and for escalation). */
     async active(): Promise<Alert[]> {

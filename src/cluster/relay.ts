@@ -14,6 +14,38 @@ const MAX_PAYLOAD = 7_900;
  */
 export const RELAYED_EVENTS: EventName[] = ['device.status', 'news2.scored', 'ecg.episode', 'alert.changed', 'command.changed', 'payload.rejected'];
 
+/**
+ * Ids of one batch as runs: "100-199,305" (a batch's ids come from one sequence, mostly consecutive), so a
+ * batch of 10,000 readings is one notification instead of ten.
+ */
+export function packIds(ids: string[]): string[] {
+  const sorted = ids.map(Number).sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    out.push(j > i ? `${sorted[i]}-${sorted[j]}` : String(sorted[i]));
+    i = j + 1;
+  }
+  return out;
+}
+
+/** The ids of packIds' runs; anything not a run of decimal ids is dropped (a payload is never trusted). */
+export function unpackIds(packed: string): string[] {
+  const out: string[] = [];
+  for (const token of packed.split(',')) {
+    const run = /^(\d+)-(\d+)$/.exec(token);
+    if (!run) {
+      if (/^\d+$/.test(token)) out.push(token);
+      continue;
+    }
+    const [from, to] = [Number(run[1]), Number(run[2])];
+    if (to < from || to - from > 1_000_000) continue;
+    for (let id = from; id <= to; id++) out.push(String(id));
+  }
+  return out;
+}
+
 type Wire = { o: string; r?: string; c?: string; v?: Array<[string, unknown[]]> };
 
 /**
@@ -56,7 +88,7 @@ export function createRelay(deps: {
     const out: string[] = [];
     let part: string[] = [];
     let size = header.length + 10;
-    for (const id of ids) {
+    for (const id of packIds(ids)) {
       if (size + id.length + 1 > MAX_PAYLOAD) {
         out.push(`${header},"${key}":"${part.join(',')}"}`);
         part = [];
@@ -78,12 +110,12 @@ export function createRelay(deps: {
     if (m.o === deps.instanceId) return;
     counters.received++;
     if (m.r) {
-      const readings = await deps.load.readings(m.r.split(','));
+      const readings = await deps.load.readings(unpackIds(m.r));
       counters.remoteReadings += readings.length;
       if (readings.length) deps.events.emit('readings.stored', mark(readings));
     }
     if (m.c) {
-      const chunks = await deps.load.ecg(m.c.split(','));
+      const chunks = await deps.load.ecg(unpackIds(m.c));
       counters.remoteEcg += chunks.length;
       for (const c of chunks) deps.events.emit('ecg.stored', mark(c));
     }
@@ -147,7 +179,9 @@ export function createRelay(deps: {
     async announceStored(tx: Queryable, readingIds: string[], ecgIds: string[]) {
       if (!enabled) return;
       const payloads = [...idPayloads('r', readingIds), ...idPayloads('c', ecgIds)];
-      for (const p of payloads) await tx.query('SELECT pg_notify($1, $2)', [RELAY_CHANNEL, p]);
+      // One round trip for every notification of the batch (they are delivered in this order).
+      if (payloads.length === 1) await tx.query('SELECT pg_notify($1, $2)', [RELAY_CHANNEL, payloads[0]]);
+      else if (payloads.length > 1) await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, n) ORDER BY n', [RELAY_CHANNEL, payloads]);
       counters.sent += payloads.length;
     },
     async start() {

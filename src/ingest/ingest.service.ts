@@ -5,7 +5,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { EcgChunk, StoredEcgChunk, StoredReading } from '../domain/types.ts';
 import type { NewReading, ReadingsRepository } from '../store/readings.repository.ts';
-import type { EcgRepository } from '../store/ecg.repository.ts';
+import type { EcgPosition, EcgRepository } from '../store/ecg.repository.ts';
 import type { DevicesRepository } from '../store/devices.repository.ts';
 import type { RejectionsRepository } from '../store/rejections.repository.ts';
 import type { DeviceService } from '../devices/device.service.ts';
@@ -22,11 +22,15 @@ interface WorkItem {
   messageKey?: { deviceId: string; seq: number };
   readings: NewReading[];
   ecg: Array<EcgChunk & { patientId: string; deviceId: string }>;
+  /** ECG findings: the analysis position they bring the device to; stored only if it moves forward. */
+  ecgPosition?: EcgPosition;
 }
 
 interface WorkResult {
   readings: StoredReading[];
   ecg: StoredEcgChunk[];
+  /** For an item with an ecgPosition: it advanced (false: another owner stored this far; nothing stored). */
+  advanced?: boolean;
 }
 
 const LAST_SEEN_FLUSH_MS = 5_000; // last-seen is for people ("12 s ago"), not worth a write per message
@@ -97,6 +101,12 @@ export function createIngestService(deps: {
           claimed.add(k);
           return true;
         });
+        // ECG findings are stored once: only with a position that moves forward (ecg.repository.ts).
+        const positioned = items.filter((i) => i.ecgPosition).map((i) => i.ecgPosition!);
+        const advanced = positioned.length ? await deps.ecg.advancePositions(tx, positioned) : new Set<string>();
+        items.forEach((i, n) => {
+          if (i.ecgPosition && !advanced.has(i.ecgPosition.deviceId)) accepted[n] = false;
+        });
         const readings = await deps.readings.insertBatch(tx, items.flatMap((i, n) => (accepted[n] ? i.readings : [])));
         const ecg = await deps.ecg.insertBatch(tx, items.flatMap((i) => i.ecg));
         if (deps.announce && (readings.length || ecg.length)) await deps.announce(tx, readings.map((r) => r.id), ecg.map((c) => c.id));
@@ -106,6 +116,7 @@ export function createIngestService(deps: {
         return items.map((i, n) => ({
           readings: accepted[n] ? readings.slice(r, (r += i.readings.length)) : [],
           ecg: i.ecg.map((c) => ecgByKey.get(`${c.deviceId}|${c.seq}|${c.ts}`)).filter((c): c is StoredEcgChunk => c !== undefined),
+          ...(i.ecgPosition ? { advanced: accepted[n] } : {}),
         }));
       });
     },
@@ -113,8 +124,21 @@ export function createIngestService(deps: {
       const readings = results.flatMap((r) => r.readings);
       if (readings.length > 0) deps.events.emit('readings.stored', readings);
       for (const r of results) for (const c of r.ecg) deps.events.emit('ecg.stored', c);
+      ensurePositions(results.flatMap((r) => r.ecg));
     },
   });
+
+  // Devices known to have an ECG analysis position row (store/ecg.repository.ts ensurePositions).
+  const positioned = new Set<string>();
+  function ensurePositions(chunks: StoredEcgChunk[]) {
+    const fresh = new Map<string, { deviceId: string; patientId: string }>();
+    for (const c of chunks) if (!positioned.has(c.deviceId)) fresh.set(c.deviceId, { deviceId: c.deviceId, patientId: c.patientId });
+    if (fresh.size === 0) return;
+    deps.ecg.ensurePositions([...fresh.values()]).then(
+      () => fresh.forEach((_, id) => positioned.add(id)),
+      (err) => log.warn({ err: (err as Error).message }, 'could not create ECG analysis positions; trying with the next chunk'),
+    );
+  }
 
   const lastSeenTimer = setInterval(() => void flushLastSeen(), LAST_SEEN_FLUSH_MS);
   lastSeenTimer.unref();
@@ -175,6 +199,22 @@ export function createIngestService(deps: {
       const reason = `the database refused the message: ${(err as Error).message}`;
       await reject(deviceId, topic, reason, payload, at);
       return { ok: false as const, reason };
+    }
+  }
+
+  /**
+   * A finding has no sender to retry it (unlike a device message): while the database is away (a restart),
+   * keep trying for about a minute rather than lose an AF episode or a NEWS2 score.
+   */
+  async function writeDerived(item: WorkItem): Promise<WorkResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writer.add(item);
+      } catch (err) {
+        if (isDataError(err) || attempt >= DERIVED_RETRIES) throw err;
+        log.warn({ err: (err as Error).message, attempt }, 'could not store derived observations yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(attempt, 4) * 500));
+      }
     }
   }
 
@@ -251,17 +291,16 @@ export function createIngestService(deps: {
     /** Derived observations from analysis go through the same durable, batched path. */
     async storeDerived(rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
-      // A finding has no sender to retry it (unlike a device message): while the database is away (a
-      // restart), keep trying for about a minute rather than lose an AF episode or a NEWS2 score.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await writer.add({ readings: rows, ecg: [] })).readings;
-        } catch (err) {
-          if (isDataError(err) || attempt >= DERIVED_RETRIES) throw err;
-          log.warn({ err: (err as Error).message, attempt }, 'could not store derived observations yet; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(attempt, 4) * 500));
-        }
-      }
+      return (await writeDerived({ readings: rows, ecg: [] })).readings;
+    },
+
+    /**
+     * ECG findings with the analysis position they bring their device to, in one transaction. Returns
+     * false when the position did not move forward (another owner stored this far): nothing was stored,
+     * and the caller must not announce the findings either.
+     */
+    async storeEcgFindings(position: EcgPosition, rows: NewReading[]): Promise<boolean> {
+      return (await writeDerived({ readings: rows, ecg: [], ecgPosition: position })).advanced === true;
     },
 
     /**

@@ -1,6 +1,36 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { EcgChunk, StoredEcgChunk } from '../domain/types.ts';
 
+/**
+ * Where a device's ECG analysis stands (migration 021): the end of the last chunk whose findings are stored,
+ * and the AF / VF episode open there. Epoch ms; analysedTo null: nothing analysed yet.
+ */
+export interface EcgPosition {
+  deviceId: string;
+  patientId: string;
+  analysedTo: number | null;
+  afStart: number | null;
+  vfStart: number | null;
+}
+
+interface PositionRow {
+  device_id: string;
+  patient_id: string;
+  analysed_to: Date | string | null;
+  af_start: Date | string | null;
+  vf_start: Date | string | null;
+}
+
+const ms = (v: Date | string | null) => (v === null ? null : new Date(v).getTime());
+const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
+const toPosition = (r: PositionRow): EcgPosition => ({
+  deviceId: r.device_id,
+  patientId: r.patient_id,
+  analysedTo: ms(r.analysed_to),
+  afStart: ms(r.af_start),
+  vfStart: ms(r.vf_start),
+});
+
 interface EcgRow {
   id: string;
   patient_id: string;
@@ -77,6 +107,81 @@ export function createEcgRepository(db: Db) {
       if (valid.length === 0) return [];
       const rows = await db.query<EcgRow>('SELECT * FROM ecg_chunks WHERE id = ANY($1::bigint[]) ORDER BY device_id, ts', [valid]);
       return rows.map(toChunk);
+    },
+
+    /**
+     * Creates the analysis position (nothing analysed yet) of devices whose chunks were just stored, so
+     * that chunks stored while no instance analyses a device are found and caught up (ecg-monitor.ts).
+     * Its own statement after the ingest commit, not inside it: there it took a lock that, with the
+     * analyzer's position writes and redelivered duplicates, let two ingest transactions deadlock.
+     */
+    async ensurePositions(devices: Array<{ deviceId: string; patientId: string }>): Promise<void> {
+      if (devices.length === 0) return;
+      const sorted = [...devices].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
+      await db.query(
+        `INSERT INTO ecg_analysis_positions (device_id, patient_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (device_id) DO NOTHING`,
+        [sorted.map((d) => d.deviceId), sorted.map((d) => d.patientId)],
+      );
+    },
+
+    /** A device's analysis position (null: no chunk stored yet). */
+    async position(deviceId: string): Promise<EcgPosition | null> {
+      const rows = await db.query<PositionRow>('SELECT device_id, patient_id, analysed_to, af_start, vf_start FROM ecg_analysis_positions WHERE device_id = $1', [deviceId]);
+      return rows[0] ? toPosition(rows[0]) : null;
+    },
+
+    /**
+     * Moves positions forward, inside the transaction that stores their findings. Only forward: a position
+     * at or behind the stored one (another owner stored that far already) is not written, and the caller
+     * must then store nothing. Returns the devices whose position advanced.
+     */
+    async advancePositions(tx: Queryable, positions: EcgPosition[]): Promise<Set<string>> {
+      // One row per device per statement (ON CONFLICT cannot touch a row twice): the furthest one wins.
+      const furthest = new Map<string, EcgPosition>();
+      for (const p of positions) if ((furthest.get(p.deviceId)?.analysedTo ?? -Infinity) < (p.analysedTo ?? -Infinity)) furthest.set(p.deviceId, p);
+      const list = [...furthest.values()].filter((p) => p.analysedTo !== null).sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
+      if (list.length === 0) return new Set();
+      const rows = await tx.query<{ device_id: string }>(
+        `INSERT INTO ecg_analysis_positions AS p (device_id, patient_id, analysed_to, af_start, vf_start, updated_at)
+         SELECT d, pt, a, af, vf, now() FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[]) AS v(d, pt, a, af, vf)
+         ON CONFLICT (device_id) DO UPDATE
+           SET patient_id = EXCLUDED.patient_id, analysed_to = EXCLUDED.analysed_to, af_start = EXCLUDED.af_start, vf_start = EXCLUDED.vf_start, updated_at = now()
+           WHERE p.analysed_to IS NULL OR p.analysed_to < EXCLUDED.analysed_to
+         RETURNING device_id`,
+        [list.map((p) => p.deviceId), list.map((p) => p.patientId), list.map((p) => iso(p.analysedTo)), list.map((p) => iso(p.afStart)), list.map((p) => iso(p.vfStart))],
+      );
+      return new Set(rows.map((r) => r.device_id));
+    },
+
+    /**
+     * Devices with stored chunks past their analysis position (stored while nobody analysed them, e.g.
+     * the owner died), among positions touched within `withinMs`: what an owner must catch up.
+     */
+    async behind(withinMs: number): Promise<Array<{ deviceId: string; patientId: string }>> {
+      const rows = await db.query<{ device_id: string; patient_id: string }>(
+        `SELECT p.device_id, p.patient_id FROM ecg_analysis_positions p
+         WHERE p.updated_at > now() - make_interval(secs => $1::float8 / 1000)
+           AND EXISTS (SELECT 1 FROM ecg_chunks c WHERE c.patient_id = p.patient_id AND c.device_id = p.device_id
+                       AND (p.analysed_to IS NULL OR c.ts > p.analysed_to - interval '50 milliseconds'))`,
+        [withinMs],
+      );
+      return rows.map((r) => ({ deviceId: r.device_id, patientId: r.patient_id }));
+    },
+
+    /** A device's stored chunks from `fromTs` on (ms), oldest first, at most `limit`. */
+    async deviceSince(deviceId: string, patientId: string, fromTs: number, limit: number): Promise<StoredEcgChunk[]> {
+      const rows = await db.query<EcgRow>(
+        `SELECT id, patient_id, device_id, ts, seq, fs, lead, unit, samples FROM ecg_chunks
+         WHERE patient_id = $1 AND device_id = $2 AND ts >= $3 ORDER BY ts ASC LIMIT $4`,
+        [patientId, deviceId, new Date(fromTs).toISOString(), limit],
+      );
+      return rows.map(toChunk);
+    },
+
+    /** The start (ms) of a device's newest stored chunk, or null. */
+    async newestTs(deviceId: string, patientId: string): Promise<number | null> {
+      const rows = await db.query<{ ts: Date | string }>('SELECT max(ts) AS ts FROM ecg_chunks WHERE patient_id = $1 AND device_id = $2', [patientId, deviceId]);
+      return ms(rows[0]?.ts ?? null);
     },
 
     async byId(id: string): Promise<StoredEcgChunk | null> {
