@@ -2,7 +2,7 @@ import type { Db, Queryable } from '../platform/db.ts';
 import type { EcgChunk, StoredEcgChunk } from '../domain/types.ts';
 
 /**
- * Where a device's ECG analysis stands (migration 021): the end of the last chunk whose findings are stored,
+ * Where a device's ECG analysis stands (migration 022): the end of the last chunk whose findings are stored,
  * and the AF / VF episode open there. Epoch ms; analysedTo null: nothing analysed yet.
  */
 export interface EcgPosition {
