@@ -222,6 +222,21 @@ const cases: Case[] = [
       changed: async () => (await count('SELECT count(*) AS n FROM sessions WHERE user_id = $1', [user!.id])) > 0,
     };
   })(),
+  (() => {
+    let session = '';
+    return {
+      action: 'auth.logout',
+      run: async () => {
+        if (!session) {
+          const email = `signout-${tag}@test.vigil`;
+          await app.services.auth.createUser({ email, role: 'patient', patientId, password: 'correct horse battery' }, 'system');
+          session = (await app.services.auth.login(email, 'correct horse battery')).token;
+        }
+        return statusOf(app.services.auth.logout(session));
+      },
+      changed: async () => (await app.services.auth.principalFromSession(session)) === null,
+    };
+  })(),
   {
     action: 'token.create',
     run: async () => (await app.api(nurse.token, 'POST', '/api/v1/tokens', { name: `token ${tag}` })).status,

@@ -299,11 +299,13 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
 
     async logout(token: string) {
       const found = await deps.users.sessionByHash(sha256(token));
-      const id = await deps.users.deleteSession(sha256(token));
-      if (id && found) {
-        ended({ sessionIds: [id], userId: found.user.userId });
-        await deps.audit.record({ actor: toPrincipal(found.user), action: 'auth.logout', entityType: 'User', entityId: found.user.userId, details: { session: id } });
-      }
+      // [audit] the session's end and its entry commit together ((d)(2)).
+      const id = await deps.audit.change(async (tx, log) => {
+        const gone = await deps.users.deleteSession(sha256(token), tx);
+        if (gone && found) log({ actor: toPrincipal(found.user), action: 'auth.logout', entityType: 'User', entityId: found.user.userId, details: { session: gone } });
+        return gone;
+      });
+      if (id && found) ended({ sessionIds: [id], userId: found.user.userId });
     },
 
     /** Ends every session of the user ("sign out everywhere"), optionally keeping the current one. */

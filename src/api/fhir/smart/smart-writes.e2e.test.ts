@@ -43,7 +43,11 @@ describe('SMART write scopes on FHIR writes', () => {
     const code = new URL(allowed.headers.get('location')!).searchParams.get('code')!;
     const token = await fetch(`${app.httpUrl}/oauth/token`, form({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier }));
     expect(token.status).toBe(200);
-    return (await token.json()) as { access_token: string; scope: string };
+    const body = (await token.json()) as { access_token: string; scope: string };
+    // [audit] (d)(2): the tokens an app receives are audited with them — which app, which scopes.
+    const [entry] = await app.services.db.query<{ entity_id: string; details: { scopes: string[]; grant: string } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'smart.token' ORDER BY id DESC LIMIT 1`);
+    expect(entry).toMatchObject({ entity_id: clientId, details: { grant: 'authorization_code', scopes: body.scope.split(' ') } });
+    return body;
   }
   const hr = (patientId: string, value: number) => ({
     resourceType: 'Observation',

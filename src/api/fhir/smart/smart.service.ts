@@ -130,10 +130,18 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
     return rows[0] ?? null;
   }
 
-  async function tokenResponse(g: { clientId: string; userId: string; patientId: string | null; scopes: string[] }) {
-    const access = await issue('access', g, ACCESS_TTL_MS);
-    const refresh = g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? await issue('refresh', g, REFRESH_TTL_MS) : undefined;
-    const user = g.scopes.includes('openid') ? await deps.principalOfUser(g.userId) : null;
+  async function tokenResponse(g: { clientId: string; userId: string; patientId: string | null; scopes: string[] }, grant: 'authorization_code' | 'refresh_token') {
+    const owner = await deps.principalOfUser(g.userId);
+    // [audit] the tokens an app receives and their entry commit together ((d)(2)): who, which app, which patient, what scopes.
+    const { access, refresh } = await deps.audit.change(async (tx, log) => {
+      const tokens = {
+        access: await issue('access', g, ACCESS_TTL_MS, tx),
+        refresh: g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? await issue('refresh', g, REFRESH_TTL_MS, tx) : undefined,
+      };
+      log({ actor: owner ?? 'system', action: 'smart.token', entityType: 'SmartClient', entityId: g.clientId, patientId: g.patientId, details: { grant, scopes: g.scopes, refresh: !!tokens.refresh } });
+      return tokens;
+    });
+    const user = g.scopes.includes('openid') ? owner : null;
     return {
       access_token: access,
       token_type: 'Bearer',
@@ -250,7 +258,7 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
         if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier) || challenge.length !== expected.length || !timingSafeEqual(challenge, expected)) {
           throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)');
         }
-        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' ') });
+        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' ') }, 'authorization_code');
       }
       if (form.grant_type === 'refresh_token') {
         const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
@@ -258,7 +266,7 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
         const asked = form.scope ? grantScopes(form.scope) : null;
         const had = g.scopes.split(' ');
         if (asked && asked.some((s) => !had.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may narrow the scopes, never widen them');
-        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: asked ?? had });
+        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: asked ?? had }, 'refresh_token');
       }
       throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
     },
