@@ -100,6 +100,7 @@ export function createServices(
     clock,
     mfa: createMfa(db, cipher, () => clock.now()),
     passkeys: createPasskeys(db, passkeySite(deps.site ?? { url: () => 'http://localhost', allowedOrigins: [] }), () => clock.now()),
+    events, // [sec] ended sessions reach every instance's live streams (relayed)
     settings: sec
       ? { idleMs: sec.sessionIdleMin * 60_000, maxMs: sec.sessionMaxHours * 3600_000, requireMfa: sec.requireMfa, tokenTtlDays: sec.tokenTtlDays }
       : undefined,
@@ -113,6 +114,7 @@ export function createServices(
     access,
     clock,
     mappedTypes: [...mappings.keys()],
+    events, // [sec] credential changes close open device sessions (relayed to other instances)
   });
   // [alerts] built before the patient service, which shows open-alert counts on the panel
   const alerts = createAlertsModule({

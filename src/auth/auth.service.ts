@@ -10,6 +10,7 @@ import { newId } from '../platform/ids.ts';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
 import { passwordProblem } from './password-policy.ts';
 import type { Mfa } from './mfa.ts';
+import type { EventBus } from '../platform/events.ts';
 import type { Passkeys } from './passkeys.ts';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 
@@ -43,10 +44,13 @@ export type SessionEnded = { sessionIds: string[]; userId: string } | { tokenIds
  * Accounts, password login, sessions, second factors and API tokens (ONC §170.315(d)(1), (d)(5), (d)(12),
  * (d)(13)). Every change is audited. Session and token secrets are stored only as SHA-256 hashes.
  */
-export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock; mfa: Mfa; passkeys: Passkeys; settings?: Partial<AuthSettings> }) {
+export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock; mfa: Mfa; passkeys: Passkeys; settings?: Partial<AuthSettings>; events?: EventBus }) {
   const settings = { ...DEFAULT_AUTH_SETTINGS, ...deps.settings };
   const listeners = new Set<(e: SessionEnded) => void>();
-  const ended = (e: SessionEnded) => listeners.forEach((l) => l(e));
+  // Through the event bus when there is one: the relay carries it to the other instances, whose live
+  // streams and principal caches then end the same sessions at once.
+  deps.events?.on('auth.ended', (e) => listeners.forEach((l) => l(e as SessionEnded)));
+  const ended = (e: SessionEnded) => (deps.events ? deps.events.emit('auth.ended', e) : listeners.forEach((l) => l(e)));
   const lastTouch = new Map<string, number>();
   const touchDue = (key: string) => {
     const now = deps.clock.now();

@@ -12,7 +12,7 @@ const MAX_PAYLOAD = 7_900;
  * the device's answer arrived), and the messaging/visit events, whose payloads may carry message text that
  * must not sit in PostgreSQL's notification queue in plaintext (their screens refresh on their own).
  */
-export const RELAYED_EVENTS: EventName[] = ['device.status', 'news2.scored', 'ecg.episode', 'alert.changed', 'command.changed', 'payload.rejected'];
+export const RELAYED_EVENTS: EventName[] = ['device.status', 'news2.scored', 'ecg.episode', 'alert.changed', 'command.changed', 'payload.rejected', 'device.credentials', 'auth.ended'];
 
 /**
  * Ids of one batch as runs: "100-199,305" (a batch's ids come from one sequence, mostly consecutive), so a

@@ -5,6 +5,7 @@ import type { Principal } from '../domain/types.ts';
 import type { RejectionsRepository } from '../store/rejections.repository.ts';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { EventBus } from '../platform/events.ts';
 import { AppError, notFound } from '../platform/errors.ts';
 import { newId, newSecret } from '../platform/ids.ts';
 import { hashSecret, verifySecret } from './secrets.ts';
@@ -33,22 +34,36 @@ export function createDeviceService(deps: {
   clock: Clock;
   /** Device models declared by mapping files (devices/mappings.ts), accepted beside the built-in types. */
   mappedTypes?: string[];
+  /** [sec] 'device.credentials' is emitted when a secret stops working (relayed to other instances). */
+  events?: EventBus;
 }) {
   const types = [...DEVICE_TYPES, ...(deps.mappedTypes ?? [])];
-  type Entry = { patientId: string | null; secretHash: string } | null;
+  type Entry = { patientId: string | null; secretHash: string; disabled: boolean } | null;
   // Single-flight: a burst of messages from one device shares one lookup instead of one query each.
   const cache = new Map<string, { at: number; entry: Promise<Entry> }>();
 
   function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
     if (hit && deps.clock.now() - hit.at < AUTH_CACHE_MS) return hit.entry;
-    const entry = deps.devices.authOf(id).then((auth) => (auth ? { patientId: auth.patientId, secretHash: auth.secretHash } : null));
+    const entry = deps.devices.authOf(id).then((auth) => (auth ? { patientId: auth.patientId, secretHash: auth.secretHash, disabled: auth.disabled } : null));
     cache.set(id, { at: deps.clock.now(), entry });
     entry.then(
       (e) => e === null && cache.delete(id), // unknown ids are not cached: a device provisioned a second later works
       () => cache.delete(id),
     );
     return entry;
+  }
+
+  // A credential change anywhere (this instance or another, via the relay) drops the cached secret at once:
+  // the old secret is refused everywhere without waiting for AUTH_CACHE_MS, and brokers close its sessions.
+  deps.events?.on('device.credentials', (e) => void cache.delete(e.deviceId));
+  const credentialsChanged = (deviceId: string, reason: 'secret rotated' | 'disabled') => {
+    cache.delete(deviceId);
+    deps.events?.emit('device.credentials', { deviceId, reason });
+  };
+  async function assertMayManage(principal: Principal, device: Device) {
+    if (device.patientId) await deps.access.assertCanManagePatient(principal, device.patientId);
+    else deps.access.assertAdmin(principal);
   }
 
   return {
@@ -72,22 +87,42 @@ export function createDeviceService(deps: {
      */
     async rotateSecret(principal: Principal, id: string): Promise<ProvisionedDevice> {
       const device = await this.getFor(principal, id);
-      if (device.patientId) await deps.access.assertCanManagePatient(principal, device.patientId);
-      else deps.access.assertAdmin(principal);
+      await assertMayManage(principal, device);
       const secret = newSecret();
       await deps.audit.change(async (tx, log) => {
         await deps.devices.setSecretHash(id, hashSecret(secret), tx);
         log({ actor: principal, action: 'device.secret.rotate', entityType: 'Device', entityId: id, patientId: device.patientId });
       });
-      cache.delete(id);
+      credentialsChanged(id, 'secret rotated'); // open MQTT sessions with the old secret close now
       return { id, secret, topic: `${TOPIC_PREFIX}${id}/telemetry`, patientId: device.patientId, type: device.type };
+    },
+
+    /**
+     * Disables a lost or returned device (or enables it again): while disabled its secret is refused over
+     * MQTT and HTTP and its open sessions are closed at once. Who may: as for rotation. Audited.
+     */
+    async setDisabled(principal: Principal, id: string, disabled: boolean): Promise<Device> {
+      const device = await this.getFor(principal, id);
+      await assertMayManage(principal, device);
+      await deps.audit.change(async (tx, log) => {
+        await deps.devices.setDisabled(id, disabled, tx);
+        log({ actor: principal, action: disabled ? 'device.disable' : 'device.enable', entityType: 'Device', entityId: id, patientId: device.patientId });
+      });
+      if (disabled) credentialsChanged(id, 'disabled');
+      else cache.delete(id);
+      return this.get(id);
     },
 
     /** Checks a device's credentials; returns its patient (null when unassigned) or false. */
     async authenticate(id: string, secret: string): Promise<{ patientId: string | null } | false> {
       const entry = await lookup(id);
-      if (!entry || !verifySecret(secret, entry.secretHash)) return false;
+      if (!entry || entry.disabled || !verifySecret(secret, entry.secretHash)) return false;
       return { patientId: entry.patientId };
+    },
+
+    /** [sec] Ingest refuses a disabled device's data whichever broker carried it (an external one keeps its own credentials). */
+    async isDisabled(id: string): Promise<boolean> {
+      return (await lookup(id))?.disabled === true;
     },
 
     async patientOf(id: string): Promise<string | null | undefined> {

@@ -167,6 +167,8 @@ export function createIngestService(deps: {
     const patientId = await deps.deviceService.patientOf(deviceId);
     if (patientId === undefined) return { ok: false, reason: `unknown device ${deviceId}` };
     if (patientId === null) return { ok: false, reason: `device ${deviceId} is not assigned to a patient` };
+    // [sec] a disabled device's data is refused (recorded as a rejection) even through an external broker.
+    if (await deps.deviceService.isDisabled(deviceId)) return { ok: false, reason: `device ${deviceId} is disabled` };
     return { ok: true, patientId };
   }
 

@@ -16,6 +16,10 @@ export interface EventMap {
   'readings.stored': [readings: StoredReading[]];
   'ecg.stored': [chunk: StoredEcgChunk];
   'device.status': [status: DeviceStatus];
+  /** [sec] Sessions or API tokens ended (sign-out, revocation, disabled user, password reset): live connections close. */
+  'auth.ended': [event: { userId: string; sessionIds?: string[]; tokenIds?: string[]; all?: true }];
+  /** [sec] A device's credentials stopped being valid (secret rotated, device disabled): its open sessions close. */
+  'device.credentials': [event: { deviceId: string; reason: 'secret rotated' | 'disabled' }];
   'payload.rejected': [rejection: Rejection];
   /** A NEWS2 aggregate was scored from a complete or partial set (stored as a derived observation first). */
   'news2.scored': [event: News2Scored];

@@ -10,12 +10,15 @@ export interface Device {
   lastSeenAt: number | null;
   rejectedCount: number;
   createdAt: number;
+  /** [sec] Disabled (lost, returned): its secret is refused and its sessions are closed. */
+  disabled: boolean;
 }
 
 export interface DeviceAuth {
   id: string;
   patientId: string | null;
   secretHash: string;
+  disabled: boolean;
 }
 
 /** A `devices` row as the driver returns it (FHIR's table search reads the same columns). */
@@ -29,6 +32,7 @@ export interface DeviceRow {
   last_seen_at: Date | null;
   rejected_count: number;
   created_at: Date;
+  disabled_at?: Date | null;
 }
 
 export const deviceFromRow = (r: DeviceRow): Device => ({
@@ -41,9 +45,10 @@ export const deviceFromRow = (r: DeviceRow): Device => ({
   lastSeenAt: r.last_seen_at ? new Date(r.last_seen_at).getTime() : null,
   rejectedCount: r.rejected_count,
   createdAt: new Date(r.created_at).getTime(),
+  disabled: !!r.disabled_at,
 });
 
-export const DEVICE_COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at';
+export const DEVICE_COLUMNS = 'id, patient_id, type, name, online, battery, last_seen_at, rejected_count, created_at, disabled_at';
 
 export function createDevicesRepository(db: Db) {
   return {
@@ -61,12 +66,16 @@ export function createDevicesRepository(db: Db) {
     async setSecretHash(id: string, secretHash: string, q: Queryable = db): Promise<boolean> {
       return (await q.query('UPDATE devices SET secret_hash = $2 WHERE id = $1 RETURNING id', [id, secretHash])).length > 0;
     },
+    /** [sec] disable (true) or enable a device; false when there is no such device. */
+    async setDisabled(id: string, disabled: boolean, q: Queryable = db): Promise<boolean> {
+      return (await q.query(`UPDATE devices SET disabled_at = ${disabled ? 'coalesce(disabled_at, now())' : 'NULL'} WHERE id = $1 RETURNING id`, [id])).length > 0;
+    },
     async authOf(id: string): Promise<DeviceAuth | null> {
-      const rows = await db.query<{ id: string; patient_id: string | null; secret_hash: string }>(
-        'SELECT id, patient_id, secret_hash FROM devices WHERE id = $1',
+      const rows = await db.query<{ id: string; patient_id: string | null; secret_hash: string; disabled: boolean }>(
+        'SELECT id, patient_id, secret_hash, disabled_at IS NOT NULL AS disabled FROM devices WHERE id = $1',
         [id],
       );
-      return rows[0] ? { id: rows[0].id, patientId: rows[0].patient_id, secretHash: rows[0].secret_hash } : null;
+      return rows[0] ? { id: rows[0].id, patientId: rows[0].patient_id, secretHash: rows[0].secret_hash, disabled: rows[0].disabled } : null;
     },
     async byId(id: string): Promise<Device | null> {
       const rows = await db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [id]);

@@ -12,6 +12,8 @@ export const DeviceSummary = z
     lastSeenAt: z.number().nullable(),
     rejectedCount: z.number(),
     createdAt: z.number(),
+    /** Disabled (lost, returned): its secret is refused and its sessions are closed. */
+    disabled: z.boolean().optional(),
   })
   .meta({ id: 'DeviceSummary' });
 export type DeviceSummary = z.infer<typeof DeviceSummary>;

@@ -36,6 +36,14 @@ export function deviceRoutes(app: Api, deps: { devices: DeviceService; ingest: I
     return reply.status(201).send({ id: d.id, secret: d.secret, topic: d.topic });
   });
 
+  // [sec] a lost or returned device: its secret is refused and its open MQTT sessions close at once.
+  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post(`/api/v1/devices/:id/${verb}`, {
+      config: { policy: policy.staff("admins, or the patient's clinicians (the device service checks)") },
+      schema: { summary: disabled ? 'Disable a device: its secret is refused and its open sessions close at once' : 'Enable a disabled device again', params: IdParams, response: { 200: DeviceSummary } },
+    }, async (req) => deps.devices.setDisabled(requirePrincipal(req), req.params.id, disabled));
+  }
+
   // HTTP ingest (interfaces.md §3): the device's own secret as bearer (checked by the policy); 202 once durable.
   const ingestRoute = (kind: 'telemetry' | 'ecg') => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const { id } = req.params;

@@ -113,6 +113,14 @@ export async function startEmbeddedBroker(deps: {
     }
     if (deviceId) void deps.ingest.setOnline(deviceId, false, undefined).catch(() => undefined);
   });
+  // [sec] A rotated secret or a disabled device ends its open sessions at once (on every instance: the event
+  // is relayed), instead of letting them run until they reconnect. A client that reconnects with the old
+  // secret is refused by `authenticate` above.
+  const offCredentials = deps.events.on('device.credentials', ({ deviceId, reason }) => {
+    const ids = [...(sessions.get(deviceId) ?? [])];
+    for (const id of ids) (broker as unknown as { clients: Record<string, Client | undefined> }).clients[id]?.close();
+    if (ids.length) log.warn({ deviceId, sessions: ids.length, reason }, 'device sessions closed: credentials changed');
+  });
   broker.on('clientError', (client: Client, err: Error) => log.debug({ clientId: client?.id, err: err.message }, 'client error'));
 
   const server = net.createServer((socket) => {
@@ -145,6 +153,7 @@ export async function startEmbeddedBroker(deps: {
     healthy: () => ready,
     async close() {
       ready = false;
+      offCredentials();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,7 +1,7 @@
 import { toMs } from '../../lib/format.ts';
 import { useMemo, useState } from 'react';
-import { api } from '../../api/client.ts';
-import type { CreatedDevice } from '@contracts';
+import { api, request } from '../../api/client.ts';
+import type { CreatedDevice, DeviceSummary } from '@contracts';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { BatteryIcon, DeviceGlyph } from '../../components/DeviceBadges.tsx';
 import { Modal } from '../../components/Modal.tsx';
@@ -19,6 +19,28 @@ export function DevicesPage() {
   const [adding, setAdding] = useState(false);
   const [created, setCreated] = useState<CreatedDevice | null>(null);
   const [query, setQuery] = useState('');
+  const [notice, setNotice] = useState<{ text: string; error?: boolean } | null>(null);
+  const [rotated, setRotated] = useState(false);
+  // [sec] a new secret (the old one stops at once, open sessions close) or disabling a lost device
+  const newSecret = async (d: DeviceSummary) => {
+    if (!window.confirm(`Give ${d.name ?? d.id} a new secret? The current one stops working at once and the device disconnects until it is set up with the new one.`)) return;
+    try {
+      setCreated(await request<CreatedDevice>('POST', `/devices/${encodeURIComponent(d.id)}/secret`));
+      setRotated(true);
+    } catch (err) {
+      setNotice({ text: (err as Error).message, error: true });
+    }
+  };
+  const toggle = async (d: DeviceSummary) => {
+    if (!d.disabled && !window.confirm(`Disable ${d.name ?? d.id}? It disconnects at once and nothing it sends is accepted until you enable it again.`)) return;
+    try {
+      await request<DeviceSummary>('POST', `/devices/${encodeURIComponent(d.id)}/${d.disabled ? 'enable' : 'disable'}`);
+      setNotice({ text: `${d.name ?? d.id} ${d.disabled ? 'enabled' : 'disabled'}.` });
+      devices.reload();
+    } catch (err) {
+      setNotice({ text: (err as Error).message, error: true });
+    }
+  };
 
   useLiveStream((msg) => {
     if (msg.type !== 'device') return;
@@ -53,22 +75,27 @@ export function DevicesPage() {
       {devices.data ? (
         <div className="table-wrap">
           <table className="table">
-            <thead><tr><th>Device</th><th>Type</th><th>Patient</th><th>Connection</th><th>Battery</th><th>Last seen</th><th className="num">Rejected</th></tr></thead>
+            <thead><tr><th>Device</th><th>Type</th><th>Patient</th><th>Connection</th><th>Battery</th><th>Last seen</th><th className="num">Rejected</th><th><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {rows.map((d) => (
                 <tr key={d.id}>
                   <td><span className="device-cell"><DeviceGlyph type={d.type} /><span>{d.name ? <><strong>{d.name}</strong><code className="small muted">{d.id}</code></> : <code>{d.id}</code>}</span></span></td>
                   <td>{deviceTypeLabel(d.type)}</td>
                   <td>{d.patientId ? <a href={href({ name: 'patient', id: d.patientId })}>{names.get(d.patientId) ?? d.patientId}</a> : <span className="muted">unassigned</span>}</td>
-                  <td><span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? 'Online' : 'Offline'}</span></td>
+                  <td><span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? 'Online' : 'Offline'}</span>{d.disabled ? <span className="pill pill-amber"> Disabled</span> : null}</td>
                   <td><span className="device-battery"><BatteryIcon level={d.battery} /> {d.battery != null ? `${Math.round(d.battery)} %` : '—'}</span></td>
                   <td><TimeAgo ts={d.lastSeenAt} /></td>
                   <td className="num">{d.rejectedCount > 0 ? <span className="pill pill-amber">{d.rejectedCount}</span> : <span className="muted">0</span>}</td>
+                  <td className="device-actions">
+                    <button type="button" className="btn btn-sm" onClick={() => void newSecret(d)} aria-label={`New secret for ${d.name ?? d.id}`}>New secret</button>{' '}
+                    <button type="button" className="btn btn-sm" onClick={() => void toggle(d)} aria-label={`${d.disabled ? 'Enable' : 'Disable'} ${d.name ?? d.id}`}>{d.disabled ? 'Enable' : 'Disable'}</button>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
           {rows.length === 0 ? <p className="empty">No devices{query ? ' match' : ' yet'}.</p> : null}
+          {notice ? <p role={notice.error ? 'alert' : 'status'} className={notice.error ? 'form-error' : 'muted'}>{notice.text}</p> : null}
         </div>
       ) : null}
 
@@ -82,7 +109,7 @@ export function DevicesPage() {
         </Modal>
       ) : null}
       {created ? (
-        <Modal title="Device added" onClose={() => setCreated(null)} footer={<button type="button" className="btn btn-primary" onClick={() => setCreated(null)}>I’ve saved the secret</button>}>
+        <Modal title={rotated ? 'New device secret' : 'Device added'} onClose={() => { setCreated(null); setRotated(false); }} footer={<button type="button" className="btn btn-primary" onClick={() => { setCreated(null); setRotated(false); }}>I’ve saved the secret</button>}>
           <DeviceSecret device={created} />
         </Modal>
       ) : null}
