@@ -6,7 +6,7 @@
  * rows into the same table (PGlite's COPY by default, PostgreSQL's with --postgres, through
  * pg-copy-streams). Target (issue 10): the import at least a third of the floor's rows per second.
  * The import does what COPY does not: parse and check every row, convert units, resolve the patient,
- * claim each (patient, code, time) once ever (re-running imports nothing twice), audit.
+ * skip readings already stored (same patient, code and time: re-running imports nothing twice), audit.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';

@@ -70,6 +70,29 @@ describe('CSV import and export', () => {
     expect((await app.api<any>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&_summary=count`)).body.total).toBe(8);
   });
 
+  it('skips a reading already stored, by a device or earlier in the same batch, also among many stored readings', async () => {
+    const s = app.services;
+    const p = (await s.patientService.create({ name: 'Dedup Case' }, 'system')).id;
+    const t0 = Date.parse('2024-03-01T00:00:00Z');
+    // 25,001 heart rates a second apart already stored (a device): more than one range lookup returns, so the
+    // batch's own instants are looked up exactly.
+    const many = Array.from({ length: 25_001 }, (_, i) => ({ patientId: p, deviceId: null, code: '8867-4', value: 60, unit: '/min', ts: t0 + i * 1000, seq: null }));
+    await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, many));
+    const row = (line: number, ts: number, value = 70) => ({ line, patient: p, code: '8867-4', value, unit: '/min', ts });
+    const r = await app.api<any>(admin, 'POST', '/api/v1/readings/import', {
+      rows: [row(2, t0 + 5_000), row(3, t0 + 5_500), row(4, t0 + 5_500, 99), row(5, t0 + 30_000_000)],
+    });
+    expect(r.body).toMatchObject({ stored: 2, duplicates: 2, rejections: [] });
+    const half = await s.db.query<{ value: number }>('SELECT value FROM readings WHERE patient_id = $1 AND ts = $2', [p, new Date(t0 + 5_500).toISOString()]);
+    expect(half.map((x) => x.value)).toEqual([70]); // the first of the batch's repeats
+    // A small range: found by the range scan.
+    const q = (await s.patientService.create({ name: 'Dedup Small' }, 'system')).id;
+    await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, [{ patientId: q, deviceId: null, code: '8867-4', value: 61, unit: '/min', ts: t0, seq: null }]));
+    const r2 = await app.api<any>(admin, 'POST', '/api/v1/readings/import', { rows: [{ ...row(2, t0), patient: q }, { ...row(3, t0 + 1000), patient: q }] });
+    expect(r2.body).toMatchObject({ stored: 1, duplicates: 1 });
+    expect(Number((await s.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [q]))[0].n)).toBe(2);
+  });
+
   it('says plainly what is wrong with a file it cannot read', async () => {
     const file = path.join(dir, 'bad.csv');
     await writeFile(file, 'a,b,c\n1,2,3\n');

@@ -27,6 +27,6 @@ export function csvRoutes(app: Api, deps: { exporter: CsvExportService; importer
 
   app.post('/api/v1/readings/import', {
     config: { policy: policy.staff('readings of the patients they may manage (the import service checks each row)') },
-    schema: { summary: 'Store readings parsed by `vigil import csv` (each (patient, code, time) once, ever)', body: ReadingsImportBody, response: { 200: ReadingsImportResult } },
+    schema: { summary: 'Store readings parsed by `vigil import csv` (a reading already stored, same patient, code and time, is skipped)', body: ReadingsImportBody, response: { 200: ReadingsImportResult } },
   }, async (req) => deps.importer.importBatch(requirePrincipal(req), req.body.rows));
 }

@@ -11,9 +11,50 @@ export interface ImportResult {
   rejections: Array<{ line: number; reason: string }>;
 }
 
+/** Imports take turns (one transaction at a time, across instances): the duplicate check below relies on it. */
+const CSV_IMPORT_LOCK = 0x76696769_6373; // "vigi" "cs"
+/** Above this many stored readings in a batch's time range, duplicates are looked up by exact instant instead. */
+const RANGE_MAX = 20_000;
+
+/**
+ * The readings of `rows` already stored (same patient, code and instant: the same reading, whoever stored
+ * it), as `patient|code|epoch ms`. Per (patient, code) of the batch: the stored instants within the batch's
+ * time range (one index range scan; a first import finds none), or, when the range holds many readings
+ * (devices already sent that period), the batch's own instants looked up exactly.
+ */
+async function alreadyStored(tx: Queryable, rows: NewReading[]): Promise<Set<string>> {
+  const groups = new Map<string, { patientId: string; code: string; min: number; max: number; ts: number[] }>();
+  for (const r of rows) {
+    const k = `${r.patientId}|${r.code}`;
+    const g = groups.get(k);
+    if (!g) groups.set(k, { patientId: r.patientId, code: r.code, min: r.ts, max: r.ts, ts: [r.ts] });
+    else {
+      g.min = Math.min(g.min, r.ts);
+      g.max = Math.max(g.max, r.ts);
+      g.ts.push(r.ts);
+    }
+  }
+  const found = new Set<string>();
+  const EPOCH = `(extract(epoch FROM ts) * 1000)::bigint::text AS t`;
+  for (const g of groups.values()) {
+    let rowsFound = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 LIMIT ${RANGE_MAX + 1}`, [
+      g.patientId,
+      g.code,
+      new Date(g.min).toISOString(),
+      new Date(g.max).toISOString(),
+    ]);
+    if (rowsFound.length > RANGE_MAX) {
+      rowsFound = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts = ANY($3::timestamptz[])`, [g.patientId, g.code, g.ts.map((t) => new Date(t).toISOString())]);
+    }
+    for (const f of rowsFound) found.add(`${g.patientId}|${g.code}|${f.t}`);
+  }
+  return found;
+}
+
 /**
  * Stores parsed CSV readings: patients by id or MRN, within what the caller may manage; a device column
- * must name a device of that patient; each (patient, code, instant) is imported once, ever. Imported
+ * must name a device of that patient; a reading already stored (same patient, code and instant, imported
+ * before or sent by a device) is skipped, so re-running a file stores nothing twice. Imported
  * history does not raise alerts (no `readings.stored` event): it is the past, not the bedside.
  */
 export function createCsvImportService(deps: { db: Db; readings: ReadingsRepository; access: AccessPolicy; audit: AuditService }) {
@@ -46,27 +87,26 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
         else if (r.device && devices.get(r.device) !== patientId) rejections.push({ line: r.line, reason: `device "${r.device}" is not a device of patient ${r.patient}` });
         else good.push({ patientId, deviceId: r.device ?? null, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null });
       }
-      // The readings and one audit entry per patient commit together ((d)(2)).
+      // The readings and one audit entry per patient commit together ((d)(2)). Imports take turns, so two
+      // runs of one file at the same time cannot both find a reading missing and both store it.
       const stored = await deps.audit.change(async (tx: Queryable, log) => {
-        if (!good.length) return [];
-        const claimed = await tx.query<{ patient_id: string; code: string; t: string }>(
-          `INSERT INTO csv_import_keys (patient_id, code, ts)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING
-           RETURNING patient_id, code, (extract(epoch FROM ts) * 1000)::bigint::text AS t`,
-          [good.map((g) => g.patientId), good.map((g) => g.code), good.map((g) => new Date(g.ts).toISOString())],
-        );
-        const fresh = new Set(claimed.map((c) => `${c.patient_id}|${c.code}|${c.t}`));
-        const toStore = good.filter((g) => fresh.delete(`${g.patientId}|${g.code}|${g.ts}`));
-        const inserted = await deps.readings.insertBatch(tx, toStore);
+        if (!good.length) return 0;
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [CSV_IMPORT_LOCK]);
+        const there = await alreadyStored(tx, good);
+        const fresh = good.filter((g) => {
+          const k = `${g.patientId}|${g.code}|${g.ts}`;
+          return !there.has(k) && !!there.add(k); // the first of a batch's own repeats wins
+        });
+        const inserted = await deps.readings.insertBatch(tx, fresh); // COPY on PGlite: the bulk path
         const perPatient = new Map<string, number>();
-        for (const s of inserted) perPatient.set(s.patientId, (perPatient.get(s.patientId) ?? 0) + 1);
+        for (const r of inserted) perPatient.set(r.patientId, (perPatient.get(r.patientId) ?? 0) + 1);
         for (const [patientId, n] of perPatient) log({ actor, action: 'readings.import', entityType: 'Patient', entityId: patientId, patientId, details: { stored: n, via: 'csv' } });
-        return inserted;
+        return inserted.length;
       });
       // One rejection per line (a wide row gives several readings, all refused for the same reason).
       const byLine = new Map<number, Set<string>>();
       for (const r of rejections) byLine.set(r.line, (byLine.get(r.line) ?? new Set()).add(r.reason));
-      return { stored: stored.length, duplicates: good.length - stored.length, rejections: [...byLine].map(([line, reasons]) => ({ line, reason: [...reasons].join('; ') })) };
+      return { stored, duplicates: good.length - stored, rejections: [...byLine].map(([line, reasons]) => ({ line, reason: [...reasons].join('; ') })) };
     },
   };
 }

@@ -161,84 +161,129 @@ function reading(info: CodeInfo, valueText: string, unitText: string | undefined
 export interface ParsedBatch {
   readings: CandidateReading[];
   rejections: RowRejection[];
-  /** The text of the lines that gave readings (for rows the server rejects later). */
-  raw: Map<number, string>;
+  /** The text of the lines that gave readings (for rows the server rejects later), made only when asked. */
+  raw: { get(line: number): string | undefined };
   /** Bytes of input consumed so far (for a progress bar). */
   bytes: number;
   lines: number;
 }
 
+/** A parsed row written back as CSV (the rejects file): the same fields, quoted where they need it. */
+function rowText(record: string[], delimiter: string): string {
+  return record.map((f) => (f.includes(delimiter) || /["\r\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(delimiter);
+}
+
 /**
  * Streams `input` (bytes or text) and yields batches of candidate readings and rejected rows. The layout is
  * decided on the header (`onLayout`); a bad layout throws CsvLayoutError before any row is read.
+ * Speed (bench:csv): rows are mapped inside csv-parse's `on_record` hook as the parser produces them and
+ * never pushed through the stream (a promise per row cost more than parsing it); the line number comes from
+ * the hook's context (csv-parse's `info` option clones it per row); the raw text of a row is rebuilt from its
+ * fields only when the row is rejected.
  */
 export async function* parseReadingsCsv(
   input: AsyncIterable<Buffer | string>,
   opts: CsvOptions & { batchSize?: number; onLayout?: (l: CsvLayout) => void },
 ): AsyncGenerator<ParsedBatch> {
   const batchSize = opts.batchSize ?? 5000;
-  const parser = parse({ bom: true, delimiter: opts.delimiter ?? ',', relax_column_count: true, skip_empty_lines: true, info: true, raw: true, trim: false });
-  let bytes = 0;
-  const feed = (async () => {
-    try {
-      for await (const chunk of input) {
-        bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-        if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-      }
-      parser.end();
-    } catch (err) {
-      parser.destroy(err as Error);
-    }
-  })();
+  const delimiter = opts.delimiter ?? ',';
   let layout: ReturnType<typeof layoutOf> | undefined;
-  let batch: ParsedBatch = { readings: [], rejections: [], raw: new Map(), bytes: 0, lines: 0 };
+  const newBatch = () => {
+    const records = new Map<number, string[]>();
+    return { readings: [] as CandidateReading[], rejections: [] as RowRejection[], records, raw: { get: (line: number) => (records.has(line) ? rowText(records.get(line)!, delimiter) : undefined) } };
+  };
+  let batch = newBatch();
+  const full: Array<ReturnType<typeof newBatch> & { lines: number }> = [];
   let lines = 0;
-  try {
-    for await (const { record, info, raw } of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
-      const line = info.lines;
-      lines = line;
-      if (!layout) {
-        layout = layoutOf(record, opts);
-        opts.onLayout?.({ format: layout.format, columns: layout.columns, ignored: layout.ignored });
-        continue;
-      }
-      const rawLine = raw.replace(/[\r\n]+$/, "");
-      const reject = (reason: string) => batch.rejections.push({ line, reason, raw: rawLine });
-      const cell = (role: string) => (layout!.index[role] === undefined ? undefined : record[layout!.index[role]]);
-      const ts = parseTimestamp(cell('timestamp') ?? '', opts.tz, opts.dateOrder);
-      const patient = (cell('patient') ?? '').trim() || opts.patient || '';
-      const device = cell('device')?.trim() || undefined;
-      if (typeof ts === 'string') reject(`timestamp: ${ts}`);
-      else if (!patient) reject('patient is empty');
-      else if (layout.format === 'long') {
-        const info = codeFor(cell('code') ?? '');
-        if (!info) reject(`code "${cell('code') ?? ''}" is not a reading Vigil knows (keys ${[...BY_KEY.keys()].join(', ')} or their LOINC codes)`);
-        else {
-          const r = reading(info, cell('value') ?? '', cell('unit'));
-          if (typeof r === 'string') reject(r);
-          else batch.readings.push({ line, patient, code: info.code, ...r, ts, device });
-        }
-      } else {
-        const reasons: string[] = [];
-        for (const col of layout.valueColumns) {
-          const text = record[col.index];
-          if (text === undefined || text.trim() === '') continue; // no measurement in this column on this row
-          const r = reading(col.info, text, col.unit);
-          if (typeof r === 'string') reasons.push(r);
-          else batch.readings.push({ line, patient, code: col.info.code, ...r, ts, device });
-        }
-        // A row's good cells are kept; its bad ones are reported with the line.
-        if (reasons.length) reject(reasons.join('; '));
-      }
-      if (batch.readings.at(-1)?.line === line) batch.raw.set(line, rawLine);
-      if (batch.readings.length + batch.rejections.length >= batchSize) {
-        yield { ...batch, bytes, lines };
-        batch = { readings: [], rejections: [], raw: new Map(), bytes: 0, lines: 0 };
-      }
+  let failure: Error | null = null;
+
+  function onRecord(record: string[], line: number) {
+    lines = line;
+    if (!layout) {
+      layout = layoutOf(record, opts);
+      opts.onLayout?.({ format: layout.format, columns: layout.columns, ignored: layout.ignored });
+      return;
     }
-  } finally {
-    await feed;
+    const l = layout;
+    const reject = (reason: string) => batch.rejections.push({ line, reason, raw: rowText(record, delimiter) });
+    const cell = (role: string) => (l.index[role] === undefined ? undefined : record[l.index[role]]);
+    const ts = parseTimestamp(cell('timestamp') ?? '', opts.tz, opts.dateOrder);
+    const patient = (cell('patient') ?? '').trim() || opts.patient || '';
+    const device = cell('device')?.trim() || undefined;
+    const before = batch.readings.length;
+    if (typeof ts === 'string') reject(`timestamp: ${ts}`);
+    else if (!patient) reject('patient is empty');
+    else if (l.format === 'long') {
+      const info = codeFor(cell('code') ?? '');
+      if (!info) reject(`code "${cell('code') ?? ''}" is not a reading Vigil knows (keys ${[...BY_KEY.keys()].join(', ')} or their LOINC codes)`);
+      else {
+        const r = reading(info, cell('value') ?? '', cell('unit'));
+        if (typeof r === 'string') reject(r);
+        else batch.readings.push({ line, patient, code: info.code, value: r.value, unit: r.unit, ts, device });
+      }
+    } else {
+      const reasons: string[] = [];
+      for (const col of l.valueColumns) {
+        const text = record[col.index];
+        if (text === undefined || text.trim() === '') continue; // no measurement in this column on this row
+        const r = reading(col.info, text, col.unit);
+        if (typeof r === 'string') reasons.push(r);
+        else batch.readings.push({ line, patient, code: col.info.code, value: r.value, unit: r.unit, ts, device });
+      }
+      // A row's good cells are kept; its bad ones are reported with the line.
+      if (reasons.length) reject(reasons.join('; '));
+    }
+    if (batch.readings.length > before) batch.records.set(line, record);
+    if (batch.readings.length + batch.rejections.length >= batchSize) {
+      full.push({ ...batch, lines });
+      batch = newBatch();
+    }
   }
+
+  const parser = parse({
+    bom: true,
+    delimiter,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    trim: false,
+    on_record: (record: string[], context: { lines: number }) => {
+      if (failure) return null;
+      try {
+        onRecord(record, context.lines);
+      } catch (err) {
+        failure = err as Error; // a bad layout: stop at the header, before any row is read
+      }
+      return null; // handled here: nothing is pushed down the stream
+    },
+  });
+  let parseError: Error | null = null;
+  parser.on('error', (err) => (parseError = err));
+  parser.resume(); // no records are pushed, but the stream must flow to finish
+  let bytes = 0;
+  const write = (chunk: Buffer | string) =>
+    new Promise<void>((resolve, reject) => {
+      parser.write(chunk, (err) => (err ? reject(err) : resolve()));
+    });
+  const drainFull = function* () {
+    while (full.length) {
+      const b = full.shift()!;
+      yield { readings: b.readings, rejections: b.rejections, raw: b.raw, bytes, lines: b.lines };
+    }
+  };
+  for await (const chunk of input) {
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    await write(chunk).catch((err) => (parseError ??= err));
+    if (failure) throw failure;
+    if (parseError) throw parseError;
+    yield* drainFull();
+  }
+  await new Promise<void>((resolve) => {
+    parser.once('error', () => resolve()); // recorded above; thrown below
+    parser.end(() => resolve());
+  });
+  if (failure) throw failure;
+  if (parseError) throw parseError;
+  yield* drainFull();
   if (!layout) throw new CsvLayoutError('the file is empty (a header row is needed)');
-  yield { ...batch, bytes, lines };
+  yield { readings: batch.readings, rejections: batch.rejections, raw: batch.raw, bytes, lines };
 }
