@@ -89,18 +89,21 @@ function DevicePicker({ call }: { call: VisitCall }) {
   };
   return (
     <div className="device-picker">
-      <label>Microphone
-        <select value={audioId} onChange={(e) => pick(e.target.value, videoId)}>
+      {/* Labels point at their selects (not wrapped around them): the accessible name is just "Microphone"/"Camera". */}
+      <div>
+        <label htmlFor="visit-mic">Microphone</label>
+        <select id="visit-mic" value={audioId} onChange={(e) => pick(e.target.value, videoId)}>
           <option value="">Default</option>
           {mics.map((d, i) => <option key={d.deviceId || i} value={d.deviceId}>{d.label || `Microphone ${i + 1}`}</option>)}
         </select>
-      </label>
-      <label>Camera
-        <select value={videoId} onChange={(e) => pick(audioId, e.target.value)}>
+      </div>
+      <div>
+        <label htmlFor="visit-camera">Camera</label>
+        <select id="visit-camera" value={videoId} onChange={(e) => pick(audioId, e.target.value)}>
           <option value="">Default</option>
           {cams.map((d, i) => <option key={d.deviceId || i} value={d.deviceId}>{d.label || `Camera ${i + 1}`}</option>)}
         </select>
-      </label>
+      </div>
     </div>
   );
 }

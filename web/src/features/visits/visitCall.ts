@@ -100,11 +100,13 @@ export class VisitCall {
       const local = await navigator.mediaDevices.getUserMedia({ audio, video });
       this.cameraTrack = local.getVideoTracks()[0] ?? null;
       local.getAudioTracks().forEach((t) => (t.enabled = !this.snap.muted));
-      // Replace what the peers receive without renegotiating.
+      local.getVideoTracks().forEach((t) => (t.enabled = !this.snap.cameraOff));
+      // Replace what the peers receive without renegotiating. A sender's own track may be null (audio only,
+      // or a stopped share), so its kind is read from the transceiver's receiver, which always has one.
       for (const l of this.links.values()) {
-        for (const s of l.pc.getSenders()) {
-          const next = local.getTracks().find((t) => t.kind === s.track?.kind);
-          if (next) await s.replaceTrack(next);
+        for (const tr of l.pc.getTransceivers()) {
+          const next = local.getTracks().find((t) => t.kind === tr.receiver.track.kind);
+          if (next && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(next);
         }
       }
       this.update({ local, error: null });
@@ -169,6 +171,8 @@ export class VisitCall {
       for (const l of this.links.values()) for (const s of l.pc.getSenders()) if (s.track?.kind === 'video') await s.replaceTrack(null);
       this.snap.local?.getVideoTracks().forEach((t) => t.stop());
       this.cameraTrack = null;
+      // The camera is released: the self view goes too (a stream keeps stopped tracks, so make a new one).
+      this.update({ local: this.snap.local ? new MediaStream(this.snap.local.getAudioTracks()) : null, sharing: false });
     } else {
       await this.startMedia();
     }
@@ -177,7 +181,7 @@ export class VisitCall {
 
   async toggleShare() {
     if (this.snap.sharing) {
-      for (const l of this.links.values()) for (const s of l.pc.getSenders()) if (s.track?.kind === 'video' || s.track === null) await s.replaceTrack(this.cameraTrack);
+      for (const l of this.links.values()) for (const tr of l.pc.getTransceivers()) if (tr.receiver.track.kind === 'video' && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(this.cameraTrack);
       this.update({ sharing: false });
       return;
     }
@@ -185,7 +189,7 @@ export class VisitCall {
       const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
       const track = screen.getVideoTracks()[0];
       track.onended = () => void (this.snap.sharing && this.toggleShare());
-      for (const l of this.links.values()) for (const s of l.pc.getSenders()) if (s.track?.kind === 'video') await s.replaceTrack(track);
+      for (const l of this.links.values()) for (const tr of l.pc.getTransceivers()) if (tr.receiver.track.kind === 'video' && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(track);
       this.update({ sharing: true });
     } catch {
       this.update({ notice: 'Screen sharing was not started.' });
