@@ -198,11 +198,22 @@ export function createAlertMonitor(deps: {
   async function claim(patientId: string): Promise<boolean> {
     const deadline = performance.now() + SESSION_WAIT_MS;
     for (;;) {
-      if (await ownership.owns(patientId)) return true;
-      if (ownership.stats().connected || closed || performance.now() > deadline) return false;
+      if (await ownership.owns(patientId)) {
+        sessionGone = false;
+        return true;
+      }
+      const connected = ownership.stats().connected;
+      if (connected) sessionGone = false;
+      // One wait per outage: after it timed out, signals are not held until the session is back.
+      if (connected || sessionGone || closed) return false;
+      if (performance.now() > deadline) {
+        sessionGone = true;
+        return false;
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+  let sessionGone = false;
 
   let deviceList: { at: number; list: Promise<Awaited<ReturnType<DevicesRepository['list']>>> } | null = null;
   /** Buckets are gained in bursts (start-up, takeover): one device list serves a burst. */
