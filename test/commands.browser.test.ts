@@ -4,13 +4,13 @@
  * `bridge/`. Screenshots go to artifacts/ for people to look at.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServerProcess, type ServerProcess } from './support/server-process.ts';
 import { skipNote } from './support/services.ts';
+import { ARTIFACTS, hasChromium, launchChromium } from './support/browser.ts';
 import { loadDemoClinic } from '../src/demo/seed.ts';
 import { cleanUp, fakeThermometer, virtualSerialPair, waitFor } from './bridge-fixtures.ts';
 import { openDurableQueue } from '../src/bridge/durable-queue.ts';
@@ -19,11 +19,7 @@ import { compileParser, DEFAULT_PARSER } from '../src/bridge/parser-spec.ts';
 import { startSerialBridge } from '../src/bridge/serial-bridge.ts';
 import { silentStatus } from '../src/bridge/status-log.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) skipNote('Chromium (Measure now in the browser)');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ARTIFACTS = path.resolve('artifacts');
 
 describe.skipIf(!hasChromium)('"Measure now" in the browser', () => {
   let server: ServerProcess;
@@ -45,12 +41,12 @@ describe.skipIf(!hasChromium)('"Measure now" in the browser', () => {
     const nurse = demo!.logins.find((l) => l.email === 'nurse@vigil.demo')!;
     const thermometerPatient = demo!.patients.find((p) => p.devices.some((d) => d.kind === 'thermometer')) ?? demo!.patients[0];
     patientId = thermometerPatient.patientId;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     await page.goto(server.url);
     await page.getByLabel(/email/i).fill(nurse.email);
     await page.getByLabel(/password/i).fill(nurse.password);
-    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForSelector('text=/\\d+ patients/', { timeout: 30_000 });
   });
 

@@ -4,14 +4,11 @@
  * badge reloads open alerts on reconnect, so it shows it without a page reload.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
+import { hasChromium, launchChromium } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 if (!hasChromium) skipNote('Chromium (alarm badge browser test)');
 
 describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
@@ -23,7 +20,7 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
 
   beforeAll(async () => {
     app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } }); // sign-in with a second factor is tested in mfa.browser.test.ts
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     // The page's live socket goes through this route, so the test can cut it and keep it down.
     await page.routeWebSocket(/\/api\/v1\/stream/, (ws) => {
@@ -51,7 +48,7 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
     await page.goto(app.httpUrl);
     await page.getByLabel(/email/i).fill(nurse.email);
     await page.getByLabel(/password/i).fill('correct horse battery');
-    await page.getByRole('button', { name: /sign in/i }).click({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click({ timeout: 60_000 });
     const badge = page.locator('a.alert-badge');
     await badge.waitFor({ timeout: 60_000 });
     await expect.poll(() => badge.getAttribute('aria-label'), { timeout: 30_000 }).toBe('0 open alerts');

@@ -6,20 +6,16 @@
  * artifacts/ for people to look at.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { skipNote } from '../support/services.ts';
+import { ARTIFACTS, hasChromium, launchChromium } from '../support/browser.ts';
 import { loadDemoClinic } from '../../src/demo/seed.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) skipNote('Chromium (browser tests; apt-get install -y chromium)');
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ARTIFACTS = path.resolve('artifacts');
 
 describe.skipIf(!hasChromium)('clinician dashboard in Chromium', () => {
   let server: ServerProcess;
@@ -38,7 +34,7 @@ describe.skipIf(!hasChromium)('clinician dashboard in Chromium', () => {
       demo = await loadDemoClinic(dataDir);
     }
     nurse = demo!.logins.find((l) => l.email === 'nurse@vigil.demo')!;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   });
 
@@ -52,13 +48,13 @@ describe.skipIf(!hasChromium)('clinician dashboard in Chromium', () => {
     await page.goto(server.url);
     await page.getByLabel(/email/i).fill(nurse.email);
     await page.getByLabel(/password/i).fill('wrong password!');
-    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => page.getByRole('alert').count(), { timeout: 10_000 }).toBeGreaterThan(0);
   });
 
   it('signs the nurse in and shows her panel of patients', async () => {
     await page.getByLabel(/password/i).fill(nurse.password);
-    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForSelector('text=/\\d+ patients/', { timeout: 20_000 });
     const summary = await page.locator('text=/\\d+ patients/').first().textContent();
     expect(Number(summary?.match(/(\d+) patients/)?.[1])).toBe(12);

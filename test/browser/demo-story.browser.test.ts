@@ -8,53 +8,41 @@
  * artifacts/story-*.png (looked at by a person); axe-core on every screen.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../support/app.ts';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
+import { aliceAndNurse, ARTIFACTS, PHONE, startBrowserClinic, type BrowserClinic } from '../support/browser.ts';
 import { jpegWithGps } from '../../src/messaging/test-fixtures.ts';
 import { createEcgModel } from '../../src/simulator/ecg-model.ts';
-import { expectAccessible, expectDecoding, hasChromium, launch, signedIn } from './tele-support.ts';
+import { expectAccessible, expectDecoding, hasChromium, VISIT_ARGS } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (the demo story browser test)');
-const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
-const PASSWORD = 'correct horse battery';
 const FS = 250;
 
 describe.skipIf(!hasChromium)('the demo story: AF alert → message → photo → video visit with live vitals', () => {
+  let c: BrowserClinic | undefined;
   let app: TestApp;
-  let browser: Browser;
   let patientId: string;
   let nurseToken: string;
   let vitals: { id: string; secret: string };
   let doc: Page;
   let pat: Page;
   let appointmentId: string;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
   const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `story-${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
-    const s = app.services;
-    patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    const nurse = await s.auth.createUser({ email: 'nurse@story.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
-    await s.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
-    await s.auth.createUser({ email: 'alice@story.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
-    nurseToken = (await s.auth.createToken('nurse@story.test', 'test', 'system')).token;
-    vitals = await s.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system');
-    browser = await launch();
-    doc = (await signedIn(browser, app.httpUrl, 'nurse@story.test', PASSWORD)).page;
-    pat = (await signedIn(browser, app.httpUrl, 'alice@story.test', PASSWORD, { width: 412, height: 915 })).page; // a phone
-    for (const p of [pat, doc]) p.on('pageerror', (e) => pageErrors.push(`${e.message}\n${e.stack}`));
+    c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
+    ({ app, pageErrors } = c);
+    ({ patientId, nurseToken } = await aliceAndNurse(c, 'story.test'));
+    vitals = await app.services.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system');
+    doc = await c.signIn('nurse@story.test');
+    pat = await c.signIn('alice@story.test', PHONE); // a phone
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => c?.stop());
 
   const reading = (hr: number, spo2: number) => app.api(vitals.secret, 'POST', `/api/v1/devices/${vitals.id}/telemetry`, { hr, spo2 });
 

@@ -4,20 +4,16 @@
  * signs in again with a recovery code. Screenshots in artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { generate } from 'otplib';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { WEB_DIST } from '../../src/api/http-server.ts';
+import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ready = existsSync(CHROMIUM) && existsSync(WEB_DIST);
+const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the two-step sign-in browser test');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ARTIFACTS = path.resolve('artifacts');
 
 describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
   let app: TestApp;
@@ -30,7 +26,7 @@ describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
     await mkdir(ARTIFACTS, { recursive: true });
     app = await bootApp(); // VIGIL_REQUIRE_MFA defaults to 1
     email = (await app.tokenFor('clinician')).email;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   });
   afterAll(async () => {
@@ -42,7 +38,7 @@ describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
     await page.goto(app.httpUrl);
     await page.getByLabel(/email/i).fill(email);
     await page.getByLabel(/password/i).fill('correct horse battery');
-    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   };
 
   it('requires setting up an authenticator app, then lets the clinician in', async () => {

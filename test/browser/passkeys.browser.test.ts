@@ -6,21 +6,16 @@
  * this user's sign-in, a cloned authenticator with an old signature counter. Screenshots in artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { WEB_DIST } from '../../src/api/http-server.ts';
+import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium, PASSWORD } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ready = existsSync(CHROMIUM) && existsSync(WEB_DIST);
+const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the passkey browser test');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ARTIFACTS = path.resolve('artifacts');
-const PASSWORD = 'correct horse battery';
 
 type Json = Record<string, unknown>;
 
@@ -81,7 +76,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     other = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'));
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     otherOrigin = `http://localhost:${(other.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     cdp = await page.context().newCDPSession(page);
     await cdp.send('WebAuthn.enable');

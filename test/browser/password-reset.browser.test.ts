@@ -3,21 +3,17 @@
  * emailed message (a real SMTP mailbox), a new password, then signing in with it. Screenshots in artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
 import { startSmtp } from '../alerts.support.ts';
 import { expectEventually } from '../support/clinic.ts';
-import { WEB_DIST } from '../../src/api/http-server.ts';
+import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ready = existsSync(CHROMIUM) && existsSync(WEB_DIST);
+const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the password reset browser test');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ARTIFACTS = path.resolve('artifacts');
 
 describe.skipIf(!ready)('password reset in Chromium', () => {
   let app: TestApp;
@@ -33,7 +29,7 @@ describe.skipIf(!ready)('password reset in Chromium', () => {
     const admin = await app.tokenFor('admin');
     const patientId = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Pia Portal' })).body.id;
     email = (await app.tokenFor('patient', { patientId })).email;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
   }, 120_000);
   afterAll(async () => {

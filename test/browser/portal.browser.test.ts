@@ -5,47 +5,32 @@
  * button in the patient's portal. axe-core on every screen. Screenshots in artifacts/portal-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../support/app.ts';
+import type { Page } from 'playwright-core';
 import { skipNote } from '../support/services.ts';
+import { aliceAndNurse, ARTIFACTS, PHONE, startBrowserClinic, type BrowserClinic } from '../support/browser.ts';
 import { jpegWithGps } from '../../src/messaging/test-fixtures.ts';
-import { expectAccessible, hasChromium, launch, signedIn } from './tele-support.ts';
+import { expectAccessible, hasChromium, VISIT_ARGS } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (portal and messages browser tests)');
-const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
-const PASSWORD = 'correct horse battery';
 
 describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
-  let app: TestApp;
-  let browser: Browser;
-  let patientId: string;
+  let c: BrowserClinic | undefined;
   let nurseToken: string;
   let pat: Page;
   let doc: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
-    const s = app.services;
-    patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    const nurse = await s.auth.createUser({ email: 'nurse@portal.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
-    await s.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
-    await s.auth.createUser({ email: 'alice@portal.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
-    nurseToken = (await s.auth.createToken('nurse@portal.test', 'test', 'system')).token;
-    browser = await launch();
-    pat = (await signedIn(browser, app.httpUrl, 'alice@portal.test', PASSWORD, { width: 412, height: 915 })).page;
-    doc = (await signedIn(browser, app.httpUrl, 'nurse@portal.test', PASSWORD)).page;
-    for (const p of [pat, doc]) p.on('pageerror', (e) => pageErrors.push(`${e.message}\n${e.stack}`));
+    c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
+    pageErrors = c.pageErrors;
+    ({ nurseToken } = await aliceAndNurse(c, 'portal.test'));
+    pat = await c.signIn('alice@portal.test', PHONE);
+    doc = await c.signIn('nurse@portal.test');
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => c?.stop());
 
   it('shows the patient a plain portal home', async () => {
     await pat.goto('/');

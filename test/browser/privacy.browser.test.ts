@@ -4,43 +4,35 @@
  * axe-core on the screen; screenshots in artifacts/privacy-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../support/app.ts';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { expectAccessible, hasChromium, launch, signedIn } from './tele-support.ts';
+import { ARTIFACTS, PHONE, startBrowserClinic, type BrowserClinic } from '../support/browser.ts';
+import { expectAccessible, hasChromium, VISIT_ARGS } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (privacy browser test)');
-const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
-const PASSWORD = 'correct horse battery';
 
 describe.skipIf(!hasChromium)("the patient's privacy choices in Chromium", () => {
+  let c: BrowserClinic | undefined;
   let app: TestApp;
-  let browser: Browser;
   let patientId: string;
   let page: Page;
   let carerToken: string;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
-    const s = app.services;
-    patientId = (await s.patientService.create({ name: 'Grace Hopper', birthDate: '1936-12-09' }, 'system')).id;
-    await s.auth.createUser({ email: 'grace@privacy.test', role: 'patient', displayName: 'Grace Hopper', password: PASSWORD, patientId }, 'system');
-    await s.auth.createUser({ email: 'son@family.test', role: 'caregiver', displayName: 'Sam Hopper', password: PASSWORD }, 'system');
-    carerToken = (await s.auth.createToken('son@family.test', 'test', 'system')).token;
-    browser = await launch();
-    page = (await signedIn(browser, app.httpUrl, 'grace@privacy.test', PASSWORD, { width: 412, height: 915 })).page;
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
+    ({ app, pageErrors } = c);
+    patientId = (await app.services.patientService.create({ name: 'Grace Hopper', birthDate: '1936-12-09' }, 'system')).id;
+    await c.addUser({ email: 'grace@privacy.test', role: 'patient', displayName: 'Grace Hopper', patientId });
+    await c.addUser({ email: 'son@family.test', role: 'caregiver', displayName: 'Sam Hopper' });
+    carerToken = await c.tokenOf('son@family.test');
+    page = await c.signIn('grace@privacy.test', PHONE);
     page.on('dialog', (d) => void d.accept());
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => c?.stop());
 
   it('offers the record as a printable summary and a FHIR file, both downloadable with the session', async () => {
     await page.goto('/');

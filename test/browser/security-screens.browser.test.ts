@@ -4,46 +4,39 @@
  * with confirmation by typing the id). axe-core on each screen; screenshots in artifacts/security-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../support/app.ts';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { expectAccessible, hasChromium, launch, signedIn } from './tele-support.ts';
+import { ARTIFACTS, startBrowserClinic, type BrowserClinic } from '../support/browser.ts';
+import { expectAccessible, hasChromium, VISIT_ARGS } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (security screens browser test)');
-const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
-const PASSWORD = 'correct horse battery';
 
 describe.skipIf(!hasChromium)('break the glass and erasure screens in Chromium', () => {
+  let c: BrowserClinic | undefined;
   let app: TestApp;
-  let browser: Browser;
   let patientId: string;
   let doomedId: string;
   let doc: Page;
   let admin: Page;
   let adminToken: string;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
+    c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
+    ({ app, pageErrors } = c);
     const s = app.services;
     patientId = (await s.patientService.create({ name: 'Walter Outsider', birthDate: '1950-02-03' }, 'system')).id;
     doomedId = (await s.patientService.create({ name: 'Erin Erasable' }, 'system')).id;
-    await s.auth.createUser({ email: 'er@secure.test', role: 'clinician', displayName: 'Dr Ella Emergency', password: PASSWORD }, 'system');
-    await s.auth.createUser({ email: 'root@secure.test', role: 'admin', displayName: 'Ada Admin', password: PASSWORD }, 'system');
-    adminToken = (await s.auth.createToken('root@secure.test', 'test', 'system')).token;
-    browser = await launch();
-    doc = (await signedIn(browser, app.httpUrl, 'er@secure.test', PASSWORD)).page;
-    admin = (await signedIn(browser, app.httpUrl, 'root@secure.test', PASSWORD)).page;
-    for (const p of [doc, admin]) p.on('pageerror', (e) => pageErrors.push(e.message));
+    await c.addUser({ email: 'er@secure.test', role: 'clinician', displayName: 'Dr Ella Emergency' });
+    await c.addUser({ email: 'root@secure.test', role: 'admin', displayName: 'Ada Admin' });
+    adminToken = await c.tokenOf('root@secure.test');
+    doc = await c.signIn('er@secure.test');
+    admin = await c.signIn('root@secure.test');
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => c?.stop());
 
   it('a clinician outside the care team must give a reason, then sees the record under an emergency banner', async () => {
     await doc.goto(`/#/patients/${patientId}`);

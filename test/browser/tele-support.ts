@@ -1,34 +1,25 @@
 /** Shared by the telehealth browser suites: Chromium with fake media, sign-in, axe-core, coturn. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { expect } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort } from '../support/ports.ts';
+import { launchChromium } from '../support/browser.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const hasChromium = existsSync(CHROMIUM);
+export { CHROMIUM, hasChromium, signedIn } from '../support/browser.ts';
 export const hasCoturn = spawnSync('sh', ['-c', 'command -v turnserver'], { encoding: 'utf8' }).status === 0;
 
-/** BRIEF's no-network flags plus fake camera/microphone, auto-granted (no permission prompt). */
+/** Besides the no-network flags (support/browser.ts): fake camera/microphone, auto-granted (no permission prompt). */
 export const VISIT_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
   // host candidates as real addresses (not mDNS names), so two browsers on one machine find each other without a resolver
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
 
+/** Chromium for video visits: fake media devices. */
 export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: VISIT_ARGS });
-}
-
-/** A browser context signed in as this user (session cookie from the real login route). */
-export async function signedIn(browser: Browser, baseUrl: string, email: string, password: string, viewport = { width: 1280, height: 860 }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport, baseURL: baseUrl });
-  const res = await context.request.post(`${baseUrl}/api/v1/auth/login`, { data: { email, password } });
-  expect(res.status(), await res.text()).toBe(200);
-  return { context, page: await context.newPage() };
+  return launchChromium(VISIT_ARGS);
 }
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

@@ -8,13 +8,12 @@ import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
+import { launchChromium } from '../../../../test/support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FHIRCLIENT = createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js');
 
 describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
@@ -74,7 +73,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     clientId = registered.body.id;
     expect((await app.api(admin, 'POST', '/api/v1/smart/apps', { name: 'Evil', redirectUris: ['http://evil.example/cb'] })).status).toBe(400);
     expect((await app.api((await app.tokenFor('clinician')).token, 'POST', '/api/v1/smart/apps', { name: 'X', redirectUris: [`${appOrigin}/x`] })).status).toBe(403);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
