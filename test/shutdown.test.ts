@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bootApp } from './support/app.ts';
+import { observe } from './support/observe.ts';
 import { freePort } from './support/ports.ts';
 import { eventually } from './support/eventually.ts';
 import { openPgliteWorker } from '../src/platform/db.ts';
@@ -29,8 +30,9 @@ describe('shutdown and failure', () => {
       expect(rule.status).toBe(200);
       // A burst of normal readings, the alarming one last (so it lands in a late batch), then shut down at once.
       const accepted: Array<Promise<unknown>> = [];
-      for (let i = 0; i < 2000; i++) accepted.push(app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ seq: i, hr: 70 })));
-      accepted.push(app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ seq: 2000, hr: 170 })));
+      // Observed at once: one refused during the close below would otherwise be an unhandled rejection.
+      for (let i = 0; i < 2000; i++) accepted.push(observe(app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ seq: i, hr: 70 }))));
+      accepted.push(observe(app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ seq: 2000, hr: 170 }))));
       await app.close();
       closed = true;
       const results = await Promise.all(accepted);
