@@ -14,7 +14,9 @@ import { renderApiDocs, type OpenApiDocument } from '../src/api/api-docs.ts';
 const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/api.md');
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-api-docs-'));
 process.stderr.write('Starting a throwaway server to read its OpenAPI document…\n');
-const app = await startApp(loadConfig({ VIGIL_HTTP_PORT: '0', VIGIL_MQTT_PORT: '0', VIGIL_DATA_DIR: dataDir, VIGIL_DEMO: '0' }), { logger: createLogger('warn') });
+const app = await startApp(loadConfig({ VIGIL_HTTP_PORT: '0', VIGIL_MQTT_PORT: '0', VIGIL_DATA_DIR: dataDir, VIGIL_DEMO: '0' }), {
+  logger: createLogger('warn'),
+});
 try {
   const doc = (await (await fetch(`${app.httpUrl}/api/openapi.json`)).json()) as OpenApiDocument;
   const before = await readFile(file, 'utf8');

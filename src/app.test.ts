@@ -28,7 +28,9 @@ describe('the composition root', () => {
 
   it('is the only place that builds a service from the CLI: no verb calls a create…Service or opens the database', () => {
     const verbs = sourceFiles().filter((f) => f.startsWith('cli/'));
-    const builders = verbs.filter((f) => /\bcreate\w*(Service|Repository|Module)\(|\bopenDatabase\(|\bcreateServices\(/.test(readFileSync(path.join(SRC, f), 'utf8')));
+    const builders = verbs.filter((f) =>
+      /\bcreate\w*(Service|Repository|Module)\(|\bopenDatabase\(|\bcreateServices\(/.test(readFileSync(path.join(SRC, f), 'utf8')),
+    );
     expect(builders).toEqual([]);
   });
 });

@@ -22,7 +22,9 @@ const payload = (seq: number) => JSON.stringify({ ts: Date.now(), seq, hr: 72, s
 
 async function run() {
   const clients = await Promise.all(
-    job.devices.map((d) => mqtt.connectAsync(job.brokerUrl, { username: d.id, password: d.secret, clientId: `${d.id}-bench`, reconnectPeriod: 0, clean: true })),
+    job.devices.map((d) =>
+      mqtt.connectAsync(job.brokerUrl, { username: d.id, password: d.secret, clientId: `${d.id}-bench`, reconnectPeriod: 0, clean: true }),
+    ),
   );
   const end = Date.now() + job.durationMs;
   let sent = 0;

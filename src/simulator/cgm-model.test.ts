@@ -9,7 +9,11 @@ const T0 = Date.UTC(2026, 10, 10);
 
 function profile(conditions: PatientProfile['conditions'], glucose: number): PatientProfile {
   return {
-    age: 60, sex: 'female', conditions, spo2Scale: 1, ecgAmplitude: 1100,
+    age: 60,
+    sex: 'female',
+    conditions,
+    spo2Scale: 1,
+    ecgAmplitude: 1100,
     baseline: { hr: 70, spo2: 97, rr: 15, temp: 36.8, sbp: 125, dbp: 78, weight: 70, glucose },
   };
 }

@@ -57,8 +57,7 @@ describe('ECG model (sum-of-Gaussians beats)', () => {
     const pWave = (af: boolean): number => {
       const x = record(120, { hr: 70, rr: 15, af });
       const peaks = rPeaks(x).filter((p) => p > FS && p < x.length - FS);
-      const at = (offsetS: number): number =>
-        peaks.reduce((sum, p) => sum + x[p + Math.round(offsetS * FS)]!, 0) / peaks.length;
+      const at = (offsetS: number): number => peaks.reduce((sum, p) => sum + x[p + Math.round(offsetS * FS)]!, 0) / peaks.length;
       return at(-0.18) - at(-0.27); // P peak above the preceding baseline
     };
     expect(pWave(false)).toBeGreaterThan(80);

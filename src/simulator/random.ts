@@ -79,5 +79,5 @@ export const DAY_MS = 24 * HOUR_MS;
 
 /** Hour of day (UTC, fractional) used for circadian rhythms. */
 export function hourOfDay(tMs: number): number {
-  return ((tMs % DAY_MS) + DAY_MS) % DAY_MS / HOUR_MS;
+  return (((tMs % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS;
 }

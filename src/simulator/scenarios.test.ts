@@ -7,7 +7,11 @@ import type { PatientProfile, Scenario } from './types.ts';
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0); // 10:00 UTC: mid-circadian
 
 const typical: PatientProfile = {
-  age: 70, sex: 'male', conditions: ['hypertension'], spo2Scale: 1, ecgAmplitude: 1200,
+  age: 70,
+  sex: 'male',
+  conditions: ['hypertension'],
+  spo2Scale: 1,
+  ecgAmplitude: 1200,
   baseline: { hr: 75, spo2: 97, rr: 16, temp: 36.8, sbp: 130, dbp: 80, weight: 82, glucose: 95 },
 };
 

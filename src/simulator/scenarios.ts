@@ -34,7 +34,16 @@ export interface ScenarioDefinition {
 }
 
 export const NO_EFFECTS: ScenarioEffects = {
-  severity: 0, hr: 0, rr: 0, spo2: 0, temp: 0, sbp: 0, dbp: 0, weight: 0, glucoseTarget: null, af: false,
+  severity: 0,
+  hr: 0,
+  rr: 0,
+  spo2: 0,
+  temp: 0,
+  sbp: 0,
+  dbp: 0,
+  weight: 0,
+  glucoseTarget: null,
+  af: false,
 };
 
 export const SCENARIOS: Record<ScenarioKind, ScenarioDefinition> = {

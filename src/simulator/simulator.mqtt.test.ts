@@ -25,7 +25,11 @@ if (!reachable) {
   console.warn(`\n*** SKIPPED simulator MQTT tests: no MQTT broker on ${URL} (start Mosquitto to run them) ***\n`);
 }
 
-interface Message { topic: string; body: Record<string, unknown>; retain: boolean }
+interface Message {
+  topic: string;
+  body: Record<string, unknown>;
+  retain: boolean;
+}
 
 /** A message is valid telemetry per §3: ts ISO/epoch-ms, integer seq, known keys with in-range numbers. */
 function telemetryProblems(body: Record<string, unknown>): string[] {
@@ -72,7 +76,8 @@ describe.skipIf(!reachable)('simulator over MQTT (Mosquitto)', () => {
   beforeAll(async () => {
     sub = await mqtt.connectAsync(URL, { clientId: `simtest-sub-${run}` });
     sub.on('message', (topic, payload, packet) => {
-      if (topic.includes(run) && payload.length > 0) messages.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain });
+      if (topic.includes(run) && payload.length > 0)
+        messages.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain });
     });
     await sub.subscribeAsync('vigil/v1/devices/#', { qos: 1 });
     sim = createSimulator({ mqttUrl: URL, patients: [patient], speed: 10, backfillDays: 0.1, backfillRatePerSecond: 500 });

@@ -123,10 +123,13 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
   const effectsAt = (p: PatientRuntime, tMs: number): ScenarioEffects => scenarioEffects(p.patient.scenario, tMs - simStart);
   const trueVitals = (p: PatientRuntime, tMs: number): TrueVitals => p.vitals.at(tMs, effectsAt(p, tMs));
   const later = (fn: () => void, simDelayMs: number): NodeJS.Timeout => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, Math.max(0, simDelayMs / speed));
+    const t = setTimeout(
+      () => {
+        timers.delete(t);
+        fn();
+      },
+      Math.max(0, simDelayMs / speed),
+    );
     timers.add(t);
     return t;
   };
@@ -149,7 +152,8 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
         timer: null,
         battery: Math.round(rng.uniform(60, 100)),
         batteryAtMs: 0,
-        ecg: device.kind === 'ecg' ? createEcgModel({ seed: hashSeed(device.deviceId, seed + 1), fs: ECG_FS, rAmplitude: p.patient.profile.ecgAmplitude }) : null,
+        ecg:
+          device.kind === 'ecg' ? createEcgModel({ seed: hashSeed(device.deviceId, seed + 1), fs: ECG_FS, rAmplitude: p.patient.profile.ecgAmplitude }) : null,
         cgm: device.kind === 'cgm' ? createCgmModel(p.patient.profile, hashSeed(device.deviceId, seed + 2)) : null,
         answered: new Map(),
       } satisfies DeviceRuntime;
@@ -257,7 +261,9 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
         const values = measure(d, t);
         // QoS 1: the platform links this reading to the command, so it must arrive.
         await sendTelemetry(d, t, values, { command: cmd.id }, 1);
-        const text = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(', ');
+        const text = Object.entries(values)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ');
         return { status: 'done', message: `measured ${text}` };
       }
       case 'SET_INTERVAL': {

@@ -18,9 +18,64 @@ export interface VirtualPatient {
   deviceKinds: DeviceKind[];
 }
 
-const FEMALE = ['Margaret', 'Aisha', 'Ingrid', 'Rosa', 'Mei', 'Patricia', 'Fatima', 'Helen', 'Sofia', 'Priya', 'Joan', 'Amara', 'Elena', 'Yuki', 'Dorothy', 'Grace'];
-const MALE = ['Arthur', 'Kwame', 'Henrik', 'José', 'Wei', 'Robert', 'Omar', 'George', 'Luca', 'Rajesh', 'Frank', 'Tomasz', 'Samuel', 'Kenji', 'Patrick', 'Ibrahim'];
-const FAMILY = ['Thompson', 'Okafor', 'Lindqvist', 'García', 'Chen', 'O’Brien', 'Haddad', 'Walker', 'Rossi', 'Patel', 'Nowak', 'Mensah', 'Kowalski', 'Tanaka', 'Murphy', 'Schmidt', 'Adeyemi', 'Novak', 'Fernández', 'Evans'];
+const FEMALE = [
+  'Margaret',
+  'Aisha',
+  'Ingrid',
+  'Rosa',
+  'Mei',
+  'Patricia',
+  'Fatima',
+  'Helen',
+  'Sofia',
+  'Priya',
+  'Joan',
+  'Amara',
+  'Elena',
+  'Yuki',
+  'Dorothy',
+  'Grace',
+];
+const MALE = [
+  'Arthur',
+  'Kwame',
+  'Henrik',
+  'José',
+  'Wei',
+  'Robert',
+  'Omar',
+  'George',
+  'Luca',
+  'Rajesh',
+  'Frank',
+  'Tomasz',
+  'Samuel',
+  'Kenji',
+  'Patrick',
+  'Ibrahim',
+];
+const FAMILY = [
+  'Thompson',
+  'Okafor',
+  'Lindqvist',
+  'García',
+  'Chen',
+  'O’Brien',
+  'Haddad',
+  'Walker',
+  'Rossi',
+  'Patel',
+  'Nowak',
+  'Mensah',
+  'Kowalski',
+  'Tanaka',
+  'Murphy',
+  'Schmidt',
+  'Adeyemi',
+  'Novak',
+  'Fernández',
+  'Evans',
+];
 
 interface Archetype {
   conditions: Condition[];

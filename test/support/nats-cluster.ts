@@ -55,7 +55,8 @@ export interface NatsCluster {
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-nats-'));
   const nodes: NatsNode[] = [];
-  for (let i = 0; i < size; i++) nodes.push({ name: `n${i + 1}`, port: await freePort(), mqttPort: await freePort(), clusterPort: await freePort(), proc: null });
+  for (let i = 0; i < size; i++)
+    nodes.push({ name: `n${i + 1}`, port: await freePort(), mqttPort: await freePort(), clusterPort: await freePort(), proc: null });
   const conf = (n: NatsNode) => `
 server_name: ${n.name}
 listen: 127.0.0.1:${n.port}
@@ -63,7 +64,10 @@ jetstream { store_dir: "${path.join(dir, n.name)}", max_memory_store: 64MB, max_
 cluster {
   name: vigil-test
   listen: 127.0.0.1:${n.clusterPort}
-  routes: [${nodes.filter((o) => o !== n).map((o) => `nats-route://127.0.0.1:${o.clusterPort}`).join(', ')}]
+  routes: [${nodes
+    .filter((o) => o !== n)
+    .map((o) => `nats-route://127.0.0.1:${o.clusterPort}`)
+    .join(', ')}]
 }
 mqtt { listen: 127.0.0.1:${n.mqttPort} }
 `;

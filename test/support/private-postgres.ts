@@ -34,7 +34,20 @@ export async function startPrivatePostgres(): Promise<{ url: string; restart(): 
   const port = await freePort();
   let proc: ChildProcess | null = null;
   const start = async () => {
-    const [cmd, args] = wrap(pgBin('postgres')!, ['-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200']);
+    const [cmd, args] = wrap(pgBin('postgres')!, [
+      '-D',
+      path.join(dir, 'data'),
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'max_connections=200',
+    ]);
     proc = spawn(cmd, args, { stdio: 'ignore' });
     for (let i = 0; i < 150 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 100));
     if (!(await canConnect(port))) throw new Error('private PostgreSQL did not start');

@@ -21,7 +21,16 @@ export async function startServerProcess(env: Record<string, string>, ports?: { 
   const mqtt = ports?.mqtt ?? (await freePort());
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin/vigil.js'), 'start'], {
     cwd: ROOT,
-    env: { ...process.env, VIGIL_HTTP_PORT: String(http), VIGIL_HTTP_HOST: '127.0.0.1', VIGIL_MQTT_PORT: String(mqtt), VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'warn', VIGIL_STRICT_RESPONSES: '1', ...env },
+    env: {
+      ...process.env,
+      VIGIL_HTTP_PORT: String(http),
+      VIGIL_HTTP_HOST: '127.0.0.1',
+      VIGIL_MQTT_PORT: String(mqtt),
+      VIGIL_DEMO: '0',
+      VIGIL_LOG_LEVEL: 'warn',
+      VIGIL_STRICT_RESPONSES: '1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -4,13 +4,28 @@ import { classifyBp, classifyBpReadings, countOccasions, isHypertensiveCrisis, t
 describe('classifyBp (ACC/AHA 2017 Table 6; crisis >180 and/or >120)', () => {
   it.each([
     // systolic edges with a normal diastolic
-    [119, 70, 'normal'], [120, 70, 'elevated'], [129, 70, 'elevated'], [130, 70, 'stage1'],
-    [139, 70, 'stage1'], [140, 70, 'stage2'], [180, 70, 'stage2'], [181, 70, 'crisis'],
+    [119, 70, 'normal'],
+    [120, 70, 'elevated'],
+    [129, 70, 'elevated'],
+    [130, 70, 'stage1'],
+    [139, 70, 'stage1'],
+    [140, 70, 'stage2'],
+    [180, 70, 'stage2'],
+    [181, 70, 'crisis'],
     // diastolic edges with a normal systolic (no "elevated" band for diastolic)
-    [110, 79, 'normal'], [110, 80, 'stage1'], [110, 89, 'stage1'], [110, 90, 'stage2'],
-    [110, 120, 'stage2'], [110, 121, 'crisis'],
+    [110, 79, 'normal'],
+    [110, 80, 'stage1'],
+    [110, 89, 'stage1'],
+    [110, 90, 'stage2'],
+    [110, 120, 'stage2'],
+    [110, 121, 'crisis'],
     // higher category wins
-    [125, 79, 'elevated'], [125, 80, 'stage1'], [135, 92, 'stage2'], [145, 85, 'stage2'], [182, 95, 'crisis'], [150, 125, 'crisis'],
+    [125, 79, 'elevated'],
+    [125, 80, 'stage1'],
+    [135, 92, 'stage2'],
+    [145, 85, 'stage2'],
+    [182, 95, 'crisis'],
+    [150, 125, 'crisis'],
   ] as const)('%s/%s → %s', (s, d, want) => expect(classifyBp(s, d)).toBe(want));
 
   it('rounds averages half up to whole mmHg before banding (our decision)', () => {
@@ -39,13 +54,21 @@ describe('classifyBpReadings (average of ≥2 readings on ≥2 occasions)', () =
 
   it('is insufficient with one reading, and says why', () => {
     expect(classifyBpReadings([r(0, 150, 95)])).toMatchObject({
-      sufficient: false, category: null, provisionalCategory: 'stage2', readings: 1, occasions: 1, reason: 'needs at least 2 readings, has 1',
+      sufficient: false,
+      category: null,
+      provisionalCategory: 'stage2',
+      readings: 1,
+      occasions: 1,
+      reason: 'needs at least 2 readings, has 1',
     });
   });
 
   it('is insufficient with many readings on one occasion', () => {
     expect(classifyBpReadings([r(0, 122, 70), r(0.1, 124, 72), r(0.9, 126, 74)])).toMatchObject({
-      sufficient: false, provisionalCategory: 'elevated', occasions: 1, reason: 'needs readings on at least 2 occasions, has 1',
+      sufficient: false,
+      provisionalCategory: 'elevated',
+      occasions: 1,
+      reason: 'needs readings on at least 2 occasions, has 1',
     });
   });
 

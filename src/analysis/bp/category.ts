@@ -105,9 +105,7 @@ export function classifyBpReadings(readings: readonly BpReading[], gapMs = OCCAS
   const provisional = n ? classifyBp(avg.systolic, avg.diastolic) : null;
   if (n < MIN_READINGS || avg.occasions < MIN_OCCASIONS) {
     const reason =
-      n < MIN_READINGS
-        ? `needs at least ${MIN_READINGS} readings, has ${n}`
-        : `needs readings on at least ${MIN_OCCASIONS} occasions, has ${avg.occasions}`;
+      n < MIN_READINGS ? `needs at least ${MIN_READINGS} readings, has ${n}` : `needs readings on at least ${MIN_OCCASIONS} occasions, has ${avg.occasions}`;
     return { ...avg, sufficient: false, category: null, provisionalCategory: provisional, reason };
   }
   return { ...avg, sufficient: true, category: provisional! };

@@ -33,7 +33,10 @@ export function homeBpAverages(readings: readonly BpReading[], now: number, opts
   const windowStart = now - days * DAY_MS;
   const inWindow = readings.filter((r) => r.ts > windowStart && r.ts <= now);
   const localHour = (ts: number) => new Date(ts + offsetMs).getUTCHours();
-  const between = ([from, to]: readonly [number, number]) => (r: BpReading) => localHour(r.ts) >= from && localHour(r.ts) < to;
+  const between =
+    ([from, to]: readonly [number, number]) =>
+    (r: BpReading) =>
+      localHour(r.ts) >= from && localHour(r.ts) < to;
   return {
     windowStart,
     windowEnd: now,

@@ -83,7 +83,7 @@ function eventSummary(events: CgmEvent[], days: number): string {
   const row = (kind: CgmEvent['kind'], label: string) => {
     const es = events.filter((e) => e.kind === kind);
     const avg = es.length ? Math.round(es.reduce((a, e) => a + e.durationMin, 0) / es.length) : 0;
-    return `<tr><td>${label}</td><td class="num">${es.length}</td><td class="num">${(es.length / Math.max(days, 1 / 24) * 7).toFixed(1)}</td><td class="num">${es.length ? `${avg} min` : '–'}</td></tr>`;
+    return `<tr><td>${label}</td><td class="num">${es.length}</td><td class="num">${((es.length / Math.max(days, 1 / 24)) * 7).toFixed(1)}</td><td class="num">${es.length ? `${avg} min` : '–'}</td></tr>`;
   };
   return `<table class="events"><thead><tr><th>Events (≥15 min)</th><th class="num">count</th><th class="num">per week</th><th class="num">mean duration</th></tr></thead><tbody>
 ${row('hypo-level2', 'Below 54 mg/dL')}${row('hypo-level1', 'Below 70 mg/dL')}${row('hyper-level1', 'Above 180 mg/dL')}${row('hyper-level2', 'Above 250 mg/dL')}</tbody></table>`;
@@ -98,13 +98,15 @@ export function renderAgpReportHtml(report: AgpReport, meta: AgpReportMeta): str
     : '';
   const targetRows = targets.results
     .map(
-      (r) => `<tr><td>${esc(r.label)}</td><td class="num">${opText[r.op]}${r.value} %</td><td class="num strong">${pct(r.actual)} %</td>` +
+      (r) =>
+        `<tr><td>${esc(r.label)}</td><td class="num">${opText[r.op]}${r.value} %</td><td class="num strong">${pct(r.actual)} %</td>` +
         `<td><span class="badge ${r.pass ? 'pass' : 'fail'}">${r.pass ? '✓ Met' : '✗ Not met'}</span></td></tr>`,
     )
     .join('');
   const legend = shares
     .map(
-      (s) => `<div class="lg"><span class="sw" style="background:${RANGE_COLORS[s.key]}"></span><span class="lg-name">${s.label}<small>${esc(s.range)}</small></span>` +
+      (s) =>
+        `<div class="lg"><span class="sw" style="background:${RANGE_COLORS[s.key]}"></span><span class="lg-name">${s.label}<small>${esc(s.range)}</small></span>` +
         `<span class="lg-val">${pct(s.percent)} %<small>${perDay(s.percent)}/day</small></span></div>`,
     )
     .join('');

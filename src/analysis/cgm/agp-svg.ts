@@ -37,7 +37,10 @@ function frame(width: number, height: number, m: { l: number; r: number; t: numb
   const top = m.t;
   const bottom = height - m.b;
   return {
-    left, right, top, bottom,
+    left,
+    right,
+    top,
+    bottom,
     x: (minute) => left + (minute / 1440) * (right - left),
     y: (mgdl) => bottom - (Math.min(Math.max(mgdl, 0), yMax) / yMax) * (bottom - top),
   };
@@ -73,7 +76,9 @@ export function agpPlotSvg(points: AgpPoint[], width = 940, height = 340): strin
   const fr = frame(width, height, { l: 44, r: 44, t: 12, b: 28 }, yMax);
   const parts: string[] = [];
   // Target range shading and the reference lines.
-  parts.push(`<rect x="${fr.left}" y="${f(fr.y(GLUCOSE.high))}" width="${f(fr.right - fr.left)}" height="${f(fr.y(GLUCOSE.low) - fr.y(GLUCOSE.high))}" fill="${TARGET_FILL}"/>`);
+  parts.push(
+    `<rect x="${fr.left}" y="${f(fr.y(GLUCOSE.high))}" width="${f(fr.right - fr.left)}" height="${f(fr.y(GLUCOSE.low) - fr.y(GLUCOSE.high))}" fill="${TARGET_FILL}"/>`,
+  );
   for (let h = 0; h <= 24; h += 3) {
     const x = f(fr.x(h * 60));
     parts.push(`<line x1="${x}" y1="${fr.top}" x2="${x}" y2="${fr.bottom}" stroke="${GRID}"/>`);
@@ -83,7 +88,9 @@ export function agpPlotSvg(points: AgpPoint[], width = 940, height = 340): strin
     const y = f(fr.y(v));
     const isTarget = v === GLUCOSE.low || v === GLUCOSE.high;
     const stroke = isTarget ? RANGE_COLORS.target : GRID;
-    parts.push(`<line x1="${fr.left}" y1="${y}" x2="${fr.right}" y2="${y}" stroke="${stroke}" stroke-width="${isTarget ? 1.5 : 1}"${v === 54 || v === 250 ? ' stroke-dasharray="4 3"' : ''}/>`);
+    parts.push(
+      `<line x1="${fr.left}" y1="${y}" x2="${fr.right}" y2="${y}" stroke="${stroke}" stroke-width="${isTarget ? 1.5 : 1}"${v === 54 || v === 250 ? ' stroke-dasharray="4 3"' : ''}/>`,
+    );
     parts.push(`<text x="${fr.left - 6}" y="${y}" dy="0.35em" text-anchor="end" class="tick${isTarget ? ' target' : ''}">${v}</text>`);
   }
   const rs = runs(points);
@@ -96,7 +103,13 @@ export function agpPlotSvg(points: AgpPoint[], width = 940, height = 340): strin
   // Percentile labels at the right edge, where the last point of the day sits.
   const last = rs.length ? rs[rs.length - 1][rs[rs.length - 1].length - 1] : null;
   if (last && last.minute >= 1380) {
-    const labels: [keyof AgpPoint, string][] = [['p95', '95%'], ['p75', '75%'], ['p50', '50%'], ['p25', '25%'], ['p5', '5%']];
+    const labels: [keyof AgpPoint, string][] = [
+      ['p95', '95%'],
+      ['p75', '75%'],
+      ['p50', '50%'],
+      ['p25', '25%'],
+      ['p5', '5%'],
+    ];
     let prevY = -Infinity;
     for (const [k, label] of labels) {
       const y = Math.max(fr.y(last[k] as number), prevY + 11); // keep labels from overlapping
@@ -104,7 +117,9 @@ export function agpPlotSvg(points: AgpPoint[], width = 940, height = 340): strin
       parts.push(`<text x="${fr.right + 6}" y="${f(y)}" dy="0.35em" class="tick${k === 'p50' ? ' median' : ''}">${label}</text>`);
     }
   }
-  parts.push(`<text x="12" y="${f((fr.top + fr.bottom) / 2)}" transform="rotate(-90 12 ${f((fr.top + fr.bottom) / 2)})" text-anchor="middle" class="tick">mg/dL</text>`);
+  parts.push(
+    `<text x="12" y="${f((fr.top + fr.bottom) / 2)}" transform="rotate(-90 12 ${f((fr.top + fr.bottom) / 2)})" text-anchor="middle" class="tick">mg/dL</text>`,
+  );
   return `<svg viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="Ambulatory glucose profile: 5th to 95th percentile bands and median glucose by time of day" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
 }
 
@@ -119,13 +134,15 @@ export interface RangeShare {
 export function rangeBarSvg(shares: RangeShare[], width = 56, height = 250): string {
   const total = shares.reduce((a, s) => a + s.percent, 0) || 1;
   let y = 0;
-  const rects = shares.filter((s) => s.percent > 0).map((s) => {
-    const h = Math.max(2, (s.percent / total) * height); // a sliver stays visible
-    const title = `${s.label} ${s.range}: ${s.percent.toFixed(1)} %`.replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    const r = `<rect x="0" y="${f(y)}" width="${width}" height="${f(h)}" fill="${RANGE_COLORS[s.key]}"><title>${title}</title></rect>`;
-    y += h;
-    return r;
-  });
+  const rects = shares
+    .filter((s) => s.percent > 0)
+    .map((s) => {
+      const h = Math.max(2, (s.percent / total) * height); // a sliver stays visible
+      const title = `${s.label} ${s.range}: ${s.percent.toFixed(1)} %`.replace(/</g, '&lt;').replace(/>/g, '&gt;');
+      const r = `<rect x="0" y="${f(y)}" width="${width}" height="${f(h)}" fill="${RANGE_COLORS[s.key]}"><title>${title}</title></rect>`;
+      y += h;
+      return r;
+    });
   return `<svg viewBox="0 0 ${width} ${f(y)}" width="${width}" height="${height}" preserveAspectRatio="none" role="img" aria-label="Time in ranges" xmlns="http://www.w3.org/2000/svg">${rects.join('')}</svg>`;
 }
 

@@ -39,7 +39,7 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
 
 /** Minute of the local day (fractional), 0 ≤ m < 1440. */
 export function minuteOfDay(ts: number, utcOffsetMinutes = 0): number {
-  const m = ((ts / MINUTE_MS + utcOffsetMinutes) % MIN_PER_DAY + MIN_PER_DAY) % MIN_PER_DAY;
+  const m = (((ts / MINUTE_MS + utcOffsetMinutes) % MIN_PER_DAY) + MIN_PER_DAY) % MIN_PER_DAY;
   return m;
 }
 

@@ -6,7 +6,14 @@ const T = Date.parse('2026-01-05T08:00:00Z');
 describe('CGM CSV', () => {
   it('reads the documented header and rows', () => {
     const p = parseCgmCsv('timestamp,glucose_mg_dl\n2026-01-05T08:00:00Z,120\n2026-01-05T08:05:00Z,125\n');
-    expect(p).toEqual({ unit: 'mg/dL', utcOffsetMinutes: 0, readings: [{ ts: T, mgdl: 120 }, { ts: T + 300_000, mgdl: 125 }] });
+    expect(p).toEqual({
+      unit: 'mg/dL',
+      utcOffsetMinutes: 0,
+      readings: [
+        { ts: T, mgdl: 120 },
+        { ts: T + 300_000, mgdl: 125 },
+      ],
+    });
   });
 
   it('reads a headerless file as mg/dL, with space-separated and epoch timestamps', () => {
@@ -40,7 +47,10 @@ describe('CGM CSV', () => {
   });
 
   it('round-trips toCgmCsv', () => {
-    const readings = [{ ts: T, mgdl: 101 }, { ts: T + 300_000, mgdl: 99 }];
+    const readings = [
+      { ts: T, mgdl: 101 },
+      { ts: T + 300_000, mgdl: 99 },
+    ];
     expect(toCgmCsv(readings)).toBe('timestamp,glucose_mg_dl\n2026-01-05T08:00:00Z,101\n2026-01-05T08:05:00Z,99\n');
     expect(parseCgmCsv(toCgmCsv(readings)).readings).toEqual(readings);
   });

@@ -13,7 +13,10 @@
 import { MG_DL_PER_MMOL_L, type CgmReading } from './types.ts';
 
 export class CgmCsvError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(`line ${line}: ${message}`);
   }
 }
@@ -49,7 +52,12 @@ export function parseTimestamp(text: string): { ts: number; offsetMinutes: numbe
 }
 
 function splitRow(line: string): string[] {
-  return line.split(/[,;\t]/).map((f) => f.trim().replace(/^"(.*)"$/, '$1').trim());
+  return line.split(/[,;\t]/).map((f) =>
+    f
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .trim(),
+  );
 }
 
 export function parseCgmCsv(text: string): ParsedCgmCsv {

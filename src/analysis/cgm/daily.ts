@@ -44,10 +44,7 @@ export interface CgmDaySummary {
  * One summary per local calendar day that holds readings, midnight to midnight in the patient's
  * offset; activePercent is against a whole day of expected readings (288 at 5 min).
  */
-export function cgmDailySummaries(
-  readings: readonly CgmReading[],
-  opts: { utcOffsetMinutes?: number; intervalMin?: number } = {},
-): CgmDaySummary[] {
+export function cgmDailySummaries(readings: readonly CgmReading[], opts: { utcOffsetMinutes?: number; intervalMin?: number } = {}): CgmDaySummary[] {
   const offsetMs = (opts.utcOffsetMinutes ?? 0) * MINUTE_MS;
   const byDay = new Map<number, CgmReading[]>();
   for (const r of readings) {

@@ -49,7 +49,16 @@ export function detectEvents(readings: readonly CgmReading[], kind: CgmEventKind
 
   const close = (end: number, ongoing: boolean) => {
     if (!open) return;
-    events.push({ kind, threshold, start: open.start, end, durationMin: (end - open.start) / MINUTE_MS, extreme: open.extreme, extremeAt: open.extremeAt, ongoing });
+    events.push({
+      kind,
+      threshold,
+      start: open.start,
+      end,
+      durationMin: (end - open.start) / MINUTE_MS,
+      extreme: open.extreme,
+      extremeAt: open.extremeAt,
+      ongoing,
+    });
     open = null;
     recoveryStart = null;
   };
@@ -90,7 +99,5 @@ export function detectEvents(readings: readonly CgmReading[], kind: CgmEventKind
 
 /** All four event kinds, in time order. */
 export function detectAllEvents(readings: readonly CgmReading[], intervalMin = DEFAULT_INTERVAL_MIN): CgmEvent[] {
-  return (Object.keys(KINDS) as CgmEventKind[])
-    .flatMap((k) => detectEvents(readings, k, intervalMin))
-    .sort((a, b) => a.start - b.start);
+  return (Object.keys(KINDS) as CgmEventKind[]).flatMap((k) => detectEvents(readings, k, intervalMin)).sort((a, b) => a.start - b.start);
 }

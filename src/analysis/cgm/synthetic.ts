@@ -61,7 +61,10 @@ export function generateSyntheticCgm(opts: SyntheticCgmOptions = {}): CgmReading
     drift = 0.97 * drift + normal() * p.drift; // AR(1) slow wander
     let g = p.base - 20 * gauss(minute, 180, 90) + 18 * gauss(minute, 390, 60); // nocturnal dip, dawn rise
     // Meals of this day and the late dinner of the day before (its tail crosses midnight).
-    for (const [plan, offset] of [[plans[dayIndex], 0], [plans[dayIndex - 1], -1440]] as const) {
+    for (const [plan, offset] of [
+      [plans[dayIndex], 0],
+      [plans[dayIndex - 1], -1440],
+    ] as const) {
       if (!plan) continue;
       for (const meal of plan.meals) {
         const x = (minute - offset - meal.at) / MEAL_PEAK_MIN;

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { NEWS2_ALGORITHM, news2Risk, scoreNews2, type News2Observations } from './score.ts';
 
 const normal: News2Observations = {
-  respiratoryRate: 16, spo2: 97, spo2Scale: 1, onOxygen: false, systolicBP: 120, pulse: 70, consciousness: 'A', temperature: 37,
+  respiratoryRate: 16,
+  spo2: 97,
+  spo2Scale: 1,
+  onOxygen: false,
+  systolicBP: 120,
+  pulse: 70,
+  consciousness: 'A',
+  temperature: 37,
 };
 
 describe('NEWS2 aggregate and risk (RCP 2017 table 1)', () => {
@@ -18,7 +25,14 @@ describe('NEWS2 aggregate and risk (RCP 2017 table 1)', () => {
 
   it('reaches the maximum of 20', () => {
     const worst = scoreNews2({
-      respiratoryRate: 30, spo2: 80, spo2Scale: 1, onOxygen: true, systolicBP: 80, pulse: 140, consciousness: 'U', temperature: 34,
+      respiratoryRate: 30,
+      spo2: 80,
+      spo2Scale: 1,
+      onOxygen: true,
+      systolicBP: 80,
+      pulse: 140,
+      consciousness: 'U',
+      temperature: 34,
     });
     expect(worst.score).toBe(20); // 3+3+2+3+3+3+3
     expect(worst.risk).toBe('high');
