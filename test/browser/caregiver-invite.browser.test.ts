@@ -4,21 +4,17 @@
  * the patient sees them listed and can stop sharing. Screenshots in artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
 import { startSmtp } from '../alerts.support.ts';
 import { expectEventually } from '../support/clinic.ts';
-import { WEB_DIST } from '../../src/api/http-server.ts';
+import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ready = existsSync(CHROMIUM) && existsSync(WEB_DIST);
+const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the caregiver invitation browser test');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const ARTIFACTS = path.resolve('artifacts');
 
 describe.skipIf(!ready)('caregiver invitation in Chromium', () => {
   let app: TestApp;
@@ -34,7 +30,7 @@ describe.skipIf(!ready)('caregiver invitation in Chromium', () => {
     const admin = await app.tokenFor('admin');
     patientId = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Ida Invite' })).body.id;
     patientEmail = (await app.tokenFor('patient', { patientId })).email;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
