@@ -194,9 +194,11 @@ export function observationProvider(deps: {
       const cursor = decodeCursor(req.cursor, isCursor);
       if (cursor && cursor.o !== order) throw badRequest(`_cursor was issued for _sort=${cursor.o}, not ${order}`);
       const countOnly = req.summary === 'count';
-      const total = countOnly || req.total !== 'none' ? await deps.store.count(f) : undefined;
-      if (countOnly) return { resources: [], total };
-      const rows = await deps.store.page(f, sort, req.count + 1, cursor);
+      if (countOnly) return { resources: [], total: await deps.store.count(f) };
+      let total: number | undefined;
+      let rows: ObservationRow[];
+      if (req.total === 'none') rows = await deps.store.page(f, sort, req.count + 1, cursor);
+      else ({ rows, total } = await deps.store.pageAndCount(f, sort, req.count + 1, cursor));
       const page = rows.slice(0, req.count);
       const last = page.at(-1);
       const next = rows.length > req.count && last ? encodeCursor({ s: last.sortKey, k: last.k, n: last.n, o: order }) : undefined;
