@@ -1,7 +1,8 @@
 /**
  * Throughput of the streaming QRS detector on one core (`npm run bench:ecg`, `-- --json` for JSON):
  * a 360 Hz mitdb record fed in 1 s chunks, beside a plain pass over the same samples (sum + first
- * difference: the memory-bound floor). Target ≥ 2,000× real time.
+ * difference: the memory-bound floor). Target ≥ 2,000× real time. Also the CinC 2017 short-record
+ * classifier (features + trees) on a 30 s cinc2017 recording, in ms per recording (target well under 50 ms).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,8 @@ import { readRecord } from '../src/analysis/ecg/wfdb.ts';
 import { createQrsDetector } from '../src/analysis/ecg/qrs.ts';
 import { createEcgStreamAnalyzer } from '../src/analysis/ecg/index.ts';
 import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
+import { classifyRecord } from '../src/analysis/ecg/classify.ts';
+import { toPhysical } from '../src/analysis/ecg/wfdb.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = process.env.VIGIL_SHARED_DATA ?? path.resolve(repoRoot, '../shared/data');
@@ -71,6 +74,15 @@ const floor = time(() => floorPass(adc, fs));
 analyzerPass(adc, fs, rec.gain);
 const full = time(() => analyzerPass(adc, fs, rec.gain));
 const durationS = adc.length / fs;
+// The short-record classifier on one 30 s handheld recording (the first shipped cinc2017 record of 30 s).
+const CINC = path.join(dataDir, 'cinc2017', 'A00001');
+let classify: { seconds: number; recordSeconds: number } | undefined;
+if (existsSync(`${CINC}.hea`)) {
+  const c = readRecord(CINC, ['ECG']);
+  const mv = toPhysical(c.adc, c.gain, c.baseline);
+  classifyRecord(mv, c.fs); // warm-up (JIT, model load)
+  classify = { seconds: time(() => (classifyRecord(mv, c.fs).label === 'N' ? 1 : 0)).seconds, recordSeconds: c.adc.length / c.fs };
+}
 const out = {
   algorithm: ECG_ALGORITHM,
   record: rec.record,
@@ -83,6 +95,7 @@ const out = {
   analyzer: { seconds: full.seconds, samplesPerSecond: adc.length / full.seconds, realTimeFactor: durationS / full.seconds },
   floor: { seconds: floor.seconds, samplesPerSecond: adc.length / floor.seconds },
   detectorToFloorRatio: det.seconds / floor.seconds,
+  classifier: classify,
   node: process.version,
   note: `best of ${REPEATS} runs, CPU time on one core`,
 };
@@ -100,6 +113,7 @@ else {
       `| floor (sum + first difference) | ${(floor.seconds * 1000).toFixed(1)} | ${f(out.floor.samplesPerSecond)} | ${f(durationS / floor.seconds)} |`,
       '',
       `detector / floor time ratio: ${out.detectorToFloorRatio.toFixed(1)}×; beats found: ${det.result}`,
+      classify ? `CinC short-record classifier: ${(classify.seconds * 1000).toFixed(1)} ms CPU for a ${classify.recordSeconds.toFixed(0)} s recording (features + trees; target well under 50 ms)` : 'CinC short-record classifier: no cinc2017/A00001 record, not timed',
       '',
     ].join('\n'),
   );

@@ -1,4 +1,7 @@
-/** Loads the shipped CinC 2017 records and their features (cached in the OS temp dir by algorithm version). */
+/**
+ * Loads the shipped CinC 2017 records and their features, cached by algorithm version and source hash in
+ * $VIGIL_ECG_CACHE (default: the OS temp dir; keep it outside the repo: the cache holds PhysioNet labels).
+ */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { createHash } from 'node:crypto';
@@ -19,7 +22,7 @@ export interface CincSet {
 function sourceHash(): string {
   const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg');
   const h = createHash('sha256');
-  for (const f of ['features.ts', 'qrs.ts', 'qrs-decide.ts', 'filters.ts', 'quality.ts', 'wfdb.ts']) h.update(readFileSync(path.join(dir, f)));
+  for (const f of ['features.ts', 'features-extra.ts', 'stats.ts', 'qrs.ts', 'qrs-decide.ts', 'filters.ts', 'quality.ts', 'wfdb.ts']) h.update(readFileSync(path.join(dir, f)));
   h.update(String(FEATURE_NAMES.length));
   return h.digest('hex').slice(0, 12);
 }
@@ -27,7 +30,7 @@ function sourceHash(): string {
 export function loadCinc(dir: string, useCache = true): CincSet {
   const ref = readFileSync(path.join(dir, 'REFERENCE.csv'), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
   const rows = ref.filter(([r]) => existsSync(path.join(dir, `${r}.hea`)));
-  const cacheFile = path.join(os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${sourceHash()}.json`);
+  const cacheFile = path.join(process.env.VIGIL_ECG_CACHE ?? os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${sourceHash()}.json`);
   if (useCache && existsSync(cacheFile)) {
     const c = JSON.parse(readFileSync(cacheFile, 'utf8')) as CincSet;
     if (c.records.length === rows.length) return { ...c, X: c.X.map((r) => r.map((v) => (v === null ? NaN : v))) };

@@ -8,6 +8,8 @@
 import { detectBeats } from './qrs.ts';
 import { highpass, lowpass, filterCascade } from './filters.ts';
 import { assessQuality } from './quality.ts';
+import { extractExtraFeatures, EXTRA_FEATURE_NAMES } from './features-extra.ts';
+import { median, quantile } from './stats.ts';
 
 export const FEATURE_NAMES = [
   'rate', 'nBeatsPerSec', 'rrMedian', 'rrCv', 'rrMinRel', 'rrMaxRel', 'dRrMedianRel', 'irregularity',
@@ -20,6 +22,7 @@ export const FEATURE_NAMES = [
   'sampEn', 'cosEn', 'lorenzBins', 'lorenzOrigin', 'hrMax', 'hrMin', 'pCorrMean', 'pCorrLowFrac',
   'rrP10Rel', 'rrP90Rel', 'rmssdRel', 'maxSuccRatio', 'longRrFrac', 'rrAutocorr1',
   'ectopicWideFrac', 'ectopicNarrowFrac', 'oddShapeFrac', 'beatCorrMedian', 'rAmpCv', 'prInterval', 'tPeakQtc',
+  ...EXTRA_FEATURE_NAMES,
 ] as const;
 
 const TEMPLATE_GRID = 20; // template samples handed to the model, spanning −250…+450 ms around R
@@ -27,13 +30,6 @@ const TEMPLATE_GRID = 20; // template samples handed to the model, spanning −2
 const TEMPLATE_PRE_S = 0.3; // s before R in the beat template
 const TEMPLATE_POST_S = 0.5; // s after R
 const QUALITY_WINDOW_S = 2; // s
-
-function median(v: ArrayLike<number>): number {
-  if (v.length === 0) return NaN;
-  const s = Float64Array.from(v).sort();
-  const n = s.length;
-  return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 function mean(v: ArrayLike<number>): number {
   let s = 0;
@@ -282,12 +278,6 @@ function afEvidenceFeatures(x: Float32Array, beats: number[], fs: number): numbe
 const PREMATURE_REL = 0.88; // a beat is premature when its RR is under 88 % of the median RR
 const SHAPE_CORR = 0.85; // QRS correlation with the median template under which a beat is shaped otherwise
 
-function quantile(v: readonly number[], q: number): number {
-  const s = Float64Array.from(v).sort();
-  const pos = q * (s.length - 1), lo = Math.floor(pos), hi = Math.ceil(pos);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-}
-
 /**
  * Beat-by-beat evidence for "other rhythm" (ectopy, blocks, pauses) against the median template: RR
  * percentiles and pauses, premature beats split by QRS shape (ventricular-like: shaped otherwise; atrial-
@@ -361,5 +351,5 @@ export function extractFeatures(signal: ArrayLike<number>, fs: number): number[]
   beats = beats.filter((b) => b < x.length);
   const morph = morphologyFeatures(x, beats, fs);
   const flip = beats.filter((b) => x[b] < 0).length > beats.length / 2 ? 1 : 0;
-  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip, ...extraFeatures(x, beats, fs), ...afEvidenceFeatures(x, beats, fs), ...beatFeatures(x, beats, fs)];
+  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip, ...extraFeatures(x, beats, fs), ...afEvidenceFeatures(x, beats, fs), ...beatFeatures(x, beats, fs), ...extractExtraFeatures(signal, x, beats, fs)];
 }
