@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from './support/app.ts';
 import { AppError } from '../src/platform/errors.ts';
 import type { Principal } from '../src/domain/types.ts';
+import { generate } from 'otplib';
 
 let app: TestApp;
 let admin: string;
@@ -25,6 +26,8 @@ const auditCount = (action: string) => count('SELECT count(*) AS n FROM audit_lo
 /** A service call's outcome as the HTTP status its error maps to. */
 const statusOf = async (p: Promise<unknown>) => p.then(() => 200, (err) => (err instanceof AppError ? err.status : 500));
 const principalOf = async (token: string) => (await app.services.auth.principalFromToken(token))!;
+/** The same person signed in with a session (second factors are managed from a session, never a token). */
+const sessionPrincipalOf = async (token: string) => ({ ...(await principalOf(token)), credential: { kind: 'session', id: 'ses_test', scope: 'write', patients: null, stage: 'full' } }) as Principal;
 
 beforeAll(async () => {
   app = await bootApp();
@@ -235,6 +238,36 @@ const cases: Case[] = [
         return statusOf(app.services.auth.logout(session));
       },
       changed: async () => (await app.services.auth.principalFromSession(session)) === null,
+    };
+  })(),
+  (() => {
+    let user: { p: Principal; secret: string } | null = null;
+    return {
+      action: 'auth.mfa.enrol',
+      run: async () => {
+        if (!user) {
+          const p = await sessionPrincipalOf((await app.tokenFor('clinician')).token);
+          user = { p, secret: (await app.services.auth.beginTotp(p)).secret };
+        }
+        return statusOf(app.services.auth.confirmTotp(user.p, undefined, await generate({ secret: user.secret })));
+      },
+      changed: async () => (await count('SELECT count(*) AS n FROM mfa_factors WHERE user_id = $1 AND confirmed', [user!.p.userId])) > 0,
+    };
+  })(),
+  (() => {
+    let userId = '';
+    return {
+      action: 'auth.mfa.reset',
+      run: async () => {
+        if (!userId) {
+          const p = await sessionPrincipalOf((await app.tokenFor('clinician')).token);
+          const { secret } = await app.services.auth.beginTotp(p);
+          await app.services.auth.confirmTotp(p, undefined, await generate({ secret }));
+          userId = p.userId;
+        }
+        return (await app.api(admin, 'POST', `/api/v1/users/${userId}/mfa/reset`, {})).status;
+      },
+      changed: async () => (await count('SELECT count(*) AS n FROM mfa_factors WHERE user_id = $1', [userId])) === 0,
     };
   })(),
   {

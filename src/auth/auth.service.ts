@@ -167,9 +167,9 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     /** Confirms TOTP enrolment; an 'enrol' session becomes a new full one. Returns the recovery codes once. */
     async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string } = {}) {
       if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
-      const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''));
+      // [audit] the confirmed factor, its recovery codes and the entry commit together ((d)(2)).
+      const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''), (tx) => deps.audit.recordIn(tx, { actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } }));
       if (!codes) throw new AppError('VALIDATION', 'that code does not match the new authenticator entry; check the device clock and try the next code');
-      await deps.audit.record({ actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } });
       let session: { token: string; expiresAt: number } | null = null;
       if (sessionToken && p.credential?.stage !== 'full') {
         await deps.users.deleteSession(sha256(sessionToken));
@@ -216,10 +216,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     },
     async renamePasskey(p: Principal, id: string, name: string) {
       noToken(p);
-      const r = await deps.passkeys.rename(p.userId, id, name.trim() || 'Passkey');
-      if (!r) throw notFound(`passkey ${id}`);
-      await deps.audit.record({ actor: p, action: 'auth.passkey.rename', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
-      return r;
+      return deps.audit.change(async (tx, log) => {
+        const r = await deps.passkeys.rename(p.userId, id, name.trim() || 'Passkey', tx);
+        if (!r) throw notFound(`passkey ${id}`);
+        log({ actor: p, action: 'auth.passkey.rename', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
+        return r;
+      });
     },
     /** Removes one of the caller's passkeys; the last second factor of an account that requires one stays. */
     async removePasskey(p: Principal, id: string) {
@@ -228,8 +230,9 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const mine = (await deps.passkeys.list(p.userId)).some((k) => k.id === id);
       if (!mine) throw notFound(`passkey ${id}`);
       if (mfaRequiredFor(p.role) && !f.totp && f.passkeys <= 1) throw new AppError('CONFLICT', 'your role requires a second factor: add another passkey or an authenticator app before removing this one');
-      await deps.passkeys.remove(p.userId, id);
-      await deps.audit.record({ actor: p, action: 'auth.passkey.remove', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
+      await deps.audit.change(async (tx, log) => {
+        if (await deps.passkeys.remove(p.userId, id, tx)) log({ actor: p, action: 'auth.passkey.remove', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
+      });
     },
 
     /**
@@ -269,9 +272,9 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     /** Removes a user's second factors (admin reset for a lost phone, or the user themself when not required). */
     async resetMfa(userId: string, actor: Principal | 'cli') {
       if (!(await deps.users.byId(userId))) throw notFound(`user ${userId}`);
-      await deps.mfa.remove(userId);
-      await deps.passkeys.removeAll(userId);
       const ids = await deps.audit.change(async (tx, log) => {
+        await deps.mfa.remove(userId, tx);
+        await deps.passkeys.removeAll(userId, tx);
         log({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });
         return deps.users.deleteSessionsOfUser(userId, undefined, tx);
       });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 import type { PatientCipherAdmin } from '../platform/encryption/index.ts';
 import { newId } from '../platform/ids.ts';
 
@@ -11,6 +11,16 @@ import { newId } from '../platform/ids.ts';
  */
 const RECOVERY_CODES = 10;
 const hashCode = (userId: string, code: string) => createHash('sha256').update(`vigil-recovery\0${userId}\0${code.replace(/[\s-]/g, '').toLowerCase()}`).digest('hex');
+
+async function writeRecoveryCodes(tx: Queryable, userId: string): Promise<string[]> {
+  const codes = Array.from({ length: RECOVERY_CODES }, () => {
+    const hex = randomBytes(5).toString('hex');
+    return `${hex.slice(0, 5)}-${hex.slice(5)}`;
+  });
+  await tx.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
+  for (const c of codes) await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)', [userId, hashCode(userId, c)]);
+  return codes;
+}
 
 export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number) {
   const owner = (userId: string) => `user:${userId}`;
@@ -29,28 +39,23 @@ export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number)
     },
 
     /** Confirms enrolment with a first code; returns the recovery codes (shown once). Other TOTP factors are replaced. */
-    async confirmTotp(userId: string, code: string): Promise<string[] | null> {
+    /** `alsoInTx`: runs in the same transaction as the confirmation and the new codes (the audit entry, [audit]). */
+    async confirmTotp(userId: string, code: string, alsoInTx?: (tx: Queryable) => Promise<void>): Promise<string[] | null> {
       const [f] = await db.query<{ id: string; secret: string }>("SELECT id, secret FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed ORDER BY created_at DESC LIMIT 1", [userId]);
       if (!f) return null;
       const step = await checkTotp(await cipher.openText(owner(userId), f.secret, 'mfa.totp'), code, null);
       if (step === null) return null;
-      await db.transaction(async (tx) => {
+      return db.transaction(async (tx) => {
         await tx.query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND id <> $2", [userId, f.id]);
         await tx.query('UPDATE mfa_factors SET confirmed = true, last_step = $2 WHERE id = $1', [f.id, step]);
+        const codes = await writeRecoveryCodes(tx, userId);
+        await alsoInTx?.(tx);
+        return codes;
       });
-      return this.newRecoveryCodes(userId);
     },
 
     async newRecoveryCodes(userId: string): Promise<string[]> {
-      const codes = Array.from({ length: RECOVERY_CODES }, () => {
-        const hex = randomBytes(5).toString('hex');
-        return `${hex.slice(0, 5)}-${hex.slice(5)}`;
-      });
-      await db.transaction(async (tx) => {
-        await tx.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
-        for (const c of codes) await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)', [userId, hashCode(userId, c)]);
-      });
-      return codes;
+      return db.transaction((tx) => writeRecoveryCodes(tx, userId));
     },
 
     /** Checks a TOTP code (once per time step) or a recovery code (once). Returns which kind matched. */
@@ -72,9 +77,9 @@ export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number)
       return null;
     },
 
-    async remove(userId: string) {
-      await db.query('DELETE FROM mfa_factors WHERE user_id = $1', [userId]);
-      await db.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
+    async remove(userId: string, q: Queryable = db) {
+      await q.query('DELETE FROM mfa_factors WHERE user_id = $1', [userId]);
+      await q.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
     },
 
     async status(userId: string) {

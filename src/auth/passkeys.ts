@@ -7,7 +7,7 @@ import {
   type AuthenticationResponseJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import type { Db } from '../platform/db.ts';
+import type { Db, Queryable } from '../platform/db.ts';
 import { AppError } from '../platform/errors.ts';
 
 /**
@@ -197,17 +197,17 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
       return { userId: cred.user_id, credentialId: cred.id, userVerified, secondStep: !!c.userId };
     },
 
-    async rename(userId: string, id: string, name: string): Promise<PasskeyInfo | null> {
-      const [row] = await db.query<CredentialRow>('UPDATE webauthn_credentials SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING *', [id, userId, name]);
+    async rename(userId: string, id: string, name: string, q: Queryable = db): Promise<PasskeyInfo | null> {
+      const [row] = await q.query<CredentialRow>('UPDATE webauthn_credentials SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING *', [id, userId, name]);
       return row ? publicPasskey(row) : null;
     },
 
-    async remove(userId: string, id: string): Promise<boolean> {
-      return (await db.query('DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2 RETURNING id', [id, userId])).length > 0;
+    async remove(userId: string, id: string, q: Queryable = db): Promise<boolean> {
+      return (await q.query('DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2 RETURNING id', [id, userId])).length > 0;
     },
 
-    async removeAll(userId: string) {
-      await db.query('DELETE FROM webauthn_credentials WHERE user_id = $1', [userId]);
+    async removeAll(userId: string, q: Queryable = db) {
+      await q.query('DELETE FROM webauthn_credentials WHERE user_id = $1', [userId]);
     },
   };
 }
