@@ -35,6 +35,7 @@ import { demoRoutes } from './api/routes/demo.routes.ts';
 import { createServices, type Services } from './app/services.ts';
 import { startMonitoring } from './app/monitoring.ts';
 import { instanceId, portError, startDeviceGateway } from './app/device-gateway.ts';
+import { loadTls } from './auth/tls.ts';
 import { createServerServices } from './app/server-services.ts';
 import { registerRoutes, type DemoLogin } from './app/routes.ts';
 import { VERSION } from './app/version.ts';
@@ -109,7 +110,8 @@ export async function startApp(
       await services.ingest.drain();
       await monitoring.close();
     });
-    const gateway = await startDeviceGateway(config, services, logger);
+    const tls = config.tls ? await loadTls(config.tls) : undefined; // [sec] (d)(9) HTTPS and MQTTS
+    const gateway = await startDeviceGateway(config, services, logger, tls);
     if (gateway) closers.push(() => gateway.close());
     const server = createServerServices(config, services, {
       gateway,
@@ -144,6 +146,7 @@ export async function startApp(
       strictResponses: config.strictResponses,
       authenticateDevice: async (id, secret) => (await services.deviceService.authenticate(id, secret)) !== false,
       security: { ...config.security, publicUrl: config.publicUrl },
+      tls,
     });
     registerReadAudit(http, services.audit); // F11: reads and refused access
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
@@ -165,7 +168,7 @@ export async function startApp(
     });
     closers.push(() => http.close());
     const httpPort = (http.server.address() as { port: number }).port;
-    urls.base = config.publicUrl ?? `http://localhost:${httpPort}`;
+    urls.base = config.publicUrl ?? `${tls ? 'https' : 'http'}://localhost:${httpPort}`;
     const mqttPort = gateway?.kind === 'embedded' ? (gateway.port ?? null) : null;
     if (demo) {
       const clinic = await demo.start(

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySerializerCompiler, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import fastifyStatic from '@fastify/static';
@@ -69,6 +71,8 @@ export async function createHttpServer(deps: {
   principals?: Pick<AuthService, 'principalFromToken'>;
   /** [sec] trusted proxies, allowed browser origins, the public URL (https turns on HSTS). */
   security?: { trustedProxies: string[]; allowedOrigins: string[]; publicUrl?: string };
+  /** [sec] (d)(9): serve HTTPS itself with this certificate (VIGIL_TLS_CERT / VIGIL_TLS_KEY). */
+  tls?: { cert: Buffer; key: Buffer };
 }): Promise<{ http: Api; registry: RouteRegistry }> {
   const sec = deps.security ?? { trustedProxies: [], allowedOrigins: [] };
   // F7: X-Forwarded-For is believed only from the configured proxies, so req.ip is the real client.
@@ -78,6 +82,12 @@ export async function createHttpServer(deps: {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 8 * 1024 * 1024,
     trustProxy,
+    // HTTPS through serverFactory keeps the app's (http.Server) types: the TLS server is a drop-in for it.
+    ...(deps.tls
+      ? {
+          serverFactory: (handler: http.RequestListener) => https.createServer({ cert: deps.tls!.cert, key: deps.tls!.key }, handler) as unknown as http.Server,
+        }
+      : {}),
     // Errors raised by the router itself (a path parameter over maxParamLength, a malformed URL) answer in
     // the API's own error shape, and without echoing the hostile path back.
     frameworkErrors: (err, req, reply) => {
@@ -98,7 +108,7 @@ export async function createHttpServer(deps: {
   // F6: JSON routes take JSON only. Fastify parses text/plain by default, which lets a plain HTML form on a
   // sibling site post a JSON-looking body without a CORS preflight; without the parser it answers 415.
   app.removeContentTypeParser('text/plain');
-  const https = (sec.publicUrl ?? '').startsWith('https:');
+  const overTls = !!deps.tls || (sec.publicUrl ?? '').startsWith('https:');
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: false,
@@ -118,7 +128,7 @@ export async function createHttpServer(deps: {
       },
     },
     // (d)(9): HSTS only when the server is reached over HTTPS; on plain http it would be ignored or harmful.
-    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    strictTransportSecurity: overTls ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
   });

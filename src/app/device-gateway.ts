@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { TlsMaterial } from '../auth/tls.ts';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { AppError } from '../platform/errors.ts';
@@ -23,10 +24,10 @@ export async function instanceId(dataDir: string): Promise<string> {
   }
 }
 
-export type Gateway = DeviceGateway & { port?: number; clientCount?: () => number; configWarnings?: () => string[] };
+export type Gateway = DeviceGateway & { port?: number; mqttsPort?: number | null; clientCount?: () => number; configWarnings?: () => string[] };
 
 /** The device side: an external broker (MQTT_URL), the embedded one, or none (VIGIL_MQTT_PORT=0). */
-export async function startDeviceGateway(config: Config, services: Services, logger: Logger): Promise<Gateway | null> {
+export async function startDeviceGateway(config: Config, services: Services, logger: Logger, tls?: TlsMaterial): Promise<Gateway | null> {
   if (config.nats) {
     return connectNatsJetStream({
       ...config.nats,
@@ -52,7 +53,8 @@ export async function startDeviceGateway(config: Config, services: Services, log
     return Object.assign(gateway, { configWarnings: () => warnings });
   }
   if (config.mqttPort === 0) return null;
-  const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, clock: services.clock, logger };
+  // [sec] (d)(9): with a certificate the embedded broker also listens for MQTT over TLS (VIGIL_MQTTS_PORT).
+  const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, clock: services.clock, logger, tls };
   try {
     return await startEmbeddedBroker({ port: config.mqttPort, ...brokerDeps });
   } catch (err) {

@@ -60,7 +60,7 @@ export function registerRoutes(
         .send({ status: dbOk && brokerOk ? 'ok' : 'unavailable', database: dbOk ? 'up' : 'down', broker: gateway ? (brokerOk ? 'up' : 'down') : 'disabled' });
     },
   );
-  const secureCookies = (config.publicUrl ?? '').startsWith('https:');
+  const secureCookies = !!config.tls || (config.publicUrl ?? '').startsWith('https:');
   authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins });
   caregiverInviteRoutes(http, { invites: server.caregiverInvites }); // [sec]
   patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });

@@ -9,6 +9,8 @@ import { ERASABLE, type Erasable } from '../privacy/erasure.ts';
  * Every problem is reported as one line naming the setting.
  */
 export interface Config {
+  /** [sec] ONC §170.315(d)(9): HTTPS and MQTTS served by Vigil itself when a certificate is configured. */
+  tls?: { certFile: string; keyFile: string; mqttsPort: number };
   httpPort: number;
   httpHost: string;
   /** 0 disables the embedded broker. */
@@ -151,6 +153,9 @@ const fields = {
   VIGIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   VIGIL_INGEST_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(5),
   VIGIL_PUBLIC_URL: url(['http', 'https']).optional(),
+  VIGIL_TLS_CERT: z.string().min(1).optional(),
+  VIGIL_TLS_KEY: z.string().min(1).optional(),
+  VIGIL_MQTTS_PORT: port(true).default(8883),
   VIGIL_COMMAND_ANSWER_TIMEOUT_S: z.coerce.number().int('must be whole seconds').min(5, 'must be at least 5').max(3600, 'must be at most 3600').default(120),
   VIGIL_STRICT_RESPONSES: bool.default(false),
   VIGIL_COMMAND_QUEUE_TTL_S: z.coerce
@@ -228,7 +233,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     values[key] = parsed.data;
   }
   const v = values as { [K in keyof typeof fields]: z.infer<(typeof fields)[K]> };
+  if (!!v.VIGIL_TLS_CERT !== !!v.VIGIL_TLS_KEY)
+    throw new ConfigError(v.VIGIL_TLS_CERT ? 'VIGIL_TLS_KEY' : 'VIGIL_TLS_CERT', 'HTTPS needs both VIGIL_TLS_CERT and VIGIL_TLS_KEY (PEM files)');
   return {
+    tls:
+      v.VIGIL_TLS_CERT && v.VIGIL_TLS_KEY
+        ? { certFile: path.resolve(v.VIGIL_TLS_CERT), keyFile: path.resolve(v.VIGIL_TLS_KEY), mqttsPort: v.VIGIL_MQTTS_PORT }
+        : undefined,
     httpPort: v.VIGIL_HTTP_PORT,
     httpHost: v.VIGIL_HTTP_HOST,
     mqttPort: v.VIGIL_MQTT_PORT,

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -7,6 +8,7 @@ import type { DeviceService } from '../../devices/device.service.ts';
 import type { IngestService } from '../ingest.service.ts';
 import { TOPIC_PREFIX, topicBelongsTo } from '../decode.ts';
 import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
+import { AppError } from '../../platform/errors.ts';
 import { MQTT_LIMITS, countReadings, limitPacketSize, namespacedClientId } from './limits.ts';
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
@@ -25,7 +27,9 @@ export async function startEmbeddedBroker(deps: {
   events: EventBus;
   clock: Clock;
   logger: Logger;
-}): Promise<DeviceGateway & { port: number; clientCount(): number }> {
+  /** [sec] ONC §170.315(d)(9): also serve MQTT over TLS (MQTTS) on tls.mqttsPort with this certificate. */
+  tls?: { cert: Buffer; key: Buffer; mqttsPort: number };
+}): Promise<DeviceGateway & { port: number; mqttsPort: number | null; clientCount(): number }> {
   const log = deps.logger.child({ module: 'broker' });
   const broker = await Aedes.createBroker({ id: 'vigil-embedded' });
   const sessions = new Map<string, Set<string>>(); // device id → connected client ids
@@ -123,11 +127,14 @@ export async function startEmbeddedBroker(deps: {
   });
   broker.on('clientError', (client: Client, err: Error) => log.debug({ clientId: client?.id, err: err.message }, 'client error'));
 
-  const server = net.createServer((socket) => {
+  const accept = (socket: net.Socket) => {
     // [sec] a packet announcing more than maxPacketBytes closes the connection before it is buffered.
     limitPacketSize(socket, MQTT_LIMITS.maxPacketBytes, (n) => log.warn({ remote: socket.remoteAddress, bytes: n }, 'MQTT packet too large; connection closed'));
     (broker.handle as (socket: net.Socket) => void)(socket);
-  });
+  };
+  const server = net.createServer(accept);
+  const secure = deps.tls ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' }, accept) : null;
+  secure?.on('tlsClientError', (err) => log.debug({ err: err.message }, 'MQTTS handshake failed'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(deps.port, deps.host, () => {
@@ -136,11 +143,27 @@ export async function startEmbeddedBroker(deps: {
     });
   });
   const port = (server.address() as net.AddressInfo).port;
-  log.info({ port }, 'embedded MQTT broker listening');
+  let mqttsPort: number | null = null;
+  if (secure && deps.tls) {
+    await new Promise<void>((resolve, reject) => {
+      secure.once('error', reject);
+      secure.listen(deps.tls!.mqttsPort, deps.host, () => {
+        secure.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      server.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new AppError('UNAVAILABLE', `VIGIL_MQTTS_PORT: ${code === 'EADDRINUSE' ? `port ${deps.tls!.mqttsPort} is already in use` : `cannot listen on port ${deps.tls!.mqttsPort} (${code ?? (err as Error).message})`}`);
+    });
+    mqttsPort = (secure.address() as net.AddressInfo).port;
+  }
+  log.info({ port, mqttsPort }, 'embedded MQTT broker listening');
 
   return {
     kind: 'embedded',
     port,
+    mqttsPort,
     clientCount: () => broker.connectedClients,
     publishToDevice(deviceId, subtopic, payload, qos) {
       return new Promise((resolve, reject) =>
@@ -156,6 +179,7 @@ export async function startEmbeddedBroker(deps: {
       offCredentials();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (secure) await new Promise<void>((resolve) => secure.close(() => resolve()));
     },
   };
 }
