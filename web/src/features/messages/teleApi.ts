@@ -41,6 +41,8 @@ export const tele = {
   slots: (signal?: AbortSignal) => request<Slot[]>('GET', '/slots', undefined, signal),
   book: (slotId: string) => request<Appointment>('POST', '/appointments/book', { slotId }),
   cancel: (id: string) => request<Appointment>('POST', `/appointments/${enc(id)}/cancel`, {}),
+  schedule: (body: { patientId: string; start: string; mode: 'video' | 'audio' }) => request<Appointment>('POST', '/appointments', body),
+  reschedule: (id: string, start: string) => request<Appointment>('POST', `/appointments/${enc(id)}/reschedule`, { start }),
   callNow: (patientId: string, reason?: string) => request<CallNow>('POST', `/patients/${enc(patientId)}/call-now`, { reason }),
 
   visit: (id: string, signal?: AbortSignal) => request<VisitPage>('GET', `/visits/${enc(id)}`, undefined, signal),

@@ -7,6 +7,7 @@ import { EXTRA_VITALS, VITALS } from '../../lib/vitals.ts';
 import { DerivedSection } from './DerivedSection.tsx';
 import { DeviceList } from './DeviceList.tsx';
 import { EcgPanel } from './EcgPanel.tsx';
+import { PatientAppointments } from '../visits/PatientAppointments.tsx'; // [tele]
 import { PatientHeader } from './PatientHeader.tsx';
 import { usePatient } from './usePatient.ts';
 import { RANGES } from './useSeries.ts';
@@ -63,6 +64,11 @@ export function PatientPage({ patientId }: { patientId: string }) {
       <section className="section">
         <header className="section-head"><h2>Analysis</h2>{derived.error ? <span className="muted small">Couldn’t load: {derived.error.message}</span> : null}</header>
         <DerivedSection patient={p} derived={derived.data} />
+      </section>
+
+      <section className="section">{/* [tele] */}
+        <header className="section-head"><h2>Appointments</h2></header>
+        <PatientAppointments patientId={p.id} patientName={p.name} />
       </section>
 
       <section className="section">
