@@ -33,6 +33,7 @@ import { natsAvailable, replicaVictim, startNatsCluster, type NatsCluster } from
 import { privatePostgresAvailable, startPrivatePostgres } from './support/private-postgres.ts';
 import { skipNote } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
+import { observe } from './support/observe.ts';
 import { createEcgModel } from '../src/simulator/ecg-model.ts';
 import { DERIVED_CODES } from '../src/domain/codes.ts';
 
@@ -105,7 +106,8 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     ];
     const onAck = () => {
       acked++;
-      for (const c of chaos) if (!c.done && acked >= c.at * total) c.done = c.run();
+      // Observed at once (test/support/observe.ts): a failure is reported where they are awaited, below.
+      for (const c of chaos) if (!c.done && acked >= c.at * total) c.done = observe(c.run());
     };
 
     const t0 = Date.now();
@@ -115,7 +117,7 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
       for (let seq = 1; seq <= MESSAGES; seq++) {
         const hr = i === 0 && seq > 100 ? 150 : 72; // device 0's patient: tachycardia from message 100 on
         const body = { seq, ts: t0 - 200_000 + seq * 200, readings: [['8867-4', hr], ['59408-5', 97], ['9279-1', 14], ['8310-5', 36.8], ['8480-6', 120]].map(([code, value]) => ({ code, value })) };
-        sends.push(c.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify(body), { qos: 1 }).then(onAck));
+        sends.push(observe(c.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify(body), { qos: 1 }).then(onAck)));
         if (seq % 50 === 0) await new Promise((r) => setTimeout(r, 150));
       }
       await Promise.all(sends);
@@ -128,7 +130,7 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
       const sends = [];
       const rhythm = (s: number) => (s < 40 ? { hr: 72, rr: 15, af: false } : s < 190 ? { hr: 110, rr: 15, af: true } : { hr: 72, rr: 15, af: false });
       for (let s = 0; s < 250; s++) {
-        sends.push(c.publishAsync(`vigil/v1/devices/${ecgDevice.id}/ecg`, JSON.stringify({ ts: ecgStart + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples: model.next(FS, rhythm(s)) }), { qos: 1 }));
+        sends.push(observe(c.publishAsync(`vigil/v1/devices/${ecgDevice.id}/ecg`, JSON.stringify({ ts: ecgStart + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples: model.next(FS, rhythm(s)) }), { qos: 1 })));
         if (s % 25 === 0) await new Promise((r) => setTimeout(r, 100));
       }
       await Promise.all(sends);

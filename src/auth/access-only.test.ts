@@ -1,8 +1,7 @@
 /**
  * "Access decisions only in the policy module" (issue 7): outside src/auth/ no code compares a role. Routes
- * declare a policy (api/policy.ts) and services ask auth/access.ts. The files below still compare roles
- * (telehealth, FHIR and alert-rule code written before the rule); the list only shrinks: a new comparison
- * anywhere fails, and a file that no longer compares roles must leave the list.
+ * declare a policy (api/policy.ts) and services ask auth/access.ts. The list of files still comparing roles
+ * is empty and stays so: a new comparison anywhere fails.
  */
 import { describe, expect, it } from 'vitest';
 import { countMatches } from '../../test/support/source-files.ts';
@@ -10,8 +9,7 @@ import { countMatches } from '../../test/support/source-files.ts';
 const ROLE_COMPARISON = /\.role\s*[!=]==?|[!=]==?\s*[\w.]*\.role\b|\brole\s*[!=]==?\s*'(admin|clinician|patient)'/g;
 
 /** file → how many comparisons it still has (to be moved into auth/access.ts). */
-const NOT_YET_MOVED: Record<string, number> = {
-};
+const NOT_YET_MOVED: Record<string, number> = {};
 
 describe('access decisions live in auth/access.ts', () => {
   it('no role comparison outside src/auth (except the shrinking list)', () => {
