@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
 import { AppError } from '../src/platform/errors.ts';
 import type { Principal } from '../src/domain/types.ts';
 import { generate } from 'otplib';
@@ -29,8 +30,9 @@ const principalOf = async (token: string) => (await app.services.auth.principalF
 /** The same person signed in with a session (second factors are managed from a session, never a token). */
 const sessionPrincipalOf = async (token: string) => ({ ...(await principalOf(token)), credential: { kind: 'session', id: 'ses_test', scope: 'write', patients: null, stage: 'full' } }) as Principal;
 
-beforeAll(async () => {
-  app = await bootApp();
+/** Boots a server on `databaseUrl` (PGlite when absent) with a patient, a device, a thread, and the failure switch. */
+async function setUp(databaseUrl?: string) {
+  app = await bootApp({ databaseUrl });
   admin = (await app.tokenFor('admin')).token;
   nurse = await app.tokenFor('clinician');
   patientId = (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/patients', { name: `Txn Patient ${tag}` })).body.id;
@@ -46,8 +48,7 @@ beforeAll(async () => {
       RETURN NEW;
     END $$;
     CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();`);
-}, 180_000);
-afterAll(async () => app?.stop());
+}
 
 interface Case {
   action: string;
@@ -59,7 +60,11 @@ interface Case {
   ok?: number;
 }
 
-const cases: Case[] = [
+/** Fresh cases per engine (some remember what they created on their first run). */
+function makeCases(): Case[] {
+  let careTeamTarget: string | undefined;
+  let erPrincipal: Principal | undefined;
+  return [
   {
     action: 'patient.create',
     run: async () => (await app.api(nurse.token, 'POST', '/api/v1/patients', { name: `New Patient ${tag}` })).status,
@@ -286,52 +291,70 @@ const cases: Case[] = [
       changed: async () => (await count('SELECT count(*) AS n FROM api_tokens WHERE id = $1 AND revoked_at IS NOT NULL', [id])) > 0,
     };
   })(),
-];
-let careTeamTarget: string | undefined;
-let erPrincipal: Principal | undefined;
+  ];
+}
 
-describe('(d)(2) every write and its audit entry commit in one transaction', () => {
-  for (const c of cases) {
-    it(`${c.action}: refused with its audit entry, then written with it`, async () => {
-      const entriesBefore = await auditCount(c.action);
-      await app.services.db.query('INSERT INTO test_refuse_audit (action) VALUES ($1)', [c.action]);
-      let refused: number;
-      try {
-        refused = await c.run();
-      } finally {
-        await app.services.db.query('DELETE FROM test_refuse_audit WHERE action = $1', [c.action]);
-      }
-      expect(refused, `${c.action} while its audit entry cannot be written`).toBe(503);
-      expect(await c.changed(), `${c.action}: the change was rolled back with its audit entry`).toBe(false);
-      expect(await auditCount(c.action)).toBe(entriesBefore);
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (audit in the same transaction, server engine)');
 
-      const status = await c.run();
-      expect(status, `${c.action} once the audit works again`).toBeGreaterThanOrEqual(200);
-      expect(status).toBeLessThan(300);
-      expect(await c.changed()).toBe(true);
-      expect(await auditCount(c.action)).toBeGreaterThan(entriesBefore);
+for (const engine of ['pglite', 'postgres'] as const) {
+  describe.skipIf(engine === 'postgres' && !hasPg)(`on ${engine}`, () => {
+    let db: { drop(): Promise<void> } | null = null;
+    beforeAll(async () => {
+      const created = engine === 'postgres' ? await createTestDatabase() : null;
+      db = created;
+      await setUp(created?.url);
+    }, 180_000);
+    afterAll(async () => {
+      await app?.stop();
+      await db?.drop();
     });
-  }
 
-  it('the audit chain written around these refusals verifies', async () => {
-    const result = await app.services.audit.verify();
-    expect(result.bad).toEqual([]);
-    expect(result.checked).toBeGreaterThan(cases.length);
-  });
-});
+    describe('(d)(2) every write and its audit entry commit in one transaction', () => {
+      const cases = makeCases();
+      for (const c of cases) {
+        it(`${c.action}: refused with its audit entry, then written with it`, async () => {
+          const entriesBefore = await auditCount(c.action);
+          await app.services.db.query('INSERT INTO test_refuse_audit (action) VALUES ($1)', [c.action]);
+          let refused: number;
+          try {
+            refused = await c.run();
+          } finally {
+            await app.services.db.query('DELETE FROM test_refuse_audit WHERE action = $1', [c.action]);
+          }
+          expect(refused, `${c.action} while its audit entry cannot be written`).toBe(503);
+          expect(await c.changed(), `${c.action}: the change was rolled back with its audit entry`).toBe(false);
+          expect(await auditCount(c.action)).toBe(entriesBefore);
 
-describe('(d)(2) refused access and failed sign-in are audited', () => {
-  it('a wrong password is an auth.login failure entry with the address; an outsider refused a chart is access.refused', async () => {
-    const before = await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'`);
-    const res = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: nurse.email, password: 'not the password at all' }) });
-    expect(res.status).toBe(401);
-    const [failed] = await app.services.db.query<{ entity_id: string; details: { ip?: string } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' ORDER BY id DESC LIMIT 1`);
-    expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'`)).toBe(before + 1);
-    expect(failed.details.ip).toBe('127.0.0.1');
-    const outsider = await app.tokenFor('clinician');
-    expect((await app.api(outsider.token, 'GET', `/api/v1/patients/${patientId}`)).status).toBe(404);
-    const [refused] = await app.services.db.query<{ actor: string; outcome: string; patient_id: string }>(`SELECT actor, outcome, patient_id FROM audit_log WHERE action = 'access.refused' ORDER BY id DESC LIMIT 1`);
-    expect(refused).toMatchObject({ outcome: 'failure', patient_id: patientId });
-    expect(refused.actor).toMatch(/^user:/);
+          const status = await c.run();
+          expect(status, `${c.action} once the audit works again`).toBeGreaterThanOrEqual(200);
+          expect(status).toBeLessThan(300);
+          expect(await c.changed()).toBe(true);
+          expect(await auditCount(c.action)).toBeGreaterThan(entriesBefore);
+        });
+      }
+
+      it('the audit chain written around these refusals verifies', async () => {
+        const result = await app.services.audit.verify();
+        expect(result.bad).toEqual([]);
+        expect(result.checked).toBeGreaterThan(cases.length);
+      });
+    });
+
+    describe('(d)(2) refused access and failed sign-in are audited', () => {
+      it('a wrong password is an auth.login failure entry with the address; an outsider refused a chart is access.refused', async () => {
+        const before = await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'`);
+        const res = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: nurse.email, password: 'not the password at all' }) });
+        expect(res.status).toBe(401);
+        const [failed] = await app.services.db.query<{ entity_id: string; details: { ip?: string } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' ORDER BY id DESC LIMIT 1`);
+        expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure'`)).toBe(before + 1);
+        expect(failed.details.ip).toBe('127.0.0.1');
+        const outsider = await app.tokenFor('clinician');
+        expect((await app.api(outsider.token, 'GET', `/api/v1/patients/${patientId}`)).status).toBe(404);
+        const [refused] = await app.services.db.query<{ actor: string; outcome: string; patient_id: string }>(`SELECT actor, outcome, patient_id FROM audit_log WHERE action = 'access.refused' ORDER BY id DESC LIMIT 1`);
+        expect(refused).toMatchObject({ outcome: 'failure', patient_id: patientId });
+        expect(refused.actor).toMatch(/^user:/);
+      });
+    });
   });
-});
+}
