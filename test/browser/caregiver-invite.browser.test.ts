@@ -71,6 +71,8 @@ describe.skipIf(!ready)('caregiver invitation in Chromium', () => {
     await family.getByLabel(/password/i).fill('harbour violet kettle nine');
     await family.getByRole('button', { name: /^sign in$/i }).click();
     await expect.poll(() => family.evaluate((id) => fetch(`/api/v1/patients/${id}`).then((r) => r.status), patientId), { timeout: 20_000 }).toBe(200);
+    await family.waitForTimeout(1500);
+    await family.screenshot({ path: path.join(ARTIFACTS, 'caregiver-home.png'), fullPage: true });
 
     await patient.reload();
     await patient.locator('.privacy-list strong', { hasText: 'Gus Grandson' }).waitFor({ timeout: 20_000 });

@@ -10,13 +10,15 @@ const CONNECTION_LABEL: Record<StreamStatus, string> = { open: 'Live', connectin
 
 export function TopBar({ route, connection }: { route: Route; connection: StreamStatus }) {
   const { me } = useSession();
+  // [sec] a caregiver (family member) reads the patients who invited them: no staff screens (alerts, devices).
+  const staff = me.role === 'admin' || me.role === 'clinician';
   const links: { route: Route; label: string; show: boolean }[] = [
     { route: { name: 'panel' }, label: 'Patients', show: me.role !== 'patient' },
-    { route: { name: 'alerts' }, label: 'Alerts', show: me.role !== 'patient' }, // [alerts]
+    { route: { name: 'alerts' }, label: 'Alerts', show: staff }, // [alerts]
     { route: { name: 'panel' }, label: 'Home', show: me.role === 'patient' }, // [tele]
     { route: { name: 'messages' }, label: 'Messages', show: true }, // [tele]
     { route: { name: 'tasks' }, label: 'Tasks', show: me.role !== 'patient' && me.role !== 'caregiver' }, // [tele]
-    { route: { name: 'devices' }, label: 'Devices', show: me.role !== 'patient' },
+    { route: { name: 'devices' }, label: 'Devices', show: staff },
     { route: { name: 'admin' }, label: 'Admin', show: me.role === 'admin' },
   ];
   const current = route.name === 'patient' ? 'panel' : route.name === 'alert-rules' ? 'alerts' : route.name; // [alerts]
@@ -32,7 +34,7 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
           </a>
         ))}
       </nav>
-      {me.role !== 'patient' ? <AlertBadge /> : null}{/* [alerts] */}
+      {staff ? <AlertBadge /> : null}{/* [alerts] */}
       <span className={`conn conn-${connection}`} title="Live data connection">
         <span className="conn-dot" aria-hidden="true" />
         {CONNECTION_LABEL[connection]}
