@@ -22,8 +22,8 @@ interface WorkItem {
   messageKey?: { deviceId: string; seq: number };
   readings: NewReading[];
   ecg: Array<EcgChunk & { patientId: string; deviceId: string }>;
-  /** ECG findings: the analysis position they bring the device to; stored only if it moves forward. */
-  ecgPosition?: EcgPosition;
+  /** ECG findings: the analysis position they bring the device to, from `prev`; stored only if the stored one is still `prev`. */
+  ecgPosition?: EcgPosition & { prev: number | null };
 }
 
 interface WorkResult {
@@ -298,10 +298,10 @@ export function createIngestService(deps: {
 
     /**
      * ECG findings with the analysis position they bring their device to, in one transaction. Returns
-     * false when the position did not move forward (another owner stored this far): nothing was stored,
-     * and the caller must not announce the findings either.
+     * false when the stored position was not `prev` any more (another writer is there): nothing was
+     * stored, and the caller must not announce the findings, and stop analysing the device.
      */
-    async storeEcgFindings(position: EcgPosition, rows: NewReading[]): Promise<boolean> {
+    async storeEcgFindings(position: EcgPosition & { prev: number | null }, rows: NewReading[]): Promise<boolean> {
       return (await writeDerived({ readings: rows, ecg: [], ecgPosition: position })).advanced === true;
     },
 

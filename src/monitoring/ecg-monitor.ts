@@ -113,6 +113,16 @@ export function createEcgMonitor(deps: {
   const epochs = new Map<string, number>();
   /** Per device, findings are written one after the other, so that their positions arrive in order. */
   const writes = new Map<string, Promise<void>>();
+  /** Per device, the position the last queued write brings it to: the next write's expected stored one. */
+  const lastQueued = new Map<string, number | null>();
+  /** Forgets a device's analysis here (fenced by another writer, or never resumed): it resumes from the store. */
+  function fence(deviceId: string) {
+    streams.delete(deviceId);
+    quiet.delete(deviceId);
+    gapLooked.delete(deviceId);
+    lastQueued.delete(deviceId);
+    epochs.set(deviceId, (epochs.get(deviceId) ?? 0) + 1);
+  }
   /** Per device, the head chunk whose gap was already looked up in the store (once per gap). */
   const gapLooked = new Map<string, { ts: number; at: number }>();
   let closed = false;
@@ -123,12 +133,19 @@ export function createEcgMonitor(deps: {
    * (around a change of owner) stored this far already, so every finding and episode event happens once.
    */
   function persist(deviceId: string, position: EcgPosition, rows: NewReading[], episodes: EcgEpisode[]) {
+    if (!lastQueued.has(deviceId)) return fence(deviceId); // not resumed from the store: resume first
+    const prev = lastQueued.get(deviceId)!;
+    lastQueued.set(deviceId, position.analysedTo);
+    const epoch = epochs.get(deviceId) ?? 0;
     const next = (writes.get(deviceId) ?? Promise.resolve())
-      .then(() => deps.ingest.storeEcgFindings(position, rows))
+      .then(() => deps.ingest.storeEcgFindings({ ...position, prev }, rows))
       .then(
-        (advanced) => {
-          if (!advanced) return void counters.superseded++;
-          episodes.forEach((e) => deps.events.emit('ecg.episode', e));
+        (written) => {
+          if (written) return episodes.forEach((e) => deps.events.emit('ecg.episode', e));
+          // Another writer moved the position (a second owner around a handover): stop here; the next
+          // chunk resumes from what it stored, if this instance still owns the device.
+          counters.superseded++;
+          if ((epochs.get(deviceId) ?? 0) === epoch) fence(deviceId);
         },
         (err) => log.error({ err, deviceId }, 'could not store ECG findings'),
       );
@@ -212,6 +229,8 @@ export function createEcgMonitor(deps: {
   function release(deviceId: string) {
     const w = waiting.get(deviceId);
     if (!w || resuming.has(deviceId)) return;
+    // No stream here and not resumed (fenced, or dropped): resume from the store first.
+    if (!streams.has(deviceId) && !lastQueued.has(deviceId) && w.chunks[0]) return resume(deviceId, w.chunks[0].patientId);
     let wakeIn = holdMs;
     while (w.chunks.length > 0) {
       const next = w.chunks[0];
@@ -263,12 +282,7 @@ export function createEcgMonitor(deps: {
     if (owned) return void sweepSoon();
     // Another instance analyses these devices now: drop their streams without ending episodes (the
     // episodes are not over; the new owner resumes them from the durable position).
-    const drop = (deviceId: string) => {
-      streams.delete(deviceId);
-      quiet.delete(deviceId);
-      gapLooked.delete(deviceId);
-      epochs.set(deviceId, (epochs.get(deviceId) ?? 0) + 1);
-    };
+    const drop = fence;
     for (const [deviceId, s] of streams) if (ownership.bucketOf(s.patientId) === bucket) drop(deviceId);
     for (const [deviceId, w] of waiting) {
       if (w.chunks[0] && ownership.bucketOf(w.chunks[0].patientId) === bucket) {
@@ -289,12 +303,18 @@ export function createEcgMonitor(deps: {
     // its live stream is further on than the durable position.
     if (resuming.has(deviceId) || streams.has(deviceId) || closed) return;
     const epoch = epochs.get(deviceId) ?? 0;
-    const stale = () => closed || (epochs.get(deviceId) ?? 0) !== epoch || !ownership.ownsNow(patientId);
+    const stale = () => {
+      const gone = closed || (epochs.get(deviceId) ?? 0) !== epoch || !ownership.ownsNow(patientId);
+      if (gone && !ownership.ownsNow(patientId)) dropWaiting(deviceId); // not ours: its chunks are another's to analyse
+      return gone;
+    };
     const work = (async () => {
       const position = await deps.repos.ecg.position(deviceId);
       const newest = await deps.repos.ecg.newestTs(deviceId, patientId);
-      if (newest === null || stale() || streams.has(deviceId)) return;
+      if (stale() || streams.has(deviceId)) return;
+      if (newest === null) return void dropWaiting(deviceId);
       counters.resumed++;
+      lastQueued.set(deviceId, position?.analysedTo ?? null);
       const analysedTo = position?.analysedTo ?? null;
       let from = newest - REPLAY_MAX_MS;
       if (analysedTo !== null) {
@@ -330,6 +350,12 @@ export function createEcgMonitor(deps: {
         release(deviceId);
       });
     resuming.set(deviceId, work);
+  }
+
+  function dropWaiting(deviceId: string) {
+    const w = waiting.get(deviceId);
+    if (w?.timer) clearTimeout(w.timer);
+    waiting.delete(deviceId);
   }
 
   /** Adds stored chunks to a device's waiting ones (each once), to be released in order. */

@@ -131,24 +131,38 @@ export function createEcgRepository(db: Db) {
     },
 
     /**
-     * Moves positions forward, inside the transaction that stores their findings. Only forward: a position
-     * at or behind the stored one (another owner stored that far already) is not written, and the caller
-     * must then store nothing. Returns the devices whose position advanced.
+     * Moves positions forward, inside the transaction that stores their findings, as a compare-and-set:
+     * a position is written only if the stored one is still `prev` (the one its writer resumed from or last
+     * wrote) and it moves forward. A writer that finds another there (a second owner around a handover, a
+     * zombie after its lease went) is fenced: it stores nothing and must stop. Returns the devices written.
      */
-    async advancePositions(tx: Queryable, positions: EcgPosition[]): Promise<Set<string>> {
-      // One row per device per statement (ON CONFLICT cannot touch a row twice): the furthest one wins.
-      const furthest = new Map<string, EcgPosition>();
-      for (const p of positions) if ((furthest.get(p.deviceId)?.analysedTo ?? -Infinity) < (p.analysedTo ?? -Infinity)) furthest.set(p.deviceId, p);
-      const list = [...furthest.values()].filter((p) => p.analysedTo !== null).sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
+    async advancePositions(tx: Queryable, positions: Array<EcgPosition & { prev: number | null }>): Promise<Set<string>> {
+      // Several writes of one device in one batch: they were queued in order, each from the one before.
+      const byDevice = new Map<string, Array<EcgPosition & { prev: number | null }>>();
+      for (const p of positions) if (p.analysedTo !== null) byDevice.set(p.deviceId, [...(byDevice.get(p.deviceId) ?? []), p]);
+      const list: Array<EcgPosition & { prev: number | null }> = [];
+      for (const writes of byDevice.values()) {
+        writes.sort((a, b) => a.analysedTo! - b.analysedTo!);
+        const chained = writes.every((w, i) => i === 0 || w.prev === writes[i - 1].analysedTo);
+        if (chained) list.push({ ...writes[writes.length - 1], prev: writes[0].prev });
+      }
       if (list.length === 0) return new Set();
+      list.sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
       const rows = await tx.query<{ device_id: string }>(
-        `INSERT INTO ecg_analysis_positions AS p (device_id, patient_id, analysed_to, af_start, vf_start, updated_at)
-         SELECT d, pt, a, af, vf, now() FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[]) AS v(d, pt, a, af, vf)
-         ON CONFLICT (device_id) DO UPDATE
-           SET patient_id = EXCLUDED.patient_id, analysed_to = EXCLUDED.analysed_to, af_start = EXCLUDED.af_start, vf_start = EXCLUDED.vf_start, updated_at = now()
-           WHERE p.analysed_to IS NULL OR p.analysed_to < EXCLUDED.analysed_to
-         RETURNING device_id`,
-        [list.map((p) => p.deviceId), list.map((p) => p.patientId), list.map((p) => iso(p.analysedTo)), list.map((p) => iso(p.afStart)), list.map((p) => iso(p.vfStart))],
+        `WITH v AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[]) AS v(d, pt, a, af, vf, prev)
+         ), updated AS (
+           UPDATE ecg_analysis_positions p SET patient_id = v.pt, analysed_to = v.a, af_start = v.af, vf_start = v.vf, updated_at = now()
+           FROM v WHERE p.device_id = v.d AND p.analysed_to IS NOT DISTINCT FROM v.prev AND (p.analysed_to IS NULL OR p.analysed_to < v.a)
+           RETURNING p.device_id
+         ), inserted AS (
+           INSERT INTO ecg_analysis_positions (device_id, patient_id, analysed_to, af_start, vf_start)
+           SELECT d, pt, a, af, vf FROM v WHERE v.prev IS NULL AND NOT EXISTS (SELECT 1 FROM ecg_analysis_positions e WHERE e.device_id = v.d)
+           ON CONFLICT (device_id) DO NOTHING
+           RETURNING device_id
+         )
+         SELECT device_id FROM updated UNION ALL SELECT device_id FROM inserted`,
+        [list.map((p) => p.deviceId), list.map((p) => p.patientId), list.map((p) => iso(p.analysedTo)), list.map((p) => iso(p.afStart)), list.map((p) => iso(p.vfStart)), list.map((p) => iso(p.prev))],
       );
       return new Set(rows.map((r) => r.device_id));
     },
