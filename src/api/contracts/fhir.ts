@@ -121,6 +121,10 @@ export const SmartApp = z
   .object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()), launchUrl: z.string().optional() })
   .meta({ id: 'SmartApp' });
 
+/** GET /api/v1/smart/apps/launchable: the registered apps that can be opened on a patient (they have a launch URL). */
+export const LaunchableSmartApps = z.array(z.object({ id: z.string(), name: z.string() })).meta({ id: 'LaunchableSmartApps' });
+export type LaunchableSmartApps = z.infer<typeof LaunchableSmartApps>;
+
 /** POST /api/v1/smart/launch: open a registered app on a patient (EHR launch). */
 export const SmartLaunchBody = z.object({ clientId: z.string().min(1).max(100), patientId: z.string().min(1).max(200) });
 export const SmartLaunch = z
@@ -131,6 +135,7 @@ export const SmartLaunch = z
     url: z.string().nullable(),
   })
   .meta({ id: 'SmartLaunch' });
+export type SmartLaunch = z.infer<typeof SmartLaunch>;
 
 /** GET /api/v1/patients/{id}/readings.csv: one row per reading (time, code, display, value, unit, device). */
 export const ReadingsCsvQuery = z.object({

@@ -1,7 +1,7 @@
 import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
-import { OAuthParams, SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
+import { LaunchableSmartApps, OAuthParams, SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
 import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
@@ -167,6 +167,15 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
   app.post('/api/v1/smart/apps', { config: { policy: policy.admin() }, schema: { summary: 'Register a SMART app (public client, PKCE)', body: SmartAppBody, response: { 201: SmartApp } } }, async (req, reply) => {
     deps.access.assertAdmin(requirePrincipal(req));
     return reply.status(201).send(await deps.smart.registerClient(req.body));
+  });
+
+  // The patient page's "Open in app": the registered apps that can be launched (staff; names only).
+  app.get('/api/v1/smart/apps/launchable', {
+    config: { policy: policy.staff('the apps they may open on a patient') },
+    schema: { summary: 'SMART apps that can be opened on a patient (EHR launch): id and name', response: { 200: LaunchableSmartApps } },
+  }, async (req) => {
+    deps.access.assertStaff(requirePrincipal(req));
+    return deps.smart.launchableClients();
   });
 
   // EHR launch (SMART App Launch 2.x §ehr-launch): Vigil, as the EHR, opens a registered app on a patient.

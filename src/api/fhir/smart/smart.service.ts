@@ -208,6 +208,11 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
 
     client,
 
+    /** Apps with a launch URL: what the patient page offers to open (EHR launch). */
+    async launchableClients(): Promise<Array<{ id: string; name: string }>> {
+      return deps.db.query<{ id: string; name: string }>('SELECT id, name FROM smart_clients WHERE launch_url IS NOT NULL ORDER BY name, id');
+    },
+
     /** Checks an authorization request (RFC 6749 §4.1.1 + PKCE RFC 7636); returns what the consent screen shows. */
     async checkRequest(q: Record<string, string | undefined>) {
       const c = q.client_id ? await client(q.client_id) : null;

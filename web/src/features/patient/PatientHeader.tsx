@@ -3,6 +3,7 @@ import { News2Badge } from '../../components/News2Badge.tsx';
 import { StatusDot } from '../../components/StatusDot.tsx';
 import { RISK_LABEL } from '../../lib/status.ts';
 import { CallNowButton } from '../visits/CallNowButton.tsx'; // [tele]
+import { OpenInAppButton } from './OpenInAppButton.tsx'; // [fhir] SMART EHR launch
 
 export function PatientHeader({ patient }: { patient: PatientDetail }) {
   return (
@@ -36,6 +37,7 @@ export function PatientHeader({ patient }: { patient: PatientDetail }) {
         <div className="flag patient-contact">{/* [tele] reach the patient */}
           <a className="btn" href={`#/patients/${encodeURIComponent(patient.id)}/messages`}>Messages</a>
           <CallNowButton patientId={patient.id} />
+          <OpenInAppButton patientId={patient.id} />
         </div>
       </div>
     </header>
