@@ -172,6 +172,13 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     },
     /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
     recordIn(tx: Queryable, e: AuditEntry | AuditEntry[]): Promise<void> {
+      // Inside `change` (or a Db from `auditedTransactions`) the entry waits for the end of the transaction, so the
+      // chain lock is never held while the transaction goes on writing (no lock-order deadlock with others).
+      const deferred = (tx as DeferringQueryable)[DEFERRED];
+      if (deferred) {
+        deferred.push(...(Array.isArray(e) ? e : [e]));
+        return Promise.resolve();
+      }
       return insertOrUnavailable(tx, e);
     },
     /**
@@ -184,7 +191,8 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     change<T>(fn: (tx: Queryable, log: (e: AuditEntry) => void) => Promise<T>): Promise<T> {
       return db.transaction(async (tx) => {
         const entries: AuditEntry[] = [];
-        const result = await fn(tx, (e) => void entries.push(e));
+        const deferring: DeferringQueryable = Object.assign(Object.create(tx) as Queryable, { [DEFERRED]: entries });
+        const result = await fn(deferring, (e) => void entries.push(e));
         await insertOrUnavailable(tx, entries);
         return result;
       });
@@ -307,3 +315,14 @@ function safeEqualHex(a: string, b: string): boolean {
 }
 
 export type AuditService = ReturnType<typeof createAuditService>;
+
+const DEFERRED = Symbol('audit entries written at the end of this transaction');
+type DeferringQueryable = Queryable & { [DEFERRED]?: AuditEntry[] };
+
+/**
+ * The same database, whose `transaction` is `audit.change`: every `recordIn` inside it is written at the end, just
+ * before COMMIT. For code that runs many writes in one transaction (FHIR transaction Bundles).
+ */
+export function auditedTransactions(db: Db, audit: AuditService): Db {
+  return Object.assign(Object.create(db) as Db, { transaction: <T>(fn: (tx: Queryable) => Promise<T>) => audit.change((tx) => fn(tx)) });
+}

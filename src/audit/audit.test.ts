@@ -96,6 +96,24 @@ describe('audit trail', () => {
     expect(r.bad).toHaveLength(10);
   });
 
+  it('(d)(2) change: the entries (log or recordIn) are written at the end of the change, and roll back with it', async () => {
+    const n = async (action: string) => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_log WHERE action = $1', [action]))[0].n);
+    await audit.change(async (tx, log) => {
+      log({ actor: 'system', action: 'test.logged' });
+      await audit.recordIn(tx, { actor: 'system', action: 'test.deferred' });
+      // Not yet written: the chain's lock is not taken while the change goes on writing.
+      expect(Number((await tx.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action LIKE 'test.%ed'"))[0].n)).toBe(0);
+    });
+    expect([await n('test.logged'), await n('test.deferred')]).toEqual([1, 1]);
+    await expect(audit.change(async (tx, log) => {
+      log({ actor: 'system', action: 'test.rolled-back' });
+      await tx.query('SELECT 1');
+      throw new Error('the change fails');
+    })).rejects.toThrow('the change fails');
+    expect(await n('test.rolled-back')).toBe(0);
+    expect((await audit.verify()).bad).toEqual([]);
+  });
+
   it('lists one patient\'s entries newest first', async () => {
     const rows = await audit.forPatient('pat_1');
     expect(rows.map((r) => r.entity_id)).toEqual(['t9', 't7', 't5', 't3', 't1']);

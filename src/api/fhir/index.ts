@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessPolicy } from '../../auth/access.ts';
-import type { AuditService } from '../../audit/audit.service.ts';
+import { auditedTransactions, type AuditService } from '../../audit/audit.service.ts';
 import type { Db, Queryable } from '../../platform/db.ts';
 import type { DevicesRepository } from '../../store/devices.repository.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
@@ -73,7 +73,7 @@ export function createFhirModule(deps: {
   );
   const service = createFhirService({
     registry,
-    db: deps.db,
+    db: auditedTransactions(deps.db, deps.audit), // [audit] a Bundle's audit entries are written at its end, before COMMIT
     version: deps.version,
     access: deps.access,
     patients: deps.patients,
