@@ -264,9 +264,13 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
         await deps.audit.record({ actor: user ? toPrincipal(user) : 'system', action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: result.userId, details: { kind: 'passkey', reason: 'disabled', ip: meta.ip } });
         throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
       }
-      if (pending) await deps.users.deleteSession(sha256(sessionToken!));
-      const s = await newSession(user, 'full', meta.ip ?? null);
-      await deps.audit.record({ actor: toPrincipal(user), action: pending ? 'auth.mfa' : 'auth.login', entityType: 'User', entityId: user.userId, details: { kind: 'passkey', passwordless: !pending, userVerified: result.userVerified, session: s.sessionId, ip: meta.ip } });
+      // [audit] the new session and its sign-in entry commit together ((d)(2)).
+      const s = await deps.audit.change(async (tx, log) => {
+        if (pending) await deps.users.deleteSession(sha256(sessionToken!), tx);
+        const made = await newSession(user, 'full', meta.ip ?? null, tx);
+        log({ actor: toPrincipal(user), action: pending ? 'auth.mfa' : 'auth.login', entityType: 'User', entityId: user.userId, details: { kind: 'passkey', passwordless: !pending, userVerified: result.userVerified, session: made.sessionId, ip: meta.ip } });
+        return made;
+      });
       return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt };
     },
     /** Removes a user's second factors (admin reset for a lost phone, or the user themself when not required). */
