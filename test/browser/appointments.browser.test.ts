@@ -5,28 +5,26 @@
  * screen, screenshots in artifacts/appointments-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../support/app.ts';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { expectAccessible, hasChromium, launch, signedIn } from './tele-support.ts';
+import { aliceAndNurse, ARTIFACTS, PHONE, startBrowserClinic, type BrowserClinic } from '../support/browser.ts';
+import { expectAccessible, hasChromium, VISIT_ARGS } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (appointments browser test)');
-const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
-const PASSWORD = 'correct horse battery';
 
 interface Apt { id: string; status: string; start: number; mode: string }
 
 describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the nurse and by the patient', () => {
+  let c: BrowserClinic | undefined;
   let app: TestApp;
-  let browser: Browser;
   let patientId: string;
   let nurseToken: string;
   let doc: Page;
   let pat: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
   const appointments = async () => (await app.api<Apt[]>(nurseToken, 'GET', `/api/v1/appointments?patient=${patientId}`)).body;
   /** A local date-time a few days ahead, as a datetime-local input takes it, and the instant the browser reads from it. */
   const ahead = async (days: number, hh: number, mm: number) => {
@@ -40,23 +38,13 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
   };
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
-    const s = app.services;
-    patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    const nurse = await s.auth.createUser({ email: 'nurse@appts.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
-    await s.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
-    await s.auth.createUser({ email: 'alice@appts.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
-    nurseToken = (await s.auth.createToken('nurse@appts.test', 'test', 'system')).token;
-    browser = await launch();
-    doc = (await signedIn(browser, app.httpUrl, 'nurse@appts.test', PASSWORD)).page;
-    pat = (await signedIn(browser, app.httpUrl, 'alice@appts.test', PASSWORD, { width: 412, height: 915 })).page;
-    for (const p of [doc, pat]) p.on('pageerror', (e) => pageErrors.push(`${e.message}\n${e.stack}`));
+    c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
+    ({ app, pageErrors } = c);
+    ({ patientId, nurseToken } = await aliceAndNurse(c, 'appts.test'));
+    doc = await c.signIn('nurse@appts.test');
+    pat = await c.signIn('alice@appts.test', PHONE);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => c?.stop());
 
   it('the nurse books a phone visit on the patient page and moves it; the patient sees the new time', async () => {
     await doc.goto(`/#/patients/${patientId}`);

@@ -7,28 +7,25 @@
  * axe-core on each screen. Screenshots in artifacts/controls-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { bootApp, type TestApp } from '../support/app.ts';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { expectAccessible, expectDecoding, framesDecoded, hasChromium, launch, signedIn } from './tele-support.ts';
+import { aliceAndNurse, ARTIFACTS, PHONE, startBrowserClinic, type BrowserClinic } from '../support/browser.ts';
+import { expectAccessible, expectDecoding, framesDecoded, hasChromium, VISIT_ARGS } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (visit controls browser test)');
-const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
-const PASSWORD = 'correct horse battery';
 
 describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a visit', () => {
+  let c: BrowserClinic | undefined;
   let app: TestApp;
-  let browser: Browser;
   let patientId: string;
   let nurseToken: string;
-  let practitionerId: string;
   let doc: Page;
   let pat: Page;
   let visitId: string;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
   const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `controls-${name}.png`) });
   /** What the page's getStats() loop last saw of the one remote tile: frames decoded, and the size of the picture. */
   const remote = (page: Page) =>
@@ -38,15 +35,10 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
     });
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } });
+    c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
+    ({ app, pageErrors } = c);
     const s = app.services;
-    patientId = (await s.patientService.create({ name: 'Alice Ames', birthDate: '1941-03-02' }, 'system')).id;
-    const nurse = await s.auth.createUser({ email: 'nurse@controls.test', role: 'clinician', displayName: 'Nurse Nora', password: PASSWORD }, 'system');
-    practitionerId = nurse.practitionerId!;
-    await s.patientService.assignClinician(patientId, practitionerId, 'system');
-    await s.auth.createUser({ email: 'alice@controls.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId }, 'system');
-    nurseToken = (await s.auth.createToken('nurse@controls.test', 'test', 'system')).token;
+    ({ patientId, nurseToken } = await aliceAndNurse(c, 'controls.test'));
     // Vitals and a few seconds of ECG, so the side panel has something real to show.
     const oxi = await s.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system');
     expect((await app.api(oxi.secret, 'POST', `/api/v1/devices/${oxi.id}/telemetry`, { hr: 88, spo2: 94 })).status).toBe(202);
@@ -57,15 +49,10 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
       const samples = Array.from({ length: fs }, (_, i) => Math.round(1000 * Math.exp(-(((i % 200) - 20) ** 2) / 20)));
       expect((await app.api(ecg.secret, 'POST', `/api/v1/devices/${ecg.id}/ecg`, { ts: now + sec * 1000, seq: sec, fs, lead: 'II', unit: 'uV', samples })).status).toBe(202);
     }
-    browser = await launch();
-    doc = (await signedIn(browser, app.httpUrl, 'nurse@controls.test', PASSWORD)).page;
-    pat = (await signedIn(browser, app.httpUrl, 'alice@controls.test', PASSWORD, { width: 412, height: 915 })).page;
-    for (const p of [doc, pat]) p.on('pageerror', (e) => pageErrors.push(`${e.message}\n${e.stack}`));
+    doc = await c.signIn('nurse@controls.test');
+    pat = await c.signIn('alice@controls.test', PHONE);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => c?.stop());
 
   it('"Call now" on the patient page opens a visit at once and puts a Join button in the patient’s portal', async () => {
     await doc.goto(`/#/patients/${patientId}`);
