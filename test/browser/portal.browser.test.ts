@@ -19,6 +19,7 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
   let c: BrowserClinic | undefined;
   let nurseToken: string;
+  let patientId: string;
   let pat: Page;
   let doc: Page;
   let pageErrors: string[];
@@ -26,7 +27,7 @@ describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
   beforeAll(async () => {
     c = await startBrowserClinic({ chromiumArgs: VISIT_ARGS });
     pageErrors = c.pageErrors;
-    ({ nurseToken } = await aliceAndNurse(c, 'portal.test'));
+    ({ nurseToken, patientId } = await aliceAndNurse(c, 'portal.test'));
     pat = await c.signIn('alice@portal.test', PHONE);
     doc = await c.signIn('nurse@portal.test');
   });
@@ -90,6 +91,29 @@ describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
     await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-5-join.png'), fullPage: true });
     await join.click();
     await pat.getByRole('button', { name: 'Join', exact: true }).waitFor({ timeout: 15_000 });
+  });
+
+  it('shows the patient their readings with this week’s range in plain words, and their devices, in large type', async () => {
+    const app = c!.app;
+    const oxi = await app.services.deviceService.provision({ patientId, type: 'pulse-oximeter', name: 'Finger clip' } as never, 'system');
+    const DAY = 86_400_000;
+    const week = [[6, 62, 95], [5, 70, 96], [3, 88, 94], [1, 75, 97], [0, 71, 96]] as const;
+    for (const [daysAgo, hr, spo2] of week) {
+      const r = await app.api(oxi.secret, 'POST', `/api/v1/devices/${oxi.id}/telemetry`, { ts: Date.now() - daysAgo * DAY - 60_000, hr, spo2 });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+    }
+    await pat.goto('/');
+    const hr = pat.locator('li.self-tile').filter({ hasText: 'Heart rate' });
+    await hr.getByText('This week: between 62 and 88').waitFor({ timeout: 20_000 });
+    expect(await hr.locator('.self-value').innerText()).toMatch(/^71/);
+    await pat.locator('li.self-tile').filter({ hasText: 'Oxygen level' }).getByText('This week: between 94 and 97').waitFor();
+    await pat.getByRole('heading', { name: 'Your devices' }).waitFor();
+    expect(await pat.locator('.self-devices').innerText()).toMatch(/oximeter|Finger clip/i);
+    // Large type for an 80-year-old: body text at least 17 px, the numbers far larger.
+    expect(await hr.locator('.self-trend').evaluate((e) => parseFloat(getComputedStyle(e).fontSize))).toBeGreaterThanOrEqual(17);
+    expect(await hr.locator('.self-value').evaluate((e) => parseFloat(getComputedStyle(e).fontSize))).toBeGreaterThanOrEqual(32);
+    await expectAccessible(pat, 'portal home with readings');
+    await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-6-readings.png'), fullPage: true });
   });
 
   it('raised no error in either page', () => {

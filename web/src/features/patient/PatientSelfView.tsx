@@ -5,11 +5,12 @@ import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { latestTs, vitalText } from '../../components/VitalTile.tsx';
 import { useSession } from '../auth/session.ts';
 import { DeviceList } from './DeviceList.tsx';
+import { SelfTrend } from './SelfTrend.tsx';
 import { usePatient } from './usePatient.ts';
 import { VITALS } from '../../lib/vitals.ts';
 
 /** The patient's own page: large type, plain words, nothing to configure. */
-export function PatientSelfView({ patientId, children }: { patientId: string; /** Portal sections shown above the readings. */ children?: ReactNode }) {
+export function PatientSelfView({ patientId, children, after }: { patientId: string; /** Portal sections shown above the readings. */ children?: ReactNode; /** [tele] and below the devices. */ after?: ReactNode }) {
   const patient = usePatient(patientId);
   const { me } = useSession();
   const p = patient.data;
@@ -35,12 +36,14 @@ export function PatientSelfView({ patientId, children }: { patientId: string; /*
               <span className="self-label">{v.plain}</span>
               <span className="self-value">{vitalText(v, values)} <small>{v.plainUnit}</small></span>
               <span className="self-when">Measured <TimeAgo ts={ts} plain /></span>
+              <SelfTrend patientId={p.id} vital={v} />{/* [tele] the portal's "my trends" */}
             </li>
           );
         })}
       </ul>
       <h2 className="self-h2">Your devices</h2>
       <div className="card self-devices"><DeviceList devices={p.devices} plain /></div>
+      {after}
       <p className="self-note">
         If you feel unwell, don’t wait for your care team to call: phone your clinic, or call emergency services if it is urgent.
       </p>
