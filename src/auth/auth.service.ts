@@ -197,12 +197,15 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const name = input.name?.trim() || 'Passkey';
       let passkey;
       try {
-        passkey = await deps.passkeys.register(p.userId, input.flowId, input.response, name);
+        // [audit] the stored passkey and its entry commit together ((d)(2)).
+        passkey = await deps.passkeys.register(p.userId, input.flowId, input.response, name, (tx, pk) =>
+          deps.audit.recordIn(tx, { actor: p, action: 'auth.passkey.add', entityType: 'User', entityId: p.userId, details: { passkey: pk.id.slice(0, 24), name, ip: meta.ip } }),
+        );
       } catch (err) {
-        await deps.audit.record({ actor: p, action: 'auth.passkey.add', outcome: 'failure', entityType: 'User', entityId: p.userId, details: { reason: (err as Error).message.slice(0, 200), ip: meta.ip } });
+        // (when the audit itself is what failed, this entry cannot be written either: the original error stands)
+        await deps.audit.record({ actor: p, action: 'auth.passkey.add', outcome: 'failure', entityType: 'User', entityId: p.userId, details: { reason: (err as Error).message.slice(0, 200), ip: meta.ip } }).catch(() => undefined);
         throw err;
       }
-      await deps.audit.record({ actor: p, action: 'auth.passkey.add', entityType: 'User', entityId: p.userId, details: { passkey: passkey.id.slice(0, 24), name, ip: meta.ip } });
       const recoveryCodes = hadFactor ? null : await deps.mfa.newRecoveryCodes(p.userId);
       let session: { token: string; expiresAt: number } | null = null;
       if (sessionToken && p.credential?.stage === 'enrol') {

@@ -132,7 +132,8 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
     },
 
     /** Checks a registration answer and stores the passkey; throws 400 naming the problem. */
-    async register(userId: string, flowId: string, response: RegistrationResponseJSON, name: string): Promise<PasskeyInfo> {
+    /** `alsoInTx` runs in the transaction that stores the passkey (its audit entry, [audit] (d)(2)). */
+    async register(userId: string, flowId: string, response: RegistrationResponseJSON, name: string, alsoInTx?: (tx: Queryable, passkey: PasskeyInfo) => Promise<void>): Promise<PasskeyInfo> {
       const c = await takeChallenge(flowId, 'register');
       if (!c || c.userId !== userId) throw new AppError('VALIDATION', 'this passkey set-up has expired or was already used; start again');
       let verified;
@@ -145,12 +146,16 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
       const { credential, credentialDeviceType, credentialBackedUp } = verified.registrationInfo;
       const [taken] = await db.query('SELECT 1 FROM webauthn_credentials WHERE id = $1', [credential.id]);
       if (taken) throw new AppError('CONFLICT', 'this passkey is already registered');
-      await db.query(
-        'INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, device_type, backed_up) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        [credential.id, userId, b64url(credential.publicKey), credential.counter, JSON.stringify(credential.transports ?? response.response.transports ?? []), name, credentialDeviceType, credentialBackedUp],
-      );
-      const [row] = await db.query<CredentialRow>('SELECT * FROM webauthn_credentials WHERE id = $1', [credential.id]);
-      return publicPasskey(row!);
+      return db.transaction(async (tx) => {
+        await tx.query(
+          'INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, device_type, backed_up) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+          [credential.id, userId, b64url(credential.publicKey), credential.counter, JSON.stringify(credential.transports ?? response.response.transports ?? []), name, credentialDeviceType, credentialBackedUp],
+        );
+        const [row] = await tx.query<CredentialRow>('SELECT * FROM webauthn_credentials WHERE id = $1', [credential.id]);
+        const passkey = publicPasskey(row!);
+        await alsoInTx?.(tx, passkey);
+        return passkey;
+      });
     },
 
     /**
