@@ -12,6 +12,7 @@ import { skipNote } from '../support/services.ts';
 import { startSmtp } from '../alerts.support.ts';
 import { expectEventually } from '../support/clinic.ts';
 import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium } from '../support/browser.ts';
+import { expectAccessible } from './tele-support.ts';
 
 const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the caregiver invitation browser test');
@@ -48,6 +49,7 @@ describe.skipIf(!ready)('caregiver invitation in Chromium', () => {
     await patient.getByRole('button', { name: 'Give access' }).click();
     await patient.getByText(/We emailed an invitation to grandson@family.example/).waitFor({ timeout: 20_000 });
     await patient.getByRole('button', { name: 'Withdraw invitation' }).waitFor();
+    await expectAccessible(patient, 'portal with a pending invitation');
     await patient.screenshot({ path: path.join(ARTIFACTS, 'caregiver-invite-sent.png'), fullPage: true });
 
     const link = await expectEventually(() => {
@@ -62,6 +64,7 @@ describe.skipIf(!ready)('caregiver invitation in Chromium', () => {
     await family.getByLabel(/choose a password/i).fill('harbour violet kettle nine');
     await family.getByLabel(/password again/i).fill('harbour violet kettle nine');
     await family.screenshot({ path: path.join(ARTIFACTS, 'caregiver-invite-accept.png') });
+    await expectAccessible(family, 'caregiver invitation page');
     await family.getByRole('button', { name: /create my account and accept/i }).click();
     await family.getByRole('heading', { name: /invitation accepted/i }).waitFor({ timeout: 20_000 });
     expect(family.url()).not.toContain('/invite/');

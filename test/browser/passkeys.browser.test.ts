@@ -13,6 +13,7 @@ import type { Browser, CDPSession, Page } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
 import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium, PASSWORD } from '../support/browser.ts';
+import { expectAccessible } from './tele-support.ts';
 
 const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the passkey browser test');
@@ -120,6 +121,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await signInWithPassword(a);
     await page.getByRole('heading', { name: /two-step sign-in/i }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'passkey-second-step.png') });
+    await expectAccessible(page, 'second step with a passkey');
     await page.getByRole('button', { name: /use a passkey/i }).click();
     await onPanel();
     expect(Number((await passkeysOf(a))[0].counter)).toBeGreaterThan(before);
@@ -148,6 +150,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await page.getByRole('button', { name: /add a passkey/i }).click();
     await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 20_000 }).toBe(2);
     await page.screenshot({ path: path.join(ARTIFACTS, 'account-security.png'), fullPage: true });
+    await expectAccessible(page, 'account security page');
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: /remove passkey security key/i }).click();
     await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 10_000 }).toBe(1);

@@ -11,6 +11,7 @@ import { skipNote } from '../support/services.ts';
 import { startSmtp } from '../alerts.support.ts';
 import { expectEventually } from '../support/clinic.ts';
 import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium } from '../support/browser.ts';
+import { expectAccessible } from './tele-support.ts';
 
 const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the password reset browser test');
@@ -46,6 +47,7 @@ describe.skipIf(!ready)('password reset in Chromium', () => {
     await page.getByRole('button', { name: /send the link/i }).click();
     await page.getByText(/a link to choose a new password is on its way/i).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'password-forgot.png') });
+    await expectAccessible(page, 'forgotten password page');
     const link = await expectEventually(() => {
       const m = smtp.mails.find((x) => x.to.includes(email));
       expect(m).toBeDefined();
@@ -54,6 +56,7 @@ describe.skipIf(!ready)('password reset in Chromium', () => {
     expect(link.startsWith(app.httpUrl)).toBe(true);
     await page.goto(link);
     await page.getByRole('heading', { name: /choose a new password/i }).waitFor({ timeout: 20_000 });
+    await expectAccessible(page, 'reset password page');
     await page.getByLabel(/^new password$/i).fill('password12345');
     await page.getByLabel(/new password again/i).fill('password12345');
     await page.getByRole('button', { name: /set the new password/i }).click();
