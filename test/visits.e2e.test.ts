@@ -155,6 +155,13 @@ describe('video visit signalling', () => {
     doc.send({ type: 'admit', id: guest.id });
     const admitted = await guest.next('admitted');
     expect((admitted.peers as unknown[]).length).toBe(2);
+    // An unused link whose time has run out (VIGIL_VISIT_INVITE_TTL_S, 2 h by default) opens nothing either:
+    // its stored expiry is moved into the past, as two hours passing would.
+    const late = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Late guest' });
+    await app.services.db.query(`UPDATE visit_invites SET expires_at = now() - interval '1 second' WHERE display_name = 'Late guest'`);
+    const expired = await app.api<{ error: { message: string } }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token: late.body.url.split('/').pop()!, name: 'Late guest' });
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.message).toMatch(/expired/);
     // a pass for this visit does not open another one
     const other = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
     const wrong = ws(`/api/v1/visits/${other.body.id}/signal?pass=${pass.body.pass}`);
