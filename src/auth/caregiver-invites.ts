@@ -153,9 +153,14 @@ export function createCaregiverInvites(deps: { db: Db; audit: AuditService; acce
         if (problem) throw new AppError('VALIDATION', `body.password: ${problem}`);
         userId = '';
       }
-      // Spend the link (compare-and-set: two tabs racing cannot both accept).
-      const spent = await deps.db.query('UPDATE caregiver_invites SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING id', [r.id, new Date(deps.clock.now()).toISOString()]);
-      if (!spent.length) throw await fail('raced', invalid());
+      // Spend the link (compare-and-set: two tabs racing cannot both accept) and record it in one transaction
+      // ((d)(2)); the account and the consent it leads to are then written each with its own entry.
+      const spent = await deps.db.transaction(async (tx) => {
+        const rows = await tx.query('UPDATE caregiver_invites SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING id', [r.id, new Date(deps.clock.now()).toISOString()]);
+        if (rows.length) await deps.audit.recordIn(tx, { actor: signedIn ?? 'system', action: 'caregiver.invite.accept', entityType: 'CaregiverInvite', entityId: r.id, patientId: r.patient_id, details: { email: r.email, createsAccount: !userId, ip: meta.ip } });
+        return rows.length > 0;
+      });
+      if (!spent) throw await fail('raced', invalid());
       if (!userId) {
         const u = await deps.auth.createUser({ email: r.email, role: 'caregiver', displayName: input.displayName!.trim(), password: input.password }, 'system');
         userId = u.id;
@@ -167,7 +172,6 @@ export function createCaregiverInvites(deps: { db: Db; audit: AuditService; acce
         if (err instanceof AppError && err.code === 'CONFLICT') return null;
         throw err;
       });
-      await deps.audit.record({ actor: signedIn ?? (await deps.auth.userById(userId))!, action: 'caregiver.invite.accept', entityType: 'CaregiverInvite', entityId: r.id, patientId: r.patient_id, details: { accountCreated: created, consent: consent?.id ?? null, ip: meta.ip } });
       return { email: r.email, accountCreated: created, consentId: consent?.id ?? null };
     },
   };
