@@ -158,6 +158,20 @@ describe.skipIf(!hasPg)('PostgreSQL: the application role cannot alter audit row
       expect(Number(entry.n)).toBe(1);
       expect((await app.services.audit.verify()).bad).toEqual([]);
     }, 180_000);
+
+    it('`vigil audit protect` names an unknown app role instead of failing deep in SQL', async () => {
+      const prev = process.env.DATABASE_URL;
+      const dba = new URL(PG_ADMIN_URL);
+      dba.pathname = '/' + role;
+      process.env.DATABASE_URL = dba.toString();
+      try {
+        const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough() };
+        await expect(protectCommand.run({ positionals: [], flags: { 'app-role': 'no_such_role_here' }, json: false }, io)).rejects.toThrow(/--app-role no_such_role_here: no such role/);
+      } finally {
+        if (prev === undefined) delete process.env.DATABASE_URL;
+        else process.env.DATABASE_URL = prev;
+      }
+    });
   });
 
   describe('an application role allowed to create roles protects the table itself at start-up', () => {

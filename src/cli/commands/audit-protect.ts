@@ -23,6 +23,8 @@ Exit 1 when ROLE could still alter the audit trail afterwards (e.g. it is a supe
     const db = await openPostgres(config.databaseUrl);
     try {
       await migrate(db);
+      if (!(await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [appRole])).length)
+        throw new CliError(`--app-role ${appRole}: no such role in this PostgreSQL server (the role Vigil connects as)`);
       await db.transaction((tx) => protectAuditTable(tx, appRole));
       const status = await auditRoleStatus(db, appRole);
       print(
