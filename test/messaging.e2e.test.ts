@@ -246,6 +246,16 @@ describe('secure messaging', () => {
       expect(counted.body.total).toBeGreaterThanOrEqual(6);
       const none = await app.api<{ total: number }>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&sent=lt2020-01-01`);
       expect(none.body.total).toBe(0);
+      // category: the call-now notice posted earlier is a notification; the patient's messages are messages.
+      type Found = { total: number; entry: Array<{ resource: { category: Array<{ coding: Array<{ code: string }> }>; payload: Array<{ contentString?: string }> } }> };
+      const notices = await app.api<Found>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&category=notification`);
+      const plain = await app.api<Found>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&category=message`);
+      expect(notices.body.total).toBeGreaterThanOrEqual(1);
+      expect(notices.body.entry.every((e) => e.resource.category[0].coding[0].code === 'notification')).toBe(true);
+      expect(notices.body.entry.some((e) => e.resource.payload.some((x) => x.contentString?.includes('calling you for a video visit')))).toBe(true);
+      expect(plain.body.entry.every((e) => e.resource.category[0].coding[0].code === 'message')).toBe(true);
+      expect(plain.body.total + notices.body.total).toBeLessThanOrEqual(counted.body.total);
+      expect((await app.api<Found>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&category=visit-summary`)).body.total).toBe(0);
       const meta = await app.api<{ rest: Array<{ resource: Array<{ type: string }> }> }>(nurse.token, 'GET', '/fhir/R4/metadata');
       expect(meta.body.rest[0].resource.map((r) => r.type)).toContain('Communication');
     });
