@@ -18,6 +18,10 @@ export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: De
     type: 'Device',
     summaryElements: SUMMARY_ELEMENTS.Device,
     interactions: ['read', 'vread', 'search-type', 'history-instance'],
+    notSupported: {
+      create: 'a device is provisioned with its secret (shown once) through POST /api/v1/devices or `vigil device add`',
+      update: 'a device is changed through the devices API (/api/v1/devices), where its secret and assignment are managed',
+    },
     search: {
       params: [
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },

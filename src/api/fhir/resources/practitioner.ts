@@ -31,6 +31,10 @@ export function practitionerProvider(deps: { db: Db; access: AccessPolicy; patie
     type: 'Practitioner',
     summaryElements: SUMMARY_ELEMENTS.Practitioner,
     interactions: ['read', 'vread', 'search-type', 'history-instance'],
+    notSupported: {
+      create: 'a practitioner comes with a clinician account: `vigil user add --role clinician` or the admin screen',
+      update: 'a practitioner is changed with their account (admin screen)',
+    },
     search: {
       params: [
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
