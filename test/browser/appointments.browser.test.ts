@@ -97,6 +97,42 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await expectAccessible(pat, 'portal after cancelling');
   });
 
+  it('the nurse opens times on their schedule; a booking shows there as booked', async () => {
+    await doc.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Schedule' }).click();
+    await doc.getByRole('heading', { name: 'My open times' }).waitFor({ timeout: 20_000 });
+    const day = (await ahead(4, 14, 0)).value.slice(0, 10);
+    await doc.getByLabel('Day').fill(day);
+    await doc.getByLabel('From').fill('14:00');
+    await doc.getByLabel('To').fill('15:00');
+    await doc.getByLabel('Each visit').selectOption({ label: '30 minutes' });
+    await doc.getByRole('button', { name: 'Add open times' }).click();
+    await doc.getByRole('status').getByText(/^Added .*14:00–15:00, in 30-minute visits\.$/).waitFor({ timeout: 10_000 });
+    const dayName = await doc.evaluate((d) => new Date(`${d}T14:00`).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' }), day);
+    const section = doc.getByRole('region', { name: dayName });
+    await expect.poll(() => section.locator('li.schedule-slot.is-free').count(), { timeout: 10_000 }).toBe(2);
+    // The patient books the first of them (through the API the portal uses); the schedule shows it booked.
+    const patientToken = (await app.tokenFor('patient', { patientId })).token;
+    const slotStart = await doc.evaluate((d) => new Date(`${d}T14:00`).getTime(), day);
+    const offered = (await app.api<Array<{ id: string; start: number }>>(patientToken, 'GET', '/api/v1/slots')).body;
+    const slot = offered.find((x) => x.start === slotStart);
+    expect(slot, JSON.stringify(offered)).toBeDefined();
+    expect((await app.api(patientToken, 'POST', '/api/v1/appointments/book', { slotId: slot!.id })).status).toBe(201);
+    await doc.reload();
+    await expect.poll(() => section.locator('li.schedule-slot.is-busy').count(), { timeout: 15_000 }).toBe(1);
+    expect(await section.locator('li.schedule-slot.is-busy').innerText()).toMatch(/Booked/);
+    await expectAccessible(doc, 'my open times');
+    await doc.screenshot({ path: path.join(ARTIFACTS, 'appointments-4-schedule.png'), fullPage: true });
+    // Bad input is refused with the server's words and adds nothing.
+    await doc.getByLabel('From').fill('15:00');
+    await doc.getByLabel('To').fill('14:00');
+    await doc.getByRole('button', { name: 'Add open times' }).click();
+    await doc.getByRole('alert').getByText(/start before end/).waitFor({ timeout: 10_000 });
+    // Back to the patient page for the last test (and cancel the booking made here).
+    const booked = (await appointments()).find((a) => a.start === slotStart)!;
+    expect((await app.api(nurseToken, 'POST', `/api/v1/appointments/${booked.id}/cancel`, {})).status).toBe(200);
+    await doc.goto(`/#/patients/${patientId}`);
+  });
+
   it('the nurse cancels the other one by keyboard, after a question whose safe answer has the focus', async () => {
     await doc.reload();
     const section = doc.locator('section', { has: doc.getByRole('heading', { name: 'Appointments', exact: true }) });

@@ -24,6 +24,7 @@ import { VisitPage } from '../features/visits/VisitPage.tsx'; // [tele]
 import { GuestVisitPage } from '../features/visits/GuestVisitPage.tsx'; // [tele]
 import { PortalHome } from '../features/portal/PortalHome.tsx'; // [tele]
 import { TasksPage } from '../features/tasks/TasksPage.tsx'; // [tele]
+import { SchedulePage } from '../features/visits/SchedulePage.tsx'; // [tele]
 
 type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; error: Error };
 
@@ -97,6 +98,7 @@ function Shell() {
   else if (me.role === 'patient') {
     page = me.patientId ? <PortalHome patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;
   } else if (route.name === 'tasks') page = me.role === 'clinician' || me.role === 'admin' ? <TasksPage key={route.patientId ?? ''} patientId={route.patientId} /> : <NotFound />; // [tele]
+  else if (route.name === 'schedule') page = me.role === 'clinician' || me.role === 'admin' ? <SchedulePage /> : <NotFound />; // [tele]
   else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
   else if (route.name === 'devices') page = <DevicesPage />;
   else if (route.name === 'admin') page = me.role === 'admin' ? <AdminPage /> : <NotFound />;

@@ -18,6 +18,7 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
     { route: { name: 'panel' }, label: 'Home', show: me.role === 'patient' }, // [tele]
     { route: { name: 'messages' }, label: 'Messages', show: true }, // [tele]
     { route: { name: 'tasks' }, label: 'Tasks', show: me.role !== 'patient' && me.role !== 'caregiver' }, // [tele]
+    { route: { name: 'schedule' }, label: 'Schedule', show: me.role === 'clinician' }, // [tele]
     { route: { name: 'devices' }, label: 'Devices', show: staff },
     { route: { name: 'admin' }, label: 'Admin', show: me.role === 'admin' },
   ];

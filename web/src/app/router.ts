@@ -10,6 +10,7 @@ export type Route =
   | { name: 'alert-rules' } // [alerts]
   | { name: 'messages'; threadId?: string; patientId?: string; messageId?: string } // [tele]
   | { name: 'tasks'; patientId?: string } // [tele]
+  | { name: 'schedule' } // [tele]
   | { name: 'visit'; id: string } // [tele]
   | { name: 'guest-visit'; id: string; token: string } // [tele]
   | { name: 'account' } // [sec]
@@ -40,6 +41,7 @@ export function parseRoute(hash: string): Route {
     const [, patientId, threadId, messageId] = messages.map((m) => (m ? decodeURIComponent(m) : undefined));
     return { name: 'messages', patientId, threadId, ...(messageId ? { messageId } : {}) };
   }
+  if (path === '/schedule') return { name: 'schedule' }; // [tele]
   const tasks = /^(?:\/patients\/([^/?#]+))?\/tasks\/?$/.exec(path);
   if (tasks) return { name: 'tasks', patientId: tasks[1] ? decodeURIComponent(tasks[1]) : undefined };
   const visit = /^\/visits\/([^/?#]+)\/?$/.exec(path);
@@ -68,6 +70,7 @@ export function href(route: Route): string {
     case 'alerts': return '#/alerts'; // [alerts]
     case 'alert-rules': return '#/alerts/rules'; // [alerts]
     case 'messages': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/messages${route.threadId ? `/${encodeURIComponent(route.threadId)}${route.messageId ? `/${encodeURIComponent(route.messageId)}` : ''}` : ''}`; // [tele]
+    case 'schedule': return '#/schedule'; // [tele]
     case 'tasks': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/tasks`; // [tele]
     case 'visit': return `#/visits/${encodeURIComponent(route.id)}`; // [tele]
     case 'guest-visit': return `#/join/${encodeURIComponent(route.id)}/${route.token}`; // [tele]

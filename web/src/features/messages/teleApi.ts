@@ -39,6 +39,7 @@ export const tele = {
   appointments: (q: { patient?: string; from?: string } = {}, signal?: AbortSignal) =>
     request<Appointment[]>('GET', `/appointments?${new URLSearchParams(Object.entries(q).filter(([, v]) => v) as [string, string][]).toString()}`, undefined, signal),
   slots: (signal?: AbortSignal) => request<Slot[]>('GET', '/slots', undefined, signal),
+  addAvailability: (body: { start: string; end: string; slotMinutes: number }) => request<{ id: string }>('POST', '/availability', body),
   book: (slotId: string) => request<Appointment>('POST', '/appointments/book', { slotId }),
   cancel: (id: string) => request<Appointment>('POST', `/appointments/${enc(id)}/cancel`, {}),
   schedule: (body: { patientId: string; start: string; mode: 'video' | 'audio' }) => request<Appointment>('POST', '/appointments', body),
