@@ -12,6 +12,8 @@ import { createTestDatabase, postgresAvailable, skipNote } from './support/servi
 import { AppError } from '../src/platform/errors.ts';
 import type { Principal } from '../src/domain/types.ts';
 import { generate } from 'otplib';
+import { VisitClient } from './support/visit-client.ts';
+import { expectEventually } from './support/clinic.ts';
 
 let app: TestApp;
 let admin: string;
@@ -338,6 +340,79 @@ for (const engine of ['pglite', 'postgres'] as const) {
         const result = await app.services.audit.verify();
         expect(result.bad).toEqual([]);
         expect(result.checked).toBeGreaterThan(cases.length);
+      });
+    });
+
+    describe('(d)(2) visit join and leave commit with their entries', () => {
+      const refuse = (action: string) => app.services.db.query('INSERT INTO test_refuse_audit (action) VALUES ($1)', [action]);
+      const allow = (action: string) => app.services.db.query('DELETE FROM test_refuse_audit WHERE action = $1', [action]);
+      const clients: VisitClient[] = [];
+      afterAll(() => clients.forEach((c) => c.ws.close()));
+      it('a join or leave whose entry cannot be written changes nothing and the room stays as it was; then both are written', async () => {
+        const apt = (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId, start: new Date().toISOString() })).body.id;
+        const invite = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Interpreter' });
+        const pass = (await app.api<{ pass: string }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token: invite.body.url.split('/').pop()!, name: 'Guest' })).body.pass;
+        const ws = (q: string) => {
+          const c = new VisitClient(`${app.httpUrl.replace('http', 'ws')}/api/v1/visits/${apt}/signal?${q}`);
+          clients.push(c);
+          return c;
+        };
+        const doc = ws(`token=${nurse.token}`);
+        const guest = ws(`pass=${pass}`);
+        await doc.next('hello');
+        await guest.next('hello');
+        const encounters = () => count('SELECT count(*) AS n FROM encounters WHERE appointment_id = $1', [apt]);
+        const participants = (open: boolean) => count(`SELECT count(*) AS n FROM encounter_participants p JOIN encounters e ON e.id = p.encounter_id WHERE e.appointment_id = $1 AND p.left_at IS ${open ? '' : 'NOT '}NULL`, [apt]);
+        const entries = (action: string) => count('SELECT count(*) AS n FROM audit_log WHERE action = $1 AND entity_id = $2', [action, apt]);
+        const errors = (c: VisitClient) => c.seen.filter((m) => m.type === 'error' && /did not work/.test(m.message as string)).length;
+
+        doc.send({ type: 'join' });
+        await doc.next('admitted');
+        expect(await entries('visit.join')).toBe(1);
+        guest.send({ type: 'join' });
+        await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+
+        // Admitting the guest starts the Encounter: refused with its visit.join entry, nothing of it is written.
+        await refuse('visit.join');
+        try {
+          doc.send({ type: 'admit', id: guest.id });
+          await expectEventually(() => expect(errors(doc)).toBe(1), 15_000);
+        } finally {
+          await allow('visit.join');
+        }
+        expect(await encounters()).toBe(0);
+        expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'visit.start' AND patient_id = $1`, [patientId])).toBe(0);
+        expect(await entries('visit.join')).toBe(1);
+        expect(guest.seen.some((m) => m.type === 'admitted')).toBe(false);
+
+        doc.send({ type: 'admit', id: guest.id });
+        await guest.next('admitted');
+        expect(await encounters()).toBe(1);
+        expect(await participants(true)).toBe(2);
+        expect(await entries('visit.join')).toBe(2);
+
+        // The guest leaves: refused, the participant row stays open and the guest stays in the room.
+        await refuse('visit.leave');
+        try {
+          guest.send({ type: 'leave' });
+          await expectEventually(() => expect(errors(guest)).toBe(1), 15_000);
+        } finally {
+          await allow('visit.leave');
+        }
+        expect(await participants(false)).toBe(0);
+        expect(await entries('visit.leave')).toBe(0);
+        expect(doc.seen.some((m) => m.type === 'peer-left')).toBe(false);
+
+        guest.send({ type: 'leave' });
+        await doc.next('peer-left');
+        expect(await participants(false)).toBe(1);
+        expect(await entries('visit.leave')).toBe(1);
+        // The last one out ends the Encounter with visit.leave and visit.end in one transaction.
+        doc.send({ type: 'leave' });
+        await expectEventually(async () => expect(await entries('visit.leave')).toBe(2), 15_000);
+        expect(await count(`SELECT count(*) AS n FROM encounters WHERE appointment_id = $1 AND status = 'finished'`, [apt])).toBe(1);
+        expect(await participants(true)).toBe(0);
+        expect([...doc.offContract, ...guest.offContract]).toEqual([]);
       });
     });
 

@@ -80,54 +80,67 @@ export function createVisitRooms(deps: {
     for (const p of inRoom(r)) if (p.id !== except) p.socket.send(message);
   }
 
-  /** Starts the Encounter once staff and the patient or a guest are in the room together; records each admission. */
-  async function record(r: Room, p: Peer) {
-    const people = inRoom(r);
-    if (!r.encounterId && people.some((x) => x.kind === 'staff') && people.some((x) => x.kind !== 'staff')) {
-      // The Encounter, the appointment's status and the audit entry commit together ((d)(2)).
-      r.encounterId = await deps.audit.change(async (tx, log) => {
-        const encounterId = await deps.appointments.startEncounter({ id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: deps.clock.now() }, tx);
-        if (r.appointment.status === 'booked') await deps.appointments.setStatus(r.appointment.id, 'arrived', null, tx);
-        log({ actor: auditActor(p), action: 'visit.start', entityType: 'Encounter', entityId: encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
-        return encounterId;
-      });
-      for (const x of people) if (!x.participantRow) x.participantRow = await deps.appointments.participantJoined({ encounterId: r.encounterId, kind: x.kind, ref: x.ref, display: x.name, at: x.since });
-      return;
-    }
-    if (r.encounterId && !p.participantRow) p.participantRow = await deps.appointments.participantJoined({ encounterId: r.encounterId, kind: p.kind, ref: p.ref, display: p.name, at: deps.clock.now() });
-  }
-
+  /**
+   * Admits a peer: its participant row (and, once staff and the patient or a guest are together, the Encounter,
+   * the appointment's status and the others' rows) commit in one transaction with `visit.join` (and `visit.start`)
+   * ((d)(2)). The room changes only after the commit: if the audit cannot be written the peer stays where it was.
+   */
   async function enter(r: Room, p: Peer) {
     const others = inRoom(r);
+    const now = deps.clock.now();
+    const people = [...others, p];
+    const startNow = !r.encounterId && people.some((x) => x.kind === 'staff') && people.some((x) => x.kind !== 'staff');
+    const done = await deps.audit.change(async (tx, log) => {
+      let encounterId = r.encounterId;
+      if (startNow) {
+        encounterId = await deps.appointments.startEncounter({ id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: now }, tx);
+        if (r.appointment.status === 'booked') await deps.appointments.setStatus(r.appointment.id, 'arrived', null, tx);
+        log({ actor: auditActor(p), action: 'visit.start', entityType: 'Encounter', entityId: encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+      }
+      const rows: Array<[Peer, string]> = [];
+      if (encounterId) {
+        for (const x of startNow ? people : [p]) {
+          if (!x.participantRow) rows.push([x, await deps.appointments.participantJoined({ encounterId, kind: x.kind, ref: x.ref, display: x.name, at: x === p ? now : x.since }, tx)]);
+        }
+      }
+      log({ actor: auditActor(p), action: 'visit.join', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind, name: p.name } });
+      return { encounterId, rows };
+    });
+    r.encounterId = done.encounterId;
+    for (const [x, row] of done.rows) x.participantRow = row;
     p.state = 'in-room';
-    p.since = deps.clock.now();
+    p.since = now;
     // The newcomer makes the offers (one per peer already in the room), so two sides never offer at once.
     p.socket.send({ type: 'admitted', peers: others.map(publicPeer) });
     broadcast(r, { type: 'peer-joined', peer: publicPeer(p) }, p.id);
-    await record(r, p);
-    await deps.audit.record({ actor: auditActor(p), action: 'visit.join', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind, name: p.name } });
     tellStaffWhoWaits(r);
   }
 
+  /**
+   * A peer leaves: its participant row's end, `visit.leave` and, when the room empties, the Encounter's end, the
+   * appointment's status and `visit.end` commit in one transaction ((d)(2)).
+   */
   async function depart(r: Room, p: Peer) {
-    const was = p.state;
-    p.state = 'lobby';
-    if (was === 'in-room') {
-      broadcast(r, { type: 'peer-left', id: p.id });
-      if (p.participantRow) await deps.appointments.participantLeft(p.participantRow, deps.clock.now());
-      p.participantRow = null;
-      await deps.audit.record({ actor: auditActor(p), action: 'visit.leave', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind } });
-      if (inRoom(r).length === 0 && r.encounterId) {
-        const encounterId = r.encounterId;
-        await deps.audit.change(async (tx, log) => {
-          await deps.appointments.finishEncounter(encounterId, deps.clock.now(), tx);
+    if (p.state === 'in-room') {
+      const last = inRoom(r).length === 1 && r.encounterId ? r.encounterId : null;
+      const now = deps.clock.now();
+      await deps.audit.change(async (tx, log) => {
+        if (p.participantRow) await deps.appointments.participantLeft(p.participantRow, now, tx);
+        log({ actor: auditActor(p), action: 'visit.leave', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind } });
+        if (last) {
+          await deps.appointments.finishEncounter(last, now, tx);
           await deps.appointments.setStatus(r.appointment.id, 'fulfilled', null, tx);
-          log({ actor: auditActor(p), action: 'visit.end', entityType: 'Encounter', entityId: encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
-        });
+          log({ actor: auditActor(p), action: 'visit.end', entityType: 'Encounter', entityId: last, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+        }
+      });
+      p.state = 'lobby';
+      p.participantRow = null;
+      broadcast(r, { type: 'peer-left', id: p.id });
+      if (last) {
         r.appointment = { ...r.appointment, status: 'fulfilled' };
         r.encounterId = null;
       }
-    }
+    } else p.state = 'lobby';
     tellStaffWhoWaits(r);
   }
 
@@ -216,9 +229,13 @@ export function createVisitRooms(deps: {
         },
         disconnect() {
           room.queue = room.queue.then(async () => {
-            await depart(room, p);
-            room.peers.delete(p.id);
-            if (room.peers.size === 0) rooms.delete(appointment.id);
+            try {
+              await depart(room, p);
+            } finally {
+              // Gone either way: a departure the audit could not record leaves no ghost in the room.
+              room.peers.delete(p.id);
+              if (room.peers.size === 0) rooms.delete(appointment.id);
+            }
           }).catch((err) => log.error({ err }, 'visit disconnect failed'));
         },
       });
