@@ -282,6 +282,11 @@ function makeCases(): Case[] {
     run: async () => (await app.api(nurse.token, 'POST', '/api/v1/tokens', { name: `token ${tag}` })).status,
     changed: async () => (await count('SELECT count(*) AS n FROM api_tokens WHERE name = $1', [`token ${tag}`])) > 0,
   },
+  {
+    action: 'smart.app.register',
+    run: async () => (await app.api(admin, 'POST', '/api/v1/smart/apps', { name: `App ${tag}`, redirectUris: ['https://app.example/cb'] })).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM smart_clients WHERE name = $1', [`App ${tag}`])) > 0,
+  },
   (() => {
     let id = '';
     return {

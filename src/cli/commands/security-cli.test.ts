@@ -48,6 +48,9 @@ describe('security CLI', () => {
     try {
       const rows = await db.query<{ id: string; name: string }>('SELECT id, name FROM smart_clients');
       expect(rows).toEqual([{ id: app.clientId, name: 'Offline Charts' }]);
+      // Registered with its audit entry ((d)(2)); the refused one left none.
+      const entries = await db.query<{ actor: string; entity_id: string }>(`SELECT actor, entity_id FROM audit_log WHERE action = 'smart.app.register'`);
+      expect(entries).toEqual([{ actor: 'cli', entity_id: app.clientId }]);
     } finally {
       await db.close();
     }

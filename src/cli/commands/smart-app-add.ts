@@ -34,7 +34,7 @@ and launch; the app then asks for the scope "launch"). See docs/fhir.md → SMAR
       const offline = await openOfflineServices(config);
       try {
         const smart = offline.services.smart;
-        app = await smart.registerClient({ name, redirectUris, launchUrl }).catch((err) => {
+        app = await smart.registerClient({ name, redirectUris, launchUrl }, 'cli').catch((err) => {
           throw new CliError((err as Error).message);
         });
       } finally {

@@ -165,8 +165,9 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
 
   // Registering an app (admins): `vigil smart app add` calls this when a server runs.
   app.post('/api/v1/smart/apps', { config: { policy: policy.admin() }, schema: { summary: 'Register a SMART app (public client, PKCE)', body: SmartAppBody, response: { 201: SmartApp } } }, async (req, reply) => {
-    deps.access.assertAdmin(requirePrincipal(req));
-    return reply.status(201).send(await deps.smart.registerClient(req.body));
+    const p = requirePrincipal(req);
+    deps.access.assertAdmin(p);
+    return reply.status(201).send(await deps.smart.registerClient(req.body, p));
   });
 
   // The patient page's "Open in app": the registered apps that can be launched (staff; names only).

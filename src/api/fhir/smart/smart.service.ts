@@ -174,7 +174,8 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       return rows[0] ? { userId: rows[0].user_id, query: rows[0].query } : null;
     },
 
-    async registerClient(input: { name: string; redirectUris: string[]; launchUrl?: string }): Promise<SmartClient> {
+    /** Registers an app; the app and its `smart.app.register` entry commit together ((d)(2): a privilege change). */
+    async registerClient(input: { name: string; redirectUris: string[]; launchUrl?: string }, actor: Principal | 'cli'): Promise<SmartClient> {
       if (!input.name.trim()) throw badRequest('an app needs a name');
       for (const u of [...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]) {
         const url = URL.canParse(u) ? new URL(u) : null;
@@ -184,7 +185,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       }
       if (!input.redirectUris.length) throw badRequest('an app needs at least one redirect URI');
       const c: SmartClient = { id: newId('app'), name: input.name.trim(), redirectUris: input.redirectUris, ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}) };
-      await deps.db.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url) VALUES ($1, $2, $3, $4)', [c.id, c.name, JSON.stringify(c.redirectUris), c.launchUrl ?? null]);
+      await deps.audit.change(async (tx, log) => {
+        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url) VALUES ($1, $2, $3, $4)', [c.id, c.name, JSON.stringify(c.redirectUris), c.launchUrl ?? null]);
+        log({ actor, action: 'smart.app.register', entityType: 'SmartApp', entityId: c.id, details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null } });
+      });
       return c;
     },
 
