@@ -76,9 +76,6 @@ export async function startApp(
     if (applied.length) logger.info({ applied }, 'database migrated');
     if (db.kind === 'postgres') await reportAuditRole(db, logger); // [audit] (d)(2) a separate audit-owner role
     await assertKeyRingCovers(db, secrets.masterKeys); // [sec] every instance shares the master key
-    const retention = createRetention({ db, clock: opts.clock ?? systemClock, logger, policy: config.retention });
-    retention.start();
-    closers.push(() => retention.stop());
     // The ownership session closes just before the database: its locks (this instance's patients) are
     // released only after monitoring and ingest have finished with them.
     const ownership = await createLeaseOwnership({ db, instanceId: `${await instanceId(config.dataDir)}.${process.pid}`, logger });
@@ -100,6 +97,10 @@ export async function startApp(
       fhirBase: () => urls.base + '/fhir/R4',
     });
     closers.push(() => services.audit.flush());
+    // Each table's scheduled deletion commits with its audit entry ((d)(2)), so retention starts once audit exists.
+    const retention = createRetention({ db, audit: services.audit, clock: opts.clock ?? systemClock, logger, policy: config.retention });
+    retention.start();
+    closers.push(() => retention.stop());
     closers.push(() => services.ingest.close()); // last: also writes what monitoring derived while closing
     await services.relay.start();
     closers.push(() => services.relay.close());

@@ -52,7 +52,8 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
         [userId, ago(40), ago(2), ago(-30)],
       );
 
-      const retention = createRetention({ db, clock: { now: () => Date.now() }, logger: createLogger('silent') });
+      const retention = createRetention({ db, audit: app.services.audit, clock: { now: () => Date.now() }, logger: createLogger('silent') });
+      const entriesBefore = (await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length;
       const deleted = await retention.sweep();
       expect(deleted).toEqual({ ingested_messages: 12000, rejected_payloads: 1, notification_jobs: 2, sessions: 1, api_tokens: 2 });
 
@@ -61,8 +62,41 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
       expect((await db.query<{ k: string }>(`SELECT idempotency_key AS k FROM notification_jobs ORDER BY k`)).map((r) => r.k)).toEqual(['new-sent', 'old-pending']);
       expect((await db.query<{ t: string }>(`SELECT token_hash AS t FROM sessions WHERE user_id = $1`, [userId])).map((r) => r.t)).toEqual(['valid']);
       expect((await db.query<{ id: string }>(`SELECT id FROM api_tokens WHERE id = ANY($1::text[]) ORDER BY id`, [['tok_revoked_old', 'tok_expired_old', 'tok_revoked_new', 'tok_live']])).map((r) => r.id)).toEqual(['tok_live', 'tok_revoked_new']);
-      // A second sweep finds nothing more.
+      // (d)(2): one retention.delete entry per table that lost rows (what, how many, the cut-off), by the system.
+      const entries = await db.query<{ actor: string; entity_id: string; details: { deleted: number; cutoff: string; days: number } }>(
+        `SELECT actor, entity_id, details FROM audit_log WHERE action = 'retention.delete' ORDER BY id OFFSET $1`,
+        [entriesBefore],
+      );
+      expect(entries.map((e) => [e.actor, e.entity_id, e.details.deleted])).toEqual([
+        ['system', 'ingested_messages', 12000], ['system', 'rejected_payloads', 1], ['system', 'notification_jobs', 2], ['system', 'sessions', 1], ['system', 'api_tokens', 2],
+      ]);
+      expect(Date.parse(entries[0].details.cutoff)).toBeLessThan(Date.now() - 13 * DAY);
+      expect(entries[0].details.days).toBe(14);
+      // A second sweep finds nothing more, and records nothing.
       expect(Object.values(await retention.sweep()).every((n) => n === 0)).toBe(true);
+      expect((await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length).toBe(entriesBefore + 5);
+    });
+
+    it('a deletion whose audit entry cannot be written is rolled back, then done with its entry', async () => {
+      const db = app.services.db;
+      await db.query(`INSERT INTO rejected_payloads (device_id, topic, reason, received_at) VALUES ('r', 't', 'old', $1)`, [new Date(Date.now() - 40 * DAY).toISOString()]);
+      await db.exec(`CREATE FUNCTION test_refuse_retention() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.action = 'retention.delete' THEN RAISE EXCEPTION 'injected audit failure'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER test_refuse_retention BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_retention();`);
+      const retention = createRetention({ db, audit: app.services.audit, clock: { now: () => Date.now() }, logger: createLogger('silent') });
+      const before = (await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length;
+      try {
+        await expect(retention.sweep()).rejects.toMatchObject({ status: 503 });
+      } finally {
+        await db.exec('DROP TRIGGER test_refuse_retention ON audit_log; DROP FUNCTION test_refuse_retention();');
+      }
+      expect(await db.query(`SELECT reason FROM rejected_payloads WHERE device_id = 'r'`)).toEqual([{ reason: 'old' }]);
+      expect((await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length).toBe(before);
+      expect((await retention.sweep()).rejected_payloads).toBe(1);
+      expect(await db.query(`SELECT reason FROM rejected_payloads WHERE device_id = 'r'`)).toEqual([]);
+      const [e] = await db.query<{ entity_id: string; details: { deleted: number } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'retention.delete' ORDER BY id DESC LIMIT 1`);
+      expect(e).toMatchObject({ entity_id: 'rejected_payloads', details: { deleted: 1 } });
+      expect((await app.services.audit.verify()).bad).toEqual([]);
     });
   });
 }

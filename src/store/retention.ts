@@ -1,9 +1,12 @@
 import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { AuditService } from '../audit/audit.service.ts';
 
 const DAY_MS = 86_400_000;
-const BATCH = 5_000; // rows per DELETE: short transactions, no long lock on a busy table
+const BATCH = 5_000; // rows per DELETE statement: bounded work per statement
+/** Batches per transaction: a table's deletion is one transaction with its audit entry, up to this many rows. */
+const BATCHES_PER_TXN = 40;
 
 export interface RetentionPolicy {
   /**
@@ -35,8 +38,12 @@ const RULES: Array<{ table: string; key: keyof RetentionPolicy; where: string }>
 /**
  * Deletes what has outlived its use, in small batches (`ctid` of at most BATCH rows per statement), so the
  * operational tables stop growing with every message. Idempotent: several instances may sweep at once.
+ * ONC §170.315(d)(2): each table's deletion is one transaction with one `retention.delete` audit entry (table,
+ * rows deleted, cut-off, policy days), written only when rows were deleted; a table with more than
+ * BATCH × BATCHES_PER_TXN old rows takes several transactions, each with its entry. If the entry cannot be written
+ * the deletion is rolled back (and the sweep stops; the next one retries).
  */
-export function createRetention(deps: { db: Db; clock: Clock; logger: Logger; policy?: Partial<RetentionPolicy> }) {
+export function createRetention(deps: { db: Db; audit: AuditService; clock: Clock; logger: Logger; policy?: Partial<RetentionPolicy> }) {
   const policy = { ...DEFAULT_RETENTION, ...deps.policy };
   const log = deps.logger.child({ module: 'retention' });
   let timer: NodeJS.Timeout | null = null;
@@ -48,15 +55,23 @@ export function createRetention(deps: { db: Db; clock: Clock; logger: Logger; po
     for (const rule of RULES) {
       const cutoff = new Date(deps.clock.now() - policy[rule.key] * DAY_MS).toISOString();
       let total = 0;
-      for (;;) {
-        const rows = await deps.db.query<{ n: string }>(
-          `WITH gone AS (DELETE FROM ${rule.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${rule.table} WHERE ${rule.where} LIMIT ${BATCH})) RETURNING 1)
-           SELECT count(*) AS n FROM gone`,
-          [cutoff],
-        );
-        const n = Number(rows[0]?.n ?? 0);
-        total += n;
-        if (n < BATCH) break;
+      for (let more = true; more; ) {
+        total += await deps.audit.change(async (tx, audit) => {
+          let inTxn = 0;
+          for (let i = 0; i < BATCHES_PER_TXN; i++) {
+            const rows = await tx.query<{ n: string }>(
+              `WITH gone AS (DELETE FROM ${rule.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${rule.table} WHERE ${rule.where} LIMIT ${BATCH})) RETURNING 1)
+               SELECT count(*) AS n FROM gone`,
+              [cutoff],
+            );
+            const n = Number(rows[0]?.n ?? 0);
+            inTxn += n;
+            more = n === BATCH;
+            if (!more) break;
+          }
+          if (inTxn > 0) audit({ actor: 'system', action: 'retention.delete', entityType: 'Table', entityId: rule.table, details: { table: rule.table, deleted: inTxn, cutoff, days: policy[rule.key] } });
+          return inTxn;
+        });
       }
       deleted[rule.table] = total;
     }
