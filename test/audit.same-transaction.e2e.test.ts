@@ -283,6 +283,12 @@ function makeCases(): Case[] {
     changed: async () => (await count('SELECT count(*) AS n FROM api_tokens WHERE name = $1', [`token ${tag}`])) > 0,
   },
   {
+    // A read receipt (admin reads the nurse's message): the receipt and its message.read entry.
+    action: 'message.read',
+    run: async () => (await app.api(admin, 'POST', `/api/v1/threads/${threadId}/read`, {})).status,
+    changed: async () => (await count('SELECT count(*) AS n FROM message_reads WHERE message_id = $1', [messageId])) > 0,
+  },
+  {
     action: 'smart.app.register',
     run: async () => (await app.api(admin, 'POST', '/api/v1/smart/apps', { name: `App ${tag}`, redirectUris: ['https://app.example/cb'] })).status,
     changed: async () => (await count('SELECT count(*) AS n FROM smart_clients WHERE name = $1', [`App ${tag}`])) > 0,

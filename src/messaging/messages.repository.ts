@@ -199,8 +199,8 @@ export function createMessagesRepository(db: Db) {
     },
 
     /** Marks every message of the thread not sent by this user as read by them; returns the newly read ids. */
-    async markRead(threadId: string, userId: string, at: number): Promise<string[]> {
-      const rows = await db.query<{ message_id: string }>(
+    async markRead(threadId: string, userId: string, at: number, q: Queryable = db): Promise<string[]> {
+      const rows = await q.query<{ message_id: string }>(
         `INSERT INTO message_reads (message_id, user_id, read_at)
          SELECT m.id, $2, $3 FROM messages m WHERE m.thread_id = $1 AND m.sender_user_id IS DISTINCT FROM $2
          ON CONFLICT DO NOTHING RETURNING message_id`,

@@ -184,11 +184,18 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
       return id;
     },
 
-    /** Read receipts: everything in the thread not sent by this user is now read by them. */
+    /**
+     * Read receipts: everything in the thread not sent by this user is now read by them. The receipts and their
+     * `message.read` entry (patient, messages) commit together ((d)(2)); nothing newly read, nothing recorded.
+     */
     async markRead(p: Principal, threadId: string) {
       const t = await threadFor(p, threadId);
       const at = deps.clock.now();
-      const ids = await repo.markRead(threadId, p.userId, at);
+      const ids = await audit.change(async (tx, log) => {
+        const read = await repo.markRead(threadId, p.userId, at, tx);
+        if (read.length) log({ actor: p, action: 'message.read', entityType: 'Thread', entityId: threadId, patientId: t.patientId, details: { receipt: true, count: read.length, messageIds: read } });
+        return read;
+      });
       if (ids.length) {
         events.emit('message.read', { patientId: t.patientId, threadId, userId: p.userId, name: p.displayName, messageIds: ids, readAt: new Date(at).toISOString() });
       }
