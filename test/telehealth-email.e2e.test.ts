@@ -6,14 +6,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from './support/app.ts';
+import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
 import { startSmtp } from './alerts.support.ts';
 import { expectEventually } from './support/clinic.ts';
+import nodemailer from 'nodemailer';
+import { createMessageNudges } from '../src/messaging/email-nudges.ts';
+import { createAppointmentReminders } from '../src/appointments/reminders.ts';
+import { createAppointmentsRepository } from '../src/appointments/appointments.repository.ts';
+import { createLogger } from '../src/platform/logger.ts';
 
 const eventually = <T>(check: () => T | Promise<T>) => expectEventually(check, 15_000);
 
 const SECRET = ['potassium', 'spironolactone', 'Kidney results', '6.1'];
 
-describe('telehealth emails', () => {
+const hasPg = await postgresAvailable();
+if (!hasPg) skipNote('PostgreSQL (telehealth emails on PostgreSQL)');
+
+for (const engine of ['pglite', 'postgres'] as const) describe.skipIf(engine === 'postgres' && !hasPg)(`telehealth emails on ${engine}`, () => {
+  let dropDb: (() => Promise<void>) | null = null;
   let app: TestApp;
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
   let alice: string;
@@ -25,7 +35,10 @@ describe('telehealth emails', () => {
 
   beforeAll(async () => {
     smtp = await startSmtp();
+    const pg = engine === 'postgres' ? await createTestDatabase() : null;
+    dropDb = pg?.drop ?? null;
     app = await bootApp({
+      databaseUrl: pg?.url,
       env: { VIGIL_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, VIGIL_MESSAGE_NUDGE_AFTER_S: '1', VIGIL_MESSAGE_NUDGE_PERIOD_S: '3600', VIGIL_TELEHEALTH_EMAIL_TICK_S: '1', VIGIL_APPOINTMENT_REMINDER_LEAD_S: '7200' },
     });
     const s = app.services;
@@ -40,6 +53,7 @@ describe('telehealth emails', () => {
   afterAll(async () => {
     await app?.stop();
     await smtp?.close();
+    await dropDb?.();
   });
 
   it('nudges a patient once about an unread message, with no health content; not one who has read it', async () => {
@@ -97,5 +111,47 @@ describe('telehealth emails', () => {
     await eventually(() => expect(to(aliceUser.email).filter((x) => x.subject.startsWith('Reminder'))).toHaveLength(2));
     await new Promise((r) => setTimeout(r, 1_500));
     expect(to(bobUser.email).filter((x) => x.subject.startsWith('Reminder'))).toHaveLength(0);
+  });
+
+  it('(d)(2) a nudge or reminder whose audit entry cannot be written is neither claimed nor sent; then both are', async () => {
+    const s = app.services;
+    const carol = (await s.patientService.create({ name: 'Carol Cole' }, 'system')).id;
+    await s.patientService.assignClinician(carol, nurse.practitionerId!, 'system');
+    const carolUser = await app.tokenFor('patient', { patientId: carol });
+    // The same passes the server runs each tick, over the same SMTP relay, called here so the refusal is observed.
+    const transport = nodemailer.createTransport(`smtp://127.0.0.1:${smtp.port}`);
+    const send = async (to: string, subject: string, text: string) => void (await transport.sendMail({ from: 'vigil@test', to, subject, text }));
+    const logger = createLogger('silent');
+    const nudges = createMessageNudges({ db: s.db, audit: s.audit, send, baseUrl: () => app.httpUrl, logger, afterS: 1, periodS: 3600 });
+    const reminders = createAppointmentReminders({ db: s.db, repo: createAppointmentsRepository(s.db), audit: s.audit, send, baseUrl: () => app.httpUrl, logger, leadS: 7200 });
+    const entries = (action: string) => s.db.query<{ outcome: string }>(`SELECT outcome FROM audit_log WHERE action = $1 AND patient_id = $2`, [action, carol]);
+
+    await s.db.exec(`CREATE FUNCTION test_refuse_email_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.action IN ('message.nudge', 'appointment.remind') THEN RAISE EXCEPTION 'injected audit failure'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER test_refuse_email_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_email_audit();`);
+    let apt = '';
+    try {
+      const t = await app.api<{ id: string }>(nurse.token, 'POST', `/api/v1/patients/${carol}/threads`, { text: 'See you soon.' });
+      expect(t.status).toBe(201);
+      apt = (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: carol, start: new Date(Date.now() + 3_600_000).toISOString() })).body.id;
+      await new Promise((r) => setTimeout(r, 1_100)); // the message is older than afterS (1 s)
+      await expect(nudges.run(Date.now())).rejects.toMatchObject({ status: 503 });
+      await expect(reminders.run(Date.now())).rejects.toMatchObject({ status: 503 });
+      expect(await s.db.query('SELECT 1 FROM message_nudges WHERE thread_id = $1', [t.body.id])).toEqual([]);
+      expect(await s.db.query('SELECT 1 FROM appointments WHERE id = $1 AND reminder_sent_at IS NOT NULL', [apt])).toEqual([]);
+      expect(to(carolUser.email)).toHaveLength(0);
+      expect(await entries('message.nudge')).toEqual([]);
+      expect(await entries('appointment.remind')).toEqual([]);
+    } finally {
+      await s.db.exec('DROP TRIGGER test_refuse_email_audit ON audit_log; DROP FUNCTION test_refuse_email_audit();');
+    }
+    // Audit back: each is claimed with its entry and sent (by these passes or the server's own tick).
+    await nudges.run(Date.now());
+    await reminders.run(Date.now());
+    await eventually(() => expect(to(carolUser.email).map((m) => m.subject.slice(0, 8)).sort()).toEqual(['Reminder', 'You have']));
+    expect(await entries('message.nudge')).toEqual([{ outcome: 'success' }]);
+    expect(await entries('appointment.remind')).toEqual([{ outcome: 'success' }]);
+    expect(await s.db.query('SELECT 1 FROM appointments WHERE id = $1 AND reminder_sent_at IS NOT NULL', [apt])).toHaveLength(1);
+    transport.close();
   });
 });

@@ -69,8 +69,8 @@ export function createAppointmentsRepository(db: Db) {
       return ids.map((id) => byId.get(id)).filter((a): a is Appointment => !!a);
     },
 
-    async byId(id: string): Promise<Appointment | null> {
-      const [r] = await db.query<ApptRow>(`${SELECT_APPT} WHERE a.id = $1`, [id]);
+    async byId(id: string, q: Queryable = db): Promise<Appointment | null> {
+      const [r] = await q.query<ApptRow>(`${SELECT_APPT} WHERE a.id = $1`, [id]);
       return r ? toAppt(r) : null;
     },
 
@@ -104,22 +104,22 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     /** Booked appointments starting within the window whose reminder has not gone; marks them as reminded. */
-    async claimReminders(from: number, to: number): Promise<Appointment[]> {
-      const rows = await db.query<{ id: string }>(
+    async claimReminders(from: number, to: number, q: Queryable = db): Promise<Appointment[]> {
+      const rows = await q.query<{ id: string }>(
         `UPDATE appointments SET reminder_sent_at = now() WHERE status = 'booked' AND reminder_sent_at IS NULL AND start_at >= $1 AND start_at < $2 RETURNING id`,
         [iso(from), iso(to)],
       );
       const out: Appointment[] = [];
       for (const r of rows) {
-        const a = await this.byId(r.id);
+        const a = await this.byId(r.id, q);
         if (a) out.push(a);
       }
       return out;
     },
 
     /** Gives a claimed reminder back (its email could not be sent), so the next pass tries again. */
-    async unclaimReminder(id: string): Promise<void> {
-      await db.query('UPDATE appointments SET reminder_sent_at = NULL WHERE id = $1', [id]);
+    async unclaimReminder(id: string, q: Queryable = db): Promise<void> {
+      await q.query('UPDATE appointments SET reminder_sent_at = NULL WHERE id = $1', [id]);
     },
 
     /** Guest passes (a redeemed link's session for the visit's waiting room): only the hash is stored, valid on every instance. */

@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { AppointmentsRepository } from './appointments.repository.ts';
+import type { Appointment, AppointmentsRepository } from './appointments.repository.ts';
 import type { SendMail } from '../messaging/email-nudges.ts';
 
 /**
@@ -15,14 +15,23 @@ export function createAppointmentReminders(deps: { db: Db; repo: AppointmentsRep
   const when = (t: number) => new Date(t).toLocaleString('en-GB', { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
   return {
     async run(now: number): Promise<number> {
-      const claimed = await deps.repo.claimReminders(now, now + deps.leadS * 1000);
+      // The claims, their recipients and one appointment.remind entry each commit together ((d)(2)), before any
+      // email leaves: a reminder is never sent without its entry.
+      const claimed = await deps.audit.change(async (tx, audit) => {
+        const out: Array<{ a: Appointment; to: Array<{ email: string; display_name: string }> }> = [];
+        for (const a of await deps.repo.claimReminders(now, now + deps.leadS * 1000, tx)) {
+          const to = await tx.query<{ email: string; display_name: string }>(
+            `SELECT u.email, u.display_name FROM users u WHERE u.disabled_at IS NULL AND (u.patient_id = $1
+               OR EXISTS (SELECT 1 FROM consents c WHERE c.kind = 'caregiver' AND c.grantee_user_id = u.id AND c.patient_id = $1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)))`,
+            [a.patientId, new Date(now).toISOString()],
+          );
+          audit({ actor: 'system', action: 'appointment.remind', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { recipients: to.length } });
+          out.push({ a, to });
+        }
+        return out;
+      });
       let sent = 0;
-      for (const a of claimed) {
-        const to = await deps.db.query<{ email: string; display_name: string }>(
-          `SELECT u.email, u.display_name FROM users u WHERE u.disabled_at IS NULL AND (u.patient_id = $1
-             OR EXISTS (SELECT 1 FROM consents c WHERE c.kind = 'caregiver' AND c.grantee_user_id = u.id AND c.patient_id = $1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)))`,
-          [a.patientId, new Date(now).toISOString()],
-        );
+      for (const { a, to } of claimed) {
         try {
           for (const u of to) {
             const kind = a.mode === 'audio' ? 'phone (audio) visit' : 'video visit';
@@ -32,10 +41,13 @@ export function createAppointmentReminders(deps: { db: Db; repo: AppointmentsRep
               `Hello ${u.display_name},\n\nThis is a reminder of your ${kind} with your care team on ${when(a.start)}.\n\nA few minutes before, open this link and press Join: ${deps.baseUrl()}/visits/${a.id}\n\nTo cancel or change the time, sign in to Vigil and open My appointments.\n`,
             );
           }
-          await deps.audit.record({ actor: 'system', action: 'appointment.remind', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { recipients: to.length } });
           sent += to.length;
         } catch (err) {
-          await deps.repo.unclaimReminder(a.id);
+          // Given back for the next pass, with a failure entry in the same transaction.
+          await deps.audit.change(async (tx, audit) => {
+            await deps.repo.unclaimReminder(a.id, tx);
+            audit({ actor: 'system', action: 'appointment.remind', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, outcome: 'failure', details: { recipients: to.length, error: (err as Error).message.slice(0, 200) } });
+          });
           log.warn({ err: (err as Error).message, appointmentId: a.id }, 'appointment reminder not sent; will retry');
         }
       }

@@ -35,25 +35,34 @@ export function createMessageNudges(deps: { db: Db; audit: AuditService; send: S
       );
       let sent = 0;
       for (const d of due) {
-        const claimed = await deps.db.query(
-          `INSERT INTO message_nudges (thread_id, user_id, sent_at) VALUES ($1, $2, $3)
-           ON CONFLICT (thread_id, user_id) DO UPDATE SET sent_at = EXCLUDED.sent_at WHERE message_nudges.sent_at <= $4
-           RETURNING thread_id`,
-          [d.thread_id, d.user_id, iso(now), iso(now - deps.periodS * 1000)],
-        );
-        if (!claimed.length) continue; // another instance took it
+        // The claim and its message.nudge entry commit together ((d)(2)), before the email leaves: an email is
+        // never sent without its entry (a crash between commit and send leaves an entry for an unsent nudge).
+        const claimed = await deps.audit.change(async (tx, audit) => {
+          const rows = await tx.query(
+            `INSERT INTO message_nudges (thread_id, user_id, sent_at) VALUES ($1, $2, $3)
+             ON CONFLICT (thread_id, user_id) DO UPDATE SET sent_at = EXCLUDED.sent_at WHERE message_nudges.sent_at <= $4
+             RETURNING thread_id`,
+            [d.thread_id, d.user_id, iso(now), iso(now - deps.periodS * 1000)],
+          );
+          if (rows.length) audit({ actor: 'system', action: 'message.nudge', entityType: 'Thread', entityId: d.thread_id, patientId: d.patient_id, details: { userId: d.user_id } });
+          return rows.length > 0;
+        });
+        if (!claimed) continue; // another instance took it
         try {
           await deps.send(
             d.email,
             'You have a new message from your care team',
             `Hello ${d.display_name},\n\nThere is a new message for you in Vigil from your care team. For your privacy it is not in this email.\n\nTo read it, sign in: ${deps.baseUrl()}/#/portal\n\nIf you did not expect this email, you can ignore it.\n`,
           );
-          await deps.audit.record({ actor: 'system', action: 'message.nudge', entityType: 'Thread', entityId: d.thread_id, patientId: d.patient_id, details: { userId: d.user_id } });
           sent++;
         } catch (err) {
-          // Not sent: give the claim back (to its previous time), so the next pass tries again.
-          if (d.last) await deps.db.query('UPDATE message_nudges SET sent_at = $3 WHERE thread_id = $1 AND user_id = $2', [d.thread_id, d.user_id, new Date(d.last).toISOString()]);
-          else await deps.db.query('DELETE FROM message_nudges WHERE thread_id = $1 AND user_id = $2', [d.thread_id, d.user_id]);
+          // Not sent: give the claim back (to its previous time), so the next pass tries again; the failure is an
+          // entry of its own, in the same transaction.
+          await deps.audit.change(async (tx, audit) => {
+            if (d.last) await tx.query('UPDATE message_nudges SET sent_at = $3 WHERE thread_id = $1 AND user_id = $2', [d.thread_id, d.user_id, new Date(d.last).toISOString()]);
+            else await tx.query('DELETE FROM message_nudges WHERE thread_id = $1 AND user_id = $2', [d.thread_id, d.user_id]);
+            audit({ actor: 'system', action: 'message.nudge', entityType: 'Thread', entityId: d.thread_id, patientId: d.patient_id, outcome: 'failure', details: { userId: d.user_id, error: (err as Error).message.slice(0, 200) } });
+          });
           log.warn({ err: (err as Error).message, threadId: d.thread_id }, 'message nudge not sent; will retry');
         }
       }
