@@ -169,6 +169,9 @@ export function createServerServices(
       await visitCluster.close();
       await sweeper.stop();
       await commands.close();
+      // The bulk-export poller stops here too, not only in the HTTP server's onClose: when start-up fails before
+      // HTTP listens (a port in use), that hook never runs and the timer would poll a closed database.
+      await fhir.bulk.stop();
     },
   };
 }
