@@ -20,7 +20,8 @@ const RECORD = ['100', '101'].map((r) => path.join(dataDir, 'mitdb', r)).find((p
 const REPEATS = 7;
 
 function floorPass(x: Int16Array, fs: number): number {
-  let sum = 0, diff = 0;
+  let sum = 0,
+    diff = 0;
   for (let i0 = 0; i0 < x.length; i0 += fs) {
     const end = Math.min(x.length, i0 + fs);
     for (let i = i0; i < end; i++) {
@@ -51,7 +52,8 @@ function analyzerPass(x: Int16Array, fs: number, gain: number): number {
  * other jobs preempting it on a shared machine (wall time under load measures the load, not the detector).
  */
 function time(fn: () => number): { seconds: number; result: number } {
-  let best = Infinity, result = 0;
+  let best = Infinity,
+    result = 0;
   for (let r = 0; r < REPEATS; r++) {
     const t = process.cpuUsage();
     result = fn();
@@ -113,7 +115,9 @@ else {
       `| floor (sum + first difference) | ${(floor.seconds * 1000).toFixed(1)} | ${f(out.floor.samplesPerSecond)} | ${f(durationS / floor.seconds)} |`,
       '',
       `detector / floor time ratio: ${out.detectorToFloorRatio.toFixed(1)}×; beats found: ${det.result}`,
-      classify ? `CinC short-record classifier: ${(classify.seconds * 1000).toFixed(1)} ms CPU for a ${classify.recordSeconds.toFixed(0)} s recording (features + trees; target well under 50 ms)` : 'CinC short-record classifier: no cinc2017/A00001 record, not timed',
+      classify
+        ? `CinC short-record classifier: ${(classify.seconds * 1000).toFixed(1)} ms CPU for a ${classify.recordSeconds.toFixed(0)} s recording (features + trees; target well under 50 ms)`
+        : 'CinC short-record classifier: no cinc2017/A00001 record, not timed',
       '',
     ].join('\n'),
   );

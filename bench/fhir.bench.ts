@@ -33,7 +33,10 @@ async function main() {
       const rows: NewReading[] = [];
       for (let m = 0; m < 1440; m++) {
         const ts = now - m * 60_000;
-        rows.push({ patientId: id, deviceId: null, code: '8867-4', value: 60 + (m % 30), unit: '/min', ts, seq: null }, { patientId: id, deviceId: null, code: '59408-5', value: 94 + (m % 5), unit: '%', ts, seq: null });
+        rows.push(
+          { patientId: id, deviceId: null, code: '8867-4', value: 60 + (m % 30), unit: '/min', ts, seq: null },
+          { patientId: id, deviceId: null, code: '59408-5', value: 94 + (m % 5), unit: '%', ts, seq: null },
+        );
       }
       await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, rows));
     }
@@ -47,21 +50,39 @@ async function main() {
       await res.arrayBuffer();
     });
     const floor = await time(N, async () => {
-      await s.db.query(`SELECT id, patient_id, device_id, system, code, value, unit, ts, method, received_at FROM readings WHERE patient_id = $1 AND ts >= $2 ORDER BY ts DESC, id DESC LIMIT 100`, [target, since]);
+      await s.db.query(
+        `SELECT id, patient_id, device_id, system, code, value, unit, ts, method, received_at FROM readings WHERE patient_id = $1 AND ts >= $2 ORDER BY ts DESC, id DESC LIMIT 100`,
+        [target, since],
+      );
       await s.db.query(`SELECT count(*) FROM readings WHERE patient_id = $1 AND ts >= $2`, [target, since]);
     });
     const CREATES = Math.min(N, 200);
-    const body = (i: number) => JSON.stringify({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${target}` }, effectiveDateTime: new Date(now - 90_000_000 - i * 1000).toISOString(), valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } });
+    const body = (i: number) =>
+      JSON.stringify({
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+        subject: { reference: `Patient/${target}` },
+        effectiveDateTime: new Date(now - 90_000_000 - i * 1000).toISOString(),
+        valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+      });
     let t0 = performance.now();
     for (let i = 0; i < CREATES; i++) {
-      const res = await fetch(`${app.httpUrl}/fhir/R4/Observation`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' }, body: body(i) });
+      const res = await fetch(`${app.httpUrl}/fhir/R4/Observation`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' },
+        body: body(i),
+      });
       if (res.status !== 201) throw new Error(`create answered ${res.status}`);
       await res.arrayBuffer();
     }
     const createPerS = CREATES / ((performance.now() - t0) / 1000);
     t0 = performance.now();
     for (let i = 0; i < CREATES; i++) {
-      await s.db.query(`INSERT INTO readings (patient_id, device_id, code, value, unit, ts) VALUES ($1, NULL, '8867-4', 70, '/min', $2)`, [target, new Date(now - 200_000_000 - i * 1000).toISOString()]);
+      await s.db.query(`INSERT INTO readings (patient_id, device_id, code, value, unit, ts) VALUES ($1, NULL, '8867-4', 70, '/min', $2)`, [
+        target,
+        new Date(now - 200_000_000 - i * 1000).toISOString(),
+      ]);
     }
     const insertPerS = CREATES / ((performance.now() - t0) / 1000);
     const result = {

@@ -40,7 +40,9 @@ const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
 function runPublishers(job: PublisherJob): Promise<{ sent: number; acked: number }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('../src/platform/ts-worker.mjs', import.meta.url), { workerData: { ...job, entry: new URL('./support/publisher-worker.ts', import.meta.url).href } });
+    const w = new Worker(new URL('../src/platform/ts-worker.mjs', import.meta.url), {
+      workerData: { ...job, entry: new URL('./support/publisher-worker.ts', import.meta.url).href },
+    });
     w.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
     w.once('error', reject);
   });
@@ -91,7 +93,14 @@ async function measureVigil(setup: string, apps: TestApp[], brokerUrl: string, m
   await new Promise((r) => setTimeout(r, 300));
 
   const t0 = Date.now();
-  const pub = await runPublishers({ brokerUrl, devices: devices.map((d) => ({ id: d.id, secret: d.secret })), durationMs: SECONDS * 1000, messagesPerSecond, inflightPerDevice: INFLIGHT, seqStart: 1 });
+  const pub = await runPublishers({
+    brokerUrl,
+    devices: devices.map((d) => ({ id: d.id, secret: d.secret })),
+    durationMs: SECONDS * 1000,
+    messagesPerSecond,
+    inflightPerDevice: INFLIGHT,
+    seqStart: 1,
+  });
   const expected = pub.acked * READINGS_PER_MESSAGE;
   const deadline = Date.now() + 60_000;
   while (stored < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -144,7 +153,14 @@ async function measureFloor(brokerUrl: string, messagesPerSecond: number): Promi
 
 /** Rows shaped as Vigil stores them: one message = 6 readings of one device. */
 function floorRows(): string[] {
-  const codes: Array<[string, number, string]> = [['8867-4', 72, '/min'], ['59408-5', 97, '%'], ['9279-1', 14, '/min'], ['8310-5', 36.8, 'Cel'], ['8480-6', 120, 'mm[Hg]'], ['8462-4', 80, 'mm[Hg]']];
+  const codes: Array<[string, number, string]> = [
+    ['8867-4', 72, '/min'],
+    ['59408-5', 97, '%'],
+    ['9279-1', 14, '/min'],
+    ['8310-5', 36.8, 'Cel'],
+    ['8480-6', 120, 'mm[Hg]'],
+    ['8462-4', 80, 'mm[Hg]'],
+  ];
   const lines: string[] = [];
   const t0 = Date.now() - 3_600_000;
   for (let m = 0; m < FLOOR_ROWS / READINGS_PER_MESSAGE; m++) {
@@ -164,8 +180,17 @@ async function copyFloorPglite(): Promise<Result> {
     await migrate(db);
     const lines = floorRows();
     const t0 = Date.now();
-    for (let i = 0; i < lines.length; i += COPY_BATCH) await db.copyCsv!(`${COPY_SQL} '/dev/blob' WITH (FORMAT csv)`, lines.slice(i, i + COPY_BATCH).join('\n'));
-    return { setup: 'floor: PGlite COPY (same rows)', mode: 'max', readingsPerSecond: Math.round(lines.length / ((Date.now() - t0) / 1000)), durableP50: null, durableP99: null, dashboardP50: 0, dashboardP99: 0 };
+    for (let i = 0; i < lines.length; i += COPY_BATCH)
+      await db.copyCsv!(`${COPY_SQL} '/dev/blob' WITH (FORMAT csv)`, lines.slice(i, i + COPY_BATCH).join('\n'));
+    return {
+      setup: 'floor: PGlite COPY (same rows)',
+      mode: 'max',
+      readingsPerSecond: Math.round(lines.length / ((Date.now() - t0) / 1000)),
+      durableP50: null,
+      durableP99: null,
+      dashboardP50: 0,
+      dashboardP99: 0,
+    };
   } finally {
     await db.close();
   }
@@ -190,7 +215,15 @@ async function copyFloorPostgres(url: string): Promise<Result> {
         stream.end(lines.slice(i, i + COPY_BATCH).join('\n') + '\n');
       });
     }
-    return { setup: 'floor: PostgreSQL COPY (same rows)', mode: 'max', readingsPerSecond: Math.round(lines.length / ((Date.now() - t0) / 1000)), durableP50: null, durableP99: null, dashboardP50: 0, dashboardP99: 0 };
+    return {
+      setup: 'floor: PostgreSQL COPY (same rows)',
+      mode: 'max',
+      readingsPerSecond: Math.round(lines.length / ((Date.now() - t0) / 1000)),
+      durableP50: null,
+      durableP99: null,
+      dashboardP50: 0,
+      dashboardP99: 0,
+    };
   } finally {
     await client.end();
   }
@@ -261,23 +294,41 @@ async function main() {
     'PostgreSQL 1 instance ÷ PostgreSQL COPY (target ≥ 0.5)': rate('Vigil: PostgreSQL + Mosquitto, 1 ') / rate('floor: PostgreSQL COPY'),
     '2 instances ÷ 1 instance (target > 1)': rate('Vigil: PostgreSQL + Mosquitto, 2 ') / rate('Vigil: PostgreSQL + Mosquitto, 1 '),
   };
-  const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
   if (JSON_OUT) {
-    process.stdout.write(JSON.stringify({ devices: DEVICES, seconds: SECONDS, readingsPerMessage: READINGS_PER_MESSAGE, loadAverage: { start: loadAtStart, end: os.loadavg() }, ratios, results: results.map((r) => ({ ...r, ratioToRelayFloor: r.readingsPerSecond / floorMax })) }) + '\n');
-  } else {
-    process.stdout.write(`\nIngest benchmark: ${DEVICES} devices, MQTT QoS 1, ${READINGS_PER_MESSAGE} readings per message, ${SECONDS} s per run; stored readings/s (commits)\n`);
-    process.stdout.write(`load average (1/5/15 min) at start ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')}, at end ${load}; ${os.cpus().length} cores\n\n`);
     process.stdout.write(
-      table(results.map((r) => ({
-        setup: r.setup,
-        mode: r.mode,
-        'readings/s': r.readingsPerSecond,
-        '× relay floor': r.mode === 'max' ? (r.readingsPerSecond / floorMax).toFixed(2) : '',
-        'durable p50 ms': r.durableP50 ?? '–',
-        'durable p99 ms': r.durableP99 ?? '–',
-        'dashboard p50 ms': r.dashboardP50 || '–',
-        'dashboard p99 ms': r.dashboardP99 || '–',
-      }))) + '\n\n',
+      JSON.stringify({
+        devices: DEVICES,
+        seconds: SECONDS,
+        readingsPerMessage: READINGS_PER_MESSAGE,
+        loadAverage: { start: loadAtStart, end: os.loadavg() },
+        ratios,
+        results: results.map((r) => ({ ...r, ratioToRelayFloor: r.readingsPerSecond / floorMax })),
+      }) + '\n',
+    );
+  } else {
+    process.stdout.write(
+      `\nIngest benchmark: ${DEVICES} devices, MQTT QoS 1, ${READINGS_PER_MESSAGE} readings per message, ${SECONDS} s per run; stored readings/s (commits)\n`,
+    );
+    process.stdout.write(
+      `load average (1/5/15 min) at start ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')}, at end ${load}; ${os.cpus().length} cores\n\n`,
+    );
+    process.stdout.write(
+      table(
+        results.map((r) => ({
+          setup: r.setup,
+          mode: r.mode,
+          'readings/s': r.readingsPerSecond,
+          '× relay floor': r.mode === 'max' ? (r.readingsPerSecond / floorMax).toFixed(2) : '',
+          'durable p50 ms': r.durableP50 ?? '–',
+          'durable p99 ms': r.durableP99 ?? '–',
+          'dashboard p50 ms': r.dashboardP50 || '–',
+          'dashboard p99 ms': r.dashboardP99 || '–',
+        })),
+      ) + '\n\n',
     );
     for (const [k, v] of Object.entries(ratios)) process.stdout.write(`${k}: ${Number.isFinite(v) ? v.toFixed(2) : 'not measured'}\n`);
   }

@@ -39,19 +39,21 @@ async function openSockets(url: string, n: number, onMessage: (data: string) => 
   const sockets: WebSocket[] = [];
   for (let i = 0; i < n; i += 50) {
     await Promise.all(
-      Array.from({ length: Math.min(50, n - i) }, () =>
-        new Promise<void>((resolve, reject) => {
-          const ws = new WebSocket(url);
-          ws.on('message', (d) => {
-            const text = d.toString();
-            if (ready?.(text)) resolve();
-            onMessage(text);
-          });
-          if (!ready) ws.once('open', () => resolve());
-          ws.once('error', reject);
-          ws.once('close', (code, why) => reject(new Error(`socket closed before it was ready: ${code} ${why.toString()}`)));
-          sockets.push(ws);
-        }),
+      Array.from(
+        { length: Math.min(50, n - i) },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const ws = new WebSocket(url);
+            ws.on('message', (d) => {
+              const text = d.toString();
+              if (ready?.(text)) resolve();
+              onMessage(text);
+            });
+            if (!ready) ws.once('open', () => resolve());
+            ws.once('error', reject);
+            ws.once('close', (code, why) => reject(new Error(`socket closed before it was ready: ${code} ${why.toString()}`)));
+            sockets.push(ws);
+          }),
       ),
     );
   }
@@ -103,7 +105,9 @@ async function floor(): Promise<Side> {
   server.on('upgrade', (req, sock, head) => wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws, req)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  const sockets = await openSockets(`ws://127.0.0.1:${port}`, CLIENTS, (d) => t.arrive((JSON.parse(d) as { message: { text: string } }).message.text.split(' ')[0]));
+  const sockets = await openSockets(`ws://127.0.0.1:${port}`, CLIENTS, (d) =>
+    t.arrive((JSON.parse(d) as { message: { text: string } }).message.text.split(' ')[0]),
+  );
   return {
     t,
     async send(key) {
@@ -170,12 +174,39 @@ try {
   await v.close();
 }
 const load = { before: loadBefore, after: os.loadavg()[0], cores: os.cpus().length };
-const sf = summarize(f.t.lat), sv = summarize(v.t.lat), lf = summarize(f.t.last), lv = summarize(v.t.last);
+const sf = summarize(f.t.lat),
+  sv = summarize(v.t.lat),
+  lf = summarize(f.t.last),
+  lv = summarize(v.t.last);
 const ratio = { p50: sv.p50 / sf.p50, p99: sv.p99 / sf.p99 };
-if (JSON_OUT) console.log(JSON.stringify({ clients: CLIENTS, messages: MESSAGES, round: ROUND, database: POSTGRES ? 'postgresql' : 'pglite', load, floor: sf, vigil: sv, floorLast: lf, vigilLast: lv, ratio }));
+if (JSON_OUT)
+  console.log(
+    JSON.stringify({
+      clients: CLIENTS,
+      messages: MESSAGES,
+      round: ROUND,
+      database: POSTGRES ? 'postgresql' : 'pglite',
+      load,
+      floor: sf,
+      vigil: sv,
+      floorLast: lf,
+      vigilLast: lv,
+      ratio,
+    }),
+  );
 else {
-  const row = (setup: string, all: typeof sf, last: typeof sf) => ({ setup, clients: CLIENTS, messages: MESSAGES, 'p50 ms': all.p50, 'p99 ms': all.p99, 'last socket p50 ms': last.p50, 'last socket p99 ms': last.p99 });
-  console.log(table([row('bare ws broadcast (floor)', sf, lf), row(`Vigil message (seal, store, audit, live; ${POSTGRES ? 'PostgreSQL' : 'PGlite'})`, sv, lv)]));
+  const row = (setup: string, all: typeof sf, last: typeof sf) => ({
+    setup,
+    clients: CLIENTS,
+    messages: MESSAGES,
+    'p50 ms': all.p50,
+    'p99 ms': all.p99,
+    'last socket p50 ms': last.p50,
+    'last socket p99 ms': last.p99,
+  });
+  console.log(
+    table([row('bare ws broadcast (floor)', sf, lf), row(`Vigil message (seal, store, audit, live; ${POSTGRES ? 'PostgreSQL' : 'PGlite'})`, sv, lv)]),
+  );
   console.log(`\nVigil / floor: p50 ×${ratio.p50.toFixed(2)}, p99 ×${ratio.p99.toFixed(2)} (target: under ×3)`);
   console.log(`load average ${load.before.toFixed(1)} → ${load.after.toFixed(1)} on ${load.cores} cores`);
 }

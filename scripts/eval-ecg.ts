@@ -90,7 +90,10 @@ if (sections.includes('cinc')) {
   const r = await evaluateCinc(path.join(dataDir, 'cinc2017'));
   mkdirSync(path.join(repoRoot, 'artifacts'), { recursive: true });
   // Per-record truth labels are PhysioNet's data: written to the gitignored artifacts/, never into the repo.
-  writeFileSync(path.join(repoRoot, 'artifacts/ecg-eval-cinc2017.csv'), ['record,truth,predicted,fold', ...r.perRecord.map((x) => `${x.record},${x.truth},${x.predicted},${x.fold}`)].join('\n') + '\n');
+  writeFileSync(
+    path.join(repoRoot, 'artifacts/ecg-eval-cinc2017.csv'),
+    ['record,truth,predicted,fold', ...r.perRecord.map((x) => `${x.record},${x.truth},${x.predicted},${x.fold}`)].join('\n') + '\n',
+  );
   computed.cinc2017 = { ...r, perRecord: 'artifacts/ecg-eval-cinc2017.csv', ...stamp() };
   emit('cinc', cincMarkdown(r));
 }
@@ -107,26 +110,35 @@ function writeReport(): void {
   const base: EcgReport = Object.fromEntries(Object.entries(previous ?? {}).filter(([, v]) => isStamped(v)));
   const result = { ...base, ...computed, algorithm: ECG_ALGORITHM };
   const md: string[] = [
-  '# ECG analysis: latest evaluation',
-  '',
-  `Written by \`npm run eval:ecg\` (${ECG_ALGORITHM.name} ${ECG_ALGORITHM.version}; each section below names the version and date it was computed with).`,
-  'Data: the PhysioNet records shipped in `shared/data` (see its README); the independent evaluation uses',
-  'other records of the same databases. Every headline figure is record-wise (patient-wise) nested',
-  'cross-validation: whatever is chosen from data (thresholds, settings, models) is chosen inside each',
-  'training fold by a procedure fixed in code (src/analysis/ecg/eval/nested-cv.ts hands the chooser the',
-  'training records only) and scored on the held-out records. The shipped models and settings are that',
-  'same procedure run once on all records (scripts/train-ecg.ts). Nothing is tuned per record.',
-  '',
-];
-const when = (x: { algorithm?: string; date?: string }) => `_(${x.algorithm ?? '?'}, ${x.date?.slice(0, 16).replace('T', ' ') ?? '?'} UTC)_`;
+    '# ECG analysis: latest evaluation',
+    '',
+    `Written by \`npm run eval:ecg\` (${ECG_ALGORITHM.name} ${ECG_ALGORITHM.version}; each section below names the version and date it was computed with).`,
+    'Data: the PhysioNet records shipped in `shared/data` (see its README); the independent evaluation uses',
+    'other records of the same databases. Every headline figure is record-wise (patient-wise) nested',
+    'cross-validation: whatever is chosen from data (thresholds, settings, models) is chosen inside each',
+    'training fold by a procedure fixed in code (src/analysis/ecg/eval/nested-cv.ts hands the chooser the',
+    'training records only) and scored on the held-out records. The shipped models and settings are that',
+    'same procedure run once on all records (scripts/train-ecg.ts). Nothing is tuned per record.',
+    '',
+  ];
+  const when = (x: { algorithm?: string; date?: string }) => `_(${x.algorithm ?? '?'}, ${x.date?.slice(0, 16).replace('T', ' ') ?? '?'} UTC)_`;
   if (result.mitdbNestedCv) md.push(qrsCvMarkdown(result.mitdbNestedCv), '', when(result.mitdbNestedCv), '');
   if (result.mitdb) md.push(mitdbMarkdown(result.mitdb), '');
   if (result.noiseStress) md.push(nstMarkdown(result.noiseStress), '', when(result.noiseStress), '');
-  if (result.af) md.push(afMarkdown({ ...result.af, shippedModel: undefined }), '', ...(result.af.mitdbOwnBeats ? [afMitdbMarkdown(result.af.mitdbOwnBeats), ''] : []), when(result.af), '');
+  if (result.af)
+    md.push(
+      afMarkdown({ ...result.af, shippedModel: undefined }),
+      '',
+      ...(result.af.mitdbOwnBeats ? [afMitdbMarkdown(result.af.mitdbOwnBeats), ''] : []),
+      when(result.af),
+      '',
+    );
   // cincMarkdown reads the aggregate figures only, never the per-record list the report leaves out.
   if (result.cinc2017) md.push(cincMarkdown({ ...result.cinc2017, perRecord: [] }), '', when(result.cinc2017), '');
   writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(path.join(repoRoot, 'docs/ecg-eval.md'), md.join('\n') + '\n');
 }
 if (wantJson) process.stdout.write(JSON.stringify(computed, null, 2) + '\n');
-process.stderr.write(`eval:ecg: wrote docs/ecg-eval.md and docs/ecg-eval.json (${sections.join(', ')} run) in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+process.stderr.write(
+  `eval:ecg: wrote docs/ecg-eval.md and docs/ecg-eval.json (${sections.join(', ')} run) in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+);

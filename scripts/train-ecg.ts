@@ -32,7 +32,9 @@ if (both || args.includes('--af')) {
   const records = loadAfRecords(dataDir);
   const c = chooseAfModel(records, AF_CV_SEED);
   const out = writeAfModel(c, `afdb + ltafdb shipped records (${records.length}), RR intervals only`);
-  process.stdout.write(`AF: threshold ${c.model.threshold}, smoothing ±${c.model.smooth} (inner out-of-fold Se ${(100 * c.inner.se).toFixed(2)} Sp ${(100 * c.inner.sp).toFixed(2)}); wrote ${path.relative(repoRoot, out)}\n`);
+  process.stdout.write(
+    `AF: threshold ${c.model.threshold}, smoothing ±${c.model.smooth} (inner out-of-fold Se ${(100 * c.inner.se).toFixed(2)} Sp ${(100 * c.inner.sp).toFixed(2)}); wrote ${path.relative(repoRoot, out)}\n`,
+  );
 }
 
 if (both || args.includes('--cinc')) {
@@ -41,9 +43,15 @@ if (both || args.includes('--cinc')) {
     const cv = crossValidate(set);
     process.stdout.write(`CinC CV ${cv.folds}-fold: score ${cv.score.toFixed(3)}\n`);
   } else {
-    const model = chooseCincModel(set, set.labels.map((_, i) => i));
+    const model = chooseCincModel(
+      set,
+      set.labels.map((_, i) => i),
+    );
     const out = path.join(modelDir, 'cinc2017-gbt.json');
-    writeFileSync(out, JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn: `cinc2017 shipped training records (${set.labels.length})`, ...compact(model) }) + '\n');
+    writeFileSync(
+      out,
+      JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn: `cinc2017 shipped training records (${set.labels.length})`, ...compact(model) }) + '\n',
+    );
     process.stdout.write(`CinC: wrote ${path.relative(repoRoot, out)}\n`);
   }
 }

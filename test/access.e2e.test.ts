@@ -35,9 +35,21 @@ describe('access control and FHIR scoping', () => {
   afterAll(async () => app && (await app.stop()));
 
   const routes = () => [
-    '/api/v1/me', '/api/v1/patients', `/api/v1/patients/${a}`, `/api/v1/patients/${a}/readings?code=8867-4`, `/api/v1/patients/${a}/ecg`,
-    `/api/v1/patients/${a}/derived`, '/api/v1/devices', '/api/v1/admin/rejections', '/api/v1/admin/stats', '/api/v1/users',
-    '/fhir/R4/Patient', `/fhir/R4/Patient/${a}`, '/fhir/R4/Observation', '/fhir/R4/Device', '/fhir/R4/Practitioner',
+    '/api/v1/me',
+    '/api/v1/patients',
+    `/api/v1/patients/${a}`,
+    `/api/v1/patients/${a}/readings?code=8867-4`,
+    `/api/v1/patients/${a}/ecg`,
+    `/api/v1/patients/${a}/derived`,
+    '/api/v1/devices',
+    '/api/v1/admin/rejections',
+    '/api/v1/admin/stats',
+    '/api/v1/users',
+    '/fhir/R4/Patient',
+    `/fhir/R4/Patient/${a}`,
+    '/fhir/R4/Observation',
+    '/fhir/R4/Device',
+    '/fhir/R4/Practitioner',
   ];
 
   it('answers 401 on every /api and /fhir route without a token, and with a forged one', async () => {
@@ -56,7 +68,13 @@ describe('access control and FHIR scoping', () => {
     expect(mine.body.map((p) => p.id)).toEqual([a]);
     const theirs = await app.api<Array<{ id: string }>>(other, 'GET', '/api/v1/patients');
     expect(theirs.body).toEqual([]);
-    for (const route of [`/api/v1/patients/${a}`, `/api/v1/patients/${a}/readings?code=8867-4`, `/api/v1/patients/${a}/ecg`, `/api/v1/patients/${a}/derived`, `/fhir/R4/Patient/${a}`]) {
+    for (const route of [
+      `/api/v1/patients/${a}`,
+      `/api/v1/patients/${a}/readings?code=8867-4`,
+      `/api/v1/patients/${a}/ecg`,
+      `/api/v1/patients/${a}/derived`,
+      `/fhir/R4/Patient/${a}`,
+    ]) {
       const res = await app.api<string>(other, 'GET', route);
       expect(res.status, route).toBe(404);
       expect(JSON.stringify(res.body)).not.toContain('Alice');
@@ -86,9 +104,11 @@ describe('access control and FHIR scoping', () => {
   });
 
   it('serves FHIR search with exact totals, date prefixes, sorting and paging links', async () => {
-    const first = await app.api<{ total: number; entry: Array<{ resource: { valueQuantity: { value: number } } }>; link: Array<{ relation: string; url: string }> }>(
-      own, 'GET', `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|8867-4&_sort=-date&_count=2`,
-    );
+    const first = await app.api<{
+      total: number;
+      entry: Array<{ resource: { valueQuantity: { value: number } } }>;
+      link: Array<{ relation: string; url: string }>;
+    }>(own, 'GET', `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|8867-4&_sort=-date&_count=2`);
     expect(first.status).toBe(200);
     expect(first.body.total).toBe(5);
     expect(first.body.entry.map((e) => e.resource.valueQuantity.value)).toEqual([65, 64]);

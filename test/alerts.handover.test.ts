@@ -35,21 +35,44 @@ describe.skipIf(!hasPg)('an alert across a change of owner', () => {
     const admin = (await app.tokenFor('admin')).token;
     const patientId = (await app.services.patientService.create({ name: 'Late Reading', birthDate: '1950-01-01' }, 'system')).id;
     const device = (await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'multi' })).body;
-    expect((await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-handover', { scope: 'patient', scopeId: patientId, definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' } })).status).toBe(200);
+    expect(
+      (
+        await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-handover', {
+          scope: 'patient',
+          scopeId: patientId,
+          definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
+        })
+      ).status,
+    ).toBe(200);
     const t0 = Date.now() - 60_000;
     const send = (seq: number, hr: number) => app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ seq, ts: t0 + seq * 1000, hr }));
-    const alerts = async () => app.services.db.query<{ id: string; status: string }>(`SELECT id, status FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-handover'`, [patientId]);
+    const alerts = async () =>
+      app.services.db.query<{ id: string; status: string }>(`SELECT id, status FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-handover'`, [patientId]);
 
     expect((await send(2, 150)).ok).toBe(true);
     expect((await send(3, 152)).ok).toBe(true);
     await eventually(alerts, (rows) => rows.length === 1, 10_000);
 
     // The ownership session dies (a PostgreSQL restart, a network cut): the instance drops its patients and claims them again.
-    await app.services.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'vigil-owner-%' AND datname = current_database()`);
-    await eventually(() => app.services.ownership.stats(), (s) => !s.connected, 10_000);
-    await eventually(() => app.services.ownership.stats(), (s) => s.connected, 20_000);
+    await app.services.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'vigil-owner-%' AND datname = current_database()`,
+    );
+    await eventually(
+      () => app.services.ownership.stats(),
+      (s) => !s.connected,
+      10_000,
+    );
+    await eventually(
+      () => app.services.ownership.stats(),
+      (s) => s.connected,
+      20_000,
+    );
 
-    await eventually(() => app.services.ownership.owns(patientId), (mine) => mine, 10_000);
+    await eventually(
+      () => app.services.ownership.owns(patientId),
+      (mine) => mine,
+      10_000,
+    );
     // The late reading (seq 1, a second before the high ones) arrives now, then the high values go on.
     expect((await send(1, 72)).ok).toBe(true);
     expect((await send(4, 151)).ok).toBe(true);

@@ -17,7 +17,9 @@ describe('SpO2 alarm follows the NEWS2 scale', () => {
   afterAll(async () => app && (await app.stop()));
 
   async function spo2Alerts(patientId: string) {
-    return (await app.api<Array<{ rule: string; severity: string; message?: string }>>(admin, 'GET', `/api/v1/alerts?patient=${patientId}&status=open`)).body.filter((a) => a.rule === 'spo2-low');
+    return (
+      await app.api<Array<{ rule: string; severity: string; message?: string }>>(admin, 'GET', `/api/v1/alerts?patient=${patientId}&status=open`)
+    ).body.filter((a) => a.rule === 'spo2-low');
   }
 
   /** One reading every 30 s of device time from `start`. */

@@ -18,7 +18,9 @@ export async function startSmtp(): Promise<{ port: number; mails: ReceivedMail[]
 }
 
 /** An HTTP server that checks `x-vigil-signature` (HMAC-SHA256 over "t.body") and records what arrived. */
-export async function startWebhookReceiver(secret: string): Promise<{ url: string; received: Array<{ body: Record<string, unknown>; validSignature: boolean; key: string }>; close(): Promise<void> }> {
+export async function startWebhookReceiver(
+  secret: string,
+): Promise<{ url: string; received: Array<{ body: Record<string, unknown>; validSignature: boolean; key: string }>; close(): Promise<void> }> {
   const received: Array<{ body: Record<string, unknown>; validSignature: boolean; key: string }> = [];
   const server: Server = createServer((req, res) => {
     let raw = '';
@@ -43,4 +45,3 @@ export function movableClock(): Clock & { advance(ms: number): void; reset(): vo
   let offset = 0;
   return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms), reset: () => void (offset = 0) };
 }
-

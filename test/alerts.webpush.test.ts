@@ -34,9 +34,16 @@ function checkVapid(header: string, origin: string): boolean {
   if (!jwt || !k) return false;
   const [h, c, sig] = jwt.split('.');
   const point = Buffer.from(k, 'base64url');
-  const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+    format: 'jwk',
+  });
   const claims = JSON.parse(Buffer.from(c!, 'base64url').toString());
-  return verify('sha256', Buffer.from(`${h}.${c}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url')) && claims.aud === origin && claims.exp > Date.now() / 1000;
+  return (
+    verify('sha256', Buffer.from(`${h}.${c}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url')) &&
+    claims.aud === origin &&
+    claims.exp > Date.now() / 1000
+  );
 }
 
 describe('Web Push (VAPID + aes128gcm) with node:crypto', () => {
@@ -79,7 +86,16 @@ describe('Web Push (VAPID + aes128gcm) with node:crypto', () => {
     const subscription = { endpoint: `${origin}/push/abc`, keys: { p256dh: ua.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } };
     const channel = createWebPushChannel({ keys: await loadVapidKeys(dir), subject: 'mailto:alerts@vigil.local', now: Date.now });
     const message = { title: 'Critical: Ada', body: 'SPO2 85 %', alertId: 'alr_1', severity: 'critical' };
-    await channel.send({ id: '1', idempotencyKey: 'k', alertId: 'alr_1', userId: 'u', channel: 'webpush', target: subscription.endpoint, attempts: 1, payload: { subscription, message, urgency: 'high' } });
+    await channel.send({
+      id: '1',
+      idempotencyKey: 'k',
+      alertId: 'alr_1',
+      userId: 'u',
+      channel: 'webpush',
+      target: subscription.endpoint,
+      attempts: 1,
+      payload: { subscription, message, urgency: 'high' },
+    });
     const [got] = received;
     expect(got!.headers).toMatchObject({ 'content-encoding': 'aes128gcm', urgency: 'high', ttl: '86400' });
     expect(checkVapid(String(got!.headers.authorization), origin)).toBe(true);
@@ -93,9 +109,23 @@ describe('Web Push (VAPID + aes128gcm) with node:crypto', () => {
     status = 410;
     const ua = createECDH('prime256v1');
     ua.generateKeys();
-    const subscription = { endpoint: `${origin}/push/gone`, keys: { p256dh: ua.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') } };
+    const subscription = {
+      endpoint: `${origin}/push/gone`,
+      keys: { p256dh: ua.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') },
+    };
     const channel = createWebPushChannel({ keys: await loadVapidKeys(dir), subject: 'mailto:a@b.c', now: Date.now });
-    await expect(channel.send({ id: '2', idempotencyKey: 'k2', alertId: 'a', userId: 'u', channel: 'webpush', target: subscription.endpoint, attempts: 1, payload: { subscription, message: {} } })).rejects.toBeInstanceOf(SubscriptionGoneError);
+    await expect(
+      channel.send({
+        id: '2',
+        idempotencyKey: 'k2',
+        alertId: 'a',
+        userId: 'u',
+        channel: 'webpush',
+        target: subscription.endpoint,
+        attempts: 1,
+        payload: { subscription, message: {} },
+      }),
+    ).rejects.toBeInstanceOf(SubscriptionGoneError);
     expect(encryptPayload(subscription, Buffer.from('x')).length).toBeGreaterThan(86);
   });
 });

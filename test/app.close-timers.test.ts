@@ -28,7 +28,14 @@ describe('app close', () => {
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
-    const config = loadConfig({ VIGIL_HTTP_PORT: String(port), VIGIL_HTTP_HOST: '127.0.0.1', VIGIL_MQTT_PORT: String(await freePort()), VIGIL_DATA_DIR: dataDir, VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'debug' });
+    const config = loadConfig({
+      VIGIL_HTTP_PORT: String(port),
+      VIGIL_HTTP_HOST: '127.0.0.1',
+      VIGIL_MQTT_PORT: String(await freePort()),
+      VIGIL_DATA_DIR: dataDir,
+      VIGIL_DEMO: '0',
+      VIGIL_LOG_LEVEL: 'debug',
+    });
     await expect(startApp(config, { logger })).rejects.toThrow(/VIGIL_HTTP_PORT/);
     const failedAt = lines.length;
     // Two poll periods (5 s each) after the failed start: no poll of the closed database.

@@ -43,10 +43,12 @@ async function roleWithDatabase(name: string, opts: { createrole: boolean }): Pr
     await c.query(`CREATE ROLE ${name} LOGIN ${opts.createrole ? 'CREATEROLE' : ''}`);
     await c.query(`CREATE DATABASE ${name} OWNER ${name}`);
   });
-  cleanups.push(() => asAdmin(async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.query(`DROP ROLE IF EXISTS ${name}`);
-  }));
+  cleanups.push(() =>
+    asAdmin(async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.query(`DROP ROLE IF EXISTS ${name}`);
+    }),
+  );
   const url = new URL(PG_ADMIN_URL);
   url.username = name;
   url.pathname = '/' + name;
@@ -84,7 +86,10 @@ async function attacks(url: string): Promise<Record<string, string | null>> {
     await attempt('truncate', 'TRUNCATE audit_log');
     await attempt('drop trigger then delete', 'DROP TRIGGER audit_log_no_update ON audit_log; DELETE FROM audit_log');
     await attempt('disable trigger', 'ALTER TABLE audit_log DISABLE TRIGGER USER');
-    await attempt('replace trigger function', `CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$`);
+    await attempt(
+      'replace trigger function',
+      `CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$`,
+    );
     await attempt('take the owner role', `SET ROLE ${AUDIT_OWNER_ROLE}`);
     await attempt('insert', `INSERT INTO audit_log (actor, action, prev_hash, hash) VALUES ('x', 'x', 'x', 'x')`);
     await attempt('select', 'SELECT count(*) FROM audit_log');
@@ -92,10 +97,23 @@ async function attacks(url: string): Promise<Record<string, string | null>> {
   });
 }
 const refusedAll = (a: Record<string, string | null>) => ({
-  update: a.update, delete: a.delete, truncate: a.truncate, 'drop trigger then delete': a['drop trigger then delete'],
-  'disable trigger': a['disable trigger'], 'replace trigger function': a['replace trigger function'], 'take the owner role': a['take the owner role'],
+  update: a.update,
+  delete: a.delete,
+  truncate: a.truncate,
+  'drop trigger then delete': a['drop trigger then delete'],
+  'disable trigger': a['disable trigger'],
+  'replace trigger function': a['replace trigger function'],
+  'take the owner role': a['take the owner role'],
 });
-const NONE_ALLOWED = { update: null, delete: null, truncate: null, 'drop trigger then delete': null, 'disable trigger': null, 'replace trigger function': null, 'take the owner role': null };
+const NONE_ALLOWED = {
+  update: null,
+  delete: null,
+  truncate: null,
+  'drop trigger then delete': null,
+  'disable trigger': null,
+  'replace trigger function': null,
+  'take the owner role': null,
+};
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -135,7 +153,10 @@ describe.skipIf(!hasPg)('PostgreSQL: the application role cannot alter audit row
       dba.pathname = '/' + role;
       process.env.DATABASE_URL = dba.toString();
       try {
-        const code = await protectCommand.run({ positionals: [], flags: { 'app-role': role }, json: true }, { stdout: out, stderr: out, stdin: new PassThrough() });
+        const code = await protectCommand.run(
+          { positionals: [], flags: { 'app-role': role }, json: true },
+          { stdout: out, stderr: out, stdin: new PassThrough() },
+        );
         expect(code, text).toBe(0);
       } finally {
         if (prev === undefined) delete process.env.DATABASE_URL;
@@ -154,7 +175,9 @@ describe.skipIf(!hasPg)('PostgreSQL: the application role cannot alter audit row
       const admin = (await app.tokenFor('admin')).token;
       const created = await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'After Protection' });
       expect(created.status).toBe(201);
-      const [entry] = await app.services.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE action = 'patient.create' AND patient_id = $1`, [created.body.id]);
+      const [entry] = await app.services.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE action = 'patient.create' AND patient_id = $1`, [
+        created.body.id,
+      ]);
       expect(Number(entry.n)).toBe(1);
       expect((await app.services.audit.verify()).bad).toEqual([]);
     }, 180_000);
@@ -166,7 +189,9 @@ describe.skipIf(!hasPg)('PostgreSQL: the application role cannot alter audit row
       process.env.DATABASE_URL = dba.toString();
       try {
         const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough() };
-        await expect(protectCommand.run({ positionals: [], flags: { 'app-role': 'no_such_role_here' }, json: false }, io)).rejects.toThrow(/--app-role no_such_role_here: no such role/);
+        await expect(protectCommand.run({ positionals: [], flags: { 'app-role': 'no_such_role_here' }, json: false }, io)).rejects.toThrow(
+          /--app-role no_such_role_here: no such role/,
+        );
       } finally {
         if (prev === undefined) delete process.env.DATABASE_URL;
         else process.env.DATABASE_URL = prev;

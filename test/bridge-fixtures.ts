@@ -116,7 +116,10 @@ export async function restartableMosquitto(port: number) {
   const { canConnect } = await import('./support/ports.ts');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bridge-mosq-'));
   const conf = path.join(dir, 'mosquitto.conf');
-  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\nmax_queued_messages 100000\n`);
+  await writeFile(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\nmax_queued_messages 100000\n`,
+  );
   let proc: ChildProcess | null = null;
   process.once('exit', () => proc?.kill());
   const start = async () => {
@@ -132,8 +135,13 @@ export async function restartableMosquitto(port: number) {
     await exited;
   };
   await start();
-  return { url: `mqtt://127.0.0.1:${port}`, start, stop, async dispose() {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  } };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    start,
+    stop,
+    async dispose() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

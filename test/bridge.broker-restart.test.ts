@@ -20,7 +20,7 @@ import { silentStatus } from '../src/bridge/status-log.ts';
 const hasMosquitto = mosquittoAvailable();
 if (!hasMosquitto) skipNote('Mosquitto (serial bridge across a broker restart)');
 
-describe.skipIf(!hasMosquitto)('serial bridge across a restart of Vigil\'s (external) broker', () => {
+describe.skipIf(!hasMosquitto)("serial bridge across a restart of Vigil's (external) broker", () => {
   let broker: Awaited<ReturnType<typeof restartableMosquitto>>;
   let app: TestApp;
   let token: string;
@@ -46,7 +46,15 @@ describe.skipIf(!hasMosquitto)('serial bridge across a restart of Vigil\'s (exte
     queueDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bridge-restart-queue-'));
     queue = await openDurableQueue(queueDir);
     uplink = connectMqttUplink({ url: broker.url, deviceId: device.id, secret: device.secret, status: silentStatus });
-    bridge = startSerialBridge({ serialPath: cable.bridgeEnd, baudRate: 9600, parser: compileParser(DEFAULT_PARSER), queue, uplink, commands: uplink, status: silentStatus });
+    bridge = startSerialBridge({
+      serialPath: cable.bridgeEnd,
+      baudRate: 9600,
+      parser: compileParser(DEFAULT_PARSER),
+      queue,
+      uplink,
+      commands: uplink,
+      status: silentStatus,
+    });
     await waitFor(() => uplink.ready(), 10_000, 'bridge connected');
   });
 
@@ -60,7 +68,8 @@ describe.skipIf(!hasMosquitto)('serial bridge across a restart of Vigil\'s (exte
       () => app?.stop(),
       () => broker?.dispose(),
       () => queueDir && rm(queueDir, { recursive: true, force: true }),
-    ));
+    ),
+  );
 
   it('queues readings while the broker is down and delivers each exactly once after it restarts', async () => {
     expect((await bridge.measure()).status).toBe('done');

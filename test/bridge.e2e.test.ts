@@ -16,7 +16,12 @@ import { httpUplink } from '../src/bridge/http-uplink.ts';
 import { compileParser, DEFAULT_PARSER } from '../src/bridge/parser-spec.ts';
 import { startSerialBridge } from '../src/bridge/serial-bridge.ts';
 
-interface Command { name: string; status: string; message: string | null; readings: Array<{ code: string; value: number }> }
+interface Command {
+  name: string;
+  status: string;
+  message: string | null;
+  readings: Array<{ code: string; value: number }>;
+}
 
 describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil)', () => {
   let app: TestApp;
@@ -45,10 +50,14 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
   };
   const finished = async (id: string) => {
     let body: Command = { name: '', status: 'queued', message: null, readings: [] };
-    await waitFor(async () => {
-      body = (await app.api<Command>(clinician, 'GET', `/api/v1/commands/${id}`)).body;
-      return ['done', 'failed', 'expired'].includes(body.status) && (body.status !== 'done' || body.name !== 'MEASURE' || body.readings.length > 0);
-    }, 15_000, `command ${id} to finish`);
+    await waitFor(
+      async () => {
+        body = (await app.api<Command>(clinician, 'GET', `/api/v1/commands/${id}`)).body;
+        return ['done', 'failed', 'expired'].includes(body.status) && (body.status !== 'done' || body.name !== 'MEASURE' || body.readings.length > 0);
+      },
+      15_000,
+      `command ${id} to finish`,
+    );
     return body;
   };
 
@@ -67,7 +76,14 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     queue = await openDurableQueue(queueDir);
     uplink = connectMqttUplink({ url: link.url, deviceId: device.id, secret: device.secret, status });
     bridge = startSerialBridge({
-      serialPath: cable.bridgeEnd, baudRate: 9600, parser: compileParser(DEFAULT_PARSER), queue, uplink, commands: uplink, status, measureTimeoutMs: 3000,
+      serialPath: cable.bridgeEnd,
+      baudRate: 9600,
+      parser: compileParser(DEFAULT_PARSER),
+      queue,
+      uplink,
+      commands: uplink,
+      status,
+      measureTimeoutMs: 3000,
     });
     await waitFor(() => statusLines.some((l) => l.includes('open at 9600')) && uplink.ready(), 10_000, 'bridge ready');
     // The bridge's status message marks the device online in Vigil.
@@ -84,7 +100,8 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
       () => link?.close(),
       () => app?.stop(),
       () => queueDir && rm(queueDir, { recursive: true, force: true }),
-    ));
+    ),
+  );
 
   it('MEASURE pressed in Vigil reaches the device through the bridge and comes back as a linked reading', async () => {
     const id = await measureNow();
@@ -162,10 +179,14 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
     const pair = await virtualSerialPair('bridge-cli');
     const thermo = await fakeThermometer(pair.deviceEnd, () => 'BP 128/82 HR 71');
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bridge-cli-'));
-    const cli = spawn(process.execPath, ['bin/vigil.js', 'bridge', 'serial', '--path', pair.bridgeEnd, '--baud', '9600', '--device', second.id, '--mqtt', `mqtt://127.0.0.1:${app.mqttPort}`], {
-      env: { ...process.env, VIGIL_DEVICE_SECRET: second.secret, VIGIL_DATA_DIR: dataDir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const cli = spawn(
+      process.execPath,
+      ['bin/vigil.js', 'bridge', 'serial', '--path', pair.bridgeEnd, '--baud', '9600', '--device', second.id, '--mqtt', `mqtt://127.0.0.1:${app.mqttPort}`],
+      {
+        env: { ...process.env, VIGIL_DEVICE_SECRET: second.secret, VIGIL_DATA_DIR: dataDir },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     let exitCode: number | null = null;
     cli.stderr!.on('data', (d) => (stderr += d));
@@ -176,14 +197,22 @@ describe('serial bridge end to end (socat pty pair, fake thermometer, real Vigil
       const res = await app.api<{ id: string }>(clinician, 'POST', `/api/v1/devices/${second.id}/commands`, { name: 'MEASURE' });
       const cmd = await finished(res.body.id);
       expect(cmd.status).toBe('done');
-      expect(cmd.readings.map((r) => [r.code, r.value]).sort()).toEqual([['8462-4', 82], ['8480-6', 128], ['8867-4', 71]]);
+      expect(cmd.readings.map((r) => [r.code, r.value]).sort()).toEqual([
+        ['8462-4', 82],
+        ['8480-6', 128],
+        ['8867-4', 71],
+      ]);
       expect(stderr).toMatch(/bridge: command MEASURE \(cmd_\w+\) done: sys 128/);
       expect(stderr).not.toContain(second.secret);
     } finally {
       const exited = new Promise<number | null>((r) => (cli.exitCode !== null ? r(cli.exitCode) : cli.once('exit', r)));
       cli.kill('SIGTERM');
       exitCode = await exited;
-      await cleanUp(() => thermo.close(), () => pair.unplug(), () => rm(dataDir, { recursive: true, force: true }));
+      await cleanUp(
+        () => thermo.close(),
+        () => pair.unplug(),
+        () => rm(dataDir, { recursive: true, force: true }),
+      );
     }
     expect(exitCode).toBe(0); // a clean stop on SIGTERM
   }, 150_000);

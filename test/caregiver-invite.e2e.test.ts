@@ -65,7 +65,10 @@ describe('caregiver invitations by email', () => {
     const { id, token, mail } = await inviteLink(aliceUser.token, alice, 'daughter@family.example');
     expect(mail.subject).toMatch(/invited you to follow their care/);
     expect(mail.text).not.toContain('Alice Invites'); // the record's name is not in the email; the account's display name is
-    const [row] = await app.services.db.query<{ token_hash: string; patient_id: string }>('SELECT token_hash, patient_id FROM caregiver_invites WHERE id = $1', [id]);
+    const [row] = await app.services.db.query<{ token_hash: string; patient_id: string }>(
+      'SELECT token_hash, patient_id FROM caregiver_invites WHERE id = $1',
+      [id],
+    );
     expect(row).toEqual({ token_hash: createHash('sha256').update(token).digest('hex'), patient_id: alice });
     expect(JSON.stringify(await app.services.db.query('SELECT * FROM caregiver_invites'))).not.toContain(token);
 
@@ -83,7 +86,11 @@ describe('caregiver invitations by email', () => {
     expect(s.status).toBe(200);
     expect(await getWith(s.cookie, `/api/v1/patients/${alice}`)).toBe(200);
     expect(await getWith(s.cookie, `/api/v1/patients/${bob}`)).toBe(404);
-    const write = await fetch(app.httpUrl + `/api/v1/patients/${alice}/settings`, { method: 'PATCH', headers: { cookie: s.cookie, 'content-type': 'application/json', origin: app.httpUrl }, body: JSON.stringify({ onOxygen: true }) });
+    const write = await fetch(app.httpUrl + `/api/v1/patients/${alice}/settings`, {
+      method: 'PATCH',
+      headers: { cookie: s.cookie, 'content-type': 'application/json', origin: app.httpUrl },
+      body: JSON.stringify({ onOxygen: true }),
+    });
     expect(write.status).toBe(403); // read access only
 
     const again = await post('/api/v1/caregiver-invites/accept', { token, displayName: 'Mallory', password: 'another decent passphrase' });
@@ -164,7 +171,10 @@ describe('caregiver invitations by email', () => {
     const badToken = await post('/api/v1/caregiver-invites/accept', { token: '../etc/passwd' });
     expect(badToken.status).toBe(400);
     expect(badToken.text).toContain('token');
-    const noName = await post('/api/v1/caregiver-invites/accept', { token: (await inviteLink(aliceUser.token, alice, 'cousin@family.example')).token, password: GOOD });
+    const noName = await post('/api/v1/caregiver-invites/accept', {
+      token: (await inviteLink(aliceUser.token, alice, 'cousin@family.example')).token,
+      password: GOOD,
+    });
     expect(noName.status).toBe(400);
     expect(noName.text).toContain('displayName');
   });

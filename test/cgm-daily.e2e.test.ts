@@ -36,7 +36,17 @@ describe('CGM daily summary', () => {
     const s = app.services;
     const patientId = (await s.patientService.create({ name: 'Cgm Race' }, 'system')).id;
     const dayStart = Math.floor(Date.now() / DAY_MS) * DAY_MS - 2 * DAY_MS;
-    const row = { patientId, deviceId: null, system: 'http://loinc.org', code: '97510-2', value: 71.5, unit: '%', ts: dayStart, seq: null, method: { name: 'cgm-consensus-2019-daily', version: '1.0.0' } };
+    const row = {
+      patientId,
+      deviceId: null,
+      system: 'http://loinc.org',
+      code: '97510-2',
+      value: 71.5,
+      unit: '%',
+      ts: dayStart,
+      seq: null,
+      method: { name: 'cgm-consensus-2019-daily', version: '1.0.0' },
+    };
     // What two instances do when both see the first reading of a new day: both insert yesterday's summary.
     const [first, second] = await Promise.allSettled([s.ingest.storeDerived([row]), s.ingest.storeDerived([{ ...row }])]);
     expect([first.status, second.status].sort()).toEqual(['fulfilled', 'rejected']);

@@ -13,7 +13,10 @@ if (!hasPg) skipNote('PostgreSQL (chart series on PostgreSQL)');
 
 const DAY = 86_400_000;
 
-for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: true }]) {
+for (const setup of [
+  { name: 'PGlite', pg: false },
+  { name: 'PostgreSQL', pg: true },
+]) {
   describe.skipIf(setup.pg && !hasPg)(`chart series on ${setup.name}`, () => {
     let app: TestApp;
     let drop: (() => Promise<void>) | null = null;
@@ -54,8 +57,14 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
 
     it('downsamples 7 days of 5-second readings in SQL and ends at the newest reading', async () => {
       expect(values.length).toBeGreaterThan(120_000);
-      const res = await app.api<{ points: Array<[number, number]>; bucketMs: number; buckets: Array<{ t: number; min: number; max: number; mean: number; n: number }> }>(
-        clinician, 'GET', `/api/v1/patients/${patientId}/readings?code=8867-4&from=${new Date(from).toISOString()}&to=${new Date(now).toISOString()}&maxPoints=1000`,
+      const res = await app.api<{
+        points: Array<[number, number]>;
+        bucketMs: number;
+        buckets: Array<{ t: number; min: number; max: number; mean: number; n: number }>;
+      }>(
+        clinician,
+        'GET',
+        `/api/v1/patients/${patientId}/readings?code=8867-4&from=${new Date(from).toISOString()}&to=${new Date(now).toISOString()}&maxPoints=1000`,
       );
       expect(res.status).toBe(200);
       const { points, buckets, bucketMs } = res.body;
@@ -77,10 +86,18 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
     });
 
     it('returns a short range raw, and an empty one empty', async () => {
-      const res = await app.api<{ points: Array<[number, number]>; bucketMs: number | null }>(clinician, 'GET', `/api/v1/patients/${patientId}/readings?code=8867-4&from=${new Date(now - 60_000).toISOString()}`);
+      const res = await app.api<{ points: Array<[number, number]>; bucketMs: number | null }>(
+        clinician,
+        'GET',
+        `/api/v1/patients/${patientId}/readings?code=8867-4&from=${new Date(now - 60_000).toISOString()}`,
+      );
       expect(res.body.bucketMs).toBeNull();
       expect(res.body.points).toEqual(values.filter(([t]) => t >= now - 60_000));
-      const none = await app.api<{ points: unknown[] }>(clinician, 'GET', `/api/v1/patients/${patientId}/readings?code=8310-5&from=${new Date(from).toISOString()}`);
+      const none = await app.api<{ points: unknown[] }>(
+        clinician,
+        'GET',
+        `/api/v1/patients/${patientId}/readings?code=8310-5&from=${new Date(from).toISOString()}`,
+      );
       expect(none.body.points).toEqual([]);
     });
   });

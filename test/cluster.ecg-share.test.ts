@@ -40,7 +40,10 @@ describe.skipIf(!enabled)('ECG behind a $share subscription, two instances', () 
     const device = await a.services.deviceService.provision({ patientId, type: 'ecg' }, 'system');
     // Episodes as each instance found them itself (relayed copies are the other's finding, not counted twice).
     const found: Array<EcgEpisode & { by: string }> = [];
-    for (const [name, app] of [['a', a], ['b', b]] as const) {
+    for (const [name, app] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       app.services.events.on('ecg.episode', (e) => {
         if (e.patientId === patientId && !app.services.relay.isRemote(e)) found.push({ ...e, by: name });
       });
@@ -55,7 +58,11 @@ describe.skipIf(!enabled)('ECG behind a $share subscription, two instances', () 
       const sends = [];
       for (let s = 0; s < seconds; s++, seq++) {
         const samples = model.next(FS, rhythm);
-        sends.push(client.publishAsync(`vigil/v1/devices/${device.id}/ecg`, JSON.stringify({ ts: start + seq * 1000, seq, fs: FS, lead: 'II', unit: 'uV', samples }), { qos: 1 }));
+        sends.push(
+          client.publishAsync(`vigil/v1/devices/${device.id}/ecg`, JSON.stringify({ ts: start + seq * 1000, seq, fs: FS, lead: 'II', unit: 'uV', samples }), {
+            qos: 1,
+          }),
+        );
       }
       await Promise.all(sends);
     };
@@ -65,11 +72,19 @@ describe.skipIf(!enabled)('ECG behind a $share subscription, two instances', () 
     await client.endAsync();
 
     // Both instances consumed part of the stream.
-    await eventually(() => a.services.ingest.stats().ecgChunks - chunksBefore[0] + b.services.ingest.stats().ecgChunks - chunksBefore[1], (n) => n === seq, 30_000);
+    await eventually(
+      () => a.services.ingest.stats().ecgChunks - chunksBefore[0] + b.services.ingest.stats().ecgChunks - chunksBefore[1],
+      (n) => n === seq,
+      30_000,
+    );
     expect(a.services.ingest.stats().ecgChunks - chunksBefore[0]).toBeGreaterThan(0);
     expect(b.services.ingest.stats().ecgChunks - chunksBefore[1]).toBeGreaterThan(0);
 
-    await eventually(() => found.filter((e) => e.kind === 'af').length, (n) => n >= 2, 30_000);
+    await eventually(
+      () => found.filter((e) => e.kind === 'af').length,
+      (n) => n >= 2,
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 3_000)); // a second detection would show by now
     const af = found.filter((e) => e.kind === 'af');
     expect(af.map((e) => e.state)).toEqual(['start', 'end']);

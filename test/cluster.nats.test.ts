@@ -62,9 +62,10 @@ describe.skipIf(!enabled)('three-node NATS cluster: Vigil keeps ingesting when a
     expect(info.config.num_replicas).toBe(3);
     // The victim is a replica, not the stream's leader: while a stream has no leader, NATS 2.9's MQTT gateway
     // still acknowledges QoS 1 publishes that the stream never stores (see the header).
-    const victim = cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader && !gatewayHosts.has(n.name)) >= 0
-      ? cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader && !gatewayHosts.has(n.name))
-      : cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader);
+    const victim =
+      cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader && !gatewayHosts.has(n.name)) >= 0
+        ? cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader && !gatewayHosts.has(n.name))
+        : cluster.nodes.findIndex((n) => n.name !== info.cluster?.leader);
     const entry = cluster.nodes.find((n, i) => i !== victim && !gatewayHosts.has(n.name)) ?? cluster.nodes[(victim + 1) % 3];
 
     const t0 = Date.now();
@@ -72,17 +73,36 @@ describe.skipIf(!enabled)('three-node NATS cluster: Vigil keeps ingesting when a
     let killed = false;
     await Promise.all(
       devices.map(async (d) => {
-        const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${entry.mqttPort}`, { clientId: `nats-${d.id}`, username: d.id, password: d.secret, protocolVersion: 4, reconnectPeriod: 200 });
+        const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${entry.mqttPort}`, {
+          clientId: `nats-${d.id}`,
+          username: d.id,
+          password: d.secret,
+          protocolVersion: 4,
+          reconnectPeriod: 200,
+        });
         const sends = [];
         for (let seq = 1; seq <= MESSAGES; seq++) {
-          const body = { seq, ts: t0 - 600_000 + seq * 100, readings: [['8867-4', 70], ['59408-5', 97], ['9279-1', 14], ['8310-5', 36.8], ['8480-6', 120]].map(([code, value]) => ({ code, value })) };
+          const body = {
+            seq,
+            ts: t0 - 600_000 + seq * 100,
+            readings: [
+              ['8867-4', 70],
+              ['59408-5', 97],
+              ['9279-1', 14],
+              ['8310-5', 36.8],
+              ['8480-6', 120],
+            ].map(([code, value]) => ({ code, value })),
+          };
           sends.push(
             c.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify(body), { qos: 1 }).then(() => {
               acked++;
               if (!killed && acked >= (DEVICES * MESSAGES) / 3) {
                 killed = true;
                 // Killed, and back 3 s later (devices whose gateway session lived there wait and resend).
-                void cluster.kill(victim).then(() => new Promise((r) => setTimeout(r, 3_000))).then(() => cluster.restart(victim));
+                void cluster
+                  .kill(victim)
+                  .then(() => new Promise((r) => setTimeout(r, 3_000)))
+                  .then(() => cluster.restart(victim));
               }
             }),
           );

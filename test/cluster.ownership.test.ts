@@ -30,7 +30,11 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
   const patients: Array<{ id: string; device: { id: string; secret: string } }> = [];
 
   const api = async <T = unknown>(server: ServerProcess, token: string, method: string, url: string, body?: unknown) => {
-    const res = await fetch(server.url + url, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(server.url + url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: res.status, body: (await res.json().catch(() => null)) as T };
   };
   const boot = async () => {
@@ -49,7 +53,8 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
     db = new pg.Client({ connectionString: dbUrl });
     await db.connect();
     const rule = await api(a, b.token, 'PUT', '/api/v1/alert-rules/hr-cluster', {
-      scope: 'clinic', definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'warning' },
+      scope: 'clinic',
+      definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'warning' },
     });
     expect(rule.status).toBe(200);
     for (let i = 0; i < PATIENTS; i++) {
@@ -69,9 +74,14 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
   const send = (server: ServerProcess, p: (typeof patients)[number], vitals: Record<string, number>) =>
     api(server, p.device.secret, 'POST', `/api/v1/devices/${p.device.id}/telemetry`, vitals);
   const news2Rows = async (patientId: string) =>
-    (await db.query(`SELECT value FROM readings WHERE patient_id = $1 AND code = $2 AND method IS NOT NULL ORDER BY ts`, [patientId, DERIVED_CODES.news2.code])).rows.map((r) => Number(r.value));
+    (
+      await db.query(`SELECT value FROM readings WHERE patient_id = $1 AND code = $2 AND method IS NOT NULL ORDER BY ts`, [patientId, DERIVED_CODES.news2.code])
+    ).rows.map((r) => Number(r.value));
   const alertsOf = async (patientId: string) =>
-    (await db.query(`SELECT status, resolved_by FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-cluster'`, [patientId])).rows as Array<{ status: string; resolved_by: string | null }>;
+    (await db.query(`SELECT status, resolved_by FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-cluster'`, [patientId])).rows as Array<{
+      status: string;
+      resolved_by: string | null;
+    }>;
   /** Buckets held by a process, from PostgreSQL's own lock table. */
   const bucketsOf = async (server: ServerProcess) => {
     const id = (await readFile(path.join(dirs[server === a ? 0 : 1], 'instance-id'), 'utf8')).trim();
@@ -91,8 +101,16 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
     for (const p of patients) {
-      await eventually(() => news2Rows(p.id), (rows) => rows.length >= 1, 15_000);
-      await eventually(() => alertsOf(p.id), (rows) => rows.length >= 1, 15_000);
+      await eventually(
+        () => news2Rows(p.id),
+        (rows) => rows.length >= 1,
+        15_000,
+      );
+      await eventually(
+        () => alertsOf(p.id),
+        (rows) => rows.length >= 1,
+        15_000,
+      );
     }
     await new Promise((r) => setTimeout(r, 6_000)); // past NEWS2's 5 s interval: a second instance would have stored its own by now
     for (const p of patients) {
@@ -116,8 +134,16 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
       await new Promise((r) => setTimeout(r, 1_500));
     }
     for (const p of patients) {
-      await eventually(() => alertsOf(p.id), (rows) => rows[0]?.status === 'resolved', 20_000);
-      await eventually(() => news2Rows(p.id), (rows) => rows.length >= 2, 20_000);
+      await eventually(
+        () => alertsOf(p.id),
+        (rows) => rows[0]?.status === 'resolved',
+        20_000,
+      );
+      await eventually(
+        () => news2Rows(p.id),
+        (rows) => rows.length >= 2,
+        20_000,
+      );
     }
     await new Promise((r) => setTimeout(r, 6_000));
     for (const p of patients) {

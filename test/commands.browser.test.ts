@@ -50,7 +50,14 @@ describe.skipIf(!hasChromium)('"Measure now" in the browser', () => {
     await page.waitForSelector('text=/\\d+ patients/', { timeout: 30_000 });
   });
 
-  afterAll(() => cleanUp(...cleanups.reverse(), () => browser?.close(), () => server?.kill('SIGTERM'), () => dataDir && rm(dataDir, { recursive: true, force: true })));
+  afterAll(() =>
+    cleanUp(
+      ...cleanups.reverse(),
+      () => browser?.close(),
+      () => server?.kill('SIGTERM'),
+      () => dataDir && rm(dataDir, { recursive: true, force: true }),
+    ),
+  );
 
   const openPatient = async () => {
     await page.goto(`${server.url}/#/patients/${patientId}`);
@@ -83,7 +90,15 @@ describe.skipIf(!hasChromium)('"Measure now" in the browser', () => {
     cleanups.push(() => queue.close());
     const uplink = connectMqttUplink({ url: `mqtt://127.0.0.1:${server.mqttPort}`, deviceId: device.id, secret: device.secret, status: silentStatus });
     cleanups.push(() => uplink.close());
-    const bridge = startSerialBridge({ serialPath: cable.bridgeEnd, baudRate: 9600, parser: compileParser(DEFAULT_PARSER), queue, uplink, commands: uplink, status: silentStatus });
+    const bridge = startSerialBridge({
+      serialPath: cable.bridgeEnd,
+      baudRate: 9600,
+      parser: compileParser(DEFAULT_PARSER),
+      queue,
+      uplink,
+      commands: uplink,
+      status: silentStatus,
+    });
     cleanups.push(() => bridge.stop());
     await waitFor(() => uplink.ready(), 15_000, 'bridge connected');
 

@@ -17,7 +17,11 @@ if (!hasPg) skipNote('PostgreSQL (crash test on PostgreSQL)');
 const MESSAGES = 300;
 
 async function api<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(url + route, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(url + route, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -53,13 +57,23 @@ for (const c of cases) {
       const first = await startServerProcess(env, ports);
       cleanups.push(() => first.kill());
       const patient = await api<{ id: string }>(first.url, first.token, 'POST', '/api/v1/patients', { name: 'Crash Test' });
-      const device = await api<{ id: string; secret: string }>(first.url, first.token, 'POST', '/api/v1/devices', { patientId: patient.id, type: 'pulse-oximeter' });
+      const device = await api<{ id: string; secret: string }>(first.url, first.token, 'POST', '/api/v1/devices', {
+        patientId: patient.id,
+        type: 'pulse-oximeter',
+      });
 
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.mqttPort}`, { username: device.id, password: device.secret, clientId: device.id, reconnectPeriod: 0 });
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.mqttPort}`, {
+        username: device.id,
+        password: device.secret,
+        clientId: device.id,
+        reconnectPeriod: 0,
+      });
       let acked = 0;
       const inFlight: Array<Promise<unknown>> = [];
       for (let seq = 1; seq <= MESSAGES; seq++) {
-        inFlight.push(client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, JSON.stringify({ seq, hr: 60 + (seq % 40) }), { qos: 1 }).then(() => acked++));
+        inFlight.push(
+          client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, JSON.stringify({ seq, hr: 60 + (seq % 40) }), { qos: 1 }).then(() => acked++),
+        );
       }
       // Kill the server the moment the last PUBACK arrives: nothing gets a chance to flush on the way out.
       await Promise.all(inFlight);

@@ -9,7 +9,7 @@ import { recordIntervals, recordRows, type AfRecord } from '../scripts/eval/af-d
 const fs = 128;
 function rng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('AF evaluation rows', () => {
@@ -20,9 +20,14 @@ describe('AF evaluation rows', () => {
     const from = beats[1000]; // labelling starts half way through
     const afStart = beats[1500];
     const rec: AfRecord = {
-      id: 'test/1', db: 'ltafdb', fs, beats,
-      refAf: [{ start: afStart, end: beats[2000] + 1 }], refAfib: [{ start: afStart, end: beats[2000] + 1 }],
-      from, to: beats[2000],
+      id: 'test/1',
+      db: 'ltafdb',
+      fs,
+      beats,
+      refAf: [{ start: afStart, end: beats[2000] + 1 }],
+      refAfib: [{ start: afStart, end: beats[2000] + 1 }],
+      from,
+      to: beats[2000],
     };
     const iv = recordIntervals(rec);
     expect(iv.n).toBeGreaterThan(1800);

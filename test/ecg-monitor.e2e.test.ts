@@ -38,7 +38,11 @@ describe('ECG monitoring in the platform', () => {
     const send = async (seconds: number, rhythm: { hr: number; rr: number; af: boolean }) => {
       for (let s = 0; s < seconds; s++, seq++) {
         const samples = model.next(FS, rhythm);
-        await client.publishAsync(`vigil/v1/devices/${device.id}/ecg`, JSON.stringify({ ts: start + seq * 1000, seq, fs: FS, lead: 'II', unit: 'uV', samples }), { qos: 1 });
+        await client.publishAsync(
+          `vigil/v1/devices/${device.id}/ecg`,
+          JSON.stringify({ ts: start + seq * 1000, seq, fs: FS, lead: 'II', unit: 'uV', samples }),
+          { qos: 1 },
+        );
       }
     };
     await send(SECONDS_SINUS, { hr: 72, rr: 15, af: false });
@@ -63,8 +67,15 @@ describe('ECG monitoring in the platform', () => {
     const start = Date.now() - 60_000;
     for (let s = 0; s < 50; s++) {
       // 20 s of sinus rhythm, then ventricular flutter: a 5 Hz, ~1 mV sinusoid (the classic VFL waveform).
-      const samples = s < 20 ? model.next(FS, { hr: 75, rr: 15, af: false }) : Array.from({ length: FS }, (_, i) => Math.round(900 * Math.sin((2 * Math.PI * 5 * (s * FS + i)) / FS)));
-      await client.publishAsync(`vigil/v1/devices/${vfDevice.id}/ecg`, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }), { qos: 1 });
+      const samples =
+        s < 20
+          ? model.next(FS, { hr: 75, rr: 15, af: false })
+          : Array.from({ length: FS }, (_, i) => Math.round(900 * Math.sin((2 * Math.PI * 5 * (s * FS + i)) / FS)));
+      await client.publishAsync(
+        `vigil/v1/devices/${vfDevice.id}/ecg`,
+        JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }),
+        { qos: 1 },
+      );
     }
     await client.endAsync();
     let alerts: Array<{ rule: string; severity: string; status: string }> = [];
@@ -83,7 +94,8 @@ describe('ECG monitoring in the platform', () => {
     });
     const model = createEcgModel({ seed: 11, fs: FS });
     const start = Date.now() - 10 * 60_000;
-    const chunk = (s: number, samples: number[]) => app.services.ingest.acceptEcg(dev.id, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }));
+    const chunk = (s: number, samples: number[]) =>
+      app.services.ingest.acceptEcg(dev.id, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }));
     // 30 s sinus, 120 s AF, then nothing for 60 s, then sinus again (the device was off the patient).
     let s = 0;
     for (; s < 30; s++) await chunk(s, model.next(FS, { hr: 72, rr: 15, af: false }));
@@ -93,7 +105,11 @@ describe('ECG monitoring in the platform', () => {
     for (s = 210; s < 215; s++) await chunk(s, model.next(FS, { hr: 72, rr: 15, af: false }));
     // A chunk after a gap waits for the missing ones, which may be on their way out of order or (a hole
     // longer than 30 s) held by an instance that died until the broker redelivers them: up to 35 s.
-    await eventually(() => events.filter((e) => e.type === 'ecg.af').length, (n) => n >= 2, 60_000);
+    await eventually(
+      () => events.filter((e) => e.type === 'ecg.af').length,
+      (n) => n >= 2,
+      60_000,
+    );
     expect(events.filter((e) => e.type === 'ecg.af').map((e) => e.state)).toEqual(['start', 'end']);
     const episodes = (await app.services.repos.readings.range(patientId, DERIVED_CODES.afEpisode.code, start, Date.now())).filter((r) => r.deviceId === dev.id);
     expect(episodes).toHaveLength(1);
@@ -101,11 +117,23 @@ describe('ECG monitoring in the platform', () => {
     expect(episodes[0].value).toBeLessThanOrEqual(130); // 120 s of AF; onset is back-dated by up to the detection window
 
     // VF, then a gap: the VF episode ends, so its alert is no longer held open by a stream that stopped.
-    for (s = 300; s < 320; s++) await chunk(s, Array.from({ length: FS }, (_, i) => Math.round(900 * Math.sin((2 * Math.PI * 5 * (s * FS + i)) / FS))));
-    await eventually(() => events.filter((e) => e.type === 'ecg.vf').length, (n) => n >= 1, 60_000);
+    for (s = 300; s < 320; s++)
+      await chunk(
+        s,
+        Array.from({ length: FS }, (_, i) => Math.round(900 * Math.sin((2 * Math.PI * 5 * (s * FS + i)) / FS))),
+      );
+    await eventually(
+      () => events.filter((e) => e.type === 'ecg.vf').length,
+      (n) => n >= 1,
+      60_000,
+    );
     expect(events.filter((e) => e.type === 'ecg.vf').map((e) => e.state)).toEqual(['start']);
     for (s = 400; s < 402; s++) await chunk(s, model.next(FS, { hr: 72, rr: 15, af: false }));
-    await eventually(() => events.filter((e) => e.type === 'ecg.vf').length, (n) => n >= 2, 60_000);
+    await eventually(
+      () => events.filter((e) => e.type === 'ecg.vf').length,
+      (n) => n >= 2,
+      60_000,
+    );
     expect(events.filter((e) => e.type === 'ecg.vf').map((e) => e.state)).toEqual(['start', 'end']);
     off();
   }, 240_000);

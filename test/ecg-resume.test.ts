@@ -48,7 +48,9 @@ describe.skipIf(!enabled)('ECG analysis resumes from its durable position', () =
     const start = Date.now() - 300_000;
     const chunk = (s: number) => ({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples: model.next(FS, rhythm(s)) });
     for (let s = 0; s < 100; s++) expect((await first.services.ingest.acceptEcg(device.id, JSON.stringify(chunk(s)))).ok).toBe(true);
-    const position = async () => (await db.query(`SELECT analysed_to, af_start FROM ecg_analysis_positions WHERE device_id = $1`, [device.id])).rows[0] as { analysed_to: Date | null; af_start: Date | null } | undefined;
+    const position = async () =>
+      (await db.query(`SELECT analysed_to, af_start FROM ecg_analysis_positions WHERE device_id = $1`, [device.id])).rows[0] as
+        { analysed_to: Date | null; af_start: Date | null } | undefined;
     // The first instance stood in AF when it stopped (its position says so).
     const before = await eventually(position, (p) => !!p?.af_start && !!p.analysed_to && p.analysed_to.getTime() >= start + 90_000, 60_000);
     expect(before!.af_start!.getTime()).toBeGreaterThan(start + 25_000);
@@ -58,11 +60,23 @@ describe.skipIf(!enabled)('ECG analysis resumes from its durable position', () =
     // 150 s more, stored while no instance analyses the device.
     for (let s = 100; s < 250; s++) {
       const c = chunk(s);
-      await db.query(`INSERT INTO ecg_chunks (patient_id, device_id, ts, seq, fs, lead, unit, samples) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [patientId, device.id, new Date(c.ts), c.seq, c.fs, c.lead, c.unit, c.samples]);
+      await db.query(`INSERT INTO ecg_chunks (patient_id, device_id, ts, seq, fs, lead, unit, samples) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+        patientId,
+        device.id,
+        new Date(c.ts),
+        c.seq,
+        c.fs,
+        c.lead,
+        c.unit,
+        c.samples,
+      ]);
     }
 
     second = await bootApp({ databaseUrl: database.url });
-    const episodes = () => db.query(`SELECT ts, value FROM readings WHERE device_id = $1 AND code = $2 AND method IS NOT NULL`, [device.id, DERIVED_CODES.afEpisode.code]).then((r) => r.rows as Array<{ ts: Date; value: number }>);
+    const episodes = () =>
+      db
+        .query(`SELECT ts, value FROM readings WHERE device_id = $1 AND code = $2 AND method IS NOT NULL`, [device.id, DERIVED_CODES.afEpisode.code])
+        .then((r) => r.rows as Array<{ ts: Date; value: number }>);
     await eventually(episodes, (rows) => rows.length >= 1, 60_000);
     await eventually(position, (p) => !!p?.analysed_to && p.analysed_to.getTime() >= start + 249_000, 30_000);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -73,12 +87,21 @@ describe.skipIf(!enabled)('ECG analysis resumes from its durable position', () =
     expect(found[0].value).toBeGreaterThan(120); // 150 s of AF; onset back-dated, offset decided late
     expect(found[0].value).toBeLessThan(200);
     // No heart-rate finding stored twice (the replay before the position stores nothing).
-    const hr = (await db.query(`SELECT count(*)::int AS n, count(DISTINCT ts)::int AS d FROM readings WHERE device_id = $1 AND code = $2 AND method IS NOT NULL`, [device.id, DERIVED_CODES.ecgHeartRate.code])).rows[0];
+    const hr = (
+      await db.query(`SELECT count(*)::int AS n, count(DISTINCT ts)::int AS d FROM readings WHERE device_id = $1 AND code = $2 AND method IS NOT NULL`, [
+        device.id,
+        DERIVED_CODES.ecgHeartRate.code,
+      ])
+    ).rows[0];
     expect(hr.n).toBe(hr.d);
     expect(hr.n).toBeGreaterThan(15);
     // One AF alert, opened by the first instance, and resolved by the second when the rhythm returned.
     const alerts = (await db.query(`SELECT status FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [patientId])).rows;
     expect(alerts).toHaveLength(1);
-    await eventually(async () => (await db.query(`SELECT status FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [patientId])).rows[0]?.status, (s) => s === 'resolved', 20_000);
+    await eventually(
+      async () => (await db.query(`SELECT status FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [patientId])).rows[0]?.status,
+      (s) => s === 'resolved',
+      20_000,
+    );
   }, 180_000);
 });

@@ -20,7 +20,11 @@ describe('a broken event listener', () => {
   afterAll(async () => app && (await app.stop()));
 
   const send = (body: unknown) =>
-    fetch(`${app.httpUrl}/api/v1/devices/${device.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${device.secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${app.httpUrl}/api/v1/devices/${device.id}/telemetry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${device.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('leaves ingest running and every reading stored', async () => {
     let thrown = 0;
@@ -35,7 +39,10 @@ describe('a broken event listener', () => {
         rejected++;
         throw new Error('async listener killed by a test');
       }),
-      app.services.events.on('readings.stored', (rs) => void seenByOthers.push(...rs.filter((r) => r.patientId === patientId && !r.method).map((r) => r.value))),
+      app.services.events.on(
+        'readings.stored',
+        (rs) => void seenByOthers.push(...rs.filter((r) => r.patientId === patientId && !r.method).map((r) => r.value)),
+      ),
     ];
     try {
       const now = Date.now();
@@ -47,7 +54,12 @@ describe('a broken event listener', () => {
       expect(stored.map((r) => r.value)).toEqual([71, 72, 73, 74, 75]);
       expect(thrown).toBeGreaterThanOrEqual(1);
       expect(rejected).toBeGreaterThanOrEqual(1);
-      expect(await eventually(() => [...seenByOthers].sort(), (v) => v.length >= 5)).toEqual([71, 72, 73, 74, 75]);
+      expect(
+        await eventually(
+          () => [...seenByOthers].sort(),
+          (v) => v.length >= 5,
+        ),
+      ).toEqual([71, 72, 73, 74, 75]);
       // The server is still healthy and the REST view agrees.
       expect((await fetch(`${app.httpUrl}/health`)).status).toBe(200);
       const admin = (await app.tokenFor('admin')).token;

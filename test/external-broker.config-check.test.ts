@@ -48,7 +48,9 @@ describe.skipIf(!enabled)('external Mosquitto configuration check at start', () 
   it('without the file, recognises Mosquitto and says its configuration is unchecked', async () => {
     const app = await bootApp({ mqttUrl: broker.url });
     try {
-      expect((app.gateway as unknown as { configWarnings(): string[] }).configWarnings().join('\n')).toMatch(/the broker is mosquitto version .*VIGIL_MOSQUITTO_CONF/i);
+      expect((app.gateway as unknown as { configWarnings(): string[] }).configWarnings().join('\n')).toMatch(
+        /the broker is mosquitto version .*VIGIL_MOSQUITTO_CONF/i,
+      );
     } finally {
       await app.stop();
     }

@@ -45,7 +45,17 @@ describe.skipIf(!enabled)('external broker flood: every broker-acknowledged read
         const sends = [];
         for (let seq = 1; seq <= MESSAGES; seq++) {
           const ts = t0 - 600_000 + seq * 100;
-          const body = { seq, ts, readings: [['8867-4', 70], ['59408-5', 97], ['9279-1', 14], ['8310-5', 36.8], ['8480-6', 120]].map(([code, value]) => ({ code, value })) };
+          const body = {
+            seq,
+            ts,
+            readings: [
+              ['8867-4', 70],
+              ['59408-5', 97],
+              ['9279-1', 14],
+              ['8310-5', 36.8],
+              ['8480-6', 120],
+            ].map(([code, value]) => ({ code, value })),
+          };
           sends.push(c.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify(body), { qos: 1 }).then(() => void acked++));
         }
         await Promise.all(sends);
@@ -54,13 +64,18 @@ describe.skipIf(!enabled)('external broker flood: every broker-acknowledged read
     );
     const ackedAt = Date.now();
     expect(acked).toBe(DEVICES * MESSAGES);
-    const count = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1 AND device_id IS NOT NULL', [patientId]))[0].n);
+    const count = async () =>
+      Number(
+        (await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1 AND device_id IS NOT NULL', [patientId]))[0].n,
+      );
     const stored = await eventually(count, (n) => n >= DEVICES * MESSAGES * READINGS, 180_000);
     const storedAt = Date.now();
     expect(stored).toBe(DEVICES * MESSAGES * READINGS); // none lost, none twice
     // Nothing more arrives later (no duplicates from redelivery).
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await count()).toBe(DEVICES * MESSAGES * READINGS);
-    console.log(`flood: broker acknowledged ${acked} messages in ${ackedAt - t0} ms; Vigil had stored all ${stored} readings ${storedAt - t0} ms after the start`);
+    console.log(
+      `flood: broker acknowledged ${acked} messages in ${ackedAt - t0} ms; Vigil had stored all ${stored} readings ${storedAt - t0} ms after the start`,
+    );
   }, 300_000);
 });

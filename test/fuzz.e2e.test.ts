@@ -27,25 +27,153 @@ function prng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (n: number) => Math.floor(next() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)];
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   return { next, int, pick, chance: (p: number) => next() < p };
 }
 const rnd = prng(SEED);
 
 const HOSTILE_STRINGS = [
-  '', ' ', '\u0000', 'a\u0000b', '%00', '\uD800', '\uFFFF', '😀'.repeat(50), 'x'.repeat(5_000), 'y'.repeat(70_000), "' OR 1=1 --", '"; DROP TABLE patients; --',
-  '../../../../etc/passwd', '<script>alert(1)</script>', '${jndi:ldap://x}', '__proto__', 'constructor', 'null', 'undefined', 'NaN', 'Infinity', '-0', '1e300', '-1e300',
-  '99999999999999999999999', '0x1F', '2026-99-99', '2026-02-30T25:61:61Z', '+275760-09-13T00:00:00.001Z', '-271821-04-20T00:00:00Z', '0000-00-00', 'T', '1970-01-01',
-  'Patient/', 'Patient/../Observation', 'a|b|c', '\\', '%', '%%', '%zz', '*', '?', '#', '&', '=', '\r\n', 'ge', 'lt9', 'eq', 'sa1e300', 'http://localhost.evil.example/',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '%00',
+  '\uD800',
+  '\uFFFF',
+  '😀'.repeat(50),
+  'x'.repeat(5_000),
+  'y'.repeat(70_000),
+  "' OR 1=1 --",
+  '"; DROP TABLE patients; --',
+  '../../../../etc/passwd',
+  '<script>alert(1)</script>',
+  '${jndi:ldap://x}',
+  '__proto__',
+  'constructor',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '-0',
+  '1e300',
+  '-1e300',
+  '99999999999999999999999',
+  '0x1F',
+  '2026-99-99',
+  '2026-02-30T25:61:61Z',
+  '+275760-09-13T00:00:00.001Z',
+  '-271821-04-20T00:00:00Z',
+  '0000-00-00',
+  'T',
+  '1970-01-01',
+  'Patient/',
+  'Patient/../Observation',
+  'a|b|c',
+  '\\',
+  '%',
+  '%%',
+  '%zz',
+  '*',
+  '?',
+  '#',
+  '&',
+  '=',
+  '\r\n',
+  'ge',
+  'lt9',
+  'eq',
+  'sa1e300',
+  'http://localhost.evil.example/',
 ];
 const HOSTILE_NUMBERS = [0, -1, 1e300, -1e300, 1.5, Number.MAX_SAFE_INTEGER + 2, -0, 2 ** 31, 2 ** 53, 1e-300];
 const FIELDS = [
-  'email', 'password', 'code', 'name', 'birthDate', 'sex', 'settings', 'patientId', 'type', 'userId', 'note', 'minutes', 'until', 'reason', 'confirm', 'kind', 'granteeName',
-  'expiresAt', 'scope', 'patientIds', 'ttlDays', 'subject', 'text', 'start', 'end', 'status', 'practitionerId', 'command', 'params', 'readings', 'value', 'unit', 'ts', 'hr',
-  'spo2', 'role', 'displayName', 'keepThis', 'current', 'next', 'token', 'endpoint', 'keys', 'severity', 'rule', 'resourceType', 'id', 'serial', 'slotId', 'appointmentId',
-  'at', 'durationMin', 'attachments', 'redirectUris', 'onOxygen', 'spo2Scale', 'consciousness', '__proto__', 'constructor',
+  'email',
+  'password',
+  'code',
+  'name',
+  'birthDate',
+  'sex',
+  'settings',
+  'patientId',
+  'type',
+  'userId',
+  'note',
+  'minutes',
+  'until',
+  'reason',
+  'confirm',
+  'kind',
+  'granteeName',
+  'expiresAt',
+  'scope',
+  'patientIds',
+  'ttlDays',
+  'subject',
+  'text',
+  'start',
+  'end',
+  'status',
+  'practitionerId',
+  'command',
+  'params',
+  'readings',
+  'value',
+  'unit',
+  'ts',
+  'hr',
+  'spo2',
+  'role',
+  'displayName',
+  'keepThis',
+  'current',
+  'next',
+  'token',
+  'endpoint',
+  'keys',
+  'severity',
+  'rule',
+  'resourceType',
+  'id',
+  'serial',
+  'slotId',
+  'appointmentId',
+  'at',
+  'durationMin',
+  'attachments',
+  'redirectUris',
+  'onOxygen',
+  'spo2Scale',
+  'consciousness',
+  '__proto__',
+  'constructor',
 ];
-const QUERY_KEYS = ['limit', '_offset', '_count', 'offset', 'from', 'to', 'code', 'patient', 'status', 'severity', 'all', 'unreviewed', 'before', 'maxPoints', 'seconds', 'since', 'date', '_sort', 'endpoint', 'actor', 'action', 'outcome', 'start', 'end', 'practitioner'];
+const QUERY_KEYS = [
+  'limit',
+  '_offset',
+  '_count',
+  'offset',
+  'from',
+  'to',
+  'code',
+  'patient',
+  'status',
+  'severity',
+  'all',
+  'unreviewed',
+  'before',
+  'maxPoints',
+  'seconds',
+  'since',
+  'date',
+  '_sort',
+  'endpoint',
+  'actor',
+  'action',
+  'outcome',
+  'start',
+  'end',
+  'practitioner',
+];
 
 function hostileScalar(): unknown {
   switch (rnd.int(6)) {
@@ -155,7 +283,10 @@ afterAll(async () => app?.stop());
 
 describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
   it('every registered route: hostile params, queries and bodies → no 5xx, refused writes change nothing', async () => {
-    const routes = app.routes.routes().filter(isApiRoute).filter((r) => r.method !== 'HEAD' && !r.websocket && r.method !== 'OPTIONS');
+    const routes = app.routes
+      .routes()
+      .filter(isApiRoute)
+      .filter((r) => r.method !== 'HEAD' && !r.websocket && r.method !== 'OPTIONS');
     expect(routes.length).toBeGreaterThan(80);
     const perRoute = Math.max(2, Math.round(10 * SCALE));
     for (const r of routes) {
@@ -167,19 +298,43 @@ describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
           if (name === 'type') return rnd.pick(['Patient', 'Observation', 'Device', 'Communication', 'Appointment', 'Encounter', 'AuditEvent', 'Nope', '..']);
           return enc(rnd.pick(HOSTILE_STRINGS)) || 'x';
         });
-        const query = Array.from({ length: rnd.int(4) }, () => `${rnd.chance(0.9) ? rnd.pick(QUERY_KEYS) : enc(rnd.pick(HOSTILE_STRINGS))}=${enc(hostileScalar())}`).join('&');
+        const query = Array.from(
+          { length: rnd.int(4) },
+          () => `${rnd.chance(0.9) ? rnd.pick(QUERY_KEYS) : enc(rnd.pick(HOSTILE_STRINGS))}=${enc(hostileScalar())}`,
+        ).join('&');
         const who = rnd.chance(0.7) ? 'admin' : rnd.pick(['clinician', 'patient', 'none'] as const);
-        await send(`route ${r.method} ${r.url} #${i}`, method, path + (query ? `?${query}` : ''), who, method === 'GET' || (method === 'DELETE' && rnd.chance(0.5)) ? undefined : hostileBody());
+        await send(
+          `route ${r.method} ${r.url} #${i}`,
+          method,
+          path + (query ? `?${query}` : ''),
+          who,
+          method === 'GET' || (method === 'DELETE' && rnd.chance(0.5)) ? undefined : hostileBody(),
+        );
       }
     }
     expect(failures, failures.slice(0, 30).join('\n')).toEqual([]);
   }, 600_000);
 
   it('every FHIR type: hostile search parameters, modifiers, prefixes and paging → no 5xx', async () => {
-    const cap = (await (await fetch(app.httpUrl + '/fhir/R4/metadata')).json()) as { rest: Array<{ resource: Array<{ type: string; searchParam?: Array<{ name: string }> }> }> };
+    const cap = (await (await fetch(app.httpUrl + '/fhir/R4/metadata')).json()) as {
+      rest: Array<{ resource: Array<{ type: string; searchParam?: Array<{ name: string }> }> }>;
+    };
     const types = cap.rest[0].resource;
     expect(types.length).toBeGreaterThan(3);
-    const common = ['_id', '_count', '_offset', '_sort', '_include', '_revinclude', '_summary', '_elements', '_lastUpdated', '_total', '_format', '_has:Observation:patient:code'];
+    const common = [
+      '_id',
+      '_count',
+      '_offset',
+      '_sort',
+      '_include',
+      '_revinclude',
+      '_summary',
+      '_elements',
+      '_lastUpdated',
+      '_total',
+      '_format',
+      '_has:Observation:patient:code',
+    ];
     const prefixes = ['', 'eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap', 'zz'];
     const modifiers = ['', ':exact', ':contains', ':missing', ':not', ':text', ':above', ':below', ':Patient', ':identifier', '.name', ':bogus'];
     const n = Math.round(600 * SCALE);
@@ -187,7 +342,9 @@ describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
       const t = rnd.pick(types);
       const names = [...(t.searchParam ?? []).map((s) => s.name), ...common];
       const params = Array.from({ length: 1 + rnd.int(3) }, () => {
-        const value = rnd.chance(0.5) ? rnd.pick(prefixes) + String(hostileScalar()) : rnd.pick([`Patient/${patientId}`, `Patient/${otherPatientId}`, 'http://loinc.org|8867-4', '|', '||', 'a,b,,c', '-date', '*', '1e9', '-1']);
+        const value = rnd.chance(0.5)
+          ? rnd.pick(prefixes) + String(hostileScalar())
+          : rnd.pick([`Patient/${patientId}`, `Patient/${otherPatientId}`, 'http://loinc.org|8867-4', '|', '||', 'a,b,,c', '-date', '*', '1e9', '-1']);
         return `${enc(rnd.pick(names) + rnd.pick(modifiers))}=${enc(value)}`;
       });
       if (rnd.chance(0.2)) params.push(params[0]); // a repeated parameter
@@ -202,7 +359,13 @@ describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
     device = (await app.api<{ id: string; secret: string }>(tokens.admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
     const bystander = async () => JSON.stringify(await app.services.db.query('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [otherPatientId]));
     const before = await bystander();
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: device.id, password: device.secret, clientId: device.id, reconnectPeriod: 0, connectTimeout: 10_000 });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, {
+      username: device.id,
+      password: device.secret,
+      clientId: device.id,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
     let closed = false;
     let last = '';
     c.on('close', () => {
@@ -217,8 +380,22 @@ describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
       let payload: string | Buffer;
       if (r === 0) payload = Buffer.from(Array.from({ length: rnd.int(2_000) }, () => rnd.int(256)));
       else if (r === 1) payload = rnd.pick(['', '{', 'null', '[]', '1e999', '\u0000', '"x"', '{"readings":null}']);
-      else if (r < 5) payload = JSON.stringify({ readings: Array.from({ length: rnd.pick([1, 3, 50]) }, () => ({ code: rnd.chance(0.5) ? '8867-4' : hostileScalar(), value: hostileScalar(), unit: hostileScalar(), ts: rnd.chance(0.5) ? rnd.pick(HOSTILE_NUMBERS) : hostileScalar() })) });
-      else if (r < 8) payload = JSON.stringify({ hr: hostileScalar(), spo2: hostileScalar(), ts: rnd.pick([...HOSTILE_NUMBERS, ...HOSTILE_STRINGS.slice(0, 10)]), patientId: otherPatientId });
+      else if (r < 5)
+        payload = JSON.stringify({
+          readings: Array.from({ length: rnd.pick([1, 3, 50]) }, () => ({
+            code: rnd.chance(0.5) ? '8867-4' : hostileScalar(),
+            value: hostileScalar(),
+            unit: hostileScalar(),
+            ts: rnd.chance(0.5) ? rnd.pick(HOSTILE_NUMBERS) : hostileScalar(),
+          })),
+        });
+      else if (r < 8)
+        payload = JSON.stringify({
+          hr: hostileScalar(),
+          spo2: hostileScalar(),
+          ts: rnd.pick([...HOSTILE_NUMBERS, ...HOSTILE_STRINGS.slice(0, 10)]),
+          patientId: otherPatientId,
+        });
       else payload = JSON.stringify(hostileObject());
       // Over the packet ceiling the broker must close (MQTT 3.1.1 has no other refusal; security.mqtt.test.ts): not this test's case.
       if (Buffer.byteLength(payload) > MQTT_LIMITS.maxPacketBytes - 1024) payload = payload.slice(0, 50_000);
@@ -227,7 +404,10 @@ describe(`fuzz (seed ${SEED}, scale ${SCALE})`, () => {
       try {
         // QoS 1 must be acknowledged: a device that never gets its PUBACK resends for ever (F9).
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([c.publishAsync(topic, payload, { qos: rnd.pick([0, 1] as const) }), new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error('no PUBACK in 10 s')), 10_000)))]).finally(() => clearTimeout(timer));
+        await Promise.race([
+          c.publishAsync(topic, payload, { qos: rnd.pick([0, 1] as const) }),
+          new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error('no PUBACK in 10 s')), 10_000))),
+        ]).finally(() => clearTimeout(timer));
       } catch (err) {
         failures.push(`mqtt #${i}: ${topic} publish failed (${(err as Error).message}) payload=${String(payload).slice(0, 160)}`);
         if (failures.length > 5) break;

@@ -53,7 +53,6 @@ const setups: Setup[] = [
   },
 ];
 
-
 for (const setup of setups) {
   describe.skipIf(!setup.enabled)(`ingest end to end on ${setup.name}`, () => {
     let env: Awaited<ReturnType<Setup['start']>>;
@@ -75,7 +74,13 @@ for (const setup of setups) {
     afterAll(async () => env && (await env.cleanup()));
 
     const connect = (username: string, password: string) =>
-      mqtt.connectAsync(env.brokerUrl, { username, password, clientId: `${username}-${Math.random().toString(36).slice(2, 6)}`, reconnectPeriod: 0, connectTimeout: 5000 });
+      mqtt.connectAsync(env.brokerUrl, {
+        username,
+        password,
+        clientId: `${username}-${Math.random().toString(36).slice(2, 6)}`,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+      });
 
     it('provisions a device with a secret shown once and its topic', () => {
       expect(device.topic).toBe(`vigil/v1/devices/${device.id}/telemetry`);
@@ -91,7 +96,9 @@ for (const setup of setups) {
 
       const client = env.embedded ? await connect(device.id, device.secret) : await connect(device.id, device.secret);
       const sentAt = Date.now();
-      await client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, JSON.stringify({ ts: new Date().toISOString(), seq: 1, hr: 72, spo2: 97 }), { qos: 1 });
+      await client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, JSON.stringify({ ts: new Date().toISOString(), seq: 1, hr: 72, spo2: 97 }), {
+        qos: 1,
+      });
       await client.endAsync();
 
       // Within a second on the WebSocket…
@@ -104,9 +111,10 @@ for (const setup of setups) {
       ws.close();
 
       // …and through FHIR.
-      const fhir = await env.app.api<{ total: number; entry: Array<{ resource: { code: { coding: Array<{ code: string }> }; valueQuantity: { value: number; unit: string } } }> }>(
-        clinician.token, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=http://loinc.org|8867-4`,
-      );
+      const fhir = await env.app.api<{
+        total: number;
+        entry: Array<{ resource: { code: { coding: Array<{ code: string }> }; valueQuantity: { value: number; unit: string } } }>;
+      }>(clinician.token, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=http://loinc.org|8867-4`);
       expect(fhir.status).toBe(200);
       expect(fhir.body.total).toBe(1);
       expect(fhir.body.entry[0].resource.valueQuantity).toMatchObject({ value: 72, unit: '/min' });
@@ -118,7 +126,10 @@ for (const setup of setups) {
       await client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, body, { qos: 1 });
       await client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, body, { qos: 1 });
       await client.endAsync();
-      const count = await eventually(() => env.app.api<{ total: number }>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8310-5&_summary=count`), (r) => r.body.total >= 1);
+      const count = await eventually(
+        () => env.app.api<{ total: number }>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8310-5&_summary=count`),
+        (r) => r.body.total >= 1,
+      );
       await new Promise((r) => setTimeout(r, 300)); // give a (wrong) second copy time to land
       expect((await env.app.api<{ total: number }>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8310-5&_summary=count`)).body.total).toBe(1);
       expect(count.status).toBe(200);
@@ -127,7 +138,24 @@ for (const setup of setups) {
     it.skipIf(!hasMosquittoPub)('accepts a reading from Debian mosquitto_pub', async () => {
       const url = new URL(env.brokerUrl);
       // Asynchronous spawn: the server under test runs in this process and must keep answering.
-      const pub = spawn('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-u', device.id, '-P', device.secret, '-i', `${device.id}-pub`, '-q', '1', '-t', `vigil/v1/devices/${device.id}/telemetry`, '-m', '{"seq":3,"rr":16}']);
+      const pub = spawn('mosquitto_pub', [
+        '-h',
+        url.hostname,
+        '-p',
+        url.port,
+        '-u',
+        device.id,
+        '-P',
+        device.secret,
+        '-i',
+        `${device.id}-pub`,
+        '-q',
+        '1',
+        '-t',
+        `vigil/v1/devices/${device.id}/telemetry`,
+        '-m',
+        '{"seq":3,"rr":16}',
+      ]);
       let stderr = '';
       pub.stderr.on('data', (d) => (stderr += d));
       const status = await new Promise<number | null>((r) => pub.once('exit', r));
@@ -148,7 +176,10 @@ for (const setup of setups) {
       // The connection survives bad payloads.
       await client.publishAsync(`vigil/v1/devices/${device.id}/telemetry`, JSON.stringify({ seq: 5, hr: 66 }), { qos: 1 });
       await client.endAsync();
-      await eventually(() => env.app.api<{ total: number }>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8867-4&_summary=count`), (r) => r.body.total >= 3);
+      await eventually(
+        () => env.app.api<{ total: number }>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8867-4&_summary=count`),
+        (r) => r.body.total >= 3,
+      );
       const rejections = await env.app.api<Array<{ deviceId: string; reason: string }>>(admin, 'GET', `/api/v1/admin/rejections?device=${device.id}`);
       expect(rejections.status).toBe(200);
       const reasons = rejections.body.map((r) => r.reason).join('\n');
@@ -165,12 +196,21 @@ for (const setup of setups) {
     it('accepts ECG chunks and serves them as valueSampledData', async () => {
       const client = await connect(device.id, device.secret);
       const samples = Array.from({ length: 250 }, (_, i) => Math.round(1000 * Math.sin(i / 10)));
-      await client.publishAsync(`vigil/v1/devices/${device.id}/ecg`, JSON.stringify({ ts: Date.now(), seq: 1, fs: 250, lead: 'II', unit: 'uV', samples }), { qos: 1 });
+      await client.publishAsync(`vigil/v1/devices/${device.id}/ecg`, JSON.stringify({ ts: Date.now(), seq: 1, fs: 250, lead: 'II', unit: 'uV', samples }), {
+        qos: 1,
+      });
       await client.endAsync();
-      const strip = await eventually(() => env.app.api<{ fs: number; samples: number[] }>(clinician.token, 'GET', `/api/v1/patients/${patientId}/ecg?seconds=10`), (r) => r.body.fs !== null);
+      const strip = await eventually(
+        () => env.app.api<{ fs: number; samples: number[] }>(clinician.token, 'GET', `/api/v1/patients/${patientId}/ecg?seconds=10`),
+        (r) => r.body.fs !== null,
+      );
       expect(strip.body.fs).toBe(250);
       expect(strip.body.samples).toEqual(samples);
-      const fhir = await env.app.api<{ entry: Array<{ resource: { valueSampledData: { period: number; data: string } } }> }>(clinician.token, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=131329`);
+      const fhir = await env.app.api<{ entry: Array<{ resource: { valueSampledData: { period: number; data: string } } }> }>(
+        clinician.token,
+        'GET',
+        `/fhir/R4/Observation?patient=${patientId}&code=131329`,
+      );
       expect(fhir.body.entry[0].resource.valueSampledData.period).toBe(4);
       expect(fhir.body.entry[0].resource.valueSampledData.data.split(' ').map(Number)).toEqual(samples);
     });

@@ -12,7 +12,15 @@ import { bootClinic, expectEventually as eventually } from './support/clinic.ts'
 import { jpegWithGps, TINY_PDF } from '../src/messaging/test-fixtures.ts';
 import { toFhirId } from '../src/api/fhir/ids.ts';
 
-interface Msg { id: string; threadId: string; text: string; urgent: boolean; sender: { kind: string }; attachments: Array<{ id: string; url: string; thumbnailUrl: string | null; contentType: string }>; readBy: Array<{ userId: string }> }
+interface Msg {
+  id: string;
+  threadId: string;
+  text: string;
+  urgent: boolean;
+  sender: { kind: string };
+  attachments: Array<{ id: string; url: string; thumbnailUrl: string | null; contentType: string }>;
+  readBy: Array<{ userId: string }>;
+}
 
 describe('secure messaging', () => {
   let app: TestApp;
@@ -41,7 +49,9 @@ describe('secure messaging', () => {
 
   it('lets a patient start a thread with a photo; the nurse gets it live with a thumbnail', async () => {
     const res = await app.api<{ id: string; message: Msg }>(patientA, 'POST', `/api/v1/patients/${alice}/threads`, {
-      subject: 'My ankle', text: 'My ankle is swollen since this morning', attachments: [{ name: 'ankle.jpg', contentType: 'image/jpeg', data: (await jpegWithGps()).toString('base64') }],
+      subject: 'My ankle',
+      text: 'My ankle is swollen since this morning',
+      attachments: [{ name: 'ankle.jpg', contentType: 'image/jpeg', data: (await jpegWithGps()).toString('base64') }],
     });
     expect(res.status).toBe(201);
     threadId = res.body.id;
@@ -69,15 +79,22 @@ describe('secure messaging', () => {
     expect(bytes.includes(Buffer.from('PhoneMaker'))).toBe(false);
     const [row] = await app.services.db.query<{ body: Uint8Array }>('SELECT body FROM messages WHERE id = $1', [photo.id]);
     expect(Buffer.from(row.body).toString('latin1')).not.toContain('swollen');
-    const [att] = await app.services.db.query<{ data: Uint8Array; thumbnail: Uint8Array }>('SELECT data, thumbnail FROM message_attachments WHERE id = $1', [photo.attachments[0].id]);
-    expect(Buffer.from(att.data).subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))).toBe(false); // not a JPEG on disk
+    const [att] = await app.services.db.query<{ data: Uint8Array; thumbnail: Uint8Array }>('SELECT data, thumbnail FROM message_attachments WHERE id = $1', [
+      photo.attachments[0].id,
+    ]);
+    expect(
+      Buffer.from(att.data)
+        .subarray(0, 3)
+        .equals(Buffer.from([0xff, 0xd8, 0xff])),
+    ).toBe(false); // not a JPEG on disk
     expect(Buffer.from(att.data).includes(bytes.subarray(100, 164))).toBe(false);
   });
 
   it('refuses a fake JPEG with a clear 422 and stores nothing', async () => {
     const before = await app.api<Array<{ messageCount: number }>>(patientA, 'GET', '/api/v1/threads');
     const res = await app.api<{ error: { message: string } }>(patientA, 'POST', `/api/v1/threads/${threadId}/messages`, {
-      text: 'another one', attachments: [{ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('<html>not a photo</html>').toString('base64') }],
+      text: 'another one',
+      attachments: [{ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('<html>not a photo</html>').toString('base64') }],
     });
     expect(res.status).toBe(422);
     expect(res.body.error.message).toMatch(/"wound\.jpg" claims to be image\/jpeg but its content is/);
@@ -106,7 +123,11 @@ describe('secure messaging', () => {
   });
 
   it('sorts an urgent thread first in the inbox until the care team answers', async () => {
-    const other = await app.api<{ id: string }>(patientA, 'POST', `/api/v1/patients/${alice}/threads`, { subject: 'Dizzy', text: 'I feel dizzy and short of breath', urgent: true });
+    const other = await app.api<{ id: string }>(patientA, 'POST', `/api/v1/patients/${alice}/threads`, {
+      subject: 'Dizzy',
+      text: 'I feel dizzy and short of breath',
+      urgent: true,
+    });
     await app.api(patientA, 'POST', `/api/v1/patients/${alice}/threads`, { subject: 'Later', text: 'A routine question' });
     let inbox = await app.api<Array<{ id: string; urgentOpen: boolean }>>(nurse.token, 'GET', '/api/v1/threads');
     expect(inbox.body[0]).toMatchObject({ id: other.body.id, urgentOpen: true });
@@ -148,14 +169,19 @@ describe('secure messaging', () => {
   });
 
   it('audits sends and reads', async () => {
-    const rows = await app.services.db.query<{ action: string }>(`SELECT action FROM audit_log WHERE patient_id = $1 AND (action LIKE 'message.%' OR action = 'attachment.read')`, [alice]);
+    const rows = await app.services.db.query<{ action: string }>(
+      `SELECT action FROM audit_log WHERE patient_id = $1 AND (action LIKE 'message.%' OR action = 'attachment.read')`,
+      [alice],
+    );
     const actions = new Set(rows.map((r) => r.action));
     expect(actions).toEqual(new Set(['message.send', 'message.read', 'attachment.read']));
   });
 
   it("lets a caregiver the patient's consent names read and write the patient's threads, and nothing once revoked", async () => {
     const email = `son-${Date.now()}@family.test`;
-    expect((await app.api(admin, 'POST', '/api/v1/users', { email, role: 'caregiver', displayName: 'Sam Son', password: 'correct horse battery' })).status).toBe(201);
+    expect(
+      (await app.api(admin, 'POST', '/api/v1/users', { email, role: 'caregiver', displayName: 'Sam Son', password: 'correct horse battery' })).status,
+    ).toBe(201);
     const carer = (await app.services.auth.createToken(email, 'test', 'system')).token;
     expect((await app.api<unknown[]>(carer, 'GET', '/api/v1/threads')).body).toEqual([]);
     expect((await app.api(carer, 'GET', `/api/v1/threads/${threadId}/messages`)).status).toBe(404);
@@ -165,14 +191,20 @@ describe('secure messaging', () => {
     expect(inbox.body.map((t) => t.patientId)).toEqual(inbox.body.map(() => alice));
     expect(inbox.body.map((t) => t.id)).toContain(threadId);
     expect((await app.api<{ messages: unknown[] }>(carer, 'GET', `/api/v1/threads/${threadId}/messages`)).body.messages.length).toBeGreaterThan(0);
-    const sent = await app.api<Msg & { sender: { kind: string; name: string } }>(carer, 'POST', `/api/v1/threads/${threadId}/messages`, { text: 'Mum is asleep, I will ask her later', urgent: true });
+    const sent = await app.api<Msg & { sender: { kind: string; name: string } }>(carer, 'POST', `/api/v1/threads/${threadId}/messages`, {
+      text: 'Mum is asleep, I will ask her later',
+      urgent: true,
+    });
     expect(sent.status).toBe(201);
     expect(sent.body.sender).toMatchObject({ kind: 'patient', name: 'Sam Son (caregiver)' });
     expect(sent.body.urgent).toBe(true);
     await eventually(() => expect(live.some((m) => m.type === 'message' && (m.message as { id: string }).id === sent.body.id)).toBe(true));
     // Not another patient's threads, not a visit (the care team invites a caregiver by link), not a booking.
     expect((await app.api(carer, 'POST', `/api/v1/patients/${bob}/threads`, { text: 'hi' })).status).toBe(404);
-    const visit = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + 86_400_000).toISOString() });
+    const visit = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', {
+      patientId: alice,
+      start: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     expect((await app.api(carer, 'GET', `/api/v1/visits/${visit.body.id}`)).status).toBe(403);
     expect((await app.api(carer, 'POST', `/api/v1/appointments/${visit.body.id}/cancel`, {})).status).toBe(403);
     expect((await app.api(patientA, 'POST', `/api/v1/consents/${consent.body.id}/revoke`)).status).toBe(200);
@@ -183,7 +215,12 @@ describe('secure messaging', () => {
 
   it('turns a message into a task (assignee, due, status; FHIR Task) and starts a visit from a message, for the care team only', async () => {
     const due = new Date(Date.now() + 2 * 86_400_000).toISOString();
-    const made = await app.api<{ id: string; note: string; status: string; assignee: { practitionerId: string } | null; due: string; threadId: string }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { due });
+    const made = await app.api<{ id: string; note: string; status: string; assignee: { practitionerId: string } | null; due: string; threadId: string }>(
+      nurse.token,
+      'POST',
+      `/api/v1/messages/${photo.id}/task`,
+      { due },
+    );
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ status: 'requested', assignee: { practitionerId: nurse.practitionerId }, due: new Date(due).toISOString(), threadId });
     expect(made.body.note.length).toBeGreaterThan(0); // the start of the message when no note is given
@@ -191,29 +228,60 @@ describe('secure messaging', () => {
     expect((await app.api(patientA, 'POST', `/api/v1/messages/${photo.id}/task`, {})).status).toBe(403);
     expect((await app.api(stranger, 'POST', `/api/v1/messages/${photo.id}/task`, {})).status).toBe(404);
     const outsider = await app.tokenFor('clinician');
-    const r400 = await app.api<{ error: { message: string } }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { assigneePractitionerId: outsider.practitionerId });
+    const r400 = await app.api<{ error: { message: string } }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, {
+      assigneePractitionerId: outsider.practitionerId,
+    });
     expect(r400.status).toBe(400);
     expect(r400.body.error.message).toMatch(/assigneePractitionerId/);
-    expect((await app.api<{ error: { message: string } }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { due: 'friday' })).body.error.message).toMatch(/body\.due/);
+    expect(
+      (await app.api<{ error: { message: string } }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/task`, { due: 'friday' })).body.error.message,
+    ).toMatch(/body\.due/);
     // The list, the moves a task may make, and FHIR Task.
     const mine = await app.api<Array<{ id: string }>>(nurse.token, 'GET', '/api/v1/tasks?mine=true&status=requested');
     expect(mine.body.map((t) => t.id)).toContain(made.body.id);
-    const listed = await app.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'task.list' AND patient_id = $1`, [alice]);
+    const listed = await app.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'task.list' AND patient_id = $1`, [
+      alice,
+    ]);
     expect(listed[0].n).toBeGreaterThan(0); // opening the notes is audited per patient
     expect((await app.api<{ error: { message: string } }>(nurse.token, 'GET', '/api/v1/tasks?status=open')).status).toBe(400);
     expect((await app.api<unknown[]>(stranger, 'GET', '/api/v1/tasks')).body).toEqual([]);
-    expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'in-progress' })).body.status).toBe('in-progress');
+    expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'in-progress' })).body.status).toBe(
+      'in-progress',
+    );
     expect((await app.api<{ status: string }>(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'completed' })).body.status).toBe('completed');
     expect((await app.api(nurse.token, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'requested' })).status).toBe(409);
     expect((await app.api(stranger, 'PATCH', `/api/v1/tasks/${made.body.id}`, { status: 'cancelled' })).status).toBe(404);
-    const fhir = await app.api<{ total: number; entry: Array<{ resource: { resourceType: string; status: string; focus: { reference: string }; for: { reference: string }; owner: { reference: string }; restriction: { period: { end: string } } } }> }>(nurse.token, 'GET', `/fhir/R4/Task?patient=${toFhirId(alice)}&focus=Communication/${toFhirId(photo.id)}`);
+    const fhir = await app.api<{
+      total: number;
+      entry: Array<{
+        resource: {
+          resourceType: string;
+          status: string;
+          focus: { reference: string };
+          for: { reference: string };
+          owner: { reference: string };
+          restriction: { period: { end: string } };
+        };
+      }>;
+    }>(nurse.token, 'GET', `/fhir/R4/Task?patient=${toFhirId(alice)}&focus=Communication/${toFhirId(photo.id)}`);
     expect(fhir.body.total).toBe(1);
-    expect(fhir.body.entry[0].resource).toMatchObject({ resourceType: 'Task', status: 'completed', focus: { reference: `Communication/${toFhirId(photo.id)}` }, for: { reference: `Patient/${toFhirId(alice)}` }, owner: { reference: `Practitioner/${toFhirId(nurse.practitionerId!)}` } });
+    expect(fhir.body.entry[0].resource).toMatchObject({
+      resourceType: 'Task',
+      status: 'completed',
+      focus: { reference: `Communication/${toFhirId(photo.id)}` },
+      for: { reference: `Patient/${toFhirId(alice)}` },
+      owner: { reference: `Practitioner/${toFhirId(nurse.practitionerId!)}` },
+    });
     expect((await app.api<{ total: number }>(stranger, 'GET', `/fhir/R4/Task?patient=${toFhirId(alice)}`)).body.total).toBe(0);
     const note = await app.services.db.query<{ note: Uint8Array }>('SELECT note FROM message_tasks WHERE id = $1', [made.body.id]);
     expect(Buffer.from(note[0].note).toString('latin1')).not.toContain(made.body.note.slice(0, 12)); // sealed at rest
     // Start a visit from the message: a visit now, its link in that message's own thread, live to the patient side.
-    const call = await app.api<{ appointment: { id: string; threadId: string; patientId: string }; url: string }>(nurse.token, 'POST', `/api/v1/messages/${photo.id}/call-now`, {});
+    const call = await app.api<{ appointment: { id: string; threadId: string; patientId: string }; url: string }>(
+      nurse.token,
+      'POST',
+      `/api/v1/messages/${photo.id}/call-now`,
+      {},
+    );
     expect(call.status).toBe(201);
     expect(call.body.appointment).toMatchObject({ threadId, patientId: alice });
     const t = await app.api<{ messages: Array<{ text: string; category: string }> }>(nurse.token, 'GET', `/api/v1/threads/${threadId}/messages`);
@@ -226,13 +294,25 @@ describe('secure messaging', () => {
   describe('FHIR Communication', () => {
     it('lets a patient POST a Communication about themself, and the care team find it by subject and patient', async () => {
       const res = await app.api<{ resourceType: string; id: string; subject: { reference: string } }>(patientA, 'POST', '/fhir/R4/Communication', {
-        resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${alice}` }, payload: [{ contentString: 'My BP cuff shows an error' }],
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: { reference: `Patient/${alice}` },
+        payload: [{ contentString: 'My BP cuff shows an error' }],
       });
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ resourceType: 'Communication', subject: { reference: `Patient/${toFhirId(alice)}` } });
       expect(res.body.id).toMatch(/^msg-[a-z0-9]+$/);
       for (const q of [`subject=Patient/${alice}`, `patient=${alice}`]) {
-        const found = await app.api<{ total: number; entry: Array<{ resource: { id: string; subject: { reference: string }; payload: Array<{ contentString?: string; contentAttachment?: { url: string; contentType: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Communication?${q}`);
+        const found = await app.api<{
+          total: number;
+          entry: Array<{
+            resource: {
+              id: string;
+              subject: { reference: string };
+              payload: Array<{ contentString?: string; contentAttachment?: { url: string; contentType: string } }>;
+            };
+          }>;
+        }>(nurse.token, 'GET', `/fhir/R4/Communication?${q}`);
         expect(found.status).toBe(200);
         const hit = found.body.entry.find((e) => e.resource.id === res.body.id);
         expect(found.body.entry.every((e) => e.resource.subject.reference === `Patient/${toFhirId(alice)}`)).toBe(true);
@@ -242,12 +322,19 @@ describe('secure messaging', () => {
         expect((await fetch(url, { headers: { authorization: `Bearer ${nurse.token}` } })).status).toBe(200);
         expect((await fetch(url, { headers: { authorization: `Bearer ${stranger}` } })).status).toBe(404);
       }
-      const counted = await app.api<{ total: number; entry: unknown[] }>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&sent=ge2020-01-01&_summary=count`);
+      const counted = await app.api<{ total: number; entry: unknown[] }>(
+        nurse.token,
+        'GET',
+        `/fhir/R4/Communication?patient=${alice}&sent=ge2020-01-01&_summary=count`,
+      );
       expect(counted.body.total).toBeGreaterThanOrEqual(6);
       const none = await app.api<{ total: number }>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&sent=lt2020-01-01`);
       expect(none.body.total).toBe(0);
       // category: the call-now notice posted earlier is a notification; the patient's messages are messages.
-      type Found = { total: number; entry: Array<{ resource: { category: Array<{ coding: Array<{ code: string }> }>; payload: Array<{ contentString?: string }> } }> };
+      type Found = {
+        total: number;
+        entry: Array<{ resource: { category: Array<{ coding: Array<{ code: string }> }>; payload: Array<{ contentString?: string }> } }>;
+      };
       const notices = await app.api<Found>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&category=notification`);
       const plain = await app.api<Found>(nurse.token, 'GET', `/fhir/R4/Communication?patient=${alice}&category=message`);
       expect(notices.body.total).toBeGreaterThanOrEqual(1);
@@ -262,7 +349,9 @@ describe('secure messaging', () => {
 
     it('refuses a patient writing about someone else, bad resources, and strangers searching', async () => {
       const other = await app.api<{ resourceType: string; issue: Array<{ diagnostics: string }> }>(patientA, 'POST', '/fhir/R4/Communication', {
-        resourceType: 'Communication', subject: { reference: `Patient/${bob}` }, payload: [{ contentString: 'hi' }],
+        resourceType: 'Communication',
+        subject: { reference: `Patient/${bob}` },
+        payload: [{ contentString: 'hi' }],
       });
       expect(other.status).toBe(403);
       expect(other.body.resourceType).toBe('OperationOutcome');
@@ -271,7 +360,14 @@ describe('secure messaging', () => {
         [{ resourceType: 'Communication', payload: [{ contentString: 'x' }] }, /subject.reference/],
         [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` } }, /payload/],
         [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ foo: 1 }] }, /payload\.0/],
-        [{ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ contentAttachment: { contentType: 'image/jpeg', data: TINY_PDF.toString('base64') } }] }, /claims to be image\/jpeg/],
+        [
+          {
+            resourceType: 'Communication',
+            subject: { reference: `Patient/${alice}` },
+            payload: [{ contentAttachment: { contentType: 'image/jpeg', data: TINY_PDF.toString('base64') } }],
+          },
+          /claims to be image\/jpeg/,
+        ],
       ];
       for (const [body, re] of cases) {
         const r = await app.api<{ issue: Array<{ diagnostics: string }> }>(patientA, 'POST', '/fhir/R4/Communication', body);
@@ -279,10 +375,15 @@ describe('secure messaging', () => {
         expect(r.status).toBeLessThan(500);
         expect(r.body.issue[0].diagnostics).toMatch(re);
       }
-      const res = await fetch(app.httpUrl + '/fhir/R4/Communication', { method: 'POST', headers: { authorization: `Bearer ${patientA}`, 'content-type': 'application/fhir+json' }, body: '{"resourceType": ' });
+      const res = await fetch(app.httpUrl + '/fhir/R4/Communication', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${patientA}`, 'content-type': 'application/fhir+json' },
+        body: '{"resourceType": ',
+      });
       expect(res.status).toBe(400);
       const ok = await fetch(app.httpUrl + '/fhir/R4/Communication', {
-        method: 'POST', headers: { authorization: `Bearer ${patientA}`, 'content-type': 'application/fhir+json' },
+        method: 'POST',
+        headers: { authorization: `Bearer ${patientA}`, 'content-type': 'application/fhir+json' },
         body: JSON.stringify({ resourceType: 'Communication', subject: { reference: `Patient/${alice}` }, payload: [{ contentString: 'sent as fhir+json' }] }),
       });
       expect(ok.status).toBe(201);

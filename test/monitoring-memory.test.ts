@@ -40,7 +40,15 @@ describe('alert chain back-pressure and state eviction', () => {
     const p2 = (await app.services.patientService.create({ name: 'Firing', birthDate: '1950-01-01' }, 'system')).id;
     const d2 = (await app.services.deviceService.provision({ patientId: p2, type: 'pulse-oximeter' }, 'system')).id;
     const admin = (await app.tokenFor('admin')).token;
-    expect((await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-evict-test', { scope: 'patient', scopeId: p2, definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' } })).status).toBe(200);
+    expect(
+      (
+        await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-evict-test', {
+          scope: 'patient',
+          scopeId: p2,
+          definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
+        })
+      ).status,
+    ).toBe(200);
     await app.services.ingest.acceptTelemetry(d2, JSON.stringify({ seq: 1, hr: 170 }));
     await monitor.idle();
     const before = monitor.stats().states;

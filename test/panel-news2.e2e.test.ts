@@ -36,11 +36,18 @@ describe('panel NEWS2 agrees with the patient page', () => {
     try {
       // Incomplete set (no blood pressure): heart rate, SpO2 and temperature all score 0.
       expect((await app.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { hr: 80, spo2: 97, temp: 37 })).status).toBe(202);
-      await eventually(() => news2.length, (n) => n >= 1);
+      await eventually(
+        () => news2.length,
+        (n) => n >= 1,
+      );
       expect(news2.at(-1)).toMatchObject({ partialScore: 0, complete: false, score: null });
       // RR 21 scores 2 (RCP 2017 chart 1); the complete score is still unknown.
       expect((await app.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { rr: 21 })).status).toBe(202);
-      await eventually(() => news2.at(-1)?.partialScore, (p) => p === 2, 15_000);
+      await eventually(
+        () => news2.at(-1)?.partialScore,
+        (p) => p === 2,
+        15_000,
+      );
       const page = await app.api<{ news2: { partialScore: number; minimumRisk: string } }>(clinician.token, 'GET', `/api/v1/patients/${patientId}/derived`);
       const panel = await app.api<Array<{ id: string; news2: { partialScore: number } }>>(clinician.token, 'GET', '/api/v1/patients');
       expect(page.body.news2.partialScore).toBe(2);

@@ -74,7 +74,9 @@ describe('password reset by email', () => {
     expect(rows.map((r) => r.token_hash)).toEqual([createHash('sha256').update(token!).digest('hex')]);
     const dump = JSON.stringify(await app.services.db.query('SELECT * FROM password_resets'));
     expect(dump).not.toContain(token);
-    const audit = await app.services.db.query<{ outcome: string; details: { email?: string } }>("SELECT outcome, details FROM audit_log WHERE action = 'auth.password.reset.request' ORDER BY id");
+    const audit = await app.services.db.query<{ outcome: string; details: { email?: string } }>(
+      "SELECT outcome, details FROM audit_log WHERE action = 'auth.password.reset.request' ORDER BY id",
+    );
     expect(audit.map((a) => a.outcome).sort()).toEqual(['failure', 'success']);
   });
 
@@ -105,7 +107,9 @@ describe('password reset by email', () => {
     expect(again.status).toBe(400);
     expect(again.text).toMatch(/expired or was already used/);
     expect((await login(user.email, NEW)).status).toBe(200);
-    const [entry] = await app.services.db.query<{ details: { sessionsEnded: number; tokensRevoked: number } }>("SELECT details FROM audit_log WHERE action = 'auth.password.reset' AND outcome = 'success'");
+    const [entry] = await app.services.db.query<{ details: { sessionsEnded: number; tokensRevoked: number } }>(
+      "SELECT details FROM audit_log WHERE action = 'auth.password.reset' AND outcome = 'success'",
+    );
     expect(entry.details.sessionsEnded).toBeGreaterThanOrEqual(3);
     expect(entry.details.tokensRevoked).toBeGreaterThanOrEqual(1);
   });
@@ -117,11 +121,15 @@ describe('password reset by email', () => {
     const replaced = await postJson('/api/v1/auth/password-reset/confirm', { token: first, password: 'yet another passphrase' });
     expect(replaced.status).toBe(400);
     // Expire the live one (30 minutes is the lifetime): it is refused too.
-    await app.services.db.query("UPDATE password_resets SET expires_at = now() - interval '1 second' WHERE token_hash = $1", [createHash('sha256').update(second).digest('hex')]);
+    await app.services.db.query("UPDATE password_resets SET expires_at = now() - interval '1 second' WHERE token_hash = $1", [
+      createHash('sha256').update(second).digest('hex'),
+    ]);
     const expired = await postJson('/api/v1/auth/password-reset/confirm', { token: second, password: 'yet another passphrase' });
     expect(expired.status).toBe(400);
     expect((await login(user.email, NEW)).status).toBe(200);
-    const failures = await app.services.db.query<{ details: { reason: string } }>("SELECT details FROM audit_log WHERE action = 'auth.password.reset' AND outcome = 'failure' ORDER BY id");
+    const failures = await app.services.db.query<{ details: { reason: string } }>(
+      "SELECT details FROM audit_log WHERE action = 'auth.password.reset' AND outcome = 'failure' ORDER BY id",
+    );
     expect(failures.map((f) => f.details.reason)).toEqual(expect.arrayContaining(['used', 'expired', 'unknown link']));
   });
 

@@ -25,7 +25,12 @@ beforeAll(async () => {
   patA = (await app.tokenFor('patient', { patientId: patientA })).token;
   patB = (await app.tokenFor('patient', { patientId: patientB })).token;
   const email = `daughter-${Date.now()}@family.test`;
-  const created = await app.api<{ id: string; role: string }>(admin, 'POST', '/api/v1/users', { email, role: 'caregiver', displayName: 'Dana Daughter', password: 'correct horse battery' });
+  const created = await app.api<{ id: string; role: string }>(admin, 'POST', '/api/v1/users', {
+    email,
+    role: 'caregiver',
+    displayName: 'Dana Daughter',
+    password: 'correct horse battery',
+  });
   expect(created.status).toBe(201);
   expect(created.body.role).toBe('caregiver');
   carer = { token: (await app.services.auth.createToken(email, 'test', 'system')).token, email, userId: created.body.id };
@@ -47,7 +52,10 @@ describe('caregiver consent', () => {
     expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: clinician.email })).status).toBe(404); // a staff account is not a caregiver
     expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver' })).status).toBe(400);
     expect((await app.api(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'marketing' })).status).toBe(400);
-    const r = await app.api<{ id: string; status: string; grantee: { email: string } }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email });
+    const r = await app.api<{ id: string; status: string; grantee: { email: string } }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, {
+      kind: 'caregiver',
+      email: carer.email,
+    });
     expect(r.status).toBe(201);
     expect(r.body.status).toBe('active');
     expect(r.body.grantee.email).toBe(carer.email);
@@ -62,7 +70,12 @@ describe('caregiver consent', () => {
     expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}/derived`)).status).toBe(200);
     expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}/readings?code=8867-4`)).status).toBe(200);
     expect((await app.api(carer.token, 'GET', `/fhir/R4/Patient/${patientA}`)).status).toBe(200);
-    for (const path of [`/api/v1/patients/${patientB}`, `/api/v1/patients/${patientB}/readings?code=8867-4`, `/fhir/R4/Patient/${patientB}`, `/api/v1/patients/${patientB}/consents`]) {
+    for (const path of [
+      `/api/v1/patients/${patientB}`,
+      `/api/v1/patients/${patientB}/readings?code=8867-4`,
+      `/fhir/R4/Patient/${patientB}`,
+      `/api/v1/patients/${patientB}/consents`,
+    ]) {
       expect((await app.api(carer.token, 'GET', path)).status, path).toBe(404);
     }
     const search = await app.api<{ total?: number; entry?: Array<{ resource: { id: string } }> }>(carer.token, 'GET', '/fhir/R4/Patient');
@@ -70,7 +83,10 @@ describe('caregiver consent', () => {
   });
 
   it('the caregiver reaches no staff, admin or clinical-write route (every registered route, enumerated)', async () => {
-    const routes = app.routes.routes().filter(isApiRoute).filter((r) => r.method !== 'HEAD' && !r.websocket);
+    const routes = app.routes
+      .routes()
+      .filter(isApiRoute)
+      .filter((r) => r.method !== 'HEAD' && !r.websocket);
     const refused = routes.filter((r) => ['admin', 'staff', 'manage-patient'].includes(r.policy!.kind));
     expect(refused.length).toBeGreaterThan(15);
     for (const r of refused) {
@@ -101,7 +117,11 @@ describe('caregiver consent', () => {
   });
 
   it('an expired consent ends access; the caregiver may step back themself; every change is audited', async () => {
-    const c = await app.api<{ id: string }>(admin, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    const c = await app.api<{ id: string }>(admin, 'POST', `/api/v1/patients/${patientA}/consents`, {
+      kind: 'caregiver',
+      email: carer.email,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     expect(c.status).toBe(201);
     expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(200);
     await app.services.db.query("UPDATE consents SET expires_at = now() - interval '1 second' WHERE id = $1", [c.body.id]);
@@ -109,9 +129,15 @@ describe('caregiver consent', () => {
     const again = await app.api<{ id: string }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'caregiver', email: carer.email });
     expect((await app.api(carer.token, 'POST', `/api/v1/consents/${again.body.id}/revoke`)).status).toBe(200);
     expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patientA}`)).status).toBe(404);
-    const sharing = await app.api<{ kind: string; granteeName: string }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, { kind: 'sharing', granteeName: 'St Elsewhere Hospital' });
+    const sharing = await app.api<{ kind: string; granteeName: string }>(patA, 'POST', `/api/v1/patients/${patientA}/consents`, {
+      kind: 'sharing',
+      granteeName: 'St Elsewhere Hospital',
+    });
     expect(sharing.body.granteeName).toBe('St Elsewhere Hospital');
-    const rows = await app.services.db.query<{ action: string; actor: string }>("SELECT action, actor FROM audit_log WHERE patient_id = $1 AND action LIKE 'consent.%' ORDER BY id", [patientA]);
+    const rows = await app.services.db.query<{ action: string; actor: string }>(
+      "SELECT action, actor FROM audit_log WHERE patient_id = $1 AND action LIKE 'consent.%' ORDER BY id",
+      [patientA],
+    );
     expect(rows.map((r) => r.action)).toEqual(['consent.grant', 'consent.revoke', 'consent.grant', 'consent.grant', 'consent.revoke', 'consent.grant']);
     expect(rows[4].actor).toBe(`user:${carer.userId}`);
     expect((await app.services.audit.verify()).bad).toEqual([]);
@@ -138,12 +164,21 @@ describe("the patient's export (FHIR Bundle + printable summary)", () => {
     pat = (await app.tokenFor('patient', { patientId: pid })).token;
     const d = await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId: pid, type: 'pulse-oximeter' });
     for (const [i, hr] of [71, 75, 80].entries()) {
-      const res = await fetch(`${app.httpUrl}/api/v1/devices/${d.body.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ ts: Date.now() - (3 - i) * 60_000, hr }) });
+      const res = await fetch(`${app.httpUrl}/api/v1/devices/${d.body.id}/telemetry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ts: Date.now() - (3 - i) * 60_000, hr }),
+      });
       expect(res.status).toBe(202);
     }
     expect((await app.api(pat, 'POST', `/api/v1/patients/${pid}/threads`, { subject: 'Dizzy', text: 'felt dizzy this morning' })).status).toBe(201);
     // Ingest is asynchronous: wait until the three readings are stored.
-    for (let i = 0; i < 100 && Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [pid]))[0].n) < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let i = 0;
+      i < 100 && Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [pid]))[0].n) < 3;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
   }, 60_000);
 
   it('the patient downloads a FHIR collection Bundle with their Patient, Device, Observations and messages', async () => {
@@ -151,12 +186,21 @@ describe("the patient's export (FHIR Bundle + printable summary)", () => {
     expect(res.status, res.status === 200 ? '' : await res.clone().text()).toBe(200);
     expect(res.headers.get('content-disposition')).toMatch(/attachment; filename="vigil-record-/);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    const bundle = (await res.json()) as { resourceType: string; type: string; entry: Array<{ resource: { resourceType: string; valueQuantity?: { value: number } } }> };
+    const bundle = (await res.json()) as {
+      resourceType: string;
+      type: string;
+      entry: Array<{ resource: { resourceType: string; valueQuantity?: { value: number } } }>;
+    };
     expect(bundle.resourceType).toBe('Bundle');
     expect(bundle.type).toBe('collection');
     const types = bundle.entry.map((e) => e.resource.resourceType);
     for (const t of ['Patient', 'Device', 'Observation', 'Communication']) expect(types, t).toContain(t);
-    expect(bundle.entry.filter((e) => e.resource.resourceType === 'Observation').map((e) => e.resource.valueQuantity?.value).sort()).toEqual(expect.arrayContaining([71, 75, 80]));
+    expect(
+      bundle.entry
+        .filter((e) => e.resource.resourceType === 'Observation')
+        .map((e) => e.resource.valueQuantity?.value)
+        .sort(),
+    ).toEqual(expect.arrayContaining([71, 75, 80]));
   });
 
   it('and a readable summary that prints to PDF, with everything escaped', async () => {
@@ -180,13 +224,28 @@ describe("the patient's export (FHIR Bundle + printable summary)", () => {
     expect((await app.api(carer.token, 'GET', `/api/v1/patients/${pid}/export.html`)).status).toBe(403); // the right belongs to the patient
     await app.api(admin, 'POST', `/api/v1/consents/${c.body.id}/revoke`);
     expect((await app.api(admin, 'GET', `/api/v1/patients/${pid}/export.json`)).status).toBe(200);
-    const rows = await app.services.db.query<{ details: { format: string } }>("SELECT details FROM audit_log WHERE patient_id = $1 AND action = 'patient.export' ORDER BY id", [pid]);
+    const rows = await app.services.db.query<{ details: { format: string } }>(
+      "SELECT details FROM audit_log WHERE patient_id = $1 AND action = 'patient.export' ORDER BY id",
+      [pid],
+    );
     expect(rows.map((r) => r.details.format)).toEqual(['fhir', 'html', 'fhir']);
   });
 });
 
 describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
-  type Bundle = { total?: number; entry?: Array<{ resource: { id: string; action: string; outcome: string; subtype: Array<{ code: string }>; entity: Array<{ what: { reference?: string } }>; agent: Array<{ who: { identifier?: { value: string } } }> } }> };
+  type Bundle = {
+    total?: number;
+    entry?: Array<{
+      resource: {
+        id: string;
+        action: string;
+        outcome: string;
+        subtype: Array<{ code: string }>;
+        entity: Array<{ what: { reference?: string } }>;
+        agent: Array<{ who: { identifier?: { value: string } } }>;
+      };
+    }>;
+  };
 
   it('admins search by patient, subtype, date and agent; each entry names who, what, which patient, when and the outcome', async () => {
     const r = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?patient=Patient/${patientA}&subtype=consent&date=ge2020-01-01`);
@@ -205,7 +264,7 @@ describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
     expect(read.body.id).toBe(one.id);
   });
 
-  it("a patient sees only the events about their own record; clinicians and caregivers are refused", async () => {
+  it('a patient sees only the events about their own record; clinicians and caregivers are refused', async () => {
     const own = await app.api<Bundle>(patA, 'GET', '/fhir/R4/AuditEvent?subtype=consent');
     expect(own.status).toBe(200);
     expect((own.body.entry ?? []).length).toBeGreaterThan(0);
@@ -222,15 +281,20 @@ describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
 
 describe('read audit: no disclosure without its audit row (the 250 ms crash window is gone)', () => {
   it('the read entry is committed before the answer arrives', async () => {
-    const before = Number((await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND patient_id = $1", [patientB]))[0].n);
+    const before = Number(
+      (await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND patient_id = $1", [patientB]))[0].n,
+    );
     expect((await app.api(patB, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(200);
     // No flush, no wait: a crash at this instant would find the entry already on disk.
-    const after = Number((await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND patient_id = $1", [patientB]))[0].n);
+    const after = Number(
+      (await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND patient_id = $1", [patientB]))[0].n,
+    );
     expect(after).toBe(before + 1);
   });
 
   it('when the audit entry cannot be written (failure injected), the data is not sent', async () => {
-    await app.services.db.exec(`CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
+    await app.services.db
+      .exec(`CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
       CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();`);
     try {
       const res = await app.api<{ error: { code: string } }>(patB, 'GET', `/api/v1/patients/${patientB}`);

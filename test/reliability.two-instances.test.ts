@@ -55,10 +55,21 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
   const boot = async (dir?: string) => {
     const dataDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'vigil-rel-')));
     if (!dir) dirs.push(dataDir);
-    return startServerProcess({ VIGIL_DATA_DIR: dataDir, DATABASE_URL: pgServer.url, NATS_URL: cluster.url, VIGIL_NATS_ACK_WAIT_S: '5', VIGIL_MQTT_PORT: '0', VIGIL_ALERT_TICK_MS: '500' });
+    return startServerProcess({
+      VIGIL_DATA_DIR: dataDir,
+      DATABASE_URL: pgServer.url,
+      NATS_URL: cluster.url,
+      VIGIL_NATS_ACK_WAIT_S: '5',
+      VIGIL_MQTT_PORT: '0',
+      VIGIL_ALERT_TICK_MS: '500',
+    });
   };
   const api = async <T = unknown>(server: ServerProcess, token: string, method: string, url: string, body?: unknown) => {
-    const res = await fetch(server.url + url, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(server.url + url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: res.status, body: (await res.json().catch(() => null)) as T };
   };
 
@@ -81,7 +92,22 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
 
   it('every acknowledged reading and ECG chunk once, the AF episode once, one alert escalated once, panels agree', async () => {
     const token = b.token; // B started last: its CLI token is the valid one
-    expect((await api(b, token, 'PUT', '/api/v1/alert-rules/hr-rel', { scope: 'clinic', definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical', escalation: [{ afterMs: 3_000, to: 'admins' }] } })).status).toBe(200);
+    expect(
+      (
+        await api(b, token, 'PUT', '/api/v1/alert-rules/hr-rel', {
+          scope: 'clinic',
+          definition: {
+            kind: 'threshold',
+            code: '8867-4',
+            op: 'above',
+            value: 140,
+            clearAt: 130,
+            severity: 'critical',
+            escalation: [{ afterMs: 3_000, to: 'admins' }],
+          },
+        })
+      ).status,
+    ).toBe(200);
     const devices: Array<{ id: string; secret: string; patientId: string }> = [];
     for (let i = 0; i <= DEVICES; i++) {
       const p = await api<{ id: string }>(b, token, 'POST', '/api/v1/patients', { name: `Reliable ${i}`, birthDate: '1950-01-01' });
@@ -102,7 +128,15 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     const chaos: Array<{ at: number; what: string; run: () => Promise<unknown>; done?: Promise<unknown> }> = [
       { at: 0.2, what: 'kill -9 instance A', run: () => a.kill('SIGKILL') },
       { at: 0.4, what: 'restart PostgreSQL', run: () => pgServer.restart() },
-      { at: 0.6, what: 'kill -9 a broker node (back after 3 s)', run: async () => { await cluster.kill(victim); await new Promise((r) => setTimeout(r, 3_000)); await cluster.restart(victim); } },
+      {
+        at: 0.6,
+        what: 'kill -9 a broker node (back after 3 s)',
+        run: async () => {
+          await cluster.kill(victim);
+          await new Promise((r) => setTimeout(r, 3_000));
+          await cluster.restart(victim);
+        },
+      },
     ];
     const onAck = () => {
       acked++;
@@ -116,7 +150,17 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
       const sends = [];
       for (let seq = 1; seq <= MESSAGES; seq++) {
         const hr = i === 0 && seq > 100 ? 150 : 72; // device 0's patient: tachycardia from message 100 on
-        const body = { seq, ts: t0 - 200_000 + seq * 200, readings: [['8867-4', hr], ['59408-5', 97], ['9279-1', 14], ['8310-5', 36.8], ['8480-6', 120]].map(([code, value]) => ({ code, value })) };
+        const body = {
+          seq,
+          ts: t0 - 200_000 + seq * 200,
+          readings: [
+            ['8867-4', hr],
+            ['59408-5', 97],
+            ['9279-1', 14],
+            ['8310-5', 36.8],
+            ['8480-6', 120],
+          ].map(([code, value]) => ({ code, value })),
+        };
         sends.push(observe(c.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify(body), { qos: 1 }).then(onAck)));
         if (seq % 50 === 0) await new Promise((r) => setTimeout(r, 150));
       }
@@ -126,11 +170,25 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     const model = createEcgModel({ seed: 42, fs: FS });
     const ecgStart = Date.now() - 400_000;
     const ecg = (async () => {
-      const c = await mqtt.connectAsync(url, { clientId: `rel-${ecgDevice.id}`, protocolVersion: 4, reconnectPeriod: 250, username: ecgDevice.id, password: ecgDevice.secret });
+      const c = await mqtt.connectAsync(url, {
+        clientId: `rel-${ecgDevice.id}`,
+        protocolVersion: 4,
+        reconnectPeriod: 250,
+        username: ecgDevice.id,
+        password: ecgDevice.secret,
+      });
       const sends = [];
       const rhythm = (s: number) => (s < 40 ? { hr: 72, rr: 15, af: false } : s < 190 ? { hr: 110, rr: 15, af: true } : { hr: 72, rr: 15, af: false });
       for (let s = 0; s < 250; s++) {
-        sends.push(observe(c.publishAsync(`vigil/v1/devices/${ecgDevice.id}/ecg`, JSON.stringify({ ts: ecgStart + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples: model.next(FS, rhythm(s)) }), { qos: 1 })));
+        sends.push(
+          observe(
+            c.publishAsync(
+              `vigil/v1/devices/${ecgDevice.id}/ecg`,
+              JSON.stringify({ ts: ecgStart + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples: model.next(FS, rhythm(s)) }),
+              { qos: 1 },
+            ),
+          ),
+        );
         if (s % 25 === 0) await new Promise((r) => setTimeout(r, 100));
       }
       await Promise.all(sends);
@@ -143,18 +201,29 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
 
     // Every acknowledged reading, exactly once.
     const ids = devices.map((d) => d.id);
-    const count = async () => Number((await db.query(`SELECT count(*) AS n FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids]).catch(async () => {
-      await db.end().catch(() => undefined);
-      db = new pg.Client({ connectionString: pgServer.url });
-      db.on('error', () => undefined);
-      await db.connect();
-      return db.query(`SELECT count(*) AS n FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids]);
-    })).rows[0].n);
+    const count = async () =>
+      Number(
+        (
+          await db.query(`SELECT count(*) AS n FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids]).catch(async () => {
+            await db.end().catch(() => undefined);
+            db = new pg.Client({ connectionString: pgServer.url });
+            db.on('error', () => undefined);
+            await db.connect();
+            return db.query(`SELECT count(*) AS n FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids]);
+          })
+        ).rows[0].n,
+      );
     await eventually(count, (n) => n >= total * READINGS, 300_000);
-    const [row] = (await db.query(`SELECT count(*) AS n, count(DISTINCT (device_id, seq, code)) AS d FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids])).rows;
+    const [row] = (
+      await db.query(`SELECT count(*) AS n, count(DISTINCT (device_id, seq, code)) AS d FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids])
+    ).rows;
     expect(Number(row.n)).toBe(total * READINGS);
     expect(Number(row.d)).toBe(total * READINGS);
-    const chunks = await eventually(async () => Number((await db.query(`SELECT count(*) AS n FROM ecg_chunks WHERE device_id = $1`, [ecgDevice.id])).rows[0].n), (n) => n >= 250, 120_000);
+    const chunks = await eventually(
+      async () => Number((await db.query(`SELECT count(*) AS n FROM ecg_chunks WHERE device_id = $1`, [ecgDevice.id])).rows[0].n),
+      (n) => n >= 250,
+      120_000,
+    );
     expect(chunks).toBe(250);
 
     // The killed instance comes back (same data dir), so both dashboards can be compared.
@@ -164,8 +233,21 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     // The AF episode (AF from 40 s to 190 s of the record): found exactly once, whatever instance analysed
     // which part of it, with one AF alert. Waited for: a catch-up of chunks stored while nobody owned the
     // device runs within seconds of the next owner claiming it.
-    const afEpisodes = async () => (await db.query(`SELECT ts, value FROM readings WHERE patient_id = $1 AND code = $2 AND method IS NOT NULL`, [ecgDevice.patientId, DERIVED_CODES.afEpisode.code])).rows as Array<{ ts: Date; value: number }>;
-    const diagnose = async () => JSON.stringify({ ecgStart: new Date(ecgStart), episodes: await afEpisodes(), position: (await db.query(`SELECT * FROM ecg_analysis_positions WHERE device_id = $1`, [ecgDevice.id])).rows, a: a.output().slice(-3000), b: b.output().slice(-3000) });
+    const afEpisodes = async () =>
+      (
+        await db.query(`SELECT ts, value FROM readings WHERE patient_id = $1 AND code = $2 AND method IS NOT NULL`, [
+          ecgDevice.patientId,
+          DERIVED_CODES.afEpisode.code,
+        ])
+      ).rows as Array<{ ts: Date; value: number }>;
+    const diagnose = async () =>
+      JSON.stringify({
+        ecgStart: new Date(ecgStart),
+        episodes: await afEpisodes(),
+        position: (await db.query(`SELECT * FROM ecg_analysis_positions WHERE device_id = $1`, [ecgDevice.id])).rows,
+        a: a.output().slice(-3000),
+        b: b.output().slice(-3000),
+      });
     const episodes = await eventually(afEpisodes, (rows) => rows.length >= 1, 120_000);
     expect(episodes.length, `no AF episode stored: ${await diagnose()}`).toBeGreaterThanOrEqual(1);
     await new Promise((r) => setTimeout(r, 5_000)); // a second one (a handover that doubled it) would show by now
@@ -179,25 +261,32 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     expect(Number(episodes[0].value), await diagnose()).toBeLessThan(200);
     console.log(`reliability: AF episode of ${episodes[0].value} s starting ${((episodes[0].ts.getTime() - ecgStart) / 1000).toFixed(1)} s into the record`);
     // Its alert: the rules may still be working through the readings' backlog, so waited for, then counted.
-    const afAlerts = async () => Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [ecgDevice.patientId])).rows[0].n);
+    const afAlerts = async () =>
+      Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE patient_id = $1 AND rule_key = 'af'`, [ecgDevice.patientId])).rows[0].n);
     await eventually(afAlerts, (n) => n >= 1, 180_000);
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await afAlerts(), await diagnose()).toBe(1);
 
     // The tachycardia alert: opened exactly once, escalated exactly once.
-    const alerts = (await db.query(`SELECT id, status, resolution_note FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-rel'`, [devices[0].patientId])).rows as Array<{ id: string; status: string; resolution_note: string | null }>;
+    const alerts = (await db.query(`SELECT id, status, resolution_note FROM alerts WHERE patient_id = $1 AND rule_key = 'hr-rel'`, [devices[0].patientId]))
+      .rows as Array<{ id: string; status: string; resolution_note: string | null }>;
     expect(alerts, JSON.stringify(alerts)).toHaveLength(1);
     expect(alerts[0].status).not.toBe('resolved');
-    const escalations = async () => Number((await db.query(`SELECT count(*) AS n FROM audit_log WHERE action = 'alert.escalated' AND entity_id = $1`, [alerts[0].id])).rows[0].n);
+    const escalations = async () =>
+      Number((await db.query(`SELECT count(*) AS n FROM audit_log WHERE action = 'alert.escalated' AND entity_id = $1`, [alerts[0].id])).rows[0].n);
     await eventually(escalations, (n) => n >= 1, 30_000);
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await escalations()).toBe(1);
     // No other patient has an hr-rel alert.
-    expect(Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE rule_key = 'hr-rel' AND patient_id <> $1`, [devices[0].patientId])).rows[0].n)).toBe(0);
+    expect(Number((await db.query(`SELECT count(*) AS n FROM alerts WHERE rule_key = 'hr-rel' AND patient_id <> $1`, [devices[0].patientId])).rows[0].n)).toBe(
+      0,
+    );
 
     // Both instances' panels agree (open alerts and NEWS2 for every patient).
     const panel = async (s: ServerProcess) => {
-      const rows = (await api<Array<{ id: string; openAlerts: number; news2: { score: number | null; partialScore: number } }>>(s, admin, 'GET', '/api/v1/patients')).body;
+      const rows = (
+        await api<Array<{ id: string; openAlerts: number; news2: { score: number | null; partialScore: number } }>>(s, admin, 'GET', '/api/v1/patients')
+      ).body;
       return JSON.stringify(rows.map((p) => [p.id, p.openAlerts, p.news2?.score ?? null]).sort());
     };
     let [pa, pb] = ['', '-'];

@@ -12,7 +12,10 @@ const hasPg = await postgresAvailable();
 if (!hasPg) skipNote('PostgreSQL (retention on PostgreSQL)');
 const DAY = 86_400_000;
 
-for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: true }]) {
+for (const setup of [
+  { name: 'PGlite', pg: false },
+  { name: 'PostgreSQL', pg: true },
+]) {
   describe.skipIf(setup.pg && !hasPg)(`retention on ${setup.name}`, () => {
     let app: TestApp;
     let drop: (() => Promise<void>) | null = null;
@@ -34,8 +37,16 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
       // 12,000 old keys (more than one delete batch) and 3 recent ones.
       await db.query(`INSERT INTO ingested_messages (device_id, seq, received_at) SELECT 'dev_old', g, $1 FROM generate_series(1, 12000) g`, [ago(20)]);
       await db.query(`INSERT INTO ingested_messages (device_id, seq, received_at) SELECT 'dev_new', g, $1 FROM generate_series(1, 3) g`, [ago(1)]);
-      await db.query(`INSERT INTO rejected_payloads (device_id, topic, reason, received_at) VALUES ('d', 't', 'old', $1), ('d', 't', 'new', $2)`, [ago(40), ago(2)]);
-      const jobs = [['old-sent', 'sent', 100], ['old-failed', 'failed', 100], ['old-pending', 'pending', 100], ['new-sent', 'sent', 5]] as const;
+      await db.query(`INSERT INTO rejected_payloads (device_id, topic, reason, received_at) VALUES ('d', 't', 'old', $1), ('d', 't', 'new', $2)`, [
+        ago(40),
+        ago(2),
+      ]);
+      const jobs = [
+        ['old-sent', 'sent', 100],
+        ['old-failed', 'failed', 100],
+        ['old-pending', 'pending', 100],
+        ['new-sent', 'sent', 5],
+      ] as const;
       for (const [key, status, days] of jobs) {
         await db.query(
           `INSERT INTO notification_jobs (idempotency_key, alert_id, channel, target, payload, status, next_attempt_at, created_at) VALUES ($1, 'alt_x', 'email', 'x@y', '{}', $2, now(), $3)`,
@@ -57,18 +68,33 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
       const deleted = await retention.sweep();
       expect(deleted).toEqual({ ingested_messages: 12000, rejected_payloads: 1, notification_jobs: 2, sessions: 1, api_tokens: 2 });
 
-      expect(await db.query(`SELECT device_id, count(*)::int AS n FROM ingested_messages WHERE device_id LIKE 'dev_%' GROUP BY device_id`)).toEqual([{ device_id: 'dev_new', n: 3 }]);
+      expect(await db.query(`SELECT device_id, count(*)::int AS n FROM ingested_messages WHERE device_id LIKE 'dev_%' GROUP BY device_id`)).toEqual([
+        { device_id: 'dev_new', n: 3 },
+      ]);
       expect((await db.query<{ reason: string }>(`SELECT reason FROM rejected_payloads WHERE device_id = 'd'`)).map((r) => r.reason)).toEqual(['new']);
-      expect((await db.query<{ k: string }>(`SELECT idempotency_key AS k FROM notification_jobs ORDER BY k`)).map((r) => r.k)).toEqual(['new-sent', 'old-pending']);
+      expect((await db.query<{ k: string }>(`SELECT idempotency_key AS k FROM notification_jobs ORDER BY k`)).map((r) => r.k)).toEqual([
+        'new-sent',
+        'old-pending',
+      ]);
       expect((await db.query<{ t: string }>(`SELECT token_hash AS t FROM sessions WHERE user_id = $1`, [userId])).map((r) => r.t)).toEqual(['valid']);
-      expect((await db.query<{ id: string }>(`SELECT id FROM api_tokens WHERE id = ANY($1::text[]) ORDER BY id`, [['tok_revoked_old', 'tok_expired_old', 'tok_revoked_new', 'tok_live']])).map((r) => r.id)).toEqual(['tok_live', 'tok_revoked_new']);
+      expect(
+        (
+          await db.query<{ id: string }>(`SELECT id FROM api_tokens WHERE id = ANY($1::text[]) ORDER BY id`, [
+            ['tok_revoked_old', 'tok_expired_old', 'tok_revoked_new', 'tok_live'],
+          ])
+        ).map((r) => r.id),
+      ).toEqual(['tok_live', 'tok_revoked_new']);
       // (d)(2): one retention.delete entry per table that lost rows (what, how many, the cut-off), by the system.
       const entries = await db.query<{ actor: string; entity_id: string; details: { deleted: number; cutoff: string; days: number } }>(
         `SELECT actor, entity_id, details FROM audit_log WHERE action = 'retention.delete' ORDER BY id OFFSET $1`,
         [entriesBefore],
       );
       expect(entries.map((e) => [e.actor, e.entity_id, e.details.deleted])).toEqual([
-        ['system', 'ingested_messages', 12000], ['system', 'rejected_payloads', 1], ['system', 'notification_jobs', 2], ['system', 'sessions', 1], ['system', 'api_tokens', 2],
+        ['system', 'ingested_messages', 12000],
+        ['system', 'rejected_payloads', 1],
+        ['system', 'notification_jobs', 2],
+        ['system', 'sessions', 1],
+        ['system', 'api_tokens', 2],
       ]);
       expect(Date.parse(entries[0].details.cutoff)).toBeLessThan(Date.now() - 13 * DAY);
       expect(entries[0].details.days).toBe(14);
@@ -79,7 +105,9 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
 
     it('a deletion whose audit entry cannot be written is rolled back, then done with its entry', async () => {
       const db = app.services.db;
-      await db.query(`INSERT INTO rejected_payloads (device_id, topic, reason, received_at) VALUES ('r', 't', 'old', $1)`, [new Date(Date.now() - 40 * DAY).toISOString()]);
+      await db.query(`INSERT INTO rejected_payloads (device_id, topic, reason, received_at) VALUES ('r', 't', 'old', $1)`, [
+        new Date(Date.now() - 40 * DAY).toISOString(),
+      ]);
       await db.exec(`CREATE FUNCTION test_refuse_retention() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN IF NEW.action = 'retention.delete' THEN RAISE EXCEPTION 'injected audit failure'; END IF; RETURN NEW; END $$;
         CREATE TRIGGER test_refuse_retention BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_refuse_retention();`);
@@ -94,7 +122,9 @@ for (const setup of [{ name: 'PGlite', pg: false }, { name: 'PostgreSQL', pg: tr
       expect((await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length).toBe(before);
       expect((await retention.sweep()).rejected_payloads).toBe(1);
       expect(await db.query(`SELECT reason FROM rejected_payloads WHERE device_id = 'r'`)).toEqual([]);
-      const [e] = await db.query<{ entity_id: string; details: { deleted: number } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'retention.delete' ORDER BY id DESC LIMIT 1`);
+      const [e] = await db.query<{ entity_id: string; details: { deleted: number } }>(
+        `SELECT entity_id, details FROM audit_log WHERE action = 'retention.delete' ORDER BY id DESC LIMIT 1`,
+      );
       expect(e).toMatchObject({ entity_id: 'rejected_payloads', details: { deleted: 1 } });
       expect((await app.services.audit.verify()).bad).toEqual([]);
     });

@@ -57,12 +57,23 @@ const cases: Array<[string, string, unknown, string]> = [
 ];
 
 describe('malformed input on the security routes: 400 naming the field, never a 500', () => {
-  const short = (v: unknown) => JSON.stringify(v)?.replace(/x{20,}/g, (m) => `x…(${m.length})`).slice(0, 120);
-  it.each(cases.map(([m, p, b, f]) => [`${m} ${p.slice(0, 80)} ${short(b) ?? ''}`, m, p, b, f] as const))('%s → 400 naming the field', async (_label, method, path, body, field) => {
-    const res = await app.api<{ error: { code: string; message: string } }>(admin, method, path.replace('PATIENT', patientId), body === undefined ? undefined : JSON.parse(JSON.stringify(body).replaceAll('PATIENT', patientId)));
-    expect(res.status, JSON.stringify(res.body)).toBe(400);
-    expect(res.body.error.message).toContain(field);
-  });
+  const short = (v: unknown) =>
+    JSON.stringify(v)
+      ?.replace(/x{20,}/g, (m) => `x…(${m.length})`)
+      .slice(0, 120);
+  it.each(cases.map(([m, p, b, f]) => [`${m} ${p.slice(0, 80)} ${short(b) ?? ''}`, m, p, b, f] as const))(
+    '%s → 400 naming the field',
+    async (_label, method, path, body, field) => {
+      const res = await app.api<{ error: { code: string; message: string } }>(
+        admin,
+        method,
+        path.replace('PATIENT', patientId),
+        body === undefined ? undefined : JSON.parse(JSON.stringify(body).replaceAll('PATIENT', patientId)),
+      );
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.message).toContain(field);
+    },
+  );
 
   it('a path parameter longer than the router takes is a 414 in the API error shape', async () => {
     const res = await app.api<{ error: { code: string; message: string } }>(admin, 'POST', `/api/v1/users/${'u'.repeat(300)}/mfa/reset`, {});

@@ -41,15 +41,23 @@ async function plant(app: TestApp) {
   const fileCanary = 'CANARY-FILE-' + randomBytes(8).toString('hex');
   const pdf = Buffer.from(`%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% ${fileCanary}\ntrailer << /Root 1 0 R >>\n%%EOF\n`);
   const res = await app.api<{ id: string; messages?: unknown }>(pat.token, 'POST', `/api/v1/patients/${patientId}/threads`, {
-    subject: 'Results', text: `My note: ${textCanary}`, attachments: [{ name: 'letter.pdf', contentType: 'application/pdf', data: pdf.toString('base64') }],
+    subject: 'Results',
+    text: `My note: ${textCanary}`,
+    attachments: [{ name: 'letter.pdf', contentType: 'application/pdf', data: pdf.toString('base64') }],
   });
   expect(res.status).toBe(201);
   const threads = await app.api<Array<{ id: string }>>(pat.token, 'GET', `/api/v1/threads?patient=${patientId}`);
-  const msgs = await app.api<{ messages: Array<{ text: string; attachments: Array<{ url: string }> }> }>(pat.token, 'GET', `/api/v1/threads/${threads.body[0].id}/messages`);
+  const msgs = await app.api<{ messages: Array<{ text: string; attachments: Array<{ url: string }> }> }>(
+    pat.token,
+    'GET',
+    `/api/v1/threads/${threads.body[0].id}/messages`,
+  );
   expect(JSON.stringify(msgs.body)).toContain(textCanary); // really stored, readable through the API
   const file = await fetch(app.httpUrl + msgs.body.messages[0].attachments[0].url, { headers: { authorization: `Bearer ${pat.token}` } });
   expect(Buffer.from(await file.arrayBuffer()).includes(Buffer.from(fileCanary))).toBe(true);
-  return [Buffer.from(textCanary), Buffer.from(fileCanary), Buffer.from(textCanary).toString('base64').slice(0, 20)].map((x) => (typeof x === 'string' ? Buffer.from(x) : x));
+  return [Buffer.from(textCanary), Buffer.from(fileCanary), Buffer.from(textCanary).toString('base64').slice(0, 20)].map((x) =>
+    typeof x === 'string' ? Buffer.from(x) : x,
+  );
 }
 
 const hasPostgres = await postgresAvailable();
@@ -85,8 +93,15 @@ describe('encryption at rest', () => {
     try {
       await admin.query('CHECKPOINT');
       const [{ data_directory }] = (await admin.query('SHOW data_directory')).rows as Array<{ data_directory: string }>;
-      const [{ oid }] = (await admin.query('SELECT oid FROM pg_database WHERE datname = current_database() OR datname = $1 ORDER BY datname = $1 DESC LIMIT 1', [new URL(database.url).pathname.slice(1)])).rows as Array<{ oid: number }>;
-      const files = [...(await filesUnder(path.join(data_directory, 'base', String(oid)))), ...(await filesUnder(path.join(data_directory, 'pg_wal'), started))];
+      const [{ oid }] = (
+        await admin.query('SELECT oid FROM pg_database WHERE datname = current_database() OR datname = $1 ORDER BY datname = $1 DESC LIMIT 1', [
+          new URL(database.url).pathname.slice(1),
+        ])
+      ).rows as Array<{ oid: number }>;
+      const files = [
+        ...(await filesUnder(path.join(data_directory, 'base', String(oid)))),
+        ...(await filesUnder(path.join(data_directory, 'pg_wal'), started)),
+      ];
       if (files.length === 0) return void skipNote('PostgreSQL data directory not readable by this user');
       expect(await findIn(files, needles)).toEqual([]);
     } finally {

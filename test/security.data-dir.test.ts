@@ -14,7 +14,14 @@ describe('data directory (F2)', () => {
     const old = process.umask(0o000); // the worst case: a service manager starting with umask 000
     try {
       await writeFile(path.join(dataDir, 'left-over.txt'), 'x', { mode: 0o666 });
-      const config = loadConfig({ VIGIL_HTTP_PORT: '0', VIGIL_HTTP_HOST: '127.0.0.1', VIGIL_MQTT_PORT: '0', VIGIL_DATA_DIR: dataDir, VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'silent' });
+      const config = loadConfig({
+        VIGIL_HTTP_PORT: '0',
+        VIGIL_HTTP_HOST: '127.0.0.1',
+        VIGIL_MQTT_PORT: '0',
+        VIGIL_DATA_DIR: dataDir,
+        VIGIL_DEMO: '0',
+        VIGIL_LOG_LEVEL: 'silent',
+      });
       const app = await startApp(config, { logger: createLogger('silent') });
       const p = await app.services.patientService.create({ name: 'Perm Test' }, 'system');
       await app.services.cipher.seal(p.id, Buffer.from('x'));

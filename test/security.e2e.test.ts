@@ -25,11 +25,16 @@ afterAll(async () => app?.stop());
 const raw = (path: string, init: RequestInit = {}) => fetch(app.httpUrl + path, init);
 
 async function login(email: string, password = 'correct horse battery', headers: Record<string, string> = {}) {
-  const res = await raw('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) });
+  const res = await raw('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ email, password }),
+  });
   const cookie = res.headers.get('set-cookie')?.split(';')[0] ?? '';
   return { status: res.status, body: (await res.json().catch(() => null)) as { stage?: string; error?: { message: string } } | null, cookie };
 }
-const withCookie = (cookie: string, path: string, init: RequestInit = {}) => raw(path, { ...init, headers: { ...(init.headers as Record<string, string>), cookie } });
+const withCookie = (cookie: string, path: string, init: RequestInit = {}) =>
+  raw(path, { ...init, headers: { ...(init.headers as Record<string, string>), cookie } });
 
 describe('F12: the login check sees the decoded path', () => {
   it('/%61pi/v1/patients without credentials is 401, not the patient list', async () => {
@@ -60,7 +65,11 @@ describe('F3: the demo stays on this machine', () => {
 
 describe('F6: cross-site requests', () => {
   it('refuses a text/plain body on a JSON route (415) and changes nothing', async () => {
-    const res = await raw('/api/v1/patients', { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${admin.token}` }, body: '{"name":"Mallory"}' });
+    const res = await raw('/api/v1/patients', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${admin.token}` },
+      body: '{"name":"Mallory"}',
+    });
     expect(res.status).toBe(415);
     const list = await app.api<Array<{ name: string }>>(admin.token, 'GET', '/api/v1/patients');
     expect(list.body.map((p) => p.name)).not.toContain('Mallory');
@@ -69,7 +78,8 @@ describe('F6: cross-site requests', () => {
     const u = await app.tokenFor('patient', { patientId: patientA });
     const s = await login(u.email);
     expect(s.body?.stage).toBe('full');
-    const post = (headers: Record<string, string>) => withCookie(s.cookie, '/api/v1/auth/logout-everywhere', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    const post = (headers: Record<string, string>) =>
+      withCookie(s.cookie, '/api/v1/auth/logout-everywhere', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
     expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
     expect((await post({ 'sec-fetch-site': 'same-site' })).status).toBe(403);
     expect((await post({ origin: 'null' })).status).toBe(403);
@@ -133,9 +143,17 @@ describe('F4: tokens are scoped, expiring, listed and revocable', () => {
     const u = await app.tokenFor('patient', { patientId: patientA });
     const a = await login(u.email);
     const b = await login(u.email);
-    const weak = await withCookie(a.cookie, '/api/v1/auth/password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ current: 'correct horse battery', next: '1234567890' }) });
+    const weak = await withCookie(a.cookie, '/api/v1/auth/password', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ current: 'correct horse battery', next: '1234567890' }),
+    });
     expect(weak.status).toBe(400);
-    const ok = await withCookie(a.cookie, '/api/v1/auth/password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ current: 'correct horse battery', next: 'a much better passphrase' }) });
+    const ok = await withCookie(a.cookie, '/api/v1/auth/password', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ current: 'correct horse battery', next: 'a much better passphrase' }),
+    });
     expect(ok.status).toBe(204);
     expect((await withCookie(a.cookie, '/api/v1/me')).status).toBe(200);
     expect((await withCookie(b.cookie, '/api/v1/me')).status).toBe(401);
@@ -212,9 +230,17 @@ describe('(d)(13): two-step sign-in (TOTP, recovery codes)', () => {
     expect((await withCookie(first.cookie, '/api/v1/patients')).status).toBe(401); // nothing before the second factor
     const begin = (await (await withCookie(first.cookie, '/api/v1/auth/mfa/totp', { method: 'POST' })).json()) as { secret: string; uri: string };
     expect(begin.uri).toMatch(/^otpauth:\/\/totp\//);
-    const bad = await withCookie(first.cookie, '/api/v1/auth/mfa/totp/confirm', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":"000000"}' });
+    const bad = await withCookie(first.cookie, '/api/v1/auth/mfa/totp/confirm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"code":"000000"}',
+    });
     expect(bad.status).toBe(400);
-    const confirm = await withCookie(first.cookie, '/api/v1/auth/mfa/totp/confirm', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: await generate({ secret: begin.secret }) }) });
+    const confirm = await withCookie(first.cookie, '/api/v1/auth/mfa/totp/confirm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: await generate({ secret: begin.secret }) }),
+    });
     expect(confirm.status).toBe(200);
     const { recoveryCodes } = (await confirm.json()) as { recoveryCodes: string[] };
     expect(recoveryCodes).toHaveLength(10);
@@ -225,15 +251,21 @@ describe('(d)(13): two-step sign-in (TOTP, recovery codes)', () => {
     const second = await login(c.email);
     expect(second.body?.stage).toBe('mfa');
     expect((await withCookie(second.cookie, '/api/v1/patients')).status).toBe(401);
-    const mfa = (cookie: string, code: string) => withCookie(cookie, '/api/v1/auth/mfa', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+    const mfa = (cookie: string, code: string) =>
+      withCookie(cookie, '/api/v1/auth/mfa', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
     expect((await mfa(second.cookie, '123456')).status).toBe(401);
     // The code used at enrolment cannot be replayed in the same time step; a recovery code works once.
     const rec = await mfa(second.cookie, recoveryCodes[0]);
     expect(rec.status).toBe(200);
     const third = await login(c.email);
     expect((await mfa(third.cookie, recoveryCodes[0])).status).toBe(401);
-    const audit = await app.services.db.query<{ action: string; outcome: string }>("SELECT action, outcome FROM audit_log WHERE action LIKE 'auth.%' AND entity_id = (SELECT id FROM users WHERE email = $1) ORDER BY id", [c.email]);
-    expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual(expect.arrayContaining(['auth.login:success', 'auth.mfa.enrol:success', 'auth.mfa:failure', 'auth.mfa:success']));
+    const audit = await app.services.db.query<{ action: string; outcome: string }>(
+      "SELECT action, outcome FROM audit_log WHERE action LIKE 'auth.%' AND entity_id = (SELECT id FROM users WHERE email = $1) ORDER BY id",
+      [c.email],
+    );
+    expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual(
+      expect.arrayContaining(['auth.login:success', 'auth.mfa.enrol:success', 'auth.mfa:failure', 'auth.mfa:success']),
+    );
   });
 });
 
@@ -245,12 +277,18 @@ describe('F8 and F1: alerts stay within the care team; acknowledging with {} kee
     const d = await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId: patientA, type: 'pulse-oximeter' });
     const now = Date.now();
     for (let i = 0; i <= 6; i++) {
-      const res = await raw(`/api/v1/devices/${d.body.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ ts: now - 180_000 + i * 30_000, spo2: 84 }) });
+      const res = await raw(`/api/v1/devices/${d.body.id}/telemetry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ts: now - 180_000 + i * 30_000, spo2: 84 }),
+      });
       expect(res.status).toBe(202);
     }
     let alerts: Array<{ id: string; patientId: string }> = [];
     for (let i = 0; i < 100 && alerts.length === 0; i++) {
-      alerts = (await app.api<Array<{ id: string; patientId: string }>>(admin.token, 'GET', '/api/v1/alerts?status=open')).body.filter((a) => a.patientId === patientA);
+      alerts = (await app.api<Array<{ id: string; patientId: string }>>(admin.token, 'GET', '/api/v1/alerts?status=open')).body.filter(
+        (a) => a.patientId === patientA,
+      );
       if (!alerts.length) await new Promise((r) => setTimeout(r, 100));
     }
     expect(alerts.length).toBeGreaterThan(0);
@@ -283,13 +321,19 @@ describe('F11 and (d)(3): reads and refused access are audited; "who saw my reco
       if (log.some((e) => e.action === 'access.refused' && e.who?.email === outsider.email)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(log).toEqual(expect.arrayContaining([
-      expect.objectContaining({ action: 'read', outcome: 'success', what: '/api/v1/patients/:id', who: expect.objectContaining({ email: carer.email }) }),
-      expect.objectContaining({ action: 'access.refused', outcome: 'failure', who: expect.objectContaining({ email: outsider.email }) }),
-    ]));
+    expect(log).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'read', outcome: 'success', what: '/api/v1/patients/:id', who: expect.objectContaining({ email: carer.email }) }),
+        expect.objectContaining({ action: 'access.refused', outcome: 'failure', who: expect.objectContaining({ email: outsider.email }) }),
+      ]),
+    );
     // Another patient's log is not theirs to see; an admin searches refused access across the clinic.
     expect((await app.api(pat.token, 'GET', `/api/v1/patients/${patientA}/access-log`)).status).toBe(404);
-    const refused = await app.api<Array<{ actor: string; details: { status: number } }>>(admin.token, 'GET', `/api/v1/audit?patient=${patientB}&action=access.refused`);
+    const refused = await app.api<Array<{ actor: string; details: { status: number } }>>(
+      admin.token,
+      'GET',
+      `/api/v1/audit?patient=${patientB}&action=access.refused`,
+    );
     expect(refused.body.map((r) => r.details.status)).toEqual(expect.arrayContaining([404, 401]));
     expect((await app.api(carer.token, 'GET', '/api/v1/audit')).status).toBe(403);
   });
@@ -301,22 +345,31 @@ describe('(d)(6): break the glass', () => {
     const before = await app.api(er.token, 'GET', `/api/v1/patients/${patientB}`);
     expect(before.status).toBe(404);
     // API tokens cannot break the glass; a signed-in person can (here: a session made directly).
-    expect((await app.api(er.token, 'POST', `/api/v1/patients/${patientB}/emergency-access`, { reason: 'unconscious in ED, no carer reachable' })).status).toBe(403);
+    expect((await app.api(er.token, 'POST', `/api/v1/patients/${patientB}/emergency-access`, { reason: 'unconscious in ED, no carer reachable' })).status).toBe(
+      403,
+    );
     const principal = (await app.services.auth.listUsers()).find((u) => u.email === er.email)!;
-    const sessionPrincipal = { ...principal, credential: { kind: 'session' as const, id: 'ses_test', scope: 'write' as const, patients: null, stage: 'full' as const } };
+    const sessionPrincipal = {
+      ...principal,
+      credential: { kind: 'session' as const, id: 'ses_test', scope: 'write' as const, patients: null, stage: 'full' as const },
+    };
     await expect(app.services.emergency.open(sessionPrincipal, patientB, 'short')).rejects.toThrow(/reason/);
     const grant = await app.services.emergency.open(sessionPrincipal, patientB, 'unconscious in ED, no carer reachable');
     expect(Date.parse(grant.expiresAt) - Date.now()).toBeGreaterThan(55 * 60_000);
     expect(await app.services.access.canSeePatient(sessionPrincipal, patientB)).toBe(true);
-    expect(await app.services.access.canSeePatient({ ...sessionPrincipal, credential: { ...sessionPrincipal.credential, kind: 'token' } }, patientB)).toBe(false);
+    expect(await app.services.access.canSeePatient({ ...sessionPrincipal, credential: { ...sessionPrincipal.credential, kind: 'token' } }, patientB)).toBe(
+      false,
+    );
     const pending = await app.api<Array<{ id: string; reason: string }>>(admin.token, 'GET', '/api/v1/emergency-access?unreviewed=1');
     expect(pending.body.map((g) => g.id)).toContain(grant.id);
     expect((await app.api(admin.token, 'POST', `/api/v1/emergency-access/${grant.id}/review`, { note: 'appropriate' })).status).toBe(200);
-    expect((await app.api<unknown[]>(admin.token, 'GET', '/api/v1/emergency-access?unreviewed=1')).body.map((g) => (g as { id: string }).id)).not.toContain(grant.id);
+    expect((await app.api<unknown[]>(admin.token, 'GET', '/api/v1/emergency-access?unreviewed=1')).body.map((g) => (g as { id: string }).id)).not.toContain(
+      grant.id,
+    );
     // Expired: access ends.
     await app.services.db.query("UPDATE emergency_access SET expires_at = now() - interval '1 second' WHERE id = $1", [grant.id]);
     expect(await app.services.access.canSeePatient(sessionPrincipal, patientB)).toBe(false);
-    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 ORDER BY id", [grant.id]);
+    const audit = await app.services.db.query<{ action: string }>('SELECT action FROM audit_log WHERE entity_id = $1 ORDER BY id', [grant.id]);
     expect(audit.map((a) => a.action)).toEqual(['access.emergency', 'access.emergency.review']);
   });
 });
@@ -330,19 +383,36 @@ describe('GDPR art. 17: erasure by crypto-shredding', () => {
     const sealed = await app.services.db.query<{ body: unknown }>('SELECT * FROM messages WHERE patient_id = $1', [victim]);
     expect(sealed.length).toBe(1);
     const d = await app.api<{ id: string; secret: string }>(admin.token, 'POST', '/api/v1/devices', { patientId: victim, type: 'pulse-oximeter' });
-    expect((await raw(`/api/v1/devices/${d.body.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ hr: 77 }) })).status).toBe(202);
+    expect(
+      (
+        await raw(`/api/v1/devices/${d.body.id}/telemetry`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${d.body.secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ hr: 77 }),
+        })
+      ).status,
+    ).toBe(202);
     const othersBefore = (await app.api<unknown[]>(admin.token, 'GET', '/api/v1/patients')).body.length;
 
     expect((await app.api(admin.token, 'POST', `/api/v1/patients/${victim}/erase`, {})).status).toBe(400); // must confirm
     expect((await app.api(pat.token, 'POST', `/api/v1/patients/${victim}/erase`, { confirm: victim })).status).toBe(403);
-    const r = await app.api<{ shredded: boolean; deleted: Record<string, number> }>(admin.token, 'POST', `/api/v1/patients/${victim}/erase`, { confirm: victim });
+    const r = await app.api<{ shredded: boolean; deleted: Record<string, number> }>(admin.token, 'POST', `/api/v1/patients/${victim}/erase`, {
+      confirm: victim,
+    });
     expect(r.status).toBe(200);
     expect(r.body.shredded).toBe(true);
     expect(r.body.deleted.readings).toBeGreaterThanOrEqual(1);
 
     expect((await app.api(admin.token, 'GET', `/api/v1/patients/${victim}`)).status).toBe(404);
     expect((await app.api(pat.token, 'GET', `/api/v1/patients/${victim}`)).status).toBe(401); // their login is gone
-    for (const [table, col] of [['patients', 'id'], ['readings', 'patient_id'], ['messages', 'patient_id'], ['message_threads', 'patient_id'], ['devices', 'patient_id'], ['patient_keys', 'patient_id']]) {
+    for (const [table, col] of [
+      ['patients', 'id'],
+      ['readings', 'patient_id'],
+      ['messages', 'patient_id'],
+      ['message_threads', 'patient_id'],
+      ['devices', 'patient_id'],
+      ['patient_keys', 'patient_id'],
+    ]) {
       expect((await app.services.db.query(`SELECT 1 FROM ${table} WHERE ${col} = $1`, [victim])).length, table).toBe(0);
     }
     await expect(app.services.cipher.open(victim, Buffer.from('VGE\x01\x01\x00\x00\x00\x01' + 'x'.repeat(40), 'latin1'))).rejects.toThrow(/erased/);

@@ -25,7 +25,8 @@ beforeAll(async () => {
 });
 afterAll(async () => app?.stop());
 
-const connect = (d: { id: string; secret: string }, clientId = d.id) => mqtt.connectAsync(url(), { username: d.id, password: d.secret, clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+const connect = (d: { id: string; secret: string }, clientId = d.id) =>
+  mqtt.connectAsync(url(), { username: d.id, password: d.secret, clientId, reconnectPeriod: 0, connectTimeout: 5000 });
 
 describe('hostile MQTT devices', () => {
   it('closes a connection announcing a 64 MB packet from its header, and keeps serving others', async () => {
@@ -55,7 +56,7 @@ describe('hostile MQTT devices', () => {
     expect(await count()).toBe(before + 1);
   });
 
-  it('a device using another device\'s client id gets its own session and does not kick the other off', async () => {
+  it("a device using another device's client id gets its own session and does not kick the other off", async () => {
     const victim = await connect(b);
     let kicked = false;
     victim.on('close', () => (kicked = true));
@@ -87,13 +88,20 @@ describe('hostile MQTT devices', () => {
     expect(rotated.status).toBe(201);
     expect(rotated.body.secret).not.toBe(d.secret);
     await expect(connect(d)).rejects.toThrow();
-    const http = (secret: string) => fetch(`${app.httpUrl}/api/v1/devices/${d.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ hr: 66 }) });
+    const http = (secret: string) =>
+      fetch(`${app.httpUrl}/api/v1/devices/${d.id}/telemetry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ hr: 66 }),
+      });
     expect((await http(d.secret)).status).toBe(401);
     expect((await http(rotated.body.secret)).status).toBe(202);
     const fresh = await connect({ id: d.id, secret: rotated.body.secret });
     await fresh.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify({ hr: 67 }), { qos: 1 });
     await fresh.endAsync();
-    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 AND action = 'device.secret.rotate'", [d.id]);
+    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 AND action = 'device.secret.rotate'", [
+      d.id,
+    ]);
     expect(audit).toHaveLength(1);
   });
 });

@@ -40,7 +40,29 @@ describe.skipIf(!haveOpenssl)('HTTPS and MQTTS with a configured certificate', (
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     cert = await readFile(path.join(dir, 'cert.pem'));
     mqttsPort = await freePort();
     app = await bootApp({ env: { VIGIL_TLS_CERT: path.join(dir, 'cert.pem'), VIGIL_TLS_KEY: path.join(dir, 'key.pem'), VIGIL_MQTTS_PORT: String(mqttsPort) } });
@@ -57,13 +79,19 @@ describe.skipIf(!haveOpenssl)('HTTPS and MQTTS with a configured certificate', (
     expect(String(health.headers['strict-transport-security'])).toMatch(/max-age=31536000/);
     await expect(get(`${app.httpUrl}/health`, undefined)).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
     // Plain HTTP on the HTTPS port gets no API answer.
-    const plain = await fetch(app.httpUrl.replace('https:', 'http:') + '/health').then((r) => r.status).catch(() => 'refused');
+    const plain = await fetch(app.httpUrl.replace('https:', 'http:') + '/health')
+      .then((r) => r.status)
+      .catch(() => 'refused');
     expect(plain).not.toBe(200);
   });
 
   it('sets the session cookie Secure (and httpOnly, SameSite=Strict)', async () => {
     const u = await app.tokenFor('admin');
-    const r = await get(`${app.httpUrl}/api/v1/auth/login`, cert, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: u.email, password: 'correct horse battery' }) });
+    const r = await get(`${app.httpUrl}/api/v1/auth/login`, cert, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: u.email, password: 'correct horse battery' }),
+    });
     expect(r.status).toBe(200);
     const setCookie = String(r.headers['set-cookie']);
     expect(setCookie).toMatch(/;\s*Secure/i);
@@ -73,22 +101,48 @@ describe.skipIf(!haveOpenssl)('HTTPS and MQTTS with a configured certificate', (
 
   it('takes device MQTT over TLS with the device secret; a wrong secret is refused', async () => {
     const admin = (await app.tokenFor('admin')).token;
-    const patient = await get(`${app.httpUrl}/api/v1/patients`, cert, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Tls Patient' }) });
+    const patient = await get(`${app.httpUrl}/api/v1/patients`, cert, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Tls Patient' }),
+    });
     const patientId = (JSON.parse(patient.body) as { id: string }).id;
-    const dev = await get(`${app.httpUrl}/api/v1/devices`, cert, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ patientId, type: 'pulse-oximeter' }) });
+    const dev = await get(`${app.httpUrl}/api/v1/devices`, cert, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ patientId, type: 'pulse-oximeter' }),
+    });
     const d = JSON.parse(dev.body) as { id: string; secret: string };
     expect(app.gateway && (app.gateway as { mqttsPort?: number | null }).mqttsPort).toBe(mqttsPort);
-    const client = await mqtt.connectAsync(`mqtts://localhost:${mqttsPort}`, { ca: cert, username: d.id, password: d.secret, clientId: 'tls-1', reconnectPeriod: 0, connectTimeout: 5000 });
+    const client = await mqtt.connectAsync(`mqtts://localhost:${mqttsPort}`, {
+      ca: cert,
+      username: d.id,
+      password: d.secret,
+      clientId: 'tls-1',
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
     await client.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify({ seq: 1, spo2: 96 }), { qos: 1 });
     await client.endAsync();
     const rows = await app.services.db.query('SELECT 1 FROM readings WHERE device_id = $1', [d.id]);
     expect(rows.length).toBe(1);
-    await expect(mqtt.connectAsync(`mqtts://localhost:${mqttsPort}`, { ca: cert, username: d.id, password: 'wrong', clientId: 'tls-2', reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(/bad username or password|not authorized/i);
+    await expect(
+      mqtt.connectAsync(`mqtts://localhost:${mqttsPort}`, {
+        ca: cert,
+        username: d.id,
+        password: 'wrong',
+        clientId: 'tls-2',
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+      }),
+    ).rejects.toThrow(/bad username or password|not authorized/i);
   });
 
   it('names the setting when the certificate settings are incomplete or unreadable', async () => {
     expect(() => loadConfig({ VIGIL_TLS_CERT: '/x/cert.pem' })).toThrow(/VIGIL_TLS_KEY/);
-    await expect(loadTls({ certFile: path.join(dir, 'missing.pem'), keyFile: path.join(dir, 'key.pem'), mqttsPort: 0 })).rejects.toThrow(/VIGIL_TLS_CERT: cannot read/);
+    await expect(loadTls({ certFile: path.join(dir, 'missing.pem'), keyFile: path.join(dir, 'key.pem'), mqttsPort: 0 })).rejects.toThrow(
+      /VIGIL_TLS_CERT: cannot read/,
+    );
     await expect(loadTls({ certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'cert.pem'), mqttsPort: 0 })).rejects.toThrow(/VIGIL_TLS_KEY/);
   });
 });

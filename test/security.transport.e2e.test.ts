@@ -20,7 +20,11 @@ afterAll(async () => app?.stop());
 
 describe('(d)(9) behind HTTPS', () => {
   it('sends HSTS (1 year, subdomains) and a Secure, httpOnly, SameSite=Strict session cookie', async () => {
-    const res = await fetch(`${local()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
+    const res = await fetch(`${local()}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: 'correct horse battery' }),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
     const cookie = res.headers.get('set-cookie') ?? '';
@@ -36,7 +40,11 @@ describe('(d)(12) credentials are stored only hashed', () => {
   it('no table holds a password, session cookie, API token or device secret in clear; passwords are scrypt', async () => {
     const password = 'unique passphrase 7f3a9c2e';
     const created = await app.services.auth.createUser({ email: `cred-${Date.now()}@test.vigil`, role: 'admin', password }, 'system');
-    const login = await fetch(`${local()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: created.email, password }) });
+    const login = await fetch(`${local()}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: created.email, password }),
+    });
     expect(login.status).toBe(200);
     const session = decodeURIComponent((login.headers.get('set-cookie') ?? '').split(';')[0].split('=').slice(1).join('='));
     expect(session.length).toBeGreaterThan(20);

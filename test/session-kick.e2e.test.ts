@@ -16,10 +16,18 @@ import { expectEventually } from './support/clinic.ts';
 
 type Device = { id: string; secret: string };
 
-const connect = (port: number, d: Device) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: d.id, password: d.secret, clientId: `kick-${randomBytes(3).toString('hex')}`, reconnectPeriod: 0, connectTimeout: 5000 });
+const connect = (port: number, d: Device) =>
+  mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    username: d.id,
+    password: d.secret,
+    clientId: `kick-${randomBytes(3).toString('hex')}`,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
 /** Resolves when the broker drops the connection (the client does not reconnect: reconnectPeriod 0). */
 const closedSoon = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()));
-const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+const within = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
 let seq = 0;
 const reading = () => JSON.stringify({ seq: ++seq, spo2: 97 });
 
@@ -59,13 +67,19 @@ describe('device sessions on the embedded broker', () => {
     expect(off.body.disabled).toBe(true);
     await within(closed, 10_000, 'the session closing');
     await expect(connect(app.mqttPort!, d)).rejects.toThrow(/bad username or password|not authorized/i);
-    const http = await fetch(`${app.httpUrl}/api/v1/devices/${d.id}/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.secret}`, 'content-type': 'application/json' }, body: reading() });
+    const http = await fetch(`${app.httpUrl}/api/v1/devices/${d.id}/telemetry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${d.secret}`, 'content-type': 'application/json' },
+      body: reading(),
+    });
     expect(http.status).toBe(401);
     const on = await app.api<{ disabled: boolean }>(admin, 'POST', `/api/v1/devices/${d.id}/enable`);
     expect(on.body.disabled).toBe(false);
     const again = await connect(app.mqttPort!, d);
     await again.endAsync();
-    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 AND action LIKE 'device.%' ORDER BY id", [d.id]);
+    const audit = await app.services.db.query<{ action: string }>("SELECT action FROM audit_log WHERE entity_id = $1 AND action LIKE 'device.%' ORDER BY id", [
+      d.id,
+    ]);
     expect(audit.map((a) => a.action)).toEqual(['device.provision', 'device.disable', 'device.enable']);
   });
 

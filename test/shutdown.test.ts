@@ -25,7 +25,9 @@ describe('shutdown and failure', () => {
       const patientId = (await app.services.patientService.create({ name: 'Drain Test', birthDate: '1950-01-01' }, 'system')).id;
       const device = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
       const rule = await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-drain-test', {
-        scope: 'patient', scopeId: patientId, definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
+        scope: 'patient',
+        scopeId: patientId,
+        definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
       });
       expect(rule.status).toBe(200);
       // A burst of normal readings, the alarming one last (so it lands in a late batch), then shut down at once.
@@ -76,7 +78,15 @@ describe('shutdown and failure', () => {
   it('`npm start` stopped with SIGTERM leaves no node process running', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-sigterm-'));
     const npm = spawn('npm', ['start'], {
-      env: { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: String(await freePort()), VIGIL_HTTP_HOST: '127.0.0.1', VIGIL_MQTT_PORT: String(await freePort()), VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        VIGIL_DATA_DIR: dataDir,
+        VIGIL_HTTP_PORT: String(await freePort()),
+        VIGIL_HTTP_HOST: '127.0.0.1',
+        VIGIL_MQTT_PORT: String(await freePort()),
+        VIGIL_DEMO: '0',
+        VIGIL_LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -85,7 +95,10 @@ describe('shutdown and failure', () => {
     const descendants = () => {
       const all: number[] = [];
       const walk = (pid: number) => {
-        const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+        const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean)
+          .map(Number);
         for (const k of kids) {
           all.push(k);
           walk(k);
@@ -104,13 +117,21 @@ describe('shutdown and failure', () => {
     };
     let pids: number[] = [];
     try {
-      await eventually(() => out, (o) => o.includes('Vigil is running') || npm.exitCode !== null, 180_000);
+      await eventually(
+        () => out,
+        (o) => o.includes('Vigil is running') || npm.exitCode !== null,
+        180_000,
+      );
       expect(out).toContain('Vigil is running');
       pids = descendants();
       expect(pids.length).toBeGreaterThan(0);
       npm.kill('SIGTERM');
       await new Promise((r) => (npm.exitCode !== null ? r(null) : npm.once('exit', r)));
-      const left = await eventually(() => pids.filter(alive), (l) => l.length === 0, 15_000).catch(() => pids.filter(alive));
+      const left = await eventually(
+        () => pids.filter(alive),
+        (l) => l.length === 0,
+        15_000,
+      ).catch(() => pids.filter(alive));
       expect(left, `still running after SIGTERM: ${left.join(', ')}\n${out}`).toEqual([]);
     } finally {
       for (const pid of [npm.pid!, ...pids]) if (alive(pid)) process.kill(pid, 'SIGKILL');

@@ -34,14 +34,25 @@ describe('video visit signalling', () => {
   });
 
   it('lets staff create a visit with FHIR Appointment and refuses patients and bad resources', async () => {
-    const body = { resourceType: 'Appointment', status: 'booked', start: new Date().toISOString(), participant: [{ actor: { reference: `Patient/${alice}` } }, { actor: { reference: `Practitioner/${nurse.practitionerId}` } }] };
+    const body = {
+      resourceType: 'Appointment',
+      status: 'booked',
+      start: new Date().toISOString(),
+      participant: [{ actor: { reference: `Patient/${alice}` } }, { actor: { reference: `Practitioner/${nurse.practitionerId}` } }],
+    };
     const res = await app.api<{ id: string; resourceType: string; status: string }>(nurse.token, 'POST', '/fhir/R4/Appointment', body);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ resourceType: 'Appointment', status: 'booked' });
     apt = res.body.id;
     expect((await app.api(patientA, 'POST', '/fhir/R4/Appointment', body)).status).toBe(403);
     expect((await app.api(stranger, 'POST', '/fhir/R4/Appointment', body)).status).toBe(404);
-    for (const bad of [{ ...body, resourceType: 'Patient' }, { ...body, participant: [] }, { ...body, start: 'tomorrow' }, { ...body, status: 'fulfilled' }, { ...body, minutesDuration: -5 }]) {
+    for (const bad of [
+      { ...body, resourceType: 'Patient' },
+      { ...body, participant: [] },
+      { ...body, start: 'tomorrow' },
+      { ...body, status: 'fulfilled' },
+      { ...body, minutesDuration: -5 },
+    ]) {
       const r = await app.api<{ resourceType: string }>(nurse.token, 'POST', '/fhir/R4/Appointment', bad);
       expect(r.status).toBe(400);
       expect(r.body.resourceType).toBe('OperationOutcome');
@@ -89,7 +100,13 @@ describe('video visit signalling', () => {
   });
 
   it('refuses the signalling socket to strangers, other patients and no credentials', async () => {
-    for (const [path, code] of [[`/api/v1/visits/${apt}/signal`, 4401], [`/api/v1/visits/${apt}/signal?token=${stranger}`, 4404], [`/api/v1/visits/${apt}/signal?token=${patientB}`, 4404], [`/api/v1/visits/${apt}/signal?pass=forged`, 4401], [`/api/v1/visits/nope/signal?token=${nurse.token}`, 4404]] as const) {
+    for (const [path, code] of [
+      [`/api/v1/visits/${apt}/signal`, 4401],
+      [`/api/v1/visits/${apt}/signal?token=${stranger}`, 4404],
+      [`/api/v1/visits/${apt}/signal?token=${patientB}`, 4404],
+      [`/api/v1/visits/${apt}/signal?pass=forged`, 4401],
+      [`/api/v1/visits/nope/signal?token=${nurse.token}`, 4404],
+    ] as const) {
       const c = ws(path);
       await eventually(() => expect(c.closed?.code, path).toBe(code));
       expect(c.seen).toEqual([]);
@@ -159,7 +176,10 @@ describe('video visit signalling', () => {
     // its stored expiry is moved into the past, as two hours passing would.
     const late = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Late guest' });
     await app.services.db.query(`UPDATE visit_invites SET expires_at = now() - interval '1 second' WHERE display_name = 'Late guest'`);
-    const expired = await app.api<{ error: { message: string } }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token: late.body.url.split('/').pop()!, name: 'Late guest' });
+    const expired = await app.api<{ error: { message: string } }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, {
+      token: late.body.url.split('/').pop()!,
+      name: 'Late guest',
+    });
     expect(expired.status).toBe(401);
     expect(expired.body.error.message).toMatch(/expired/);
     // a pass for this visit does not open another one
@@ -175,14 +195,19 @@ describe('video visit signalling', () => {
     const threadId = (chat.message as { threadId: string }).threadId;
     const thread = await app.api<{ messages: Array<{ text: string; category: string }> }>(nurse.token, 'GET', `/api/v1/threads/${threadId}/messages`);
     expect(thread.body.messages.map((m) => [m.text, m.category])).toContainEqual(['Can you hear me?', 'visit-chat']);
-    const enc = await app.api<{ resourceType: string; entry: Array<{ resource: { status: string; class: { code: string }; participant: Array<{ individual: { display: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
+    const enc = await app.api<{
+      resourceType: string;
+      entry: Array<{ resource: { status: string; class: { code: string }; participant: Array<{ individual: { display: string } }> } }>;
+    }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
     expect(enc.body.entry).toHaveLength(1);
     expect(enc.body.entry[0].resource).toMatchObject({ status: 'in-progress', class: { code: 'VR' } });
     expect(enc.body.entry[0].resource.participant.map((p) => p.individual.display)).toHaveLength(3);
     // everyone leaves: the encounter finishes with a length, the appointment is fulfilled
     for (const c of clients.filter((c) => c.seen.some((m) => m.type === 'admitted'))) c.send({ type: 'leave' });
     await eventually(async () => {
-      const e = await app.api<{ entry: Array<{ resource: { status: string; length?: { value: number }; participant: Array<{ period: { start: string; end?: string } }> } }> }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
+      const e = await app.api<{
+        entry: Array<{ resource: { status: string; length?: { value: number }; participant: Array<{ period: { start: string; end?: string } }> } }>;
+      }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
       const r = e.body.entry[0].resource;
       expect(r.status).toBe('finished');
       expect(r.length?.value).toBeGreaterThanOrEqual(0);
@@ -190,13 +215,22 @@ describe('video visit signalling', () => {
     });
     const appt = await app.api<{ status: string }>(nurse.token, 'GET', `/fhir/R4/Appointment/${apt}`);
     expect(appt.body.status).toBe('fulfilled');
-    const audit = await app.services.db.query<{ action: string }>(`SELECT DISTINCT action FROM audit_log WHERE entity_id = $1 OR details->>'appointmentId' = $1`, [fromFhirId(apt)]);
+    const audit = await app.services.db.query<{ action: string }>(
+      `SELECT DISTINCT action FROM audit_log WHERE entity_id = $1 OR details->>'appointmentId' = $1`,
+      [fromFhirId(apt)],
+    );
     expect(audit.map((r) => r.action)).toEqual(expect.arrayContaining(['appointment.create', 'visit.join', 'visit.leave', 'visit.invite', 'visit.start']));
   });
 
   it('serves Appointment, Encounter, Schedule and Slot through the FHIR registry: conformant references, declared search parameters, keyset paging, strict refusals', async () => {
-    type Bundle = { total?: number; link: Array<{ relation: string; url: string }>; entry: Array<{ resource: Record<string, unknown> & { id: string; resourceType: string } }> };
-    const meta = await app.api<{ rest: Array<{ resource: Array<{ type: string; interaction: Array<{ code: string }>; searchParam: Array<{ name: string }> }> }> }>(nurse.token, 'GET', '/fhir/R4/metadata');
+    type Bundle = {
+      total?: number;
+      link: Array<{ relation: string; url: string }>;
+      entry: Array<{ resource: Record<string, unknown> & { id: string; resourceType: string } }>;
+    };
+    const meta = await app.api<{
+      rest: Array<{ resource: Array<{ type: string; interaction: Array<{ code: string }>; searchParam: Array<{ name: string }> }> }>;
+    }>(nurse.token, 'GET', '/fhir/R4/metadata');
     const cap = Object.fromEntries(meta.body.rest[0].resource.map((r) => [r.type, r]));
     for (const t of ['Communication', 'Appointment', 'Encounter', 'Schedule', 'Slot']) expect(cap[t], t).toBeDefined();
     expect(cap.Appointment.interaction.map((i) => i.code)).toEqual(expect.arrayContaining(['read', 'search-type', 'create']));
@@ -204,7 +238,12 @@ describe('video visit signalling', () => {
     // The encounter of the visit above, by its appointment, with conformant references throughout.
     const enc = await app.api<Bundle>(nurse.token, 'GET', `/fhir/R4/Encounter?appointment=Appointment/${apt}`);
     expect(enc.body.total).toBe(1);
-    const e = enc.body.entry[0].resource as unknown as { id: string; subject: { reference: string }; appointment: Array<{ reference: string }>; participant: Array<{ individual: { reference?: string } }> };
+    const e = enc.body.entry[0].resource as unknown as {
+      id: string;
+      subject: { reference: string };
+      appointment: Array<{ reference: string }>;
+      participant: Array<{ individual: { reference?: string } }>;
+    };
     expect(e.id).toMatch(/^enc-[a-z0-9]+$/);
     expect(e.subject.reference).toBe(`Patient/${toFhirId(alice)}`);
     expect(e.appointment[0].reference).toBe(`Appointment/${apt}`);
@@ -213,7 +252,8 @@ describe('video visit signalling', () => {
     expect((await app.api(stranger, 'GET', `/fhir/R4/Encounter/${e.id}`)).status).toBe(404);
     expect((await app.api<Bundle>(stranger, 'GET', `/fhir/R4/Encounter?patient=${toFhirId(alice)}`)).body.total).toBe(0);
     // Keyset paging over Appointments: three more, pages of two, every id once.
-    for (let i = 0; i < 3; i++) await app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + (i + 2) * 86_400_000).toISOString() });
+    for (let i = 0; i < 3; i++)
+      await app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + (i + 2) * 86_400_000).toISOString() });
     const ids: string[] = [];
     let url: string | undefined = `/fhir/R4/Appointment?patient=Patient/${toFhirId(alice)}&_count=2`;
     while (url) {
@@ -224,13 +264,19 @@ describe('video visit signalling', () => {
     }
     expect(ids.length).toBeGreaterThanOrEqual(4);
     expect(new Set(ids).size).toBe(ids.length);
-    expect((await app.api<Bundle>(nurse.token, 'GET', `/fhir/R4/Appointment?patient=${toFhirId(alice)}&status=fulfilled`)).body.entry.map((x) => x.resource.id)).toEqual([apt]);
-    const strict = await fetch(`${app.httpUrl}/fhir/R4/Appointment?colour=blue`, { headers: { authorization: `Bearer ${nurse.token}`, prefer: 'handling=strict' } });
+    expect(
+      (await app.api<Bundle>(nurse.token, 'GET', `/fhir/R4/Appointment?patient=${toFhirId(alice)}&status=fulfilled`)).body.entry.map((x) => x.resource.id),
+    ).toEqual([apt]);
+    const strict = await fetch(`${app.httpUrl}/fhir/R4/Appointment?colour=blue`, {
+      headers: { authorization: `Bearer ${nurse.token}`, prefer: 'handling=strict' },
+    });
     expect(strict.status).toBe(400);
     expect(((await strict.json()) as { issue: Array<{ diagnostics: string }> }).issue[0].diagnostics).toMatch(/colour/);
     // Availability → Schedule and Slots (ids conformant as they are).
     const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
-    expect((await app.api(nurse.token, 'POST', '/api/v1/availability', { start: `${day}T09:00:00Z`, end: `${day}T10:00:00Z`, slotMinutes: 20 })).status).toBe(201);
+    expect((await app.api(nurse.token, 'POST', '/api/v1/availability', { start: `${day}T09:00:00Z`, end: `${day}T10:00:00Z`, slotMinutes: 20 })).status).toBe(
+      201,
+    );
     const sched = await app.api<Bundle>(patientA, 'GET', `/fhir/R4/Schedule?actor=Practitioner/${toFhirId(nurse.practitionerId!)}`);
     expect(sched.body.entry).toHaveLength(1);
     const schedId = sched.body.entry[0].resource.id;

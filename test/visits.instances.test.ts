@@ -74,8 +74,15 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     doc.send({ type: 'signal', to: pat.id, data: { sdp: { type: 'answer', sdp: 'v=0 answer-from-A' } } });
     for (let i = 0; i < 5; i++) doc.send({ type: 'signal', to: pat.id, data: { candidate: { candidate: `candidate:${i}`, sdpMid: '0' } } });
     await eventually(() => expect(pat.seen.filter((m) => m.type === 'signal')).toHaveLength(6));
-    expect(pat.seen.filter((m) => m.type === 'signal').map((m) => (m.data as { sdp?: { type: string }; candidate?: { candidate: string } }).sdp?.type ?? (m.data as { candidate: { candidate: string } }).candidate.candidate))
-      .toEqual(['answer', 'candidate:0', 'candidate:1', 'candidate:2', 'candidate:3', 'candidate:4']);
+    expect(
+      pat.seen
+        .filter((m) => m.type === 'signal')
+        .map(
+          (m) =>
+            (m.data as { sdp?: { type: string }; candidate?: { candidate: string } }).sdp?.type ??
+            (m.data as { candidate: { candidate: string } }).candidate.candidate,
+        ),
+    ).toEqual(['answer', 'candidate:0', 'candidate:1', 'candidate:2', 'candidate:3', 'candidate:4']);
     pat.send({ type: 'chat', text: 'Can you hear me? My ankle is swollen' });
     expect(((await doc.next('chat')).message as { text: string }).text).toBe('Can you hear me? My ankle is swollen');
     // Every relayed row is consumed (and was sealed: the chat text never sits in the table).

@@ -76,7 +76,8 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     await pat.next('admitted');
     pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'before' } } });
     expect(await doc.next('signal')).toMatchObject({ from: pat.id });
-    const homeBefore = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0].instance_id;
+    const homeBefore = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0]
+      .instance_id;
 
     await a.kill('SIGKILL');
     // B sees the home fall silent (15 s without a heartbeat, checked every 5 s) and sends the patient to reconnect.
@@ -94,7 +95,8 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     await pat2.next('admitted');
     pat2.send({ type: 'signal', to: doc2.id, data: { sdp: { type: 'offer', sdp: 'after' } } });
     expect(await doc2.next('signal')).toMatchObject({ from: pat2.id, data: { sdp: { sdp: 'after' } } });
-    const homeAfter = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0].instance_id;
+    const homeAfter = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0]
+      .instance_id;
     expect(homeAfter).not.toBe(homeBefore);
   }, 120_000);
 });

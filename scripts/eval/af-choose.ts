@@ -22,7 +22,15 @@ export const AF_CV_SEED = 2026;
 // 80 rounds of depth-4 trees (was 60 of depth 3 with 14 features): room for the ectopy features to interact
 // with the irregularity ones. Set for capacity and compute before scoring, not tuned on the folds.
 export const AF_GBT: GbtParams = {
-  rounds: 80, depth: 4, learningRate: 0.15, lambda: 1, minChildHessian: 20, rowSample: 0.5, colSample: 0.8, bins: 32, seed: 12,
+  rounds: 80,
+  depth: 4,
+  learningRate: 0.15,
+  lambda: 1,
+  minChildHessian: 20,
+  rowSample: 0.5,
+  colSample: 0.8,
+  bins: 32,
+  seed: 12,
 };
 const THRESHOLDS = Array.from({ length: 39 }, (_, i) => +(0.025 * (i + 1)).toFixed(3)); // 0.025 … 0.975
 const TARGET_SE = 0.97;
@@ -55,7 +63,8 @@ export function smoothProbabilities(p: Float64Array, h: number): Float64Array {
   const pre = new Float64Array(p.length + 1);
   for (let i = 0; i < p.length; i++) pre[i + 1] = pre[i] + p[i];
   for (let i = 0; i < p.length; i++) {
-    const a = Math.max(0, i - h), b = Math.min(p.length, i + h + 1);
+    const a = Math.max(0, i - h),
+      b = Math.min(p.length, i + h + 1);
     out[i] = (pre[b] - pre[a]) / (b - a);
   }
   return out;
@@ -65,7 +74,13 @@ const BINS = 2000;
 
 export function chooseAfModel(train: readonly AfRecord[], seed: number): AfChoice {
   const oof: Array<{ p: Float64Array; y: Uint8Array; w: Float64Array }> = [];
-  for (const f of innerFolds(train, (r) => r.id, AF_INNER_FOLDS, seed, (r) => r.db)) {
+  for (const f of innerFolds(
+    train,
+    (r) => r.id,
+    AF_INNER_FOLDS,
+    seed,
+    (r) => r.db,
+  )) {
     const m = fit(f.train);
     for (const r of f.test) {
       const iv = recordIntervals(r);
@@ -76,21 +91,34 @@ export function chooseAfModel(train: readonly AfRecord[], seed: number): AfChoic
   // then every threshold's Se/Sp from them; keep the pair with the best min(Se − 97 %, Sp − 98 %).
   let best = { smooth: 0, threshold: 0.5, se: NaN, sp: NaN, margin: -Infinity };
   for (const h of AF_SMOOTH_GRID) {
-    const af = new Float64Array(BINS + 1), non = new Float64Array(BINS + 1);
-    let afTotal = 0, nonTotal = 0;
+    const af = new Float64Array(BINS + 1),
+      non = new Float64Array(BINS + 1);
+    let afTotal = 0,
+      nonTotal = 0;
     for (const o of oof) {
       const s = smoothProbabilities(o.p, h);
       for (let i = 0; i < s.length; i++) {
         const b = Math.min(BINS, Math.floor(s[i] * BINS));
-        if (o.y[i]) { af[b] += o.w[i]; afTotal += o.w[i]; } else { non[b] += o.w[i]; nonTotal += o.w[i]; }
+        if (o.y[i]) {
+          af[b] += o.w[i];
+          afTotal += o.w[i];
+        } else {
+          non[b] += o.w[i];
+          nonTotal += o.w[i];
+        }
       }
     }
     for (const t of THRESHOLDS) {
       // p > t ⇔ bin ≥ floor(t·BINS) + 1 (thresholds are multiples of 1/BINS·50, so no bin straddles them)
       const cut = Math.floor(t * BINS + 1e-9) + 1;
-      let afAbove = 0, nonAbove = 0;
-      for (let b = cut; b <= BINS; b++) { afAbove += af[b]; nonAbove += non[b]; }
-      const se = afAbove / afTotal, sp = 1 - nonAbove / nonTotal;
+      let afAbove = 0,
+        nonAbove = 0;
+      for (let b = cut; b <= BINS; b++) {
+        afAbove += af[b];
+        nonAbove += non[b];
+      }
+      const se = afAbove / afTotal,
+        sp = 1 - nonAbove / nonTotal;
       const margin = Math.min(se - TARGET_SE, sp - TARGET_SP);
       if (margin > best.margin + 1e-12) best = { smooth: h, threshold: t, se, sp, margin };
     }

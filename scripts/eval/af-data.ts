@@ -29,18 +29,33 @@ export interface AfRecord {
 }
 
 function afdb(dir: string): AfRecord[] {
-  const names = readdirSync(dir).filter((f) => f.endsWith('.beats')).map((f) => f.slice(0, -6)).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.beats'))
+    .map((f) => f.slice(0, -6))
+    .sort();
   return names.map((name) => {
     const b = parseBeatsFile(readFileSync(path.join(dir, `${name}.beats`), 'utf8'), `${name}.beats`);
     const rh = parseRhythmFile(readFileSync(path.join(dir, `${name}.rhythm`), 'utf8'), `${name}.rhythm`);
     const ref = (labels: string[]): Interval[] => rh.segments.filter((s) => labels.includes(s.label));
-    return { id: `afdb/${name}`, db: 'afdb' as const, fs: b.fs, beats: b.beats, refAf: ref(['AFIB', 'AFL']), refAfib: ref(['AFIB']), from: Math.max(b.beats[0], rh.segments[0]?.start ?? 0), to: b.beats[b.beats.length - 1] };
+    return {
+      id: `afdb/${name}`,
+      db: 'afdb' as const,
+      fs: b.fs,
+      beats: b.beats,
+      refAf: ref(['AFIB', 'AFL']),
+      refAfib: ref(['AFIB']),
+      from: Math.max(b.beats[0], rh.segments[0]?.start ?? 0),
+      to: b.beats[b.beats.length - 1],
+    };
   });
 }
 
 /** ltafdb: rhythm from the reference annotations (code 28, aux "(AFIB" …); beats from `.atr` (reviewed) or `.qrs` (automatic). */
 function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
-  const names = readdirSync(dir).filter((f) => f.endsWith('.atr')).map((f) => f.slice(0, -4)).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.atr'))
+    .map((f) => f.slice(0, -4))
+    .sort();
   return names.map((name, k) => {
     const fs = Number(readFileSync(path.join(dir, `${name}.hea`), 'utf8').split(/\s+/)[2]);
     const ann = readAnnotationFile(path.join(dir, `${name}.atr`));
@@ -48,9 +63,19 @@ function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
     const beats = beatAnn.filter((a) => isBeatCode(a.code)).map((a) => a.sample);
     const changes = ann.filter((a) => a.code === 28 && a.aux?.startsWith('(')).map((a) => ({ at: a.sample, label: a.aux!.slice(1).replace(/\0/g, '').trim() }));
     const end = beats[beats.length - 1] + 1;
-    const ref = (labels: string[]): Interval[] => changes.flatMap((c, i) => (labels.includes(c.label) ? [{ start: c.at, end: changes[i + 1]?.at ?? end }] : []));
+    const ref = (labels: string[]): Interval[] =>
+      changes.flatMap((c, i) => (labels.includes(c.label) ? [{ start: c.at, end: changes[i + 1]?.at ?? end }] : []));
     progress(`ltafdb (${beatSource} beats)`, k + 1, names.length);
-    return { id: `ltafdb/${name}`, db: 'ltafdb' as const, fs, beats, refAf: ref(['AFIB', 'AFL']), refAfib: ref(['AFIB']), from: Math.max(beats[0], changes[0]?.at ?? 0), to: beats[beats.length - 1] };
+    return {
+      id: `ltafdb/${name}`,
+      db: 'ltafdb' as const,
+      fs,
+      beats,
+      refAf: ref(['AFIB', 'AFL']),
+      refAfib: ref(['AFIB']),
+      from: Math.max(beats[0], changes[0]?.at ?? 0),
+      to: beats[beats.length - 1],
+    };
   });
 }
 
@@ -61,7 +86,9 @@ function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
 export function withAutomaticBeats(dataDir: string, r: AfRecord): AfRecord | undefined {
   const file = path.join(dataDir, 'ltafdb', `${r.id.split('/')[1]}.qrs`);
   if (r.db !== 'ltafdb' || !existsSync(file)) return undefined;
-  const beats = readAnnotationFile(file).filter((a) => isBeatCode(a.code)).map((a) => a.sample);
+  const beats = readAnnotationFile(file)
+    .filter((a) => isBeatCode(a.code))
+    .map((a) => a.sample);
   return { ...r, beatSource: 'qrs', beats };
 }
 
@@ -79,7 +106,8 @@ export interface Rows {
 
 function inIntervals(list: readonly Interval[], t: number): boolean {
   // list is sorted by start
-  let lo = 0, hi = list.length - 1;
+  let lo = 0,
+    hi = list.length - 1;
   while (lo <= hi) {
     const m = (lo + hi) >> 1;
     if (list[m].end <= t) lo = m + 1;
@@ -109,7 +137,14 @@ export function recordIntervals(r: AfRecord): RecordIntervals {
   const F = AF_FEATURE_NAMES.length;
   const cap = Math.max(16, r.beats.length);
   const ref = [...r.refAf].sort((a, b) => a.start - b.start);
-  const out = { n: 0, features: new Float64Array(cap * F), start: new Float64Array(cap), end: new Float64Array(cap), y: new Uint8Array(cap), w: new Float64Array(cap) };
+  const out = {
+    n: 0,
+    features: new Float64Array(cap * F),
+    start: new Float64Array(cap),
+    end: new Float64Array(cap),
+    y: new Uint8Array(cap),
+    w: new Float64Array(cap),
+  };
   const feed = createRrFeatureFeed(r.fs, (f, start, end) => {
     const i = out.n++;
     out.features.set(f, i * F);
@@ -125,7 +160,8 @@ export function recordIntervals(r: AfRecord): RecordIntervals {
   return out;
 }
 
-export const intervalRow = (iv: RecordIntervals, i: number): number[] => Array.from(iv.features.subarray(i * AF_FEATURE_NAMES.length, (i + 1) * AF_FEATURE_NAMES.length));
+export const intervalRow = (iv: RecordIntervals, i: number): number[] =>
+  Array.from(iv.features.subarray(i * AF_FEATURE_NAMES.length, (i + 1) * AF_FEATURE_NAMES.length));
 
 /** Every `stride`-th decidable interval of a record, with its label. */
 export function recordRows(r: AfRecord, stride: number): Rows {

@@ -59,7 +59,15 @@ export function evaluateAfMitdb(dir: string, model?: AfModel) {
     rules: `the live analyzer (streaming QRS + VF detection, quality gate, shipped RR model) on all ${names.length} mitdb records in 1 s chunks; AF = (AFIB and (AFL rhythm labels; durations from the first rhythm label to the record's end; the model was trained on afdb + ltafdb only`,
     ownBeats: pooled((r) => r.own),
     referenceBeats: pooled((r) => r.refBeats),
-    records: rows.map((r) => ({ record: r.record, own: seSp(r.own), falseAfMin: r.own.fp / r.fs / 60, missedAfMin: r.own.fn / r.fs / 60, afMin: (r.own.tp + r.own.fn) / r.fs / 60, refBeats: seSp(r.refBeats), refFalseAfMin: r.refBeats.fp / r.fs / 60 })),
+    records: rows.map((r) => ({
+      record: r.record,
+      own: seSp(r.own),
+      falseAfMin: r.own.fp / r.fs / 60,
+      missedAfMin: r.own.fn / r.fs / 60,
+      afMin: (r.own.tp + r.own.fn) / r.fs / 60,
+      refBeats: seSp(r.refBeats),
+      refFalseAfMin: r.refBeats.fp / r.fs / 60,
+    })),
   };
 }
 
@@ -70,14 +78,51 @@ export function afMitdbMarkdown(r: ReturnType<typeof evaluateAfMitdb>): string {
     '',
     r.rules + '.',
     '',
-    table(['beats', 'Se %', 'Sp %', 'AF min', 'non-AF min', 'false AF min'], [
-      ["analyzer's own (live path)", pct(r.ownBeats.se), pct(r.ownBeats.sp), r.ownBeats.afMin.toFixed(1), r.ownBeats.nonAfMin.toFixed(1), r.ownBeats.falseAfMin.toFixed(1)],
-      ['mitdb reference beats', pct(r.referenceBeats.se), pct(r.referenceBeats.sp), r.referenceBeats.afMin.toFixed(1), r.referenceBeats.nonAfMin.toFixed(1), r.referenceBeats.falseAfMin.toFixed(1)],
-    ]),
+    table(
+      ['beats', 'Se %', 'Sp %', 'AF min', 'non-AF min', 'false AF min'],
+      [
+        [
+          "analyzer's own (live path)",
+          pct(r.ownBeats.se),
+          pct(r.ownBeats.sp),
+          r.ownBeats.afMin.toFixed(1),
+          r.ownBeats.nonAfMin.toFixed(1),
+          r.ownBeats.falseAfMin.toFixed(1),
+        ],
+        [
+          'mitdb reference beats',
+          pct(r.referenceBeats.se),
+          pct(r.referenceBeats.sp),
+          r.referenceBeats.afMin.toFixed(1),
+          r.referenceBeats.nonAfMin.toFixed(1),
+          r.referenceBeats.falseAfMin.toFixed(1),
+        ],
+      ],
+    ),
     '',
     'Records with AF or any false AF (all others: no AF, none flagged):',
     '',
-    table(['record', 'AF min', 'Se % (own beats)', 'Sp % (own beats)', 'false AF min (own)', 'missed AF min (own)', 'Se/Sp % (reference beats)', 'false AF min (reference beats)'],
-      shown.map((x) => [x.record, x.afMin.toFixed(1), pct(x.own.se, 1), pct(x.own.sp, 1), x.falseAfMin.toFixed(1), x.missedAfMin.toFixed(1), `${pct(x.refBeats.se, 1)} / ${pct(x.refBeats.sp, 1)}`, x.refFalseAfMin.toFixed(1)])),
+    table(
+      [
+        'record',
+        'AF min',
+        'Se % (own beats)',
+        'Sp % (own beats)',
+        'false AF min (own)',
+        'missed AF min (own)',
+        'Se/Sp % (reference beats)',
+        'false AF min (reference beats)',
+      ],
+      shown.map((x) => [
+        x.record,
+        x.afMin.toFixed(1),
+        pct(x.own.se, 1),
+        pct(x.own.sp, 1),
+        x.falseAfMin.toFixed(1),
+        x.missedAfMin.toFixed(1),
+        `${pct(x.refBeats.se, 1)} / ${pct(x.refBeats.sp, 1)}`,
+        x.refFalseAfMin.toFixed(1),
+      ]),
+    ),
   ].join('\n');
 }

@@ -47,7 +47,10 @@ function pooled(rows: readonly RecordScore[], pick: (r: RecordScore) => Duration
 export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
   const records = loadAfRecords(dataDir);
   const folds = nestedCrossValidate<AfRecord, ReturnType<typeof chooseAfModel>, RecordScore>(records, {
-    id: (r) => r.id, folds: AF_CV_FOLDS, seed: AF_CV_SEED, stratum: (r) => r.db,
+    id: (r) => r.id,
+    folds: AF_CV_FOLDS,
+    seed: AF_CV_SEED,
+    stratum: (r) => r.db,
     choose: (train, f) => chooseAfModel(train, AF_CV_SEED + 1 + f),
     score: (r, c) => {
       // The detector's own path (af.ts: same feature feed, same AfDecisions), on features computed once per run.
@@ -68,7 +71,13 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
         automaticBeats = compareDurations(r.refAf, da.finish(auto.beats[auto.beats.length - 1]), r.from, r.to);
       }
       return {
-        record: r.id, db: r.db, fs: r.fs, hours: (r.to - r.from) / r.fs / 3600, fold: -1, threshold: c.model.threshold, smooth: c.model.smooth,
+        record: r.id,
+        db: r.db,
+        fs: r.fs,
+        hours: (r.to - r.from) / r.fs / 3600,
+        fold: -1,
+        threshold: c.model.threshold,
+        smooth: c.model.smooth,
         aflAsAf: compareDurations(r.refAf, det, r.from, r.to),
         aflAsNonAf: compareDurations(r.refAfib, det, r.from, r.to),
         petrenas: compareDurations(r.refAf, base, r.from, r.to),
@@ -80,16 +89,30 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
   for (const f of folds) for (const r of f.results) r.fold = f.index;
   const all = folds.flatMap((f) => f.results).sort((a, b) => a.record.localeCompare(b.record));
   const sets = { 'afdb + ltafdb': all, afdb: all.filter((r) => r.db === 'afdb'), ltafdb: all.filter((r) => r.db === 'ltafdb') };
-  const summary = Object.fromEntries(Object.entries(sets).map(([k, rows]) => [k, {
-    records: rows.length,
-    aflAsAf: pooled(rows, (r) => r.aflAsAf),
-    aflAsNonAf: pooled(rows, (r) => r.aflAsNonAf),
-    petrenasBaseline: pooled(rows, (r) => r.petrenas),
-  }]));
+  const summary = Object.fromEntries(
+    Object.entries(sets).map(([k, rows]) => [
+      k,
+      {
+        records: rows.length,
+        aflAsAf: pooled(rows, (r) => r.aflAsAf),
+        aflAsNonAf: pooled(rows, (r) => r.aflAsNonAf),
+        petrenasBaseline: pooled(rows, (r) => r.petrenas),
+      },
+    ]),
+  );
   const withAuto = all.filter((r) => r.automaticBeats);
-  const automaticBeats = withAuto.length ? { records: withAuto.length, reviewedBeats: pooled(withAuto, (r) => r.aflAsAf), automaticBeats: pooled(withAuto, (r) => r.automaticBeats!) } : undefined;
+  const automaticBeats = withAuto.length
+    ? { records: withAuto.length, reviewedBeats: pooled(withAuto, (r) => r.aflAsAf), automaticBeats: pooled(withAuto, (r) => r.automaticBeats!) }
+    : undefined;
   const shipped = opts.shipped ? chooseAfModel(records, AF_CV_SEED) : undefined;
-  const perFold = folds.map((f) => ({ fold: f.index, records: f.test.length, threshold: f.choice.model.threshold, smooth: f.choice.model.smooth, innerOutOfFold: f.choice.inner, ...pooled(f.results, (r) => r.aflAsAf) }));
+  const perFold = folds.map((f) => ({
+    fold: f.index,
+    records: f.test.length,
+    threshold: f.choice.model.threshold,
+    smooth: f.choice.model.smooth,
+    innerOutOfFold: f.choice.inner,
+    ...pooled(f.results, (r) => r.aflAsAf),
+  }));
   return {
     rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width (${AF_SMOOTH_GRID.join(', ')} decisions) and probability threshold (max of min(Se − 97 %, Sp − 98 %)) and the model is refit on the whole training fold (every ${AF_ROW_STRIDE}th RR interval a training row); durations pooled from each record's first beat (or its first rhythm label, if later: time before it has no reference rhythm) to its last beat`,
     summary,
@@ -98,7 +121,17 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
     perFold,
     shippedChoice: shipped && { threshold: shipped.model.threshold, smooth: shipped.model.smooth, innerOutOfFold: shipped.inner },
     shippedModel: shipped,
-    records: all.map((r) => ({ record: r.record, hours: r.hours, fold: r.fold, threshold: r.threshold, aflAsAf: { ...seSp(r.aflAsAf) }, aflAsNonAf: { ...seSp(r.aflAsNonAf) }, petrenas: { ...seSp(r.petrenas) }, falseAfMin: (r.aflAsAf.fp / r.fs) / 60, missedAfMin: (r.aflAsAf.fn / r.fs) / 60 })),
+    records: all.map((r) => ({
+      record: r.record,
+      hours: r.hours,
+      fold: r.fold,
+      threshold: r.threshold,
+      aflAsAf: { ...seSp(r.aflAsAf) },
+      aflAsNonAf: { ...seSp(r.aflAsNonAf) },
+      petrenas: { ...seSp(r.petrenas) },
+      falseAfMin: r.aflAsAf.fp / r.fs / 60,
+      missedAfMin: r.aflAsAf.fn / r.fs / 60,
+    })),
   };
 }
 
@@ -110,30 +143,92 @@ export function afMarkdown(r: ReturnType<typeof evaluateAf>): string {
     '',
     r.rules + '.',
     '',
-    table(['records', 'n', 'Se % (AFL = AF)', 'Sp % (AFL = AF)', 'Se % (AFL ≠ AF)', 'Sp % (AFL ≠ AF)', 'AF h', 'non-AF h', 'false AF h', 'baseline Petrėnas Se/Sp %'],
-      Object.entries(r.summary).map(([k, x]) => [k, x.records, pct(x.aflAsAf.se), pct(x.aflAsAf.sp), pct(x.aflAsNonAf.se), pct(x.aflAsNonAf.sp), x.aflAsAf.afHours.toFixed(1), x.aflAsAf.nonAfHours.toFixed(1), x.aflAsAf.falseAfHours.toFixed(2), `${pct(x.petrenasBaseline.se)} / ${pct(x.petrenasBaseline.sp)}`])),
-    '',
-    ...(r.automaticBeats ? [
-      `ltafdb scored on its automatic QRS detector's beats (.qrs) with the same held-out models (trained on reviewed beats), ${r.automaticBeats.records} records:`,
-      '',
-      table(['beats', 'Se %', 'Sp %', 'false AF h'], [
-        ['reviewed (.atr)', pct(r.automaticBeats.reviewedBeats.se), pct(r.automaticBeats.reviewedBeats.sp), r.automaticBeats.reviewedBeats.falseAfHours.toFixed(2)],
-        ['automatic (.qrs)', pct(r.automaticBeats.automaticBeats.se), pct(r.automaticBeats.automaticBeats.sp), r.automaticBeats.automaticBeats.falseAfHours.toFixed(2)],
+    table(
+      [
+        'records',
+        'n',
+        'Se % (AFL = AF)',
+        'Sp % (AFL = AF)',
+        'Se % (AFL ≠ AF)',
+        'Sp % (AFL ≠ AF)',
+        'AF h',
+        'non-AF h',
+        'false AF h',
+        'baseline Petrėnas Se/Sp %',
+      ],
+      Object.entries(r.summary).map(([k, x]) => [
+        k,
+        x.records,
+        pct(x.aflAsAf.se),
+        pct(x.aflAsAf.sp),
+        pct(x.aflAsNonAf.se),
+        pct(x.aflAsNonAf.sp),
+        x.aflAsAf.afHours.toFixed(1),
+        x.aflAsAf.nonAfHours.toFixed(1),
+        x.aflAsAf.falseAfHours.toFixed(2),
+        `${pct(x.petrenasBaseline.se)} / ${pct(x.petrenasBaseline.sp)}`,
       ]),
-      '',
-    ] : []),
+    ),
+    '',
+    ...(r.automaticBeats
+      ? [
+          `ltafdb scored on its automatic QRS detector's beats (.qrs) with the same held-out models (trained on reviewed beats), ${r.automaticBeats.records} records:`,
+          '',
+          table(
+            ['beats', 'Se %', 'Sp %', 'false AF h'],
+            [
+              [
+                'reviewed (.atr)',
+                pct(r.automaticBeats.reviewedBeats.se),
+                pct(r.automaticBeats.reviewedBeats.sp),
+                r.automaticBeats.reviewedBeats.falseAfHours.toFixed(2),
+              ],
+              [
+                'automatic (.qrs)',
+                pct(r.automaticBeats.automaticBeats.se),
+                pct(r.automaticBeats.automaticBeats.sp),
+                r.automaticBeats.automaticBeats.falseAfHours.toFixed(2),
+              ],
+            ],
+          ),
+          '',
+        ]
+      : []),
     `Spread over the ${r.perFold.length} outer folds (mean ± SD, min–max): Se ${sp(s.se)}, Sp ${sp(s.sp)}. The Petrėnas baseline's constants were`,
     'set on afdb earlier, so its afdb figure is not held-out; on ltafdb it is.',
     '',
-    table(['fold', 'records', 'threshold', 'smoothing ± intervals', 'inner Se/Sp % (training records)', 'held-out Se %', 'held-out Sp %'],
-      r.perFold.map((f) => [f.fold, f.records, f.threshold.toFixed(3), f.smooth, `${pct(f.innerOutOfFold.se)} / ${pct(f.innerOutOfFold.sp)}`, pct(f.se), pct(f.sp)])),
+    table(
+      ['fold', 'records', 'threshold', 'smoothing ± intervals', 'inner Se/Sp % (training records)', 'held-out Se %', 'held-out Sp %'],
+      r.perFold.map((f) => [
+        f.fold,
+        f.records,
+        f.threshold.toFixed(3),
+        f.smooth,
+        `${pct(f.innerOutOfFold.se)} / ${pct(f.innerOutOfFold.sp)}`,
+        pct(f.se),
+        pct(f.sp),
+      ]),
+    ),
     '',
-    r.shippedChoice ? `The same procedure on all ${r.records.length} records (the shipped model) picks threshold ${r.shippedChoice.threshold.toFixed(3)}, smoothing ±${r.shippedChoice.smooth} (inner out-of-fold Se ${pct(r.shippedChoice.innerOutOfFold.se)} / Sp ${pct(r.shippedChoice.innerOutOfFold.sp)}).` : '',
+    r.shippedChoice
+      ? `The same procedure on all ${r.records.length} records (the shipped model) picks threshold ${r.shippedChoice.threshold.toFixed(3)}, smoothing ±${r.shippedChoice.smooth} (inner out-of-fold Se ${pct(r.shippedChoice.innerOutOfFold.se)} / Sp ${pct(r.shippedChoice.innerOutOfFold.sp)}).`
+      : '',
     '',
     '<details><summary>Per record (held-out fold, AFL = AF)</summary>',
     '',
-    table(['record', 'hours', 'fold', 'Se %', 'Sp %', 'false AF min', 'missed AF min', 'Petrėnas Se/Sp %'],
-      r.records.map((x) => [x.record, x.hours.toFixed(1), x.fold, pct(x.aflAsAf.se, 1), pct(x.aflAsAf.sp, 1), x.falseAfMin.toFixed(1), x.missedAfMin.toFixed(1), `${pct(x.petrenas.se, 1)} / ${pct(x.petrenas.sp, 1)}`])),
+    table(
+      ['record', 'hours', 'fold', 'Se %', 'Sp %', 'false AF min', 'missed AF min', 'Petrėnas Se/Sp %'],
+      r.records.map((x) => [
+        x.record,
+        x.hours.toFixed(1),
+        x.fold,
+        pct(x.aflAsAf.se, 1),
+        pct(x.aflAsAf.sp, 1),
+        x.falseAfMin.toFixed(1),
+        x.missedAfMin.toFixed(1),
+        `${pct(x.petrenas.se, 1)} / ${pct(x.petrenas.sp, 1)}`,
+      ]),
+    ),
     '',
     '</details>',
   ].join('\n');

@@ -42,7 +42,13 @@ export interface CincModel extends GbtModel {
 function fit(set: CincSet, idx: readonly number[]): GbtModel {
   const labels = idx.map((i) => set.labels[i]);
   const y = labels.map((l) => CLASSES.indexOf(l as (typeof CLASSES)[number]));
-  return trainGbt(idx.map((i) => set.X[i]), y, CLASSES, [...FEATURE_NAMES], trainParams(labels));
+  return trainGbt(
+    idx.map((i) => set.X[i]),
+    y,
+    CLASSES,
+    [...FEATURE_NAMES],
+    trainParams(labels),
+  );
 }
 
 const argmaxScaled = (p: readonly number[], s: readonly number[]) => {
@@ -54,7 +60,11 @@ const argmaxScaled = (p: readonly number[], s: readonly number[]) => {
 /** Multipliers maximising the challenge score of scaled arg-max predictions (coordinate search). */
 export function chooseScale(probs: readonly number[][], labels: readonly string[]): number[] {
   const s = CLASSES.map(() => 1);
-  const score = () => challengeScore(labels, probs.map((p) => argmaxScaled(p, s))).score;
+  const score = () =>
+    challengeScore(
+      labels,
+      probs.map((p) => argmaxScaled(p, s)),
+    ).score;
   let best = score();
   for (let pass = 0; pass < 3; pass++) {
     for (let k = 1; k < CLASSES.length; k++) {
@@ -76,7 +86,10 @@ export function chooseCincModel(set: CincSet, train: readonly number[], seed = C
   const inner = stratifiedFolds(labels, INNER_FOLDS, seed + 1);
   const probs: number[][] = new Array(train.length);
   for (let f = 0; f < INNER_FOLDS; f++) {
-    const m = fit(set, train.filter((_, j) => inner[j] !== f));
+    const m = fit(
+      set,
+      train.filter((_, j) => inner[j] !== f),
+    );
     train.forEach((i, j) => {
       if (inner[j] === f) probs[j] = predictProba(m, set.X[i]);
     });
@@ -101,14 +114,18 @@ export function crossValidate(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
     if (te.some((i) => trSet.has(i))) throw new Error('a test record is in the training fold');
     const model = chooseCincModel(set, tr, seed + f);
     for (const i of te) predicted[i] = predictCinc(model, set.X[i]);
-    const s = challengeScore(te.map((i) => set.labels[i]), te.map((i) => predicted[i]));
+    const s = challengeScore(
+      te.map((i) => set.labels[i]),
+      te.map((i) => predicted[i]),
+    );
     perFold.push({ fold: f, score: s.score, f1: s.perClass, classScale: model.classScale ?? [] });
     progress('cinc2017 nested cross-validation folds', f + 1, k);
   }
   const s = challengeScore(set.labels, predicted);
   return {
     folds: k,
-    stratification: 'stratified by class label (seeded shuffle within each class, dealt round-robin); inner 3-fold choice of class multipliers inside each training fold',
+    stratification:
+      'stratified by class label (seeded shuffle within each class, dealt round-robin); inner 3-fold choice of class multipliers inside each training fold',
     seed,
     records: set.labels.length,
     classCounts: Object.fromEntries(CLASSES.map((c) => [c, set.labels.filter((l) => l === c).length])),

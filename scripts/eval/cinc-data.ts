@@ -22,13 +22,17 @@ export interface CincSet {
 function sourceHash(): string {
   const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg');
   const h = createHash('sha256');
-  for (const f of ['features.ts', 'features-extra.ts', 'stats.ts', 'qrs.ts', 'qrs-decide.ts', 'filters.ts', 'quality.ts', 'wfdb.ts']) h.update(readFileSync(path.join(dir, f)));
+  for (const f of ['features.ts', 'features-extra.ts', 'stats.ts', 'qrs.ts', 'qrs-decide.ts', 'filters.ts', 'quality.ts', 'wfdb.ts'])
+    h.update(readFileSync(path.join(dir, f)));
   h.update(String(FEATURE_NAMES.length));
   return h.digest('hex').slice(0, 12);
 }
 
 export function loadCinc(dir: string, useCache = true): CincSet {
-  const ref = readFileSync(path.join(dir, 'REFERENCE.csv'), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
+  const ref = readFileSync(path.join(dir, 'REFERENCE.csv'), 'utf8')
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.split(','));
   const rows = ref.filter(([r]) => existsSync(path.join(dir, `${r}.hea`)));
   const cacheFile = path.join(process.env.VIGIL_ECG_CACHE ?? os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${sourceHash()}.json`);
   if (useCache && existsSync(cacheFile)) {

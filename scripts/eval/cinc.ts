@@ -21,17 +21,26 @@ export function cincMarkdown(r: Awaited<ReturnType<typeof evaluateCinc>>): strin
     'by plain 5-fold CV on these same records (three configurations compared: 0.814, 0.814, 0.818 without the multipliers), so they',
     'are not choices of the nested procedure; only the class multipliers and the model fit are.',
     '',
-    table(['F1 N', 'F1 A', 'F1 O', 'F1 ~', 'challenge score (pooled)', 'per-fold mean ± SD (min–max)'],
-      [[f(r.f1.N), f(r.f1.A), f(r.f1.O), f(r.f1['~']), f(r.score), `${f(s.mean)} ± ${f(s.sd)} (${f(s.min)}–${f(s.max)})`]]),
+    table(
+      ['F1 N', 'F1 A', 'F1 O', 'F1 ~', 'challenge score (pooled)', 'per-fold mean ± SD (min–max)'],
+      [[f(r.f1.N), f(r.f1.A), f(r.f1.O), f(r.f1['~']), f(r.score), `${f(s.mean)} ± ${f(s.sd)} (${f(s.min)}–${f(s.max)})`]],
+    ),
     '',
-    table(['fold', 'score', 'F1 N', 'F1 A', 'F1 O', 'F1 ~', 'class multipliers N/A/O/~ (chosen on training records)'],
-      r.perFold.map((x) => [x.fold, f(x.score), f(x.f1.N), f(x.f1.A), f(x.f1.O), f(x.f1['~']), x.classScale.join(' / ')])),
+    table(
+      ['fold', 'score', 'F1 N', 'F1 A', 'F1 O', 'F1 ~', 'class multipliers N/A/O/~ (chosen on training records)'],
+      r.perFold.map((x) => [x.fold, f(x.score), f(x.f1.N), f(x.f1.A), f(x.f1.O), f(x.f1['~']), x.classScale.join(' / ')]),
+    ),
     '',
     'Confusion (rows truth, columns predicted):',
     '',
-    table(['', ...r.confusion.classes], r.confusion.rowsTruthColsPredicted.map((row, i) => [r.confusion.classes[i], ...row])),
+    table(
+      ['', ...r.confusion.classes],
+      r.confusion.rowsTruthColsPredicted.map((row, i) => [r.confusion.classes[i], ...row]),
+    ),
     '',
-    `Class counts: ${Object.entries(r.classCounts).map(([c, n]) => `${c} ${n}`).join(', ')} (${pct(r.classCounts.A / r.records, 1)} % A).`,
+    `Class counts: ${Object.entries(r.classCounts)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ')} (${pct(r.classCounts.A / r.records, 1)} % A).`,
     'Per-record predictions (held-out fold of each record): artifacts/ecg-eval-cinc2017.csv (not in the repo: it holds PhysioNet labels).',
   ].join('\n');
 }

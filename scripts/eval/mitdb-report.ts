@@ -48,11 +48,14 @@ export function mitdbMarkdown(r: ReturnType<typeof evaluateMitdb>): string {
     '',
     r.rules + '.',
     '',
-    table(['set', 'TP', 'FN', 'FP', 'Se %', '+P %'], [
-      ['gross, non-paced (all beats, strict)', ...g(r.grossNonPaced)],
-      ['gross, non-paced, VF episodes excluded (EC57)', ...g(r.grossNonPacedVfExcluded)],
-      ['gross, paced (102 104 107 217)', ...g(r.grossPaced)],
-    ]),
+    table(
+      ['set', 'TP', 'FN', 'FP', 'Se %', '+P %'],
+      [
+        ['gross, non-paced (all beats, strict)', ...g(r.grossNonPaced)],
+        ['gross, non-paced, VF episodes excluded (EC57)', ...g(r.grossNonPacedVfExcluded)],
+        ['gross, paced (102 104 107 217)', ...g(r.grossPaced)],
+      ],
+    ),
     '',
     'Beats inside seconds the VF/VFL detector flags are not reported (flutter waves are not beats); the strict',
     'row counts every detection, as the detector emits them.',
@@ -61,14 +64,46 @@ export function mitdbMarkdown(r: ReturnType<typeof evaluateMitdb>): string {
     '',
     r.vf.rules + '. Only record 207 has VF in the shipped set, so these figures rest on 6 episodes.',
     '',
-    table(['VF time s', 'duration Se %', 'duration +P %', 'false VF s (all records)', 'episodes found', 'false episodes'], [
-      [r.vf.vfSeconds.toFixed(1), pct(r.vf.se), pct(r.vf.ppv), r.vf.falseVfSeconds.toFixed(1), `${r.vf.refDetected}/${r.vf.refEpisodes}`, `${r.vf.detFalse}/${r.vf.detEpisodes}`],
-    ]),
+    table(
+      ['VF time s', 'duration Se %', 'duration +P %', 'false VF s (all records)', 'episodes found', 'false episodes'],
+      [
+        [
+          r.vf.vfSeconds.toFixed(1),
+          pct(r.vf.se),
+          pct(r.vf.ppv),
+          r.vf.falseVfSeconds.toFixed(1),
+          `${r.vf.refDetected}/${r.vf.refEpisodes}`,
+          `${r.vf.detFalse}/${r.vf.detEpisodes}`,
+        ],
+      ],
+    ),
     '',
-    table(['record', 'ref episodes', 'found', 'detected episodes', 'false', 'VF s flagged', 'VF s missed', 'non-VF s flagged'],
-      r.vf.withVf.map((x) => [x.record, x.refEpisodes, x.refDetected, x.detEpisodes, x.detFalse, (x.tp / 360).toFixed(1), (x.fn / 360).toFixed(1), (x.fp / 360).toFixed(1)])),
+    table(
+      ['record', 'ref episodes', 'found', 'detected episodes', 'false', 'VF s flagged', 'VF s missed', 'non-VF s flagged'],
+      r.vf.withVf.map((x) => [
+        x.record,
+        x.refEpisodes,
+        x.refDetected,
+        x.detEpisodes,
+        x.detFalse,
+        (x.tp / 360).toFixed(1),
+        (x.fn / 360).toFixed(1),
+        (x.fp / 360).toFixed(1),
+      ]),
+    ),
     '',
-    table(['record', 'TP', 'FN', 'FP', 'Se %', '+P %', 'FP excl. VF', 'median offset ms'],
-      r.records.map((x) => [x.record + (x.paced ? ' (paced)' : ''), x.tp, x.fn, x.fp, pct(x.tp / (x.tp + x.fn)), pct(x.tp / (x.tp + x.fp)), x.ec57.fp, x.offsetMs.toFixed(1)])),
+    table(
+      ['record', 'TP', 'FN', 'FP', 'Se %', '+P %', 'FP excl. VF', 'median offset ms'],
+      r.records.map((x) => [
+        x.record + (x.paced ? ' (paced)' : ''),
+        x.tp,
+        x.fn,
+        x.fp,
+        pct(x.tp / (x.tp + x.fn)),
+        pct(x.tp / (x.tp + x.fp)),
+        x.ec57.fp,
+        x.offsetMs.toFixed(1),
+      ]),
+    ),
   ].join('\n');
 }

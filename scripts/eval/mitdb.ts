@@ -33,7 +33,8 @@ export function detectWithVf(signal: Int16Array | Float32Array, fs: number, gain
 function scoreVf(ref: Array<[number, number]>, det: Array<{ start: number; end: number }>, length: number): RecordResult['vf'] {
   const r = ref.map(([start, end]) => ({ start, end: Math.min(end, length) }));
   const c = compareDurations(r, det, 0, length);
-  const dn = normalise(det, 0, length), rn = normalise(r, 0, length);
+  const dn = normalise(det, 0, length),
+    rn = normalise(r, 0, length);
   return {
     ...c,
     refEpisodes: rn.length,
@@ -70,7 +71,10 @@ function medianOffsetMs(ref: number[], det: number[], fs: number): number {
 }
 
 export function listRecords(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.hea')).map((f) => f.slice(0, -4)).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.hea'))
+    .map((f) => f.slice(0, -4))
+    .sort();
 }
 
 export function evaluateRecord(dir: string, record: string, tuning?: QrsTuning): RecordResult {
@@ -81,7 +85,14 @@ export function evaluateRecord(dir: string, record: string, tuning?: QrsTuning):
   const strict = matchBeats(ref, det, { fs: rec.fs });
   const vfRef = vfIntervals(ann);
   const ec57 = matchBeats(ref, det, { fs: rec.fs, excluded: vfRef });
-  return { record, paced: PACED_RECORDS.has(record), ...strict, ec57, offsetMs: medianOffsetMs(ref, det, rec.fs), vf: scoreVf(vfRef, vfEpisodes, rec.adc.length) };
+  return {
+    record,
+    paced: PACED_RECORDS.has(record),
+    ...strict,
+    ec57,
+    offsetMs: medianOffsetMs(ref, det, rec.fs),
+    vf: scoreVf(vfRef, vfEpisodes, rec.adc.length),
+  };
 }
 
 export function gross(rows: readonly RecordResult[], pick: (r: RecordResult) => BeatCounts = (r) => r) {

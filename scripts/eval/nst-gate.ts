@@ -25,7 +25,9 @@ export function evaluateGate(dir: string) {
   names.forEach((name, n) => {
     const rec = readRecord(path.join(dir, name), ['MLII']);
     const fs = rec.fs;
-    const ref = readAnnotationFile(path.join(dir, `${name}.atr`)).filter((a) => isBeatCode(a.code)).map((a) => a.sample);
+    const ref = readAnnotationFile(path.join(dir, `${name}.atr`))
+      .filter((a) => isBeatCode(a.code))
+      .map((a) => a.sample);
     const clean = Float32Array.from(rec.adc, (v) => v / rec.gain);
     const ptp = medianQrsPtp(clean, ref, fs);
     const noise = makeNoise(clean.length, fs, NST_SEED + Number(name));
@@ -33,14 +35,28 @@ export function evaluateGate(dir: string) {
       const k = Number.isFinite(snr) ? Math.sqrt((ptp * ptp) / 8 / 10 ** (snr / 10)) : 0;
       const x = k ? Float32Array.from(clean, (v, i) => v + k * noise[i]) : clean;
       const a = createEcgStreamAnalyzer({ fs });
-      const beats: number[] = [], q: number[] = [];
+      const beats: number[] = [],
+        q: number[] = [];
       for (let i = 0; i < x.length; i += fs) {
         const r = a.push(x.subarray(i, i + fs), i);
-        for (const b of r.beats) { beats.push(b); q.push(r.quality.index); }
+        for (const b of r.beats) {
+          beats.push(b);
+          q.push(r.quality.index);
+        }
       }
       for (const g of GATES) {
         const key = `${snr}|${g}`;
-        acc.set(key, addCounts(acc.get(key) ?? { tp: 0, fn: 0, fp: 0 }, matchBeats(ref, beats.filter((_, j) => q[j] >= g), { fs })));
+        acc.set(
+          key,
+          addCounts(
+            acc.get(key) ?? { tp: 0, fn: 0, fp: 0 },
+            matchBeats(
+              ref,
+              beats.filter((_, j) => q[j] >= g),
+              { fs },
+            ),
+          ),
+        );
       }
     }
     progress('nst gate', n + 1, names.length);
@@ -51,5 +67,10 @@ export function evaluateGate(dir: string) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/mitdb');
   const rows = evaluateGate(process.env.VIGIL_SHARED_DATA ? path.join(process.env.VIGIL_SHARED_DATA, 'mitdb') : dir);
-  process.stdout.write(table(['SNR dB', 'quality gate', 'TP', 'FN', 'FP', 'Se %', '+P %'], rows.map((r) => [Number.isFinite(r.snr) ? r.snr : 'clean', r.gate, r.tp, r.fn, r.fp, pct(r.se), pct(r.ppv)])) + '\n');
+  process.stdout.write(
+    table(
+      ['SNR dB', 'quality gate', 'TP', 'FN', 'FP', 'Se %', '+P %'],
+      rows.map((r) => [Number.isFinite(r.snr) ? r.snr : 'clean', r.gate, r.tp, r.fn, r.fp, pct(r.se), pct(r.ppv)]),
+    ) + '\n',
+  );
 }

@@ -44,7 +44,9 @@ export function makeNoise(n: number, fs: number, seed: number): Float32Array {
     bw[i] = v;
   }
   const power = (x: Float32Array) => x.reduce((s, v) => s + v * v, 0) / x.length;
-  const kw = Math.sqrt(1 / 3 / power(white)), ke = Math.sqrt(1 / 3 / power(emg)), kb = Math.sqrt(1 / 3 / power(bw));
+  const kw = Math.sqrt(1 / 3 / power(white)),
+    ke = Math.sqrt(1 / 3 / power(emg)),
+    kb = Math.sqrt(1 / 3 / power(bw));
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = kw * white[i] + ke * emg[i] + kb * bw[i];
   return out;
@@ -54,7 +56,8 @@ export function medianQrsPtp(x: Float32Array, ref: number[], fs: number): number
   const h = Math.round(0.05 * fs);
   const v: number[] = [];
   for (let k = 0; k < ref.length; k += 10) {
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity,
+      hi = -Infinity;
     for (let i = Math.max(0, ref[k] - h); i < Math.min(x.length, ref[k] + h); i++) {
       if (x[i] < lo) lo = x[i];
       if (x[i] > hi) hi = x[i];
@@ -133,6 +136,9 @@ export function nstMarkdown(r: ReturnType<typeof evaluateNst>): string {
     '',
     '| SNR dB | TP | FN | FP | Se % | +P % | mean quality index | windows with quality < 0.5 | false VF s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${Number.isFinite(x.snrDb) ? x.snrDb : 'clean'} | ${x.tp} | ${x.fn} | ${x.fp} | ${p(x.se)} | ${p(x.ppv)} | ${x.quality.toFixed(2)} | ${(x.lowQualityShare * 100).toFixed(1)} % | ${x.falseVfSeconds} |`),
+    ...r.rows.map(
+      (x) =>
+        `| ${Number.isFinite(x.snrDb) ? x.snrDb : 'clean'} | ${x.tp} | ${x.fn} | ${x.fp} | ${p(x.se)} | ${p(x.ppv)} | ${x.quality.toFixed(2)} | ${(x.lowQualityShare * 100).toFixed(1)} % | ${x.falseVfSeconds} |`,
+    ),
   ].join('\n');
 }

@@ -23,11 +23,15 @@ interface Run {
 
 /** The choice procedure: the grid setting with the highest pooled Se + +P over the given records. */
 export function chooseTuning(train: readonly Run[]): QrsTuning {
-  let best = QRS_TUNING_GRID[0], bestScore = -Infinity;
+  let best = QRS_TUNING_GRID[0],
+    bestScore = -Infinity;
   for (const t of QRS_TUNING_GRID) {
     const c = train.reduce<BeatCounts>((a, r) => addCounts(a, r.byTuning.get(key(t))!.ec57), { tp: 0, fn: 0, fp: 0 });
     const s = sePp(c);
-    if (s.se + s.ppv > bestScore + 1e-12) { bestScore = s.se + s.ppv; best = t; }
+    if (s.se + s.ppv > bestScore + 1e-12) {
+      bestScore = s.se + s.ppv;
+      best = t;
+    }
   }
   return best;
 }
@@ -40,7 +44,9 @@ export function evaluateQrsCv(dir: string) {
     progress(`mitdb × ${QRS_TUNING_GRID.length} settings`, i + 1, names.length);
   });
   const folds = nestedCrossValidate(runs, {
-    id: (r) => r.record, folds: QRS_CV_FOLDS, seed: QRS_CV_SEED,
+    id: (r) => r.record,
+    folds: QRS_CV_FOLDS,
+    seed: QRS_CV_SEED,
     choose: (train) => chooseTuning(train),
     score: (r, t) => ({ record: r.record, tuning: key(t), ...r.byTuning.get(key(t))!.ec57 }),
   });
@@ -72,15 +78,21 @@ export function qrsCvMarkdown(r: ReturnType<typeof evaluateQrsCv>): string {
     '',
     r.rules + `. Grid (searchback slope/decay floor): ${r.grid.join(', ')}.`,
     '',
-    table(['held-out, gross', 'TP', 'FN', 'FP', 'Se %', '+P %', 'per-fold Se % mean ± SD (min–max)', 'per-fold +P %'],
-      [['22 non-paced records', r.gross.tp, r.gross.fn, r.gross.fp, p(r.gross.se), p(r.gross.ppv), sp(r.foldSpread.se), sp(r.foldSpread.ppv)]]),
+    table(
+      ['held-out, gross', 'TP', 'FN', 'FP', 'Se %', '+P %', 'per-fold Se % mean ± SD (min–max)', 'per-fold +P %'],
+      [['22 non-paced records', r.gross.tp, r.gross.fn, r.gross.fp, p(r.gross.se), p(r.gross.ppv), sp(r.foldSpread.se), sp(r.foldSpread.ppv)]],
+    ),
     '',
-    table(['fold', 'held-out records', 'setting chosen on the others', 'FN', 'FP', 'Se %', '+P %'],
-      r.perFold.map((f) => [f.fold, f.test.join(' '), f.chosen, f.fn, f.fp, p(f.se), p(f.ppv)])),
+    table(
+      ['fold', 'held-out records', 'setting chosen on the others', 'FN', 'FP', 'Se %', '+P %'],
+      r.perFold.map((f) => [f.fold, f.test.join(' '), f.chosen, f.fn, f.fp, p(f.se), p(f.ppv)]),
+    ),
     '',
     `The same procedure on all 22 records picks ${r.choiceOnAll}; the detector ships ${r.shipped}.`,
     '',
-    table(['record (held out)', 'setting', 'TP', 'FN', 'FP', 'Se %', '+P %'],
-      r.records.map((x) => [x.record, x.tuning, x.tp, x.fn, x.fp, p(x.tp / (x.tp + x.fn)), p(x.tp / (x.tp + x.fp))])),
+    table(
+      ['record (held out)', 'setting', 'TP', 'FN', 'FP', 'Se %', '+P %'],
+      r.records.map((x) => [x.record, x.tuning, x.tp, x.fn, x.fp, p(x.tp / (x.tp + x.fn)), p(x.tp / (x.tp + x.fp))]),
+    ),
   ].join('\n');
 }

@@ -42,7 +42,15 @@ export function appointmentResource(a: Appointment): Resource {
     created: iso(a.createdAt),
     participant: [
       { actor: { reference: `Patient/${toFhirId(a.patientId)}`, display: a.patientName }, required: 'required', status: 'accepted' },
-      ...(a.practitionerId ? [{ actor: { reference: `Practitioner/${toFhirId(a.practitionerId)}`, ...(a.practitionerName ? { display: a.practitionerName } : {}) }, required: 'required', status: 'accepted' }] : []),
+      ...(a.practitionerId
+        ? [
+            {
+              actor: { reference: `Practitioner/${toFhirId(a.practitionerId)}`, ...(a.practitionerName ? { display: a.practitionerName } : {}) },
+              required: 'required',
+              status: 'accepted',
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -71,7 +79,14 @@ const scheduleId = (practitionerId: string) => `sch-${toFhirId(practitionerId)}`
 const practitionerOfSchedule = (id: string) => (id.startsWith('sch-') ? fromFhirId(id.slice(4)) : undefined);
 
 function slotResource(s: Slot): Resource {
-  return { resourceType: 'Slot', id: s.id, schedule: { reference: `Schedule/${scheduleId(s.practitionerId)}` }, status: s.status, start: iso(s.start), end: iso(s.end) };
+  return {
+    resourceType: 'Slot',
+    id: s.id,
+    schedule: { reference: `Schedule/${scheduleId(s.practitionerId)}` },
+    status: s.status,
+    start: iso(s.start),
+    end: iso(s.end),
+  };
 }
 
 /** Paging over a list computed in memory (slots, schedules): the cursor is the offset of the next page. */
@@ -80,7 +95,11 @@ function pageOf(all: Resource[], req: SearchRequest): SearchResult {
   const from = after?.o ?? 0;
   if (req.summary === 'count') return { resources: [], total: all.length };
   const page = all.slice(from, from + req.count);
-  return { resources: page, total: req.total === 'none' ? undefined : all.length, next: from + req.count < all.length && req.count > 0 ? encodeCursor({ o: from + req.count }) : undefined };
+  return {
+    resources: page,
+    total: req.total === 'none' ? undefined : all.length,
+    next: from + req.count < all.length && req.count > 0 ? encodeCursor({ o: from + req.count }) : undefined,
+  };
 }
 
 function parseOrThrow(body: unknown): AppointmentCreate {
@@ -93,10 +112,20 @@ function parseOrThrow(body: unknown): AppointmentCreate {
 type Ctx = { principal: Principal; baseUrl: string };
 export type AppointmentProvider = ResourceProvider & { create(ctx: Ctx, resource: unknown): Promise<Resource> };
 
-export function appointmentProviders(deps: { db: Db; appointments: AppointmentsService; repo: AppointmentsRepository; access: AccessPolicy; audit: AuditService; now: () => number }) {
+export function appointmentProviders(deps: {
+  db: Db;
+  appointments: AppointmentsService;
+  repo: AppointmentsRepository;
+  access: AccessPolicy;
+  audit: AuditService;
+  now: () => number;
+}) {
   const { access } = deps;
   const visiblePatients = async (p: Principal, req: SearchRequest, names: string[]) =>
-    narrowPatients(await access.visiblePatientIds(p), names.flatMap((n) => paramsNamed(req, n)).map((x) => referenceIds(x, 'Patient')));
+    narrowPatients(
+      await access.visiblePatientIds(p),
+      names.flatMap((n) => paramsNamed(req, n)).map((x) => referenceIds(x, 'Patient')),
+    );
 
   const appointment: AppointmentProvider = {
     type: 'Appointment',
@@ -116,21 +145,35 @@ export function appointmentProviders(deps: { db: Db; appointments: AppointmentsS
     },
     async searchType(ctx, req) {
       const actors = paramsNamed(req, 'actor');
-      const patients = narrowPatients(await visiblePatients(ctx.principal, req, ['patient']), actors.filter((a) => a.modifier !== 'Practitioner' && a.values.some((v) => !v.includes('Practitioner/'))).map((x) => referenceIds(x, 'Patient')));
-      const practitioners = [...paramsNamed(req, 'practitioner'), ...actors.filter((a) => a.modifier === 'Practitioner' || a.values.every((v) => v.includes('Practitioner/')))].map((x) => referenceIds(x, 'Practitioner'));
+      const patients = narrowPatients(
+        await visiblePatients(ctx.principal, req, ['patient']),
+        actors.filter((a) => a.modifier !== 'Practitioner' && a.values.some((v) => !v.includes('Practitioner/'))).map((x) => referenceIds(x, 'Patient')),
+      );
+      const practitioners = [
+        ...paramsNamed(req, 'practitioner'),
+        ...actors.filter((a) => a.modifier === 'Practitioner' || a.values.every((v) => v.includes('Practitioner/'))),
+      ].map((x) => referenceIds(x, 'Practitioner'));
       const where = (sql: SqlParams): string[] | null => {
         if (patients !== null && patients.length === 0) return null;
         const w: string[] = [];
         if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
         for (const ids of practitioners) w.push(`practitioner_id = ANY(${sql.p(ids)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
-        for (const p of paramsNamed(req, 'date')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'start_at', 'end_at', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, 'date'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'start_at', 'end_at', sql)).join(' OR ') + ')');
         for (const codes of tokens(req, 'status')) w.push(`status = ANY(${sql.p(codes)}::text[])`);
         return w;
       };
       const r = await tableSearch<{ id: string }, string>(deps.db, req, { from: 'appointments', columns: 'id', where, map: (row) => row.id });
       const rows = await deps.repo.byIds(r.resources);
-      for (const patientId of new Set(rows.map((a) => a.patientId))) await deps.audit.record({ actor: ctx.principal, action: 'fhir.search', entityType: 'Appointment', patientId, details: { count: rows.filter((a) => a.patientId === patientId).length } });
+      for (const patientId of new Set(rows.map((a) => a.patientId)))
+        await deps.audit.record({
+          actor: ctx.principal,
+          action: 'fhir.search',
+          entityType: 'Appointment',
+          patientId,
+          details: { count: rows.filter((a) => a.patientId === patientId).length },
+        });
       return { resources: rows.map(appointmentResource), total: r.total, next: r.next };
     },
     async create(ctx, resource) {
@@ -148,7 +191,13 @@ export function appointmentProviders(deps: { db: Db; appointments: AppointmentsS
       if (end !== undefined && !Number.isFinite(end)) throw badRequest('end must be an instant after start (or minutesDuration a positive whole number)');
       const audio = (b.serviceType ?? []).some((s) => typeof s.text === 'string' && /audio|phone|telephone/i.test(s.text));
       const a = await deps.appointments.create(ctx.principal, {
-        patientId: patients[0], practitionerId: practitioners[0], start, end, mode: audio ? 'audio' : 'video', description: b.description ?? null, status: b.status ?? 'booked',
+        patientId: patients[0],
+        practitionerId: practitioners[0],
+        start,
+        end,
+        mode: audio ? 'audio' : 'video',
+        description: b.description ?? null,
+        status: b.status ?? 'booked',
       });
       return appointmentResource(a);
     },
@@ -181,13 +230,21 @@ export function appointmentProviders(deps: { db: Db; appointments: AppointmentsS
         if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
         for (const p of paramsNamed(req, 'appointment')) w.push(`appointment_id = ANY(${sql.p(referenceIds(p, 'Appointment'))}::text[])`);
-        for (const p of paramsNamed(req, 'date')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'started_at', 'COALESCE(ended_at, started_at)', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, 'date'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'started_at', 'COALESCE(ended_at, started_at)', sql)).join(' OR ') + ')');
         for (const codes of tokens(req, 'status')) w.push(`status = ANY(${sql.p(codes)}::text[])`);
         return w;
       };
       const r = await tableSearch<{ id: string }, string>(deps.db, req, { from: 'encounters', columns: 'id', where, map: (row) => row.id });
       const rows = (await Promise.all(r.resources.map((id) => deps.repo.encounter(id)))).filter((e): e is Encounter => !!e);
-      for (const patientId of new Set(rows.map((e) => e.patientId))) await deps.audit.record({ actor: ctx.principal, action: 'fhir.search', entityType: 'Encounter', patientId, details: { count: rows.filter((e) => e.patientId === patientId).length } });
+      for (const patientId of new Set(rows.map((e) => e.patientId)))
+        await deps.audit.record({
+          actor: ctx.principal,
+          action: 'fhir.search',
+          entityType: 'Encounter',
+          patientId,
+          details: { count: rows.filter((e) => e.patientId === patientId).length },
+        });
       return { resources: rows.map((e) => encounterResource(e, deps.now())), total: r.total, next: r.next };
     },
   };
@@ -200,7 +257,8 @@ export function appointmentProviders(deps: { db: Db; appointments: AppointmentsS
       if (p.values.length > 1) throw badRequest('Slot search: start takes one value per parameter (repeat it for a range)');
       const v = parseDateValue(p.values[0], 'start');
       if (['eq', 'ge', 'gt', 'sa', 'ap'].includes(v.prefix)) from = Math.max(from ?? -Infinity, v.prefix === 'gt' || v.prefix === 'sa' ? v.end : v.start);
-      if (['eq', 'le', 'lt', 'eb', 'ap'].includes(v.prefix)) to = Math.min(to ?? Infinity, v.prefix === 'le' || v.prefix === 'eq' || v.prefix === 'ap' ? v.end : v.start);
+      if (['eq', 'le', 'lt', 'eb', 'ap'].includes(v.prefix))
+        to = Math.min(to ?? Infinity, v.prefix === 'le' || v.prefix === 'eq' || v.prefix === 'ap' ? v.end : v.start);
       if (v.prefix === 'ne') throw badRequest('Slot search: start:ne is not supported (use ge/gt/le/lt/eq)');
     }
     const f = from ?? deps.now();
@@ -211,7 +269,12 @@ export function appointmentProviders(deps: { db: Db; appointments: AppointmentsS
     const from = deps.now();
     const slots = await deps.appointments.slots(p, { from, to: from + 31 * 86_400_000 - 1 });
     const practitioners = [...new Map(slots.map((s) => [s.practitionerId, s.practitionerName])).entries()];
-    return practitioners.map(([id, name]) => ({ resourceType: 'Schedule', id: scheduleId(id), active: true, actor: [{ reference: `Practitioner/${toFhirId(id)}`, display: name }] }));
+    return practitioners.map(([id, name]) => ({
+      resourceType: 'Schedule',
+      id: scheduleId(id),
+      active: true,
+      actor: [{ reference: `Practitioner/${toFhirId(id)}`, display: name }],
+    }));
   }
 
   const schedule: ResourceProvider = {
@@ -254,7 +317,9 @@ export function appointmentProviders(deps: { db: Db; appointments: AppointmentsS
     },
     async searchType(ctx, req) {
       const { from, to } = window(req);
-      const practitionerIds = paramsNamed(req, 'schedule').map((p) => p.values.map((v) => practitionerOfSchedule(referenceId(v, 'Schedule') ?? '')).filter((x): x is string => !!x));
+      const practitionerIds = paramsNamed(req, 'schedule').map((p) =>
+        p.values.map((v) => practitionerOfSchedule(referenceId(v, 'Schedule') ?? '')).filter((x): x is string => !!x),
+      );
       if (practitionerIds.length > 1) throw badRequest('Slot search: give schedule once (comma for OR)');
       let slots: Slot[] = [];
       const wanted = practitionerIds[0];

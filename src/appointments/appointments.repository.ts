@@ -44,12 +44,36 @@ const ms = (d: Date | string | null) => (d === null ? null : new Date(d).getTime
 const iso = (t: number) => new Date(t).toISOString();
 
 type ApptRow = {
-  id: string; patient_id: string; patient_name: string; practitioner_id: string | null; practitioner_name: string | null; status: AppointmentStatus; mode: 'video' | 'audio';
-  start_at: Date; end_at: Date; description: string | null; thread_id: string | null; created_by: string; created_at: Date; cancel_reason: string | null;
+  id: string;
+  patient_id: string;
+  patient_name: string;
+  practitioner_id: string | null;
+  practitioner_name: string | null;
+  status: AppointmentStatus;
+  mode: 'video' | 'audio';
+  start_at: Date;
+  end_at: Date;
+  description: string | null;
+  thread_id: string | null;
+  created_by: string;
+  created_at: Date;
+  cancel_reason: string | null;
 };
 const toAppt = (r: ApptRow): Appointment => ({
-  id: r.id, patientId: r.patient_id, patientName: r.patient_name, practitionerId: r.practitioner_id, practitionerName: r.practitioner_name, status: r.status, mode: r.mode,
-  start: ms(r.start_at)!, end: ms(r.end_at)!, description: r.description, threadId: r.thread_id, createdBy: r.created_by, createdAt: ms(r.created_at)!, cancelReason: r.cancel_reason,
+  id: r.id,
+  patientId: r.patient_id,
+  patientName: r.patient_name,
+  practitionerId: r.practitioner_id,
+  practitionerName: r.practitioner_name,
+  status: r.status,
+  mode: r.mode,
+  start: ms(r.start_at)!,
+  end: ms(r.end_at)!,
+  description: r.description,
+  threadId: r.thread_id,
+  createdBy: r.created_by,
+  createdAt: ms(r.created_at)!,
+  cancelReason: r.cancel_reason,
 });
 const SELECT_APPT = `SELECT a.*, p.name AS patient_name, pr.name AS practitioner_name FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN practitioners pr ON pr.id = a.practitioner_id`;
 
@@ -74,11 +98,29 @@ export function createAppointmentsRepository(db: Db) {
       return r ? toAppt(r) : null;
     },
 
-    async list(q: { patientIds: string[] | null; practitionerId?: string; from?: number; to?: number; statuses?: string[]; limit?: number; offset?: number }): Promise<{ total: number; rows: Appointment[] }> {
-      const params = [q.patientIds, q.practitionerId ?? null, q.from !== undefined ? iso(q.from) : null, q.to !== undefined ? iso(q.to) : null, q.statuses ?? null];
+    async list(q: {
+      patientIds: string[] | null;
+      practitionerId?: string;
+      from?: number;
+      to?: number;
+      statuses?: string[];
+      limit?: number;
+      offset?: number;
+    }): Promise<{ total: number; rows: Appointment[] }> {
+      const params = [
+        q.patientIds,
+        q.practitionerId ?? null,
+        q.from !== undefined ? iso(q.from) : null,
+        q.to !== undefined ? iso(q.to) : null,
+        q.statuses ?? null,
+      ];
       const where = `($1::text[] IS NULL OR a.patient_id = ANY($1)) AND ($2::text IS NULL OR a.practitioner_id = $2) AND ($3::timestamptz IS NULL OR a.end_at > $3) AND ($4::timestamptz IS NULL OR a.start_at < $4) AND ($5::text[] IS NULL OR a.status = ANY($5))`;
       const [c] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM appointments a WHERE ${where}`, params);
-      const rows = await db.query<ApptRow>(`${SELECT_APPT} WHERE ${where} ORDER BY a.start_at, a.id LIMIT $6 OFFSET $7`, [...params, q.limit ?? 200, q.offset ?? 0]);
+      const rows = await db.query<ApptRow>(`${SELECT_APPT} WHERE ${where} ORDER BY a.start_at, a.id LIMIT $6 OFFSET $7`, [
+        ...params,
+        q.limit ?? 200,
+        q.offset ?? 0,
+      ]);
       return { total: Number(c?.n ?? 0), rows: rows.map(toAppt) };
     },
 
@@ -124,10 +166,18 @@ export function createAppointmentsRepository(db: Db) {
 
     /** Guest passes (a redeemed link's session for the visit's waiting room): only the hash is stored, valid on every instance. */
     async addGuestPass(g: { passHash: string; appointmentId: string; name: string; expiresAt: number }, q: Queryable = db): Promise<void> {
-      await q.query('INSERT INTO visit_guest_passes (pass_hash, appointment_id, name, expires_at) VALUES ($1, $2, $3, $4)', [g.passHash, g.appointmentId, g.name, iso(g.expiresAt)]);
+      await q.query('INSERT INTO visit_guest_passes (pass_hash, appointment_id, name, expires_at) VALUES ($1, $2, $3, $4)', [
+        g.passHash,
+        g.appointmentId,
+        g.name,
+        iso(g.expiresAt),
+      ]);
     },
     async guestPass(passHash: string, now: number): Promise<{ appointmentId: string; name: string; expiresAt: number } | null> {
-      const [r] = await db.query<{ appointment_id: string; name: string; expires_at: Date }>('SELECT appointment_id, name, expires_at FROM visit_guest_passes WHERE pass_hash = $1 AND expires_at > $2', [passHash, iso(now)]);
+      const [r] = await db.query<{ appointment_id: string; name: string; expires_at: Date }>(
+        'SELECT appointment_id, name, expires_at FROM visit_guest_passes WHERE pass_hash = $1 AND expires_at > $2',
+        [passHash, iso(now)],
+      );
       return r ? { appointmentId: r.appointment_id, name: r.name, expiresAt: ms(r.expires_at)! } : null;
     },
     async sweepGuestPasses(now: number): Promise<void> {
@@ -136,7 +186,13 @@ export function createAppointmentsRepository(db: Db) {
 
     // Availability (Schedule / Slot)
     async addAvailability(a: { id: string; practitionerId: string; start: number; end: number; slotMinutes: number }, q: Queryable = db): Promise<void> {
-      await q.query('INSERT INTO availability (id, practitioner_id, start_at, end_at, slot_minutes) VALUES ($1, $2, $3, $4, $5)', [a.id, a.practitionerId, iso(a.start), iso(a.end), a.slotMinutes]);
+      await q.query('INSERT INTO availability (id, practitioner_id, start_at, end_at, slot_minutes) VALUES ($1, $2, $3, $4, $5)', [
+        a.id,
+        a.practitionerId,
+        iso(a.start),
+        iso(a.end),
+        a.slotMinutes,
+      ]);
     },
 
     async availability(q: { practitionerIds: string[] | null; from: number; to: number }): Promise<Availability[]> {
@@ -145,7 +201,14 @@ export function createAppointmentsRepository(db: Db) {
          WHERE ($1::text[] IS NULL OR v.practitioner_id = ANY($1)) AND v.end_at > $2 AND v.start_at < $3 ORDER BY v.start_at`,
         [q.practitionerIds, iso(q.from), iso(q.to)],
       );
-      return rows.map((r) => ({ id: r.id, practitionerId: r.practitioner_id, practitionerName: r.practitioner_name, start: ms(r.start_at)!, end: ms(r.end_at)!, slotMinutes: r.slot_minutes }));
+      return rows.map((r) => ({
+        id: r.id,
+        practitionerId: r.practitioner_id,
+        practitionerName: r.practitioner_name,
+        start: ms(r.start_at)!,
+        end: ms(r.end_at)!,
+        slotMinutes: r.slot_minutes,
+      }));
     },
 
     // Encounters
@@ -155,14 +218,26 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     async encounter(id: string): Promise<Encounter | null> {
-      const [r] = await db.query<{ id: string; appointment_id: string | null; patient_id: string; status: 'in-progress' | 'finished'; started_at: Date; ended_at: Date | null }>('SELECT * FROM encounters WHERE id = $1', [id]);
+      const [r] = await db.query<{
+        id: string;
+        appointment_id: string | null;
+        patient_id: string;
+        status: 'in-progress' | 'finished';
+        started_at: Date;
+        ended_at: Date | null;
+      }>('SELECT * FROM encounters WHERE id = $1', [id]);
       if (!r) return null;
       const parts = await db.query<{ kind: 'patient' | 'staff' | 'guest'; ref: string | null; display: string; joined_at: Date; left_at: Date | null }>(
         'SELECT kind, ref, display, joined_at, left_at FROM encounter_participants WHERE encounter_id = $1 ORDER BY id',
         [id],
       );
       return {
-        id: r.id, appointmentId: r.appointment_id, patientId: r.patient_id, status: r.status, start: ms(r.started_at)!, end: ms(r.ended_at),
+        id: r.id,
+        appointmentId: r.appointment_id,
+        patientId: r.patient_id,
+        status: r.status,
+        start: ms(r.started_at)!,
+        end: ms(r.ended_at),
         participants: parts.map((p) => ({ kind: p.kind, ref: p.ref, display: p.display, joinedAt: ms(p.joined_at)!, leftAt: ms(p.left_at) })),
       };
     },
@@ -181,7 +256,10 @@ export function createAppointmentsRepository(db: Db) {
       await q.query(`UPDATE encounters SET status = 'finished', ended_at = $2 WHERE id = $1`, [id, iso(at)]);
     },
 
-    async participantJoined(p: { encounterId: string; kind: 'patient' | 'staff' | 'guest'; ref: string | null; display: string; at: number }, q: Queryable = db): Promise<string> {
+    async participantJoined(
+      p: { encounterId: string; kind: 'patient' | 'staff' | 'guest'; ref: string | null; display: string; at: number },
+      q: Queryable = db,
+    ): Promise<string> {
       const [r] = await q.query<{ id: string }>(
         'INSERT INTO encounter_participants (encounter_id, kind, ref, display, joined_at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
         [p.encounterId, p.kind, p.ref, p.display, iso(p.at)],
@@ -194,8 +272,17 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     // Guest invites (only the hash of the token is stored)
-    async addInvite(i: { tokenHash: string; appointmentId: string; displayName: string; createdBy: string; expiresAt: number }, q: Queryable = db): Promise<void> {
-      await q.query('INSERT INTO visit_invites (token_hash, appointment_id, display_name, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)', [i.tokenHash, i.appointmentId, i.displayName, i.createdBy, iso(i.expiresAt)]);
+    async addInvite(
+      i: { tokenHash: string; appointmentId: string; displayName: string; createdBy: string; expiresAt: number },
+      q: Queryable = db,
+    ): Promise<void> {
+      await q.query('INSERT INTO visit_invites (token_hash, appointment_id, display_name, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+        i.tokenHash,
+        i.appointmentId,
+        i.displayName,
+        i.createdBy,
+        iso(i.expiresAt),
+      ]);
     },
 
     /** Uses an invite once: returns it when unused and unexpired, and marks it used in the same statement. */

@@ -46,7 +46,14 @@ function parseSlotId(id: string): { availabilityId: string; start: number } | nu
  * Appointments (FHIR Appointment/Schedule/Slot): staff book for the patients they may see, patients book a
  * free slot of their own care team; cancel and reschedule by either side; no double booking of a clinician.
  */
-export function createAppointmentsService(deps: { repo: AppointmentsRepository; patients: PatientsRepository; access: AccessPolicy; audit: AuditService; clock: Clock; events: EventBus }) {
+export function createAppointmentsService(deps: {
+  repo: AppointmentsRepository;
+  patients: PatientsRepository;
+  access: AccessPolicy;
+  audit: AuditService;
+  clock: Clock;
+  events: EventBus;
+}) {
   const { repo, access, audit } = deps;
 
   async function visible(p: Principal, id: string): Promise<Appointment> {
@@ -70,7 +77,11 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
 
   async function freeOrThrow(practitionerId: string, start: number, end: number, exceptId?: string) {
     const clash = await repo.overlapping(practitionerId, start, end, exceptId);
-    if (clash.length) throw new AppError('CONFLICT', `the clinician already has an appointment from ${new Date(clash[0].start).toISOString()} to ${new Date(clash[0].end).toISOString()}`);
+    if (clash.length)
+      throw new AppError(
+        'CONFLICT',
+        `the clinician already has an appointment from ${new Date(clash[0].start).toISOString()} to ${new Date(clash[0].end).toISOString()}`,
+      );
   }
 
   async function slots(p: Principal, q: { practitionerId?: string; patientId?: string; from: number; to: number }): Promise<Slot[]> {
@@ -93,7 +104,14 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
         const e = s + b.slotMinutes * 60_000;
         if (e <= q.from || s >= q.to) continue;
         const taken = busy.some((a) => a.start < e && a.end > s) || s < deps.clock.now();
-        out.push({ id: slotId(b.id, s), practitionerId: b.practitionerId, practitionerName: b.practitionerName, start: s, end: e, status: taken ? 'busy' : 'free' });
+        out.push({
+          id: slotId(b.id, s),
+          practitionerId: b.practitionerId,
+          practitionerName: b.practitionerName,
+          start: s,
+          end: e,
+          status: taken ? 'busy' : 'free',
+        });
       }
     }
     return out;
@@ -120,10 +138,28 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
         if (!(await deps.patients.practitionerById(practitionerId))) throw badRequest(`practitioner ${practitionerId} does not exist`);
       }
       const description = typeof input.description === 'string' ? input.description.slice(0, 500) : null;
-      const a = { id: newId('apt'), patientId: input.patientId, practitionerId, status: input.status ?? 'booked', mode: input.mode ?? 'video', start: input.start, end, description, threadId: null, createdBy: p.userId } as const;
+      const a = {
+        id: newId('apt'),
+        patientId: input.patientId,
+        practitionerId,
+        status: input.status ?? 'booked',
+        mode: input.mode ?? 'video',
+        start: input.start,
+        end,
+        description,
+        threadId: null,
+        createdBy: p.userId,
+      } as const;
       await audit.change(async (tx, log) => {
         await repo.insert(a, tx);
-        log({ actor: p, action: 'appointment.create', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { start: new Date(a.start).toISOString(), mode: a.mode } });
+        log({
+          actor: p,
+          action: 'appointment.create',
+          entityType: 'Appointment',
+          entityId: a.id,
+          patientId: a.patientId,
+          details: { start: new Date(a.start).toISOString(), mode: a.mode },
+        });
       });
       const created = (await repo.byId(a.id))!;
       deps.events.emit('appointment.changed', { patientId: created.patientId, appointment: created });
@@ -147,7 +183,18 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       if (slot.status !== 'free') throw new AppError('CONFLICT', 'that time has just been taken; please choose another');
       await checkPractitioner(patientId, slot.practitionerId);
       await freeOrThrow(slot.practitionerId, slot.start, slot.end);
-      const a = { id: newId('apt'), patientId, practitionerId: slot.practitionerId, status: 'booked', mode: input.mode ?? 'video', start: slot.start, end: slot.end, description: input.description?.slice(0, 500) ?? null, threadId: null, createdBy: p.userId } as const;
+      const a = {
+        id: newId('apt'),
+        patientId,
+        practitionerId: slot.practitionerId,
+        status: 'booked',
+        mode: input.mode ?? 'video',
+        start: slot.start,
+        end: slot.end,
+        description: input.description?.slice(0, 500) ?? null,
+        threadId: null,
+        createdBy: p.userId,
+      } as const;
       await audit.change(async (tx, log) => {
         await repo.insert(a, tx);
         log({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
@@ -160,7 +207,8 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       const practitionerId = input.practitionerId ?? p.practitionerId;
       if (!practitionerId) throw badRequest('practitionerId is required');
       if (practitionerId !== p.practitionerId) access.assertAdmin(p);
-      if (!Number.isFinite(input.start) || !Number.isFinite(input.end) || input.end <= input.start) throw badRequest('start and end must be ISO 8601 times, start before end');
+      if (!Number.isFinite(input.start) || !Number.isFinite(input.end) || input.end <= input.start)
+        throw badRequest('start and end must be ISO 8601 times, start before end');
       if (input.end - input.start > 24 * 3600_000) throw badRequest('one availability block may span at most 24 hours');
       const slotMinutes = input.slotMinutes ?? 15;
       if (!Number.isInteger(slotMinutes) || slotMinutes < 5 || slotMinutes > 240) throw badRequest('slotMinutes must be a whole number from 5 to 240');
@@ -193,7 +241,14 @@ export function createAppointmentsService(deps: { repo: AppointmentsRepository; 
       if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
       await audit.change(async (tx, log) => {
         await repo.reschedule(id, start, newEnd, tx);
-        log({ actor: p, action: 'appointment.reschedule', entityType: 'Appointment', entityId: id, patientId: a.patientId, details: { start: new Date(start).toISOString() } });
+        log({
+          actor: p,
+          action: 'appointment.reschedule',
+          entityType: 'Appointment',
+          entityId: id,
+          patientId: a.patientId,
+          details: { start: new Date(start).toISOString() },
+        });
       });
       return (await repo.byId(id))!;
     },

@@ -10,9 +10,26 @@ import type { SendMail } from '../messaging/email-nudges.ts';
  * their consent names) get its day, time and link; no reason for the visit, no clinician's name. A visit
  * moved later is reminded again (rescheduling clears the mark); a failed send gives the claim back.
  */
-export function createAppointmentReminders(deps: { db: Db; repo: AppointmentsRepository; audit: AuditService; send: SendMail; baseUrl: () => string; logger: Logger; leadS: number }) {
+export function createAppointmentReminders(deps: {
+  db: Db;
+  repo: AppointmentsRepository;
+  audit: AuditService;
+  send: SendMail;
+  baseUrl: () => string;
+  logger: Logger;
+  leadS: number;
+}) {
   const log = deps.logger.child({ module: 'appointment-reminders' });
-  const when = (t: number) => new Date(t).toLocaleString('en-GB', { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
+  const when = (t: number) =>
+    new Date(t).toLocaleString('en-GB', {
+      weekday: 'long',
+      day: 'numeric',
+      month: 'long',
+      hour: '2-digit',
+      minute: '2-digit',
+      timeZone: 'UTC',
+      timeZoneName: 'short',
+    });
   return {
     async run(now: number): Promise<number> {
       // The claims, their recipients and one appointment.remind entry each commit together ((d)(2)), before any
@@ -25,7 +42,14 @@ export function createAppointmentReminders(deps: { db: Db; repo: AppointmentsRep
                OR EXISTS (SELECT 1 FROM consents c WHERE c.kind = 'caregiver' AND c.grantee_user_id = u.id AND c.patient_id = $1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)))`,
             [a.patientId, new Date(now).toISOString()],
           );
-          audit({ actor: 'system', action: 'appointment.remind', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, details: { recipients: to.length } });
+          audit({
+            actor: 'system',
+            action: 'appointment.remind',
+            entityType: 'Appointment',
+            entityId: a.id,
+            patientId: a.patientId,
+            details: { recipients: to.length },
+          });
           out.push({ a, to });
         }
         return out;
@@ -46,7 +70,15 @@ export function createAppointmentReminders(deps: { db: Db; repo: AppointmentsRep
           // Given back for the next pass, with a failure entry in the same transaction.
           await deps.audit.change(async (tx, audit) => {
             await deps.repo.unclaimReminder(a.id, tx);
-            audit({ actor: 'system', action: 'appointment.remind', entityType: 'Appointment', entityId: a.id, patientId: a.patientId, outcome: 'failure', details: { recipients: to.length, error: (err as Error).message.slice(0, 200) } });
+            audit({
+              actor: 'system',
+              action: 'appointment.remind',
+              entityType: 'Appointment',
+              entityId: a.id,
+              patientId: a.patientId,
+              outcome: 'failure',
+              details: { recipients: to.length, error: (err as Error).message.slice(0, 200) },
+            });
           });
           log.warn({ err: (err as Error).message, appointmentId: a.id }, 'appointment reminder not sent; will retry');
         }

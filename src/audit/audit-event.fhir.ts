@@ -57,10 +57,28 @@ export function auditEventResource(r: AuditRow): Resource {
         ...(user && r.email ? { altId: r.email } : {}),
       },
     ],
-    source: { observer: { display: 'Vigil' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    source: {
+      observer: { display: 'Vigil' },
+      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+    },
     entity: [
-      ...(r.patient_id ? [{ what: { reference: `Patient/${toFhirId(r.patient_id)}` }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } }] : []),
-      ...(r.entity_type && r.entity_id ? [{ what: { identifier: { system: `urn:vigil:${r.entity_type}`, value: r.entity_id } }, name: r.entity_type, ...(r.details ? { detail: [{ type: 'details', valueString: JSON.stringify(r.details) }] } : {}) }] : []),
+      ...(r.patient_id
+        ? [
+            {
+              what: { reference: `Patient/${toFhirId(r.patient_id)}` },
+              role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+            },
+          ]
+        : []),
+      ...(r.entity_type && r.entity_id
+        ? [
+            {
+              what: { identifier: { system: `urn:vigil:${r.entity_type}`, value: r.entity_id } },
+              name: r.entity_type,
+              ...(r.details ? { detail: [{ type: 'details', valueString: JSON.stringify(r.details) }] } : {}),
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -99,16 +117,21 @@ export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): Reso
       const where = (sql: SqlParams): string[] | null => {
         const w: string[] = [];
         if (scope !== null) w.push(`patient_id = ANY(${sql.p(scope)}::text[])`);
-        for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.filter((v) => /^\d{1,18}$/.test(v)).map((v) => v.padStart(20, '0')))}::text[])`);
+        for (const p of paramsNamed(req, '_id'))
+          w.push(`id = ANY(${sql.p(p.values.filter((v) => /^\d{1,18}$/.test(v)).map((v) => v.padStart(20, '0')))}::text[])`);
         for (const p of paramsNamed(req, 'patient')) w.push(`patient_id = ANY(${sql.p(referenceIds(p, 'Patient'))}::text[])`);
         for (const p of paramsNamed(req, 'date')) w.push(`(${p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'ts', 'ts', sql)).join(' OR ')})`);
-        for (const p of paramsNamed(req, 'agent')) w.push(`actor = ANY(${sql.p(p.values.map((v) => 'user:' + (parseToken(v).code ?? v).replace(/^(Practitioner|Patient|RelatedPerson)\//, '').replace(/^user:/, '')))}::text[])`);
+        for (const p of paramsNamed(req, 'agent'))
+          w.push(
+            `actor = ANY(${sql.p(p.values.map((v) => 'user:' + (parseToken(v).code ?? v).replace(/^(Practitioner|Patient|RelatedPerson)\//, '').replace(/^user:/, '')))}::text[])`,
+          );
         for (const p of paramsNamed(req, 'entity')) {
           const ids = p.values.map((v) => fromFhirId(v.replace(/^[A-Za-z]+\//, '')));
           w.push(`(entity_id = ANY(${sql.p(ids)}::text[]) OR patient_id = ANY(${sql.p(ids)}::text[]))`);
         }
         for (const p of paramsNamed(req, 'subtype')) w.push(`(${p.values.map((v) => `starts_with(action, ${sql.p(parseToken(v).code ?? '')})`).join(' OR ')})`);
-        for (const p of paramsNamed(req, 'outcome')) w.push(`outcome = ANY(${sql.p(p.values.map((v) => ((parseToken(v).code ?? v) === '0' ? 'success' : 'failure')))}::text[])`);
+        for (const p of paramsNamed(req, 'outcome'))
+          w.push(`outcome = ANY(${sql.p(p.values.map((v) => ((parseToken(v).code ?? v) === '0' ? 'success' : 'failure')))}::text[])`);
         return w;
       };
       const r = await tableSearch<AuditRow, Resource>(deps.db, req, { from: FROM, columns: COLUMNS, where, map: auditEventResource });

@@ -27,7 +27,18 @@ const ident = (name: string) => {
 
 /** Whether `appRole` (default: the connected role) could alter or remove audit rows, and why. */
 export async function auditRoleStatus(q: Queryable, appRole?: string): Promise<AuditRoleStatus> {
-  const [r] = await q.query<{ app: string; super: boolean; createrole: boolean; owner: string; member: boolean; upd: boolean; del: boolean; trunc: boolean; trig: boolean; fn_owned: boolean }>(
+  const [r] = await q.query<{
+    app: string;
+    super: boolean;
+    createrole: boolean;
+    owner: string;
+    member: boolean;
+    upd: boolean;
+    del: boolean;
+    trunc: boolean;
+    trig: boolean;
+    fn_owned: boolean;
+  }>(
     `SELECT a.rolname AS app, a.rolsuper AS super, a.rolcreaterole AS createrole, o.rolname AS owner,
             pg_has_role(a.oid, o.oid, 'USAGE') AS member,
             has_table_privilege(a.oid, 'audit_log', 'UPDATE') AS upd, has_table_privilege(a.oid, 'audit_log', 'DELETE') AS del,
@@ -71,7 +82,9 @@ export async function protectAuditTable(q: Queryable, appRole: string): Promise<
     }
   }
   const [me] = await q.query<{ super: boolean; name: string }>('SELECT rolsuper AS super, current_user AS name FROM pg_roles WHERE rolname = current_user');
-  const [{ schema }] = await q.query<{ schema: string }>(`SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'audit_log'::regclass`);
+  const [{ schema }] = await q.query<{ schema: string }>(
+    `SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'audit_log'::regclass`,
+  );
   // For a non-superuser, ALTER … OWNER TO needs membership of the new owner, and the new owner CREATE on the
   // schema; both are taken back right after (ownership stays).
   if (!me.super) {
@@ -95,7 +108,9 @@ export async function protectAuditTable(q: Queryable, appRole: string): Promise<
 export async function ensureAuditRole(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> } & Queryable): Promise<AuditRoleStatus> {
   const status = await auditRoleStatus(db);
   if (status.protected) return status;
-  const [me] = await db.query<{ super: boolean; createrole: boolean }>('SELECT rolsuper AS super, rolcreaterole AS createrole FROM pg_roles WHERE rolname = current_user');
+  const [me] = await db.query<{ super: boolean; createrole: boolean }>(
+    'SELECT rolsuper AS super, rolcreaterole AS createrole FROM pg_roles WHERE rolname = current_user',
+  );
   const owns = status.problems.some((p) => p.includes('owns audit_log') || p.includes('holds'));
   if (!me.super && me.createrole && owns) {
     await db.transaction(async (tx) => {
@@ -109,14 +124,21 @@ export async function ensureAuditRole(db: { transaction<T>(fn: (tx: Queryable) =
 }
 
 /** The start-up step's log line: what protects the audit table, or what the DBA should run. Never stops the start. */
-export async function reportAuditRole(db: Parameters<typeof ensureAuditRole>[0], logger: { info(o: object, m: string): void; warn(o: object, m: string): void }): Promise<AuditRoleStatus | null> {
+export async function reportAuditRole(
+  db: Parameters<typeof ensureAuditRole>[0],
+  logger: { info(o: object, m: string): void; warn(o: object, m: string): void },
+): Promise<AuditRoleStatus | null> {
   try {
     const status = await ensureAuditRole(db);
     if (status.protected) logger.info({ appRole: status.appRole, owner: status.owner }, 'audit_log: the application role may only read and append');
-    else logger.warn({ appRole: status.appRole, owner: status.owner, problems: status.problems }, `audit_log is not protected from the application's own database role: as the DBA run \`vigil audit protect --app-role ${status.appRole}\` (docs/security.md)`);
+    else
+      logger.warn(
+        { appRole: status.appRole, owner: status.owner, problems: status.problems },
+        `audit_log is not protected from the application's own database role: as the DBA run \`vigil audit protect --app-role ${status.appRole}\` (docs/security.md)`,
+      );
     return status;
   } catch (err) {
-    logger.warn({ err }, 'could not check the audit table\'s database role');
+    logger.warn({ err }, "could not check the audit table's database role");
     return null;
   }
 }

@@ -60,7 +60,10 @@ interface Row {
  * 005). A MAC-signed checkpoint of the head is written outside the table (`anchorFile`) shortly after every
  * write, so cutting off the tail is detected too. `verify` walks everything and reports every bad entry.
  */
-export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?: string | null; /** when each entry happened (default: the system clock) */ clock?: Clock }) {
+export function createAuditService(
+  db: Db,
+  opts: { keys: AuditKeys; anchorFile?: string | null; /** when each entry happened (default: the system clock) */ clock?: Clock },
+) {
   const clock = opts.clock ?? systemClock;
   const keysById = new Map(opts.keys.all.map((k) => [auditKeyId(k), k]));
   const currentKeyId = auditKeyId(opts.keys.current);
@@ -90,7 +93,19 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
       await tx.query(
         `INSERT INTO audit_log (ts, actor, action, entity_type, entity_id, patient_id, outcome, details, prev_hash, hash, key_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [row.ts, row.actor, row.action, row.entity_type, row.entity_id, row.patient_id, row.outcome, row.details ? JSON.stringify(row.details) : null, prev, hash, currentKeyId],
+        [
+          row.ts,
+          row.actor,
+          row.action,
+          row.entity_type,
+          row.entity_id,
+          row.patient_id,
+          row.outcome,
+          row.details ? JSON.stringify(row.details) : null,
+          prev,
+          hash,
+          currentKeyId,
+        ],
       );
       prev = hash;
     }
@@ -118,7 +133,12 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
     const batch = pending.splice(0, BATCH_MAX);
     if (!batch.length) return Promise.resolve();
     batchWrite = db
-      .transaction((tx) => insert(tx, batch.map((b) => b.e)))
+      .transaction((tx) =>
+        insert(
+          tx,
+          batch.map((b) => b.e),
+        ),
+      )
       .then(
         () => batch.forEach((b) => b.done()),
         (err) => batch.forEach((b) => b.done(err)),
@@ -253,7 +273,9 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
       const anchor = await readAnchor();
       for (;;) {
         const rows = await db.query<Row & { id: string; ts: Date | string; prev_hash: string; hash: string; key_id: string | null }>(
-          'SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2', [afterId, PAGE]);
+          'SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2',
+          [afterId, PAGE],
+        );
         if (rows.length === 0) break;
         for (const r of rows) {
           checked++;
@@ -261,8 +283,14 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
           if (anchor && id === anchor.id) seen.set(id, r.hash);
           if (r.prev_hash !== prev) report({ id, reason: 'previous-hash link broken (an entry before it was removed, inserted or reordered)' });
           const row: Row = {
-            ts: new Date(r.ts).toISOString(), actor: r.actor, action: r.action, entity_type: r.entity_type, entity_id: r.entity_id,
-            patient_id: r.patient_id, outcome: r.outcome, details: r.details,
+            ts: new Date(r.ts).toISOString(),
+            actor: r.actor,
+            action: r.action,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            patient_id: r.patient_id,
+            outcome: r.outcome,
+            details: r.details,
           };
           if (r.key_id == null) {
             if (keyedSeen) report({ id, reason: 'unkeyed entry after keyed ones (re-chained without the audit key)' });
@@ -271,7 +299,8 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
             keyedSeen = true;
             const key = keysById.get(r.key_id);
             if (!key) report({ id, reason: `chained with audit key ${r.key_id}, which is not configured (VIGIL_AUDIT_KEY or keys/audit.key)` });
-            else if (!safeEqualHex(mac(key, r.prev_hash, row), r.hash)) report({ id, reason: 'content does not match its MAC (the entry was edited or forged)' });
+            else if (!safeEqualHex(mac(key, r.prev_hash, row), r.hash))
+              report({ id, reason: 'content does not match its MAC (the entry was edited or forged)' });
           }
           prev = r.hash;
           afterId = id;
@@ -283,8 +312,13 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
         const match = seen.get(anchor.id);
         const ok = validMac && match === anchor.hash;
         if (!validMac) report({ id: anchor.id, reason: 'the checkpoint file outside the table has a bad signature' });
-        else if (match === undefined) report({ id: anchor.id, reason: `the table ends before entry ${anchor.id}, which the signed checkpoint of ${anchor.at} recorded as the head (entries were truncated)` });
-        else if (match !== anchor.hash) report({ id: anchor.id, reason: `entry ${anchor.id} differs from the signed checkpoint of ${anchor.at} (the chain was rewritten)` });
+        else if (match === undefined)
+          report({
+            id: anchor.id,
+            reason: `the table ends before entry ${anchor.id}, which the signed checkpoint of ${anchor.at} recorded as the head (entries were truncated)`,
+          });
+        else if (match !== anchor.hash)
+          report({ id: anchor.id, reason: `entry ${anchor.id} differs from the signed checkpoint of ${anchor.at} (the chain was rewritten)` });
         anchorStatus = { id: anchor.id, hash: anchor.hash, at: anchor.at, ok };
       }
       return { checked, bad, anchor: anchorStatus };
@@ -292,33 +326,58 @@ export function createAuditService(db: Db, opts: { keys: AuditKeys; anchorFile?:
 
     /** Admin search, newest first (ONC §170.315(d)(3)). */
     async search(f: { patientId?: string; actor?: string; action?: string; outcome?: string; from?: string; to?: string; limit: number }) {
-      return db.query<{ id: string; ts: Date; actor: string; action: string; entity_type: string | null; entity_id: string | null; patient_id: string | null; outcome: string; details: Record<string, unknown> | null }>(
+      return db.query<{
+        id: string;
+        ts: Date;
+        actor: string;
+        action: string;
+        entity_type: string | null;
+        entity_id: string | null;
+        patient_id: string | null;
+        outcome: string;
+        details: Record<string, unknown> | null;
+      }>(
         `SELECT id, ts, actor, action, entity_type, entity_id, patient_id, outcome, details FROM audit_log
          WHERE ($1::text IS NULL OR patient_id = $1) AND ($2::text IS NULL OR actor = $2) AND ($3::text IS NULL OR action LIKE $3 || '%')
            AND ($4::text IS NULL OR outcome = $4) AND ($5::timestamptz IS NULL OR ts >= $5) AND ($6::timestamptz IS NULL OR ts < $6)
          ORDER BY id DESC LIMIT $7`,
-        [f.patientId ?? null, f.actor ?? null, f.action ?? null, f.outcome ?? null, f.from ?? null, f.to ?? null, f.limit]);
+        [f.patientId ?? null, f.actor ?? null, f.action ?? null, f.outcome ?? null, f.from ?? null, f.to ?? null, f.limit],
+      );
     },
 
     /** Entries about one patient, newest first ("who saw my record", HIPAA §164.528 accounting). */
     async forPatient(patientId: string, opts2: { limit?: number; before?: string } = {}) {
       const limit = Math.min(Math.max(opts2.limit ?? 100, 1), 1000);
-      return db.query<{ id: string; ts: Date; actor: string; action: string; entity_type: string | null; entity_id: string | null; outcome: string; details: Record<string, unknown> | null }>(
+      return db.query<{
+        id: string;
+        ts: Date;
+        actor: string;
+        action: string;
+        entity_type: string | null;
+        entity_id: string | null;
+        outcome: string;
+        details: Record<string, unknown> | null;
+      }>(
         `SELECT id, ts, actor, action, entity_type, entity_id, outcome, details FROM audit_log
          WHERE patient_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3`,
-        [patientId, opts2.before ?? null, limit]);
+        [patientId, opts2.before ?? null, limit],
+      );
     },
   };
   return service;
 }
 
 function mac(key: Buffer, prev: string, row: Row): string {
-  return createHmac('sha256', key).update(prev + '\n' + canonicalJson(row)).digest('hex');
+  return createHmac('sha256', key)
+    .update(prev + '\n' + canonicalJson(row))
+    .digest('hex');
 }
 
 /** Entries written before the chain was keyed (plain SHA-256). */
 function legacyHash(prev: string, row: Row): string {
-  return createHash('sha256').update(prev + '\n' + canonicalJson(row)).digest('hex');
+  return createHash('sha256')
+    .update(prev + '\n' + canonicalJson(row))
+    .digest('hex');
 }
 
 function safeEqualHex(a: string, b: string): boolean {

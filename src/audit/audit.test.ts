@@ -28,7 +28,8 @@ beforeEach(async () => {
   await audit?.flush(); // the previous test's pending checkpoint must not land on this test's chain
   await db.exec('ALTER TABLE audit_log DISABLE TRIGGER USER; TRUNCATE audit_log RESTART IDENTITY; ALTER TABLE audit_log ENABLE TRIGGER USER');
   audit = createAuditService(db, { keys, anchorFile: path.join(dir, 'anchor.json') });
-  for (let i = 1; i <= 10; i++) await audit.record({ actor: 'system', action: 'test.write', entityType: 'Thing', entityId: `t${i}`, patientId: i % 2 ? 'pat_1' : null, details: { n: i } });
+  for (let i = 1; i <= 10; i++)
+    await audit.record({ actor: 'system', action: 'test.write', entityType: 'Thing', entityId: `t${i}`, patientId: i % 2 ? 'pat_1' : null, details: { n: i } });
   await audit.checkpoint();
 });
 
@@ -56,7 +57,7 @@ describe('audit trail', () => {
   });
 
   it('F10: reports every edited entry, not only the first, and keeps checking after it', async () => {
-    await asOwner("UPDATE audit_log SET details = '{\"n\": 99}' WHERE id IN (3, 7)");
+    await asOwner('UPDATE audit_log SET details = \'{"n": 99}\' WHERE id IN (3, 7)');
     const streamed: string[] = [];
     const r = await audit.verify((b) => streamed.push(b.id));
     expect(r.bad.map((b) => b.id)).toEqual(['3', '7']);
@@ -68,8 +69,19 @@ describe('audit trail', () => {
     const rows = await db.query<Record<string, unknown> & { id: string; prev_hash: string }>('SELECT * FROM audit_log ORDER BY id');
     let prev = rows[3].prev_hash as string;
     for (const r of rows.slice(3)) {
-      const row = { ts: new Date(r.ts as string).toISOString(), actor: r.actor, action: r.id === rows[3].id ? 'forged' : r.action, entity_type: r.entity_type, entity_id: r.entity_id, patient_id: r.patient_id, outcome: r.outcome, details: r.details };
-      const hash = createHash('sha256').update(prev + '\n' + canonicalJson(row)).digest('hex');
+      const row = {
+        ts: new Date(r.ts as string).toISOString(),
+        actor: r.actor,
+        action: r.id === rows[3].id ? 'forged' : r.action,
+        entity_type: r.entity_type,
+        entity_id: r.entity_id,
+        patient_id: r.patient_id,
+        outcome: r.outcome,
+        details: r.details,
+      };
+      const hash = createHash('sha256')
+        .update(prev + '\n' + canonicalJson(row))
+        .digest('hex');
       await asOwner('UPDATE audit_log SET action = $1, prev_hash = $2, hash = $3, key_id = NULL WHERE id = $4', [row.action, prev, hash, r.id]);
       prev = hash;
     }
@@ -105,16 +117,18 @@ describe('audit trail', () => {
       expect(Number((await tx.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action LIKE 'test.%ed'"))[0].n)).toBe(0);
     });
     expect([await n('test.logged'), await n('test.deferred')]).toEqual([1, 1]);
-    await expect(audit.change(async (tx, log) => {
-      log({ actor: 'system', action: 'test.rolled-back' });
-      await tx.query('SELECT 1');
-      throw new Error('the change fails');
-    })).rejects.toThrow('the change fails');
+    await expect(
+      audit.change(async (tx, log) => {
+        log({ actor: 'system', action: 'test.rolled-back' });
+        await tx.query('SELECT 1');
+        throw new Error('the change fails');
+      }),
+    ).rejects.toThrow('the change fails');
     expect(await n('test.rolled-back')).toBe(0);
     expect((await audit.verify()).bad).toEqual([]);
   });
 
-  it('lists one patient\'s entries newest first', async () => {
+  it("lists one patient's entries newest first", async () => {
     const rows = await audit.forPatient('pat_1');
     expect(rows.map((r) => r.entity_id)).toEqual(['t9', 't7', 't5', 't3', 't1']);
   });
@@ -132,4 +146,3 @@ describe('audit trail', () => {
     expect(verified.anchor).toMatchObject({ at: '2031-05-06T07:08:09.000Z', ok: true });
   });
 });
-

@@ -13,5 +13,13 @@ export function canonicalJson(v: unknown): string {
   if (v === null || v === undefined || typeof v !== 'object') return JSON.stringify(v ?? null);
   if (Array.isArray(v)) return '[' + v.map((x) => canonicalJson(x)).join(',') + ']';
   const o = v as Record<string, unknown>;
-  return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
+  return (
+    '{' +
+    Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k]))
+      .join(',') +
+    '}'
+  );
 }

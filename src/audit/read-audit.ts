@@ -25,13 +25,20 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
     req.auditedRead = true;
     const p = req.principal;
     const entry = {
-        actor: p ?? 'system',
-        action: refused ? 'access.refused' : 'read',
-        entityType: route ?? 'unknown-route',
-        entityId: text(fieldsOf(req.params).id),
-        patientId: patientOf(req, route),
-        outcome: status < 400 ? 'success' : 'failure',
-      details: { method: req.method, status, ip: req.ip, via: p?.credential?.kind ?? 'anonymous', ...(route ? {} : { path: path.slice(0, 200) }), ...queryOf(req) },
+      actor: p ?? 'system',
+      action: refused ? 'access.refused' : 'read',
+      entityType: route ?? 'unknown-route',
+      entityId: text(fieldsOf(req.params).id),
+      patientId: patientOf(req, route),
+      outcome: status < 400 ? 'success' : 'failure',
+      details: {
+        method: req.method,
+        status,
+        ip: req.ip,
+        via: p?.credential?.kind ?? 'anonymous',
+        ...(route ? {} : { path: path.slice(0, 200) }),
+        ...queryOf(req),
+      },
     } as const;
     try {
       await audit.recordBatched(entry);

@@ -17,7 +17,8 @@ describe('access decisions live in auth/access.ts', () => {
   });
 
   it('the pattern finds what it must (so an empty result means something)', () => {
-    for (const s of ["p.role === 'admin'", "principal.role !== 'patient'", "'admin' === p.role", "role === 'clinician'"]) expect(s.match(ROLE_COMPARISON), s).not.toBeNull();
+    for (const s of ["p.role === 'admin'", "principal.role !== 'patient'", "'admin' === p.role", "role === 'clinician'"])
+      expect(s.match(ROLE_COMPARISON), s).not.toBeNull();
     expect("const role = 'admin'".match(ROLE_COMPARISON)).toBeNull();
   });
 });

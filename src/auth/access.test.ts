@@ -8,8 +8,25 @@ import type { Principal, Role } from '../domain/types.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 
 // These decisions never need the database: a repository that throws proves it.
-const access = createAccessPolicy({ patients: new Proxy({}, { get: () => () => { throw new Error('not used'); } }) as PatientsRepository });
-const who = (role: Role, extra: Partial<Principal> = {}): Principal => ({ userId: `u-${role}`, email: `${role}@x`, role, practitionerId: null, patientId: null, displayName: role, ...extra });
+const access = createAccessPolicy({
+  patients: new Proxy(
+    {},
+    {
+      get: () => () => {
+        throw new Error('not used');
+      },
+    },
+  ) as PatientsRepository,
+});
+const who = (role: Role, extra: Partial<Principal> = {}): Principal => ({
+  userId: `u-${role}`,
+  email: `${role}@x`,
+  role,
+  practitionerId: null,
+  patientId: null,
+  displayName: role,
+  ...extra,
+});
 
 describe('access decisions moved into auth/access.ts', () => {
   it('isStaff: clinicians and admins carry clinical work (alert assignees), patients do not', () => {

@@ -76,7 +76,8 @@ export function createAccessPolicy(deps: {
     },
     /** SMART apps: the granted scopes must allow this interaction on this type (SMART App Launch 2.x scopes). */
     assertScope(p: Principal, type: string, interaction: Interaction): void {
-      if (p.smart && !allows(p.smart.scopes, type, interaction)) throw forbidden(`the app's token has no scope for ${interaction} on ${type} (granted: ${p.smart.scopes.join(' ') || 'none'})`);
+      if (p.smart && !allows(p.smart.scopes, type, interaction))
+        throw forbidden(`the app's token has no scope for ${interaction} on ${type} (granted: ${p.smart.scopes.join(' ') || 'none'})`);
     },
     /** The care team a patient created by this principal joins: a clinician's own, else none. */
     careTeamOfCreator(p: Principal): string | null {
@@ -123,7 +124,8 @@ export function createAccessPolicy(deps: {
     },
     /** Who opened a record (the access log): the patient themself and admins (breach investigation), not the care team. */
     assertSelfOrAdmin(p: Principal, patientId: string): void {
-      if (p.role !== 'admin' && !(p.role === 'patient' && p.patientId === patientId)) throw forbidden('only the patient and admins can see who opened this record');
+      if (p.role !== 'admin' && !(p.role === 'patient' && p.patientId === patientId))
+        throw forbidden('only the patient and admins can see who opened this record');
     },
     /** A device is seen with its patient; an unassigned device (in stock, not yet given out) by admins only. */
     async canSeeDevice(p: Principal, d: { patientId: string | null }): Promise<boolean> {
@@ -186,7 +188,8 @@ export function createAccessPolicy(deps: {
     },
     /** Writing about a patient (a FHIR Communication): a patient only about themself (403); others about patients they may see (404). */
     async assertWritesAbout(p: Principal, patientId: string): Promise<void> {
-      if (p.role === 'patient' && p.patientId !== patientId) throw forbidden('a patient can send messages only about themself (subject must be your own Patient)');
+      if (p.role === 'patient' && p.patientId !== patientId)
+        throw forbidden('a patient can send messages only about themself (subject must be your own Patient)');
       await this.assertPatient(p, patientId);
     },
   };

@@ -44,7 +44,16 @@ export type SessionEnded = { sessionIds: string[]; userId: string } | { tokenIds
  * Accounts, password login, sessions, second factors and API tokens (ONC §170.315(d)(1), (d)(5), (d)(12),
  * (d)(13)). Every change is audited. Session and token secrets are stored only as SHA-256 hashes.
  */
-export function createAuthService(deps: { users: UsersRepository; patients: PatientsRepository; audit: AuditService; clock: Clock; mfa: Mfa; passkeys: Passkeys; settings?: Partial<AuthSettings>; events?: EventBus }) {
+export function createAuthService(deps: {
+  users: UsersRepository;
+  patients: PatientsRepository;
+  audit: AuditService;
+  clock: Clock;
+  mfa: Mfa;
+  passkeys: Passkeys;
+  settings?: Partial<AuthSettings>;
+  events?: EventBus;
+}) {
   const settings = { ...DEFAULT_AUTH_SETTINGS, ...deps.settings };
   const listeners = new Set<(e: SessionEnded) => void>();
   // Through the event bus when there is one: the relay carries it to the other instances, whose live
@@ -87,11 +96,18 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       return () => listeners.delete(listener);
     },
 
-    async createUser(input: { email: string; role: Role; displayName?: string; password?: string; patientId?: string | null; practitionerName?: string }, actor: Principal | 'cli' | 'system') {
-      const email = String(input.email ?? '').trim().toLowerCase();
+    async createUser(
+      input: { email: string; role: Role; displayName?: string; password?: string; patientId?: string | null; practitionerName?: string },
+      actor: Principal | 'cli' | 'system',
+    ) {
+      const email = String(input.email ?? '')
+        .trim()
+        .toLowerCase();
       if (!EMAIL.test(email) || email.length > 254) throw new AppError('VALIDATION', `email "${String(input.email).slice(0, 80)}" is not an email address`);
-      if (!ROLES.includes(input.role)) throw new AppError('VALIDATION', `role must be admin, clinician, patient or caregiver (got "${String(input.role).slice(0, 40)}")`);
-      if (input.displayName !== undefined && (typeof input.displayName !== 'string' || input.displayName.length > 200)) throw new AppError('VALIDATION', 'displayName must be text of at most 200 characters');
+      if (!ROLES.includes(input.role))
+        throw new AppError('VALIDATION', `role must be admin, clinician, patient or caregiver (got "${String(input.role).slice(0, 40)}")`);
+      if (input.displayName !== undefined && (typeof input.displayName !== 'string' || input.displayName.length > 200))
+        throw new AppError('VALIDATION', 'displayName must be text of at most 200 characters');
       if (await deps.users.byEmail(email)) throw new AppError('CONFLICT', `a user with email ${email} already exists`);
       if (input.role === 'patient') {
         if (!input.patientId) throw new AppError('VALIDATION', 'a patient account needs --patient ID');
@@ -107,8 +123,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const passwordHash = await hashPassword(password);
       // The account, its practitioner and the audit entry commit together ((d)(2)).
       await deps.audit.change(async (tx, log) => {
-        if (practitionerId) await deps.patients.insertPractitioner({ id: practitionerId, name: input.practitionerName ?? displayName, qualification: null }, tx);
-        await deps.users.insert({ id, email, displayName, role: input.role, passwordHash, practitionerId, patientId: input.role === 'patient' ? input.patientId : null }, tx);
+        if (practitionerId)
+          await deps.patients.insertPractitioner({ id: practitionerId, name: input.practitionerName ?? displayName, qualification: null }, tx);
+        await deps.users.insert(
+          { id, email, displayName, role: input.role, passwordHash, practitionerId, patientId: input.role === 'patient' ? input.patientId : null },
+          tx,
+        );
         log({ actor, action: 'user.create', entityType: 'User', entityId: id, details: { email, role: input.role } });
       });
       return { id, email, role: input.role, practitionerId, password: generated ? password : undefined };
@@ -118,23 +138,50 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
      * Checks email and password; returns a session token (for the cookie) or throws 401. The session is
      * 'full', or 'mfa' (a second factor is enrolled: present it next), or 'enrol' (one is required: enrol it).
      */
-    async login(email: string, password: string, meta: { ip?: string } = {}): Promise<{ token: string; user: Principal; expiresAt: number; stage: Credential['stage'] }> {
+    async login(
+      email: string,
+      password: string,
+      meta: { ip?: string } = {},
+    ): Promise<{ token: string; user: Principal; expiresAt: number; stage: Credential['stage'] }> {
       const user = await deps.users.byEmail(String(email ?? '').slice(0, 254));
       // Verify even when the user is unknown, so timing does not reveal which emails exist.
-      const ok = await verifyPassword(String(password ?? '').slice(0, 1024), user?.passwordHash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+      const ok = await verifyPassword(
+        String(password ?? '').slice(0, 1024),
+        user?.passwordHash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      );
       if (!user || !ok) {
-        await deps.audit.record({ actor: user ? toPrincipal(user) : 'system', action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: user?.userId ?? null, details: { email: String(email ?? '').slice(0, 254), ip: meta.ip } });
+        await deps.audit.record({
+          actor: user ? toPrincipal(user) : 'system',
+          action: 'auth.login',
+          outcome: 'failure',
+          entityType: 'User',
+          entityId: user?.userId ?? null,
+          details: { email: String(email ?? '').slice(0, 254), ip: meta.ip },
+        });
         throw new AppError('UNAUTHENTICATED', 'wrong email or password');
       }
       if (user.disabled) {
-        await deps.audit.record({ actor: toPrincipal(user), action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: user.userId, details: { reason: 'disabled', ip: meta.ip } });
+        await deps.audit.record({
+          actor: toPrincipal(user),
+          action: 'auth.login',
+          outcome: 'failure',
+          entityType: 'User',
+          entityId: user.userId,
+          details: { reason: 'disabled', ip: meta.ip },
+        });
         throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
       }
       const stage: Credential['stage'] = (await hasSecondFactor(user.userId)) ? 'mfa' : mfaRequiredFor(user.role) ? 'enrol' : 'full';
       // [audit] the session and its sign-in entry commit together ((d)(2)).
       const s = await deps.audit.change(async (tx, log) => {
         const made = await newSession(user, stage, meta.ip ?? null, tx);
-        log({ actor: toPrincipal(user), action: 'auth.login', entityType: 'User', entityId: user.userId, details: { stage, session: made.sessionId, ip: meta.ip } });
+        log({
+          actor: toPrincipal(user),
+          action: 'auth.login',
+          entityType: 'User',
+          entityId: user.userId,
+          details: { stage, session: made.sessionId, ip: meta.ip },
+        });
         return made;
       });
       return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt, stage };
@@ -143,17 +190,31 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     /** Second step of a sign-in: a TOTP or recovery code turns an 'mfa' session into a new, full one. */
     async completeMfa(sessionToken: string, code: string, meta: { ip?: string } = {}) {
       const found = await deps.users.sessionByHash(sha256(sessionToken));
-      if (!found || found.session.stage !== 'mfa' || new Date(found.session.expires_at).getTime() <= deps.clock.now()) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
+      if (!found || found.session.stage !== 'mfa' || new Date(found.session.expires_at).getTime() <= deps.clock.now())
+        throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
       const kind = await deps.mfa.check(found.user.userId, code);
       if (!kind) {
-        await deps.audit.record({ actor: toPrincipal(found.user), action: 'auth.mfa', outcome: 'failure', entityType: 'User', entityId: found.user.userId, details: { ip: meta.ip } });
+        await deps.audit.record({
+          actor: toPrincipal(found.user),
+          action: 'auth.mfa',
+          outcome: 'failure',
+          entityType: 'User',
+          entityId: found.user.userId,
+          details: { ip: meta.ip },
+        });
         throw new AppError('UNAUTHENTICATED', 'that code is not valid (codes change every 30 seconds and work once)');
       }
       // A new session id at the privilege change (OWASP Session Management: no session fixation).
       const s = await deps.audit.change(async (tx, log) => {
         await deps.users.deleteSession(sha256(sessionToken), tx);
         const made = await newSession(found.user, 'full', meta.ip ?? null, tx);
-        log({ actor: toPrincipal(found.user), action: 'auth.mfa', entityType: 'User', entityId: found.user.userId, details: { kind, session: made.sessionId } });
+        log({
+          actor: toPrincipal(found.user),
+          action: 'auth.mfa',
+          entityType: 'User',
+          entityId: found.user.userId,
+          details: { kind, session: made.sessionId },
+        });
         return made;
       });
       return { token: s.token, user: toPrincipal(found.user), expiresAt: s.expiresAt };
@@ -168,7 +229,9 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string } = {}) {
       if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
       // [audit] the confirmed factor, its recovery codes and the entry commit together ((d)(2)).
-      const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''), (tx) => deps.audit.recordIn(tx, { actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } }));
+      const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''), (tx) =>
+        deps.audit.recordIn(tx, { actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } }),
+      );
       if (!codes) throw new AppError('VALIDATION', 'that code does not match the new authenticator entry; check the device clock and try the next code');
       let session: { token: string; expiresAt: number } | null = null;
       if (sessionToken && p.credential?.stage !== 'full') {
@@ -191,7 +254,12 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
      * Step 2: the browser's answer. The first second factor of an account also gets recovery codes (shown
      * once); an 'enrol' session becomes a new full one.
      */
-    async registerPasskey(p: Principal, sessionToken: string | undefined, input: { flowId: string; response: RegistrationResponseJSON; name?: string }, meta: { ip?: string } = {}) {
+    async registerPasskey(
+      p: Principal,
+      sessionToken: string | undefined,
+      input: { flowId: string; response: RegistrationResponseJSON; name?: string },
+      meta: { ip?: string } = {},
+    ) {
       noToken(p);
       const hadFactor = await hasSecondFactor(p.userId);
       const name = input.name?.trim() || 'Passkey';
@@ -199,11 +267,26 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       try {
         // [audit] the stored passkey and its entry commit together ((d)(2)).
         passkey = await deps.passkeys.register(p.userId, input.flowId, input.response, name, (tx, pk) =>
-          deps.audit.recordIn(tx, { actor: p, action: 'auth.passkey.add', entityType: 'User', entityId: p.userId, details: { passkey: pk.id.slice(0, 24), name, ip: meta.ip } }),
+          deps.audit.recordIn(tx, {
+            actor: p,
+            action: 'auth.passkey.add',
+            entityType: 'User',
+            entityId: p.userId,
+            details: { passkey: pk.id.slice(0, 24), name, ip: meta.ip },
+          }),
         );
       } catch (err) {
         // (when the audit itself is what failed, this entry cannot be written either: the original error stands)
-        await deps.audit.record({ actor: p, action: 'auth.passkey.add', outcome: 'failure', entityType: 'User', entityId: p.userId, details: { reason: (err as Error).message.slice(0, 200), ip: meta.ip } }).catch(() => undefined);
+        await deps.audit
+          .record({
+            actor: p,
+            action: 'auth.passkey.add',
+            outcome: 'failure',
+            entityType: 'User',
+            entityId: p.userId,
+            details: { reason: (err as Error).message.slice(0, 200), ip: meta.ip },
+          })
+          .catch(() => undefined);
         throw err;
       }
       const recoveryCodes = hadFactor ? null : await deps.mfa.newRecoveryCodes(p.userId);
@@ -232,9 +315,11 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const f = await factorsOf(p.userId);
       const mine = (await deps.passkeys.list(p.userId)).some((k) => k.id === id);
       if (!mine) throw notFound(`passkey ${id}`);
-      if (mfaRequiredFor(p.role) && !f.totp && f.passkeys <= 1) throw new AppError('CONFLICT', 'your role requires a second factor: add another passkey or an authenticator app before removing this one');
+      if (mfaRequiredFor(p.role) && !f.totp && f.passkeys <= 1)
+        throw new AppError('CONFLICT', 'your role requires a second factor: add another passkey or an authenticator app before removing this one');
       await deps.audit.change(async (tx, log) => {
-        if (await deps.passkeys.remove(p.userId, id, tx)) log({ actor: p, action: 'auth.passkey.remove', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
+        if (await deps.passkeys.remove(p.userId, id, tx))
+          log({ actor: p, action: 'auth.passkey.remove', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });
       });
     },
 
@@ -259,19 +344,39 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
         if (result.secondStep && !pending) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
       } catch (err) {
         const who = pending ? toPrincipal(pending.user) : 'system';
-        await deps.audit.record({ actor: who, action: pending ? 'auth.mfa' : 'auth.login', outcome: 'failure', entityType: 'User', entityId: pending?.user.userId ?? null, details: { kind: 'passkey', reason: (err as Error).message.slice(0, 200), ip: meta.ip } });
+        await deps.audit.record({
+          actor: who,
+          action: pending ? 'auth.mfa' : 'auth.login',
+          outcome: 'failure',
+          entityType: 'User',
+          entityId: pending?.user.userId ?? null,
+          details: { kind: 'passkey', reason: (err as Error).message.slice(0, 200), ip: meta.ip },
+        });
         throw err;
       }
       const user = await deps.users.byId(result.userId);
       if (!user || user.disabled) {
-        await deps.audit.record({ actor: user ? toPrincipal(user) : 'system', action: 'auth.login', outcome: 'failure', entityType: 'User', entityId: result.userId, details: { kind: 'passkey', reason: 'disabled', ip: meta.ip } });
+        await deps.audit.record({
+          actor: user ? toPrincipal(user) : 'system',
+          action: 'auth.login',
+          outcome: 'failure',
+          entityType: 'User',
+          entityId: result.userId,
+          details: { kind: 'passkey', reason: 'disabled', ip: meta.ip },
+        });
         throw new AppError('UNAUTHENTICATED', 'this account is disabled; ask your clinic administrator');
       }
       // [audit] the new session and its sign-in entry commit together ((d)(2)).
       const s = await deps.audit.change(async (tx, log) => {
         if (pending) await deps.users.deleteSession(sha256(sessionToken!), tx);
         const made = await newSession(user, 'full', meta.ip ?? null, tx);
-        log({ actor: toPrincipal(user), action: pending ? 'auth.mfa' : 'auth.login', entityType: 'User', entityId: user.userId, details: { kind: 'passkey', passwordless: !pending, userVerified: result.userVerified, session: made.sessionId, ip: meta.ip } });
+        log({
+          actor: toPrincipal(user),
+          action: pending ? 'auth.mfa' : 'auth.login',
+          entityType: 'User',
+          entityId: user.userId,
+          details: { kind: 'passkey', passwordless: !pending, userVerified: result.userVerified, session: made.sessionId, ip: meta.ip },
+        });
         return made;
       });
       return { token: s.token, user: toPrincipal(user), expiresAt: s.expiresAt };
@@ -316,7 +421,8 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       // [audit] the session's end and its entry commit together ((d)(2)).
       const id = await deps.audit.change(async (tx, log) => {
         const gone = await deps.users.deleteSession(sha256(token), tx);
-        if (gone && found) log({ actor: toPrincipal(found.user), action: 'auth.logout', entityType: 'User', entityId: found.user.userId, details: { session: gone } });
+        if (gone && found)
+          log({ actor: toPrincipal(found.user), action: 'auth.logout', entityType: 'User', entityId: found.user.userId, details: { session: gone } });
         return gone;
       });
       if (id && found) ended({ sessionIds: [id], userId: found.user.userId });
@@ -365,16 +471,23 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
      * narrows it to some of the account's patients; it expires after `ttlDays` (default VIGIL_TOKEN_TTL_DAYS;
      * 0 = never, admins only; patients at most 30 days).
      */
-    async createToken(email: string, name: string | null, actor: Principal | 'cli' | 'system', opts: { scope?: 'read' | 'write'; patientIds?: string[] | null; ttlDays?: number } = {}) {
+    async createToken(
+      email: string,
+      name: string | null,
+      actor: Principal | 'cli' | 'system',
+      opts: { scope?: 'read' | 'write'; patientIds?: string[] | null; ttlDays?: number } = {},
+    ) {
       const user = await deps.users.byEmail(String(email ?? ''));
       if (!user) throw notFound(`user ${email}`);
       if (user.disabled) throw new AppError('CONFLICT', `user ${email} is disabled`);
       const scope = opts.scope ?? 'write';
       if (scope !== 'read' && scope !== 'write') throw new AppError('VALIDATION', 'scope must be "read" or "write"');
       if (name !== null && (typeof name !== 'string' || name.length > 100)) throw new AppError('VALIDATION', 'name must be text of at most 100 characters');
-      if (opts.patientIds != null && (!Array.isArray(opts.patientIds) || opts.patientIds.length > 1000 || opts.patientIds.some((x) => typeof x !== 'string'))) throw new AppError('VALIDATION', 'patientIds must be a list of patient ids');
+      if (opts.patientIds != null && (!Array.isArray(opts.patientIds) || opts.patientIds.length > 1000 || opts.patientIds.some((x) => typeof x !== 'string')))
+        throw new AppError('VALIDATION', 'patientIds must be a list of patient ids');
       // A token can narrow, never widen: a tokened actor cannot mint beyond its own scope.
-      if (typeof actor !== 'string' && actor.credential?.kind === 'token' && actor.credential.scope === 'read' && scope === 'write') throw forbidden('a read-only token cannot create a write token');
+      if (typeof actor !== 'string' && actor.credential?.kind === 'token' && actor.credential.scope === 'read' && scope === 'write')
+        throw forbidden('a read-only token cannot create a write token');
       let ttlDays = opts.ttlDays ?? settings.tokenTtlDays;
       if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650) throw new AppError('VALIDATION', 'ttlDays must be a whole number of days, 0–3650');
       if (user.role === 'patient' && (ttlDays === 0 || ttlDays > PATIENT_TOKEN_MAX_DAYS)) ttlDays = PATIENT_TOKEN_MAX_DAYS;
@@ -384,7 +497,13 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const expiresAt = ttlDays === 0 ? null : deps.clock.now() + ttlDays * DAY;
       await deps.audit.change(async (tx, log) => {
         await deps.users.insertToken({ id, userId: user.userId, tokenHash: sha256(token), name, scope, patientIds: opts.patientIds ?? null, expiresAt }, tx);
-        log({ actor, action: 'token.create', entityType: 'User', entityId: user.userId, details: { tokenId: id, scope, patients: opts.patientIds?.length ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null } });
+        log({
+          actor,
+          action: 'token.create',
+          entityType: 'User',
+          entityId: user.userId,
+          details: { tokenId: id, scope, patients: opts.patientIds?.length ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null },
+        });
       });
       return { id, token, scope, patientIds: opts.patientIds ?? null, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null };
     },
@@ -414,14 +533,16 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
       const cli = await service.ensureSystemAdmin();
       await deps.audit.change(async (tx, log) => {
         const old = await deps.users.revokeTokensNamed(cli.userId, 'local CLI', tx);
-        if (old.length) log({ actor: 'system', action: 'token.revoke', entityType: 'User', entityId: cli.userId, details: { tokenIds: old, reason: 'server restart' } });
+        if (old.length)
+          log({ actor: 'system', action: 'token.revoke', entityType: 'User', entityId: cli.userId, details: { tokenIds: old, reason: 'server restart' } });
       });
       const t = await service.createToken(cli.email, 'local CLI', 'system', { ttlDays: 0 });
       return { id: t.id, token: t.token };
     },
     async revokeCliToken(id: string) {
       await deps.audit.change(async (tx, log) => {
-        if (await deps.users.revokeToken(id, tx)) log({ actor: 'system', action: 'token.revoke', entityType: 'Token', entityId: id, details: { tokenId: id, reason: 'server stop' } });
+        if (await deps.users.revokeToken(id, tx))
+          log({ actor: 'system', action: 'token.revoke', entityType: 'Token', entityId: id, details: { tokenId: id, reason: 'server stop' } });
       });
     },
 
@@ -460,7 +581,13 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
         await deps.users.setPassword(userId, hash, tx);
         const sessions = await deps.users.deleteSessionsOfUser(userId, undefined, tx);
         const tokens = await deps.users.revokeTokensOfUser(userId, tx);
-        log({ actor: actor === 'system' ? toPrincipal(user) : actor, action: 'auth.password.reset', entityType: 'User', entityId: userId, details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, ip: meta.ip } });
+        log({
+          actor: actor === 'system' ? toPrincipal(user) : actor,
+          action: 'auth.password.reset',
+          entityType: 'User',
+          entityId: userId,
+          details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, ip: meta.ip },
+        });
       });
       ended({ userId, all: true });
     },
@@ -480,14 +607,32 @@ export function createAuthService(deps: { users: UsersRepository; patients: Pati
     },
 
     async sessionsOf(p: Principal) {
-      return (await deps.users.sessionsOfUser(p.userId)).map((s) => ({ id: s.id, createdAt: iso(s.created_at), lastSeenAt: iso(s.last_seen_at), expiresAt: iso(s.expires_at), stage: s.stage, ip: s.ip, current: p.credential?.id === s.id }));
+      return (await deps.users.sessionsOfUser(p.userId)).map((s) => ({
+        id: s.id,
+        createdAt: iso(s.created_at),
+        lastSeenAt: iso(s.last_seen_at),
+        expiresAt: iso(s.expires_at),
+        stage: s.stage,
+        ip: s.ip,
+        current: p.credential?.id === s.id,
+      }));
     },
   };
   return service;
 }
 
 function publicToken(t: TokenRow & { email?: string }) {
-  return { id: t.id, email: t.email, name: t.name, scope: t.scope, patientIds: t.patient_ids, createdAt: iso(t.created_at), lastUsedAt: iso(t.last_used_at), expiresAt: iso(t.expires_at), revokedAt: iso(t.revoked_at) };
+  return {
+    id: t.id,
+    email: t.email,
+    name: t.name,
+    scope: t.scope,
+    patientIds: t.patient_ids,
+    createdAt: iso(t.created_at),
+    lastUsedAt: iso(t.last_used_at),
+    expiresAt: iso(t.expires_at),
+    revokedAt: iso(t.revoked_at),
+  };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

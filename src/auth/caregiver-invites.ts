@@ -40,10 +40,28 @@ interface InviteRow {
   revoked_at: Date | string | null;
 }
 
-export function createCaregiverInvites(deps: { db: Db; audit: AuditService; access: AccessPolicy; auth: AuthService; consents: Consents; clock: Clock; send: SendMail | null; baseUrl: () => string }) {
+export function createCaregiverInvites(deps: {
+  db: Db;
+  audit: AuditService;
+  access: AccessPolicy;
+  auth: AuthService;
+  consents: Consents;
+  clock: Clock;
+  send: SendMail | null;
+  baseUrl: () => string;
+}) {
   const status = (r: InviteRow): 'accepted' | 'revoked' | 'expired' | 'pending' =>
     r.accepted_at ? 'accepted' : r.revoked_at ? 'revoked' : new Date(r.expires_at).getTime() <= deps.clock.now() ? 'expired' : 'pending';
-  const view = (r: InviteRow) => ({ id: r.id, patientId: r.patient_id, email: r.email, status: status(r), createdAt: iso(r.created_at)!, expiresAt: iso(r.expires_at)!, acceptedAt: iso(r.accepted_at), revokedAt: iso(r.revoked_at) });
+  const view = (r: InviteRow) => ({
+    id: r.id,
+    patientId: r.patient_id,
+    email: r.email,
+    status: status(r),
+    createdAt: iso(r.created_at)!,
+    expiresAt: iso(r.expires_at)!,
+    acceptedAt: iso(r.accepted_at),
+    revokedAt: iso(r.revoked_at),
+  });
   const live = async (token: string) => {
     const [r] = await deps.db.query<InviteRow>('SELECT * FROM caregiver_invites WHERE token_hash = $1', [sha256(String(token))]);
     return r && status(r) === 'pending' ? r : null;
@@ -61,17 +79,37 @@ export function createCaregiverInvites(deps: { db: Db; audit: AuditService; acce
       if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw new AppError('VALIDATION', `body.days: a whole number of days, 1–${MAX_DAYS}`);
       if (!deps.send) throw new AppError('UNAVAILABLE', 'this server cannot send email (no VIGIL_SMTP_URL): ask the clinic to create the carer account');
       const now = deps.clock.now();
-      const pending = await deps.db.query<InviteRow>('SELECT * FROM caregiver_invites WHERE patient_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2', [patientId, new Date(now).toISOString()]);
-      if (pending.filter((r) => r.email !== email).length >= MAX_PENDING) throw new AppError('CONFLICT', `at most ${MAX_PENDING} pending invitations; withdraw one first`);
+      const pending = await deps.db.query<InviteRow>(
+        'SELECT * FROM caregiver_invites WHERE patient_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2',
+        [patientId, new Date(now).toISOString()],
+      );
+      if (pending.filter((r) => r.email !== email).length >= MAX_PENDING)
+        throw new AppError('CONFLICT', `at most ${MAX_PENDING} pending invitations; withdraw one first`);
       const token = randomBytes(32).toString('base64url');
       const id = newId('inv');
       await deps.db.transaction(async (tx) => {
         // A new invitation to the same address replaces the pending one (its link stops working).
-        await tx.query('UPDATE caregiver_invites SET revoked_at = $3 WHERE patient_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL', [patientId, email, new Date(now).toISOString()]);
-        await tx.query('INSERT INTO caregiver_invites (id, token_hash, patient_id, email, invited_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-          id, sha256(token), patientId, email, p.userId, new Date(now + days * DAY).toISOString(),
+        await tx.query('UPDATE caregiver_invites SET revoked_at = $3 WHERE patient_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL', [
+          patientId,
+          email,
+          new Date(now).toISOString(),
         ]);
-        await deps.audit.recordIn(tx, { actor: p, action: 'caregiver.invite', entityType: 'CaregiverInvite', entityId: id, patientId, details: { email, days } });
+        await tx.query('INSERT INTO caregiver_invites (id, token_hash, patient_id, email, invited_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+          id,
+          sha256(token),
+          patientId,
+          email,
+          p.userId,
+          new Date(now + days * DAY).toISOString(),
+        ]);
+        await deps.audit.recordIn(tx, {
+          actor: p,
+          action: 'caregiver.invite',
+          entityType: 'CaregiverInvite',
+          entityId: id,
+          patientId,
+          details: { email, days },
+        });
       });
       try {
         await deps.send(
@@ -105,10 +143,18 @@ export function createCaregiverInvites(deps: { db: Db; audit: AuditService; acce
     async revoke(p: Principal, inviteId: string) {
       const [row] = await deps.db.query<InviteRow>('SELECT * FROM caregiver_invites WHERE id = $1', [inviteId]);
       if (!row || !(await deps.access.mayRevokeConsent(p, row.patient_id, null))) throw notFound(`invitation ${inviteId}`);
-      if (status(row) !== 'pending') throw new AppError('CONFLICT', `this invitation is ${status(row)}; ${row.accepted_at ? 'stop sharing with the carer instead' : 'nothing to withdraw'}`);
+      if (status(row) !== 'pending')
+        throw new AppError('CONFLICT', `this invitation is ${status(row)}; ${row.accepted_at ? 'stop sharing with the carer instead' : 'nothing to withdraw'}`);
       await deps.db.transaction(async (tx) => {
         await tx.query('UPDATE caregiver_invites SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL AND accepted_at IS NULL', [inviteId]);
-        await deps.audit.recordIn(tx, { actor: p, action: 'caregiver.invite.revoke', entityType: 'CaregiverInvite', entityId: inviteId, patientId: row.patient_id, details: { email: row.email } });
+        await deps.audit.recordIn(tx, {
+          actor: p,
+          action: 'caregiver.invite.revoke',
+          entityType: 'CaregiverInvite',
+          entityId: inviteId,
+          patientId: row.patient_id,
+          details: { email: row.email },
+        });
       });
       const [after] = await deps.db.query<InviteRow>('SELECT * FROM caregiver_invites WHERE id = $1', [inviteId]);
       return view(after);
@@ -131,18 +177,37 @@ export function createCaregiverInvites(deps: { db: Db; audit: AuditService; acce
     async accept(token: string, signedIn: Principal | null, input: { displayName?: string; password?: string }, meta: { ip?: string }) {
       const r = await live(token);
       const fail = async (reason: string, err: AppError) => {
-        await deps.audit.record({ actor: signedIn ?? 'system', action: 'caregiver.invite.accept', outcome: 'failure', entityType: 'CaregiverInvite', entityId: r?.id ?? null, patientId: r?.patient_id ?? null, details: { reason, ip: meta.ip } });
+        await deps.audit.record({
+          actor: signedIn ?? 'system',
+          action: 'caregiver.invite.accept',
+          outcome: 'failure',
+          entityType: 'CaregiverInvite',
+          entityId: r?.id ?? null,
+          patientId: r?.patient_id ?? null,
+          details: { reason, ip: meta.ip },
+        });
         return err;
       };
       if (!r) throw await fail('invalid link', invalid());
       const inviter = await deps.auth.userById(r.invited_by);
       if (!inviter) throw await fail('inviter gone', invalid());
-      const [existing] = await deps.db.query<{ id: string; role: string; disabled: boolean }>('SELECT id, role, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = $1', [r.email]);
+      const [existing] = await deps.db.query<{ id: string; role: string; disabled: boolean }>(
+        'SELECT id, role, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = $1',
+        [r.email],
+      );
       let userId: string;
       let created = false;
       if (signedIn) {
-        if (signedIn.email.toLowerCase() !== r.email) throw await fail('signed in as another account', forbidden(`this invitation was sent to ${r.email}; sign in as that account (or sign out to create it)`));
-        if (!deps.access.isCaregiverAccount({ role: signedIn.role })) throw await fail('not a caregiver account', new AppError('CONFLICT', 'this account cannot be a carer (staff and patient accounts cannot); ask for an invitation to another address'));
+        if (signedIn.email.toLowerCase() !== r.email)
+          throw await fail(
+            'signed in as another account',
+            forbidden(`this invitation was sent to ${r.email}; sign in as that account (or sign out to create it)`),
+          );
+        if (!deps.access.isCaregiverAccount({ role: signedIn.role }))
+          throw await fail(
+            'not a caregiver account',
+            new AppError('CONFLICT', 'this account cannot be a carer (staff and patient accounts cannot); ask for an invitation to another address'),
+          );
         userId = signedIn.userId;
       } else if (existing) {
         throw await fail('account exists', new AppError('CONFLICT', `an account already uses ${r.email}: sign in, then open the link again`));
@@ -156,8 +221,19 @@ export function createCaregiverInvites(deps: { db: Db; audit: AuditService; acce
       // Spend the link (compare-and-set: two tabs racing cannot both accept) and record it in one transaction
       // ((d)(2)); the account and the consent it leads to are then written each with its own entry.
       const spent = await deps.db.transaction(async (tx) => {
-        const rows = await tx.query('UPDATE caregiver_invites SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING id', [r.id, new Date(deps.clock.now()).toISOString()]);
-        if (rows.length) await deps.audit.recordIn(tx, { actor: signedIn ?? 'system', action: 'caregiver.invite.accept', entityType: 'CaregiverInvite', entityId: r.id, patientId: r.patient_id, details: { email: r.email, createsAccount: !userId, ip: meta.ip } });
+        const rows = await tx.query(
+          'UPDATE caregiver_invites SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING id',
+          [r.id, new Date(deps.clock.now()).toISOString()],
+        );
+        if (rows.length)
+          await deps.audit.recordIn(tx, {
+            actor: signedIn ?? 'system',
+            action: 'caregiver.invite.accept',
+            entityType: 'CaregiverInvite',
+            entityId: r.id,
+            patientId: r.patient_id,
+            details: { email: r.email, createsAccount: !userId, ip: meta.ip },
+          });
         return rows.length > 0;
       });
       if (!spent) throw await fail('raced', invalid());

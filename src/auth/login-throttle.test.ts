@@ -33,7 +33,7 @@ describe('login throttle (F7: backoff, not a lockout an attacker can trigger)', 
     expect(th.retryAfterMs('someone-new@b.org', '10.0.0.10')).toBe(0);
   });
 
-  it('forgets an account\'s failures after a successful sign-in', () => {
+  it("forgets an account's failures after a successful sign-in", () => {
     const th = createLoginThrottle(() => 0);
     for (let i = 0; i < 10; i++) th.failed('a@b.org', '10.0.0.1');
     th.succeeded('a@b.org', '10.0.0.1');

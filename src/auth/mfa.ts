@@ -10,7 +10,10 @@ import { newId } from '../platform/ids.ts';
  * TOTP secrets are sealed with the key owner "user:<id>" (encryption module), never stored in clear.
  */
 const RECOVERY_CODES = 10;
-const hashCode = (userId: string, code: string) => createHash('sha256').update(`vigil-recovery\0${userId}\0${code.replace(/[\s-]/g, '').toLowerCase()}`).digest('hex');
+const hashCode = (userId: string, code: string) =>
+  createHash('sha256')
+    .update(`vigil-recovery\0${userId}\0${code.replace(/[\s-]/g, '').toLowerCase()}`)
+    .digest('hex');
 
 async function writeRecoveryCodes(tx: Queryable, userId: string): Promise<string[]> {
   const codes = Array.from({ length: RECOVERY_CODES }, () => {
@@ -34,14 +37,21 @@ export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number)
       const secret = generateSecret();
       const factorId = newId('mfa');
       await db.query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed", [userId]);
-      await db.query("INSERT INTO mfa_factors (id, user_id, kind, secret) VALUES ($1, $2, 'totp', $3)", [factorId, userId, await cipher.sealText(owner(userId), secret, 'mfa.totp')]);
+      await db.query("INSERT INTO mfa_factors (id, user_id, kind, secret) VALUES ($1, $2, 'totp', $3)", [
+        factorId,
+        userId,
+        await cipher.sealText(owner(userId), secret, 'mfa.totp'),
+      ]);
       return { factorId, secret, uri: generateURI({ issuer: 'Vigil', label: email, secret }) };
     },
 
     /** Confirms enrolment with a first code; returns the recovery codes (shown once). Other TOTP factors are replaced. */
     /** `alsoInTx`: runs in the same transaction as the confirmation and the new codes (the audit entry, [audit]). */
     async confirmTotp(userId: string, code: string, alsoInTx?: (tx: Queryable) => Promise<void>): Promise<string[] | null> {
-      const [f] = await db.query<{ id: string; secret: string }>("SELECT id, secret FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed ORDER BY created_at DESC LIMIT 1", [userId]);
+      const [f] = await db.query<{ id: string; secret: string }>(
+        "SELECT id, secret FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed ORDER BY created_at DESC LIMIT 1",
+        [userId],
+      );
       if (!f) return null;
       const step = await checkTotp(await cipher.openText(owner(userId), f.secret, 'mfa.totp'), code, null);
       if (step === null) return null;
@@ -62,16 +72,25 @@ export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number)
     async check(userId: string, code: string): Promise<'totp' | 'recovery' | null> {
       const clean = String(code ?? '').replace(/\s/g, '');
       if (/^\d{6}$/.test(clean)) {
-        const [f] = await db.query<{ id: string; secret: string; last_step: string | null }>("SELECT id, secret, last_step FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed", [userId]);
+        const [f] = await db.query<{ id: string; secret: string; last_step: string | null }>(
+          "SELECT id, secret, last_step FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed",
+          [userId],
+        );
         if (!f) return null;
         const step = await checkTotp(await cipher.openText(owner(userId), f.secret, 'mfa.totp'), clean, f.last_step === null ? null : Number(f.last_step));
         if (step === null) return null;
         // Compare-and-set on last_step: two requests racing with the same code cannot both pass.
-        const updated = await db.query('UPDATE mfa_factors SET last_step = $2 WHERE id = $1 AND (last_step IS NULL OR last_step < $2) RETURNING id', [f.id, step]);
+        const updated = await db.query('UPDATE mfa_factors SET last_step = $2 WHERE id = $1 AND (last_step IS NULL OR last_step < $2) RETURNING id', [
+          f.id,
+          step,
+        ]);
         return updated.length ? 'totp' : null;
       }
       if (/^[0-9a-f]{5}-?[0-9a-f]{5}$/i.test(clean)) {
-        const rows = await db.query('UPDATE mfa_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING user_id', [userId, hashCode(userId, clean)]);
+        const rows = await db.query(
+          'UPDATE mfa_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING user_id',
+          [userId, hashCode(userId, clean)],
+        );
         return rows.length ? 'recovery' : null;
       }
       return null;
@@ -92,7 +111,13 @@ export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number)
   /** The matched time step, or null. ±1 step of clock drift (RFC 6238 §5.2); steps ≤ `after` are replays. */
   async function checkTotp(secret: string, code: string, after: number | null): Promise<number | null> {
     if (!/^\d{6}$/.test(code)) return null;
-    const r = await verify({ secret, token: code, epoch: Math.floor(now() / 1000), epochTolerance: 30, ...(after !== null ? { afterTimeStep: after } : {}) }).catch(() => null);
+    const r = await verify({
+      secret,
+      token: code,
+      epoch: Math.floor(now() / 1000),
+      epochTolerance: 30,
+      ...(after !== null ? { afterTimeStep: after } : {}),
+    }).catch(() => null);
     return r && r.valid ? (r as { timeStep: number }).timeStep : null;
   }
 }

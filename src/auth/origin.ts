@@ -30,7 +30,9 @@ export function createOriginCheck(opts: { publicUrl?: string; allowedOrigins: st
     refuseSocket(headers: IncomingHttpHeaders, protocol: string): string | null {
       const origin = headers.origin;
       if (!origin) return null;
-      return allowedOrigin(origin, headers, protocol === 'wss' ? 'https' : protocol === 'ws' ? 'http' : protocol) ? null : `origin ${origin} may not open the live stream`;
+      return allowedOrigin(origin, headers, protocol === 'wss' ? 'https' : protocol === 'ws' ? 'http' : protocol)
+        ? null
+        : `origin ${origin} may not open the live stream`;
     },
   };
 }

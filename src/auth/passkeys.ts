@@ -76,7 +76,14 @@ interface CredentialRow {
 
 const b64url = (b: Uint8Array) => Buffer.from(b).toString('base64url');
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
-const publicPasskey = (r: CredentialRow) => ({ id: r.id, name: r.name, createdAt: iso(r.created_at)!, lastUsedAt: iso(r.last_used_at), backedUp: r.backed_up, deviceType: r.device_type });
+const publicPasskey = (r: CredentialRow) => ({
+  id: r.id,
+  name: r.name,
+  createdAt: iso(r.created_at)!,
+  lastUsedAt: iso(r.last_used_at),
+  backedUp: r.backed_up,
+  deviceType: r.device_type,
+});
 export type PasskeyInfo = ReturnType<typeof publicPasskey>;
 
 const refused = (why: string) => new AppError('UNAUTHENTICATED', why);
@@ -85,7 +92,13 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
   async function newChallenge(purpose: 'register' | 'authenticate', userId: string | null, challenge: string) {
     const id = randomBytes(18).toString('base64url');
     await db.query('DELETE FROM webauthn_challenges WHERE expires_at < $1', [new Date(now()).toISOString()]);
-    await db.query('INSERT INTO webauthn_challenges (id, purpose, challenge, user_id, expires_at) VALUES ($1, $2, $3, $4, $5)', [id, purpose, challenge, userId, new Date(now() + CHALLENGE_MS).toISOString()]);
+    await db.query('INSERT INTO webauthn_challenges (id, purpose, challenge, user_id, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+      id,
+      purpose,
+      challenge,
+      userId,
+      new Date(now() + CHALLENGE_MS).toISOString(),
+    ]);
     return id;
   }
 
@@ -133,12 +146,24 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
 
     /** Checks a registration answer and stores the passkey; throws 400 naming the problem. */
     /** `alsoInTx` runs in the transaction that stores the passkey (its audit entry, [audit] (d)(2)). */
-    async register(userId: string, flowId: string, response: RegistrationResponseJSON, name: string, alsoInTx?: (tx: Queryable, passkey: PasskeyInfo) => Promise<void>): Promise<PasskeyInfo> {
+    async register(
+      userId: string,
+      flowId: string,
+      response: RegistrationResponseJSON,
+      name: string,
+      alsoInTx?: (tx: Queryable, passkey: PasskeyInfo) => Promise<void>,
+    ): Promise<PasskeyInfo> {
       const c = await takeChallenge(flowId, 'register');
       if (!c || c.userId !== userId) throw new AppError('VALIDATION', 'this passkey set-up has expired or was already used; start again');
       let verified;
       try {
-        verified = await verifyRegistrationResponse({ response, expectedChallenge: c.challenge, expectedOrigin: site.origins(), expectedRPID: site.rpID, requireUserVerification: false });
+        verified = await verifyRegistrationResponse({
+          response,
+          expectedChallenge: c.challenge,
+          expectedOrigin: site.origins(),
+          expectedRPID: site.rpID,
+          requireUserVerification: false,
+        });
       } catch (err) {
         throw new AppError('VALIDATION', `the passkey could not be verified: ${(err as Error).message}`);
       }
@@ -149,7 +174,16 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
       return db.transaction(async (tx) => {
         await tx.query(
           'INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, device_type, backed_up) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-          [credential.id, userId, b64url(credential.publicKey), credential.counter, JSON.stringify(credential.transports ?? response.response.transports ?? []), name, credentialDeviceType, credentialBackedUp],
+          [
+            credential.id,
+            userId,
+            b64url(credential.publicKey),
+            credential.counter,
+            JSON.stringify(credential.transports ?? response.response.transports ?? []),
+            name,
+            credentialDeviceType,
+            credentialBackedUp,
+          ],
         );
         const [row] = await tx.query<CredentialRow>('SELECT * FROM webauthn_credentials WHERE id = $1', [credential.id]);
         const passkey = publicPasskey(row!);
@@ -175,7 +209,10 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
      * A ceremony begun for one user accepts only that user's passkeys; a passwordless one needs user
      * verification (a passkey alone is then two factors: possession and a PIN or biometric).
      */
-    async authenticate(flowId: string, response: AuthenticationResponseJSON): Promise<{ userId: string; credentialId: string; userVerified: boolean; secondStep: boolean }> {
+    async authenticate(
+      flowId: string,
+      response: AuthenticationResponseJSON,
+    ): Promise<{ userId: string; credentialId: string; userVerified: boolean; secondStep: boolean }> {
       const c = await takeChallenge(flowId, 'authenticate');
       if (!c) throw refused('this passkey sign-in has expired or was already used; start again');
       const [cred] = await db.query<CredentialRow>('SELECT * FROM webauthn_credentials WHERE id = $1', [String(response.id).slice(0, 1400)]);
@@ -188,7 +225,12 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
           expectedChallenge: c.challenge,
           expectedOrigin: site.origins(),
           expectedRPID: site.rpID,
-          credential: { id: cred.id, publicKey: Buffer.from(cred.public_key, 'base64url'), counter: Number(cred.counter), transports: cred.transports ?? undefined },
+          credential: {
+            id: cred.id,
+            publicKey: Buffer.from(cred.public_key, 'base64url'),
+            counter: Number(cred.counter),
+            transports: cred.transports ?? undefined,
+          },
           requireUserVerification: !c.userId,
         });
       } catch (err) {
@@ -197,7 +239,12 @@ export function createPasskeys(db: Db, site: PasskeySite, now: () => number) {
       if (!verified.verified) throw refused('the passkey signature does not verify');
       const { newCounter, userVerified } = verified.authenticationInfo;
       // Compare-and-set on the counter: two answers racing with the same counter cannot both pass.
-      const moved = await db.query('UPDATE webauthn_credentials SET counter = $2, last_used_at = $4 WHERE id = $1 AND counter = $3 RETURNING id', [cred.id, newCounter, cred.counter, new Date(now()).toISOString()]);
+      const moved = await db.query('UPDATE webauthn_credentials SET counter = $2, last_used_at = $4 WHERE id = $1 AND counter = $3 RETURNING id', [
+        cred.id,
+        newCounter,
+        cred.counter,
+        new Date(now()).toISOString(),
+      ]);
       if (!moved.length) throw refused('the passkey was used at the same moment elsewhere; try again');
       return { userId: cred.user_id, credentialId: cred.id, userVerified, secondStep: !!c.userId };
     },

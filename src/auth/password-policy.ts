@@ -23,7 +23,8 @@ export function passwordProblem(password: string, context: { email?: string } = 
   const squeezed = lower.replace(/[\s\-_.]+/g, '');
   if (new Set(squeezed).size <= 2) return 'password is too repetitive';
   const core = squeezed.replace(/[\d!@#$%^&*?]+$/, '').replace(/^[\d!@#$%^&*?]+/, '');
-  if (COMMON.has(lower) || COMMON.has(squeezed) || (core.length >= 4 && COMMON.has(core))) return 'password is on a list of common or breached passwords; choose another';
+  if (COMMON.has(lower) || COMMON.has(squeezed) || (core.length >= 4 && COMMON.has(core)))
+    return 'password is on a list of common or breached passwords; choose another';
   for (const seq of SEQUENCES) {
     const rev = [...seq].reverse().join('');
     if (seq.includes(squeezed) || rev.includes(squeezed) || seq.repeat(3).includes(squeezed)) return 'password is a keyboard or alphabet sequence';
@@ -31,7 +32,11 @@ export function passwordProblem(password: string, context: { email?: string } = 
   if (/^(.{1,6})\1+$/.test(squeezed)) return 'password is too repetitive';
   const local = context.email?.split('@')[0]?.toLowerCase();
   // A context word plus a few digits or symbols is as guessable as the word alone.
-  const rest = (word: string) => squeezed.split(word).join('').replace(/[^\p{L}]/gu, '').length;
+  const rest = (word: string) =>
+    squeezed
+      .split(word)
+      .join('')
+      .replace(/[^\p{L}]/gu, '').length;
   if (squeezed.includes('vigil') && rest('vigil') < 4) return 'password must not be built from the service name';
   const who = local?.replace(/[\s\-_.]+/g, '');
   if (who && who.length >= 4 && squeezed.includes(who) && rest(who) < 4) return 'password must not be built from your email address';

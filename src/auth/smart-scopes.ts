@@ -17,7 +17,22 @@ export interface ScopeGrant {
   search: boolean;
 }
 
-export const SUPPORTED_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', 'patient/*.rs', 'user/*.rs', 'patient/*.crus', 'user/*.crus', 'patient/*.read', 'user/*.read', 'patient/*.write', 'user/*.write'];
+export const SUPPORTED_SCOPES = [
+  'openid',
+  'fhirUser',
+  'launch',
+  'launch/patient',
+  'offline_access',
+  'online_access',
+  'patient/*.rs',
+  'user/*.rs',
+  'patient/*.crus',
+  'user/*.crus',
+  'patient/*.read',
+  'user/*.read',
+  'patient/*.write',
+  'user/*.write',
+];
 const SPECIAL = new Set(['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access']);
 
 export function parseScope(s: string): ScopeGrant | null {
@@ -26,7 +41,14 @@ export function parseScope(s: string): ScopeGrant | null {
   // v2 letters must come in the order c r u d s, each at most once (App Launch 2.x §scopes-for-requesting-fhir-resources).
   if (!['read', 'write', '*'].includes(m[3]) && !/^c?r?u?d?s?$/.test(m[3])) return null;
   const perms = m[3] === 'read' ? 'rs' : m[3] === 'write' ? 'cud' : m[3] === '*' ? 'cruds' : m[3];
-  return { context: m[1] as 'patient' | 'user', type: m[2], create: perms.includes('c'), read: perms.includes('r'), update: perms.includes('u'), search: perms.includes('s') };
+  return {
+    context: m[1] as 'patient' | 'user',
+    type: m[2],
+    create: perms.includes('c'),
+    read: perms.includes('r'),
+    update: perms.includes('u'),
+    search: perms.includes('s'),
+  };
 }
 
 /** The part of a requested scope string this server grants, as a scope string (v2 spelling for resources). */

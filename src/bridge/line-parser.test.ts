@@ -9,9 +9,28 @@ describe('serial line parser (default vigil-line-v1 spec)', () => {
     ['TEMP 36.8 C\r', [{ code: '8310-5', value: 36.8, unit: 'C' }]],
     ['TEMP 98.6 F', [{ code: '8310-5', value: 98.6, unit: 'F' }]], // Vigil converts °F on ingest
     ['temp 37', [{ code: '8310-5', value: 37, unit: 'Cel' }]],
-    ['BP 128/82 HR 71', [{ code: '8480-6', value: 128, unit: 'mm[Hg]' }, { code: '8462-4', value: 82, unit: 'mm[Hg]' }, { code: '8867-4', value: 71, unit: '/min' }]],
-    ['BP 128/82', [{ code: '8480-6', value: 128, unit: 'mm[Hg]' }, { code: '8462-4', value: 82, unit: 'mm[Hg]' }]],
-    ['SPO2 97 HR 72', [{ code: '59408-5', value: 97, unit: '%' }, { code: '8867-4', value: 72, unit: '/min' }]],
+    [
+      'BP 128/82 HR 71',
+      [
+        { code: '8480-6', value: 128, unit: 'mm[Hg]' },
+        { code: '8462-4', value: 82, unit: 'mm[Hg]' },
+        { code: '8867-4', value: 71, unit: '/min' },
+      ],
+    ],
+    [
+      'BP 128/82',
+      [
+        { code: '8480-6', value: 128, unit: 'mm[Hg]' },
+        { code: '8462-4', value: 82, unit: 'mm[Hg]' },
+      ],
+    ],
+    [
+      'SPO2 97 HR 72',
+      [
+        { code: '59408-5', value: 97, unit: '%' },
+        { code: '8867-4', value: 72, unit: '/min' },
+      ],
+    ],
     ['GLU 110 mg/dL', [{ code: '2339-0', value: 110, unit: 'mg/dL' }]],
     ['GLU 6,1 mmol/L', [{ code: '2339-0', value: 6.1, unit: 'mmol/L' }]],
   ])('reads %j', (line, readings) => {
@@ -28,10 +47,24 @@ describe('serial line parser (default vigil-line-v1 spec)', () => {
     const custom = compileParser({
       name: 'acme-t100',
       commands: { MEASURE: 'M?' },
-      patterns: [{ match: 'T=(?<tenths>\\d+);P=(?<pulse>\\d+)', readings: [{ key: 'temp', value: 'tenths', scale: 0.1, unit: 'Cel' }, { code: '8867-4', value: 'pulse' }] }],
+      patterns: [
+        {
+          match: 'T=(?<tenths>\\d+);P=(?<pulse>\\d+)',
+          readings: [
+            { key: 'temp', value: 'tenths', scale: 0.1, unit: 'Cel' },
+            { code: '8867-4', value: 'pulse' },
+          ],
+        },
+      ],
     });
     expect(custom.commands.MEASURE).toBe('M?');
-    expect(parseLine(custom, 'T=368;P=64')).toEqual({ kind: 'readings', readings: [{ code: '8310-5', value: 36.8, unit: 'Cel' }, { code: '8867-4', value: 64, unit: '/min' }] });
+    expect(parseLine(custom, 'T=368;P=64')).toEqual({
+      kind: 'readings',
+      readings: [
+        { code: '8310-5', value: 36.8, unit: 'Cel' },
+        { code: '8867-4', value: 64, unit: '/min' },
+      ],
+    });
   });
 
   it('reads the README example (a scale answering W?)', () => {

@@ -8,11 +8,7 @@ export interface BridgeReading {
   unit: string;
 }
 
-export type ParsedLine =
-  | { kind: 'readings'; readings: BridgeReading[] }
-  | { kind: 'error'; message: string }
-  | { kind: 'unknown' }
-  | { kind: 'empty' };
+export type ParsedLine = { kind: 'readings'; readings: BridgeReading[] } | { kind: 'error'; message: string } | { kind: 'unknown' } | { kind: 'empty' };
 
 /** Protocol core, no I/O: one line from the device → readings, a device error, or nothing Vigil knows. */
 export function parseLine(parser: CompiledParser, raw: string): ParsedLine {

@@ -37,7 +37,8 @@ export function connectMqttUplink(opts: { url: string; deviceId: string; secret:
     lastError = '';
     void (async () => {
       // A resumed session keeps its subscription; a new one needs it.
-      if (!connack.sessionPresent) await client.subscribeAsync(commandsTopic, { qos: 1 }).catch((err) => opts.status(`cannot subscribe to commands: ${err.message}`));
+      if (!connack.sessionPresent)
+        await client.subscribeAsync(commandsTopic, { qos: 1 }).catch((err) => opts.status(`cannot subscribe to commands: ${err.message}`));
       await client.publishAsync(statusTopic, JSON.stringify({ online: true }), { qos: 1, retain: true }).catch(() => undefined);
       readyListeners.forEach((l) => l());
     })();
@@ -47,7 +48,8 @@ export function connectMqttUplink(opts: { url: string; deviceId: string; secret:
     wasConnected = false;
   });
   client.on('error', (err) => {
-    if (err.message !== lastError) opts.status(`MQTT: ${err.message}${/auth|password|authori/i.test(err.message) ? ' (check --device and VIGIL_DEVICE_SECRET)' : ''}`);
+    if (err.message !== lastError)
+      opts.status(`MQTT: ${err.message}${/auth|password|authori/i.test(err.message) ? ' (check --device and VIGIL_DEVICE_SECRET)' : ''}`);
     lastError = err.message;
   });
   client.on('message', (topic, payload) => {

@@ -40,7 +40,10 @@ const SPEC = z.object({
     })
     .default({ dataBits: 8, parity: 'none', stopBits: 1 }),
   /** Flags for every regex, e.g. "i" for case-insensitive. */
-  flags: z.string().regex(/^[imsu]*$/).default(''),
+  flags: z
+    .string()
+    .regex(/^[imsu]*$/)
+    .default(''),
   patterns: z.array(z.object({ match: z.string(), readings: z.array(FIELD).min(1) })).min(1),
   /** A line reporting a failure; group 1 is the reason (answers a pending command as failed). */
   error: z.string().optional(),
@@ -67,8 +70,21 @@ export const DEFAULT_PARSER: ParserSpec = {
   flags: 'i',
   patterns: [
     { match: `^TEMP\\s+${NUMBER}\\s*(C|F|Cel|°C)?$`, readings: [{ key: 'temp', value: 1, unitGroup: 2, unit: 'Cel' }] },
-    { match: `^BP\\s+(\\d+)\\s*/\\s*(\\d+)(?:\\s*(?:mmHg|mm\\[Hg\\]))?(?:\\s+(?:HR|PR|PULSE)\\s+(\\d+))?$`, readings: [{ key: 'sbp', value: 1 }, { key: 'dbp', value: 2 }, { key: 'hr', value: 3 }] },
-    { match: `^SPO2\\s+(\\d+)\\s*%?(?:\\s+(?:HR|PR|PULSE)\\s+(\\d+))?$`, readings: [{ key: 'spo2', value: 1 }, { key: 'hr', value: 2 }] },
+    {
+      match: `^BP\\s+(\\d+)\\s*/\\s*(\\d+)(?:\\s*(?:mmHg|mm\\[Hg\\]))?(?:\\s+(?:HR|PR|PULSE)\\s+(\\d+))?$`,
+      readings: [
+        { key: 'sbp', value: 1 },
+        { key: 'dbp', value: 2 },
+        { key: 'hr', value: 3 },
+      ],
+    },
+    {
+      match: `^SPO2\\s+(\\d+)\\s*%?(?:\\s+(?:HR|PR|PULSE)\\s+(\\d+))?$`,
+      readings: [
+        { key: 'spo2', value: 1 },
+        { key: 'hr', value: 2 },
+      ],
+    },
     { match: `^(?:GLU|GLUCOSE)\\s+${NUMBER}\\s*(mg/dL|mmol/L)?$`, readings: [{ key: 'glucose', value: 1, unitGroup: 2, unit: 'mg/dL' }] },
     { match: `^(?:WT|WEIGHT)\\s+${NUMBER}\\s*(kg|lb)?$`, readings: [{ key: 'weight', value: 1, unitGroup: 2, unit: 'kg' }] },
     { match: `^HR\\s+(\\d+)$`, readings: [{ key: 'hr', value: 1 }] },

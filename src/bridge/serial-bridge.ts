@@ -152,7 +152,8 @@ export function startSerialBridge(opts: {
         return measure(cmd.id);
       case 'SET_INTERVAL': {
         const seconds = Number(cmd.args.seconds);
-        if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_INTERVAL_S) return { status: 'failed', message: `SET_INTERVAL needs args.seconds from 0 to ${MAX_INTERVAL_S}` };
+        if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_INTERVAL_S)
+          return { status: 'failed', message: `SET_INTERVAL needs args.seconds from 0 to ${MAX_INTERVAL_S}` };
         setPeriod(seconds * 1000);
         return { status: 'done', message: seconds ? `measuring every ${seconds} s` : 'measuring on request only' };
       }
@@ -161,7 +162,9 @@ export function startSerialBridge(opts: {
       default: {
         const line = parser.commands[cmd.name];
         if (!line) return { status: 'failed', message: `${cmd.name} is not supported by parser "${parser.name}"` };
-        return (await link.writeLine(line)) ? { status: 'done', message: `sent "${line}" to the device` } : { status: 'failed', message: `serial device ${opts.serialPath} is not connected` };
+        return (await link.writeLine(line))
+          ? { status: 'done', message: `sent "${line}" to the device` }
+          : { status: 'failed', message: `serial device ${opts.serialPath} is not connected` };
       }
     }
   }
@@ -198,7 +201,15 @@ export function startSerialBridge(opts: {
   };
 }
 
-const KEYS: Record<string, string> = { '8310-5': 'temp', '8480-6': 'sys', '8462-4': 'dia', '8867-4': 'hr', '59408-5': 'spo2', '2339-0': 'glucose', '29463-7': 'weight' };
+const KEYS: Record<string, string> = {
+  '8310-5': 'temp',
+  '8480-6': 'sys',
+  '8462-4': 'dia',
+  '8867-4': 'hr',
+  '59408-5': 'spo2',
+  '2339-0': 'glucose',
+  '29463-7': 'weight',
+};
 function describe(readings: BridgeReading[]): string {
   return readings.map((r) => `${KEYS[r.code] ?? r.code} ${r.value} ${r.unit}`).join(', ');
 }

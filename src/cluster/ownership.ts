@@ -90,7 +90,8 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
     return result;
   };
   const countPeers = async (c: pg.Client) => {
-    const { rows } = await run<{ n: number }>(c, 
+    const { rows } = await run<{ n: number }>(
+      c,
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'vigil-owner-%'`,
     );
     peers = Math.max(1, rows[0]?.n ?? 1);
@@ -108,7 +109,8 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
   };
 
   function loseAll(why: string) {
-    if (owned.size > 0) log.warn({ buckets: owned.size, why }, 'lost the ownership session; this instance stops acting for its patients until it claims them again');
+    if (owned.size > 0)
+      log.warn({ buckets: owned.size, why }, 'lost the ownership session; this instance stops acting for its patients until it claims them again');
     const lost = [...owned];
     owned.clear();
     refusedAt.clear();

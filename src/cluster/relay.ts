@@ -12,7 +12,16 @@ const MAX_PAYLOAD = 7_900;
  * the device's answer arrived), and the messaging/visit events, whose payloads may carry message text that
  * must not sit in PostgreSQL's notification queue in plaintext (their screens refresh on their own).
  */
-export const RELAYED_EVENTS: EventName[] = ['device.status', 'news2.scored', 'ecg.episode', 'alert.changed', 'command.changed', 'payload.rejected', 'device.credentials', 'auth.ended'];
+export const RELAYED_EVENTS: EventName[] = [
+  'device.status',
+  'news2.scored',
+  'ecg.episode',
+  'alert.changed',
+  'command.changed',
+  'payload.rejected',
+  'device.credentials',
+  'auth.ended',
+];
 
 /**
  * Ids of one batch as runs: "100-199,305" (a batch's ids come from one sequence, mostly consecutive), so a
@@ -21,7 +30,7 @@ export const RELAYED_EVENTS: EventName[] = ['device.status', 'news2.scored', 'ec
 export function packIds(ids: string[]): string[] {
   const sorted = ids.map(Number).sort((a, b) => a - b);
   const out: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
     out.push(j > i ? `${sorted[i]}-${sorted[j]}` : String(sorted[i]));
@@ -181,7 +190,8 @@ export function createRelay(deps: {
       const payloads = [...idPayloads('r', readingIds), ...idPayloads('c', ecgIds)];
       // One round trip for every notification of the batch (they are delivered in this order).
       if (payloads.length === 1) await tx.query('SELECT pg_notify($1, $2)', [RELAY_CHANNEL, payloads[0]]);
-      else if (payloads.length > 1) await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, n) ORDER BY n', [RELAY_CHANNEL, payloads]);
+      else if (payloads.length > 1)
+        await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, n) ORDER BY n', [RELAY_CHANNEL, payloads]);
       counters.sent += payloads.length;
     },
     async start() {

@@ -7,7 +7,10 @@ describe('command requests (validated per name)', () => {
     expect(parseCommandRequest({ name: 'MEASURE' })).toEqual({ name: 'MEASURE', args: {} });
     expect(parseCommandRequest({ name: 'SET_INTERVAL', args: { seconds: 30 } }).args).toEqual({ seconds: 30 });
     expect(parseCommandRequest({ name: 'IDENTIFY', args: { seconds: 10 }, timeoutSeconds: 5, expiresInSeconds: 60 })).toEqual({
-      name: 'IDENTIFY', args: { seconds: 10 }, timeoutMs: 5000, expiresInMs: 60_000,
+      name: 'IDENTIFY',
+      args: { seconds: 10 },
+      timeoutMs: 5000,
+      expiresInMs: 60_000,
     });
   });
 

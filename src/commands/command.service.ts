@@ -113,10 +113,16 @@ export function createCommandService(deps: {
     const result = parseCommandResult(payload);
     const done = await deps.audit.change(async (tx, audit) => {
       const d = await deps.commands.complete(c.id, result.status, result.message, deps.clock.now(), tx);
-      if (d) audit({
-        actor: `device:${deviceId}`, action: 'command.result', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
-        outcome: d.status === 'done' ? 'success' : 'failure', details: { name: c.name, status: d.status, message: d.message },
-      });
+      if (d)
+        audit({
+          actor: `device:${deviceId}`,
+          action: 'command.result',
+          entityType: 'DeviceCommand',
+          entityId: c.id,
+          patientId: c.patientId,
+          outcome: d.status === 'done' ? 'success' : 'failure',
+          details: { name: c.name, status: d.status, message: d.message },
+        });
       return d;
     });
     if (!done) {
@@ -132,8 +138,13 @@ export function createCommandService(deps: {
       const rows = await deps.commands.expireDue(deps.clock.now(), tx);
       for (const c of rows)
         audit({
-          actor: 'system', action: 'command.expire', entityType: 'DeviceCommand', entityId: c.id, patientId: c.patientId,
-          outcome: 'failure', details: { name: c.name, message: c.message, attempts: c.attempts },
+          actor: 'system',
+          action: 'command.expire',
+          entityType: 'DeviceCommand',
+          entityId: c.id,
+          patientId: c.patientId,
+          outcome: 'failure',
+          details: { name: c.name, message: c.message, attempts: c.attempts },
         });
       return rows;
     });
@@ -157,14 +168,18 @@ export function createCommandService(deps: {
       for (const r of readings) if (r.commandId && (await shouldAct(r.patientId, readings))) tagged.push(r);
       const ids = new Set(tagged.map((r) => r.commandId).filter((id): id is string => !!id));
       for (const id of ids) {
-        void deps.commands.byId(id).then((c) => c && announce(c)).catch(() => undefined);
+        void deps.commands
+          .byId(id)
+          .then((c) => c && announce(c))
+          .catch(() => undefined);
       }
     }),
   ];
 
   async function deviceInScope(p: Principal, deviceId: string, write: boolean) {
     const device = await deps.devices.get(deviceId);
-    if (!device.patientId) deps.access.assertAdmin(p); // unassigned stock devices are an admin matter
+    if (!device.patientId)
+      deps.access.assertAdmin(p); // unassigned stock devices are an admin matter
     else if (write) await deps.access.assertCanManagePatient(p, device.patientId);
     else await deps.access.assertPatient(p, device.patientId);
     return device;
@@ -178,14 +193,29 @@ export function createCommandService(deps: {
       const now = deps.clock.now();
       const answerMs = req.timeoutMs ?? timeouts.answerMs;
       let command: DeviceCommand = {
-        id: newId('cmd'), deviceId, patientId: device.patientId, name: req.name, args: req.args, status: 'queued',
-        requestedBy: p.userId, message: null, attempts: 0, ackTimeoutMs: answerMs, createdAt: now, sentAt: null, completedAt: null,
+        id: newId('cmd'),
+        deviceId,
+        patientId: device.patientId,
+        name: req.name,
+        args: req.args,
+        status: 'queued',
+        requestedBy: p.userId,
+        message: null,
+        attempts: 0,
+        ackTimeoutMs: answerMs,
+        createdAt: now,
+        sentAt: null,
+        completedAt: null,
         expiresAt: now + (req.expiresInMs ?? (device.online ? answerMs : timeouts.queuedMs)),
       };
       await deps.audit.change(async (tx, audit) => {
         await deps.commands.insert(command, tx);
         audit({
-          actor: p, action: 'command.request', entityType: 'DeviceCommand', entityId: command.id, patientId: device.patientId,
+          actor: p,
+          action: 'command.request',
+          entityType: 'DeviceCommand',
+          entityId: command.id,
+          patientId: device.patientId,
           details: { deviceId, name: command.name, args: command.args, deviceOnline: device.online },
         });
       });

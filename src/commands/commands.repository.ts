@@ -46,7 +46,20 @@ export function createCommandsRepository(db: Db) {
       await q.query(
         `INSERT INTO device_commands (id, device_id, patient_id, name, args, status, requested_by, message, attempts, ack_timeout_ms, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [c.id, c.deviceId, c.patientId, c.name, JSON.stringify(c.args), c.status, c.requestedBy, c.message, c.attempts, c.ackTimeoutMs, iso(c.createdAt), iso(c.expiresAt)],
+        [
+          c.id,
+          c.deviceId,
+          c.patientId,
+          c.name,
+          JSON.stringify(c.args),
+          c.status,
+          c.requestedBy,
+          c.message,
+          c.attempts,
+          c.ackTimeoutMs,
+          iso(c.createdAt),
+          iso(c.expiresAt),
+        ],
       );
     },
 

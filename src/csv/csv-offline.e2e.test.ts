@@ -15,7 +15,10 @@ describe('CSV import with no server running', () => {
       const added = await runCliCaptured(['patient', 'add', '--name', 'Olga Offline', '--json']);
       const id = JSON.parse(added.out).id;
       const file = path.join(dataDir, 'long.csv');
-      await writeFile(file, `timestamp,patient,code,value,unit\n2026-01-02T03:04:05Z,${id},8480-6,121,mmHg\n2026-01-02T03:04:05Z,${id},8462-4,79,mmHg\n2026-01-02T03:04:05Z,${id},glucose,"6,1",mmol/L\n`);
+      await writeFile(
+        file,
+        `timestamp,patient,code,value,unit\n2026-01-02T03:04:05Z,${id},8480-6,121,mmHg\n2026-01-02T03:04:05Z,${id},8462-4,79,mmHg\n2026-01-02T03:04:05Z,${id},glucose,"6,1",mmol/L\n`,
+      );
       const r = JSON.parse((await runCliCaptured(['import', 'csv', file, '--json'])).out);
       expect(r).toMatchObject({ via: 'database', format: 'long', stored: 3, rejected: 0 });
       const out = await runCliCaptured(['export', 'csv', '--patient', id]);

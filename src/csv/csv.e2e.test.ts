@@ -43,13 +43,16 @@ describe('CSV import and export', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('imports last year\'s spreadsheet through the running server, once, with a file of rejected rows', async () => {
+  it("imports last year's spreadsheet through the running server, once, with a file of rejected rows", async () => {
     const file = path.join(dir, 'healthdata.csv');
-    await writeFile(file, '\uFEFFDatum;Patient;Puls;SpO2;Gewicht (lb);Temp [°F];Bemerkung\r\n' +
-      '24.11.2025 08:00;HH-7;71;97;150;98,6;"gut; danke"\r\n' +
-      '24.11.2025 20:00;HH-7;75;96;;99,1;\r\n' +
-      '25.11.2025 08:00;HH-7;300000;95;;;\r\n' +
-      '25.11.2025 09:00;XX-0;70;95;;;\r\n');
+    await writeFile(
+      file,
+      '\uFEFFDatum;Patient;Puls;SpO2;Gewicht (lb);Temp [°F];Bemerkung\r\n' +
+        '24.11.2025 08:00;HH-7;71;97;150;98,6;"gut; danke"\r\n' +
+        '24.11.2025 20:00;HH-7;75;96;;99,1;\r\n' +
+        '25.11.2025 08:00;HH-7;300000;95;;;\r\n' +
+        '25.11.2025 09:00;XX-0;70;95;;;\r\n',
+    );
     const args = ['import', 'csv', file, '--map', 'timestamp=Datum,hr=Puls,weight=Gewicht,temp=Temp', '--tz', 'Europe/Berlin', '--json'];
     const first = await runCliCaptured(args);
     expect(first.err).toBe('');
@@ -63,7 +66,8 @@ describe('CSV import and export', () => {
     // Converted and stored: 98.6 °F → 37 °C at 07:00 UTC (08:00 in Berlin).
     const temp = await app.api<any>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&code=8310-5&_sort=date`);
     expect(temp.body.entry.map((e: any) => [e.resource.effectiveDateTime, e.resource.valueQuantity.value, e.resource.valueQuantity.code])).toEqual([
-      ['2025-11-24T07:00:00.000Z', 37, 'Cel'], ['2025-11-24T19:00:00.000Z', 37.277778, 'Cel'],
+      ['2025-11-24T07:00:00.000Z', 37, 'Cel'],
+      ['2025-11-24T19:00:00.000Z', 37.277778, 'Cel'],
     ]);
     const again = JSON.parse((await runCliCaptured(args)).out);
     expect(again).toMatchObject({ stored: 0, duplicates: 8, rejected: 2 });
@@ -76,7 +80,15 @@ describe('CSV import and export', () => {
     const t0 = Date.parse('2024-03-01T00:00:00Z');
     // 25,001 heart rates a second apart already stored (a device): more than one range lookup returns, so the
     // batch's own instants are looked up exactly.
-    const many = Array.from({ length: 25_001 }, (_, i) => ({ patientId: p, deviceId: null, code: '8867-4', value: 60, unit: '/min', ts: t0 + i * 1000, seq: null }));
+    const many = Array.from({ length: 25_001 }, (_, i) => ({
+      patientId: p,
+      deviceId: null,
+      code: '8867-4',
+      value: 60,
+      unit: '/min',
+      ts: t0 + i * 1000,
+      seq: null,
+    }));
     await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, many));
     const row = (line: number, ts: number, value = 70) => ({ line, patient: p, code: '8867-4', value, unit: '/min', ts });
     const r = await app.api<any>(admin, 'POST', '/api/v1/readings/import', {
@@ -87,8 +99,15 @@ describe('CSV import and export', () => {
     expect(half.map((x) => x.value)).toEqual([70]); // the first of the batch's repeats
     // A small range: found by the range scan.
     const q = (await s.patientService.create({ name: 'Dedup Small' }, 'system')).id;
-    await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, [{ patientId: q, deviceId: null, code: '8867-4', value: 61, unit: '/min', ts: t0, seq: null }]));
-    const r2 = await app.api<any>(admin, 'POST', '/api/v1/readings/import', { rows: [{ ...row(2, t0), patient: q }, { ...row(3, t0 + 1000), patient: q }] });
+    await s.db.transaction((tx) =>
+      s.repos.readings.insertBatch(tx, [{ patientId: q, deviceId: null, code: '8867-4', value: 61, unit: '/min', ts: t0, seq: null }]),
+    );
+    const r2 = await app.api<any>(admin, 'POST', '/api/v1/readings/import', {
+      rows: [
+        { ...row(2, t0), patient: q },
+        { ...row(3, t0 + 1000), patient: q },
+      ],
+    });
     expect(r2.body).toMatchObject({ stored: 1, duplicates: 1 });
     expect(Number((await s.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [q]))[0].n)).toBe(2);
   });
@@ -114,33 +133,49 @@ df = pd.read_csv(sys.argv[1], parse_dates=["time"], storage_options={"Authorizat
 print(json.dumps({"columns": list(df.columns), "rows": len(df), "tz": str(df["time"].dt.tz), "time_dtype": str(df["time"].dtype),
   "value_dtype": str(df["value"].dtype), "first": df.iloc[0]["time"].isoformat(), "codes": sorted(df["code"].astype(str).unique().tolist()),
   "mean_hr": float(df[df["code"] == "8867-4"]["value"].mean())}))`,
-      url, admin,
+      url,
+      admin,
     );
-    expect(df).toMatchObject({ columns: ['time', 'code', 'display', 'value', 'unit', 'device'], rows: 8, tz: 'UTC', value_dtype: 'float64', first: '2025-11-24T07:00:00+00:00', mean_hr: 73 });
+    expect(df).toMatchObject({
+      columns: ['time', 'code', 'display', 'value', 'unit', 'device'],
+      rows: 8,
+      tz: 'UTC',
+      value_dtype: 'float64',
+      first: '2025-11-24T07:00:00+00:00',
+      mean_hr: 73,
+    });
     expect(df.time_dtype).toMatch(/^datetime64\[ns, UTC\]$/);
     expect(df.codes).toEqual(['29463-7', '59408-5', '8310-5', '8867-4']);
     // Filters, and the CLI writing a file pandas reads.
     const out = path.join(dir, 'export.csv');
     const cli = await runCliCaptured(['export', 'csv', '--patient', patientId, '--from', '2025-11-24T12:00:00Z', '--codes', 'hr,temp', '--out', out]);
     expect(cli.code).toBe(0);
-    const filtered = await pandas(`import sys, json, pandas as pd
+    const filtered = await pandas(
+      `import sys, json, pandas as pd
 df = pd.read_csv(sys.argv[1], parse_dates=["time"])
-print(json.dumps({"rows": len(df), "values": df["value"].tolist(), "codes": df["code"].astype(str).tolist()}))`, out);
+print(json.dumps({"rows": len(df), "values": df["value"].tolist(), "codes": df["code"].astype(str).tolist()}))`,
+      out,
+    );
     expect(filtered).toEqual({ rows: 2, values: [75, 37.277778], codes: ['8867-4', '8310-5'] });
     const bad = await app.api<any>(admin, 'GET', `/api/v1/patients/${patientId}/readings.csv?from=yesterday`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/from must be a date/);
   });
 
-  it('lets nobody export or import another patient\'s readings', async () => {
+  it("lets nobody export or import another patient's readings", async () => {
     const other = (await app.services.patientService.create({ name: 'Other One' }, 'system')).id;
     const patientToken = (await app.tokenFor('patient', { patientId: other })).token;
     expect((await app.api(patientToken, 'GET', `/api/v1/patients/${patientId}/readings.csv`)).status).toBe(404);
     expect((await app.api(patientToken, 'GET', `/api/v1/patients/${other}/readings.csv`)).status).toBe(200);
     expect((await app.api(patientToken, 'POST', '/api/v1/readings/import', { rows: [] })).status).toBe(403);
     const clinician = (await app.tokenFor('clinician')).token;
-    const r = await app.api<any>(clinician, 'POST', '/api/v1/readings/import', { rows: [{ line: 2, patient: patientId, code: '8867-4', value: 60, unit: '/min', ts: Date.now() }] });
+    const r = await app.api<any>(clinician, 'POST', '/api/v1/readings/import', {
+      rows: [{ line: 2, patient: patientId, code: '8867-4', value: 60, unit: '/min', ts: Date.now() }],
+    });
     expect(r.body).toMatchObject({ stored: 0, rejections: [{ line: 2, reason: `patient "${patientId}" not found (by id or MRN)` }] });
-    expect((await app.api<any>(admin, 'POST', '/api/v1/readings/import', { rows: [{ line: 1, patient: 'x', code: '8867-4', value: 'NaN', unit: '/min', ts: 1 }] })).status).toBe(400);
+    expect(
+      (await app.api<any>(admin, 'POST', '/api/v1/readings/import', { rows: [{ line: 1, patient: 'x', code: '8867-4', value: 'NaN', unit: '/min', ts: 1 }] }))
+        .status,
+    ).toBe(400);
   });
 });

@@ -27,8 +27,15 @@ const field = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"
 /** `2026-11-24`, `2026-11-24T10:00:00Z`, or epoch ms → epoch ms (a bad value is a 400 naming it). */
 export function parseBound(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const t = /^\d{12,14}$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(v + 'T00:00:00Z') : /T.*(Z|[+-]\d{2}:?\d{2})$/.test(v) ? Date.parse(v) : NaN;
-  if (!Number.isFinite(t)) throw badRequest(`${name} must be a date (2026-11-24), an ISO 8601 time with an offset (2026-11-24T10:00:00Z) or epoch ms (got "${v}")`);
+  const t = /^\d{12,14}$/.test(v)
+    ? Number(v)
+    : /^\d{4}-\d{2}-\d{2}$/.test(v)
+      ? Date.parse(v + 'T00:00:00Z')
+      : /T.*(Z|[+-]\d{2}:?\d{2})$/.test(v)
+        ? Date.parse(v)
+        : NaN;
+  if (!Number.isFinite(t))
+    throw badRequest(`${name} must be a date (2026-11-24), an ISO 8601 time with an offset (2026-11-24T10:00:00Z) or epoch ms (got "${v}")`);
   return t;
 }
 
@@ -39,13 +46,31 @@ export async function* readingsCsv(db: Db, q: ExportQuery, pageSize = 5000): Asy
   yield CSV_COLUMNS.join(',') + '\n';
   let after: { ts: string; id: string } | null = null;
   for (;;) {
-    const rows: Array<{ id: string; system: string; code: string; value: number; unit: string; device_id: string | null; method: unknown; t: string; ts: string }> = await db.query(
+    const rows: Array<{
+      id: string;
+      system: string;
+      code: string;
+      value: number;
+      unit: string;
+      device_id: string | null;
+      method: unknown;
+      t: string;
+      ts: string;
+    }> = await db.query(
       `SELECT id::text AS id, system, code, value, unit, device_id, method, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t, ts::text AS ts
        FROM readings WHERE patient_id = $1 AND ($2::timestamptz IS NULL OR ts >= $2) AND ($3::timestamptz IS NULL OR ts < $3)
          AND ($4::text[] IS NULL OR code = ANY($4::text[]))
          AND ($5::timestamptz IS NULL OR (ts, id) > ($5::timestamptz, $6::bigint))
        ORDER BY ts, id LIMIT $7`,
-      [q.patientId, q.from === undefined ? null : new Date(q.from).toISOString(), q.to === undefined ? null : new Date(q.to).toISOString(), stored, after?.ts ?? null, after?.id ?? null, pageSize],
+      [
+        q.patientId,
+        q.from === undefined ? null : new Date(q.from).toISOString(),
+        q.to === undefined ? null : new Date(q.to).toISOString(),
+        stored,
+        after?.ts ?? null,
+        after?.id ?? null,
+        pageSize,
+      ],
     );
     let out = '';
     for (const r of rows) {
@@ -70,11 +95,19 @@ export function createCsvExportService(deps: { db: Db; access: AccessPolicy; aud
   return {
     async readingsFor(p: Principal | 'cli', patientId: string, q: { from?: string; to?: string; codes?: string }): Promise<AsyncGenerator<string>> {
       if (p !== 'cli') await deps.access.assertPatient(p, patientId);
-      else if (!(await deps.db.query('SELECT 1 FROM patients WHERE id = $1', [patientId])).length) throw new AppError('NOT_FOUND', `patient ${patientId} not found`);
+      else if (!(await deps.db.query('SELECT 1 FROM patients WHERE id = $1', [patientId])).length)
+        throw new AppError('NOT_FOUND', `patient ${patientId} not found`);
       const from = parseBound('from', q.from);
       const to = parseBound('to', q.to);
       if (from !== undefined && to !== undefined && from > to) throw new AppError('BAD_REQUEST', 'from is after to');
-      await deps.audit.record({ actor: p, action: 'readings.export', entityType: 'Patient', entityId: patientId, patientId, details: { format: 'csv', from: q.from, to: q.to, codes: q.codes } });
+      await deps.audit.record({
+        actor: p,
+        action: 'readings.export',
+        entityType: 'Patient',
+        entityId: patientId,
+        patientId,
+        details: { format: 'csv', from: q.from, to: q.to, codes: q.codes },
+      });
       return readingsCsv(deps.db, { patientId, from, to, codes: q.codes ? q.codes.split(',').filter(Boolean) : undefined });
     },
   };

@@ -13,7 +13,14 @@ async function parse(lines: string[]) {
 
 describe('FHIR NDJSON import parsing', () => {
   it('rejects malformed lines and Bundles with a reason per line instead of throwing', async () => {
-    const hr = { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: 'Patient/pat-a' }, effectiveDateTime: '2026-11-01T10:00:00Z', valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } };
+    const hr = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: 'Patient/pat-a' },
+      effectiveDateTime: '2026-11-01T10:00:00Z',
+      valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    };
     const r = await parse([
       'not json',
       JSON.stringify({ resourceType: 'Bundle', entry: {} }), // entry not an array: nothing in it

@@ -37,14 +37,16 @@ async function alreadyStored(tx: Queryable, rows: NewReading[]): Promise<Set<str
   const found = new Set<string>();
   const EPOCH = `(extract(epoch FROM ts) * 1000)::bigint::text AS t`;
   for (const g of groups.values()) {
-    let rowsFound = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 LIMIT ${RANGE_MAX + 1}`, [
-      g.patientId,
-      g.code,
-      new Date(g.min).toISOString(),
-      new Date(g.max).toISOString(),
-    ]);
+    let rowsFound = await tx.query<{ t: string }>(
+      `SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 LIMIT ${RANGE_MAX + 1}`,
+      [g.patientId, g.code, new Date(g.min).toISOString(), new Date(g.max).toISOString()],
+    );
     if (rowsFound.length > RANGE_MAX) {
-      rowsFound = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts = ANY($3::timestamptz[])`, [g.patientId, g.code, g.ts.map((t) => new Date(t).toISOString())]);
+      rowsFound = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts = ANY($3::timestamptz[])`, [
+        g.patientId,
+        g.code,
+        g.ts.map((t) => new Date(t).toISOString()),
+      ]);
     }
     for (const f of rowsFound) found.add(`${g.patientId}|${g.code}|${f.t}`);
   }
@@ -59,7 +61,9 @@ async function alreadyStored(tx: Queryable, rows: NewReading[]): Promise<Set<str
  */
 export function createCsvImportService(deps: { db: Db; readings: ReadingsRepository; access: AccessPolicy; audit: AuditService }) {
   async function resolvePatients(actor: Principal | 'cli', refs: string[]): Promise<Map<string, string>> {
-    const rows = await deps.db.query<{ id: string; mrn: string | null }>('SELECT id, mrn FROM patients WHERE id = ANY($1::text[]) OR mrn = ANY($1::text[])', [refs]);
+    const rows = await deps.db.query<{ id: string; mrn: string | null }>('SELECT id, mrn FROM patients WHERE id = ANY($1::text[]) OR mrn = ANY($1::text[])', [
+      refs,
+    ]);
     const visible = actor === 'cli' ? null : await deps.access.visiblePatientIds(actor);
     const out = new Map<string, string>();
     for (const r of rows) {
@@ -78,13 +82,17 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
       const devices = new Map<string, string | null>();
       const deviceIds = [...new Set(rows.flatMap((r) => (r.device ? [r.device] : [])))];
       if (deviceIds.length) {
-        for (const d of await deps.db.query<{ id: string; patient_id: string | null }>('SELECT id, patient_id FROM devices WHERE id = ANY($1::text[])', [deviceIds])) devices.set(d.id, d.patient_id);
+        for (const d of await deps.db.query<{ id: string; patient_id: string | null }>('SELECT id, patient_id FROM devices WHERE id = ANY($1::text[])', [
+          deviceIds,
+        ]))
+          devices.set(d.id, d.patient_id);
       }
       const good: NewReading[] = [];
       for (const r of rows) {
         const patientId = patients.get(r.patient);
         if (!patientId) rejections.push({ line: r.line, reason: `patient "${r.patient}" not found (by id or MRN)` });
-        else if (r.device && devices.get(r.device) !== patientId) rejections.push({ line: r.line, reason: `device "${r.device}" is not a device of patient ${r.patient}` });
+        else if (r.device && devices.get(r.device) !== patientId)
+          rejections.push({ line: r.line, reason: `device "${r.device}" is not a device of patient ${r.patient}` });
         else good.push({ patientId, deviceId: r.device ?? null, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null });
       }
       // The readings and one audit entry per patient commit together ((d)(2)). Imports take turns, so two
@@ -100,7 +108,8 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
         const inserted = await deps.readings.insertBatch(tx, fresh); // COPY on PGlite: the bulk path
         const perPatient = new Map<string, number>();
         for (const r of inserted) perPatient.set(r.patientId, (perPatient.get(r.patientId) ?? 0) + 1);
-        for (const [patientId, n] of perPatient) log({ actor, action: 'readings.import', entityType: 'Patient', entityId: patientId, patientId, details: { stored: n, via: 'csv' } });
+        for (const [patientId, n] of perPatient)
+          log({ actor, action: 'readings.import', entityType: 'Patient', entityId: patientId, patientId, details: { stored: n, via: 'csv' } });
         return inserted.length;
       });
       // One rejection per line (a wide row gives several readings, all refused for the same reason).

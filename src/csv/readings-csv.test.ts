@@ -6,7 +6,13 @@ import { parseTimestamp } from './timestamps.ts';
 async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
   const out = { readings: [] as any[], rejections: [] as any[], layout: undefined as any };
   const delimiter = opts.delimiter ?? detectDelimiter(text.split('\n')[0]);
-  for await (const b of parseReadingsCsv(Readable.from([Buffer.from(text)]), { tz: 'UTC', ...opts, delimiter, onLayout: (l) => (out.layout = l), batchSize: 2 })) {
+  for await (const b of parseReadingsCsv(Readable.from([Buffer.from(text)]), {
+    tz: 'UTC',
+    ...opts,
+    delimiter,
+    onLayout: (l) => (out.layout = l),
+    batchSize: 2,
+  })) {
     out.readings.push(...b.readings);
     out.rejections.push(...b.rejections);
   }
@@ -15,7 +21,8 @@ async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
 
 describe('reading CSV files', () => {
   it('reads a long file with a BOM, semicolons, decimal commas, quoted fields and units to convert', async () => {
-    const text = '\uFEFFTimestamp;Patient;Code;Value;Unit\r\n' +
+    const text =
+      '\uFEFFTimestamp;Patient;Code;Value;Unit\r\n' +
       '2026-11-24T10:00:00Z;MRN-1;temp;"98,6";°F\r\n' +
       '2026-11-24T10:00:00Z;MRN-1;29463-7;154,32;lb\r\n' +
       '2026-11-24T10:05:00+01:00;MRN-1;glucose;5,5;mmol/L\r\n' +
@@ -32,7 +39,8 @@ describe('reading CSV files', () => {
   });
 
   it('reads a wide file mapped by name, with units in headers, local times and a row with one bad cell', async () => {
-    const text = 'Date,MRN,pulse,SpO2,weight (lb),notes\n' +
+    const text =
+      'Date,MRN,pulse,SpO2,weight (lb),notes\n' +
       '24.11.2026 08:00,A1,71,97,150,"fine, thanks"\n' +
       '24.11.2026 09:00,A1,abc,98,,\n' +
       '31.02.2026 09:00,A1,70,97,,\n';
@@ -52,7 +60,9 @@ describe('reading CSV files', () => {
   });
 
   it('rejects impossible values, unknown codes and units, each with its line', async () => {
-    const r = await parseAll('time,patient,code,value,unit\n2026-11-24T10:00:00Z,p,spo2,140,%\n2026-11-24T10:00:00Z,p,xyz,1,\n2026-11-24T10:00:00Z,p,hr,60,furlongs\n2026-11-24T10:00:00Z,,hr,60,\n');
+    const r = await parseAll(
+      'time,patient,code,value,unit\n2026-11-24T10:00:00Z,p,spo2,140,%\n2026-11-24T10:00:00Z,p,xyz,1,\n2026-11-24T10:00:00Z,p,hr,60,furlongs\n2026-11-24T10:00:00Z,,hr,60,\n',
+    );
     expect(r.readings).toEqual([]);
     expect(r.rejections.map((x) => [x.line, x.reason.split(' (')[0]])).toEqual([
       [2, 'spo2: 140 % is outside the possible range 0–100'],

@@ -49,13 +49,36 @@ const ROLE_NAMES: Record<string, string[]> = {
 
 /** Spellings seen in spreadsheets, to the UCUM units `toCanonical` knows. */
 const UNIT_SPELLINGS: Record<string, string> = {
-  '°c': 'Cel', degc: 'Cel', celsius: 'Cel', cel: 'Cel', c: 'Cel',
-  '°f': '[degF]', degf: '[degF]', fahrenheit: '[degF]', '[degf]': '[degF]', f: '[degF]',
-  lb: '[lb_av]', lbs: '[lb_av]', '[lb_av]': '[lb_av]', pound: '[lb_av]', pounds: '[lb_av]', kg: 'kg',
-  mmhg: 'mm[Hg]', 'mm[hg]': 'mm[Hg]', 'mm hg': 'mm[Hg]',
-  'mg/dl': 'mg/dL', 'mmol/l': 'mmol/L',
-  bpm: '/min', '/min': '/min', 'beats/min': '/min', 'breaths/min': '/min', 'rpm': '/min',
-  '%': '%', percent: '%', steps: '{steps}', '{steps}': '{steps}',
+  '°c': 'Cel',
+  degc: 'Cel',
+  celsius: 'Cel',
+  cel: 'Cel',
+  c: 'Cel',
+  '°f': '[degF]',
+  degf: '[degF]',
+  fahrenheit: '[degF]',
+  '[degf]': '[degF]',
+  f: '[degF]',
+  lb: '[lb_av]',
+  lbs: '[lb_av]',
+  '[lb_av]': '[lb_av]',
+  pound: '[lb_av]',
+  pounds: '[lb_av]',
+  kg: 'kg',
+  mmhg: 'mm[Hg]',
+  'mm[hg]': 'mm[Hg]',
+  'mm hg': 'mm[Hg]',
+  'mg/dl': 'mg/dL',
+  'mmol/l': 'mmol/L',
+  bpm: '/min',
+  '/min': '/min',
+  'beats/min': '/min',
+  'breaths/min': '/min',
+  rpm: '/min',
+  '%': '%',
+  percent: '%',
+  steps: '{steps}',
+  '{steps}': '{steps}',
 };
 export const normaliseUnit = (u: string) => UNIT_SPELLINGS[u.trim().toLowerCase()] ?? u.trim();
 
@@ -88,7 +111,10 @@ export function detectDelimiter(headerLine: string): string {
 export class CsvLayoutError extends Error {}
 
 /** Decides which column plays which role, from the header and --map. */
-export function layoutOf(header: string[], opts: CsvOptions): CsvLayout & { index: Record<string, number>; valueColumns: Array<{ index: number; info: CodeInfo; unit?: string; column: string }> } {
+export function layoutOf(
+  header: string[],
+  opts: CsvOptions,
+): CsvLayout & { index: Record<string, number>; valueColumns: Array<{ index: number; info: CodeInfo; unit?: string; column: string }> } {
   const index: Record<string, number> = {};
   const columns: Record<string, string> = {};
   const used = new Set<number>();
@@ -109,7 +135,10 @@ export function layoutOf(header: string[], opts: CsvOptions): CsvLayout & { inde
       used.add(i);
     } else {
       const info = codeFor(target);
-      if (!info) throw new CsvLayoutError(`--map ${target}=${source}: "${target}" is neither a column role (${Object.keys(ROLE_NAMES).join(', ')}) nor a reading key or LOINC code`);
+      if (!info)
+        throw new CsvLayoutError(
+          `--map ${target}=${source}: "${target}" is neither a column role (${Object.keys(ROLE_NAMES).join(', ')}) nor a reading key or LOINC code`,
+        );
       addValue(i, info);
     }
   }
@@ -130,10 +159,14 @@ export function layoutOf(header: string[], opts: CsvOptions): CsvLayout & { inde
       if (info) addValue(i, info);
     });
   }
-  if (index.timestamp === undefined) throw new CsvLayoutError(`no timestamp column (name one ${ROLE_NAMES.timestamp.join('/')}, or --map timestamp=COLUMN); columns: ${header.join(', ')}`);
-  if (index.patient === undefined && !opts.patient) throw new CsvLayoutError(`no patient column (name one ${ROLE_NAMES.patient.join('/')}, --map patient=COLUMN, or give --patient ID)`);
+  if (index.timestamp === undefined)
+    throw new CsvLayoutError(`no timestamp column (name one ${ROLE_NAMES.timestamp.join('/')}, or --map timestamp=COLUMN); columns: ${header.join(', ')}`);
+  if (index.patient === undefined && !opts.patient)
+    throw new CsvLayoutError(`no patient column (name one ${ROLE_NAMES.patient.join('/')}, --map patient=COLUMN, or give --patient ID)`);
   if (!long && !valueColumns.length) {
-    throw new CsvLayoutError(`no readings found: give code and value columns, or columns named by key or LOINC code (${[...BY_KEY.keys()].join(', ')}), or --map hr=COLUMN; columns: ${header.join(', ')}`);
+    throw new CsvLayoutError(
+      `no readings found: give code and value columns, or columns named by key or LOINC code (${[...BY_KEY.keys()].join(', ')}), or --map hr=COLUMN; columns: ${header.join(', ')}`,
+    );
   }
   const ignored = header.filter((_, i) => !used.has(i));
   return { format: long ? 'long' : 'wide', columns, ignored, index, valueColumns };
@@ -190,7 +223,12 @@ export async function* parseReadingsCsv(
   let layout: ReturnType<typeof layoutOf> | undefined;
   const newBatch = () => {
     const records = new Map<number, string[]>();
-    return { readings: [] as CandidateReading[], rejections: [] as RowRejection[], records, raw: { get: (line: number) => (records.has(line) ? rowText(records.get(line)!, delimiter) : undefined) } };
+    return {
+      readings: [] as CandidateReading[],
+      rejections: [] as RowRejection[],
+      records,
+      raw: { get: (line: number) => (records.has(line) ? rowText(records.get(line)!, delimiter) : undefined) },
+    };
   };
   let batch = newBatch();
   const full: Array<ReturnType<typeof newBatch> & { lines: number }> = [];

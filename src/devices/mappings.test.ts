@@ -17,8 +17,12 @@ describe('device mapping files', () => {
         await writeFile(path.join(dir, 'model.json'), body);
         return () => loadDeviceMappings([dir]);
       };
-      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '8310-5', unit: 'K' } } }))).toThrow(/model\.json: key t: unit K cannot be converted to Cel/);
-      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '1234-5', unit: 'kg' } } }))).toThrow(/model\.json: key t: code 1234-5 is not one Vigil stores/);
+      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '8310-5', unit: 'K' } } }))).toThrow(
+        /model\.json: key t: unit K cannot be converted to Cel/,
+      );
+      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '1234-5', unit: 'kg' } } }))).toThrow(
+        /model\.json: key t: code 1234-5 is not one Vigil stores/,
+      );
       expect(await one('{ "type": "x", ')).toThrow(/model\.json: not valid JSON/);
       expect(await one(JSON.stringify({ type: 'X Y', keys: {} }))).toThrow(/model\.json: .*lower-case.*at least one/);
       expect(await one(JSON.stringify({ type: 'x', keys: { a: { code: '8867-4', unit: 'bpm', scale: 2 } } }))).toThrow(/Unrecognized key/);
@@ -27,7 +31,7 @@ describe('device mapping files', () => {
     }
   });
 
-  it('turns a model\'s own keys into codes and canonical units; other keys are still refused', () => {
+  it("turns a model's own keys into codes and canonical units; other keys are still refused", () => {
     const scale = loadDeviceMappings().get('homescale-lb')!;
     const d = decodeTelemetry(JSON.stringify({ wt_lb: 154.2, bogus: 1 }), Date.now(), scale);
     expect(d.ok && d.value.readings).toEqual([{ code: '29463-7', value: expect.closeTo(69.94, 2), unit: 'kg', ts: expect.any(Number) }]);

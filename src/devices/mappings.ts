@@ -21,7 +21,9 @@ export interface DeviceMapping {
 const MappingFile = z.strictObject({
   type: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'type: lower-case letters, digits, . _ - (the device type given at provisioning)'),
   description: z.string().max(500).optional(),
-  keys: z.record(z.string().min(1).max(64), z.strictObject({ code: z.string(), unit: z.string().min(1).max(32) })).refine((k) => Object.keys(k).length > 0, 'keys: at least one'),
+  keys: z
+    .record(z.string().min(1).max(64), z.strictObject({ code: z.string(), unit: z.string().min(1).max(32) }))
+    .refine((k) => Object.keys(k).length > 0, 'keys: at least one'),
 });
 
 export const BUILT_IN_MAPPINGS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'mappings');
@@ -30,7 +32,9 @@ export const BUILT_IN_MAPPINGS_DIR = path.join(path.dirname(fileURLToPath(import
 export function loadDeviceMappings(dirs: string[] = [BUILT_IN_MAPPINGS_DIR]): Map<string, DeviceMapping> {
   const out = new Map<string, DeviceMapping>();
   for (const dir of dirs) {
-    for (const name of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    for (const name of readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()) {
       const file = path.join(dir, name);
       let json: unknown;
       try {
@@ -39,11 +43,13 @@ export function loadDeviceMappings(dirs: string[] = [BUILT_IN_MAPPINGS_DIR]): Ma
         throw new Error(`device mapping ${file}: not valid JSON (${(err as Error).message})`);
       }
       const parsed = MappingFile.safeParse(json);
-      if (!parsed.success) throw new Error(`device mapping ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        throw new Error(`device mapping ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
       const m = parsed.data;
       for (const [key, { code, unit }] of Object.entries(m.keys)) {
         if (!BY_CODE.has(code)) throw new Error(`device mapping ${file}: key ${key}: code ${code} is not one Vigil stores (domain/codes.ts)`);
-        if (toCanonical(code, 1, unit) === undefined) throw new Error(`device mapping ${file}: key ${key}: unit ${unit} cannot be converted to ${BY_CODE.get(code)!.unit} for ${code}`);
+        if (toCanonical(code, 1, unit) === undefined)
+          throw new Error(`device mapping ${file}: key ${key}: unit ${unit} cannot be converted to ${BY_CODE.get(code)!.unit} for ${code}`);
       }
       if (out.has(m.type)) throw new Error(`device mapping ${file}: type ${m.type} is declared twice`);
       out.set(m.type, m);

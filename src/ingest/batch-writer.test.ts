@@ -16,11 +16,13 @@ describe('batch writer', () => {
         return items.map((i) => `ok ${i}`);
       },
     });
-    const results = await Promise.all([1, 2, 3].map(async (i) => {
-      const r = await w.add(i);
-      expect(committed).toBe(true); // never acknowledged before the write finished
-      return r;
-    }));
+    const results = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const r = await w.add(i);
+        expect(committed).toBe(true); // never acknowledged before the write finished
+        return r;
+      }),
+    );
     expect(results).toEqual(['ok 1', 'ok 2', 'ok 3']);
     expect(batches).toEqual([[1, 2, 3]]);
   });

@@ -5,17 +5,39 @@ const NOW = Date.parse('2026-11-24T10:00:00Z');
 
 describe('decodeTelemetry', () => {
   it('refuses, with a reason and without throwing, timestamps outside the JavaScript date range (F9)', () => {
-    for (const [ts, re] of [[1e300, /ts 1e\+300 is in the future/], [-1e300, /ts -1e\+300 is before 2000/], [8.64e15 + 1, /in the future/], [-8.64e15 - 1, /before 2000/]] as const) {
+    for (const [ts, re] of [
+      [1e300, /ts 1e\+300 is in the future/],
+      [-1e300, /ts -1e\+300 is before 2000/],
+      [8.64e15 + 1, /in the future/],
+      [-8.64e15 - 1, /before 2000/],
+    ] as const) {
       expect(decodeTelemetry(JSON.stringify({ ts, hr: 70 }), NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(re) });
       expect(decodeEcg(JSON.stringify({ ts, fs: 250, samples: [1] }), NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(re) });
     }
-    const perItem = decodeTelemetry(JSON.stringify({ readings: [{ code: '8867-4', value: 70, ts: 1e300 }, { code: '8867-4', value: 71 }] }), NOW);
-    expect(perItem).toMatchObject({ ok: true, value: { readings: [{ value: 71 }], rejected: [expect.stringMatching(/readings\[0\]: ts 1e\+300 is in the future/)] } });
+    const perItem = decodeTelemetry(
+      JSON.stringify({
+        readings: [
+          { code: '8867-4', value: 70, ts: 1e300 },
+          { code: '8867-4', value: 71 },
+        ],
+      }),
+      NOW,
+    );
+    expect(perItem).toMatchObject({
+      ok: true,
+      value: { readings: [{ value: 71 }], rejected: [expect.stringMatching(/readings\[0\]: ts 1e\+300 is in the future/)] },
+    });
   });
 
   it('refuses what PostgreSQL text cannot hold: NUL and control characters in the command id or lead, over-long ids', () => {
-    expect(decodeTelemetry('{"seq": 900, "hr": 71, "command": "\\u0000"}', NOW)).toMatchObject({ ok: false, reason: 'command contains a NUL or control character' });
-    expect(decodeTelemetry(JSON.stringify({ hr: 71, command: 'x'.repeat(129) }), NOW)).toMatchObject({ ok: false, reason: 'command is longer than 128 characters' });
+    expect(decodeTelemetry('{"seq": 900, "hr": 71, "command": "\\u0000"}', NOW)).toMatchObject({
+      ok: false,
+      reason: 'command contains a NUL or control character',
+    });
+    expect(decodeTelemetry(JSON.stringify({ hr: 71, command: 'x'.repeat(129) }), NOW)).toMatchObject({
+      ok: false,
+      reason: 'command is longer than 128 characters',
+    });
     expect(decodeEcg(JSON.stringify({ fs: 250, lead: 'I\u0000', samples: [1] }), NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^lead/) });
     // Reasons quote what they refuse as JSON, so they never carry a raw NUL into the rejections table.
     const d = decodeTelemetry(JSON.stringify({ 'a\u0000b': 1, readings: [{ code: 'x\u0000', value: 1 }] }), NOW);
@@ -25,13 +47,18 @@ describe('decodeTelemetry', () => {
 
   it('decodes the full form with LOINC codes and UCUM units', () => {
     const d = decodeTelemetry(JSON.stringify({ ts: '2026-11-24T09:59:00Z', seq: 7, readings: [{ code: '8867-4', value: 72, unit: '/min' }] }), NOW);
-    expect(d).toEqual({ ok: true, value: { seq: 7, commandId: null, rejected: [], readings: [{ code: '8867-4', value: 72, unit: '/min', ts: NOW - 60_000 }] } });
+    expect(d).toEqual({
+      ok: true,
+      value: { seq: 7, commandId: null, rejected: [], readings: [{ code: '8867-4', value: 72, unit: '/min', ts: NOW - 60_000 }] },
+    });
   });
 
   it('decodes the shorthand form into LOINC codes, defaulting ts to the receive time', () => {
     const d = decodeTelemetry('{"hr":72,"spo2":97,"sbp":128,"dbp":82,"temp":36.8,"glucose":110,"weight":80.5,"steps":1200,"rr":14}', NOW);
     if (!d.ok) throw new Error(d.reason);
-    expect(d.value.readings.map((r) => r.code).sort()).toEqual(['2339-0', '29463-7', '55423-8', '59408-5', '8310-5', '8462-4', '8480-6', '8867-4', '9279-1'].sort());
+    expect(d.value.readings.map((r) => r.code).sort()).toEqual(
+      ['2339-0', '29463-7', '55423-8', '59408-5', '8310-5', '8462-4', '8480-6', '8867-4', '9279-1'].sort(),
+    );
     expect(d.value.readings.every((r) => r.ts === NOW)).toBe(true);
     expect(d.value.readings.find((r) => r.code === '8480-6')?.unit).toBe('mm[Hg]');
   });

@@ -151,7 +151,8 @@ export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded
   const ts = { value: envelope.value.ts };
   const seq = { value: envelope.value.seq };
   const fs = body.fs;
-  if (typeof fs !== 'number' || !(fs >= 50 && fs <= 2000)) return { ok: false, reason: `fs must be a sampling rate in Hz between 50 and 2000 (got ${JSON.stringify(fs)})` };
+  if (typeof fs !== 'number' || !(fs >= 50 && fs <= 2000))
+    return { ok: false, reason: `fs must be a sampling rate in Hz between 50 and 2000 (got ${JSON.stringify(fs)})` };
   const lead = body.lead ?? 'II';
   if (typeof lead !== 'string' || lead.length > 16 || unstorableText(lead)) return { ok: false, reason: 'lead must be a short string such as "II"' };
   const unit = body.unit ?? 'uV';

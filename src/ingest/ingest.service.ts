@@ -13,9 +13,7 @@ import { createBatchWriter } from './batch-writer.ts';
 import { isDataError } from '../store/sql-errors.ts';
 import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX, type Decoded } from './decode.ts';
 
-export type IngestResult =
-  | { ok: true; stored: number; duplicates: number; rejected: string[] }
-  | { ok: false; reason: string };
+export type IngestResult = { ok: true; stored: number; duplicates: number; rejected: string[] } | { ok: false; reason: string };
 
 interface WorkItem {
   /** (device, seq) of the message, for de-duplication; absent when the device sent no seq. */
@@ -92,7 +90,10 @@ export function createIngestService(deps: {
       return deps.db.transaction(async (tx) => {
         // De-duplicate whole messages on (device, seq) first; only fresh messages' readings are inserted.
         const keyed = items.filter((i) => i.messageKey);
-        const fresh = await deps.readings.claimMessages(tx, keyed.map((i) => i.messageKey!));
+        const fresh = await deps.readings.claimMessages(
+          tx,
+          keyed.map((i) => i.messageKey!),
+        );
         const claimed = new Set<string>();
         const accepted = items.map((i) => {
           if (!i.messageKey) return true;
@@ -107,9 +108,20 @@ export function createIngestService(deps: {
         items.forEach((i, n) => {
           if (i.ecgPosition && !advanced.has(i.ecgPosition.deviceId)) accepted[n] = false;
         });
-        const readings = await deps.readings.insertBatch(tx, items.flatMap((i, n) => (accepted[n] ? i.readings : [])));
-        const ecg = await deps.ecg.insertBatch(tx, items.flatMap((i) => i.ecg));
-        if (deps.announce && (readings.length || ecg.length)) await deps.announce(tx, readings.map((r) => r.id), ecg.map((c) => c.id));
+        const readings = await deps.readings.insertBatch(
+          tx,
+          items.flatMap((i, n) => (accepted[n] ? i.readings : [])),
+        );
+        const ecg = await deps.ecg.insertBatch(
+          tx,
+          items.flatMap((i) => i.ecg),
+        );
+        if (deps.announce && (readings.length || ecg.length))
+          await deps.announce(
+            tx,
+            readings.map((r) => r.id),
+            ecg.map((c) => c.id),
+          );
         // Hand each item back the rows it contributed, in order.
         let r = 0;
         const ecgByKey = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));
@@ -148,7 +160,12 @@ export function createIngestService(deps: {
     const batch = [...seen.entries()];
     seen.clear();
     const newest = Math.max(...batch.map(([, t]) => t));
-    await deps.devices.touch(batch.map(([id]) => id), newest).catch((err) => log.warn({ err }, 'could not update last-seen'));
+    await deps.devices
+      .touch(
+        batch.map(([id]) => id),
+        newest,
+      )
+      .catch((err) => log.warn({ err }, 'could not update last-seen'));
   }
 
   async function reject(deviceId: string | null, topic: string, reason: string, payload: Buffer | string, at: number) {
@@ -173,7 +190,13 @@ export function createIngestService(deps: {
   }
 
   /** The steps every device message takes: count, mark seen, find its patient, decode; a failure is recorded. */
-  async function admit<T>(deviceId: string, kind: 'telemetry' | 'ecg', payload: Buffer | string, receivedAt: number, decode: (p: Buffer | string, at: number) => Decoded<T>) {
+  async function admit<T>(
+    deviceId: string,
+    kind: 'telemetry' | 'ecg',
+    payload: Buffer | string,
+    receivedAt: number,
+    decode: (p: Buffer | string, at: number) => Decoded<T>,
+  ) {
     const topic = `${TOPIC_PREFIX}${deviceId}/${kind}`;
     counters.messages++;
     seen.set(deviceId, receivedAt);
@@ -311,7 +334,12 @@ export function createIngestService(deps: {
      */
     async storeIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }> {
       const readings = await deps.readings.insertBatch(tx, rows);
-      if (deps.announce && readings.length) await deps.announce(tx, readings.map((r) => r.id), []);
+      if (deps.announce && readings.length)
+        await deps.announce(
+          tx,
+          readings.map((r) => r.id),
+          [],
+        );
       return { readings, committed: () => void (readings.length && deps.events.emit('readings.stored', readings)) };
     },
 

@@ -20,17 +20,20 @@ describe('attachment intake', () => {
   });
 
   it('shrinks a huge photo to 2048 px on its long edge', async () => {
-    const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#336699' } }).jpeg({ quality: 50 }).toBuffer();
+    const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#336699' } })
+      .jpeg({ quality: 50 })
+      .toBuffer();
     const clean = await cleanAttachment({ name: 'big.jpg', data: big });
     expect([clean.width, clean.height]).toEqual([2048, 1536]);
   });
 
   it('refuses a file that claims to be a JPEG but is not, naming the problem', async () => {
-    await expect(cleanAttachment({ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('MZ\x90\x00 this is really an executable'.repeat(10)) })).rejects.toThrow(
-      /"wound\.jpg" claims to be image\/jpeg but its content is application\/x-msdownload/,
-    );
+    await expect(
+      cleanAttachment({ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('MZ\x90\x00 this is really an executable'.repeat(10)) }),
+    ).rejects.toThrow(/"wound\.jpg" claims to be image\/jpeg but its content is application\/x-msdownload/);
     await expect(cleanAttachment({ name: 'wound.jpg', contentType: 'image/jpeg', data: Buffer.from('just some text, not a picture') })).rejects.toMatchObject({
-      status: 422, message: expect.stringMatching(/claims to be image\/jpeg but its content is not a recognised file type/),
+      status: 422,
+      message: expect.stringMatching(/claims to be image\/jpeg but its content is not a recognised file type/),
     });
     // the name alone is a claim too
     await expect(cleanAttachment({ name: 'wound.jpg', data: TINY_PDF })).rejects.toThrow(/claims to be image\/jpeg but its content is application\/pdf/);
@@ -40,7 +43,10 @@ describe('attachment intake', () => {
     const zip = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(100)]);
     await expect(cleanAttachment({ name: 'a.zip', data: zip })).rejects.toThrow(/only a photo/);
     await expect(cleanAttachment({ name: 'e.jpg', data: Buffer.alloc(0) })).rejects.toThrow(/empty/);
-    await expect(cleanAttachment({ name: 'h.pdf', data: Buffer.alloc(MAX_ATTACHMENT_BYTES + 1) })).rejects.toMatchObject({ status: 422, message: expect.stringMatching(/limit is 5 MB/) });
+    await expect(cleanAttachment({ name: 'h.pdf', data: Buffer.alloc(MAX_ATTACHMENT_BYTES + 1) })).rejects.toMatchObject({
+      status: 422,
+      message: expect.stringMatching(/limit is 5 MB/),
+    });
     const truncated = (await jpegWithGps()).subarray(0, 200);
     await expect(cleanAttachment({ name: 't.jpg', data: truncated })).rejects.toMatchObject({ status: 422 });
   });

@@ -34,7 +34,14 @@ export interface CleanFile {
   height: number | null;
 }
 
-const EXT_TYPES: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', pdf: 'application/pdf' };
+const EXT_TYPES: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  pdf: 'application/pdf',
+};
 
 function label(f: IncomingFile): string {
   return f.name ? `"${f.name.slice(0, 80)}"` : 'the attachment';
@@ -42,12 +49,16 @@ function label(f: IncomingFile): string {
 
 export async function cleanAttachment(f: IncomingFile): Promise<CleanFile> {
   if (f.data.length === 0) throw new AppError('VALIDATION', `${label(f)} is empty`);
-  if (f.data.length > MAX_ATTACHMENT_BYTES) throw new AppError('PAYLOAD_REJECTED', `${label(f)} is ${(f.data.length / 1048576).toFixed(1)} MB; the limit is ${MAX_ATTACHMENT_BYTES / 1048576} MB`);
+  if (f.data.length > MAX_ATTACHMENT_BYTES)
+    throw new AppError('PAYLOAD_REJECTED', `${label(f)} is ${(f.data.length / 1048576).toFixed(1)} MB; the limit is ${MAX_ATTACHMENT_BYTES / 1048576} MB`);
   const detected = await fileTypeFromBuffer(f.data);
   const claimed = f.contentType?.split(';')[0].trim().toLowerCase() || (f.name ? EXT_TYPES[f.name.split('.').pop()!.toLowerCase()] : undefined);
   const actual = detected?.mime;
   if (claimed && claimed !== actual && !(claimed === 'image/jpg' && actual === 'image/jpeg')) {
-    throw new AppError('PAYLOAD_REJECTED', `${label(f)} claims to be ${claimed} but its content is ${actual ? actual : 'not a recognised file type'}; send ${ALLOWED}`);
+    throw new AppError(
+      'PAYLOAD_REJECTED',
+      `${label(f)} claims to be ${claimed} but its content is ${actual ? actual : 'not a recognised file type'}; send ${ALLOWED}`,
+    );
   }
   if (!actual || (!IMAGE_TYPES.has(actual) && actual !== 'application/pdf')) {
     throw new AppError('PAYLOAD_REJECTED', `${label(f)} is ${actual ?? 'not a recognised file type'}; only ${ALLOWED} can be attached`);
@@ -63,8 +74,13 @@ async function reencodeImage(f: IncomingFile, mime: string): Promise<Omit<CleanF
     const input = sharp(f.data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate();
     const keepPng = mime === 'image/png' || mime === 'image/gif';
     const resized = input.resize({ width: MAX_IMAGE_EDGE, height: MAX_IMAGE_EDGE, fit: 'inside', withoutEnlargement: true });
-    const { data, info } = await (keepPng ? resized.png({ compressionLevel: 8 }) : resized.jpeg({ quality: 85, mozjpeg: true })).toBuffer({ resolveWithObject: true });
-    const thumbnail = await sharp(data).resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 75 }).toBuffer();
+    const { data, info } = await (keepPng ? resized.png({ compressionLevel: 8 }) : resized.jpeg({ quality: 85, mozjpeg: true })).toBuffer({
+      resolveWithObject: true,
+    });
+    const thumbnail = await sharp(data)
+      .resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 75 })
+      .toBuffer();
     return { contentType: keepPng ? 'image/png' : 'image/jpeg', data, thumbnail, width: info.width, height: info.height };
   } catch (err) {
     if (err instanceof AppError) throw err;

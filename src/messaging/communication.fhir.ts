@@ -60,7 +60,11 @@ function parseOrThrow(body: unknown): CommunicationCreate {
   throw badRequest(`${issue.path.length ? issue.path.join('.') + ': ' : ''}${issue.message}`);
 }
 
-export function communicationProvider(deps: { db: Db; messaging: MessagingService; access: AccessPolicy }): ResourceProvider & { create(ctx: { principal: Principal; baseUrl: string }, resource: unknown): Promise<Resource> } {
+export function communicationProvider(deps: {
+  db: Db;
+  messaging: MessagingService;
+  access: AccessPolicy;
+}): ResourceProvider & { create(ctx: { principal: Principal; baseUrl: string }, resource: unknown): Promise<Resource> } {
   const m = deps.messaging;
   return {
     type: 'Communication',
@@ -82,15 +86,22 @@ export function communicationProvider(deps: { db: Db; messaging: MessagingServic
 
     async searchType(ctx, req) {
       const visible = await deps.access.visiblePatientIds(ctx.principal);
-      const patients = narrowPatients(visible, [...paramsNamed(req, 'subject'), ...paramsNamed(req, 'patient')].map((p) => referenceIds(p, 'Patient')));
+      const patients = narrowPatients(
+        visible,
+        [...paramsNamed(req, 'subject'), ...paramsNamed(req, 'patient')].map((p) => referenceIds(p, 'Patient')),
+      );
       const where = (sql: SqlParams): string[] | null => {
         if (patients !== null && patients.length === 0) return null;
         const w: string[] = [];
         if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
-        for (const p of paramsNamed(req, 'sent')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'sent'), 'sent_at', 'sent_at', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, 'sent'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'sent'), 'sent_at', 'sent_at', sql)).join(' OR ') + ')');
         for (const p of paramsNamed(req, 'category')) {
-          const codes = p.values.map(parseToken).filter((t) => t.system === undefined || t.system === CATEGORY_SYSTEM).map((t) => t.code ?? '');
+          const codes = p.values
+            .map(parseToken)
+            .filter((t) => t.system === undefined || t.system === CATEGORY_SYSTEM)
+            .map((t) => t.code ?? '');
           w.push(`category = ANY(${sql.p(codes)}::text[])`);
         }
         return w;
@@ -108,7 +119,12 @@ export function communicationProvider(deps: { db: Db; messaging: MessagingServic
       const files: Array<{ name?: string; contentType?: string; data: Buffer }> = [];
       for (const item of body.payload) {
         if (typeof item.contentString === 'string') texts.push(item.contentString);
-        else if (item.contentAttachment?.data !== undefined) files.push({ name: item.contentAttachment.title, contentType: item.contentAttachment.contentType, data: Buffer.from(item.contentAttachment.data, 'base64') });
+        else if (item.contentAttachment?.data !== undefined)
+          files.push({
+            name: item.contentAttachment.title,
+            contentType: item.contentAttachment.contentType,
+            data: Buffer.from(item.contentAttachment.data, 'base64'),
+          });
       }
       // The thread: the one a reply answers (inResponseTo) or names (identifier), else the patient's latest.
       const replyTo = body.inResponseTo?.find((r) => typeof r.reference === 'string')?.reference;
@@ -118,7 +134,12 @@ export function communicationProvider(deps: { db: Db; messaging: MessagingServic
       if (replyTo) threadId = (await m.byId(p, referenceId(replyTo, 'Communication') ?? '')).threadId;
       else if (named) threadId = named;
       else threadId = await m.defaultThread(p, patientId);
-      const sent = await m.send(p, threadId, { text: texts.join('\n\n'), urgent: body.priority !== undefined && body.priority !== 'routine', attachments: files }, patientId);
+      const sent = await m.send(
+        p,
+        threadId,
+        { text: texts.join('\n\n'), urgent: body.priority !== undefined && body.priority !== 'routine', attachments: files },
+        patientId,
+      );
       return communicationResource(sent, ctx.baseUrl);
     },
   };

@@ -13,7 +13,15 @@ const iso = (t: number) => new Date(t).toISOString();
  * message, and nothing of it: no text, no sender, no subject line, no diagnosis (HIPAA minimum necessary;
  * email is not a secure channel). The claim is a conditional upsert, so two instances never both send.
  */
-export function createMessageNudges(deps: { db: Db; audit: AuditService; send: SendMail; baseUrl: () => string; logger: Logger; afterS: number; periodS: number }) {
+export function createMessageNudges(deps: {
+  db: Db;
+  audit: AuditService;
+  send: SendMail;
+  baseUrl: () => string;
+  logger: Logger;
+  afterS: number;
+  periodS: number;
+}) {
   const log = deps.logger.child({ module: 'message-nudges' });
   return {
     /** One pass: finds who is due a nudge, claims and sends; returns how many were sent. */
@@ -44,7 +52,15 @@ export function createMessageNudges(deps: { db: Db; audit: AuditService; send: S
              RETURNING thread_id`,
             [d.thread_id, d.user_id, iso(now), iso(now - deps.periodS * 1000)],
           );
-          if (rows.length) audit({ actor: 'system', action: 'message.nudge', entityType: 'Thread', entityId: d.thread_id, patientId: d.patient_id, details: { userId: d.user_id } });
+          if (rows.length)
+            audit({
+              actor: 'system',
+              action: 'message.nudge',
+              entityType: 'Thread',
+              entityId: d.thread_id,
+              patientId: d.patient_id,
+              details: { userId: d.user_id },
+            });
           return rows.length > 0;
         });
         if (!claimed) continue; // another instance took it
@@ -59,9 +75,22 @@ export function createMessageNudges(deps: { db: Db; audit: AuditService; send: S
           // Not sent: give the claim back (to its previous time), so the next pass tries again; the failure is an
           // entry of its own, in the same transaction.
           await deps.audit.change(async (tx, audit) => {
-            if (d.last) await tx.query('UPDATE message_nudges SET sent_at = $3 WHERE thread_id = $1 AND user_id = $2', [d.thread_id, d.user_id, new Date(d.last).toISOString()]);
+            if (d.last)
+              await tx.query('UPDATE message_nudges SET sent_at = $3 WHERE thread_id = $1 AND user_id = $2', [
+                d.thread_id,
+                d.user_id,
+                new Date(d.last).toISOString(),
+              ]);
             else await tx.query('DELETE FROM message_nudges WHERE thread_id = $1 AND user_id = $2', [d.thread_id, d.user_id]);
-            audit({ actor: 'system', action: 'message.nudge', entityType: 'Thread', entityId: d.thread_id, patientId: d.patient_id, outcome: 'failure', details: { userId: d.user_id, error: (err as Error).message.slice(0, 200) } });
+            audit({
+              actor: 'system',
+              action: 'message.nudge',
+              entityType: 'Thread',
+              entityId: d.thread_id,
+              patientId: d.patient_id,
+              outcome: 'failure',
+              details: { userId: d.user_id, error: (err as Error).message.slice(0, 200) },
+            });
           });
           log.warn({ err: (err as Error).message, threadId: d.thread_id }, 'message nudge not sent; will retry');
         }

@@ -61,7 +61,16 @@ export function createMessagesRepository(db: Db) {
   async function attachmentsOf(q: Queryable, messageIds: string[]): Promise<Map<string, AttachmentMeta[]>> {
     const out = new Map<string, AttachmentMeta[]>();
     if (messageIds.length === 0) return out;
-    const rows = await q.query<{ id: string; message_id: string; content_type: string; size: number; width: number | null; height: number | null; title: string | null; has_thumb: boolean }>(
+    const rows = await q.query<{
+      id: string;
+      message_id: string;
+      content_type: string;
+      size: number;
+      width: number | null;
+      height: number | null;
+      title: string | null;
+      has_thumb: boolean;
+    }>(
       `SELECT id, message_id, content_type, size, width, height, title, thumbnail IS NOT NULL AS has_thumb
        FROM message_attachments WHERE message_id = ANY($1) ORDER BY id`,
       [messageIds],
@@ -77,7 +86,10 @@ export function createMessagesRepository(db: Db) {
   async function readsOf(q: Queryable, messageIds: string[]): Promise<Map<string, Array<{ userId: string; readAt: number }>>> {
     const out = new Map<string, Array<{ userId: string; readAt: number }>>();
     if (messageIds.length === 0) return out;
-    const rows = await q.query<{ message_id: string; user_id: string; read_at: Date }>('SELECT message_id, user_id, read_at FROM message_reads WHERE message_id = ANY($1) ORDER BY read_at', [messageIds]);
+    const rows = await q.query<{ message_id: string; user_id: string; read_at: Date }>(
+      'SELECT message_id, user_id, read_at FROM message_reads WHERE message_id = ANY($1) ORDER BY read_at',
+      [messageIds],
+    );
     for (const r of rows) {
       const list = out.get(r.message_id) ?? [];
       list.push({ userId: r.user_id, readAt: ms(r.read_at) });
@@ -86,7 +98,19 @@ export function createMessagesRepository(db: Db) {
     return out;
   }
 
-  type MessageDbRow = { id: string; thread_id: string; patient_id: string; sender_user_id: string | null; sender_kind: SenderKind; sender_name: string; sender_ref: string | null; body: unknown; urgent: boolean; category: MessageCategory; sent_at: Date };
+  type MessageDbRow = {
+    id: string;
+    thread_id: string;
+    patient_id: string;
+    sender_user_id: string | null;
+    sender_kind: SenderKind;
+    sender_name: string;
+    sender_ref: string | null;
+    body: unknown;
+    urgent: boolean;
+    category: MessageCategory;
+    sent_at: Date;
+  };
 
   async function hydrate(q: Queryable, rows: MessageDbRow[]): Promise<StoredMessage[]> {
     const ids = rows.map((r) => r.id);
@@ -114,7 +138,9 @@ export function createMessagesRepository(db: Db) {
     },
 
     async thread(id: string): Promise<{ id: string; patientId: string; subject: string } | null> {
-      const [r] = await db.query<{ id: string; patient_id: string; subject: string }>('SELECT id, patient_id, subject FROM message_threads WHERE id = $1', [id]);
+      const [r] = await db.query<{ id: string; patient_id: string; subject: string }>('SELECT id, patient_id, subject FROM message_threads WHERE id = $1', [
+        id,
+      ]);
       return r ? { id: r.id, patientId: r.patient_id, subject: r.subject } : null;
     },
 
@@ -129,7 +155,17 @@ export function createMessagesRepository(db: Db) {
      * then the most recent activity (the clinicians' inbox order).
      */
     async threads(patientIds: string[] | null, userId: string, limit = 200): Promise<ThreadRow[]> {
-      const rows = await db.query<{ id: string; patient_id: string; patient_name: string; subject: string; created_at: Date; last_message_at: Date; urgent_open: boolean; unread: string; message_count: string }>(
+      const rows = await db.query<{
+        id: string;
+        patient_id: string;
+        patient_name: string;
+        subject: string;
+        created_at: Date;
+        last_message_at: Date;
+        urgent_open: boolean;
+        unread: string;
+        message_count: string;
+      }>(
         `SELECT t.id, t.patient_id, p.name AS patient_name, t.subject, t.created_at, t.last_message_at, t.urgent_open,
                 (SELECT count(*) FROM messages m WHERE m.thread_id = t.id AND m.sender_user_id IS DISTINCT FROM $2
                    AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = $2)) AS unread,
@@ -140,8 +176,15 @@ export function createMessagesRepository(db: Db) {
         [patientIds, userId, limit],
       );
       return rows.map((r) => ({
-        id: r.id, patientId: r.patient_id, patientName: r.patient_name, subject: r.subject, createdAt: ms(r.created_at), lastMessageAt: ms(r.last_message_at),
-        urgentOpen: r.urgent_open, unread: Number(r.unread), messageCount: Number(r.message_count),
+        id: r.id,
+        patientId: r.patient_id,
+        patientName: r.patient_name,
+        subject: r.subject,
+        createdAt: ms(r.created_at),
+        lastMessageAt: ms(r.last_message_at),
+        urgentOpen: r.urgent_open,
+        unread: Number(r.unread),
+        messageCount: Number(r.message_count),
       }));
     },
 
@@ -156,12 +199,28 @@ export function createMessagesRepository(db: Db) {
 
     /** Inserts a message and its attachments in one transaction, and moves the thread's activity and urgency. */
     /** `alsoInTx` runs in the same transaction (the audit entry commits with the message, or neither does). */
-    async insertMessage(m: Omit<StoredMessage, 'attachments' | 'readBy' | 'sentAt'> & { sentAt: number }, attachments: NewAttachment[], alsoInTx?: (tx: Queryable) => Promise<void>): Promise<void> {
+    async insertMessage(
+      m: Omit<StoredMessage, 'attachments' | 'readBy' | 'sentAt'> & { sentAt: number },
+      attachments: NewAttachment[],
+      alsoInTx?: (tx: Queryable) => Promise<void>,
+    ): Promise<void> {
       await db.transaction(async (tx) => {
         await tx.query(
           `INSERT INTO messages (id, thread_id, patient_id, sender_user_id, sender_kind, sender_name, sender_ref, body, urgent, category, sent_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [m.id, m.threadId, m.patientId, m.senderUserId, m.senderKind, m.senderName, m.senderRef, m.body, m.urgent, m.category, new Date(m.sentAt).toISOString()],
+          [
+            m.id,
+            m.threadId,
+            m.patientId,
+            m.senderUserId,
+            m.senderKind,
+            m.senderName,
+            m.senderRef,
+            m.body,
+            m.urgent,
+            m.category,
+            new Date(m.sentAt).toISOString(),
+          ],
         );
         for (const a of attachments) {
           await tx.query(
@@ -172,7 +231,10 @@ export function createMessagesRepository(db: Db) {
         }
         // A patient's urgent message raises the thread; any answer from the care team settles it.
         const urgent = m.senderKind === 'patient' ? (m.urgent ? 'true' : 'urgent_open') : m.senderKind === 'staff' ? 'false' : 'urgent_open';
-        await tx.query(`UPDATE message_threads SET last_message_at = GREATEST(last_message_at, $2), urgent_open = ${urgent} WHERE id = $1`, [m.threadId, new Date(m.sentAt).toISOString()]);
+        await tx.query(`UPDATE message_threads SET last_message_at = GREATEST(last_message_at, $2), urgent_open = ${urgent} WHERE id = $1`, [
+          m.threadId,
+          new Date(m.sentAt).toISOString(),
+        ]);
         await alsoInTx?.(tx);
       });
     },
@@ -210,14 +272,31 @@ export function createMessagesRepository(db: Db) {
     },
 
     async attachment(id: string): Promise<(AttachmentMeta & { messageId: string; patientId: string; data: Uint8Array; thumbnail: Uint8Array | null }) | null> {
-      const [r] = await db.query<{ id: string; message_id: string; patient_id: string; content_type: string; size: number; width: number | null; height: number | null; title: string | null; data: unknown; thumbnail: unknown }>(
-        'SELECT * FROM message_attachments WHERE id = $1',
-        [id],
-      );
+      const [r] = await db.query<{
+        id: string;
+        message_id: string;
+        patient_id: string;
+        content_type: string;
+        size: number;
+        width: number | null;
+        height: number | null;
+        title: string | null;
+        data: unknown;
+        thumbnail: unknown;
+      }>('SELECT * FROM message_attachments WHERE id = $1', [id]);
       if (!r) return null;
       return {
-        id: r.id, messageId: r.message_id, patientId: r.patient_id, contentType: r.content_type, size: r.size, width: r.width, height: r.height, title: r.title,
-        hasThumbnail: r.thumbnail != null, data: bytes(r.data), thumbnail: r.thumbnail == null ? null : bytes(r.thumbnail),
+        id: r.id,
+        messageId: r.message_id,
+        patientId: r.patient_id,
+        contentType: r.content_type,
+        size: r.size,
+        width: r.width,
+        height: r.height,
+        title: r.title,
+        hasThumbnail: r.thumbnail != null,
+        data: bytes(r.data),
+        thumbnail: r.thumbnail == null ? null : bytes(r.thumbnail),
       };
     },
   };

@@ -22,7 +22,16 @@ export interface MessageView {
   urgent: boolean;
   category: MessageCategory;
   sentAt: string;
-  attachments: Array<{ id: string; contentType: string; size: number; width: number | null; height: number | null; title: string | null; url: string; thumbnailUrl: string | null }>;
+  attachments: Array<{
+    id: string;
+    contentType: string;
+    size: number;
+    width: number | null;
+    height: number | null;
+    title: string | null;
+    url: string;
+    thumbnailUrl: string | null;
+  }>;
   readBy: Array<{ userId: string; readAt: string }>;
 }
 
@@ -41,14 +50,20 @@ export interface Sender {
   userId: string | null;
 }
 
-
 /**
  * Secure messaging between a patient and their care team. Bodies and files are sealed with the patient's
  * data key before they reach the database; messages are immutable once sent (a database trigger refuses
  * updates). Every read and write is authorised by the access policy and audited; delivery is live on the
  * dashboard WebSocket (`message.sent` / `message.read` events reach only sockets whose user may see the patient).
  */
-export function createMessagingService(deps: { repo: MessagesRepository; access: AccessPolicy; audit: AuditService; events: EventBus; clock: Clock; cipher: PatientCipher }) {
+export function createMessagingService(deps: {
+  repo: MessagesRepository;
+  access: AccessPolicy;
+  audit: AuditService;
+  events: EventBus;
+  clock: Clock;
+  cipher: PatientCipher;
+}) {
   const { repo, access, audit, events, cipher } = deps;
 
   function senderOf(p: Principal): Sender {
@@ -108,7 +123,12 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
       files.map(async (f) => {
         const aid = newId('att');
         return {
-          id: aid, contentType: f.contentType, size: f.data.length, width: f.width, height: f.height, title: f.title,
+          id: aid,
+          contentType: f.contentType,
+          size: f.data.length,
+          width: f.width,
+          height: f.height,
+          title: f.title,
           data: await cipher.seal(patientId, f.data, `attachment:${aid}`),
           thumbnail: f.thumbnail ? await cipher.seal(patientId, f.thumbnail, `thumbnail:${aid}`) : null,
         };
@@ -116,10 +136,29 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
     );
     const category = input.category ?? 'message';
     const urgent = sender.kind === 'patient' && input.urgent === true;
-    const row = { id, threadId, patientId, senderUserId: sender.userId, senderKind: sender.kind, senderName: sender.name, senderRef: sender.ref, body: await cipher.seal(patientId, Buffer.from(text, 'utf8'), `message:${id}`), urgent, category, sentAt };
+    const row = {
+      id,
+      threadId,
+      patientId,
+      senderUserId: sender.userId,
+      senderKind: sender.kind,
+      senderName: sender.name,
+      senderRef: sender.ref,
+      body: await cipher.seal(patientId, Buffer.from(text, 'utf8'), `message:${id}`),
+      urgent,
+      category,
+      sentAt,
+    };
     // The message, its files and its audit entry commit together (or none of them does).
     await repo.insertMessage(row, attachments, (tx) =>
-      audit.recordIn(tx, { actor: actor === 'system' ? 'system' : actor, action: 'message.send', entityType: 'Communication', entityId: id, patientId, details: { threadId, attachments: attachments.length, urgent, category, sender: sender.kind } }),
+      audit.recordIn(tx, {
+        actor: actor === 'system' ? 'system' : actor,
+        action: 'message.send',
+        entityType: 'Communication',
+        entityId: id,
+        patientId,
+        details: { threadId, attachments: attachments.length, urgent, category, sender: sender.kind },
+      }),
     );
     // What was just written, as clients see it, without reading it back.
     const stored: StoredMessage = {
@@ -164,7 +203,14 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
     async messages(p: Principal, threadId: string, opts: { before?: number; limit?: number } = {}) {
       const t = await threadFor(p, threadId);
       const rows = await repo.messages(threadId, opts);
-      await audit.record({ actor: p, action: 'message.read', entityType: 'Thread', entityId: threadId, patientId: t.patientId, details: { count: rows.length } });
+      await audit.record({
+        actor: p,
+        action: 'message.read',
+        entityType: 'Thread',
+        entityId: threadId,
+        patientId: t.patientId,
+        details: { count: rows.length },
+      });
       return { thread: t, messages: await Promise.all(rows.map(view)) };
     },
 
@@ -175,7 +221,8 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
     },
 
     /** For other modules (visit chat from a guest, visit summaries): the caller has authorised the sender. */
-    postAs: (threadId: string, patientId: string, sender: Sender, input: SendInput, actor: Principal | 'system') => post(threadId, patientId, sender, input, actor),
+    postAs: (threadId: string, patientId: string, sender: Sender, input: SendInput, actor: Principal | 'system') =>
+      post(threadId, patientId, sender, input, actor),
 
     /** A thread for a patient created by the system (a visit's chat) when none is given. */
     async ensureThread(patientId: string, subject: string, createdBy: string): Promise<string> {
@@ -193,11 +240,26 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
       const at = deps.clock.now();
       const ids = await audit.change(async (tx, log) => {
         const read = await repo.markRead(threadId, p.userId, at, tx);
-        if (read.length) log({ actor: p, action: 'message.read', entityType: 'Thread', entityId: threadId, patientId: t.patientId, details: { receipt: true, count: read.length, messageIds: read } });
+        if (read.length)
+          log({
+            actor: p,
+            action: 'message.read',
+            entityType: 'Thread',
+            entityId: threadId,
+            patientId: t.patientId,
+            details: { receipt: true, count: read.length, messageIds: read },
+          });
         return read;
       });
       if (ids.length) {
-        events.emit('message.read', { patientId: t.patientId, threadId, userId: p.userId, name: p.displayName, messageIds: ids, readAt: new Date(at).toISOString() });
+        events.emit('message.read', {
+          patientId: t.patientId,
+          threadId,
+          userId: p.userId,
+          name: p.displayName,
+          messageIds: ids,
+          readAt: new Date(at).toISOString(),
+        });
       }
       return { read: ids.length };
     },
@@ -215,7 +277,14 @@ export function createMessagingService(deps: { repo: MessagesRepository; access:
     /** Messages by id for a FHIR search the caller has scoped to the patients they may see (the search is audited per patient). */
     async views(p: Principal, ids: string[]): Promise<MessageView[]> {
       const rows = await repo.byIds(ids);
-      for (const patientId of new Set(rows.map((r) => r.patientId))) await audit.record({ actor: p, action: 'fhir.search', entityType: 'Communication', patientId, details: { count: rows.filter((r) => r.patientId === patientId).length } });
+      for (const patientId of new Set(rows.map((r) => r.patientId)))
+        await audit.record({
+          actor: p,
+          action: 'fhir.search',
+          entityType: 'Communication',
+          patientId,
+          details: { count: rows.filter((r) => r.patientId === patientId).length },
+        });
       return Promise.all(rows.map(view));
     },
 

@@ -50,7 +50,10 @@ export function taskProvider(deps: { db: Db; tasks: TasksService; access: Access
     },
     async searchType(ctx, req) {
       deps.access.assertStaff(ctx.principal);
-      const patients = narrowPatients(await deps.access.visiblePatientIds(ctx.principal), paramsNamed(req, 'patient').map((p) => referenceIds(p, 'Patient')));
+      const patients = narrowPatients(
+        await deps.access.visiblePatientIds(ctx.principal),
+        paramsNamed(req, 'patient').map((p) => referenceIds(p, 'Patient')),
+      );
       const where = (sql: SqlParams): string[] | null => {
         if (patients !== null && patients.length === 0) return null;
         const w: string[] = [];

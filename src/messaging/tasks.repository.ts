@@ -20,15 +20,37 @@ export interface StoredTask {
 }
 
 type Row = {
-  id: string; patient_id: string; patient_name: string; message_id: string; thread_id: string; note: unknown; assignee_practitioner_id: string | null; assignee_name: string | null;
-  due_at: Date | null; status: TaskStatus; created_by: string; created_at: Date; updated_at: Date;
+  id: string;
+  patient_id: string;
+  patient_name: string;
+  message_id: string;
+  thread_id: string;
+  note: unknown;
+  assignee_practitioner_id: string | null;
+  assignee_name: string | null;
+  due_at: Date | null;
+  status: TaskStatus;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
 };
 const ms = (d: Date | null) => (d === null ? null : new Date(d).getTime());
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 const SELECT = `SELECT t.*, p.name AS patient_name, pr.name AS assignee_name FROM message_tasks t JOIN patients p ON p.id = t.patient_id LEFT JOIN practitioners pr ON pr.id = t.assignee_practitioner_id`;
 const toTask = (r: Row): StoredTask => ({
-  id: r.id, patientId: r.patient_id, patientName: r.patient_name, messageId: r.message_id, threadId: r.thread_id, note: r.note instanceof Uint8Array ? r.note : Buffer.from(r.note as ArrayBuffer),
-  assigneePractitionerId: r.assignee_practitioner_id, assigneeName: r.assignee_name, dueAt: ms(r.due_at), status: r.status, createdBy: r.created_by, createdAt: ms(r.created_at)!, updatedAt: ms(r.updated_at)!,
+  id: r.id,
+  patientId: r.patient_id,
+  patientName: r.patient_name,
+  messageId: r.message_id,
+  threadId: r.thread_id,
+  note: r.note instanceof Uint8Array ? r.note : Buffer.from(r.note as ArrayBuffer),
+  assigneePractitionerId: r.assignee_practitioner_id,
+  assigneeName: r.assignee_name,
+  dueAt: ms(r.due_at),
+  status: r.status,
+  createdBy: r.created_by,
+  createdAt: ms(r.created_at)!,
+  updatedAt: ms(r.updated_at)!,
 });
 
 export function createTasksRepository(db: Db) {
@@ -58,12 +80,25 @@ export function createTasksRepository(db: Db) {
       );
       return rows.map(toTask);
     },
-    async update(id: string, patch: { status?: TaskStatus; assigneePractitionerId?: string | null; dueAt?: number | null }, at: number, q: Queryable = db): Promise<void> {
+    async update(
+      id: string,
+      patch: { status?: TaskStatus; assigneePractitionerId?: string | null; dueAt?: number | null },
+      at: number,
+      q: Queryable = db,
+    ): Promise<void> {
       await q.query(
         `UPDATE message_tasks SET status = COALESCE($2, status),
            assignee_practitioner_id = CASE WHEN $3 THEN $4 ELSE assignee_practitioner_id END,
            due_at = CASE WHEN $5 THEN $6::timestamptz ELSE due_at END, updated_at = $7 WHERE id = $1`,
-        [id, patch.status ?? null, patch.assigneePractitionerId !== undefined, patch.assigneePractitionerId ?? null, patch.dueAt !== undefined, iso(patch.dueAt ?? null), iso(at)],
+        [
+          id,
+          patch.status ?? null,
+          patch.assigneePractitionerId !== undefined,
+          patch.assigneePractitionerId ?? null,
+          patch.dueAt !== undefined,
+          iso(patch.dueAt ?? null),
+          iso(at),
+        ],
       );
     },
   };

@@ -37,20 +37,36 @@ const NEXT: Record<TaskStatus, TaskStatus[]> = {
  * Tasks made from messages: staff who may see the patient turn a message into a task for someone on the
  * patient's care team, with a due date; the note is sealed with the patient's key; every change is audited.
  */
-export function createTasksService(deps: { repo: TasksRepository; messages: MessagesRepository; patients: PatientsRepository; access: AccessPolicy; audit: AuditService; clock: Clock; cipher: PatientCipher }) {
+export function createTasksService(deps: {
+  repo: TasksRepository;
+  messages: MessagesRepository;
+  patients: PatientsRepository;
+  access: AccessPolicy;
+  audit: AuditService;
+  clock: Clock;
+  cipher: PatientCipher;
+}) {
   const { repo, access, audit, cipher } = deps;
 
   async function view(t: StoredTask): Promise<TaskView> {
     return {
-      id: t.id, patientId: t.patientId, patientName: t.patientName, messageId: t.messageId, threadId: t.threadId,
+      id: t.id,
+      patientId: t.patientId,
+      patientName: t.patientName,
+      messageId: t.messageId,
+      threadId: t.threadId,
       note: (await cipher.open(t.patientId, t.note, `task:${t.id}`)).toString('utf8'),
       assignee: t.assigneePractitionerId ? { practitionerId: t.assigneePractitionerId, name: t.assigneeName ?? t.assigneePractitionerId } : null,
-      due: t.dueAt === null ? null : iso(t.dueAt), status: t.status, createdAt: iso(t.createdAt), updatedAt: iso(t.updatedAt),
+      due: t.dueAt === null ? null : iso(t.dueAt),
+      status: t.status,
+      createdAt: iso(t.createdAt),
+      updatedAt: iso(t.updatedAt),
     };
   }
 
   async function checkAssignee(patientId: string, practitionerId: string) {
-    if (!(await deps.patients.careTeamOf(patientId)).some((t) => t.id === practitionerId)) throw badRequest(`assigneePractitionerId: ${practitionerId} is not on this patient's care team`);
+    if (!(await deps.patients.careTeamOf(patientId)).some((t) => t.id === practitionerId))
+      throw badRequest(`assigneePractitionerId: ${practitionerId} is not on this patient's care team`);
   }
 
   async function visible(p: Principal, id: string): Promise<StoredTask> {
@@ -70,13 +86,35 @@ export function createTasksService(deps: { repo: TasksRepository; messages: Mess
       if (!m || !(await access.canSeePatient(p, m.patientId))) throw notFound(`message ${messageId}`);
       const assignee = input.assigneePractitionerId ?? p.practitionerId ?? null;
       if (assignee) await checkAssignee(m.patientId, assignee);
-      const text = input.note?.trim() || (await cipher.open(m.patientId, m.body, `message:${m.id}`)).toString('utf8').trim().slice(0, 200) || 'Follow up this message';
+      const text =
+        input.note?.trim() || (await cipher.open(m.patientId, m.body, `message:${m.id}`)).toString('utf8').trim().slice(0, 200) || 'Follow up this message';
       const id = newId('tsk');
       const now = deps.clock.now();
       const note = await cipher.seal(m.patientId, Buffer.from(text, 'utf8'), `task:${id}`); // before the transaction: sealing may create the patient's data key
       await audit.change(async (tx, log) => {
-        await repo.insert({ id, patientId: m.patientId, messageId, threadId: m.threadId, note, assigneePractitionerId: assignee, dueAt: input.due ?? null, status: 'requested', createdBy: p.userId, createdAt: now }, tx);
-        log({ actor: p, action: 'task.create', entityType: 'Task', entityId: id, patientId: m.patientId, details: { messageId, assignee, due: input.due ? iso(input.due) : null } });
+        await repo.insert(
+          {
+            id,
+            patientId: m.patientId,
+            messageId,
+            threadId: m.threadId,
+            note,
+            assigneePractitionerId: assignee,
+            dueAt: input.due ?? null,
+            status: 'requested',
+            createdBy: p.userId,
+            createdAt: now,
+          },
+          tx,
+        );
+        log({
+          actor: p,
+          action: 'task.create',
+          entityType: 'Task',
+          entityId: id,
+          patientId: m.patientId,
+          details: { messageId, assignee, due: input.due ? iso(input.due) : null },
+        });
       });
       return view((await repo.byId(id))!);
     },
@@ -99,11 +137,19 @@ export function createTasksService(deps: { repo: TasksRepository; messages: Mess
 
     async update(p: Principal, id: string, patch: { status?: TaskStatus; assigneePractitionerId?: string | null; due?: number | null }): Promise<TaskView> {
       const t = await visible(p, id);
-      if (patch.status && patch.status !== t.status && !NEXT[t.status].includes(patch.status)) throw new AppError('CONFLICT', `a ${t.status} task cannot become ${patch.status}`);
+      if (patch.status && patch.status !== t.status && !NEXT[t.status].includes(patch.status))
+        throw new AppError('CONFLICT', `a ${t.status} task cannot become ${patch.status}`);
       if (patch.assigneePractitionerId) await checkAssignee(t.patientId, patch.assigneePractitionerId);
       await audit.change(async (tx, log) => {
         await repo.update(id, { status: patch.status, assigneePractitionerId: patch.assigneePractitionerId, dueAt: patch.due }, deps.clock.now(), tx);
-        log({ actor: p, action: 'task.update', entityType: 'Task', entityId: id, patientId: t.patientId, details: { ...patch, due: patch.due ? iso(patch.due) : patch.due } });
+        log({
+          actor: p,
+          action: 'task.update',
+          entityType: 'Task',
+          entityId: id,
+          patientId: t.patientId,
+          details: { ...patch, due: patch.due ? iso(patch.due) : patch.due },
+        });
       });
       return view((await repo.byId(id))!);
     },

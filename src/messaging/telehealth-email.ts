@@ -12,14 +12,39 @@ import { createAppointmentReminders } from '../appointments/reminders.ts';
  * The telehealth email sweep: every `tickS`, unread-message nudges and appointment reminders, over the same
  * SMTP relay as alert emails (VIGIL_SMTP_URL, or the demo mailbox). Without SMTP nothing runs.
  */
-export function startTelehealthEmail(deps: { db: Db; appointments: AppointmentsRepository; audit: AuditService; clock: Clock; logger: Logger; baseUrl: () => string; smtp: { url: string | null; from: string }; config: VisitsConfig['email'] }) {
+export function startTelehealthEmail(deps: {
+  db: Db;
+  appointments: AppointmentsRepository;
+  audit: AuditService;
+  clock: Clock;
+  logger: Logger;
+  baseUrl: () => string;
+  smtp: { url: string | null; from: string };
+  config: VisitsConfig['email'];
+}) {
   if (!deps.smtp.url) return { runOnce: async () => ({ nudges: 0, reminders: 0 }), close: async () => undefined };
   const transport = nodemailer.createTransport(deps.smtp.url, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never);
   const send = async (to: string, subject: string, text: string) => {
     await transport.sendMail({ from: deps.smtp.from, to, subject, text });
   };
-  const nudges = createMessageNudges({ db: deps.db, audit: deps.audit, send, baseUrl: deps.baseUrl, logger: deps.logger, afterS: deps.config.nudgeAfterS, periodS: deps.config.nudgePeriodS });
-  const reminders = createAppointmentReminders({ db: deps.db, repo: deps.appointments, audit: deps.audit, send, baseUrl: deps.baseUrl, logger: deps.logger, leadS: deps.config.reminderLeadS });
+  const nudges = createMessageNudges({
+    db: deps.db,
+    audit: deps.audit,
+    send,
+    baseUrl: deps.baseUrl,
+    logger: deps.logger,
+    afterS: deps.config.nudgeAfterS,
+    periodS: deps.config.nudgePeriodS,
+  });
+  const reminders = createAppointmentReminders({
+    db: deps.db,
+    repo: deps.appointments,
+    audit: deps.audit,
+    send,
+    baseUrl: deps.baseUrl,
+    logger: deps.logger,
+    leadS: deps.config.reminderLeadS,
+  });
   const log = deps.logger.child({ module: 'telehealth-email' });
   let running: Promise<unknown> = Promise.resolve();
   const runOnce = async () => {

@@ -18,7 +18,11 @@ export const CGM_DAILY_ALGORITHM = { name: 'cgm-consensus-2019-daily', version: 
  * derived Observation (LOINC 97510-2), stamped at that day's start with the consensus algorithm.
  */
 export function createCgmDailySummaries(deps: {
-  events: EventBus; repos: { readings: ReadingsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger;
+  events: EventBus;
+  repos: { readings: ReadingsRepository };
+  ingest: Pick<IngestService, 'storeDerived'>;
+  clock: Clock;
+  logger: Logger;
   /** Several instances: the patient's owner summarises (cluster/ownership.ts); the unique index backs it up. */
   ownership?: Ownership;
 }) {
@@ -32,15 +36,30 @@ export function createCgmDailySummaries(deps: {
     const existing = await deps.repos.readings.range(patientId, DERIVED_CODES.cgmTir.code, dayStart, dayStart);
     if (existing.some((r) => r.method?.name === CGM_DAILY_ALGORITHM.name)) return;
     const glucose = await deps.repos.readings.range(patientId, GLUCOSE, dayStart, end - 1);
-    const metrics = computeCgmMetrics(glucose.map((g) => ({ ts: g.ts, mgdl: g.value })), { start: dayStart, end });
+    const metrics = computeCgmMetrics(
+      glucose.map((g) => ({ ts: g.ts, mgdl: g.value })),
+      { start: dayStart, end },
+    );
     if (!metrics || metrics.activePercent < MIN_ACTIVE_PERCENT) return;
     // A unique index (migration 011) makes the summary once per patient and day whichever instance writes it:
     // losing that race (23505) means another instance stored it, which is success.
-    await deps.ingest.storeDerived([
-      { patientId, deviceId: null, system: DERIVED_CODES.cgmTir.system, code: DERIVED_CODES.cgmTir.code, value: Math.round(metrics.tir * 10) / 10, unit: '%', ts: dayStart, seq: null, method: { ...CGM_DAILY_ALGORITHM } },
-    ]).catch((err) => {
-      if ((err as { code?: string }).code !== '23505') throw err;
-    });
+    await deps.ingest
+      .storeDerived([
+        {
+          patientId,
+          deviceId: null,
+          system: DERIVED_CODES.cgmTir.system,
+          code: DERIVED_CODES.cgmTir.code,
+          value: Math.round(metrics.tir * 10) / 10,
+          unit: '%',
+          ts: dayStart,
+          seq: null,
+          method: { ...CGM_DAILY_ALGORITHM },
+        },
+      ])
+      .catch((err) => {
+        if ((err as { code?: string }).code !== '23505') throw err;
+      });
   }
 
   let prunedAt = 0;

@@ -20,7 +20,11 @@ const FORGET_AFTER_MS = 2 * NEWS2_STORE_EVERY_MS; // a patient quiet this long i
  * algorithm's name and version), then tells the dashboard. NEWS2 here; ECG findings plug in the same way.
  */
 export function createDerivedObservations(deps: {
-  events: EventBus; repos: { readings: ReadingsRepository; patients: PatientsRepository }; ingest: Pick<IngestService, 'storeDerived'>; clock: Clock; logger: Logger;
+  events: EventBus;
+  repos: { readings: ReadingsRepository; patients: PatientsRepository };
+  ingest: Pick<IngestService, 'storeDerived'>;
+  clock: Clock;
+  logger: Logger;
   /** Several instances: only a patient's owner computes and stores its NEWS2 (cluster/ownership.ts). */
   ownership?: Ownership;
 }) {
@@ -60,12 +64,36 @@ export function createDerivedObservations(deps: {
         // What the panel shows: an incomplete set has no score but a partial one ("≥ 2") and a minimum risk,
         // and those change too (RR 21 adds 2). Comparing only the complete score left the panel at "≥ 0".
         const shown = JSON.stringify([result.score, result.partialScore, result.risk, result.minimumRisk, result.complete, result.components]);
-        last.set(p.id, { at: now, score: result.score, shown, storedAt: changed || !prev || now - prev.storedAt >= NEWS2_STORE_EVERY_MS ? now : prev.storedAt });
+        last.set(p.id, {
+          at: now,
+          score: result.score,
+          shown,
+          storedAt: changed || !prev || now - prev.storedAt >= NEWS2_STORE_EVERY_MS ? now : prev.storedAt,
+        });
         if (!prev || prev.shown !== shown) {
-          scored.push({ patientId: p.id, score: result.score, partialScore: result.partialScore, risk: result.risk, minimumRisk: result.minimumRisk, complete: result.complete, components: result.components as Record<string, number>, ts: now });
+          scored.push({
+            patientId: p.id,
+            score: result.score,
+            partialScore: result.partialScore,
+            risk: result.risk,
+            minimumRisk: result.minimumRisk,
+            complete: result.complete,
+            components: result.components as Record<string, number>,
+            ts: now,
+          });
         }
         if (result.complete && result.score !== null && (changed || now - (prev?.storedAt ?? 0) >= NEWS2_STORE_EVERY_MS)) {
-          toStore.push({ patientId: p.id, deviceId: null, system: DERIVED_CODES.news2.system, code: DERIVED_CODES.news2.code, value: result.score, unit: DERIVED_CODES.news2.unit, ts: now, seq: null, method: { ...NEWS2_ALGORITHM } });
+          toStore.push({
+            patientId: p.id,
+            deviceId: null,
+            system: DERIVED_CODES.news2.system,
+            code: DERIVED_CODES.news2.code,
+            value: result.score,
+            unit: DERIVED_CODES.news2.unit,
+            ts: now,
+            seq: null,
+            method: { ...NEWS2_ALGORITHM },
+          });
         }
       }
       await deps.ingest.storeDerived(toStore);

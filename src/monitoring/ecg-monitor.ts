@@ -90,7 +90,10 @@ interface DeviceStream {
  * `ecg.episode` events (AF, VF; start/end) for alert rules and the dashboard, each after its row is stored.
  */
 export function createEcgMonitor(deps: {
-  events: EventBus; ingest: Pick<IngestService, 'storeEcgFindings'>; clock: Clock; logger: Logger;
+  events: EventBus;
+  ingest: Pick<IngestService, 'storeEcgFindings'>;
+  clock: Clock;
+  logger: Logger;
   repos: { ecg: Pick<EcgRepository, 'position' | 'behind' | 'deviceSince' | 'newestTs'> };
   /** Several instances: only the owner of the device's patient analyses its stream (cluster/ownership.ts). */
   ownership?: Ownership;
@@ -174,7 +177,17 @@ export function createEcgMonitor(deps: {
     const rows: NewReading[] = [];
     const episodes: EcgEpisode[] = [];
     if (afStart !== null) {
-      rows.push({ patientId, deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - afStart) / 1000), unit: 's', ts: afStart, seq: null, method: { ...ECG_ALGORITHM } });
+      rows.push({
+        patientId,
+        deviceId,
+        system: DERIVED_CODES.afEpisode.system,
+        code: DERIVED_CODES.afEpisode.code,
+        value: Math.round((end - afStart) / 1000),
+        unit: 's',
+        ts: afStart,
+        seq: null,
+        method: { ...ECG_ALGORITHM },
+      });
       episodes.push({ kind: 'af', state: 'end', patientId, deviceId, at: end, startedAt: afStart, reason: 'signal gap' });
     }
     if (vfStart !== null) episodes.push({ kind: 'vf', state: 'end', patientId, deviceId, at: end, reason: 'signal gap' });
@@ -186,8 +199,16 @@ export function createEcgMonitor(deps: {
     if (s && s.fs === c.fs && Math.abs(c.ts - s.nextTs) <= MAX_GAP_MS) return s;
     if (s) endStream(c.deviceId, s);
     const fresh: DeviceStream = {
-      analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: ECG_UNIT_PER_MV[c.unit] }), fs: c.fs, t0: c.ts, nextTs: c.ts, lastHrStoredAt: 0,
-      afStartTs: null, vfStartTs: null, patientId: c.patientId, seenAt: deps.clock.now(), positionAt: c.ts,
+      analyzer: createEcgStreamAnalyzer({ fs: c.fs, gain: ECG_UNIT_PER_MV[c.unit] }),
+      fs: c.fs,
+      t0: c.ts,
+      nextTs: c.ts,
+      lastHrStoredAt: 0,
+      afStartTs: null,
+      vfStartTs: null,
+      patientId: c.patientId,
+      seenAt: deps.clock.now(),
+      positionAt: c.ts,
     };
     streams.set(c.deviceId, fresh);
     return fresh;
@@ -485,7 +506,17 @@ export function createEcgMonitor(deps: {
       const episodes: EcgEpisode[] = adopted;
       if (hrDue) {
         s.lastHrStoredAt = c.ts;
-        derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.ecgHeartRate.system, code: DERIVED_CODES.ecgHeartRate.code, value: Math.round(result.heartRate), unit: '/min', ts: c.ts, seq: null, method });
+        derived.push({
+          patientId: c.patientId,
+          deviceId: c.deviceId,
+          system: DERIVED_CODES.ecgHeartRate.system,
+          code: DERIVED_CODES.ecgHeartRate.code,
+          value: Math.round(result.heartRate),
+          unit: '/min',
+          ts: c.ts,
+          seq: null,
+          method,
+        });
       }
       // An episode already open (taken over from the previous owner) is not started again.
       if (result.af.episodeStarted !== undefined && s.afStartTs === null) {
@@ -498,7 +529,17 @@ export function createEcgMonitor(deps: {
         const start = s.afStartTs;
         s.afStartTs = null;
         episodes.push({ kind: 'af', state: 'end', patientId: c.patientId, deviceId: c.deviceId, at: end, startedAt: start });
-        derived.push({ patientId: c.patientId, deviceId: c.deviceId, system: DERIVED_CODES.afEpisode.system, code: DERIVED_CODES.afEpisode.code, value: Math.round((end - start) / 1000), unit: 's', ts: start, seq: null, method });
+        derived.push({
+          patientId: c.patientId,
+          deviceId: c.deviceId,
+          system: DERIVED_CODES.afEpisode.system,
+          code: DERIVED_CODES.afEpisode.code,
+          value: Math.round((end - start) / 1000),
+          unit: 's',
+          ts: start,
+          seq: null,
+          method,
+        });
       }
       if (result.vf.episodeStarted !== undefined && s.vfStartTs === null) {
         s.vfStartTs = at(result.vf.episodeStarted);
@@ -512,7 +553,12 @@ export function createEcgMonitor(deps: {
       // Write first, then emit: an episode's event follows its stored row (an AF end stores the episode),
       // and both follow the position that says this chunk is analysed.
       s.positionAt = s.nextTs;
-      persist(c.deviceId, { deviceId: c.deviceId, patientId: c.patientId, analysedTo: s.nextTs, afStart: s.afStartTs, vfStart: s.vfStartTs }, derived, episodes);
+      persist(
+        c.deviceId,
+        { deviceId: c.deviceId, patientId: c.patientId, analysedTo: s.nextTs, afStart: s.afStartTs, vfStart: s.vfStartTs },
+        derived,
+        episodes,
+      );
     } catch (err) {
       log.error({ err, deviceId: c.deviceId }, 'ECG analysis failed for a chunk');
     }

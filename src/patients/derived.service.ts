@@ -15,7 +15,10 @@ const CGM_WINDOW_DAYS = 14; // consensus review window (Battelino 2019)
 const ECG_LOOKBACK_MS = 10 * 60_000; // ECG findings older than 10 min are not "current"
 
 /** Pairs systolic and diastolic readings taken together (same device, same time). */
-function pairBp(sys: Array<{ ts: number; value: number; deviceId: string | null }>, dia: Array<{ ts: number; value: number; deviceId: string | null }>): BpReading[] {
+function pairBp(
+  sys: Array<{ ts: number; value: number; deviceId: string | null }>,
+  dia: Array<{ ts: number; value: number; deviceId: string | null }>,
+): BpReading[] {
   const byKey = new Map(dia.map((d) => [`${d.deviceId}|${d.ts}`, d.value]));
   return sys.flatMap((s) => {
     const d = byKey.get(`${s.deviceId}|${s.ts}`);
@@ -56,21 +59,20 @@ export function createDerivedService(deps: { access: AccessPolicy; patients: Pat
 
       const cgmReadings = glucose.map((g) => ({ ts: g.ts, mgdl: g.value }));
       const summary = cgmReadings.length ? cgmWindowSummary(cgmReadings, now, { days: CGM_WINDOW_DAYS }) : null;
-      const cgm = summary?.metrics
-        ? { ...summary.metrics, targets: summary.targets, events: summary.events.slice(-20), agp: agpProfile(cgmReadings) }
-        : null;
+      const cgm = summary?.metrics ? { ...summary.metrics, targets: summary.targets, events: summary.events.slice(-20), agp: agpProfile(cgmReadings) } : null;
 
       const ecgHeartRate = ecgHr.filter((r) => r.method).at(-1);
       const afRows = af.filter((r) => r.method);
-      const ecg = ecgHeartRate || afRows.length
-        ? {
-            heartRate: ecgHeartRate ? Math.round(ecgHeartRate.value) : null,
-            heartRateAt: ecgHeartRate ? new Date(ecgHeartRate.ts).toISOString() : null,
-            afEpisodes24h: afRows.length,
-            afBurdenMinutes24h: Math.round(afRows.reduce((s, r) => s + r.value, 0) / 60),
-            algorithm: ecgHeartRate?.method ?? afRows[0]?.method ?? null,
-          }
-        : null;
+      const ecg =
+        ecgHeartRate || afRows.length
+          ? {
+              heartRate: ecgHeartRate ? Math.round(ecgHeartRate.value) : null,
+              heartRateAt: ecgHeartRate ? new Date(ecgHeartRate.ts).toISOString() : null,
+              afEpisodes24h: afRows.length,
+              afBurdenMinutes24h: Math.round(afRows.reduce((s, r) => s + r.value, 0) / 60),
+              algorithm: ecgHeartRate?.method ?? afRows[0]?.method ?? null,
+            }
+          : null;
       return { news2, bp, cgm, ecg };
     },
   };

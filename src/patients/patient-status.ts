@@ -40,7 +40,12 @@ export function news2For(latest: Record<string, LatestValue>, settings: PatientS
  * scores 3, or a critical alert is open; watch for low-medium or any open alert; stale when the
  * newest reading is older than STALE_AFTER_MS.
  */
-export function panelStatus(latest: Record<string, LatestValue>, news2: News2LiveResult | null, openAlerts: { critical: number; total: number }, now: number): PanelStatus {
+export function panelStatus(
+  latest: Record<string, LatestValue>,
+  news2: News2LiveResult | null,
+  openAlerts: { critical: number; total: number },
+  now: number,
+): PanelStatus {
   const newest = Math.max(0, ...Object.values(latest).map((v) => v.ts));
   if (newest === 0) return 'no-data';
   const risk = news2 ? (news2.risk ?? news2.minimumRisk) : 'low';

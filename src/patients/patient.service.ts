@@ -17,7 +17,16 @@ export interface PanelPatient {
   age: number | null;
   devices: Device[];
   latest: Record<string, { value: number; unit: string; ts: string }>;
-  news2: { score: number | null; partialScore: number; risk: News2Risk | null; minimumRisk: News2Risk; complete: boolean; components: Record<string, number>; missing: string[]; stale: string[] } | null;
+  news2: {
+    score: number | null;
+    partialScore: number;
+    risk: News2Risk | null;
+    minimumRisk: News2Risk;
+    complete: boolean;
+    components: Record<string, number>;
+    missing: string[];
+    stale: string[];
+  } | null;
   status: PanelStatus;
   openAlerts: number;
 }
@@ -101,10 +110,15 @@ export function createPatientService(deps: {
   }
 
   return {
-    async create(input: { name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> }, actor: Principal | 'cli' | 'system', joinCareTeamOf?: Principal) {
+    async create(
+      input: { name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> },
+      actor: Principal | 'cli' | 'system',
+      joinCareTeamOf?: Principal,
+    ) {
       const name = input.name?.trim();
       if (!name) throw new AppError('VALIDATION', 'name is required');
-      if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate)) throw new AppError('VALIDATION', `birth date must be YYYY-MM-DD (got "${input.birthDate}")`);
+      if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate))
+        throw new AppError('VALIDATION', `birth date must be YYYY-MM-DD (got "${input.birthDate}")`);
       if (input.birthDate && Number.isNaN(Date.parse(input.birthDate))) throw new AppError('VALIDATION', `birth date ${input.birthDate} is not a real date`);
       const id = newId('pat');
       const settings = input.settings ? validSettings(input.settings, deps.clock.now()) : {};

@@ -12,7 +12,13 @@ const DEFAULT_RANGE_MS = 3600_000; // a chart without `from` shows the last hour
  * A patient's time series for charts: one code's readings over a range (downsampled min/max-preserving),
  * and the latest ECG strip with beat marks and AF episodes as sample ranges.
  */
-export function createSeriesService(deps: { access: AccessPolicy; readings: ReadingsRepository; ecg: EcgRepository; clock: Clock; afSince?: (deviceId: string) => number | null }) {
+export function createSeriesService(deps: {
+  access: AccessPolicy;
+  readings: ReadingsRepository;
+  ecg: EcgRepository;
+  clock: Clock;
+  afSince?: (deviceId: string) => number | null;
+}) {
   return {
     async readings(principal: Principal, patientId: string, q: { code: string; from?: number; to?: number; maxPoints: number }) {
       await deps.access.assertPatient(principal, patientId);
@@ -39,7 +45,9 @@ export function createSeriesService(deps: { access: AccessPolicy; readings: Read
       const start = same[0].ts;
       const end = start + (samples.length / newest.fs) * 1000;
       const toSample = (t: number) => Math.max(0, Math.min(samples.length, Math.round(((t - start) / 1000) * newest.fs)));
-      const stored = (await deps.readings.range(patientId, DERIVED_CODES.afEpisode.code, start - 86_400_000, end)).filter((r) => r.method && r.ts + r.value * 1000 > start);
+      const stored = (await deps.readings.range(patientId, DERIVED_CODES.afEpisode.code, start - 86_400_000, end)).filter(
+        (r) => r.method && r.ts + r.value * 1000 > start,
+      );
       const af = stored.map((r) => ({ start: toSample(r.ts), end: toSample(r.ts + r.value * 1000) }));
       const ongoing = deps.afSince?.(newest.deviceId);
       if (ongoing != null && ongoing < end) af.push({ start: toSample(ongoing), end: samples.length });

@@ -102,7 +102,10 @@ export function createConsents(deps: { db: Db; audit: AuditService; access: Acce
       let granteeUserId: string | null = null;
       if (input.kind === 'caregiver') {
         if (!input.email) throw new AppError('VALIDATION', "body.email: the caregiver's email is required");
-        const [u] = await deps.db.query<{ id: string; role: string; disabled: boolean }>('SELECT id, role, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = lower($1)', [input.email]);
+        const [u] = await deps.db.query<{ id: string; role: string; disabled: boolean }>(
+          'SELECT id, role, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = lower($1)',
+          [input.email],
+        );
         // Only caregiver accounts can be named, so this reveals nothing about staff or other patients.
         if (!u || !deps.access.isCaregiverAccount(u)) throw notFound(`caregiver account ${input.email} (ask the clinic to create it)`);
         granteeUserId = u.id;
@@ -115,16 +118,28 @@ export function createConsents(deps: { db: Db; audit: AuditService; access: Acce
         throw new AppError('VALIDATION', 'body.granteeName: name the organisation the record is shared with');
       }
       const expiresAt = input.expiresAt ? Date.parse(input.expiresAt) : null;
-      if (expiresAt !== null && (!Number.isFinite(expiresAt) || expiresAt <= deps.clock.now())) throw new AppError('VALIDATION', 'body.expiresAt: must be a time in the future');
+      if (expiresAt !== null && (!Number.isFinite(expiresAt) || expiresAt <= deps.clock.now()))
+        throw new AppError('VALIDATION', 'body.expiresAt: must be a time in the future');
       const id = newId('cns');
       await deps.db.transaction(async (tx) => {
-        await tx.query(`INSERT INTO consents (id, patient_id, kind, grantee_user_id, grantee_name, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-          id, patientId, input.kind, granteeUserId, input.granteeName ?? null, actorOf(p), expiresAt === null ? null : new Date(expiresAt).toISOString(),
-        ]);
-        await deps.audit.recordIn(tx, { actor: p, action: 'consent.grant', entityType: 'Consent', entityId: id, patientId, details: { kind: input.kind, grantee: granteeUserId ?? input.granteeName ?? null } });
+        await tx.query(
+          `INSERT INTO consents (id, patient_id, kind, grantee_user_id, grantee_name, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [id, patientId, input.kind, granteeUserId, input.granteeName ?? null, actorOf(p), expiresAt === null ? null : new Date(expiresAt).toISOString()],
+        );
+        await deps.audit.recordIn(tx, {
+          actor: p,
+          action: 'consent.grant',
+          entityType: 'Consent',
+          entityId: id,
+          patientId,
+          details: { kind: input.kind, grantee: granteeUserId ?? input.granteeName ?? null },
+        });
       });
       scopeChanged(granteeUserId);
-      const [row] = await deps.db.query<ConsentRow>('SELECT c.*, u.email AS grantee_email, u.display_name AS grantee_display FROM consents c LEFT JOIN users u ON u.id = c.grantee_user_id WHERE c.id = $1', [id]);
+      const [row] = await deps.db.query<ConsentRow>(
+        'SELECT c.*, u.email AS grantee_email, u.display_name AS grantee_display FROM consents c LEFT JOIN users u ON u.id = c.grantee_user_id WHERE c.id = $1',
+        [id],
+      );
       return view(row);
     },
 
@@ -136,8 +151,19 @@ export function createConsents(deps: { db: Db; audit: AuditService; access: Acce
       if (row.revoked_at) return view(row);
       let updated: ConsentRow | undefined;
       await deps.db.transaction(async (tx) => {
-        [updated] = (await tx.query('UPDATE consents SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING *', [consentId, actorOf(p)])) as ConsentRow[];
-        if (updated) await deps.audit.recordIn(tx, { actor: p, action: 'consent.revoke', entityType: 'Consent', entityId: consentId, patientId: row.patient_id, details: { kind: row.kind, grantee: row.grantee_user_id ?? row.grantee_name } });
+        [updated] = (await tx.query('UPDATE consents SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING *', [
+          consentId,
+          actorOf(p),
+        ])) as ConsentRow[];
+        if (updated)
+          await deps.audit.recordIn(tx, {
+            actor: p,
+            action: 'consent.revoke',
+            entityType: 'Consent',
+            entityId: consentId,
+            patientId: row.patient_id,
+            details: { kind: row.kind, grantee: row.grantee_user_id ?? row.grantee_name },
+          });
       });
       scopeChanged(row.grantee_user_id);
       return view(updated ?? row);
@@ -154,7 +180,15 @@ export function createConsents(deps: { db: Db; audit: AuditService; access: Acce
           [patientId, clientId],
         );
         n = rows.length;
-        if (n) await deps.audit.recordIn(tx, { actor: p, action: 'consent.revoke', entityType: 'SmartApp', entityId: clientId, patientId, details: { kind: 'smart-app', grants: n } });
+        if (n)
+          await deps.audit.recordIn(tx, {
+            actor: p,
+            action: 'consent.revoke',
+            entityType: 'SmartApp',
+            entityId: clientId,
+            patientId,
+            details: { kind: 'smart-app', grants: n },
+          });
       });
       if (!n) throw notFound(`approved app ${clientId}`);
       return { clientId, revoked: n };

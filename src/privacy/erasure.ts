@@ -17,9 +17,13 @@ export const ERASABLE = ['readings', 'ecg', 'alerts', 'commands', 'devices'] as 
 export type Erasable = (typeof ERASABLE)[number];
 
 const DELETES: Record<Erasable, string[]> = {
-  readings: ['DELETE FROM readings WHERE patient_id = $1', 'DELETE FROM latest_readings WHERE patient_id = $1', 'DELETE FROM csv_import_keys WHERE patient_id = $1'],
+  readings: [
+    'DELETE FROM readings WHERE patient_id = $1',
+    'DELETE FROM latest_readings WHERE patient_id = $1',
+    'DELETE FROM csv_import_keys WHERE patient_id = $1',
+  ],
   ecg: ['DELETE FROM ecg_chunks WHERE patient_id = $1'],
-  alerts: ["DELETE FROM notification_jobs WHERE alert_id IN (SELECT id FROM alerts WHERE patient_id = $1)", 'DELETE FROM alerts WHERE patient_id = $1'],
+  alerts: ['DELETE FROM notification_jobs WHERE alert_id IN (SELECT id FROM alerts WHERE patient_id = $1)', 'DELETE FROM alerts WHERE patient_id = $1'],
   commands: ['DELETE FROM device_commands WHERE patient_id = $1'],
   devices: [
     'DELETE FROM rejected_payloads WHERE device_id IN (SELECT id FROM devices WHERE patient_id = $1)',
@@ -30,7 +34,11 @@ const DELETES: Record<Erasable, string[]> = {
 
 export function createErasure(deps: { db: Db; cipher: PatientCipherAdmin; audit: AuditService; access: AccessPolicy; retain: Erasable[] }) {
   return {
-    async erase(p: Principal | 'cli', patientId: string, confirm: unknown): Promise<{ patientId: string; shredded: true; deleted: Record<string, number>; retained: Erasable[] }> {
+    async erase(
+      p: Principal | 'cli',
+      patientId: string,
+      confirm: unknown,
+    ): Promise<{ patientId: string; shredded: true; deleted: Record<string, number>; retained: Erasable[] }> {
       if (p !== 'cli') deps.access.assertAdmin(p);
       if (confirm !== patientId) throw new AppError('VALIDATION', `to erase, send {"confirm": "${patientId}"}: this cannot be undone`);
       const [row] = await deps.db.query('SELECT id FROM patients WHERE id = $1', [patientId]);
@@ -41,14 +49,27 @@ export function createErasure(deps: { db: Db; cipher: PatientCipherAdmin; audit:
         for (const what of ERASABLE) {
           if (deps.retain.includes(what)) continue;
           let n = 0;
-          for (const sql of DELETES[what]) n += (await tx.query(sql.replace(/^DELETE/, 'WITH d AS (DELETE') + ' RETURNING 1) SELECT count(*)::int AS n FROM d', [patientId]) as Array<{ n: number }>)[0]?.n ?? 0;
+          for (const sql of DELETES[what])
+            n +=
+              (
+                (await tx.query(sql.replace(/^DELETE/, 'WITH d AS (DELETE') + ' RETURNING 1) SELECT count(*)::int AS n FROM d', [patientId])) as Array<{
+                  n: number;
+                }>
+              )[0]?.n ?? 0;
           deleted[what] = n;
         }
         // The patient row: its login, care team, threads/messages/attachments, appointments and encounters cascade.
         await tx.query('DELETE FROM smart_grants WHERE patient_id = $1', [patientId]);
         await tx.query('DELETE FROM users WHERE patient_id = $1', [patientId]);
         await tx.query('DELETE FROM patients WHERE id = $1', [patientId]);
-        await deps.audit.recordIn(tx, { actor: p, action: 'patient.erase', entityType: 'Patient', entityId: patientId, patientId, details: { deleted, retained: deps.retain, shredded: true } });
+        await deps.audit.recordIn(tx, {
+          actor: p,
+          action: 'patient.erase',
+          entityType: 'Patient',
+          entityId: patientId,
+          patientId,
+          details: { deleted, retained: deps.retain, shredded: true },
+        });
       });
       return { patientId, shredded: true, deleted, retained: deps.retain };
     },
@@ -56,4 +77,3 @@ export function createErasure(deps: { db: Db; cipher: PatientCipherAdmin; audit:
 }
 
 export type Erasure = ReturnType<typeof createErasure>;
-

@@ -68,7 +68,9 @@ export function createDevicesRepository(db: Db) {
     },
     /** [sec] disable (true) or enable a device; false when there is no such device. */
     async setDisabled(id: string, disabled: boolean, q: Queryable = db): Promise<boolean> {
-      return (await q.query(`UPDATE devices SET disabled_at = ${disabled ? 'coalesce(disabled_at, now())' : 'NULL'} WHERE id = $1 RETURNING id`, [id])).length > 0;
+      return (
+        (await q.query(`UPDATE devices SET disabled_at = ${disabled ? 'coalesce(disabled_at, now())' : 'NULL'} WHERE id = $1 RETURNING id`, [id])).length > 0
+      );
     },
     async authOf(id: string): Promise<DeviceAuth | null> {
       const rows = await db.query<{ id: string; patient_id: string | null; secret_hash: string; disabled: boolean }>(
@@ -95,18 +97,20 @@ export function createDevicesRepository(db: Db) {
       return rows.map(deviceFromRow);
     },
     async setStatus(id: string, s: { online: boolean; battery?: number | null; at: number }) {
-      await db.query(
-        'UPDATE devices SET online = $2, battery = COALESCE($3, battery), last_seen_at = GREATEST(last_seen_at, $4) WHERE id = $1',
-        [id, s.online, s.battery ?? null, new Date(s.at).toISOString()],
-      );
+      await db.query('UPDATE devices SET online = $2, battery = COALESCE($3, battery), last_seen_at = GREATEST(last_seen_at, $4) WHERE id = $1', [
+        id,
+        s.online,
+        s.battery ?? null,
+        new Date(s.at).toISOString(),
+      ]);
     },
     /** Marks devices seen (one statement for a whole ingest batch). */
     async touch(ids: string[], at: number) {
       if (ids.length === 0) return;
-      await db.query(
-        'UPDATE devices SET last_seen_at = GREATEST(last_seen_at, $2), online = true WHERE id = ANY($1::text[])',
-        [ids, new Date(at).toISOString()],
-      );
+      await db.query('UPDATE devices SET last_seen_at = GREATEST(last_seen_at, $2), online = true WHERE id = ANY($1::text[])', [
+        ids,
+        new Date(at).toISOString(),
+      ]);
     },
     async countRejected(id: string, n = 1) {
       await db.query('UPDATE devices SET rejected_count = rejected_count + $2 WHERE id = $1', [id, n]);

@@ -126,7 +126,10 @@ export function createEcgRepository(db: Db) {
 
     /** A device's analysis position (null: no chunk stored yet). */
     async position(deviceId: string): Promise<EcgPosition | null> {
-      const rows = await db.query<PositionRow>('SELECT device_id, patient_id, analysed_to, af_start, vf_start FROM ecg_analysis_positions WHERE device_id = $1', [deviceId]);
+      const rows = await db.query<PositionRow>(
+        'SELECT device_id, patient_id, analysed_to, af_start, vf_start FROM ecg_analysis_positions WHERE device_id = $1',
+        [deviceId],
+      );
       return rows[0] ? toPosition(rows[0]) : null;
     },
 
@@ -162,7 +165,14 @@ export function createEcgRepository(db: Db) {
            RETURNING device_id
          )
          SELECT device_id FROM updated UNION ALL SELECT device_id FROM inserted`,
-        [list.map((p) => p.deviceId), list.map((p) => p.patientId), list.map((p) => iso(p.analysedTo)), list.map((p) => iso(p.afStart)), list.map((p) => iso(p.vfStart)), list.map((p) => iso(p.prev))],
+        [
+          list.map((p) => p.deviceId),
+          list.map((p) => p.patientId),
+          list.map((p) => iso(p.analysedTo)),
+          list.map((p) => iso(p.afStart)),
+          list.map((p) => iso(p.vfStart)),
+          list.map((p) => iso(p.prev)),
+        ],
       );
       return new Set(rows.map((r) => r.device_id));
     },
@@ -194,7 +204,10 @@ export function createEcgRepository(db: Db) {
 
     /** The start (ms) of a device's newest stored chunk, or null. */
     async newestTs(deviceId: string, patientId: string): Promise<number | null> {
-      const rows = await db.query<{ ts: Date | string }>('SELECT max(ts) AS ts FROM ecg_chunks WHERE patient_id = $1 AND device_id = $2', [patientId, deviceId]);
+      const rows = await db.query<{ ts: Date | string }>('SELECT max(ts) AS ts FROM ecg_chunks WHERE patient_id = $1 AND device_id = $2', [
+        patientId,
+        deviceId,
+      ]);
       return ms(rows[0]?.ts ?? null);
     },
 

@@ -50,7 +50,10 @@ const toPatient = (r: PatientRow): Patient => ({
 export function createPatientsRepository(db: Db) {
   return {
     /** `q`: a transaction to write in (a FHIR transaction Bundle), else the pool. */
-    async insert(p: { id: string; name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> }, q: Queryable = db) {
+    async insert(
+      p: { id: string; name: string; birthDate?: string | null; sex?: string | null; mrn?: string | null; settings?: Record<string, unknown> },
+      q: Queryable = db,
+    ) {
       await q.query('INSERT INTO patients (id, name, birth_date, sex, mrn, settings) VALUES ($1, $2, $3, $4, $5, $6)', [
         p.id,
         p.name,
@@ -66,10 +69,11 @@ export function createPatientsRepository(db: Db) {
     },
     /** `ids` null: all patients. */
     async list(ids: string[] | null, limit = 1000, offset = 0): Promise<Patient[]> {
-      const rows = await db.query<PatientRow>(
-        'SELECT * FROM patients WHERE ($1::text[] IS NULL OR id = ANY($1::text[])) ORDER BY name LIMIT $2 OFFSET $3',
-        [ids, limit, offset],
-      );
+      const rows = await db.query<PatientRow>('SELECT * FROM patients WHERE ($1::text[] IS NULL OR id = ANY($1::text[])) ORDER BY name LIMIT $2 OFFSET $3', [
+        ids,
+        limit,
+        offset,
+      ]);
       return rows.map(toPatient);
     },
     async count(ids: string[] | null): Promise<number> {
@@ -80,7 +84,13 @@ export function createPatientsRepository(db: Db) {
      * Replaces the demographics if the row is still at `expectedVersion` (optimistic concurrency for FHIR
      * If-Match); returns the new row, or null when another write got there first (or the id is unknown).
      */
-    async updateDemographics(q: Queryable, id: string, d: { name: string; birthDate: string | null; sex: string | null; mrn: string | null }, expectedVersion: number, at: number): Promise<Patient | null> {
+    async updateDemographics(
+      q: Queryable,
+      id: string,
+      d: { name: string; birthDate: string | null; sex: string | null; mrn: string | null },
+      expectedVersion: number,
+      at: number,
+    ): Promise<Patient | null> {
       const rows = await q.query<PatientRow>(
         `UPDATE patients SET name = $2, birth_date = $3, sex = $4, mrn = $5, version = version + 1, updated_at = $7
          WHERE id = $1 AND version = $6 RETURNING *`,
@@ -100,16 +110,16 @@ export function createPatientsRepository(db: Db) {
       return rows[0] ?? null;
     },
     async listPractitioners(ids: string[] | null): Promise<Practitioner[]> {
-      return db.query<Practitioner>(
-        'SELECT id, name, qualification FROM practitioners WHERE ($1::text[] IS NULL OR id = ANY($1::text[])) ORDER BY name',
-        [ids],
-      );
+      return db.query<Practitioner>('SELECT id, name, qualification FROM practitioners WHERE ($1::text[] IS NULL OR id = ANY($1::text[])) ORDER BY name', [
+        ids,
+      ]);
     },
     async addToCareTeam(patientId: string, practitionerId: string, role = 'clinician', q: Queryable = db) {
-      await q.query(
-        'INSERT INTO care_team_members (patient_id, practitioner_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-        [patientId, practitionerId, role],
-      );
+      await q.query('INSERT INTO care_team_members (patient_id, practitioner_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+        patientId,
+        practitionerId,
+        role,
+      ]);
     },
     async careTeamOf(patientId: string): Promise<Practitioner[]> {
       return db.query<Practitioner>(
@@ -124,10 +134,9 @@ export function createPatientsRepository(db: Db) {
     },
     /** Practitioners sharing a care team with any of these patients (what a patient may see). */
     async practitionerIdsOfPatients(patientIds: string[]): Promise<string[]> {
-      const rows = await db.query<{ practitioner_id: string }>(
-        'SELECT DISTINCT practitioner_id FROM care_team_members WHERE patient_id = ANY($1::text[])',
-        [patientIds],
-      );
+      const rows = await db.query<{ practitioner_id: string }>('SELECT DISTINCT practitioner_id FROM care_team_members WHERE patient_id = ANY($1::text[])', [
+        patientIds,
+      ]);
       return rows.map((r) => r.practitioner_id);
     },
   };

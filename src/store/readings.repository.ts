@@ -102,7 +102,10 @@ async function copyReadings(tx: Queryable, rows: NewReading[]): Promise<Array<{ 
       csvText(r.method ? JSON.stringify(r.method) : null),
     ].join(','),
   );
-  await tx.copyCsv!(`COPY readings (id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method) FROM '/dev/blob' WITH (FORMAT csv)`, lines.join('\n'));
+  await tx.copyCsv!(
+    `COPY readings (id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method) FROM '/dev/blob' WITH (FORMAT csv)`,
+    lines.join('\n'),
+  );
   return rows.map((_, i) => ({ id: String(first + BigInt(i)) }));
 }
 
@@ -235,7 +238,18 @@ export function createReadingsRepository(db: Db) {
       }
       const nBuckets = Math.max(1, Math.floor((maxPoints - 1) / 2));
       const bucketMs = Math.max(1, Math.ceil((to - from + 1) / nBuckets));
-      const rows = await db.query<{ b: Date | string; lo: number; hi: number; mean: number; n: string; lo_ts: Date | string; hi_ts: Date | string; last_ts: Date | string; last_v: number; unit: string }>(
+      const rows = await db.query<{
+        b: Date | string;
+        lo: number;
+        hi: number;
+        mean: number;
+        n: string;
+        lo_ts: Date | string;
+        hi_ts: Date | string;
+        last_ts: Date | string;
+        last_v: number;
+        unit: string;
+      }>(
         `SELECT b, min(value) AS lo, max(value) AS hi, avg(value) AS mean, count(*) AS n,
                 (array_agg(ts ORDER BY value ASC, ts ASC))[1] AS lo_ts, (array_agg(ts ORDER BY value DESC, ts ASC))[1] AS hi_ts,
                 max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_v, min(unit) AS unit

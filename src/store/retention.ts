@@ -55,7 +55,7 @@ export function createRetention(deps: { db: Db; audit: AuditService; clock: Cloc
     for (const rule of RULES) {
       const cutoff = new Date(deps.clock.now() - policy[rule.key] * DAY_MS).toISOString();
       let total = 0;
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         total += await deps.audit.change(async (tx, audit) => {
           let inTxn = 0;
           for (let i = 0; i < BATCHES_PER_TXN; i++) {
@@ -69,7 +69,14 @@ export function createRetention(deps: { db: Db; audit: AuditService; clock: Cloc
             more = n === BATCH;
             if (!more) break;
           }
-          if (inTxn > 0) audit({ actor: 'system', action: 'retention.delete', entityType: 'Table', entityId: rule.table, details: { table: rule.table, deleted: inTxn, cutoff, days: policy[rule.key] } });
+          if (inTxn > 0)
+            audit({
+              actor: 'system',
+              action: 'retention.delete',
+              entityType: 'Table',
+              entityId: rule.table,
+              details: { table: rule.table, deleted: inTxn, cutoff, days: policy[rule.key] },
+            });
           return inTxn;
         });
       }

@@ -34,7 +34,14 @@ export interface VisitConnection {
  * read in id order, so each connection's messages keep their order. On PGlite (one process) and without
  * LISTEN support everything is local.
  */
-export function createVisitCluster(deps: { db: Db; rooms: VisitRooms; cipher: PatientCipher; instanceId: string; logger: Logger; rtc: (peerId: string) => VisitRtcConfiguration }) {
+export function createVisitCluster(deps: {
+  db: Db;
+  rooms: VisitRooms;
+  cipher: PatientCipher;
+  instanceId: string;
+  logger: Logger;
+  rtc: (peerId: string) => VisitRtcConfiguration;
+}) {
   const me = deps.instanceId;
   const log = deps.logger.child({ module: 'visit-cluster', instance: me });
   const enabled = typeof deps.db.listen === 'function';
@@ -80,7 +87,10 @@ export function createVisitCluster(deps: { db: Db; rooms: VisitRooms; cipher: Pa
       case 'open': {
         const from = m.from;
         const patientId = m.appointment.patientId;
-        const socket: PeerSocket = { send: (msg) => post(from, patientId, { t: 'send', conn: m.conn, m: msg }), close: (code, reason) => post(from, patientId, { t: 'kick', conn: m.conn, code, reason }) };
+        const socket: PeerSocket = {
+          send: (msg) => post(from, patientId, { t: 'send', conn: m.conn, m: msg }),
+          close: (code, reason) => post(from, patientId, { t: 'kick', conn: m.conn, code, reason }),
+        };
         hosted.set(m.conn, { ...deps.rooms.connect(m.appointment, m.who, socket, deps.rtc), patientId });
         return;
       }

@@ -58,7 +58,13 @@ const publicPeer = (p: Peer) => ({ id: p.id, kind: p.kind, name: p.name, state: 
 export type RoomStatus = { inRoom: ReturnType<typeof publicPeer>[]; waiting: ReturnType<typeof publicPeer>[] };
 
 export function createVisitRooms(deps: {
-  appointments: AppointmentsRepository; messaging: MessagingService; audit: AuditService; events: EventBus; clock: Clock; logger: Logger; maxParticipants: number;
+  appointments: AppointmentsRepository;
+  messaging: MessagingService;
+  audit: AuditService;
+  events: EventBus;
+  clock: Clock;
+  logger: Logger;
+  maxParticipants: number;
   /** Who is in the room and who waits, after every change (visit-cluster.ts shares it with other instances). */
   onChange?: (appointment: Appointment, status: RoomStatus) => void;
 }) {
@@ -93,17 +99,38 @@ export function createVisitRooms(deps: {
     const done = await deps.audit.change(async (tx, log) => {
       let encounterId = r.encounterId;
       if (startNow) {
-        encounterId = await deps.appointments.startEncounter({ id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: now }, tx);
+        encounterId = await deps.appointments.startEncounter(
+          { id: newId('enc'), appointmentId: r.appointment.id, patientId: r.appointment.patientId, at: now },
+          tx,
+        );
         if (r.appointment.status === 'booked') await deps.appointments.setStatus(r.appointment.id, 'arrived', null, tx);
-        log({ actor: auditActor(p), action: 'visit.start', entityType: 'Encounter', entityId: encounterId, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+        log({
+          actor: auditActor(p),
+          action: 'visit.start',
+          entityType: 'Encounter',
+          entityId: encounterId,
+          patientId: r.appointment.patientId,
+          details: { appointmentId: r.appointment.id },
+        });
       }
       const rows: Array<[Peer, string]> = [];
       if (encounterId) {
         for (const x of startNow ? people : [p]) {
-          if (!x.participantRow) rows.push([x, await deps.appointments.participantJoined({ encounterId, kind: x.kind, ref: x.ref, display: x.name, at: x === p ? now : x.since }, tx)]);
+          if (!x.participantRow)
+            rows.push([
+              x,
+              await deps.appointments.participantJoined({ encounterId, kind: x.kind, ref: x.ref, display: x.name, at: x === p ? now : x.since }, tx),
+            ]);
         }
       }
-      log({ actor: auditActor(p), action: 'visit.join', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind, name: p.name } });
+      log({
+        actor: auditActor(p),
+        action: 'visit.join',
+        entityType: 'Appointment',
+        entityId: r.appointment.id,
+        patientId: r.appointment.patientId,
+        details: { kind: p.kind, name: p.name },
+      });
       return { encounterId, rows };
     });
     r.encounterId = done.encounterId;
@@ -126,11 +153,25 @@ export function createVisitRooms(deps: {
       const now = deps.clock.now();
       await deps.audit.change(async (tx, log) => {
         if (p.participantRow) await deps.appointments.participantLeft(p.participantRow, now, tx);
-        log({ actor: auditActor(p), action: 'visit.leave', entityType: 'Appointment', entityId: r.appointment.id, patientId: r.appointment.patientId, details: { kind: p.kind } });
+        log({
+          actor: auditActor(p),
+          action: 'visit.leave',
+          entityType: 'Appointment',
+          entityId: r.appointment.id,
+          patientId: r.appointment.patientId,
+          details: { kind: p.kind },
+        });
         if (last) {
           await deps.appointments.finishEncounter(last, now, tx);
           await deps.appointments.setStatus(r.appointment.id, 'fulfilled', null, tx);
-          log({ actor: auditActor(p), action: 'visit.end', entityType: 'Encounter', entityId: last, patientId: r.appointment.patientId, details: { appointmentId: r.appointment.id } });
+          log({
+            actor: auditActor(p),
+            action: 'visit.end',
+            entityType: 'Encounter',
+            entityId: last,
+            patientId: r.appointment.patientId,
+            details: { appointmentId: r.appointment.id },
+          });
         }
       });
       p.state = 'lobby';
@@ -147,32 +188,65 @@ export function createVisitRooms(deps: {
   async function chat(r: Room, p: Peer, text: unknown) {
     if (typeof text !== 'string' || !text.trim()) return p.socket.send({ type: 'error', message: 'chat text must be a non-empty string' });
     if (!r.appointment.threadId) {
-      const threadId = await deps.messaging.ensureThread(r.appointment.patientId, `Video visit ${new Date(r.appointment.start).toISOString().slice(0, 10)}`, 'system');
+      const threadId = await deps.messaging.ensureThread(
+        r.appointment.patientId,
+        `Video visit ${new Date(r.appointment.start).toISOString().slice(0, 10)}`,
+        'system',
+      );
       await deps.appointments.setThread(r.appointment.id, threadId);
       r.appointment = { ...r.appointment, threadId };
     }
-    const sender = p.principal ? { kind: p.kind, name: p.name, ref: p.ref, userId: p.principal.userId } : { kind: 'guest' as const, name: `${p.name} (guest)`, ref: null, userId: null };
-    const message = await deps.messaging.postAs(r.appointment.threadId!, r.appointment.patientId, sender, { text: text.slice(0, 2000), category: 'visit-chat' }, p.principal ?? 'system');
+    const sender = p.principal
+      ? { kind: p.kind, name: p.name, ref: p.ref, userId: p.principal.userId }
+      : { kind: 'guest' as const, name: `${p.name} (guest)`, ref: null, userId: null };
+    const message = await deps.messaging.postAs(
+      r.appointment.threadId!,
+      r.appointment.patientId,
+      sender,
+      { text: text.slice(0, 2000), category: 'visit-chat' },
+      p.principal ?? 'system',
+    );
     broadcast(r, { type: 'chat', message });
   }
 
   return {
     /** A participant's socket connects (already authorised for this appointment): it starts in the lobby. */
-    connect(appointment: Appointment, who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null }, socket: PeerSocket, rtc: (peerId: string) => VisitRtcConfiguration): ConnectedPeer {
+    connect(
+      appointment: Appointment,
+      who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null },
+      socket: PeerSocket,
+      rtc: (peerId: string) => VisitRtcConfiguration,
+    ): ConnectedPeer {
       let r = rooms.get(appointment.id);
       if (!r) rooms.set(appointment.id, (r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve() }));
       else r.appointment = { ...appointment, threadId: appointment.threadId ?? r.appointment.threadId };
       const room = r;
-      const p: Peer = { id: randomBytes(6).toString('hex'), ...who, state: 'lobby', socket, media: { audio: true, video: appointment.mode === 'video' }, participantRow: null, since: deps.clock.now() };
+      const p: Peer = {
+        id: randomBytes(6).toString('hex'),
+        ...who,
+        state: 'lobby',
+        socket,
+        media: { audio: true, video: appointment.mode === 'video' },
+        participantRow: null,
+        since: deps.clock.now(),
+      };
       room.peers.set(p.id, p);
-      socket.send({ type: 'hello', you: publicPeer(p), mode: appointment.mode, rtc: rtc(p.id), inRoom: inRoom(room).map(publicPeer), waiting: p.kind === 'staff' ? waiting(room).map(publicPeer) : [] });
+      socket.send({
+        type: 'hello',
+        you: publicPeer(p),
+        mode: appointment.mode,
+        rtc: rtc(p.id),
+        inRoom: inRoom(room).map(publicPeer),
+        waiting: p.kind === 'staff' ? waiting(room).map(publicPeer) : [],
+      });
 
       const handle = async (msg: { type?: unknown; to?: unknown; data?: unknown; id?: unknown; text?: unknown; audio?: unknown; video?: unknown }) => {
         switch (msg.type) {
           case 'join': {
             if (p.state !== 'lobby') return;
             if (p.kind === 'staff') {
-              if (inRoom(room).length >= deps.maxParticipants) return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
+              if (inRoom(room).length >= deps.maxParticipants)
+                return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
               return enter(room, p);
             }
             p.state = 'waiting';
@@ -186,13 +260,15 @@ export function createVisitRooms(deps: {
             const target = typeof msg.id === 'string' ? room.peers.get(msg.id) : undefined;
             if (!target || target.state !== 'waiting') return socket.send({ type: 'error', message: 'nobody with that id is waiting' });
             const needed = (p.state === 'in-room' ? 0 : 1) + 1;
-            if (inRoom(room).length + needed > deps.maxParticipants) return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
+            if (inRoom(room).length + needed > deps.maxParticipants)
+              return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
             if (p.state !== 'in-room') await enter(room, p); // admitting someone takes the clinician in too
             return enter(room, target);
           }
           case 'signal': {
             const to = typeof msg.to === 'string' ? room.peers.get(msg.to) : undefined;
-            if (p.state !== 'in-room' || !to || to.state !== 'in-room') return socket.send({ type: 'error', message: 'signalling is only between people in the visit' });
+            if (p.state !== 'in-room' || !to || to.state !== 'in-room')
+              return socket.send({ type: 'error', message: 'signalling is only between people in the visit' });
             const data = VisitSignalData.safeParse(msg.data);
             if (!data.success) return socket.send({ type: 'error', message: 'signal data must be a session description or an ICE candidate' });
             return to.socket.send({ type: 'signal', from: p.id, data: data.data });
@@ -222,21 +298,25 @@ export function createVisitRooms(deps: {
           } catch {
             return socket.send({ type: 'error', message: 'messages must be JSON' });
           }
-          room.queue = room.queue.then(() => handle(msg)).catch((err) => {
-            log.error({ err }, 'visit message failed');
-            socket.send({ type: 'error', message: 'that did not work; please try again' });
-          });
+          room.queue = room.queue
+            .then(() => handle(msg))
+            .catch((err) => {
+              log.error({ err }, 'visit message failed');
+              socket.send({ type: 'error', message: 'that did not work; please try again' });
+            });
         },
         disconnect() {
-          room.queue = room.queue.then(async () => {
-            try {
-              await depart(room, p);
-            } finally {
-              // Gone either way: a departure the audit could not record leaves no ghost in the room.
-              room.peers.delete(p.id);
-              if (room.peers.size === 0) rooms.delete(appointment.id);
-            }
-          }).catch((err) => log.error({ err }, 'visit disconnect failed'));
+          room.queue = room.queue
+            .then(async () => {
+              try {
+                await depart(room, p);
+              } finally {
+                // Gone either way: a departure the audit could not record leaves no ghost in the room.
+                room.peers.delete(p.id);
+                if (room.peers.size === 0) rooms.delete(appointment.id);
+              }
+            })
+            .catch((err) => log.error({ err }, 'visit disconnect failed'));
         },
       });
     },

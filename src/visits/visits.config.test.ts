@@ -8,7 +8,12 @@ describe('visits configuration', () => {
   });
 
   it('hands each participant short-lived coturn credentials (TURN REST API: HMAC-SHA1 over "expiry:id")', () => {
-    const c = loadVisitsConfig({ VIGIL_TURN_URLS: 'turn:turn.clinic.example:3478?transport=udp, turns:turn.clinic.example:5349', VIGIL_TURN_SECRET: 'a-long-shared-secret', VIGIL_TURN_TTL_S: '600', VIGIL_ICE_TRANSPORT_POLICY: 'relay' });
+    const c = loadVisitsConfig({
+      VIGIL_TURN_URLS: 'turn:turn.clinic.example:3478?transport=udp, turns:turn.clinic.example:5349',
+      VIGIL_TURN_SECRET: 'a-long-shared-secret',
+      VIGIL_TURN_TTL_S: '600',
+      VIGIL_ICE_TRANSPORT_POLICY: 'relay',
+    });
     const rtc = rtcConfigurationFor(c, 'peer42', 1_000_000);
     expect(rtc.iceTransportPolicy).toBe('relay');
     const turn = rtc.iceServers[0];
@@ -21,7 +26,9 @@ describe('visits configuration', () => {
     expect(() => loadVisitsConfig({ VIGIL_ICE_SERVERS: '[{"urls":"http://x"}]' })).toThrow(/^VIGIL_ICE_SERVERS: urls must start with stun:/);
     expect(() => loadVisitsConfig({ VIGIL_ICE_SERVERS: 'stun:x' })).toThrow(/^VIGIL_ICE_SERVERS: must be a JSON array/);
     expect(() => loadVisitsConfig({ VIGIL_TURN_URLS: 'turn:x:3478' })).toThrow(/^VIGIL_TURN_SECRET: is required/);
-    expect(() => loadVisitsConfig({ VIGIL_TURN_URLS: 'stun:x', VIGIL_TURN_SECRET: 'x'.repeat(20) })).toThrow(/^VIGIL_TURN_URLS: each URL must start with turn:/);
+    expect(() => loadVisitsConfig({ VIGIL_TURN_URLS: 'stun:x', VIGIL_TURN_SECRET: 'x'.repeat(20) })).toThrow(
+      /^VIGIL_TURN_URLS: each URL must start with turn:/,
+    );
     expect(() => loadVisitsConfig({ VIGIL_ICE_TRANSPORT_POLICY: 'relay' })).toThrow(/^VIGIL_ICE_TRANSPORT_POLICY: "relay" needs a TURN server/);
     expect(() => loadVisitsConfig({ VIGIL_ICE_TRANSPORT_POLICY: 'some' })).toThrow(/^VIGIL_ICE_TRANSPORT_POLICY: must be "all" or "relay"/);
   });

@@ -33,7 +33,14 @@ export interface VisitsConfig {
   };
 }
 
-const iceServer = z.object({ urls: z.union([z.string().regex(/^(stun|stuns|turn|turns):/, 'urls must start with stun:, stuns:, turn: or turns:'), z.array(z.string().regex(/^(stun|stuns|turn|turns):/))]), username: z.string().optional(), credential: z.string().optional() });
+const iceServer = z.object({
+  urls: z.union([
+    z.string().regex(/^(stun|stuns|turn|turns):/, 'urls must start with stun:, stuns:, turn: or turns:'),
+    z.array(z.string().regex(/^(stun|stuns|turn|turns):/)),
+  ]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
 const fields = {
   VIGIL_ICE_SERVERS: z
     .string()
@@ -49,16 +56,46 @@ const fields = {
     .default([]),
   VIGIL_TURN_URLS: z
     .string()
-    .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^turns?:/, 'each URL must start with turn: or turns:')))
     .default([]),
   VIGIL_TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  VIGIL_TURN_TTL_S: z.coerce.number().int().min(60).max(86_400).default(4 * 3600),
+  VIGIL_TURN_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(86_400)
+    .default(4 * 3600),
   VIGIL_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay'], { error: 'must be "all" or "relay"' }).default('all'),
-  VIGIL_VISIT_INVITE_TTL_S: z.coerce.number().int().min(60).max(7 * 86_400).default(2 * 3600),
-  VIGIL_MESSAGE_NUDGE_AFTER_S: z.coerce.number().int().min(1).max(30 * 86_400).default(4 * 3600),
-  VIGIL_MESSAGE_NUDGE_PERIOD_S: z.coerce.number().int().min(1).max(30 * 86_400).default(24 * 3600),
-  VIGIL_APPOINTMENT_REMINDER_LEAD_S: z.coerce.number().int().min(60).max(7 * 86_400).default(24 * 3600),
+  VIGIL_VISIT_INVITE_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(2 * 3600),
+  VIGIL_MESSAGE_NUDGE_AFTER_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(4 * 3600),
+  VIGIL_MESSAGE_NUDGE_PERIOD_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(24 * 3600),
+  VIGIL_APPOINTMENT_REMINDER_LEAD_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(24 * 3600),
   VIGIL_TELEHEALTH_EMAIL_TICK_S: z.coerce.number().int().min(1).max(3600).default(60),
 } as const;
 
@@ -73,7 +110,8 @@ export function loadVisitsConfig(env: Record<string, string | undefined>): Visit
     v[key] = r.data;
   }
   const turnUrls = v.VIGIL_TURN_URLS as string[];
-  if (turnUrls.length && !v.VIGIL_TURN_SECRET) throw new ConfigError('VIGIL_TURN_SECRET', 'is required with VIGIL_TURN_URLS (the static-auth-secret of the TURN server)');
+  if (turnUrls.length && !v.VIGIL_TURN_SECRET)
+    throw new ConfigError('VIGIL_TURN_SECRET', 'is required with VIGIL_TURN_URLS (the static-auth-secret of the TURN server)');
   const policy = v.VIGIL_ICE_TRANSPORT_POLICY as 'all' | 'relay';
   const iceServers = v.VIGIL_ICE_SERVERS as VisitsConfig['iceServers'];
   if (policy === 'relay' && !turnUrls.length && !iceServers.some((s) => [s.urls].flat().some((u) => u.startsWith('turn')))) {

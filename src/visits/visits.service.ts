@@ -22,8 +22,15 @@ export interface GuestPass {
  * one-time guest links (only their hash is stored; redeeming marks them used in the same statement), and
  * the visit summary note, kept in the visit's message thread (sealed like every message).
  */
-export function createVisitsService(deps: { appointments: AppointmentsService; repo: AppointmentsRepository; messaging: MessagingService; audit: AuditService; clock: Clock; config: VisitsConfig; baseUrl: () => string }) {
-
+export function createVisitsService(deps: {
+  appointments: AppointmentsService;
+  repo: AppointmentsRepository;
+  messaging: MessagingService;
+  audit: AuditService;
+  clock: Clock;
+  config: VisitsConfig;
+  baseUrl: () => string;
+}) {
   return {
     async invite(p: Principal, appointmentId: string, input: { name?: string }) {
       const { appointment } = await deps.appointments.assertParticipant(p, appointmentId);
@@ -34,7 +41,14 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       const expiresAt = Math.max(now, appointment.end) + deps.config.inviteTtlS * 1000;
       await deps.audit.change(async (tx, log) => {
         await deps.repo.addInvite({ tokenHash: hash(token), appointmentId, displayName: name, createdBy: p.userId, expiresAt }, tx);
-        log({ actor: p, action: 'visit.invite', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name, expiresAt: new Date(expiresAt).toISOString() } });
+        log({
+          actor: p,
+          action: 'visit.invite',
+          entityType: 'Appointment',
+          entityId: appointmentId,
+          patientId: appointment.patientId,
+          details: { guest: name, expiresAt: new Date(expiresAt).toISOString() },
+        });
       });
       // The token travels in the fragment: browsers never send it to a server (no access logs, no Referer).
       return { url: `${deps.baseUrl()}/#/join/${encodeURIComponent(appointmentId)}/${token}`, expiresAt: new Date(expiresAt).toISOString(), name };
@@ -53,7 +67,14 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
       // In the database (only its hash), so the guest's signalling socket may land on any instance.
       await deps.audit.change(async (tx, log) => {
         await deps.repo.addGuestPass({ passHash: hash(pass), appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS }, tx);
-        log({ actor: 'system', action: 'visit.invite.redeem', entityType: 'Appointment', entityId: appointmentId, patientId: appointment.patientId, details: { guest: name } });
+        log({
+          actor: 'system',
+          action: 'visit.invite.redeem',
+          entityType: 'Appointment',
+          entityId: appointmentId,
+          patientId: appointment.patientId,
+          details: { guest: name },
+        });
       });
       return { pass, name, appointmentId };
     },
@@ -83,7 +104,13 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
         threadId = await deps.messaging.ensureThread(appointment.patientId, `Video visit ${new Date(appointment.start).toISOString().slice(0, 10)}`, p.userId);
         await deps.repo.setThread(appointment.id, threadId);
       }
-      const message = await deps.messaging.postAs(threadId, appointment.patientId, { kind: 'staff', name: p.displayName, ref: p.practitionerId ? `Practitioner/${p.practitionerId}` : null, userId: p.userId }, { text: text.slice(0, 5000), category: 'visit-summary' }, p);
+      const message = await deps.messaging.postAs(
+        threadId,
+        appointment.patientId,
+        { kind: 'staff', name: p.displayName, ref: p.practitionerId ? `Practitioner/${p.practitionerId}` : null, userId: p.userId },
+        { text: text.slice(0, 5000), category: 'visit-summary' },
+        p,
+      );
       return message;
     },
 
@@ -92,10 +119,17 @@ export function createVisitsService(deps: { appointments: AppointmentsService; r
      * thread with the link, which also reaches the patient's open portal live.
      */
     async callNow(p: Principal, patientId: string, reason?: string, inThread?: string) {
-      const appointment = await deps.appointments.create(p, { patientId, start: deps.clock.now(), description: reason?.slice(0, 200) || 'Call from your care team' });
+      const appointment = await deps.appointments.create(p, {
+        patientId,
+        start: deps.clock.now(),
+        description: reason?.slice(0, 200) || 'Call from your care team',
+      });
       const threadId = inThread ?? (await deps.messaging.defaultThread(p, patientId));
       await deps.repo.setThread(appointment.id, threadId);
-      await deps.messaging.send(p, threadId, { text: `${p.displayName} is calling you for a video visit now. Open Vigil and press Join: ${deps.baseUrl()}/visits/${appointment.id}`, category: 'notification' });
+      await deps.messaging.send(p, threadId, {
+        text: `${p.displayName} is calling you for a video visit now. Open Vigil and press Join: ${deps.baseUrl()}/visits/${appointment.id}`,
+        category: 'notification',
+      });
       return { appointment: { ...appointment, threadId }, url: `/visits/${appointment.id}` };
     },
 

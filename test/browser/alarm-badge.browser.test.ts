@@ -41,7 +41,9 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
     await app.services.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
     const device = (await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
     const rule = await app.api(admin, 'PUT', '/api/v1/alert-rules/hr-badge-test', {
-      scope: 'patient', scopeId: patientId, definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
+      scope: 'patient',
+      scopeId: patientId,
+      definition: { kind: 'threshold', code: '8867-4', op: 'above', value: 140, clearAt: 130, severity: 'critical' },
     });
     expect(rule.status).toBe(200);
 
@@ -59,7 +61,8 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
     for (const s of sockets.splice(0)) await s.close();
     expect((await app.api(device.secret, 'POST', `/api/v1/devices/${device.id}/telemetry`, { hr: 170 })).status).toBe(202);
     // The test rule opens a critical alert (the clinic's default heart-rate rule may open another).
-    const openCritical = async () => (await app.api<Array<{ severity: string }>>(nurse.token, 'GET', '/api/v1/alerts?status=open')).body.filter((a) => a.severity === 'critical').length;
+    const openCritical = async () =>
+      (await app.api<Array<{ severity: string }>>(nurse.token, 'GET', '/api/v1/alerts?status=open')).body.filter((a) => a.severity === 'critical').length;
     await expect.poll(openCritical, { timeout: 30_000 }).toBeGreaterThan(0);
     await page.waitForTimeout(1_000);
     const n = await openCritical();

@@ -15,7 +15,12 @@ import { expectAccessible, hasChromium, VISIT_ARGS } from './tele-support.ts';
 if (!hasChromium) skipNote('Chromium (appointments browser test)');
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-interface Apt { id: string; status: string; start: number; mode: string }
+interface Apt {
+  id: string;
+  status: string;
+  start: number;
+  mode: string;
+}
 
 describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the nurse and by the patient', () => {
   let c: BrowserClinic | undefined;
@@ -28,12 +33,15 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
   const appointments = async () => (await app.api<Apt[]>(nurseToken, 'GET', `/api/v1/appointments?patient=${patientId}`)).body;
   /** A local date-time a few days ahead, as a datetime-local input takes it, and the instant the browser reads from it. */
   const ahead = async (days: number, hh: number, mm: number) => {
-    const value = await doc.evaluate(([d, h, m]) => {
-      const t = new Date();
-      t.setDate(t.getDate() + d);
-      const pad = (n: number) => String(n).padStart(2, '0');
-      return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(h)}:${pad(m)}`;
-    }, [days, hh, mm]);
+    const value = await doc.evaluate(
+      ([d, h, m]) => {
+        const t = new Date();
+        t.setDate(t.getDate() + d);
+        const pad = (n: number) => String(n).padStart(2, '0');
+        return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(h)}:${pad(m)}`;
+      },
+      [days, hh, mm],
+    );
     return { value, ms: await doc.evaluate((v) => new Date(v).getTime(), value) };
   };
 
@@ -54,27 +62,44 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await section.getByLabel('When').fill(first.value);
     await section.getByLabel('Kind').selectOption({ label: 'Phone (audio only)' });
     await section.getByRole('button', { name: 'Book a visit' }).click();
-    await section.getByRole('status').getByText(/^Booked: phone visit on/).waitFor({ timeout: 10_000 });
+    await section
+      .getByRole('status')
+      .getByText(/^Booked: phone visit on/)
+      .waitFor({ timeout: 10_000 });
     await expect.poll(async () => (await appointments()).map((a) => [a.start, a.mode, a.status])).toEqual([[first.ms, 'audio', 'booked']]);
     await expectAccessible(doc, 'patient page appointments');
     const moved = await ahead(2, 11, 30);
     await section.getByRole('button', { name: /^Move Phone visit/ }).click();
     await section.getByLabel('New time').fill(moved.value);
     await section.getByRole('button', { name: 'Save' }).click();
-    await section.getByRole('status').getByText(/^Moved to/).waitFor({ timeout: 10_000 });
+    await section
+      .getByRole('status')
+      .getByText(/^Moved to/)
+      .waitFor({ timeout: 10_000 });
     await expect.poll(async () => (await appointments()).map((a) => a.start)).toEqual([moved.ms]);
     expect(await section.getByLabel('New time').count()).toBe(0); // the form closes once saved
     await doc.screenshot({ path: path.join(ARTIFACTS, 'appointments-1-nurse.png'), fullPage: true });
     await pat.goto('/');
     const item = pat.locator('li.appt').filter({ hasText: 'Phone (audio) visit with Nurse Nora' });
     await item.waitFor({ timeout: 20_000 });
-    const shown = await pat.evaluate((ms) => new Date(ms).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' }), moved.ms);
+    const shown = await pat.evaluate(
+      (ms) => new Date(ms).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' }),
+      moved.ms,
+    );
     expect(await item.locator('.appt-when').innerText()).toBe(shown);
   });
 
   it('the patient books one of the clinician’s free times in the portal, then cancels it', async () => {
     const open = await ahead(3, 9, 0);
-    expect((await app.api(nurseToken, 'POST', '/api/v1/availability', { start: new Date(open.ms).toISOString(), end: new Date(open.ms + 3600_000).toISOString(), slotMinutes: 20 })).status).toBe(201);
+    expect(
+      (
+        await app.api(nurseToken, 'POST', '/api/v1/availability', {
+          start: new Date(open.ms).toISOString(),
+          end: new Date(open.ms + 3600_000).toISOString(),
+          slotMinutes: 20,
+        })
+      ).status,
+    ).toBe(201);
     await pat.reload();
     await pat.getByRole('button', { name: 'Book an appointment' }).click({ timeout: 20_000 });
     await pat.getByRole('heading', { name: 'Choose a time' }).waitFor();
@@ -83,13 +108,28 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await expectAccessible(pat, 'portal: choose a time');
     await pat.screenshot({ path: path.join(ARTIFACTS, 'appointments-2-patient-choose.png'), fullPage: true });
     await slots.first().click();
-    await pat.getByRole('status').getByText(/^Booked:/).waitFor({ timeout: 10_000 });
-    await expect.poll(async () => (await appointments()).filter((a) => a.status === 'booked').map((a) => a.start).sort()).toEqual([(await ahead(2, 11, 30)).ms, open.ms].sort());
+    await pat
+      .getByRole('status')
+      .getByText(/^Booked:/)
+      .waitFor({ timeout: 10_000 });
+    await expect
+      .poll(async () =>
+        (await appointments())
+          .filter((a) => a.status === 'booked')
+          .map((a) => a.start)
+          .sort(),
+      )
+      .toEqual([(await ahead(2, 11, 30)).ms, open.ms].sort());
     await expect.poll(() => pat.locator('li.appt').count()).toBe(2);
     await pat.screenshot({ path: path.join(ARTIFACTS, 'appointments-3-patient-two.png'), fullPage: true });
     // The portal asks before cancelling (a plain yes/no); the patient says yes.
     pat.once('dialog', (d) => void d.accept());
-    const booked = pat.locator('li.appt').filter({ hasText: await pat.evaluate((ms) => new Date(ms).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' }), open.ms) });
+    const booked = pat.locator('li.appt').filter({
+      hasText: await pat.evaluate(
+        (ms) => new Date(ms).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' }),
+        open.ms,
+      ),
+    });
     await booked.getByRole('button', { name: 'Cancel' }).click();
     await pat.getByText('Your appointment is cancelled.').waitFor({ timeout: 10_000 });
     await expect.poll(async () => (await appointments()).find((a) => a.start === open.ms)?.status).toBe('cancelled');
@@ -106,7 +146,10 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await doc.getByLabel('To').fill('15:00');
     await doc.getByLabel('Each visit').selectOption({ label: '30 minutes' });
     await doc.getByRole('button', { name: 'Add open times' }).click();
-    await doc.getByRole('status').getByText(/^Added .*14:00–15:00, in 30-minute visits\.$/).waitFor({ timeout: 10_000 });
+    await doc
+      .getByRole('status')
+      .getByText(/^Added .*14:00–15:00, in 30-minute visits\.$/)
+      .waitFor({ timeout: 10_000 });
     const dayName = await doc.evaluate((d) => new Date(`${d}T14:00`).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' }), day);
     const section = doc.getByRole('region', { name: dayName });
     await expect.poll(() => section.locator('li.schedule-slot.is-free').count(), { timeout: 10_000 }).toBe(2);
@@ -126,7 +169,10 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await doc.getByLabel('From').fill('15:00');
     await doc.getByLabel('To').fill('14:00');
     await doc.getByRole('button', { name: 'Add open times' }).click();
-    await doc.getByRole('alert').getByText(/start before end/).waitFor({ timeout: 10_000 });
+    await doc
+      .getByRole('alert')
+      .getByText(/start before end/)
+      .waitFor({ timeout: 10_000 });
     // Back to the patient page for the last test (and cancel the booking made here).
     const booked = (await appointments()).find((a) => a.start === slotStart)!;
     expect((await app.api(nurseToken, 'POST', `/api/v1/appointments/${booked.id}/cancel`, {})).status).toBe(200);

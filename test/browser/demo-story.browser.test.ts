@@ -46,7 +46,7 @@ describe.skipIf(!hasChromium)('the demo story: AF alert → message → photo �
 
   const reading = (hr: number, spo2: number) => app.api(vitals.secret, 'POST', `/api/v1/devices/${vitals.id}/telemetry`, { hr, spo2 });
 
-  it('1. the ECG turns irregular and the AF alert fires on the nurse\'s alerts page', async () => {
+  it("1. the ECG turns irregular and the AF alert fires on the nurse's alerts page", async () => {
     expect((await reading(112, 95)).status).toBe(202);
     const ecg = await app.services.deviceService.provision({ patientId, type: 'ecg' }, 'system');
     const model = createEcgModel({ seed: 42, fs: FS });
@@ -54,12 +54,22 @@ describe.skipIf(!hasChromium)('the demo story: AF alert → message → photo �
     const start = Date.now() - 160_000;
     for (let s = 0; s < 160; s++) {
       const samples = model.next(FS, s < 40 ? { hr: 72, rr: 15, af: false } : { hr: 110, rr: 15, af: true });
-      await client.publishAsync(`vigil/v1/devices/${ecg.id}/ecg`, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }), { qos: 1 });
+      await client.publishAsync(`vigil/v1/devices/${ecg.id}/ecg`, JSON.stringify({ ts: start + s * 1000, seq: s, fs: FS, lead: 'II', unit: 'uV', samples }), {
+        qos: 1,
+      });
     }
     await client.endAsync();
-    await expect.poll(async () => (await app.api<Array<{ rule: string }>>(nurseToken, 'GET', `/api/v1/alerts?patient=${patientId}&status=open`)).body.map((a) => a.rule), { timeout: 30_000 }).toContain('af');
+    await expect
+      .poll(
+        async () => (await app.api<Array<{ rule: string }>>(nurseToken, 'GET', `/api/v1/alerts?patient=${patientId}&status=open`)).body.map((a) => a.rule),
+        { timeout: 30_000 },
+      )
+      .toContain('af');
     await doc.goto('/#/alerts');
-    const row = doc.locator('li.alert-row').filter({ has: doc.getByText('Atrial fibrillation episode detected on ECG') }).first();
+    const row = doc
+      .locator('li.alert-row')
+      .filter({ has: doc.getByText('Atrial fibrillation episode detected on ECG') })
+      .first();
     await row.waitFor({ timeout: 20_000 }).catch(async (err) => {
       await shot(doc, '1-nurse-af-alert-FAILED');
       throw err;
@@ -140,11 +150,20 @@ describe.skipIf(!hasChromium)('the demo story: AF alert → message → photo �
   });
 
   it('6. the episode is in the record and the audit trail', async () => {
-    const comms = await app.api<{ total: number; entry: Array<{ resource: { payload: Array<{ contentString?: string; contentAttachment?: { contentType: string } }> } }> }>(nurseToken, 'GET', `/fhir/R4/Communication?patient=${patientId}`);
+    const comms = await app.api<{
+      total: number;
+      entry: Array<{ resource: { payload: Array<{ contentString?: string; contentAttachment?: { contentType: string } }> } }>;
+    }>(nurseToken, 'GET', `/fhir/R4/Communication?patient=${patientId}`);
     expect(comms.body.entry.some((e) => e.resource.payload.some((p) => p.contentAttachment?.contentType === 'image/jpeg'))).toBe(true);
-    const enc = await app.api<{ total: number; entry: Array<{ resource: { status: string } }> }>(nurseToken, 'GET', `/fhir/R4/Encounter?patient=${patientId}&appointment=Appointment/${appointmentId}`);
+    const enc = await app.api<{ total: number; entry: Array<{ resource: { status: string } }> }>(
+      nurseToken,
+      'GET',
+      `/fhir/R4/Encounter?patient=${patientId}&appointment=Appointment/${appointmentId}`,
+    );
     expect(enc.body.entry.map((e) => e.resource.status)).toContain('in-progress');
-    const actions = new Set((await app.services.db.query<{ action: string }>('SELECT DISTINCT action FROM audit_log WHERE patient_id = $1', [patientId])).map((r) => r.action));
+    const actions = new Set(
+      (await app.services.db.query<{ action: string }>('SELECT DISTINCT action FROM audit_log WHERE patient_id = $1', [patientId])).map((r) => r.action),
+    );
     for (const a of ['message.send', 'attachment.read', 'appointment.create', 'visit.join', 'visit.start']) expect([...actions], a).toContain(a);
     expect(pageErrors).toEqual([]);
   });

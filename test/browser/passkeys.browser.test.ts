@@ -28,18 +28,32 @@ async function assertIn(page: Page, options: Json, allowIds?: string[]): Promise
   return page.evaluate(
     async ({ options, allowIds }) => {
       const fromB64 = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)), (c) => c.charCodeAt(0));
-      const toB64 = (b: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      const toB64 = (b: ArrayBuffer) =>
+        btoa(String.fromCharCode(...new Uint8Array(b)))
+          .replace(/\+/g, '-')
+          .replace(/\//g, '_')
+          .replace(/=+$/, '');
       const o = options as { challenge: string; rpId: string; allowCredentials?: Array<{ id: string }>; userVerification?: UserVerificationRequirement };
       const allow = allowIds ?? o.allowCredentials?.map((c) => c.id) ?? [];
       const cred = (await navigator.credentials.get({
-        publicKey: { challenge: fromB64(o.challenge), rpId: o.rpId, userVerification: o.userVerification, allowCredentials: allow.map((id) => ({ id: fromB64(id), type: 'public-key' as const })) },
+        publicKey: {
+          challenge: fromB64(o.challenge),
+          rpId: o.rpId,
+          userVerification: o.userVerification,
+          allowCredentials: allow.map((id) => ({ id: fromB64(id), type: 'public-key' as const })),
+        },
       })) as PublicKeyCredential;
       const r = cred.response as AuthenticatorAssertionResponse;
       return {
         id: cred.id,
         rawId: toB64(cred.rawId),
         type: 'public-key',
-        response: { clientDataJSON: toB64(r.clientDataJSON), authenticatorData: toB64(r.authenticatorData), signature: toB64(r.signature), ...(r.userHandle ? { userHandle: toB64(r.userHandle) } : {}) },
+        response: {
+          clientDataJSON: toB64(r.clientDataJSON),
+          authenticatorData: toB64(r.authenticatorData),
+          signature: toB64(r.signature),
+          ...(r.userHandle ? { userHandle: toB64(r.userHandle) } : {}),
+        },
         clientExtensionResults: {},
       };
     },
@@ -59,13 +73,23 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
   let otherOrigin: string;
 
   const post = async (url: string, body: unknown, cookie?: string) => {
-    const res = await fetch(app.httpUrl + url, { method: 'POST', headers: { 'content-type': 'application/json', origin: app.httpUrl, ...(cookie ? { cookie } : {}) }, body: JSON.stringify(body) });
+    const res = await fetch(app.httpUrl + url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: app.httpUrl, ...(cookie ? { cookie } : {}) },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json().catch(() => null)) as Json, cookie: res.headers.get('set-cookie')?.split(';')[0] };
   };
   const userId = async (email: string) => (await app.services.db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [email]))[0].id;
-  const passkeysOf = async (email: string) => app.services.db.query<{ id: string; counter: string }>('SELECT id, counter FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at', [await userId(email)]);
+  const passkeysOf = async (email: string) =>
+    app.services.db.query<{ id: string; counter: string }>('SELECT id, counter FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at', [
+      await userId(email),
+    ]);
   const audit = async (action: string, email: string) =>
-    app.services.db.query<{ outcome: string; details: Json }>('SELECT outcome, details FROM audit_log WHERE action = $1 AND entity_id = $2 ORDER BY id', [action, await userId(email)]);
+    app.services.db.query<{ outcome: string; details: Json }>('SELECT outcome, details FROM audit_log WHERE action = $1 AND entity_id = $2 ORDER BY id', [
+      action,
+      await userId(email),
+    ]);
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
@@ -82,7 +106,14 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     cdp = await page.context().newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     ({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
     }));
   });
   afterAll(async () => {
@@ -144,7 +175,16 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await page.getByRole('heading', { name: /^passkeys$/i }).waitFor({ timeout: 20_000 });
     await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 10_000 }).toBe(1);
     // A second authenticator (a security key) for the second passkey: one authenticator holds one per account.
-    const key2 = await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
+    const key2 = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'usb',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
     await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: false }).catch(() => undefined);
     await page.getByLabel(/name for the new passkey/i).fill('Security key');
     await page.getByRole('button', { name: /add a passkey/i }).click();
@@ -192,7 +232,9 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     expect(r.body.error).toMatchObject({ message: expect.stringMatching(/origin/i) });
     expect(r.cookie).toBeUndefined();
     expect((await audit('auth.login', a)).length).toBeGreaterThan(0);
-    const failures = await app.services.db.query<{ n: string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' AND details->>'kind' = 'passkey'");
+    const failures = await app.services.db.query<{ n: string }>(
+      "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' AND details->>'kind' = 'passkey'",
+    );
     expect(Number(failures[0].n)).toBeGreaterThanOrEqual(3); // replayed twice, wrong origin once
   });
 
@@ -205,7 +247,15 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     const [bKey] = await passkeysOf(b);
     // A passes the password; the second-step ceremony is bound to A; the answer is made with B's passkey.
     await page.context().clearCookies();
-    const login = await page.evaluate((email) => fetch('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'correct horse battery' }) }).then((r) => r.json()), a);
+    const login = await page.evaluate(
+      (email) =>
+        fetch('/api/v1/auth/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email, password: 'correct horse battery' }),
+        }).then((r) => r.json()),
+      a,
+    );
     expect(login).toMatchObject({ stage: 'mfa' });
     const cookie = await cookieHeader();
     const opts = await post('/api/v1/auth/passkey/options', {}, cookie);
@@ -241,10 +291,22 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
 
   it('answers malformed passkey bodies with a 400 naming the field', async () => {
     const opts = await post('/api/v1/auth/passkey/options', {});
-    const r = await post('/api/v1/auth/passkey', { flowId: opts.body.flowId, response: { id: 'not base64url!', rawId: 'x', type: 'public-key', response: {}, clientExtensionResults: {} } });
+    const r = await post('/api/v1/auth/passkey', {
+      flowId: opts.body.flowId,
+      response: { id: 'not base64url!', rawId: 'x', type: 'public-key', response: {}, clientExtensionResults: {} },
+    });
     expect(r.status).toBe(400);
     expect(JSON.stringify(r.body)).toMatch(/response/);
-    const unknownFlow = await post('/api/v1/auth/passkey', { flowId: 'nope', response: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'AAAA', authenticatorData: 'AAAA', signature: 'AAAA' }, clientExtensionResults: {} } });
+    const unknownFlow = await post('/api/v1/auth/passkey', {
+      flowId: 'nope',
+      response: {
+        id: 'AAAA',
+        rawId: 'AAAA',
+        type: 'public-key',
+        response: { clientDataJSON: 'AAAA', authenticatorData: 'AAAA', signature: 'AAAA' },
+        clientExtensionResults: {},
+      },
+    });
     expect(unknownFlow.status).toBe(401);
   });
 });

@@ -68,10 +68,15 @@ describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
   });
 
   it('refuses a fake JPEG with a clear message in the page', async () => {
-    await pat.locator('[data-testid="attach-input"]').setInputFiles({ name: 'wound.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a photo at all') });
+    await pat
+      .locator('[data-testid="attach-input"]')
+      .setInputFiles({ name: 'wound.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a photo at all') });
     await pat.getByLabel('Your message').fill('here is the wound');
     await pat.getByRole('button', { name: 'Send', exact: true }).click();
-    await pat.getByRole('alert').getByText(/"wound\.jpg" claims to be image\/jpeg but its content is not a recognised file type/).waitFor({ timeout: 10_000 });
+    await pat
+      .getByRole('alert')
+      .getByText(/"wound\.jpg" claims to be image\/jpeg but its content is not a recognised file type/)
+      .waitFor({ timeout: 10_000 });
     await pat.screenshot({ path: path.join(ARTIFACTS, 'portal-4-refused.png'), fullPage: true });
     await pat.getByRole('button', { name: 'Remove wound.jpg' }).click();
   });
@@ -97,7 +102,13 @@ describe.skipIf(!hasChromium)('patient portal and messages in Chromium', () => {
     const app = c!.app;
     const oxi = await app.services.deviceService.provision({ patientId, type: 'pulse-oximeter', name: 'Finger clip' } as never, 'system');
     const DAY = 86_400_000;
-    const week = [[6, 62, 95], [5, 70, 96], [3, 88, 94], [1, 75, 97], [0, 71, 96]] as const;
+    const week = [
+      [6, 62, 95],
+      [5, 70, 96],
+      [3, 88, 94],
+      [1, 75, 97],
+      [0, 71, 96],
+    ] as const;
     for (const [daysAgo, hr, spo2] of week) {
       const r = await app.api(oxi.secret, 'POST', `/api/v1/devices/${oxi.id}/telemetry`, { ts: Date.now() - daysAgo * DAY - 60_000, hr, spo2 });
       expect(r.status, JSON.stringify(r.body)).toBe(202);

@@ -67,7 +67,10 @@ describe.skipIf(!hasChromium)("the patient's privacy choices in Chromium", () =>
     // An unknown email is explained, not a crash.
     await page.getByLabel(/Let a family member or carer see/).fill('stranger@nowhere.test');
     await page.getByRole('button', { name: 'Give access' }).click();
-    await page.getByRole('alert').filter({ hasText: /caregiver account/ }).waitFor({ timeout: 15_000 });
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /caregiver account/ })
+      .waitFor({ timeout: 15_000 });
     expect(pageErrors).toEqual([]);
   });
 });

@@ -40,7 +40,10 @@ describe.skipIf(!hasChromium)('clinician task list in Chromium', () => {
     // Each patient writes; the nurse turns the messages into tasks through the API the messages screen uses.
     const write = async (patientId: string, text: string) => {
       const token = (await app.tokenFor('patient', { patientId })).token;
-      const t = await app.api<{ id: string; message: { id: string } }>(token, 'POST', `/api/v1/patients/${patientId}/threads`, { subject: text.slice(0, 20), text });
+      const t = await app.api<{ id: string; message: { id: string } }>(token, 'POST', `/api/v1/patients/${patientId}/threads`, {
+        subject: text.slice(0, 20),
+        text,
+      });
       expect(t.status).toBe(201);
       return { threadId: t.body.id, messageId: t.body.message.id };
     };
@@ -91,7 +94,9 @@ describe.skipIf(!hasChromium)('clinician task list in Chromium', () => {
     for (let i = 0; i < 12 && !(await done.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
     expect(await done.evaluate((el) => el === document.activeElement)).toBe(true);
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Marked done' }).innerText()).toBe('Marked done: Call Alice about her ankle (Alice Ames)');
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'Marked done' }).innerText())
+      .toBe('Marked done: Call Alice about her ankle (Alice Ames)');
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Mark done: Answer Bob about tablets (Bob Brown)');
     const row = page.locator(`tr[data-task-id="${ids.overdue}"]`);
     expect(await row.locator('.task-status').innerText()).toBe('Done');
@@ -123,23 +128,31 @@ describe.skipIf(!hasChromium)('clinician task list in Chromium', () => {
   });
 
   it('links back to the message the task came from: scrolled to, marked and focused in its thread', async () => {
-    await page.locator(`tr[data-task-id="${ids.other}"]`).getByRole('link', { name: /Open the message/ }).click();
+    await page
+      .locator(`tr[data-task-id="${ids.other}"]`)
+      .getByRole('link', { name: /Open the message/ })
+      .click();
     await page.waitForURL(`**/#/patients/${ids.alice}/messages/${ids.aliceThread}/${ids.aliceMessage}`);
     const target = page.locator(`li[data-message-id="${ids.aliceMessage}"]`);
     await expect.poll(() => target.getAttribute('aria-current')).toBe('true');
     await expect.poll(() => target.evaluate((el) => el === document.activeElement)).toBe(true);
     // In view inside the scrolling conversation, though twelve later messages follow it.
-    expect(await target.evaluate((el) => {
-      const box = el.getBoundingClientRect();
-      const list = el.closest('ol')!.getBoundingClientRect();
-      return box.top >= list.top - 1 && box.bottom <= list.bottom + 1;
-    })).toBe(true);
+    expect(
+      await target.evaluate((el) => {
+        const box = el.getBoundingClientRect();
+        const list = el.closest('ol')!.getBoundingClientRect();
+        return box.top >= list.top - 1 && box.bottom <= list.bottom + 1;
+      }),
+    ).toBe(true);
     await expectAccessible(page, 'message opened from a task');
     await page.screenshot({ path: path.join(ARTIFACTS, 'tasks-3-message.png'), fullPage: true });
   });
 
   it('is not offered to patients, and raised no error in the page', async () => {
-    const alice = await app.services.auth.createUser({ email: 'alice@tasks.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId: ids.alice }, 'system');
+    const alice = await app.services.auth.createUser(
+      { email: 'alice@tasks.test', role: 'patient', displayName: 'Alice Ames', password: PASSWORD, patientId: ids.alice },
+      'system',
+    );
     expect(alice.id).toBeTruthy();
     const { context, page: pat } = await signedIn(browser, app.httpUrl, 'alice@tasks.test', PASSWORD);
     await pat.goto('/#/tasks'); // a patient typing the address gets their portal, not the staff list

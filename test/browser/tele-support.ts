@@ -12,7 +12,9 @@ export const hasCoturn = spawnSync('sh', ['-c', 'command -v turnserver'], { enco
 
 /** Besides the no-network flags (support/browser.ts): fake camera/microphone, auto-granted (no permission prompt). */
 export const VISIT_ARGS = [
-  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
   // host candidates as real addresses (not mDNS names), so two browsers on one machine find each other without a resolver
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
@@ -32,18 +34,29 @@ export async function expectAccessible(page: Page, what: string, opts: { liveVid
   await page.evaluate(() => document.fonts.ready.then(() => new Promise((r) => setTimeout(r, 300)))); // settled layout and colours
   // Evaluated over the DevTools protocol: the app's Content-Security-Policy (script-src 'self') stays in force.
   if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async (disable) => {
-    const axe = (window as unknown as { axe: { run(ctx: unknown, o: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
-    const r = await axe.run(document, { rules: Object.fromEntries(disable.map((id) => [id, { enabled: false }])) });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  }, opts.liveVideo ? ['video-caption'] : []);
+  const result = await page.evaluate(
+    async (disable) => {
+      const axe = (
+        window as unknown as {
+          axe: {
+            run(ctx: unknown, o: unknown): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }>;
+          };
+        }
+      ).axe;
+      const r = await axe.run(document, { rules: Object.fromEntries(disable.map((id) => [id, { enabled: false }])) });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+    },
+    opts.liveVideo ? ['video-caption'] : [],
+  );
   const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   expect(bad, `${what}: ${JSON.stringify(bad, null, 1)}`).toEqual([]);
 }
 
 /** The frames decoded from each remote participant, as the page's getStats() loop reports them. */
 export async function framesDecoded(page: Page): Promise<Record<string, number>> {
-  return page.$$eval('[data-frames-decoded]', (els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-peer') ?? '?', Number(e.getAttribute('data-frames-decoded'))])));
+  return page.$$eval('[data-frames-decoded]', (els) =>
+    Object.fromEntries(els.map((e) => [e.getAttribute('data-peer') ?? '?', Number(e.getAttribute('data-frames-decoded'))])),
+  );
 }
 
 /** Waits until every remote tile on the page has decoded frames (and there are `peers` of them). */
@@ -54,7 +67,9 @@ export async function expectDecoding(page: Page, peers: number, timeout = 45_000
   };
   const deadline = Date.now() + timeout;
   while (!(await ok()) && Date.now() < deadline) await page.waitForTimeout(250);
-  const tiles = await page.$$eval('[data-frames-decoded]', (els) => els.map((e) => ({ peer: e.getAttribute('data-peer'), frames: e.getAttribute('data-frames-decoded'), connection: e.getAttribute('data-connection') })));
+  const tiles = await page.$$eval('[data-frames-decoded]', (els) =>
+    els.map((e) => ({ peer: e.getAttribute('data-peer'), frames: e.getAttribute('data-frames-decoded'), connection: e.getAttribute('data-connection') })),
+  );
   expect(await ok(), `expected ${peers} remote tiles decoding on ${page.url()}: ${JSON.stringify(tiles)}`).toBe(true);
 }
 
@@ -62,11 +77,29 @@ export async function expectDecoding(page: Page, peers: number, timeout = 45_000
 export async function startCoturn(secret: string, port?: number): Promise<{ port: number; url: string; proc: ChildProcess; stop(): Promise<void> }> {
   const p = port ?? (await freePort());
   const minPort = 40000 + Math.floor(Math.random() * 10000);
-  const proc = spawn('turnserver', [
-    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${p}`, `--min-port=${minPort}`, `--max-port=${minPort + 200}`,
-    '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=vigil.test', '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers',
-    '--fingerprint', '--no-multicast-peers', '--log-file=stdout', '--simple-log',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    'turnserver',
+    [
+      '-n',
+      '--listening-ip=127.0.0.1',
+      '--relay-ip=127.0.0.1',
+      `--listening-port=${p}`,
+      `--min-port=${minPort}`,
+      `--max-port=${minPort + 200}`,
+      '--use-auth-secret',
+      `--static-auth-secret=${secret}`,
+      '--realm=vigil.test',
+      '--no-tls',
+      '--no-dtls',
+      '--no-cli',
+      '--allow-loopback-peers',
+      '--fingerprint',
+      '--no-multicast-peers',
+      '--log-file=stdout',
+      '--simple-log',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

@@ -31,7 +31,13 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
   const remote = (page: Page) =>
     page.$eval('figure.visit-tile', (f) => {
       const v = f.querySelector('video') as HTMLVideoElement;
-      return { frames: Number(f.getAttribute('data-frames-decoded')), width: v.videoWidth, height: v.videoHeight, name: f.querySelector('.visit-name')?.textContent ?? '', placeholder: !!f.querySelector('.visit-novideo') };
+      return {
+        frames: Number(f.getAttribute('data-frames-decoded')),
+        width: v.videoWidth,
+        height: v.videoHeight,
+        name: f.querySelector('.visit-name')?.textContent ?? '',
+        placeholder: !!f.querySelector('.visit-novideo'),
+      };
     });
 
   beforeAll(async () => {
@@ -47,7 +53,9 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
     const now = Date.now() - 5_000;
     for (let sec = 0; sec < 4; sec++) {
       const samples = Array.from({ length: fs }, (_, i) => Math.round(1000 * Math.exp(-(((i % 200) - 20) ** 2) / 20)));
-      expect((await app.api(ecg.secret, 'POST', `/api/v1/devices/${ecg.id}/ecg`, { ts: now + sec * 1000, seq: sec, fs, lead: 'II', unit: 'uV', samples })).status).toBe(202);
+      expect(
+        (await app.api(ecg.secret, 'POST', `/api/v1/devices/${ecg.id}/ecg`, { ts: now + sec * 1000, seq: sec, fs, lead: 'II', unit: 'uV', samples })).status,
+      ).toBe(202);
     }
     doc = await c.signIn('nurse@controls.test');
     pat = await c.signIn('alice@controls.test', PHONE);
@@ -70,7 +78,8 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
     await expect.poll(() => pat.$eval('video[data-role="local"]', (v) => (v as HTMLVideoElement).videoWidth), { timeout: 15_000 }).toBeGreaterThan(0);
     // Chromium's fake microphone beeps: the meter must move above zero at some point.
     await expect.poll(() => pat.getByRole('meter').evaluate((m) => (m as HTMLMeterElement).value), { timeout: 15_000 }).toBeGreaterThan(0);
-    const options = async (label: string) => pat.getByRole('combobox', { name: label, exact: true }).evaluate((s) => [...(s as HTMLSelectElement).options].map((o) => o.textContent));
+    const options = async (label: string) =>
+      pat.getByRole('combobox', { name: label, exact: true }).evaluate((s) => [...(s as HTMLSelectElement).options].map((o) => o.textContent));
     await expect.poll(async () => (await options('Camera')).length).toBeGreaterThan(1); // Default + the fake camera
     expect((await options('Microphone')).length).toBeGreaterThan(1);
     await pat.getByRole('combobox', { name: 'Camera', exact: true }).selectOption({ index: 1 }); // choosing a device restarts the preview on it
@@ -98,7 +107,13 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
     await pat.getByRole('button', { name: 'Mute' }).click();
     await expect.poll(async () => (await remote(doc)).name, { timeout: 10_000 }).toBe('Alice Ames (muted)');
     // The patient's own microphone track is really disabled, not just the button.
-    expect(await pat.evaluate(() => [...document.querySelectorAll('video[data-role="local"]')].flatMap((v) => ((v as HTMLVideoElement).srcObject as MediaStream).getAudioTracks().map((t) => t.enabled)))).toEqual([false]);
+    expect(
+      await pat.evaluate(() =>
+        [...document.querySelectorAll('video[data-role="local"]')].flatMap((v) =>
+          ((v as HTMLVideoElement).srcObject as MediaStream).getAudioTracks().map((t) => t.enabled),
+        ),
+      ),
+    ).toEqual([false]);
     await pat.getByRole('button', { name: 'Unmute' }).click();
     await expect.poll(async () => (await remote(doc)).name, { timeout: 10_000 }).toBe('Alice Ames');
     await pat.getByRole('button', { name: 'Camera off' }).click();
@@ -127,12 +142,28 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
     await doc.getByRole('button', { name: 'Share screen' }).click();
     await doc.getByRole('button', { name: 'Stop sharing' }).waitFor({ timeout: 15_000 });
     // The patient now decodes the clinician's screen: a picture of another size than the 640×480 fake camera.
-    await expect.poll(async () => { const r = await remote(pat); return `${r.width}x${r.height}`; }, { timeout: 20_000 }).not.toBe(`${camera.width}x${camera.height}`);
+    await expect
+      .poll(
+        async () => {
+          const r = await remote(pat);
+          return `${r.width}x${r.height}`;
+        },
+        { timeout: 20_000 },
+      )
+      .not.toBe(`${camera.width}x${camera.height}`);
     const sharing = await remote(pat);
     await expect.poll(async () => (await remote(pat)).frames, { timeout: 10_000 }).toBeGreaterThan(sharing.frames);
     await shot(pat, '4-patient-sees-shared-screen');
     await doc.getByRole('button', { name: 'Stop sharing' }).click();
-    await expect.poll(async () => { const r = await remote(pat); return `${r.width}x${r.height}`; }, { timeout: 20_000 }).toBe(`${camera.width}x${camera.height}`);
+    await expect
+      .poll(
+        async () => {
+          const r = await remote(pat);
+          return `${r.width}x${r.height}`;
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(`${camera.width}x${camera.height}`);
   });
 
   it('the visit summary afterwards is in the patient’s thread, and the patient reads it', async () => {
@@ -145,11 +176,19 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
     await expectAccessible(doc, 'clinician after the visit');
     await shot(doc, '5-clinician-summary');
     const threads = await app.api<Array<{ id: string; subject: string }>>(nurseToken, 'GET', `/api/v1/threads?patient=${patientId}`);
-    const all = await Promise.all(threads.body.map(async (t) => ({ t, r: await app.api<{ messages: Array<{ text: string; category: string }> }>(nurseToken, 'GET', `/api/v1/threads/${t.id}/messages`) })));
+    const all = await Promise.all(
+      threads.body.map(async (t) => ({
+        t,
+        r: await app.api<{ messages: Array<{ text: string; category: string }> }>(nurseToken, 'GET', `/api/v1/threads/${t.id}/messages`),
+      })),
+    );
     const withSummary = all.find(({ r }) => r.body.messages.some((m) => m.category === 'visit-summary' && m.text.includes('Raise legs')));
     expect(withSummary, JSON.stringify(all.map(({ t, r }) => ({ subject: t.subject, messages: r.body.messages })))).toBeDefined();
     await pat.goto('/#/messages');
-    await pat.getByRole('navigation', { name: 'Conversations' }).getByRole('link', { name: new RegExp(withSummary!.t.subject) }).click({ timeout: 15_000 });
+    await pat
+      .getByRole('navigation', { name: 'Conversations' })
+      .getByRole('link', { name: new RegExp(withSummary!.t.subject) })
+      .click({ timeout: 15_000 });
     await pat.getByText('Visit summary', { exact: true }).waitFor({ timeout: 15_000 });
     await pat.getByText(/Raise legs, repeat weight daily/).waitFor();
     await expectAccessible(pat, 'patient reading the visit summary');

@@ -20,7 +20,12 @@ const ARTIFACTS = path.resolve('artifacts');
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 const PASSWORD = 'correct horse battery';
 
-interface Clinic { app: TestApp; patientId: string; nurse: { email: string; token: string; practitionerId: string }; patient: { email: string } }
+interface Clinic {
+  app: TestApp;
+  patientId: string;
+  nurse: { email: string; token: string; practitionerId: string };
+  patient: { email: string };
+}
 
 async function clinic(env: Record<string, string> = {}): Promise<Clinic> {
   // The visits settings (TURN, ICE policy) are part of the one Config, read from the env given to the app.
@@ -36,7 +41,9 @@ async function clinic(env: Record<string, string> = {}): Promise<Clinic> {
 
 async function newVisit(c: Clinic): Promise<string> {
   const res = await c.app.api<{ id: string }>(c.nurse.token, 'POST', '/fhir/R4/Appointment', {
-    resourceType: 'Appointment', status: 'booked', start: new Date().toISOString(),
+    resourceType: 'Appointment',
+    status: 'booked',
+    start: new Date().toISOString(),
     participant: [{ actor: { reference: `Patient/${c.patientId}` } }, { actor: { reference: `Practitioner/${c.nurse.practitionerId}` } }],
   });
   expect(res.status).toBe(201);
@@ -135,7 +142,10 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
     await again.goto(invite.body.url);
     await again.getByLabel('Your name').fill('Intruder');
     await again.getByRole('button', { name: 'Continue' }).click();
-    await again.getByRole('alert').getByText(/expired or has already been used/).waitFor({ timeout: 10_000 });
+    await again
+      .getByRole('alert')
+      .getByText(/expired or has already been used/)
+      .waitFor({ timeout: 10_000 });
     await guestContext.close();
   });
 
@@ -146,12 +156,25 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
     await pat.getByRole('button', { name: 'Leave' }).click();
     await doc.getByRole('button', { name: 'Leave' }).click();
     await doc.getByText(/You have left the visit/).waitFor();
-    const enc = await c.app.api<{ entry: Array<{ resource: { status: string; participant: Array<{ individual: { display: string }; period: { end?: string } }> } }> }>(c.nurse.token, 'GET', `/fhir/R4/Encounter?patient=${c.patientId}`);
-    await expect.poll(async () => (await c.app.api<{ entry: Array<{ resource: { status: string } }> }>(c.nurse.token, 'GET', `/fhir/R4/Encounter?patient=${c.patientId}`)).body.entry[0].resource.status, { timeout: 10_000 }).toBe('finished');
+    const enc = await c.app.api<{
+      entry: Array<{ resource: { status: string; participant: Array<{ individual: { display: string }; period: { end?: string } }> } }>;
+    }>(c.nurse.token, 'GET', `/fhir/R4/Encounter?patient=${c.patientId}`);
+    await expect
+      .poll(
+        async () =>
+          (await c.app.api<{ entry: Array<{ resource: { status: string } }> }>(c.nurse.token, 'GET', `/fhir/R4/Encounter?patient=${c.patientId}`)).body.entry[0]
+            .resource.status,
+        { timeout: 10_000 },
+      )
+      .toBe('finished');
     const names = enc.body.entry[0].resource.participant.map((p) => p.individual.display);
     expect(names).toEqual(expect.arrayContaining(['Nurse Nora', 'Alice Ames', 'Maria (interpreter)']));
     const threads = await c.app.api<Array<{ id: string }>>(c.nurse.token, 'GET', `/api/v1/threads?patient=${c.patientId}`);
-    const msgs = await c.app.api<{ messages: Array<{ text: string; category: string }> }>(c.nurse.token, 'GET', `/api/v1/threads/${threads.body[0].id}/messages`);
+    const msgs = await c.app.api<{ messages: Array<{ text: string; category: string }> }>(
+      c.nurse.token,
+      'GET',
+      `/api/v1/threads/${threads.body[0].id}/messages`,
+    );
     expect(msgs.body.messages).toContainEqual(expect.objectContaining({ text: 'I can see you well', category: 'visit-chat' }));
   });
 });

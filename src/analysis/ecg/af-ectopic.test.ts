@@ -10,7 +10,7 @@ function beatsFrom(rr: number[]): number[] {
 }
 function rng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('AF detector ectopic-beat filter', () => {

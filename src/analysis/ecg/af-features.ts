@@ -35,14 +35,30 @@ export const AF_MIN_RR_S = 0.2; // shorter intervals are noise detections: skipp
 export const AF_MAX_RR_S = 3; // longer ones are pauses or lost signal: the window restarts
 
 export const AF_FEATURE_NAMES = [
-  'irrMedian', 'irrP25', 'irrP75', 'irrCoreMedian', 'nRmssd', 'bigSuccessive', 'entropy', 'turningPoints',
-  'shortLong', 'autocorr1', 'autocorr2', 'meanRr', 'rrCv', 'd1Median',
-  'sampEn', 'lorenzCells', 'lorenzOrigin', 'ratioEntropy',
+  'irrMedian',
+  'irrP25',
+  'irrP75',
+  'irrCoreMedian',
+  'nRmssd',
+  'bigSuccessive',
+  'entropy',
+  'turningPoints',
+  'shortLong',
+  'autocorr1',
+  'autocorr2',
+  'meanRr',
+  'rrCv',
+  'd1Median',
+  'sampEn',
+  'lorenzCells',
+  'lorenzOrigin',
+  'ratioEntropy',
 ] as const;
 
 function quantileSorted(s: Float64Array, q: number): number {
   const pos = q * (s.length - 1);
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
 
@@ -76,7 +92,9 @@ export class RrFeatureStream {
     this.seq++;
     const prev = this.last;
     // Causal per-interval quantities from the 4 intervals before this one.
-    let irr = NaN, d1 = NaN, sl = 0;
+    let irr = NaN,
+      d1 = NaN,
+      sl = 0;
     if (prev.length >= 4) {
       const p = prev.length;
       const loc = (prev[p - 1] + prev[p - 2] + prev[p - 3]) / 3;
@@ -107,8 +125,16 @@ export class RrFeatureStream {
     let sum = 0;
     for (let i = 0; i < W; i++) sum += this.rr[i];
     const mean = sum / W;
-    let ss = 0, dd = 0, big = 0, tp = 0, c1 = 0, c2 = 0, slc = 0;
-    let a = NaN, b = NaN, c = NaN; // rr[t-2], rr[t-1], rr[t] in time order
+    let ss = 0,
+      dd = 0,
+      big = 0,
+      tp = 0,
+      c1 = 0,
+      c2 = 0,
+      slc = 0;
+    let a = NaN,
+      b = NaN,
+      c = NaN; // rr[t-2], rr[t-1], rr[t] in time order
     this.hist.fill(0);
     for (let t = 0; t < W; t++) {
       const v = this.rr[(start + t) % W];
@@ -117,7 +143,9 @@ export class RrFeatureStream {
       const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor(((v / mean - 0.4) / 1.2) * HIST_BINS)));
       this.hist[bin]++;
       slc += this.sl[(start + t) % W];
-      a = b; b = c; c = v;
+      a = b;
+      b = c;
+      c = v;
       if (t >= 1) {
         const d = (c - b) / mean;
         dd += d * d;
@@ -138,7 +166,9 @@ export class RrFeatureStream {
     const s = this.scratch;
     s.set(this.irr);
     s.sort();
-    const irrMedian = quantileSorted(s, 0.5), irrP25 = quantileSorted(s, 0.25), irrP75 = quantileSorted(s, 0.75);
+    const irrMedian = quantileSorted(s, 0.5),
+      irrP25 = quantileSorted(s, 0.25),
+      irrP75 = quantileSorted(s, 0.75);
     // Core window: the 2·CORE_HALF + 1 intervals around the centre.
     const centre = (start + AF_WINDOW_HALF) % W;
     for (let j = -CORE_HALF; j <= CORE_HALF; j++) this.core[j + CORE_HALF] = this.irr[(centre + j + W) % W];
@@ -150,19 +180,34 @@ export class RrFeatureStream {
     const o = this.ordered;
     for (let t = 0; t < W; t++) o[t] = this.rr[(start + t) % W];
     return [
-      irrMedian, irrP25, irrP75, irrCore,
-      Math.sqrt(dd / (W - 1)), big / (W - 1), entropy, tp / (W - 2),
-      slc / W, varr > 0 ? c1 / (W - 1) / varr : 0, varr > 0 ? c2 / (W - 2) / varr : 0,
-      mean, Math.sqrt(varr) / mean, d1Median,
-      this.sampleEntropy(mean), ...this.lorenzCells(mean), this.ratioEntropy(),
+      irrMedian,
+      irrP25,
+      irrP75,
+      irrCore,
+      Math.sqrt(dd / (W - 1)),
+      big / (W - 1),
+      entropy,
+      tp / (W - 2),
+      slc / W,
+      varr > 0 ? c1 / (W - 1) / varr : 0,
+      varr > 0 ? c2 / (W - 2) / varr : 0,
+      mean,
+      Math.sqrt(varr) / mean,
+      d1Median,
+      this.sampleEntropy(mean),
+      ...this.lorenzCells(mean),
+      this.ratioEntropy(),
     ];
   }
 
   /** Sample entropy (m = 1) of the intervals around the centre, tolerance relative to the mean RR. */
   private sampleEntropy(mean: number): number {
-    const o = this.ordered, r = SAMPEN_TOLERANCE * mean;
-    const a0 = AF_WINDOW_HALF - SAMPEN_HALF, z = AF_WINDOW_HALF + SAMPEN_HALF; // templates start in [a0, z)
-    let a = 0, b = 0;
+    const o = this.ordered,
+      r = SAMPEN_TOLERANCE * mean;
+    const a0 = AF_WINDOW_HALF - SAMPEN_HALF,
+      z = AF_WINDOW_HALF + SAMPEN_HALF; // templates start in [a0, z)
+    let a = 0,
+      b = 0;
     for (let i = a0; i < z; i++) {
       for (let j = i + 1; j < z; j++) {
         if (Math.abs(o[i] - o[j]) <= r) {
@@ -178,22 +223,33 @@ export class RrFeatureStream {
 
   /** Share of successive-difference pairs outside the origin cell that fall in distinct cells, and the origin's share. */
   private lorenzCells(mean: number): [number, number] {
-    const o = this.ordered, side = 2 * LORENZ_HALF + 1, cell = LORENZ_CELL * mean;
+    const o = this.ordered,
+      side = 2 * LORENZ_HALF + 1,
+      cell = LORENZ_CELL * mean;
     const stamp = ++this.stamp;
-    let distinct = 0, origin = 0;
+    let distinct = 0,
+      origin = 0;
     const q = (d: number) => Math.max(-LORENZ_HALF, Math.min(LORENZ_HALF, Math.round(d / cell))) + LORENZ_HALF;
     for (let t = 2; t < WINDOW; t++) {
-      const x = q(o[t - 1] - o[t - 2]), y = q(o[t] - o[t - 1]);
-      if (x === LORENZ_HALF && y === LORENZ_HALF) { origin++; continue; }
+      const x = q(o[t - 1] - o[t - 2]),
+        y = q(o[t] - o[t - 1]);
+      if (x === LORENZ_HALF && y === LORENZ_HALF) {
+        origin++;
+        continue;
+      }
       const k = x * side + y;
-      if (this.lorenz[k] !== stamp) { this.lorenz[k] = stamp; distinct++; }
+      if (this.lorenz[k] !== stamp) {
+        this.lorenz[k] = stamp;
+        distinct++;
+      }
     }
     return [distinct / (WINDOW - 2), origin / (WINDOW - 2)];
   }
 
   /** Shannon entropy (bits) of the successive RR ratios' histogram. */
   private ratioEntropy(): number {
-    const o = this.ordered, h = this.ratioHist;
+    const o = this.ordered,
+      h = this.ratioHist;
     h.fill(0);
     for (let t = 1; t < WINDOW; t++) {
       const v = Math.log(o[t] / o[t - 1]) / Math.LN2; // −1 … 1 for ratios ½ … 2

@@ -11,15 +11,17 @@ function beatsFrom(rr: number[]): number[] {
 }
 function rng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('RR window features', () => {
   it('are rate-independent except the mean RR, and near zero irregularity for a steady rhythm', () => {
     const rand = rng(5);
     const rr = Array.from({ length: 200 }, () => 0.6 + 0.4 * rand());
-    const a = new RrFeatureStream(), b = new RrFeatureStream();
-    let fa: number[] = [], fb: number[] = [];
+    const a = new RrFeatureStream(),
+      b = new RrFeatureStream();
+    let fa: number[] = [],
+      fb: number[] = [];
     for (const r of rr) {
       fa = a.push(r)?.features ?? fa;
       fb = b.push(2 * r)?.features ?? fb;

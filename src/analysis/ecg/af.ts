@@ -123,7 +123,10 @@ export class AfDecisions {
   lastDecided = -1;
   readonly episodes: AfEpisode[] = [];
 
-  constructor(private readonly threshold: number, private readonly smooth: number) {}
+  constructor(
+    private readonly threshold: number,
+    private readonly smooth: number,
+  ) {}
 
   /** Adds the probability of the interval [start, end); returns the decision about the interval `smooth` places back. */
   push(prob: number, start: number, end: number): AfUpdate | null {
@@ -145,7 +148,12 @@ export class AfDecisions {
 
   private decide(p: number, start: number, end: number): AfUpdate {
     const now = p > this.threshold;
-    const update: AfUpdate = { beat: end, inAf: now, probability: p, confidence: Math.min(1, Math.abs(p - this.threshold) / Math.max(this.threshold, 1 - this.threshold)) };
+    const update: AfUpdate = {
+      beat: end,
+      inAf: now,
+      probability: p,
+      confidence: Math.min(1, Math.abs(p - this.threshold) / Math.max(this.threshold, 1 - this.threshold)),
+    };
     if (now && !this.inAf) {
       this.openStart = start;
       update.episodeStarted = start;

@@ -25,10 +25,45 @@ const AUX = 63;
 
 /** WFDB annotation mnemonics by code (ecgcodes.h). */
 const SYMBOLS: Record<number, string> = {
-  1: 'N', 2: 'L', 3: 'R', 4: 'a', 5: 'V', 6: 'F', 7: 'J', 8: 'A', 9: 'S', 10: 'E', 11: 'j', 12: '/',
-  13: 'Q', 14: '~', 16: '|', 18: 's', 19: 'T', 20: '*', 21: 'D', 22: '"', 23: '=', 24: 'p', 25: 'B',
-  26: '^', 27: 't', 28: '+', 29: 'u', 30: '?', 31: '!', 32: '[', 33: ']', 34: 'e', 35: 'n', 36: '@',
-  37: 'x', 38: 'f', 39: '(', 40: ')', 41: 'r',
+  1: 'N',
+  2: 'L',
+  3: 'R',
+  4: 'a',
+  5: 'V',
+  6: 'F',
+  7: 'J',
+  8: 'A',
+  9: 'S',
+  10: 'E',
+  11: 'j',
+  12: '/',
+  13: 'Q',
+  14: '~',
+  16: '|',
+  18: 's',
+  19: 'T',
+  20: '*',
+  21: 'D',
+  22: '"',
+  23: '=',
+  24: 'p',
+  25: 'B',
+  26: '^',
+  27: 't',
+  28: '+',
+  29: 'u',
+  30: '?',
+  31: '!',
+  32: '[',
+  33: ']',
+  34: 'e',
+  35: 'n',
+  36: '@',
+  37: 'x',
+  38: 'f',
+  39: '(',
+  40: ')',
+  41: 'r',
 };
 
 /** WFDB isqrs(): codes that denote a beat (QRS complex). */
@@ -64,7 +99,9 @@ export function parseAnnotations(buf: Uint8Array): Annotation[] {
       p += 4;
       t += hi * 65536 + lo;
     } else if (code === AUX) {
-      const text = Buffer.from(buf.subarray(p, p + interval)).toString('latin1').replace(/\0+$/, '');
+      const text = Buffer.from(buf.subarray(p, p + interval))
+        .toString('latin1')
+        .replace(/\0+$/, '');
       if (last) last.aux = text;
       p += interval + (interval & 1); // padded to an even length
     } else if (code === NUM) {

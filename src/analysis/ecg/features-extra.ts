@@ -16,11 +16,26 @@ import { highpass, lowpass, filterCascade } from './filters.ts';
 import { median, quantile } from './stats.ts';
 
 export const EXTRA_FEATURE_NAMES = [
-  'bsqi', 'beatsAltRatio',
-  'afBandRel', 'afPeakHz', 'afPeakConc', 'residualHfRel',
-  'qrsWidthMedian', 'qrsWidthIqr', 'wideBeatFrac', 'pPresentFrac', 'pNoiseRel',
-  'altSign', 'cluster2Sep', 'cleanIrr', 'cleanCv', 'rateChange',
-  'kurtosis', 'flatFrac', 'clipFrac', 'seconds',
+  'bsqi',
+  'beatsAltRatio',
+  'afBandRel',
+  'afPeakHz',
+  'afPeakConc',
+  'residualHfRel',
+  'qrsWidthMedian',
+  'qrsWidthIqr',
+  'wideBeatFrac',
+  'pPresentFrac',
+  'pNoiseRel',
+  'altSign',
+  'cluster2Sep',
+  'cleanIrr',
+  'cleanCv',
+  'rateChange',
+  'kurtosis',
+  'flatFrac',
+  'clipFrac',
+  'seconds',
 ] as const;
 
 const TOLERANCE_S = 0.15; // detector agreement window (EC57's 150 ms)
@@ -56,10 +71,15 @@ function energyBeats(x: Float32Array, fs: number): number[] {
 
 function agreement(a: readonly number[], b: readonly number[], tol: number): number {
   if (a.length + b.length === 0) return 1;
-  let i = 0, j = 0, match = 0;
+  let i = 0,
+    j = 0,
+    match = 0;
   while (i < a.length && j < b.length) {
-    if (Math.abs(a[i] - b[j]) <= tol) { match++; i++; j++; }
-    else if (a[i] < b[j]) i++;
+    if (Math.abs(a[i] - b[j]) <= tol) {
+      match++;
+      i++;
+      j++;
+    } else if (a[i] < b[j]) i++;
     else j++;
   }
   return match / (a.length + b.length - match);
@@ -68,7 +88,8 @@ function agreement(a: readonly number[], b: readonly number[], tol: number): num
 /** Power at frequency f (Hz) of y by the Goertzel recurrence, normalised per sample. */
 function goertzel(y: Float32Array, f: number, fs: number): number {
   const k = 2 * Math.cos((2 * Math.PI * f) / fs);
-  let s1 = 0, s2 = 0;
+  let s1 = 0,
+    s2 = 0;
   for (let i = 0; i < y.length; i++) {
     const s = y[i] + k * s1 - s2;
     s2 = s1;
@@ -79,7 +100,9 @@ function goertzel(y: Float32Array, f: number, fs: number): number {
 
 /** Residual after subtracting the median beat (QRST cancellation) at every beat, then spectrum of the residual. */
 function atrialFeatures(x: Float32Array, beats: readonly number[], fs: number, absR: number): number[] {
-  const pre = Math.round(0.2 * fs), post = Math.round(0.45 * fs), L = pre + post;
+  const pre = Math.round(0.2 * fs),
+    post = Math.round(0.45 * fs),
+    L = pre + post;
   const usable = beats.filter((b) => b - pre >= 0 && b + post < x.length);
   if (usable.length < 3) return [NaN, NaN, NaN, NaN];
   const tpl = new Float32Array(L);
@@ -91,8 +114,12 @@ function atrialFeatures(x: Float32Array, beats: readonly number[], fs: number, a
   const r = Float32Array.from(x);
   for (const b of usable) {
     // scale the template to the beat (least squares) so amplitude changes do not leave QRS residue
-    let num = 0, den = 0;
-    for (let j = 0; j < L; j++) { num += x[b - pre + j] * tpl[j]; den += tpl[j] * tpl[j]; }
+    let num = 0,
+      den = 0;
+    for (let j = 0; j < L; j++) {
+      num += x[b - pre + j] * tpl[j];
+      den += tpl[j] * tpl[j];
+    }
     const a = den > 0 ? Math.max(0.5, Math.min(1.5, num / den)) : 1;
     for (let j = 0; j < L; j++) r[b - pre + j] -= a * tpl[j];
   }
@@ -102,7 +129,10 @@ function atrialFeatures(x: Float32Array, beats: readonly number[], fs: number, a
   const fsd = fs / step;
   const d = new Float32Array(Math.floor(lp.length / step));
   for (let i = 0; i < d.length; i++) d[i] = lp[i * step];
-  let total = 0, band = 0, peak = 0, peakF = NaN;
+  let total = 0,
+    band = 0,
+    peak = 0,
+    peakF = NaN;
   const pw: number[] = [];
   const fsList: number[] = [];
   for (let f = 1; f <= 20; f += 0.25) {
@@ -111,9 +141,13 @@ function atrialFeatures(x: Float32Array, beats: readonly number[], fs: number, a
     fsList.push(f);
     total += p;
     if (f >= 4 && f <= 9) band += p;
-    if (f >= 3 && f <= 12 && p > peak) { peak = p; peakF = f; }
+    if (f >= 3 && f <= 12 && p > peak) {
+      peak = p;
+      peakF = f;
+    }
   }
-  let near = 0, wide = 0;
+  let near = 0,
+    wide = 0;
   fsList.forEach((f, i) => {
     if (f >= 3 && f <= 12) {
       wide += pw[i];
@@ -129,7 +163,8 @@ function atrialFeatures(x: Float32Array, beats: readonly number[], fs: number, a
 /** Per-beat QRS width (span around R above 30 % of that beat's |R|) and P-wave presence above the TP-noise. */
 function beatMorphology(x: Float32Array, beats: readonly number[], fs: number): number[] {
   const widths: number[] = [];
-  let withP = 0, counted = 0;
+  let withP = 0,
+    counted = 0;
   const noiseRel: number[] = [];
   const maxW = Math.round(0.2 * fs);
   const sign = beats.filter((b) => x[b] < 0).length > beats.length / 2 ? -1 : 1;
@@ -138,12 +173,14 @@ function beatMorphology(x: Float32Array, beats: readonly number[], fs: number): 
     if (b - Math.round(0.35 * fs) < 0 || b + maxW >= x.length) continue;
     const rv = x[b];
     const lim = 0.3 * Math.abs(rv);
-    let a = b, z = b;
+    let a = b,
+      z = b;
     while (b - a < maxW && Math.abs(x[a - 1]) > lim) a--;
     while (z - b < maxW && Math.abs(x[z + 1]) > lim) z++;
     widths.push((z - a + 1) / fs);
     // P wave: in R-polarity, the extreme of 280–80 ms before R above a baseline taken 350–280 ms before R.
-    const p0 = b - Math.round(0.28 * fs), p1 = b - Math.round(0.08 * fs);
+    const p0 = b - Math.round(0.28 * fs),
+      p1 = b - Math.round(0.08 * fs);
     const q0 = b - Math.round(0.35 * fs);
     let base = 0;
     for (let i = q0; i < p0; i++) base += x[i];
@@ -161,7 +198,13 @@ function beatMorphology(x: Float32Array, beats: readonly number[], fs: number): 
   }
   if (widths.length < 3) return [NaN, NaN, NaN, NaN, NaN];
   const med = median(widths);
-  return [med, quantile(widths, 0.75) - quantile(widths, 0.25), widths.filter((w) => w > Math.max(0.12, 1.5 * med)).length / widths.length, withP / counted, median(noiseRel)];
+  return [
+    med,
+    quantile(widths, 0.75) - quantile(widths, 0.25),
+    widths.filter((w) => w > Math.max(0.12, 1.5 * med)).length / widths.length,
+    withP / counted,
+    median(noiseRel),
+  ];
 }
 
 /** RR structure: alternation, two-cluster separation, irregularity after removing ectopic pairs, rate change. */
@@ -172,10 +215,12 @@ function rrStructure(beats: readonly number[], fs: number): number[] {
   let alt = 0;
   for (let i = 2; i < rr.length; i++) if ((rr[i] - rr[i - 1]) * (rr[i - 1] - rr[i - 2]) < 0) alt++;
   // Two clusters (1-D k-means, 10 passes from the quartiles): separation / pooled spread.
-  let c1 = quantile(rr, 0.25), c2 = quantile(rr, 0.75);
+  let c1 = quantile(rr, 0.25),
+    c2 = quantile(rr, 0.75);
   let sep = 0;
   for (let it = 0; it < 10; it++) {
-    const g1 = rr.filter((r) => Math.abs(r - c1) <= Math.abs(r - c2)), g2 = rr.filter((r) => Math.abs(r - c1) > Math.abs(r - c2));
+    const g1 = rr.filter((r) => Math.abs(r - c1) <= Math.abs(r - c2)),
+      g2 = rr.filter((r) => Math.abs(r - c1) > Math.abs(r - c2));
     if (!g1.length || !g2.length) break;
     c1 = g1.reduce((a, b) => a + b, 0) / g1.length;
     c2 = g2.reduce((a, b) => a + b, 0) / g2.length;
@@ -189,7 +234,8 @@ function rrStructure(beats: readonly number[], fs: number): number[] {
     const prevShort = i > 0 && rr[i - 1] < 0.85 * median(rr.slice(Math.max(0, i - 5), Math.min(rr.length, i + 4)));
     if (rr[i] >= 0.85 * loc && !prevShort) keep.push(rr[i]);
   }
-  let cleanIrr = NaN, cleanCv = NaN;
+  let cleanIrr = NaN,
+    cleanCv = NaN;
   if (keep.length >= 4) {
     const d: number[] = [];
     for (let i = 1; i < keep.length; i++) d.push(Math.abs(keep[i] - keep[i - 1]));
@@ -198,7 +244,8 @@ function rrStructure(beats: readonly number[], fs: number): number[] {
     cleanCv = Math.sqrt(keep.reduce((a, b) => a + (b - m) ** 2, 0) / keep.length) / m;
   }
   const half = rr.length >> 1;
-  const r1 = median(rr.slice(0, half)), r2 = median(rr.slice(half));
+  const r1 = median(rr.slice(0, half)),
+    r2 = median(rr.slice(half));
   return [alt / (rr.length - 2), sep, cleanIrr, cleanCv, Math.abs(Math.log(r2 / r1))];
 }
 
@@ -207,18 +254,33 @@ function signalStats(raw: ArrayLike<number>, x: Float32Array, fs: number): numbe
   let m = 0;
   for (let i = 0; i < n; i++) m += x[i];
   m /= n;
-  let m2 = 0, m4 = 0;
-  for (let i = 0; i < n; i++) { const d = x[i] - m; m2 += d * d; m4 += d * d * d * d; }
-  m2 /= n; m4 /= n;
+  let m2 = 0,
+    m4 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = x[i] - m;
+    m2 += d * d;
+    m4 += d * d * d * d;
+  }
+  m2 /= n;
+  m4 /= n;
   // Flat: raw signal unchanged over 100 ms; clipped: raw at its extreme values.
-  let min = Infinity, max = -Infinity;
-  for (let i = 0; i < raw.length; i++) { min = Math.min(min, raw[i]); max = Math.max(max, raw[i]); }
-  let clip = 0, flat = 0, run = 0;
+  let min = Infinity,
+    max = -Infinity;
+  for (let i = 0; i < raw.length; i++) {
+    min = Math.min(min, raw[i]);
+    max = Math.max(max, raw[i]);
+  }
+  let clip = 0,
+    flat = 0,
+    run = 0;
   const flatRun = Math.round(0.1 * fs);
   for (let i = 0; i < raw.length; i++) {
     if (raw[i] === min || raw[i] === max) clip++;
-    if (i > 0 && Math.abs(raw[i] - raw[i - 1]) < 1e-4) { run++; if (run === flatRun) flat += flatRun; else if (run > flatRun) flat++; }
-    else run = 0;
+    if (i > 0 && Math.abs(raw[i] - raw[i - 1]) < 1e-4) {
+      run++;
+      if (run === flatRun) flat += flatRun;
+      else if (run > flatRun) flat++;
+    } else run = 0;
   }
   return [m2 > 0 ? m4 / (m2 * m2) : NaN, flat / raw.length, clip / raw.length, raw.length / fs];
 }
@@ -230,11 +292,11 @@ export function extractExtraFeatures(raw: ArrayLike<number>, x: Float32Array, be
   const rs = beats.map((b) => Math.abs(x[b]));
   const absR = median(rs);
   return [
-    agreement(beats, second, tol), beats.length ? second.length / beats.length : NaN,
+    agreement(beats, second, tol),
+    beats.length ? second.length / beats.length : NaN,
     ...atrialFeatures(x, beats, fs, absR),
     ...beatMorphology(x, beats, fs),
     ...rrStructure(beats, fs),
     ...signalStats(raw, x, fs),
   ];
 }
-

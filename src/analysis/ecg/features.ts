@@ -12,16 +12,68 @@ import { extractExtraFeatures, EXTRA_FEATURE_NAMES } from './features-extra.ts';
 import { median, quantile } from './stats.ts';
 
 export const FEATURE_NAMES = [
-  'rate', 'nBeatsPerSec', 'rrMedian', 'rrCv', 'rrMinRel', 'rrMaxRel', 'dRrMedianRel', 'irregularity',
-  'pDiff50', 'pDiff10pct', 'outlierFrac', 'sd1Rel', 'sd2Rel', 'sd1sd2', 'rrEntropy',
-  'rAmp', 'qrsWidth', 'pAmpRel', 'pEnergyRel', 'tAmpRel', 'corrMean', 'corrMin', 'corrLowFrac',
-  'preQrsResidual', 'residualRel', 'qualityMean', 'qualityMin', 'badWindowFrac', 'noiseMean', 'wanderMax',
-  'ampRangeCv', 'longestGapS', 'polarityFlip',
-  'irregularity4', 'prematureFrac', 'stLevelRel', 'band0', 'band1', 'band2', 'band3',
+  'rate',
+  'nBeatsPerSec',
+  'rrMedian',
+  'rrCv',
+  'rrMinRel',
+  'rrMaxRel',
+  'dRrMedianRel',
+  'irregularity',
+  'pDiff50',
+  'pDiff10pct',
+  'outlierFrac',
+  'sd1Rel',
+  'sd2Rel',
+  'sd1sd2',
+  'rrEntropy',
+  'rAmp',
+  'qrsWidth',
+  'pAmpRel',
+  'pEnergyRel',
+  'tAmpRel',
+  'corrMean',
+  'corrMin',
+  'corrLowFrac',
+  'preQrsResidual',
+  'residualRel',
+  'qualityMean',
+  'qualityMin',
+  'badWindowFrac',
+  'noiseMean',
+  'wanderMax',
+  'ampRangeCv',
+  'longestGapS',
+  'polarityFlip',
+  'irregularity4',
+  'prematureFrac',
+  'stLevelRel',
+  'band0',
+  'band1',
+  'band2',
+  'band3',
   ...Array.from({ length: 20 }, (_, i) => `tpl${i}`),
-  'sampEn', 'cosEn', 'lorenzBins', 'lorenzOrigin', 'hrMax', 'hrMin', 'pCorrMean', 'pCorrLowFrac',
-  'rrP10Rel', 'rrP90Rel', 'rmssdRel', 'maxSuccRatio', 'longRrFrac', 'rrAutocorr1',
-  'ectopicWideFrac', 'ectopicNarrowFrac', 'oddShapeFrac', 'beatCorrMedian', 'rAmpCv', 'prInterval', 'tPeakQtc',
+  'sampEn',
+  'cosEn',
+  'lorenzBins',
+  'lorenzOrigin',
+  'hrMax',
+  'hrMin',
+  'pCorrMean',
+  'pCorrLowFrac',
+  'rrP10Rel',
+  'rrP90Rel',
+  'rmssdRel',
+  'maxSuccRatio',
+  'longRrFrac',
+  'rrAutocorr1',
+  'ectopicWideFrac',
+  'ectopicNarrowFrac',
+  'oddShapeFrac',
+  'beatCorrMedian',
+  'rAmpCv',
+  'prInterval',
+  'tPeakQtc',
   ...EXTRA_FEATURE_NAMES,
 ] as const;
 
@@ -45,14 +97,24 @@ function std(v: ArrayLike<number>): number {
 }
 
 function corr(a: ArrayLike<number>, b: ArrayLike<number>, from: number, to: number): number {
-  let ma = 0, mb = 0;
+  let ma = 0,
+    mb = 0;
   const n = to - from;
-  for (let i = from; i < to; i++) { ma += a[i]; mb += b[i]; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
   for (let i = from; i < to; i++) {
-    const x = a[i] - ma, y = b[i] - mb;
-    sab += x * y; saa += x * x; sbb += y * y;
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
+  for (let i = from; i < to; i++) {
+    const x = a[i] - ma,
+      y = b[i] - mb;
+    sab += x * y;
+    saa += x * x;
+    sbb += y * y;
   }
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
 }
@@ -73,10 +135,12 @@ function rrFeatures(beats: number[], fs: number, seconds: number): number[] {
     irr.push(Math.min(Math.abs(rr[i] - rr[i - 1]), Math.abs(rr[i] - rr[i - 2]), Math.abs(rr[i] - rr[i - 3])) / loc);
   }
   // Poincaré SD1/SD2 from successive pairs.
-  const x1 = rr.slice(0, -1), x2 = rr.slice(1);
+  const x1 = rr.slice(0, -1),
+    x2 = rr.slice(1);
   const diff = x1.map((v, i) => (x2[i] - v) / Math.SQRT2);
   const sum = x1.map((v, i) => (x2[i] + v) / Math.SQRT2);
-  const sd1 = std(diff), sd2 = std(sum);
+  const sd1 = std(diff),
+    sd2 = std(sum);
   // Shannon entropy of RR quantised into 16 bins of ±50 % around the median (AF spreads the histogram).
   const bins = new Float64Array(16);
   for (const r of rr) bins[Math.max(0, Math.min(15, Math.floor(((r / med - 0.5) / 1) * 16)))]++;
@@ -103,7 +167,8 @@ function rrFeatures(beats: number[], fs: number, seconds: number): number[] {
 
 /** Morphology from the median beat: amplitudes, QRS width, P and T waves, beat-to-beat consistency. */
 function morphologyFeatures(x: Float32Array, beats: number[], fs: number): number[] {
-  const pre = Math.round(TEMPLATE_PRE_S * fs), post = Math.round(TEMPLATE_POST_S * fs);
+  const pre = Math.round(TEMPLATE_PRE_S * fs),
+    post = Math.round(TEMPLATE_POST_S * fs);
   const usable = beats.filter((b) => b - pre >= 0 && b + post < x.length);
   const L = pre + post;
   if (usable.length < 3) return Array(10).fill(NaN);
@@ -121,14 +186,17 @@ function morphologyFeatures(x: Float32Array, beats: number[], fs: number): numbe
   const sign = rAmp >= 0 ? 1 : -1;
   const absR = Math.abs(rAmp) || 1e-6;
   // QRS width: contiguous span around R above 30 % of |R| in absolute deviation.
-  let a = pre, z = pre;
+  let a = pre,
+    z = pre;
   const lim = 0.3 * absR;
   while (a > 0 && Math.abs(t[a - 1]) > lim) a--;
   while (z < L - 1 && Math.abs(t[z + 1]) > lim) z++;
   const qrsWidth = (z - a + 1) / fs;
   // P wave: 250–80 ms before R, in the R-polarity direction.
-  const p0 = pre - Math.round(0.25 * fs), p1 = pre - Math.round(0.08 * fs);
-  let pAmp = -Infinity, pEnergy = 0;
+  const p0 = pre - Math.round(0.25 * fs),
+    p1 = pre - Math.round(0.08 * fs);
+  let pAmp = -Infinity,
+    pEnergy = 0;
   for (let i = p0; i < p1; i++) {
     pAmp = Math.max(pAmp, sign * t[i]);
     pEnergy += t[i] * t[i];
@@ -138,28 +206,39 @@ function morphologyFeatures(x: Float32Array, beats: number[], fs: number): numbe
   let tAmp = 0;
   for (let i = pre + Math.round(0.15 * fs); i < pre + Math.round(0.45 * fs) && i < L; i++) tAmp = Math.max(tAmp, Math.abs(t[i]));
   // Consistency: correlation of each beat with the template over the QRS ±100 ms.
-  const c0 = pre - Math.round(0.1 * fs), c1 = pre + Math.round(0.1 * fs);
+  const c0 = pre - Math.round(0.1 * fs),
+    c1 = pre + Math.round(0.1 * fs);
   const cs = windows.map((w) => corr(w, template, c0, c1));
   // Residual activity before the QRS (f waves, noise) after removing the template.
   const res: number[] = [];
   const resAll: number[] = [];
   for (const w of windows) {
-    let s = 0, sAll = 0;
+    let s = 0,
+      sAll = 0;
     for (let i = p0; i < p1; i++) s += (w[i] - template[i]) ** 2;
     for (let i = 0; i < L; i++) sAll += (w[i] - template[i]) ** 2;
     res.push(Math.sqrt(s / (p1 - p0)));
     resAll.push(Math.sqrt(sAll / L));
   }
   return [
-    absR, qrsWidth, pAmp / absR, pEnergy / absR, tAmp / absR,
-    mean(cs), Math.min(...cs), cs.filter((c) => c < 0.8).length / cs.length,
-    median(res) / absR, median(resAll) / absR,
+    absR,
+    qrsWidth,
+    pAmp / absR,
+    pEnergy / absR,
+    tAmp / absR,
+    mean(cs),
+    Math.min(...cs),
+    cs.filter((c) => c < 0.8).length / cs.length,
+    median(res) / absR,
+    median(resAll) / absR,
   ];
 }
 
 function qualityFeatures(x: Float32Array, beats: number[], fs: number): number[] {
   const w = Math.round(QUALITY_WINDOW_S * fs);
-  const q: number[] = [], noise: number[] = [], ranges: number[] = [];
+  const q: number[] = [],
+    noise: number[] = [],
+    ranges: number[] = [];
   let wander = 0;
   for (let s = 0; s + w <= x.length; s += w) {
     const nb = beats.filter((b) => b >= s && b < s + w).length;
@@ -167,8 +246,12 @@ function qualityFeatures(x: Float32Array, beats: number[], fs: number): number[]
     q.push(r.index);
     noise.push(r.noise);
     wander = Math.max(wander, r.wander);
-    let mn = Infinity, mx = -Infinity;
-    for (let i = s; i < s + w; i++) { mn = Math.min(mn, x[i]); mx = Math.max(mx, x[i]); }
+    let mn = Infinity,
+      mx = -Infinity;
+    for (let i = s; i < s + w; i++) {
+      mn = Math.min(mn, x[i]);
+      mx = Math.max(mx, x[i]);
+    }
     ranges.push(mx - mn);
   }
   let gap = beats.length ? Math.max(beats[0], x.length - beats[beats.length - 1]) : x.length;
@@ -188,7 +271,12 @@ function extraFeatures(x: Float32Array, beats: number[], fs: number): number[] {
   }
   for (let i = 1; i + 1 < rr.length; i++) if (rr[i] < 0.85 * rr[i - 1] && rr[i + 1] > 1.1 * rr[i]) premature++;
   // Spectrum: share of first-difference energy in four bands, from cascaded band filters.
-  const bands: Array<[number, number]> = [[0.5, 4], [4, 10], [10, 20], [20, 40]];
+  const bands: Array<[number, number]> = [
+    [0.5, 4],
+    [4, 10],
+    [10, 20],
+    [20, 40],
+  ];
   const energies = bands.map(([lo, hi]) => {
     const y = filterCascade(x, [highpass(lo, fs), lowpass(hi, fs)]);
     let e = 0;
@@ -197,7 +285,8 @@ function extraFeatures(x: Float32Array, beats: number[], fs: number): number[] {
   });
   const total = energies.reduce((a, b) => a + b, 0) || 1;
   // Template on a coarse grid, normalised by |R|, in R-up polarity.
-  const pre = Math.round(0.25 * fs), post = Math.round(0.45 * fs);
+  const pre = Math.round(0.25 * fs),
+    post = Math.round(0.45 * fs);
   const usable = beats.filter((b) => b - pre >= 0 && b + post < x.length);
   const grid = new Array<number>(TEMPLATE_GRID).fill(NaN);
   let st = NaN;
@@ -222,7 +311,8 @@ function extraFeatures(x: Float32Array, beats: number[], fs: number): number[] {
 
 /** Sample entropy of RR (Richman & Moorman 2000; m = 1, r = 30 ms as in COSEn, Lake & Moorman 2011). */
 function sampleEntropy(rr: number[], r = 0.03): number {
-  let a = 0, b = 0;
+  let a = 0,
+    b = 0;
   for (let i = 0; i + 1 < rr.length; i++) {
     for (let j = i + 1; j + 1 < rr.length; j++) {
       if (Math.abs(rr[i] - rr[j]) <= r) {
@@ -246,7 +336,8 @@ function afEvidenceFeatures(x: Float32Array, beats: number[], fs: number): numbe
     const cells = new Set<string>();
     let origin = 0;
     for (let i = 2; i < rr.length; i++) {
-      const d1 = rr[i - 1] - rr[i - 2], d2 = rr[i] - rr[i - 1];
+      const d1 = rr[i - 1] - rr[i - 2],
+        d2 = rr[i] - rr[i - 1];
       if (Math.abs(d1) < 0.04 && Math.abs(d2) < 0.04) origin++;
       else cells.add(`${Math.round(d1 / 0.04)},${Math.round(d2 / 0.04)}`);
     }
@@ -258,7 +349,8 @@ function afEvidenceFeatures(x: Float32Array, beats: number[], fs: number): numbe
     out[5] = hr5.length ? Math.min(...hr5) : NaN;
   }
   // P-wave consistency: correlation of each beat's pre-QRS segment with the median segment.
-  const a = Math.round(0.3 * fs), z = Math.round(0.06 * fs);
+  const a = Math.round(0.3 * fs),
+    z = Math.round(0.06 * fs);
   const usable = beats.filter((b) => b - a >= 0 && b < x.length);
   if (usable.length >= 3) {
     const L = a - z;
@@ -289,8 +381,12 @@ function beatFeatures(x: Float32Array, beats: number[], fs: number): number[] {
   const rr: number[] = [];
   for (let i = 1; i < beats.length; i++) rr.push((beats[i] - beats[i - 1]) / fs);
   if (rr.length < 4) return out;
-  const med = median(rr), m = mean(rr);
-  let ss = 0, maxRatio = 0, c1 = 0, v = 0;
+  const med = median(rr),
+    m = mean(rr);
+  let ss = 0,
+    maxRatio = 0,
+    c1 = 0,
+    v = 0;
   for (let i = 1; i < rr.length; i++) {
     ss += (rr[i] - rr[i - 1]) ** 2;
     maxRatio = Math.max(maxRatio, rr[i] / rr[i - 1]);
@@ -303,7 +399,9 @@ function beatFeatures(x: Float32Array, beats: number[], fs: number): number[] {
   out[3] = maxRatio;
   out[4] = rr.filter((r) => r > 1.3 * med).length / rr.length;
   out[5] = v > 0 ? c1 / v : 0;
-  const pre = Math.round(0.3 * fs), post = Math.round(0.5 * fs), L = pre + post;
+  const pre = Math.round(0.3 * fs),
+    post = Math.round(0.5 * fs),
+    L = pre + post;
   const idx = beats.map((b, i) => i).filter((i) => beats[i] - pre >= 0 && beats[i] + post < x.length);
   if (idx.length < 3) return out;
   const tpl = new Float32Array(L);
@@ -312,9 +410,13 @@ function beatFeatures(x: Float32Array, beats: number[], fs: number): number[] {
     for (let k = 0; k < idx.length; k++) col[k] = x[beats[idx[k]] - pre + j];
     tpl[j] = median(col);
   }
-  const q0 = pre - Math.round(0.1 * fs), q1 = pre + Math.round(0.1 * fs);
-  let wide = 0, narrow = 0, odd = 0;
-  const whole: number[] = [], amps: number[] = [];
+  const q0 = pre - Math.round(0.1 * fs),
+    q1 = pre + Math.round(0.1 * fs);
+  let wide = 0,
+    narrow = 0,
+    odd = 0;
+  const whole: number[] = [],
+    amps: number[] = [];
   for (const i of idx) {
     const w = x.subarray(beats[i] - pre, beats[i] + post);
     const c = corr(w, tpl, q0, q1);
@@ -333,10 +435,20 @@ function beatFeatures(x: Float32Array, beats: number[], fs: number): number[] {
   // Template timing, R-up polarity, baseline from the template's first 50 ms.
   const base = median(tpl.subarray(0, Math.round(0.05 * fs)));
   const sign = tpl[pre] - base >= 0 ? 1 : -1;
-  let pBest = -Infinity, pAt = NaN;
-  for (let j = pre - Math.round(0.28 * fs); j < pre - Math.round(0.08 * fs); j++) if (sign * (tpl[j] - base) > pBest) { pBest = sign * (tpl[j] - base); pAt = j; }
-  let tBest = -Infinity, tAt = NaN;
-  for (let j = pre + Math.round(0.15 * fs); j < Math.min(L, pre + Math.round(0.48 * fs)); j++) if (Math.abs(tpl[j] - base) > tBest) { tBest = Math.abs(tpl[j] - base); tAt = j; }
+  let pBest = -Infinity,
+    pAt = NaN;
+  for (let j = pre - Math.round(0.28 * fs); j < pre - Math.round(0.08 * fs); j++)
+    if (sign * (tpl[j] - base) > pBest) {
+      pBest = sign * (tpl[j] - base);
+      pAt = j;
+    }
+  let tBest = -Infinity,
+    tAt = NaN;
+  for (let j = pre + Math.round(0.15 * fs); j < Math.min(L, pre + Math.round(0.48 * fs)); j++)
+    if (Math.abs(tpl[j] - base) > tBest) {
+      tBest = Math.abs(tpl[j] - base);
+      tAt = j;
+    }
   out[11] = (pre - pAt) / fs;
   out[12] = (tAt - pre) / fs / Math.sqrt(med);
   return out;
@@ -351,5 +463,14 @@ export function extractFeatures(signal: ArrayLike<number>, fs: number): number[]
   beats = beats.filter((b) => b < x.length);
   const morph = morphologyFeatures(x, beats, fs);
   const flip = beats.filter((b) => x[b] < 0).length > beats.length / 2 ? 1 : 0;
-  return [...rrFeatures(beats, fs, seconds), ...morph, ...qualityFeatures(x, beats, fs), flip, ...extraFeatures(x, beats, fs), ...afEvidenceFeatures(x, beats, fs), ...beatFeatures(x, beats, fs), ...extractExtraFeatures(signal, x, beats, fs)];
+  return [
+    ...rrFeatures(beats, fs, seconds),
+    ...morph,
+    ...qualityFeatures(x, beats, fs),
+    flip,
+    ...extraFeatures(x, beats, fs),
+    ...afEvidenceFeatures(x, beats, fs),
+    ...beatFeatures(x, beats, fs),
+    ...extractExtraFeatures(signal, x, beats, fs),
+  ];
 }

@@ -4,9 +4,14 @@
  */
 
 export interface Biquad {
-  b0: number; b1: number; b2: number; a1: number; a2: number;
+  b0: number;
+  b1: number;
+  b2: number;
+  a1: number;
+  a2: number;
   /** Transposed direct form II state. */
-  z1: number; z2: number;
+  z1: number;
+  z2: number;
 }
 
 function biquad(kind: 'lowpass' | 'highpass', cutoffHz: number, fs: number): Biquad {

@@ -37,7 +37,15 @@ export interface GbtParams {
 }
 
 export const DEFAULT_GBT: GbtParams = {
-  rounds: 300, depth: 4, learningRate: 0.05, lambda: 1, minChildHessian: 1, rowSample: 0.8, colSample: 0.7, bins: 32, seed: 1,
+  rounds: 300,
+  depth: 4,
+  learningRate: 0.05,
+  lambda: 1,
+  minChildHessian: 1,
+  rowSample: 0.8,
+  colSample: 0.7,
+  bins: 32,
+  seed: 1,
 };
 
 const MISSING = -1e30;
@@ -45,7 +53,7 @@ const clean = (v: number) => (Number.isFinite(v) ? v : MISSING);
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 
 /** Bin edges per feature from quantiles of the training values. */
@@ -60,7 +68,8 @@ function binEdges(X: number[][], f: number, nb: number): number[] {
 }
 
 function binOf(edges: number[], x: number): number {
-  let lo = 0, hi = edges.length;
+  let lo = 0,
+    hi = edges.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (x < edges[mid]) hi = mid;
@@ -77,8 +86,17 @@ function softmax(z: number[]): number[] {
 }
 
 /** `sampleWeights` (optional, per row) multiply the class weights, e.g. interval durations when time is scored. */
-export function trainGbt(X: number[][], y: number[], classes: string[], features: string[], p: GbtParams = DEFAULT_GBT, sampleWeights?: readonly number[]): GbtModel {
-  const n = X.length, F = features.length, K = classes.length;
+export function trainGbt(
+  X: number[][],
+  y: number[],
+  classes: string[],
+  features: string[],
+  p: GbtParams = DEFAULT_GBT,
+  sampleWeights?: readonly number[],
+): GbtModel {
+  const n = X.length,
+    F = features.length,
+    K = classes.length;
   const rand = rng(p.seed);
   const edges = Array.from({ length: F }, (_, f) => binEdges(X, f, p.bins));
   const B = Array.from({ length: F }, (_, f) => Uint8Array.from(X, (r) => binOf(edges[f], clean(r[f]))));
@@ -88,9 +106,11 @@ export function trainGbt(X: number[][], y: number[], classes: string[], features
   const base = prior.map((q) => Math.log(Math.max(q, 1e-6)));
   const score = Array.from({ length: n }, () => [...base]);
   const trees: Tree[][] = [];
-  const g = new Float64Array(n), h = new Float64Array(n);
+  const g = new Float64Array(n),
+    h = new Float64Array(n);
   const nb = p.bins + 1;
-  const hg = new Float64Array(F * nb), hh = new Float64Array(F * nb);
+  const hg = new Float64Array(F * nb),
+    hh = new Float64Array(F * nb);
 
   for (let round = 0; round < p.rounds; round++) {
     const probs = score.map(softmax);
@@ -112,32 +132,55 @@ export function trainGbt(X: number[][], y: number[], classes: string[], features
       const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
       const build = (idx: Int32Array, depth: number): number => {
         const node = tree.feature.length;
-        tree.feature.push(-1); tree.threshold.push(0); tree.left.push(-1); tree.right.push(-1); tree.value.push(0);
-        let G = 0, H = 0;
-        for (const i of idx) { G += g[i]; H += h[i]; }
+        tree.feature.push(-1);
+        tree.threshold.push(0);
+        tree.left.push(-1);
+        tree.right.push(-1);
+        tree.value.push(0);
+        let G = 0,
+          H = 0;
+        for (const i of idx) {
+          G += g[i];
+          H += h[i];
+        }
         tree.value[node] = (-G / (H + p.lambda)) * p.learningRate;
         if (depth >= p.depth || idx.length < 4) return node;
-        hg.fill(0); hh.fill(0);
+        hg.fill(0);
+        hh.fill(0);
         for (const f of cols) {
-          const bf = B[f], off = f * nb;
-          for (const i of idx) { hg[off + bf[i]] += g[i]; hh[off + bf[i]] += h[i]; }
+          const bf = B[f],
+            off = f * nb;
+          for (const i of idx) {
+            hg[off + bf[i]] += g[i];
+            hh[off + bf[i]] += h[i];
+          }
         }
         const parent = (G * G) / (H + p.lambda);
-        let bestGain = 1e-9, bestF = -1, bestBin = -1;
+        let bestGain = 1e-9,
+          bestF = -1,
+          bestBin = -1;
         for (const f of cols) {
-          let GL = 0, HL = 0;
+          let GL = 0,
+            HL = 0;
           const off = f * nb;
           for (let b = 0; b < edges[f].length; b++) {
-            GL += hg[off + b]; HL += hh[off + b];
-            const GR = G - GL, HR = H - HL;
+            GL += hg[off + b];
+            HL += hh[off + b];
+            const GR = G - GL,
+              HR = H - HL;
             if (HL < p.minChildHessian || HR < p.minChildHessian) continue;
             const gain = (GL * GL) / (HL + p.lambda) + (GR * GR) / (HR + p.lambda) - parent;
-            if (gain > bestGain) { bestGain = gain; bestF = f; bestBin = b; }
+            if (gain > bestGain) {
+              bestGain = gain;
+              bestF = f;
+              bestBin = b;
+            }
           }
         }
         if (bestF < 0) return node;
         const bf = B[bestF];
-        const L = idx.filter((i) => bf[i] <= bestBin), R = idx.filter((i) => bf[i] > bestBin);
+        const L = idx.filter((i) => bf[i] <= bestBin),
+          R = idx.filter((i) => bf[i] > bestBin);
         tree.feature[node] = bestF;
         tree.threshold[node] = edges[bestF][bestBin]; // x < threshold goes left
         tree.left[node] = build(L, depth + 1);

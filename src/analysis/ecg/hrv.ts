@@ -24,7 +24,9 @@ export interface HeartRateSummary {
 export function heartRateSummary(beats: ArrayLike<number>, fs: number): HeartRateSummary {
   const rr: number[] = [];
   let rejected = 0;
-  let sumSq = 0, nDiff = 0, prev = NaN;
+  let sumSq = 0,
+    nDiff = 0,
+    prev = NaN;
   for (let i = 1; i < beats.length; i++) {
     const r = (beats[i] - beats[i - 1]) / fs;
     const plausible = r >= MIN_RR_S && r <= MAX_RR_S && !(Math.abs(r - prev) > MAX_STEP * prev);

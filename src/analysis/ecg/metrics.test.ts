@@ -47,7 +47,7 @@ describe('assessQuality', () => {
 describe('AF detector', () => {
   const fs = 250;
   let s = 3;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   function beatsFrom(rr: number[]): number[] {
     const b = [0];
     for (const r of rr) b.push(b[b.length - 1] + Math.round(r * fs));
@@ -62,7 +62,8 @@ describe('AF detector', () => {
   it('does not flag frequent premature beats at random positions (each with a compensatory pause)', () => {
     const rr: number[] = [];
     while (rr.length < 600) {
-      if (rand() < 0.3) rr.push(0.8 * (0.6 + 0.2 * rand()), 0.8 * (1.25 + 0.1 * rand())); // PAC + pause
+      if (rand() < 0.3)
+        rr.push(0.8 * (0.6 + 0.2 * rand()), 0.8 * (1.25 + 0.1 * rand())); // PAC + pause
       else rr.push(0.8 + 0.02 * (rand() - 0.5));
     }
     expect(detectAfEpisodes(beatsFrom(rr), fs)).toEqual([]);

@@ -62,10 +62,10 @@ export const QRS_TUNING: QrsTuning = { searchbackSlope: 0.15, decayFloor: 0.5 };
  * level (synthetic test in qrs.test.ts: dozens of false beats), a physiological argument, not a data fit.
  */
 export const QRS_TUNING_GRID: readonly QrsTuning[] = [0.15, 0.25, 0.4].flatMap((searchbackSlope) =>
-  [0.25, 0.5].map((decayFloor) => ({ searchbackSlope, decayFloor })));
+  [0.25, 0.5].map((decayFloor) => ({ searchbackSlope, decayFloor })),
+);
 const REPLACE_SLOPE = 1.5; // a later peak this much steeper (and larger) than a just-accepted one replaces it
 const REPLACE_S = 0.25; // s; … if within a P–R distance (PR interval ≤ 200 ms, plus the MWI spread)
-
 
 class Buffer8 {
   private readonly v = new Float64Array(HISTORY);
@@ -122,8 +122,7 @@ export function createDecider(fs: number, latency: number, tuning: QrsTuning = Q
     const n = noise.mean();
     return n + THRESHOLD_FRACTION * (qrs.mean() - n);
   };
-  const searchbackInterval = () =>
-    Math.min(MAX_SEARCHBACK_S * fs, Math.max(MIN_SEARCHBACK_S * fs, SEARCHBACK_RR * rr.median()));
+  const searchbackInterval = () => Math.min(MAX_SEARCHBACK_S * fs, Math.max(MIN_SEARCHBACK_S * fs, SEARCHBACK_RR * rr.median()));
 
   let lastBefore: Candidate | null = null;
   function accept(c: Candidate): void {
@@ -141,8 +140,14 @@ export function createDecider(fs: number, latency: number, tuning: QrsTuning = Q
   }
 
   function classify(c: Candidate): void {
-    if (provisional && provisional === last && c.mwiIdx - provisional.mwiIdx < REPLACE_S * fs && !c.baselineShift &&
-        c.slope > REPLACE_SLOPE * provisional.slope && c.height > provisional.height) {
+    if (
+      provisional &&
+      provisional === last &&
+      c.mwiIdx - provisional.mwiIdx < REPLACE_S * fs &&
+      !c.baselineShift &&
+      c.slope > REPLACE_SLOPE * provisional.slope &&
+      c.height > provisional.height
+    ) {
       provisional = null;
       last = lastBefore;
       accept(c);

@@ -46,13 +46,22 @@ describe('QRS detector on synthetic ECG', () => {
     for (const tuning of QRS_TUNING_GRID) {
       it(`no false beats in 6–8 s pauses (slope ${tuning.searchbackSlope}, floor ${tuning.decayFloor})`, () => {
         const fs = 360;
-        for (const [pause, noise] of [[6, 0], [8, 0.02]]) {
+        for (const [pause, noise] of [
+          [6, 0],
+          [8, 0.02],
+        ]) {
           const { times, x } = pauseEcg(fs, pause, noise);
           const det = createQrsDetector({ fs, tuning });
           const beats: number[] = [];
           for (let i = 0; i < x.length; i += fs) beats.push(...det.push(x.subarray(i, i + fs)));
           beats.push(...det.flush());
-          expect(matchBeats(times.map((t) => Math.round(t * fs)), beats, { fs, learningS: 0 })).toEqual({ tp: times.length, fn: 0, fp: 0 });
+          expect(
+            matchBeats(
+              times.map((t) => Math.round(t * fs)),
+              beats,
+              { fs, learningS: 0 },
+            ),
+          ).toEqual({ tp: times.length, fn: 0, fp: 0 });
         }
       });
     }
@@ -76,7 +85,13 @@ describe('QRS detector on synthetic ECG', () => {
     const k = Math.round(times[21] * fs);
     for (let i = k - 40; i < k + 40; i++) x[i] *= 0.3;
     const det = detectBeats(x, fs);
-    expect(matchBeats(times.map((t) => Math.round(t * fs)), det, { fs, learningS: 0 })).toEqual({ tp: 32, fn: 0, fp: 0 });
+    expect(
+      matchBeats(
+        times.map((t) => Math.round(t * fs)),
+        det,
+        { fs, learningS: 0 },
+      ),
+    ).toEqual({ tp: 32, fn: 0, fp: 0 });
   });
   it('keeps state across chunks: any chunking gives the same beats', () => {
     const fs = 250;
@@ -115,7 +130,9 @@ describe('QRS detector on synthetic ECG', () => {
 describe.skipIf(!HAS_DATA)('QRS detector on mitdb 101 (real data)', () => {
   it('scores Se and +P above 99.5 % on record 101', () => {
     const rec = readRecord(path.join(SHARED_DATA, 'mitdb', '101'));
-    const ref = readAnnotationFile(path.join(SHARED_DATA, 'mitdb', '101.atr')).filter((a) => isBeatCode(a.code)).map((a) => a.sample);
+    const ref = readAnnotationFile(path.join(SHARED_DATA, 'mitdb', '101.atr'))
+      .filter((a) => isBeatCode(a.code))
+      .map((a) => a.sample);
     const c = matchBeats(ref, detectBeats(rec.adc, rec.fs, rec.gain), { fs: rec.fs });
     expect(c.tp / (c.tp + c.fn)).toBeGreaterThan(0.995);
     expect(c.tp / (c.tp + c.fp)).toBeGreaterThan(0.995);

@@ -197,7 +197,12 @@ class Detector implements QrsDetector {
   /** Measures the candidate from the history rings: R location, slope and the baseline-shift test. */
   private describe(mwiIdx: number, height: number): Candidate {
     const from = Math.max(0, mwiIdx - this.mwiN - this.rSearch, this.position - this.bp.data.length + 1);
-    let best = from, bestAbs = -1, maxD = 0, minD = 0, maxT = 0, minT = 0;
+    let best = from,
+      bestAbs = -1,
+      maxD = 0,
+      minD = 0,
+      maxT = 0,
+      minT = 0;
     // QRS centre: the largest band-passed deflection (within ~35 ms of the R peak: band-pass ringing).
     for (let j = from; j <= mwiIdx; j++) {
       const v = Math.abs(this.bp.get(j));
@@ -207,7 +212,8 @@ class Detector implements QrsDetector {
       }
     }
     // R peak: the largest deflection from the local mean of the lightly filtered signal near that centre.
-    const a = Math.max(from, best - this.rRefine), z = Math.min(mwiIdx, best + this.rRefine);
+    const a = Math.max(from, best - this.rRefine),
+      z = Math.min(mwiIdx, best + this.rRefine);
     let mean = 0;
     for (let j = a; j <= z; j++) mean += this.loc.get(j);
     mean /= z - a + 1;
@@ -224,8 +230,13 @@ class Detector implements QrsDetector {
     const blsFrom = Math.max(0, mwiIdx - this.blsN);
     for (let j = blsFrom; j <= mwiIdx; j++) {
       const d = this.der.get(j);
-      if (d > maxD) { maxD = d; maxT = j; }
-      else if (d < minD) { minD = d; minT = j; }
+      if (d > maxD) {
+        maxD = d;
+        maxT = j;
+      } else if (d < minD) {
+        minD = d;
+        minT = j;
+      }
     }
     const slope = Math.max(maxD, -minD);
     const baselineShift = !(maxD > -minD / 8 && -minD > maxD / 8 && Math.abs(maxT - minT) < 0.15 * this.fs);

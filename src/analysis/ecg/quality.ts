@@ -28,7 +28,8 @@ export interface QualityReport {
 
 export function assessQuality(x: ArrayLike<number>, fs: number, beatsInWindow?: number): QualityReport {
   const n = x.length;
-  let min = Infinity, max = -Infinity;
+  let min = Infinity,
+    max = -Infinity;
   for (let i = 0; i < n; i++) {
     const v = x[i];
     if (v < min) min = v;

@@ -12,6 +12,8 @@ export function median(v: ArrayLike<number>): number {
 export function quantile(v: ArrayLike<number>, q: number): number {
   if (v.length === 0) return NaN;
   const s = Float64Array.from(v).sort();
-  const pos = q * (s.length - 1), lo = Math.floor(pos), hi = Math.ceil(pos);
+  const pos = q * (s.length - 1),
+    lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }

@@ -34,7 +34,7 @@ export function syntheticEcg(fs: number, beatTimesS: number[], durationS: number
     }
   }
   let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   if (noiseMv > 0) for (let i = 0; i < n; i++) x[i] += noiseMv * (rand() + rand() + rand() - 1.5) * 2;
   return x;
 }

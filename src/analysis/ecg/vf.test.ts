@@ -9,7 +9,7 @@ function flutter(fs: number, seconds: number, hz: number, amp = 1, seed = 3): Fl
   const n = Math.round(seconds * fs);
   const x = new Float32Array(n);
   let s = seed;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   let phase = 0;
   for (let i = 0; i < n; i++) {
     const f = hz * (1 + 0.1 * Math.sin((2 * Math.PI * i) / (3.7 * fs)));

@@ -60,7 +60,9 @@ export interface VfDetectorState {
 
 /** Features of one window (pure; exported for tests and the evaluation). */
 export function vfFeatures(x: ArrayLike<number>, from: number, to: number, fs: number): { tcsc: number; leakage: number; frequency: number; range: number } {
-  let max = 0, lo = Infinity, hi = -Infinity;
+  let max = 0,
+    lo = Infinity,
+    hi = -Infinity;
   for (let i = from; i < to; i++) {
     const v = x[i];
     const a = v < 0 ? -v : v;
@@ -69,7 +71,9 @@ export function vfFeatures(x: ArrayLike<number>, from: number, to: number, fs: n
     if (v > hi) hi = v;
   }
   const th = TCSC_V0 * max;
-  let count = 0, s1 = 0, s2 = 0;
+  let count = 0,
+    s1 = 0,
+    s2 = 0;
   for (let i = from; i < to; i++) {
     const v = x[i];
     const a = v < 0 ? -v : v;
@@ -82,9 +86,11 @@ export function vfFeatures(x: ArrayLike<number>, from: number, to: number, fs: n
   }
   const n = to - from;
   const N = s2 > 0 ? Math.max(1, Math.floor((Math.PI * s1) / s2 + 0.5)) : 1;
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = from + N; i < to; i++) {
-    const v = x[i], w = x[i - N];
+    const v = x[i],
+      w = x[i - N];
     const s = v + w;
     num += s < 0 ? -s : s;
     den += (v < 0 ? -v : v) + (w < 0 ? -w : w);

@@ -43,19 +43,34 @@ describe('signal formats', () => {
 });
 
 describe('parseAnnotations', () => {
-  const word = (code: number, interval: number) => [(code << 10 | interval) & 0xff, (code << 10 | interval) >> 8];
+  const word = (code: number, interval: number) => [((code << 10) | interval) & 0xff, ((code << 10) | interval) >> 8];
   it('handles SKIP, AUX, SUB, CHN and NUM, and ends at word 0', () => {
     const aux = [...Buffer.from('(AFIB')]; // 5 bytes, padded to 6
     const bytes = [
       ...word(1, 100), // N at 100
-      ...word(59, 0), 0x01, 0x00, 0x10, 0x00, // SKIP 65536 + 16 (high word first)
-      ...word(28, 4), ...word(63, 5), ...aux, 0, // rhythm change with aux text
-      ...word(5, 50), ...word(61, 2), ...word(62, 1), ...word(60, 3), // V, subtype 2, chan 1, num 3
-      0, 0,
+      ...word(59, 0),
+      0x01,
+      0x00,
+      0x10,
+      0x00, // SKIP 65536 + 16 (high word first)
+      ...word(28, 4),
+      ...word(63, 5),
+      ...aux,
+      0, // rhythm change with aux text
+      ...word(5, 50),
+      ...word(61, 2),
+      ...word(62, 1),
+      ...word(60, 3), // V, subtype 2, chan 1, num 3
+      0,
+      0,
       ...word(1, 10), // after end: ignored
     ];
     const a = parseAnnotations(Uint8Array.from(bytes));
-    expect(a.map((x) => [x.sample, x.symbol])).toEqual([[100, 'N'], [100 + 65552 + 4, '+'], [100 + 65552 + 54, 'V']]);
+    expect(a.map((x) => [x.sample, x.symbol])).toEqual([
+      [100, 'N'],
+      [100 + 65552 + 4, '+'],
+      [100 + 65552 + 54, 'V'],
+    ]);
     expect(a[1].aux).toBe('(AFIB');
     expect(a[2]).toMatchObject({ subtype: 2, chan: 1, num: 3 });
   });

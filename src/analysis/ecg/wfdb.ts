@@ -100,7 +100,9 @@ export function decodeFormat212(buf: Uint8Array, nChannels: number, byteOffset =
   const n = nFrames * nChannels;
   let p = byteOffset;
   for (let k = 0; k < n; k += 2) {
-    const b0 = buf[p], b1 = buf[p + 1], b2 = buf[p + 2];
+    const b0 = buf[p],
+      b1 = buf[p + 1],
+      b2 = buf[p + 2];
     p += 3;
     let s0 = b0 | ((b1 & 0x0f) << 8);
     if (s0 & 0x800) s0 -= 0x1000; // sign-extend 12 bits

@@ -20,7 +20,18 @@ const PAGE = 1000;
  * appointments, encounters…) — and a readable HTML summary of the same data that prints to PDF.
  * Only the patient themself and admins (acting on a request) may export; every export is audited.
  */
-export function createPatientExport(deps: { registry: FhirRegistry; everything(ctx: FhirContext, id: string, query: Record<string, string>, strict: boolean): Promise<{ entry?: Array<{ resource: Resource }>; link?: Array<{ relation: string; url: string }> }>; access: AccessPolicy; audit: AuditService; clock: Clock }) {
+export function createPatientExport(deps: {
+  registry: FhirRegistry;
+  everything(
+    ctx: FhirContext,
+    id: string,
+    query: Record<string, string>,
+    strict: boolean,
+  ): Promise<{ entry?: Array<{ resource: Resource }>; link?: Array<{ relation: string; url: string }> }>;
+  access: AccessPolicy;
+  audit: AuditService;
+  clock: Clock;
+}) {
   async function collect(p: Principal, patientId: string, baseUrl: string) {
     await deps.access.assertPatient(p, patientId);
     deps.access.assertSelfOrAdmin(p, patientId);
@@ -43,7 +54,12 @@ export function createPatientExport(deps: { registry: FhirRegistry; everything(c
       let c: string | undefined;
       try {
         do {
-          const req = parseSearch(provider.type, { [param.name]: `Patient/${patient.id}`, _count: String(PAGE), ...(c ? { _cursor: c } : {}) }, provider.search, false);
+          const req = parseSearch(
+            provider.type,
+            { [param.name]: `Patient/${patient.id}`, _count: String(PAGE), ...(c ? { _cursor: c } : {}) },
+            provider.search,
+            false,
+          );
           const r = await provider.searchType(ctx, req);
           resources.push(...r.resources);
           c = r.next;
@@ -61,7 +77,14 @@ export function createPatientExport(deps: { registry: FhirRegistry; everything(c
     /** A FHIR `collection` Bundle of everything about the patient. */
     async bundle(p: Principal, patientId: string, baseUrl: string) {
       const { resources, truncated } = await collect(p, patientId, baseUrl);
-      await deps.audit.record({ actor: p, action: 'patient.export', entityType: 'Patient', entityId: patientId, patientId, details: { format: 'fhir', resources: resources.length, truncated } });
+      await deps.audit.record({
+        actor: p,
+        action: 'patient.export',
+        entityType: 'Patient',
+        entityId: patientId,
+        patientId,
+        details: { format: 'fhir', resources: resources.length, truncated },
+      });
       return {
         resourceType: 'Bundle',
         type: 'collection',
@@ -74,7 +97,14 @@ export function createPatientExport(deps: { registry: FhirRegistry; everything(c
     /** A readable, printable HTML summary (Print → Save as PDF). */
     async html(p: Principal, patientId: string, baseUrl: string) {
       const { resources, truncated } = await collect(p, patientId, baseUrl);
-      await deps.audit.record({ actor: p, action: 'patient.export', entityType: 'Patient', entityId: patientId, patientId, details: { format: 'html', resources: resources.length, truncated } });
+      await deps.audit.record({
+        actor: p,
+        action: 'patient.export',
+        entityType: 'Patient',
+        entityId: patientId,
+        patientId,
+        details: { format: 'html', resources: resources.length, truncated },
+      });
       return renderSummary(resources, new Date(deps.clock.now()), truncated);
     },
   };
@@ -87,7 +117,8 @@ const dateOf = (v: unknown) => (typeof v === 'string' ? v.replace('T', ' ').repl
 
 function renderSummary(resources: Resource[], now: Date, truncated: boolean): string {
   const of = (type: string) => resources.filter((r) => r.resourceType === type);
-  const patient = of('Patient')[0] as { name?: Array<{ text?: string; family?: string; given?: string[] }>; birthDate?: string; gender?: string; id?: string } | undefined;
+  const patient = of('Patient')[0] as
+    { name?: Array<{ text?: string; family?: string; given?: string[] }>; birthDate?: string; gender?: string; id?: string } | undefined;
   const name = patient?.name?.[0]?.text ?? [patient?.name?.[0]?.given?.join(' '), patient?.name?.[0]?.family].filter(Boolean).join(' ');
   const text = (cc: unknown) => {
     const c = cc as { text?: string; coding?: Array<{ display?: string; code?: string }> } | undefined;
@@ -129,11 +160,49 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5
 <h1>Health record of ${esc(name)}</h1>
 <p class="note">Exported from Vigil on ${esc(dateOf(now.toISOString()))}. This summary and the FHIR file hold the same data. To keep a PDF, print this page and choose “Save as PDF”.${truncated ? ' <strong>This export was cut short at 200,000 entries; ask the clinic for a complete bulk export.</strong>' : ''}</p>
 <section><h2>About you</h2><dl><dt>Name</dt><dd>${esc(name)}</dd><dt>Birth date</dt><dd>${esc(patient?.birthDate ?? 'not recorded')}</dd><dt>Sex</dt><dd>${esc(patient?.gender ?? 'not recorded')}</dd><dt>Record id</dt><dd>${esc(patient?.id)}</dd></dl></section>
-${section('Your care team', ['Name'], (of('Practitioner') as Array<{ name?: Array<{ text?: string }> }>).map((p) => [esc(p.name?.[0]?.text ?? '')]), 'No care team recorded.')}
-${section('Your devices', ['Device', 'Status'], (of('Device') as Array<{ deviceName?: Array<{ name?: string }>; type?: unknown; status?: string }>).map((d) => [esc(d.deviceName?.[0]?.name ?? text(d.type)), esc(d.status ?? '')]), 'No devices.')}
-${section('Your measurements', ['What', 'How many', 'From', 'To', 'Lowest', 'Highest', 'Latest'], [...groups.values()].sort((a, b) => a.label.localeCompare(b.label)).map((g) => [esc(g.label), String(g.n), esc(dateOf(g.first)), esc(dateOf(g.last)), g.min === Infinity ? '' : `${g.min} ${esc(g.unit)}`, g.max === -Infinity ? '' : `${g.max} ${esc(g.unit)}`, g.latest === null ? '' : `${g.latest} ${esc(g.unit)}`]), 'No measurements.')}
-${section('Your messages', ['Sent', 'From', 'Message'], messages.map((m) => [esc(dateOf(m.sent)), esc(m.sender?.display ?? ''), esc(m.payload?.map((x) => x.contentString ?? '').join(' ') ?? '')]), 'No messages.')}
-${section('Your appointments', ['When', 'Status', 'About'], appointments.map((a) => [esc(dateOf(a.start)), esc(a.status ?? ''), esc(a.description ?? '')]), 'No appointments.')}
+${section(
+  'Your care team',
+  ['Name'],
+  (of('Practitioner') as Array<{ name?: Array<{ text?: string }> }>).map((p) => [esc(p.name?.[0]?.text ?? '')]),
+  'No care team recorded.',
+)}
+${section(
+  'Your devices',
+  ['Device', 'Status'],
+  (of('Device') as Array<{ deviceName?: Array<{ name?: string }>; type?: unknown; status?: string }>).map((d) => [
+    esc(d.deviceName?.[0]?.name ?? text(d.type)),
+    esc(d.status ?? ''),
+  ]),
+  'No devices.',
+)}
+${section(
+  'Your measurements',
+  ['What', 'How many', 'From', 'To', 'Lowest', 'Highest', 'Latest'],
+  [...groups.values()]
+    .sort((a, b) => a.label.localeCompare(b.label))
+    .map((g) => [
+      esc(g.label),
+      String(g.n),
+      esc(dateOf(g.first)),
+      esc(dateOf(g.last)),
+      g.min === Infinity ? '' : `${g.min} ${esc(g.unit)}`,
+      g.max === -Infinity ? '' : `${g.max} ${esc(g.unit)}`,
+      g.latest === null ? '' : `${g.latest} ${esc(g.unit)}`,
+    ]),
+  'No measurements.',
+)}
+${section(
+  'Your messages',
+  ['Sent', 'From', 'Message'],
+  messages.map((m) => [esc(dateOf(m.sent)), esc(m.sender?.display ?? ''), esc(m.payload?.map((x) => x.contentString ?? '').join(' ') ?? '')]),
+  'No messages.',
+)}
+${section(
+  'Your appointments',
+  ['When', 'Status', 'About'],
+  appointments.map((a) => [esc(dateOf(a.start)), esc(a.status ?? ''), esc(a.description ?? '')]),
+  'No appointments.',
+)}
 <p class="note">${resources.length} entries in all.</p>
 </main></body></html>`;
 }

@@ -30,7 +30,10 @@ describe('FHIR Bulk Data $export', () => {
     const other = (await s.patientService.create({ name: 'Otto Other' }, 'system')).id;
     await s.patientService.assignClinician(mine, c.practitionerId!, 'system');
     team = c.practitionerId!.replace('_', '-');
-    for (const [p, n] of [[mine, 5], [other, 3]] as const) {
+    for (const [p, n] of [
+      [mine, 5],
+      [other, 3],
+    ] as const) {
       const dev = (await s.deviceService.provision({ patientId: p, type: 'pulse-oximeter' }, 'system')).id;
       for (let i = 0; i < n; i++) await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - i * 1000, seq: i + 1, hr: 60 + i }));
     }
@@ -46,7 +49,11 @@ describe('FHIR Bulk Data $export', () => {
     }
     throw new Error('export did not finish');
   }
-  const ndjson = async (token: string, url: string) => (await (await req(token, url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+  const ndjson = async (token: string, url: string) =>
+    (await (await req(token, url)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
 
   it('exports the whole system for an admin as NDJSON per type', async () => {
     const kick = await req(admin, '/fhir/R4/$export', { prefer: 'respond-async' });
@@ -66,7 +73,7 @@ describe('FHIR Bulk Data $export', () => {
     expect((await req(admin, byType.Observation.url)).status).toBe(404);
   });
 
-  it('exports a clinician\'s own patients at Patient level, filtered by _type and _since', async () => {
+  it("exports a clinician's own patients at Patient level, filtered by _type and _since", async () => {
     expect((await req(clin, '/fhir/R4/$export', { prefer: 'respond-async' })).status).toBe(403);
     expect((await req(clin, '/fhir/R4/Patient/$export')).status).toBe(400);
     const kick = await req(clin, '/fhir/R4/Patient/$export?_type=Observation', { prefer: 'respond-async' });
@@ -75,15 +82,23 @@ describe('FHIR Bulk Data $export', () => {
     expect(manifest.output.map((o) => o.type)).toEqual(['Observation']);
     const obs = await ndjson(clin, manifest.output[0].url);
     expect(obs.map((o) => o.valueQuantity.value).sort()).toEqual([60, 61, 62, 63, 64]);
-    const later = await req(clin, `/fhir/R4/Patient/$export?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, { prefer: 'respond-async' });
+    const later = await req(clin, `/fhir/R4/Patient/$export?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, {
+      prefer: 'respond-async',
+    });
     expect((await complete(clin, later.headers.get('content-location')!)).output).toEqual([]);
     expect((await req(clin, '/fhir/R4/Patient/$export?_type=Practitioner', { prefer: 'respond-async' })).status).toBe(400);
     expect((await req(clin, '/fhir/R4/Patient/$export?_elements=id', { prefer: 'respond-async' })).status).toBe(400);
   });
 
-  it('exports a care team as a Group: its patients the caller may see, and nobody else\'s team', async () => {
+  it("exports a care team as a Group: its patients the caller may see, and nobody else's team", async () => {
     const group = (await (await req(clin, `/fhir/R4/Group/${team}`)).json()) as any;
-    expect(group).toMatchObject({ resourceType: 'Group', type: 'person', actual: true, quantity: 1, member: [{ entity: { reference: `Patient/${mine.replace('_', '-')}` } }] });
+    expect(group).toMatchObject({
+      resourceType: 'Group',
+      type: 'person',
+      actual: true,
+      quantity: 1,
+      member: [{ entity: { reference: `Patient/${mine.replace('_', '-')}` } }],
+    });
     const groups = (await (await req(clin, '/fhir/R4/Group')).json()) as any;
     expect(groups.entry.map((e: any) => e.resource.id)).toEqual([team]);
     const kick = await req(clin, `/fhir/R4/Group/${team}/$export`, { prefer: 'respond-async' });
@@ -110,10 +125,23 @@ describe('FHIR Bulk Data $export', () => {
     const text = await (await req(admin, manifest.output[0].url)).text();
     // Into a new patient: point every line's subject at them.
     const target = (await s.patientService.create({ name: 'Tara Target' }, 'system')).id;
-    const lines = text.trim().split('\n').filter((l) => JSON.parse(l).subject.reference === `Patient/${mine.replace('_', '-')}`);
+    const lines = text
+      .trim()
+      .split('\n')
+      .filter((l) => JSON.parse(l).subject.reference === `Patient/${mine.replace('_', '-')}`);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-ndjson-'));
     const file = path.join(dir, 'Observation.ndjson');
-    await writeFile(file, lines.map((l) => { const o = JSON.parse(l); o.subject.reference = `Patient/${target.replace('_', '-')}`; delete o.device; return JSON.stringify(o); }).join('\n') + '\nnot json\n');
+    await writeFile(
+      file,
+      lines
+        .map((l) => {
+          const o = JSON.parse(l);
+          o.subject.reference = `Patient/${target.replace('_', '-')}`;
+          delete o.device;
+          return JSON.stringify(o);
+        })
+        .join('\n') + '\nnot json\n',
+    );
     const env = { ...process.env };
     await writeServerFile(app.dataDir, { pid: process.pid, url: app.httpUrl, token: admin });
     process.env.VIGIL_DATA_DIR = app.dataDir;

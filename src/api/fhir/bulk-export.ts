@@ -69,7 +69,10 @@ export function createBulkExport(deps: {
   /** Records progress; false when the job was cancelled or taken over (then this instance stops working on it). */
   async function beat(id: string, progress: string): Promise<boolean> {
     if (stopping) return false;
-    const rows = await db.query(`UPDATE fhir_export_jobs SET heartbeat_at = now(), progress = $2 WHERE id = $1 AND owner = $3 AND status = 'running' RETURNING id`, [id, progress, instance]);
+    const rows = await db.query(
+      `UPDATE fhir_export_jobs SET heartbeat_at = now(), progress = $2 WHERE id = $1 AND owner = $3 AND status = 'running' RETURNING id`,
+      [id, progress, instance],
+    );
     return rows.length === 1;
   }
 
@@ -88,17 +91,29 @@ export function createBulkExport(deps: {
       let size = 0;
       const flush = async () => {
         if (!buf.length) return;
-        await db.query('INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ($1, $2, $3, $4)', [job.id, type, part++, Buffer.from(buf.join(''), 'utf8')]);
+        await db.query('INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ($1, $2, $3, $4)', [
+          job.id,
+          type,
+          part++,
+          Buffer.from(buf.join(''), 'utf8'),
+        ]);
         buf = [];
         size = 0;
         if (!(await beat(job.id, `exporting ${type} (${count})`))) throw new Cancelled();
       };
       // Group level: the members, a hundred at a time (Patient by _id, the others by patient).
-      const slices: Array<string[] | null> = members ? Array.from({ length: Math.ceil(members.length / GROUP_CHUNK) }, (_, i) => members.slice(i * GROUP_CHUNK, (i + 1) * GROUP_CHUNK)) : [null];
+      const slices: Array<string[] | null> = members
+        ? Array.from({ length: Math.ceil(members.length / GROUP_CHUNK) }, (_, i) => members.slice(i * GROUP_CHUNK, (i + 1) * GROUP_CHUNK))
+        : [null];
       for (const slice of slices) {
         let cursor: string | undefined;
         do {
-          const query: Record<string, string> = { _count: '1000', _total: 'none', ...(cursor ? { _cursor: cursor } : {}), ...(job.since ? { _lastUpdated: `gt${job.since}` } : {}) };
+          const query: Record<string, string> = {
+            _count: '1000',
+            _total: 'none',
+            ...(cursor ? { _cursor: cursor } : {}),
+            ...(job.since ? { _lastUpdated: `gt${job.since}` } : {}),
+          };
           if (slice) query[type === 'Patient' ? '_id' : 'patient'] = slice.map(toFhirId).join(',');
           const result = await p.searchType(ctx, parseSearch(type, query, p.search, true));
           for (const r of result.resources) {
@@ -115,7 +130,11 @@ export function createBulkExport(deps: {
       await flush();
       if (count > 0) output.push({ type, url: `${job.base_url}/$export-file/${job.id}/${type}.ndjson`, count });
     }
-    await db.query(`UPDATE fhir_export_jobs SET status = 'done', progress = 'done', output = $2 WHERE id = $1 AND owner = $3`, [job.id, JSON.stringify(output), instance]);
+    await db.query(`UPDATE fhir_export_jobs SET status = 'done', progress = 'done', output = $2 WHERE id = $1 AND owner = $3`, [
+      job.id,
+      JSON.stringify(output),
+      instance,
+    ]);
   }
 
   /** Claims the oldest claimable job (queued, or running with a dead owner) and runs it; one at a time here. */
@@ -140,7 +159,13 @@ export function createBulkExport(deps: {
       .catch(async (err) => {
         if (err instanceof Cancelled) return;
         deps.logger?.error({ err, job: job.id }, 'bulk export failed');
-        await db.query(`UPDATE fhir_export_jobs SET status = 'failed', progress = 'failed', error = $2 WHERE id = $1 AND owner = $3`, [job.id, (err as Error).message, instance]).catch(() => undefined);
+        await db
+          .query(`UPDATE fhir_export_jobs SET status = 'failed', progress = 'failed', error = $2 WHERE id = $1 AND owner = $3`, [
+            job.id,
+            (err as Error).message,
+            instance,
+          ])
+          .catch(() => undefined);
       })
       .finally(() => {
         active = null;
@@ -161,20 +186,34 @@ export function createBulkExport(deps: {
 
   return {
     /** Kick-off (Bulk Data IG §kick-off): `Prefer: respond-async` required; returns the status URL. */
-    async kickOff(ctx: FhirContext, level: Level, query: Record<string, string | string[] | undefined>, prefer: string | undefined, requestUrl: string, groupId?: string): Promise<string> {
+    async kickOff(
+      ctx: FhirContext,
+      level: Level,
+      query: Record<string, string | string[] | undefined>,
+      prefer: string | undefined,
+      requestUrl: string,
+      groupId?: string,
+    ): Promise<string> {
       if (!/respond-async/.test(prefer ?? '')) throw badRequest('$export is asynchronous: send the header Prefer: respond-async');
       if (level === 'system') deps.access.assertSystemExport(ctx.principal);
       if (level === 'group' && !(await deps.groupMembers?.(ctx, groupId!))) throw notFound(`Group/${groupId}`);
       const str = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
-      for (const k of Object.keys(query)) if (!['_type', '_since', '_outputFormat'].includes(k)) throw badRequest(`$export parameter "${k}" is not supported (supported: _type, _since, _outputFormat)`);
+      for (const k of Object.keys(query))
+        if (!['_type', '_since', '_outputFormat'].includes(k))
+          throw badRequest(`$export parameter "${k}" is not supported (supported: _type, _since, _outputFormat)`);
       const format = str(query._outputFormat);
-      if (format && !['application/fhir+ndjson', 'application/ndjson', 'ndjson'].includes(format)) throw badRequest(`_outputFormat ${format} is not supported (application/fhir+ndjson)`);
+      if (format && !['application/fhir+ndjson', 'application/ndjson', 'ndjson'].includes(format))
+        throw badRequest(`_outputFormat ${format} is not supported (application/fhir+ndjson)`);
       // Patient and Group level: the patient compartment (practitioners are not in it).
       const allowed = level === 'system' ? TYPES : TYPES.filter((t) => t !== 'Practitioner');
-      const types = str(query._type)?.split(',').map((t) => t.trim()) ?? allowed;
+      const types =
+        str(query._type)
+          ?.split(',')
+          .map((t) => t.trim()) ?? allowed;
       for (const t of types) if (!allowed.includes(t)) throw badRequest(`_type ${t} is not exported here (types: ${allowed.join(', ')})`);
       const since = str(query._since);
-      if (since && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(since)) throw badRequest('_since must be an instant, e.g. 2026-11-24T10:00:00Z');
+      if (since && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(since))
+        throw badRequest('_since must be an instant, e.g. 2026-11-24T10:00:00Z');
       await db.query(`DELETE FROM fhir_export_jobs WHERE created_at < $1`, [new Date(clock.now() - JOB_TTL_MS).toISOString()]);
       const id = randomBytes(12).toString('base64url');
       await db.query(
@@ -187,11 +226,23 @@ export function createBulkExport(deps: {
     },
 
     /** Status (Bulk Data IG §status): 202 + X-Progress while running, 200 + manifest when complete. */
-    async status(ctx: FhirContext, id: string): Promise<{ status: 202; progress: string } | { status: 200; manifest: unknown } | { status: 500; error: string }> {
+    async status(
+      ctx: FhirContext,
+      id: string,
+    ): Promise<{ status: 202; progress: string } | { status: 200; manifest: unknown } | { status: 500; error: string }> {
       const job = await jobOf(ctx, id);
       if (job.status === 'queued' || job.status === 'running') return { status: 202, progress: job.progress };
       if (job.status === 'failed') return { status: 500, error: job.error ?? 'export failed' };
-      return { status: 200, manifest: { transactionTime: new Date(job.transaction_time).toISOString(), request: job.request, requiresAccessToken: true, output: job.output, error: [] } };
+      return {
+        status: 200,
+        manifest: {
+          transactionTime: new Date(job.transaction_time).toISOString(),
+          request: job.request,
+          requiresAccessToken: true,
+          output: job.output,
+          error: [],
+        },
+      };
     },
 
     /** The parts of one NDJSON file, in order (streamed: one part in memory at a time). */
@@ -202,7 +253,11 @@ export function createBulkExport(deps: {
       const parts = await db.query<{ part: number }>('SELECT part FROM fhir_export_parts WHERE job_id = $1 AND type = $2 ORDER BY part', [id, type]);
       return (async function* () {
         for (const { part } of parts) {
-          const rows = await db.query<{ body: Uint8Array }>('SELECT body FROM fhir_export_parts WHERE job_id = $1 AND type = $2 AND part = $3', [id, type, part]);
+          const rows = await db.query<{ body: Uint8Array }>('SELECT body FROM fhir_export_parts WHERE job_id = $1 AND type = $2 AND part = $3', [
+            id,
+            type,
+            part,
+          ]);
           if (rows[0]) yield Buffer.from(rows[0].body);
         }
       })();
@@ -222,7 +277,11 @@ export function createBulkExport(deps: {
       stopping = true;
       clearInterval(timer);
       await active?.catch(() => undefined);
-      await db.query(`UPDATE fhir_export_jobs SET status = 'queued', owner = NULL, progress = 'queued (instance stopped)' WHERE owner = $1 AND status = 'running'`, [instance]).catch(() => undefined);
+      await db
+        .query(`UPDATE fhir_export_jobs SET status = 'queued', owner = NULL, progress = 'queued (instance stopped)' WHERE owner = $1 AND status = 'running'`, [
+          instance,
+        ])
+        .catch(() => undefined);
     },
   };
 }

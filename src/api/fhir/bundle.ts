@@ -36,10 +36,16 @@ export function planEntry(e: unknown, index: number): Step {
   // Entries are untrusted JSON: every field is checked for its type here, so a wrong one is a 400 naming the
   // entry (an object as ifNoneExist used to reach .replace() and answer 500).
   const entry = (e !== null && typeof e === 'object' ? e : {}) as { request?: unknown; fullUrl?: unknown; resource?: unknown };
-  const req = (entry.request !== null && typeof entry.request === 'object' ? entry.request : {}) as { method?: unknown; url?: unknown; ifNoneExist?: unknown; ifMatch?: unknown };
+  const req = (entry.request !== null && typeof entry.request === 'object' ? entry.request : {}) as {
+    method?: unknown;
+    url?: unknown;
+    ifNoneExist?: unknown;
+    ifMatch?: unknown;
+  };
   const method = req.method;
   const url = typeof req.url === 'string' ? req.url.replace(/^\//, '') : '';
-  if (method !== 'GET' && method !== 'POST' && method !== 'PUT') throw badRequest(`entry ${index}: request.method must be GET, POST or PUT (got ${JSON.stringify(method ?? null)})`);
+  if (method !== 'GET' && method !== 'POST' && method !== 'PUT')
+    throw badRequest(`entry ${index}: request.method must be GET, POST or PUT (got ${JSON.stringify(method ?? null)})`);
   const optionalString = (v: unknown, name: string): string | undefined => {
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'string') throw badRequest(`entry ${index}: ${name} must be a string`);
@@ -53,14 +59,31 @@ export function planEntry(e: unknown, index: number): Step {
   if (!type || rest.length) throw badRequest(`entry ${index}: request.url must be [type], [type]/[id] or [type]?[query] (got ${JSON.stringify(url)})`);
   if (method === 'PUT' && !id) throw badRequest(`entry ${index}: PUT needs [type]/[id] (conditional update is not supported)`);
   if (method === 'POST' && id) throw badRequest(`entry ${index}: POST goes to [type]`);
-  return { index, method, url, type, id, query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {}, resource: entry.resource, fullUrl, ifNoneExist, ifMatch };
+  return {
+    index,
+    method,
+    url,
+    type,
+    id,
+    query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {},
+    resource: entry.resource,
+    fullUrl,
+    ifNoneExist,
+    ifMatch,
+  };
 }
 
 /** What the bundle runner needs from the FHIR service (fhir.service.ts). */
 export interface BundleDeps {
   db?: Db;
   provider(type: string): ResourceProvider;
-  prepareCreate(ctx: FhirContext, type: string, body: unknown, ifNoneExist: string | undefined, opts?: CreateOptions): Promise<{ existing?: Resource; write?: PreparedWrite }>;
+  prepareCreate(
+    ctx: FhirContext,
+    type: string,
+    body: unknown,
+    ifNoneExist: string | undefined,
+    opts?: CreateOptions,
+  ): Promise<{ existing?: Resource; write?: PreparedWrite }>;
   prepareUpdate(ctx: FhirContext, type: string, id: string, body: unknown, ifMatch?: string): Promise<PreparedWrite>;
   read(ctx: FhirContext, type: string, id: string): Promise<Resource>;
   search(ctx: FhirContext, type: string, query: Query, strict: boolean): Promise<unknown>;
@@ -72,28 +95,61 @@ export interface BundleDeps {
 
 const entryResponse = (ctx: FhirContext, status: string, r?: Resource) => ({
   ...(r ? { fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r } : {}),
-  response: { status, ...(r ? { location: `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`, etag: `W/"${r.meta?.versionId ?? '1'}"`, lastModified: r.meta?.lastUpdated } : {}) },
+  response: {
+    status,
+    ...(r
+      ? {
+          location: `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`,
+          etag: `W/"${r.meta?.versionId ?? '1'}"`,
+          lastModified: r.meta?.lastUpdated,
+        }
+      : {}),
+  },
 });
 
 function outcome(status: number, message: string) {
-  const code = status === 404 ? 'not-found' : status === 405 || status === 501 ? 'not-supported' : status === 412 || status === 409 ? 'conflict' : status === 403 ? 'forbidden' : 'invalid';
+  const code =
+    status === 404
+      ? 'not-found'
+      : status === 405 || status === 501
+        ? 'not-supported'
+        : status === 412 || status === 409
+          ? 'conflict'
+          : status === 403
+            ? 'forbidden'
+            : 'invalid';
   return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics: message }] };
 }
 
-const CODE_OF: Record<number, ConstructorParameters<typeof AppError>[0]> = { 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 412: 'PRECONDITION_FAILED', 422: 'PAYLOAD_REJECTED' };
+const CODE_OF: Record<number, ConstructorParameters<typeof AppError>[0]> = {
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  412: 'PRECONDITION_FAILED',
+  422: 'PAYLOAD_REJECTED',
+};
 
 export function createBundleRunner(deps: BundleDeps) {
   /** A database refusal inside the transaction (a unique or foreign key, a value out of range) is the client's: 409/400. */
-  const statusOf = (err: unknown) => (isDataError(err) ? { status: /^23/.test((err as { code: string }).code) ? 409 : 400, message: (err as Error).message } : deps.toStatus(err));
+  const statusOf = (err: unknown) =>
+    isDataError(err) ? { status: /^23/.test((err as { code: string }).code) ? 409 : 400, message: (err as Error).message } : deps.toStatus(err);
   /** The whole transaction fails with the first entry that fails, named (and nothing was written). */
   const refuse = (step: Step, err: unknown): never => {
     const e = statusOf(err);
-    throw Object.assign(new AppError(CODE_OF[e.status] ?? 'BAD_REQUEST', `transaction refused, nothing was written: entry ${step.index} (${step.method} ${step.url}): ${e.message}`), { fhirStatus: e.status });
+    throw Object.assign(
+      new AppError(
+        CODE_OF[e.status] ?? 'BAD_REQUEST',
+        `transaction refused, nothing was written: entry ${step.index} (${step.method} ${step.url}): ${e.message}`,
+      ),
+      { fhirStatus: e.status },
+    );
   };
 
   async function runOne(ctx: FhirContext, step: Step) {
     if (step.method === 'GET') {
-      return step.id ? entryResponse(ctx, '200 OK', await deps.read(ctx, step.type, step.id)) : { resource: await deps.search(ctx, step.type, step.query ?? {}, true), response: { status: '200 OK' } };
+      return step.id
+        ? entryResponse(ctx, '200 OK', await deps.read(ctx, step.type, step.id))
+        : { resource: await deps.search(ctx, step.type, step.query ?? {}, true), response: { status: '200 OK' } };
     }
     if (step.method === 'POST') {
       const prepared = await deps.prepareCreate(ctx, step.type, step.resource, step.ifNoneExist);
@@ -152,7 +208,8 @@ export function createBundleRunner(deps: BundleDeps) {
         if (Array.isArray(v)) return Promise.all(v.map(walk));
         if (v === null || typeof v !== 'object') return v;
         const out: Record<string, unknown> = {};
-        for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = k === 'reference' && typeof x === 'string' ? await resolveReference(step, x) : await walk(x);
+        for (const [k, x] of Object.entries(v as Record<string, unknown>))
+          out[k] = k === 'reference' && typeof x === 'string' ? await resolveReference(step, x) : await walk(x);
         return out;
       };
       return walk(step.resource);
@@ -161,19 +218,30 @@ export function createBundleRunner(deps: BundleDeps) {
       const hit = refs.get(ref);
       if (hit) return hit;
       const other = unassignable.get(ref);
-      if (other) throw badRequest(`reference ${ref} names entry ${other.index}, a ${other.type} whose id the database assigns when it is stored; only Patient entries can be referenced by urn:uuid here`);
+      if (other)
+        throw badRequest(
+          `reference ${ref} names entry ${other.index}, a ${other.type} whose id the database assigns when it is stored; only Patient entries can be referenced by urn:uuid here`,
+        );
       if (/^urn:(uuid|oid):/.test(ref)) throw badRequest(`reference ${ref} names no entry of this Bundle`);
       const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(ref);
       if (!conditional) return ref;
       const query = Object.fromEntries(new URLSearchParams(conditional[2]));
       const found = await deps.find(ctx, conditional[1], query, 2);
-      if (found.length !== 1) throw new AppError('PRECONDITION_FAILED', `conditional reference ${ref} matches ${found.length === 0 ? 'no' : 'more than one'} ${conditional[1]}: it must match exactly one`);
+      if (found.length !== 1)
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          `conditional reference ${ref} matches ${found.length === 0 ? 'no' : 'more than one'} ${conditional[1]}: it must match exactly one`,
+        );
       return `${conditional[1]}/${found[0].id}`;
     };
 
     // 2. Prepare every write (conditional creates first: a match changes what their fullUrl stands for).
     const writes = steps.filter((s) => s.method !== 'GET');
-    const prepareOrder = [...writes.filter((s) => s.method === 'POST' && s.ifNoneExist), ...writes.filter((s) => s.method === 'POST' && !s.ifNoneExist), ...writes.filter((s) => s.method === 'PUT')];
+    const prepareOrder = [
+      ...writes.filter((s) => s.method === 'POST' && s.ifNoneExist),
+      ...writes.filter((s) => s.method === 'POST' && !s.ifNoneExist),
+      ...writes.filter((s) => s.method === 'PUT'),
+    ];
     const answers = new Map<number, unknown>();
     const toWrite: Array<{ step: Step; write: PreparedWrite }> = [];
     for (const step of prepareOrder) {
@@ -189,14 +257,19 @@ export function createBundleRunner(deps: BundleDeps) {
           if (assigned.has(step.index)) pending.add(`${step.type}/${assigned.get(step.index)}`);
           toWrite.push({ step, write: prepared.write! });
         } else toWrite.push({ step, write: await deps.prepareUpdate(ctx, step.type, step.id!, resource, step.ifMatch) });
-        if (!toWrite.at(-1)!.write.inTransaction) throw badRequest(`${step.type} ${step.method === 'POST' ? 'create' : 'update'} cannot take part in a transaction here (send it in a batch Bundle)`);
+        if (!toWrite.at(-1)!.write.inTransaction)
+          throw badRequest(`${step.type} ${step.method === 'POST' ? 'create' : 'update'} cannot take part in a transaction here (send it in a batch Bundle)`);
       } catch (err) {
         refuse(step, err);
       }
     }
 
     // 3. One database transaction: created resources the others point at (ids chosen ahead) first, for their keys.
-    const commitOrder = [...toWrite.filter((w) => w.step.method === 'POST' && assigned.has(w.step.index)), ...toWrite.filter((w) => w.step.method === 'POST' && !assigned.has(w.step.index)), ...toWrite.filter((w) => w.step.method === 'PUT')];
+    const commitOrder = [
+      ...toWrite.filter((w) => w.step.method === 'POST' && assigned.has(w.step.index)),
+      ...toWrite.filter((w) => w.step.method === 'POST' && !assigned.has(w.step.index)),
+      ...toWrite.filter((w) => w.step.method === 'PUT'),
+    ];
     const finish = await deps.db.transaction(async (tx) => {
       const after: Array<{ step: Step; run: () => Promise<Resource> }> = [];
       for (const w of commitOrder) {
@@ -226,7 +299,8 @@ export function createBundleRunner(deps: BundleDeps) {
     /** POST [base] with a batch or transaction Bundle. */
     async run(ctx: FhirContext, body: unknown) {
       const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
-      if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction')) throw badRequest('POST [base] takes a Bundle of type batch or transaction');
+      if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction'))
+        throw badRequest('POST [base] takes a Bundle of type batch or transaction');
       const entries: unknown[] = Array.isArray(b.entry) ? b.entry : [];
       if (entries.length > 1000) throw badRequest(`a Bundle may carry at most 1000 entries (got ${entries.length})`);
       const steps = entries.map((e, i) => planEntry(e, i));

@@ -30,12 +30,17 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
   }, 240_000);
   afterAll(() => cluster?.stop());
 
-  const get = (app: TestApp, token: string, url: string, headers: Record<string, string> = {}) => fetch(url.startsWith('http') ? url : app.httpUrl + url, { headers: { authorization: `Bearer ${token}`, ...headers } });
+  const get = (app: TestApp, token: string, url: string, headers: Record<string, string> = {}) =>
+    fetch(url.startsWith('http') ? url : app.httpUrl + url, { headers: { authorization: `Bearer ${token}`, ...headers } });
   const manifestFrom = async (app: TestApp, statusUrl: string) =>
-    eventually(async () => {
-      const res = await get(app, admin, statusUrl);
-      return res.status === 200 ? ((await res.json()) as { output: Array<{ type: string; url: string; count: number }> }) : null;
-    }, (m) => m !== null, 20_000);
+    eventually(
+      async () => {
+        const res = await get(app, admin, statusUrl);
+        return res.status === 200 ? ((await res.json()) as { output: Array<{ type: string; url: string; count: number }> }) : null;
+      },
+      (m) => m !== null,
+      20_000,
+    );
 
   it('starts an export on one instance and serves its status and files from the other', async () => {
     const kick = await get(a, admin, '/fhir/R4/Patient/$export?_type=Observation', { prefer: 'respond-async' });
@@ -44,7 +49,13 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
     const manifest = (await manifestFrom(b, statusPath))!;
     expect(manifest.output).toEqual([expect.objectContaining({ type: 'Observation', count: 4 })]);
     const text = await (await get(b, admin, new URL(manifest.output[0].url).pathname)).text();
-    expect(text.trim().split('\n').map((l) => JSON.parse(l).valueQuantity.value).sort()).toEqual([70, 71, 72, 73]);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).valueQuantity.value)
+        .sort(),
+    ).toEqual([70, 71, 72, 73]);
     // Deleted through B: gone for A too.
     expect((await fetch(b.httpUrl + statusPath, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(202);
     expect((await get(a, admin, statusPath)).status).toBe(404);
@@ -58,7 +69,9 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
        VALUES ('dead-job', $1, $2, 'system', ARRAY['Patient','Observation'], $3, $4, now(), 'running', 'exporting Observation (2)', 1, 'killed-instance', now() - interval '1 hour')`,
       [principal!.userId, JSON.stringify(principal), `${a.httpUrl}/fhir/R4`, `${a.httpUrl}/fhir/R4/$export`],
     );
-    await a.services.db.query(`INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ('dead-job', 'Observation', 0, $1)`, [Buffer.from('{"half":"written"}\n')]);
+    await a.services.db.query(`INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ('dead-job', 'Observation', 0, $1)`, [
+      Buffer.from('{"half":"written"}\n'),
+    ]);
     const manifest = (await manifestFrom(b, '/fhir/R4/$export-status/dead-job'))!;
     const obs = manifest.output.find((o) => o.type === 'Observation')!;
     expect(obs.count).toBe(4);
@@ -72,10 +85,23 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
     await a.services.auth.createUser({ email, role: 'patient', password: 'correct horse battery', patientId }, 'system');
     const client = await a.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Two Hosts', redirectUris: ['http://127.0.0.1:9/cb'] });
     const verifier = randomBytes(40).toString('base64url');
-    const q = new URLSearchParams({ response_type: 'code', client_id: client.body.id, redirect_uri: 'http://127.0.0.1:9/cb', scope: 'openid fhirUser launch/patient patient/Observation.rs', state: 'x', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' });
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: client.body.id,
+      redirect_uri: 'http://127.0.0.1:9/cb',
+      scope: 'openid fhirUser launch/patient patient/Observation.rs',
+      state: 'x',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
     const screen = await fetch(`${a.httpUrl}/oauth/authorize?${q}`);
     const request = /name="request" value="([^"]+)"/.exec(await screen.text())![1];
-    const form = (body: Record<string, string>, cookie?: string) => ({ method: 'POST', redirect: 'manual' as const, headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) }, body: new URLSearchParams(body) });
+    const form = (body: Record<string, string>, cookie?: string) => ({
+      method: 'POST',
+      redirect: 'manual' as const,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+      body: new URLSearchParams(body),
+    });
     // Sign-in posted to B (the request was made on A).
     const signedIn = await fetch(`${b.httpUrl}/oauth/authorize`, form({ request, action: 'sign-in', email, password: 'correct horse battery' }));
     expect(signedIn.status).toBe(200);
@@ -86,7 +112,12 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
     // Consent answered on A, the code exchanged on B.
     const allowed = await fetch(`${a.httpUrl}/oauth/authorize`, form({ request: consent, action: 'allow' }, cookie));
     const code = new URL(allowed.headers.get('location')!).searchParams.get('code')!;
-    const token = (await (await fetch(`${b.httpUrl}/oauth/token`, form({ grant_type: 'authorization_code', code, client_id: client.body.id, redirect_uri: 'http://127.0.0.1:9/cb', code_verifier: verifier }))).json()) as any;
+    const token = (await (
+      await fetch(
+        `${b.httpUrl}/oauth/token`,
+        form({ grant_type: 'authorization_code', code, client_id: client.body.id, redirect_uri: 'http://127.0.0.1:9/cb', code_verifier: verifier }),
+      )
+    ).json()) as any;
     expect(token.patient).toBe(patientId.replace('_', '-'));
     // B signed the id_token; A's JWKS verifies it (same key, kept in the database).
     const jwks = (await (await fetch(`${a.httpUrl}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };

@@ -2,7 +2,23 @@ import { policy } from '../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../http-server.ts';
 import type { z } from 'zod';
-import { GroupParams, BulkFileParams, BulkJobParams, BulkExportQuery, BulkManifest, Empty, FhirAnyPathParams, FhirOperationParams, FhirReadParams, FhirResource, FhirSearchQuery, FhirTypeParams, FhirVersionParams, Ndjson, OperationOutcome } from '../contracts/index.ts';
+import {
+  GroupParams,
+  BulkFileParams,
+  BulkJobParams,
+  BulkExportQuery,
+  BulkManifest,
+  Empty,
+  FhirAnyPathParams,
+  FhirOperationParams,
+  FhirReadParams,
+  FhirResource,
+  FhirSearchQuery,
+  FhirTypeParams,
+  FhirVersionParams,
+  Ndjson,
+  OperationOutcome,
+} from '../contracts/index.ts';
 import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
 import type { Resource } from './mapping.ts';
@@ -14,7 +30,10 @@ type BulkManifestBody = z.infer<typeof BulkManifest>;
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
-const outcome = (severity: 'error' | 'warning' | 'information', code: string, diagnostics: string) => ({ resourceType: 'OperationOutcome' as const, issue: [{ severity, code, diagnostics }] });
+const outcome = (severity: 'error' | 'warning' | 'information', code: string, diagnostics: string) => ({
+  resourceType: 'OperationOutcome' as const,
+  issue: [{ severity, code, diagnostics }],
+});
 
 /**
  * HTTP for the FHIR R4 API under /fhir/R4 (RESTful API §3.1.0): read, vread, history, search; every other
@@ -27,7 +46,11 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     try {
       return reply.type(FHIR_JSON).send(await work());
     } catch (err) {
-      if (err instanceof NotSupported) return reply.status(err.status).type(FHIR_JSON).send(outcome('error', 'not-supported', err.message));
+      if (err instanceof NotSupported)
+        return reply
+          .status(err.status)
+          .type(FHIR_JSON)
+          .send(outcome('error', 'not-supported', err.message));
       throw err;
     }
   };
@@ -54,7 +77,14 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   const resource = { 200: FhirResource, 400: OperationOutcome, 404: OperationOutcome, 405: OperationOutcome, 501: OperationOutcome };
 
   // Public (SMART App Launch 2.x §conformance): clients read it before they have a token.
-  app.get('/fhir/R4/metadata', { config: { policy: policy.public('SMART App Launch: clients read the CapabilityStatement before they have a token') }, schema: { summary: 'CapabilityStatement (public)', response: { 200: FhirResource } } }, async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())));
+  app.get(
+    '/fhir/R4/metadata',
+    {
+      config: { policy: policy.public('SMART App Launch: clients read the CapabilityStatement before they have a token') },
+      schema: { summary: 'CapabilityStatement (public)', response: { 200: FhirResource } },
+    },
+    async (_req, reply) => reply.type(FHIR_JSON).send(deps.fhir.capabilityStatement(deps.baseUrl())),
+  );
 
   // Bulk Data $export (system and Patient level), asynchronous: kick-off → status → NDJSON files.
   const bulk = deps.bulk;
@@ -64,58 +94,142 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
       send(reply, async () => {
         const c = ctx(req);
         deps.fhir.assertExportScope(c);
-        const status = await bulk.kickOff(c, level, query, req.headers.prefer as string | undefined, `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`, groupId);
+        const status = await bulk.kickOff(
+          c,
+          level,
+          query,
+          req.headers.prefer as string | undefined,
+          `${deps.baseUrl()}${req.url.replace(/^\/fhir\/R4/, '')}`,
+          groupId,
+        );
         reply.status(202).header('content-location', status);
         return outcome('information', 'informational', `export started; poll ${status}`);
       });
     const kickOffSchema = { querystring: BulkExportQuery, response: { 202: OperationOutcome } };
-    app.get('/fhir/R4/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data system export (admins), asynchronous', ...kickOffSchema } }, async (req, reply) => kickOff('system', req, req.query, reply));
-    app.get('/fhir/R4/Patient/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of the patients the caller may see, asynchronous', ...kickOffSchema } }, async (req, reply) => kickOff('patient', req, req.query, reply));
-    app.get('/fhir/R4/Group/:id/$export', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of a Group (a care team: its patients the caller may see), asynchronous', params: GroupParams, ...kickOffSchema } }, async (req, reply) => kickOff('group', req, req.query, reply, req.params.id));
-    app.get('/fhir/R4/$export-status/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export status: 202 while running, the manifest when complete', params: BulkJobParams, response: { 200: BulkManifest, 202: Empty, 500: OperationOutcome } } }, async (req, reply) => {
-      const s = await bulk.status(ctx(req), req.params.id);
-      if (s.status === 202) return (reply as FastifyReply).status(202).header('x-progress', s.progress).header('retry-after', '1').send();
-      if (s.status === 500) return reply.status(500).type(FHIR_JSON).send(outcome('error', 'exception', s.error));
-      return reply.type('application/json').send(s.manifest as BulkManifestBody);
-    });
-    app.delete('/fhir/R4/$export-status/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'Cancel or delete a Bulk Data export', params: BulkJobParams, response: { 202: Empty } } }, async (req, reply) => {
-      await bulk.remove(ctx(req), req.params.id);
-      return (reply as FastifyReply).status(202).send();
-    });
-    app.get('/fhir/R4/$export-file/:id/:name', { config: { policy: READ_SCOPE }, schema: { summary: 'One NDJSON file of a completed export (its owner only)', params: BulkFileParams, response: { 200: Ndjson } } }, async (req, reply) => {
-      const { id, name } = req.params;
-      return reply.type('application/fhir+ndjson').send(Readable.from(await bulk.file(ctx(req), id, name)) as unknown as string);
-    });
+    app.get(
+      '/fhir/R4/$export',
+      { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data system export (admins), asynchronous', ...kickOffSchema } },
+      async (req, reply) => kickOff('system', req, req.query, reply),
+    );
+    app.get(
+      '/fhir/R4/Patient/$export',
+      { config: { policy: READ_SCOPE }, schema: { summary: 'Bulk Data export of the patients the caller may see, asynchronous', ...kickOffSchema } },
+      async (req, reply) => kickOff('patient', req, req.query, reply),
+    );
+    app.get(
+      '/fhir/R4/Group/:id/$export',
+      {
+        config: { policy: READ_SCOPE },
+        schema: { summary: 'Bulk Data export of a Group (a care team: its patients the caller may see), asynchronous', params: GroupParams, ...kickOffSchema },
+      },
+      async (req, reply) => kickOff('group', req, req.query, reply, req.params.id),
+    );
+    app.get(
+      '/fhir/R4/$export-status/:id',
+      {
+        config: { policy: READ_SCOPE },
+        schema: {
+          summary: 'Bulk Data export status: 202 while running, the manifest when complete',
+          params: BulkJobParams,
+          response: { 200: BulkManifest, 202: Empty, 500: OperationOutcome },
+        },
+      },
+      async (req, reply) => {
+        const s = await bulk.status(ctx(req), req.params.id);
+        if (s.status === 202) return (reply as FastifyReply).status(202).header('x-progress', s.progress).header('retry-after', '1').send();
+        if (s.status === 500)
+          return reply
+            .status(500)
+            .type(FHIR_JSON)
+            .send(outcome('error', 'exception', s.error));
+        return reply.type('application/json').send(s.manifest as BulkManifestBody);
+      },
+    );
+    app.delete(
+      '/fhir/R4/$export-status/:id',
+      { config: { policy: READ_SCOPE }, schema: { summary: 'Cancel or delete a Bulk Data export', params: BulkJobParams, response: { 202: Empty } } },
+      async (req, reply) => {
+        await bulk.remove(ctx(req), req.params.id);
+        return (reply as FastifyReply).status(202).send();
+      },
+    );
+    app.get(
+      '/fhir/R4/$export-file/:id/:name',
+      {
+        config: { policy: READ_SCOPE },
+        schema: { summary: 'One NDJSON file of a completed export (its owner only)', params: BulkFileParams, response: { 200: Ndjson } },
+      },
+      async (req, reply) => {
+        const { id, name } = req.params;
+        return reply.type('application/fhir+ndjson').send(Readable.from(await bulk.file(ctx(req), id, name)) as unknown as string);
+      },
+    );
   }
 
-  app.get('/fhir/R4/:type', { config: { policy: READ_SCOPE }, schema: { summary: 'search-type → Bundle (searchset); unknown parameters: 400 under Prefer: handling=strict', params: FhirTypeParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
-    const { type } = req.params;
-    if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
-    return send(reply, () => deps.fhir.search(ctx(req), type, req.query, isStrict(req.headers.prefer)));
-  });
-  app.get('/fhir/R4/:type/:id', { config: { policy: READ_SCOPE }, schema: { summary: 'read, or a type-level operation (Observation/$lastn)', params: FhirReadParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
-    const { type, id } = req.params;
-    if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query, isStrict(req.headers.prefer)));
-    return send(reply, async () => versioned(reply, await deps.fhir.read(ctx(req), type, id)));
-  });
-  app.get('/fhir/R4/:type/:id/_history', { config: { policy: READ_SCOPE }, schema: { summary: 'history-instance → Bundle (history)', params: FhirReadParams, response: resource } }, async (req, reply) => {
-    const { type, id } = req.params;
-    return send(reply, () => deps.fhir.history(ctx(req), type, id));
-  });
-  app.get('/fhir/R4/:type/:id/_history/:vid', { config: { policy: READ_SCOPE }, schema: { summary: 'vread', params: FhirVersionParams, response: resource } }, async (req, reply) => {
-    const { type, id, vid } = req.params;
-    return send(reply, async () => versioned(reply, await deps.fhir.vread(ctx(req), type, id, vid)));
-  });
-  app.get('/fhir/R4/:type/:id/:op', { config: { policy: READ_SCOPE }, schema: { summary: 'instance operation (Patient/{id}/$everything)', params: FhirOperationParams, querystring: FhirSearchQuery, response: resource } }, async (req, reply) => {
-    const { type, id, op } = req.params;
-    requirePrincipal(req);
-    if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query, isStrict(req.headers.prefer)));
-    if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
-    return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
-  });
+  app.get(
+    '/fhir/R4/:type',
+    {
+      config: { policy: READ_SCOPE },
+      schema: {
+        summary: 'search-type → Bundle (searchset); unknown parameters: 400 under Prefer: handling=strict',
+        params: FhirTypeParams,
+        querystring: FhirSearchQuery,
+        response: resource,
+      },
+    },
+    async (req, reply) => {
+      const { type } = req.params;
+      if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
+      return send(reply, () => deps.fhir.search(ctx(req), type, req.query, isStrict(req.headers.prefer)));
+    },
+  );
+  app.get(
+    '/fhir/R4/:type/:id',
+    {
+      config: { policy: READ_SCOPE },
+      schema: { summary: 'read, or a type-level operation (Observation/$lastn)', params: FhirReadParams, querystring: FhirSearchQuery, response: resource },
+    },
+    async (req, reply) => {
+      const { type, id } = req.params;
+      if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query, isStrict(req.headers.prefer)));
+      return send(reply, async () => versioned(reply, await deps.fhir.read(ctx(req), type, id)));
+    },
+  );
+  app.get(
+    '/fhir/R4/:type/:id/_history',
+    { config: { policy: READ_SCOPE }, schema: { summary: 'history-instance → Bundle (history)', params: FhirReadParams, response: resource } },
+    async (req, reply) => {
+      const { type, id } = req.params;
+      return send(reply, () => deps.fhir.history(ctx(req), type, id));
+    },
+  );
+  app.get(
+    '/fhir/R4/:type/:id/_history/:vid',
+    { config: { policy: READ_SCOPE }, schema: { summary: 'vread', params: FhirVersionParams, response: resource } },
+    async (req, reply) => {
+      const { type, id, vid } = req.params;
+      return send(reply, async () => versioned(reply, await deps.fhir.vread(ctx(req), type, id, vid)));
+    },
+  );
+  app.get(
+    '/fhir/R4/:type/:id/:op',
+    {
+      config: { policy: READ_SCOPE },
+      schema: { summary: 'instance operation (Patient/{id}/$everything)', params: FhirOperationParams, querystring: FhirSearchQuery, response: resource },
+    },
+    async (req, reply) => {
+      const { type, id, op } = req.params;
+      requirePrincipal(req);
+      if (type === 'Patient' && op === '$everything') return send(reply, () => deps.fhir.everything(ctx(req), id, req.query, isStrict(req.headers.prefer)));
+      if (isOperation(op)) return send(reply, notSupported(501, `operation ${type}/${id}/${op} is not supported yet`));
+      return send(reply, notSupported(405, `GET ${type}/${id}/${op} is not a FHIR interaction this server supports`));
+    },
+  );
   // Writes (R4 §3.1.0.4–5, §3.1.0.11). Who may write is the providers' decision through auth/access.ts, exactly
   // as on the REST API (staff register patients; a patient's clinicians and admins change them and post readings).
-  const WRITE = policy.signedIn('writes: the FHIR service authorises each one through auth/access.ts (staff create patients; a patient\'s clinicians and admins update them and post Observations)');
+  const WRITE = policy.signedIn(
+    "writes: the FHIR service authorises each one through auth/access.ts (staff create patients; a patient's clinicians and admins update them and post Observations)",
+  );
   const header = (req: FastifyRequest, name: string) => {
     const v = req.headers[name];
     return Array.isArray(v) ? v[0] : v;
@@ -128,12 +242,39 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     if (/return=minimal/.test(header(req, 'prefer') ?? '')) return (reply as FastifyReply).send();
     return w.resource;
   };
-  app.post('/fhir/R4', { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } }, async (req, reply) =>
-    send(reply, () => deps.fhir.bundle(ctx(req), req.body)));
-  app.post('/fhir/R4/:type', { config: { policy: WRITE }, schema: { summary: 'create (If-None-Exist for a conditional create)', params: FhirTypeParams, body: FhirResource, response: { ...resource, 201: FhirResource, 409: OperationOutcome, 412: OperationOutcome, 422: OperationOutcome } } }, async (req, reply) =>
-    send(reply, async () => written(req, reply, await deps.fhir.create(ctx(req), req.params.type, req.body, header(req, 'if-none-exist')))));
-  app.put('/fhir/R4/:type/:id', { config: { policy: WRITE }, schema: { summary: 'update (If-Match: W/"version"; 412 when it is not current)', params: FhirReadParams, body: FhirResource, response: { ...resource, 409: OperationOutcome, 412: OperationOutcome, 422: OperationOutcome } } }, async (req, reply) =>
-    send(reply, async () => written(req, reply, await deps.fhir.update(ctx(req), req.params.type, req.params.id, req.body, header(req, 'if-match')))));
+  app.post(
+    '/fhir/R4',
+    { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } },
+    async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body)),
+  );
+  app.post(
+    '/fhir/R4/:type',
+    {
+      config: { policy: WRITE },
+      schema: {
+        summary: 'create (If-None-Exist for a conditional create)',
+        params: FhirTypeParams,
+        body: FhirResource,
+        response: { ...resource, 201: FhirResource, 409: OperationOutcome, 412: OperationOutcome, 422: OperationOutcome },
+      },
+    },
+    async (req, reply) =>
+      send(reply, async () => written(req, reply, await deps.fhir.create(ctx(req), req.params.type, req.body, header(req, 'if-none-exist')))),
+  );
+  app.put(
+    '/fhir/R4/:type/:id',
+    {
+      config: { policy: WRITE },
+      schema: {
+        summary: 'update (If-Match: W/"version"; 412 when it is not current)',
+        params: FhirReadParams,
+        body: FhirResource,
+        response: { ...resource, 409: OperationOutcome, 412: OperationOutcome, 422: OperationOutcome },
+      },
+    },
+    async (req, reply) =>
+      send(reply, async () => written(req, reply, await deps.fhir.update(ctx(req), req.params.type, req.params.id, req.body, header(req, 'if-match')))),
+  );
 
   // The rest (delete, patch, conditional update, writes to a sub-path): said plainly.
   const others: Array<[string, Array<'POST' | 'PUT' | 'PATCH' | 'DELETE'>, typeof FhirTypeParams | undefined]> = [
@@ -143,16 +284,23 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     ['/fhir/R4/:type/:id/*', ['POST', 'PUT', 'PATCH', 'DELETE'], FhirAnyPathParams],
   ];
   for (const [url, methods, params] of others) {
-    for (const method of methods) app.route({
-      method,
-      url,
-      config: { policy: policy.signedIn('answers 405/501 not-supported') },
-      schema: { ...(params ? { params } : {}), response: resource },
-      handler: async (req, reply) => {
-        requirePrincipal(req);
-        const what = `${req.method} ${req.url.split('?')[0].replace(/^\/fhir\/R4/, '') || '/'}`;
-        return send(reply, notSupported(req.url.split('?')[0] === '/fhir/R4' ? 501 : 405, `${what}: this interaction is not supported (supported: read, vread, history, search, create, update, batch, transaction; see the CapabilityStatement)`));
-      },
-    });
+    for (const method of methods)
+      app.route({
+        method,
+        url,
+        config: { policy: policy.signedIn('answers 405/501 not-supported') },
+        schema: { ...(params ? { params } : {}), response: resource },
+        handler: async (req, reply) => {
+          requirePrincipal(req);
+          const what = `${req.method} ${req.url.split('?')[0].replace(/^\/fhir\/R4/, '') || '/'}`;
+          return send(
+            reply,
+            notSupported(
+              req.url.split('?')[0] === '/fhir/R4' ? 501 : 405,
+              `${what}: this interaction is not supported (supported: read, vread, history, search, create, update, batch, transaction; see the CapabilityStatement)`,
+            ),
+          );
+        },
+      });
   }
 }

@@ -52,21 +52,47 @@ export class NotSupported extends Error {
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-export function createFhirService(deps: { registry: FhirRegistry; db?: Db; version: string; access?: AccessPolicy; patients?: PatientsRepository; versions?: VersionStore; security?: () => Record<string, unknown>; clock?: Clock }) {
+export function createFhirService(deps: {
+  registry: FhirRegistry;
+  db?: Db;
+  version: string;
+  access?: AccessPolicy;
+  patients?: PatientsRepository;
+  versions?: VersionStore;
+  security?: () => Record<string, unknown>;
+  clock?: Clock;
+}) {
   const clock = deps.clock ?? systemClock;
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
-    if (!p) throw new NotSupported(404, `resource type "${type}" is not supported here (supported: ${deps.registry.all().map((x) => x.type).join(', ')})`);
+    if (!p)
+      throw new NotSupported(
+        404,
+        `resource type "${type}" is not supported here (supported: ${deps.registry
+          .all()
+          .map((x) => x.type)
+          .join(', ')})`,
+      );
     return p;
   }
   function requireInteraction(p: ResourceProvider, i: Interaction, what: string) {
-    if (!p.interactions.includes(i)) throw new NotSupported(405, `${what} is not supported for ${p.type}${p.notSupported?.[i] ? `: ${p.notSupported[i]}` : ''} (supported: ${p.interactions.join(', ')})`);
+    if (!p.interactions.includes(i))
+      throw new NotSupported(
+        405,
+        `${what} is not supported for ${p.type}${p.notSupported?.[i] ? `: ${p.notSupported[i]}` : ''} (supported: ${p.interactions.join(', ')})`,
+      );
   }
 
   /** A write's answer: the resource, and whether it was created (201) or found by If-None-Exist / updated (200). */
   type Written = { status: 200 | 201; resource: Resource };
 
-  async function prepareCreate(ctx: FhirContext, type: string, body: unknown, ifNoneExist?: string, opts?: CreateOptions): Promise<{ existing?: Resource; write?: PreparedWrite }> {
+  async function prepareCreate(
+    ctx: FhirContext,
+    type: string,
+    body: unknown,
+    ifNoneExist?: string,
+    opts?: CreateOptions,
+  ): Promise<{ existing?: Resource; write?: PreparedWrite }> {
     const p = provider(type);
     requireInteraction(p, 'create', 'create');
     scoped(ctx, type, 'create');
@@ -77,7 +103,8 @@ export function createFhirService(deps: { registry: FhirRegistry; db?: Db; versi
       const query = Object.fromEntries(new URLSearchParams(ifNoneExist.replace(/^.*\?/, '')));
       if (!Object.keys(query).length) throw badRequest('If-None-Exist needs search parameters, e.g. identifier=urn:vigil:mrn|123');
       const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count: 2, total: 'none' });
-      if (found.resources.length > 1) throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
+      if (found.resources.length > 1)
+        throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
       if (found.resources.length === 1) return { existing: found.resources[0] };
     }
     if (p.prepareCreate) return { write: await p.prepareCreate(ctx, resource, opts) };
@@ -142,7 +169,15 @@ export function createFhirService(deps: { registry: FhirRegistry; db?: Db; versi
         ...result.resources.map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: shape(r), search: { mode: 'match' } })),
         ...(result.included ?? []).map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } })),
         ...(req.ignored.length
-          ? [{ resource: { resourceType: 'OperationOutcome', issue: req.ignored.map((why) => ({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: ${why}` })) }, search: { mode: 'outcome' } }]
+          ? [
+              {
+                resource: {
+                  resourceType: 'OperationOutcome',
+                  issue: req.ignored.map((why) => ({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: ${why}` })),
+                },
+                search: { mode: 'outcome' },
+              },
+            ]
           : []),
       ],
     };
@@ -245,11 +280,15 @@ export function createFhirService(deps: { registry: FhirRegistry; db?: Db; versi
     async operation(ctx: FhirContext, type: string, op: string, query: Query, strict: boolean) {
       const p = provider(type);
       const o = p.operations?.[op];
-      if (!o) throw new NotSupported(501, `operation ${type}/${op} is not supported${p.operations ? ` (supported: ${Object.keys(p.operations).join(', ')})` : ''}`);
+      if (!o)
+        throw new NotSupported(501, `operation ${type}/${op} is not supported${p.operations ? ` (supported: ${Object.keys(p.operations).join(', ')})` : ''}`);
       scoped(ctx, type, 'search');
       const req = parseSearch(`${type}/${op}`, query, o.search, strict);
       const result = await o.run(ctx, req);
-      return { ...searchBundle(ctx, p, req, result), link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${op}${req.applied.toString() ? '?' + req.applied.toString() : ''}` }] };
+      return {
+        ...searchBundle(ctx, p, req, result),
+        link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${op}${req.applied.toString() ? '?' + req.applied.toString() : ''}` }],
+      };
     },
 
     /** Bulk export reads every type it writes: a SMART token needs read scopes on all of them. */
@@ -266,7 +305,20 @@ export function createFhirService(deps: { registry: FhirRegistry; db?: Db; versi
       const result = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
       const bundle = searchBundle(ctx, p, req, result);
       const self = `${ctx.baseUrl}/Patient/${id}/$everything`;
-      return { ...bundle, link: [{ relation: 'self', url: `${self}${req.applied.toString() ? '?' + req.applied : ''}` }, ...(result.next ? [{ relation: 'next', url: `${self}?${new URLSearchParams({ ...Object.fromEntries(req.applied), _cursor: result.next, _count: String(req.count) })}` }] : [])] };
+      return {
+        ...bundle,
+        link: [
+          { relation: 'self', url: `${self}${req.applied.toString() ? '?' + req.applied : ''}` },
+          ...(result.next
+            ? [
+                {
+                  relation: 'next',
+                  url: `${self}?${new URLSearchParams({ ...Object.fromEntries(req.applied), _cursor: result.next, _count: String(req.count) })}`,
+                },
+              ]
+            : []),
+        ],
+      };
     },
 
     capabilityStatement(baseUrl: string, security?: Record<string, unknown>) {
@@ -285,29 +337,58 @@ export function createFhirService(deps: { registry: FhirRegistry; db?: Db; versi
             mode: 'server',
             security: security ?? deps.security?.() ?? { description: 'Authorization: Bearer <token> (vigil token create) or a signed-in session' },
             operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
-            interaction: [{ code: 'batch' }, { code: 'transaction', documentation: 'All or nothing in one database transaction: every entry is checked (parsed, authorised, If-Match, If-None-Exist, references) before any is written; then POST, PUT in one transaction, then GET. urn:uuid references to created Patients are rewritten to their ids; conditional references (Type?search) must match one resource' }],
-            resource: [...deps.registry.all().map((p) => ({
-              type: p.type,
-              ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),
-              interaction: p.interactions.map((code) => ({ code })),
-              ...(p.type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }] } : {}),
-              ...(p.type === 'Group' ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] } : {}),
-              ...(p.operations ? { operation: Object.keys(p.operations).map((name) => ({ name: name.slice(1), definition: `http://hl7.org/fhir/OperationDefinition/${p.type}-${name.slice(1)}` })) } : {}),
-              versioning: 'versioned',
-              readHistory: p.interactions.includes('vread'),
-              ...(p.interactions.includes('create') ? { conditionalCreate: true } : {}),
-              ...(p.interactions.includes('update') ? { updateCreate: false, conditionalUpdate: false } : {}),
-              ...(p.search.includes?.length ? { searchInclude: p.search.includes } : {}),
-              ...(p.search.revincludes?.length ? { searchRevInclude: p.search.revincludes } : {}),
-              searchParam: [
-                ...p.search.params.map((s) => ({ name: s.name, type: s.type, documentation: s.documentation })),
-                { name: '_count', type: 'number', documentation: `Page size (default 50, at most 1000)` },
-                { name: '_sort', type: 'special', documentation: p.search.sorts?.length ? `One of ${p.search.sorts.flatMap((s) => [s, '-' + s]).join(', ')}` : 'Not supported for this type' },
-                { name: '_summary', type: 'token', documentation: 'true, data, count, false' },
-                { name: '_elements', type: 'special', documentation: 'Top-level elements to return' },
-                { name: '_total', type: 'token', documentation: 'none, estimate, accurate (default accurate)' },
-              ],
-            }))],
+            interaction: [
+              { code: 'batch' },
+              {
+                code: 'transaction',
+                documentation:
+                  'All or nothing in one database transaction: every entry is checked (parsed, authorised, If-Match, If-None-Exist, references) before any is written; then POST, PUT in one transaction, then GET. urn:uuid references to created Patients are rewritten to their ids; conditional references (Type?search) must match one resource',
+              },
+            ],
+            resource: [
+              ...deps.registry.all().map((p) => ({
+                type: p.type,
+                ...(p.supportedProfiles?.length ? { supportedProfile: p.supportedProfiles } : {}),
+                interaction: p.interactions.map((code) => ({ code })),
+                ...(p.type === 'Patient'
+                  ? {
+                      operation: [
+                        { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+                        { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+                      ],
+                    }
+                  : {}),
+                ...(p.type === 'Group'
+                  ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] }
+                  : {}),
+                ...(p.operations
+                  ? {
+                      operation: Object.keys(p.operations).map((name) => ({
+                        name: name.slice(1),
+                        definition: `http://hl7.org/fhir/OperationDefinition/${p.type}-${name.slice(1)}`,
+                      })),
+                    }
+                  : {}),
+                versioning: 'versioned',
+                readHistory: p.interactions.includes('vread'),
+                ...(p.interactions.includes('create') ? { conditionalCreate: true } : {}),
+                ...(p.interactions.includes('update') ? { updateCreate: false, conditionalUpdate: false } : {}),
+                ...(p.search.includes?.length ? { searchInclude: p.search.includes } : {}),
+                ...(p.search.revincludes?.length ? { searchRevInclude: p.search.revincludes } : {}),
+                searchParam: [
+                  ...p.search.params.map((s) => ({ name: s.name, type: s.type, documentation: s.documentation })),
+                  { name: '_count', type: 'number', documentation: `Page size (default 50, at most 1000)` },
+                  {
+                    name: '_sort',
+                    type: 'special',
+                    documentation: p.search.sorts?.length ? `One of ${p.search.sorts.flatMap((s) => [s, '-' + s]).join(', ')}` : 'Not supported for this type',
+                  },
+                  { name: '_summary', type: 'token', documentation: 'true, data, count, false' },
+                  { name: '_elements', type: 'special', documentation: 'Top-level elements to return' },
+                  { name: '_total', type: 'token', documentation: 'none, estimate, accurate (default accurate)' },
+                ],
+              })),
+            ],
           },
         ],
       };

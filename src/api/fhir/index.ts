@@ -68,7 +68,9 @@ export function createFhirModule(deps: {
       audit: deps.audit,
       store: createObservationStore(deps.db),
       include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.devices, ids) },
-      write: deps.writes ? { storeReadings: deps.writes.storeReadings, storeIn: deps.writes.storeReadingsIn, devices: deps.devices, versions, clock: deps.clock ?? systemClock } : undefined,
+      write: deps.writes
+        ? { storeReadings: deps.writes.storeReadings, storeIn: deps.writes.storeReadingsIn, devices: deps.devices, versions, clock: deps.clock ?? systemClock }
+        : undefined,
     }),
   );
   const service = createFhirService({
@@ -83,12 +85,28 @@ export function createFhirModule(deps: {
     security: () => ({
       cors: true,
       service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-      extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'authorize', valueUri: `${deps.publicBase()}/oauth/authorize` }, { url: 'token', valueUri: `${deps.publicBase()}/oauth/token` }] }],
-      description: 'SMART App Launch 2.x (authorization code + PKCE) at /oauth/authorize and /oauth/token; or Authorization: Bearer <token> (vigil token create) or a signed-in session',
+      extension: [
+        {
+          url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+          extension: [
+            { url: 'authorize', valueUri: `${deps.publicBase()}/oauth/authorize` },
+            { url: 'token', valueUri: `${deps.publicBase()}/oauth/token` },
+          ],
+        },
+      ],
+      description:
+        'SMART App Launch 2.x (authorization code + PKCE) at /oauth/authorize and /oauth/token; or Authorization: Bearer <token> (vigil token create) or a signed-in session',
     }),
   });
   // Bulk export jobs (durable, claimed across instances): a service, built here with the module.
-  const bulk = createBulkExport({ db: deps.db, registry, access: deps.access, logger: deps.logger, clock: deps.clock, groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id) });
+  const bulk = createBulkExport({
+    db: deps.db,
+    registry,
+    access: deps.access,
+    logger: deps.logger,
+    clock: deps.clock,
+    groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id),
+  });
   const smart = deps.smart;
   return {
     registry,
@@ -98,7 +116,15 @@ export function createFhirModule(deps: {
     /** Registers the FHIR and SMART routes (other modules' resource types must be registered first). */
     routes(app: FastifyInstance, web: { auth: AuthService; secureCookies: boolean }) {
       fhirRoutes(app, { fhir: service, baseUrl: deps.baseUrl, bulk });
-      smartRoutes(app, { smart, auth: web.auth, access: deps.access, patients: deps.patients, fhirBase: deps.baseUrl, publicBase: deps.publicBase, secureCookies: web.secureCookies });
+      smartRoutes(app, {
+        smart,
+        auth: web.auth,
+        access: deps.access,
+        patients: deps.patients,
+        fhirBase: deps.baseUrl,
+        publicBase: deps.publicBase,
+        secureCookies: web.secureCookies,
+      });
     },
   };
 }

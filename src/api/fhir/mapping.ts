@@ -10,7 +10,12 @@ import type { ObservationRow } from './resources/observation.store.ts';
  * vital-signs profiles where one applies (see observation-kinds.ts and docs/fhir.md).
  */
 
-export type Resource = { resourceType: string; id: string; meta?: { versionId?: string; lastUpdated?: string; profile?: string[]; tag?: unknown[] }; [k: string]: unknown };
+export type Resource = {
+  resourceType: string;
+  id: string;
+  meta?: { versionId?: string; lastUpdated?: string; profile?: string[]; tag?: unknown[] };
+  [k: string]: unknown;
+};
 
 const UCUM = 'http://unitsofmeasure.org';
 export const SYSTEM_MRN = 'urn:vigil:mrn';
@@ -78,7 +83,9 @@ export function parseObservationId(id: string): { branch: 'r' | 'b' | 'e'; n: st
 }
 
 const category = (k: ObservationKind) =>
-  k.category ? [{ coding: [{ system: CATEGORY_SYSTEM, code: k.category, display: CATEGORY_DISPLAY[k.category] }], text: CATEGORY_DISPLAY[k.category] }] : undefined;
+  k.category
+    ? [{ coding: [{ system: CATEGORY_SYSTEM, code: k.category, display: CATEGORY_DISPLAY[k.category] }], text: CATEGORY_DISPLAY[k.category] }]
+    : undefined;
 
 const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit });
 
@@ -113,7 +120,10 @@ export function observationResource(r: ObservationRow, x: ObservationExtras = {}
     const c = x.ecg;
     return {
       ...base(ECG_KIND),
-      code: { coding: [{ ...ECG_KIND.codings[0], ...(c ? { display: `${ECG_KIND.codings[0].display} (lead ${c.lead})` } : {}) }], text: c ? `ECG lead ${c.lead}` : 'ECG' },
+      code: {
+        coding: [{ ...ECG_KIND.codings[0], ...(c ? { display: `${ECG_KIND.codings[0].display} (lead ${c.lead})` } : {}) }],
+        text: c ? `ECG lead ${c.lead}` : 'ECG',
+      },
       subject: ref('Patient', r.patientId),
       ...(r.deviceId ? { device: ref('Device', r.deviceId) } : {}),
       effectivePeriod: { start: new Date(r.ts).toISOString(), end: new Date(r.end).toISOString() },

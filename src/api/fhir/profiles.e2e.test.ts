@@ -21,9 +21,12 @@ describe('FHIR resources against the R4 profiles (Medplum validator)', () => {
   beforeAll(async () => {
     indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
     indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-    for (const e of readJson('fhir/r4/profiles-others.json').entry) if (e.resource.resourceType === 'StructureDefinition') profiles.set(e.resource.url, e.resource);
+    for (const e of readJson('fhir/r4/profiles-others.json').entry)
+      if (e.resource.resourceType === 'StructureDefinition') profiles.set(e.resource.url, e.resource);
     // The vital-signs profiles build on the vitalsigns base profile: index that one as a data type too.
-    indexStructureDefinitionBundle([...profiles.values()].filter((p) => /StructureDefinition\/(vitalsigns|heartrate|resprate|oxygensat|bp|bodytemp|bodyweight)$/.test(p.url)));
+    indexStructureDefinitionBundle(
+      [...profiles.values()].filter((p) => /StructureDefinition\/(vitalsigns|heartrate|resprate|oxygensat|bp|bodytemp|bodyweight)$/.test(p.url)),
+    );
     app = await bootApp();
     const s = app.services;
     const cl = await app.tokenFor('clinician');
@@ -33,11 +36,29 @@ describe('FHIR resources against the R4 profiles (Medplum validator)', () => {
     const multi = (await s.deviceService.provision({ patientId: p, type: 'multi', name: 'Bedside kit' }, 'system')).id;
     const ecg = (await s.deviceService.provision({ patientId: p, type: 'ecg' }, 'system')).id;
     const t = Date.now() - 60_000;
-    const r = await s.ingest.acceptTelemetry(multi, JSON.stringify({ ts: t, seq: 1, hr: 72, spo2: 96, rr: 16, sbp: 128, dbp: 82, temp: 37.1, weight: 71.5, glucose: 110, steps: 4000 }));
+    const r = await s.ingest.acceptTelemetry(
+      multi,
+      JSON.stringify({ ts: t, seq: 1, hr: 72, spo2: 96, rr: 16, sbp: 128, dbp: 82, temp: 37.1, weight: 71.5, glucose: 110, steps: 4000 }),
+    );
     expect(r.ok).toBe(true);
     await s.ingest.acceptTelemetry(multi, JSON.stringify({ ts: t + 1000, seq: 2, dbp: 79 })); // a lone diastolic
-    await s.ingest.acceptEcg(ecg, JSON.stringify({ ts: t, seq: 1, fs: 250, lead: 'II', unit: 'uV', samples: Array.from({ length: 500 }, (_, i) => Math.round(100 * Math.sin(i / 10))) }));
-    await s.ingest.storeDerived([{ patientId: p, deviceId: ecg, system: 'http://loinc.org', code: '8867-4', value: 71, unit: '/min', ts: t, seq: null, method: { name: 'vigil-ecg-hr', version: '1' } }]);
+    await s.ingest.acceptEcg(
+      ecg,
+      JSON.stringify({ ts: t, seq: 1, fs: 250, lead: 'II', unit: 'uV', samples: Array.from({ length: 500 }, (_, i) => Math.round(100 * Math.sin(i / 10))) }),
+    );
+    await s.ingest.storeDerived([
+      {
+        patientId: p,
+        deviceId: ecg,
+        system: 'http://loinc.org',
+        code: '8867-4',
+        value: 71,
+        unit: '/min',
+        ts: t,
+        seq: null,
+        method: { name: 'vigil-ecg-hr', version: '1' },
+      },
+    ]);
   });
   afterAll(async () => app && (await app.stop()));
 
@@ -62,7 +83,10 @@ describe('FHIR resources against the R4 profiles (Medplum validator)', () => {
           // HL7 tracker GF#21472 reports it for the HL7 validator too). Validate against vitalsigns, which bp
           // derives from, and check the two component slices as the profile defines them.
           expect(validateResource(resource, { profile: profiles.get('http://hl7.org/fhir/StructureDefinition/vitalsigns') })).toEqual([]);
-          expect(resource.component.map((c: any) => c.code.coding.map((x: any) => `${x.system}|${x.code}`))).toEqual([['http://loinc.org|8480-6'], ['http://loinc.org|8462-4']]);
+          expect(resource.component.map((c: any) => c.code.coding.map((x: any) => `${x.system}|${x.code}`))).toEqual([
+            ['http://loinc.org|8480-6'],
+            ['http://loinc.org|8462-4'],
+          ]);
           for (const c of resource.component) expect(c.valueQuantity).toMatchObject({ unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' });
           expect(resource.valueQuantity).toBeUndefined();
           continue;
@@ -83,19 +107,48 @@ describe('FHIR resources against the R4 profiles (Medplum validator)', () => {
 
   it('rejects a broken resource, so the validation above has teeth', () => {
     // A heart rate without its LOINC code, or without a category, fails the heartrate profile.
-    const hr = { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: 'Patient/x' }, effectiveDateTime: '2026-11-24T10:00:00Z', category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }], valueQuantity: { value: 72, unit: 'bpm', system: 'http://unitsofmeasure.org', code: 'bpm' } };
+    const hr = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: 'Patient/x' },
+      effectiveDateTime: '2026-11-24T10:00:00Z',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      valueQuantity: { value: 72, unit: 'bpm', system: 'http://unitsofmeasure.org', code: 'bpm' },
+    };
     const heartrate = profiles.get('http://hl7.org/fhir/StructureDefinition/heartrate');
-    expect(validateResource({ ...hr, valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } } as never, { profile: heartrate })).toEqual([]);
-    expect(() => validateResource({ ...hr, code: { coding: [{ system: 'http://snomed.info/sct', code: '8867-4' }] } } as never, { profile: heartrate })).toThrow(/HeartRateCode/);
+    expect(
+      validateResource({ ...hr, valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } } as never, {
+        profile: heartrate,
+      }),
+    ).toEqual([]);
+    expect(() =>
+      validateResource({ ...hr, code: { coding: [{ system: 'http://snomed.info/sct', code: '8867-4' }] } } as never, { profile: heartrate }),
+    ).toThrow(/HeartRateCode/);
     expect(() => validateResource({ ...hr, category: undefined } as never, { profile: heartrate })).toThrow(/category/);
     // SpO2 without 2708-6 fails oxygensat (what the issue found on all 22).
-    const spo2 = { ...hr, code: { coding: [{ system: 'http://loinc.org', code: '59408-5' }] }, valueQuantity: { value: 97, unit: '%', system: 'http://unitsofmeasure.org', code: '%' } };
+    const spo2 = {
+      ...hr,
+      code: { coding: [{ system: 'http://loinc.org', code: '59408-5' }] },
+      valueQuantity: { value: 97, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+    };
     expect(() => validateResource(spo2 as never, { profile: profiles.get('http://hl7.org/fhir/StructureDefinition/oxygensat') })).toThrow(/OxygenSatCode/);
   });
 
-  it('documents the validator limit on bp: the shape of the spec\'s own bp example is rejected too', () => {
+  it("documents the validator limit on bp: the shape of the spec's own bp example is rejected too", () => {
     const q = (v: number) => ({ value: v, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' });
-    const example = { resourceType: 'Observation', status: 'final', category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }], code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, subject: { reference: 'Patient/x' }, effectiveDateTime: '2026-11-24T10:00:00Z', component: [{ code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: q(107) }, { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: q(60) }] };
+    const example = {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
+      subject: { reference: 'Patient/x' },
+      effectiveDateTime: '2026-11-24T10:00:00Z',
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: q(107) },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: q(60) },
+      ],
+    };
     expect(() => validateResource(example as never, { profile: profiles.get('http://hl7.org/fhir/StructureDefinition/bp') })).toThrow(/slice 'SystolicBP'/);
   });
 });

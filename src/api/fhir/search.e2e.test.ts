@@ -44,14 +44,34 @@ describe('FHIR R4 search', () => {
     ecgDev = (await s.deviceService.provision({ patientId: a, type: 'ecg' }, 'system')).id;
     const bDev = (await s.deviceService.provision({ patientId: b, type: 'pulse-oximeter' }, 'system')).id;
     // Alice: 6 heart rates + SpO2 one per hour from t0, one BP pair, one lone systolic, two ECG chunks (flat: no beats, no derived HR).
-    for (let i = 0; i < 6; i++) expect((await s.ingest.acceptTelemetry(oxi, JSON.stringify({ ts: t0 + i * 3600_000, seq: i + 1, hr: 60 + i, spo2: 90 + i }))).ok).toBe(true);
+    for (let i = 0; i < 6; i++)
+      expect((await s.ingest.acceptTelemetry(oxi, JSON.stringify({ ts: t0 + i * 3600_000, seq: i + 1, hr: 60 + i, spo2: 90 + i }))).ok).toBe(true);
     expect((await s.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: t0, seq: 1, sbp: 120, dbp: 80 }))).ok).toBe(true);
     expect((await s.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: t0 + 60_000, seq: 2, sbp: 130 }))).ok).toBe(true);
     for (let i = 0; i < 2; i++) {
-      expect((await s.ingest.acceptEcg(ecgDev, JSON.stringify({ ts: t0 + i * 10_000, seq: i + 1, fs: 250, lead: 'II', unit: 'uV', samples: new Array(2500).fill(0) }))).ok).toBe(true);
+      expect(
+        (
+          await s.ingest.acceptEcg(
+            ecgDev,
+            JSON.stringify({ ts: t0 + i * 10_000, seq: i + 1, fs: 250, lead: 'II', unit: 'uV', samples: new Array(2500).fill(0) }),
+          )
+        ).ok,
+      ).toBe(true);
     }
     // A heart rate the ECG monitor derived from the first chunk (stored as the monitor stores it).
-    await s.ingest.storeDerived([{ patientId: a, deviceId: ecgDev, system: 'http://loinc.org', code: '8867-4', value: 75, unit: '/min', ts: t0, seq: null, method: { name: 'vigil-ecg-hr', version: '1' } }]);
+    await s.ingest.storeDerived([
+      {
+        patientId: a,
+        deviceId: ecgDev,
+        system: 'http://loinc.org',
+        code: '8867-4',
+        value: 75,
+        unit: '/min',
+        ts: t0,
+        seq: null,
+        method: { name: 'vigil-ecg-hr', version: '1' },
+      },
+    ]);
     expect((await s.ingest.acceptTelemetry(bDev, JSON.stringify({ ts: t0, seq: 1, hr: 99 }))).ok).toBe(true);
   });
   afterAll(async () => app && (await app.stop()));
@@ -77,7 +97,9 @@ describe('FHIR R4 search', () => {
     expect((await get(clin, `/fhir/R4/Observation?subject:Patient=${a}&code=8867-4&_summary=count`)).body.total).toBe(6);
     expect((await get(clin, `/fhir/R4/Observation?subject=Patient/${b}&code=8867-4&_summary=count`)).body.total).toBe(1);
     expect((await get(clin, `/fhir/R4/Observation?patient=${a},${b}&code=8867-4&_summary=count`)).body.total).toBe(7);
-    expect((await get(clin, `/fhir/R4/Observation?patient=Patient/${a.replace('_', '-')},Patient/${b.replace('_', '-')}&code=8867-4&_summary=count`)).body.total).toBe(7);
+    expect(
+      (await get(clin, `/fhir/R4/Observation?patient=Patient/${a.replace('_', '-')},Patient/${b.replace('_', '-')}&code=8867-4&_summary=count`)).body.total,
+    ).toBe(7);
     // Another patient's id in the list does not widen the caller's scope.
     expect((await get(clin, `/fhir/R4/Observation?patient=${c}&_summary=count`)).body.total).toBe(0);
     const bad = await get<any>(clin, `/fhir/R4/Observation?subject:Device=${oxi}`);
@@ -96,7 +118,10 @@ describe('FHIR R4 search', () => {
   it('filters by category, and keeps the ECG heart rate out of vital signs', async () => {
     const lab = await get(clin, `/fhir/R4/Observation?patient=${a}&category=laboratory`);
     expect(lab.body.total).toBe(0);
-    const vitals = await get(clin, `/fhir/R4/Observation?patient=${a}&category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs&_count=100`);
+    const vitals = await get(
+      clin,
+      `/fhir/R4/Observation?patient=${a}&category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs&_count=100`,
+    );
     expect(vitals.body.total).toBe(6 + 6 + 1 + 1); // hr, spo2, one BP panel, one lone systolic
     const hr = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=100`);
     expect(values(hr.body)).toEqual([60, 61, 62, 63, 64, 65]);
@@ -133,7 +158,10 @@ describe('FHIR R4 search', () => {
     expect(bp.body.total).toBe(1);
     const panel = matches(bp.body)[0];
     expect(panel.id).toMatch(/^bp-\d+$/);
-    expect(panel.component.map((c: any) => [c.code.coding[0].code, c.valueQuantity.value])).toEqual([['8480-6', 120], ['8462-4', 80]]);
+    expect(panel.component.map((c: any) => [c.code.coding[0].code, c.valueQuantity.value])).toEqual([
+      ['8480-6', 120],
+      ['8462-4', 80],
+    ]);
     const lone = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8480-6`);
     expect(values(lone.body)).toEqual([130]);
   });
@@ -168,18 +196,28 @@ describe('FHIR R4 search', () => {
     const byUpdate = await get(clin, `/fhir/R4/Observation?patient=${a}&_lastUpdated=gt${encodeURIComponent(since)}&_sort=_lastUpdated`);
     expect(values(byUpdate.body)).toEqual([55]);
     expect(Date.parse(matches(byUpdate.body)[0].meta.lastUpdated)).toBeGreaterThan(Date.parse(since));
-    expect((await get(clin, `/fhir/R4/Observation?patient=${a}&_lastUpdated=lt${encodeURIComponent(since)}&code=8867-4&category=vital-signs&_summary=count`)).body.total).toBe(6);
+    expect(
+      (await get(clin, `/fhir/R4/Observation?patient=${a}&_lastUpdated=lt${encodeURIComponent(since)}&code=8867-4&category=vital-signs&_summary=count`)).body
+        .total,
+    ).toBe(6);
   });
 
   it('searches by _id with a comma list', async () => {
     const some = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=2`)).body).map((o) => o.id);
     const r = await get(clin, `/fhir/R4/Observation?_id=${some.join(',')}`);
-    expect(matches(r.body).map((o) => o.id).sort()).toEqual([...some].sort());
+    expect(
+      matches(r.body)
+        .map((o) => o.id)
+        .sort(),
+    ).toEqual([...some].sort());
     expect((await get(clin, `/fhir/R4/Patient?_id=${a.replace('_', '-')},${b}`)).body.total).toBe(2);
   });
 
   it('searches Patients by identifier, name, birthdate and gender', async () => {
-    const names = async (q: string) => matches((await get(clin, `/fhir/R4/Patient?${q}`)).body).map((p) => p.name[0].text).sort();
+    const names = async (q: string) =>
+      matches((await get(clin, `/fhir/R4/Patient?${q}`)).body)
+        .map((p) => p.name[0].text)
+        .sort();
     expect(await names('identifier=MRN-A1')).toEqual(['Alice Ames']);
     expect(await names('identifier=urn:vigil:mrn|MRN-B2')).toEqual(['Bob Brown']);
     expect(await names('identifier=http://other.example|MRN-B2')).toEqual([]);
@@ -199,7 +237,11 @@ describe('FHIR R4 search', () => {
     expect(await names('birthdate=ge1950-07-14')).toEqual(['Bob Brown']);
     expect(await names('birthdate=gt1950-07-14')).toEqual([]); // Cora is not on this clinician's care team
     // An admin sees all three; the clinician never sees Cora.
-    expect(matches((await get(admin, `/fhir/R4/Patient?birthdate=1950-07`)).body).map((p) => p.name[0].text).sort()).toEqual(['Bob Brown', 'Cora Cole']);
+    expect(
+      matches((await get(admin, `/fhir/R4/Patient?birthdate=1950-07`)).body)
+        .map((p) => p.name[0].text)
+        .sort(),
+    ).toEqual(['Bob Brown', 'Cora Cole']);
   });
 
   it('filters Observations by device and status', async () => {
@@ -267,7 +309,9 @@ describe('FHIR R4 search', () => {
   it('answers $lastn: the latest of each code for the patient', async () => {
     const last = await get(clin, `/fhir/R4/Observation/$lastn?patient=${a}&category=vital-signs`);
     expect(last.status).toBe(200);
-    const byCode = Object.fromEntries(matches(last.body).map((o) => [o.code.coding[0].code, o.valueQuantity?.value ?? o.component?.map((c: any) => c.valueQuantity.value)]));
+    const byCode = Object.fromEntries(
+      matches(last.body).map((o) => [o.code.coding[0].code, o.valueQuantity?.value ?? o.component?.map((c: any) => c.valueQuantity.value)]),
+    );
     expect(byCode).toEqual({ '8867-4': 65, '59408-5': 95, '8480-6': 130, '85354-9': [120, 80] });
     const two = await get(clin, `/fhir/R4/Observation/$lastn?patient=${a}&code=8867-4&category=vital-signs&max=2`);
     expect(values(two.body)).toEqual([65, 64]);
@@ -285,7 +329,9 @@ describe('FHIR R4 search', () => {
     expect(types.filter((t) => t === 'Patient')).toHaveLength(1);
     expect(types.filter((t) => t === 'Device')).toHaveLength(3);
     expect(types.filter((t) => t === 'Practitioner')).toHaveLength(1);
-    let ids = matches(page1.body).filter((r) => r.resourceType === 'Observation').map((r) => r.id);
+    let ids = matches(page1.body)
+      .filter((r) => r.resourceType === 'Observation')
+      .map((r) => r.id);
     let next = page1.body.link.find((l) => l.relation === 'next')?.url;
     while (next) {
       const page = await get(clin, next.replace(app.httpUrl, ''));
@@ -296,7 +342,11 @@ describe('FHIR R4 search', () => {
     const all = (await get(clin, `/fhir/R4/Observation?patient=${a}&_summary=count`)).body.total;
     expect(new Set(ids).size).toBe(all);
     const ranged = await get(clin, `/fhir/R4/Patient/${fhirId}/$everything?start=2026-11-20&end=2026-11-20&_count=100`);
-    expect(matches(ranged.body).filter((r) => r.resourceType === 'Observation').every((o) => (o.effectiveDateTime ?? o.effectivePeriod.start).startsWith('2026-11-20'))).toBe(true);
+    expect(
+      matches(ranged.body)
+        .filter((r) => r.resourceType === 'Observation')
+        .every((o) => (o.effectiveDateTime ?? o.effectivePeriod.start).startsWith('2026-11-20')),
+    ).toBe(true);
     expect((await get<any>(clin, `/fhir/R4/Patient/${c}/$everything`)).status).toBe(404);
   });
 
@@ -313,8 +363,13 @@ describe('FHIR R4 search', () => {
       ['GET', '/fhir/R4/Medication', 404],
     ];
     for (const [method, url, status] of cases) {
-      const body = method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify({ resourceType: url.includes('Observation') ? 'Observation' : 'Patient' });
-      const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${clin}`, ...(body ? { 'content-type': 'application/fhir+json' } : {}) }, body });
+      const body =
+        method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify({ resourceType: url.includes('Observation') ? 'Observation' : 'Patient' });
+      const res = await fetch(app.httpUrl + url, {
+        method,
+        headers: { authorization: `Bearer ${clin}`, ...(body ? { 'content-type': 'application/fhir+json' } : {}) },
+        body,
+      });
       const outcome = (await res.json()) as any;
       expect(res.status, `${method} ${url}`).toBe(status);
       expect(outcome.issue[0].code, `${method} ${url}`).toBe('not-supported');
@@ -333,22 +388,47 @@ describe('FHIR R4 search', () => {
     expect((await get<any>(clin, `/fhir/R4/Patient/${a.replace('_', '-')}/_history`)).body.type).toBe('history');
   });
 
-  it('revincludes what points at the page (_revinclude), within the caller\'s scope', async () => {
+  it("revincludes what points at the page (_revinclude), within the caller's scope", async () => {
     const A = a.replace('_', '-');
     const all = await get(clin, `/fhir/R4/Observation?patient=${A}&_count=1000`);
     const r = await get(clin, `/fhir/R4/Patient?_id=${A}&_revinclude=Observation:patient&_revinclude=Device:patient`);
     const included = r.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource);
-    expect(included.filter((x) => x.resourceType === 'Observation').map((x) => x.id).sort()).toEqual(matches(all.body).map((x) => x.id).sort());
-    expect(included.filter((x) => x.resourceType === 'Device').map((x) => x.id).sort()).toEqual([oxi, cuff, ecgDev].map((d) => d.replace('_', '-')).sort());
+    expect(
+      included
+        .filter((x) => x.resourceType === 'Observation')
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual(
+      matches(all.body)
+        .map((x) => x.id)
+        .sort(),
+    );
+    expect(
+      included
+        .filter((x) => x.resourceType === 'Device')
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual([oxi, cuff, ecgDev].map((d) => d.replace('_', '-')).sort());
     expect(r.body.link[0].url).toContain('_revinclude=Observation%3Apatient');
     // Every patient the clinician sees, and nothing of anyone else's.
     const both = await get(clin, `/fhir/R4/Patient?_revinclude=Observation:subject`);
     const subjects = new Set(both.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource.subject.reference));
     expect([...subjects].sort()).toEqual([`Patient/${A}`, `Patient/${b.replace('_', '-')}`].sort());
     const dev = await get(clin, `/fhir/R4/Device?_id=${oxi.replace('_', '-')}&_revinclude=Observation:device`);
-    expect(dev.body.entry.filter((e) => e.search.mode === 'include').every((e) => e.resource.device.reference === `Device/${oxi.replace('_', '-')}`)).toBe(true);
+    expect(dev.body.entry.filter((e) => e.search.mode === 'include').every((e) => e.resource.device.reference === `Device/${oxi.replace('_', '-')}`)).toBe(
+      true,
+    );
     const byDevice = await get(clin, `/fhir/R4/Observation?device=${oxi.replace('_', '-')}&_count=1000`);
-    expect(dev.body.entry.filter((e) => e.search.mode === 'include').map((e) => e.resource.id).sort()).toEqual(matches(byDevice.body).map((x) => x.id).sort());
+    expect(
+      dev.body.entry
+        .filter((e) => e.search.mode === 'include')
+        .map((e) => e.resource.id)
+        .sort(),
+    ).toEqual(
+      matches(byDevice.body)
+        .map((x) => x.id)
+        .sort(),
+    );
     expect(matches(byDevice.body).length).toBeGreaterThanOrEqual(12); // 6 heart rates + 6 SpO2 at least
     // Not declared: refused under strict handling, dropped from self in lenient mode.
     expect((await get(clin, `/fhir/R4/Patient?_revinclude=Observation:performer`, { prefer: 'handling=strict' })).status).toBe(400);
@@ -360,7 +440,9 @@ describe('FHIR R4 search', () => {
     expect(res.status).toBe(200);
     const cs = (await res.json()) as any;
     const obs = cs.rest[0].resource.find((r: any) => r.type === 'Observation');
-    expect(obs.searchParam.map((p: any) => p.name)).toEqual(expect.arrayContaining(['patient', 'subject', 'code', 'category', 'date', '_lastUpdated', '_id', 'device', 'status']));
+    expect(obs.searchParam.map((p: any) => p.name)).toEqual(
+      expect.arrayContaining(['patient', 'subject', 'code', 'category', 'date', '_lastUpdated', '_id', 'device', 'status']),
+    );
     expect(obs.searchInclude).toContain('Observation:patient');
     expect(obs.supportedProfile).toContain('http://hl7.org/fhir/StructureDefinition/bp');
     // Every declared parameter is accepted under strict handling.

@@ -23,7 +23,11 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
   const stored: StoredReading[] = [];
 
   const call = async (token: string, method: string, url: string, body?: unknown) => {
-    const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(app.httpUrl + url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
   };
@@ -37,8 +41,16 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
     effectiveDateTime: when,
     valueQuantity: { value, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
   });
-  const patient = (name: string, mrn?: string) => ({ resourceType: 'Patient', name: [{ text: name }], ...(mrn ? { identifier: [{ system: 'urn:vigil:mrn', value: mrn }] } : {}) });
-  const post = (resource: unknown, url: string, fullUrl?: string, extra: Record<string, unknown> = {}) => ({ ...(fullUrl ? { fullUrl } : {}), resource, request: { method: 'POST', url, ...extra } });
+  const patient = (name: string, mrn?: string) => ({
+    resourceType: 'Patient',
+    name: [{ text: name }],
+    ...(mrn ? { identifier: [{ system: 'urn:vigil:mrn', value: mrn }] } : {}),
+  });
+  const post = (resource: unknown, url: string, fullUrl?: string, extra: Record<string, unknown> = {}) => ({
+    ...(fullUrl ? { fullUrl } : {}),
+    resource,
+    request: { method: 'POST', url, ...extra },
+  });
   const transaction = (entry: unknown[]) => ({ resourceType: 'Bundle', type: 'transaction', entry });
   const count = async (sql: string, params: unknown[] = []) => Number((await app.services.db.query<{ n: string }>(sql, params))[0].n);
   const totals = async () => ({
@@ -70,12 +82,17 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
     const seen = stored.length;
     // Every entry passes its checks; the last one's MRN is taken, which only the database's unique index
     // finds, inside the transaction, after the first three were written: all three must be undone.
-    const r = await call(clin, 'POST', '/fhir/R4', transaction([
-      post(patient('Grace Hopper', 'TX-2'), 'Patient', 'urn:uuid:7f0c6a34-0d6e-4d3b-9c55-1b2a3c4d5e6f'),
-      post(hr('urn:uuid:7f0c6a34-0d6e-4d3b-9c55-1b2a3c4d5e6f', 72, at(5)), 'Observation'),
-      post(hr(`Patient/${aFhir}`, 73, at(4)), 'Observation'),
-      post(patient('Duplicate Ada', 'TX-1'), 'Patient'),
-    ]));
+    const r = await call(
+      clin,
+      'POST',
+      '/fhir/R4',
+      transaction([
+        post(patient('Grace Hopper', 'TX-2'), 'Patient', 'urn:uuid:7f0c6a34-0d6e-4d3b-9c55-1b2a3c4d5e6f'),
+        post(hr('urn:uuid:7f0c6a34-0d6e-4d3b-9c55-1b2a3c4d5e6f', 72, at(5)), 'Observation'),
+        post(hr(`Patient/${aFhir}`, 73, at(4)), 'Observation'),
+        post(patient('Duplicate Ada', 'TX-1'), 'Patient'),
+      ]),
+    );
     expect(r.status).toBe(409);
     expect(r.body.resourceType).toBe('OperationOutcome');
     expect(r.body.issue[0].diagnostics).toMatch(/nothing was written: entry 3 .*MRN/);
@@ -87,13 +104,18 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
   it('links a Patient and its Observations by urn:uuid, in one transaction', async () => {
     const before = await totals();
     const urn = 'urn:uuid:0b3f1d0e-5a5c-4c1e-8e0f-2d6b7c8a9e10';
-    const r = await call(clin, 'POST', '/fhir/R4', transaction([
-      // The Observations come first in the Bundle: the Patient is still written before them (its key).
-      post(hr(urn, 88, at(3)), 'Observation', 'urn:uuid:aa0d5a8e-1c1e-4b0e-9f2a-3b4c5d6e7f80'),
-      post({ ...hr(urn, 91, at(2)), device: undefined }, 'Observation'),
-      post(patient('Katherine Johnson', 'TX-3'), 'Patient', urn),
-      { request: { method: 'GET', url: `Observation?patient=${aFhir}&_count=1` } },
-    ]));
+    const r = await call(
+      clin,
+      'POST',
+      '/fhir/R4',
+      transaction([
+        // The Observations come first in the Bundle: the Patient is still written before them (its key).
+        post(hr(urn, 88, at(3)), 'Observation', 'urn:uuid:aa0d5a8e-1c1e-4b0e-9f2a-3b4c5d6e7f80'),
+        post({ ...hr(urn, 91, at(2)), device: undefined }, 'Observation'),
+        post(patient('Katherine Johnson', 'TX-3'), 'Patient', urn),
+        { request: { method: 'GET', url: `Observation?patient=${aFhir}&_count=1` } },
+      ]),
+    );
     expect(r.status).toBe(200);
     expect(r.body.type).toBe('transaction-response');
     expect(r.body.entry.map((e: any) => e.response.status)).toEqual(['201 Created', '201 Created', '201 Created', '200 OK']);
@@ -129,9 +151,23 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
       // A urn:uuid no entry declares.
       [[post(hr('urn:uuid:00000000-0000-4000-8000-000000000000', 70, at(1)), 'Observation')], 400, /entry 0 .*names no entry/],
       // A reference to an Observation entry: its id is the database's, not known ahead.
-      [[post(hr(`Patient/${aFhir}`, 70, at(1)), 'Observation', 'urn:uuid:11111111-1111-4111-8111-111111111111'), post({ ...hr(`Patient/${aFhir}`, 71, at(1)), derivedFrom: [{ reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' }] }, 'Observation')], 400, /entry 1 .*database assigns/],
+      [
+        [
+          post(hr(`Patient/${aFhir}`, 70, at(1)), 'Observation', 'urn:uuid:11111111-1111-4111-8111-111111111111'),
+          post({ ...hr(`Patient/${aFhir}`, 71, at(1)), derivedFrom: [{ reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' }] }, 'Observation'),
+        ],
+        400,
+        /entry 1 .*database assigns/,
+      ],
       // Two entries with one fullUrl.
-      [[post(patient('X'), 'Patient', 'urn:uuid:22222222-2222-4222-8222-222222222222'), post(patient('Y'), 'Patient', 'urn:uuid:22222222-2222-4222-8222-222222222222')], 400, /entry 1 .*two entries/],
+      [
+        [
+          post(patient('X'), 'Patient', 'urn:uuid:22222222-2222-4222-8222-222222222222'),
+          post(patient('Y'), 'Patient', 'urn:uuid:22222222-2222-4222-8222-222222222222'),
+        ],
+        400,
+        /entry 1 .*two entries/,
+      ],
       // A GET of a type the server does not have fails the whole transaction before anything is written.
       [[post(hr(`Patient/${aFhir}`, 70, at(1)), 'Observation'), { request: { method: 'GET', url: 'Medication/1' } }], 404, /entry 1/],
     ];
@@ -147,11 +183,19 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
   it('updates with If-Match inside the transaction: a stale version undoes the creates', async () => {
     const current = (await call(clin, 'GET', `/fhir/R4/Patient/${aFhir}`)).body;
     const before = await totals();
-    const put = (ifMatch: string, name: string) => ({ resource: { ...current, name: [{ text: name }] }, request: { method: 'PUT', url: `Patient/${aFhir}`, ifMatch } });
+    const put = (ifMatch: string, name: string) => ({
+      resource: { ...current, name: [{ text: name }] },
+      request: { method: 'PUT', url: `Patient/${aFhir}`, ifMatch },
+    });
     const stale = await call(clin, 'POST', '/fhir/R4', transaction([post(hr(`Patient/${aFhir}`, 66, at(1)), 'Observation'), put('W/"999"', 'Ada King')]));
     expect(stale.status).toBe(412);
     expect(await totals()).toEqual(before);
-    const fresh = await call(clin, 'POST', '/fhir/R4', transaction([put(`W/"${current.meta.versionId}"`, 'Ada King'), post(hr(`Patient/${aFhir}`, 66, at(1)), 'Observation')]));
+    const fresh = await call(
+      clin,
+      'POST',
+      '/fhir/R4',
+      transaction([put(`W/"${current.meta.versionId}"`, 'Ada King'), post(hr(`Patient/${aFhir}`, 66, at(1)), 'Observation')]),
+    );
     expect(fresh.status).toBe(200);
     expect(fresh.body.entry.map((e: any) => e.response.status)).toEqual(['200 OK', '201 Created']);
     expect(fresh.body.entry[0].resource.name[0].text).toBe('Ada King');

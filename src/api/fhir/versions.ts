@@ -18,10 +18,23 @@ export interface StoredVersion {
 
 export function createVersionStore(deps: { db: Db; cipher: PatientCipher }) {
   const context = (type: string, id: string, version: number) => `fhir:${type}/${id}/${version}`;
-  type Row = { version: number; method: StoredVersion['method']; actor_user_id: string | null; last_updated: Date | string; body: Uint8Array; patient_id: string };
+  type Row = {
+    version: number;
+    method: StoredVersion['method'];
+    actor_user_id: string | null;
+    last_updated: Date | string;
+    body: Uint8Array;
+    patient_id: string;
+  };
   async function toVersion(type: string, id: string, r: Row): Promise<StoredVersion> {
     const body = await deps.cipher.open(r.patient_id, r.body, context(type, id, r.version));
-    return { version: r.version, method: r.method, actorUserId: r.actor_user_id, lastUpdated: new Date(r.last_updated).toISOString(), resource: JSON.parse(body.toString('utf8')) as Resource };
+    return {
+      version: r.version,
+      method: r.method,
+      actorUserId: r.actor_user_id,
+      lastUpdated: new Date(r.last_updated).toISOString(),
+      resource: JSON.parse(body.toString('utf8')) as Resource,
+    };
   }
   type Version = { type: string; id: string; patientId: string; method: StoredVersion['method']; actorUserId: string | null; resource: Resource };
   type Sealed = Version & { version: number; body: Buffer };
@@ -50,11 +63,17 @@ export function createVersionStore(deps: { db: Db; cipher: PatientCipher }) {
     },
     /** Newest first (history-instance order, R4 §3.1.0.7). */
     async list(type: string, id: string): Promise<StoredVersion[]> {
-      const rows = await deps.db.query<Row>('SELECT version, method, actor_user_id, last_updated, body, patient_id FROM fhir_versions WHERE type = $1 AND id = $2 ORDER BY version DESC', [type, id]);
+      const rows = await deps.db.query<Row>(
+        'SELECT version, method, actor_user_id, last_updated, body, patient_id FROM fhir_versions WHERE type = $1 AND id = $2 ORDER BY version DESC',
+        [type, id],
+      );
       return Promise.all(rows.map((r) => toVersion(type, id, r)));
     },
     async get(type: string, id: string, version: number): Promise<StoredVersion | null> {
-      const rows = await deps.db.query<Row>('SELECT version, method, actor_user_id, last_updated, body, patient_id FROM fhir_versions WHERE type = $1 AND id = $2 AND version = $3', [type, id, version]);
+      const rows = await deps.db.query<Row>(
+        'SELECT version, method, actor_user_id, last_updated, body, patient_id FROM fhir_versions WHERE type = $1 AND id = $2 AND version = $3',
+        [type, id, version],
+      );
       return rows[0] ? toVersion(type, id, rows[0]) : null;
     },
   };

@@ -23,7 +23,11 @@ describe('FHIR R4 writes and history', () => {
   const stored: StoredReading[] = [];
 
   const call = async (token: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}), ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(app.httpUrl + url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as any, headers: res.headers };
   };
@@ -37,7 +41,8 @@ describe('FHIR R4 writes and history', () => {
     valueQuantity: { value, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
     ...extra,
   });
-  const readingsOf = async (patientId: string) => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [patientId]))[0].n);
+  const readingsOf = async (patientId: string) =>
+    Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [patientId]))[0].n);
 
   beforeAll(async () => {
     app = await bootApp();
@@ -58,12 +63,25 @@ describe('FHIR R4 writes and history', () => {
   afterAll(async () => app && (await app.stop()));
 
   it('creates a patient (201, Location, ETag), conditionally once, and lets only staff do it', async () => {
-    const body = { resourceType: 'Patient', name: [{ given: ['Grace'], family: 'Hopper' }], gender: 'female', birthDate: '1936-12-09', identifier: [{ system: 'urn:vigil:mrn', value: 'W-2' }], telecom: [{ system: 'phone', value: '1' }] };
+    const body = {
+      resourceType: 'Patient',
+      name: [{ given: ['Grace'], family: 'Hopper' }],
+      gender: 'female',
+      birthDate: '1936-12-09',
+      identifier: [{ system: 'urn:vigil:mrn', value: 'W-2' }],
+      telecom: [{ system: 'phone', value: '1' }],
+    };
     const created = await call(clin, 'POST', '/fhir/R4/Patient', body, { 'if-none-exist': 'identifier=urn:vigil:mrn|W-2' });
     expect(created.status).toBe(201);
     expect(created.headers.get('etag')).toBe('W/"1"');
     expect(created.headers.get('location')).toMatch(new RegExp(`/fhir/R4/Patient/${created.body.id}/_history/1$`));
-    expect(created.body).toMatchObject({ resourceType: 'Patient', meta: { versionId: '1' }, gender: 'female', birthDate: '1936-12-09', name: [{ text: 'Grace Hopper' }] });
+    expect(created.body).toMatchObject({
+      resourceType: 'Patient',
+      meta: { versionId: '1' },
+      gender: 'female',
+      birthDate: '1936-12-09',
+      name: [{ text: 'Grace Hopper' }],
+    });
     expect(created.body.telecom).toBeUndefined(); // not stored, and the answer says so by leaving it out
     // The clinician who registered her has her on their care team (as on the REST API).
     expect((await call(clin, 'GET', `/fhir/R4/Patient/${created.body.id}`)).status).toBe(200);
@@ -76,7 +94,7 @@ describe('FHIR R4 writes and history', () => {
     expect((await call(clin, 'POST', '/fhir/R4/Patient', body)).status).toBe(409);
     // A patient cannot register patients; a malformed one is a 400 naming the element.
     expect((await call(patientToken, 'POST', '/fhir/R4/Patient', { ...body, identifier: [] })).status).toBe(403);
-    const bad = await call(clin, 'POST', '/fhir/R4/Patient', { resourceType: 'Patient', birthDate: '1936-12' , name: [{ text: 'X' }] });
+    const bad = await call(clin, 'POST', '/fhir/R4/Patient', { resourceType: 'Patient', birthDate: '1936-12', name: [{ text: 'X' }] });
     expect(bad.status).toBe(400);
     expect(bad.body.issue[0].diagnostics).toContain('birthDate');
     // An unknown search parameter in If-None-Exist is refused, never "matches everything".
@@ -101,7 +119,10 @@ describe('FHIR R4 writes and history', () => {
     expect((await call(clin, 'GET', `/fhir/R4/Patient/${aFhir}/_history/2`)).body.name[0].text).toBe('Ada King');
     expect((await call(clin, 'GET', `/fhir/R4/Patient/${aFhir}/_history/3`)).status).toBe(404);
     const history = await call(clin, 'GET', `/fhir/R4/Patient/${aFhir}/_history`);
-    expect(history.body.entry.map((e: any) => [e.resource.meta.versionId, e.request.method, e.resource.name[0].text])).toEqual([['2', 'PUT', 'Ada King'], ['1', 'POST', 'Ada Lovelace']]);
+    expect(history.body.entry.map((e: any) => [e.resource.meta.versionId, e.request.method, e.resource.name[0].text])).toEqual([
+      ['2', 'PUT', 'Ada King'],
+      ['1', 'POST', 'Ada Lovelace'],
+    ]);
     // The REST API sees the change too (one record).
     expect((await app.services.patientService.detail(await app.services.auth.principalFromToken(clin).then((p) => p!), a)).name).toBe('Ada King');
     // Stored versions are sealed with the patient's key, not plaintext.
@@ -123,7 +144,13 @@ describe('FHIR R4 writes and history', () => {
     const at = new Date(Date.now() - 60_000).toISOString();
     const res = await call(clin, 'POST', '/fhir/R4/Observation', hr(aFhir, 131, at, { device: { reference: `Device/${oxi}` } }));
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ resourceType: 'Observation', status: 'final', valueQuantity: { value: 131 }, subject: { reference: `Patient/${aFhir}` }, meta: { versionId: '1' } });
+    expect(res.body).toMatchObject({
+      resourceType: 'Observation',
+      status: 'final',
+      valueQuantity: { value: 131 },
+      subject: { reference: `Patient/${aFhir}` },
+      meta: { versionId: '1' },
+    });
     // readings.stored fired (what the alert engine and NEWS2 listen to) for exactly this reading.
     await expect.poll(() => stored.length).toBe(before + 1);
     expect(stored.at(-1)).toMatchObject({ patientId: a, code: '8867-4', value: 131, deviceId: oxi });
@@ -132,20 +159,39 @@ describe('FHIR R4 writes and history', () => {
     expect(search.body.entry.map((e: any) => e.resource.id)).toContain(res.body.id);
     const history = await call(clin, 'GET', `/fhir/R4/Observation/${res.body.id}/_history`);
     expect(history.body.entry).toHaveLength(1);
-    const audit = await app.services.db.query<{ action: string }>(`SELECT action FROM audit_log WHERE action = 'fhir.create' AND entity_id = $1`, [res.body.id]);
+    const audit = await app.services.db.query<{ action: string }>(`SELECT action FROM audit_log WHERE action = 'fhir.create' AND entity_id = $1`, [
+      res.body.id,
+    ]);
     expect(audit.length).toBe(1);
-    const prov = await app.services.db.query<{ actor_user_id: string; method: string }>(`SELECT actor_user_id, method FROM fhir_versions WHERE type = 'Observation' AND id = $1`, [res.body.id]);
+    const prov = await app.services.db.query<{ actor_user_id: string; method: string }>(
+      `SELECT actor_user_id, method FROM fhir_versions WHERE type = 'Observation' AND id = $1`,
+      [res.body.id],
+    );
     expect(prov[0].method).toBe('POST');
     expect(prov[0].actor_user_id).toBe((await app.services.auth.principalFromToken(clin))!.userId);
     // Pounds are converted (UCUM) like a CSV import; a BP panel becomes its pair and comes back as a panel.
-    const weight = await call(clin, 'POST', '/fhir/R4/Observation', { ...hr(aFhir, 154, at), code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] }, valueQuantity: { value: 154, unit: 'lb', system: 'http://unitsofmeasure.org', code: '[lb_av]' } });
+    const weight = await call(clin, 'POST', '/fhir/R4/Observation', {
+      ...hr(aFhir, 154, at),
+      code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] },
+      valueQuantity: { value: 154, unit: 'lb', system: 'http://unitsofmeasure.org', code: '[lb_av]' },
+    });
     expect(weight.status).toBe(201);
     expect(weight.body.valueQuantity.value).toBeCloseTo(69.85, 1);
     const bp = await call(clin, 'POST', '/fhir/R4/Observation', {
-      resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, subject: { reference: `Patient/${aFhir}` }, effectiveDateTime: at,
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
+      subject: { reference: `Patient/${aFhir}` },
+      effectiveDateTime: at,
       component: [
-        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 142, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
-        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 91, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+        {
+          code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] },
+          valueQuantity: { value: 142, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+        },
+        {
+          code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] },
+          valueQuantity: { value: 91, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+        },
       ],
     });
     expect(bp.status).toBe(201);
@@ -192,17 +238,30 @@ describe('FHIR R4 writes and history', () => {
 
   it('runs a batch entry by entry, and a transaction all or nothing', async () => {
     const at = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
-    const entry = (resource: unknown, url = 'Observation', method = 'POST', extra: Record<string, unknown> = {}) => ({ resource, request: { method, url, ...extra } });
+    const entry = (resource: unknown, url = 'Observation', method = 'POST', extra: Record<string, unknown> = {}) => ({
+      resource,
+      request: { method, url, ...extra },
+    });
     const n = await readingsOf(a);
     // A transaction with one bad entry writes nothing, and says which entry.
-    const refused = await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'transaction', entry: [entry(hr(aFhir, 80, at(10))), entry(hr(aFhir, 81, at(9))), entry(hr(stranger, 82, at(8)))] });
+    const refused = await call(clin, 'POST', '/fhir/R4', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [entry(hr(aFhir, 80, at(10))), entry(hr(aFhir, 81, at(9))), entry(hr(stranger, 82, at(8)))],
+    });
     expect(refused.status).toBe(404);
     expect(refused.body.issue[0].diagnostics).toContain('entry 2');
     expect(await readingsOf(a)).toBe(n);
     // A good transaction: every entry answered in order, a conditional create that matches is 200 (not a duplicate).
     const ok = await call(clin, 'POST', '/fhir/R4', {
-      resourceType: 'Bundle', type: 'transaction',
-      entry: [entry(hr(aFhir, 80, at(10))), entry(hr(aFhir, 81, at(9))), entry({ resourceType: 'Patient', name: [{ text: 'Ada' }] }, 'Patient', 'POST', { ifNoneExist: 'identifier=urn:vigil:mrn|W-1' }), entry(undefined, `Patient/${aFhir}`, 'GET')],
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        entry(hr(aFhir, 80, at(10))),
+        entry(hr(aFhir, 81, at(9))),
+        entry({ resourceType: 'Patient', name: [{ text: 'Ada' }] }, 'Patient', 'POST', { ifNoneExist: 'identifier=urn:vigil:mrn|W-1' }),
+        entry(undefined, `Patient/${aFhir}`, 'GET'),
+      ],
     });
     expect(ok.status).toBe(200);
     expect(ok.body.type).toBe('transaction-response');
@@ -210,17 +269,34 @@ describe('FHIR R4 writes and history', () => {
     expect(ok.body.entry[2].resource.id).toBe(aFhir);
     expect(await readingsOf(a)).toBe(n + 2);
     // A batch: each entry on its own.
-    const batch = await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: [entry(hr(aFhir, 83, at(7))), entry(hr(aFhir, 9999, at(6))), entry(hr(aFhir, 84, at(5)), 'Observation/5', 'DELETE')] });
+    const batch = await call(clin, 'POST', '/fhir/R4', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [entry(hr(aFhir, 83, at(7))), entry(hr(aFhir, 9999, at(6))), entry(hr(aFhir, 84, at(5)), 'Observation/5', 'DELETE')],
+    });
     expect(batch.status).toBe(400); // DELETE is not a Bundle request this server takes: refused up front
-    const batch2 = await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: [entry(hr(aFhir, 83, at(7))), entry(hr(aFhir, 9999, at(6)))] });
+    const batch2 = await call(clin, 'POST', '/fhir/R4', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [entry(hr(aFhir, 83, at(7))), entry(hr(aFhir, 9999, at(6)))],
+    });
     expect(batch2.body.type).toBe('batch-response');
     expect(batch2.body.entry.map((e: any) => e.response.status)).toEqual(['201 Created', '422']);
     expect(batch2.body.entry[1].response.outcome.issue[0].diagnostics).toContain('range');
     expect(await readingsOf(a)).toBe(n + 3);
     expect((await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'collection', entry: [] })).status).toBe(400);
-    expect((await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: new Array(1001).fill(entry(hr(aFhir, 80, at(1)))) })).status).toBe(400);
+    expect(
+      (await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: new Array(1001).fill(entry(hr(aFhir, 80, at(1)))) })).status,
+    ).toBe(400);
     // Hostile entries are refused up front with a 400 naming the entry, never a 500, and nothing is written.
-    for (const bad of [null, 'x', { request: 'POST' }, entry(hr(aFhir, 85, at(4)), 'Observation', 'POST', { ifNoneExist: {} }), entry(hr(aFhir, 85, at(4)), `Patient/${aFhir}`, 'PUT', { ifMatch: 7 }), entry(hr(aFhir, 85, at(4)), 42 as unknown as string)]) {
+    for (const bad of [
+      null,
+      'x',
+      { request: 'POST' },
+      entry(hr(aFhir, 85, at(4)), 'Observation', 'POST', { ifNoneExist: {} }),
+      entry(hr(aFhir, 85, at(4)), `Patient/${aFhir}`, 'PUT', { ifMatch: 7 }),
+      entry(hr(aFhir, 85, at(4)), 42 as unknown as string),
+    ]) {
       const r = await call(clin, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: [bad] });
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(r.body.issue[0].diagnostics).toContain('entry 0');

@@ -8,8 +8,27 @@ import { createLoginThrottle } from '../../auth/login-throttle.ts';
 import { isLoopback } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import {
-  CodeBody, DemoInfo, ErrorBody, LoginBody, LoginResponse, LogoutEverywhereBody, LogoutEverywhereResult, Me, MfaStatus, NoContent, PasswordChangeBody, SessionInfo,
-  TotpConfirmed, TotpEnrolment, Passkey, PasskeyOptions, PasskeyParams, PasskeyRegistered, PasskeyRegistrationBody, PasskeyRenameBody, PasskeySignInBody,
+  CodeBody,
+  DemoInfo,
+  ErrorBody,
+  LoginBody,
+  LoginResponse,
+  LogoutEverywhereBody,
+  LogoutEverywhereResult,
+  Me,
+  MfaStatus,
+  NoContent,
+  PasswordChangeBody,
+  SessionInfo,
+  TotpConfirmed,
+  TotpEnrolment,
+  Passkey,
+  PasskeyOptions,
+  PasskeyParams,
+  PasskeyRegistered,
+  PasskeyRegistrationBody,
+  PasskeyRenameBody,
+  PasskeySignInBody,
 } from '../contracts/index.ts';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { PasswordReset } from '../../auth/password-reset.ts';
@@ -19,7 +38,10 @@ import { PasswordResetAccepted, PasswordResetConfirmBody, PasswordResetRequestBo
  * Sign-in (password, then a second factor), sign-out, password change, sessions, second-factor enrolment
  * (ONC §170.315(d)(1), (d)(5), (d)(13)).
  */
-export function authRoutes(app: Api, deps: { auth: AuthService; passwordReset: PasswordReset; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> }) {
+export function authRoutes(
+  app: Api,
+  deps: { auth: AuthService; passwordReset: PasswordReset; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> },
+) {
   const throttle = createLoginThrottle();
   // Reset emails: 3 per address and email, 20 per address, 10 per email from anywhere, then a wait from 1 min
   // doubling (capped): nobody's mailbox can be flooded, and the answer is the same for any email.
@@ -33,231 +55,341 @@ export function authRoutes(app: Api, deps: { auth: AuthService; passwordReset: P
     reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
   const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
 
-  app.post('/api/v1/auth/login', {
-    config: { policy: policy.public('signing in') },
-    schema: { summary: 'Sign in with email and password (then a second factor when stage is "mfa" or "enrol")', body: LoginBody, response: { 200: LoginResponse } },
-  }, async (req, reply) => {
-    const { email, password } = req.body;
-    const wait = throttle.retryAfterMs(email, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new AppError('TOO_MANY', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
-    }
-    let session;
-    try {
-      session = await deps.auth.login(email, password, { ip: req.ip });
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(email, req.ip);
-      throw err;
-    }
-    throttle.succeeded(email, req.ip);
-    setSession(reply, session.token, session.expiresAt);
-    return { user: me(session.user), stage: session.stage };
-  });
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: { policy: policy.public('signing in') },
+      schema: {
+        summary: 'Sign in with email and password (then a second factor when stage is "mfa" or "enrol")',
+        body: LoginBody,
+        response: { 200: LoginResponse },
+      },
+    },
+    async (req, reply) => {
+      const { email, password } = req.body;
+      const wait = throttle.retryAfterMs(email, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      let session;
+      try {
+        session = await deps.auth.login(email, password, { ip: req.ip });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(email, req.ip);
+        throw err;
+      }
+      throttle.succeeded(email, req.ip);
+      setSession(reply, session.token, session.expiresAt);
+      return { user: me(session.user), stage: session.stage };
+    },
+  );
 
   // Second step: the code from the authenticator app (or a recovery code).
-  app.post('/api/v1/auth/mfa', {
-    config: { policy: policy.public('the second sign-in step: the handler needs the password-stage session cookie') },
-    schema: { summary: 'Second sign-in step: an authenticator code or a recovery code', body: CodeBody, response: { 200: LoginResponse } },
-  }, async (req, reply) => {
-    const token = cookieOf(req);
-    if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
-    const { code } = req.body;
-    const key = `mfa:${req.principal?.userId ?? token.slice(0, 12)}`;
-    const wait = throttle.retryAfterMs(key, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
-    }
-    let s;
-    try {
-      s = await deps.auth.completeMfa(token, code, { ip: req.ip });
-    } catch (err) {
-      throttle.failed(key, req.ip);
-      throw err;
-    }
-    throttle.succeeded(key, req.ip);
-    setSession(reply, s.token, s.expiresAt);
-    return { user: me(s.user), stage: 'full' as const };
-  });
+  app.post(
+    '/api/v1/auth/mfa',
+    {
+      config: { policy: policy.public('the second sign-in step: the handler needs the password-stage session cookie') },
+      schema: { summary: 'Second sign-in step: an authenticator code or a recovery code', body: CodeBody, response: { 200: LoginResponse } },
+    },
+    async (req, reply) => {
+      const token = cookieOf(req);
+      if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
+      const { code } = req.body;
+      const key = `mfa:${req.principal?.userId ?? token.slice(0, 12)}`;
+      const wait = throttle.retryAfterMs(key, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      let s;
+      try {
+        s = await deps.auth.completeMfa(token, code, { ip: req.ip });
+      } catch (err) {
+        throttle.failed(key, req.ip);
+        throw err;
+      }
+      throttle.succeeded(key, req.ip);
+      setSession(reply, s.token, s.expiresAt);
+      return { user: me(s.user), stage: 'full' as const };
+    },
+  );
 
-  app.get('/api/v1/auth/mfa', {
-    config: { policy: policy.signedIn('their own second-factor status') },
-    schema: { summary: 'My second factors (and whether my role requires one)', response: { 200: MfaStatus } },
-  }, async (req) => deps.auth.mfaStatus(requirePrincipal(req)));
-  app.post('/api/v1/auth/mfa/totp', {
-    config: { policy: policy.signedIn('their own second factor') },
-    schema: { summary: 'Start authenticator-app enrolment: a new secret and its otpauth:// URI', response: { 200: TotpEnrolment } },
-  }, async (req) => {
-    const p = requirePrincipal(req);
-    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
-    return deps.auth.beginTotp(p);
-  });
-  app.post('/api/v1/auth/mfa/totp/confirm', {
-    config: { policy: policy.signedIn('their own second factor') },
-    schema: { summary: 'Confirm enrolment with a first code; answers the recovery codes, once', body: CodeBody, response: { 200: TotpConfirmed } },
-  }, async (req, reply) => {
-    const p = requirePrincipal(req);
-    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
-    const r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip });
-    if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
-    return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
-  });
+  app.get(
+    '/api/v1/auth/mfa',
+    {
+      config: { policy: policy.signedIn('their own second-factor status') },
+      schema: { summary: 'My second factors (and whether my role requires one)', response: { 200: MfaStatus } },
+    },
+    async (req) => deps.auth.mfaStatus(requirePrincipal(req)),
+  );
+  app.post(
+    '/api/v1/auth/mfa/totp',
+    {
+      config: { policy: policy.signedIn('their own second factor') },
+      schema: { summary: 'Start authenticator-app enrolment: a new secret and its otpauth:// URI', response: { 200: TotpEnrolment } },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
+      return deps.auth.beginTotp(p);
+    },
+  );
+  app.post(
+    '/api/v1/auth/mfa/totp/confirm',
+    {
+      config: { policy: policy.signedIn('their own second factor') },
+      schema: { summary: 'Confirm enrolment with a first code; answers the recovery codes, once', body: CodeBody, response: { 200: TotpConfirmed } },
+    },
+    async (req, reply) => {
+      const p = requirePrincipal(req);
+      if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
+      const r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip });
+      if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
+      return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
+    },
+  );
 
   // Passkeys (WebAuthn): register, list, rename, remove; sign in with one (second step or passwordless).
-  app.get('/api/v1/auth/passkeys', {
-    config: { policy: policy.signedIn('their own passkeys') },
-    schema: { summary: 'My passkeys', response: { 200: Passkey.array() } },
-  }, async (req) => deps.auth.listPasskeys(requirePrincipal(req)));
-  app.post('/api/v1/auth/passkeys/options', {
-    config: { policy: policy.signedIn('their own second factor') },
-    schema: { summary: 'Start adding a passkey: options for navigator.credentials.create (WebAuthn)', response: { 200: PasskeyOptions } },
-  }, async (req) => {
-    const p = requirePrincipal(req);
-    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
-    return deps.auth.passkeyRegistrationOptions(p);
-  });
-  app.post('/api/v1/auth/passkeys', {
-    config: { policy: policy.signedIn('their own second factor') },
-    schema: { summary: 'Finish adding a passkey (the browser’s answer); the first second factor also gets recovery codes', body: PasskeyRegistrationBody, response: { 200: PasskeyRegistered } },
-  }, async (req, reply) => {
-    const p = requirePrincipal(req);
-    if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
-    const { flowId, name, response } = req.body;
-    const r = await deps.auth.registerPasskey(p, cookieOf(req), { flowId, name, response: response as unknown as RegistrationResponseJSON }, { ip: req.ip });
-    if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
-    return { passkey: r.passkey, recoveryCodes: r.recoveryCodes, stage: r.session || p.credential?.stage === 'full' ? ('full' as const) : (p.credential?.stage ?? 'full') };
-  });
-  app.patch('/api/v1/auth/passkeys/:id', {
-    config: { policy: policy.signedIn('their own passkeys') },
-    schema: { summary: 'Rename one of my passkeys', params: PasskeyParams, body: PasskeyRenameBody, response: { 200: Passkey } },
-  }, async (req) => deps.auth.renamePasskey(requirePrincipal(req), req.params.id, req.body.name));
-  app.delete('/api/v1/auth/passkeys/:id', {
-    config: { policy: policy.signedIn('their own passkeys') },
-    schema: { summary: 'Remove one of my passkeys (not the last second factor of a role that requires one)', params: PasskeyParams, response: { 204: NoContent } },
-  }, async (req, reply) => {
-    await deps.auth.removePasskey(requirePrincipal(req), req.params.id);
-    return reply.status(204).send(null);
-  });
-  app.post('/api/v1/auth/passkey/options', {
-    config: { policy: policy.public('signing in with a passkey: after the password (the cookie names the session) or without one') },
-    schema: { summary: 'Start signing in with a passkey: options for navigator.credentials.get', response: { 200: PasskeyOptions } },
-  }, async (req) => deps.auth.passkeySignInOptions(cookieOf(req)));
-  app.post('/api/v1/auth/passkey', {
-    config: { policy: policy.public('signing in with a passkey: the signed answer is the credential') },
-    schema: { summary: 'Finish signing in with a passkey (second step, or passwordless with user verification)', body: PasskeySignInBody, response: { 200: LoginResponse } },
-  }, async (req, reply) => {
-    // Throttled per passkey and address, like a password per account (a signature cannot be guessed, but
-    // a flood of answers costs verification work).
-    const key = `passkey:${req.body.response.id.slice(0, 100)}`;
-    const wait = throttle.retryAfterMs(key, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new AppError('TOO_MANY', `too many failed passkey sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
-    }
-    let s;
-    try {
-      s = await deps.auth.passkeySignIn(cookieOf(req), req.body.flowId, req.body.response as unknown as AuthenticationResponseJSON, { ip: req.ip });
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(key, req.ip);
-      throw err;
-    }
-    throttle.succeeded(key, req.ip);
-    setSession(reply, s.token, s.expiresAt);
-    return { user: me(s.user), stage: 'full' as const };
-  });
+  app.get(
+    '/api/v1/auth/passkeys',
+    {
+      config: { policy: policy.signedIn('their own passkeys') },
+      schema: { summary: 'My passkeys', response: { 200: Passkey.array() } },
+    },
+    async (req) => deps.auth.listPasskeys(requirePrincipal(req)),
+  );
+  app.post(
+    '/api/v1/auth/passkeys/options',
+    {
+      config: { policy: policy.signedIn('their own second factor') },
+      schema: { summary: 'Start adding a passkey: options for navigator.credentials.create (WebAuthn)', response: { 200: PasskeyOptions } },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
+      return deps.auth.passkeyRegistrationOptions(p);
+    },
+  );
+  app.post(
+    '/api/v1/auth/passkeys',
+    {
+      config: { policy: policy.signedIn('their own second factor') },
+      schema: {
+        summary: 'Finish adding a passkey (the browser’s answer); the first second factor also gets recovery codes',
+        body: PasskeyRegistrationBody,
+        response: { 200: PasskeyRegistered },
+      },
+    },
+    async (req, reply) => {
+      const p = requirePrincipal(req);
+      if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
+      const { flowId, name, response } = req.body;
+      const r = await deps.auth.registerPasskey(p, cookieOf(req), { flowId, name, response: response as unknown as RegistrationResponseJSON }, { ip: req.ip });
+      if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
+      return {
+        passkey: r.passkey,
+        recoveryCodes: r.recoveryCodes,
+        stage: r.session || p.credential?.stage === 'full' ? ('full' as const) : (p.credential?.stage ?? 'full'),
+      };
+    },
+  );
+  app.patch(
+    '/api/v1/auth/passkeys/:id',
+    {
+      config: { policy: policy.signedIn('their own passkeys') },
+      schema: { summary: 'Rename one of my passkeys', params: PasskeyParams, body: PasskeyRenameBody, response: { 200: Passkey } },
+    },
+    async (req) => deps.auth.renamePasskey(requirePrincipal(req), req.params.id, req.body.name),
+  );
+  app.delete(
+    '/api/v1/auth/passkeys/:id',
+    {
+      config: { policy: policy.signedIn('their own passkeys') },
+      schema: {
+        summary: 'Remove one of my passkeys (not the last second factor of a role that requires one)',
+        params: PasskeyParams,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      await deps.auth.removePasskey(requirePrincipal(req), req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+  app.post(
+    '/api/v1/auth/passkey/options',
+    {
+      config: { policy: policy.public('signing in with a passkey: after the password (the cookie names the session) or without one') },
+      schema: { summary: 'Start signing in with a passkey: options for navigator.credentials.get', response: { 200: PasskeyOptions } },
+    },
+    async (req) => deps.auth.passkeySignInOptions(cookieOf(req)),
+  );
+  app.post(
+    '/api/v1/auth/passkey',
+    {
+      config: { policy: policy.public('signing in with a passkey: the signed answer is the credential') },
+      schema: {
+        summary: 'Finish signing in with a passkey (second step, or passwordless with user verification)',
+        body: PasskeySignInBody,
+        response: { 200: LoginResponse },
+      },
+    },
+    async (req, reply) => {
+      // Throttled per passkey and address, like a password per account (a signature cannot be guessed, but
+      // a flood of answers costs verification work).
+      const key = `passkey:${req.body.response.id.slice(0, 100)}`;
+      const wait = throttle.retryAfterMs(key, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many failed passkey sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      let s;
+      try {
+        s = await deps.auth.passkeySignIn(cookieOf(req), req.body.flowId, req.body.response as unknown as AuthenticationResponseJSON, { ip: req.ip });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(key, req.ip);
+        throw err;
+      }
+      throttle.succeeded(key, req.ip);
+      setSession(reply, s.token, s.expiresAt);
+      return { user: me(s.user), stage: 'full' as const };
+    },
+  );
 
-  app.post('/api/v1/auth/logout', {
-    config: { policy: policy.public('signing out ends whatever session the cookie names') },
-    schema: { summary: 'Sign out (this session)', response: { 204: NoContent } },
-  }, async (req, reply) => {
-    const cookie = cookieOf(req);
-    if (cookie) await deps.auth.logout(cookie);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.status(204).send(null);
-  });
+  app.post(
+    '/api/v1/auth/logout',
+    {
+      config: { policy: policy.public('signing out ends whatever session the cookie names') },
+      schema: { summary: 'Sign out (this session)', response: { 204: NoContent } },
+    },
+    async (req, reply) => {
+      const cookie = cookieOf(req);
+      if (cookie) await deps.auth.logout(cookie);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.status(204).send(null);
+    },
+  );
 
   /** Sign out everywhere: every session of this user ends (this one too unless keepThis). */
-  app.post('/api/v1/auth/logout-everywhere', {
-    config: { policy: policy.signedIn('their own sessions') },
-    schema: { summary: 'Sign out everywhere (keepThis: keep this session)', body: LogoutEverywhereBody, response: { 200: LogoutEverywhereResult } },
-  }, async (req, reply) => {
-    const p = requirePrincipal(req);
-    const keep = req.body.keepThis === true ? cookieOf(req) : undefined;
-    const ended = await deps.auth.logoutEverywhere(p, keep);
-    if (!keep) reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return { ended };
-  });
+  app.post(
+    '/api/v1/auth/logout-everywhere',
+    {
+      config: { policy: policy.signedIn('their own sessions') },
+      schema: { summary: 'Sign out everywhere (keepThis: keep this session)', body: LogoutEverywhereBody, response: { 200: LogoutEverywhereResult } },
+    },
+    async (req, reply) => {
+      const p = requirePrincipal(req);
+      const keep = req.body.keepThis === true ? cookieOf(req) : undefined;
+      const ended = await deps.auth.logoutEverywhere(p, keep);
+      if (!keep) reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return { ended };
+    },
+  );
 
-  app.get('/api/v1/auth/sessions', {
-    config: { policy: policy.signedIn('their own sessions') },
-    schema: { summary: 'My sessions (where and when signed in)', response: { 200: SessionInfo.array() } },
-  }, async (req) => deps.auth.sessionsOf(requirePrincipal(req)));
+  app.get(
+    '/api/v1/auth/sessions',
+    {
+      config: { policy: policy.signedIn('their own sessions') },
+      schema: { summary: 'My sessions (where and when signed in)', response: { 200: SessionInfo.array() } },
+    },
+    async (req) => deps.auth.sessionsOf(requirePrincipal(req)),
+  );
 
-  app.post('/api/v1/auth/password', {
-    config: { policy: policy.signedIn('their own password') },
-    schema: { summary: 'Change my password (the current one is required; other sessions end)', body: PasswordChangeBody, response: { 204: NoContent } },
-  }, async (req, reply) => {
-    const p = requirePrincipal(req);
-    await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
-    return reply.status(204).send(null);
-  });
+  app.post(
+    '/api/v1/auth/password',
+    {
+      config: { policy: policy.signedIn('their own password') },
+      schema: { summary: 'Change my password (the current one is required; other sessions end)', body: PasswordChangeBody, response: { 204: NoContent } },
+    },
+    async (req, reply) => {
+      const p = requirePrincipal(req);
+      await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
+      return reply.status(204).send(null);
+    },
+  );
 
   // Forgotten password: a one-time link by email. The answer never says whether the address has an account.
-  app.post('/api/v1/auth/password-reset', {
-    config: { policy: policy.public('a forgotten password: the link goes to the account’s own email') },
-    schema: { summary: 'Email me a link to choose a new password (the same answer for any address)', body: PasswordResetRequestBody, response: { 202: PasswordResetAccepted } },
-  }, async (req, reply) => {
-    const email = req.body.email.trim().toLowerCase();
-    // Every request counts, whether or not the address has an account.
-    const wait = resetThrottle.retryAfterMs(email, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new AppError('TOO_MANY', `too many reset requests; try again in ${Math.ceil(wait / 1000)} s`);
-    }
-    resetThrottle.failed(email, req.ip);
-    deps.passwordReset.requestSoon(email, { ip: req.ip });
-    return reply.status(202).send({ message: 'If an account uses this address, a link to choose a new password is on its way. It works once, within 30 minutes.' });
-  });
-  app.post('/api/v1/auth/password-reset/confirm', {
-    config: { policy: policy.public('the emailed one-time link is the credential') },
-    schema: { summary: 'Choose a new password with the emailed link (every session and API token of the account ends)', body: PasswordResetConfirmBody, response: { 204: NoContent } },
-  }, async (req, reply) => {
-    const key = `reset-confirm:${req.ip}`;
-    const wait = confirmThrottle.retryAfterMs(key, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new AppError('TOO_MANY', `too many attempts; try again in ${Math.ceil(wait / 1000)} s`);
-    }
-    try {
-      await deps.passwordReset.confirm(req.body.token, req.body.password, { ip: req.ip });
-    } catch (err) {
-      if (err instanceof AppError && /reset link/.test(err.message)) confirmThrottle.failed(key, req.ip);
-      throw err;
-    }
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.status(204).send(null);
-  });
+  app.post(
+    '/api/v1/auth/password-reset',
+    {
+      config: { policy: policy.public('a forgotten password: the link goes to the account’s own email') },
+      schema: {
+        summary: 'Email me a link to choose a new password (the same answer for any address)',
+        body: PasswordResetRequestBody,
+        response: { 202: PasswordResetAccepted },
+      },
+    },
+    async (req, reply) => {
+      const email = req.body.email.trim().toLowerCase();
+      // Every request counts, whether or not the address has an account.
+      const wait = resetThrottle.retryAfterMs(email, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many reset requests; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      resetThrottle.failed(email, req.ip);
+      deps.passwordReset.requestSoon(email, { ip: req.ip });
+      return reply
+        .status(202)
+        .send({ message: 'If an account uses this address, a link to choose a new password is on its way. It works once, within 30 minutes.' });
+    },
+  );
+  app.post(
+    '/api/v1/auth/password-reset/confirm',
+    {
+      config: { policy: policy.public('the emailed one-time link is the credential') },
+      schema: {
+        summary: 'Choose a new password with the emailed link (every session and API token of the account ends)',
+        body: PasswordResetConfirmBody,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      const key = `reset-confirm:${req.ip}`;
+      const wait = confirmThrottle.retryAfterMs(key, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many attempts; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      try {
+        await deps.passwordReset.confirm(req.body.token, req.body.password, { ip: req.ip });
+      } catch (err) {
+        if (err instanceof AppError && /reset link/.test(err.message)) confirmThrottle.failed(key, req.ip);
+        throw err;
+      }
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.status(204).send(null);
+    },
+  );
 
-  app.get('/api/v1/me', {
-    config: { policy: policy.signedIn('their own account') },
-    schema: { summary: 'Who I am signed in as', response: { 200: Me } },
-  }, async (req) => {
-    const p = requirePrincipal(req);
-    return { ...me(p), stage: p.credential?.stage ?? 'full', via: p.credential?.kind ?? null };
-  });
+  app.get(
+    '/api/v1/me',
+    {
+      config: { policy: policy.signedIn('their own account') },
+      schema: { summary: 'Who I am signed in as', response: { 200: Me } },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      return { ...me(p), stage: p.credential?.stage ?? 'full', via: p.credential?.kind ?? null };
+    },
+  );
 
   // The demo clinic's logins for the sign-in page: only to a browser on this machine (F3). A request relayed by
   // a local reverse proxy carries forwarding headers and is refused too.
-  app.get('/api/v1/demo', {
-    config: { policy: policy.public('the demo clinic shows its logins on the sign-in page, to this machine only') },
-    schema: { summary: "The demo clinic's logins (only to a browser on the server's own machine)", response: { 200: DemoInfo, 404: ErrorBody } },
-  }, async (req, reply) => {
-    const local = isLoopback(req.socket.remoteAddress) && !req.headers['x-forwarded-for'] && !req.headers.forwarded && !req.headers['x-real-ip'];
-    const logins = local ? deps.demoLogins() : [];
-    if (logins.length === 0) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no demo clinic' } });
-    return { logins };
-  });
+  app.get(
+    '/api/v1/demo',
+    {
+      config: { policy: policy.public('the demo clinic shows its logins on the sign-in page, to this machine only') },
+      schema: { summary: "The demo clinic's logins (only to a browser on the server's own machine)", response: { 200: DemoInfo, 404: ErrorBody } },
+    },
+    async (req, reply) => {
+      const local = isLoopback(req.socket.remoteAddress) && !req.headers['x-forwarded-for'] && !req.headers.forwarded && !req.headers['x-real-ip'];
+      const logins = local ? deps.demoLogins() : [];
+      if (logins.length === 0) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no demo clinic' } });
+      return { logins };
+    },
+  );
 }
 
 export function me(p: Principal) {

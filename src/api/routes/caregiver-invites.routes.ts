@@ -24,28 +24,65 @@ export function caregiverInviteRoutes(app: Api, deps: { invites: CaregiverInvite
     }
   };
 
-  app.post('/api/v1/patients/:id/caregiver-invites', {
-    config: { policy: policy.patient('id') },
-    schema: { summary: 'Invite a family member or carer by email (the patient; an admin): read access to this patient once accepted', params: IdParams, body: CaregiverInviteBody, response: { 201: CaregiverInvite } },
-  }, async (req, reply) => reply.status(201).send(await deps.invites.invite(requirePrincipal(req), req.params.id, req.body)));
+  app.post(
+    '/api/v1/patients/:id/caregiver-invites',
+    {
+      config: { policy: policy.patient('id') },
+      schema: {
+        summary: 'Invite a family member or carer by email (the patient; an admin): read access to this patient once accepted',
+        params: IdParams,
+        body: CaregiverInviteBody,
+        response: { 201: CaregiverInvite },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await deps.invites.invite(requirePrincipal(req), req.params.id, req.body)),
+  );
 
-  app.get('/api/v1/patients/:id/caregiver-invites', {
-    config: { policy: policy.patient('id') },
-    schema: { summary: "A patient's caregiver invitations (pending, accepted, expired, withdrawn)", params: IdParams, response: { 200: CaregiverInvite.array() } },
-  }, async (req) => deps.invites.list(requirePrincipal(req), req.params.id));
+  app.get(
+    '/api/v1/patients/:id/caregiver-invites',
+    {
+      config: { policy: policy.patient('id') },
+      schema: {
+        summary: "A patient's caregiver invitations (pending, accepted, expired, withdrawn)",
+        params: IdParams,
+        response: { 200: CaregiverInvite.array() },
+      },
+    },
+    async (req) => deps.invites.list(requirePrincipal(req), req.params.id),
+  );
 
-  app.post('/api/v1/caregiver-invites/:id/revoke', {
-    config: { policy: policy.signedIn('the patient or an admin (the invitation service checks; others get 404)') },
-    schema: { summary: 'Withdraw a pending invitation (its link stops working at once)', params: IdParams, response: { 200: CaregiverInvite } },
-  }, async (req) => deps.invites.revoke(requirePrincipal(req), req.params.id));
+  app.post(
+    '/api/v1/caregiver-invites/:id/revoke',
+    {
+      config: { policy: policy.signedIn('the patient or an admin (the invitation service checks; others get 404)') },
+      schema: { summary: 'Withdraw a pending invitation (its link stops working at once)', params: IdParams, response: { 200: CaregiverInvite } },
+    },
+    async (req) => deps.invites.revoke(requirePrincipal(req), req.params.id),
+  );
 
-  app.post('/api/v1/caregiver-invites/preview', {
-    config: { policy: policy.public('the emailed invitation link is the credential') },
-    schema: { summary: 'What an invitation link is for (who invited, which address, whether it has an account)', body: InviteTokenBody, response: { 200: InvitePreview } },
-  }, async (req) => counted(req.ip, () => deps.invites.preview(req.body.token)));
+  app.post(
+    '/api/v1/caregiver-invites/preview',
+    {
+      config: { policy: policy.public('the emailed invitation link is the credential') },
+      schema: {
+        summary: 'What an invitation link is for (who invited, which address, whether it has an account)',
+        body: InviteTokenBody,
+        response: { 200: InvitePreview },
+      },
+    },
+    async (req) => counted(req.ip, () => deps.invites.preview(req.body.token)),
+  );
 
-  app.post('/api/v1/caregiver-invites/accept', {
-    config: { policy: policy.public('the emailed invitation link is the credential (signed in as its address, or creating that account)') },
-    schema: { summary: 'Accept an invitation: signed in as the invited caregiver account, or creating it (displayName, password)', body: InviteAcceptBody, response: { 200: InviteAccepted } },
-  }, async (req) => counted(req.ip, () => deps.invites.accept(req.body.token, req.principal, req.body, { ip: req.ip })));
+  app.post(
+    '/api/v1/caregiver-invites/accept',
+    {
+      config: { policy: policy.public('the emailed invitation link is the credential (signed in as its address, or creating that account)') },
+      schema: {
+        summary: 'Accept an invitation: signed in as the invited caregiver account, or creating it (displayName, password)',
+        body: InviteAcceptBody,
+        response: { 200: InviteAccepted },
+      },
+    },
+    async (req) => counted(req.ip, () => deps.invites.accept(req.body.token, req.principal, req.body, { ip: req.ip })),
+  );
 }

@@ -1,6 +1,20 @@
 import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
-import { AppointmentIdParams, CallNow, CallNowBody, GuestPass, GuestPassBody, IdParams, Invite, InviteBody, SignalQuery, SummaryBody, VisitEncounter, VisitPage, VisitSummary } from '../contracts/index.ts';
+import {
+  AppointmentIdParams,
+  CallNow,
+  CallNowBody,
+  GuestPass,
+  GuestPassBody,
+  IdParams,
+  Invite,
+  InviteBody,
+  SignalQuery,
+  SummaryBody,
+  VisitEncounter,
+  VisitPage,
+  VisitSummary,
+} from '../contracts/index.ts';
 import type { WebSocket } from 'ws';
 import type { AuthService } from '../../auth/auth.service.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
@@ -16,78 +30,152 @@ import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
 
 /** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
-export function visitRoutes(app: Api, deps: { visits: VisitsService; rooms: VisitRooms; cluster: VisitCluster; appointments: AppointmentsService; auth: AuthService; origins?: OriginCheck }) {
+export function visitRoutes(
+  app: Api,
+  deps: { visits: VisitsService; rooms: VisitRooms; cluster: VisitCluster; appointments: AppointmentsService; auth: AuthService; origins?: OriginCheck },
+) {
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
-  app.get('/visits/:id', { config: { policy: policy.public('redirects to the web app page, which signs in') }, schema: { hide: true, params: IdParams } }, async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`));
+  app.get(
+    '/visits/:id',
+    { config: { policy: policy.public('redirects to the web app page, which signs in') }, schema: { hide: true, params: IdParams } },
+    async (req, reply) => reply.redirect(`/#/visits/${encodeURIComponent(req.params.id)}`),
+  );
 
   const SCOPE = 'visits they take part in (the visits service checks)';
-  app.get('/api/v1/visits/:id', {
-    config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'What the visit page needs: the appointment, who you are, who is in the room and waiting', params: AppointmentIdParams, response: { 200: VisitPage } },
-  }, async (req) => {
-    const page = await deps.visits.page(requirePrincipal(req), req.params.id);
-    return { ...page, ...(await deps.cluster.status(page.appointment.id, page.appointment.patientId)) };
-  });
-  app.post('/api/v1/visits/:id/invites', {
-    config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: 'A one-time guest link (interpreter, family member): expires, needs no account', params: AppointmentIdParams, body: InviteBody, response: { 201: Invite } },
-  }, async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, req.body ?? {})));
-  app.post('/api/v1/visits/:id/guest-pass', {
-    config: { policy: policy.public('redeems a one-time invitation token') },
-    schema: { summary: "Exchange a guest link's token (once) for a pass to the visit's waiting room", params: AppointmentIdParams, body: GuestPassBody, response: { 201: GuestPass } },
-  }, async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, req.body)));
-  app.post('/api/v1/visits/:id/summary', {
-    config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: "The visit summary note (staff), kept in the visit's thread", params: AppointmentIdParams, body: SummaryBody, response: { 201: VisitSummary } },
-  }, async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, req.body.text)));
-  app.post('/api/v1/patients/:id/call-now', {
-    config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: "Call now: a visit starting now, with a message carrying the link in the patient's thread", params: IdParams, body: CallNowBody, response: { 201: CallNow } },
-  }, async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, req.body?.reason)));
-  app.get('/api/v1/visits/:id/encounter', {
-    config: { policy: policy.signedIn(SCOPE) },
-    schema: { summary: "The visit's Encounter: who joined, when, for how long", params: AppointmentIdParams, response: { 200: VisitEncounter } },
-  }, async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' as const });
+  app.get(
+    '/api/v1/visits/:id',
+    {
+      config: { policy: policy.signedIn(SCOPE) },
+      schema: {
+        summary: 'What the visit page needs: the appointment, who you are, who is in the room and waiting',
+        params: AppointmentIdParams,
+        response: { 200: VisitPage },
+      },
+    },
+    async (req) => {
+      const page = await deps.visits.page(requirePrincipal(req), req.params.id);
+      return { ...page, ...(await deps.cluster.status(page.appointment.id, page.appointment.patientId)) };
+    },
+  );
+  app.post(
+    '/api/v1/visits/:id/invites',
+    {
+      config: { policy: policy.signedIn(SCOPE) },
+      schema: {
+        summary: 'A one-time guest link (interpreter, family member): expires, needs no account',
+        params: AppointmentIdParams,
+        body: InviteBody,
+        response: { 201: Invite },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await deps.visits.invite(requirePrincipal(req), req.params.id, req.body ?? {})),
+  );
+  app.post(
+    '/api/v1/visits/:id/guest-pass',
+    {
+      config: { policy: policy.public('redeems a one-time invitation token') },
+      schema: {
+        summary: "Exchange a guest link's token (once) for a pass to the visit's waiting room",
+        params: AppointmentIdParams,
+        body: GuestPassBody,
+        response: { 201: GuestPass },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await deps.visits.redeem(req.params.id, req.body)),
+  );
+  app.post(
+    '/api/v1/visits/:id/summary',
+    {
+      config: { policy: policy.signedIn(SCOPE) },
+      schema: {
+        summary: "The visit summary note (staff), kept in the visit's thread",
+        params: AppointmentIdParams,
+        body: SummaryBody,
+        response: { 201: VisitSummary },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await deps.visits.summary(requirePrincipal(req), req.params.id, req.body.text)),
+  );
+  app.post(
+    '/api/v1/patients/:id/call-now',
+    {
+      config: { policy: policy.signedIn(SCOPE) },
+      schema: {
+        summary: "Call now: a visit starting now, with a message carrying the link in the patient's thread",
+        params: IdParams,
+        body: CallNowBody,
+        response: { 201: CallNow },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await deps.visits.callNow(requirePrincipal(req), req.params.id, req.body?.reason)),
+  );
+  app.get(
+    '/api/v1/visits/:id/encounter',
+    {
+      config: { policy: policy.signedIn(SCOPE) },
+      schema: { summary: "The visit's Encounter: who joined, when, for how long", params: AppointmentIdParams, response: { 200: VisitEncounter } },
+    },
+    async (req) => (await deps.visits.encounter(requirePrincipal(req), req.params.id)) ?? { status: 'not-started' as const },
+  );
 
   /**
    * Signalling. Authenticates itself (session cookie, ?token= or a guest ?pass=) and authorises the join for
    * this appointment before anything else; close codes: 4401 unauthenticated, 4403/4404 not a participant.
    */
-  app.get('/api/v1/visits/:id/signal', {
-    websocket: true,
-    config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') },
-    schema: { summary: 'Visit signalling (WebSocket): waiting room, admission, SDP/ICE relay between admitted participants', params: AppointmentIdParams, querystring: SignalQuery },
-  }, async (socket: WebSocket, req) => {
-    const id = req.params.id;
-    let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
-    let appointment;
-    try {
-      // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
-      const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
-      if (refused) throw new AppError('FORBIDDEN', refused);
-      if (req.query.pass) {
-        const { guest, appointment: a } = await deps.visits.guestFromPass(req.query.pass, id);
-        appointment = a;
-        who = { kind: 'guest', name: guest.name, ref: null, principal: null };
-      } else {
-        const principal = req.principal ?? (req.query.token ? await deps.auth.principalFromToken(req.query.token) : null) ?? (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
-        if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
-        if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
-        const r = await deps.appointments.assertParticipant(principal, id);
-        appointment = r.appointment;
-        who = { kind: r.kind, name: principal.displayName, ref: r.kind === 'patient' ? `Patient/${principal.patientId}` : principal.practitionerId ? `Practitioner/${principal.practitionerId}` : null, principal };
+  app.get(
+    '/api/v1/visits/:id/signal',
+    {
+      websocket: true,
+      config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') },
+      schema: {
+        summary: 'Visit signalling (WebSocket): waiting room, admission, SDP/ICE relay between admitted participants',
+        params: AppointmentIdParams,
+        querystring: SignalQuery,
+      },
+    },
+    async (socket: WebSocket, req) => {
+      const id = req.params.id;
+      let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
+      let appointment;
+      try {
+        // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
+        const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
+        if (refused) throw new AppError('FORBIDDEN', refused);
+        if (req.query.pass) {
+          const { guest, appointment: a } = await deps.visits.guestFromPass(req.query.pass, id);
+          appointment = a;
+          who = { kind: 'guest', name: guest.name, ref: null, principal: null };
+        } else {
+          const principal =
+            req.principal ??
+            (req.query.token ? await deps.auth.principalFromToken(req.query.token) : null) ??
+            (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
+          if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
+          if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
+          const r = await deps.appointments.assertParticipant(principal, id);
+          appointment = r.appointment;
+          who = {
+            kind: r.kind,
+            name: principal.displayName,
+            ref: r.kind === 'patient' ? `Patient/${principal.patientId}` : principal.practitionerId ? `Practitioner/${principal.practitionerId}` : null,
+            principal,
+          };
+        }
+      } catch (err) {
+        const e = toHttpError(err);
+        socket.close(4000 + e.status, e.message.slice(0, 120));
+        return;
       }
-    } catch (err) {
-      const e = toHttpError(err);
-      socket.close(4000 + e.status, e.message.slice(0, 120));
-      return;
-    }
-    // Here or at the visit's home instance (visits/visit-cluster.ts): the room logic is the same.
-    const peer = await deps.cluster.connect(appointment, who, { send: (m) => socket.readyState === 1 && socket.send(JSON.stringify(m)), close: (code, reason) => socket.close(code, reason) });
-    socket.on('message', (raw: Buffer) => {
-      if (raw.length > MAX_SIGNAL_BYTES) return socket.send(JSON.stringify({ type: 'error', message: 'message too large' }));
-      peer.receive(raw.toString());
-    });
-    socket.on('close', () => peer.disconnect());
-  });
+      // Here or at the visit's home instance (visits/visit-cluster.ts): the room logic is the same.
+      const peer = await deps.cluster.connect(appointment, who, {
+        send: (m) => socket.readyState === 1 && socket.send(JSON.stringify(m)),
+        close: (code, reason) => socket.close(code, reason),
+      });
+      socket.on('message', (raw: Buffer) => {
+        if (raw.length > MAX_SIGNAL_BYTES) return socket.send(JSON.stringify({ type: 'error', message: 'message too large' }));
+        peer.receive(raw.toString());
+      });
+      socket.on('close', () => peer.disconnect());
+    },
+  );
 }

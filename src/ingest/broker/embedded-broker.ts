@@ -45,7 +45,8 @@ export async function startEmbeddedBroker(deps: {
     if (!username || !password) return refuse('username and password required');
     // [sec] a device cannot open unbounded sessions (its client ids are namespaced in preConnect).
     const live = sessions.get(username);
-    if (live && live.size >= MQTT_LIMITS.maxSessionsPerDevice && !live.has(client.id)) return refuse(`at most ${MQTT_LIMITS.maxSessionsPerDevice} sessions per device`);
+    if (live && live.size >= MQTT_LIMITS.maxSessionsPerDevice && !live.has(client.id))
+      return refuse(`at most ${MQTT_LIMITS.maxSessionsPerDevice} sessions per device`);
     deps.deviceService.authenticate(username, password.toString('utf8')).then(
       (ok) => (ok ? done(null, true) : refuse('bad device id or secret')),
       (err) => {
@@ -129,7 +130,9 @@ export async function startEmbeddedBroker(deps: {
 
   const accept = (socket: net.Socket) => {
     // [sec] a packet announcing more than maxPacketBytes closes the connection before it is buffered.
-    limitPacketSize(socket, MQTT_LIMITS.maxPacketBytes, (n) => log.warn({ remote: socket.remoteAddress, bytes: n }, 'MQTT packet too large; connection closed'));
+    limitPacketSize(socket, MQTT_LIMITS.maxPacketBytes, (n) =>
+      log.warn({ remote: socket.remoteAddress, bytes: n }, 'MQTT packet too large; connection closed'),
+    );
     (broker.handle as (socket: net.Socket) => void)(socket);
   };
   const server = net.createServer(accept);
@@ -154,7 +157,10 @@ export async function startEmbeddedBroker(deps: {
     }).catch((err: unknown) => {
       server.close();
       const code = (err as NodeJS.ErrnoException).code;
-      throw new AppError('UNAVAILABLE', `VIGIL_MQTTS_PORT: ${code === 'EADDRINUSE' ? `port ${deps.tls!.mqttsPort} is already in use` : `cannot listen on port ${deps.tls!.mqttsPort} (${code ?? (err as Error).message})`}`);
+      throw new AppError(
+        'UNAVAILABLE',
+        `VIGIL_MQTTS_PORT: ${code === 'EADDRINUSE' ? `port ${deps.tls!.mqttsPort} is already in use` : `cannot listen on port ${deps.tls!.mqttsPort} (${code ?? (err as Error).message})`}`,
+      );
     });
     mqttsPort = (secure.address() as net.AddressInfo).port;
   }

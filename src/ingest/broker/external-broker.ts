@@ -42,10 +42,14 @@ export async function connectExternalBroker(deps: {
       reconnectPeriod: 1000,
       connectTimeout: 5000,
     });
-    deferAcksUntilDurable(client, (packet) => {
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      return routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now()).then(() => undefined);
-    }, log);
+    deferAcksUntilDurable(
+      client,
+      (packet) => {
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        return routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now()).then(() => undefined);
+      },
+      log,
+    );
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         client.end(true);
@@ -59,7 +63,10 @@ export async function connectExternalBroker(deps: {
     });
     client.on('error', (err) => log.warn({ err: err.message }, 'broker connection error'));
     client.on('reconnect', () => log.warn('reconnecting to broker'));
-    await client.subscribeAsync(DEVICE_TOPICS.map((t) => SHARE_GROUP + t), { qos: 1 });
+    await client.subscribeAsync(
+      DEVICE_TOPICS.map((t) => SHARE_GROUP + t),
+      { qos: 1 },
+    );
     return client;
   }
 

@@ -78,7 +78,8 @@ export function namespacedClientId(username: string, clientId: string): string {
 export function countReadings(payload: Buffer): number {
   try {
     const v = JSON.parse(payload.toString('utf8')) as { readings?: unknown };
-    if (Array.isArray(v)) return v.reduce((n: number, m) => n + (Array.isArray((m as { readings?: unknown })?.readings) ? (m as { readings: unknown[] }).readings.length : 1), 0);
+    if (Array.isArray(v))
+      return v.reduce((n: number, m) => n + (Array.isArray((m as { readings?: unknown })?.readings) ? (m as { readings: unknown[] }).readings.length : 1), 0);
     if (Array.isArray(v?.readings)) return v.readings.length;
     return v && typeof v === 'object' ? Object.keys(v).length : 0;
   } catch {

@@ -8,7 +8,11 @@ describe('checkMosquittoConfig', () => {
     expect(w.join('\n')).toMatch(/persistence is off/);
   });
   it('the documented configuration passes', () => {
-    expect(checkMosquittoConfig('# vigil\npersistence true\npersistence_location /var/lib/mosquitto/\nautosave_interval 5\nmax_queued_messages 0\nmax_queued_bytes 0\n')).toEqual([]);
+    expect(
+      checkMosquittoConfig(
+        '# vigil\npersistence true\npersistence_location /var/lib/mosquitto/\nautosave_interval 5\nmax_queued_messages 0\nmax_queued_bytes 0\n',
+      ),
+    ).toEqual([]);
   });
   it('a byte limit, a slow autosave and an include_dir are named', () => {
     const w = checkMosquittoConfig('persistence true\nmax_queued_messages 0\nmax_queued_bytes 1048576\ninclude_dir /etc/mosquitto/conf.d\n').join('\n');

@@ -25,16 +25,20 @@ export function checkMosquittoConfig(text: string): string[] {
     );
   }
   const bytes = Number(options.get('max_queued_bytes') ?? 0);
-  if (bytes !== 0) warnings.push(`max_queued_bytes is ${bytes}: past that many bytes waiting for Vigil, Mosquitto drops acknowledged readings. Set max_queued_bytes 0.`);
+  if (bytes !== 0)
+    warnings.push(`max_queued_bytes is ${bytes}: past that many bytes waiting for Vigil, Mosquitto drops acknowledged readings. Set max_queued_bytes 0.`);
   if (options.get('persistence') !== 'true') {
     warnings.push('persistence is off: a broker restart loses every reading waiting for Vigil. Set persistence true (and persistence_location).');
   } else {
     const autosave = options.has('autosave_interval') ? Number(options.get('autosave_interval')) : 1800;
     if (autosave > 60 || autosave === 0) {
-      warnings.push(`autosave_interval is ${autosave} s${options.has('autosave_interval') ? '' : ' (Mosquitto default)'}: a broker crash loses what arrived since the last save. Set autosave_interval 10 or less (or autosave_on_changes).`);
+      warnings.push(
+        `autosave_interval is ${autosave} s${options.has('autosave_interval') ? '' : ' (Mosquitto default)'}: a broker crash loses what arrived since the last save. Set autosave_interval 10 or less (or autosave_on_changes).`,
+      );
     }
   }
-  if (options.has('include_dir')) warnings.push(`include_dir ${options.get('include_dir')} is not read by this check: make sure no file there lowers these limits.`);
+  if (options.has('include_dir'))
+    warnings.push(`include_dir ${options.get('include_dir')} is not read by this check: make sure no file there lowers these limits.`);
   return warnings;
 }
 
@@ -53,7 +57,9 @@ export async function checkExternalBroker(deps: { url: string; confPath?: string
   } else {
     const version = await brokerVersion(deps.url);
     if (version?.toLowerCase().startsWith('mosquitto')) {
-      warnings.push(`the broker is ${version}; Vigil cannot see its configuration. Mosquitto's defaults drop acknowledged readings past 1,000 queued per session and lose its queue on restart: set VIGIL_MOSQUITTO_CONF to its mosquitto.conf to have it checked (docs/scaling.md).`);
+      warnings.push(
+        `the broker is ${version}; Vigil cannot see its configuration. Mosquitto's defaults drop acknowledged readings past 1,000 queued per session and lose its queue on restart: set VIGIL_MOSQUITTO_CONF to its mosquitto.conf to have it checked (docs/scaling.md).`,
+      );
     }
   }
   for (const w of warnings) deps.logger.warn({ broker: 'mosquitto' }, `external broker: ${w}`);

@@ -55,7 +55,10 @@ export async function connectNatsJetStream(deps: {
   const jsm = await nc.jetstreamManager({ checkAPI: false });
   // A cluster that has just started has no JetStream leader for some seconds: keep asking until it has.
   for (let i = 0; ; i++) {
-    const ok = await jsm.getAccountInfo().then(() => true, (err) => (i < 60 ? false : Promise.reject(err)));
+    const ok = await jsm.getAccountInfo().then(
+      () => true,
+      (err) => (i < 60 ? false : Promise.reject(err)),
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -66,7 +69,13 @@ export async function connectNatsJetStream(deps: {
       if (!(await jsm.streams.info(NATS_STREAM).catch(() => null))) throw err;
     });
   await jsm.consumers
-    .add(NATS_STREAM, { durable_name: NATS_CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: nanos(deps.ackWaitS * 1000), max_ack_pending: MAX_ACK_PENDING, deliver_policy: DeliverPolicy.All })
+    .add(NATS_STREAM, {
+      durable_name: NATS_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(deps.ackWaitS * 1000),
+      max_ack_pending: MAX_ACK_PENDING,
+      deliver_policy: DeliverPolicy.All,
+    })
     .catch(async (err) => {
       if (!(await jsm.consumers.info(NATS_STREAM, NATS_CONSUMER).catch(() => null))) throw err;
     });

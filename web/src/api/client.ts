@@ -1,5 +1,19 @@
 import { toPanelView, type PanelPatient, type PatientDetail } from './views.ts';
-import type { PanelPatient as PanelPatientWire, PatientDetail as PatientDetailWire, AdminStats, CreatedDevice, DemoInfo, Derived, DeviceSummary, EcgStrip, Me, ReadingSeries, Rejection, DemoMail, SignInStage } from '@contracts';
+import type {
+  PanelPatient as PanelPatientWire,
+  PatientDetail as PatientDetailWire,
+  AdminStats,
+  CreatedDevice,
+  DemoInfo,
+  Derived,
+  DeviceSummary,
+  EcgStrip,
+  Me,
+  ReadingSeries,
+  Rejection,
+  DemoMail,
+  SignInStage,
+} from '@contracts';
 
 const BASE = '/api/v1';
 
@@ -48,7 +62,14 @@ export async function request<T>(method: string, path: string, body?: unknown, s
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (res.status === 401 && path !== '/auth/login' && !path.startsWith('/auth/mfa') && !path.startsWith('/auth/passkey') && !path.startsWith('/auth/password')) unauthorizedListeners.forEach((l) => l());
+    if (
+      res.status === 401 &&
+      path !== '/auth/login' &&
+      !path.startsWith('/auth/mfa') &&
+      !path.startsWith('/auth/passkey') &&
+      !path.startsWith('/auth/password')
+    )
+      unauthorizedListeners.forEach((l) => l());
     throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? res.statusText ?? 'Request failed');
   }
   return json as T;
@@ -81,22 +102,18 @@ export const api = {
   },
 
   patients: async (signal?: AbortSignal) => (await request<PanelPatientWire[]>('GET', '/patients', undefined, signal)).map((p): PanelPatient => toPanelView(p)),
-  patient: async (id: string, signal?: AbortSignal) => toPanelView(await request<PatientDetailWire>('GET', `/patients/${enc(id)}`, undefined, signal)) as PatientDetail,
+  patient: async (id: string, signal?: AbortSignal) =>
+    toPanelView(await request<PatientDetailWire>('GET', `/patients/${enc(id)}`, undefined, signal)) as PatientDetail,
   readings: (id: string, p: { code: string; from: number; to?: number; maxPoints?: number }, signal?: AbortSignal) =>
     request<ReadingSeries>('GET', `/patients/${enc(id)}/readings${query(p)}`, undefined, signal),
-  ecg: (id: string, seconds: number, signal?: AbortSignal) =>
-    request<EcgStrip>('GET', `/patients/${enc(id)}/ecg${query({ seconds })}`, undefined, signal),
+  ecg: (id: string, seconds: number, signal?: AbortSignal) => request<EcgStrip>('GET', `/patients/${enc(id)}/ecg${query({ seconds })}`, undefined, signal),
   derived: (id: string, signal?: AbortSignal) => request<Derived>('GET', `/patients/${enc(id)}/derived`, undefined, signal),
 
-  devices: (patientId?: string, signal?: AbortSignal) =>
-    request<DeviceSummary[]>('GET', `/devices${query({ patient: patientId })}`, undefined, signal),
+  devices: (patientId?: string, signal?: AbortSignal) => request<DeviceSummary[]>('GET', `/devices${query({ patient: patientId })}`, undefined, signal),
   addDevice: (body: { patientId: string; type: string; name?: string }) => request<CreatedDevice>('POST', '/devices', body),
 
   /** The demo clinic's local mailbox (404 outside the demo). */
   demoMailbox: (signal?: AbortSignal) => request<DemoMail[]>('GET', '/demo/mailbox', undefined, signal),
-  rejections: (limit = 100, signal?: AbortSignal) =>
-    request<Rejection[]>('GET', `/admin/rejections${query({ limit })}`, undefined, signal),
+  rejections: (limit = 100, signal?: AbortSignal) => request<Rejection[]>('GET', `/admin/rejections${query({ limit })}`, undefined, signal),
   stats: (signal?: AbortSignal) => request<AdminStats>('GET', '/admin/stats', undefined, signal),
 };
-
-

@@ -45,20 +45,34 @@ function SignedInApp() {
     setAuth({ state: 'checking' });
     api.me().then(
       (me) => setAuth({ state: 'signed-in', me }),
-      (err: unknown) => setAuth(err instanceof ApiError && (err.status === 401 || err.status === 403) ? { state: 'signed-out' } : { state: 'error', error: err as Error }),
+      (err: unknown) =>
+        setAuth(err instanceof ApiError && (err.status === 401 || err.status === 403) ? { state: 'signed-out' } : { state: 'error', error: err as Error }),
     );
   }, []);
   useEffect(check, [check]);
   useEffect(() => onUnauthorized(() => setAuth({ state: 'signed-out' })), []);
 
   if (auth.state === 'checking') return <Loading label="Starting Vigil…" />;
-  if (auth.state === 'error') return <main className="page"><ErrorNote error={auth.error} onRetry={check} /></main>;
+  if (auth.state === 'error')
+    return (
+      <main className="page">
+        <ErrorNote error={auth.error} onRetry={check} />
+      </main>
+    );
   if (auth.state === 'signed-out') return <LoginPage onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
   // [sec] a correct password is not enough for clinic accounts: the second factor, or its set-up, comes next.
   if (auth.me.stage === 'mfa' || auth.me.stage === 'enrol') {
     const signedIn = (me: Me) => setAuth({ state: 'signed-in', me });
-    const cancel = () => void api.logout().catch(() => undefined).then(() => setAuth({ state: 'signed-out' }));
-    return auth.me.stage === 'mfa' ? <CodeStep me={auth.me} onDone={signedIn} onCancel={cancel} /> : <EnrolStep me={auth.me} onDone={signedIn} onCancel={cancel} />;
+    const cancel = () =>
+      void api
+        .logout()
+        .catch(() => undefined)
+        .then(() => setAuth({ state: 'signed-out' }));
+    return auth.me.stage === 'mfa' ? (
+      <CodeStep me={auth.me} onDone={signedIn} onCancel={cancel} />
+    ) : (
+      <EnrolStep me={auth.me} onDone={signedIn} onCancel={cancel} />
+    );
   }
   return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
 }
@@ -69,15 +83,22 @@ function SignedIn({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
     stream.start();
     return () => stream.stop();
   }, [stream]);
-  const session = useMemo<Session>(() => ({
-    me,
-    logout: async () => {
-      try { await api.logout(); } catch { /* signed out locally either way */ }
-      stream.stop();
-      window.location.hash = '#/';
-      onSignedOut();
-    },
-  }), [me, stream, onSignedOut]);
+  const session = useMemo<Session>(
+    () => ({
+      me,
+      logout: async () => {
+        try {
+          await api.logout();
+        } catch {
+          /* signed out locally either way */
+        }
+        stream.stop();
+        window.location.hash = '#/';
+        onSignedOut();
+      },
+    }),
+    [me, stream, onSignedOut],
+  );
   return (
     <SessionContext.Provider value={session}>
       <LiveStreamContext.Provider value={stream}>
@@ -92,18 +113,31 @@ function Shell() {
   const connection = useLiveStream();
   const { me } = useSession();
   let page: ReactNode;
-  if (route.name === 'account') page = <AccountSecurity />; // [sec]
-  else if (route.name === 'messages') page = <MessagesPage threadId={route.threadId} messageId={route.messageId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
-  else if (route.name === 'visit') page = <VisitPage key={route.id} appointmentId={route.id} />; // [tele]
+  if (route.name === 'account')
+    page = <AccountSecurity />; // [sec]
+  else if (route.name === 'messages')
+    page = <MessagesPage threadId={route.threadId} messageId={route.messageId} patientId={me.role === 'patient' ? undefined : route.patientId} />; // [tele]
+  else if (route.name === 'visit')
+    page = <VisitPage key={route.id} appointmentId={route.id} />; // [tele]
   else if (me.role === 'patient') {
-    page = me.patientId ? <PortalHome patientId={me.patientId} /> : <main className="page"><p>Your account is not linked to a patient record yet. Please contact your care team.</p></main>;
-  } else if (route.name === 'tasks') page = me.role === 'clinician' || me.role === 'admin' ? <TasksPage key={route.patientId ?? ''} patientId={route.patientId} /> : <NotFound />; // [tele]
-  else if (route.name === 'schedule') page = me.role === 'clinician' || me.role === 'admin' ? <SchedulePage /> : <NotFound />; // [tele]
+    page = me.patientId ? (
+      <PortalHome patientId={me.patientId} />
+    ) : (
+      <main className="page">
+        <p>Your account is not linked to a patient record yet. Please contact your care team.</p>
+      </main>
+    );
+  } else if (route.name === 'tasks')
+    page = me.role === 'clinician' || me.role === 'admin' ? <TasksPage key={route.patientId ?? ''} patientId={route.patientId} /> : <NotFound />; // [tele]
+  else if (route.name === 'schedule')
+    page = me.role === 'clinician' || me.role === 'admin' ? <SchedulePage /> : <NotFound />; // [tele]
   else if (route.name === 'patient') page = <PatientPage key={route.id} patientId={route.id} />;
   else if (route.name === 'devices') page = <DevicesPage />;
   else if (route.name === 'admin') page = me.role === 'admin' ? <AdminPage /> : <NotFound />;
-  else if (route.name === 'alerts') page = <AlertsPage />; // [alerts]
-  else if (route.name === 'alert-rules') page = <RulesPage />; // [alerts]
+  else if (route.name === 'alerts')
+    page = <AlertsPage />; // [alerts]
+  else if (route.name === 'alert-rules')
+    page = <RulesPage />; // [alerts]
   else if (route.name === 'panel') page = <PanelPage />;
   else page = <NotFound />;
   return (
@@ -118,8 +152,9 @@ function NotFound() {
   return (
     <main className="page">
       <h1>Page not found</h1>
-      <p><a href="#/">Back to patients</a></p>
+      <p>
+        <a href="#/">Back to patients</a>
+      </p>
     </main>
   );
 }
-

@@ -26,16 +26,30 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
   const unread = useUnread(); // [tele]
   return (
     <header className="topbar">
-      <a href="#/" className="topbar-brand" aria-label="Vigil home"><Logo /></a>
+      <a href="#/" className="topbar-brand" aria-label="Vigil home">
+        <Logo />
+      </a>
       <nav className="topbar-nav" aria-label="Main">
-        {links.filter((l) => l.show).map((l) => (
-          <a key={l.label} href={href(l.route)} className={current === l.route.name ? 'is-current' : ''} aria-current={current === l.route.name ? 'page' : undefined}>
-            {l.label}
-            {l.route.name === 'messages' && unread ? <span className="pill pill-amber nav-count" aria-label={`${unread} unread`}>{unread}</span> : null}
-          </a>
-        ))}
+        {links
+          .filter((l) => l.show)
+          .map((l) => (
+            <a
+              key={l.label}
+              href={href(l.route)}
+              className={current === l.route.name ? 'is-current' : ''}
+              aria-current={current === l.route.name ? 'page' : undefined}
+            >
+              {l.label}
+              {l.route.name === 'messages' && unread ? (
+                <span className="pill pill-amber nav-count" aria-label={`${unread} unread`}>
+                  {unread}
+                </span>
+              ) : null}
+            </a>
+          ))}
       </nav>
-      {staff ? <AlertBadge /> : null}{/* [alerts] */}
+      {staff ? <AlertBadge /> : null}
+      {/* [alerts] */}
       <span className={`conn conn-${connection}`} title="Live data connection">
         <span className="conn-dot" aria-hidden="true" />
         {CONNECTION_LABEL[connection]}
@@ -51,19 +65,36 @@ function UserMenu() {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return;
-    const close = (e: MouseEvent) => { if (!ref.current?.contains(e.target as Node)) setOpen(false); };
-    const esc = (e: KeyboardEvent) => { if (e.key === 'Escape') setOpen(false); };
+    const close = (e: MouseEvent) => {
+      if (!ref.current?.contains(e.target as Node)) setOpen(false);
+    };
+    const esc = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setOpen(false);
+    };
     document.addEventListener('mousedown', close);
     document.addEventListener('keydown', esc);
-    return () => { document.removeEventListener('mousedown', close); document.removeEventListener('keydown', esc); };
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', esc);
+    };
   }, [open]);
-  const initials = me.displayName.split(/\s+/).map((w) => w[0]).filter(Boolean).slice(0, 2).join('').toUpperCase();
+  const initials = me.displayName
+    .split(/\s+/)
+    .map((w) => w[0])
+    .filter(Boolean)
+    .slice(0, 2)
+    .join('')
+    .toUpperCase();
   return (
     <div className="user-menu" ref={ref}>
       <button type="button" className="user-btn" onClick={() => setOpen((o) => !o)} aria-expanded={open} aria-haspopup="menu">
-        <span className="avatar" aria-hidden="true">{initials || '?'}</span>
+        <span className="avatar" aria-hidden="true">
+          {initials || '?'}
+        </span>
         <span className="user-name">{me.displayName}</span>
-        <svg width="10" height="10" viewBox="0 0 10 10" aria-hidden="true"><path d="M2 4l3 3 3-3" fill="none" stroke="currentColor" strokeWidth="1.5" /></svg>
+        <svg width="10" height="10" viewBox="0 0 10 10" aria-hidden="true">
+          <path d="M2 4l3 3 3-3" fill="none" stroke="currentColor" strokeWidth="1.5" />
+        </svg>
       </button>
       {open ? (
         <div className="menu" role="menu">
@@ -72,8 +103,13 @@ function UserMenu() {
             <span className="muted small">{me.email}</span>
             <span className="role-pill">{me.role}</span>
           </div>
-          <a role="menuitem" className="menu-item" href="#/account" onClick={() => setOpen(false)}>Account security</a>{/* [sec] */}
-          <button type="button" role="menuitem" className="menu-item" onClick={() => void logout()}>Sign out</button>
+          <a role="menuitem" className="menu-item" href="#/account" onClick={() => setOpen(false)}>
+            Account security
+          </a>
+          {/* [sec] */}
+          <button type="button" role="menuitem" className="menu-item" onClick={() => void logout()}>
+            Sign out
+          </button>
         </div>
       ) : null}
     </div>

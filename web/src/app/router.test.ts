@@ -14,6 +14,7 @@ describe('hash routes', () => {
   });
 
   it('writes what it reads', () => {
-    for (const h of ['#/schedule', '#/tasks', '#/patients/p%2F1/tasks', '#/patients/p1/messages/thr_1/msg_2', '#/messages/thr_1', '#/messages']) expect(href(parseRoute(h))).toBe(h);
+    for (const h of ['#/schedule', '#/tasks', '#/patients/p%2F1/tasks', '#/patients/p1/messages/thr_1/msg_2', '#/messages/thr_1', '#/messages'])
+      expect(href(parseRoute(h))).toBe(h);
   });
 });

@@ -63,21 +63,37 @@ export function useRoute(): Route {
 
 export function href(route: Route): string {
   switch (route.name) {
-    case 'panel': return '#/';
-    case 'patient': return `#/patients/${encodeURIComponent(route.id)}`;
-    case 'devices': return '#/devices';
-    case 'admin': return '#/admin';
-    case 'alerts': return '#/alerts'; // [alerts]
-    case 'alert-rules': return '#/alerts/rules'; // [alerts]
-    case 'messages': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/messages${route.threadId ? `/${encodeURIComponent(route.threadId)}${route.messageId ? `/${encodeURIComponent(route.messageId)}` : ''}` : ''}`; // [tele]
-    case 'schedule': return '#/schedule'; // [tele]
-    case 'tasks': return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/tasks`; // [tele]
-    case 'visit': return `#/visits/${encodeURIComponent(route.id)}`; // [tele]
-    case 'guest-visit': return `#/join/${encodeURIComponent(route.id)}/${route.token}`; // [tele]
-    case 'account': return '#/account'; // [sec]
-    case 'forgot-password': return '#/forgot-password';
-    case 'reset-password': return `#/reset-password/${route.token}`;
-    case 'caregiver-invite': return `#/invite/${route.token}`;
-    case 'not-found': return `#${route.path}`;
+    case 'panel':
+      return '#/';
+    case 'patient':
+      return `#/patients/${encodeURIComponent(route.id)}`;
+    case 'devices':
+      return '#/devices';
+    case 'admin':
+      return '#/admin';
+    case 'alerts':
+      return '#/alerts'; // [alerts]
+    case 'alert-rules':
+      return '#/alerts/rules'; // [alerts]
+    case 'messages':
+      return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/messages${route.threadId ? `/${encodeURIComponent(route.threadId)}${route.messageId ? `/${encodeURIComponent(route.messageId)}` : ''}` : ''}`; // [tele]
+    case 'schedule':
+      return '#/schedule'; // [tele]
+    case 'tasks':
+      return `#${route.patientId ? `/patients/${encodeURIComponent(route.patientId)}` : ''}/tasks`; // [tele]
+    case 'visit':
+      return `#/visits/${encodeURIComponent(route.id)}`; // [tele]
+    case 'guest-visit':
+      return `#/join/${encodeURIComponent(route.id)}/${route.token}`; // [tele]
+    case 'account':
+      return '#/account'; // [sec]
+    case 'forgot-password':
+      return '#/forgot-password';
+    case 'reset-password':
+      return `#/reset-password/${route.token}`;
+    case 'caregiver-invite':
+      return `#/invite/${route.token}`;
+    case 'not-found':
+      return `#${route.path}`;
   }
 }

@@ -66,13 +66,22 @@ export function Chart({ x, series, height = 180, unit = '', decimals = 0, band, 
       axes: [
         { stroke: '#5b6472', grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#e3e6ea' }, font: '11px system-ui, sans-serif' },
         {
-          stroke: '#5b6472', grid: { stroke: '#eef0f3', width: 1 }, ticks: { show: false }, size: 44,
+          stroke: '#5b6472',
+          grid: { stroke: '#eef0f3', width: 1 },
+          ticks: { show: false },
+          size: 44,
           font: '11px system-ui, sans-serif',
           values: (_u, vals) => vals.map((v) => v.toFixed(decimals && Math.abs(vals[1] - vals[0]) < 1 ? decimals : 0)),
         },
       ],
       series: [
-        { label: 'Time', value: (_u, v) => (v == null ? '—' : new Date(v * 1000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })) },
+        {
+          label: 'Time',
+          value: (_u, v) =>
+            v == null
+              ? '—'
+              : new Date(v * 1000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+        },
         ...series.map((s) => ({
           label: s.label,
           stroke: s.color,

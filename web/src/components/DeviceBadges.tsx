@@ -25,7 +25,11 @@ export function DeviceBadges({ devices }: { devices: DeviceSummary[] }) {
   return (
     <span className="device-badges">
       {devices.map((d) => (
-        <span key={d.id} className={`device-chip ${d.online ? 'is-online' : 'is-offline'}`} title={`${d.name ?? deviceTypeLabel(d.type)} · ${d.online ? 'online' : 'offline'}${d.battery != null ? ` · battery ${Math.round(d.battery)} %` : ''}`}>
+        <span
+          key={d.id}
+          className={`device-chip ${d.online ? 'is-online' : 'is-offline'}`}
+          title={`${d.name ?? deviceTypeLabel(d.type)} · ${d.online ? 'online' : 'offline'}${d.battery != null ? ` · battery ${Math.round(d.battery)} %` : ''}`}
+        >
           <DeviceGlyph type={d.type} />
           <BatteryIcon level={d.battery} />
         </span>

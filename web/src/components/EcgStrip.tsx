@@ -78,7 +78,8 @@ export function EcgStrip({ fs, samples, unit, lead = 'II', seconds = 10, beats, 
     ctx.lineJoin = 'round';
     ctx.beginPath();
     for (let i = first; i < samples.length; i++) {
-      const px = xOf(i), py = y(samples[i]);
+      const px = xOf(i),
+        py = y(samples[i]);
       if (i === first) ctx.moveTo(px, py);
       else ctx.lineTo(px, py);
     }

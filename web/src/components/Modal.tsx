@@ -13,7 +13,9 @@ export function Modal({ title, onClose, children, footer }: { title: string; onC
     <dialog ref={ref} className="modal" onClose={onClose} aria-labelledby="modal-title">
       <header className="modal-head">
         <h2 id="modal-title">{title}</h2>
-        <button type="button" className="icon-btn" onClick={onClose} aria-label="Close">×</button>
+        <button type="button" className="icon-btn" onClick={onClose} aria-label="Close">
+          ×
+        </button>
       </header>
       <div className="modal-body">{children}</div>
       {footer ? <footer className="modal-foot">{footer}</footer> : null}

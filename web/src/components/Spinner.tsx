@@ -11,7 +11,11 @@ export function ErrorNote({ error, onRetry }: { error: Error; onRetry?: () => vo
   return (
     <div className="error-note" role="alert">
       <strong>Couldn’t load.</strong> {error.message}
-      {onRetry ? <button type="button" className="btn btn-sm" onClick={onRetry}>Retry</button> : null}
+      {onRetry ? (
+        <button type="button" className="btn btn-sm" onClick={onRetry}>
+          Retry
+        </button>
+      ) : null}
     </div>
   );
 }

@@ -21,7 +21,11 @@ export function vitalText(vital: VitalDef, values: (LatestValue | undefined)[]):
 }
 
 export function latestTs(values: (LatestValue | undefined)[]): string | undefined {
-  return values.map((v) => v?.ts).filter((t): t is string => !!t).sort().pop();
+  return values
+    .map((v) => v?.ts)
+    .filter((t): t is string => !!t)
+    .sort()
+    .pop();
 }
 
 /** A large current value with unit, freshness and an optional trend. */

@@ -41,6 +41,9 @@ export function formatDateTime(ts: string | number | null | undefined): string {
 }
 
 export function humanize(s: string): string {
-  const t = s.replace(/[-_]+/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').trim();
+  const t = s
+    .replace(/[-_]+/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .trim();
   return t.charAt(0).toUpperCase() + t.slice(1).toLowerCase();
 }

@@ -26,12 +26,52 @@ export const CODE = {
 } as const;
 
 export const VITALS: VitalDef[] = [
-  { key: 'hr', codes: [CODE.hr], label: 'Heart rate', short: 'HR', plain: 'Heart rate', unit: '/min', plainUnit: 'beats a minute', decimals: 0, normal: [51, 90] },
+  {
+    key: 'hr',
+    codes: [CODE.hr],
+    label: 'Heart rate',
+    short: 'HR',
+    plain: 'Heart rate',
+    unit: '/min',
+    plainUnit: 'beats a minute',
+    decimals: 0,
+    normal: [51, 90],
+  },
   { key: 'spo2', codes: [CODE.spo2], label: 'SpO₂', short: 'SpO₂', plain: 'Oxygen level', unit: '%', plainUnit: '%', decimals: 0, normal: [96, 100] },
-  { key: 'rr', codes: [CODE.rr], label: 'Respiratory rate', short: 'RR', plain: 'Breathing rate', unit: '/min', plainUnit: 'breaths a minute', decimals: 0, normal: [12, 20] },
-  { key: 'bp', codes: [CODE.sbp, CODE.dbp], label: 'Blood pressure', short: 'BP', plain: 'Blood pressure', unit: 'mmHg', plainUnit: 'mmHg', decimals: 0, normal: [111, 219] },
+  {
+    key: 'rr',
+    codes: [CODE.rr],
+    label: 'Respiratory rate',
+    short: 'RR',
+    plain: 'Breathing rate',
+    unit: '/min',
+    plainUnit: 'breaths a minute',
+    decimals: 0,
+    normal: [12, 20],
+  },
+  {
+    key: 'bp',
+    codes: [CODE.sbp, CODE.dbp],
+    label: 'Blood pressure',
+    short: 'BP',
+    plain: 'Blood pressure',
+    unit: 'mmHg',
+    plainUnit: 'mmHg',
+    decimals: 0,
+    normal: [111, 219],
+  },
   { key: 'temp', codes: [CODE.temp], label: 'Temperature', short: 'Temp', plain: 'Temperature', unit: '°C', plainUnit: '°C', decimals: 1, normal: [36.1, 38] },
-  { key: 'glucose', codes: [CODE.glucose], label: 'Glucose', short: 'Glu', plain: 'Blood sugar', unit: 'mg/dL', plainUnit: 'mg/dL', decimals: 0, normal: [70, 180] },
+  {
+    key: 'glucose',
+    codes: [CODE.glucose],
+    label: 'Glucose',
+    short: 'Glu',
+    plain: 'Blood sugar',
+    unit: 'mg/dL',
+    plainUnit: 'mg/dL',
+    decimals: 0,
+    normal: [70, 180],
+  },
 ];
 
 export const EXTRA_VITALS: VitalDef[] = [
@@ -42,10 +82,15 @@ export const EXTRA_VITALS: VitalDef[] = [
 /** Shows UCUM units the way clinicians write them. */
 export function displayUnit(ucum: string): string {
   switch (ucum) {
-    case 'Cel': return '°C';
-    case 'mm[Hg]': return 'mmHg';
-    case '{steps}': return 'steps';
-    case '{score}': return '';
-    default: return ucum;
+    case 'Cel':
+      return '°C';
+    case 'mm[Hg]':
+      return 'mmHg';
+    case '{steps}':
+      return 'steps';
+    case '{score}':
+      return '';
+    default:
+      return ucum;
   }
 }

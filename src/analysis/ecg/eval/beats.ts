@@ -51,7 +51,9 @@ export function matchBeats(reference: readonly number[], detected: readonly numb
     detMatched[j] = 1;
   }
 
-  let tp = 0, fn = 0, fp = 0;
+  let tp = 0,
+    fn = 0,
+    fp = 0;
   for (let i = 0; i < reference.length; i++) {
     if (!scored(reference[i])) continue;
     if (refMatched[i]) tp++;

@@ -37,7 +37,9 @@ export function totalLength(list: readonly Interval[]): number {
 
 /** Length of the intersection of two normalised interval lists. */
 export function overlap(a: readonly Interval[], b: readonly Interval[]): number {
-  let i = 0, j = 0, sum = 0;
+  let i = 0,
+    j = 0,
+    sum = 0;
   while (i < a.length && j < b.length) {
     const lo = Math.max(a[i].start, b[j].start);
     const hi = Math.min(a[i].end, b[j].end);

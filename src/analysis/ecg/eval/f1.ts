@@ -7,7 +7,8 @@ export const CINC_CLASSES = ['N', 'A', 'O', '~'] as const;
 export function confusion(truth: readonly string[], predicted: readonly string[], classes: readonly string[] = CINC_CLASSES): number[][] {
   const m = classes.map(() => classes.map(() => 0));
   truth.forEach((t, i) => {
-    const a = classes.indexOf(t), b = classes.indexOf(predicted[i]);
+    const a = classes.indexOf(t),
+      b = classes.indexOf(predicted[i]);
     if (a >= 0 && b >= 0) m[a][b]++;
   });
   return m;
@@ -35,7 +36,7 @@ export function challengeScore(truth: readonly string[], predicted: readonly str
  */
 export function stratifiedFolds(labels: readonly string[], k: number, seed = 1): number[] {
   let s = seed >>> 0 || 1;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const fold = new Array<number>(labels.length).fill(0);
   for (const c of new Set(labels)) {
     const idx = labels.map((l, i) => (l === c ? i : -1)).filter((i) => i >= 0);

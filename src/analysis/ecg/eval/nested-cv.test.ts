@@ -7,7 +7,10 @@ describe('record-wise nested cross-validation', () => {
   it('never hands a test record to the chooser, and scores every record exactly once', () => {
     const seenByChooser: string[][] = [];
     const res = nestedCrossValidate(recs, {
-      id: (r) => r.id, folds: 5, seed: 7, stratum: (r) => r.db,
+      id: (r) => r.id,
+      folds: 5,
+      seed: 7,
+      stratum: (r) => r.db,
       choose: (train) => {
         seenByChooser.push(train.map((r) => r.id));
         return train.reduce((s, r) => s + r.v, 0);
@@ -24,7 +27,9 @@ describe('record-wise nested cross-validation', () => {
 
   it('hands the chooser a frozen array it cannot extend with test records', () => {
     nestedCrossValidate(recs, {
-      id: (r) => r.id, folds: 3, seed: 1,
+      id: (r) => r.id,
+      folds: 3,
+      seed: 1,
       choose: (train) => {
         expect(Object.isFrozen(train)).toBe(true);
         expect(() => (train as typeof recs).push(recs[0])).toThrow();
@@ -39,12 +44,22 @@ describe('record-wise nested cross-validation', () => {
     const a = assignFolds(ids, 3, 42);
     const b = assignFolds([...ids].reverse(), 3, 42);
     for (const id of ids) expect(a.get(id)).toBe(b.get(id));
-    const folds = splitFolds(ids.map((id, i) => ({ id, i })), (r) => r.id, 3, 42);
+    const folds = splitFolds(
+      ids.map((id, i) => ({ id, i })),
+      (r) => r.id,
+      3,
+      42,
+    );
     for (const f of folds) for (const t of f.test) expect(f.train.some((r) => r.id === t.id)).toBe(false);
   });
 
   it('balances strata across folds and inner folds stay inside the training set', () => {
-    const f = assignFolds(recs.map((r) => r.id), 4, 3, recs.map((r) => r.db));
+    const f = assignFolds(
+      recs.map((r) => r.id),
+      4,
+      3,
+      recs.map((r) => r.db),
+    );
     for (let k = 0; k < 4; k++) {
       const inFold = recs.filter((r) => f.get(r.id) === k);
       expect(inFold.filter((r) => r.db === 'b').length).toBeGreaterThanOrEqual(1);

@@ -38,19 +38,31 @@ export function deviceProvider(deps: { db: Db; access: AccessPolicy; devices: De
     },
     async searchType(ctx, req) {
       const visible = await deps.access.visiblePatientIds(ctx.principal);
-      const patients = narrowPatients(visible, paramsNamed(req, 'patient').map((p) => referenceIds(p, 'Patient')));
+      const patients = narrowPatients(
+        visible,
+        paramsNamed(req, 'patient').map((p) => referenceIds(p, 'Patient')),
+      );
       const where = (sql: SqlParams): string[] => {
         const w: string[] = [];
         if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
-        for (const p of paramsNamed(req, '_lastUpdated')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), 'created_at', 'created_at', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, '_lastUpdated'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), 'created_at', 'created_at', sql)).join(' OR ') + ')');
         for (const p of paramsNamed(req, 'identifier')) {
-          const values = p.values.map(parseToken).filter((t) => (t.system === undefined || t.system === SYSTEM_DEVICE_ID) && t.code).map((t) => t.code);
+          const values = p.values
+            .map(parseToken)
+            .filter((t) => (t.system === undefined || t.system === SYSTEM_DEVICE_ID) && t.code)
+            .map((t) => t.code);
           w.push(`id = ANY(${sql.p(values)}::text[])`);
         }
         return w;
       };
-      const r = await tableSearch<DeviceRow, ReturnType<typeof deviceResource>>(deps.db, req, { from: 'devices', columns: DEVICE_COLUMNS, where, map: (row) => deviceResource(deviceFromRow(row)) });
+      const r = await tableSearch<DeviceRow, ReturnType<typeof deviceResource>>(deps.db, req, {
+        from: 'devices',
+        columns: DEVICE_COLUMNS,
+        where,
+        map: (row) => deviceResource(deviceFromRow(row)),
+      });
       return { resources: r.resources, total: r.total, next: r.next };
     },
   };

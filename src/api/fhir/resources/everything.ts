@@ -17,7 +17,13 @@ export const EVERYTHING_SPEC: SearchSpec = {
   ],
 };
 
-export async function patientEverything(ctx: FhirContext, registry: FhirRegistry, patients: PatientsRepository, id: string, req: SearchRequest): Promise<SearchResult> {
+export async function patientEverything(
+  ctx: FhirContext,
+  registry: FhirRegistry,
+  patients: PatientsRepository,
+  id: string,
+  req: SearchRequest,
+): Promise<SearchResult> {
   const patient = await registry.get('Patient')!.read(ctx, id); // access-checked: 404 outside the caller's scope
   const internal = ((patient.identifier ?? []) as Array<{ system: string; value: string }>).find((i) => i.system === 'urn:vigil:patient')?.value;
   const obsQuery: Record<string, string | string[]> = { patient: `Patient/${patient.id}`, _sort: 'date', _count: String(req.count) };
@@ -35,7 +41,9 @@ export async function patientEverything(ctx: FhirContext, registry: FhirRegistry
   const first: Resource[] = [];
   if (!req.cursor) {
     first.push(patient);
-    const devices = await registry.get('Device')!.searchType(ctx, parseSearch('Device', { patient: `Patient/${patient.id}`, _count: '1000' }, registry.get('Device')!.search, true));
+    const devices = await registry
+      .get('Device')!
+      .searchType(ctx, parseSearch('Device', { patient: `Patient/${patient.id}`, _count: '1000' }, registry.get('Device')!.search, true));
     first.push(...devices.resources);
     if (internal) first.push(...(await patients.careTeamOf(internal)).map((p) => practitionerResource(p)));
   }

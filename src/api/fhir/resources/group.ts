@@ -15,7 +15,11 @@ import { tableSearch } from './table-search.ts';
  * team's Practitioner. It is what Bulk Data `Group/{id}/$export` exports. Seen by admins and by that
  * practitioner (auth/access.ts canSeeCareTeam); members are only the patients the caller may see.
  */
-export async function careTeamGroupMembers(deps: { access: AccessPolicy; patients: PatientsRepository }, p: Principal, groupId: string): Promise<string[] | null> {
+export async function careTeamGroupMembers(
+  deps: { access: AccessPolicy; patients: PatientsRepository },
+  p: Principal,
+  groupId: string,
+): Promise<string[] | null> {
   const practitionerId = fromFhirId(groupId);
   if (!deps.access.canSeeCareTeam(p, practitionerId) || !(await deps.patients.practitionerById(practitionerId))) return null;
   const members = await deps.patients.patientIdsOfPractitioner(practitionerId);
@@ -49,7 +53,9 @@ export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: Pa
     },
     async read(ctx, id) {
       const internal = fromFhirId(id);
-      const rows = deps.access.canSeeCareTeam(ctx.principal, internal) ? await deps.db.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM practitioners WHERE id = $1', [internal]) : [];
+      const rows = deps.access.canSeeCareTeam(ctx.principal, internal)
+        ? await deps.db.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM practitioners WHERE id = $1', [internal])
+        : [];
       if (!rows[0]) throw notFound(`Group/${id}`);
       return resource(ctx.principal, rows[0]);
     },
@@ -63,10 +69,16 @@ export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: Pa
           if (!teams.length) return null;
           w.push(`id = ANY(${sql.p(teams)}::text[])`);
         }
-        for (const x of [...paramsNamed(req, '_id'), ...paramsNamed(req, 'managing-entity')]) w.push(`id = ANY(${sql.p(x.values.map((v) => fromFhirId(v.replace(/^.*Practitioner\//, ''))))}::text[])`);
+        for (const x of [...paramsNamed(req, '_id'), ...paramsNamed(req, 'managing-entity')])
+          w.push(`id = ANY(${sql.p(x.values.map((v) => fromFhirId(v.replace(/^.*Practitioner\//, ''))))}::text[])`);
         return w;
       };
-      const r = await tableSearch<{ id: string; name: string; created_at: Date }, { id: string; name: string; created_at: Date }>(deps.db, req, { from: 'practitioners', columns: 'id, name, created_at', where, map: (row) => row });
+      const r = await tableSearch<{ id: string; name: string; created_at: Date }, { id: string; name: string; created_at: Date }>(deps.db, req, {
+        from: 'practitioners',
+        columns: 'id, name, created_at',
+        where,
+        map: (row) => row,
+      });
       return { resources: await Promise.all(r.resources.map((row) => resource(p, row))), total: r.total, next: r.next };
     },
   };

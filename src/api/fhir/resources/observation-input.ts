@@ -49,4 +49,3 @@ export function observationToReadings(o: any, line: number): CandidateReading[] 
   const r = one(kind.source.code, o.valueQuantity);
   return typeof r === 'string' ? r : [r];
 }
-

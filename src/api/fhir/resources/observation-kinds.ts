@@ -12,7 +12,11 @@ export const MDC = ECG_CODE.system;
 export const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
 export type Category = 'vital-signs' | 'laboratory' | 'survey' | 'procedure' | 'activity';
 export const CATEGORY_DISPLAY: Record<Category, string> = {
-  'vital-signs': 'Vital Signs', laboratory: 'Laboratory', survey: 'Survey', procedure: 'Procedure', activity: 'Activity',
+  'vital-signs': 'Vital Signs',
+  laboratory: 'Laboratory',
+  survey: 'Survey',
+  procedure: 'Procedure',
+  activity: 'Activity',
 };
 
 export interface Coding {
@@ -34,8 +38,13 @@ export interface ObservationKind {
 
 const VS = (name: string) => `http://hl7.org/fhir/StructureDefinition/${name}`;
 const VITAL_PROFILE: Record<string, string> = {
-  '8867-4': VS('heartrate'), '9279-1': VS('resprate'), '59408-5': VS('oxygensat'), '8310-5': VS('bodytemp'), '29463-7': VS('bodyweight'),
-  '8480-6': VS('vitalsigns'), '8462-4': VS('vitalsigns'),
+  '8867-4': VS('heartrate'),
+  '9279-1': VS('resprate'),
+  '59408-5': VS('oxygensat'),
+  '8310-5': VS('bodytemp'),
+  '29463-7': VS('bodyweight'),
+  '8480-6': VS('vitalsigns'),
+  '8462-4': VS('vitalsigns'),
 };
 
 const readingKinds: ObservationKind[] = CODES.map((c) => ({

@@ -83,7 +83,12 @@ const text = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', ${US})`;
 const BP = { sys: '8480-6', dia: '8462-4', system: 'http://loinc.org' };
 
 /** The SELECT of one branch, with its own column expressions. */
-function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: { sort: Sort; cursor?: Cursor; limit?: number; count?: boolean }): string | null {
+function branchSql(
+  branch: Branch,
+  f: ObservationFilter,
+  sql: SqlParams,
+  opts: { sort: Sort; cursor?: Cursor; limit?: number; count?: boolean },
+): string | null {
   const where: string[] = [];
   let from: string;
   let cols: Record<'patient' | 'device' | 'ts' | 'te' | 'lu' | 'id', string>;
@@ -100,7 +105,9 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: {
         const stored = f.kinds.flatMap((k) => (k.source.table === 'readings' ? [k.source] : []));
         if (!stored.length) return null;
         where.push(
-          '(' + stored.map((s) => `(r.code = ${sql.p(s.code)} AND r.system = ${sql.p(s.system)} AND r.method IS ${s.derived ? 'NOT ' : ''}NULL)`).join(' OR ') + ')',
+          '(' +
+            stored.map((s) => `(r.code = ${sql.p(s.code)} AND r.system = ${sql.p(s.system)} AND r.method IS ${s.derived ? 'NOT ' : ''}NULL)`).join(' OR ') +
+            ')',
         );
       }
       select = `'r'::text AS k, r.id::text AS n, r.patient_id, r.device_id, r.ts, r.ts AS te, r.system, r.code, r.value, r.unit, r.method,
@@ -149,8 +156,9 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: {
     const c = opts.cursor;
     const after = opts.sort.desc ? '<' : '>';
     const at = sql.p(c.s);
-    if (branch === c.k) where.push(`(${sortCol} ${after} ${at}::timestamptz OR (${sortCol} = ${at}::timestamptz AND ${cols.id} ${after} ${sql.p(c.n)}::bigint))`);
-    else where.push(`${sortCol} ${(branch > c.k) !== opts.sort.desc ? after + '=' : after} ${at}::timestamptz`);
+    if (branch === c.k)
+      where.push(`(${sortCol} ${after} ${at}::timestamptz OR (${sortCol} = ${at}::timestamptz AND ${cols.id} ${after} ${sql.p(c.n)}::bigint))`);
+    else where.push(`${sortCol} ${branch > c.k !== opts.sort.desc ? after + '=' : after} ${at}::timestamptz`);
   }
   const dir = opts.sort.desc ? 'DESC' : 'ASC';
   return `SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${where.join(' AND ') || 'true'}
@@ -237,7 +245,9 @@ export function createObservationStore(db: Db) {
 
     /** Every patient with a stored reading or ECG chunk (for an admin's `$lastn` without a patient). */
     async patientsWithObservations(): Promise<string[]> {
-      const rows = await db.query<{ id: string }>('SELECT id FROM patients WHERE EXISTS (SELECT 1 FROM readings r WHERE r.patient_id = patients.id) OR EXISTS (SELECT 1 FROM ecg_chunks c WHERE c.patient_id = patients.id) ORDER BY id');
+      const rows = await db.query<{ id: string }>(
+        'SELECT id FROM patients WHERE EXISTS (SELECT 1 FROM readings r WHERE r.patient_id = patients.id) OR EXISTS (SELECT 1 FROM ecg_chunks c WHERE c.patient_id = patients.id) ORDER BY id',
+      );
       return rows.map((r) => r.id);
     },
 

@@ -21,7 +21,15 @@ import type { Cursor, ObservationFilter, ObservationRow, ObservationStore, Sort 
 
 const isCursor = (v: unknown): v is Cursor & { o: string } => {
   const c = v as Record<string, unknown>;
-  return !!c && typeof c.s === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(c.s) && ['b', 'e', 'r'].includes(c.k as string) && typeof c.n === 'string' && /^\d{1,18}$/.test(c.n) && typeof c.o === 'string';
+  return (
+    !!c &&
+    typeof c.s === 'string' &&
+    /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(c.s) &&
+    ['b', 'e', 'r'].includes(c.k as string) &&
+    typeof c.n === 'string' &&
+    /^\d{1,18}$/.test(c.n) &&
+    typeof c.o === 'string'
+  );
 };
 
 /** Observation: readings, blood-pressure panels, ECG chunks and derived results, read and searched as one. */
@@ -36,7 +44,10 @@ export function observationProvider(deps: {
     storeReadings(rows: NewReading[]): Promise<StoredReading[]>;
     /** The same inside a transaction Bundle's database transaction (ingest.storeIn); `committed()` after COMMIT. */
     storeIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }>;
-    devices: DevicesRepository; versions: VersionStore; clock: Clock };
+    devices: DevicesRepository;
+    versions: VersionStore;
+    clock: Clock;
+  };
 }): ResourceProvider {
   const write = deps.write;
   async function hydrate(rows: ObservationRow[]): Promise<Resource[]> {
@@ -46,7 +57,12 @@ export function observationProvider(deps: {
     return rows.map((r) =>
       observationResource(r, {
         ecg: r.k === 'e' ? chunks.get(r.n) : undefined,
-        derivedFrom: r.k === 'r' && r.method && r.deviceId ? (sources.has(`${r.deviceId}|${r.ts}`) ? observationId('e', sources.get(`${r.deviceId}|${r.ts}`)!) : undefined) : undefined,
+        derivedFrom:
+          r.k === 'r' && r.method && r.deviceId
+            ? sources.has(`${r.deviceId}|${r.ts}`)
+              ? observationId('e', sources.get(`${r.deviceId}|${r.ts}`)!)
+              : undefined
+            : undefined,
       }),
     );
   }
@@ -70,7 +86,13 @@ export function observationProvider(deps: {
     if (updated.length) f.lastUpdated = updated;
     for (const p of paramsNamed(req, 'status')) {
       // Everything Vigil stores is final (devices send results, analysis writes results).
-      if (!p.values.some((v) => { const t = parseToken(v); return t.code === 'final' && (t.system === undefined || t.system === 'http://hl7.org/fhir/observation-status'); })) f.none = true;
+      if (
+        !p.values.some((v) => {
+          const t = parseToken(v);
+          return t.code === 'final' && (t.system === undefined || t.system === 'http://hl7.org/fhir/observation-status');
+        })
+      )
+        f.none = true;
     }
     return f;
   }
@@ -87,7 +109,12 @@ export function observationProvider(deps: {
         { name: '_lastUpdated', type: 'date', documentation: 'When the server stored it (all prefixes); finds late-arriving readings' },
         { name: 'patient', type: 'reference', documentation: 'Patient/{id} or {id}; comma for OR' },
         { name: 'subject', type: 'reference', modifiers: ['Patient'], documentation: 'Patient/{id} or {id}; :Patient type modifier; comma for OR' },
-        { name: 'code', type: 'token', modifiers: ['text'], documentation: 'system|code, |code, code or system|; :text matches the display (case-insensitive substring)' },
+        {
+          name: 'code',
+          type: 'token',
+          modifiers: ['text'],
+          documentation: 'system|code, |code, code or system|; :text matches the display (case-insensitive substring)',
+        },
         { name: 'category', type: 'token', documentation: 'vital-signs, laboratory, activity, survey, procedure (observation-category system)' },
         { name: 'date', type: 'date', documentation: 'effective[x]; prefixes eq ne gt lt ge le sa eb ap; a period (ECG) is compared as a range' },
         { name: 'device', type: 'reference', modifiers: ['Device'], documentation: 'Device/{id} or {id}; comma for OR' },
@@ -156,7 +183,8 @@ export function observationProvider(deps: {
       const deviceId = parsed[0].device ?? null;
       if (deviceId) {
         const d = pendingPatient ? null : await write.devices.byId(deviceId);
-        if (!d || d.patientId !== patientId) throw new AppError('PAYLOAD_REJECTED', `Observation.device: Device/${toFhirId(deviceId)} is not a device of this patient`);
+        if (!d || d.patientId !== patientId)
+          throw new AppError('PAYLOAD_REJECTED', `Observation.device: Device/${toFhirId(deviceId)} is not a device of this patient`);
       }
       // A clock a few minutes fast is tolerated; a reading from the future is not (it would sort above all others).
       if (parsed[0].ts > write.clock.now() + 5 * 60_000) throw new AppError('PAYLOAD_REJECTED', 'Observation.effective[x] is in the future');
@@ -169,7 +197,14 @@ export function observationProvider(deps: {
         await write.versions.record({ type: 'Observation', id: r.id, patientId, method: 'POST', actorUserId: ctx.principal.userId, resource: r });
         return r;
       };
-      const audit = (id: string) => ({ actor: ctx.principal, action: 'fhir.create', entityType: 'Observation', entityId: id, patientId, details: { code: parsed.map((x) => x.code) } });
+      const audit = (id: string) => ({
+        actor: ctx.principal,
+        action: 'fhir.create',
+        entityType: 'Observation',
+        entityId: id,
+        patientId,
+        details: { code: parsed.map((x) => x.code) },
+      });
       return {
         // [audit] alone too, the readings and their fhir.create entry commit together ((d)(2)); as in a Bundle.
         async commit() {
@@ -204,12 +239,19 @@ export function observationProvider(deps: {
       const next = rows.length > req.count && last ? encodeCursor({ s: last.sortKey, k: last.k, n: last.n, o: order }) : undefined;
       const resources = await hydrate(page);
       const patients = [...new Set(page.map((r) => r.patientId))];
-      if (patients.length === 1) deps.audit.recordSoon({ actor: ctx.principal, action: 'fhir.search', entityType: 'Observation', patientId: patients[0], details: { count: page.length } });
+      if (patients.length === 1)
+        deps.audit.recordSoon({
+          actor: ctx.principal,
+          action: 'fhir.search',
+          entityType: 'Observation',
+          patientId: patients[0],
+          details: { count: page.length },
+        });
       const included: Resource[] = [];
       if (req.includes.some((i) => i === 'Observation:patient' || i === 'Observation:subject')) included.push(...(await deps.include.patients(patients)));
-      if (req.includes.includes('Observation:device')) included.push(...(await deps.include.devices([...new Set(page.flatMap((r) => (r.deviceId ? [r.deviceId] : [])))])));
+      if (req.includes.includes('Observation:device'))
+        included.push(...(await deps.include.devices([...new Set(page.flatMap((r) => (r.deviceId ? [r.deviceId] : [])))])));
       return { resources, total, next, included };
     },
   };
 }
-

@@ -33,13 +33,28 @@ interface Row {
 }
 
 const toPatient = (r: Row): Patient => ({
-  id: r.id, name: r.name, birthDate: r.birth_date, sex: r.sex, mrn: r.mrn, settings: {}, createdAt: new Date(r.created_at).getTime(),
-  version: r.version, updatedAt: r.updated_at ? new Date(r.updated_at).getTime() : null,
+  id: r.id,
+  name: r.name,
+  birthDate: r.birth_date,
+  sex: r.sex,
+  mrn: r.mrn,
+  settings: {},
+  createdAt: new Date(r.created_at).getTime(),
+  version: r.version,
+  updatedAt: r.updated_at ? new Date(r.updated_at).getTime() : null,
 });
 const COLUMNS = `id, name, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, sex, mrn, created_at, version, updated_at`;
 
 /** Patient: read and search (identifier, name, birthdate, gender, _id, _lastUpdated), scoped to the caller's patients. */
-export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: AuditService; patients: PatientsRepository; versions: VersionStore; patientService?: PatientService; clock?: Clock }): ResourceProvider {
+export function patientProvider(deps: {
+  db: Db;
+  access: AccessPolicy;
+  audit: AuditService;
+  patients: PatientsRepository;
+  versions: VersionStore;
+  patientService?: PatientService;
+  clock?: Clock;
+}): ResourceProvider {
   const uniqueMrn = (err: unknown) => {
     if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', 'another patient already has this MRN (identifier urn:vigil:mrn)');
     throw err;
@@ -53,7 +68,12 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
         { name: '_lastUpdated', type: 'date', documentation: 'When the record was created or last updated (all prefixes)' },
         { name: 'identifier', type: 'token', documentation: `${SYSTEM_MRN}|MRN, ${SYSTEM_PATIENT_ID}|internal id, or a bare value matching either` },
-        { name: 'name', type: 'string', modifiers: ['exact', 'contains'], documentation: 'Starts a word of the name (case-insensitive); :exact the whole name or a whole part; :contains anywhere' },
+        {
+          name: 'name',
+          type: 'string',
+          modifiers: ['exact', 'contains'],
+          documentation: 'Starts a word of the name (case-insensitive); :exact the whole name or a whole part; :contains anywhere',
+        },
         { name: 'birthdate', type: 'date', documentation: 'All prefixes; the birth date is its whole day' },
         { name: 'gender', type: 'token', documentation: 'male | female | other | unknown' },
       ],
@@ -82,10 +102,24 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
       const practitionerId = deps.access.careTeamOfCreator(ctx.principal);
       const inTransaction = async (tx: Queryable) => {
         await deps.patients.insert({ id, ...input }, tx).catch(uniqueMrn);
-        await deps.audit.recordIn(tx, { actor: ctx.principal, action: 'patient.create', entityType: 'Patient', entityId: id, patientId: id, details: { via: 'fhir' } });
+        await deps.audit.recordIn(tx, {
+          actor: ctx.principal,
+          action: 'patient.create',
+          entityType: 'Patient',
+          entityId: id,
+          patientId: id,
+          details: { via: 'fhir' },
+        });
         if (practitionerId) {
           await deps.patients.addToCareTeam(id, practitionerId, 'clinician', tx);
-          await deps.audit.recordIn(tx, { actor: ctx.principal, action: 'careteam.add', entityType: 'Patient', entityId: id, patientId: id, details: { practitionerId } });
+          await deps.audit.recordIn(tx, {
+            actor: ctx.principal,
+            action: 'careteam.add',
+            entityType: 'Patient',
+            entityId: id,
+            patientId: id,
+            details: { practitionerId },
+          });
         }
         return async () => {
           const r = patientResource((await deps.patients.byId(id))!);
@@ -99,25 +133,53 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
     /** FHIR update (R4 §3.1.0.4): the demographics, by those who may manage the patient; version +1, the old one kept. */
     async prepareUpdate(ctx, id, body, ifMatch) {
       const internal = fromFhirId(id);
-      if (typeof body.id !== 'string' || fromFhirId(body.id) !== internal) throw badRequest(`the body's Patient.id must be the id in the URL, ${id} (R4 §3.1.0.4.1)`);
+      if (typeof body.id !== 'string' || fromFhirId(body.id) !== internal)
+        throw badRequest(`the body's Patient.id must be the id in the URL, ${id} (R4 §3.1.0.4.1)`);
       await deps.access.assertCanManagePatient(ctx.principal, internal);
       const current = await deps.patients.byId(internal);
       if (!current) throw notFound(`Patient/${id}`);
       const input = patientInput(body);
       const version = current.version ?? 1;
-      if (ifMatch !== undefined && ifMatch !== version) throw new AppError('PRECONDITION_FAILED', `If-Match names version ${ifMatch}, but Patient/${id} is at version ${version}: read it again and re-apply the change`);
+      if (ifMatch !== undefined && ifMatch !== version)
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          `If-Match names version ${ifMatch}, but Patient/${id} is at version ${version}: read it again and re-apply the change`,
+        );
       // Sealing reads the patient's key, so it happens here, before any transaction is open.
       const at = (deps.clock ?? systemClock).now();
       const next = patientResource({ ...current, ...input, version: version + 1, updatedAt: at });
-      const sealedNext = await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'PUT', actorUserId: ctx.principal.userId, resource: next });
+      const sealedNext = await deps.versions.seal({
+        type: 'Patient',
+        id: internal,
+        patientId: internal,
+        method: 'PUT',
+        actorUserId: ctx.principal.userId,
+        resource: next,
+      });
       // The version before the first FHIR update is kept too, so vread of every earlier version works.
-      const snapshot = (await deps.versions.has('Patient', internal)) ? null : await deps.versions.seal({ type: 'Patient', id: internal, patientId: internal, method: 'SNAPSHOT', actorUserId: null, resource: patientResource(current) });
+      const snapshot = (await deps.versions.has('Patient', internal))
+        ? null
+        : await deps.versions.seal({
+            type: 'Patient',
+            id: internal,
+            patientId: internal,
+            method: 'SNAPSHOT',
+            actorUserId: null,
+            resource: patientResource(current),
+          });
       const inTransaction = async (tx: Queryable) => {
         const updated = await deps.patients.updateDemographics(tx, internal, input, version, at).catch(uniqueMrn);
         if (!updated) throw new AppError('PRECONDITION_FAILED', `Patient/${id} changed meanwhile (it is no longer at version ${version}): read it again`);
         if (snapshot) await deps.versions.insert(tx, snapshot);
         await deps.versions.insert(tx, sealedNext);
-        await deps.audit.recordIn(tx, { actor: ctx.principal, action: 'fhir.update', entityType: 'Patient', entityId: internal, patientId: internal, details: { version: version + 1 } });
+        await deps.audit.recordIn(tx, {
+          actor: ctx.principal,
+          action: 'fhir.update',
+          entityType: 'Patient',
+          entityId: internal,
+          patientId: internal,
+          details: { version: version + 1 },
+        });
         return async () => next;
       };
       return { inTransaction, commit: async () => (await deps.db.transaction(inTransaction))() };
@@ -129,10 +191,15 @@ export function patientProvider(deps: { db: Db; access: AccessPolicy; audit: Aud
         const w: string[] = [];
         if (visible) w.push(`id = ANY(${sql.p(visible)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
-        for (const p of paramsNamed(req, '_lastUpdated')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), LAST_UPDATED, LAST_UPDATED, sql)).join(' OR ') + ')');
-        for (const p of paramsNamed(req, 'birthdate')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'birthdate'), BIRTH_START, BIRTH_END, sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, '_lastUpdated'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), LAST_UPDATED, LAST_UPDATED, sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, 'birthdate'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'birthdate'), BIRTH_START, BIRTH_END, sql)).join(' OR ') + ')');
         for (const p of paramsNamed(req, 'gender')) {
-          const codes = p.values.map(parseToken).filter((t) => t.system === undefined || t.system === GENDER_SYSTEM).map((t) => t.code);
+          const codes = p.values
+            .map(parseToken)
+            .filter((t) => t.system === undefined || t.system === GENDER_SYSTEM)
+            .map((t) => t.code);
           w.push(`sex = ANY(${sql.p(codes.filter(Boolean))}::text[])`);
         }
         for (const p of paramsNamed(req, 'identifier')) {
@@ -183,10 +250,12 @@ function patientInput(body: Record<string, unknown>): { name: string; birthDate:
   const gender = body.gender === undefined ? null : body.gender;
   if (gender !== null && (typeof gender !== 'string' || !GENDERS.includes(gender))) throw badRequest(`Patient.gender must be one of ${GENDERS.join(', ')}`);
   const birthDate = body.birthDate === undefined ? null : body.birthDate;
-  if (birthDate !== null && (typeof birthDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate) || Number.isNaN(Date.parse(birthDate)))) throw badRequest('Patient.birthDate must be a full date YYYY-MM-DD (Vigil stores the day)');
+  if (birthDate !== null && (typeof birthDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate) || Number.isNaN(Date.parse(birthDate))))
+    throw badRequest('Patient.birthDate must be a full date YYYY-MM-DD (Vigil stores the day)');
   const ids = Array.isArray(body.identifier) ? (body.identifier as Array<Record<string, unknown>>) : [];
   const mrn = ids.find((i) => i?.system === SYSTEM_MRN)?.value;
-  if (mrn !== undefined && (typeof mrn !== 'string' || !mrn.trim() || mrn.length > 64)) throw badRequest(`identifier ${SYSTEM_MRN} needs a value (at most 64 characters)`);
+  if (mrn !== undefined && (typeof mrn !== 'string' || !mrn.trim() || mrn.length > 64))
+    throw badRequest(`identifier ${SYSTEM_MRN} needs a value (at most 64 characters)`);
   return { name, birthDate: birthDate as string | null, sex: gender as string | null, mrn: (mrn as string | undefined)?.trim() ?? null };
 }
 

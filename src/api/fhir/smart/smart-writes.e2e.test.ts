@@ -22,30 +22,56 @@ describe('SMART write scopes on FHIR writes', () => {
   const password = 'correct horse battery';
 
   const call = async (token: string, method: string, url: string, body?: unknown) => {
-    const res = await fetch(app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(app.httpUrl + url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
   };
-  const form = (body: Record<string, string>, cookie?: string) => ({ method: 'POST', redirect: 'manual' as const, headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) }, body: new URLSearchParams(body) });
+  const form = (body: Record<string, string>, cookie?: string) => ({
+    method: 'POST',
+    redirect: 'manual' as const,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+    body: new URLSearchParams(body),
+  });
   const requestId = async (res: Response) => /name="request" value="([^"]+)"/.exec(await res.text())![1];
 
   /** The whole authorization-code flow: what the app is granted and its access token. */
   async function authorize(scope: string, patient?: string): Promise<{ access_token: string; scope: string }> {
     const verifier = randomBytes(40).toString('base64url');
-    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope, state: 's', aud: `${app.httpUrl}/fhir/R4`, code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' });
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      scope,
+      state: 's',
+      aud: `${app.httpUrl}/fhir/R4`,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
     const screen = await fetch(`${app.httpUrl}/oauth/authorize?${q}`);
     const signedIn = await fetch(`${app.httpUrl}/oauth/authorize`, form({ request: await requestId(screen), action: 'sign-in', email, password }));
     const cookie1 = signedIn.headers.get('set-cookie')!.split(';')[0];
     const mfa = await fetch(`${app.httpUrl}/oauth/authorize`, form({ request: await requestId(signedIn), action: 'mfa', code: recovery.shift()! }, cookie1));
     const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
-    const allowed = await fetch(`${app.httpUrl}/oauth/authorize`, form({ request: await requestId(mfa), action: 'allow', ...(patient ? { patient } : {}) }, cookie));
+    const allowed = await fetch(
+      `${app.httpUrl}/oauth/authorize`,
+      form({ request: await requestId(mfa), action: 'allow', ...(patient ? { patient } : {}) }, cookie),
+    );
     expect(allowed.status).toBe(302);
     const code = new URL(allowed.headers.get('location')!).searchParams.get('code')!;
-    const token = await fetch(`${app.httpUrl}/oauth/token`, form({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier }));
+    const token = await fetch(
+      `${app.httpUrl}/oauth/token`,
+      form({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier }),
+    );
     expect(token.status).toBe(200);
     const body = (await token.json()) as { access_token: string; scope: string };
     // [audit] (d)(2): the tokens an app receives are audited with them — which app, which scopes.
-    const [entry] = await app.services.db.query<{ entity_id: string; details: { scopes: string[]; grant: string } }>(`SELECT entity_id, details FROM audit_log WHERE action = 'smart.token' ORDER BY id DESC LIMIT 1`);
+    const [entry] = await app.services.db.query<{ entity_id: string; details: { scopes: string[]; grant: string } }>(
+      `SELECT entity_id, details FROM audit_log WHERE action = 'smart.token' ORDER BY id DESC LIMIT 1`,
+    );
     expect(entry).toMatchObject({ entity_id: clientId, details: { grant: 'authorization_code', scopes: body.scope.split(' ') } });
     return body;
   }
@@ -73,7 +99,11 @@ describe('SMART write scopes on FHIR writes', () => {
     const first = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) });
     const enrol = first.headers.get('set-cookie')!.split(';')[0];
     const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrol } })).json()) as { secret: string };
-    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, { method: 'POST', headers: { ...json, cookie: enrol }, body: JSON.stringify({ code: await generate({ secret: totp.secret }) }) });
+    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, {
+      method: 'POST',
+      headers: { ...json, cookie: enrol },
+      body: JSON.stringify({ code: await generate({ secret: totp.secret }) }),
+    });
     recovery = ((await confirmed.json()) as { recoveryCodes: string[] }).recoveryCodes;
     const admin = (await app.tokenFor('admin')).token;
     clientId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Vitals Writer', redirectUris: [REDIRECT] })).body.id;
@@ -96,10 +126,18 @@ describe('SMART write scopes on FHIR writes', () => {
     expect(update.body.issue[0].diagnostics).toContain('no scope for update on Patient');
     expect((await call(t.access_token, 'POST', '/fhir/R4/Patient', { resourceType: 'Patient', name: [{ text: 'New' }] })).status).toBe(403);
     // Inside Bundles too: a transaction is refused whole; a batch answers 403 for the entry.
-    const tx = await call(t.access_token, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: hr(a, 71), request: { method: 'POST', url: 'Observation' } }] });
+    const tx = await call(t.access_token, 'POST', '/fhir/R4', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: hr(a, 71), request: { method: 'POST', url: 'Observation' } }],
+    });
     expect(tx.status).toBe(403);
     expect(tx.body.issue[0].code).toBe('forbidden');
-    const batch = await call(t.access_token, 'POST', '/fhir/R4', { resourceType: 'Bundle', type: 'batch', entry: [{ resource: hr(a, 72), request: { method: 'POST', url: 'Observation' } }] });
+    const batch = await call(t.access_token, 'POST', '/fhir/R4', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ resource: hr(a, 72), request: { method: 'POST', url: 'Observation' } }],
+    });
     expect(batch.body.entry[0].response.status).toBe('403');
     expect(batch.body.entry[0].response.outcome.issue[0].code).toBe('forbidden');
     expect([await readings(), await patients()]).toEqual([r0, p0]);
@@ -115,7 +153,15 @@ describe('SMART write scopes on FHIR writes', () => {
     expect((await call(t.access_token, 'POST', '/fhir/R4/Observation', hr(b, 74))).status).toBe(404);
     // No Patient scope: no Patient read or write.
     expect((await call(t.access_token, 'GET', `/fhir/R4/Patient/${a.replace('_', '-')}`)).status).toBe(403);
-    expect((await call(t.access_token, 'PUT', `/fhir/R4/Patient/${a.replace('_', '-')}`, { resourceType: 'Patient', id: a.replace('_', '-'), name: [{ text: 'X' }] })).status).toBe(403);
+    expect(
+      (
+        await call(t.access_token, 'PUT', `/fhir/R4/Patient/${a.replace('_', '-')}`, {
+          resourceType: 'Patient',
+          id: a.replace('_', '-'),
+          name: [{ text: 'X' }],
+        })
+      ).status,
+    ).toBe(403);
     expect(await readings()).toBe(r0 + 1);
     // patient/*.cruds acts on the launch patient's record: it never registers a new patient.
     const wide = await authorize('launch/patient patient/*.cruds', a);
@@ -137,7 +183,14 @@ describe('SMART write scopes on FHIR writes', () => {
     expect(cruds.scope.split(' ')).toContain('user/*.crus');
     // A scope with letters out of the c-r-u-d-s order is not a scope: nothing granted, so the request fails.
     const verifier = randomBytes(40).toString('base64url');
-    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'user/*.sr', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' });
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      scope: 'user/*.sr',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
     const res = await fetch(`${app.httpUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
     expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');
   });

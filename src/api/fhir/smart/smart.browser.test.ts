@@ -60,7 +60,8 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
       if (url.pathname === '/launch.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(launch(url.searchParams.get('scope')!));
       if (url.pathname === '/app.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(appPage);
       // EHR launch: Vigil opens this page with ?iss=…&launch=…, which fhirclient reads from the URL.
-      if (url.pathname === '/ehr.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script src="/fhir-client.js"></script><script>
+      if (url.pathname === '/ehr.html')
+        return res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script src="/fhir-client.js"></script><script>
         FHIR.oauth2.authorize({ clientId: ${JSON.stringify(ehrClientId)}, scope: 'launch openid fhirUser patient/Observation.rs patient/Patient.r', redirectUri: '/app.html', pkceMode: 'required' });
       </script>`);
       res.writeHead(404).end();
@@ -72,7 +73,9 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     expect(registered.status).toBe(201);
     clientId = registered.body.id;
     expect((await app.api(admin, 'POST', '/api/v1/smart/apps', { name: 'Evil', redirectUris: ['http://evil.example/cb'] })).status).toBe(400);
-    expect((await app.api((await app.tokenFor('clinician')).token, 'POST', '/api/v1/smart/apps', { name: 'X', redirectUris: [`${appOrigin}/x`] })).status).toBe(403);
+    expect((await app.api((await app.tokenFor('clinician')).token, 'POST', '/api/v1/smart/apps', { name: 'X', redirectUris: [`${appOrigin}/x`] })).status).toBe(
+      403,
+    );
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -116,11 +119,21 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     const json = { 'content-type': 'application/json' };
     const first = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: clinEmail, password }) });
     const enrolCookie = first.headers.get('set-cookie')!.split(';')[0];
-    const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrolCookie } })).json()) as { secret: string };
-    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, { method: 'POST', headers: { ...json, cookie: enrolCookie }, body: JSON.stringify({ code: await generate({ secret: totp.secret }) }) });
+    const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrolCookie } })).json()) as {
+      secret: string;
+    };
+    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, {
+      method: 'POST',
+      headers: { ...json, cookie: enrolCookie },
+      body: JSON.stringify({ code: await generate({ secret: totp.secret }) }),
+    });
     const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
     const admin = (await app.tokenFor('admin')).token;
-    const registered = await app.api<{ id: string; launchUrl: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Chart Companion', redirectUris: [`${appOrigin}/app.html`], launchUrl: `${appOrigin}/ehr.html` });
+    const registered = await app.api<{ id: string; launchUrl: string }>(admin, 'POST', '/api/v1/smart/apps', {
+      name: 'Chart Companion',
+      redirectUris: [`${appOrigin}/app.html`],
+      launchUrl: `${appOrigin}/ehr.html`,
+    });
     expect(registered.body.launchUrl).toBe(`${appOrigin}/ehr.html`);
     ehrClientId = registered.body.id;
     // The EHR side: Vigil makes the launch for this user, app and patient, and gives the URL to open.
@@ -152,16 +165,32 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
 
     // Another user cannot ride the clinician's launch: after signing in, the screen refuses.
     const relaunch = await app.api<{ launch: string }>(drToken, 'POST', '/api/v1/smart/launch', { clientId: ehrClientId, patientId });
-    const q = new URLSearchParams({ response_type: 'code', client_id: ehrClientId, redirect_uri: `${appOrigin}/app.html`, scope: 'launch patient/Observation.rs', launch: relaunch.body.launch, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: ehrClientId,
+      redirect_uri: `${appOrigin}/app.html`,
+      scope: 'launch patient/Observation.rs',
+      launch: relaunch.body.launch,
+      code_challenge: 'x'.repeat(43),
+      code_challenge_method: 'S256',
+    });
     const request = /name="request" value="([^"]+)"/.exec(await (await fetch(`${app.httpUrl}/oauth/authorize?${q}`)).text())![1];
-    const asSam = await fetch(`${app.httpUrl}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ request, action: 'sign-in', email, password }) });
+    const asSam = await fetch(`${app.httpUrl}/oauth/authorize`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ request, action: 'sign-in', email, password }),
+    });
     expect(asSam.status).toBe(403);
     expect(await asSam.text()).toContain('opened by another Vigil user');
     // The launch is bound to its app, and "launch" without launch=… is refused.
     const otherApp = new URLSearchParams({ ...Object.fromEntries(q), client_id: clientId });
-    expect(new URL((await fetch(`${app.httpUrl}/oauth/authorize?${otherApp}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+    expect(
+      new URL((await fetch(`${app.httpUrl}/oauth/authorize?${otherApp}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('error'),
+    ).toBe('invalid_request');
     const noLaunch = new URLSearchParams(Object.fromEntries([...q].filter(([k]) => k !== 'launch')));
-    expect(new URL((await fetch(`${app.httpUrl}/oauth/authorize?${noLaunch}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');
+    expect(
+      new URL((await fetch(`${app.httpUrl}/oauth/authorize?${noLaunch}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('error'),
+    ).toBe('invalid_scope');
   });
 
   describe('the token endpoint and tokens under attack', () => {
@@ -171,19 +200,41 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     };
     /** Drives the authorize screen over plain HTTP (sign-in then allow) and returns the code. */
     async function code(scope: string, challenge: string) {
-      const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: `${appOrigin}/app.html`, scope, state: 's1', aud: `${app.httpUrl}/fhir/R4`, code_challenge: challenge, code_challenge_method: 'S256' });
+      const q = new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: `${appOrigin}/app.html`,
+        scope,
+        state: 's1',
+        aud: `${app.httpUrl}/fhir/R4`,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
       const first = await fetch(`${app.httpUrl}/oauth/authorize?${q}`);
       const request = /name="request" value="([^"]+)"/.exec(await first.text())![1];
-      const signedIn = await fetch(`${app.httpUrl}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ request, action: 'sign-in', email, password }) });
+      const signedIn = await fetch(`${app.httpUrl}/oauth/authorize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ request, action: 'sign-in', email, password }),
+      });
       const cookie = signedIn.headers.get('set-cookie')!.split(';')[0];
       const request2 = /name="request" value="([^"]+)"/.exec(await signedIn.text())![1];
-      const allowed = await fetch(`${app.httpUrl}/oauth/authorize`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ request: request2, action: 'allow' }) });
+      const allowed = await fetch(`${app.httpUrl}/oauth/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ request: request2, action: 'allow' }),
+      });
       const location = new URL(allowed.headers.get('location')!);
       expect(location.searchParams.get('state')).toBe('s1');
       return location.searchParams.get('code')!;
     }
     const token = (form: Record<string, string>) =>
-      fetch(`${app.httpUrl}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      fetch(`${app.httpUrl}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
 
     it('refuses a wrong PKCE verifier, a reused code, and refresh tokens used twice', async () => {
       const { verifier, challenge } = pkce();
@@ -195,7 +246,11 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
       const { verifier: v2, challenge: c2 } = pkce();
       const good = await token({ ...base, code: await code('launch/patient patient/Observation.rs offline_access', c2), code_verifier: v2 });
       expect(good.status).toBe(200);
-      expect(good.body).toMatchObject({ token_type: 'Bearer', patient: patientId.replace('_', '-'), scope: 'launch/patient patient/Observation.rs offline_access' });
+      expect(good.body).toMatchObject({
+        token_type: 'Bearer',
+        patient: patientId.replace('_', '-'),
+        scope: 'launch/patient patient/Observation.rs offline_access',
+      });
       const refreshed = await token({ grant_type: 'refresh_token', refresh_token: good.body.refresh_token, client_id: clientId });
       expect(refreshed.status).toBe(200);
       expect((await token({ grant_type: 'refresh_token', refresh_token: good.body.refresh_token, client_id: clientId })).body.error).toBe('invalid_grant');
@@ -205,15 +260,26 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
       const obs = (await (await fetch(`${app.httpUrl}/fhir/R4/Observation?_summary=count`, { headers: auth })).json()) as any;
       expect(obs.total).toBe(3);
       expect((await fetch(`${app.httpUrl}/fhir/R4/Patient/${patientId}`, { headers: auth })).status).toBe(403);
-      expect((await fetch(`${app.httpUrl}/fhir/R4/Observation?patient=${otherId}&_summary=count`, { headers: auth }).then((r) => r.json()) as any).total).toBe(0);
+      expect(
+        ((await fetch(`${app.httpUrl}/fhir/R4/Observation?patient=${otherId}&_summary=count`, { headers: auth }).then((r) => r.json())) as any).total,
+      ).toBe(0);
       expect((await fetch(`${app.httpUrl}/api/v1/patients/${patientId}`, { headers: auth })).status).toBe(401);
-      expect((await fetch(`${app.httpUrl}/fhir/R4/Observation`, { method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+json' }, body: '{}' })).status).toBe(403);
+      expect(
+        (await fetch(`${app.httpUrl}/fhir/R4/Observation`, { method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+json' }, body: '{}' }))
+          .status,
+      ).toBe(403);
     });
 
     it('refuses requests without PKCE, with unknown clients or unregistered redirect URIs', async () => {
-      const noPkce = await fetch(`${app.httpUrl}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: `${appOrigin}/app.html`, scope: 'patient/Observation.rs', state: 'x' })}`, { redirect: 'manual' });
+      const noPkce = await fetch(
+        `${app.httpUrl}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: `${appOrigin}/app.html`, scope: 'patient/Observation.rs', state: 'x' })}`,
+        { redirect: 'manual' },
+      );
       expect(new URL(noPkce.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
-      const evil = await fetch(`${app.httpUrl}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: 'https://evil.example/cb', scope: 'patient/Observation.rs' })}`, { redirect: 'manual' });
+      const evil = await fetch(
+        `${app.httpUrl}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: 'https://evil.example/cb', scope: 'patient/Observation.rs' })}`,
+        { redirect: 'manual' },
+      );
       expect(evil.status).toBe(400);
       expect(await evil.text()).toContain('is not registered');
       expect((await fetch(`${app.httpUrl}/oauth/authorize?client_id=nope`)).status).toBe(400);

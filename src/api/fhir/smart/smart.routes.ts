@@ -13,18 +13,34 @@ import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
 import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
 
-
 /**
  * SMART App Launch 2.x endpoints: discovery (`/.well-known/smart-configuration`, public), the authorize
  * screen (sign-in, then consent with the patient to share), the token endpoint, and the JWKS for id_tokens.
  * SMART access tokens are honoured on /fhir/R4 only: reads, searches, creates, updates and Bundles, for the types and
  * interactions granted (auth/smart-scopes.ts).
  */
-export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthService; access: AccessPolicy; patients: PatientsRepository; fhirBase: () => string; publicBase: () => string; secureCookies: boolean }) {
+export function smartRoutes(
+  app: Api,
+  deps: {
+    smart: SmartService;
+    auth: AuthService;
+    access: AccessPolicy;
+    patients: PatientsRepository;
+    fhirBase: () => string;
+    publicBase: () => string;
+    secureCookies: boolean;
+  },
+) {
   // Browser apps on other origins call FHIR, the token endpoint and discovery with a bearer token (no cookies).
   const CORS_PATHS = /^\/(fhir\/|\.well-known\/smart-configuration|oauth\/token|\.well-known\/jwks\.json)/;
   void app.register(cors, {
-    delegator: (req, cb) => cb(null, CORS_PATHS.test(req.url ?? '') ? { origin: '*', credentials: false, allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Prefer'], methods: ['GET', 'POST'], maxAge: 600 } : { origin: false }),
+    delegator: (req, cb) =>
+      cb(
+        null,
+        CORS_PATHS.test(req.url ?? '')
+          ? { origin: '*', credentials: false, allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Prefer'], methods: ['GET', 'POST'], maxAge: 600 }
+          : { origin: false },
+      ),
   });
 
   app.addHook('onRequest', async (req) => {
@@ -43,19 +59,24 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     const interaction: Interaction | null = !m
       ? null
       : req.method === 'GET'
-        ? (m[2] && m[2] !== '/' ? 'read' : 'search')
+        ? m[2] && m[2] !== '/'
+          ? 'read'
+          : 'search'
         : req.method === 'POST' && !m[2]
           ? 'create'
           : req.method === 'PUT' && m[2] && !m[3]
             ? 'update'
             : null;
     if (!interaction) throw new AppError('FORBIDDEN', `a SMART app token can read, search, create and update FHIR resources (${req.method} ${path} refused)`);
-    if (!allows(p.smart!.scopes, m![1], interaction)) throw new AppError('FORBIDDEN', `the app's token has no scope for ${interaction} on ${m![1]} (granted: ${p.smart!.scopes.join(' ')})`);
+    if (!allows(p.smart!.scopes, m![1], interaction))
+      throw new AppError('FORBIDDEN', `the app's token has no scope for ${interaction} on ${m![1]} (granted: ${p.smart!.scopes.join(' ')})`);
     req.principal = p;
   });
 
   if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))));
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
   }
 
   const issuer = () => deps.fhirBase();
@@ -69,10 +90,29 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
-    capabilities: ['launch-standalone', 'launch-ehr', 'client-public', 'context-standalone-patient', 'context-ehr-patient', 'permission-patient', 'permission-user', 'permission-offline', 'permission-v1', 'permission-v2', 'sso-openid-connect'],
+    capabilities: [
+      'launch-standalone',
+      'launch-ehr',
+      'client-public',
+      'context-standalone-patient',
+      'context-ehr-patient',
+      'permission-patient',
+      'permission-user',
+      'permission-offline',
+      'permission-v1',
+      'permission-v2',
+      'sso-openid-connect',
+    ],
   });
   // Discovery lives at {FHIR base}/.well-known/smart-configuration (SMART 2.x §2.1); the server root too.
-  app.get('/fhir/R4/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') }, schema: { summary: 'SMART App Launch 2.x discovery (public)', response: { 200: SmartConfiguration } } }, async () => configuration());
+  app.get(
+    '/fhir/R4/.well-known/smart-configuration',
+    {
+      config: { policy: policy.public('SMART discovery') },
+      schema: { summary: 'SMART App Launch 2.x discovery (public)', response: { 200: SmartConfiguration } },
+    },
+    async () => configuration(),
+  );
   app.get('/.well-known/smart-configuration', { config: { policy: policy.public('SMART discovery') } }, async () => configuration());
   app.get('/.well-known/jwks.json', { config: { policy: policy.public('public keys that sign id_tokens') } }, async () => deps.smart.jwks());
 
@@ -87,7 +127,10 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
       // origin) and the CSRF check refuses it; same-origin keeps the origin for our own forms, leaks nothing out.
       .header('referrer-policy', 'same-origin')
       // Chromium applies form-action to the redirect after a submit: the app's origin must be listed.
-      .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${[...new Set(redirects.map((u) => new URL(u).origin))].join(' ')}; frame-ancestors 'none'; base-uri 'none'`)
+      .header(
+        'content-security-policy',
+        `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${[...new Set(redirects.map((u) => new URL(u).origin))].join(' ')}; frame-ancestors 'none'; base-uri 'none'`,
+      )
       .send(body);
 
   async function screen(req: FastifyRequest, reply: FastifyReply, query: Record<string, string>, message?: string) {
@@ -102,96 +145,176 @@ export function smartRoutes(app: Api, deps: { smart: SmartService; auth: AuthSer
     // Stored in the database (smart_pending): the answer may reach another instance, or this one after a restart.
     const id = await deps.smart.savePending(req.principal?.userId ?? null, query);
     const stage = req.principal?.credential?.stage ?? 'full';
-    if (req.principal && !req.principal.smart && stage === 'mfa') return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }), [checked.redirectUri]);
-    if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'));
+    if (req.principal && !req.principal.smart && stage === 'mfa')
+      return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }), [checked.redirectUri]);
+    if (req.principal && !req.principal.smart && stage === 'enrol')
+      return html(
+        reply,
+        200,
+        errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'),
+      );
     const redirects = [checked.redirectUri];
-    if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token') return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }), redirects);
+    if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token')
+      return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }), redirects);
     if (checked.launch) {
       // EHR launch: the context is the patient open in the EHR, for the user who opened the app there.
-      if (checked.launch.userId !== req.principal.userId) return html(reply, 403, errorPage('This app was opened by another Vigil user. Open it again from your own Vigil session.'));
+      if (checked.launch.userId !== req.principal.userId)
+        return html(reply, 403, errorPage('This app was opened by another Vigil user. Open it again from your own Vigil session.'));
       const launched = await deps.patients.byId(checked.launch.patientId);
-      return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, choosesPatient: false, patients: [], launchPatient: launched ?? undefined, message }), redirects);
+      return html(
+        reply,
+        200,
+        consentPage({
+          app: checked.client.name,
+          scopes: checked.scopes,
+          requestId: id,
+          user: req.principal,
+          choosesPatient: false,
+          patients: [],
+          launchPatient: launched ?? undefined,
+          message,
+        }),
+        redirects,
+      );
     }
     const visible = await deps.access.visiblePatientIds(req.principal);
-    const patients = !deps.access.choosesLaunchPatient(req.principal) ? [] : visible === null ? await deps.patients.list(null, 200) : await deps.patients.list(visible, 200);
-    return html(reply, 200, consentPage({ app: checked.client.name, scopes: checked.scopes, requestId: id, user: req.principal, choosesPatient: deps.access.choosesLaunchPatient(req.principal), patients, message }), redirects);
+    const patients = !deps.access.choosesLaunchPatient(req.principal)
+      ? []
+      : visible === null
+        ? await deps.patients.list(null, 200)
+        : await deps.patients.list(visible, 200);
+    return html(
+      reply,
+      200,
+      consentPage({
+        app: checked.client.name,
+        scopes: checked.scopes,
+        requestId: id,
+        user: req.principal,
+        choosesPatient: deps.access.choosesLaunchPatient(req.principal),
+        patients,
+        message,
+      }),
+      redirects,
+    );
   }
 
-  app.get('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { querystring: OAuthParams } }, async (req, reply) => screen(req, reply, req.query));
+  app.get(
+    '/oauth/authorize',
+    { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { querystring: OAuthParams } },
+    async (req, reply) => screen(req, reply, req.query),
+  );
 
-  app.post('/oauth/authorize', { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { body: OAuthParams } }, async (req, reply) => {
-    const form: Partial<Record<string, string>> = req.body;
-    const p = form.request ? await deps.smart.takePending(form.request) : null;
-    if (!p) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
-    if (form.action === 'sign-in') {
-      try {
-        const session = await deps.auth.login(form.email ?? '', form.password ?? '', { ip: req.ip });
-        reply.setCookie(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(session.expiresAt) });
-        req.principal = await deps.auth.principalFromSession(session.token);
-        return screen(req, reply, p.query);
-      } catch {
-        req.principal = null;
-        return screen(req, reply, p.query, 'Wrong email or password.');
+  app.post(
+    '/oauth/authorize',
+    { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { body: OAuthParams } },
+    async (req, reply) => {
+      const form: Partial<Record<string, string>> = req.body;
+      const p = form.request ? await deps.smart.takePending(form.request) : null;
+      if (!p) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
+      if (form.action === 'sign-in') {
+        try {
+          const session = await deps.auth.login(form.email ?? '', form.password ?? '', { ip: req.ip });
+          reply.setCookie(SESSION_COOKIE, session.token, {
+            httpOnly: true,
+            sameSite: 'strict',
+            secure: deps.secureCookies,
+            path: '/',
+            expires: new Date(session.expiresAt),
+          });
+          req.principal = await deps.auth.principalFromSession(session.token);
+          return screen(req, reply, p.query);
+        } catch {
+          req.principal = null;
+          return screen(req, reply, p.query, 'Wrong email or password.');
+        }
       }
-    }
-    if (form.action === 'mfa') {
-      // Second step (issue 9): the code turns the password-only session into a full one.
+      if (form.action === 'mfa') {
+        // Second step (issue 9): the code turns the password-only session into a full one.
+        try {
+          const session = await deps.auth.completeMfa(req.cookies?.[SESSION_COOKIE] ?? '', form.code ?? '', { ip: req.ip });
+          reply.setCookie(SESSION_COOKIE, session.token, {
+            httpOnly: true,
+            sameSite: 'strict',
+            secure: deps.secureCookies,
+            path: '/',
+            expires: new Date(session.expiresAt),
+          });
+          req.principal = await deps.auth.principalFromSession(session.token);
+          return screen(req, reply, p.query);
+        } catch (err) {
+          return screen(req, reply, p.query, (err as Error).message);
+        }
+      }
+      // Consent: only the user who saw the screen, fully signed in with a session, can answer it.
+      if (req.principal && (req.principal.credential?.stage ?? 'full') !== 'full') return html(reply, 403, errorPage('Finish signing in first.'));
+      if (req.principal?.credential?.kind === 'token') return html(reply, 403, errorPage('Sign in with your password to allow an app.'));
+      if (!req.principal || req.principal.smart || req.principal.userId !== p.userId)
+        return html(reply, 403, errorPage('Sign in again to answer this request.'));
+      const checked = await deps.smart.checkRequest(p.query);
+      if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
+      if (form.action !== 'allow') {
+        return reply.redirect(
+          `${checked.redirectUri}?${new URLSearchParams({ error: 'access_denied', error_description: 'the user declined', ...(checked.state ? { state: checked.state } : {}) })}`,
+          302,
+        );
+      }
+      if (checked.launch && checked.launch.userId !== req.principal.userId) return html(reply, 403, errorPage('This app was opened by another Vigil user.'));
+      const patientId = checked.launch ? checked.launch.patientId : deps.access.launchPatient(req.principal, form.patient ?? null);
       try {
-        const session = await deps.auth.completeMfa(req.cookies?.[SESSION_COOKIE] ?? '', form.code ?? '', { ip: req.ip });
-        reply.setCookie(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(session.expiresAt) });
-        req.principal = await deps.auth.principalFromSession(session.token);
-        return screen(req, reply, p.query);
+        return reply.redirect(await deps.smart.approve(req.principal, checked, patientId), 302);
       } catch (err) {
         return screen(req, reply, p.query, (err as Error).message);
       }
-    }
-    // Consent: only the user who saw the screen, fully signed in with a session, can answer it.
-    if (req.principal && (req.principal.credential?.stage ?? 'full') !== 'full') return html(reply, 403, errorPage('Finish signing in first.'));
-    if (req.principal?.credential?.kind === 'token') return html(reply, 403, errorPage('Sign in with your password to allow an app.'));
-    if (!req.principal || req.principal.smart || req.principal.userId !== p.userId) return html(reply, 403, errorPage('Sign in again to answer this request.'));
-    const checked = await deps.smart.checkRequest(p.query);
-    if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
-    if (form.action !== 'allow') {
-      return reply.redirect(`${checked.redirectUri}?${new URLSearchParams({ error: 'access_denied', error_description: 'the user declined', ...(checked.state ? { state: checked.state } : {}) })}`, 302);
-    }
-    if (checked.launch && checked.launch.userId !== req.principal.userId) return html(reply, 403, errorPage('This app was opened by another Vigil user.'));
-    const patientId = checked.launch ? checked.launch.patientId : deps.access.launchPatient(req.principal, form.patient ?? null);
-    try {
-      return reply.redirect(await deps.smart.approve(req.principal, checked, patientId), 302);
-    } catch (err) {
-      return screen(req, reply, p.query, (err as Error).message);
-    }
-  });
+    },
+  );
 
   // Registering an app (admins): `vigil smart app add` calls this when a server runs.
-  app.post('/api/v1/smart/apps', { config: { policy: policy.admin() }, schema: { summary: 'Register a SMART app (public client, PKCE)', body: SmartAppBody, response: { 201: SmartApp } } }, async (req, reply) => {
-    const p = requirePrincipal(req);
-    deps.access.assertAdmin(p);
-    return reply.status(201).send(await deps.smart.registerClient(req.body, p));
-  });
+  app.post(
+    '/api/v1/smart/apps',
+    { config: { policy: policy.admin() }, schema: { summary: 'Register a SMART app (public client, PKCE)', body: SmartAppBody, response: { 201: SmartApp } } },
+    async (req, reply) => {
+      const p = requirePrincipal(req);
+      deps.access.assertAdmin(p);
+      return reply.status(201).send(await deps.smart.registerClient(req.body, p));
+    },
+  );
 
   // The patient page's "Open in app": the registered apps that can be launched (staff; names only).
-  app.get('/api/v1/smart/apps/launchable', {
-    config: { policy: policy.staff('the apps they may open on a patient') },
-    schema: { summary: 'SMART apps that can be opened on a patient (EHR launch): id and name', response: { 200: LaunchableSmartApps } },
-  }, async (req) => {
-    deps.access.assertStaff(requirePrincipal(req));
-    return deps.smart.launchableClients();
-  });
+  app.get(
+    '/api/v1/smart/apps/launchable',
+    {
+      config: { policy: policy.staff('the apps they may open on a patient') },
+      schema: { summary: 'SMART apps that can be opened on a patient (EHR launch): id and name', response: { 200: LaunchableSmartApps } },
+    },
+    async (req) => {
+      deps.access.assertStaff(requirePrincipal(req));
+      return deps.smart.launchableClients();
+    },
+  );
 
   // EHR launch (SMART App Launch 2.x §ehr-launch): Vigil, as the EHR, opens a registered app on a patient.
-  app.post('/api/v1/smart/launch', {
-    config: { policy: policy.signedIn('apps opened on the patients they may see (the SMART service checks)') },
-    schema: { summary: 'Open a SMART app on a patient (EHR launch): the app URL with iss and launch', body: SmartLaunchBody, response: { 201: SmartLaunch } },
-  }, async (req, reply) => reply.status(201).send(await deps.smart.createLaunch(requirePrincipal(req), req.body.clientId, req.body.patientId)));
+  app.post(
+    '/api/v1/smart/launch',
+    {
+      config: { policy: policy.signedIn('apps opened on the patients they may see (the SMART service checks)') },
+      schema: { summary: 'Open a SMART app on a patient (EHR launch): the app URL with iss and launch', body: SmartLaunchBody, response: { 201: SmartLaunch } },
+    },
+    async (req, reply) => reply.status(201).send(await deps.smart.createLaunch(requirePrincipal(req), req.body.clientId, req.body.patientId)),
+  );
 
-  app.post('/oauth/token', { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') }, schema: { body: OAuthParams } }, async (req, reply) => {
-    try {
-      const result = await deps.smart.token(req.body);
-      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
-    } catch (err) {
-      if (err instanceof OAuthError) return reply.status(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.description });
-      throw err;
-    }
-  });
+  app.post(
+    '/oauth/token',
+    { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') }, schema: { body: OAuthParams } },
+    async (req, reply) => {
+      try {
+        const result = await deps.smart.token(req.body);
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
+      } catch (err) {
+        if (err instanceof OAuthError)
+          return reply.status(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.description });
+        throw err;
+      }
+    },
+  );
 }

@@ -68,7 +68,15 @@ interface GrantRow {
 const SIGNING_KEY_OWNER = 'system:smart-signing-key';
 const PENDING_TTL_MS = 10 * 60_000;
 
-export function createSmartService(deps: { db: Db; audit: AuditService; access: AccessPolicy; cipher: PatientCipher; principalOfUser: (userId: string) => Promise<Principal | null>; baseUrl: () => string; clock?: Clock }) {
+export function createSmartService(deps: {
+  db: Db;
+  audit: AuditService;
+  access: AccessPolicy;
+  cipher: PatientCipher;
+  principalOfUser: (userId: string) => Promise<Principal | null>;
+  baseUrl: () => string;
+  clock?: Clock;
+}) {
   const clock = deps.clock ?? systemClock;
   /**
    * The id_token signing key (RS256), published at /.well-known/jwks.json. One for every instance on the
@@ -79,14 +87,25 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
   const signingKey = () => {
     if (!signing) {
       signing = (async () => {
-        const load = async () => (await deps.db.query<{ kid: string; private_key: string; public_jwk: Record<string, unknown> }>(`SELECT kid, private_key, public_jwk FROM smart_signing_keys WHERE id = 'current'`))[0];
+        const load = async () =>
+          (
+            await deps.db.query<{ kid: string; private_key: string; public_jwk: Record<string, unknown> }>(
+              `SELECT kid, private_key, public_jwk FROM smart_signing_keys WHERE id = 'current'`,
+            )
+          )[0];
         let row = await load();
         if (!row) {
           const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
           const kid = hash(publicKey.export({ type: 'spki', format: 'der' }).toString('base64')).slice(0, 16);
-          const sealed = (await deps.cipher.seal(SIGNING_KEY_OWNER, Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string), 'smart.signing-key')).toString('base64');
+          const sealed = (
+            await deps.cipher.seal(SIGNING_KEY_OWNER, Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string), 'smart.signing-key')
+          ).toString('base64');
           // Two instances starting together: the first insert wins and both use its key.
-          await deps.db.query(`INSERT INTO smart_signing_keys (id, kid, private_key, public_jwk) VALUES ('current', $1, $2, $3) ON CONFLICT (id) DO NOTHING`, [kid, sealed, JSON.stringify(publicKey.export({ format: 'jwk' }))]);
+          await deps.db.query(`INSERT INTO smart_signing_keys (id, kid, private_key, public_jwk) VALUES ('current', $1, $2, $3) ON CONFLICT (id) DO NOTHING`, [
+            kid,
+            sealed,
+            JSON.stringify(publicKey.export({ format: 'jwk' })),
+          ]);
           row = await load();
         }
         const pem = (await deps.cipher.open(SIGNING_KEY_OWNER, Buffer.from(row.private_key, 'base64'), 'smart.signing-key')).toString('utf8');
@@ -103,20 +122,42 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
     const who = deps.access.fhirUserOf(p);
     const fhirUser = who ? `${deps.baseUrl()}/${who.type}/${toFhirId(who.id)}` : undefined;
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
-    const body = b64url(JSON.stringify({ iss: deps.baseUrl(), sub: p.userId, aud: clientId, iat: now, exp: now + 3600, ...(fhirUser ? { fhirUser } : {}), name: p.displayName }));
+    const body = b64url(
+      JSON.stringify({ iss: deps.baseUrl(), sub: p.userId, aud: clientId, iat: now, exp: now + 3600, ...(fhirUser ? { fhirUser } : {}), name: p.displayName }),
+    );
     return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
   }
 
   async function client(id: string): Promise<SmartClient | null> {
-    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[]; launch_url: string | null }>('SELECT id, name, redirect_uris, launch_url FROM smart_clients WHERE id = $1', [id]);
-    return rows[0] ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris, ...(rows[0].launch_url ? { launchUrl: rows[0].launch_url } : {}) } : null;
+    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[]; launch_url: string | null }>(
+      'SELECT id, name, redirect_uris, launch_url FROM smart_clients WHERE id = $1',
+      [id],
+    );
+    return rows[0]
+      ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris, ...(rows[0].launch_url ? { launchUrl: rows[0].launch_url } : {}) }
+      : null;
   }
 
-  async function issue(kind: GrantRow['kind'], g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string }, ttl: number, q: Queryable = deps.db) {
+  async function issue(
+    kind: GrantRow['kind'],
+    g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string },
+    ttl: number,
+    q: Queryable = deps.db,
+  ) {
     const secret = token(kind === 'code' ? 'vsc' : kind === 'access' ? 'vsa' : 'vsr');
     await q.query(
       `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [hash(secret), kind, g.clientId, g.userId, g.patientId, g.scopes.join(' '), g.redirectUri ?? null, g.codeChallenge ?? null, new Date(clock.now() + ttl).toISOString()],
+      [
+        hash(secret),
+        kind,
+        g.clientId,
+        g.userId,
+        g.patientId,
+        g.scopes.join(' '),
+        g.redirectUri ?? null,
+        g.codeChallenge ?? null,
+        new Date(clock.now() + ttl).toISOString(),
+      ],
     );
     return secret;
   }
@@ -130,7 +171,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
     return rows[0] ?? null;
   }
 
-  async function tokenResponse(g: { clientId: string; userId: string; patientId: string | null; scopes: string[] }, grant: 'authorization_code' | 'refresh_token') {
+  async function tokenResponse(
+    g: { clientId: string; userId: string; patientId: string | null; scopes: string[] },
+    grant: 'authorization_code' | 'refresh_token',
+  ) {
     const owner = await deps.principalOfUser(g.userId);
     // [audit] the tokens an app receives and their entry commit together ((d)(2)): who, which app, which patient, what scopes.
     const { access, refresh } = await deps.audit.change(async (tx, log) => {
@@ -138,7 +182,14 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
         access: await issue('access', g, ACCESS_TTL_MS, tx),
         refresh: g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? await issue('refresh', g, REFRESH_TTL_MS, tx) : undefined,
       };
-      log({ actor: owner ?? 'system', action: 'smart.token', entityType: 'SmartClient', entityId: g.clientId, patientId: g.patientId, details: { grant, scopes: g.scopes, refresh: !!tokens.refresh } });
+      log({
+        actor: owner ?? 'system',
+        action: 'smart.token',
+        entityType: 'SmartClient',
+        entityId: g.clientId,
+        patientId: g.patientId,
+        details: { grant, scopes: g.scopes, refresh: !!tokens.refresh },
+      });
       return tokens;
     });
     const user = g.scopes.includes('openid') ? owner : null;
@@ -170,7 +221,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       return id;
     },
     async takePending(id: string): Promise<{ userId: string | null; query: Record<string, string> } | null> {
-      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string> }>('DELETE FROM smart_pending WHERE id = $1 AND created_at > $2 RETURNING user_id, query', [id, new Date(clock.now() - PENDING_TTL_MS).toISOString()]);
+      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string> }>(
+        'DELETE FROM smart_pending WHERE id = $1 AND created_at > $2 RETURNING user_id, query',
+        [id, new Date(clock.now() - PENDING_TTL_MS).toISOString()],
+      );
       return rows[0] ? { userId: rows[0].user_id, query: rows[0].query } : null;
     },
 
@@ -184,10 +238,26 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
         }
       }
       if (!input.redirectUris.length) throw badRequest('an app needs at least one redirect URI');
-      const c: SmartClient = { id: newId('app'), name: input.name.trim(), redirectUris: input.redirectUris, ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}) };
+      const c: SmartClient = {
+        id: newId('app'),
+        name: input.name.trim(),
+        redirectUris: input.redirectUris,
+        ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}),
+      };
       await deps.audit.change(async (tx, log) => {
-        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url) VALUES ($1, $2, $3, $4)', [c.id, c.name, JSON.stringify(c.redirectUris), c.launchUrl ?? null]);
-        log({ actor, action: 'smart.app.register', entityType: 'SmartApp', entityId: c.id, details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null } });
+        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url) VALUES ($1, $2, $3, $4)', [
+          c.id,
+          c.name,
+          JSON.stringify(c.redirectUris),
+          c.launchUrl ?? null,
+        ]);
+        log({
+          actor,
+          action: 'smart.app.register',
+          entityType: 'SmartApp',
+          entityId: c.id,
+          details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null },
+        });
       });
       return c;
     },
@@ -222,10 +292,14 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       const c = q.client_id ? await client(q.client_id) : null;
       // Without a valid client and redirect URI, errors are shown here, never redirected (RFC 6749 §4.1.2.1).
       if (!c) throw new OAuthError('invalid_client', `unknown client_id "${q.client_id ?? ''}"`);
-      if (!q.redirect_uri || !c.redirectUris.includes(q.redirect_uri)) throw new OAuthError('invalid_request', `redirect_uri "${q.redirect_uri ?? ''}" is not registered for ${c.name}`);
-      const redirectError = (error: string, description: string) => ({ redirect: `${q.redirect_uri}?${new URLSearchParams({ error, error_description: description, ...(q.state ? { state: q.state } : {}) })}` });
+      if (!q.redirect_uri || !c.redirectUris.includes(q.redirect_uri))
+        throw new OAuthError('invalid_request', `redirect_uri "${q.redirect_uri ?? ''}" is not registered for ${c.name}`);
+      const redirectError = (error: string, description: string) => ({
+        redirect: `${q.redirect_uri}?${new URLSearchParams({ error, error_description: description, ...(q.state ? { state: q.state } : {}) })}`,
+      });
       if (q.response_type !== 'code') return redirectError('unsupported_response_type', 'response_type must be code');
-      if (!q.code_challenge || q.code_challenge_method !== 'S256') return redirectError('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
+      if (!q.code_challenge || q.code_challenge_method !== 'S256')
+        return redirectError('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
       if (q.aud && q.aud.replace(/\/$/, '') !== deps.baseUrl()) return redirectError('invalid_request', `aud must be this FHIR server, ${deps.baseUrl()}`);
       const scopes = grantScopes(q.scope ?? '');
       if (!scopes.some((s) => s.includes('/'))) return redirectError('invalid_scope', 'ask for at least one resource scope, e.g. patient/Observation.rs');
@@ -233,7 +307,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       if (q.launch) {
         // EHR launch: the context the EHR bound to this opaque value, for this app (§ehr-launch, §scopes "launch").
         if (!scopes.includes('launch')) return redirectError('invalid_scope', 'an EHR launch (launch=…) needs the scope "launch"');
-        const rows = await deps.db.query<{ user_id: string; patient_id: string }>('SELECT user_id, patient_id FROM smart_launches WHERE id = $1 AND client_id = $2 AND created_at > $3', [hash(q.launch), c.id, new Date(clock.now() - LAUNCH_TTL_MS).toISOString()]);
+        const rows = await deps.db.query<{ user_id: string; patient_id: string }>(
+          'SELECT user_id, patient_id FROM smart_launches WHERE id = $1 AND client_id = $2 AND created_at > $3',
+          [hash(q.launch), c.id, new Date(clock.now() - LAUNCH_TTL_MS).toISOString()],
+        );
         if (!rows[0]) return redirectError('invalid_request', 'the launch is unknown, expired, or for another app: open the app from Vigil again');
         launch = { userId: rows[0].user_id, patientId: rows[0].patient_id };
       } else if (scopes.includes('launch')) {
@@ -243,13 +320,22 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
     },
 
     /** The user said yes: a one-time code for the app (bound to the redirect URI and PKCE challenge). */
-    async approve(p: Principal, req: { client: SmartClient; scopes: string[]; redirectUri: string; state?: string; codeChallenge: string }, patientId: string | null) {
+    async approve(
+      p: Principal,
+      req: { client: SmartClient; scopes: string[]; redirectUri: string; state?: string; codeChallenge: string },
+      patientId: string | null,
+    ) {
       const needsPatient = req.scopes.includes('launch/patient') || req.scopes.includes('launch') || patientOnly(req.scopes);
       if (needsPatient && !patientId) throw badRequest('choose the patient this app may see');
       if (patientId) await deps.access.assertPatient(p, patientId);
       const code = await deps.audit.change(async (tx, log) => {
         log({ actor: p, action: 'smart.authorize', entityType: 'SmartClient', entityId: req.client.id, patientId, details: { scopes: req.scopes } });
-        return issue('code', { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge }, CODE_TTL_MS, tx);
+        return issue(
+          'code',
+          { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge },
+          CODE_TTL_MS,
+          tx,
+        );
       });
       return `${req.redirectUri}?${new URLSearchParams({ code, ...(req.state ? { state: req.state } : {}) })}`;
     },
@@ -271,7 +357,8 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
       }
       if (form.grant_type === 'refresh_token') {
         const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
-        if (!g || (form.client_id && form.client_id !== g.client_id)) throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
+        if (!g || (form.client_id && form.client_id !== g.client_id))
+          throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
         const asked = form.scope ? grantScopes(form.scope) : null;
         const had = g.scopes.split(' ');
         if (asked && asked.some((s) => !had.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may narrow the scopes, never widen them');
@@ -282,7 +369,10 @@ export function createSmartService(deps: { db: Db; audit: AuditService; access: 
 
     /** Bearer access token → the user's principal, narrowed to what the app was granted. */
     async principalFromAccessToken(secret: string): Promise<Principal | null> {
-      const rows = await deps.db.query<GrantRow>(`SELECT * FROM smart_grants WHERE hash = $1 AND kind = 'access' AND revoked_at IS NULL AND expires_at > now()`, [hash(secret)]);
+      const rows = await deps.db.query<GrantRow>(
+        `SELECT * FROM smart_grants WHERE hash = $1 AND kind = 'access' AND revoked_at IS NULL AND expires_at > now()`,
+        [hash(secret)],
+      );
       const g = rows[0];
       if (!g) return null;
       const user = await deps.principalOfUser(g.user_id);

@@ -27,10 +27,18 @@ function IngestStats() {
   if (numbers.length === 0) return null;
   return (
     <section className="section">
-      <header className="section-head"><h2>Ingest</h2><button type="button" className="btn btn-sm" onClick={stats.reload}>Refresh</button></header>
+      <header className="section-head">
+        <h2>Ingest</h2>
+        <button type="button" className="btn btn-sm" onClick={stats.reload}>
+          Refresh
+        </button>
+      </header>
       <div className="stat-grid">
         {numbers.map(([k, v]) => (
-          <div key={k} className="stat"><span className="stat-value">{v.toLocaleString()}</span><span className="stat-label">{k}</span></div>
+          <div key={k} className="stat">
+            <span className="stat-value">{v.toLocaleString()}</span>
+            <span className="stat-label">{k}</span>
+          </div>
         ))}
       </div>
     </section>
@@ -54,23 +62,43 @@ function Rejections() {
       <header className="section-head">
         <h2>Rejected payloads</h2>
         <span className="muted small">latest {REJECTIONS_LIMIT}</span>
-        <button type="button" className="btn btn-sm" onClick={rej.reload}>Refresh</button>
+        <button type="button" className="btn btn-sm" onClick={rej.reload}>
+          Refresh
+        </button>
       </header>
       {rej.error ? <ErrorNote error={rej.error} onRetry={rej.reload} /> : null}
       {!rej.data && !rej.error ? <Loading /> : null}
       {rej.data ? (
-        rej.data.length === 0 ? <p className="empty card">No rejected payloads. Every message received was accepted.</p> : (
+        rej.data.length === 0 ? (
+          <p className="empty card">No rejected payloads. Every message received was accepted.</p>
+        ) : (
           <div className="table-wrap">
             <table className="table rejections">
-              <thead><tr><th>Received</th><th>Device</th><th>Topic</th><th>Reason</th><th>Payload excerpt</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Received</th>
+                  <th>Device</th>
+                  <th>Topic</th>
+                  <th>Reason</th>
+                  <th>Payload excerpt</th>
+                </tr>
+              </thead>
               <tbody>
                 {rej.data.map((r) => (
                   <tr key={r.id}>
-                    <td className="nowrap" title={formatDateTime(r.receivedAt)}><TimeAgo ts={r.receivedAt} /></td>
-                    <td><code className="small">{r.deviceId ?? '—'}</code></td>
-                    <td><code className="small">{r.topic}</code></td>
+                    <td className="nowrap" title={formatDateTime(r.receivedAt)}>
+                      <TimeAgo ts={r.receivedAt} />
+                    </td>
+                    <td>
+                      <code className="small">{r.deviceId ?? '—'}</code>
+                    </td>
+                    <td>
+                      <code className="small">{r.topic}</code>
+                    </td>
                     <td className="reason">{r.reason}</td>
-                    <td><code className="excerpt">{r.excerpt}</code></td>
+                    <td>
+                      <code className="excerpt">{r.excerpt}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -91,16 +119,28 @@ function DemoMailbox() {
       <header className="section-head">
         <h2>Demo mailbox</h2>
         <span className="muted small">alert emails sent by the demo clinic</span>
-        <button type="button" className="btn btn-sm" onClick={box.reload}>Refresh</button>
+        <button type="button" className="btn btn-sm" onClick={box.reload}>
+          Refresh
+        </button>
       </header>
-      {box.data.length === 0 ? <p className="empty card">No emails yet. Alerts that notify by email will appear here.</p> : (
+      {box.data.length === 0 ? (
+        <p className="empty card">No emails yet. Alerts that notify by email will appear here.</p>
+      ) : (
         <div className="table-wrap">
           <table className="table">
-            <thead><tr><th>Received</th><th>To</th><th>Subject</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Received</th>
+                <th>To</th>
+                <th>Subject</th>
+              </tr>
+            </thead>
             <tbody>
               {box.data.slice(0, 50).map((m) => (
                 <tr key={m.messageId || m.receivedAt}>
-                  <td className="nowrap" title={formatDateTime(m.receivedAt)}><TimeAgo ts={m.receivedAt} /></td>
+                  <td className="nowrap" title={formatDateTime(m.receivedAt)}>
+                    <TimeAgo ts={m.receivedAt} />
+                  </td>
                   <td>{m.to.join(', ')}</td>
                   <td title={m.text}>{m.subject}</td>
                 </tr>

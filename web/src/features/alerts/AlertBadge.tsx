@@ -56,7 +56,14 @@ export function AlertBadge() {
   const label = critical ? `${critical} open critical alert${critical > 1 ? 's' : ''}` : `${all.length} open alert${all.length === 1 ? '' : 's'}`;
   return (
     <a href="#/alerts" className={`alert-badge ${critical ? 'is-critical' : all.length ? 'is-open' : ''}`} title={label} aria-label={label}>
-      <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><path d="M8 1.5a4.5 4.5 0 0 0-4.5 4.5v3L2 11.5h12L12.5 9V6A4.5 4.5 0 0 0 8 1.5zM6.5 13a1.5 1.5 0 0 0 3 0" fill="none" stroke="currentColor" strokeWidth="1.4" /></svg>
+      <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">
+        <path
+          d="M8 1.5a4.5 4.5 0 0 0-4.5 4.5v3L2 11.5h12L12.5 9V6A4.5 4.5 0 0 0 8 1.5zM6.5 13a1.5 1.5 0 0 0 3 0"
+          fill="none"
+          stroke="currentColor"
+          strokeWidth="1.4"
+        />
+      </svg>
       {all.length ? <span className="alert-badge-count">{critical || all.length}</span> : null}
     </a>
   );

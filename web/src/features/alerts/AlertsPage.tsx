@@ -31,7 +31,8 @@ export function AlertsPage() {
   });
 
   const rows = useMemo(() => [...(alerts.data ?? [])].sort(byUrgency), [alerts.data]);
-  const replace = (a: Alert) => alerts.setData((prev) => (prev ?? []).map((x) => (x.id === a.id ? a : x)).filter((x) => (view === 'active' ? x.status !== 'resolved' : true)));
+  const replace = (a: Alert) =>
+    alerts.setData((prev) => (prev ?? []).map((x) => (x.id === a.id ? a : x)).filter((x) => (view === 'active' ? x.status !== 'resolved' : true)));
   const counts = { critical: rows.filter((a) => a.severity === 'critical').length, open: rows.filter((a) => a.status === 'open').length };
 
   return (
@@ -40,24 +41,34 @@ export function AlertsPage() {
         <div>
           <h1 className="page-title">Alerts</h1>
           {view === 'active' && alerts.data ? (
-            <p className="panel-summary"><strong>{counts.critical}</strong> critical<span className="sep">·</span><strong>{counts.open}</strong> unacknowledged<span className="sep">·</span><strong>{rows.length}</strong> active</p>
+            <p className="panel-summary">
+              <strong>{counts.critical}</strong> critical<span className="sep">·</span>
+              <strong>{counts.open}</strong> unacknowledged<span className="sep">·</span>
+              <strong>{rows.length}</strong> active
+            </p>
           ) : null}
         </div>
         <div className="panel-tools">
           <div className="segmented" role="tablist">
             {(['active', 'resolved'] as const).map((v) => (
-              <button key={v} type="button" className={view === v ? 'is-on' : ''} onClick={() => setView(v)} role="tab" aria-selected={view === v}>{v === 'active' ? 'Active' : 'Resolved'}</button>
+              <button key={v} type="button" className={view === v ? 'is-on' : ''} onClick={() => setView(v)} role="tab" aria-selected={view === v}>
+                {v === 'active' ? 'Active' : 'Resolved'}
+              </button>
             ))}
           </div>
           <PushButton />
-          <a className="btn btn-sm" href="#/alerts/rules">Rules</a>
+          <a className="btn btn-sm" href="#/alerts/rules">
+            Rules
+          </a>
         </div>
       </div>
       {alerts.error ? <ErrorNote error={alerts.error} onRetry={alerts.reload} /> : null}
       {!alerts.data && !alerts.error ? <Loading /> : null}
       {alerts.data ? (
         <ul className="alert-list">
-          {rows.map((a) => <AlertRow key={a.id} alert={a} patientName={names.get(a.patientId) ?? a.patientId} onChange={replace} />)}
+          {rows.map((a) => (
+            <AlertRow key={a.id} alert={a} patientName={names.get(a.patientId) ?? a.patientId} onChange={replace} />
+          ))}
           {rows.length === 0 ? <li className="empty">{view === 'active' ? 'No active alerts. All quiet.' : 'No resolved alerts yet.'}</li> : null}
         </ul>
       ) : null}
@@ -89,35 +100,64 @@ function AlertRow({ alert: a, patientName, onChange }: { alert: Alert; patientNa
       <span className={`pill ${SEVERITY_PILL[a.severity]}`}>{a.severity}</span>
       <div className="alert-main">
         <div className="alert-title">
-          <a href={href({ name: 'patient', id: a.patientId })}><strong>{patientName}</strong></a>
+          <a href={href({ name: 'patient', id: a.patientId })}>
+            <strong>{patientName}</strong>
+          </a>
           <span className="alert-msg">{a.message}</span>
         </div>
         <div className="alert-meta muted small">
-          <span>{a.rule} v{a.ruleVersion}</span>
-          <span>opened <TimeAgo ts={a.openedAt} plain /></span>
+          <span>
+            {a.rule} v{a.ruleVersion}
+          </span>
+          <span>
+            opened <TimeAgo ts={a.openedAt} plain />
+          </span>
           <span className={`alert-status is-${a.status}`}>{a.status}</span>
           {a.escalationLevel > 0 ? <span className="pill pill-orange">escalated ×{a.escalationLevel}</span> : null}
           {snoozed ? <span title={a.snoozeReason ?? ''}>snoozed until {new Date(a.snoozedUntil!).toLocaleTimeString()}</span> : null}
           {a.resolutionNote ? <span>“{a.resolutionNote}”</span> : null}
         </div>
         {snoozing ? (
-          <form className="snooze-form" onSubmit={(e) => { e.preventDefault(); void act(() => alertsApi.snooze(a.id, minutes, reason))(); }}>
+          <form
+            className="snooze-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void act(() => alertsApi.snooze(a.id, minutes, reason))();
+            }}
+          >
             <input autoFocus required placeholder="Reason (required)" value={reason} onChange={(e) => setReason(e.target.value)} aria-label="Snooze reason" />
             <select value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} aria-label="Snooze for">
-              {SNOOZE_MINUTES.map((m) => <option key={m} value={m}>{m < 60 ? `${m} min` : `${m / 60} h`}</option>)}
+              {SNOOZE_MINUTES.map((m) => (
+                <option key={m} value={m}>
+                  {m < 60 ? `${m} min` : `${m / 60} h`}
+                </option>
+              ))}
             </select>
-            <button className="btn btn-sm btn-primary" disabled={busy || !reason.trim()}>Snooze</button>
-            <button type="button" className="btn btn-sm" onClick={() => setSnoozing(false)}>Cancel</button>
+            <button className="btn btn-sm btn-primary" disabled={busy || !reason.trim()}>
+              Snooze
+            </button>
+            <button type="button" className="btn btn-sm" onClick={() => setSnoozing(false)}>
+              Cancel
+            </button>
           </form>
         ) : null}
         {error ? <p className="form-error small">{error}</p> : null}
       </div>
       {a.status !== 'resolved' ? (
         <div className="alert-actions">
-          {a.status === 'open' ? <button type="button" className="btn btn-sm btn-primary" disabled={busy} onClick={act(() => alertsApi.acknowledge(a.id))}>Acknowledge</button> : null}
-          <button type="button" className="btn btn-sm" disabled={busy} onClick={() => setSnoozing((s) => !s)}>Snooze</button>
-          <button type="button" className="btn btn-sm" disabled={busy} onClick={act(() => alertsApi.resolve(a.id))}>Resolve</button>
-          <CallNowButton patientId={a.patientId} reason={`Alert: ${a.rule}`} className="btn btn-sm" />{/* [tele] */}
+          {a.status === 'open' ? (
+            <button type="button" className="btn btn-sm btn-primary" disabled={busy} onClick={act(() => alertsApi.acknowledge(a.id))}>
+              Acknowledge
+            </button>
+          ) : null}
+          <button type="button" className="btn btn-sm" disabled={busy} onClick={() => setSnoozing((s) => !s)}>
+            Snooze
+          </button>
+          <button type="button" className="btn btn-sm" disabled={busy} onClick={act(() => alertsApi.resolve(a.id))}>
+            Resolve
+          </button>
+          <CallNowButton patientId={a.patientId} reason={`Alert: ${a.rule}`} className="btn btn-sm" />
+          {/* [tele] */}
         </div>
       ) : null}
     </li>

@@ -23,9 +23,20 @@ export function PushButton() {
       setState('error');
     }
   };
-  if (state === 'on') return <span className="pill pill-green" title="Alerts reach this browser even when Vigil is closed">Push on</span>;
+  if (state === 'on')
+    return (
+      <span className="pill pill-green" title="Alerts reach this browser even when Vigil is closed">
+        Push on
+      </span>
+    );
   return (
-    <button type="button" className="btn btn-sm" disabled={state === 'busy'} onClick={() => void enable()} title={state === 'error' ? error : 'Get alerts on this browser even when Vigil is closed'}>
+    <button
+      type="button"
+      className="btn btn-sm"
+      disabled={state === 'busy'}
+      onClick={() => void enable()}
+      title={state === 'error' ? error : 'Get alerts on this browser even when Vigil is closed'}
+    >
       {state === 'error' ? 'Push failed — retry' : 'Enable push'}
     </button>
   );

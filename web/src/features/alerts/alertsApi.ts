@@ -27,7 +27,8 @@ export const alertsApi = {
   rules: () => call<{ rules: AlertRule[] }>('GET', '/alert-rules'),
   pushKey: () => call<{ publicKey: string }>('GET', '/alerts/push-key'),
   subscribePush: (sub: unknown) => call<unknown>('POST', '/me/push-subscriptions', sub),
-  saveRule: (key: string, body: { scope: string; scopeId?: string; enabled: boolean; definition: unknown }) => call<AlertRule>('PUT', `/alert-rules/${encodeURIComponent(key)}`, body),
+  saveRule: (key: string, body: { scope: string; scopeId?: string; enabled: boolean; definition: unknown }) =>
+    call<AlertRule>('PUT', `/alert-rules/${encodeURIComponent(key)}`, body),
 };
 
 /** Inbox order: most severe first, then the longest waiting. */

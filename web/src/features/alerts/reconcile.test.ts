@@ -6,8 +6,16 @@ const alert = (id: string, severity: Alert['severity']) => ({ id, severity, stat
 
 describe('reconcileOpenAlerts (badge after a reconnect)', () => {
   it('shows alerts opened during a disconnect, drops resolved ones, and sounds new or worsened critical ones', () => {
-    const known = new Map([['a', alert('a', 'warning')], ['b', alert('b', 'critical')], ['gone', alert('gone', 'critical')]]);
-    const { open, sound } = reconcileOpenAlerts(known, [alert('a', 'critical'), alert('b', 'critical'), alert('new', 'critical'), alert('w', 'warning')], false);
+    const known = new Map([
+      ['a', alert('a', 'warning')],
+      ['b', alert('b', 'critical')],
+      ['gone', alert('gone', 'critical')],
+    ]);
+    const { open, sound } = reconcileOpenAlerts(
+      known,
+      [alert('a', 'critical'), alert('b', 'critical'), alert('new', 'critical'), alert('w', 'warning')],
+      false,
+    );
     expect([...open.keys()].sort()).toEqual(['a', 'b', 'new', 'w']);
     expect(sound.map((s) => s.id).sort()).toEqual(['a', 'new']);
   });

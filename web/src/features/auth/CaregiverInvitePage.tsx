@@ -22,9 +22,17 @@ export function CaregiverInvitePage({ token }: { token: string }) {
 
   useEffect(() => {
     let live = true;
-    request<InvitePreview>('POST', '/caregiver-invites/preview', { token }).then((p) => live && setPreview(p), (err: unknown) => live && setError((err as Error).message));
-    api.me().then((m) => live && setMe(m), () => live && setMe(null));
-    return () => { live = false; };
+    request<InvitePreview>('POST', '/caregiver-invites/preview', { token }).then(
+      (p) => live && setPreview(p),
+      (err: unknown) => live && setError((err as Error).message),
+    );
+    api.me().then(
+      (m) => live && setMe(m),
+      () => live && setMe(null),
+    );
+    return () => {
+      live = false;
+    };
   }, [token]);
 
   const accept = async (body: Record<string, string>) => {
@@ -56,32 +64,97 @@ export function CaregiverInvitePage({ token }: { token: string }) {
         <h1 id="invite-title">{done ? 'Invitation accepted' : 'You are invited'}</h1>
         {done ? (
           <>
-            <p role="status">{done.accountCreated ? `Your carer account for ${done.email} is ready.` : 'Done.'} You can now see {preview?.invitedBy ?? 'the patient'}’s readings and messages. They can stop sharing at any time.</p>
-            {done.accountCreated && !me ? <a className="btn btn-primary btn-block" href="#/" onClick={() => window.location.reload()}>Sign in</a> : <a className="btn btn-primary btn-block" href="#/" onClick={() => window.location.reload()}>Continue</a>}
+            <p role="status">
+              {done.accountCreated ? `Your carer account for ${done.email} is ready.` : 'Done.'} You can now see {preview?.invitedBy ?? 'the patient'}’s
+              readings and messages. They can stop sharing at any time.
+            </p>
+            {done.accountCreated && !me ? (
+              <a className="btn btn-primary btn-block" href="#/" onClick={() => window.location.reload()}>
+                Sign in
+              </a>
+            ) : (
+              <a className="btn btn-primary btn-block" href="#/" onClick={() => window.location.reload()}>
+                Continue
+              </a>
+            )}
           </>
         ) : !preview ? (
-          error ? <p className="form-error" role="alert">{error}</p> : <p className="muted" role="status">Checking the invitation…</p>
+          error ? (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          ) : (
+            <p className="muted" role="status">
+              Checking the invitation…
+            </p>
+          )
         ) : preview.hasAccount ? (
           me && me.email.toLowerCase() === preview.email ? (
             <>
-              <p>{preview.invitedBy} invited you ({preview.email}) to see their readings and messages from their care team.</p>
-              {error ? <p className="form-error" role="alert">{error}</p> : null}
-              <button type="button" className="btn btn-primary btn-block" disabled={busy} onClick={() => void accept({})}>Accept</button>
+              <p>
+                {preview.invitedBy} invited you ({preview.email}) to see their readings and messages from their care team.
+              </p>
+              {error ? (
+                <p className="form-error" role="alert">
+                  {error}
+                </p>
+              ) : null}
+              <button type="button" className="btn btn-primary btn-block" disabled={busy} onClick={() => void accept({})}>
+                Accept
+              </button>
             </>
           ) : (
             <>
-              <p>This invitation is for {preview.email}, but you are signed in as {me?.email}.</p>
-              <button type="button" className="btn btn-block" onClick={() => void api.logout().then(() => setMe(null))}>Sign out and use {preview.email}</button>
+              <p>
+                This invitation is for {preview.email}, but you are signed in as {me?.email}.
+              </p>
+              <button type="button" className="btn btn-block" onClick={() => void api.logout().then(() => setMe(null))}>
+                Sign out and use {preview.email}
+              </button>
             </>
           )
         ) : (
           <form onSubmit={create} noValidate>
-            <p>{preview.invitedBy} invited you to see their readings and messages from their care team. Create your carer account for <strong>{preview.email}</strong>:</p>
-            <label className="field"><span>Your name</span><input type="text" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} autoFocus /></label>
-            <label className="field"><span>Choose a password (at least 12 characters)</span><input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} required maxLength={128} aria-invalid={!!error} /></label>
-            <label className="field"><span>Password again</span><input type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required maxLength={128} aria-invalid={!!error} /></label>
-            {error ? <p className="form-error" role="alert">{error}</p> : null}
-            <button type="submit" className="btn btn-primary btn-block" disabled={busy || !name.trim() || !password || !again}>{busy ? 'Creating…' : 'Create my account and accept'}</button>
+            <p>
+              {preview.invitedBy} invited you to see their readings and messages from their care team. Create your carer account for{' '}
+              <strong>{preview.email}</strong>:
+            </p>
+            <label className="field">
+              <span>Your name</span>
+              <input type="text" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} autoFocus />
+            </label>
+            <label className="field">
+              <span>Choose a password (at least 12 characters)</span>
+              <input
+                type="password"
+                autoComplete="new-password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+                required
+                maxLength={128}
+                aria-invalid={!!error}
+              />
+            </label>
+            <label className="field">
+              <span>Password again</span>
+              <input
+                type="password"
+                autoComplete="new-password"
+                value={again}
+                onChange={(e) => setAgain(e.target.value)}
+                required
+                maxLength={128}
+                aria-invalid={!!error}
+              />
+            </label>
+            {error ? (
+              <p className="form-error" role="alert">
+                {error}
+              </p>
+            ) : null}
+            <button type="submit" className="btn btn-primary btn-block" disabled={busy || !name.trim() || !password || !again}>
+              {busy ? 'Creating…' : 'Create my account and accept'}
+            </button>
             <p className="muted small">The invitation works until {new Date(preview.expiresAt).toLocaleDateString([], { day: 'numeric', month: 'long' })}.</p>
           </form>
         )}

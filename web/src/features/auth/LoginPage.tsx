@@ -14,7 +14,9 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   useEffect(() => {
     let live = true;
     void api.demo().then((d) => live && setDemo(d && Array.isArray(d.logins) && d.logins.length ? d : null));
-    return () => { live = false; };
+    return () => {
+      live = false;
+    };
   }, []);
 
   const submit = async (e: FormEvent) => {
@@ -25,7 +27,8 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
       const { user, stage } = await api.login(email.trim(), password);
       onSignedIn({ ...user, stage: stage ?? 'full' });
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 400)) setError('That email and password don’t match an account. Check them and try again.');
+      if (err instanceof ApiError && (err.status === 401 || err.status === 400))
+        setError('That email and password don’t match an account. Check them and try again.');
       else if (err instanceof ApiError && err.status === 429) setError('Too many attempts. Wait a minute and try again.');
       else setError(err instanceof Error ? err.message : 'Sign-in failed');
       setBusy(false);
@@ -63,9 +66,20 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         </label>
         <label className="field">
           <span>Password</span>
-          <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required aria-invalid={!!error} />
+          <input
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+            aria-invalid={!!error}
+          />
         </label>
-        {error ? <p className="form-error" role="alert">{error}</p> : null}
+        {error ? (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email || !password}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
@@ -74,14 +88,18 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             Sign in with a passkey
           </button>
         ) : null}
-        <a className="link-btn mfa-cancel" href="#/forgot-password">Forgot your password?</a>
+        <a className="link-btn mfa-cancel" href="#/forgot-password">
+          Forgot your password?
+        </a>
         {demo ? (
           <div className="demo-hint">
             <span className="muted">Demo logins (click to fill in):</span>
             <ul>
               {demo.logins.map((l) => (
                 <li key={l.email}>
-                  <button type="button" className="link-btn" onClick={() => fill(l)}>{l.email}</button>
+                  <button type="button" className="link-btn" onClick={() => fill(l)}>
+                    {l.email}
+                  </button>
                   <span className="muted"> / </span>
                   <code>{l.password}</code>
                   {l.role ? <span className="muted small"> · {l.role}</span> : null}

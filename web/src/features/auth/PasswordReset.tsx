@@ -38,11 +38,19 @@ export function ForgotPasswordPage() {
               <span>Email</span>
               <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
             </label>
-            {error ? <p className="form-error" role="alert">{error}</p> : null}
-            <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email.trim()}>{busy ? 'Sending…' : 'Send the link'}</button>
+            {error ? (
+              <p className="form-error" role="alert">
+                {error}
+              </p>
+            ) : null}
+            <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email.trim()}>
+              {busy ? 'Sending…' : 'Send the link'}
+            </button>
           </>
         )}
-        <a className="link-btn mfa-cancel" href="#/">Back to sign in</a>
+        <a className="link-btn mfa-cancel" href="#/">
+          Back to sign in
+        </a>
       </form>
     </main>
   );
@@ -79,21 +87,46 @@ export function ResetPasswordPage({ token }: { token: string }) {
         {done ? (
           <>
             <p role="status">Your password is changed. Every device that was signed in has been signed out.</p>
-            <a className="btn btn-primary btn-block" href="#/">Sign in</a>
+            <a className="btn btn-primary btn-block" href="#/">
+              Sign in
+            </a>
           </>
         ) : (
           <>
             <p className="muted">At least 12 characters. A phrase of several unrelated words is easy to remember and hard to guess.</p>
             <label className="field">
               <span>New password</span>
-              <input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} required maxLength={128} autoFocus aria-invalid={!!error} />
+              <input
+                type="password"
+                autoComplete="new-password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+                required
+                maxLength={128}
+                autoFocus
+                aria-invalid={!!error}
+              />
             </label>
             <label className="field">
               <span>New password again</span>
-              <input type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required maxLength={128} aria-invalid={!!error} />
+              <input
+                type="password"
+                autoComplete="new-password"
+                value={again}
+                onChange={(e) => setAgain(e.target.value)}
+                required
+                maxLength={128}
+                aria-invalid={!!error}
+              />
             </label>
-            {error ? <p className="form-error" role="alert">{error}</p> : null}
-            <button type="submit" className="btn btn-primary btn-block" disabled={busy || !password || !again}>{busy ? 'Saving…' : 'Set the new password'}</button>
+            {error ? (
+              <p className="form-error" role="alert">
+                {error}
+              </p>
+            ) : null}
+            <button type="submit" className="btn btn-primary btn-block" disabled={busy || !password || !again}>
+              {busy ? 'Saving…' : 'Set the new password'}
+            </button>
           </>
         )}
       </form>

@@ -16,8 +16,13 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
   const [factors, setFactors] = useState<{ totp: boolean; passkeys: number } | null>(null);
   useEffect(() => {
     let live = true;
-    passkeyApi.status().then((s) => live && setFactors(s), () => undefined);
-    return () => { live = false; };
+    passkeyApi.status().then(
+      (s) => live && setFactors(s),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
   }, []);
   const passkey = async () => {
     setBusy(true);
@@ -26,7 +31,9 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
       const r = await signInWithPasskey();
       onDone({ ...r.user, stage: 'full' });
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 && /password first/.test(err.message) ? 'This sign-in took too long. Start again.' : passkeyProblem(err));
+      setError(
+        err instanceof ApiError && err.status === 401 && /password first/.test(err.message) ? 'This sign-in took too long. Start again.' : passkeyProblem(err),
+      );
       setBusy(false);
     }
   };
@@ -38,7 +45,13 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
       const r = await api.mfaCode(code.trim());
       onDone({ ...r.user, stage: 'full' });
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 429 ? err.message : err instanceof ApiError && err.status === 401 && /password first/.test(err.message) ? 'This sign-in took too long. Start again.' : 'That code did not work. Codes change every 30 seconds and work once.');
+      setError(
+        err instanceof ApiError && err.status === 429
+          ? err.message
+          : err instanceof ApiError && err.status === 401 && /password first/.test(err.message)
+            ? 'This sign-in took too long. Start again.'
+            : 'That code did not work. Codes change every 30 seconds and work once.',
+      );
       setBusy(false);
     }
   };
@@ -50,7 +63,9 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
         {factors && factors.passkeys > 0 && passkeysSupported() ? (
           <>
             <p className="muted">Confirm it’s you, {me.email}, with your passkey.</p>
-            <button type="button" className="btn btn-primary btn-block" onClick={() => void passkey()} disabled={busy} autoFocus>Use a passkey</button>
+            <button type="button" className="btn btn-primary btn-block" onClick={() => void passkey()} disabled={busy} autoFocus>
+              Use a passkey
+            </button>
             <p className="muted small">Or enter {factors.totp ? 'the 6-digit code from your authenticator app or ' : ''}one of your recovery codes:</p>
           </>
         ) : (
@@ -58,11 +73,28 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
         )}
         <label className="field">
           <span>Code</span>
-          <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus aria-invalid={!!error} maxLength={20} />
+          <input
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+            required
+            autoFocus
+            aria-invalid={!!error}
+            maxLength={20}
+          />
         </label>
-        {error ? <p className="form-error" role="alert">{error}</p> : null}
-        <button type="submit" className={`btn btn-block ${factors?.passkeys ? '' : 'btn-primary'}`} disabled={busy || code.trim().length < 6}>{busy ? 'Checking…' : 'Verify'}</button>
-        <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>Use another account</button>
+        {error ? (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" className={`btn btn-block ${factors?.passkeys ? '' : 'btn-primary'}`} disabled={busy || code.trim().length < 6}>
+          {busy ? 'Checking…' : 'Verify'}
+        </button>
+        <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>
+          Use another account
+        </button>
       </form>
     </main>
   );
@@ -88,7 +120,9 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
       },
       (err: unknown) => live && setError(err instanceof Error ? err.message : 'Could not start the set-up'),
     );
-    return () => { live = false; };
+    return () => {
+      live = false;
+    };
   }, []);
 
   const passkey = async () => {
@@ -124,11 +158,19 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
         <section className="login-card" aria-labelledby="rec-title">
           <Logo size={36} />
           <h1 id="rec-title">Keep your recovery codes</h1>
-          <p className="muted">If you lose your phone, each of these codes signs you in once. Print them or keep them in a password manager; they are not shown again.</p>
+          <p className="muted">
+            If you lose your phone, each of these codes signs you in once. Print them or keep them in a password manager; they are not shown again.
+          </p>
           <ul className="recovery-codes" aria-label="Recovery codes">
-            {recovery.map((c) => <li key={c}><code>{c}</code></li>)}
+            {recovery.map((c) => (
+              <li key={c}>
+                <code>{c}</code>
+              </li>
+            ))}
           </ul>
-          <button type="button" className="btn btn-primary btn-block" onClick={() => onDone({ ...me, stage: 'full' })} autoFocus>I have saved them — continue</button>
+          <button type="button" className="btn btn-primary btn-block" onClick={() => onDone({ ...me, stage: 'full' })} autoFocus>
+            I have saved them — continue
+          </button>
         </section>
       </main>
     );
@@ -139,26 +181,53 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
       <form className="login-card" onSubmit={submit} noValidate aria-labelledby="enrol-title">
         <Logo size={36} />
         <h1 id="enrol-title">Set up two-step sign-in</h1>
-        <p className="muted">Clinic accounts need a second step. Scan this code with an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, FreeOTP…), then enter the 6-digit code it shows.</p>
+        <p className="muted">
+          Clinic accounts need a second step. Scan this code with an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, FreeOTP…),
+          then enter the 6-digit code it shows.
+        </p>
         {setup ? (
           <div className="mfa-setup">
             <img src={setup.qr} width={180} height={180} alt="QR code for your authenticator app" />
-            <p className="small muted">Can’t scan? Enter this key: <code className="mfa-secret">{setup.secret.replace(/(.{4})/g, '$1 ').trim()}</code></p>
+            <p className="small muted">
+              Can’t scan? Enter this key: <code className="mfa-secret">{setup.secret.replace(/(.{4})/g, '$1 ').trim()}</code>
+            </p>
           </div>
-        ) : !error ? <p className="muted" role="status">Preparing…</p> : null}
+        ) : !error ? (
+          <p className="muted" role="status">
+            Preparing…
+          </p>
+        ) : null}
         <label className="field">
           <span>Code from the app</span>
-          <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required aria-invalid={!!error} maxLength={6} />
+          <input
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+            required
+            aria-invalid={!!error}
+            maxLength={6}
+          />
         </label>
-        {error ? <p className="form-error" role="alert">{error}</p> : null}
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy || !setup || code.trim().length !== 6}>{busy ? 'Checking…' : 'Turn on two-step sign-in'}</button>
+        {error ? (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy || !setup || code.trim().length !== 6}>
+          {busy ? 'Checking…' : 'Turn on two-step sign-in'}
+        </button>
         {passkeysSupported() ? (
           <>
             <p className="muted small">Or use this device’s fingerprint, face or screen lock, or a security key:</p>
-            <button type="button" className="btn btn-block" onClick={() => void passkey()} disabled={busy}>Use a passkey instead</button>
+            <button type="button" className="btn btn-block" onClick={() => void passkey()} disabled={busy}>
+              Use a passkey instead
+            </button>
           </>
         ) : null}
-        <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>Sign out</button>
+        <button type="button" className="link-btn mfa-cancel" onClick={onCancel}>
+          Sign out
+        </button>
       </form>
     </main>
   );

@@ -37,7 +37,8 @@ export function passkeyProblem(err: unknown): string {
   if (err instanceof WebAuthnError) {
     if (err.code === 'ERROR_CEREMONY_ABORTED') return 'Cancelled.';
     if (err.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED') return 'This device already holds a passkey for your account.';
-    if (err.code === 'ERROR_INVALID_RP_ID' || err.code === 'ERROR_INVALID_DOMAIN') return 'Passkeys need the site’s own web address (a host name, not an IP address). Ask your administrator.';
+    if (err.code === 'ERROR_INVALID_RP_ID' || err.code === 'ERROR_INVALID_DOMAIN')
+      return 'Passkeys need the site’s own web address (a host name, not an IP address). Ask your administrator.';
   }
   if (err instanceof Error && err.name === 'NotAllowedError') return 'The passkey request was cancelled or timed out.';
   return err instanceof Error ? err.message : 'The passkey did not work';

@@ -4,7 +4,6 @@ import { type PanelPatient } from '../../api/views.ts';
 import type { CreatedDevice } from '@contracts';
 import { DEVICE_TYPES } from '../../lib/devices.ts';
 
-
 export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: PanelPatient[]; onCreated: (d: CreatedDevice) => void; onCancel: () => void }) {
   const [patientId, setPatientId] = useState('');
   const [type, setType] = useState(DEVICE_TYPES[0].value);
@@ -30,24 +29,44 @@ export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: Pan
       <label className="field">
         <span>Patient</span>
         <select value={patientId} onChange={(e) => setPatientId(e.target.value)} required>
-          <option value="" disabled>Choose a patient…</option>
-          {sorted.map((p) => <option key={p.id} value={p.id}>{p.name} ({p.age} y)</option>)}
+          <option value="" disabled>
+            Choose a patient…
+          </option>
+          {sorted.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.name} ({p.age} y)
+            </option>
+          ))}
         </select>
       </label>
       <label className="field">
         <span>Type</span>
         <select value={type} onChange={(e) => setType(e.target.value)}>
-          {DEVICE_TYPES.map((t) => <option key={t.value} value={t.value}>{t.label} ({t.hint})</option>)}
+          {DEVICE_TYPES.map((t) => (
+            <option key={t.value} value={t.value}>
+              {t.label} ({t.hint})
+            </option>
+          ))}
         </select>
       </label>
       <label className="field">
-        <span>Name <span className="muted">(optional)</span></span>
+        <span>
+          Name <span className="muted">(optional)</span>
+        </span>
         <input value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. Nonin 3230 #12" />
       </label>
-      {error ? <p className="form-error" role="alert">{error}</p> : null}
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
       <div className="form-actions">
-        <button type="button" className="btn" onClick={onCancel}>Cancel</button>
-        <button type="submit" className="btn btn-primary" disabled={busy || !patientId}>{busy ? 'Adding…' : 'Add device'}</button>
+        <button type="button" className="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn btn-primary" disabled={busy || !patientId}>
+          {busy ? 'Adding…' : 'Add device'}
+        </button>
       </div>
     </form>
   );

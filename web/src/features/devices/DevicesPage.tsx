@@ -23,7 +23,12 @@ export function DevicesPage() {
   const [rotated, setRotated] = useState(false);
   // [sec] a new secret (the old one stops at once, open sessions close) or disabling a lost device
   const newSecret = async (d: DeviceSummary) => {
-    if (!window.confirm(`Give ${d.name ?? d.id} a new secret? The current one stops working at once and the device disconnects until it is set up with the new one.`)) return;
+    if (
+      !window.confirm(
+        `Give ${d.name ?? d.id} a new secret? The current one stops working at once and the device disconnects until it is set up with the new one.`,
+      )
+    )
+      return;
     try {
       setCreated(await request<CreatedDevice>('POST', `/devices/${encodeURIComponent(d.id)}/secret`));
       setRotated(true);
@@ -44,7 +49,9 @@ export function DevicesPage() {
 
   useLiveStream((msg) => {
     if (msg.type !== 'device') return;
-    devices.setData((prev) => prev?.map((d) => (d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: toMs(msg.lastSeenAt) } : d)));
+    devices.setData((prev) =>
+      prev?.map((d) => (d.id === msg.deviceId ? { ...d, online: msg.online, battery: msg.battery ?? d.battery, lastSeenAt: toMs(msg.lastSeenAt) } : d)),
+    );
   });
 
   const names = useMemo(() => new Map((patients.data ?? []).map((p) => [p.id, p.name])), [patients.data]);
@@ -61,13 +68,21 @@ export function DevicesPage() {
       <div className="panel-head">
         <div>
           <h1 className="page-title">Devices</h1>
-          {devices.data ? <p className="panel-summary"><strong>{devices.data.length}</strong> devices<span className="sep">·</span><strong>{online}</strong> online<span className="sep">·</span><strong>{devices.data.length - online}</strong> offline</p> : null}
+          {devices.data ? (
+            <p className="panel-summary">
+              <strong>{devices.data.length}</strong> devices<span className="sep">·</span>
+              <strong>{online}</strong> online<span className="sep">·</span>
+              <strong>{devices.data.length - online}</strong> offline
+            </p>
+          ) : null}
         </div>
         <div className="panel-tools">
           <label className="search">
             <input type="search" placeholder="Search devices" value={query} onChange={(e) => setQuery(e.target.value)} aria-label="Search devices" />
           </label>
-          <button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>+ Add device</button>
+          <button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>
+            + Add device
+          </button>
         </div>
       </div>
       {devices.error ? <ErrorNote error={devices.error} onRetry={devices.reload} /> : null}
@@ -75,27 +90,82 @@ export function DevicesPage() {
       {devices.data ? (
         <div className="table-wrap">
           <table className="table">
-            <thead><tr><th>Device</th><th>Type</th><th>Patient</th><th>Connection</th><th>Battery</th><th>Last seen</th><th className="num">Rejected</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <thead>
+              <tr>
+                <th>Device</th>
+                <th>Type</th>
+                <th>Patient</th>
+                <th>Connection</th>
+                <th>Battery</th>
+                <th>Last seen</th>
+                <th className="num">Rejected</th>
+                <th>
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
             <tbody>
               {rows.map((d) => (
                 <tr key={d.id}>
-                  <td><span className="device-cell"><DeviceGlyph type={d.type} /><span>{d.name ? <><strong>{d.name}</strong><code className="small muted">{d.id}</code></> : <code>{d.id}</code>}</span></span></td>
+                  <td>
+                    <span className="device-cell">
+                      <DeviceGlyph type={d.type} />
+                      <span>
+                        {d.name ? (
+                          <>
+                            <strong>{d.name}</strong>
+                            <code className="small muted">{d.id}</code>
+                          </>
+                        ) : (
+                          <code>{d.id}</code>
+                        )}
+                      </span>
+                    </span>
+                  </td>
                   <td>{deviceTypeLabel(d.type)}</td>
-                  <td>{d.patientId ? <a href={href({ name: 'patient', id: d.patientId })}>{names.get(d.patientId) ?? d.patientId}</a> : <span className="muted">unassigned</span>}</td>
-                  <td><span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? 'Online' : 'Offline'}</span>{d.disabled ? <span className="pill pill-amber"> Disabled</span> : null}</td>
-                  <td><span className="device-battery"><BatteryIcon level={d.battery} /> {d.battery != null ? `${Math.round(d.battery)} %` : '—'}</span></td>
-                  <td><TimeAgo ts={d.lastSeenAt} /></td>
+                  <td>
+                    {d.patientId ? (
+                      <a href={href({ name: 'patient', id: d.patientId })}>{names.get(d.patientId) ?? d.patientId}</a>
+                    ) : (
+                      <span className="muted">unassigned</span>
+                    )}
+                  </td>
+                  <td>
+                    <span className={`pill ${d.online ? 'pill-green' : 'pill-grey'}`}>{d.online ? 'Online' : 'Offline'}</span>
+                    {d.disabled ? <span className="pill pill-amber"> Disabled</span> : null}
+                  </td>
+                  <td>
+                    <span className="device-battery">
+                      <BatteryIcon level={d.battery} /> {d.battery != null ? `${Math.round(d.battery)} %` : '—'}
+                    </span>
+                  </td>
+                  <td>
+                    <TimeAgo ts={d.lastSeenAt} />
+                  </td>
                   <td className="num">{d.rejectedCount > 0 ? <span className="pill pill-amber">{d.rejectedCount}</span> : <span className="muted">0</span>}</td>
                   <td className="device-actions">
-                    <button type="button" className="btn btn-sm" onClick={() => void newSecret(d)} aria-label={`New secret for ${d.name ?? d.id}`}>New secret</button>{' '}
-                    <button type="button" className="btn btn-sm" onClick={() => void toggle(d)} aria-label={`${d.disabled ? 'Enable' : 'Disable'} ${d.name ?? d.id}`}>{d.disabled ? 'Enable' : 'Disable'}</button>
+                    <button type="button" className="btn btn-sm" onClick={() => void newSecret(d)} aria-label={`New secret for ${d.name ?? d.id}`}>
+                      New secret
+                    </button>{' '}
+                    <button
+                      type="button"
+                      className="btn btn-sm"
+                      onClick={() => void toggle(d)}
+                      aria-label={`${d.disabled ? 'Enable' : 'Disable'} ${d.name ?? d.id}`}
+                    >
+                      {d.disabled ? 'Enable' : 'Disable'}
+                    </button>
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
           {rows.length === 0 ? <p className="empty">No devices{query ? ' match' : ' yet'}.</p> : null}
-          {notice ? <p role={notice.error ? 'alert' : 'status'} className={notice.error ? 'form-error' : 'muted'}>{notice.text}</p> : null}
+          {notice ? (
+            <p role={notice.error ? 'alert' : 'status'} className={notice.error ? 'form-error' : 'muted'}>
+              {notice.text}
+            </p>
+          ) : null}
         </div>
       ) : null}
 
@@ -104,12 +174,34 @@ export function DevicesPage() {
           <AddDeviceForm
             patients={patients.data ?? []}
             onCancel={() => setAdding(false)}
-            onCreated={(d) => { setAdding(false); setCreated(d); devices.reload(); }}
+            onCreated={(d) => {
+              setAdding(false);
+              setCreated(d);
+              devices.reload();
+            }}
           />
         </Modal>
       ) : null}
       {created ? (
-        <Modal title={rotated ? 'New device secret' : 'Device added'} onClose={() => { setCreated(null); setRotated(false); }} footer={<button type="button" className="btn btn-primary" onClick={() => { setCreated(null); setRotated(false); }}>I’ve saved the secret</button>}>
+        <Modal
+          title={rotated ? 'New device secret' : 'Device added'}
+          onClose={() => {
+            setCreated(null);
+            setRotated(false);
+          }}
+          footer={
+            <button
+              type="button"
+              className="btn btn-primary"
+              onClick={() => {
+                setCreated(null);
+                setRotated(false);
+              }}
+            >
+              I’ve saved the secret
+            </button>
+          }
+        >
           <DeviceSecret device={created} />
         </Modal>
       ) : null}

@@ -6,7 +6,12 @@ import { useAsync } from '../../lib/useAsync.ts';
 import { useSession } from '../auth/session.ts';
 import { readFile, tele, type Message, type OutgoingFile, type Thread } from './teleApi.ts';
 
-const QUICK_REPLIES = ['Thank you, we have received your message.', 'Please take a new reading now and we will look at it.', 'We will call you today.', 'Please send a photo so we can see it.'];
+const QUICK_REPLIES = [
+  'Thank you, we have received your message.',
+  'Please take a new reading now and we will look at it.',
+  'We will call you today.',
+  'Please send a photo so we can see it.',
+];
 
 /** Keeps a list of threads current: reloads when a message arrives live. */
 function useThreads(patientId?: string) {
@@ -30,17 +35,30 @@ export function MessagesPage({ threadId, patientId, messageId }: { threadId?: st
       <h1>{me.role === 'patient' ? 'My messages' : patientId && list[0] ? `Messages with ${list[0].patientName}` : 'Messages'}</h1>
       <div className={`messages-layout ${threadId ? 'has-thread' : ''}`}>
         <nav className="thread-list card" aria-label="Conversations">
-          {ownPatient ? <button type="button" className="btn btn-primary btn-lg" onClick={() => setComposing(true)}>Write a new message</button> : null}
+          {ownPatient ? (
+            <button type="button" className="btn btn-primary btn-lg" onClick={() => setComposing(true)}>
+              Write a new message
+            </button>
+          ) : null}
           {threads.error ? <ErrorNote error={threads.error} onRetry={threads.reload} /> : null}
           {!threads.data && !threads.error ? <Loading label="Loading messages…" /> : null}
           {threads.data && list.length === 0 ? <p className="empty-inline">No messages yet.</p> : null}
           <ul>
-            {list.map((t) => <ThreadRow key={t.id} t={t} href={`${base}/${encodeURIComponent(t.id)}`} current={t.id === threadId} showPatient={me.role !== 'patient'} />)}
+            {list.map((t) => (
+              <ThreadRow key={t.id} t={t} href={`${base}/${encodeURIComponent(t.id)}`} current={t.id === threadId} showPatient={me.role !== 'patient'} />
+            ))}
           </ul>
         </nav>
         <section className="thread-view">
           {composing && ownPatient ? (
-            <NewThread patientId={ownPatient} onDone={(id) => { setComposing(false); location.hash = `${base}/${encodeURIComponent(id)}`; }} onCancel={() => setComposing(false)} />
+            <NewThread
+              patientId={ownPatient}
+              onDone={(id) => {
+                setComposing(false);
+                location.hash = `${base}/${encodeURIComponent(id)}`;
+              }}
+              onCancel={() => setComposing(false)}
+            />
           ) : threadId ? (
             <ThreadView key={threadId} threadId={threadId} messageId={messageId} />
           ) : (
@@ -62,14 +80,28 @@ function ThreadRow({ t, href, current, showPatient }: { t: Thread; href: string;
         {showPatient ? <span className="thread-patient">{t.patientName}</span> : null}
         <span className="thread-meta">
           <TimeAgo ts={t.lastMessageAt} />
-          {t.unread ? <span className="pill pill-amber" aria-label={`${t.unread} unread`}>{t.unread} new</span> : null}
+          {t.unread ? (
+            <span className="pill pill-amber" aria-label={`${t.unread} unread`}>
+              {t.unread} new
+            </span>
+          ) : null}
         </span>
       </a>
     </li>
   );
 }
 
-function Composer({ onSend, patient, staff, busyLabel = 'Send' }: { onSend: (b: { text: string; urgent: boolean; attachments: OutgoingFile[] }) => Promise<void>; patient: boolean; staff: boolean; busyLabel?: string }) {
+function Composer({
+  onSend,
+  patient,
+  staff,
+  busyLabel = 'Send',
+}: {
+  onSend: (b: { text: string; urgent: boolean; attachments: OutgoingFile[] }) => Promise<void>;
+  patient: boolean;
+  staff: boolean;
+  busyLabel?: string;
+}) {
   const [text, setText] = useState('');
   const [urgent, setUrgent] = useState(false);
   const [files, setFiles] = useState<File[]>([]);
@@ -97,28 +129,61 @@ function Composer({ onSend, patient, staff, busyLabel = 'Send' }: { onSend: (b: 
     <form className="composer" onSubmit={submit}>
       {staff ? (
         <div className="quick-replies" role="group" aria-label="Quick replies">
-          {QUICK_REPLIES.map((q) => <button key={q} type="button" className="btn btn-sm" onClick={() => setText(q)}>{q}</button>)}
+          {QUICK_REPLIES.map((q) => (
+            <button key={q} type="button" className="btn btn-sm" onClick={() => setText(q)}>
+              {q}
+            </button>
+          ))}
         </div>
       ) : null}
       <label htmlFor="composer-text">{patient ? 'Your message' : 'Reply'}</label>
       <textarea id="composer-text" rows={patient ? 4 : 3} value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} />
       <div className="composer-actions">
         <input ref={camera} type="file" accept="image/*" capture="environment" hidden onChange={(e) => add(e.target.files)} aria-hidden="true" tabIndex={-1} />
-        <input ref={picker} type="file" accept="image/jpeg,image/png,image/webp,application/pdf" multiple hidden onChange={(e) => add(e.target.files)} aria-hidden="true" tabIndex={-1} data-testid="attach-input" />
-        <button type="button" className="btn btn-lg" onClick={() => camera.current?.click()}>Take a photo</button>
-        <button type="button" className="btn btn-lg" onClick={() => picker.current?.click()}>Attach a file</button>
-        {patient ? <label className="visit-check"><input type="checkbox" checked={urgent} onChange={(e) => setUrgent(e.target.checked)} /> This is urgent</label> : null}
-        <button type="submit" className="btn btn-primary btn-lg" disabled={busy || (!text.trim() && files.length === 0)}>{busy ? 'Sending…' : busyLabel}</button>
+        <input
+          ref={picker}
+          type="file"
+          accept="image/jpeg,image/png,image/webp,application/pdf"
+          multiple
+          hidden
+          onChange={(e) => add(e.target.files)}
+          aria-hidden="true"
+          tabIndex={-1}
+          data-testid="attach-input"
+        />
+        <button type="button" className="btn btn-lg" onClick={() => camera.current?.click()}>
+          Take a photo
+        </button>
+        <button type="button" className="btn btn-lg" onClick={() => picker.current?.click()}>
+          Attach a file
+        </button>
+        {patient ? (
+          <label className="visit-check">
+            <input type="checkbox" checked={urgent} onChange={(e) => setUrgent(e.target.checked)} /> This is urgent
+          </label>
+        ) : null}
+        <button type="submit" className="btn btn-primary btn-lg" disabled={busy || (!text.trim() && files.length === 0)}>
+          {busy ? 'Sending…' : busyLabel}
+        </button>
       </div>
       {files.length ? (
         <ul className="composer-files">
           {files.map((f, i) => (
-            <li key={i}>{f.name} ({Math.round(f.size / 1024)} kB) <button type="button" className="btn btn-sm" onClick={() => setFiles((all) => all.filter((_, j) => j !== i))} aria-label={`Remove ${f.name}`}>Remove</button></li>
+            <li key={i}>
+              {f.name} ({Math.round(f.size / 1024)} kB){' '}
+              <button type="button" className="btn btn-sm" onClick={() => setFiles((all) => all.filter((_, j) => j !== i))} aria-label={`Remove ${f.name}`}>
+                Remove
+              </button>
+            </li>
           ))}
         </ul>
       ) : null}
       {patient && urgent ? <p className="self-note">If this is an emergency, call emergency services now: messages are read during clinic hours.</p> : null}
-      {error ? <p role="alert" className="visit-error">{error}</p> : null}
+      {error ? (
+        <p role="alert" className="visit-error">
+          {error}
+        </p>
+      ) : null}
     </form>
   );
 }
@@ -131,8 +196,14 @@ function NewThread({ patientId, onDone, onCancel }: { patientId: string; onDone:
       <h2>New message</h2>
       <label htmlFor="new-subject">What is it about?</label>
       <input id="new-subject" value={subject} onChange={(e) => setSubject(e.target.value)} maxLength={120} placeholder="e.g. My ankle" />
-      <Composer patient={me.role === 'patient' || me.role === 'caregiver'} staff={me.role === 'clinician' || me.role === 'admin'} onSend={async (b) => onDone((await tele.newThread(patientId, { subject, ...b })).id)} />
-      <button type="button" className="btn" onClick={onCancel}>Cancel</button>
+      <Composer
+        patient={me.role === 'patient' || me.role === 'caregiver'}
+        staff={me.role === 'clinician' || me.role === 'admin'}
+        onSend={async (b) => onDone((await tele.newThread(patientId, { subject, ...b })).id)}
+      />
+      <button type="button" className="btn" onClick={onCancel}>
+        Cancel
+      </button>
     </div>
   );
 }
@@ -140,7 +211,12 @@ function NewThread({ patientId, onDone, onCancel }: { patientId: string; onDone:
 function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean; staffView: boolean; target: boolean }) {
   const read = m.readBy.filter((r) => r.userId !== m.sender.userId);
   return (
-    <li className={`msg ${mine ? 'msg-mine' : ''} msg-${m.category} ${target ? 'is-target' : ''}`} data-message-id={m.id} tabIndex={target ? -1 : undefined} aria-current={target ? 'true' : undefined}>
+    <li
+      className={`msg ${mine ? 'msg-mine' : ''} msg-${m.category} ${target ? 'is-target' : ''}`}
+      data-message-id={m.id}
+      tabIndex={target ? -1 : undefined}
+      aria-current={target ? 'true' : undefined}
+    >
       <div className="msg-head">
         <strong>{m.sender.name}</strong>
         {m.urgent ? <span className="pill pill-red">Urgent</span> : null}
@@ -148,13 +224,25 @@ function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean
         {m.category === 'visit-chat' ? <span className="pill pill-grey">Visit chat</span> : null}
         <TimeAgo ts={m.sentAt} />
       </div>
-      {m.text ? <p className="msg-text"><Linked text={m.text} /></p> : null}
+      {m.text ? (
+        <p className="msg-text">
+          <Linked text={m.text} />
+        </p>
+      ) : null}
       {m.attachments.length ? (
         <ul className="msg-attachments">
           {m.attachments.map((a) => (
             <li key={a.id}>
               <a href={a.url} target="_blank" rel="noreferrer">
-                {a.thumbnailUrl ? <img src={a.thumbnailUrl} alt={a.title ? `Photo: ${a.title}` : 'Photo'} width={a.width && a.height ? Math.round((160 * a.width) / Math.max(a.width, a.height)) : 160} /> : <span className="msg-file">{a.title ?? 'Document'} (PDF)</span>}
+                {a.thumbnailUrl ? (
+                  <img
+                    src={a.thumbnailUrl}
+                    alt={a.title ? `Photo: ${a.title}` : 'Photo'}
+                    width={a.width && a.height ? Math.round((160 * a.width) / Math.max(a.width, a.height)) : 160}
+                  />
+                ) : (
+                  <span className="msg-file">{a.title ?? 'Document'} (PDF)</span>
+                )}
               </a>
             </li>
           ))}
@@ -170,7 +258,19 @@ function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean
 function Linked({ text }: { text: string }) {
   const own = `${location.protocol}//${location.host}/`;
   const parts = text.split(/(https?:\/\/\S+)/g);
-  return <>{parts.map((part, i) => (i % 2 === 1 && part.startsWith(own) ? <a key={i} href={part.replace(/[.,;:!?)]+$/, '')}>{part.includes('/visits/') ? 'Open the video visit' : part}</a> : part))}</>;
+  return (
+    <>
+      {parts.map((part, i) =>
+        i % 2 === 1 && part.startsWith(own) ? (
+          <a key={i} href={part.replace(/[.,;:!?)]+$/, '')}>
+            {part.includes('/visits/') ? 'Open the video visit' : part}
+          </a>
+        ) : (
+          part
+        ),
+      )}
+    </>
+  );
 }
 
 /** For the care team on a patient's message: make it a task (due date), or start a video visit about it. */
@@ -207,13 +307,21 @@ function MessageActions({ m }: { m: Message }) {
         <form className="task-form" onSubmit={makeTask}>
           <label htmlFor={dueId}>Due</label>
           <input id={dueId} type="date" value={due} onChange={(e) => setDue(e.target.value)} />
-          <button type="submit" className="btn btn-sm btn-primary">Create task</button>
-          <button type="button" className="btn btn-sm" onClick={() => setOpen(false)}>Cancel</button>
+          <button type="submit" className="btn btn-sm btn-primary">
+            Create task
+          </button>
+          <button type="button" className="btn btn-sm" onClick={() => setOpen(false)}>
+            Cancel
+          </button>
         </form>
       ) : (
         <>
-          <button type="button" className="btn btn-sm" onClick={() => setOpen(true)}>Make a task</button>
-          <button type="button" className="btn btn-sm" onClick={() => void call()}>Video call about this</button>
+          <button type="button" className="btn btn-sm" onClick={() => setOpen(true)}>
+            Make a task
+          </button>
+          <button type="button" className="btn btn-sm" onClick={() => void call()}>
+            Video call about this
+          </button>
         </>
       )}
       {status ? <span role="status">{status}</span> : null}
@@ -236,7 +344,13 @@ function ThreadView({ threadId, messageId }: { threadId: string; messageId?: str
       if (incoming.sender.userId !== me.id) void tele.markRead(threadId).catch(() => undefined);
     }
     if (e.type === 'message.read' && e.threadId === threadId) {
-      data.setData((d) => d && { ...d, messages: d.messages.map((x) => (e.messageIds.includes(x.id) ? { ...x, readBy: [...x.readBy, { userId: e.userId, readAt: e.readAt }] } : x)) });
+      data.setData(
+        (d) =>
+          d && {
+            ...d,
+            messages: d.messages.map((x) => (e.messageIds.includes(x.id) ? { ...x, readBy: [...x.readBy, { userId: e.userId, readAt: e.readAt }] } : x)),
+          },
+      );
     }
   });
   const end = useRef<HTMLLIElement>(null);
@@ -268,17 +382,27 @@ function ThreadView({ threadId, messageId }: { threadId: string; messageId?: str
     <div className="card thread">
       <header className="card-head">
         <h2>{thread.subject}</h2>
-        {staff ? <button type="button" className="btn btn-primary" onClick={() => void callNow()}>Start a video visit</button> : null}
+        {staff ? (
+          <button type="button" className="btn btn-primary" onClick={() => void callNow()}>
+            Start a video visit
+          </button>
+        ) : null}
         {calling ? <span role="status">{calling}</span> : null}
       </header>
       <ol className="msgs" aria-live="polite" ref={list}>
-        {messages.map((m) => <MessageItem key={m.id} m={m} mine={m.sender.userId === me.id} staffView={staff} target={m.id === messageId} />)}
+        {messages.map((m) => (
+          <MessageItem key={m.id} m={m} mine={m.sender.userId === me.id} staffView={staff} target={m.id === messageId} />
+        ))}
         <li ref={end} aria-hidden="true" />
       </ol>
-      <Composer patient={!staff} staff={staff} onSend={async (b) => {
-        const sent = await tele.send(threadId, b);
-        data.setData((d) => (d && !d.messages.some((x) => x.id === sent.id) ? { ...d, messages: [...d.messages, sent] } : d));
-      }} />
+      <Composer
+        patient={!staff}
+        staff={staff}
+        onSend={async (b) => {
+          const sent = await tele.send(threadId, b);
+          data.setData((d) => (d && !d.messages.some((x) => x.id === sent.id) ? { ...d, messages: [...d.messages, sent] } : d));
+        }}
+      />
     </div>
   );
 }

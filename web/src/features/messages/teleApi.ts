@@ -28,16 +28,21 @@ export type OutgoingFile = Required<AttachmentUploadInput>;
 const enc = encodeURIComponent;
 
 export const tele = {
-  threads: (patientId?: string, signal?: AbortSignal) => request<Thread[]>('GET', `/threads${patientId ? `?patient=${enc(patientId)}` : ''}`, undefined, signal),
+  threads: (patientId?: string, signal?: AbortSignal) =>
+    request<Thread[]>('GET', `/threads${patientId ? `?patient=${enc(patientId)}` : ''}`, undefined, signal),
   unread: (signal?: AbortSignal) => request<UnreadCount>('GET', '/messages/unread', undefined, signal),
   messages: (threadId: string, signal?: AbortSignal) => request<ThreadMessages>('GET', `/threads/${enc(threadId)}/messages`, undefined, signal),
   send: (threadId: string, body: SendMessageInput) => request<Message>('POST', `/threads/${enc(threadId)}/messages`, body),
-  newThread: (patientId: string, body: CreateThreadInput) =>
-    request<ThreadCreated>('POST', `/patients/${enc(patientId)}/threads`, body),
+  newThread: (patientId: string, body: CreateThreadInput) => request<ThreadCreated>('POST', `/patients/${enc(patientId)}/threads`, body),
   markRead: (threadId: string) => request<ReadResult>('POST', `/threads/${enc(threadId)}/read`, {}),
 
   appointments: (q: { patient?: string; from?: string } = {}, signal?: AbortSignal) =>
-    request<Appointment[]>('GET', `/appointments?${new URLSearchParams(Object.entries(q).filter(([, v]) => v) as [string, string][]).toString()}`, undefined, signal),
+    request<Appointment[]>(
+      'GET',
+      `/appointments?${new URLSearchParams(Object.entries(q).filter(([, v]) => v) as [string, string][]).toString()}`,
+      undefined,
+      signal,
+    ),
   slots: (signal?: AbortSignal) => request<Slot[]>('GET', '/slots', undefined, signal),
   addAvailability: (body: { start: string; end: string; slotMinutes: number }) => request<{ id: string }>('POST', '/availability', body),
   book: (slotId: string) => request<Appointment>('POST', '/appointments/book', { slotId }),

@@ -33,7 +33,11 @@ export function PanelPage() {
   const [layout, setLayoutState] = useState<Layout>(savedLayout);
   const setLayout = (l: Layout) => {
     setLayoutState(l);
-    try { localStorage.setItem(LAYOUT_KEY, l); } catch { /* private mode: not remembered */ }
+    try {
+      localStorage.setItem(LAYOUT_KEY, l);
+    } catch {
+      /* private mode: not remembered */
+    }
   };
   const alertTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -67,7 +71,12 @@ export function PanelPage() {
   }, [all, query, filter]);
 
   if (!all) {
-    if (panel.error) return <main className="page"><ErrorNote error={panel.error} onRetry={panel.reload} /></main>;
+    if (panel.error)
+      return (
+        <main className="page">
+          <ErrorNote error={panel.error} onRetry={panel.reload} />
+        </main>
+      );
     return <Loading label="Loading patients…" />;
   }
 
@@ -78,9 +87,22 @@ export function PanelPage() {
           <h1 className="page-title">Patients</h1>
           <p className="panel-summary" aria-live="polite">
             <strong>{all.length}</strong> patients
-            <span className="sep">·</span><span className="sum-alert"><strong>{counts.alert}</strong> alert</span>
-            <span className="sep">·</span><span className="sum-watch"><strong>{counts.watch}</strong> watch</span>
-            {counts.stale + counts['no-data'] > 0 ? <><span className="sep">·</span><span className="sum-stale"><strong>{counts.stale + counts['no-data']}</strong> stale</span></> : null}
+            <span className="sep">·</span>
+            <span className="sum-alert">
+              <strong>{counts.alert}</strong> alert
+            </span>
+            <span className="sep">·</span>
+            <span className="sum-watch">
+              <strong>{counts.watch}</strong> watch
+            </span>
+            {counts.stale + counts['no-data'] > 0 ? (
+              <>
+                <span className="sep">·</span>
+                <span className="sum-stale">
+                  <strong>{counts.stale + counts['no-data']}</strong> stale
+                </span>
+              </>
+            ) : null}
           </p>
         </div>
         <div className="panel-tools">
@@ -93,11 +115,18 @@ export function PanelPage() {
             ))}
           </div>
           <div className="segmented" role="group" aria-label="Layout">
-            <button type="button" className={layout === 'table' ? 'is-on' : ''} aria-pressed={layout === 'table'} onClick={() => setLayout('table')}>Table</button>
-            <button type="button" className={layout === 'tiles' ? 'is-on' : ''} aria-pressed={layout === 'tiles'} onClick={() => setLayout('tiles')}>Tiles</button>
+            <button type="button" className={layout === 'table' ? 'is-on' : ''} aria-pressed={layout === 'table'} onClick={() => setLayout('table')}>
+              Table
+            </button>
+            <button type="button" className={layout === 'tiles' ? 'is-on' : ''} aria-pressed={layout === 'tiles'} onClick={() => setLayout('tiles')}>
+              Tiles
+            </button>
           </div>
           <label className="search">
-            <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="none" stroke="currentColor" strokeWidth="1.6" /><path d="M11 11l3.5 3.5" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" /></svg>
+            <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true">
+              <circle cx="7" cy="7" r="5" fill="none" stroke="currentColor" strokeWidth="1.6" />
+              <path d="M11 11l3.5 3.5" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" />
+            </svg>
             <input type="search" placeholder="Search patients" value={query} onChange={(e) => setQuery(e.target.value)} aria-label="Search patients" />
           </label>
         </div>
@@ -105,26 +134,34 @@ export function PanelPage() {
       {panel.error ? <ErrorNote error={panel.error} onRetry={panel.reload} /> : null}
       {layout === 'tiles' ? (
         <div className="pgrid">
-          {rows.map((p) => <PatientCard key={p.id} patient={p} />)}
+          {rows.map((p) => (
+            <PatientCard key={p.id} patient={p} />
+          ))}
         </div>
       ) : (
-      <div className="table-wrap">
-        <table className="ptable">
-          <thead>
-            <tr>
-              <th className="pcell-status">Status</th>
-              <th>Patient</th>
-              <th title="National Early Warning Score 2">NEWS2</th>
-              {VITALS.map((v) => <th key={v.key} className="vcol">{v.short}</th>)}
-              <th title="Open alerts">Alerts</th>
-              <th>Devices</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((p) => <PatientRow key={p.id} patient={p} />)}
-          </tbody>
-        </table>
-      </div>
+        <div className="table-wrap">
+          <table className="ptable">
+            <thead>
+              <tr>
+                <th className="pcell-status">Status</th>
+                <th>Patient</th>
+                <th title="National Early Warning Score 2">NEWS2</th>
+                {VITALS.map((v) => (
+                  <th key={v.key} className="vcol">
+                    {v.short}
+                  </th>
+                ))}
+                <th title="Open alerts">Alerts</th>
+                <th>Devices</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((p) => (
+                <PatientRow key={p.id} patient={p} />
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {rows.length === 0 ? <p className="empty">{all.length === 0 ? 'No patients on your care team yet.' : 'No patients match.'}</p> : null}
     </main>

@@ -18,7 +18,11 @@ export function PatientCard({ patient }: { patient: PanelPatient }) {
         <StatusDot status={patient.status} />
         <span className="pcard-name">{patient.name}</span>
         <span className="muted small">{patient.age} y</span>
-        {patient.openAlerts > 0 ? <span className="alert-count" title={`${patient.openAlerts} open alerts`}>{patient.openAlerts}</span> : null}
+        {patient.openAlerts > 0 ? (
+          <span className="alert-count" title={`${patient.openAlerts} open alerts`}>
+            {patient.openAlerts}
+          </span>
+        ) : null}
         <News2Badge news2={patient.news2} size="sm" />
       </span>
       <span className="pcard-vitals">
@@ -29,12 +33,16 @@ export function PatientCard({ patient }: { patient: PanelPatient }) {
           return (
             <span key={v.key} className={`pv ${age > STALE_AFTER_MS ? 'is-stale' : ''}`} title={ts ? `${v.label}: ${formatAgo(age)}` : `${v.label}: no data`}>
               <span className="pv-label">{v.short}</span>
-              <FlashValue stamp={ts} className="pv-value">{vitalText(v, values)}</FlashValue>
+              <FlashValue stamp={ts} className="pv-value">
+                {vitalText(v, values)}
+              </FlashValue>
             </span>
           );
         })}
       </span>
-      <span className="pcard-foot"><DeviceBadges devices={patient.devices} /></span>
+      <span className="pcard-foot">
+        <DeviceBadges devices={patient.devices} />
+      </span>
     </a>
   );
 }

@@ -9,11 +9,18 @@ import type { VitalDef } from '../../lib/vitals.ts';
 export function VitalCell({ vital, values }: { vital: VitalDef; values: (LatestValue | undefined)[] }) {
   const now = useNow();
   const ts = latestTs(values);
-  if (!ts) return <td className="vcell is-empty"><span className="vcell-value">—</span></td>;
+  if (!ts)
+    return (
+      <td className="vcell is-empty">
+        <span className="vcell-value">—</span>
+      </td>
+    );
   const age = now - toMs(ts);
   return (
     <td className={`vcell ${age > STALE_AFTER_MS ? 'is-stale' : ''}`}>
-      <FlashValue stamp={ts} className="vcell-value">{vitalText(vital, values)}</FlashValue>
+      <FlashValue stamp={ts} className="vcell-value">
+        {vitalText(vital, values)}
+      </FlashValue>
       <span className="vcell-unit">{vital.unit}</span>
       <span className="vcell-ago">{formatAgo(age)}</span>
     </td>

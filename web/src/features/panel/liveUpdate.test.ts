@@ -8,15 +8,35 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 function patient(id: string, over: Partial<PanelPatient> = {}): PanelPatient {
   return {
-    id, name: `Patient ${id}`, birthDate: null, age: null, status: 'ok', openAlerts: 0, news2: null,
+    id,
+    name: `Patient ${id}`,
+    birthDate: null,
+    age: null,
+    status: 'ok',
+    openAlerts: 0,
+    news2: null,
     latest: { '8867-4': { value: 70, unit: '/min', ts: iso(T0) } },
-    devices: [{ id: `dev-${id}`, patientId: id, type: 'multi', name: null, online: false, battery: 50, lastSeenAt: T0 - 60_000, rejectedCount: 0, createdAt: T0 - 86_400_000 }],
+    devices: [
+      {
+        id: `dev-${id}`,
+        patientId: id,
+        type: 'multi',
+        name: null,
+        online: false,
+        battery: 50,
+        lastSeenAt: T0 - 60_000,
+        rejectedCount: 0,
+        createdAt: T0 - 86_400_000,
+      },
+    ],
     ...over,
   };
 }
 
 const readings = (patientId: string, ...rs: Array<[code: string, value: number, ts: number]>): LiveServerMessage => ({
-  type: 'readings', patientId, readings: rs.map(([code, value, ts]) => ({ code, value, unit: '/min', ts: iso(ts), deviceId: `dev-${patientId}` })),
+  type: 'readings',
+  patientId,
+  readings: rs.map(([code, value, ts]) => ({ code, value, unit: '/min', ts: iso(ts), deviceId: `dev-${patientId}` })),
 });
 
 describe('panel live reducers (web/src/features/panel/liveUpdate.ts)', () => {
@@ -46,9 +66,27 @@ describe('panel live reducers (web/src/features/panel/liveUpdate.ts)', () => {
   });
 
   it('NEWS2: an incomplete set shows its lower bound, marked incomplete; a complete one its score', () => {
-    const partial = applyToPatient(patient('a'), { type: 'news2', patientId: 'a', score: null, partialScore: 4, risk: null, minimumRisk: 'low-medium', complete: false, components: { pulse: 3, spo2: 1 } });
+    const partial = applyToPatient(patient('a'), {
+      type: 'news2',
+      patientId: 'a',
+      score: null,
+      partialScore: 4,
+      risk: null,
+      minimumRisk: 'low-medium',
+      complete: false,
+      components: { pulse: 3, spo2: 1 },
+    });
     expect(partial.news2).toEqual({ score: 4, risk: 'low-medium', complete: false });
-    const full = applyToPatient(partial, { type: 'news2', patientId: 'a', score: 7, partialScore: 7, risk: 'high', minimumRisk: 'high', complete: true, components: {} });
+    const full = applyToPatient(partial, {
+      type: 'news2',
+      patientId: 'a',
+      score: 7,
+      partialScore: 7,
+      risk: 'high',
+      minimumRisk: 'high',
+      complete: true,
+      components: {},
+    });
     expect(full.news2).toEqual({ score: 7, risk: 'high', complete: true });
   });
 

@@ -31,14 +31,21 @@ function News2Card({ news2, patient }: { news2: DerivedNews2 | null; patient: Pa
   const summary = news2Display(news2) ?? patient.news2;
   return (
     <section className="card">
-      <header className="card-head"><h2>NEWS2</h2></header>
-      {!summary ? <p className="empty-inline">No NEWS2 score yet.</p> : (
+      <header className="card-head">
+        <h2>NEWS2</h2>
+      </header>
+      {!summary ? (
+        <p className="empty-inline">No NEWS2 score yet.</p>
+      ) : (
         <>
           <div className="news2-summary">
             <News2Badge news2={summary} size="lg" />
             <div>
               <strong>{RISK_LABEL[summary.risk]} clinical risk</strong>
-              <p className="muted small">{RISK_RESPONSE[summary.risk]}{summary.complete ? '' : ' · scored on a partial set of observations'}</p>
+              <p className="muted small">
+                {RISK_RESPONSE[summary.risk]}
+                {summary.complete ? '' : ' · scored on a partial set of observations'}
+              </p>
             </div>
           </div>
           {news2?.components ? (
@@ -51,7 +58,9 @@ function News2Card({ news2, patient }: { news2: DerivedNews2 | null; patient: Pa
                     <tr key={r.key}>
                       <td>{r.label}</td>
                       <td className="num muted">{v ? `${formatValue(v.value, r.decimals ?? 0)} ${r.unit ?? ''}` : ''}</td>
-                      <td className="num"><span className={`cscore cscore-${c ?? 'na'}`}>{c ?? '–'}</span></td>
+                      <td className="num">
+                        <span className={`cscore cscore-${c ?? 'na'}`}>{c ?? '–'}</span>
+                      </td>
                     </tr>
                   );
                 })}
@@ -75,7 +84,11 @@ const BP_CATEGORIES: Record<string, { label: string; tone: string }> = {
 
 function bpCategory(raw: string | null | undefined) {
   if (!raw) return null;
-  const k = raw.toLowerCase().replace(/[^a-z0-9]/g, '').replace('hypertension', '').replace('hypertensive', '');
+  const k = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .replace('hypertension', '')
+    .replace('hypertensive', '');
   return BP_CATEGORIES[k] ?? { label: humanize(raw), tone: 'grey' };
 }
 
@@ -83,12 +96,22 @@ function BpCard({ bp }: { bp: DerivedBp | null }) {
   const cat = bpCategory(bp?.category);
   return (
     <section className="card">
-      <header className="card-head"><h2>Blood pressure</h2><span className="muted small">ACC/AHA 2017</span></header>
-      {!bp ? <p className="empty-inline">Not enough blood pressure readings to classify.</p> : (
+      <header className="card-head">
+        <h2>Blood pressure</h2>
+        <span className="muted small">ACC/AHA 2017</span>
+      </header>
+      {!bp ? (
+        <p className="empty-inline">Not enough blood pressure readings to classify.</p>
+      ) : (
         <div className="bp-summary">
           {cat ? <span className={`pill pill-${cat.tone} pill-lg`}>{cat.label}</span> : null}
           {bp.systolic !== undefined && bp.diastolic !== undefined ? (
-            <p className="bp-avg"><strong>{formatValue(bp.systolic)}/{formatValue(bp.diastolic)}</strong> <span className="muted">mmHg average</span></p>
+            <p className="bp-avg">
+              <strong>
+                {formatValue(bp.systolic)}/{formatValue(bp.diastolic)}
+              </strong>{' '}
+              <span className="muted">mmHg average</span>
+            </p>
           ) : null}
           {bp.readings !== undefined ? <p className="muted small">from {bp.readings} readings</p> : null}
         </div>
@@ -100,7 +123,10 @@ function BpCard({ bp }: { bp: DerivedBp | null }) {
 function CgmCard({ cgm }: { cgm: DerivedCgm | null }) {
   return (
     <section className="card card-wide">
-      <header className="card-head"><h2>Glucose (CGM)</h2><span className="muted small">International Consensus on Time in Range</span></header>
+      <header className="card-head">
+        <h2>Glucose (CGM)</h2>
+        <span className="muted small">International Consensus on Time in Range</span>
+      </header>
       {!cgm ? <p className="empty-inline">No CGM data.</p> : <CgmBody cgm={cgm} />}
     </section>
   );
@@ -112,7 +138,10 @@ function CgmBody({ cgm }: { cgm: DerivedCgm }) {
   const metric = (label: string, value: number | undefined, unit: string, target?: string, decimals = 0) => (
     <div className="metric">
       <span className="metric-label">{label}</span>
-      <span className="metric-value">{formatValue(value, decimals)}<small>{unit}</small></span>
+      <span className="metric-value">
+        {formatValue(value, decimals)}
+        <small>{unit}</small>
+      </span>
       {target ? <span className="metric-target">{target}</span> : null}
     </div>
   );
@@ -132,7 +161,8 @@ function CgmBody({ cgm }: { cgm: DerivedCgm }) {
         <h3 className="sub">Ambulatory glucose profile</h3>
         {agp.filter((p) => p.p50 !== null).length > 1 ? <AgpPlot points={agp} /> : <p className="empty-inline">Not enough readings for a profile.</p>}
         <p className="legend small muted">
-          <span className="lg lg-5" /> 5–95 % <span className="lg lg-25" /> 25–75 % <span className="lg lg-50" /> median <span className="lg lg-target" /> target 70–180 mg/dL
+          <span className="lg lg-5" /> 5–95 % <span className="lg lg-25" /> 25–75 % <span className="lg lg-50" /> median <span className="lg lg-target" />{' '}
+          target 70–180 mg/dL
         </p>
       </div>
     </div>
@@ -156,7 +186,9 @@ function TirBar({ cgm }: { cgm: DerivedCgm }) {
   return (
     <div className="tir">
       <div className="tir-bar" aria-hidden="true">
-        {rows.map((r) => <span key={r.key} className={`tir-${r.key}`} style={{ flexGrow: r.v, flexBasis: 0 }} />)}
+        {rows.map((r) => (
+          <span key={r.key} className={`tir-${r.key}`} style={{ flexGrow: r.v, flexBasis: 0 }} />
+        ))}
       </div>
       <ul className="tir-legend">
         {rows.map((r) => (

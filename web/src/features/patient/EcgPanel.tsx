@@ -35,7 +35,20 @@ function EcgFindings({ findings }: { findings: DerivedEcg }) {
     <dl className="facts">
       <div>
         <dt>Heart rate (ECG)</dt>
-        <dd>{f.heartRate != null ? <>{f.heartRate} /min {f.heartRateAt ? <span className="muted small"><TimeAgo ts={Date.parse(f.heartRateAt)} /></span> : null}</> : '—'}</dd>
+        <dd>
+          {f.heartRate != null ? (
+            <>
+              {f.heartRate} /min{' '}
+              {f.heartRateAt ? (
+                <span className="muted small">
+                  <TimeAgo ts={Date.parse(f.heartRateAt)} />
+                </span>
+              ) : null}
+            </>
+          ) : (
+            '—'
+          )}
+        </dd>
       </div>
       <div>
         <dt>AF episodes, 24 h</dt>
@@ -48,7 +61,9 @@ function EcgFindings({ findings }: { findings: DerivedEcg }) {
       {f.algorithm ? (
         <div>
           <dt>Algorithm</dt>
-          <dd className="muted small">{f.algorithm.name} {f.algorithm.version}</dd>
+          <dd className="muted small">
+            {f.algorithm.name} {f.algorithm.version}
+          </dd>
         </div>
       ) : null}
     </dl>

@@ -11,7 +11,13 @@ const LABEL: Record<DeviceCommandView['status'], string> = {
   failed: 'Failed',
   expired: 'No answer',
 };
-const PILL: Record<DeviceCommandView['status'], string> = { queued: 'pill-grey', sent: 'pill-grey', done: 'pill-green', failed: 'pill-amber', expired: 'pill-amber' };
+const PILL: Record<DeviceCommandView['status'], string> = {
+  queued: 'pill-grey',
+  sent: 'pill-grey',
+  done: 'pill-green',
+  failed: 'pill-amber',
+  expired: 'pill-amber',
+};
 
 /** "Measure now" for one device (clinicians and admins), with the command's status as it changes. */
 export function MeasureNowButton({ deviceId }: { deviceId: string }) {
@@ -45,12 +51,23 @@ export function MeasureNowButton({ deviceId }: { deviceId: string }) {
   return (
     <span className="device-command" style={{ display: 'inline-flex', alignItems: 'center', gap: 8 }}>
       {command ? (
-        <span className={`pill ${PILL[command.status]}`} title={command.message ?? undefined} style={{ maxWidth: 220, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
-          {LABEL[command.status]}{isFinal(command) && result ? `: ${result}` : ''}
+        <span
+          className={`pill ${PILL[command.status]}`}
+          title={command.message ?? undefined}
+          style={{ maxWidth: 220, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
+        >
+          {LABEL[command.status]}
+          {isFinal(command) && result ? `: ${result}` : ''}
         </span>
       ) : null}
-      {error ? <span className="small muted" role="alert">{error}</span> : null}
-      <button type="button" className="btn btn-sm" disabled={busy} onClick={() => void measure()}>Measure now</button>
+      {error ? (
+        <span className="small muted" role="alert">
+          {error}
+        </span>
+      ) : null}
+      <button type="button" className="btn btn-sm" disabled={busy} onClick={() => void measure()}>
+        Measure now
+      </button>
     </span>
   );
 }

@@ -50,7 +50,9 @@ export function OpenInAppButton({ patientId }: { patientId: string }) {
           <span className="sr-only">App to open</span>
           <select value={app.id} onChange={(e) => setChosen(e.target.value)}>
             {apps.map((a) => (
-              <option key={a.id} value={a.id}>{a.name}</option>
+              <option key={a.id} value={a.id}>
+                {a.name}
+              </option>
             ))}
           </select>
         </label>
@@ -58,7 +60,11 @@ export function OpenInAppButton({ patientId }: { patientId: string }) {
       <button type="button" className="btn" disabled={busy} onClick={() => void open()}>
         {busy ? 'Opening…' : apps.length > 1 ? 'Open in app' : `Open in ${app.name}`}
       </button>
-      {error ? <span role="alert" className="small">{error}</span> : null}
+      {error ? (
+        <span role="alert" className="small">
+          {error}
+        </span>
+      ) : null}
     </span>
   );
 }

@@ -9,12 +9,18 @@ export function PatientHeader({ patient }: { patient: PatientDetail }) {
   return (
     <header className={`patient-head status-band-${patient.status}`}>
       <div className="patient-id">
-        <a href="#/" className="back-link">← Patients</a>
+        <a href="#/" className="back-link">
+          ← Patients
+        </a>
         <h1>{patient.name}</h1>
         <p className="muted">
-          {patient.birthDate !== null && patient.age !== null
-            ? <>{patient.age} years · born {new Date(patient.birthDate).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}</>
-            : 'Date of birth not recorded'}
+          {patient.birthDate !== null && patient.age !== null ? (
+            <>
+              {patient.age} years · born {new Date(patient.birthDate).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}
+            </>
+          ) : (
+            'Date of birth not recorded'
+          )}
           {patient.careTeam?.length ? <> · care team {patient.careTeam.map((c) => c.name).join(', ')}</> : null}
         </p>
       </div>
@@ -34,8 +40,11 @@ export function PatientHeader({ patient }: { patient: PatientDetail }) {
           <span className="flag-label">Open alerts</span>
           <span className={`flag-value ${patient.openAlerts ? 'has-alerts' : ''}`}>{patient.openAlerts}</span>
         </div>
-        <div className="flag patient-contact">{/* [tele] reach the patient */}
-          <a className="btn" href={`#/patients/${encodeURIComponent(patient.id)}/messages`}>Messages</a>
+        <div className="flag patient-contact">
+          {/* [tele] reach the patient */}
+          <a className="btn" href={`#/patients/${encodeURIComponent(patient.id)}/messages`}>
+            Messages
+          </a>
           <CallNowButton patientId={patient.id} />
           <OpenInAppButton patientId={patient.id} />
         </div>

@@ -15,7 +15,6 @@ import { VitalChart } from './VitalChart.tsx';
 import { BreakGlassPanel, EmergencyBanner } from '../security/EmergencyAccess.tsx'; // [sec]
 import { useSession } from '../auth/session.ts';
 
-
 export function PatientPage({ patientId }: { patientId: string }) {
   const patient = usePatient(patientId);
   const derived = useAsync((signal) => api.derived(patientId, signal), [patientId]);
@@ -29,8 +28,20 @@ export function PatientPage({ patientId }: { patientId: string }) {
       const refused = (patient.error as { status?: number }).status === 404 && me.role === 'clinician';
       return (
         <main className="page">
-          <a href="#/" className="back-link">← Patients</a>
-          {refused ? <BreakGlassPanel patientId={patientId} onOpened={() => { patient.reload(); derived.reload(); }} /> : <ErrorNote error={patient.error} onRetry={patient.reload} />}
+          <a href="#/" className="back-link">
+            ← Patients
+          </a>
+          {refused ? (
+            <BreakGlassPanel
+              patientId={patientId}
+              onOpened={() => {
+                patient.reload();
+                derived.reload();
+              }}
+            />
+          ) : (
+            <ErrorNote error={patient.error} onRetry={patient.reload} />
+          )}
         </main>
       );
     }
@@ -42,7 +53,9 @@ export function PatientPage({ patientId }: { patientId: string }) {
       <EmergencyBanner patientId={p.id} />
       <PatientHeader patient={p} />
       <div className="tiles">
-        {[...VITALS, ...extras].map((v) => <VitalTile key={v.key} vital={v} values={v.codes.map((c) => p.latest[c])} />)}
+        {[...VITALS, ...extras].map((v) => (
+          <VitalTile key={v.key} vital={v} values={v.codes.map((c) => p.latest[c])} />
+        ))}
       </div>
 
       <EcgPanel patientId={p.id} findings={derived.data?.ecg ?? null} />
@@ -52,28 +65,42 @@ export function PatientPage({ patientId }: { patientId: string }) {
           <h2>Trends</h2>
           <div className="segmented" role="group" aria-label="Time range">
             {RANGES.map((r) => (
-              <button key={r.key} type="button" className={r.key === range.key ? 'is-on' : ''} aria-pressed={r.key === range.key} onClick={() => setRange(r)}>{r.label}</button>
+              <button key={r.key} type="button" className={r.key === range.key ? 'is-on' : ''} aria-pressed={r.key === range.key} onClick={() => setRange(r)}>
+                {r.label}
+              </button>
             ))}
           </div>
         </header>
         <div className="charts">
-          {VITALS.map((v) => <VitalChart key={v.key} patientId={p.id} vital={v} range={range} />)}
+          {VITALS.map((v) => (
+            <VitalChart key={v.key} patientId={p.id} vital={v} range={range} />
+          ))}
         </div>
       </section>
 
       <section className="section">
-        <header className="section-head"><h2>Analysis</h2>{derived.error ? <span className="muted small">Couldn’t load: {derived.error.message}</span> : null}</header>
+        <header className="section-head">
+          <h2>Analysis</h2>
+          {derived.error ? <span className="muted small">Couldn’t load: {derived.error.message}</span> : null}
+        </header>
         <DerivedSection patient={p} derived={derived.data} />
       </section>
 
-      <section className="section">{/* [tele] */}
-        <header className="section-head"><h2>Appointments</h2></header>
+      <section className="section">
+        {/* [tele] */}
+        <header className="section-head">
+          <h2>Appointments</h2>
+        </header>
         <PatientAppointments patientId={p.id} patientName={p.name} />
       </section>
 
       <section className="section">
-        <header className="section-head"><h2>Devices</h2></header>
-        <div className="card"><DeviceList devices={p.devices} /></div>
+        <header className="section-head">
+          <h2>Devices</h2>
+        </header>
+        <div className="card">
+          <DeviceList devices={p.devices} />
+        </div>
       </section>
     </main>
   );

@@ -10,12 +10,25 @@ import { usePatient } from './usePatient.ts';
 import { VITALS } from '../../lib/vitals.ts';
 
 /** The patient's own page: large type, plain words, nothing to configure. */
-export function PatientSelfView({ patientId, children, after }: { patientId: string; /** Portal sections shown above the readings. */ children?: ReactNode; /** [tele] and below the devices. */ after?: ReactNode }) {
+export function PatientSelfView({
+  patientId,
+  children,
+  after,
+}: {
+  patientId: string;
+  /** Portal sections shown above the readings. */ children?: ReactNode;
+  /** [tele] and below the devices. */ after?: ReactNode;
+}) {
   const patient = usePatient(patientId);
   const { me } = useSession();
   const p = patient.data;
   if (!p) {
-    if (patient.error) return <main className="page self"><ErrorNote error={patient.error} onRetry={patient.reload} /></main>;
+    if (patient.error)
+      return (
+        <main className="page self">
+          <ErrorNote error={patient.error} onRetry={patient.reload} />
+        </main>
+      );
     return <Loading label="Loading your readings…" />;
   }
   const firstName = (p.name || me.displayName).split(/\s+/)[0];
@@ -34,19 +47,24 @@ export function PatientSelfView({ patientId, children, after }: { patientId: str
           return (
             <li key={v.key} className="self-tile">
               <span className="self-label">{v.plain}</span>
-              <span className="self-value">{vitalText(v, values)} <small>{v.plainUnit}</small></span>
-              <span className="self-when">Measured <TimeAgo ts={ts} plain /></span>
-              <SelfTrend patientId={p.id} vital={v} />{/* [tele] the portal's "my trends" */}
+              <span className="self-value">
+                {vitalText(v, values)} <small>{v.plainUnit}</small>
+              </span>
+              <span className="self-when">
+                Measured <TimeAgo ts={ts} plain />
+              </span>
+              <SelfTrend patientId={p.id} vital={v} />
+              {/* [tele] the portal's "my trends" */}
             </li>
           );
         })}
       </ul>
       <h2 className="self-h2">Your devices</h2>
-      <div className="card self-devices"><DeviceList devices={p.devices} plain /></div>
+      <div className="card self-devices">
+        <DeviceList devices={p.devices} plain />
+      </div>
       {after}
-      <p className="self-note">
-        If you feel unwell, don’t wait for your care team to call: phone your clinic, or call emergency services if it is urgent.
-      </p>
+      <p className="self-note">If you feel unwell, don’t wait for your care team to call: phone your clinic, or call emergency services if it is urgent.</p>
     </main>
   );
 }
@@ -61,5 +79,9 @@ function SelfStatus({ patient }: { patient: PatientDetail }) {
     tone = 'stale';
     text = 'We haven’t had a reading from you for a while. Please check your devices are switched on and nearby.';
   }
-  return <p className={`self-status self-status-${tone}`} role="status">{text}</p>;
+  return (
+    <p className={`self-status self-status-${tone}`} role="status">
+      {text}
+    </p>
+  );
 }

@@ -16,7 +16,8 @@ export function SelfTrend({ patientId, vital }: { patientId: string; vital: Vita
   if (points.length < 2) return null;
   const values = series.data!.buckets.length ? series.data!.buckets.flatMap((b) => [b.min, b.max]) : points.map((p) => p[1]);
   const fmt = (v: number) => v.toFixed(vital.decimals);
-  const lo = fmt(Math.min(...values)), hi = fmt(Math.max(...values));
+  const lo = fmt(Math.min(...values)),
+    hi = fmt(Math.max(...values));
   return (
     <span className="self-trend">
       <Sparkline points={points} width={120} height={32} />

@@ -11,7 +11,8 @@ export function VitalChart({ patientId, vital, range }: { patientId: string; vit
   const now = useNow();
   const nowS = Math.floor(now / 5000) * 5; // move the window in 5 s steps
   const series = useMemo<ChartSeries[]>(
-    () => columns.map((values, i) => ({ label: vital.codes.length > 1 ? (i === 0 ? 'Systolic' : 'Diastolic') : vital.short, color: COLORS[i] ?? '#444', values })),
+    () =>
+      columns.map((values, i) => ({ label: vital.codes.length > 1 ? (i === 0 ? 'Systolic' : 'Diastolic') : vital.short, color: COLORS[i] ?? '#444', values })),
     [columns, vital],
   );
   const empty = !loading && x.length === 0;

@@ -25,9 +25,7 @@ export type EcgState = { state: 'loading' } | { state: 'none' } | { state: 'erro
  */
 function afToIndices(strip: Extract<EcgStrip, { fs: number }>): { start: number; end: number }[] {
   return strip.af.map((ep) =>
-    ep.start > strip.samples.length * 4
-      ? { start: ((ep.start - strip.start) / 1000) * strip.fs, end: ((ep.end - strip.start) / 1000) * strip.fs }
-      : ep,
+    ep.start > strip.samples.length * 4 ? { start: ((ep.start - strip.start) / 1000) * strip.fs, end: ((ep.end - strip.start) / 1000) * strip.fs } : ep,
   );
 }
 
@@ -60,9 +58,7 @@ export function useEcg(patientId: string): EcgState {
       const ts = toMs(msg.ts);
       const keep = msg.fs * STRIP_SECONDS;
       const base: EcgBuffer =
-        prev.state === 'ready' && prev.strip.fs === msg.fs
-          ? prev.strip
-          : { fs: msg.fs, lead: msg.lead, unit: 'uV', start: ts, samples: [], beats: [], af: [] };
+        prev.state === 'ready' && prev.strip.fs === msg.fs ? prev.strip : { fs: msg.fs, lead: msg.lead, unit: 'uV', start: ts, samples: [], beats: [], af: [] };
       const samples = base.samples.concat(msg.samples);
       const drop = Math.max(0, samples.length - keep);
       return {

@@ -38,13 +38,15 @@ export function useSeries(patientId: string, codes: string[], range: RangeDef) {
     if (msg.type !== 'readings' || msg.patientId !== patientId) return;
     const mine = msg.readings.filter((r) => codes.includes(r.code));
     if (mine.length === 0) return;
-    state.setData((prev) => prev?.map((s): ReadingSeries => {
-      const add = mine.filter((r) => r.code === s.code).map((r): [number, number] => [toMs(r.ts), r.value]);
-      if (add.length === 0) return s;
-      const last = s.points.length ? s.points[s.points.length - 1][0] : -Infinity;
-      const fresh = add.filter((p) => p[0] > last);
-      return fresh.length ? { ...s, points: [...s.points, ...fresh] } : s;
-    }));
+    state.setData((prev) =>
+      prev?.map((s): ReadingSeries => {
+        const add = mine.filter((r) => r.code === s.code).map((r): [number, number] => [toMs(r.ts), r.value]);
+        if (add.length === 0) return s;
+        const last = s.points.length ? s.points[s.points.length - 1][0] : -Infinity;
+        const fresh = add.filter((p) => p[0] > last);
+        return fresh.length ? { ...s, points: [...s.points, ...fresh] } : s;
+      }),
+    );
   });
 
   const aligned = useMemo(() => align(state.data ?? []), [state.data]);

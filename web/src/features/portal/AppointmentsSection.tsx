@@ -28,7 +28,9 @@ export function AppointmentsSection({ patientId, plain = true }: { patientId: st
   };
   return (
     <section aria-labelledby="appointments-h">
-      <h2 id="appointments-h" className={plain ? 'self-h2' : ''}>{plain ? 'Your appointments' : 'Appointments'}</h2>
+      <h2 id="appointments-h" className={plain ? 'self-h2' : ''}>
+        {plain ? 'Your appointments' : 'Appointments'}
+      </h2>
       {list.error ? <ErrorNote error={list.error} onRetry={list.reload} /> : null}
       {!list.data && !list.error ? <Loading label="Loading appointments…" /> : null}
       {list.data && upcoming.length === 0 ? <p className="self-note">You have no appointments coming up.</p> : null}
@@ -38,17 +40,44 @@ export function AppointmentsSection({ patientId, plain = true }: { patientId: st
           return (
             <li key={a.id} className="appt card">
               <span className="appt-when">{when(a)}</span>
-              <span className="appt-what">{a.mode === 'audio' ? 'Phone (audio) visit' : 'Video visit'}{a.practitionerName ? ` with ${a.practitionerName}` : ''}</span>
+              <span className="appt-what">
+                {a.mode === 'audio' ? 'Phone (audio) visit' : 'Video visit'}
+                {a.practitionerName ? ` with ${a.practitionerName}` : ''}
+              </span>
               <span className="appt-actions">
-                {joinable ? <a className="btn btn-primary btn-xl" href={`#/visits/${encodeURIComponent(a.id)}`}>Join</a> : <span className="muted">The Join button appears here 15 minutes before.</span>}
-                <button type="button" className="btn btn-lg" onClick={() => void cancel(a)}>Cancel</button>
+                {joinable ? (
+                  <a className="btn btn-primary btn-xl" href={`#/visits/${encodeURIComponent(a.id)}`}>
+                    Join
+                  </a>
+                ) : (
+                  <span className="muted">The Join button appears here 15 minutes before.</span>
+                )}
+                <button type="button" className="btn btn-lg" onClick={() => void cancel(a)}>
+                  Cancel
+                </button>
               </span>
             </li>
           );
         })}
       </ul>
-      {notice ? <p role="status" className="self-note">{notice}</p> : null}
-      {booking ? <BookSlot onDone={(msg) => { setBooking(false); setNotice(msg); list.reload(); }} /> : <button type="button" className="btn btn-lg" onClick={() => setBooking(true)}>Book an appointment</button>}
+      {notice ? (
+        <p role="status" className="self-note">
+          {notice}
+        </p>
+      ) : null}
+      {booking ? (
+        <BookSlot
+          onDone={(msg) => {
+            setBooking(false);
+            setNotice(msg);
+            list.reload();
+          }}
+        />
+      ) : (
+        <button type="button" className="btn btn-lg" onClick={() => setBooking(true)}>
+          Book an appointment
+        </button>
+      )}
     </section>
   );
 }
@@ -69,14 +98,29 @@ function BookSlot({ onDone }: { onDone: (message: string) => void }) {
   return (
     <div className="card">
       <h3>Choose a time</h3>
-      {!slots.data ? <Loading label="Finding free times…" /> : free.length === 0 ? <p>There are no free times in the next two weeks. Please send your care team a message.</p> : null}
+      {!slots.data ? (
+        <Loading label="Finding free times…" />
+      ) : free.length === 0 ? (
+        <p>There are no free times in the next two weeks. Please send your care team a message.</p>
+      ) : null}
       <ul className="slot-list">
         {free.map((s) => (
-          <li key={s.id}><button type="button" className="btn btn-lg" onClick={() => void book(s.id)}>{new Date(s.start).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' })} with {s.practitionerName}</button></li>
+          <li key={s.id}>
+            <button type="button" className="btn btn-lg" onClick={() => void book(s.id)}>
+              {new Date(s.start).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' })} with{' '}
+              {s.practitionerName}
+            </button>
+          </li>
         ))}
       </ul>
-      {error ? <p role="alert" className="visit-error">{error}</p> : null}
-      <button type="button" className="btn" onClick={() => onDone('')}>Close</button>
+      {error ? (
+        <p role="alert" className="visit-error">
+          {error}
+        </p>
+      ) : null}
+      <button type="button" className="btn" onClick={() => onDone('')}>
+        Close
+      </button>
     </div>
   );
 }

@@ -12,7 +12,9 @@ export function PortalHome({ patientId }: { patientId: string }) {
       <AppointmentsSection patientId={patientId} />
       <h2 className="self-h2">Messages</h2>
       <p className="portal-messages">
-        <a className="btn btn-primary btn-xl" href="#/messages">{unread ? `Read your ${unread} new message${unread > 1 ? 's' : ''}` : 'Write to your care team'}</a>
+        <a className="btn btn-primary btn-xl" href="#/messages">
+          {unread ? `Read your ${unread} new message${unread > 1 ? 's' : ''}` : 'Write to your care team'}
+        </a>
       </p>
     </PatientSelfView>
   );

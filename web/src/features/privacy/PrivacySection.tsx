@@ -14,7 +14,12 @@ const privacyApi = {
   revoke: (consentId: string) => request<Consent>('POST', `/consents/${enc(consentId)}/revoke`),
   revokeApp: (patientId: string, clientId: string) => request<unknown>('DELETE', `/patients/${enc(patientId)}/apps/${enc(clientId)}`),
   accessLog: (patientId: string, signal?: AbortSignal) =>
-    request<Array<{ id: string; at: string; action: string; outcome: string; who: { name: string; role: string } | null }>>('GET', `/patients/${enc(patientId)}/access-log?limit=10`, undefined, signal),
+    request<Array<{ id: string; at: string; action: string; outcome: string; who: { name: string; role: string } | null }>>(
+      'GET',
+      `/patients/${enc(patientId)}/access-log?limit=10`,
+      undefined,
+      signal,
+    ),
 };
 
 const day = (iso: string) => new Date(iso).toLocaleDateString([], { day: 'numeric', month: 'long', year: 'numeric' });
@@ -97,7 +102,9 @@ export function PrivacySection({ patientId }: { patientId: string }) {
 
   return (
     <section aria-labelledby="privacy-h" className="privacy">
-      <h2 id="privacy-h" className="self-h2">Your record and your privacy</h2>
+      <h2 id="privacy-h" className="self-h2">
+        Your record and your privacy
+      </h2>
       <div className="card privacy-card">
         <h3>Get a copy of your record</h3>
         <p className="self-note">Everything we hold about you: your details, devices, readings, messages and appointments.</p>
@@ -121,7 +128,14 @@ export function PrivacySection({ patientId }: { patientId: string }) {
           {active.map((c) => (
             <li key={c.id}>
               <span>
-                {c.kind === 'caregiver' ? <strong>{c.grantee?.name ?? c.grantee?.email}</strong> : <strong>{KIND[c.kind] ?? c.kind}{c.granteeName ? ` ${c.granteeName}` : ''}</strong>}
+                {c.kind === 'caregiver' ? (
+                  <strong>{c.grantee?.name ?? c.grantee?.email}</strong>
+                ) : (
+                  <strong>
+                    {KIND[c.kind] ?? c.kind}
+                    {c.granteeName ? ` ${c.granteeName}` : ''}
+                  </strong>
+                )}
                 {c.kind === 'caregiver' && c.grantee?.email ? ` (${c.grantee.email})` : ''} — since {day(c.createdAt)}
                 {c.expiresAt ? `, until ${day(c.expiresAt)}` : ''}
               </span>
@@ -135,8 +149,12 @@ export function PrivacySection({ patientId }: { patientId: string }) {
           <ul className="privacy-list" aria-label="Invitations waiting for an answer">
             {pending.map((i) => (
               <li key={i.id}>
-                <span><strong>{i.email}</strong> — invited {day(i.createdAt)}, waiting for an answer until {day(i.expiresAt)}</span>
-                <button type="button" className="btn btn-lg" onClick={() => void withdraw(i)}>Withdraw invitation</button>
+                <span>
+                  <strong>{i.email}</strong> — invited {day(i.createdAt)}, waiting for an answer until {day(i.expiresAt)}
+                </span>
+                <button type="button" className="btn btn-lg" onClick={() => void withdraw(i)}>
+                  Withdraw invitation
+                </button>
               </li>
             ))}
           </ul>
@@ -144,9 +162,13 @@ export function PrivacySection({ patientId }: { patientId: string }) {
         <form className="privacy-form" onSubmit={(e) => void add(e)}>
           <label htmlFor="carer-email">Let a family member or carer see your readings and messages (their email)</label>
           <input id="carer-email" type="email" autoComplete="off" required value={email} onChange={(e) => setEmail(e.target.value)} />
-          <button type="submit" className="btn btn-primary btn-lg">Give access</button>
+          <button type="submit" className="btn btn-primary btn-lg">
+            Give access
+          </button>
         </form>
-        <p className="self-note">If they have no carer account yet, we email them an invitation (it works once, for 7 days). You can stop sharing at any time; it takes effect at once.</p>
+        <p className="self-note">
+          If they have no carer account yet, we email them an invitation (it works once, for 7 days). You can stop sharing at any time; it takes effect at once.
+        </p>
         {notice ? (
           <p role={notice.error ? 'alert' : 'status'} className={notice.error ? 'visit-error' : 'self-note'}>
             {notice.text}
@@ -160,7 +182,9 @@ export function PrivacySection({ patientId }: { patientId: string }) {
           <ul className="privacy-list">
             {list.data.apps.map((a) => (
               <li key={a.clientId}>
-                <span><strong>{a.name}</strong> — allowed {day(a.lastApprovedAt)}</span>
+                <span>
+                  <strong>{a.name}</strong> — allowed {day(a.lastApprovedAt)}
+                </span>
                 <button type="button" className="btn btn-lg" onClick={() => void revokeApp(a.clientId, a.name)}>
                   Stop this app
                 </button>
@@ -178,7 +202,8 @@ export function PrivacySection({ patientId }: { patientId: string }) {
           {(log.data ?? []).map((e) => (
             <li key={e.id}>
               <span>
-                {new Date(e.at).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })} — {e.who ? `${e.who.name} (${e.who.role})` : 'the system'} {plainAction(e.action)}
+                {new Date(e.at).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })} —{' '}
+                {e.who ? `${e.who.name} (${e.who.role})` : 'the system'} {plainAction(e.action)}
                 {e.outcome === 'failure' ? ' (refused)' : ''}
               </span>
             </li>

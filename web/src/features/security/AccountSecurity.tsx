@@ -5,9 +5,15 @@ import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { addPasskey, passkeyApi, passkeyProblem, passkeysSupported } from '../auth/passkeys.ts';
 
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString([], { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) : 'never');
+const when = (iso: string | null) =>
+  iso ? new Date(iso).toLocaleString([], { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) : 'never';
 type Note = { text: string; error?: boolean } | null;
-const NoteLine = ({ note }: { note: Note }) => (note ? <p role={note.error ? 'alert' : 'status'} className={note.error ? 'form-error' : 'muted'}>{note.text}</p> : null);
+const NoteLine = ({ note }: { note: Note }) =>
+  note ? (
+    <p role={note.error ? 'alert' : 'status'} className={note.error ? 'form-error' : 'muted'}>
+      {note.text}
+    </p>
+  ) : null;
 
 /** My account's security (ONC §170.315(d)(13), NIST SP 800-63B): passkeys, password, where I am signed in. */
 export function AccountSecurity() {
@@ -55,22 +61,42 @@ function Passkeys() {
   };
   return (
     <section className="section" aria-labelledby="passkeys-h">
-      <header className="section-head"><h2 id="passkeys-h">Passkeys</h2></header>
+      <header className="section-head">
+        <h2 id="passkeys-h">Passkeys</h2>
+      </header>
       <div className="card">
-        <p className="muted">A passkey signs you in with this device’s fingerprint, face or screen lock, or a security key — no code to type, and it cannot be phished.</p>
+        <p className="muted">
+          A passkey signs you in with this device’s fingerprint, face or screen lock, or a security key — no code to type, and it cannot be phished.
+        </p>
         {list.error ? <ErrorNote error={list.error} onRetry={list.reload} /> : null}
         {!list.data && !list.error ? <Loading label="Loading passkeys…" /> : null}
         {list.data && list.data.length === 0 ? <p>No passkeys yet.</p> : null}
         {list.data && list.data.length > 0 ? (
           <table className="table passkey-table">
-            <thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Added</th>
+                <th scope="col">Last used</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
             <tbody>
               {list.data.map((k) => (
                 <tr key={k.id}>
-                  <td>{k.name}{k.backedUp ? <span className="muted small"> · synced</span> : null}</td>
+                  <td>
+                    {k.name}
+                    {k.backedUp ? <span className="muted small"> · synced</span> : null}
+                  </td>
                   <td>{when(k.createdAt)}</td>
                   <td>{when(k.lastUsedAt)}</td>
-                  <td><button type="button" className="btn btn-sm" onClick={() => void remove(k)} aria-label={`Remove passkey ${k.name}`}>Remove</button></td>
+                  <td>
+                    <button type="button" className="btn btn-sm" onClick={() => void remove(k)} aria-label={`Remove passkey ${k.name}`}>
+                      Remove
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -80,15 +106,25 @@ function Passkeys() {
           <form className="inline-form" onSubmit={(e) => void add(e)}>
             <label htmlFor="passkey-name">Name for the new passkey</label>
             <input id="passkey-name" type="text" maxLength={60} placeholder="e.g. Work laptop" value={name} onChange={(e) => setName(e.target.value)} />
-            <button type="submit" className="btn btn-primary" disabled={busy}>{busy ? 'Waiting for the device…' : 'Add a passkey'}</button>
+            <button type="submit" className="btn btn-primary" disabled={busy}>
+              {busy ? 'Waiting for the device…' : 'Add a passkey'}
+            </button>
           </form>
-        ) : <p className="muted">This browser does not support passkeys.</p>}
+        ) : (
+          <p className="muted">This browser does not support passkeys.</p>
+        )}
         <NoteLine note={note} />
         {codes ? (
           <div className="recovery-box">
             <h3>Keep your recovery codes</h3>
             <p className="muted">If you lose your passkey, each code signs you in once. They are not shown again.</p>
-            <ul className="recovery-codes" aria-label="Recovery codes">{codes.map((c) => <li key={c}><code>{c}</code></li>)}</ul>
+            <ul className="recovery-codes" aria-label="Recovery codes">
+              {codes.map((c) => (
+                <li key={c}>
+                  <code>{c}</code>
+                </li>
+              ))}
+            </ul>
           </div>
         ) : null}
       </div>
@@ -121,12 +157,25 @@ function PasswordChange() {
   };
   return (
     <section className="section" aria-labelledby="password-h">
-      <header className="section-head"><h2 id="password-h">Password</h2></header>
+      <header className="section-head">
+        <h2 id="password-h">Password</h2>
+      </header>
       <form className="card stack-form" onSubmit={(e) => void submit(e)}>
-        <label className="field"><span>Current password</span><input type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required /></label>
-        <label className="field"><span>New password (at least 12 characters; a phrase of several words is easiest)</span><input type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required maxLength={128} /></label>
-        <label className="field"><span>New password again</span><input type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required maxLength={128} /></label>
-        <button type="submit" className="btn btn-primary" disabled={busy || !current || !next || !again}>{busy ? 'Changing…' : 'Change password'}</button>
+        <label className="field">
+          <span>Current password</span>
+          <input type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required />
+        </label>
+        <label className="field">
+          <span>New password (at least 12 characters; a phrase of several words is easiest)</span>
+          <input type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required maxLength={128} />
+        </label>
+        <label className="field">
+          <span>New password again</span>
+          <input type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required maxLength={128} />
+        </label>
+        <button type="submit" className="btn btn-primary" disabled={busy || !current || !next || !again}>
+          {busy ? 'Changing…' : 'Change password'}
+        </button>
         <NoteLine note={note} />
       </form>
     </section>
@@ -149,15 +198,30 @@ function Sessions() {
     <section className="section" aria-labelledby="sessions-h">
       <header className="section-head">
         <h2 id="sessions-h">Where you are signed in</h2>
-        <button type="button" className="btn btn-sm" onClick={() => void others()}>Sign out everywhere else</button>
+        <button type="button" className="btn btn-sm" onClick={() => void others()}>
+          Sign out everywhere else
+        </button>
       </header>
       {list.error ? <ErrorNote error={list.error} onRetry={list.reload} /> : null}
       {list.data ? (
         <table className="table">
-          <thead><tr><th scope="col">Signed in</th><th scope="col">Last active</th><th scope="col">Address</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Signed in</th>
+              <th scope="col">Last active</th>
+              <th scope="col">Address</th>
+            </tr>
+          </thead>
           <tbody>
             {list.data.map((s) => (
-              <tr key={s.id}><td>{when(s.createdAt)}{s.current ? <strong> · this session</strong> : null}</td><td>{when(s.lastSeenAt)}</td><td>{s.ip ?? '—'}</td></tr>
+              <tr key={s.id}>
+                <td>
+                  {when(s.createdAt)}
+                  {s.current ? <strong> · this session</strong> : null}
+                </td>
+                <td>{when(s.lastSeenAt)}</td>
+                <td>{s.ip ?? '—'}</td>
+              </tr>
             ))}
           </tbody>
         </table>

@@ -40,7 +40,11 @@ export function BreakGlassPanel({ patientId, onOpened }: { patientId: string; on
           Open the record in an emergency
         </button>
       </form>
-      {error ? <p role="alert" className="visit-error">{error}</p> : null}
+      {error ? (
+        <p role="alert" className="visit-error">
+          {error}
+        </p>
+      ) : null}
     </section>
   );
 }
@@ -52,7 +56,8 @@ export function EmergencyBanner({ patientId }: { patientId: string }) {
   if (!g) return null;
   return (
     <div className="emergency-banner" role="status">
-      <strong>Emergency access</strong> until {time(g.expiresAt)} — you are not on this patient’s care team. Reason given: “{g.reason}”. Every view is recorded and will be reviewed.
+      <strong>Emergency access</strong> until {time(g.expiresAt)} — you are not on this patient’s care team. Reason given: “{g.reason}”. Every view is recorded
+      and will be reviewed.
     </div>
   );
 }

@@ -34,7 +34,9 @@ function EmergencyReview() {
     <section className="section" aria-labelledby="review-h">
       <header className="section-head">
         <h2 id="review-h">Emergency access to review</h2>
-        <button type="button" className="btn btn-sm" onClick={list.reload}>Refresh</button>
+        <button type="button" className="btn btn-sm" onClick={list.reload}>
+          Refresh
+        </button>
       </header>
       {list.error ? <ErrorNote error={list.error} onRetry={list.reload} /> : null}
       {!list.data && !list.error ? <Loading label="Loading…" /> : null}
@@ -42,26 +44,53 @@ function EmergencyReview() {
       {list.data && list.data.length > 0 ? (
         <table className="table">
           <thead>
-            <tr><th scope="col">Opened</th><th scope="col">By</th><th scope="col">Patient</th><th scope="col">Reason</th><th scope="col">Review</th></tr>
+            <tr>
+              <th scope="col">Opened</th>
+              <th scope="col">By</th>
+              <th scope="col">Patient</th>
+              <th scope="col">Reason</th>
+              <th scope="col">Review</th>
+            </tr>
           </thead>
           <tbody>
             {list.data.map((g) => (
               <tr key={g.id}>
-                <td>{when(g.createdAt)}<br /><span className="muted small">until {when(g.expiresAt)}</span></td>
+                <td>
+                  {when(g.createdAt)}
+                  <br />
+                  <span className="muted small">until {when(g.expiresAt)}</span>
+                </td>
                 <td>{g.userId}</td>
-                <td><a href={`#/patients/${enc(g.patientId)}`}>{g.patientId}</a></td>
+                <td>
+                  <a href={`#/patients/${enc(g.patientId)}`}>{g.patientId}</a>
+                </td>
                 <td>{g.reason}</td>
                 <td>
-                  <label className="sr-only" htmlFor={`note-${g.id}`}>Review note for {g.id}</label>
-                  <input id={`note-${g.id}`} type="text" placeholder="Note (optional)" maxLength={1000} value={notes[g.id] ?? ''} onChange={(e) => setNotes({ ...notes, [g.id]: e.target.value })} />{' '}
-                  <button type="button" className="btn btn-sm" onClick={() => void review(g)}>Mark reviewed</button>
+                  <label className="sr-only" htmlFor={`note-${g.id}`}>
+                    Review note for {g.id}
+                  </label>
+                  <input
+                    id={`note-${g.id}`}
+                    type="text"
+                    placeholder="Note (optional)"
+                    maxLength={1000}
+                    value={notes[g.id] ?? ''}
+                    onChange={(e) => setNotes({ ...notes, [g.id]: e.target.value })}
+                  />{' '}
+                  <button type="button" className="btn btn-sm" onClick={() => void review(g)}>
+                    Mark reviewed
+                  </button>
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
       ) : null}
-      {notice ? <p role="status" className="muted">{notice}</p> : null}
+      {notice ? (
+        <p role="status" className="muted">
+          {notice}
+        </p>
+      ) : null}
     </section>
   );
 }
@@ -75,9 +104,15 @@ function Erasure() {
     e.preventDefault();
     if (!ready) return;
     try {
-      const r = await request<{ deleted: Record<string, number>; retained: string[] }>('POST', `/patients/${enc(patientId.trim())}/erase`, { confirm: confirm.trim() });
-      const counts = Object.entries(r.deleted).map(([k, n]) => `${n} ${k}`).join(', ');
-      setResult({ text: `Patient ${patientId.trim()} erased: keys shredded; deleted ${counts || 'nothing else'}${r.retained.length ? `; kept under the retention rule: ${r.retained.join(', ')}` : ''}.` });
+      const r = await request<{ deleted: Record<string, number>; retained: string[] }>('POST', `/patients/${enc(patientId.trim())}/erase`, {
+        confirm: confirm.trim(),
+      });
+      const counts = Object.entries(r.deleted)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ');
+      setResult({
+        text: `Patient ${patientId.trim()} erased: keys shredded; deleted ${counts || 'nothing else'}${r.retained.length ? `; kept under the retention rule: ${r.retained.join(', ')}` : ''}.`,
+      });
       setPatientId('');
       setConfirm('');
     } catch (err) {
@@ -86,17 +121,29 @@ function Erasure() {
   };
   return (
     <section className="section" aria-labelledby="erase-h">
-      <header className="section-head"><h2 id="erase-h">Erase a patient (GDPR art. 17)</h2></header>
+      <header className="section-head">
+        <h2 id="erase-h">Erase a patient (GDPR art. 17)</h2>
+      </header>
       <div className="card">
-        <p>Erasing shreds the patient’s encryption keys (their messages and attachments become unreadable everywhere, backups included) and deletes their record, login, devices and data, except what the clinic keeps under its retention rule. <strong>This cannot be undone.</strong> The audit trail keeps a record that it happened.</p>
+        <p>
+          Erasing shreds the patient’s encryption keys (their messages and attachments become unreadable everywhere, backups included) and deletes their record,
+          login, devices and data, except what the clinic keeps under its retention rule. <strong>This cannot be undone.</strong> The audit trail keeps a record
+          that it happened.
+        </p>
         <form className="erase-form" onSubmit={(e) => void erase(e)}>
           <label htmlFor="erase-id">Patient id</label>
           <input id="erase-id" type="text" autoComplete="off" value={patientId} onChange={(e) => setPatientId(e.target.value)} />
           <label htmlFor="erase-confirm">Type the patient id again to confirm</label>
           <input id="erase-confirm" type="text" autoComplete="off" value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-          <button type="submit" className="btn btn-danger" disabled={!ready}>Erase this patient</button>
+          <button type="submit" className="btn btn-danger" disabled={!ready}>
+            Erase this patient
+          </button>
         </form>
-        {result ? <p role={result.error ? 'alert' : 'status'} className={result.error ? 'visit-error' : ''}>{result.text}</p> : null}
+        {result ? (
+          <p role={result.error ? 'alert' : 'status'} className={result.error ? 'visit-error' : ''}>
+            {result.text}
+          </p>
+        ) : null}
       </div>
     </section>
   );

@@ -36,8 +36,9 @@ export function TasksPage({ patientId }: { patientId?: string }) {
     setAnnounce(said);
     // The button just pressed is gone: keep the keyboard where the work is, on the next open task.
     requestAnimationFrame(() => {
-      const next = table.current?.querySelector<HTMLButtonElement>(`tr[data-task-id="${CSS.escape(t.id)}"] ~ tr button[data-action="done"]`)
-        ?? table.current?.querySelector<HTMLButtonElement>('button[data-action="done"]');
+      const next =
+        table.current?.querySelector<HTMLButtonElement>(`tr[data-task-id="${CSS.escape(t.id)}"] ~ tr button[data-action="done"]`) ??
+        table.current?.querySelector<HTMLButtonElement>('button[data-action="done"]');
       (next ?? document.getElementById('tasks-status'))?.focus();
     });
   };
@@ -61,14 +62,22 @@ export function TasksPage({ patientId }: { patientId?: string }) {
         <fieldset className="task-filter-who">
           <legend>Whose tasks</legend>
           <div className="task-filter-options">
-            <label><input type="radio" name="who" checked={mine} onChange={() => setMine(true)} /> Assigned to me</label>
-            <label><input type="radio" name="who" checked={!mine} onChange={() => setMine(false)} /> All my patients</label>
+            <label>
+              <input type="radio" name="who" checked={mine} onChange={() => setMine(true)} /> Assigned to me
+            </label>
+            <label>
+              <input type="radio" name="who" checked={!mine} onChange={() => setMine(false)} /> All my patients
+            </label>
           </div>
         </fieldset>
         <div className="task-filter">
           <label htmlFor="task-filter-status">Status</label>
           <select id="task-filter-status" value={status} onChange={(e) => setStatus(e.target.value as StatusFilter)}>
-            {(Object.keys(STATUS_FILTERS) as StatusFilter[]).map((k) => <option key={k} value={k}>{STATUS_FILTERS[k].label}</option>)}
+            {(Object.keys(STATUS_FILTERS) as StatusFilter[]).map((k) => (
+              <option key={k} value={k}>
+                {STATUS_FILTERS[k].label}
+              </option>
+            ))}
           </select>
         </div>
         <div className="task-filter">
@@ -76,13 +85,21 @@ export function TasksPage({ patientId }: { patientId?: string }) {
           <select id="task-filter-patient" value={patient ?? ''} onChange={(e) => setPatient(e.target.value || null)}>
             <option value="">All patients</option>
             {patient && !patients.some((p) => p.id === patient) ? <option value={patient}>{patient}</option> : null}
-            {patients.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+            {patients.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
           </select>
         </div>
-        <button type="button" className="btn btn-sm" onClick={tasks.reload} disabled={tasks.loading}>{tasks.loading && tasks.data ? 'Refreshing…' : 'Refresh'}</button>
+        <button type="button" className="btn btn-sm" onClick={tasks.reload} disabled={tasks.loading}>
+          {tasks.loading && tasks.data ? 'Refreshing…' : 'Refresh'}
+        </button>
       </form>
 
-      <p id="tasks-status" className="sr-only" role="status" tabIndex={-1}>{announce}</p>
+      <p id="tasks-status" className="sr-only" role="status" tabIndex={-1}>
+        {announce}
+      </p>
       {tasks.error ? <ErrorNote error={tasks.error} onRetry={tasks.reload} /> : null}
       {!tasks.data && !tasks.error ? <Loading label="Loading tasks…" /> : null}
       {tasks.data ? (
@@ -99,11 +116,15 @@ export function TasksPage({ patientId }: { patientId?: string }) {
                   <th scope="col">Patient</th>
                   <th scope="col">Assigned to</th>
                   <th scope="col">Status</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
-                {rows.map((t) => <TaskRow key={t.id} t={t} now={now} onChanged={changed} />)}
+                {rows.map((t) => (
+                  <TaskRow key={t.id} t={t} now={now} onChanged={changed} />
+                ))}
               </tbody>
             </table>
           </div>
@@ -145,21 +166,42 @@ function TaskRow({ t, now, onChanged }: { t: Task; now: number; onChanged: (t: T
       </td>
       <td className="task-note">
         <span>{t.note}</span>
-        <a className="task-link" href={messageHref(t)}>Open the message<span className="sr-only"> for “{t.note}”</span></a>
+        <a className="task-link" href={messageHref(t)}>
+          Open the message<span className="sr-only"> for “{t.note}”</span>
+        </a>
       </td>
-      <td><a href={href({ name: 'patient', id: t.patientId })}>{t.patientName}</a></td>
+      <td>
+        <a href={href({ name: 'patient', id: t.patientId })}>{t.patientName}</a>
+      </td>
       <td>{t.assignee?.name ?? <span className="muted">Nobody</span>}</td>
-      <td><span className={`task-status st-${t.status}`}>{STATUS_LABEL[t.status]}</span></td>
+      <td>
+        <span className={`task-status st-${t.status}`}>{STATUS_LABEL[t.status]}</span>
+      </td>
       <td className="task-actions">
         {isOpen(t) ? (
           <>
             {t.status !== 'in-progress' ? (
-              <button type="button" className="btn btn-sm" disabled={busy} onClick={move('in-progress', 'Started')} aria-label={`Start: ${what}`}>Start</button>
+              <button type="button" className="btn btn-sm" disabled={busy} onClick={move('in-progress', 'Started')} aria-label={`Start: ${what}`}>
+                Start
+              </button>
             ) : null}
-            <button type="button" className="btn btn-sm btn-primary" data-action="done" disabled={busy} onClick={move('completed', 'Marked done')} aria-label={`Mark done: ${what}`}>Mark done</button>
+            <button
+              type="button"
+              className="btn btn-sm btn-primary"
+              data-action="done"
+              disabled={busy}
+              onClick={move('completed', 'Marked done')}
+              aria-label={`Mark done: ${what}`}
+            >
+              Mark done
+            </button>
           </>
         ) : null}
-        {error ? <span className="form-error small" role="alert">{error}</span> : null}
+        {error ? (
+          <span className="form-error small" role="alert">
+            {error}
+          </span>
+        ) : null}
       </td>
     </tr>
   );

@@ -7,8 +7,18 @@ const at = (h: number, dayOffset = 0) => new Date(2026, 10, 30 + dayOffset, h, 0
 
 function task(over: Partial<Task>): Task {
   return {
-    id: 'tsk_1', patientId: 'p1', patientName: 'Alice Ames', messageId: 'msg_1', threadId: 'thr_1', note: 'Call back',
-    assignee: null, due: null, status: 'requested', createdAt: at(8), updatedAt: at(8), ...over,
+    id: 'tsk_1',
+    patientId: 'p1',
+    patientName: 'Alice Ames',
+    messageId: 'msg_1',
+    threadId: 'thr_1',
+    note: 'Call back',
+    assignee: null,
+    due: null,
+    status: 'requested',
+    createdAt: at(8),
+    updatedAt: at(8),
+    ...over,
   };
 }
 
@@ -35,8 +45,15 @@ describe('task list helpers', () => {
   });
 
   it('lists each patient once, by name, and narrows to one patient', () => {
-    const list = [task({ id: 'a', patientId: 'p2', patientName: 'Bob Brown' }), task({ id: 'b' }), task({ id: 'c', patientId: 'p2', patientName: 'Bob Brown' })];
-    expect(patientsOf(list)).toEqual([{ id: 'p1', name: 'Alice Ames' }, { id: 'p2', name: 'Bob Brown' }]);
+    const list = [
+      task({ id: 'a', patientId: 'p2', patientName: 'Bob Brown' }),
+      task({ id: 'b' }),
+      task({ id: 'c', patientId: 'p2', patientName: 'Bob Brown' }),
+    ];
+    expect(patientsOf(list)).toEqual([
+      { id: 'p1', name: 'Alice Ames' },
+      { id: 'p2', name: 'Bob Brown' },
+    ]);
     expect(narrow(list, 'p2').map((t) => t.id)).toEqual(['a', 'c']);
     expect(narrow(list, null)).toHaveLength(3);
   });

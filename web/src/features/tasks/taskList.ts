@@ -38,7 +38,9 @@ export function narrow(tasks: Task[], patientId: string | null): Task[] {
 
 /** The header line: how many are open, overdue, due today. */
 export function counts(tasks: Task[], now: number) {
-  let open = 0, overdue = 0, today = 0;
+  let open = 0,
+    overdue = 0,
+    today = 0;
   for (const t of tasks) {
     if (!isOpen(t)) continue;
     open++;

@@ -21,8 +21,14 @@ export function CallNowButton({ patientId, reason, className = 'btn btn-primary'
   };
   return (
     <>
-      <button type="button" className={className} disabled={busy} onClick={() => void call()}>{busy ? 'Calling…' : 'Call now'}</button>
-      {error ? <span role="alert" className="visit-error small">{error}</span> : null}
+      <button type="button" className={className} disabled={busy} onClick={() => void call()}>
+        {busy ? 'Calling…' : 'Call now'}
+      </button>
+      {error ? (
+        <span role="alert" className="visit-error small">
+          {error}
+        </span>
+      ) : null}
     </>
   );
 }

@@ -40,8 +40,14 @@ export function GuestVisitPage({ appointmentId, token }: { appointmentId: string
       <form onSubmit={submit} className="card">
         <label htmlFor="guest-name">Your name</label>
         <input id="guest-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={80} autoComplete="name" required />
-        <button type="submit" className="btn btn-primary btn-xl" disabled={busy || !name.trim()}>Continue</button>
-        {error ? <p role="alert" className="visit-error">{error}</p> : null}
+        <button type="submit" className="btn btn-primary btn-xl" disabled={busy || !name.trim()}>
+          Continue
+        </button>
+        {error ? (
+          <p role="alert" className="visit-error">
+            {error}
+          </p>
+        ) : null}
       </form>
     </main>
   );

@@ -32,10 +32,14 @@ export function PatientAppointments({ patientId, patientName }: { patientId: str
       {list.data && upcoming.length === 0 ? <p className="empty-inline">No appointments coming up.</p> : null}
       {upcoming.length ? (
         <ul className="patient-appt-list" aria-label={`Appointments of ${patientName}`}>
-          {upcoming.map((a) => <AppointmentRow key={a.id} a={a} onChanged={changed} />)}
+          {upcoming.map((a) => (
+            <AppointmentRow key={a.id} a={a} onChanged={changed} />
+          ))}
         </ul>
       ) : null}
-      <p role="status" className="small">{notice}</p>
+      <p role="status" className="small">
+        {notice}
+      </p>
       <BookVisit patientId={patientId} onBooked={(a) => changed(`Booked: ${a.mode === 'audio' ? 'phone' : 'video'} visit on ${when(a.start)}.`)} />
     </div>
   );
@@ -61,30 +65,71 @@ function AppointmentRow({ a, onChanged }: { a: Appointment; onChanged: (msg: str
   return (
     <li className="patient-appt">
       <span className="patient-appt-when">{when(a.start)}</span>
-      <span>{a.mode === 'audio' ? 'Phone visit' : 'Video visit'}{a.practitionerName ? ` with ${a.practitionerName}` : ''}</span>
+      <span>
+        {a.mode === 'audio' ? 'Phone visit' : 'Video visit'}
+        {a.practitionerName ? ` with ${a.practitionerName}` : ''}
+      </span>
       <span className="patient-appt-actions">
-        <a className="btn btn-sm" href={`#/visits/${encodeURIComponent(a.id)}`} aria-label={`Open ${label}`}>Open</a>
+        <a className="btn btn-sm" href={`#/visits/${encodeURIComponent(a.id)}`} aria-label={`Open ${label}`}>
+          Open
+        </a>
         {moving ? (
-          <form className="patient-appt-move" onSubmit={(e: FormEvent) => { e.preventDefault(); void act(() => tele.reschedule(a.id, fromLocalInput(start)), (x) => `Moved to ${when(x.start)}.`); }}>
+          <form
+            className="patient-appt-move"
+            onSubmit={(e: FormEvent) => {
+              e.preventDefault();
+              void act(
+                () => tele.reschedule(a.id, fromLocalInput(start)),
+                (x) => `Moved to ${when(x.start)}.`,
+              );
+            }}
+          >
             <label htmlFor={moveId}>New time</label>
             <input id={moveId} type="datetime-local" required value={start} onChange={(e) => setStart(e.target.value)} />
-            <button type="submit" className="btn btn-sm btn-primary">Save</button>
-            <button type="button" className="btn btn-sm" onClick={() => setMoving(false)}>Keep</button>
+            <button type="submit" className="btn btn-sm btn-primary">
+              Save
+            </button>
+            <button type="button" className="btn btn-sm" onClick={() => setMoving(false)}>
+              Keep
+            </button>
           </form>
         ) : confirming ? (
           <>
             {/* The safe answer takes the focus: a second Enter does not cancel by accident. Own keys: new buttons, not the old ones relabelled. */}
-            <button key="yes" type="button" className="btn btn-sm btn-danger" onClick={() => void act(() => tele.cancel(a.id), () => `Cancelled: ${label}.`)} aria-label={`Yes, cancel the ${label}`}>Yes, cancel it</button>
-            <button key="keep" type="button" className="btn btn-sm" autoFocus onClick={() => setConfirming(false)}>Keep it</button>
+            <button
+              key="yes"
+              type="button"
+              className="btn btn-sm btn-danger"
+              onClick={() =>
+                void act(
+                  () => tele.cancel(a.id),
+                  () => `Cancelled: ${label}.`,
+                )
+              }
+              aria-label={`Yes, cancel the ${label}`}
+            >
+              Yes, cancel it
+            </button>
+            <button key="keep" type="button" className="btn btn-sm" autoFocus onClick={() => setConfirming(false)}>
+              Keep it
+            </button>
           </>
         ) : (
           <>
-            <button key="move" type="button" className="btn btn-sm" onClick={() => setMoving(true)} aria-label={`Move ${label}`}>Move</button>
-            <button key="cancel" type="button" className="btn btn-sm" onClick={() => setConfirming(true)} aria-label={`Cancel ${label}`}>Cancel</button>
+            <button key="move" type="button" className="btn btn-sm" onClick={() => setMoving(true)} aria-label={`Move ${label}`}>
+              Move
+            </button>
+            <button key="cancel" type="button" className="btn btn-sm" onClick={() => setConfirming(true)} aria-label={`Cancel ${label}`}>
+              Cancel
+            </button>
           </>
         )}
       </span>
-      {error ? <p role="alert" className="form-error small">{error}</p> : null}
+      {error ? (
+        <p role="alert" className="form-error small">
+          {error}
+        </p>
+      ) : null}
     </li>
   );
 }
@@ -115,8 +160,14 @@ function BookVisit({ patientId, onBooked }: { patientId: string; onBooked: (a: A
           <option value="audio">Phone (audio only)</option>
         </select>
       </div>
-      <button type="submit" className="btn btn-primary">Book a visit</button>
-      {error ? <p role="alert" className="form-error small">{error}</p> : null}
+      <button type="submit" className="btn btn-primary">
+        Book a visit
+      </button>
+      {error ? (
+        <p role="alert" className="form-error small">
+          {error}
+        </p>
+      ) : null}
     </form>
   );
 }

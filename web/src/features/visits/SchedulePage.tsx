@@ -44,19 +44,40 @@ export function SchedulePage() {
       <h1 className="page-title">My open times</h1>
       <p className="muted">Patients book these times in their portal; you and your team can also book them on a patient’s page.</p>
       <form className="card schedule-add" onSubmit={submit} aria-label="Add open times">
-        <div><label htmlFor="avail-day">Day</label><input id="avail-day" type="date" required value={day} onChange={(e) => setDay(e.target.value)} /></div>
-        <div><label htmlFor="avail-from">From</label><input id="avail-from" type="time" required value={from} onChange={(e) => setFrom(e.target.value)} /></div>
-        <div><label htmlFor="avail-to">To</label><input id="avail-to" type="time" required value={to} onChange={(e) => setTo(e.target.value)} /></div>
+        <div>
+          <label htmlFor="avail-day">Day</label>
+          <input id="avail-day" type="date" required value={day} onChange={(e) => setDay(e.target.value)} />
+        </div>
+        <div>
+          <label htmlFor="avail-from">From</label>
+          <input id="avail-from" type="time" required value={from} onChange={(e) => setFrom(e.target.value)} />
+        </div>
+        <div>
+          <label htmlFor="avail-to">To</label>
+          <input id="avail-to" type="time" required value={to} onChange={(e) => setTo(e.target.value)} />
+        </div>
         <div>
           <label htmlFor="avail-len">Each visit</label>
           <select id="avail-len" value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
-            {[10, 15, 20, 30, 45, 60].map((m) => <option key={m} value={m}>{m} minutes</option>)}
+            {[10, 15, 20, 30, 45, 60].map((m) => (
+              <option key={m} value={m}>
+                {m} minutes
+              </option>
+            ))}
           </select>
         </div>
-        <button type="submit" className="btn btn-primary">Add open times</button>
-        {error ? <p role="alert" className="form-error small">{error}</p> : null}
+        <button type="submit" className="btn btn-primary">
+          Add open times
+        </button>
+        {error ? (
+          <p role="alert" className="form-error small">
+            {error}
+          </p>
+        ) : null}
       </form>
-      <p role="status" className="small">{notice}</p>
+      <p role="status" className="small">
+        {notice}
+      </p>
       <h2>The next two weeks</h2>
       {slots.error ? <ErrorNote error={slots.error} onRetry={slots.reload} /> : null}
       {!slots.data && !slots.error ? <Loading label="Loading your open times…" /> : null}

@@ -35,10 +35,14 @@ function LiveVitals({ patientId }: { patientId: string }) {
     <>
       <h2 className="visit-side-title">{p.name}: live vitals</h2>
       <div className="tiles tiles-compact">
-        {VITALS.map((v) => <VitalTile key={v.key} vital={v} values={v.codes.map((c) => p.latest[c])} />)}
+        {VITALS.map((v) => (
+          <VitalTile key={v.key} vital={v} values={v.codes.map((c) => p.latest[c])} />
+        ))}
       </div>
       <EcgPanel patientId={p.id} findings={null} />
-      <p><a href={`#/patients/${encodeURIComponent(p.id)}`}>Open the full record</a></p>
+      <p>
+        <a href={`#/patients/${encodeURIComponent(p.id)}`}>Open the full record</a>
+      </p>
     </>
   );
 }
@@ -74,18 +78,40 @@ function StaffTools({ appointment }: { appointment: Appointment }) {
       <form className="card" onSubmit={makeInvite}>
         <h2>Invite a guest</h2>
         <p className="muted">An interpreter or a family member joins with a one-time link; they wait until you admit them.</p>
-        <label>Guest’s name <input value={guest} onChange={(e) => setGuest(e.target.value)} maxLength={80} placeholder="e.g. Maria (interpreter)" /></label>
-        <button type="submit" className="btn">Create link</button>
-        {invite ? <p className="visit-invite"><code>{invite.url}</code> <CopyButton text={invite.url} label="Copy link" /></p> : null}
+        <label>
+          Guest’s name <input value={guest} onChange={(e) => setGuest(e.target.value)} maxLength={80} placeholder="e.g. Maria (interpreter)" />
+        </label>
+        <button type="submit" className="btn">
+          Create link
+        </button>
+        {invite ? (
+          <p className="visit-invite">
+            <code>{invite.url}</code> <CopyButton text={invite.url} label="Copy link" />
+          </p>
+        ) : null}
       </form>
       <form className="card" onSubmit={saveSummary}>
         <h2>Visit summary</h2>
-        <label htmlFor="visit-summary" className="sr-only">Visit summary note</label>
-        <textarea id="visit-summary" rows={4} value={summary} onChange={(e) => setSummary(e.target.value)} placeholder="What was discussed, what happens next" />
-        <button type="submit" className="btn btn-primary" disabled={!summary.trim()}>Save summary</button>
+        <label htmlFor="visit-summary" className="sr-only">
+          Visit summary note
+        </label>
+        <textarea
+          id="visit-summary"
+          rows={4}
+          value={summary}
+          onChange={(e) => setSummary(e.target.value)}
+          placeholder="What was discussed, what happens next"
+        />
+        <button type="submit" className="btn btn-primary" disabled={!summary.trim()}>
+          Save summary
+        </button>
         {saved ? <p role="status">{saved}</p> : null}
       </form>
-      {error ? <p role="alert" className="visit-error">{error}</p> : null}
+      {error ? (
+        <p role="alert" className="visit-error">
+          {error}
+        </p>
+      ) : null}
     </div>
   );
 }
@@ -95,10 +121,23 @@ export function VisitPage({ appointmentId }: { appointmentId: string }) {
   const info = useAsync((signal) => tele.visit(appointmentId, signal), [appointmentId]);
   const a = info.data?.appointment;
   const call = useVisitCall(a ? signalUrl(appointmentId) : null, a?.mode === 'audio');
-  if (info.error) return <main className="page"><h1>Video visit</h1><ErrorNote error={info.error} onRetry={info.reload} /></main>;
+  if (info.error)
+    return (
+      <main className="page">
+        <h1>Video visit</h1>
+        <ErrorNote error={info.error} onRetry={info.reload} />
+      </main>
+    );
   if (!a || !call) return <Loading label="Opening your visit…" />;
   const staff = info.data!.you.kind === 'staff';
   const when = new Date(a.start).toLocaleString([], { weekday: 'long', hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'long' });
   const title = staff ? `Video visit with ${a.patientName}` : `Your video visit${a.practitionerName ? ` with ${a.practitionerName}` : ''}, ${when}`;
-  return <VisitView call={call} title={title} side={staff ? <LiveVitals patientId={a.patientId} /> : undefined} staffTools={staff ? <StaffTools appointment={a} /> : undefined} />;
+  return (
+    <VisitView
+      call={call}
+      title={title}
+      side={staff ? <LiveVitals patientId={a.patientId} /> : undefined}
+      staffTools={staff ? <StaffTools appointment={a} /> : undefined}
+    />
+  );
 }

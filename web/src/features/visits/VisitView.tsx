@@ -17,7 +17,11 @@ function QualityBadge({ q }: { q: Quality | null }) {
   const detail = `${q.fps ?? '–'} fps · loss ${q.lossPercent}% · ${q.rttMs ?? '–'} ms${q.candidateType === 'relay' ? ' · via TURN' : ''}`;
   return (
     <span className={`vq vq-${q.level}`} title={detail}>
-      <span className="vq-bars" aria-hidden="true"><i /><i /><i /></span>
+      <span className="vq-bars" aria-hidden="true">
+        <i />
+        <i />
+        <i />
+      </span>
       {QUALITY_TEXT[q.level]}
       <span className="sr-only"> ({detail})</span>
     </span>
@@ -36,9 +40,16 @@ function RemoteTile({ peer }: { peer: RemotePeer }) {
       data-connection={peer.connection}
     >
       <StreamVideo stream={peer.stream} role="remote" label={`Video of ${peer.name}`} />
-      {!peer.media.video ? <div className="visit-novideo" aria-hidden="true">{peer.name.slice(0, 1).toUpperCase()}</div> : null}
+      {!peer.media.video ? (
+        <div className="visit-novideo" aria-hidden="true">
+          {peer.name.slice(0, 1).toUpperCase()}
+        </div>
+      ) : null}
       <figcaption>
-        <span className="visit-name">{peer.name}{!peer.media.audio ? ' (muted)' : ''}</span>
+        <span className="visit-name">
+          {peer.name}
+          {!peer.media.audio ? ' (muted)' : ''}
+        </span>
         <QualityBadge q={q} />
       </figcaption>
     </figure>
@@ -78,7 +89,10 @@ function DevicePicker({ call }: { call: VisitCall }) {
   const [audioId, setAudioId] = useState('');
   const [videoId, setVideoId] = useState('');
   useEffect(() => {
-    void navigator.mediaDevices?.enumerateDevices().then(setDevices).catch(() => setDevices([]));
+    void navigator.mediaDevices
+      ?.enumerateDevices()
+      .then(setDevices)
+      .catch(() => setDevices([]));
   }, []);
   const mics = devices.filter((d) => d.kind === 'audioinput');
   const cams = devices.filter((d) => d.kind === 'videoinput');
@@ -94,14 +108,22 @@ function DevicePicker({ call }: { call: VisitCall }) {
         <label htmlFor="visit-mic">Microphone</label>
         <select id="visit-mic" value={audioId} onChange={(e) => pick(e.target.value, videoId)}>
           <option value="">Default</option>
-          {mics.map((d, i) => <option key={d.deviceId || i} value={d.deviceId}>{d.label || `Microphone ${i + 1}`}</option>)}
+          {mics.map((d, i) => (
+            <option key={d.deviceId || i} value={d.deviceId}>
+              {d.label || `Microphone ${i + 1}`}
+            </option>
+          ))}
         </select>
       </div>
       <div>
         <label htmlFor="visit-camera">Camera</label>
         <select id="visit-camera" value={videoId} onChange={(e) => pick(audioId, e.target.value)}>
           <option value="">Default</option>
-          {cams.map((d, i) => <option key={d.deviceId || i} value={d.deviceId}>{d.label || `Camera ${i + 1}`}</option>)}
+          {cams.map((d, i) => (
+            <option key={d.deviceId || i} value={d.deviceId}>
+              {d.label || `Camera ${i + 1}`}
+            </option>
+          ))}
         </select>
       </div>
     </div>
@@ -120,12 +142,20 @@ function Chat({ call }: { call: VisitCall }) {
     <section className="visit-chat" aria-label="Chat">
       <h2>Chat</h2>
       <ol className="visit-chat-lines" aria-live="polite">
-        {snap.chat.map((c) => <li key={c.id}><strong>{c.from}:</strong> {c.text}</li>)}
+        {snap.chat.map((c) => (
+          <li key={c.id}>
+            <strong>{c.from}:</strong> {c.text}
+          </li>
+        ))}
       </ol>
       <form onSubmit={submit} className="visit-chat-form">
-        <label className="sr-only" htmlFor="visit-chat-input">Chat message</label>
+        <label className="sr-only" htmlFor="visit-chat-input">
+          Chat message
+        </label>
         <input id="visit-chat-input" value={text} onChange={(e) => setText(e.target.value)} placeholder="Type a message" maxLength={2000} />
-        <button type="submit" className="btn">Send</button>
+        <button type="submit" className="btn">
+          Send
+        </button>
       </form>
     </section>
   );
@@ -141,13 +171,22 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
   const others = useMemo(() => snap.peers, [snap.peers]);
 
   if (snap.state === 'refused') {
-    return <main className="page visit"><h1>{title}</h1><p className="self-status self-status-stale" role="alert">{snap.error}</p></main>;
+    return (
+      <main className="page visit">
+        <h1>{title}</h1>
+        <p className="self-status self-status-stale" role="alert">
+          {snap.error}
+        </p>
+      </main>
+    );
   }
   if (snap.state === 'left') {
     return (
       <main className="page visit">
         <h1>{title}</h1>
-        <p className="self-status self-status-ok" role="status">{snap.notice}</p>
+        <p className="self-status self-status-ok" role="status">
+          {snap.notice}
+        </p>
         {staffTools}
       </main>
     );
@@ -158,8 +197,16 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
     <main className={`page page-wide visit visit-state-${snap.state}`}>
       <header className="visit-head">
         <h1>{title}</h1>
-        {snap.notice && snap.state !== 'waiting' ? <p className="visit-notice" role="status">{snap.notice}</p> : null}
-        {snap.error ? <p className="visit-error" role="alert">{snap.error}</p> : null}
+        {snap.notice && snap.state !== 'waiting' ? (
+          <p className="visit-notice" role="status">
+            {snap.notice}
+          </p>
+        ) : null}
+        {snap.error ? (
+          <p className="visit-error" role="alert">
+            {snap.error}
+          </p>
+        ) : null}
       </header>
       <div className="visit-layout">
         <div className="visit-main">
@@ -169,8 +216,12 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
               <ul>
                 {snap.waiting.map((w) => (
                   <li key={w.id}>
-                    <span>{w.name} <span className="waiting-kind">({w.kind})</span></span>
-                    <button type="button" className="btn btn-primary btn-lg" onClick={() => call.admit(w.id)} aria-label={`Admit ${w.name}`}>Admit</button>
+                    <span>
+                      {w.name} <span className="waiting-kind">({w.kind})</span>
+                    </span>
+                    <button type="button" className="btn btn-primary btn-lg" onClick={() => call.admit(w.id)} aria-label={`Admit ${w.name}`}>
+                      Admit
+                    </button>
                   </li>
                 ))}
               </ul>
@@ -180,49 +231,83 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
           {!inRoom ? (
             <section className="visit-lobby card">
               <div className="visit-preview">
-                {snap.local?.getVideoTracks().length ? <StreamVideo stream={snap.local} muted role="local" label="Your camera" /> : <div className="visit-novideo">{snap.audioOnly ? 'Audio only' : 'No camera'}</div>}
+                {snap.local?.getVideoTracks().length ? (
+                  <StreamVideo stream={snap.local} muted role="local" label="Your camera" />
+                ) : (
+                  <div className="visit-novideo">{snap.audioOnly ? 'Audio only' : 'No camera'}</div>
+                )}
               </div>
               <div className="visit-lobby-side">
                 {snap.state === 'waiting' ? (
-                  <p className="self-status self-status-ok" role="status">{snap.notice ?? 'Please wait: your care team will let you in.'}</p>
+                  <p className="self-status self-status-ok" role="status">
+                    {snap.notice ?? 'Please wait: your care team will let you in.'}
+                  </p>
                 ) : (
                   <>
                     <p className="visit-plain">Check that you can see yourself and that the bar moves when you speak. Then press Join.</p>
                     <MicMeter stream={snap.local} />
                     <DevicePicker call={call} />
-                    <label className="visit-check"><input type="checkbox" checked={snap.audioOnly} onChange={(e) => void call.setAudioOnly(e.target.checked)} /> Audio only (no camera)</label>
+                    <label className="visit-check">
+                      <input type="checkbox" checked={snap.audioOnly} onChange={(e) => void call.setAudioOnly(e.target.checked)} /> Audio only (no camera)
+                    </label>
                     {isStaff ? (
-                      <button type="button" className="btn btn-lg" onClick={() => call.join()} disabled={snap.state !== 'lobby'}>Start visit</button>
+                      <button type="button" className="btn btn-lg" onClick={() => call.join()} disabled={snap.state !== 'lobby'}>
+                        Start visit
+                      </button>
                     ) : (
-                      <button type="button" className="btn btn-primary btn-xl" onClick={() => call.join()} disabled={snap.state !== 'lobby'}>Join</button>
+                      <button type="button" className="btn btn-primary btn-xl" onClick={() => call.join()} disabled={snap.state !== 'lobby'}>
+                        Join
+                      </button>
                     )}
                   </>
                 )}
-                {snap.state === 'waiting' ? <button type="button" className="btn btn-lg" onClick={() => call.leave()}>Leave</button> : null}
+                {snap.state === 'waiting' ? (
+                  <button type="button" className="btn btn-lg" onClick={() => call.leave()}>
+                    Leave
+                  </button>
+                ) : null}
               </div>
             </section>
           ) : (
             <>
               <div className={`visit-grid visit-grid-${Math.min(others.length, 4)}`}>
                 {others.length === 0 ? <p className="visit-alone">Nobody else is here yet.</p> : null}
-                {others.map((p) => <RemoteTile key={p.id} peer={p} />)}
+                {others.map((p) => (
+                  <RemoteTile key={p.id} peer={p} />
+                ))}
                 {snap.local?.getVideoTracks().length ? (
-                  <figure className="visit-self"><StreamVideo stream={snap.local} muted role="local" label="Your camera" /></figure>
+                  <figure className="visit-self">
+                    <StreamVideo stream={snap.local} muted role="local" label="Your camera" />
+                  </figure>
                 ) : null}
               </div>
               <div className="visit-controls" role="toolbar" aria-label="Call controls">
-                <button type="button" className="btn btn-lg" aria-pressed={snap.muted} onClick={() => call.toggleMute()}>{snap.muted ? 'Unmute' : 'Mute'}</button>
-                <button type="button" className="btn btn-lg" aria-pressed={snap.cameraOff} disabled={snap.audioOnly} onClick={() => call.toggleCamera()}>{snap.cameraOff ? 'Camera on' : 'Camera off'}</button>
-                <button type="button" className="btn btn-lg" aria-pressed={snap.audioOnly} onClick={() => void call.setAudioOnly(!snap.audioOnly)}>{snap.audioOnly ? 'Video on' : 'Audio only'}</button>
-                <button type="button" className="btn btn-lg" aria-pressed={snap.sharing} onClick={() => void call.toggleShare()}>{snap.sharing ? 'Stop sharing' : 'Share screen'}</button>
-                <button type="button" className="btn btn-lg btn-danger" onClick={() => call.leave()}>Leave</button>
+                <button type="button" className="btn btn-lg" aria-pressed={snap.muted} onClick={() => call.toggleMute()}>
+                  {snap.muted ? 'Unmute' : 'Mute'}
+                </button>
+                <button type="button" className="btn btn-lg" aria-pressed={snap.cameraOff} disabled={snap.audioOnly} onClick={() => call.toggleCamera()}>
+                  {snap.cameraOff ? 'Camera on' : 'Camera off'}
+                </button>
+                <button type="button" className="btn btn-lg" aria-pressed={snap.audioOnly} onClick={() => void call.setAudioOnly(!snap.audioOnly)}>
+                  {snap.audioOnly ? 'Video on' : 'Audio only'}
+                </button>
+                <button type="button" className="btn btn-lg" aria-pressed={snap.sharing} onClick={() => void call.toggleShare()}>
+                  {snap.sharing ? 'Stop sharing' : 'Share screen'}
+                </button>
+                <button type="button" className="btn btn-lg btn-danger" onClick={() => call.leave()}>
+                  Leave
+                </button>
               </div>
               <Chat call={call} />
             </>
           )}
           {staffTools}
         </div>
-        {side ? <aside className="visit-side" aria-label="Patient vitals">{side}</aside> : null}
+        {side ? (
+          <aside className="visit-side" aria-label="Patient vitals">
+            {side}
+          </aside>
+        ) : null}
       </div>
     </main>
   );

@@ -70,9 +70,25 @@ export class VisitCall {
   private listeners = new Set<() => void>();
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private cameraTrack: MediaStreamTrack | null = null;
-  private snap: Snapshot = { state: 'connecting', you: null, notice: null, waiting: [], peers: [], chat: [], local: null, muted: false, cameraOff: false, audioOnly: false, sharing: false, error: null };
+  private snap: Snapshot = {
+    state: 'connecting',
+    you: null,
+    notice: null,
+    waiting: [],
+    peers: [],
+    chat: [],
+    local: null,
+    muted: false,
+    cameraOff: false,
+    audioOnly: false,
+    sharing: false,
+    error: null,
+  };
 
-  constructor(private readonly url: string, private readonly opts: { audioOnly?: boolean } = {}) {
+  constructor(
+    private readonly url: string,
+    private readonly opts: { audioOnly?: boolean } = {},
+  ) {
     this.snap.audioOnly = !!opts.audioOnly;
   }
 
@@ -95,7 +111,11 @@ export class VisitCall {
   async startMedia(devices: { audioId?: string; videoId?: string } = {}) {
     this.snap.local?.getTracks().forEach((t) => t.stop());
     const audio = devices.audioId ? { deviceId: { exact: devices.audioId } } : true;
-    const video = this.snap.audioOnly ? false : devices.videoId ? { deviceId: { exact: devices.videoId }, width: 640, height: 480 } : { width: 640, height: 480 };
+    const video = this.snap.audioOnly
+      ? false
+      : devices.videoId
+        ? { deviceId: { exact: devices.videoId }, width: 640, height: 480 }
+        : { width: 640, height: 480 };
     try {
       const local = await navigator.mediaDevices.getUserMedia({ audio, video });
       this.cameraTrack = local.getVideoTracks()[0] ?? null;
@@ -181,7 +201,9 @@ export class VisitCall {
 
   async toggleShare() {
     if (this.snap.sharing) {
-      for (const l of this.links.values()) for (const tr of l.pc.getTransceivers()) if (tr.receiver.track.kind === 'video' && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(this.cameraTrack);
+      for (const l of this.links.values())
+        for (const tr of l.pc.getTransceivers())
+          if (tr.receiver.track.kind === 'video' && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(this.cameraTrack);
       this.update({ sharing: false });
       return;
     }
@@ -189,7 +211,9 @@ export class VisitCall {
       const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
       const track = screen.getVideoTracks()[0];
       track.onended = () => void (this.snap.sharing && this.toggleShare());
-      for (const l of this.links.values()) for (const tr of l.pc.getTransceivers()) if (tr.receiver.track.kind === 'video' && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(track);
+      for (const l of this.links.values())
+        for (const tr of l.pc.getTransceivers())
+          if (tr.receiver.track.kind === 'video' && tr.currentDirection !== 'stopped') await tr.sender.replaceTrack(track);
       this.update({ sharing: true });
     } catch {
       this.update({ notice: 'Screen sharing was not started.' });
@@ -244,7 +268,19 @@ export class VisitCall {
   private link(info: PeerInfo, newcomer: boolean) {
     if (this.links.has(info.id)) return;
     const pc = new RTCPeerConnection(this.rtc);
-    const l: PeerLink = { info, pc, stream: new MediaStream(), polite: newcomer, makingOffer: false, ignoreOffer: false, quality: null, lastFrames: null, restarts: 0, disconnectedTimer: null, negotiated: newcomer };
+    const l: PeerLink = {
+      info,
+      pc,
+      stream: new MediaStream(),
+      polite: newcomer,
+      makingOffer: false,
+      ignoreOffer: false,
+      quality: null,
+      lastFrames: null,
+      restarts: 0,
+      disconnectedTimer: null,
+      negotiated: newcomer,
+    };
     this.links.set(info.id, l);
     // The newcomer offers with its tracks; the other side answers on the transceivers the offer created.
     if (newcomer) {
@@ -379,12 +415,31 @@ export class VisitCall {
       const fps = l.lastFrames ? ((frames - l.lastFrames.frames) * 1000) / (now - l.lastFrames.at) : null;
       l.lastFrames = { frames, at: now };
       const lossPercent = received + lost > 0 ? (lost / (received + lost)) * 100 : 0;
-      const level: Quality['level'] = l.pc.iceConnectionState !== 'connected' && l.pc.iceConnectionState !== 'completed' ? 'poor' : lossPercent < 2 && (rtt ?? 0) < 300 ? 'good' : lossPercent < 8 && (rtt ?? 0) < 800 ? 'fair' : 'poor';
-      l.quality = { level, framesDecoded: frames, fps: fps === null ? null : Math.round(fps), lossPercent: Math.round(lossPercent * 10) / 10, rttMs: rtt === null ? null : Math.round(rtt), candidateType, restarts: l.restarts };
+      const level: Quality['level'] =
+        l.pc.iceConnectionState !== 'connected' && l.pc.iceConnectionState !== 'completed'
+          ? 'poor'
+          : lossPercent < 2 && (rtt ?? 0) < 300
+            ? 'good'
+            : lossPercent < 8 && (rtt ?? 0) < 800
+              ? 'fair'
+              : 'poor';
+      l.quality = {
+        level,
+        framesDecoded: frames,
+        fps: fps === null ? null : Math.round(fps),
+        lossPercent: Math.round(lossPercent * 10) / 10,
+        rttMs: rtt === null ? null : Math.round(rtt),
+        candidateType,
+        restarts: l.restarts,
+      };
       changed = true;
     }
     if (changed) {
-      if (this.snap.notice?.startsWith('Reconnecting') && [...this.links.values()].every((l) => l.pc.iceConnectionState === 'connected' || l.pc.iceConnectionState === 'completed')) this.update({ notice: null });
+      if (
+        this.snap.notice?.startsWith('Reconnecting') &&
+        [...this.links.values()].every((l) => l.pc.iceConnectionState === 'connected' || l.pc.iceConnectionState === 'completed')
+      )
+        this.update({ notice: null });
       this.refreshPeers();
     }
   }
