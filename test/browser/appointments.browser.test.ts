@@ -141,9 +141,9 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await doc.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Schedule' }).click();
     await doc.getByRole('heading', { name: 'My open times' }).waitFor({ timeout: 20_000 });
     const day = (await ahead(4, 14, 0)).value.slice(0, 10);
-    await doc.getByLabel('Day').fill(day);
-    await doc.getByLabel('From').fill('14:00');
-    await doc.getByLabel('To').fill('15:00');
+    await doc.getByLabel('Day', { exact: true }).fill(day);
+    await doc.getByLabel('From', { exact: true }).fill('14:00');
+    await doc.getByLabel('To', { exact: true }).fill('15:00');
     await doc.getByLabel('Each visit').selectOption({ label: '30 minutes' });
     await doc.getByRole('button', { name: 'Add open times' }).click();
     await doc
@@ -166,8 +166,8 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await expectAccessible(doc, 'my open times');
     await doc.screenshot({ path: path.join(ARTIFACTS, 'appointments-4-schedule.png'), fullPage: true });
     // Bad input is refused with the server's words and adds nothing.
-    await doc.getByLabel('From').fill('15:00');
-    await doc.getByLabel('To').fill('14:00');
+    await doc.getByLabel('From', { exact: true }).fill('15:00');
+    await doc.getByLabel('To', { exact: true }).fill('14:00');
     await doc.getByRole('button', { name: 'Add open times' }).click();
     await doc
       .getByRole('alert')
