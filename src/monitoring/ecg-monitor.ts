@@ -39,6 +39,8 @@ const HOLE_WAIT_MS = 35_000;
 const LOOK_EVERY_MS = 2_000;
 /** Two chunks are contiguous when the second starts within this of where the first ended (device clock rounding), ms. */
 const CONTIGUOUS_MS = 50;
+/** A chunk this far before its device's stream began is a new start (the device's clock went back), ms. */
+const CLOCK_BACK_MS = 60_000;
 /**
  * The durable analysis position (store/ecg.repository.ts) is written with every finding, and at least this
  * often (signal time) without one: a new owner re-analyses at most this much that was analysed already, ms.
@@ -228,10 +230,21 @@ export function createEcgMonitor(deps: {
   }, SWEEP_MS);
   sweeper.unref();
 
+  /**
+   * A chunk whose place in the stream has passed: analysed already (a repeat, or a live chunk that waited
+   * while a resume analysed it from the store). Only a chunk from more than CLOCK_BACK_MS before the stream
+   * began starts a new stream (a device whose clock went back). Before, any chunk a minute behind the
+   * position restarted the stream: when a resume from the store ran ahead of the chunks that waited for it,
+   * the AF episode was ended and found again (two episodes for one, cluster.ecg-share on a quiet machine).
+   */
+  function passed(s: DeviceStream | undefined, c: StoredEcgChunk): boolean {
+    return s !== undefined && s.fs === c.fs && c.ts < s.nextTs - CONTIGUOUS_MS && c.ts > s.t0 - CLOCK_BACK_MS;
+  }
+
   /** Puts a chunk in its device's order and analyses every chunk that is now next (or waited long enough). */
   function arrive(c: StoredEcgChunk) {
     const s = streams.get(c.deviceId);
-    if (s && s.fs === c.fs && c.ts < s.nextTs - CONTIGUOUS_MS && c.ts > s.nextTs - 60_000) {
+    if (passed(s, c)) {
       counters.late++; // its place in the stream has passed (it waited too long, or a repeat): skip it
       return;
     }
@@ -256,12 +269,12 @@ export function createEcgMonitor(deps: {
     while (w.chunks.length > 0) {
       const next = w.chunks[0];
       const s = streams.get(deviceId);
-      if (s && s.fs === next.fs && next.ts < s.nextTs - CONTIGUOUS_MS && next.ts > s.nextTs - 60_000) {
+      if (passed(s, next)) {
         counters.late++; // analysed already (by a catch-up from the store)
         w.chunks.shift();
         continue;
       }
-      const inOrder = !s || s.fs !== next.fs || Math.abs(next.ts - s.nextTs) <= CONTIGUOUS_MS || next.ts < s.nextTs - 60_000;
+      const inOrder = !s || s.fs !== next.fs || Math.abs(next.ts - s.nextTs) <= CONTIGUOUS_MS || next.ts <= s.t0 - CLOCK_BACK_MS;
       if (!inOrder && s) {
         const now = performance.now();
         const waited = now - w.since;
