@@ -1,9 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../auth/auth.service.ts';
 import type { Principal } from '../domain/types.ts';
 import { AppError } from '../platform/errors.ts';
 
 export const SESSION_COOKIE = 'vigil_session';
+
+/**
+ * The session cookie, the one place its attributes are decided (ONC (d)(9), F6): httpOnly, SameSite=Strict,
+ * Secure behind https, and gone when the session expires. Sign-in, the second step and the SMART sign-in set it.
+ */
+export function setSessionCookie(reply: FastifyReply, session: { token: string; expiresAt: number }, secure: boolean): void {
+  reply.setCookie(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'strict', secure, path: '/', expires: new Date(session.expiresAt) });
+}
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -2,7 +2,7 @@ import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
-import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
+import { requirePrincipal, SESSION_COOKIE, setSessionCookie } from '../principal.ts';
 import { AppError } from '../../platform/errors.ts';
 import { createLoginThrottle } from '../../auth/login-throttle.ts';
 import { isLoopback } from '../../auth/origin.ts';
@@ -51,8 +51,7 @@ export function authRoutes(
     account: { free: 10, baseMs: 60_000, capMs: 15 * 60_000 },
   });
   const confirmThrottle = createLoginThrottle();
-  const setSession = (reply: FastifyReply, token: string, expiresAt: number) =>
-    reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/', expires: new Date(expiresAt) });
+  const setSession = (reply: FastifyReply, token: string, expiresAt: number) => setSessionCookie(reply, { token, expiresAt }, deps.secureCookies);
   const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
 
   app.post(

@@ -8,7 +8,7 @@ import type { AuthService } from '../../../auth/auth.service.ts';
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { PatientsRepository } from '../../../store/patients.repository.ts';
 import { allows, SUPPORTED_SCOPES, type Interaction } from '../../../auth/smart-scopes.ts';
-import { SESSION_COOKIE } from '../../principal.ts';
+import { SESSION_COOKIE, setSessionCookie } from '../../principal.ts';
 import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
 import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
@@ -215,13 +215,7 @@ export function smartRoutes(
       if (form.action === 'sign-in') {
         try {
           const session = await deps.auth.login(form.email ?? '', form.password ?? '', { ip: req.ip });
-          reply.setCookie(SESSION_COOKIE, session.token, {
-            httpOnly: true,
-            sameSite: 'strict',
-            secure: deps.secureCookies,
-            path: '/',
-            expires: new Date(session.expiresAt),
-          });
+          setSessionCookie(reply, session, deps.secureCookies);
           req.principal = await deps.auth.principalFromSession(session.token);
           return screen(req, reply, p.query);
         } catch {
@@ -233,13 +227,7 @@ export function smartRoutes(
         // Second step (issue 9): the code turns the password-only session into a full one.
         try {
           const session = await deps.auth.completeMfa(req.cookies?.[SESSION_COOKIE] ?? '', form.code ?? '', { ip: req.ip });
-          reply.setCookie(SESSION_COOKIE, session.token, {
-            httpOnly: true,
-            sameSite: 'strict',
-            secure: deps.secureCookies,
-            path: '/',
-            expires: new Date(session.expiresAt),
-          });
+          setSessionCookie(reply, session, deps.secureCookies);
           req.principal = await deps.auth.principalFromSession(session.token);
           return screen(req, reply, p.query);
         } catch (err) {
