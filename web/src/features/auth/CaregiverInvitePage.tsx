@@ -3,6 +3,8 @@ import type { InvitePreview, Me } from '@contracts';
 import { api, ApiError, request } from '../../api/client.ts';
 import { Logo } from '../../components/Logo.tsx';
 import { LoginPage } from './LoginPage.tsx';
+import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
+import { FormError } from '../../components/FormError.tsx';
 
 type Accepted = { email: string; accountCreated: boolean };
 
@@ -80,9 +82,7 @@ export function CaregiverInvitePage({ token }: { token: string }) {
           </>
         ) : !preview ? (
           error ? (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
+            <FormError message={error} />
           ) : (
             <p className="muted" role="status">
               Checking the invitation…
@@ -94,11 +94,7 @@ export function CaregiverInvitePage({ token }: { token: string }) {
               <p>
                 {preview.invitedBy} invited you ({preview.email}) to see their readings and messages from their care team.
               </p>
-              {error ? (
-                <p className="form-error" role="alert">
-                  {error}
-                </p>
-              ) : null}
+              <FormError message={error} />
               <button type="button" className="btn btn-primary btn-block" disabled={busy} onClick={() => void accept({})}>
                 Accept
               </button>
@@ -123,35 +119,15 @@ export function CaregiverInvitePage({ token }: { token: string }) {
               <span>Your name</span>
               <input type="text" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} autoFocus />
             </label>
-            <label className="field">
-              <span>Choose a password (at least 12 characters)</span>
-              <input
-                type="password"
-                autoComplete="new-password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-                required
-                maxLength={128}
-                aria-invalid={!!error}
-              />
-            </label>
-            <label className="field">
-              <span>Password again</span>
-              <input
-                type="password"
-                autoComplete="new-password"
-                value={again}
-                onChange={(e) => setAgain(e.target.value)}
-                required
-                maxLength={128}
-                aria-invalid={!!error}
-              />
-            </label>
-            {error ? (
-              <p className="form-error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <NewPasswordFields
+              password={password}
+              again={again}
+              onPassword={setPassword}
+              onAgain={setAgain}
+              labels={{ password: 'Choose a password (at least 12 characters)', again: 'Password again' }}
+              invalid={!!error}
+            />
+            <FormError message={error} />
             <button type="submit" className="btn btn-primary btn-block" disabled={busy || !name.trim() || !password || !again}>
               {busy ? 'Creating…' : 'Create my account and accept'}
             </button>

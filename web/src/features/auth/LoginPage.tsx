@@ -3,6 +3,7 @@ import { api, ApiError } from '../../api/client.ts';
 import type { DemoInfo, Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
 import { passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [email, setEmail] = useState('');
@@ -75,11 +76,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             aria-invalid={!!error}
           />
         </label>
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email || !password}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

@@ -1,6 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, request } from '../../api/client.ts';
 import { Logo } from '../../components/Logo.tsx';
+import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
+import { FormError } from '../../components/FormError.tsx';
 
 /** "Forgot your password?": asks for a one-time link by email. The answer is the same for any address. */
 export function ForgotPasswordPage() {
@@ -38,11 +40,7 @@ export function ForgotPasswordPage() {
               <span>Email</span>
               <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
             </label>
-            {error ? (
-              <p className="form-error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <FormError message={error} />
             <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email.trim()}>
               {busy ? 'Sending…' : 'Send the link'}
             </button>
@@ -94,36 +92,16 @@ export function ResetPasswordPage({ token }: { token: string }) {
         ) : (
           <>
             <p className="muted">At least 12 characters. A phrase of several unrelated words is easy to remember and hard to guess.</p>
-            <label className="field">
-              <span>New password</span>
-              <input
-                type="password"
-                autoComplete="new-password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-                required
-                maxLength={128}
-                autoFocus
-                aria-invalid={!!error}
-              />
-            </label>
-            <label className="field">
-              <span>New password again</span>
-              <input
-                type="password"
-                autoComplete="new-password"
-                value={again}
-                onChange={(e) => setAgain(e.target.value)}
-                required
-                maxLength={128}
-                aria-invalid={!!error}
-              />
-            </label>
-            {error ? (
-              <p className="form-error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <NewPasswordFields
+              password={password}
+              again={again}
+              onPassword={setPassword}
+              onAgain={setAgain}
+              labels={{ password: 'New password', again: 'New password again' }}
+              invalid={!!error}
+              autoFocus
+            />
+            <FormError message={error} />
             <button type="submit" className="btn btn-primary btn-block" disabled={busy || !password || !again}>
               {busy ? 'Saving…' : 'Set the new password'}
             </button>

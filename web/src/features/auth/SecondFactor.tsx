@@ -4,6 +4,7 @@ import { api, ApiError } from '../../api/client.ts';
 import type { Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
 import { addPasskey, passkeyApi, passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 /**
  * The second step of signing in (ONC §170.315(d)(13)): the 6-digit code from an authenticator app, or one of
@@ -84,11 +85,7 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
             maxLength={20}
           />
         </label>
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} />
         <button type="submit" className={`btn btn-block ${factors?.passkeys ? '' : 'btn-primary'}`} disabled={busy || code.trim().length < 6}>
           {busy ? 'Checking…' : 'Verify'}
         </button>
@@ -209,11 +206,7 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
             maxLength={6}
           />
         </label>
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !setup || code.trim().length !== 6}>
           {busy ? 'Checking…' : 'Turn on two-step sign-in'}
         </button>

@@ -3,6 +3,7 @@ import { api, ApiError } from '../../api/client.ts';
 import { type PanelPatient } from '../../api/views.ts';
 import type { CreatedDevice } from '@contracts';
 import { DEVICE_TYPES } from '../../lib/devices.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: PanelPatient[]; onCreated: (d: CreatedDevice) => void; onCancel: () => void }) {
   const [patientId, setPatientId] = useState('');
@@ -55,11 +56,7 @@ export function AddDeviceForm({ patients, onCreated, onCancel }: { patients: Pan
         </span>
         <input value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. Nonin 3230 #12" />
       </label>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       <div className="form-actions">
         <button type="button" className="btn" onClick={onCancel}>
           Cancel

@@ -5,6 +5,7 @@ import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { useSession } from '../auth/session.ts';
 import { readFile, tele, type Message, type OutgoingFile, type Thread } from './teleApi.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 const QUICK_REPLIES = [
   'Thank you, we have received your message.',
@@ -179,11 +180,7 @@ function Composer({
         </ul>
       ) : null}
       {patient && urgent ? <p className="self-note">If this is an emergency, call emergency services now: messages are read during clinic hours.</p> : null}
-      {error ? (
-        <p role="alert" className="visit-error">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} tone="inline" />
     </form>
   );
 }

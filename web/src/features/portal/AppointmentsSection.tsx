@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { tele, type Appointment } from '../messages/teleApi.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 const JOIN_EARLY_MS = 15 * 60_000; // the Join button appears 15 minutes before the start
 
@@ -113,11 +114,7 @@ function BookSlot({ onDone }: { onDone: (message: string) => void }) {
           </li>
         ))}
       </ul>
-      {error ? (
-        <p role="alert" className="visit-error">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} tone="inline" />
       <button type="button" className="btn" onClick={() => onDone('')}>
         Close
       </button>

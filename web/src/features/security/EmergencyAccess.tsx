@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { request } from '../../api/client.ts';
 import { useAsync } from '../../lib/useAsync.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 const enc = encodeURIComponent;
 type Grant = { id: string; patientId: string; reason: string; expiresAt: string };
@@ -40,11 +41,7 @@ export function BreakGlassPanel({ patientId, onOpened }: { patientId: string; on
           Open the record in an emergency
         </button>
       </form>
-      {error ? (
-        <p role="alert" className="visit-error">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} tone="inline" />
     </section>
   );
 }

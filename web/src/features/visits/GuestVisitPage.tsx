@@ -3,6 +3,7 @@ import { Logo } from '../../components/Logo.tsx';
 import { signalUrl, tele } from '../messages/teleApi.ts';
 import { useVisitCall } from './VisitPage.tsx';
 import { VisitView } from './VisitView.tsx';
+import { FormError } from '../../components/FormError.tsx';
 
 const passKey = (id: string) => `vigil-guest-pass:${id}`;
 
@@ -43,11 +44,7 @@ export function GuestVisitPage({ appointmentId, token }: { appointmentId: string
         <button type="submit" className="btn btn-primary btn-xl" disabled={busy || !name.trim()}>
           Continue
         </button>
-        {error ? (
-          <p role="alert" className="visit-error">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} tone="inline" />
       </form>
     </main>
   );

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { tele, type Appointment } from '../messages/teleApi.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 const when = (ms: number) => new Date(ms).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
 /** A `<input type="datetime-local">` value for a time, in the viewer's own zone. */
@@ -125,11 +126,7 @@ function AppointmentRow({ a, onChanged }: { a: Appointment; onChanged: (msg: str
           </>
         )}
       </span>
-      {error ? (
-        <p role="alert" className="form-error small">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} small />
     </li>
   );
 }
@@ -163,11 +160,7 @@ function BookVisit({ patientId, onBooked }: { patientId: string; onBooked: (a: A
       <button type="submit" className="btn btn-primary">
         Book a visit
       </button>
-      {error ? (
-        <p role="alert" className="form-error small">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} small />
     </form>
   );
 }

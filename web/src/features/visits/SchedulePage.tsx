@@ -2,6 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { tele, type Slot } from '../messages/teleApi.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const today = () => {
@@ -69,11 +70,7 @@ export function SchedulePage() {
         <button type="submit" className="btn btn-primary">
           Add open times
         </button>
-        {error ? (
-          <p role="alert" className="form-error small">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} small />
       </form>
       <p role="status" className="small">
         {notice}

@@ -9,6 +9,7 @@ import { usePatient } from '../patient/usePatient.ts';
 import { signalUrl, tele, type Appointment } from '../messages/teleApi.ts';
 import { VisitCall } from './visitCall.ts';
 import { VisitView } from './VisitView.tsx';
+import { FormError } from '../../components/FormError.tsx';
 
 /** Starts the call object for one page view: camera preview and the signalling socket. */
 export function useVisitCall(url: string | null, audioOnly: boolean): VisitCall | null {
@@ -107,11 +108,7 @@ function StaffTools({ appointment }: { appointment: Appointment }) {
         </button>
         {saved ? <p role="status">{saved}</p> : null}
       </form>
-      {error ? (
-        <p role="alert" className="visit-error">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} tone="inline" />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent, type ReactNode } from 'react';
 import type { Quality, RemotePeer, VisitCall } from './visitCall.ts';
+import { FormError } from '../../components/FormError.tsx';
 
 /** Plays a stream in a <video>; `role` marks it for people and tests ("remote" for the other side). */
 function StreamVideo({ stream, muted, role, label }: { stream: MediaStream | null; muted?: boolean; role: 'local' | 'remote'; label: string }) {
@@ -202,11 +203,7 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
             {snap.notice}
           </p>
         ) : null}
-        {snap.error ? (
-          <p className="visit-error" role="alert">
-            {snap.error}
-          </p>
-        ) : null}
+        <FormError message={snap.error} tone="inline" />
       </header>
       <div className="visit-layout">
         <div className="visit-main">
