@@ -2,14 +2,17 @@
  * npm run bench:fhir [-- --json] [-- --n 300] [-- --postgres]
  *
  * FHIR Observation search for one patient's last 24 h (a page of 100 with the exact total), p50/p99 over
- * HTTP, beside the floor: the same answer (the page and the count) as plain SQL through the same driver
- * (PGlite by default, node-postgres with --postgres). Target (issue 10): search p50 under 2× the floor.
+ * HTTP, beside the floor: the same answer (the page and the count) as the simplest SQL through the same driver
+ * and pool (PGlite by default, node-postgres with --postgres). The two are timed alternately, one request then
+ * one floor, so a machine that gets busier mid-run slows both alike. The app runs as in production (responses
+ * are not checked against their schema, VIGIL_STRICT_RESPONSES=0); every search is audited as in production.
+ * Target (issue 10): search p50 under 2× the floor.
  * Create: POST /fhir/R4/Observation (one heart rate each, through the ingest path) beside the same row
  * INSERTed through the same driver, as readings per second.
  */
 import { bootApp } from '../test/support/app.ts';
 import { freshBenchDatabase } from './support/database.ts';
-import { round, timeEach as time } from './support/stats.ts';
+import { round, summarize } from './support/stats.ts';
 import type { NewReading } from '../src/store/readings.repository.ts';
 
 const args = process.argv.slice(2);
@@ -20,7 +23,10 @@ const PATIENTS = 10;
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
 async function main() {
-  const app = await bootApp(POSTGRES ? { databaseUrl: await freshBenchDatabase('fhir') } : {});
+  const app = await bootApp({
+    ...(POSTGRES ? { databaseUrl: await freshBenchDatabase('fhir') } : {}),
+    env: { VIGIL_STRICT_RESPONSES: '0' }, // production: the response schema check is for tests
+  });
   try {
     const s = app.services;
     const admin = (await app.tokenFor('admin')).token;
@@ -42,20 +48,27 @@ async function main() {
     }
     const since = new Date(now - 86400_000).toISOString();
     const url = `${app.httpUrl}/fhir/R4/Observation?patient=${target}&date=ge${encodeURIComponent(since)}&_sort=-date&_count=100`;
-    const check = (await (await fetch(url, { headers: { authorization: `Bearer ${admin}` } })).json()) as { total: number; entry: unknown[] };
-    if (check.total !== 2880 || check.entry.length !== 100) throw new Error(`unexpected answer: total ${check.total}, ${check.entry.length} entries`);
+    const floorPage = `SELECT id, patient_id, device_id, system, code, value, unit, ts, method, received_at FROM readings WHERE patient_id = $1 AND ts >= $2 ORDER BY ts DESC, id DESC LIMIT 100`;
+    const floorCount = `SELECT count(*) FROM readings WHERE patient_id = $1 AND ts >= $2`;
+    // The floor must give the same answer: the same 100 readings, in the same order, and the same total.
+    const check = (await (await fetch(url, { headers: { authorization: `Bearer ${admin}` } })).json()) as {
+      total: number;
+      entry: Array<{ resource: { id: string } }>;
+    };
+    const floorIds = (await s.db.query<{ id: string }>(floorPage, [target, since])).map((r) => String(r.id));
+    const [{ count }] = await s.db.query<{ count: string }>(floorCount, [target, since]);
+    if (check.total !== 2880 || Number(count) !== 2880 || check.entry.map((e) => e.resource.id).join() !== floorIds.join())
+      throw new Error(`FHIR and the floor disagree: total ${check.total} vs ${count}, ${check.entry.length} entries`);
 
-    const fhir = await time(N, async () => {
+    const searchOnce = async () => {
       const res = await fetch(url, { headers: { authorization: `Bearer ${admin}` } });
       await res.arrayBuffer();
-    });
-    const floor = await time(N, async () => {
-      await s.db.query(
-        `SELECT id, patient_id, device_id, system, code, value, unit, ts, method, received_at FROM readings WHERE patient_id = $1 AND ts >= $2 ORDER BY ts DESC, id DESC LIMIT 100`,
-        [target, since],
-      );
-      await s.db.query(`SELECT count(*) FROM readings WHERE patient_id = $1 AND ts >= $2`, [target, since]);
-    });
+    };
+    const floorOnce = async () => {
+      await s.db.query(floorPage, [target, since]);
+      await s.db.query(floorCount, [target, since]);
+    };
+    const [fhir, floor] = await alternately(N, [searchOnce, floorOnce]);
     const CREATES = Math.min(N, 200);
     const body = (i: number) =>
       JSON.stringify({
@@ -107,6 +120,18 @@ async function main() {
   } finally {
     await app.stop();
   }
+}
+
+/** Latencies of `fns` called in turn `n` times each (after 30 uncounted rounds), summarised per function. */
+async function alternately(n: number, fns: Array<() => Promise<void>>) {
+  const samples = fns.map(() => [] as number[]);
+  for (let i = -30; i < n; i++)
+    for (const [k, fn] of fns.entries()) {
+      const t = performance.now();
+      await fn();
+      if (i >= 0) samples[k].push(performance.now() - t);
+    }
+  return samples.map(summarize);
 }
 
 main().catch((err) => {

@@ -35,7 +35,8 @@ export interface VerifyResult {
 }
 
 const GENESIS = '0'.repeat(64);
-const AUDIT_LOCK_KEY = 7_441_002; // one writer at a time across instances keeps the chain linear
+// The chain lock (advisory key 7441002: one writer at a time across instances keeps the chain linear) is taken
+// by audit_append (migration 029), inside the database.
 const PAGE = 2000;
 const ANCHOR_DELAY_MS = 200;
 const BATCH_MAX = 200;
@@ -72,43 +73,62 @@ export function createAuditService(
   let anchorTimer: NodeJS.Timeout | null = null;
   let anchorWrite: Promise<void> = Promise.resolve();
 
-  async function insert(tx: Queryable, e: AuditEntry | AuditEntry[]) {
-    const entries = Array.isArray(e) ? e : [e];
-    if (entries.length === 0) return;
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
-    const [last] = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1');
-    let prev = last?.hash ?? GENESIS;
-    for (const entry of entries) {
-      const row: Row = jsonSafe({
-        ts: new Date(clock.now()).toISOString(),
-        actor: actorName(entry.actor),
-        action: entry.action,
-        entity_type: entry.entityType ?? null,
-        entity_id: entry.entityId ?? null,
-        patient_id: entry.patientId ?? null,
-        outcome: entry.outcome ?? 'success',
-        details: entry.details ?? null,
-      }) as Row;
+  // The chain head as this instance last wrote or saw it: an append chained onto it is one statement (migration
+  // 029's audit_append checks it under the chain lock). Only a hint: when another writer (another instance, a
+  // rolled-back transaction) has moved the head, audit_append says so and the entries are chained again.
+  let head: string | null = null;
+
+  /** The stored form of `entries`, chained onto `prev`. */
+  function chain(entries: Row[], prev: string) {
+    return entries.map((row) => {
       const hash = mac(opts.keys.current, prev, row);
-      await tx.query(
-        `INSERT INTO audit_log (ts, actor, action, entity_type, entity_id, patient_id, outcome, details, prev_hash, hash, key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [
-          row.ts,
-          row.actor,
-          row.action,
-          row.entity_type,
-          row.entity_id,
-          row.patient_id,
-          row.outcome,
-          row.details ? JSON.stringify(row.details) : null,
-          prev,
-          hash,
-          currentKeyId,
-        ],
-      );
+      const stored = { ...row, prev_hash: prev, hash, key_id: currentKeyId };
       prev = hash;
+      return stored;
+    });
+  }
+
+  /** One audit_append call: null when appended, else the real head (nothing was written). */
+  async function append(q: Queryable, prev: string, rows: ReturnType<typeof chain>): Promise<string | null> {
+    const [r] = await q.query<{ head: string | null }>('SELECT audit_append($1, $2::jsonb) AS head', [prev, JSON.stringify(rows)]);
+    return r.head;
+  }
+
+  /**
+   * Appends entries in one round trip when the cached head is current. `inTransaction`: `q` is the caller's
+   * transaction, so after a miss the chain lock is already held and the second call cannot miss. Outside a
+   * transaction a miss is retried inside one, for the same reason.
+   */
+  async function insert(q: Queryable, e: AuditEntry | AuditEntry[], inTransaction = true): Promise<void> {
+    const list = Array.isArray(e) ? e : [e];
+    if (list.length === 0) return;
+    const entries = list.map(
+      (entry) =>
+        jsonSafe({
+          ts: new Date(clock.now()).toISOString(),
+          actor: actorName(entry.actor),
+          action: entry.action,
+          entity_type: entry.entityType ?? null,
+          entity_id: entry.entityId ?? null,
+          patient_id: entry.patientId ?? null,
+          outcome: entry.outcome ?? 'success',
+          details: entry.details ?? null,
+        }) as Row,
+    );
+    let prev = head ?? GENESIS;
+    let rows = chain(entries, prev);
+    let actual = await append(q, prev, rows);
+    if (actual !== null && !inTransaction) {
+      head = actual;
+      return db.transaction((tx) => insert(tx, list));
     }
+    for (let tries = 0; actual !== null; tries++) {
+      if (tries > 1) throw new Error('audit chain head moved while the chain lock was held');
+      prev = actual;
+      rows = chain(entries, prev);
+      actual = await append(q, prev, rows);
+    }
+    head = rows[rows.length - 1].hash;
     scheduleAnchor();
   }
 
@@ -132,13 +152,12 @@ export function createAuditService(
     if (batchWrite) return batchWrite;
     const batch = pending.splice(0, BATCH_MAX);
     if (!batch.length) return Promise.resolve();
-    batchWrite = db
-      .transaction((tx) =>
-        insert(
-          tx,
-          batch.map((b) => b.e),
-        ),
-      )
+    // One statement (audit_append commits on its own): no BEGIN/COMMIT round trips.
+    batchWrite = insert(
+      db,
+      batch.map((b) => b.e),
+      false,
+    )
       .then(
         () => batch.forEach((b) => b.done()),
         (err) => batch.forEach((b) => b.done(err)),
@@ -173,7 +192,7 @@ export function createAuditService(
   const service = {
     /** Records one entry in its own transaction. */
     async record(e: AuditEntry): Promise<void> {
-      await db.transaction((tx) => insert(tx, e));
+      await insert(db, e, false);
     },
     /**
      * Records an entry group-committed with others (reads, refused access): resolves once the batch holding it
