@@ -10,6 +10,9 @@
  * 5,000 readings/s for the dashboard-latency target. The load average is printed with the table.
  */
 import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { openPgliteWorker } from '../src/platform/db.ts';
@@ -19,6 +22,8 @@ import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { bootApp, type TestApp } from '../test/support/app.ts';
 import { createTestDatabase, postgresAvailable, startMosquitto } from '../test/support/services.ts';
+import { startServerProcess, type ServerProcess } from '../test/support/server-process.ts';
+import { cpuMeter, postgresPids } from './support/cpu.ts';
 import type { PublisherJob } from './support/publisher-worker.ts';
 import { summarize, table } from './support/stats.ts';
 
@@ -36,7 +41,12 @@ const INFLIGHT = flag('inflight', 64); // unacknowledged QoS 1 messages per devi
 const READINGS_PER_MESSAGE = 6;
 const PACED_READINGS_PER_S = 5000;
 const FLOOR_ROWS = flag('floor-rows', 240_000);
+const INSTANCES = args.includes('--instances') ? [flag('instances', 1)] : [1, 2]; // PostgreSQL runs
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
+/** `--cpu-prof DIR`: the Vigil processes write V8 CPU profiles there (where a PostgreSQL instance's time goes). */
+const CPU_PROF = args.includes('--cpu-prof') ? path.resolve(args[args.indexOf('--cpu-prof') + 1]) : null;
+/** Where the machine's CPU went in each PostgreSQL run (Vigil, Mosquitto, PostgreSQL, this process). */
+const cpuReports: Array<{ setup: string; stored: number; wallS: number; groups: Record<string, { cpuS: number; shareOfMachine: number }> }> = [];
 
 function runPublishers(job: PublisherJob): Promise<{ sent: number; acked: number }> {
   return new Promise((resolve, reject) => {
@@ -151,6 +161,117 @@ async function measureFloor(brokerUrl: string, messagesPerSecond: number): Promi
   };
 }
 
+/**
+ * PostgreSQL + Mosquitto: each Vigil instance is its own `vigil start` process, as deployed, so two instances
+ * have two event loops (the bench process only generates load and watches a dashboard). Stored readings are
+ * counted in the database; durable latency is `received_at` (the storing transaction's start) − the
+ * device's publish time. Where the machine's CPU went during the run is measured per process.
+ */
+async function measureVigilProcesses(instances: number, messagesPerSecond: number): Promise<Result> {
+  const setup = `Vigil: PostgreSQL + Mosquitto, ${instances} instance${instances > 1 ? 's' : ''}`;
+  const db = await createTestDatabase();
+  const broker = await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0');
+  const servers: ServerProcess[] = [];
+  const dirs: string[] = [];
+  const sql = new pg.Client({ connectionString: db.url });
+  try {
+    const shared = { VIGIL_MASTER_KEY: randomBytes(32).toString('base64'), VIGIL_AUDIT_KEY: randomBytes(32).toString('base64') };
+    for (let i = 0; i < instances; i++) {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
+      dirs.push(dir);
+      servers.push(
+        await startServerProcess({
+          ...shared,
+          VIGIL_DATA_DIR: dir,
+          DATABASE_URL: db.url,
+          MQTT_URL: broker.url,
+          VIGIL_MQTT_PORT: '0',
+          VIGIL_STRICT_RESPONSES: '0',
+          ...(process.env.VIGIL_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.VIGIL_BENCH_NODE_OPTIONS } : {}),
+          ...(CPU_PROF ? { NODE_OPTIONS: `--import ${new URL('./support/cpu-profile-hook.mjs', import.meta.url).href}`, VIGIL_BENCH_CPU_PROF: CPU_PROF } : {}),
+        }),
+      );
+    }
+    const api = async <T>(method: string, url: string, body: unknown): Promise<T> => {
+      const res = await fetch(servers[0].url + url, {
+        method,
+        headers: { authorization: `Bearer ${servers[0].token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    const patient = await api<{ id: string }>('POST', '/api/v1/patients', { name: 'Bench Patient' });
+    const devices: Array<{ id: string; secret: string }> = [];
+    for (let i = 0; i < DEVICES; i++) devices.push(await api('POST', '/api/v1/devices', { patientId: patient.id, type: 'multi' }));
+    await sql.connect();
+
+    const dashboard: number[] = [];
+    const last = servers[servers.length - 1];
+    const ws = new WebSocket(`${last.url.replace('http', 'ws')}/api/v1/stream?token=${last.token}`);
+    ws.on('message', (m) => {
+      const now = Date.now();
+      const msg = JSON.parse(m.toString()) as { type: string; readings?: Array<{ code: string; ts: string }> };
+      if (msg.type === 'readings') for (const r of msg.readings!) if (r.code === '8867-4') dashboard.push(now - Date.parse(r.ts));
+    });
+    await new Promise((r) => ws.once('open', r));
+    await new Promise((r) => setTimeout(r, 300));
+
+    const cpu = cpuMeter(async () => ({
+      [`Vigil (${instances} process${instances > 1 ? 'es' : ''})`]: servers.map((s) => s.proc.pid!),
+      Mosquitto: [broker.pid],
+      'PostgreSQL (backends + writers)': await postgresPids(db.url),
+    }));
+    await cpu.start();
+    const t0 = Date.now();
+    const pub = await runPublishers({
+      brokerUrl: broker.url,
+      devices,
+      durationMs: SECONDS * 1000,
+      messagesPerSecond,
+      inflightPerDevice: INFLIGHT,
+      seqStart: 1,
+    });
+    const expected = pub.acked * READINGS_PER_MESSAGE;
+    // Ids handed out by the sequence (cheap to poll) reach the count once everything is stored; then count exactly.
+    const handedOut = async () =>
+      Number((await sql.query<{ n: string }>(`SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('readings', 'id')), 0) AS n`)).rows[0].n);
+    const deadline = Date.now() + 60_000;
+    while ((await handedOut()) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const machine = await cpu.stop(os.cpus().length);
+    await new Promise((r) => setTimeout(r, 500)); // the dashboard's last frames
+    ws.close();
+    const [{ n, last_ms }] = (
+      await sql.query<{ n: string; last_ms: string }>(`SELECT count(*) AS n, (extract(epoch FROM max(received_at)) * 1000)::bigint AS last_ms FROM readings`)
+    ).rows;
+    const stored = Number(n);
+    if (stored < expected) log(`  ! ${setup}: stored ${stored} of ${expected} acknowledged readings within 60 s`);
+    const lat = (
+      await sql.query<{ p50: number; p99: number }>(
+        `SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d) AS p50, percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99
+         FROM (SELECT extract(epoch FROM received_at - ts) * 1000 AS d FROM readings WHERE code = '8867-4') x`,
+      )
+    ).rows[0];
+    const b = summarize(dashboard);
+    cpuReports.push({ setup, stored, ...machine });
+    return {
+      setup,
+      mode: messagesPerSecond ? `paced ${PACED_READINGS_PER_S}/s` : 'max',
+      readingsPerSecond: Math.round(stored / ((Math.max(Number(last_ms), t0 + 1) - t0) / 1000)),
+      durableP50: Math.round(lat.p50),
+      durableP99: Math.round(lat.p99),
+      dashboardP50: b.p50,
+      dashboardP99: b.p99,
+    };
+  } finally {
+    await sql.end().catch(() => undefined);
+    for (const s of servers) await s.kill('SIGTERM');
+    await broker.stop();
+    await db.drop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  }
+}
+
 /** Rows shaped as Vigil stores them: one message = 6 readings of one device. */
 function floorRows(): string[] {
   const codes: Array<[string, number, string]> = [
@@ -260,20 +381,10 @@ async function main() {
   }
 
   if (await postgresAvailable()) {
-    for (const instances of ONLY && ONLY !== 'postgres' ? [] : [1, 2]) {
+    for (const instances of ONLY && ONLY !== 'postgres' ? [] : INSTANCES) {
       for (const rate of instances === 2 ? [0] : rates) {
-        log(`PostgreSQL + Mosquitto, ${instances} instance(s) (${rate ? 'paced' : 'max'})…`);
-        const db = await createTestDatabase();
-        const broker = await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0');
-        const apps: TestApp[] = [];
-        try {
-          for (let i = 0; i < instances; i++) apps.push(await bootApp({ databaseUrl: db.url, mqttUrl: broker.url }));
-          results.push(await measureVigil(`Vigil: PostgreSQL + Mosquitto, ${instances} instance${instances > 1 ? 's' : ''}`, apps, broker.url, rate));
-        } finally {
-          for (const a of apps) await a.stop();
-          await broker.stop();
-          await db.drop();
-        }
+        log(`PostgreSQL + Mosquitto, ${instances} instance process(es) (${rate ? 'paced' : 'max'})…`);
+        results.push(await measureVigilProcesses(instances, rate));
       }
     }
     if (!ONLY || ONLY === 'postgres') {
@@ -307,6 +418,7 @@ async function main() {
         loadAverage: { start: loadAtStart, end: os.loadavg() },
         ratios,
         results: results.map((r) => ({ ...r, ratioToRelayFloor: r.readingsPerSecond / floorMax })),
+        cpu: cpuReports,
       }) + '\n',
     );
   } else {
@@ -331,6 +443,14 @@ async function main() {
       ) + '\n\n',
     );
     for (const [k, v] of Object.entries(ratios)) process.stdout.write(`${k}: ${Number.isFinite(v) ? v.toFixed(2) : 'not measured'}\n`);
+    for (const c of cpuReports) {
+      process.stdout.write(`\nWhere the CPU went, ${c.setup} (${c.wallS} s of load; share of ${os.cpus().length} cores × wall time):\n`);
+      // CPU per stored reading holds even on a busy machine, where readings/s and shares do not.
+      for (const [name, g] of Object.entries(c.groups))
+        process.stdout.write(
+          `  ${name.padEnd(44)} ${String(g.cpuS).padStart(6)} CPU s  ${(100 * g.shareOfMachine).toFixed(0).padStart(3)} %  ${((g.cpuS * 1e6) / c.stored).toFixed(1).padStart(6)} µs per stored reading\n`,
+        );
+    }
   }
   process.exit(0);
 }

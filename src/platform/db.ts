@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { AppError } from './errors.ts';
 
 /**
@@ -12,6 +13,11 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** `COPY … FROM '/dev/blob'` with CSV text, where the engine supports it (PGlite); the fastest bulk path. */
   copyCsv?(sql: string, csv: string): Promise<void>;
+  /**
+   * `COPY … FROM STDIN` with the given data, inside a PostgreSQL transaction (pg-copy-streams): the server's
+   * fastest way in, several times cheaper per row than a parameterised INSERT.
+   */
+  copyIn?(sql: string, data: string): Promise<void>;
 }
 
 export interface Db extends Queryable {
@@ -106,7 +112,16 @@ export async function openPostgres(url: string): Promise<Db> {
       client.on('error', ignore);
       try {
         await client.query('BEGIN');
-        const result = await fn({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows });
+        const result = await fn({
+          query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+          copyIn: (sql, data) =>
+            new Promise<void>((resolve, reject) => {
+              const stream = client.query(copyFrom(sql));
+              stream.on('error', reject);
+              stream.on('finish', () => resolve());
+              stream.end(data);
+            }),
+        });
         await client.query('COMMIT');
         return result;
       } catch (err) {

@@ -75,38 +75,74 @@ async function insertReadings(tx: Queryable, rows: NewReading[]): Promise<Array<
 }
 
 /** CSV field: NULL is an empty unquoted field; text is always quoted (PostgreSQL COPY CSV rules). */
-const csvText = (v: string | null | undefined) => (v === null || v === undefined ? '' : '"' + v.replaceAll('"', '""') + '"');
+const csvText = (v: string | null | undefined) => (v === null || v === undefined ? '' : v.includes('"') ? '"' + v.replaceAll('"', '""') + '"' : '"' + v + '"');
+
+/**
+ * The rows as COPY CSV lines, `id,` first when ids are given. Patients, devices, codes and units repeat
+ * across a batch, so each distinct one is quoted once; the readings of one message share their instant, so
+ * its ISO text is formatted once per run of equal times. (Fewer short-lived strings: less garbage to collect.)
+ */
+function csvLines(rows: NewReading[], firstId?: number): string {
+  const quoted = new Map<string, string>();
+  const q = (v: string | null | undefined): string => {
+    if (v === null || v === undefined) return '';
+    let out = quoted.get(v);
+    if (out === undefined) quoted.set(v, (out = csvText(v)));
+    return out;
+  };
+  const lines = new Array<string>(rows.length + 1);
+  let lastTs = NaN;
+  let lastIso = '';
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (r.ts !== lastTs) {
+      lastTs = r.ts;
+      lastIso = new Date(r.ts).toISOString();
+    }
+    const method = r.method ? csvText(JSON.stringify(r.method)) : '';
+    const line = `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${q(r.code)},${r.value},${q(r.unit)},${lastIso},${r.seq ?? ''},${q(r.commandId)},${method}`;
+    lines[i] = firstId === undefined ? line : `${firstId + i},${line}`;
+  }
+  lines[rows.length] = '';
+  return lines.join('\n');
+}
+
+const COPY_COLUMNS = 'patient_id, device_id, system, code, value, unit, ts, seq, command_id, method';
 
 /**
  * COPY from CSV: about twice as fast as INSERT on PGlite. Ids are reserved as one block from the sequence
  * first (safe because PGlite has a single connection and transactions are serialised).
  */
-async function copyReadings(tx: Queryable, rows: NewReading[]): Promise<Array<{ id: string }>> {
+async function copyReadingsPglite(tx: Queryable, rows: NewReading[]): Promise<string[]> {
   const [{ last }] = await tx.query<{ last: string }>(
     `SELECT setval(pg_get_serial_sequence('readings', 'id'), nextval(pg_get_serial_sequence('readings', 'id')) + $1 - 1) AS last`,
     [rows.length],
   );
-  const first = BigInt(last) - BigInt(rows.length) + 1n;
-  const lines = rows.map((r, i) =>
-    [
-      String(first + BigInt(i)),
-      csvText(r.patientId),
-      csvText(r.deviceId),
-      csvText(r.system ?? 'http://loinc.org'),
-      csvText(r.code),
-      String(r.value),
-      csvText(r.unit),
-      new Date(r.ts).toISOString(),
-      r.seq === null ? '' : String(r.seq),
-      csvText(r.commandId),
-      csvText(r.method ? JSON.stringify(r.method) : null),
-    ].join(','),
-  );
-  await tx.copyCsv!(
-    `COPY readings (id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method) FROM '/dev/blob' WITH (FORMAT csv)`,
-    lines.join('\n'),
-  );
-  return rows.map((_, i) => ({ id: String(first + BigInt(i)) }));
+  const first = Number(last) - rows.length + 1; // ids stay far below 2^53
+  await tx.copyCsv!(`COPY readings (id, ${COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, csvLines(rows, first));
+  return rows.map((_, i) => String(first + i));
+}
+
+/**
+ * COPY on PostgreSQL, where other sessions take ids from the same sequence at the same time, so no block can
+ * be reserved: each row takes its id from the identity sequence as it is copied (ascending, in row order).
+ * One `nextval` before and `currval` after bound them: when nothing else took an id in between (the usual
+ * case) they are exactly the ids between; otherwise the rows of this transaction (`xmin`) in that id range
+ * are looked up (one primary-key range scan). Standard COPY into `readings` by column names, so it works on
+ * a partitioned table too.
+ */
+async function copyReadingsPostgres(tx: Queryable, rows: NewReading[]): Promise<string[]> {
+  const [{ before }] = await tx.query<{ before: string }>(`SELECT nextval(pg_get_serial_sequence('readings', 'id')) AS before`);
+  await tx.copyIn!(`COPY readings (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, csvLines(rows));
+  const [{ after }] = await tx.query<{ after: string }>(`SELECT currval(pg_get_serial_sequence('readings', 'id')) AS after`);
+  const lo = Number(before);
+  if (Number(after) - lo === rows.length) return rows.map((_, i) => String(lo + 1 + i)); // ids stay far below 2^53
+  const mine = await tx.query<{ id: string }>('SELECT id FROM readings WHERE id > $1 AND id <= $2 AND xmin = pg_current_xact_id()::xid ORDER BY id', [
+    before,
+    after,
+  ]);
+  if (mine.length !== rows.length) throw new Error(`COPY stored ${mine.length} readings, expected ${rows.length}`);
+  return mine.map((r) => String(r.id));
 }
 
 export function rowToReading(r: ReadingRow): StoredReading {
@@ -134,12 +170,17 @@ export function createReadingsRepository(db: Db) {
      */
     async claimMessages(tx: Queryable, keys: Array<{ deviceId: string; seq: number }>): Promise<Set<string>> {
       if (keys.length === 0) return new Set();
-      const rows = await tx.query<{ device_id: string; seq: string }>(
-        `INSERT INTO ingested_messages (device_id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
-         ON CONFLICT DO NOTHING RETURNING device_id, seq`,
-        [keys.map((k) => k.deviceId), keys.map((k) => k.seq)],
+      // Only the count comes back when every key is new (the usual case); the keys themselves only when some
+      // were seen before (a redelivery), so a batch of 2,000 messages does not parse 2,000 rows back.
+      const [{ n, fresh }] = await tx.query<{ n: number; fresh: Array<[string, number]> | null }>(
+        `WITH claimed AS (
+           INSERT INTO ingested_messages (device_id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
+           ON CONFLICT DO NOTHING RETURNING device_id, seq)
+         SELECT count(*)::int AS n, CASE WHEN count(*) < $3 THEN json_agg(json_build_array(device_id, seq)) END AS fresh FROM claimed`,
+        [keys.map((k) => k.deviceId), keys.map((k) => k.seq), keys.length],
       );
-      return new Set(rows.map((r) => `${r.device_id}|${r.seq}`));
+      if (n === keys.length) return new Set(keys.map((k) => `${k.deviceId}|${k.seq}`));
+      return new Set((fresh ?? []).map(([d, q]) => `${d}|${q}`));
     },
 
     /**
@@ -149,9 +190,13 @@ export function createReadingsRepository(db: Db) {
      */
     async insertBatch(tx: Queryable, rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
-      const inserted = tx.copyCsv ? await copyReadings(tx, rows) : await insertReadings(tx, rows);
+      const ids = tx.copyCsv
+        ? await copyReadingsPglite(tx, rows)
+        : tx.copyIn
+          ? await copyReadingsPostgres(tx, rows)
+          : (await insertReadings(tx, rows)).map((r) => String(r.id));
       const stored: StoredReading[] = rows.map((r, i) => ({
-        id: String(inserted[i].id),
+        id: ids[i],
         patientId: r.patientId,
         deviceId: r.deviceId,
         system: r.system ?? 'http://loinc.org',

@@ -44,7 +44,7 @@ export function mosquittoAvailable(): boolean {
 }
 
 /** A private Mosquitto on a random port (the machine's own stays untouched). */
-export async function startMosquitto(extraConfig = ''): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+export async function startMosquitto(extraConfig = ''): Promise<{ url: string; port: number; pid: number; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-mosq-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
@@ -57,6 +57,7 @@ export async function startMosquitto(extraConfig = ''): Promise<{ url: string; p
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pid: proc.pid!,
     async stop() {
       process.off('exit', killOnExit);
       proc.kill('SIGTERM');
