@@ -116,9 +116,19 @@ export const SmartAppBody = z.object({
   redirectUris: z.array(z.string().min(1).max(2000)).min(1).max(20),
   /** EHR launch (SMART App Launch 2.x §ehr-launch): where Vigil opens the app with `iss` and `launch`. */
   launchUrl: z.string().min(1).max(2000).optional(),
+  /** A confidential client (a server-side app that can keep a secret): the answer carries its client secret, once. */
+  confidential: z.boolean().optional(),
 });
 export const SmartApp = z
-  .object({ id: z.string(), name: z.string(), redirectUris: z.array(z.string()), launchUrl: z.string().optional() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    redirectUris: z.array(z.string()),
+    launchUrl: z.string().optional(),
+    confidential: z.boolean(),
+    /** Only in the answer to the registration, and only for a confidential client: keep it, it is not shown again. */
+    clientSecret: z.string().optional(),
+  })
   .meta({ id: 'SmartApp' });
 
 /** GET /api/v1/smart/apps/launchable: the registered apps that can be opened on a patient (they have a launch URL). */

@@ -5,9 +5,9 @@
  * password and a second factor, consents, and the app exchanges the code).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
+import { authorizeCode, enrolTotp, oauthForm } from '../../../../test/support/smart-flow.ts';
 
 const FHIR = 'application/fhir+json';
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -30,41 +30,12 @@ describe('SMART write scopes on FHIR writes', () => {
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
   };
-  const form = (body: Record<string, string>, cookie?: string) => ({
-    method: 'POST',
-    redirect: 'manual' as const,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
-    body: new URLSearchParams(body),
-  });
-  const requestId = async (res: Response) => /name="request" value="([^"]+)"/.exec(await res.text())![1];
-
   /** The whole authorization-code flow: what the app is granted and its access token. */
   async function authorize(scope: string, patient?: string): Promise<{ access_token: string; scope: string }> {
-    const verifier = randomBytes(40).toString('base64url');
-    const q = new URLSearchParams({
-      response_type: 'code',
-      client_id: clientId,
-      redirect_uri: REDIRECT,
-      scope,
-      state: 's',
-      aud: `${app.httpUrl}/fhir/R4`,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-    });
-    const screen = await fetch(`${app.httpUrl}/oauth/authorize?${q}`);
-    const signedIn = await fetch(`${app.httpUrl}/oauth/authorize`, form({ request: await requestId(screen), action: 'sign-in', email, password }));
-    const cookie1 = signedIn.headers.get('set-cookie')!.split(';')[0];
-    const mfa = await fetch(`${app.httpUrl}/oauth/authorize`, form({ request: await requestId(signedIn), action: 'mfa', code: recovery.shift()! }, cookie1));
-    const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
-    const allowed = await fetch(
-      `${app.httpUrl}/oauth/authorize`,
-      form({ request: await requestId(mfa), action: 'allow', ...(patient ? { patient } : {}) }, cookie),
-    );
-    expect(allowed.status).toBe(302);
-    const code = new URL(allowed.headers.get('location')!).searchParams.get('code')!;
+    const { code, verifier } = await authorizeCode(app, { clientId, redirectUri: REDIRECT, scope, email, password, recovery, patient });
     const token = await fetch(
       `${app.httpUrl}/oauth/token`,
-      form({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier }),
+      oauthForm({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier }),
     );
     expect(token.status).toBe(200);
     const body = (await token.json()) as { access_token: string; scope: string };
@@ -95,16 +66,7 @@ describe('SMART write scopes on FHIR writes', () => {
     b = (await s.patientService.create({ name: 'Bea Byron' }, 'system')).id;
     for (const p of [a, b]) await s.patientService.assignClinician(p, dr.practitionerId!, 'system');
     // Clinicians have a second factor (issue 9): enrol TOTP; its recovery codes answer the sign-in screens.
-    const json = { 'content-type': 'application/json' };
-    const first = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) });
-    const enrol = first.headers.get('set-cookie')!.split(';')[0];
-    const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrol } })).json()) as { secret: string };
-    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, {
-      method: 'POST',
-      headers: { ...json, cookie: enrol },
-      body: JSON.stringify({ code: await generate({ secret: totp.secret }) }),
-    });
-    recovery = ((await confirmed.json()) as { recoveryCodes: string[] }).recoveryCodes;
+    recovery = await enrolTotp(app, email, password);
     const admin = (await app.tokenFor('admin')).token;
     clientId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Vitals Writer', redirectUris: [REDIRECT] })).body.id;
   });

@@ -11,6 +11,7 @@ import { allows, SUPPORTED_SCOPES, type Interaction } from '../../../auth/smart-
 import { SESSION_COOKIE, setSessionCookie } from '../../principal.ts';
 import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
+import { ClientAuthError, presentedClient } from './client-auth.ts';
 import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
 
 /**
@@ -32,7 +33,7 @@ export function smartRoutes(
   },
 ) {
   // Browser apps on other origins call FHIR, the token endpoint and discovery with a bearer token (no cookies).
-  const CORS_PATHS = /^\/(fhir\/|\.well-known\/smart-configuration|oauth\/token|\.well-known\/jwks\.json)/;
+  const CORS_PATHS = /^\/(fhir\/|\.well-known\/smart-configuration|oauth\/(token|revoke)|\.well-known\/jwks\.json)/;
   void app.register(cors, {
     delegator: (req, cb) =>
       cb(
@@ -86,7 +87,8 @@ export function smartRoutes(
     authorization_endpoint: `${deps.publicBase()}/oauth/authorize`,
     token_endpoint: `${deps.publicBase()}/oauth/token`,
     grant_types_supported: ['authorization_code', 'refresh_token'],
-    token_endpoint_auth_methods_supported: ['none'],
+    revocation_endpoint: `${deps.publicBase()}/oauth/revoke`,
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
@@ -94,6 +96,7 @@ export function smartRoutes(
       'launch-standalone',
       'launch-ehr',
       'client-public',
+      'client-confidential-symmetric',
       'context-standalone-patient',
       'context-ehr-patient',
       'permission-patient',
@@ -291,18 +294,47 @@ export function smartRoutes(
     async (req, reply) => reply.status(201).send(await deps.smart.createLaunch(requirePrincipal(req), req.body.clientId, req.body.patientId)),
   );
 
-  app.post(
-    '/oauth/token',
-    { config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token') }, schema: { body: OAuthParams } },
-    async (req, reply) => {
+  /** RFC 6749 §5.2: a JSON error, never cached; 401 invalid_client carries WWW-Authenticate (RFC 6749 §5.2). */
+  const oauthError = (reply: FastifyReply, err: OAuthError) => {
+    if (err.status === 401) reply.header('www-authenticate', 'Basic realm="vigil"');
+    return reply.status(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.description });
+  };
+  /** The token and revocation endpoints: the client as presented, the OAuth error shape on failure. */
+  const oauthEndpoint =
+    (run: (form: Record<string, string>, client: ReturnType<typeof presentedClient>) => Promise<unknown>) =>
+    async (req: FastifyRequest<{ Body: Record<string, string> }>, reply: FastifyReply) => {
       try {
-        const result = await deps.smart.token(req.body);
-        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
+        const result = await run(req.body, presentedClient(req.headers.authorization, req.body));
+        return reply
+          .header('cache-control', 'no-store')
+          .header('pragma', 'no-cache')
+          .send(result ?? {});
       } catch (err) {
-        if (err instanceof OAuthError)
-          return reply.status(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.description });
+        if (err instanceof ClientAuthError) return oauthError(reply, new OAuthError('invalid_request', err.message));
+        if (err instanceof OAuthError) return oauthError(reply, err);
         throw err;
       }
+    };
+
+  app.post(
+    '/oauth/token',
+    {
+      config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token (and its secret, if confidential)') },
+      schema: { body: OAuthParams },
     },
+    oauthEndpoint((form, client) => deps.smart.token(form, client)),
+  );
+
+  // RFC 7009: an app gives up an access or refresh token (on sign-out, uninstall, or a leaked token).
+  app.post(
+    '/oauth/revoke',
+    {
+      config: { policy: policy.public('OAuth revocation endpoint: the client names itself (and proves its secret, if confidential)') },
+      schema: { body: OAuthParams },
+    },
+    oauthEndpoint(async (form, client) => {
+      await deps.smart.revoke(form, client);
+      return {};
+    }),
   );
 }

@@ -9,11 +9,13 @@ import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import { newId } from '../../../platform/ids.ts';
 import { grantScopes, patientOnly } from '../../../auth/smart-scopes.ts';
 import { toFhirId } from '../ids.ts';
+import { hashSecret, secretMatches, type PresentedClient } from './client-auth.ts';
 
 /**
- * SMART App Launch 2.x (authorization code + PKCE S256, public clients): codes live 60 s and work once,
- * access tokens 1 h, refresh tokens 30 days and rotate on use. Everything is stored hashed. OAuth errors
- * follow RFC 6749 §5.2 (`{"error", "error_description"}`).
+ * SMART App Launch 2.x (authorization code + PKCE S256; public clients, and confidential ones that prove a
+ * client secret, "client-confidential-symmetric"): codes live 60 s and work once, access tokens 1 h, refresh
+ * tokens 30 days and rotate on use; an app may revoke its tokens (RFC 7009). Everything is stored hashed.
+ * OAuth errors follow RFC 6749 §5.2 (`{"error", "error_description"}`).
  */
 
 const CODE_TTL_MS = 60_000;
@@ -40,6 +42,8 @@ export interface SmartClient {
   redirectUris: string[];
   /** EHR launch: where Vigil opens the app (with `iss` and `launch`). */
   launchUrl?: string;
+  /** A confidential client authenticates at the token and revocation endpoints with its secret. */
+  confidential: boolean;
 }
 
 /** An EHR launch's context, bound to the user who opened the app and to that app. */
@@ -128,14 +132,55 @@ export function createSmartService(deps: {
     return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
   }
 
-  async function client(id: string): Promise<SmartClient | null> {
-    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[]; launch_url: string | null }>(
-      'SELECT id, name, redirect_uris, launch_url FROM smart_clients WHERE id = $1',
+  async function clientRow(id: string): Promise<(SmartClient & { secretHash: string | null }) | null> {
+    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[]; launch_url: string | null; secret_hash: string | null }>(
+      'SELECT id, name, redirect_uris, launch_url, secret_hash FROM smart_clients WHERE id = $1',
       [id],
     );
-    return rows[0]
-      ? { id: rows[0].id, name: rows[0].name, redirectUris: rows[0].redirect_uris, ...(rows[0].launch_url ? { launchUrl: rows[0].launch_url } : {}) }
+    const r = rows[0];
+    return r
+      ? {
+          id: r.id,
+          name: r.name,
+          redirectUris: r.redirect_uris,
+          ...(r.launch_url ? { launchUrl: r.launch_url } : {}),
+          confidential: r.secret_hash !== null,
+          secretHash: r.secret_hash,
+        }
       : null;
+  }
+  async function client(id: string): Promise<SmartClient | null> {
+    const row = await clientRow(id);
+    if (!row) return null;
+    const { secretHash: _secret, ...c } = row;
+    return c;
+  }
+
+  /**
+   * The calling client, authenticated (RFC 6749 §2.3): a confidential client must prove its secret, a public
+   * one must not present one. Null when the request names no client (allowed for a public client's code).
+   */
+  async function authenticate(pc: PresentedClient): Promise<SmartClient | null> {
+    if (!pc.id) {
+      if (pc.secret !== null) throw new OAuthError('invalid_client', 'a client secret without a client_id', 401);
+      return null;
+    }
+    const row = await clientRow(pc.id);
+    if (!row) throw new OAuthError('invalid_client', `unknown client_id "${pc.id}"`, 401);
+    if (row.secretHash) {
+      if (pc.secret === null) throw new OAuthError('invalid_client', `${row.name} is a confidential client: authenticate with its client secret`, 401);
+      if (!secretMatches(pc.secret, row.secretHash)) throw new OAuthError('invalid_client', 'the client secret is wrong', 401);
+    } else if (pc.secret !== null) {
+      throw new OAuthError('invalid_client', `${row.name} is a public client: it has no client secret`, 401);
+    }
+    const { secretHash: _secret, ...c } = row;
+    return c;
+  }
+  /** A grant of a confidential client is only redeemed by that client, authenticated. */
+  async function assertCaller(caller: SmartClient | null, grantClientId: string, what: string) {
+    if (caller && caller.id !== grantClientId) throw new OAuthError('invalid_grant', `the ${what} was issued to another client`);
+    if (!caller && (await clientRow(grantClientId))?.secretHash)
+      throw new OAuthError('invalid_client', 'this client is confidential: authenticate with its client secret', 401);
   }
 
   async function issue(
@@ -229,7 +274,10 @@ export function createSmartService(deps: {
     },
 
     /** Registers an app; the app and its `smart.app.register` entry commit together ((d)(2): a privilege change). */
-    async registerClient(input: { name: string; redirectUris: string[]; launchUrl?: string }, actor: Principal | 'cli'): Promise<SmartClient> {
+    async registerClient(
+      input: { name: string; redirectUris: string[]; launchUrl?: string; confidential?: boolean },
+      actor: Principal | 'cli',
+    ): Promise<SmartClient & { clientSecret?: string }> {
       if (!input.name.trim()) throw badRequest('an app needs a name');
       for (const u of [...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]) {
         const url = URL.canParse(u) ? new URL(u) : null;
@@ -243,23 +291,27 @@ export function createSmartService(deps: {
         name: input.name.trim(),
         redirectUris: input.redirectUris,
         ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}),
+        confidential: !!input.confidential,
       };
+      // Shown once, to whoever registers the app; only its hash is kept.
+      const clientSecret = input.confidential ? token('vcs') : undefined;
       await deps.audit.change(async (tx, log) => {
-        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url) VALUES ($1, $2, $3, $4)', [
+        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url, secret_hash) VALUES ($1, $2, $3, $4, $5)', [
           c.id,
           c.name,
           JSON.stringify(c.redirectUris),
           c.launchUrl ?? null,
+          clientSecret ? hashSecret(clientSecret) : null,
         ]);
         log({
           actor,
           action: 'smart.app.register',
           entityType: 'SmartApp',
           entityId: c.id,
-          details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null },
+          details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null, confidential: c.confidential },
         });
       });
-      return c;
+      return { ...c, ...(clientSecret ? { clientSecret } : {}) };
     },
 
     /**
@@ -340,12 +392,14 @@ export function createSmartService(deps: {
       return `${req.redirectUri}?${new URLSearchParams({ code, ...(req.state ? { state: req.state } : {}) })}`;
     },
 
-    /** POST /oauth/token (RFC 6749 §4.1.3, §6; RFC 7636 §4.6). */
-    async token(form: Record<string, string | undefined>) {
+    /** POST /oauth/token (RFC 6749 §4.1.3, §6; RFC 7636 §4.6); `pc`: the client as the request presents it. */
+    async token(form: Record<string, string | undefined>, pc: PresentedClient) {
+      // The client first (a wrong secret spends nothing), then the grant.
+      const caller = await authenticate(pc);
       if (form.grant_type === 'authorization_code') {
         const g = form.code ? await take('code', form.code) : null;
         if (!g) throw new OAuthError('invalid_grant', 'the code is unknown, expired or already used');
-        if (form.client_id && form.client_id !== g.client_id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
+        await assertCaller(caller, g.client_id, 'code');
         if (form.redirect_uri !== g.redirect_uri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
         const verifier = form.code_verifier ?? '';
         const challenge = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
@@ -357,8 +411,8 @@ export function createSmartService(deps: {
       }
       if (form.grant_type === 'refresh_token') {
         const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
-        if (!g || (form.client_id && form.client_id !== g.client_id))
-          throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
+        if (!g) throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
+        await assertCaller(caller, g.client_id, 'refresh token');
         const asked = form.scope ? grantScopes(form.scope) : null;
         const had = g.scopes.split(' ');
         if (asked && asked.some((s) => !had.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may narrow the scopes, never widen them');
@@ -377,6 +431,42 @@ export function createSmartService(deps: {
       if (!g) return null;
       const user = await deps.principalOfUser(g.user_id);
       return user ? { ...user, smart: { clientId: g.client_id, scopes: g.scopes.split(' '), patientId: g.patient_id } } : null;
+    },
+
+    /**
+     * POST /oauth/revoke (RFC 7009): the app gives up a token. An unknown, expired or already revoked token
+     * is a success (§2.2: the client cannot do more about it). Revoking a refresh token also revokes the
+     * access and refresh tokens the user gave the same app for the same patient (§2.1: "SHOULD also
+     * invalidate all access tokens based on the same authorization grant"); an access token goes alone.
+     * The revocation and its `smart.revoke` entry commit together ((d)(2)).
+     */
+    async revoke(form: Record<string, string | undefined>, pc: PresentedClient): Promise<void> {
+      const caller = await authenticate(pc);
+      if (!caller) throw new OAuthError('invalid_client', 'name the client: client_id, or HTTP Basic for a confidential client', 401);
+      if (!form.token) throw new OAuthError('invalid_request', 'token is required (RFC 7009 §2.1)');
+      const [g] = await deps.db.query<GrantRow>(`SELECT * FROM smart_grants WHERE hash = $1 AND kind IN ('access', 'refresh')`, [hash(form.token)]);
+      if (!g || g.revoked_at) return;
+      if (g.client_id !== caller.id) throw new OAuthError('unauthorized_client', 'the token was issued to another client (RFC 7009 §2.1)');
+      const owner = await deps.principalOfUser(g.user_id);
+      await deps.audit.change(async (tx, log) => {
+        const revoked =
+          g.kind === 'refresh'
+            ? await tx.query<{ kind: string }>(
+                `UPDATE smart_grants SET revoked_at = now()
+                  WHERE user_id = $1 AND client_id = $2 AND patient_id IS NOT DISTINCT FROM $3 AND kind IN ('access', 'refresh') AND revoked_at IS NULL
+                  RETURNING kind`,
+                [g.user_id, g.client_id, g.patient_id],
+              )
+            : await tx.query<{ kind: string }>(`UPDATE smart_grants SET revoked_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING kind`, [g.hash]);
+        log({
+          actor: owner ?? 'system',
+          action: 'smart.revoke',
+          entityType: 'SmartClient',
+          entityId: g.client_id,
+          patientId: g.patient_id,
+          details: { tokenType: g.kind, revoked: revoked.length },
+        });
+      });
     },
 
     /** Revokes every token a user gave an app (RFC 7009 spirit; also on sign-out of the app). */

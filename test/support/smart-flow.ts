@@ -1,0 +1,64 @@
+/**
+ * The SMART App Launch authorization-code flow over real HTTP, as an app and its user go through it: the
+ * authorize screen, sign-in with a password, the second factor (a TOTP recovery code), consent, and the
+ * code at the app's redirect URI. Shared by the SMART end-to-end tests.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { generate } from 'otplib';
+import type { TestApp } from './app.ts';
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** An OAuth form POST (application/x-www-form-urlencoded), redirects not followed. */
+export const oauthForm = (body: Record<string, string>, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  redirect: 'manual' as const,
+  headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  body: new URLSearchParams(body),
+});
+
+/** Enrols TOTP for a user who has a password (clinicians must have a second factor); returns the recovery codes. */
+export async function enrolTotp(app: TestApp, email: string, password: string): Promise<string[]> {
+  const first = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ email, password }) });
+  const enrol = first.headers.get('set-cookie')!.split(';')[0];
+  const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrol } })).json()) as { secret: string };
+  const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, cookie: enrol },
+    body: JSON.stringify({ code: await generate({ secret: totp.secret }) }),
+  });
+  return ((await confirmed.json()) as { recoveryCodes: string[] }).recoveryCodes;
+}
+
+/**
+ * The user signs in on the authorize screen (password, then one of `recovery`, which is spent) and allows
+ * the app; returns the one-time code and the PKCE verifier the app kept.
+ */
+export async function authorizeCode(
+  app: TestApp,
+  o: { clientId: string; redirectUri: string; scope: string; email: string; password: string; recovery: string[]; patient?: string },
+): Promise<{ code: string; verifier: string }> {
+  const requestId = async (res: Response) => /name="request" value="([^"]+)"/.exec(await res.text())![1];
+  const verifier = randomBytes(40).toString('base64url');
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: o.clientId,
+    redirect_uri: o.redirectUri,
+    scope: o.scope,
+    state: 's',
+    aud: `${app.httpUrl}/fhir/R4`,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  });
+  const url = `${app.httpUrl}/oauth/authorize`;
+  const screen = await fetch(`${url}?${q}`);
+  const signedIn = await fetch(url, oauthForm({ request: await requestId(screen), action: 'sign-in', email: o.email, password: o.password }));
+  const cookie1 = signedIn.headers.get('set-cookie')!.split(';')[0];
+  const mfa = await fetch(url, oauthForm({ request: await requestId(signedIn), action: 'mfa', code: o.recovery.shift()! }, { cookie: cookie1 }));
+  const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
+  const allowed = await fetch(url, oauthForm({ request: await requestId(mfa), action: 'allow', ...(o.patient ? { patient: o.patient } : {}) }, { cookie }));
+  if (allowed.status !== 302) throw new Error(`consent answered ${allowed.status}: ${await allowed.text()}`);
+  const code = new URL(allowed.headers.get('location')!).searchParams.get('code');
+  if (!code) throw new Error(`no code at the redirect: ${allowed.headers.get('location')}`);
+  return { code, verifier };
+}
