@@ -17,40 +17,49 @@ const CSV_IMPORT_LOCK = 0x76696769_6373; // "vigi" "cs"
 const RANGE_MAX = 20_000;
 
 /**
- * The readings of `rows` already stored (same patient, code and instant: the same reading, whoever stored
- * it), as `patient|code|epoch ms`. Per (patient, code) of the batch: the stored instants within the batch's
- * time range (one index range scan; a first import finds none), or, when the range holds many readings
- * (devices already sent that period), the batch's own instants looked up exactly.
+ * The readings of `rows` not stored yet (same patient, code and instant: the same reading, whoever stored
+ * it), in order; of a batch's own repeats the first wins. Per (patient, code) of the batch: the stored
+ * instants within the batch's time range (one index range scan; a first import finds none), or, when the
+ * range holds many readings (devices already sent that period), the batch's own instants looked up exactly.
+ * Instants are compared as numbers in one set per (patient, code): no string key per row.
  */
-async function alreadyStored(tx: Queryable, rows: NewReading[]): Promise<Set<string>> {
-  const groups = new Map<string, { patientId: string; code: string; min: number; max: number; ts: number[] }>();
+async function notYetStored(tx: Queryable, rows: NewReading[]): Promise<NewReading[]> {
+  const groups = new Map<string, Map<string, { min: number; max: number; ts: number[]; seen: Set<number> }>>();
+  const groupOf = (r: NewReading) => {
+    let byCode = groups.get(r.patientId);
+    if (!byCode) groups.set(r.patientId, (byCode = new Map()));
+    let g = byCode.get(r.code);
+    if (!g) byCode.set(r.code, (g = { min: r.ts, max: r.ts, ts: [], seen: new Set() }));
+    return g;
+  };
   for (const r of rows) {
-    const k = `${r.patientId}|${r.code}`;
-    const g = groups.get(k);
-    if (!g) groups.set(k, { patientId: r.patientId, code: r.code, min: r.ts, max: r.ts, ts: [r.ts] });
-    else {
-      g.min = Math.min(g.min, r.ts);
-      g.max = Math.max(g.max, r.ts);
-      g.ts.push(r.ts);
-    }
+    const g = groupOf(r);
+    if (r.ts < g.min) g.min = r.ts;
+    if (r.ts > g.max) g.max = r.ts;
+    g.ts.push(r.ts);
   }
-  const found = new Set<string>();
   const EPOCH = `(extract(epoch FROM ts) * 1000)::bigint::text AS t`;
-  for (const g of groups.values()) {
-    let rowsFound = await tx.query<{ t: string }>(
-      `SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 LIMIT ${RANGE_MAX + 1}`,
-      [g.patientId, g.code, new Date(g.min).toISOString(), new Date(g.max).toISOString()],
-    );
-    if (rowsFound.length > RANGE_MAX) {
-      rowsFound = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts = ANY($3::timestamptz[])`, [
-        g.patientId,
-        g.code,
-        g.ts.map((t) => new Date(t).toISOString()),
-      ]);
+  for (const [patientId, byCode] of groups)
+    for (const [code, g] of byCode) {
+      let found = await tx.query<{ t: string }>(
+        `SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts >= $3 AND ts <= $4 LIMIT ${RANGE_MAX + 1}`,
+        [patientId, code, new Date(g.min).toISOString(), new Date(g.max).toISOString()],
+      );
+      if (found.length > RANGE_MAX) {
+        found = await tx.query<{ t: string }>(`SELECT ${EPOCH} FROM readings WHERE patient_id = $1 AND code = $2 AND ts = ANY($3::timestamptz[])`, [
+          patientId,
+          code,
+          g.ts.map((t) => new Date(t).toISOString()),
+        ]);
+      }
+      for (const f of found) g.seen.add(Number(f.t));
     }
-    for (const f of rowsFound) found.add(`${g.patientId}|${g.code}|${f.t}`);
-  }
-  return found;
+  return rows.filter((r) => {
+    const seen = groups.get(r.patientId)!.get(r.code)!.seen;
+    if (seen.has(r.ts)) return false;
+    seen.add(r.ts);
+    return true;
+  });
 }
 
 /**
@@ -100,17 +109,13 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
       const stored = await deps.audit.change(async (tx: Queryable, log) => {
         if (!good.length) return 0;
         await tx.query('SELECT pg_advisory_xact_lock($1)', [CSV_IMPORT_LOCK]);
-        const there = await alreadyStored(tx, good);
-        const fresh = good.filter((g) => {
-          const k = `${g.patientId}|${g.code}|${g.ts}`;
-          return !there.has(k) && !!there.add(k); // the first of a batch's own repeats wins
-        });
-        const inserted = await deps.readings.insertBatch(tx, fresh); // COPY on PGlite: the bulk path
+        const fresh = await notYetStored(tx, good);
+        const inserted = await deps.readings.insertRows(tx, fresh); // COPY on both engines; all or nothing
         const perPatient = new Map<string, number>();
-        for (const r of inserted) perPatient.set(r.patientId, (perPatient.get(r.patientId) ?? 0) + 1);
+        for (const r of fresh) perPatient.set(r.patientId, (perPatient.get(r.patientId) ?? 0) + 1);
         for (const [patientId, n] of perPatient)
           log({ actor, action: 'readings.import', entityType: 'Patient', entityId: patientId, patientId, details: { stored: n, via: 'csv' } });
-        return inserted.length;
+        return inserted;
       });
       // One rejection per line (a wide row gives several readings, all refused for the same reason).
       const byLine = new Map<number, Set<string>>();

@@ -145,6 +145,34 @@ async function copyReadingsPostgres(tx: Queryable, rows: NewReading[]): Promise<
   return mine.map((r) => String(r.id));
 }
 
+/** Keeps `latest_readings` current: per (patient, code) only the newest of the rows, and only if newer than what is there. */
+async function updateLatest(tx: Queryable, rows: NewReading[]): Promise<void> {
+  const newest = new Map<string, NewReading>();
+  for (const r of rows) {
+    const key = r.patientId + '\u0000' + r.code;
+    const prev = newest.get(key);
+    if (!prev || r.ts >= prev.ts) newest.set(key, r);
+  }
+  if (newest.size === 0) return;
+  // Sorted, so concurrent batches lock the same rows in the same order (no deadlock between them).
+  const latest = [...newest.values()].sort((a, b) => (a.patientId + a.code < b.patientId + b.code ? -1 : 1));
+  await tx.query(
+    `INSERT INTO latest_readings (patient_id, code, value, unit, ts, device_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[], $6::text[])
+     ON CONFLICT (patient_id, code) DO UPDATE
+       SET value = EXCLUDED.value, unit = EXCLUDED.unit, ts = EXCLUDED.ts, device_id = EXCLUDED.device_id
+       WHERE latest_readings.ts <= EXCLUDED.ts`,
+    [
+      latest.map((r) => r.patientId),
+      latest.map((r) => r.code),
+      latest.map((r) => r.value),
+      latest.map((r) => r.unit),
+      latest.map((r) => new Date(r.ts).toISOString()),
+      latest.map((r) => r.deviceId),
+    ],
+  );
+}
+
 export function rowToReading(r: ReadingRow): StoredReading {
   return {
     id: String(r.id),
@@ -184,9 +212,9 @@ export function createReadingsRepository(db: Db) {
     },
 
     /**
-     * Inserts many readings in one statement (unnest of parallel arrays: one round trip whatever the batch
-     * size) and keeps `latest_readings` current. Only ids come back (rows are returned in insert order), so
-     * PGlite and pg do not serialise every column back to JavaScript.
+     * Inserts many readings with COPY (a parameterised INSERT where the engine has no COPY) and keeps
+     * `latest_readings` current. Only ids come back (see the COPY functions above), so neither engine
+     * serialises every column back to JavaScript.
      */
     async insertBatch(tx: Queryable, rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
@@ -208,32 +236,21 @@ export function createReadingsRepository(db: Db) {
         commandId: r.commandId ?? null,
         method: r.method ?? null,
       }));
-      // Latest per (patient, code): only the newest of this batch, and only if newer than what is there.
-      const newest = new Map<string, StoredReading>();
-      for (const r of stored) {
-        const key = r.patientId + '\u0000' + r.code;
-        const prev = newest.get(key);
-        if (!prev || r.ts >= prev.ts) newest.set(key, r);
-      }
-      if (newest.size > 0) {
-        const latest = [...newest.values()].sort((a, b) => (a.patientId + a.code < b.patientId + b.code ? -1 : 1));
-        await tx.query(
-          `INSERT INTO latest_readings (patient_id, code, value, unit, ts, device_id)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[], $6::text[])
-           ON CONFLICT (patient_id, code) DO UPDATE
-             SET value = EXCLUDED.value, unit = EXCLUDED.unit, ts = EXCLUDED.ts, device_id = EXCLUDED.device_id
-             WHERE latest_readings.ts <= EXCLUDED.ts`,
-          [
-            latest.map((r) => r.patientId),
-            latest.map((r) => r.code),
-            latest.map((r) => r.value),
-            latest.map((r) => r.unit),
-            latest.map((r) => new Date(r.ts).toISOString()),
-            latest.map((r) => r.deviceId),
-          ],
-        );
-      }
+      await updateLatest(tx, rows);
       return stored;
+    },
+
+    /**
+     * The bulk path for history (CSV import): COPY on either engine with ids from the identity default, and
+     * nothing comes back but the count, so a million rows build no per-row objects or id lists.
+     */
+    async insertRows(tx: Queryable, rows: NewReading[]): Promise<number> {
+      if (rows.length === 0) return 0;
+      if (tx.copyCsv) await tx.copyCsv(`COPY readings (${COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, csvLines(rows));
+      else if (tx.copyIn) await tx.copyIn(`COPY readings (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, csvLines(rows));
+      else await insertReadings(tx, rows);
+      await updateLatest(tx, rows);
+      return rows.length;
     },
 
     /** Latest value of every code, for many patients at once (the clinician panel). */
