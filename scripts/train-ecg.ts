@@ -33,7 +33,9 @@ if (both || args.includes('--af')) {
   const c = chooseAfModel(records, AF_CV_SEED);
   const out = writeAfModel(c, `afdb + ltafdb shipped records (${records.length}), RR intervals only`);
   process.stdout.write(
-    `AF: threshold ${c.model.threshold}, smoothing ±${c.model.smooth} (inner out-of-fold Se ${(100 * c.inner.se).toFixed(2)} Sp ${(100 * c.inner.sp).toFixed(2)}); wrote ${path.relative(repoRoot, out)}\n`,
+    `AF: threshold ${c.model.threshold}, smoothing ±${c.model.smooth} (inner out-of-fold Se/Sp ${Object.entries(c.inner)
+      .map(([db, x]) => `${db} ${(100 * x.se).toFixed(2)}/${(100 * x.sp).toFixed(2)}`)
+      .join(', ')}); wrote ${path.relative(repoRoot, out)}\n`,
   );
 }
 

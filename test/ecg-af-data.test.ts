@@ -4,7 +4,8 @@
  * trained on nor weigh in the threshold choice.
  */
 import { describe, expect, it } from 'vitest';
-import { recordIntervals, recordRows, type AfRecord } from '../scripts/eval/af-data.ts';
+import { recordIntervals, recordRows, type AfRecord, type Rows } from '../scripts/eval/af-data.ts';
+import { chooseOperatingPoint, trainingRows, AF_RECIPE, type OutOfFold } from '../scripts/eval/af-choose.ts';
 
 const fs = 128;
 function rng(seed: number): () => number {
@@ -40,5 +41,46 @@ describe('AF evaluation rows', () => {
     const rows = recordRows(rec, 1);
     expect(rows.X.length).toBe(Array.from(iv.w).filter((w, i) => i < iv.n && w > 0).length);
     expect(rows.w.every((w) => w > 0)).toBe(true);
+  });
+});
+
+describe('AF operating point (scripts/eval/af-choose.ts)', () => {
+  it('maximises the worse database margin, not the pooled one', () => {
+    const rand = rng(8);
+    // One interval per entry (smoothing then leaves it as it is): a small easy database and a large one
+    // whose non-AF time reaches high probabilities (ectopy), where a pooled choice would sacrifice it.
+    const one = (group: string, p: number, y: number): OutOfFold => ({ group, p: Float64Array.of(p), y: Uint8Array.of(y), w: Float64Array.of(1) });
+    const oof: OutOfFold[] = [];
+    for (let i = 0; i < 200; i++) oof.push(one('small', 0.5 + 0.5 * rand(), 1), one('small', 0.3 * rand(), 0));
+    for (let i = 0; i < 2000; i++) oof.push(one('large', 0.45 + 0.55 * rand(), 1), one('large', 0.6 * rand() ** 4, 0));
+    const best = chooseOperatingPoint(oof);
+    const margin = (t: number) =>
+      Math.min(
+        ...['small', 'large'].flatMap((g) => {
+          const of = (y: number) => oof.filter((o) => o.group === g && o.y[0] === y);
+          const se = of(1).filter((o) => o.p[0] > t).length / of(1).length;
+          const sp = of(0).filter((o) => o.p[0] <= t).length / of(0).length;
+          return [se - 0.97, sp - 0.98];
+        }),
+      );
+    expect(best.margin).toBeCloseTo(margin(best.threshold), 9);
+    for (let t = 0.01; t < 1; t += 0.01) expect(margin(+t.toFixed(2))).toBeLessThanOrEqual(best.margin + 1e-12);
+    expect(Object.keys(best.perGroup).sort()).toEqual(['large', 'small']);
+  });
+
+  it('gives each database the same total training weight when asked to', () => {
+    const rand = rng(12);
+    const rec = (id: string, db: 'afdb' | 'ltafdb', n: number): AfRecord => {
+      const beats = [0];
+      for (let i = 0; i < n; i++) beats.push(beats[beats.length - 1] + Math.round((0.5 + 0.4 * rand()) * fs));
+      return { id, db, fs, beats, refAf: [], refAfib: [], from: 0, to: beats[n] };
+    };
+    const records = [rec('afdb/x', 'afdb', 600), rec('ltafdb/y', 'ltafdb', 3000)];
+    const sum = (rows: Rows, from: number, to: number) => rows.w.slice(from, to).reduce((a, b) => a + b, 0);
+    const plain = trainingRows(records, { ...AF_RECIPE, stride: 1, automaticBeats: false, balanceDatabases: false });
+    const balanced = trainingRows(records, { ...AF_RECIPE, stride: 1, automaticBeats: false, balanceDatabases: true });
+    const nA = recordRows(records[0], 1).w.length;
+    expect(sum(plain, nA, plain.w.length) / sum(plain, 0, nA)).toBeGreaterThan(4);
+    expect(sum(balanced, 0, nA)).toBeCloseTo(sum(balanced, nA, balanced.w.length), 6);
   });
 });

@@ -1,5 +1,7 @@
 /** Loads the AF records (afdb beat/rhythm files, ltafdb annotations) and builds training rows for the RR model. */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseBeatsFile, parseRhythmFile } from '../../src/analysis/ecg/beat-files.ts';
 import { readAnnotationFile, isBeatCode } from '../../src/analysis/ecg/annotations.ts';
@@ -13,7 +15,11 @@ export interface AfRecord {
   id: string;
   /** Where the beats come from when not the default for the database (ltafdb: `.qrs`, the automatic detector). */
   beatSource?: 'qrs';
+  /** Features for every `every`-th interval only (a training subsample of a record; default 1: all). */
+  every?: number;
   db: 'afdb' | 'ltafdb';
+  /** ltafdb: the automatic QRS detector's annotation file (`.qrs`), when shipped. */
+  qrsFile?: string;
   fs: number;
   beats: number[];
   /** Reference AF time, atrial flutter counted as AF / not counted. */
@@ -69,6 +75,7 @@ function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
     return {
       id: `ltafdb/${name}`,
       db: 'ltafdb' as const,
+      qrsFile: existsSync(path.join(dir, `${name}.qrs`)) ? path.join(dir, `${name}.qrs`) : undefined,
       fs,
       beats,
       refAf: ref(['AFIB', 'AFL']),
@@ -79,17 +86,24 @@ function ltafdb(dir: string, beatSource: 'reference' | 'qrs'): AfRecord[] {
   });
 }
 
+const automatic = new Map<string, AfRecord>(); // beat lists only (≈ 70 MB for ltafdb): read once per run
+
 /**
  * The same ltafdb record with the beats of its automatic QRS detector (`.qrs`) instead of the reviewed
- * ones, and the same reference rhythm and scored span: scores a model on machine-found beats, as it runs live.
+ * ones, and the same reference rhythm and scored span: trained on beside the reviewed beats (so the model
+ * meets detector errors: missed and extra beats) and scored on, as the detector runs live.
  */
-export function withAutomaticBeats(dataDir: string, r: AfRecord): AfRecord | undefined {
-  const file = path.join(dataDir, 'ltafdb', `${r.id.split('/')[1]}.qrs`);
-  if (r.db !== 'ltafdb' || !existsSync(file)) return undefined;
-  const beats = readAnnotationFile(file)
-    .filter((a) => isBeatCode(a.code))
-    .map((a) => a.sample);
-  return { ...r, beatSource: 'qrs', beats };
+export function withAutomaticBeats(r: AfRecord): AfRecord | undefined {
+  if (r.beatSource || !r.qrsFile) return undefined;
+  let a = automatic.get(r.id);
+  if (!a) {
+    const beats = readAnnotationFile(r.qrsFile)
+      .filter((x) => isBeatCode(x.code))
+      .map((x) => x.sample);
+    a = { ...r, beatSource: 'qrs', beats };
+    automatic.set(r.id, a);
+  }
+  return a;
 }
 
 export function loadAfRecords(dataDir: string, ltafdbBeats: 'reference' | 'qrs' = 'reference'): AfRecord[] {
@@ -127,37 +141,80 @@ export interface RecordIntervals {
   w: Float64Array;
 }
 
-const intervalCache = new Map<string, RecordIntervals>();
+/**
+ * Feature cache on disk ($VIGIL_ECG_CACHE, off when unset; keep it outside the repo: it is derived from
+ * PhysioNet data): one file per record and beat source holding the feature vectors and interval bounds,
+ * keyed by a hash of the code that computes them (af-features.ts, af.ts), so a change to the features
+ * never reads a stale file. Labels and weights are recomputed (cheap, and they depend on the reference).
+ * Files are read on demand rather than held in memory: all of ltafdb is ≈ 1.3 GB per beat source.
+ */
+const CACHE_DIR = process.env.VIGIL_ECG_CACHE;
+const srcDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg');
+const codeHash = createHash('sha1')
+  .update(readFileSync(path.join(srcDir, 'af-features.ts')))
+  .update(readFileSync(path.join(srcDir, 'af.ts')))
+  .digest('hex')
+  .slice(0, 10);
+// The file name also carries a hash of the beats themselves: another beat list under the same id never hits.
+const cacheFile = (r: AfRecord) => {
+  const beats = createHash('sha1').update(new Float64Array(r.beats)).update(String(r.fs)).digest('hex').slice(0, 10);
+  return path.join(CACHE_DIR!, `af-rr-${codeHash}-${r.id.replace('/', '-')}-${r.beatSource ?? 'default'}-${r.every ?? 1}-${beats}.f64`);
+};
 
-/** The detector's own feature feed over the record's beats, kept for this run (≈ 1 GB for all records). */
-export function recordIntervals(r: AfRecord): RecordIntervals {
-  // Records with another beat source are scored once: not cached (and never mixed up with the reference-beat entry).
-  const hit = r.beatSource ? undefined : intervalCache.get(r.id);
-  if (hit) return hit;
+function computeFeatures(r: AfRecord): { n: number; features: Float64Array; start: Float64Array; end: Float64Array } {
   const F = AF_FEATURE_NAMES.length;
   const cap = Math.max(16, r.beats.length);
-  const ref = [...r.refAf].sort((a, b) => a.start - b.start);
-  const out = {
-    n: 0,
-    features: new Float64Array(cap * F),
-    start: new Float64Array(cap),
-    end: new Float64Array(cap),
-    y: new Uint8Array(cap),
-    w: new Float64Array(cap),
-  };
-  const feed = createRrFeatureFeed(r.fs, (f, start, end) => {
-    const i = out.n++;
-    out.features.set(f, i * F);
-    out.start[i] = start;
-    out.end[i] = end;
-    out.y[i] = inIntervals(ref, (start + end) / 2) ? 1 : 0;
-    // Intervals outside the labelled span weigh nothing: neither trained on nor counted in the choices.
-    const mid = (start + end) / 2;
-    out.w[i] = mid >= r.from && mid < r.to ? (end - start) / r.fs : 0;
-  });
+  const out = { n: 0, features: new Float64Array(cap * F), start: new Float64Array(cap), end: new Float64Array(cap) };
+  const feed = createRrFeatureFeed(
+    r.fs,
+    (f, start, end) => {
+      const i = out.n++;
+      out.features.set(f, i * F);
+      out.start[i] = start;
+      out.end[i] = end;
+    },
+    r.every,
+  );
   for (const b of r.beats) feed(b);
-  if (!r.beatSource) intervalCache.set(r.id, out);
   return out;
+}
+
+/** Features of a record from the disk cache, or computed (and stored when the cache is on). */
+function cachedFeatures(r: AfRecord) {
+  const F = AF_FEATURE_NAMES.length;
+  const file = CACHE_DIR ? cacheFile(r) : undefined;
+  if (file && existsSync(file)) {
+    const buf = readFileSync(file);
+    const all = new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8);
+    const n = all.length / (F + 2);
+    return { n, features: all.subarray(0, n * F), start: all.subarray(n * F, n * F + n), end: all.subarray(n * F + n) };
+  }
+  const c = computeFeatures(r);
+  if (file) {
+    mkdirSync(CACHE_DIR!, { recursive: true });
+    const all = new Float64Array(c.n * (F + 2));
+    all.set(c.features.subarray(0, c.n * F));
+    all.set(c.start.subarray(0, c.n), c.n * F);
+    all.set(c.end.subarray(0, c.n), c.n * F + c.n);
+    writeFileSync(file + '.tmp', all);
+    renameSync(file + '.tmp', file); // atomic: a parallel run never reads half a file
+  }
+  return { n: c.n, features: c.features.subarray(0, c.n * F), start: c.start.subarray(0, c.n), end: c.end.subarray(0, c.n) };
+}
+
+/** The detector's own feature feed over the record's beats, with each interval's label and weight. */
+export function recordIntervals(r: AfRecord): RecordIntervals {
+  const c = cachedFeatures(r);
+  const ref = [...r.refAf].sort((a, b) => a.start - b.start);
+  const y = new Uint8Array(c.n),
+    w = new Float64Array(c.n);
+  for (let i = 0; i < c.n; i++) {
+    const mid = (c.start[i] + c.end[i]) / 2;
+    y[i] = inIntervals(ref, mid) ? 1 : 0;
+    // Intervals outside the labelled span weigh nothing: neither trained on nor counted in the choices.
+    w[i] = mid >= r.from && mid < r.to ? (c.end[i] - c.start[i]) / r.fs : 0;
+  }
+  return { n: c.n, features: c.features, start: c.start, end: c.end, y, w };
 }
 
 export const intervalRow = (iv: RecordIntervals, i: number): number[] =>

@@ -55,11 +55,52 @@ export const AF_FEATURE_NAMES = [
   'ratioEntropy',
 ] as const;
 
-function quantileSorted(s: Float64Array, q: number): number {
-  const pos = q * (s.length - 1);
-  const lo = Math.floor(pos),
-    hi = Math.ceil(pos);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+/**
+ * The values of a sliding window kept in order (insert and remove by binary search and a shift of at most
+ * the window's length), so quantiles cost nothing per interval instead of a sort. NaN is never stored.
+ */
+class SortedWindow {
+  private readonly v: Float64Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.v = new Float64Array(capacity);
+  }
+  clear(): void {
+    this.length = 0;
+  }
+  private lowerBound(x: number): number {
+    let lo = 0,
+      hi = this.length;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (this.v[m] < x) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+  insert(x: number): void {
+    if (Number.isNaN(x)) return;
+    if (this.length === this.v.length) throw new RangeError('SortedWindow is full: remove before insert');
+    const i = this.lowerBound(x);
+    this.v.copyWithin(i + 1, i, this.length);
+    this.v[i] = x;
+    this.length++;
+  }
+  remove(x: number): void {
+    if (Number.isNaN(x)) return;
+    const i = this.lowerBound(x);
+    if (i < this.length && this.v[i] === x) {
+      this.v.copyWithin(i, i + 1, this.length);
+      this.length--;
+    }
+  }
+  /** Linear-interpolated quantile, as R type 7 / numpy's default. */
+  quantile(q: number): number {
+    const pos = q * (this.length - 1);
+    const lo = Math.floor(pos),
+      hi = Math.ceil(pos);
+    return this.v[lo] + (this.v[hi] - this.v[lo]) * (pos - lo);
+  }
 }
 
 /**
@@ -71,8 +112,9 @@ export class RrFeatureStream {
   private readonly irr = new Float64Array(WINDOW);
   private readonly d1 = new Float64Array(WINDOW);
   private readonly sl = new Uint8Array(WINDOW);
-  private readonly scratch = new Float64Array(WINDOW);
-  private readonly core = new Float64Array(2 * CORE_HALF + 1);
+  private readonly irrSorted = new SortedWindow(WINDOW);
+  private readonly d1Sorted = new SortedWindow(WINDOW);
+  private readonly coreSorted = new SortedWindow(2 * CORE_HALF + 1);
   private readonly hist = new Float64Array(HIST_BINS);
   private readonly ratioHist = new Float64Array(RATIO_BINS);
   private readonly ordered = new Float64Array(WINDOW); // the window in time order
@@ -86,9 +128,16 @@ export class RrFeatureStream {
   reset(): void {
     this.n = 0;
     this.last = [];
+    this.irrSorted.clear();
+    this.d1Sorted.clear();
+    this.coreSorted.clear();
   }
 
-  push(rr: number): { seq: number; features: number[] } | null {
+  /**
+   * `withFeatures` false: update the window only (the features of that interval are not needed, e.g. a
+   * training subsample), and return null.
+   */
+  push(rr: number, withFeatures = true): { seq: number; features: number[] } | null {
     this.seq++;
     const prev = this.last;
     // Causal per-interval quantities from the 4 intervals before this one.
@@ -108,13 +157,22 @@ export class RrFeatureStream {
     prev.push(rr);
     if (prev.length > 5) prev.shift();
     const at = this.n % WINDOW;
+    if (this.n >= WINDOW) {
+      this.irrSorted.remove(this.irr[at]);
+      this.d1Sorted.remove(this.d1[at]);
+    }
+    this.irrSorted.insert(irr);
+    this.d1Sorted.insert(d1);
+    // Core window: the irregularities of the 2·CORE_HALF + 1 intervals centred AF_WINDOW_HALF back.
+    if (this.n >= AF_WINDOW_HALF + CORE_HALF + 1) this.coreSorted.remove(this.irr[(this.n - (AF_WINDOW_HALF + CORE_HALF + 1) + WINDOW) % WINDOW]);
+    if (this.n >= AF_WINDOW_HALF - CORE_HALF) this.coreSorted.insert(this.irr[(this.n - (AF_WINDOW_HALF - CORE_HALF) + WINDOW) % WINDOW]);
     this.rr[at] = rr;
     this.irr[at] = irr;
     this.d1[at] = d1;
     this.sl[at] = sl;
     this.n++;
     // The first 4 intervals after a restart have no irregularity: wait until the window holds only defined ones.
-    if (this.n < WINDOW + 4) return null;
+    if (this.n < WINDOW + 4 || !withFeatures) return null;
     return { seq: this.seq - AF_WINDOW_HALF, features: this.features() };
   }
 
@@ -163,20 +221,11 @@ export class RrFeatureStream {
       const p = this.hist[k] / W;
       if (p > 0) entropy -= p * Math.log2(p);
     }
-    const s = this.scratch;
-    s.set(this.irr);
-    s.sort();
-    const irrMedian = quantileSorted(s, 0.5),
-      irrP25 = quantileSorted(s, 0.25),
-      irrP75 = quantileSorted(s, 0.75);
-    // Core window: the 2·CORE_HALF + 1 intervals around the centre.
-    const centre = (start + AF_WINDOW_HALF) % W;
-    for (let j = -CORE_HALF; j <= CORE_HALF; j++) this.core[j + CORE_HALF] = this.irr[(centre + j + W) % W];
-    this.core.sort();
-    const irrCore = this.core[CORE_HALF];
-    s.set(this.d1);
-    s.sort();
-    const d1Median = quantileSorted(s, 0.5);
+    const irrMedian = this.irrSorted.quantile(0.5),
+      irrP25 = this.irrSorted.quantile(0.25),
+      irrP75 = this.irrSorted.quantile(0.75);
+    const irrCore = this.coreSorted.quantile(0.5);
+    const d1Median = this.d1Sorted.quantile(0.5);
     const o = this.ordered;
     for (let t = 0; t < W; t++) o[t] = this.rr[(start + t) % W];
     return [

@@ -63,6 +63,30 @@ describe('atrial-ectopy discriminating features', () => {
   });
 });
 
+describe('sliding-window quantiles', () => {
+  it('quantiles kept in sliding order equal those of the sorted window, across restarts', () => {
+    const rand = rng(41);
+    const st = new RrFeatureStream();
+    const rr: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      if (i === 200) st.reset();
+      const v = 0.4 + 0.6 * rand();
+      const out = st.push(v);
+      rr.push(v);
+      if (!out || i < 260) continue;
+      // Brute force: the causal irregularity of each of the 61 intervals of the window, then its median.
+      const irr = (k: number) => {
+        const loc = (rr[k - 1] + rr[k - 2] + rr[k - 3]) / 3;
+        return Math.min(...[1, 2, 3, 4].map((j) => Math.abs(rr[k] - rr[k - j]))) / loc;
+      };
+      const w = Array.from({ length: 61 }, (_, j) => irr(i - 60 + j)).sort((a, b) => a - b);
+      expect(out.features[AF_FEATURE_NAMES.indexOf('irrMedian')]).toBeCloseTo(w[30], 12);
+      const core = Array.from({ length: 21 }, (_, j) => irr(i - 40 + j)).sort((a, b) => a - b);
+      expect(out.features[AF_FEATURE_NAMES.indexOf('irrCoreMedian')]).toBeCloseTo(core[10], 12);
+    }
+  });
+});
+
 describe('learned RR-interval AF detector (bundled model)', () => {
   it('flags an irregularly irregular stretch as one episode and nothing around it', () => {
     const rand = rng(11);

@@ -77,7 +77,12 @@ export function defaultAfModel(): AfModel {
  * `onFeatures` with the features of each decidable interval and the beats that bound it. Shared by the
  * detector and the training code so both see exactly the same intervals.
  */
-export function createRrFeatureFeed(fs: number, onFeatures: (features: number[], start: number, end: number) => void) {
+export function createRrFeatureFeed(
+  fs: number,
+  onFeatures: (features: number[], start: number, end: number) => void,
+  /** Compute features only for every `every`-th interval (a training subsample); the detector uses 1. */
+  every = 1,
+) {
   const stream = new RrFeatureStream();
   const bounds: number[] = []; // start beat of the last intervals, indexed by sequence number % size
   const ends: number[] = [];
@@ -101,10 +106,10 @@ export function createRrFeatureFeed(fs: number, onFeatures: (features: number[],
     bounds[seq % SIZE] = prev;
     ends[seq % SIZE] = beat;
     prev = beat;
-    const out = stream.push(rr);
-    if (!out) return;
     // stream.push numbers intervals since its creation; ours are the same sequence.
     const k = seq - AF_WINDOW_HALF;
+    const out = stream.push(rr, k % every === 0);
+    if (!out) return;
     onFeatures(out.features, bounds[k % SIZE], ends[k % SIZE]);
   };
 }
