@@ -8,6 +8,10 @@
  * messages relayed by Mosquitto alone to a plain subscriber, and the databases' own bulk insert of the
  * same rows (PGlite `COPY`, PostgreSQL `COPY … FROM STDIN` through node-postgres). Then a paced run at
  * 5,000 readings/s for the dashboard-latency target. The load average is printed with the table.
+ *
+ * On PostgreSQL each instance is its own `vigil start` process and the CPU each process used is reported
+ * (CPU per stored reading holds on a busy machine, readings/s does not). `--instances 1|2` runs one case;
+ * `--cpu-prof DIR` writes the Vigil processes' CPU profiles; VIGIL_BENCH_NODE_OPTIONS is passed to them.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -192,10 +196,12 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
         }),
       );
     }
+    // Each start rotates the deployment's one CLI admin token: the last instance's is the valid one (on every instance).
+    const token = servers[servers.length - 1].token;
     const api = async <T>(method: string, url: string, body: unknown): Promise<T> => {
       const res = await fetch(servers[0].url + url, {
         method,
-        headers: { authorization: `Bearer ${servers[0].token}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
       if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
@@ -208,7 +214,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
 
     const dashboard: number[] = [];
     const last = servers[servers.length - 1];
-    const ws = new WebSocket(`${last.url.replace('http', 'ws')}/api/v1/stream?token=${last.token}`);
+    const ws = new WebSocket(`${last.url.replace('http', 'ws')}/api/v1/stream?token=${token}`);
     ws.on('message', (m) => {
       const now = Date.now();
       const msg = JSON.parse(m.toString()) as { type: string; readings?: Array<{ code: string; ts: string }> };
@@ -218,7 +224,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
     await new Promise((r) => setTimeout(r, 300));
 
     const cpu = cpuMeter(async () => ({
-      [`Vigil (${instances} process${instances > 1 ? 'es' : ''})`]: servers.map((s) => s.proc.pid!),
+      ...Object.fromEntries(servers.map((s, i) => [`Vigil instance ${i + 1} (own process)`, [s.proc.pid!]])),
       Mosquitto: [broker.pid],
       'PostgreSQL (backends + writers)': await postgresPids(db.url),
     }));
@@ -233,11 +239,14 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
       seqStart: 1,
     });
     const expected = pub.acked * READINGS_PER_MESSAGE;
-    // Ids handed out by the sequence (cheap to poll) reach the count once everything is stored; then count exactly.
+    // Ids handed out by the sequence (cheap to poll) pass the count shortly before everything is committed
+    // (each batch also draws one id to bound its own); from there the exact count is polled.
     const handedOut = async () =>
       Number((await sql.query<{ n: string }>(`SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('readings', 'id')), 0) AS n`)).rows[0].n);
+    const count = async () => Number((await sql.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0].n);
     const deadline = Date.now() + 60_000;
     while ((await handedOut()) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await count()) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const machine = await cpu.stop(os.cpus().length);
     await new Promise((r) => setTimeout(r, 500)); // the dashboard's last frames
     ws.close();

@@ -119,8 +119,12 @@ export function createAlertMonitor(deps: {
 
   async function feed(signals: Array<Extract<Signal, { patientId: string }>>) {
     const now = deps.clock.now();
+    // Asked once per patient of a batch (a batch of readings holds thousands of one patient's): fewer awaits.
+    const owned = new Map<string, boolean>();
     for (const s of signals) {
-      if (!(await mine(s.patientId))) continue; // another instance evaluates this patient
+      let isMine = owned.get(s.patientId);
+      if (isMine === undefined) owned.set(s.patientId, (isMine = await mine(s.patientId)));
+      if (!isMine) continue; // another instance evaluates this patient
       const rules = ruleCache.get(s.patientId);
       const list = rules && now - rules.at < RULES_CACHE_MS ? rules.rules : await rulesOf(s.patientId);
       for (const rule of list) {

@@ -125,9 +125,13 @@ export function createIngestService(deps: {
         // Hand each item back the rows it contributed, in order.
         let r = 0;
         const ecgByKey = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));
+        const none: StoredEcgChunk[] = [];
         return items.map((i, n) => ({
           readings: accepted[n] ? readings.slice(r, (r += i.readings.length)) : [],
-          ecg: i.ecg.map((c) => ecgByKey.get(`${c.deviceId}|${c.seq}|${c.ts}`)).filter((c): c is StoredEcgChunk => c !== undefined),
+          ecg:
+            i.ecg.length === 0
+              ? none // most items are telemetry: no two arrays per message for nothing
+              : i.ecg.map((c) => ecgByKey.get(`${c.deviceId}|${c.seq}|${c.ts}`)).filter((c): c is StoredEcgChunk => c !== undefined),
           ...(i.ecgPosition ? { advanced: accepted[n] } : {}),
         }));
       });
@@ -260,7 +264,7 @@ export function createIngestService(deps: {
 
   const service = {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      const mapping = await mappingFor(deviceId);
+      const mapping = deps.mappings?.size ? await mappingFor(deviceId) : undefined; // no await per message without mappings
       const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, (p, at) => decodeTelemetry(p, at, mapping));
       if (!admitted.ok) return admitted;
       const { topic, patientId } = admitted;
