@@ -34,8 +34,8 @@ export interface Config {
   /** Device commands: how long an online device has to answer, and how long a command waits for an offline one (s). */
   commandAnswerTimeoutS: number;
   commandQueueTtlS: number;
-  /** Retention of operational tables, in days (readings themselves are kept). */
-  retention: { dedupDays: number; rejectionsDays: number; notificationsDays: number };
+  /** Retention of operational tables, in days; readings by whole monthly partitions (unset: kept). */
+  retention: { dedupDays: number; rejectionsDays: number; notificationsDays: number; readingsMonths?: number };
   /** [sec] Security settings (issue 9). */
   security: SecurityConfig;
   /** Check every API response against its contract and fail loudly on drift (tests and CI; off in production). */
@@ -172,6 +172,8 @@ const fields = {
     .default(14),
   VIGIL_RETENTION_REJECTIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(30),
   VIGIL_RETENTION_NOTIFICATIONS_DAYS: z.coerce.number().int('must be whole days').min(1).max(3650).default(90),
+  // Unset: readings are kept (medical-records law often asks for 10 years or more).
+  VIGIL_RETENTION_READINGS_MONTHS: z.coerce.number().int('must be whole months').min(1).max(1200).optional(),
   VIGIL_TRUSTED_PROXIES: z
     .string()
     .default('')
@@ -259,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dedupDays: v.VIGIL_RETENTION_DEDUP_DAYS,
       rejectionsDays: v.VIGIL_RETENTION_REJECTIONS_DAYS,
       notificationsDays: v.VIGIL_RETENTION_NOTIFICATIONS_DAYS,
+      readingsMonths: v.VIGIL_RETENTION_READINGS_MONTHS,
     },
     security: {
       trustedProxies: list(v.VIGIL_TRUSTED_PROXIES),

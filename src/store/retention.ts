@@ -2,6 +2,7 @@ import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { AuditService } from '../audit/audit.service.ts';
+import { dropReadingPartition, listReadingPartitions, maintainReadingPartitions } from './readings-partitions.ts';
 
 const DAY_MS = 86_400_000;
 const BATCH = 5_000; // rows per DELETE statement: bounded work per statement
@@ -22,12 +23,33 @@ export interface RetentionPolicy {
   expiredSessionsDays: number;
   /** API tokens revoked or expired this long ago (they can never authenticate again; the audit log keeps their story). */
   deadTokensDays: number;
+  /**
+   * Readings (VIGIL_RETENTION_READINGS_MONTHS): kept at least this many calendar months, removed a whole
+   * monthly partition at a time once all of it is older. Unset: kept (medical-records law often asks for
+   * 10 years or more; the clinic decides).
+   */
+  readingsMonths?: number;
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = { dedupDays: 14, rejectionsDays: 30, notificationsDays: 90, expiredSessionsDays: 1, deadTokensDays: 30 };
 
+/** `ms` moved back `months` calendar months (UTC), the day clamped to the target month's last day. */
+export function monthsBefore(ms: number, months: number): number {
+  const d = new Date(ms);
+  const lastDay = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - months + 1, 0)).getUTCDate();
+  return Date.UTC(
+    d.getUTCFullYear(),
+    d.getUTCMonth() - months,
+    Math.min(d.getUTCDate(), lastDay),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+    d.getUTCMilliseconds(),
+  );
+}
+
 /** Each pruned table: which rows are old, given the cut-off time as $1. */
-const RULES: Array<{ table: string; key: keyof RetentionPolicy; where: string }> = [
+const RULES: Array<{ table: string; key: Exclude<keyof RetentionPolicy, 'readingsMonths'>; where: string }> = [
   { table: 'ingested_messages', key: 'dedupDays', where: 'received_at < $1' },
   { table: 'rejected_payloads', key: 'rejectionsDays', where: 'received_at < $1' },
   { table: 'notification_jobs', key: 'notificationsDays', where: `status IN ('sent', 'failed') AND created_at < $1` },
@@ -50,38 +72,81 @@ export function createRetention(deps: { db: Db; audit: AuditService; clock: Cloc
   let first: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
 
+  /** Deletes the rows of `table` matching `where` ($1: the cut-off), in audited transactions of bounded size. */
+  async function deleteInBatches(table: string, where: string, cutoff: string, details: Record<string, unknown>): Promise<number> {
+    let total = 0;
+    for (let more = true; more;) {
+      total += await deps.audit.change(async (tx, audit) => {
+        let inTxn = 0;
+        for (let i = 0; i < BATCHES_PER_TXN; i++) {
+          const rows = await tx.query<{ n: string }>(
+            `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${where} LIMIT ${BATCH})) RETURNING 1)
+             SELECT count(*) AS n FROM gone`,
+            [cutoff],
+          );
+          const n = Number(rows[0]?.n ?? 0);
+          inTxn += n;
+          more = n === BATCH;
+          if (!more) break;
+        }
+        if (inTxn > 0)
+          audit({ actor: 'system', action: 'retention.delete', entityType: 'Table', entityId: table, details: { table, deleted: inTxn, cutoff, ...details } });
+        return inTxn;
+      });
+    }
+    return total;
+  }
+
+  /**
+   * Readings: whole monthly partitions older than the retention are dropped, each in one transaction with its
+   * `retention.delete` entry (partition, rows, cut-off, months). The partition kept from before partitioning
+   * (`readings_legacy`, everything before the upgrade) loses its old rows in batches until all of it is past.
+   */
+  async function pruneReadings(now: number): Promise<Record<string, number>> {
+    const months = policy.readingsMonths;
+    if (!months) return {};
+    const cutoffMs = monthsBefore(now, months);
+    const cutoff = new Date(cutoffMs).toISOString();
+    const deleted: Record<string, number> = {};
+    for (const part of await listReadingPartitions(deps.db)) {
+      if (part.isDefault) continue;
+      if (part.to !== null && part.to <= cutoffMs) {
+        const n = await deps.audit.change(async (tx, audit) => {
+          const n = await dropReadingPartition(tx, part.name);
+          if (n === null) return null;
+          audit({
+            actor: 'system',
+            action: 'retention.delete',
+            entityType: 'Table',
+            entityId: part.name,
+            details: { table: 'readings', partition: part.name, deleted: n, dropped: true, cutoff, months },
+          });
+          return n;
+        });
+        if (n !== null) deleted[part.name] = n;
+      } else if (part.name === 'readings_legacy') {
+        const n = await deleteInBatches(part.name, 'ts < $1', cutoff, { months });
+        if (n > 0) deleted[part.name] = n;
+      }
+    }
+    return deleted;
+  }
+
   async function sweep(): Promise<Record<string, number>> {
     const deleted: Record<string, number> = {};
     for (const rule of RULES) {
       const cutoff = new Date(deps.clock.now() - policy[rule.key] * DAY_MS).toISOString();
-      let total = 0;
-      for (let more = true; more;) {
-        total += await deps.audit.change(async (tx, audit) => {
-          let inTxn = 0;
-          for (let i = 0; i < BATCHES_PER_TXN; i++) {
-            const rows = await tx.query<{ n: string }>(
-              `WITH gone AS (DELETE FROM ${rule.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${rule.table} WHERE ${rule.where} LIMIT ${BATCH})) RETURNING 1)
-               SELECT count(*) AS n FROM gone`,
-              [cutoff],
-            );
-            const n = Number(rows[0]?.n ?? 0);
-            inTxn += n;
-            more = n === BATCH;
-            if (!more) break;
-          }
-          if (inTxn > 0)
-            audit({
-              actor: 'system',
-              action: 'retention.delete',
-              entityType: 'Table',
-              entityId: rule.table,
-              details: { table: rule.table, deleted: inTxn, cutoff, days: policy[rule.key] },
-            });
-          return inTxn;
-        });
-      }
-      deleted[rule.table] = total;
+      deleted[rule.table] = await deleteInBatches(rule.table, rule.where, cutoff, { days: policy[rule.key] });
     }
+    // Readings' partitions: months ahead created, DEFAULT emptied into its months, then old months dropped.
+    const now = deps.clock.now();
+    try {
+      const made = await maintainReadingPartitions(deps.db, now);
+      if (made.created.length) log.info(made, 'readings partitions created');
+    } catch (err) {
+      log.warn({ err }, 'readings partition maintenance failed (rows of a missing month wait in DEFAULT; next sweep retries)');
+    }
+    Object.assign(deleted, await pruneReadings(now));
     if (Object.values(deleted).some((n) => n > 0)) log.info({ deleted }, 'retention sweep');
     return deleted;
   }
