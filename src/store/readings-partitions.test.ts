@@ -136,7 +136,7 @@ for (const setup of [
         await db.query(insertSql(3000, 'pat_old', `now() - g * interval '3 hours'`));
         await db.query(insertSql(1, 'pat_ahead', `now() + interval '90 days'`));
         before = await db.query(`SELECT id::text, ts::text, value FROM readings ORDER BY id`);
-        expect(await migrate(db)).toEqual(['024_readings_partition_prepare.sql', '025_readings_partitioned.sql']);
+        expect((await migrate(db)).slice(0, 2)).toEqual(['024_readings_partition_prepare.sql', '025_readings_partitioned.sql']);
       }, 120_000);
 
       it('keeps every row and id; the old table is the partition readings_legacy, then monthly partitions', async () => {
