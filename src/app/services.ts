@@ -162,7 +162,15 @@ export function createServices(
   const csvImport = createCsvImportService({ db, readings: repos.readings, access, audit });
   const csvExport = createCsvExportService({ db, access, audit });
   // [fhir] SMART on FHIR app registrations and grants (the server's OAuth routes and `vigil smart app add`)
-  const smart = createSmartService({ db, audit, access, cipher, principalOfUser: (id) => auth.userById(id), baseUrl: deps.fhirBase ?? (() => ''), clock });
+  const smart = createSmartService({
+    db,
+    audit,
+    access,
+    cipher,
+    principalOfUser: (id) => auth.activeUserById(id),
+    baseUrl: deps.fhirBase ?? (() => ''),
+    clock,
+  });
   return {
     db,
     clock,

@@ -132,6 +132,10 @@ export function createAccessPolicy(deps: {
       return d.patientId ? canSeePatient(p, d.patientId) : p.role === 'admin';
     },
     /** Bulk Data system-level `$export` (every patient's data): admins; others export their patients (Patient/$export). */
+    /** SMART Backend Services read with the authority of an admin (the one who registered the service). */
+    mayBackBackendService(p: Principal): boolean {
+      return p.role === 'admin';
+    },
     assertSystemExport(p: Principal): void {
       if (p.role !== 'admin') throw forbidden('a system-level $export needs the admin role (use Patient/$export for your patients)');
     },

@@ -399,6 +399,12 @@ export function createAuthService(deps: {
       return u ? toPrincipal(u) : null;
     },
 
+    /** The user a grant acts for (SMART apps' tokens), only while the account is enabled: disabling stops every app at once. */
+    async activeUserById(id: string): Promise<Principal | null> {
+      const u = await deps.users.byId(id);
+      return u && !u.disabled ? toPrincipal(u) : null;
+    },
+
     async listUsers(): Promise<Array<Principal & { disabled: boolean }>> {
       return (await deps.users.list()).map((u) => ({ ...toPrincipal(u), disabled: u.disabled }));
     },

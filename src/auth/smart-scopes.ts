@@ -3,13 +3,15 @@
  * `user/*.cruds`, and the v1 forms `patient/*.read` (= rs) and `user/*.write` (= cud). Vigil's FHIR API does
  * create (c), read (r), update (u) and search (s), never delete, so `d` is not granted; the token response
  * says exactly what was granted. A write also needs the user's own right to it (auth/access.ts): a scope
- * only ever narrows what the user may do.
+ * only ever narrows what the user may do. `system/<Type>.rs` is for backend services (SMART Backend Services:
+ * client_credentials with a signed assertion, no user present): granted only to such apps, read and search
+ * only, with the authority of the admin who registered the app.
  */
 
 export type Interaction = 'create' | 'read' | 'update' | 'search';
 
 export interface ScopeGrant {
-  context: 'patient' | 'user';
+  context: 'patient' | 'user' | 'system';
   type: string; // a resource type or '*'
   create: boolean;
   read: boolean;
@@ -37,12 +39,12 @@ const SPECIAL = new Set(['openid', 'fhirUser', 'launch', 'launch/patient', 'offl
 
 export function parseScope(s: string): ScopeGrant | null {
   const m = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|[cruds]+)$/.exec(s);
-  if (!m || m[1] === 'system') return null;
+  if (!m) return null;
   // v2 letters must come in the order c r u d s, each at most once (App Launch 2.x §scopes-for-requesting-fhir-resources).
   if (!['read', 'write', '*'].includes(m[3]) && !/^c?r?u?d?s?$/.test(m[3])) return null;
   const perms = m[3] === 'read' ? 'rs' : m[3] === 'write' ? 'cud' : m[3] === '*' ? 'cruds' : m[3];
   return {
-    context: m[1] as 'patient' | 'user',
+    context: m[1] as ScopeGrant['context'],
     type: m[2],
     create: perms.includes('c'),
     read: perms.includes('r'),
@@ -51,15 +53,28 @@ export function parseScope(s: string): ScopeGrant | null {
   };
 }
 
-/** The part of a requested scope string this server grants, as a scope string (v2 spelling for resources). */
-export function grantScopes(requested: string): string[] {
+/** Backend services may ask for these (SMART Backend Services §scopes); read and search only. */
+export const SYSTEM_SCOPES = ['system/*.rs', 'system/*.read'];
+
+/**
+ * The part of a requested scope string this server grants, as a scope string (v2 spelling for resources).
+ * An app with a user (authorization code) gets no `system/` scope; a backend service gets only `system/`
+ * read and search scopes.
+ */
+export function grantScopes(requested: string, to: 'user-app' | 'backend' = 'user-app'): string[] {
   const out: string[] = [];
   for (const s of requested.split(/\s+/).filter(Boolean)) {
-    if (SPECIAL.has(s)) out.push(s);
-    else {
+    if (SPECIAL.has(s)) {
+      if (to === 'user-app') out.push(s);
+    } else {
       const g = parseScope(s);
-      const letters = g ? `${g.create ? 'c' : ''}${g.read ? 'r' : ''}${g.update ? 'u' : ''}${g.search ? 's' : ''}` : '';
-      if (g && letters) out.push(`${g.context}/${g.type}.${letters}`);
+      if (!g || (g.context === 'system') !== (to === 'backend')) continue;
+      if (to === 'backend') {
+        g.create = false;
+        g.update = false;
+      }
+      const letters = `${g.create ? 'c' : ''}${g.read ? 'r' : ''}${g.update ? 'u' : ''}${g.search ? 's' : ''}`;
+      if (letters) out.push(`${g.context}/${g.type}.${letters}`);
     }
   }
   return [...new Set(out)];

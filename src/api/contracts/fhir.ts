@@ -113,11 +113,17 @@ export const OAuthParams = z.record(z.string(), z.string({ error: 'must appear o
 
 export const SmartAppBody = z.object({
   name: z.string().min(1).max(200),
-  redirectUris: z.array(z.string().min(1).max(2000)).min(1).max(20),
+  /** Where the authorization answer may go; none for a backend service (jwks). */
+  redirectUris: z.array(z.string().min(1).max(2000)).max(20).default([]),
   /** EHR launch (SMART App Launch 2.x §ehr-launch): where Vigil opens the app with `iss` and `launch`. */
   launchUrl: z.string().min(1).max(2000).optional(),
   /** A confidential client (a server-side app that can keep a secret): the answer carries its client secret, once. */
   confidential: z.boolean().optional(),
+  /**
+   * A backend service (SMART Backend Services, no user): the public keys it signs its client assertions with
+   * (RS384 or ES384). It reads with the authority of the admin who registers it, through system/ scopes.
+   */
+  jwks: z.object({ keys: z.array(z.looseObject({ kty: z.string() })).max(10) }).optional(),
 });
 export const SmartApp = z
   .object({
@@ -126,6 +132,7 @@ export const SmartApp = z
     redirectUris: z.array(z.string()),
     launchUrl: z.string().optional(),
     confidential: z.boolean(),
+    backend: z.boolean(),
     /** Only in the answer to the registration, and only for a confidential client: keep it, it is not shown again. */
     clientSecret: z.string().optional(),
   })

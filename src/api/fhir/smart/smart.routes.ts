@@ -7,11 +7,12 @@ import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { PatientsRepository } from '../../../store/patients.repository.ts';
-import { allows, SUPPORTED_SCOPES, type Interaction } from '../../../auth/smart-scopes.ts';
+import { allows, SUPPORTED_SCOPES, SYSTEM_SCOPES, type Interaction } from '../../../auth/smart-scopes.ts';
 import { SESSION_COOKIE, setSessionCookie } from '../../principal.ts';
 import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
 import { ClientAuthError, presentedClient } from './client-auth.ts';
+import { ASSERTION_ALGS } from './backend-services.ts';
 import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
 
 /**
@@ -53,6 +54,8 @@ export function smartRoutes(
     if (!p) return;
     // A batch/transaction Bundle: the FHIR service checks every entry against the scopes (fhir.service.ts `scoped`).
     if (req.method === 'POST' && /^\/fhir\/R4\/?$/.test(path)) return void (req.principal = p);
+    // Bulk Data: the kick-off checks the scopes (assertExportScope); status, cancel and files belong to the job's owner.
+    if (/^\/fhir\/R4\/((Patient|Group\/[^/]+)\/)?\$export$|^\/fhir\/R4\/\$export-(status|file)\//.test(path)) return void (req.principal = p);
     // Otherwise the interaction is known from the route: only those a scope can grant, on the types it names
     // (routes served outside the registry too). A valid token without the scope is 403 (RFC 6750 §3.1
     // insufficient_scope), so apps do not refresh in vain. The FHIR service checks the scopes again.
@@ -86,10 +89,11 @@ export function smartRoutes(
     jwks_uri: `${deps.publicBase()}/.well-known/jwks.json`,
     authorization_endpoint: `${deps.publicBase()}/oauth/authorize`,
     token_endpoint: `${deps.publicBase()}/oauth/token`,
-    grant_types_supported: ['authorization_code', 'refresh_token'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     revocation_endpoint: `${deps.publicBase()}/oauth/revoke`,
-    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
-    scopes_supported: SUPPORTED_SCOPES,
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    scopes_supported: [...SUPPORTED_SCOPES, ...SYSTEM_SCOPES],
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
     capabilities: [
@@ -97,6 +101,7 @@ export function smartRoutes(
       'launch-ehr',
       'client-public',
       'client-confidential-symmetric',
+      'client-confidential-asymmetric',
       'context-standalone-patient',
       'context-ehr-patient',
       'permission-patient',
@@ -322,7 +327,7 @@ export function smartRoutes(
       config: { policy: policy.public('OAuth token endpoint: the client proves a one-time code or refresh token (and its secret, if confidential)') },
       schema: { body: OAuthParams },
     },
-    oauthEndpoint((form, client) => deps.smart.token(form, client)),
+    oauthEndpoint((form, client) => deps.smart.token(form, client, `${deps.publicBase()}/oauth/token`)),
   );
 
   // RFC 7009: an app gives up an access or refresh token (on sign-out, uninstall, or a leaked token).

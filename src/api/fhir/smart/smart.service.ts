@@ -10,6 +10,8 @@ import { newId } from '../../../platform/ids.ts';
 import { grantScopes, patientOnly } from '../../../auth/smart-scopes.ts';
 import { toFhirId } from '../ids.ts';
 import { hashSecret, secretMatches, type PresentedClient } from './client-auth.ts';
+import { AssertionError, checkJwks, claimedClient, JWT_BEARER, verifyAssertion } from './backend-services.ts';
+import type { JSONWebKeySet } from 'jose';
 
 /**
  * SMART App Launch 2.x (authorization code + PKCE S256; public clients, and confidential ones that prove a
@@ -20,6 +22,8 @@ import { hashSecret, secretMatches, type PresentedClient } from './client-auth.t
 
 const CODE_TTL_MS = 60_000;
 const ACCESS_TTL_MS = 3600_000;
+/** SMART Backend Services recommends access tokens of five minutes; the service asks again with a new assertion. */
+const BACKEND_ACCESS_TTL_MS = 300_000;
 const REFRESH_TTL_MS = 30 * 86400_000;
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -44,6 +48,8 @@ export interface SmartClient {
   launchUrl?: string;
   /** A confidential client authenticates at the token and revocation endpoints with its secret. */
   confidential: boolean;
+  /** A backend service (no user): signs client assertions with a key from its registered JWK Set. */
+  backend: boolean;
 }
 
 /** An EHR launch's context, bound to the user who opened the app and to that app. */
@@ -132,11 +138,17 @@ export function createSmartService(deps: {
     return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
   }
 
-  async function clientRow(id: string): Promise<(SmartClient & { secretHash: string | null }) | null> {
-    const rows = await deps.db.query<{ id: string; name: string; redirect_uris: string[]; launch_url: string | null; secret_hash: string | null }>(
-      'SELECT id, name, redirect_uris, launch_url, secret_hash FROM smart_clients WHERE id = $1',
-      [id],
-    );
+  type ClientRow = SmartClient & { secretHash: string | null; jwks: JSONWebKeySet | null; actsAs: string | null };
+  async function clientRow(id: string): Promise<ClientRow | null> {
+    const rows = await deps.db.query<{
+      id: string;
+      name: string;
+      redirect_uris: string[];
+      launch_url: string | null;
+      secret_hash: string | null;
+      jwks: JSONWebKeySet | null;
+      acts_as: string | null;
+    }>('SELECT id, name, redirect_uris, launch_url, secret_hash, jwks, acts_as FROM smart_clients WHERE id = $1', [id]);
     const r = rows[0];
     return r
       ? {
@@ -145,15 +157,49 @@ export function createSmartService(deps: {
           redirectUris: r.redirect_uris,
           ...(r.launch_url ? { launchUrl: r.launch_url } : {}),
           confidential: r.secret_hash !== null,
+          backend: r.jwks !== null,
           secretHash: r.secret_hash,
+          jwks: r.jwks,
+          actsAs: r.acts_as,
         }
       : null;
   }
+  const publicPart = ({ secretHash: _s, jwks: _j, actsAs: _a, ...c }: ClientRow): SmartClient => c;
   async function client(id: string): Promise<SmartClient | null> {
     const row = await clientRow(id);
-    if (!row) return null;
-    const { secretHash: _secret, ...c } = row;
-    return c;
+    return row ? publicPart(row) : null;
+  }
+
+  /** client_credentials (SMART Backend Services): a signed assertion in, an access token with system scopes out. */
+  async function backendToken(form: Record<string, string | undefined>, tokenEndpoint: string) {
+    if (form.client_assertion_type !== JWT_BEARER || !form.client_assertion)
+      throw new OAuthError('invalid_client', `client_credentials needs client_assertion_type=${JWT_BEARER} and a signed client_assertion`, 401);
+    let row: ClientRow | null;
+    try {
+      row = await clientRow(claimedClient(form.client_assertion));
+      if (!row?.jwks || !row.actsAs) throw new AssertionError('the assertion names no registered backend service');
+      await verifyAssertion(deps.db, clock, form.client_assertion, { id: row.id, jwks: row.jwks }, tokenEndpoint);
+    } catch (err) {
+      if (err instanceof AssertionError) throw new OAuthError('invalid_client', err.message, 401);
+      throw err;
+    }
+    const scopes = grantScopes(form.scope ?? '', 'backend');
+    if (!scopes.length) throw new OAuthError('invalid_scope', 'a backend service asks for system scopes to read, e.g. system/*.rs or system/Observation.rs');
+    // Its authority is the admin who registered it: disabled or no longer an admin, the app stops.
+    const owner = await deps.principalOfUser(row.actsAs);
+    if (!owner || !deps.access.mayBackBackendService(owner))
+      throw new OAuthError('invalid_client', 'the admin this backend service acts for is disabled or no longer an admin', 401);
+    const access = await deps.audit.change(async (tx, log) => {
+      log({
+        actor: owner,
+        action: 'smart.token',
+        entityType: 'SmartClient',
+        entityId: row.id,
+        details: { grant: 'client_credentials', scopes, refresh: false },
+      });
+      return issue('access', { clientId: row.id, userId: owner.userId, patientId: null, scopes }, BACKEND_ACCESS_TTL_MS, tx);
+    });
+    return { access_token: access, token_type: 'Bearer', expires_in: BACKEND_ACCESS_TTL_MS / 1000, scope: scopes.join(' ') };
   }
 
   /**
@@ -167,14 +213,15 @@ export function createSmartService(deps: {
     }
     const row = await clientRow(pc.id);
     if (!row) throw new OAuthError('invalid_client', `unknown client_id "${pc.id}"`, 401);
+    if (row.backend)
+      throw new OAuthError('invalid_client', `${row.name} is a backend service: it gets tokens with client_credentials and a signed assertion`, 401);
     if (row.secretHash) {
       if (pc.secret === null) throw new OAuthError('invalid_client', `${row.name} is a confidential client: authenticate with its client secret`, 401);
       if (!secretMatches(pc.secret, row.secretHash)) throw new OAuthError('invalid_client', 'the client secret is wrong', 401);
     } else if (pc.secret !== null) {
       throw new OAuthError('invalid_client', `${row.name} is a public client: it has no client secret`, 401);
     }
-    const { secretHash: _secret, ...c } = row;
-    return c;
+    return publicPart(row);
   }
   /** A grant of a confidential client is only redeemed by that client, authenticated. */
   async function assertCaller(caller: SmartClient | null, grantClientId: string, what: string) {
@@ -221,6 +268,8 @@ export function createSmartService(deps: {
     grant: 'authorization_code' | 'refresh_token',
   ) {
     const owner = await deps.principalOfUser(g.userId);
+    // A disabled account's grants give nothing more (its access tokens stop too: principalFromAccessToken).
+    if (!owner) throw new OAuthError('invalid_grant', 'the account that allowed this app is disabled');
     // [audit] the tokens an app receives and their entry commit together ((d)(2)): who, which app, which patient, what scopes.
     const { access, refresh } = await deps.audit.change(async (tx, log) => {
       const tokens = {
@@ -228,7 +277,7 @@ export function createSmartService(deps: {
         refresh: g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? await issue('refresh', g, REFRESH_TTL_MS, tx) : undefined,
       };
       log({
-        actor: owner ?? 'system',
+        actor: owner,
         action: 'smart.token',
         entityType: 'SmartClient',
         entityId: g.clientId,
@@ -275,9 +324,15 @@ export function createSmartService(deps: {
 
     /** Registers an app; the app and its `smart.app.register` entry commit together ((d)(2): a privilege change). */
     async registerClient(
-      input: { name: string; redirectUris: string[]; launchUrl?: string; confidential?: boolean },
+      input: { name: string; redirectUris: string[]; launchUrl?: string; confidential?: boolean; jwks?: { keys: Array<Record<string, unknown>> } },
       actor: Principal | 'cli',
     ): Promise<SmartClient & { clientSecret?: string }> {
+      const jwks = input.jwks ? await checkJwks(input.jwks) : null;
+      if (jwks && (actor === 'cli' || !deps.access.mayBackBackendService(actor)))
+        throw badRequest(
+          'a backend service acts with the authority of the admin who registers it: register it signed in as that admin (POST /api/v1/smart/apps)',
+        );
+      if (jwks && (input.confidential || input.launchUrl)) throw badRequest('a backend service (jwks) has no client secret and no launch URL');
       if (!input.name.trim()) throw badRequest('an app needs a name');
       for (const u of [...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]) {
         const url = URL.canParse(u) ? new URL(u) : null;
@@ -285,30 +340,33 @@ export function createSmartService(deps: {
           throw badRequest(`redirect URI "${u}" must be an absolute https URL (http only for localhost), without a fragment`);
         }
       }
-      if (!input.redirectUris.length) throw badRequest('an app needs at least one redirect URI');
+      if (!input.redirectUris.length && !jwks) throw badRequest('an app needs at least one redirect URI');
       const c: SmartClient = {
         id: newId('app'),
         name: input.name.trim(),
         redirectUris: input.redirectUris,
         ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}),
         confidential: !!input.confidential,
+        backend: !!jwks,
       };
       // Shown once, to whoever registers the app; only its hash is kept.
       const clientSecret = input.confidential ? token('vcs') : undefined;
       await deps.audit.change(async (tx, log) => {
-        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url, secret_hash) VALUES ($1, $2, $3, $4, $5)', [
+        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url, secret_hash, jwks, acts_as) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
           c.id,
           c.name,
           JSON.stringify(c.redirectUris),
           c.launchUrl ?? null,
           clientSecret ? hashSecret(clientSecret) : null,
+          jwks ? JSON.stringify(jwks) : null,
+          jwks && actor !== 'cli' ? actor.userId : null,
         ]);
         log({
           actor,
           action: 'smart.app.register',
           entityType: 'SmartApp',
           entityId: c.id,
-          details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null, confidential: c.confidential },
+          details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null, confidential: c.confidential, backend: c.backend },
         });
       });
       return { ...c, ...(clientSecret ? { clientSecret } : {}) };
@@ -393,7 +451,8 @@ export function createSmartService(deps: {
     },
 
     /** POST /oauth/token (RFC 6749 §4.1.3, §6; RFC 7636 §4.6); `pc`: the client as the request presents it. */
-    async token(form: Record<string, string | undefined>, pc: PresentedClient) {
+    async token(form: Record<string, string | undefined>, pc: PresentedClient, tokenEndpoint: string) {
+      if (form.grant_type === 'client_credentials') return backendToken(form, tokenEndpoint);
       // The client first (a wrong secret spends nothing), then the grant.
       const caller = await authenticate(pc);
       if (form.grant_type === 'authorization_code') {
@@ -418,7 +477,7 @@ export function createSmartService(deps: {
         if (asked && asked.some((s) => !had.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may narrow the scopes, never widen them');
         return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: asked ?? had }, 'refresh_token');
       }
-      throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
+      throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code, refresh_token or client_credentials');
     },
 
     /** Bearer access token → the user's principal, narrowed to what the app was granted. */
