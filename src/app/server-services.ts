@@ -87,6 +87,7 @@ export function createServerServices(
       patientService: s.patientService,
       storeReadings: (rows) => s.ingest.storeDerived(rows),
       storeReadingsIn: (tx, rows) => s.ingest.storeIn(tx, rows),
+      provisionDevice: (principal, input) => s.deviceService.provisionFor(principal, input),
     },
     baseUrl: () => d.baseUrl() + '/fhir/R4',
     publicBase: d.baseUrl,

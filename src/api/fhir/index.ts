@@ -8,7 +8,7 @@ import { createFhirService } from './fhir.service.ts';
 import { createBulkExport } from './bulk-export.ts';
 import { fhirRoutes } from './fhir.routes.ts';
 import { createFhirRegistry } from './registry.ts';
-import { deviceProvider, devicesByIds } from './resources/device.ts';
+import { deviceProvider, devicesByIds, type ProvisionDevice } from './resources/device.ts';
 import { observationProvider } from './resources/observation.ts';
 import { createObservationStore } from './resources/observation.store.ts';
 import { patientProvider, patientsByIds } from './resources/patient.ts';
@@ -51,6 +51,8 @@ export function createFhirModule(deps: {
     storeReadings(rows: NewReading[]): Promise<StoredReading[]>;
     /** Readings inside a transaction Bundle's database transaction (ingest.storeIn). */
     storeReadingsIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }>;
+    /** Device create: the devices API's provisioning (device.service provisionFor). */
+    provisionDevice?: ProvisionDevice;
   };
   /** The FHIR base URL and the server's public URL (known once HTTP listens). */
   baseUrl: () => string;
@@ -59,15 +61,15 @@ export function createFhirModule(deps: {
   const registry = createFhirRegistry();
   const versions = createVersionStore({ db: deps.db, cipher: deps.cipher });
   registry.register(patientProvider({ ...deps, versions, patientService: deps.writes?.patientService }));
-  registry.register(practitionerProvider(deps));
-  registry.register(deviceProvider(deps));
+  registry.register(practitionerProvider({ ...deps, versions }));
+  registry.register(deviceProvider({ ...deps, versions, provision: deps.writes?.provisionDevice }));
   registry.register(groupProvider(deps));
   registry.register(
     observationProvider({
       access: deps.access,
       audit: deps.audit,
       store: createObservationStore(deps.db),
-      include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.devices, ids) },
+      include: { patients: (ids) => patientsByIds(deps.db, ids), devices: (ids) => devicesByIds(deps.db, ids) },
       write: deps.writes
         ? { storeReadings: deps.writes.storeReadings, storeIn: deps.writes.storeReadingsIn, devices: deps.devices, versions, clock: deps.clock ?? systemClock }
         : undefined,

@@ -23,8 +23,8 @@ export const SYSTEM_PATIENT_ID = 'urn:vigil:patient';
 export const SYSTEM_DEVICE_ID = 'urn:vigil:device';
 
 /**
- * meta.versionId: a Patient counts its FHIR updates (patients.version); readings, devices and practitioners
- * are never edited in place through FHIR (a measurement is immutable), so they stay at version 1.
+ * meta.versionId: a Patient, Practitioner or Device counts its FHIR updates (the `version` column); readings
+ * are never edited in place (a measurement is immutable), so they stay at version 1.
  */
 const meta = (lastUpdated: number | string, profile?: string, version = 1) => ({
   versionId: String(version),
@@ -52,15 +52,28 @@ export function splitName(name: string) {
   return parts.length > 1 ? { family: parts[parts.length - 1], given: parts.slice(0, -1) } : { family: parts[0] };
 }
 
-export function practitionerResource(p: Practitioner & { createdAt?: number }): Resource {
-  return { resourceType: 'Practitioner', id: toFhirId(p.id), meta: meta(p.createdAt ?? 0), active: true, name: [{ text: p.name, ...splitName(p.name) }] };
+/** What a Practitioner or Device row adds for versioning (migration 031). */
+export interface Versioned {
+  version?: number;
+  updatedAt?: number | null;
 }
 
-export function deviceResource(d: Device): Resource {
+export function practitionerResource(p: Practitioner & { createdAt?: number } & Versioned): Resource {
+  return {
+    resourceType: 'Practitioner',
+    id: toFhirId(p.id),
+    meta: meta(p.updatedAt ?? p.createdAt ?? 0, undefined, p.version ?? 1),
+    active: true,
+    name: [{ text: p.name, ...splitName(p.name) }],
+    ...(p.qualification ? { qualification: [{ code: { text: p.qualification } }] } : {}),
+  };
+}
+
+export function deviceResource(d: Device & Versioned): Resource {
   return {
     resourceType: 'Device',
     id: toFhirId(d.id),
-    meta: meta(d.createdAt),
+    meta: meta(d.updatedAt ?? d.createdAt, undefined, d.version ?? 1),
     // The internal id is the MQTT username devices connect with.
     identifier: [{ system: SYSTEM_DEVICE_ID, value: d.id }],
     status: 'active',

@@ -7,7 +7,10 @@ import type { Resource } from './mapping.ts';
  * was served at that version, with who wrote it and how (the provenance of a manual entry), sealed with the
  * patient's data key. A resource never written through FHIR has no rows here: its history is its one version.
  * `SNAPSHOT` keeps the version a record had before its first FHIR update, so history never starts mid-way.
+ * A version that belongs to no patient (a Practitioner, an unassigned Device: staff and inventory data, no
+ * PHI) has no data key to seal it with: it is stored as plain JSON with `patient_id` '' (NO_PATIENT).
  */
+const NO_PATIENT = '';
 export interface StoredVersion {
   version: number;
   method: 'POST' | 'PUT' | 'SNAPSHOT';
@@ -27,7 +30,7 @@ export function createVersionStore(deps: { db: Db; cipher: PatientCipher }) {
     patient_id: string;
   };
   async function toVersion(type: string, id: string, r: Row): Promise<StoredVersion> {
-    const body = await deps.cipher.open(r.patient_id, r.body, context(type, id, r.version));
+    const body = r.patient_id === NO_PATIENT ? Buffer.from(r.body) : await deps.cipher.open(r.patient_id, r.body, context(type, id, r.version));
     return {
       version: r.version,
       method: r.method,
@@ -36,7 +39,14 @@ export function createVersionStore(deps: { db: Db; cipher: PatientCipher }) {
       resource: JSON.parse(body.toString('utf8')) as Resource,
     };
   }
-  type Version = { type: string; id: string; patientId: string; method: StoredVersion['method']; actorUserId: string | null; resource: Resource };
+  type Version = {
+    type: string;
+    id: string;
+    /** null: no patient's data (stored unsealed) */ patientId: string | null;
+    method: StoredVersion['method'];
+    actorUserId: string | null;
+    resource: Resource;
+  };
   type Sealed = Version & { version: number; body: Buffer };
   const store = {
     /**
@@ -45,14 +55,15 @@ export function createVersionStore(deps: { db: Db; cipher: PatientCipher }) {
      */
     async seal(v: Version): Promise<Sealed> {
       const version = Number(v.resource.meta?.versionId ?? 1);
-      const body = await deps.cipher.seal(v.patientId, Buffer.from(JSON.stringify(v.resource), 'utf8'), context(v.type, v.id, version));
+      const plain = Buffer.from(JSON.stringify(v.resource), 'utf8');
+      const body = v.patientId === null ? plain : await deps.cipher.seal(v.patientId, plain, context(v.type, v.id, version));
       return { ...v, version, body };
     },
     async insert(q: Queryable, s: Sealed): Promise<void> {
       await q.query(
         `INSERT INTO fhir_versions (type, id, version, patient_id, method, actor_user_id, last_updated, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (type, id, version) DO NOTHING`,
-        [s.type, s.id, s.version, s.patientId, s.method, s.actorUserId, s.resource.meta!.lastUpdated, s.body],
+        [s.type, s.id, s.version, s.patientId ?? NO_PATIENT, s.method, s.actorUserId, s.resource.meta!.lastUpdated, s.body],
       );
     },
     async record(v: Version): Promise<void> {

@@ -227,13 +227,10 @@ describe('FHIR R4 writes and history', () => {
     expect(upd.status).toBe(405);
     expect(upd.body.issue[0].code).toBe('not-supported');
     expect(upd.body.issue[0].diagnostics).toContain('immutable');
-    // Device and Practitioner are not written through FHIR: 405 naming where they are made.
-    const dev = await call(admin, 'POST', '/fhir/R4/Device', { resourceType: 'Device' });
-    expect(dev.status).toBe(405);
-    expect(dev.body.issue[0].diagnostics).toContain('vigil device add');
-    const pr = await call(admin, 'POST', '/fhir/R4/Practitioner', { resourceType: 'Practitioner' });
-    expect(pr.status).toBe(405);
-    expect(pr.body.issue[0].diagnostics).toContain('vigil user add');
+    // Deleting is not supported for any type (Practitioner and Device writes: practitioner-device.e2e.test.ts).
+    const del = await call(admin, 'DELETE', '/fhir/R4/Device/dev-x1');
+    expect(del.status).toBe(405);
+    expect(del.body.issue[0].code).toBe('not-supported');
   });
 
   it('runs a batch entry by entry, and a transaction all or nothing', async () => {

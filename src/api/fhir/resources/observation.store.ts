@@ -66,7 +66,7 @@ interface RawRow {
   patient_id: string;
   device_id: string | null;
   ts: Date | string;
-  te: Date | string;
+  te: Date | string | null;
   lu: string;
   system: string | null;
   code: string | null;
@@ -97,10 +97,8 @@ function branchSql(
     case 'r': {
       from = 'readings r';
       cols = { patient: 'r.patient_id', device: 'r.device_id', ts: 'r.ts', te: 'r.ts', lu: 'r.received_at', id: 'r.id' };
-      // A systolic or diastolic reading with its partner at the same instant is part of a panel (branch b).
-      where.push(`NOT (r.code IN ('${BP.sys}', '${BP.dia}') AND r.method IS NULL AND EXISTS (SELECT 1 FROM readings o
-        WHERE o.patient_id = r.patient_id AND o.code = CASE r.code WHEN '${BP.sys}' THEN '${BP.dia}' ELSE '${BP.sys}' END
-          AND o.ts = r.ts AND o.device_id IS NOT DISTINCT FROM r.device_id AND o.method IS NULL))`);
+      // A systolic or diastolic reading with its partner at the same instant is part of a panel (branch b): it
+      // is left out below (PAIRED), on as few rows as possible.
       if (f.kinds) {
         const stored = f.kinds.flatMap((k) => (k.source.table === 'readings' ? [k.source] : []));
         if (!stored.length) return null;
@@ -110,7 +108,7 @@ function branchSql(
             ')',
         );
       }
-      select = `'r'::text AS k, r.id::text AS n, r.patient_id, r.device_id, r.ts, r.ts AS te, r.system, r.code, r.value, r.unit, r.method,
+      select = `'r'::text AS k, r.id::text AS n, r.patient_id, r.device_id, r.ts, NULL::timestamptz AS te, r.system, r.code, r.value, r.unit, r.method,
         NULL::float8 AS v2, NULL::text AS n2, r.received_at AS lu_ts`;
       break;
     }
@@ -122,7 +120,7 @@ function branchSql(
       const lu = 'GREATEST(s.received_at, d.received_at)';
       cols = { patient: 's.patient_id', device: 's.device_id', ts: 's.ts', te: 's.ts', lu, id: 's.id' };
       where.push(`s.code = '${BP.sys}' AND s.method IS NULL`);
-      select = `'b'::text AS k, s.id::text AS n, s.patient_id, s.device_id, s.ts, s.ts AS te, s.system, s.code, s.value, s.unit, s.method,
+      select = `'b'::text AS k, s.id::text AS n, s.patient_id, s.device_id, s.ts, NULL::timestamptz AS te, s.system, s.code, s.value, s.unit, s.method,
         d.value AS v2, d.id::text AS n2, ${lu} AS lu_ts`;
       break;
     }
@@ -150,7 +148,13 @@ function branchSql(
   for (const alternatives of f.dates ?? []) where.push('(' + alternatives.map((d) => dateSql(d, cols.ts, cols.te, sql)).join(' OR ') + ')');
   for (const alternatives of f.lastUpdated ?? []) where.push('(' + alternatives.map((d) => dateSql(d, cols.lu, cols.lu, sql)).join(' OR ') + ')');
   const sortCol = opts.sort.key === 'date' ? cols.ts : cols.lu;
-  if (opts.count) return `SELECT count(*) AS n FROM ${from} WHERE ${where.join(' AND ') || 'true'}`;
+  const all = where.join(' AND ') || 'true';
+  // Readings: every match minus the paired BP readings among them. Only BP-coded rows (an index range) are
+  // checked for a partner, instead of every row of the range (a per-row subplan filter, ~0.3 µs a row on PGlite).
+  if (opts.count)
+    return branch === 'r'
+      ? `(SELECT count(*) FROM ${from} WHERE ${all}) - (SELECT count(*) FROM ${from} WHERE ${all} AND ${BP_CODED} AND ${PAIRED})`
+      : `SELECT count(*) AS n FROM ${from} WHERE ${all}`;
   if (opts.cursor) {
     // Keyset: rows strictly after (s, k, n) in the sort order; the branch letter is a constant here.
     const c = opts.cursor;
@@ -161,9 +165,21 @@ function branchSql(
     else where.push(`${sortCol} ${branch > c.k !== opts.sort.desc ? after + '=' : after} ${at}::timestamptz`);
   }
   const dir = opts.sort.desc ? 'DESC' : 'ASC';
-  return `SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${where.join(' AND ') || 'true'}
-    ORDER BY ${sortCol} ${dir}, ${cols.id} ${dir} LIMIT ${sql.p(opts.limit)}`;
+  const cond = where.join(' AND ') || 'true';
+  const order = `ORDER BY ${sortCol} ${dir}, ${cols.id} ${dir}`;
+  if (branch !== 'r') return `SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${cond} ${order} LIMIT ${sql.p(opts.limit)}`;
+  // At most as many rows as there are BP-coded ones in the range are paired, so the first `limit` unpaired rows
+  // are among the first `limit + that many` rows: the partner check runs on those only, not on the whole range.
+  const limit = sql.p(opts.limit);
+  return `SELECT * FROM (SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${cond} ${order}
+      LIMIT ${limit} + (SELECT count(*) FROM ${from} WHERE ${cond} AND ${BP_CODED})) r
+    WHERE NOT (${BP_CODED} AND ${PAIRED}) ORDER BY r.sv ${dir}, r.n::bigint ${dir} LIMIT ${limit}`;
 }
+
+const BP_CODED = `r.code IN ('${BP.sys}', '${BP.dia}') AND r.method IS NULL`;
+const PAIRED = `EXISTS (SELECT 1 FROM readings o WHERE o.patient_id = r.patient_id
+  AND o.code = CASE r.code WHEN '${BP.sys}' THEN '${BP.dia}' ELSE '${BP.sys}' END
+  AND o.ts = r.ts AND o.device_id IS NOT DISTINCT FROM r.device_id AND o.method IS NULL)`;
 
 /** The branches that can match, sharing one parameter list (a branch that drops out takes its parameters back). */
 function branches(f: ObservationFilter, sql: SqlParams, opts: Parameters<typeof branchSql>[3]): string[] {
@@ -182,10 +198,14 @@ function pageSql(f: ObservationFilter, sql: SqlParams, sort: Sort, limit: number
   const parts = branches(f, sql, { sort, cursor, limit });
   if (!parts.length) return null;
   const dir = sort.desc ? 'DESC' : 'ASC';
-  // Text forms (microseconds, for cursors and meta.lastUpdated) only for the rows returned.
-  return `SELECT u.*, ${text('u.sv')} AS sk, ${text('u.lu_ts')} AS lu FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) u
+  // Text forms (microseconds, for cursors and meta.lastUpdated) only for the rows returned; the sort values
+  // themselves are not sent back (each timestamp is a Date to build on the way out); sk sorts as they do.
+  return `SELECT ${OUT}, ${text('u.sv')} AS sk, ${text('u.lu_ts')} AS lu FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) u
      ORDER BY u.sv ${dir}, u.k ${dir}, u.n::bigint ${dir} LIMIT ${sql.p(limit)}`;
 }
+
+/** The columns a page returns (te is NULL when the Observation is an instant: readings and BP panels). */
+const OUT = ['k', 'n', 'patient_id', 'device_id', 'ts', 'te', 'system', 'code', 'value', 'unit', 'method', 'v2', 'n2'].map((c) => `u.${c}`).join(', ');
 
 const toRow = (r: RawRow): ObservationRow => ({
   k: r.k,
@@ -193,7 +213,7 @@ const toRow = (r: RawRow): ObservationRow => ({
   patientId: r.patient_id,
   deviceId: r.device_id,
   ts: new Date(r.ts).getTime(),
-  end: new Date(r.te).getTime(),
+  end: r.te === null ? new Date(r.ts).getTime() : new Date(r.te).getTime(),
   lastUpdated: r.lu,
   system: r.system,
   code: r.code,
@@ -237,7 +257,7 @@ export function createObservationStore(db: Db) {
       if (!q) return { rows: [], total: Number((await db.query<{ total: string }>(total, sql.values))[0].total) };
       const dir = sort.desc ? 'DESC' : 'ASC';
       const raw = await db.query<RawRow & { total: string }>(
-        `SELECT c.total, p.* FROM (${total}) c LEFT JOIN LATERAL (${q}) p ON true ORDER BY p.sv ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
+        `SELECT c.total, p.* FROM (${total}) c LEFT JOIN LATERAL (${q}) p ON true ORDER BY p.sk ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
         sql.values,
       );
       return { rows: raw.filter((r) => r.k !== null).map(toRow), total: Number(raw[0]?.total ?? 0) };
