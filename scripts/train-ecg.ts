@@ -9,7 +9,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCinc } from './eval/cinc-data.ts';
-import { crossValidate, chooseCincModel } from './eval/cinc-cv.ts';
+import { crossValidate, chooseCincModel, CV_SEED } from './eval/cinc-cv.ts';
 import { loadAfRecords } from './eval/af-data.ts';
 import { chooseAfModel, writeAfModel, AF_CV_SEED } from './eval/af-choose.ts';
 import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
@@ -45,15 +45,20 @@ if (both || args.includes('--cinc')) {
     const cv = crossValidate(set);
     process.stdout.write(`CinC CV ${cv.folds}-fold: score ${cv.score.toFixed(3)}\n`);
   } else {
-    const model = chooseCincModel(
+    const choice = chooseCincModel(
       set,
       set.labels.map((_, i) => i),
+      CV_SEED,
+      (s) => process.stdout.write(`${s}\n`),
     );
+    const model = choice.model;
     const out = path.join(modelDir, 'cinc2017-gbt.json');
     writeFileSync(
       out,
       JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn: `cinc2017 shipped training records (${set.labels.length})`, ...compact(model) }) + '\n',
     );
-    process.stdout.write(`CinC: wrote ${path.relative(repoRoot, out)}\n`);
+    process.stdout.write(
+      `CinC: ${choice.candidate.features} features, depth ${choice.candidate.depth}, rate ${choice.candidate.learningRate}, ${choice.rounds} rounds, multipliers ${model.classScale?.join('/')} (inner ${choice.innerScore.toFixed(4)}); wrote ${path.relative(repoRoot, out)}\n`,
+    );
   }
 }

@@ -22,7 +22,18 @@ export interface CincSet {
 function sourceHash(): string {
   const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg');
   const h = createHash('sha256');
-  for (const f of ['features.ts', 'features-extra.ts', 'stats.ts', 'qrs.ts', 'qrs-decide.ts', 'filters.ts', 'quality.ts', 'wfdb.ts'])
+  for (const f of [
+    'features.ts',
+    'features-extra.ts',
+    'features-window.ts',
+    'features-shape.ts',
+    'stats.ts',
+    'qrs.ts',
+    'qrs-decide.ts',
+    'filters.ts',
+    'quality.ts',
+    'wfdb.ts',
+  ])
     h.update(readFileSync(path.join(dir, f)));
   h.update(String(FEATURE_NAMES.length));
   return h.digest('hex').slice(0, 12);

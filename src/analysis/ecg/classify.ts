@@ -22,11 +22,24 @@ export interface ClassifierModel extends GbtModel {
 
 let cached: ClassifierModel | undefined;
 
+/**
+ * Positions in the feature vector of the features a model was trained on (the training procedure may
+ * choose a subset of FEATURE_NAMES); throws when the model names a feature this code no longer computes.
+ */
+export function featureColumns(model: GbtModel): number[] {
+  const names: readonly string[] = FEATURE_NAMES;
+  return model.features.map((f) => {
+    const at = names.indexOf(f);
+    if (at < 0) throw new Error(`classifier model uses feature "${f}", which features.ts does not compute: retrain with scripts/train-ecg.ts`);
+    return at;
+  });
+}
+
 /** The bundled model (loaded once). */
 export function defaultModel(): ClassifierModel {
   if (!cached) {
     const m = createRequire(import.meta.url)('./model/cinc2017-gbt.json') as ClassifierModel;
-    if (m.features.join() !== FEATURE_NAMES.join()) throw new Error('classifier model does not match the feature set: retrain with scripts/train-ecg.ts');
+    featureColumns(m);
     cached = m;
   }
   return cached;
@@ -34,7 +47,11 @@ export function defaultModel(): ClassifierModel {
 
 /** Classifies one recording; `signal` in mV at `fs` Hz. */
 export function classifyRecord(signal: ArrayLike<number>, fs: number, model: ClassifierModel = defaultModel()): Classification {
-  const p = predictProba(model, extractFeatures(signal, fs));
+  const x = extractFeatures(signal, fs);
+  const p = predictProba(
+    model,
+    featureColumns(model).map((c) => x[c]),
+  );
   const probabilities = Object.fromEntries(model.classes.map((c, k) => [c, p[k]])) as Record<RhythmClass, number>;
   const scaled = p.map((v, k) => v * (model.classScale?.[k] ?? 1));
   const label = model.classes[scaled.indexOf(Math.max(...scaled))] as RhythmClass;

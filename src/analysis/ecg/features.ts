@@ -9,6 +9,8 @@ import { detectBeats } from './qrs.ts';
 import { highpass, lowpass, filterCascade } from './filters.ts';
 import { assessQuality } from './quality.ts';
 import { extractExtraFeatures, EXTRA_FEATURE_NAMES } from './features-extra.ts';
+import { extractWindowFeatures, WINDOW_FEATURE_NAMES } from './features-window.ts';
+import { extractShapeFeatures, SHAPE_FEATURE_NAMES } from './features-shape.ts';
 import { median, quantile } from './stats.ts';
 
 export const FEATURE_NAMES = [
@@ -75,6 +77,8 @@ export const FEATURE_NAMES = [
   'prInterval',
   'tPeakQtc',
   ...EXTRA_FEATURE_NAMES,
+  ...WINDOW_FEATURE_NAMES,
+  ...SHAPE_FEATURE_NAMES,
 ] as const;
 
 const TEMPLATE_GRID = 20; // template samples handed to the model, spanning −250…+450 ms around R
@@ -472,5 +476,7 @@ export function extractFeatures(signal: ArrayLike<number>, fs: number): number[]
     ...afEvidenceFeatures(x, beats, fs),
     ...beatFeatures(x, beats, fs),
     ...extractExtraFeatures(signal, x, beats, fs),
+    ...extractWindowFeatures(beats, fs),
+    ...extractShapeFeatures(x, beats, fs),
   ];
 }

@@ -99,7 +99,9 @@ export function trainGbt(
     K = classes.length;
   const rand = rng(p.seed);
   const edges = Array.from({ length: F }, (_, f) => binEdges(X, f, p.bins));
-  const B = Array.from({ length: F }, (_, f) => Uint8Array.from(X, (r) => binOf(edges[f], clean(r[f]))));
+  // Row-major bins: a node's histogram pass reads each of its rows' bins contiguously.
+  const B = new Uint8Array(n * F);
+  for (let i = 0; i < n; i++) for (let f = 0; f < F; f++) B[i * F + f] = binOf(edges[f], clean(X[i][f]));
   const w = y.map((c, i) => (p.classWeights?.[c] ?? 1) * (sampleWeights?.[i] ?? 1));
   const wSum = w.reduce((a, b) => a + b, 0);
   const prior = classes.map((_, k) => y.reduce((s, c, i) => s + (c === k ? w[i] : 0), 0) / wSum);
@@ -109,8 +111,6 @@ export function trainGbt(
   const g = new Float64Array(n),
     h = new Float64Array(n);
   const nb = p.bins + 1;
-  const hg = new Float64Array(F * nb),
-    hh = new Float64Array(F * nb);
 
   for (let round = 0; round < p.rounds; round++) {
     const probs = score.map(softmax);
@@ -130,7 +130,26 @@ export function trainGbt(
       }
       const cols = Array.from({ length: F }, (_, f) => f).filter(() => rand() < p.colSample);
       const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
-      const build = (idx: Int32Array, depth: number): number => {
+      /** Gradient and hessian histograms of the rows `idx` over the sampled columns. */
+      const histogram = (idx: Int32Array): [Float64Array, Float64Array] => {
+        const hg = new Float64Array(F * nb),
+          hh = new Float64Array(F * nb);
+        for (const i of idx) {
+          const row = i * F,
+            gi = g[i],
+            hi = h[i];
+          for (const f of cols) {
+            const at = f * nb + B[row + f];
+            hg[at] += gi;
+            hh[at] += hi;
+          }
+        }
+        return [hg, hh];
+      };
+      const splittable = (idx: Int32Array, depth: number) => depth < p.depth && idx.length >= 4;
+      // `hist` is the node's histogram when the caller already has it (the larger child's, as its parent's
+      // minus its sibling's: LightGBM's subtraction trick, half the histogram work).
+      const build = (idx: Int32Array, depth: number, hist?: [Float64Array, Float64Array]): number => {
         const node = tree.feature.length;
         tree.feature.push(-1);
         tree.threshold.push(0);
@@ -144,17 +163,8 @@ export function trainGbt(
           H += h[i];
         }
         tree.value[node] = (-G / (H + p.lambda)) * p.learningRate;
-        if (depth >= p.depth || idx.length < 4) return node;
-        hg.fill(0);
-        hh.fill(0);
-        for (const f of cols) {
-          const bf = B[f],
-            off = f * nb;
-          for (const i of idx) {
-            hg[off + bf[i]] += g[i];
-            hh[off + bf[i]] += h[i];
-          }
-        }
+        if (!splittable(idx, depth)) return node;
+        const [hg, hh] = hist ?? histogram(idx);
         const parent = (G * G) / (H + p.lambda);
         let bestGain = 1e-9,
           bestF = -1,
@@ -178,13 +188,20 @@ export function trainGbt(
           }
         }
         if (bestF < 0) return node;
-        const bf = B[bestF];
-        const L = idx.filter((i) => bf[i] <= bestBin),
-          R = idx.filter((i) => bf[i] > bestBin);
+        const L = idx.filter((i) => B[i * F + bestF] <= bestBin),
+          R = idx.filter((i) => B[i * F + bestF] > bestBin);
         tree.feature[node] = bestF;
         tree.threshold[node] = edges[bestF][bestBin]; // x < threshold goes left
-        tree.left[node] = build(L, depth + 1);
-        tree.right[node] = build(R, depth + 1);
+        let histL: [Float64Array, Float64Array] | undefined, histR: [Float64Array, Float64Array] | undefined;
+        if (splittable(L, depth + 1) || splittable(R, depth + 1)) {
+          const small = L.length <= R.length ? L : R;
+          const hs = histogram(small);
+          const hl: [Float64Array, Float64Array] = [hg.map((v, j) => v - hs[0][j]), hh.map((v, j) => v - hs[1][j])];
+          if (small === L) [histL, histR] = [hs, hl];
+          else [histL, histR] = [hl, hs];
+        }
+        tree.left[node] = build(L, depth + 1, histL);
+        tree.right[node] = build(R, depth + 1, histR);
         return node;
       };
       build(rows, 0);
