@@ -83,12 +83,7 @@ const text = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', ${US})`;
 const BP = { sys: '8480-6', dia: '8462-4', system: 'http://loinc.org' };
 
 /** The SELECT of one branch, with its own column expressions. */
-function branchSql(
-  branch: Branch,
-  f: ObservationFilter,
-  sql: SqlParams,
-  opts: { sort: Sort; cursor?: Cursor; limit?: number; count?: boolean },
-): string | null {
+function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: BranchOptions): string | null {
   const where: string[] = [];
   let from: string;
   let cols: Record<'patient' | 'device' | 'ts' | 'te' | 'lu' | 'id', string>;
@@ -113,7 +108,7 @@ function branchSql(
       break;
     }
     case 'b': {
-      if (f.kinds && !f.kinds.some((k) => k.source.table === 'bp')) return null;
+      if (opts.noBp || (f.kinds && !f.kinds.some((k) => k.source.table === 'bp'))) return null;
       from = `readings s JOIN LATERAL (SELECT d.id, d.value, d.received_at FROM readings d
         WHERE d.patient_id = s.patient_id AND d.code = '${BP.dia}' AND d.ts = s.ts AND d.device_id IS NOT DISTINCT FROM s.device_id AND d.method IS NULL
         ORDER BY d.id LIMIT 1) d ON true`;
@@ -149,10 +144,11 @@ function branchSql(
   for (const alternatives of f.lastUpdated ?? []) where.push('(' + alternatives.map((d) => dateSql(d, cols.lu, cols.lu, sql)).join(' OR ') + ')');
   const sortCol = opts.sort.key === 'date' ? cols.ts : cols.lu;
   const all = where.join(' AND ') || 'true';
+  if (opts.probeBp) return branch === 'r' ? `SELECT EXISTS (SELECT 1 FROM ${from} WHERE ${all} AND ${BP_CODED}) AS bp` : null;
   // Readings: every match minus the paired BP readings among them. Only BP-coded rows (an index range) are
   // checked for a partner, instead of every row of the range (a per-row subplan filter, ~0.3 µs a row on PGlite).
   if (opts.count)
-    return branch === 'r'
+    return branch === 'r' && !opts.noBp
       ? `(SELECT count(*) FROM ${from} WHERE ${all}) - (SELECT count(*) FROM ${from} WHERE ${all} AND ${BP_CODED} AND ${PAIRED})`
       : `SELECT count(*) AS n FROM ${from} WHERE ${all}`;
   if (opts.cursor) {
@@ -167,7 +163,7 @@ function branchSql(
   const dir = opts.sort.desc ? 'DESC' : 'ASC';
   const cond = where.join(' AND ') || 'true';
   const order = `ORDER BY ${sortCol} ${dir}, ${cols.id} ${dir}`;
-  if (branch !== 'r') return `SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${cond} ${order} LIMIT ${sql.p(opts.limit)}`;
+  if (branch !== 'r' || opts.noBp) return `SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${cond} ${order} LIMIT ${sql.p(opts.limit)}`;
   // At most as many rows as there are BP-coded ones in the range are paired, so the first `limit` unpaired rows
   // are among the first `limit + that many` rows: the partner check runs on those only, not on the whole range.
   const limit = sql.p(opts.limit);
@@ -181,8 +177,33 @@ const PAIRED = `EXISTS (SELECT 1 FROM readings o WHERE o.patient_id = r.patient_
   AND o.code = CASE r.code WHEN '${BP.sys}' THEN '${BP.dia}' ELSE '${BP.sys}' END
   AND o.ts = r.ts AND o.device_id IS NOT DISTINCT FROM r.device_id AND o.method IS NULL)`;
 
+interface BranchOptions {
+  sort: Sort;
+  cursor?: Cursor;
+  limit?: number;
+  count?: boolean;
+  /** No systolic or diastolic reading matches: no panels (branch b) and no pairing to leave out of branch r. */
+  noBp?: boolean;
+  /** Branch r only: whether any systolic or diastolic reading matches (the query that decides noBp). */
+  probeBp?: boolean;
+}
+
+/**
+ * Whether blood pressure can be left out of the query: statically when the codes asked for include no BP, else
+ * by one small query (an index range on the BP codes). Without BP the statement is about as simple as a plain
+ * SELECT on readings; with it, planning the panel join and the pairing check over every readings partition
+ * cost more than the rest of a search (bench:fhir, PostgreSQL and PGlite).
+ */
+async function withoutBp(db: Db, f: ObservationFilter): Promise<boolean> {
+  if (f.kinds && !f.kinds.some((k) => k.source.table === 'bp' || (k.source.table === 'readings' && [BP.sys, BP.dia].includes(k.source.code)))) return true;
+  const sql = new SqlParams();
+  const probe = branchSql('r', f, sql, { sort: { key: 'date', desc: false }, probeBp: true });
+  if (!probe) return false;
+  return !(await db.query<{ bp: boolean }>(probe, sql.values))[0].bp;
+}
+
 /** The branches that can match, sharing one parameter list (a branch that drops out takes its parameters back). */
-function branches(f: ObservationFilter, sql: SqlParams, opts: Parameters<typeof branchSql>[3]): string[] {
+function branches(f: ObservationFilter, sql: SqlParams, opts: BranchOptions): string[] {
   const parts: string[] = [];
   for (const b of ['b', 'e', 'r'] as const) {
     const mark = sql.values.length;
@@ -194,8 +215,8 @@ function branches(f: ObservationFilter, sql: SqlParams, opts: Parameters<typeof 
 }
 
 /** The page query (null when no branch can match): each branch keyset-paged and limited, then merged. */
-function pageSql(f: ObservationFilter, sql: SqlParams, sort: Sort, limit: number, cursor?: Cursor): string | null {
-  const parts = branches(f, sql, { sort, cursor, limit });
+function pageSql(f: ObservationFilter, sql: SqlParams, sort: Sort, limit: number, cursor: Cursor | undefined, noBp: boolean): string | null {
+  const parts = branches(f, sql, { sort, cursor, limit, noBp });
   if (!parts.length) return null;
   const dir = sort.desc ? 'DESC' : 'ASC';
   // Text forms (microseconds, for cursors and meta.lastUpdated) only for the rows returned; the sort values
@@ -229,7 +250,7 @@ export function createObservationStore(db: Db) {
   return {
     async count(f: ObservationFilter): Promise<number> {
       const sql = new SqlParams();
-      const parts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true });
+      const parts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true, noBp: await withoutBp(db, f) });
       if (!parts.length) return 0;
       const [{ n }] = await db.query<{ n: string }>(`SELECT ${parts.map((p) => `(${p})`).join(' + ')} AS n`, sql.values);
       return Number(n);
@@ -239,7 +260,7 @@ export function createObservationStore(db: Db) {
     async page(f: ObservationFilter, sort: Sort, limit: number, cursor?: Cursor): Promise<ObservationRow[]> {
       if (limit <= 0) return [];
       const sql = new SqlParams();
-      const q = pageSql(f, sql, sort, limit, cursor);
+      const q = pageSql(f, sql, sort, limit, cursor, await withoutBp(db, f));
       return q ? (await db.query<RawRow>(q, sql.values)).map(toRow) : [];
     },
 
@@ -249,10 +270,11 @@ export function createObservationStore(db: Db) {
      * is empty.
      */
     async pageAndCount(f: ObservationFilter, sort: Sort, limit: number, cursor?: Cursor): Promise<{ rows: ObservationRow[]; total: number }> {
+      const noBp = await withoutBp(db, f);
       const sql = new SqlParams();
-      const counts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true });
+      const counts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true, noBp });
       if (!counts.length) return { rows: [], total: 0 };
-      const q = limit > 0 ? pageSql(f, sql, sort, limit, cursor) : null;
+      const q = limit > 0 ? pageSql(f, sql, sort, limit, cursor, noBp) : null;
       const total = `SELECT ${counts.map((p) => `(${p})`).join(' + ')} AS total`;
       if (!q) return { rows: [], total: Number((await db.query<{ total: string }>(total, sql.values))[0].total) };
       const dir = sort.desc ? 'DESC' : 'ASC';
