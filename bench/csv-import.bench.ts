@@ -17,6 +17,7 @@ import { runCliCaptured } from '../src/cli/run-captured.ts';
 import { openDatabase } from '../src/platform/db.ts';
 import { freshBenchDatabase } from './support/database.ts';
 import { round } from './support/stats.ts';
+import { trackPostgresCpu } from './support/cpu.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -51,26 +52,38 @@ async function main() {
     await writeFile(copyFile, copy.join('\n') + '\n');
 
     log('vigil import csv…');
+    // CPU used (this process, which runs the CLI; PostgreSQL's backends): comparable on a busy machine.
+    const cpuOf = async <T>(fn: () => Promise<T>) => {
+      const pgCpu = databaseUrl ? await trackPostgresCpu(databaseUrl) : null;
+      const self = process.cpuUsage();
+      const value = await fn();
+      const node = process.cpuUsage(self);
+      return { value, nodeS: round((node.user + node.system) / 1e6), postgresS: pgCpu ? round(await pgCpu.stop()) : null };
+    };
     let t = performance.now();
-    const out = JSON.parse((await runCliCaptured(['import', 'csv', file, '--json'])).out) as { stored: number; rejected: number };
+    const imported = await cpuOf(async () => JSON.parse((await runCliCaptured(['import', 'csv', file, '--json'])).out) as { stored: number; rejected: number });
+    const out = imported.value;
     const importS = (performance.now() - t) / 1000;
     if (out.stored !== ROWS) throw new Error(`import stored ${out.stored} of ${ROWS} (rejected ${out.rejected})`);
 
     log('COPY of the same rows (the floor)…');
     const db = await openDatabase({ databaseUrl, dataDir });
+    let floorCpu: { nodeS: number; postgresS: number | null } | null = null;
     const sql = `COPY readings (patient_id, code, value, unit, ts) FROM ${POSTGRES ? 'STDIN' : "'/dev/blob'"} WITH (FORMAT csv)`;
     try {
       t = performance.now();
-      if (POSTGRES) {
-        const pg = (await import('pg')).default;
-        const { from } = await import('pg-copy-streams');
-        const c = new pg.Client({ connectionString: databaseUrl });
-        await c.connect();
-        await pipeline(createReadStream(copyFile), c.query(from(sql)));
-        await c.end();
-      } else {
-        await db.copyCsv!(sql, copy.join('\n') + '\n');
-      }
+      floorCpu = await cpuOf(async () => {
+        if (POSTGRES) {
+          const pg = (await import('pg')).default;
+          const { from } = await import('pg-copy-streams');
+          const c = new pg.Client({ connectionString: databaseUrl });
+          await c.connect();
+          await pipeline(createReadStream(copyFile), c.query(from(sql)));
+          await c.end();
+        } else {
+          await db.copyCsv!(sql, copy.join('\n') + '\n');
+        }
+      });
     } finally {
       await db.close();
     }
@@ -81,6 +94,8 @@ async function main() {
       import: { seconds: round(importS), rowsPerS: Math.round(ROWS / importS) },
       floor: { seconds: round(copyS), rowsPerS: Math.round(ROWS / copyS) },
       ratio: round(ROWS / importS / (ROWS / copyS)),
+      cpuSeconds: { import: { node: imported.nodeS, postgres: imported.postgresS }, floor: { node: floorCpu!.nodeS, postgres: floorCpu!.postgresS } },
+      loadAverage: os.loadavg().map((l) => round(l, 1)),
       target: 'import ≥ 1/3 of COPY rows/s',
       met: ROWS / importS >= ROWS / copyS / 3,
     };
@@ -90,6 +105,10 @@ async function main() {
       console.log(`  import  ${result.import.seconds} s  ${result.import.rowsPerS.toLocaleString()} rows/s`);
       console.log(`  COPY    ${result.floor.seconds} s  ${result.floor.rowsPerS.toLocaleString()} rows/s (floor)`);
       console.log(`  import / COPY = ${result.ratio} (target ≥ 0.33: ${result.met ? 'met' : 'NOT met'})`);
+      const c = result.cpuSeconds;
+      console.log(
+        `  CPU s: import ${c.import.node} (Vigil) + ${c.import.postgres ?? '–'} (PostgreSQL); COPY ${c.floor.node} (client) + ${c.floor.postgres ?? '–'} (PostgreSQL); load average ${result.loadAverage.join(' / ')}`,
+      );
     }
   } finally {
     process.env = saved;

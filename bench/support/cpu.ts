@@ -60,3 +60,38 @@ export function cpuMeter(groups: () => Promise<Record<string, number[]>>) {
     },
   };
 }
+
+/**
+ * CPU seconds used by the PostgreSQL backends of `url`'s database while the tracker runs, also of sessions
+ * that open and close in between (polled every 200 ms: the last reading of a backend before it exits counts).
+ */
+export async function trackPostgresCpu(url: string): Promise<{ stop(): Promise<number> }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const poll = async () => {
+    const rows = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    for (const { pid } of rows.rows) {
+      const cpu = processCpuSeconds(pid);
+      if (!first.has(pid)) first.set(pid, started ? 0 : cpu);
+      if (cpu > 0) last.set(pid, cpu);
+    }
+  };
+  let started = false;
+  await poll();
+  started = true;
+  let busy = Promise.resolve();
+  const timer = setInterval(() => (busy = busy.then(poll).catch(() => undefined)), 200);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await busy;
+      await poll();
+      await c.end();
+      let total = 0;
+      for (const [pid, cpu] of last) total += Math.max(0, cpu - (first.get(pid) ?? 0));
+      return total;
+    },
+  };
+}

@@ -147,15 +147,18 @@ async function copyReadingsPostgres(tx: Queryable, rows: NewReading[]): Promise<
 
 /** Keeps `latest_readings` current: per (patient, code) only the newest of the rows, and only if newer than what is there. */
 async function updateLatest(tx: Queryable, rows: NewReading[]): Promise<void> {
-  const newest = new Map<string, NewReading>();
+  const newest = new Map<string, Map<string, NewReading>>(); // patient → code → row (no key string per row)
   for (const r of rows) {
-    const key = r.patientId + '\u0000' + r.code;
-    const prev = newest.get(key);
-    if (!prev || r.ts >= prev.ts) newest.set(key, r);
+    let byCode = newest.get(r.patientId);
+    if (!byCode) newest.set(r.patientId, (byCode = new Map()));
+    const prev = byCode.get(r.code);
+    if (!prev || r.ts >= prev.ts) byCode.set(r.code, r);
   }
   if (newest.size === 0) return;
   // Sorted, so concurrent batches lock the same rows in the same order (no deadlock between them).
-  const latest = [...newest.values()].sort((a, b) => (a.patientId + a.code < b.patientId + b.code ? -1 : 1));
+  const byKey = (a: NewReading, b: NewReading) =>
+    a.patientId < b.patientId ? -1 : a.patientId > b.patientId ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+  const latest = [...newest.values()].flatMap((byCode) => [...byCode.values()]).sort(byKey);
   await tx.query(
     `INSERT INTO latest_readings (patient_id, code, value, unit, ts, device_id)
      SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[], $6::text[])
