@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL bulk path (COPY into `readings`, ids from the identity sequence as rows are copied): every
+ * The PostgreSQL bulk path (COPY into `readings`, ids from the id sequence (the column default) as rows are copied): every
  * reading comes back with the id of its own row, also when concurrent transactions take ids from the same
  * sequence in between (then the ids are not one contiguous range and are looked up by transaction), and a
  * row PostgreSQL refuses fails the whole COPY with its SQLSTATE (the batch writer isolates it by that).

@@ -125,7 +125,7 @@ async function copyReadingsPglite(tx: Queryable, rows: NewReading[]): Promise<st
 
 /**
  * COPY on PostgreSQL, where other sessions take ids from the same sequence at the same time, so no block can
- * be reserved: each row takes its id from the identity sequence as it is copied (ascending, in row order).
+ * be reserved: each row takes its id from the id sequence (the column default) as it is copied (ascending, in row order).
  * One `nextval` before and `currval` after bound them: when nothing else took an id in between (the usual
  * case) they are exactly the ids between; otherwise the rows of this transaction (`xmin`) in that id range
  * are looked up (one primary-key range scan). Standard COPY into `readings` by column names, so it works on
@@ -244,7 +244,7 @@ export function createReadingsRepository(db: Db) {
     },
 
     /**
-     * The bulk path for history (CSV import): COPY on either engine with ids from the identity default, and
+     * The bulk path for history (CSV import): COPY on either engine with ids from the column default (the id sequence), and
      * nothing comes back but the count, so a million rows build no per-row objects or id lists.
      */
     async insertRows(tx: Queryable, rows: NewReading[]): Promise<number> {
