@@ -12,36 +12,38 @@ import type { AuditService } from './audit.service.ts';
 const QUIET = new Set(['/api/v1/me', '/api/v1/demo', '/api/v1/auth/login', '/api/v1/auth/logout', '/health', '/fhir/R4/metadata', '/api/v1/alerts/push-key']);
 
 export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
+  app.decorateRequest('auditReadNow', null);
+  app.addHook('onRequest', async (req) => {
+    // A read whose outcome is settled before its slow part (an authorised search about to run its query) may
+    // start its entry then, so the entry's commit overlaps the query (on PostgreSQL another connection) instead
+    // of following it. The entry is the one onSend would write for a 200; onSend still waits for it.
+    req.auditReadNow = () => {
+      if (req.auditedRead || !isAudited(req) || (req.method !== 'GET' && req.method !== 'HEAD')) return;
+      req.auditedRead = true;
+      const ahead = audit.recordBatched(entryFor(req, 200));
+      ahead.catch(() => undefined); // awaited in onSend
+      req.auditAhead = ahead;
+    };
+  });
   app.addHook('onSend', async (req, reply, payload) => {
-    const route = req.routeOptions?.url ?? null;
-    const path = route ?? req.url.split('?')[0];
-    if (!path.startsWith('/api') && !path.startsWith('/fhir')) return payload;
-    if (QUIET.has(path)) return payload;
+    if (!isAudited(req)) return payload;
     const status = reply.statusCode;
+    const route = req.routeOptions?.url ?? null;
     const read = req.method === 'GET' || req.method === 'HEAD';
     const refused = status === 401 || status === 403 || (status === 404 && !!route);
-    if (!read && !refused) return payload; // successful writes: the service's own entry says what changed
-    if (req.auditedRead) return payload; // an error answer replacing this one passes here again
-    req.auditedRead = true;
-    const p = req.principal;
-    const entry = {
-      actor: p ?? 'system',
-      action: refused ? 'access.refused' : 'read',
-      entityType: route ?? 'unknown-route',
-      entityId: text(fieldsOf(req.params).id),
-      patientId: patientOf(req, route),
-      outcome: status < 400 ? 'success' : 'failure',
-      details: {
-        method: req.method,
-        status,
-        ip: req.ip,
-        via: p?.credential?.kind ?? 'anonymous',
-        ...(route ? {} : { path: path.slice(0, 200) }),
-        ...queryOf(req),
-      },
-    } as const;
     try {
-      await audit.recordBatched(entry);
+      if (req.auditAhead) {
+        const ahead = req.auditAhead;
+        req.auditAhead = undefined;
+        await ahead;
+        // Written as a 200 before the answer was known: a different outcome is recorded as well.
+        if (status !== 200) await audit.recordBatched(entryFor(req, status));
+        return payload;
+      }
+      if (!read && !refused) return payload; // successful writes: the service's own entry says what changed
+      if (req.auditedRead) return payload; // an error answer replacing this one passes here again
+      req.auditedRead = true;
+      await audit.recordBatched(entryFor(req, status));
     } catch (err) {
       req.log.error({ err }, 'audit entry could not be written; answer withheld');
       reply.status(503).header('content-type', 'application/json; charset=utf-8');
@@ -51,10 +53,44 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
   });
 }
 
+/** Requests the read audit covers: the API and FHIR, except the quiet routes. */
+function isAudited(req: FastifyRequest): boolean {
+  const path = req.routeOptions?.url ?? req.url.split('?')[0];
+  return (path.startsWith('/api') || path.startsWith('/fhir')) && !QUIET.has(path);
+}
+
+/** The entry for a request answered with `status`: who, what, which patient, from where, the outcome. */
+function entryFor(req: FastifyRequest, status: number) {
+  const route = req.routeOptions?.url ?? null;
+  const path = route ?? req.url.split('?')[0];
+  const refused = status === 401 || status === 403 || (status === 404 && !!route);
+  const p = req.principal;
+  return {
+    actor: p ?? 'system',
+    action: refused ? 'access.refused' : 'read',
+    entityType: route ?? 'unknown-route',
+    entityId: text(fieldsOf(req.params).id),
+    patientId: patientOf(req, route),
+    outcome: status < 400 ? 'success' : 'failure',
+    details: {
+      method: req.method,
+      status,
+      ip: req.ip,
+      via: p?.credential?.kind ?? 'anonymous',
+      ...(route ? {} : { path: path.slice(0, 200) }),
+      ...queryOf(req),
+    },
+  } as const;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** [sec] this request's read/refusal audit entry is written */
     auditedRead?: boolean;
+    /** Starts this read's audit entry now, as a 200 (the outcome is settled): it commits while the query runs. */
+    auditReadNow: (() => void) | null;
+    /** The entry auditReadNow started; onSend waits for it before the answer goes out. */
+    auditAhead?: Promise<void>;
   }
 }
 

@@ -41,7 +41,7 @@ const outcome = (severity: 'error' | 'warning' | 'information', code: string, di
  * client can tell "not here" from "no such record".
  */
 export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => string; bulk?: BulkExport }) {
-  const ctx = (req: FastifyRequest) => ({ principal: requirePrincipal(req), baseUrl: deps.baseUrl() });
+  const ctx = (req: FastifyRequest) => ({ principal: requirePrincipal(req), baseUrl: deps.baseUrl(), readAuthorised: () => req.auditReadNow?.() });
   const send = async (reply: FastifyReply, work: () => Promise<unknown>) => {
     try {
       return reply.type(FHIR_JSON).send(await work());

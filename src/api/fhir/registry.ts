@@ -14,6 +14,11 @@ export interface FhirContext {
   principal: Principal;
   /** e.g. https://clinic.example/fhir/R4 */
   baseUrl: string;
+  /**
+   * The request is authorised and its parameters checked: its read audit entry may be written now, while the
+   * query runs (audit/read-audit.ts auditReadNow). Absent outside an HTTP read.
+   */
+  readAuthorised?: () => void;
 }
 
 export interface SearchResult {

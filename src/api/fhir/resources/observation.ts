@@ -229,6 +229,7 @@ export function observationProvider(deps: {
       const cursor = decodeCursor(req.cursor, isCursor);
       if (cursor && cursor.o !== order) throw badRequest(`_cursor was issued for _sort=${cursor.o}, not ${order}`);
       const countOnly = req.summary === 'count';
+      ctx.readAuthorised?.(); // [audit] the read entry commits while the query runs (F11: before the answer)
       if (countOnly) return { resources: [], total: await deps.store.count(f) };
       let total: number | undefined;
       let rows: ObservationRow[];
