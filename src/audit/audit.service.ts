@@ -209,10 +209,10 @@ export function createAuditService(
      * already awaited by the read audit (e.g. the FHIR resources a search returned).
      */
     recordSoon(e: AuditEntry): void {
-      // [fhir] It rides with the next group commit — normally the read audit's own entry for the same request,
-      // a moment later — instead of opening a transaction of its own that the request's entry then waits
-      // behind (two audit transactions per FHIR read: most of bench:fhir's time on PostgreSQL). Written within
-      // SOON_MS at the latest, and by flush() on shutdown.
+      // [fhir] It rides with the next group commit (the read audit's entry of this request, or of the next one
+      // when this request's entry was started early, read-audit.ts auditReadNow) instead of an append of its own
+      // that the request's entry would wait behind. Written within SOON_MS at the latest, and by flush() on
+      // shutdown.
       pending.push({ e, done: () => undefined });
       if (!soonTimer) {
         soonTimer = setTimeout(() => {
