@@ -47,7 +47,14 @@ export async function startDemo(config: Config, logger: Logger) {
       if (!clinic) return [];
       const lines = ['', '  Demo clinic logins:'];
       for (const l of clinic.logins) lines.push(`    ${l.role.padEnd(9)} ${l.email.padEnd(22)} ${l.password}`);
-      lines.push('', `  Simulated devices: ${clinic.patients.reduce((n, p) => n + p.devices.length, 0)} for ${clinic.patients.length} patients`);
+      const devices = `${clinic.patients.reduce((n, p) => n + p.devices.length, 0)} for ${clinic.patients.length} patients`;
+      // They publish over MQTT: with no broker to publish to (VIGIL_MQTT_PORT=0, no MQTT_URL) the clinic stays silent: say so.
+      lines.push(
+        '',
+        simulator
+          ? `  Simulated devices: ${devices}`
+          : `  Simulated devices: ${devices}, NOT running: they need an MQTT broker (the embedded one is off and MQTT_URL is unset)`,
+      );
       if (mailbox) lines.push(`  Alert emails:      demo mailbox (Admin page), SMTP ${mailbox.url}`);
       if (!config.security.requireMfa)
         lines.push('  Two-step sign-in:  optional in this localhost demo (VIGIL_REQUIRE_MFA=1 requires it, as in a real clinic)');
