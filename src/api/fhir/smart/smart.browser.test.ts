@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Browser } from 'playwright-core';
-import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
 import { launchChromium } from '../../../../test/support/browser.ts';
+import { enrolTotp } from '../../../../test/support/smart-flow.ts';
 
 const FHIRCLIENT = createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js');
 
@@ -116,18 +116,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     await s.patientService.assignClinician(patientId, dr.practitionerId!, 'system');
     const drToken = (await s.auth.createToken(clinEmail, 'ehr', 'system')).token;
     // Clinicians sign in with a second factor (issue 9): enrol TOTP, keep a recovery code for the browser.
-    const json = { 'content-type': 'application/json' };
-    const first = await fetch(`${app.httpUrl}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: clinEmail, password }) });
-    const enrolCookie = first.headers.get('set-cookie')!.split(';')[0];
-    const totp = (await (await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp`, { method: 'POST', headers: { cookie: enrolCookie } })).json()) as {
-      secret: string;
-    };
-    const confirmed = await fetch(`${app.httpUrl}/api/v1/auth/mfa/totp/confirm`, {
-      method: 'POST',
-      headers: { ...json, cookie: enrolCookie },
-      body: JSON.stringify({ code: await generate({ secret: totp.secret }) }),
-    });
-    const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
+    const recoveryCodes = await enrolTotp(app, clinEmail, password);
     const admin = (await app.tokenFor('admin')).token;
     const registered = await app.api<{ id: string; launchUrl: string }>(admin, 'POST', '/api/v1/smart/apps', {
       name: 'Chart Companion',
