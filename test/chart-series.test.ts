@@ -4,8 +4,8 @@
  * date_bin buckets (min/max/mean) over every reading, and always ends at the newest one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootApp, type TestApp } from './support/app.ts';
-import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { bootAppOn, STORES, type TestApp } from './support/app.ts';
+import { postgresAvailable, skipNote } from './support/services.ts';
 import type { NewReading } from '../src/store/readings.repository.ts';
 
 const hasPg = await postgresAvailable();
@@ -13,13 +13,9 @@ if (!hasPg) skipNote('PostgreSQL (chart series on PostgreSQL)');
 
 const DAY = 86_400_000;
 
-for (const setup of [
-  { name: 'PGlite', pg: false },
-  { name: 'PostgreSQL', pg: true },
-]) {
+for (const setup of STORES) {
   describe.skipIf(setup.pg && !hasPg)(`chart series on ${setup.name}`, () => {
     let app: TestApp;
-    let drop: (() => Promise<void>) | null = null;
     let clinician: string;
     let patientId: string;
     const now = Date.now();
@@ -27,11 +23,7 @@ for (const setup of [
     const values: Array<[number, number]> = [];
 
     beforeAll(async () => {
-      if (setup.pg) {
-        const db = await createTestDatabase();
-        drop = db.drop;
-        app = await bootApp({ databaseUrl: db.url });
-      } else app = await bootApp();
+      app = await bootAppOn(setup);
       const c = await app.tokenFor('clinician');
       clinician = c.token;
       patientId = (await app.services.patientService.create({ name: 'Seven Days', birthDate: '1950-01-01' }, 'system')).id;
@@ -52,7 +44,6 @@ for (const setup of [
     }, 240_000);
     afterAll(async () => {
       await app?.stop();
-      await drop?.();
     });
 
     it('downsamples 7 days of 5-second readings in SQL and ends at the newest reading', async () => {

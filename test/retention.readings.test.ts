@@ -5,7 +5,7 @@
  * Unset, nothing of readings is removed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootApp, type TestApp } from './support/app.ts';
+import { bootApp, bootAppOn, STORES, type TestApp } from './support/app.ts';
 import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
 import { createRetention } from '../src/store/retention.ts';
 import { createLogger } from '../src/platform/logger.ts';
@@ -24,23 +24,14 @@ type Entry = {
   details: { table: string; partition?: string; deleted: number; dropped?: boolean; months: number; cutoff: string };
 };
 
-for (const setup of [
-  { name: 'PGlite', pg: false },
-  { name: 'PostgreSQL', pg: true },
-]) {
+for (const setup of STORES) {
   describe.skipIf(setup.pg && !hasPg)(`readings retention on ${setup.name}`, () => {
     let app: TestApp;
-    let drop: (() => Promise<void>) | null = null;
     beforeAll(async () => {
-      if (setup.pg) {
-        const db = await createTestDatabase();
-        drop = db.drop;
-        app = await bootApp({ databaseUrl: db.url });
-      } else app = await bootApp();
+      app = await bootAppOn(setup);
     }, 180_000);
     afterAll(async () => {
       await app?.stop();
-      await drop?.();
     });
 
     it('drops whole months past the retention, each audited, and keeps the rest', async () => {

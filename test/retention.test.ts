@@ -3,8 +3,8 @@
  * sessions are pruned by age, in batches, on PGlite and PostgreSQL; what is still useful stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootApp, type TestApp } from './support/app.ts';
-import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
+import { bootAppOn, STORES, type TestApp } from './support/app.ts';
+import { postgresAvailable, skipNote } from './support/services.ts';
 import { createRetention } from '../src/store/retention.ts';
 import { createLogger } from '../src/platform/logger.ts';
 
@@ -12,23 +12,14 @@ const hasPg = await postgresAvailable();
 if (!hasPg) skipNote('PostgreSQL (retention on PostgreSQL)');
 const DAY = 86_400_000;
 
-for (const setup of [
-  { name: 'PGlite', pg: false },
-  { name: 'PostgreSQL', pg: true },
-]) {
+for (const setup of STORES) {
   describe.skipIf(setup.pg && !hasPg)(`retention on ${setup.name}`, () => {
     let app: TestApp;
-    let drop: (() => Promise<void>) | null = null;
     beforeAll(async () => {
-      if (setup.pg) {
-        const db = await createTestDatabase();
-        drop = db.drop;
-        app = await bootApp({ databaseUrl: db.url });
-      } else app = await bootApp();
+      app = await bootAppOn(setup);
     }, 180_000);
     afterAll(async () => {
       await app?.stop();
-      await drop?.();
     });
 
     it('deletes old de-duplication keys, rejections, finished jobs and expired sessions, and nothing still in use', async () => {

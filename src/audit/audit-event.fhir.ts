@@ -9,20 +9,9 @@ import { parseDateValue, dateSql } from '../api/fhir/search/date.ts';
 import { tableSearch } from '../api/fhir/resources/table-search.ts';
 import type { SqlParams } from '../api/fhir/search/sql.ts';
 import { notFound } from '../platform/errors.ts';
+import type { StoredAuditEntry } from './audit.service.ts';
 
-interface AuditRow {
-  id: string;
-  ts: Date | string;
-  actor: string;
-  action: string;
-  entity_type: string | null;
-  entity_id: string | null;
-  patient_id: string | null;
-  outcome: string;
-  details: Record<string, unknown> | null;
-  email: string | null;
-  display_name: string | null;
-}
+type AuditRow = Omit<StoredAuditEntry, 'ts'> & { ts: Date | string; email: string | null; display_name: string | null };
 
 /** The audit table as rows whose id sorts as text in numeric order (tableSearch pages by id). */
 const FROM = `(SELECT lpad(a.id::text, 20, '0') AS id, a.ts, a.actor, a.action, a.entity_type, a.entity_id, a.patient_id, a.outcome, a.details, u.email, u.display_name

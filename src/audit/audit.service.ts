@@ -43,8 +43,10 @@ const BATCH_MAX = 200;
 
 export const auditKeyId = (key: Buffer) => createHash('sha256').update('vigil-audit-key-id\0').update(key).digest('hex').slice(0, 16);
 
-interface Row {
-  ts: string;
+/** An audit entry as stored (the columns the chain hashes, plus its id and time). */
+export interface StoredAuditEntry {
+  id: string;
+  ts: Date;
   actor: string;
   action: string;
   entity_type: string | null;
@@ -53,6 +55,9 @@ interface Row {
   outcome: string;
   details: Record<string, unknown> | null;
 }
+
+/** The columns the chain hashes (ts as the database text). */
+type Row = Omit<StoredAuditEntry, 'id' | 'ts'> & { ts: string };
 
 /**
  * Tamper-evident audit trail (ONC §170.315(d)(2), HIPAA §164.312(b), ASTM E2147). Each entry carries
@@ -345,17 +350,7 @@ export function createAuditService(
 
     /** Admin search, newest first (ONC §170.315(d)(3)). */
     async search(f: { patientId?: string; actor?: string; action?: string; outcome?: string; from?: string; to?: string; limit: number }) {
-      return db.query<{
-        id: string;
-        ts: Date;
-        actor: string;
-        action: string;
-        entity_type: string | null;
-        entity_id: string | null;
-        patient_id: string | null;
-        outcome: string;
-        details: Record<string, unknown> | null;
-      }>(
+      return db.query<StoredAuditEntry>(
         `SELECT id, ts, actor, action, entity_type, entity_id, patient_id, outcome, details FROM audit_log
          WHERE ($1::text IS NULL OR patient_id = $1) AND ($2::text IS NULL OR actor = $2) AND ($3::text IS NULL OR action LIKE $3 || '%')
            AND ($4::text IS NULL OR outcome = $4) AND ($5::timestamptz IS NULL OR ts >= $5) AND ($6::timestamptz IS NULL OR ts < $6)
@@ -367,16 +362,7 @@ export function createAuditService(
     /** Entries about one patient, newest first ("who saw my record", HIPAA §164.528 accounting). */
     async forPatient(patientId: string, opts2: { limit?: number; before?: string } = {}) {
       const limit = Math.min(Math.max(opts2.limit ?? 100, 1), 1000);
-      return db.query<{
-        id: string;
-        ts: Date;
-        actor: string;
-        action: string;
-        entity_type: string | null;
-        entity_id: string | null;
-        outcome: string;
-        details: Record<string, unknown> | null;
-      }>(
+      return db.query<Omit<StoredAuditEntry, 'patient_id'>>(
         `SELECT id, ts, actor, action, entity_type, entity_id, outcome, details FROM audit_log
          WHERE patient_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3`,
         [patientId, opts2.before ?? null, limit],

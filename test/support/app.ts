@@ -97,3 +97,27 @@ export async function bootInstances(n: number, opts: { mqttUrl?: string; env?: R
   }
   return { apps, databaseUrl: db.url, stop };
 }
+
+/** The two stores every storage-level behaviour is tested on (embedded PGlite, and a PostgreSQL server). */
+export const STORES = [
+  { name: 'PGlite', pg: false },
+  { name: 'PostgreSQL', pg: true },
+] as const;
+
+/** `bootApp` on PGlite, or on a fresh PostgreSQL database that `stop()` drops afterwards. */
+export async function bootAppOn(store: { pg: boolean }, opts: { env?: Record<string, string> } = {}): Promise<TestApp> {
+  if (!store.pg) return bootApp(opts);
+  const db = await createTestDatabase();
+  const app = await bootApp({ ...opts, databaseUrl: db.url }).catch(async (err) => {
+    await db.drop();
+    throw err;
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    ...app,
+    stop() {
+      stopping ??= app.stop().then(() => db.drop());
+      return stopping;
+    },
+  };
+}
