@@ -173,29 +173,45 @@ export function layoutOf(
 }
 
 function parseNumber(text: string): number | undefined {
-  let t = text.trim().replace(/\u00a0/g, '');
-  if (/^[-+]?\d+,\d+$/.test(t)) t = t.replace(',', '.'); // decimal comma
-  if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return undefined;
+  let t = text.trim();
+  if (t.includes('\u00a0')) t = t.replace(/\u00a0/g, '');
+  if (DECIMAL_COMMA.test(t)) t = t.replace(',', '.');
+  if (!NUMBER.test(t)) return undefined;
   return Number(t);
 }
+const DECIMAL_COMMA = /^[-+]?\d+,\d+$/;
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
-/** One value → a canonical reading, or why not. */
-function reading(info: CodeInfo, valueText: string, unitText: string | undefined): { value: number; unit: string } | string {
-  const v = parseNumber(valueText);
-  if (v === undefined) return `${info.key}: value "${valueText}" is not a number`;
-  const unit = unitText && unitText.trim() ? normaliseUnit(unitText) : undefined;
-  const canonical = toCanonical(info.code, v, unit);
-  if (canonical === undefined) return `${info.key}: unit "${unitText}" is not known for ${info.display} (use ${info.unit})`;
-  const value = Math.round(canonical * 1e6) / 1e6;
-  if (value < info.min || value > info.max) return `${info.key}: ${value} ${info.unit} is outside the possible range ${info.min}–${info.max}`;
-  return { value, unit: info.unit };
+/**
+ * Turns one column's (or one code's) values into canonical readings. What depends only on the code and the
+ * unit text (the UCUM spelling, whether the unit converts) is worked out once per distinct unit text, not
+ * per row (bench:csv).
+ */
+function readingMaker(info: CodeInfo) {
+  const units = new Map<string, string | null>(); // unit text → UCUM unit it converts from, or null: unknown
+  return (valueText: string, unitText: string | undefined): { value: number; unit: string } | string => {
+    const v = parseNumber(valueText);
+    if (v === undefined) return `${info.key}: value "${valueText}" is not a number`;
+    let unit: string | undefined;
+    if (unitText) {
+      let known = units.get(unitText);
+      if (known === undefined) {
+        const spelled = unitText.trim() ? normaliseUnit(unitText) : info.unit;
+        known = toCanonical(info.code, 1, spelled) === undefined ? null : spelled;
+        if (units.size < 1000) units.set(unitText, known);
+      }
+      if (known === null) return `${info.key}: unit "${unitText}" is not known for ${info.display} (use ${info.unit})`;
+      unit = known;
+    }
+    const value = Math.round(toCanonical(info.code, v, unit)! * 1e6) / 1e6;
+    if (value < info.min || value > info.max) return `${info.key}: ${value} ${info.unit} is outside the possible range ${info.min}–${info.max}`;
+    return { value, unit: info.unit };
+  };
 }
 
 export interface ParsedBatch {
   readings: CandidateReading[];
   rejections: RowRejection[];
-  /** The text of the lines that gave readings (for rows the server rejects later), made only when asked. */
-  raw: { get(line: number): string | undefined };
   /** Bytes of input consumed so far (for a progress bar). */
   bytes: number;
   lines: number;
@@ -206,13 +222,66 @@ function rowText(record: string[], delimiter: string): string {
   return record.map((f) => (f.includes(delimiter) || /["\r\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(delimiter);
 }
 
+/** The parts of csv-parse's parser used here: its options' parsing core, called without the stream around it. */
+interface CsvParseCore {
+  info: { lines: number };
+  api: { parse(buf: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined };
+}
+
+/**
+ * csv-parse's parsing core (`parser.api.parse`, what its stream and sync APIs both run), fed chunks and
+ * calling `onRow(record, line)` for each record: no stream push or promise per row, and none of the per-row
+ * copy of `info` that its `on_record` hook and `info` option make (that copy cost more than parsing the row,
+ * bench:csv); the line is read from the live `parser.info`. Throws the parser's error (a broken quote).
+ */
+function csvCore(delimiter: string, onRow: (record: string[], line: number) => void) {
+  const parser = parse({ bom: true, delimiter, relax_column_count: true, skip_empty_lines: true, trim: false }) as unknown as CsvParseCore;
+  if (typeof parser.api?.parse !== 'function') throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvCore in readings-csv.ts');
+  const push = (record: string[]) => onRow(record, parser.info.lines);
+  return (chunk: Buffer | undefined, end: boolean) => {
+    const err = parser.api.parse(chunk, end, push, () => undefined);
+    if (err) throw err;
+  };
+}
+
+/**
+ * The rows at `lines` of `input`, as the rejects file shows them (rowText). For rows the database refuses
+ * after parsing (unknown patient, someone else's device): read again at the end of an import rather than
+ * every row's fields kept until its batch is stored, which cost more than parsing (bench:csv).
+ */
+export async function rowsAt(input: AsyncIterable<Buffer | string>, lines: Set<number>, delimiter = ','): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  const feed = csvCore(delimiter, (record, line) => {
+    if (lines.has(line)) out.set(line, rowText(record, delimiter));
+  });
+  for await (const chunk of input) feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false);
+  feed(undefined, true);
+  return out;
+}
+
+/** A code column's reader: the code text → the code and its reading maker, once per distinct text. */
+function codeReader() {
+  const known = new Map<string, { info: CodeInfo; make: ReturnType<typeof readingMaker> } | null>();
+  return (text: string) => {
+    let entry = known.get(text);
+    if (entry === undefined) {
+      const info = codeFor(text);
+      entry = info ? { info, make: readingMaker(info) } : null;
+      if (known.size < 1000) known.set(text, entry);
+    }
+    return entry;
+  };
+}
+
 /**
  * Streams `input` (bytes or text) and yields batches of candidate readings and rejected rows. The layout is
  * decided on the header (`onLayout`); a bad layout throws CsvLayoutError before any row is read.
- * Speed (bench:csv): rows are mapped inside csv-parse's `on_record` hook as the parser produces them and
- * never pushed through the stream (a promise per row cost more than parsing it); the line number comes from
- * the hook's context (csv-parse's `info` option clones it per row); the raw text of a row is rebuilt from its
- * fields only when the row is rejected.
+ * Speed (bench:csv, CPU per row): csv-parse's parsing core (`parser.api.parse`, what its stream and sync
+ * APIs both run) is fed the chunks and hands over each record by a plain call: no stream push or promise per
+ * row, and none of the per-row copy of `info` that its `on_record` hook and `info` option make (that copy
+ * cost more than parsing the row); the line is read from the live `parser.info`. Units, codes and zone
+ * offsets are worked out once per distinct text (readingMaker, codeReader, timestamps.ts); the raw text of
+ * a row is rebuilt from its fields only when the row is rejected.
  */
 export async function* parseReadingsCsv(
   input: AsyncIterable<Buffer | string>,
@@ -220,108 +289,94 @@ export async function* parseReadingsCsv(
 ): AsyncGenerator<ParsedBatch> {
   const batchSize = opts.batchSize ?? 5000;
   const delimiter = opts.delimiter ?? ',';
+  const { tz, dateOrder } = opts;
   let layout: ReturnType<typeof layoutOf> | undefined;
-  const newBatch = () => {
-    const records = new Map<number, string[]>();
-    return {
-      readings: [] as CandidateReading[],
-      rejections: [] as RowRejection[],
-      records,
-      raw: { get: (line: number) => (records.has(line) ? rowText(records.get(line)!, delimiter) : undefined) },
-    };
-  };
+  const newBatch = () => ({ readings: [] as CandidateReading[], rejections: [] as RowRejection[] });
   let batch = newBatch();
   const full: Array<ReturnType<typeof newBatch> & { lines: number }> = [];
   let lines = 0;
   let failure: Error | null = null;
+  // Column positions, known once the header is read (-1: the file has no such column).
+  let col = { timestamp: -1, patient: -1, device: -1, code: -1, value: -1, unit: -1 };
+  const codeOf = codeReader();
+  const wideMakers: Array<ReturnType<typeof readingMaker>> = [];
+
+  // Per-row code makes no closures: tsx (how `vigil` runs) names every function it creates (`__name`).
+  function reject(record: string[], line: number, reason: string) {
+    batch.rejections.push({ line, reason, raw: rowText(record, delimiter) });
+  }
 
   function onRecord(record: string[], line: number) {
     lines = line;
     if (!layout) {
       layout = layoutOf(record, opts);
+      const at = (role: string) => layout!.index[role] ?? -1;
+      col = { timestamp: at('timestamp'), patient: at('patient'), device: at('device'), code: at('code'), value: at('value'), unit: at('unit') };
+      for (const c of layout.valueColumns) wideMakers.push(readingMaker(c.info));
       opts.onLayout?.({ format: layout.format, columns: layout.columns, ignored: layout.ignored });
       return;
     }
-    const l = layout;
-    const reject = (reason: string) => batch.rejections.push({ line, reason, raw: rowText(record, delimiter) });
-    const cell = (role: string) => (l.index[role] === undefined ? undefined : record[l.index[role]]);
-    const ts = parseTimestamp(cell('timestamp') ?? '', opts.tz, opts.dateOrder);
-    const patient = (cell('patient') ?? '').trim() || opts.patient || '';
-    const device = cell('device')?.trim() || undefined;
-    const before = batch.readings.length;
-    if (typeof ts === 'string') reject(`timestamp: ${ts}`);
-    else if (!patient) reject('patient is empty');
-    else if (l.format === 'long') {
-      const info = codeFor(cell('code') ?? '');
-      if (!info) reject(`code "${cell('code') ?? ''}" is not a reading Vigil knows (keys ${[...BY_KEY.keys()].join(', ')} or their LOINC codes)`);
+    const ts = parseTimestamp(record[col.timestamp] ?? '', tz, dateOrder);
+    const patient = (col.patient < 0 ? '' : (record[col.patient] ?? '').trim()) || opts.patient || '';
+    const device = col.device < 0 ? undefined : record[col.device]?.trim() || undefined;
+    if (typeof ts === 'string') reject(record, line, `timestamp: ${ts}`);
+    else if (!patient) reject(record, line, 'patient is empty');
+    else if (layout.format === 'long') {
+      const codeText = record[col.code] ?? '';
+      const code = codeOf(codeText);
+      if (!code) reject(record, line, `code "${codeText}" is not a reading Vigil knows (keys ${[...BY_KEY.keys()].join(', ')} or their LOINC codes)`);
       else {
-        const r = reading(info, cell('value') ?? '', cell('unit'));
-        if (typeof r === 'string') reject(r);
-        else batch.readings.push({ line, patient, code: info.code, value: r.value, unit: r.unit, ts, device });
+        const r = code.make(record[col.value] ?? '', col.unit < 0 ? undefined : record[col.unit]);
+        if (typeof r === 'string') reject(record, line, r);
+        else batch.readings.push({ line, patient, code: code.info.code, value: r.value, unit: r.unit, ts, device });
       }
     } else {
       const reasons: string[] = [];
-      for (const col of l.valueColumns) {
-        const text = record[col.index];
+      const valueColumns = layout.valueColumns;
+      for (let i = 0; i < valueColumns.length; i++) {
+        const c = valueColumns[i];
+        const text = record[c.index];
         if (text === undefined || text.trim() === '') continue; // no measurement in this column on this row
-        const r = reading(col.info, text, col.unit);
+        const r = wideMakers[i](text, c.unit);
         if (typeof r === 'string') reasons.push(r);
-        else batch.readings.push({ line, patient, code: col.info.code, value: r.value, unit: r.unit, ts, device });
+        else batch.readings.push({ line, patient, code: c.info.code, value: r.value, unit: r.unit, ts, device });
       }
       // A row's good cells are kept; its bad ones are reported with the line.
-      if (reasons.length) reject(reasons.join('; '));
+      if (reasons.length) reject(record, line, reasons.join('; '));
     }
-    if (batch.readings.length > before) batch.records.set(line, record);
     if (batch.readings.length + batch.rejections.length >= batchSize) {
       full.push({ ...batch, lines });
       batch = newBatch();
     }
   }
 
-  const parser = parse({
-    bom: true,
-    delimiter,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    trim: false,
-    on_record: (record: string[], context: { lines: number }) => {
-      if (failure) return null;
-      try {
-        onRecord(record, context.lines);
-      } catch (err) {
-        failure = err as Error; // a bad layout: stop at the header, before any row is read
-      }
-      return null; // handled here: nothing is pushed down the stream
-    },
+  const feed = csvCore(delimiter, (record, line) => {
+    if (failure) return;
+    try {
+      onRecord(record, line);
+    } catch (err) {
+      failure = err as Error; // a bad layout: stop at the header, before any row is read
+    }
   });
-  let parseError: Error | null = null;
-  parser.on('error', (err) => (parseError = err));
-  parser.resume(); // no records are pushed, but the stream must flow to finish
+  const feedChecked = (chunk: Buffer | undefined, end: boolean) => {
+    feed(chunk, end);
+    if (failure) throw failure;
+  };
   let bytes = 0;
-  const write = (chunk: Buffer | string) =>
-    new Promise<void>((resolve, reject) => {
-      parser.write(chunk, (err) => (err ? reject(err) : resolve()));
-    });
   const drainFull = function* () {
     while (full.length) {
       const b = full.shift()!;
-      yield { readings: b.readings, rejections: b.rejections, raw: b.raw, bytes, lines: b.lines };
+      yield { readings: b.readings, rejections: b.rejections, bytes, lines: b.lines };
     }
   };
   for await (const chunk of input) {
-    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    await write(chunk).catch((err) => (parseError ??= err));
-    if (failure) throw failure;
-    if (parseError) throw parseError;
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    bytes += buf.length;
+    feedChecked(buf, false);
     yield* drainFull();
   }
-  await new Promise<void>((resolve) => {
-    parser.once('error', () => resolve()); // recorded above; thrown below
-    parser.end(() => resolve());
-  });
-  if (failure) throw failure;
-  if (parseError) throw parseError;
+  feedChecked(undefined, true);
   yield* drainFull();
   if (!layout) throw new CsvLayoutError('the file is empty (a header row is needed)');
-  yield { readings: batch.readings, rejections: batch.rejections, raw: batch.raw, bytes, lines };
+  yield { readings: batch.readings, rejections: batch.rejections, bytes, lines };
 }

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { CliError, type CliCommand, type CliIo } from '../command.ts';
 import { cliConfig, findRunningServer, print } from '../runtime.ts';
 import { checkTimeZone, type DateOrder } from '../../csv/timestamps.ts';
-import { CsvLayoutError, detectDelimiter, parseReadingsCsv, type CandidateReading, type CsvLayout } from '../../csv/readings-csv.ts';
+import { CsvLayoutError, detectDelimiter, parseReadingsCsv, rowsAt, type CandidateReading, type CsvLayout } from '../../csv/readings-csv.ts';
 import type { ImportResult } from '../../csv/import.service.ts';
 import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
 
@@ -139,9 +139,10 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     let layout: CsvLayout | undefined;
     const rejects = openRejects(rejectsFile);
     const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
+    const refused: Array<{ line: number; reason: string }> = [];
     const reject = (line: number, reason: string, raw = '') => {
       rejects.add(line, reason, raw);
-      totals.rejected = rejects.count;
+      totals.rejected = rejects.count + refused.length;
     };
     // The next batch is parsed while the previous one is written (one write in flight: order and memory
     // bounded), so parsing and the database overlap (bench:csv). Straight to the database, batches are larger.
@@ -156,7 +157,8 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
             const result = await sink.store(batch.readings.slice(i, i + batchSize));
             totals.stored += result.stored;
             totals.duplicates += result.duplicates;
-            for (const r of result.rejections) reject(r.line, r.reason, batch.raw.get(r.line));
+            for (const r of result.rejections) refused.push(r);
+            totals.rejected = rejects.count + refused.length;
           }
           totals.lines = batch.lines;
           bar?.update(batch.bytes, {
@@ -168,7 +170,15 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
         inFlight.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
       }
       await inFlight;
+      // Rows the database refused (unknown patient, someone else's device) go to the rejects file with their
+      // text, read again from the file once (rowsAt): cheaper than keeping every row's fields until stored.
+      if (refused.length) {
+        const pending = refused.splice(0).sort((a, b) => a.line - b.line);
+        const texts = await rowsAt(createReadStream(file, { highWaterMark: 1 << 20 }), new Set(pending.map((r) => r.line)), delimiter);
+        for (const r of pending) reject(r.line, r.reason, texts.get(r.line));
+      }
     } catch (err) {
+      for (const r of refused.splice(0)) reject(r.line, r.reason); // the file broke off: lines and reasons at least
       if (err instanceof CsvLayoutError) throw new CliError(`${file}: ${err.message}`);
       if (err instanceof CliError) throw err;
       throw new CliError(`${file}: ${(err as Error).message}`);
