@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { detectDelimiter, parseReadingsCsv, type CsvOptions } from './readings-csv.ts';
-import { parseTimestamp } from './timestamps.ts';
+import { detectDelimiter, parseReadingsCsv, rowsAt, type CsvOptions } from './readings-csv.ts';
+import { parseTimestamp, zonedToUtc } from './timestamps.ts';
 
 async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
   const out = { readings: [] as any[], rejections: [] as any[], layout: undefined as any };
@@ -84,5 +84,74 @@ describe('reading CSV files', () => {
     expect(new Date(parseTimestamp('11/24/2026 10:00', 'UTC', 'mdy') as number).toISOString()).toBe('2026-11-24T10:00:00.000Z');
     expect(parseTimestamp('1764000000000', 'UTC')).toBe(1764000000000);
     expect(parseTimestamp('yesterday', 'UTC')).toMatch(/not a timestamp/);
+  });
+});
+
+describe('reading CSV files at speed, without changing what is read', () => {
+  it('finds the text of refused rows again by line (rowsAt), also after a BOM and a quoted field across lines', async () => {
+    const text = '\uFEFFtimestamp;patient;code;value;note\n2026-11-24T10:00:00Z;A;hr;60;"two\nlines"\n\n2026-11-24T10:01:00Z;B;hr;61;"say ""hi"""\n';
+    const parsed = await parseAll(text);
+    expect(parsed.readings.map((r) => [r.line, r.patient])).toEqual([
+      [3, 'A'],
+      [5, 'B'],
+    ]);
+    const rows = await rowsAt(Readable.from([Buffer.from(text)]), new Set([3, 5]), ';');
+    expect([...rows]).toEqual([
+      [3, '2026-11-24T10:00:00Z;A;hr;60;"two\nlines"'],
+      [5, '2026-11-24T10:01:00Z;B;hr;61;"say ""hi"""'],
+    ]);
+  });
+
+  it('converts each unit spelling once per column, and still refuses an unknown one on every row', async () => {
+    const r = await parseAll('time,patient,weight,temp\n2026-01-01T00:00:00Z,p,150 lb,98.6\n', { units: { temp: 'F' } });
+    expect(r.rejections.map((x) => x.reason)).toEqual(['weight: value "150 lb" is not a number']);
+    const long = await parseAll(
+      'time,patient,code,value,unit\n' +
+        [1, 2, 3].map((i) => `2026-01-01T00:0${i}:00Z,p,weight,${150 + i},lbs\n2026-01-01T00:0${i}:00Z,p,weight,${70 + i},stone`).join('\n') +
+        '\n',
+    );
+    expect(long.readings.map((x) => x.value)).toEqual([68.492448, 68.94604, 69.399633]);
+    expect(long.rejections.map((x) => [x.line, x.reason.split(' (')[0]])).toEqual([
+      [3, 'weight: unit "stone" is not known for Body weight'],
+      [5, 'weight: unit "stone" is not known for Body weight'],
+      [7, 'weight: unit "stone" is not known for Body weight'],
+    ]);
+  });
+
+  it('reads local times as the zone rules say, across DST changes, with offsets kept per local minute', () => {
+    const zones = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'America/St_Johns'];
+    const pad = (n: number) => String(n).padStart(2, '0');
+    const text = (t: number) => {
+      const d = new Date(t);
+      return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+    };
+    for (const tz of zones) {
+      // Every 4 h 1 min 13 s through 2026 (both DST changes of each zone fall between samples); per sample the
+      // last second of its minute first (fills the minute's offset), then the sample itself (reads it back).
+      for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2027, 0, 1); t += 14_473_000) {
+        const last = Math.floor(t / 60_000) * 60_000 + 59_000;
+        expect(parseTimestamp(text(last), tz)).toBe(zonedToUtc(last, tz));
+        expect(parseTimestamp(text(t), tz)).toBe(zonedToUtc(t, tz));
+      }
+      // And minute by minute through the hours around this zone's changes (found where the offset moves).
+      const H6 = 6 * 3_600_000;
+      for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2027, 0, 1); t += H6) {
+        if (zonedToUtc(t, tz) - t === zonedToUtc(t + H6, tz) - t - H6) continue;
+        for (let m = t - 3_600_000; m <= t + H6 + 3_600_000; m += 60_000) {
+          expect(parseTimestamp(text(m + 30_000), tz)).toBe(zonedToUtc(m + 30_000, tz));
+          expect(parseTimestamp(text(m), tz)).toBe(zonedToUtc(m, tz));
+        }
+      }
+    }
+  }, 60_000);
+
+  it('reads UTC ISO times from their characters, and still refuses impossible ones', () => {
+    expect(parseTimestamp('2024-02-29T23:59:59.999Z', 'UTC')).toBe(Date.UTC(2024, 1, 29, 23, 59, 59, 999));
+    expect(parseTimestamp('2025-01-01T00:00:00Z', 'Europe/Berlin')).toBe(Date.UTC(2025, 0, 1));
+    expect(parseTimestamp('2025-02-29T00:00:00Z', 'UTC')).toMatch(/not a real date/);
+    expect(parseTimestamp('2025-13-01T00:00:00.000Z', 'UTC')).toMatch(/not a real date/);
+    expect(parseTimestamp('2025-01-01T24:00:00Z', 'UTC')).toMatch(/not a real date/);
+    expect(parseTimestamp('2025-0a-01T00:00:00Z', 'UTC')).toMatch(/not a timestamp/);
+    expect(parseTimestamp(' 2025-01-01T00:00:00Z ', 'UTC')).toBe(Date.UTC(2025, 0, 1));
   });
 });

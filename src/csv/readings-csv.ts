@@ -236,7 +236,8 @@ interface CsvParseCore {
  */
 function csvCore(delimiter: string, onRow: (record: string[], line: number) => void) {
   const parser = parse({ bom: true, delimiter, relax_column_count: true, skip_empty_lines: true, trim: false }) as unknown as CsvParseCore;
-  if (typeof parser.api?.parse !== 'function') throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvCore in readings-csv.ts');
+  if (typeof parser.api?.parse !== 'function')
+    throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvCore in readings-csv.ts');
   const push = (record: string[]) => onRow(record, parser.info.lines);
   return (chunk: Buffer | undefined, end: boolean) => {
     const err = parser.api.parse(chunk, end, push, () => undefined);

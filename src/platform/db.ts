@@ -12,12 +12,12 @@ import { AppError } from './errors.ts';
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** `COPY … FROM '/dev/blob'` with CSV text, where the engine supports it (PGlite); the fastest bulk path. */
-  copyCsv?(sql: string, csv: string): Promise<void>;
+  copyCsv?(sql: string, csv: string | Uint8Array): Promise<void>;
   /**
    * `COPY … FROM STDIN` with the given data, inside a PostgreSQL transaction (pg-copy-streams): the server's
    * fastest way in, several times cheaper per row than a parameterised INSERT.
    */
-  copyIn?(sql: string, data: string): Promise<void>;
+  copyIn?(sql: string, data: string | Uint8Array): Promise<void>;
 }
 
 export interface Db extends Queryable {
@@ -195,7 +195,7 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
     return run;
   };
   const q = <T>(sql: string, params?: unknown[]) => call('query', { sql, params: params ?? [] }) as Promise<T[]>;
-  const copyCsv = async (sql: string, csv: string) => void (await call('copy', { sql, csv }));
+  const copyCsv = async (sql: string, csv: string | Uint8Array) => void (await call('copy', { sql, csv }));
   return {
     kind: 'pglite',
     worker,

@@ -19,7 +19,7 @@ interface Request {
   op: 'query' | 'exec' | 'copy' | 'close';
   sql?: string;
   params?: unknown[];
-  csv?: string;
+  csv?: string | Uint8Array<ArrayBuffer>; // bytes arrive as a copy in this thread's own memory
 }
 
 const lite = await PGlite.create(workerData.dataDir ? { dataDir: workerData.dataDir } : {});

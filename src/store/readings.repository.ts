@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { StoredReading } from '../domain/types.ts';
+import { copyText } from './readings-copy-text.ts';
 
 export interface NewReading {
   patientId: string;
@@ -249,8 +250,8 @@ export function createReadingsRepository(db: Db) {
      */
     async insertRows(tx: Queryable, rows: NewReading[]): Promise<number> {
       if (rows.length === 0) return 0;
-      if (tx.copyCsv) await tx.copyCsv(`COPY readings (${COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, csvLines(rows));
-      else if (tx.copyIn) await tx.copyIn(`COPY readings (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, csvLines(rows));
+      if (tx.copyCsv) await tx.copyCsv(`COPY readings (${COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, copyText(rows));
+      else if (tx.copyIn) await tx.copyIn(`COPY readings (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, copyText(rows));
       else await insertReadings(tx, rows);
       await updateLatest(tx, rows);
       return rows.length;
