@@ -13,6 +13,7 @@
  * Create: POST /fhir/R4/Observation (one heart rate each, through the ingest path) beside the same row
  * INSERTed through the same driver, as readings per second.
  */
+import pg from 'pg';
 import { bootApp } from '../test/support/app.ts';
 import { freshBenchDatabase } from './support/database.ts';
 import { round, summarize } from './support/stats.ts';
@@ -27,8 +28,9 @@ const PATIENTS = 10;
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
 async function main() {
+  const databaseUrl = POSTGRES ? await freshBenchDatabase('fhir') : undefined;
   const app = await bootApp({
-    ...(POSTGRES ? { databaseUrl: await freshBenchDatabase('fhir') } : {}),
+    ...(databaseUrl ? { databaseUrl } : {}),
     env: { VIGIL_STRICT_RESPONSES: '0' }, // production: the response schema check is for tests
   });
   try {
@@ -72,10 +74,18 @@ async function main() {
       await s.db.query(floorPage, [target, since]);
       await s.db.query(floorCount, [target, since]);
     };
-    // The pool's connections once warmed up (the bench's own pid lookup is one of them).
+    // The database's backends, listed through a connection of its own outside the pool (the pool opens and
+    // closes connections as it goes, so they are listed again before every call).
+    const lister = POSTGRES ? new pg.Client({ connectionString: databaseUrl }) : null;
+    await lister?.connect();
     const backends = async () =>
-      POSTGRES ? (await s.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')).map((r) => r.pid) : [];
+      lister
+        ? (await lister.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map(
+            (r) => r.pid,
+          )
+        : [];
     const [fhir, floor] = await alternately(N, [searchOnce, floorOnce], backends);
+    await lister?.end();
     const CREATES = Math.min(N, 200);
     const body = (i: number) =>
       JSON.stringify({
@@ -134,24 +144,24 @@ async function main() {
 
 /**
  * Latencies of `fns` called in turn `n` times each (after 30 uncounted rounds), summarised per function, with
- * the mean CPU milliseconds of each call: this process (all threads) and the PostgreSQL backends (`listBackends` once warm; read from
+ * the mean CPU milliseconds of each call: this process (all threads) and the PostgreSQL backends (`listBackends` before each call; read from
  * /proc outside the timed window; 10 ms ticks, so only their sum over many calls means anything).
  */
 async function alternately(n: number, fns: Array<() => Promise<void>>, listBackends: () => Promise<number[]>) {
   const samples = fns.map(() => [] as number[]);
   const cpu = fns.map(() => ({ self: 0, db: 0 }));
-  let backends: number[] = [];
-  const dbSeconds = () => backends.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+  const cpuOf = (pids: number[]) => pids.map(processCpuSeconds);
   for (let i = -30; i < n; i++)
     for (const [k, fn] of fns.entries()) {
-      if (i === 0 && k === 0) backends = await listBackends();
-      const db0 = dbSeconds();
+      const pids = await listBackends();
+      const db0 = cpuOf(pids);
       const self0 = process.cpuUsage();
       const t = performance.now();
       await fn();
       const ms = performance.now() - t;
       const self = process.cpuUsage(self0);
-      const db = dbSeconds() - db0;
+      // A backend that ended meanwhile reads 0: it counts for nothing rather than minus its lifetime.
+      const db = cpuOf(pids).reduce((sum, after, j) => sum + (after > 0 ? after - db0[j] : 0), 0);
       if (i < 0) continue;
       samples[k].push(ms);
       cpu[k].self += (self.user + self.system) / 1000;

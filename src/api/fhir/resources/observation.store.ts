@@ -147,6 +147,8 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: B
   if (opts.probeBp) return branch === 'r' ? `SELECT EXISTS (SELECT 1 FROM ${from} WHERE ${all} AND ${BP_CODED}) AS bp` : null;
   // Readings: every match minus the paired BP readings among them. Only BP-coded rows (an index range) are
   // checked for a partner, instead of every row of the range (a per-row subplan filter, ~0.3 µs a row on PGlite).
+  // BpMode 'probe': the same scan counts the BP-coded rows too (no second pass over the partitions to plan).
+  if (opts.count && opts.probeInCount && branch === 'r') return `SELECT count(*) AS n, count(*) FILTER (WHERE ${BP_CODED}) AS bp_n FROM ${from} WHERE ${all}`;
   if (opts.count)
     return branch === 'r' && !opts.noBp
       ? `(SELECT count(*) FROM ${from} WHERE ${all}) - (SELECT count(*) FROM ${from} WHERE ${all} AND ${BP_CODED} AND ${PAIRED})`
@@ -184,34 +186,62 @@ interface BranchOptions {
   count?: boolean;
   /** No systolic or diastolic reading matches: no panels (branch b) and no pairing to leave out of branch r. */
   noBp?: boolean;
-  /** Branch r only: whether any systolic or diastolic reading matches (the query that decides noBp). */
+  /** Branch r only: whether any systolic or diastolic reading matches (the probe column of BpMode 'probe'). */
   probeBp?: boolean;
+  /** With count and noBp, branch r: `n` and `bp_n` (how many of them are BP-coded), for BpMode 'probe'. */
+  probeInCount?: boolean;
 }
 
 /**
- * Whether blood pressure can be left out of the query: statically when the codes asked for include no BP, else
- * by one small query (an index range on the BP codes). Without BP the statement is about as simple as a plain
- * SELECT on readings; with it, planning the panel join and the pairing check over every readings partition
- * cost more than the rest of a search (bench:fhir, PostgreSQL and PGlite).
+ * How a statement treats blood pressure. `none`: the codes asked for include no BP, so the statement has no
+ * panel join and no pairing check (about a plain SELECT on readings). `panels`: the full statement. `probe`:
+ * the statement without BP, plus a column saying whether any systolic or diastolic reading matches (an index
+ * range on the BP codes); when one does, its rows are not used and the full statement runs instead. Planning
+ * the panel join and the pairing check over every readings partition cost more than the rest of a search
+ * (bench:fhir), and asking first cost a round trip of its own; most searches match no BP and take one statement.
  */
-async function withoutBp(db: Db, f: ObservationFilter): Promise<boolean> {
-  if (f.kinds && !f.kinds.some((k) => k.source.table === 'bp' || (k.source.table === 'readings' && [BP.sys, BP.dia].includes(k.source.code)))) return true;
-  const sql = new SqlParams();
-  const probe = branchSql('r', f, sql, { sort: { key: 'date', desc: false }, probeBp: true });
-  if (!probe) return false;
-  return !(await db.query<{ bp: boolean }>(probe, sql.values))[0].bp;
+type BpMode = 'none' | 'panels' | 'probe';
+
+function bpMode(f: ObservationFilter, seenBp: (f: ObservationFilter) => boolean): BpMode {
+  if (f.kinds && !f.kinds.some((k) => k.source.table === 'bp' || (k.source.table === 'readings' && [BP.sys, BP.dia].includes(k.source.code)))) return 'none';
+  // No readings branch (only panels or ECG asked for): nothing to probe.
+  if (!branchSql('r', f, new SqlParams(), { sort: { key: 'date', desc: false }, probeBp: true })) return 'panels';
+  return seenBp(f) ? 'panels' : 'probe';
+}
+
+/** `(SELECT EXISTS (…BP-coded readings matching f…))`, with its parameters added to `sql`. */
+function bpProbeSql(f: ObservationFilter, sql: SqlParams): string {
+  return `(${branchSql('r', f, sql, { sort: { key: 'date', desc: false }, probeBp: true })})`;
 }
 
 /** The branches that can match, sharing one parameter list (a branch that drops out takes its parameters back). */
 function branches(f: ObservationFilter, sql: SqlParams, opts: BranchOptions): string[] {
-  const parts: string[] = [];
-  for (const b of ['b', 'e', 'r'] as const) {
+  return taggedBranches(f, sql, opts).map((p) => p.sql);
+}
+
+function taggedBranches(f: ObservationFilter, sql: SqlParams, opts: BranchOptions): Array<{ branch: Branch; sql: string }> {
+  const parts: Array<{ branch: Branch; sql: string }> = [];
+  for (const branch of ['b', 'e', 'r'] as const) {
     const mark = sql.values.length;
-    const part = branchSql(b, f, sql, opts);
-    if (part) parts.push(part);
+    const part = branchSql(branch, f, sql, opts);
+    if (part) parts.push({ branch, sql: part });
     else sql.values.length = mark;
   }
   return parts;
+}
+
+/**
+ * `SELECT <total> AS total[, <bp> AS bp]`: the sum of the branches' counts; in BpMode 'probe' also whether a
+ * BP-coded reading matches, counted in the readings branch's own scan. Null when no branch can match.
+ */
+function totalSql(f: ObservationFilter, sql: SqlParams, mode: BpMode): string | null {
+  const probe = mode === 'probe';
+  const parts = taggedBranches(f, sql, { sort: { key: 'date', desc: false }, count: true, noBp: mode !== 'panels', probeInCount: probe });
+  if (!parts.length) return null;
+  const readings = probe ? parts.find((p) => p.branch === 'r') : undefined;
+  const sum = parts.map((p) => (p === readings ? 'rc.n' : `(${p.sql})`)).join(' + ');
+  if (!probe) return `SELECT ${sum} AS total`;
+  return readings ? `SELECT ${sum} AS total, rc.bp_n > 0 AS bp FROM (${readings.sql}) rc` : `SELECT ${sum} AS total, false AS bp`;
 }
 
 /** The page query (null when no branch can match): each branch keyset-paged and limited, then merged. */
@@ -247,21 +277,55 @@ const toRow = (r: RawRow): ObservationRow => ({
 });
 
 export function createObservationStore(db: Db) {
+  // Patient sets a probe found BP readings for: their searches take the full statement at once. Only a hint
+  // (the full statement is right whatever matches), so it is never invalidated, only bounded.
+  const withBp = new Set<string>();
+  const keyOf = (f: ObservationFilter) => (f.patientIds ? [...f.patientIds].sort().join(',') : '*');
+  const seenBp = (f: ObservationFilter) => withBp.has(keyOf(f));
+  const sawBp = (f: ObservationFilter) => {
+    if (withBp.size >= 10_000) withBp.clear();
+    withBp.add(keyOf(f));
+  };
+  /** Runs `once` without BP and a probe when that can be enough, else (or when BP matched) with BP. */
+  async function decidingBp<T extends { bp?: boolean | null }>(f: ObservationFilter, once: (mode: BpMode) => Promise<T>): Promise<T> {
+    const mode = bpMode(f, seenBp);
+    if (mode !== 'probe') return once(mode);
+    const first = await once('probe');
+    if (!first.bp) return first;
+    sawBp(f);
+    return once('panels');
+  }
+
   return {
     async count(f: ObservationFilter): Promise<number> {
-      const sql = new SqlParams();
-      const parts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true, noBp: await withoutBp(db, f) });
-      if (!parts.length) return 0;
-      const [{ n }] = await db.query<{ n: string }>(`SELECT ${parts.map((p) => `(${p})`).join(' + ')} AS n`, sql.values);
-      return Number(n);
+      const { n } = await decidingBp(f, async (mode) => {
+        const sql = new SqlParams();
+        const total = totalSql(f, sql, mode);
+        if (!total) return { n: 0, bp: false };
+        const [r] = await db.query<{ total: string; bp?: boolean }>(total, sql.values);
+        return { n: Number(r.total), bp: r.bp };
+      });
+      return n;
     },
 
     /** Up to `limit` rows after the cursor, in sort order. */
     async page(f: ObservationFilter, sort: Sort, limit: number, cursor?: Cursor): Promise<ObservationRow[]> {
       if (limit <= 0) return [];
-      const sql = new SqlParams();
-      const q = pageSql(f, sql, sort, limit, cursor, await withoutBp(db, f));
-      return q ? (await db.query<RawRow>(q, sql.values)).map(toRow) : [];
+      const { rows } = await decidingBp(f, async (mode) => {
+        const sql = new SqlParams();
+        const q = pageSql(f, sql, sort, limit, cursor, mode !== 'panels');
+        if (!q) return { rows: [], bp: false };
+        if (mode !== 'probe') return { rows: (await db.query<RawRow>(q, sql.values)).map(toRow) };
+        // The page only when no BP reading matches (else the full statement runs next).
+        const dir = sort.desc ? 'DESC' : 'ASC';
+        const raw = await db.query<RawRow & { bp: boolean }>(
+          `SELECT c.bp, p.* FROM (SELECT ${bpProbeSql(f, sql)} AS bp) c LEFT JOIN LATERAL (${q}) p ON NOT c.bp
+           ORDER BY p.sk ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
+          sql.values,
+        );
+        return { rows: raw.filter((r) => r.k !== null).map(toRow), bp: raw[0]?.bp };
+      });
+      return rows;
     },
 
     /**
@@ -270,19 +334,24 @@ export function createObservationStore(db: Db) {
      * is empty.
      */
     async pageAndCount(f: ObservationFilter, sort: Sort, limit: number, cursor?: Cursor): Promise<{ rows: ObservationRow[]; total: number }> {
-      const noBp = await withoutBp(db, f);
-      const sql = new SqlParams();
-      const counts = branches(f, sql, { sort: { key: 'date', desc: false }, count: true, noBp });
-      if (!counts.length) return { rows: [], total: 0 };
-      const q = limit > 0 ? pageSql(f, sql, sort, limit, cursor, noBp) : null;
-      const total = `SELECT ${counts.map((p) => `(${p})`).join(' + ')} AS total`;
-      if (!q) return { rows: [], total: Number((await db.query<{ total: string }>(total, sql.values))[0].total) };
-      const dir = sort.desc ? 'DESC' : 'ASC';
-      const raw = await db.query<RawRow & { total: string }>(
-        `SELECT c.total, p.* FROM (${total}) c LEFT JOIN LATERAL (${q}) p ON true ORDER BY p.sk ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
-        sql.values,
-      );
-      return { rows: raw.filter((r) => r.k !== null).map(toRow), total: Number(raw[0]?.total ?? 0) };
+      const { rows, total } = await decidingBp(f, async (mode) => {
+        const sql = new SqlParams();
+        const total = totalSql(f, sql, mode);
+        if (!total) return { rows: [], total: 0, bp: false };
+        const q = limit > 0 ? pageSql(f, sql, sort, limit, cursor, mode !== 'panels') : null;
+        if (!q) {
+          const [r] = await db.query<{ total: string; bp?: boolean }>(total, sql.values);
+          return { rows: [], total: Number(r.total), bp: r.bp };
+        }
+        const dir = sort.desc ? 'DESC' : 'ASC';
+        // With a probe, the page only when no BP reading matches (else the full statement runs next).
+        const raw = await db.query<RawRow & { total: string; bp?: boolean }>(
+          `SELECT c.*, p.* FROM (${total}) c LEFT JOIN LATERAL (${q}) p ON ${mode === 'probe' ? 'NOT c.bp' : 'true'} ORDER BY p.sk ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
+          sql.values,
+        );
+        return { rows: raw.filter((r) => r.k !== null).map(toRow), total: Number(raw[0]?.total ?? 0), bp: raw[0]?.bp };
+      });
+      return { rows, total };
     },
 
     /** Every patient with a stored reading or ECG chunk (for an admin's `$lastn` without a patient). */

@@ -1,0 +1,74 @@
+/**
+ * Blood pressure in Observation search when the search itself decides whether any BP reading matches
+ * (observation.store.ts BpMode 'probe'): a patient's first BP pair arriving after searches that found none is
+ * served as one panel at once (no stale "no BP" remembered), and later searches, which take the full statement
+ * straight away, answer the same. Page, total, `_summary=count` and `_total=none` agree. Real app, PGlite.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from '../../../../test/support/app.ts';
+
+type Bundle = { total?: number; entry?: Array<{ resource: { id: string; code: { coding: Array<{ code: string }> } } }> };
+
+describe('Observation search: blood pressure decided in the search statement', () => {
+  let app: TestApp;
+  let token: string;
+  let patient: string;
+  let cuff: string;
+  const t0 = Date.parse('2026-11-20T10:00:00Z');
+
+  const search = async (query: string) => {
+    const res = await fetch(`${app.httpUrl}/fhir/R4/Observation?patient=${patient}&${query}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Bundle;
+  };
+  const ids = (b: Bundle) => (b.entry ?? []).map((e) => e.resource.id);
+  const codes = (b: Bundle) => (b.entry ?? []).map((e) => e.resource.code.coding[0].code).sort();
+
+  beforeAll(async () => {
+    app = await bootApp();
+    const s = app.services;
+    patient = (await s.patientService.create({ name: 'Bea Blood' }, 'system')).id;
+    token = (await app.tokenFor('admin')).token;
+    const oxi = (await s.deviceService.provision({ patientId: patient, type: 'pulse-oximeter' }, 'system')).id;
+    cuff = (await s.deviceService.provision({ patientId: patient, type: 'bp-cuff' }, 'system')).id;
+    for (let i = 0; i < 3; i++) expect((await s.ingest.acceptTelemetry(oxi, JSON.stringify({ ts: t0 + i * 60_000, seq: i + 1, hr: 60 + i }))).ok).toBe(true);
+  });
+  afterAll(() => app?.stop());
+
+  it('finds no BP, then serves a newly arrived pair as one panel, the same on every later search', async () => {
+    const before = await search('_sort=-date');
+    expect(before.total).toBe(3);
+    expect(codes(before)).toEqual(['8867-4', '8867-4', '8867-4']);
+
+    // The first BP pair arrives (same instant, same device: one panel), and a lone systolic a minute later.
+    expect((await app.services.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: t0 + 300_000, seq: 1, sbp: 120, dbp: 80 }))).ok).toBe(true);
+    expect((await app.services.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: t0 + 360_000, seq: 2, sbp: 131 }))).ok).toBe(true);
+
+    for (let round = 0; round < 2; round++) {
+      const all = await search('_sort=-date');
+      expect(all.total).toBe(5);
+      expect(codes(all)).toEqual(['8480-6', '85354-9', '8867-4', '8867-4', '8867-4']);
+      expect(ids(all).filter((id) => id.startsWith('bp-'))).toHaveLength(1);
+      expect((await search('_summary=count')).total).toBe(5);
+      const noTotal = await search('_sort=-date&_total=none');
+      expect(noTotal.total).toBeUndefined();
+      expect(ids(noTotal)).toEqual(ids(all));
+      // Paged two at a time, the same five in the same order.
+      const paged: string[] = [];
+      let next: string | undefined = `${app.httpUrl}/fhir/R4/Observation?patient=${patient}&_sort=-date&_count=2`;
+      while (next) {
+        const res = await fetch(next, { headers: { authorization: `Bearer ${token}` } });
+        const page = (await res.json()) as Bundle & { link: Array<{ relation: string; url: string }> };
+        paged.push(...ids(page));
+        next = page.link.find((l) => l.relation === 'next')?.url;
+      }
+      expect(paged).toEqual(ids(all));
+    }
+  });
+
+  it('a search whose codes include no BP is not changed by the BP readings', async () => {
+    const hr = await search('code=8867-4&_sort=date');
+    expect(hr.total).toBe(3);
+    expect(codes(hr)).toEqual(['8867-4', '8867-4', '8867-4']);
+  });
+});
