@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseBeatsFile, parseRhythmFile } from '../../src/analysis/ecg/beat-files.ts';
 import { readAnnotationFile, isBeatCode } from '../../src/analysis/ecg/annotations.ts';
-import { createRrFeatureFeed } from '../../src/analysis/ecg/af.ts';
-import { AF_FEATURE_NAMES } from '../../src/analysis/ecg/af-features.ts';
+import { AF_FEATURE_NAMES, createRrFeatureFeed } from '../../src/analysis/ecg/af-features.ts';
 import type { Interval } from '../../src/analysis/ecg/eval/duration.ts';
 import { progress } from './report.ts';
 
@@ -144,7 +143,7 @@ export interface RecordIntervals {
 /**
  * Feature cache on disk ($VIGIL_ECG_CACHE, off when unset; keep it outside the repo: it is derived from
  * PhysioNet data): one file per record and beat source holding the feature vectors and interval bounds,
- * keyed by a hash of the code that computes them (af-features.ts, af.ts), so a change to the features
+ * keyed by a hash of the code that computes them (af-features.ts: the stream and the beat feed), so a change to the features
  * never reads a stale file. Labels and weights are recomputed (cheap, and they depend on the reference).
  * Files are read on demand rather than held in memory: all of ltafdb is ≈ 1.3 GB per beat source.
  */
@@ -152,7 +151,6 @@ const CACHE_DIR = process.env.VIGIL_ECG_CACHE;
 const srcDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg');
 const codeHash = createHash('sha1')
   .update(readFileSync(path.join(srcDir, 'af-features.ts')))
-  .update(readFileSync(path.join(srcDir, 'af.ts')))
   .digest('hex')
   .slice(0, 10);
 // The file name also carries a hash of the beats themselves: another beat list under the same id never hits.

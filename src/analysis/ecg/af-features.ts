@@ -312,3 +312,45 @@ export class RrFeatureStream {
     return e;
   }
 }
+
+/**
+ * Beats → RR intervals → window features, with the detector's rules for noise beats and gaps. Calls
+ * `onFeatures` with the features of each decidable interval and the beats that bound it. Shared by the
+ * detector and the training code so both see exactly the same intervals.
+ */
+export function createRrFeatureFeed(
+  fs: number,
+  onFeatures: (features: number[], start: number, end: number) => void,
+  /** Compute features only for every `every`-th interval (a training subsample); the detector uses 1. */
+  every = 1,
+) {
+  const stream = new RrFeatureStream();
+  const bounds: number[] = []; // start beat of the last intervals, indexed by sequence number % size
+  const ends: number[] = [];
+  const SIZE = 4 * AF_WINDOW_HALF;
+  let prev: number | undefined;
+  let seq = -1;
+  return (beat: number): void => {
+    if (prev !== undefined && beat <= prev) return;
+    if (prev === undefined) {
+      prev = beat;
+      return;
+    }
+    const rr = (beat - prev) / fs;
+    if (rr < AF_MIN_RR_S) return; // a noise detection: skip this beat
+    if (rr > AF_MAX_RR_S) {
+      stream.reset();
+      prev = beat;
+      return;
+    }
+    seq++;
+    bounds[seq % SIZE] = prev;
+    ends[seq % SIZE] = beat;
+    prev = beat;
+    // stream.push numbers intervals since its creation; ours are the same sequence.
+    const k = seq - AF_WINDOW_HALF;
+    const out = stream.push(rr, k % every === 0);
+    if (!out) return;
+    onFeatures(out.features, bounds[k % SIZE], ends[k % SIZE]);
+  };
+}
