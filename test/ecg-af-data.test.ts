@@ -68,6 +68,26 @@ describe('AF operating point (scripts/eval/af-choose.ts)', () => {
     expect(Object.keys(best.perGroup).sort()).toEqual(['large', 'small']);
   });
 
+  it('chooses a hysteresis gap when dips inside episodes and short rises outside them cost the single threshold', () => {
+    // One record per database; AF stretches whose probability dips to 0.5 and non-AF stretches with short
+    // rises to 0.6. One threshold must lose either the dips (Se) or the rises (Sp); on 0.65 / off 0.45 loses neither.
+    const record = (group: string): OutOfFold => {
+      const p: number[] = [],
+        y: number[] = [];
+      for (let k = 0; k < 40; k++) {
+        for (let i = 0; i < 50; i++) p.push(i % 10 === 5 ? 0.5 : 0.9), y.push(1);
+        for (let i = 0; i < 50; i++) p.push(i % 10 === 5 ? 0.6 : 0.1), y.push(0);
+      }
+      return { group, p: Float64Array.from(p), y: Uint8Array.from(y), w: new Float64Array(p.length).fill(1) };
+    };
+    const best = chooseOperatingPoint([record('a'), record('b')]);
+    expect(best.offThreshold).toBeLessThan(best.threshold);
+    expect(best.threshold).toBeGreaterThanOrEqual(0.6);
+    expect(best.offThreshold).toBeLessThan(0.5);
+    expect(best.perGroup.a.se).toBe(1);
+    expect(best.perGroup.a.sp).toBe(1);
+  });
+
   it('gives each database the same total training weight when asked to', () => {
     const rand = rng(12);
     const rec = (id: string, db: 'afdb' | 'ltafdb', n: number): AfRecord => {

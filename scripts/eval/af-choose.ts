@@ -1,8 +1,8 @@
 /**
  * The AF model's whole choice procedure, fixed before any test fold is scored, and used unchanged for
  * the shipped model: given training records only, (1) out-of-fold AF probabilities of every RR interval
- * from an inner record-wise 3-fold split, (2) the smoothing width (AF_SMOOTH_GRID) and decision threshold
- * that best clear both targets on the WEAKER database (max over settings of the minimum, over afdb and
+ * from an inner record-wise 3-fold split, (2) the smoothing width (AF_SMOOTH_GRID), decision threshold and
+ * hysteresis gap (AF_HYSTERESIS_GRID) that best clear both targets on the WEAKER database (max over settings of the minimum, over afdb and
  * ltafdb, of min(Se − 97 %, Sp − 98 %), time-weighted), (3) the model retrained on all training records.
  * Training rows come from every record's own beats and, for ltafdb, also from its automatic QRS
  * detector's beats (`.qrs`), so the model learns RR patterns with detector errors in them (any beat
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ECG_ALGORITHM } from '../../src/analysis/ecg/version.ts';
 import { trainGbt, predictProba, type GbtParams, type GbtModel } from '../../src/analysis/ecg/gbt.ts';
 import { AF_FEATURE_NAMES } from '../../src/analysis/ecg/af-features.ts';
-import { AF_SMOOTH_GRID, type AfModel } from '../../src/analysis/ecg/af.ts';
+import { AF_SMOOTH_GRID, AF_HYSTERESIS_GRID, type AfModel } from '../../src/analysis/ecg/af.ts';
 import { innerFolds } from '../../src/analysis/ecg/eval/nested-cv.ts';
 import { recordRows, concatRows, recordIntervals, withAutomaticBeats, type AfRecord, type Rows } from './af-data.ts';
 
@@ -98,8 +98,6 @@ export function smoothProbabilities(p: Float64Array, h: number): Float64Array {
   return out;
 }
 
-const BINS = 2000;
-
 /** Out-of-fold AF probabilities of a record, with its labels, weights and the group it is judged in. */
 export interface OutOfFold {
   group: string;
@@ -127,49 +125,89 @@ export function outOfFold(train: readonly AfRecord[], seed: number, recipe: AfRe
   return oof;
 }
 
+/** Probability levels of the choice: thresholds are multiples of 1 / LEVELS. */
+const LEVELS = 100;
+
 /**
- * The smoothing width and threshold with the best worst-group margin: for each width, time-weighted
- * histograms of the smoothed probability for AF and non-AF time per group (database), then every
- * threshold's Se/Sp per group; keep the pair whose smallest min(Se − 97 %, Sp − 98 %) over groups is largest.
+ * A record's smoothed probabilities as runs of equal (level, label): level = floor(p · LEVELS), so for a
+ * threshold k / LEVELS, p > threshold ⇔ level ≥ k (bar p landing exactly on a grid value: too rare to
+ * weigh). Smoothed probabilities change slowly, so runs make the threshold search many times cheaper.
+ */
+interface Runs {
+  group: string;
+  level: Uint8Array;
+  y: Uint8Array;
+  w: Float64Array;
+}
+
+function toRuns(group: string, s: Float64Array, y: Uint8Array, w: Float64Array): Runs {
+  const level = new Uint8Array(s.length),
+    ry = new Uint8Array(s.length),
+    rw = new Float64Array(s.length);
+  let n = -1;
+  for (let i = 0; i < s.length; i++) {
+    const l = Math.min(LEVELS, Math.floor(s[i] * LEVELS));
+    if (n >= 0 && level[n] === l && ry[n] === y[i]) rw[n] += w[i];
+    else {
+      n++;
+      level[n] = l;
+      ry[n] = y[i];
+      rw[n] = w[i];
+    }
+  }
+  return { group, level: level.subarray(0, n + 1), y: ry.subarray(0, n + 1), w: rw.subarray(0, n + 1) };
+}
+
+/**
+ * The smoothing width, threshold and hysteresis gap with the best worst-group margin: for each setting,
+ * AfDecisions's state machine (open above the threshold, close at or below threshold − gap) over every
+ * record's smoothed out-of-fold probabilities, time-weighted Se/Sp per group (database); keep the setting
+ * whose smallest min(Se − 97 %, Sp − 98 %) over groups is largest (ties: the first, i.e. the least
+ * smoothing and hysteresis).
  */
 export function chooseOperatingPoint(oof: readonly OutOfFold[]) {
   const groups = [...new Set(oof.map((o) => o.group))].sort();
-  let best = { smooth: 0, threshold: 0.5, perGroup: {} as Record<string, { se: number; sp: number }>, margin: -Infinity };
-  for (const h of AF_SMOOTH_GRID) {
-    const hist = new Map(groups.map((g) => [g, { af: new Float64Array(BINS + 1), non: new Float64Array(BINS + 1), afTotal: 0, nonTotal: 0 }]));
-    for (const o of oof) {
-      const g = hist.get(o.group)!;
-      const s = smoothProbabilities(o.p, h);
-      for (let i = 0; i < s.length; i++) {
-        const b = Math.min(BINS, Math.floor(s[i] * BINS));
-        if (o.y[i]) {
-          g.af[b] += o.w[i];
-          g.afTotal += o.w[i];
-        } else {
-          g.non[b] += o.w[i];
-          g.nonTotal += o.w[i];
-        }
-      }
+  const gi = new Map(groups.map((g, i) => [g, i]));
+  let best = { smooth: 0, threshold: 0.5, offThreshold: 0.5, perGroup: {} as Record<string, { se: number; sp: number }>, margin: -Infinity };
+  const afTotal = new Float64Array(groups.length),
+    nonTotal = new Float64Array(groups.length);
+  for (const o of oof)
+    for (let i = 0; i < o.y.length; i++) {
+      if (o.y[i]) afTotal[gi.get(o.group)!] += o.w[i];
+      else nonTotal[gi.get(o.group)!] += o.w[i];
     }
-    for (const t of THRESHOLDS) {
-      // Thresholds are multiples of 20/BINS, so t starts a bin: p > t ⇔ bin ≥ t·BINS (bar p = t exactly, a
-      // smoothed probability that lands on a grid value: too rare to weigh).
-      const cut = Math.round(t * BINS);
-      const perGroup: Record<string, { se: number; sp: number }> = {};
-      let margin = Infinity;
-      for (const [name, g] of hist) {
-        let afAbove = 0,
-          nonAbove = 0;
-        for (let b = cut; b <= BINS; b++) {
-          afAbove += g.af[b];
-          nonAbove += g.non[b];
+  const afAbove = new Float64Array(groups.length),
+    nonAbove = new Float64Array(groups.length);
+  for (const h of AF_SMOOTH_GRID) {
+    const runs = oof.map((o) => ({ g: gi.get(o.group)!, r: toRuns(o.group, smoothProbabilities(o.p, h), o.y, o.w) }));
+    for (const gap of AF_HYSTERESIS_GRID) {
+      for (const t of THRESHOLDS) {
+        const on = Math.round(t * LEVELS),
+          off = Math.round((t - gap) * LEVELS);
+        if (off < 1) continue; // the episode would never close
+        afAbove.fill(0);
+        nonAbove.fill(0);
+        for (const { g, r } of runs) {
+          let inAf = false;
+          const { level, y, w } = r;
+          for (let k = 0; k < level.length; k++) {
+            inAf = level[k] >= (inAf ? off : on);
+            if (inAf) {
+              if (y[k]) afAbove[g] += w[k];
+              else nonAbove[g] += w[k];
+            }
+          }
         }
-        const se = afAbove / g.afTotal,
-          sp = 1 - nonAbove / g.nonTotal;
-        perGroup[name] = { se, sp };
-        margin = Math.min(margin, se - TARGET_SE, sp - TARGET_SP);
+        const perGroup: Record<string, { se: number; sp: number }> = {};
+        let margin = Infinity;
+        groups.forEach((name, k) => {
+          const se = afAbove[k] / afTotal[k],
+            sp = 1 - nonAbove[k] / nonTotal[k];
+          perGroup[name] = { se, sp };
+          margin = Math.min(margin, se - TARGET_SE, sp - TARGET_SP);
+        });
+        if (margin > best.margin + 1e-12) best = { smooth: h, threshold: t, offThreshold: off / LEVELS, perGroup, margin };
       }
-      if (margin > best.margin + 1e-12) best = { smooth: h, threshold: t, perGroup, margin };
     }
   }
   return best;
@@ -177,7 +215,7 @@ export function chooseOperatingPoint(oof: readonly OutOfFold[]) {
 
 export function chooseAfModel(train: readonly AfRecord[], seed: number, recipe: AfRecipe = AF_RECIPE): AfChoice {
   const best = chooseOperatingPoint(outOfFold(train, seed, recipe));
-  return { model: { ...fitAfModel(train, recipe), threshold: best.threshold, smooth: best.smooth }, inner: best.perGroup };
+  return { model: { ...fitAfModel(train, recipe), threshold: best.threshold, smooth: best.smooth, offThreshold: best.offThreshold }, inner: best.perGroup };
 }
 
 /**

@@ -5,7 +5,7 @@
  * and both, flutter counted as AF (what the model learns) and as non-AF; the rule-based Petrėnas detector
  * (af-petrenas.ts, constants set on afdb earlier) is scored beside it as a baseline.
  */
-import { AfDecisions, AF_SMOOTH_GRID } from '../../src/analysis/ecg/af.ts';
+import { AfDecisions, AF_SMOOTH_GRID, AF_HYSTERESIS_GRID } from '../../src/analysis/ecg/af.ts';
 import { detectAfEpisodes as detectPetrenas } from '../../src/analysis/ecg/af-petrenas.ts';
 import { nestedCrossValidate, spread } from '../../src/analysis/ecg/eval/nested-cv.ts';
 import { compareDurations, seSp, type DurationCounts } from '../../src/analysis/ecg/eval/duration.ts';
@@ -25,6 +25,7 @@ interface RecordScore {
   hours: number;
   fold: number;
   threshold: number;
+  offThreshold: number;
   smooth: number;
   aflAsAf: DurationCounts;
   aflAsNonAf: DurationCounts;
@@ -56,7 +57,7 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
       // The detector's own path (af.ts: same feature feed, same AfDecisions), on features computed once per run.
       const iv = recordIntervals(r);
       const p = recordProbabilities(c.model, r);
-      const d = new AfDecisions(c.model.threshold, c.model.smooth);
+      const d = new AfDecisions(c.model.threshold, c.model.smooth, c.model.offThreshold);
       for (let i = 0; i < iv.n; i++) d.push(p[i], iv.start[i], iv.end[i]);
       const det = d.finish(r.beats[r.beats.length - 1]);
       const base = detectPetrenas(r.beats, r.fs);
@@ -66,7 +67,7 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
       if (auto) {
         const ia = recordIntervals(auto);
         const pa = recordProbabilities(c.model, auto);
-        const da = new AfDecisions(c.model.threshold, c.model.smooth);
+        const da = new AfDecisions(c.model.threshold, c.model.smooth, c.model.offThreshold);
         for (let i = 0; i < ia.n; i++) da.push(pa[i], ia.start[i], ia.end[i]);
         automaticBeats = compareDurations(r.refAf, da.finish(auto.beats[auto.beats.length - 1]), r.from, r.to);
       }
@@ -77,6 +78,7 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
         hours: (r.to - r.from) / r.fs / 3600,
         fold: -1,
         threshold: c.model.threshold,
+        offThreshold: c.model.offThreshold ?? c.model.threshold,
         smooth: c.model.smooth,
         aflAsAf: compareDurations(r.refAf, det, r.from, r.to),
         aflAsNonAf: compareDurations(r.refAfib, det, r.from, r.to),
@@ -121,6 +123,7 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
     fold: f.index,
     records: f.test.length,
     threshold: f.choice.model.threshold,
+    offThreshold: f.choice.model.offThreshold ?? f.choice.model.threshold,
     smooth: f.choice.model.smooth,
     innerOutOfFold: f.choice.inner,
     heldOut: Object.fromEntries(
@@ -134,10 +137,15 @@ export function evaluateAf(dataDir: string, opts: { shipped?: boolean } = {}) {
     ),
   }));
   return {
-    rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (scored on its reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width (${AF_SMOOTH_GRID.join(', ')} decisions) and probability threshold (0.01 … 0.99) that maximise the worse database's margin, min over afdb and ltafdb of min(Se − 97 %, Sp − 98 %), and the model (${AF_RECIPE.gbt.rounds} rounds of depth-${AF_RECIPE.gbt.depth} trees) is refit on the whole training fold; training rows: every ${AF_RECIPE.stride}th RR interval of each record's beats${AF_RECIPE.automaticBeats ? " and of ltafdb's automatic-detector beats (.qrs)" : ''}${AF_RECIPE.balanceDatabases ? ', each database weighing the same' : ''}, weighted by duration; durations pooled from each record's first beat (or its first rhythm label, if later: time before it has no reference rhythm) to its last beat`,
+    rules: `nested ${AF_CV_FOLDS}-fold record-wise CV over afdb (.beats files, automatic qrs) + ltafdb (scored on its reference beats from .atr), folds stratified by database, seed ${AF_CV_SEED}; inside each training fold an inner ${AF_INNER_FOLDS}-fold split picks the smoothing width (${AF_SMOOTH_GRID.join(', ')} decisions), the probability threshold that opens an episode (0.01 … 0.99) and the hysteresis gap below it that closes one (${AF_HYSTERESIS_GRID.join(', ')}) that maximise the worse database's margin, min over afdb and ltafdb of min(Se − 97 %, Sp − 98 %), and the model (${AF_RECIPE.gbt.rounds} rounds of depth-${AF_RECIPE.gbt.depth} trees) is refit on the whole training fold; training rows: every ${AF_RECIPE.stride}th RR interval of each record's beats${AF_RECIPE.automaticBeats ? " and of ltafdb's automatic-detector beats (.qrs)" : ''}${AF_RECIPE.balanceDatabases ? ', each database weighing the same' : ''}, weighted by duration; durations pooled from each record's first beat (or its first rhythm label, if later: time before it has no reference rhythm) to its last beat`,
     summary,
     perFold,
-    shippedChoice: shipped && { threshold: shipped.model.threshold, smooth: shipped.model.smooth, innerOutOfFold: shipped.inner },
+    shippedChoice: shipped && {
+      threshold: shipped.model.threshold,
+      offThreshold: shipped.model.offThreshold ?? shipped.model.threshold,
+      smooth: shipped.model.smooth,
+      innerOutOfFold: shipped.inner,
+    },
     shippedModel: shipped,
     records: all.map((r) => ({
       record: r.record,
@@ -209,12 +217,12 @@ export function afMarkdown(r: ReturnType<typeof evaluateAf>): string {
     "The Petrėnas baseline's constants were set on afdb earlier, so its afdb figure is not held-out; on ltafdb it is.",
     '',
     table(
-      ['fold', 'records', 'threshold', 'smoothing ± intervals', 'inner out-of-fold Se / Sp % (training records)', 'held-out Se / Sp %'],
-      r.perFold.map((f) => [f.fold, f.records, f.threshold.toFixed(2), f.smooth, seSpText(f.innerOutOfFold), seSpText(f.heldOut)]),
+      ['fold', 'records', 'threshold on / off', 'smoothing ± intervals', 'inner out-of-fold Se / Sp % (training records)', 'held-out Se / Sp %'],
+      r.perFold.map((f) => [f.fold, f.records, `${f.threshold.toFixed(2)} / ${f.offThreshold.toFixed(2)}`, f.smooth, seSpText(f.innerOutOfFold), seSpText(f.heldOut)]),
     ),
     '',
     r.shippedChoice
-      ? `The same procedure on all ${r.records.length} records (the shipped model) picks threshold ${r.shippedChoice.threshold.toFixed(2)}, smoothing ±${r.shippedChoice.smooth} (inner out-of-fold ${seSpText(r.shippedChoice.innerOutOfFold)}).`
+      ? `The same procedure on all ${r.records.length} records (the shipped model) picks thresholds ${r.shippedChoice.threshold.toFixed(2)} (on) / ${r.shippedChoice.offThreshold.toFixed(2)} (off), smoothing ±${r.shippedChoice.smooth} (inner out-of-fold ${seSpText(r.shippedChoice.innerOutOfFold)}).`
       : '',
     '',
     '<details><summary>Per record (held-out fold, AFL = AF)</summary>',

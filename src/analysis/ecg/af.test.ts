@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAfDetector, detectAfEpisodes, defaultAfModel, afDelayBeats, AF_SMOOTH_GRID } from './af.ts';
+import { createAfDetector, detectAfEpisodes, defaultAfModel, afDelayBeats, AfDecisions, AF_SMOOTH_GRID, AF_HYSTERESIS_GRID } from './af.ts';
 import { RrFeatureStream, AF_FEATURE_NAMES } from './af-features.ts';
 import { compareDurations } from './eval/duration.ts';
 
@@ -147,5 +147,35 @@ describe('learned RR-interval AF detector (bundled model)', () => {
     expect(m.threshold).toBeGreaterThan(0);
     expect(m.threshold).toBeLessThan(1);
     expect(AF_SMOOTH_GRID).toContain(m.smooth);
+    const gap = +(m.threshold - (m.offThreshold ?? m.threshold)).toFixed(2);
+    expect(AF_HYSTERESIS_GRID).toContain(gap);
+  });
+});
+
+describe('AF decisions (AfDecisions)', () => {
+  // One decision per pushed probability (no smoothing); interval k spans [k, k + 1).
+  const run = (p: number[], on: number, off?: number) => {
+    const d = new AfDecisions(on, 0, off);
+    p.forEach((x, k) => d.push(x, k, k + 1));
+    return d.finish(p.length);
+  };
+  const dip = [0.1, 0.1, 0.9, 0.9, 0.55, 0.9, 0.9, 0.1, 0.1];
+
+  it('without hysteresis a dip below the threshold splits the episode', () => {
+    expect(run(dip, 0.6)).toEqual([
+      { start: 2, end: 4 },
+      { start: 5, end: 7 },
+    ]);
+  });
+
+  it('with hysteresis an episode opens above the on threshold and closes only at or below the off one', () => {
+    expect(run(dip, 0.6, 0.5)).toEqual([{ start: 2, end: 7 }]);
+    // A rise to between the two thresholds outside an episode opens nothing.
+    expect(run([0.1, 0.55, 0.55, 0.1], 0.6, 0.5)).toEqual([]);
+    expect(run([0.1, 0.5, 0.1], 0.6, 0.5)).toEqual([]);
+  });
+
+  it('refuses an off threshold above the on threshold', () => {
+    expect(() => new AfDecisions(0.5, 0, 0.6)).toThrow(RangeError);
   });
 });

@@ -17,8 +17,19 @@ import { AF_FEATURE_NAMES, AF_WINDOW_HALF, createRrFeatureFeed } from './af-feat
 export { createRrFeatureFeed };
 import { predictProba, type GbtModel } from './gbt.ts';
 
-/** Candidate smoothing half-widths the choice procedure picks from (scripts/eval/af-choose.ts). */
-export const AF_SMOOTH_GRID = [0, 10, 20, 40, 60, 90] as const;
+/**
+ * Candidate smoothing half-widths the choice procedure picks from (scripts/eval/af-choose.ts). At most 60:
+ * an episode's end is decided about AF_WINDOW_HALF + smooth beats after it (±90 ended AF after the 250 s
+ * simulated streams of the monitoring tests had stopped; a nurse should see AF end within about a minute).
+ */
+export const AF_SMOOTH_GRID = [0, 10, 20, 40, 60] as const;
+
+/**
+ * Candidate gaps between the threshold that opens an episode and the lower one that ends it (hysteresis,
+ * chosen with them): a dip of the probability inside an episode does not end it, a short rise outside one
+ * does not start it, without the delay of a wider smoothing.
+ */
+export const AF_HYSTERESIS_GRID = [0, 0.1, 0.2] as const;
 
 export interface AfModel extends GbtModel {
   /** Probability of AF above which an interval is called AF (chosen on training records only). */
@@ -28,6 +39,8 @@ export interface AfModel extends GbtModel {
    * (chosen with it). Clinical AF lasts ≥ 30 s; averaging stops single dips from splitting an episode.
    */
   smooth: number;
+  /** Probability at or below which an open episode ends (≤ threshold; absent: the threshold itself). */
+  offThreshold?: number;
 }
 
 /** What every AF detector's decision carries (this one and the Petrėnas baseline in af-petrenas.ts). */
@@ -76,7 +89,8 @@ export function defaultAfModel(): AfModel {
 
 /**
  * Turns per-interval AF probabilities (in order) into decisions and episodes: centred moving average over
- * ±`smooth` decisions, then the threshold. Shared by the detector and the evaluation, so both decide alike.
+ * ±`smooth` decisions, then the thresholds (an episode opens above `threshold` and closes at or below
+ * `offThreshold`). Shared by the detector and the evaluation, so both decide alike.
  */
 export class AfDecisions {
   private readonly p: number[] = [];
@@ -91,7 +105,10 @@ export class AfDecisions {
   constructor(
     private readonly threshold: number,
     private readonly smooth: number,
-  ) {}
+    private readonly offThreshold: number = threshold,
+  ) {
+    if (!(offThreshold <= threshold)) throw new RangeError(`AF off threshold ${offThreshold} is above the on threshold ${threshold}`);
+  }
 
   /** Adds the probability of the interval [start, end); returns the decision about the interval `smooth` places back. */
   push(prob: number, start: number, end: number): AfUpdate | null {
@@ -112,12 +129,13 @@ export class AfDecisions {
   }
 
   private decide(p: number, start: number, end: number): AfUpdate {
-    const now = p > this.threshold;
+    const t = this.inAf ? this.offThreshold : this.threshold; // the threshold that would change the state
+    const now = p > t;
     const update: AfUpdate = {
       beat: end,
       inAf: now,
       probability: p,
-      confidence: Math.min(1, Math.abs(p - this.threshold) / Math.max(this.threshold, 1 - this.threshold)),
+      confidence: Math.min(1, Math.abs(p - t) / Math.max(t, 1 - t)),
     };
     if (now && !this.inAf) {
       this.openStart = start;
@@ -146,7 +164,9 @@ export const afDelayBeats = (model: AfModel = defaultAfModel()): number => AF_WI
 
 export function createAfDetector(opts: { fs: number; model?: AfModel; threshold?: number }): AfDetector {
   const model = opts.model ?? defaultAfModel();
-  const decisions = new AfDecisions(opts.threshold ?? model.threshold, model.smooth ?? 0);
+  // An explicit threshold replaces both (no hysteresis); otherwise the model's pair.
+  const on = opts.threshold ?? model.threshold;
+  const decisions = new AfDecisions(on, model.smooth ?? 0, opts.threshold === undefined ? (model.offThreshold ?? on) : on);
   let lastBeat = -1;
   let update: AfUpdate | null = null;
   const feed = createRrFeatureFeed(opts.fs, (features, start, end) => {
