@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createAfDetector, detectAfEpisodes, defaultAfModel, afDelayBeats, AfDecisions, AF_SMOOTH_GRID, AF_HYSTERESIS_GRID } from './af.ts';
+import { predictProba } from './gbt.ts';
+import { createAfDetector, detectAfEpisodes, defaultAfModel, afDelayBeats, afProbability, AfDecisions, AF_SMOOTH_GRID, AF_HYSTERESIS_GRID } from './af.ts';
 import { RrFeatureStream, AF_FEATURE_NAMES } from './af-features.ts';
 import { compareDurations } from './eval/duration.ts';
 
@@ -139,6 +140,15 @@ describe('learned RR-interval AF detector (bundled model)', () => {
     const ep = detectAfEpisodes(noisy, fs);
     expect(ep.length).toBeGreaterThanOrEqual(1);
     expect(ep[0].end).toBeGreaterThan(ep[0].start);
+  });
+
+  it('computes the very probability gbt.ts predictProba does', () => {
+    const m = defaultAfModel();
+    const rand = rng(5);
+    for (let k = 0; k < 200; k++) {
+      const x = m.features.map(() => (rand() < 0.05 ? NaN : 2 * rand() - 0.5));
+      expect(afProbability(m, x)).toBe(predictProba(m, x)[1]);
+    }
   });
 
   it('ships a model that matches the feature set, with a threshold chosen in (0, 1)', () => {

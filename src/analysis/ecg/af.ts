@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { AF_FEATURE_NAMES, AF_WINDOW_HALF, createRrFeatureFeed } from './af-features.ts';
 
 export { createRrFeatureFeed };
-import { predictProba, type GbtModel } from './gbt.ts';
+import { evalTree, type GbtModel } from './gbt.ts';
 
 /**
  * Candidate smoothing half-widths the choice procedure picks from (scripts/eval/af-choose.ts). At most 60:
@@ -73,6 +73,24 @@ export interface AfDetector<U extends AfDecision = AfUpdate> {
   finish(): AfEpisode[];
   readonly inAf: boolean;
   readonly episodes: readonly AfEpisode[];
+}
+
+/**
+ * The model's AF probability for one feature vector: gbt.ts predictProba's arithmetic for two classes, step
+ * for step (so the very same value), without its per-call arrays — the detector's and the evaluation's hot path.
+ */
+export function afProbability(model: GbtModel, x: ArrayLike<number>): number {
+  let z0 = model.base[0],
+    z1 = model.base[1];
+  for (const round of model.trees) {
+    // Class 0's trees are single zero leaves (gbt.ts: two classes fit one logistic tree): adding 0 changes nothing.
+    if (round[0].feature[0] >= 0 || round[0].value[0] !== 0) z0 += evalTree(round[0], x);
+    z1 += evalTree(round[1], x);
+  }
+  const m = Math.max(z0, z1);
+  const e0 = Math.exp(z0 - m),
+    e1 = Math.exp(z1 - m);
+  return e1 / (0 + e0 + e1);
 }
 
 let cached: AfModel | undefined;
@@ -170,7 +188,7 @@ export function createAfDetector(opts: { fs: number; model?: AfModel; threshold?
   let lastBeat = -1;
   let update: AfUpdate | null = null;
   const feed = createRrFeatureFeed(opts.fs, (features, start, end) => {
-    const u = decisions.push(predictProba(model, features)[1], start, end);
+    const u = decisions.push(afProbability(model, features), start, end);
     if (u) update = u;
   });
   return {

@@ -213,7 +213,8 @@ export function trainGbt(
   return { classes, features, trees, base };
 }
 
-function evalTree(t: Tree, x: ArrayLike<number>): number {
+/** Leaf value of one tree for a feature vector. */
+export function evalTree(t: Tree, x: ArrayLike<number>): number {
   let node = 0;
   while (t.feature[node] >= 0) node = clean(x[t.feature[node]]) < t.threshold[node] ? t.left[node] : t.right[node];
   return t.value[node];
