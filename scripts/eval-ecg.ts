@@ -80,7 +80,7 @@ if (sections.includes('nst')) {
 }
 if (sections.includes('af')) {
   const { shippedModel, ...af } = evaluateAf(dataDir, { shipped: writeModels });
-  if (shippedModel) writeAfModel(shippedModel, 'afdb + ltafdb shipped records, RR intervals only');
+  if (shippedModel) writeAfModel(shippedModel, af.records.length);
   // The shipped model (just chosen, or the bundled one) on the analyzer's own beats over mitdb's signals.
   const mitdbOwnBeats = evaluateAfMitdb(path.join(dataDir, 'mitdb'), shippedModel?.model);
   computed.af = { ...af, mitdbOwnBeats, ...stamp() };

@@ -31,9 +31,9 @@ function compact<M extends GbtModel>(model: M): M {
 if (both || args.includes('--af')) {
   const records = loadAfRecords(dataDir);
   const c = chooseAfModel(records, AF_CV_SEED);
-  const out = writeAfModel(c, `afdb + ltafdb shipped records (${records.length}), RR intervals only`);
+  const out = writeAfModel(c, records.length);
   process.stdout.write(
-    `AF: threshold ${c.model.threshold}, smoothing ±${c.model.smooth} (inner out-of-fold Se/Sp ${Object.entries(c.inner)
+    `AF: threshold ${c.model.threshold} (off ${c.model.offThreshold}), smoothing ±${c.model.smooth} (inner out-of-fold Se/Sp ${Object.entries(c.inner)
       .map(([db, x]) => `${db} ${(100 * x.se).toFixed(2)}/${(100 * x.sp).toFixed(2)}`)
       .join(', ')}); wrote ${path.relative(repoRoot, out)}\n`,
   );

@@ -227,10 +227,13 @@ export function chooseAfModel(train: readonly AfRecord[], seed: number, recipe: 
  * features (k/59, k/61 …), and a rounded one would send values equal to it down the other branch, so the
  * shipped model would no longer be the one the evaluation scored.
  */
-export function writeAfModel(c: AfChoice, trainedOn: string): string {
+export function writeAfModel(c: AfChoice, records: number): string {
   const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/analysis/ecg/model/af-rr-gbt.json');
   const round = (t: number[]) => t.map((v) => +v.toPrecision(6));
   const trees = c.model.trees.map((r) => r.map((t) => ({ ...t, value: round(t.value) })));
+  // The same bytes whichever script writes it (train-ecg --af or eval:ecg --write-models): nothing but the
+  // algorithm version, the record count and the choice goes in.
+  const trainedOn = `afdb + ltafdb shipped records (${records}), RR intervals only`;
   writeFileSync(out, JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn, innerOutOfFold: c.inner, ...c.model, trees }) + '\n');
   return out;
 }
