@@ -75,8 +75,14 @@ describe('AF operating point (scripts/eval/af-choose.ts)', () => {
       const p: number[] = [],
         y: number[] = [];
       for (let k = 0; k < 40; k++) {
-        for (let i = 0; i < 50; i++) p.push(i % 10 === 5 ? 0.5 : 0.9), y.push(1);
-        for (let i = 0; i < 50; i++) p.push(i % 10 === 5 ? 0.6 : 0.1), y.push(0);
+        for (let i = 0; i < 50; i++) {
+          p.push(i % 10 === 5 ? 0.5 : 0.9);
+          y.push(1);
+        }
+        for (let i = 0; i < 50; i++) {
+          p.push(i % 10 === 5 ? 0.6 : 0.1);
+          y.push(0);
+        }
       }
       return { group, p: Float64Array.from(p), y: Uint8Array.from(y), w: new Float64Array(p.length).fill(1) };
     };

@@ -218,7 +218,14 @@ export function afMarkdown(r: ReturnType<typeof evaluateAf>): string {
     '',
     table(
       ['fold', 'records', 'threshold on / off', 'smoothing ± intervals', 'inner out-of-fold Se / Sp % (training records)', 'held-out Se / Sp %'],
-      r.perFold.map((f) => [f.fold, f.records, `${f.threshold.toFixed(2)} / ${f.offThreshold.toFixed(2)}`, f.smooth, seSpText(f.innerOutOfFold), seSpText(f.heldOut)]),
+      r.perFold.map((f) => [
+        f.fold,
+        f.records,
+        `${f.threshold.toFixed(2)} / ${f.offThreshold.toFixed(2)}`,
+        f.smooth,
+        seSpText(f.innerOutOfFold),
+        seSpText(f.heldOut),
+      ]),
     ),
     '',
     r.shippedChoice
