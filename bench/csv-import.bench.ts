@@ -1,5 +1,5 @@
 /**
- * npm run bench:csv [-- --rows 1000000] [-- --postgres] [-- --json]
+ * npm run bench:csv [-- --rows 1000000] [-- --postgres] [-- --local] [-- --json]
  *
  * `vigil import csv` of a file of N readings (long format: timestamp,patient,code,value,unit; one patient,
  * heart rate once a second) into a fresh database, beside the floor: the database's own COPY of the same
@@ -7,6 +7,8 @@
  * pg-copy-streams). Target (issue 10): the import at least a third of the floor's rows per second.
  * The import does what COPY does not: parse and check every row, convert units, resolve the patient,
  * skip readings already stored (same patient, code and time: re-running imports nothing twice), audit.
+ * --local writes the file's times as local wall-clock time (`2025-01-01 01:00:00`) and imports it with
+ * `--tz Europe/Berlin` (the time-zone path: the same instants, so the same floor).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
@@ -24,6 +26,19 @@ const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1
 const ROWS = Number(arg('--rows') ?? 1_000_000);
 const POSTGRES = args.includes('--postgres');
 const JSON_OUT = args.includes('--json');
+const LOCAL = args.includes('--local');
+const TZ = 'Europe/Berlin';
+/** Wall-clock text of instant t in TZ (the file a clinic in Berlin would have). */
+const berlin = new Intl.DateTimeFormat('sv-SE', {
+  timeZone: TZ,
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 
 async function main() {
@@ -42,7 +57,7 @@ async function main() {
     const lines: string[] = ['timestamp,patient,code,value,unit'];
     const copy: string[] = [];
     for (let i = 0; i < ROWS; i++) {
-      const ts = new Date(t0 + i * 1000).toISOString();
+      const ts = LOCAL ? berlin.format(new Date(t0 + i * 1000)) : new Date(t0 + i * 1000).toISOString();
       const v = 60 + (i % 40);
       lines.push(`${ts},${patient},8867-4,${v},/min`);
       // The floor's rows: the same readings a year later (so they never meet the import's), as COPY takes them.
@@ -61,7 +76,10 @@ async function main() {
       return { value, nodeS: round((node.user + node.system) / 1e6), postgresS: pgCpu ? round(await pgCpu.stop()) : null };
     };
     let t = performance.now();
-    const imported = await cpuOf(async () => JSON.parse((await runCliCaptured(['import', 'csv', file, '--json'])).out) as { stored: number; rejected: number });
+    const imported = await cpuOf(
+      async () =>
+        JSON.parse((await runCliCaptured(['import', 'csv', file, '--json', ...(LOCAL ? ['--tz', TZ] : [])])).out) as { stored: number; rejected: number },
+    );
     const out = imported.value;
     const importS = (performance.now() - t) / 1000;
     if (out.stored !== ROWS) throw new Error(`import stored ${out.stored} of ${ROWS} (rejected ${out.rejected})`);
@@ -90,6 +108,7 @@ async function main() {
     const copyS = (performance.now() - t) / 1000;
     const result = {
       engine: POSTGRES ? 'postgres' : 'pglite',
+      times: LOCAL ? `local (${TZ})` : 'UTC ISO 8601',
       rows: ROWS,
       import: { seconds: round(importS), rowsPerS: Math.round(ROWS / importS) },
       floor: { seconds: round(copyS), rowsPerS: Math.round(ROWS / copyS) },
@@ -101,7 +120,7 @@ async function main() {
     };
     if (JSON_OUT) process.stdout.write(JSON.stringify(result) + '\n');
     else {
-      console.log(`vigil import csv of ${ROWS.toLocaleString()} rows, ${result.engine}`);
+      console.log(`vigil import csv of ${ROWS.toLocaleString()} rows, ${result.engine}, times ${result.times}`);
       console.log(`  import  ${result.import.seconds} s  ${result.import.rowsPerS.toLocaleString()} rows/s`);
       console.log(`  COPY    ${result.floor.seconds} s  ${result.floor.rowsPerS.toLocaleString()} rows/s (floor)`);
       console.log(`  import / COPY = ${result.ratio} (target ≥ 0.33: ${result.met ? 'met' : 'NOT met'})`);
