@@ -1,5 +1,5 @@
 /**
- * Trains the shipped ECG models (`npx tsx scripts/train-ecg.ts [--af] [--cinc] [--cv-only]`; both by default),
+ * Trains the shipped ECG models (`npx tsx scripts/train-ecg.ts [--af] [--cinc] [--cv-only | --folds=0,1]`; both by default),
  * each by exactly the choice procedure the nested cross-validation of `npm run eval:ecg` scores, run once on
  * all shipped records. Writes parameters only (no PhysioNet data) to src/analysis/ecg/model/:
  * - af-rr-gbt.json: RR-interval AF model + decision threshold (scripts/eval/af-choose.ts) on afdb + ltafdb;
@@ -9,7 +9,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCinc } from './eval/cinc-data.ts';
-import { crossValidate, chooseCincModel, CV_SEED } from './eval/cinc-cv.ts';
+import { crossValidate, chooseCincModelCached, outerFolds, describeCandidate, CV_SEED } from './eval/cinc-cv.ts';
 import { loadAfRecords } from './eval/af-data.ts';
 import { chooseAfModel, writeAfModel, AF_CV_SEED } from './eval/af-choose.ts';
 import { ECG_ALGORITHM } from '../src/analysis/ecg/version.ts';
@@ -41,11 +41,20 @@ if (both || args.includes('--af')) {
 
 if (both || args.includes('--cinc')) {
   const set = loadCinc(path.join(dataDir, 'cinc2017'), !args.includes('--no-cache'));
-  if (args.includes('--cv-only')) {
+  const folds = args.find((a) => a.startsWith('--folds='))?.slice(8);
+  if (folds !== undefined) {
+    // Only the choices of these outer folds, kept in $VIGIL_ECG_CACHE for a later `npm run eval:ecg` (separate processes).
+    if (!process.env.VIGIL_ECG_CACHE) throw new Error('--folds= needs VIGIL_ECG_CACHE (where the fold choices are kept)');
+    const wanted = folds.split(',').map(Number);
+    for (const f of outerFolds(set).filter((x) => wanted.includes(x.index))) {
+      const c = chooseCincModelCached(set, f.train, CV_SEED + 1 + f.index, (s) => process.stdout.write(`fold ${f.index}${s}\n`));
+      process.stdout.write(`fold ${f.index}: ${c.candidate.features}, ${c.rounds} rounds, inner ${c.innerScore.toFixed(4)}\n`);
+    }
+  } else if (args.includes('--cv-only')) {
     const cv = crossValidate(set);
     process.stdout.write(`CinC CV ${cv.folds}-fold: score ${cv.score.toFixed(3)}\n`);
   } else {
-    const choice = chooseCincModel(
+    const choice = chooseCincModelCached(
       set,
       set.labels.map((_, i) => i),
       CV_SEED,
@@ -58,7 +67,7 @@ if (both || args.includes('--cinc')) {
       JSON.stringify({ algorithm: ECG_ALGORITHM, trainedOn: `cinc2017 shipped training records (${set.labels.length})`, ...compact(model) }) + '\n',
     );
     process.stdout.write(
-      `CinC: ${choice.candidate.features} features, depth ${choice.candidate.depth}, rate ${choice.candidate.learningRate}, ${choice.rounds} rounds, multipliers ${model.classScale?.join('/')} (inner ${choice.innerScore.toFixed(4)}); wrote ${path.relative(repoRoot, out)}\n`,
+      `CinC: ${describeCandidate(choice.candidate, choice.rounds)}, multipliers ${model.classScale?.join('/')} (inner ${choice.innerScore.toFixed(4)}); wrote ${path.relative(repoRoot, out)}\n`,
     );
   }
 }

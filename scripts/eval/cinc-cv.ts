@@ -13,9 +13,13 @@
  * Every record is predicted by a model whose features, size, rate and multipliers were chosen without it.
  * The shipped model is this procedure run once on all shipped records (scripts/train-ecg.ts).
  */
-import { trainGbt, predictProba, DEFAULT_GBT, type GbtParams, type GbtModel } from '../../src/analysis/ecg/gbt.ts';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { trainGbt, predictProba, averageLogits, DEFAULT_GBT, type GbtParams, type GbtModel } from '../../src/analysis/ecg/gbt.ts';
 import { challengeScore, CINC_CLASSES } from '../../src/analysis/ecg/eval/f1.ts';
-import { nestedCrossValidate, innerFolds, spread } from '../../src/analysis/ecg/eval/nested-cv.ts';
+import { nestedCrossValidate, innerFolds, splitFolds, spread } from '../../src/analysis/ecg/eval/nested-cv.ts';
 import { FEATURE_NAMES } from '../../src/analysis/ecg/features.ts';
 import { WINDOW_FEATURE_NAMES } from '../../src/analysis/ecg/features-window.ts';
 import { SHAPE_FEATURE_NAMES } from '../../src/analysis/ecg/features-shape.ts';
@@ -26,8 +30,9 @@ import { progress } from './report.ts';
 export const CV_FOLDS = 5;
 export const CV_SEED = 2017;
 /**
- * Outer fold whose test records no development experiment of 2.3.0 looked at (experiments ran on the
- * other four folds' records only), reported on its own beside the cross-validated figure.
+ * Outer fold whose test records no development experiment of 2.3.0 (nor of the unshipped 2.4.0 candidate)
+ * looked at (experiments ran on the other four folds' records only), reported on its own beside the
+ * cross-validated figure. It has been scored by two nested runs (2.3.0's and the 2.4.0 candidate's).
  */
 export const LOCKBOX_FOLD = 0;
 const INNER_FOLDS = 3;
@@ -48,6 +53,8 @@ export interface Candidate {
   learningRate: number;
   /** Boosting rounds of the inner fits; the checkpoints at ½, ¾ and all of them are candidates too. */
   rounds: number;
+  /** Models trained with different row/column-sampling seeds whose logits are averaged (bagging; default 1). */
+  bags?: number;
 }
 
 /** The candidate settings, fixed before the outer test folds were scored (a 400-round depth-5 model is ≈ 2.2 MB of JSON). */
@@ -56,6 +63,12 @@ export const CANDIDATES: readonly Candidate[] = [
   { features: 'all', depth: 5, learningRate: 0.05, rounds: 400 },
 ];
 const CHECKPOINTS = [0.5, 0.75, 1];
+
+/** "all features, depth 5, rate 0.05, 150 rounds × 2 bagged models" */
+export function describeCandidate(c: Candidate, rounds: number | string): string {
+  const bags = (c.bags ?? 1) > 1 ? ` × ${c.bags} bagged models` : '';
+  return `${c.features} features, depth ${c.depth}, rate ${c.learningRate}, ${rounds} rounds${bags}`;
+}
 
 /** Class weights ∝ 1/√frequency: lifts the rare A and ~ classes without swamping N. */
 export function classWeights(labels: readonly string[]): number[] {
@@ -90,13 +103,11 @@ function fit(set: CincSet, idx: readonly number[], c: Candidate, rounds: number)
   const names = FEATURE_SETS[c.features];
   const cols = columnsOf(names);
   const labels = idx.map((i) => set.labels[i]);
-  return trainGbt(
-    idx.map((i) => project(set.X[i], cols)),
-    labels.map((l) => CLASSES.indexOf(l as (typeof CLASSES)[number])),
-    CLASSES,
-    [...names],
-    trainParams(labels, c, rounds),
-  );
+  const X = idx.map((i) => project(set.X[i], cols));
+  const y = labels.map((l) => CLASSES.indexOf(l as (typeof CLASSES)[number]));
+  const bags = c.bags ?? 1;
+  const models = Array.from({ length: bags }, (_, b) => trainGbt(X, y, CLASSES, [...names], { ...trainParams(labels, c, rounds), seed: 1 + b }));
+  return bags === 1 ? models[0] : averageLogits(models);
 }
 
 /** Probabilities of a model over the full feature vector `x` (the model names the features it uses). */
@@ -155,12 +166,13 @@ export function chooseCincModel(set: CincSet, train: readonly number[], seed = C
         c,
         c.rounds,
       );
-      for (const j of f.test) checkpoints.forEach((r, k) => (probs[k][j] = probabilities({ ...m, trees: m.trees.slice(0, r) }, set.X[train[j]])));
+      const bags = c.bags ?? 1;
+      for (const j of f.test) checkpoints.forEach((r, k) => (probs[k][j] = probabilities({ ...m, trees: m.trees.slice(0, r * bags) }, set.X[train[j]])));
     }
     checkpoints.forEach((rounds, k) => {
       const { scale, score } = chooseScale(probs[k], labels);
       tried.push({ candidate: c, rounds, score });
-      log?.(`  ${c.features} depth ${c.depth} rate ${c.learningRate} rounds ${rounds}: inner ${score.toFixed(4)}`);
+      log?.(`  ${describeCandidate(c, rounds)}: inner ${score.toFixed(4)}`);
       if (!best || score > best.score + 1e-9) best = { candidate: c, rounds, score, scale };
     });
   }
@@ -172,6 +184,39 @@ export function chooseCincModel(set: CincSet, train: readonly number[], seed = C
     innerScore: b.score,
     tried,
   };
+}
+
+/**
+ * `chooseCincModel` with its result kept on disk in $VIGIL_ECG_CACHE (outside the repo), keyed by a hash of
+ * everything the choice reads: the training records' names, labels and feature values, the candidate list,
+ * the multiplier grid, the seed and the training code (this file and gbt.ts). Lets `--folds=` runs of scripts/train-ecg.ts compute outer folds in
+ * separate processes; a later full run finds them and only scores. Any change to the inputs is a new key.
+ */
+export function chooseCincModelCached(set: CincSet, train: readonly number[], seed: number, log?: (s: string) => void): CincChoice {
+  const dir = process.env.VIGIL_ECG_CACHE;
+  if (!dir) return chooseCincModel(set, train, seed, log);
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ CANDIDATES, CHECKPOINTS, MULTIPLIERS, INNER_FOLDS, seed, FEATURE_NAMES }));
+  // The code that trains and chooses, so a change to it never reuses a stale choice.
+  for (const f of [fileURLToPath(import.meta.url), fileURLToPath(new URL('../../src/analysis/ecg/gbt.ts', import.meta.url))]) h.update(readFileSync(f));
+  for (const i of train) h.update(JSON.stringify([set.records[i], set.labels[i], set.X[i]]));
+  const file = path.join(dir, `vigil-cinc-choice-${h.digest('hex').slice(0, 16)}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CincChoice;
+  const choice = chooseCincModel(set, train, seed, log);
+  writeFileSync(file, JSON.stringify(choice));
+  return choice;
+}
+
+/** Outer folds of `crossValidate` (index, training and test record indices), for running folds separately. */
+export function outerFolds(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
+  const all = set.labels.map((_, i) => i);
+  return splitFolds(
+    all,
+    (i) => set.records[i],
+    k,
+    seed,
+    (i) => set.labels[i],
+  );
 }
 
 export function predictCinc(model: CincModel, x: readonly number[]): string {
@@ -186,7 +231,7 @@ export function crossValidate(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
     folds: k,
     seed,
     stratum: (i) => set.labels[i],
-    choose: (train, fold) => chooseCincModel(set, train, seed + 1 + fold, (s) => process.stderr.write(`fold ${fold}${s}\n`)),
+    choose: (train, fold) => chooseCincModelCached(set, train, seed + 1 + fold, (s) => process.stderr.write(`fold ${fold}${s}\n`)),
     score: (i, choice) => predictCinc(choice.model, set.X[i]),
     onFold: (done, total) => progress('cinc2017 nested cross-validation folds', done, total),
   });
@@ -207,7 +252,7 @@ export function crossValidate(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
       score: s.score,
       f1: s.perClass,
       classScale: c.model.classScale ?? [],
-      setting: `${c.candidate.features} features, depth ${c.candidate.depth}, rate ${c.candidate.learningRate}, ${c.rounds} rounds`,
+      setting: describeCandidate(c.candidate, c.rounds),
       innerScore: c.innerScore,
     };
   });
@@ -217,9 +262,7 @@ export function crossValidate(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
     stratification: 'stratified by class label (nested-cv.ts: records ordered by a seeded hash of their name within each class, dealt round-robin)',
     seed,
     records: set.labels.length,
-    candidates: CANDIDATES.map(
-      (c) => `${c.features} features, depth ${c.depth}, rate ${c.learningRate}, ${CHECKPOINTS.map((f) => Math.round(f * c.rounds)).join('/')} rounds`,
-    ),
+    candidates: CANDIDATES.map((c) => describeCandidate(c, CHECKPOINTS.map((f) => Math.round(f * c.rounds)).join('/'))),
     lockboxFold: LOCKBOX_FOLD,
     classCounts: Object.fromEntries(CLASSES.map((c) => [c, set.labels.filter((l) => l === c).length])),
     f1: s.perClass,

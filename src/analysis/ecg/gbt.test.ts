@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { trainGbt, predictClass, predictProba, DEFAULT_GBT } from './gbt.ts';
+import { trainGbt, predictClass, predictProba, averageLogits, DEFAULT_GBT } from './gbt.ts';
 
 /** Deterministic points in the unit square; class = quadrant pattern (XOR) that needs depth-2 interactions. */
 function xorData(n: number, seed = 3) {
@@ -38,5 +38,22 @@ describe('gradient-boosted trees (histogram split search with the subtraction tr
     expect(p.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 12);
     expect(predictClass(a, [0.1, 0.9, 0.2])).toBe('lo');
     expect(predictClass(a, [0.9, 0.1, 0.2])).toBe('hi');
+  });
+
+  it('averages bagged models: the merged model has the mean of the models logits', () => {
+    const d = xorData(300);
+    const y3 = d.X.map((x) => (x[0] < 0.33 ? 0 : x[0] < 0.66 ? 1 : 2));
+    const models = [1, 2].map((seed) => trainGbt(d.X, y3, ['lo', 'mid', 'hi'], ['a', 'b', 'noise'], { ...params, seed }));
+    const merged = averageLogits(models);
+    expect(merged.trees).toHaveLength(2 * params.rounds);
+    const logits = (p: number[]) => p.map((v) => Math.log(v / p[0]));
+    for (const x of [
+      [0.1, 0.9, 0.2],
+      [0.5, 0.5, 0.5],
+      [0.8, 0.3, 0.7],
+    ]) {
+      const [a, b] = models.map((m) => logits(predictProba(m, x)));
+      logits(predictProba(merged, x)).forEach((v, k) => expect(v).toBeCloseTo((a[k] + b[k]) / 2, 9));
+    }
   });
 });

@@ -230,3 +230,16 @@ export function predictClass(model: GbtModel, x: number[]): string {
   const p = predictProba(model, x);
   return model.classes[p.indexOf(Math.max(...p))];
 }
+
+/**
+ * One model whose logits are the mean of the bagged models' logits (same classes and features): the rounds
+ * are interleaved (round r of model 1, of model 2, …) with leaf values divided by the number of models, so the
+ * first r·bags rounds of the result are the average of the first r rounds of each.
+ */
+export function averageLogits(models: readonly GbtModel[]): GbtModel {
+  const n = models.length;
+  const trees: GbtModel['trees'] = [];
+  for (let r = 0; r < models[0].trees.length; r++) for (const m of models) trees.push(m.trees[r].map((t) => ({ ...t, value: t.value.map((v) => v / n) })));
+  const base = models[0].base.map((_, k) => models.reduce((s, m) => s + m.base[k], 0) / n);
+  return { ...models[0], trees, base };
+}
