@@ -148,6 +148,15 @@ export function createFhirService(deps: {
     return { resources: out, truncated };
   }
 
+  /** The types `_include=Source:param` brings in: the reference parameter's type modifiers, else the type it names (patient → Patient). */
+  function includeTargets(p: ResourceProvider, spec: string): string[] {
+    const param = spec.split(':')[1] ?? '';
+    const def = p.search.params.find((d) => d.name === param);
+    if (def?.modifiers?.length) return def.modifiers;
+    const named = param.charAt(0).toUpperCase() + param.slice(1);
+    return deps.registry.get(named) ? [named] : [];
+  }
+
   /** A SMART app's token must carry a scope for this (type, interaction); the access policy decides. */
   const scoped = (ctx: FhirContext, type: string, i: ScopeInteraction) => deps.access?.assertScope(ctx.principal, type, i);
 
@@ -267,7 +276,11 @@ export function createFhirService(deps: {
       scoped(ctx, type, 'search');
       const req = parseSearch(type, query, p.search, strict);
       if (req.summary === 'true' && !p.summaryElements) throw badRequest(`_summary=true is not supported for ${type}`);
+      // An included resource is read too: a SMART app needs a scope for its type (patient/Observation.rs alone
+      // must not bring in the Patient or the Device), checked before the query so the answer never depends on the data.
+      if (req.summary !== 'count') for (const spec of req.includes) for (const t of includeTargets(p, spec)) scoped(ctx, t, 'read');
       const result = await p.searchType(ctx, req);
+      for (const t of new Set((result.included ?? []).map((r) => r.resourceType))) scoped(ctx, t, 'read');
       if (req.revincludes.length && req.summary !== 'count') {
         const rev = await revinclude(ctx, type, result.resources, req.revincludes);
         result.included = [...(result.included ?? []), ...rev.resources];

@@ -263,6 +263,38 @@ export function createSmartService(deps: {
     return rows[0] ?? null;
   }
 
+  /**
+   * A refresh token presented again after it was rotated means two parties hold it (the app and a thief), and
+   * the server cannot tell which is which: every token the user gave that app for that patient ends
+   * (OAuth 2.0 Security BCP, RFC 9700 §4.14.2, "refresh token rotation"). Audited `smart.revoke`.
+   */
+  async function revokeOnReuse(secret: string, caller: { id: string } | null) {
+    const [g] = await deps.db.query<GrantRow>(
+      `SELECT * FROM smart_grants WHERE hash = $1 AND kind = 'refresh' AND used_at IS NOT NULL AND revoked_at IS NULL`,
+      [hash(secret)],
+    );
+    if (!g) return;
+    // Only the client it was issued to counts (a confidential one authenticated): anyone else cannot use it anyway.
+    if (caller ? caller.id !== g.client_id : (await clientRow(g.client_id))?.secretHash) return;
+    const owner = await deps.principalOfUser(g.user_id);
+    await deps.audit.change(async (tx, log) => {
+      const revoked = await tx.query<{ kind: string }>(
+        `UPDATE smart_grants SET revoked_at = now()
+          WHERE user_id = $1 AND client_id = $2 AND patient_id IS NOT DISTINCT FROM $3 AND kind IN ('access', 'refresh') AND revoked_at IS NULL
+          RETURNING kind`,
+        [g.user_id, g.client_id, g.patient_id],
+      );
+      log({
+        actor: owner ?? 'system',
+        action: 'smart.revoke',
+        entityType: 'SmartClient',
+        entityId: g.client_id,
+        patientId: g.patient_id,
+        details: { tokenType: 'refresh', reason: 'refresh token reused', revoked: revoked.length },
+      });
+    });
+  }
+
   async function tokenResponse(
     g: { clientId: string; userId: string; patientId: string | null; scopes: string[] },
     grant: 'authorization_code' | 'refresh_token',
@@ -470,7 +502,10 @@ export function createSmartService(deps: {
       }
       if (form.grant_type === 'refresh_token') {
         const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
-        if (!g) throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
+        if (!g) {
+          if (form.refresh_token) await revokeOnReuse(form.refresh_token, caller);
+          throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
+        }
         await assertCaller(caller, g.client_id, 'refresh token');
         const asked = form.scope ? grantScopes(form.scope) : null;
         const had = g.scopes.split(' ');

@@ -1,0 +1,96 @@
+/**
+ * A hostile SMART app (issue 10 re-check): what its token must not reach beyond its scopes, and what a
+ * replayed refresh token must end. Real app, real authorization-code + PKCE flow over HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootApp, type TestApp } from '../../../../test/support/app.ts';
+import { authorizeCode, enrolTotp, oauthForm } from '../../../../test/support/smart-flow.ts';
+
+const REDIRECT = 'http://127.0.0.1:9/cb';
+
+describe('SMART tokens under attack', () => {
+  let app: TestApp;
+  let clientId: string;
+  let email: string;
+  let recovery: string[];
+  let a: string;
+  const password = 'correct horse battery';
+
+  const get = async (token: string, url: string) => {
+    const res = await fetch(app.httpUrl + url, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const token = async (form: Record<string, string>) => {
+    const res = await fetch(`${app.httpUrl}/oauth/token`, oauthForm(form));
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  async function authorize(scope: string) {
+    const { code, verifier } = await authorizeCode(app, { clientId, redirectUri: REDIRECT, scope, email, password, recovery, patient: a });
+    const t = await token({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier });
+    expect(t.status).toBe(200);
+    return t.body as { access_token: string; refresh_token?: string; scope: string; patient: string };
+  }
+
+  beforeAll(async () => {
+    app = await bootApp();
+    const s = app.services;
+    email = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
+    const dr = await s.auth.createUser({ email, role: 'clinician', password }, 'system');
+    a = (await s.patientService.create({ name: 'Ada Lovelace' }, 'system')).id;
+    await s.patientService.assignClinician(a, dr.practitionerId!, 'system');
+    const admin = (await app.tokenFor('admin')).token;
+    const dev = (await s.deviceService.provision({ patientId: a, type: 'pulse-oximeter' }, 'system')).id;
+    expect((await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, hr: 61, spo2: 97 }))).ok).toBe(true);
+    recovery = await enrolTotp(app, email, password);
+    clientId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Curious App', redirectUris: [REDIRECT] })).body.id;
+  });
+  afterAll(async () => app && (await app.stop()));
+
+  it('_include brings in only the types the token has a scope for (patient/Observation.rs is not the Patient or the Device)', async () => {
+    const obsOnly = await authorize('launch/patient patient/Observation.rs');
+    const plain = await get(obsOnly.access_token, '/fhir/R4/Observation');
+    expect(plain.status).toBe(200);
+    expect(plain.body.entry.length).toBeGreaterThan(0);
+    for (const include of ['Observation:patient', 'Observation:subject', 'Observation:device']) {
+      const r = await get(obsOnly.access_token, `/fhir/R4/Observation?_include=${include}`);
+      expect(r.status, include).toBe(403); // before: 200 with the Patient (or Device) as an "include" entry
+      expect(r.body.resourceType).toBe('OperationOutcome');
+      expect(r.body.issue[0].diagnostics).toMatch(/no scope for read on (Patient|Device)/);
+    }
+    // _summary=count includes nothing, so it needs no scope beyond the search.
+    expect((await get(obsOnly.access_token, '/fhir/R4/Observation?_include=Observation:patient&_summary=count')).status).toBe(200);
+    // With the Patient scope too, the include is served.
+    const both = await authorize('launch/patient patient/Observation.rs patient/Patient.rs');
+    const r = await get(both.access_token, '/fhir/R4/Observation?_include=Observation:patient');
+    expect(r.status).toBe(200);
+    const included = r.body.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => `${e.resource.resourceType}/${e.resource.id}`);
+    expect(included).toEqual([`Patient/${a.replace('_', '-')}`]);
+  });
+
+  it('a refresh token used twice ends every token the user gave the app for that patient (rotation with reuse detection)', async () => {
+    const first = await authorize('launch/patient patient/Observation.rs offline_access');
+    const rotated = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: clientId });
+    expect(rotated.status).toBe(200);
+    expect((await get(rotated.body.access_token, '/fhir/R4/Observation')).status).toBe(200);
+    // The old refresh token again (a thief, or the app after the thief): refused, and the family ends.
+    const replay = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: clientId });
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    expect((await get(rotated.body.access_token, '/fhir/R4/Observation')).status).toBe(401); // before: 200
+    expect((await token({ grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token, client_id: clientId })).status).toBe(400); // before: 200
+    const [entry] = await app.services.db.query<{ details: { reason: string; revoked: number } }>(
+      `SELECT details FROM audit_log WHERE action = 'smart.revoke' ORDER BY id DESC LIMIT 1`,
+    );
+    expect(entry.details.reason).toBe('refresh token reused');
+    expect(entry.details.revoked).toBeGreaterThanOrEqual(2);
+    // Presented by another client, a spent token ends nothing (it could not have been used there anyway).
+    const other = await authorize('launch/patient patient/Observation.rs offline_access');
+    const again = await token({ grant_type: 'refresh_token', refresh_token: other.refresh_token!, client_id: clientId });
+    expect(again.status).toBe(200);
+    const admin = (await app.tokenFor('admin')).token;
+    const stranger = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Stranger', redirectUris: [REDIRECT] })).body.id;
+    expect((await token({ grant_type: 'refresh_token', refresh_token: other.refresh_token!, client_id: stranger })).status).toBe(400);
+    expect((await get(again.body.access_token, '/fhir/R4/Observation')).status).toBe(200);
+  });
+});
