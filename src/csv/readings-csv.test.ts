@@ -72,6 +72,29 @@ describe('reading CSV files', () => {
     ]);
   });
 
+  it('rejects a row with more fields than the header instead of shifting its values (an unquoted decimal comma)', async () => {
+    // Before: temp 36 and hr 8 were stored from the first row, silently wrong.
+    const r = await parseAll('timestamp,patient,temp,hr\n2026-11-24T10:00:00Z,p,36,8,72\n2026-11-24T10:01:00Z,p,"36,8",72,\n2026-11-24T10:02:00Z,p,37\n');
+    expect(r.rejections.map((x) => [x.line, x.reason])).toEqual([
+      [2, 'the row has 5 fields, the header 4 (an unquoted decimal comma? quote it, or separate with ;)'],
+    ]);
+    // A trailing empty field (some spreadsheets end rows with a delimiter) and a short row are read as they are.
+    expect(r.readings.map((x) => [x.line, x.code, x.value])).toEqual([
+      [3, '8310-5', 36.8],
+      [3, '8867-4', 72],
+      [4, '8310-5', 37],
+    ]);
+  });
+
+  it('refuses two columns for the same reading, unless --map chooses one', async () => {
+    // Before: both were read, and the second value at the same instant was skipped as "already there".
+    await expect(parseAll('timestamp,patient,hr,hr\n2026-11-24T10:00:00Z,p,70,71\n')).rejects.toThrow(/columns "hr" and "hr" both hold Heart rate/);
+    await expect(parseAll('timestamp,patient,hr,8867-4\n2026-11-24T10:00:00Z,p,70,71\n')).rejects.toThrow(/columns "hr" and "8867-4"/);
+    const r = await parseAll('timestamp,patient,hr,pulse\n2026-11-24T10:00:00Z,p,70,71\n', { map: { hr: 'pulse' } });
+    expect(r.readings.map((x) => [x.code, x.value])).toEqual([['8867-4', 71]]);
+    expect(r.layout.ignored).toEqual(['hr']);
+  });
+
   it('refuses a file it cannot lay out, naming what is missing', async () => {
     await expect(parseAll('when,who,what\n1,2,3\n')).rejects.toThrow(/no patient column|no readings found/);
     await expect(parseAll('patient,hr\np,60\n')).rejects.toThrow(/no timestamp column/);

@@ -153,10 +153,17 @@ export function layoutOf(
   }
   const long = index.code !== undefined && index.value !== undefined;
   if (!long) {
+    const mapped = new Set(valueColumns.map((v) => v.info.code));
     headers.forEach((h, i) => {
       if (used.has(i)) return;
       const info = codeFor(h.name);
-      if (info) addValue(i, info);
+      if (!info || mapped.has(info.code)) return; // --map chose this reading's column: another one is not imported
+      // Two columns for one reading (hr and hr, or hr and 8867-4): which one is the reading is anyone's guess,
+      // and the second would be dropped as "already there". Refused before any row is read.
+      const twin = valueColumns.find((v) => v.info.code === info.code);
+      if (twin)
+        throw new CsvLayoutError(`columns "${twin.column}" and "${header[i]}" both hold ${info.display}: keep one, or choose with --map ${info.key}=COLUMN`);
+      addValue(i, info);
     });
   }
   if (index.timestamp === undefined)
@@ -296,6 +303,7 @@ export async function* parseReadingsCsv(
   let batch = newBatch();
   const full: Array<ReturnType<typeof newBatch> & { lines: number }> = [];
   let lines = 0;
+  let width = 0; // the header's number of columns
   let failure: Error | null = null;
   // Column positions, known once the header is read (-1: the file has no such column).
   let col = { timestamp: -1, patient: -1, device: -1, code: -1, value: -1, unit: -1 };
@@ -310,6 +318,7 @@ export async function* parseReadingsCsv(
   function onRecord(record: string[], line: number) {
     lines = line;
     if (!layout) {
+      width = record.length;
       layout = layoutOf(record, opts);
       const at = (role: string) => layout!.index[role] ?? -1;
       col = { timestamp: at('timestamp'), patient: at('patient'), device: at('device'), code: at('code'), value: at('value'), unit: at('unit') };
@@ -317,6 +326,10 @@ export async function* parseReadingsCsv(
       opts.onLayout?.({ format: layout.format, columns: layout.columns, ignored: layout.ignored });
       return;
     }
+    // More filled fields than the header has columns: the row is shifted (typically an unquoted decimal comma in
+    // a comma-separated file, 36,8 read as 36 and 8), so every value after it would land in the wrong column.
+    if (record.length > width && record.slice(width).some((f) => f.trim() !== ''))
+      return reject(record, line, `the row has ${record.length} fields, the header ${width} (an unquoted decimal comma? quote it, or separate with ;)`);
     const ts = parseTimestamp(record[col.timestamp] ?? '', tz, dateOrder);
     const patient = (col.patient < 0 ? '' : (record[col.patient] ?? '').trim()) || opts.patient || '';
     const device = col.device < 0 ? undefined : record[col.device]?.trim() || undefined;
