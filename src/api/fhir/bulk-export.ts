@@ -1,3 +1,4 @@
+import { realDay } from './search/date.ts';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../platform/db.ts';
 import type { Principal } from '../../domain/types.ts';
@@ -212,7 +213,11 @@ export function createBulkExport(deps: {
           .map((t) => t.trim()) ?? allowed;
       for (const t of types) if (!allowed.includes(t)) throw badRequest(`_type ${t} is not exported here (types: ${allowed.join(', ')})`);
       const since = str(query._since);
-      if (since && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(since))
+      if (
+        since &&
+        (!/^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(since) ||
+          !realDay(+since.slice(0, 4), +since.slice(5, 7), +since.slice(8, 10)))
+      )
         throw badRequest('_since must be an instant, e.g. 2026-11-24T10:00:00Z');
       await db.query(`DELETE FROM fhir_export_jobs WHERE created_at < $1`, [new Date(clock.now() - JOB_TTL_MS).toISOString()]);
       const id = randomBytes(12).toString('base64url');

@@ -23,6 +23,8 @@ import { requirePrincipal } from '../principal.ts';
 import { NotSupported, type FhirService, type Query } from './fhir.service.ts';
 import type { Resource } from './mapping.ts';
 import { isStrict } from './search/params.ts';
+import { registerFormBody } from './form-body.ts';
+import { badRequest } from '../../platform/errors.ts';
 import { Readable } from 'node:stream';
 import type { BulkExport } from './bulk-export.ts';
 
@@ -181,6 +183,34 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
       const { type } = req.params;
       if (isOperation(type)) return send(reply, notSupported(501, `operation ${type} is not supported yet`));
       return send(reply, () => deps.fhir.search(ctx(req), type, req.query, isStrict(req.headers.prefer)));
+    },
+  );
+  // search via POST (R4 http.html#search): `[type]/_search` with an application/x-www-form-urlencoded body;
+  // parameters in the URL and in the body both count (a key in both is two conditions, as when repeated).
+  registerFormBody(app);
+  app.post(
+    '/fhir/R4/:type/_search',
+    {
+      config: { policy: READ_SCOPE },
+      schema: {
+        summary: 'search-type by POST (form-encoded parameters, with any in the URL) → Bundle (searchset)',
+        params: FhirTypeParams,
+        querystring: FhirSearchQuery,
+        body: FhirSearchQuery.nullish(), // no body: the URL's parameters only
+        response: resource,
+      },
+    },
+    async (req, reply) => {
+      const type = req.headers['content-type'];
+      if (req.body != null && !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type ?? ''))
+        throw badRequest(`POST ${req.params.type}/_search takes application/x-www-form-urlencoded parameters (got ${type})`);
+      const query: Record<string, string | string[] | undefined> = { ...req.query };
+      for (const [k, v] of Object.entries(req.body ?? {})) {
+        if (v === undefined) continue;
+        const had = query[k];
+        query[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), ...(Array.isArray(v) ? v : [v])];
+      }
+      return send(reply, () => deps.fhir.search(ctx(req), req.params.type, query, isStrict(req.headers.prefer)));
     },
   );
   app.get(

@@ -2,6 +2,9 @@
 import { KINDS, LOINC } from './observation-kinds.ts';
 import { referenceId } from '../ids.ts';
 import { BY_CODE, toCanonical } from '../../../domain/codes.ts';
+import { realDay } from '../search/date.ts';
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)$/;
 
 /** A reading parsed from an Observation, before its patient (id or MRN) and device are resolved. */
 export interface CandidateReading {
@@ -25,8 +28,10 @@ export function observationToReadings(o: any, line: number): CandidateReading[] 
   const patient = typeof o.subject?.reference === 'string' ? referenceId(o.subject.reference, 'Patient') : undefined;
   if (!patient) return 'subject must reference a Patient';
   const when = o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.start;
-  const ts = typeof when === 'string' && /T/.test(when) ? Date.parse(when) : NaN;
-  if (!Number.isFinite(ts)) return 'effectiveDateTime must be a date-time with a time zone';
+  // R4 dateTime: with a time, seconds and a zone are required (Date.parse would read a time without a zone in
+  // the server's own zone, and roll 2026-02-30 over to March).
+  const ts = typeof when === 'string' && INSTANT.test(when) && realDay(+when.slice(0, 4), +when.slice(5, 7), +when.slice(8, 10)) ? Date.parse(when) : NaN;
+  if (!Number.isFinite(ts)) return 'effectiveDateTime must be a date-time with a time zone (e.g. 2026-11-24T10:00:00Z)';
   const device = typeof o.device?.reference === 'string' ? referenceId(o.device.reference, 'Device') : undefined;
   const codings: Array<{ system?: string; code?: string }> = o.code?.coding ?? [];
   const kind = KINDS.find((k) => k.codings.some((c) => codings.some((x) => x.system === c.system && x.code === c.code)));

@@ -204,6 +204,8 @@ type BpMode = 'none' | 'panels' | 'probe';
 
 function bpMode(f: ObservationFilter, seenBp: (f: ObservationFilter) => boolean): BpMode {
   if (f.kinds && !f.kinds.some((k) => k.source.table === 'bp' || (k.source.table === 'readings' && [BP.sys, BP.dia].includes(k.source.code)))) return 'none';
+  // Panels named by id (`_id=1,bp-5`): the probe sees only the readings' ids of the list, so it cannot rule them out.
+  if (f.ids?.some((alternatives) => alternatives.some((i) => i.branch === 'b'))) return 'panels';
   // No readings branch (only panels or ECG asked for): nothing to probe.
   if (!branchSql('r', f, new SqlParams(), { sort: { key: 'date', desc: false }, probeBp: true })) return 'panels';
   return seenBp(f) ? 'panels' : 'probe';

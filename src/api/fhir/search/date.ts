@@ -19,7 +19,13 @@ export interface DateValue {
 }
 
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/;
-const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** Whether y-m-d (month 1–12) is a day of the calendar: Date.UTC and Date.parse roll 2026-02-30 over to March 2. */
+export function realDay(y: number, m: number, d: number): boolean {
+  return m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+const realDayOf = (iso: string) => realDay(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)), Number(iso.slice(8, 10)));
 
 /** `ge2026-11-01`, `2026-11`, `lt2026-11-24T10:00:00Z` → prefix and half-open range. */
 export function parseDateValue(raw: string, param = 'date'): DateValue {
@@ -29,13 +35,13 @@ export function parseDateValue(raw: string, param = 'date'): DateValue {
   const d = DATE_RE.exec(value);
   if (d) {
     const [y, mo, day] = [Number(d[1]), d[2] ? Number(d[2]) - 1 : undefined, d[3] ? Number(d[3]) : undefined];
-    if ((mo !== undefined && (mo < 0 || mo > 11)) || (day !== undefined && (day < 1 || day > 31)))
+    if ((mo !== undefined && (mo < 0 || mo > 11)) || (day !== undefined && !realDay(y, mo! + 1, day)))
       throw badRequest(`${param}: "${raw}" is not a FHIR date or dateTime`);
     const start = Date.UTC(y, mo ?? 0, day ?? 1);
     const end = day !== undefined ? Date.UTC(y, mo!, day + 1) : mo !== undefined ? Date.UTC(y, mo + 1, 1) : Date.UTC(y + 1, 0, 1);
     return { prefix, start, end };
   }
-  if (DATETIME_RE.test(value)) {
+  if (DATETIME_RE.test(value) && realDayOf(value)) {
     const t = Date.parse(value);
     if (Number.isFinite(t)) {
       // The precision of the value: to the second (or millisecond when given) or the minute.

@@ -68,6 +68,19 @@ describe('SMART tokens under attack', () => {
     expect(included).toEqual([`Patient/${a.replace('_', '-')}`]);
   });
 
+  it('a 401 from the FHIR API names the Bearer scheme (RFC 6750 §3), with error="invalid_token" for a token that did not work', async () => {
+    const bare = await fetch(`${app.httpUrl}/fhir/R4/Observation`);
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get('www-authenticate')).toBe('Bearer realm="vigil"'); // before: none
+    const t = await authorize('launch/patient patient/Observation.rs');
+    const revoked = await fetch(`${app.httpUrl}/oauth/revoke`, oauthForm({ token: t.access_token, client_id: clientId }));
+    expect(revoked.status).toBe(200);
+    const stale = await fetch(`${app.httpUrl}/fhir/R4/Observation`, { headers: { authorization: `Bearer ${t.access_token}` } });
+    expect(stale.status).toBe(401);
+    expect(stale.headers.get('www-authenticate')).toBe('Bearer realm="vigil", error="invalid_token"');
+    expect((await fetch(`${app.httpUrl}/fhir/R4/metadata`)).headers.get('www-authenticate')).toBeNull(); // public
+  });
+
   it('a refresh token used twice ends every token the user gave the app for that patient (rotation with reuse detection)', async () => {
     const first = await authorize('launch/patient patient/Observation.rs offline_access');
     const rotated = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: clientId });

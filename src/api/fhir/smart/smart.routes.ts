@@ -1,6 +1,7 @@
 import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
+import { registerFormBody } from '../form-body.ts';
 import { LaunchableSmartApps, OAuthParams, SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
 import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
@@ -45,6 +46,17 @@ export function smartRoutes(
       ),
   });
 
+  // RFC 6750 §3: a 401 from the FHIR API MUST name the Bearer scheme, so an OAuth client knows to get (or
+  // refresh) a token; with a token that did not work, error="invalid_token" (§3.1).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode === 401 && !reply.hasHeader('www-authenticate') && /^\/fhir\/R4(\/|\?|$)/.test(req.url))
+      reply.header(
+        'www-authenticate',
+        /^Bearer\s/i.test(req.headers.authorization ?? '') ? 'Bearer realm="vigil", error="invalid_token"' : 'Bearer realm="vigil"',
+      );
+    return payload;
+  });
+
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0];
     if (req.principal || !/^\/fhir\/R4(\/|$)/.test(path)) return;
@@ -66,8 +78,10 @@ export function smartRoutes(
         ? m[2] && m[2] !== '/'
           ? 'read'
           : 'search'
-        : req.method === 'POST' && !m[2]
-          ? 'create'
+        : req.method === 'POST' && (m[2] === '/_search' || !m[2])
+          ? m[2]
+            ? 'search'
+            : 'create'
           : req.method === 'PUT' && m[2] && !m[3]
             ? 'update'
             : null;
@@ -77,11 +91,7 @@ export function smartRoutes(
     req.principal = p;
   });
 
-  if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
-  }
+  registerFormBody(app);
 
   const issuer = () => deps.fhirBase();
   const configuration = () => ({
