@@ -88,6 +88,34 @@ describe('FHIR API under attack', () => {
     expect(ok.body.effectiveDateTime).toBe('2026-11-20T03:30:00.500Z');
   });
 
+  it('a search inside a batch, and If-None-Exist, keep every repeat of a parameter (each is one more condition)', async () => {
+    const window = `patient=${fhirId(a)}&code=8867-4&date=ge2026-11-20T10:30:00Z&date=lt2026-11-20T13:00:00Z`;
+    const batch = await call(
+      'POST',
+      '/fhir/R4',
+      JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Observation?${window}` } }] }),
+      { 'content-type': 'application/fhir+json' },
+    );
+    expect(batch.status).toBe(200);
+    const found = batch.body.entry[0].resource as Bundle;
+    expect(found.entry!.map((e) => e.resource.valueQuantity.value)).toEqual([61, 62]); // before: 60 too (only the last date held)
+    expect(found.total).toBe((await call<Bundle>('GET', `/fhir/R4/Observation?${window}`)).body.total);
+    // A conditional create whose criteria repeat a parameter: both must hold, so nothing matches and it creates.
+    const hr = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${fhirId(a)}` },
+      effectiveDateTime: '2026-11-20T08:00:00Z',
+      valueQuantity: { value: 58, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    };
+    const created = await call('POST', '/fhir/R4/Observation', JSON.stringify(hr), {
+      'content-type': 'application/fhir+json',
+      'if-none-exist': `patient=${fhirId(a)}&code=8867-4&date=lt2026-11-20T10:30:00Z&date=ge2026-11-20T11:30:00Z`,
+    });
+    expect(created.status).toBe(201); // before: 200 with the 12:00 reading, as if only date=ge… had been asked
+  });
+
   it('searches by POST [type]/_search with form-encoded parameters, exactly as GET', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const body = new URLSearchParams([

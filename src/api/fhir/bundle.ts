@@ -1,3 +1,4 @@
+import { parseForm } from './form-body.ts';
 import { AppError, badRequest } from '../../platform/errors.ts';
 import type { Db } from '../../platform/db.ts';
 import { isDataError } from '../../store/sql-errors.ts';
@@ -65,7 +66,7 @@ export function planEntry(e: unknown, index: number): Step {
     url,
     type,
     id,
-    query: qs ? Object.fromEntries(new URLSearchParams(qs)) : {},
+    query: qs ? parseForm(qs) : {},
     resource: entry.resource,
     fullUrl,
     ifNoneExist,
@@ -225,7 +226,7 @@ export function createBundleRunner(deps: BundleDeps) {
       if (/^urn:(uuid|oid):/.test(ref)) throw badRequest(`reference ${ref} names no entry of this Bundle`);
       const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(ref);
       if (!conditional) return ref;
-      const query = Object.fromEntries(new URLSearchParams(conditional[2]));
+      const query = parseForm(conditional[2]);
       const found = await deps.find(ctx, conditional[1], query, 2);
       if (found.length !== 1)
         throw new AppError(

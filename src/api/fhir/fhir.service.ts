@@ -10,6 +10,7 @@ import type { CreateOptions, FhirContext, FhirRegistry, Interaction, PreparedWri
 import type { Interaction as ScopeInteraction } from '../../auth/smart-scopes.ts';
 import type { Db } from '../../platform/db.ts';
 import { createBundleRunner, type Query } from './bundle.ts';
+import { parseForm } from './form-body.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary } from './search/subsetting.ts';
 
@@ -100,7 +101,7 @@ export function createFhirService(deps: {
     if (resource.id !== undefined) delete resource.id; // R4 §3.1.0.5: the server assigns the id on create
     if (ifNoneExist !== undefined) {
       // Conditional create (R4 §3.1.0.8.1): the search, under strict handling (an unknown parameter must not match everything).
-      const query = Object.fromEntries(new URLSearchParams(ifNoneExist.replace(/^.*\?/, '')));
+      const query = parseForm(ifNoneExist.replace(/^.*\?/, ''));
       if (!Object.keys(query).length) throw badRequest('If-None-Exist needs search parameters, e.g. identifier=urn:vigil:mrn|123');
       const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count: 2, total: 'none' });
       if (found.resources.length > 1)
