@@ -284,12 +284,9 @@ function codeReader() {
 /**
  * Streams `input` (bytes or text) and yields batches of candidate readings and rejected rows. The layout is
  * decided on the header (`onLayout`); a bad layout throws CsvLayoutError before any row is read.
- * Speed (bench:csv, CPU per row): csv-parse's parsing core (`parser.api.parse`, what its stream and sync
- * APIs both run) is fed the chunks and hands over each record by a plain call: no stream push or promise per
- * row, and none of the per-row copy of `info` that its `on_record` hook and `info` option make (that copy
- * cost more than parsing the row); the line is read from the live `parser.info`. Units, codes and zone
- * offsets are worked out once per distinct text (readingMaker, codeReader, timestamps.ts); the raw text of
- * a row is rebuilt from its fields only when the row is rejected.
+ * Speed (bench:csv, CPU per row): records come from `csvCore`; units, codes and zone offsets are worked
+ * out once per distinct text (readingMaker, codeReader, timestamps.ts); a row's text is rebuilt from its
+ * fields only when the row is rejected, and rows refused later by the database are found again by `rowsAt`.
  */
 export async function* parseReadingsCsv(
   input: AsyncIterable<Buffer | string>,
