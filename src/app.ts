@@ -161,6 +161,7 @@ export async function startApp(
       strict: config.strictResponses,
     });
     closers.push(() => live.close());
+    closers.push(services.relay.addInterest(live.watches));
     registerRoutes(http, { config, services, server, gateway, live, demoLogins: () => demoInfo.logins, urls });
     if (demo?.mails) demoRoutes(http, { mails: demo.mails });
 

@@ -7,7 +7,8 @@ import type { AlertService } from './alert.service.ts';
 import type { Alert } from './alerts.repository.ts';
 import type { RulesService } from './rules.service.ts';
 import type { Rule } from './rule-schema.ts';
-import { accepts, evaluate, initialState, subjectOf, type RuleState, type Signal } from './rule-engine.ts';
+import { accepts, evaluate, initialState, subjectOf, type Signal } from './rule-engine.ts';
+import { RuleStates, type Tracked } from './rule-states.ts';
 import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 
 const RULES_CACHE_MS = 30_000; // per-patient effective rules are re-resolved at least this often (care-team changes)
@@ -19,13 +20,23 @@ const IDLE_STATE_MS = 60 * 60_000;
 /** A signal waits at most this long for the ownership session to come back (database restart), ms. */
 const SESSION_WAIT_MS = 60_000;
 
-interface Tracked {
-  patientId: string;
-  ruleKey: string;
-  subject: string;
-  state: RuleState;
-  /** When (the app's Clock) the last signal or tick touched this state. */
-  touchedAt: number;
+/**
+ * A patient's effective rules, with those a reading can concern indexed by its code (and whether it names a
+ * device): a reading is matched against the few rules of its code, not against every rule of the patient.
+ */
+interface CachedRules {
+  at: number;
+  rules: Rule[];
+  forReading: Map<string, Rule[]>;
+}
+
+/** The rules a signal can concern (`accepts` still decides); for readings from the per-code index. */
+function candidates(cached: CachedRules, s: Extract<Signal, { patientId: string }>): Rule[] {
+  if (s.type !== 'reading') return cached.rules;
+  const key = s.deviceId ? s.code : `${s.code}|no-device`;
+  let list = cached.forReading.get(key);
+  if (!list) cached.forReading.set(key, (list = cached.rules.filter((r) => accepts(r.definition, s))));
+  return list;
 }
 
 /**
@@ -50,8 +61,8 @@ export function createAlertMonitor(deps: {
 }) {
   const log = deps.logger.child({ module: 'alert-monitor' });
   const ownership = deps.ownership ?? soleOwnership('local');
-  const states = new Map<string, Tracked>();
-  const ruleCache = new Map<string, { at: number; rules: Rule[] }>();
+  const states = new RuleStates();
+  const ruleCache = new Map<string, CachedRules>();
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
@@ -63,16 +74,15 @@ export function createAlertMonitor(deps: {
   let maxBacklogSeen = 0;
   const drained: Array<() => void> = [];
 
-  const keyOf = (patientId: string, rule: string, subject: string) => `${patientId}|${rule}|${subject}`;
-
-  async function rulesOf(patientId: string): Promise<Rule[]> {
+  async function cachedRulesOf(patientId: string): Promise<CachedRules> {
     const now = deps.clock.now();
     const hit = ruleCache.get(patientId);
-    if (hit && now - hit.at < RULES_CACHE_MS) return hit.rules;
-    const rules = await deps.rules.effectiveFor(patientId, now);
-    ruleCache.set(patientId, { at: now, rules });
-    return rules;
+    if (hit && now - hit.at < RULES_CACHE_MS) return hit;
+    const cached = { at: now, rules: await deps.rules.effectiveFor(patientId, now), forReading: new Map<string, Rule[]>() };
+    ruleCache.set(patientId, cached);
+    return cached;
   }
+  const rulesOf = async (patientId: string): Promise<Rule[]> => (await cachedRulesOf(patientId)).rules;
 
   function enqueue(fn: () => Promise<void>, weight = 0): Promise<void> {
     if (!started) return chain;
@@ -125,24 +135,35 @@ export function createAlertMonitor(deps: {
       let isMine = owned.get(s.patientId);
       if (isMine === undefined) owned.set(s.patientId, (isMine = await mine(s.patientId)));
       if (!isMine) continue; // another instance evaluates this patient
-      const rules = ruleCache.get(s.patientId);
-      const list = rules && now - rules.at < RULES_CACHE_MS ? rules.rules : await rulesOf(s.patientId);
-      for (const rule of list) {
+      const hit = ruleCache.get(s.patientId);
+      const cached = hit && now - hit.at < RULES_CACHE_MS ? hit : await cachedRulesOf(s.patientId);
+      for (const rule of candidates(cached, s)) {
         if (!accepts(rule.definition, s)) continue;
         if (s.type === 'reading' && now - s.ts > MAX_LIVE_READING_AGE_MS && rule.definition.kind !== 'rate-of-change') continue;
         const subject = subjectOf(rule.definition, s);
-        const key = keyOf(s.patientId, rule.key, subject);
-        const t = states.get(key) ?? { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState(), touchedAt: 0 };
+        let t = states.get(s.patientId, rule.key, subject);
+        if (!t) states.set((t = { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState(), touchedAt: 0 }));
         t.touchedAt = now;
         const prevFiring = t.state.firing;
         const before = t.state;
         const { state, transition } = evaluate(t.state, s, rule.definition, now);
         t.state = state;
-        states.set(key, t);
         // Refused (this reading is not the newest stored): the alert is still open, so is the state.
         if (transition && !(await apply(rule, t, prevFiring, transition, s))) t.state = before;
       }
     }
+  }
+
+  /** Readings as signals, made only for the patients this instance evaluates (with two instances, half of them or fewer). */
+  async function feedReadings(readings: StoredReading[]) {
+    const owned = new Map<string, boolean>();
+    const signals: Array<Extract<Signal, { type: 'reading' }>> = [];
+    for (const r of readings) {
+      let isMine = owned.get(r.patientId);
+      if (isMine === undefined) owned.set(r.patientId, (isMine = await mine(r.patientId)));
+      if (isMine) signals.push({ type: 'reading', patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts });
+    }
+    if (signals.length) await feed(signals);
   }
 
   /**
@@ -151,24 +172,24 @@ export function createAlertMonitor(deps: {
    * trend window, or whose rule is gone. Without this, every patient, device and rule ever seen stayed.
    */
   function evict(now: number) {
-    for (const [key, t] of states) {
+    for (const t of states.values()) {
       if (t.state.firing || t.state.since !== null) continue;
       const rule = ruleCache.get(t.patientId)?.rules.find((r) => r.key === t.ruleKey);
       if (!rule || TIME_BASED.has(rule.definition.kind)) continue; // unknown here: keep (tick removes states of removed rules)
       const window = rule?.definition.kind === 'rate-of-change' ? rule.definition.windowMs : 0;
-      if (now - t.touchedAt >= Math.max(IDLE_STATE_MS, window)) states.delete(key);
+      if (now - t.touchedAt >= Math.max(IDLE_STATE_MS, window)) states.delete(t);
     }
     for (const [patientId, hit] of ruleCache) if (now - hit.at >= RULES_CACHE_MS) ruleCache.delete(patientId);
   }
 
   async function tick() {
     const now = deps.clock.now();
-    for (const t of [...states.values()]) {
+    for (const t of states.values()) {
       // Asking also claims the patient when its owner died: silence rules keep running for its patients.
       if (!(await mine(t.patientId))) continue;
       const rule = (await rulesOf(t.patientId)).find((r) => r.key === t.ruleKey);
       if (!rule) {
-        if (!t.state.firing) states.delete(keyOf(t.patientId, t.ruleKey, t.subject)); // the rule was removed
+        if (!t.state.firing) states.delete(t); // the rule was removed
         continue;
       }
       if (!TIME_BASED.has(rule.definition.kind)) continue;
@@ -188,7 +209,7 @@ export function createAlertMonitor(deps: {
     const bucket = ownership.bucketOf(patientId);
     if (gained.delete(bucket)) {
       const inBucket = (id: string) => ownership.bucketOf(id) === bucket;
-      for (const [key, t] of states) if (inBucket(t.patientId)) states.delete(key);
+      states.deletePatients(inBucket);
       await seed(inBucket);
     }
     return true;
@@ -235,7 +256,7 @@ export function createAlertMonitor(deps: {
     for (const a of open) {
       const rule = newest.size ? (await rulesOf(a.patientId)).find((r) => r.key === a.rule) : undefined;
       const lastTs = rule?.definition.kind === 'threshold' ? (newest.get(`${a.patientId}|${rule.definition.code}`) ?? null) : null;
-      states.set(keyOf(a.patientId, a.rule, a.subject), {
+      states.set({
         patientId: a.patientId,
         ruleKey: a.rule,
         subject: a.subject,
@@ -249,21 +270,24 @@ export function createAlertMonitor(deps: {
       for (const rule of await rulesOf(d.patientId)) {
         const kind = rule.definition.kind;
         if (kind !== 'missing-data' && !(kind === 'device-offline' && !d.online)) continue;
-        const key = keyOf(d.patientId, rule.key, d.id);
-        const t = states.get(key) ?? { patientId: d.patientId, ruleKey: rule.key, subject: d.id, state: initialState(), touchedAt: deps.clock.now() };
+        const t = states.get(d.patientId, rule.key, d.id) ?? {
+          patientId: d.patientId,
+          ruleKey: rule.key,
+          subject: d.id,
+          state: initialState(),
+          touchedAt: deps.clock.now(),
+        };
         if (kind === 'missing-data') t.state.lastTs ??= lastSeen;
         else t.state.since ??= lastSeen;
-        states.set(key, t);
+        states.set(t);
       }
     }
   }
 
   const offs = [
     deps.events.on('readings.stored', (readings: StoredReading[]) => {
-      const signals = readings
-        .filter((r) => !r.method)
-        .map((r) => ({ type: 'reading' as const, patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts }));
-      if (signals.length) void enqueue(() => feed(signals), signals.length);
+      const rows = readings.some((r) => r.method) ? readings.filter((r) => !r.method) : readings;
+      if (rows.length) void enqueue(() => feedReadings(rows), rows.length);
     }),
     deps.events.on('device.status', (d: DeviceStatus) => {
       if (d.patientId) void enqueue(() => feed([{ type: 'device', patientId: d.patientId!, deviceId: d.deviceId, online: d.online, battery: d.battery }]));
@@ -278,7 +302,7 @@ export function createAlertMonitor(deps: {
       // A person resolved it while the condition may persist: start over, so it re-alerts after the rule's minimum duration.
       if (m.event !== 'resolved') return;
       const a = m.alert as unknown as Alert;
-      if (a.resolvedBy !== 'system') states.delete(keyOf(a.patientId, a.rule, a.subject));
+      if (a.resolvedBy !== 'system') states.delete({ patientId: a.patientId, ruleKey: a.rule, subject: a.subject });
     }),
   ];
   const offRules = deps.rules.onChange(() => ruleCache.clear());
@@ -289,7 +313,7 @@ export function createAlertMonitor(deps: {
   const offOwnership = ownership.onChange(({ bucket, owned }) => {
     if (owned) return void gained.add(bucket);
     gained.delete(bucket);
-    for (const [key, t] of states) if (ownership.bucketOf(t.patientId) === bucket) states.delete(key);
+    states.deletePatients((patientId) => ownership.bucketOf(patientId) === bucket);
   });
 
   return {
@@ -301,9 +325,9 @@ export function createAlertMonitor(deps: {
     },
     /** Runs one tick now (tests with a controllable clock). */
     tick: () => enqueue(tick),
-    /** Resolves at once while the evaluation backlog is under backlogMax, else when it falls below. */
-    belowHighWater(): Promise<void> {
-      if (backlog < backlogMax || closed) return Promise.resolve();
+    /** null while the evaluation backlog is under backlogMax (nothing to wait for), else resolves when it falls below. */
+    belowHighWater(): Promise<void> | null {
+      if (backlog < backlogMax || closed) return null;
       return new Promise((resolve) => drained.push(resolve));
     },
     stats: () => ({ backlog, maxBacklogSeen, backlogMax, states: states.size, cachedRules: ruleCache.size }),

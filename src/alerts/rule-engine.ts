@@ -124,6 +124,10 @@ function clear(state: RuleState, note: string): Evaluation {
 type Def<K extends RuleDefinition['kind']> = Extract<RuleDefinition, { kind: K }>;
 type ReadingSignal = Extract<Signal, { type: 'reading' }>;
 
+/** Built only for a transition: most readings change nothing, and this text per reading was a measurable share of ingest's garbage. */
+const thresholdMessage = (r: Def<'threshold'>, value: number) =>
+  `${label(r.code)} ${fmt(value, r.code)} · alarm ${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''}, clears ${r.op === 'below' ? 'above' : 'below'} ${fmt(r.clearAt, r.code)}`;
+
 /** Threshold with hysteresis and minimum duration: the band between value and clearAt holds the state. */
 function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Evaluation {
   if (state.lastTs !== null && s.ts < state.lastTs) return { state, transition: null }; // late (backfilled) reading: history, not the present
@@ -131,11 +135,10 @@ function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Eva
   const cleared = r.op === 'below' ? s.value > r.clearAt : s.value < r.clearAt;
   if (state.lastTs !== null && s.ts - state.lastTs > MAX_PENDING_GAP_MS && !state.firing) state.since = null;
   state.lastTs = Math.max(state.lastTs ?? s.ts, s.ts);
-  const msg = `${label(r.code)} ${fmt(s.value, r.code)} · alarm ${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''}, clears ${r.op === 'below' ? 'above' : 'below'} ${fmt(r.clearAt, r.code)}`;
   if (!state.firing) {
     if (breach) {
       state.since ??= s.ts;
-      if (s.ts - state.since >= r.forMs) return raiseOrUpdate(state, r.severity, s.value, msg);
+      if (s.ts - state.since >= r.forMs) return raiseOrUpdate(state, r.severity, s.value, thresholdMessage(r, s.value));
     } else if (cleared) state.since = null;
     state.value = s.value;
     return { state, transition: null };
@@ -148,7 +151,7 @@ function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Eva
   }
   state.clearSince = null;
   if (state.value === s.value) return { state, transition: null };
-  return raiseOrUpdate(state, state.severity ?? r.severity, s.value, msg);
+  return raiseOrUpdate(state, state.severity ?? r.severity, s.value, thresholdMessage(r, s.value));
 }
 
 const BAND_ORDER = ['low', 'low-medium', 'medium', 'high'];

@@ -144,13 +144,15 @@ export function registerLiveGateway(
     if (drift) return tellDrift(s, drift);
     s.socket.send(JSON.stringify(message));
   };
-  const broadcast = (patientId: string | null | undefined, message: LiveServerMessage, filter?: (s: Subscriber) => boolean) => {
+  /** `message` may be a function that builds it: then it is built only if some socket gets it (ingest emits thousands of readings a second). */
+  const broadcast = (patientId: string | null | undefined, message: LiveServerMessage | (() => LiveServerMessage), filter?: (s: Subscriber) => boolean) => {
     // Checked (strict) and encoded once (JSON, then UTF-8 bytes), on the first socket that gets it, not once
     // per socket: with a thousand dashboards open, per-socket work in this loop is what delays the last socket.
     let encoded: Buffer | null = null;
     let drift: string | null | undefined;
     for (const s of subscribers) {
       if (!sees(s, patientId) || (filter && !filter(s))) continue;
+      if (typeof message === 'function') message = message();
       if (drift === undefined) drift = driftOf(message);
       if (drift) tellDrift(s, drift);
       else send(s, (encoded ??= Buffer.from(JSON.stringify(message), 'utf8')));
@@ -159,6 +161,7 @@ export function registerLiveGateway(
 
   const unsubscribe = [
     deps.events.on('readings.stored', (readings: StoredReading[]) => {
+      if (subscribers.size === 0) return;
       const byPatient = new Map<string, StoredReading[]>();
       for (const r of readings) {
         const rows = byPatient.get(r.patientId);
@@ -166,17 +169,18 @@ export function registerLiveGateway(
         else byPatient.set(r.patientId, [r]);
       }
       for (const [patientId, rows] of byPatient) {
-        broadcast(patientId, {
-          type: 'readings',
-          patientId,
-          readings: rows.map((r) => ({
-            code: r.code,
-            value: r.value,
-            unit: r.unit,
-            ts: new Date(r.ts).toISOString(),
-            deviceId: r.deviceId,
-            ...(r.method ? { method: r.method } : {}),
-          })),
+        broadcast(patientId, () => {
+          // The readings of one message share their time: its ISO text is formatted once per run.
+          let lastTs = NaN;
+          let lastIso = '';
+          return {
+            type: 'readings',
+            patientId,
+            readings: rows.map((r) => {
+              if (r.ts !== lastTs) lastIso = iso((lastTs = r.ts));
+              return { code: r.code, value: r.value, unit: r.unit, ts: lastIso, deviceId: r.deviceId, ...(r.method ? { method: r.method } : {}) };
+            }),
+          };
         });
       }
     }),
@@ -298,6 +302,11 @@ export function registerLiveGateway(
 
   return {
     clientCount: () => subscribers.size,
+    /** Does some open dashboard here show this patient? (the relay brings other instances' readings only for those) */
+    watches: (patientId: string) => {
+      for (const s of subscribers) if (sees(s, patientId)) return true;
+      return false;
+    },
     close() {
       clearInterval(timer);
       offEnded();

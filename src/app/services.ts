@@ -82,7 +82,10 @@ export function createServices(
     instanceId: ownership.instanceId,
     logger: deps.logger,
     load: { readings: (ids) => repos.readings.byIds(ids), ecg: (ids) => repos.ecg.byIds(ids) },
+    peers: () => ownership.stats().peers,
   });
+  // Relayed readings of patients another instance owns are dropped on arrival (the live gateway adds its own interest).
+  relay.addInterest((patientId) => ownership.mayOwn(patientId));
   const audit = createAuditService(db, { keys: deps.secrets.auditKeys, anchorFile: deps.secrets.anchorFile, clock });
   const emergency = createEmergencyAccess({ db, audit, patients: repos.patients, clock });
   // The access policy asks consents on every request (a revoked consent is a 404 at once); consents ask access.

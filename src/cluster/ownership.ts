@@ -29,6 +29,12 @@ export interface Ownership {
   owns(patientId: string): Promise<boolean>;
   /** Owned now, without asking the database (false when unknown). */
   ownsNow(patientId: string): boolean;
+  /**
+   * Owned now, or not known to be another instance's: `owns` would try to claim it. False only while a
+   * recent claim of the bucket was refused (for RETRY_MS), so the relay drops readings of patients that
+   * another live instance evaluates instead of turning them into events here.
+   */
+  mayOwn(patientId: string): boolean;
   /** The bucket a patient belongs to (what `onChange` reports). */
   bucketOf(patientId: string): number;
   /** Ownership of a bucket was gained or lost (lost: a live instance must stop acting for it at once). */
@@ -53,6 +59,7 @@ export function soleOwnership(instanceId: string): Ownership {
     instanceId,
     owns: async () => true,
     ownsNow: () => true,
+    mayOwn: () => true,
     bucketOf: (patientId) => bucketOf(patientId),
     onChange: () => () => undefined,
     stats: () => ({ buckets: OWNERSHIP_BUCKETS, owned: OWNERSHIP_BUCKETS, connected: true, peers: 1 }),
@@ -206,6 +213,12 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
       return pending;
     },
     ownsNow: (patientId) => owned.has(bucketOf(patientId, buckets)),
+    mayOwn(patientId) {
+      const bucket = bucketOf(patientId, buckets);
+      if (owned.has(bucket)) return true;
+      const refused = refusedAt.get(bucket);
+      return closed ? false : refused === undefined || performance.now() - refused >= retryMs;
+    },
     bucketOf: (patientId) => bucketOf(patientId, buckets),
     onChange(listener) {
       listeners.add(listener);

@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../platform/db.ts';
 import type { EventBus, EventName } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { StoredEcgChunk, StoredReading } from '../domain/types.ts';
+import { decodeInline, encodeInline, inlinable, type InlineReadings } from './relay-readings.ts';
 
 export const RELAY_CHANNEL = 'vigil_events';
 /** PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more. */
@@ -55,15 +56,18 @@ export function unpackIds(packed: string): string[] {
   return out;
 }
 
-type Wire = { o: string; r?: string; c?: string; v?: Array<[string, unknown[]]> };
+type Wire = { o: string; r?: string; c?: string; x?: InlineReadings; v?: Array<[string, unknown[]]> };
 
 /**
  * Live events across instances over PostgreSQL LISTEN/NOTIFY. Whatever one instance stores or decides is
  * re-emitted on every other instance's event bus, so each dashboard converges whichever instance it is
  * connected to, and the owner of a patient (cluster/ownership.ts) hears readings that another instance's
  * broker consumer received.
- * - stored readings and ECG chunks: their ids are NOTIFYed inside the ingest transaction, so they are
- *   announced exactly when (and only if) they commit; receivers load the rows by id;
+ * - stored readings and ECG chunks are NOTIFYed inside the ingest transaction, so they are announced
+ *   exactly when (and only if) they commit: readings with their values (relay-readings.ts), so receivers
+ *   need no query, and only those of patients the receiver has an interest in (`addInterest`: it owns
+ *   or may own them, a dashboard there shows them) become events; ECG chunks and derived readings by id,
+ *   loaded by the receiver;
  * - the other events: NOTIFYed after the fact, in order, packed several to a notification.
  * A remote event is marked so that it is never relayed back. After the LISTEN session reconnects (a
  * database restart), `onResync` listeners reload what they keep in memory.
@@ -74,10 +78,22 @@ export function createRelay(deps: {
   instanceId: string;
   logger: Logger;
   load: { readings(ids: string[]): Promise<StoredReading[]>; ecg(ids: string[]): Promise<StoredEcgChunk[]> };
+  /**
+   * Live instances on the database (cluster/ownership.ts). Alone, readings are announced by id only (an
+   * instance that starts meanwhile loads them): encoding values nobody receives is wasted work.
+   */
+  peers?: () => number;
 }) {
   const log = deps.logger.child({ module: 'relay', instance: deps.instanceId });
   const remote = new WeakSet<object>();
   const resyncs = new Set<() => void>();
+  const interests = new Set<(patientId: string) => boolean>();
+  // No interest registered (a bare relay): every reading is wanted.
+  const wanted = (patientId: string) => {
+    if (interests.size === 0) return true;
+    for (const f of interests) if (f(patientId)) return true;
+    return false;
+  };
   const counters = { sent: 0, received: 0, dropped: 0, remoteReadings: 0, remoteEcg: 0 };
   const enabled = typeof deps.db.listen === 'function';
   let unlisten: (() => Promise<void>) | null = null;
@@ -86,6 +102,7 @@ export function createRelay(deps: {
   let queue: Array<[string, unknown[]]> = [];
   const offs: Array<() => void> = [];
   const header = JSON.stringify({ o: deps.instanceId }).slice(0, -1);
+  const ownPrefix = header + ',';
 
   const mark = <T>(v: T): T => {
     if (v && typeof v === 'object') remote.add(v as object);
@@ -115,9 +132,15 @@ export function createRelay(deps: {
       for (const r of [...resyncs]) r();
       return;
     }
+    if (raw.startsWith(ownPrefix)) return; // our own notification, back from PostgreSQL: not even parsed
     const m = JSON.parse(raw) as Wire;
     if (m.o === deps.instanceId) return;
     counters.received++;
+    if (m.x) {
+      const readings = decodeInline(m.x, wanted);
+      counters.remoteReadings += readings.length;
+      if (readings.length) deps.events.emit('readings.stored', mark(readings));
+    }
     if (m.r) {
       const readings = await deps.load.readings(unpackIds(m.r));
       counters.remoteReadings += readings.length;
@@ -176,6 +199,14 @@ export function createRelay(deps: {
     enabled,
     /** Was this event payload received from another instance (so it must not be acted on twice)? */
     isRemote: (payload: unknown) => !!payload && typeof payload === 'object' && remote.has(payload as object),
+    /**
+     * Relayed readings of a patient become events here only if some interest says yes (this instance owns or
+     * may own the patient; a dashboard here shows it). None registered: all of them.
+     */
+    addInterest(fn: (patientId: string) => boolean) {
+      interests.add(fn);
+      return () => void interests.delete(fn);
+    },
     /** Called when the LISTEN session came back after a drop: events may have been missed. */
     onResync(fn: () => void) {
       resyncs.add(fn);
@@ -185,9 +216,20 @@ export function createRelay(deps: {
      * Inside the ingest transaction: NOTIFY the ids of what it stored. PostgreSQL delivers a NOTIFY when its
      * transaction commits and never if it rolls back, so other instances hear of exactly the committed rows.
      */
-    async announceStored(tx: Queryable, readingIds: string[], ecgIds: string[]) {
+    async announceStored(tx: Queryable, readings: StoredReading[], ecgIds: string[]) {
       if (!enabled) return;
-      const payloads = [...idPayloads('r', readingIds), ...idPayloads('c', ecgIds)];
+      const alone = (deps.peers?.() ?? 2) <= 1;
+      const plain = alone ? [] : readings.every(inlinable) ? readings : readings.filter(inlinable);
+      const inline = encodeInline(plain, MAX_PAYLOAD - header.length - 8);
+      const byId = plain.length === readings.length ? inline.byId : alone ? readings : [...readings.filter((r) => !inlinable(r)), ...inline.byId];
+      const payloads = [
+        ...inline.payloads.map((x) => `${header},"x":${x}}`),
+        ...idPayloads(
+          'r',
+          byId.map((r) => r.id),
+        ),
+        ...idPayloads('c', ecgIds),
+      ];
       // One round trip for every notification of the batch (they are delivered in this order).
       if (payloads.length === 1) await tx.query('SELECT pg_notify($1, $2)', [RELAY_CHANNEL, payloads[0]]);
       else if (payloads.length > 1)

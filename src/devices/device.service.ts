@@ -40,15 +40,17 @@ export function createDeviceService(deps: {
   const types = [...DEVICE_TYPES, ...(deps.mappedTypes ?? [])];
   type Entry = { patientId: string | null; secretHash: string; disabled: boolean } | null;
   // Single-flight: a burst of messages from one device shares one lookup instead of one query each.
-  const cache = new Map<string, { at: number; entry: Promise<Entry> }>();
+  // `value`: the entry once it has arrived, so ingest can read it without waiting (knownNow).
+  const cache = new Map<string, { at: number; entry: Promise<Entry>; value?: Entry }>();
 
   function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
     if (hit && deps.clock.now() - hit.at < AUTH_CACHE_MS) return hit.entry;
     const entry = deps.devices.authOf(id).then((auth) => (auth ? { patientId: auth.patientId, secretHash: auth.secretHash, disabled: auth.disabled } : null));
-    cache.set(id, { at: deps.clock.now(), entry });
+    const cached: { at: number; entry: Promise<Entry>; value?: Entry } = { at: deps.clock.now(), entry };
+    cache.set(id, cached);
     entry.then(
-      (e) => e === null && cache.delete(id), // unknown ids are not cached: a device provisioned a second later works
+      (e) => (e === null ? cache.delete(id) : (cached.value = e)), // unknown ids are not cached: a device provisioned a second later works
       () => cache.delete(id),
     );
     return entry;
@@ -123,6 +125,15 @@ export function createDeviceService(deps: {
     /** [sec] Ingest refuses a disabled device's data whichever broker carried it (an external one keeps its own credentials). */
     async isDisabled(id: string): Promise<boolean> {
       return (await lookup(id))?.disabled === true;
+    },
+
+    /**
+     * A known device's patient and state from the cache, without waiting (ingest's per-message fast path);
+     * undefined when it must be looked up (`patientOf`, `isDisabled`). The same cache and expiry as they use.
+     */
+    knownNow(id: string): { patientId: string | null; disabled: boolean } | undefined {
+      const hit = cache.get(id);
+      return hit?.value && deps.clock.now() - hit.at < AUTH_CACHE_MS ? hit.value : undefined;
     },
 
     async patientOf(id: string): Promise<string | null | undefined> {

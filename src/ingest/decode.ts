@@ -70,17 +70,18 @@ function parseSeq(seq: unknown): Decoded<number | null> {
   return { ok: false, reason: `seq must be a non-negative integer (got ${JSON.stringify(seq)})` };
 }
 
-function checkReading(code: string, value: unknown, unit: unknown, ts: number, label: string): Decoded<Reading> {
+/** A reading, or the reason it is refused (a string: no wrapper object per reading on the hot path). */
+function checkReading(code: string, value: unknown, unit: unknown, ts: number, label: string): Reading | string {
   const info = BY_CODE.get(code);
-  if (!info) return { ok: false, reason: `${label}: unknown code ${JSON.stringify(code)}` };
-  if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: `${label}: value must be a number (got ${JSON.stringify(value)})` };
-  if (unit !== undefined && typeof unit !== 'string') return { ok: false, reason: `${label}: unit must be a string` };
+  if (!info) return `${label}: unknown code ${JSON.stringify(code)}`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `${label}: value must be a number (got ${JSON.stringify(value)})`;
+  if (unit !== undefined && typeof unit !== 'string') return `${label}: unit must be a string`;
   const canonical = toCanonical(code, value, unit as string | undefined);
-  if (canonical === undefined) return { ok: false, reason: `${label}: unit ${JSON.stringify(unit)} is not accepted for ${info.display} (use ${info.unit})` };
+  if (canonical === undefined) return `${label}: unit ${JSON.stringify(unit)} is not accepted for ${info.display} (use ${info.unit})`;
   if (canonical < info.min || canonical > info.max) {
-    return { ok: false, reason: `${label}: ${value}${unit ? ' ' + unit : ''} is outside the physical range ${info.min}–${info.max} ${info.unit}` };
+    return `${label}: ${value}${unit ? ' ' + unit : ''} is outside the physical range ${info.min}–${info.max} ${info.unit}`;
   }
-  return { ok: true, value: { code, value: canonical, unit: info.unit, ts } };
+  return { code, value: canonical, unit: info.unit, ts };
 }
 
 /** The envelope every device message shares: a JSON object with optional `ts` and `seq`. */
@@ -110,32 +111,42 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number, ma
 
   const readings: Reading[] = [];
   const rejected: string[] = [];
-  const take = (d: Decoded<Reading>) => (d.ok ? readings.push(d.value) : rejected.push(d.reason));
-
+  // Plain loops, no callbacks: this runs for every device message (and tsx names every closure it creates).
   if (body.readings !== undefined) {
     if (!Array.isArray(body.readings)) return { ok: false, reason: 'readings must be an array' };
-    body.readings.forEach((r: unknown, i: number) => {
-      if (r === null || typeof r !== 'object') return void rejected.push(`readings[${i}]: must be an object`);
+    for (let i = 0; i < body.readings.length; i++) {
+      const r: unknown = body.readings[i];
+      if (r === null || typeof r !== 'object') {
+        rejected.push(`readings[${i}]: must be an object`);
+        continue;
+      }
       const item = r as Record<string, unknown>;
-      if (typeof item.code !== 'string') return void rejected.push(`readings[${i}]: code must be a LOINC code string`);
+      if (typeof item.code !== 'string') {
+        rejected.push(`readings[${i}]: code must be a LOINC code string`);
+        continue;
+      }
       const itemTs = item.ts === undefined ? { ok: true as const, value: ts.value } : parseTimestamp(item.ts, receivedAt);
-      if (!itemTs.ok) return void rejected.push(`readings[${i}]: ${itemTs.reason}`);
-      take(checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${JSON.stringify(item.code).slice(0, 40)})`));
-    });
+      if (!itemTs.ok) {
+        rejected.push(`readings[${i}]: ${itemTs.reason}`);
+        continue;
+      }
+      const d = checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${JSON.stringify(item.code).slice(0, 40)})`);
+      if (typeof d === 'string') rejected.push(d);
+      else readings.push(d);
+    }
   }
-  for (const [key, value] of Object.entries(body)) {
+  for (const key of Object.keys(body)) {
     if (ENVELOPE_KEYS.has(key)) continue;
+    const value = body[key];
     const mapped = mapping && Object.hasOwn(mapping.keys, key) ? mapping.keys[key] : undefined;
-    if (mapped) {
-      take(checkReading(mapped.code, value, mapped.unit, ts.value, key));
-      continue;
+    let d: Reading | string;
+    if (mapped) d = checkReading(mapped.code, value, mapped.unit, ts.value, key);
+    else {
+      const info = BY_KEY.get(key);
+      d = info ? checkReading(info.code, value, undefined, ts.value, key) : `unknown key ${JSON.stringify(key).slice(0, 80)}`;
     }
-    const info = BY_KEY.get(key);
-    if (!info) {
-      rejected.push(`unknown key ${JSON.stringify(key).slice(0, 80)}`);
-      continue;
-    }
-    take(checkReading(info.code, value, undefined, ts.value, key));
+    if (typeof d === 'string') rejected.push(d);
+    else readings.push(d);
   }
   if (readings.length === 0 && rejected.length === 0) return { ok: false, reason: 'no readings in the message' };
   return { ok: true, value: { readings, seq: seq.value, commandId: (body.command as string | undefined) ?? null, rejected } };

@@ -55,24 +55,28 @@ export function createIngestService(deps: {
    * Back-pressure from what consumes stored readings (the alert rules): resolves when there is room. A
    * device message waits here before it is written, so its acknowledgement waits too and senders slow down.
    */
-  pressure?: () => Promise<void>;
+  pressure?: () => Promise<void> | null;
   /**
    * Tells other instances what this transaction stored (cluster/relay.ts: NOTIFY inside the transaction,
    * so it is delivered exactly when the rows commit).
    */
-  announce?: (tx: Queryable, readingIds: string[], ecgIds: string[]) => Promise<void>;
+  announce?: (tx: Queryable, readings: StoredReading[], ecgIds: string[]) => Promise<void>;
   /** Device models' own payload keys, by device type (devices/mappings.ts). */
   mappings?: Map<string, DeviceMapping>;
 }) {
   // A device's type never changes after provisioning: looked up once per device, only when mappings exist.
   const typeOf = new Map<string, Promise<string | null>>();
+  const mappingOf = new Map<string, DeviceMapping | null>(); // once the type has arrived: no await per message
   const mappingFor = async (deviceId: string): Promise<DeviceMapping | undefined> => {
     if (!deps.mappings?.size) return undefined;
     let t = typeOf.get(deviceId);
     if (!t) {
       t = deps.devices.byId(deviceId).then((d) => d?.type ?? null);
       typeOf.set(deviceId, t);
-      t.catch(() => typeOf.delete(deviceId));
+      t.then(
+        (type) => mappingOf.set(deviceId, (type && deps.mappings!.get(type)) || null),
+        () => typeOf.delete(deviceId),
+      );
     }
     const type = await t;
     return type ? deps.mappings.get(type) : undefined;
@@ -96,7 +100,7 @@ export function createIngestService(deps: {
         );
         const claimed = new Set<string>();
         const accepted = items.map((i) => {
-          if (!i.messageKey) return true;
+          if (!i.messageKey || fresh === 'all') return true;
           const k = `${i.messageKey.deviceId}|${i.messageKey.seq}`;
           if (!fresh.has(k) || claimed.has(k)) return false;
           claimed.add(k);
@@ -119,7 +123,7 @@ export function createIngestService(deps: {
         if (deps.announce && (readings.length || ecg.length))
           await deps.announce(
             tx,
-            readings.map((r) => r.id),
+            readings,
             ecg.map((c) => c.id),
           );
         // Hand each item back the rows it contributed, in order.
@@ -184,6 +188,15 @@ export function createIngestService(deps: {
     }
   }
 
+  /** From the device cache when it has the device (no await per message), else null. */
+  function patientNow(deviceId: string): { ok: true; patientId: string } | { ok: false; reason: string } | null {
+    const known = deps.deviceService.knownNow?.(deviceId);
+    if (!known) return null;
+    if (known.patientId === null) return { ok: false, reason: `device ${deviceId} is not assigned to a patient` };
+    if (known.disabled) return { ok: false, reason: `device ${deviceId} is disabled` };
+    return { ok: true, patientId: known.patientId };
+  }
+
   async function patientFor(deviceId: string): Promise<{ ok: true; patientId: string } | { ok: false; reason: string }> {
     const patientId = await deps.deviceService.patientOf(deviceId);
     if (patientId === undefined) return { ok: false, reason: `unknown device ${deviceId}` };
@@ -204,7 +217,7 @@ export function createIngestService(deps: {
     const topic = `${TOPIC_PREFIX}${deviceId}/${kind}`;
     counters.messages++;
     seen.set(deviceId, receivedAt);
-    const owner = await patientFor(deviceId);
+    const owner = patientNow(deviceId) ?? (await patientFor(deviceId));
     const decoded: Decoded<T> = owner.ok ? decode(payload, receivedAt) : owner;
     if (!decoded.ok) {
       await reject(deviceId, topic, decoded.reason, payload, receivedAt);
@@ -223,12 +236,15 @@ export function createIngestService(deps: {
     try {
       return { ok: true as const, ...(await write()) };
     } catch (err) {
-      if (!isDataError(err)) throw err;
-      counters.deadLettered++;
-      const reason = `the database refused the message: ${(err as Error).message}`;
-      await reject(deviceId, topic, reason, payload, at);
-      return { ok: false as const, reason };
+      return deadLetter(deviceId, topic, payload, at, err);
     }
+  }
+  async function deadLetter(deviceId: string, topic: string, payload: Buffer | string, at: number, err: unknown) {
+    if (!isDataError(err)) throw err;
+    counters.deadLettered++;
+    const reason = `the database refused the message: ${(err as Error).message}`;
+    await reject(deviceId, topic, reason, payload, at);
+    return { ok: false as const, reason };
   }
 
   /**
@@ -251,7 +267,10 @@ export function createIngestService(deps: {
   const arriving = new Set<Promise<unknown>>();
   function track<T>(work: Promise<T>): Promise<T> {
     arriving.add(work);
-    void work.finally(() => arriving.delete(work)).catch(() => undefined);
+    work.then(
+      () => arriving.delete(work),
+      () => arriving.delete(work),
+    );
     return work;
   }
 
@@ -264,7 +283,8 @@ export function createIngestService(deps: {
 
   const service = {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      const mapping = deps.mappings?.size ? await mappingFor(deviceId) : undefined; // no await per message without mappings
+      const known = deps.mappings?.size ? mappingOf.get(deviceId) : null; // no await per message once the device's type is known
+      const mapping = known === undefined ? await mappingFor(deviceId) : (known ?? undefined);
       const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, (p, at) => decodeTelemetry(p, at, mapping));
       if (!admitted.ok) return admitted;
       const { topic, patientId } = admitted;
@@ -274,15 +294,19 @@ export function createIngestService(deps: {
         await reject(deviceId, topic, rejected.join('; '), payload, receivedAt);
       }
       if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
-      await deps.pressure?.();
-      const result = await deadLetterOnDataError(deviceId, topic, payload, receivedAt, () =>
-        writer.add({
-          messageKey: seq === null ? undefined : { deviceId, seq },
-          readings: readings.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq, commandId })),
-          ecg: [],
-        }),
-      );
-      if (!result.ok) return result;
+      const room = deps.pressure?.();
+      if (room) await room;
+      const rows = new Array<NewReading>(readings.length);
+      for (let i = 0; i < readings.length; i++) {
+        const r = readings[i];
+        rows[i] = { patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq, commandId };
+      }
+      let result: WorkResult;
+      try {
+        result = await writer.add({ messageKey: seq === null ? undefined : { deviceId, seq }, readings: rows, ecg: [] });
+      } catch (err) {
+        return deadLetter(deviceId, topic, payload, receivedAt, err);
+      }
       const duplicates = readings.length - result.readings.length;
       counters.readings += result.readings.length;
       counters.duplicates += duplicates;
@@ -338,12 +362,7 @@ export function createIngestService(deps: {
      */
     async storeIn(tx: Queryable, rows: NewReading[]): Promise<{ readings: StoredReading[]; committed(): void }> {
       const readings = await deps.readings.insertBatch(tx, rows);
-      if (deps.announce && readings.length)
-        await deps.announce(
-          tx,
-          readings.map((r) => r.id),
-          [],
-        );
+      if (deps.announce && readings.length) await deps.announce(tx, readings, []);
       return { readings, committed: () => void (readings.length && deps.events.emit('readings.stored', readings)) };
     },
 
@@ -359,9 +378,9 @@ export function createIngestService(deps: {
   };
   // Every device message is tracked from arrival, so a shutdown drain also waits for messages not yet batched.
   const { acceptTelemetry, acceptEcg, acceptStatus } = service;
-  service.acceptTelemetry = (...a) => track(acceptTelemetry.apply(service, a));
-  service.acceptEcg = (...a) => track(acceptEcg.apply(service, a));
-  service.acceptStatus = (...a) => track(acceptStatus.apply(service, a));
+  service.acceptTelemetry = (deviceId, payload, receivedAt) => track(acceptTelemetry.call(service, deviceId, payload, receivedAt));
+  service.acceptEcg = (deviceId, payload, receivedAt) => track(acceptEcg.call(service, deviceId, payload, receivedAt));
+  service.acceptStatus = (deviceId, payload, receivedAt) => track(acceptStatus.call(service, deviceId, payload, receivedAt));
   return service;
 }
 

@@ -1,6 +1,6 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { StoredReading } from '../domain/types.ts';
-import { copyText } from './readings-copy-text.ts';
+import { copyText, isoFormatter } from './readings-copy-text.ts';
 
 export interface NewReading {
   patientId: string;
@@ -79,9 +79,10 @@ async function insertReadings(tx: Queryable, rows: NewReading[]): Promise<Array<
 const csvText = (v: string | null | undefined) => (v === null || v === undefined ? '' : v.includes('"') ? '"' + v.replaceAll('"', '""') + '"' : '"' + v + '"');
 
 /**
- * The rows as COPY CSV lines, `id,` first when ids are given. Patients, devices, codes and units repeat
- * across a batch, so each distinct one is quoted once; the readings of one message share their instant, so
- * its ISO text is formatted once per run of equal times. (Fewer short-lived strings: less garbage to collect.)
+ * The rows as COPY CSV lines in INGEST_COPY_COLUMNS order, `id,` first when ids are given. The readings of one
+ * message share patient, device, system, time, seq and command: those columns lead, and their text is built
+ * once per message (run of equal envelopes) and reused for each of its readings; each distinct code and unit
+ * is quoted once. (Fewer short-lived strings: less garbage to collect on the hottest path.)
  */
 function csvLines(rows: NewReading[], firstId?: number): string {
   const quoted = new Map<string, string>();
@@ -92,22 +93,32 @@ function csvLines(rows: NewReading[], firstId?: number): string {
     return out;
   };
   const lines = new Array<string>(rows.length + 1);
-  let lastTs = NaN;
-  let lastIso = '';
+  let prev: NewReading | null = null;
+  let envelope = '';
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    if (r.ts !== lastTs) {
-      lastTs = r.ts;
-      lastIso = new Date(r.ts).toISOString();
-    }
-    const method = r.method ? csvText(JSON.stringify(r.method)) : '';
-    const line = `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${q(r.code)},${r.value},${q(r.unit)},${lastIso},${r.seq ?? ''},${q(r.commandId)},${method}`;
+    if (
+      prev === null ||
+      r.ts !== prev.ts ||
+      r.patientId !== prev.patientId ||
+      r.deviceId !== prev.deviceId ||
+      r.system !== prev.system ||
+      r.seq !== prev.seq ||
+      (r.commandId ?? null) !== (prev.commandId ?? null)
+    )
+      envelope = `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${isoTime(r.ts)},${r.seq ?? ''},${q(r.commandId)},`;
+    prev = r;
+    const line = `${envelope}${q(r.code)},${r.value},${q(r.unit)},${r.method ? csvText(JSON.stringify(r.method)) : ''}`;
     lines[i] = firstId === undefined ? line : `${firstId + i},${line}`;
   }
   lines[rows.length] = '';
   return lines.join('\n');
 }
 
+const isoTime = isoFormatter();
+
+/** csvLines' column order: the message's envelope first (see there). */
+const INGEST_COPY_COLUMNS = 'patient_id, device_id, system, ts, seq, command_id, code, value, unit, method';
 const COPY_COLUMNS = 'patient_id, device_id, system, code, value, unit, ts, seq, command_id, method';
 
 /**
@@ -120,7 +131,7 @@ async function copyReadingsPglite(tx: Queryable, rows: NewReading[]): Promise<st
     [rows.length],
   );
   const first = Number(last) - rows.length + 1; // ids stay far below 2^53
-  await tx.copyCsv!(`COPY readings (id, ${COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, csvLines(rows, first));
+  await tx.copyCsv!(`COPY readings (id, ${INGEST_COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, csvLines(rows, first));
   return rows.map((_, i) => String(first + i));
 }
 
@@ -134,7 +145,7 @@ async function copyReadingsPglite(tx: Queryable, rows: NewReading[]): Promise<st
  */
 async function copyReadingsPostgres(tx: Queryable, rows: NewReading[]): Promise<string[]> {
   const [{ before }] = await tx.query<{ before: string }>(`SELECT nextval(pg_get_serial_sequence('readings', 'id')) AS before`);
-  await tx.copyIn!(`COPY readings (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, csvLines(rows));
+  await tx.copyIn!(`COPY readings (${INGEST_COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, csvLines(rows));
   const [{ after }] = await tx.query<{ after: string }>(`SELECT currval(pg_get_serial_sequence('readings', 'id')) AS after`);
   const lo = Number(before);
   if (Number(after) - lo === rows.length) return rows.map((_, i) => String(lo + 1 + i)); // ids stay far below 2^53
@@ -197,11 +208,12 @@ export function rowToReading(r: ReadingRow): StoredReading {
 export function createReadingsRepository(db: Db) {
   return {
     /**
-     * Claims message keys for de-duplication: returns the subset of (device, seq) never seen before. A key
-     * repeated within the same call counts once (the first occurrence wins).
+     * Claims message keys for de-duplication: returns the subset of (device, seq) never seen before, as
+     * `device|seq` strings, or 'all' when every key is new and distinct (the usual case: no string per
+     * message is built). A key repeated within the same call counts once (the first occurrence wins).
      */
-    async claimMessages(tx: Queryable, keys: Array<{ deviceId: string; seq: number }>): Promise<Set<string>> {
-      if (keys.length === 0) return new Set();
+    async claimMessages(tx: Queryable, keys: Array<{ deviceId: string; seq: number }>): Promise<Set<string> | 'all'> {
+      if (keys.length === 0) return 'all';
       // Only the count comes back when every key is new (the usual case); the keys themselves only when some
       // were seen before (a redelivery), so a batch of 2,000 messages does not parse 2,000 rows back.
       const [{ n, fresh }] = await tx.query<{ n: number; fresh: Array<[string, number]> | null }>(
@@ -211,7 +223,7 @@ export function createReadingsRepository(db: Db) {
          SELECT count(*)::int AS n, CASE WHEN count(*) < $3 THEN json_agg(json_build_array(device_id, seq)) END AS fresh FROM claimed`,
         [keys.map((k) => k.deviceId), keys.map((k) => k.seq), keys.length],
       );
-      if (n === keys.length) return new Set(keys.map((k) => `${k.deviceId}|${k.seq}`));
+      if (n === keys.length) return 'all'; // ON CONFLICT skips a key repeated in the same statement, so n counts distinct new keys
       return new Set((fresh ?? []).map(([d, q]) => `${d}|${q}`));
     },
 
