@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { runCliCaptured } from '../src/cli/run-captured.ts';
 import { openDatabase } from '../src/platform/db.ts';
-import { freshBenchDatabase } from './support/database.ts';
+import { dropBenchDatabase, freshBenchDatabase } from './support/database.ts';
 import { round } from './support/stats.ts';
 import { trackPostgresCpu } from './support/cpu.ts';
 
@@ -132,6 +132,7 @@ async function main() {
   } finally {
     process.env = saved;
     await rm(dataDir, { recursive: true, force: true });
+    if (databaseUrl) await dropBenchDatabase(databaseUrl); // two million rows: not left behind
   }
 }
 

@@ -21,3 +21,16 @@ export async function freshBenchDatabase(tag: string, url = BENCH_PG_URL): Promi
   u.pathname = `/${name}`;
   return u.toString();
 }
+
+/** Drops a database made by freshBenchDatabase (its URL), closing any session still on it. */
+export async function dropBenchDatabase(databaseUrl: string, url = BENCH_PG_URL): Promise<void> {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  if (!/^vigil_bench_\w+$/.test(name)) throw new Error(`not a bench database: ${name}`);
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
