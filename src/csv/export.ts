@@ -34,7 +34,11 @@ export function parseBound(name: string, v: string | undefined): number | undefi
       : /T.*(Z|[+-]\d{2}:?\d{2})$/.test(v)
         ? Date.parse(v)
         : NaN;
-  if (!Number.isFinite(t))
+  // Date.parse rolls 2026-02-30 over to March 2: the day written must be the calendar's.
+  const [y, m, d] = v.slice(0, 10).split('-').map(Number);
+  const day = new Date(Date.UTC(y, m - 1, d));
+  const real = /^\d{12,14}$/.test(v) || (day.getUTCMonth() === m - 1 && day.getUTCDate() === d);
+  if (!Number.isFinite(t) || !real)
     throw badRequest(`${name} must be a date (2026-11-24), an ISO 8601 time with an offset (2026-11-24T10:00:00Z) or epoch ms (got "${v}")`);
   return t;
 }

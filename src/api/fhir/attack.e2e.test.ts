@@ -114,6 +114,12 @@ describe('FHIR API under attack', () => {
       'if-none-exist': `patient=${fhirId(a)}&code=8867-4&date=lt2026-11-20T10:30:00Z&date=ge2026-11-20T11:30:00Z`,
     });
     expect(created.status).toBe(201); // before: 200 with the 12:00 reading, as if only date=ge… had been asked
+    // A Bundle whose entry is not a list is malformed, not empty (before: 200 with an empty batch-response).
+    const odd = await call('POST', '/fhir/R4', JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: { request: {} } }), {
+      'content-type': 'application/fhir+json',
+    });
+    expect(odd.status).toBe(400);
+    expect(odd.body.issue[0].diagnostics).toContain('Bundle.entry must be an array');
   });
 
   it('searches by POST [type]/_search with form-encoded parameters, exactly as GET', async () => {

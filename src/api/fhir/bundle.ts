@@ -302,6 +302,8 @@ export function createBundleRunner(deps: BundleDeps) {
       const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
       if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction'))
         throw badRequest('POST [base] takes a Bundle of type batch or transaction');
+      // No entry is an empty Bundle; an entry that is not a list is a malformed one (not "nothing to do").
+      if (b.entry !== undefined && !Array.isArray(b.entry)) throw badRequest('Bundle.entry must be an array of entries');
       const entries: unknown[] = Array.isArray(b.entry) ? b.entry : [];
       if (entries.length > 1000) throw badRequest(`a Bundle may carry at most 1000 entries (got ${entries.length})`);
       const steps = entries.map((e, i) => planEntry(e, i));
