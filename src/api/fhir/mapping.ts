@@ -148,17 +148,23 @@ export function observationResource(r: ObservationRow, x: ObservationExtras = {}
         : {}),
     };
   }
+  // A page is mostly these (bench:fhir): built field by field in the order served, without spreading
+  // intermediate objects (a third of the CPU of mapping a page).
   const kind = kindOfReading(r.system ?? LOINC, r.code!, r.method !== null);
-  const coding = kind?.codings ?? [{ system: r.system ?? LOINC, code: r.code! }];
-  return {
-    ...base(kind),
-    code: { coding, text: kind?.text ?? r.code },
-    subject: ref('Patient', r.patientId),
-    effectiveDateTime: new Date(r.ts).toISOString(),
-    valueQuantity: quantity(r.value!, r.unit!),
-    ...(r.deviceId ? { device: ref('Device', r.deviceId) } : {}),
-    // Derived results name their algorithm and, where known, the data they came from.
-    ...(r.method ? { method: { text: `${r.method.name} ${r.method.version}` } } : {}),
-    ...(x.derivedFrom ? { derivedFrom: [{ reference: `Observation/${x.derivedFrom}` }] } : {}),
+  const out: Resource = {
+    resourceType: 'Observation',
+    id: r.n,
+    meta: kind?.profile ? { versionId: '1', lastUpdated: r.lastUpdated, profile: [kind.profile] } : { versionId: '1', lastUpdated: r.lastUpdated },
+    status: 'final',
   };
+  if (kind?.category) out.category = category(kind);
+  out.code = { coding: kind?.codings ?? [{ system: r.system ?? LOINC, code: r.code! }], text: kind?.text ?? r.code };
+  out.subject = ref('Patient', r.patientId);
+  out.effectiveDateTime = new Date(r.ts).toISOString();
+  out.valueQuantity = quantity(r.value!, r.unit!);
+  if (r.deviceId) out.device = ref('Device', r.deviceId);
+  // Derived results name their algorithm and, where known, the data they came from.
+  if (r.method) out.method = { text: `${r.method.name} ${r.method.version}` };
+  if (x.derivedFrom) out.derivedFrom = [{ reference: `Observation/${x.derivedFrom}` }];
+  return out;
 }
