@@ -15,7 +15,7 @@
  */
 import pg from 'pg';
 import { bootApp } from '../test/support/app.ts';
-import { freshBenchDatabase } from './support/database.ts';
+import { dropBenchDatabase, freshBenchDatabase } from './support/database.ts';
 import { round, summarize } from './support/stats.ts';
 import { processCpuSeconds } from './support/cpu.ts';
 import type { NewReading } from '../src/store/readings.repository.ts';
@@ -139,6 +139,7 @@ async function main() {
     }
   } finally {
     await app.stop();
+    if (databaseUrl) await dropBenchDatabase(databaseUrl); // 28,800 readings per run otherwise left behind
   }
 }
 
