@@ -68,6 +68,44 @@ describe('SMART tokens under attack', () => {
     expect(included).toEqual([`Patient/${a.replace('_', '-')}`]);
   });
 
+  it('a code presented twice ends the tokens issued from it (RFC 6749 §4.1.2), and a burnt code ends nothing earlier', async () => {
+    const earlier = await authorize('launch/patient patient/Observation.rs');
+    const { code, verifier } = await authorizeCode(app, {
+      clientId,
+      redirectUri: REDIRECT,
+      scope: 'launch/patient patient/Observation.rs offline_access',
+      email,
+      password,
+      recovery,
+      patient: a,
+    });
+    const form = { grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier };
+    const first = await token(form);
+    expect(first.status).toBe(200);
+    expect((await get(first.body.access_token, '/fhir/R4/Observation')).status).toBe(200);
+    const replay = await token(form); // an intercepted code, tried after the app used it
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    expect((await get(first.body.access_token, '/fhir/R4/Observation')).status).toBe(401); // before: 200
+    expect((await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, client_id: clientId })).status).toBe(400);
+    // Tokens from an earlier authorization stay: only those issued since the code was spent end.
+    expect((await get(earlier.access_token, '/fhir/R4/Observation')).status).toBe(200);
+    // A code burnt by a wrong verifier issued nothing, so trying it again ends nothing either.
+    const burnt = await authorizeCode(app, {
+      clientId,
+      redirectUri: REDIRECT,
+      scope: 'launch/patient patient/Observation.rs',
+      email,
+      password,
+      recovery,
+      patient: a,
+    });
+    const burn = { grant_type: 'authorization_code', code: burnt.code, client_id: clientId, redirect_uri: REDIRECT };
+    expect((await token({ ...burn, code_verifier: 'x'.repeat(43) })).status).toBe(400);
+    expect((await token({ ...burn, code_verifier: burnt.verifier })).status).toBe(400);
+    expect((await get(earlier.access_token, '/fhir/R4/Observation')).status).toBe(200);
+  });
+
   it('a 401 from the FHIR API names the Bearer scheme (RFC 6750 §3), with error="invalid_token" for a token that did not work', async () => {
     const bare = await fetch(`${app.httpUrl}/fhir/R4/Observation`);
     expect(bare.status).toBe(401);

@@ -266,13 +266,16 @@ export function createSmartService(deps: {
   /**
    * A refresh token presented again after it was rotated means two parties hold it (the app and a thief), and
    * the server cannot tell which is which: every token the user gave that app for that patient ends
-   * (OAuth 2.0 Security BCP, RFC 9700 §4.14.2, "refresh token rotation"). Audited `smart.revoke`.
+   * (OAuth 2.0 Security BCP, RFC 9700 §4.14.2, "refresh token rotation"). A code presented again: the tokens
+   * issued since it was spent end (RFC 6749 §4.1.2 "SHOULD revoke … all tokens previously issued based on that
+   * authorization code"; a code is not linked to its tokens, so those of the same user, app and patient issued
+   * after it was used). Audited `smart.revoke`.
    */
-  async function revokeOnReuse(secret: string, caller: { id: string } | null) {
-    const [g] = await deps.db.query<GrantRow>(
-      `SELECT * FROM smart_grants WHERE hash = $1 AND kind = 'refresh' AND used_at IS NOT NULL AND revoked_at IS NULL`,
-      [hash(secret)],
-    );
+  async function revokeOnReuse(secret: string, caller: { id: string } | null, kind: 'code' | 'refresh') {
+    const [g] = await deps.db.query<GrantRow>(`SELECT * FROM smart_grants WHERE hash = $1 AND kind = $2 AND used_at IS NOT NULL AND revoked_at IS NULL`, [
+      hash(secret),
+      kind,
+    ]);
     if (!g) return;
     // Only the client it was issued to counts (a confidential one authenticated): anyone else cannot use it anyway.
     if (caller ? caller.id !== g.client_id : (await clientRow(g.client_id))?.secretHash) return;
@@ -281,8 +284,9 @@ export function createSmartService(deps: {
       const revoked = await tx.query<{ kind: string }>(
         `UPDATE smart_grants SET revoked_at = now()
           WHERE user_id = $1 AND client_id = $2 AND patient_id IS NOT DISTINCT FROM $3 AND kind IN ('access', 'refresh') AND revoked_at IS NULL
+            AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
           RETURNING kind`,
-        [g.user_id, g.client_id, g.patient_id],
+        [g.user_id, g.client_id, g.patient_id, kind === 'code' ? new Date(g.used_at!).toISOString() : null],
       );
       log({
         actor: owner ?? 'system',
@@ -290,7 +294,7 @@ export function createSmartService(deps: {
         entityType: 'SmartClient',
         entityId: g.client_id,
         patientId: g.patient_id,
-        details: { tokenType: 'refresh', reason: 'refresh token reused', revoked: revoked.length },
+        details: { tokenType: kind, reason: `${kind === 'code' ? 'authorization code' : 'refresh token'} reused`, revoked: revoked.length },
       });
     });
   }
@@ -489,7 +493,10 @@ export function createSmartService(deps: {
       const caller = await authenticate(pc);
       if (form.grant_type === 'authorization_code') {
         const g = form.code ? await take('code', form.code) : null;
-        if (!g) throw new OAuthError('invalid_grant', 'the code is unknown, expired or already used');
+        if (!g) {
+          if (form.code) await revokeOnReuse(form.code, caller, 'code');
+          throw new OAuthError('invalid_grant', 'the code is unknown, expired or already used');
+        }
         await assertCaller(caller, g.client_id, 'code');
         if (form.redirect_uri !== g.redirect_uri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
         const verifier = form.code_verifier ?? '';
@@ -503,7 +510,7 @@ export function createSmartService(deps: {
       if (form.grant_type === 'refresh_token') {
         const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
         if (!g) {
-          if (form.refresh_token) await revokeOnReuse(form.refresh_token, caller);
+          if (form.refresh_token) await revokeOnReuse(form.refresh_token, caller, 'refresh');
           throw new OAuthError('invalid_grant', 'the refresh token is unknown, expired, revoked or already used');
         }
         await assertCaller(caller, g.client_id, 'refresh token');
