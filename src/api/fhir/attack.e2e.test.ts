@@ -114,6 +114,17 @@ describe('FHIR API under attack', () => {
       'if-none-exist': `patient=${fhirId(a)}&code=8867-4&date=lt2026-11-20T10:30:00Z&date=ge2026-11-20T11:30:00Z`,
     });
     expect(created.status).toBe(201); // before: 200 with the 12:00 reading, as if only date=ge… had been asked
+    // The base with a trailing slash takes Bundles too (before: 400 about a missing resource type).
+    const slash = await call(
+      'POST',
+      '/fhir/R4/',
+      JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Observation?${window}` } }] }),
+      {
+        'content-type': 'application/fhir+json',
+      },
+    );
+    expect(slash.status).toBe(200);
+    expect(slash.body.entry[0].resource.total).toBe(found.total);
     // A Bundle whose entry is not a list is malformed, not empty (before: 200 with an empty batch-response).
     const odd = await call('POST', '/fhir/R4', JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: { request: {} } }), {
       'content-type': 'application/fhir+json',

@@ -272,11 +272,13 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     if (/return=minimal/.test(header(req, 'prefer') ?? '')) return (reply as FastifyReply).send();
     return w.resource;
   };
-  app.post(
-    '/fhir/R4',
-    { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } },
-    async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body)),
-  );
+  // The base with or without its trailing slash (clients keep the base as configured, often with one).
+  for (const base of ['/fhir/R4', '/fhir/R4/'])
+    app.post(
+      base,
+      { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } },
+      async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body)),
+    );
   app.post(
     '/fhir/R4/:type',
     {
