@@ -1,5 +1,5 @@
 /**
- * npm run bench:ingest [-- --json] [-- --seconds 10 --devices 40]
+ * npm run bench:ingest [-- --json] [-- --seconds 10 --devices 40 --patients 20]
  *
  * Sustained STORED readings/s (counted from commits, not broker acknowledgements) from simulated devices
  * over MQTT QoS 1, with publish→durable and publish→dashboard latency, for the embedded setup (PGlite +
@@ -41,6 +41,9 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : null; 
 const PACED_ONLY = args.includes('--max-only') ? [0] : null;
 const SECONDS = flag('seconds', 10);
 const DEVICES = flag('devices', 40);
+// A clinic's devices belong to many patients (here two devices each): alert rules, NEWS2 and ECG are owned per
+// patient, so with one patient every reading's monitoring would fall on one instance whatever the count.
+const PATIENTS = Math.max(1, Math.min(DEVICES, flag('patients', Math.ceil(DEVICES / 2))));
 const INFLIGHT = flag('inflight', 64); // unacknowledged QoS 1 messages per device
 const READINGS_PER_MESSAGE = 6;
 const PACED_READINGS_PER_S = 5000;
@@ -75,9 +78,10 @@ interface Result {
 async function measureVigil(setup: string, apps: TestApp[], brokerUrl: string, messagesPerSecond: number): Promise<Result> {
   const app = apps[0];
   const admin = (await app.tokenFor('admin')).token;
-  const patient = await app.services.patientService.create({ name: 'Bench Patient' }, 'system');
+  const patients = [];
+  for (let i = 0; i < PATIENTS; i++) patients.push(await app.services.patientService.create({ name: `Bench Patient ${i + 1}` }, 'system'));
   const devices = [];
-  for (let i = 0; i < DEVICES; i++) devices.push(await app.services.deviceService.provision({ patientId: patient.id, type: 'multi' }, 'system'));
+  for (let i = 0; i < DEVICES; i++) devices.push(await app.services.deviceService.provision({ patientId: patients[i % PATIENTS].id, type: 'multi' }, 'system'));
 
   const durable: number[] = [];
   let stored = 0;
@@ -207,9 +211,10 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
       if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
       return (await res.json()) as T;
     };
-    const patient = await api<{ id: string }>('POST', '/api/v1/patients', { name: 'Bench Patient' });
+    const patients: Array<{ id: string }> = [];
+    for (let i = 0; i < PATIENTS; i++) patients.push(await api('POST', '/api/v1/patients', { name: `Bench Patient ${i + 1}` }));
     const devices: Array<{ id: string; secret: string }> = [];
-    for (let i = 0; i < DEVICES; i++) devices.push(await api('POST', '/api/v1/devices', { patientId: patient.id, type: 'multi' }));
+    for (let i = 0; i < DEVICES; i++) devices.push(await api('POST', '/api/v1/devices', { patientId: patients[i % PATIENTS].id, type: 'multi' }));
     await sql.connect();
 
     const dashboard: number[] = [];
@@ -296,7 +301,8 @@ function floorRows(): string[] {
   for (let m = 0; m < FLOOR_ROWS / READINGS_PER_MESSAGE; m++) {
     const device = `dev_floor${m % DEVICES}`;
     const ts = new Date(t0 + m).toISOString();
-    for (const [code, value, unit] of codes) lines.push(`"pat_floor","${device}","http://loinc.org","${code}",${value},"${unit}","${ts}",${m}`);
+    for (const [code, value, unit] of codes)
+      lines.push(`"pat_floor${(m % DEVICES) % PATIENTS}","${device}","http://loinc.org","${code}",${value},"${unit}","${ts}",${m}`);
   }
   return lines;
 }
@@ -432,7 +438,7 @@ async function main() {
     );
   } else {
     process.stdout.write(
-      `\nIngest benchmark: ${DEVICES} devices, MQTT QoS 1, ${READINGS_PER_MESSAGE} readings per message, ${SECONDS} s per run; stored readings/s (commits)\n`,
+      `\nIngest benchmark: ${DEVICES} devices of ${PATIENTS} patients, MQTT QoS 1, ${READINGS_PER_MESSAGE} readings per message, ${SECONDS} s per run; stored readings/s (commits)\n`,
     );
     process.stdout.write(
       `load average (1/5/15 min) at start ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')}, at end ${load}; ${os.cpus().length} cores\n\n`,
