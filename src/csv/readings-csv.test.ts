@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { detectDelimiter, parseReadingsCsv, rowsAt, type CsvOptions } from './readings-csv.ts';
+import { MAX_RECORD_CHARS, detectDelimiter, parseReadingsCsv, rowsAt, type CsvOptions } from './readings-csv.ts';
 import { parseTimestamp, zonedToUtc } from './timestamps.ts';
 
 async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
@@ -99,6 +99,24 @@ describe('reading CSV files', () => {
     await expect(parseAll('when,who,what\n1,2,3\n')).rejects.toThrow(/no patient column|no readings found/);
     await expect(parseAll('patient,hr\np,60\n')).rejects.toThrow(/no timestamp column/);
     await expect(parseAll('timestamp,patient,hr\n', { map: { spo2: 'nope' } })).rejects.toThrow(/no column "nope"/);
+  });
+
+  it('stops at a row longer than any readings row (a quote never closed), naming its line, after yielding the rows before it', async () => {
+    const head = 'timestamp,patient,hr\n2026-11-24T10:00:00Z,p,70\n';
+    const seen: number[] = [];
+    const read = async (text: string) => {
+      const bytes = Buffer.from(text);
+      const chunks = Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, i) => bytes.subarray(i * 65_536, (i + 1) * 65_536)); // read as a file is
+      for await (const b of parseReadingsCsv(Readable.from(chunks), { tz: 'UTC', delimiter: ',', batchSize: 1 }))
+        for (const r of b.readings) seen.push(r.value);
+    };
+    await expect(read(head + `2026-11-24T10:01:00Z,p,"71${'x'.repeat(MAX_RECORD_CHARS)}\n`)).rejects.toThrow(
+      /^line 3: a row of more than 1,048,576 characters/,
+    );
+    // An unclosed quote swallows every following row into one field: stopped once that field passes the limit.
+    const swallowed = '2026-11-24T10:02:00Z,p,72\n'.repeat(Math.ceil(MAX_RECORD_CHARS / 26) + 10);
+    await expect(read(head + `2026-11-24T10:01:00Z,p,"71\n` + swallowed)).rejects.toThrow(/^line \d+: a row of more than/);
+    expect(seen).toEqual([70, 70]); // the row before it, in each file
   });
 
   it('reads timestamps in a zone across DST, and US order on request', () => {

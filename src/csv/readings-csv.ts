@@ -229,6 +229,13 @@ function rowText(record: string[], delimiter: string): string {
   return record.map((f) => (f.includes(delimiter) || /["\r\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(delimiter);
 }
 
+/**
+ * A row of a readings file is a few hundred characters; a longer one is a broken quote swallowing the rest of
+ * the file, or not a readings file at all. Stopping there keeps the import's memory bounded (a 200 MB line
+ * took 2.2 GB before) instead of reading the whole file into one field.
+ */
+export const MAX_RECORD_CHARS = 1 << 20;
+
 /** The parts of csv-parse's parser used here: its options' parsing core, called without the stream around it. */
 interface CsvParseCore {
   info: { lines: number };
@@ -242,12 +249,23 @@ interface CsvParseCore {
  * bench:csv); the line is read from the live `parser.info`. Throws the parser's error (a broken quote).
  */
 function csvCore(delimiter: string, onRow: (record: string[], line: number) => void) {
-  const parser = parse({ bom: true, delimiter, relax_column_count: true, skip_empty_lines: true, trim: false }) as unknown as CsvParseCore;
+  const parser = parse({
+    bom: true,
+    delimiter,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    trim: false,
+    max_record_size: MAX_RECORD_CHARS,
+  }) as unknown as CsvParseCore;
   if (typeof parser.api?.parse !== 'function')
     throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvCore in readings-csv.ts');
   const push = (record: string[]) => onRow(record, parser.info.lines);
   return (chunk: Buffer | undefined, end: boolean) => {
-    const err = parser.api.parse(chunk, end, push, () => undefined);
+    const err = parser.api.parse(chunk, end, push, () => undefined) as (Error & { code?: string }) | undefined;
+    if (err?.code === 'CSV_MAX_RECORD_SIZE')
+      throw new Error(
+        `line ${parser.info.lines}: a row of more than ${MAX_RECORD_CHARS.toLocaleString('en')} characters (a quote never closed, or not a readings file); rows before it are stored, and a re-run after fixing the file imports nothing twice`,
+      );
     if (err) throw err;
   };
 }
