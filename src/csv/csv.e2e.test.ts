@@ -160,6 +160,9 @@ print(json.dumps({"rows": len(df), "values": df["value"].tolist(), "codes": df["
     const bad = await app.api<any>(admin, 'GET', `/api/v1/patients/${patientId}/readings.csv?from=yesterday`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/from must be a date/);
+    const typo = await app.api<any>(admin, 'GET', `/api/v1/patients/${patientId}/readings.csv?code=hr,hrr`);
+    expect(typo.status).toBe(400);
+    expect(typo.body.error.message).toMatch(/^unknown code "hrr"/);
   });
 
   it("lets nobody export or import another patient's readings", async () => {

@@ -5,6 +5,7 @@ import type { AuditService } from '../audit/audit.service.ts';
 import { AppError, badRequest } from '../platform/errors.ts';
 import { kindOfReading, LOINC } from '../api/fhir/resources/observation-kinds.ts';
 import { codeFor } from './readings-csv.ts';
+import { CODES } from '../domain/codes.ts';
 
 /**
  * Tidy CSV of a patient's readings (one row per reading): time (ISO 8601 UTC), code, display, value, unit,
@@ -41,6 +42,25 @@ export function parseBound(name: string, v: string | undefined): number | undefi
   if (!Number.isFinite(t) || !real)
     throw badRequest(`${name} must be a date (2026-11-24), an ISO 8601 time with an offset (2026-11-24T10:00:00Z) or epoch ms (got "${v}")`);
   return t;
+}
+
+/**
+ * The codes to export, as given (`hr`, `8867-4`, a SNOMED or MDC number): a key the code table knows, or
+ * something shaped like a code. A word that is neither (`hrr`, `pulse rate`) is a typo, and answering it with
+ * an empty file would tell an analyst the patient had no such readings.
+ */
+export function parseCodes(v: string | undefined): string[] | undefined {
+  if (!v) return undefined;
+  const codes = v
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const unknown = codes.filter((c) => !codeFor(c) && !/^\d{1,18}(-\d)?$/.test(c));
+  if (unknown.length)
+    throw badRequest(
+      `unknown code${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')}: give keys (${CODES.map((c) => c.key).join(', ')}) or codes (LOINC 8867-4, SNOMED, MDC), comma-separated`,
+    );
+  return codes.length ? codes : undefined;
 }
 
 /** Streams CSV text in pages (keyset on time and id), header first. */
@@ -103,6 +123,7 @@ export function createCsvExportService(deps: { db: Db; access: AccessPolicy; aud
         throw new AppError('NOT_FOUND', `patient ${patientId} not found`);
       const from = parseBound('from', q.from);
       const to = parseBound('to', q.to);
+      const codes = parseCodes(q.codes);
       if (from !== undefined && to !== undefined && from > to) throw new AppError('BAD_REQUEST', 'from is after to');
       await deps.audit.record({
         actor: p,
@@ -112,7 +133,7 @@ export function createCsvExportService(deps: { db: Db; access: AccessPolicy; aud
         patientId,
         details: { format: 'csv', from: q.from, to: q.to, codes: q.codes },
       });
-      return readingsCsv(deps.db, { patientId, from, to, codes: q.codes ? q.codes.split(',').filter(Boolean) : undefined });
+      return readingsCsv(deps.db, { patientId, from, to, codes });
     },
   };
 }
