@@ -125,6 +125,31 @@ describe('FHIR API under attack', () => {
     );
     expect(slash.status).toBe(200);
     expect(slash.body.entry[0].resource.total).toBe(found.total);
+    // A batch entry the server does not take in a Bundle (a vread URL, a DELETE) answers for itself; the other
+    // entries still run (before: the whole batch was a 400). A transaction is still refused whole.
+    const mixedBatch = (type: string) =>
+      call(
+        'POST',
+        '/fhir/R4',
+        JSON.stringify({
+          resourceType: 'Bundle',
+          type,
+          entry: [
+            { request: { method: 'GET', url: `Observation?${window}` } },
+            { request: { method: 'GET', url: `Patient/${fhirId(a)}/_history/1` } },
+            { request: { method: 'DELETE', url: `Patient/${fhirId(a)}` } },
+            { request: { method: 'GET', url: `Patient/${fhirId(a)}` } },
+          ],
+        }),
+        { 'content-type': 'application/fhir+json' },
+      );
+    const perEntry = await mixedBatch('batch');
+    expect(perEntry.status).toBe(200);
+    expect(perEntry.body.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(['200 OK', '400', '400', '200 OK']);
+    expect(perEntry.body.entry[0].resource.total).toBe(found.total);
+    expect(perEntry.body.entry[1].response.outcome.issue[0].diagnostics).toMatch(/entry 1: request.url must be/);
+    expect(perEntry.body.entry[3].resource.id).toBe(fhirId(a));
+    expect((await mixedBatch('transaction')).status).toBe(400);
     // A Bundle whose entry is not a list is malformed, not empty (before: 200 with an empty batch-response).
     const odd = await call('POST', '/fhir/R4', JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: { request: {} } }), {
       'content-type': 'application/fhir+json',

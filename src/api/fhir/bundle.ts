@@ -74,6 +74,22 @@ export function planEntry(e: unknown, index: number): Step {
   };
 }
 
+/** An entry whose request has the shape R4 requires (method an HTTP verb, url a string, the rest strings). */
+function wellFormedRequest(e: unknown): boolean {
+  const entry = e as { request?: Record<string, unknown>; fullUrl?: unknown } | null;
+  const r = entry?.request;
+  if (!r || typeof r !== 'object') return false;
+  const optional = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+  return (
+    typeof r.method === 'string' &&
+    ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'].includes(r.method) &&
+    typeof r.url === 'string' &&
+    optional(r.ifNoneExist) &&
+    optional(r.ifMatch) &&
+    optional(entry.fullUrl)
+  );
+}
+
 /** What the bundle runner needs from the FHIR service (fhir.service.ts). */
 export interface BundleDeps {
   db?: Db;
@@ -159,10 +175,11 @@ export function createBundleRunner(deps: BundleDeps) {
     return entryResponse(ctx, '200 OK', await (await deps.prepareUpdate(ctx, step.type, step.id!, step.resource, step.ifMatch)).commit());
   }
 
-  async function batch(ctx: FhirContext, steps: Step[]) {
+  async function batch(ctx: FhirContext, steps: Array<Step | Error>) {
     const entry = [];
     for (const step of steps) {
       try {
+        if (step instanceof Error) throw step;
         entry.push(await runOne(ctx, step));
       } catch (err) {
         const e = deps.toStatus(err);
@@ -306,8 +323,25 @@ export function createBundleRunner(deps: BundleDeps) {
       if (b.entry !== undefined && !Array.isArray(b.entry)) throw badRequest('Bundle.entry must be an array of entries');
       const entries: unknown[] = Array.isArray(b.entry) ? b.entry : [];
       if (entries.length > 1000) throw badRequest(`a Bundle may carry at most 1000 entries (got ${entries.length})`);
-      const steps = entries.map((e, i) => planEntry(e, i));
-      return b.type === 'batch' ? batch(ctx, steps) : transaction(ctx, steps);
+      if (b.type === 'transaction')
+        return transaction(
+          ctx,
+          entries.map((e, i) => planEntry(e, i)),
+        );
+      // A batch's entries stand alone (R4 http.html#transaction): a well-formed request the server does not take
+      // in a Bundle (DELETE, a vread URL) gets its own error answer and the others still run. A malformed entry
+      // makes the Bundle itself invalid: refused whole, naming it.
+      return batch(
+        ctx,
+        entries.map((e, i) => {
+          try {
+            return planEntry(e, i);
+          } catch (err) {
+            if (!wellFormedRequest(e)) throw err;
+            return err as Error;
+          }
+        }),
+      );
     },
   };
 }
