@@ -64,6 +64,8 @@ export function toCanonical(code: string, value: number, unit: string | undefine
   const info = BY_CODE.get(code);
   if (!info) return undefined;
   if (unit === undefined || unit === info.unit) return value;
-  const convert = UNIT_ALIASES[code]?.[unit];
-  return convert ? convert(value) : undefined;
+  // Own properties only: a device's unit is untrusted text, and "constructor" or "__proto__" would otherwise
+  // find Object's (the first turned 0 into a Number object, the second threw and dropped the device's connection).
+  const aliases = UNIT_ALIASES[code];
+  return aliases && Object.hasOwn(aliases, unit) ? aliases[unit](value) : undefined;
 }

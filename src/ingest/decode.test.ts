@@ -45,6 +45,25 @@ describe('decodeTelemetry', () => {
     else expect(d.reason).not.toContain('\u0000');
   });
 
+  it("refuses a unit named after Object's own properties instead of throwing (fuzz: '__proto__' dropped the device)", () => {
+    const now = Date.parse('2026-11-24T10:00:00Z');
+    for (const unit of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const d = decodeTelemetry(
+        JSON.stringify({
+          readings: [
+            { code: '8867-4', value: 0, unit },
+            { code: '8867-4', value: 70 },
+          ],
+        }),
+        now,
+      );
+      expect(d.ok, unit).toBe(true);
+      if (!d.ok) continue;
+      expect(d.value.readings.map((r) => r.value)).toEqual([70]);
+      expect(d.value.rejected).toEqual([expect.stringContaining(`unit "${unit}" is not accepted for Heart rate`)]);
+    }
+  });
+
   it('decodes the full form with LOINC codes and UCUM units', () => {
     const d = decodeTelemetry(JSON.stringify({ ts: '2026-11-24T09:59:00Z', seq: 7, readings: [{ code: '8867-4', value: 72, unit: '/min' }] }), NOW);
     expect(d).toEqual({
