@@ -217,7 +217,7 @@ describe.skipIf(!enabled)('reliability: two instances, a clustered broker, failu
     const [row] = (
       await db.query(`SELECT count(*) AS n, count(DISTINCT (device_id, seq, code)) AS d FROM readings WHERE device_id = ANY($1) AND method IS NULL`, [ids])
     ).rows;
-    expect(Number(row.n)).toBe(total * READINGS);
+    expect(Number(row.n), `stored ${row.n} of ${total * READINGS}; instance B said: ${b.output().slice(-4000)}`).toBe(total * READINGS);
     expect(Number(row.d)).toBe(total * READINGS);
     const chunks = await eventually(
       async () => Number((await db.query(`SELECT count(*) AS n FROM ecg_chunks WHERE device_id = $1`, [ecgDevice.id])).rows[0].n),

@@ -79,10 +79,12 @@ export async function connectNatsJetStream(deps: {
     .catch(async (err) => {
       if (!(await jsm.consumers.info(NATS_STREAM, NATS_CONSUMER).catch(() => null))) throw err;
     });
-  const consumer = await nc.jetstream().consumers.get(NATS_STREAM, NATS_CONSUMER);
   // Short pulls with heartbeats: when the consumer's leader moves (a node died) a pull in flight is lost
   // silently; a missed heartbeat makes the client pull again within seconds instead of 30 s.
-  const messages = await consumer.consume({ max_messages: PULL_BATCH, expires: 4_000, idle_heartbeat: 1_000 });
+  const consume = async () =>
+    (await nc.jetstream().consumers.get(NATS_STREAM, NATS_CONSUMER)).consume({ max_messages: PULL_BATCH, expires: 4_000, idle_heartbeat: 1_000 });
+  let messages = await consume();
+  let closing = false;
   let inFlight = 0;
   const handle = (m: JsMsg) => {
     inFlight++;
@@ -97,9 +99,26 @@ export async function connectNatsJetStream(deps: {
       )
       .finally(() => inFlight--);
   };
+  // The iterator can end or throw while the cluster fails over (a node killed, the consumer's leader moving):
+  // consume again rather than stop for good, which left every later message in the stream unread.
   const loop = (async () => {
-    for await (const m of messages) handle(m);
-  })().catch((err) => log.error({ err }, 'NATS consumer stopped'));
+    for (;;) {
+      try {
+        for await (const m of messages) handle(m);
+        if (closing) return;
+        log.warn('NATS consumer ended; consuming again');
+      } catch (err) {
+        if (closing) return;
+        log.error({ err }, 'NATS consumer failed; consuming again in 1 s');
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (closing) return;
+      messages = await consume().catch((err: unknown) => {
+        log.error({ err }, 'NATS consumer cannot resume yet; trying again');
+        return messages; // an ended iterator: the loop comes round again after a second
+      });
+    }
+  })();
   log.info({ servers: deps.servers.length, stream: NATS_STREAM, replicas: deps.replicas }, 'consuming from NATS JetStream');
 
   return {
@@ -111,6 +130,7 @@ export async function connectNatsJetStream(deps: {
     },
     healthy: () => connected && !nc.isClosed(),
     async close() {
+      closing = true;
       await messages.close();
       await loop;
       // What was handed to ingest is drained by the caller (ingest.drain) before the database closes;
