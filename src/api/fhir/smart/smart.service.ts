@@ -264,6 +264,20 @@ export function createSmartService(deps: {
   }
 
   /**
+   * Ends every access and refresh token the user of grant `g` gave its app for its patient (issued at or after
+   * `since`, when given); the revoked rows are returned for the audit entry.
+   */
+  function revokeFamily(tx: Queryable, g: GrantRow, since: Date | null) {
+    return tx.query<{ kind: string }>(
+      `UPDATE smart_grants SET revoked_at = now()
+        WHERE user_id = $1 AND client_id = $2 AND patient_id IS NOT DISTINCT FROM $3 AND kind IN ('access', 'refresh') AND revoked_at IS NULL
+          AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
+        RETURNING kind`,
+      [g.user_id, g.client_id, g.patient_id, since?.toISOString() ?? null],
+    );
+  }
+
+  /**
    * A refresh token presented again after it was rotated means two parties hold it (the app and a thief), and
    * the server cannot tell which is which: every token the user gave that app for that patient ends
    * (OAuth 2.0 Security BCP, RFC 9700 §4.14.2, "refresh token rotation"). A code presented again: the tokens
@@ -281,13 +295,7 @@ export function createSmartService(deps: {
     if (caller ? caller.id !== g.client_id : (await clientRow(g.client_id))?.secretHash) return;
     const owner = await deps.principalOfUser(g.user_id);
     await deps.audit.change(async (tx, log) => {
-      const revoked = await tx.query<{ kind: string }>(
-        `UPDATE smart_grants SET revoked_at = now()
-          WHERE user_id = $1 AND client_id = $2 AND patient_id IS NOT DISTINCT FROM $3 AND kind IN ('access', 'refresh') AND revoked_at IS NULL
-            AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
-          RETURNING kind`,
-        [g.user_id, g.client_id, g.patient_id, kind === 'code' ? new Date(g.used_at!).toISOString() : null],
-      );
+      const revoked = await revokeFamily(tx, g, kind === 'code' ? new Date(g.used_at!) : null);
       log({
         actor: owner ?? 'system',
         action: 'smart.revoke',
@@ -552,12 +560,7 @@ export function createSmartService(deps: {
       await deps.audit.change(async (tx, log) => {
         const revoked =
           g.kind === 'refresh'
-            ? await tx.query<{ kind: string }>(
-                `UPDATE smart_grants SET revoked_at = now()
-                  WHERE user_id = $1 AND client_id = $2 AND patient_id IS NOT DISTINCT FROM $3 AND kind IN ('access', 'refresh') AND revoked_at IS NULL
-                  RETURNING kind`,
-                [g.user_id, g.client_id, g.patient_id],
-              )
+            ? await revokeFamily(tx, g, null)
             : await tx.query<{ kind: string }>(`UPDATE smart_grants SET revoked_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING kind`, [g.hash]);
         log({
           actor: owner ?? 'system',
