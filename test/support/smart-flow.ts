@@ -62,3 +62,15 @@ export async function authorizeCode(
   if (!code) throw new Error(`no code at the redirect: ${allowed.headers.get('location')}`);
   return { code, verifier };
 }
+
+/**
+ * A clinician who can go through the authorize screens: a password, TOTP enrolled (clinicians must have a
+ * second factor; the recovery codes answer it), and `patients` on their care team.
+ */
+export async function clinicianForSmart(app: TestApp, patients: string[]): Promise<{ email: string; password: string; recovery: string[]; userId: string }> {
+  const email = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
+  const password = 'correct horse battery';
+  const dr = await app.services.auth.createUser({ email, role: 'clinician', password }, 'system');
+  for (const p of patients) await app.services.patientService.assignClinician(p, dr.practitionerId!, 'system');
+  return { email, password, recovery: await enrolTotp(app, email, password), userId: dr.id };
+}

@@ -3,11 +3,11 @@
  * warehouse registered by an admin with its public key signs an assertion with jose, gets a five-minute token
  * with system/ read scopes, and runs a Bulk Data $export to the end. And: a disabled account stops its apps.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
-import { authorizeCode, enrolTotp, oauthForm } from '../../../../test/support/smart-flow.ts';
+import { authorizeCode, clinicianForSmart, oauthForm } from '../../../../test/support/smart-flow.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -145,18 +145,14 @@ describe('SMART Backend Services and disabled accounts', () => {
 
   it('stops every token and refresh of a disabled account at once, and a backend service of a disabled admin', async () => {
     // A clinician's app, through the real authorization-code flow.
-    const email = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
-    const password = 'correct horse battery';
-    const dr = await app.services.auth.createUser({ email, role: 'clinician', password }, 'system');
-    await app.services.patientService.assignClinician(patient, dr.practitionerId!, 'system');
-    const recovery = await enrolTotp(app, email, password);
+    const { email, password, recovery, userId } = await clinicianForSmart(app, [patient]);
     const redirectUri = 'http://127.0.0.1:9/cb';
     const appId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Chart Viewer', redirectUris: [redirectUri] })).body.id;
     const { code, verifier } = await authorizeCode(app, { clientId: appId, redirectUri, scope: 'user/*.rs offline_access', email, password, recovery });
     const t = await post('/oauth/token', { grant_type: 'authorization_code', code, client_id: appId, redirect_uri: redirectUri, code_verifier: verifier });
     expect(t.status).toBe(200);
     expect((await fhir(t.body.access_token, `/Patient/${patient.replace('_', '-')}`)).status).toBe(200);
-    await app.services.auth.setDisabled(dr.id, true, 'cli');
+    await app.services.auth.setDisabled(userId, true, 'cli');
     expect((await fhir(t.body.access_token, `/Patient/${patient.replace('_', '-')}`)).status).toBe(401);
     const refresh = await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: t.body.refresh_token, client_id: appId });
     expect(refresh.status).toBe(400);

@@ -2,10 +2,9 @@
  * SMART confidential clients ("client-confidential-symmetric": client_secret_basic / client_secret_post, RFC
  * 6749 §2.3.1) and token revocation (RFC 7009), over real HTTP with the real authorization-code flow.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
-import { authorizeCode, enrolTotp, oauthForm } from '../../../../test/support/smart-flow.ts';
+import { authorizeCode, clinicianForSmart, oauthForm } from '../../../../test/support/smart-flow.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const SCOPE = 'openid fhirUser offline_access user/Observation.rs';
@@ -13,11 +12,11 @@ const SCOPE = 'openid fhirUser offline_access user/Observation.rs';
 describe('SMART confidential clients and token revocation', () => {
   let app: TestApp;
   let email: string;
+  let password: string;
   let recovery: string[];
   let patient: string;
   let confidential: { id: string; clientSecret: string };
   let publicId: string;
-  const password = 'correct horse battery';
 
   const basic = (id: string, secret: string) => ({
     authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
@@ -39,11 +38,8 @@ describe('SMART confidential clients and token revocation', () => {
   beforeAll(async () => {
     app = await bootApp();
     const s = app.services;
-    email = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
-    const dr = await s.auth.createUser({ email, role: 'clinician', password }, 'system');
     patient = (await s.patientService.create({ name: 'Ada Lovelace' }, 'system')).id;
-    await s.patientService.assignClinician(patient, dr.practitionerId!, 'system');
-    recovery = await enrolTotp(app, email, password);
+    ({ email, password, recovery } = await clinicianForSmart(app, [patient]));
     const admin = (await app.tokenFor('admin')).token;
     const registered = await app.api<{ id: string; clientSecret?: string; confidential: boolean }>(admin, 'POST', '/api/v1/smart/apps', {
       name: 'Clinic Server App',

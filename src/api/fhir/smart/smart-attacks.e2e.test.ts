@@ -2,10 +2,9 @@
  * A hostile SMART app (issue 10 re-check): what its token must not reach beyond its scopes, and what a
  * replayed refresh token must end. Real app, real authorization-code + PKCE flow over HTTP.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
-import { authorizeCode, enrolTotp, oauthForm } from '../../../../test/support/smart-flow.ts';
+import { authorizeCode, clinicianForSmart, oauthForm } from '../../../../test/support/smart-flow.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 
@@ -13,9 +12,9 @@ describe('SMART tokens under attack', () => {
   let app: TestApp;
   let clientId: string;
   let email: string;
+  let password: string;
   let recovery: string[];
   let a: string;
-  const password = 'correct horse battery';
 
   const get = async (token: string, url: string) => {
     const res = await fetch(app.httpUrl + url, { headers: { authorization: `Bearer ${token}` } });
@@ -35,14 +34,11 @@ describe('SMART tokens under attack', () => {
   beforeAll(async () => {
     app = await bootApp();
     const s = app.services;
-    email = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
-    const dr = await s.auth.createUser({ email, role: 'clinician', password }, 'system');
     a = (await s.patientService.create({ name: 'Ada Lovelace' }, 'system')).id;
-    await s.patientService.assignClinician(a, dr.practitionerId!, 'system');
+    ({ email, password, recovery } = await clinicianForSmart(app, [a]));
     const admin = (await app.tokenFor('admin')).token;
     const dev = (await s.deviceService.provision({ patientId: a, type: 'pulse-oximeter' }, 'system')).id;
     expect((await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - 60_000, seq: 1, hr: 61, spo2: 97 }))).ok).toBe(true);
-    recovery = await enrolTotp(app, email, password);
     clientId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Curious App', redirectUris: [REDIRECT] })).body.id;
   });
   afterAll(async () => app && (await app.stop()));

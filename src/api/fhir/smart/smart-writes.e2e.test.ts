@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
-import { authorizeCode, enrolTotp, oauthForm } from '../../../../test/support/smart-flow.ts';
+import { authorizeCode, clinicianForSmart, oauthForm } from '../../../../test/support/smart-flow.ts';
 
 const FHIR = 'application/fhir+json';
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -16,10 +16,10 @@ describe('SMART write scopes on FHIR writes', () => {
   let app: TestApp;
   let clientId: string;
   let email: string;
+  let password: string;
   let recovery: string[];
   let a: string; // on the clinician's care team
   let b: string; // also on it
-  const password = 'correct horse battery';
 
   const call = async (token: string, method: string, url: string, body?: unknown) => {
     const res = await fetch(app.httpUrl + url, {
@@ -60,13 +60,9 @@ describe('SMART write scopes on FHIR writes', () => {
   beforeAll(async () => {
     app = await bootApp();
     const s = app.services;
-    email = `dr-${randomBytes(3).toString('hex')}@test.vigil`;
-    const dr = await s.auth.createUser({ email, role: 'clinician', password }, 'system');
     a = (await s.patientService.create({ name: 'Ada Lovelace' }, 'system')).id;
     b = (await s.patientService.create({ name: 'Bea Byron' }, 'system')).id;
-    for (const p of [a, b]) await s.patientService.assignClinician(p, dr.practitionerId!, 'system');
-    // Clinicians have a second factor (issue 9): enrol TOTP; its recovery codes answer the sign-in screens.
-    recovery = await enrolTotp(app, email, password);
+    ({ email, password, recovery } = await clinicianForSmart(app, [a, b]));
     const admin = (await app.tokenFor('admin')).token;
     clientId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Vitals Writer', redirectUris: [REDIRECT] })).body.id;
   });
