@@ -113,15 +113,17 @@ export const OAuthParams = z.record(z.string(), z.string({ error: 'must appear o
 
 export const SmartAppBody = z.object({
   name: z.string().min(1).max(200),
-  /** Where the authorization answer may go; none for a backend service (jwks). */
+  /** Where the authorization answer may go; none for a backend service (jwks without redirect URIs). */
   redirectUris: z.array(z.string().min(1).max(2000)).max(20).default([]),
   /** EHR launch (SMART App Launch 2.x §ehr-launch): where Vigil opens the app with `iss` and `launch`. */
   launchUrl: z.string().min(1).max(2000).optional(),
   /** A confidential client (a server-side app that can keep a secret): the answer carries its client secret, once. */
   confidential: z.boolean().optional(),
   /**
-   * A backend service (SMART Backend Services, no user): the public keys it signs its client assertions with
-   * (RS384 or ES384). It reads with the authority of the admin who registers it, through system/ scopes.
+   * The public keys (RS384 or ES384) the app signs its client assertions with (private_key_jwt, RFC 7523).
+   * With redirect URIs: a user-facing confidential app ("client-confidential-asymmetric"). Without: a backend
+   * service (SMART Backend Services, no user), reading with the authority of the admin who registers it,
+   * through system/ scopes.
    */
   jwks: z.object({ keys: z.array(z.looseObject({ kty: z.string() })).max(10) }).optional(),
 });
@@ -132,6 +134,8 @@ export const SmartApp = z
     redirectUris: z.array(z.string()),
     launchUrl: z.string().optional(),
     confidential: z.boolean(),
+    /** Confidential with keys (private_key_jwt) rather than a secret. */
+    asymmetric: z.boolean(),
     backend: z.boolean(),
     /** Only in the answer to the registration, and only for a confidential client: keep it, it is not shown again. */
     clientSecret: z.string().optional(),

@@ -101,6 +101,7 @@ export function smartRoutes(
     token_endpoint: `${deps.publicBase()}/oauth/token`,
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     revocation_endpoint: `${deps.publicBase()}/oauth/revoke`,
+    introspection_endpoint: `${deps.publicBase()}/oauth/introspect`,
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     scopes_supported: [...SUPPORTED_SCOPES, ...SYSTEM_SCOPES],
@@ -348,8 +349,20 @@ export function smartRoutes(
       schema: { body: OAuthParams },
     },
     oauthEndpoint(async (form, client) => {
-      await deps.smart.revoke(form, client);
+      await deps.smart.revoke(form, client, `${deps.publicBase()}/oauth/token`);
       return {};
     }),
+  );
+
+  // RFC 7662 (SMART App Launch 2.x "Token Introspection"): a resource server asks what a token stands for.
+  app.post(
+    '/oauth/introspect',
+    {
+      config: {
+        policy: policy.public('OAuth introspection endpoint: a confidential app (its own tokens) or a backend service (any token) authenticates itself'),
+      },
+      schema: { body: OAuthParams },
+    },
+    oauthEndpoint((form, client) => deps.smart.introspect(form, client, `${deps.publicBase()}/oauth/token`)),
   );
 }

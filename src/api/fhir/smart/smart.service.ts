@@ -15,8 +15,10 @@ import type { JSONWebKeySet } from 'jose';
 
 /**
  * SMART App Launch 2.x (authorization code + PKCE S256; public clients, and confidential ones that prove a
- * client secret, "client-confidential-symmetric"): codes live 60 s and work once, access tokens 1 h, refresh
- * tokens 30 days and rotate on use; an app may revoke its tokens (RFC 7009). Everything is stored hashed.
+ * client secret, "client-confidential-symmetric", or sign a JWT with a key they registered,
+ * "client-confidential-asymmetric"): codes live 60 s and work once, access tokens 1 h, refresh tokens 30 days
+ * and rotate on use; an app may revoke its tokens (RFC 7009); a confidential app or a backend service may ask
+ * what a token stands for (RFC 7662 introspection). Everything is stored hashed.
  * OAuth errors follow RFC 6749 §5.2 (`{"error", "error_description"}`).
  */
 
@@ -46,8 +48,10 @@ export interface SmartClient {
   redirectUris: string[];
   /** EHR launch: where Vigil opens the app (with `iss` and `launch`). */
   launchUrl?: string;
-  /** A confidential client authenticates at the token and revocation endpoints with its secret. */
+  /** A confidential client authenticates at the token, revocation and introspection endpoints: with its secret, or (`asymmetric`) a signed JWT. */
   confidential: boolean;
+  /** Confidential with asymmetric keys (private_key_jwt): it registered a JWK Set and redirect URIs (a user-facing app, not a backend service). */
+  asymmetric: boolean;
   /** A backend service (no user): signs client assertions with a key from its registered JWK Set. */
   backend: boolean;
 }
@@ -156,8 +160,10 @@ export function createSmartService(deps: {
           name: r.name,
           redirectUris: r.redirect_uris,
           ...(r.launch_url ? { launchUrl: r.launch_url } : {}),
-          confidential: r.secret_hash !== null,
-          backend: r.jwks !== null,
+          confidential: r.secret_hash !== null || (r.jwks !== null && r.redirect_uris.length > 0),
+          asymmetric: r.jwks !== null && r.redirect_uris.length > 0,
+          // A backend service registered keys and no redirect URI: no user ever sends it a code.
+          backend: r.jwks !== null && r.redirect_uris.length === 0,
           secretHash: r.secret_hash,
           jwks: r.jwks,
           actsAs: r.acts_as,
@@ -177,7 +183,7 @@ export function createSmartService(deps: {
     let row: ClientRow | null;
     try {
       row = await clientRow(claimedClient(form.client_assertion));
-      if (!row?.jwks || !row.actsAs) throw new AssertionError('the assertion names no registered backend service');
+      if (!row?.backend || !row.jwks || !row.actsAs) throw new AssertionError('the assertion names no registered backend service');
       await verifyAssertion(deps.db, clock, form.client_assertion, { id: row.id, jwks: row.jwks }, tokenEndpoint);
     } catch (err) {
       if (err instanceof AssertionError) throw new OAuthError('invalid_client', err.message, 401);
@@ -206,7 +212,8 @@ export function createSmartService(deps: {
    * The calling client, authenticated (RFC 6749 §2.3): a confidential client must prove its secret, a public
    * one must not present one. Null when the request names no client (allowed for a public client's code).
    */
-  async function authenticate(pc: PresentedClient): Promise<SmartClient | null> {
+  async function authenticate(pc: PresentedClient, tokenEndpoint: string): Promise<SmartClient | null> {
+    if (pc.assertion !== null) return publicPart(await assertedClient(pc, tokenEndpoint, 'app'));
     if (!pc.id) {
       if (pc.secret !== null) throw new OAuthError('invalid_client', 'a client secret without a client_id', 401);
       return null;
@@ -215,6 +222,12 @@ export function createSmartService(deps: {
     if (!row) throw new OAuthError('invalid_client', `unknown client_id "${pc.id}"`, 401);
     if (row.backend)
       throw new OAuthError('invalid_client', `${row.name} is a backend service: it gets tokens with client_credentials and a signed assertion`, 401);
+    if (row.asymmetric)
+      throw new OAuthError(
+        'invalid_client',
+        `${row.name} authenticates with a JWT signed by its registered key: client_assertion_type=${JWT_BEARER} and client_assertion (private_key_jwt)`,
+        401,
+      );
     if (row.secretHash) {
       if (pc.secret === null) throw new OAuthError('invalid_client', `${row.name} is a confidential client: authenticate with its client secret`, 401);
       if (!secretMatches(pc.secret, row.secretHash)) throw new OAuthError('invalid_client', 'the client secret is wrong', 401);
@@ -223,11 +236,30 @@ export function createSmartService(deps: {
     }
     return publicPart(row);
   }
+  /**
+   * A client that presents a signed assertion (RFC 7523 §3): its `iss` names it; the signature must verify with
+   * a key it registered, for the token endpoint, once (backend-services.ts). `kind`: a user-facing app
+   * (authorization code, refresh, revoke, introspect) or a backend service (introspection only here).
+   */
+  async function assertedClient(pc: PresentedClient, tokenEndpoint: string, kind: 'app' | 'app-or-backend'): Promise<ClientRow> {
+    try {
+      const id = claimedClient(pc.assertion!);
+      if (pc.id !== null && pc.id !== id) throw new AssertionError(`client_id "${pc.id}" differs from the assertion's iss "${id}"`);
+      const row = await clientRow(id);
+      if (!row?.jwks) throw new AssertionError(`no registered app "${id}" authenticates with keys`);
+      if (row.backend && kind === 'app') throw new AssertionError(`${row.name} is a backend service: it gets tokens with grant_type=client_credentials`);
+      await verifyAssertion(deps.db, clock, pc.assertion!, { id: row.id, jwks: row.jwks }, tokenEndpoint);
+      return row;
+    } catch (err) {
+      if (err instanceof AssertionError) throw new OAuthError('invalid_client', err.message, 401);
+      throw err;
+    }
+  }
   /** A grant of a confidential client is only redeemed by that client, authenticated. */
   async function assertCaller(caller: SmartClient | null, grantClientId: string, what: string) {
     if (caller && caller.id !== grantClientId) throw new OAuthError('invalid_grant', `the ${what} was issued to another client`);
-    if (!caller && (await clientRow(grantClientId))?.secretHash)
-      throw new OAuthError('invalid_client', 'this client is confidential: authenticate with its client secret', 401);
+    if (!caller && (await clientRow(grantClientId))?.confidential)
+      throw new OAuthError('invalid_client', 'this client is confidential: authenticate with its client secret or signed assertion', 401);
   }
 
   async function issue(
@@ -292,7 +324,7 @@ export function createSmartService(deps: {
     ]);
     if (!g) return;
     // Only the client it was issued to counts (a confidential one authenticated): anyone else cannot use it anyway.
-    if (caller ? caller.id !== g.client_id : (await clientRow(g.client_id))?.secretHash) return;
+    if (caller ? caller.id !== g.client_id : (await clientRow(g.client_id))?.confidential) return;
     const owner = await deps.principalOfUser(g.user_id);
     await deps.audit.change(async (tx, log) => {
       const revoked = await revokeFamily(tx, g, kind === 'code' ? new Date(g.used_at!) : null);
@@ -372,11 +404,16 @@ export function createSmartService(deps: {
       actor: Principal | 'cli',
     ): Promise<SmartClient & { clientSecret?: string }> {
       const jwks = input.jwks ? await checkJwks(input.jwks) : null;
-      if (jwks && (actor === 'cli' || !deps.access.mayBackBackendService(actor)))
+      // Keys and no redirect URI: a backend service (no user); keys and redirect URIs: a user-facing app that
+      // authenticates with private_key_jwt instead of a secret (SMART "client-confidential-asymmetric").
+      const backend = !!jwks && !input.redirectUris.length;
+      if (backend && (actor === 'cli' || !deps.access.mayBackBackendService(actor)))
         throw badRequest(
           'a backend service acts with the authority of the admin who registers it: register it signed in as that admin (POST /api/v1/smart/apps)',
         );
-      if (jwks && (input.confidential || input.launchUrl)) throw badRequest('a backend service (jwks) has no client secret and no launch URL');
+      if (backend && input.launchUrl) throw badRequest('a backend service (jwks, no redirect URI) has no launch URL: it is never opened on a patient');
+      if (jwks && input.confidential)
+        throw badRequest('an app with jwks authenticates with its keys (private_key_jwt): leave out "confidential", which issues a client secret');
       if (!input.name.trim()) throw badRequest('an app needs a name');
       for (const u of [...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]) {
         const url = URL.canParse(u) ? new URL(u) : null;
@@ -390,8 +427,9 @@ export function createSmartService(deps: {
         name: input.name.trim(),
         redirectUris: input.redirectUris,
         ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}),
-        confidential: !!input.confidential,
-        backend: !!jwks,
+        confidential: !!input.confidential || (!!jwks && !backend),
+        asymmetric: !!jwks && !backend,
+        backend,
       };
       // Shown once, to whoever registers the app; only its hash is kept.
       const clientSecret = input.confidential ? token('vcs') : undefined;
@@ -403,14 +441,21 @@ export function createSmartService(deps: {
           c.launchUrl ?? null,
           clientSecret ? hashSecret(clientSecret) : null,
           jwks ? JSON.stringify(jwks) : null,
-          jwks && actor !== 'cli' ? actor.userId : null,
+          backend && actor !== 'cli' ? actor.userId : null,
         ]);
         log({
           actor,
           action: 'smart.app.register',
           entityType: 'SmartApp',
           entityId: c.id,
-          details: { name: c.name, redirectUris: c.redirectUris, launchUrl: c.launchUrl ?? null, confidential: c.confidential, backend: c.backend },
+          details: {
+            name: c.name,
+            redirectUris: c.redirectUris,
+            launchUrl: c.launchUrl ?? null,
+            confidential: c.confidential,
+            asymmetric: c.asymmetric,
+            backend: c.backend,
+          },
         });
       });
       return { ...c, ...(clientSecret ? { clientSecret } : {}) };
@@ -498,7 +543,7 @@ export function createSmartService(deps: {
     async token(form: Record<string, string | undefined>, pc: PresentedClient, tokenEndpoint: string) {
       if (form.grant_type === 'client_credentials') return backendToken(form, tokenEndpoint);
       // The client first (a wrong secret spends nothing), then the grant.
-      const caller = await authenticate(pc);
+      const caller = await authenticate(pc, tokenEndpoint);
       if (form.grant_type === 'authorization_code') {
         const g = form.code ? await take('code', form.code) : null;
         if (!g) {
@@ -549,8 +594,8 @@ export function createSmartService(deps: {
      * invalidate all access tokens based on the same authorization grant"); an access token goes alone.
      * The revocation and its `smart.revoke` entry commit together ((d)(2)).
      */
-    async revoke(form: Record<string, string | undefined>, pc: PresentedClient): Promise<void> {
-      const caller = await authenticate(pc);
+    async revoke(form: Record<string, string | undefined>, pc: PresentedClient, tokenEndpoint: string): Promise<void> {
+      const caller = await authenticate(pc, tokenEndpoint);
       if (!caller) throw new OAuthError('invalid_client', 'name the client: client_id, or HTTP Basic for a confidential client', 401);
       if (!form.token) throw new OAuthError('invalid_request', 'token is required (RFC 7009 §2.1)');
       const [g] = await deps.db.query<GrantRow>(`SELECT * FROM smart_grants WHERE hash = $1 AND kind IN ('access', 'refresh')`, [hash(form.token)]);
@@ -571,6 +616,63 @@ export function createSmartService(deps: {
           details: { tokenType: g.kind, revoked: revoked.length },
         });
       });
+    },
+
+    /**
+     * POST /oauth/introspect (RFC 7662; SMART App Launch 2.x "Token Introspection"): what a token stands for,
+     * asked by a resource server. The caller authenticates: a confidential app (client secret or signed
+     * assertion) learns about the tokens issued to it only; a backend service (signed assertion; it acts for the
+     * admin who registered it) about any token. Whatever else (unknown, expired, revoked, rotated, another
+     * app's, its user disabled) is `{"active": false}` and nothing more (RFC 7662 §2.2).
+     * An active answer carries what SMART requires: scope, client_id, exp; the patient when the token has one;
+     * iss, sub and fhirUser when an id_token came with it (scope openid).
+     */
+    async introspect(form: Record<string, string | undefined>, pc: PresentedClient, tokenEndpoint: string): Promise<Record<string, unknown>> {
+      let callerId: string;
+      let mayReadAny = false;
+      if (pc.assertion !== null) {
+        const row = await assertedClient(pc, tokenEndpoint, 'app-or-backend');
+        if (row.backend) {
+          const owner = row.actsAs ? await deps.principalOfUser(row.actsAs) : null;
+          if (!owner || !deps.access.mayBackBackendService(owner))
+            throw new OAuthError('invalid_client', 'the admin this backend service acts for is disabled or no longer an admin', 401);
+          mayReadAny = true;
+        }
+        callerId = row.id;
+      } else {
+        const caller = await authenticate(pc, tokenEndpoint);
+        if (!caller?.confidential)
+          throw new OAuthError(
+            'invalid_client',
+            'introspection is for confidential apps and backend services: authenticate with the client secret or a signed client_assertion',
+            401,
+          );
+        callerId = caller.id;
+      }
+      if (!form.token) throw new OAuthError('invalid_request', 'token is required (RFC 7662 §2.1)');
+      const inactive = { active: false };
+      const [g] = await deps.db.query<GrantRow & { created_at: Date | string }>(
+        `SELECT * FROM smart_grants WHERE hash = $1 AND kind IN ('access', 'refresh') AND revoked_at IS NULL AND used_at IS NULL AND expires_at > now()`,
+        [hash(form.token)],
+      );
+      if (!g || (!mayReadAny && g.client_id !== callerId)) return inactive;
+      const user = await deps.principalOfUser(g.user_id);
+      if (!user) return inactive;
+      const scopes = g.scopes.split(' ');
+      const who = scopes.includes('openid') ? deps.access.fhirUserOf(user) : null;
+      const seconds = (d: Date | string) => Math.floor(new Date(d).getTime() / 1000);
+      return {
+        active: true,
+        scope: g.scopes,
+        client_id: g.client_id,
+        exp: seconds(g.expires_at),
+        iat: seconds(g.created_at),
+        token_type: g.kind === 'access' ? 'Bearer' : 'refresh_token',
+        ...(g.patient_id ? { patient: toFhirId(g.patient_id) } : {}),
+        ...(scopes.includes('openid')
+          ? { iss: deps.baseUrl(), sub: g.user_id, ...(who ? { fhirUser: `${deps.baseUrl()}/${who.type}/${toFhirId(who.id)}` } : {}) }
+          : {}),
+      };
     },
 
     /** Revokes every token a user gave an app (RFC 7009 spirit; also on sign-out of the app). */
