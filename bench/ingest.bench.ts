@@ -8,6 +8,10 @@
  * messages relayed by Mosquitto alone to a plain subscriber, and the databases' own bulk insert of the
  * same rows (PGlite `COPY`, PostgreSQL `COPY … FROM STDIN` through node-postgres). Then a paced run at
  * 5,000 readings/s for the dashboard-latency target. The load average is printed with the table.
+ * With `nats-server` installed, the same with the clustered broker (issue 11): a three-node NATS cluster
+ * (JetStream stream replicated three times, MQTT gateway on every node; devices spread over the nodes), one and
+ * two Vigil instances, beside the cluster's own relay (a plain JetStream consumer that acknowledges each
+ * message). `--broker mosquitto|nats` runs one broker's PostgreSQL cases.
  *
  * On PostgreSQL each instance is its own `vigil start` process and the CPU each process used is reported
  * (CPU per stored reading holds on a busy machine, readings/s does not). `--instances 1|2` runs one case;
@@ -27,6 +31,7 @@ import WebSocket from 'ws';
 import { bootApp, type TestApp } from '../test/support/app.ts';
 import { createTestDatabase, postgresAvailable, startMosquitto } from '../test/support/services.ts';
 import { startServerProcess, type ServerProcess } from '../test/support/server-process.ts';
+import { natsAvailable, startNatsCluster, type NatsCluster } from '../test/support/nats-cluster.ts';
 import { cpuMeter, postgresPids } from './support/cpu.ts';
 import type { PublisherJob } from './support/publisher-worker.ts';
 import { summarize, table } from './support/stats.ts';
@@ -49,6 +54,8 @@ const READINGS_PER_MESSAGE = 6;
 const PACED_READINGS_PER_S = 5000;
 const FLOOR_ROWS = flag('floor-rows', 240_000);
 const INSTANCES = args.includes('--instances') ? [flag('instances', 1)] : [1, 2]; // PostgreSQL runs
+type Broker = 'mosquitto' | 'nats';
+const BROKERS: Broker[] = args.includes('--broker') ? [args[args.indexOf('--broker') + 1] as Broker] : ['mosquitto', 'nats'];
 const log = (s: string) => !JSON_OUT && process.stderr.write(s + '\n');
 /** `--cpu-prof DIR`: the Vigil processes write V8 CPU profiles there (where a PostgreSQL instance's time goes). */
 const CPU_PROF = args.includes('--cpu-prof') ? path.resolve(args[args.indexOf('--cpu-prof') + 1]) : null;
@@ -63,6 +70,21 @@ function runPublishers(job: PublisherJob): Promise<{ sent: number; acked: number
     w.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
     w.once('error', reject);
   });
+}
+
+/** Devices spread round-robin over the brokers' URLs (the cluster's nodes), one load-generator thread per URL. */
+async function runPublishersOn(brokerUrls: string[], job: Omit<PublisherJob, 'brokerUrl'>): Promise<{ sent: number; acked: number }> {
+  const parts = await Promise.all(
+    brokerUrls.map((brokerUrl, i) =>
+      runPublishers({
+        ...job,
+        brokerUrl,
+        devices: job.devices.filter((_, k) => k % brokerUrls.length === i),
+        messagesPerSecond: job.messagesPerSecond / brokerUrls.length,
+      }),
+    ),
+  );
+  return { sent: parts.reduce((a, p) => a + p.sent, 0), acked: parts.reduce((a, p) => a + p.acked, 0) };
 }
 
 interface Result {
@@ -170,15 +192,91 @@ async function measureFloor(brokerUrl: string, messagesPerSecond: number): Promi
 }
 
 /**
- * PostgreSQL + Mosquitto: each Vigil instance is its own `vigil start` process, as deployed, so two instances
+ * The cluster's own relay: the same devices publish to the three nodes' MQTT gateways into a stream configured
+ * as Vigil's (file storage, three replicas, work queue), and one plain JetStream consumer acknowledges each
+ * message as it arrives (what Vigil does after its commit).
+ */
+async function measureNatsFloor(): Promise<Result> {
+  const { AckPolicy, RetentionPolicy, StorageType, connect } = await import('nats');
+  const cluster = await startNatsCluster(3);
+  const nc = await connect({ servers: cluster.url.split(',') });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (
+      let i = 0;
+      !(await jsm.getAccountInfo().then(
+        () => true,
+        () => false,
+      ));
+      i++
+    ) {
+      if (i > 60) throw new Error('the NATS cluster has no JetStream leader after 30 s');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await jsm.streams.add({
+      name: 'FLOOR',
+      subjects: ['vigil.v1.devices.*.telemetry'],
+      storage: StorageType.File,
+      num_replicas: 3,
+      retention: RetentionPolicy.Workqueue,
+    });
+    await jsm.consumers.add('FLOOR', { durable_name: 'floor', ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000 });
+    const messages = await (await nc.jetstream().consumers.get('FLOOR', 'floor')).consume({ max_messages: 2_000 });
+    const lat: number[] = [];
+    let received = 0;
+    let last = 0;
+    void (async () => {
+      for await (const m of messages) {
+        const now = Date.now();
+        received++;
+        last = now;
+        lat.push(now - (JSON.parse(Buffer.from(m.data).toString()) as { ts: number }).ts);
+        m.ack();
+      }
+    })();
+    const devices = Array.from({ length: DEVICES }, (_, i) => ({ id: `floor-${i}`, secret: 'x' }));
+    const t0 = Date.now();
+    const pub = await runPublishersOn(natsUrls(cluster), {
+      devices,
+      durationMs: SECONDS * 1000,
+      messagesPerSecond: 0,
+      inflightPerDevice: INFLIGHT,
+      seqStart: 1,
+    });
+    const deadline = Date.now() + 60_000;
+    while (received < pub.acked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    messages.stop();
+    const s = summarize(lat);
+    return {
+      setup: 'floor: NATS cluster (3 nodes) → plain JetStream consumer',
+      mode: 'max',
+      readingsPerSecond: Math.round((received * READINGS_PER_MESSAGE) / ((last - t0) / 1000)),
+      durableP50: null,
+      durableP99: null,
+      dashboardP50: s.p50,
+      dashboardP99: s.p99,
+    };
+  } finally {
+    await nc.close();
+    await cluster.stop();
+  }
+}
+const natsUrls = (cluster: NatsCluster) => cluster.nodes.map((n) => `mqtt://127.0.0.1:${n.mqttPort}`);
+
+/**
+ * PostgreSQL + Mosquitto, or + the NATS cluster: each Vigil instance is its own `vigil start` process, as deployed, so two instances
  * have two event loops (the bench process only generates load and watches a dashboard). Stored readings are
  * counted in the database; durable latency is `received_at` (the storing transaction's start) − the
  * device's publish time. Where the machine's CPU went during the run is measured per process.
  */
-async function measureVigilProcesses(instances: number, messagesPerSecond: number): Promise<Result> {
-  const setup = `Vigil: PostgreSQL + Mosquitto, ${instances} instance${instances > 1 ? 's' : ''}`;
+async function measureVigilProcesses(instances: number, messagesPerSecond: number, brokerKind: Broker = 'mosquitto'): Promise<Result> {
+  const setup = `Vigil: PostgreSQL + ${brokerKind === 'nats' ? 'NATS cluster' : 'Mosquitto'}, ${instances} instance${instances > 1 ? 's' : ''}`;
   const db = await createTestDatabase();
-  const broker = await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0');
+  const broker = brokerKind === 'mosquitto' ? await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0') : null;
+  const cluster = brokerKind === 'nats' ? await startNatsCluster(3) : null;
+  const brokerEnv: Record<string, string> = broker ? { MQTT_URL: broker.url } : { NATS_URL: cluster!.url };
+  const brokerPids = async (): Promise<Record<string, number[]>> =>
+    broker ? { Mosquitto: [broker.pid] } : { 'NATS (3 nodes)': cluster!.nodes.map((n) => n.proc?.pid).filter((p): p is number => p !== undefined) };
   const servers: ServerProcess[] = [];
   const dirs: string[] = [];
   const sql = new pg.Client({ connectionString: db.url });
@@ -192,7 +290,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
           ...shared,
           VIGIL_DATA_DIR: dir,
           DATABASE_URL: db.url,
-          MQTT_URL: broker.url,
+          ...brokerEnv,
           VIGIL_MQTT_PORT: '0',
           VIGIL_STRICT_RESPONSES: '0',
           ...(process.env.VIGIL_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.VIGIL_BENCH_NODE_OPTIONS } : {}),
@@ -230,13 +328,12 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
 
     const cpu = cpuMeter(async () => ({
       ...Object.fromEntries(servers.map((s, i) => [`Vigil instance ${i + 1} (own process)`, [s.proc.pid!]])),
-      Mosquitto: [broker.pid],
+      ...(await brokerPids()),
       'PostgreSQL (backends + writers)': await postgresPids(db.url),
     }));
     await cpu.start();
     const t0 = Date.now();
-    const pub = await runPublishers({
-      brokerUrl: broker.url,
+    const pub = await runPublishersOn(broker ? [broker.url] : natsUrls(cluster!), {
       devices,
       durationMs: SECONDS * 1000,
       messagesPerSecond,
@@ -280,7 +377,8 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
   } finally {
     await sql.end().catch(() => undefined);
     for (const s of servers) await s.kill('SIGTERM');
-    await broker.stop();
+    await broker?.stop();
+    await cluster?.stop();
     await db.drop();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   }
@@ -397,10 +495,24 @@ async function main() {
 
   if (await postgresAvailable()) {
     for (const instances of ONLY && ONLY !== 'postgres' ? [] : INSTANCES) {
-      for (const rate of instances === 2 ? [0] : rates) {
+      for (const rate of instances === 2 || !BROKERS.includes('mosquitto') ? [] : rates) {
         log(`PostgreSQL + Mosquitto, ${instances} instance process(es) (${rate ? 'paced' : 'max'})…`);
         results.push(await measureVigilProcesses(instances, rate));
       }
+      if (instances === 2 && BROKERS.includes('mosquitto')) {
+        log('PostgreSQL + Mosquitto, 2 instance process(es) (max)…');
+        results.push(await measureVigilProcesses(2, 0));
+      }
+    }
+    if ((!ONLY || ONLY === 'postgres') && BROKERS.includes('nats')) {
+      if (natsAvailable()) {
+        log('floor: NATS cluster relay…');
+        results.push(await measureNatsFloor());
+        for (const instances of INSTANCES) {
+          log(`PostgreSQL + NATS cluster, ${instances} instance process(es) (max)…`);
+          results.push(await measureVigilProcesses(instances, 0, 'nats'));
+        }
+      } else log('nats-server not installed: skipping the NATS cluster cases');
     }
     if (!ONLY || ONLY === 'postgres') {
       log('floor: PostgreSQL COPY…');
@@ -419,6 +531,9 @@ async function main() {
     'embedded ÷ PGlite COPY (target ≥ 0.5)': rate('Vigil: PGlite') / rate('floor: PGlite COPY'),
     'PostgreSQL 1 instance ÷ PostgreSQL COPY (target ≥ 0.5)': rate('Vigil: PostgreSQL + Mosquitto, 1 ') / rate('floor: PostgreSQL COPY'),
     '2 instances ÷ 1 instance (target > 1)': rate('Vigil: PostgreSQL + Mosquitto, 2 ') / rate('Vigil: PostgreSQL + Mosquitto, 1 '),
+    'NATS cluster, 1 instance ÷ PostgreSQL COPY (target ≥ 0.5)': rate('Vigil: PostgreSQL + NATS cluster, 1 ') / rate('floor: PostgreSQL COPY'),
+    'NATS cluster, 1 instance ÷ the cluster relay': rate('Vigil: PostgreSQL + NATS cluster, 1 ') / rate('floor: NATS cluster'),
+    'NATS cluster, 2 instances ÷ 1 instance (target > 1)': rate('Vigil: PostgreSQL + NATS cluster, 2 ') / rate('Vigil: PostgreSQL + NATS cluster, 1 '),
   };
   const load = os
     .loadavg()
