@@ -88,11 +88,16 @@ function checkReading(code: string, value: unknown, unit: unknown, ts: number, l
 function parseEnvelope(payload: Buffer | string, receivedAt: number): Decoded<{ body: Record<string, unknown>; ts: number; seq: number | null }> {
   const json = parseJson(payload);
   if (!json.ok) return json;
-  const ts = parseTimestamp(json.value.ts, receivedAt);
-  if (!ts.ok) return ts;
-  const seq = parseSeq(json.value.seq);
-  if (!seq.ok) return seq;
-  return { ok: true, value: { body: json.value, ts: ts.value, seq: seq.value } };
+  const body = json.value;
+  // The usual message (epoch ms `ts` and a `seq`) without a result object per field: this runs for every message.
+  const ts = typeof body.ts === 'number' && body.ts >= MIN_TS && body.ts <= receivedAt + MAX_FUTURE_MS ? body.ts : parseTimestamp(body.ts, receivedAt);
+  if (typeof ts !== 'number' && !ts.ok) return ts;
+  const seq = typeof body.seq === 'number' && Number.isSafeInteger(body.seq) && body.seq >= 0 ? body.seq : parseSeq(body.seq);
+  if (seq !== null && typeof seq !== 'number' && !seq.ok) return seq;
+  return {
+    ok: true,
+    value: { body, ts: typeof ts === 'number' ? ts : ts.value, seq: seq === null || typeof seq === 'number' ? seq : seq.value },
+  };
 }
 
 /**
@@ -102,9 +107,7 @@ function parseEnvelope(payload: Buffer | string, receivedAt: number): Decoded<{ 
 export function decodeTelemetry(payload: Buffer | string, receivedAt: number, mapping?: Pick<DeviceMapping, 'keys'>): Decoded<DecodedTelemetry> {
   const envelope = parseEnvelope(payload, receivedAt);
   if (!envelope.ok) return envelope;
-  const { body } = envelope.value;
-  const ts = { value: envelope.value.ts };
-  const seq = { value: envelope.value.seq };
+  const { body, ts, seq } = envelope.value;
   if (body.command !== undefined && typeof body.command !== 'string') return { ok: false, reason: 'command must be a string (the command id)' };
   const badCommand = typeof body.command === 'string' ? unstorableText(body.command) : null;
   if (badCommand) return { ok: false, reason: `command ${badCommand}` };
@@ -125,7 +128,7 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number, ma
         rejected.push(`readings[${i}]: code must be a LOINC code string`);
         continue;
       }
-      const itemTs = item.ts === undefined ? { ok: true as const, value: ts.value } : parseTimestamp(item.ts, receivedAt);
+      const itemTs = item.ts === undefined ? { ok: true as const, value: ts } : parseTimestamp(item.ts, receivedAt);
       if (!itemTs.ok) {
         rejected.push(`readings[${i}]: ${itemTs.reason}`);
         continue;
@@ -140,16 +143,16 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number, ma
     const value = body[key];
     const mapped = mapping && Object.hasOwn(mapping.keys, key) ? mapping.keys[key] : undefined;
     let d: Reading | string;
-    if (mapped) d = checkReading(mapped.code, value, mapped.unit, ts.value, key);
+    if (mapped) d = checkReading(mapped.code, value, mapped.unit, ts, key);
     else {
       const info = BY_KEY.get(key);
-      d = info ? checkReading(info.code, value, undefined, ts.value, key) : `unknown key ${JSON.stringify(key).slice(0, 80)}`;
+      d = info ? checkReading(info.code, value, undefined, ts, key) : `unknown key ${JSON.stringify(key).slice(0, 80)}`;
     }
     if (typeof d === 'string') rejected.push(d);
     else readings.push(d);
   }
   if (readings.length === 0 && rejected.length === 0) return { ok: false, reason: 'no readings in the message' };
-  return { ok: true, value: { readings, seq: seq.value, commandId: (body.command as string | undefined) ?? null, rejected } };
+  return { ok: true, value: { readings, seq, commandId: (body.command as string | undefined) ?? null, rejected } };
 }
 
 const MAX_ECG_SAMPLES = 60 * 1000; // 60 s at 1 kHz
@@ -158,9 +161,7 @@ const ECG_UNITS = new Set(Object.keys(ECG_UNIT_PER_MV));
 export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded<EcgChunk> {
   const envelope = parseEnvelope(payload, receivedAt);
   if (!envelope.ok) return envelope;
-  const { body } = envelope.value;
-  const ts = { value: envelope.value.ts };
-  const seq = { value: envelope.value.seq };
+  const { body, ts, seq } = envelope.value;
   const fs = body.fs;
   if (typeof fs !== 'number' || !(fs >= 50 && fs <= 2000))
     return { ok: false, reason: `fs must be a sampling rate in Hz between 50 and 2000 (got ${JSON.stringify(fs)})` };
@@ -177,7 +178,7 @@ export function decodeEcg(payload: Buffer | string, receivedAt: number): Decoded
       return { ok: false, reason: `samples[${i}] must be an integer (got ${JSON.stringify(s)})` };
     }
   }
-  return { ok: true, value: { ts: ts.value, seq: seq.value, fs, lead, unit, samples: samples as number[] } };
+  return { ok: true, value: { ts, seq, fs, lead, unit, samples: samples as number[] } };
 }
 
 export interface DecodedStatus {

@@ -4,33 +4,39 @@ import type { DeviceMapping } from '../devices/mappings.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { EcgChunk, StoredEcgChunk, StoredReading } from '../domain/types.ts';
-import type { NewReading, ReadingsRepository } from '../store/readings.repository.ts';
+import { storable, type NewReading, type ReadingsRepository } from '../store/readings.repository.ts';
 import type { EcgPosition, EcgRepository } from '../store/ecg.repository.ts';
 import type { DevicesRepository } from '../store/devices.repository.ts';
 import type { RejectionsRepository } from '../store/rejections.repository.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { isDataError } from '../store/sql-errors.ts';
-import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX, type Decoded } from './decode.ts';
+import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX } from './decode.ts';
 
 export type IngestResult = { ok: true; stored: number; duplicates: number; rejected: string[] } | { ok: false; reason: string };
 
 interface WorkItem {
   /** (device, seq) of the message, for de-duplication; absent when the device sent no seq. */
   messageKey?: { deviceId: string; seq: number };
-  readings: NewReading[];
+  /** Built to be stored (`storable`): the write fills their ids in place. */
+  readings: StoredReading[];
   ecg: Array<EcgChunk & { patientId: string; deviceId: string }>;
   /** ECG findings: the analysis position they bring the device to, from `prev`; stored only if the stored one is still `prev`. */
   ecgPosition?: EcgPosition & { prev: number | null };
 }
 
 interface WorkResult {
-  readings: StoredReading[];
+  /** How many of the item's readings were stored: all of them (now with ids) or none (a duplicate message). */
+  stored: number;
+  /** Every reading the item's transaction stored (one array shared by the batch's results, emitted once). */
+  batch: StoredReading[];
   ecg: StoredEcgChunk[];
   /** For an item with an ecgPosition: it advanced (false: another owner stored this far; nothing stored). */
   advanced?: boolean;
 }
 
+const storableCopy = (r: NewReading) => storable(r.patientId, r.deviceId, r.code, r.value, r.unit, r.ts, r.seq, r.commandId, r.system, r.method);
+const NO_ECG: never[] = []; // most items are telemetry: one shared empty list, never written to
 const LAST_SEEN_FLUSH_MS = 5_000; // last-seen is for people ("12 s ago"), not worth a write per message
 const MAX_BATCH_ITEMS = 2_000; // messages per transaction
 const DERIVED_RETRIES = 30; // ≈ 1 min of retries for derived observations while the database is away
@@ -64,23 +70,21 @@ export function createIngestService(deps: {
   /** Device models' own payload keys, by device type (devices/mappings.ts). */
   mappings?: Map<string, DeviceMapping>;
 }) {
-  // A device's type never changes after provisioning: looked up once per device, only when mappings exist.
-  const typeOf = new Map<string, Promise<string | null>>();
-  const mappingOf = new Map<string, DeviceMapping | null>(); // once the type has arrived: no await per message
-  const mappingFor = async (deviceId: string): Promise<DeviceMapping | undefined> => {
-    if (!deps.mappings?.size) return undefined;
-    let t = typeOf.get(deviceId);
-    if (!t) {
-      t = deps.devices.byId(deviceId).then((d) => d?.type ?? null);
-      typeOf.set(deviceId, t);
-      t.then(
-        (type) => mappingOf.set(deviceId, (type && deps.mappings!.get(type)) || null),
-        () => typeOf.delete(deviceId),
-      );
-    }
-    const type = await t;
-    return type ? deps.mappings.get(type) : undefined;
-  };
+  // A device's type never changes after provisioning, so its model's mapping is looked up once per device (only
+  // when mappings exist): the entry is the lookup while it runs, then the mapping itself (no await per message).
+  const mappingOf = new Map<string, DeviceMapping | null | Promise<DeviceMapping | null>>();
+  function mappingFor(deviceId: string): DeviceMapping | null | Promise<DeviceMapping | null> {
+    if (!deps.mappings?.size) return null;
+    const known = mappingOf.get(deviceId);
+    if (known !== undefined) return known;
+    const lookup = deps.devices.byId(deviceId).then((d) => (d?.type && deps.mappings!.get(d.type)) || null);
+    mappingOf.set(deviceId, lookup);
+    lookup.then(
+      (mapping) => mappingOf.set(deviceId, mapping),
+      () => mappingOf.delete(deviceId),
+    );
+    return lookup;
+  }
   const log = deps.logger.child({ module: 'ingest' });
   const counters = { messages: 0, readings: 0, duplicates: 0, rejectedMessages: 0, rejectedReadings: 0, ecgChunks: 0, deadLettered: 0 };
   const seen = new Map<string, number>();
@@ -112,10 +116,9 @@ export function createIngestService(deps: {
         items.forEach((i, n) => {
           if (i.ecgPosition && !advanced.has(i.ecgPosition.deviceId)) accepted[n] = false;
         });
-        const readings = await deps.readings.insertBatch(
-          tx,
-          items.flatMap((i, n) => (accepted[n] ? i.readings : [])),
-        );
+        const readings: StoredReading[] = [];
+        for (let n = 0; n < items.length; n++) if (accepted[n]) for (const r of items[n].readings) readings.push(r);
+        await deps.readings.insertStorable(tx, readings);
         const ecg = await deps.ecg.insertBatch(
           tx,
           items.flatMap((i) => i.ecg),
@@ -126,12 +129,12 @@ export function createIngestService(deps: {
             readings,
             ecg.map((c) => c.id),
           );
-        // Hand each item back the rows it contributed, in order.
-        let r = 0;
+        // Hand each item back what it contributed.
         const ecgByKey = new Map<string, StoredEcgChunk>(ecg.map((c) => [`${c.deviceId}|${c.seq}|${c.ts}`, c]));
         const none: StoredEcgChunk[] = [];
         return items.map((i, n) => ({
-          readings: accepted[n] ? readings.slice(r, (r += i.readings.length)) : [],
+          stored: accepted[n] ? i.readings.length : 0,
+          batch: readings,
           ecg:
             i.ecg.length === 0
               ? none // most items are telemetry: no two arrays per message for nothing
@@ -141,7 +144,7 @@ export function createIngestService(deps: {
       });
     },
     onCommitted(_items, results) {
-      const readings = results.flatMap((r) => r.readings);
+      const readings = results[0].batch;
       if (readings.length > 0) deps.events.emit('readings.stored', readings);
       for (const r of results) for (const c of r.ecg) deps.events.emit('ecg.stored', c);
       ensurePositions(results.flatMap((r) => r.ecg));
@@ -188,42 +191,43 @@ export function createIngestService(deps: {
     }
   }
 
-  /** From the device cache when it has the device (no await per message), else null. */
-  function patientNow(deviceId: string): { ok: true; patientId: string } | { ok: false; reason: string } | null {
+  type Refused = { ok: false; reason: string };
+
+  /** The device's patient id, or why its data is refused; from the device cache when it has the device (no await per message), else undefined. */
+  function patientNow(deviceId: string): string | Refused | undefined {
     const known = deps.deviceService.knownNow?.(deviceId);
-    if (!known) return null;
+    if (!known) return undefined;
     if (known.patientId === null) return { ok: false, reason: `device ${deviceId} is not assigned to a patient` };
     if (known.disabled) return { ok: false, reason: `device ${deviceId} is disabled` };
-    return { ok: true, patientId: known.patientId };
+    return known.patientId;
   }
 
-  async function patientFor(deviceId: string): Promise<{ ok: true; patientId: string } | { ok: false; reason: string }> {
+  async function patientFor(deviceId: string): Promise<string | Refused> {
     const patientId = await deps.deviceService.patientOf(deviceId);
     if (patientId === undefined) return { ok: false, reason: `unknown device ${deviceId}` };
     if (patientId === null) return { ok: false, reason: `device ${deviceId} is not assigned to a patient` };
     // [sec] a disabled device's data is refused (recorded as a rejection) even through an external broker.
     if (await deps.deviceService.isDisabled(deviceId)) return { ok: false, reason: `device ${deviceId} is disabled` };
-    return { ok: true, patientId };
+    return patientId;
   }
 
-  /** The steps every device message takes: count, mark seen, find its patient, decode; a failure is recorded. */
-  async function admit<T>(
-    deviceId: string,
-    kind: 'telemetry' | 'ecg',
-    payload: Buffer | string,
-    receivedAt: number,
-    decode: (p: Buffer | string, at: number) => Decoded<T>,
-  ) {
-    const topic = `${TOPIC_PREFIX}${deviceId}/${kind}`;
+  const topicOf = (deviceId: string, kind: 'telemetry' | 'ecg') => `${TOPIC_PREFIX}${deviceId}/${kind}`;
+
+  /**
+   * The first steps of every device message: count it, mark the device seen, find its patient. Returns the
+   * patient id, or the refusal (recorded as a rejection). Synchronous when the device is cached (no promise,
+   * closure, topic text or result object per message: this runs for each of them).
+   */
+  function admit(deviceId: string, kind: 'telemetry' | 'ecg', payload: Buffer | string, receivedAt: number): string | Promise<string | Refused> {
     counters.messages++;
     seen.set(deviceId, receivedAt);
-    const owner = patientNow(deviceId) ?? (await patientFor(deviceId));
-    const decoded: Decoded<T> = owner.ok ? decode(payload, receivedAt) : owner;
-    if (!decoded.ok) {
-      await reject(deviceId, topic, decoded.reason, payload, receivedAt);
-      return { ok: false as const, reason: decoded.reason };
-    }
-    return { ok: true as const, topic, patientId: (owner as { patientId: string }).patientId, value: decoded.value };
+    const owner = patientNow(deviceId);
+    if (typeof owner === 'string') return owner;
+    return (async () => {
+      const found = owner ?? (await patientFor(deviceId));
+      if (typeof found !== 'string') await reject(deviceId, topicOf(deviceId, kind), found.reason, payload, receivedAt);
+      return found;
+    })();
   }
 
   /**
@@ -263,74 +267,104 @@ export function createIngestService(deps: {
     }
   }
 
-  // Messages between arrival and their batch (still resolving their device or decoding): drain waits for them.
-  const arriving = new Set<Promise<unknown>>();
-  function track<T>(work: Promise<T>): Promise<T> {
-    arriving.add(work);
-    work.then(
-      () => arriving.delete(work),
-      () => arriving.delete(work),
-    );
-    return work;
+  async function telemetry(deviceId: string, payload: Buffer | string, receivedAt: number): Promise<IngestResult> {
+    let mapping = mappingFor(deviceId);
+    if (mapping instanceof Promise) mapping = await mapping; // the device's first message only
+    const admitted = admit(deviceId, 'telemetry', payload, receivedAt);
+    const patientId = typeof admitted === 'string' ? admitted : await admitted; // a promise: not in the device cache (yet)
+    if (typeof patientId !== 'string') return patientId;
+    const decoded = decodeTelemetry(payload, receivedAt, mapping ?? undefined);
+    if (!decoded.ok) {
+      await reject(deviceId, topicOf(deviceId, 'telemetry'), decoded.reason, payload, receivedAt);
+      return decoded;
+    }
+    const { readings, seq, commandId, rejected } = decoded.value;
+    if (rejected.length > 0) {
+      counters.rejectedReadings += rejected.length;
+      await reject(deviceId, topicOf(deviceId, 'telemetry'), rejected.join('; '), payload, receivedAt);
+    }
+    if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
+    const room = deps.pressure?.();
+    if (room) await room;
+    const rows = new Array<StoredReading>(readings.length);
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i];
+      rows[i] = storable(patientId, deviceId, r.code, r.value, r.unit, r.ts, seq, commandId);
+    }
+    let result: WorkResult;
+    try {
+      result = await writer.add({ messageKey: seq === null ? undefined : { deviceId, seq }, readings: rows, ecg: NO_ECG });
+    } catch (err) {
+      return deadLetter(deviceId, topicOf(deviceId, 'telemetry'), payload, receivedAt, err);
+    }
+    const duplicates = readings.length - result.stored;
+    counters.readings += result.stored;
+    counters.duplicates += duplicates;
+    return { ok: true, stored: result.stored, duplicates, rejected };
   }
 
+  async function ecg(deviceId: string, payload: Buffer | string, receivedAt: number): Promise<IngestResult> {
+    const patientId = await admit(deviceId, 'ecg', payload, receivedAt);
+    if (typeof patientId !== 'string') return patientId;
+    const decoded = decodeEcg(payload, receivedAt);
+    if (!decoded.ok) {
+      await reject(deviceId, topicOf(deviceId, 'ecg'), decoded.reason, payload, receivedAt);
+      return decoded;
+    }
+    const result = await deadLetterOnDataError(deviceId, topicOf(deviceId, 'ecg'), payload, receivedAt, () =>
+      writer.add({ readings: [], ecg: [{ ...decoded.value, patientId, deviceId }] }),
+    );
+    if (!result.ok) return result;
+    counters.ecgChunks += result.ecg.length;
+    return { ok: true, stored: result.ecg.length, duplicates: 1 - result.ecg.length, rejected: [] };
+  }
+
+  // Device messages from arrival until answered (still resolving their device, decoding, or in a batch): drain
+  // waits for them. A count, not a set of promises: no promise, closure or set entry per message.
+  let arriving = 0;
+  const allArrived: Array<() => void> = [];
+  const arrived = () => {
+    if (--arriving === 0) for (const wake of allArrived.splice(0)) wake();
+  };
+
   async function drain() {
-    while (arriving.size > 0 || writer.stats().queued > 0 || writer.stats().inFlight > 0) {
-      await Promise.allSettled([...arriving]);
+    while (arriving > 0 || writer.stats().queued > 0 || writer.stats().inFlight > 0) {
+      if (arriving > 0) await new Promise<void>((resolve) => allArrived.push(resolve));
       await writer.drain();
     }
   }
 
   const service = {
     async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      const known = deps.mappings?.size ? mappingOf.get(deviceId) : null; // no await per message once the device's type is known
-      const mapping = known === undefined ? await mappingFor(deviceId) : (known ?? undefined);
-      const admitted = await admit(deviceId, 'telemetry', payload, receivedAt, (p, at) => decodeTelemetry(p, at, mapping));
-      if (!admitted.ok) return admitted;
-      const { topic, patientId } = admitted;
-      const { readings, seq, commandId, rejected } = admitted.value;
-      if (rejected.length > 0) {
-        counters.rejectedReadings += rejected.length;
-        await reject(deviceId, topic, rejected.join('; '), payload, receivedAt);
-      }
-      if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
-      const room = deps.pressure?.();
-      if (room) await room;
-      const rows = new Array<NewReading>(readings.length);
-      for (let i = 0; i < readings.length; i++) {
-        const r = readings[i];
-        rows[i] = { patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq, commandId };
-      }
-      let result: WorkResult;
+      arriving++;
       try {
-        result = await writer.add({ messageKey: seq === null ? undefined : { deviceId, seq }, readings: rows, ecg: [] });
-      } catch (err) {
-        return deadLetter(deviceId, topic, payload, receivedAt, err);
+        return await telemetry(deviceId, payload, receivedAt);
+      } finally {
+        arrived();
       }
-      const duplicates = readings.length - result.readings.length;
-      counters.readings += result.readings.length;
-      counters.duplicates += duplicates;
-      return { ok: true, stored: result.readings.length, duplicates, rejected };
     },
 
     async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      const admitted = await admit(deviceId, 'ecg', payload, receivedAt, decodeEcg);
-      if (!admitted.ok) return admitted;
-      const result = await deadLetterOnDataError(deviceId, admitted.topic, payload, receivedAt, () =>
-        writer.add({ readings: [], ecg: [{ ...admitted.value, patientId: admitted.patientId, deviceId }] }),
-      );
-      if (!result.ok) return result;
-      counters.ecgChunks += result.ecg.length;
-      return { ok: true, stored: result.ecg.length, duplicates: 1 - result.ecg.length, rejected: [] };
+      arriving++;
+      try {
+        return await ecg(deviceId, payload, receivedAt);
+      } finally {
+        arrived();
+      }
     },
 
     async acceptStatus(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      const decoded = decodeStatus(payload);
-      if (!decoded.ok) {
-        await reject(deviceId, `${TOPIC_PREFIX}${deviceId}/status`, decoded.reason, payload, receivedAt);
-        return decoded;
+      arriving++;
+      try {
+        const decoded = decodeStatus(payload);
+        if (!decoded.ok) {
+          await reject(deviceId, `${TOPIC_PREFIX}${deviceId}/status`, decoded.reason, payload, receivedAt);
+          return decoded;
+        }
+        return await service.setOnline(deviceId, decoded.value.online, decoded.value.battery, receivedAt);
+      } finally {
+        arrived();
       }
-      return this.setOnline(deviceId, decoded.value.online, decoded.value.battery, receivedAt);
     },
 
     /** Connection changes from the broker (connect, disconnect, last will) land here too. */
@@ -344,7 +378,8 @@ export function createIngestService(deps: {
     /** Derived observations from analysis go through the same durable, batched path. */
     async storeDerived(rows: NewReading[]): Promise<StoredReading[]> {
       if (rows.length === 0) return [];
-      return (await writeDerived({ readings: rows, ecg: [] })).readings;
+      const readings = rows.map(storableCopy);
+      return (await writeDerived({ readings, ecg: NO_ECG })).stored ? readings : [];
     },
 
     /**
@@ -353,7 +388,7 @@ export function createIngestService(deps: {
      * stored, and the caller must not announce the findings, and stop analysing the device.
      */
     async storeEcgFindings(position: EcgPosition & { prev: number | null }, rows: NewReading[]): Promise<boolean> {
-      return (await writeDerived({ readings: rows, ecg: [], ecgPosition: position })).advanced === true;
+      return (await writeDerived({ readings: rows.map(storableCopy), ecg: NO_ECG, ecgPosition: position })).advanced === true;
     },
 
     /**
@@ -376,11 +411,6 @@ export function createIngestService(deps: {
       await flushLastSeen();
     },
   };
-  // Every device message is tracked from arrival, so a shutdown drain also waits for messages not yet batched.
-  const { acceptTelemetry, acceptEcg, acceptStatus } = service;
-  service.acceptTelemetry = (deviceId, payload, receivedAt) => track(acceptTelemetry.call(service, deviceId, payload, receivedAt));
-  service.acceptEcg = (deviceId, payload, receivedAt) => track(acceptEcg.call(service, deviceId, payload, receivedAt));
-  service.acceptStatus = (deviceId, payload, receivedAt) => track(acceptStatus.call(service, deviceId, payload, receivedAt));
   return service;
 }
 

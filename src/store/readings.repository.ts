@@ -1,6 +1,6 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { StoredReading } from '../domain/types.ts';
-import { copyText, isoFormatter } from './readings-copy-text.ts';
+import { copyText, ingestCopyText, INGEST_COPY_COLUMNS } from './readings-copy-text.ts';
 
 export interface NewReading {
   patientId: string;
@@ -75,64 +75,20 @@ async function insertReadings(tx: Queryable, rows: NewReading[]): Promise<Array<
   );
 }
 
-/** CSV field: NULL is an empty unquoted field; text is always quoted (PostgreSQL COPY CSV rules). */
-const csvText = (v: string | null | undefined) => (v === null || v === undefined ? '' : v.includes('"') ? '"' + v.replaceAll('"', '""') + '"' : '"' + v + '"');
-
-/**
- * The rows as COPY CSV lines in INGEST_COPY_COLUMNS order, `id,` first when ids are given. The readings of one
- * message share patient, device, system, time, seq and command: those columns lead, and their text is built
- * once per message (run of equal envelopes) and reused for each of its readings; each distinct code and unit
- * is quoted once. (Fewer short-lived strings: less garbage to collect on the hottest path.)
- */
-function csvLines(rows: NewReading[], firstId?: number): string {
-  const quoted = new Map<string, string>();
-  const q = (v: string | null | undefined): string => {
-    if (v === null || v === undefined) return '';
-    let out = quoted.get(v);
-    if (out === undefined) quoted.set(v, (out = csvText(v)));
-    return out;
-  };
-  const lines = new Array<string>(rows.length + 1);
-  let prev: NewReading | null = null;
-  let envelope = '';
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    if (
-      prev === null ||
-      r.ts !== prev.ts ||
-      r.patientId !== prev.patientId ||
-      r.deviceId !== prev.deviceId ||
-      r.system !== prev.system ||
-      r.seq !== prev.seq ||
-      (r.commandId ?? null) !== (prev.commandId ?? null)
-    )
-      envelope = `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${isoTime(r.ts)},${r.seq ?? ''},${q(r.commandId)},`;
-    prev = r;
-    const line = `${envelope}${q(r.code)},${r.value},${q(r.unit)},${r.method ? csvText(JSON.stringify(r.method)) : ''}`;
-    lines[i] = firstId === undefined ? line : `${firstId + i},${line}`;
-  }
-  lines[rows.length] = '';
-  return lines.join('\n');
-}
-
-const isoTime = isoFormatter();
-
-/** csvLines' column order: the message's envelope first (see there). */
-const INGEST_COPY_COLUMNS = 'patient_id, device_id, system, ts, seq, command_id, code, value, unit, method';
 const COPY_COLUMNS = 'patient_id, device_id, system, code, value, unit, ts, seq, command_id, method';
 
 /**
  * COPY from CSV: about twice as fast as INSERT on PGlite. Ids are reserved as one block from the sequence
  * first (safe because PGlite has a single connection and transactions are serialised).
  */
-async function copyReadingsPglite(tx: Queryable, rows: NewReading[]): Promise<string[]> {
+async function copyReadingsPglite(tx: Queryable, rows: StoredReading[]): Promise<void> {
   const [{ last }] = await tx.query<{ last: string }>(
     `SELECT setval(pg_get_serial_sequence('readings', 'id'), nextval(pg_get_serial_sequence('readings', 'id')) + $1 - 1) AS last`,
     [rows.length],
   );
   const first = Number(last) - rows.length + 1; // ids stay far below 2^53
-  await tx.copyCsv!(`COPY readings (id, ${INGEST_COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, csvLines(rows, first));
-  return rows.map((_, i) => String(first + i));
+  await tx.copyCsv!(`COPY readings (id, ${INGEST_COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, ingestCopyText(rows, first));
+  for (let i = 0; i < rows.length; i++) rows[i].id = String(first + i);
 }
 
 /**
@@ -143,18 +99,21 @@ async function copyReadingsPglite(tx: Queryable, rows: NewReading[]): Promise<st
  * are looked up (one primary-key range scan). Standard COPY into `readings` by column names, so it works on
  * a partitioned table too.
  */
-async function copyReadingsPostgres(tx: Queryable, rows: NewReading[]): Promise<string[]> {
+async function copyReadingsPostgres(tx: Queryable, rows: StoredReading[]): Promise<void> {
   const [{ before }] = await tx.query<{ before: string }>(`SELECT nextval(pg_get_serial_sequence('readings', 'id')) AS before`);
-  await tx.copyIn!(`COPY readings (${INGEST_COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, csvLines(rows));
+  await tx.copyIn!(`COPY readings (${INGEST_COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, ingestCopyText(rows));
   const [{ after }] = await tx.query<{ after: string }>(`SELECT currval(pg_get_serial_sequence('readings', 'id')) AS after`);
   const lo = Number(before);
-  if (Number(after) - lo === rows.length) return rows.map((_, i) => String(lo + 1 + i)); // ids stay far below 2^53
+  if (Number(after) - lo === rows.length) {
+    for (let i = 0; i < rows.length; i++) rows[i].id = String(lo + 1 + i); // ids stay far below 2^53
+    return;
+  }
   const mine = await tx.query<{ id: string }>('SELECT id FROM readings WHERE id > $1 AND id <= $2 AND xmin = pg_current_xact_id()::xid ORDER BY id', [
     before,
     after,
   ]);
   if (mine.length !== rows.length) throw new Error(`COPY stored ${mine.length} readings, expected ${rows.length}`);
-  return mine.map((r) => String(r.id));
+  for (let i = 0; i < rows.length; i++) rows[i].id = String(mine[i].id);
 }
 
 /** Keeps `latest_readings` current: per (patient, code) only the newest of the rows, and only if newer than what is there. */
@@ -186,6 +145,26 @@ async function updateLatest(tx: Queryable, rows: NewReading[]): Promise<void> {
       latest.map((r) => r.deviceId),
     ],
   );
+}
+
+/**
+ * A reading as it will be stored, its id still '' (`insertStorable` fills it in). Every stored reading has
+ * this one shape (the same fields in the same order, as `rowToReading` and the relay make them), so the
+ * code that handles readings after the commit sees one object layout.
+ */
+export function storable(
+  patientId: string,
+  deviceId: string | null,
+  code: string,
+  value: number,
+  unit: string,
+  ts: number,
+  seq: number | null,
+  commandId?: string | null,
+  system?: string,
+  method?: { name: string; version: string } | null,
+): StoredReading {
+  return { id: '', patientId, deviceId, system: system ?? 'http://loinc.org', code, value, unit, ts, seq, commandId: commandId ?? null, method: method ?? null };
 }
 
 export function rowToReading(r: ReadingRow): StoredReading {
@@ -233,27 +212,25 @@ export function createReadingsRepository(db: Db) {
      * serialises every column back to JavaScript.
      */
     async insertBatch(tx: Queryable, rows: NewReading[]): Promise<StoredReading[]> {
-      if (rows.length === 0) return [];
-      const ids = tx.copyCsv
-        ? await copyReadingsPglite(tx, rows)
-        : tx.copyIn
-          ? await copyReadingsPostgres(tx, rows)
-          : (await insertReadings(tx, rows)).map((r) => String(r.id));
-      const stored: StoredReading[] = rows.map((r, i) => ({
-        id: ids[i],
-        patientId: r.patientId,
-        deviceId: r.deviceId,
-        system: r.system ?? 'http://loinc.org',
-        code: r.code,
-        value: r.value,
-        unit: r.unit,
-        ts: r.ts,
-        seq: r.seq,
-        commandId: r.commandId ?? null,
-        method: r.method ?? null,
-      }));
-      await updateLatest(tx, rows);
+      const stored: StoredReading[] = rows.map((r) => storable(r.patientId, r.deviceId, r.code, r.value, r.unit, r.ts, r.seq, r.commandId, r.system, r.method));
+      await this.insertStorable(tx, stored);
       return stored;
+    },
+
+    /**
+     * insertBatch for rows built to be stored (`storable`, id ''), the ingest path: each row's id is filled in
+     * place, so no second object per reading is made. On failure the ids are meaningless (the caller retries
+     * or refuses the rows).
+     */
+    async insertStorable(tx: Queryable, rows: StoredReading[]): Promise<void> {
+      if (rows.length === 0) return;
+      if (tx.copyCsv) await copyReadingsPglite(tx, rows);
+      else if (tx.copyIn) await copyReadingsPostgres(tx, rows);
+      else {
+        const ids = await insertReadings(tx, rows);
+        for (let i = 0; i < rows.length; i++) rows[i].id = String(ids[i].id);
+      }
+      await updateLatest(tx, rows);
     },
 
     /**

@@ -46,7 +46,7 @@ export async function connectExternalBroker(deps: {
       client,
       (packet) => {
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        return routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now()).then(() => undefined);
+        return routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now());
       },
       log,
     );
@@ -89,8 +89,8 @@ export async function connectExternalBroker(deps: {
  * packet loop continues. If the connection drops first, the broker redelivers (persistent session) and
  * (device, seq) de-duplication absorbs the repeat.
  */
-function deferAcksUntilDurable(client: MqttClient, handle: (packet: IPublishPacket) => Promise<void>, log: Logger) {
-  const pending = new Map<number, Promise<void>>();
+function deferAcksUntilDurable(client: MqttClient, handle: (packet: IPublishPacket) => Promise<unknown>, log: Logger) {
+  const pending = new Map<number, Promise<unknown>>();
   client.handleMessage = (packet, callback) => {
     const work = handle(packet);
     if (packet.qos > 0 && packet.messageId !== undefined) pending.set(packet.messageId, work);

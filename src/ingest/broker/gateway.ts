@@ -21,8 +21,11 @@ export interface CommandResultMessage {
   receivedAt: number;
 }
 
-/** Routes one device message to ingest by its topic; resolves when durable (callers ack after this). */
-export async function routeDeviceMessage(
+/**
+ * Routes one device message to ingest by its topic; resolves when durable (callers ack after this). Not an
+ * async function: the ingest promise is handed back as it is, with no second promise around it per message.
+ */
+export function routeDeviceMessage(
   ingest: IngestService,
   events: EventBus,
   topic: string,
@@ -31,7 +34,7 @@ export async function routeDeviceMessage(
   receivedAt: number,
 ): Promise<IngestResult | null> {
   const parsed = parseDeviceTopic(topic);
-  if (!parsed) return null;
+  if (!parsed) return Promise.resolve(null);
   switch (parsed.kind) {
     case 'telemetry':
       return ingest.acceptTelemetry(parsed.deviceId, payload, receivedAt);
@@ -40,7 +43,11 @@ export async function routeDeviceMessage(
     case 'status':
       return ingest.acceptStatus(parsed.deviceId, payload, receivedAt);
     case 'command-result':
-      events.emit('command.result', { deviceId: parsed.deviceId, commandId: parsed.commandId ?? '', payload: payload.toString('utf8'), receivedAt });
-      return null;
+      try {
+        events.emit('command.result', { deviceId: parsed.deviceId, commandId: parsed.commandId ?? '', payload: payload.toString('utf8'), receivedAt });
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve(null);
   }
 }
