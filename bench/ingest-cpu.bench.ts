@@ -72,7 +72,11 @@ try {
   if (session) writeFileSync(PROFILE!, JSON.stringify((await session.post('Profiler.stop')).profile));
   ws.close();
   console.log(
-    JSON.stringify({ leastMicrosPerReading: Number(Math.min(...perReading).toFixed(2)), runs: perReading.map((x) => Number(x.toFixed(2))), dashboardFrames: frames }),
+    JSON.stringify({
+      leastMicrosPerReading: Number(Math.min(...perReading).toFixed(2)),
+      runs: perReading.map((x) => Number(x.toFixed(2))),
+      dashboardFrames: frames,
+    }),
   );
 } finally {
   await app.stop();

@@ -164,7 +164,19 @@ export function storable(
   system?: string,
   method?: { name: string; version: string } | null,
 ): StoredReading {
-  return { id: '', patientId, deviceId, system: system ?? 'http://loinc.org', code, value, unit, ts, seq, commandId: commandId ?? null, method: method ?? null };
+  return {
+    id: '',
+    patientId,
+    deviceId,
+    system: system ?? 'http://loinc.org',
+    code,
+    value,
+    unit,
+    ts,
+    seq,
+    commandId: commandId ?? null,
+    method: method ?? null,
+  };
 }
 
 export function rowToReading(r: ReadingRow): StoredReading {
