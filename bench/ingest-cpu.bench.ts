@@ -35,7 +35,10 @@ try {
   const admin = (await app.tokenFor('admin')).token;
   const ws = new WebSocket(`${app.httpUrl.replace('http', 'ws')}/api/v1/stream?token=${admin}`);
   let frames = 0;
-  ws.on('message', () => frames++);
+  ws.on('message', (m) => {
+    frames++;
+    JSON.parse(m.toString()); // every frame must be JSON (the readings are written as text)
+  });
   await new Promise((r) => ws.once('open', r));
 
   let seq = 0;
