@@ -20,6 +20,8 @@ export interface Config {
   dataDir: string;
   /** postgres://… — use this server instead of the embedded PGlite. */
   databaseUrl?: string;
+  /** VIGIL_PG_PREPARED: named prepared statements for the FHIR search on PostgreSQL (platform/db.ts). */
+  databasePrepared: boolean;
   /** mqtt://… — use this external broker instead of the embedded aedes. */
   mqttUrl?: string;
   mosquittoConf?: string;
@@ -129,6 +131,8 @@ const fields = {
   VIGIL_MQTT_PORT: port(true).default(1883),
   VIGIL_DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  // Named prepared statements for the hot FHIR search (platform/db.ts); off behind a pooler that cannot keep them.
+  VIGIL_PG_PREPARED: bool.default(true),
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']).optional(),
   // Comma-separated: every node Vigil may connect to (it fails over between them).
   NATS_URL: z
@@ -248,6 +252,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mqttPortExplicit: env.VIGIL_MQTT_PORT !== undefined && env.VIGIL_MQTT_PORT !== '',
     dataDir: path.resolve(v.VIGIL_DATA_DIR),
     databaseUrl: v.DATABASE_URL,
+    databasePrepared: v.VIGIL_PG_PREPARED,
     mqttUrl: v.MQTT_URL,
     mosquittoConf: v.VIGIL_MOSQUITTO_CONF,
     nats: v.NATS_URL ? { servers: list(v.NATS_URL), replicas: v.VIGIL_NATS_REPLICAS, ackWaitS: v.VIGIL_NATS_ACK_WAIT_S } : undefined,

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AppError } from './errors.ts';
@@ -24,6 +25,13 @@ export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * `query` for a statement the app runs very often with different values (the FHIR Observation search): on
+   * PostgreSQL a named prepared statement with a generic plan, so it is parsed and planned once per
+   * connection instead of on every call (see openPostgres). Elsewhere, and with `preparedStatements: false`,
+   * the same as `query`. Outside a transaction only.
+   */
+  queryPrepared<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Several statements separated by semicolons, no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /**
@@ -75,7 +83,47 @@ async function listenOn(url: string, channel: string, onMessage: (payload: strin
   };
 }
 
-export async function openPostgres(url: string): Promise<Db> {
+/** At most this many distinct statement texts are prepared (per connection of the prepared pool); the rest run unnamed. */
+export const PREPARED_STATEMENTS_MAX = 64;
+
+/**
+ * The pool for `queryPrepared`: named statements (the name is a hash of the text, so one name is never two
+ * texts) on connections whose plan_cache_mode is force_generic_plan, so each is planned once per connection.
+ * PostgreSQL's own choice keeps re-planning them (auto mode compares the generic plan's estimate, which
+ * cannot prune the readings partitions at plan time, with custom plans that can, and never picks it),
+ * and planning the Observation search cost about as much as running it (bench:fhir). The partitions are
+ * still pruned when the generic plan starts (PostgreSQL runtime pruning), and a plan is rebuilt when a
+ * table it uses changes (a new partition). Its own pool because the setting also applies to unnamed
+ * statements with parameters, which every other query is and should stay.
+ */
+function preparedPool(url: string, fallback: pg.Pool) {
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, options: '-c plan_cache_mode=force_generic_plan' });
+  pool.on('error', () => undefined);
+  const names = new Map<string, string>();
+  const nameOf = (sql: string): string | undefined => {
+    let name = names.get(sql);
+    if (name === undefined && names.size < PREPARED_STATEMENTS_MAX) {
+      name = 'vigil_' + createHash('sha256').update(sql).digest('hex').slice(0, 32);
+      names.set(sql, name);
+    }
+    return name;
+  };
+  return {
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      const name = nameOf(sql);
+      if (name === undefined) return (await fallback.query(sql, params as unknown[])).rows as T[];
+      return (await pool.query({ name, text: sql, values: params as unknown[] })).rows as T[];
+    },
+    end: () => pool.end(),
+  };
+}
+
+/**
+ * node-postgres pools. `preparedStatements` (VIGIL_PG_PREPARED, default on): queryPrepared uses named
+ * statements on a pool of its own (preparedPool); turn it off behind a pooler that cannot keep named
+ * statements (PgBouncer before 1.21, or without max_prepared_statements, in transaction mode).
+ */
+export async function openPostgres(url: string, opts: { preparedStatements?: boolean } = {}): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000 });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead of crashing
   try {
@@ -86,6 +134,8 @@ export async function openPostgres(url: string): Promise<Db> {
     throw new AppError('UNAVAILABLE', `DATABASE_URL: cannot connect (${(err as Error).message})`);
   }
   const listeners = new Set<() => Promise<void>>();
+  const prepared = opts.preparedStatements === false ? null : preparedPool(url, pool);
+  const query = async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[];
   return {
     kind: 'postgres',
     async openSession(applicationName) {
@@ -102,7 +152,8 @@ export async function openPostgres(url: string): Promise<Db> {
       listeners.add(unsubscribe);
       return unsubscribe;
     },
-    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    query,
+    queryPrepared: (sql, params) => (prepared ? prepared.query(sql, params) : query(sql, params)),
     async transaction(fn) {
       const client = await pool.connect();
       // A checked-out client whose server goes away (a restart) emits 'error'; without a listener that is
@@ -135,6 +186,7 @@ export async function openPostgres(url: string): Promise<Db> {
     exec: async (sql) => void (await pool.query(sql)),
     close: async () => {
       for (const l of [...listeners]) await l();
+      await prepared?.end();
       await pool.end();
     },
   };
@@ -200,6 +252,7 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
     kind: 'pglite',
     worker,
     query: (sql, params) => serial(() => q(sql, params)),
+    queryPrepared: (sql, params) => serial(() => q(sql, params)),
     copyCsv: (sql, csv) => serial(() => copyCsv(sql, csv)),
     transaction: (fn) =>
       serial(async () => {
@@ -222,6 +275,6 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
   };
 }
 
-export function openDatabase(opts: { databaseUrl?: string; dataDir: string | null }): Promise<Db> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPgliteWorker(opts.dataDir);
+export function openDatabase(opts: { databaseUrl?: string; dataDir: string | null; preparedStatements?: boolean }): Promise<Db> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, { preparedStatements: opts.preparedStatements }) : openPgliteWorker(opts.dataDir);
 }

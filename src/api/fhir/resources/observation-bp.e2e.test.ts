@@ -2,15 +2,20 @@
  * Blood pressure in Observation search when the search itself decides whether any BP reading matches
  * (observation.store.ts BpMode 'probe'): a patient's first BP pair arriving after searches that found none is
  * served as one panel at once (no stale "no BP" remembered), and later searches, which take the full statement
- * straight away, answer the same. Page, total, `_summary=count` and `_total=none` agree. Real app, PGlite.
+ * straight away, answer the same. Page, total, `_summary=count` and `_total=none` agree. Real app, on PGlite and
+ * on PostgreSQL (where the search statements are named prepared statements with generic plans, platform/db.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
+import { createTestDatabase, postgresAvailable } from '../../../../test/support/services.ts';
 
 type Bundle = { total?: number; entry?: Array<{ resource: { id: string; code: { coding: Array<{ code: string }> } } }> };
 
-describe('Observation search: blood pressure decided in the search statement', () => {
+const engines = (await postgresAvailable()) ? ['pglite', 'postgres'] : ['pglite'];
+
+describe.each(engines)('Observation search: blood pressure decided in the search statement (%s)', (engine) => {
   let app: TestApp;
+  let dropDb: (() => Promise<void>) | undefined;
   let token: string;
   let patient: string;
   let cuff: string;
@@ -25,7 +30,9 @@ describe('Observation search: blood pressure decided in the search statement', (
   const codes = (b: Bundle) => (b.entry ?? []).map((e) => e.resource.code.coding[0].code).sort();
 
   beforeAll(async () => {
-    app = await bootApp();
+    const pg = engine === 'postgres' ? await createTestDatabase() : null;
+    dropDb = pg?.drop;
+    app = await bootApp(pg ? { databaseUrl: pg.url } : {});
     const s = app.services;
     patient = (await s.patientService.create({ name: 'Bea Blood' }, 'system')).id;
     token = (await app.tokenFor('admin')).token;
@@ -33,7 +40,10 @@ describe('Observation search: blood pressure decided in the search statement', (
     cuff = (await s.deviceService.provision({ patientId: patient, type: 'bp-cuff' }, 'system')).id;
     for (let i = 0; i < 3; i++) expect((await s.ingest.acceptTelemetry(oxi, JSON.stringify({ ts: t0 + i * 60_000, seq: i + 1, hr: 60 + i }))).ok).toBe(true);
   });
-  afterAll(() => app?.stop());
+  afterAll(async () => {
+    await app?.stop();
+    await dropDb?.();
+  });
 
   it('finds no BP, then serves a newly arrived pair as one panel, the same on every later search', async () => {
     const before = await search('_sort=-date');

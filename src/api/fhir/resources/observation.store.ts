@@ -304,7 +304,7 @@ export function createObservationStore(db: Db) {
         const sql = new SqlParams();
         const total = totalSql(f, sql, mode);
         if (!total) return { n: 0, bp: false };
-        const [r] = await db.query<{ total: string; bp?: boolean }>(total, sql.values);
+        const [r] = await db.queryPrepared<{ total: string; bp?: boolean }>(total, sql.values);
         return { n: Number(r.total), bp: r.bp };
       });
       return n;
@@ -317,10 +317,10 @@ export function createObservationStore(db: Db) {
         const sql = new SqlParams();
         const q = pageSql(f, sql, sort, limit, cursor, mode !== 'panels');
         if (!q) return { rows: [], bp: false };
-        if (mode !== 'probe') return { rows: (await db.query<RawRow>(q, sql.values)).map(toRow) };
+        if (mode !== 'probe') return { rows: (await db.queryPrepared<RawRow>(q, sql.values)).map(toRow) };
         // The page only when no BP reading matches (else the full statement runs next).
         const dir = sort.desc ? 'DESC' : 'ASC';
-        const raw = await db.query<RawRow & { bp: boolean }>(
+        const raw = await db.queryPrepared<RawRow & { bp: boolean }>(
           `SELECT c.bp, p.* FROM (SELECT ${bpProbeSql(f, sql)} AS bp) c LEFT JOIN LATERAL (${q}) p ON NOT c.bp
            ORDER BY p.sk ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
           sql.values,
@@ -342,12 +342,12 @@ export function createObservationStore(db: Db) {
         if (!total) return { rows: [], total: 0, bp: false };
         const q = limit > 0 ? pageSql(f, sql, sort, limit, cursor, mode !== 'panels') : null;
         if (!q) {
-          const [r] = await db.query<{ total: string; bp?: boolean }>(total, sql.values);
+          const [r] = await db.queryPrepared<{ total: string; bp?: boolean }>(total, sql.values);
           return { rows: [], total: Number(r.total), bp: r.bp };
         }
         const dir = sort.desc ? 'DESC' : 'ASC';
         // With a probe, the page only when no BP reading matches (else the full statement runs next).
-        const raw = await db.query<RawRow & { total: string; bp?: boolean }>(
+        const raw = await db.queryPrepared<RawRow & { total: string; bp?: boolean }>(
           `SELECT c.*, p.* FROM (${total}) c LEFT JOIN LATERAL (${q}) p ON ${mode === 'probe' ? 'NOT c.bp' : 'true'} ORDER BY p.sk ${dir}, p.k ${dir}, p.n::bigint ${dir}`,
           sql.values,
         );
