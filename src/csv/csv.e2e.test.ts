@@ -74,6 +74,33 @@ describe('CSV import and export', () => {
     expect((await app.api<any>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&_summary=count`)).body.total).toBe(8);
   });
 
+  it('names the line and reason of each refused row: a local time the clocks skipped, a row across lines at its first line; empty rows counted', async () => {
+    await app.services.patientService.create({ name: 'Dora Daylight', mrn: 'DST-1' }, 'system'); // her own: the export test counts Hana's readings
+    const file = path.join(dir, 'dst.csv');
+    await writeFile(
+      file,
+      'timestamp,patient,code,value,note\r\n' +
+        '2026-03-29 01:30,DST-1,hr,60,\r\n' +
+        '2026-03-29 02:30,DST-1,hr,61,\r\n' + // Berlin's clocks went from 02:00 to 03:00
+        '2026-03-29 03:30,XX-0,hr,62,"two\r\nlines"\r\n' + // lines 4–5, refused by the server (no such patient)
+        '\r\n' +
+        ',,,,\r\n' +
+        '2026-03-29 04:30,DST-1,hr,63,\r\n' +
+        '2026-03-29 04:31,DST-1,hr,abc,\r\n',
+    );
+    const r = await runCliCaptured(['import', 'csv', file, '--tz', 'Europe/Berlin', '--json']);
+    expect(r.err).toBe('');
+    const summary = JSON.parse(r.out);
+    expect(summary).toMatchObject({ rows: 7, emptyRows: 2, stored: 2, rejected: 3 }); // a row across lines is one row
+    const lines = (await readFile(summary.rejectsFile, 'utf8')).split('\r\n').join('\\r\\n').split('\n');
+    expect(lines[0]).toBe('line,reason,row');
+    expect(lines[1]).toMatch(/^3,"timestamp: ""2026-03-29 02:30"" never happened in Europe\/Berlin \(the clocks skipped it/);
+    expect(lines[2]).toBe('9,"hr: value ""abc"" is not a number","2026-03-29 04:31,DST-1,hr,abc,"');
+    expect(lines[3]).toBe('4,"patient ""XX-0"" not found (by id or MRN)","2026-03-29 03:30,XX-0,hr,62,""two\\r\\nlines"""');
+    const text = (await runCliCaptured(['import', 'csv', file, '--tz', 'Europe/Berlin'])).out;
+    expect(text).toMatch(/7 rows read, 2 of them empty \(skipped\)/);
+  });
+
   it('skips a reading already stored, by a device or earlier in the same batch, also among many stored readings', async () => {
     const s = app.services;
     const p = (await s.patientService.create({ name: 'Dedup Case' }, 'system')).id;

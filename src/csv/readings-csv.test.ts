@@ -4,7 +4,7 @@ import { MAX_RECORD_CHARS, detectDelimiter, parseReadingsCsv, rowsAt, type CsvOp
 import { parseTimestamp, zonedToUtc } from './timestamps.ts';
 
 async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
-  const out = { readings: [] as any[], rejections: [] as any[], layout: undefined as any };
+  const out = { readings: [] as any[], rejections: [] as any[], layout: undefined as any, rows: 0, emptyRows: 0 };
   const delimiter = opts.delimiter ?? detectDelimiter(text.split('\n')[0]);
   for await (const b of parseReadingsCsv(Readable.from([Buffer.from(text)]), {
     tz: 'UTC',
@@ -15,6 +15,8 @@ async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
   })) {
     out.readings.push(...b.readings);
     out.rejections.push(...b.rejections);
+    out.rows = b.rows;
+    out.emptyRows = b.emptyRows;
   }
   return out;
 }
@@ -126,6 +128,35 @@ describe('reading CSV files', () => {
     expect(parseTimestamp('1764000000000', 'UTC')).toBe(1764000000000);
     expect(parseTimestamp('yesterday', 'UTC')).toMatch(/not a timestamp/);
   });
+
+  it('refuses a local time the clocks skipped, and reads one they repeated as the first of the two, on either side of UTC', async () => {
+    const iso = (v: number | string) => (typeof v === 'number' ? new Date(v).toISOString() : v);
+    for (let pass = 0; pass < 2; pass++) {
+      // Twice: the second pass reads the per-minute cache the first one filled.
+      expect(parseTimestamp('2026-03-29 02:30', 'Europe/Berlin')).toMatch(/^"2026-03-29 02:30" never happened in Europe\/Berlin/);
+      expect(parseTimestamp('29.03.2026 02:00', 'Europe/Berlin')).toMatch(/never happened/);
+      expect(iso(parseTimestamp('2026-03-29 01:59', 'Europe/Berlin'))).toBe('2026-03-29T00:59:00.000Z');
+      expect(iso(parseTimestamp('2026-03-29 03:00', 'Europe/Berlin'))).toBe('2026-03-29T01:00:00.000Z');
+      // 02:30 on 25 October happened at 00:30Z (summer time) and again at 01:30Z: the first.
+      expect(iso(parseTimestamp('2026-10-25 02:30', 'Europe/Berlin'))).toBe('2026-10-25T00:30:00.000Z');
+      expect(iso(parseTimestamp('2026-10-25 03:00', 'Europe/Berlin'))).toBe('2026-10-25T02:00:00.000Z');
+      expect(parseTimestamp('2026-03-08 02:30', 'America/New_York')).toMatch(/never happened in America\/New_York/);
+      // 01:30 on 1 November happened at 05:30Z (EDT) and again at 06:30Z (EST): the first.
+      expect(iso(parseTimestamp('2026-11-01 01:30', 'America/New_York'))).toBe('2026-11-01T05:30:00.000Z');
+      // Lord Howe moves by 30 minutes: 02:15 is skipped in October, and 01:45 repeated in April.
+      expect(parseTimestamp('2026-10-04 02:15', 'Australia/Lord_Howe')).toMatch(/never happened/);
+      expect(iso(parseTimestamp('2026-04-05 01:45', 'Australia/Lord_Howe'))).toBe('2026-04-04T14:45:00.000Z');
+      // With an offset nothing is guessed.
+      expect(iso(parseTimestamp('2026-03-29T02:30:00+01:00', 'Europe/Berlin'))).toBe('2026-03-29T01:30:00.000Z');
+    }
+    // In a file: the row is refused with its line and reason, the rows around it are read.
+    const r = await parseAll('time,patient,hr\n2026-03-29 01:30,p,60\n2026-03-29 02:30,p,61\n2026-03-29 03:30,p,62\n', { tz: 'Europe/Berlin' });
+    expect(r.readings.map((x) => [x.line, x.value, new Date(x.ts).toISOString()])).toEqual([
+      [2, 60, '2026-03-29T00:30:00.000Z'],
+      [4, 62, '2026-03-29T01:30:00.000Z'],
+    ]);
+    expect(r.rejections.map((x) => [x.line, x.reason.split(' (')[0]])).toEqual([[3, 'timestamp: "2026-03-29 02:30" never happened in Europe/Berlin']]);
+  });
 });
 
 describe('reading CSV files at speed, without changing what is read', () => {
@@ -133,14 +164,56 @@ describe('reading CSV files at speed, without changing what is read', () => {
     const text = '\uFEFFtimestamp;patient;code;value;note\n2026-11-24T10:00:00Z;A;hr;60;"two\nlines"\n\n2026-11-24T10:01:00Z;B;hr;61;"say ""hi"""\n';
     const parsed = await parseAll(text);
     expect(parsed.readings.map((r) => [r.line, r.patient])).toEqual([
-      [3, 'A'],
+      [2, 'A'],
       [5, 'B'],
     ]);
-    const rows = await rowsAt(Readable.from([Buffer.from(text)]), new Set([3, 5]), ';');
+    const rows = await rowsAt(Readable.from([Buffer.from(text)]), new Set([2, 5]), ';');
     expect([...rows]).toEqual([
-      [3, '2026-11-24T10:00:00Z;A;hr;60;"two\nlines"'],
+      [2, '2026-11-24T10:00:00Z;A;hr;60;"two\nlines"'],
       [5, '2026-11-24T10:01:00Z;B;hr;61;"say ""hi"""'],
     ]);
+  });
+
+  it('reports a row across lines at the line it starts on, with CR LF inside quotes counted once, in every chunking', async () => {
+    // Before: the refused row was reported at its last line (5), and each CR LF inside quotes counted two lines,
+    // so every later row was reported further down than it is. A lone CR ends a line too (as editors show it).
+    const text =
+      'timestamp,patient,hr,note\r\n' +
+      '2026-11-24T10:00:00Z,p,60,ok\r\n' +
+      '2026-11-24T10:01:00Z,p,abc,"first\r\nsecond\r\nthird"\r\n' +
+      '2026-11-24T10:02:00Z,p,62,"a\rb"\r\n' +
+      '2026-11-24T10:03:00Z,p,xyz,\r\n';
+    const bytes = Buffer.from(text);
+    for (const size of [1, 2, 3, 7, bytes.length]) {
+      const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+      const r = { readings: [] as number[], rejections: [] as Array<[number, string]>, rows: 0 };
+      for await (const b of parseReadingsCsv(Readable.from(chunks), { tz: 'UTC', delimiter: ',', batchSize: 1 })) {
+        r.readings.push(...b.readings.map((x) => x.line));
+        r.rejections.push(...b.rejections.map((x): [number, string] => [x.line, x.reason]));
+        r.rows = b.rows;
+      }
+      expect(r.readings).toEqual([2, 6]);
+      expect(r.rejections).toEqual([
+        [3, 'hr: value "abc" is not a number'],
+        [8, 'hr: value "xyz" is not a number'],
+      ]);
+      expect(r.rows).toBe(4); // four rows after the header, whatever their lines
+      const found = await rowsAt(Readable.from(chunks), new Set([3, 8]), ',');
+      expect([...found.keys()]).toEqual([3, 8]);
+      expect(found.get(3)).toBe('2026-11-24T10:01:00Z,p,abc,"first\r\nsecond\r\nthird"');
+    }
+  });
+
+  it('counts empty rows (blank lines, and rows of empty fields) as rows read and skipped, never as rejected', async () => {
+    const r = await parseAll('\ntimestamp,patient,hr\n2026-11-24T10:00:00Z,p,60\n\n,,\n  , ,\n\r\n2026-11-24T10:01:00Z,p,61\n\n');
+    expect(r.readings.map((x) => [x.line, x.value])).toEqual([
+      [3, 60],
+      [8, 61],
+    ]);
+    expect(r.rejections).toEqual([]);
+    // The blank line before the header; after it 2 rows with readings, 2 rows of empty fields and 3 blank lines (one CR LF).
+    expect(r.emptyRows).toBe(6);
+    expect(r.rows).toBe(8);
   });
 
   it('converts each unit spelling once per column, and still refuses an unknown one on every row', async () => {
@@ -160,6 +233,8 @@ describe('reading CSV files at speed, without changing what is read', () => {
   });
 
   it('reads local times as the zone rules say, across DST changes, with offsets kept per local minute', () => {
+    // zonedToUtc computed afresh for every instant; a skipped local time is refused with a reason.
+    const readBack = (wall: number, tz: string) => zonedToUtc(wall, tz) ?? expect.stringMatching(/never happened in/);
     const zones = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'America/St_Johns'];
     const pad = (n: number) => String(n).padStart(2, '0');
     const text = (t: number) => {
@@ -171,16 +246,16 @@ describe('reading CSV files at speed, without changing what is read', () => {
       // last second of its minute first (fills the minute's offset), then the sample itself (reads it back).
       for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2027, 0, 1); t += 14_473_000) {
         const last = Math.floor(t / 60_000) * 60_000 + 59_000;
-        expect(parseTimestamp(text(last), tz)).toBe(zonedToUtc(last, tz));
-        expect(parseTimestamp(text(t), tz)).toBe(zonedToUtc(t, tz));
+        expect(parseTimestamp(text(last), tz)).toEqual(readBack(last, tz));
+        expect(parseTimestamp(text(t), tz)).toEqual(readBack(t, tz));
       }
       // And minute by minute through the hours around this zone's changes (found where the offset moves).
       const H6 = 6 * 3_600_000;
       for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2027, 0, 1); t += H6) {
-        if (zonedToUtc(t, tz) - t === zonedToUtc(t + H6, tz) - t - H6) continue;
+        if (zonedToUtc(t, tz)! - t === zonedToUtc(t + H6, tz)! - t - H6) continue;
         for (let m = t - 3_600_000; m <= t + H6 + 3_600_000; m += 60_000) {
-          expect(parseTimestamp(text(m + 30_000), tz)).toBe(zonedToUtc(m + 30_000, tz));
-          expect(parseTimestamp(text(m), tz)).toBe(zonedToUtc(m, tz));
+          expect(parseTimestamp(text(m + 30_000), tz)).toEqual(readBack(m + 30_000, tz));
+          expect(parseTimestamp(text(m), tz)).toEqual(readBack(m, tz));
         }
       }
     }

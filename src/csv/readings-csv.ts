@@ -221,7 +221,15 @@ export interface ParsedBatch {
   rejections: RowRejection[];
   /** Bytes of input consumed so far (for a progress bar). */
   bytes: number;
-  lines: number;
+  /** Rows read so far after the header (a row across lines is one; empty rows included). */
+  rows: number;
+  /** Of them, empty: blank lines, and rows whose every field is blank (`,,,`), skipped without a reason. */
+  emptyRows: number;
+}
+
+function isBlank(record: string[]): boolean {
+  for (let i = 0; i < record.length; i++) if (record[i].trim() !== '') return false;
+  return true;
 }
 
 /** A parsed row written back as CSV (the rejects file): the same fields, quoted where they need it. */
@@ -238,15 +246,68 @@ export const MAX_RECORD_CHARS = 1 << 20;
 
 /** The parts of csv-parse's parser used here: its options' parsing core, called without the stream around it. */
 interface CsvParseCore {
-  info: { lines: number };
+  info: { lines: number; bytes: number };
   api: { parse(buf: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined };
+}
+
+/**
+ * Line numbers as an editor shows them, counted from the bytes: a record's line is the line it starts on
+ * (a quoted field across lines is reported where the row begins), and CR LF, LF or a lone CR each end one
+ * line. csv-parse's own count is the line a record ends on, and counts CR LF twice inside quotes.
+ * `upTo(end)` takes the bytes of the next record up to byte `end` (after its line break), from where the
+ * previous one ended: the line its first character is on, and how many blank lines came before it.
+ */
+function lineCounter() {
+  const held: Buffer[] = []; // the bytes fed and not yet counted, from absolute offset `base`
+  let base = 0;
+  let at = 0; // bytes counted so far
+  let line = 1; // the line of byte `at`
+  let afterCr = false; // the byte before `at` was a CR (an LF now ends no further line)
+  return {
+    feed(chunk: Buffer) {
+      held.push(chunk);
+    },
+    upTo(end: number, record = true): { line: number; blank: number } {
+      let first = -1;
+      let blank = 0;
+      let chunk = held[0];
+      let i = at - base;
+      while (at < end) {
+        while (chunk && i >= chunk.length) {
+          base += chunk.length;
+          held.shift();
+          chunk = held[0];
+          i = 0;
+        }
+        if (!chunk) break;
+        const b = chunk[i];
+        if (b === 10 || b === 13) {
+          if (b === 13 || !afterCr) {
+            if (first < 0) blank++; // a line break before this record's first character: a blank line
+            line++;
+          }
+          afterCr = b === 13;
+        } else {
+          afterCr = false;
+          if (first < 0) first = line;
+        }
+        i++;
+        at++;
+      }
+      // No character but line breaks: csv-parse made a row of a lone CR in an LF file (mixed line ends);
+      // that row is the last of those breaks, not a blank line before a row.
+      if (record && first < 0 && blank > 0) return { line: line - 1, blank: blank - 1 };
+      return { line: first < 0 ? line : first, blank };
+    },
+  };
 }
 
 /**
  * csv-parse's parsing core (`parser.api.parse`, what its stream and sync APIs both run), fed chunks and
  * calling `onRow(record, line)` for each record: no stream push or promise per row, and none of the per-row
  * copy of `info` that its `on_record` hook and `info` option make (that copy cost more than parsing the row,
- * bench:csv); the line is read from the live `parser.info`. Throws the parser's error (a broken quote).
+ * bench:csv); the line is the one the record starts on (lineCounter). Blank lines are skipped and counted
+ * (`blankLines()`). `feed` throws the parser's error (a broken quote).
  */
 function csvCore(delimiter: string, onRow: (record: string[], line: number) => void) {
   const parser = parse({
@@ -259,15 +320,29 @@ function csvCore(delimiter: string, onRow: (record: string[], line: number) => v
   }) as unknown as CsvParseCore;
   if (typeof parser.api?.parse !== 'function')
     throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvCore in readings-csv.ts');
-  const push = (record: string[]) => onRow(record, parser.info.lines);
-  return (chunk: Buffer | undefined, end: boolean) => {
+  const lines = lineCounter();
+  let blankLines = 0;
+  let fed = 0;
+  // The record ends at parser.info.bytes: after its line break, or at the end of the input.
+  const push = (record: string[]) => {
+    const at = lines.upTo(parser.info.bytes);
+    blankLines += at.blank;
+    onRow(record, at.line);
+  };
+  const feed = (chunk: Buffer | undefined, end: boolean) => {
+    if (chunk) {
+      lines.feed(chunk);
+      fed += chunk.length;
+    }
     const err = parser.api.parse(chunk, end, push, () => undefined) as (Error & { code?: string }) | undefined;
     if (err?.code === 'CSV_MAX_RECORD_SIZE')
       throw new Error(
-        `line ${parser.info.lines}: a row of more than ${MAX_RECORD_CHARS.toLocaleString('en')} characters (a quote never closed, or not a readings file); rows before it are stored, and a re-run after fixing the file imports nothing twice`,
+        `line ${lines.upTo(parser.info.bytes, false).line}: a row of more than ${MAX_RECORD_CHARS.toLocaleString('en')} characters (a quote never closed, or not a readings file); rows before it are stored, and a re-run after fixing the file imports nothing twice`,
       );
     if (err) throw err;
+    if (end) blankLines += lines.upTo(fed, false).blank; // blank lines after the last row
   };
+  return { feed, blankLines: () => blankLines };
 }
 
 /**
@@ -277,7 +352,7 @@ function csvCore(delimiter: string, onRow: (record: string[], line: number) => v
  */
 export async function rowsAt(input: AsyncIterable<Buffer | string>, lines: Set<number>, delimiter = ','): Promise<Map<number, string>> {
   const out = new Map<number, string>();
-  const feed = csvCore(delimiter, (record, line) => {
+  const { feed } = csvCore(delimiter, (record, line) => {
     if (lines.has(line)) out.set(line, rowText(record, delimiter));
   });
   for await (const chunk of input) feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false);
@@ -316,8 +391,9 @@ export async function* parseReadingsCsv(
   let layout: ReturnType<typeof layoutOf> | undefined;
   const newBatch = () => ({ readings: [] as CandidateReading[], rejections: [] as RowRejection[] });
   let batch = newBatch();
-  const full: Array<ReturnType<typeof newBatch> & { lines: number }> = [];
-  let lines = 0;
+  const full: Array<ReturnType<typeof newBatch> & { rows: number; emptyRows: number }> = [];
+  let records = 0; // data rows after the header, blank lines not included
+  let emptyRecords = 0; // of them, every field blank
   let width = 0; // the header's number of columns
   let failure: Error | null = null;
   // Column positions, known once the header is read (-1: the file has no such column).
@@ -331,7 +407,6 @@ export async function* parseReadingsCsv(
   }
 
   function onRecord(record: string[], line: number) {
-    lines = line;
     if (!layout) {
       width = record.length;
       layout = layoutOf(record, opts);
@@ -341,6 +416,9 @@ export async function* parseReadingsCsv(
       opts.onLayout?.({ format: layout.format, columns: layout.columns, ignored: layout.ignored });
       return;
     }
+    records++;
+    // A spreadsheet's empty row (`,,,`) is what a blank line is: nothing to import and nothing wrong.
+    if (isBlank(record)) return void emptyRecords++;
     // More filled fields than the header has columns: the row is shifted (typically an unquoted decimal comma in
     // a comma-separated file, 36,8 read as 36 and 8), so every value after it would land in the wrong column.
     if (record.length > width && record.slice(width).some((f) => f.trim() !== ''))
@@ -374,12 +452,12 @@ export async function* parseReadingsCsv(
       if (reasons.length) reject(record, line, reasons.join('; '));
     }
     if (batch.readings.length + batch.rejections.length >= batchSize) {
-      full.push({ ...batch, lines });
+      full.push({ ...batch, ...counts() });
       batch = newBatch();
     }
   }
 
-  const feed = csvCore(delimiter, (record, line) => {
+  const csv = csvCore(delimiter, (record, line) => {
     if (failure) return;
     try {
       onRecord(record, line);
@@ -387,15 +465,17 @@ export async function* parseReadingsCsv(
       failure = err as Error; // a bad layout: stop at the header, before any row is read
     }
   });
+  // Blank lines are counted as csvCore passes them (before the header too: they are not rows of data either).
+  const counts = () => ({ rows: records + csv.blankLines(), emptyRows: emptyRecords + csv.blankLines() });
   const feedChecked = (chunk: Buffer | undefined, end: boolean) => {
-    feed(chunk, end);
+    csv.feed(chunk, end);
     if (failure) throw failure;
   };
   let bytes = 0;
   const drainFull = function* () {
     while (full.length) {
       const b = full.shift()!;
-      yield { readings: b.readings, rejections: b.rejections, bytes, lines: b.lines };
+      yield { readings: b.readings, rejections: b.rejections, bytes, rows: b.rows, emptyRows: b.emptyRows };
     }
   };
   for await (const chunk of input) {
@@ -407,5 +487,5 @@ export async function* parseReadingsCsv(
   feedChecked(undefined, true);
   yield* drainFull();
   if (!layout) throw new CsvLayoutError('the file is empty (a header row is needed)');
-  yield { readings: batch.readings, rejections: batch.rejections, bytes, lines };
+  yield { readings: batch.readings, rejections: batch.rejections, bytes, ...counts() };
 }

@@ -96,9 +96,11 @@ Long files have one reading a row: timestamp, patient, code (key such as hr, or 
 Wide files have one column per measurement, named by key (hr, spo2, rr, sbp, dbp, temp, glucose, weight, steps)
 or LOINC code, or mapped: --map hr=pulse,timestamp=Date,patient=MRN. Units come from a unit column, the header
 ("weight (lb)"), or --units weight=lb,temp=F, and are converted to UCUM (lb→kg, °F→°C, mmol/L→mg/dL).
-Patients are matched by Vigil id or MRN. Timestamps without an offset are local time in --tz (default UTC).
+Patients are matched by Vigil id or MRN. Timestamps without an offset are local time in --tz (default UTC):
+a time the clocks skipped (spring forward) is refused, one they repeated (fall back) is the first of the two.
 Comma, semicolon or tab is detected from the header; a BOM, quoted fields and decimal commas are read.
-Rows that cannot be imported go to FILE.rejected.csv (line, reason, the row). Re-running the same file stores
+Rows that cannot be imported go to FILE.rejected.csv (line, reason, the row; a row across lines is named by the
+line it starts on). Empty rows are counted and skipped. Re-running the same file stores
 nothing twice (a reading is the same when patient, code and instant agree).`,
   async run(args, io: CliIo) {
     const file = args.positionals[0];
@@ -138,7 +140,7 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     bar?.start(size, 0, { stored: 0, rejected: 0, rate: 0 });
     let layout: CsvLayout | undefined;
     const rejects = openRejects(rejectsFile);
-    const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
+    const totals = { rows: 0, emptyRows: 0, stored: 0, duplicates: 0, rejected: 0 };
     const refused: Array<{ line: number; reason: string }> = [];
     const reject = (line: number, reason: string, raw = '') => {
       rejects.add(line, reason, raw);
@@ -160,11 +162,12 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
             for (const r of result.rejections) refused.push(r);
             totals.rejected = rejects.count + refused.length;
           }
-          totals.lines = batch.lines;
+          totals.rows = batch.rows;
+          totals.emptyRows = batch.emptyRows;
           bar?.update(batch.bytes, {
             stored: totals.stored,
             rejected: totals.rejected,
-            rate: Math.round(totals.lines / Math.max(0.001, (Date.now() - started) / 1000)),
+            rate: Math.round(totals.rows / Math.max(0.001, (Date.now() - started) / 1000)),
           });
         })();
         inFlight.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
@@ -188,7 +191,7 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
       await rejects.close();
     }
     const seconds = (Date.now() - started) / 1000;
-    const rows = Math.max(0, totals.lines - 1);
+    const rows = totals.rows;
     const summary = {
       file,
       via: sink.via,
@@ -196,6 +199,7 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
       columns: layout?.columns,
       ignoredColumns: layout?.ignored ?? [],
       rows,
+      emptyRows: totals.emptyRows,
       stored: totals.stored,
       duplicates: totals.duplicates,
       rejected: totals.rejected,
@@ -208,7 +212,9 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
       args.json,
       summary,
       [
-        `${file}: ${rows} rows read (${layout?.format} layout: ${Object.entries(layout?.columns ?? {})
+        `${file}: ${rows} rows read${totals.emptyRows ? `, ${totals.emptyRows} of them empty (skipped)` : ''} (${layout?.format} layout: ${Object.entries(
+          layout?.columns ?? {},
+        )
           .map(([k, v]) => `${k}←${v}`)
           .join(', ')})`,
         `  ${totals.stored} readings stored, ${totals.duplicates} already there (skipped), ${totals.rejected} rows rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
