@@ -63,6 +63,11 @@ export function createPatientsRepository(db: Db) {
         JSON.stringify(p.settings ?? {}),
       ]);
     },
+    /** The patient holding this MRN (unique), if any. */
+    async idWithMrn(mrn: string): Promise<string | null> {
+      const rows = await db.query<{ id: string }>('SELECT id FROM patients WHERE mrn = $1', [mrn]);
+      return rows[0]?.id ?? null;
+    },
     async byId(id: string): Promise<Patient | null> {
       const rows = await db.query<PatientRow>('SELECT * FROM patients WHERE id = $1', [id]);
       return rows[0] ? toPatient(rows[0]) : null;

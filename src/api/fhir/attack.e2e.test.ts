@@ -2,7 +2,8 @@
  * What an independent re-check of the FHIR API found (issue 10), each case failing on the code before its
  * fix: answers that were silently wrong (a blood-pressure panel missing from an `_id` list, an impossible
  * date read as another day, a time without a zone read in the server's zone) and POST `_search`, which
- * R4 requires beside GET. Real server (PGlite), real ingest path.
+ * R4 requires beside GET; a duplicate MRN's refusal that named a patient the caller may not see. Real server
+ * (PGlite), real ingest path.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../test/support/app.ts';
@@ -189,5 +190,56 @@ describe('FHIR API under attack', () => {
     const counted = (await call<Bundle>('POST', `/fhir/R4/Observation/_search?patient=${fhirId(a)}&_summary=count`)).body.total;
     expect(counted).toBe((await call<Bundle>('GET', `/fhir/R4/Observation?patient=${fhirId(a)}&_summary=count`)).body.total);
     expect(counted).toBeGreaterThanOrEqual(4);
+  });
+
+  it('names the patient holding an MRN only to a caller who may see them; anyone else learns only that the value cannot be used', async () => {
+    const s = app.services;
+    await s.db.query('UPDATE patients SET mrn = $2 WHERE id = $1', [a, 'MRN-A']);
+    await s.db.query('UPDATE patients SET mrn = $2 WHERE id = $1', [b, 'MRN-B']); // Bob is not on the clinician's team
+    const admin = (await app.tokenFor('admin')).token;
+    const patient = (mrn: string, id?: string) =>
+      JSON.stringify({ resourceType: 'Patient', ...(id ? { id } : {}), name: [{ text: 'New Person' }], identifier: [{ system: 'urn:vigil:mrn', value: mrn }] });
+    const json = { 'content-type': 'application/fhir+json' };
+    const leaks = (text: string) => [b, fhirId(b), 'Bob', 'already has', 'another patient'].filter((x) => text.includes(x));
+    // Before: 409 "another patient already has this MRN" to anyone, which says Bob's record exists.
+    const hidden = await call('POST', '/fhir/R4/Patient', patient('MRN-B'), json);
+    expect(hidden.status).toBe(409);
+    expect(hidden.body.issue[0].diagnostics).toBe(
+      'identifier urn:vigil:mrn: this MRN cannot be used for this patient; check the value, or ask an administrator',
+    );
+    expect(leaks(JSON.stringify(hidden.body))).toEqual([]);
+    // Changing a visible patient's MRN to Bob's: the same refusal, and nothing changed.
+    const put = await call('PUT', `/fhir/R4/Patient/${fhirId(a)}`, patient('MRN-B', fhirId(a)), json);
+    expect(put.status).toBe(409);
+    expect(leaks(JSON.stringify(put.body))).toEqual([]);
+    expect((await s.db.query<{ mrn: string }>('SELECT mrn FROM patients WHERE id = $1', [a]))[0].mrn).toBe('MRN-A');
+    // In a transaction Bundle too (checked before anything is written), and when two entries race for one new MRN.
+    for (const entries of [[patient('MRN-B')], [patient('MRN-NEW'), patient('MRN-NEW')]]) {
+      const bundle = JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: entries.map((e, i) => ({
+          fullUrl: `urn:uuid:00000000-0000-4000-8000-00000000000${i}`,
+          resource: JSON.parse(e),
+          request: { method: 'POST', url: 'Patient' },
+        })),
+      });
+      const r = await call('POST', '/fhir/R4', bundle, json);
+      expect(r.status).toBe(409);
+      expect(JSON.stringify(r.body)).toContain('this MRN cannot be used');
+      expect(leaks(JSON.stringify(r.body))).toEqual([]);
+    }
+    expect((await s.db.query('SELECT id FROM patients WHERE mrn = $1', ['MRN-NEW'])).length).toBe(0);
+    // Whoever may see the holder is told who it is: the clinician for their own patient, an admin for anyone.
+    const own = await call('POST', '/fhir/R4/Patient', patient('MRN-A'), json);
+    expect(own.status).toBe(409);
+    expect(own.body.issue[0].diagnostics).toBe(`identifier urn:vigil:mrn: Patient/${fhirId(a)} already has MRN "MRN-A"`);
+    const res = await fetch(`${app.httpUrl}/fhir/R4/Patient`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, ...json },
+      body: patient('MRN-B'),
+    });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as any).issue[0].diagnostics).toBe(`identifier urn:vigil:mrn: Patient/${fhirId(b)} already has MRN "MRN-B"`);
   });
 });

@@ -1,5 +1,6 @@
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
+import type { Principal } from '../../../domain/types.ts';
 import type { Db, Queryable } from '../../../platform/db.ts';
 import { newId } from '../../../platform/ids.ts';
 import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
@@ -55,10 +56,23 @@ export function patientProvider(deps: {
   patientService?: PatientService;
   clock?: Clock;
 }): ResourceProvider {
+  // An MRN is unique. Who holds one is disclosed only to a caller who may see that patient (auth/access.ts);
+  // anyone else learns that this value cannot be used, not which patient has it (nor, from the wording, that
+  // one they may not see exists), the same answer the database's own refusal gives when two writers race.
+  const MRN_REFUSED = `identifier ${SYSTEM_MRN}: this MRN cannot be used for this patient; check the value, or ask an administrator`;
   const uniqueMrn = (err: unknown) => {
-    if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', 'another patient already has this MRN (identifier urn:vigil:mrn)');
+    if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', MRN_REFUSED);
     throw err;
   };
+  /** Refuses an MRN another patient holds (409), naming that patient only to a caller who may see them. */
+  async function assertMrnFree(principal: Principal, mrn: string | null, self: string | null) {
+    if (mrn === null) return;
+    const holder = await deps.patients.idWithMrn(mrn);
+    if (holder === null || holder === self) return;
+    if (await deps.access.canSeePatient(principal, holder))
+      throw new AppError('CONFLICT', `identifier ${SYSTEM_MRN}: Patient/${toFhirId(holder)} already has MRN "${mrn}"`);
+    throw new AppError('CONFLICT', MRN_REFUSED);
+  }
   return {
     type: 'Patient',
     summaryElements: SUMMARY_ELEMENTS.Patient,
@@ -98,6 +112,7 @@ export function patientProvider(deps: {
     async prepareCreate(ctx, body, opts) {
       deps.access.assertStaff(ctx.principal);
       const input = patientInput(body);
+      await assertMrnFree(ctx.principal, input.mrn, null);
       const id = opts?.id ? fromFhirId(opts.id) : newId('pat');
       const practitionerId = deps.access.careTeamOfCreator(ctx.principal);
       const inTransaction = async (tx: Queryable) => {
@@ -139,6 +154,7 @@ export function patientProvider(deps: {
       const current = await deps.patients.byId(internal);
       if (!current) throw notFound(`Patient/${id}`);
       const input = patientInput(body);
+      if (input.mrn !== current.mrn) await assertMrnFree(ctx.principal, input.mrn, internal);
       const version = current.version ?? 1;
       if (ifMatch !== undefined && ifMatch !== version)
         throw new AppError(
