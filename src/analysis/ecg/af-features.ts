@@ -16,7 +16,14 @@
  * - atrial-ectopy discriminators: sample entropy of the core window (Richman & Moorman 2000, with the
  *   tolerance relative to the mean RR as in COSEn, Lake & Moorman 2011: bigeminy and SVTA repeat, AF does
  *   not), occupied cells of the successive-difference (Lorenz) plot (Sarkar et al. 2008: a few clusters for
- *   ectopic patterns, a spread cloud for AF) and the entropy of successive RR ratios (bigeminy is bimodal).
+ *   ectopic patterns, a spread cloud for AF) and the entropy of successive RR ratios (bigeminy is bimodal);
+ * - ectopy-filtered irregularity, relative to the window's MEDIAN RR (the dominant rhythm's cycle while
+ *   ectopics are the minority): the share of intervals within ±6 % of it (sinus with frequent premature
+ *   beats keeps a sharp mode, AF has none), the share of premature intervals (< 88 % of it), and the
+ *   successive differences left once every premature interval, the one after it (its compensatory pause)
+ *   and pauses (> 160 %) are removed, with the share of pairs left. Frequent atrial or ventricular ectopy
+ *   leaves a regular rhythm behind; AF does not (the idea of ectopic-beat filtering before the
+ *   irregularity measure, Lian et al. 2011, Petrėnas 2015, applied to the whole window).
  */
 
 export const AF_WINDOW_HALF = 30; // intervals each side: the window spans 61 intervals (≈ 45 s at 80/min)
@@ -31,6 +38,10 @@ const SAMPEN_TOLERANCE = 0.04; // matching tolerance: 4 % of the window mean RR 
 const LORENZ_CELL = 0.05; // Lorenz-plot cell: 5 % of the window mean RR (≈ Sarkar's 40 ms)
 const LORENZ_HALF = 12; // cells each side of the origin (clamped beyond)
 const RATIO_BINS = 16; // histogram of ln(rr / rr₋₁) over ±ln 2
+const NEAR_MEDIAN = 0.06; // "at the dominant cycle": within ±6 % of the window's median RR
+const PREMATURE_OF_MEDIAN = 0.88; // premature against the median: under 88 % of it
+const PAUSE_OF_MEDIAN = 1.6; // a pause or a missed beat: over 160 % of it
+const MIN_CLEAN_PAIRS = 5; // fewer successive pairs left after the filter: the filtered irregularity is undefined
 export const AF_MIN_RR_S = 0.2; // shorter intervals are noise detections: skipped
 export const AF_MAX_RR_S = 3; // longer ones are pauses or lost signal: the window restarts
 
@@ -53,6 +64,10 @@ export const AF_FEATURE_NAMES = [
   'lorenzCells',
   'lorenzOrigin',
   'ratioEntropy',
+  'nearMedian',
+  'prematureShare',
+  'filteredIrr',
+  'filteredPairs',
 ] as const;
 
 /**
@@ -118,6 +133,9 @@ export class RrFeatureStream {
   private readonly hist = new Float64Array(HIST_BINS);
   private readonly ratioHist = new Float64Array(RATIO_BINS);
   private readonly ordered = new Float64Array(WINDOW); // the window in time order
+  private readonly sortedCopy = new Float64Array(WINDOW); // the window sorted (median)
+  private readonly kept = new Uint8Array(WINDOW); // interval survives the ectopy filter
+  private readonly diffs = new Float64Array(WINDOW); // successive differences of kept pairs
   private readonly lorenz = new Int32Array((2 * LORENZ_HALF + 1) ** 2); // stamp of the last window that used a cell
   private stamp = 0;
   private n = 0; // intervals pushed since the last restart
@@ -246,7 +264,40 @@ export class RrFeatureStream {
       this.sampleEntropy(mean),
       ...this.lorenzCells(mean),
       this.ratioEntropy(),
+      ...this.ectopyFiltered(),
     ];
+  }
+
+  /**
+   * [share within ±6 % of the median RR, share premature, median |successive difference| / median RR over
+   * pairs of intervals that survive the ectopy filter (NaN when fewer than MIN_CLEAN_PAIRS), share of pairs left].
+   */
+  private ectopyFiltered(): [number, number, number, number] {
+    const o = this.ordered,
+      s = this.sortedCopy,
+      kept = this.kept,
+      d = this.diffs;
+    s.set(o);
+    s.sort();
+    const med = s[AF_WINDOW_HALF]; // WINDOW is odd: the middle value
+    let near = 0,
+      premature = 0;
+    for (let t = 0; t < WINDOW; t++) {
+      const r = o[t] / med;
+      if (Math.abs(r - 1) <= NEAR_MEDIAN) near++;
+      const early = r < PREMATURE_OF_MEDIAN;
+      if (early) premature++;
+      // Removed: a premature interval, a pause, and the interval after a premature one (its compensatory pause).
+      kept[t] = early || r > PAUSE_OF_MEDIAN || (t > 0 && o[t - 1] / med < PREMATURE_OF_MEDIAN) ? 0 : 1;
+    }
+    let n = 0;
+    for (let t = 1; t < WINDOW; t++) if (kept[t] && kept[t - 1]) d[n++] = Math.abs(o[t] - o[t - 1]) / med;
+    let irr = NaN;
+    if (n >= MIN_CLEAN_PAIRS) {
+      const v = d.subarray(0, n).sort();
+      irr = n % 2 ? v[n >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+    return [near / WINDOW, premature / WINDOW, irr, n / (WINDOW - 1)];
   }
 
   /** Sample entropy (m = 1) of the intervals around the centre, tolerance relative to the mean RR. */

@@ -62,6 +62,31 @@ describe('atrial-ectopy discriminating features', () => {
     expect(sinus('lorenzOrigin')).toBe(1);
     expect(sinus('lorenzCells')).toBe(0);
   });
+
+  it('leave a regular rhythm behind once premature beats and their pauses are removed, and AF irregular', () => {
+    const rand = rng(13);
+    // Sinus 0.8 s ± 1 % with an atrial premature beat after every 1–3 sinus beats (about a quarter of beats).
+    const rr: number[] = [];
+    while (rr.length < 200) {
+      for (let i = 0, n = 1 + Math.floor(3 * rand()); i < n; i++) rr.push(0.8 * (1 + 0.02 * (rand() - 0.5)));
+      rr.push(0.8 * (0.5 + 0.25 * rand()), 0.8 * (1.1 + 0.15 * rand()));
+    }
+    const apc = last(rr);
+    const af = last(Array.from({ length: 200 }, () => 0.5 + 0.5 * rand()));
+    expect(apc('filteredIrr')).toBeLessThan(0.02); // the sinus beats left: successive differences under 2 %
+    expect(af('filteredIrr')).toBeGreaterThan(0.1);
+    expect(apc('nearMedian')).toBeGreaterThan(0.4); // a sharp mode at the sinus cycle
+    expect(af('nearMedian')).toBeLessThan(0.3); // uniform RR over ±33 %: about 18 % expected
+    expect(apc('prematureShare')).toBeGreaterThan(0.15);
+    // Bigeminy: every other interval premature, so no pair survives and the filtered irregularity is undefined.
+    const big = last(Array.from({ length: 200 }, (_, i) => (i % 2 ? 1.0 : 0.55)));
+    expect(big('filteredPairs')).toBe(0);
+    expect(big('filteredIrr')).toBeNaN();
+    const sinus = last(Array(200).fill(0.8));
+    expect(sinus('filteredPairs')).toBe(1);
+    expect(sinus('filteredIrr')).toBe(0);
+    expect(sinus('nearMedian')).toBe(1);
+  });
 });
 
 describe('sliding-window quantiles', () => {
