@@ -213,13 +213,17 @@ async function measureNatsFloor(): Promise<Result> {
       if (i > 60) throw new Error('the NATS cluster has no JetStream leader after 30 s');
       await new Promise((r) => setTimeout(r, 500));
     }
-    await jsm.streams.add({
-      name: 'FLOOR',
-      subjects: ['vigil.v1.devices.*.telemetry'],
-      storage: StorageType.File,
-      num_replicas: 3,
-      retention: RetentionPolicy.Workqueue,
-    });
+    // A cluster that has just started may time out the first stream creations (no meta leader yet): ask again.
+    for (let i = 0; ; i++) {
+      const ok = await jsm.streams
+        .add({ name: 'FLOOR', subjects: ['vigil.v1.devices.*.telemetry'], storage: StorageType.File, num_replicas: 3, retention: RetentionPolicy.Workqueue })
+        .then(
+          () => true,
+          (err: unknown) => (i < 30 ? false : Promise.reject(err)),
+        );
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
     await jsm.consumers.add('FLOOR', { durable_name: 'floor', ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000 });
     const messages = await (await nc.jetstream().consumers.get('FLOOR', 'floor')).consume({ max_messages: 2_000 });
     const lat: number[] = [];
@@ -506,11 +510,16 @@ async function main() {
     }
     if ((!ONLY || ONLY === 'postgres') && BROKERS.includes('nats')) {
       if (natsAvailable()) {
-        log('floor: NATS cluster relay…');
-        results.push(await measureNatsFloor());
-        for (const instances of INSTANCES) {
-          log(`PostgreSQL + NATS cluster, ${instances} instance process(es) (max)…`);
-          results.push(await measureVigilProcesses(instances, 0, 'nats'));
+        // A failure here (a cluster that does not come up) is reported, and the other cases' results kept.
+        try {
+          log('floor: NATS cluster relay…');
+          results.push(await measureNatsFloor());
+          for (const instances of INSTANCES) {
+            log(`PostgreSQL + NATS cluster, ${instances} instance process(es) (max)…`);
+            results.push(await measureVigilProcesses(instances, 0, 'nats'));
+          }
+        } catch (err) {
+          log(`  ! NATS cluster cases failed: ${(err as Error).message}`);
         }
       } else log('nats-server not installed: skipping the NATS cluster cases');
     }
