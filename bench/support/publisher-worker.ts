@@ -51,10 +51,13 @@ async function run() {
         });
         if (perDeviceInterval === 0 && sent % 50 === 0) await new Promise((r) => setImmediate(r));
       }
-      while (inflight > 0) await new Promise((r) => setTimeout(r, 5));
+      // A broker that stops acknowledging (a NATS stream without a leader) must not hang the bench: wait a minute
+      // at most, then report what was acknowledged.
+      const drainBy = Date.now() + 60_000;
+      while (inflight > 0 && Date.now() < drainBy) await new Promise((r) => setTimeout(r, 5));
     }),
   );
-  await Promise.all(clients.map((c) => c.endAsync()));
+  await Promise.all(clients.map((c) => c.endAsync(true)));
   parentPort!.postMessage({ sent, acked });
 }
 
