@@ -9,28 +9,17 @@ import type { NewReading } from './readings.repository.ts';
  * formatted from the day's prefix (once per UTC day) and the time of day.
  */
 export function copyText(rows: NewReading[]): Buffer {
-  const quoted = new Map<string, string>();
-  const q = (v: string | null | undefined): string => {
-    if (v === null || v === undefined) return '';
-    let out = quoted.get(v);
-    if (out === undefined) quoted.set(v, (out = '"' + v.replaceAll('"', '""') + '"'));
-    return out;
-  };
+  const q = csvQuoter();
   const iso = isoFormatter();
-  let buf = Buffer.allocUnsafe(Math.max(4096, rows.length * 96));
-  let at = 0;
+  const out = bufferWriter(rows.length * 96);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     const method = r.method ? q(JSON.stringify(r.method)) : '';
-    const line = `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${q(r.code)},${r.value},${q(r.unit)},${iso(r.ts)},${r.seq ?? ''},${q(r.commandId)},${method}\n`;
-    if (at + line.length * 3 > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + line.length * 3));
-      buf.copy(bigger, 0, 0, at);
-      buf = bigger;
-    }
-    at += buf.write(line, at, 'utf8');
+    out.put(
+      `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${q(r.code)},${r.value},${q(r.unit)},${iso(r.ts)},${r.seq ?? ''},${q(r.commandId)},${method}\n`,
+    );
   }
-  return buf.subarray(0, at);
+  return out.bytes();
 }
 
 /** The columns of `ingestCopyText`, in its order: a message's envelope first (see there). */
@@ -44,25 +33,11 @@ export const INGEST_COPY_COLUMNS = 'patient_id, device_id, system, ts, seq, comm
  * no line string per reading kept alive, no joined string to encode again (less garbage on the hottest path).
  */
 export function ingestCopyText(rows: readonly NewReading[], firstId?: number): Buffer {
-  const quoted = new Map<string, string>();
-  const q = (v: string | null | undefined): string => {
-    if (v === null || v === undefined) return '';
-    let out = quoted.get(v);
-    if (out === undefined) quoted.set(v, (out = '"' + v.replaceAll('"', '""') + '"'));
-    return out;
-  };
+  const q = csvQuoter();
   const iso = isoFormatter();
   // A vital sign's line is ~110 bytes (its envelope ~90): room for all of them at once, as a rule.
-  let buf = Buffer.allocUnsafe(Math.max(4096, rows.length * 160));
-  let at = 0;
-  const put = (text: string) => {
-    if (at + text.length * 3 > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + text.length * 3));
-      buf.copy(bigger, 0, 0, at);
-      buf = bigger;
-    }
-    at += buf.write(text, at, 'utf8');
-  };
+  const out = bufferWriter(rows.length * 160);
+  const put = out.put;
   let prev: NewReading | null = null;
   let envelope = '';
   for (let i = 0; i < rows.length; i++) {
@@ -82,7 +57,35 @@ export function ingestCopyText(rows: readonly NewReading[], firstId?: number): B
     put(envelope);
     put(`${q(r.code)},${r.value},${q(r.unit)},${r.method ? q(JSON.stringify(r.method)) : ''}\n`);
   }
-  return buf.subarray(0, at);
+  return out.bytes();
+}
+
+/** A CSV field quoter (PostgreSQL CSV: `"` doubled; null is an empty unquoted field) that quotes each distinct text once. */
+function csvQuoter(): (v: string | null | undefined) => string {
+  const quoted = new Map<string, string>();
+  return (v) => {
+    if (v === null || v === undefined) return '';
+    let out = quoted.get(v);
+    if (out === undefined) quoted.set(v, (out = '"' + v.replaceAll('"', '""') + '"'));
+    return out;
+  };
+}
+
+/** Text written as UTF-8 into one buffer that doubles when a write might not fit (a UTF-16 unit is ≤ 3 bytes). */
+function bufferWriter(expectedBytes: number) {
+  let buf = Buffer.allocUnsafe(Math.max(4096, expectedBytes));
+  let at = 0;
+  return {
+    put(text: string): void {
+      if (at + text.length * 3 > buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + text.length * 3));
+        buf.copy(bigger, 0, 0, at);
+        buf = bigger;
+      }
+      at += buf.write(text, at, 'utf8');
+    },
+    bytes: (): Buffer => buf.subarray(0, at),
+  };
 }
 
 const DAY = 86_400_000;
