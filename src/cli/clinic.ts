@@ -1,4 +1,5 @@
 import type { Role } from '../domain/types.ts';
+import type { SmartAppSummary } from '../api/fhir/smart/app-registry.ts';
 import { CliError } from './command.ts';
 import { cliConfig, findRunningServer } from './runtime.ts';
 import { openOfflineServices } from './offline-services.ts';
@@ -29,6 +30,9 @@ export interface Clinic {
   addPatient(p: { name: string; birthDate?: string; sex?: string; settings?: Record<string, unknown> }): Promise<{ id: string }>;
   addDevice(d: { patientId: string | null; type: string; name?: string }): Promise<{ id: string; secret: string; topic: string }>;
   assignClinician(patientId: string, email: string): Promise<void>;
+  listSmartApps(): Promise<SmartAppSummary[]>;
+  removeSmartApp(id: string): Promise<{ id: string; revokedTokens: number }>;
+  revokeSmartAppTokens(id: string): Promise<{ revokedTokens: number }>;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,9 @@ export async function openClinic(): Promise<Clinic> {
       if (!user?.practitionerId) throw new CliError(`${email} is not a clinician`);
       await s.patientService.assignClinician(patientId, user.practitionerId, 'cli');
     },
+    listSmartApps: () => s.smart.apps.list(),
+    removeSmartApp: (id) => s.smart.apps.remove(id, 'cli'),
+    revokeSmartAppTokens: (id) => s.smart.apps.revokeTokens(id, 'cli'),
     close: () => offline.close(),
   };
 }
@@ -102,6 +109,9 @@ function remoteClinic(url: string, token: string): Clinic {
       if (!u?.practitionerId) throw new CliError(`${email} is not a clinician`);
       await call('POST', `/api/v1/patients/${patientId}/care-team`, { practitionerId: u.practitionerId });
     },
+    listSmartApps: () => call('GET', '/api/v1/smart/apps'),
+    removeSmartApp: (id) => call('DELETE', `/api/v1/smart/apps/${encodeURIComponent(id)}`),
+    revokeSmartAppTokens: (id) => call('POST', `/api/v1/smart/apps/${encodeURIComponent(id)}/revoke`, {}),
     async close() {},
   };
 }

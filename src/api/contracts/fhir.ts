@@ -141,6 +141,52 @@ export const SmartApp = z
     clientSecret: z.string().optional(),
   })
   .meta({ id: 'SmartApp' });
+export type SmartApp = z.infer<typeof SmartApp>;
+
+/** GET /api/v1/smart/apps (admins): every registered app and what it holds now. */
+export const SmartAppSummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(['public', 'confidential', 'asymmetric', 'backend']),
+    redirectUris: z.array(z.string()),
+    launchUrl: z.string().nullable(),
+    createdAt: z.string(),
+    /** A backend service reads with the authority of this admin. */
+    actsAs: z.object({ userId: z.string(), email: z.string() }).nullable(),
+    /** Access and refresh tokens that work now. */
+    liveTokens: z.number().int(),
+    users: z.number().int(),
+    lastTokenAt: z.string().nullable(),
+  })
+  .meta({ id: 'SmartAppSummary' });
+export type SmartAppSummary = z.infer<typeof SmartAppSummary>;
+export const SmartAppList = z.array(SmartAppSummary).meta({ id: 'SmartAppList' });
+export type SmartAppList = z.infer<typeof SmartAppList>;
+export const SmartAppParams = z.object({ id: z.string().min(1).max(100) });
+/** PATCH /api/v1/smart/apps/{id}: what may be corrected; the kind of app stays (register a new one to change it). */
+export const SmartAppPatchBody = z
+  .strictObject({
+    name: z.string().min(1).max(200).optional(),
+    redirectUris: z.array(z.string().max(2000)).max(20).optional(),
+    /** null: no longer offered on the patient page. */
+    launchUrl: z.string().max(2000).nullable().optional(),
+    /** Key rotation for an app that signs assertions: the new JWK Set replaces the old. */
+    jwks: z
+      .object({
+        keys: z
+          .array(z.looseObject({ kty: z.string() }))
+          .min(1)
+          .max(10),
+      })
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'name at least one of name, redirectUris, launchUrl, jwks');
+/** POST /api/v1/smart/apps/{id}/secret: the new client secret, shown once. */
+export const SmartAppSecret = z.object({ clientSecret: z.string() }).meta({ id: 'SmartAppSecret' });
+/** POST /api/v1/smart/apps/{id}/revoke and DELETE /api/v1/smart/apps/{id}: how many live tokens ended. */
+export const SmartAppRevoked = z.object({ revokedTokens: z.number().int() }).meta({ id: 'SmartAppRevoked' });
+export const SmartAppRemoved = z.object({ id: z.string(), revokedTokens: z.number().int() }).meta({ id: 'SmartAppRemoved' });
 
 /** GET /api/v1/smart/apps/launchable: the registered apps that can be opened on a patient (they have a launch URL). */
 export const LaunchableSmartApps = z.array(z.object({ id: z.string(), name: z.string() })).meta({ id: 'LaunchableSmartApps' });

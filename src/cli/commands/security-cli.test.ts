@@ -56,6 +56,33 @@ describe('security CLI', () => {
     }
   }, 240_000);
 
+  it('smart app list shows the app, smart app revoke and remove stop it (offline), an unknown id fails loudly', async () => {
+    const list = await runCliCaptured(['smart', 'app', 'list', '--json']);
+    expect(list.code).toBe(0);
+    const apps = JSON.parse(list.out) as Array<{ id: string; name: string; kind: string; liveTokens: number }>;
+    expect(apps).toEqual([expect.objectContaining({ name: 'Offline Charts', kind: 'public', liveTokens: 0 })]);
+    const human = await runCliCaptured(['smart', 'app', 'list']);
+    expect(human.out).toContain('Offline Charts');
+    expect(human.out).toContain('never used');
+    const revoked = await runCliCaptured(['smart', 'app', 'revoke', apps[0].id, '--json']);
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.out)).toEqual({ id: apps[0].id, revokedTokens: 0 });
+    const removed = await runCliCaptured(['smart', 'app', 'remove', apps[0].id]);
+    expect(removed.code).toBe(0);
+    expect(removed.out).toContain(`SMART app ${apps[0].id} removed`);
+    expect(JSON.parse((await runCliCaptured(['smart', 'app', 'list', '--json'])).out)).toEqual([]);
+    const unknown = await runCliCaptured(['smart', 'app', 'remove', apps[0].id]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.err).toContain(apps[0].id);
+    const db = await openPgliteWorker(dir);
+    try {
+      const entries = await db.query<{ action: string }>(`SELECT action FROM audit_log WHERE entity_id = $1 ORDER BY id`, [apps[0].id]);
+      expect(entries.map((e) => e.action)).toEqual(['smart.app.register', 'smart.revoke', 'smart.app.remove']);
+    } finally {
+      await db.close();
+    }
+  }, 240_000);
+
   it('audit verify passes, then reports both entries an owner edited behind the triggers, and exits 1', async () => {
     const ok = await runCliCaptured(['audit', 'verify', '--json']);
     expect(ok.code).toBe(0);

@@ -2,7 +2,22 @@ import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
 import { registerFormBody } from '../form-body.ts';
-import { LaunchableSmartApps, OAuthParams, SmartApp, SmartAppBody, SmartConfiguration, SmartLaunch, SmartLaunchBody } from '../../contracts/index.ts';
+import {
+  LaunchableSmartApps,
+  OAuthParams,
+  SmartApp,
+  SmartAppBody,
+  SmartAppList,
+  SmartAppParams,
+  SmartAppPatchBody,
+  SmartAppRemoved,
+  SmartAppRevoked,
+  SmartAppSecret,
+  SmartAppSummary,
+  SmartConfiguration,
+  SmartLaunch,
+  SmartLaunchBody,
+} from '../../contracts/index.ts';
 import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
 import type { AuthService } from '../../../auth/auth.service.ts';
@@ -284,6 +299,73 @@ export function smartRoutes(
       const p = requirePrincipal(req);
       deps.access.assertAdmin(p);
       return reply.status(201).send(await deps.smart.registerClient(req.body, p));
+    },
+  );
+
+  // Looking after registered apps (admins; app-registry.ts): a leaked secret or key, a vendor dropped.
+  app.get(
+    '/api/v1/smart/apps',
+    { config: { policy: policy.admin() }, schema: { summary: 'Registered SMART apps with their live tokens', response: { 200: SmartAppList } } },
+    async (req) => {
+      deps.access.assertAdmin(requirePrincipal(req));
+      return deps.smart.apps.list();
+    },
+  );
+  app.patch(
+    '/api/v1/smart/apps/:id',
+    {
+      config: { policy: policy.admin() },
+      schema: {
+        summary: 'Correct a SMART app: name, redirect URIs, launch URL, or its keys (rotation); its kind stays',
+        params: SmartAppParams,
+        body: SmartAppPatchBody,
+        response: { 200: SmartAppSummary },
+      },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      deps.access.assertAdmin(p);
+      return deps.smart.apps.update(req.params.id, req.body, p);
+    },
+  );
+  app.post(
+    '/api/v1/smart/apps/:id/secret',
+    {
+      config: { policy: policy.admin() },
+      schema: {
+        summary: "A confidential app's new client secret (shown once; the old one stops at once)",
+        params: SmartAppParams,
+        response: { 200: SmartAppSecret },
+      },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      deps.access.assertAdmin(p);
+      return deps.smart.apps.rotateSecret(req.params.id, p);
+    },
+  );
+  app.post(
+    '/api/v1/smart/apps/:id/revoke',
+    {
+      config: { policy: policy.admin() },
+      schema: { summary: 'End every token a SMART app holds, for every user and patient', params: SmartAppParams, response: { 200: SmartAppRevoked } },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      deps.access.assertAdmin(p);
+      return deps.smart.apps.revokeTokens(req.params.id, p);
+    },
+  );
+  app.delete(
+    '/api/v1/smart/apps/:id',
+    {
+      config: { policy: policy.admin() },
+      schema: { summary: 'Remove a SMART app and every token it holds', params: SmartAppParams, response: { 200: SmartAppRemoved } },
+    },
+    async (req) => {
+      const p = requirePrincipal(req);
+      deps.access.assertAdmin(p);
+      return deps.smart.apps.remove(req.params.id, p);
     },
   );
 

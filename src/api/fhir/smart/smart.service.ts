@@ -12,6 +12,7 @@ import { toFhirId } from '../ids.ts';
 import { hashSecret, secretMatches, type PresentedClient } from './client-auth.ts';
 import { AssertionError, checkJwks, claimedClient, JWT_BEARER, verifyAssertion } from './backend-services.ts';
 import type { JSONWebKeySet } from 'jose';
+import { checkAppUrls, createSmartAppRegistry } from './app-registry.ts';
 
 /**
  * SMART App Launch 2.x (authorization code + PKCE S256; public clients, and confidential ones that prove a
@@ -375,6 +376,9 @@ export function createSmartService(deps: {
   }
 
   return {
+    /** Registered apps: list, correct, rotate, revoke, remove (admins; app-registry.ts). */
+    apps: createSmartAppRegistry({ db: deps.db, audit: deps.audit, newSecret: () => token('vcs'), hashSecret }),
+
     async jwks() {
       const { jwk, kid } = await signingKey();
       return { keys: [{ ...jwk, kid, alg: 'RS256', use: 'sig' }] };
@@ -415,12 +419,7 @@ export function createSmartService(deps: {
       if (jwks && input.confidential)
         throw badRequest('an app with jwks authenticates with its keys (private_key_jwt): leave out "confidential", which issues a client secret');
       if (!input.name.trim()) throw badRequest('an app needs a name');
-      for (const u of [...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]) {
-        const url = URL.canParse(u) ? new URL(u) : null;
-        if (!url || url.hash || !(url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname)))) {
-          throw badRequest(`redirect URI "${u}" must be an absolute https URL (http only for localhost), without a fragment`);
-        }
-      }
+      checkAppUrls([...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]);
       if (!input.redirectUris.length && !jwks) throw badRequest('an app needs at least one redirect URI');
       const c: SmartClient = {
         id: newId('app'),

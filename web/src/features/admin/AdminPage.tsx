@@ -4,6 +4,7 @@ import { TimeAgo } from '../../components/TimeAgo.tsx';
 import { formatDateTime, humanize } from '../../lib/format.ts';
 import { useAsync } from '../../lib/useAsync.ts';
 import { SecurityAdmin } from '../security/SecurityAdmin.tsx'; // [sec]
+import { SmartApps } from './SmartApps.tsx';
 
 const REJECTIONS_LIMIT = 100;
 
@@ -15,6 +16,7 @@ export function AdminPage() {
       <DemoMailbox />
       <Rejections />
       <SecurityAdmin />
+      <SmartApps />
     </main>
   );
 }
