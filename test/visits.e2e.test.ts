@@ -272,8 +272,9 @@ describe('video visit signalling', () => {
     });
     expect(strict.status).toBe(400);
     expect(((await strict.json()) as { issue: Array<{ diagnostics: string }> }).issue[0].diagnostics).toMatch(/colour/);
-    // Availability → Schedule and Slots (ids conformant as they are).
-    const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+    // Availability → Schedule and Slots (ids conformant as they are). A day with no appointment on it: the ones above
+    // sit 2–4 days ahead at this time of day, and one inside 09:00–10:00 would take a slot (the test then failed by the clock).
+    const day = new Date(Date.now() + 9 * 86_400_000).toISOString().slice(0, 10);
     expect((await app.api(nurse.token, 'POST', '/api/v1/availability', { start: `${day}T09:00:00Z`, end: `${day}T10:00:00Z`, slotMinutes: 20 })).status).toBe(
       201,
     );
