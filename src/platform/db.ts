@@ -252,7 +252,7 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
     kind: 'pglite',
     worker,
     query: (sql, params) => serial(() => q(sql, params)),
-    queryPrepared: (sql, params) => serial(() => q(sql, params)),
+    queryPrepared: (sql, params) => serial(() => call('prepared', { sql, params: params ?? [] }) as Promise<never[]>),
     copyCsv: (sql, csv) => serial(() => copyCsv(sql, csv)),
     transaction: (fn) =>
       serial(async () => {
