@@ -28,8 +28,9 @@ export interface Db extends Queryable {
   /**
    * `query` for a statement the app runs very often with different values (the FHIR Observation search): on
    * PostgreSQL a named prepared statement with a generic plan, so it is parsed and planned once per
-   * connection instead of on every call (see openPostgres). Elsewhere, and with `preparedStatements: false`,
-   * the same as `query`. Outside a transaction only.
+   * connection instead of on every call (see openPostgres); on PGlite the same, in its one session
+   * (pglite-worker.ts). With `preparedStatements: false` (PostgreSQL behind some poolers) the same as `query`.
+   * Outside a transaction only.
    */
   queryPrepared<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Several statements separated by semicolons, no parameters (migrations). */
