@@ -126,6 +126,12 @@ export const SmartAppBody = z.object({
    * through system/ scopes.
    */
   jwks: z.object({ keys: z.array(z.looseObject({ kty: z.string() })).max(10) }).optional(),
+  /**
+   * Or the URL where the app publishes that JWK Set (SMART's strongly preferred way: the app rotates its own
+   * keys there): https (http only for localhost); fetched when an assertion is checked, kept as long as its
+   * Cache-Control allows. Give jwks or jwksUrl, not both.
+   */
+  jwksUrl: z.string().min(1).max(2000).optional(),
 });
 export const SmartApp = z
   .object({
@@ -151,6 +157,8 @@ export const SmartAppSummary = z
     kind: z.enum(['public', 'confidential', 'asymmetric', 'backend']),
     redirectUris: z.array(z.string()),
     launchUrl: z.string().nullable(),
+    /** Where the app publishes its public keys (null: registered as a JWK Set, or an app without keys). */
+    jwksUrl: z.string().nullable(),
     createdAt: z.string(),
     /** A backend service reads with the authority of this admin. */
     actsAs: z.object({ userId: z.string(), email: z.string() }).nullable(),
@@ -180,8 +188,10 @@ export const SmartAppPatchBody = z
           .max(10),
       })
       .optional(),
+    /** Or where the app publishes its keys from now on (replaces a registered set, and the other way round). */
+    jwksUrl: z.string().min(1).max(2000).optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, 'name at least one of name, redirectUris, launchUrl, jwks');
+  .refine((b) => Object.keys(b).length > 0, 'name at least one of name, redirectUris, launchUrl, jwks, jwksUrl');
 /** POST /api/v1/smart/apps/{id}/secret: the new client secret, shown once. */
 export const SmartAppSecret = z.object({ clientSecret: z.string() }).meta({ id: 'SmartAppSecret' });
 /** POST /api/v1/smart/apps/{id}/revoke and DELETE /api/v1/smart/apps/{id}: how many live tokens ended. */

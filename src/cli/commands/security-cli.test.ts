@@ -44,6 +44,20 @@ describe('security CLI', () => {
     const refused = await runCliCaptured(['smart', 'app', 'add', '--name', 'Plain', '--redirect-uri', 'http://charts.example/cb']);
     expect(refused.code).not.toBe(0);
     expect(refused.err).toMatch(/https/);
+    // --jwks-url reaches the same checks (a key set URL must be https too).
+    const keysOverHttp = await runCliCaptured([
+      'smart',
+      'app',
+      'add',
+      '--name',
+      'Signer',
+      '--redirect-uri',
+      'https://s.example/cb',
+      '--jwks-url',
+      'http://s.example/jwks',
+    ]);
+    expect(keysOverHttp.code).not.toBe(0);
+    expect(keysOverHttp.err).toMatch(/jwksUrl must be https/);
     const db = await openPgliteWorker(dir);
     try {
       const rows = await db.query<{ id: string; name: string }>('SELECT id, name FROM smart_clients');

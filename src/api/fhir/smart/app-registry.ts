@@ -3,6 +3,7 @@ import type { Principal } from '../../../domain/types.ts';
 import type { Db, Queryable } from '../../../platform/db.ts';
 import { badRequest, notFound } from '../../../platform/errors.ts';
 import { checkJwks } from './backend-services.ts';
+import { checkJwksUrl } from './remote-jwks.ts';
 
 /**
  * Looking after the SMART apps an admin registered (smart.service.ts registers them): list them with what they
@@ -22,6 +23,8 @@ export interface SmartAppSummary {
   kind: SmartAppKind;
   redirectUris: string[];
   launchUrl: string | null;
+  /** Where an app that signs assertions publishes its public keys (null: registered as a JWK Set, or no keys). */
+  jwksUrl: string | null;
   createdAt: string;
   /** A backend service reads with the authority of this admin. */
   actsAs: { userId: string; email: string } | null;
@@ -40,6 +43,8 @@ export interface SmartAppPatch {
   launchUrl?: string | null;
   /** Key rotation: the new JWK Set replaces the old one (assertions signed with a removed key fail at once). */
   jwks?: { keys: Array<Record<string, unknown>> };
+  /** Or the URL where the app publishes its keys from now on (replaces a registered set, and the other way round). */
+  jwksUrl?: string;
 }
 
 /** RFC 6749 §3.1.2: an absolute URI without a fragment; https, or http only on the loopback (RFC 8252 §7.3). */
@@ -59,6 +64,7 @@ interface Row {
   launch_url: string | null;
   secret_hash: string | null;
   jwks: unknown;
+  jwks_uri: string | null;
   acts_as: string | null;
   acts_as_email: string | null;
   created_at: Date | string;
@@ -67,15 +73,22 @@ interface Row {
   last_token_at: Date | string | null;
 }
 
-const kindOf = (r: { secret_hash: string | null; jwks: unknown; redirect_uris: string[] }): SmartAppKind =>
-  r.jwks !== null ? (r.redirect_uris.length ? 'asymmetric' : 'backend') : r.secret_hash !== null ? 'confidential' : 'public';
+const kindOf = (r: { secret_hash: string | null; jwks: unknown; jwks_uri: string | null; redirect_uris: string[] }): SmartAppKind =>
+  r.jwks !== null || r.jwks_uri !== null ? (r.redirect_uris.length ? 'asymmetric' : 'backend') : r.secret_hash !== null ? 'confidential' : 'public';
 
 const iso = (d: Date | string) => new Date(d).toISOString();
 
-export function createSmartAppRegistry(deps: { db: Db; audit: AuditService; newSecret: () => string; hashSecret: (s: string) => string }) {
+export function createSmartAppRegistry(deps: {
+  db: Db;
+  audit: AuditService;
+  newSecret: () => string;
+  hashSecret: (s: string) => string;
+  /** A key set URL that changed or went away: its cached set is dropped (remote-jwks.ts). */
+  forgetKeySet?: (url: string) => void;
+}) {
   async function rows(id: string | null): Promise<SmartAppSummary[]> {
     const found = await deps.db.query<Row>(
-      `SELECT c.id, c.name, c.redirect_uris, c.launch_url, c.secret_hash, c.jwks, c.acts_as, u.email AS acts_as_email, c.created_at,
+      `SELECT c.id, c.name, c.redirect_uris, c.launch_url, c.secret_hash, c.jwks, c.jwks_uri, c.acts_as, u.email AS acts_as_email, c.created_at,
               count(g.hash) AS live_tokens, count(DISTINCT g.user_id) AS users,
               (SELECT max(created_at) FROM smart_grants WHERE client_id = c.id AND kind = 'access') AS last_token_at
          FROM smart_clients c
@@ -92,6 +105,7 @@ export function createSmartAppRegistry(deps: { db: Db; audit: AuditService; newS
       kind: kindOf(r),
       redirectUris: r.redirect_uris,
       launchUrl: r.launch_url,
+      jwksUrl: r.jwks_uri,
       createdAt: iso(r.created_at),
       actsAs: r.acts_as ? { userId: r.acts_as, email: r.acts_as_email ?? '' } : null,
       liveTokens: Number(r.live_tokens),
@@ -139,12 +153,17 @@ export function createSmartAppRegistry(deps: { db: Db; audit: AuditService; newS
         if (app.kind === 'backend') throw badRequest('a backend service (jwks, no redirect URI) has no launch URL: it is never opened on a patient');
         checkAppUrls([patch.launchUrl]);
       }
+      if (patch.jwks && patch.jwksUrl) throw badRequest('give the new keys one way: jwks (the set) or jwksUrl (where the app publishes it), not both');
       const jwks = patch.jwks ? await checkJwks(patch.jwks) : null;
-      if (jwks && !app.hasJwks) throw badRequest(`${app.name} is a ${app.kind} app: it has no keys to rotate (register an app with jwks instead)`);
+      const jwksUri = patch.jwksUrl ? checkJwksUrl(patch.jwksUrl) : null;
+      if ((jwks || jwksUri) && !app.hasJwks)
+        throw badRequest(`${app.name} is a ${app.kind} app: it has no keys to rotate (register an app with jwks or jwksUrl instead)`);
       await deps.audit.change(async (tx, log) => {
         await tx.query(
           `UPDATE smart_clients SET name = coalesce($2, name), redirect_uris = coalesce($3::jsonb, redirect_uris),
-                  launch_url = CASE WHEN $4::boolean THEN $5 ELSE launch_url END, jwks = coalesce($6::jsonb, jwks)
+                  launch_url = CASE WHEN $4::boolean THEN $5 ELSE launch_url END,
+                  jwks = CASE WHEN $7::text IS NOT NULL THEN NULL ELSE coalesce($6::jsonb, jwks) END,
+                  jwks_uri = CASE WHEN $6::jsonb IS NOT NULL THEN NULL ELSE coalesce($7, jwks_uri) END
             WHERE id = $1`,
           [
             id,
@@ -153,6 +172,7 @@ export function createSmartAppRegistry(deps: { db: Db; audit: AuditService; newS
             patch.launchUrl !== undefined,
             patch.launchUrl ?? null,
             jwks ? JSON.stringify(jwks) : null,
+            jwksUri,
           ],
         );
         // Codes issued for a redirect URI that is no longer registered must not be redeemed.
@@ -171,9 +191,11 @@ export function createSmartAppRegistry(deps: { db: Db; audit: AuditService; newS
             ...(patch.redirectUris ? { redirectUris: patch.redirectUris } : {}),
             ...(patch.launchUrl !== undefined ? { launchUrl: patch.launchUrl } : {}),
             ...(jwks ? { keysRotated: jwks.keys.length } : {}),
+            ...(jwksUri ? { jwksUrl: jwksUri } : {}),
           },
         });
       });
+      if ((jwks || jwksUri) && app.jwksUrl) deps.forgetKeySet?.(app.jwksUrl);
       const { hasJwks: _h, ...updated } = await one(id);
       return updated;
     },
@@ -213,6 +235,7 @@ export function createSmartAppRegistry(deps: { db: Db; audit: AuditService; newS
         log({ actor, action: 'smart.app.remove', entityType: 'SmartApp', entityId: id, details: { name: app.name, kind: app.kind, revoked: n } });
         return n;
       });
+      if (app.jwksUrl) deps.forgetKeySet?.(app.jwksUrl);
       return { id, revokedTokens };
     },
   };

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeJwt, importJWK, jwtVerify, type JSONWebKeySet } from 'jose';
+import { decodeJwt, importJWK, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Db } from '../../../platform/db.ts';
 import type { Clock } from '../../../platform/clock.ts';
 import { badRequest } from '../../../platform/errors.ts';
@@ -6,7 +6,8 @@ import { badRequest } from '../../../platform/errors.ts';
 /**
  * SMART Backend Services (HL7 SMART App Launch 2.x §backend-services; RFC 7523 private_key_jwt): a server
  * with no user present (a data warehouse pulling Bulk Data every night) proves itself with a short JWT it
- * signs with its own private key; Vigil keeps only the app's public keys (a JWK Set given at registration).
+ * signs with its own private key; Vigil keeps only the app's public keys (a JWK Set given at registration, or
+ * the URL where the app publishes it: remote-jwks.ts).
  * Signature checks and claim checks are jose's; what this file adds is the SMART profile: RS384 or ES384,
  * iss = sub = client_id, aud = the token endpoint, exp at most five minutes ahead, and a jti used once.
  */
@@ -46,19 +47,19 @@ export function claimedClient(assertion: string): string {
 }
 
 /**
- * Verifies a client assertion against the app's registered keys and spends its jti. Throws AssertionError
- * naming what is wrong (the token endpoint answers invalid_client with it).
+ * Verifies a client assertion against the app's registered keys (`keys`: remote-jwks.ts resolver) and spends
+ * its jti. Throws AssertionError naming what is wrong (the token endpoint answers invalid_client with it).
  */
 export async function verifyAssertion(
   db: Db,
   clock: Clock,
   assertion: string,
-  client: { id: string; jwks: JSONWebKeySet },
+  client: { id: string; keys: JWTVerifyGetKey },
   tokenEndpoint: string,
 ): Promise<void> {
   let payload;
   try {
-    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks), {
+    ({ payload } = await jwtVerify(assertion, client.keys, {
       algorithms: ASSERTION_ALGS,
       issuer: client.id,
       subject: client.id,
@@ -68,6 +69,7 @@ export async function verifyAssertion(
       clockTolerance: 30,
     }));
   } catch (err) {
+    if (err instanceof AssertionError) throw err;
     throw new AssertionError(`client_assertion refused: ${(err as Error).message}`);
   }
   const now = Math.floor(clock.now() / 1000);

@@ -13,6 +13,7 @@ import { hashSecret, secretMatches, type PresentedClient } from './client-auth.t
 import { AssertionError, checkJwks, claimedClient, JWT_BEARER, verifyAssertion } from './backend-services.ts';
 import type { JSONWebKeySet } from 'jose';
 import { checkAppUrls, createSmartAppRegistry } from './app-registry.ts';
+import { checkJwksUrl, createRemoteKeySets } from './remote-jwks.ts';
 
 /**
  * SMART App Launch 2.x (authorization code + PKCE S256; public clients, and confidential ones that prove a
@@ -93,6 +94,7 @@ export function createSmartService(deps: {
   clock?: Clock;
 }) {
   const clock = deps.clock ?? systemClock;
+  const remoteKeys = createRemoteKeySets(clock);
   /**
    * The id_token signing key (RS256), published at /.well-known/jwks.json. One for every instance on the
    * database (the first to start makes it; the others read it), and it survives restarts, so a token signed
@@ -143,7 +145,8 @@ export function createSmartService(deps: {
     return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
   }
 
-  type ClientRow = SmartClient & { secretHash: string | null; jwks: JSONWebKeySet | null; actsAs: string | null };
+  /** keys: how the app proves itself with a signed assertion (its JWK Set, or the URL where it publishes it). */
+  type ClientRow = SmartClient & { secretHash: string | null; keys: { jwks: JSONWebKeySet } | { jwksUri: string } | null; actsAs: string | null };
   async function clientRow(id: string): Promise<ClientRow | null> {
     const rows = await deps.db.query<{
       id: string;
@@ -152,26 +155,28 @@ export function createSmartService(deps: {
       launch_url: string | null;
       secret_hash: string | null;
       jwks: JSONWebKeySet | null;
+      jwks_uri: string | null;
       acts_as: string | null;
-    }>('SELECT id, name, redirect_uris, launch_url, secret_hash, jwks, acts_as FROM smart_clients WHERE id = $1', [id]);
+    }>('SELECT id, name, redirect_uris, launch_url, secret_hash, jwks, jwks_uri, acts_as FROM smart_clients WHERE id = $1', [id]);
     const r = rows[0];
+    const keys = r?.jwks_uri ? { jwksUri: r.jwks_uri } : r?.jwks ? { jwks: r.jwks } : null;
     return r
       ? {
           id: r.id,
           name: r.name,
           redirectUris: r.redirect_uris,
           ...(r.launch_url ? { launchUrl: r.launch_url } : {}),
-          confidential: r.secret_hash !== null || (r.jwks !== null && r.redirect_uris.length > 0),
-          asymmetric: r.jwks !== null && r.redirect_uris.length > 0,
+          confidential: r.secret_hash !== null || (keys !== null && r.redirect_uris.length > 0),
+          asymmetric: keys !== null && r.redirect_uris.length > 0,
           // A backend service registered keys and no redirect URI: no user ever sends it a code.
-          backend: r.jwks !== null && r.redirect_uris.length === 0,
+          backend: keys !== null && r.redirect_uris.length === 0,
           secretHash: r.secret_hash,
-          jwks: r.jwks,
+          keys,
           actsAs: r.acts_as,
         }
       : null;
   }
-  const publicPart = ({ secretHash: _s, jwks: _j, actsAs: _a, ...c }: ClientRow): SmartClient => c;
+  const publicPart = ({ secretHash: _s, keys: _k, actsAs: _a, ...c }: ClientRow): SmartClient => c;
   async function client(id: string): Promise<SmartClient | null> {
     const row = await clientRow(id);
     return row ? publicPart(row) : null;
@@ -184,8 +189,8 @@ export function createSmartService(deps: {
     let row: ClientRow | null;
     try {
       row = await clientRow(claimedClient(form.client_assertion));
-      if (!row?.backend || !row.jwks || !row.actsAs) throw new AssertionError('the assertion names no registered backend service');
-      await verifyAssertion(deps.db, clock, form.client_assertion, { id: row.id, jwks: row.jwks }, tokenEndpoint);
+      if (!row?.backend || !row.keys || !row.actsAs) throw new AssertionError('the assertion names no registered backend service');
+      await verifyAssertion(deps.db, clock, form.client_assertion, { id: row.id, keys: remoteKeys.resolver(row.keys) }, tokenEndpoint);
     } catch (err) {
       if (err instanceof AssertionError) throw new OAuthError('invalid_client', err.message, 401);
       throw err;
@@ -247,9 +252,9 @@ export function createSmartService(deps: {
       const id = claimedClient(pc.assertion!);
       if (pc.id !== null && pc.id !== id) throw new AssertionError(`client_id "${pc.id}" differs from the assertion's iss "${id}"`);
       const row = await clientRow(id);
-      if (!row?.jwks) throw new AssertionError(`no registered app "${id}" authenticates with keys`);
+      if (!row?.keys) throw new AssertionError(`no registered app "${id}" authenticates with keys`);
       if (row.backend && kind === 'app') throw new AssertionError(`${row.name} is a backend service: it gets tokens with grant_type=client_credentials`);
-      await verifyAssertion(deps.db, clock, pc.assertion!, { id: row.id, jwks: row.jwks }, tokenEndpoint);
+      await verifyAssertion(deps.db, clock, pc.assertion!, { id: row.id, keys: remoteKeys.resolver(row.keys) }, tokenEndpoint);
       return row;
     } catch (err) {
       if (err instanceof AssertionError) throw new OAuthError('invalid_client', err.message, 401);
@@ -377,7 +382,7 @@ export function createSmartService(deps: {
 
   return {
     /** Registered apps: list, correct, rotate, revoke, remove (admins; app-registry.ts). */
-    apps: createSmartAppRegistry({ db: deps.db, audit: deps.audit, newSecret: () => token('vcs'), hashSecret }),
+    apps: createSmartAppRegistry({ db: deps.db, audit: deps.audit, newSecret: () => token('vcs'), hashSecret, forgetKeySet: (url) => remoteKeys.forget(url) }),
 
     async jwks() {
       const { jwk, kid } = await signingKey();
@@ -404,44 +409,58 @@ export function createSmartService(deps: {
 
     /** Registers an app; the app and its `smart.app.register` entry commit together ((d)(2): a privilege change). */
     async registerClient(
-      input: { name: string; redirectUris: string[]; launchUrl?: string; confidential?: boolean; jwks?: { keys: Array<Record<string, unknown>> } },
+      input: {
+        name: string;
+        redirectUris: string[];
+        launchUrl?: string;
+        confidential?: boolean;
+        jwks?: { keys: Array<Record<string, unknown>> };
+        jwksUrl?: string;
+      },
       actor: Principal | 'cli',
     ): Promise<SmartClient & { clientSecret?: string }> {
+      if (input.jwks && input.jwksUrl) throw badRequest('give the public keys one way: jwks (the set) or jwksUrl (where the app publishes it), not both');
       const jwks = input.jwks ? await checkJwks(input.jwks) : null;
+      const jwksUri = input.jwksUrl ? checkJwksUrl(input.jwksUrl) : null;
+      const keyed = !!jwks || !!jwksUri;
       // Keys and no redirect URI: a backend service (no user); keys and redirect URIs: a user-facing app that
       // authenticates with private_key_jwt instead of a secret (SMART "client-confidential-asymmetric").
-      const backend = !!jwks && !input.redirectUris.length;
+      const backend = keyed && !input.redirectUris.length;
       if (backend && (actor === 'cli' || !deps.access.mayBackBackendService(actor)))
         throw badRequest(
           'a backend service acts with the authority of the admin who registers it: register it signed in as that admin (POST /api/v1/smart/apps)',
         );
-      if (backend && input.launchUrl) throw badRequest('a backend service (jwks, no redirect URI) has no launch URL: it is never opened on a patient');
-      if (jwks && input.confidential)
-        throw badRequest('an app with jwks authenticates with its keys (private_key_jwt): leave out "confidential", which issues a client secret');
+      if (backend && input.launchUrl) throw badRequest('a backend service (keys, no redirect URI) has no launch URL: it is never opened on a patient');
+      if (keyed && input.confidential)
+        throw badRequest('an app with keys authenticates with them (private_key_jwt): leave out "confidential", which issues a client secret');
       if (!input.name.trim()) throw badRequest('an app needs a name');
       checkAppUrls([...input.redirectUris, ...(input.launchUrl ? [input.launchUrl] : [])]);
-      if (!input.redirectUris.length && !jwks) throw badRequest('an app needs at least one redirect URI');
+      if (!input.redirectUris.length && !keyed) throw badRequest('an app needs at least one redirect URI');
       const c: SmartClient = {
         id: newId('app'),
         name: input.name.trim(),
         redirectUris: input.redirectUris,
         ...(input.launchUrl ? { launchUrl: input.launchUrl } : {}),
-        confidential: !!input.confidential || (!!jwks && !backend),
-        asymmetric: !!jwks && !backend,
+        confidential: !!input.confidential || (keyed && !backend),
+        asymmetric: keyed && !backend,
         backend,
       };
       // Shown once, to whoever registers the app; only its hash is kept.
       const clientSecret = input.confidential ? token('vcs') : undefined;
       await deps.audit.change(async (tx, log) => {
-        await tx.query('INSERT INTO smart_clients (id, name, redirect_uris, launch_url, secret_hash, jwks, acts_as) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-          c.id,
-          c.name,
-          JSON.stringify(c.redirectUris),
-          c.launchUrl ?? null,
-          clientSecret ? hashSecret(clientSecret) : null,
-          jwks ? JSON.stringify(jwks) : null,
-          backend && actor !== 'cli' ? actor.userId : null,
-        ]);
+        await tx.query(
+          'INSERT INTO smart_clients (id, name, redirect_uris, launch_url, secret_hash, jwks, jwks_uri, acts_as) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+          [
+            c.id,
+            c.name,
+            JSON.stringify(c.redirectUris),
+            c.launchUrl ?? null,
+            clientSecret ? hashSecret(clientSecret) : null,
+            jwks ? JSON.stringify(jwks) : null,
+            jwksUri,
+            backend && actor !== 'cli' ? actor.userId : null,
+          ],
+        );
         log({
           actor,
           action: 'smart.app.register',
@@ -454,6 +473,7 @@ export function createSmartService(deps: {
             confidential: c.confidential,
             asymmetric: c.asymmetric,
             backend: c.backend,
+            ...(jwksUri ? { jwksUrl: jwksUri } : {}),
           },
         });
       });

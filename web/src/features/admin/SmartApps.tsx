@@ -78,6 +78,7 @@ export function SmartApps() {
                     <code className="small">{a.id}</code>
                     {a.redirectUris.length ? <div className="muted small">{a.redirectUris.join(', ')}</div> : null}
                     {a.actsAs ? <div className="muted small">acts for {a.actsAs.email}</div> : null}
+                    {a.jwksUrl ? <div className="muted small">keys from {a.jwksUrl}</div> : null}
                   </td>
                   <td>{KIND_LABEL[a.kind]}</td>
                   <td>
