@@ -66,7 +66,12 @@ export async function startApp(
   await mkdir(config.dataDir, { recursive: true });
   await secureDataDir(config.dataDir); // owner-only data dir and files (umask 077 + sweep)
   const secrets = await loadSecrets(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.databasePrepared });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    preparedStatements: config.databasePrepared,
+    fsync: config.pgliteFsync,
+  });
   const closers: Array<() => Promise<void> | void> = [() => db.close()];
   const close = async () => {
     for (const c of closers.splice(0).reverse()) await Promise.resolve(c()).catch((err) => logger.error({ err }, 'error while closing'));
@@ -204,7 +209,12 @@ export async function openOfflineApp(config: Config, opts: { logger?: Logger; cl
   await mkdir(config.dataDir, { recursive: true });
   await secureDataDir(config.dataDir);
   const secrets = await loadSecrets(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.databasePrepared });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    preparedStatements: config.databasePrepared,
+    fsync: config.pgliteFsync,
+  });
   try {
     await migrate(db);
     await assertKeyRingCovers(db, secrets.masterKeys);

@@ -22,6 +22,8 @@ export interface Config {
   databaseUrl?: string;
   /** VIGIL_PG_PREPARED: named prepared statements for the FHIR search on PostgreSQL (platform/db.ts). */
   databasePrepared: boolean;
+  /** VIGIL_PGLITE_FSYNC: the embedded database flushes each commit to disk (platform/pglite-worker.ts). */
+  pgliteFsync: boolean;
   /** mqtt://… — use this external broker instead of the embedded aedes. */
   mqttUrl?: string;
   mosquittoConf?: string;
@@ -133,6 +135,7 @@ const fields = {
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   // Named prepared statements for the hot FHIR search (platform/db.ts); off behind a pooler that cannot keep them.
   VIGIL_PG_PREPARED: bool.default(true),
+  VIGIL_PGLITE_FSYNC: bool.default(true),
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']).optional(),
   // Comma-separated: every node Vigil may connect to (it fails over between them).
   NATS_URL: z
@@ -253,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(v.VIGIL_DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     databasePrepared: v.VIGIL_PG_PREPARED,
+    pgliteFsync: v.VIGIL_PGLITE_FSYNC,
     mqttUrl: v.MQTT_URL,
     mosquittoConf: v.VIGIL_MOSQUITTO_CONF,
     nats: v.NATS_URL ? { servers: list(v.NATS_URL), replicas: v.VIGIL_NATS_REPLICAS, ackWaitS: v.VIGIL_NATS_ACK_WAIT_S } : undefined,

@@ -193,8 +193,16 @@ export async function openPostgres(url: string, opts: { preparedStatements?: boo
   };
 }
 
-/** PGlite in a worker thread (see pglite-worker.ts), behind the same interface. */
-export async function openPgliteWorker(dataDir: string | null): Promise<Db & { readonly worker: Worker }> {
+/**
+ * PGlite in a worker thread (see pglite-worker.ts), behind the same interface. `fsync` (default on): each commit
+ * is flushed to the disk before it is acknowledged, as PostgreSQL does; off, a power cut can lose or damage data.
+ */
+export async function openPgliteWorker(
+  dataDir: string | null,
+  opts: { fsync?: boolean } = {},
+): Promise<
+  Db & { readonly worker: Worker; /** files PostgreSQL has flushed to disk so far (of which WAL segments) */ fsyncs(): Promise<{ all: number; wal: number }> }
+> {
   let dir: string | null = null;
   if (dataDir) {
     dir = path.join(dataDir, 'pgdata');
@@ -202,7 +210,7 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
   }
   // The worker is TypeScript: a tiny JS bootstrap registers tsx inside it first (Node 20 cannot do it by flag).
   const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
-    workerData: { entry: new URL('./pglite-worker.ts', import.meta.url).href, dataDir: dir },
+    workerData: { entry: new URL('./pglite-worker.ts', import.meta.url).href, dataDir: dir, fsync: opts.fsync ?? true },
   });
   worker.unref();
   const pending = new Map<number, { resolve(rows: unknown[]): void; reject(err: Error): void }>();
@@ -268,6 +276,10 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
         }
       }),
     exec: (sql) => serial(async () => void (await call('exec', { sql }))),
+    fsyncs: async () => {
+      const [r] = (await call('fsyncs', {})) as Array<{ fsyncs: number; walSyncs: number }>;
+      return { all: r.fsyncs, wal: r.walSyncs };
+    },
     close: () =>
       serial(async () => {
         if (!dead) await call('close', {}).catch(() => undefined);
@@ -276,6 +288,8 @@ export async function openPgliteWorker(dataDir: string | null): Promise<Db & { r
   };
 }
 
-export function openDatabase(opts: { databaseUrl?: string; dataDir: string | null; preparedStatements?: boolean }): Promise<Db> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, { preparedStatements: opts.preparedStatements }) : openPgliteWorker(opts.dataDir);
+export function openDatabase(opts: { databaseUrl?: string; dataDir: string | null; preparedStatements?: boolean; fsync?: boolean }): Promise<Db> {
+  return opts.databaseUrl
+    ? openPostgres(opts.databaseUrl, { preparedStatements: opts.preparedStatements })
+    : openPgliteWorker(opts.dataDir, { fsync: opts.fsync });
 }
