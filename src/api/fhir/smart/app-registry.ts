@@ -2,8 +2,7 @@ import type { AuditService } from '../../../audit/audit.service.ts';
 import type { Principal } from '../../../domain/types.ts';
 import type { Db, Queryable } from '../../../platform/db.ts';
 import { badRequest, notFound } from '../../../platform/errors.ts';
-import { checkJwks } from './backend-services.ts';
-import { checkJwksUrl } from './remote-jwks.ts';
+import { checkKeySource } from './remote-jwks.ts';
 
 /**
  * Looking after the SMART apps an admin registered (smart.service.ts registers them): list them with what they
@@ -153,9 +152,7 @@ export function createSmartAppRegistry(deps: {
         if (app.kind === 'backend') throw badRequest('a backend service (jwks, no redirect URI) has no launch URL: it is never opened on a patient');
         checkAppUrls([patch.launchUrl]);
       }
-      if (patch.jwks && patch.jwksUrl) throw badRequest('give the new keys one way: jwks (the set) or jwksUrl (where the app publishes it), not both');
-      const jwks = patch.jwks ? await checkJwks(patch.jwks) : null;
-      const jwksUri = patch.jwksUrl ? checkJwksUrl(patch.jwksUrl) : null;
+      const { jwks, jwksUri } = await checkKeySource(patch);
       if ((jwks || jwksUri) && !app.hasJwks)
         throw badRequest(`${app.name} is a ${app.kind} app: it has no keys to rotate (register an app with jwks or jwksUrl instead)`);
       await deps.audit.change(async (tx, log) => {

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../../../platform/clock.ts';
 import { badRequest } from '../../../platform/errors.ts';
-import { AssertionError } from './backend-services.ts';
+import { AssertionError, checkJwks } from './backend-services.ts';
 
 /**
  * An app's public keys by URL (SMART App Launch 2.x, client-confidential-asymmetric: "FHIR authorization servers
@@ -35,6 +35,18 @@ export function checkJwksUrl(raw: string): string {
   if (url.username || url.password) throw badRequest('jwksUrl must not carry a user name or password');
   if (url.hash) throw badRequest('jwksUrl must not have a fragment');
   return url.href;
+}
+
+/**
+ * An app's key source as an admin gives it, at registration or in a change: the set itself or the URL where the
+ * app publishes it, never both (the app would have two sources of truth for its keys). Null where not given.
+ */
+export async function checkKeySource(given: {
+  jwks?: { keys: Array<Record<string, unknown>> };
+  jwksUrl?: string;
+}): Promise<{ jwks: JSONWebKeySet | null; jwksUri: string | null }> {
+  if (given.jwks && given.jwksUrl) throw badRequest('give the public keys one way: jwks (the set) or jwksUrl (where the app publishes it), not both');
+  return { jwks: given.jwks ? await checkJwks(given.jwks) : null, jwksUri: given.jwksUrl ? checkJwksUrl(given.jwksUrl) : null };
 }
 
 /** How long a fetched set may be kept, in seconds, from its Cache-Control header. */

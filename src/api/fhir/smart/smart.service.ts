@@ -10,10 +10,10 @@ import { newId } from '../../../platform/ids.ts';
 import { grantScopes, patientOnly } from '../../../auth/smart-scopes.ts';
 import { toFhirId } from '../ids.ts';
 import { hashSecret, secretMatches, type PresentedClient } from './client-auth.ts';
-import { AssertionError, checkJwks, claimedClient, JWT_BEARER, verifyAssertion } from './backend-services.ts';
+import { AssertionError, claimedClient, JWT_BEARER, verifyAssertion } from './backend-services.ts';
 import type { JSONWebKeySet } from 'jose';
 import { checkAppUrls, createSmartAppRegistry } from './app-registry.ts';
-import { checkJwksUrl, createRemoteKeySets } from './remote-jwks.ts';
+import { checkKeySource, createRemoteKeySets } from './remote-jwks.ts';
 
 /**
  * SMART App Launch 2.x (authorization code + PKCE S256; public clients, and confidential ones that prove a
@@ -419,9 +419,7 @@ export function createSmartService(deps: {
       },
       actor: Principal | 'cli',
     ): Promise<SmartClient & { clientSecret?: string }> {
-      if (input.jwks && input.jwksUrl) throw badRequest('give the public keys one way: jwks (the set) or jwksUrl (where the app publishes it), not both');
-      const jwks = input.jwks ? await checkJwks(input.jwks) : null;
-      const jwksUri = input.jwksUrl ? checkJwksUrl(input.jwksUrl) : null;
+      const { jwks, jwksUri } = await checkKeySource(input);
       const keyed = !!jwks || !!jwksUri;
       // Keys and no redirect URI: a backend service (no user); keys and redirect URIs: a user-facing app that
       // authenticates with private_key_jwt instead of a secret (SMART "client-confidential-asymmetric").
