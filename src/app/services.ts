@@ -162,7 +162,7 @@ export function createServices(
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
   // [csv] spreadsheet import (the server's route and the offline CLI share it)
-  const csvImport = createCsvImportService({ db, readings: repos.readings, access, audit });
+  const csvImport = createCsvImportService({ db, readings: repos.readings, access, audit, clock });
   const csvExport = createCsvExportService({ db, access, audit });
   // [fhir] SMART on FHIR app registrations and grants (the server's OAuth routes and `vigil smart app add`)
   const smart = createSmartService({

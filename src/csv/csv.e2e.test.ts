@@ -139,6 +139,58 @@ describe('CSV import and export', () => {
     expect(Number((await s.db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [q]))[0].n)).toBe(2);
   });
 
+  it('checks every row itself, whoever parsed it: a known code, its unit, the possible range, a time that can be', async () => {
+    const s = app.services;
+    const p = (await s.patientService.create({ name: 'Row Checks' }, 'system')).id;
+    const t = Date.parse('2025-06-01T08:00:00Z');
+    const row = (line: number, code: string, value: number, unit: string, ts = t + line * 1000) => ({ line, patient: p, code, value, unit, ts });
+    // A client that skipped `vigil import csv`'s own checks (the route takes parsed rows).
+    const r = await app.api<any>(admin, 'POST', '/api/v1/readings/import', {
+      rows: [
+        row(2, '=HYPERLINK("http://evil")', 70, '/min'),
+        row(3, '59408-5', 500, '%'),
+        row(4, '8867-4', 70, 'kg'),
+        row(5, '8867-4', 70, '/min', Date.parse('2100-01-01T00:00:00Z')),
+        row(6, '8867-4', 70, '/min', Date.parse('1900-01-01T00:00:00Z')),
+        row(7, '29463-7', 150, 'lb'),
+        row(8, '8867-4', 72, 'bpm'),
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.stored).toBe(2);
+    const reasons = Object.fromEntries(r.body.rejections.map((x: { line: number; reason: string }) => [x.line, x.reason]));
+    expect(reasons[2]).toMatch(/^unknown code "=HYPERLINK/);
+    expect(reasons[3]).toMatch(/Oxygen saturation.*500 % is outside the possible range 0–100/);
+    expect(reasons[4]).toMatch(/Heart rate: unit "kg" is not accepted \(use \/min\)/);
+    expect(reasons[5]).toMatch(/2100-01-01T00:00:00.000Z is in the future/);
+    expect(reasons[6]).toMatch(/is before 2000/);
+    const stored = await s.db.query<{ code: string; value: number; unit: string }>('SELECT code, value, unit FROM readings WHERE patient_id = $1 ORDER BY ts', [
+      p,
+    ]);
+    expect(stored).toEqual([
+      { code: '29463-7', value: 68.038856, unit: 'kg' }, // converted to the canonical unit, as the CLI would
+      { code: '8867-4', value: 72, unit: '/min' },
+    ]);
+    // The CLI straight into the database (no server) is held to the same: a row dated in 2031 is refused.
+    const file = path.join(dir, 'future.csv');
+    await writeFile(file, 'timestamp,patient,hr\n2031-06-01T08:00:00Z,' + p + ',70\n2025-06-02T08:00:00Z,' + p + ',71\n');
+    const out = await runCliCaptured(['import', 'csv', file, '--json']);
+    expect(JSON.parse(out.out)).toMatchObject({ stored: 1, rejected: 1 });
+  });
+
+  it('writes text a spreadsheet would run as a formula as text (CSV injection)', async () => {
+    const s = app.services;
+    const p = (await s.patientService.create({ name: 'Formula Cells' }, 'system')).id;
+    // A unit stored before rows were checked, or by a future path that forgets to: the export still defuses it.
+    const ts = Date.parse('2025-07-01T08:00:00Z');
+    await s.db.transaction((tx) =>
+      s.repos.readings.insertBatch(tx, [{ patientId: p, deviceId: null, code: '8867-4', value: -1, unit: "=cmd|' /C calc'!A0", ts, seq: null }]),
+    );
+    const csv = await (await fetch(`${app.httpUrl}/api/v1/patients/${p}/readings.csv`, { headers: { authorization: `Bearer ${admin}` } })).text();
+    const line = csv.trim().split('\n')[1];
+    expect(line).toBe("2025-07-01T08:00:00.000Z,8867-4,Heart rate,-1,'=cmd|' /C calc'!A0,");
+  });
+
   it('says plainly what is wrong with a file it cannot read', async () => {
     const file = path.join(dir, 'bad.csv');
     await writeFile(file, 'a,b,c\n1,2,3\n');

@@ -23,7 +23,15 @@ export interface ExportQuery {
   codes?: string[];
 }
 
-const field = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+/**
+ * A text cell. One that a spreadsheet would run as a formula (leading = + - @, tab or carriage return: CSV
+ * injection, OWASP) gets a leading apostrophe, so Excel and LibreOffice show it as text; numbers and times are
+ * written by the caller, never through here, so a negative value stays a number.
+ */
+const field = (raw: string) => {
+  const v = /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+};
 
 /** `2026-11-24`, `2026-11-24T10:00:00Z`, or epoch ms → epoch ms (a bad value is a 400 naming it). */
 export function parseBound(name: string, v: string | undefined): number | undefined {

@@ -2,6 +2,8 @@ import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Db, Queryable } from '../platform/db.ts';
+import { systemClock, type Clock } from '../platform/clock.ts';
+import { canonicalReading, readingTimeProblem } from '../domain/codes.ts';
 import type { ReadingsRepository, NewReading } from '../store/readings.repository.ts';
 import type { CandidateReading } from './readings-csv.ts';
 
@@ -63,12 +65,15 @@ async function notYetStored(tx: Queryable, rows: NewReading[]): Promise<NewReadi
 }
 
 /**
- * Stores parsed CSV readings: patients by id or MRN, within what the caller may manage; a device column
- * must name a device of that patient; a reading already stored (same patient, code and instant, imported
+ * Stores parsed CSV readings: each row checked again here, whoever parsed it (the HTTP route takes rows a
+ * client parsed: a known code, a unit it accepts, a value in the physical range, a time after 2000 and not in
+ * the future, as devices and FHIR are held to); patients by id or MRN, within what the caller may manage; a
+ * device column must name a device of that patient; a reading already stored (same patient, code and instant, imported
  * before or sent by a device) is skipped, so re-running a file stores nothing twice. Imported
  * history does not raise alerts (no `readings.stored` event): it is the past, not the bedside.
  */
-export function createCsvImportService(deps: { db: Db; readings: ReadingsRepository; access: AccessPolicy; audit: AuditService }) {
+export function createCsvImportService(deps: { db: Db; readings: ReadingsRepository; access: AccessPolicy; audit: AuditService; clock?: Clock }) {
+  const clock = deps.clock ?? systemClock;
   async function resolvePatients(actor: Principal | 'cli', refs: string[]): Promise<Map<string, string>> {
     const rows = await deps.db.query<{ id: string; mrn: string | null }>('SELECT id, mrn FROM patients WHERE id = ANY($1::text[]) OR mrn = ANY($1::text[])', [
       refs,
@@ -97,12 +102,17 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
           devices.set(d.id, d.patient_id);
       }
       const good: NewReading[] = [];
+      const now = clock.now();
       for (const r of rows) {
         const patientId = patients.get(r.patient);
-        if (!patientId) rejections.push({ line: r.line, reason: `patient "${r.patient}" not found (by id or MRN)` });
+        const reading = canonicalReading(r.code, r.value, r.unit);
+        const late = readingTimeProblem(r.ts, now);
+        if (typeof reading === 'string') rejections.push({ line: r.line, reason: reading });
+        else if (late) rejections.push({ line: r.line, reason: late });
+        else if (!patientId) rejections.push({ line: r.line, reason: `patient "${r.patient}" not found (by id or MRN)` });
         else if (r.device && devices.get(r.device) !== patientId)
           rejections.push({ line: r.line, reason: `device "${r.device}" is not a device of patient ${r.patient}` });
-        else good.push({ patientId, deviceId: r.device ?? null, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null });
+        else good.push({ patientId, deviceId: r.device ?? null, code: r.code, value: reading.value, unit: reading.unit, ts: r.ts, seq: null });
       }
       // The readings and one audit entry per patient commit together ((d)(2)). Imports take turns, so two
       // runs of one file at the same time cannot both find a reading missing and both store it.

@@ -69,3 +69,38 @@ export function toCanonical(code: string, value: number, unit: string | undefine
   const aliases = UNIT_ALIASES[code];
   return aliases && Object.hasOwn(aliases, unit) ? aliases[unit](value) : undefined;
 }
+
+/** A reading's time may run ahead of the receiver's clock by this much (device clocks drift); more is a broken clock. */
+export const READING_MAX_FUTURE_MS = 5 * 60_000;
+/** Readings before this are refused: a remote-monitoring reading from before 2000 is a unit mistake (seconds for ms). */
+export const READING_MIN_TS = Date.UTC(2000, 0, 1);
+
+/**
+ * A time for a message: ISO when JavaScript can represent it (±8.64e15 ms, ECMA-262 §21.4.1.1), the raw
+ * number otherwise (`new Date(1e300).toISOString()` throws, which once turned a bad `ts` into an HTTP 500).
+ */
+export const showTime = (ms: number) => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
+
+/** Why a reading's time (epoch ms) cannot be stored, judged at `now`; null when it can. Devices, CSV and FHIR share it. */
+export function readingTimeProblem(ms: number, now: number): string | null {
+  if (!Number.isFinite(ms)) return `time ${String(ms)} is not a valid time`;
+  if (ms < READING_MIN_TS) return `time ${showTime(ms)} is before 2000 (seconds instead of milliseconds?)`;
+  if (ms > now + READING_MAX_FUTURE_MS) return `time ${showTime(ms)} is in the future`;
+  return null;
+}
+
+/**
+ * A reading as a client states it (code, value, unit) checked against the code table: a known code, a unit it
+ * accepts, the value converted to the canonical unit and inside the physical range. The canonical reading, or
+ * the reason it is refused.
+ */
+export function canonicalReading(code: string, value: number, unit: string | undefined): { value: number; unit: string } | string {
+  const info = BY_CODE.get(code);
+  if (!info) return `unknown code ${JSON.stringify(code.slice(0, 64))} (known: ${CODES.map((c) => c.code).join(', ')})`;
+  if (!Number.isFinite(value)) return `${info.display}: value must be a finite number`;
+  const canonical = toCanonical(code, value, unit);
+  if (canonical === undefined) return `${info.display}: unit ${JSON.stringify(unit?.slice(0, 32))} is not accepted (use ${info.unit})`;
+  const v = Math.round(canonical * 1e6) / 1e6;
+  if (v < info.min || v > info.max) return `${info.display}: ${v} ${info.unit} is outside the possible range ${info.min}–${info.max}`;
+  return { value: v, unit: info.unit };
+}

@@ -1,4 +1,4 @@
-import { BY_CODE, BY_KEY, ECG_UNIT_PER_MV, toCanonical } from '../domain/codes.ts';
+import { BY_CODE, BY_KEY, ECG_UNIT_PER_MV, READING_MAX_FUTURE_MS, READING_MIN_TS, readingTimeProblem, toCanonical } from '../domain/codes.ts';
 import type { DeviceMapping } from '../devices/mappings.ts';
 import type { EcgChunk, Reading } from '../domain/types.ts';
 
@@ -19,15 +19,7 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** Metadata keys of the flat form that are not readings. */
 const ENVELOPE_KEYS = new Set(['ts', 'seq', 'command', 'readings', 'device', 'deviceId']);
-const MAX_FUTURE_MS = 5 * 60_000; // device clocks drift; more than 5 min ahead is a broken clock
-const MIN_TS = Date.UTC(2000, 0, 1);
 const MAX_ID_CHARS = 128; // command ids and lead names are short identifiers
-
-/**
- * A time for a message: ISO when JavaScript can represent it (±8.64e15 ms, ECMA-262 §21.4.1.1), the raw
- * number otherwise (`new Date(1e300).toISOString()` throws, which once turned a bad `ts` into an HTTP 500).
- */
-const showTime = (ms: number) => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
 
 /**
  * PostgreSQL text cannot hold U+0000 (it refuses the whole statement: "invalid byte sequence for encoding
@@ -59,8 +51,8 @@ export function parseTimestamp(ts: unknown, receivedAt: number): Decoded<number>
   else if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) ms = Date.parse(ts);
   else return { ok: false, reason: `ts must be an ISO 8601 time or epoch milliseconds (got ${JSON.stringify(ts)})` };
   if (!Number.isFinite(ms)) return { ok: false, reason: `ts is not a valid time (got ${JSON.stringify(ts)})` };
-  if (ms < MIN_TS) return { ok: false, reason: `ts ${showTime(ms)} is before 2000 (seconds instead of milliseconds?)` };
-  if (ms > receivedAt + MAX_FUTURE_MS) return { ok: false, reason: `ts ${showTime(ms)} is in the future` };
+  const problem = readingTimeProblem(ms, receivedAt);
+  if (problem) return { ok: false, reason: `ts${problem.slice('time'.length)}` };
   return { ok: true, value: ms };
 }
 
@@ -90,7 +82,8 @@ function parseEnvelope(payload: Buffer | string, receivedAt: number): Decoded<{ 
   if (!json.ok) return json;
   const body = json.value;
   // The usual message (epoch ms `ts` and a `seq`) without a result object per field: this runs for every message.
-  const ts = typeof body.ts === 'number' && body.ts >= MIN_TS && body.ts <= receivedAt + MAX_FUTURE_MS ? body.ts : parseTimestamp(body.ts, receivedAt);
+  const ts =
+    typeof body.ts === 'number' && body.ts >= READING_MIN_TS && body.ts <= receivedAt + READING_MAX_FUTURE_MS ? body.ts : parseTimestamp(body.ts, receivedAt);
   if (typeof ts !== 'number' && !ts.ok) return ts;
   const seq = typeof body.seq === 'number' && Number.isSafeInteger(body.seq) && body.seq >= 0 ? body.seq : parseSeq(body.seq);
   if (seq !== null && typeof seq !== 'number' && !seq.ok) return seq;

@@ -3,6 +3,7 @@ import type { AuditService } from '../../../audit/audit.service.ts';
 import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import type { NewReading } from '../../../store/readings.repository.ts';
 import type { StoredReading } from '../../../domain/types.ts';
+import { readingTimeProblem } from '../../../domain/codes.ts';
 import type { DevicesRepository } from '../../../store/devices.repository.ts';
 import { toFhirId } from '../ids.ts';
 import type { VersionStore } from '../versions.ts';
@@ -187,7 +188,8 @@ export function observationProvider(deps: {
           throw new AppError('PAYLOAD_REJECTED', `Observation.device: Device/${toFhirId(deviceId)} is not a device of this patient`);
       }
       // A clock a few minutes fast is tolerated; a reading from the future is not (it would sort above all others).
-      if (parsed[0].ts > write.clock.now() + 5 * 60_000) throw new AppError('PAYLOAD_REJECTED', 'Observation.effective[x] is in the future');
+      const late = readingTimeProblem(parsed[0].ts, write.clock.now());
+      if (late) throw new AppError('PAYLOAD_REJECTED', `Observation.effective[x]: ${late}`);
       const rows = parsed.map((r) => ({ patientId, deviceId, code: r.code, value: r.value, unit: r.unit, ts: r.ts, seq: null }));
       const branch = parsed.length === 2 ? ('b' as const) : ('r' as const);
       /** After the readings are durable: the resource as served, its version copy (who posted it: provenance). */
