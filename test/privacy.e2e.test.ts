@@ -279,6 +279,64 @@ describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
   });
 });
 
+describe('FHIR AuditEvent: every disclosure on the patient it concerns, however the search named them', () => {
+  type Bundle = { total?: number; entry?: Array<{ resource: { action: string; subtype: Array<{ code: string }> } }> };
+  const fhirId = (id: string) => id.replaceAll('_', '-');
+
+  it('records a search by absolute URL, FHIR id or list under each patient, and the admin report never fails on an odd stored id', async () => {
+    const s = app.services;
+    const ts = Date.parse('2025-03-03T08:00:00Z');
+    await s.db.transaction((tx) =>
+      s.repos.readings.insertBatch(
+        tx,
+        [patientA, patientB].map((patientId) => ({ patientId, deviceId: null, code: '8867-4', value: 66, unit: '/min', ts, seq: null })),
+      ),
+    );
+    const since = new Date().toISOString();
+    const count = async (patientId: string, action: string) =>
+      Number(
+        (
+          await s.db.query<{ n: string }>('SELECT count(*) AS n FROM audit_log WHERE patient_id = $1 AND action = $2 AND ts >= $3', [patientId, action, since])
+        )[0].n,
+      );
+    // By absolute URL: the request's own entry carries patient A's internal id.
+    const byUrl = await app.api(admin, 'GET', `/fhir/R4/Observation?patient=${app.httpUrl}/fhir/R4/Patient/${fhirId(patientA)}&date=2025-03-03`);
+    expect(byUrl.status).toBe(200);
+    expect(await count(patientA, 'read')).toBe(1);
+    // A list of two: one search entry per patient whose readings the page disclosed.
+    const both = await app.api<Bundle>(admin, 'GET', `/fhir/R4/Observation?patient=${fhirId(patientA)},Patient/${fhirId(patientB)}&date=2025-03-03`);
+    expect(both.body.total).toBe(2);
+    await s.audit.flush();
+    expect(await count(patientA, 'fhir.search')).toBe(2);
+    expect(await count(patientB, 'fhir.search')).toBe(1);
+    // The patient's own view shows them.
+    const own = await app.api<Bundle>(patB, 'GET', `/fhir/R4/AuditEvent?subtype=fhir.search&date=ge${since}`);
+    expect(own.body.entry?.length).toBe(1);
+    // An entry written before ids were normalised (any text) is shown, never a 500 for the whole report.
+    await s.audit.record({ actor: 'system', action: 'read', patientId: 'http://localhost:1/fhir/R4/Patient/pat-legacy0000000000000000', details: {} });
+    const report = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?date=ge${since}&_count=100`);
+    expect(report.status).toBe(200);
+  });
+
+  it('filters by action (C R U D E) in the query: exact totals, full pages, the read audit counted as R', async () => {
+    const reads = await app.api<Bundle>(admin, 'GET', '/fhir/R4/AuditEvent?action=R&_count=5');
+    expect(reads.status).toBe(200);
+    expect(reads.body.total).toBeGreaterThan(5);
+    expect(reads.body.entry?.length).toBe(5);
+    expect(reads.body.entry?.every((e) => e.resource.action === 'R')).toBe(true);
+    const updates = await app.api<Bundle>(admin, 'GET', '/fhir/R4/AuditEvent?action=U&_summary=count');
+    expect(typeof updates.body.total).toBe('number');
+    const all = await app.api<Bundle>(admin, 'GET', '/fhir/R4/AuditEvent?_summary=count');
+    const parts = await Promise.all(
+      ['C', 'R', 'U', 'D', 'E'].map(async (a) => (await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?action=${a}&_summary=count`)).body.total!),
+    );
+    // Entries keep arriving (each request is audited), so the parts can only run ahead of the earlier whole.
+    expect(parts.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(all.body.total!);
+    const plainRead = await app.api<Bundle>(admin, 'GET', '/fhir/R4/AuditEvent?subtype=read&_count=1');
+    expect(plainRead.body.entry?.[0].resource).toMatchObject({ action: 'R', subtype: [{ code: 'read' }] });
+  });
+});
+
 describe('read audit: no disclosure without its audit row (the 250 ms crash window is gone)', () => {
   it('the read entry is committed before the answer arrives', async () => {
     const before = Number(

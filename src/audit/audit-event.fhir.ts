@@ -11,20 +11,37 @@ import type { SqlParams } from '../api/fhir/search/sql.ts';
 import { notFound } from '../platform/errors.ts';
 import type { StoredAuditEntry } from './audit.service.ts';
 
-type AuditRow = Omit<StoredAuditEntry, 'ts'> & { ts: Date | string; email: string | null; display_name: string | null };
+type AuditRow = Omit<StoredAuditEntry, 'ts'> & { ts: Date | string; action_code: string; email: string | null; display_name: string | null };
 
 /** The audit table as rows whose id sorts as text in numeric order (tableSearch pages by id). */
-const FROM = `(SELECT lpad(a.id::text, 20, '0') AS id, a.ts, a.actor, a.action, a.entity_type, a.entity_id, a.patient_id, a.outcome, a.details, u.email, u.display_name
-  FROM audit_log a LEFT JOIN users u ON a.actor = 'user:' || u.id) ae`;
-const COLUMNS = 'id, ts, actor, action, entity_type, entity_id, patient_id, outcome, details, email, display_name';
+/**
+ * DICOM audit event action codes (FHIR R4 AuditEvent.action: Create, Read, Update, Delete, Execute) from the
+ * Vigil action name, in SQL so that `action=` filters in the query (exact totals, full pages) and the resource
+ * shows the same code. The read audit's own entries are named `read`.
+ */
+const ACTION_CODE = `CASE WHEN a.action ~ '\\.(read|search|export)$' OR a.action ~ '^read(\\.|$)' THEN 'R'
+  WHEN a.action ~ '\\.(create|grant|invite)$' THEN 'C'
+  WHEN a.action ~ '\\.(delete|erase|revoke)$' THEN 'D'
+  WHEN a.action ~ '^(auth|access)\\.' THEN 'E' ELSE 'U' END`;
 
-/** DICOM audit event action codes (FHIR R4 AuditEvent.action): Create, Read, Update, Delete, Execute. */
-function actionCode(action: string): 'C' | 'R' | 'U' | 'D' | 'E' {
-  if (/\.(read|search|export)$|^read\./.test(action)) return 'R';
-  if (/\.(create|grant|invite)$/.test(action)) return 'C';
-  if (/\.(delete|erase|revoke)$/.test(action)) return 'D';
-  if (/^(auth|access)\./.test(action)) return 'E';
-  return 'U';
+/** The audit table as rows whose id sorts as text in numeric order (tableSearch pages by id). */
+const FROM = `(SELECT lpad(a.id::text, 20, '0') AS id, a.ts, a.actor, a.action, ${ACTION_CODE} AS action_code, a.entity_type, a.entity_id, a.patient_id,
+  a.outcome, a.details, u.email, u.display_name
+  FROM audit_log a LEFT JOIN users u ON a.actor = 'user:' || u.id) ae`;
+const COLUMNS = 'id, ts, actor, action, action_code, entity_type, entity_id, patient_id, outcome, details, email, display_name';
+
+/**
+ * The entity naming the patient: a reference when the stored id has a FHIR form, else its identifier (an entry
+ * written before patient ids were normalised may hold any text; it is shown, never a reason to fail the search).
+ */
+function patientEntity(patientId: string) {
+  let what: Record<string, unknown>;
+  try {
+    what = { reference: `Patient/${toFhirId(patientId)}` };
+  } catch {
+    what = { identifier: { system: 'urn:vigil:patient', value: patientId } };
+  }
+  return { what, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } };
 }
 
 /** One audit entry as FHIR R4 AuditEvent (https://hl7.org/fhir/R4/auditevent.html). */
@@ -36,7 +53,7 @@ export function auditEventResource(r: AuditRow): Resource {
     id,
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
     subtype: [{ system: 'urn:vigil:audit-action', code: r.action }],
-    action: actionCode(r.action),
+    action: r.action_code,
     recorded: new Date(r.ts).toISOString(),
     outcome: r.outcome === 'success' ? '0' : '4',
     agent: [
@@ -51,14 +68,7 @@ export function auditEventResource(r: AuditRow): Resource {
       type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
     },
     entity: [
-      ...(r.patient_id
-        ? [
-            {
-              what: { reference: `Patient/${toFhirId(r.patient_id)}` },
-              role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
-            },
-          ]
-        : []),
+      ...(r.patient_id ? [patientEntity(r.patient_id)] : []),
       ...(r.entity_type && r.entity_id
         ? [
             {
@@ -119,15 +129,12 @@ export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): Reso
           w.push(`(entity_id = ANY(${sql.p(ids)}::text[]) OR patient_id = ANY(${sql.p(ids)}::text[]))`);
         }
         for (const p of paramsNamed(req, 'subtype')) w.push(`(${p.values.map((v) => `starts_with(action, ${sql.p(parseToken(v).code ?? '')})`).join(' OR ')})`);
+        for (const p of paramsNamed(req, 'action')) w.push(`action_code = ANY(${sql.p(p.values.map((v) => parseToken(v).code ?? v))}::text[])`);
         for (const p of paramsNamed(req, 'outcome'))
           w.push(`outcome = ANY(${sql.p(p.values.map((v) => ((parseToken(v).code ?? v) === '0' ? 'success' : 'failure')))}::text[])`);
         return w;
       };
-      const r = await tableSearch<AuditRow, Resource>(deps.db, req, { from: FROM, columns: COLUMNS, where, map: auditEventResource });
-      // `action` (C/R/U/D/E) is derived from the action name, so it narrows the page after the query.
-      const wanted = paramsNamed(req, 'action').flatMap((p) => p.values.map((v) => parseToken(v).code ?? v));
-      const resources = wanted.length ? r.resources.filter((e) => wanted.includes(e.action as string)) : r.resources;
-      return { resources, total: wanted.length ? undefined : r.total, next: r.next };
+      return tableSearch<AuditRow, Resource>(deps.db, req, { from: FROM, columns: COLUMNS, where, map: auditEventResource });
     },
   };
 }

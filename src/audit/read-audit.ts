@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditService } from './audit.service.ts';
+import { referenceId } from '../api/fhir/ids.ts';
 
 /**
  * Audits every read of patient data and every refused access (ONC §170.315(d)(2), HIPAA §164.312(b); F11):
@@ -99,11 +100,23 @@ function patientOf(req: FastifyRequest, route: string | null): string | null {
   if (route?.startsWith('/api/v1/patients/:id')) return text(params.id);
   if (route === '/fhir/R4/:type/:id' && params.type === 'Patient') return text(params.id);
   const q = fieldsOf(req.query);
-  for (const key of ['patient', 'subject', 'patientId']) {
+  for (const key of ['patient', 'subject', 'subject:Patient', 'patientId']) {
     const v = q[key];
-    if (typeof v === 'string' && v) return v.replace(/^Patient\//, '').slice(0, 100);
+    if (typeof v === 'string' && v) return patientIdOf(v);
   }
   return null;
+}
+
+/**
+ * The internal patient id a query names, in any form a client may write it (`pat_…`, FHIR `pat-…`,
+ * `Patient/pat-…`, an absolute URL): the entry must carry the same id as the patient's own record, or the
+ * patient's "who saw my record" would miss it. Several patients (`a,b`), another type, or something that is no
+ * id: null (the query stays in the details, and a FHIR search records one entry per patient it returned).
+ */
+function patientIdOf(value: string): string | null {
+  if (value.includes(',') || value.length > 300) return null;
+  const id = referenceId(value, 'Patient');
+  return id && /^[A-Za-z0-9_\-.]{1,64}$/.test(id) ? id : null;
 }
 
 /** A hook sees every route, so params and query are untyped here: read them as plain fields. */

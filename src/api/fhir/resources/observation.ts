@@ -242,13 +242,15 @@ export function observationProvider(deps: {
       const next = rows.length > req.count && last ? encodeCursor({ s: last.sortKey, k: last.k, n: last.n, o: order }) : undefined;
       const resources = await hydrate(page);
       const patients = [...new Set(page.map((r) => r.patientId))];
-      if (patients.length === 1)
+      // One entry per patient whose readings this page disclosed, so each patient's own audit view shows it,
+      // however the search named them (or did not: a clinician's search over the care team).
+      for (const patientId of patients)
         deps.audit.recordSoon({
           actor: ctx.principal,
           action: 'fhir.search',
           entityType: 'Observation',
-          patientId: patients[0],
-          details: { count: page.length },
+          patientId,
+          details: { count: page.reduce((n, r) => n + (r.patientId === patientId ? 1 : 0), 0) },
         });
       const included: Resource[] = [];
       if (req.includes.some((i) => i === 'Observation:patient' || i === 'Observation:subject')) included.push(...(await deps.include.patients(patients)));
