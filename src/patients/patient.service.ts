@@ -1,4 +1,5 @@
 import type { News2Risk } from '../analysis/news2/score.ts';
+import { birthDateProblem } from './birth-date.ts';
 import type { PatientsRepository, Patient } from '../store/patients.repository.ts';
 import type { ReadingsRepository, LatestValue } from '../store/readings.repository.ts';
 import type { DevicesRepository, Device } from '../store/devices.repository.ts';
@@ -117,9 +118,8 @@ export function createPatientService(deps: {
     ) {
       const name = input.name?.trim();
       if (!name) throw new AppError('VALIDATION', 'name is required');
-      if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate))
-        throw new AppError('VALIDATION', `birth date must be YYYY-MM-DD (got "${input.birthDate}")`);
-      if (input.birthDate && Number.isNaN(Date.parse(input.birthDate))) throw new AppError('VALIDATION', `birth date ${input.birthDate} is not a real date`);
+      const badBirth = input.birthDate ? birthDateProblem(input.birthDate, deps.clock.now()) : null;
+      if (badBirth) throw new AppError('VALIDATION', `birthDate: ${badBirth}`);
       const id = newId('pat');
       const settings = input.settings ? validSettings(input.settings, deps.clock.now()) : {};
       // A clinician's new patient joins their care team in the same transaction as the patient and both entries.

@@ -14,6 +14,23 @@ import { parseForm } from './form-body.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary } from './search/subsetting.ts';
 
+/** Search result parameters (R4 §3.1.1.5, plus Vigil's paging cursor): they shape an answer, they select nothing. */
+const RESULT_PARAMETERS = new Set([
+  '_summary',
+  '_count',
+  '_sort',
+  '_elements',
+  '_include',
+  '_revinclude',
+  '_total',
+  '_cursor',
+  '_format',
+  '_contained',
+  '_containedType',
+  '_offset',
+  '_pretty',
+]);
+
 export type { Query };
 
 const REVINCLUDE_MAX = 1000;
@@ -103,6 +120,10 @@ export function createFhirService(deps: {
       // Conditional create (R4 §3.1.0.8.1): the search, under strict handling (an unknown parameter must not match everything).
       const query = parseForm(ifNoneExist.replace(/^.*\?/, ''));
       if (!Object.keys(query).length) throw badRequest('If-None-Exist needs search parameters, e.g. identifier=urn:vigil:mrn|123');
+      // Criteria only: a result parameter would change what "a match" means (with _summary=count no resource
+      // comes back, so a match would go unseen and a duplicate be created).
+      const shaping = Object.keys(query).filter((k) => RESULT_PARAMETERS.has(k.split(':')[0]));
+      if (shaping.length) throw badRequest(`If-None-Exist takes search criteria only: ${shaping.join(', ')} shapes a result and cannot be used there`);
       const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count: 2, total: 'none' });
       if (found.resources.length > 1)
         throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);

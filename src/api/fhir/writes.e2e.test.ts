@@ -97,8 +97,18 @@ describe('FHIR R4 writes and history', () => {
     const bad = await call(clin, 'POST', '/fhir/R4/Patient', { resourceType: 'Patient', birthDate: '1936-12', name: [{ text: 'X' }] });
     expect(bad.status).toBe(400);
     expect(bad.body.issue[0].diagnostics).toContain('birthDate');
+    for (const birthDate of ['1960-02-30', '2999-01-01']) {
+      const wrong = await call(clin, 'POST', '/fhir/R4/Patient', { resourceType: 'Patient', birthDate, name: [{ text: 'X' }] });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body.issue[0].diagnostics).toMatch(new RegExp(`Patient.birthDate ${birthDate} is (not a day on the calendar|in the future)`));
+    }
     // An unknown search parameter in If-None-Exist is refused, never "matches everything".
     expect((await call(clin, 'POST', '/fhir/R4/Patient', { ...body, identifier: [] }, { 'if-none-exist': 'nickname=G' })).status).toBe(400);
+    // So is a result parameter: with _summary=count no resource came back, the match went unseen and a duplicate was created.
+    const shaped = await call(clin, 'POST', '/fhir/R4/Patient', body, { 'if-none-exist': '_summary=count&identifier=urn:vigil:mrn|W-2' });
+    expect(shaped.status).toBe(400);
+    expect(shaped.body.issue[0].diagnostics).toMatch(/If-None-Exist takes search criteria only: _summary/);
+    expect(Number((await app.services.db.query<{ n: string }>(`SELECT count(*) AS n FROM patients WHERE mrn = 'W-2'`))[0].n)).toBe(1);
   });
 
   it('updates with If-Match versioning, keeps every version for vread and _history', async () => {

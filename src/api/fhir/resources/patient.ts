@@ -5,6 +5,7 @@ import type { Db, Queryable } from '../../../platform/db.ts';
 import { newId } from '../../../platform/ids.ts';
 import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import type { PatientService } from '../../../patients/patient.service.ts';
+import { birthDateProblem } from '../../../patients/birth-date.ts';
 import type { VersionStore } from '../versions.ts';
 import { systemClock, type Clock } from '../../../platform/clock.ts';
 import type { Patient, PatientsRepository } from '../../../store/patients.repository.ts';
@@ -111,7 +112,7 @@ export function patientProvider(deps: {
      */
     async prepareCreate(ctx, body, opts) {
       deps.access.assertStaff(ctx.principal);
-      const input = patientInput(body);
+      const input = patientInput(body, (deps.clock ?? systemClock).now());
       await assertMrnFree(ctx.principal, input.mrn, null);
       const id = opts?.id ? fromFhirId(opts.id) : newId('pat');
       const practitionerId = deps.access.careTeamOfCreator(ctx.principal);
@@ -153,7 +154,7 @@ export function patientProvider(deps: {
       await deps.access.assertCanManagePatient(ctx.principal, internal);
       const current = await deps.patients.byId(internal);
       if (!current) throw notFound(`Patient/${id}`);
-      const input = patientInput(body);
+      const input = patientInput(body, (deps.clock ?? systemClock).now());
       if (input.mrn !== current.mrn) await assertMrnFree(ctx.principal, input.mrn, internal);
       const version = current.version ?? 1;
       if (ifMatch !== undefined && ifMatch !== version)
@@ -256,7 +257,7 @@ const GENDERS = ['male', 'female', 'other', 'unknown'];
  * The Patient elements Vigil keeps: name, gender, birthDate and the MRN (identifier urn:vigil:mrn). Others
  * (telecom, address…) are not stored; the answer is the resource as stored, so a client sees what was kept.
  */
-function patientInput(body: Record<string, unknown>): { name: string; birthDate: string | null; sex: string | null; mrn: string | null } {
+function patientInput(body: Record<string, unknown>, now: number): { name: string; birthDate: string | null; sex: string | null; mrn: string | null } {
   if (body.resourceType !== 'Patient') throw badRequest(`the body must be a Patient (got ${JSON.stringify(body.resourceType ?? null)})`);
   const names = Array.isArray(body.name) ? (body.name as Array<Record<string, unknown>>) : [];
   const n = names.find((x) => x && (typeof x.text === 'string' || typeof x.family === 'string' || Array.isArray(x.given)));
@@ -266,8 +267,11 @@ function patientInput(body: Record<string, unknown>): { name: string; birthDate:
   const gender = body.gender === undefined ? null : body.gender;
   if (gender !== null && (typeof gender !== 'string' || !GENDERS.includes(gender))) throw badRequest(`Patient.gender must be one of ${GENDERS.join(', ')}`);
   const birthDate = body.birthDate === undefined ? null : body.birthDate;
-  if (birthDate !== null && (typeof birthDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate) || Number.isNaN(Date.parse(birthDate))))
-    throw badRequest('Patient.birthDate must be a full date YYYY-MM-DD (Vigil stores the day)');
+  if (birthDate !== null) {
+    if (typeof birthDate !== 'string') throw badRequest('Patient.birthDate must be a full date YYYY-MM-DD (Vigil stores the day)');
+    const problem = birthDateProblem(birthDate, now);
+    if (problem) throw badRequest(`Patient.birthDate ${problem}${problem.startsWith('must') ? ' (Vigil stores the day)' : ''}`);
+  }
   const ids = Array.isArray(body.identifier) ? (body.identifier as Array<Record<string, unknown>>) : [];
   const mrn = ids.find((i) => i?.system === SYSTEM_MRN)?.value;
   if (mrn !== undefined && (typeof mrn !== 'string' || !mrn.trim() || mrn.length > 64))
