@@ -4,6 +4,7 @@
  * served as one panel at once (no stale "no BP" remembered), and later searches, which take the full statement
  * straight away, answer the same. Page, total, `_summary=count` and `_total=none` agree. Real app, on PGlite and
  * on PostgreSQL (where the search statements are named prepared statements with generic plans, platform/db.ts).
+ * A pair is a panel only when stored together: an id once served never vanishes into a panel.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
@@ -74,6 +75,22 @@ describe.each(engines)('Observation search: blood pressure decided in the search
       }
       expect(paged).toEqual(ids(all));
     }
+  });
+
+  it('never turns an Observation it served into part of a panel: a partner stored later stays a reading of its own', async () => {
+    const at = t0 + 420_000;
+    expect((await app.services.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: at, seq: 3, sbp: 140 }))).ok).toBe(true);
+    const lone = ids(await search(`date=${new Date(at).toISOString()}`));
+    expect(lone).toHaveLength(1);
+    expect(lone[0]).toMatch(/^\d+$/);
+    // The diastolic of the same instant arrives in a message of its own (a cuff that sends them apart, a re-send).
+    expect((await app.services.ingest.acceptTelemetry(cuff, JSON.stringify({ ts: at, seq: 4, dbp: 90 }))).ok).toBe(true);
+    const read = await fetch(`${app.httpUrl}/fhir/R4/Observation/${lone[0]}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(read.status).toBe(200); // it was a 404 once the pair was served as bp-<id>
+    const after = await search(`date=${new Date(at).toISOString()}&_sort=_lastUpdated`);
+    expect(ids(after)[0]).toBe(lone[0]);
+    expect(codes(after)).toEqual(['8462-4', '8480-6']);
+    expect((await search(`date=${new Date(at).toISOString()}&_summary=count`)).total).toBe(2);
   });
 
   it('a search whose codes include no BP is not changed by the BP readings', async () => {

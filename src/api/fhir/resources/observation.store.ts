@@ -111,8 +111,9 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: B
       if (opts.noBp || (f.kinds && !f.kinds.some((k) => k.source.table === 'bp'))) return null;
       from = `readings s JOIN LATERAL (SELECT d.id, d.value, d.received_at FROM readings d
         WHERE d.patient_id = s.patient_id AND d.code = '${BP.dia}' AND d.ts = s.ts AND d.device_id IS NOT DISTINCT FROM s.device_id AND d.method IS NULL
+          AND d.received_at = s.received_at
         ORDER BY d.id LIMIT 1) d ON true`;
-      const lu = 'GREATEST(s.received_at, d.received_at)';
+      const lu = 's.received_at';
       cols = { patient: 's.patient_id', device: 's.device_id', ts: 's.ts', te: 's.ts', lu, id: 's.id' };
       where.push(`s.code = '${BP.sys}' AND s.method IS NULL`);
       select = `'b'::text AS k, s.id::text AS n, s.patient_id, s.device_id, s.ts, NULL::timestamptz AS te, s.system, s.code, s.value, s.unit, s.method,
@@ -171,13 +172,23 @@ function branchSql(branch: Branch, f: ObservationFilter, sql: SqlParams, opts: B
   const limit = sql.p(opts.limit);
   return `SELECT * FROM (SELECT ${select}, ${sortCol} AS sv FROM ${from} WHERE ${cond} ${order}
       LIMIT ${limit} + (SELECT count(*) FROM ${from} WHERE ${cond} AND ${BP_CODED})) r
-    WHERE NOT (${BP_CODED} AND ${PAIRED}) ORDER BY r.sv ${dir}, r.n::bigint ${dir} LIMIT ${limit}`;
+    WHERE NOT (${BP_CODED} AND ${PAIRED_ON_PAGE}) ORDER BY r.sv ${dir}, r.n::bigint ${dir} LIMIT ${limit}`;
 }
 
 const BP_CODED = `r.code IN ('${BP.sys}', '${BP.dia}') AND r.method IS NULL`;
-const PAIRED = `EXISTS (SELECT 1 FROM readings o WHERE o.patient_id = r.patient_id
+/**
+ * A systolic and a diastolic reading form one panel when they are of the same instant and device AND were
+ * stored together (one message, one CSV row, one posted panel: one transaction, so the same received_at, which
+ * is its start time). Pairing a later partner would change what was served: the lone reading's id, already
+ * handed to clients, would vanish into a panel (found by review). Readings stored apart stay two Observations.
+ */
+const pairedOn = (receivedAt: string) => `EXISTS (SELECT 1 FROM readings o WHERE o.patient_id = r.patient_id
   AND o.code = CASE r.code WHEN '${BP.sys}' THEN '${BP.dia}' ELSE '${BP.sys}' END
-  AND o.ts = r.ts AND o.device_id IS NOT DISTINCT FROM r.device_id AND o.method IS NULL)`;
+  AND o.ts = r.ts AND o.device_id IS NOT DISTINCT FROM r.device_id AND o.method IS NULL AND o.received_at = ${receivedAt})`;
+/** On a readings row `r`. */
+const PAIRED = pairedOn('r.received_at');
+/** On a row of the readings branch's page (its received_at is selected as lu_ts). */
+const PAIRED_ON_PAGE = pairedOn('r.lu_ts');
 
 interface BranchOptions {
   sort: Sort;
