@@ -10,6 +10,10 @@ import type { Rule } from './rule-schema.ts';
 import { accepts, evaluate, initialState, subjectOf, type Signal } from './rule-engine.ts';
 import { RuleStates, type Tracked } from './rule-states.ts';
 import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
+import { CODES } from '../domain/codes.ts';
+
+/** The reading codes a replay reads back (threshold rules are on these). */
+const REPLAY_CODES = CODES.map((c) => c.code);
 
 const RULES_CACHE_MS = 30_000; // per-patient effective rules are re-resolved at least this often (care-team changes)
 const TIME_BASED = new Set(['missing-data', 'device-offline']);
@@ -19,6 +23,14 @@ const MAX_LIVE_READING_AGE_MS = 15 * 60_000;
 const IDLE_STATE_MS = 60 * 60_000;
 /** A signal waits at most this long for the ownership session to come back (database restart), ms. */
 const SESSION_WAIT_MS = 60_000;
+/**
+ * After a restart or a takeover, stored readings this recent are evaluated again (threshold rules): those
+ * acknowledged but not yet evaluated when an instance died (kill -9, power cut) still raise their alert, and a
+ * minimum duration already under way is not restarted from zero. As far back as a reading still counts as live.
+ */
+const REPLAY_MS = MAX_LIVE_READING_AGE_MS;
+/** At most this many readings are replayed (the newest window of a very busy clinic is cut, and said so). */
+const REPLAY_MAX = 200_000;
 
 /**
  * A patient's effective rules, with those a reading can concern indexed by its code (and whether it names a
@@ -52,6 +64,9 @@ export function createAlertMonitor(deps: {
   devices: DevicesRepository;
   /** Time of the newest stored reading per patient and code (`patientId|code`), to rebuild state after a change of owner. */
   newestReadings?: (patientIds: string[]) => Promise<Map<string, number>>;
+  /** Stored readings since a time (oldest first, bounded), and alerts resolved since then: the replay after a restart or takeover. */
+  recentReadings?: (sinceMs: number, codes: string[], limit: number) => Promise<StoredReading[]>;
+  resolvedSince?: (sinceMs: number) => Promise<Array<{ patientId: string; rule: string; subject: string; resolvedAt: number }>>;
   clock: Clock;
   logger: Logger;
   tickMs: number;
@@ -127,7 +142,7 @@ export function createAlertMonitor(deps: {
     return true;
   }
 
-  async function feed(signals: Array<Extract<Signal, { patientId: string }>>) {
+  async function feed(signals: Array<Extract<Signal, { patientId: string }>>, replaying = false) {
     const now = deps.clock.now();
     // Asked once per patient of a batch (a batch of readings holds thousands of one patient's): fewer awaits.
     const owned = new Map<string, boolean>();
@@ -139,6 +154,7 @@ export function createAlertMonitor(deps: {
       const cached = hit && now - hit.at < RULES_CACHE_MS ? hit : await cachedRulesOf(s.patientId);
       for (const rule of candidates(cached, s)) {
         if (!accepts(rule.definition, s)) continue;
+        if (replaying && rule.definition.kind !== 'threshold') continue; // only thresholds ignore what is older than their state
         if (s.type === 'reading' && now - s.ts > MAX_LIVE_READING_AGE_MS && rule.definition.kind !== 'rate-of-change') continue;
         const subject = subjectOf(rule.definition, s);
         let t = states.get(s.patientId, rule.key, subject);
@@ -282,6 +298,60 @@ export function createAlertMonitor(deps: {
         states.set(t);
       }
     }
+    await replay(only);
+  }
+
+  let recent: { at: number; list: Promise<StoredReading[]> } | null = null;
+  /** Buckets are gained in bursts: one query of the recent readings serves a burst. */
+  function recentSoon(since: number) {
+    const now = performance.now();
+    if (!recent || now - recent.at > 5_000) recent = { at: now, list: deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX) };
+    return recent.list;
+  }
+
+  /**
+   * Readings stored in the last REPLAY_MS, for the patients this instance now evaluates, through the threshold
+   * rules again, oldest first: an instance that died after acknowledging readings and before evaluating them
+   * (the event that feeds the engine is in memory) no longer loses their alerts, and a pending minimum duration
+   * resumes where the readings put it. No double alert: an open alert is seeded as firing first, and an alert
+   * resolved in the window (by a person or the engine) makes older readings history for its rule.
+   */
+  async function replay(only: (patientId: string) => boolean) {
+    if (!deps.recentReadings) return;
+    const since = deps.clock.now() - REPLAY_MS;
+    const ours = (patientId: string) => only(patientId) && ownership.ownsNow(patientId);
+    const [readings, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since) : []]);
+    for (const r of resolved) {
+      if (!ours(r.patientId)) continue;
+      const t = states.get(r.patientId, r.rule, r.subject) ?? {
+        patientId: r.patientId,
+        ruleKey: r.rule,
+        subject: r.subject,
+        state: initialState(),
+        touchedAt: 0,
+      };
+      if (t.state.firing) continue;
+      t.state.lastTs = Math.max(t.state.lastTs ?? r.resolvedAt, r.resolvedAt);
+      t.state.since = null;
+      t.touchedAt = deps.clock.now();
+      states.set(t);
+    }
+    const signals: Array<Extract<Signal, { type: 'reading' }>> = [];
+    const owned = new Map<string, boolean>();
+    for (const r of readings) {
+      if (!only(r.patientId)) continue;
+      let isOurs = owned.get(r.patientId);
+      if (isOurs === undefined) {
+        isOurs = ownership.ownsNow(r.patientId);
+        // Not owned yet (several instances claim patients on their first signal): ask now. Gaining the bucket
+        // seeds it, and that seed replays the bucket's readings itself.
+        if (!isOurs) await mine(r.patientId);
+        owned.set(r.patientId, isOurs);
+      }
+      if (isOurs) signals.push({ type: 'reading', patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts });
+    }
+    if (readings.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
+    if (signals.length) await feed(signals, true);
   }
 
   const offs = [

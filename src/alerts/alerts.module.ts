@@ -83,6 +83,8 @@ export function createAlertsModule(deps: {
     rules,
     devices: deps.devices,
     newestReadings: (patientIds) => repos.alerts.newestReadings(patientIds),
+    recentReadings: (since, codes, limit) => repos.alerts.recentReadings(since, codes, limit),
+    resolvedSince: (since) => repos.alerts.resolvedSince(since),
     clock: deps.clock,
     logger: deps.logger,
     tickMs: deps.config.tickMs,

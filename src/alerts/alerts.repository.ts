@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { Severity } from './rule-schema.ts';
+import type { StoredReading } from '../domain/types.ts';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
 
@@ -159,6 +160,41 @@ export function createAlertsRepository(db: Db) {
     async byId(id: string): Promise<Alert | null> {
       const [row] = await db.query<Row>('SELECT * FROM alerts WHERE id = $1', [id]);
       return row ? toAlert(row) : null;
+    },
+    /**
+     * Readings (device and manual, not derived) of the last `sinceMs` for the given codes, oldest first, at most
+     * `limit`: what the alert engine replays after a restart or a takeover. Found through latest_readings (the
+     * patients and codes with anything that recent) and then each one's (patient, code, ts) index range.
+     */
+    async recentReadings(sinceMs: number, codes: string[], limit: number): Promise<StoredReading[]> {
+      if (!codes.length) return [];
+      const since = new Date(sinceMs).toISOString();
+      const rows = await db.query<{ id: string; patient_id: string; device_id: string | null; code: string; value: number; unit: string; ts: Date | string }>(
+        `SELECT r.id::text AS id, r.patient_id, r.device_id, r.code, r.value, r.unit, r.ts
+           FROM latest_readings l
+           JOIN LATERAL (SELECT * FROM readings x WHERE x.patient_id = l.patient_id AND x.code = l.code AND x.ts > $1 AND x.method IS NULL) r ON true
+          WHERE l.ts > $1 AND l.code = ANY($2::text[])
+          ORDER BY r.ts, r.id LIMIT $3`,
+        [since, codes, limit],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        patientId: r.patient_id,
+        deviceId: r.device_id,
+        code: r.code,
+        value: Number(r.value),
+        unit: r.unit,
+        ts: new Date(r.ts).getTime(),
+        seq: null,
+      }));
+    },
+    /** Alerts resolved since `sinceMs` (by a person or by the engine): the replay must not raise them again from older readings. */
+    async resolvedSince(sinceMs: number): Promise<Array<{ patientId: string; rule: string; subject: string; resolvedAt: number }>> {
+      const rows = await db.query<{ patient_id: string; rule_key: string; subject: string; resolved_at: Date | string }>(
+        `SELECT patient_id, rule_key, subject, resolved_at FROM alerts WHERE status = 'resolved' AND resolved_at > $1`,
+        [new Date(sinceMs).toISOString()],
+      );
+      return rows.map((r) => ({ patientId: r.patient_id, rule: r.rule_key, subject: r.subject, resolvedAt: new Date(r.resolved_at).getTime() }));
     },
     /** Time (ms) of the newest stored reading per patient and code, keyed `patientId|code`. */
     async newestReadings(patientIds: string[]): Promise<Map<string, number>> {
