@@ -46,7 +46,12 @@ describe('hostile MQTT devices', () => {
     await c.endAsync();
   });
 
-  it('acknowledges but stores nothing from a message with 5,000 readings (under the packet ceiling); the next normal one is stored', async () => {
+  const rejectedOf = async (id: string) =>
+    (await app.services.db.query<{ reason: string; topic: string }>('SELECT reason, topic FROM rejected_payloads WHERE device_id = $1 ORDER BY id', [id])).map(
+      (r) => `${r.topic.split('/').slice(4).join('/')}: ${r.reason}`,
+    );
+
+  it('refuses a message with 5,000 readings (under the packet ceiling) with a reason an admin sees, acknowledged; the next normal one is stored', async () => {
     const before = await count();
     const c = await connect(a);
     const readings = Array.from({ length: 5_000 }, (_, i) => ({ code: '8867-4', value: 60 + (i % 30), unit: '/min', ts: Date.now() - i * 1000 }));
@@ -54,6 +59,34 @@ describe('hostile MQTT devices', () => {
     await c.publishAsync(`vigil/v1/devices/${a.id}/telemetry`, JSON.stringify({ hr: 71 }), { qos: 1 });
     await c.endAsync();
     expect(await count()).toBe(before + 1);
+    expect(await rejectedOf(a.id)).toContain('telemetry: a telemetry message carries at most 500 readings (this one 5000): send them in several');
+    // Over HTTP the same: a 4xx with the reason, nothing stored.
+    const res = await fetch(`${app.httpUrl}/api/v1/devices/${a.id}/telemetry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ readings: readings.slice(0, 600) }),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(JSON.stringify(await res.json())).toMatch(/at most 500 readings \(this one 600\)/);
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('keeps no retained message (a device could fill the broker with them), and counts a publish to an unknown subtopic', async () => {
+    const c = await connect(b);
+    await c.publishAsync(`vigil/v1/devices/${b.id}/junk/1`, Buffer.alloc(512 * 1024, 0x61), { qos: 1, retain: true });
+    await c.publishAsync(`vigil/v1/devices/${b.id}/Telemetry`, JSON.stringify({ hr: 70 }), { qos: 1, retain: true });
+    const retained: string[] = [];
+    c.on('message', (topic) => retained.push(topic));
+    await c.subscribeAsync(`vigil/v1/devices/${b.id}/#`, { qos: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    await c.endAsync();
+    expect(retained).toEqual([]);
+    const reasons = await rejectedOf(b.id);
+    expect(reasons).toContain(`junk/1: unknown topic: a device publishes to vigil/v1/devices/${b.id}/telemetry, /ecg, /status or /commands/{id}/result`);
+    expect(reasons.some((r) => r.startsWith('Telemetry: unknown topic'))).toBe(true);
+    const [dev] = await app.services.db.query<{ rejected_count: number }>('SELECT rejected_count FROM devices WHERE id = $1', [b.id]);
+    expect(Number(dev.rejected_count)).toBe(2);
   });
 
   it("a device using another device's client id gets its own session and does not kick the other off", async () => {

@@ -74,6 +74,12 @@ describe('reading CSV files', () => {
     ]);
   });
 
+  it('refuses a row with a stray quote in a value (7"3) and reads the rows around it, instead of stopping the import', async () => {
+    const r = await parseAll('time,patient,hr\n2026-11-24T10:00:00Z,p,70\n2026-11-24T10:01:00Z,p,7"3\n2026-11-24T10:02:00Z,p,72\n');
+    expect(r.readings.map((x) => x.value)).toEqual([70, 72]);
+    expect(r.rejections.map((x) => [x.line, x.reason])).toEqual([[3, 'hr: value "7"3" is not a number']]);
+  });
+
   it('rejects a row with more fields than the header instead of shifting its values (an unquoted decimal comma)', async () => {
     // Before: temp 36 and hr 8 were stored from the first row, silently wrong.
     const r = await parseAll('timestamp,patient,temp,hr\n2026-11-24T10:00:00Z,p,36,8,72\n2026-11-24T10:01:00Z,p,"36,8",72,\n2026-11-24T10:02:00Z,p,37\n');

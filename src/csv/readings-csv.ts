@@ -314,6 +314,9 @@ function csvCore(delimiter: string, onRow: (record: string[], line: number) => v
     bom: true,
     delimiter,
     relax_column_count: true,
+    // A quote inside an unquoted field (`7"3`, a stray inch mark) is kept as text, so that row is refused with
+    // its reason ("not a number") instead of the parser stopping the whole import at it.
+    relax_quotes: true,
     skip_empty_lines: true,
     trim: false,
     max_record_size: MAX_RECORD_CHARS,

@@ -144,3 +144,22 @@ describe('topics', () => {
     expect(topicBelongsTo('vigil/v1/devices/+/telemetry', '+')).toBe(false);
   });
 });
+
+describe('telemetry the store must not take', () => {
+  const now = Date.parse('2026-11-24T10:00:00Z');
+  it('refuses a time that is not a day on the calendar instead of rolling it into the next month', () => {
+    for (const ts of ['2026-02-30T00:00:00Z', '2026-11-31T08:00:00Z', '2026-02-29T08:00:00Z']) {
+      const d = decodeTelemetry(JSON.stringify({ ts, hr: 70 }), now);
+      expect(d).toEqual({ ok: false, reason: `ts ${JSON.stringify(ts)} is not a day on the calendar` });
+    }
+    expect(decodeTelemetry(JSON.stringify({ ts: '2024-02-29T08:00:00Z', hr: 70 }), now).ok).toBe(true);
+  });
+  it('refuses a message of more than 500 readings whole, with a reason (every transport decodes here)', () => {
+    const readings = Array.from({ length: 501 }, () => ({ code: '8867-4', value: 70 }));
+    expect(decodeTelemetry(JSON.stringify({ readings }), now)).toEqual({
+      ok: false,
+      reason: 'a telemetry message carries at most 500 readings (this one 501): send them in several',
+    });
+    expect(decodeTelemetry(JSON.stringify({ readings: readings.slice(0, 500) }), now).ok).toBe(true);
+  });
+});

@@ -20,6 +20,11 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Metadata keys of the flat form that are not readings. */
 const ENVELOPE_KEYS = new Set(['ts', 'seq', 'command', 'readings', 'device', 'deviceId']);
 const MAX_ID_CHARS = 128; // command ids and lead names are short identifiers
+/**
+ * [sec] Readings one telemetry message may carry, on every transport (MQTT, HTTP, external brokers, NATS): a
+ * device sends a handful; thousands in one message are a fault or an attack, refused whole with a reason.
+ */
+export const MAX_READINGS_PER_MESSAGE = 500;
 
 /**
  * PostgreSQL text cannot hold U+0000 (it refuses the whole statement: "invalid byte sequence for encoding
@@ -48,8 +53,14 @@ export function parseTimestamp(ts: unknown, receivedAt: number): Decoded<number>
   if (ts === undefined || ts === null) return { ok: true, value: receivedAt };
   let ms: number;
   if (typeof ts === 'number') ms = ts;
-  else if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) ms = Date.parse(ts);
-  else return { ok: false, reason: `ts must be an ISO 8601 time or epoch milliseconds (got ${JSON.stringify(ts)})` };
+  else if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) {
+    // Date.parse rolls a day that is not on the calendar into the next month (2026-02-30 → 2 March): refused.
+    const [y, m, d] = [Number(ts.slice(0, 4)), Number(ts.slice(5, 7)), Number(ts.slice(8, 10))];
+    const day = new Date(Date.UTC(y, m - 1, d));
+    if (m < 1 || m > 12 || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d)
+      return { ok: false, reason: `ts ${JSON.stringify(ts.slice(0, 40))} is not a day on the calendar` };
+    ms = Date.parse(ts);
+  } else return { ok: false, reason: `ts must be an ISO 8601 time or epoch milliseconds (got ${JSON.stringify(ts)})` };
   if (!Number.isFinite(ms)) return { ok: false, reason: `ts is not a valid time (got ${JSON.stringify(ts)})` };
   const problem = readingTimeProblem(ms, receivedAt);
   if (problem) return { ok: false, reason: `ts${problem.slice('time'.length)}` };
@@ -108,6 +119,11 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number, ma
   const readings: Reading[] = [];
   const rejected: string[] = [];
   // Plain loops, no callbacks: this runs for every device message (and tsx names every closure it creates).
+  let carried = 0;
+  for (const key in body) if (!ENVELOPE_KEYS.has(key)) carried++;
+  if (Array.isArray(body.readings)) carried += body.readings.length;
+  if (carried > MAX_READINGS_PER_MESSAGE)
+    return { ok: false, reason: `a telemetry message carries at most ${MAX_READINGS_PER_MESSAGE} readings (this one ${carried}): send them in several` };
   if (body.readings !== undefined) {
     if (!Array.isArray(body.readings)) return { ok: false, reason: 'readings must be an array' };
     for (let i = 0; i < body.readings.length; i++) {

@@ -353,6 +353,17 @@ export function createIngestService(deps: {
       }
     },
 
+    /**
+     * A device published under its own subtree to a topic the protocol does not have (a typo such as
+     * `Telemetry`, `telemetry/v2`): refused with the topics it could mean, counted and shown to an admin, so
+     * the device's owner learns that nothing was stored (the broker still acknowledges it).
+     */
+    async refuseTopic(deviceId: string, topic: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
+      const reason = `unknown topic: a device publishes to ${TOPIC_PREFIX}${deviceId}/telemetry, /ecg, /status or /commands/{id}/result`;
+      await reject(deviceId, topic.slice(0, 200), reason, payload, receivedAt);
+      return { ok: false, reason };
+    },
+
     async acceptStatus(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
       arriving++;
       try {

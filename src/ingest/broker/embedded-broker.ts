@@ -6,10 +6,10 @@ import type { Logger } from '../../platform/logger.ts';
 import type { EventBus } from '../../platform/events.ts';
 import type { DeviceService } from '../../devices/device.service.ts';
 import type { IngestService } from '../ingest.service.ts';
-import { TOPIC_PREFIX, topicBelongsTo } from '../decode.ts';
+import { parseDeviceTopic, TOPIC_PREFIX, topicBelongsTo } from '../decode.ts';
 import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
 import { AppError } from '../../platform/errors.ts';
-import { MQTT_LIMITS, countReadings, limitPacketSize, namespacedClientId } from './limits.ts';
+import { MQTT_LIMITS, limitPacketSize, namespacedClientId } from './limits.ts';
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -35,9 +35,22 @@ export async function startEmbeddedBroker(deps: {
   const sessions = new Map<string, Set<string>>(); // device id → connected client ids
   let ready = true;
 
+  // Refusals are logged once a minute per user name, with how many were not (a device looping on a wrong secret,
+  // or someone guessing, wrote a line per attempt: hundreds a second).
+  const refusalsLogged = new Map<string, { at: number; quiet: number }>();
+  const logRefusal = (clientId: string, username: string | undefined, why: string) => {
+    const key = (username ?? '').slice(0, 128);
+    const now = deps.clock.now();
+    const seen = refusalsLogged.get(key);
+    if (seen && now - seen.at < 60_000) return void seen.quiet++;
+    if (refusalsLogged.size > 10_000) refusalsLogged.clear();
+    refusalsLogged.set(key, { at: now, quiet: 0 });
+    log.warn({ clientId, username: key, why, refusedSinceLastLine: seen?.quiet ?? 0 }, 'device connection refused');
+  };
+
   broker.authenticate = (client, username, password, done) => {
     const refuse = (why: string) => {
-      log.warn({ clientId: client.id, username, why }, 'device connection refused');
+      logRefusal(client.id, username, why);
       const err = new Error(why) as AuthenticateError;
       err.returnCode = BAD_USERNAME_OR_PASSWORD as AuthenticateError['returnCode'];
       done(err, false);
@@ -75,13 +88,15 @@ export async function startEmbeddedBroker(deps: {
       return done(new Error(`device ${deviceId} may publish only under ${TOPIC_PREFIX}${deviceId}/`));
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    // [sec] one message may not carry more than maxReadingsPerMessage readings: acknowledged (so a QoS 1
-    // device does not resend it for ever) and dropped, with a warning naming the device.
-    if (packet.topic.endsWith('/telemetry') && countReadings(payload) > MQTT_LIMITS.maxReadingsPerMessage) {
-      log.warn({ deviceId, readings: countReadings(payload) }, `telemetry message refused: more than ${MQTT_LIMITS.maxReadingsPerMessage} readings`);
-      return done(null);
-    }
-    const work = routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now());
+    // [sec] Retained messages would be kept in the broker's memory for ever (a device could fill it with
+    // megabytes under its own subtree): the device protocol has no use for them, so the flag is dropped and
+    // the message is handled as any other.
+    if (packet.retain) packet.retain = false;
+    // Too many readings in one message, an unknown subtopic: refused by ingest with a reason, counted and
+    // shown to an admin, and acknowledged (a QoS 1 device would otherwise resend it for ever).
+    const work = parseDeviceTopic(packet.topic)
+      ? routeDeviceMessage(deps.ingest, deps.events, packet.topic, payload, deps.clock.now())
+      : deps.ingest.refuseTopic(deviceId, packet.topic, payload, deps.clock.now());
     if (packet.qos === 0) {
       work.catch((err) => log.error({ err, deviceId }, 'ingest failed (QoS 0 message lost)'));
       return done(null);

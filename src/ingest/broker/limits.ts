@@ -10,8 +10,6 @@ export const MQTT_LIMITS = {
   maxPacketBytes: 1024 * 1024,
   /** Concurrent connections per device id (a device, its bridge, a reconnect overlapping the old socket). */
   maxSessionsPerDevice: 3,
-  /** Readings in one telemetry message. */
-  maxReadingsPerMessage: 500,
 } as const;
 
 /**
@@ -72,17 +70,4 @@ export function limitPacketSize(socket: net.Socket, maxBytes: number, onTooBig: 
  */
 export function namespacedClientId(username: string, clientId: string): string {
   return `${username}/${clientId}`;
-}
-
-/** Readings in a telemetry payload (array form or shorthand keys); -1 when it is not JSON (the decoder reports that). */
-export function countReadings(payload: Buffer): number {
-  try {
-    const v = JSON.parse(payload.toString('utf8')) as { readings?: unknown };
-    if (Array.isArray(v))
-      return v.reduce((n: number, m) => n + (Array.isArray((m as { readings?: unknown })?.readings) ? (m as { readings: unknown[] }).readings.length : 1), 0);
-    if (Array.isArray(v?.readings)) return v.readings.length;
-    return v && typeof v === 'object' ? Object.keys(v).length : 0;
-  } catch {
-    return -1;
-  }
 }
