@@ -95,7 +95,13 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     const kickOff = (level: 'system' | 'patient' | 'group', req: FastifyRequest, query: Query, reply: FastifyReply, groupId?: string) =>
       send(reply, async () => {
         const c = ctx(req);
-        deps.fhir.assertExportScope(c);
+        // Only the types asked for need a scope (Observation alone: patient/Observation.rs is enough).
+        const asked = [query._type ?? []]
+          .flat()
+          .flatMap((t) => String(t).split(','))
+          .map((t) => t.trim())
+          .filter(Boolean);
+        deps.fhir.assertExportScope(c, asked.length ? asked : undefined);
         const status = await bulk.kickOff(
           c,
           level,

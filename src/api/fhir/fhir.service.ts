@@ -327,8 +327,9 @@ export function createFhirService(deps: {
     },
 
     /** Bulk export reads every type it writes: a SMART token needs read scopes on all of them. */
-    assertExportScope(ctx: FhirContext) {
-      for (const t of ['Patient', 'Device', 'Observation']) scoped(ctx, t, 'search');
+    /** The kick-off of $export: search scope on each type it will export (`_type`, or every type it exports by default). */
+    assertExportScope(ctx: FhirContext, types: readonly string[] = ['Patient', 'Device', 'Observation']) {
+      for (const t of types) scoped(ctx, t, 'search');
     },
 
     /** GET Patient/{id}/$everything. */

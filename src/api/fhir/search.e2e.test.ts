@@ -254,8 +254,24 @@ describe('FHIR R4 search', () => {
   it('honours _summary, _elements, _total and _include', async () => {
     const el = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_elements=valueQuantity&_count=1`);
     const r = matches(el.body)[0];
-    expect(Object.keys(r).sort()).toEqual(['id', 'meta', 'resourceType', 'valueQuantity']);
+    // The mandatory elements (Observation.status and code, min 1) come too (R4 §3.1.1.5.8 SHOULD).
+    expect(Object.keys(r).sort()).toEqual(['code', 'id', 'meta', 'resourceType', 'status', 'valueQuantity']);
     expect(r.meta.tag[0].code).toBe('SUBSETTED');
+    // A name that is no element of the type: left out (lenient), a 400 under strict handling.
+    const typo = await get(clin, `/fhir/R4/Observation?patient=${a}&_elements=valueQuantity,foo&_count=1`);
+    expect(Object.keys(matches(typo.body)[0]).sort()).toEqual(['code', 'id', 'meta', 'resourceType', 'status', 'valueQuantity']);
+    const strictTypo = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&_elements=foo`, { prefer: 'handling=strict' });
+    expect(strictTypo.status).toBe(400);
+    expect(strictTypo.body.issue[0].diagnostics).toMatch(/_elements: foo is not an element of Observation/);
+    // A single-valued parameter given twice with different values: refused under strict handling.
+    for (const twice of ['_count=5&_count=6', '_sort=date&_sort=-date', '_summary=true&_summary=false', '_total=none&_total=accurate']) {
+      const res = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&${twice}`, { prefer: 'handling=strict' });
+      expect(res.status).toBe(400);
+      expect(res.body.issue[0].diagnostics).toMatch(/given 2 times/);
+    }
+    const iterate = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&_include:iterate=Observation:patient`, { prefer: 'handling=strict' });
+    expect(iterate.status).toBe(400);
+    expect(iterate.body.issue[0].diagnostics).toMatch(/_include:iterate is not supported \(only the direct form/);
     const sum = await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&_summary=true&_count=1`);
     expect(matches(sum.body)[0].category).toBeUndefined();
     expect(matches(sum.body)[0].valueQuantity).toBeDefined();

@@ -1,4 +1,5 @@
 import { AppError, badRequest } from '../../../platform/errors.ts';
+import { R4_ELEMENTS } from './elements.generated.ts';
 
 /**
  * FHIR R4 search request parsing (§3.1.1), shared by every resource type: the declared parameters, their
@@ -59,6 +60,16 @@ export const MAX_COUNT = 1000;
 
 /** Result parameters every type understands (§3.1.1.5), besides those in SearchSpec. */
 const COMMON = new Set(['_count', '_sort', '_summary', '_elements', '_total', '_include', '_revinclude', '_cursor', '_format']);
+/** Result parameters that take one value (repeated `_elements`, `_include` and `_revinclude` add up). */
+const SINGLE_VALUED = new Set(['_count', '_sort', '_summary', '_total', '_cursor', '_format']);
+
+/** A top-level element of the type (R4 base definitions): `status`, or `valueQuantity` for the choice `value[x]`. */
+function isElementOf(type: string, name: string): boolean {
+  const known = R4_ELEMENTS[type]?.elements;
+  if (!known) return true; // a type without generated definitions: not checked
+  if (known.includes(name)) return true;
+  return known.some((e) => e.endsWith('[x]') && (name === e || (name.startsWith(e.slice(0, -3)) && /^[A-Z]/.test(name.slice(e.length - 3)))));
+}
 const FORMATS = new Set(['json', 'application/json', 'application/fhir+json']);
 
 /** Splits `a,b\,c` into ['a', 'b,c'] (FHIR §3.1.1.4.12: a backslash escapes , $ | \). */
@@ -108,7 +119,14 @@ export function parseSearch(type: string, query: Record<string, string | string[
     const values = list(raw);
     if (key === '_offset') throw badRequest('_offset paging is not supported: follow the Bundle\'s "next" link (keyset paging, stable over live data)');
     if (COMMON.has(key)) {
-      for (const v of values) applyResultParam(type, key, v, spec, req, ignore);
+      // One value only: a repeat that disagrees is refused under strict handling; otherwise the first counts.
+      if (SINGLE_VALUED.has(key) && new Set(values).size > 1)
+        ignore(key, `"${key}" given ${values.length} times (${values.join(', ')}): only the first counts`);
+      for (const v of SINGLE_VALUED.has(key) ? values.slice(0, 1) : values) applyResultParam(type, key, v, spec, req, ignore);
+      continue;
+    }
+    if (/^_(rev)?include:/.test(key)) {
+      ignore(key, `${key} is not supported (only the direct form: ${key.split(':')[0]}=Type:param, no :iterate)`);
       continue;
     }
     const [name, modifier, ...rest] = key.split(':');
@@ -175,7 +193,9 @@ function applyResultParam(type: string, key: string, v: string, spec: SearchSpec
         .filter(Boolean);
       if (!els.length || els.some((e) => !/^[a-zA-Z][a-zA-Z0-9]*(\[x\])?$/.test(e)))
         throw badRequest(`_elements must be a comma-separated list of top-level element names (got "${v}")`);
-      req.elements = [...(req.elements ?? []), ...els];
+      const unknown = els.filter((e) => !isElementOf(type, e));
+      if (unknown.length) ignore('_elements', `_elements: ${unknown.join(', ')} ${unknown.length > 1 ? 'are not elements' : 'is not an element'} of ${type}`);
+      req.elements = [...(req.elements ?? []), ...els.filter((e) => !unknown.includes(e))];
       req.applied.set('_elements', req.elements.join(','));
       return;
     }

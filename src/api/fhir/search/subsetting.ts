@@ -1,5 +1,6 @@
 import type { Resource } from '../mapping.ts';
 import type { Summary } from './params.ts';
+import { R4_ELEMENTS } from './elements.generated.ts';
 
 /**
  * `_elements` and `_summary` (FHIR R4 §3.1.1.5.7–8): a subset keeps the mandatory elements (resourceType,
@@ -15,7 +16,9 @@ const matches = (key: string, element: string) =>
 
 function subset(r: Resource, keep: string[]): Resource {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) if (ALWAYS.has(k) || keep.some((e) => matches(k, e))) out[k] = v;
+  // R4 §3.1.1.5.8: servers SHOULD return the mandatory elements (Observation.status, code…) whether asked or not.
+  const mandatory = R4_ELEMENTS[r.resourceType]?.mandatory ?? [];
+  for (const [k, v] of Object.entries(r)) if (ALWAYS.has(k) || keep.some((e) => matches(k, e)) || mandatory.some((e) => matches(k, e))) out[k] = v;
   const meta = { ...(r.meta ?? {}), tag: [...((r.meta?.tag as unknown[]) ?? []), SUBSETTED] };
   return { ...(out as Resource), meta };
 }

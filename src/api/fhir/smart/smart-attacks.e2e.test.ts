@@ -64,6 +64,17 @@ describe('SMART tokens under attack', () => {
     expect(included).toEqual([`Patient/${a.replace('_', '-')}`]);
   });
 
+  it('Bulk export asks a scope for the types it exports: _type=Observation needs only the Observation scope', async () => {
+    const obsOnly = await authorize('launch/patient patient/Observation.rs');
+    const kick = (query: string) =>
+      fetch(`${app.httpUrl}/fhir/R4/Patient/$export${query}`, { headers: { authorization: `Bearer ${obsOnly.access_token}`, prefer: 'respond-async' } });
+    expect((await kick('?_type=Observation')).status).toBe(202);
+    const all = await kick('');
+    expect(all.status).toBe(403); // every type by default: the Patient and Device too
+    expect(((await all.json()) as any).issue[0].diagnostics).toMatch(/no scope for search on Patient/);
+    expect((await kick('?_type=Observation,Device')).status).toBe(403);
+  });
+
   it('a code presented twice ends the tokens issued from it (RFC 6749 §4.1.2), and a burnt code ends nothing earlier', async () => {
     const earlier = await authorize('launch/patient patient/Observation.rs');
     const { code, verifier } = await authorizeCode(app, {
