@@ -1,7 +1,8 @@
 /**
  * Readings acknowledged but not yet evaluated when an instance dies (kill -9 after the commit, before the
  * in-memory `readings.stored` event reached the alert engine) still raise their alert: a restart replays the
- * recent stored readings through the threshold rules (alert-monitor.ts `replay`). Found by review: 34 readings
+ * recent stored readings through the threshold rules (alert-monitor.ts `replay`) and scores NEWS2 for the
+ * patients with recent readings (derived-observations.ts). Found by review: 34 readings
  * of SpO2 85 stored, Vigil killed after the last acknowledgement, restarted: no alert at all.
  * Two boots of the real server on one PostgreSQL database; the readings are written as the ingest commit
  * writes them (readings and latest_readings), without the event, which is exactly what a crash leaves.
@@ -68,14 +69,24 @@ describe.skipIf(!pgUp)('alert replay after a restart', () => {
     apps.length = 0;
     const second = await bootApp({ databaseUrl: db.url });
     apps.push(second);
-    const alertsOf = (patientId: string) =>
-      second.services.db.query<{ rule_key: string; status: string }>('SELECT rule_key, status FROM alerts WHERE patient_id = $1 ORDER BY id', [patientId]);
+    const alertsOf = (patientId: string, rule = 'spo2-low') =>
+      second.services.db.query<{ rule_key: string; status: string }>(
+        'SELECT rule_key, status FROM alerts WHERE patient_id = $1 AND rule_key = $2 ORDER BY id',
+        [patientId, rule],
+      );
     expect(
       await eventually(
         () => alertsOf(crashed.id),
         (a) => a.length > 0,
       ),
     ).toEqual([{ rule_key: 'spo2-low', status: 'open' }]);
+    // NEWS2 is scored at start for the patients with recent readings (SpO2 ≤ 91 % alone scores 3: a single red parameter).
+    expect(
+      await eventually(
+        () => alertsOf(crashed.id, 'news2'),
+        (a) => a.length > 0,
+      ),
+    ).toEqual([{ rule_key: 'news2', status: 'open' }]);
     expect(await alertsOf(pending.id)).toEqual([]);
     expect(await alertsOf(resolved.id)).toEqual([{ rule_key: 'spo2-low', status: 'resolved' }]);
     // 40 s later the pending patient is still below 90 %: 130 s in all, so the alert opens now (not 2 min from the restart).

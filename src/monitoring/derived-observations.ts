@@ -14,6 +14,7 @@ import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 const NEWS2_MIN_INTERVAL_MS = 5_000; // recompute at most every 5 s per patient: vitals arrive every few seconds
 const NEWS2_STORE_EVERY_MS = 15 * 60_000; // an unchanged score is still recorded every 15 min for the chart
 const FORGET_AFTER_MS = 2 * NEWS2_STORE_EVERY_MS; // a patient quiet this long is forgotten (memory); the next reading starts afresh
+const RESCORE_AT_START_MS = 15 * 60_000; // patients with readings this recent are scored at start
 
 /**
  * Runs the pure analyses as readings arrive and stores their results as derived Observations (with the
@@ -103,6 +104,18 @@ export function createDerivedObservations(deps: {
       log.error({ err }, 'NEWS2 update failed');
     }
   }
+
+  // At start: the patients with readings of the last 15 min are scored once, so a score (and its alert) that
+  // an instance killed between storing readings and scoring them never produced is produced now, not at the
+  // patient's next reading (found by review: kill -9 after SpO2 85 readings, restart, no NEWS2 alert).
+  deps.repos.readings
+    .patientsActiveSince(deps.clock.now() - RESCORE_AT_START_MS)
+    .then((ids) => {
+      if (closed || !ids.length) return;
+      for (const id of ids) pending.add(id);
+      if (!timer) timer = setTimeout(run, 0);
+    })
+    .catch((err) => log.error({ err }, 'could not find the patients to score at start'));
 
   // A patient that moved to another instance: what this one remembered of it is stale once it comes back.
   const offOwnership = ownership.onChange(({ bucket, owned }) => {

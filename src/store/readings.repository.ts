@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../platform/db.ts';
 import type { StoredReading } from '../domain/types.ts';
+import { CODES } from '../domain/codes.ts';
 import { copyText, ingestCopyText, INGEST_COPY_COLUMNS } from './readings-copy-text.ts';
 
 export interface NewReading {
@@ -259,6 +260,14 @@ export function createReadingsRepository(db: Db) {
     },
 
     /** Latest value of every code, for many patients at once (the clinician panel). */
+    /** Patients with a device or manual reading newer than `sinceMs` (latest_readings; derived results are not counted). */
+    async patientsActiveSince(sinceMs: number): Promise<string[]> {
+      const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM latest_readings WHERE ts > $1 AND code = ANY($2::text[])', [
+        new Date(sinceMs).toISOString(),
+        CODES.map((c) => c.code),
+      ]);
+      return rows.map((r) => r.patient_id);
+    },
     async latestFor(patientIds: string[]): Promise<Map<string, Record<string, LatestValue>>> {
       const out = new Map<string, Record<string, LatestValue>>();
       if (patientIds.length === 0) return out;
