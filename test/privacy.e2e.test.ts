@@ -299,6 +299,9 @@ describe('FHIR AuditEvent: every disclosure on the patient it concerns, however 
           await s.db.query<{ n: string }>('SELECT count(*) AS n FROM audit_log WHERE patient_id = $1 AND action = $2 AND ts >= $3', [patientId, action, since])
         )[0].n,
       );
+    // A FHIR read names the patient by its FHIR id (pat-…): the entry carries the internal one (pat_…).
+    expect((await app.api(admin, 'GET', `/fhir/R4/Patient/${fhirId(patientB)}`)).status).toBe(200);
+    expect(await count(patientB, 'read')).toBe(1);
     // By absolute URL: the request's own entry carries patient A's internal id.
     const byUrl = await app.api(admin, 'GET', `/fhir/R4/Observation?patient=${app.httpUrl}/fhir/R4/Patient/${fhirId(patientA)}&date=2025-03-03`);
     expect(byUrl.status).toBe(200);

@@ -98,7 +98,7 @@ declare module 'fastify' {
 function patientOf(req: FastifyRequest, route: string | null): string | null {
   const params = fieldsOf(req.params);
   if (route?.startsWith('/api/v1/patients/:id')) return text(params.id);
-  if (route === '/fhir/R4/:type/:id' && params.type === 'Patient') return text(params.id);
+  if (route?.startsWith('/fhir/R4/:type/:id') && params.type === 'Patient') return typeof params.id === 'string' ? patientIdOf(params.id) : null; // FHIR id → internal
   const q = fieldsOf(req.query);
   for (const key of ['patient', 'subject', 'subject:Patient', 'patientId']) {
     const v = q[key];
