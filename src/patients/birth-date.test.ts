@@ -14,5 +14,6 @@ describe('birthDateProblem', () => {
     expect(birthDateProblem('2999-01-01', now)).toMatch(/in the future/);
     expect(birthDateProblem('2026-12-04', now)).toMatch(/in the future/);
     expect(birthDateProblem('1066-10-14', now)).toMatch(/before 1880/);
+    expect(birthDateProblem('', now)).toMatch(/full date YYYY-MM-DD/); // the REST create once passed "" to the database
   });
 });

@@ -118,7 +118,7 @@ export function createPatientService(deps: {
     ) {
       const name = input.name?.trim();
       if (!name) throw new AppError('VALIDATION', 'name is required');
-      const badBirth = input.birthDate ? birthDateProblem(input.birthDate, deps.clock.now()) : null;
+      const badBirth = input.birthDate === undefined || input.birthDate === null ? null : birthDateProblem(input.birthDate, deps.clock.now());
       if (badBirth) throw new AppError('VALIDATION', `birthDate: ${badBirth}`);
       const id = newId('pat');
       const settings = input.settings ? validSettings(input.settings, deps.clock.now()) : {};

@@ -139,6 +139,29 @@ describe.each(engines)('FHIR transaction Bundles on %s', (_engine, onPostgres) =
     expect((await call(clin, 'GET', `/fhir/R4/Patient/${created.id}/_history/1`)).status).toBe(200);
   });
 
+  it('keeps a systolic and a diastolic posted as two Observations two, each readable (one statement each, not one panel)', async () => {
+    const vital = (code: string, value: number, when: string) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code }] },
+      subject: { reference: `Patient/${aFhir}` },
+      effectiveDateTime: when,
+      valueQuantity: { value, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+    });
+    const when = at(7);
+    const r = await call(
+      clin,
+      'POST',
+      '/fhir/R4',
+      transaction([post(vital('8480-6', 121, when), 'Observation'), post(vital('8462-4', 79, when), 'Observation')]),
+    );
+    expect(r.status).toBe(200); // it was a 500 after the commit: the two became one panel and the answer looked for them alone
+    const ids = r.body.entry.map((e: any) => e.resource.id);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect((await call(clin, 'GET', `/fhir/R4/Observation/${id}`)).status).toBe(200);
+  });
+
   it('resolves conditional references and refuses what a transaction cannot do, naming the entry', async () => {
     const before = await totals();
     const ok = await call(clin, 'POST', '/fhir/R4', transaction([post(hr('Patient?identifier=urn:vigil:mrn|TX-1', 77, at(1)), 'Observation')]));
