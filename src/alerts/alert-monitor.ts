@@ -65,7 +65,7 @@ export function createAlertMonitor(deps: {
   /** Time of the newest stored reading per patient and code (`patientId|code`), to rebuild state after a change of owner. */
   newestReadings?: (patientIds: string[]) => Promise<Map<string, number>>;
   /** Stored readings since a time (oldest first, bounded), and alerts resolved since then: the replay after a restart or takeover. */
-  recentReadings?: (sinceMs: number, codes: string[], limit: number) => Promise<StoredReading[]>;
+  recentReadings?: (sinceMs: number, codes: string[], limit: number) => Promise<Array<StoredReading & { receivedAt: number }>>;
   resolvedSince?: (sinceMs: number) => Promise<Array<{ patientId: string; rule: string; subject: string; resolvedAt: number }>>;
   clock: Clock;
   logger: Logger;
@@ -142,11 +142,17 @@ export function createAlertMonitor(deps: {
     return true;
   }
 
-  async function feed(signals: Array<Extract<Signal, { patientId: string }>>, replaying = false) {
+  async function feed(
+    signals: Array<Extract<Signal, { patientId: string }>>,
+    replaying = false,
+    /** Replay only: a signal this rule and subject must not see (it was received before a resolution). */
+    skip?: (ruleKey: string, subject: string, index: number) => boolean,
+  ) {
     const now = deps.clock.now();
     // Asked once per patient of a batch (a batch of readings holds thousands of one patient's): fewer awaits.
     const owned = new Map<string, boolean>();
-    for (const s of signals) {
+    for (let i = 0; i < signals.length; i++) {
+      const s = signals[i];
       let isMine = owned.get(s.patientId);
       if (isMine === undefined) owned.set(s.patientId, (isMine = await mine(s.patientId)));
       if (!isMine) continue; // another instance evaluates this patient
@@ -157,6 +163,7 @@ export function createAlertMonitor(deps: {
         if (replaying && rule.definition.kind !== 'threshold') continue; // only thresholds ignore what is older than their state
         if (s.type === 'reading' && now - s.ts > MAX_LIVE_READING_AGE_MS && rule.definition.kind !== 'rate-of-change') continue;
         const subject = subjectOf(rule.definition, s);
+        if (skip?.(rule.key, subject, i)) continue;
         let t = states.get(s.patientId, rule.key, subject);
         if (!t) states.set((t = { patientId: s.patientId, ruleKey: rule.key, subject, state: initialState(), touchedAt: 0 }));
         t.touchedAt = now;
@@ -301,7 +308,7 @@ export function createAlertMonitor(deps: {
     await replay(only);
   }
 
-  let recent: { at: number; list: Promise<StoredReading[]> } | null = null;
+  let recent: { at: number; list: Promise<Array<StoredReading & { receivedAt: number }>> } | null = null;
   /** Buckets are gained in bursts: one query of the recent readings serves a burst. */
   function recentSoon(since: number) {
     const now = performance.now();
@@ -314,28 +321,21 @@ export function createAlertMonitor(deps: {
    * rules again, oldest first: an instance that died after acknowledging readings and before evaluating them
    * (the event that feeds the engine is in memory) no longer loses their alerts, and a pending minimum duration
    * resumes where the readings put it. No double alert: an open alert is seeded as firing first, and an alert
-   * resolved in the window (by a person or the engine) makes older readings history for its rule.
+   * resolved in the window (by a person or the engine) does not see again what was received before it. Imported
+   * history is not replayed (it never raises alerts).
    */
   async function replay(only: (patientId: string) => boolean) {
     if (!deps.recentReadings) return;
     const since = deps.clock.now() - REPLAY_MS;
-    const ours = (patientId: string) => only(patientId) && ownership.ownsNow(patientId);
     const [readings, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since) : []]);
+    // Resolved in the window: what that rule saw before the resolution (received before it, whatever the
+    // device's clock says its time was) is not replayed to it, so the alert is not raised again from it.
+    const resolvedAt = new Map<string, number>();
     for (const r of resolved) {
-      if (!ours(r.patientId)) continue;
-      const t = states.get(r.patientId, r.rule, r.subject) ?? {
-        patientId: r.patientId,
-        ruleKey: r.rule,
-        subject: r.subject,
-        state: initialState(),
-        touchedAt: 0,
-      };
-      if (t.state.firing) continue;
-      t.state.lastTs = Math.max(t.state.lastTs ?? r.resolvedAt, r.resolvedAt);
-      t.state.since = null;
-      t.touchedAt = deps.clock.now();
-      states.set(t);
+      const key = `${r.patientId}|${r.rule}|${r.subject}`;
+      resolvedAt.set(key, Math.max(resolvedAt.get(key) ?? 0, r.resolvedAt));
     }
+    const received: number[] = [];
     const signals: Array<Extract<Signal, { type: 'reading' }>> = [];
     const owned = new Map<string, boolean>();
     for (const r of readings) {
@@ -348,10 +348,16 @@ export function createAlertMonitor(deps: {
         if (!isOurs) await mine(r.patientId);
         owned.set(r.patientId, isOurs);
       }
-      if (isOurs) signals.push({ type: 'reading', patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts });
+      if (!isOurs) continue;
+      signals.push({ type: 'reading', patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts });
+      received.push(r.receivedAt);
     }
     if (readings.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
-    if (signals.length) await feed(signals, true);
+    const skip = (ruleKey: string, subject: string, i: number) => {
+      const at = resolvedAt.get(`${signals[i].patientId}|${ruleKey}|${subject}`);
+      return at !== undefined && received[i] <= at;
+    };
+    if (signals.length) await feed(signals, true, resolvedAt.size ? skip : undefined);
   }
 
   const offs = [

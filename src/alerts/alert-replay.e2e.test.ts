@@ -61,6 +61,20 @@ describe.skipIf(!pgUp)('alert replay after a restart', () => {
     const done = await s.alerts.service.raise({ patientId: resolved.id, rule, subject: '', severity: 'critical', value: 84, message: 'SpO2 low' });
     expect(done).toBeTruthy();
     await s.db.query(`UPDATE alerts SET status = 'resolved', resolved_at = now(), resolved_by = 'usr_nurse' WHERE patient_id = $1`, [resolved.id]);
+    // A thermometer whose clock runs 4 min ahead (allowed: up to 5): its fever alert was resolved by a nurse.
+    // The reading's own time is after the resolution, but it was received before: not raised again.
+    const ahead = (await s.patientService.create({ name: 'Clock Ahead' }, 'system')).id;
+    const thermo = (await s.deviceService.provision({ patientId: ahead, type: 'thermometer' }, 'system')).id;
+    await s.db.transaction((tx) =>
+      s.repos.readings.insertBatch(tx, [{ patientId: ahead, deviceId: thermo, code: '8310-5', value: 39.7, unit: 'Cel', ts: now + 240_000, seq: null }]),
+    );
+    const fever = (await s.alerts.rules.effectiveFor(ahead)).find((r) => r.key === 'temp-high')!;
+    expect(await s.alerts.service.raise({ patientId: ahead, rule: fever, subject: '', severity: 'warning', value: 39.7, message: 'fever' })).toBeTruthy();
+    await s.db.query(`UPDATE alerts SET status = 'resolved', resolved_at = now(), resolved_by = 'usr_nurse' WHERE patient_id = $1`, [ahead]);
+    // Imported history never raises alerts, not even when a restart replays the last minutes.
+    const imported = (await s.patientService.create({ name: 'Imported Fever', mrn: 'IMP-1' }, 'system')).id;
+    const result = await s.csvImport.importBatch('cli', [{ line: 2, patient: 'IMP-1', code: '8310-5', value: 39.9, unit: 'Cel', ts: now - 120_000 }]);
+    expect(result.stored).toBe(1);
     const before = await s.db.query('SELECT 1 FROM alerts WHERE patient_id = $1', [crashed.id]);
     expect(before).toEqual([]); // the first instance never evaluated them
 
@@ -89,6 +103,8 @@ describe.skipIf(!pgUp)('alert replay after a restart', () => {
     ).toEqual([{ rule_key: 'news2', status: 'open' }]);
     expect(await alertsOf(pending.id)).toEqual([]);
     expect(await alertsOf(resolved.id)).toEqual([{ rule_key: 'spo2-low', status: 'resolved' }]);
+    expect(await alertsOf(ahead, 'temp-high')).toEqual([{ rule_key: 'temp-high', status: 'resolved' }]);
+    expect(await alertsOf(imported, 'temp-high')).toEqual([]);
     // 40 s later the pending patient is still below 90 %: 130 s in all, so the alert opens now (not 2 min from the restart).
     const ok = await second.services.ingest.acceptTelemetry(pending.device, JSON.stringify({ ts: Date.now() + 30_000, seq: 1, spo2: 86 }));
     expect(ok.ok).toBe(true);

@@ -162,17 +162,27 @@ export function createAlertsRepository(db: Db) {
       return row ? toAlert(row) : null;
     },
     /**
-     * Readings (device and manual, not derived) of the last `sinceMs` for the given codes, oldest first, at most
+     * Readings (device and manual; not derived, not imported history) of the last `sinceMs` for the given codes, oldest first, at most
      * `limit`: what the alert engine replays after a restart or a takeover. Found through latest_readings (the
      * patients and codes with anything that recent) and then each one's (patient, code, ts) index range.
      */
-    async recentReadings(sinceMs: number, codes: string[], limit: number): Promise<StoredReading[]> {
+    async recentReadings(sinceMs: number, codes: string[], limit: number): Promise<Array<StoredReading & { receivedAt: number }>> {
       if (!codes.length) return [];
       const since = new Date(sinceMs).toISOString();
-      const rows = await db.query<{ id: string; patient_id: string; device_id: string | null; code: string; value: number; unit: string; ts: Date | string }>(
-        `SELECT r.id::text AS id, r.patient_id, r.device_id, r.code, r.value, r.unit, r.ts
+      const rows = await db.query<{
+        id: string;
+        patient_id: string;
+        device_id: string | null;
+        code: string;
+        value: number;
+        unit: string;
+        ts: Date | string;
+        received_at: Date | string;
+      }>(
+        `SELECT r.id::text AS id, r.patient_id, r.device_id, r.code, r.value, r.unit, r.ts, r.received_at
            FROM latest_readings l
-           JOIN LATERAL (SELECT * FROM readings x WHERE x.patient_id = l.patient_id AND x.code = l.code AND x.ts > $1 AND x.method IS NULL) r ON true
+           JOIN LATERAL (SELECT * FROM readings x WHERE x.patient_id = l.patient_id AND x.code = l.code AND x.ts > $1 AND x.method IS NULL
+                           AND NOT x.imported) r ON true
           WHERE l.ts > $1 AND l.code = ANY($2::text[])
           ORDER BY r.ts, r.id LIMIT $3`,
         [since, codes, limit],
@@ -186,6 +196,7 @@ export function createAlertsRepository(db: Db) {
         unit: r.unit,
         ts: new Date(r.ts).getTime(),
         seq: null,
+        receivedAt: new Date(r.received_at).getTime(),
       }));
     },
     /** Alerts resolved since `sinceMs` (by a person or by the engine): the replay must not raise them again from older readings. */

@@ -8,7 +8,8 @@ import type { NewReading } from './readings.repository.ts';
  * (bench:csv). Patients, devices, codes and units repeat, so each distinct one is quoted once; times are
  * formatted from the day's prefix (once per UTC day) and the time of day.
  */
-export function copyText(rows: NewReading[]): Buffer {
+/** `lineEnd` closes each line: extra columns after COPY_COLUMNS (the import marks its rows `,t`). */
+export function copyText(rows: NewReading[], lineEnd = '\n'): Buffer {
   const q = csvQuoter();
   const iso = isoFormatter();
   const out = bufferWriter(rows.length * 96);
@@ -16,7 +17,7 @@ export function copyText(rows: NewReading[]): Buffer {
     const r = rows[i];
     const method = r.method ? q(JSON.stringify(r.method)) : '';
     out.put(
-      `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${q(r.code)},${r.value},${q(r.unit)},${iso(r.ts)},${r.seq ?? ''},${q(r.commandId)},${method}\n`,
+      `${q(r.patientId)},${q(r.deviceId)},${q(r.system ?? 'http://loinc.org')},${q(r.code)},${r.value},${q(r.unit)},${iso(r.ts)},${r.seq ?? ''},${q(r.commandId)},${method}${lineEnd}`,
     );
   }
   return out.bytes();

@@ -29,7 +29,7 @@ const PARTITION_LOCK_KEY = 7_441_024;
 // A partition change waits at most this long for running queries, then the next sweep retries (it must
 // not queue every reader behind it).
 const LOCK_TIMEOUT = '10s';
-const COLUMNS = 'id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method, received_at';
+const COLUMNS = 'id, patient_id, device_id, system, code, value, unit, ts, seq, command_id, method, received_at, imported';
 
 /** First instant (UTC) of the month of `ms`, shifted by `add` months. */
 export function monthStart(ms: number, add = 0): number {

@@ -252,20 +252,26 @@ export function createReadingsRepository(db: Db) {
      */
     async insertRows(tx: Queryable, rows: NewReading[]): Promise<number> {
       if (rows.length === 0) return 0;
-      if (tx.copyCsv) await tx.copyCsv(`COPY readings (${COPY_COLUMNS}) FROM '/dev/blob' WITH (FORMAT csv)`, copyText(rows));
-      else if (tx.copyIn) await tx.copyIn(`COPY readings (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv)`, copyText(rows));
-      else await insertReadings(tx, rows);
+      // Marked imported: history never raises alerts, and the alert replay after a restart leaves it alone.
+      if (tx.copyCsv) await tx.copyCsv(`COPY readings (${COPY_COLUMNS}, imported) FROM '/dev/blob' WITH (FORMAT csv)`, copyText(rows, ',t\n'));
+      else if (tx.copyIn) await tx.copyIn(`COPY readings (${COPY_COLUMNS}, imported) FROM STDIN WITH (FORMAT csv)`, copyText(rows, ',t\n'));
+      else {
+        const ids = await insertReadings(tx, rows);
+        await tx.query('UPDATE readings SET imported = true WHERE id = ANY($1::bigint[])', [ids.map((r) => r.id)]);
+      }
       await updateLatest(tx, rows);
       return rows.length;
     },
 
     /** Latest value of every code, for many patients at once (the clinician panel). */
-    /** Patients with a device or manual reading newer than `sinceMs` (latest_readings; derived results are not counted). */
+    /** Patients with a live (device or manual) reading newer than `sinceMs`: derived results and imported history are not counted. */
     async patientsActiveSince(sinceMs: number): Promise<string[]> {
-      const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM latest_readings WHERE ts > $1 AND code = ANY($2::text[])', [
-        new Date(sinceMs).toISOString(),
-        CODES.map((c) => c.code),
-      ]);
+      // Imported history does not count (it never raises alerts): only what arrived as a live reading.
+      const rows = await db.query<{ patient_id: string }>(
+        `SELECT DISTINCT l.patient_id FROM latest_readings l WHERE l.ts > $1 AND l.code = ANY($2::text[])
+            AND EXISTS (SELECT 1 FROM readings x WHERE x.patient_id = l.patient_id AND x.code = l.code AND x.ts > $1 AND x.method IS NULL AND NOT x.imported)`,
+        [new Date(sinceMs).toISOString(), CODES.map((c) => c.code)],
+      );
       return rows.map((r) => r.patient_id);
     },
     async latestFor(patientIds: string[]): Promise<Map<string, Record<string, LatestValue>>> {
