@@ -291,6 +291,27 @@ describe('video visit signalling', () => {
     expect(booked.status).toBe(201);
     const after = await app.api<Bundle>(patientA, 'GET', `/fhir/R4/Slot?schedule=Schedule/${schedId}&start=ge${day}&start=lt${day}T23:59:59Z&status=busy`);
     expect(after.body.entry.map((x) => x.resource.id)).toEqual([slots.body.entry[1].resource.id]);
+    // The last free slot, asked for by the patient four times and by the nurse three times at once: one booking
+    // (found by review: the check ran outside the booking's transaction and one slot was booked three times).
+    const last = slots.body.entry[2].resource.id;
+    const race = await Promise.all([
+      ...Array.from({ length: 4 }, () => app.api(patientA, 'POST', '/api/v1/appointments/book', { slotId: last })),
+      ...Array.from({ length: 3 }, () => app.api(nurse.token, 'POST', '/api/v1/appointments/book', { slotId: last, patientId: alice })),
+    ]);
+    expect(race.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409]);
+    // Availability in the past, or over a block already open: refused, naming why.
+    const past = await app.api<{ error: { message: string } }>(nurse.token, 'POST', '/api/v1/availability', {
+      start: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+      end: new Date(Date.now() - 2 * 86_400_000 + 3_600_000).toISOString(),
+    });
+    expect(past.status).toBe(400);
+    expect(past.body.error.message).toMatch(/already over/);
+    const overlap = await app.api<{ error: { message: string } }>(nurse.token, 'POST', '/api/v1/availability', {
+      start: `${day}T09:30:00Z`,
+      end: `${day}T10:30:00Z`,
+    });
+    expect(overlap.status).toBe(409);
+    expect(overlap.body.error.message).toMatch(/overlaps the availability already open/);
   });
 
   it('limits a visit to five people', async () => {

@@ -125,8 +125,8 @@ export function createAppointmentsRepository(db: Db) {
     },
 
     /** Booked appointments of this practitioner overlapping [start, end), for double-booking checks. */
-    async overlapping(practitionerId: string, start: number, end: number, exceptId?: string): Promise<Appointment[]> {
-      const rows = await db.query<ApptRow>(
+    async overlapping(practitionerId: string, start: number, end: number, exceptId?: string, q: Queryable = db): Promise<Appointment[]> {
+      const rows = await q.query<ApptRow>(
         `${SELECT_APPT} WHERE a.practitioner_id = $1 AND a.status IN ('booked', 'arrived') AND a.start_at < $3 AND a.end_at > $2 AND a.id IS DISTINCT FROM $4`,
         [practitionerId, iso(start), iso(end), exceptId ?? null],
       );
@@ -195,8 +195,8 @@ export function createAppointmentsRepository(db: Db) {
       ]);
     },
 
-    async availability(q: { practitionerIds: string[] | null; from: number; to: number }): Promise<Availability[]> {
-      const rows = await db.query<{ id: string; practitioner_id: string; practitioner_name: string; start_at: Date; end_at: Date; slot_minutes: number }>(
+    async availability(q: { practitionerIds: string[] | null; from: number; to: number }, tx: Queryable = db): Promise<Availability[]> {
+      const rows = await tx.query<{ id: string; practitioner_id: string; practitioner_name: string; start_at: Date; end_at: Date; slot_minutes: number }>(
         `SELECT v.*, pr.name AS practitioner_name FROM availability v JOIN practitioners pr ON pr.id = v.practitioner_id
          WHERE ($1::text[] IS NULL OR v.practitioner_id = ANY($1)) AND v.end_at > $2 AND v.start_at < $3 ORDER BY v.start_at`,
         [q.practitionerIds, iso(q.from), iso(q.to)],

@@ -3,6 +3,7 @@ import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { Queryable } from '../platform/db.ts';
 import type { EventBus } from '../platform/events.ts';
 import { AppError, badRequest, forbidden, notFound } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
@@ -70,13 +71,21 @@ export function createAppointmentsService(deps: {
     if (end < deps.clock.now() - 60 * 60_000) throw badRequest('the appointment would already be over');
   }
 
+  /** One booking at a time per clinician, across instances: a transaction-scoped advisory lock on their schedule. */
+  const lockSchedule = (tx: Queryable, practitionerId: string) => tx.query("SELECT pg_advisory_xact_lock(hashtext('vigil:schedule:' || $1))", [practitionerId]);
+
   async function checkPractitioner(patientId: string, practitionerId: string) {
     const team = await deps.patients.careTeamOf(patientId);
     if (!team.some((t) => t.id === practitionerId)) throw badRequest(`practitioner ${practitionerId} is not on this patient's care team`);
   }
 
-  async function freeOrThrow(practitionerId: string, start: number, end: number, exceptId?: string) {
-    const clash = await repo.overlapping(practitionerId, start, end, exceptId);
+  /**
+   * Refuses a time the clinician already has booked. Inside the transaction that books (`tx`), after
+   * `lockSchedule`, so that two requests for one slot cannot both find it free and both book it (found by
+   * review: seven parallel requests booked one slot three times); outside it, only a quick early answer.
+   */
+  async function freeOrThrow(practitionerId: string, start: number, end: number, exceptId?: string, tx?: Queryable) {
+    const clash = await repo.overlapping(practitionerId, start, end, exceptId, tx);
     if (clash.length)
       throw new AppError(
         'CONFLICT',
@@ -196,6 +205,8 @@ export function createAppointmentsService(deps: {
         createdBy: p.userId,
       } as const;
       await audit.change(async (tx, log) => {
+        await lockSchedule(tx, a.practitionerId);
+        await freeOrThrow(a.practitionerId, a.start, a.end, undefined, tx);
         await repo.insert(a, tx);
         log({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
       });
@@ -212,8 +223,17 @@ export function createAppointmentsService(deps: {
       if (input.end - input.start > 24 * 3600_000) throw badRequest('one availability block may span at most 24 hours');
       const slotMinutes = input.slotMinutes ?? 15;
       if (!Number.isInteger(slotMinutes) || slotMinutes < 5 || slotMinutes > 240) throw badRequest('slotMinutes must be a whole number from 5 to 240');
+      if (input.end <= deps.clock.now()) throw badRequest('that time is already over: open availability from now on');
       const id = newId('avl');
       await audit.change(async (tx, log) => {
+        // Overlapping blocks listed each slot twice: one block per time, checked under the schedule lock.
+        await lockSchedule(tx, practitionerId);
+        const [clash] = (await repo.availability({ practitionerIds: [practitionerId], from: input.start, to: input.end }, tx)) ?? [];
+        if (clash)
+          throw new AppError(
+            'CONFLICT',
+            `this overlaps the availability already open from ${new Date(clash.start).toISOString()} to ${new Date(clash.end).toISOString()}`,
+          );
         await repo.addAvailability({ id, practitionerId, start: input.start, end: input.end, slotMinutes }, tx);
         log({ actor: p, action: 'availability.add', entityType: 'Schedule', entityId: id, details: { practitionerId } });
       });
@@ -240,6 +260,10 @@ export function createAppointmentsService(deps: {
       checkTimes(start, newEnd);
       if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
       await audit.change(async (tx, log) => {
+        if (a.practitionerId) {
+          await lockSchedule(tx, a.practitionerId);
+          await freeOrThrow(a.practitionerId, start, newEnd, id, tx);
+        }
         await repo.reschedule(id, start, newEnd, tx);
         log({
           actor: p,
