@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { deflateSync } from 'node:zlib';
 import { cleanAttachment, MAX_ATTACHMENT_BYTES } from './attachments.ts';
 import { jpegWithGps, TINY_PDF } from './test-fixtures.ts';
 
@@ -57,5 +58,28 @@ describe('attachment intake', () => {
     expect(clean.thumbnail).toBeNull();
     const js = Buffer.from(TINY_PDF.toString('latin1').replace('/Type/Catalog', '/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>'), 'latin1');
     await expect(cleanAttachment({ name: 'x.pdf', data: js })).rejects.toThrow(/active content/);
+  });
+
+  it('refuses active content however it is written: escaped names, actions on events, inside a compressed object stream', async () => {
+    const withCatalog = (extra: string) => Buffer.from(TINY_PDF.toString('latin1').replace('/Type/Catalog', `/Type/Catalog${extra}`), 'latin1');
+    // Found by review: /J#61vaScript is /JavaScript to a reader, and passed a plain text match.
+    for (const [extra, name] of [
+      ['/OpenAction<</S/J#61vaScript/J#53(app.alert(1))>>', 'JavaScript'],
+      ['/OpenAction<</S/L#61unch/F(cmd.exe)>>', 'Launch'],
+      ['/AA<</O<</S/URI/URI(https://example.org)>>>>', 'AA'],
+    ])
+      await expect(cleanAttachment({ name: 'x.pdf', data: withCatalog(extra) })).rejects.toThrow(`active content (/${name})`);
+    // The action dictionary compressed in a stream (as in a PDF 1.5 object stream).
+    const hidden = deflateSync(Buffer.from('<</S/JavaScript/JS(app.alert(1))>>', 'latin1'));
+    const stream = Buffer.concat([
+      Buffer.from(TINY_PDF.toString('latin1').replace(/%%EOF\s*$/, ''), 'latin1'),
+      Buffer.from(`9 0 obj<</Type/ObjStm/Filter/FlateDecode/Length ${hidden.length}>>stream\n`, 'latin1'),
+      hidden,
+      Buffer.from('\nendstream endobj\n%%EOF\n', 'latin1'),
+    ]);
+    await expect(cleanAttachment({ name: 'x.pdf', data: stream })).rejects.toThrow('active content (/JavaScript)');
+    // A plain link stays allowed (it acts only when clicked).
+    const link = withCatalog('/Names<</Dests 3 0 R>>/URI<</Base(https://example.org/)>>');
+    expect((await cleanAttachment({ name: 'labs.pdf', data: link })).data.equals(link)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { fileTypeFromBuffer } from 'file-type';
+import { inflateSync } from 'node:zlib';
 import { AppError } from '../platform/errors.ts';
 
 /**
@@ -88,11 +89,57 @@ async function reencodeImage(f: IncomingFile, mime: string): Promise<Omit<CleanF
   }
 }
 
-/** PDFs with active content (JavaScript, launch actions, embedded files) are refused: a lab result needs none. */
+/**
+ * PDF names that make a document act rather than show: scripts (/JavaScript, /JS, XFA forms, /RichMedia),
+ * actions that run or fetch something (/Launch, /SubmitForm, /ImportData, /GoToE, /AA: actions on open, close,
+ * page view or form events), and attached files (/EmbeddedFile). A lab result or a letter needs none of them.
+ * Plain links (/URI) are allowed: they act only when the reader clicks them.
+ */
+const ACTIVE_NAMES = /\/(JavaScript|JS|Launch|EmbeddedFile|AA|RichMedia|XFA|SubmitForm|ImportData|GoToE)(?![A-Za-z0-9])/;
+/** Decompressed stream content scanned at most (a bomb of tiny compressed size must not cost more). */
+const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Names as a reader sees them: `#xx` escapes decoded (PDF 1.7 §7.3.5; `/J#61vaScript` is /JavaScript, the way
+ * past a plain text match found by review).
+ */
+const decodeNames = (text: string) =>
+  text.replace(/\/[^\s/<>[\]()%{}]+/g, (name) =>
+    name.includes('#') ? name.replace(/#([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : name,
+  );
+
+/**
+ * The text of every Flate-compressed stream (object streams hold dictionaries since PDF 1.5, so an action can
+ * hide in one), within MAX_INFLATED_BYTES in all; a stream that does not inflate is skipped (it may be an image).
+ */
+function inflatedStreams(data: Buffer): string[] {
+  const out: string[] = [];
+  let budget = MAX_INFLATED_BYTES;
+  const text = data.toString('latin1');
+  const re = /stream\r?\n/g;
+  for (let m = re.exec(text); m && budget > 0; m = re.exec(text)) {
+    const start = m.index + m[0].length;
+    const end = text.indexOf('endstream', start);
+    if (end < 0) break;
+    try {
+      const inflated = inflateSync(data.subarray(start, end), { maxOutputLength: budget });
+      budget -= inflated.length;
+      out.push(inflated.toString('latin1'));
+    } catch {
+      // not Flate (an image's DCT stream), or over the budget: nothing to read
+    }
+    re.lastIndex = end;
+  }
+  return out;
+}
+
+/** PDFs with active content are refused, also when the name is escaped or sits in a compressed object stream. */
 function checkPdf(f: IncomingFile): Buffer {
   const text = f.data.toString('latin1');
   if (!/%%EOF\s*$/.test(text.slice(-1024))) throw new AppError('PAYLOAD_REJECTED', `${label(f)} is an incomplete PDF (no end-of-file marker)`);
-  const active = /\/(JavaScript|JS|Launch|EmbeddedFile|OpenAction\s*<<[^>]*\/S\s*\/JavaScript)\b/.exec(text);
-  if (active) throw new AppError('PAYLOAD_REJECTED', `${label(f)} contains active content (/${active[1]}); save it as a plain PDF and try again`);
+  for (const part of [text, ...inflatedStreams(f.data)]) {
+    const active = ACTIVE_NAMES.exec(decodeNames(part));
+    if (active) throw new AppError('PAYLOAD_REJECTED', `${label(f)} contains active content (/${active[1]}); save it as a plain PDF and try again`);
+  }
   return f.data;
 }
