@@ -88,6 +88,16 @@ describe('secure messaging', () => {
         .equals(Buffer.from([0xff, 0xd8, 0xff])),
     ).toBe(false); // not a JPEG on disk
     expect(Buffer.from(att.data).includes(bytes.subarray(100, 164))).toBe(false);
+    // The subject and the file name are the patient's words too (found by review: "HIV result" sat in clear in
+    // the database and its WAL): sealed with the patient's key, read back as written.
+    const [thread] = await app.services.db.query<{ subject: string }>('SELECT subject FROM message_threads WHERE id = $1', [threadId]);
+    expect(thread.subject).not.toContain('ankle');
+    const [named] = await app.services.db.query<{ title: string }>('SELECT title FROM message_attachments WHERE id = $1', [photo.attachments[0].id]);
+    expect(named.title).not.toContain('ankle');
+    const inbox = await app.api<Array<{ id: string; subject: string }>>(nurse.token, 'GET', '/api/v1/threads');
+    expect(inbox.body.find((t) => t.id === threadId)?.subject).toBe('My ankle');
+    const download = await fetch(app.httpUrl + photo.attachments[0].url, { headers: { authorization: `Bearer ${nurse.token}` } });
+    expect(download.headers.get('content-disposition')).toContain('ankle.jpg');
   });
 
   it('refuses a fake JPEG with a clear 422 and stores nothing', async () => {

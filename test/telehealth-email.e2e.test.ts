@@ -145,7 +145,7 @@ for (const engine of ['pglite', 'postgres'] as const)
       const nudges = createMessageNudges({ db: s.db, audit: s.audit, send, baseUrl: () => app.httpUrl, logger, afterS: 1, periodS: 3600 });
       const reminders = createAppointmentReminders({
         db: s.db,
-        repo: createAppointmentsRepository(s.db),
+        repo: createAppointmentsRepository(s.db, s.cipher),
         audit: s.audit,
         send,
         baseUrl: () => app.httpUrl,

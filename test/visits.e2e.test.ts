@@ -312,6 +312,16 @@ describe('video visit signalling', () => {
     });
     expect(overlap.status).toBe(409);
     expect(overlap.body.error.message).toMatch(/overlaps the availability already open/);
+    // What the patient wrote about the visit is sealed with their key (found by review: it sat in clear).
+    const described = await app.api<{ id: string; description: string }>(nurse.token, 'POST', '/api/v1/appointments', {
+      patientId: alice,
+      start: `${day}T15:00:00Z`,
+      description: 'Follow-up on the rash',
+    });
+    expect(described.status).toBe(201);
+    expect(described.body.description).toBe('Follow-up on the rash');
+    const [raw] = await app.services.db.query<{ description: string }>('SELECT description FROM appointments WHERE id = $1', [described.body.id]);
+    expect(raw.description).not.toContain('rash');
   });
 
   it('limits a visit to five people', async () => {

@@ -155,10 +155,10 @@ export function createServices(
     mappings,
   });
   // [tele] messages: bodies and files sealed with the patient's key
-  const messagesRepo = createMessagesRepository(db);
+  const messagesRepo = createMessagesRepository(db, cipher);
   const messaging = createMessagingService({ repo: messagesRepo, access, audit, events, clock, cipher });
   const tasks = createTasksService({ repo: createTasksRepository(db), messages: messagesRepo, patients: repos.patients, access, audit, clock, cipher });
-  const appointmentsRepo = createAppointmentsRepository(db);
+  const appointmentsRepo = createAppointmentsRepository(db, cipher);
   const appointments = createAppointmentsService({ repo: appointmentsRepo, patients: repos.patients, access, audit, clock, events });
   const erasure = createErasure({ db, cipher, audit, access, retain: deps.erasureRetain ?? [] });
   // [csv] spreadsheet import (the server's route and the offline CLI share it)

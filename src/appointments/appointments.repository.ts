@@ -1,4 +1,5 @@
 import type { Db, Queryable } from '../platform/db.ts';
+import { sealedTextColumn, type PatientCipherAdmin } from '../platform/encryption/index.ts';
 
 /** SQL for appointments, clinician availability, encounters and their participants. */
 
@@ -77,25 +78,40 @@ const toAppt = (r: ApptRow): Appointment => ({
 });
 const SELECT_APPT = `SELECT a.*, p.name AS patient_name, pr.name AS practitioner_name FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN practitioners pr ON pr.id = a.practitioner_id`;
 
-export function createAppointmentsRepository(db: Db) {
+/** The appointment's description (what the patient wrote when booking) is sealed with the patient's key. */
+export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherAdmin, 'sealText' | 'openText'>) {
+  const descriptions = sealedTextColumn(cipher, 'appointment.description');
+  const opened = (rows: ApptRow[]): Promise<Appointment[]> =>
+    Promise.all(rows.map(async (r) => ({ ...toAppt(r), description: await descriptions.open(r.patient_id, r.description, r.id) })));
   return {
     async insert(a: Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason'>, q: Queryable = db): Promise<void> {
       await q.query(
         `INSERT INTO appointments (id, patient_id, practitioner_id, status, mode, start_at, end_at, description, thread_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [a.id, a.patientId, a.practitionerId, a.status, a.mode, iso(a.start), iso(a.end), a.description, a.threadId, a.createdBy],
+        [
+          a.id,
+          a.patientId,
+          a.practitionerId,
+          a.status,
+          a.mode,
+          iso(a.start),
+          iso(a.end),
+          await descriptions.seal(a.patientId, a.description, a.id),
+          a.threadId,
+          a.createdBy,
+        ],
       );
     },
 
     /** Appointments by id, in the order given (FHIR search pages). */
     async byIds(ids: string[]): Promise<Appointment[]> {
       if (!ids.length) return [];
-      const byId = new Map((await db.query<ApptRow>(`${SELECT_APPT} WHERE a.id = ANY($1)`, [ids])).map((r) => [r.id, toAppt(r)]));
+      const byId = new Map((await opened(await db.query<ApptRow>(`${SELECT_APPT} WHERE a.id = ANY($1)`, [ids]))).map((a) => [a.id, a]));
       return ids.map((id) => byId.get(id)).filter((a): a is Appointment => !!a);
     },
 
     async byId(id: string, q: Queryable = db): Promise<Appointment | null> {
       const [r] = await q.query<ApptRow>(`${SELECT_APPT} WHERE a.id = $1`, [id]);
-      return r ? toAppt(r) : null;
+      return r ? (await opened([r]))[0] : null;
     },
 
     async list(q: {
@@ -121,7 +137,7 @@ export function createAppointmentsRepository(db: Db) {
         q.limit ?? 200,
         q.offset ?? 0,
       ]);
-      return { total: Number(c?.n ?? 0), rows: rows.map(toAppt) };
+      return { total: Number(c?.n ?? 0), rows: await opened(rows) };
     },
 
     /** Booked appointments of this practitioner overlapping [start, end), for double-booking checks. */
@@ -130,7 +146,7 @@ export function createAppointmentsRepository(db: Db) {
         `${SELECT_APPT} WHERE a.practitioner_id = $1 AND a.status IN ('booked', 'arrived') AND a.start_at < $3 AND a.end_at > $2 AND a.id IS DISTINCT FROM $4`,
         [practitionerId, iso(start), iso(end), exceptId ?? null],
       );
-      return rows.map(toAppt);
+      return opened(rows);
     },
 
     async setStatus(id: string, status: AppointmentStatus, cancelReason?: string | null, q: Queryable = db): Promise<void> {

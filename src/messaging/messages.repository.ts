@@ -1,6 +1,11 @@
 import type { Db, Queryable } from '../platform/db.ts';
+import { sealedTextColumn, type PatientCipherAdmin } from '../platform/encryption/index.ts';
 
-/** SQL for threads, messages, attachments and read receipts. Bodies and files arrive here already sealed. */
+/**
+ * SQL for threads, messages, attachments and read receipts. Bodies and files arrive here already sealed; thread
+ * subjects and attachment file names are sealed here (patient free text: "HIV result", "rash.jpg"), with the
+ * patient's key, so erasure's crypto-shred reaches them in backups too.
+ */
 
 export interface ThreadRow {
   id: string;
@@ -57,13 +62,16 @@ export interface NewAttachment {
 const ms = (d: Date | string) => new Date(d).getTime();
 const bytes = (b: unknown): Uint8Array => (b instanceof Uint8Array ? b : Buffer.from(b as ArrayBuffer));
 
-export function createMessagesRepository(db: Db) {
+export function createMessagesRepository(db: Db, cipher: Pick<PatientCipherAdmin, 'sealText' | 'openText'>) {
+  const subjects = sealedTextColumn(cipher, 'thread.subject');
+  const titles = sealedTextColumn(cipher, 'attachment.title');
   async function attachmentsOf(q: Queryable, messageIds: string[]): Promise<Map<string, AttachmentMeta[]>> {
     const out = new Map<string, AttachmentMeta[]>();
     if (messageIds.length === 0) return out;
     const rows = await q.query<{
       id: string;
       message_id: string;
+      patient_id: string;
       content_type: string;
       size: number;
       width: number | null;
@@ -71,13 +79,14 @@ export function createMessagesRepository(db: Db) {
       title: string | null;
       has_thumb: boolean;
     }>(
-      `SELECT id, message_id, content_type, size, width, height, title, thumbnail IS NOT NULL AS has_thumb
+      `SELECT id, message_id, patient_id, content_type, size, width, height, title, thumbnail IS NOT NULL AS has_thumb
        FROM message_attachments WHERE message_id = ANY($1) ORDER BY id`,
       [messageIds],
     );
     for (const r of rows) {
       const list = out.get(r.message_id) ?? [];
-      list.push({ id: r.id, contentType: r.content_type, size: r.size, width: r.width, height: r.height, title: r.title, hasThumbnail: r.has_thumb });
+      const title = await titles.open(r.patient_id, r.title, r.id);
+      list.push({ id: r.id, contentType: r.content_type, size: r.size, width: r.width, height: r.height, title, hasThumbnail: r.has_thumb });
       out.set(r.message_id, list);
     }
     return out;
@@ -134,14 +143,19 @@ export function createMessagesRepository(db: Db) {
 
   return {
     async createThread(t: { id: string; patientId: string; subject: string; createdBy: string }): Promise<void> {
-      await db.query('INSERT INTO message_threads (id, patient_id, subject, created_by) VALUES ($1, $2, $3, $4)', [t.id, t.patientId, t.subject, t.createdBy]);
+      await db.query('INSERT INTO message_threads (id, patient_id, subject, created_by) VALUES ($1, $2, $3, $4)', [
+        t.id,
+        t.patientId,
+        await subjects.seal(t.patientId, t.subject, t.id),
+        t.createdBy,
+      ]);
     },
 
     async thread(id: string): Promise<{ id: string; patientId: string; subject: string } | null> {
       const [r] = await db.query<{ id: string; patient_id: string; subject: string }>('SELECT id, patient_id, subject FROM message_threads WHERE id = $1', [
         id,
       ]);
-      return r ? { id: r.id, patientId: r.patient_id, subject: r.subject } : null;
+      return r ? { id: r.id, patientId: r.patient_id, subject: (await subjects.open(r.patient_id, r.subject, r.id)) ?? '' } : null;
     },
 
     /** The patient's most recently active thread, if any (where FHIR Communication without a thread lands). */
@@ -175,11 +189,12 @@ export function createMessagesRepository(db: Db) {
          ORDER BY t.urgent_open DESC, t.last_message_at DESC LIMIT $3`,
         [patientIds, userId, limit],
       );
-      return rows.map((r) => ({
+      const opened = await Promise.all(rows.map((r) => subjects.open(r.patient_id, r.subject, r.id)));
+      return rows.map((r, i) => ({
         id: r.id,
         patientId: r.patient_id,
         patientName: r.patient_name,
-        subject: r.subject,
+        subject: opened[i] ?? '',
         createdAt: ms(r.created_at),
         lastMessageAt: ms(r.last_message_at),
         urgentOpen: r.urgent_open,
@@ -226,7 +241,7 @@ export function createMessagesRepository(db: Db) {
           await tx.query(
             `INSERT INTO message_attachments (id, message_id, patient_id, content_type, size, width, height, title, data, thumbnail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-            [a.id, m.id, m.patientId, a.contentType, a.size, a.width, a.height, a.title, a.data, a.thumbnail],
+            [a.id, m.id, m.patientId, a.contentType, a.size, a.width, a.height, await titles.seal(m.patientId, a.title, a.id), a.data, a.thumbnail],
           );
         }
         // A patient's urgent message raises the thread; any answer from the care team settles it.
@@ -293,7 +308,7 @@ export function createMessagesRepository(db: Db) {
         size: r.size,
         width: r.width,
         height: r.height,
-        title: r.title,
+        title: await titles.open(r.patient_id, r.title, r.id),
         hasThumbnail: r.thumbnail != null,
         data: bytes(r.data),
         thumbnail: r.thumbnail == null ? null : bytes(r.thumbnail),

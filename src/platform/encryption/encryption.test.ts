@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openPgliteWorker, type Db } from '../db.ts';
 import { migrate } from '../../store/migrate.ts';
-import { assertKeyRingCovers, createPatientCipher, loadMasterKeyRing, masterKeyId, addKeyToFile, retireOldKeys } from './index.ts';
+import { assertKeyRingCovers, createPatientCipher, loadMasterKeyRing, masterKeyId, addKeyToFile, retireOldKeys, sealedTextColumn } from './index.ts';
 
 let db: Db;
 let dir: string;
@@ -51,6 +51,16 @@ describe('patient cipher', () => {
     const [row] = await db.query<{ wrapped: string; master_key_id: string }>("SELECT * FROM patient_keys WHERE patient_id = 'pat_a'");
     expect(row.master_key_id).toBe(masterKeyId(ring.current));
     expect(Buffer.from(row.wrapped, 'base64').length).toBe(12 + 16 + 32);
+  });
+
+  it('seals a text column per row, and reads a value written in clear before the column was sealed as it is', async () => {
+    const subjects = sealedTextColumn(createPatientCipher(db, ring), 'thread.subject');
+    const stored = (await subjects.seal('pat_a', 'HIV result', 'thr_1'))!;
+    expect(stored).not.toContain('HIV');
+    expect(await subjects.open('pat_a', stored, 'thr_1')).toBe('HIV result');
+    expect(await subjects.open('pat_a', 'Old subject in clear', 'thr_0')).toBe('Old subject in clear');
+    expect(await subjects.open('pat_a', stored, 'thr_2')).toBe('(unreadable)'); // bound to its row
+    expect(await subjects.seal('pat_a', null, 'thr_3')).toBeNull();
   });
 
   it('refuses an envelope moved to another patient or context, or altered by one bit (GCM tag)', async () => {

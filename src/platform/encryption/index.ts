@@ -244,6 +244,31 @@ export function createPatientCipher(db: Db, ring: Pick<KeyRing, 'current' | 'all
 }
 
 /** The master key ring for a data dir: VIGIL_MASTER_KEY when set, else `<dataDir>/keys/master.key` (created 0600). */
+/** The base64 of an envelope's magic ("VGE" 0x01): how a sealed text column value starts. */
+const SEALED_TEXT_PREFIX = MAGIC.toString('base64').slice(0, 4);
+
+/**
+ * A text column sealed per patient (free text a patient or clinician writes: thread subjects, attachment file
+ * names, appointment descriptions). `open` also reads a value written before the column was sealed (plain text,
+ * kept as it was): it has no envelope header, so it is returned as it is.
+ */
+export function sealedTextColumn(cipher: Pick<PatientCipherAdmin, 'sealText' | 'openText'>, column: string) {
+  return {
+    seal: (patientId: string, text: string | null, rowId: string): Promise<string | null> =>
+      text === null ? Promise.resolve(null) : cipher.sealText(patientId, text, `${column}:${rowId}`),
+    async open(patientId: string, stored: string | null, rowId: string): Promise<string | null> {
+      if (stored === null || !stored.startsWith(SEALED_TEXT_PREFIX)) return stored;
+      try {
+        return await cipher.openText(patientId, stored, `${column}:${rowId}`);
+      } catch {
+        return stored.length > 40 && /^[A-Za-z0-9+/=]+$/.test(stored) ? '(unreadable)' : stored; // a plain value that happened to start alike
+      }
+    },
+  };
+}
+
+export type SealedTextColumn = ReturnType<typeof sealedTextColumn>;
+
 export function loadMasterKeyRing(dataDir: string, env: { VIGIL_MASTER_KEY?: string }): Promise<KeyRing> {
   return loadKeyRing(dataDir, 'master', 'VIGIL_MASTER_KEY', env.VIGIL_MASTER_KEY);
 }
