@@ -312,9 +312,17 @@ describe('FHIR AuditEvent: every disclosure on the patient it concerns, however 
     await s.audit.flush();
     expect(await count(patientA, 'fhir.search')).toBe(2);
     expect(await count(patientB, 'fhir.search')).toBe(1);
+    // A search that names no patient in its query (by _id, by name, a device list) records each patient it returned.
+    const beforeIds = await count(patientB, 'fhir.search');
+    expect((await app.api(admin, 'GET', `/fhir/R4/Patient?_id=${fhirId(patientB)}`)).status).toBe(200);
+    const dev = (await s.deviceService.provision({ patientId: patientB, type: 'thermometer' }, 'system')).id;
+    expect((await app.api(admin, 'GET', `/fhir/R4/Device/${fhirId(dev)}`)).status).toBe(200);
+    await s.audit.flush();
+    expect(await count(patientB, 'fhir.search')).toBe(beforeIds + 1);
+    expect(await count(patientB, 'fhir.read')).toBeGreaterThanOrEqual(1);
     // The patient's own view shows them.
     const own = await app.api<Bundle>(patB, 'GET', `/fhir/R4/AuditEvent?subtype=fhir.search&date=ge${since}`);
-    expect(own.body.entry?.length).toBe(1);
+    expect(own.body.entry?.length).toBe(2);
     // An entry written before ids were normalised (any text) is shown, never a 500 for the whole report.
     await s.audit.record({ actor: 'system', action: 'read', patientId: 'http://localhost:1/fhir/R4/Patient/pat-legacy0000000000000000', details: {} });
     const report = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?date=ge${since}&_count=100`);

@@ -3,7 +3,7 @@ import type { VersionStore } from './versions.ts';
 import { systemClock, type Clock } from '../../platform/clock.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { Resource } from './mapping.ts';
-import { fromFhirId } from './ids.ts';
+import { fromFhirId, referenceId } from './ids.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
 import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
 import type { CreateOptions, FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
@@ -70,6 +70,20 @@ export class NotSupported extends Error {
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
+
+/** The patients a resource is about: a Patient itself, else its subject, patient, for or patient participants. */
+function patientsOf(r: Resource): string[] {
+  if (r.resourceType === 'Patient') return typeof r.id === 'string' ? [fromFhirId(r.id)] : [];
+  const refs: unknown[] = [];
+  const x = r as Record<string, unknown>;
+  for (const key of ['subject', 'patient', 'for', 'beneficiary']) refs.push((x[key] as { reference?: unknown } | undefined)?.reference);
+  for (const part of (Array.isArray(x.participant) ? x.participant : []) as Array<{ actor?: { reference?: unknown } }>) refs.push(part.actor?.reference);
+  for (const m of (Array.isArray(x.member) ? x.member : []) as Array<{ entity?: { reference?: unknown } }>) refs.push(m.entity?.reference);
+  const out = new Set<string>();
+  for (const ref of refs) if (typeof ref === 'string' && /(^|\/)Patient\/[^/]+$/.test(ref)) out.add(referenceId(ref, 'Patient')!);
+  return [...out];
+}
+
 export function createFhirService(deps: {
   registry: FhirRegistry;
   db?: Db;
@@ -79,8 +93,25 @@ export function createFhirService(deps: {
   versions?: VersionStore;
   security?: () => Record<string, unknown>;
   clock?: Clock;
+  /** Records which patients a read or search disclosed (audit.recordSoon). */
+  disclosed?: (entry: { actor: FhirContext['principal']; action: string; entityType: string; patientId: string; details: Record<string, unknown> }) => void;
 }) {
   const clock = deps.clock ?? systemClock;
+  /**
+   * One audit entry per patient whose data a FHIR answer carried (ONC §170.315(d)(2); the patient's own
+   * AuditEvent view): the request's own entry names at most the patient its query named, and a search by
+   * _id, name, device or a list of patients named none (found by review). Observation and a Patient read
+   * record their own, finer entries; AuditEvent is the log itself.
+   */
+  function recordDisclosure(ctx: FhirContext, action: string, type: string, resources: Resource[]) {
+    if (!deps.disclosed || type === 'AuditEvent') return;
+    const counts = new Map<string, number>();
+    for (const r of resources) {
+      if (r.resourceType === 'Observation' || r.resourceType === 'AuditEvent') continue;
+      for (const id of patientsOf(r)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const [patientId, count] of counts) deps.disclosed({ actor: ctx.principal, action, entityType: type, patientId, details: { count } });
+  }
   function provider(type: string): ResourceProvider {
     const p = deps.registry.get(type);
     if (!p)
@@ -235,7 +266,9 @@ export function createFhirService(deps: {
       const p = provider(type);
       requireInteraction(p, 'read', 'read');
       scoped(ctx, type, 'read');
-      return p.read(ctx, id);
+      const r = await p.read(ctx, id);
+      if (type !== 'Patient') recordDisclosure(ctx, 'fhir.read', type, [r]);
+      return r;
     },
 
     /** vread: the current version from the record, earlier ones from the stored versions (versions.ts). */
@@ -308,6 +341,8 @@ export function createFhirService(deps: {
         result.included = [...(result.included ?? []), ...rev.resources];
         if (rev.truncated) req.ignored.push(`_revinclude stopped at ${REVINCLUDE_MAX} resources; page with a smaller _count`);
       }
+      if (type !== 'Observation') recordDisclosure(ctx, 'fhir.search', type, [...result.resources, ...(result.included ?? [])]);
+      else recordDisclosure(ctx, 'fhir.search', type, result.included ?? []);
       return searchBundle(ctx, p, req, result);
     },
 
@@ -320,6 +355,7 @@ export function createFhirService(deps: {
       scoped(ctx, type, 'search');
       const req = parseSearch(`${type}/${op}`, query, o.search, strict);
       const result = await o.run(ctx, req);
+      recordDisclosure(ctx, 'fhir.search', type, [...result.resources, ...(result.included ?? [])]);
       return {
         ...searchBundle(ctx, p, req, result),
         link: [{ relation: 'self', url: `${ctx.baseUrl}/${type}/${op}${req.applied.toString() ? '?' + req.applied.toString() : ''}` }],

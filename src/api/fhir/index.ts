@@ -83,6 +83,7 @@ export function createFhirModule(deps: {
     patients: deps.patients,
     versions,
     clock: deps.clock,
+    disclosed: (e) => deps.audit.recordSoon(e),
     // SMART App Launch 2.x §conformance: where to authorize (also in /.well-known/smart-configuration).
     security: () => ({
       cors: true,
