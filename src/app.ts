@@ -154,7 +154,7 @@ export async function startApp(
       security: { ...config.security, publicUrl: config.publicUrl },
       tls,
     });
-    registerReadAudit(http, services.audit); // F11: reads and refused access
+    registerReadAudit(http, services.audit, services.db); // F11: reads and refused access
     const origins = createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins });
     const live = registerLiveGateway(http, {
       events: services.events,

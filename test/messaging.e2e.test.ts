@@ -167,6 +167,13 @@ describe('secure messaging', () => {
     }
     expect((await app.api('', 'GET', photo.attachments[0].url)).status).toBe(401);
     expect((await app.api(admin, 'GET', photo.attachments[0].url)).status).toBe(200);
+    // Each refused try is on Alice's access log, by the record it aimed at (found by review: no patient was named).
+    await app.services.audit.flush();
+    const refused = await app.services.db.query<{ entity_type: string }>(
+      `SELECT entity_type FROM audit_log WHERE action = 'access.refused' AND patient_id = $1 AND entity_type IN ('/api/v1/threads/:id/messages', '/api/v1/attachments/:id')`,
+      [alice],
+    );
+    expect(refused.length).toBeGreaterThanOrEqual(2 * 3); // two callers × (thread GET and POST, attachment)
     // the stranger's socket never saw a message
     const strangerSeen: unknown[] = [];
     const ws = new WebSocket(app.httpUrl.replace('http', 'ws') + `/api/v1/stream?token=${stranger}`);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditService } from './audit.service.ts';
+import type { Queryable } from '../platform/db.ts';
 import { referenceId } from '../api/fhir/ids.ts';
 
 /**
@@ -12,7 +13,37 @@ import { referenceId } from '../api/fhir/ids.ts';
  */
 const QUIET = new Set(['/api/v1/me', '/api/v1/demo', '/api/v1/auth/login', '/api/v1/auth/logout', '/health', '/fhir/R4/metadata', '/api/v1/alerts/push-key']);
 
-export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
+/**
+ * Routes whose `:id` is a record of one patient (a thread, an attachment, an appointment or visit, an alert, a
+ * device, a command): the table that says whose, so that a read of it, or a refused try, is on that patient's
+ * access log (found by review: a revoked caregiver's and another patient's attempts on a thread, an attachment or
+ * a visit were recorded with no patient). One indexed lookup by primary key, for these routes only.
+ */
+const OWNED_BY_PATIENT: Array<[prefix: string, table: string]> = [
+  ['/api/v1/threads/:id', 'message_threads'],
+  ['/api/v1/attachments/:id', 'message_attachments'],
+  ['/api/v1/appointments/:id', 'appointments'],
+  ['/api/v1/visits/:id', 'appointments'],
+  ['/api/v1/alerts/:id', 'alerts'],
+  ['/api/v1/devices/:id', 'devices'],
+  ['/api/v1/commands/:id', 'device_commands'],
+];
+
+export function registerReadAudit(app: FastifyInstance, audit: AuditService, db?: Queryable) {
+  /** The patient of the record a route names by `:id`, or null (not such a route, no such record). */
+  async function ownerOf(req: FastifyRequest): Promise<string | null> {
+    const route = req.routeOptions?.url;
+    const id = text(fieldsOf(req.params).id);
+    const owned = db && route && id ? OWNED_BY_PATIENT.find(([prefix]) => route === prefix || route.startsWith(prefix + '/')) : undefined;
+    if (!owned) return null;
+    try {
+      const [row] = await db!.query<{ patient_id: string | null }>(`SELECT patient_id FROM ${owned[1]} WHERE id = $1`, [id]);
+      return row?.patient_id ?? null;
+    } catch {
+      return null; // the entry is written without it rather than not at all
+    }
+  }
+  const withOwner = async (req: FastifyRequest, e: ReturnType<typeof entryFor>) => (e.patientId ? e : { ...e, patientId: await ownerOf(req) });
   app.decorateRequest('auditReadNow', null);
   app.addHook('onRequest', async (req) => {
     // A read whose outcome is settled before its slow part (an authorised search about to run its query) may
@@ -21,7 +52,7 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
     req.auditReadNow = () => {
       if (req.auditedRead || !isAudited(req) || (req.method !== 'GET' && req.method !== 'HEAD')) return;
       req.auditedRead = true;
-      const ahead = audit.recordBatched(entryFor(req, 200));
+      const ahead = withOwner(req, entryFor(req, 200)).then((e) => audit.recordBatched(e));
       ahead.catch(() => undefined); // awaited in onSend
       req.auditAhead = ahead;
     };
@@ -38,13 +69,13 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService) {
         req.auditAhead = undefined;
         await ahead;
         // Written as a 200 before the answer was known: a different outcome is recorded as well.
-        if (status !== 200) await audit.recordBatched(entryFor(req, status));
+        if (status !== 200) await audit.recordBatched(await withOwner(req, entryFor(req, status)));
         return payload;
       }
       if (!read && !refused) return payload; // successful writes: the service's own entry says what changed
       if (req.auditedRead) return payload; // an error answer replacing this one passes here again
       req.auditedRead = true;
-      await audit.recordBatched(entryFor(req, status));
+      await audit.recordBatched(await withOwner(req, entryFor(req, status)));
     } catch (err) {
       req.log.error({ err }, 'audit entry could not be written; answer withheld');
       reply.status(503).header('content-type', 'application/json; charset=utf-8');
