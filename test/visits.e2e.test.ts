@@ -299,6 +299,10 @@ describe('video visit signalling', () => {
       ...Array.from({ length: 3 }, () => app.api(nurse.token, 'POST', '/api/v1/appointments/book', { slotId: last, patientId: alice })),
     ]);
     expect(race.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409]);
+    // A patient naming someone else's id is told so, not booked for themselves regardless.
+    const other = await app.api<{ error: { message: string } }>(patientA, 'POST', '/api/v1/appointments/book', { slotId: last, patientId: 'pat_someoneelse' });
+    expect(other.status).toBe(400);
+    expect(other.body.error.message).toMatch(/a patient books for themselves/);
     // Availability in the past, or over a block already open: refused, naming why.
     const past = await app.api<{ error: { message: string } }>(nurse.token, 'POST', '/api/v1/availability', {
       start: new Date(Date.now() - 2 * 86_400_000).toISOString(),

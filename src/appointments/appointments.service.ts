@@ -181,6 +181,9 @@ export function createAppointmentsService(deps: {
     async book(p: Principal, input: { slotId: string; patientId?: string; mode?: 'video' | 'audio'; description?: string }): Promise<Appointment> {
       access.assertSchedulesFor(p);
       const self = access.patientSelf(p);
+      // A patient books for themselves: another patient's id is refused, not silently replaced (found by review).
+      if (self && input.patientId !== undefined && input.patientId !== self.patientId)
+        throw badRequest('patientId: a patient books for themselves; leave it out');
       const patientId = self ? self.patientId : input.patientId;
       if (!patientId) throw badRequest('patientId is required');
       await access.assertPatient(p, patientId);
