@@ -78,27 +78,28 @@ const toAppt = (r: ApptRow): Appointment => ({
 });
 const SELECT_APPT = `SELECT a.*, p.name AS patient_name, pr.name AS practitioner_name FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN practitioners pr ON pr.id = a.practitioner_id`;
 
+export type NewAppointmentRow = Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason'>;
+/** A row whose description is sealed (`sealed()`): what `insert` takes. */
+export type SealedAppointmentRow = NewAppointmentRow & { sealed: true };
+
 /** The appointment's description (what the patient wrote when booking) is sealed with the patient's key. */
 export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherAdmin, 'sealText' | 'openText'>) {
   const descriptions = sealedTextColumn(cipher, 'appointment.description');
   const opened = (rows: ApptRow[]): Promise<Appointment[]> =>
     Promise.all(rows.map(async (r) => ({ ...toAppt(r), description: await descriptions.open(r.patient_id, r.description, r.id) })));
   return {
-    async insert(a: Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason'>, q: Queryable = db): Promise<void> {
+    /**
+     * The row to insert, its description sealed. Call it before the transaction that inserts: sealing may read
+     * or create the patient's key with `db`, which on PGlite would wait behind that very transaction.
+     */
+    async sealed(a: NewAppointmentRow): Promise<SealedAppointmentRow> {
+      return { ...a, description: await descriptions.seal(a.patientId, a.description, a.id), sealed: true };
+    },
+
+    async insert(a: SealedAppointmentRow, q: Queryable = db): Promise<void> {
       await q.query(
         `INSERT INTO appointments (id, patient_id, practitioner_id, status, mode, start_at, end_at, description, thread_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          a.id,
-          a.patientId,
-          a.practitionerId,
-          a.status,
-          a.mode,
-          iso(a.start),
-          iso(a.end),
-          await descriptions.seal(a.patientId, a.description, a.id),
-          a.threadId,
-          a.createdBy,
-        ],
+        [a.id, a.patientId, a.practitionerId, a.status, a.mode, iso(a.start), iso(a.end), a.description, a.threadId, a.createdBy],
       );
     },
 
@@ -146,7 +147,8 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
         `${SELECT_APPT} WHERE a.practitioner_id = $1 AND a.status IN ('booked', 'arrived') AND a.start_at < $3 AND a.end_at > $2 AND a.id IS DISTINCT FROM $4`,
         [practitionerId, iso(start), iso(end), exceptId ?? null],
       );
-      return opened(rows);
+      // Times only (a conflict check, inside the booking's transaction): the description is not opened here.
+      return rows.map((r) => ({ ...toAppt(r), description: null }));
     },
 
     async setStatus(id: string, status: AppointmentStatus, cancelReason?: string | null, q: Queryable = db): Promise<void> {

@@ -159,8 +159,9 @@ export function createAppointmentsService(deps: {
         threadId: null,
         createdBy: p.userId,
       } as const;
+      const row = await repo.sealed(a);
       await audit.change(async (tx, log) => {
-        await repo.insert(a, tx);
+        await repo.insert(row, tx);
         log({
           actor: p,
           action: 'appointment.create',
@@ -207,10 +208,11 @@ export function createAppointmentsService(deps: {
         threadId: null,
         createdBy: p.userId,
       } as const;
+      const row = await repo.sealed(a);
       await audit.change(async (tx, log) => {
         await lockSchedule(tx, a.practitionerId);
         await freeOrThrow(a.practitionerId, a.start, a.end, undefined, tx);
-        await repo.insert(a, tx);
+        await repo.insert(row, tx);
         log({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
       });
       return (await repo.byId(a.id))!;

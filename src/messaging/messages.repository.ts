@@ -219,6 +219,10 @@ export function createMessagesRepository(db: Db, cipher: Pick<PatientCipherAdmin
       attachments: NewAttachment[],
       alsoInTx?: (tx: Queryable) => Promise<void>,
     ): Promise<void> {
+      // Sealed before the transaction: sealing may read or create the patient's key with `db`, which on PGlite
+      // would wait behind this very transaction.
+      const titleOf = new Map<string, string | null>();
+      for (const a of attachments) titleOf.set(a.id, await titles.seal(m.patientId, a.title, a.id));
       await db.transaction(async (tx) => {
         await tx.query(
           `INSERT INTO messages (id, thread_id, patient_id, sender_user_id, sender_kind, sender_name, sender_ref, body, urgent, category, sent_at)
@@ -241,7 +245,7 @@ export function createMessagesRepository(db: Db, cipher: Pick<PatientCipherAdmin
           await tx.query(
             `INSERT INTO message_attachments (id, message_id, patient_id, content_type, size, width, height, title, data, thumbnail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-            [a.id, m.id, m.patientId, a.contentType, a.size, a.width, a.height, await titles.seal(m.patientId, a.title, a.id), a.data, a.thumbnail],
+            [a.id, m.id, m.patientId, a.contentType, a.size, a.width, a.height, titleOf.get(a.id) ?? null, a.data, a.thumbnail],
           );
         }
         // A patient's urgent message raises the thread; any answer from the care team settles it.
