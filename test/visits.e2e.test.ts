@@ -326,6 +326,9 @@ describe('video visit signalling', () => {
     expect(described.body.description).toBe('Follow-up on the rash');
     const [raw] = await app.services.db.query<{ description: string }>('SELECT description FROM appointments WHERE id = $1', [described.body.id]);
     expect(raw.description).not.toContain('rash');
+    // Staff creating a second booking over it is refused too (the same schedule lock as booking a slot).
+    const twice = await Promise.all([0, 1, 2].map(() => app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: `${day}T15:10:00Z` })));
+    expect(twice.map((r) => r.status)).toEqual([409, 409, 409]);
   });
 
   it('limits a visit to five people', async () => {

@@ -10,7 +10,7 @@ import type { Rule } from './rule-schema.ts';
 import { accepts, evaluate, initialState, subjectOf, type Signal } from './rule-engine.ts';
 import { RuleStates, type Tracked } from './rule-states.ts';
 import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
-import { CODES } from '../domain/codes.ts';
+import { CODES, READING_MAX_FUTURE_MS } from '../domain/codes.ts';
 
 /** The reading codes a replay reads back (threshold rules are on these). */
 const REPLAY_CODES = CODES.map((c) => c.code);
@@ -327,7 +327,9 @@ export function createAlertMonitor(deps: {
   async function replay(only: (patientId: string) => boolean) {
     if (!deps.recentReadings) return;
     const since = deps.clock.now() - REPLAY_MS;
-    const [readings, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since) : []]);
+    // Resolutions from further back by the most a device clock may run ahead: a reading stamped 5 min ahead is
+    // still in the window when the resolution it preceded is not (found by review).
+    const [readings, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : []]);
     // Resolved in the window: what that rule saw before the resolution (received before it, whatever the
     // device's clock says its time was) is not replayed to it, so the alert is not raised again from it.
     const resolvedAt = new Map<string, number>();

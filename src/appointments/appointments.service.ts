@@ -136,7 +136,11 @@ export function createAppointmentsService(deps: {
     },
 
     /** Staff create an appointment for a patient they may see (a visit now or later). */
-    async create(p: Principal, input: NewAppointment): Promise<Appointment> {
+    /**
+     * `overlapping: 'allowed'` for "Call now" only: an urgent call goes ahead even when the clinician has a
+     * booking at that time. Anything else is refused over a booked time, checked under the schedule lock.
+     */
+    async create(p: Principal, input: NewAppointment, opts: { overlapping?: 'allowed' } = {}): Promise<Appointment> {
       access.assertStaff(p);
       await access.assertPatient(p, input.patientId);
       const practitionerId = input.practitionerId ?? p.practitionerId ?? null;
@@ -161,6 +165,10 @@ export function createAppointmentsService(deps: {
       } as const;
       const row = await repo.sealed(a);
       await audit.change(async (tx, log) => {
+        if (practitionerId && opts.overlapping !== 'allowed' && a.status === 'booked') {
+          await lockSchedule(tx, practitionerId);
+          await freeOrThrow(practitionerId, a.start, a.end, undefined, tx);
+        }
         await repo.insert(row, tx);
         log({
           actor: p,

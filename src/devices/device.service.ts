@@ -161,7 +161,8 @@ export function createDeviceService(deps: {
     /** GET /api/v1/devices/{id}: a device of a visible patient; unassigned stock devices are an admin matter. */
     async getFor(principal: Principal, id: string): Promise<Device> {
       const device = await this.get(id);
-      if (device.patientId) await deps.access.assertPatient(principal, device.patientId);
+      // A device of a patient the caller may not see is "not found" as the device, never naming its patient.
+      if (device.patientId) await deps.access.assertPatient(principal, device.patientId).catch(() => Promise.reject(notFound(`device ${id}`)));
       else deps.access.assertAdmin(principal);
       return device;
     },

@@ -119,11 +119,11 @@ export function createVisitsService(deps: {
      * thread with the link, which also reaches the patient's open portal live.
      */
     async callNow(p: Principal, patientId: string, reason?: string, inThread?: string) {
-      const appointment = await deps.appointments.create(p, {
-        patientId,
-        start: deps.clock.now(),
-        description: reason?.slice(0, 200) || 'Call from your care team',
-      });
+      const appointment = await deps.appointments.create(
+        p,
+        { patientId, start: deps.clock.now(), description: reason?.slice(0, 200) || 'Call from your care team' },
+        { overlapping: 'allowed' }, // an urgent call goes ahead over a booking
+      );
       const threadId = inThread ?? (await deps.messaging.defaultThread(p, patientId));
       await deps.repo.setThread(appointment.id, threadId);
       await deps.messaging.send(p, threadId, {
