@@ -78,6 +78,20 @@ describe('attachment intake', () => {
       Buffer.from('\nendstream endobj\n%%EOF\n', 'latin1'),
     ]);
     await expect(cleanAttachment({ name: 'x.pdf', data: stream })).rejects.toThrow('active content (/JavaScript)');
+    // Every stream is read, not only the first (an `endstream` line once hid the next one from the scan).
+    const obj = (n: number, dict: string, body: Buffer) =>
+      Buffer.concat([Buffer.from(`${n} 0 obj<<${dict}/Length ${body.length}>>stream\n`, 'latin1'), body, Buffer.from('\nendstream\nendobj\n', 'latin1')]);
+    const pdfWith = (...objs: Buffer[]) =>
+      Buffer.concat([Buffer.from(TINY_PDF.toString('latin1').replace(/%%EOF\s*$/, ''), 'latin1'), ...objs, Buffer.from('%%EOF\n', 'latin1')]);
+    const plainStream = obj(10, '/Filter/FlateDecode', deflateSync(Buffer.from('BT /F1 12 Tf (Potassium 4.1) Tj ET')));
+    const second = pdfWith(plainStream, obj(11, '/Type/ObjStm/Filter/FlateDecode', hidden));
+    await expect(cleanAttachment({ name: 'x.pdf', data: second })).rejects.toThrow('active content (/JavaScript)');
+    // A filter the server does not decode, or one that decodes to more than it reads, is refused, not skipped.
+    const hex = pdfWith(obj(12, '/Type/ObjStm/Filter/ASCIIHexDecode', Buffer.from(Buffer.from('<</S/JavaScript>>').toString('hex') + '>')));
+    await expect(cleanAttachment({ name: 'x.pdf', data: hex })).rejects.toThrow(/a stream this server cannot check \(filter ASCIIHexDecode\)/);
+    // A picture's data is not read as PDF text: random bytes that happen to spell /AA do not refuse a scan.
+    const picture = pdfWith(obj(13, '/Type/XObject/Subtype/Image/Width 4/Height 4/Filter/FlateDecode', deflateSync(Buffer.from('xx/AAyy/JSzz'))));
+    expect((await cleanAttachment({ name: 'scan.pdf', data: picture })).data.equals(picture)).toBe(true);
     // A plain link stays allowed (it acts only when clicked).
     const link = withCatalog('/Names<</Dests 3 0 R>>/URI<</Base(https://example.org/)>>');
     expect((await cleanAttachment({ name: 'labs.pdf', data: link })).data.equals(link)).toBe(true);

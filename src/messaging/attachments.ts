@@ -96,8 +96,10 @@ async function reencodeImage(f: IncomingFile, mime: string): Promise<Omit<CleanF
  * Plain links (/URI) are allowed: they act only when the reader clicks them.
  */
 const ACTIVE_NAMES = /\/(JavaScript|JS|Launch|EmbeddedFile|AA|RichMedia|XFA|SubmitForm|ImportData|GoToE)(?![A-Za-z0-9])/;
-/** Decompressed stream content scanned at most (a bomb of tiny compressed size must not cost more). */
+/** Decompressed stream content read at most; a PDF whose streams need more to check is refused, not waved through. */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
+/** Filters of pictures: their data cannot hold a PDF object, so it is not read (random bytes look like names). */
+const IMAGE_FILTERS = new Set(['DCTDecode', 'JPXDecode', 'CCITTFaxDecode', 'JBIG2Decode']);
 
 /**
  * Names as a reader sees them: `#xx` escapes decoded (PDF 1.7 §7.3.5; `/J#61vaScript` is /JavaScript, the way
@@ -109,37 +111,59 @@ const decodeNames = (text: string) =>
   );
 
 /**
- * The text of every Flate-compressed stream (object streams hold dictionaries since PDF 1.5, so an action can
- * hide in one), within MAX_INFLATED_BYTES in all; a stream that does not inflate is skipped (it may be an image).
+ * The PDF as text to check: everything outside streams, and the content of every stream that is not a picture,
+ * decoded (object streams hold dictionaries since PDF 1.5, so an action can hide in one). Only FlateDecode (the
+ * filter PDF writers use) is decoded; a non-picture stream with any other filter or a predictor, or more than
+ * MAX_INFLATED_BYTES in all, is a reason to refuse (what cannot be read cannot be checked).
  */
-function inflatedStreams(data: Buffer): string[] {
-  const out: string[] = [];
-  let budget = MAX_INFLATED_BYTES;
+function pdfText(f: IncomingFile): string {
+  const data = f.data;
   const text = data.toString('latin1');
-  const re = /stream\r?\n/g;
-  for (let m = re.exec(text); m && budget > 0; m = re.exec(text)) {
+  const parts: string[] = [];
+  let budget = MAX_INFLATED_BYTES;
+  let at = 0;
+  const re = /(?<!end)stream\r?\n/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
     const start = m.index + m[0].length;
     const end = text.indexOf('endstream', start);
     if (end < 0) break;
-    try {
-      const inflated = inflateSync(data.subarray(start, end), { maxOutputLength: budget });
-      budget -= inflated.length;
-      out.push(inflated.toString('latin1'));
-    } catch {
-      // not Flate (an image's DCT stream), or over the budget: nothing to read
+    const dictStart = text.lastIndexOf('obj', m.index);
+    const dict = decodeNames(text.slice(dictStart < at ? at : dictStart, m.index));
+    parts.push(text.slice(at, m.index));
+    at = end + 'endstream'.length;
+    re.lastIndex = at;
+    const filters = [...(/\/Filter\s*(\[[^\]]*\]|\/[A-Za-z0-9]+)/.exec(dict)?.[1] ?? '').matchAll(/\/([A-Za-z0-9]+)/g)].map((x) => x[1]);
+    if (/\/Subtype\s*\/Image\b/.test(dict) || (filters.length === 1 && IMAGE_FILTERS.has(filters[0]))) continue;
+    if (filters.length === 0) {
+      parts.push(text.slice(start, end));
+      continue;
     }
-    re.lastIndex = end;
+    const predictor = Number(/\/Predictor\s*(\d+)/.exec(dict)?.[1] ?? 1);
+    if (filters.length > 1 || filters[0] !== 'FlateDecode' || predictor > 1)
+      throw new AppError(
+        'PAYLOAD_REJECTED',
+        `${label(f)} has a stream this server cannot check (filter ${filters.join(' + ')}); save it as a plain PDF and try again`,
+      );
+    let inflated: Buffer;
+    try {
+      inflated = inflateSync(data.subarray(start, end), { maxOutputLength: budget });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new AppError('PAYLOAD_REJECTED', `${label(f)} has more compressed content than this server checks; save it as a smaller plain PDF`);
+      throw new AppError('PAYLOAD_REJECTED', `${label(f)} has a damaged compressed stream`);
+    }
+    budget -= inflated.length;
+    parts.push(inflated.toString('latin1'));
   }
-  return out;
+  parts.push(text.slice(at));
+  return decodeNames(parts.join('\n'));
 }
 
 /** PDFs with active content are refused, also when the name is escaped or sits in a compressed object stream. */
 function checkPdf(f: IncomingFile): Buffer {
   const text = f.data.toString('latin1');
   if (!/%%EOF\s*$/.test(text.slice(-1024))) throw new AppError('PAYLOAD_REJECTED', `${label(f)} is an incomplete PDF (no end-of-file marker)`);
-  for (const part of [text, ...inflatedStreams(f.data)]) {
-    const active = ACTIVE_NAMES.exec(decodeNames(part));
-    if (active) throw new AppError('PAYLOAD_REJECTED', `${label(f)} contains active content (/${active[1]}); save it as a plain PDF and try again`);
-  }
+  const active = ACTIVE_NAMES.exec(pdfText(f));
+  if (active) throw new AppError('PAYLOAD_REJECTED', `${label(f)} contains active content (/${active[1]}); save it as a plain PDF and try again`);
   return f.data;
 }
