@@ -329,6 +329,32 @@ describe('FHIR AuditEvent: every disclosure on the patient it concerns, however 
     expect(report.status).toBe(200);
   });
 
+  it("shows a patient another patient's try at their record without that person's identity", async () => {
+    const since = new Date().toISOString();
+    expect((await app.api(patA, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(404);
+    await app.services.audit.flush();
+    const log = await app.api<Array<{ actor: string; who: { name: string; email: string } | null; action: string; at: string }>>(
+      patB,
+      'GET',
+      `/api/v1/patients/${patientB}/access-log`,
+    );
+    const tried = log.body.filter((e) => e.action === 'access.refused' && e.at >= since);
+    expect(tried.length).toBeGreaterThan(0);
+    for (const e of tried) {
+      expect(e.who?.name).toBe('Another patient (identity withheld)');
+      expect(JSON.stringify(e)).not.toMatch(/@/);
+    }
+    const events = await app.api<{ entry?: Array<{ resource: unknown }> }>(patB, 'GET', `/fhir/R4/AuditEvent?subtype=access.refused&date=ge${since}`);
+    expect(events.body.entry?.length).toBeGreaterThan(0);
+    for (const e of events.body.entry ?? []) {
+      expect(JSON.stringify(e.resource)).toContain('Another patient (identity withheld)');
+      expect(JSON.stringify(e.resource)).not.toMatch(/@|127\.0\.0\.1|::1/);
+    }
+    // The admin's report still names who it was (breach investigation).
+    const admins = await app.api<{ entry?: Array<{ resource: unknown }> }>(admin, 'GET', `/fhir/R4/AuditEvent?subtype=access.refused&date=ge${since}`);
+    expect(JSON.stringify(admins.body)).not.toContain('identity withheld');
+  });
+
   it('filters by action (C R U D E) in the query: exact totals, full pages, the read audit counted as R', async () => {
     const reads = await app.api<Bundle>(admin, 'GET', '/fhir/R4/AuditEvent?action=R&_count=5');
     expect(reads.status).toBe(200);

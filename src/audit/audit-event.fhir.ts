@@ -11,9 +11,25 @@ import type { SqlParams } from '../api/fhir/search/sql.ts';
 import { notFound } from '../platform/errors.ts';
 import type { StoredAuditEntry } from './audit.service.ts';
 
-type AuditRow = Omit<StoredAuditEntry, 'ts'> & { ts: Date | string; action_code: string; email: string | null; display_name: string | null };
+type AuditRow = Omit<StoredAuditEntry, 'ts'> & {
+  ts: Date | string;
+  action_code: string;
+  email: string | null;
+  display_name: string | null;
+  actor_role: string | null;
+  actor_patient: string | null;
+};
 
-/** The audit table as rows whose id sorts as text in numeric order (tableSearch pages by id). */
+/**
+ * A patient reading their own audit events sees another patient who tried their record as "another patient":
+ * that person's name, address and network address are not this patient's to see (found by review).
+ */
+function forPatientView(r: AuditRow, viewer: string[] | null): AuditRow {
+  // Another patient: a patient account with a record of its own (a caregiver's account has none and is named).
+  if (viewer === null || r.actor_role !== 'patient' || r.actor_patient === null || viewer.includes(r.actor_patient)) return r;
+  return { ...r, actor: 'Another patient (identity withheld)', email: null, display_name: null, details: null };
+}
+
 /**
  * DICOM audit event action codes (FHIR R4 AuditEvent.action: Create, Read, Update, Delete, Execute) from the
  * Vigil action name, in SQL so that `action=` filters in the query (exact totals, full pages) and the resource
@@ -26,9 +42,9 @@ const ACTION_CODE = `CASE WHEN a.action ~ '\\.(read|search|export)$' OR a.action
 
 /** The audit table as rows whose id sorts as text in numeric order (tableSearch pages by id). */
 const FROM = `(SELECT lpad(a.id::text, 20, '0') AS id, a.ts, a.actor, a.action, ${ACTION_CODE} AS action_code, a.entity_type, a.entity_id, a.patient_id,
-  a.outcome, a.details, u.email, u.display_name
+  a.outcome, a.details, u.email, u.display_name, u.role AS actor_role, u.patient_id AS actor_patient
   FROM audit_log a LEFT JOIN users u ON a.actor = 'user:' || u.id) ae`;
-const COLUMNS = 'id, ts, actor, action, action_code, entity_type, entity_id, patient_id, outcome, details, email, display_name';
+const COLUMNS = 'id, ts, actor, action, action_code, entity_type, entity_id, patient_id, outcome, details, email, display_name, actor_role, actor_patient';
 
 /**
  * The entity naming the patient: a reference when the stored id has a FHIR form, else its identifier (an entry
@@ -109,7 +125,7 @@ export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): Reso
       if (!/^\d{1,18}$/.test(id)) throw notFound(`AuditEvent/${id}`);
       const [row] = await deps.db.query<AuditRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE id = lpad($1, 20, '0')`, [id]);
       if (!row || (scope !== null && (!row.patient_id || !scope.includes(row.patient_id)))) throw notFound(`AuditEvent/${id}`);
-      return auditEventResource(row);
+      return auditEventResource(forPatientView(row, scope));
     },
     async searchType(ctx, req) {
       const scope = deps.access.auditScope(ctx.principal);
@@ -134,7 +150,12 @@ export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): Reso
           w.push(`outcome = ANY(${sql.p(p.values.map((v) => ((parseToken(v).code ?? v) === '0' ? 'success' : 'failure')))}::text[])`);
         return w;
       };
-      return tableSearch<AuditRow, Resource>(deps.db, req, { from: FROM, columns: COLUMNS, where, map: auditEventResource });
+      return tableSearch<AuditRow, Resource>(deps.db, req, {
+        from: FROM,
+        columns: COLUMNS,
+        where,
+        map: (row) => auditEventResource(forPatientView(row, scope)),
+      });
     },
   };
 }

@@ -31,12 +31,21 @@ export function auditRoutes(
   app: Api,
   deps: { audit: AuditService; access: AccessPolicy; users: Pick<AuthService, 'userById'>; emergency: EmergencyAccess; erasure: Erasure },
 ) {
-  const names = async (actors: string[]) => {
+  /**
+   * Who each actor is. For a patient reading their own log (`forPatient`), another patient who tried to open their
+   * record is "another patient": that person's name and address are theirs, not this patient's to see (found by
+   * review). Staff, caregivers and the patient themself are named, as the accounting of disclosures requires.
+   */
+  const names = async (actors: string[], forPatient?: string) => {
     const out = new Map<string, { email: string; role: string; name: string }>();
     for (const a of new Set(actors)) {
       if (!a.startsWith('user:')) continue;
       const u = await deps.users.userById(a.slice(5));
-      if (u) out.set(a, { email: u.email, role: u.role, name: u.displayName });
+      if (!u) continue;
+      // Another patient: a patient account with a record of its own (a caregiver's account has none and is named).
+      if (forPatient && u.role === 'patient' && u.patientId && u.patientId !== forPatient)
+        out.set(a, { email: '', role: 'patient', name: 'Another patient (identity withheld)' });
+      else out.set(a, { email: u.email, role: u.role, name: u.displayName });
     }
     return out;
   };
@@ -58,11 +67,15 @@ export function auditRoutes(
       await deps.access.assertPatient(p, id);
       deps.access.assertSelfOrAdmin(p, id); // the patient themself and admins (breach investigation)
       const rows = await deps.audit.forPatient(id, { limit: req.query.limit, before: req.query.before });
-      const who = await names(rows.map((r) => r.actor));
+      const self = p.role === 'patient' ? id : undefined;
+      const who = await names(
+        rows.map((r) => r.actor),
+        self,
+      );
       return rows.map((r) => ({
         id: String(r.id),
         at: new Date(r.ts).toISOString(),
-        actor: r.actor,
+        actor: self && who.get(r.actor)?.email === '' ? 'withheld' : r.actor,
         who: who.get(r.actor) ?? null,
         action: r.action,
         what: r.entity_type,
