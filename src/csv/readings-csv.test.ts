@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MAX_RECORD_CHARS, detectDelimiter, parseReadingsCsv, rowsAt, type CsvOptions } from './readings-csv.ts';
+import { MAX_RECORD_CHARS, chunksByLine, detectDelimiter, parseReadingsCsv, rowsAt, type CsvOptions } from './readings-csv.ts';
 import { parseTimestamp, zonedToUtc } from './timestamps.ts';
 
 async function parseAll(text: string, opts: Partial<CsvOptions> = {}) {
@@ -72,6 +72,13 @@ describe('reading CSV files', () => {
       [4, 'hr: unit "furlongs" is not known for Heart rate'],
       [5, 'patient is empty'],
     ]);
+  });
+
+  it("sends a row's readings in one chunk (its systolic and diastolic make one panel only when stored together)", () => {
+    const readings = [1, 1, 2, 2, 3, 3, 3, 4].map((line, i) => ({ line, i }));
+    const chunks = [...chunksByLine(readings, 3)].map((c) => c.map((r) => r.line));
+    expect(chunks).toEqual([[1, 1, 2, 2], [3, 3, 3], [4]]);
+    expect(chunks.flat()).toEqual(readings.map((r) => r.line));
   });
 
   it('refuses a row with a stray quote in a value (7"3) and reads the rows around it, instead of stopping the import', async () => {

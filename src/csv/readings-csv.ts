@@ -492,3 +492,17 @@ export async function* parseReadingsCsv(
   if (!layout) throw new CsvLayoutError('the file is empty (a header row is needed)');
   yield { readings: batch.readings, rejections: batch.rejections, bytes, ...counts() };
 }
+
+/**
+ * Readings in chunks of about `size`, never splitting one line's readings (a row's systolic and diastolic are
+ * stored by one insert, so they make one blood-pressure panel; split at a chunk edge they were two
+ * Observations, found by review). A chunk may run past `size` by the readings of its last line.
+ */
+export function* chunksByLine<T extends { line: number }>(readings: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < readings.length;) {
+    let end = Math.min(i + size, readings.length);
+    while (end < readings.length && readings[end].line === readings[end - 1].line) end++;
+    yield readings.slice(i, end);
+    i = end;
+  }
+}

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { CliError, type CliCommand, type CliIo } from '../command.ts';
 import { cliConfig, findRunningServer, print } from '../runtime.ts';
 import { checkTimeZone, type DateOrder } from '../../csv/timestamps.ts';
-import { CsvLayoutError, detectDelimiter, parseReadingsCsv, rowsAt, type CandidateReading, type CsvLayout } from '../../csv/readings-csv.ts';
+import { chunksByLine, CsvLayoutError, detectDelimiter, parseReadingsCsv, rowsAt, type CandidateReading, type CsvLayout } from '../../csv/readings-csv.ts';
 import type { ImportResult } from '../../csv/import.service.ts';
 import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
 
@@ -155,8 +155,8 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
         for (const r of batch.rejections) reject(r.line, r.reason, r.raw);
         await inFlight;
         inFlight = (async () => {
-          for (let i = 0; i < batch.readings.length; i += batchSize) {
-            const result = await sink.store(batch.readings.slice(i, i + batchSize));
+          for (const chunk of chunksByLine(batch.readings, batchSize)) {
+            const result = await sink.store(chunk);
             totals.stored += result.stored;
             totals.duplicates += result.duplicates;
             for (const r of result.rejections) refused.push(r);

@@ -4,6 +4,7 @@ import { CliError, type CliCommand } from '../command.ts';
 import { print } from '../runtime.ts';
 import { parseObservationsNdjson } from '../../csv/fhir-ndjson.ts';
 import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
+import { chunksByLine } from '../../csv/readings-csv.ts';
 import { openRejects, openSink } from './import-csv.ts';
 
 const command: CliCommand = {
@@ -32,8 +33,8 @@ are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
     try {
       for await (const batch of parseObservationsNdjson(createReadStream(file))) {
         for (const r of batch.rejections) reject(r.line, r.reason, r.raw);
-        for (let i = 0; i < batch.readings.length; i += IMPORT_BATCH_MAX / 2) {
-          const result = await sink.store(batch.readings.slice(i, i + IMPORT_BATCH_MAX / 2));
+        for (const chunk of chunksByLine(batch.readings, IMPORT_BATCH_MAX / 2)) {
+          const result = await sink.store(chunk);
           totals.stored += result.stored;
           totals.duplicates += result.duplicates;
           for (const r of result.rejections) reject(r.line, r.reason, batch.raw.get(r.line));
