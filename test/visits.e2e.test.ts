@@ -326,6 +326,21 @@ describe('video visit signalling', () => {
     expect(described.body.description).toBe('Follow-up on the rash');
     const [raw] = await app.services.db.query<{ description: string }>('SELECT description FROM appointments WHERE id = $1', [described.body.id]);
     expect(raw.description).not.toContain('rash');
+    // A cancel reason is the patient's words as well: sealed, and read back as written.
+    const cancelled = await app.api<{ status: string; cancelReason: string | null }>(nurse.token, 'POST', `/api/v1/appointments/${described.body.id}/cancel`, {
+      reason: 'Admitted to the psychiatric ward',
+    });
+    expect(cancelled.status).toBe(200);
+    const [rawReason] = await app.services.db.query<{ cancel_reason: string }>('SELECT cancel_reason FROM appointments WHERE id = $1', [described.body.id]);
+    expect(rawReason.cancel_reason).not.toContain('psychiatric');
+    const fhirCancelled = await app.api<{ cancelationReason?: { text?: string } }>(nurse.token, 'GET', `/fhir/R4/Appointment/${toFhirId(described.body.id)}`);
+    expect(JSON.stringify(fhirCancelled.body)).toContain('Admitted to the psychiatric ward');
+    const rebook = await app.api(nurse.token, 'POST', '/api/v1/appointments', {
+      patientId: alice,
+      start: `${day}T15:00:00Z`,
+      description: 'Follow-up on the rash',
+    });
+    expect(rebook.status).toBe(201);
     // Staff creating a second booking over it is refused too (the same schedule lock as booking a slot).
     const twice = await Promise.all([0, 1, 2].map(() => app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: `${day}T15:10:00Z` })));
     expect(twice.map((r) => r.status)).toEqual([409, 409, 409]);

@@ -85,8 +85,15 @@ export type SealedAppointmentRow = NewAppointmentRow & { sealed: true };
 /** The appointment's description (what the patient wrote when booking) is sealed with the patient's key. */
 export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherAdmin, 'sealText' | 'openText'>) {
   const descriptions = sealedTextColumn(cipher, 'appointment.description');
+  const reasons = sealedTextColumn(cipher, 'appointment.cancelReason');
   const opened = (rows: ApptRow[]): Promise<Appointment[]> =>
-    Promise.all(rows.map(async (r) => ({ ...toAppt(r), description: await descriptions.open(r.patient_id, r.description, r.id) })));
+    Promise.all(
+      rows.map(async (r) => ({
+        ...toAppt(r),
+        description: await descriptions.open(r.patient_id, r.description, r.id),
+        cancelReason: await reasons.open(r.patient_id, r.cancel_reason, r.id),
+      })),
+    );
   return {
     /**
      * The row to insert, its description sealed. Call it before the transaction that inserts: sealing may read
@@ -148,9 +155,13 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
         [practitionerId, iso(start), iso(end), exceptId ?? null],
       );
       // Times only (a conflict check, inside the booking's transaction): the description is not opened here.
-      return rows.map((r) => ({ ...toAppt(r), description: null }));
+      return rows.map((r) => ({ ...toAppt(r), description: null, cancelReason: null }));
     },
 
+    /** A cancel reason sealed for `setStatus` (before its transaction, as `sealed`): the patient's words too. */
+    sealReason: (patientId: string, appointmentId: string, reason: string | null) => reasons.seal(patientId, reason, appointmentId),
+
+    /** `cancelReason` as `sealReason` made it. */
     async setStatus(id: string, status: AppointmentStatus, cancelReason?: string | null, q: Queryable = db): Promise<void> {
       await q.query('UPDATE appointments SET status = $2, cancel_reason = COALESCE($3, cancel_reason) WHERE id = $1', [id, status, cancelReason ?? null]);
     },

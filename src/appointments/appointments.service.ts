@@ -258,8 +258,9 @@ export function createAppointmentsService(deps: {
       access.assertSchedulesFor(p);
       if (a.status === 'cancelled') return a;
       if (a.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
+      const sealedReason = await repo.sealReason(a.patientId, id, reason?.slice(0, 500) ?? null);
       await audit.change(async (tx, log) => {
-        await repo.setStatus(id, 'cancelled', reason?.slice(0, 500) ?? null, tx);
+        await repo.setStatus(id, 'cancelled', sealedReason, tx);
         log({ actor: p, action: 'appointment.cancel', entityType: 'Appointment', entityId: id, patientId: a.patientId });
       });
       return (await repo.byId(id))!;
