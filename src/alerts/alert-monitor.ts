@@ -77,6 +77,8 @@ export function createAlertMonitor(deps: {
   const log = deps.logger.child({ module: 'alert-monitor' });
   const ownership = deps.ownership ?? soleOwnership('local');
   const states = new RuleStates();
+  /** Patients whose NEWS2 alert was resolved after their newest reading, until their next reading (see `replay`). */
+  const news2Held = new Set<string>();
   const ruleCache = new Map<string, CachedRules>();
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | null = null;
@@ -161,6 +163,7 @@ export function createAlertMonitor(deps: {
       for (const rule of candidates(cached, s)) {
         if (!accepts(rule.definition, s)) continue;
         if (replaying && rule.definition.kind !== 'threshold') continue; // only thresholds ignore what is older than their state
+        if (s.type === 'news2' && rule.definition.kind === 'news2' && news2Held.has(s.patientId)) continue;
         if (s.type === 'reading' && now - s.ts > MAX_LIVE_READING_AGE_MS && rule.definition.kind !== 'rate-of-change') continue;
         const subject = subjectOf(rule.definition, s);
         if (skip?.(rule.key, subject, i)) continue;
@@ -355,6 +358,18 @@ export function createAlertMonitor(deps: {
       received.push(r.receivedAt);
     }
     if (readings.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
+    // A NEWS2 alert resolved after the patient's newest reading: the score at start (derived-observations.ts
+    // scores recent patients once) is the one it was resolved on, so it must not open it again; a new reading
+    // lifts the hold, as a new score would have done before the restart (found by review).
+    if (resolved.length) {
+      const newest = new Map<string, number>();
+      for (const r of readings) newest.set(r.patientId, Math.max(newest.get(r.patientId) ?? 0, r.receivedAt));
+      for (const r of resolved) {
+        if (!only(r.patientId) || r.resolvedAt < (newest.get(r.patientId) ?? 0)) continue;
+        const rule = (await rulesOf(r.patientId)).find((x) => x.key === r.rule);
+        if (rule?.definition.kind === 'news2') news2Held.add(r.patientId);
+      }
+    }
     const skip = (ruleKey: string, subject: string, i: number) => {
       const at = resolvedAt.get(`${signals[i].patientId}|${ruleKey}|${subject}`);
       return at !== undefined && received[i] <= at;
@@ -365,6 +380,7 @@ export function createAlertMonitor(deps: {
   const offs = [
     deps.events.on('readings.stored', (readings: StoredReading[]) => {
       const rows = readings.some((r) => r.method) ? readings.filter((r) => !r.method) : readings;
+      if (news2Held.size) for (const r of rows) news2Held.delete(r.patientId); // new data: its NEWS2 counts again
       if (rows.length) void enqueue(() => feedReadings(rows), rows.length);
     }),
     deps.events.on('device.status', (d: DeviceStatus) => {

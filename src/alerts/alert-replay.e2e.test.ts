@@ -60,6 +60,11 @@ describe.skipIf(!pgUp)('alert replay after a restart', () => {
     const rule = (await s.alerts.rules.effectiveFor(resolved.id)).find((r) => r.key === 'spo2-low')!;
     const done = await s.alerts.service.raise({ patientId: resolved.id, rule, subject: '', severity: 'critical', value: 84, message: 'SpO2 low' });
     expect(done).toBeTruthy();
+    // Its NEWS2 alert (SpO2 ≤ 91 % scores 3) was resolved by the nurse too: the score at restart must not reopen it.
+    const news2Rule = (await s.alerts.rules.effectiveFor(resolved.id)).find((r) => r.key === 'news2')!;
+    expect(
+      await s.alerts.service.raise({ patientId: resolved.id, rule: news2Rule, subject: '', severity: 'warning', value: 3, message: 'NEWS2 3' }),
+    ).toBeTruthy();
     await s.db.query(`UPDATE alerts SET status = 'resolved', resolved_at = now(), resolved_by = 'usr_nurse' WHERE patient_id = $1`, [resolved.id]);
     // A thermometer whose clock runs 4 min ahead (allowed: up to 5): its fever alert was resolved by a nurse.
     // The reading's own time is after the resolution, but it was received before: not raised again.
@@ -103,6 +108,8 @@ describe.skipIf(!pgUp)('alert replay after a restart', () => {
     ).toEqual([{ rule_key: 'news2', status: 'open' }]);
     expect(await alertsOf(pending.id)).toEqual([]);
     expect(await alertsOf(resolved.id)).toEqual([{ rule_key: 'spo2-low', status: 'resolved' }]);
+    await new Promise((r) => setTimeout(r, 1500)); // the start-up NEWS2 scoring has run (it did open the crashed patient's)
+    expect(await alertsOf(resolved.id, 'news2')).toEqual([{ rule_key: 'news2', status: 'resolved' }]);
     expect(await alertsOf(ahead, 'temp-high')).toEqual([{ rule_key: 'temp-high', status: 'resolved' }]);
     expect(await alertsOf(imported, 'temp-high')).toEqual([]);
     // 40 s later the pending patient is still below 90 %: 130 s in all, so the alert opens now (not 2 min from the restart).
