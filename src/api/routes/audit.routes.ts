@@ -43,8 +43,8 @@ export function auditRoutes(
       const u = await deps.users.userById(a.slice(5));
       if (!u) continue;
       // Another patient: a patient account with a record of its own (a caregiver's account has none and is named).
-      if (forPatient && u.role === 'patient' && u.patientId && u.patientId !== forPatient)
-        out.set(a, { email: '', role: 'patient', name: 'Another patient (identity withheld)' });
+      const ownRecord = forPatient ? deps.access.patientSelf(u)?.patientId : null;
+      if (forPatient && ownRecord && ownRecord !== forPatient) out.set(a, { email: '', role: 'patient', name: 'Another patient (identity withheld)' });
       else out.set(a, { email: u.email, role: u.role, name: u.displayName });
     }
     return out;
@@ -67,7 +67,7 @@ export function auditRoutes(
       await deps.access.assertPatient(p, id);
       deps.access.assertSelfOrAdmin(p, id); // the patient themself and admins (breach investigation)
       const rows = await deps.audit.forPatient(id, { limit: req.query.limit, before: req.query.before });
-      const self = p.role === 'patient' ? id : undefined;
+      const self = deps.access.patientSelf(p) ? id : undefined;
       const who = await names(
         rows.map((r) => r.actor),
         self,
