@@ -198,7 +198,9 @@ describe.skipIf(!hasChromium)('visit controls and the clinician’s side of a vi
   it('"Call now" on an alert opens a visit with that patient', async () => {
     // A run of low SpO₂ readings over two minutes fires the clinic's spo2-low rule (and NEWS2): a real alert.
     const oxi = await app.services.deviceService.provision({ patientId, type: 'pulse-oximeter' }, 'system');
-    const from = Date.now() - 120_000;
+    // From now on (a device clock may run up to 5 min ahead): readings stamped before this patient's newest one
+    // (the vitals of beforeAll, when the tests before this ran in under 2 min) are history to the rule and never fired it.
+    const from = Date.now();
     for (let i = 0; i <= 12; i++) await app.api(oxi.secret, 'POST', `/api/v1/devices/${oxi.id}/telemetry`, { ts: from + i * 10_000, spo2: 84, hr: 118 });
     await doc.goto('/#/alerts');
     const row = doc.locator('li.alert-row').first();
