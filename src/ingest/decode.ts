@@ -1,5 +1,6 @@
 import { BY_CODE, BY_KEY, ECG_UNIT_PER_MV, READING_MAX_FUTURE_MS, READING_MIN_TS, readingTimeProblem, toCanonical } from '../domain/codes.ts';
 import type { DeviceMapping } from '../devices/mappings.ts';
+import { realDay } from '../domain/calendar.ts';
 import type { EcgChunk, Reading } from '../domain/types.ts';
 
 /**
@@ -55,9 +56,7 @@ export function parseTimestamp(ts: unknown, receivedAt: number): Decoded<number>
   if (typeof ts === 'number') ms = ts;
   else if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) {
     // Date.parse rolls a day that is not on the calendar into the next month (2026-02-30 → 2 March): refused.
-    const [y, m, d] = [Number(ts.slice(0, 4)), Number(ts.slice(5, 7)), Number(ts.slice(8, 10))];
-    const day = new Date(Date.UTC(y, m - 1, d));
-    if (m < 1 || m > 12 || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d)
+    if (!realDay(Number(ts.slice(0, 4)), Number(ts.slice(5, 7)), Number(ts.slice(8, 10))))
       return { ok: false, reason: `ts ${JSON.stringify(ts.slice(0, 40))} is not a day on the calendar` };
     ms = Date.parse(ts);
   } else return { ok: false, reason: `ts must be an ISO 8601 time or epoch milliseconds (got ${JSON.stringify(ts)})` };

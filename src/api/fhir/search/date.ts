@@ -1,6 +1,9 @@
 import { systemClock } from '../../../platform/clock.ts';
+import { realDay } from '../../../domain/calendar.ts';
 import { badRequest } from '../../../platform/errors.ts';
 import type { SqlParams } from './sql.ts';
+
+export { realDay }; // one calendar check for FHIR, ingest and birth dates (domain/calendar.ts)
 
 /**
  * FHIR R4 date search (§3.1.1.4.4 and §3.1.1.4.1): a value is the range of its precision (a day, a
@@ -21,10 +24,6 @@ export interface DateValue {
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/;
 const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
-/** Whether y-m-d (month 1–12) is a day of the calendar: Date.UTC and Date.parse roll 2026-02-30 over to March 2. */
-export function realDay(y: number, m: number, d: number): boolean {
-  return m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
-}
 const realDayOf = (iso: string) => realDay(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)), Number(iso.slice(8, 10)));
 
 /** `ge2026-11-01`, `2026-11`, `lt2026-11-24T10:00:00Z` → prefix and half-open range. */
