@@ -287,7 +287,7 @@ describe('video visit signalling', () => {
     expect(slots.body.entry.map((x) => x.resource.start)).toEqual([`${day}T09:00:00.000Z`, `${day}T09:20:00.000Z`, `${day}T09:40:00.000Z`]);
     for (const x of slots.body.entry) expect(x.resource.id).toMatch(/^[A-Za-z0-9.-]{1,64}$/);
     // A FHIR Slot id books through the REST API as it is.
-    const booked = await app.api<{ start: number }>(patientA, 'POST', '/api/v1/appointments/book', { slotId: slots.body.entry[1].resource.id });
+    const booked = await app.api<{ id: string; start: number }>(patientA, 'POST', '/api/v1/appointments/book', { slotId: slots.body.entry[1].resource.id });
     expect(booked.status).toBe(201);
     const after = await app.api<Bundle>(patientA, 'GET', `/fhir/R4/Slot?schedule=Schedule/${schedId}&start=ge${day}&start=lt${day}T23:59:59Z&status=busy`);
     expect(after.body.entry.map((x) => x.resource.id)).toEqual([slots.body.entry[1].resource.id]);
@@ -299,6 +299,20 @@ describe('video visit signalling', () => {
       ...Array.from({ length: 3 }, () => app.api(nurse.token, 'POST', '/api/v1/appointments/book', { slotId: last, patientId: alice })),
     ]);
     expect(race.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409]);
+    // A patient moves their visit only onto a free slot of the clinician's open time (found by review: any time was taken).
+    const offHours = await app.api<{ error: { message: string } }>(patientA, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, {
+      start: `${day}T03:00:00Z`,
+    });
+    expect(offHours.status).toBe(400);
+    expect(offHours.body.error.message).toMatch(/only to a free slot/);
+    const offGrid = await app.api(patientA, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, { start: `${day}T09:05:00Z` });
+    expect(offGrid.status).toBe(400);
+    const onSlot = await app.api<{ start: number }>(patientA, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, { start: `${day}T09:00:00Z` });
+    expect(onSlot.status).toBe(200);
+    expect(new Date(onSlot.body.start).toISOString()).toBe(`${day}T09:00:00.000Z`);
+    // The care team moves it where the clinician is free, open time or not.
+    const byNurse = await app.api(nurse.token, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, { start: `${day}T07:00:00Z` });
+    expect(byNurse.status).toBe(200);
     // A patient naming someone else's id is told so, not booked for themselves regardless.
     const other = await app.api<{ error: { message: string } }>(patientA, 'POST', '/api/v1/appointments/book', { slotId: last, patientId: 'pat_someoneelse' });
     expect(other.status).toBe(400);

@@ -93,6 +93,18 @@ export function createAppointmentsService(deps: {
       );
   }
 
+  /**
+   * A patient moves a visit only onto their clinician's open time, as they book it: a slot of an availability
+   * block, from now on (found by review: a patient could move a visit to 3 a.m. on a Sunday). Staff move it
+   * anywhere the clinician is free; the calendar is theirs.
+   */
+  async function inOpenSlotOrThrow(practitionerId: string, start: number, end: number) {
+    const blocks = await repo.availability({ practitionerIds: [practitionerId], from: start, to: end });
+    const slotted = blocks.some((b) => b.start <= start && end <= b.end && (start - b.start) % (b.slotMinutes * 60_000) === 0);
+    if (!slotted || start < deps.clock.now())
+      throw badRequest('start: a patient can move a visit only to a free slot of their clinician (GET /api/v1/slots lists them)');
+  }
+
   async function slots(p: Principal, q: { practitionerId?: string; patientId?: string; from: number; to: number }): Promise<Slot[]> {
     if (!Number.isFinite(q.from) || !Number.isFinite(q.to) || q.to <= q.from) throw badRequest('from and to must be ISO 8601 times, from before to');
     if (q.to - q.from > MAX_SLOT_WINDOW_MS) throw badRequest('ask for at most 31 days of slots at a time');
@@ -272,6 +284,7 @@ export function createAppointmentsService(deps: {
       if (a.status !== 'booked' && a.status !== 'proposed') throw new AppError('CONFLICT', `a ${a.status} appointment cannot be moved`);
       const newEnd = end ?? start + (a.end - a.start);
       checkTimes(start, newEnd);
+      if (access.patientSelf(p) && a.practitionerId) await inOpenSlotOrThrow(a.practitionerId, start, newEnd);
       if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
       await audit.change(async (tx, log) => {
         if (a.practitionerId) {
