@@ -16,6 +16,7 @@ describe('FHIR Bulk Data $export', () => {
   let admin: string;
   let clin: string;
   let mine: string;
+  let other: string;
   let team: string; // the clinician's care team as a Group id (their Practitioner id)
   const req = (token: string, url: string, headers: Record<string, string> = {}, method = 'GET') =>
     fetch(url.startsWith('http') ? url : app.httpUrl + url, { method, headers: { authorization: `Bearer ${token}`, ...headers } });
@@ -27,7 +28,7 @@ describe('FHIR Bulk Data $export', () => {
     const c = await app.tokenFor('clinician');
     clin = c.token;
     mine = (await s.patientService.create({ name: 'Mia Mine' }, 'system')).id;
-    const other = (await s.patientService.create({ name: 'Otto Other' }, 'system')).id;
+    other = (await s.patientService.create({ name: 'Otto Other' }, 'system')).id;
     await s.patientService.assignClinician(mine, c.practitionerId!, 'system');
     team = c.practitionerId!.replace('_', '-');
     for (const [p, n] of [
@@ -66,6 +67,24 @@ describe('FHIR Bulk Data $export', () => {
     expect(obs).toHaveLength(8);
     expect(obs.every((o) => o.resourceType === 'Observation' && o.meta.versionId === '1')).toBe(true);
     expect((await ndjson(admin, byType.Patient.url)).map((p) => p.name[0].text).sort()).toEqual(['Mia Mine', 'Otto Other']);
+    // Each download is audited once per patient it carried, so each patient's own log shows it (found by review:
+    // only the route was recorded, under no patient).
+    const exportId = kick.headers.get('content-location')!.split('/').pop();
+    const disclosed = async () =>
+      app.services.db.query<{ entity_type: string; patient_id: string; details: string }>(
+        "SELECT entity_type, patient_id, details::text AS details FROM audit_log WHERE action = 'fhir.export' ORDER BY entity_type, patient_id",
+      );
+    for (let i = 0; i < 50 && (await disclosed()).length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    const rows = await disclosed();
+    expect(rows.map((r) => [r.entity_type, r.patient_id, JSON.parse(r.details).count])).toEqual(
+      [
+        ['Observation', mine, 5],
+        ['Observation', other, 3],
+        ['Patient', mine, 1],
+        ['Patient', other, 1],
+      ].sort((a, b) => `${a[0]}${a[1]}`.localeCompare(`${b[0]}${b[1]}`)),
+    );
+    expect(rows.every((r) => JSON.parse(r.details).export === exportId)).toBe(true);
     // Another user cannot read the job or its files.
     expect((await req(clin, kick.headers.get('content-location')!)).status).toBe(404);
     expect((await req(clin, byType.Observation.url)).status).toBe(404);

@@ -9,6 +9,7 @@ import type { AccessPolicy } from '../../auth/access.ts';
 import type { FhirContext, FhirRegistry } from './registry.ts';
 import { parseSearch } from './search/params.ts';
 import { toFhirId } from './ids.ts';
+import { patientsOf } from './patients-of.ts';
 
 /**
  * Bulk Data Access IG (v2) `$export` at system, Patient and Group level: asynchronous (kick-off answers 202
@@ -43,6 +44,8 @@ interface JobRow {
   status: 'queued' | 'running' | 'done' | 'failed';
   progress: string;
   output: Array<{ type: string; url: string; count: number }>;
+  /** type → patient id → resources of that patient in the file (audited on download). */
+  disclosed: Record<string, Record<string, number>>;
   error: string | null;
 }
 
@@ -55,6 +58,8 @@ export function createBulkExport(deps: {
   logger?: Logger;
   /** Group level: the member patients (internal ids) the principal may see, or null when no such group. */
   groupMembers?: (ctx: FhirContext, groupId: string) => Promise<string[] | null>;
+  /** Records a patient whose data a downloaded file carried (audit.recordSoon), one entry per patient. */
+  disclosed?: (entry: { actor: Principal; action: string; entityType: string; patientId: string; details: Record<string, unknown> }) => void;
   /** A job whose heartbeat is older than this is taken over (its instance died). */
   staleMs?: number;
   pollMs?: number;
@@ -83,6 +88,7 @@ export function createBulkExport(deps: {
     const members = job.level === 'group' ? await deps.groupMembers?.(ctx, job.group_id!) : null;
     if (job.level === 'group' && !members) throw new Error(`Group/${job.group_id} is no longer visible`);
     const output: JobRow['output'] = [];
+    const disclosed: JobRow['disclosed'] = {};
     for (const type of job.types) {
       if (!(await beat(job.id, `exporting ${type}`))) throw new Cancelled();
       const p = deps.registry.get(type)!;
@@ -90,6 +96,7 @@ export function createBulkExport(deps: {
       let count = 0;
       let buf: string[] = [];
       let size = 0;
+      const patients: Record<string, number> = (disclosed[type] = {});
       const flush = async () => {
         if (!buf.length) return;
         await db.query('INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ($1, $2, $3, $4)', [
@@ -122,6 +129,7 @@ export function createBulkExport(deps: {
             buf.push(line);
             size += line.length;
             count++;
+            for (const patientId of patientsOf(r)) patients[patientId] = (patients[patientId] ?? 0) + 1;
           }
           if (size >= PART_BYTES) await flush();
           else if (!(await beat(job.id, `exporting ${type} (${count})`))) throw new Cancelled();
@@ -131,10 +139,11 @@ export function createBulkExport(deps: {
       await flush();
       if (count > 0) output.push({ type, url: `${job.base_url}/$export-file/${job.id}/${type}.ndjson`, count });
     }
-    await db.query(`UPDATE fhir_export_jobs SET status = 'done', progress = 'done', output = $2 WHERE id = $1 AND owner = $3`, [
+    await db.query(`UPDATE fhir_export_jobs SET status = 'done', progress = 'done', output = $2, disclosed = $4 WHERE id = $1 AND owner = $3`, [
       job.id,
       JSON.stringify(output),
       instance,
+      JSON.stringify(disclosed),
     ]);
   }
 
@@ -255,6 +264,10 @@ export function createBulkExport(deps: {
       const job = await jobOf(ctx, id);
       const type = name.replace(/\.ndjson$/, '');
       if (job.status !== 'done' || !job.output.some((o) => o.type === type)) throw notFound(`export file ${name}`);
+      // The download is the disclosure: one audit entry per patient the file carries (the route's own entry
+      // names no patient; found by review). Recorded before the first byte is sent.
+      for (const [patientId, count] of Object.entries(job.disclosed?.[type] ?? {}))
+        deps.disclosed?.({ actor: ctx.principal, action: 'fhir.export', entityType: type, patientId, details: { count, export: id } });
       const parts = await db.query<{ part: number }>('SELECT part FROM fhir_export_parts WHERE job_id = $1 AND type = $2 ORDER BY part', [id, type]);
       return (async function* () {
         for (const { part } of parts) {

@@ -3,7 +3,8 @@ import type { VersionStore } from './versions.ts';
 import { systemClock, type Clock } from '../../platform/clock.ts';
 import type { AccessPolicy } from '../../auth/access.ts';
 import type { Resource } from './mapping.ts';
-import { fromFhirId, referenceId } from './ids.ts';
+import { fromFhirId } from './ids.ts';
+import { patientsOf } from './patients-of.ts';
 import type { PatientsRepository } from '../../store/patients.repository.ts';
 import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
 import type { CreateOptions, FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
@@ -70,19 +71,6 @@ export class NotSupported extends Error {
  * The FHIR R4 API with no HTTP in it: (context, type, params) → resource or Bundle. Types come from the
  * registry; access decisions are the providers' (through the one access policy).
  */
-
-/** The patients a resource is about: a Patient itself, else its subject, patient, for or patient participants. */
-function patientsOf(r: Resource): string[] {
-  if (r.resourceType === 'Patient') return typeof r.id === 'string' ? [fromFhirId(r.id)] : [];
-  const refs: unknown[] = [];
-  const x = r as Record<string, unknown>;
-  for (const key of ['subject', 'patient', 'for', 'beneficiary']) refs.push((x[key] as { reference?: unknown } | undefined)?.reference);
-  for (const part of (Array.isArray(x.participant) ? x.participant : []) as Array<{ actor?: { reference?: unknown } }>) refs.push(part.actor?.reference);
-  for (const m of (Array.isArray(x.member) ? x.member : []) as Array<{ entity?: { reference?: unknown } }>) refs.push(m.entity?.reference);
-  const out = new Set<string>();
-  for (const ref of refs) if (typeof ref === 'string' && /(^|\/)Patient\/[^/]+$/.test(ref)) out.add(referenceId(ref, 'Patient')!);
-  return [...out];
-}
 
 export function createFhirService(deps: {
   registry: FhirRegistry;

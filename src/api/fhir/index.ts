@@ -109,6 +109,7 @@ export function createFhirModule(deps: {
     logger: deps.logger,
     clock: deps.clock,
     groupMembers: (ctx, id) => careTeamGroupMembers(deps, ctx.principal, id),
+    disclosed: (e) => deps.audit.recordSoon(e),
   });
   const smart = deps.smart;
   return {
