@@ -87,6 +87,21 @@ describe('reading CSV files', () => {
     expect(r.rejections.map((x) => [x.line, x.reason])).toEqual([[3, 'hr: value "7"3" is not a number']]);
   });
 
+  it('reports the lines a quote left open swallowed, as one rejected span counted as those rows, and reads on after it', async () => {
+    // Before: lines 3–6 became one row refused as "not a number", and the summary counted 3 rows for 6.
+    const r = await parseAll(
+      'time,patient,hr\n2026-11-24T10:00:00Z,p,70\n2026-11-24T10:01:00Z,p,"71\n2026-11-24T10:02:00Z,p,72\r\n2026-11-24T10:03:00Z,p,73\n2026-11-24T10:04:00Z,p,"74"\n2026-11-24T10:05:00Z,p,75\n',
+    );
+    expect(r.readings.map((x) => [x.line, x.value])).toEqual([
+      [2, 70],
+      [7, 75],
+    ]);
+    expect(r.rejections.map((x) => [x.line, x.reason])).toEqual([
+      [3, 'a quote opened on line 3 closes only on line 6: the 4 lines were read as one row and none of them is stored (close or remove the quote)'],
+    ]);
+    expect(r.rows).toBe(6);
+  });
+
   it('rejects a row with more fields than the header instead of shifting its values (an unquoted decimal comma)', async () => {
     // Before: temp 36 and hr 8 were stored from the first row, silently wrong.
     const r = await parseAll('timestamp,patient,temp,hr\n2026-11-24T10:00:00Z,p,36,8,72\n2026-11-24T10:01:00Z,p,"36,8",72,\n2026-11-24T10:02:00Z,p,37\n');

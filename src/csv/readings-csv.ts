@@ -363,6 +363,20 @@ export async function rowsAt(input: AsyncIterable<Buffer | string>, lines: Set<n
   return out;
 }
 
+/** Line breaks inside a record's fields at `columns` (CR LF, LF or a lone CR each one). */
+function lineBreaksIn(record: string[], columns: number[]): number {
+  let n = 0;
+  for (const c of columns) {
+    const f = record[c];
+    if (f === undefined || (f.indexOf('\n') < 0 && f.indexOf('\r') < 0)) continue;
+    for (let i = 0; i < f.length; i++) {
+      const c = f.charCodeAt(i);
+      if (c === 10 || (c === 13 && f.charCodeAt(i + 1) !== 10)) n++;
+    }
+  }
+  return n;
+}
+
 /** A code column's reader: the code text → the code and its reading maker, once per distinct text. */
 function codeReader() {
   const known = new Map<string, { info: CodeInfo; make: ReturnType<typeof readingMaker> } | null>();
@@ -403,6 +417,7 @@ export async function* parseReadingsCsv(
   let col = { timestamp: -1, patient: -1, device: -1, code: -1, value: -1, unit: -1 };
   const codeOf = codeReader();
   const wideMakers: Array<ReturnType<typeof readingMaker>> = [];
+  let used: number[] = []; // the columns read (not ignored ones such as a note)
 
   // Per-row code makes no closures: tsx (how `vigil` runs) names every function it creates (`__name`).
   function reject(record: string[], line: number, reason: string) {
@@ -416,12 +431,25 @@ export async function* parseReadingsCsv(
       const at = (role: string) => layout!.index[role] ?? -1;
       col = { timestamp: at('timestamp'), patient: at('patient'), device: at('device'), code: at('code'), value: at('value'), unit: at('unit') };
       for (const c of layout.valueColumns) wideMakers.push(readingMaker(c.info));
+      used = [...Object.values(col), ...layout.valueColumns.map((c) => c.index)].filter((i) => i >= 0);
       opts.onLayout?.({ format: layout.format, columns: layout.columns, ignored: layout.ignored });
       return;
     }
     records++;
     // A spreadsheet's empty row (`,,,`) is what a blank line is: nothing to import and nothing wrong.
     if (isBlank(record)) return void emptyRecords++;
+    // No column Vigil reads holds a line break (a note column may): one that does is a quote opened and closed lines later, and the lines
+    // between were read as this one row (found by review: they vanished into one "not a number"). Reported as
+    // the span it swallowed, so the count and the rejects file say what to fix; re-running imports nothing twice.
+    const swallowed = lineBreaksIn(record, used);
+    if (swallowed > 0) {
+      records += swallowed;
+      return reject(
+        record,
+        line,
+        `a quote opened on line ${line} closes only on line ${line + swallowed}: the ${swallowed + 1} lines were read as one row and none of them is stored (close or remove the quote)`,
+      );
+    }
     // More filled fields than the header has columns: the row is shifted (typically an unquoted decimal comma in
     // a comma-separated file, 36,8 read as 36 and 8), so every value after it would land in the wrong column.
     if (record.length > width && record.slice(width).some((f) => f.trim() !== ''))
