@@ -139,7 +139,7 @@ describe('alerts end to end', () => {
     );
     expect(mails).toHaveLength(1);
     expect(mails[0]!.to).toEqual([nurse.email]);
-    expect(mails[0]!.subject).toMatch(/CRITICAL.*Grace Hopper.*SPO2/);
+    expect(mails[0]!.subject).toMatch(/CRITICAL.*Grace Hopper.*SpO₂/);
     const hooks = await eventually(
       () => hook.received,
       (h) => h.length >= 1,
@@ -192,7 +192,7 @@ describe('alerts end to end', () => {
     const all = (await alertsOf(nurse.token)).body;
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ status: 'resolved' });
-    expect(all[0]!.resolutionNote).toMatch(/^auto: SPO2 back to 9\d/);
+    expect(all[0]!.resolutionNote).toMatch(/^auto: SpO₂ back to 9\d/);
   });
 
   it('snooze needs a reason; assign; resolve by hand', async () => {

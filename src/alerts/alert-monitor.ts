@@ -218,9 +218,12 @@ export function createAlertMonitor(deps: {
         if (!t.state.firing) states.delete(t); // the rule was removed
         continue;
       }
-      if (!TIME_BASED.has(rule.definition.kind)) continue;
+      // Threshold rules too while a wait is under way (pending, or back in range while firing): the last
+      // reading stands until another says otherwise (rule-engine.ts thresholdQuiet).
+      const waiting = rule.definition.kind === 'threshold' && (t.state.firing ? t.state.clearSince !== null : t.state.since !== null);
+      if (!TIME_BASED.has(rule.definition.kind) && !waiting) continue;
       const prevFiring = t.state.firing;
-      const { state, transition } = evaluate(t.state, { type: 'tick' }, rule.definition, now);
+      const { state, transition } = evaluate(t.state, { type: 'tick', quietMs: Math.max(0, now - t.touchedAt) }, rule.definition, now);
       t.state = state;
       if (transition) await apply(rule, t, prevFiring, transition);
     }

@@ -49,6 +49,54 @@ describe('threshold with hysteresis and minimum duration (SpO2 < 90 for 2 min, c
     expect(run(spo2, seq).transitions).toEqual([]);
   });
 
+  it('a spot reading past the limit raises at the tick once forMs has passed with nothing after it (found by review: never raised)', () => {
+    const tick = (quietMs: number): Signal => ({ type: 'tick', quietMs });
+    // One SpO2 of 80 %, then quiet: not at once (a streaming oximeter's blip is contradicted by its next reading), at 2 min.
+    expect(
+      run(spo2, [
+        [reading('59408-5', 80, T0), T0],
+        [tick(1 * MIN), T0 + MIN],
+      ]).transitions,
+    ).toEqual([]);
+    const spot = run(spo2, [
+      [reading('59408-5', 80, T0), T0],
+      [tick(2 * MIN + SEC), T0 + 2 * MIN + SEC],
+    ]);
+    expect(spot.transitions).toMatchObject([{ action: 'raise', severity: 'critical', value: 80 }]);
+    // Readings 15 min apart, all at 80 %: raised at the first tick past 2 min, not never.
+    const sparse = run(spo2, [
+      [reading('59408-5', 80, T0), T0],
+      [tick(30 * SEC), T0 + 30 * SEC],
+      [tick(2 * MIN + 15 * SEC), T0 + 2 * MIN + 15 * SEC],
+      [reading('59408-5', 80, T0 + 15 * MIN), T0 + 15 * MIN],
+    ]);
+    expect(sparse.transitions.map((x) => x.action)).toEqual(['raise']);
+    // A blip followed by a normal reading never raises; nor does a last reading inside the band (91).
+    expect(
+      run(spo2, [
+        [reading('59408-5', 80, T0), T0],
+        [reading('59408-5', 96, T0 + 5 * SEC), T0 + 5 * SEC],
+        [tick(5 * MIN), T0 + 5 * MIN],
+      ]).transitions,
+    ).toEqual([]);
+    expect(
+      run(spo2, [
+        [reading('59408-5', 80, T0), T0],
+        [reading('59408-5', 91, T0 + 5 * SEC), T0 + 5 * SEC],
+        [tick(5 * MIN), T0 + 5 * MIN],
+      ]).transitions,
+    ).toEqual([]);
+    // Firing, then one reading back in range and quiet: cleared at the tick once clearForMs has passed.
+    const back = run(spo2, [
+      [reading('59408-5', 80, T0), T0],
+      [tick(3 * MIN), T0 + 3 * MIN],
+      [reading('59408-5', 96, T0 + 10 * MIN), T0 + 10 * MIN],
+      [tick(30 * SEC), T0 + 10 * MIN + 30 * SEC],
+      [tick(61 * SEC), T0 + 11 * MIN + SEC],
+    ]);
+    expect(back.transitions.map((x) => x.action)).toEqual(['raise', 'clear']);
+  });
+
   it('clears only above 92 held for clearForMs', () => {
     const low = Array.from({ length: 5 }, (_, i) => [reading('59408-5', 88, T0 + i * 30 * SEC), T0] as [Signal, number]);
     const mid = [[reading('59408-5', 92, T0 + 3 * MIN), T0]] as Array<[Signal, number]>;
@@ -68,13 +116,19 @@ describe('NEWS2 band', () => {
     score,
     complete,
   });
-  it('medium → warning, high → critical, clears when low on a complete score', () => {
+  it('low-medium → warning, medium and high → critical (never lower as the band rises), clears when low on a complete score', () => {
     const t = run(news2, [
+      [n('low-medium', 'low-medium', 3, true), T0],
       [n('medium', 'medium', 5, true), T0],
       [n('high', 'high', 8, true), T0],
       [n('low', 'low', 1, true), T0],
     ]).transitions;
-    expect(t).toMatchObject([{ action: 'raise', severity: 'warning' }, { action: 'update', severity: 'critical' }, { action: 'clear' }]);
+    expect(t).toMatchObject([
+      { action: 'raise', severity: 'warning' },
+      { action: 'update', severity: 'critical' },
+      { action: 'update', severity: 'critical' },
+      { action: 'clear' },
+    ]);
   });
   it('an incomplete lower bound may raise but never clears or downgrades', () => {
     const t = run(news2, [
@@ -84,8 +138,8 @@ describe('NEWS2 band', () => {
     ]).transitions;
     expect(t).toMatchObject([{ action: 'raise', severity: 'critical' }]);
   });
-  it('a single parameter scoring 3 (low-medium) is critical', () => {
-    expect(run(news2, [[n('low-medium', 'low-medium', 3, true), T0]]).transitions).toMatchObject([{ action: 'raise', severity: 'critical' }]);
+  it('a single parameter scoring 3 (low-medium, urgent ward-based response) is a warning, below medium', () => {
+    expect(run(news2, [[n('low-medium', 'low-medium', 3, true), T0]]).transitions).toMatchObject([{ action: 'raise', severity: 'warning' }]);
   });
 });
 

@@ -11,7 +11,8 @@ export type Signal =
   | { type: 'device'; patientId: string; deviceId: string; online: boolean; battery?: number }
   | { type: 'af'; patientId: string; deviceId?: string | null; state: 'start' | 'end' }
   | { type: 'vf'; patientId: string; deviceId?: string | null; state: 'start' | 'end' }
-  | { type: 'tick' };
+  /** `quietMs` (threshold rules): how long, by the server's clock, since this state last heard a reading. */
+  | { type: 'tick'; quietMs?: number };
 
 export interface RuleState {
   /** An alert is open for this condition. */
@@ -43,8 +44,27 @@ export const MAX_PENDING_GAP_MS = 10 * 60_000;
 
 export const initialState = (): RuleState => ({ firing: false, since: null, clearSince: null, lastTs: null, severity: null, value: null, points: [] });
 
-const label = (code: string) => BY_CODE.get(code)?.key.toUpperCase() ?? code;
-const unitOf = (code: string) => BY_CODE.get(code)?.unit ?? '';
+// The words a nurse reads in an alert, an email subject and a push (found by review: "TEMP 38.8 Cel", "SPO2").
+const SHOWN_LABEL: Record<string, string> = {
+  hr: 'Heart rate',
+  spo2: 'SpO₂',
+  rr: 'Respiratory rate',
+  sbp: 'Systolic BP',
+  dbp: 'Diastolic BP',
+  temp: 'Temperature',
+  glucose: 'Glucose',
+  weight: 'Weight',
+  steps: 'Steps',
+};
+const SHOWN_UNIT: Record<string, string> = { 'mm[Hg]': 'mmHg', Cel: '°C', '{steps}': 'steps' };
+const label = (code: string) => {
+  const key = BY_CODE.get(code)?.key;
+  return key ? (SHOWN_LABEL[key] ?? key) : code;
+};
+const unitOf = (code: string) => {
+  const unit = BY_CODE.get(code)?.unit ?? '';
+  return SHOWN_UNIT[unit] ?? unit;
+};
 const fmt = (v: number, code: string) => `${Math.round(v * 10) / 10} ${unitOf(code)}`.trim();
 const minutes = (ms: number) =>
   ms >= 86_400_000 ? `${Math.round(ms / 86_400_000)} d` : ms >= 3_600_000 ? `${Math.round(ms / 3_600_000)} h` : `${Math.round(ms / 60_000)} min`;
@@ -83,7 +103,7 @@ export function evaluate(prev: RuleState | undefined, s: Signal, rule: RuleDefin
   const state = { ...(prev ?? initialState()) };
   switch (rule.kind) {
     case 'threshold':
-      return s.type === 'reading' ? threshold(state, s, rule) : { state, transition: null };
+      return s.type === 'reading' ? threshold(state, s, rule) : s.type === 'tick' ? thresholdQuiet(state, s.quietMs ?? 0, rule) : { state, transition: null };
     case 'news2':
       return s.type === 'news2' ? news2(state, s, rule) : { state, transition: null };
     case 'rate-of-change':
@@ -126,7 +146,7 @@ type ReadingSignal = Extract<Signal, { type: 'reading' }>;
 
 /** Built only for a transition: most readings change nothing, and this text per reading was a measurable share of ingest's garbage. */
 const thresholdMessage = (r: Def<'threshold'>, value: number) =>
-  `${label(r.code)} ${fmt(value, r.code)} · alarm ${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''}, clears ${r.op === 'below' ? 'above' : 'below'} ${fmt(r.clearAt, r.code)}`;
+  `${label(r.code)} ${fmt(value, r.code)} (alarm ${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''}; clears ${r.op === 'below' ? 'above' : 'below'} ${fmt(r.clearAt, r.code)})`;
 
 /** Threshold with hysteresis and minimum duration: the band between value and clearAt holds the state. */
 function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Evaluation {
@@ -139,6 +159,8 @@ function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Eva
     if (breach) {
       state.since ??= s.ts;
       if (s.ts - state.since >= r.forMs) return raiseOrUpdate(state, r.severity, s.value, thresholdMessage(r, s.value));
+      // Between the limit and the clear level the wait goes on (a saturation swinging 88–91 for half an hour is
+      // a desaturation, not a run of blips); it raises only on a reading past the limit, and restarts only past clearAt.
     } else if (cleared) state.since = null;
     state.value = s.value;
     return { state, transition: null };
@@ -152,6 +174,23 @@ function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Eva
   state.clearSince = null;
   if (state.value === s.value) return { state, transition: null };
   return raiseOrUpdate(state, state.severity ?? r.severity, s.value, thresholdMessage(r, s.value));
+}
+
+/**
+ * The last reading stands until another says otherwise. A spot reading past the limit (a patient's one
+ * SpO2 of 80 %, readings 15 min apart) has no next reading within forMs to complete the wait, and never
+ * raised (found by review); a lone reading back in range never cleared. The periodic tick completes both:
+ * the time the condition held up to the last reading (device clock) plus the quiet since it arrived (server
+ * clock, so a device clock that is off does not shorten the wait).
+ */
+function thresholdQuiet(state: RuleState, quietMs: number, r: Def<'threshold'>): Evaluation {
+  if (state.lastTs === null || state.value === null) return { state, transition: null };
+  const breach = r.op === 'below' ? state.value < r.value : state.value > r.value;
+  if (!state.firing && breach && state.since !== null && state.lastTs - state.since + quietMs >= r.forMs)
+    return raiseOrUpdate(state, r.severity, state.value, thresholdMessage(r, state.value));
+  if (state.firing && state.clearSince !== null && state.lastTs - state.clearSince + quietMs >= r.clearForMs)
+    return clear(state, `${label(r.code)} back to ${fmt(state.value, r.code)} (past ${fmt(r.clearAt, r.code)})`);
+  return { state, transition: null };
 }
 
 const BAND_ORDER = ['low', 'low-medium', 'medium', 'high'];
@@ -225,7 +264,8 @@ function glucose(state: RuleState, s: ReadingSignal, r: Def<'glucose'>): Evaluat
   else if (projected !== null && slope! < 0 && projected < r.low) {
     finding = {
       severity: 'warning',
-      message: `Predicted low: glucose ${g(v)} falling ${g(-slope! * 60_000)}/min, ${g(projected)} in ${minutes(r.predictHorizonMs)}`,
+      // When it reaches the low limit at this rate, not where the line ends (it printed "-168 mg/dL in 30 min").
+      message: `Predicted low: glucose ${g(v)} falling ${g(-slope! * 60_000)}/min, below ${g(r.low)} in about ${minutes(Math.max(60_000, (v - r.low) / -slope!))}`,
     };
   }
   if (finding) {

@@ -109,6 +109,16 @@ const DEFAULT_LADDER = [
   { afterMs: 15 * MIN, to: 'admins' as const },
 ];
 
+/**
+ * Earlier versions of a default, replaced by the current one at start where a clinic still has the rule
+ * exactly as it was seeded (rules.service.ts); a clinician's own edit is never touched.
+ */
+export const SUPERSEDED_DEFAULTS: Record<string, unknown[]> = {
+  'sbp-low': [{ kind: 'threshold', code: '8480-6', op: 'below', value: 90, clearAt: 100, forMs: 0, clearForMs: 0, severity: 'warning' }],
+  'temp-high': [{ kind: 'threshold', code: '8310-5', op: 'above', value: 39.1, clearAt: 38.5, forMs: 0, clearForMs: 0, severity: 'warning' }],
+  news2: [{ kind: 'news2', bands: { 'low-medium': 'critical', medium: 'warning', high: 'critical' }, severity: 'warning', escalation: DEFAULT_LADDER }],
+};
+
 /** Clinic defaults, seeded as version 1 on an empty database; clinicians edit them from there. */
 export const DEFAULT_RULES: Record<string, unknown> = {
   'spo2-low': {
@@ -124,10 +134,15 @@ export const DEFAULT_RULES: Record<string, unknown> = {
   },
   'hr-high': { kind: 'threshold', code: '8867-4', op: 'above', value: 130, clearAt: 120, forMs: 2 * MIN, clearForMs: MIN, severity: 'warning' },
   'hr-low': { kind: 'threshold', code: '8867-4', op: 'below', value: 40, clearAt: 45, forMs: 2 * MIN, clearForMs: MIN, severity: 'warning' },
-  'sbp-low': { kind: 'threshold', code: '8480-6', op: 'below', value: 90, clearAt: 100, forMs: 0, clearForMs: 0, severity: 'warning' },
-  'temp-high': { kind: 'threshold', code: '8310-5', op: 'above', value: 39.1, clearAt: 38.5, forMs: 0, clearForMs: 0, severity: 'warning' },
-  // NEWS2 chart 2: single parameter 3 or aggregate 5–6 → urgent response; ≥7 → emergency response.
-  news2: { kind: 'news2', bands: { 'low-medium': 'critical', medium: 'warning', high: 'critical' }, severity: 'warning', escalation: DEFAULT_LADDER },
+  // Spot measurements (a cuff, a thermometer): back in range for 30 min before the alert clears, so repeated
+  // measurements either side of the limit (88, 101, 88…) keep one alert open instead of one per crossing
+  // (found by review: four alerts, and four notifications, in eight minutes).
+  'sbp-low': { kind: 'threshold', code: '8480-6', op: 'below', value: 90, clearAt: 100, forMs: 0, clearForMs: 30 * MIN, severity: 'warning' },
+  'temp-high': { kind: 'threshold', code: '8310-5', op: 'above', value: 39.1, clearAt: 38.5, forMs: 0, clearForMs: 30 * MIN, severity: 'warning' },
+  // NEWS2 (RCP 2017, chart 2 and table 1): low < low-medium (a single parameter scoring 3: urgent ward-based
+  // response) < medium (5–6: key threshold for an urgent response) < high (≥ 7: emergency response). Severity
+  // never falls as the band rises (it did: medium was a warning under a critical low-medium, found by review).
+  news2: { kind: 'news2', bands: { 'low-medium': 'warning', medium: 'critical', high: 'critical' }, severity: 'warning', escalation: DEFAULT_LADDER },
   // Heart failure: a gain of 2 kg within 3 days suggests fluid retention (ESC 2021 self-care advice).
   'weight-gain': { kind: 'rate-of-change', code: '29463-7', delta: 2, windowMs: 3 * 86_400_000, severity: 'warning' },
   glucose: { kind: 'glucose', severity: 'warning', escalation: DEFAULT_LADDER },

@@ -6,7 +6,13 @@ import type { Principal } from '../domain/types.ts';
 import { AppError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { RulesRepository } from './rules.repository.ts';
-import { DEFAULT_RULES, ruleDefinitionSchema, type Rule, type RuleScope } from './rule-schema.ts';
+import { DEFAULT_RULES, SUPERSEDED_DEFAULTS, ruleDefinitionSchema, type Rule, type RuleScope } from './rule-schema.ts';
+
+/** JSON with keys sorted: a definition read back from jsonb has its keys in another order. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
 
 const TEAMS_TTL_MS = 30_000; // care-team and SpO2-scale changes reach rule resolution within 30 s
 const SPO2 = '59408-5';
@@ -101,17 +107,27 @@ export function createRulesService(deps: {
     async start() {
       // Rule edits on any instance reach this one (rule changes fan out over PostgreSQL LISTEN/NOTIFY).
       stopListening = await deps.rules.onChanged(() => void reload().catch(() => undefined));
-      const existing = new Set((await deps.rules.all()).filter((r) => r.scope === 'clinic').map((r) => r.key));
+      const clinic = (await deps.rules.all()).filter((r) => r.scope === 'clinic');
+      const existing = new Set(clinic.map((r) => r.key));
       for (const [key, raw] of Object.entries(DEFAULT_RULES)) {
-        if (!existing.has(key))
-          await deps.rules.saveVersion({
-            newId: newId('rul'),
-            key,
-            scope: 'clinic',
-            scopeId: '',
-            enabled: true,
-            definition: ruleDefinitionSchema.parse(raw),
-            by: 'system',
+        const current = clinic.find((r) => r.key === key);
+        const superseded =
+          current && (SUPERSEDED_DEFAULTS[key] ?? []).some((old) => canonical(ruleDefinitionSchema.parse(old)) === canonical(current.definition));
+        const next = {
+          newId: newId('rul'),
+          key,
+          scope: 'clinic' as const,
+          scopeId: '',
+          enabled: current?.enabled ?? true,
+          definition: ruleDefinitionSchema.parse(raw),
+          by: 'system',
+        };
+        if (!existing.has(key)) await deps.rules.saveVersion(next);
+        else if (superseded)
+          await deps.audit.change(async (tx, log) => {
+            const saved = await deps.rules.saveVersion(next, tx);
+            const details = { key, scope: 'clinic', version: saved.version, reason: 'default updated (the clinic had it as seeded)' };
+            log({ actor: 'system', action: 'alert-rule.save', entityType: 'AlertRule', entityId: saved.id, details });
           });
       }
       await reload();
