@@ -75,6 +75,8 @@ describe('video visit signalling', () => {
       ['POST', `/api/v1/appointments/${apt}/reschedule`, { start: 'soon' }, /body\.start/],
       ['POST', `/api/v1/appointments/${apt}/cancel`, { reason: 7 }, /body\.reason/],
       ['POST', '/api/v1/availability', { start: '2030-01-01T09:00:00Z', end: '2030-01-01T12:00:00Z', slotMinutes: 2.5 }, /body\.slotMinutes/],
+      // A misspelt field is named, not dropped for its default (15-minute slots; found by review).
+      ['POST', '/api/v1/availability', { start: '2030-01-01T09:00:00Z', end: '2030-01-01T12:00:00Z', slotMinuts: 30 }, /body: Unrecognized key: "slotMinuts"/],
       ['GET', '/api/v1/appointments?from=yesterday', undefined, /querystring\.from/],
       ['GET', '/api/v1/appointments?status=maybe', undefined, /querystring\.status/],
       ['GET', '/api/v1/slots?to=never', undefined, /querystring\.to/],

@@ -9,7 +9,8 @@ import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import fastifyStatic from '@fastify/static';
 import helmet from '@fastify/helmet';
-import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { strictBodyValidator } from './strict-bodies.ts';
 import type { z } from 'zod';
 import type { Logger } from '../platform/logger.ts';
 import type { AuthService } from '../auth/auth.service.ts';
@@ -102,7 +103,7 @@ export async function createHttpServer(deps: {
       return errorHandler(Object.assign(new Error(message), { statusCode: status, code: code ?? 'BAD_REQUEST' }), req, reply);
     },
   }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(strictBodyValidator);
   app.setSerializerCompiler(responseSerializer(deps.strictResponses) as FastifySerializerCompiler<unknown>);
   app.setErrorHandler(errorHandler);
   // F6: JSON routes take JSON only. Fastify parses text/plain by default, which lets a plain HTML form on a

@@ -102,7 +102,8 @@ export const PreferencesBody = z.object({
   channels: z.object({ email: z.boolean().optional(), webpush: z.boolean().optional() }).optional(),
   quietHours: z.object({ start: z.string(), end: z.string(), timeZone: z.string().optional() }).nullable().optional(),
 });
-export const PushSubscriptionBody = z.object({
+// What a browser's PushSubscription.toJSON() gives (W3C Push API): open, as browsers add members (expirationTime).
+export const PushSubscriptionBody = z.looseObject({
   endpoint: z.string({ error: 'endpoint is required' }),
   keys: z.object({ p256dh: z.string(), auth: z.string() }),
 });
