@@ -54,7 +54,7 @@ const UNIT_ALIASES: Record<string, Record<string, (v: number) => number>> = {
   '8480-6': { 'mm[Hg]': (v) => v, mmHg: (v) => v },
   '8462-4': { 'mm[Hg]': (v) => v, mmHg: (v) => v },
   '8310-5': { Cel: (v) => v, C: (v) => v, '°C': (v) => v, '[degF]': (v) => ((v - 32) * 5) / 9, F: (v) => ((v - 32) * 5) / 9 },
-  '2339-0': { 'mg/dL': (v) => v, 'mmol/L': (v) => v * 18 },
+  '2339-0': { 'mg/dL': (v) => v, 'mmol/L': (v) => Math.round(v * 18) }, // whole mg/dL (sensor resolution): 13.9 mmol/L stays ≤ 250
   '29463-7': { kg: (v) => v, '[lb_av]': (v) => v * 0.45359237, lb: (v) => v * 0.45359237 },
   '55423-8': { '{steps}': (v) => v, steps: (v) => v },
 };

@@ -16,6 +16,8 @@ export interface PatientSettings {
    * explicit timed assessment.
    */
   assumeAlert: boolean;
+  /** Whether anyone recorded air or oxygen for this patient (onOxygen false by default: room air assumed). */
+  oxygenRecorded: boolean;
   consciousness?: { value: 'A' | 'C' | 'V' | 'P' | 'U'; ts: number };
 }
 
@@ -24,15 +26,25 @@ export function settingsOf(raw: Record<string, unknown>): PatientSettings {
     spo2Scale: raw.spo2Scale === 2 ? 2 : 1,
     onOxygen: raw.onOxygen === true,
     assumeAlert: raw.assumeAlert !== false,
+    oxygenRecorded: typeof raw.onOxygen === 'boolean',
     consciousness: (raw.consciousness as PatientSettings['consciousness']) ?? undefined,
   };
 }
 
 /** NEWS2 from the latest readings (pure; `now` passed in). */
-export function news2For(latest: Record<string, LatestValue>, settings: PatientSettings, now: number): News2LiveResult {
+export function news2For(
+  latest: Record<string, LatestValue>,
+  settings: PatientSettings,
+  now: number,
+): News2LiveResult & { assumed: Array<'consciousness' | 'airOrOxygen'> } {
   const consciousness = settings.consciousness ?? (settings.assumeAlert ? { value: 'A' as const, ts: now } : undefined);
   const vitals = Object.fromEntries(Object.entries(latest).map(([code, v]) => [code, { value: v.value, ts: v.ts }]));
-  return scoreNews2FromLatest(vitals, { spo2Scale: settings.spo2Scale, onOxygen: settings.onOxygen, consciousness }, now);
+  // What the score takes as normal without an observation says so (found by review: a score on assumed Alert and
+  // room air read as complete, as if both had been observed).
+  const assumed: Array<'consciousness' | 'airOrOxygen'> = [];
+  if (!settings.consciousness && settings.assumeAlert) assumed.push('consciousness');
+  if (!settings.oxygenRecorded) assumed.push('airOrOxygen');
+  return { ...scoreNews2FromLatest(vitals, { spo2Scale: settings.spo2Scale, onOxygen: settings.onOxygen, consciousness }, now), assumed };
 }
 
 /**

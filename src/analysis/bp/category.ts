@@ -96,13 +96,11 @@ const round1 = (v: number) => Math.round(v * 10) / 10;
 export function classifyBpReadings(readings: readonly BpReading[], gapMs = OCCASION_GAP_MS): BpClassification {
   const valid = readings.filter((r) => Number.isFinite(r.systolic) && Number.isFinite(r.diastolic) && Number.isFinite(r.ts));
   const n = valid.length;
-  const avg: BpAverage = {
-    systolic: n ? round1(valid.reduce((a, r) => a + r.systolic, 0) / n) : Number.NaN,
-    diastolic: n ? round1(valid.reduce((a, r) => a + r.diastolic, 0) / n) : Number.NaN,
-    readings: n,
-    occasions: countOccasions(valid, gapMs),
-  };
-  const provisional = n ? classifyBp(avg.systolic, avg.diastolic) : null;
+  const meanSystolic = n ? valid.reduce((a, r) => a + r.systolic, 0) / n : Number.NaN;
+  const meanDiastolic = n ? valid.reduce((a, r) => a + r.diastolic, 0) / n : Number.NaN;
+  const avg: BpAverage = { systolic: round1(meanSystolic), diastolic: round1(meanDiastolic), readings: n, occasions: countOccasions(valid, gapMs) };
+  // Classified on the mean itself, rounded once (129.45 → 129, elevated); rounding the shown 129.5 again made it 130.
+  const provisional = n ? classifyBp(meanSystolic, meanDiastolic) : null;
   if (n < MIN_READINGS || avg.occasions < MIN_OCCASIONS) {
     const reason =
       n < MIN_READINGS ? `needs at least ${MIN_READINGS} readings, has ${n}` : `needs readings on at least ${MIN_OCCASIONS} occasions, has ${avg.occasions}`;

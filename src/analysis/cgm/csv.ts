@@ -94,7 +94,9 @@ export function parseCgmCsv(text: string): ParsedCgmCsv {
     else {
       const v = raw === '' ? Number.NaN : Number(raw);
       if (!Number.isFinite(v) || v <= 0) throw new CgmCsvError(`bad glucose value "${raw}"`, i + 1);
-      mgdl = v * factor;
+      // Whole mg/dL, the sensors' own resolution: 13.9 mmol/L × 18 = 250.2 fell above 250 (level 2) where the
+      // consensus puts 13.9 mmol/L in level 1 (10.1–13.9); rounded it is 250 (found by review).
+      mgdl = factor === 1 ? v : Math.round(v * factor);
       if (mgdl > 1000) throw new CgmCsvError(`glucose ${raw} ${unit} is not physiological`, i + 1);
     }
     readings.push({ ts: t.ts, mgdl });

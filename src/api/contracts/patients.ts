@@ -15,6 +15,8 @@ export const News2Live = z.object({
   components: z.record(z.string(), z.number()),
   missing: z.array(z.string()),
   stale: z.array(z.string()),
+  /** Parameters taken as normal without an observation (home monitoring: Alert unless confusion is reported; room air unless oxygen is recorded). */
+  assumed: z.array(z.enum(['consciousness', 'airOrOxygen'])).optional(),
 });
 export type News2Live = z.infer<typeof News2Live>;
 
