@@ -108,6 +108,11 @@ describe.skipIf(!hasChromium)('appointments: booked, moved and cancelled by the 
     await expectAccessible(pat, 'portal: choose a time');
     await pat.screenshot({ path: path.join(ARTIFACTS, 'appointments-2-patient-choose.png'), fullPage: true });
     await slots.first().click();
+    // The patient confirms the time first (one tap used to book at once); the confirm button has the focus.
+    await pat.getByRole('heading', { name: 'Book this time?' }).waitFor();
+    expect(await pat.evaluate(() => document.activeElement?.textContent)).toBe('Yes, book it');
+    await expectAccessible(pat, 'portal: confirm a time');
+    await pat.keyboard.press('Enter');
     await pat
       .getByRole('status')
       .getByText(/^Booked:/)

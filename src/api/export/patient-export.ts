@@ -154,7 +154,8 @@ function renderSummary(resources: Resource[], now: Date, truncated: boolean): st
 <style>
 body{font:16px/1.5 system-ui,sans-serif;color:#111;max-width:60rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #999}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
+@media (max-width:40rem){body{margin:1rem auto;font-size:15px}th,td{padding:.25rem .3rem}table{font-size:.9rem}}
 .note{color:#333;font-size:.9rem}@media print{body{margin:0;font-size:12px}a{color:#111}}
 </style></head><body><main>
 <h1>Health record of ${esc(name)}</h1>

@@ -1,3 +1,4 @@
+import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from '../../messaging/attachments.ts';
 import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
 import type { MessagingService } from '../../messaging/messaging.service.ts';
@@ -16,6 +17,12 @@ import {
   ThreadsQuery,
   UnreadCount,
 } from '../contracts/index.ts';
+
+/**
+ * Four attachments of the largest allowed size, base64 in JSON (4/3) and the text: the server's 8 MB default
+ * refused two photos each within the 5 MB limit, with "Request body is too large" (found by review).
+ */
+const MESSAGE_BODY_LIMIT = Math.ceil((MAX_ATTACHMENTS * MAX_ATTACHMENT_BYTES * 4) / 3) + 256 * 1024;
 
 const SCOPE = 'messages of the patients they may see (the messaging service checks)';
 
@@ -44,6 +51,7 @@ export function messageRoutes(app: Api, deps: { messaging: MessagingService }) {
   app.post(
     '/api/v1/patients/:id/threads',
     {
+      bodyLimit: MESSAGE_BODY_LIMIT,
       config: { policy: policy.signedIn(SCOPE) },
       schema: { summary: 'Start a thread about a patient with its first message', params: IdParams, body: CreateThreadBody, response: { 201: ThreadCreated } },
     },
@@ -67,6 +75,7 @@ export function messageRoutes(app: Api, deps: { messaging: MessagingService }) {
   app.post(
     '/api/v1/threads/:id/messages',
     {
+      bodyLimit: MESSAGE_BODY_LIMIT,
       config: { policy: policy.signedIn(SCOPE) },
       schema: {
         summary: 'Send a message (text and up to 4 photos or PDFs, checked by content)',

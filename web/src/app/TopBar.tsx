@@ -63,13 +63,16 @@ function UserMenu() {
   const { me, logout } = useSession();
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
   useEffect(() => {
     if (!open) return;
     const close = (e: MouseEvent) => {
       if (!ref.current?.contains(e.target as Node)) setOpen(false);
     };
     const esc = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') setOpen(false);
+      if (e.key !== 'Escape') return;
+      setOpen(false);
+      button.current?.focus(); // back where the keyboard user was
     };
     document.addEventListener('mousedown', close);
     document.addEventListener('keydown', esc);
@@ -87,7 +90,9 @@ function UserMenu() {
     .toUpperCase();
   return (
     <div className="user-menu" ref={ref}>
-      <button type="button" className="user-btn" onClick={() => setOpen((o) => !o)} aria-expanded={open} aria-haspopup="menu">
+      {/* A disclosure (button + aria-expanded + aria-controls), not an ARIA menu: a menu promises arrow-key
+          navigation, which this short list does not need (found by review: role=menu without it). */}
+      <button type="button" ref={button} className="user-btn" onClick={() => setOpen((o) => !o)} aria-expanded={open} aria-controls="user-menu">
         <span className="avatar" aria-hidden="true">
           {initials || '?'}
         </span>
@@ -97,17 +102,17 @@ function UserMenu() {
         </svg>
       </button>
       {open ? (
-        <div className="menu" role="menu">
+        <div className="menu" id="user-menu">
           <div className="menu-head">
             <strong>{me.displayName}</strong>
             <span className="muted small">{me.email}</span>
             <span className="role-pill">{me.role}</span>
           </div>
-          <a role="menuitem" className="menu-item" href="#/account" onClick={() => setOpen(false)}>
+          <a className="menu-item" href="#/account" onClick={() => setOpen(false)}>
             Account security
           </a>
           {/* [sec] */}
-          <button type="button" role="menuitem" className="menu-item" onClick={() => void logout()}>
+          <button type="button" className="menu-item" onClick={() => void logout()}>
             Sign out
           </button>
         </div>

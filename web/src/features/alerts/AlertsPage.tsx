@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../../api/client.ts';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
@@ -82,12 +82,20 @@ function AlertRow({ alert: a, patientName, onChange }: { alert: Alert; patientNa
   const [snoozing, setSnoozing] = useState(false);
   const [reason, setReason] = useState('');
   const [minutes, setMinutes] = useState(30);
-  const act = (fn: () => Promise<Alert>) => async () => {
+  const snoozeButton = useRef<HTMLButtonElement>(null);
+  const [refocus, setRefocus] = useState(false);
+  useEffect(() => {
+    if (!refocus || busy) return;
+    snoozeButton.current?.focus();
+    setRefocus(false);
+  }, [refocus, busy]);
+  const act = (fn: () => Promise<Alert>, then?: () => void) => async () => {
     setBusy(true);
     setError(null);
     try {
       onChange(await fn());
       setSnoozing(false);
+      then?.();
     } catch (err) {
       setError((err as Error).message);
     } finally {
@@ -120,6 +128,11 @@ function AlertRow({ alert: a, patientName, onChange }: { alert: Alert; patientNa
         {snoozing ? (
           <form
             className="snooze-form"
+            onKeyDown={(e) => {
+              if (e.key !== 'Escape') return;
+              setSnoozing(false); // Escape cancels, and the keyboard is back on the Snooze button (found by review)
+              snoozeButton.current?.focus();
+            }}
             onSubmit={(e) => {
               e.preventDefault();
               void act(() => alertsApi.snooze(a.id, minutes, reason))();
@@ -146,11 +159,20 @@ function AlertRow({ alert: a, patientName, onChange }: { alert: Alert; patientNa
       {a.status !== 'resolved' ? (
         <div className="alert-actions">
           {a.status === 'open' ? (
-            <button type="button" className="btn btn-sm btn-primary" disabled={busy} onClick={act(() => alertsApi.acknowledge(a.id))}>
+            <button
+              type="button"
+              className="btn btn-sm btn-primary"
+              disabled={busy}
+              // The button goes once acknowledged: the focus moves to the row's next action, not to the page's top.
+              onClick={act(
+                () => alertsApi.acknowledge(a.id),
+                () => setRefocus(true),
+              )}
+            >
               Acknowledge
             </button>
           ) : null}
-          <button type="button" className="btn btn-sm" disabled={busy} onClick={() => setSnoozing((s) => !s)}>
+          <button type="button" ref={snoozeButton} className="btn btn-sm" disabled={busy} onClick={() => setSnoozing((s) => !s)}>
             Snooze
           </button>
           <button type="button" className="btn btn-sm" disabled={busy} onClick={act(() => alertsApi.resolve(a.id))}>

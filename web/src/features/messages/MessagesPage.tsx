@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useLiveStream } from '../../api/useLiveStream.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { TimeAgo } from '../../components/TimeAgo.tsx';
@@ -92,6 +92,8 @@ function ThreadRow({ t, href, current, showPatient }: { t: Thread; href: string;
   );
 }
 
+const MAX_FILE_BYTES = 5 * 1024 * 1024;
+
 function Composer({
   onSend,
   patient,
@@ -110,7 +112,16 @@ function Composer({
   const [busy, setBusy] = useState(false);
   const camera = useRef<HTMLInputElement>(null);
   const picker = useRef<HTMLInputElement>(null);
-  const add = (list: FileList | null) => setFiles((f) => [...f, ...Array.from(list ?? [])].slice(0, 4));
+  // Said when the file is chosen, not after a long upload (found by review: 10 s of "Sending…", then a raw
+  // "Request body is too large"). The server checks the same limits (messaging/attachments.ts).
+  const add = (list: FileList | null) => {
+    const chosen = Array.from(list ?? []);
+    const big = chosen.find((f) => f.size > MAX_FILE_BYTES);
+    if (big)
+      setError(`“${big.name}” is ${(big.size / 1048576).toFixed(1)} MB; a photo or PDF can be at most 5 MB. Take a smaller photo, or send a screenshot of it.`);
+    else setError(null);
+    setFiles((f) => [...f, ...chosen.filter((x) => x.size <= MAX_FILE_BYTES)].slice(0, 4));
+  };
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -223,7 +234,7 @@ function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean
       </div>
       {m.text ? (
         <p className="msg-text">
-          <Linked text={m.text} />
+          <Linked text={m.text} fromCareTeam={m.sender.kind !== 'patient'} />
         </p>
       ) : null}
       {m.attachments.length ? (
@@ -251,21 +262,28 @@ function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean
   );
 }
 
-/** A message's text with this app's own links (a visit to join) made clickable; other text stays text. */
-function Linked({ text }: { text: string }) {
+/**
+ * A message's text with this app's own links made clickable; other text stays text. Only a visit link exactly
+ * as the care team's "Call now" and reminders write it (`{origin}/visits/{id}`) is shown as "Open the video
+ * visit", and only when the care team sent it: any link of this site with `/visits/` in it was, so a patient
+ * could show staff a trusted-looking label over another address (found by review).
+ */
+function Linked({ text, fromCareTeam }: { text: string; fromCareTeam: boolean }) {
   const own = `${location.protocol}//${location.host}/`;
   const parts = text.split(/(https?:\/\/\S+)/g);
   return (
     <>
-      {parts.map((part, i) =>
-        i % 2 === 1 && part.startsWith(own) ? (
-          <a key={i} href={part.replace(/[.,;:!?)]+$/, '')}>
-            {part.includes('/visits/') ? 'Open the video visit' : part}
-          </a>
-        ) : (
-          part
-        ),
-      )}
+      {parts.map((part, i) => {
+        if (i % 2 === 0 || !part.startsWith(own)) return part;
+        const href = part.replace(/[.,;:!?)]+$/, '');
+        const visit = fromCareTeam && /^visits\/[A-Za-z0-9_-]{1,64}$/.test(href.slice(own.length));
+        return (
+          <Fragment key={i}>
+            <a href={href}>{visit ? 'Open the video visit' : href}</a>
+            {part.slice(href.length)}
+          </Fragment>
+        );
+      })}
     </>
   );
 }

@@ -86,14 +86,14 @@ export function PanelPage() {
         <div>
           <h1 className="page-title">Patients</h1>
           <p className="panel-summary" aria-live="polite">
-            <strong>{all.length}</strong> patients
+            <strong>{all.length}</strong> {all.length === 1 ? 'patient' : 'patients'}
             <span className="sep">·</span>
             <span className="sum-alert">
-              <strong>{counts.alert}</strong> alert
+              <strong>{counts.alert}</strong> in alert
             </span>
             <span className="sep">·</span>
             <span className="sum-watch">
-              <strong>{counts.watch}</strong> watch
+              <strong>{counts.watch}</strong> on watch
             </span>
             {counts.stale + counts['no-data'] > 0 ? (
               <>

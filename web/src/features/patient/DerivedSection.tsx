@@ -6,15 +6,17 @@ import { RISK_LABEL, RISK_RESPONSE } from '../../lib/status.ts';
 import { CODE } from '../../lib/vitals.ts';
 import { AgpPlot } from './AgpPlot.tsx';
 
-export function DerivedSection({ patient, derived }: { patient: PanelPatient; derived: Derived | undefined }) {
+export function DerivedSection({ patient, derived, spo2Scale = 1 }: { patient: PanelPatient; derived: Derived | undefined; spo2Scale?: 1 | 2 }) {
   return (
     <div className="derived-grid">
-      <News2Card news2={derived?.news2 ?? null} patient={patient} />
+      <News2Card news2={derived?.news2 ?? null} patient={patient} spo2Scale={spo2Scale} />
       <BpCard bp={derived?.bp ?? null} />
       <CgmCard cgm={derived?.cgm ?? null} />
     </div>
   );
 }
+
+const ASSUMED: Record<string, string> = { consciousness: 'Alert (no ACVPU reported)', airOrOxygen: 'room air' };
 
 // NEWS2 chart rows in the order the RCP chart prints them.
 const NEWS2_ROWS: { key: string; label: string; code?: string; decimals?: number; unit?: string }[] = [
@@ -27,7 +29,7 @@ const NEWS2_ROWS: { key: string; label: string; code?: string; decimals?: number
   { key: 'temperature', label: 'Temperature', code: CODE.temp, decimals: 1, unit: '°C' },
 ];
 
-function News2Card({ news2, patient }: { news2: DerivedNews2 | null; patient: PanelPatient }) {
+function News2Card({ news2, patient, spo2Scale }: { news2: DerivedNews2 | null; patient: PanelPatient; spo2Scale: 1 | 2 }) {
   const summary = news2Display(news2) ?? patient.news2;
   return (
     <section className="card">
@@ -46,6 +48,9 @@ function News2Card({ news2, patient }: { news2: DerivedNews2 | null; patient: Pa
                 {RISK_RESPONSE[summary.risk]}
                 {summary.complete ? '' : ' · scored on a partial set of observations'}
               </p>
+              {news2?.assumed?.length ? (
+                <p className="muted small">Assumes {news2.assumed.map((a) => ASSUMED[a]).join(' and ')}: no observation recorded.</p>
+              ) : null}
             </div>
           </div>
           {news2?.components ? (
@@ -56,8 +61,14 @@ function News2Card({ news2, patient }: { news2: DerivedNews2 | null; patient: Pa
                   const v = r.code ? patient.latest[r.code] : undefined;
                   return (
                     <tr key={r.key}>
-                      <td>{r.label}</td>
-                      <td className="num muted">{v ? `${formatValue(v.value, r.decimals ?? 0)} ${r.unit ?? ''}` : ''}</td>
+                      <td>
+                        {r.label}
+                        {/* Scale 2 scores 88–92 % as 0: said beside the row, or the 0 reads as a scoring error (found by review). */}
+                        {r.key === 'spo2' && spo2Scale === 2 ? <span className="muted small"> · scale 2 (target 88–92 %)</span> : null}
+                      </td>
+                      <td className="num muted">
+                        {v ? `${formatValue(v.value, r.decimals ?? 0)} ${r.unit ?? ''}` : news2.assumed?.includes(r.key as 'consciousness') ? 'assumed' : ''}
+                      </td>
                       <td className="num">
                         <span className={`cscore cscore-${c ?? 'na'}`}>{c ?? '–'}</span>
                       </td>

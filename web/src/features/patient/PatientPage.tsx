@@ -83,7 +83,7 @@ export function PatientPage({ patientId }: { patientId: string }) {
           <h2>Analysis</h2>
           {derived.error ? <span className="muted small">Couldn’t load: {derived.error.message}</span> : null}
         </header>
-        <DerivedSection patient={p} derived={derived.data} />
+        <DerivedSection patient={p} derived={derived.data} spo2Scale={p.settings.spo2Scale} />
       </section>
 
       <section className="section">

@@ -53,7 +53,7 @@ export function PatientSelfView({
               <span className="self-when">
                 Measured <TimeAgo ts={ts} plain />
               </span>
-              <SelfTrend patientId={p.id} vital={v} />
+              <SelfTrend patientId={p.id} vital={v} latest={p.latest[v.codes[0]]} />
               {/* [tele] the portal's "my trends" */}
             </li>
           );

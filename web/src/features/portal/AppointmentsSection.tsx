@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
-import { tele, type Appointment } from '../messages/teleApi.ts';
+import { tele, type Appointment, type Slot } from '../messages/teleApi.ts';
 import { FormError } from '../../components/FormError.tsx';
 
 const JOIN_EARLY_MS = 15 * 60_000; // the Join button appears 15 minutes before the start
@@ -86,16 +86,36 @@ export function AppointmentsSection({ patientId, plain = true }: { patientId: st
 function BookSlot({ onDone }: { onDone: (message: string) => void }) {
   const slots = useAsync((signal) => tele.slots(signal), []);
   const [error, setError] = useState<string | null>(null);
+  const [chosen, setChosen] = useState<Slot | null>(null);
   const free = (slots.data ?? []).filter((s) => s.status === 'free').slice(0, 12);
+  const label = (s: Slot) =>
+    `${new Date(s.start).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' })} with ${s.practitionerName}`;
   const book = async (id: string) => {
     try {
       const a = await tele.book(id);
       onDone(`Booked: ${when(a)}.`);
     } catch (err) {
       setError((err as Error).message);
+      setChosen(null);
       slots.reload();
     }
   };
+  // One tap chose and booked at once (found by review): the patient now sees the time and says yes first.
+  if (chosen)
+    return (
+      <div className="card">
+        <h3>Book this time?</h3>
+        <p className="slot-confirm">{label(chosen)}</p>
+        <div className="appt-actions">
+          <button type="button" className="btn btn-lg btn-primary" autoFocus onClick={() => void book(chosen.id)}>
+            Yes, book it
+          </button>
+          <button type="button" className="btn btn-lg" onClick={() => setChosen(null)}>
+            Choose another time
+          </button>
+        </div>
+      </div>
+    );
   return (
     <div className="card">
       <h3>Choose a time</h3>
@@ -107,9 +127,8 @@ function BookSlot({ onDone }: { onDone: (message: string) => void }) {
       <ul className="slot-list">
         {free.map((s) => (
           <li key={s.id}>
-            <button type="button" className="btn btn-lg" onClick={() => void book(s.id)}>
-              {new Date(s.start).toLocaleString([], { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' })} with{' '}
-              {s.practitionerName}
+            <button type="button" className="btn btn-lg" onClick={() => setChosen(s)}>
+              {label(s)}
             </button>
           </li>
         ))}

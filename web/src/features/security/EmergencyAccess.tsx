@@ -31,7 +31,9 @@ export function BreakGlassPanel({ patientId, onOpened }: { patientId: string; on
   };
   return (
     <section className="card break-glass" aria-labelledby="break-glass-h">
-      <h2 id="break-glass-h">Emergency access</h2>
+      <h1 id="break-glass-h" className="page-title">
+        Emergency access
+      </h1>
       <p>You are not on this patient’s care team, or the record does not exist. In an emergency you can open the record for 60 minutes.</p>
       <p>Say why. Every view is recorded, and an administrator reviews each emergency access.</p>
       <form onSubmit={(e) => void submit(e)}>
