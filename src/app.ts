@@ -10,6 +10,7 @@
  * Nothing but the CLI's entry points imports this file or src/app/ (src/app.test.ts checks).
  */
 import { mkdir } from 'node:fs/promises';
+import { AppError } from './platform/errors.ts';
 import type { Config } from './config/config.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
@@ -57,14 +58,26 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/** Creates the data dir, owner-only (umask 077 + sweep); one that cannot be used is a one-line error naming the setting. */
+async function useDataDir(dir: string) {
+  try {
+    await mkdir(dir, { recursive: true });
+    await secureDataDir(dir);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (!e.code) throw err;
+    const why = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file is in the way' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code;
+    throw new AppError('UNAVAILABLE', `VIGIL_DATA_DIR: cannot use ${dir} as the data directory (${why})`);
+  }
+}
+
 /** The server: every part started, HTTP listening. */
 export async function startApp(
   config: Config,
   opts: { logger?: Logger; clock?: Clock; /** Tests: alert delivery settings over the config's. */ alerts?: Partial<AlertsConfig> } = {},
 ): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  await mkdir(config.dataDir, { recursive: true });
-  await secureDataDir(config.dataDir); // owner-only data dir and files (umask 077 + sweep)
+  await useDataDir(config.dataDir);
   const secrets = await loadSecrets(config);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,

@@ -97,6 +97,18 @@ describe('threshold with hysteresis and minimum duration (SpO2 < 90 for 2 min, c
     expect(back.transitions.map((x) => x.action)).toEqual(['raise', 'clear']);
   });
 
+  it('spot measurements either side of a limit keep one alert open (sbp-low clears after 30 min back in range; found by review: 4 alerts in 8 min)', () => {
+    const sbp = parseRuleDefinition(DEFAULT_RULES['sbp-low']);
+    const seq = [88, 101, 88, 101, 88, 101, 88, 101].map((v, i) => [reading('8480-6', v, T0 + i * MIN), T0 + i * MIN] as [Signal, number]);
+    const flapping = run(sbp, seq);
+    expect(flapping.transitions.filter((x) => x.action === 'raise')).toHaveLength(1);
+    expect(flapping.transitions.filter((x) => x.action === 'clear')).toHaveLength(0);
+    // Back in range and nothing lower for 30 min: cleared, by the next reading or by the tick.
+    const later = evaluate(flapping.state, reading('8480-6', 104, T0 + 38 * MIN), sbp, T0 + 38 * MIN);
+    expect(later.transition).toMatchObject({ action: 'clear' });
+    expect(evaluate(flapping.state, { type: 'tick', quietMs: 31 * MIN }, sbp, T0 + 38 * MIN).transition).toMatchObject({ action: 'clear' });
+  });
+
   it('clears only above 92 held for clearForMs', () => {
     const low = Array.from({ length: 5 }, (_, i) => [reading('59408-5', 88, T0 + i * 30 * SEC), T0] as [Signal, number]);
     const mid = [[reading('59408-5', 92, T0 + 3 * MIN), T0]] as Array<[Signal, number]>;

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AppError } from './errors.ts';
+import { lockEmbeddedDatabase } from './data-dir-lock.ts';
 
 /**
  * One SQL dialect (PostgreSQL), two engines: embedded PGlite (WASM, persisted under the data dir) and a
@@ -204,9 +205,11 @@ export async function openPgliteWorker(
   Db & { readonly worker: Worker; /** files PostgreSQL has flushed to disk so far (of which WAL segments) */ fsyncs(): Promise<{ all: number; wal: number }> }
 > {
   let dir: string | null = null;
+  let unlock = async () => undefined as void;
   if (dataDir) {
     dir = path.join(dataDir, 'pgdata');
     await mkdir(dir, { recursive: true });
+    unlock = await lockEmbeddedDatabase(dir);
   }
   // The worker is TypeScript: a tiny JS bootstrap registers tsx inside it first (Node 20 cannot do it by flag).
   const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
@@ -221,6 +224,9 @@ export async function openPgliteWorker(
       worker.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    await unlock();
+    throw err;
   });
   worker.on('message', (m: { id: number; rows?: unknown[]; error?: { message: string; code?: string; detail?: string } }) => {
     const p = pending.get(m.id);
@@ -284,6 +290,7 @@ export async function openPgliteWorker(
       serial(async () => {
         if (!dead) await call('close', {}).catch(() => undefined);
         await worker.terminate();
+        await unlock();
       }),
   };
 }

@@ -36,7 +36,8 @@ Stops cleanly on Ctrl-C / SIGTERM.`,
     try {
       app = await startApp(config, { logger });
     } catch (err) {
-      if (err instanceof AppError) throw new CliError(err.message);
+      // A setting that does not work (a data dir, a broker, a database) is one line naming it, not a stack trace.
+      if (err instanceof AppError || /^[A-Z][A-Z0-9_]+: /.test((err as Error).message ?? '')) throw new CliError((err as Error).message);
       throw err;
     }
     const { services } = app;

@@ -1,3 +1,4 @@
+import { AppError } from '../../platform/errors.ts';
 import mqtt, { type MqttClient, type IPublishPacket, type Packet } from 'mqtt';
 import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -53,7 +54,7 @@ export async function connectExternalBroker(deps: {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         client.end(true);
-        reject(new Error(`MQTT_URL: cannot connect to ${redact(deps.url)} (${err.message})`));
+        reject(new AppError('UNAVAILABLE', `MQTT_URL: cannot connect to ${redact(deps.url)} (${err.message})`));
       };
       client.once('error', onError);
       client.once('connect', () => {

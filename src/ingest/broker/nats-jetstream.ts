@@ -1,3 +1,4 @@
+import { AppError } from '../../platform/errors.ts';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, nanos, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from '../../platform/logger.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -41,7 +42,7 @@ export async function connectNatsJetStream(deps: {
   try {
     nc = await connect({ servers: deps.servers, name: `vigil-${deps.instanceId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000 });
   } catch (err) {
-    throw new Error(`NATS_URL: cannot connect to ${deps.servers.join(',')} (${(err as Error).message})`);
+    throw new AppError('UNAVAILABLE', `NATS_URL: cannot connect to ${deps.servers.join(',')} (${(err as Error).message})`);
   }
   let connected = true;
   void (async () => {
