@@ -46,6 +46,18 @@ describe('CGM CSV', () => {
     expect(() => parseCgmCsv('')).toThrow(CgmCsvError);
   });
 
+  it('converts 13.9 mmol/L to 250 mg/dL (level 1, as the consensus puts it), not 250.2 (level 2)', () => {
+    expect(parseCgmCsv('timestamp,glucose_mmol_l\n2026-01-05T08:00:00Z,13.9\n2026-01-05T08:05:00Z,3.9\n').readings.map((r) => r.mgdl)).toEqual([250, 70]);
+  });
+
+  it('refuses a local time without an offset repeated with another value (the hour the clocks went back), naming the line', () => {
+    const text = 'timestamp,glucose_mg_dl\n2026-10-25 02:30,120\n2026-10-25 02:35,118\n2026-10-25 02:30,60\n';
+    expect(() => parseCgmCsv(text)).toThrow(/line 4: the time 2026-10-25 02:30 appears twice with different values/);
+    // With offsets the two are two instants, both kept.
+    const p = parseCgmCsv('timestamp,glucose_mg_dl\n2026-10-25T02:30:00+02:00,120\n2026-10-25T02:30:00+01:00,60\n');
+    expect(p.readings).toHaveLength(2);
+  });
+
   it('round-trips toCgmCsv', () => {
     const readings = [
       { ts: T, mgdl: 101 },

@@ -81,6 +81,7 @@ export function parseCgmCsv(text: string): ParsedCgmCsv {
   const factor = unit === 'mmol/L' ? MG_DL_PER_MMOL_L : 1;
   const readings: CgmReading[] = [];
   let utcOffsetMinutes: number | null = null;
+  const naive = new Map<number, number>(); // local times without an offset → value
   for (let i = first; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     const fields = splitRow(lines[i]);
@@ -98,6 +99,18 @@ export function parseCgmCsv(text: string): ParsedCgmCsv {
       // consensus puts 13.9 mmol/L in level 1 (10.1–13.9); rounded it is 250 (found by review).
       mgdl = factor === 1 ? v : Math.round(v * factor);
       if (mgdl > 1000) throw new CgmCsvError(`glucose ${raw} ${unit} is not physiological`, i + 1);
+    }
+    // A local time without an offset seen twice with another value is the hour the clocks went back: which
+    // reading came first cannot be told, and keeping one dropped the other in silence (found by review: the
+    // repeated hour's lows vanished from TBR). Refused, saying how to write it.
+    if (t.offsetMinutes === null) {
+      const before = naive.get(t.ts);
+      if (before !== undefined && before !== mgdl)
+        throw new CgmCsvError(
+          `the time ${fields[tsCol]} appears twice with different values (the hour the clocks went back?): write times with their UTC offset, e.g. 2026-10-25T02:30:00+02:00`,
+          i + 1,
+        );
+      naive.set(t.ts, mgdl);
     }
     readings.push({ ts: t.ts, mgdl });
   }

@@ -23,6 +23,14 @@ describe('computeCgmMetrics (Battelino 2019: % of readings)', () => {
     expect(m.tbr70 + m.tir + m.tar180).toBe(100);
   });
 
+  it('counts a reading sent twice a second apart once (a re-sync), so the percentages are of measurements (found by review)', () => {
+    const day = series(Array.from({ length: 288 }, (_, i) => (i < 24 ? 60 : 120)));
+    const resent = [...day, ...day.slice(0, 24).map((r) => ({ ts: r.ts + 1000, mgdl: r.mgdl }))];
+    const twice = computeCgmMetrics(resent)!;
+    expect(twice.readings).toBe(288);
+    expect(twice.tbr70).toBeCloseTo((24 / 288) * 100, 1);
+  });
+
   it('computes mean, sample SD, CV and GMI', () => {
     // sum = 1248 → mean 124.8
     expect(m.mean).toBeCloseTo(124.8, 10);

@@ -19,8 +19,16 @@ export const GLUCOSE = {
   pregnancyHigh: 140,
 } as const;
 
-/** Sorted by time, one reading per timestamp (the first wins), non-finite values dropped. */
+/**
+ * No CGM samples more often than once a minute (Libre 2/3): readings closer than this are one measurement sent
+ * twice (a re-sync), and counting both tilted the percentages (found by review: TBR 15.4 % for 8.3 %).
+ */
+export const SAME_READING_MS = 30_000;
+
+/** Sorted by time, one reading per measurement (the first of any within SAME_READING_MS wins), non-finite values dropped. */
 export function normalizeReadings(readings: readonly CgmReading[]): CgmReading[] {
   const sorted = readings.filter((r) => Number.isFinite(r.ts) && Number.isFinite(r.mgdl)).sort((a, b) => a.ts - b.ts);
-  return sorted.filter((r, i) => i === 0 || r.ts !== sorted[i - 1].ts);
+  const out: CgmReading[] = [];
+  for (const r of sorted) if (!out.length || r.ts - out[out.length - 1].ts >= SAME_READING_MS) out.push(r);
+  return out;
 }
