@@ -14,7 +14,7 @@ export async function lockEmbeddedDatabase(dir: string): Promise<() => Promise<v
   for (let attempt = 0; ; attempt++) {
     try {
       const handle = await open(file, 'wx', 0o600);
-      await handle.writeFile(JSON.stringify({ pid: process.pid, since: new Date().toISOString() }));
+      await handle.writeFile(JSON.stringify({ pid: process.pid }));
       await handle.close();
       return async () => {
         if ((await holderOf(file)) === process.pid) await rm(file, { force: true });
