@@ -29,7 +29,9 @@ export interface Clinic {
   setDisabled(email: string, disabled: boolean): Promise<void>;
   addPatient(p: { name: string; birthDate?: string; sex?: string; settings?: Record<string, unknown> }): Promise<{ id: string }>;
   addDevice(d: { patientId: string | null; type: string; name?: string }): Promise<{ id: string; secret: string; topic: string }>;
-  assignClinician(patientId: string, email: string): Promise<void>;
+  /** The practitioner id of the clinician with this email; fails naming the email when there is none. */
+  clinicianId(email: string): Promise<string>;
+  assignClinician(patientId: string, practitionerId: string): Promise<void>;
   listSmartApps(): Promise<SmartAppSummary[]>;
   removeSmartApp(id: string): Promise<{ id: string; revokedTokens: number }>;
   revokeSmartAppTokens(id: string): Promise<{ revokedTokens: number }>;
@@ -63,10 +65,13 @@ export async function openClinic(): Promise<Clinic> {
     },
     addPatient: (p) => s.patientService.create(p, 'cli'),
     addDevice: (d) => s.deviceService.provision(d, 'cli'),
-    async assignClinician(patientId, email) {
+    async clinicianId(email) {
       const user = await s.repos.users.byEmail(email);
       if (!user?.practitionerId) throw new CliError(`${email} is not a clinician`);
-      await s.patientService.assignClinician(patientId, user.practitionerId, 'cli');
+      return user.practitionerId;
+    },
+    async assignClinician(patientId, practitionerId) {
+      await s.patientService.assignClinician(patientId, practitionerId, 'cli');
     },
     listSmartApps: () => s.smart.apps.list(),
     removeSmartApp: (id) => s.smart.apps.remove(id, 'cli'),
@@ -77,15 +82,18 @@ export async function openClinic(): Promise<Clinic> {
 
 function remoteClinic(url: string, token: string): Clinic {
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    // A content-type without a body (DELETE) is refused by the server: "Body cannot be empty".
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(url + path, {
       method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    const json = text ? JSON.parse(text) : {};
-    if (!res.ok) throw new CliError(json?.error?.message ?? `server answered ${res.status}`);
-    return json as T;
+    const answer = text ? JSON.parse(text) : {};
+    if (!res.ok) throw new CliError(answer?.error?.message ?? `server answered ${res.status}`);
+    return answer as T;
   }
   return {
     via: 'server',
@@ -103,11 +111,14 @@ function remoteClinic(url: string, token: string): Clinic {
     },
     addPatient: (p) => call('POST', '/api/v1/patients', p),
     addDevice: (d) => call('POST', '/api/v1/devices', d),
-    async assignClinician(patientId, email) {
+    async clinicianId(email) {
       const users = await call<Array<{ email: string; practitionerId: string | null }>>('GET', '/api/v1/users');
       const u = users.find((x) => x.email === email.toLowerCase());
       if (!u?.practitionerId) throw new CliError(`${email} is not a clinician`);
-      await call('POST', `/api/v1/patients/${patientId}/care-team`, { practitionerId: u.practitionerId });
+      return u.practitionerId;
+    },
+    async assignClinician(patientId, practitionerId) {
+      await call('POST', `/api/v1/patients/${patientId}/care-team`, { practitionerId });
     },
     listSmartApps: () => call('GET', '/api/v1/smart/apps'),
     removeSmartApp: (id) => call('DELETE', `/api/v1/smart/apps/${encodeURIComponent(id)}`),

@@ -24,6 +24,8 @@ export interface CliCommand {
   summary: string;
   /** Full usage text for `vigil <verb> --help`. */
   help: string;
+  /** Flags of this verb that take no value (`--json` and `--help` always are): never swallow the next word. */
+  switches?: string[];
   /** Returns the process exit code. Throw `CliError` for a one-line user-facing failure. */
   run(args: ParsedArgs, io: CliIo): Promise<number>;
 }
@@ -38,7 +40,11 @@ export class CliError extends Error {
   }
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
+/** Flags that never take a value, whatever follows them: `--json RECORD` keeps RECORD a positional. */
+const SWITCHES = ['json', 'help'];
+
+export function parseArgs(argv: string[], switches: string[] = []): ParsedArgs {
+  const isSwitch = (key: string) => SWITCHES.includes(key) || switches.includes(key);
   const positionals: string[] = [];
   const flags: Record<string, string | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -55,7 +61,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       }
       const key = arg.slice(2);
       const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
+      if (next !== undefined && !next.startsWith('--') && !isSwitch(key)) {
         flags[key] = next;
         i++;
       } else {

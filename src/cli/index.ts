@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { CliError, parseArgs, type CliCommand, type CliIo } from './command.ts';
+import { safeMessage } from './safe-text.ts';
 
 const COMMANDS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
 
@@ -55,14 +56,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(parseArgs(rest), io);
+    return await command.run(parseArgs(rest, command.switches), io);
   } catch (err) {
+    // Messages may quote the user's file (a header line, a column name): escaped and shortened, one line.
     if (err instanceof CliError) {
-      io.stderr.write(`vigil ${command.name}: ${err.message}\n`);
+      io.stderr.write(`vigil ${command.name}: ${safeMessage(err.message)}\n`);
       return err.exitCode;
     }
     if (err && typeof err === 'object' && 'userMessage' in err) {
-      io.stderr.write(`vigil ${command.name}: ${(err as { userMessage: string }).userMessage}\n`);
+      io.stderr.write(`vigil ${command.name}: ${safeMessage((err as { userMessage: string }).userMessage)}\n`);
       return 1;
     }
     throw err;

@@ -1,4 +1,5 @@
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, constants, createWriteStream, fchmodSync, openSync, type WriteStream } from 'node:fs';
+import { access, chmod, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, ConfigError, type Config } from '../config/config.ts';
 import { CliError } from './command.ts';
@@ -57,4 +58,60 @@ export async function findRunningServer(dataDir: string): Promise<ServerFile | n
 /** Writes a progress-free one-line summary or the JSON form. */
 export function print(io: { stdout: NodeJS.WritableStream }, json: boolean, value: unknown, human: string) {
   io.stdout.write(json ? JSON.stringify(value) + '\n' : human.trimEnd() + '\n');
+}
+
+/*
+ * Files the CLI writes hold patient data (exports, reports, rejected rows): created readable only by their
+ * owner (0600), and an existing file is made so too (open keeps the mode of a file it truncates).
+ */
+
+const reason = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+
+/** `what: cannot write FILE: ENOENT` (what: the flag that named it). */
+export const cannotWrite = (what: string, file: string, err: unknown) => new CliError(`${what}: cannot write ${file}: ${reason(err)}`);
+
+/** A write stream on FILE (created or truncated, 0600); a file that cannot be opened is a CliError naming it. */
+export async function openPrivateFile(file: string, what: string): Promise<WriteStream> {
+  const fh = await open(file, 'w', 0o600).catch((err: unknown) => {
+    throw cannotWrite(what, file, err);
+  });
+  try {
+    await fh.chmod(0o600);
+  } catch (err) {
+    await fh.close();
+    throw cannotWrite(what, file, err);
+  }
+  return fh.createWriteStream();
+}
+
+/** The synchronous form, for a file created at the first line written to it; throws the fs error. */
+export function openPrivateFileSync(file: string): WriteStream {
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return createWriteStream('', { fd });
+}
+
+export async function writePrivateFile(file: string, data: string, what: string): Promise<void> {
+  try {
+    await writeFile(file, data, { mode: 0o600 });
+    await chmod(file, 0o600);
+  } catch (err) {
+    throw cannotWrite(what, file, err);
+  }
+}
+
+/** Fails, naming FILE, when it could not be written (its directory missing, or not writable), without creating it. */
+export async function checkWritable(file: string, what: string): Promise<void> {
+  try {
+    const existing = await stat(file).catch(() => null);
+    if (existing?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    await access(existing ? file : path.dirname(path.resolve(file)), constants.W_OK);
+  } catch (err) {
+    throw cannotWrite(what, file, err);
+  }
 }

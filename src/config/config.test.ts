@@ -17,6 +17,20 @@ describe('config', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^DATABASE_URL: must be a URL starting with postgres:\/\//);
     expect(() => loadConfig({ VIGIL_DEMO: 'maybe' })).toThrow(/^VIGIL_DEMO: must be 1 or 0/);
   });
+  it('never echoes a URL password in an error, even from a URL too broken to parse', () => {
+    for (const env of [{ MQTT_URL: 'mqtt://u:s3cretpw@host:99999' }, { DATABASE_URL: 'postgres://u:s3cretpw@host:99999/db' }]) {
+      const message = (() => {
+        try {
+          loadConfig(env);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      })();
+      expect(message).toMatch(/\(got "[a-z]+:\/\/u:\*\*\*@host:99999/);
+      expect(message).not.toContain('s3cretpw');
+    }
+    expect(() => loadConfig({ NATS_URL: 'nats://a:pw1@h1:4222,nats://b:p@w2@h2:99999' })).toThrow(/^NATS_URL: [^]*"nats:\/\/a:\*\*\*@h2:99999"\)$/);
+  });
   it('requires a second factor except in the localhost demo, unless VIGIL_REQUIRE_MFA says otherwise', () => {
     expect(loadConfig({ VIGIL_DEMO: '0' }).security.requireMfa).toBe(true);
     expect(loadConfig({ VIGIL_DEMO: '1' }).security.requireMfa).toBe(false);

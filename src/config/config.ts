@@ -88,8 +88,17 @@ export class ConfigError extends Error {
     readonly setting: string,
     message: string,
   ) {
-    super(`${setting}: ${message}`);
+    super(`${setting}: ${redactUserinfo(message)}`);
   }
+}
+
+/**
+ * `scheme://user:password@host` → `scheme://user:***@host` in an error message that quotes a setting's value
+ * (DATABASE_URL, MQTT_URL): a URL too broken to parse (port 99999) still holds a real password. Up to the last
+ * `@` of the word, so a password holding `@` is hidden whole.
+ */
+export function redactUserinfo(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/"]*):[^\s"]*@/gi, '$1:***@');
 }
 
 const port = (allowZero: boolean) =>

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ describe('vigil cgm report', () => {
     const { code, out } = await run([file, '--html', html, '--patient', 'Ada <Test>']);
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ days: 14, sufficient: true });
+    expect((await stat(html)).mode & 0o777).toBe(0o600); // it names the patient and shows their glucose
     const page = await readFile(html, 'utf8');
     expect(page).toMatch(/^<!doctype html>/);
     expect(page).toContain('Ambulatory Glucose Profile');

@@ -1,6 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CliError, writeJson, type CliCommand, type CliIo } from '../command.ts';
+import { writePrivateFile } from '../runtime.ts';
 import { buildAgpReport, CgmCsvError, parseCgmCsv, renderAgpReportHtml, TARGET_SETS, type TargetSetId } from '../../analysis/cgm/index.ts';
 
 const HELP = `Usage: vigil cgm report CSV [--html FILE] [--targets SET] [--interval MIN] [--patient NAME] [--utc-offset MIN]
@@ -9,7 +10,7 @@ Consensus CGM metrics (Battelino et al., Diabetes Care 2019) from a CSV of times
 (header optional; a "glucose_mmol_l" header column is converted × 18; CSV "-" reads stdin).
 Prints JSON: {"days","activePercent","mean","gmi","cv","tbr54","tbr70","tir","tar180","tar250", ...}
 (percentages 0–100, shares of readings; mean in mg/dL; GMI and CV in %).
-  --html FILE      also write the one-page AGP report (self-contained HTML)
+  --html FILE      also write the one-page AGP report (self-contained HTML, readable only by its owner)
   --targets SET    standard (default) | older-high-risk | pregnancy
   --interval MIN   device reading interval, default 5 (sets expected readings for activePercent)
   --patient NAME   name printed on the HTML report
@@ -68,11 +69,7 @@ const command: CliCommand = {
         patientName: typeof args.flags.patient === 'string' ? args.flags.patient : undefined,
         source: file === '-' ? undefined : path.basename(file),
       });
-      try {
-        await writeFile(html, page, 'utf8');
-      } catch (err) {
-        throw new CliError(`--html: cannot write ${html}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
+      await writePrivateFile(html, page, '--html'); // the report names the patient and shows their glucose
     }
 
     writeJson(io, {

@@ -29,6 +29,31 @@ describe('vigil ecg verbs', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/vigil ecg detect: header names 2 signals/);
   });
+  it('quotes a binary header escaped and cut short, and reads RECORD after --json', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-ecg-'));
+    writeFileSync(path.join(dir, 'junk.hea'), Buffer.concat([Buffer.from('\x00\x07\x1b]0;pwned\x07 x '), Buffer.alloc(1750, 0xff), Buffer.from('\n')]));
+    const r = await cli(['ecg', 'detect', '--json', path.join(dir, 'junk')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^vigil ecg detect: bad record line "\\x00\\x07\\x1b\]0;pwned/);
+    expect(r.err.trim()).not.toMatch(/[\x00-\x1f\x7f]/);
+    expect(r.err.length).toBeLessThan(200);
+  });
+  it('classify prints a line for every record, an error line for a bad one, and exits 1', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-ecg-'));
+    writeFileSync(path.join(dir, 'bad.hea'), 'bad 2 360 100\n');
+    const good = HAS_DATA ? [path.join(SHARED_DATA, 'cinc2017', 'A00003')] : [];
+    const r = await cli(['ecg', 'classify', path.join(dir, 'missing'), ...good, path.join(dir, 'bad')]);
+    expect(r.code).toBe(1);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2 + good.length);
+    expect(lines[0]).toEqual({ record: path.join(dir, 'missing'), error: expect.stringContaining('missing.hea') });
+    if (HAS_DATA) expect(lines[1]).toMatchObject({ record: 'A00003', label: expect.any(String) });
+    expect(lines[lines.length - 1]).toEqual({ record: path.join(dir, 'bad'), error: expect.stringMatching(/header names 2 signals/) });
+    expect(r.err).toMatch(/2 of \d records could not be read/);
+  });
   it('finds AF episodes in a beats file: regular, then irregular, then regular', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-ecg-'));
     const fs = 250;

@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type WriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import { CliError, type CliCommand, type CliIo } from '../command.ts';
-import { cliConfig, findRunningServer, print } from '../runtime.ts';
+import { cannotWrite, checkWritable, cliConfig, findRunningServer, openPrivateFileSync, print } from '../runtime.ts';
+import { printable } from '../safe-text.ts';
 import { checkTimeZone, type DateOrder } from '../../csv/timestamps.ts';
 import { chunksByLine, CsvLayoutError, detectDelimiter, parseReadingsCsv, rowsAt, type CandidateReading, type CsvLayout } from '../../csv/readings-csv.ts';
 import type { ImportResult } from '../../csv/import.service.ts';
@@ -68,22 +69,52 @@ async function firstLine(file: string): Promise<string> {
 
 export const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
 
-/** An import's rejects file (`line,reason,row`), created at the first rejected row; `count` says how many. */
+/**
+ * An import's rejects file (`line,reason,row`, 0600: rows hold patient data), created at the first rejected
+ * row; `count` says how many. A file that cannot be written does not stop the import: `error` says why, and
+ * the caller fails loudly once the summary is printed.
+ */
 export function openRejects(file: string) {
   let out: WriteStream | null = null;
+  let error: unknown = null;
   let count = 0;
+  const open = () => {
+    try {
+      out = openPrivateFileSync(file).on('error', (err) => (error ??= err));
+      out.write('line,reason,row\n');
+    } catch (err) {
+      error = err;
+    }
+  };
   return {
     get count() {
       return count;
     },
-    add(line: number, reason: string, raw = '') {
-      out ??= createWriteStream(file).on('error', () => undefined);
-      if (count === 0) out.write('line,reason,row\n');
-      out.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
-      count++;
+    get error() {
+      return error;
     },
-    close: () => new Promise<void>((r) => (out ? out.end(() => r()) : r())),
+    add(line: number, reason: string, raw = '') {
+      if (count++ === 0) open();
+      if (!error) out?.write(`${line},${csvField(reason)},${csvField(raw)}\n`);
+    },
+    async close() {
+      if (!out) return;
+      out.end();
+      await finished(out).catch((err: unknown) => (error ??= err));
+    },
   };
+}
+
+/** The error once the summary is printed: the rejected rows and their reasons are not in the file. */
+export function rejectsLost(file: string, error: unknown, rejected: number): CliError {
+  const lost = cannotWrite('rejected rows', file, error).message;
+  return new CliError(`${lost}; ${rejected} not saved (run again with --rejects FILE: stored readings are not imported twice)`);
+}
+
+/** A file that is not text (a binary picked by mistake) is named as such, not listed as columns of bytes. */
+function assertText(file: string, header: string) {
+  if (/[\u0000-\u0008\u000e-\u001f\u007f]/.test(header))
+    throw new CliError(`${file}: not a CSV text file (its first line is binary: "${printable(header, 40)}")`);
 }
 
 const command: CliCommand = {
@@ -118,10 +149,15 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
     }
     const dateOrder = (str(args.flags['date-order']) ?? 'dmy') as DateOrder;
     if (!['dmy', 'mdy'].includes(dateOrder)) throw new CliError('--date-order must be dmy or mdy');
+    const header = await firstLine(file);
+    assertText(file, header);
     const delimFlag = str(args.flags.delimiter);
-    const delimiter = delimFlag === 'tab' ? '\t' : (delimFlag ?? detectDelimiter(await firstLine(file)));
+    const delimiter = delimFlag === 'tab' ? '\t' : (delimFlag ?? detectDelimiter(header));
     if (![',', ';', '\t', '|'].includes(delimiter)) throw new CliError('--delimiter must be , ; | or tab');
     const rejectsFile = str(args.flags.rejects) ?? `${file}.rejected.csv`;
+    // A chosen rejects file is checked before anything is stored. The default one (beside FILE) only when a row
+    // is rejected: a clean import from a read-only directory needs none.
+    if (str(args.flags.rejects)) await checkWritable(rejectsFile, '--rejects');
     const opts = { map: pairs('map', args.flags.map), units: pairs('units', args.flags.units), tz, dateOrder, delimiter, patient: str(args.flags.patient) };
 
     const sink = await openSink();
@@ -203,7 +239,7 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
       stored: totals.stored,
       duplicates: totals.duplicates,
       rejected: totals.rejected,
-      rejectsFile: totals.rejected ? rejectsFile : null,
+      rejectsFile: totals.rejected && !rejects.error ? rejectsFile : null,
       seconds: Math.round(seconds * 100) / 100,
       rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
     };
@@ -217,11 +253,13 @@ nothing twice (a reading is the same when patient, code and instant agree).`,
         )
           .map(([k, v]) => `${k}←${v}`)
           .join(', ')})`,
-        `  ${totals.stored} readings stored, ${totals.duplicates} already there (skipped), ${totals.rejected} rows rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
+        `  ${totals.stored} readings stored, ${totals.duplicates} already there (skipped), ${totals.rejected} rows rejected${summary.rejectsFile ? ` → ${rejectsFile}` : ''}`,
         ...(layout?.ignored.length ? [`  columns not imported: ${layout.ignored.join(', ')}`] : []),
         `  ${summary.seconds} s, ${summary.rowsPerSecond} rows/s`,
       ].join('\n'),
     );
+    // The summary above still counts them; the rows and reasons themselves are lost, so not a success.
+    if (rejects.error) throw rejectsLost(rejectsFile, rejects.error, totals.rejected);
     return totals.stored === 0 && totals.duplicates === 0 && totals.rejected > 0 ? 1 : 0;
   },
 };

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { CliError, type CliCommand } from '../command.ts';
-import { print } from '../runtime.ts';
+import { checkWritable, print } from '../runtime.ts';
 import { parseObservationsNdjson } from '../../csv/fhir-ndjson.ts';
 import { IMPORT_BATCH_MAX } from '../../csv/csv.routes.ts';
 import { chunksByLine } from '../../csv/readings-csv.ts';
-import { openRejects, openSink } from './import-csv.ts';
+import { openRejects, openSink, rejectsLost } from './import-csv.ts';
 
 const command: CliCommand = {
   name: 'import fhir',
@@ -23,6 +23,8 @@ are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
       throw new CliError(`cannot read ${file}`);
     });
     const rejectsFile = typeof args.flags.rejects === 'string' ? args.flags.rejects : `${file}.rejected.csv`;
+    // As in import csv: a chosen rejects file is checked before anything is stored.
+    if (typeof args.flags.rejects === 'string') await checkWritable(rejectsFile, '--rejects');
     const sink = await openSink();
     const totals = { lines: 0, stored: 0, duplicates: 0, rejected: 0 };
     const rejects = openRejects(rejectsFile);
@@ -52,14 +54,15 @@ are refused with a reason. Rejected lines go to FILE.rejected.csv.`,
       stored: totals.stored,
       duplicates: totals.duplicates,
       rejected: totals.rejected,
-      rejectsFile: totals.rejected ? rejectsFile : null,
+      rejectsFile: totals.rejected && !rejects.error ? rejectsFile : null,
     };
     print(
       io,
       args.json,
       summary,
-      `${file}: ${totals.lines} lines; ${totals.stored} readings stored, ${totals.duplicates} already there, ${totals.rejected} rejected${totals.rejected ? ` → ${rejectsFile}` : ''}`,
+      `${file}: ${totals.lines} lines; ${totals.stored} readings stored, ${totals.duplicates} already there, ${totals.rejected} rejected${summary.rejectsFile ? ` → ${rejectsFile}` : ''}`,
     );
+    if (rejects.error) throw rejectsLost(rejectsFile, rejects.error, totals.rejected);
     return totals.stored === 0 && totals.duplicates === 0 && totals.rejected > 0 ? 1 : 0;
   },
 };

@@ -13,8 +13,10 @@ Prints {"id": …}. --clinician puts the patient on that clinician's care team.`
     const birthDate = typeof args.flags['birth-date'] === 'string' ? args.flags['birth-date'] : undefined;
     const clinic = await openClinic();
     try {
+      // The clinician is checked first: a typo in the email must not leave a patient on no one's care team.
+      const practitionerId = args.flags.clinician === undefined ? undefined : await clinic.clinicianId(requireFlag(args, 'clinician'));
       const p = await clinic.addPatient({ name, birthDate });
-      if (typeof args.flags.clinician === 'string') await clinic.assignClinician(p.id, args.flags.clinician);
+      if (practitionerId) await clinic.assignClinician(p.id, practitionerId);
       print(io, args.json, { id: p.id }, `Registered ${name}: ${p.id}`);
       return 0;
     } finally {

@@ -15,6 +15,7 @@ and revocation endpoints (client_secret_basic or client_secret_post). --jwks-url
 its requests with its own key (private_key_jwt) and publishes its public keys at this https URL, where it
 rotates them; Vigil fetches them as their Cache-Control allows. A backend service (no redirect URI) is
 registered by an admin signed in, in the web app or with POST /api/v1/smart/apps. See docs/fhir.md → SMART.`,
+  switches: ['confidential'],
   async run(args, io) {
     const name = requireFlag(args, 'name');
     const redirectUris = requireFlag(args, 'redirect-uri')

@@ -17,6 +17,7 @@ const command: CliCommand = {
 The password is read from stdin when stdin is not a terminal (echo "$PW" | vigil user add …);
 otherwise a strong one is generated and printed once. Patients need --patient ID (their record).
 Works while the server runs (through its API) and without it (directly on the database).`,
+  switches: ['generate-password'],
   async run(args, io) {
     const email = requireFlag(args, 'email');
     const role = requireFlag(args, 'role') as Role;

@@ -6,6 +6,7 @@ const command: CliCommand = {
   name: 'user disable',
   summary: 'disable an account at once (sessions end, tokens stop working); --enable to undo',
   help: `Usage: vigil user disable --email E [--enable] [--json]`,
+  switches: ['enable'],
   async run(args, io) {
     const email = requireFlag(args, 'email');
     const enable = args.flags.enable === true;
