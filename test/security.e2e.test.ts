@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import net from 'node:net';
+import os from 'node:os';
 import { generate } from 'otplib';
 import { bootApp, type TestApp } from './support/app.ts';
 import { loadConfig } from '../src/config/config.ts';
@@ -49,6 +51,25 @@ describe('F12: the login check sees the decoded path', () => {
 describe('F3: the demo stays on this machine', () => {
   it('binds to 127.0.0.1 unless configured', () => {
     expect(loadConfig({}).httpHost).toBe('127.0.0.1');
+  });
+  it('the embedded MQTT broker listens where HTTP does, not on every interface (found by review)', async () => {
+    expect(loadConfig({}).mqttHost).toBe('127.0.0.1');
+    expect(loadConfig({ VIGIL_HTTP_HOST: '0.0.0.0' }).mqttHost).toBe('0.0.0.0');
+    expect(loadConfig({ VIGIL_MQTT_HOST: '0.0.0.0' }).mqttHost).toBe('0.0.0.0');
+    const reach = (host: string) =>
+      new Promise<boolean>((resolve) => {
+        const s = net.connect(app.mqttPort!, host);
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+    expect(await reach('127.0.0.1')).toBe(true);
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    if (external) expect(await reach(external)).toBe(false);
   });
   it('GET /api/v1/demo relayed by a proxy (X-Forwarded-For) reveals nothing', async () => {
     app.demo.logins = [{ email: 'admin@vigil.demo', password: 'secret-demo-pass', role: 'admin' }];

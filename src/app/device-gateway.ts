@@ -54,7 +54,15 @@ export async function startDeviceGateway(config: Config, services: Services, log
   }
   if (config.mqttPort === 0) return null;
   // [sec] (d)(9): with a certificate the embedded broker also listens for MQTT over TLS (VIGIL_MQTTS_PORT).
-  const brokerDeps = { deviceService: services.deviceService, ingest: services.ingest, events: services.events, clock: services.clock, logger, tls };
+  const brokerDeps = {
+    host: config.mqttHost,
+    deviceService: services.deviceService,
+    ingest: services.ingest,
+    events: services.events,
+    clock: services.clock,
+    logger,
+    tls,
+  };
   try {
     return await startEmbeddedBroker({ port: config.mqttPort, ...brokerDeps });
   } catch (err) {

@@ -16,6 +16,8 @@ export interface Config {
   /** 0 disables the embedded broker. */
   mqttPort: number;
   /** True when VIGIL_MQTT_PORT was set: a taken port is then an error, not a reason to pick another. */
+  /** Where the embedded broker listens (VIGIL_MQTT_HOST, default VIGIL_HTTP_HOST). */
+  mqttHost: string;
   mqttPortExplicit: boolean;
   dataDir: string;
   /** postgres://… — use this server instead of the embedded PGlite. */
@@ -140,6 +142,9 @@ const fields = {
   // Localhost unless configured: the demo clinic's logins are easy to try (issue 9, F3).
   VIGIL_HTTP_HOST: z.string().default('127.0.0.1'),
   VIGIL_MQTT_PORT: port(true).default(1883),
+  // The embedded broker's interface; by default the same as HTTP's (found by review: it listened on every
+  // interface while HTTP stayed on localhost, so device secrets crossed the network in clear by default).
+  VIGIL_MQTT_HOST: z.string().min(1, 'must not be empty').optional(),
   VIGIL_DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   // Named prepared statements for the hot FHIR search (platform/db.ts); off behind a pooler that cannot keep them.
@@ -261,6 +266,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpPort: v.VIGIL_HTTP_PORT,
     httpHost: v.VIGIL_HTTP_HOST,
     mqttPort: v.VIGIL_MQTT_PORT,
+    mqttHost: v.VIGIL_MQTT_HOST ?? v.VIGIL_HTTP_HOST,
     mqttPortExplicit: env.VIGIL_MQTT_PORT !== undefined && env.VIGIL_MQTT_PORT !== '',
     dataDir: path.resolve(v.VIGIL_DATA_DIR),
     databaseUrl: v.DATABASE_URL,
