@@ -14,6 +14,10 @@ describe('config', () => {
   it('names the setting in a one-line error', () => {
     expect(() => loadConfig({ VIGIL_HTTP_PORT: 'eighty' })).toThrow(/^VIGIL_HTTP_PORT: .*\(got "eighty"\)$/);
     expect(() => loadConfig({ VIGIL_MQTT_PORT: '70000' })).toThrow(/^VIGIL_MQTT_PORT: must be 0–65535/);
+    // Digits only: Number() read "0x1F90" as 8080 and " " as 0 (a random port).
+    expect(() => loadConfig({ VIGIL_HTTP_PORT: '0x1F90' })).toThrow(/^VIGIL_HTTP_PORT: must be a port number \(digits only\)/);
+    expect(() => loadConfig({ VIGIL_HTTP_PORT: ' ' })).toThrow(/^VIGIL_HTTP_PORT: must be a port number/);
+    expect(loadConfig({ VIGIL_HTTP_PORT: ' 8081 ' }).httpPort).toBe(8081);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^DATABASE_URL: must be a URL starting with postgres:\/\//);
     expect(() => loadConfig({ VIGIL_DEMO: 'maybe' })).toThrow(/^VIGIL_DEMO: must be 1 or 0/);
   });

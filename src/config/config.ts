@@ -103,12 +103,18 @@ export function redactUserinfo(text: string): string {
   return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/"]*):[^\s"]*@/gi, '$1:***@');
 }
 
+// Decimal digits only: Number() also took "0x1F90" (8080) and " " (0, a random port) (found by review).
 const port = (allowZero: boolean) =>
-  z.coerce
-    .number({ error: 'must be a port number' })
-    .int('must be a whole number')
-    .min(allowZero ? 0 : 1, allowZero ? 'must be 0–65535' : 'must be 1–65535')
-    .max(65535, 'must be 0–65535');
+  z
+    .union([z.number(), z.string().trim().regex(/^\d{1,5}$/, 'must be a port number (digits only)')])
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int('must be a whole number')
+        .min(allowZero ? 0 : 1, allowZero ? 'must be 0–65535' : 'must be 1–65535')
+        .max(65535, 'must be 0–65535'),
+    );
 
 const bool = z
   .string()
