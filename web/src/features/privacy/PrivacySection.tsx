@@ -29,8 +29,31 @@ function plainAction(action: string): string {
   if (action.startsWith('access.emergency')) return 'opened your record in an emergency';
   if (action === 'patient.export') return 'downloaded your record';
   if (action.startsWith('consent.')) return 'changed who can see your record';
-  if (action.endsWith('.read') || action.endsWith('.search') || action.startsWith('read.')) return 'looked at your record';
-  return action;
+  if (action.endsWith('.read') || action.endsWith('.search') || action.startsWith('read.') || action === 'read') return 'looked at your record';
+  // Plain words for the rest, never an event name ("device.provision", found by review).
+  if (action.startsWith('device.') || action.startsWith('command.')) return 'set up or used one of your devices';
+  if (action.startsWith('visit.') || action.startsWith('appointment.')) return 'worked on your appointments or video visits';
+  if (action.startsWith('message.') || action.startsWith('thread.') || action.startsWith('attachment.')) return 'worked on your messages';
+  if (action.startsWith('alert')) return 'dealt with an alert about your readings';
+  if (action.startsWith('fhir.export')) return 'exported your record';
+  return 'updated your record';
+}
+type LogEntry = { id: string; at: string; action: string; outcome: string; who: { name: string; role: string } | null };
+/**
+ * One line per minute, person and kind of access: a page load made several identical lines (found by review).
+ * The patient's own entries stay, as "You": a look they did not take is how a stolen login shows.
+ */
+function logLines(entries: LogEntry[]): Array<{ key: string; text: string; times: number }> {
+  const out: Array<{ key: string; text: string; times: number }> = [];
+  for (const e of entries) {
+    const when = new Date(e.at).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+    const who = e.who ? (e.who.role === 'patient' ? 'You' : `${e.who.name} (${e.who.role})`) : 'the system';
+    const text = `${when} — ${who} ${plainAction(e.action)}${e.outcome === 'failure' ? ' (refused)' : ''}`;
+    const last = out[out.length - 1];
+    if (last?.text === text) last.times++;
+    else out.push({ key: e.id, text, times: 1 });
+  }
+  return out;
 }
 const KIND: Record<string, string> = { 'remote-monitoring': 'Remote monitoring', sharing: 'Sharing with', research: 'Research' };
 
@@ -199,12 +222,11 @@ export function PrivacySection({ patientId }: { patientId: string }) {
         {log.error ? <ErrorNote error={log.error} onRetry={log.reload} /> : null}
         {log.data && log.data.length === 0 ? <p className="self-note">Nobody yet.</p> : null}
         <ul className="privacy-list">
-          {(log.data ?? []).map((e) => (
-            <li key={e.id}>
+          {logLines(log.data ?? []).map((l) => (
+            <li key={l.key}>
               <span>
-                {new Date(e.at).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })} —{' '}
-                {e.who ? `${e.who.name} (${e.who.role})` : 'the system'} {plainAction(e.action)}
-                {e.outcome === 'failure' ? ' (refused)' : ''}
+                {l.text}
+                {l.times > 1 ? ` (${l.times} times)` : ''}
               </span>
             </li>
           ))}
