@@ -239,13 +239,14 @@ function MessageItem({ m, mine, staffView, target }: { m: Message; mine: boolean
       ) : null}
       {m.attachments.length ? (
         <ul className="msg-attachments">
-          {m.attachments.map((a) => (
+          {m.attachments.map((a, i) => (
             <li key={a.id}>
               <a href={a.url} target="_blank" rel="noreferrer">
                 {a.thumbnailUrl ? (
                   <img
                     src={a.thumbnailUrl}
-                    alt={a.title ? `Photo: ${a.title}` : 'Photo'}
+                    // Two untitled photos were both just "Photo" to a screen reader (found by review).
+                    alt={a.title ? `Photo: ${a.title}` : m.attachments.length > 1 ? `Photo ${i + 1} of ${m.attachments.length}` : 'Photo'}
                     width={a.width && a.height ? Math.round((160 * a.width) / Math.max(a.width, a.height)) : 160}
                   />
                 ) : (

@@ -231,7 +231,8 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
                 {snap.local?.getVideoTracks().length ? (
                   <StreamVideo stream={snap.local} muted role="local" label="Your camera" />
                 ) : (
-                  <div className="visit-novideo">{snap.audioOnly ? 'Audio only' : 'No camera'}</div>
+                  // Until the camera has answered, it is starting, not missing (found by review: "No camera" for seconds).
+                  <div className="visit-novideo">{snap.audioOnly ? 'Audio only' : snap.local || snap.error ? 'No camera' : 'Starting camera…'}</div>
                 )}
               </div>
               <div className="visit-lobby-side">
