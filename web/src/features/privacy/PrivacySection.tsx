@@ -75,6 +75,9 @@ export function PrivacySection({ patientId }: { patientId: string }) {
   const add = async (e: FormEvent) => {
     e.preventDefault();
     const address = email.trim();
+    // Said on the page: the browser's own bubble was easy to miss, and a very long address got no answer at all (found by review).
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address) || address.length > 254)
+      return setNotice({ text: 'Please enter an email address, such as name@example.com.', error: true });
     try {
       const c = await privacyApi.addCaregiver(patientId, address);
       setNotice({ text: `${c.grantee?.name ?? c.grantee?.email ?? address} can now see your readings and messages.` });
@@ -182,9 +185,9 @@ export function PrivacySection({ patientId }: { patientId: string }) {
             ))}
           </ul>
         ) : null}
-        <form className="privacy-form" onSubmit={(e) => void add(e)}>
+        <form className="privacy-form" noValidate onSubmit={(e) => void add(e)}>
           <label htmlFor="carer-email">Let a family member or carer see your readings and messages (their email)</label>
-          <input id="carer-email" type="email" autoComplete="off" required value={email} onChange={(e) => setEmail(e.target.value)} />
+          <input id="carer-email" type="email" autoComplete="off" required maxLength={254} value={email} onChange={(e) => setEmail(e.target.value)} />
           <button type="submit" className="btn btn-primary btn-lg">
             Give access
           </button>
