@@ -52,6 +52,14 @@ describe('classifyBpReadings (average of ≥2 readings on ≥2 occasions)', () =
     expect(c).toEqual({ sufficient: true, category: 'stage1', systolic: 132.5, diastolic: 81, readings: 4, occasions: 2 });
   });
 
+  it('classifies the mean rounded once: 129 and 129.9 average 129.45, elevated (found by review: 129.5 shown, then rounded again to 130)', () => {
+    const r = classifyBpReadings([
+      { ts: 0, systolic: 129, diastolic: 70 },
+      { ts: 2 * 3_600_000, systolic: 129.9, diastolic: 70 },
+    ]);
+    expect(r).toMatchObject({ sufficient: true, category: 'elevated', systolic: 129.5 });
+  });
+
   it('is insufficient with one reading, and says why', () => {
     expect(classifyBpReadings([r(0, 150, 95)])).toMatchObject({
       sufficient: false,

@@ -65,4 +65,21 @@ describe('NEWS2 aggregate and risk (RCP 2017 table 1)', () => {
     expect(scoreNews2({ ...normal, spo2: 97, onOxygen: true }).score).toBe(2);
     expect(scoreNews2({ ...normal, spo2: 97, onOxygen: true, spo2Scale: 2 })).toMatchObject({ score: 5, risk: 'medium' });
   });
+  it('refuses values no patient has, naming the field (found by review: RR -5, SpO2 180 and 98.6 read as °C scored 11)', () => {
+    const ok = {
+      respiratoryRate: 16,
+      spo2: 97,
+      spo2Scale: 1 as const,
+      onOxygen: false,
+      systolicBP: 120,
+      pulse: 70,
+      consciousness: 'A' as const,
+      temperature: 37,
+    };
+    expect(scoreNews2(ok).score).toBe(0);
+    expect(() => scoreNews2({ ...ok, respiratoryRate: -5 })).toThrow(/respiratoryRate: -5 is outside 0–100/);
+    expect(() => scoreNews2({ ...ok, spo2: 180 })).toThrow(/spo2: 180 is outside 0–100 %/);
+    expect(() => scoreNews2({ ...ok, temperature: 98.6 })).toThrow(/temperature: 98.6 is outside 20–45 °C/);
+    expect(() => scoreNews2({ ...ok, pulse: Number.NaN })).toThrow(/pulse/);
+  });
 });

@@ -49,7 +49,23 @@ export interface News2Result {
   components: News2Components;
 }
 
+/**
+ * Physically possible ranges: wider than any chart band, narrow enough to catch unit mix-ups (°F, kPa). The
+ * scorer refuses what lies outside (found by review: RR −5, SpO2 180 and 98.6 "°C" scored 11, high).
+ */
+export const NEWS2_RANGES = {
+  respiratoryRate: [0, 100, '/min'],
+  spo2: [0, 100, '%'],
+  systolicBP: [0, 400, 'mmHg'],
+  pulse: [0, 350, '/min'],
+  temperature: [20, 45, '°C'],
+} as const;
+
 export function scoreNews2Components(obs: News2Observations): News2Components {
+  for (const [field, [min, max, unit]] of Object.entries(NEWS2_RANGES)) {
+    const v = obs[field as keyof typeof NEWS2_RANGES];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new RangeError(`${field}: ${v} is outside ${min}–${max} ${unit}`);
+  }
   return {
     respiratoryRate: scoreRespiratoryRate(obs.respiratoryRate),
     spo2: obs.spo2Scale === 2 ? scoreSpo2Scale2(obs.spo2, obs.onOxygen) : scoreSpo2Scale1(obs.spo2),

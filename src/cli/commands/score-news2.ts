@@ -1,5 +1,5 @@
 import { CliError, writeJson, type CliCommand, type CliIo } from '../command.ts';
-import { CONSCIOUSNESS_LEVELS, NEWS2_ALGORITHM, scoreNews2, type Consciousness, type News2Observations } from '../../analysis/news2/index.ts';
+import { CONSCIOUSNESS_LEVELS, NEWS2_ALGORITHM, NEWS2_RANGES, scoreNews2, type Consciousness, type News2Observations } from '../../analysis/news2/index.ts';
 
 const HELP = `Usage: vigil score news2 < observations.json
 
@@ -12,14 +12,8 @@ Prints JSON (with or without --json):
   {"score": 0–20, "risk": "low"|"low-medium"|"medium"|"high", "components": {...}, "algorithm": {...}}
 Rounding: integers half up; temperature to 0.1 °C half up. Bad input: one line naming the field, exit 1.`;
 
-/** Physically possible ranges: wider than any chart band, narrow enough to catch unit mix-ups (°F, kPa). */
-const NUMERIC_FIELDS = {
-  respiratoryRate: [0, 100, '/min'],
-  spo2: [0, 100, '%'],
-  systolicBP: [0, 400, 'mmHg'],
-  pulse: [0, 350, '/min'],
-  temperature: [20, 45, '°C'],
-} as const;
+/** Physically possible ranges (the scorer's own): wider than any chart band, narrow enough to catch unit mix-ups. */
+const NUMERIC_FIELDS = NEWS2_RANGES;
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
