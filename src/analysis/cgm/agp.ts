@@ -46,7 +46,9 @@ export function minuteOfDay(ts: number, utcOffsetMinutes = 0): number {
 export function agpProfile(readings: readonly CgmReading[], opts: AgpOptions = {}): AgpPoint[] {
   const step = opts.stepMin ?? AGP_STEP_MIN;
   const half = (opts.windowMin ?? AGP_WINDOW_MIN) / 2;
-  const rs = normalizeReadings(readings).map((r) => ({ m: minuteOfDay(r.ts, opts.utcOffsetMinutes), v: r.mgdl }));
+  // Time of day by each reading's own offset where known: with one offset for the period, a daylight-saving
+  // change moved the mornings after it by an hour (found by review: an 08:00 peak smeared into 07:00).
+  const rs = normalizeReadings(readings).map((r) => ({ m: minuteOfDay(r.ts, r.offsetMinutes ?? opts.utcOffsetMinutes), v: r.mgdl }));
   const points: AgpPoint[] = [];
   for (let minute = 0; minute < MIN_PER_DAY; minute += step) {
     // Circular distance in time of day, window [minute − half, minute + half).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CgmCsvError, parseCgmCsv, parseTimestamp, toCgmCsv } from './csv.ts';
+import { agpProfile } from './agp.ts';
 
 const T = Date.parse('2026-01-05T08:00:00Z');
 
@@ -10,8 +11,8 @@ describe('CGM CSV', () => {
       unit: 'mg/dL',
       utcOffsetMinutes: 0,
       readings: [
-        { ts: T, mgdl: 120 },
-        { ts: T + 300_000, mgdl: 125 },
+        { ts: T, mgdl: 120, offsetMinutes: 0 },
+        { ts: T + 300_000, mgdl: 125, offsetMinutes: 0 },
       ],
     });
   });
@@ -58,12 +59,22 @@ describe('CGM CSV', () => {
     expect(p.readings).toHaveLength(2);
   });
 
+  it('keeps the offset of each reading, so a daylight-saving change does not move the AGP by an hour (found by review)', () => {
+    // 08:00 local on both sides of the European spring change (+01:00, then +02:00): 250 at 08:00 local each day.
+    const rows = ['2026-03-28T08:00:00+01:00,250', '2026-03-28T12:00:00+01:00,100', '2026-03-30T08:00:00+02:00,250', '2026-03-30T12:00:00+02:00,100'];
+    const p = parseCgmCsv(`timestamp,glucose_mg_dl\n${rows.join('\n')}\n`);
+    expect(p.readings.map((r) => r.offsetMinutes)).toEqual([60, 60, 120, 120]);
+    const agp = agpProfile(p.readings, { utcOffsetMinutes: p.utcOffsetMinutes });
+    expect(agp.find((x) => x.minute === 8 * 60)!.n).toBe(2); // both 08:00 readings at 08:00
+    expect(agp.find((x) => x.minute === 7 * 60)!.n).toBe(0); // none moved to 07:00 by the period's first offset
+  });
+
   it('round-trips toCgmCsv', () => {
     const readings = [
       { ts: T, mgdl: 101 },
       { ts: T + 300_000, mgdl: 99 },
     ];
     expect(toCgmCsv(readings)).toBe('timestamp,glucose_mg_dl\n2026-01-05T08:00:00Z,101\n2026-01-05T08:05:00Z,99\n');
-    expect(parseCgmCsv(toCgmCsv(readings)).readings).toEqual(readings);
+    expect(parseCgmCsv(toCgmCsv(readings)).readings).toEqual(readings.map((r) => ({ ...r, offsetMinutes: 0 })));
   });
 });

@@ -112,7 +112,7 @@ export function parseCgmCsv(text: string): ParsedCgmCsv {
         );
       naive.set(t.ts, mgdl);
     }
-    readings.push({ ts: t.ts, mgdl });
+    readings.push(t.offsetMinutes === null ? { ts: t.ts, mgdl } : { ts: t.ts, mgdl, offsetMinutes: t.offsetMinutes });
   }
   if (readings.length === 0) throw new CgmCsvError('the file holds no readings', first + 1);
   return { readings, unit, utcOffsetMinutes: utcOffsetMinutes ?? 0 };

@@ -2,6 +2,8 @@
 export interface CgmReading {
   ts: number; // epoch ms
   mgdl: number; // mg/dL
+  /** The reading's own UTC offset when its source said (a CSV time with +02:00): across a daylight-saving change it differs from the period's. */
+  offsetMinutes?: number;
 }
 
 export const MG_DL_PER_MMOL_L = 18; // clinical reference: mg/dL = mmol/L × 18
