@@ -5,7 +5,7 @@ import type { ReadingsRepository } from '../store/readings.repository.ts';
 import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredReading } from '../domain/types.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
-import { computeCgmMetrics } from '../analysis/cgm/index.ts';
+import { computeCgmMetrics, sensorIntervalMin } from '../analysis/cgm/index.ts';
 import { soleOwnership, type Ownership } from '../cluster/ownership.ts';
 
 const DAY_MS = 86_400_000;
@@ -36,10 +36,8 @@ export function createCgmDailySummaries(deps: {
     const existing = await deps.repos.readings.range(patientId, DERIVED_CODES.cgmTir.code, dayStart, dayStart);
     if (existing.some((r) => r.method?.name === CGM_DAILY_ALGORITHM.name)) return;
     const glucose = await deps.repos.readings.range(patientId, GLUCOSE, dayStart, end - 1);
-    const metrics = computeCgmMetrics(
-      glucose.map((g) => ({ ts: g.ts, mgdl: g.value })),
-      { start: dayStart, end },
-    );
+    const day = glucose.map((g) => ({ ts: g.ts, mgdl: g.value }));
+    const metrics = computeCgmMetrics(day, { start: dayStart, end, intervalMin: sensorIntervalMin(day) });
     if (!metrics || metrics.activePercent < MIN_ACTIVE_PERCENT) return;
     // A unique index (migration 011) makes the summary once per patient and day whichever instance writes it:
     // losing that race (23505) means another instance stored it, which is success.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeCgmMetrics, glucoseManagementIndicator } from './metrics.ts';
+import { computeCgmMetrics, glucoseManagementIndicator, sensorIntervalMin } from './metrics.ts';
 import type { CgmReading } from './types.ts';
 
 const T0 = Date.parse('2026-01-05T00:00:00Z');
@@ -29,6 +29,37 @@ describe('computeCgmMetrics (Battelino 2019: % of readings)', () => {
     const twice = computeCgmMetrics(resent)!;
     expect(twice.readings).toBe(288);
     expect(twice.tbr70).toBeCloseTo((24 / 288) * 100, 1);
+  });
+
+  it('finds the sensor interval (1, 5 or 15 min) from the median gap, so a Libre 1 day is 100 % active, not 33 % (found by review)', () => {
+    const libre1 = series(
+      Array.from({ length: 96 }, () => 120),
+      15,
+    );
+    expect(sensorIntervalMin(libre1)).toBe(15);
+    expect(computeCgmMetrics(libre1, { start: T0, end: T0 + 86_400_000, intervalMin: sensorIntervalMin(libre1) })!.activePercent).toBe(100);
+    expect(
+      sensorIntervalMin(
+        series(
+          Array.from({ length: 50 }, () => 120),
+          5,
+        ),
+      ),
+    ).toBe(5);
+    expect(
+      sensorIntervalMin(
+        series(
+          Array.from({ length: 50 }, () => 120),
+          1,
+        ),
+      ),
+    ).toBe(1);
+    // Gaps in wear do not change it: 5-minute readings with an hour missing.
+    const gappy = [
+      ...series(Array.from({ length: 20 }, () => 120)),
+      ...series(Array.from({ length: 20 }, () => 120)).map((r) => ({ ...r, ts: r.ts + 3 * 3_600_000 })),
+    ];
+    expect(sensorIntervalMin(gappy)).toBe(5);
   });
 
   it('computes mean, sample SD, CV and GMI', () => {
