@@ -106,7 +106,13 @@ export function redactUserinfo(text: string): string {
 // Decimal digits only: Number() also took "0x1F90" (8080) and " " (0, a random port) (found by review).
 const port = (allowZero: boolean) =>
   z
-    .union([z.number(), z.string().trim().regex(/^\d{1,5}$/, 'must be a port number (digits only)')])
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^\d{1,5}$/, 'must be a port number (digits only)'),
+    ])
     .transform(Number)
     .pipe(
       z
