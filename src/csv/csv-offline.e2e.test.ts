@@ -26,7 +26,7 @@ describe('CSV import with no server running', () => {
         'time,code,display,value,unit,device',
         '2026-01-02T03:04:05.000Z,8480-6,Systolic blood pressure,121,mm[Hg],',
         '2026-01-02T03:04:05.000Z,8462-4,Diastolic blood pressure,79,mm[Hg],',
-        '2026-01-02T03:04:05.000Z,2339-0,Glucose [Mass/volume] in Blood,109.8,mg/dL,',
+        '2026-01-02T03:04:05.000Z,2339-0,Glucose [Mass/volume] in Blood,110,mg/dL,',
       ]);
       // The offline export goes through the same service as the HTTP one: an unknown patient is refused by
       // name, and the disclosure is in the audit trail with the operator ('cli') as actor.
