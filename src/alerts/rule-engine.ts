@@ -148,10 +148,12 @@ type ReadingSignal = Extract<Signal, { type: 'reading' }>;
 const thresholdMessage = (r: Def<'threshold'>, value: number) =>
   `${label(r.code)} ${fmt(value, r.code)} (alarm ${r.op} ${fmt(r.value, r.code)}${r.forMs ? ` for ${minutes(r.forMs)}` : ''}; clears ${r.op === 'below' ? 'above' : 'below'} ${fmt(r.clearAt, r.code)})`;
 
+const pastLimit = (r: Def<'threshold'>, v: number) => (r.op === 'below' ? v < r.value : v > r.value);
+
 /** Threshold with hysteresis and minimum duration: the band between value and clearAt holds the state. */
 function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Evaluation {
   if (state.lastTs !== null && s.ts < state.lastTs) return { state, transition: null }; // late (backfilled) reading: history, not the present
-  const breach = r.op === 'below' ? s.value < r.value : s.value > r.value;
+  const breach = pastLimit(r, s.value);
   const cleared = r.op === 'below' ? s.value > r.clearAt : s.value < r.clearAt;
   if (state.lastTs !== null && s.ts - state.lastTs > MAX_PENDING_GAP_MS && !state.firing) state.since = null;
   state.lastTs = Math.max(state.lastTs ?? s.ts, s.ts);
@@ -185,8 +187,7 @@ function threshold(state: RuleState, s: ReadingSignal, r: Def<'threshold'>): Eva
  */
 function thresholdQuiet(state: RuleState, quietMs: number, r: Def<'threshold'>): Evaluation {
   if (state.lastTs === null || state.value === null) return { state, transition: null };
-  const breach = r.op === 'below' ? state.value < r.value : state.value > r.value;
-  if (!state.firing && breach && state.since !== null && state.lastTs - state.since + quietMs >= r.forMs)
+  if (!state.firing && pastLimit(r, state.value) && state.since !== null && state.lastTs - state.since + quietMs >= r.forMs)
     return raiseOrUpdate(state, r.severity, state.value, thresholdMessage(r, state.value));
   if (state.firing && state.clearSince !== null && state.lastTs - state.clearSince + quietMs >= r.clearForMs)
     return clear(state, `${label(r.code)} back to ${fmt(state.value, r.code)} (past ${fmt(r.clearAt, r.code)})`);

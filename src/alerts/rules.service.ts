@@ -7,12 +7,7 @@ import { AppError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { RulesRepository } from './rules.repository.ts';
 import { DEFAULT_RULES, SUPERSEDED_DEFAULTS, ruleDefinitionSchema, type Rule, type RuleScope } from './rule-schema.ts';
-
-/** JSON with keys sorted: a definition read back from jsonb has its keys in another order. */
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
-  );
+import { isDeepStrictEqual } from 'node:util';
 
 const TEAMS_TTL_MS = 30_000; // care-team and SpO2-scale changes reach rule resolution within 30 s
 const SPO2 = '59408-5';
@@ -108,11 +103,10 @@ export function createRulesService(deps: {
       // Rule edits on any instance reach this one (rule changes fan out over PostgreSQL LISTEN/NOTIFY).
       stopListening = await deps.rules.onChanged(() => void reload().catch(() => undefined));
       const clinic = (await deps.rules.all()).filter((r) => r.scope === 'clinic');
-      const existing = new Set(clinic.map((r) => r.key));
       for (const [key, raw] of Object.entries(DEFAULT_RULES)) {
         const current = clinic.find((r) => r.key === key);
-        const superseded =
-          current && (SUPERSEDED_DEFAULTS[key] ?? []).some((old) => canonical(ruleDefinitionSchema.parse(old)) === canonical(current.definition));
+        // Compared as values: a definition read back from jsonb has its keys in another order.
+        const superseded = current && (SUPERSEDED_DEFAULTS[key] ?? []).some((old) => isDeepStrictEqual(ruleDefinitionSchema.parse(old), current.definition));
         const next = {
           newId: newId('rul'),
           key,
@@ -122,7 +116,7 @@ export function createRulesService(deps: {
           definition: ruleDefinitionSchema.parse(raw),
           by: 'system',
         };
-        if (!existing.has(key)) await deps.rules.saveVersion(next);
+        if (!current) await deps.rules.saveVersion(next);
         else if (superseded)
           await deps.audit.change(async (tx, log) => {
             const saved = await deps.rules.saveVersion(next, tx);

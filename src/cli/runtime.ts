@@ -25,8 +25,12 @@ export interface ServerFile {
 const serverFile = (dataDir: string) => path.join(dataDir, 'server.json');
 
 export async function writeServerFile(dataDir: string, info: ServerFile) {
-  const file = serverFile(dataDir);
-  await writeFile(file, JSON.stringify(info), { mode: 0o600 });
+  await writeOwnerOnly(serverFile(dataDir), JSON.stringify(info));
+}
+
+/** Created 0600, and an existing file made so too (writeFile keeps the mode of a file it overwrites). */
+async function writeOwnerOnly(file: string, data: string) {
+  await writeFile(file, data, { mode: 0o600 });
   await chmod(file, 0o600);
 }
 
@@ -97,12 +101,9 @@ export function openPrivateFileSync(file: string): WriteStream {
 }
 
 export async function writePrivateFile(file: string, data: string, what: string): Promise<void> {
-  try {
-    await writeFile(file, data, { mode: 0o600 });
-    await chmod(file, 0o600);
-  } catch (err) {
+  await writeOwnerOnly(file, data).catch((err: unknown) => {
     throw cannotWrite(what, file, err);
-  }
+  });
 }
 
 /** Fails, naming FILE, when it could not be written (its directory missing, or not writable), without creating it. */

@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse';
+import { parse, type Options as CsvParseOptions } from 'csv-parse';
 import { BY_CODE, BY_KEY, toCanonical, type CodeInfo } from '../domain/codes.ts';
 import { parseTimestamp, type DateOrder } from './timestamps.ts';
 
@@ -245,9 +245,17 @@ function rowText(record: string[], delimiter: string): string {
 export const MAX_RECORD_CHARS = 1 << 20;
 
 /** The parts of csv-parse's parser used here: its options' parsing core, called without the stream around it. */
-interface CsvParseCore {
+export interface CsvParseCore {
   info: { lines: number; bytes: number };
   api: { parse(buf: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined };
+}
+
+/** csv-parse's parsing core for these options (checked: it is not a documented API, so a release may move it). */
+export function csvParseCore(options: CsvParseOptions): CsvParseCore {
+  const parser = parse(options) as unknown as CsvParseCore;
+  if (typeof parser.api?.parse !== 'function')
+    throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvParseCore in src/csv/readings-csv.ts');
+  return parser;
 }
 
 /**
@@ -310,7 +318,7 @@ function lineCounter() {
  * (`blankLines()`). `feed` throws the parser's error (a broken quote).
  */
 function csvCore(delimiter: string, onRow: (record: string[], line: number) => void) {
-  const parser = parse({
+  const parser = csvParseCore({
     bom: true,
     delimiter,
     relax_column_count: true,
@@ -320,9 +328,7 @@ function csvCore(delimiter: string, onRow: (record: string[], line: number) => v
     skip_empty_lines: true,
     trim: false,
     max_record_size: MAX_RECORD_CHARS,
-  }) as unknown as CsvParseCore;
-  if (typeof parser.api?.parse !== 'function')
-    throw new Error('csv-parse no longer exposes its parsing core (parser.api.parse); see csvCore in readings-csv.ts');
+  });
   const lines = lineCounter();
   let blankLines = 0;
   let fed = 0;

@@ -1,29 +1,17 @@
 /** `vigil patient add --clinician` with no server running: an unknown clinician leaves no patient behind. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useOfflineDataDir } from '../../../test/support/offline-cli.ts';
 import { runCliCaptured } from '../run-captured.ts';
 import { openPgliteWorker } from '../../platform/db.ts';
 
-let dir: string;
-const saved = { ...process.env };
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-cli-patient-'));
-  Object.assign(process.env, { VIGIL_DATA_DIR: dir, VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'silent' });
-  delete process.env.DATABASE_URL;
-});
-afterAll(async () => {
-  process.env = saved;
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useOfflineDataDir('vigil-cli-patient-');
 
 describe('vigil patient add (offline)', () => {
   it('refuses an unknown --clinician before creating the patient', async () => {
     const r = await runCliCaptured(['patient', 'add', '--name', 'Orphan Test', '--birth-date', '1950-01-01', '--clinician', 'nobody@x.test']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/nobody@x\.test is not a clinician/);
-    const db = await openPgliteWorker(dir);
+    const db = await openPgliteWorker(dir());
     try {
       expect(await db.query('SELECT id FROM patients')).toEqual([]);
     } finally {

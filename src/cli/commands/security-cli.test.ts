@@ -2,24 +2,12 @@
  * The security CLI verbs against a real embedded database: `vigil token create --json` gives an id that
  * `vigil token revoke ID` revokes at once; `vigil audit verify` lists every tampered entry and exits 1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useOfflineDataDir } from '../../../test/support/offline-cli.ts';
 import { runCliCaptured } from '../run-captured.ts';
 import { openPgliteWorker } from '../../platform/db.ts';
 
-let dir: string;
-const saved = { ...process.env };
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-cli-sec-'));
-  Object.assign(process.env, { VIGIL_DATA_DIR: dir, VIGIL_DEMO: '0', VIGIL_LOG_LEVEL: 'silent' });
-  delete process.env.DATABASE_URL;
-});
-afterAll(async () => {
-  process.env = saved;
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useOfflineDataDir('vigil-cli-sec-');
 
 describe('security CLI', () => {
   it('token create --json gives an id; token revoke ID revokes it; token list shows it revoked', async () => {
@@ -58,7 +46,7 @@ describe('security CLI', () => {
     ]);
     expect(keysOverHttp.code).not.toBe(0);
     expect(keysOverHttp.err).toMatch(/jwksUrl must be https/);
-    const db = await openPgliteWorker(dir);
+    const db = await openPgliteWorker(dir());
     try {
       const rows = await db.query<{ id: string; name: string }>('SELECT id, name FROM smart_clients');
       expect(rows).toEqual([{ id: app.clientId, name: 'Offline Charts' }]);
@@ -88,7 +76,7 @@ describe('security CLI', () => {
     const unknown = await runCliCaptured(['smart', 'app', 'remove', apps[0].id]);
     expect(unknown.code).not.toBe(0);
     expect(unknown.err).toContain(apps[0].id);
-    const db = await openPgliteWorker(dir);
+    const db = await openPgliteWorker(dir());
     try {
       const entries = await db.query<{ action: string }>(`SELECT action FROM audit_log WHERE entity_id = $1 ORDER BY id`, [apps[0].id]);
       expect(entries.map((e) => e.action)).toEqual(['smart.app.register', 'smart.revoke', 'smart.app.remove']);
@@ -101,7 +89,7 @@ describe('security CLI', () => {
     const ok = await runCliCaptured(['audit', 'verify', '--json']);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ ok: true, bad: [] });
-    const db = await openPgliteWorker(dir);
+    const db = await openPgliteWorker(dir());
     await db.exec(
       "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET action = 'x' WHERE id IN (1, 2); ALTER TABLE audit_log ENABLE TRIGGER USER",
     );
