@@ -69,7 +69,6 @@ export function communicationProvider(deps: {
   return {
     type: 'Communication',
     interactions: ['read', 'vread', 'history-instance', 'search-type', 'create'],
-    summaryElements: ['id', 'meta', 'identifier', 'status', 'category', 'priority', 'subject', 'sent', 'received', 'sender'],
     search: {
       params: [
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },

@@ -13,7 +13,7 @@ import type { Db } from '../../platform/db.ts';
 import { createBundleRunner, type Query } from './bundle.ts';
 import { parseForm } from './form-body.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
-import { applyElements, applySummary } from './search/subsetting.ts';
+import { applyElements, applySummary, SUMMARY_ELEMENTS } from './search/subsetting.ts';
 
 /** Search result parameters (R4 §3.1.1.5, plus Vigil's paging cursor): they shape an answer, they select nothing. */
 const RESULT_PARAMETERS = new Set([
@@ -209,7 +209,7 @@ export function createFhirService(deps: {
       const s = q.toString();
       return `${ctx.baseUrl}/${type}${s ? '?' + s : ''}`;
     };
-    const shape = (r: Resource) => (req.elements ? applyElements(r, req.elements) : req.summary ? applySummary(r, req.summary, p.summaryElements) : r);
+    const shape = (r: Resource) => (req.elements ? applyElements(r, req.elements) : req.summary ? applySummary(r, req.summary) : r);
     return {
       resourceType: 'Bundle',
       type: 'searchset',
@@ -318,7 +318,7 @@ export function createFhirService(deps: {
       requireInteraction(p, 'search-type', 'search');
       scoped(ctx, type, 'search');
       const req = parseSearch(type, query, p.search, strict);
-      if (req.summary === 'true' && !p.summaryElements) throw badRequest(`_summary=true is not supported for ${type}`);
+      if (req.summary === 'true' && !SUMMARY_ELEMENTS[type]) throw badRequest(`_summary=true is not supported for ${type}`);
       // An included resource is read too: a SMART app needs a scope for its type (patient/Observation.rs alone
       // must not bring in the Patient or the Device), checked before the query so the answer never depends on the data.
       if (req.summary !== 'count') for (const spec of req.includes) for (const t of includeTargets(p, spec)) scoped(ctx, t, 'read');

@@ -37,8 +37,6 @@ export interface ResourceProvider {
   type: string;
   /** Profiles this server's resources of this type claim (CapabilityStatement supportedProfile). */
   supportedProfiles?: string[];
-  /** Top-level elements marked isSummary in the R4 definition (`_summary=true`), e.g. `value[x]`. */
-  summaryElements?: string[];
   search: SearchSpec;
   /** What the type supports; the router answers 405 not-supported to anything else. */
   interactions: Interaction[];

@@ -9,7 +9,6 @@ import { fromFhirId } from '../ids.ts';
 import { deviceResource, SYSTEM_DEVICE_ID, type Resource } from '../mapping.ts';
 import type { ResourceProvider } from '../registry.ts';
 import type { VersionStore } from '../versions.ts';
-import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
 import { dateSql, parseDateValue } from '../search/date.ts';
 import { paramsNamed, parseToken } from '../search/params.ts';
 import { narrowPatients, referenceIds } from '../search/reference.ts';
@@ -55,7 +54,6 @@ export function deviceProvider(deps: {
 
   return {
     type: 'Device',
-    summaryElements: SUMMARY_ELEMENTS.Device,
     interactions: ['read', 'vread', 'search-type', 'history-instance', ...(provision ? (['create'] as const) : []), 'update'],
     notSupported: { create: 'a device is provisioned with its secret (shown once) through POST /api/v1/devices or `vigil device add`' },
     search: {

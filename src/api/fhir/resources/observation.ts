@@ -12,7 +12,6 @@ import type { Queryable } from '../../../platform/db.ts';
 import { observationToReadings } from './observation-input.ts';
 import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
 import type { FhirContext, ResourceProvider } from '../registry.ts';
-import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
 import { decodeCursor, encodeCursor } from '../search/cursor.ts';
 import { parseDateValue } from '../search/date.ts';
 import { paramsNamed, parseToken, type SearchRequest } from '../search/params.ts';
@@ -100,7 +99,6 @@ export function observationProvider(deps: {
 
   return {
     type: 'Observation',
-    summaryElements: SUMMARY_ELEMENTS.Observation,
     supportedProfiles: [...new Set(KINDS.flatMap((k) => (k.profile ? [k.profile] : [])))],
     interactions: ['read', 'vread', 'search-type', 'history-instance', ...(write ? (['create'] as const) : [])],
     notSupported: { update: 'a stored measurement is immutable (what alerts and NEWS2 were computed from); post a new Observation instead' },

@@ -12,7 +12,6 @@ import type { Patient, PatientsRepository } from '../../../store/patients.reposi
 import { fromFhirId, toFhirId } from '../ids.ts';
 import { patientResource, SYSTEM_MRN, SYSTEM_PATIENT_ID } from '../mapping.ts';
 import type { ResourceProvider } from '../registry.ts';
-import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
 import { dateSql, parseDateValue } from '../search/date.ts';
 import { paramsNamed, parseToken } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
@@ -76,7 +75,6 @@ export function patientProvider(deps: {
   }
   return {
     type: 'Patient',
-    summaryElements: SUMMARY_ELEMENTS.Patient,
     interactions: ['read', 'vread', 'search-type', 'history-instance', ...(deps.patientService ? (['create', 'update'] as const) : [])],
     search: {
       params: [

