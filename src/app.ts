@@ -256,5 +256,5 @@ export async function openOfflineApp(config: Config, opts: { logger?: Logger; cl
 
 /** The settings both flavours give the services from the config. */
 function serviceSettings(config: Config, clock: Clock | undefined) {
-  return { security: config.security, clock: clock ?? systemClock, erasureRetain: config.privacy.erasureRetain };
+  return { security: config.security, clock: clock ?? systemClock, erasureRetain: config.privacy.erasureRetain, timeZone: config.timeZone };
 }

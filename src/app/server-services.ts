@@ -41,7 +41,7 @@ export function createServerServices(
     smtp: { url: string | null; from: string };
   },
 ) {
-  const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock });
+  const derived = createDerivedService({ access: s.access, patients: s.repos.patients, readings: s.repos.readings, clock: s.clock, timeZone: s.timeZone });
   const series = createSeriesService({ access: s.access, readings: s.repos.readings, ecg: s.repos.ecg, clock: s.clock, afSince: d.monitoring.afSince });
   const rooms = createVisitRooms({
     appointments: s.appointmentsRepo,

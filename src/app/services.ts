@@ -60,6 +60,8 @@ export function createServices(
     site?: { url: () => string; allowedOrigins: string[] };
     /** The FHIR base URL SMART tokens name (the server knows it once HTTP listens; offline: the configured one). */
     fhirBase?: () => string;
+    /** The clinic's IANA time zone (VIGIL_TIME_ZONE) for clock times of patients without their own. */
+    timeZone?: string;
   },
 ) {
   const clock = deps.clock ?? systemClock;
@@ -198,6 +200,7 @@ export function createServices(
     csvExport,
     smart,
     logger: deps.logger,
+    timeZone: deps.timeZone ?? 'UTC',
     ownership,
     relay,
   };

@@ -20,6 +20,11 @@ describe('config', () => {
     expect(loadConfig({ VIGIL_HTTP_PORT: ' 8081 ' }).httpPort).toBe(8081);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^DATABASE_URL: must be a URL starting with postgres:\/\//);
     expect(() => loadConfig({ VIGIL_DEMO: 'maybe' })).toThrow(/^VIGIL_DEMO: must be 1 or 0/);
+    expect(() => loadConfig({ VIGIL_TIME_ZONE: 'Europe/Londn' })).toThrow(/^VIGIL_TIME_ZONE: must be an IANA time zone such as Europe\/London/);
+  });
+  it('reads the clinic time zone, by default the process’s own', () => {
+    expect(loadConfig({ VIGIL_TIME_ZONE: 'America/New_York' }).timeZone).toBe('America/New_York');
+    expect(loadConfig({}).timeZone).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
   });
   it('never echoes a URL password in an error, even from a URL too broken to parse', () => {
     for (const env of [{ MQTT_URL: 'mqtt://u:s3cretpw@host:99999' }, { DATABASE_URL: 'postgres://u:s3cretpw@host:99999/db' }]) {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { loadAlertsConfig, type AlertsConfig } from '../alerts/alerts.config.ts';
 import { loadVisitsConfig, type VisitsConfig } from '../visits/visits.config.ts';
 import { ERASABLE, type Erasable } from '../privacy/erasure.ts';
+import { isTimeZone, processTimeZone } from '../platform/time-zone.ts';
 
 /**
  * The one typed configuration object, read once at start (interfaces.md §2).
@@ -26,6 +27,8 @@ export interface Config {
   databasePrepared: boolean;
   /** VIGIL_PGLITE_FSYNC: the embedded database flushes each commit to disk (platform/pglite-worker.ts). */
   pgliteFsync: boolean;
+  /** VIGIL_TIME_ZONE: the clinic's IANA zone, for clock times (AGP hours, home BP morning/evening, CGM days) of patients without their own. */
+  timeZone: string;
   /** mqtt://… — use this external broker instead of the embedded aedes. */
   mqttUrl?: string;
   mosquittoConf?: string;
@@ -162,6 +165,11 @@ const fields = {
   // Named prepared statements for the hot FHIR search (platform/db.ts); off behind a pooler that cannot keep them.
   VIGIL_PG_PREPARED: bool.default(true),
   VIGIL_PGLITE_FSYNC: bool.default(true),
+  // The clinic's clock: the AGP by hour of day and home BP's mornings were at UTC, hours off for most clinics.
+  VIGIL_TIME_ZONE: z
+    .string()
+    .refine(isTimeZone, 'must be an IANA time zone such as Europe/London or America/New_York')
+    .default(() => processTimeZone()),
   MQTT_URL: url(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']).optional(),
   // Comma-separated: every node Vigil may connect to (it fails over between them).
   NATS_URL: z
@@ -284,6 +292,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: v.DATABASE_URL,
     databasePrepared: v.VIGIL_PG_PREPARED,
     pgliteFsync: v.VIGIL_PGLITE_FSYNC,
+    timeZone: v.VIGIL_TIME_ZONE,
     mqttUrl: v.MQTT_URL,
     mosquittoConf: v.VIGIL_MOSQUITTO_CONF,
     nats: v.NATS_URL ? { servers: list(v.NATS_URL), replicas: v.VIGIL_NATS_REPLICAS, ackWaitS: v.VIGIL_NATS_ACK_WAIT_S } : undefined,

@@ -2,6 +2,9 @@ import type { EventBus } from '../platform/events.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { ReadingsRepository } from '../store/readings.repository.ts';
+import type { PatientsRepository } from '../store/patients.repository.ts';
+import { settingsOf } from '../patients/patient-status.ts';
+import { localDayStart } from '../platform/time-zone.ts';
 import type { IngestService } from '../ingest/ingest.service.ts';
 import type { StoredReading } from '../domain/types.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
@@ -14,12 +17,15 @@ const MIN_ACTIVE_PERCENT = 70; // Battelino 2019: a day with less than 70 % of r
 export const CGM_DAILY_ALGORITHM = { name: 'cgm-consensus-2019-daily', version: '1.0.0' } as const;
 
 /**
- * Once per patient and (UTC) day, when glucose arrives, stores the previous day's time in range as a
- * derived Observation (LOINC 97510-2), stamped at that day's start with the consensus algorithm.
+ * Once per patient and local day (midnight to midnight in the patient's zone, else the clinic's), when glucose
+ * arrives, stores the previous day's time in range as a derived Observation (LOINC 97510-2), stamped at that
+ * day's start with the consensus algorithm. A day the clocks change is 23 or 25 hours long, and measured so.
  */
 export function createCgmDailySummaries(deps: {
   events: EventBus;
-  repos: { readings: ReadingsRepository };
+  repos: { readings: ReadingsRepository; patients: Pick<PatientsRepository, 'byId'> };
+  /** The clinic's IANA zone (VIGIL_TIME_ZONE). */
+  timeZone: string;
   ingest: Pick<IngestService, 'storeDerived'>;
   clock: Clock;
   logger: Logger;
@@ -29,10 +35,29 @@ export function createCgmDailySummaries(deps: {
   const log = deps.logger.child({ module: 'cgm-daily' });
   const ownership = deps.ownership ?? soleOwnership('local');
   const done = new Map<string, number>(); // patient → day start already summarised
+  const zones = new Map<string, { zone: string; at: number }>(); // patient → zone, re-read hourly (a settings change)
 
-  async function summarise(patientId: string, dayStart: number) {
+  async function zoneOf(patientId: string, now: number): Promise<string> {
+    const known = zones.get(patientId);
+    if (known && now - known.at < 3_600_000) return known.zone;
+    const patient = await deps.repos.patients.byId(patientId);
+    const zone = (patient && settingsOf(patient.settings).timeZone) || deps.timeZone;
+    zones.set(patientId, { zone, at: now });
+    return zone;
+  }
+
+  /** The local day before the one holding `ts`, summarised once. */
+  async function summariseDayBefore(patientId: string, ts: number) {
+    const zone = await zoneOf(patientId, deps.clock.now());
+    const today = localDayStart(zone, ts);
+    const yesterday = localDayStart(zone, today - 1);
+    if ((done.get(patientId) ?? 0) >= yesterday) return;
+    done.set(patientId, yesterday);
+    await summarise(patientId, yesterday, today);
+  }
+
+  async function summarise(patientId: string, dayStart: number, end: number) {
     if (!(await ownership.owns(patientId))) return;
-    const end = dayStart + DAY_MS;
     const existing = await deps.repos.readings.range(patientId, DERIVED_CODES.cgmTir.code, dayStart, dayStart);
     if (existing.some((r) => r.method?.name === CGM_DAILY_ALGORITHM.name)) return;
     const glucose = await deps.repos.readings.range(patientId, GLUCOSE, dayStart, end - 1);
@@ -68,13 +93,15 @@ export function createCgmDailySummaries(deps: {
       prunedAt = now;
       const cutoff = Math.floor(now / DAY_MS) * DAY_MS - 2 * DAY_MS;
       for (const [id, day] of done) if (day < cutoff) done.delete(id);
+      zones.clear();
     }
-    for (const r of readings) {
-      if (r.code !== GLUCOSE || r.method) continue;
-      const yesterday = Math.floor(r.ts / DAY_MS) * DAY_MS - DAY_MS;
-      if ((done.get(r.patientId) ?? 0) >= yesterday) continue;
-      done.set(r.patientId, yesterday);
-      summarise(r.patientId, yesterday).catch((err) => log.error({ err, patientId: r.patientId }, 'CGM daily summary failed'));
+    // One check per patient and batch, at its newest glucose reading (a batch holds many of one sensor).
+    const newest = new Map<string, number>();
+    for (const r of readings) if (r.code === GLUCOSE && !r.method && r.ts > (newest.get(r.patientId) ?? -Infinity)) newest.set(r.patientId, r.ts);
+    for (const [patientId, ts] of newest) {
+      // Still the day after the one summarised (a local day is 23–25 h): nothing to look up.
+      if (ts < (done.get(patientId) ?? -Infinity) + 2 * DAY_MS - 2 * 3_600_000) continue;
+      summariseDayBefore(patientId, ts).catch((err) => log.error({ err, patientId }, 'CGM daily summary failed'));
     }
   });
   return { close: off };

@@ -4,7 +4,8 @@ import type { Clock } from '../platform/clock.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { ReadingsRepository } from '../store/readings.repository.ts';
 import { notFound } from '../platform/errors.ts';
-import { classifyBpReadings, homeBpAverages, type BpReading } from '../analysis/bp/index.ts';
+import { classifyBpReadings, OCCASION_GAP_MS, homeBpAverages, type BpReading } from '../analysis/bp/index.ts';
+import { offsetLookup } from '../platform/time-zone.ts';
 import { agpProfile, cgmWindowSummary } from '../analysis/cgm/index.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
 import { news2For, settingsOf } from './patient-status.ts';
@@ -27,7 +28,14 @@ function pairBp(
 }
 
 /** The analysis results for one patient's page: NEWS2 now, BP category, CGM metrics + AGP, ECG findings. */
-export function createDerivedService(deps: { access: AccessPolicy; patients: PatientsRepository; readings: ReadingsRepository; clock: Clock }) {
+export function createDerivedService(deps: {
+  access: AccessPolicy;
+  patients: PatientsRepository;
+  readings: ReadingsRepository;
+  clock: Clock;
+  /** The clinic's IANA zone; a patient's own (settings.timeZone) wins. */
+  timeZone: string;
+}) {
   return {
     async forPatient(principal: Principal, patientId: string) {
       await deps.access.assertPatient(principal, patientId);
@@ -43,12 +51,19 @@ export function createDerivedService(deps: { access: AccessPolicy; patients: Pat
         deps.readings.range(patientId, DERIVED_CODES.afEpisode.code, now - DAY_MS, now),
       ]);
       const l = latest.get(patientId) ?? {};
-      const news2 = Object.keys(l).length ? news2For(l, settingsOf(patient.settings), now) : null;
+      const settings = settingsOf(patient.settings);
+      const news2 = Object.keys(l).length ? news2For(l, settings, now) : null;
+      // Clock times (morning BP, the AGP's hours) in the patient's zone, the offset taken at each reading.
+      const timeZone = settings.timeZone ?? deps.timeZone;
+      const offsetAt = offsetLookup(timeZone);
 
-      const bpReadings = pairBp(sys, dia);
+      const bpReadings = pairBp(sys, dia).map((r) => ({ ...r, offsetMinutes: offsetAt(r.ts) }));
       const bpClass = bpReadings.length ? classifyBpReadings(bpReadings) : null;
+      const homeClass = bpReadings.length ? classifyBpReadings(bpReadings, OCCASION_GAP_MS, 'home') : null;
       const bp = bpClass && {
         category: bpClass.category ?? bpClass.provisionalCategory,
+        // The same average against the home thresholds (ACC/AHA 2017 Table 11: 135/85 at home = 140/90 in clinic).
+        homeCategory: homeClass!.category ?? homeClass!.provisionalCategory,
         sufficient: bpClass.sufficient,
         ...(bpClass.sufficient ? {} : { reason: bpClass.reason }),
         systolic: bpClass.systolic,
@@ -57,7 +72,7 @@ export function createDerivedService(deps: { access: AccessPolicy; patients: Pat
         home: homeBpAverages(bpReadings, now),
       };
 
-      const cgmReadings = glucose.map((g) => ({ ts: g.ts, mgdl: g.value }));
+      const cgmReadings = glucose.map((g) => ({ ts: g.ts, mgdl: g.value, offsetMinutes: offsetAt(g.ts) }));
       const summary = cgmReadings.length ? cgmWindowSummary(cgmReadings, now, { days: CGM_WINDOW_DAYS }) : null;
       const cgm = summary?.metrics ? { ...summary.metrics, targets: summary.targets, events: summary.events.slice(-20), agp: agpProfile(cgmReadings) } : null;
 
@@ -73,7 +88,7 @@ export function createDerivedService(deps: { access: AccessPolicy; patients: Pat
               algorithm: ecgHeartRate?.method ?? afRows[0]?.method ?? null,
             }
           : null;
-      return { news2, bp, cgm, ecg };
+      return { news2, bp, cgm, ecg, timeZone };
     },
   };
 }

@@ -1,4 +1,5 @@
 import { scoreNews2FromLatest, type News2LiveResult } from '../analysis/news2/index.ts';
+import { isTimeZone } from '../platform/time-zone.ts';
 import type { LatestValue } from '../store/readings.repository.ts';
 
 export type PanelStatus = 'alert' | 'watch' | 'stale' | 'ok' | 'no-data';
@@ -19,6 +20,8 @@ export interface PatientSettings {
   /** Whether anyone recorded air or oxygen for this patient (onOxygen false by default: room air assumed). */
   oxygenRecorded: boolean;
   consciousness?: { value: 'A' | 'C' | 'V' | 'P' | 'U'; ts: number };
+  /** The patient's own IANA zone when it is not the clinic's (clock times: AGP, home BP morning/evening, CGM days). */
+  timeZone?: string;
 }
 
 export function settingsOf(raw: Record<string, unknown>): PatientSettings {
@@ -28,6 +31,7 @@ export function settingsOf(raw: Record<string, unknown>): PatientSettings {
     assumeAlert: raw.assumeAlert !== false,
     oxygenRecorded: typeof raw.onOxygen === 'boolean',
     consciousness: (raw.consciousness as PatientSettings['consciousness']) ?? undefined,
+    timeZone: typeof raw.timeZone === 'string' && isTimeZone(raw.timeZone) ? raw.timeZone : undefined,
   };
 }
 

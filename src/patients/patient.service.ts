@@ -1,3 +1,4 @@
+import { isTimeZone } from '../platform/time-zone.ts';
 import type { News2Risk } from '../analysis/news2/score.ts';
 import { birthDateProblem } from './birth-date.ts';
 import type { PatientsRepository, Patient } from '../store/patients.repository.ts';
@@ -62,6 +63,12 @@ function validSettings(patch: Record<string, unknown>, now: number): Record<stri
   if ('consciousness' in patch) {
     if (!['A', 'C', 'V', 'P', 'U'].includes(patch.consciousness as string)) throw new AppError('VALIDATION', 'consciousness must be one of A, C, V, P, U');
     allowed.consciousness = { value: patch.consciousness, ts: now };
+  }
+  if ('timeZone' in patch) {
+    // null: back to the clinic's zone (VIGIL_TIME_ZONE).
+    if (patch.timeZone !== null && !isTimeZone(patch.timeZone as string))
+      throw new AppError('VALIDATION', 'timeZone must be an IANA time zone such as Europe/London, or null for the clinic’s');
+    allowed.timeZone = patch.timeZone;
   }
   return allowed;
 }

@@ -14,6 +14,7 @@ import { startServerProcess, type ServerProcess } from '../support/server-proces
 import { skipNote } from '../support/services.ts';
 import { ARTIFACTS, hasChromium, launchChromium } from '../support/browser.ts';
 import { loadDemoClinic } from '../../src/demo/seed.ts';
+import { expectAccessible } from './tele-support.ts';
 
 if (!hasChromium) skipNote('Chromium (browser tests; apt-get install -y chromium)');
 
@@ -74,5 +75,20 @@ describe.skipIf(!hasChromium)('clinician dashboard in Chromium', () => {
     await page.waitForTimeout(2000);
     await page.screenshot({ path: path.join(ARTIFACTS, 'patient.png'), fullPage: true });
     expect(await page.locator('canvas').count()).toBeGreaterThan(0);
+    await expectAccessible(page, 'patient page');
+  });
+
+  it('records a new confusion in the clinical settings, and NEWS2 scores it', async () => {
+    const card = page.getByRole('region', { name: 'Clinical settings' });
+    await card.getByLabel('Record now').selectOption({ label: 'New confusion' });
+    await card.getByLabel(/Time zone/).selectOption('America/New_York');
+    await card.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => card.getByRole('status').innerText(), { timeout: 10_000 }).toMatch(/Saved/);
+    await expect.poll(() => card.innerText(), { timeout: 10_000 }).toMatch(/Last recorded: New confusion/);
+    // The NEWS2 chart row for consciousness now reads confusion (3 points), not the assumed Alert.
+    await expect.poll(() => page.locator('.derived-grid').innerText(), { timeout: 10_000 }).not.toMatch(/Alert \(no ACVPU reported\)/);
+    await card.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'patient-settings.png'), fullPage: true });
+    await expectAccessible(page, 'patient page, settings saved');
   });
 });

@@ -36,6 +36,23 @@ describe('classifyBp (ACC/AHA 2017 Table 6; crisis >180 and/or >120)', () => {
     expect(classifyBp(180.5, 70)).toBe('crisis');
   });
 
+  it.each([
+    // ACC/AHA 2017 Table 11: home 120/80, 130/80 and 135/85 correspond to office 120/80, 130/80 and 140/90.
+    [119, 79, 'normal'],
+    [120, 79, 'elevated'],
+    [130, 79, 'stage1'],
+    [134, 84, 'stage1'],
+    [135, 70, 'stage2'],
+    [110, 85, 'stage2'],
+    [180, 120, 'stage2'],
+    [181, 80, 'crisis'],
+  ] as const)('at home %s/%s → %s', (s, d, want) => expect(classifyBp(s, d, 'home')).toBe(want));
+
+  it('a home average of 137/86 is stage 1 by the office bands and stage 2 by the home bands', () => {
+    expect(classifyBp(137, 86)).toBe('stage1');
+    expect(classifyBp(137, 86, 'home')).toBe('stage2');
+  });
+
   it('flags a single crisis reading', () => {
     expect(isHypertensiveCrisis({ systolic: 181, diastolic: 80 })).toBe(true);
     expect(isHypertensiveCrisis({ systolic: 180, diastolic: 120 })).toBe(false);

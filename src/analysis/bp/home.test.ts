@@ -25,6 +25,23 @@ describe('homeBpAverages (7-day window, morning 04–12 h, evening 17–24 h loc
     expect(s.evening).toMatchObject({ sufficient: true, readings: 7, systolic: 120, diastolic: 76, category: 'elevated' });
   });
 
+  it('classifies the home averages with the home thresholds (ACC/AHA 2017 Table 11)', () => {
+    const week = [0, 1, 2].flatMap((d) => [
+      { ts: MIDNIGHT - d * DAY + 7 * H, systolic: 137, diastolic: 84 },
+      { ts: MIDNIGHT - d * DAY + 20 * H, systolic: 137, diastolic: 84 },
+    ]);
+    expect(homeBpAverages(week, NOW).overall).toMatchObject({ systolic: 137, category: 'stage2' });
+  });
+
+  it('takes each reading’s own offset where known (a daylight-saving change inside the week)', () => {
+    // 16:30Z is 17:30 local at +60 (evening), but 16:30 at 0 (neither morning nor evening).
+    const two = [
+      { ts: MIDNIGHT - DAY + 16.5 * H, systolic: 150, diastolic: 95, offsetMinutes: 60 },
+      { ts: MIDNIGHT + 16.5 * H, systolic: 110, diastolic: 70, offsetMinutes: 0 },
+    ];
+    expect(homeBpAverages(two, NOW).evening).toMatchObject({ readings: 1, systolic: 150 });
+  });
+
   it('splits by the patient’s local time', () => {
     // At UTC+10, 07:00Z is 17:00 local (evening) and 20:00Z is 06:00 local (morning).
     const s = homeBpAverages(readings, NOW, { utcOffsetMinutes: 600 });

@@ -48,8 +48,12 @@ export const Consciousness = z.enum(['A', 'C', 'V', 'P', 'U']);
 export const PatientSettings = z.object({
   spo2Scale: z.union([z.literal(1), z.literal(2)]),
   onOxygen: z.boolean(),
+  /** Whether anyone recorded air or oxygen (false: NEWS2 assumes room air and says so). */
+  oxygenRecorded: z.boolean(),
   assumeAlert: z.boolean(),
   consciousness: z.object({ value: Consciousness, ts: z.number() }).optional(),
+  /** The patient's own IANA time zone; absent: the clinic's (VIGIL_TIME_ZONE). */
+  timeZone: z.string().optional(),
 });
 export type PatientSettings = z.infer<typeof PatientSettings>;
 
@@ -59,6 +63,7 @@ export const SettingsPatch = z.looseObject({
   onOxygen: z.boolean({ error: 'onOxygen must be true or false' }).optional(),
   assumeAlert: z.boolean({ error: 'assumeAlert must be true or false' }).optional(),
   consciousness: Consciousness.optional(),
+  timeZone: z.string({ error: 'timeZone must be an IANA time zone such as Europe/London, or null' }).max(64).nullable().optional(),
 });
 
 export const PatientDetail = PanelPatient.extend({ settings: PatientSettings, careTeam: z.array(z.object({ id: z.string(), name: z.string() })) }).meta({
@@ -143,6 +148,8 @@ const BpClassification = z.object({
 export const DerivedBp = z.object({
   /** The category, or the provisional one when the readings are not yet sufficient. */
   category: BpCategory.nullable(),
+  /** The same average against the home-monitoring thresholds (ACC/AHA 2017 Table 11: home 135/85 = office 140/90). */
+  homeCategory: BpCategory.nullable(),
   sufficient: z.boolean(),
   reason: z.string().optional(),
   systolic: z.number(),
@@ -218,7 +225,14 @@ export const DerivedNews2 = News2Live.extend({
 export type DerivedNews2 = z.infer<typeof DerivedNews2>;
 
 export const Derived = z
-  .object({ news2: DerivedNews2.nullable(), bp: DerivedBp.nullable(), cgm: DerivedCgm.nullable(), ecg: DerivedEcg.nullable() })
+  .object({
+    news2: DerivedNews2.nullable(),
+    bp: DerivedBp.nullable(),
+    cgm: DerivedCgm.nullable(),
+    ecg: DerivedEcg.nullable(),
+    /** The IANA zone the clock times (AGP hours, home BP morning/evening) are read in: the patient's, else the clinic's. */
+    timeZone: z.string(),
+  })
   .meta({ id: 'Derived' });
 export type Derived = z.infer<typeof Derived>;
 

@@ -6,6 +6,7 @@ import type {
   CreatedDevice,
   DemoInfo,
   Derived,
+  PatientSettings,
   DeviceSummary,
   EcgStrip,
   Me,
@@ -108,6 +109,7 @@ export const api = {
     request<ReadingSeries>('GET', `/patients/${enc(id)}/readings${query(p)}`, undefined, signal),
   ecg: (id: string, seconds: number, signal?: AbortSignal) => request<EcgStrip>('GET', `/patients/${enc(id)}/ecg${query({ seconds })}`, undefined, signal),
   derived: (id: string, signal?: AbortSignal) => request<Derived>('GET', `/patients/${enc(id)}/derived`, undefined, signal),
+  updateSettings: (id: string, patch: Record<string, unknown>) => request<PatientSettings>('PATCH', `/patients/${enc(id)}/settings`, patch),
 
   devices: (patientId?: string, signal?: AbortSignal) => request<DeviceSummary[]>('GET', `/devices${query({ patient: patientId })}`, undefined, signal),
   addDevice: (body: { patientId: string; type: string; name?: string }) => request<CreatedDevice>('POST', '/devices', body),

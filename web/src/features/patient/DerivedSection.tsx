@@ -11,7 +11,7 @@ export function DerivedSection({ patient, derived, spo2Scale = 1 }: { patient: P
     <div className="derived-grid">
       <News2Card news2={derived?.news2 ?? null} patient={patient} spo2Scale={spo2Scale} />
       <BpCard bp={derived?.bp ?? null} />
-      <CgmCard cgm={derived?.cgm ?? null} />
+      <CgmCard cgm={derived?.cgm ?? null} timeZone={derived?.timeZone} />
     </div>
   );
 }
@@ -125,26 +125,41 @@ function BpCard({ bp }: { bp: DerivedBp | null }) {
             </p>
           ) : null}
           {bp.readings !== undefined ? <p className="muted small">from {bp.readings} readings</p> : null}
+          <HomeThresholdNote bp={bp} />
         </div>
       )}
     </section>
   );
 }
 
-function CgmCard({ cgm }: { cgm: DerivedCgm | null }) {
+/**
+ * Home readings run lower than clinic readings: ACC/AHA 2017 Table 11 puts home 135/85 level with office
+ * 140/90. The pill follows the office bands (the clinical reference); this says when the home bands differ.
+ */
+function HomeThresholdNote({ bp }: { bp: DerivedBp }) {
+  const home = bpCategory(bp.homeCategory);
+  if (!home || bp.homeCategory === bp.category) return null;
+  return (
+    <p className="small bp-home-note">
+      By home-monitoring thresholds (ACC/AHA 2017 Table 11: 135/85 at home equals 140/90 in clinic): <strong>{home.label}</strong>
+    </p>
+  );
+}
+
+function CgmCard({ cgm, timeZone }: { cgm: DerivedCgm | null; timeZone: string | undefined }) {
   return (
     <section className="card card-wide">
       <header className="card-head">
         <h2>Glucose (CGM)</h2>
         <span className="muted small">International Consensus on Time in Range</span>
       </header>
-      {!cgm ? <p className="empty-inline">No CGM data.</p> : <CgmBody cgm={cgm} />}
+      {!cgm ? <p className="empty-inline">No CGM data.</p> : <CgmBody cgm={cgm} timeZone={timeZone} />}
     </section>
   );
 }
 
 /** Metrics and the AGP come from the server (analysis/cgm): the browser computes no clinical figures. */
-function CgmBody({ cgm }: { cgm: DerivedCgm }) {
+function CgmBody({ cgm, timeZone }: { cgm: DerivedCgm; timeZone: string | undefined }) {
   const agp = cgm.agp;
   const metric = (label: string, value: number | undefined, unit: string, target?: string, decimals = 0) => (
     <div className="metric">
@@ -170,6 +185,7 @@ function CgmBody({ cgm }: { cgm: DerivedCgm }) {
       </div>
       <div className="cgm-right">
         <h3 className="sub">Ambulatory glucose profile</h3>
+        {timeZone ? <p className="muted small">Hours of the day in {timeZone.replace(/_/g, ' ')}</p> : null}
         {agp.filter((p) => p.p50 !== null).length > 1 ? <AgpPlot points={agp} /> : <p className="empty-inline">Not enough readings for a profile.</p>}
         <p className="legend small muted">
           <span className="lg lg-5" /> 5–95 % <span className="lg lg-25" /> 25–75 % <span className="lg lg-50" /> median <span className="lg lg-target" />{' '}

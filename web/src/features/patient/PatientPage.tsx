@@ -4,6 +4,7 @@ import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { VitalTile } from '../../components/VitalTile.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { EXTRA_VITALS, VITALS } from '../../lib/vitals.ts';
+import { ClinicalSettings } from './ClinicalSettings.tsx';
 import { DerivedSection } from './DerivedSection.tsx';
 import { DeviceList } from './DeviceList.tsx';
 import { EcgPanel } from './EcgPanel.tsx';
@@ -84,6 +85,18 @@ export function PatientPage({ patientId }: { patientId: string }) {
           {derived.error ? <span className="muted small">Couldn’t load: {derived.error.message}</span> : null}
         </header>
         <DerivedSection patient={p} derived={derived.data} spo2Scale={p.settings.spo2Scale} />
+      </section>
+
+      <section className="section">
+        <ClinicalSettings
+          patientId={p.id}
+          settings={p.settings}
+          effectiveTimeZone={derived.data?.timeZone}
+          onSaved={() => {
+            patient.reload();
+            derived.reload();
+          }}
+        />
       </section>
 
       <section className="section">
