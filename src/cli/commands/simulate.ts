@@ -11,7 +11,7 @@ const command: CliCommand = {
   summary: 'run simulated patients and devices publishing vitals, CGM and ECG over MQTT',
   help: `Usage: vigil simulate --patients N [--mqtt URL] [--speed X] [--duration SECONDS] [--seed N] [--json]
 
-Registers N virtual patients (with realistic conditions and scripted deteriorations: sepsis,
+Registers N virtual patients, named "… (simulated)" (with realistic conditions and scripted deteriorations: sepsis,
 hypoglycaemia, AF, COPD exacerbation, heart-failure weight gain), provisions their devices, and runs them
 as real MQTT clients until Ctrl-C (or --duration). --mqtt defaults to MQTT_URL or the local broker.
 --clinician EMAIL puts the new patients on that clinician's care team.`,
@@ -24,10 +24,20 @@ as real MQTT clients until Ctrl-C (or --duration). --mqtt defaults to MQTT_URL o
     const mqttUrl = typeof args.flags.mqtt === 'string' ? args.flags.mqtt : (config.mqttUrl ?? `mqtt://127.0.0.1:${config.mqttPort}`);
 
     const clinic = await openClinic();
+    // Simulated patients raise real alerts: in a clinic with real patients a nurse must tell them apart.
+    if (!config.demo)
+      io.stderr.write(
+        `Note: this is not a demo clinic (VIGIL_DEMO=0): the ${n} simulated patients join its real ones, named "… (simulated)", and their alerts are real alerts.\n`,
+      );
     const patients: SimPatient[] = [];
     try {
       for (const v of makeVirtualPatients(n, Number(args.flags.seed ?? Date.now() % 100_000))) {
-        const { id } = await clinic.addPatient({ name: v.name, birthDate: v.birthDate, sex: v.profile.sex, settings: { spo2Scale: v.profile.spo2Scale } });
+        const { id } = await clinic.addPatient({
+          name: `${v.name} (simulated)`,
+          birthDate: v.birthDate,
+          sex: v.profile.sex,
+          settings: { spo2Scale: v.profile.spo2Scale },
+        });
         if (typeof args.flags.clinician === 'string') await clinic.assignClinician(id, args.flags.clinician);
         const devices = [];
         for (const kind of v.deviceKinds) {
