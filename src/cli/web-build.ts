@@ -22,6 +22,12 @@ export async function ensureWebBuilt(io: CliIo): Promise<void> {
   const built = existsSync(DIST_INDEX) ? statSync(DIST_INDEX).mtimeMs : 0;
   if (built > newestMtime(path.join(WEB, 'src'))) return;
   io.stderr.write('Building the web app (first start)…\n');
-  const { build } = await import('vite');
-  await build({ root: WEB, configFile: path.join(WEB, 'vite.config.ts'), logLevel: 'warn' });
+  try {
+    const { build } = await import('vite');
+    await build({ root: WEB, configFile: path.join(WEB, 'vite.config.ts'), logLevel: 'warn' });
+  } catch (err) {
+    // A read-only install (a package, a container image) cannot rebuild; the web app it shipped still works.
+    if (!built) throw err;
+    io.stderr.write(`Could not rebuild the web app (${(err as Error).message.split('\n')[0]}); serving the build that is there.\n`);
+  }
 }
