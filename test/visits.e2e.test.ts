@@ -80,6 +80,8 @@ describe('video visit signalling', () => {
       ['GET', '/api/v1/appointments?from=yesterday', undefined, /querystring\.from/],
       ['GET', '/api/v1/appointments?status=maybe', undefined, /querystring\.status/],
       ['GET', '/api/v1/slots?to=never', undefined, /querystring\.to/],
+      // A misspelt filter is named too, not ignored for an unfiltered answer.
+      ['GET', '/api/v1/appointments?stauts=booked', undefined, /querystring: Unrecognized key: "stauts"/],
       ['POST', `/api/v1/visits/${apt}/invites`, { name: ['x'] }, /body\.name/],
       ['POST', `/api/v1/visits/${apt}/guest-pass`, { token: 'short' }, /body\.token/],
       ['POST', `/api/v1/visits/${apt}/summary`, { text: '   ' }, /body\.text/],

@@ -8,9 +8,12 @@ import { z } from 'zod';
  * whose schema is a plain object: FHIR resources are open by the FHIR rules (looseObject), and OAuth endpoints
  * must ignore parameters they do not know (RFC 6749 §3.1).
  */
+// The same for `/api/` query strings: `?stauts=booked` answered every appointment, unfiltered (found by review).
 export const strictBodyValidator: typeof validatorCompiler = (route) => {
   const { schema, httpPart, url } = route as typeof route & { httpPart?: string; url?: string };
   const strict =
-    httpPart === 'body' && url?.startsWith('/api/') && schema instanceof z.ZodObject && schema._zod.def.catchall === undefined ? schema.strict() : schema;
+    (httpPart === 'body' || httpPart === 'querystring') && url?.startsWith('/api/') && schema instanceof z.ZodObject && schema._zod.def.catchall === undefined
+      ? schema.strict()
+      : schema;
   return validatorCompiler({ ...route, schema: strict });
 };
