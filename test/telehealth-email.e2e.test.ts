@@ -54,6 +54,7 @@ for (const engine of ['pglite', 'postgres'] as const)
       nurse = await app.tokenFor('clinician');
       await s.patientService.assignClinician(alice, nurse.practitionerId!, 'system');
       await s.patientService.assignClinician(bob, nurse.practitionerId!, 'system');
+      await s.repos.patients.updateSettings(alice, { timeZone: 'America/New_York' });
       aliceUser = await app.tokenFor('patient', { patientId: alice });
       bobUser = await app.tokenFor('patient', { patientId: bob });
     }, 120_000);
@@ -118,6 +119,10 @@ for (const engine of ['pglite', 'postgres'] as const)
         return m[0];
       });
       expect(reminder.subject).toMatch(/^Reminder: your video visit on /);
+      // In the patient's own time zone (found by review: it was UTC).
+      const local = start.toLocaleString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'America/New_York' });
+      expect(reminder.subject).toContain(local);
+      expect(reminder.subject).not.toMatch(/UTC/);
       expect(reminder.text).toContain(`/visits/${apt.body.id}`);
       for (const word of SECRET) expect(reminder.raw, word).not.toContain(word);
       await new Promise((r) => setTimeout(r, 2_500));

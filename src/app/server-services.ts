@@ -127,6 +127,7 @@ export function createServerServices(
     baseUrl: d.baseUrl,
     smtp: d.smtp,
     config: config.visits.email,
+    timeZone: s.timeZone,
   });
   // [sec] account emails over the same SMTP relay
   const mailer = createAuthMailer(d.smtp, d.logger);

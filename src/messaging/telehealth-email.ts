@@ -21,6 +21,8 @@ export function startTelehealthEmail(deps: {
   baseUrl: () => string;
   smtp: { url: string | null; from: string };
   config: VisitsConfig['email'];
+  /** The clinic's IANA zone: reminders give the time in the patient's zone, else this one. */
+  timeZone: string;
 }) {
   if (!deps.smtp.url) return { runOnce: async () => ({ nudges: 0, reminders: 0 }), close: async () => undefined };
   const transport = nodemailer.createTransport(deps.smtp.url, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never);
@@ -44,6 +46,7 @@ export function startTelehealthEmail(deps: {
     baseUrl: deps.baseUrl,
     logger: deps.logger,
     leadS: deps.config.reminderLeadS,
+    timeZone: deps.timeZone,
   });
   const log = deps.logger.child({ module: 'telehealth-email' });
   let running: Promise<unknown> = Promise.resolve();
