@@ -70,3 +70,13 @@ describe('access decisions moved into auth/access.ts', () => {
     await expect(access.assertWritesAbout(who('patient', { patientId: 'pat-2' }), 'pat-1')).rejects.toMatchObject({ status: 403 });
   });
 });
+
+describe('SMART scopes narrow what an app sees', () => {
+  const admin = (scopes: string[], patientId: string | null = 'pat-a') => who('admin', { smart: { clientId: 'app', scopes, patientId } });
+  it('patient/ grants: the launch patient only, also beside user/ grants (the narrower reading; found by review)', async () => {
+    expect(await access.visiblePatientIds(admin(['patient/*.cruds']))).toEqual(['pat-a']);
+    expect(await access.visiblePatientIds(admin(['patient/*.cruds', 'user/Practitioner.rs']))).toEqual(['pat-a']);
+    expect(await access.visiblePatientIds(admin(['user/Practitioner.rs', 'patient/Observation.rs'], null))).toEqual([]);
+    expect(await access.visiblePatientIds(admin(['user/*.rs', 'openid', 'fhirUser']))).toBeNull();
+  });
+});

@@ -89,8 +89,10 @@ export function allows(scopes: string[], type: string, interaction: Interaction)
   });
 }
 
-/** True when every resource grant is patient-scoped (then the token sees its launch patient only). */
-export const patientOnly = (scopes: string[]) => {
-  const grants = scopes.map(parseScope).filter((g): g is ScopeGrant => g !== null);
-  return grants.length > 0 && grants.every((g) => g.context === 'patient');
-};
+/**
+ * True when any resource grant is patient-scoped: the token then sees its launch patient only. A set mixing
+ * `patient/` and `user/` grants takes the narrower reading (found by review: `patient/*.cruds
+ * user/Practitioner.rs` wrote to every patient the clinician could see, while the consent screen said "of the
+ * chosen patient").
+ */
+export const patientOnly = (scopes: string[]) => scopes.map(parseScope).some((g) => g?.context === 'patient');
