@@ -387,7 +387,8 @@ export function createAuthService(deps: {
       const ids = await deps.audit.change(async (tx, log) => {
         await deps.mfa.remove(userId, tx);
         await deps.passkeys.removeAll(userId, tx);
-        log({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId });
+        const appGrants = await deps.users.revokeSmartGrantsOfUser(userId, tx);
+        log({ actor, action: 'auth.mfa.reset', entityType: 'User', entityId: userId, details: { appGrantsRevoked: appGrants } });
         return deps.users.deleteSessionsOfUser(userId, undefined, tx);
       });
       ended({ sessionIds: ids, userId });
@@ -574,7 +575,7 @@ export function createAuthService(deps: {
 
     /**
      * Sets a new password for an account that proved it owns its email (a reset link) or by an admin: every
-     * session ends and every API token is revoked (the live stream closes with them). Audited.
+     * session ends and every API token and SMART app grant is revoked (the live stream closes with them). Audited.
      */
     async resetPassword(userId: string, next: string, meta: { ip?: string; via: string }, actor: Principal | 'cli' | 'system' = 'system') {
       const user = await deps.users.byId(userId);
@@ -587,12 +588,14 @@ export function createAuthService(deps: {
         await deps.users.setPassword(userId, hash, tx);
         const sessions = await deps.users.deleteSessionsOfUser(userId, undefined, tx);
         const tokens = await deps.users.revokeTokensOfUser(userId, tx);
+        // SMART apps too: an app approved by whoever held the account must not outlive the recovery (found by review).
+        const appGrants = await deps.users.revokeSmartGrantsOfUser(userId, tx);
         log({
           actor: actor === 'system' ? toPrincipal(user) : actor,
           action: 'auth.password.reset',
           entityType: 'User',
           entityId: userId,
-          details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, ip: meta.ip },
+          details: { via: meta.via, sessionsEnded: sessions.length, tokensRevoked: tokens.length, appGrantsRevoked: appGrants, ip: meta.ip },
         });
       });
       ended({ userId, all: true });

@@ -234,6 +234,13 @@ export function createUsersRepository(db: Db) {
       const rows = await q.query<{ id: string }>('UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId]);
       return rows.map((r) => r.id);
     },
+    /** Revokes every SMART app grant (codes, access and refresh tokens) acting for this user; returns how many. */
+    async revokeSmartGrantsOfUser(userId: string, q: Queryable = db): Promise<number> {
+      const rows = await q.query<{ hash: string }>('UPDATE smart_grants SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING hash', [
+        userId,
+      ]);
+      return rows.length;
+    },
     /** Revokes a user's live tokens with this name (the CLI's own token at each start); returns their ids. */
     async revokeTokensNamed(userId: string, name: string, q: Queryable = db): Promise<string[]> {
       const rows = await q.query<{ id: string }>(

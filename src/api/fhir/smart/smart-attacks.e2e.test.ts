@@ -151,4 +151,44 @@ describe('SMART tokens under attack', () => {
     expect((await token({ grant_type: 'refresh_token', refresh_token: other.refresh_token!, client_id: stranger })).status).toBe(400);
     expect((await get(again.body.access_token, '/fhir/R4/Observation')).status).toBe(200);
   });
+
+  it('a password reset or a second-factor reset ends every app the user approved (found by review: they survived the recovery)', async () => {
+    const dr = await clinicianForSmart(app, [a]);
+    const approve = async () => {
+      const { code, verifier } = await authorizeCode(app, {
+        clientId,
+        redirectUri: REDIRECT,
+        scope: 'launch/patient patient/Observation.rs offline_access',
+        ...dr,
+        patient: a,
+      });
+      const t = await token({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier });
+      expect(t.status).toBe(200);
+      return t.body as { access_token: string; refresh_token: string };
+    };
+    const before = await approve();
+    const other = await approve();
+    expect((await get(before.access_token, '/fhir/R4/Observation')).status).toBe(200);
+    await app.services.auth.resetMfa(dr.userId, 'cli');
+    expect((await get(before.access_token, '/fhir/R4/Observation')).status).toBe(401);
+    expect((await token({ grant_type: 'refresh_token', refresh_token: before.refresh_token, client_id: clientId })).status).toBe(400);
+    expect((await get(other.access_token, '/fhir/R4/Observation')).status).toBe(401);
+    const [entry] = await app.services.db.query<{ details: { appGrantsRevoked: number } }>(
+      `SELECT details FROM audit_log WHERE action = 'auth.mfa.reset' AND entity_id = $1`,
+      [dr.userId],
+    );
+    expect(entry.details.appGrantsRevoked).toBeGreaterThanOrEqual(4); // two access and two refresh tokens
+    // The password reset path: with a grant written as the app would hold it, revoked with the reset.
+    const [{ n }] = await app.services.db.query<{ n: number }>(
+      `UPDATE smart_grants SET revoked_at = NULL WHERE user_id = $1 AND kind = 'refresh' RETURNING 1 AS n`,
+      [dr.userId],
+    );
+    expect(n).toBe(1);
+    await app.services.auth.resetPassword(dr.userId, 'a brand new passphrase 42', { via: 'test' });
+    const [reset] = await app.services.db.query<{ details: { appGrantsRevoked: number } }>(
+      `SELECT details FROM audit_log WHERE action = 'auth.password.reset' AND entity_id = $1`,
+      [dr.userId],
+    );
+    expect(reset.details.appGrantsRevoked).toBeGreaterThanOrEqual(1);
+  });
 });
