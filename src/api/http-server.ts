@@ -25,6 +25,9 @@ import { createOriginCheck } from '../auth/origin.ts';
 const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
 /** The Fastify instance route modules receive: request and reply typed from the route's zod schemas. */
+/** OAuth endpoints an app calls from its own origin (no cookie read): exempt from the cross-site check. */
+const OAUTH_APP_ENDPOINTS: ReadonlySet<string> = new Set(['/oauth/token', '/oauth/revoke', '/oauth/introspect']);
+
 export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
 /** What a session still missing its second factor may call. */
@@ -136,9 +139,10 @@ export async function createHttpServer(deps: {
   const origins = createOriginCheck({ publicUrl: sec.publicUrl, allowedOrigins: sec.allowedOrigins });
   app.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
-    // The OAuth token endpoint is called cross-origin by SMART apps by design; it reads no cookie (the
-    // one-time code + PKCE verifier or the refresh token are the credential), so there is nothing to forge.
-    if (req.method === 'POST' && decodedPath(req.url) === '/oauth/token') return;
+    // The OAuth token, revocation and introspection endpoints are called cross-origin by SMART apps by design;
+    // they read no cookie (the code + PKCE verifier, the token itself or the client's own credentials are what
+    // count), so there is nothing to forge (found by review: a browser app could not revoke its tokens on sign-out).
+    if (req.method === 'POST' && OAUTH_APP_ENDPOINTS.has(decodedPath(req.url))) return;
     // A cross-site form cannot set Authorization: bearer-token clients (scripts, SMART apps) are not CSRF targets.
     if (req.headers.authorization?.startsWith('Bearer ')) return;
     const why = origins.refuseUnsafe(req.headers, req.protocol);

@@ -58,7 +58,9 @@ export async function authorizeCode(
   const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
   const allowed = await fetch(url, oauthForm({ request: await requestId(mfa), action: 'allow', ...(o.patient ? { patient: o.patient } : {}) }, { cookie }));
   if (allowed.status !== 302) throw new Error(`consent answered ${allowed.status}: ${await allowed.text()}`);
-  const code = new URL(allowed.headers.get('location')!).searchParams.get('code');
+  const at = new URL(allowed.headers.get('location')!);
+  for (const [k, v] of new URL(o.redirectUri).searchParams) if (at.searchParams.get(k) !== v) throw new Error(`the redirect lost ${k}=${v}: ${at}`);
+  const code = at.searchParams.get('code');
   if (!code) throw new Error(`no code at the redirect: ${allowed.headers.get('location')}`);
   return { code, verifier };
 }

@@ -239,3 +239,13 @@ export function createSmartAppRegistry(deps: {
 }
 
 export type SmartAppRegistry = ReturnType<typeof createSmartAppRegistry>;
+
+/**
+ * A registered redirect URI with the answer's parameters added, keeping the URI's own query (RFC 6749
+ * §3.1.2: `https://app/cb?tenant=1` gets `…?tenant=1&code=…`, not `…?tenant=1?code=…`; found by review).
+ */
+export function withQuery(uri: string, params: Record<string, string>): string {
+  const url = new URL(uri);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url.toString();
+}

@@ -191,4 +191,27 @@ describe('SMART tokens under attack', () => {
     );
     expect(reset.details.appGrantsRevoked).toBeGreaterThanOrEqual(1);
   });
+
+  it('keeps a redirect URI’s own query, and lets a browser app revoke its token from its own origin (found by review)', async () => {
+    const admin = (await app.tokenFor('admin')).token;
+    const redirect = 'http://127.0.0.1:9/cb?tenant=1';
+    const app2 = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Tenant App', redirectUris: [redirect] })).body.id;
+    const dr = await clinicianForSmart(app, [a]);
+    const { code, verifier } = await authorizeCode(app, {
+      clientId: app2,
+      redirectUri: redirect,
+      scope: 'launch/patient patient/Observation.rs',
+      ...dr,
+      patient: a,
+    });
+    const t = await token({ grant_type: 'authorization_code', code, client_id: app2, redirect_uri: redirect, code_verifier: verifier });
+    expect(t.status).toBe(200);
+    // What a browser sends from the app's origin: a cross-site POST with no cookie.
+    const revoked = await fetch(
+      `${app.httpUrl}/oauth/revoke`,
+      oauthForm({ token: t.body.access_token, client_id: app2 }, { origin: 'https://app.example', 'sec-fetch-site': 'cross-site' }),
+    );
+    expect(revoked.status).toBe(200);
+    expect((await get(t.body.access_token, '/fhir/R4/Observation')).status).toBe(401);
+  });
 });

@@ -30,6 +30,7 @@ import { OAuthError, type SmartService } from './smart.service.ts';
 import { ClientAuthError, presentedClient } from './client-auth.ts';
 import { ASSERTION_ALGS } from './backend-services.ts';
 import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
+import { withQuery } from './app-registry.ts';
 
 /**
  * SMART App Launch 2.x endpoints: discovery (`/.well-known/smart-configuration`, public), the authorize
@@ -277,7 +278,11 @@ export function smartRoutes(
       if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
       if (form.action !== 'allow') {
         return reply.redirect(
-          `${checked.redirectUri}?${new URLSearchParams({ error: 'access_denied', error_description: 'the user declined', ...(checked.state ? { state: checked.state } : {}) })}`,
+          withQuery(checked.redirectUri, {
+            error: 'access_denied',
+            error_description: 'the user declined',
+            ...(checked.state ? { state: checked.state } : {}),
+          }),
           302,
         );
       }

@@ -12,7 +12,7 @@ import { toFhirId } from '../ids.ts';
 import { hashSecret, secretMatches, type PresentedClient } from './client-auth.ts';
 import { AssertionError, claimedClient, JWT_BEARER, verifyAssertion } from './backend-services.ts';
 import type { JSONWebKeySet } from 'jose';
-import { checkAppUrls, createSmartAppRegistry } from './app-registry.ts';
+import { checkAppUrls, createSmartAppRegistry, withQuery } from './app-registry.ts';
 import { checkKeySource, createRemoteKeySets } from './remote-jwks.ts';
 
 /**
@@ -510,8 +510,9 @@ export function createSmartService(deps: {
       if (!c) throw new OAuthError('invalid_client', `unknown client_id "${q.client_id ?? ''}"`);
       if (!q.redirect_uri || !c.redirectUris.includes(q.redirect_uri))
         throw new OAuthError('invalid_request', `redirect_uri "${q.redirect_uri ?? ''}" is not registered for ${c.name}`);
+      const redirectUri = q.redirect_uri;
       const redirectError = (error: string, description: string) => ({
-        redirect: `${q.redirect_uri}?${new URLSearchParams({ error, error_description: description, ...(q.state ? { state: q.state } : {}) })}`,
+        redirect: withQuery(redirectUri, { error, error_description: description, ...(q.state ? { state: q.state } : {}) }),
       });
       if (q.response_type !== 'code') return redirectError('unsupported_response_type', 'response_type must be code');
       if (!q.code_challenge || q.code_challenge_method !== 'S256')
@@ -553,7 +554,7 @@ export function createSmartService(deps: {
           tx,
         );
       });
-      return `${req.redirectUri}?${new URLSearchParams({ code, ...(req.state ? { state: req.state } : {}) })}`;
+      return withQuery(req.redirectUri, { code, ...(req.state ? { state: req.state } : {}) });
     },
 
     /** POST /oauth/token (RFC 6749 §4.1.3, §6; RFC 7636 §4.6); `pc`: the client as the request presents it. */
