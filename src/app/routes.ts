@@ -1,3 +1,4 @@
+import { createLoginThrottle } from '../auth/login-throttle.ts';
 import type { Config } from '../config/config.ts';
 import type { Api } from '../api/http-server.ts';
 import { policy } from '../api/policy.ts';
@@ -61,7 +62,9 @@ export function registerRoutes(
     },
   );
   const secureCookies = !!config.tls || (config.publicUrl ?? '').startsWith('https:');
-  authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins });
+  // One count of failed passwords and codes for every sign-in screen (the app's and the SMART authorize page's).
+  const signInThrottle = createLoginThrottle();
+  authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins, throttle: signInThrottle });
   caregiverInviteRoutes(http, { invites: server.caregiverInvites }); // [sec]
   patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });
   deviceRoutes(http, {
@@ -85,7 +88,7 @@ export function registerRoutes(
     auth: s.auth,
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
   });
-  server.fhir.routes(http, { auth: s.auth, secureCookies });
+  server.fhir.routes(http, { auth: s.auth, secureCookies, throttle: signInThrottle });
   csvRoutes(http, { exporter: s.csvExport, importer: s.csvImport });
   commandRoutes(http, { commands: server.commands });
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });

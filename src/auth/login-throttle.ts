@@ -24,6 +24,17 @@ interface Counter {
   last: number;
 }
 
+/**
+ * Wrong second-factor codes count per account: the user of the password-stage session in the cookie (found by
+ * review: keyed on the request's principal, a junk Authorization header made every attempt a new key).
+ */
+export async function mfaThrottleKey(auth: { principalFromSession(token: string): Promise<{ userId: string } | null> }, sessionToken: string): Promise<string> {
+  const p = await auth.principalFromSession(sessionToken);
+  return `mfa:${p?.userId ?? 'no-session'}`;
+}
+
+export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
+
 export function createLoginThrottle(now: () => number = Date.now, rules: ThrottleRules = RULES) {
   const counters = new Map<string, Counter>();
   const keys = (email: string, address: string) => {

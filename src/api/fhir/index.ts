@@ -1,3 +1,4 @@
+import type { LoginThrottle } from '../../auth/login-throttle.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AccessPolicy } from '../../auth/access.ts';
 import { auditedTransactions, type AuditService } from '../../audit/audit.service.ts';
@@ -118,7 +119,7 @@ export function createFhirModule(deps: {
     bulk,
     smart,
     /** Registers the FHIR and SMART routes (other modules' resource types must be registered first). */
-    routes(app: FastifyInstance, web: { auth: AuthService; secureCookies: boolean }) {
+    routes(app: FastifyInstance, web: { auth: AuthService; secureCookies: boolean; throttle: LoginThrottle }) {
       fhirRoutes(app, { fhir: service, baseUrl: deps.baseUrl, bulk });
       smartRoutes(app, {
         smart,
@@ -128,6 +129,7 @@ export function createFhirModule(deps: {
         fhirBase: deps.baseUrl,
         publicBase: deps.publicBase,
         secureCookies: web.secureCookies,
+        throttle: web.throttle,
       });
     },
   };

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
 import { requirePrincipal, SESSION_COOKIE, setSessionCookie } from '../principal.ts';
 import { AppError } from '../../platform/errors.ts';
-import { createLoginThrottle } from '../../auth/login-throttle.ts';
+import { createLoginThrottle, mfaThrottleKey, type LoginThrottle } from '../../auth/login-throttle.ts';
 import { isLoopback } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import {
@@ -40,9 +40,16 @@ import { PasswordResetAccepted, PasswordResetConfirmBody, PasswordResetRequestBo
  */
 export function authRoutes(
   app: Api,
-  deps: { auth: AuthService; passwordReset: PasswordReset; secureCookies: boolean; demoLogins: () => Array<{ email: string; password: string; role: string }> },
+  deps: {
+    auth: AuthService;
+    passwordReset: PasswordReset;
+    secureCookies: boolean;
+    demoLogins: () => Array<{ email: string; password: string; role: string }>;
+    /** Shared with the SMART authorize screen: one count of failures per account and address. */
+    throttle?: LoginThrottle;
+  },
 ) {
-  const throttle = createLoginThrottle();
+  const throttle = deps.throttle ?? createLoginThrottle();
   // Reset emails: 3 per address and email, 20 per address, 10 per email from anywhere, then a wait from 1 min
   // doubling (capped): nobody's mailbox can be flooded, and the answer is the same for any email.
   const resetThrottle = createLoginThrottle(Date.now, {
@@ -95,7 +102,7 @@ export function authRoutes(
       const token = cookieOf(req);
       if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
       const { code } = req.body;
-      const key = `mfa:${req.principal?.userId ?? token.slice(0, 12)}`;
+      const key = await mfaThrottleKey(deps.auth, token);
       const wait = throttle.retryAfterMs(key, req.ip);
       if (wait > 0) {
         reply.header('retry-after', String(Math.ceil(wait / 1000)));

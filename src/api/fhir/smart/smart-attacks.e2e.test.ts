@@ -214,4 +214,38 @@ describe('SMART tokens under attack', () => {
     expect(revoked.status).toBe(200);
     expect((await get(t.body.access_token, '/fhir/R4/Observation')).status).toBe(401);
   });
+
+  it('throttles password guessing on the authorize screen like the app’s own sign-in (found by review: no limit there)', async () => {
+    const dr = await clinicianForSmart(app, [a]);
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      scope: 'launch/patient patient/Observation.rs',
+      state: 's',
+      aud: `${app.httpUrl}/fhir/R4`,
+      code_challenge: 'x'.repeat(43),
+      code_challenge_method: 'S256',
+    });
+    const requestId = (html: string) => /name="request" value="([^"]+)"/.exec(html)![1];
+    let page = await (await fetch(`${app.httpUrl}/oauth/authorize?${q}`)).text();
+    const answers: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await fetch(
+        `${app.httpUrl}/oauth/authorize`,
+        oauthForm({ request: requestId(page), action: 'sign-in', email: dr.email, password: `guess ${i}` }),
+      );
+      page = await res.text();
+      answers.push(/Too many failed attempts/.test(page) ? 'throttled' : /Wrong email or password/.test(page) ? 'wrong' : 'other');
+    }
+    expect(answers.slice(0, 5)).toEqual(Array(5).fill('wrong'));
+    expect(answers.at(-1)).toBe('throttled');
+    // The right password is refused too while the wait lasts (the count is shared with /api/v1/auth/login).
+    const login = await fetch(`${app.httpUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: dr.email, password: dr.password }),
+    });
+    expect(login.status).toBe(429);
+  });
 });

@@ -1,3 +1,4 @@
+import { mfaThrottleKey, type LoginThrottle } from '../../../auth/login-throttle.ts';
 import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
@@ -48,6 +49,8 @@ export function smartRoutes(
     fhirBase: () => string;
     publicBase: () => string;
     secureCookies: boolean;
+    /** The sign-in throttle the app's own sign-in uses (auth/login-throttle.ts). */
+    throttle: LoginThrottle;
   },
 ) {
   // Browser apps on other origins call FHIR, the token endpoint and discovery with a bearer token (no cookies).
@@ -247,25 +250,41 @@ export function smartRoutes(
       const form: Partial<Record<string, string>> = req.body;
       const p = form.request ? await deps.smart.takePending(form.request) : null;
       if (!p) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
+      // Throttled like the app's own sign-in, on the same counts (found by review: this screen had no limit).
+      const throttled = (key: string) => {
+        const wait = deps.throttle.retryAfterMs(key, req.ip);
+        return wait > 0 ? `Too many failed attempts; try again in ${Math.ceil(wait / 1000)} s.` : null;
+      };
       if (form.action === 'sign-in') {
+        const email = form.email ?? '';
+        const wait = throttled(email);
+        if (wait) return screen(req, reply, p.query, wait);
         try {
-          const session = await deps.auth.login(form.email ?? '', form.password ?? '', { ip: req.ip });
+          const session = await deps.auth.login(email, form.password ?? '', { ip: req.ip });
+          deps.throttle.succeeded(email, req.ip);
           setSessionCookie(reply, session, deps.secureCookies);
           req.principal = await deps.auth.principalFromSession(session.token);
           return screen(req, reply, p.query);
-        } catch {
+        } catch (err) {
+          if (err instanceof AppError && err.code === 'UNAUTHENTICATED') deps.throttle.failed(email, req.ip);
           req.principal = null;
           return screen(req, reply, p.query, 'Wrong email or password.');
         }
       }
       if (form.action === 'mfa') {
         // Second step (issue 9): the code turns the password-only session into a full one.
+        const cookie = req.cookies?.[SESSION_COOKIE] ?? '';
+        const key = await mfaThrottleKey(deps.auth, cookie);
+        const wait = throttled(key);
+        if (wait) return screen(req, reply, p.query, wait);
         try {
-          const session = await deps.auth.completeMfa(req.cookies?.[SESSION_COOKIE] ?? '', form.code ?? '', { ip: req.ip });
+          const session = await deps.auth.completeMfa(cookie, form.code ?? '', { ip: req.ip });
+          deps.throttle.succeeded(key, req.ip);
           setSessionCookie(reply, session, deps.secureCookies);
           req.principal = await deps.auth.principalFromSession(session.token);
           return screen(req, reply, p.query);
         } catch (err) {
+          deps.throttle.failed(key, req.ip);
           return screen(req, reply, p.query, (err as Error).message);
         }
       }
