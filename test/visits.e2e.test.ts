@@ -309,6 +309,13 @@ describe('video visit signalling', () => {
     });
     expect(offHours.status).toBe(400);
     expect(offHours.body.error.message).toMatch(/only to a free slot/);
+    // Nor stretches it: a 15-minute slot moved with an end three hours later (found by review).
+    const stretched = await app.api<{ error: { message: string } }>(patientA, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, {
+      start: `${day}T09:00:00Z`,
+      end: `${day}T12:00:00Z`,
+    });
+    expect(stretched.status).toBe(400);
+    expect(stretched.body.error.message).toMatch(/^end: a patient moves a visit as it is/);
     const offGrid = await app.api(patientA, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, { start: `${day}T09:05:00Z` });
     expect(offGrid.status).toBe(400);
     const onSlot = await app.api<{ start: number }>(patientA, 'POST', `/api/v1/appointments/${booked.body.id}/reschedule`, { start: `${day}T09:00:00Z` });
@@ -362,6 +369,17 @@ describe('video visit signalling', () => {
     // Staff creating a second booking over it is refused too (the same schedule lock as booking a slot).
     const twice = await Promise.all([0, 1, 2].map(() => app.api(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: `${day}T15:10:00Z` })));
     expect(twice.map((r) => r.status)).toEqual([409, 409, 409]);
+  });
+
+  it('a visit cancelled during the call stays cancelled when the last person leaves (found by review: it became fulfilled)', async () => {
+    const made = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', {
+      patientId: alice,
+      start: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    expect(made.status).toBe(201);
+    expect((await app.api(nurse.token, 'POST', `/api/v1/appointments/${made.body.id}/cancel`, { reason: 'patient in hospital' })).status).toBe(200);
+    await app.services.appointmentsRepo.fulfil(made.body.id); // what the room does as the last person leaves
+    expect((await app.services.appointmentsRepo.byId(made.body.id))?.status).toBe('cancelled');
   });
 
   it('limits a visit to five people', async () => {

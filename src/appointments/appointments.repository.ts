@@ -166,6 +166,11 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
       await q.query('UPDATE appointments SET status = $2, cancel_reason = COALESCE($3, cancel_reason) WHERE id = $1', [id, status, cancelReason ?? null]);
     },
 
+    /** The visit took place: only from booked or arrived, so a cancellation made during the call stays (found by review). */
+    async fulfil(id: string, q: Queryable = db): Promise<void> {
+      await q.query(`UPDATE appointments SET status = 'fulfilled' WHERE id = $1 AND status IN ('booked', 'arrived')`, [id]);
+    },
+
     async reschedule(id: string, start: number, end: number, q: Queryable = db): Promise<void> {
       await q.query('UPDATE appointments SET start_at = $2, end_at = $3, reminder_sent_at = NULL WHERE id = $1', [id, iso(start), iso(end)]);
     },

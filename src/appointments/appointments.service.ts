@@ -282,9 +282,14 @@ export function createAppointmentsService(deps: {
       const a = await visible(p, id);
       access.assertSchedulesFor(p);
       if (a.status !== 'booked' && a.status !== 'proposed') throw new AppError('CONFLICT', `a ${a.status} appointment cannot be moved`);
+      const patient = access.patientSelf(p);
+      // A patient moves the visit, not its length (found by review: `end` stretched a 15-minute slot to a morning).
+      if (patient && end !== undefined && end - start !== a.end - a.start)
+        throw badRequest('end: a patient moves a visit as it is; its length stays the same (leave end out)');
       const newEnd = end ?? start + (a.end - a.start);
       checkTimes(start, newEnd);
-      if (access.patientSelf(p) && a.practitionerId) await inOpenSlotOrThrow(a.practitionerId, start, newEnd);
+      if (patient && !a.practitionerId) throw forbidden('this visit has no clinician’s calendar to move it in; ask the care team');
+      if (patient && a.practitionerId) await inOpenSlotOrThrow(a.practitionerId, start, newEnd);
       if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
       await audit.change(async (tx, log) => {
         if (a.practitionerId) {

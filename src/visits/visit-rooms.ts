@@ -163,7 +163,7 @@ export function createVisitRooms(deps: {
         });
         if (last) {
           await deps.appointments.finishEncounter(last, now, tx);
-          await deps.appointments.setStatus(r.appointment.id, 'fulfilled', null, tx);
+          await deps.appointments.fulfil(r.appointment.id, tx);
           log({
             actor: auditActor(p),
             action: 'visit.end',
