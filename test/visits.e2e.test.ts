@@ -119,6 +119,16 @@ describe('video visit signalling', () => {
     const evil = ws(`/api/v1/visits/${apt}/signal?token=${patientA}`, 'https://evil.example');
     await eventually(() => expect(evil.closed?.code).toBe(4403));
     expect(evil.seen).toEqual([]);
+    // A read-only token may read the record, not admit people or write chat into it (found by review).
+    const readOnly = (await app.services.auth.createToken(nurse.email, 'read only', 'system', { scope: 'read' })).token;
+    const ro = ws(`/api/v1/visits/${apt}/signal?token=${readOnly}`);
+    await eventually(() => expect(ro.closed?.code).toBe(4403));
+    // Revoking the token a participant joined with ends their call at once (as it ends the live stream).
+    const t = await app.services.auth.createToken(nurse.email, 'visit', 'system');
+    const joined = ws(`/api/v1/visits/${apt}/signal?token=${t.token}`);
+    await joined.next('hello');
+    await app.services.auth.revokeToken(t.id, 'cli');
+    await eventually(() => expect(joined.closed?.code).toBe(4401));
   });
 
   it('puts the patient in the waiting room until the clinician admits, then relays signalling between them only', async () => {

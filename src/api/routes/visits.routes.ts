@@ -152,6 +152,8 @@ export function visitRoutes(
             (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
           if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
           if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
+          // Joining admits people and writes chat into the record: a read-only token may not (found by review).
+          if (principal.credential?.scope === 'read') throw new AppError('FORBIDDEN', 'a read-only token cannot join a visit');
           const r = await deps.appointments.assertParticipant(principal, id);
           appointment = r.appointment;
           who = {
@@ -175,7 +177,23 @@ export function visitRoutes(
         if (raw.length > MAX_SIGNAL_BYTES) return socket.send(JSON.stringify({ type: 'error', message: 'message too large' }));
         peer.receive(raw.toString());
       });
-      socket.on('close', () => peer.disconnect());
+      // Sign-out, sign-out everywhere, disabling and token revocation end the call at once, as they end the live stream.
+      const c = who.principal?.credential;
+      const offEnded = who.principal
+        ? deps.auth.onSessionEnded((e) => {
+            if (e.userId !== who.principal!.userId) return;
+            if (
+              'all' in e ||
+              ('sessionIds' in e && c?.kind === 'session' && e.sessionIds.includes(c.id)) ||
+              ('tokenIds' in e && c?.kind === 'token' && e.tokenIds.includes(c.id))
+            )
+              socket.close(4401, 'signed out');
+          })
+        : () => undefined;
+      socket.on('close', () => {
+        offEnded();
+        peer.disconnect();
+      });
     },
   );
 }
