@@ -13,7 +13,7 @@ import { fromFhirId, toFhirId } from '../src/api/fhir/ids.ts';
 describe('video visit signalling', () => {
   let app: TestApp;
   let alice: string;
-  let nurse: { token: string; practitionerId: string | null };
+  let nurse: { token: string; email: string; practitionerId: string | null };
   let stranger: string;
   let patientA: string;
   let patientB: string;

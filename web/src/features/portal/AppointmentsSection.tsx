@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
+import { useNow } from '../../lib/clock.ts';
 import { tele, type Appointment, type Slot } from '../messages/teleApi.ts';
 import { FormError } from '../../components/FormError.tsx';
 
@@ -16,7 +17,8 @@ export function AppointmentsSection({ patientId, plain = true }: { patientId: st
   const [booking, setBooking] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const upcoming = (list.data ?? []).filter((a) => a.status === 'booked' || a.status === 'arrived');
-  const now = Date.now();
+  // The shared clock ticks, so the Join button appears on time without a reload (found by review: it never came).
+  const now = useNow();
   const cancel = async (a: Appointment) => {
     if (!confirm(`Cancel your appointment on ${when(a)}?`)) return;
     try {
