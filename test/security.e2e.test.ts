@@ -159,6 +159,11 @@ describe('F4: tokens are scoped, expiring, listed and revocable', () => {
     expect((await app.api(u.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(401);
     expect((await withCookie(s.cookie, '/api/v1/me')).status).toBe(401);
     expect((await login(u.email)).status).toBe(401);
+    // The built-in CLI account cannot be disabled: every later `vigil start` failed (found by review).
+    const cli = await app.services.auth.ensureSystemAdmin();
+    const refused = await app.api<{ error: { message: string } }>(admin.token, 'POST', `/api/v1/users/${cli.userId}/disable`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/built-in CLI account cannot be disabled/);
   });
   it('a password change ends the other sessions; the new password follows NIST 800-63B', async () => {
     const u = await app.tokenFor('patient', { patientId: patientA });

@@ -44,6 +44,9 @@ export type SessionEnded = { sessionIds: string[]; userId: string } | { tokenIds
  * Accounts, password login, sessions, second factors and API tokens (ONC §170.315(d)(1), (d)(5), (d)(12),
  * (d)(13)). Every change is audited. Session and token secrets are stored only as SHA-256 hashes.
  */
+/** The built-in admin the local CLI acts as (no password, so no sign-in). */
+const SYSTEM_ADMIN_EMAIL = 'cli@vigil.local';
+
 export function createAuthService(deps: {
   users: UsersRepository;
   patients: PatientsRepository;
@@ -412,7 +415,7 @@ export function createAuthService(deps: {
 
     /** The built-in admin the local CLI acts as through a running server (it has no password: no login). */
     async ensureSystemAdmin(): Promise<Principal> {
-      const email = 'cli@vigil.local';
+      const email = SYSTEM_ADMIN_EMAIL;
       const existing = await deps.users.byEmail(email);
       if (existing) return toPrincipal(existing);
       const id = newId('usr');
@@ -606,6 +609,9 @@ export function createAuthService(deps: {
       const user = await deps.users.byId(String(userId ?? ''));
       if (!user) throw notFound(`user ${userId}`);
       if (actor !== 'cli' && actor.userId === user.userId && disabled) throw new AppError('CONFLICT', 'you cannot disable your own account');
+      // Disabling the local CLI's account broke every later `vigil start` (found by review); it has no password to misuse.
+      if (user.email === SYSTEM_ADMIN_EMAIL && disabled)
+        throw new AppError('CONFLICT', 'the built-in CLI account cannot be disabled (it has no password; revoke its tokens instead)');
       await deps.audit.change(async (tx, log) => {
         await deps.users.setDisabled(user.userId, disabled, tx);
         if (disabled) await deps.users.deleteSessionsOfUser(user.userId, undefined, tx);
