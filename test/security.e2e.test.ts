@@ -165,6 +165,15 @@ describe('F4: tokens are scoped, expiring, listed and revocable', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toMatch(/built-in CLI account cannot be disabled/);
   });
+  it('a token limited to some patients neither mints a wider token nor acts as an admin (found by review)', async () => {
+    const narrow = (await app.services.auth.createToken(admin.email, 'narrow', 'system', { patientIds: [patientA] })).token;
+    const wider = await app.api<{ error: { message: string } }>(narrow, 'POST', '/api/v1/tokens', {});
+    expect(wider.status).toBe(403);
+    expect(wider.body.error.message).toMatch(/limited to some patients can create only tokens limited to them/);
+    expect((await app.api(narrow, 'POST', '/api/v1/tokens', { patientIds: [patientA] })).status).toBe(201);
+    expect((await app.api(narrow, 'POST', `/api/v1/patients/${patientB}/erase`, { confirm: patientB })).status).toBe(403);
+    expect((await app.api(admin.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(200);
+  });
   it('a password change ends the other sessions; the new password follows NIST 800-63B', async () => {
     const u = await app.tokenFor('patient', { patientId: patientA });
     const a = await login(u.email);

@@ -73,6 +73,8 @@ export function createAccessPolicy(deps: {
     },
     assertAdmin(p: Principal): void {
       if (p.role !== 'admin') throw forbidden('admin role required');
+      // An admin's token limited to some patients is not an admin's whole reach (found by review: it erased others).
+      if (p.credential?.patients) throw forbidden('a token limited to some patients cannot do administration');
     },
     /** SMART apps: the granted scopes must allow this interaction on this type (SMART App Launch 2.x scopes). */
     assertScope(p: Principal, type: string, interaction: Interaction): void {

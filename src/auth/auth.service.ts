@@ -498,6 +498,10 @@ export function createAuthService(deps: {
       // A token can narrow, never widen: a tokened actor cannot mint beyond its own scope.
       if (typeof actor !== 'string' && actor.credential?.kind === 'token' && actor.credential.scope === 'read' && scope === 'write')
         throw forbidden('a read-only token cannot create a write token');
+      // A token limited to some patients mints only within them (found by review: it minted an unlimited one).
+      const limit = typeof actor !== 'string' && actor.credential?.kind === 'token' ? actor.credential.patients : null;
+      if (limit && (!opts.patientIds || opts.patientIds.some((id) => !limit.includes(id))))
+        throw forbidden(`a token limited to some patients can create only tokens limited to them (patientIds within ${limit.join(', ')})`);
       let ttlDays = opts.ttlDays ?? settings.tokenTtlDays;
       if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650) throw new AppError('VALIDATION', 'ttlDays must be a whole number of days, 0–3650');
       if (user.role === 'patient' && (ttlDays === 0 || ttlDays > PATIENT_TOKEN_MAX_DAYS)) ttlDays = PATIENT_TOKEN_MAX_DAYS;
