@@ -30,6 +30,9 @@ import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
 
 /** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
+/** How often the call socket is pinged; a socket with no pong by the next ping is closed. */
+const VISIT_PING_MS = 25_000;
+
 export function visitRoutes(
   app: Api,
   deps: { visits: VisitsService; rooms: VisitRooms; cluster: VisitCluster; appointments: AppointmentsService; auth: AuthService; origins?: OriginCheck },
@@ -190,7 +193,18 @@ export function visitRoutes(
               socket.close(4401, 'signed out');
           })
         : () => undefined;
+      // Keep-alive: an idle call socket was cut by proxies' idle timeouts (nginx: 60 s), and a phone that changed
+      // networks left a half-open socket and a ghost in the room. A ping every 25 s; no pong by the next: gone.
+      let alive = true;
+      socket.on('pong', () => (alive = true));
+      const keepAlive = setInterval(() => {
+        if (!alive) return socket.terminate();
+        alive = false;
+        socket.ping();
+      }, VISIT_PING_MS);
+      keepAlive.unref();
       socket.on('close', () => {
+        clearInterval(keepAlive);
         offEnded();
         peer.disconnect();
       });
