@@ -194,6 +194,19 @@ describe('F4: tokens are scoped, expiring, listed and revocable', () => {
     expect((await withCookie(b.cookie, '/api/v1/me')).status).toBe(401);
     expect((await login(u.email)).status).toBe(401);
     expect((await login(u.email, 'a much better passphrase')).status).toBe(200);
+    // Not with an API token, and not as an unlimited guess at the current password (found by review).
+    expect((await app.api(u.token, 'POST', '/api/v1/auth/password', { current: 'x', next: 'another long passphrase' })).status).toBe(403);
+    const guesses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await withCookie(a.cookie, '/api/v1/auth/password', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ current: `guess ${i}`, next: 'another long passphrase' }),
+      });
+      guesses.push(res.status);
+    }
+    expect(guesses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
+    expect(guesses.at(-1)).toBe(429);
   });
 });
 

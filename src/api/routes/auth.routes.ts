@@ -310,7 +310,21 @@ export function authRoutes(
     },
     async (req, reply) => {
       const p = requirePrincipal(req);
-      await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
+      // Found by review: a leaked API token could guess the current password without limit and lock the owner out.
+      if (p.credential?.kind === 'token') throw new AppError('FORBIDDEN', 'sign in with your password to change it (an API token cannot)');
+      const key = `password-change:${p.userId}`;
+      const wait = throttle.retryAfterMs(key, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      try {
+        await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
+      } catch (err) {
+        if (err instanceof AppError && /current password is wrong/.test(err.message)) throttle.failed(key, req.ip);
+        throw err;
+      }
+      throttle.succeeded(key, req.ip);
       return reply.status(204).send(null);
     },
   );
