@@ -5,39 +5,18 @@
  * skipped is refused, one they repeated is the first of the two (zonedToUtc).
  */
 
+import { isTimeZone, offsetMsAt } from '../platform/time-zone.ts';
+
 export type DateOrder = 'dmy' | 'mdy';
 
 /** Validates an IANA time-zone name (throws with a clear message). */
 export function checkTimeZone(tz: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz;
-  } catch {
-    throw new Error(`unknown time zone "${tz}" (use an IANA name such as Europe/Berlin or America/New_York, or UTC)`);
-  }
+  if (!isTimeZone(tz)) throw new Error(`unknown time zone "${tz}" (use an IANA name such as Europe/Berlin or America/New_York, or UTC)`);
+  return tz;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
 /** The zone's offset from UTC at instant `t`, in ms. */
-function offsetAt(t: number, tz: string): number {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(tz, f);
-  }
-  const p = Object.fromEntries(f.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
-  const asUtc = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
-  return asUtc - Math.floor(t / 1000) * 1000;
-}
+const offsetAt = (t: number, tz: string) => offsetMsAt(tz, t);
 
 const DAY_MS = 86_400_000;
 

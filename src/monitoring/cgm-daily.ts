@@ -35,20 +35,20 @@ export function createCgmDailySummaries(deps: {
   const log = deps.logger.child({ module: 'cgm-daily' });
   const ownership = deps.ownership ?? soleOwnership('local');
   const done = new Map<string, number>(); // patient → day start already summarised
-  const zones = new Map<string, { zone: string; at: number }>(); // patient → zone, re-read hourly (a settings change)
+  const zones = new Map<string, string>(); // patient → zone, forgotten hourly with the pruning below (a settings change)
 
-  async function zoneOf(patientId: string, now: number): Promise<string> {
+  async function zoneOf(patientId: string): Promise<string> {
     const known = zones.get(patientId);
-    if (known && now - known.at < 3_600_000) return known.zone;
+    if (known) return known;
     const patient = await deps.repos.patients.byId(patientId);
     const zone = (patient && settingsOf(patient.settings).timeZone) || deps.timeZone;
-    zones.set(patientId, { zone, at: now });
+    zones.set(patientId, zone);
     return zone;
   }
 
   /** The local day before the one holding `ts`, summarised once. */
   async function summariseDayBefore(patientId: string, ts: number) {
-    const zone = await zoneOf(patientId, deps.clock.now());
+    const zone = await zoneOf(patientId);
     const today = localDayStart(zone, ts);
     const yesterday = localDayStart(zone, today - 1);
     if ((done.get(patientId) ?? 0) >= yesterday) return;

@@ -22,6 +22,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       day: 'numeric',
       hour: 'numeric',
       minute: 'numeric',
+      second: 'numeric',
     });
     formatters.set(timeZone, f);
   }
@@ -44,12 +45,20 @@ export function processTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
+/** Milliseconds to add to UTC to get local time in `timeZone` at instant `ts`, to the second (old LMT offsets have seconds). */
+export function offsetMsAt(timeZone: string, ts: number): number {
+  const p = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(ts)
+      .map((x) => [x.type, x.value]),
+  );
+  const local = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+  return local - Math.floor(ts / 1000) * 1000;
+}
+
 /** Minutes to add to UTC to get local time in `timeZone` at instant `ts` (New York in winter: −300). */
 export function offsetMinutesAt(timeZone: string, ts: number): number {
-  const parts = formatter(timeZone).formatToParts(ts);
-  const n = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)!.value);
-  const local = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'));
-  return Math.round((local - Math.floor(ts / MINUTE_MS) * MINUTE_MS) / MINUTE_MS);
+  return Math.round(offsetMsAt(timeZone, ts) / MINUTE_MS);
 }
 
 /** `offsetMinutesAt` remembered per quarter hour: thousands of readings cost a few dozen Intl calls. */
