@@ -150,7 +150,7 @@ describe('F4: tokens are scoped, expiring, listed and revocable', () => {
     expect(own.body.expiresAt).not.toBeNull();
     expect(new Date(own.body.expiresAt!).getTime()).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000 + 60_000);
   });
-  it('a disabled account is refused at once, token and session alike', async () => {
+  it('a disabled account is refused at once, token and session alike, and re-enabling it revives neither', async () => {
     const u = await app.tokenFor('patient', { patientId: patientB });
     const s = await login(u.email);
     expect(s.status).toBe(200);
@@ -159,6 +159,16 @@ describe('F4: tokens are scoped, expiring, listed and revocable', () => {
     expect((await app.api(u.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(401);
     expect((await withCookie(s.cookie, '/api/v1/me')).status).toBe(401);
     expect((await login(u.email)).status).toBe(401);
+    // Re-enabled, the account signs in afresh, but its old token and session stay dead (found by review: they came back).
+    expect((await app.api(admin.token, 'POST', `/api/v1/users/${id}/enable`, {})).status).toBe(200);
+    expect((await app.api(u.token, 'GET', `/api/v1/patients/${patientB}`)).status).toBe(401);
+    expect((await withCookie(s.cookie, '/api/v1/me')).status).toBe(401);
+    expect((await login(u.email)).status).toBe(200);
+    const [entry] = await app.services.db.query<{ details: { tokensRevoked: number; sessionsEnded: number } }>(
+      "SELECT details FROM audit_log WHERE action = 'user.disable' AND entity_id = $1",
+      [id],
+    );
+    expect(entry.details).toMatchObject({ tokensRevoked: 1, sessionsEnded: 1 });
     // The built-in CLI account cannot be disabled: every later `vigil start` failed (found by review).
     const cli = await app.services.auth.ensureSystemAdmin();
     const refused = await app.api<{ error: { message: string } }>(admin.token, 'POST', `/api/v1/users/${cli.userId}/disable`, {});
@@ -351,6 +361,33 @@ describe('F8 and F1: alerts stay within the care team; acknowledging with {} kee
     expect(await recipients.mayReceive(await userId(outside.email), patientA)).toBe(false);
     expect(await recipients.mayReceive(await userId(inside.email), patientA)).toBe(true);
     expect((await app.api(inside.token, 'POST', `/api/v1/alerts/${id}/acknowledge`, {})).status).toBe(200);
+  });
+});
+
+describe('care team: an admin removes a clinician, who loses the patient at once (found by review: there was no route)', () => {
+  it('DELETE /patients/{id}/care-team/{practitionerId} ends access, is audited, and names what is missing', async () => {
+    const carer = await app.tokenFor('clinician');
+    const patient = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Cara Team' })).body.id;
+    expect((await app.api(admin.token, 'POST', `/api/v1/patients/${patient}/care-team`, { practitionerId: carer.practitionerId })).status).toBe(204);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patient}`)).status).toBe(200);
+    // Only an admin removes; a clinician cannot take a colleague (or themself) off a team.
+    expect((await app.api(carer.token, 'DELETE', `/api/v1/patients/${patient}/care-team/${carer.practitionerId}`)).status).toBe(403);
+    expect((await app.api(admin.token, 'DELETE', `/api/v1/patients/${patient}/care-team/${carer.practitionerId}`)).status).toBe(204);
+    expect((await app.api(carer.token, 'GET', `/api/v1/patients/${patient}`)).status).toBe(404);
+    expect((await app.api<Array<{ id: string }>>(carer.token, 'GET', '/api/v1/patients')).body.map((p) => p.id)).not.toContain(patient);
+    const detail = await app.api<{ careTeam: Array<{ id: string }> }>(admin.token, 'GET', `/api/v1/patients/${patient}`);
+    expect(detail.body.careTeam.map((c) => c.id)).not.toContain(carer.practitionerId);
+    // Removing again, or from a patient that does not exist, is a 404 naming what was not found.
+    const again = await app.api<{ error: { message: string } }>(admin.token, 'DELETE', `/api/v1/patients/${patient}/care-team/${carer.practitionerId}`);
+    expect(again.status).toBe(404);
+    expect(again.body.error.message).toMatch(/care team/);
+    expect((await app.api(admin.token, 'DELETE', `/api/v1/patients/nope/care-team/${carer.practitionerId}`)).status).toBe(404);
+    const audit = await app.services.db.query<{ action: string; details: { practitionerId: string } }>(
+      "SELECT action, details FROM audit_log WHERE patient_id = $1 AND action LIKE 'careteam.%' ORDER BY id",
+      [patient],
+    );
+    expect(audit.map((a) => a.action)).toEqual(['careteam.add', 'careteam.remove']);
+    expect(audit[1].details.practitionerId).toBe(carer.practitionerId);
   });
 });
 

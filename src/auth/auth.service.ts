@@ -608,7 +608,7 @@ export function createAuthService(deps: {
       ended({ userId, all: true });
     },
 
-    /** Admin: disable (every session ends, tokens stop working) or re-enable an account. */
+    /** Admin: disable (every session ends, API tokens and SMART app grants are revoked) or re-enable an account (with none of them). */
     async setDisabled(userId: string, disabled: boolean, actor: Principal | 'cli') {
       const user = await deps.users.byId(String(userId ?? ''));
       if (!user) throw notFound(`user ${userId}`);
@@ -618,8 +618,19 @@ export function createAuthService(deps: {
         throw new AppError('CONFLICT', 'the built-in CLI account cannot be disabled (it has no password; revoke its tokens instead)');
       await deps.audit.change(async (tx, log) => {
         await deps.users.setDisabled(user.userId, disabled, tx);
-        if (disabled) await deps.users.deleteSessionsOfUser(user.userId, undefined, tx);
-        log({ actor, action: disabled ? 'user.disable' : 'user.enable', entityType: 'User', entityId: user.userId });
+        if (!disabled) return log({ actor, action: 'user.enable', entityType: 'User', entityId: user.userId });
+        // Tokens and app grants are revoked, not merely refused while disabled: re-enabling an account (often
+        // disabled because it was misused) must not bring back credentials someone else may hold (found by review).
+        const sessions = await deps.users.deleteSessionsOfUser(user.userId, undefined, tx);
+        const tokens = await deps.users.revokeTokensOfUser(user.userId, tx);
+        const appGrants = await deps.users.revokeSmartGrantsOfUser(user.userId, tx);
+        log({
+          actor,
+          action: 'user.disable',
+          entityType: 'User',
+          entityId: user.userId,
+          details: { sessionsEnded: sessions.length, tokensRevoked: tokens.length, appGrantsRevoked: appGrants },
+        });
       });
       if (disabled) ended({ userId: user.userId, all: true });
       return { id: user.userId, disabled };

@@ -158,6 +158,17 @@ export function createPatientService(deps: {
       });
     },
 
+    /** DELETE /api/v1/patients/{id}/care-team/{practitionerId}: the clinician loses access at once (open dashboards within 30 s). */
+    async removeClinician(patientId: string, practitionerId: string, actor: Principal | 'cli' | 'system') {
+      if (!(await deps.patients.byId(patientId))) throw notFound(`patient ${patientId}`);
+      const removed = await deps.audit.change(async (tx, log) => {
+        const was = await deps.patients.removeFromCareTeam(patientId, practitionerId, tx);
+        if (was) log({ actor, action: 'careteam.remove', entityType: 'Patient', entityId: patientId, patientId, details: { practitionerId } });
+        return was;
+      });
+      if (!removed) throw notFound(`practitioner ${practitionerId} on the care team of patient ${patientId}`);
+    },
+
     /** The clinician panel: every visible patient with latest vitals, NEWS2 and status. */
     async panel(principal: Principal): Promise<PanelPatient[]> {
       const ids = await deps.access.visiblePatientIds(principal);

@@ -126,6 +126,14 @@ export function createPatientsRepository(db: Db) {
         role,
       ]);
     },
+    /** True when the practitioner was on the team. */
+    async removeFromCareTeam(patientId: string, practitionerId: string, q: Queryable = db): Promise<boolean> {
+      const rows = await q.query<{ patient_id: string }>('DELETE FROM care_team_members WHERE patient_id = $1 AND practitioner_id = $2 RETURNING patient_id', [
+        patientId,
+        practitionerId,
+      ]);
+      return rows.length > 0;
+    },
     async careTeamOf(patientId: string): Promise<Practitioner[]> {
       return db.query<Practitioner>(
         `SELECT p.id, p.name, p.qualification FROM care_team_members c JOIN practitioners p ON p.id = c.practitioner_id

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DeviceSummary } from './devices.ts';
-import { ClampedInt, TimeParam } from './common.ts';
+import { ClampedInt, Id, TimeParam } from './common.ts';
 
 export const News2Risk = z.enum(['low', 'low-medium', 'medium', 'high']);
 export type News2Risk = z.infer<typeof News2Risk>;
@@ -235,6 +235,8 @@ export const Derived = z
   })
   .meta({ id: 'Derived' });
 export type Derived = z.infer<typeof Derived>;
+
+export const CareTeamMemberParams = z.object({ id: Id, practitionerId: Id });
 
 export const CareTeamBody = z.object({
   practitionerId: z

@@ -6,6 +6,7 @@ import type { PatientService } from '../../patients/patient.service.ts';
 import { requirePrincipal } from '../principal.ts';
 import {
   CareTeamBody,
+  CareTeamMemberParams,
   CreatedToken,
   CreatedUser,
   CreateTokenBody,
@@ -155,6 +156,23 @@ export function userRoutes(app: Api, deps: { auth: AuthService; access: AccessPo
       const p = requirePrincipal(req);
       deps.access.assertAdmin(p);
       await deps.patients.assignClinician(req.params.id, req.body.practitionerId, p);
+      return reply.status(204).send(null);
+    },
+  );
+  app.delete(
+    '/api/v1/patients/:id/care-team/:practitionerId',
+    {
+      config: { policy: policy.admin() },
+      schema: {
+        summary: "Remove a clinician from a patient's care team (they lose access to the patient; 404 when they were not on it)",
+        params: CareTeamMemberParams,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      const p = requirePrincipal(req);
+      deps.access.assertAdmin(p);
+      await deps.patients.removeClinician(req.params.id, req.params.practitionerId, p);
       return reply.status(204).send(null);
     },
   );

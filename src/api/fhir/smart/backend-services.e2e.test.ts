@@ -156,7 +156,7 @@ describe('SMART Backend Services and disabled accounts', () => {
     expect((await fhir(t.body.access_token, `/Patient/${patient.replace('_', '-')}`)).status).toBe(401);
     const refresh = await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: t.body.refresh_token, client_id: appId });
     expect(refresh.status).toBe(400);
-    expect(refresh.body.error_description).toContain('disabled');
+    expect(refresh.body.error_description).toContain('revoked'); // disabling revokes the grants, so re-enabling revives none
 
     // The warehouse acts for the admin who registered it: disable that admin and the service stops.
     const before = (await tokenRequest(await assertion())).body.access_token as string;

@@ -2,6 +2,7 @@
  * A hostile SMART app (issue 10 re-check): what its token must not reach beyond its scopes, and what a
  * replayed refresh token must end. Real app, real authorization-code + PKCE flow over HTTP.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
 import { authorizeCode, clinicianForSmart, oauthForm } from '../../../../test/support/smart-flow.ts';
@@ -150,6 +151,31 @@ describe('SMART tokens under attack', () => {
     const stranger = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Stranger', redirectUris: [REDIRECT] })).body.id;
     expect((await token({ grant_type: 'refresh_token', refresh_token: other.refresh_token!, client_id: stranger })).status).toBe(400);
     expect((await get(again.body.access_token, '/fhir/R4/Observation')).status).toBe(200);
+  });
+
+  it('refreshing never stretches an approval past 90 days (found by review: each refresh renewed it for 30 days, with no end)', async () => {
+    const first = await authorize('launch/patient patient/Observation.rs offline_access');
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const row = async (t: string) =>
+      (
+        await app.services.db.query<{ expires_at: Date; authorized_at: Date }>('SELECT expires_at, authorized_at FROM smart_grants WHERE hash = $1', [sha(t)])
+      )[0];
+    // A fresh approval: the refresh token lives its 30 days.
+    const fresh = await row(first.refresh_token!);
+    expect(new Date(fresh.expires_at).getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    // The same approval 89 days and 23.5 hours on (the app refreshed all along): what it gets ends with the approval.
+    await app.services.db.query(`UPDATE smart_grants SET authorized_at = now() - interval '89 days 23 hours 30 minutes' WHERE hash = $1`, [
+      sha(first.refresh_token!),
+    ]);
+    const late = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: clientId });
+    expect(late.status).toBe(200);
+    expect(late.body.expires_in).toBeLessThanOrEqual(1800); // before: 3600
+    const end = Date.now() + 30 * 60_000;
+    for (const t of [late.body.access_token, late.body.refresh_token]) {
+      const r = await row(t);
+      expect(Math.abs(new Date(r.expires_at).getTime() - end)).toBeLessThan(60_000); // before: the refresh token, 30 days on
+      expect(new Date(r.authorized_at).getTime()).toBe(new Date((await row(first.refresh_token!)).authorized_at).getTime());
+    }
   });
 
   it('a password reset or a second-factor reset ends every app the user approved (found by review: they survived the recovery)', async () => {

@@ -29,6 +29,11 @@ const ACCESS_TTL_MS = 3600_000;
 /** SMART Backend Services recommends access tokens of five minutes; the service asks again with a new assertion. */
 const BACKEND_ACCESS_TTL_MS = 300_000;
 const REFRESH_TTL_MS = 30 * 86400_000;
+/**
+ * However often it is refreshed, an approval lasts at most 90 days: then the user signs in to the app again
+ * (RFC 9700 §4.14.2; a lost phone's app does not keep a patient's data forever).
+ */
+export const APPROVAL_MAX_MS = 90 * 86400_000;
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 const token = (prefix: string) => `${prefix}_${randomBytes(32).toString('base64url')}`;
@@ -78,6 +83,8 @@ interface GrantRow {
   expires_at: Date | string;
   used_at: Date | string | null;
   revoked_at: Date | string | null;
+  created_at: Date | string;
+  authorized_at: Date | string | null;
 }
 
 /** The id_token key is sealed like a patient's data, under its own key id in patient_keys (platform/encryption). */
@@ -209,7 +216,7 @@ export function createSmartService(deps: {
         entityId: row.id,
         details: { grant: 'client_credentials', scopes, refresh: false },
       });
-      return issue('access', { clientId: row.id, userId: owner.userId, patientId: null, scopes }, BACKEND_ACCESS_TTL_MS, tx);
+      return (await issue('access', { clientId: row.id, userId: owner.userId, patientId: null, scopes }, BACKEND_ACCESS_TTL_MS, tx)).secret;
     });
     return { access_token: access, token_type: 'Bearer', expires_in: BACKEND_ACCESS_TTL_MS / 1000, scope: scopes.join(' ') };
   }
@@ -270,13 +277,25 @@ export function createSmartService(deps: {
 
   async function issue(
     kind: GrantRow['kind'],
-    g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; redirectUri?: string; codeChallenge?: string },
+    g: {
+      clientId: string;
+      userId: string;
+      patientId: string | null;
+      scopes: string[];
+      redirectUri?: string;
+      codeChallenge?: string;
+      /** When the user approved the app (epoch ms); a code is the approval itself. */
+      authorizedAt?: number;
+    },
     ttl: number,
     q: Queryable = deps.db,
   ) {
     const secret = token(kind === 'code' ? 'vsc' : kind === 'access' ? 'vsa' : 'vsr');
+    const authorizedAt = g.authorizedAt ?? clock.now();
+    const expires = Math.min(clock.now() + ttl, authorizedAt + APPROVAL_MAX_MS);
     await q.query(
-      `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at, authorized_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         hash(secret),
         kind,
@@ -286,11 +305,15 @@ export function createSmartService(deps: {
         g.scopes.join(' '),
         g.redirectUri ?? null,
         g.codeChallenge ?? null,
-        new Date(clock.now() + ttl).toISOString(),
+        new Date(expires).toISOString(),
+        new Date(authorizedAt).toISOString(),
       ],
     );
-    return secret;
+    return { secret, expiresAt: expires };
   }
+
+  /** The approval a code or token stands for (older rows: their own creation). */
+  const approvalOf = (g: GrantRow) => new Date(g.authorized_at ?? g.created_at).getTime();
 
   async function take(kind: GrantRow['kind'], secret: string): Promise<GrantRow | null> {
     // Marks it used in the same statement that finds it: a code or refresh token works once, even when raced.
@@ -346,7 +369,7 @@ export function createSmartService(deps: {
   }
 
   async function tokenResponse(
-    g: { clientId: string; userId: string; patientId: string | null; scopes: string[] },
+    g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; authorizedAt: number },
     grant: 'authorization_code' | 'refresh_token',
   ) {
     const owner = await deps.principalOfUser(g.userId);
@@ -356,7 +379,7 @@ export function createSmartService(deps: {
     const { access, refresh } = await deps.audit.change(async (tx, log) => {
       const tokens = {
         access: await issue('access', g, ACCESS_TTL_MS, tx),
-        refresh: g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? await issue('refresh', g, REFRESH_TTL_MS, tx) : undefined,
+        refresh: g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? (await issue('refresh', g, REFRESH_TTL_MS, tx)).secret : undefined,
       };
       log({
         actor: owner,
@@ -370,9 +393,9 @@ export function createSmartService(deps: {
     });
     const user = g.scopes.includes('openid') ? owner : null;
     return {
-      access_token: access,
+      access_token: access.secret,
       token_type: 'Bearer',
-      expires_in: ACCESS_TTL_MS / 1000,
+      expires_in: Math.max(1, Math.round((access.expiresAt - clock.now()) / 1000)),
       scope: g.scopes.join(' '),
       ...(g.patientId ? { patient: toFhirId(g.patientId) } : {}),
       ...(refresh ? { refresh_token: refresh } : {}),
@@ -547,12 +570,13 @@ export function createSmartService(deps: {
       if (patientId) await deps.access.assertPatient(p, patientId);
       const code = await deps.audit.change(async (tx, log) => {
         log({ actor: p, action: 'smart.authorize', entityType: 'SmartClient', entityId: req.client.id, patientId, details: { scopes: req.scopes } });
-        return issue(
+        const made = await issue(
           'code',
           { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge },
           CODE_TTL_MS,
           tx,
         );
+        return made.secret;
       });
       return withQuery(req.redirectUri, { code, ...(req.state ? { state: req.state } : {}) });
     },
@@ -576,7 +600,10 @@ export function createSmartService(deps: {
         if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier) || challenge.length !== expected.length || !timingSafeEqual(challenge, expected)) {
           throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)');
         }
-        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' ') }, 'authorization_code');
+        return tokenResponse(
+          { clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' '), authorizedAt: approvalOf(g) },
+          'authorization_code',
+        );
       }
       if (form.grant_type === 'refresh_token') {
         const g = form.refresh_token ? await take('refresh', form.refresh_token) : null;
@@ -588,7 +615,10 @@ export function createSmartService(deps: {
         const asked = form.scope ? grantScopes(form.scope) : null;
         const had = g.scopes.split(' ');
         if (asked && asked.some((s) => !had.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may narrow the scopes, never widen them');
-        return tokenResponse({ clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: asked ?? had }, 'refresh_token');
+        return tokenResponse(
+          { clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: asked ?? had, authorizedAt: approvalOf(g) },
+          'refresh_token',
+        );
       }
       throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code, refresh_token or client_credentials');
     },
