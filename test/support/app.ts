@@ -10,6 +10,8 @@ import { createTestDatabase } from './services.ts';
 
 export interface TestApp extends RunningApp {
   dataDir: string;
+  /** Where this instance listens: `httpUrl`, unless a VIGIL_PUBLIC_URL names the proxy in front of it. */
+  localUrl: string;
   /** Creates a user and returns a bearer token for it. */
   tokenFor(role: 'admin' | 'clinician' | 'patient', opts?: { patientId?: string }): Promise<{ token: string; email: string; practitionerId: string | null }>;
   api<T = unknown>(token: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: T }>;
@@ -35,10 +37,12 @@ export async function bootApp(opts: { databaseUrl?: string; mqttUrl?: string; en
   });
   const app = await startApp(config, { logger: createLogger(config.logLevel) });
   const s = app.services;
+  const localUrl = config.publicUrl ? `${config.tls ? 'https' : 'http'}://127.0.0.1:${app.httpPort}` : app.httpUrl;
   let stopping: Promise<void> | undefined;
   return {
     ...app,
     dataDir,
+    localUrl,
     async tokenFor(role, o = {}) {
       const email = `${role}${++counter}-${Math.random().toString(36).slice(2, 6)}@test.vigil`;
       const u = await s.auth.createUser({ email, role, password: 'correct horse battery', patientId: o.patientId ?? null }, 'system');
@@ -46,7 +50,7 @@ export async function bootApp(opts: { databaseUrl?: string; mqttUrl?: string; en
       return { token, email, practitionerId: u.practitionerId };
     },
     async api(token, method, url, body) {
-      const res = await fetch(app.httpUrl + url, {
+      const res = await fetch(localUrl + url, {
         method,
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

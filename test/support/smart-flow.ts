@@ -36,7 +36,17 @@ export async function enrolTotp(app: TestApp, email: string, password: string): 
  */
 export async function authorizeCode(
   app: TestApp,
-  o: { clientId: string; redirectUri: string; scope: string; email: string; password: string; recovery: string[]; patient?: string },
+  o: {
+    clientId: string;
+    redirectUri: string;
+    scope: string;
+    email: string;
+    password: string;
+    recovery: string[];
+    patient?: string;
+    /** More authorization-request parameters (e.g. an OpenID `nonce`). */
+    extra?: Record<string, string>;
+  },
 ): Promise<{ code: string; verifier: string }> {
   const requestId = async (res: Response) => /name="request" value="([^"]+)"/.exec(await res.text())![1];
   const verifier = randomBytes(40).toString('base64url');
@@ -49,6 +59,7 @@ export async function authorizeCode(
     aud: `${app.httpUrl}/fhir/R4`,
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
+    ...o.extra,
   });
   const url = `${app.httpUrl}/oauth/authorize`;
   const screen = await fetch(`${url}?${q}`);

@@ -11,6 +11,7 @@ import { postgresAvailable, skipNote } from '../../../test/support/services.ts';
 import { eventually } from '../../../test/support/eventually.ts';
 
 const hasPg = await postgresAvailable();
+const PUBLIC_URL = 'http://vigil.clinic.test';
 if (!hasPg) skipNote('PostgreSQL (FHIR export jobs and SMART across two instances)');
 
 describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
@@ -21,7 +22,8 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
   let patientId: string;
   beforeAll(async () => {
     // Both instances share the master and audit keys, as in production (bootInstances gives them one of each).
-    cluster = await bootInstances(2);
+    // Behind one address, as instances behind a load balancer are: the SMART `aud` names that address.
+    cluster = await bootInstances(2, { env: { VIGIL_PUBLIC_URL: PUBLIC_URL } });
     [a, b] = cluster.apps;
     admin = (await a.tokenFor('admin')).token;
     patientId = (await a.services.patientService.create({ name: 'Ivy Instances' }, 'system')).id;
@@ -31,7 +33,7 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
   afterAll(() => cluster?.stop());
 
   const get = (app: TestApp, token: string, url: string, headers: Record<string, string> = {}) =>
-    fetch(url.startsWith('http') ? url : app.httpUrl + url, { headers: { authorization: `Bearer ${token}`, ...headers } });
+    fetch(url.startsWith('http') ? url : app.localUrl + url, { headers: { authorization: `Bearer ${token}`, ...headers } });
   const manifestFrom = async (app: TestApp, statusUrl: string) =>
     eventually(
       async () => {
@@ -57,7 +59,7 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
         .sort(),
     ).toEqual([70, 71, 72, 73]);
     // Deleted through B: gone for A too.
-    expect((await fetch(b.httpUrl + statusPath, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(202);
+    expect((await fetch(b.localUrl + statusPath, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(202);
     expect((await get(a, admin, statusPath)).status).toBe(404);
   });
 
@@ -67,7 +69,7 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
     await a.services.db.query(
       `INSERT INTO fhir_export_jobs (id, user_id, principal, level, types, base_url, request, transaction_time, status, progress, attempts, owner, heartbeat_at)
        VALUES ('dead-job', $1, $2, 'system', ARRAY['Patient','Observation'], $3, $4, now(), 'running', 'exporting Observation (2)', 1, 'killed-instance', now() - interval '1 hour')`,
-      [principal!.userId, JSON.stringify(principal), `${a.httpUrl}/fhir/R4`, `${a.httpUrl}/fhir/R4/$export`],
+      [principal!.userId, JSON.stringify(principal), `${a.localUrl}/fhir/R4`, `${a.localUrl}/fhir/R4/$export`],
     );
     await a.services.db.query(`INSERT INTO fhir_export_parts (job_id, type, part, body) VALUES ('dead-job', 'Observation', 0, $1)`, [
       Buffer.from('{"half":"written"}\n'),
@@ -91,10 +93,11 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
       redirect_uri: 'http://127.0.0.1:9/cb',
       scope: 'openid fhirUser launch/patient patient/Observation.rs',
       state: 'x',
+      aud: `${PUBLIC_URL}/fhir/R4`,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
     });
-    const screen = await fetch(`${a.httpUrl}/oauth/authorize?${q}`);
+    const screen = await fetch(`${a.localUrl}/oauth/authorize?${q}`);
     const request = /name="request" value="([^"]+)"/.exec(await screen.text())![1];
     const form = (body: Record<string, string>, cookie?: string) => ({
       method: 'POST',
@@ -103,25 +106,25 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
       body: new URLSearchParams(body),
     });
     // Sign-in posted to B (the request was made on A).
-    const signedIn = await fetch(`${b.httpUrl}/oauth/authorize`, form({ request, action: 'sign-in', email, password: 'correct horse battery' }));
+    const signedIn = await fetch(`${b.localUrl}/oauth/authorize`, form({ request, action: 'sign-in', email, password: 'correct horse battery' }));
     expect(signedIn.status).toBe(200);
     const cookie = signedIn.headers.get('set-cookie')!.split(';')[0];
     const consent = /name="request" value="([^"]+)"/.exec(await signedIn.text())![1];
     // The request id works once: replaying the sign-in answer is refused.
-    expect((await fetch(`${a.httpUrl}/oauth/authorize`, form({ request, action: 'sign-in', email, password: 'correct horse battery' }))).status).toBe(400);
+    expect((await fetch(`${a.localUrl}/oauth/authorize`, form({ request, action: 'sign-in', email, password: 'correct horse battery' }))).status).toBe(400);
     // Consent answered on A, the code exchanged on B.
-    const allowed = await fetch(`${a.httpUrl}/oauth/authorize`, form({ request: consent, action: 'allow' }, cookie));
+    const allowed = await fetch(`${a.localUrl}/oauth/authorize`, form({ request: consent, action: 'allow' }, cookie));
     const code = new URL(allowed.headers.get('location')!).searchParams.get('code')!;
     const token = (await (
       await fetch(
-        `${b.httpUrl}/oauth/token`,
+        `${b.localUrl}/oauth/token`,
         form({ grant_type: 'authorization_code', code, client_id: client.body.id, redirect_uri: 'http://127.0.0.1:9/cb', code_verifier: verifier }),
       )
     ).json()) as any;
     expect(token.patient).toBe(patientId.replace('_', '-'));
     // B signed the id_token; A's JWKS verifies it (same key, kept in the database).
-    const jwks = (await (await fetch(`${a.httpUrl}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
-    expect(jwks).toEqual(await (await fetch(`${b.httpUrl}/.well-known/jwks.json`)).json());
+    const jwks = (await (await fetch(`${a.localUrl}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
+    expect(jwks).toEqual(await (await fetch(`${b.localUrl}/.well-known/jwks.json`)).json());
     const [h, p, sig] = token.id_token.split('.');
     const key = createPublicKey({ key: jwks.keys[0] as any, format: 'jwk' });
     expect(verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'))).toBe(true);

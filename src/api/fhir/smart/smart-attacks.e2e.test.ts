@@ -241,6 +241,48 @@ describe('SMART tokens under attack', () => {
     expect((await get(t.body.access_token, '/fhir/R4/Observation')).status).toBe(401);
   });
 
+  it('an authorization request must name this server (aud), and an OpenID nonce comes back in the id_token (found by review)', async () => {
+    const ask = async (extra: Record<string, string>) => {
+      const q = new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: REDIRECT,
+        scope: 'launch/patient patient/Observation.rs',
+        state: 's',
+        code_challenge: 'x'.repeat(43),
+        code_challenge_method: 'S256',
+        ...extra,
+      });
+      const res = await fetch(`${app.httpUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
+      return res.status === 302 ? new URL(res.headers.get('location')!).searchParams : null;
+    };
+    // SMART App Launch 2.x: aud is REQUIRED. Before, a request without it went on to the sign-in screen.
+    const noAud = await ask({});
+    expect(noAud?.get('error')).toBe('invalid_request');
+    expect(noAud?.get('error_description')).toMatch(/aud is required/);
+    expect(noAud?.get('state')).toBe('s');
+    expect((await ask({ aud: 'https://other.example/fhir' }))?.get('error_description')).toMatch(/aud must be/);
+    expect((await ask({ aud: `${app.httpUrl}/fhir/R4`, nonce: 'n'.repeat(256) }))?.get('error_description')).toMatch(/nonce/);
+    // The nonce the app sent is in the id_token of that code (OIDC Core §3.1.3.6), so the app can refuse a replayed one.
+    const nonce = 'n-0S6_WzA2Mj';
+    const dr = await clinicianForSmart(app, [a]);
+    const { code, verifier } = await authorizeCode(app, {
+      clientId,
+      redirectUri: REDIRECT,
+      scope: 'launch/patient patient/Observation.rs openid fhirUser',
+      email: dr.email,
+      password: dr.password,
+      recovery: dr.recovery,
+      patient: a,
+      extra: { nonce },
+    });
+    const t = await token({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier });
+    expect(t.status).toBe(200);
+    const claims = JSON.parse(Buffer.from(t.body.id_token.split('.')[1], 'base64url').toString());
+    expect(claims.nonce).toBe(nonce); // before: absent
+    expect(claims.aud).toBe(clientId);
+  });
+
   it('throttles password guessing on the authorize screen like the app’s own sign-in (found by review: no limit there)', async () => {
     const dr = await clinicianForSmart(app, [a]);
     const q = new URLSearchParams({

@@ -146,6 +146,7 @@ describe('SMART write scopes on FHIR writes', () => {
       client_id: clientId,
       redirect_uri: REDIRECT,
       scope: 'user/*.sr',
+      aud: `${app.httpUrl}/fhir/R4`,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
     });

@@ -160,6 +160,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
       redirect_uri: `${appOrigin}/app.html`,
       scope: 'launch patient/Observation.rs',
       launch: relaunch.body.launch,
+      aud: `${app.httpUrl}/fhir/R4`,
       code_challenge: 'x'.repeat(43),
       code_challenge_method: 'S256',
     });

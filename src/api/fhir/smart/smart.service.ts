@@ -85,6 +85,7 @@ interface GrantRow {
   revoked_at: Date | string | null;
   created_at: Date | string;
   authorized_at: Date | string | null;
+  nonce: string | null;
 }
 
 /** The id_token key is sealed like a patient's data, under its own key id in patient_keys (platform/encryption). */
@@ -140,14 +141,23 @@ export function createSmartService(deps: {
     return signing;
   };
 
-  async function idToken(p: Principal, clientId: string) {
+  async function idToken(p: Principal, clientId: string, nonce: string | null) {
     const { privateKey: key, kid } = await signingKey();
     const now = Math.floor(clock.now() / 1000);
     const who = deps.access.fhirUserOf(p);
     const fhirUser = who ? `${deps.baseUrl()}/${who.type}/${toFhirId(who.id)}` : undefined;
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
     const body = b64url(
-      JSON.stringify({ iss: deps.baseUrl(), sub: p.userId, aud: clientId, iat: now, exp: now + 3600, ...(fhirUser ? { fhirUser } : {}), name: p.displayName }),
+      JSON.stringify({
+        iss: deps.baseUrl(),
+        sub: p.userId,
+        aud: clientId,
+        iat: now,
+        exp: now + 3600,
+        ...(nonce ? { nonce } : {}),
+        ...(fhirUser ? { fhirUser } : {}),
+        name: p.displayName,
+      }),
     );
     return `${header}.${body}.${b64url(sign('sha256', Buffer.from(`${header}.${body}`), key))}`;
   }
@@ -286,6 +296,8 @@ export function createSmartService(deps: {
       codeChallenge?: string;
       /** When the user approved the app (epoch ms); a code is the approval itself. */
       authorizedAt?: number;
+      /** A code's OpenID Connect nonce, for the id_token it is exchanged for. */
+      nonce?: string | null;
     },
     ttl: number,
     q: Queryable = deps.db,
@@ -294,8 +306,8 @@ export function createSmartService(deps: {
     const authorizedAt = g.authorizedAt ?? clock.now();
     const expires = Math.min(clock.now() + ttl, authorizedAt + APPROVAL_MAX_MS);
     await q.query(
-      `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at, authorized_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at, authorized_at, nonce)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
       [
         hash(secret),
         kind,
@@ -307,6 +319,7 @@ export function createSmartService(deps: {
         g.codeChallenge ?? null,
         new Date(expires).toISOString(),
         new Date(authorizedAt).toISOString(),
+        kind === 'code' ? (g.nonce ?? null) : null,
       ],
     );
     return { secret, expiresAt: expires };
@@ -369,7 +382,7 @@ export function createSmartService(deps: {
   }
 
   async function tokenResponse(
-    g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; authorizedAt: number },
+    g: { clientId: string; userId: string; patientId: string | null; scopes: string[]; authorizedAt: number; nonce?: string | null },
     grant: 'authorization_code' | 'refresh_token',
   ) {
     const owner = await deps.principalOfUser(g.userId);
@@ -399,7 +412,7 @@ export function createSmartService(deps: {
       scope: g.scopes.join(' '),
       ...(g.patientId ? { patient: toFhirId(g.patientId) } : {}),
       ...(refresh ? { refresh_token: refresh } : {}),
-      ...(user ? { id_token: await idToken(user, g.clientId) } : {}),
+      ...(user ? { id_token: await idToken(user, g.clientId, g.nonce ?? null) } : {}),
     };
   }
 
@@ -540,7 +553,12 @@ export function createSmartService(deps: {
       if (q.response_type !== 'code') return redirectError('unsupported_response_type', 'response_type must be code');
       if (!q.code_challenge || q.code_challenge_method !== 'S256')
         return redirectError('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
-      if (q.aud && q.aud.replace(/\/$/, '') !== deps.baseUrl()) return redirectError('invalid_request', `aud must be this FHIR server, ${deps.baseUrl()}`);
+      // SMART App Launch 2.x §app-launch "aud: REQUIRED": the app names the server it means to send the token to,
+      // so a token is never issued for a server the app did not intend (found by review: a missing aud passed).
+      if (!q.aud || q.aud.replace(/\/$/, '') !== deps.baseUrl())
+        return redirectError('invalid_request', `aud ${q.aud ? 'must be' : 'is required: give'} this FHIR server's base URL, ${deps.baseUrl()}`);
+      if (q.nonce !== undefined && (q.nonce.length < 1 || q.nonce.length > 255))
+        return redirectError('invalid_request', 'nonce must be 1–255 characters (OpenID Connect Core §3.1.2.1)');
       const scopes = grantScopes(q.scope ?? '');
       if (!scopes.some((s) => s.includes('/'))) return redirectError('invalid_scope', 'ask for at least one resource scope, e.g. patient/Observation.rs');
       let launch: LaunchContext | undefined;
@@ -556,13 +574,13 @@ export function createSmartService(deps: {
       } else if (scopes.includes('launch')) {
         return redirectError('invalid_scope', 'the scope "launch" is for an EHR launch (with launch=…); a standalone launch asks for launch/patient');
       }
-      return { client: c, scopes, redirectUri: q.redirect_uri, state: q.state, codeChallenge: q.code_challenge, launch };
+      return { client: c, scopes, redirectUri: q.redirect_uri, state: q.state, codeChallenge: q.code_challenge, nonce: q.nonce, launch };
     },
 
     /** The user said yes: a one-time code for the app (bound to the redirect URI and PKCE challenge). */
     async approve(
       p: Principal,
-      req: { client: SmartClient; scopes: string[]; redirectUri: string; state?: string; codeChallenge: string },
+      req: { client: SmartClient; scopes: string[]; redirectUri: string; state?: string; codeChallenge: string; nonce?: string },
       patientId: string | null,
     ) {
       const needsPatient = req.scopes.includes('launch/patient') || req.scopes.includes('launch') || patientOnly(req.scopes);
@@ -572,7 +590,15 @@ export function createSmartService(deps: {
         log({ actor: p, action: 'smart.authorize', entityType: 'SmartClient', entityId: req.client.id, patientId, details: { scopes: req.scopes } });
         const made = await issue(
           'code',
-          { clientId: req.client.id, userId: p.userId, patientId, scopes: req.scopes, redirectUri: req.redirectUri, codeChallenge: req.codeChallenge },
+          {
+            clientId: req.client.id,
+            userId: p.userId,
+            patientId,
+            scopes: req.scopes,
+            redirectUri: req.redirectUri,
+            codeChallenge: req.codeChallenge,
+            nonce: req.nonce,
+          },
           CODE_TTL_MS,
           tx,
         );
@@ -601,7 +627,7 @@ export function createSmartService(deps: {
           throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)');
         }
         return tokenResponse(
-          { clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' '), authorizedAt: approvalOf(g) },
+          { clientId: g.client_id, userId: g.user_id, patientId: g.patient_id, scopes: g.scopes.split(' '), authorizedAt: approvalOf(g), nonce: g.nonce },
           'authorization_code',
         );
       }
