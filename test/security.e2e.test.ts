@@ -327,6 +327,53 @@ describe('(d)(13): two-step sign-in (TOTP, recovery codes)', () => {
   });
 });
 
+describe('(d)(13): replacing the authenticator needs the current one (found by review: a signed-in session swapped it freely)', () => {
+  it('refuses without a current code or with a wrong one (throttled), then replaces it with a recovery code; the old app stops working', async () => {
+    const c = await app.tokenFor('clinician');
+    const first = await login(c.email);
+    const post = (cookie: string, path: string, body?: unknown) =>
+      withCookie(cookie, path, { method: 'POST', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const old = (await (await post(first.cookie, '/api/v1/auth/mfa/totp')).json()) as { secret: string };
+    const enrolled = await post(first.cookie, '/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret: old.secret }) });
+    const { recoveryCodes } = (await enrolled.json()) as { recoveryCodes: string[] };
+    const full = enrolled.headers.get('set-cookie')!.split(';')[0];
+    // The full session (say, left open on a ward PC) starts a replacement.
+    const next = (await (await post(full, '/api/v1/auth/mfa/totp')).json()) as { secret: string };
+    const nextCode = await generate({ secret: next.secret });
+    const without = await post(full, '/api/v1/auth/mfa/totp/confirm', { code: nextCode });
+    expect(without.status).toBe(400); // before: 200, and the owner's authenticator was gone
+    expect(((await without.json()) as { error: { message: string } }).error.message).toMatch(/^current: give a code/);
+    // A wrong new code is refused before the current code is spent.
+    const wrongNew = await post(full, '/api/v1/auth/mfa/totp/confirm', { code: '000000', current: recoveryCodes[0] });
+    expect(((await wrongNew.json()) as { error: { message: string } }).error.message).toMatch(/new authenticator entry/);
+    const guesses: number[] = [];
+    for (let i = 0; i < 7; i++) guesses.push((await post(full, '/api/v1/auth/mfa/totp/confirm', { code: nextCode, current: `0000${i}-00000` })).status);
+    expect(guesses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
+    expect(guesses.at(-1)).toBe(429);
+    // The owner, with a recovery code (another account: this one now waits out the throttle).
+    const d = await app.tokenFor('clinician');
+    const dFirst = await login(d.email);
+    const dOld = (await (await post(dFirst.cookie, '/api/v1/auth/mfa/totp')).json()) as { secret: string };
+    const dEnrolled = await post(dFirst.cookie, '/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret: dOld.secret }) });
+    const dCodes = ((await dEnrolled.json()) as { recoveryCodes: string[] }).recoveryCodes;
+    const dFull = dEnrolled.headers.get('set-cookie')!.split(';')[0];
+    const dNext = (await (await post(dFull, '/api/v1/auth/mfa/totp')).json()) as { secret: string };
+    const replaced = await post(dFull, '/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret: dNext.secret }), current: dCodes[0] });
+    expect(replaced.status).toBe(200);
+    // Sign-in now takes the new app's codes, not the old one's.
+    const again = await login(d.email);
+    const oldCode = await generate({ secret: dOld.secret, epoch: Date.now() / 1000 + 30 });
+    expect((await post(again.cookie, '/api/v1/auth/mfa', { code: oldCode })).status).toBe(401);
+    const newCode = await generate({ secret: dNext.secret, epoch: Date.now() / 1000 + 30 });
+    expect((await post(again.cookie, '/api/v1/auth/mfa', { code: newCode })).status).toBe(200);
+    const audit = await app.services.db.query<{ outcome: string }>(
+      "SELECT outcome FROM audit_log WHERE action = 'auth.mfa.enrol' AND entity_id = (SELECT id FROM users WHERE email = $1) ORDER BY id",
+      [c.email],
+    );
+    expect(audit.map((a) => a.outcome)).toEqual(['success', 'failure', 'failure', 'failure', 'failure', 'failure']);
+  });
+});
+
 describe('F8 and F1: alerts stay within the care team; acknowledging with {} keeps the audit chain intact', () => {
   it('assigning an alert to a clinician outside the care team is refused; acknowledge accepts {}', async () => {
     const inside = await app.tokenFor('clinician');

@@ -229,13 +229,30 @@ export function createAuthService(deps: {
       return deps.mfa.beginTotp(p.userId, p.email);
     },
     /** Confirms TOTP enrolment; an 'enrol' session becomes a new full one. Returns the recovery codes once. */
-    async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string } = {}) {
+    async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string; current?: string } = {}) {
       if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
+      // Replacing (or adding to) a second factor needs the one already there: a borrowed or stolen session must
+      // not swap in its own authenticator and lock the owner out (found by review). The check spends the code.
+      if (p.credential?.stage === 'full' && ((await deps.mfa.enrolled(p.userId)) || (await deps.passkeys.count(p.userId)) > 0)) {
+        if (!meta.current) throw new AppError('VALIDATION', 'current: give a code from your current authenticator app, or a recovery code, to replace it');
+        if (!(await deps.mfa.pendingMatches(p.userId, String(code ?? '')))) throw new AppError('VALIDATION', NEW_CODE_WRONG);
+        if (!(await deps.mfa.check(p.userId, meta.current))) {
+          await deps.audit.record({
+            actor: p,
+            action: 'auth.mfa.enrol',
+            entityType: 'User',
+            entityId: p.userId,
+            outcome: 'failure',
+            details: { kind: 'totp' },
+          });
+          throw new AppError('VALIDATION', 'current: that is not a code from your current authenticator app or an unused recovery code');
+        }
+      }
       // [audit] the confirmed factor, its recovery codes and the entry commit together ((d)(2)).
       const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''), (tx) =>
         deps.audit.recordIn(tx, { actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } }),
       );
-      if (!codes) throw new AppError('VALIDATION', 'that code does not match the new authenticator entry; check the device clock and try the next code');
+      if (!codes) throw new AppError('VALIDATION', NEW_CODE_WRONG);
       let session: { token: string; expiresAt: number } | null = null;
       if (sessionToken && p.credential?.stage !== 'full') {
         await deps.users.deleteSession(sha256(sessionToken));
@@ -664,6 +681,8 @@ function publicToken(t: TokenRow & { email?: string }) {
     revokedAt: iso(t.revoked_at),
   };
 }
+
+const NEW_CODE_WRONG = 'that code does not match the new authenticator entry; check the device clock and try the next code';
 
 export type AuthService = ReturnType<typeof createAuthService>;
 /** @deprecated the absolute lifetime is a setting now (VIGIL_SESSION_MAX_HOURS). */

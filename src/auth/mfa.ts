@@ -45,6 +45,15 @@ export function createMfa(db: Db, cipher: PatientCipherAdmin, now: () => number)
       return { factorId, secret, uri: generateURI({ issuer: 'Vigil', label: email, secret }) };
     },
 
+    /** Whether `code` matches the authenticator being set up, changing nothing (checked before a current code is spent). */
+    async pendingMatches(userId: string, code: string): Promise<boolean> {
+      const [f] = await db.query<{ secret: string }>(
+        "SELECT secret FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed ORDER BY created_at DESC LIMIT 1",
+        [userId],
+      );
+      return !!f && (await checkTotp(await cipher.openText(owner(userId), f.secret, 'mfa.totp'), code, null)) !== null;
+    },
+
     /** Confirms enrolment with a first code; returns the recovery codes (shown once). Other TOTP factors are replaced. */
     /** `alsoInTx`: runs in the same transaction as the confirmation and the new codes (the audit entry, [audit]). */
     async confirmTotp(userId: string, code: string, alsoInTx?: (tx: Queryable) => Promise<void>): Promise<string[] | null> {

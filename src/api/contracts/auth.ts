@@ -39,6 +39,8 @@ export type DemoMail = z.infer<typeof DemoMail>;
 
 /** A six-digit authenticator code or a recovery code (xxxxx-xxxxx). */
 export const CodeBody = z.object({ code: Text(40, 1) });
+/** A new authenticator's first code; `current` (a code of the factor already there, or a recovery code) when replacing one. */
+export const TotpConfirmBody = z.object({ code: Text(40, 1), current: Text(40, 1).optional() });
 
 export const MfaStatus = z
   .object({ totp: z.boolean(), enrolledAt: z.string().nullable(), recoveryCodesLeft: z.number(), passkeys: z.number(), required: z.boolean() })

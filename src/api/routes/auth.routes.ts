@@ -9,6 +9,7 @@ import { isLoopback } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import {
   CodeBody,
+  TotpConfirmBody,
   DemoInfo,
   ErrorBody,
   LoginBody,
@@ -145,12 +146,30 @@ export function authRoutes(
     '/api/v1/auth/mfa/totp/confirm',
     {
       config: { policy: policy.signedIn('their own second factor') },
-      schema: { summary: 'Confirm enrolment with a first code; answers the recovery codes, once', body: CodeBody, response: { 200: TotpConfirmed } },
+      schema: {
+        summary: 'Confirm enrolment with a first code (and, replacing a factor, a current code); answers the recovery codes, once',
+        body: TotpConfirmBody,
+        response: { 200: TotpConfirmed },
+      },
     },
     async (req, reply) => {
       const p = requirePrincipal(req);
       if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
-      const r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip });
+      // Guessing the current code is throttled per account like sign-in's second step.
+      const key = `mfa-replace:${p.userId}`;
+      const wait = throttle.retryAfterMs(key, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
+      }
+      let r;
+      try {
+        r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip, current: req.body.current });
+      } catch (err) {
+        if (err instanceof AppError && /^current: that is not/.test(err.message)) throttle.failed(key, req.ip);
+        throw err;
+      }
+      if (req.body.current) throttle.succeeded(key, req.ip);
       if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
       return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
     },
