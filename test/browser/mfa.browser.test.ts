@@ -11,6 +11,7 @@ import { generate } from 'otplib';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
 import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium } from '../support/browser.ts';
+import { expectAccessible } from './tele-support.ts';
 
 const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the two-step sign-in browser test');
@@ -71,5 +72,28 @@ describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
     await page.getByLabel(/^code$/i).fill(recovery[0]);
     await page.getByRole('button', { name: /verify/i }).click();
     await page.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
+  });
+
+  it('moves to a new phone from the account page, with a code of the current app or a recovery code', async () => {
+    await page.goto(app.httpUrl + '/#/account');
+    await page.getByRole('heading', { name: 'Authenticator app' }).waitFor({ timeout: 20_000 });
+    await page.getByText(/9 recovery codes left/).waitFor();
+    await page.getByRole('button', { name: 'Move to a new phone' }).click();
+    await page.getByAltText(/QR code for your new authenticator app/i).waitFor();
+    const key = (await page.locator('.mfa-secret').innerText()).replace(/\s/g, '');
+    await page.getByLabel('Code from the new app').fill(await generate({ secret: key }));
+    await page.getByLabel(/code from your current app, or a recovery code/i).fill('00000-00000');
+    await page.getByRole('button', { name: 'Use the new app' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText(), { timeout: 10_000 }).toMatch(/^Current code: that is not/);
+    await expectAccessible(page, 'account page, replacing the authenticator');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-replace.png'), fullPage: true });
+    await page.getByLabel(/code from your current app, or a recovery code/i).fill(recovery[1]);
+    await page.getByRole('button', { name: 'Use the new app' }).click();
+    await page.getByRole('heading', { name: /keep your recovery codes/i }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('.recovery-codes code').count()).toBe(10);
+    // Focus moves to the new codes, so a screen reader reads them out.
+    expect(await page.evaluate(() => document.activeElement?.classList.contains('recovery-box'))).toBe(true);
+    await page.getByText(/Set up on/).waitFor();
+    await page.getByText(/10 recovery codes left/).waitFor();
   });
 });

@@ -4,6 +4,7 @@ import { request } from '../../api/client.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { addPasskey, passkeyApi, passkeyProblem, passkeysSupported } from '../auth/passkeys.ts';
+import { AuthenticatorApp, RecoveryCodesBox } from './AuthenticatorApp.tsx';
 
 const when = (iso: string | null) =>
   iso ? new Date(iso).toLocaleString([], { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) : 'never';
@@ -15,11 +16,12 @@ const NoteLine = ({ note }: { note: Note }) =>
     </p>
   ) : null;
 
-/** My account's security (ONC §170.315(d)(13), NIST SP 800-63B): passkeys, password, where I am signed in. */
+/** My account's security (ONC §170.315(d)(13), NIST SP 800-63B): authenticator app, passkeys, password, where I am signed in. */
 export function AccountSecurity() {
   return (
     <main className="page account-page">
       <h1>Account security</h1>
+      <AuthenticatorApp />
       <Passkeys />
       <PasswordChange />
       <Sessions />
@@ -114,19 +116,7 @@ function Passkeys() {
           <p className="muted">This browser does not support passkeys.</p>
         )}
         <NoteLine note={note} />
-        {codes ? (
-          <div className="recovery-box">
-            <h3>Keep your recovery codes</h3>
-            <p className="muted">If you lose your passkey, each code signs you in once. They are not shown again.</p>
-            <ul className="recovery-codes" aria-label="Recovery codes">
-              {codes.map((c) => (
-                <li key={c}>
-                  <code>{c}</code>
-                </li>
-              ))}
-            </ul>
-          </div>
-        ) : null}
+        {codes ? <RecoveryCodesBox codes={codes} lost="your passkey" /> : null}
       </div>
     </section>
   );
