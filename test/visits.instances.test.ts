@@ -52,13 +52,19 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     expect(hello.rtc).toMatchObject({ iceTransportPolicy: 'all' });
     const homes = await a.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]);
     expect(homes.map((h) => h.instance_id)).toEqual([a.services.ownership.instanceId]); // the room lives on A; B relays
+    // A nurse's dashboard on B (not the room's home) hears that someone waits, and that nobody does once admitted.
+    const dashboard = ws(b, `/api/v1/stream?token=${nurse.token}`);
+    await dashboard.next('hello');
     pat.send({ type: 'join' });
     await pat.next('waiting-room');
+    expect(await dashboard.next('visit.waiting', (m) => m.waiting === 1)).toMatchObject({ patientId: alice, appointmentId: apt, kinds: ['patient'] });
     doc.send({ type: 'join' });
     await doc.next('admitted');
     const waiting = await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
     doc.send({ type: 'admit', id: (waiting.waiting as Array<{ id: string }>)[0].id });
     const admitted = await pat.next('admitted');
+    await dashboard.next('visit.waiting', (m) => m.waiting === 0); // before: never relayed to B
+    expect(JSON.stringify(dashboard.seen)).not.toContain('Alice'); // ids and a count: no name crosses NOTIFY
     expect((admitted.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc.id]);
     // The visit page's data from either instance: B (not the home) answers from the home's sealed record.
     for (const app of [a, b]) {

@@ -10,7 +10,7 @@ const MAX_PAYLOAD = 7_900;
 /**
  * Events other instances need, as they are (small JSON). Not relayed: `readings.stored` and `ecg.stored`
  * (announced inside the ingest transaction as ids, see `announceStored`), `command.result` (handled where
- * the device's answer arrived), and the messaging/visit events, whose payloads may carry message text that
+ * the device's answer arrived), and the messaging events and the visit rooms' own, whose payloads may carry message text that
  * must not sit in PostgreSQL's notification queue in plaintext (their screens refresh on their own).
  */
 export const RELAYED_EVENTS: EventName[] = [
@@ -22,6 +22,7 @@ export const RELAYED_EVENTS: EventName[] = [
   'payload.rejected',
   'device.credentials',
   'auth.ended',
+  'visit.waiting', // ids and a count only: a nurse on any instance hears that a patient waits
 ];
 
 /**

@@ -37,8 +37,11 @@ export interface EventMap {
   'message.read': [event: { patientId: string; threadId: string; userId: string; name: string; messageIds: string[]; readAt: string }];
   /** An appointment was created or changed (appointments/). */
   'appointment.changed': [event: { patientId: string; appointment: { id: string } }];
-  /** Someone is in a video visit's waiting room (visits/). */
-  'visit.waiting': [event: { patientId: string; appointmentId: string; name: string; kind: string }];
+  /**
+   * Who waits in a video visit's waiting room changed (visits/): how many wait (0: nobody any more) and the kind
+   * of the last to arrive. No names: it is relayed to other instances through PostgreSQL NOTIFY (cluster/relay.ts).
+   */
+  'visit.waiting': [event: { patientId: string; appointmentId: string; waiting: number; kinds: string[] }];
 }
 
 export interface News2Scored {

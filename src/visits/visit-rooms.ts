@@ -49,6 +49,8 @@ interface Room {
   encounterId: string | null;
   /** Room events are handled one at a time (admissions, departures and the record must not interleave). */
   queue: Promise<unknown>;
+  /** The waiting peers last announced to dashboards (their ids), so only changes are announced. */
+  waitingKey?: string;
 }
 
 export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(): void };
@@ -76,10 +78,21 @@ export function createVisitRooms(deps: {
   const staff = (r: Room) => [...r.peers.values()].filter((p) => p.kind === 'staff');
   const auditActor = (p: Peer) => p.principal ?? ('system' as const);
 
+  /** Tells the staff in the visit, the cluster, and (when it changed) every dashboard watching the patient. */
   function tellStaffWhoWaits(r: Room) {
     const list = waiting(r).map(publicPeer);
     for (const s of staff(r)) s.socket.send({ type: 'waiting', waiting: list });
     deps.onChange?.(r.appointment, { inRoom: inRoom(r).map(publicPeer), waiting: list });
+    const key = list.map((p) => p.id).join();
+    if (key !== r.waitingKey) {
+      r.waitingKey = key;
+      deps.events.emit('visit.waiting', {
+        patientId: r.appointment.patientId,
+        appointmentId: r.appointment.id,
+        waiting: list.length,
+        kinds: [...new Set(list.map((p) => p.kind))],
+      });
+    }
   }
 
   function broadcast(r: Room, message: VisitServerMessage, except?: string) {
@@ -252,7 +265,6 @@ export function createVisitRooms(deps: {
             p.state = 'waiting';
             socket.send({ type: 'waiting-room', message: 'Please wait: your care team has been told you are here and will let you in.' });
             tellStaffWhoWaits(room);
-            deps.events.emit('visit.waiting', { patientId: room.appointment.patientId, appointmentId: room.appointment.id, name: p.name, kind: p.kind });
             return;
           }
           case 'admit': {

@@ -54,7 +54,9 @@ async function newVisit(c: Clinic): Promise<string> {
 async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, shots: string | null) {
   const doc = (await signedIn(browser, c.app.httpUrl, c.nurse.email, PASSWORD)).page;
   const pat = (await signedIn(browser, c.app.httpUrl, c.patient.email, PASSWORD, { width: 412, height: 915 })).page; // a phone
-  await doc.goto(`/visits/${id}`);
+  // The nurse is on the patient list, not on the visit: she hears that Alice waits, wherever she is.
+  await doc.goto('/');
+  await doc.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
   await pat.goto(`/visits/${id}`);
   await expect.poll(() => pat.url()).toContain(`#/visits/${id}`);
   const join = pat.getByRole('button', { name: 'Join', exact: true });
@@ -66,6 +68,16 @@ async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, s
   }
   await join.click();
   await pat.getByText(/Please wait/).waitFor({ timeout: 10_000 });
+  // Before: visit.waiting reached the dashboard but nothing showed it outside the visit page.
+  const notice = doc.getByRole('status').filter({ hasText: 'Alice Ames is waiting for their video visit' });
+  await notice.waitFor({ timeout: 10_000 });
+  if (shots) {
+    await doc.screenshot({ path: path.join(ARTIFACTS, `${shots}-0-clinician-hears-waiting.png`) });
+    await expectAccessible(doc, 'patient list with a waiting-room notice');
+  }
+  await notice.getByRole('link', { name: 'Open the visit' }).click();
+  await expect.poll(() => doc.url().replace('_', '-')).toContain(`#/visits/${id.replace('_', '-')}`);
+  await expect.poll(() => notice.count()).toBe(0); // on the visit itself, the lobby shows who waits
   const admit = doc.getByRole('button', { name: /^Admit/ });
   await admit.waitFor({ timeout: 10_000 });
   if (shots) {

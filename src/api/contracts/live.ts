@@ -83,12 +83,13 @@ export const LiveMessageRead = z.object({
   readAt: Iso,
 });
 export const LiveAppointment = z.object({ type: z.literal('appointment'), patientId: z.string(), appointment: z.looseObject({ id: z.string() }) });
+/** How many wait in a video visit's waiting room (0: nobody any more), and what kinds of people (patient, guest). */
 export const LiveVisitWaiting = z.object({
   type: z.literal('visit.waiting'),
   patientId: z.string(),
   appointmentId: z.string(),
-  name: z.string(),
-  kind: z.string(),
+  waiting: z.number().int(),
+  kinds: z.array(z.string()),
 });
 export const LiveHello = z.object({ type: z.literal('hello'), protocol: z.literal(LIVE_PROTOCOL_VERSION), user: z.string(), role: Role });
 export const LiveError = z.object({ type: z.literal('error'), message: z.string() });

@@ -25,6 +25,7 @@ import { GuestVisitPage } from '../features/visits/GuestVisitPage.tsx'; // [tele
 import { PortalHome } from '../features/portal/PortalHome.tsx'; // [tele]
 import { TasksPage } from '../features/tasks/TasksPage.tsx'; // [tele]
 import { SchedulePage } from '../features/visits/SchedulePage.tsx'; // [tele]
+import { WaitingRoomNotice } from '../features/visits/WaitingRoomNotice.tsx'; // [tele]
 
 type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; error: Error };
 
@@ -143,6 +144,7 @@ function Shell() {
   return (
     <div className={`app role-${me.role}`}>
       <TopBar route={route} connection={connection} />
+      {me.role === 'clinician' || me.role === 'admin' ? <WaitingRoomNotice /> : null}
       {page}
     </div>
   );
