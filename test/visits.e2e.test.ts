@@ -26,7 +26,10 @@ describe('video visit signalling', () => {
   };
 
   beforeAll(async () => {
-    ({ app, alice, nurse, stranger, patientA, patientB } = await bootClinic());
+    // A TURN server is configured, so what the credentials reach, and when, is checked (no TURN server runs here).
+    ({ app, alice, nurse, stranger, patientA, patientB } = await bootClinic({
+      env: { VIGIL_TURN_URLS: 'turn:127.0.0.1:3478', VIGIL_TURN_SECRET: 'a-turn-secret-of-32-characters!!' },
+    }));
   });
   afterAll(async () => {
     clients.forEach((c) => c.ws.close());
@@ -179,13 +182,24 @@ describe('video visit signalling', () => {
     expect(again.status).toBe(401);
     expect(again.body.error.message).toMatch(/expired or has already been used/);
     const guest = ws(`/api/v1/visits/${apt}/signal?pass=${pass.body.pass}`);
-    await guest.next('hello');
+    const hello = await guest.next('hello');
+    // No TURN credentials in the waiting room (found by review: a guest link alone gave a working relay).
+    const turn = (rtc: unknown) => (rtc as { iceServers: Array<{ urls: string | string[]; credential?: string }> }).iceServers.filter((s) => s.credential);
+    expect(turn(hello.rtc)).toEqual([]);
     guest.send({ type: 'join' });
     const doc = clients.find((c) => c.seen.some((m) => m.type === 'admitted' || m.type === 'peer-joined') && c.ws.url.includes(nurse.token))!;
     await doc.next('waiting', (m) => (m.waiting as Array<{ name: string }>).some((w) => w.name === 'Maria (interpreter)'));
     doc.send({ type: 'admit', id: guest.id });
     const admitted = await guest.next('admitted');
     expect((admitted.peers as unknown[]).length).toBe(2);
+    expect(turn(admitted.rtc)).toEqual([expect.objectContaining({ urls: ['turn:127.0.0.1:3478'], credential: expect.any(String) })]);
+    // The record says who let the guest in.
+    const nurseId = (await app.services.repos.users.byEmail(nurse.email))!.userId;
+    const [join] = await app.services.db.query<{ details: Record<string, unknown> }>(
+      `SELECT details FROM audit_log WHERE action = 'visit.join' AND entity_id = $1 AND details->>'kind' = 'guest' ORDER BY id DESC LIMIT 1`,
+      [fromFhirId(apt)],
+    );
+    expect(join.details).toMatchObject({ name: 'Maria (interpreter)', admittedBy: nurseId }); // before: no admittedBy
     // An unused link whose time has run out (VIGIL_VISIT_INVITE_TTL_S, 2 h by default) opens nothing either:
     // its stored expiry is moved into the past, as two hours passing would.
     const late = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Late guest' });

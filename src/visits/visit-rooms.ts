@@ -41,6 +41,8 @@ export interface Peer {
   media: { audio: boolean; video: boolean };
   participantRow: string | null;
   since: number;
+  /** Its ICE configuration with fresh TURN credentials, handed over on admission. */
+  rtc: () => VisitRtcConfiguration;
 }
 
 interface Room {
@@ -104,7 +106,7 @@ export function createVisitRooms(deps: {
    * the appointment's status and the others' rows) commit in one transaction with `visit.join` (and `visit.start`)
    * ((d)(2)). The room changes only after the commit: if the audit cannot be written the peer stays where it was.
    */
-  async function enter(r: Room, p: Peer) {
+  async function enter(r: Room, p: Peer, admittedBy?: Peer) {
     const others = inRoom(r);
     const now = deps.clock.now();
     const people = [...others, p];
@@ -142,7 +144,8 @@ export function createVisitRooms(deps: {
         entityType: 'Appointment',
         entityId: r.appointment.id,
         patientId: r.appointment.patientId,
-        details: { kind: p.kind, name: p.name },
+        // Who let them in ((d)(2): a guest has no account, so the staff member who admitted them answers for it).
+        details: { kind: p.kind, name: p.name, ...(admittedBy ? { admittedBy: admittedBy.principal?.userId ?? null, admittedByName: admittedBy.name } : {}) },
       });
       return { encounterId, rows };
     });
@@ -151,7 +154,7 @@ export function createVisitRooms(deps: {
     p.state = 'in-room';
     p.since = now;
     // The newcomer makes the offers (one per peer already in the room), so two sides never offer at once.
-    p.socket.send({ type: 'admitted', peers: others.map(publicPeer) });
+    p.socket.send({ type: 'admitted', peers: others.map(publicPeer), rtc: p.rtc() });
     broadcast(r, { type: 'peer-joined', peer: publicPeer(p) }, p.id);
     tellStaffWhoWaits(r);
   }
@@ -242,13 +245,17 @@ export function createVisitRooms(deps: {
         media: { audio: true, video: appointment.mode === 'video' },
         participantRow: null,
         since: deps.clock.now(),
+        rtc: () => rtc(p.id),
       };
       room.peers.set(p.id, p);
+      // TURN credentials only on admission (found by review: anyone holding a guest link got a working relay
+      // while still in the waiting room). Staff, who admit, get them at once.
+      const lobbyRtc = p.rtc();
       socket.send({
         type: 'hello',
         you: publicPeer(p),
         mode: appointment.mode,
-        rtc: rtc(p.id),
+        rtc: p.kind === 'staff' ? lobbyRtc : { ...lobbyRtc, iceServers: lobbyRtc.iceServers.filter((s) => !s.credential) },
         inRoom: inRoom(room).map(publicPeer),
         waiting: p.kind === 'staff' ? waiting(room).map(publicPeer) : [],
       });
@@ -275,7 +282,7 @@ export function createVisitRooms(deps: {
             if (inRoom(room).length + needed > deps.maxParticipants)
               return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
             if (p.state !== 'in-room') await enter(room, p); // admitting someone takes the clinician in too
-            return enter(room, target);
+            return enter(room, target, p);
           }
           case 'signal': {
             const to = typeof msg.to === 'string' ? room.peers.get(msg.to) : undefined;

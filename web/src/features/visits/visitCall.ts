@@ -233,6 +233,7 @@ export class VisitCall {
         this.update({ waiting: m.waiting });
         break;
       case 'admitted':
+        if (m.rtc) this.rtc = m.rtc; // the TURN credentials come with admission
         this.update({ state: 'in-room', notice: null });
         // The newcomer calls everyone already there.
         for (const p of m.peers) this.link(p, true);
