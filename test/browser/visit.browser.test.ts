@@ -68,6 +68,10 @@ async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, s
   }
   await join.click();
   await pat.getByText(/Please wait/).waitFor({ timeout: 10_000 });
+  // Screen readers hear the change, and focus is not lost with the Join button (found by review).
+  const said = (page: Page) => page.locator('[data-visit-announcement]').innerText();
+  await expect.poll(() => said(pat), { timeout: 10_000 }).toMatch(/You are in the waiting room/);
+  expect(await pat.evaluate(() => document.activeElement?.tagName)).toBe('H1');
   // Before: visit.waiting reached the dashboard but nothing showed it outside the visit page.
   const notice = doc.getByRole('status').filter({ hasText: 'Alice Ames is waiting for their video visit' });
   await notice.waitFor({ timeout: 10_000 });
@@ -80,6 +84,7 @@ async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, s
   await expect.poll(() => notice.count()).toBe(0); // on the visit itself, the lobby shows who waits
   const admit = doc.getByRole('button', { name: /^Admit/ });
   await admit.waitFor({ timeout: 10_000 });
+  await expect.poll(() => said(doc), { timeout: 10_000 }).toMatch(/Alice Ames is waiting to be let in/);
   if (shots) {
     await pat.screenshot({ path: path.join(ARTIFACTS, `${shots}-2-patient-waiting.png`) });
     await doc.screenshot({ path: path.join(ARTIFACTS, `${shots}-3-clinician-admit.png`) });
@@ -90,6 +95,9 @@ async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, s
   await expect(doc.locator('video[data-role="remote"]')).toBeDefined();
   await doc.locator('video[data-role="remote"]').first().waitFor({ timeout: 15_000 });
   await pat.locator('video[data-role="remote"]').first().waitFor({ timeout: 15_000 });
+  await expect.poll(() => said(pat), { timeout: 10_000 }).toMatch(/You are in the visit with Nurse Nora/);
+  await expect.poll(() => said(doc), { timeout: 10_000 }).toMatch(/Alice Ames joined the visit/);
+  expect(await pat.evaluate(() => document.activeElement?.tagName)).toBe('H1');
   await expectDecoding(doc, 1);
   await expectDecoding(pat, 1);
   return { doc, pat };

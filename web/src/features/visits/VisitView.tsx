@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent, type ReactNode } from 'react';
 import type { Quality, RemotePeer, VisitCall } from './visitCall.ts';
 import { FormError } from '../../components/FormError.tsx';
+import { useVisitAnnouncements } from './useVisitAnnouncements.ts';
 
 /** Plays a stream in a <video>; `role` marks it for people and tests ("remote" for the other side). */
 function StreamVideo({ stream, muted, role, label }: { stream: MediaStream | null; muted?: boolean; role: 'local' | 'remote'; label: string }) {
@@ -170,6 +171,12 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
   const snap = useSyncExternalStore(call.subscribe, call.snapshot);
   const isStaff = snap.you?.kind === 'staff';
   const others = useMemo(() => snap.peers, [snap.peers]);
+  const said = useVisitAnnouncements(snap);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // The button just pressed (Join, Start visit, Admit) is gone after the change: focus goes to the heading.
+  useEffect(() => {
+    if (said.moved) heading.current?.focus();
+  }, [said.moved]);
 
   if (snap.state === 'refused') {
     return (
@@ -197,7 +204,12 @@ export function VisitView({ call, title, side, staffTools }: { call: VisitCall; 
   return (
     <main className={`page page-wide visit visit-state-${snap.state}`}>
       <header className="visit-head">
-        <h1>{title}</h1>
+        <h1 ref={heading} tabIndex={-1}>
+          {title}
+        </h1>
+        <p className="sr-only" role="status" aria-live="polite" data-visit-announcement>
+          {said.text}
+        </p>
         {snap.notice && snap.state !== 'waiting' ? (
           <p className="visit-notice" role="status">
             {snap.notice}

@@ -234,9 +234,9 @@ export class VisitCall {
         break;
       case 'admitted':
         if (m.rtc) this.rtc = m.rtc; // the TURN credentials come with admission
-        this.update({ state: 'in-room', notice: null });
-        // The newcomer calls everyone already there.
+        // The newcomer calls everyone already there (linked first, so "in the visit with …" names them).
         for (const p of m.peers) this.link(p, true);
+        this.update({ state: 'in-room', notice: null });
         break;
       case 'peer-joined':
         this.link(m.peer, false);
