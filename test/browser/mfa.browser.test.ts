@@ -51,6 +51,8 @@ describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
     await page.getByLabel(/code from the app/i).fill('000000');
     await page.getByRole('button', { name: /turn on/i }).click();
     await expect.poll(() => page.getByRole('alert').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    // Focus is back on the code, selected, and the error is read with it (found by review: focus fell to the page).
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-describedby'))).toBe('enrol-error');
     await page.getByLabel(/code from the app/i).fill(await generate({ secret: key }));
     await page.getByRole('button', { name: /turn on/i }).click();
     await page.getByRole('heading', { name: /recovery codes/i }).waitFor({ timeout: 10_000 });
@@ -63,12 +65,21 @@ describe.skipIf(!ready)('two-step sign-in in Chromium', () => {
 
   it('asks for a code at the next sign-in; a recovery code works', async () => {
     await page.context().clearCookies();
-    await signIn();
+    // A wrong password first: focus returns to the password, selected, so it can be typed again at once.
+    await page.goto(app.httpUrl);
+    await page.getByLabel(/email/i).fill(email);
+    await page.getByLabel(/password/i).fill('not my password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type), { timeout: 10_000 }).toBe('password');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-describedby'))).toBe('login-error');
+    await page.keyboard.type('correct horse battery'); // replaces the selected wrong password
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: /two-step sign-in/i }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-code.png') });
     await page.getByLabel(/^code$/i).fill('123456');
     await page.getByRole('button', { name: /verify/i }).click();
     await expect.poll(() => page.getByRole('alert').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-describedby'))).toBe('mfa-error');
     await page.getByLabel(/^code$/i).fill(recovery[0]);
     await page.getByRole('button', { name: /verify/i }).click();
     await page.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api/client.ts';
 import type { DemoInfo, Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
@@ -11,6 +11,12 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [demo, setDemo] = useState<DemoInfo | null>(null);
+  const passwordInput = useRef<HTMLInputElement>(null);
+  // The Sign in button is disabled while checking, which drops focus to the page: after a failure it goes
+  // back to the password, selected, ready to retype (found by review: keyboard users had to start over).
+  useEffect(() => {
+    if (error) passwordInput.current?.select();
+  }, [error]);
 
   useEffect(() => {
     let live = true;
@@ -68,7 +74,9 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         <label className="field">
           <span>Password</span>
           <input
+            ref={passwordInput}
             type="password"
+            aria-describedby={error ? 'login-error' : undefined}
             autoComplete="current-password"
             value={password}
             onChange={(e) => setPassword(e.target.value)}
@@ -76,7 +84,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             aria-invalid={!!error}
           />
         </label>
-        <FormError message={error} />
+        <FormError message={error} id="login-error" />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !email || !password}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

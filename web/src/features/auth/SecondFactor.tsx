@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
 import { api, ApiError } from '../../api/client.ts';
 import type { Me } from '@contracts';
@@ -15,6 +15,11 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [factors, setFactors] = useState<{ totp: boolean; passkeys: number } | null>(null);
+  const codeInput = useRef<HTMLInputElement>(null);
+  // Verify is disabled while checking (focus drops to the page): after a failure, back to the code, selected.
+  useEffect(() => {
+    if (error) codeInput.current?.select();
+  }, [error]);
   useEffect(() => {
     let live = true;
     passkeyApi.status().then(
@@ -75,6 +80,7 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
         <label className="field">
           <span>Code</span>
           <input
+            ref={codeInput}
             inputMode="numeric"
             autoComplete="one-time-code"
             value={code}
@@ -82,10 +88,11 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
             required
             autoFocus
             aria-invalid={!!error}
+            aria-describedby={error ? 'mfa-error' : undefined}
             maxLength={20}
           />
         </label>
-        <FormError message={error} />
+        <FormError message={error} id="mfa-error" />
         <button type="submit" className={`btn btn-block ${factors?.passkeys ? '' : 'btn-primary'}`} disabled={busy || code.trim().length < 6}>
           {busy ? 'Checking…' : 'Verify'}
         </button>
@@ -107,6 +114,10 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [recovery, setRecovery] = useState<string[] | null>(null);
+  const codeInput = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (error) codeInput.current?.select();
+  }, [error]);
 
   useEffect(() => {
     let live = true;
@@ -197,16 +208,18 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
         <label className="field">
           <span>Code from the app</span>
           <input
+            ref={codeInput}
             inputMode="numeric"
             autoComplete="one-time-code"
             value={code}
             onChange={(e) => setCode(e.target.value)}
             required
             aria-invalid={!!error}
+            aria-describedby={error ? 'enrol-error' : undefined}
             maxLength={6}
           />
         </label>
-        <FormError message={error} />
+        <FormError message={error} id="enrol-error" />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || !setup || code.trim().length !== 6}>
           {busy ? 'Checking…' : 'Turn on two-step sign-in'}
         </button>
