@@ -18,9 +18,10 @@ describe('video visit signalling', () => {
   let patientA: string;
   let patientB: string;
   let apt: string;
+  let guestPass = '';
   const clients: Client[] = [];
-  const ws = (path: string, origin?: string) => {
-    const c = new Client(app.httpUrl.replace('http', 'ws') + path, origin);
+  const ws = (path: string, origin?: string, protocols?: string[]) => {
+    const c = new Client(app.httpUrl.replace('http', 'ws') + path, origin, protocols);
     clients.push(c);
     return c;
   };
@@ -181,14 +182,18 @@ describe('video visit signalling', () => {
     const again = await app.api<{ error: { message: string } }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token });
     expect(again.status).toBe(401);
     expect(again.body.error.message).toMatch(/expired or has already been used/);
-    const guest = ws(`/api/v1/visits/${apt}/signal?pass=${pass.body.pass}`);
+    // The pass rides in the subprotocol list, not the URL (found by review: proxies log query strings).
+    const guest = ws(`/api/v1/visits/${apt}/signal`, undefined, ['vigil.visit', `vigil.visit-pass.${pass.body.pass}`]);
+    guestPass = pass.body.pass;
     const hello = await guest.next('hello');
+    expect(guest.ws.protocol).toBe('vigil.visit');
     // No TURN credentials in the waiting room (found by review: a guest link alone gave a working relay).
     const turn = (rtc: unknown) => (rtc as { iceServers: Array<{ urls: string | string[]; credential?: string }> }).iceServers.filter((s) => s.credential);
     expect(turn(hello.rtc)).toEqual([]);
     guest.send({ type: 'join' });
     const doc = clients.find((c) => c.seen.some((m) => m.type === 'admitted' || m.type === 'peer-joined') && c.ws.url.includes(nurse.token))!;
-    await doc.next('waiting', (m) => (m.waiting as Array<{ name: string }>).some((w) => w.name === 'Maria (interpreter)'));
+    // The name staff gave the link stays: the guest adds theirs, and cannot pass as someone else (found by review).
+    await doc.next('waiting', (m) => (m.waiting as Array<{ name: string }>).some((w) => w.name === 'Maria (interpreter) (invited as Interpreter)'));
     doc.send({ type: 'admit', id: guest.id });
     const admitted = await guest.next('admitted');
     expect((admitted.peers as unknown[]).length).toBe(2);
@@ -199,7 +204,7 @@ describe('video visit signalling', () => {
       `SELECT details FROM audit_log WHERE action = 'visit.join' AND entity_id = $1 AND details->>'kind' = 'guest' ORDER BY id DESC LIMIT 1`,
       [fromFhirId(apt)],
     );
-    expect(join.details).toMatchObject({ name: 'Maria (interpreter)', admittedBy: nurseId }); // before: no admittedBy
+    expect(join.details).toMatchObject({ name: 'Maria (interpreter) (invited as Interpreter)', admittedBy: nurseId }); // before: no admittedBy
     // An unused link whose time has run out (VIGIL_VISIT_INVITE_TTL_S, 2 h by default) opens nothing either:
     // its stored expiry is moved into the past, as two hours passing would.
     const late = await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Late guest' });
@@ -243,6 +248,9 @@ describe('video visit signalling', () => {
     });
     const appt = await app.api<{ status: string }>(nurse.token, 'GET', `/fhir/R4/Appointment/${apt}`);
     expect(appt.body.status).toBe('fulfilled');
+    // The guest's pass ended with the visit (found by review: it opened the room for its four hours).
+    const late = ws(`/api/v1/visits/${apt}/signal`, undefined, ['vigil.visit', `vigil.visit-pass.${guestPass}`]);
+    await eventually(() => expect(late.closed).toMatchObject({ code: 4401, reason: expect.stringMatching(/visit has ended/) }));
     const audit = await app.services.db.query<{ action: string }>(
       `SELECT DISTINCT action FROM audit_log WHERE entity_id = $1 OR details->>'appointmentId' = $1`,
       [fromFhirId(apt)],

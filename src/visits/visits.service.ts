@@ -63,7 +63,11 @@ export function createVisitsService(deps: {
       if (!appointment || appointment.status === 'cancelled') throw notFound(`visit ${appointmentId}`);
       await deps.repo.sweepGuestPasses(deps.clock.now());
       const pass = randomBytes(24).toString('base64url');
-      const name = (input.name?.trim() || invite.displayName).slice(0, 80);
+      // The name staff gave the invitation stays visible: a guest may add theirs, not pass as someone else
+      // (found by review: "Dr Smith" typed on an interpreter's link replaced "Interpreter" in the waiting room).
+      const typed = (input.name ?? '').trim().slice(0, 80);
+      const given = invite.displayName;
+      const name = !typed || typed === given ? given : given === 'Guest' ? typed : `${typed} (invited as ${given})`;
       // In the database (only its hash), so the guest's signalling socket may land on any instance.
       await deps.audit.change(async (tx, log) => {
         await deps.repo.addGuestPass({ passHash: hash(pass), appointmentId, name, expiresAt: deps.clock.now() + GUEST_PASS_MS }, tx);
@@ -85,6 +89,9 @@ export function createVisitsService(deps: {
       if (!g || g.appointmentId !== appointmentId) throw new AppError('UNAUTHENTICATED', 'this guest pass is not valid for this visit');
       const appointment = await deps.repo.byId(appointmentId);
       if (!appointment || appointment.status === 'cancelled') throw notFound(`visit ${appointmentId}`);
+      // A pass opens one visit, not whatever follows it: once the visit is over it opens nothing (found by review).
+      if (appointment.status === 'fulfilled' || appointment.status === 'noshow')
+        throw new AppError('UNAUTHENTICATED', 'this visit has ended; ask the care team for a new link if you need to join again');
       return { guest: g, appointment };
     },
 

@@ -151,7 +151,7 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
     await join.waitFor({ timeout: 15_000 });
     await expect.poll(() => join.isEnabled()).toBe(true);
     await join.click();
-    await doc.getByRole('button', { name: 'Admit Maria (interpreter)' }).click({ timeout: 10_000 });
+    await doc.getByRole('button', { name: 'Admit Maria (interpreter) (invited as Interpreter)' }).click({ timeout: 10_000 });
     await expectDecoding(guest, 2);
     await expectDecoding(doc, 2);
     await expectDecoding(pat, 2);
@@ -188,7 +188,7 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
       )
       .toBe('finished');
     const names = enc.body.entry[0].resource.participant.map((p) => p.individual.display);
-    expect(names).toEqual(expect.arrayContaining(['Nurse Nora', 'Alice Ames', 'Maria (interpreter)']));
+    expect(names).toEqual(expect.arrayContaining(['Nurse Nora', 'Alice Ames', 'Maria (interpreter) (invited as Interpreter)']));
     const threads = await c.app.api<Array<{ id: string }>>(c.nurse.token, 'GET', `/api/v1/threads?patient=${c.patientId}`);
     const msgs = await c.app.api<{ messages: Array<{ text: string; category: string }> }>(
       c.nurse.token,

@@ -11,8 +11,8 @@ export class VisitClient {
   offContract: string[] = [];
   closed: { code: number; reason: string } | null = null;
   ws: WebSocket;
-  constructor(url: string, origin?: string) {
-    this.ws = new WebSocket(url, origin ? { headers: { origin } } : undefined);
+  constructor(url: string, origin?: string, protocols?: string[]) {
+    this.ws = new WebSocket(url, protocols ?? [], origin ? { headers: { origin } } : undefined);
     this.ws.on('message', (raw) => {
       const m = JSON.parse(raw.toString()) as SignalMessage;
       // Every server message must match the shared contract the browser relies on (contracts/visit-signalling.ts).

@@ -144,8 +144,11 @@ export function visitRoutes(
         // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
         const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
         if (refused) throw new AppError('FORBIDDEN', refused);
-        if (req.query.pass) {
-          const { guest, appointment: a } = await deps.visits.guestFromPass(req.query.pass, id);
+        // The guest pass rides in the WebSocket subprotocol list (`vigil.visit`, `vigil.visit-pass.<pass>`), not the
+        // URL, so proxies' access logs do not keep it (found by review); `?pass=` still works for older clients.
+        const pass = passFromProtocols(req.headers['sec-websocket-protocol']) ?? req.query.pass;
+        if (pass) {
+          const { guest, appointment: a } = await deps.visits.guestFromPass(pass, id);
           appointment = a;
           who = { kind: 'guest', name: guest.name, ref: null, principal: null };
         } else {
@@ -210,4 +213,14 @@ export function visitRoutes(
       });
     },
   );
+}
+
+const PASS_PROTOCOL = 'vigil.visit-pass.';
+/** The guest pass from `Sec-WebSocket-Protocol: vigil.visit, vigil.visit-pass.<pass>` (the server answers `vigil.visit`). */
+function passFromProtocols(header: string | string[] | undefined): string | undefined {
+  const offered = [header ?? []].flat().flatMap((h) => h.split(','));
+  return offered
+    .map((p) => p.trim())
+    .find((p) => p.startsWith(PASS_PROTOCOL))
+    ?.slice(PASS_PROTOCOL.length);
 }

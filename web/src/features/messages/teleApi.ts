@@ -69,6 +69,9 @@ export function readFile(file: File): Promise<OutgoingFile> {
   });
 }
 
+/** The subprotocols a guest's signalling socket offers: the server answers the first; the second carries the pass. */
+export const guestProtocols = (pass: string) => ['vigil.visit', `vigil.visit-pass.${pass}`];
+
 export function signalUrl(appointmentId: string, pass?: string): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${proto}//${location.host}/api/v1/visits/${enc(appointmentId)}/signal${pass ? `?pass=${enc(pass)}` : ''}`;

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { Logo } from '../../components/Logo.tsx';
-import { signalUrl, tele } from '../messages/teleApi.ts';
+import { guestProtocols, signalUrl, tele } from '../messages/teleApi.ts';
 import { useVisitCall } from './VisitPage.tsx';
 import { VisitView } from './VisitView.tsx';
 import { FormError } from '../../components/FormError.tsx';
@@ -16,7 +16,7 @@ export function GuestVisitPage({ appointmentId, token }: { appointmentId: string
   const [name, setName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const call = useVisitCall(pass ? signalUrl(appointmentId, pass) : null, false);
+  const call = useVisitCall(pass ? signalUrl(appointmentId) : null, false, pass ? guestProtocols(pass) : undefined);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

@@ -12,8 +12,9 @@ import { VisitView } from './VisitView.tsx';
 import { FormError } from '../../components/FormError.tsx';
 
 /** Starts the call object for one page view: camera preview and the signalling socket. */
-export function useVisitCall(url: string | null, audioOnly: boolean): VisitCall | null {
-  const call = useMemo(() => (url ? new VisitCall(url, { audioOnly }) : null), [url, audioOnly]);
+export function useVisitCall(url: string | null, audioOnly: boolean, protocols?: string[]): VisitCall | null {
+  const key = protocols?.join(' '); // by content: a new array each render must not make a new call
+  const call = useMemo(() => (url ? new VisitCall(url, { audioOnly, protocols: key?.split(' ') }) : null), [url, audioOnly, key]);
   useEffect(() => {
     if (!call) return;
     void call.startMedia().finally(() => call.connect());

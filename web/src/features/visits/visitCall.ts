@@ -87,7 +87,7 @@ export class VisitCall {
 
   constructor(
     private readonly url: string,
-    private readonly opts: { audioOnly?: boolean } = {},
+    private readonly opts: { audioOnly?: boolean; protocols?: string[] } = {},
   ) {
     this.snap.audioOnly = !!opts.audioOnly;
   }
@@ -136,7 +136,7 @@ export class VisitCall {
   }
 
   connect() {
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(this.url, this.opts.protocols);
     this.ws = ws;
     ws.onmessage = (e) => void this.onMessage(JSON.parse(String(e.data)) as VisitServerMessage);
     ws.onclose = (e) => {
