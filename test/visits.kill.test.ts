@@ -28,6 +28,9 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
   let apt: string;
   let nurse: string;
   let patient: string;
+  let start: () => Promise<ServerProcess>;
+  let c: ServerProcess | undefined;
+  let doc2: VisitClient;
   const ws = (p: ServerProcess, token: string) => {
     const c = new VisitClient(`${p.url.replace('http', 'ws')}/api/v1/visits/${apt}/signal?token=${token}`);
     clients.push(c);
@@ -46,7 +49,7 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     nurse = n.token;
     patient = (await setup.tokenFor('patient', { patientId: alice })).token;
     apt = (await setup.api<{ id: string }>(nurse, 'POST', '/api/v1/appointments', { patientId: alice, start: 'now' })).body.id;
-    const start = async () => {
+    start = async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-visit-kill-'));
       dirs.push(dir);
       return startServerProcess({ VIGIL_DATA_DIR: dir, DATABASE_URL: db.url, VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: masterKey });
@@ -58,6 +61,7 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     clients.forEach((c) => c.ws.close());
     await a?.kill();
     await b?.kill();
+    await c?.kill();
     await setup?.stop();
     await drop?.();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -83,7 +87,7 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     // B sees the home fall silent (15 s without a heartbeat, checked every 5 s) and sends the patient to reconnect.
     await expectEventually(() => expect(pat.closed?.code).toBe(1012), 40_000);
 
-    const doc2 = ws(b, nurse);
+    doc2 = ws(b, nurse);
     const pat2 = ws(b, patient);
     await doc2.next('hello');
     await pat2.next('hello');
@@ -98,5 +102,24 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     const homeAfter = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0]
       .instance_id;
     expect(homeAfter).not.toBe(homeBefore);
+  }, 120_000);
+
+  it('lets go of the participants relayed by an instance that is killed, so the room and the record stay true', async () => {
+    // B is the home now; a third instance C relays a second device of the patient (say, a tablet).
+    c = await start();
+    const tablet = ws(c, patient);
+    await tablet.next('hello');
+    tablet.send({ type: 'join' });
+    const w = await doc2.next('waiting', (m) => (m.waiting as Array<{ id: string }>).some((x) => x.id === tablet.id));
+    expect(w).toBeTruthy();
+    doc2.send({ type: 'admit', id: tablet.id });
+    await tablet.next('admitted');
+    await c.kill('SIGKILL');
+    // Before: the home kept the tablet "in the room" for good (no close mail comes from a killed instance).
+    await expectEventually(() => expect(doc2.seen.some((m) => m.type === 'peer-left' && m.id === tablet.id)).toBe(true), 40_000);
+    const left = await setup.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'visit.leave' AND entity_id = $1`, [
+      apt,
+    ]);
+    expect(left[0].n).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -45,8 +45,10 @@ export function createVisitCluster(deps: {
   const me = deps.instanceId;
   const log = deps.logger.child({ module: 'visit-cluster', instance: me });
   const enabled = typeof deps.db.listen === 'function';
-  /** Relayed participants hosted here: connection id → the room's peer. */
-  const hosted = new Map<string, VisitConnection & { patientId: string }>();
+  /** Relayed participants hosted here: connection id → the room's peer and the instance relaying it. */
+  const hosted = new Map<string, VisitConnection & { patientId: string; from: string }>();
+  /** Relaying instances found gone at the last heartbeat (gone twice in a row: their participants leave). */
+  let missing = new Set<string>();
   /** Participants connected here whose room is elsewhere: connection id → their socket and home. */
   const away = new Map<string, { socket: PeerSocket; home: string; appointmentId: string; patientId: string }>();
   let unlisten: (() => Promise<void>) | null = null;
@@ -91,7 +93,7 @@ export function createVisitCluster(deps: {
           send: (msg) => post(from, patientId, { t: 'send', conn: m.conn, m: msg }),
           close: (code, reason) => post(from, patientId, { t: 'kick', conn: m.conn, code, reason }),
         };
-        hosted.set(m.conn, { ...deps.rooms.connect(m.appointment, m.who, socket, deps.rtc), patientId });
+        hosted.set(m.conn, { ...deps.rooms.connect(m.appointment, m.who, socket, deps.rtc), patientId, from });
         return;
       }
       case 'msg':
@@ -124,8 +126,33 @@ export function createVisitCluster(deps: {
     return h?.instance_id ?? me;
   }
 
+  /**
+   * Participants relayed by an instance that died (kill -9: no 'close' mail) would stay "in the room" for good,
+   * and the Encounter never finish (found by review). An instance is alive while its ownership session is
+   * connected (cluster/ownership.ts names it `vigil-owner-<id>`); one gone at two heartbeats in a row (a
+   * reconnecting session is back within one) has its participants leave, recorded as any departure.
+   */
+  async function releaseDeadRelays() {
+    const froms = [...new Set([...hosted.values()].map((h) => h.from))];
+    if (!froms.length) return void (missing = new Set());
+    const session = (id: string) => `vigil-owner-${id}`.slice(0, 63); // PostgreSQL keeps 63 bytes of application_name
+    const rows = await deps.db.query<{ application_name: string }>(
+      'SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = current_database() AND application_name = ANY($1)',
+      [froms.map(session)],
+    );
+    const gone = new Set(froms.filter((f) => !rows.some((r) => r.application_name === session(f))));
+    for (const [conn, h] of hosted) {
+      if (!gone.has(h.from) || !missing.has(h.from)) continue;
+      log.warn({ relay: h.from }, 'the instance relaying a visit participant is gone; they leave the room');
+      hosted.delete(conn);
+      h.disconnect();
+    }
+    missing = gone;
+  }
+
   async function beat() {
     await deps.db.query('UPDATE visit_room_homes SET heartbeat_at = now() WHERE instance_id = $1', [me]);
+    await releaseDeadRelays();
     // Mail for an instance that died unread: nobody will read it.
     await deps.db.query(`DELETE FROM visit_mail WHERE created_at < now() - interval '2 minutes'`);
     // Participants relayed to a home that stopped beating reconnect (and the next connection takes the visit over).
