@@ -414,6 +414,39 @@ describe('video visit signalling', () => {
     expect((await app.services.appointmentsRepo.byId(made.body.id))?.status).toBe('cancelled');
   });
 
+  it('lets someone whose connection dropped come straight back in; someone who left waits again (found by review)', async () => {
+    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
+    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    doc.send({ type: 'join' });
+    await doc.next('admitted');
+    const pat = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
+    await pat.next('hello');
+    pat.send({ type: 'join' });
+    await doc.next('waiting', (m) => (m.waiting as Array<{ id: string }>).some((w) => w.id === pat.id));
+    doc.send({ type: 'admit', id: pat.id });
+    await pat.next('admitted');
+    // The phone's Wi-Fi drops (no close frame: the server sees 1006).
+    const firstId = pat.id;
+    pat.ws.terminate();
+    await doc.next('peer-left', (m) => m.id === firstId);
+    const back = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
+    await back.next('hello');
+    back.send({ type: 'join' });
+    expect(await back.next('admitted')).toMatchObject({ peers: [expect.objectContaining({ id: doc.id })] }); // before: the waiting room again
+    expect(back.seen.some((m) => m.type === 'waiting-room')).toBe(false);
+    await doc.next('peer-joined', (m) => (m.peer as { id: string }).id === back.id);
+    // Leaving on purpose is a goodbye: coming back means waiting to be let in again.
+    back.send({ type: 'leave' });
+    await doc.next('peer-left', (m) => m.id === back.id);
+    back.send({ type: 'join' });
+    await back.next('waiting-room');
+    expect([...doc.offContract, ...back.offContract]).toEqual([]);
+    back.send({ type: 'leave' });
+    doc.send({ type: 'leave' }); // the visit ends (the next test books the same patient now)
+    await eventually(async () => expect((await app.services.appointmentsRepo.byId(a.body.id))?.status).toBe('fulfilled'));
+  });
+
   it('limits a visit to five people', async () => {
     const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
     const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);

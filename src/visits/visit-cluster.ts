@@ -11,7 +11,7 @@ export const VISIT_CHANNEL = 'vigil_visits';
 const HEARTBEAT_MS = 5_000;
 const STALE_S = 15;
 
-type Who = { kind: PeerKind; name: string; ref: string | null; principal: Principal | null };
+type Who = { kind: PeerKind; name: string; ref: string | null; principal: Principal | null; key?: string };
 type Mail =
   | { t: 'open'; conn: string; from: string; appointment: Appointment; who: Who }
   | { t: 'msg'; conn: string; raw: string }

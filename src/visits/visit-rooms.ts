@@ -30,10 +30,15 @@ export interface PeerSocket {
   close(code: number, reason: string): void;
 }
 
+/** How long a participant whose connection dropped may come back into the room without waiting again. */
+export const REJOIN_MS = 120_000;
+
 export interface Peer {
   id: string;
   kind: PeerKind;
   name: string;
+  /** Who this is across connections (`user:<id>`, or `guest:<pass hash>`), to let a dropped participant back in. */
+  key?: string;
   ref: string | null;
   principal: Principal | null;
   state: PeerState;
@@ -53,6 +58,8 @@ interface Room {
   queue: Promise<unknown>;
   /** The waiting peers last announced to dashboards (their ids), so only changes are announced. */
   waitingKey?: string;
+  /** Participants whose connection dropped while in the room (key → until when they may walk back in). */
+  dropped: Map<string, number>;
 }
 
 export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(): void };
@@ -163,7 +170,9 @@ export function createVisitRooms(deps: {
    * A peer leaves: its participant row's end, `visit.leave` and, when the room empties, the Encounter's end, the
    * appointment's status and `visit.end` commit in one transaction ((d)(2)).
    */
-  async function depart(r: Room, p: Peer) {
+  async function depart(r: Room, p: Peer, droppedConnection = false) {
+    // A dropped connection (Wi-Fi, a restart) is not a goodbye: the same person may come straight back in.
+    if (droppedConnection && p.state === 'in-room' && p.key) r.dropped.set(p.key, deps.clock.now() + REJOIN_MS);
     if (p.state === 'in-room') {
       const last = inRoom(r).length === 1 && r.encounterId ? r.encounterId : null;
       const now = deps.clock.now();
@@ -229,12 +238,12 @@ export function createVisitRooms(deps: {
     /** A participant's socket connects (already authorised for this appointment): it starts in the lobby. */
     connect(
       appointment: Appointment,
-      who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null },
+      who: { kind: PeerKind; name: string; ref: string | null; principal: Principal | null; key?: string },
       socket: PeerSocket,
       rtc: (peerId: string) => VisitRtcConfiguration,
     ): ConnectedPeer {
       let r = rooms.get(appointment.id);
-      if (!r) rooms.set(appointment.id, (r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve() }));
+      if (!r) rooms.set(appointment.id, (r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve(), dropped: new Map() }));
       else r.appointment = { ...appointment, threadId: appointment.threadId ?? r.appointment.threadId };
       const room = r;
       const p: Peer = {
@@ -267,6 +276,12 @@ export function createVisitRooms(deps: {
             if (p.kind === 'staff') {
               if (inRoom(room).length >= deps.maxParticipants)
                 return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
+              return enter(room, p);
+            }
+            // Back within REJOIN_MS of a dropped connection: straight in, as before the drop (no second admission).
+            const back = p.key ? room.dropped.get(p.key) : undefined;
+            if (back && back > deps.clock.now() && inRoom(room).length < deps.maxParticipants) {
+              room.dropped.delete(p.key!);
               return enter(room, p);
             }
             p.state = 'waiting';
@@ -328,7 +343,7 @@ export function createVisitRooms(deps: {
           room.queue = room.queue
             .then(async () => {
               try {
-                await depart(room, p);
+                await depart(room, p, true);
               } finally {
                 // Gone either way: a departure the audit could not record leaves no ghost in the room.
                 room.peers.delete(p.id);

@@ -57,6 +57,18 @@ async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, s
   // The nurse is on the patient list, not on the visit: she hears that Alice waits, wherever she is.
   await doc.goto('/');
   await doc.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
+  // Keeps the visit's sockets reachable from the test, to drop one as a lost network would.
+  await pat.addInitScript(() => {
+    const Native = window.WebSocket;
+    const sockets: WebSocket[] = [];
+    (window as unknown as { visitSockets: WebSocket[] }).visitSockets = sockets;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        if (String(url).includes('/signal')) sockets.push(this);
+      }
+    };
+  });
   await pat.goto(`/visits/${id}`);
   await expect.poll(() => pat.url()).toContain(`#/visits/${id}`);
   const join = pat.getByRole('button', { name: 'Join', exact: true });
@@ -136,6 +148,18 @@ describe.skipIf(!hasChromium)('video visit in Chromium', () => {
     await expectAccessible(pat, 'patient in call', { liveVideo: true });
     // the clinician has the patient's vitals beside the video
     expect(await doc.getByRole('complementary', { name: 'Patient vitals' }).count()).toBe(1);
+  });
+
+  it('a dropped connection comes back by itself, straight into the call, without a second admission (found by review)', async () => {
+    const sockets = () => pat.evaluate(() => (window as unknown as { visitSockets: WebSocket[] }).visitSockets.length);
+    expect(await sockets()).toBe(1);
+    // The patient's socket drops (before: "The connection to the visit was lost. Reload the page").
+    await pat.evaluate(() => (window as unknown as { visitSockets: WebSocket[] }).visitSockets[0].close());
+    await expect.poll(sockets, { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => pat.locator('[data-visit-announcement]').innerText(), { timeout: 15_000 }).toMatch(/You are in the visit with Nurse Nora/);
+    expect(await doc.getByRole('button', { name: /^Admit/ }).count()).toBe(0); // nobody had to let her in again
+    await expectDecoding(pat, 1);
+    await expectDecoding(doc, 1);
   });
 
   it('a guest joins with a one-time link; all three decode each other', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
 import {
@@ -138,7 +139,7 @@ export function visitRoutes(
     },
     async (socket: WebSocket, req) => {
       const id = req.params.id;
-      let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null };
+      let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null; key: string };
       let appointment;
       try {
         // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
@@ -150,7 +151,7 @@ export function visitRoutes(
         if (pass) {
           const { guest, appointment: a } = await deps.visits.guestFromPass(pass, id);
           appointment = a;
-          who = { kind: 'guest', name: guest.name, ref: null, principal: null };
+          who = { kind: 'guest', name: guest.name, ref: null, principal: null, key: `guest:${createHash('sha256').update(pass).digest('hex').slice(0, 32)}` };
         } else {
           const principal =
             req.principal ??
@@ -167,6 +168,7 @@ export function visitRoutes(
             name: principal.displayName,
             ref: r.kind === 'patient' ? `Patient/${principal.patientId}` : principal.practitionerId ? `Practitioner/${principal.practitionerId}` : null,
             principal,
+            key: `user:${principal.userId}`,
           };
         }
       } catch (err) {

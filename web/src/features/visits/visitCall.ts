@@ -63,10 +63,17 @@ interface PeerLink {
 const STATS_MS = 1000;
 const DISCONNECTED_GRACE_MS = 2500;
 
+/** About a minute of attempts (1, 2, 4, 8, 8… s) before asking for a reload. */
+const RECONNECT_TRIES = 10;
+
 export class VisitCall {
   private ws: WebSocket | null = null;
   private links = new Map<string, PeerLink>();
   private rtc: RTCConfiguration = {};
+  /** Reconnecting after a dropped socket: attempts so far, and whether to join again once back. */
+  private retries = 0;
+  private rejoin = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private listeners = new Set<() => void>();
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private cameraTrack: MediaStreamTrack | null = null;
@@ -140,11 +147,29 @@ export class VisitCall {
     this.ws = ws;
     ws.onmessage = (e) => void this.onMessage(JSON.parse(String(e.data)) as VisitServerMessage);
     ws.onclose = (e) => {
-      if (this.snap.state === 'left') return;
-      if (e.code >= 4000) this.update({ state: 'refused', error: e.reason || 'You cannot join this visit.' });
-      else this.update({ state: 'left', notice: 'The connection to the visit was lost. Reload the page to join again.' });
+      if (this.snap.state === 'left' || ws !== this.ws) return;
+      if (e.code >= 4000) return this.update({ state: 'refused', error: e.reason || 'You cannot join this visit.' });
+      this.reconnect();
     };
-    this.statsTimer = setInterval(() => void this.collectStats(), STATS_MS);
+    this.statsTimer ??= setInterval(() => void this.collectStats(), STATS_MS);
+  }
+
+  /**
+   * A dropped socket (Wi-Fi, a phone changing networks, a server restart or the visit moving to another
+   * server: 1001/1006/1012) is not the end of the visit: reconnect with a growing pause and, if the person was
+   * in the visit or waiting, join again. The server lets someone who was in the room straight back in for
+   * two minutes (visit-rooms.ts REJOIN_MS); the call's connections are made afresh with the new ids.
+   */
+  private reconnect() {
+    if (this.snap.state === 'in-room' || this.snap.state === 'waiting') this.rejoin = true;
+    for (const id of [...this.links.keys()]) this.drop(id);
+    if (this.retries >= RECONNECT_TRIES) {
+      this.update({ state: 'left', notice: 'The connection to the visit was lost. Reload the page to join again.' });
+      return;
+    }
+    const pause = Math.min(1000 * 2 ** this.retries++, 8000);
+    this.update({ state: 'connecting', notice: 'The connection dropped. Reconnecting…' });
+    this.reconnectTimer = setTimeout(() => this.connect(), pause);
   }
 
   private send(m: unknown) {
@@ -162,6 +187,7 @@ export class VisitCall {
   }
 
   leave() {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.send({ type: 'leave' });
     for (const id of [...this.links.keys()]) this.drop(id);
     this.snap.local?.getTracks().forEach((t) => t.stop());
@@ -224,7 +250,12 @@ export class VisitCall {
     switch (m.type) {
       case 'hello':
         this.rtc = m.rtc;
-        this.update({ state: 'lobby', you: m.you, waiting: m.waiting });
+        this.retries = 0;
+        this.update({ state: 'lobby', you: m.you, waiting: m.waiting, notice: this.rejoin ? 'Reconnected.' : this.snap.notice });
+        if (this.rejoin) {
+          this.rejoin = false;
+          this.join();
+        }
         break;
       case 'waiting-room':
         this.update({ state: 'waiting', notice: m.message });
