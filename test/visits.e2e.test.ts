@@ -127,6 +127,15 @@ describe('video visit signalling', () => {
     const readOnly = (await app.services.auth.createToken(nurse.email, 'read only', 'system', { scope: 'read' })).token;
     const ro = ws(`/api/v1/visits/${apt}/signal?token=${readOnly}`);
     await eventually(() => expect(ro.closed?.code).toBe(4403));
+    // Each refusal is in the audit trail, with who tried when known (found by review: none were).
+    await eventually(async () => {
+      const refused = await app.services.db.query<{ actor: string; details: { status: number; via: string } }>(
+        `SELECT actor, details FROM audit_log WHERE action = 'access.refused' AND entity_type = '/api/v1/visits/:id/signal' ORDER BY id`,
+      );
+      expect(refused.map((r) => r.details.status)).toEqual([401, 404, 404, 401, 404, 403, 403]);
+      expect(refused.map((r) => r.details.via)).toEqual(['anonymous', 'token', 'token', 'guest-pass', 'token', 'anonymous', 'token']); // the other site's page is refused before its cookie is read
+      expect(refused[1].actor).not.toBe('system');
+    });
     // Revoking the token a participant joined with ends their call at once (as it ends the live stream).
     const t = await app.services.auth.createToken(nurse.email, 'visit', 'system');
     const joined = ws(`/api/v1/visits/${apt}/signal?token=${t.token}`);

@@ -86,6 +86,7 @@ export function registerRoutes(
     cluster: server.visitCluster,
     appointments: s.appointments,
     auth: s.auth,
+    audit: s.audit,
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
   });
   server.fhir.routes(http, { auth: s.auth, secureCookies, throttle: signInThrottle });

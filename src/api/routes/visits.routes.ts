@@ -17,6 +17,7 @@ import {
   VisitSummary,
 } from '../contracts/index.ts';
 import type { WebSocket } from 'ws';
+import type { AuditService } from '../../audit/audit.service.ts';
 import type { AuthService } from '../../auth/auth.service.ts';
 import type { AppointmentsService } from '../../appointments/appointments.service.ts';
 import type { VisitsService } from '../../visits/visits.service.ts';
@@ -36,7 +37,15 @@ const VISIT_PING_MS = 25_000;
 
 export function visitRoutes(
   app: Api,
-  deps: { visits: VisitsService; rooms: VisitRooms; cluster: VisitCluster; appointments: AppointmentsService; auth: AuthService; origins?: OriginCheck },
+  deps: {
+    visits: VisitsService;
+    rooms: VisitRooms;
+    cluster: VisitCluster;
+    appointments: AppointmentsService;
+    auth: AuthService;
+    audit: AuditService;
+    origins?: OriginCheck;
+  },
 ) {
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
   app.get(
@@ -140,14 +149,15 @@ export function visitRoutes(
     async (socket: WebSocket, req) => {
       const id = req.params.id;
       let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null; key: string };
+      let caller: Principal | null = null; // for the audit entry of a refusal
+      // The guest pass rides in the WebSocket subprotocol list (`vigil.visit`, `vigil.visit-pass.<pass>`), not the
+      // URL, so proxies' access logs do not keep it (found by review); `?pass=` still works for older clients.
+      const pass = passFromProtocols(req.headers['sec-websocket-protocol']) ?? req.query.pass;
       let appointment;
       try {
         // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
         const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
         if (refused) throw new AppError('FORBIDDEN', refused);
-        // The guest pass rides in the WebSocket subprotocol list (`vigil.visit`, `vigil.visit-pass.<pass>`), not the
-        // URL, so proxies' access logs do not keep it (found by review); `?pass=` still works for older clients.
-        const pass = passFromProtocols(req.headers['sec-websocket-protocol']) ?? req.query.pass;
         if (pass) {
           const { guest, appointment: a } = await deps.visits.guestFromPass(pass, id);
           appointment = a;
@@ -158,6 +168,7 @@ export function visitRoutes(
             (req.query.token ? await deps.auth.principalFromToken(req.query.token) : null) ??
             (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
           if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
+          caller = principal;
           if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
           // Joining admits people and writes chat into the record: a read-only token may not (found by review).
           if (principal.credential?.scope === 'read') throw new AppError('FORBIDDEN', 'a read-only token cannot join a visit');
@@ -174,6 +185,18 @@ export function visitRoutes(
       } catch (err) {
         const e = toHttpError(err);
         socket.close(4000 + e.status, e.message.slice(0, 120));
+        // A refused call socket is a refused access like any other ((d)(2); found by review: HTTP refusals were
+        // audited, these were not). The socket's principal, when it had one, is the actor.
+        await deps.audit
+          .record({
+            actor: caller ?? 'system',
+            action: 'access.refused',
+            entityType: '/api/v1/visits/:id/signal',
+            entityId: id,
+            outcome: 'failure',
+            details: { status: e.status, reason: e.message.slice(0, 120), ip: req.ip, via: caller?.credential?.kind ?? (pass ? 'guest-pass' : 'anonymous') },
+          })
+          .catch(() => undefined);
         return;
       }
       // Here or at the visit's home instance (visits/visit-cluster.ts): the room logic is the same.
