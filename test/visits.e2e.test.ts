@@ -456,6 +456,22 @@ describe('video visit signalling', () => {
     await eventually(async () => expect((await app.services.appointmentsRepo.byId(a.body.id))?.status).toBe('fulfilled'));
   });
 
+  it('a visit cancelled while people are in it ends for them (found by review: the call went on)', async () => {
+    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
+    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    doc.send({ type: 'join' });
+    await doc.next('admitted');
+    const pat = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
+    await pat.next('hello');
+    expect((await app.api(nurse.token, 'POST', `/api/v1/appointments/${a.body.id}/cancel`, { reason: 'patient admitted to hospital' })).status).toBe(200);
+    for (const c of [doc, pat]) await eventually(() => expect(c.closed).toEqual({ code: 4409, reason: 'this visit was cancelled' }), 15_000);
+    // And it stays cancelled (the room emptying does not make it fulfilled).
+    await eventually(async () => expect((await app.services.appointmentsRepo.byId(a.body.id))?.status).toBe('cancelled'));
+    const late = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
+    await eventually(() => expect(late.closed).toEqual({ code: 4409, reason: 'this appointment was cancelled' })); // not even the lobby
+  });
+
   it('limits a visit to five people', async () => {
     const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
     const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);

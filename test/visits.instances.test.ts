@@ -136,4 +136,17 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     const homes = await b.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]);
     expect(homes.map((h) => h.instance_id)).toEqual([b.services.ownership.instanceId]);
   });
+
+  it('forgets a visit home once its room has emptied (found by review: the rows were kept for good)', async () => {
+    // On B: A was shut down by the test above.
+    const later = (
+      await b.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + 7_200_000).toISOString() })
+    ).body.id;
+    const doc = ws(b, `/api/v1/visits/${later}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    const home = () => b.services.db.query('SELECT 1 FROM visit_room_homes WHERE appointment_id = $1', [later]);
+    expect(await home()).toHaveLength(1);
+    doc.ws.close();
+    await eventually(async () => expect(await home()).toHaveLength(0), 50_000);
+  }, 60_000);
 });

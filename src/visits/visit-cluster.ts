@@ -150,8 +150,29 @@ export function createVisitCluster(deps: {
     missing = gone;
   }
 
+  /**
+   * A visit cancelled while people are in it ends for them (found by review: the call went on, and the room
+   * stayed open to new joiners): checked here at every heartbeat, on one instance and on several.
+   */
+  async function endCancelled() {
+    const ids = deps.rooms.ids();
+    if (!ids.length) return;
+    const rows = await deps.db.query<{ id: string }>(`SELECT id FROM appointments WHERE id = ANY($1) AND status = 'cancelled'`, [ids]);
+    for (const r of rows) deps.rooms.end(r.id, 4409, 'this visit was cancelled');
+  }
+
   async function beat() {
-    await deps.db.query('UPDATE visit_room_homes SET heartbeat_at = now() WHERE instance_id = $1', [me]);
+    await endCancelled();
+    if (!enabled) return;
+    // Only the rooms that live here are kept; a row for a visit whose room has emptied goes after 30 s (a row
+    // just claimed for a room about to open is younger than that). Found by review: rows were kept for good.
+    const ids = deps.rooms.ids();
+    await deps.db.query('UPDATE visit_room_homes SET heartbeat_at = now() WHERE instance_id = $1 AND appointment_id = ANY($2)', [me, ids]);
+    await deps.db.query(
+      `DELETE FROM visit_room_homes WHERE (instance_id = $1 AND NOT (appointment_id = ANY($2)) AND heartbeat_at < now() - interval '30 seconds')
+          OR heartbeat_at < now() - interval '1 hour'`,
+      [me, ids],
+    );
     await releaseDeadRelays();
     // Mail for an instance that died unread: nobody will read it.
     await deps.db.query(`DELETE FROM visit_mail WHERE created_at < now() - interval '2 minutes'`);
@@ -196,7 +217,11 @@ export function createVisitCluster(deps: {
     },
 
     async start() {
-      if (!enabled) return;
+      if (!enabled) {
+        timer = setInterval(() => void endCancelled().catch((err: Error) => log.warn({ err: err.message }, 'visit check failed')), HEARTBEAT_MS);
+        timer.unref();
+        return;
+      }
       unlisten = await deps.db.listen!(VISIT_CHANNEL, (payload) => {
         if (payload === me || payload === '') drain();
       });

@@ -358,6 +358,14 @@ export function createVisitRooms(deps: {
     /** Whether this instance hosts the visit's room right now. */
     hosts: (appointmentId: string) => rooms.has(appointmentId),
 
+    /** The visits whose rooms live here. */
+    ids: () => [...rooms.keys()],
+
+    /** Sends everyone out of a visit (cancelled while people were in it): their sockets close with `code`. */
+    end(appointmentId: string, code: number, reason: string) {
+      for (const p of rooms.get(appointmentId)?.peers.values() ?? []) p.socket.close(code, reason);
+    },
+
     /** People in each visit right now (for the dashboard and tests). */
     status(appointmentId: string): RoomStatus {
       const r = rooms.get(appointmentId);
