@@ -85,4 +85,28 @@ describe.skipIf(!hasChromium)('break the glass and erasure screens in Chromium',
     expect(still.status).toBe(200);
     expect(pageErrors).toEqual([]);
   });
+
+  it('an admin puts a clinician on the care team and takes them off again (audited)', async () => {
+    await admin.goto(`/#/patients/${patientId}`);
+    await admin.getByRole('heading', { name: 'Care team' }).waitFor({ timeout: 30_000 });
+    await admin.getByLabel('Add a clinician').selectOption({ label: 'Dr Ella Emergency (er@secure.test)' });
+    await admin.getByRole('button', { name: 'Add', exact: true }).click();
+    await admin.getByText('Dr Ella Emergency joined the care team.').waitFor({ timeout: 10_000 });
+    await admin.getByRole('button', { name: 'Remove Dr Ella Emergency from the care team' }).waitFor();
+    await expectAccessible(admin, 'patient page with the care team (admin)');
+    await admin.getByRole('heading', { name: 'Care team' }).scrollIntoViewIfNeeded();
+    await admin.screenshot({ path: path.join(ARTIFACTS, 'security-care-team.png') });
+    const members = () => app.services.db.query('SELECT practitioner_id FROM care_team_members WHERE patient_id = $1', [patientId]);
+    expect(await members()).toHaveLength(1);
+    admin.once('dialog', (d) => void d.accept());
+    await admin.getByRole('button', { name: 'Remove Dr Ella Emergency from the care team' }).click();
+    await admin.getByText('Dr Ella Emergency left the care team.').waitFor({ timeout: 10_000 });
+    expect(await members()).toHaveLength(0);
+    await admin.getByText(/Nobody is on this patient's care team yet/).waitFor();
+    const audit = await app.services.db.query<{ action: string }>(
+      "SELECT action FROM audit_log WHERE patient_id = $1 AND action LIKE 'careteam.%' ORDER BY id",
+      [patientId],
+    );
+    expect(audit.map((a) => a.action)).toEqual(['careteam.add', 'careteam.remove']);
+  });
 });

@@ -4,6 +4,7 @@ import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { VitalTile } from '../../components/VitalTile.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
 import { EXTRA_VITALS, VITALS } from '../../lib/vitals.ts';
+import { CareTeamCard } from './CareTeamCard.tsx';
 import { ClinicalSettings } from './ClinicalSettings.tsx';
 import { DerivedSection } from './DerivedSection.tsx';
 import { DeviceList } from './DeviceList.tsx';
@@ -98,6 +99,15 @@ export function PatientPage({ patientId }: { patientId: string }) {
           }}
         />
       </section>
+
+      {me.role === 'admin' ? (
+        <section className="section" aria-labelledby="care-team-h">
+          <header className="section-head">
+            <h2 id="care-team-h">Care team</h2>
+          </header>
+          <CareTeamCard patientId={p.id} patientName={p.name} team={p.careTeam} onChanged={patient.reload} />
+        </section>
+      ) : null}
 
       <section className="section">
         {/* [tele] */}
