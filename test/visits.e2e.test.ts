@@ -312,6 +312,20 @@ describe('video visit signalling', () => {
     expect(
       (await app.api<Bundle>(nurse.token, 'GET', `/fhir/R4/Appointment?patient=${toFhirId(alice)}&status=fulfilled`)).body.entry.map((x) => x.resource.id),
     ).toEqual([apt]);
+    // One actor parameter is an OR over its values, patients and practitioners alike (found by review: the
+    // practitioner was dropped, a silently narrowed answer).
+    const admin = (await app.tokenFor('admin')).token;
+    const bob = (await app.services.patientService.create({ name: 'Bob Actor' }, 'system')).id;
+    expect((await app.api(admin, 'POST', '/api/v1/appointments', { patientId: bob, start: new Date(Date.now() + 5 * 86_400_000).toISOString() })).status).toBe(
+      201,
+    );
+    const total = async (q: string) => (await app.api<Bundle>(admin, 'GET', `/fhir/R4/Appointment?${q}&_total=accurate`)).body.total;
+    const nurseRef = `Practitioner/${toFhirId(nurse.practitionerId!)}`;
+    const nurseVisits = await total(`practitioner=${nurseRef}`);
+    expect(nurseVisits).toBeGreaterThan(0);
+    expect(await total(`patient=${toFhirId(bob)}`)).toBe(1);
+    expect(await total(`actor=Patient/${toFhirId(bob)},${nurseRef}`)).toBe(nurseVisits + 1); // before: 1
+    expect(await total(`actor=${nurseRef}&actor=Patient/${toFhirId(bob)}`)).toBe(0); // two actor parameters: AND
     const strict = await fetch(`${app.httpUrl}/fhir/R4/Appointment?colour=blue`, {
       headers: { authorization: `Bearer ${nurse.token}`, prefer: 'handling=strict' },
     });

@@ -144,20 +144,17 @@ export function appointmentProviders(deps: {
       return appointmentResource(await deps.appointments.get(ctx.principal, fromFhirId(id)));
     },
     async searchType(ctx, req) {
-      const actors = paramsNamed(req, 'actor');
-      const patients = narrowPatients(
-        await visiblePatients(ctx.principal, req, ['patient']),
-        actors.filter((a) => a.modifier !== 'Practitioner' && a.values.some((v) => !v.includes('Practitioner/'))).map((x) => referenceIds(x, 'Patient')),
-      );
-      const practitioners = [
-        ...paramsNamed(req, 'practitioner'),
-        ...actors.filter((a) => a.modifier === 'Practitioner' || a.values.every((v) => v.includes('Practitioner/'))),
-      ].map((x) => referenceIds(x, 'Practitioner'));
+      const patients = await visiblePatients(ctx.principal, req, ['patient']);
+      const practitioners = paramsNamed(req, 'practitioner').map((x) => referenceIds(x, 'Practitioner'));
+      // One `actor` is an OR over its values, which may name patients and practitioners alike
+      // (`actor=Patient/A,Practitioner/P`); a bare id may be either (found by review: the practitioner was dropped).
+      const actors = paramsNamed(req, 'actor').map((a) => ({ patients: referenceIds(a, 'Patient'), practitioners: referenceIds(a, 'Practitioner') }));
       const where = (sql: SqlParams): string[] | null => {
         if (patients !== null && patients.length === 0) return null;
         const w: string[] = [];
         if (patients) w.push(`patient_id = ANY(${sql.p(patients)}::text[])`);
         for (const ids of practitioners) w.push(`practitioner_id = ANY(${sql.p(ids)}::text[])`);
+        for (const a of actors) w.push(`(patient_id = ANY(${sql.p(a.patients)}::text[]) OR practitioner_id = ANY(${sql.p(a.practitioners)}::text[]))`);
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
         for (const p of paramsNamed(req, 'date'))
           w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, 'date'), 'start_at', 'end_at', sql)).join(' OR ') + ')');

@@ -191,6 +191,26 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
       return send(reply, () => deps.fhir.search(ctx(req), type, req.query, isStrict(req.headers.prefer)));
     },
   );
+  // System-level interactions that are not built say so (R4 http.html: 501 for an unsupported interaction), not
+  // 404 "no route" or 400 (found by review).
+  const system: Array<['GET' | 'POST', string, string]> = [
+    ['GET', '/fhir/R4', 'search-system (GET [base]?…) is not supported; search one type, e.g. GET [base]/Observation?…'],
+    ['GET', '/fhir/R4/', 'search-system (GET [base]?…) is not supported; search one type, e.g. GET [base]/Observation?…'],
+    ['POST', '/fhir/R4/_search', 'search-system (POST [base]/_search) is not supported; search one type, e.g. POST [base]/Observation/_search'],
+    ['GET', '/fhir/R4/_history', 'history-system ([base]/_history) is not supported; history-instance ([type]/{id}/_history) is'],
+  ];
+  for (const [method, url, message] of system)
+    app.route({
+      method,
+      url,
+      config: { policy: policy.signedIn('answers 501 not-supported') },
+      schema: { response: resource },
+      handler: async (req, reply) => {
+        requirePrincipal(req);
+        return send(reply, notSupported(501, message));
+      },
+    });
+
   // search via POST (R4 http.html#search): `[type]/_search` with an application/x-www-form-urlencoded body;
   // parameters in the URL and in the body both count (a key in both is two conditions, as when repeated).
   registerFormBody(app);
@@ -227,6 +247,9 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     },
     async (req, reply) => {
       const { type, id } = req.params;
+      // `_history` is not an id (the id rule allows `_`): history-type, which is not built (found by review: a 404).
+      if (id === '_history')
+        return send(reply, notSupported(501, `history-type (${type}/_history) is not supported; history-instance (${type}/{id}/_history) is`));
       if (isOperation(id)) return send(reply, () => deps.fhir.operation(ctx(req), type, id, req.query, isStrict(req.headers.prefer)));
       return send(reply, async () => versioned(reply, await deps.fhir.read(ctx(req), type, id)));
     },

@@ -377,6 +377,13 @@ describe('FHIR R4 search', () => {
       ['GET', '/fhir/R4/Observation/$stats', 501],
       ['GET', '/fhir/R4/Patient/x1/$export', 501],
       ['GET', '/fhir/R4/Medication', 404],
+      // Found by review: history-type and the system-level interactions answered 404 "not found" or 400.
+      ['GET', '/fhir/R4/Patient/_history', 501],
+      ['GET', '/fhir/R4/Observation/_history', 501],
+      ['GET', '/fhir/R4/_history', 501],
+      ['POST', '/fhir/R4/_search', 501],
+      ['GET', '/fhir/R4?_type=Patient', 501],
+      ['GET', '/fhir/R4/?_type=Patient', 501],
     ];
     for (const [method, url, status] of cases) {
       const body =
