@@ -250,8 +250,9 @@ describe('video visit signalling', () => {
       const e = await app.api<{
         entry: Array<{ resource: { status: string; length?: { value: number }; participant: Array<{ period: { start: string; end?: string } }> } }>;
       }>(nurse.token, 'GET', `/fhir/R4/Encounter?patient=${alice}`);
-      const r = e.body.entry[0].resource;
+      const r = e.body.entry[0].resource as (typeof e.body.entry)[0]['resource'] & { meta: { lastUpdated: string }; period: { end: string } };
       expect(r.status).toBe('finished');
+      expect(r.meta.lastUpdated).toBe(r.period.end); // its last change is its end (found by review: no meta at all)
       expect(r.length?.value).toBeGreaterThanOrEqual(0);
       expect(r.participant.every((p) => p.period.end)).toBe(true);
     });
@@ -324,7 +325,7 @@ describe('video visit signalling', () => {
     const nurseVisits = await total(`practitioner=${nurseRef}`);
     expect(nurseVisits).toBeGreaterThan(0);
     expect(await total(`patient=${toFhirId(bob)}`)).toBe(1);
-    expect(await total(`actor=Patient/${toFhirId(bob)},${nurseRef}`)).toBe(nurseVisits + 1); // before: 1
+    expect(await total(`actor=Patient/${toFhirId(bob)},${nurseRef}`)).toBe(nurseVisits! + 1); // before: 1
     expect(await total(`actor=${nurseRef}&actor=Patient/${toFhirId(bob)}`)).toBe(0); // two actor parameters: AND
     const strict = await fetch(`${app.httpUrl}/fhir/R4/Appointment?colour=blue`, {
       headers: { authorization: `Bearer ${nurse.token}`, prefer: 'handling=strict' },
@@ -478,7 +479,13 @@ describe('video visit signalling', () => {
     await doc.next('admitted');
     const pat = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
     await pat.next('hello');
+    type Meta = { meta: { versionId: string; lastUpdated: string } };
+    const before = (await app.api<Meta>(nurse.token, 'GET', `/fhir/R4/Appointment/${a.body.id}`)).body.meta;
     expect((await app.api(nurse.token, 'POST', `/api/v1/appointments/${a.body.id}/cancel`, { reason: 'patient admitted to hospital' })).status).toBe(200);
+    // Every change is a new version (R4 meta.versionId, meta.lastUpdated; found by review: neither moved).
+    const after = (await app.api<Meta>(nurse.token, 'GET', `/fhir/R4/Appointment/${a.body.id}`)).body.meta;
+    expect(Number(after.versionId)).toBeGreaterThan(Number(before.versionId));
+    expect(Date.parse(after.lastUpdated)).toBeGreaterThanOrEqual(Date.parse(before.lastUpdated));
     for (const c of [doc, pat]) await eventually(() => expect(c.closed).toEqual({ code: 4409, reason: 'this visit was cancelled' }), 15_000);
     // And it stays cancelled (the room emptying does not make it fulfilled).
     await eventually(async () => expect((await app.services.appointmentsRepo.byId(a.body.id))?.status).toBe('cancelled'));

@@ -30,7 +30,7 @@ export function appointmentResource(a: Appointment): Resource {
   return {
     resourceType: 'Appointment',
     id: toFhirId(a.id),
-    meta: { lastUpdated: iso(a.createdAt) },
+    meta: { versionId: String(a.version), lastUpdated: iso(a.updatedAt) },
     status: a.status,
     ...(a.cancelReason ? { cancelationReason: { text: a.cancelReason } } : {}),
     serviceType: [{ text: a.mode === 'audio' ? 'Telephone/audio visit' : 'Video visit' }],
@@ -57,9 +57,12 @@ export function appointmentResource(a: Appointment): Resource {
 
 export function encounterResource(e: Encounter, now: number): Resource {
   const minutes = (from: number, to: number | null) => Math.round((((to ?? now) - from) / 60_000) * 10) / 10;
+  // An Encounter changes as people join and leave and when it ends: its last change is the latest of those times.
+  const lastUpdated = Math.max(e.start, e.end ?? 0, ...e.participants.map((p) => Math.max(p.joinedAt, p.leftAt ?? 0)));
   return {
     resourceType: 'Encounter',
     id: toFhirId(e.id),
+    meta: { lastUpdated: iso(lastUpdated) },
     status: e.status,
     class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' },
     subject: { reference: `Patient/${toFhirId(e.patientId)}` },

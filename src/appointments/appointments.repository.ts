@@ -19,6 +19,9 @@ export interface Appointment {
   threadId: string | null;
   createdBy: string;
   createdAt: number;
+  /** Bumped on every change by a trigger (migration 038); the FHIR meta.versionId and lastUpdated. */
+  version: number;
+  updatedAt: number;
   cancelReason: string | null;
 }
 
@@ -58,6 +61,8 @@ type ApptRow = {
   thread_id: string | null;
   created_by: string;
   created_at: Date;
+  version: number;
+  updated_at: Date | null;
   cancel_reason: string | null;
 };
 const toAppt = (r: ApptRow): Appointment => ({
@@ -74,11 +79,13 @@ const toAppt = (r: ApptRow): Appointment => ({
   threadId: r.thread_id,
   createdBy: r.created_by,
   createdAt: ms(r.created_at)!,
+  version: Number(r.version ?? 1),
+  updatedAt: ms(r.updated_at ?? r.created_at)!,
   cancelReason: r.cancel_reason,
 });
 const SELECT_APPT = `SELECT a.*, p.name AS patient_name, pr.name AS practitioner_name FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN practitioners pr ON pr.id = a.practitioner_id`;
 
-export type NewAppointmentRow = Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason'>;
+export type NewAppointmentRow = Omit<Appointment, 'patientName' | 'practitionerName' | 'createdAt' | 'cancelReason' | 'version' | 'updatedAt'>;
 /** A row whose description is sealed (`sealed()`): what `insert` takes. */
 export type SealedAppointmentRow = NewAppointmentRow & { sealed: true };
 

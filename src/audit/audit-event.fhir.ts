@@ -67,6 +67,8 @@ export function auditEventResource(r: AuditRow): Resource {
   return {
     resourceType: 'AuditEvent',
     id,
+    // An audit entry never changes (the table refuses UPDATE): one version, as recorded.
+    meta: { versionId: '1', lastUpdated: new Date(r.ts).toISOString() },
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
     subtype: [{ system: 'urn:vigil:audit-action', code: r.action }],
     action: r.action_code,

@@ -54,6 +54,9 @@ export const Appointment = z
     threadId: z.string().nullable(),
     createdBy: z.string(),
     createdAt: z.number(),
+    /** Bumped by every change (the FHIR resource's meta.versionId), and when it was made. */
+    version: z.number().int(),
+    updatedAt: z.number(),
     cancelReason: z.string().nullable(),
   })
   .meta({ id: 'Appointment' });
