@@ -475,4 +475,43 @@ describe('FHIR R4 search', () => {
       expect(r.status, p.name).toBe(200);
     }
   });
+
+  it('ignores no declared parameter: a value that matches nothing empties every search that has results (issue 10 audit)', async () => {
+    expect((await app.api(clin, 'POST', '/api/v1/appointments', { patientId: a, start: new Date(Date.now() + 86_400_000).toISOString() })).status).toBe(201);
+    const cap = (
+      await get<{ rest: Array<{ resource: Array<{ type: string; searchParam?: Array<{ name: string; type: string }> }> }> }>(admin, '/fhir/R4/metadata')
+    ).body;
+    // Result controls, not filters: they shape the answer and are tested on their own above.
+    const controls = new Set(['_count', '_sort', '_include', '_revinclude', '_elements', '_summary', '_total', '_format', '_pretty', '_type', '_since']);
+    const noMatch: Record<string, string> = { date: 'lt1900-01-01', number: 'lt-999999', quantity: 'lt-999999' };
+    const tested: string[] = [];
+    const empty: string[] = [];
+    for (const r of cap.rest[0].resource) {
+      const all = await get<Bundle>(admin, `/fhir/R4/${r.type}?_total=accurate`);
+      if (all.status !== 200 || !all.body.total) {
+        empty.push(r.type); // nothing to narrow here
+        continue;
+      }
+      for (const p of r.searchParam ?? []) {
+        if (controls.has(p.name)) continue;
+        // Unique per request: an audit entry of an earlier probe names its value as the patient, and AuditEvent?patient= finds it.
+        const value = noMatch[p.type] ?? `zz-no-such-value-${tested.length}`;
+        const asked = Date.now();
+        const res = await get<Bundle>(admin, `/fhir/R4/${r.type}?${p.name}=${encodeURIComponent(value)}&_total=accurate`, { prefer: 'handling=strict' });
+        // A 400 (a value of the wrong form, named) is a refusal, not an unfiltered answer; a 200 must be empty,
+        // but for the search's own read entry, which an AuditEvent search may already see (it is written as it runs).
+        expect([200, 400], `${r.type}?${p.name}=${value}`).toContain(res.status);
+        const own = (e: Entry) =>
+          e.resource.resourceType === 'AuditEvent' && e.resource.subtype?.[0]?.code === 'read' && Date.parse(e.resource.recorded) >= asked - 5;
+        if (res.status === 200)
+          expect(
+            (res.body.entry ?? []).filter((e) => !own(e)).map((e) => e.resource.id),
+            `${r.type}?${p.name}=${value} returned results: the parameter was ignored`,
+          ).toEqual([]);
+        tested.push(`${r.type}.${p.name}`);
+      }
+    }
+    expect(tested.length, `tested ${tested.join(' ')}; no data for ${empty.join(' ')}`).toBeGreaterThan(25);
+    for (const t of ['Observation', 'Patient', 'Device', 'Practitioner', 'Appointment', 'AuditEvent']) expect(empty).not.toContain(t);
+  });
 });
