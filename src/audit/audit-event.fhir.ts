@@ -5,6 +5,7 @@ import type { Resource } from '../api/fhir/mapping.ts';
 import { fromFhirId, toFhirId } from '../api/fhir/ids.ts';
 import { paramsNamed, parseToken } from '../api/fhir/search/params.ts';
 import { referenceIds } from '../api/fhir/search/reference.ts';
+import { badRequest } from '../platform/errors.ts';
 import { parseDateValue, dateSql } from '../api/fhir/search/date.ts';
 import { tableSearch } from '../api/fhir/resources/table-search.ts';
 import type { SqlParams } from '../api/fhir/search/sql.ts';
@@ -59,6 +60,20 @@ function patientEntity(patientId: string) {
   }
   return { what, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } };
 }
+
+const badParam = (name: string, value: string, expected: string): never => {
+  throw badRequest(`${name}: "${value.slice(0, 60)}" is not ${expected}`);
+};
+/**
+ * R4 AuditEvent.outcome: 0 success; 4, 8 and 12 failures of growing severity (Vigil records failure as 4). Any
+ * other value is refused: it matched every failure before (found by review: a silently wrong answer).
+ */
+const outcomeOf = (v: string): string => {
+  const code = parseToken(v).code ?? v;
+  if (code === '0') return 'success';
+  if (code === '4' || code === '8' || code === '12') return 'failure';
+  return badParam('outcome', v, '0, 4, 8 or 12 (http://hl7.org/fhir/audit-event-outcome)');
+};
 
 /** One audit entry as FHIR R4 AuditEvent (https://hl7.org/fhir/R4/auditevent.html). */
 export function auditEventResource(r: AuditRow): Resource {
@@ -146,10 +161,12 @@ export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): Reso
           const ids = p.values.map((v) => fromFhirId(v.replace(/^[A-Za-z]+\//, '')));
           w.push(`(entity_id = ANY(${sql.p(ids)}::text[]) OR patient_id = ANY(${sql.p(ids)}::text[]))`);
         }
-        for (const p of paramsNamed(req, 'subtype')) w.push(`(${p.values.map((v) => `starts_with(action, ${sql.p(parseToken(v).code ?? '')})`).join(' OR ')})`);
+        for (const p of paramsNamed(req, 'subtype'))
+          w.push(
+            `(${p.values.map((v) => `starts_with(action, ${sql.p(parseToken(v).code || badParam('subtype', v, 'an action such as read or auth.login'))})`).join(' OR ')})`,
+          );
         for (const p of paramsNamed(req, 'action')) w.push(`action_code = ANY(${sql.p(p.values.map((v) => parseToken(v).code ?? v))}::text[])`);
-        for (const p of paramsNamed(req, 'outcome'))
-          w.push(`outcome = ANY(${sql.p(p.values.map((v) => ((parseToken(v).code ?? v) === '0' ? 'success' : 'failure')))}::text[])`);
+        for (const p of paramsNamed(req, 'outcome')) w.push(`outcome = ANY(${sql.p(p.values.map(outcomeOf))}::text[])`);
         return w;
       };
       return tableSearch<AuditRow, Resource>(deps.db, req, {
