@@ -478,6 +478,13 @@ describe('FHIR R4 search', () => {
 
   it('ignores no declared parameter: a value that matches nothing empties every search that has results (issue 10 audit)', async () => {
     expect((await app.api(clin, 'POST', '/api/v1/appointments', { patientId: a, start: new Date(Date.now() + 86_400_000).toISOString() })).status).toBe(201);
+    // A message and a task made from it, so Communication and Task are probed too.
+    const thread = await app.api<{ message: { id: string } }>(clin, 'POST', `/api/v1/patients/${a}/threads`, {
+      subject: 'Dressing',
+      text: 'How is the wound?',
+    });
+    expect(thread.status).toBe(201);
+    expect((await app.api(clin, 'POST', `/api/v1/messages/${thread.body.message.id}/task`, { note: 'Call back' })).status).toBe(201);
     const cap = (
       await get<{ rest: Array<{ resource: Array<{ type: string; searchParam?: Array<{ name: string; type: string }> }> }> }>(admin, '/fhir/R4/metadata')
     ).body;
@@ -512,6 +519,6 @@ describe('FHIR R4 search', () => {
       }
     }
     expect(tested.length, `tested ${tested.join(' ')}; no data for ${empty.join(' ')}`).toBeGreaterThan(25);
-    for (const t of ['Observation', 'Patient', 'Device', 'Practitioner', 'Appointment', 'AuditEvent']) expect(empty).not.toContain(t);
+    for (const t of ['Observation', 'Patient', 'Device', 'Practitioner', 'Appointment', 'AuditEvent', 'Communication', 'Task']) expect(empty).not.toContain(t);
   });
 });
