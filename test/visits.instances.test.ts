@@ -117,6 +117,32 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     guest.send({ type: 'leave' });
   });
 
+  it('a visit cancelled while a relayed participant is in it ends for them at the home too (found by review)', async () => {
+    const later = (
+      await a.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date(Date.now() + 3 * 3_600_000).toISOString() })
+    ).body.id;
+    const doc = ws(a, `/api/v1/visits/${later}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    doc.send({ type: 'join' });
+    await doc.next('admitted');
+    const pat = ws(b, `/api/v1/visits/${later}/signal?token=${patient}`); // relayed by B to A, the home
+    await pat.next('hello');
+    pat.send({ type: 'join' });
+    await doc.next('waiting', (m) => (m.waiting as Array<{ id: string }>).some((w) => w.id === pat.id));
+    doc.send({ type: 'admit', id: pat.id });
+    await pat.next('admitted');
+    expect((await a.api(nurse.token, 'POST', `/api/v1/appointments/${later}/cancel`, {})).status).toBe(200);
+    for (const c of [doc, pat]) await eventually(() => expect(c.closed?.code).toBe(4409), 20_000);
+    // The home let the relayed patient go (before: kept in the room for good, re-kicked every 5 s).
+    await eventually(async () => {
+      const left = await a.services.db.query<{ kind: string }>(
+        `SELECT details->>'kind' AS kind FROM audit_log WHERE action = 'visit.leave' AND entity_id = $1`,
+        [later],
+      );
+      expect(left.map((l) => l.kind).sort()).toEqual(['patient', 'staff']);
+    }, 20_000);
+  }, 60_000);
+
   it('when the home instance shuts down, its participants are told and the visit continues on the survivor', async () => {
     const pat = clients[1];
     await a.stop();

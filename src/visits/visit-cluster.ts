@@ -4,7 +4,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { PatientCipher } from '../platform/encryption/index.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Appointment } from '../appointments/appointments.repository.ts';
-import type { PeerKind, PeerSocket, RoomStatus, VisitRooms } from './visit-rooms.ts';
+import type { ConnectedPeer, PeerKind, PeerSocket, RoomStatus, VisitRooms } from './visit-rooms.ts';
 import type { VisitRtcConfiguration, VisitServerMessage } from '../api/contracts/visit-signalling.ts';
 
 export const VISIT_CHANNEL = 'vigil_visits';
@@ -15,13 +15,13 @@ type Who = { kind: PeerKind; name: string; ref: string | null; principal: Princi
 type Mail =
   | { t: 'open'; conn: string; from: string; appointment: Appointment; who: Who }
   | { t: 'msg'; conn: string; raw: string }
-  | { t: 'close'; conn: string }
+  | { t: 'close'; conn: string; dropped?: boolean }
   | { t: 'send'; conn: string; m: VisitServerMessage }
   | { t: 'kick'; conn: string; code: number; reason: string };
 
 export interface VisitConnection {
   receive(raw: string): void;
-  disconnect(): void;
+  disconnect(dropped?: boolean): void;
 }
 
 /**
@@ -46,7 +46,7 @@ export function createVisitCluster(deps: {
   const log = deps.logger.child({ module: 'visit-cluster', instance: me });
   const enabled = typeof deps.db.listen === 'function';
   /** Relayed participants hosted here: connection id → the room's peer and the instance relaying it. */
-  const hosted = new Map<string, VisitConnection & { patientId: string; from: string }>();
+  const hosted = new Map<string, ConnectedPeer & { patientId: string; from: string }>();
   /** Relaying instances found gone at the last heartbeat (gone twice in a row: their participants leave). */
   let missing = new Set<string>();
   /** Participants connected here whose room is elsewhere: connection id → their socket and home. */
@@ -99,15 +99,19 @@ export function createVisitCluster(deps: {
       case 'msg':
         return hosted.get(m.conn)?.receive(m.raw);
       case 'close':
-        hosted.get(m.conn)?.disconnect();
+        hosted.get(m.conn)?.disconnect(m.dropped);
         hosted.delete(m.conn);
         return;
       case 'send':
         return away.get(m.conn)?.socket.send(m.m);
       case 'kick': {
         const a = away.get(m.conn);
+        if (!a) return;
         away.delete(m.conn);
-        return a?.socket.close(m.code, m.reason);
+        a.socket.close(m.code, m.reason);
+        // The home sent them away (a cancelled visit): it still hosts their peer until told the socket is gone
+        // (found by review: nothing told it, so they stayed in the room for good).
+        return post(a.home, a.patientId, { t: 'close', conn: m.conn });
       }
     }
   }
@@ -145,7 +149,9 @@ export function createVisitCluster(deps: {
       if (!gone.has(h.from) || !missing.has(h.from)) continue;
       log.warn({ relay: h.from }, 'the instance relaying a visit participant is gone; they leave the room');
       hosted.delete(conn);
-      h.disconnect();
+      // Should the relay be alive after all (its session was only away), its participant is told to reconnect.
+      h.socket.close(1012, 'the visit moved to another server; reconnecting');
+      h.disconnect(true);
     }
     missing = gone;
   }
@@ -162,7 +168,8 @@ export function createVisitCluster(deps: {
   }
 
   async function beat() {
-    await endCancelled();
+    // Its own failure must not stop the heartbeat (another instance would take the visit over).
+    await endCancelled().catch((err: Error) => log.warn({ err: err.message }, 'cancelled-visit check failed'));
     if (!enabled) return;
     // Only the rooms that live here are kept; a row for a visit whose room has emptied goes after 30 s (a row
     // just claimed for a room about to open is younger than that). Found by review: rows were kept for good.
@@ -240,8 +247,8 @@ export function createVisitCluster(deps: {
       post(home, patientId, { t: 'open', conn, from: me, appointment, who });
       return {
         receive: (raw) => post(home, patientId, { t: 'msg', conn, raw }),
-        disconnect: () => {
-          if (away.delete(conn)) post(home, patientId, { t: 'close', conn });
+        disconnect: (dropped?: boolean) => {
+          if (away.delete(conn)) post(home, patientId, { t: 'close', conn, dropped });
         },
       };
     },

@@ -62,7 +62,8 @@ interface Room {
   dropped: Map<string, number>;
 }
 
-export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(): void };
+/** `dropped`: the connection was lost (not a Leave, a closed tab or a server sending them away), see REJOIN_MS. */
+export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(dropped?: boolean): void };
 
 const publicPeer = (p: Peer) => ({ id: p.id, kind: p.kind, name: p.name, state: p.state, media: p.media });
 
@@ -339,11 +340,11 @@ export function createVisitRooms(deps: {
               socket.send({ type: 'error', message: 'that did not work; please try again' });
             });
         },
-        disconnect() {
+        disconnect(dropped = false) {
           room.queue = room.queue
             .then(async () => {
               try {
-                await depart(room, p, true);
+                await depart(room, p, dropped);
               } finally {
                 // Gone either way: a departure the audit could not record leaves no ghost in the room.
                 room.peers.delete(p.id);

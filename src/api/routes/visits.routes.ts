@@ -231,10 +231,12 @@ export function visitRoutes(
         socket.ping();
       }, VISIT_PING_MS);
       keepAlive.unref();
-      socket.on('close', () => {
+      socket.on('close', (code: number) => {
         clearInterval(keepAlive);
         offEnded();
-        peer.disconnect();
+        // A lost connection (1006: no close frame; 1005 and the rest) may walk straight back in for a while;
+        // a normal close (1000) or a closed tab (1001) may not (found by review: any close counted).
+        peer.disconnect(code !== 1000 && code !== 1001);
       });
     },
   );
