@@ -74,6 +74,18 @@ export function createAuthService(deps: {
   const mfaRequiredFor = (role: Role) => settings.requireMfa && (role === 'admin' || role === 'clinician');
   /** Which second factors a user has: an authenticator app (TOTP) and/or passkeys. */
   const factorsOf = async (userId: string) => ({ totp: await deps.mfa.enrolled(userId), passkeys: await deps.passkeys.count(userId) });
+  /** A full session of an account that already has a second factor: changing its factors needs one of them again. */
+  const needsCurrentFactor = async (p: Principal) => p.credential?.stage === 'full' && (await hasSecondFactor(p.userId));
+  /**
+   * The current factor, asked again before second factors change (found by review: a borrowed session could add
+   * its own passkey or authenticator and keep the account). A TOTP code or a recovery code; it is spent.
+   */
+  const proveCurrentFactor = async (p: Principal, current: string | undefined, action: string, kind: string) => {
+    if (!current) throw new AppError('VALIDATION', 'current: give a code from your authenticator app, or a recovery code, to change your second factors');
+    if (await deps.mfa.check(p.userId, current)) return;
+    await deps.audit.record({ actor: p, action, entityType: 'User', entityId: p.userId, outcome: 'failure', details: { kind } });
+    throw new AppError('VALIDATION', 'current: that is not a code from your current authenticator app or an unused recovery code');
+  };
   const hasSecondFactor = async (userId: string) => {
     const f = await factorsOf(userId);
     return f.totp || f.passkeys > 0;
@@ -233,20 +245,10 @@ export function createAuthService(deps: {
       if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
       // Replacing (or adding to) a second factor needs the one already there: a borrowed or stolen session must
       // not swap in its own authenticator and lock the owner out (found by review). The check spends the code.
-      if (p.credential?.stage === 'full' && ((await deps.mfa.enrolled(p.userId)) || (await deps.passkeys.count(p.userId)) > 0)) {
+      if (await needsCurrentFactor(p)) {
         if (!meta.current) throw new AppError('VALIDATION', 'current: give a code from your current authenticator app, or a recovery code, to replace it');
         if (!(await deps.mfa.pendingMatches(p.userId, String(code ?? '')))) throw new AppError('VALIDATION', NEW_CODE_WRONG);
-        if (!(await deps.mfa.check(p.userId, meta.current))) {
-          await deps.audit.record({
-            actor: p,
-            action: 'auth.mfa.enrol',
-            entityType: 'User',
-            entityId: p.userId,
-            outcome: 'failure',
-            details: { kind: 'totp' },
-          });
-          throw new AppError('VALIDATION', 'current: that is not a code from your current authenticator app or an unused recovery code');
-        }
+        await proveCurrentFactor(p, meta.current, 'auth.mfa.enrol', 'totp');
       }
       // [audit] the confirmed factor, its recovery codes and the entry commit together ((d)(2)).
       const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''), (tx) =>
@@ -266,8 +268,9 @@ export function createAuthService(deps: {
     },
 
     /** Passkey registration, step 1: options for navigator.credentials.create (a signed-in session, or an 'enrol' one). */
-    async passkeyRegistrationOptions(p: Principal) {
+    async passkeyRegistrationOptions(p: Principal, current?: string) {
       noToken(p);
+      if (await needsCurrentFactor(p)) await proveCurrentFactor(p, current, 'auth.passkey.add', 'passkey');
       return deps.passkeys.registrationOptions(p);
     },
     /**
@@ -330,13 +333,14 @@ export function createAuthService(deps: {
       });
     },
     /** Removes one of the caller's passkeys; the last second factor of an account that requires one stays. */
-    async removePasskey(p: Principal, id: string) {
+    async removePasskey(p: Principal, id: string, current?: string) {
       noToken(p);
       const f = await factorsOf(p.userId);
       const mine = (await deps.passkeys.list(p.userId)).some((k) => k.id === id);
       if (!mine) throw notFound(`passkey ${id}`);
       if (mfaRequiredFor(p.role) && !f.totp && f.passkeys <= 1)
         throw new AppError('CONFLICT', 'your role requires a second factor: add another passkey or an authenticator app before removing this one');
+      if (await needsCurrentFactor(p)) await proveCurrentFactor(p, current, 'auth.passkey.remove', 'passkey');
       await deps.audit.change(async (tx, log) => {
         if (await deps.passkeys.remove(p.userId, id, tx))
           log({ actor: p, action: 'auth.passkey.remove', entityType: 'User', entityId: p.userId, details: { passkey: id.slice(0, 24) } });

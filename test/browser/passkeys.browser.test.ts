@@ -69,6 +69,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
   let authenticatorId: string;
   let a: string; // clinician A (email)
   let b: string; // clinician B
+  let recovery: string[] = []; // A's recovery codes, shown when the first passkey was added
   let other: http.Server;
   let otherOrigin: string;
 
@@ -138,6 +139,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await page.getByRole('button', { name: /use a passkey instead/i }).click();
     await page.getByRole('heading', { name: /recovery codes/i }).waitFor({ timeout: 20_000 });
     expect(await page.locator('.recovery-codes code').count()).toBe(10);
+    recovery = (await page.locator('.recovery-codes code').allInnerTexts()).map((c) => c.trim());
     await page.getByRole('button', { name: /saved them/i }).click();
     await onPanel();
     const keys = await passkeysOf(a);
@@ -186,11 +188,20 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
       },
     });
     await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: false }).catch(() => undefined);
+    // Found by review: a borrowed session could add its own passkey. Without a current code: refused, nothing added.
+    const bare = await page.evaluate(() => fetch('/api/v1/auth/passkeys/options', { method: 'POST' }).then((r) => r.status));
+    expect(bare).toBe(400);
+    const code = page.getByLabel(/a code from your authenticator app, or a recovery code/i);
+    await code.fill(recovery[0]);
     await page.getByLabel(/name for the new passkey/i).fill('Security key');
     await page.getByRole('button', { name: /add a passkey/i }).click();
     await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 20_000 }).toBe(2);
     await page.screenshot({ path: path.join(ARTIFACTS, 'account-security.png'), fullPage: true });
     await expectAccessible(page, 'account security page');
+    // Removing one asks for a code too (the one above is spent).
+    const keyId = (await passkeysOf(a)).at(-1)!.id; // the security key, added last
+    expect(await page.evaluate((id) => fetch(`/api/v1/auth/passkeys/${id}`, { method: 'DELETE' }).then((r) => r.status), keyId)).toBe(400);
+    await code.fill(recovery[1]);
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: /remove passkey security key/i }).click();
     await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 10_000 }).toBe(1);

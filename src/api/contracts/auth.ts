@@ -40,6 +40,8 @@ export type DemoMail = z.infer<typeof DemoMail>;
 /** A six-digit authenticator code or a recovery code (xxxxx-xxxxx). */
 export const CodeBody = z.object({ code: Text(40, 1) });
 /** A new authenticator's first code; `current` (a code of the factor already there, or a recovery code) when replacing one. */
+/** A code of a second factor the account already has (TOTP or recovery code), asked before its factors change. */
+export const CurrentFactorBody = z.object({ current: Text(40, 1).optional() });
 export const TotpConfirmBody = z.object({ code: Text(40, 1), current: Text(40, 1).optional() });
 
 export const MfaStatus = z

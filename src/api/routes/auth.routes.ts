@@ -10,6 +10,7 @@ import type { Principal } from '../../domain/types.ts';
 import {
   CodeBody,
   TotpConfirmBody,
+  CurrentFactorBody,
   DemoInfo,
   ErrorBody,
   LoginBody,
@@ -50,6 +51,26 @@ export function authRoutes(
     throttle?: LoginThrottle;
   },
 ) {
+  /**
+   * Changing second factors asks for a current code (auth.service.ts proveCurrentFactor); guessing it is
+   * throttled per account like sign-in's second step.
+   */
+  async function currentFactorGuarded<T>(req: FastifyRequest, reply: FastifyReply, current: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const key = `mfa-replace:${requirePrincipal(req).userId}`;
+    const wait = throttle.retryAfterMs(key, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    try {
+      const r = await fn();
+      if (current) throttle.succeeded(key, req.ip);
+      return r;
+    } catch (err) {
+      if (err instanceof AppError && /^current: that is not/.test(err.message)) throttle.failed(key, req.ip);
+      throw err;
+    }
+  }
   const throttle = deps.throttle ?? createLoginThrottle();
   // Reset emails: 3 per address and email, 20 per address, 10 per email from anywhere, then a wait from 1 min
   // doubling (capped): nobody's mailbox can be flooded, and the answer is the same for any email.
@@ -155,21 +176,9 @@ export function authRoutes(
     async (req, reply) => {
       const p = requirePrincipal(req);
       if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
-      // Guessing the current code is throttled per account like sign-in's second step.
-      const key = `mfa-replace:${p.userId}`;
-      const wait = throttle.retryAfterMs(key, req.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
-      }
-      let r;
-      try {
-        r = await deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip, current: req.body.current });
-      } catch (err) {
-        if (err instanceof AppError && /^current: that is not/.test(err.message)) throttle.failed(key, req.ip);
-        throw err;
-      }
-      if (req.body.current) throttle.succeeded(key, req.ip);
+      const r = await currentFactorGuarded(req, reply, req.body.current, () =>
+        deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip, current: req.body.current }),
+      );
       if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
       return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
     },
@@ -188,12 +197,17 @@ export function authRoutes(
     '/api/v1/auth/passkeys/options',
     {
       config: { policy: policy.signedIn('their own second factor') },
-      schema: { summary: 'Start adding a passkey: options for navigator.credentials.create (WebAuthn)', response: { 200: PasskeyOptions } },
+      schema: {
+        summary: 'Start adding a passkey: options for navigator.credentials.create (WebAuthn); `current` (a code) when the account has a second factor',
+        body: CurrentFactorBody.nullish(),
+        response: { 200: PasskeyOptions },
+      },
     },
-    async (req) => {
+    async (req, reply) => {
       const p = requirePrincipal(req);
       if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
-      return deps.auth.passkeyRegistrationOptions(p);
+      const current = req.body?.current;
+      return currentFactorGuarded(req, reply, current, () => deps.auth.passkeyRegistrationOptions(p, current));
     },
   );
   app.post(
@@ -234,11 +248,13 @@ export function authRoutes(
       schema: {
         summary: 'Remove one of my passkeys (not the last second factor of a role that requires one)',
         params: PasskeyParams,
+        body: CurrentFactorBody.nullish(),
         response: { 204: NoContent },
       },
     },
     async (req, reply) => {
-      await deps.auth.removePasskey(requirePrincipal(req), req.params.id);
+      const current = req.body?.current;
+      await currentFactorGuarded(req, reply, current, () => deps.auth.removePasskey(requirePrincipal(req), req.params.id, current));
       return reply.status(204).send(null);
     },
   );

@@ -15,12 +15,13 @@ export const passkeyApi = {
   list: () => request<Passkey[]>('GET', '/auth/passkeys'),
   status: () => request<MfaStatus>('GET', '/auth/mfa'),
   rename: (id: string, name: string) => request<Passkey>('PATCH', `/auth/passkeys/${encodeURIComponent(id)}`, { name }),
-  remove: (id: string) => request<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`),
+  /** `current`: a code of the account's second factor (asked when it has one). */
+  remove: (id: string, current?: string) => request<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`, current ? { current } : undefined),
 };
 
 /** Adds a passkey to the signed-in account; answers the recovery codes when it is the first second factor. */
-export async function addPasskey(name: string): Promise<{ passkey: Passkey; recoveryCodes: string[] | null; stage: SignInStage }> {
-  const { flowId, options } = await request<Options>('POST', '/auth/passkeys/options');
+export async function addPasskey(name: string, current?: string): Promise<{ passkey: Passkey; recoveryCodes: string[] | null; stage: SignInStage }> {
+  const { flowId, options } = await request<Options>('POST', '/auth/passkeys/options', current ? { current } : undefined);
   const response = await startRegistration({ optionsJSON: options as never });
   return request('POST', '/auth/passkeys', { flowId, name: name.trim() || undefined, response });
 }

@@ -31,6 +31,10 @@ export function AccountSecurity() {
 
 function Passkeys() {
   const list = useAsync(() => passkeyApi.list(), []);
+  const status = useAsync(() => passkeyApi.status(), []);
+  // Adding or removing a passkey asks for a code of the second factor the account already has (the server refuses otherwise).
+  const needsCode = !!status.data && (status.data.totp || status.data.passkeys > 0);
+  const [current, setCurrent] = useState('');
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<Note>(null);
@@ -40,7 +44,9 @@ function Passkeys() {
     setBusy(true);
     setNote(null);
     try {
-      const r = await addPasskey(name || 'Passkey');
+      const r = await addPasskey(name || 'Passkey', needsCode ? current.trim() : undefined);
+      setCurrent('');
+      status.reload();
       setNote({ text: `Passkey “${r.passkey.name}” added. Next time, sign in with it.` });
       setCodes(r.recoveryCodes);
       setName('');
@@ -54,7 +60,8 @@ function Passkeys() {
   const remove = async (k: Passkey) => {
     if (!window.confirm(`Remove the passkey “${k.name}”? It will no longer sign you in.`)) return;
     try {
-      await passkeyApi.remove(k.id);
+      await passkeyApi.remove(k.id, needsCode ? current.trim() : undefined);
+      setCurrent('');
       setNote({ text: `Passkey “${k.name}” removed.` });
       list.reload();
     } catch (err) {
@@ -103,6 +110,12 @@ function Passkeys() {
               ))}
             </tbody>
           </table>
+        ) : null}
+        {needsCode ? (
+          <label className="field">
+            <span>To add or remove a passkey: a code from your authenticator app, or a recovery code</span>
+            <input autoComplete="off" value={current} onChange={(e) => setCurrent(e.target.value)} maxLength={20} />
+          </label>
         ) : null}
         {passkeysSupported() ? (
           <form className="inline-form" onSubmit={(e) => void add(e)}>
