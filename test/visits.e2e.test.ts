@@ -449,14 +449,22 @@ describe('video visit signalling', () => {
     pat.send({ type: 'join' });
     await doc.next('waiting', (m) => (m.waiting as Array<{ id: string }>).some((w) => w.id === pat.id));
     doc.send({ type: 'admit', id: pat.id });
-    await pat.next('admitted');
+    const admitted = await pat.next('admitted');
+    expect(admitted.rejoin).toEqual(expect.any(String));
     // The phone's Wi-Fi drops (no close frame: the server sees 1006).
     const firstId = pat.id;
     pat.ws.terminate();
     await doc.next('peer-left', (m) => m.id === firstId);
+    // Another device of the same account, without the admission's secret, waits to be let in (found by review).
+    const tablet = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
+    await tablet.next('hello');
+    tablet.send({ type: 'join', rejoin: 'guessed' });
+    await tablet.next('waiting-room');
+    tablet.send({ type: 'leave' });
+    // The phone, back with its secret, walks straight in.
     const back = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
     await back.next('hello');
-    back.send({ type: 'join' });
+    back.send({ type: 'join', rejoin: admitted.rejoin });
     expect(await back.next('admitted')).toMatchObject({ peers: [expect.objectContaining({ id: doc.id })] }); // before: the waiting room again
     expect(back.seen.some((m) => m.type === 'waiting-room')).toBe(false);
     await doc.next('peer-joined', (m) => (m.peer as { id: string }).id === back.id);

@@ -39,6 +39,8 @@ export interface Peer {
   name: string;
   /** Who this is across connections (`user:<id>`, or `guest:<pass hash>`), to let a dropped participant back in. */
   key?: string;
+  /** Given with admission: only the connection that was admitted can come back with it after a drop. */
+  rejoin?: string;
   ref: string | null;
   principal: Principal | null;
   state: PeerState;
@@ -58,8 +60,12 @@ interface Room {
   queue: Promise<unknown>;
   /** The waiting peers last announced to dashboards (their ids), so only changes are announced. */
   waitingKey?: string;
-  /** Participants whose connection dropped while in the room (key → until when they may walk back in). */
-  dropped: Map<string, number>;
+  /**
+   * Participants whose connection dropped while in the room: key → until when they may walk back in, with the
+   * secret their admission gave them (another device of the account, or another holder of a guest pass, has not
+   * got it; found by review).
+   */
+  dropped: Map<string, { until: number; secret: string }>;
 }
 
 /** `dropped`: the connection was lost (not a Leave, a closed tab or a server sending them away), see REJOIN_MS. */
@@ -162,7 +168,8 @@ export function createVisitRooms(deps: {
     p.state = 'in-room';
     p.since = now;
     // The newcomer makes the offers (one per peer already in the room), so two sides never offer at once.
-    p.socket.send({ type: 'admitted', peers: others.map(publicPeer), rtc: p.rtc() });
+    p.rejoin = randomBytes(16).toString('base64url');
+    p.socket.send({ type: 'admitted', peers: others.map(publicPeer), rtc: p.rtc(), rejoin: p.rejoin });
     broadcast(r, { type: 'peer-joined', peer: publicPeer(p) }, p.id);
     tellStaffWhoWaits(r);
   }
@@ -173,7 +180,7 @@ export function createVisitRooms(deps: {
    */
   async function depart(r: Room, p: Peer, droppedConnection = false) {
     // A dropped connection (Wi-Fi, a restart) is not a goodbye: the same person may come straight back in.
-    if (droppedConnection && p.state === 'in-room' && p.key) r.dropped.set(p.key, deps.clock.now() + REJOIN_MS);
+    if (droppedConnection && p.state === 'in-room' && p.key && p.rejoin) r.dropped.set(p.key, { until: deps.clock.now() + REJOIN_MS, secret: p.rejoin });
     if (p.state === 'in-room') {
       const last = inRoom(r).length === 1 && r.encounterId ? r.encounterId : null;
       const now = deps.clock.now();
@@ -270,7 +277,16 @@ export function createVisitRooms(deps: {
         waiting: p.kind === 'staff' ? waiting(room).map(publicPeer) : [],
       });
 
-      const handle = async (msg: { type?: unknown; to?: unknown; data?: unknown; id?: unknown; text?: unknown; audio?: unknown; video?: unknown }) => {
+      const handle = async (msg: {
+        type?: unknown;
+        to?: unknown;
+        data?: unknown;
+        id?: unknown;
+        text?: unknown;
+        audio?: unknown;
+        video?: unknown;
+        rejoin?: unknown;
+      }) => {
         switch (msg.type) {
           case 'join': {
             if (p.state !== 'lobby') return;
@@ -281,7 +297,7 @@ export function createVisitRooms(deps: {
             }
             // Back within REJOIN_MS of a dropped connection: straight in, as before the drop (no second admission).
             const back = p.key ? room.dropped.get(p.key) : undefined;
-            if (back && back > deps.clock.now() && inRoom(room).length < deps.maxParticipants) {
+            if (back && back.until > deps.clock.now() && msg.rejoin === back.secret && inRoom(room).length < deps.maxParticipants) {
               room.dropped.delete(p.key!);
               return enter(room, p);
             }

@@ -44,7 +44,13 @@ export const VisitServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('waiting-room'), message: z.string() }),
   z.object({ type: z.literal('waiting'), waiting: z.array(VisitPeer) }),
   /** `rtc`: the ICE servers with TURN credentials, given only now (a waiting guest gets no relay to misuse). */
-  z.object({ type: z.literal('admitted'), peers: z.array(VisitPeer), rtc: VisitRtcConfiguration.optional() }),
+  z.object({
+    type: z.literal('admitted'),
+    peers: z.array(VisitPeer),
+    rtc: VisitRtcConfiguration.optional(),
+    /** Sent back with `join` after a dropped connection, to walk straight back in (REJOIN_MS). */
+    rejoin: z.string().optional(),
+  }),
   z.object({ type: z.literal('peer-joined'), peer: VisitPeer }),
   z.object({ type: z.literal('peer-left'), id: z.string() }),
   z.object({ type: z.literal('media'), id: z.string(), media: VisitPeer.shape.media }),

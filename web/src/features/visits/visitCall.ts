@@ -73,6 +73,8 @@ export class VisitCall {
   /** Reconnecting after a dropped socket: attempts so far, and whether to join again once back. */
   private retries = 0;
   private rejoin = false;
+  /** The secret admission gave: sent with `join` after a drop, to come straight back in. */
+  private rejoinSecret: string | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private listeners = new Set<() => void>();
   private statsTimer: ReturnType<typeof setInterval> | null = null;
@@ -254,7 +256,7 @@ export class VisitCall {
         this.update({ state: 'lobby', you: m.you, waiting: m.waiting, notice: this.rejoin ? 'Reconnected.' : this.snap.notice });
         if (this.rejoin) {
           this.rejoin = false;
-          this.join();
+          this.send({ type: 'join', ...(this.rejoinSecret ? { rejoin: this.rejoinSecret } : {}) });
         }
         break;
       case 'waiting-room':
@@ -265,6 +267,7 @@ export class VisitCall {
         break;
       case 'admitted':
         if (m.rtc) this.rtc = m.rtc; // the TURN credentials come with admission
+        this.rejoinSecret = m.rejoin;
         // The newcomer calls everyone already there (linked first, so "in the visit with …" names them).
         for (const p of m.peers) this.link(p, true);
         this.update({ state: 'in-room', notice: null });
