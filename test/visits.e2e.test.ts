@@ -26,6 +26,16 @@ describe('video visit signalling', () => {
     return c;
   };
 
+  /** A visit starting now for Alice, with the nurse already in the room. */
+  const visitWithNurseIn = async () => {
+    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
+    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
+    await doc.next('hello');
+    doc.send({ type: 'join' });
+    await doc.next('admitted');
+    return { a, doc };
+  };
+
   beforeAll(async () => {
     // A TURN server is configured, so what the credentials reach, and when, is checked (no TURN server runs here).
     ({ app, alice, nurse, stranger, patientA, patientB } = await bootClinic({
@@ -439,11 +449,7 @@ describe('video visit signalling', () => {
   });
 
   it('lets someone whose connection dropped come straight back in; someone who left waits again (found by review)', async () => {
-    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
-    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
-    await doc.next('hello');
-    doc.send({ type: 'join' });
-    await doc.next('admitted');
+    const { a, doc } = await visitWithNurseIn();
     const pat = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
     await pat.next('hello');
     pat.send({ type: 'join' });
@@ -489,11 +495,7 @@ describe('video visit signalling', () => {
   });
 
   it('a visit cancelled while people are in it ends for them (found by review: the call went on)', async () => {
-    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
-    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
-    await doc.next('hello');
-    doc.send({ type: 'join' });
-    await doc.next('admitted');
+    const { a, doc } = await visitWithNurseIn();
     const pat = ws(`/api/v1/visits/${a.body.id}/signal?token=${patientA}`);
     await pat.next('hello');
     type Meta = { meta: { versionId: string; lastUpdated: string } };
@@ -511,11 +513,7 @@ describe('video visit signalling', () => {
   });
 
   it('limits a visit to five people', async () => {
-    const a = await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId: alice, start: new Date().toISOString() });
-    const doc = ws(`/api/v1/visits/${a.body.id}/signal?token=${nurse.token}`);
-    await doc.next('hello');
-    doc.send({ type: 'join' });
-    await doc.next('admitted');
+    const { a, doc } = await visitWithNurseIn();
     const guests: Client[] = [];
     for (let i = 0; i < 5; i++) {
       const url = (await app.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${a.body.id}/invites`, { name: `G${i}` })).body.url;

@@ -25,6 +25,18 @@ describe('SMART tokens under attack', () => {
     const res = await fetch(`${app.httpUrl}/oauth/token`, oauthForm(form));
     return { status: res.status, body: (await res.json()) as any };
   };
+  /** An authorization request of this app as the screens get it (no aud unless given; a challenge nobody redeems). */
+  const authorizeQuery = (extra: Record<string, string>) =>
+    new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      scope: 'launch/patient patient/Observation.rs',
+      state: 's',
+      code_challenge: 'x'.repeat(43),
+      code_challenge_method: 'S256',
+      ...extra,
+    });
   async function authorize(scope: string) {
     const { code, verifier } = await authorizeCode(app, { clientId, redirectUri: REDIRECT, scope, email, password, recovery, patient: a });
     const t = await token({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: REDIRECT, code_verifier: verifier });
@@ -243,17 +255,7 @@ describe('SMART tokens under attack', () => {
 
   it('an authorization request must name this server (aud), and an OpenID nonce comes back in the id_token (found by review)', async () => {
     const ask = async (extra: Record<string, string>) => {
-      const q = new URLSearchParams({
-        response_type: 'code',
-        client_id: clientId,
-        redirect_uri: REDIRECT,
-        scope: 'launch/patient patient/Observation.rs',
-        state: 's',
-        code_challenge: 'x'.repeat(43),
-        code_challenge_method: 'S256',
-        ...extra,
-      });
-      const res = await fetch(`${app.httpUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
+      const res = await fetch(`${app.httpUrl}/oauth/authorize?${authorizeQuery(extra)}`, { redirect: 'manual' });
       return res.status === 302 ? new URL(res.headers.get('location')!).searchParams : null;
     };
     // SMART App Launch 2.x: aud is REQUIRED. Before, a request without it went on to the sign-in screen.
@@ -285,16 +287,7 @@ describe('SMART tokens under attack', () => {
 
   it('throttles password guessing on the authorize screen like the app’s own sign-in (found by review: no limit there)', async () => {
     const dr = await clinicianForSmart(app, [a]);
-    const q = new URLSearchParams({
-      response_type: 'code',
-      client_id: clientId,
-      redirect_uri: REDIRECT,
-      scope: 'launch/patient patient/Observation.rs',
-      state: 's',
-      aud: `${app.httpUrl}/fhir/R4`,
-      code_challenge: 'x'.repeat(43),
-      code_challenge_method: 'S256',
-    });
+    const q = authorizeQuery({ aud: `${app.httpUrl}/fhir/R4` });
     const requestId = (html: string) => /name="request" value="([^"]+)"/.exec(html)![1];
     let page = await (await fetch(`${app.httpUrl}/oauth/authorize?${q}`)).text();
     const answers: string[] = [];
