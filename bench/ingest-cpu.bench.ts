@@ -21,7 +21,7 @@ const RUNS = flag('runs', 5);
 const DEVICES = flag('devices', 40);
 const PATIENTS = flag('patients', Math.ceil(DEVICES / 2));
 const PROFILE = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : null; // a .cpuprofile of the measured runs
-const IN_FLIGHT = 2_000; // the external broker's receive maximum (ingest/broker/external-broker.ts)
+const IN_FLIGHT = 2_000; // the external broker's receive maximum × its four consumers (ingest/broker/external-broker.ts)
 
 const db = await createTestDatabase();
 // Not strict: a deployment does not check each live message against its contract (tests do).

@@ -9,6 +9,7 @@
  *   `smart app add`, `import csv`, `export csv`…).
  * Nothing but the CLI's entry points imports this file or src/app/ (src/app.test.ts checks).
  */
+import { preloadUnits } from './domain/units.ts';
 import { mkdir } from 'node:fs/promises';
 import { AppError } from './platform/errors.ts';
 import type { Config } from './config/config.ts';
@@ -79,6 +80,7 @@ export async function startApp(
   const logger = opts.logger ?? createLogger(config.logLevel);
   await useDataDir(config.dataDir);
   const secrets = await loadSecrets(config);
+  preloadUnits(); // UCUM's definitions now, not on the event loop of the first device sending pounds (units.ts)
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -187,6 +189,9 @@ export async function startApp(
       throw portError('VIGIL_HTTP_PORT', config.httpPort, err);
     });
     closers.push(() => http.close());
+    // Before HTTP closes the sockets: visit rooms first tell their people to reconnect (1012) and keep the visits
+    // going (closing the sockets first made every call's last person leave, which ended the visit).
+    closers.push(() => server.rooms.close());
     const httpPort = (http.server.address() as { port: number }).port;
     urls.base = config.publicUrl ?? `${tls ? 'https' : 'http'}://localhost:${httpPort}`;
     const mqttPort = gateway?.kind === 'embedded' ? (gateway.port ?? null) : null;

@@ -309,7 +309,8 @@ function makeCases(): Case[] {
             const p = await sessionPrincipalOf((await app.tokenFor('clinician')).token);
             user = { p, secret: (await app.services.auth.beginTotp(p)).secret };
           }
-          return statusOf(app.services.auth.confirmTotp(user.p, undefined, await generate({ secret: user.secret })));
+          // A full session adding its first factor gives the account's password (auth.service proveOwnerForFirstFactor).
+          return statusOf(app.services.auth.confirmTotp(user.p, undefined, await generate({ secret: user.secret }), { password: 'correct horse battery' }));
         },
         changed: async () => (await count('SELECT count(*) AS n FROM mfa_factors WHERE user_id = $1 AND confirmed', [user!.p.userId])) > 0,
       };
@@ -322,7 +323,7 @@ function makeCases(): Case[] {
           if (!userId) {
             const p = await sessionPrincipalOf((await app.tokenFor('clinician')).token);
             const { secret } = await app.services.auth.beginTotp(p);
-            await app.services.auth.confirmTotp(p, undefined, await generate({ secret }));
+            await app.services.auth.confirmTotp(p, undefined, await generate({ secret }), { password: 'correct horse battery' });
             userId = p.userId;
           }
           return (await app.api(admin, 'POST', `/api/v1/users/${userId}/mfa/reset`, {})).status;
@@ -418,13 +419,13 @@ for (const engine of ['pglite', 'postgres'] as const) {
         const pass = (
           await app.api<{ pass: string }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token: invite.body.url.split('/').pop()!, name: 'Guest' })
         ).body.pass;
-        const ws = (q: string) => {
-          const c = new VisitClient(`${app.httpUrl.replace('http', 'ws')}/api/v1/visits/${apt}/signal?${q}`);
+        const ws = (q: string, protocols?: string[]) => {
+          const c = new VisitClient(`${app.httpUrl.replace('http', 'ws')}/api/v1/visits/${apt}/signal?${q}`, undefined, protocols);
           clients.push(c);
           return c;
         };
         const doc = ws(`token=${nurse.token}`);
-        const guest = ws(`pass=${pass}`);
+        const guest = ws('', ['vigil.visit', `vigil.visit-pass.${pass}`]);
         await doc.next('hello');
         await guest.next('hello');
         const encounters = () => count('SELECT count(*) AS n FROM encounters WHERE appointment_id = $1', [apt]);

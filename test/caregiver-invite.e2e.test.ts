@@ -30,7 +30,7 @@ describe('caregiver invitations by email', () => {
     } catch {
       /* empty */
     }
-    return { status: res.status, text, body: json, cookie: res.headers.get('set-cookie')?.split(';')[0] ?? '' };
+    return { status: res.status, text, body: json, cookie: res.headers.get('set-cookie')?.split(';')[0] ?? '', retryAfter: res.headers.get('retry-after') };
   };
   const inviteLink = async (token: string, patientId: string, email: string) => {
     const before = smtp.mails.filter((m) => m.to.includes(email)).length;
@@ -177,5 +177,40 @@ describe('caregiver invitations by email', () => {
     });
     expect(noName.status).toBe(400);
     expect(noName.text).toContain('displayName');
+  });
+
+  it("disabling the inviter's account ends its open invitations, and re-enabling brings none back (found by review)", async () => {
+    const admin = await app.tokenFor('admin');
+    const carl = (await app.api<{ id: string }>(admin.token, 'POST', '/api/v1/patients', { name: 'Carl Taken' })).body.id;
+    const carlUser = await app.tokenFor('patient', { patientId: carl });
+    // The earlier tests spent this address's free wrong links: each refusal here waits out the backoff first.
+    const acceptPastThrottle = async (body: unknown) => {
+      for (;;) {
+        const r = await post('/api/v1/caregiver-invites/accept', body);
+        if (r.status !== 429) return r;
+        expect(Number(r.retryAfter)).toBeGreaterThan(0); // says how long (it did not, found by review)
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    };
+    const [{ id: carlUserId }] = await app.services.db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [carlUser.email]);
+    // Someone who took Carl's account over invites their own address.
+    const taken = await inviteLink(carlUser.token, carl, 'intruder@elsewhere.example');
+    const disabled = await app.api<{ disabled: boolean }>(admin.token, 'POST', `/api/v1/users/${carlUserId}/disable`);
+    expect(disabled.status).toBe(200);
+    const [entry] = await app.services.db.query<{ details: { caregiverInvites: number } }>(
+      "SELECT details FROM audit_log WHERE action = 'user.disable' AND entity_id = $1",
+      [carlUserId],
+    );
+    expect(entry.details.caregiverInvites).toBe(1);
+    expect((await acceptPastThrottle({ token: taken.token, displayName: 'Ivan', password: GOOD })).status).toBe(400);
+    expect((await app.api(admin.token, 'POST', `/api/v1/users/${carlUserId}/enable`)).status).toBe(200);
+    expect((await acceptPastThrottle({ token: taken.token, displayName: 'Ivan', password: GOOD })).status).toBe(400);
+    expect((await app.services.db.query("SELECT 1 FROM users WHERE email = 'intruder@elsewhere.example'")).length).toBe(0);
+    // And an invitation whose inviter is disabled when it is accepted gives nothing, however it survived.
+    const again = await app.tokenFor('patient', { patientId: carl }); // (the disable revoked the first account's token)
+    const later = await inviteLink(again.token, carl, 'cousin@family.example');
+    await app.services.db.query('UPDATE users SET disabled_at = now() WHERE email = $1', [again.email]);
+    expect((await acceptPastThrottle({ token: later.token, displayName: 'Cora', password: GOOD })).status).toBe(400);
+    expect((await app.services.db.query("SELECT 1 FROM users WHERE email = 'cousin@family.example'")).length).toBe(0);
   });
 });

@@ -149,6 +149,26 @@ describe('password reset by email', () => {
     expect(mailsTo(fresh.email).length).toBe(3);
   });
 
+  it('wrong links sent at once from one address: five are checked, the rest wait (found by review: all passed the check together)', async () => {
+    const wrong = (i: number) =>
+      postJson(
+        '/api/v1/auth/password-reset/confirm',
+        { token: `${'B'.repeat(40)}${100 + i}`, password: 'quite a good passphrase' },
+        { 'x-forwarded-for': '198.51.100.77' },
+      );
+    const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => wrong(i)))).map((r) => r.status);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    const refused = await wrong(99);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another address is not held up, and a right link still works there (its success gives its count back).
+    const token = await requestLink(user.email);
+    const ok = await postJson('/api/v1/auth/password-reset/confirm', { token, password: NEW }, { 'x-forwarded-for': '198.51.100.78' });
+    expect(ok.status).toBe(204);
+    expect((await login(user.email, NEW)).status).toBe(200);
+  });
+
   it('answers malformed input with a 400 naming the field, and changes nothing', async () => {
     for (const [path, body, field] of [
       ['/api/v1/auth/password-reset', {}, 'email'],

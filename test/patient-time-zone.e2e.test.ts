@@ -11,7 +11,16 @@ const H = 3_600_000;
 
 type Derived = {
   timeZone: string;
-  bp: { category: string; homeCategory: string; home: { morning: { readings: number }; evening: { readings: number } } };
+  bp: {
+    category: string;
+    homeCategory: string;
+    readings: number;
+    home: {
+      overall: { category: string | null; provisionalCategory?: string; readings: number };
+      morning: { readings: number };
+      evening: { readings: number };
+    };
+  };
 };
 
 describe('patient time zone and home blood pressure', () => {
@@ -65,6 +74,9 @@ describe('patient time zone and home blood pressure', () => {
     const d = await app.api<Derived>(clinician, 'GET', `/api/v1/patients/${patientId}/derived`);
     expect(d.body.bp.category).toBe('stage1');
     expect(d.body.bp.homeCategory).toBe('stage2');
+    // One classification of one window: the home category is the home summary's, over the same readings.
+    expect(d.body.bp.homeCategory).toBe(d.body.bp.home.overall.category ?? d.body.bp.home.overall.provisionalCategory);
+    expect(d.body.bp.home.overall.readings).toBe(d.body.bp.readings);
   });
 
   it('lets neither the patient nor a clinician outside the care team change it', async () => {

@@ -53,11 +53,42 @@ for (const setup of STORES) {
            ('tok_revoked_new', $1, 'h3', 'x', $3, NULL), ('tok_live', $1, 'h4', 'x', NULL, $4)`,
         [userId, ago(40), ago(2), ago(-30)],
       );
+      // Sign-in throttle counts: one older than a day (counts for nothing), one recent, one old but claimed now.
+      await db.query(
+        `INSERT INTO auth_throttle (key, failures, last_at, busy_until) VALUES ('old', 3, $1, NULL), ('recent', 3, $2, NULL), ('claimed', 0, $1, $3)`,
+        [ago(2), ago(0.5), ago(-0.0003)],
+      );
+
+      // Visit rejoin secrets: one whose window ended two days ago, one in the visit (no end), one still in its window.
+      const [{ id: pid }] = await db.query<{ id: string }>(`INSERT INTO patients (id, name) VALUES ('pat_ret', 'Ret') RETURNING id`);
+      await db.query(`INSERT INTO appointments (id, patient_id, status, start_at, end_at, created_by) VALUES ('apt_ret', $1, 'arrived', $2, $2, 'system')`, [
+        pid,
+        ago(2),
+      ]);
+      await db.query(
+        `INSERT INTO visit_rejoin (appointment_id, participant_key, secret_hash, until) VALUES ('apt_ret', 'user:a', 'h1', $1), ('apt_ret', 'user:a', 'h2', NULL), ('apt_ret', 'user:b', 'h3', $2)`,
+        [ago(2), ago(-0.001)],
+      );
 
       const retention = createRetention({ db, audit: app.services.audit, clock: { now: () => Date.now() }, logger: createLogger('silent') });
       const entriesBefore = (await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length;
       const deleted = await retention.sweep();
-      expect(deleted).toEqual({ ingested_messages: 12000, rejected_payloads: 1, notification_jobs: 2, sessions: 1, api_tokens: 2 });
+      expect(deleted).toEqual({
+        ingested_messages: 12000,
+        rejected_payloads: 1,
+        notification_jobs: 2,
+        sessions: 1,
+        api_tokens: 2,
+        auth_throttle: 1,
+        visit_rejoin: 1,
+      });
+      expect((await db.query<{ h: string }>(`SELECT secret_hash AS h FROM visit_rejoin WHERE appointment_id = 'apt_ret' ORDER BY h`)).map((r) => r.h)).toEqual([
+        'h2',
+        'h3',
+      ]);
+      expect(
+        (await db.query<{ key: string }>(`SELECT key FROM auth_throttle WHERE key IN ('old', 'recent', 'claimed') ORDER BY key`)).map((r) => r.key),
+      ).toEqual(['claimed', 'recent']);
 
       expect(await db.query(`SELECT device_id, count(*)::int AS n FROM ingested_messages WHERE device_id LIKE 'dev_%' GROUP BY device_id`)).toEqual([
         { device_id: 'dev_new', n: 3 },
@@ -86,12 +117,14 @@ for (const setup of STORES) {
         ['system', 'notification_jobs', 2],
         ['system', 'sessions', 1],
         ['system', 'api_tokens', 2],
+        ['system', 'auth_throttle', 1],
+        ['system', 'visit_rejoin', 1],
       ]);
       expect(Date.parse(entries[0].details.cutoff)).toBeLessThan(Date.now() - 13 * DAY);
       expect(entries[0].details.days).toBe(14);
       // A second sweep finds nothing more, and records nothing.
       expect(Object.values(await retention.sweep()).every((n) => n === 0)).toBe(true);
-      expect((await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length).toBe(entriesBefore + 5);
+      expect((await db.query(`SELECT 1 FROM audit_log WHERE action = 'retention.delete'`)).length).toBe(entriesBefore + 7);
     });
 
     it('a deletion whose audit entry cannot be written is rolled back, then done with its entry', async () => {

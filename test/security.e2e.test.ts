@@ -38,6 +38,20 @@ async function login(email: string, password = 'correct horse battery', headers:
 const withCookie = (cookie: string, path: string, init: RequestInit = {}) =>
   raw(path, { ...init, headers: { ...(init.headers as Record<string, string>), cookie } });
 
+describe('sign-in guesses sent in parallel are not all checked (found by review: they all passed the throttle at once)', () => {
+  it('answers one of 12 simultaneous wrong passwords for an account with 401 and the others with 429', async () => {
+    const c = await app.tokenFor('clinician');
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(c.email, `wrong guess ${i}`).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(2); // before: 12
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+    const failures = await app.services.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' AND entity_id = (SELECT id FROM users WHERE email = $1)",
+      [c.email],
+    );
+    expect(failures[0].n).toBe(statuses.filter((s) => s === 401).length);
+  });
+});
+
 describe('F12: the login check sees the decoded path', () => {
   it('/%61pi/v1/patients without credentials is 401, not the patient list', async () => {
     for (const p of ['/%61pi/v1/patients', '/%61%70%69/v1/patients', `/api/v1/%70atients/${patientA}`]) {
@@ -342,7 +356,9 @@ describe('(d)(13): replacing the authenticator needs the current one (found by r
     const nextCode = await generate({ secret: next.secret });
     const without = await post(full, '/api/v1/auth/mfa/totp/confirm', { code: nextCode });
     expect(without.status).toBe(400); // before: 200, and the owner's authenticator was gone
-    expect(((await without.json()) as { error: { message: string } }).error.message).toMatch(/^current: give a code/);
+    expect(((await without.json()) as { error: { message: string } }).error.message).toMatch(
+      /^current: give a code from your authenticator app or a recovery code/,
+    );
     // A wrong new code is refused before the current code is spent.
     const wrongNew = await post(full, '/api/v1/auth/mfa/totp/confirm', { code: '000000', current: recoveryCodes[0] });
     expect(((await wrongNew.json()) as { error: { message: string } }).error.message).toMatch(/new authenticator entry/);
@@ -371,6 +387,66 @@ describe('(d)(13): replacing the authenticator needs the current one (found by r
       [c.email],
     );
     expect(audit.map((a) => a.outcome)).toEqual(['success', 'failure', 'failure', 'failure', 'failure', 'failure']);
+  });
+});
+
+describe('(d)(13): an enrolment session opened before the owner enrolled elsewhere cannot replace that factor (found by review)', () => {
+  it('asks the stale enrolment session for a current code', async () => {
+    const c = await app.tokenFor('clinician');
+    const post = (cookie: string, path: string, body?: unknown) =>
+      withCookie(cookie, path, { method: 'POST', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    // Two password sign-ins of an account without a second factor yet: both sessions must enrol one.
+    const owner = await login(c.email);
+    const stale = await login(c.email);
+    const ownerSecret = (await (await post(owner.cookie, '/api/v1/auth/mfa/totp')).json()) as { secret: string };
+    expect((await post(owner.cookie, '/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret: ownerSecret.secret }) })).status).toBe(200);
+    // The other session, still in its enrolment stage, tries to put its own authenticator in.
+    const theirs = (await (await post(stale.cookie, '/api/v1/auth/mfa/totp')).json()) as { secret: string };
+    const swapped = await post(stale.cookie, '/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret: theirs.secret }) });
+    expect(swapped.status).toBe(400); // before: 200, a full session, and the owner's authenticator gone
+    expect(((await swapped.json()) as { error: { message: string } }).error.message).toMatch(/^current: /);
+    expect(swapped.headers.get('set-cookie')).toBeNull();
+    // The owner's authenticator still signs in.
+    const again = await login(c.email);
+    const code = await generate({ secret: ownerSecret.secret, epoch: Date.now() / 1000 + 30 });
+    expect((await post(again.cookie, '/api/v1/auth/mfa', { code })).status).toBe(200);
+  });
+});
+
+describe('(d)(13): the first second factor of an account is added with its password (found by review)', () => {
+  it('refuses a full session without the password, or with a wrong one; accepts the right one', async () => {
+    const admin = (await app.tokenFor('admin')).token;
+    const pid = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'Petra Phone' })).body.id;
+    const pat = await app.tokenFor('patient', { patientId: pid });
+    const session = await login(pat.email);
+    expect(session.body?.stage).toBe('full'); // patients need no second factor: a full session at once
+    const post = (path: string, body?: unknown) =>
+      withCookie(session.cookie, path, {
+        method: 'POST',
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const message = async (res: Response) => ((await res.json()) as { error: { message: string } }).error.message;
+    // A passkey (someone at the patient's open session, on their own phone): not without the password.
+    const bare = await post('/api/v1/auth/passkeys/options');
+    expect(bare.status).toBe(400); // before: 200, and the passkey then signed in alone
+    expect(await message(bare)).toMatch(/^password: /);
+    expect((await post('/api/v1/auth/passkeys/options', { password: 'not it at all' })).status).toBe(400);
+    expect((await post('/api/v1/auth/passkeys/options', { password: 'correct horse battery' })).status).toBe(200);
+    // An authenticator app likewise.
+    const secret = ((await (await post('/api/v1/auth/mfa/totp')).json()) as { secret: string }).secret;
+    const without = await post('/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret }) });
+    expect(without.status).toBe(400);
+    expect(await message(without)).toMatch(/^password: /);
+    const wrong = await post('/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret }), password: 'not it at all' });
+    expect(await message(wrong)).toMatch(/^password: that is not your password/);
+    const right = await post('/api/v1/auth/mfa/totp/confirm', { code: await generate({ secret }), password: 'correct horse battery' });
+    expect(right.status).toBe(200);
+    const failures = await app.services.db.query<{ action: string }>(
+      "SELECT action FROM audit_log WHERE outcome = 'failure' AND details->>'reason' = 'wrong password' AND entity_id = (SELECT id FROM users WHERE email = $1)",
+      [pat.email],
+    );
+    expect(failures.map((f) => f.action).sort()).toEqual(['auth.mfa.enrol', 'auth.passkey.add']);
   });
 });
 

@@ -22,9 +22,11 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
   let alice: string;
   let nurse: { token: string; practitionerId: string | null };
   let patient: string;
+  /** The secret the patient's admission on A gave it (to come straight back after a drop). */
+  let patRejoin = '';
   const clients: Client[] = [];
-  const ws = (app: TestApp, path: string) => {
-    const c = new Client(app.httpUrl.replace('http', 'ws') + path);
+  const ws = (app: TestApp, path: string, protocols?: string[]) => {
+    const c = new Client(app.httpUrl.replace('http', 'ws') + path, undefined, protocols);
     clients.push(c);
     return c;
   };
@@ -58,11 +60,19 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     pat.send({ type: 'join' });
     await pat.next('waiting-room');
     expect(await dashboard.next('visit.waiting', (m) => m.waiting === 1)).toMatchObject({ patientId: alice, appointmentId: apt, kinds: ['patient'] });
+    // The list the banner loads after a reload, from B too (the room lives on A: its sealed presence record).
+    for (const app of [a, b])
+      await eventually(async () =>
+        expect((await app.api<unknown[]>(nurse.token, 'GET', '/api/v1/visits/waiting')).body).toEqual([
+          { appointmentId: apt, patientId: alice, patientName: 'Alice Ames', waiting: 1, kinds: ['patient'] },
+        ]),
+      );
     doc.send({ type: 'join' });
     await doc.next('admitted');
     const waiting = await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
     doc.send({ type: 'admit', id: (waiting.waiting as Array<{ id: string }>)[0].id });
     const admitted = await pat.next('admitted');
+    patRejoin = admitted.rejoin as string;
     await dashboard.next('visit.waiting', (m) => m.waiting === 0); // before: never relayed to B
     expect(JSON.stringify(dashboard.seen)).not.toContain('Alice'); // ids and a count: no name crosses NOTIFY
     expect((admitted.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc.id]);
@@ -105,7 +115,7 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     const invite = await a.api<{ url: string }>(nurse.token, 'POST', `/api/v1/visits/${apt}/invites`, { name: 'Interpreter' });
     const pass = await a.api<{ pass: string }>('', 'POST', `/api/v1/visits/${apt}/guest-pass`, { token: invite.body.url.split('/').pop() });
     expect(pass.status).toBe(201);
-    const guest = ws(b, `/api/v1/visits/${apt}/signal?pass=${pass.body.pass}`);
+    const guest = ws(b, `/api/v1/visits/${apt}/signal`, ['vigil.visit', `vigil.visit-pass.${pass.body.pass}`]);
     await guest.next('hello');
     guest.send({ type: 'join' });
     await guest.next('waiting-room');
@@ -148,15 +158,27 @@ describe.skipIf(!hasPg)('video visits across two instances', () => {
     await a.stop();
     await eventually(() => expect(pat.closed).not.toBeNull());
     const doc2 = ws(b, `/api/v1/visits/${apt}/signal?token=${nurse.token}`);
-    const pat2 = ws(b, `/api/v1/visits/${apt}/signal?token=${patient}`);
     await doc2.next('hello');
-    await pat2.next('hello');
     doc2.send({ type: 'join' });
     await doc2.next('admitted');
-    pat2.send({ type: 'join' });
-    const w = await doc2.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
-    doc2.send({ type: 'admit', id: (w.waiting as Array<{ id: string }>)[0].id });
-    await pat2.next('admitted');
+    // A wrong secret (or none) waits to be let in, as any newcomer.
+    const impostor = ws(b, `/api/v1/visits/${apt}/signal?token=${patient}`);
+    await impostor.next('hello');
+    impostor.send({ type: 'join', rejoin: patRejoin.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) });
+    await impostor.next('waiting-room');
+    await doc2.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
+    impostor.ws.close();
+    await doc2.next('waiting', (m) => (m.waiting as unknown[]).length === 0);
+    // The patient's app comes back with its admission's secret: straight into the visit on B, not through the
+    // waiting room again (found by review: the secret lived in A's memory only, and went with it).
+    const pat2 = ws(b, `/api/v1/visits/${apt}/signal?token=${patient}`);
+    await pat2.next('hello');
+    pat2.send({ type: 'join', rejoin: patRejoin });
+    const back = await pat2.next('admitted');
+    expect((back.peers as Array<{ id: string }>).map((p) => p.id)).toEqual([doc2.id]);
+    expect(back.rejoin).not.toBe(patRejoin); // a new secret for the new connection
+    const saved = await b.services.db.query<{ secret_hash: string }>('SELECT secret_hash FROM visit_rejoin WHERE appointment_id = $1', [apt]);
+    expect(JSON.stringify(saved)).not.toContain(back.rejoin as string); // a digest, not the secret
     pat2.send({ type: 'signal', to: doc2.id, data: { sdp: { type: 'offer', sdp: 'again' } } });
     expect(await doc2.next('signal')).toMatchObject({ from: pat2.id });
     const homes = await b.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]);

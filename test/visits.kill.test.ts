@@ -2,7 +2,8 @@
  * A visit's home instance killed with SIGKILL (no shutdown, no goodbye): two real `vigil start` processes on one
  * PostgreSQL, the clinician's signalling socket on A (the home) and the patient's on B. After A dies, B notices
  * the silent home (no heartbeat for 15 s), closes the patient's socket so the client reconnects, and the visit
- * continues with B as its home: waiting room, admission and signalling work again.
+ * continues with B as its home: waiting room, admission and signalling work again. Last, the home is killed with
+ * people in the room and nobody reconnects: another instance ends the visit once the rejoin window has passed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +31,7 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
   let patient: string;
   let start: () => Promise<ServerProcess>;
   let c: ServerProcess | undefined;
+  let d: ServerProcess | undefined;
   let doc2: VisitClient;
   const ws = (p: ServerProcess, token: string) => {
     const c = new VisitClient(`${p.url.replace('http', 'ws')}/api/v1/visits/${apt}/signal?token=${token}`);
@@ -52,7 +54,8 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     start = async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-visit-kill-'));
       dirs.push(dir);
-      return startServerProcess({ VIGIL_DATA_DIR: dir, DATABASE_URL: db.url, VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: masterKey });
+      // The rejoin window (2 min by default) shortened: the last test waits it out after killing a home.
+      return startServerProcess({ VIGIL_DATA_DIR: dir, DATABASE_URL: db.url, VIGIL_MQTT_PORT: '0', VIGIL_MASTER_KEY: masterKey, VIGIL_VISIT_REJOIN_S: '30' });
     };
     a = await start();
     b = await start();
@@ -62,6 +65,7 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     await a?.kill();
     await b?.kill();
     await c?.kill();
+    await d?.kill();
     await setup?.stop();
     await drop?.();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -77,7 +81,7 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     doc.send({ type: 'join' });
     const w = await doc.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
     doc.send({ type: 'admit', id: (w.waiting as Array<{ id: string }>)[0].id });
-    await pat.next('admitted');
+    const secret = (await pat.next('admitted')).rejoin as string;
     pat.send({ type: 'signal', to: doc.id, data: { sdp: { type: 'offer', sdp: 'before' } } });
     expect(await doc.next('signal')).toMatchObject({ from: pat.id });
     const homeBefore = (await setup.services.db.query<{ instance_id: string }>('SELECT instance_id FROM visit_room_homes WHERE appointment_id = $1', [apt]))[0]
@@ -93,9 +97,14 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     await pat2.next('hello');
     doc2.send({ type: 'join' });
     await doc2.next('admitted');
-    pat2.send({ type: 'join' });
-    const w2 = await doc2.next('waiting', (m) => (m.waiting as unknown[]).length === 1);
-    doc2.send({ type: 'admit', id: (w2.waiting as Array<{ id: string }>)[0].id });
+    // The new home gave everyone the dead home knew in the visit the rejoin window from now (found by review: without
+    // it their saved secrets were good for as long as the visit went on elsewhere).
+    const saved = await setup.services.db.query<{ until: Date | null }>('SELECT until FROM visit_rejoin WHERE appointment_id = $1', [apt]);
+    // One row per admission (migration 044): the patient's and the nurse's on A, with the window now, and the nurse's
+    // new one on B (NULL: in the visit).
+    expect(saved.map((r) => r.until === null).sort()).toEqual([false, false, true]);
+    // The patient's app comes back with its admission's secret: straight in, though the home that admitted it is dead.
+    pat2.send({ type: 'join', rejoin: secret });
     await pat2.next('admitted');
     pat2.send({ type: 'signal', to: doc2.id, data: { sdp: { type: 'offer', sdp: 'after' } } });
     expect(await doc2.next('signal')).toMatchObject({ from: pat2.id, data: { sdp: { sdp: 'after' } } });
@@ -122,4 +131,30 @@ describe.skipIf(!hasPg)('a visit survives its home instance being killed', () =>
     ]);
     expect(left[0].n).toBeGreaterThan(0);
   }, 120_000);
+
+  it('a home killed with the visit in progress, and nobody back: another instance ends it after the rejoin window (found by review: open for good)', async () => {
+    // B is the home, with the clinician and the patient in the room (above); D is another instance, with no part in it.
+    d = await start();
+    const q = setup.services.db;
+    const [enc] = await q.query<{ id: string }>(`SELECT id FROM encounters WHERE appointment_id = $1 AND status = 'in-progress'`, [apt]);
+    expect(enc).toBeTruthy();
+    await b.kill('SIGKILL');
+    const killedAt = Date.now();
+    // Nobody reconnects. D sees no live home (15 s) and nothing in the visit for the window (30 s here): it ends it.
+    const ended = await expectEventually(async () => {
+      const [e] = await q.query<{ status: string; ended_at: Date }>('SELECT status, ended_at FROM encounters WHERE id = $1', [enc.id]);
+      expect(e.status).toBe('finished');
+      return e;
+    }, 90_000);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(20_000); // not before the window
+    // Ended at the dead home's last sign of life (its last heartbeat, at most 5 s before the kill), everyone's period closed.
+    expect(ended.ended_at.getTime()).toBeLessThanOrEqual(killedAt + 1000);
+    expect(ended.ended_at.getTime()).toBeGreaterThan(killedAt - 10_000);
+    const open = await q.query(`SELECT 1 FROM encounter_participants WHERE encounter_id = $1 AND left_at IS NULL`, [enc.id]);
+    expect(open).toEqual([]);
+    const [appt] = await q.query<{ status: string }>('SELECT status FROM appointments WHERE id = $1', [apt]);
+    expect(appt.status).toBe('fulfilled');
+    const ends = await q.query<{ actor: string }>(`SELECT actor FROM audit_log WHERE action = 'visit.end' AND entity_id = $1`, [enc.id]);
+    expect(ends.map((e) => e.actor)).toEqual(['system']);
+  }, 150_000);
 });

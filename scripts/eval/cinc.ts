@@ -56,5 +56,12 @@ export function cincMarkdown(r: Awaited<ReturnType<typeof evaluateCinc>>): strin
       .map(([c, n]) => `${c} ${n}`)
       .join(', ')} (${pct(r.classCounts.A / r.records, 1)} % A).`,
     'Per-record predictions (held-out fold of each record): artifacts/ecg-eval-cinc2017.csv (not in the repo: it holds PhysioNet labels).',
+    '',
+    // Attempts scored and not shipped (details and figures: src/analysis/ecg/README.md).
+    'Tried and not shipped (src/analysis/ecg/README.md): 1 Dec, 16 ectopy features, nested 0.822 ± 0.013; 2 Dec, 13 multi-scale RR /',
+    'median-beat features with 2 bagged models, 0.819 ± 0.012; 3 Dec, 7 RR / quality features of the longest clean stretch, 0.821 ±',
+    '0.013 (pooled 0.8208 against 0.8205 on the same folds), after bagged seeds, row/column sampling, depth 4 or 6, rate 0.025,',
+    'stronger leaf regularisation and 1/frequency class weights scored no better than the shipped setting on the development',
+    'records (folds 1–4, inner out-of-fold: 0.8147–0.8223 against 0.8219).',
   ].join('\n');
 }

@@ -8,7 +8,7 @@ import https from 'node:https';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import fastifyStatic from '@fastify/static';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { strictBodyValidator } from './strict-bodies.ts';
 import type { z } from 'zod';
@@ -113,7 +113,9 @@ export async function createHttpServer(deps: {
   // sibling site post a JSON-looking body without a CORS preflight; without the parser it answers 415.
   app.removeContentTypeParser('text/plain');
   const overTls = !!deps.tls || (sec.publicUrl ?? '').startsWith('https:');
-  await app.register(helmet, {
+  // Security headers, by helmet's middleware built once (@fastify/helmet built it again on every request,
+  // re-reading the CSP directives: a tenth of a millisecond per API call, bench:fhir).
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -136,6 +138,7 @@ export async function createHttpServer(deps: {
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
   });
+  app.addHook('onRequest', (req, reply, done) => securityHeaders(req.raw, reply.raw, (err) => done(err as Error | undefined)));
   const origins = createOriginCheck({ publicUrl: sec.publicUrl, allowedOrigins: sec.allowedOrigins });
   app.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;

@@ -147,14 +147,14 @@ export function registerLiveGateway(
   };
   /**
    * `message` may be a function that builds it: then it is built only if some socket gets it (ingest emits
-   * thousands of readings a second). `text`: the same message's JSON written directly, used when messages are
-   * not checked against the contract (production; tests check the object).
+   * thousands of readings a second). `bytes`: the same message's JSON written directly as UTF-8, used when
+   * messages are not checked against the contract (production; tests check the object).
    */
   const broadcast = (
     patientId: string | null | undefined,
     message: LiveServerMessage | (() => LiveServerMessage),
     filter?: (s: Subscriber) => boolean,
-    text?: () => string,
+    bytes?: () => Buffer,
   ) => {
     // Checked (strict) and encoded once (JSON, then UTF-8 bytes), on the first socket that gets it, not once
     // per socket: with a thousand dashboards open, per-socket work in this loop is what delays the last socket.
@@ -162,8 +162,8 @@ export function registerLiveGateway(
     let drift: string | null | undefined;
     for (const s of subscribers) {
       if (!sees(s, patientId) || (filter && !filter(s))) continue;
-      if (text && !deps.strict) {
-        send(s, (encoded ??= Buffer.from(text(), 'utf8')));
+      if (bytes && !deps.strict) {
+        send(s, (encoded ??= bytes()));
         continue;
       }
       if (typeof message === 'function') message = message();

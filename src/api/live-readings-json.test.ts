@@ -29,12 +29,26 @@ describe('live readings message written as text', () => {
       reading({ value: 0.1 + 0.2, deviceId: undefined as unknown as null }),
     ];
     for (const patientId of ['pat_1', 'p"a\\t\n']) {
-      const text = readingsJson(patientId, rows);
+      const text = readingsJson(patientId, rows).toString('utf8');
       expect(text).toBe(JSON.stringify(readingsMessage(patientId, rows)));
       // A stored reading always has a deviceId (null for none): the wire contract holds for those.
-      const parsed = LiveServerMessage.safeParse(JSON.parse(readingsJson(patientId, rows.slice(0, -1))));
+      const parsed = LiveServerMessage.safeParse(JSON.parse(readingsJson(patientId, rows.slice(0, -1)).toString('utf8')));
       expect(parsed.error?.issues ?? []).toEqual([]);
     }
-    expect(readingsJson('pat_1', [])).toBe(JSON.stringify(readingsMessage('pat_1', [])));
+    expect(readingsJson('pat_1', []).toString('utf8')).toBe(JSON.stringify(readingsMessage('pat_1', [])));
+  });
+
+  it('repeats a message time and device only while both are the same, and grows past its first guess', () => {
+    const t = Date.UTC(2026, 11, 2);
+    const rows = [
+      reading({ ts: t, deviceId: 'dev_1' }),
+      reading({ ts: t, deviceId: 'dev_1', code: '59408-5', value: 97, unit: '%' }),
+      reading({ ts: t, deviceId: 'dev_2' }), // same time, another device
+      reading({ ts: t, deviceId: null }),
+      reading({ ts: t + 1, deviceId: null, value: 123456789012 }),
+      reading({ ts: t + 1, deviceId: null, value: -4, method: { name: 'news2', version: '1.0' } }),
+      ...Array.from({ length: 300 }, (_, i) => reading({ ts: t + i * 1000, deviceId: 'Ärztin-' + 'x'.repeat(i), value: i / 7 })),
+    ];
+    expect(readingsJson('pat_1', rows).toString('utf8')).toBe(JSON.stringify(readingsMessage('pat_1', rows)));
   });
 });

@@ -1,5 +1,7 @@
 import type { StoredReading } from '../domain/types.ts';
 import type { LiveMessageOf } from './contracts/index.ts';
+import { ByteWriter, encodedOnce } from '../platform/byte-writer.ts';
+import { isoFormatter } from '../platform/iso-time.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -19,29 +21,48 @@ export function readingsMessage(patientId: string, rows: readonly StoredReading[
 }
 
 /**
- * `JSON.stringify(readingsMessage(patientId, rows))`, the same text, written without an object per reading:
- * the dashboards' share of an instance's CPU is per stored reading, and most of it was those objects. Each
- * distinct string (device, code, unit) is JSON-quoted once.
+ * `JSON.stringify(readingsMessage(patientId, rows))` as UTF-8, the same bytes, written without an object or a
+ * string per reading: the dashboards' share of an instance's CPU is per stored reading, and most of it was
+ * those objects, then the text. Each distinct device, code and unit is JSON-quoted and encoded once; the
+ * readings of one device message share time and device, so that part is written once and copied.
  */
-export function readingsJson(patientId: string, rows: readonly StoredReading[]): string {
-  const quoted = new Map<string, string>();
-  const q = (v: string): string => {
-    let out = quoted.get(v);
-    if (out === undefined) quoted.set(v, (out = JSON.stringify(v)));
-    return out;
-  };
-  let lastTs = NaN;
-  let lastIso = '';
-  let out = `{"type":"readings","patientId":${JSON.stringify(patientId)},"readings":[`;
+export function readingsJson(patientId: string, rows: readonly StoredReading[]): Buffer {
+  const codeOpen = encodedOnce((code) => `{"code":${JSON.stringify(code)},"value":`);
+  const unitThenTs = encodedOnce((unit) => `,"unit":${JSON.stringify(unit)},"ts":"`);
+  const device = encodedOnce((id) => `","deviceId":${JSON.stringify(id)}`);
+  const isoText = isoFormatter();
+  const out = new ByteWriter(64 + rows.length * 110);
+  out.text(`{"type":"readings","patientId":${JSON.stringify(patientId)},"readings":[`);
+  let tailFrom = -1; // the previous reading's time and device (`2026-…Z","deviceId":"dev_1"`)
+  let tailTo = -1;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    if (r.ts !== lastTs) lastIso = iso((lastTs = r.ts));
+    if (i) out.byte(COMMA);
+    out.bytes(codeOpen(r.code));
     // JSON.stringify(number) is String(number) for finite numbers and null otherwise (ECMA-262 §25.5.2.3).
-    const value = Number.isFinite(r.value) ? String(r.value) : 'null';
-    // A key whose value is undefined is left out, as JSON.stringify does.
-    const device = r.deviceId === undefined ? '' : `,"deviceId":${r.deviceId === null ? 'null' : q(r.deviceId)}`;
-    out += `${i ? ',' : ''}{"code":${q(r.code)},"value":${value},"unit":${q(r.unit)},"ts":"${lastIso}"${device}`;
-    out += r.method ? `,"method":${JSON.stringify(r.method)}}` : '}';
+    if (Number.isFinite(r.value)) out.number(r.value);
+    else out.bytes(NULL);
+    out.bytes(unitThenTs(r.unit));
+    if (tailFrom >= 0 && r.ts === rows[i - 1].ts && r.deviceId === rows[i - 1].deviceId) out.repeat(tailFrom, tailTo);
+    else {
+      tailFrom = out.length;
+      out.ascii(isoText(r.ts));
+      // A key whose value is undefined is left out, as JSON.stringify does.
+      if (r.deviceId === undefined) out.byte(QUOTE);
+      else if (r.deviceId === null) out.bytes(NULL_DEVICE);
+      else out.bytes(device(r.deviceId));
+      tailTo = out.length;
+    }
+    if (r.method) out.text(`,"method":${JSON.stringify(r.method)}}`);
+    else out.byte(CLOSE);
   }
-  return out + ']}';
+  out.bytes(END);
+  return out.done();
 }
+
+const COMMA = 0x2c;
+const NULL = Buffer.from('null');
+const QUOTE = 0x22;
+const NULL_DEVICE = Buffer.from('","deviceId":null');
+const CLOSE = 0x7d;
+const END = Buffer.from(']}');

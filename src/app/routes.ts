@@ -1,4 +1,3 @@
-import { createLoginThrottle } from '../auth/login-throttle.ts';
 import type { Config } from '../config/config.ts';
 import type { Api } from '../api/http-server.ts';
 import { policy } from '../api/policy.ts';
@@ -62,10 +61,8 @@ export function registerRoutes(
     },
   );
   const secureCookies = !!config.tls || (config.publicUrl ?? '').startsWith('https:');
-  // One count of failed passwords and codes for every sign-in screen (the app's and the SMART authorize page's).
-  const signInThrottle = createLoginThrottle();
-  authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins, throttle: signInThrottle });
-  caregiverInviteRoutes(http, { invites: server.caregiverInvites }); // [sec]
+  authRoutes(http, { auth: s.auth, passwordReset: server.passwordReset, secureCookies, demoLogins: d.demoLogins, throttles: s.throttles });
+  caregiverInviteRoutes(http, { invites: server.caregiverInvites, throttle: s.throttles.invite }); // [sec]
   patientRoutes(http, { patients: s.patientService, derived: server.derived, series: server.series });
   deviceRoutes(http, {
     devices: s.deviceService,
@@ -88,8 +85,10 @@ export function registerRoutes(
     auth: s.auth,
     audit: s.audit,
     origins: createOriginCheck({ publicUrl: config.publicUrl, allowedOrigins: config.security.allowedOrigins }),
+    events: s.events,
+    recheckMs: config.visits.recheckS * 1000,
   });
-  server.fhir.routes(http, { auth: s.auth, secureCookies, throttle: signInThrottle });
+  server.fhir.routes(http, { auth: s.auth, secureCookies, throttle: s.throttles.signIn });
   csvRoutes(http, { exporter: s.csvExport, importer: s.csvImport });
   commandRoutes(http, { commands: server.commands });
   alertRoutes(http, { alerts: s.alerts.service, rules: s.alerts.rules, preferences: s.alerts.preferences, pushPublicKey: s.alerts.pushPublicKey });

@@ -51,6 +51,7 @@ export function createServerServices(
     clock: s.clock,
     logger: d.logger,
     maxParticipants: config.visits.maxParticipants,
+    rejoinMs: config.visits.rejoinS * 1000,
     onChange: (appointment, status) => visitCluster.publish(appointment, status),
   });
   const visitCluster = createVisitCluster({
@@ -60,6 +61,10 @@ export function createServerServices(
     instanceId: s.ownership.instanceId,
     logger: d.logger,
     rtc: (peerId) => rtcConfigurationFor(config.visits, peerId, s.clock.now()),
+    appointments: s.appointmentsRepo,
+    audit: s.audit,
+    clock: s.clock,
+    rejoinMs: config.visits.rejoinS * 1000,
   });
   const visits = createVisitsService({
     appointments: s.appointments,
@@ -69,6 +74,8 @@ export function createServerServices(
     clock: s.clock,
     config: config.visits,
     baseUrl: d.baseUrl,
+    access: s.access,
+    waitingRooms: (patientIds) => visitCluster.waiting(patientIds),
   });
   // FHIR R4: other modules register their resource types on fhir.registry before the routes go up.
   const fhir = createFhirModule({
@@ -96,7 +103,15 @@ export function createServerServices(
   const telehealthFhir = {
     communication: communicationProvider({ db: s.db, messaging: s.messaging, access: s.access }),
     task: taskProvider({ db: s.db, tasks: s.tasks, access: s.access }),
-    ...appointmentProviders({ db: s.db, appointments: s.appointments, repo: s.appointmentsRepo, access: s.access, audit: s.audit, now: () => s.clock.now() }),
+    ...appointmentProviders({
+      db: s.db,
+      appointments: s.appointments,
+      repo: s.appointmentsRepo,
+      access: s.access,
+      audit: s.audit,
+      versions: fhir.versions,
+      now: () => s.clock.now(),
+    }),
   };
   for (const provider of Object.values(telehealthFhir)) fhir.registry.register(provider);
   fhir.registry.register(auditEventProvider({ db: s.db, access: s.access })); // [sec] (d)(3) AuditEvent

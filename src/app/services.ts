@@ -7,6 +7,8 @@ import type { Db } from '../platform/db.ts';
 import { createPatientCipher } from '../platform/encryption/index.ts';
 import { loadDeviceMappings } from '../devices/mappings.ts';
 import type { Secrets } from '../platform/secrets.ts';
+import { createSignInThrottles } from '../auth/login-throttle.ts';
+import { dbThrottleStore } from '../auth/throttle-store.ts';
 import { createPatientsRepository } from '../store/patients.repository.ts';
 import { createUsersRepository } from '../store/users.repository.ts';
 import { createDevicesRepository } from '../store/devices.repository.ts';
@@ -143,6 +145,7 @@ export function createServices(
     audit,
     clock,
     alerts: alerts.service,
+    events,
   });
   const ingest = createIngestService({
     db,
@@ -180,6 +183,8 @@ export function createServices(
     db,
     clock,
     events,
+    // [sec] failed sign-ins counted in the database, the same on every instance
+    throttles: createSignInThrottles({ store: dbThrottleStore(db, deps.secrets.auditKeys.current), clock }),
     repos,
     audit,
     access,

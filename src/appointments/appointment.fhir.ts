@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Principal } from '../domain/types.ts';
 import type { Db } from '../platform/db.ts';
 import type { AccessPolicy } from '../auth/access.ts';
-import type { AuditService } from '../audit/audit.service.ts';
+import type { AuditEntry, AuditService } from '../audit/audit.service.ts';
 import type { AppointmentsService, Slot } from './appointments.service.ts';
 import type { Appointment, AppointmentsRepository, Encounter } from './appointments.repository.ts';
 import type { ResourceProvider, SearchResult } from '../api/fhir/registry.ts';
@@ -14,11 +15,15 @@ import { decodeCursor, encodeCursor } from '../api/fhir/search/cursor.ts';
 import { tableSearch } from '../api/fhir/resources/table-search.ts';
 import type { SqlParams } from '../api/fhir/search/sql.ts';
 import { AppointmentCreate } from '../api/contracts/index.ts';
-import { badRequest, notFound } from '../platform/errors.ts';
+import { AppError, badRequest, notFound } from '../platform/errors.ts';
 import { fhirReference } from '../messaging/communication.fhir.ts';
+import type { VersionStore } from '../api/fhir/versions.ts';
+import { ifMatchCheck } from '../api/fhir/resources/write-input.ts';
+import type { Queryable } from '../platform/db.ts';
+import type { AppointmentChange } from './appointments.service.ts';
 
 /**
- * FHIR R4 Appointment (create, read, search), Encounter (read, search), Schedule and Slot (read/search) over
+ * FHIR R4 Appointment (create, read, vread, history, update, search), Encounter (read, search), Schedule and Slot (read/search) over
  * the appointments store, as providers on the FHIR registry (api/fhir/registry.ts), with conformant ids and
  * references (`Patient/pat-…`). https://hl7.org/fhir/R4/appointment.html, encounter.html, schedule.html, slot.html.
  */
@@ -81,15 +86,30 @@ export function encounterResource(e: Encounter, now: number): Resource {
 const scheduleId = (practitionerId: string) => `sch-${toFhirId(practitionerId)}`;
 const practitionerOfSchedule = (id: string) => (id.startsWith('sch-') ? fromFhirId(id.slice(4)) : undefined);
 
+/**
+ * Slot and Schedule are computed (from availability and bookings), so they have no stored version: `versionId` is a
+ * digest of the content and `lastUpdated` (as Slot says), so it changes whenever either does (hex: a FHIR id).
+ */
+function withComputedMeta(r: Resource, lastUpdated: number): Resource {
+  const versionId = createHash('sha256')
+    .update(`${lastUpdated}\n${JSON.stringify(r)}`)
+    .digest('hex')
+    .slice(0, 16);
+  return { ...r, meta: { versionId, lastUpdated: iso(lastUpdated) } };
+}
+
 function slotResource(s: Slot): Resource {
-  return {
-    resourceType: 'Slot',
-    id: s.id,
-    schedule: { reference: `Schedule/${scheduleId(s.practitionerId)}` },
-    status: s.status,
-    start: iso(s.start),
-    end: iso(s.end),
-  };
+  return withComputedMeta(
+    {
+      resourceType: 'Slot',
+      id: s.id,
+      schedule: { reference: `Schedule/${scheduleId(s.practitionerId)}` },
+      status: s.status,
+      start: iso(s.start),
+      end: iso(s.end),
+    },
+    s.lastUpdated,
+  );
 }
 
 /** Paging over a list computed in memory (slots, schedules): the cursor is the offset of the next page. */
@@ -103,6 +123,110 @@ function pageOf(all: Resource[], req: SearchRequest): SearchResult {
     total: req.total === 'none' ? undefined : all.length,
     next: from + req.count < all.length && req.count > 0 ? encodeCursor({ o: from + req.count }) : undefined,
   };
+}
+
+/** Elements an update may change; the server's own (`meta`, narrative `text`) are ignored. */
+const CHANGEABLE = new Set([
+  'resourceType',
+  'id',
+  'meta',
+  'text',
+  'start',
+  'end',
+  'minutesDuration',
+  'status',
+  'cancelationReason',
+  'description',
+  'participant',
+]);
+/** Elements the server sets: left out of an update they stay as they are; given, they must be unchanged. */
+const SERVER_SET = new Set(['serviceType', 'appointmentType', 'created']);
+
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+
+/**
+ * What a FHIR update asks of an appointment, as the REST API's changes (R4 §3.1.0.4: the body is the whole
+ * resource): new `start`/`end` (reschedule), `status` "cancelled" with a `cancelationReason` (cancel), a new
+ * `description`. A malformed element is a 400; anything else that differs from `stored` (the patient, the
+ * practitioner, another status, an element this server does not keep) is a 422; both name the element.
+ */
+export function appointmentChange(body: Record<string, unknown>, stored: Resource): AppointmentChange {
+  const rejected = (what: string, why: string) => new AppError('PAYLOAD_REJECTED', `Appointment.${what} ${why}`);
+  for (const key of Object.keys(body)) {
+    if (CHANGEABLE.has(key)) continue;
+    if (SERVER_SET.has(key)) {
+      const same =
+        key === 'created' ? Date.parse(String(body.created)) === Date.parse(String(stored.created)) : canonical(body[key]) === canonical(stored[key]);
+      if (!same) throw rejected(key, 'is set by the server and cannot be changed by update');
+      continue;
+    }
+    throw rejected(
+      key,
+      'is not kept by this server, so an update cannot set it (start, end, status → cancelled, cancelationReason and description can change)',
+    );
+  }
+  const instant = (key: 'start' | 'end'): number => {
+    const v = body[key];
+    if (v === undefined) throw badRequest(`Appointment.${key} is required (the whole resource is sent on update)`);
+    const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : NaN;
+    if (!Number.isFinite(t)) throw badRequest(`Appointment.${key} must be a FHIR instant with a time zone, such as 2026-12-01T09:00:00Z`);
+    return t;
+  };
+  const start = instant('start');
+  const end = instant('end');
+  const was = { start: Date.parse(String(stored.start)), end: Date.parse(String(stored.end)) };
+  if (body.minutesDuration !== undefined) {
+    const m = body.minutesDuration;
+    if (typeof m !== 'number' || !Number.isInteger(m) || m <= 0) throw badRequest('Appointment.minutesDuration must be a positive whole number');
+    if (m !== Math.round((end - start) / 60_000)) throw rejected('minutesDuration', `(${m}) does not agree with start and end`);
+  }
+  const change: AppointmentChange = {};
+  if (start !== was.start || end !== was.end) {
+    change.start = start;
+    if (end !== was.end || end - start !== was.end - was.start) change.end = end;
+  }
+  // The participants: the same references (a patient is never moved to another's appointment; the clinician
+  // changes by booking anew). Their display, required and status elements are the server's.
+  if (!Array.isArray(body.participant) || body.participant.some((x) => !x || typeof x !== 'object'))
+    throw badRequest('Appointment.participant must be a list naming the Patient (and the Practitioner)');
+  const refs = (list: unknown[]) =>
+    list
+      .map((x) => (x as { actor?: { reference?: unknown } }).actor?.reference)
+      .map((r) => (typeof r === 'string' ? r.replace(/^.*\/(Patient|Practitioner)\//, '$1/') : String(r)))
+      .sort();
+  if (canonical(refs(body.participant)) !== canonical(refs(stored.participant as unknown[])))
+    throw rejected('participant', 'cannot be changed by update: the patient and the practitioner stay those it was booked with');
+  const status = body.status;
+  if (typeof status !== 'string') throw badRequest('Appointment.status is required: proposed, booked, arrived, fulfilled, cancelled or noshow');
+  const reason = body.cancelationReason;
+  let reasonText: string | undefined;
+  if (reason !== undefined) {
+    const r = reason as { text?: unknown; coding?: Array<{ display?: unknown; code?: unknown }> } | null;
+    const text = r && typeof r === 'object' ? (r.text ?? r.coding?.[0]?.display ?? r.coding?.[0]?.code) : undefined;
+    if (typeof text !== 'string' || !text.trim()) throw badRequest('Appointment.cancelationReason needs a text (or a coding with a display or code)');
+    reasonText = text.trim();
+  }
+  const storedReason = (stored.cancelationReason as { text?: string } | undefined)?.text;
+  if (status !== stored.status) {
+    if (status !== 'cancelled')
+      throw rejected(
+        'status',
+        `${stored.status} → ${status} is not a change an update makes (cancel with status "cancelled"; arrived and fulfilled follow the visit)`,
+      );
+    change.cancel = { reason: reasonText ?? null };
+    if (change.start !== undefined) throw rejected('start', 'cannot change in the update that cancels the appointment');
+  } else if (reasonText !== undefined && reasonText !== storedReason) throw rejected('cancelationReason', 'is given when cancelling (status "cancelled")');
+  const description = body.description;
+  if (description !== undefined && (typeof description !== 'string' || !description.trim()))
+    throw badRequest('Appointment.description must be a non-empty string (leave it out to remove it)');
+  if (typeof description === 'string' && description.length > 500) throw badRequest('Appointment.description may be at most 500 characters');
+  if ((description ?? null) !== (stored.description ?? null)) change.description = (description as string | undefined) ?? null;
+  return change;
 }
 
 function parseOrThrow(body: unknown): AppointmentCreate {
@@ -121,9 +245,32 @@ export function appointmentProviders(deps: {
   repo: AppointmentsRepository;
   access: AccessPolicy;
   audit: AuditService;
+  /** The FHIR module's stored versions (vread, _history). */
+  versions: VersionStore;
   now: () => number;
 }) {
   const { access } = deps;
+
+  /**
+   * Seals the versions the database captured (migration 039: every INSERT and every change of an appointment,
+   * by any path) into `fhir_versions`, as the other versioned types store theirs: with the patient's data key,
+   * the writer (when the change named one) and how. Runs outside any transaction (sealing on PGlite must);
+   * idempotent, so two instances doing it at once store each version once.
+   */
+  async function syncVersions(id: string): Promise<void> {
+    for (const v of await deps.repo.pendingVersions(id)) {
+      const a = v.appointment;
+      await deps.versions.record({
+        type: 'Appointment',
+        id: a.id,
+        patientId: a.patientId,
+        method: v.method,
+        actorUserId: v.actorUserId,
+        resource: appointmentResource(a),
+      });
+      await deps.repo.versionStored(a.id, a.version);
+    }
+  }
   const visiblePatients = async (p: Principal, req: SearchRequest, names: string[]) =>
     narrowPatients(
       await access.visiblePatientIds(p),
@@ -132,7 +279,7 @@ export function appointmentProviders(deps: {
 
   const appointment: AppointmentProvider = {
     type: 'Appointment',
-    interactions: ['read', 'search-type', 'create'],
+    interactions: ['read', 'vread', 'search-type', 'history-instance', 'create', 'update'],
     search: {
       params: [
         { name: '_id', type: 'token', documentation: 'Logical id; comma for OR' },
@@ -199,7 +346,36 @@ export function appointmentProviders(deps: {
         description: b.description ?? null,
         status: b.status ?? 'booked',
       });
+      await syncVersions(a.id);
       return appointmentResource(a);
+    },
+
+    syncVersions,
+
+    /**
+     * FHIR update (R4 §3.1.0.4, If-Match): what the REST API can change (reschedule, cancel) and the
+     * description, through the appointments service's own checks (`prepareChange`: who may, the clinician's
+     * calendar, the patient's open slots), audited as there. One update is one version.
+     */
+    async prepareUpdate(ctx, id, body, ifMatch) {
+      const internal = fromFhirId(id);
+      if (typeof body.id !== 'string' || fromFhirId(body.id) !== internal)
+        throw badRequest(`the body's Appointment.id must be the id in the URL, ${id} (R4 §3.1.0.4.1)`);
+      const current = await deps.appointments.get(ctx.principal, internal);
+      ifMatchCheck(`Appointment/${id}`, ifMatch, current.version);
+      const change = appointmentChange(body, appointmentResource(current));
+      const prepared = await deps.appointments.prepareChange(ctx.principal, internal, { ...change, via: 'fhir' });
+      const inTransaction = async (tx: Queryable) => {
+        const entries: AuditEntry[] = [];
+        if (!(await prepared.apply(tx, (e) => entries.push(e), current.version)))
+          throw new AppError('PRECONDITION_FAILED', `Appointment/${id} changed meanwhile (it is no longer at version ${current.version}): read it again`);
+        await deps.audit.recordIn(tx, entries);
+        return async (): Promise<Resource> => {
+          await syncVersions(internal);
+          return appointmentResource((await deps.repo.byId(internal))!);
+        };
+      };
+      return { inTransaction, commit: async () => (await deps.audit.change((tx) => inTransaction(tx)))() };
     },
   };
 
@@ -268,13 +444,18 @@ export function appointmentProviders(deps: {
   async function schedules(p: Principal): Promise<Resource[]> {
     const from = deps.now();
     const slots = await deps.appointments.slots(p, { from, to: from + 31 * 86_400_000 - 1 });
-    const practitioners = [...new Map(slots.map((s) => [s.practitionerId, s.practitionerName])).entries()];
-    return practitioners.map(([id, name]) => ({
-      resourceType: 'Schedule',
-      id: scheduleId(id),
-      active: true,
-      actor: [{ reference: `Practitioner/${toFhirId(id)}`, display: name }],
-    }));
+    const practitioners = [...new Map(slots.map((s) => [s.practitionerId, s])).values()];
+    return practitioners.map((s) =>
+      withComputedMeta(
+        {
+          resourceType: 'Schedule',
+          id: scheduleId(s.practitionerId),
+          active: true,
+          actor: [{ reference: `Practitioner/${toFhirId(s.practitionerId)}`, display: s.practitionerName }],
+        },
+        s.scheduleUpdated,
+      ),
+    );
   }
 
   const schedule: ResourceProvider = {

@@ -19,7 +19,7 @@ export interface Appointment {
   threadId: string | null;
   createdBy: string;
   createdAt: number;
-  /** Bumped on every change by a trigger (migration 038); the FHIR meta.versionId and lastUpdated. */
+  /** Bumped on every change by a trigger (migrations 038, 039: not by the reminder mark); the FHIR meta.versionId and lastUpdated. */
   version: number;
   updatedAt: number;
   cancelReason: string | null;
@@ -32,6 +32,10 @@ export interface Availability {
   start: number;
   end: number;
   slotMinutes: number;
+  /** When the block was opened (blocks are never edited). */
+  createdAt: number;
+  /** The practitioner's name changed or any of its blocks (in this window or not) opened: a Schedule's meta. */
+  practitionerUpdatedAt: number;
 }
 
 export interface Encounter {
@@ -44,6 +48,8 @@ export interface Encounter {
   participants: Array<{ kind: 'patient' | 'staff' | 'guest'; ref: string | null; display: string; joinedAt: number; leftAt: number | null }>;
 }
 
+/** A visit is over (its Encounter $1 finished): nobody comes back into it with an admission's secret (migration 042). */
+const FORGET_REJOINS_OF_ENCOUNTER = 'DELETE FROM visit_rejoin WHERE appointment_id = (SELECT appointment_id FROM encounters WHERE id = $1)';
 const ms = (d: Date | string | null) => (d === null ? null : new Date(d).getTime());
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -178,8 +184,73 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
       await q.query(`UPDATE appointments SET status = 'fulfilled' WHERE id = $1 AND status IN ('booked', 'arrived')`, [id]);
     },
 
-    async reschedule(id: string, start: number, end: number, q: Queryable = db): Promise<void> {
-      await q.query('UPDATE appointments SET start_at = $2, end_at = $3, reminder_sent_at = NULL WHERE id = $1', [id, iso(start), iso(end)]);
+    /**
+     * One change as one statement, so that it is one version (the trigger of migrations 038/039 counts
+     * statements): new times (the reminder mark cleared: the moved visit is reminded again), a status with its
+     * sealed reason (`sealReason`), a new sealed description (`sealDescription`; null clears it). With
+     * `expectVersion`, only while the row is still at that version (FHIR If-Match): false when it is not.
+     */
+    async change(
+      id: string,
+      c: { start?: number; end?: number; status?: AppointmentStatus; cancelReason?: string | null; description?: { sealed: string | null } },
+      q: Queryable = db,
+      expectVersion?: number,
+    ): Promise<boolean> {
+      const rows = await q.query<{ id: string }>(
+        `UPDATE appointments SET start_at = COALESCE($2::timestamptz, start_at), end_at = COALESCE($3::timestamptz, end_at),
+           reminder_sent_at = CASE WHEN $2::timestamptz IS NULL THEN reminder_sent_at ELSE NULL END,
+           status = COALESCE($4::text, status), cancel_reason = COALESCE($5::text, cancel_reason),
+           description = CASE WHEN $6::boolean THEN $7::text ELSE description END
+         WHERE id = $1 AND ($8::integer IS NULL OR version = $8::integer) RETURNING id`,
+        [
+          id,
+          c.start === undefined ? null : iso(c.start),
+          c.end === undefined ? null : iso(c.end),
+          c.status ?? null,
+          c.cancelReason ?? null,
+          c.description !== undefined,
+          c.description?.sealed ?? null,
+          expectVersion ?? null,
+        ],
+      );
+      return rows.length > 0;
+    },
+
+    /** A description sealed for `change` (before its transaction, as `sealed`). */
+    sealDescription: (patientId: string, appointmentId: string, text: string | null) => descriptions.seal(patientId, text, appointmentId),
+
+    /**
+     * Names the user whose change this transaction makes, for the version the trigger captures (its provenance,
+     * `fhir_versions.actor_user_id`). Transaction-local; a change made without it (the visit room) has none.
+     */
+    async actingAs(tx: Queryable, userId: string): Promise<void> {
+      await tx.query("SELECT set_config('vigil.actor', $1, true)", [userId]);
+    },
+
+    /**
+     * Versions the trigger captured (migration 039) and not yet sealed into `fhir_versions`, oldest first,
+     * opened: the appointment as it was at each (with today's patient and practitioner names).
+     */
+    async pendingVersions(id: string): Promise<Array<{ appointment: Appointment; method: 'POST' | 'PUT' | 'SNAPSHOT'; actorUserId: string | null }>> {
+      const rows = await db.query<{
+        method: 'POST' | 'PUT' | 'SNAPSHOT';
+        actor_user_id: string | null;
+        body: ApptRow;
+        patient_name: string;
+        practitioner_name: string | null;
+      }>(
+        `SELECT v.method, v.actor_user_id, v.body, p.name AS patient_name, pr.name AS practitioner_name FROM appointment_versions_pending v
+         JOIN patients p ON p.id = v.body->>'patient_id' LEFT JOIN practitioners pr ON pr.id = v.body->>'practitioner_id'
+         WHERE v.appointment_id = $1 ORDER BY v.version`,
+        [id],
+      );
+      const apps = await opened(rows.map((r) => ({ ...r.body, patient_name: r.patient_name, practitioner_name: r.practitioner_name })));
+      return rows.map((r, i) => ({ appointment: apps[i], method: r.method, actorUserId: r.actor_user_id }));
+    },
+
+    /** A captured version is now in `fhir_versions`. */
+    async versionStored(id: string, version: number): Promise<void> {
+      await db.query('DELETE FROM appointment_versions_pending WHERE appointment_id = $1 AND version = $2', [id, version]);
     },
 
     async setThread(id: string, threadId: string, q: Queryable = db): Promise<void> {
@@ -237,8 +308,20 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
     },
 
     async availability(q: { practitionerIds: string[] | null; from: number; to: number }, tx: Queryable = db): Promise<Availability[]> {
-      const rows = await tx.query<{ id: string; practitioner_id: string; practitioner_name: string; start_at: Date; end_at: Date; slot_minutes: number }>(
-        `SELECT v.*, pr.name AS practitioner_name FROM availability v JOIN practitioners pr ON pr.id = v.practitioner_id
+      const rows = await tx.query<{
+        id: string;
+        practitioner_id: string;
+        practitioner_name: string;
+        start_at: Date;
+        end_at: Date;
+        slot_minutes: number;
+        created_at: Date;
+        practitioner_updated_at: Date;
+      }>(
+        `SELECT v.*, pr.name AS practitioner_name,
+                GREATEST(COALESCE(pr.updated_at, pr.created_at), (SELECT max(a2.created_at) FROM availability a2 WHERE a2.practitioner_id = v.practitioner_id))
+                  AS practitioner_updated_at
+         FROM availability v JOIN practitioners pr ON pr.id = v.practitioner_id
          WHERE ($1::text[] IS NULL OR v.practitioner_id = ANY($1)) AND v.end_at > $2 AND v.start_at < $3 ORDER BY v.start_at`,
         [q.practitionerIds, iso(q.from), iso(q.to)],
       );
@@ -249,7 +332,24 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
         start: ms(r.start_at)!,
         end: ms(r.end_at)!,
         slotMinutes: r.slot_minutes,
+        createdAt: ms(r.created_at)!,
+        practitionerUpdatedAt: ms(r.practitioner_updated_at)!,
       }));
+    },
+
+    /**
+     * When each practitioner's free and busy time last changed (an appointment booked, moved or cancelled before it
+     * began, wherever it was: migration 043), the lower bound of a Slot's `meta.lastUpdated`: a booking moved away
+     * from a slot freed it, and its row no longer overlaps the slot to say so. Nothing about visits taking place.
+     */
+    async latestAppointmentChange(practitionerIds: string[]): Promise<Map<string, number>> {
+      if (!practitionerIds.length) return new Map();
+      const rows = await db.query<{ practitioner_id: string; at: Date }>(
+        `SELECT practitioner_id, max(COALESCE(slot_changed_at, updated_at, created_at)) AS at FROM appointments
+         WHERE practitioner_id = ANY($1::text[]) GROUP BY practitioner_id`,
+        [practitionerIds],
+      );
+      return new Map(rows.map((r) => [r.practitioner_id, ms(r.at)!]));
     },
 
     // Encounters
@@ -295,6 +395,86 @@ export function createAppointmentsRepository(db: Db, cipher: Pick<PatientCipherA
 
     async finishEncounter(id: string, at: number, q: Queryable = db): Promise<void> {
       await q.query(`UPDATE encounters SET status = 'finished', ended_at = $2 WHERE id = $1`, [id, iso(at)]);
+      await q.query(FORGET_REJOINS_OF_ENCOUNTER, [id]);
+    },
+
+    // Rejoin secrets of a visit's participants, one per admission (migrations 042, 044; visit-rooms.ts)
+    async saveRejoin(appointmentId: string, key: string, secretHash: string, until: number | null, q: Queryable = db): Promise<void> {
+      await q.query(
+        `INSERT INTO visit_rejoin (appointment_id, participant_key, secret_hash, until) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (appointment_id, participant_key, secret_hash) DO UPDATE SET until = excluded.until`,
+        [appointmentId, key, secretHash, until === null ? null : iso(until)],
+      );
+    },
+    /** The participant dropped: back by `until` with the secret it was admitted with. */
+    async holdRejoin(appointmentId: string, key: string, secretHash: string, until: number, q: Queryable = db): Promise<void> {
+      await q.query('UPDATE visit_rejoin SET until = $4 WHERE appointment_id = $1 AND participant_key = $2 AND secret_hash = $3', [
+        appointmentId,
+        key,
+        secretHash,
+        iso(until),
+      ]);
+    },
+    /** That admission's secret is spent (a goodbye, or a new admission replaced it); the account's other devices keep theirs. */
+    async forgetRejoin(appointmentId: string, key: string, secretHash: string, q: Queryable = db): Promise<void> {
+      await q.query('DELETE FROM visit_rejoin WHERE appointment_id = $1 AND participant_key = $2 AND secret_hash = $3', [appointmentId, key, secretHash]);
+    },
+    /**
+     * Whoever is in the visit as its home knows (`until` NULL) has the rejoin window from now: when a room opens at
+     * a new home (the old one died or restarted: not for as long as the visit goes on elsewhere, found by review),
+     * and when the home shuts down gracefully with people in the call.
+     */
+    async startRejoinWindow(appointmentId: string, until: number): Promise<void> {
+      await db.query('UPDATE visit_rejoin SET until = $2 WHERE appointment_id = $1 AND until IS NULL', [appointmentId, iso(until)]);
+    },
+    /** Whether this participant was admitted with this secret (its digest), and until when, if the visit is still in progress. */
+    async rejoinOf(appointmentId: string, key: string, secretHash: string): Promise<{ until: number | null } | null> {
+      const [r] = await db.query<{ until: Date | null }>(
+        `SELECT v.until FROM visit_rejoin v JOIN encounters e ON e.appointment_id = v.appointment_id AND e.status = 'in-progress'
+         WHERE v.appointment_id = $1 AND v.participant_key = $2 AND v.secret_hash = $3`,
+        [appointmentId, key, secretHash],
+      );
+      return r ? { until: ms(r.until) } : null;
+    },
+
+    /**
+     * Visits left in progress with no room anywhere: not hosted here (`hostedHere`), no home instance with a
+     * heartbeat within `staleS` (its home died, or the one process restarted), and quiet since before
+     * `quietBefore`. `endAt` is the last sign of life: the last departure when everyone had gone (a room held
+     * after lost connections), else the latest of the dead home's last heartbeat and the participants' times.
+     */
+    async orphanEncounters(hostedHere: string[], staleS: number, quietBefore: number, q: Queryable = db) {
+      const rows = await q.query<{ id: string; appointment_id: string; patient_id: string; end_at: Date }>(
+        `SELECT e.id, e.appointment_id, e.patient_id,
+                CASE WHEN bool_and(p.left_at IS NOT NULL) THEN max(p.left_at)
+                     ELSE greatest(e.started_at, max(p.joined_at), max(p.left_at), max(h.heartbeat_at)) END AS end_at
+           FROM encounters e
+           LEFT JOIN encounter_participants p ON p.encounter_id = e.id
+           LEFT JOIN visit_room_homes h ON h.appointment_id = e.appointment_id
+          WHERE e.status = 'in-progress' AND e.appointment_id IS NOT NULL AND NOT (e.appointment_id = ANY($1))
+            AND NOT EXISTS (SELECT 1 FROM visit_room_homes f WHERE f.appointment_id = e.appointment_id AND f.heartbeat_at >= now() - make_interval(secs => $2))
+          GROUP BY e.id
+         HAVING greatest(e.started_at, max(p.joined_at), max(p.left_at), max(h.heartbeat_at)) < $3`,
+        [hostedHere, staleS, iso(quietBefore)],
+      );
+      return rows.map((r) => ({ id: r.id, appointmentId: r.appointment_id, patientId: r.patient_id, endAt: ms(r.end_at)! }));
+    },
+
+    /**
+     * Finishes an orphaned Encounter at `at` (and the periods of whoever was still in it) unless it is no longer
+     * in progress or a live home has picked the visit up meanwhile; true when it did.
+     */
+    async finishOrphan(id: string, at: number, staleS: number, q: Queryable = db): Promise<boolean> {
+      const done = await q.query(
+        `UPDATE encounters e SET status = 'finished', ended_at = $2 WHERE e.id = $1 AND e.status = 'in-progress'
+            AND NOT EXISTS (SELECT 1 FROM visit_room_homes f WHERE f.appointment_id = e.appointment_id AND f.heartbeat_at >= now() - make_interval(secs => $3))
+          RETURNING e.id`,
+        [id, iso(at), staleS],
+      );
+      if (!done.length) return false;
+      await q.query('UPDATE encounter_participants SET left_at = $2 WHERE encounter_id = $1 AND left_at IS NULL', [id, iso(at)]);
+      await q.query(FORGET_REJOINS_OF_ENCOUNTER, [id]);
+      return true;
     },
 
     async participantJoined(

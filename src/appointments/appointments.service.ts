@@ -1,6 +1,6 @@
 import type { Principal } from '../domain/types.ts';
 import type { AccessPolicy } from '../auth/access.ts';
-import type { AuditService } from '../audit/audit.service.ts';
+import type { AuditEntry, AuditService } from '../audit/audit.service.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Queryable } from '../platform/db.ts';
@@ -24,6 +24,27 @@ export interface NewAppointment {
   status?: 'booked' | 'proposed';
 }
 
+/** A change of an existing appointment (`prepareChange`): any of these, at once. */
+export interface AppointmentChange {
+  /** New start; the length stays unless `end` is given. */
+  start?: number;
+  end?: number;
+  cancel?: { reason?: string | null };
+  /** null clears it. */
+  description?: string | null;
+  /** Recorded in the audit entries' details (e.g. 'fhir'). */
+  via?: string;
+}
+
+export interface PreparedChange {
+  /** The appointment as it was checked. */
+  appointment: Appointment;
+  /** How many changes (0: the appointment already is so; `apply` writes nothing). */
+  changes: number;
+  /** Writes it with `tx` only (with its schedule lock and clash check); false when `expectVersion` is no longer current. */
+  apply(tx: Queryable, log: (e: AuditEntry) => void, expectVersion?: number): Promise<boolean>;
+}
+
 export interface Slot {
   id: string;
   practitionerId: string;
@@ -31,6 +52,14 @@ export interface Slot {
   start: number;
   end: number;
   status: 'free' | 'busy';
+  /**
+   * Never earlier than the slot's last change (FHIR meta.lastUpdated): the latest of its block's opening, the last
+   * change of its clinician's free and busy time (migration 043: conservative, a poller by `_lastUpdated` may fetch an
+   * unchanged slot again but never misses a change; nothing about visits taking place), and its start once passed.
+   */
+  lastUpdated: number;
+  /** When the practitioner's availability or name last changed (the Schedule's meta.lastUpdated). */
+  scheduleUpdated: number;
 }
 
 /**
@@ -105,6 +134,71 @@ export function createAppointmentsService(deps: {
       throw badRequest('start: a patient can move a visit only to a free slot of their clinician (GET /api/v1/slots lists them)');
   }
 
+  /**
+   * Checks, authorises and seals a change of an appointment without writing anything: a cancellation (with its
+   * reason), new times, a new description, or several of these at once (a FHIR update). `apply` then writes it
+   * as one statement, so one version, with its audit entries (`appointment.cancel`, `appointment.reschedule`,
+   * `appointment.describe`), inside the caller's transaction (a FHIR transaction Bundle, or `audit.change`).
+   * With `expectVersion` it writes only while the appointment is still at that version (false when not).
+   */
+  async function prepareChange(p: Principal, id: string, c: AppointmentChange): Promise<PreparedChange> {
+    const a = await visible(p, id);
+    access.assertSchedulesFor(p);
+    const set: Parameters<AppointmentsRepository['change']>[1] = {};
+    const entries: Array<Omit<AuditEntry, 'actor'>> = [];
+    const about = { entityType: 'Appointment', entityId: id, patientId: a.patientId } as const;
+    const moving = c.start !== undefined;
+    if (c.cancel && a.status !== 'cancelled') {
+      if (a.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
+      if (moving) throw badRequest('start: a visit being cancelled is not moved as well');
+      set.status = 'cancelled';
+      set.cancelReason = await repo.sealReason(a.patientId, id, c.cancel.reason?.slice(0, 500) ?? null);
+      entries.push({ action: 'appointment.cancel', ...about });
+    }
+    let newEnd = a.end;
+    if (moving) {
+      const start = c.start!;
+      const end = c.end;
+      if (a.status !== 'booked' && a.status !== 'proposed') throw new AppError('CONFLICT', `a ${a.status} appointment cannot be moved`);
+      const patient = access.patientSelf(p);
+      // A patient moves the visit, not its length (found by review: `end` stretched a 15-minute slot to a morning).
+      if (patient && end !== undefined && end - start !== a.end - a.start)
+        throw badRequest('end: a patient moves a visit as it is; its length stays the same (leave end out)');
+      newEnd = end ?? start + (a.end - a.start);
+      checkTimes(start, newEnd);
+      if (patient && !a.practitionerId) throw forbidden('this visit has no clinician’s calendar to move it in; ask the care team');
+      if (patient && a.practitionerId) await inOpenSlotOrThrow(a.practitionerId, start, newEnd);
+      if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
+      set.start = start;
+      set.end = newEnd;
+      entries.push({ action: 'appointment.reschedule', ...about, details: { start: new Date(start).toISOString() } });
+    }
+    if (c.description !== undefined) {
+      const description = typeof c.description === 'string' ? c.description.slice(0, 500) : null;
+      if (description !== a.description) {
+        if (a.status !== 'booked' && a.status !== 'proposed' && a.status !== 'arrived')
+          throw new AppError('CONFLICT', `the description of a ${a.status} appointment cannot be changed`);
+        set.description = { sealed: await repo.sealDescription(a.patientId, id, description) };
+        entries.push({ action: 'appointment.describe', ...about });
+      }
+    }
+    return {
+      appointment: a,
+      changes: entries.length,
+      async apply(tx, log, expectVersion) {
+        if (!entries.length) return true;
+        if (moving && a.practitionerId) {
+          await lockSchedule(tx, a.practitionerId);
+          await freeOrThrow(a.practitionerId, set.start!, newEnd, id, tx);
+        }
+        await repo.actingAs(tx, p.userId);
+        if (!(await repo.change(id, set, tx, expectVersion))) return false;
+        for (const e of entries) log({ actor: p, ...e, ...(c.via ? { details: { ...e.details, via: c.via } } : {}) });
+        return true;
+      },
+    };
+  }
+
   async function slots(p: Principal, q: { practitionerId?: string; patientId?: string; from: number; to: number }): Promise<Slot[]> {
     if (!Number.isFinite(q.from) || !Number.isFinite(q.to) || q.to <= q.from) throw badRequest('from and to must be ISO 8601 times, from before to');
     if (q.to - q.from > MAX_SLOT_WINDOW_MS) throw badRequest('ask for at most 31 days of slots at a time');
@@ -118,13 +212,15 @@ export function createAppointmentsService(deps: {
     } else practitionerIds = access.seesAllSchedules(p) ? null : p.practitionerId ? [p.practitionerId] : [];
     if (q.practitionerId) practitionerIds = practitionerIds === null || practitionerIds.includes(q.practitionerId) ? [q.practitionerId] : [];
     const blocks = await repo.availability({ practitionerIds, from: q.from, to: q.to });
+    const changed = await repo.latestAppointmentChange([...new Set(blocks.map((b) => b.practitionerId))]);
+    const now = deps.clock.now();
     const out: Slot[] = [];
     for (const b of blocks) {
       const busy = await repo.overlapping(b.practitionerId, b.start, b.end);
       for (let s = b.start; s + b.slotMinutes * 60_000 <= b.end; s += b.slotMinutes * 60_000) {
         const e = s + b.slotMinutes * 60_000;
         if (e <= q.from || s >= q.to) continue;
-        const taken = busy.some((a) => a.start < e && a.end > s) || s < deps.clock.now();
+        const taken = busy.some((a) => a.start < e && a.end > s) || s < now;
         out.push({
           id: slotId(b.id, s),
           practitionerId: b.practitionerId,
@@ -132,6 +228,8 @@ export function createAppointmentsService(deps: {
           start: s,
           end: e,
           status: taken ? 'busy' : 'free',
+          lastUpdated: Math.max(b.createdAt, changed.get(b.practitionerId) ?? 0, s < now ? s : 0),
+          scheduleUpdated: b.practitionerUpdatedAt,
         });
       }
     }
@@ -181,6 +279,7 @@ export function createAppointmentsService(deps: {
           await lockSchedule(tx, practitionerId);
           await freeOrThrow(practitionerId, a.start, a.end, undefined, tx);
         }
+        await repo.actingAs(tx, p.userId);
         await repo.insert(row, tx);
         log({
           actor: p,
@@ -232,6 +331,7 @@ export function createAppointmentsService(deps: {
       await audit.change(async (tx, log) => {
         await lockSchedule(tx, a.practitionerId);
         await freeOrThrow(a.practitionerId, a.start, a.end, undefined, tx);
+        await repo.actingAs(tx, p.userId);
         await repo.insert(row, tx);
         log({ actor: p, action: 'appointment.book', entityType: 'Appointment', entityId: a.id, patientId, details: { slot: input.slotId } });
       });
@@ -265,49 +365,21 @@ export function createAppointmentsService(deps: {
       return { id, practitionerId, start: input.start, end: input.end, slotMinutes };
     },
 
+    /** Cancel (REST `POST …/cancel`, FHIR update to status cancelled): the rules of `prepareChange`. */
     async cancel(p: Principal, id: string, reason?: string): Promise<Appointment> {
-      const a = await visible(p, id);
-      access.assertSchedulesFor(p);
-      if (a.status === 'cancelled') return a;
-      if (a.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');
-      const sealedReason = await repo.sealReason(a.patientId, id, reason?.slice(0, 500) ?? null);
-      await audit.change(async (tx, log) => {
-        await repo.setStatus(id, 'cancelled', sealedReason, tx);
-        log({ actor: p, action: 'appointment.cancel', entityType: 'Appointment', entityId: id, patientId: a.patientId });
-      });
+      const change = await prepareChange(p, id, { cancel: { reason } });
+      await audit.change((tx, log) => change.apply(tx, log));
       return (await repo.byId(id))!;
     },
 
+    /** Move (REST `POST …/reschedule`, FHIR update of start/end): the rules of `prepareChange`. */
     async reschedule(p: Principal, id: string, start: number, end?: number): Promise<Appointment> {
-      const a = await visible(p, id);
-      access.assertSchedulesFor(p);
-      if (a.status !== 'booked' && a.status !== 'proposed') throw new AppError('CONFLICT', `a ${a.status} appointment cannot be moved`);
-      const patient = access.patientSelf(p);
-      // A patient moves the visit, not its length (found by review: `end` stretched a 15-minute slot to a morning).
-      if (patient && end !== undefined && end - start !== a.end - a.start)
-        throw badRequest('end: a patient moves a visit as it is; its length stays the same (leave end out)');
-      const newEnd = end ?? start + (a.end - a.start);
-      checkTimes(start, newEnd);
-      if (patient && !a.practitionerId) throw forbidden('this visit has no clinician’s calendar to move it in; ask the care team');
-      if (patient && a.practitionerId) await inOpenSlotOrThrow(a.practitionerId, start, newEnd);
-      if (a.practitionerId) await freeOrThrow(a.practitionerId, start, newEnd, id);
-      await audit.change(async (tx, log) => {
-        if (a.practitionerId) {
-          await lockSchedule(tx, a.practitionerId);
-          await freeOrThrow(a.practitionerId, start, newEnd, id, tx);
-        }
-        await repo.reschedule(id, start, newEnd, tx);
-        log({
-          actor: p,
-          action: 'appointment.reschedule',
-          entityType: 'Appointment',
-          entityId: id,
-          patientId: a.patientId,
-          details: { start: new Date(start).toISOString() },
-        });
-      });
+      const change = await prepareChange(p, id, { start, end });
+      await audit.change((tx, log) => change.apply(tx, log));
       return (await repo.byId(id))!;
     },
+
+    prepareChange,
 
     /** Whether this principal takes part in the visit: the patient themself, or staff who may see the patient. */
     async assertParticipant(p: Principal, id: string): Promise<{ appointment: Appointment; kind: 'patient' | 'staff' }> {

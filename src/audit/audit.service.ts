@@ -149,9 +149,11 @@ export function createAuditService(
   // Reads are many (every chart view): they are group-committed — every entry that arrives while one batch is
   // being written goes into the next, one transaction and one chain lock per batch — and each caller waits for
   // its own batch, so an answer is never sent before its audit entry is durable (no crash window).
-  const pending: Array<{ e: AuditEntry; done: (err?: unknown) => void }> = [];
+  const pending: Array<{ e: AuditEntry; done: (err?: unknown) => void; soon?: true }> = [];
   let batchWrite: Promise<void> | null = null;
   let soonTimer: NodeJS.Timeout | null = null;
+  /** The soon timer fired while a batch was being written: the next batch goes at once. */
+  let soonDue = false;
   const SOON_MS = 250;
   const writeBatch = (): Promise<void> => {
     if (batchWrite) return batchWrite;
@@ -169,10 +171,25 @@ export function createAuditService(
       )
       .finally(() => {
         batchWrite = null;
-        if (pending.length) void writeBatch();
+        // A caller waits for its entry (recordBatched), or the soon entries are due: the next batch at once.
+        // Soon entries alone ride with the next group commit instead, or go when their timer fires (SOON_MS):
+        // a statement of their own after every read's batch would double the appends (bench:fhir).
+        if (soonDue || pending.some((b) => !b.soon)) {
+          soonDue = false;
+          void writeBatch();
+        } else if (pending.length) scheduleSoon();
       });
     return batchWrite;
   };
+  function scheduleSoon() {
+    if (soonTimer) return;
+    soonTimer = setTimeout(() => {
+      soonTimer = null;
+      if (batchWrite) soonDue = true;
+      else void writeBatch();
+    }, SOON_MS);
+    soonTimer.unref();
+  }
 
   function scheduleAnchor() {
     if (!opts.anchorFile || anchorTimer) return;
@@ -218,14 +235,8 @@ export function createAuditService(
       // when this request's entry was started early, read-audit.ts auditReadNow) instead of an append of its own
       // that the request's entry would wait behind. Written within SOON_MS at the latest, and by flush() on
       // shutdown.
-      pending.push({ e, done: () => undefined });
-      if (!soonTimer) {
-        soonTimer = setTimeout(() => {
-          soonTimer = null;
-          void writeBatch();
-        }, SOON_MS);
-        soonTimer.unref();
-      }
+      pending.push({ e, done: () => undefined, soon: true });
+      scheduleSoon();
     },
     /** Records inside the caller's transaction, so the entry commits (or not) with the change it describes. */
     recordIn(tx: Queryable, e: AuditEntry | AuditEntry[]): Promise<void> {

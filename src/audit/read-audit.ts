@@ -52,7 +52,9 @@ export function registerReadAudit(app: FastifyInstance, audit: AuditService, db?
     req.auditReadNow = () => {
       if (req.auditedRead || !isAudited(req) || (req.method !== 'GET' && req.method !== 'HEAD')) return;
       req.auditedRead = true;
-      const ahead = withOwner(req, entryFor(req, 200)).then((e) => audit.recordBatched(e));
+      // With the patient known (a search naming it), the entry's statement is sent now (no owner lookup to wait for).
+      const e = entryFor(req, 200);
+      const ahead = e.patientId ? audit.recordBatched(e) : withOwner(req, e).then((owned) => audit.recordBatched(owned));
       ahead.catch(() => undefined); // awaited in onSend
       req.auditAhead = ahead;
     };

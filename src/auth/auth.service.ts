@@ -17,6 +17,7 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 const TOKEN_PREFIX = 'vgl_';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MFA_STAGE_MS = 10 * 60_000; // a password-only session has 10 minutes to present its second factor
+const STEP_UP_VALID_MS = 5 * 60_000; // a passkey confirmation stands in for a code for 5 minutes, once
 const TOUCH_EVERY_MS = 30_000; // last-seen writes at most this often per session or token
 const PATIENT_TOKEN_MAX_DAYS = 30;
 const DAY = 86_400_000;
@@ -74,18 +75,46 @@ export function createAuthService(deps: {
   const mfaRequiredFor = (role: Role) => settings.requireMfa && (role === 'admin' || role === 'clinician');
   /** Which second factors a user has: an authenticator app (TOTP) and/or passkeys. */
   const factorsOf = async (userId: string) => ({ totp: await deps.mfa.enrolled(userId), passkeys: await deps.passkeys.count(userId) });
-  /** A full session of an account that already has a second factor: changing its factors needs one of them again. */
-  const needsCurrentFactor = async (p: Principal) => p.credential?.stage === 'full' && (await hasSecondFactor(p.userId));
+  /**
+   * A session of an account that already has a second factor: changing its factors needs one of them again. An
+   * 'enrol' session too: one opened before the owner enrolled elsewhere must not replace that factor (found by
+   * review: it could, within its 10 minutes, and came out a full session).
+   */
+  const needsCurrentFactor = async (p: Principal) => p.credential?.kind === 'session' && p.credential.stage !== 'mfa' && (await hasSecondFactor(p.userId));
   /**
    * The current factor, asked again before second factors change (found by review: a borrowed session could add
    * its own passkey or authenticator and keep the account). A TOTP code or a recovery code; it is spent.
    */
   const proveCurrentFactor = async (p: Principal, current: string | undefined, action: string, kind: string) => {
-    if (!current) throw new AppError('VALIDATION', 'current: give a code from your authenticator app, or a recovery code, to change your second factors');
+    // A passkey confirmation of this very session in the last few minutes stands in for a code, once.
+    if (!current && p.credential?.kind === 'session' && (await deps.users.takeStepUp(p.credential.id, deps.clock.now() - STEP_UP_VALID_MS))) return;
+    if (!current) {
+      const passkeys = (await deps.passkeys.count(p.userId)) > 0;
+      throw new AppError(
+        'VALIDATION',
+        `current: ${passkeys ? 'confirm with one of your passkeys, or ' : ''}give a code from your authenticator app or a recovery code, to change your second factors`,
+      );
+    }
     if (await deps.mfa.check(p.userId, current)) return;
     await deps.audit.record({ actor: p, action, entityType: 'User', entityId: p.userId, outcome: 'failure', details: { kind } });
     throw new AppError('VALIDATION', 'current: that is not a code from your current authenticator app or an unused recovery code');
   };
+  /**
+   * The first second factor added from a full session needs the account's password (found by review: a session
+   * left open on a shared PC could add its own passkey, a sign-in that then outlived a password change and
+   * "sign out everywhere", and take the first recovery codes). An enrolment-stage session has just given it.
+   */
+  const proveOwnerForFirstFactor = async (p: Principal, password: string | undefined, action: string, kind: string) => {
+    if (p.credential?.kind !== 'session' || p.credential.stage !== 'full') return;
+    if (!password) throw new AppError('VALIDATION', 'password: give your password to add a second factor to your account');
+    const user = await deps.users.byId(p.userId);
+    if (user && (await verifyPassword(password.slice(0, 1024), user.passwordHash))) return;
+    await deps.audit.record({ actor: p, action, entityType: 'User', entityId: p.userId, outcome: 'failure', details: { kind, reason: 'wrong password' } });
+    throw new AppError('VALIDATION', 'password: that is not your password');
+  };
+  /** Adding a second factor: a current one when the account has one, else (from a full session) the password. */
+  const proveFactorChange = async (p: Principal, proof: { current?: string; password?: string }, action: string, kind: string) =>
+    (await needsCurrentFactor(p)) ? proveCurrentFactor(p, proof.current, action, kind) : proveOwnerForFirstFactor(p, proof.password, action, kind);
   const hasSecondFactor = async (userId: string) => {
     const f = await factorsOf(userId);
     return f.totp || f.passkeys > 0;
@@ -241,15 +270,13 @@ export function createAuthService(deps: {
       return deps.mfa.beginTotp(p.userId, p.email);
     },
     /** Confirms TOTP enrolment; an 'enrol' session becomes a new full one. Returns the recovery codes once. */
-    async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string; current?: string } = {}) {
+    async confirmTotp(p: Principal, sessionToken: string | undefined, code: string, meta: { ip?: string; current?: string; password?: string } = {}) {
       if (p.credential?.kind === 'token') throw forbidden('second factors are managed from a signed-in session, not with an API token');
       // Replacing (or adding to) a second factor needs the one already there: a borrowed or stolen session must
       // not swap in its own authenticator and lock the owner out (found by review). The check spends the code.
-      if (await needsCurrentFactor(p)) {
-        if (!meta.current) throw new AppError('VALIDATION', 'current: give a code from your current authenticator app, or a recovery code, to replace it');
-        if (!(await deps.mfa.pendingMatches(p.userId, String(code ?? '')))) throw new AppError('VALIDATION', NEW_CODE_WRONG);
-        await proveCurrentFactor(p, meta.current, 'auth.mfa.enrol', 'totp');
-      }
+      // The new code first, so that a typo spends no current code.
+      if (!(await deps.mfa.pendingMatches(p.userId, String(code ?? '')))) throw new AppError('VALIDATION', NEW_CODE_WRONG);
+      await proveFactorChange(p, meta, 'auth.mfa.enrol', 'totp');
       // [audit] the confirmed factor, its recovery codes and the entry commit together ((d)(2)).
       const codes = await deps.mfa.confirmTotp(p.userId, String(code ?? ''), (tx) =>
         deps.audit.recordIn(tx, { actor: p, action: 'auth.mfa.enrol', entityType: 'User', entityId: p.userId, details: { kind: 'totp' } }),
@@ -268,9 +295,9 @@ export function createAuthService(deps: {
     },
 
     /** Passkey registration, step 1: options for navigator.credentials.create (a signed-in session, or an 'enrol' one). */
-    async passkeyRegistrationOptions(p: Principal, current?: string) {
+    async passkeyRegistrationOptions(p: Principal, current?: string, password?: string) {
       noToken(p);
-      if (await needsCurrentFactor(p)) await proveCurrentFactor(p, current, 'auth.passkey.add', 'passkey');
+      await proveFactorChange(p, { current, password }, 'auth.passkey.add', 'passkey');
       return deps.passkeys.registrationOptions(p);
     },
     /**
@@ -347,6 +374,37 @@ export function createAuthService(deps: {
       });
     },
 
+    /** Step-up, 1: options to confirm this signed-in session with one of the account's own passkeys. */
+    async passkeyStepUpOptions(p: Principal) {
+      noToken(p);
+      if (p.credential?.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
+      return deps.passkeys.authenticationOptions(p.userId);
+    },
+    /**
+     * Step-up, 2: the signed answer. A passkey of this account, in a ceremony begun for it, marks the session
+     * confirmed for STEP_UP_VALID_MS; the next change of second factors spends it instead of a code.
+     */
+    async passkeyStepUp(p: Principal, flowId: string, response: AuthenticationResponseJSON, meta: { ip?: string } = {}) {
+      noToken(p);
+      if (p.credential?.kind !== 'session' || p.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
+      try {
+        const result = await deps.passkeys.authenticate(flowId, response);
+        if (result.userId !== p.userId || !result.secondStep) throw new AppError('UNAUTHENTICATED', 'this passkey belongs to another account');
+        if (!(await deps.users.markStepUp(p.credential.id, p.userId, deps.clock.now()))) throw new AppError('UNAUTHENTICATED', 'this session has ended');
+      } catch (err) {
+        await deps.audit.record({
+          actor: p,
+          action: 'auth.stepup',
+          outcome: 'failure',
+          entityType: 'User',
+          entityId: p.userId,
+          details: { kind: 'passkey', reason: (err as Error).message.slice(0, 200), ip: meta.ip },
+        });
+        throw err;
+      }
+      await deps.audit.record({ actor: p, action: 'auth.stepup', entityType: 'User', entityId: p.userId, details: { kind: 'passkey', ip: meta.ip } });
+      return { validSeconds: STEP_UP_VALID_MS / 1000 };
+    },
     /**
      * Passkey sign-in options. With a password-stage session: that user's passkeys (the second step).
      * Without: any passkey of this site (passwordless; the passkey must verify the user).
@@ -645,12 +703,15 @@ export function createAuthService(deps: {
         const sessions = await deps.users.deleteSessionsOfUser(user.userId, undefined, tx);
         const tokens = await deps.users.revokeTokensOfUser(user.userId, tx);
         const appGrants = await deps.users.revokeSmartGrantsOfUser(user.userId, tx);
+        // So do the invitations it sent (found by review: someone who took an account over could invite their
+        // own address as a carer, or as a visit guest, and use the link after the account was disabled).
+        const invites = await deps.users.revokeInvitesOfUser(user.userId, tx);
         log({
           actor,
           action: 'user.disable',
           entityType: 'User',
           entityId: user.userId,
-          details: { sessionsEnded: sessions.length, tokensRevoked: tokens.length, appGrantsRevoked: appGrants },
+          details: { sessionsEnded: sessions.length, tokensRevoked: tokens.length, appGrantsRevoked: appGrants, ...invites },
         });
       });
       if (disabled) ended({ userId: user.userId, all: true });

@@ -189,8 +189,9 @@ export function createCaregiverInvites(deps: {
         return err;
       };
       if (!r) throw await fail('invalid link', invalid());
-      const inviter = await deps.auth.userById(r.invited_by);
-      if (!inviter) throw await fail('inviter gone', invalid());
+      // The inviter's account must still be enabled: a disabled account's invitations give nothing (found by review).
+      const inviter = await deps.auth.activeUserById(r.invited_by);
+      if (!inviter) throw await fail('inviter gone or disabled', invalid());
       const [existing] = await deps.db.query<{ id: string; role: string; disabled: boolean }>(
         'SELECT id, role, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = $1',
         [r.email],

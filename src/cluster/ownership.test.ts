@@ -88,4 +88,21 @@ describe.skipIf(!hasPg)('advisory-lock ownership on PostgreSQL', () => {
     await a.close();
     await b.close();
   });
+  it('keeps its buckets when its own event loop, not the session, was late: an answer that came in time counts', async () => {
+    const a = await createLeaseOwnership({ db, instanceId: 'busy-a', logger, retryMs: 0 });
+    const changes: OwnershipChange[] = [];
+    a.onChange((c) => changes.push(c));
+    expect(await a.owns('pat_busy')).toBe(true);
+    const busy = (ms: number) => {
+      for (const end = performance.now() + ms; performance.now() < end;);
+    };
+    // The ping (every 2 s) falls due while the loop is busy, goes out first thing after, and then the loop is
+    // busy again for longer than the ping's timeout (3 s) while the database answers at once.
+    busy(2_100);
+    await new Promise<void>((resolve) => setTimeout(() => resolve(busy(3_500)), 0));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(changes).toEqual([{ bucket: a.bucketOf('pat_busy'), owned: true }]);
+    expect(a.ownsNow('pat_busy')).toBe(true);
+    await a.close();
+  }, 20_000);
 });

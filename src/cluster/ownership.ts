@@ -157,10 +157,21 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
   const pinger = setInterval(() => {
     const c = session;
     if (!c) return;
-    const timer = setTimeout(() => drop(c, 'session did not answer'), PING_TIMEOUT_MS);
+    let answered = false;
+    // Judged after the event loop has read its sockets once more (setImmediate runs after the poll phase): a
+    // loop that was busy for longer than the timeout (a burst of ingest on a loaded machine) fires the timer
+    // before it reads an answer that came in time, and dropping then lost every bucket, whose regain replays
+    // the alert engine's recent readings (up to 200,000 rows), which kept the loop busy again: ingest stalled
+    // behind the alert back-pressure (bench:ingest, 3 Dec, load 20). A session that really did not answer is
+    // still dropped, one loop turn later.
+    const timer = setTimeout(() => setImmediate(() => answered || drop(c, 'session did not answer')), PING_TIMEOUT_MS);
     countPeers(c).then(
-      () => clearTimeout(timer),
       () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+      () => {
+        answered = true;
         clearTimeout(timer);
         drop(c, 'session failed');
       },

@@ -103,10 +103,16 @@ export function createCommandsRepository(db: Db) {
       return row ? toCommand(row) : null;
     },
 
-    /** Open → final (done, failed); null when it was already final (a late or repeated answer). */
+    /**
+     * Open → final (done, failed); null when it was already final (a late or repeated answer). An answer to a
+     * command still marked queued proves it was sent: a fast device can answer between the publish and
+     * markSent, so sent_at is filled in (with the answer's time, its latest possible value) and markSent then
+     * finds nothing to do.
+     */
     async complete(id: string, status: 'done' | 'failed', message: string | null, at: number, q: Queryable = db): Promise<DeviceCommand | null> {
       const [row] = await q.query<CommandRow>(
-        `UPDATE device_commands SET status = $2, message = $3, completed_at = $4
+        `UPDATE device_commands SET status = $2, message = $3, completed_at = $4, sent_at = COALESCE(sent_at, $4),
+                attempts = GREATEST(attempts, 1)
          WHERE id = $1 AND status IN ('queued', 'sent') RETURNING *`,
         [id, status, message, iso(at)],
       );

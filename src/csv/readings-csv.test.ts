@@ -61,6 +61,26 @@ describe('reading CSV files', () => {
     expect(r.rejections[0].raw).toBe('24.11.2026 09:00,A1,abc,98,,');
   });
 
+  it('converts any UCUM unit of the right kind, with the spellings spreadsheets use (st is stone, not the stere)', async () => {
+    const r = await parseAll(
+      'time,patient,code,value,unit\n' +
+        '2026-11-24T10:00:00Z,p,weight,11,st\n' +
+        '2026-11-24T10:00:00Z,p,weight,2500,[oz_av]\n' +
+        '2026-11-24T10:00:00Z,p,sbp,16,kPa\n' +
+        '2026-11-24T10:00:00Z,p,temp,310.15,K\n' +
+        '2026-11-24T10:00:00Z,p,glucose,1.1,g/l\n' +
+        '2026-11-24T10:00:00Z,p,hr,60,mm[Hg]\n',
+    );
+    expect(r.readings.map((x) => [x.code, x.value])).toEqual([
+      ['29463-7', 69.853225],
+      ['29463-7', 70.873808],
+      ['8480-6', 120.010201],
+      ['8310-5', 37],
+      ['2339-0', 110],
+    ]);
+    expect(r.rejections.map((x) => [x.line, x.reason.split(' (')[0]])).toEqual([[7, 'hr: unit "mm[Hg]" is not known for Heart rate']]);
+  });
+
   it('rejects impossible values, unknown codes and units, each with its line', async () => {
     const r = await parseAll(
       'time,patient,code,value,unit\n2026-11-24T10:00:00Z,p,spo2,140,%\n2026-11-24T10:00:00Z,p,xyz,1,\n2026-11-24T10:00:00Z,p,hr,60,furlongs\n2026-11-24T10:00:00Z,,hr,60,\n',
@@ -249,14 +269,14 @@ describe('reading CSV files at speed, without changing what is read', () => {
     expect(r.rejections.map((x) => x.reason)).toEqual(['weight: value "150 lb" is not a number']);
     const long = await parseAll(
       'time,patient,code,value,unit\n' +
-        [1, 2, 3].map((i) => `2026-01-01T00:0${i}:00Z,p,weight,${150 + i},lbs\n2026-01-01T00:0${i}:00Z,p,weight,${70 + i},stone`).join('\n') +
+        [1, 2, 3].map((i) => `2026-01-01T00:0${i}:00Z,p,weight,${150 + i},lbs\n2026-01-01T00:0${i}:00Z,p,weight,${70 + i},hands`).join('\n') +
         '\n',
     );
     expect(long.readings.map((x) => x.value)).toEqual([68.492448, 68.94604, 69.399633]);
     expect(long.rejections.map((x) => [x.line, x.reason.split(' (')[0]])).toEqual([
-      [3, 'weight: unit "stone" is not known for Body weight'],
-      [5, 'weight: unit "stone" is not known for Body weight'],
-      [7, 'weight: unit "stone" is not known for Body weight'],
+      [3, 'weight: unit "hands" is not known for Body weight'],
+      [5, 'weight: unit "hands" is not known for Body weight'],
+      [7, 'weight: unit "hands" is not known for Body weight'],
     ]);
   });
 

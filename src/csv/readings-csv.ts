@@ -65,6 +65,11 @@ const UNIT_SPELLINGS: Record<string, string> = {
   pound: '[lb_av]',
   pounds: '[lb_av]',
   kg: 'kg',
+  st: '[stone_av]', // UCUM's st is the stere (a cubic metre): a spreadsheet's st is stone
+  stone: '[stone_av]',
+  oz: '[oz_av]',
+  kpa: 'kPa',
+  'g/l': 'g/L',
   mmhg: 'mm[Hg]',
   'mm[hg]': 'mm[Hg]',
   'mm hg': 'mm[Hg]',

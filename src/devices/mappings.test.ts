@@ -17,9 +17,11 @@ describe('device mapping files', () => {
         await writeFile(path.join(dir, 'model.json'), body);
         return () => loadDeviceMappings([dir]);
       };
-      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '8310-5', unit: 'K' } } }))).toThrow(
-        /model\.json: key t: unit K cannot be converted to Cel/,
+      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '8310-5', unit: 'mm[Hg]' } } }))).toThrow(
+        /model\.json: key t: unit mm\[Hg\] cannot be converted to Cel/,
       );
+      // Any UCUM unit of the same kind converts (units.ts): kelvin for a temperature is fine.
+      expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '8310-5', unit: 'K' } } }))).not.toThrow();
       expect(await one(JSON.stringify({ type: 'x', keys: { t: { code: '1234-5', unit: 'kg' } } }))).toThrow(
         /model\.json: key t: code 1234-5 is not one Vigil stores/,
       );

@@ -1,3 +1,4 @@
+import { ucumConversion, type Conversion } from './units.ts';
 /**
  * The observation codes Vigil understands: LOINC code, UCUM unit, and the physically possible range
  * (a value outside it is a device or transport fault, not a clinical finding) — interfaces.md §3.
@@ -46,28 +47,73 @@ export const ECG_CODE = { system: 'urn:oid:2.16.840.1.113883.6.24', code: '13132
 export const BY_KEY = new Map(CODES.map((c) => [c.key, c]));
 export const BY_CODE = new Map(CODES.map((c) => [c.code, c]));
 
-/** Accepted spellings of each code's unit (UCUM is canonical); values are converted by `toCanonical`. */
-const UNIT_ALIASES: Record<string, Record<string, (v: number) => number>> = {
-  '8867-4': { '/min': (v) => v, bpm: (v) => v, '{beats}/min': (v) => v },
-  '59408-5': { '%': (v) => v },
-  '9279-1': { '/min': (v) => v, '{breaths}/min': (v) => v },
-  '8480-6': { 'mm[Hg]': (v) => v, mmHg: (v) => v },
-  '8462-4': { 'mm[Hg]': (v) => v, mmHg: (v) => v },
-  '8310-5': { Cel: (v) => v, C: (v) => v, '°C': (v) => v, '[degF]': (v) => ((v - 32) * 5) / 9, F: (v) => ((v - 32) * 5) / 9 },
-  '2339-0': { 'mg/dL': (v) => v, 'mmol/L': (v) => Math.round(v * 18) }, // whole mg/dL (sensor resolution): 13.9 mmol/L stays ≤ 250
-  '29463-7': { kg: (v) => v, '[lb_av]': (v) => v * 0.45359237, lb: (v) => v * 0.45359237 },
-  '55423-8': { '{steps}': (v) => v, steps: (v) => v },
+/**
+ * Unit spellings devices send that are not UCUM, or that mean something else in UCUM (C is the coulomb, F the farad,
+ * lb nothing): their UCUM unit. Everything else is read as UCUM (units.ts).
+ */
+const DEVICE_SPELLINGS: Record<string, string> = {
+  bpm: '/min',
+  mmHg: 'mm[Hg]',
+  C: 'Cel',
+  '°C': 'Cel',
+  F: '[degF]',
+  '°F': '[degF]',
+  lb: '[lb_av]',
+  lbs: '[lb_av]',
+  steps: '{steps}',
 };
+/** What UCUM needs beyond the units for some codes: glucose's molar mass (mmol/L ↔ mg/dL, 180.156 g/mol). */
+const MOLAR_MASS: Record<string, number> = { '2339-0': 180.156 };
+/** Converted glucose is kept in whole mg/dL, the sensors' resolution (13.9 mmol/L stays ≤ 250). */
+const WHOLE_AFTER_CONVERSION = new Set(['2339-0']);
 
-/** Converts a value in a known unit to the canonical UCUM unit; undefined when the unit is unknown. */
+/**
+ * Per code, unit text → its conversion to the code's unit. Unit text comes from devices and files: only short
+ * printable text reaches the caches or the library (found by review: megabyte units were kept as refusals), units
+ * that convert are kept apart from refusals (junk cannot crowd out the real ones), and both are bounded.
+ */
+const converts = new Map<string, Map<string, Conversion>>();
+const refused = new Map<string, Set<string>>();
+const MAX_CACHED_UNITS = 500;
+/** UCUM's character set is printable ASCII without spaces (UCUM §2.1); anything else is refused before parsing. */
+const UCUM_TEXT = /^[\x21-\x7e]{1,40}$/;
+
+function conversionOf(info: CodeInfo, unit: string): Conversion | null {
+  const known = converts.get(info.code)?.get(unit);
+  if (known) return known;
+  if (refused.get(info.code)?.has(unit)) return null;
+  // Own properties only: "constructor" or "__proto__" would otherwise find Object's (found by review).
+  const ucum = Object.hasOwn(DEVICE_SPELLINGS, unit) ? DEVICE_SPELLINGS[unit] : unit;
+  if (!UCUM_TEXT.test(ucum)) return null;
+  const c = ucum === info.unit ? { scale: 1, offset: 0 } : ucumConversion(ucum, info.unit, MOLAR_MASS[info.code]);
+  // (a flood of distinct units starts a cache again rather than growing it)
+  if (c) {
+    const byCode = converts.get(info.code) ?? new Map<string, Conversion>();
+    if (byCode.size >= MAX_CACHED_UNITS) byCode.clear();
+    converts.set(info.code, byCode.set(unit, c));
+  } else {
+    const byCode = refused.get(info.code) ?? new Set<string>();
+    if (byCode.size >= MAX_CACHED_UNITS) byCode.clear();
+    refused.set(info.code, byCode.add(unit));
+  }
+  return c;
+}
+
+/**
+ * Converts a value in a unit to the code's canonical UCUM unit (units.ts); undefined when the unit does not convert.
+ * Converted values are rounded to 1e-6 (floating-point noise: 98.6 [degF] is 37, not 37.00000000000159, which a
+ * threshold at 37 would see as above it), glucose to whole mg/dL.
+ */
 export function toCanonical(code: string, value: number, unit: string | undefined): number | undefined {
   const info = BY_CODE.get(code);
   if (!info) return undefined;
   if (unit === undefined || unit === info.unit) return value;
-  // Own properties only: a device's unit is untrusted text, and "constructor" or "__proto__" would otherwise
-  // find Object's (the first turned 0 into a Number object, the second threw and dropped the device's connection).
-  const aliases = UNIT_ALIASES[code];
-  return aliases && Object.hasOwn(aliases, unit) ? aliases[unit](value) : undefined;
+  if (typeof unit !== 'string') return undefined;
+  const c = conversionOf(info, unit);
+  if (!c) return undefined;
+  if (c.scale === 1 && c.offset === 0) return value;
+  const v = value * c.scale + c.offset;
+  return WHOLE_AFTER_CONVERSION.has(code) ? Math.round(v) : Math.round(v * 1e6) / 1e6;
 }
 
 /** A reading's time may run ahead of the receiver's clock by this much (device clocks drift); more is a broken clock. */

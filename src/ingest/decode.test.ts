@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEcg, decodeStatus, decodeTelemetry, parseDeviceTopic, topicBelongsTo } from './decode.ts';
+import { decodeEcg, decodeStatus, decodeTelemetry, decodeTelemetryAs, parseDeviceTopic, topicBelongsTo } from './decode.ts';
+import { storable } from '../store/readings.repository.ts';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 
@@ -135,6 +136,39 @@ describe('topics', () => {
     expect(parseDeviceTopic('vigil/v1/devices/dev_1/commands/c1/result')).toEqual({ deviceId: 'dev_1', kind: 'command-result', commandId: 'c1' });
     expect(parseDeviceTopic('vigil/v1/devices/dev_1/other')).toBeNull();
   });
+  it('reads every topic as splitting it on / would', () => {
+    const bySplit = (topic: string) => {
+      if (!topic.startsWith('vigil/v1/devices/')) return null;
+      const parts = topic.slice('vigil/v1/devices/'.length).split('/');
+      if (!parts[0]) return null;
+      if (parts.length === 2 && (parts[1] === 'telemetry' || parts[1] === 'ecg' || parts[1] === 'status')) return { deviceId: parts[0], kind: parts[1] };
+      if (parts.length === 4 && parts[1] === 'commands' && parts[3] === 'result' && parts[2])
+        return { deviceId: parts[0], kind: 'command-result', commandId: parts[2] };
+      return null;
+    };
+    const tails = [
+      'telemetry',
+      'ecg',
+      'status',
+      'telemetryx',
+      'telemetr',
+      'telemetry/',
+      'ecg/x',
+      '',
+      'commands/c1/result',
+      'commands//result',
+      'commands/c1/result/x',
+      'commands/c1',
+    ];
+    for (const device of ['dev_1', '', 'd', 'Ärztin']) {
+      for (const tail of tails) {
+        const topic = `vigil/v1/devices/${device}/${tail}`;
+        expect(parseDeviceTopic(topic), topic).toEqual(bySplit(topic));
+      }
+      expect(parseDeviceTopic(`vigil/v1/devices/${device}`)).toEqual(bySplit(`vigil/v1/devices/${device}`));
+    }
+    expect(parseDeviceTopic('vigil/v2/devices/dev_1/telemetry')).toBeNull();
+  });
   it('confines a device to its own subtree', () => {
     expect(topicBelongsTo('vigil/v1/devices/dev_1/telemetry', 'dev_1')).toBe(true);
     expect(topicBelongsTo('vigil/v1/devices/dev_1/#', 'dev_1')).toBe(true);
@@ -161,5 +195,44 @@ describe('telemetry the store must not take', () => {
       reason: 'a telemetry message carries at most 500 readings (this one 501): send them in several',
     });
     expect(decodeTelemetry(JSON.stringify({ readings: readings.slice(0, 500) }), now).ok).toBe(true);
+  });
+});
+
+describe('decodeTelemetryAs (the ingest path: readings made in their stored shape)', () => {
+  const payloads = [
+    { ts: NOW - 1000, seq: 7, hr: 72, spo2: 97, rr: 15, temp: 36.8, sbp: 121, dbp: 79 },
+    { seq: 8, command: 'cmd_1', hr: 250, spo2: 'x', bogus: 1, readings: [{ code: '8867-4', value: 60, ts: NOW - 5 }, { code: 'nope', value: 1 }, null] },
+    { readings: [{ code: '8310-5', value: 98.6, unit: '[degF]' }] },
+  ];
+
+  it('accepts and refuses exactly what decodeTelemetry does, with the same reasons, times and canonical values', () => {
+    for (const p of payloads) {
+      const plain = decodeTelemetry(JSON.stringify(p), NOW);
+      const stored = decodeTelemetryAs(Buffer.from(JSON.stringify(p)), NOW, undefined, storable, 'pat_1', 'dev_1');
+      expect(stored.ok).toBe(plain.ok);
+      if (!plain.ok || !stored.ok) continue;
+      expect(stored.value.rejected).toEqual(plain.value.rejected);
+      expect(stored.value.readings).toEqual(
+        plain.value.readings.map((r) => storable('pat_1', 'dev_1', r.code, r.value, r.unit, r.ts, plain.value.seq, plain.value.commandId)),
+      );
+    }
+  });
+
+  it('refuses the same whole messages (malformed, NUL in the command, too many readings) with the same reasons', () => {
+    const many = Object.fromEntries(Array.from({ length: 501 }, (_, i) => [`k${i}`, 1]));
+    for (const raw of ['{"hr": 7', '[1]', 'null', JSON.stringify({ command: '\u0000', hr: 70 }), JSON.stringify(many), JSON.stringify({})]) {
+      const plain = decodeTelemetry(raw, NOW);
+      expect(plain.ok).toBe(false);
+      expect(decodeTelemetryAs(raw, NOW, undefined, storable, 'p', 'd')).toEqual(plain);
+    }
+  });
+
+  it('gives a message with nothing refused one shared empty list, which nobody can add to', () => {
+    const a = decodeTelemetry(JSON.stringify({ hr: 70 }), NOW);
+    const b = decodeTelemetry(JSON.stringify({ spo2: 97 }), NOW);
+    if (!a.ok || !b.ok) throw new Error('expected both decoded');
+    expect(a.value.rejected).toEqual([]);
+    expect(a.value.rejected).toBe(b.value.rejected);
+    expect(() => a.value.rejected.push('x')).toThrow(TypeError);
   });
 });

@@ -1,4 +1,4 @@
-import { BY_CODE, BY_KEY, ECG_UNIT_PER_MV, READING_MAX_FUTURE_MS, READING_MIN_TS, readingTimeProblem, toCanonical } from '../domain/codes.ts';
+import { BY_CODE, BY_KEY, type CodeInfo, ECG_UNIT_PER_MV, READING_MAX_FUTURE_MS, READING_MIN_TS, readingTimeProblem, toCanonical } from '../domain/codes.ts';
 import type { DeviceMapping } from '../devices/mappings.ts';
 import { realDay } from '../domain/calendar.ts';
 import type { EcgChunk, Reading } from '../domain/types.ts';
@@ -72,9 +72,12 @@ function parseSeq(seq: unknown): Decoded<number | null> {
   return { ok: false, reason: `seq must be a non-negative integer (got ${JSON.stringify(seq)})` };
 }
 
-/** A reading, or the reason it is refused (a string: no wrapper object per reading on the hot path). */
-function checkReading(code: string, value: unknown, unit: unknown, ts: number, label: string): Reading | string {
-  const info = BY_CODE.get(code);
+/**
+ * A reading's value in its code's canonical unit, or the reason it is refused (a string: no wrapper object per
+ * reading on the hot path; the caller makes the one object the reading needs). `info`: BY_CODE's entry for
+ * `code`, looked up once by the caller, which also needs its unit.
+ */
+function checkValue(info: CodeInfo | undefined, code: string, value: unknown, unit: unknown, label: string): number | string {
   if (!info) return `${label}: unknown code ${JSON.stringify(code)}`;
   if (typeof value !== 'number' || !Number.isFinite(value)) return `${label}: value must be a number (got ${JSON.stringify(value)})`;
   if (unit !== undefined && typeof unit !== 'string') return `${label}: unit must be a string`;
@@ -83,7 +86,7 @@ function checkReading(code: string, value: unknown, unit: unknown, ts: number, l
   if (canonical < info.min || canonical > info.max) {
     return `${label}: ${value}${unit ? ' ' + unit : ''} is outside the physical range ${info.min}–${info.max} ${info.unit}`;
   }
-  return { code, value: canonical, unit: info.unit, ts };
+  return canonical;
 }
 
 /** The envelope every device message shares: a JSON object with optional `ts` and `seq`. */
@@ -104,19 +107,55 @@ function parseEnvelope(payload: Buffer | string, receivedAt: number): Decoded<{ 
 }
 
 /**
+ * Makes one decoded reading (`value` already in the canonical `unit` of `code`). `patientId` and `deviceId` are
+ * what the caller passed to `decodeTelemetryAs`, handed through so that a maker needs no closure per message.
+ */
+export type ReadingMaker<T> = (
+  patientId: string,
+  deviceId: string,
+  code: string,
+  value: number,
+  unit: string,
+  ts: number,
+  seq: number | null,
+  commandId: string | null,
+) => T;
+
+/** The `rejected` of a message with no refusals: one shared empty list (frozen: nobody may add to it). */
+const NONE_REJECTED = Object.freeze([]) as unknown as string[];
+
+const asReading: ReadingMaker<Reading> = (_p, _d, code, value, unit, ts) => ({ code, value, unit, ts });
+
+/**
  * Telemetry, full (`readings: [...]`) or shorthand flat form. `mapping`: the device model's own keys and units
  * (devices/mappings.ts), tried before the built-in shorthand keys.
  */
 export function decodeTelemetry(payload: Buffer | string, receivedAt: number, mapping?: Pick<DeviceMapping, 'keys'>): Decoded<DecodedTelemetry> {
+  return decodeTelemetryAs(payload, receivedAt, mapping, asReading, '', '');
+}
+
+/**
+ * decodeTelemetry with each accepted reading made by `make` (ingest makes it in its stored shape at once:
+ * one object per reading from the payload to the COPY and `readings.stored`). Same rules, same reasons.
+ */
+export function decodeTelemetryAs<T>(
+  payload: Buffer | string,
+  receivedAt: number,
+  mapping: Pick<DeviceMapping, 'keys'> | undefined,
+  make: ReadingMaker<T>,
+  patientId: string,
+  deviceId: string,
+): Decoded<{ readings: T[]; seq: number | null; commandId: string | null; rejected: string[] }> {
   const envelope = parseEnvelope(payload, receivedAt);
   if (!envelope.ok) return envelope;
   const { body, ts, seq } = envelope.value;
   if (body.command !== undefined && typeof body.command !== 'string') return { ok: false, reason: 'command must be a string (the command id)' };
   const badCommand = typeof body.command === 'string' ? unstorableText(body.command) : null;
   if (badCommand) return { ok: false, reason: `command ${badCommand}` };
+  const commandId = (body.command as string | undefined) ?? null;
 
-  const readings: Reading[] = [];
-  const rejected: string[] = [];
+  const readings: T[] = [];
+  let rejected: string[] | null = null; // made on the first refusal (most messages have none)
   // Plain loops, no callbacks: this runs for every device message (and tsx names every closure it creates).
   let carried = 0;
   for (const key in body) if (!ENVELOPE_KEYS.has(key)) carried++;
@@ -128,39 +167,43 @@ export function decodeTelemetry(payload: Buffer | string, receivedAt: number, ma
     for (let i = 0; i < body.readings.length; i++) {
       const r: unknown = body.readings[i];
       if (r === null || typeof r !== 'object') {
-        rejected.push(`readings[${i}]: must be an object`);
+        (rejected ??= []).push(`readings[${i}]: must be an object`);
         continue;
       }
       const item = r as Record<string, unknown>;
       if (typeof item.code !== 'string') {
-        rejected.push(`readings[${i}]: code must be a LOINC code string`);
+        (rejected ??= []).push(`readings[${i}]: code must be a LOINC code string`);
         continue;
       }
       const itemTs = item.ts === undefined ? { ok: true as const, value: ts } : parseTimestamp(item.ts, receivedAt);
       if (!itemTs.ok) {
-        rejected.push(`readings[${i}]: ${itemTs.reason}`);
+        (rejected ??= []).push(`readings[${i}]: ${itemTs.reason}`);
         continue;
       }
-      const d = checkReading(item.code, item.value, item.unit, itemTs.value, `readings[${i}] (${JSON.stringify(item.code).slice(0, 40)})`);
-      if (typeof d === 'string') rejected.push(d);
-      else readings.push(d);
+      const info = BY_CODE.get(item.code);
+      const v = checkValue(info, item.code, item.value, item.unit, `readings[${i}] (${JSON.stringify(item.code).slice(0, 40)})`);
+      if (typeof v === 'string') (rejected ??= []).push(v);
+      else readings.push(make(patientId, deviceId, item.code, v, info!.unit, itemTs.value, seq, commandId));
     }
   }
-  for (const key of Object.keys(body)) {
+  // for…in, not Object.keys: no array of keys per message (the body is a fresh JSON.parse object: own
+  // enumerable string keys only, in the same order).
+  for (const key in body) {
     if (ENVELOPE_KEYS.has(key)) continue;
     const value = body[key];
     const mapped = mapping && Object.hasOwn(mapping.keys, key) ? mapping.keys[key] : undefined;
-    let d: Reading | string;
-    if (mapped) d = checkReading(mapped.code, value, mapped.unit, ts, key);
-    else {
-      const info = BY_KEY.get(key);
-      d = info ? checkReading(info.code, value, undefined, ts, key) : `unknown key ${JSON.stringify(key).slice(0, 80)}`;
+    const code = mapped ? mapped.code : BY_KEY.get(key)?.code;
+    if (code === undefined) {
+      (rejected ??= []).push(`unknown key ${JSON.stringify(key).slice(0, 80)}`);
+      continue;
     }
-    if (typeof d === 'string') rejected.push(d);
-    else readings.push(d);
+    const info = BY_CODE.get(code);
+    const v = checkValue(info, code, value, mapped ? mapped.unit : undefined, key);
+    if (typeof v === 'string') (rejected ??= []).push(v);
+    else readings.push(make(patientId, deviceId, code, v, info!.unit, ts, seq, commandId));
   }
-  if (readings.length === 0 && rejected.length === 0) return { ok: false, reason: 'no readings in the message' };
-  return { ok: true, value: { readings, seq, commandId: (body.command as string | undefined) ?? null, rejected } };
+  if (readings.length === 0 && rejected === null) return { ok: false, reason: 'no readings in the message' };
+  return { ok: true, value: { readings, seq, commandId, rejected: rejected ?? NONE_REJECTED } };
 }
 
 const MAX_ECG_SAMPLES = 60 * 1000; // 60 s at 1 kHz
@@ -218,13 +261,18 @@ export const TOPIC_PREFIX = 'vigil/v1/devices/';
 /** Parses `vigil/v1/devices/{deviceId}/{telemetry|ecg|status|commands/{id}/result}`; null for anything else. */
 export function parseDeviceTopic(topic: string): DeviceTopic | null {
   if (!topic.startsWith(TOPIC_PREFIX)) return null;
-  const parts = topic.slice(TOPIC_PREFIX.length).split('/');
-  const deviceId = parts[0];
-  if (!deviceId) return null;
-  if (parts.length === 2 && (parts[1] === 'telemetry' || parts[1] === 'ecg' || parts[1] === 'status')) return { deviceId, kind: parts[1] };
-  if (parts.length === 4 && parts[1] === 'commands' && parts[3] === 'result' && parts[2]) return { deviceId, kind: 'command-result', commandId: parts[2] };
+  const slash = topic.indexOf('/', TOPIC_PREFIX.length);
+  if (slash === TOPIC_PREFIX.length) return null; // no device id
+  if (slash < 0) return null;
+  const deviceId = topic.slice(TOPIC_PREFIX.length, slash);
+  // Every device message comes this way: the kind is compared in place (no array of parts, no string for it).
+  const at = slash + 1;
+  for (const kind of LEAF_KINDS) if (topic.length === at + kind.length && topic.startsWith(kind, at)) return { deviceId, kind };
+  const parts = topic.slice(at).split('/');
+  if (parts.length === 3 && parts[0] === 'commands' && parts[2] === 'result' && parts[1]) return { deviceId, kind: 'command-result', commandId: parts[1] };
   return null;
 }
+const LEAF_KINDS = ['telemetry', 'ecg', 'status'] as const;
 
 /**
  * The per-device topic rule: a device may publish and subscribe only under its own subtree

@@ -11,13 +11,18 @@ import type { RejectionsRepository } from '../store/rejections.repository.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { isDataError } from '../store/sql-errors.ts';
-import { decodeEcg, decodeStatus, decodeTelemetry, TOPIC_PREFIX } from './decode.ts';
+import { decodeEcg, decodeStatus, decodeTelemetryAs, TOPIC_PREFIX } from './decode.ts';
 
 export type IngestResult = { ok: true; stored: number; duplicates: number; rejected: string[] } | { ok: false; reason: string };
 
 interface WorkItem {
-  /** (device, seq) of the message, for de-duplication; absent when the device sent no seq. */
-  messageKey?: { deviceId: string; seq: number };
+  /**
+   * (device, seq) of the message, for de-duplication; absent when the device sent no seq. Two fields, not a
+   * key object: an item lives until its batch commits, thousands at once, so each object less per message is
+   * less for the garbage collector to copy.
+   */
+  keyDevice?: string;
+  keySeq?: number;
   /** Built to be stored (`storable`): the write fills their ids in place. */
   readings: StoredReading[];
   ecg: Array<EcgChunk & { patientId: string; deviceId: string }>;
@@ -97,15 +102,18 @@ export function createIngestService(deps: {
     async write(items) {
       return deps.db.transaction(async (tx) => {
         // De-duplicate whole messages on (device, seq) first; only fresh messages' readings are inserted.
-        const keyed = items.filter((i) => i.messageKey);
-        const fresh = await deps.readings.claimMessages(
-          tx,
-          keyed.map((i) => i.messageKey!),
-        );
+        const keyDevices: string[] = []; // the keys as the statement's two columns: no object per message
+        const keySeqs: number[] = [];
+        for (const i of items)
+          if (i.keyDevice !== undefined) {
+            keyDevices.push(i.keyDevice);
+            keySeqs.push(i.keySeq!);
+          }
+        const fresh = await deps.readings.claimMessages(tx, keyDevices, keySeqs);
         const claimed = new Set<string>();
         const accepted = items.map((i) => {
-          if (!i.messageKey || fresh === 'all') return true;
-          const k = `${i.messageKey.deviceId}|${i.messageKey.seq}`;
+          if (i.keyDevice === undefined || fresh === 'all') return true;
+          const k = `${i.keyDevice}|${i.keySeq}`;
           if (!fresh.has(k) || claimed.has(k)) return false;
           claimed.add(k);
           return true;
@@ -267,40 +275,47 @@ export function createIngestService(deps: {
     }
   }
 
+  /**
+   * One telemetry message, from arrival until it is committed (or refused). One async function for the whole
+   * way (the message's one promise and frame live until its batch commits, thousands at once): the readings
+   * are made in their stored shape by the decoder itself (`storable`), and nothing else of the decoding is
+   * kept across the waits.
+   */
   async function telemetry(deviceId: string, payload: Buffer | string, receivedAt: number): Promise<IngestResult> {
-    let mapping = mappingFor(deviceId);
-    if (mapping instanceof Promise) mapping = await mapping; // the device's first message only
-    const admitted = admit(deviceId, 'telemetry', payload, receivedAt);
-    const patientId = typeof admitted === 'string' ? admitted : await admitted; // a promise: not in the device cache (yet)
-    if (typeof patientId !== 'string') return patientId;
-    const decoded = decodeTelemetry(payload, receivedAt, mapping ?? undefined);
-    if (!decoded.ok) {
-      await reject(deviceId, topicOf(deviceId, 'telemetry'), decoded.reason, payload, receivedAt);
-      return decoded;
-    }
-    const { readings, seq, commandId, rejected } = decoded.value;
-    if (rejected.length > 0) {
-      counters.rejectedReadings += rejected.length;
-      await reject(deviceId, topicOf(deviceId, 'telemetry'), rejected.join('; '), payload, receivedAt);
-    }
-    if (readings.length === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
-    const room = deps.pressure?.();
-    if (room) await room;
-    const rows = new Array<StoredReading>(readings.length);
-    for (let i = 0; i < readings.length; i++) {
-      const r = readings[i];
-      rows[i] = storable(patientId, deviceId, r.code, r.value, r.unit, r.ts, seq, commandId);
-    }
-    let result: WorkResult;
+    arriving++;
     try {
-      result = await writer.add({ messageKey: seq === null ? undefined : { deviceId, seq }, readings: rows, ecg: NO_ECG });
-    } catch (err) {
-      return deadLetter(deviceId, topicOf(deviceId, 'telemetry'), payload, receivedAt, err);
+      let mapping = mappingFor(deviceId);
+      if (mapping instanceof Promise) mapping = await mapping; // the device's first message only
+      const admitted = admit(deviceId, 'telemetry', payload, receivedAt);
+      const patientId = typeof admitted === 'string' ? admitted : await admitted; // a promise: not in the device cache (yet)
+      if (typeof patientId !== 'string') return patientId;
+      const decoded = decodeTelemetryAs(payload, receivedAt, mapping ?? undefined, storable, patientId, deviceId);
+      if (!decoded.ok) {
+        const reason = decoded.reason; // only this is kept across the wait (not the decoding of every message)
+        await reject(deviceId, topicOf(deviceId, 'telemetry'), reason, payload, receivedAt);
+        return { ok: false, reason };
+      }
+      const { readings: rows, seq, rejected } = decoded.value;
+      if (rejected.length > 0) {
+        counters.rejectedReadings += rejected.length;
+        await reject(deviceId, topicOf(deviceId, 'telemetry'), rejected.join('; '), payload, receivedAt);
+      }
+      const carried = rows.length;
+      if (carried === 0) return { ok: true, stored: 0, duplicates: 0, rejected };
+      const room = deps.pressure?.();
+      if (room) await room;
+      let stored: number;
+      try {
+        stored = (await writer.add(seq === null ? { readings: rows, ecg: NO_ECG } : { keyDevice: deviceId, keySeq: seq, readings: rows, ecg: NO_ECG })).stored;
+      } catch (err) {
+        return deadLetter(deviceId, topicOf(deviceId, 'telemetry'), payload, receivedAt, err);
+      }
+      counters.readings += stored;
+      counters.duplicates += carried - stored;
+      return { ok: true, stored, duplicates: carried - stored, rejected };
+    } finally {
+      arrived();
     }
-    const duplicates = readings.length - result.stored;
-    counters.readings += result.stored;
-    counters.duplicates += duplicates;
-    return { ok: true, stored: result.stored, duplicates, rejected };
   }
 
   async function ecg(deviceId: string, payload: Buffer | string, receivedAt: number): Promise<IngestResult> {
@@ -335,13 +350,8 @@ export function createIngestService(deps: {
   }
 
   const service = {
-    async acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
-      arriving++;
-      try {
-        return await telemetry(deviceId, payload, receivedAt);
-      } finally {
-        arrived();
-      }
+    acceptTelemetry(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {
+      return telemetry(deviceId, payload, receivedAt); // counts itself as arriving (no second promise per message)
     },
 
     async acceptEcg(deviceId: string, payload: Buffer | string, receivedAt = deps.clock.now()): Promise<IngestResult> {

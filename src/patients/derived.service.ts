@@ -4,7 +4,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { PatientsRepository } from '../store/patients.repository.ts';
 import type { ReadingsRepository } from '../store/readings.repository.ts';
 import { notFound } from '../platform/errors.ts';
-import { classifyBpReadings, OCCASION_GAP_MS, homeBpAverages, type BpReading } from '../analysis/bp/index.ts';
+import { classifyBpReadings, homeBpAverages, type BpReading } from '../analysis/bp/index.ts';
 import { offsetLookup } from '../platform/time-zone.ts';
 import { agpProfile, cgmWindowSummary } from '../analysis/cgm/index.ts';
 import { DERIVED_CODES } from '../domain/codes.ts';
@@ -57,19 +57,23 @@ export function createDerivedService(deps: {
       const timeZone = settings.timeZone ?? deps.timeZone;
       const offsetAt = offsetLookup(timeZone);
 
-      const bpReadings = pairBp(sys, dia).map((r) => ({ ...r, offsetMinutes: offsetAt(r.ts) }));
+      // The window of homeBpAverages (after now − 7 days, up to now): the office and home categories average the same readings.
+      const bpReadings = pairBp(sys, dia)
+        .filter((r) => r.ts > now - BP_WINDOW_DAYS * DAY_MS)
+        .map((r) => ({ ...r, offsetMinutes: offsetAt(r.ts) }));
       const bpClass = bpReadings.length ? classifyBpReadings(bpReadings) : null;
-      const homeClass = bpReadings.length ? classifyBpReadings(bpReadings, OCCASION_GAP_MS, 'home') : null;
+      const home = homeBpAverages(bpReadings, now, { days: BP_WINDOW_DAYS });
       const bp = bpClass && {
         category: bpClass.category ?? bpClass.provisionalCategory,
-        // The same average against the home thresholds (ACC/AHA 2017 Table 11: 135/85 at home = 140/90 in clinic).
-        homeCategory: homeClass!.category ?? homeClass!.provisionalCategory,
+        // That average against the home thresholds (ACC/AHA 2017 Table 11: 135/85 at home = 140/90 in clinic):
+        // the home summary's own overall category, not a second classification of the same readings.
+        homeCategory: home.overall.category ?? home.overall.provisionalCategory,
         sufficient: bpClass.sufficient,
         ...(bpClass.sufficient ? {} : { reason: bpClass.reason }),
         systolic: bpClass.systolic,
         diastolic: bpClass.diastolic,
         readings: bpReadings.length,
-        home: homeBpAverages(bpReadings, now),
+        home,
       };
 
       const cgmReadings = glucose.map((g) => ({ ts: g.ts, mgdl: g.value, offsetMinutes: offsetAt(g.ts) }));

@@ -7,6 +7,7 @@ import type { DevicesRepository, Device } from '../store/devices.repository.ts';
 import type { AccessPolicy } from '../auth/access.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { EventBus } from '../platform/events.ts';
 import type { Principal } from '../domain/types.ts';
 import { AppError, notFound } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
@@ -81,6 +82,8 @@ export function createPatientService(deps: {
   audit: AuditService;
   clock: Clock;
   alerts?: OpenAlertCounter;
+  /** `careteam.removed` after a removal commits (open visit sockets are checked at once). */
+  events?: EventBus;
 }) {
   async function toPanel(patients: Patient[]): Promise<PanelPatient[]> {
     const ids = patients.map((p) => p.id);
@@ -158,7 +161,7 @@ export function createPatientService(deps: {
       });
     },
 
-    /** DELETE /api/v1/patients/{id}/care-team/{practitionerId}: the clinician loses access at once (open dashboards within 30 s). */
+    /** DELETE /api/v1/patients/{id}/care-team/{practitionerId}: the clinician loses access at once (open dashboards within 30 s, open visit sockets at once). */
     async removeClinician(patientId: string, practitionerId: string, actor: Principal | 'cli' | 'system') {
       if (!(await deps.patients.byId(patientId))) throw notFound(`patient ${patientId}`);
       const removed = await deps.audit.change(async (tx, log) => {
@@ -167,6 +170,7 @@ export function createPatientService(deps: {
         return was;
       });
       if (!removed) throw notFound(`practitioner ${practitionerId} on the care team of patient ${patientId}`);
+      deps.events?.emit('careteam.removed', { patientId, practitionerId });
     },
 
     /** The clinician panel: every visible patient with latest vitals, NEWS2 and status. */

@@ -35,6 +35,8 @@ export interface EventMap {
   'message.sent': [event: { patientId: string; threadId: string; message: { id: string } }];
   /** Messages of a thread were marked read by a user. */
   'message.read': [event: { patientId: string; threadId: string; userId: string; name: string; messageIds: string[]; readAt: string }];
+  /** [sec] A clinician left a patient's care team: their open visit sockets for that patient are checked at once. */
+  'careteam.removed': [event: { patientId: string; practitionerId: string }];
   /** An appointment was created or changed (appointments/). */
   'appointment.changed': [event: { patientId: string; appointment: { id: string } }];
   /**

@@ -200,12 +200,12 @@ export function rowToReading(r: ReadingRow): StoredReading {
 export function createReadingsRepository(db: Db) {
   return {
     /**
-     * Claims message keys for de-duplication: returns the subset of (device, seq) never seen before, as
+     * Claims message keys (`deviceIds[i]`, `seqs[i]`) for de-duplication: returns the subset never seen before, as
      * `device|seq` strings, or 'all' when every key is new and distinct (the usual case: no string per
      * message is built). A key repeated within the same call counts once (the first occurrence wins).
      */
-    async claimMessages(tx: Queryable, keys: Array<{ deviceId: string; seq: number }>): Promise<Set<string> | 'all'> {
-      if (keys.length === 0) return 'all';
+    async claimMessages(tx: Queryable, deviceIds: string[], seqs: number[]): Promise<Set<string> | 'all'> {
+      if (deviceIds.length === 0) return 'all';
       // Only the count comes back when every key is new (the usual case); the keys themselves only when some
       // were seen before (a redelivery), so a batch of 2,000 messages does not parse 2,000 rows back.
       const [{ n, fresh }] = await tx.query<{ n: number; fresh: Array<[string, number]> | null }>(
@@ -213,9 +213,9 @@ export function createReadingsRepository(db: Db) {
            INSERT INTO ingested_messages (device_id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
            ON CONFLICT DO NOTHING RETURNING device_id, seq)
          SELECT count(*)::int AS n, CASE WHEN count(*) < $3 THEN json_agg(json_build_array(device_id, seq)) END AS fresh FROM claimed`,
-        [keys.map((k) => k.deviceId), keys.map((k) => k.seq), keys.length],
+        [deviceIds, seqs, deviceIds.length],
       );
-      if (n === keys.length) return 'all'; // ON CONFLICT skips a key repeated in the same statement, so n counts distinct new keys
+      if (n === deviceIds.length) return 'all'; // ON CONFLICT skips a key repeated in the same statement, so n counts distinct new keys
       return new Set((fresh ?? []).map(([d, q]) => `${d}|${q}`));
     },
 

@@ -23,6 +23,13 @@ export interface RetentionPolicy {
   expiredSessionsDays: number;
   /** API tokens revoked or expired this long ago (they can never authenticate again; the audit log keeps their story). */
   deadTokensDays: number;
+  /** Sign-in throttle counts (auth_throttle): a failure older than a day no longer counts (login-throttle.ts). */
+  throttleDays: number;
+  /**
+   * Video-visit rejoin secrets (visit_rejoin) whose rejoin window ended this long ago: useless, and kept otherwise
+   * until the visit's Encounter ends (a room that never had its patient never has one; found by review).
+   */
+  rejoinDays: number;
   /**
    * Readings (VIGIL_RETENTION_READINGS_MONTHS): kept at least this many calendar months, removed a whole
    * monthly partition at a time once all of it is older. Unset: kept (medical-records law often asks for
@@ -31,7 +38,15 @@ export interface RetentionPolicy {
   readingsMonths?: number;
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { dedupDays: 14, rejectionsDays: 30, notificationsDays: 90, expiredSessionsDays: 1, deadTokensDays: 30 };
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  dedupDays: 14,
+  rejectionsDays: 30,
+  notificationsDays: 90,
+  expiredSessionsDays: 1,
+  deadTokensDays: 30,
+  throttleDays: 1,
+  rejoinDays: 1,
+};
 
 /** `ms` moved back `months` calendar months (UTC), the day clamped to the target month's last day. */
 export function monthsBefore(ms: number, months: number): number {
@@ -55,6 +70,8 @@ const RULES: Array<{ table: string; key: Exclude<keyof RetentionPolicy, 'reading
   { table: 'notification_jobs', key: 'notificationsDays', where: `status IN ('sent', 'failed') AND created_at < $1` },
   { table: 'sessions', key: 'expiredSessionsDays', where: 'expires_at < $1' },
   { table: 'api_tokens', key: 'deadTokensDays', where: '(revoked_at < $1 OR expires_at < $1)' },
+  { table: 'auth_throttle', key: 'throttleDays', where: 'last_at < $1 AND (busy_until IS NULL OR busy_until < $1)' },
+  { table: 'visit_rejoin', key: 'rejoinDays', where: 'until < $1' },
 ];
 
 /**

@@ -102,6 +102,23 @@ export function createUsersRepository(db: Db) {
         s.ip,
       ]);
     },
+    /** Records a fresh passkey confirmation on a (full) session of this user. */
+    async markStepUp(sessionId: string, userId: string, at: number): Promise<boolean> {
+      const rows = await db.query("UPDATE sessions SET step_up_at = $3 WHERE id = $1 AND user_id = $2 AND stage = 'full' RETURNING id", [
+        sessionId,
+        userId,
+        new Date(at).toISOString(),
+      ]);
+      return rows.length > 0;
+    },
+    /** Spends a session's passkey confirmation if it is newer than `since` (once: compare-and-clear). */
+    async takeStepUp(sessionId: string, since: number): Promise<boolean> {
+      const rows = await db.query('UPDATE sessions SET step_up_at = NULL WHERE id = $1 AND step_up_at > $2 RETURNING id', [
+        sessionId,
+        new Date(since).toISOString(),
+      ]);
+      return rows.length > 0;
+    },
     async sessionByHash(tokenHash: string): Promise<{ session: SessionRow; user: UserRecord } | null> {
       const rows = await db.query<
         UserRow & { s_id: string; s_expires_at: Date; s_last_seen_at: Date; s_created_at: Date; s_stage: SessionRow['stage']; s_ip: string | null }
@@ -235,6 +252,18 @@ export function createUsersRepository(db: Db) {
       return rows.map((r) => r.id);
     },
     /** Revokes every SMART app grant (codes, access and refresh tokens) acting for this user; returns how many. */
+    /**
+     * Ends the invitations a user issued that are still open: caregiver invitations not yet accepted, and video
+     * visit guest links not yet expired (their holders are refused from now on). Returns how many of each.
+     */
+    async revokeInvitesOfUser(userId: string, q: Queryable = db): Promise<{ caregiverInvites: number; visitInvites: number }> {
+      const caregivers = await q.query(
+        'UPDATE caregiver_invites SET revoked_at = now() WHERE invited_by = $1 AND revoked_at IS NULL AND accepted_at IS NULL RETURNING id',
+        [userId],
+      );
+      const guests = await q.query('UPDATE visit_invites SET expires_at = now() WHERE created_by = $1 AND expires_at > now() RETURNING token_hash', [userId]);
+      return { caregiverInvites: caregivers.length, visitInvites: guests.length };
+    },
     async revokeSmartGrantsOfUser(userId: string, q: Queryable = db): Promise<number> {
       const rows = await q.query<{ hash: string }>('UPDATE smart_grants SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING hash', [
         userId,

@@ -3,8 +3,10 @@ import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { PatientCipher } from '../platform/encryption/index.ts';
 import type { Principal } from '../domain/types.ts';
-import type { Appointment } from '../appointments/appointments.repository.ts';
-import type { ConnectedPeer, PeerKind, PeerSocket, RoomStatus, VisitRooms } from './visit-rooms.ts';
+import type { Appointment, AppointmentsRepository } from '../appointments/appointments.repository.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { ConnectedPeer, PeerKind, PeerSocket, RoomStatus, VisitRooms, WaitingVisit } from './visit-rooms.ts';
 import type { VisitRtcConfiguration, VisitServerMessage } from '../api/contracts/visit-signalling.ts';
 
 export const VISIT_CHANNEL = 'vigil_visits';
@@ -41,6 +43,12 @@ export function createVisitCluster(deps: {
   instanceId: string;
   logger: Logger;
   rtc: (peerId: string) => VisitRtcConfiguration;
+  /** For ending visits whose home is gone (`endOrphans`). */
+  appointments: AppointmentsRepository;
+  audit: AuditService;
+  clock: Clock;
+  /** How long a room emptied by lost connections is held (visit-rooms.ts); an orphan waits as long. */
+  rejoinMs: number;
 }) {
   const me = deps.instanceId;
   const log = deps.logger.child({ module: 'visit-cluster', instance: me });
@@ -167,9 +175,37 @@ export function createVisitCluster(deps: {
     for (const r of rows) deps.rooms.end(r.id, 4409, 'this visit was cancelled');
   }
 
+  /**
+   * A visit whose room is gone with nobody back is ended here (found by review: a home killed while it held a
+   * room emptied by lost connections, or with people in it who never reconnected, left the Encounter in progress
+   * and the appointment unfulfilled for good). A visit is orphaned when no instance hosts it (no home row with a
+   * heartbeat within 15 s; on PGlite, not in this process's rooms: it restarted) and nothing happened in it for
+   * the rejoin window, so whoever reconnects within that window still finds the visit going on. The Encounter ends
+   * at its last sign of life (`orphanEncounters`). Any instance may do it; the guarded update lets one succeed.
+   */
+  async function endOrphans() {
+    const orphans = await deps.appointments.orphanEncounters(deps.rooms.ids(), STALE_S, deps.clock.now() - deps.rejoinMs);
+    for (const o of orphans) {
+      await deps.audit.change(async (tx, record) => {
+        if (!(await deps.appointments.finishOrphan(o.id, o.endAt, STALE_S, tx))) return;
+        await deps.appointments.fulfil(o.appointmentId, tx);
+        record({
+          actor: 'system',
+          action: 'visit.end',
+          entityType: 'Encounter',
+          entityId: o.id,
+          patientId: o.patientId,
+          details: { appointmentId: o.appointmentId, reason: 'its room was lost and nobody came back' },
+        });
+      });
+      log.warn({ appointmentId: o.appointmentId }, 'a visit left in progress without a room was ended');
+    }
+  }
+
   async function beat() {
     // Its own failure must not stop the heartbeat (another instance would take the visit over).
     await endCancelled().catch((err: Error) => log.warn({ err: err.message }, 'cancelled-visit check failed'));
+    await endOrphans().catch((err: Error) => log.warn({ err: err.message }, 'orphaned-visit check failed'));
     if (!enabled) return;
     // Only the rooms that live here are kept; a row for a visit whose room has emptied goes after 30 s (a row
     // just claimed for a room about to open is younger than that). Found by review: rows were kept for good.
@@ -223,9 +259,39 @@ export function createVisitCluster(deps: {
       return JSON.parse((await deps.cipher.open(patientId, r.presence, 'visit-presence')).toString('utf8')) as RoomStatus;
     },
 
+    /**
+     * The visits with someone waiting now, on every instance, for the patients in `patientIds` (null: all): the
+     * rooms hosted here from memory, the others as their live homes last recorded them (`presence`, sealed,
+     * written after every change; a home silent for 15 s counts as gone). Waiting state lives only in the home's
+     * memory, and every home already records it for `status`, so no instance is asked anything.
+     */
+    async waiting(patientIds: string[] | null): Promise<WaitingVisit[]> {
+      const seen = (id: string) => patientIds === null || patientIds.includes(id);
+      const here = deps.rooms.waitingNow().filter((w) => seen(w.patientId));
+      if (!enabled || (patientIds !== null && !patientIds.length)) return here;
+      const rows = await deps.db.query<{ appointment_id: string; patient_id: string; presence: Uint8Array }>(
+        `SELECT h.appointment_id, a.patient_id, h.presence FROM visit_room_homes h JOIN appointments a ON a.id = h.appointment_id
+          WHERE h.presence IS NOT NULL AND h.heartbeat_at >= now() - make_interval(secs => ${STALE_S})
+            AND NOT (h.appointment_id = ANY($1)) AND ($2::text[] IS NULL OR a.patient_id = ANY($2))`,
+        [deps.rooms.ids(), patientIds],
+      );
+      const elsewhere: WaitingVisit[] = [];
+      for (const r of rows) {
+        const status = JSON.parse((await deps.cipher.open(r.patient_id, r.presence, 'visit-presence')).toString('utf8')) as RoomStatus;
+        if (status.waiting.length)
+          elsewhere.push({
+            appointmentId: r.appointment_id,
+            patientId: r.patient_id,
+            waiting: status.waiting.length,
+            kinds: [...new Set(status.waiting.map((p) => p.kind as PeerKind))],
+          });
+      }
+      return [...here, ...elsewhere];
+    },
+
     async start() {
       if (!enabled) {
-        timer = setInterval(() => void endCancelled().catch((err: Error) => log.warn({ err: err.message }, 'visit check failed')), HEARTBEAT_MS);
+        timer = setInterval(() => void beat().catch((err: Error) => log.warn({ err: err.message }, 'visit check failed')), HEARTBEAT_MS);
         timer.unref();
         return;
       }
@@ -255,7 +321,8 @@ export function createVisitCluster(deps: {
 
     async close() {
       if (timer) clearInterval(timer);
-      for (const [conn, a] of away) post(a.home, a.patientId, { t: 'close', conn });
+      // This relay shutting down is a lost connection for its participants, not a goodbye: they reconnect.
+      for (const [conn, a] of away) post(a.home, a.patientId, { t: 'close', conn, dropped: true });
       away.clear();
       await outbound;
       await unlisten?.();

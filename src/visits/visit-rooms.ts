@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Appointment, AppointmentsRepository } from '../appointments/appointments.repository.ts';
-import type { AuditService } from '../audit/audit.service.ts';
+import type { AuditEntry, AuditService } from '../audit/audit.service.ts';
+import type { Queryable } from '../platform/db.ts';
 import type { MessagingService } from '../messaging/messaging.service.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { EventBus } from '../platform/events.ts';
@@ -30,8 +31,24 @@ export interface PeerSocket {
   close(code: number, reason: string): void;
 }
 
-/** How long a participant whose connection dropped may come back into the room without waiting again. */
+/**
+ * How long a participant whose connection dropped may come back into the room without waiting again, and how
+ * long a room emptied only by lost connections is held open for them (2 min; `VIGIL_VISIT_REJOIN_S`).
+ */
 export const REJOIN_MS = 120_000;
+
+/** The close code of a connection replaced by its own participant reconnecting (a refusal: the old one does not retry). */
+export const REPLACED_CODE = 4410;
+/** The close code when the home shuts down gracefully: the clients reconnect and the visit goes on (RFC 6455 §7.4.1). */
+export const RESTART_CODE = 1012;
+
+/** The rejoin secret compared in constant time (found by review: `===` leaks how much of a guess was right). */
+const sameSecret = (given: unknown, secret: string | undefined) =>
+  typeof given === 'string' && !!secret && given.length === secret.length && timingSafeEqual(Buffer.from(given), Buffer.from(secret));
+/** What the database keeps of a rejoin secret (migrations 042, 044): a digest, looked up as it is (no secret compared). */
+const secretHash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+/** A dropped admission in a room's memory: the participant and its secret's digest (one per device of an account). */
+const dropKey = (key: string, hash: string) => `${key}\u0000${hash}`;
 
 export interface Peer {
   id: string;
@@ -41,6 +58,8 @@ export interface Peer {
   key?: string;
   /** Given with admission: only the connection that was admitted can come back with it after a drop. */
   rejoin?: string;
+  /** The digest of the secret this connection came back with: spent once it is in (its new admission has its own). */
+  rejoinUsed?: string;
   ref: string | null;
   principal: Principal | null;
   state: PeerState;
@@ -61,17 +80,27 @@ interface Room {
   /** The waiting peers last announced to dashboards (their ids), so only changes are announced. */
   waitingKey?: string;
   /**
-   * Participants whose connection dropped while in the room: key → until when they may walk back in, with the
-   * secret their admission gave them (another device of the account, or another holder of a guest pass, has not
-   * got it; found by review).
+   * Admissions whose connection dropped while in the room: participant and digest of the secret the admission gave
+   * (dropKey) → until when they may walk back in. Per admission: another device of the account, or another holder
+   * of a guest pass, has not got the secret (found by review), and has its own when it was admitted too.
    */
-  dropped: Map<string, { until: number; secret: string }>;
+  dropped: Map<string, { until: number }>;
+  /**
+   * Set while the room is held open after its last person's connection dropped (the clinic's Wi-Fi blips, both
+   * sides lose the network at once): the Encounter stays in progress and the appointment unfulfilled until
+   * someone comes back (a dropped participant with its secret, or staff) or `rejoinMs` passes. `since`: when the
+   * last one dropped.
+   */
+  held?: { since: number; timer: NodeJS.Timeout };
 }
 
 /** `dropped`: the connection was lost (not a Leave, a closed tab or a server sending them away), see REJOIN_MS. */
 export type ConnectedPeer = Peer & { receive(raw: string): void; disconnect(dropped?: boolean): void };
 
 const publicPeer = (p: Peer) => ({ id: p.id, kind: p.kind, name: p.name, state: p.state, media: p.media });
+
+/** A visit with someone in its waiting room: what `visit.waiting` announces, as a list. */
+export type WaitingVisit = { appointmentId: string; patientId: string; waiting: number; kinds: PeerKind[] };
 
 export type RoomStatus = { inRoom: ReturnType<typeof publicPeer>[]; waiting: ReturnType<typeof publicPeer>[] };
 
@@ -83,16 +112,33 @@ export function createVisitRooms(deps: {
   clock: Clock;
   logger: Logger;
   maxParticipants: number;
+  /** REJOIN_MS unless configured (`VIGIL_VISIT_REJOIN_S`; tests shorten it). */
+  rejoinMs?: number;
   /** Who is in the room and who waits, after every change (visit-cluster.ts shares it with other instances). */
   onChange?: (appointment: Appointment, status: RoomStatus) => void;
 }) {
   const rooms = new Map<string, Room>();
+  /** Set by a graceful shutdown (`close`): departures are not recorded any more, the visits stay in progress. */
+  let closing: Promise<void> | null = null;
   const log = deps.logger.child({ module: 'visits' });
+  const rejoinMs = deps.rejoinMs ?? REJOIN_MS;
 
   const inRoom = (r: Room) => [...r.peers.values()].filter((p) => p.state === 'in-room');
   const waiting = (r: Room) => [...r.peers.values()].filter((p) => p.state === 'waiting');
   const staff = (r: Room) => [...r.peers.values()].filter((p) => p.kind === 'staff');
   const auditActor = (p: Peer) => p.principal ?? ('system' as const);
+  /** A participant's period in the call ends at `now`, with its `visit.leave` entry, in the caller's transaction. */
+  async function recordLeave(tx: Queryable, log: (e: AuditEntry) => void, r: Room, p: Peer, now: number, reason?: string) {
+    if (p.participantRow) await deps.appointments.participantLeft(p.participantRow, now, tx);
+    log({
+      actor: auditActor(p),
+      action: 'visit.leave',
+      entityType: 'Appointment',
+      entityId: r.appointment.id,
+      patientId: r.appointment.patientId,
+      details: { kind: p.kind, ...(reason ? { reason } : {}) },
+    });
+  }
 
   /** Tells the staff in the visit, the cluster, and (when it changed) every dashboard watching the patient. */
   function tellStaffWhoWaits(r: Room) {
@@ -125,7 +171,11 @@ export function createVisitRooms(deps: {
     const now = deps.clock.now();
     const people = [...others, p];
     const startNow = !r.encounterId && people.some((x) => x.kind === 'staff') && people.some((x) => x.kind !== 'staff');
+    const secret = randomBytes(16).toString('base64url');
     const done = await deps.audit.change(async (tx, log) => {
+      // Its secret outlives this process: back after the home restarted or died, it comes straight in too.
+      if (p.key) await deps.appointments.saveRejoin(r.appointment.id, p.key, secretHash(secret), null, tx);
+      if (p.key && p.rejoinUsed) await deps.appointments.forgetRejoin(r.appointment.id, p.key, p.rejoinUsed, tx);
       let encounterId = r.encounterId;
       if (startNow) {
         encounterId = await deps.appointments.startEncounter(
@@ -164,12 +214,56 @@ export function createVisitRooms(deps: {
       return { encounterId, rows };
     });
     r.encounterId = done.encounterId;
+    if (p.key && p.rejoinUsed) r.dropped.delete(dropKey(p.key, p.rejoinUsed));
+    p.rejoinUsed = undefined;
     for (const [x, row] of done.rows) x.participantRow = row;
+    // Someone came back while the room was held: the same visit goes on (same Encounter, still not fulfilled).
+    release(r);
     p.state = 'in-room';
     p.since = now;
     // The newcomer makes the offers (one per peer already in the room), so two sides never offer at once.
-    p.rejoin = randomBytes(16).toString('base64url');
+    p.rejoin = secret;
     p.socket.send({ type: 'admitted', peers: others.map(publicPeer), rtc: p.rtc(), rejoin: p.rejoin });
+    broadcast(r, { type: 'peer-joined', peer: publicPeer(p) }, p.id);
+    tellStaffWhoWaits(r);
+  }
+
+  /**
+   * The participant whose connection is `old` reconnected with its admission's secret before the server noticed the
+   * old one was gone (a phone changing networks: the half-open socket lingers until the ping times out, 25–50 s,
+   * and the client is back within seconds; found by review: they waited to be let in while their ghost stayed in the
+   * call). The new connection takes the old one's place: the same participant period (nothing recorded as a leave
+   * and a join, `visit.rejoin` in the audit trail), the others see the old peer go and the new one come (their browsers
+   * make the call's connections afresh with the new id), and the old socket is closed.
+   */
+  async function replace(r: Room, old: Peer, p: Peer) {
+    const secret = randomBytes(16).toString('base64url');
+    if (p.key) {
+      // before anything changes: the new connection's secret in, the replaced one's out
+      await deps.appointments.saveRejoin(r.appointment.id, p.key, secretHash(secret), null);
+      if (old.rejoin) await deps.appointments.forgetRejoin(r.appointment.id, p.key, secretHash(old.rejoin));
+    }
+    await deps.audit.record({
+      actor: auditActor(p),
+      action: 'visit.rejoin',
+      entityType: 'Appointment',
+      entityId: r.appointment.id,
+      patientId: r.appointment.patientId,
+      details: { kind: p.kind, name: p.name },
+    });
+    const row = old.participantRow;
+    r.peers.delete(old.id);
+    old.state = 'lobby'; // its socket's close (whenever it comes) is then no departure
+    old.participantRow = null;
+    old.socket.close(REPLACED_CODE, 'you joined the visit again from a new connection');
+    p.participantRow = row;
+    p.state = 'in-room';
+    p.since = old.since;
+    p.media = old.media;
+    p.rejoin = secret;
+    const others = inRoom(r).filter((x) => x.id !== p.id);
+    p.socket.send({ type: 'admitted', peers: others.map(publicPeer), rtc: p.rtc(), rejoin: p.rejoin });
+    broadcast(r, { type: 'peer-left', id: old.id }, p.id);
     broadcast(r, { type: 'peer-joined', peer: publicPeer(p) }, p.id);
     tellStaffWhoWaits(r);
   }
@@ -180,20 +274,22 @@ export function createVisitRooms(deps: {
    */
   async function depart(r: Room, p: Peer, droppedConnection = false) {
     // A dropped connection (Wi-Fi, a restart) is not a goodbye: the same person may come straight back in.
-    if (droppedConnection && p.state === 'in-room' && p.key && p.rejoin) r.dropped.set(p.key, { until: deps.clock.now() + REJOIN_MS, secret: p.rejoin });
+    const canRejoin = droppedConnection && p.state === 'in-room' && !!p.key && !!p.rejoin;
+    const until = deps.clock.now() + rejoinMs;
+    const admission = p.rejoin ? secretHash(p.rejoin) : null;
+    if (canRejoin) r.dropped.set(dropKey(p.key!, admission!), { until });
     if (p.state === 'in-room') {
-      const last = inRoom(r).length === 1 && r.encounterId ? r.encounterId : null;
+      const emptied = inRoom(r).length === 1 && r.encounterId ? r.encounterId : null;
+      // The last person's connection was lost (not a Leave, a closed tab or the server sending them away): the
+      // visit is held open for them rather than ended (found by review: a Wi-Fi blip on both sides ended it).
+      const hold = emptied && canRejoin;
+      const last = hold ? null : emptied;
       const now = deps.clock.now();
       await deps.audit.change(async (tx, log) => {
-        if (p.participantRow) await deps.appointments.participantLeft(p.participantRow, now, tx);
-        log({
-          actor: auditActor(p),
-          action: 'visit.leave',
-          entityType: 'Appointment',
-          entityId: r.appointment.id,
-          patientId: r.appointment.patientId,
-          details: { kind: p.kind },
-        });
+        // Its saved secret (migration 042) as its memory here: back within the window after a drop, gone after a goodbye.
+        if (p.key && admission && canRejoin) await deps.appointments.holdRejoin(r.appointment.id, p.key, admission, until, tx);
+        else if (p.key && admission) await deps.appointments.forgetRejoin(r.appointment.id, p.key, admission, tx);
+        await recordLeave(tx, log, r, p, now);
         if (last) {
           await deps.appointments.finishEncounter(last, now, tx);
           await deps.appointments.fulfil(r.appointment.id, tx);
@@ -214,8 +310,78 @@ export function createVisitRooms(deps: {
         r.appointment = { ...r.appointment, status: 'fulfilled' };
         r.encounterId = null;
       }
+      if (hold) {
+        release(r);
+        const timer = setTimeout(() => expire(r), rejoinMs);
+        timer.unref();
+        r.held = { since: now, timer };
+      }
     } else p.state = 'lobby';
     tellStaffWhoWaits(r);
+  }
+
+  /** The hold ends because someone came back (or the room is going away): nothing is recorded. */
+  function release(r: Room) {
+    if (!r.held) return;
+    clearTimeout(r.held.timer);
+    r.held = undefined;
+  }
+
+  /** Nobody came back within the hold: the visit ends as it would have when the last one dropped. */
+  function expire(r: Room) {
+    r.queue = r.queue
+      .then(() => endHeld(r))
+      .catch((err) => log.error({ err }, 'ending a held visit failed'))
+      .finally(() => {
+        if (!r.held && r.peers.size === 0 && rooms.get(r.appointment.id) === r) rooms.delete(r.appointment.id);
+      });
+  }
+
+  /**
+   * Ends a held visit: the Encounter finishes at the moment the last person dropped (`held.since`), not when the
+   * hold ran out. The hold is only a grace for reconnecting; nobody was in the call during it, and the record's
+   * length (and every participant period, which ended at the drop) should say how long people were together.
+   * Appointment fulfilled (unless cancelled meanwhile: fulfil leaves a cancelled one alone) and `visit.end` in
+   * the same transaction, as when the last person leaves.
+   */
+  async function endHeld(r: Room) {
+    const held = r.held;
+    const encounterId = r.encounterId;
+    if (!held || !encounterId || inRoom(r).length) return release(r);
+    await deps.audit.change(async (tx, log) => {
+      await deps.appointments.finishEncounter(encounterId, held.since, tx);
+      await deps.appointments.fulfil(r.appointment.id, tx);
+      log({
+        actor: 'system',
+        action: 'visit.end',
+        entityType: 'Encounter',
+        entityId: encounterId,
+        patientId: r.appointment.patientId,
+        details: { appointmentId: r.appointment.id, reason: 'connections lost; nobody came back' },
+      });
+    });
+    release(r);
+    if (r.appointment.status !== 'cancelled') r.appointment = { ...r.appointment, status: 'fulfilled' };
+    r.encounterId = null;
+    r.dropped.clear();
+    tellStaffWhoWaits(r);
+  }
+
+  /**
+   * The home shuts down with people in the call: each in-room participant's period ends now, with `visit.leave`
+   * (reason: restart), in one transaction; the Encounter and the appointment stay as they are (in progress).
+   */
+  async function suspend(r: Room) {
+    const now = deps.clock.now();
+    // Each may come straight back, wherever the visit goes on, within the rejoin window (as after a drop): the same
+    // statement a room opening at a new home runs, for those in the visit (their saved secrets have no window yet).
+    await deps.appointments.startRejoinWindow(r.appointment.id, now + rejoinMs);
+    const gone = inRoom(r).filter((p) => p.participantRow);
+    if (!gone.length) return;
+    await deps.audit.change(async (tx, log) => {
+      for (const p of gone) await recordLeave(tx, log, r, p, now, 'server restarting');
+    });
+    for (const p of gone) p.participantRow = null;
   }
 
   async function chat(r: Room, p: Peer, text: unknown) {
@@ -251,8 +417,16 @@ export function createVisitRooms(deps: {
       rtc: (peerId: string) => VisitRtcConfiguration,
     ): ConnectedPeer {
       let r = rooms.get(appointment.id);
-      if (!r) rooms.set(appointment.id, (r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve(), dropped: new Map() }));
-      else r.appointment = { ...appointment, threadId: appointment.threadId ?? r.appointment.threadId };
+      // Shutting down: nothing new opens here; the client reconnects (to another instance, or this one restarted).
+      if (closing) socket.close(RESTART_CODE, 'the server is restarting; reconnecting');
+      if (!r) {
+        r = { appointment, peers: new Map(), encounterId: null, queue: Promise.resolve(), dropped: new Map() };
+        if (!closing) rooms.set(appointment.id, r);
+        // Before any message of the room is handled (they queue behind it).
+        r.queue = deps.appointments
+          .startRejoinWindow(appointment.id, deps.clock.now() + rejoinMs)
+          .catch((err) => log.error({ err }, 'starting the rejoin window failed'));
+      } else r.appointment = { ...appointment, threadId: appointment.threadId ?? r.appointment.threadId };
       const room = r;
       const p: Peer = {
         id: randomBytes(6).toString('hex'),
@@ -290,16 +464,28 @@ export function createVisitRooms(deps: {
         switch (msg.type) {
           case 'join': {
             if (p.state !== 'lobby') return;
+            // Back from a network change the server has not noticed yet: its old connection still counts as in
+            // the visit. Same person (account or guest pass) and the secret of that connection's admission: it is
+            // replaced (another device of the account, or another holder of the pass, has not got the secret).
+            const ghost = p.key ? inRoom(room).find((x) => x !== p && x.key === p.key && sameSecret(msg.rejoin, x.rejoin)) : undefined;
+            if (ghost) return replace(room, ghost, p);
+            // The secret it came back with, if any, is spent by whichever admission follows: straight in below, staff
+            // walking in, or admitted from the waiting room (found by review: those two left it behind).
+            const used = p.key && typeof msg.rejoin === 'string' ? secretHash(msg.rejoin) : null;
+            if (used) p.rejoinUsed = used;
             if (p.kind === 'staff') {
               if (inRoom(room).length >= deps.maxParticipants)
                 return socket.send({ type: 'error', message: `the visit is full (${deps.maxParticipants} people)` });
               return enter(room, p);
             }
             // Back within REJOIN_MS of a dropped connection: straight in, as before the drop (no second admission).
-            const back = p.key ? room.dropped.get(p.key) : undefined;
-            if (back && back.until > deps.clock.now() && msg.rejoin === back.secret && inRoom(room).length < deps.maxParticipants) {
-              room.dropped.delete(p.key!);
-              return enter(room, p);
+            const back = used ? room.dropped.get(dropKey(p.key!, used)) : undefined;
+            if (back && back.until > deps.clock.now() && inRoom(room).length < deps.maxParticipants) return enter(room, p);
+            // This room's home restarted or died since the admission (its memory is gone): the saved secret, while the
+            // visit is in progress and, after a drop, within the rejoin window.
+            if (!back && used && inRoom(room).length < deps.maxParticipants) {
+              const saved = await deps.appointments.rejoinOf(room.appointment.id, p.key!, used);
+              if (saved && (saved.until === null || saved.until > deps.clock.now())) return enter(room, p);
             }
             p.state = 'waiting';
             socket.send({ type: 'waiting-room', message: 'Please wait: your care team has been told you are here and will let you in.' });
@@ -360,11 +546,13 @@ export function createVisitRooms(deps: {
           room.queue = room.queue
             .then(async () => {
               try {
-                await depart(room, p, dropped);
+                // Shutting down: `close` records the room as suspended, not as people leaving (the visit goes on).
+                if (!closing) await depart(room, p, dropped);
               } finally {
                 // Gone either way: a departure the audit could not record leaves no ghost in the room.
                 room.peers.delete(p.id);
-                if (room.peers.size === 0) rooms.delete(appointment.id);
+                // A held room stays (its home keeps the visit) until someone comes back or the hold runs out.
+                if (room.peers.size === 0 && !room.held && rooms.get(appointment.id) === room) rooms.delete(appointment.id);
               }
             })
             .catch((err) => log.error({ err }, 'visit disconnect failed'));
@@ -380,7 +568,24 @@ export function createVisitRooms(deps: {
 
     /** Sends everyone out of a visit (cancelled while people were in it): their sockets close with `code`. */
     end(appointmentId: string, code: number, reason: string) {
-      for (const p of rooms.get(appointmentId)?.peers.values() ?? []) p.socket.close(code, reason);
+      const r = rooms.get(appointmentId);
+      if (!r) return;
+      for (const p of r.peers.values()) p.socket.close(code, reason);
+      // Held for people who will not be let back in (the signalling route refuses a cancelled visit): ended now.
+      if (r.held) expire(r);
+    },
+
+    /** The visits hosted here with someone in their waiting room (the staff banner's list after a reload). */
+    waitingNow(): WaitingVisit[] {
+      return [...rooms.values()]
+        .map((r) => ({ r, list: waiting(r) }))
+        .filter(({ list }) => list.length > 0)
+        .map(({ r, list }) => ({
+          appointmentId: r.appointment.id,
+          patientId: r.appointment.patientId,
+          waiting: list.length,
+          kinds: [...new Set(list.map((p) => p.kind))],
+        }));
     },
 
     /** People in each visit right now (for the dashboard and tests). */
@@ -389,9 +594,24 @@ export function createVisitRooms(deps: {
       return r ? { inRoom: inRoom(r).map(publicPeer), waiting: waiting(r).map(publicPeer) } : { inRoom: [], waiting: [] };
     },
 
+    /**
+     * A graceful shutdown (SIGTERM, a deploy) is not the end of anyone's visit (found by review: the visit ended and
+     * the appointment was fulfilled as the sockets closed). Everyone is told to reconnect (1012), their participant
+     * periods end now (the record says when they were together), and the Encounter stays in progress: they come
+     * back on another instance or the restarted one (staff walk in, and let the others in), and if nobody does
+     * within the rejoin window the orphan sweep (visit-cluster.ts) ends it at this moment, as for a dead home.
+     */
     close() {
-      for (const r of rooms.values()) for (const p of r.peers.values()) p.socket.close(1001, 'server shutting down');
-      rooms.clear();
+      closing ??= (async () => {
+        const all = [...rooms.values()];
+        rooms.clear();
+        for (const r of all) {
+          release(r);
+          for (const p of r.peers.values()) p.socket.close(RESTART_CODE, 'the server is restarting; reconnecting');
+        }
+        await Promise.all(all.map((r) => (r.queue = r.queue.then(() => suspend(r)).catch((err) => log.error({ err }, 'recording a suspended visit failed')))));
+      })();
+      return closing;
     },
   };
 }

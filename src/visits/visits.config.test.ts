@@ -7,6 +7,11 @@ describe('visits configuration', () => {
     expect(rtcConfigurationFor(loadVisitsConfig({}), 'p1', 0)).toEqual({ iceServers: [], iceTransportPolicy: 'all' });
   });
 
+  it('holds a dropped participant’s place, and a room emptied by lost connections, for two minutes unless set', () => {
+    expect(loadVisitsConfig({}).rejoinS).toBe(120);
+    expect(loadVisitsConfig({ VIGIL_VISIT_REJOIN_S: '30' }).rejoinS).toBe(30);
+  });
+
   it('hands each participant short-lived coturn credentials (TURN REST API: HMAC-SHA1 over "expiry:id")', () => {
     const c = loadVisitsConfig({
       VIGIL_TURN_URLS: 'turn:turn.clinic.example:3478?transport=udp, turns:turn.clinic.example:5349',
@@ -31,5 +36,6 @@ describe('visits configuration', () => {
     );
     expect(() => loadVisitsConfig({ VIGIL_ICE_TRANSPORT_POLICY: 'relay' })).toThrow(/^VIGIL_ICE_TRANSPORT_POLICY: "relay" needs a TURN server/);
     expect(() => loadVisitsConfig({ VIGIL_ICE_TRANSPORT_POLICY: 'some' })).toThrow(/^VIGIL_ICE_TRANSPORT_POLICY: must be "all" or "relay"/);
+    expect(() => loadVisitsConfig({ VIGIL_VISIT_REJOIN_S: '0' })).toThrow(/^VIGIL_VISIT_REJOIN_S: /);
   });
 });

@@ -20,6 +20,16 @@ export interface VisitsConfig {
   /** How long a guest link stays valid after the appointment's end (and at least from now), s. */
   inviteTtlS: number;
   maxParticipants: number;
+  /**
+   * How long (s) someone whose connection dropped may walk straight back into the room, and how long a room
+   * emptied only by lost connections is held open for them before the visit ends (visit-rooms.ts).
+   */
+  rejoinS: number;
+  /**
+   * How often (s) an open call socket's credential (session, token or guest pass) and its right to the visit (the
+   * care team, the patient's own) are checked again; a socket that no longer holds them is closed (visits.routes.ts).
+   */
+  recheckS: number;
   /** Telehealth emails (messaging/email-nudges.ts, appointments/reminders.ts); sent only when SMTP is configured. */
   email: {
     /** A message from the care team unread this long (s) earns its reader one nudge… */
@@ -78,6 +88,8 @@ const fields = {
     .min(60)
     .max(7 * 86_400)
     .default(2 * 3600),
+  VIGIL_VISIT_REJOIN_S: z.coerce.number().int().min(1).max(3600).default(120),
+  VIGIL_VISIT_RECHECK_S: z.coerce.number().int().min(1).max(3600).default(30),
   VIGIL_MESSAGE_NUDGE_AFTER_S: z.coerce
     .number()
     .int()
@@ -125,6 +137,8 @@ export function loadVisitsConfig(env: Record<string, string | undefined>): Visit
     iceTransportPolicy: policy,
     inviteTtlS: v.VIGIL_VISIT_INVITE_TTL_S as number,
     maxParticipants: 5,
+    rejoinS: v.VIGIL_VISIT_REJOIN_S as number,
+    recheckS: v.VIGIL_VISIT_RECHECK_S as number,
     email: {
       nudgeAfterS: v.VIGIL_MESSAGE_NUDGE_AFTER_S as number,
       nudgePeriodS: v.VIGIL_MESSAGE_NUDGE_PERIOD_S as number,

@@ -7,6 +7,8 @@ import type { MessagingService } from '../messaging/messaging.service.ts';
 import type { Clock } from '../platform/clock.ts';
 import { AppError, badRequest, forbidden, notFound } from '../platform/errors.ts';
 import type { VisitsConfig } from './visits.config.ts';
+import type { AccessPolicy } from '../auth/access.ts';
+import type { WaitingVisit } from './visit-rooms.ts';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const GUEST_PASS_MS = 4 * 3600_000;
@@ -30,8 +32,26 @@ export function createVisitsService(deps: {
   clock: Clock;
   config: VisitsConfig;
   baseUrl: () => string;
+  access: AccessPolicy;
+  /** Visits with someone waiting now, on any instance, for these patients (null: all): visit-cluster.ts. */
+  waitingRooms: (patientIds: string[] | null) => Promise<WaitingVisit[]>;
 }) {
   return {
+    /**
+     * The visits someone waits in now, for the staff banner to show after a reload or a reconnect (the live
+     * `visit.waiting` events only say what changes): staff only, and only patients the caller may see (their
+     * care team, an emergency grant; admins all). With the patient's name the banner shows.
+     */
+    async waiting(p: Principal) {
+      deps.access.assertStaff(p);
+      const list = await deps.waitingRooms(await deps.access.visiblePatientIds(p));
+      const appointments = new Map((await deps.repo.byIds(list.map((w) => w.appointmentId))).map((a) => [a.id, a]));
+      return list.flatMap((w) => {
+        const a = appointments.get(w.appointmentId);
+        return a && a.status !== 'cancelled' ? [{ ...w, patientName: a.patientName }] : [];
+      });
+    },
+
     async invite(p: Principal, appointmentId: string, input: { name?: string }) {
       const { appointment } = await deps.appointments.assertParticipant(p, appointmentId);
       if (appointment.status === 'fulfilled') throw new AppError('CONFLICT', 'this visit has already taken place');

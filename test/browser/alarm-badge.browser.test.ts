@@ -1,13 +1,15 @@
 /**
  * Issue 11 defect 6, in Chromium: the top-bar alarm badge must not go deaf after its WebSocket drops. An
  * alert opened while the socket is down (server restart, Wi-Fi, the slow-client cut) is never pushed; the
- * badge reloads open alerts on reconnect, so it shows it without a page reload.
+ * badge reloads open alerts on reconnect, so it shows it without a page reload. The same for the waiting-room
+ * banner: someone who began waiting for a video visit while the socket was down is shown once it is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
+import { VisitClient } from '../support/visit-client.ts';
 
 if (!hasChromium) skipNote('Chromium (alarm badge browser test)');
 
@@ -17,6 +19,8 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
   let page: Page;
   const sockets: WebSocketRoute[] = [];
   let blocked = false;
+  /** The nurse the page is signed in as (by the first test). */
+  let nurse: { token: string; email: string; practitionerId: string | null };
 
   beforeAll(async () => {
     app = await bootApp({ env: { VIGIL_REQUIRE_MFA: '0' } }); // sign-in with a second factor is tested in mfa.browser.test.ts
@@ -36,7 +40,7 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
 
   it('shows an alert opened while the socket was down once it reconnects, without a reload', async () => {
     const admin = (await app.tokenFor('admin')).token;
-    const nurse = await app.tokenFor('clinician');
+    nurse = await app.tokenFor('clinician');
     const patientId = (await app.services.patientService.create({ name: 'Badge Test', birthDate: '1950-01-01' }, 'system')).id;
     await app.services.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
     const device = (await app.api<{ id: string; secret: string }>(admin, 'POST', '/api/v1/devices', { patientId, type: 'pulse-oximeter' })).body;
@@ -70,5 +74,33 @@ describe.skipIf(!hasChromium)('alarm badge after a WebSocket reconnect', () => {
 
     blocked = false; // the page's next reconnect attempt gets through
     await expect.poll(() => badge.getAttribute('aria-label'), { timeout: 60_000 }).toBe(`${n} open critical alert${n > 1 ? 's' : ''}`);
+  }, 180_000);
+
+  it('shows a patient who began waiting for a video visit while the socket was down once it reconnects, without a reload', async () => {
+    // Signed in as the nurse by the test above; Wanda is on her care team.
+    const patientId = (await app.services.patientService.create({ name: 'Wanda Waiting', birthDate: '1944-05-06' }, 'system')).id;
+    await app.services.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
+    const patient = (await app.tokenFor('patient', { patientId })).token;
+    const apt = (await app.api<{ id: string }>(nurse.token, 'POST', '/api/v1/appointments', { patientId, start: 'now' })).body.id;
+    await expect.poll(() => sockets.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    const banner = page.getByRole('status').filter({ hasText: 'Wanda Waiting is waiting for their video visit' });
+
+    blocked = true;
+    for (const s of sockets.splice(0)) await s.close();
+    await page.getByText('Reconnecting…').first().waitFor({ timeout: 20_000 });
+    const wanda = new VisitClient(`${app.httpUrl.replace('http', 'ws')}/api/v1/visits/${apt}/signal?token=${patient}`);
+    try {
+      await wanda.next('hello');
+      wanda.send({ type: 'join' });
+      await wanda.next('waiting-room');
+      await page.waitForTimeout(1_000);
+      expect(await banner.count()).toBe(0); // the visit.waiting event could not reach the page
+
+      blocked = false;
+      await banner.waitFor({ timeout: 60_000 });
+      expect(await banner.innerText()).toMatch(/Open the visit/);
+    } finally {
+      wanda.ws.close();
+    }
   }, 180_000);
 });

@@ -14,6 +14,7 @@ import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
 import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium, PASSWORD } from '../support/browser.ts';
 import { expectAccessible } from './tele-support.ts';
+import { generate } from 'otplib';
 
 const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the passkey browser test');
@@ -130,6 +131,18 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await page.getByLabel(/password/i).fill(PASSWORD);
     await page.getByRole('button', { name: /^sign in$/i }).click();
   };
+  /** A second authenticator (a USB security key): one authenticator holds one passkey per account. */
+  const addSecurityKey = () =>
+    cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'usb',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
   const onPanel = () => page.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
   const cookieHeader = async () => (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
 
@@ -177,16 +190,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await page.getByRole('heading', { name: /^passkeys$/i }).waitFor({ timeout: 20_000 });
     await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 10_000 }).toBe(1);
     // A second authenticator (a security key) for the second passkey: one authenticator holds one per account.
-    const key2 = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'usb',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const key2 = await addSecurityKey();
     await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: false }).catch(() => undefined);
     // Found by review: a borrowed session could add its own passkey. Without a current code: refused, nothing added.
     const bare = await page.evaluate(() => fetch('/api/v1/auth/passkeys/options', { method: 'POST' }).then((r) => r.status));
@@ -212,6 +216,86 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     const [last] = await passkeysOf(a);
     const refused = await page.evaluate((id) => fetch(`/api/v1/auth/passkeys/${id}`, { method: 'DELETE' }).then((r) => r.status), last.id);
     expect(refused).toBe(409);
+  });
+
+  it('confirms the session with a current passkey instead of a code: no recovery code spent, and once only', async () => {
+    // Found by review: an account with passkeys only had nothing but recovery codes to prove itself with.
+    await page.goto(app.httpUrl + '/#/account');
+    await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 20_000 }).toBe(1);
+    const codesLeft = () =>
+      page.evaluate(() =>
+        fetch('/api/v1/auth/mfa')
+          .then((r) => r.json())
+          .then((m: { recoveryCodesLeft: number }) => m.recoveryCodesLeft),
+      );
+    const before = await codesLeft();
+    await page.getByRole('button', { name: /confirm with a passkey/i }).click();
+    await page.getByText(/^confirmed\. you can add or remove one passkey/i).waitFor({ timeout: 20_000 });
+    expect((await audit('auth.stepup', a)).map((r) => r.outcome)).toEqual(['success']);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'account-passkey-confirmed.png'), fullPage: true });
+    await expectAccessible(page, 'account page after a passkey confirmation');
+    // The new passkey on a second authenticator (the first one already holds this account's).
+    const key2 = await addSecurityKey();
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: false });
+    await page.getByLabel(/name for the new passkey/i).fill('Spare key');
+    await page.getByRole('button', { name: /add a passkey/i }).click();
+    await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 20_000 }).toBe(2);
+    expect(await codesLeft()).toBe(before);
+    // The confirmation was spent by that change: removing needs a new one.
+    const spare = (await passkeysOf(a)).at(-1)!.id;
+    expect(await page.evaluate((id) => fetch(`/api/v1/auth/passkeys/${id}`, { method: 'DELETE' }).then((r) => r.status), spare)).toBe(400);
+    // The ceremony is for this account's passkeys only (the server refuses any other: passkeys.ts authenticate).
+    const opts = await page.evaluate(() => fetch('/api/v1/auth/passkey/step-up/options', { method: 'POST' }).then((r) => r.json()));
+    expect(opts.options.allowCredentials.map((c: { id: string }) => c.id).sort()).toEqual((await passkeysOf(a)).map((k) => k.id).sort());
+    // Confirm again (with the spare key: the first authenticator is not answering) and remove it.
+    await page.getByRole('button', { name: /confirm with a passkey/i }).click();
+    await page.getByText(/^confirmed\. you can add or remove one passkey/i).waitFor({ timeout: 20_000 });
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: /remove passkey spare key/i }).click();
+    await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 20_000 }).toBe(1);
+    expect(await codesLeft()).toBe(before);
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: key2.authenticatorId });
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: true });
+    // An API token cannot confirm anything (second factors are managed from a signed-in session).
+    const token = (await app.tokenFor('clinician')).token;
+    const res = await fetch(app.httpUrl + '/api/v1/auth/passkey/step-up/options', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(403);
+    // Malformed confirmations from the signed-in session: a 400 naming the field, and nothing confirmed.
+    const stepUp = (body: unknown) =>
+      page.evaluate(
+        (b) =>
+          fetch('/api/v1/auth/passkey/step-up', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) }).then(
+            async (r) => ({
+              status: r.status,
+              text: await r.text(),
+            }),
+          ),
+        body,
+      );
+    const flowId = (await page.evaluate(() => fetch('/api/v1/auth/passkey/step-up/options', { method: 'POST' }).then((r) => r.json()))).flowId as string;
+    for (const [body, field] of [
+      [{}, 'flowId'],
+      [{ flowId }, 'response'],
+      [{ flowId, response: { id: 'not base64url!', rawId: 'x', type: 'public-key', response: {}, clientExtensionResults: {} } }, 'response'],
+      [{ flowId: 'x'.repeat(100_000), response: {} }, 'flowId'],
+    ] as const) {
+      const r = await stepUp(body);
+      expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(r.text).toContain(field);
+    }
+    const wellFormed = {
+      id: 'AAAA',
+      rawId: 'AAAA',
+      type: 'public-key',
+      response: { clientDataJSON: 'AAAA', authenticatorData: 'AAAA', signature: 'AAAA' },
+      clientExtensionResults: {},
+    };
+    expect((await stepUp({ flowId: 'no-such-flow', response: wellFormed })).status).toBe(401);
+    expect((await stepUp({ flowId, response: wellFormed })).status).toBe(401);
+    // Audited: the two real confirmations above, and the two refused assertions (the 400s never reached the check).
+    expect((await audit('auth.stepup', a)).map((r) => r.outcome)).toEqual(['success', 'success', 'failure', 'failure']);
+    const confirmed = await app.services.db.query('SELECT 1 FROM sessions WHERE user_id = $1 AND step_up_at IS NOT NULL', [await userId(a)]);
+    expect(confirmed).toHaveLength(0); // nothing left confirmed: the real ones were spent, the refused ones set nothing
   });
 
   it('refuses a replayed assertion', async () => {
@@ -319,5 +403,48 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
       },
     });
     expect(unknownFlow.status).toBe(401);
+  });
+  it('sets up an authenticator app on a passkey-only account, confirmed with the passkey instead of a recovery code', async () => {
+    // A new clinician on a security key of their own (A's passkey was made a clone above).
+    const c = (await app.tokenFor('clinician')).email;
+    const own = await addSecurityKey();
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: false });
+    await signInWithPassword(c);
+    await page.getByRole('heading', { name: /set up two-step sign-in/i }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: /use a passkey instead/i }).click();
+    await page.getByRole('button', { name: /saved them/i }).click();
+    await onPanel();
+    await page.goto(app.httpUrl + '/#/account');
+    await page.getByRole('button', { name: /set up an authenticator app/i }).click();
+    const key = (await page.locator('.mfa-secret').innerText()).replace(/\s/g, '');
+    await page.getByLabel('Code from the new app').fill(await generate({ secret: key }));
+    const form = page.getByRole('form', { name: /set up the new authenticator app/i });
+    await form.getByRole('button', { name: /confirm with a passkey/i }).click();
+    await page.getByText('Confirmed with your passkey.').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: /use the new app/i }).click();
+    await page.getByText(/the new authenticator app is in use/i).waitFor({ timeout: 20_000 });
+    expect((await audit('auth.stepup', c)).map((r) => r.outcome)).toEqual(['success']);
+    expect((await audit('auth.mfa.enrol', c)).at(-1)).toMatchObject({ outcome: 'success', details: { kind: 'totp' } });
+    await expectAccessible(page, 'account page after adding an authenticator app');
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: own.authenticatorId });
+    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: true });
+  });
+  it('a patient adds their first passkey from the account page with their password', async () => {
+    const admin = (await app.tokenFor('admin')).token;
+    const pid = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/patients', { name: 'Pia Patient' })).body.id;
+    const pat = (await app.tokenFor('patient', { patientId: pid })).email;
+    await signInWithPassword(pat);
+    await page.goto(app.httpUrl + '/#/account');
+    await page.getByRole('heading', { name: /^passkeys$/i }).waitFor({ timeout: 20_000 });
+    await page.getByLabel(/name for the new passkey/i).fill('My phone');
+    await page.getByRole('button', { name: /add a passkey/i }).click();
+    await page.getByText(/password: give your password/i).waitFor({ timeout: 20_000 }); // refused without it
+    await page.getByLabel(/your password \(to add the first passkey\)/i).fill(PASSWORD);
+    await page.getByRole('button', { name: /add a passkey/i }).click();
+    await page.getByRole('heading', { name: /keep your recovery codes/i }).waitFor({ timeout: 20_000 });
+    await expect.poll(() => page.locator('.passkey-table tbody tr').count(), { timeout: 20_000 }).toBe(1);
+    await page.getByText('10 recovery codes left.').waitFor({ timeout: 20_000 }); // the authenticator card counts the new ones
+    await page.screenshot({ path: path.join(ARTIFACTS, 'account-first-passkey.png'), fullPage: true });
+    await expectAccessible(page, 'account page after a first passkey');
   });
 });

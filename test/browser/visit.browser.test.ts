@@ -87,6 +87,11 @@ async function meetThroughWaitingRoom(c: Clinic, browser: Browser, id: string, s
   // Before: visit.waiting reached the dashboard but nothing showed it outside the visit page.
   const notice = doc.getByRole('status').filter({ hasText: 'Alice Ames is waiting for their video visit' });
   await notice.waitFor({ timeout: 10_000 });
+  // The nurse reloads the page while Alice waits: the banner comes back from the list of waiting visits
+  // (GET /api/v1/visits/waiting). Before: it showed only after the next visit.waiting event, which may never come.
+  await doc.reload();
+  await doc.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
+  await notice.waitFor({ timeout: 10_000 });
   if (shots) {
     await doc.screenshot({ path: path.join(ARTIFACTS, `${shots}-0-clinician-hears-waiting.png`) });
     await expectAccessible(doc, 'patient list with a waiting-room notice');
@@ -243,7 +248,11 @@ describe.skipIf(!hasChromium || !hasCoturn)('video visit through coturn, relay o
   it('connects with relay candidates only, and recovers after the TURN server drops out (ICE restart)', async () => {
     const id = await newVisit(c);
     const { doc, pat } = await meetThroughWaitingRoom(c, browser, id, null);
-    for (const page of [doc, pat]) expect(await page.getAttribute('[data-candidate-type]', 'data-candidate-type')).toBe('relay');
+    // The candidate type comes from the next stats sample (every second) after the pair is chosen; on a loaded
+    // machine that sample can come after the video starts (CI of 3 Dec saw '' here), so wait for it.
+    for (const page of [doc, pat]) {
+      await expect.poll(() => page.getAttribute('[data-candidate-type]', 'data-candidate-type'), { timeout: 15_000 }).toBe('relay');
+    }
     await doc.screenshot({ path: path.join(ARTIFACTS, 'visit-7-relay.png') });
     // the blip: coturn dies (every allocation lost) and comes back on the same port
     await turn.stop();

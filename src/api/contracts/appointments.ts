@@ -99,7 +99,16 @@ export const SlotsQuery = z.object({
 });
 
 export const Slot = z
-  .object({ id: z.string(), practitionerId: z.string(), practitionerName: z.string(), start: z.number(), end: z.number(), status: z.enum(['free', 'busy']) })
+  .object({
+    id: z.string(),
+    practitionerId: z.string(),
+    practitionerName: z.string(),
+    start: z.number(),
+    end: z.number(),
+    status: z.enum(['free', 'busy']),
+    lastUpdated: z.number().describe('ms; never earlier than the last change of the slot (any booking, move or cancellation of the clinician’s counts)'),
+    scheduleUpdated: z.number().describe('ms; when the clinician’s availability or name last changed'),
+  })
   .meta({ id: 'Slot' });
 export type Slot = z.infer<typeof Slot>;
 
@@ -131,6 +140,20 @@ export const VisitPage = z
   })
   .meta({ id: 'VisitPage' });
 export type VisitPage = z.infer<typeof VisitPage>;
+
+/** A visit with someone in its waiting room now (`GET /api/v1/visits/waiting`): the staff banner's list. */
+export const WaitingVisit = z
+  .object({
+    appointmentId: z.string(),
+    patientId: z.string(),
+    patientName: z.string(),
+    /** How many wait (a patient, guests). */
+    waiting: z.number().int().min(1),
+    kinds: z.array(z.enum(['patient', 'staff', 'guest'])),
+  })
+  .meta({ id: 'WaitingVisit' });
+export const WaitingVisits = z.array(WaitingVisit);
+export type WaitingVisit = z.infer<typeof WaitingVisit>;
 
 export const InviteBody = z.object({ name: z.string({ error: 'name must be a string' }).max(80, 'name may be at most 80 characters').optional() }).optional();
 /** A one-time guest link (the token is in the URL fragment, never sent to a server by browsers). */
@@ -182,4 +205,8 @@ export const VisitEncounter = z.union([
   z.object({ status: z.literal('not-started') }),
 ]);
 
-export const SignalQuery = z.object({ token: z.string().max(2000).optional(), pass: z.string().max(200).optional() });
+export const SignalQuery = z.object({
+  token: z.string().max(2000).optional(),
+  // Read only to refuse it (4400): a guest pass goes in the subprotocol list, since URLs end up in access logs.
+  pass: z.string().max(200).optional().describe('refused (4400): send a guest pass as the subprotocol vigil.visit-pass.<pass>'),
+});

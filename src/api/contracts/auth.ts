@@ -41,8 +41,9 @@ export type DemoMail = z.infer<typeof DemoMail>;
 export const CodeBody = z.object({ code: Text(40, 1) });
 /** A new authenticator's first code; `current` (a code of the factor already there, or a recovery code) when replacing one. */
 /** A code of a second factor the account already has (TOTP or recovery code), asked before its factors change. */
-export const CurrentFactorBody = z.object({ current: Text(40, 1).optional() });
-export const TotpConfirmBody = z.object({ code: Text(40, 1), current: Text(40, 1).optional() });
+/** `current`: a code of the factor the account has; `password`: the account's password, to add its first factor from a full session. */
+export const CurrentFactorBody = z.object({ current: Text(40, 1).optional(), password: Text(1024, 1).optional() });
+export const TotpConfirmBody = z.object({ code: Text(40, 1), current: Text(40, 1).optional(), password: Text(1024, 1).optional() });
 
 export const MfaStatus = z
   .object({ totp: z.boolean(), enrolledAt: z.string().nullable(), recoveryCodesLeft: z.number(), passkeys: z.number(), required: z.boolean() })
@@ -95,6 +96,8 @@ export const PasskeyRegistrationBody = z.object({
     authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
   }),
 });
+/** A passkey confirmation of the signed-in session (step-up): how long it stands in for a code, once. */
+export const StepUpResult = z.object({ validSeconds: z.number() });
 export const PasskeySignInBody = z.object({
   flowId: Text(100, 1),
   response: z.object({

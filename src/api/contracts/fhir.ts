@@ -245,3 +245,28 @@ export const ReadingsImportResult = z.object({
   duplicates: z.number().int(),
   rejections: z.array(z.object({ line: z.number().int(), reason: z.string() })),
 });
+
+/** Where the SMART authorize screen lives: the only place a sign-in in the web app may send the browser back to. */
+export const SMART_AUTHORIZE_PATH = '/oauth/authorize';
+
+/**
+ * The return path after signing in through the web app (passkeys, the second step, setting one up) for a
+ * SMART authorization request: `/oauth/authorize` with its query, on this origin, or null. Anything else is
+ * refused, not repaired (no open redirect): absolute and scheme-relative URLs (`https://…`, `//host`, `/\host`),
+ * other paths (also via `..` or encoded slashes), `javascript:` and other schemes, whitespace and control
+ * characters, a fragment. Shared by the server (`GET /oauth/web-sign-in`) and the web app (`#/sign-in?return=…`).
+ */
+export function smartReturnPath(raw: unknown): string | null {
+  if (typeof raw !== 'string' || raw.length > 8000) return null;
+  // Control characters, spaces and backslashes: browsers drop or rewrite them ("/\host" is "//host").
+  if (/[\s\\\p{Cc}]/u.test(raw)) return null;
+  if (raw !== SMART_AUTHORIZE_PATH && !raw.startsWith(`${SMART_AUTHORIZE_PATH}?`)) return null;
+  let url: URL;
+  try {
+    url = new URL(raw, 'http://return.invalid');
+  } catch {
+    return null;
+  }
+  if (url.origin !== 'http://return.invalid' || url.pathname !== SMART_AUTHORIZE_PATH || url.hash || raw.includes('#')) return null;
+  return `${SMART_AUTHORIZE_PATH}${url.search}`;
+}

@@ -6,11 +6,16 @@ import { News2Live } from './patients.ts';
 import { Message } from './messaging.ts';
 
 /**
- * The dashboard WebSocket (`GET /api/v1/stream`) wire protocol, version 1: the one union of messages the
- * server sends (api/live-gateway.ts maps domain events to it) and the messages it accepts. The `hello`
- * message carries the protocol version; a breaking change adds a version, never edits this one.
+ * The dashboard WebSocket (`GET /api/v1/stream`) wire protocol: the one union of messages the server sends
+ * (api/live-gateway.ts maps domain events to it) and the messages it accepts. The `hello` message carries the
+ * protocol version; a change a client written for the previous version could misread bumps it. Adding a
+ * message type or an optional field does not (clients ignore what they do not know).
+ *
+ * - 2 (3 Dec 2026): `visit.waiting` carries `waiting` (how many) and `kinds` instead of the waiting person's
+ *   `name` (names stay off the relay between instances and off screens that only need to know someone waits).
+ * - 1: first version.
  */
-export const LIVE_PROTOCOL_VERSION = 1;
+export const LIVE_PROTOCOL_VERSION = 2;
 
 const Iso = z.string();
 
@@ -95,7 +100,7 @@ export const LiveHello = z.object({ type: z.literal('hello'), protocol: z.litera
 export const LiveError = z.object({ type: z.literal('error'), message: z.string() });
 export const LivePong = z.object({ type: z.literal('pong') });
 
-/** Every message the server sends on /api/v1/stream (protocol 1). */
+/** Every message the server sends on /api/v1/stream (protocol LIVE_PROTOCOL_VERSION). */
 export const LiveServerMessage = z.discriminatedUnion('type', [
   LiveReadings,
   LiveEcg,

@@ -266,6 +266,7 @@ export function createFhirService(deps: {
       scoped(ctx, type, 'read');
       const r = await p.read(ctx, id); // the access check, and the current version
       if (r.meta?.versionId === version) return r;
+      await p.syncVersions?.(fromFhirId(id));
       const n = /^\d{1,9}$/.test(version) ? Number(version) : NaN;
       const stored = Number.isFinite(n) && deps.versions ? await deps.versions.get(type, fromFhirId(id), n) : null;
       if (!stored) throw notFound(`${type}/${id}/_history/${version}`);
@@ -278,6 +279,7 @@ export function createFhirService(deps: {
       requireInteraction(p, 'history-instance', 'history');
       scoped(ctx, type, 'read');
       const current = await p.read(ctx, id);
+      await p.syncVersions?.(fromFhirId(id));
       const stored = deps.versions ? await deps.versions.list(type, fromFhirId(id)) : [];
       const versions = stored.length ? stored.map((v) => v.resource) : [current];
       if (stored.length && stored[0].resource.meta?.versionId !== current.meta?.versionId) versions.unshift(current);

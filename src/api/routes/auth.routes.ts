@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth/auth.service.ts';
 import { requirePrincipal, SESSION_COOKIE, setSessionCookie } from '../principal.ts';
 import { AppError } from '../../platform/errors.ts';
-import { createLoginThrottle, mfaThrottleKey, type LoginThrottle } from '../../auth/login-throttle.ts';
+import { countedAttempt, mfaThrottleKey, throttledAttempt, type SignInThrottles } from '../../auth/login-throttle.ts';
 import { isLoopback } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
 import {
@@ -31,6 +31,7 @@ import {
   PasskeyRegistrationBody,
   PasskeyRenameBody,
   PasskeySignInBody,
+  StepUpResult,
 } from '../contracts/index.ts';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { PasswordReset } from '../../auth/password-reset.ts';
@@ -47,8 +48,8 @@ export function authRoutes(
     passwordReset: PasswordReset;
     secureCookies: boolean;
     demoLogins: () => Array<{ email: string; password: string; role: string }>;
-    /** Shared with the SMART authorize screen: one count of failures per account and address. */
-    throttle?: LoginThrottle;
+    /** signIn is shared with the SMART authorize screen: one count of failures per account and address. */
+    throttles: SignInThrottles;
   },
 ) {
   /**
@@ -56,30 +57,22 @@ export function authRoutes(
    * throttled per account like sign-in's second step.
    */
   async function currentFactorGuarded<T>(req: FastifyRequest, reply: FastifyReply, current: string | undefined, fn: () => Promise<T>): Promise<T> {
-    const key = `mfa-replace:${requirePrincipal(req).userId}`;
-    const wait = throttle.retryAfterMs(key, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
-    }
-    try {
-      const r = await fn();
-      if (current) throttle.succeeded(key, req.ip);
-      return r;
-    } catch (err) {
-      if (err instanceof AppError && /^current: that is not/.test(err.message)) throttle.failed(key, req.ip);
-      throw err;
-    }
+    return throttledAttempt(
+      throttle,
+      `mfa-replace:${requirePrincipal(req).userId}`,
+      req.ip,
+      {
+        tooMany: 'too many wrong codes',
+        isFailure: (err) => err instanceof AppError && /^(current|password): that is not/.test(err.message),
+        clearOnSuccess: !!current,
+        onRefused: (s) => reply.header('retry-after', String(s)),
+      },
+      fn,
+    );
   }
-  const throttle = deps.throttle ?? createLoginThrottle();
-  // Reset emails: 3 per address and email, 20 per address, 10 per email from anywhere, then a wait from 1 min
-  // doubling (capped): nobody's mailbox can be flooded, and the answer is the same for any email.
-  const resetThrottle = createLoginThrottle(Date.now, {
-    pair: { free: 3, baseMs: 60_000, capMs: 60 * 60_000 },
-    address: { free: 20, baseMs: 60_000, capMs: 60 * 60_000 },
-    account: { free: 10, baseMs: 60_000, capMs: 15 * 60_000 },
-  });
-  const confirmThrottle = createLoginThrottle();
+  const throttle = deps.throttles.signIn;
+  const resetThrottle = deps.throttles.resetRequest;
+  const confirmThrottle = deps.throttles.resetConfirm;
   const setSession = (reply: FastifyReply, token: string, expiresAt: number) => setSessionCookie(reply, { token, expiresAt }, deps.secureCookies);
   const cookieOf = (req: FastifyRequest) => req.cookies?.[SESSION_COOKIE];
 
@@ -95,19 +88,17 @@ export function authRoutes(
     },
     async (req, reply) => {
       const { email, password } = req.body;
-      const wait = throttle.retryAfterMs(email, req.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new AppError('TOO_MANY', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
-      }
-      let session;
-      try {
-        session = await deps.auth.login(email, password, { ip: req.ip });
-      } catch (err) {
-        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(email, req.ip);
-        throw err;
-      }
-      throttle.succeeded(email, req.ip);
+      const session = await throttledAttempt(
+        throttle,
+        email,
+        req.ip,
+        {
+          tooMany: 'too many failed sign-ins',
+          isFailure: (err) => err instanceof AppError && err.code === 'UNAUTHENTICATED',
+          onRefused: (s) => reply.header('retry-after', String(s)),
+        },
+        () => deps.auth.login(email, password, { ip: req.ip }),
+      );
       setSession(reply, session.token, session.expiresAt);
       return { user: me(session.user), stage: session.stage };
     },
@@ -125,19 +116,13 @@ export function authRoutes(
       if (!token) throw new AppError('UNAUTHENTICATED', 'sign in with your password first');
       const { code } = req.body;
       const key = await mfaThrottleKey(deps.auth, token);
-      const wait = throttle.retryAfterMs(key, req.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new AppError('TOO_MANY', `too many wrong codes; try again in ${Math.ceil(wait / 1000)} s`);
-      }
-      let s;
-      try {
-        s = await deps.auth.completeMfa(token, code, { ip: req.ip });
-      } catch (err) {
-        throttle.failed(key, req.ip);
-        throw err;
-      }
-      throttle.succeeded(key, req.ip);
+      const s = await throttledAttempt(
+        throttle,
+        key,
+        req.ip,
+        { tooMany: 'too many wrong codes', isFailure: () => true, onRefused: (sec) => reply.header('retry-after', String(sec)) },
+        () => deps.auth.completeMfa(token, code, { ip: req.ip }),
+      );
       setSession(reply, s.token, s.expiresAt);
       return { user: me(s.user), stage: 'full' as const };
     },
@@ -176,8 +161,8 @@ export function authRoutes(
     async (req, reply) => {
       const p = requirePrincipal(req);
       if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'enter your current code first');
-      const r = await currentFactorGuarded(req, reply, req.body.current, () =>
-        deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip, current: req.body.current }),
+      const r = await currentFactorGuarded(req, reply, req.body.current ?? req.body.password, () =>
+        deps.auth.confirmTotp(p, cookieOf(req), req.body.code, { ip: req.ip, current: req.body.current, password: req.body.password }),
       );
       if (r.session) setSession(reply, r.session.token, r.session.expiresAt);
       return { recoveryCodes: r.recoveryCodes, stage: 'full' as const };
@@ -207,7 +192,7 @@ export function authRoutes(
       const p = requirePrincipal(req);
       if (p.credential?.stage === 'mfa') throw new AppError('UNAUTHENTICATED', 'finish signing in first');
       const current = req.body?.current;
-      return currentFactorGuarded(req, reply, current, () => deps.auth.passkeyRegistrationOptions(p, current));
+      return currentFactorGuarded(req, reply, current ?? req.body?.password, () => deps.auth.passkeyRegistrationOptions(p, current, req.body?.password));
     },
   );
   app.post(
@@ -258,6 +243,28 @@ export function authRoutes(
       return reply.status(204).send(null);
     },
   );
+  // Step-up: confirming the signed-in session with one of the account's passkeys, instead of a code, before
+  // second factors change (auth.service.ts passkeyStepUp; an account with passkeys only has no code but recovery ones).
+  app.post(
+    '/api/v1/auth/passkey/step-up/options',
+    {
+      config: { policy: policy.signedIn('confirming their own session') },
+      schema: { summary: 'Start confirming this session with one of my passkeys: options for navigator.credentials.get', response: { 200: PasskeyOptions } },
+    },
+    async (req) => deps.auth.passkeyStepUpOptions(requirePrincipal(req)),
+  );
+  app.post(
+    '/api/v1/auth/passkey/step-up',
+    {
+      config: { policy: policy.signedIn('confirming their own session') },
+      schema: {
+        summary: 'Finish confirming this session with a passkey: the next change of second factors (within minutes) needs no code',
+        body: PasskeySignInBody,
+        response: { 200: StepUpResult },
+      },
+    },
+    async (req) => deps.auth.passkeyStepUp(requirePrincipal(req), req.body.flowId, req.body.response as unknown as AuthenticationResponseJSON, { ip: req.ip }),
+  );
   app.post(
     '/api/v1/auth/passkey/options',
     {
@@ -280,19 +287,17 @@ export function authRoutes(
       // Throttled per passkey and address, like a password per account (a signature cannot be guessed, but
       // a flood of answers costs verification work).
       const key = `passkey:${req.body.response.id.slice(0, 100)}`;
-      const wait = throttle.retryAfterMs(key, req.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new AppError('TOO_MANY', `too many failed passkey sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
-      }
-      let s;
-      try {
-        s = await deps.auth.passkeySignIn(cookieOf(req), req.body.flowId, req.body.response as unknown as AuthenticationResponseJSON, { ip: req.ip });
-      } catch (err) {
-        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') throttle.failed(key, req.ip);
-        throw err;
-      }
-      throttle.succeeded(key, req.ip);
+      const s = await throttledAttempt(
+        throttle,
+        key,
+        req.ip,
+        {
+          tooMany: 'too many failed passkey sign-ins',
+          isFailure: (err) => err instanceof AppError && err.code === 'UNAUTHENTICATED',
+          onRefused: (sec) => reply.header('retry-after', String(sec)),
+        },
+        () => deps.auth.passkeySignIn(cookieOf(req), req.body.flowId, req.body.response as unknown as AuthenticationResponseJSON, { ip: req.ip }),
+      );
       setSession(reply, s.token, s.expiresAt);
       return { user: me(s.user), stage: 'full' as const };
     },
@@ -348,18 +353,17 @@ export function authRoutes(
       // Found by review: a leaked API token could guess the current password without limit and lock the owner out.
       if (p.credential?.kind === 'token') throw new AppError('FORBIDDEN', 'sign in with your password to change it (an API token cannot)');
       const key = `password-change:${p.userId}`;
-      const wait = throttle.retryAfterMs(key, req.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new AppError('TOO_MANY', `too many wrong passwords; try again in ${Math.ceil(wait / 1000)} s`);
-      }
-      try {
-        await deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req));
-      } catch (err) {
-        if (err instanceof AppError && /current password is wrong/.test(err.message)) throttle.failed(key, req.ip);
-        throw err;
-      }
-      throttle.succeeded(key, req.ip);
+      await throttledAttempt(
+        throttle,
+        key,
+        req.ip,
+        {
+          tooMany: 'too many wrong passwords',
+          isFailure: (err) => err instanceof AppError && /current password is wrong/.test(err.message),
+          onRefused: (sec) => reply.header('retry-after', String(sec)),
+        },
+        () => deps.auth.changePassword(p, req.body.current, req.body.next, cookieOf(req)),
+      );
       return reply.status(204).send(null);
     },
   );
@@ -378,12 +382,11 @@ export function authRoutes(
     async (req, reply) => {
       const email = req.body.email.trim().toLowerCase();
       // Every request counts, whether or not the address has an account.
-      const wait = resetThrottle.retryAfterMs(email, req.ip);
+      const wait = await resetThrottle.hit(email, req.ip);
       if (wait > 0) {
         reply.header('retry-after', String(Math.ceil(wait / 1000)));
         throw new AppError('TOO_MANY', `too many reset requests; try again in ${Math.ceil(wait / 1000)} s`);
       }
-      resetThrottle.failed(email, req.ip);
       deps.passwordReset.requestSoon(email, { ip: req.ip });
       return reply
         .status(202)
@@ -401,18 +404,18 @@ export function authRoutes(
       },
     },
     async (req, reply) => {
-      const key = `reset-confirm:${req.ip}`;
-      const wait = confirmThrottle.retryAfterMs(key, req.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new AppError('TOO_MANY', `too many attempts; try again in ${Math.ceil(wait / 1000)} s`);
-      }
-      try {
-        await deps.passwordReset.confirm(req.body.token, req.body.password, { ip: req.ip });
-      } catch (err) {
-        if (err instanceof AppError && /reset link/.test(err.message)) confirmThrottle.failed(key, req.ip);
-        throw err;
-      }
+      // Counted before it runs (countedAttempt): wrong links sent in parallel cannot all pass the check together.
+      await countedAttempt(
+        confirmThrottle,
+        `reset-confirm:${req.ip}`,
+        req.ip,
+        {
+          tooMany: 'too many attempts',
+          isFailure: (err) => err instanceof AppError && /reset link/.test(err.message),
+          onRefused: (s) => reply.header('retry-after', String(s)),
+        },
+        () => deps.passwordReset.confirm(req.body.token, req.body.password, { ip: req.ip }),
+      );
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return reply.status(204).send(null);
     },

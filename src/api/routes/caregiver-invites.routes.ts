@@ -2,27 +2,28 @@ import { policy } from '../policy.ts';
 import type { Api } from '../http-server.ts';
 import type { CaregiverInvites } from '../../auth/caregiver-invites.ts';
 import { requirePrincipal } from '../principal.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.ts';
-import { createLoginThrottle } from '../../auth/login-throttle.ts';
+import { countedAttempt, type LoginThrottle } from '../../auth/login-throttle.ts';
 import { CaregiverInvite, CaregiverInviteBody, IdParams, InviteAccepted, InviteAcceptBody, InvitePreview, InviteTokenBody } from '../contracts/index.ts';
 
 /** Caregiver invitations by email: the patient invites, lists and withdraws; the family member previews and accepts. */
-export function caregiverInviteRoutes(app: Api, deps: { invites: CaregiverInvites }) {
-  // Wrong tokens are counted per address: an invitation link cannot be guessed (256 bits), but a flood is slowed.
-  const throttle = createLoginThrottle();
-  const guard = (ip: string) => {
-    const wait = throttle.retryAfterMs('invite', ip);
-    if (wait > 0) throw new AppError('TOO_MANY', `too many invalid invitation links; try again in ${Math.ceil(wait / 1000)} s`);
-  };
-  const counted = async <T>(ip: string, work: () => Promise<T>): Promise<T> => {
-    guard(ip);
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof AppError && /invitation has expired/.test(err.message)) throttle.failed('invite', ip);
-      throw err;
-    }
-  };
+export function caregiverInviteRoutes(app: Api, deps: { invites: CaregiverInvites; throttle: LoginThrottle }) {
+  // Wrong tokens are counted per address (the throttle's rules: login-throttle.ts createSignInThrottles).
+  const throttle = deps.throttle;
+  // Counted before it runs (countedAttempt): invalid links sent in parallel cannot all pass the check together.
+  const counted = <T>(req: FastifyRequest, reply: FastifyReply, work: () => Promise<T>): Promise<T> =>
+    countedAttempt(
+      throttle,
+      'invite',
+      req.ip,
+      {
+        tooMany: 'too many invalid invitation links',
+        isFailure: (err) => err instanceof AppError && /invitation has expired/.test(err.message),
+        onRefused: (s) => reply.header('retry-after', String(s)),
+      },
+      work,
+    );
 
   app.post(
     '/api/v1/patients/:id/caregiver-invites',
@@ -70,7 +71,7 @@ export function caregiverInviteRoutes(app: Api, deps: { invites: CaregiverInvite
         response: { 200: InvitePreview },
       },
     },
-    async (req) => counted(req.ip, () => deps.invites.preview(req.body.token)),
+    async (req, reply) => counted(req, reply, () => deps.invites.preview(req.body.token)),
   );
 
   app.post(
@@ -83,6 +84,6 @@ export function caregiverInviteRoutes(app: Api, deps: { invites: CaregiverInvite
         response: { 200: InviteAccepted },
       },
     },
-    async (req) => counted(req.ip, () => deps.invites.accept(req.body.token, req.principal, req.body, { ip: req.ip })),
+    async (req, reply) => counted(req, reply, () => deps.invites.accept(req.body.token, req.principal, req.body, { ip: req.ip })),
   );
 }

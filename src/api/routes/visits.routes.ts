@@ -15,6 +15,7 @@ import {
   VisitEncounter,
   VisitPage,
   VisitSummary,
+  WaitingVisits,
 } from '../contracts/index.ts';
 import type { WebSocket } from 'ws';
 import type { AuditService } from '../../audit/audit.service.ts';
@@ -25,15 +26,19 @@ import type { VisitRooms } from '../../visits/visit-rooms.ts';
 import type { VisitCluster } from '../../visits/visit-cluster.ts';
 import type { OriginCheck } from '../../auth/origin.ts';
 import type { Principal } from '../../domain/types.ts';
+import type { EventBus } from '../../platform/events.ts';
 import { AppError } from '../../platform/errors.ts';
 import { toHttpError } from '../errors.ts';
 import { requirePrincipal, SESSION_COOKIE } from '../principal.ts';
 
 const MAX_SIGNAL_BYTES = 64 * 1024; // an SDP offer with many candidates is ~10 kB
 
-/** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
 /** How often the call socket is pinged; a socket with no pong by the next ping is closed. */
 const VISIT_PING_MS = 25_000;
+/** How often an open call socket's credential and its right to the visit are checked again (as live-gateway.ts). */
+const RECHECK_MS = 30_000;
+
+/** Video visits (docs/api.md → Visits): the page redirect, guest invitations, the signalling socket, summary note. */
 
 export function visitRoutes(
   app: Api,
@@ -45,6 +50,10 @@ export function visitRoutes(
     auth: AuthService;
     audit: AuditService;
     origins?: OriginCheck;
+    /** `careteam.removed`: that patient's open call sockets are checked at once. */
+    events?: EventBus;
+    /** How often open call sockets are checked again (ms; RECHECK_MS unless configured, `VIGIL_VISIT_RECHECK_S`). */
+    recheckMs?: number;
   },
 ) {
   // The contract's URL; the web app's own route shows the page (sign-in first when needed).
@@ -55,6 +64,18 @@ export function visitRoutes(
   );
 
   const SCOPE = 'visits they take part in (the visits service checks)';
+  // Before /api/v1/visits/:id in reading order; Fastify prefers the static path anyway.
+  app.get(
+    '/api/v1/visits/waiting',
+    {
+      config: { policy: policy.staff('visits of the patients they may see (care team, emergency grants; admins all)') },
+      schema: {
+        summary: "Visits with someone in the waiting room now, on any instance: the staff banner's list after a reload or reconnect",
+        response: { 200: WaitingVisits },
+      },
+    },
+    async (req) => deps.visits.waiting(requirePrincipal(req)),
+  );
   app.get(
     '/api/v1/visits/:id',
     {
@@ -132,14 +153,21 @@ export function visitRoutes(
   );
 
   /**
-   * Signalling. Authenticates itself (session cookie, ?token= or a guest ?pass=) and authorises the join for
-   * this appointment before anything else; close codes: 4401 unauthenticated, 4403/4404 not a participant.
+   * Signalling. Authenticates itself (session cookie, bearer or ?token=, or a guest pass in the subprotocol list) and
+   * authorises the join for this appointment before anything else, and again every `recheckMs` while open; close
+   * codes: 4400 a pass in the URL, 4401 unauthenticated (or the session, token or pass no longer valid), 4403/4404
+   * not (or no longer) a participant, 4409 cancelled.
    */
+  const recheckMs = deps.recheckMs ?? RECHECK_MS;
+  /** Open call sockets here, by patient: a care-team removal re-checks that patient's sockets at once. */
+  const open = new Map<string, Set<() => void>>();
+  const offRemoved = deps.events?.on('careteam.removed', (e) => open.get(e.patientId)?.forEach((recheck) => recheck()));
+  app.addHook('onClose', async () => offRemoved?.());
   app.get(
     '/api/v1/visits/:id/signal',
     {
       websocket: true,
-      config: { policy: policy.public('authenticates itself (cookie, ?token= or a guest ?pass=) and closes with 4401/4403') },
+      config: { policy: policy.public('authenticates itself (cookie, bearer, ?token= or a guest pass subprotocol) and closes with 4401/4403') },
       schema: {
         summary: 'Visit signalling (WebSocket): waiting room, admission, SDP/ICE relay between admitted participants',
         params: AppointmentIdParams,
@@ -150,14 +178,17 @@ export function visitRoutes(
       const id = req.params.id;
       let who: { kind: 'patient' | 'staff' | 'guest'; name: string; ref: string | null; principal: Principal | null; key: string };
       let caller: Principal | null = null; // for the audit entry of a refusal
-      // The guest pass rides in the WebSocket subprotocol list (`vigil.visit`, `vigil.visit-pass.<pass>`), not the
-      // URL, so proxies' access logs do not keep it (found by review); `?pass=` still works for older clients.
-      const pass = passFromProtocols(req.headers['sec-websocket-protocol']) ?? req.query.pass;
+      // The guest pass rides in the WebSocket subprotocol list (`vigil.visit`, `vigil.visit-pass.<pass>`), never the
+      // URL: proxies' access logs keep query strings (found by review). `?pass=` is refused, not read.
+      const pass = passFromProtocols(req.headers['sec-websocket-protocol']);
+      const cookie = req.cookies?.[SESSION_COOKIE];
       let appointment;
       try {
         // A page on another origin must not ride a participant's cookie into the visit (cross-site WebSocket hijacking).
         const refused = deps.origins?.refuseSocket(req.headers, req.protocol);
         if (refused) throw new AppError('FORBIDDEN', refused);
+        if (req.query.pass !== undefined)
+          throw new AppError('BAD_REQUEST', 'a guest pass goes in the WebSocket subprotocol (vigil.visit-pass.<pass>), not the URL');
         if (pass) {
           const { guest, appointment: a } = await deps.visits.guestFromPass(pass, id);
           appointment = a;
@@ -166,13 +197,10 @@ export function visitRoutes(
           const principal =
             req.principal ??
             (req.query.token ? await deps.auth.principalFromToken(req.query.token) : null) ??
-            (req.cookies?.[SESSION_COOKIE] ? await deps.auth.principalFromSession(req.cookies[SESSION_COOKIE]!) : null);
+            (cookie ? await deps.auth.principalFromSession(cookie) : null);
           if (!principal) throw new AppError('UNAUTHENTICATED', 'sign in first');
           caller = principal;
-          if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
-          // Joining admits people and writes chat into the record: a read-only token may not (found by review).
-          if (principal.credential?.scope === 'read') throw new AppError('FORBIDDEN', 'a read-only token cannot join a visit');
-          const r = await deps.appointments.assertParticipant(principal, id);
+          const r = await participant(principal, id);
           appointment = r.appointment;
           who = {
             kind: r.kind,
@@ -194,15 +222,32 @@ export function visitRoutes(
             entityType: '/api/v1/visits/:id/signal',
             entityId: id,
             outcome: 'failure',
-            details: { status: e.status, reason: e.message.slice(0, 120), ip: req.ip, via: caller?.credential?.kind ?? (pass ? 'guest-pass' : 'anonymous') },
+            details: {
+              status: e.status,
+              reason: e.message.slice(0, 120),
+              ip: req.ip,
+              via: caller?.credential?.kind ?? (pass || req.query.pass !== undefined ? 'guest-pass' : 'anonymous'),
+            },
           })
           .catch(() => undefined);
         return;
       }
+      // What the socket was opened with, to check it again while the call goes on (as the live stream does). A SMART
+      // app's token is looked up elsewhere (principal-cache.ts): its rights to the visit are still checked again.
+      const bearer = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : req.query.token;
+      const kind = who.principal?.smart ? undefined : who.principal?.credential?.kind;
+      const credential = kind === 'session' && cookie ? { kind, value: cookie } : kind === 'token' && bearer ? { kind, value: bearer } : null;
       // Here or at the visit's home instance (visits/visit-cluster.ts): the room logic is the same.
+      let sentAway = false; // closed by the server (a cancelled visit, sign-out, shutdown): not a lost connection
+      const sendAway = (code: number, reason: string) => {
+        sentAway = true;
+        socket.close(code, reason.slice(0, 120));
+        // A half-open socket (a phone that changed networks) never answers the close: it goes after 5 s anyway.
+        setTimeout(() => socket.readyState !== socket.CLOSED && socket.terminate(), 5_000).unref();
+      };
       const peer = await deps.cluster.connect(appointment, who, {
         send: (m) => socket.readyState === 1 && socket.send(JSON.stringify(m)),
-        close: (code, reason) => socket.close(code, reason),
+        close: sendAway,
       });
       socket.on('message', (raw: Buffer) => {
         if (raw.length > MAX_SIGNAL_BYTES) return socket.send(JSON.stringify({ type: 'error', message: 'message too large' }));
@@ -218,9 +263,51 @@ export function visitRoutes(
               ('sessionIds' in e && c?.kind === 'session' && e.sessionIds.includes(c.id)) ||
               ('tokenIds' in e && c?.kind === 'token' && e.tokenIds.includes(c.id))
             )
-              socket.close(4401, 'signed out');
+              sendAway(4401, 'signed out');
           })
         : () => undefined;
+      /**
+       * Still allowed in? (found by review: an open socket was never checked again, so a clinician taken off the
+       * care team kept seeing who waits, admitting, getting TURN credentials and writing into the patient's thread.)
+       * The credential first (a session expired or idle, a token revoked or expired: 4401), then the right to this
+       * visit (off the care team: 4403); a guest's pass (expired, revoked, the visit over). A cancelled visit is
+       * ended by the heartbeat (4409); a failure of the check itself (the database busy) sends nobody away.
+       */
+      let checking = false;
+      const recheck = () => {
+        if (checking || sentAway) return;
+        checking = true;
+        void stillAllowed()
+          .then((refusal) => refusal && !sentAway && sendAway(refusal.code, refusal.reason))
+          .catch(() => undefined)
+          .finally(() => (checking = false));
+      };
+      const stillAllowed = async (): Promise<{ code: number; reason: string } | null> => {
+        try {
+          if (pass) {
+            await deps.visits.guestFromPass(pass, id);
+            return null;
+          }
+          let principal = who.principal!;
+          if (credential) {
+            const now =
+              credential.kind === 'token' ? await deps.auth.principalFromToken(credential.value) : await deps.auth.principalFromSession(credential.value);
+            if (!now) return { code: 4401, reason: 'your session has ended; sign in again' };
+            principal = now;
+          }
+          await participant(principal, id);
+          return null;
+        } catch (err) {
+          const e = toHttpError(err);
+          if (e.status === 401) return { code: 4401, reason: e.message };
+          if (e.status === 403 || e.status === 404) return { code: 4403, reason: 'you are no longer allowed in this visit' };
+          return null;
+        }
+      };
+      const recheckTimer = setInterval(recheck, recheckMs);
+      recheckTimer.unref();
+      const watching = open.get(appointment.patientId) ?? new Set();
+      open.set(appointment.patientId, watching.add(recheck));
       // Keep-alive: an idle call socket was cut by proxies' idle timeouts (nginx: 60 s), and a phone that changed
       // networks left a half-open socket and a ghost in the room. A ping every 25 s; no pong by the next: gone.
       let alive = true;
@@ -233,13 +320,25 @@ export function visitRoutes(
       keepAlive.unref();
       socket.on('close', (code: number) => {
         clearInterval(keepAlive);
+        clearInterval(recheckTimer);
+        watching.delete(recheck);
+        if (!watching.size && open.get(appointment.patientId) === watching) open.delete(appointment.patientId);
         offEnded();
         // A lost connection (1006: no close frame; 1005 and the rest) may walk straight back in for a while;
-        // a normal close (1000) or a closed tab (1001) may not (found by review: any close counted).
-        peer.disconnect(code !== 1000 && code !== 1001);
+        // a normal close (1000), a closed tab (1001) or the server sending them away may not (found by review:
+        // any close counted; a cancelled visit's 4409, echoed back by the client, then held the room open).
+        peer.disconnect(!sentAway && code !== 1000 && code !== 1001);
       });
     },
   );
+
+  /** May this principal take part in this visit now? (at the socket's opening and at every re-check) */
+  async function participant(principal: Principal, id: string) {
+    if (principal.credential && principal.credential.stage !== 'full') throw new AppError('UNAUTHENTICATED', 'finish signing in (second factor) first');
+    // Joining admits people and writes chat into the record: a read-only token may not (found by review).
+    if (principal.credential?.scope === 'read') throw new AppError('FORBIDDEN', 'a read-only token cannot join a visit');
+    return deps.appointments.assertParticipant(principal, id);
+  }
 }
 
 const PASS_PROTOCOL = 'vigil.visit-pass.';

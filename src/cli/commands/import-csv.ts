@@ -126,7 +126,7 @@ const command: CliCommand = {
 Long files have one reading a row: timestamp, patient, code (key such as hr, or LOINC code), value[, unit][, device].
 Wide files have one column per measurement, named by key (hr, spo2, rr, sbp, dbp, temp, glucose, weight, steps)
 or LOINC code, or mapped: --map hr=pulse,timestamp=Date,patient=MRN. Units come from a unit column, the header
-("weight (lb)"), or --units weight=lb,temp=F, and are converted to UCUM (lb→kg, °F→°C, mmol/L→mg/dL).
+("weight (lb)"), or --units weight=lb,temp=F, and are converted to UCUM (any UCUM unit of the same kind: lb, st, g→kg, °F, K→°C, kPa→mmHg, mmol/L→mg/dL).
 Patients are matched by Vigil id or MRN. Timestamps without an offset are local time in --tz (default UTC):
 a time the clocks skipped (spring forward) is refused, one they repeated (fall back) is the first of the two.
 Comma, semicolon or tab is detected from the header; a BOM, quoted fields and decimal commas are read.

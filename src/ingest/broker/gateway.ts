@@ -29,7 +29,8 @@ export function routeDeviceMessage(
   ingest: IngestService,
   events: EventBus,
   topic: string,
-  payload: Buffer,
+  /** The bytes as sent, or their UTF-8 text (the external broker's tap hands text: JSON.parse needs it anyway). */
+  payload: Buffer | string,
   /** When the broker received it (the app's Clock): device last-seen and command results. */
   receivedAt: number,
 ): Promise<IngestResult | null> {
@@ -44,7 +45,12 @@ export function routeDeviceMessage(
       return ingest.acceptStatus(parsed.deviceId, payload, receivedAt);
     case 'command-result':
       try {
-        events.emit('command.result', { deviceId: parsed.deviceId, commandId: parsed.commandId ?? '', payload: payload.toString('utf8'), receivedAt });
+        events.emit('command.result', {
+          deviceId: parsed.deviceId,
+          commandId: parsed.commandId ?? '',
+          payload: typeof payload === 'string' ? payload : payload.toString('utf8'),
+          receivedAt,
+        });
       } catch (err) {
         return Promise.reject(err);
       }

@@ -1,4 +1,4 @@
-import type { LiveServerMessage } from '@contracts';
+import { LIVE_PROTOCOL_VERSION, type LiveServerMessage } from '@contracts';
 
 export type StreamStatus = 'connecting' | 'open' | 'closed';
 
@@ -20,6 +20,11 @@ export class LiveStream {
   /** patientId → number of components watching its ECG. */
   private readonly ecg = new Map<string, number>();
   status: StreamStatus = 'closed';
+  /**
+   * The server speaks another protocol version than this page was built for (`hello.protocol`): Vigil was
+   * updated while the page stayed open, and some messages may be misread until it is reloaded.
+   */
+  outdated = false;
 
   constructor(private readonly url: string) {}
 
@@ -71,6 +76,12 @@ export class LiveStream {
     this.statusListeners.forEach((l) => l(status));
   }
 
+  private setOutdated(outdated: boolean): void {
+    if (outdated === this.outdated) return;
+    this.outdated = outdated;
+    this.statusListeners.forEach((l) => l(this.status));
+  }
+
   private connect(): void {
     this.setStatus('connecting');
     const ws = new WebSocket(this.url);
@@ -88,6 +99,7 @@ export class LiveStream {
       } catch {
         return;
       }
+      if (msg.type === 'hello') this.setOutdated(msg.protocol !== LIVE_PROTOCOL_VERSION);
       this.listeners.forEach((l) => l(msg));
     };
     ws.onclose = () => {

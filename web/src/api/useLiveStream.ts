@@ -25,6 +25,15 @@ export function useLiveStream(onMessage?: (m: LiveServerMessage) => void): Strea
   );
 }
 
+/** True once the server says it speaks a newer live protocol than this page (reload to update). */
+export function useServerOutdated(): boolean {
+  const stream = useStream();
+  return useSyncExternalStore(
+    (cb) => stream.onStatus(cb),
+    () => stream.outdated,
+  );
+}
+
 /** Keeps the server pushing this patient's ECG while the component is mounted. */
 export function useEcgSubscription(patientId: string | null): void {
   const stream = useStream();

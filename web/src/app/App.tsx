@@ -5,6 +5,7 @@ import { LiveStream, streamUrl } from '../api/liveStream.ts';
 import type { Me } from '@contracts';
 import { LiveStreamContext, useLiveStream } from '../api/useLiveStream.ts';
 import { ErrorNote, Loading } from '../components/Spinner.tsx';
+import { Logo } from '../components/Logo.tsx';
 import { AdminPage } from '../features/admin/AdminPage.tsx';
 import { AlertsPage } from '../features/alerts/AlertsPage.tsx'; // [alerts]
 import { RulesPage } from '../features/alerts/RulesPage.tsx'; // [alerts]
@@ -41,7 +42,14 @@ export function App() {
 }
 
 function SignedInApp() {
+  // [sec] signing in for a SMART app (issue 10): once fully signed in, back to its authorization request.
+  const route = useRoute();
+  const returnTo = route.name === 'sign-in' ? route.returnTo : null;
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
+  // Whether the user signed in on this page (a password, passkey or second step here): only then does the browser go
+  // back to the app's request by itself. Already signed in when the page loaded, it asks first (found by review: a
+  // link from another site opened a live consent screen with no click, SameSite cookies notwithstanding).
+  const [signedInHere, setSignedInHere] = useState(false);
   const check = useCallback(() => {
     setAuth({ state: 'checking' });
     api.me().then(
@@ -60,22 +68,76 @@ function SignedInApp() {
         <ErrorNote error={auth.error} onRetry={check} />
       </main>
     );
-  if (auth.state === 'signed-out') return <LoginPage onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
+  const signedIn = (me: Me) => {
+    setSignedInHere(true);
+    setAuth({ state: 'signed-in', me });
+  };
+  if (auth.state === 'signed-out') return <LoginPage forApp={!!returnTo} onSignedIn={signedIn} />;
   // [sec] a correct password is not enough for clinic accounts: the second factor, or its set-up, comes next.
   if (auth.me.stage === 'mfa' || auth.me.stage === 'enrol') {
-    const signedIn = (me: Me) => setAuth({ state: 'signed-in', me });
     const cancel = () =>
       void api
         .logout()
         .catch(() => undefined)
         .then(() => setAuth({ state: 'signed-out' }));
     return auth.me.stage === 'mfa' ? (
-      <CodeStep me={auth.me} onDone={signedIn} onCancel={cancel} />
+      <CodeStep me={auth.me} onDone={signedIn} onCancel={cancel} forApp={!!returnTo} />
     ) : (
-      <EnrolStep me={auth.me} onDone={signedIn} onCancel={cancel} />
+      <EnrolStep me={auth.me} onDone={signedIn} onCancel={cancel} forApp={!!returnTo} />
     );
   }
+  if (returnTo && signedInHere) return <BackToApp to={returnTo} />;
+  if (returnTo)
+    return (
+      <ContinueToApp
+        me={auth.me}
+        to={returnTo}
+        onOtherAccount={() =>
+          void api
+            .logout()
+            .catch(() => undefined)
+            .then(() => setAuth({ state: 'signed-out' }))
+        }
+      />
+    );
   return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
+}
+
+/**
+ * Fully signed in for a SMART app: the browser goes back to the app's request (`to`, checked by
+ * smartReturnPath: a relative /oauth/authorize path only), where the consent screen asks about the app.
+ */
+function BackToApp({ to }: { to: string }) {
+  useEffect(() => {
+    window.location.replace(to);
+  }, [to]);
+  return <Loading label="Signed in. Going back to the app…" />;
+}
+
+/**
+ * Already signed in when the page loaded, for a SMART app: who is signed in, and a choice (on a shared clinic
+ * computer someone else may still be signed in; found by review: it went on as them without a word).
+ */
+function ContinueToApp({ me, to, onOtherAccount }: { me: Me; to: string; onOtherAccount: () => void }) {
+  return (
+    <main className="login">
+      <section className="login-card" aria-labelledby="continue-title" aria-describedby="continue-who">
+        <Logo size={36} />
+        <h1 id="continue-title">Continue to the app?</h1>
+        <p id="continue-who">
+          An app asked to use your Vigil account. You are signed in as <strong>{me.displayName}</strong> ({me.email}).
+        </p>
+        <div className="continue-actions">
+          <button type="button" className="btn btn-primary btn-block" onClick={() => window.location.replace(to)}>
+            Continue as {me.displayName}
+          </button>
+          <button type="button" className="btn btn-block" onClick={onOtherAccount}>
+            Use another account
+          </button>
+        </div>
+      </section>
+    </main>
+  );
 }
 
 function SignedIn({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -139,7 +201,7 @@ function Shell() {
     page = <AlertsPage />; // [alerts]
   else if (route.name === 'alert-rules')
     page = <RulesPage />; // [alerts]
-  else if (route.name === 'panel') page = <PanelPage />;
+  else if (route.name === 'panel' || route.name === 'sign-in') page = <PanelPage />;
   else page = <NotFound />;
   return (
     <div className={`app role-${me.role}`}>

@@ -4,6 +4,7 @@ import { Logo } from '../components/Logo.tsx';
 import { useSession } from '../features/auth/session.ts';
 import { AlertBadge } from '../features/alerts/AlertBadge.tsx'; // [alerts]
 import { href, type Route } from './router.ts';
+import { useServerOutdated } from '../api/useLiveStream.ts';
 import { useUnread } from '../features/messages/MessagesPage.tsx'; // [tele]
 
 const CONNECTION_LABEL: Record<StreamStatus, string> = { open: 'Live', connecting: 'Reconnecting…', closed: 'Offline' };
@@ -24,6 +25,7 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
   ];
   const current = route.name === 'patient' ? 'panel' : route.name === 'alert-rules' ? 'alerts' : route.name; // [alerts]
   const unread = useUnread(); // [tele]
+  const outdated = useServerOutdated();
   return (
     <header className="topbar">
       <a href="#/" className="topbar-brand" aria-label="Vigil home">
@@ -54,6 +56,12 @@ export function TopBar({ route, connection }: { route: Route; connection: Stream
         <span className="conn-dot" aria-hidden="true" />
         {CONNECTION_LABEL[connection]}
       </span>
+      {outdated ? (
+        // The server was updated while this page stayed open: offer the new version rather than misread its messages.
+        <button type="button" className="btn btn-primary topbar-update" onClick={() => window.location.reload()}>
+          Vigil was updated · Reload
+        </button>
+      ) : null}
       <UserMenu />
     </header>
   );

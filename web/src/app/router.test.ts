@@ -17,4 +17,14 @@ describe('hash routes', () => {
     for (const h of ['#/schedule', '#/tasks', '#/patients/p%2F1/tasks', '#/patients/p1/messages/thr_1/msg_2', '#/messages/thr_1', '#/messages'])
       expect(href(parseRoute(h))).toBe(h);
   });
+
+  it('signing in for a SMART app keeps only a relative /oauth/authorize return path (issue 10)', () => {
+    const ret = '/oauth/authorize?response_type=code&client_id=c1&state=a%26b';
+    const route = parseRoute(`#/sign-in?${new URLSearchParams({ return: ret })}`);
+    expect(route).toEqual({ name: 'sign-in', returnTo: ret });
+    expect(parseRoute(href(route))).toEqual(route);
+    for (const evil of ['//evil.com', 'https://evil.com', '/\\evil.com', 'javascript:alert(1)', '/oauth/authorize/../../evil', '/oauth/token', ''])
+      expect(parseRoute(`#/sign-in?${new URLSearchParams({ return: evil })}`), evil).toEqual({ name: 'sign-in', returnTo: null });
+    expect(parseRoute('#/sign-in')).toEqual({ name: 'sign-in', returnTo: null });
+  });
 });

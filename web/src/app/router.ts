@@ -1,4 +1,5 @@
 import { useSyncExternalStore } from 'react';
+import { smartReturnPath } from '@contracts';
 
 /** Hash routes: `#/`, `#/patients/:id`, `#/devices`, `#/admin`. */
 export type Route =
@@ -17,6 +18,8 @@ export type Route =
   | { name: 'forgot-password' } // [sec]
   | { name: 'reset-password'; token: string } // [sec]
   | { name: 'caregiver-invite'; token: string } // [sec]
+  /** Signing in for a SMART app (issue 10): `returnTo` is the app's /oauth/authorize request, or null if not a safe one. */
+  | { name: 'sign-in'; returnTo: string | null }
   | { name: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -29,6 +32,8 @@ export function parseRoute(hash: string): Route {
   // [sec] account security; signed-out pages: forgotten password, the emailed reset link, a caregiver invite
   if (path === '/account') return { name: 'account' };
   if (path === '/forgot-password') return { name: 'forgot-password' };
+  const signIn = /^\/sign-in\/?(?:\?(.*))?$/.exec(path);
+  if (signIn) return { name: 'sign-in', returnTo: smartReturnPath(new URLSearchParams(signIn[1] ?? '').get('return')) };
   const reset = /^\/reset-password\/([A-Za-z0-9_-]+)\/?$/.exec(path);
   if (reset) return { name: 'reset-password', token: reset[1] };
   const invite = /^\/invite\/([A-Za-z0-9_-]+)\/?$/.exec(path);
@@ -93,6 +98,8 @@ export function href(route: Route): string {
       return `#/reset-password/${route.token}`;
     case 'caregiver-invite':
       return `#/invite/${route.token}`;
+    case 'sign-in':
+      return `#/sign-in${route.returnTo ? `?${new URLSearchParams({ return: route.returnTo })}` : ''}`;
     case 'not-found':
       return `#${route.path}`;
   }

@@ -2,6 +2,7 @@ import type { Db } from '../../../platform/db.ts';
 import { dateSql, type DateValue } from '../search/date.ts';
 import { SqlParams } from '../search/sql.ts';
 import type { ObservationKind } from './observation-kinds.ts';
+import { DEFAULT_MAX_AGE_MS, FUTURE_SKEW_MS, NEWS2_LOINC } from '../../../analysis/news2/index.ts';
 
 /**
  * One SQL query over the three places Observations live, as if they were one table:
@@ -65,8 +66,9 @@ interface RawRow {
   n: string;
   patient_id: string;
   device_id: string | null;
-  ts: Date | string;
-  te: Date | string | null;
+  /** Epoch milliseconds (text, OUT), as `new Date(ts).getTime()` would read the timestamptz: no Date parsed per row. */
+  ts: string;
+  te: string | null;
   lu: string;
   system: string | null;
   code: string | null;
@@ -268,16 +270,26 @@ function pageSql(f: ObservationFilter, sql: SqlParams, sort: Sort, limit: number
      ORDER BY u.sv ${dir}, u.k ${dir}, u.n::bigint ${dir} LIMIT ${sql.p(limit)}`;
 }
 
-/** The columns a page returns (te is NULL when the Observation is an instant: readings and BP panels). */
-const OUT = ['k', 'n', 'patient_id', 'device_id', 'ts', 'te', 'system', 'code', 'value', 'unit', 'method', 'v2', 'n2'].map((c) => `u.${c}`).join(', ');
+/**
+ * The columns a page returns (te is NULL when the Observation is an instant: readings and BP panels). ts and te
+ * as epoch milliseconds (floor, as a Date from the timestamptz text truncates its microseconds): parsing a
+ * timestamptz into a Date was most of the driver's work per row (bench:fhir).
+ */
+const epochMs = (col: string) => `floor(extract(epoch FROM ${col}) * 1000)::text`;
+const OUT = [
+  ...['k', 'n', 'patient_id', 'device_id'].map((c) => `u.${c}`),
+  `${epochMs('u.ts')} AS ts`,
+  `${epochMs('u.te')} AS te`,
+  ...['system', 'code', 'value', 'unit', 'method', 'v2', 'n2'].map((c) => `u.${c}`),
+].join(', ');
 
 const toRow = (r: RawRow): ObservationRow => ({
   k: r.k,
   n: String(r.n),
   patientId: r.patient_id,
   deviceId: r.device_id,
-  ts: new Date(r.ts).getTime(),
-  end: r.te === null ? new Date(r.ts).getTime() : new Date(r.te).getTime(),
+  ts: Number(r.ts),
+  end: Number(r.te ?? r.ts),
   lastUpdated: r.lu,
   system: r.system,
   code: r.code,
@@ -394,6 +406,56 @@ export function createObservationStore(db: Db) {
         [rows.map((r) => r.deviceId), rows.map((r) => new Date(r.ts).toISOString())],
       );
       return new Map(found.map((r) => [`${r.device_id}|${r.t}`, String(r.id)]));
+    },
+
+    /**
+     * The readings each NEWS2 score was computed from, as FHIR Observation ids (a systolic stored with its
+     * diastolic is their `bp-` panel): per score, the newest stored reading of each of the five measured
+     * parameters that the scorer could use (analysis/news2/live.ts: no older than DEFAULT_MAX_AGE_MS, at most
+     * FUTURE_SKEW_MS ahead) and that was stored before the score was. That is what `latest_readings` held when
+     * the score was computed, bar a reading stored in the same instant.
+     */
+    async news2Inputs(rows: Array<{ n: string; patientId: string; ts: number; lastUpdated: string }>): Promise<Map<string, string[]>> {
+      if (!rows.length) return new Map();
+      const found = await db.query<{ n: string; id: string }>(
+        `SELECT w.n, CASE WHEN r.code = '${BP.sys}' AND ${PAIRED} THEN 'bp-' || r.id ELSE r.id::text END AS id
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(n, p, t, stored)
+         CROSS JOIN unnest($5::text[]) AS c(code)
+         CROSS JOIN LATERAL (SELECT id, patient_id, code, ts, device_id, received_at FROM readings r
+           WHERE r.patient_id = w.p AND r.code = c.code AND r.method IS NULL AND r.received_at <= w.stored
+             AND r.ts >= w.t - make_interval(secs => $6::float8 / 1000) AND r.ts <= w.t + make_interval(secs => $7::float8 / 1000)
+           ORDER BY r.ts DESC LIMIT 1) r
+         ORDER BY w.n, c.code`,
+        [
+          rows.map((r) => r.n),
+          rows.map((r) => r.patientId),
+          rows.map((r) => new Date(r.ts).toISOString()),
+          rows.map((r) => r.lastUpdated),
+          Object.values(NEWS2_LOINC),
+          DEFAULT_MAX_AGE_MS,
+          FUTURE_SKEW_MS,
+        ],
+      );
+      const out = new Map<string, string[]>();
+      for (const r of found) out.set(r.n, [...(out.get(r.n) ?? []), r.id]);
+      return out;
+    },
+
+    /**
+     * The ECG chunk in which each AF episode begins (same patient and device, the chunk whose samples span the
+     * episode's start): its onset strip, what a clinician opens first to confirm it.
+     */
+    async onsetChunks(rows: Array<{ n: string; patientId: string; deviceId: string; ts: number }>): Promise<Map<string, string>> {
+      if (!rows.length) return new Map();
+      const found = await db.query<{ n: string; id: string }>(
+        `SELECT w.n, c.id::text AS id
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS w(n, p, d, t)
+         CROSS JOIN LATERAL (SELECT id, ts, fs, samples FROM ecg_chunks c
+           WHERE c.patient_id = w.p AND c.device_id = w.d AND c.ts <= w.t ORDER BY c.ts DESC LIMIT 1) c
+         WHERE c.ts + make_interval(secs => cardinality(c.samples) / c.fs) > w.t`,
+        [rows.map((r) => r.n), rows.map((r) => r.patientId), rows.map((r) => r.deviceId), rows.map((r) => new Date(r.ts).toISOString())],
+      );
+      return new Map(found.map((r) => [r.n, r.id]));
     },
   };
 }

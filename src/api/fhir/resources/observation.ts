@@ -3,7 +3,7 @@ import type { AuditService } from '../../../audit/audit.service.ts';
 import { AppError, badRequest, notFound } from '../../../platform/errors.ts';
 import type { NewReading } from '../../../store/readings.repository.ts';
 import type { StoredReading } from '../../../domain/types.ts';
-import { readingTimeProblem } from '../../../domain/codes.ts';
+import { DERIVED_CODES, readingTimeProblem } from '../../../domain/codes.ts';
 import type { DevicesRepository } from '../../../store/devices.repository.ts';
 import { toFhirId } from '../ids.ts';
 import type { VersionStore } from '../versions.ts';
@@ -50,21 +50,32 @@ export function observationProvider(deps: {
   };
 }): ResourceProvider {
   const write = deps.write;
+  /**
+   * Rows to resources, with what derived results were computed from (`derivedFrom`): an ECG heart rate its
+   * ECG chunk, an AF episode the chunk it begins in, a NEWS2 score its five measured inputs. (A CGM day's
+   * time in range comes from every glucose reading of that local day, a few hundred: not listed; its `date`
+   * and the `code=2339-0` search of that day give them.)
+   */
   async function hydrate(rows: ObservationRow[]): Promise<Resource[]> {
-    const chunks = await deps.store.ecgChunks(rows.filter((r) => r.k === 'e').map((r) => r.n));
-    const ecgDerived = rows.filter((r) => r.k === 'r' && r.method && r.deviceId && ['8867-4'].includes(r.code!));
-    const sources = await deps.store.sourceChunks(ecgDerived.map((r) => ({ deviceId: r.deviceId!, ts: r.ts })));
-    return rows.map((r) =>
-      observationResource(r, {
-        ecg: r.k === 'e' ? chunks.get(r.n) : undefined,
-        derivedFrom:
-          r.k === 'r' && r.method && r.deviceId
-            ? sources.has(`${r.deviceId}|${r.ts}`)
-              ? observationId('e', sources.get(`${r.deviceId}|${r.ts}`)!)
-              : undefined
-            : undefined,
-      }),
-    );
+    // Measurements only (no ECG chunk, no derived result; most pages): nothing to look up.
+    if (!rows.some((r) => r.k === 'e' || r.method)) return rows.map((r) => observationResource(r));
+    const derived = (code: string) => rows.filter((r) => r.k === 'r' && r.method && r.code === code);
+    const ecgHr = derived(DERIVED_CODES.ecgHeartRate.code).filter((r) => r.deviceId);
+    const af = derived(DERIVED_CODES.afEpisode.code).filter((r) => r.deviceId);
+    const news2 = derived(DERIVED_CODES.news2.code);
+    const [chunks, sources, onsets, inputs] = await Promise.all([
+      deps.store.ecgChunks(rows.filter((r) => r.k === 'e').map((r) => r.n)),
+      deps.store.sourceChunks(ecgHr.map((r) => ({ deviceId: r.deviceId!, ts: r.ts }))),
+      deps.store.onsetChunks(af.map((r) => ({ n: r.n, patientId: r.patientId, deviceId: r.deviceId!, ts: r.ts }))),
+      deps.store.news2Inputs(news2.map((r) => ({ n: r.n, patientId: r.patientId, ts: r.ts, lastUpdated: r.lastUpdated }))),
+    ]);
+    const derivedFrom = (r: ObservationRow): string[] | undefined => {
+      if (r.k !== 'r' || !r.method) return undefined;
+      if (r.code === DERIVED_CODES.news2.code) return inputs.get(r.n);
+      const chunk = r.code === DERIVED_CODES.afEpisode.code ? onsets.get(r.n) : sources.get(`${r.deviceId}|${r.ts}`);
+      return chunk ? [observationId('e', chunk)] : undefined;
+    };
+    return rows.map((r) => observationResource(r, { ecg: r.k === 'e' ? chunks.get(r.n) : undefined, derivedFrom: derivedFrom(r) }));
   }
 
   async function filterFor(ctx: FhirContext, req: SearchRequest): Promise<ObservationFilter> {
@@ -228,13 +239,19 @@ export function observationProvider(deps: {
       const order = `${sort.desc ? '-' : ''}${sort.key}`;
       const cursor = decodeCursor(req.cursor, isCursor);
       if (cursor && cursor.o !== order) throw badRequest(`_cursor was issued for _sort=${cursor.o}, not ${order}`);
-      const countOnly = req.summary === 'count';
-      ctx.readAuthorised?.(); // [audit] the read entry commits while the query runs (F11: before the answer)
-      if (countOnly) return { resources: [], total: await deps.store.count(f) };
-      let total: number | undefined;
-      let rows: ObservationRow[];
-      if (req.total === 'none') rows = await deps.store.page(f, sort, req.count + 1, cursor);
-      else ({ rows, total } = await deps.store.pageAndCount(f, sort, req.count + 1, cursor));
+      // [audit] The read entry is started once the query is sent (its statement written first: the entry's
+      // commit has time to spare beside it, bench:fhir), and commits while the query runs (F11: before the answer).
+      if (req.summary === 'count') {
+        const counting = deps.store.count(f);
+        ctx.readAuthorised?.();
+        return { resources: [], total: await counting };
+      }
+      const querying: Promise<{ rows: ObservationRow[]; total?: number }> =
+        req.total === 'none'
+          ? deps.store.page(f, sort, req.count + 1, cursor).then((rows) => ({ rows }))
+          : deps.store.pageAndCount(f, sort, req.count + 1, cursor);
+      ctx.readAuthorised?.();
+      const { rows, total } = await querying;
       const page = rows.slice(0, req.count);
       const last = page.at(-1);
       const next = rows.length > req.count && last ? encodeCursor({ s: last.sortKey, k: last.k, n: last.n, o: order }) : undefined;

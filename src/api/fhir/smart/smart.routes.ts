@@ -1,4 +1,4 @@
-import { mfaThrottleKey, type LoginThrottle } from '../../../auth/login-throttle.ts';
+import { mfaThrottleKey, throttledAttempt, type LoginThrottle } from '../../../auth/login-throttle.ts';
 import { policy } from '../../policy.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http-server.ts';
@@ -18,6 +18,8 @@ import {
   SmartConfiguration,
   SmartLaunch,
   SmartLaunchBody,
+  SMART_AUTHORIZE_PATH,
+  smartReturnPath,
 } from '../../contracts/index.ts';
 import { requirePrincipal } from '../../principal.ts';
 import cors from '@fastify/cors';
@@ -30,7 +32,7 @@ import { AppError } from '../../../platform/errors.ts';
 import { OAuthError, type SmartService } from './smart.service.ts';
 import { ClientAuthError, presentedClient } from './client-auth.ts';
 import { ASSERTION_ALGS } from './backend-services.ts';
-import { consentPage, errorPage, mfaPage, signInPage } from './pages.ts';
+import { consentPage, enrolPage, errorPage, mfaPage, signInPage } from './pages.ts';
 import { withQuery } from './app-registry.ts';
 
 /**
@@ -171,6 +173,11 @@ export function smartRoutes(
       )
       .send(body);
 
+  const webSignIn = (returnPath: string) => `/oauth/web-sign-in?${new URLSearchParams({ return: returnPath })}`;
+  /** Fully signed in with a session of the web app (not a SMART token, not an API token, not half-way through the second step). */
+  const fullySignedIn = (req: FastifyRequest) =>
+    !!req.principal && !req.principal.smart && (req.principal.credential?.stage ?? 'full') === 'full' && req.principal.credential?.kind !== 'token';
+
   async function screen(req: FastifyRequest, reply: FastifyReply, query: Record<string, string>, message?: string) {
     let checked;
     try {
@@ -182,18 +189,17 @@ export function smartRoutes(
     if ('redirect' in checked) return reply.redirect(checked.redirect, 302);
     // Stored in the database (smart_pending): the answer may reach another instance, or this one after a restart.
     const id = await deps.smart.savePending(req.principal?.userId ?? null, query);
+    // The web app's sign-in (passkeys, the second step, setting one up) comes back to this same request.
+    const webSignInHref = webSignIn(`${SMART_AUTHORIZE_PATH}?${new URLSearchParams(query)}`);
     const stage = req.principal?.credential?.stage ?? 'full';
-    if (req.principal && !req.principal.smart && stage === 'mfa')
-      return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, message }), [checked.redirectUri]);
-    if (req.principal && !req.principal.smart && stage === 'enrol')
-      return html(
-        reply,
-        200,
-        errorPage('Your account needs a second sign-in factor first: sign in to the Vigil web app to set one up, then start the app again.'),
-      );
+    if (req.principal && !req.principal.smart && stage === 'mfa') {
+      const factors = await deps.auth.mfaStatus(req.principal);
+      return html(reply, 200, mfaPage({ app: checked.client.name, requestId: id, webSignInHref, factors, message }), [checked.redirectUri]);
+    }
+    if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, enrolPage({ app: checked.client.name, webSignInHref }));
     const redirects = [checked.redirectUri];
     if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token')
-      return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, message }), redirects);
+      return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, webSignInHref, message }), redirects);
     if (checked.launch) {
       // EHR launch: the context is the patient open in the EHR, for the user who opened the app there.
       if (checked.launch.userId !== req.principal.userId)
@@ -243,6 +249,27 @@ export function smartRoutes(
     async (req, reply) => screen(req, reply, req.query),
   );
 
+  // Signing in through the web app for a SMART request (issue 10: passkeys need script, this screen has none):
+  // the screen links here with `return` = the request's /oauth/authorize URL; signed out or half signed in, the
+  // browser goes to the web app's sign-in (#/sign-in?return=…), which goes to `return` once fully signed in (it
+  // checks it with the same smartReturnPath); already fully signed in, straight on to `return`. Only a relative
+  // /oauth/authorize path is a return target, anything else a 400 with no redirect: no open redirect. The
+  // request itself is checked again there, and consent keeps its own rules (POST below).
+  app.get(
+    '/oauth/web-sign-in',
+    {
+      config: { policy: policy.public('a redirect between the SMART authorize screen and the web app sign-in') },
+      schema: { querystring: OAuthParams },
+    },
+    async (req, reply) => {
+      const target = smartReturnPath(req.query.return);
+      if (!target) return html(reply, 400, errorPage('This sign-in link is not valid. Go back to the app and start again.'));
+      reply.header('cache-control', 'no-store').header('referrer-policy', 'same-origin');
+      if (fullySignedIn(req)) return reply.redirect(target, 302);
+      return reply.redirect(`/#/sign-in?${new URLSearchParams({ return: target })}`, 302);
+    },
+  );
+
   app.post(
     '/oauth/authorize',
     { config: { policy: policy.public('the sign-in and consent screen: it authenticates the user itself') }, schema: { body: OAuthParams } },
@@ -250,43 +277,50 @@ export function smartRoutes(
       const form: Partial<Record<string, string>> = req.body;
       const p = form.request ? await deps.smart.takePending(form.request) : null;
       if (!p) return html(reply, 400, errorPage('This sign-in request has expired. Go back to the app and start again.'));
-      // Throttled like the app's own sign-in, on the same counts (found by review: this screen had no limit).
-      const throttled = (key: string) => {
-        const wait = deps.throttle.retryAfterMs(key, req.ip);
-        return wait > 0 ? `Too many failed attempts; try again in ${Math.ceil(wait / 1000)} s.` : null;
-      };
+      // Throttled like the app's own sign-in, on the same counts (found by review: this screen had no limit), one
+      // attempt at a time per account and address (login-throttle.ts throttledAttempt).
+      const tooMany = (err: unknown) => (err instanceof AppError && err.code === 'TOO_MANY' ? `${err.message[0].toUpperCase()}${err.message.slice(1)}.` : null);
       if (form.action === 'sign-in') {
         const email = form.email ?? '';
-        const wait = throttled(email);
-        if (wait) return screen(req, reply, p.query, wait);
         try {
-          const session = await deps.auth.login(email, form.password ?? '', { ip: req.ip });
-          deps.throttle.succeeded(email, req.ip);
+          const session = await throttledAttempt(
+            deps.throttle,
+            email,
+            req.ip,
+            { tooMany: 'too many failed attempts', isFailure: (err) => err instanceof AppError && err.code === 'UNAUTHENTICATED' },
+            () => deps.auth.login(email, form.password ?? '', { ip: req.ip }),
+          );
           setSessionCookie(reply, session, deps.secureCookies);
           req.principal = await deps.auth.principalFromSession(session.token);
           return screen(req, reply, p.query);
         } catch (err) {
-          if (err instanceof AppError && err.code === 'UNAUTHENTICATED') deps.throttle.failed(email, req.ip);
           req.principal = null;
-          return screen(req, reply, p.query, 'Wrong email or password.');
+          return screen(req, reply, p.query, tooMany(err) ?? 'Wrong email or password.');
         }
       }
       if (form.action === 'mfa') {
         // Second step (issue 9): the code turns the password-only session into a full one.
         const cookie = req.cookies?.[SESSION_COOKIE] ?? '';
         const key = await mfaThrottleKey(deps.auth, cookie);
-        const wait = throttled(key);
-        if (wait) return screen(req, reply, p.query, wait);
         try {
-          const session = await deps.auth.completeMfa(cookie, form.code ?? '', { ip: req.ip });
-          deps.throttle.succeeded(key, req.ip);
+          const session = await throttledAttempt(deps.throttle, key, req.ip, { tooMany: 'too many failed attempts', isFailure: () => true }, () =>
+            deps.auth.completeMfa(cookie, form.code ?? '', { ip: req.ip }),
+          );
           setSessionCookie(reply, session, deps.secureCookies);
           req.principal = await deps.auth.principalFromSession(session.token);
           return screen(req, reply, p.query);
         } catch (err) {
-          deps.throttle.failed(key, req.ip);
-          return screen(req, reply, p.query, (err as Error).message);
+          return screen(req, reply, p.query, tooMany(err) ?? (err as Error).message);
         }
+      }
+      // "Not you?" on the consent screen (a shared clinic computer, found by review): this session ends, and the same
+      // request asks for a sign-in again.
+      if (form.action === 'switch-account') {
+        const cookie = req.cookies?.[SESSION_COOKIE];
+        if (cookie) await deps.auth.logout(cookie);
+        reply.clearCookie(SESSION_COOKIE, { path: '/' });
+        req.principal = null;
+        return screen(req, reply, p.query);
       }
       // Consent: only the user who saw the screen, fully signed in with a session, can answer it.
       if (req.principal && (req.principal.credential?.stage ?? 'full') !== 'full') return html(reply, 403, errorPage('Finish signing in first.'));

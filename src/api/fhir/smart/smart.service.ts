@@ -390,6 +390,11 @@ export function createSmartService(deps: {
     if (!owner) throw new OAuthError('invalid_grant', 'the account that allowed this app is disabled');
     // [audit] the tokens an app receives and their entry commit together ((d)(2)): who, which app, which patient, what scopes.
     const { access, refresh } = await deps.audit.change(async (tx, log) => {
+      // Checked again under a share lock on the account, in the transaction that writes the tokens: a refresh
+      // racing the account's disable either waits for it and is refused, or commits first and its tokens are
+      // among those the disable revokes (found by review: checked outside, it could slip between the two).
+      if (!(await tx.query('SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL FOR SHARE', [g.userId])).length)
+        throw new OAuthError('invalid_grant', 'the account that allowed this app is disabled');
       const tokens = {
         access: await issue('access', g, ACCESS_TTL_MS, tx),
         refresh: g.scopes.includes('offline_access') || g.scopes.includes('online_access') ? (await issue('refresh', g, REFRESH_TTL_MS, tx)).secret : undefined,

@@ -5,7 +5,8 @@ import { Logo } from '../../components/Logo.tsx';
 import { passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
 import { FormError } from '../../components/FormError.tsx';
 
-export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+/** `forApp`: signing in for a SMART app's request (issue 10); the app comes back once signed in. */
+export function LoginPage({ onSignedIn, forApp = false }: { onSignedIn: (me: Me) => void; forApp?: boolean }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -63,10 +64,16 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
 
   return (
     <main className="login">
-      <form className="login-card" onSubmit={submit} noValidate>
+      <form className="login-card" onSubmit={submit} noValidate aria-describedby={forApp ? 'for-app' : undefined}>
         <Logo size={36} />
         <h1>Sign in</h1>
-        <p className="muted">Remote patient monitoring</p>
+        {forApp ? (
+          <p className="muted" id="for-app">
+            An app asked to use your Vigil account. Sign in any way you usually do; then you go back to the app’s request.
+          </p>
+        ) : (
+          <p className="muted">Remote patient monitoring</p>
+        )}
         <label className="field">
           <span>Email</span>
           <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus aria-invalid={!!error} />

@@ -5,12 +5,14 @@ import type { Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
 import { addPasskey, passkeyApi, passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
 import { FormError } from '../../components/FormError.tsx';
+import { RecoveryCodeAdvice, RecoveryCodeList } from './RecoveryCodeList.tsx';
 
 /**
  * The second step of signing in (ONC §170.315(d)(13)): the 6-digit code from an authenticator app, or one of
  * the recovery codes. Shown after a correct password when the account has a second factor.
  */
-export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) => void; onCancel: () => void }) {
+/** `forApp`: signing in for a SMART app's request (issue 10), which the browser goes back to once done. */
+export function CodeStep({ me, onDone, onCancel, forApp = false }: { me: Me; onDone: (me: Me) => void; onCancel: () => void; forApp?: boolean }) {
   const [code, setCode] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -66,6 +68,7 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
       <form className="login-card" onSubmit={submit} noValidate aria-labelledby="mfa-title">
         <Logo size={36} />
         <h1 id="mfa-title">Two-step sign-in</h1>
+        {forApp ? <p className="muted">An app asked to use your Vigil account: once you are signed in, you go back to its request.</p> : null}
         {factors && factors.passkeys > 0 && passkeysSupported() ? (
           <>
             <p className="muted">Confirm it’s you, {me.email}, with your passkey.</p>
@@ -108,7 +111,7 @@ export function CodeStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =>
  * Setting up an authenticator app (required for clinicians and admins): scan the QR code (or type the key),
  * confirm with a first code, then keep the ten recovery codes shown once.
  */
-export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) => void; onCancel: () => void }) {
+export function EnrolStep({ me, onDone, onCancel, forApp = false }: { me: Me; onDone: (me: Me) => void; onCancel: () => void; forApp?: boolean }) {
   const [setup, setSetup] = useState<{ secret: string; uri: string; qr: string } | null>(null);
   const [code, setCode] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -166,16 +169,8 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
         <section className="login-card" aria-labelledby="rec-title">
           <Logo size={36} />
           <h1 id="rec-title">Keep your recovery codes</h1>
-          <p className="muted">
-            If you lose your phone, each of these codes signs you in once. Print them or keep them in a password manager; they are not shown again.
-          </p>
-          <ul className="recovery-codes" aria-label="Recovery codes">
-            {recovery.map((c) => (
-              <li key={c}>
-                <code>{c}</code>
-              </li>
-            ))}
-          </ul>
+          <RecoveryCodeAdvice lost="your phone" />
+          <RecoveryCodeList codes={recovery} />
           <button type="button" className="btn btn-primary btn-block" onClick={() => onDone({ ...me, stage: 'full' })} autoFocus>
             I have saved them — continue
           </button>
@@ -189,6 +184,7 @@ export function EnrolStep({ me, onDone, onCancel }: { me: Me; onDone: (me: Me) =
       <form className="login-card" onSubmit={submit} noValidate aria-labelledby="enrol-title">
         <Logo size={36} />
         <h1 id="enrol-title">Set up two-step sign-in</h1>
+        {forApp ? <p className="muted">An app asked to use your Vigil account: once this is set up, you go back to its request.</p> : null}
         <p className="muted">
           Clinic accounts need a second step. Scan this code with an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, FreeOTP…),
           then enter the 6-digit code it shows.

@@ -20,10 +20,24 @@ export const passkeyApi = {
 };
 
 /** Adds a passkey to the signed-in account; answers the recovery codes when it is the first second factor. */
-export async function addPasskey(name: string, current?: string): Promise<{ passkey: Passkey; recoveryCodes: string[] | null; stage: SignInStage }> {
-  const { flowId, options } = await request<Options>('POST', '/auth/passkeys/options', current ? { current } : undefined);
+export async function addPasskey(
+  name: string,
+  proof: { current?: string; password?: string } = {},
+): Promise<{ passkey: Passkey; recoveryCodes: string[] | null; stage: SignInStage }> {
+  const body = { ...(proof.current ? { current: proof.current } : {}), ...(proof.password ? { password: proof.password } : {}) };
+  const { flowId, options } = await request<Options>('POST', '/auth/passkeys/options', Object.keys(body).length ? body : undefined);
   const response = await startRegistration({ optionsJSON: options as never });
   return request('POST', '/auth/passkeys', { flowId, name: name.trim() || undefined, response });
+}
+
+/**
+ * Confirms this signed-in session with one of the account's passkeys ("step-up"): the next change of second
+ * factors, within minutes, needs no code (an account with passkeys only would otherwise spend a recovery code).
+ */
+export async function confirmWithPasskey(): Promise<{ validSeconds: number }> {
+  const { flowId, options } = await request<Options>('POST', '/auth/passkey/step-up/options');
+  const response = await startAuthentication({ optionsJSON: options as never });
+  return request('POST', '/auth/passkey/step-up', { flowId, response });
 }
 
 /** Signs in with a passkey: the second step after the password, or without a password (discoverable passkey). */

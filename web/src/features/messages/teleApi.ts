@@ -72,7 +72,8 @@ export function readFile(file: File): Promise<OutgoingFile> {
 /** The subprotocols a guest's signalling socket offers: the server answers the first; the second carries the pass. */
 export const guestProtocols = (pass: string) => ['vigil.visit', `vigil.visit-pass.${pass}`];
 
-export function signalUrl(appointmentId: string, pass?: string): string {
+/** The signalling socket's URL; a guest's pass never goes in it (guestProtocols), since URLs end up in logs. */
+export function signalUrl(appointmentId: string): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}/api/v1/visits/${enc(appointmentId)}/signal${pass ? `?pass=${enc(pass)}` : ''}`;
+  return `${proto}//${location.host}/api/v1/visits/${enc(appointmentId)}/signal`;
 }

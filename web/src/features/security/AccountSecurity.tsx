@@ -3,7 +3,7 @@ import type { Passkey, SessionInfo } from '@contracts';
 import { request } from '../../api/client.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
-import { addPasskey, passkeyApi, passkeyProblem, passkeysSupported } from '../auth/passkeys.ts';
+import { addPasskey, confirmWithPasskey, passkeyApi, passkeyProblem, passkeysSupported } from '../auth/passkeys.ts';
 import { AuthenticatorApp, RecoveryCodesBox } from './AuthenticatorApp.tsx';
 
 const when = (iso: string | null) =>
@@ -18,39 +18,59 @@ const NoteLine = ({ note }: { note: Note }) =>
 
 /** My account's security (ONC §170.315(d)(13), NIST SP 800-63B): authenticator app, passkeys, password, where I am signed in. */
 export function AccountSecurity() {
+  const [factorChanges, setFactorChanges] = useState(0);
   return (
     <main className="page account-page">
       <h1>Account security</h1>
-      <AuthenticatorApp />
-      <Passkeys />
+      {/* A passkey added or removed changes the recovery codes the authenticator card counts: it reloads. */}
+      <AuthenticatorApp key={factorChanges} />
+      <Passkeys onChanged={() => setFactorChanges((n) => n + 1)} />
       <PasswordChange />
       <Sessions />
     </main>
   );
 }
 
-function Passkeys() {
+function Passkeys({ onChanged }: { onChanged: () => void }) {
   const list = useAsync(() => passkeyApi.list(), []);
   const status = useAsync(() => passkeyApi.status(), []);
   // Adding or removing a passkey asks for a code of the second factor the account already has (the server refuses otherwise).
   const needsCode = !!status.data && (status.data.totp || status.data.passkeys > 0);
   const [current, setCurrent] = useState('');
+  /** The first second factor of an account is added with its password (the server refuses otherwise). */
+  const [password, setPassword] = useState('');
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<Note>(null);
   const [codes, setCodes] = useState<string[] | null>(null);
+  /** Confirmed with a current passkey (step-up): the next add or remove needs no code. */
+  const [confirmed, setConfirmed] = useState(false);
+  const proof = () => (current.trim() ? current.trim() : undefined);
+  const confirm = async () => {
+    setNote(null);
+    try {
+      const r = await confirmWithPasskey();
+      setConfirmed(true);
+      setNote({ text: `Confirmed. You can add or remove one passkey in the next ${Math.round(r.validSeconds / 60)} minutes.` });
+    } catch (err) {
+      setNote({ text: passkeyProblem(err), error: true });
+    }
+  };
   const add = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setNote(null);
     try {
-      const r = await addPasskey(name || 'Passkey', needsCode ? current.trim() : undefined);
+      const r = await addPasskey(name || 'Passkey', needsCode ? { current: proof() } : { password });
       setCurrent('');
+      setPassword('');
+      setConfirmed(false);
       status.reload();
       setNote({ text: `Passkey “${r.passkey.name}” added. Next time, sign in with it.` });
       setCodes(r.recoveryCodes);
       setName('');
       list.reload();
+      onChanged();
     } catch (err) {
       setNote({ text: passkeyProblem(err), error: true });
     } finally {
@@ -60,10 +80,12 @@ function Passkeys() {
   const remove = async (k: Passkey) => {
     if (!window.confirm(`Remove the passkey “${k.name}”? It will no longer sign you in.`)) return;
     try {
-      await passkeyApi.remove(k.id, needsCode ? current.trim() : undefined);
+      await passkeyApi.remove(k.id, needsCode ? proof() : undefined);
       setCurrent('');
+      setConfirmed(false);
       setNote({ text: `Passkey “${k.name}” removed.` });
       list.reload();
+      onChanged();
     } catch (err) {
       setNote({ text: (err as Error).message, error: true });
     }
@@ -111,10 +133,24 @@ function Passkeys() {
             </tbody>
           </table>
         ) : null}
-        {needsCode ? (
+        {needsCode && status.data!.passkeys > 0 && passkeysSupported() ? (
+          <div className="inline-form">
+            <span>To add or remove a passkey, first confirm it is you:</span>
+            <button type="button" className="btn" onClick={() => void confirm()} disabled={confirmed}>
+              {confirmed ? 'Confirmed' : 'Confirm with a passkey'}
+            </button>
+          </div>
+        ) : null}
+        {needsCode && !confirmed ? (
           <label className="field">
-            <span>To add or remove a passkey: a code from your authenticator app, or a recovery code</span>
+            <span>{status.data!.passkeys > 0 ? 'Or, instead: ' : 'To add or remove a passkey: '}a code from your authenticator app, or a recovery code</span>
             <input autoComplete="off" value={current} onChange={(e) => setCurrent(e.target.value)} maxLength={20} />
+          </label>
+        ) : null}
+        {status.data && !needsCode && passkeysSupported() ? (
+          <label className="field">
+            <span>Your password (to add the first passkey)</span>
+            <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} maxLength={1024} />
           </label>
         ) : null}
         {passkeysSupported() ? (

@@ -4,6 +4,8 @@ import type { MfaStatus } from '@contracts';
 import { request } from '../../api/client.ts';
 import { ErrorNote, Loading } from '../../components/Spinner.tsx';
 import { useAsync } from '../../lib/useAsync.ts';
+import { RecoveryCodeAdvice, RecoveryCodeList } from '../auth/RecoveryCodeList.tsx';
+import { confirmWithPasskey, passkeyProblem, passkeysSupported } from '../auth/passkeys.ts';
 
 const day = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' }) : '');
 
@@ -12,14 +14,8 @@ export function RecoveryCodesBox({ codes, lost }: { codes: string[]; lost: strin
   return (
     <div className="recovery-box" role="region" aria-labelledby="recovery-h" tabIndex={-1} ref={(el) => el?.focus()}>
       <h3 id="recovery-h">Keep your recovery codes</h3>
-      <p className="muted">If you lose {lost}, each code signs you in once. Print them or keep them in a password manager; they are not shown again.</p>
-      <ul className="recovery-codes" aria-label="Recovery codes">
-        {codes.map((c) => (
-          <li key={c}>
-            <code>{c}</code>
-          </li>
-        ))}
-      </ul>
+      <RecoveryCodeAdvice lost={lost} />
+      <RecoveryCodeList codes={codes} />
     </div>
   );
 }
@@ -34,10 +30,24 @@ export function AuthenticatorApp() {
   const [setup, setSetup] = useState<{ secret: string; qr: string } | null>(null);
   const [code, setCode] = useState('');
   const [current, setCurrent] = useState('');
+  /** The first second factor of an account is added with its password (the server refuses otherwise). */
+  const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [codes, setCodes] = useState<string[] | null>(null);
   const hasFactor = !!status.data && (status.data.totp || status.data.passkeys > 0);
+  /** Confirmed with one of the account's passkeys (step-up): no current code needed. */
+  const [confirmed, setConfirmed] = useState(false);
+  const needsCode = hasFactor && !confirmed;
+  const confirmPasskey = async () => {
+    setError(null);
+    try {
+      await confirmWithPasskey();
+      setConfirmed(true);
+    } catch (err) {
+      setError(passkeyProblem(err));
+    }
+  };
 
   const begin = async () => {
     setError(null);
@@ -57,12 +67,15 @@ export function AuthenticatorApp() {
     try {
       const r = await request<{ recoveryCodes: string[] }>('POST', '/auth/mfa/totp/confirm', {
         code: code.trim(),
-        ...(hasFactor ? { current: current.trim() } : {}),
+        ...(needsCode ? { current: current.trim() } : {}),
+        ...(hasFactor ? {} : { password }),
       });
       setCodes(r.recoveryCodes);
       setSetup(null);
       setCode('');
       setCurrent('');
+      setPassword('');
+      setConfirmed(false);
       status.reload();
     } catch (err) {
       // The server names the field: "current: …" is about the code of the app being replaced.
@@ -105,14 +118,45 @@ export function AuthenticatorApp() {
               <span>Code from the new app</span>
               <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required maxLength={6} autoFocus />
             </label>
-            {hasFactor ? (
+            {hasFactor && status.data!.passkeys > 0 && passkeysSupported() ? (
+              <div className="inline-form">
+                <span>{confirmed ? 'Confirmed with your passkey.' : 'Confirm it is you with one of your passkeys,'}</span>
+                {confirmed ? null : (
+                  <button type="button" className="btn" onClick={() => void confirmPasskey()}>
+                    Confirm with a passkey
+                  </button>
+                )}
+              </div>
+            ) : null}
+            {hasFactor ? null : (
               <label className="field">
-                <span>Code from your current app, or a recovery code</span>
+                <span>Your password</span>
+                <input
+                  type="password"
+                  autoComplete="current-password"
+                  value={password}
+                  onChange={(e) => setPassword(e.target.value)}
+                  required
+                  maxLength={1024}
+                />
+              </label>
+            )}
+            {needsCode ? (
+              <label className="field">
+                <span>
+                  {status.data!.passkeys > 0
+                    ? 'Or, instead: a code from your current app, or a recovery code'
+                    : 'Code from your current app, or a recovery code'}
+                </span>
                 <input autoComplete="off" value={current} onChange={(e) => setCurrent(e.target.value)} required maxLength={20} />
               </label>
             ) : null}
             <div className="form-actions">
-              <button type="submit" className="btn btn-primary" disabled={busy || code.trim().length !== 6 || (hasFactor && current.trim().length < 6)}>
+              <button
+                type="submit"
+                className="btn btn-primary"
+                disabled={busy || code.trim().length !== 6 || (needsCode && current.trim().length < 6) || (!hasFactor && !password)}
+              >
                 {busy ? 'Checking…' : 'Use the new app'}
               </button>
               <button type="button" className="btn" onClick={() => setSetup(null)}>
