@@ -6,6 +6,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
 import type { TestApp } from './app.ts';
+import { CONSENT_MIN_AGE_MS } from '../../src/api/fhir/smart/smart.service.ts';
+
+/** A person reads the consent screen before pressing Allow: sooner is taken for a double-click and asked again. */
+export const readConsent = () => new Promise((resolve) => setTimeout(resolve, CONSENT_MIN_AGE_MS + 50));
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
@@ -67,7 +71,9 @@ export async function authorizeCode(
   const cookie1 = signedIn.headers.get('set-cookie')!.split(';')[0];
   const mfa = await fetch(url, oauthForm({ request: await requestId(signedIn), action: 'mfa', code: o.recovery.shift()! }, { cookie: cookie1 }));
   const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
-  const allowed = await fetch(url, oauthForm({ request: await requestId(mfa), action: 'allow', ...(o.patient ? { patient: o.patient } : {}) }, { cookie }));
+  const consent = await requestId(mfa);
+  await readConsent();
+  const allowed = await fetch(url, oauthForm({ request: consent, action: 'allow', ...(o.patient ? { patient: o.patient } : {}) }, { cookie }));
   if (allowed.status !== 302) throw new Error(`consent answered ${allowed.status}: ${await allowed.text()}`);
   const at = new URL(allowed.headers.get('location')!);
   for (const [k, v] of new URL(o.redirectUri).searchParams) if (at.searchParams.get(k) !== v) throw new Error(`the redirect lost ${k}=${v}: ${at}`);

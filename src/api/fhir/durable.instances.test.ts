@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootInstances, type Instances, type TestApp } from '../../../test/support/app.ts';
 import { postgresAvailable, skipNote } from '../../../test/support/services.ts';
 import { eventually } from '../../../test/support/eventually.ts';
+import { readConsent } from '../../../test/support/smart-flow.ts';
 
 const hasPg = await postgresAvailable();
 const PUBLIC_URL = 'http://vigil.clinic.test';
@@ -113,6 +114,7 @@ describe.skipIf(!hasPg)('FHIR state shared by two instances', () => {
     // The request id works once: replaying the sign-in answer is refused.
     expect((await fetch(`${a.localUrl}/oauth/authorize`, form({ request, action: 'sign-in', email, password: 'correct horse battery' }))).status).toBe(400);
     // Consent answered on A, the code exchanged on B.
+    await readConsent();
     const allowed = await fetch(`${a.localUrl}/oauth/authorize`, form({ request: consent, action: 'allow' }, cookie));
     const code = new URL(allowed.headers.get('location')!).searchParams.get('code')!;
     const token = (await (

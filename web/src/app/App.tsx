@@ -35,7 +35,7 @@ export function App() {
   const route = useRoute();
   if (route.name === 'guest-visit') return <GuestVisitPage appointmentId={route.id} token={route.token} />;
   // [sec] pages reached from an email, signed in or not: a forgotten password and its one-time link
-  if (route.name === 'forgot-password') return <ForgotPasswordPage />;
+  if (route.name === 'forgot-password') return <ForgotPasswordPage returnTo={route.returnTo} />;
   if (route.name === 'reset-password') return <ResetPasswordPage token={route.token} />;
   if (route.name === 'caregiver-invite') return <CaregiverInvitePage token={route.token} />;
   return <SignedInApp />;
@@ -72,7 +72,7 @@ function SignedInApp() {
     setSignedInHere(true);
     setAuth({ state: 'signed-in', me });
   };
-  if (auth.state === 'signed-out') return <LoginPage forApp={!!returnTo} onSignedIn={signedIn} />;
+  if (auth.state === 'signed-out') return <LoginPage returnTo={returnTo} onSignedIn={signedIn} />;
   // [sec] a correct password is not enough for clinic accounts: the second factor, or its set-up, comes next.
   if (auth.me.stage === 'mfa' || auth.me.stage === 'enrol') {
     const cancel = () =>

@@ -27,4 +27,14 @@ describe('hash routes', () => {
       expect(parseRoute(`#/sign-in?${new URLSearchParams({ return: evil })}`), evil).toEqual({ name: 'sign-in', returnTo: null });
     expect(parseRoute('#/sign-in')).toEqual({ name: 'sign-in', returnTo: null });
   });
+
+  it('a forgotten password keeps the SMART request, checked the same way (issue 10)', () => {
+    const ret = '/oauth/authorize?response_type=code&client_id=c1';
+    const route = parseRoute(`#/forgot-password?${new URLSearchParams({ return: ret })}`);
+    expect(route).toEqual({ name: 'forgot-password', returnTo: ret });
+    expect(parseRoute(href(route))).toEqual(route);
+    expect(parseRoute(`#/forgot-password?${new URLSearchParams({ return: '//evil.com' })}`)).toEqual({ name: 'forgot-password', returnTo: null });
+    expect(parseRoute('#/forgot-password')).toEqual({ name: 'forgot-password', returnTo: null });
+    expect(href(parseRoute('#/forgot-password'))).toBe('#/forgot-password');
+  });
 });

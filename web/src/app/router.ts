@@ -15,7 +15,8 @@ export type Route =
   | { name: 'visit'; id: string } // [tele]
   | { name: 'guest-visit'; id: string; token: string } // [tele]
   | { name: 'account' } // [sec]
-  | { name: 'forgot-password' } // [sec]
+  /** `returnTo`: a SMART app's pending request, kept so that "Back to sign in" still returns to it (issue 10). */
+  | { name: 'forgot-password'; returnTo: string | null } // [sec]
   | { name: 'reset-password'; token: string } // [sec]
   | { name: 'caregiver-invite'; token: string } // [sec]
   /** Signing in for a SMART app (issue 10): `returnTo` is the app's /oauth/authorize request, or null if not a safe one. */
@@ -31,7 +32,8 @@ export function parseRoute(hash: string): Route {
   if (path === '/admin') return { name: 'admin' };
   // [sec] account security; signed-out pages: forgotten password, the emailed reset link, a caregiver invite
   if (path === '/account') return { name: 'account' };
-  if (path === '/forgot-password') return { name: 'forgot-password' };
+  const forgot = /^\/forgot-password\/?(?:\?(.*))?$/.exec(path);
+  if (forgot) return { name: 'forgot-password', returnTo: smartReturnPath(new URLSearchParams(forgot[1] ?? '').get('return')) };
   const signIn = /^\/sign-in\/?(?:\?(.*))?$/.exec(path);
   if (signIn) return { name: 'sign-in', returnTo: smartReturnPath(new URLSearchParams(signIn[1] ?? '').get('return')) };
   const reset = /^\/reset-password\/([A-Za-z0-9_-]+)\/?$/.exec(path);
@@ -93,7 +95,7 @@ export function href(route: Route): string {
     case 'account':
       return '#/account'; // [sec]
     case 'forgot-password':
-      return '#/forgot-password';
+      return `#/forgot-password${route.returnTo ? `?${new URLSearchParams({ return: route.returnTo })}` : ''}`;
     case 'reset-password':
       return `#/reset-password/${route.token}`;
     case 'caregiver-invite':

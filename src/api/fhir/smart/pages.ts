@@ -93,7 +93,10 @@ function describe(scope: string): string {
   return `${said[0].toUpperCase()}${said.slice(1)} ${what} ${g.context === 'patient' ? 'of the chosen patient' : 'you can see'}`;
 }
 
-/** `choosesPatient`: staff pick the patient to share (auth/access.ts decides); a patient's app opens on themself. */
+/**
+ * `choosesPatient`: staff pick the patient to share (auth/access.ts decides); a patient's app opens on themself.
+ * No patient is ticked in advance (a hurried Allow must not share whoever is first); Deny needs no choice.
+ */
 export function consentPage(o: {
   app: string;
   scopes: string[];
@@ -106,7 +109,7 @@ export function consentPage(o: {
 }) {
   const needsPatient = o.choosesPatient && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
   const picker = needsPatient
-    ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p, i) => `<label><input type="radio" name="patient" value="${esc(p.id)}"${i === 0 ? ' checked' : ''} required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
+    ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p) => `<label><input type="radio" name="patient" value="${esc(p.id)}" required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
     : '';
   const launched = o.launchPatient
     ? `<p>Opened from Vigil for <strong>${esc(o.launchPatient.name)}</strong>${o.launchPatient.birthDate ? ` (born ${esc(o.launchPatient.birthDate)})` : ''}.</p>`
@@ -116,7 +119,7 @@ export function consentPage(o: {
     `<h1>Allow ${esc(o.app)}?</h1><p>Signed in as ${esc(o.user.displayName)} (${esc(o.user.email)}).</p>${launched}${alert(o.message)}
 <p>${esc(o.app)} will be able to:</p><ul>${o.scopes.map((s) => `<li>${esc(describe(s))} <code>${esc(s)}</code></li>`).join('')}</ul>
 <form method="post" action="/oauth/authorize"><input type="hidden" name="request" value="${esc(o.requestId)}">${picker}
-<button class="primary" type="submit" name="action" value="allow">Allow</button><button class="secondary" type="submit" name="action" value="deny">Deny</button></form>
+<button class="primary" type="submit" name="action" value="allow">Allow</button><button class="secondary" type="submit" name="action" value="deny" formnovalidate>Deny</button></form>
 <form method="post" action="/oauth/authorize" class="note"><input type="hidden" name="request" value="${esc(o.requestId)}"><p>Not ${esc(o.user.displayName)}? <button class="link" type="submit" name="action" value="switch-account">Sign out and use another account</button></p></form>`,
   );
 }

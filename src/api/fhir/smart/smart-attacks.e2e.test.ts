@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
-import { authorizeCode, clinicianForSmart, oauthForm } from '../../../../test/support/smart-flow.ts';
+import { authorizeCode, clinicianForSmart, oauthForm, readConsent } from '../../../../test/support/smart-flow.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 
@@ -308,5 +308,32 @@ describe('SMART tokens under attack', () => {
       body: JSON.stringify({ email: dr.email, password: dr.password }),
     });
     expect(login.status).toBe(429);
+  });
+
+  it('an Allow pressed as the consent screen appears (a double-click) asks again; no patient is ticked in advance (found by review)', async () => {
+    const dr = await clinicianForSmart(app, [a]);
+    const requestId = (html: string) => /name="request" value="([^"]+)"/.exec(html)![1];
+    const url = `${app.httpUrl}/oauth/authorize`;
+    const first = await (await fetch(`${url}?${authorizeQuery({ aud: `${app.httpUrl}/fhir/R4` })}`)).text();
+    const signedIn = await fetch(url, oauthForm({ request: requestId(first), action: 'sign-in', email: dr.email, password: dr.password }));
+    const half = signedIn.headers.get('set-cookie')!.split(';')[0];
+    const mfa = await fetch(url, oauthForm({ request: requestId(await signedIn.text()), action: 'mfa', code: dr.recovery[0] }, { cookie: half }));
+    const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
+    const consent = await mfa.text();
+    expect(consent).toContain('Allow Curious App?');
+    expect(consent).toMatch(new RegExp(`<input type="radio" name="patient" value="${a}" required>`)); // not checked
+    expect(consent).toContain('value="deny" formnovalidate'); // Deny needs no choice
+    // The second click of a double-click, a moment after the screen came: no code, the screen again with a reason.
+    const tooSoon = await fetch(url, oauthForm({ request: requestId(consent), action: 'allow', patient: a }, { cookie }));
+    expect(tooSoon.status).toBe(200);
+    expect(tooSoon.headers.get('location')).toBeNull();
+    const again = await tooSoon.text();
+    expect(again).toContain('Allow was pressed as this screen appeared');
+    expect(await app.services.db.query(`SELECT 1 FROM audit_log WHERE action = 'smart.authorize' AND actor = $1`, [`user:${dr.userId}`])).toHaveLength(0);
+    // A person who reads the list first gets the code.
+    await readConsent();
+    const allowed = await fetch(url, oauthForm({ request: requestId(again), action: 'allow', patient: a }, { cookie }));
+    expect(allowed.status).toBe(302);
+    expect(new URL(allowed.headers.get('location')!).searchParams.get('code')).toBeTruthy();
   });
 });

@@ -18,6 +18,7 @@ import { bootApp, type TestApp } from '../../../../test/support/app.ts';
 import { hasChromium, hasWebBuild, launchChromium } from '../../../../test/support/browser.ts';
 import { skipNote } from '../../../../test/support/services.ts';
 import { expectAccessible } from '../../../../test/browser/tele-support.ts';
+import { readConsent } from '../../../../test/support/smart-flow.ts';
 
 const FHIRCLIENT = createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js');
 const SHOTS = path.join(os.tmpdir(), 'vigil-smart-passkey');
@@ -58,6 +59,8 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
     await page.getByRole('heading', { name: 'Allow Heart Diary?' }).waitFor({ timeout: 20_000 });
     expect(new URL(page.url()).pathname).toBe('/oauth/authorize');
     expect(await page.getByText(/^Signed in as/).textContent()).toContain(email);
+    await page.getByRole('radio', { name: /Pia Passkey/ }).check(); // nobody is ticked in advance
+    await readConsent();
     await page.getByRole('button', { name: 'Allow' }).click();
     const result = await appResult();
     expect(result).toMatchObject({ patient: patientId.replace('_', '-'), name: 'Pia Passkey', values: [70, 71, 72], devices: '403' });
@@ -174,6 +177,16 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
     await page.getByText('An app asked to use your Vigil account.', { exact: false }).waitFor({ timeout: 20_000 });
     await shot('4-web-sign-in-for-app');
     await expectAccessible(page, 'web sign-in for a SMART app');
+    // A detour through "Forgot your password?" keeps the app's request (found by review: it went back to a plain sign-in).
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.waitForURL((u) => u.hash.startsWith('#/forgot-password?return='));
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Send the link' }).click();
+    await page.getByText('The app’s request waits here').waitFor({ timeout: 20_000 });
+    await expectAccessible(page, 'forgotten password for a SMART app');
+    await page.getByRole('link', { name: 'Back to sign in' }).click();
+    await page.waitForURL((u) => u.hash.startsWith('#/sign-in?return='));
+    await page.getByText('An app asked to use your Vigil account.', { exact: false }).waitFor({ timeout: 20_000 });
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.getByRole('heading', { name: 'Allow Heart Diary?' }).waitFor({ timeout: 20_000 });
     await shot('5-consent-after-web-sign-in');
@@ -200,6 +213,8 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
     await page.getByRole('button', { name: /saved them/i }).click();
     await page.getByRole('heading', { name: 'Allow Heart Diary?' }).waitFor({ timeout: 20_000 });
     expect(await page.getByText(/^Signed in as/).textContent()).toContain(newEmail);
+    await page.getByRole('radio', { name: /Pia Passkey/ }).check();
+    await readConsent();
     await page.getByRole('button', { name: 'Allow' }).click();
     expect(await appResult()).toMatchObject({ patient: patientId.replace('_', '-'), values: [70, 71, 72] });
   });

@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
 import { launchChromium } from '../../../../test/support/browser.ts';
-import { enrolTotp } from '../../../../test/support/smart-flow.ts';
+import { enrolTotp, readConsent } from '../../../../test/support/smart-flow.ts';
 
 const FHIRCLIENT = createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js');
 
@@ -98,6 +98,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Allow Heart Diary?' }).waitFor();
     expect(await page.getByRole('listitem').allTextContents()).toContain('Read Observation records of the chosen patient patient/Observation.rs');
+    await readConsent();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/\/app\.html/);
     await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.error, null, { timeout: 20_000 });
@@ -143,6 +144,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     await page.getByRole('heading', { name: 'Allow Chart Companion?' }).waitFor();
     expect(await page.getByText('Opened from Vigil for').textContent()).toContain('Sam Smart');
     expect(await page.getByRole('radio').count()).toBe(0); // the EHR chose the patient; no picker
+    await readConsent();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/\/app\.html/);
     await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.error, null, { timeout: 20_000 });
@@ -209,6 +211,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
       });
       const cookie = signedIn.headers.get('set-cookie')!.split(';')[0];
       const request2 = /name="request" value="([^"]+)"/.exec(await signedIn.text())![1];
+      await readConsent();
       const allowed = await fetch(`${app.httpUrl}/oauth/authorize`, {
         method: 'POST',
         redirect: 'manual',

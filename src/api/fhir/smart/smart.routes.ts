@@ -29,7 +29,7 @@ import type { PatientsRepository } from '../../../store/patients.repository.ts';
 import { allows, SUPPORTED_SCOPES, SYSTEM_SCOPES, type Interaction } from '../../../auth/smart-scopes.ts';
 import { SESSION_COOKIE, setSessionCookie } from '../../principal.ts';
 import { AppError } from '../../../platform/errors.ts';
-import { OAuthError, type SmartService } from './smart.service.ts';
+import { CONSENT_MIN_AGE_MS, OAuthError, type SmartService } from './smart.service.ts';
 import { ClientAuthError, presentedClient } from './client-auth.ts';
 import { ASSERTION_ALGS } from './backend-services.ts';
 import { consentPage, enrolPage, errorPage, mfaPage, signInPage } from './pages.ts';
@@ -340,6 +340,13 @@ export function smartRoutes(
         );
       }
       if (checked.launch && checked.launch.userId !== req.principal.userId) return html(reply, 403, errorPage('This app was opened by another Vigil user.'));
+      if (p.ageMs < CONSENT_MIN_AGE_MS)
+        return screen(
+          req,
+          reply,
+          p.query,
+          'Allow was pressed as this screen appeared. If you meant to allow this app, read what it asks for and press Allow again.',
+        );
       const patientId = checked.launch ? checked.launch.patientId : deps.access.launchPatient(req.principal, form.patient ?? null);
       try {
         return reply.redirect(await deps.smart.approve(req.principal, checked, patientId), 302);

@@ -91,6 +91,13 @@ interface GrantRow {
 /** The id_token key is sealed like a patient's data, under its own key id in patient_keys (platform/encryption). */
 const SIGNING_KEY_OWNER = 'system:smart-signing-key';
 const PENDING_TTL_MS = 10 * 60_000;
+/**
+ * The consent screen must have been on show this long before Allow counts ("double-clickjacking": a page asks
+ * for a double-click, the first click opens this screen, the second lands on Allow; X-Frame-Options and
+ * frame-ancestors do not stop it). A double-click's two clicks are at most ~500 ms apart (Windows' default);
+ * a person reading the list takes longer. Too soon, the screen comes back and asks again.
+ */
+export const CONSENT_MIN_AGE_MS = 750;
 
 export function createSmartService(deps: {
   db: Db;
@@ -440,12 +447,14 @@ export function createSmartService(deps: {
       await deps.db.query('INSERT INTO smart_pending (id, user_id, query) VALUES ($1, $2, $3)', [id, userId, JSON.stringify(query)]);
       return id;
     },
-    async takePending(id: string): Promise<{ userId: string | null; query: Record<string, string> } | null> {
-      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string> }>(
-        'DELETE FROM smart_pending WHERE id = $1 AND created_at > $2 RETURNING user_id, query',
+    /** `ageMs`: how long the screen has been on show, by the database's clock (the one clock all instances share). */
+    async takePending(id: string): Promise<{ userId: string | null; query: Record<string, string>; ageMs: number } | null> {
+      const rows = await deps.db.query<{ user_id: string | null; query: Record<string, string>; age_ms: number }>(
+        `DELETE FROM smart_pending WHERE id = $1 AND created_at > $2
+         RETURNING user_id, query, (extract(epoch FROM clock_timestamp() - created_at) * 1000)::float8 AS age_ms`,
         [id, new Date(clock.now() - PENDING_TTL_MS).toISOString()],
       );
-      return rows[0] ? { userId: rows[0].user_id, query: rows[0].query } : null;
+      return rows[0] ? { userId: rows[0].user_id, query: rows[0].query, ageMs: Number(rows[0].age_ms) } : null;
     },
 
     /** Registers an app; the app and its `smart.app.register` entry commit together ((d)(2): a privilege change). */

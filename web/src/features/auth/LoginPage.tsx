@@ -4,9 +4,14 @@ import type { DemoInfo, Me } from '@contracts';
 import { Logo } from '../../components/Logo.tsx';
 import { passkeyProblem, passkeysSupported, signInWithPasskey } from './passkeys.ts';
 import { FormError } from '../../components/FormError.tsx';
+import { href } from '../../app/router.ts';
 
-/** `forApp`: signing in for a SMART app's request (issue 10); the app comes back once signed in. */
-export function LoginPage({ onSignedIn, forApp = false }: { onSignedIn: (me: Me) => void; forApp?: boolean }) {
+/**
+ * `returnTo`: signing in for a SMART app's request (issue 10); the app comes back once signed in, and a forgotten
+ * password keeps the request (the reset page's "Back to sign in" returns here with it).
+ */
+export function LoginPage({ onSignedIn, returnTo = null }: { onSignedIn: (me: Me) => void; returnTo?: string | null }) {
+  const forApp = !!returnTo;
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -100,7 +105,7 @@ export function LoginPage({ onSignedIn, forApp = false }: { onSignedIn: (me: Me)
             Sign in with a passkey
           </button>
         ) : null}
-        <a className="link-btn mfa-cancel" href="#/forgot-password">
+        <a className="link-btn mfa-cancel" href={href({ name: 'forgot-password', returnTo })}>
           Forgot your password?
         </a>
         {demo ? (

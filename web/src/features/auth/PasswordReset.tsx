@@ -3,9 +3,14 @@ import { ApiError, request } from '../../api/client.ts';
 import { Logo } from '../../components/Logo.tsx';
 import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
 import { FormError } from '../../components/FormError.tsx';
+import { href } from '../../app/router.ts';
 
-/** "Forgot your password?": asks for a one-time link by email. The answer is the same for any address. */
-export function ForgotPasswordPage() {
+/**
+ * "Forgot your password?": asks for a one-time link by email. The answer is the same for any address.
+ * `returnTo`: a SMART app's pending request (issue 10): the link opens in another tab, and this one goes back
+ * to signing in for the app.
+ */
+export function ForgotPasswordPage({ returnTo = null }: { returnTo?: string | null }) {
   const [email, setEmail] = useState('');
   const [sent, setSent] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -32,6 +37,11 @@ export function ForgotPasswordPage() {
           <>
             <p role="status">{sent}</p>
             <p className="muted small">Nothing after a few minutes? Check the spam folder, or ask your clinic’s administrator.</p>
+            {returnTo ? (
+              <p className="muted small" id="app-waits">
+                The app’s request waits here: once you have chosen a new password, come back to this tab and sign in.
+              </p>
+            ) : null}
           </>
         ) : (
           <>
@@ -46,7 +56,7 @@ export function ForgotPasswordPage() {
             </button>
           </>
         )}
-        <a className="link-btn mfa-cancel" href="#/">
+        <a className="link-btn mfa-cancel" href={returnTo ? href({ name: 'sign-in', returnTo }) : '#/'}>
           Back to sign in
         </a>
       </form>
