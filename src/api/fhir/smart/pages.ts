@@ -18,7 +18,7 @@ button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #1f5
 fieldset{border:1px solid #c9d2dc;border-radius:6px;margin-top:1rem}button.link{border:0;background:none;padding:0;margin:0;color:#1f5fa8;text-decoration:underline}ul{padding-left:1.2rem}
 h2{font-size:1.05rem;margin:1.8rem 0 .4rem;padding-top:1.2rem;border-top:1px solid #dde3ea}
 a.button{display:inline-block;text-decoration:none;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #1f5fa8}
-.web-sign-in{margin:.8rem 0 .3rem}.note{color:#4a5866;font-size:.9rem;margin:.2rem 0}`;
+a{color:#1f5fa8}.web-sign-in{margin:.8rem 0 .3rem}.note{color:#4a5866;font-size:.9rem;margin:.2rem 0}`;
 
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)} · Vigil</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
@@ -33,7 +33,8 @@ const webSignIn = (href: string, label: string, note: string, primary = false) =
   `<p class="web-sign-in"><a class="button ${primary ? 'primary' : 'secondary'}" href="${esc(href)}">${esc(label)}</a></p><p class="note">${esc(note)}</p>`;
 
 /** `webSignInHref`: the link to the web app's sign-in that returns to this request. */
-export function signInPage(o: { app: string; requestId: string; webSignInHref: string; message?: string }) {
+/** `forgotHref`: the web app's "Forgot your password?", which keeps this request (its "Back to sign in" returns to it). */
+export function signInPage(o: { app: string; requestId: string; webSignInHref: string; forgotHref: string; message?: string }) {
   return page(
     'Sign in',
     `<h1>Sign in to Vigil</h1><p><strong>${esc(o.app)}</strong> wants to use your Vigil account.</p>${alert(o.message)}
@@ -41,6 +42,7 @@ export function signInPage(o: { app: string; requestId: string; webSignInHref: s
 <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button class="primary" type="submit">Sign in</button></form>
+<p class="note"><a href="${esc(o.forgotHref)}">Forgot your password?</a></p>
 <h2>Other ways to sign in</h2>
 ${webSignIn(o.webSignInHref, 'Sign in with a passkey or your usual Vigil sign-in', `Opens the Vigil sign-in, then brings you back here to answer ${o.app}.`)}`,
   );
@@ -104,12 +106,14 @@ export function consentPage(o: {
   user: Principal;
   choosesPatient: boolean;
   patients: Patient[];
+  /** Kept when the screen is shown again (only if it is one of `patients`). */
+  chosen?: string;
   launchPatient?: Patient;
   message?: string;
 }) {
   const needsPatient = o.choosesPatient && (o.scopes.includes('launch/patient') || o.scopes.some((s) => s.startsWith('patient/')));
   const picker = needsPatient
-    ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p) => `<label><input type="radio" name="patient" value="${esc(p.id)}" required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
+    ? `<fieldset><legend>Patient to share</legend>${o.patients.length ? o.patients.map((p) => `<label><input type="radio" name="patient" value="${esc(p.id)}"${p.id === o.chosen ? ' checked' : ''} required> ${esc(p.name)}${p.birthDate ? ` (born ${esc(p.birthDate)})` : ''}</label>`).join('') : '<p>You have no patients to share.</p>'}</fieldset>`
     : '';
   const launched = o.launchPatient
     ? `<p>Opened from Vigil for <strong>${esc(o.launchPatient.name)}</strong>${o.launchPatient.birthDate ? ` (born ${esc(o.launchPatient.birthDate)})` : ''}.</p>`

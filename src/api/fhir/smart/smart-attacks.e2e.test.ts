@@ -311,29 +311,41 @@ describe('SMART tokens under attack', () => {
   });
 
   it('an Allow pressed as the consent screen appears (a double-click) asks again; no patient is ticked in advance (found by review)', async () => {
-    const dr = await clinicianForSmart(app, [a]);
+    const b = (await app.services.patientService.create({ name: 'Bea Second' }, 'system')).id;
+    const dr = await clinicianForSmart(app, [a, b]);
     const requestId = (html: string) => /name="request" value="([^"]+)"/.exec(html)![1];
     const url = `${app.httpUrl}/oauth/authorize`;
     const first = await (await fetch(`${url}?${authorizeQuery({ aud: `${app.httpUrl}/fhir/R4` })}`)).text();
+    // The sign-in screen's "Forgot your password?" goes to the web app with this request to come back to.
+    const forgot = /<a href="([^"]+)">Forgot your password\?<\/a>/.exec(first)![1].replaceAll('&amp;', '&');
+    expect(new URLSearchParams(forgot.split('?')[1]).get('return')).toMatch(/^\/oauth\/authorize\?response_type=code&client_id=/);
     const signedIn = await fetch(url, oauthForm({ request: requestId(first), action: 'sign-in', email: dr.email, password: dr.password }));
     const half = signedIn.headers.get('set-cookie')!.split(';')[0];
     const mfa = await fetch(url, oauthForm({ request: requestId(await signedIn.text()), action: 'mfa', code: dr.recovery[0] }, { cookie: half }));
     const cookie = mfa.headers.get('set-cookie')!.split(';')[0];
     const consent = await mfa.text();
     expect(consent).toContain('Allow Curious App?');
-    expect(consent).toMatch(new RegExp(`<input type="radio" name="patient" value="${a}" required>`)); // not checked
+    expect(consent.match(/type="radio"/g)).toHaveLength(2);
+    expect(consent).not.toContain('checked'); // nobody is ticked in advance
     expect(consent).toContain('value="deny" formnovalidate'); // Deny needs no choice
-    // The second click of a double-click, a moment after the screen came: no code, the screen again with a reason.
-    const tooSoon = await fetch(url, oauthForm({ request: requestId(consent), action: 'allow', patient: a }, { cookie }));
+    const authorized = async () =>
+      (await app.services.db.query(`SELECT 1 FROM audit_log WHERE action = 'smart.authorize' AND actor = $1`, [`user:${dr.userId}`])).length;
+    // The second click of a double-click, as the screen arrives (the screen's age set to "just served", so that a
+    // slow machine cannot make this request look like a reader's): no code, the screen again with a reason.
+    await app.services.db.query('UPDATE smart_pending SET created_at = clock_timestamp() WHERE id = $1', [requestId(consent)]);
+    const tooSoon = await fetch(url, oauthForm({ request: requestId(consent), action: 'allow', patient: b }, { cookie }));
     expect(tooSoon.status).toBe(200);
     expect(tooSoon.headers.get('location')).toBeNull();
     const again = await tooSoon.text();
     expect(again).toContain('Allow was pressed as this screen appeared');
-    expect(await app.services.db.query(`SELECT 1 FROM audit_log WHERE action = 'smart.authorize' AND actor = $1`, [`user:${dr.userId}`])).toHaveLength(0);
+    expect(again).toContain(`value="${b}" checked required>`); // the choice is kept
+    expect(again.match(/checked/g)).toHaveLength(1);
+    expect(await authorized()).toBe(0);
     // A person who reads the list first gets the code.
     await readConsent();
-    const allowed = await fetch(url, oauthForm({ request: requestId(again), action: 'allow', patient: a }, { cookie }));
+    const allowed = await fetch(url, oauthForm({ request: requestId(again), action: 'allow', patient: b }, { cookie }));
     expect(allowed.status).toBe(302);
     expect(new URL(allowed.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+    expect(await authorized()).toBe(1);
   });
 });

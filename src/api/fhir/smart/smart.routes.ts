@@ -178,7 +178,8 @@ export function smartRoutes(
   const fullySignedIn = (req: FastifyRequest) =>
     !!req.principal && !req.principal.smart && (req.principal.credential?.stage ?? 'full') === 'full' && req.principal.credential?.kind !== 'token';
 
-  async function screen(req: FastifyRequest, reply: FastifyReply, query: Record<string, string>, message?: string) {
+  /** `chosen`: the patient the user had picked, kept when the consent screen is shown again. */
+  async function screen(req: FastifyRequest, reply: FastifyReply, query: Record<string, string>, message?: string, chosen?: string) {
     let checked;
     try {
       checked = await deps.smart.checkRequest(query);
@@ -190,7 +191,8 @@ export function smartRoutes(
     // Stored in the database (smart_pending): the answer may reach another instance, or this one after a restart.
     const id = await deps.smart.savePending(req.principal?.userId ?? null, query);
     // The web app's sign-in (passkeys, the second step, setting one up) comes back to this same request.
-    const webSignInHref = webSignIn(`${SMART_AUTHORIZE_PATH}?${new URLSearchParams(query)}`);
+    const returnPath = `${SMART_AUTHORIZE_PATH}?${new URLSearchParams(query)}`;
+    const webSignInHref = webSignIn(returnPath);
     const stage = req.principal?.credential?.stage ?? 'full';
     if (req.principal && !req.principal.smart && stage === 'mfa') {
       const factors = await deps.auth.mfaStatus(req.principal);
@@ -199,7 +201,18 @@ export function smartRoutes(
     if (req.principal && !req.principal.smart && stage === 'enrol') return html(reply, 200, enrolPage({ app: checked.client.name, webSignInHref }));
     const redirects = [checked.redirectUri];
     if (!req.principal || req.principal.smart || req.principal.credential?.kind === 'token')
-      return html(reply, 200, signInPage({ app: checked.client.name, requestId: id, webSignInHref, message }), redirects);
+      return html(
+        reply,
+        200,
+        signInPage({
+          app: checked.client.name,
+          requestId: id,
+          webSignInHref,
+          forgotHref: `/#/forgot-password?${new URLSearchParams({ return: returnPath })}`,
+          message,
+        }),
+        redirects,
+      );
     if (checked.launch) {
       // EHR launch: the context is the patient open in the EHR, for the user who opened the app there.
       if (checked.launch.userId !== req.principal.userId)
@@ -237,6 +250,7 @@ export function smartRoutes(
         user: req.principal,
         choosesPatient: deps.access.choosesLaunchPatient(req.principal),
         patients,
+        chosen,
         message,
       }),
       redirects,
@@ -346,6 +360,7 @@ export function smartRoutes(
           reply,
           p.query,
           'Allow was pressed as this screen appeared. If you meant to allow this app, read what it asks for and press Allow again.',
+          form.patient,
         );
       const patientId = checked.launch ? checked.launch.patientId : deps.access.launchPatient(req.principal, form.patient ?? null);
       try {

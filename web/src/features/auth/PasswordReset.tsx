@@ -35,13 +35,11 @@ export function ForgotPasswordPage({ returnTo = null }: { returnTo?: string | nu
         <h1 id="forgot-title">Forgot your password?</h1>
         {sent ? (
           <>
-            <p role="status">{sent}</p>
+            <div role="status" className="sent-note">
+              <p>{sent}</p>
+              {returnTo ? <p>The app’s request waits here: once you have chosen a new password, come back to this tab and sign in.</p> : null}
+            </div>
             <p className="muted small">Nothing after a few minutes? Check the spam folder, or ask your clinic’s administrator.</p>
-            {returnTo ? (
-              <p className="muted small" id="app-waits">
-                The app’s request waits here: once you have chosen a new password, come back to this tab and sign in.
-              </p>
-            ) : null}
           </>
         ) : (
           <>
