@@ -239,7 +239,7 @@ export function createAlertMonitor(deps: {
     if (gained.delete(bucket)) {
       const inBucket = (id: string) => ownership.bucketOf(id) === bucket;
       states.deletePatients(inBucket);
-      await seed(inBucket);
+      await seed(inBucket, bucket);
     }
     return true;
   }
@@ -277,7 +277,8 @@ export function createAlertMonitor(deps: {
     return deviceList.list;
   }
 
-  async function seed(only: (patientId: string) => boolean = () => true) {
+  /** `bucket`: the one bucket `only` keeps (a gained bucket), so that the replay reads only its readings. */
+  async function seed(only: (patientId: string) => boolean = () => true, bucket?: number) {
     const open = deps.alerts.active().filter((a) => only(a.patientId));
     // A firing threshold state also needs the time of the newest stored reading: without it, a late reading
     // (a batch redelivered after its instance died) counted as the present and could resolve the alert.
@@ -311,15 +312,31 @@ export function createAlertMonitor(deps: {
         states.set(t);
       }
     }
-    await replay(only);
+    await replay(only, bucket);
   }
 
-  let recent: { at: number; list: Promise<Array<StoredReading & { receivedAt: number }>> } | null = null;
-  /** Buckets are gained in bursts: one query of the recent readings serves a burst. */
+  type Recent = Array<StoredReading & { receivedAt: number }>;
+  let recent: { at: number; list: Promise<{ all: Recent; byBucket: Map<number, Recent> }> } | null = null;
+  /**
+   * Buckets are gained in bursts: one query of the recent readings serves a burst, grouped by bucket once (a
+   * takeover gains ~128 buckets; each used to scan, and hash, the whole list: up to 200,000 readings each).
+   */
   function recentSoon(since: number) {
     const now = performance.now();
-    if (!recent || now - recent.at > 5_000) recent = { at: now, list: deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX) };
+    if (!recent || now - recent.at > 5_000) recent = { at: now, list: deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX).then(byBucket) };
     return recent.list;
+  }
+  function byBucket(all: Recent) {
+    const groups = new Map<number, Recent>();
+    const bucketOfPatient = new Map<string, number>();
+    for (const r of all) {
+      let b = bucketOfPatient.get(r.patientId);
+      if (b === undefined) bucketOfPatient.set(r.patientId, (b = ownership.bucketOf(r.patientId)));
+      const group = groups.get(b);
+      if (group) group.push(r);
+      else groups.set(b, [r]);
+    }
+    return { all, byBucket: groups };
   }
 
   /**
@@ -330,12 +347,13 @@ export function createAlertMonitor(deps: {
    * resolved in the window (by a person or the engine) does not see again what was received before it. Imported
    * history is not replayed (it never raises alerts).
    */
-  async function replay(only: (patientId: string) => boolean) {
+  async function replay(only: (patientId: string) => boolean, bucket?: number) {
     if (!deps.recentReadings) return;
     const since = deps.clock.now() - REPLAY_MS;
     // Resolutions from further back by the most a device clock may run ahead: a reading stamped 5 min ahead is
     // still in the window when the resolution it preceded is not (found by review).
-    const [readings, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : []]);
+    const [recentRows, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : []]);
+    const readings = bucket === undefined ? recentRows.all : (recentRows.byBucket.get(bucket) ?? []);
     // Resolved in the window: what that rule saw before the resolution (received before it, whatever the
     // device's clock says its time was) is not replayed to it, so the alert is not raised again from it.
     const resolvedAt = new Map<string, number>();
@@ -360,7 +378,7 @@ export function createAlertMonitor(deps: {
       signals.push({ type: 'reading', patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts });
       received.push(r.receivedAt);
     }
-    if (readings.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
+    if (recentRows.all.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
     // A NEWS2 alert resolved after the patient's newest reading: the score at start (derived-observations.ts
     // scores recent patients once) is the one it was resolved on, so it must not open it again; a new reading
     // lifts the hold, as a new score would have done before the restart (found by review).
