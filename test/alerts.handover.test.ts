@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from './support/app.ts';
 import { createTestDatabase, postgresAvailable, skipNote } from './support/services.ts';
 import { eventually } from './support/eventually.ts';
+import { bucketOf } from '../src/cluster/ownership.ts';
 
 const hasPg = await postgresAvailable();
 if (!hasPg) skipNote('PostgreSQL (alert across a change of owner)');
@@ -30,6 +31,22 @@ describe.skipIf(!hasPg)('an alert across a change of owner', () => {
     await app?.stop();
     await drop?.();
   });
+  /** Kills the instance's ownership session (as a PostgreSQL restart does): every bucket is lost, then gained again. */
+  const ownershipSessionDiesAndReturns = async () => {
+    await app.services.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'vigil-owner-%' AND datname = current_database()`,
+    );
+    await eventually(
+      () => app.services.ownership.stats(),
+      (s) => !s.connected,
+      10_000,
+    );
+    await eventually(
+      () => app.services.ownership.stats(),
+      (s) => s.connected && s.owned === s.buckets,
+      20_000,
+    );
+  };
 
   it('a late normal reading after the owner changed neither resolves the alert nor leads to a second one', async () => {
     const admin = (await app.tokenFor('admin')).token;
@@ -54,19 +71,7 @@ describe.skipIf(!hasPg)('an alert across a change of owner', () => {
     await eventually(alerts, (rows) => rows.length === 1, 10_000);
 
     // The ownership session dies (a PostgreSQL restart, a network cut): the instance drops its patients and claims them again.
-    await app.services.db.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'vigil-owner-%' AND datname = current_database()`,
-    );
-    await eventually(
-      () => app.services.ownership.stats(),
-      (s) => !s.connected,
-      10_000,
-    );
-    await eventually(
-      () => app.services.ownership.stats(),
-      (s) => s.connected,
-      20_000,
-    );
+    await ownershipSessionDiesAndReturns();
 
     await eventually(
       () => app.services.ownership.owns(patientId),
@@ -83,5 +88,61 @@ describe.skipIf(!hasPg)('an alert across a change of owner', () => {
     const rows = await alerts();
     expect(rows).toHaveLength(1);
     expect(rows[0].status).toBe('open');
+  }, 120_000);
+
+  // Each gained bucket replays its recent readings on its own first signal (alerts/alert-monitor.ts `mine` → `seed` →
+  // `replay`): readings stored and acknowledged but never evaluated (a crash) still raise their alert. The rows of a
+  // burst are grouped by bucket once; a bucket replays only its own.
+  it('each gained bucket replays its own unevaluated readings on its first signal, and no other bucket’s', async () => {
+    const s = app.services;
+    const patient = async (name: string) => {
+      const id = (await s.patientService.create({ name }, 'system')).id;
+      const device = (await s.deviceService.provision({ patientId: id, type: 'pulse-oximeter' }, 'system')).id;
+      return { id, device };
+    };
+    const x = await patient('Replay X');
+    let y = await patient('Replay Y');
+    while (bucketOf(y.id) === bucketOf(x.id)) y = await patient('Replay Y');
+    const now = Date.now();
+    // 160 s below 90 % for both (spo2-low needs 2 min): stored and acknowledged, never evaluated (no event).
+    const low = (p: { id: string; device: string }) =>
+      Array.from({ length: 17 }, (_, i) => ({
+        patientId: p.id,
+        deviceId: p.device,
+        code: '59408-5',
+        value: 85,
+        unit: '%',
+        ts: now - 170_000 + i * 10_000,
+        seq: null,
+      }));
+    await s.db.transaction((tx) => s.repos.readings.insertBatch(tx, [...low(x), ...low(y)]));
+    const spo2Low = (patientId: string) =>
+      s.db.query<{ status: string }>(`SELECT status FROM alerts WHERE patient_id = $1 AND rule_key = 'spo2-low'`, [patientId]);
+    expect(await spo2Low(x.id)).toEqual([]);
+
+    // The ownership session dies and comes back: every bucket is lost, then gained again.
+    await ownershipSessionDiesAndReturns();
+
+    // X's first signal (a reading stamped just after the stored ones) replays X's bucket: the 2 minutes were reached.
+    expect((await s.ingest.acceptTelemetry(x.device, JSON.stringify({ ts: now - 5_000, seq: 1, spo2: 85 }))).ok).toBe(true);
+    expect(
+      await eventually(
+        () => spo2Low(x.id),
+        (a) => a.length > 0,
+        15_000,
+      ),
+    ).toEqual([{ status: 'open' }]);
+    // Y's bucket had no signal yet: its readings were not replayed with X's.
+    await s.alerts.monitor.idle();
+    expect(await spo2Low(y.id)).toEqual([]);
+    // Y's first signal replays Y's bucket.
+    expect((await s.ingest.acceptTelemetry(y.device, JSON.stringify({ ts: now - 5_000, seq: 1, spo2: 85 }))).ok).toBe(true);
+    expect(
+      await eventually(
+        () => spo2Low(y.id),
+        (a) => a.length > 0,
+        15_000,
+      ),
+    ).toEqual([{ status: 'open' }]);
   }, 120_000);
 });
