@@ -6,10 +6,7 @@
  * resident keys, user verification) holds the passkey. The screens are checked with axe and photographed
  * (under the system's temporary folder, not the repository).
  */
-import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, CDPSession, Page } from 'playwright-core';
@@ -19,8 +16,8 @@ import { hasChromium, hasWebBuild, launchChromium } from '../../../../test/suppo
 import { skipNote } from '../../../../test/support/services.ts';
 import { expectAccessible } from '../../../../test/browser/tele-support.ts';
 import { readConsent } from '../../../../test/support/smart-flow.ts';
+import { startFhirclientApp } from '../../../../test/support/fhirclient-app.ts';
 
-const FHIRCLIENT = createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js');
 const SHOTS = path.join(os.tmpdir(), 'vigil-smart-passkey');
 const ready = hasChromium && hasWebBuild;
 if (!ready) skipNote('Chromium and a built web app (npm run build:web) for the SMART passkey browser test');
@@ -29,7 +26,7 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
   let app: TestApp;
   let browser: Browser;
   let page: Page;
-  let site: Server;
+  let site: Awaited<ReturnType<typeof startFhirclientApp>>;
   let appOrigin: string;
   let clientId: string;
   let patientId: string;
@@ -89,33 +86,11 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
     const dr = await s.auth.createUser({ email, role: 'clinician', password }, 'system');
     await s.patientService.assignClinician(patientId, dr.practitionerId!, 'system');
 
-    // The third-party app on its own origin (127.0.0.1; Vigil is on localhost), as in smart.browser.test.ts.
-    const js = await readFile(FHIRCLIENT);
-    const launchPage = (sc: string) => `<!doctype html><script src="/fhir-client.js"></script><script>
-      FHIR.oauth2.authorize({ iss: ${JSON.stringify(app.httpUrl + '/fhir/R4')}, clientId: new URLSearchParams(location.search).get('client'), scope: ${JSON.stringify(sc)}, redirectUri: '/app.html', pkceMode: 'required' });
-    </script>`;
-    const appPage = `<!doctype html><title>app</title><body><script src="/fhir-client.js"></script><script>
-      FHIR.oauth2.ready().then(async (client) => {
-        const obs = await client.request('Observation?code=http://loinc.org|8867-4&_sort=date', { flat: true });
-        const devices = await client.request('Device').then(() => 'allowed', (e) => String(e.status || e.message));
-        const me = await client.patient.read();
-        document.body.dataset.result = JSON.stringify({ patient: client.patient.id, name: me.name[0].text, values: obs.map((o) => o.valueQuantity.value), devices, fhirUser: client.getFhirUser() });
-      }).catch((e) => { document.body.dataset.error = String(e && e.message || e); });
-    </script>`;
-    site = createServer((req, res) => {
-      const url = new URL(req.url!, 'http://x');
-      if (url.pathname === '/fhir-client.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-      if (url.pathname === '/launch.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(launchPage(url.searchParams.get('scope')!));
-      if (url.pathname === '/app.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(appPage);
-      // Another site's page with a link (a mail, a forum post): to a URL the test chose.
-      if (url.pathname === '/link.html')
-        return res
-          .writeHead(200, { 'content-type': 'text/html' })
-          .end(`<!doctype html><a id="go" href="${url.searchParams.get('to')!.replaceAll('"', '%22')}">open</a>`);
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
-    appOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+    // The third-party app on its own origin, and another site's page with a link (a mail, a forum post) to a URL the test chose.
+    site = await startFhirclientApp(`${app.httpUrl}/fhir/R4`, (url) =>
+      url.pathname === '/link.html' ? `<!doctype html><a id="go" href="${url.searchParams.get('to')!.replaceAll('"', '%22')}">open</a>` : null,
+    );
+    appOrigin = site.origin;
     const admin = (await app.tokenFor('admin')).token;
     clientId = (await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Heart Diary', redirectUris: [`${appOrigin}/app.html`] })).body.id;
 
@@ -150,7 +125,7 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => site?.close(r));
+    await site?.close();
     await app?.stop();
   });
 

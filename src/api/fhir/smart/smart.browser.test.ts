@@ -4,22 +4,18 @@
  * from Vigil by a clinician (sign-in with a second factor, patient context from the launch), then the attacks an
  * app or a thief would try at the token endpoint and with the token.
  */
-import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
 import { launchChromium } from '../../../../test/support/browser.ts';
 import { enrolTotp, readConsent } from '../../../../test/support/smart-flow.ts';
-
-const FHIRCLIENT = createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js');
+import { startFhirclientApp } from '../../../../test/support/fhirclient-app.ts';
 
 describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
   let app: TestApp;
   let browser: Browser;
-  let site: Server;
+  let site: Awaited<ReturnType<typeof startFhirclientApp>>;
   let appOrigin: string;
   let clientId: string;
   let patientId: string;
@@ -40,34 +36,16 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
     for (let i = 0; i < 3; i++) await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - (3 - i) * 60_000, seq: i + 1, hr: 70 + i }));
     await s.ingest.acceptTelemetry(otherDev, JSON.stringify({ seq: 1, hr: 111 }));
 
-    // The third-party app: its own origin, serving fhirclient and two pages.
-    const launch = (scope: string) => `<!doctype html><script src="/fhir-client.js"></script><script>
-      FHIR.oauth2.authorize({ iss: ${JSON.stringify(app.httpUrl + '/fhir/R4')}, clientId: new URLSearchParams(location.search).get('client'), scope: ${JSON.stringify(scope)}, redirectUri: '/app.html', pkceMode: 'required' });
-    </script>`;
-    const appPage = `<!doctype html><title>app</title><body><script src="/fhir-client.js"></script><script>
-      FHIR.oauth2.ready().then(async (client) => {
-        const obs = await client.request('Observation?code=http://loinc.org|8867-4&_sort=date', { flat: true });
-        const devices = await client.request('Device').then(() => 'allowed', (e) => String(e.status || e.message));
-        const me = await client.patient.read();
-        document.body.dataset.result = JSON.stringify({ patient: client.patient.id, name: me.name[0].text, values: obs.map((o) => o.valueQuantity.value),
-          devices, fhirUser: client.getFhirUser(), refresh: !!client.state.tokenResponse.refresh_token, scope: client.state.tokenResponse.scope });
-      }).catch((e) => { document.body.dataset.error = String(e && e.message || e); });
-    </script>`;
-    const js = await readFile(FHIRCLIENT);
-    site = createServer((req, res) => {
-      const url = new URL(req.url!, 'http://x');
-      if (url.pathname === '/fhir-client.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-      if (url.pathname === '/launch.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(launch(url.searchParams.get('scope')!));
-      if (url.pathname === '/app.html') return res.writeHead(200, { 'content-type': 'text/html' }).end(appPage);
+    // The third-party app: its own origin, serving fhirclient and its pages.
+    site = await startFhirclientApp(`${app.httpUrl}/fhir/R4`, (url) =>
       // EHR launch: Vigil opens this page with ?iss=…&launch=…, which fhirclient reads from the URL.
-      if (url.pathname === '/ehr.html')
-        return res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script src="/fhir-client.js"></script><script>
+      url.pathname === '/ehr.html'
+        ? `<!doctype html><script src="/fhir-client.js"></script><script>
         FHIR.oauth2.authorize({ clientId: ${JSON.stringify(ehrClientId)}, scope: 'launch openid fhirUser patient/Observation.rs patient/Patient.r', redirectUri: '/app.html', pkceMode: 'required' });
-      </script>`);
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
-    appOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+      </script>`
+        : null,
+    );
+    appOrigin = site.origin;
     const admin = (await app.tokenFor('admin')).token;
     const registered = await app.api<{ id: string }>(admin, 'POST', '/api/v1/smart/apps', { name: 'Heart Diary', redirectUris: [`${appOrigin}/app.html`] });
     expect(registered.status).toBe(201);
@@ -80,7 +58,7 @@ describe('SMART on FHIR standalone launch (fhirclient in Chromium)', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => site?.close(r));
+    await site?.close();
     await app?.stop();
   });
 
