@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { bootApp, type TestApp } from '../support/app.ts';
 import { skipNote } from '../support/services.ts';
-import { ARTIFACTS, hasChromium, hasWebBuild, launchChromium, PASSWORD } from '../support/browser.ts';
+import { addVirtualAuthenticator, ARTIFACTS, hasChromium, hasWebBuild, launchChromium, PASSWORD, withPasskeyAuthenticator } from '../support/browser.ts';
 import { expectAccessible } from './tele-support.ts';
 import { generate } from 'otplib';
 
@@ -105,18 +105,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     otherOrigin = `http://localhost:${(other.address() as { port: number }).port}`;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    ({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    }));
+    ({ cdp, authenticatorId } = await withPasskeyAuthenticator(page));
   });
   afterAll(async () => {
     await browser?.close();
@@ -132,17 +121,7 @@ describe.skipIf(!ready)('passkeys in Chromium with a virtual authenticator', () 
     await page.getByRole('button', { name: /^sign in$/i }).click();
   };
   /** A second authenticator (a USB security key): one authenticator holds one passkey per account. */
-  const addSecurityKey = () =>
-    cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'usb',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+  const addSecurityKey = async () => ({ authenticatorId: await addVirtualAuthenticator(cdp, 'usb') });
   const onPanel = () => page.waitForSelector('text=/\\d+ patients?/', { timeout: 20_000 });
   const cookieHeader = async () => (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { bootApp, type TestApp } from './app.ts';
 import { WEB_DIST } from '../../src/api/http-server.ts';
 
@@ -118,4 +118,22 @@ export async function aliceAndNurse(c: BrowserClinic, domain: string): Promise<{
   await c.app.services.patientService.assignClinician(patientId, nurse.practitionerId!, 'system');
   await c.addUser({ email: `alice@${domain}`, role: 'patient', displayName: 'Alice Ames', patientId });
   return { patientId, nurseToken: await c.tokenOf(`nurse@${domain}`) };
+}
+
+/**
+ * A virtual WebAuthn authenticator (Chrome DevTools Protocol) that passes user presence and verification by
+ * itself: `internal` is the device's own passkey store, `usb` a security key. Returns its id.
+ */
+export async function addVirtualAuthenticator(cdp: CDPSession, transport: 'internal' | 'usb' = 'internal'): Promise<string> {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport, hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return authenticatorId;
+}
+
+/** The page's DevTools session with WebAuthn on and one passkey authenticator (`addVirtualAuthenticator`). */
+export async function withPasskeyAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  return { cdp, authenticatorId: await addVirtualAuthenticator(cdp) };
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type TestApp } from '../../../../test/support/app.ts';
-import { hasChromium, hasWebBuild, launchChromium } from '../../../../test/support/browser.ts';
+import { hasChromium, hasWebBuild, launchChromium, withPasskeyAuthenticator } from '../../../../test/support/browser.ts';
 import { skipNote } from '../../../../test/support/services.ts';
 import { expectAccessible } from '../../../../test/browser/tele-support.ts';
 import { readConsent } from '../../../../test/support/smart-flow.ts';
@@ -97,18 +97,7 @@ describe.skipIf(!ready)('SMART launch for a passkey-only account, through the we
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const { cdp, authenticatorId } = await withPasskeyAuthenticator(page);
     // The clinician sets up a passkey as the one second factor, in the web app (no authenticator app).
     await page.goto(app.httpUrl);
     await page.getByLabel(/email/i).fill(email);
