@@ -54,3 +54,85 @@ export function observationToReadings(o: any, line: number): CandidateReading[] 
   const r = one(kind.source.code, o.valueQuantity);
   return typeof r === 'string' ? r : [r];
 }
+
+export const UCUM = 'http://unitsofmeasure.org';
+const BP_PARTS = ['8480-6', '8462-4'];
+const EFFECTIVE = ['effectiveDateTime', 'effectivePeriod', 'effectiveInstant', 'effectiveTiming'];
+
+/**
+ * A reference a FHIR create may use for `type`: `Type/id`, or an absolute URL on this server (R4 §2.3.0
+ * references.html: an absolute URL names the server it lives on; another server's Patient is not ours, even
+ * when its id matches). Contained resources (`#id`) are not kept. Undefined when fine, else the problem.
+ */
+export function localReferenceProblem(element: string, ref: string, type: string, baseUrl: string): string | undefined {
+  if (ref.startsWith('#'))
+    return `${element} ${ref} points at a contained resource: contained resources are not supported, reference ${type}/{id} on this server`;
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(ref)) return undefined;
+  const base = baseUrl.replace(/\/+$/, '');
+  const rest = base && ref.startsWith(`${base}/`) ? ref.slice(base.length + 1) : undefined;
+  if (rest === undefined)
+    return `${element} ${ref} is not on this server: an absolute reference must start with its FHIR base ${base || '(unknown)'}/ (or send ${type}/{id})`;
+  if (!new RegExp(`^${type}/[^/]+$`).test(rest)) return `${element} ${ref} must be ${base}/${type}/{id}`;
+  return undefined;
+}
+
+/**
+ * What a FHIR create must state plainly, checked before observationToReadings (which also reads NDJSON files
+ * leniently): nothing is guessed, changed or dropped. Undefined when fine, else the problem, naming the element.
+ */
+export function observationCreateProblem(o: any, baseUrl: string): string | undefined {
+  if (o.contained !== undefined) return 'contained resources are not supported: reference the Patient (and Device) stored on this server';
+  // Every reading row is served as final (mapping, status search): another status could not be kept.
+  if (o.status !== 'final')
+    return `status ${o.status === undefined ? 'is missing' : `${JSON.stringify(o.status)} cannot be kept`}: Vigil stores every Observation as final (accepted: final)`;
+  // R4 §2.24.0.1 choice types: one value[x], one effective[x].
+  const effective = EFFECTIVE.filter((k) => o[k] !== undefined);
+  if (effective.length > 1) return `${effective.join(' and ')} are both present: effective[x] is a choice, send one (effectiveDateTime)`;
+  const values = Object.keys(o).filter((k) => k.startsWith('value') && o[k] !== undefined);
+  if (values.length > 1) return `${values.join(' and ')} are both present: value[x] is a choice, send one (valueQuantity)`;
+  for (const [element, type] of [
+    ['subject', 'Patient'],
+    ['device', 'Device'],
+  ] as const) {
+    const ref = o[element]?.reference;
+    const problem = typeof ref === 'string' ? localReferenceProblem(`${element}.reference`, ref, type, baseUrl) : undefined;
+    if (problem) return problem;
+  }
+  const codings: Array<{ system?: string; code?: string }> = Array.isArray(o.code?.coding) ? o.code.coding : [];
+  const kind = KINDS.find((k) => k.codings.some((c) => codings.some((x) => x?.system === c.system && x?.code === c.code)));
+  // observationToReadings names a code it does not store, and refuses derived results and ECG.
+  if (!kind || kind.source.table === 'ecg' || (kind.source.table === 'readings' && kind.source.derived)) return undefined;
+  // Every kind a create stores is a point measurement (readings have one time): a period would lose its end.
+  const p = o.effectivePeriod;
+  if (p !== undefined && !(typeof p?.start === 'string' && typeof p?.end === 'string' && Date.parse(p.start) === Date.parse(p.end)))
+    return `effectivePeriod: ${kind.text} is a point measurement, stored at one time; send effectiveDateTime`;
+  const quantity = (element: string, q: any, code: string): string | undefined => {
+    if (typeof q?.value !== 'number') return undefined; // observationToReadings: "must be a number"
+    const unit = BY_CODE.get(code)?.unit;
+    // R4 vital-signs profiles: valueQuantity.system = UCUM and a code (qty-3: a code needs its system).
+    if (q.system !== UCUM)
+      return `${element}.system ${q.system === undefined ? 'is missing' : `${JSON.stringify(q.system)} is not UCUM`}: send system ${UCUM} and the unit in code (e.g. ${unit})`;
+    if (typeof q.code !== 'string' || !q.code) return `${element}.code is missing: send the UCUM unit in code (e.g. ${unit})`;
+    if (q.comparator !== undefined) return `${element}.comparator is not supported: a reading is an exact value`;
+    return undefined;
+  };
+  const components: unknown = o.component;
+  if (kind.source.table !== 'bp') {
+    if (components !== undefined) return `component is not kept for ${kind.text}: only a blood pressure panel (85354-9) has components`;
+    return quantity('valueQuantity', o.valueQuantity, kind.source.code);
+  }
+  if (values.length) return `${values[0]}: a blood pressure panel carries its values in component (8480-6, 8462-4)`;
+  if (!Array.isArray(components)) return `component must list the systolic (8480-6) and diastolic (8462-4) values`;
+  const seen = new Set<string>();
+  for (const [i, c] of (components as any[]).entries()) {
+    const cc: Array<{ system?: string; code?: string }> = Array.isArray(c?.code?.coding) ? c.code.coding : [];
+    const code = BP_PARTS.find((b) => cc.some((x) => x?.system === LOINC && x?.code === b));
+    if (!code)
+      return `component[${i}] ${cc.map((x) => `${x?.system}|${x?.code}`).join(', ') || '(no code)'} is not kept: a blood pressure panel takes 8480-6 and 8462-4`;
+    if (seen.has(code)) return `component[${i}]: ${code} appears more than once; send one systolic (8480-6) and one diastolic (8462-4)`;
+    seen.add(code);
+    const problem = quantity(`component[${i}].valueQuantity`, c.valueQuantity, code);
+    if (problem) return problem;
+  }
+  return undefined;
+}

@@ -9,7 +9,7 @@ import { toFhirId } from '../ids.ts';
 import type { VersionStore } from '../versions.ts';
 import type { Clock } from '../../../platform/clock.ts';
 import type { Queryable } from '../../../platform/db.ts';
-import { observationToReadings } from './observation-input.ts';
+import { observationCreateProblem, observationToReadings } from './observation-input.ts';
 import { observationId, observationResource, parseObservationId, type Resource } from '../mapping.ts';
 import type { FhirContext, ResourceProvider } from '../registry.ts';
 import { decodeCursor, encodeCursor } from '../search/cursor.ts';
@@ -183,6 +183,8 @@ export function observationProvider(deps: {
      */
     async prepareCreate(ctx, body, opts) {
       if (!write) throw new AppError('FORBIDDEN', 'Observation create is not enabled here');
+      const problem = observationCreateProblem(body, ctx.baseUrl);
+      if (problem) throw new AppError('PAYLOAD_REJECTED', `Observation: ${problem}`);
       const parsed = observationToReadings(body, 0);
       if (typeof parsed === 'string') throw new AppError('PAYLOAD_REJECTED', `Observation: ${parsed}`);
       const patientId = parsed[0].patient;
