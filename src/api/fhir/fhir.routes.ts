@@ -306,7 +306,7 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     app.post(
       base,
       { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } },
-      async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body)),
+      async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body, isStrict(req.headers.prefer))),
     );
   app.post(
     '/fhir/R4/:type',

@@ -243,6 +243,7 @@ export function createFhirService(deps: {
     prepareUpdate,
     read: (ctx, type, id) => service.read(ctx, type, id),
     search: (ctx, type, query, strict) => service.search(ctx, type, query, strict),
+    operation: (ctx, type, op, query, strict) => service.operation(ctx, type, op, query, strict),
     async find(ctx, type, query, count) {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
@@ -316,7 +317,7 @@ export function createFhirService(deps: {
     },
 
     /** batch / transaction Bundles (bundle.ts). */
-    bundle: (ctx: FhirContext, body: unknown) => bundles.run(ctx, body),
+    bundle: (ctx: FhirContext, body: unknown, strict = false) => bundles.run(ctx, body, strict),
 
     async search(ctx: FhirContext, type: string, query: Query, strict: boolean) {
       const p = provider(type);

@@ -14,6 +14,17 @@ describe('FHIR operations, Bundles and interactions', () => {
   let a: string;
   let aFhir: string;
   const call = fhirCaller(() => app.httpUrl);
+  const readings = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings'))[0].n);
+  const patients = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM patients'))[0].n);
+  const hr = (value: number, minutesAgo: number) => ({
+    resourceType: 'Observation',
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    subject: { reference: `Patient/${aFhir}` },
+    effectiveDateTime: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+    valueQuantity: { value, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
+  });
 
   beforeAll(async () => {
     app = await bootApp();
@@ -49,5 +60,45 @@ describe('FHIR operations, Bundles and interactions', () => {
         expect(r.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: everything });
         expect(r.body.entry ?? [], q).toEqual([]);
       }
+  });
+
+  it("runs a batch entry's search under the request's own Prefer handling (lenient by default), and operations in GET entries", async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: `Observation?patient=${aFhir}&foo=bar` } },
+        { request: { method: 'GET', url: `Observation/$lastn?patient=${aFhir}` } },
+      ],
+    };
+    const lenient = await call(clin, 'POST', '/fhir/R4', bundle);
+    expect(lenient.status).toBe(200);
+    expect(lenient.body.entry.map((e: any) => e.response.status)).toEqual(['200 OK', '200 OK']);
+    const search = lenient.body.entry[0].resource;
+    expect(search.entry.filter((e: any) => e.search.mode === 'match').length).toBeGreaterThan(0);
+    expect(search.entry.find((e: any) => e.search.mode === 'outcome').resource.issue[0].diagnostics).toContain('foo');
+    expect(search.link[0].url).not.toContain('foo');
+    expect(lenient.body.entry[1].resource).toMatchObject({ resourceType: 'Bundle', type: 'searchset' });
+    expect(lenient.body.entry[1].resource.entry.length).toBeGreaterThan(0);
+    const strict = await call(clin, 'POST', '/fhir/R4', bundle, { prefer: 'handling=strict' });
+    expect(strict.body.entry.map((e: any) => e.response.status)).toEqual(['400', '200 OK']);
+    expect(strict.body.entry[0].response.outcome.issue[0].diagnostics).toContain('Prefer: handling=strict');
+  });
+
+  it('fails a whole transaction when a GET entry fails: the error, the entry named, nothing written', async () => {
+    const [r0, p0] = [await readings(), await patients()];
+    const res = await call(clin, 'POST', '/fhir/R4', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: hr(88, 5), request: { method: 'POST', url: 'Observation' } },
+        { resource: { resourceType: 'Patient', name: [{ text: 'Tom Transaction' }] }, request: { method: 'POST', url: 'Patient' } },
+        { request: { method: 'GET', url: 'Patient/no-such-patient' } },
+      ],
+    });
+    expect(res.status).toBe(404);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue[0].diagnostics).toContain('entry 2');
+    expect([await readings(), await patients()]).toEqual([r0, p0]);
   });
 });
