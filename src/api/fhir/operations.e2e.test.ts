@@ -101,4 +101,41 @@ describe('FHIR operations, Bundles and interactions', () => {
     expect(res.body.issue[0].diagnostics).toContain('entry 2');
     expect([await readings(), await patients()]).toEqual([r0, p0]);
   });
+
+  it('answers PATCH 405 not-supported whatever the content type', async () => {
+    for (const type of ['application/json-patch+json', 'application/fhir+json']) {
+      const res = await fetch(`${app.httpUrl}/fhir/R4/Patient/${aFhir}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${clin}`, 'content-type': type },
+        body: type.includes('patch') ? JSON.stringify([{ op: 'replace', path: '/active', value: false }]) : JSON.stringify({ resourceType: 'Parameters' }),
+      });
+      expect(res.status, type).toBe(405);
+      expect(((await res.json()) as any).issue[0].code).toBe('not-supported');
+    }
+  });
+
+  it('honours Prefer: return=minimal, return=representation and return=OperationOutcome on create and update', async () => {
+    const body = { resourceType: 'Patient', name: [{ text: 'Rita Return' }] };
+    const rep = await call(clin, 'POST', '/fhir/R4/Patient', body, { prefer: 'return=representation' });
+    expect(rep.status).toBe(201);
+    expect(rep.body.resourceType).toBe('Patient');
+    const minimal = await call(clin, 'POST', '/fhir/R4/Patient', body, { prefer: 'return=minimal' });
+    expect(minimal.status).toBe(201);
+    expect(minimal.body).toBeNull();
+    expect(minimal.headers.get('location')).toMatch(/\/Patient\/[^/]+\/_history\/1$/);
+    const oo = await call(clin, 'POST', '/fhir/R4/Patient', body, { prefer: 'return=OperationOutcome' });
+    expect(oo.status).toBe(201);
+    expect(oo.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] });
+    expect(oo.body.issue[0].diagnostics).toContain(oo.headers.get('location')!.replace(/^.*\/fhir\/R4\//, ''));
+    const updated = await call(
+      clin,
+      'PUT',
+      `/fhir/R4/Patient/${rep.body.id}`,
+      { ...rep.body, name: [{ text: 'Rita R.' }] },
+      { prefer: 'return=OperationOutcome' },
+    );
+    expect(updated.status).toBe(200);
+    expect(updated.body.resourceType).toBe('OperationOutcome');
+    expect(updated.body.issue[0].diagnostics).toMatch(/^updated Patient\/.+\/_history\/2$/);
+  });
 });
