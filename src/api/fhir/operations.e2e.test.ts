@@ -13,6 +13,7 @@ describe('FHIR operations, Bundles and interactions', () => {
   let clin: string;
   let a: string;
   let aFhir: string;
+  let team: string; // the clinician's practitioner id: their care team's Group
   const call = fhirCaller(() => app.httpUrl);
   const readings = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM readings'))[0].n);
   const patients = async () => Number((await app.services.db.query<{ n: string }>('SELECT count(*) AS n FROM patients'))[0].n);
@@ -31,6 +32,7 @@ describe('FHIR operations, Bundles and interactions', () => {
     const s = app.services;
     const cl = await app.tokenFor('clinician');
     clin = cl.token;
+    team = cl.practitionerId!;
     a = (await s.patientService.create({ name: 'Ada Lovelace', mrn: 'OP-1' }, 'system')).id;
     aFhir = a.replace('_', '-');
     await s.patientService.assignClinician(a, cl.practitionerId!, 'system');
@@ -137,5 +139,33 @@ describe('FHIR operations, Bundles and interactions', () => {
     expect(updated.status).toBe(200);
     expect(updated.body.resourceType).toBe('OperationOutcome');
     expect(updated.body.issue[0].diagnostics).toMatch(/^updated Patient\/.+\/_history\/2$/);
+  });
+
+  it("gives a care team's Group a new versionId, lastUpdated and ETag when its members change", async () => {
+    const s = app.services;
+    const read = () => call(clin, 'GET', `/fhir/R4/Group/${team.replace('_', '-')}`);
+    const before = await read();
+    expect(before.status).toBe(200);
+    expect(before.headers.get('etag')).toBe(`W/"${before.body.meta.versionId}"`);
+    const again = await read();
+    expect(again.body.meta).toEqual(before.body.meta); // unchanged: the same version
+    await new Promise((r) => setTimeout(r, 5));
+    const joined: string[] = [];
+    for (const name of ['Jo Joiner', 'Kim Joiner']) {
+      const id = (await s.patientService.create({ name }, 'system')).id;
+      await s.patientService.assignClinician(id, team, 'system');
+      joined.push(id);
+    }
+    const after = await read();
+    expect(after.body.member.length).toBe(before.body.member.length + 2);
+    expect(after.body.meta.versionId).not.toBe(before.body.meta.versionId);
+    expect(Date.parse(after.body.meta.lastUpdated)).toBeGreaterThan(Date.parse(before.body.meta.lastUpdated));
+    expect(after.headers.get('etag')).toBe(`W/"${after.body.meta.versionId}"`);
+    // A patient leaving changes it too.
+    await s.patientService.removeClinician(joined[0], team, 'system');
+    const left = await read();
+    expect(left.body.member.length).toBe(before.body.member.length + 1);
+    expect(left.body.meta.versionId).not.toBe(after.body.meta.versionId);
+    expect(Date.parse(left.body.meta.lastUpdated)).toBeGreaterThanOrEqual(Date.parse(after.body.meta.lastUpdated));
   });
 });
