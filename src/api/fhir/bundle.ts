@@ -290,11 +290,13 @@ export function createBundleRunner(deps: BundleDeps) {
 
     // 2b. Every GET is tried before anything is written: a failing entry fails the whole transaction (R4
     // §3.1.0.11.2: "if any of the entries fail, the transaction fails"). A GET of a resource this Bundle creates
-    // can only run after the writes.
+    // can only run after the writes. With nothing to write, these answers are the answers (each read run, and
+    // audited, once).
     const created = new Set([...assigned].map(([i, id]) => `${steps[i].type}/${id}`));
+    const tried = new Map<number, unknown>();
     for (const step of steps.filter((s) => s.method === 'GET' && !(s.id && created.has(`${s.type}/${s.id}`)))) {
       try {
-        await runOne(ctx, step, strict);
+        tried.set(step.index, await runOne(ctx, step, strict));
       } catch (err) {
         refuse(step, err);
       }
@@ -323,7 +325,7 @@ export function createBundleRunner(deps: BundleDeps) {
     // created here, or a change in between) is answered for its entry: the writes are committed.
     for (const step of steps.filter((s) => s.method === 'GET')) {
       try {
-        answers.set(step.index, await runOne(ctx, step, strict));
+        answers.set(step.index, !toWrite.length && tried.has(step.index) ? tried.get(step.index) : await runOne(ctx, step, strict));
       } catch (err) {
         const e = deps.toStatus(err);
         answers.set(step.index, { response: { status: String(e.status), outcome: outcome(e.status, e.message) } });
