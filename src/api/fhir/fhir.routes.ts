@@ -345,11 +345,11 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
   );
 
   // PATCH bodies (R4 §3.1.0.6: JSON Patch, XML Patch) have no parser here, so Fastify would answer 415 before the
-  // route could say 405 not-supported: take them as text for PATCH only; any other method keeps the 415.
+  // route could say 405 not-supported: take them as text for a FHIR PATCH only; anything else keeps the 415.
   for (const type of ['application/json-patch+json', 'application/xml-patch+xml'])
     if (!app.hasContentTypeParser(type))
       app.addContentTypeParser(type, { parseAs: 'string' }, (req, body, done) =>
-        req.method === 'PATCH'
+        req.method === 'PATCH' && req.url.startsWith('/fhir/')
           ? done(null, body)
           : done(Object.assign(new Error(`Unsupported Media Type: ${type}`), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })),
       );
