@@ -180,4 +180,25 @@ describe('FHIR Bulk Data $export', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('leaves out what was stored after transactionTime (Bulk Data IG: an incremental _since=transactionTime sends it)', async () => {
+    const s = app.services;
+    const late = (await s.patientService.create({ name: 'Lena Late' }, 'system')).id;
+    const dev = (await s.deviceService.provision({ patientId: late, type: 'pulse-oximeter' }, 'system')).id;
+    for (let i = 0; i < 3; i++) await s.ingest.acceptTelemetry(dev, JSON.stringify({ ts: Date.now() - i * 1000, seq: i + 1, hr: 90 + i }));
+    // Two readings arrive while the export runs: stored (received) after the kick-off's transactionTime.
+    await s.db.query(
+      `UPDATE readings SET received_at = received_at + interval '1 hour' WHERE patient_id = $1 AND id IN (SELECT id FROM readings WHERE patient_id = $1 ORDER BY id LIMIT 2)`,
+      [late],
+    );
+    const kick = await req(admin, `/fhir/R4/$export?_type=Observation`, { prefer: 'respond-async' });
+    const manifest = (await complete(admin, kick.headers.get('content-location')!)) as unknown as {
+      transactionTime: string;
+      output: Array<{ url: string }>;
+    };
+    const obs = await ndjson(admin, manifest.output[0].url);
+    const lates = obs.filter((o) => o.subject.reference === `Patient/${late.replace('_', '-')}`);
+    expect(lates.map((o) => o.valueQuantity.value)).toHaveLength(1);
+    expect(obs.every((o) => Date.parse(o.meta.lastUpdated) <= Date.parse(manifest.transactionTime))).toBe(true);
+  });
 });

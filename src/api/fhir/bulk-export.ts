@@ -116,11 +116,14 @@ export function createBulkExport(deps: {
       for (const slice of slices) {
         let cursor: string | undefined;
         do {
-          const query: Record<string, string> = {
+          // Nothing changed after transactionTime (Bulk Data IG, export: such resources SHOULD NOT be included; an
+          // incremental `_since=transactionTime` sends them).
+          const until = `le${new Date(job.transaction_time).toISOString()}`;
+          const query: Record<string, string | string[]> = {
             _count: '1000',
             _total: 'none',
             ...(cursor ? { _cursor: cursor } : {}),
-            ...(job.since ? { _lastUpdated: `gt${job.since}` } : {}),
+            _lastUpdated: job.since ? [`gt${job.since}`, until] : until,
           };
           if (slice) query[type === 'Patient' ? '_id' : 'patient'] = slice.map(toFhirId).join(',');
           const result = await p.searchType(ctx, parseSearch(type, query, p.search, true));

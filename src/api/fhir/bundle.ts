@@ -104,6 +104,8 @@ export interface BundleDeps {
   prepareUpdate(ctx: FhirContext, type: string, id: string, body: unknown, ifMatch?: string): Promise<PreparedWrite>;
   read(ctx: FhirContext, type: string, id: string): Promise<Resource>;
   search(ctx: FhirContext, type: string, query: Query, strict: boolean): Promise<unknown>;
+  /** A type-level operation (`Observation/$lastn?…`) in a GET entry. */
+  operation(ctx: FhirContext, type: string, op: string, query: Query, strict: boolean): Promise<unknown>;
   /** The resources a strict search finds (conditional references), at most `count`. */
   find(ctx: FhirContext, type: string, query: Query, count: number): Promise<Resource[]>;
   /** An error → its HTTP status and message (AppError, not-supported); anything else is rethrown. */
@@ -162,11 +164,15 @@ export function createBundleRunner(deps: BundleDeps) {
     );
   };
 
-  async function runOne(ctx: FhirContext, step: Step) {
+  /** `strict`: the Bundle request's own Prefer: handling (R4 §3.1.1.3.3, lenient by default) applies to its GET entries. */
+  async function runOne(ctx: FhirContext, step: Step, strict: boolean) {
     if (step.method === 'GET') {
+      // A GET entry is any GET the server takes, operations included (R4 http.html#transaction: "GET [type]/$op").
+      if (step.id?.startsWith('$'))
+        return { resource: await deps.operation(ctx, step.type, step.id, step.query ?? {}, strict), response: { status: '200 OK' } };
       return step.id
         ? entryResponse(ctx, '200 OK', await deps.read(ctx, step.type, step.id))
-        : { resource: await deps.search(ctx, step.type, step.query ?? {}, true), response: { status: '200 OK' } };
+        : { resource: await deps.search(ctx, step.type, step.query ?? {}, strict), response: { status: '200 OK' } };
     }
     if (step.method === 'POST') {
       const prepared = await deps.prepareCreate(ctx, step.type, step.resource, step.ifNoneExist);
@@ -175,12 +181,12 @@ export function createBundleRunner(deps: BundleDeps) {
     return entryResponse(ctx, '200 OK', await (await deps.prepareUpdate(ctx, step.type, step.id!, step.resource, step.ifMatch)).commit());
   }
 
-  async function batch(ctx: FhirContext, steps: Array<Step | Error>) {
+  async function batch(ctx: FhirContext, steps: Array<Step | Error>, strict: boolean) {
     const entry = [];
     for (const step of steps) {
       try {
         if (step instanceof Error) throw step;
-        entry.push(await runOne(ctx, step));
+        entry.push(await runOne(ctx, step, strict));
       } catch (err) {
         const e = deps.toStatus(err);
         entry.push({ response: { status: String(e.status), outcome: outcome(e.status, e.message) } });
@@ -189,7 +195,7 @@ export function createBundleRunner(deps: BundleDeps) {
     return { resourceType: 'Bundle', type: 'batch-response', entry };
   }
 
-  async function transaction(ctx: FhirContext, steps: Step[]) {
+  async function transaction(ctx: FhirContext, steps: Step[], strict: boolean) {
     if (!deps.db) throw badRequest('transaction Bundles are not enabled here');
     for (const step of steps) {
       try {
@@ -282,6 +288,20 @@ export function createBundleRunner(deps: BundleDeps) {
       }
     }
 
+    // 2b. Every GET is tried before anything is written: a failing entry fails the whole transaction (R4
+    // §3.1.0.11.2: "if any of the entries fail, the transaction fails"). A GET of a resource this Bundle creates
+    // can only run after the writes. With nothing to write, these answers are the answers (each read run, and
+    // audited, once).
+    const created = new Set([...assigned].map(([i, id]) => `${steps[i].type}/${id}`));
+    const tried = new Map<number, unknown>();
+    for (const step of steps.filter((s) => s.method === 'GET' && !(s.id && created.has(`${s.type}/${s.id}`)))) {
+      try {
+        tried.set(step.index, await runOne(ctx, step, strict));
+      } catch (err) {
+        refuse(step, err);
+      }
+    }
+
     // 3. One database transaction: created resources the others point at (ids chosen ahead) first, for their keys.
     const commitOrder = [
       ...toWrite.filter((w) => w.step.method === 'POST' && assigned.has(w.step.index)),
@@ -301,10 +321,11 @@ export function createBundleRunner(deps: BundleDeps) {
     });
     for (const f of finish) answers.set(f.step.index, entryResponse(ctx, f.step.method === 'POST' ? '201 Created' : '200 OK', await f.run()));
 
-    // 4. Reads, after the writes (they see them). A read that fails is answered for its entry: the writes stand.
+    // 4. Reads, after the writes (they see them). Each was tried in 2b; one that fails only now (a GET of a resource
+    // created here, or a change in between) is answered for its entry: the writes are committed.
     for (const step of steps.filter((s) => s.method === 'GET')) {
       try {
-        answers.set(step.index, await runOne(ctx, step));
+        answers.set(step.index, !toWrite.length && tried.has(step.index) ? tried.get(step.index) : await runOne(ctx, step, strict));
       } catch (err) {
         const e = deps.toStatus(err);
         answers.set(step.index, { response: { status: String(e.status), outcome: outcome(e.status, e.message) } });
@@ -315,7 +336,7 @@ export function createBundleRunner(deps: BundleDeps) {
 
   return {
     /** POST [base] with a batch or transaction Bundle. */
-    async run(ctx: FhirContext, body: unknown) {
+    async run(ctx: FhirContext, body: unknown, strict = false) {
       const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
       if (b?.resourceType !== 'Bundle' || (b.type !== 'batch' && b.type !== 'transaction'))
         throw badRequest('POST [base] takes a Bundle of type batch or transaction');
@@ -327,6 +348,7 @@ export function createBundleRunner(deps: BundleDeps) {
         return transaction(
           ctx,
           entries.map((e, i) => planEntry(e, i)),
+          strict,
         );
       // A batch's entries stand alone (R4 http.html#transaction): a well-formed request the server does not take
       // in a Bundle (DELETE, a vread URL) gets its own error answer and the others still run. A malformed entry
@@ -341,6 +363,7 @@ export function createBundleRunner(deps: BundleDeps) {
             return err as Error;
           }
         }),
+        strict,
       );
     },
   };

@@ -293,12 +293,19 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     const v = req.headers[name];
     return Array.isArray(v) ? v[0] : v;
   };
-  /** Location/ETag/Last-Modified (R4 §3.1.0.5.1), and Prefer: return=minimal (§3.1.0.1.9). */
+  /**
+   * Location/ETag/Last-Modified (R4 §3.1.0.5.1), and Prefer: return= (§3.1.0.8.1 / RFC 7240): minimal → no body,
+   * OperationOutcome → an OperationOutcome about the write, representation (the default) → the resource.
+   */
   const written = (req: FastifyRequest, reply: FastifyReply, w: { status: 200 | 201; resource: Resource }) => {
     const v = w.resource.meta?.versionId ?? '1';
-    reply.status(w.status).header('etag', `W/"${v}"`).header('location', `${deps.baseUrl()}/${w.resource.resourceType}/${w.resource.id}/_history/${v}`);
+    const where = `${w.resource.resourceType}/${w.resource.id}/_history/${v}`;
+    reply.status(w.status).header('etag', `W/"${v}"`).header('location', `${deps.baseUrl()}/${where}`);
     if (w.resource.meta?.lastUpdated) reply.header('last-modified', new Date(w.resource.meta.lastUpdated).toUTCString());
-    if (/return=minimal/.test(header(req, 'prefer') ?? '')) return (reply as FastifyReply).send();
+    const wanted = /(^|[,;\s])return\s*=\s*"?(minimal|representation|OperationOutcome)"?/i.exec(header(req, 'prefer') ?? '')?.[2].toLowerCase();
+    if (wanted === 'minimal') return (reply as FastifyReply).send();
+    if (wanted === 'operationoutcome')
+      return outcome('information', 'informational', `${w.status === 201 ? 'created' : req.method === 'PUT' ? 'updated' : 'found (If-None-Exist)'} ${where}`);
     return w.resource;
   };
   // The base with or without its trailing slash (clients keep the base as configured, often with one).
@@ -306,7 +313,7 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     app.post(
       base,
       { config: { policy: WRITE }, schema: { summary: 'batch or transaction Bundle (POST, PUT and GET entries)', body: FhirResource, response: resource } },
-      async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body)),
+      async (req, reply) => send(reply, () => deps.fhir.bundle(ctx(req), req.body, isStrict(req.headers.prefer))),
     );
   app.post(
     '/fhir/R4/:type',
@@ -336,6 +343,16 @@ export function fhirRoutes(app: Api, deps: { fhir: FhirService; baseUrl: () => s
     async (req, reply) =>
       send(reply, async () => written(req, reply, await deps.fhir.update(ctx(req), req.params.type, req.params.id, req.body, header(req, 'if-match')))),
   );
+
+  // PATCH bodies (R4 §3.1.0.6: JSON Patch, XML Patch) have no parser here, so Fastify would answer 415 before the
+  // route could say 405 not-supported: take them as text for a FHIR PATCH only; anything else keeps the 415.
+  for (const type of ['application/json-patch+json', 'application/xml-patch+xml'])
+    if (!app.hasContentTypeParser(type))
+      app.addContentTypeParser(type, { parseAs: 'string' }, (req, body, done) =>
+        req.method === 'PATCH' && req.url.startsWith('/fhir/')
+          ? done(null, body)
+          : done(Object.assign(new Error(`Unsupported Media Type: ${type}`), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })),
+      );
 
   // The rest (delete, patch, conditional update, writes to a sub-path): said plainly.
   const others: Array<[string, Array<'POST' | 'PUT' | 'PATCH' | 'DELETE'>, typeof FhirTypeParams | undefined]> = [

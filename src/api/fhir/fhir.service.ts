@@ -34,6 +34,9 @@ const RESULT_PARAMETERS = new Set([
 
 export type { Query };
 
+/** A request for the number of matches only: `_summary=count`, or `_count=0`. */
+const countOnly = (req: SearchRequest) => req.summary === 'count' || req.count === 0;
+
 const REVINCLUDE_MAX = 1000;
 
 /** `W/"3"`, `"3"` or `3` → 3 (RFC 9110 §8.8.3 entity tag carrying the versionId, R4 §3.1.0.4.2). */
@@ -240,6 +243,7 @@ export function createFhirService(deps: {
     prepareUpdate,
     read: (ctx, type, id) => service.read(ctx, type, id),
     search: (ctx, type, query, strict) => service.search(ctx, type, query, strict),
+    operation: (ctx, type, op, query, strict) => service.operation(ctx, type, op, query, strict),
     async find(ctx, type, query, count) {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
@@ -313,7 +317,7 @@ export function createFhirService(deps: {
     },
 
     /** batch / transaction Bundles (bundle.ts). */
-    bundle: (ctx: FhirContext, body: unknown) => bundles.run(ctx, body),
+    bundle: (ctx: FhirContext, body: unknown, strict = false) => bundles.run(ctx, body, strict),
 
     async search(ctx: FhirContext, type: string, query: Query, strict: boolean) {
       const p = provider(type);
@@ -344,7 +348,9 @@ export function createFhirService(deps: {
         throw new NotSupported(501, `operation ${type}/${op} is not supported${p.operations ? ` (supported: ${Object.keys(p.operations).join(', ')})` : ''}`);
       scoped(ctx, type, 'search');
       const req = parseSearch(`${type}/${op}`, query, o.search, strict);
-      const result = await o.run(ctx, req);
+      const found = await o.run(ctx, req);
+      // _summary=count and _count=0 (R4 §3.1.1.5.7, §3.1.1.5.4): the total only, no entries, as on a search.
+      const result = countOnly(req) ? { resources: [], total: found.total ?? found.resources.length } : found;
       recordDisclosure(ctx, 'fhir.search', type, [...result.resources, ...(result.included ?? [])]);
       return {
         ...searchBundle(ctx, p, req, result),
@@ -364,7 +370,9 @@ export function createFhirService(deps: {
       scoped(ctx, 'Patient', 'read');
       scoped(ctx, 'Observation', 'search');
       const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict);
-      const result = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
+      const found = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
+      // _summary=count and _count=0 (R4 §3.1.1.5.7, §3.1.1.5.4): the total only, no entries, as on a search.
+      const result = countOnly(req) ? { resources: [], total: found.total } : found;
       const bundle = searchBundle(ctx, p, req, result);
       const self = `${ctx.baseUrl}/Patient/${id}/$everything`;
       return {

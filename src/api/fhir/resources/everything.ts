@@ -37,6 +37,8 @@ export async function patientEverything(
     obsQuery._lastUpdated = `gt${one('_since')}`;
   }
   if (req.cursor) obsQuery._cursor = req.cursor;
+  const counting = req.summary === 'count' || req.count === 0;
+  if (counting) obsQuery._summary = 'count';
   const obs = await registry.get('Observation')!.searchType(ctx, parseSearch('Observation', obsQuery, registry.get('Observation')!.search, true));
   const first: Resource[] = [];
   if (!req.cursor) {
@@ -47,5 +49,7 @@ export async function patientEverything(
     first.push(...devices.resources);
     if (internal) first.push(...(await patients.careTeamOf(internal)).map((p) => practitionerResource(p)));
   }
+  // Counting only (_summary=count, _count=0): the first page's resources and every Observation, none sent.
+  if (counting) return { resources: [], total: first.length + (obs.total ?? 0) };
   return { resources: [...first, ...obs.resources], total: undefined, next: obs.next };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AccessPolicy } from '../../../auth/access.ts';
 import type { Principal } from '../../../domain/types.ts';
 import type { Db } from '../../../platform/db.ts';
@@ -27,13 +28,17 @@ export async function careTeamGroupMembers(
   return visible === null ? members : members.filter((m) => visible.includes(m));
 }
 
+type Row = { id: string; name: string; changed_at: Date };
+/** lastUpdated: the latest of the team's creation, its practitioner's update and its members' change (migration 045). */
+const COLUMNS = 'id, name, GREATEST(created_at, updated_at, care_team_changed_at) AS changed_at';
+
 export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: PatientsRepository }): ResourceProvider {
-  async function resource(p: Principal, row: { id: string; name: string; created_at: Date }): Promise<Resource> {
+  async function resource(p: Principal, row: Row): Promise<Resource> {
     const members = (await careTeamGroupMembers(deps, p, row.id)) ?? [];
-    return {
+    const r: Resource = {
       resourceType: 'Group',
       id: toFhirId(row.id),
-      meta: { versionId: '1', lastUpdated: new Date(row.created_at).toISOString() },
+      meta: { versionId: '', lastUpdated: new Date(row.changed_at).toISOString() },
       type: 'person',
       actual: true,
       name: `Care team of ${row.name}`,
@@ -41,6 +46,10 @@ export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: Pa
       quantity: members.length,
       member: members.map((m) => ({ entity: { reference: `Patient/${toFhirId(m)}` } })),
     };
+    // Computed, with no stored versions: versionId is a digest of the content and lastUpdated (as Slot's), so it
+    // changes whenever either does (R4 resource.html#Meta; the ETag follows).
+    r.meta!.versionId = createHash('sha256').update(JSON.stringify(r)).digest('hex').slice(0, 16);
+    return r;
   }
   return {
     type: 'Group',
@@ -54,7 +63,7 @@ export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: Pa
     async read(ctx, id) {
       const internal = fromFhirId(id);
       const rows = deps.access.canSeeCareTeam(ctx.principal, internal)
-        ? await deps.db.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM practitioners WHERE id = $1', [internal])
+        ? await deps.db.query<Row>(`SELECT ${COLUMNS} FROM practitioners WHERE id = $1`, [internal])
         : [];
       if (!rows[0]) throw notFound(`Group/${id}`);
       return resource(ctx.principal, rows[0]);
@@ -73,9 +82,9 @@ export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: Pa
           w.push(`id = ANY(${sql.p(x.values.map((v) => fromFhirId(v.replace(/^.*Practitioner\//, ''))))}::text[])`);
         return w;
       };
-      const r = await tableSearch<{ id: string; name: string; created_at: Date }, { id: string; name: string; created_at: Date }>(deps.db, req, {
+      const r = await tableSearch<Row, Row>(deps.db, req, {
         from: 'practitioners',
-        columns: 'id, name, created_at',
+        columns: COLUMNS,
         where,
         map: (row) => row,
       });
