@@ -458,6 +458,26 @@ describe('FHIR R4 search', () => {
     expect((await get(clin, `/fhir/R4/Patient?_revinclude=Observation:performer`)).body.link[0].url).not.toContain('_revinclude');
   });
 
+  it('links only what it applied: an unknown _elements name is dropped from self and next, and next can be followed', async () => {
+    for (const type of ['Observation', 'Patient']) {
+      const first = await get(clin, `/fhir/R4/${type}?_elements=bogus&_count=1`);
+      expect(first.status).toBe(200);
+      const links = first.body.link.map((l: { url: string }) => l.url);
+      for (const url of links) expect(url, url).not.toContain('_elements');
+      const next = first.body.link.find((l: { relation: string }) => l.relation === 'next')!.url;
+      const second = await get(clin, next.replace(app.httpUrl, ''));
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      // Ignored whole: the resources come unsubsetted.
+      expect(matches(second.body)[0].meta.tag ?? []).not.toContainEqual(expect.objectContaining({ code: 'SUBSETTED' }));
+    }
+    const mixed = await get(clin, `/fhir/R4/Observation?patient=${a}&_elements=bogus,status&_sort=bogus&_count=1`);
+    for (const l of mixed.body.link) {
+      expect(new URL(l.url).searchParams.get('_elements')).toBe('status');
+      expect(l.url).not.toContain('_sort');
+      expect((await get(clin, l.url.replace(app.httpUrl, ''))).status).toBe(200);
+    }
+  });
+
   it('serves metadata without credentials, declaring exactly what search supports', async () => {
     const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
     expect(res.status).toBe(200);

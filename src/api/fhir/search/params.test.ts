@@ -18,6 +18,16 @@ describe('FHIR search parameters', () => {
     expect(() => parseDateValue('2026-13-01')).toThrow(/not a FHIR date/);
     expect(() => parseDateValue('xx2026-11-01')).toThrow(/not a FHIR date/);
   });
+  it('links an _elements of unknown names not at all, and one of some known names with those only (§3.1.1.3.3)', () => {
+    const none = parseSearch('Observation', { _elements: 'bogus', _count: '1' }, spec, false);
+    expect(none.elements).toBeUndefined();
+    expect(none.applied.toString()).toBe('_count=1');
+    expect(none.ignored).toHaveLength(1);
+    const some = parseSearch('Observation', { _elements: ['bogus,status', 'nope'] }, spec, false);
+    expect(some.elements).toEqual(['status']);
+    expect(some.applied.get('_elements')).toBe('status');
+    expect(() => parseSearch('Observation', { _elements: 'bogus' }, spec, true)).toThrow(/not an element/);
+  });
   it('compares ranges as R4 §3.1.1.4.4 says, for instants and periods', () => {
     const day = parseDateValue('2026-11-24');
     const inDay = Date.UTC(2026, 10, 24, 12);

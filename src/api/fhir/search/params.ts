@@ -195,7 +195,11 @@ function applyResultParam(type: string, key: string, v: string, spec: SearchSpec
         throw badRequest(`_elements must be a comma-separated list of top-level element names (got "${v}")`);
       const unknown = els.filter((e) => !isElementOf(type, e));
       if (unknown.length) ignore('_elements', `_elements: ${unknown.join(', ')} ${unknown.length > 1 ? 'are not elements' : 'is not an element'} of ${type}`);
-      req.elements = [...(req.elements ?? []), ...els.filter((e) => !unknown.includes(e))];
+      // Only the names applied go into the self and next links (§3.1.1.3.3): `_elements=` (empty) is refused
+      // when followed. No known name at all: _elements is ignored whole (the full resources are returned).
+      const known = els.filter((e) => !unknown.includes(e));
+      if (!known.length) return;
+      req.elements = [...(req.elements ?? []), ...known];
       req.applied.set('_elements', req.elements.join(','));
       return;
     }
