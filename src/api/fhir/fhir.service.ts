@@ -10,7 +10,7 @@ import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
 import type { CreateOptions, FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
 import type { Interaction as ScopeInteraction } from '../../auth/smart-scopes.ts';
 import type { Db } from '../../platform/db.ts';
-import { createBundleRunner, type Query } from './bundle.ts';
+import { createBundleRunner, nonEmpty, type Query } from './bundle.ts';
 import { parseForm } from './form-body.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary, SUMMARY_ELEMENTS } from './search/subsetting.ts';
@@ -215,7 +215,7 @@ export function createFhirService(deps: {
       type: 'searchset',
       ...(result.total !== undefined ? { total: result.total } : {}),
       link: [{ relation: 'self', url: link() }, ...(result.next ? [{ relation: 'next', url: link({ _cursor: result.next, _count: String(req.count) }) }] : [])],
-      entry: [
+      ...nonEmpty('entry', [
         ...result.resources.map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: shape(r), search: { mode: 'match' } })),
         ...(result.included ?? []).map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } })),
         ...(req.ignored.length
@@ -229,7 +229,7 @@ export function createFhirService(deps: {
               },
             ]
           : []),
-      ],
+      ]),
     };
   }
 

@@ -478,6 +478,21 @@ describe('FHIR R4 search', () => {
     }
   });
 
+  it('leaves out empty arrays: a Bundle with no entries has no entry (R4 JSON: arrays are never empty)', async () => {
+    const none = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&status=preliminary`);
+    expect(none.status).toBe(200);
+    expect(none.body).not.toHaveProperty('entry');
+    const count = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&_summary=count`);
+    expect(count.body).not.toHaveProperty('entry');
+    const res = await fetch(app.httpUrl + '/fhir/R4', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${clin}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Bundle', type: 'batch' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ resourceType: 'Bundle', type: 'batch-response' });
+  });
+
   it('serves metadata without credentials, declaring exactly what search supports', async () => {
     const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
     expect(res.status).toBe(200);
