@@ -493,6 +493,27 @@ describe('FHIR R4 search', () => {
     expect(await res.json()).toEqual({ resourceType: 'Bundle', type: 'batch-response' });
   });
 
+  it('takes far-future and far-past dates (years 9999 and 0001) as bounds', async () => {
+    const count = async (q: string) => {
+      const r = await get<any>(clin, `/fhir/R4/${q}&_summary=count`);
+      expect(r.status, `${q}: ${JSON.stringify(r.body)}`).toBe(200);
+      return r.body.total;
+    };
+    const all = await count(`Observation?patient=${a}`);
+    expect(await count(`Observation?patient=${a}&date=9999`)).toBe(0);
+    expect(await count(`Observation?patient=${a}&date=le9999-12-31`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=lt9999-12-31T23:59:59Z`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=ap9999`)).toBe(0);
+    expect(await count(`Observation?patient=${a}&_lastUpdated=le9999-12-31`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=ge0001-01-01`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=0001`)).toBe(0);
+    expect(await count(`Observation?patient=${a}&date=le0001`)).toBe(0);
+    expect(await count(`Patient?birthdate=le9999`)).toBe(2);
+    expect(await count(`Patient?birthdate=gt0001-01-01`)).toBe(2);
+    expect(await count(`Patient?_lastUpdated=le9999-12-31`)).toBe(2);
+    expect(await count(`Device?_lastUpdated=ge0001`)).toBeGreaterThan(0);
+  });
+
   it('serves metadata without credentials, declaring exactly what search supports', async () => {
     const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
     expect(res.status).toBe(200);
