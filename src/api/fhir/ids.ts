@@ -5,6 +5,8 @@
  * - any other id that already conforms is used as is, unless it could be mistaken for one of the two
  *   encoded forms, in which case (like every non-conformant id) it is written `h.<hex of its UTF-8>`.
  * A FHIR id given in the internal form (`pat_x7k2…`, e.g. from a REST payload) is accepted on input too.
+ * Any other input that is not the canonical FHIR form of its internal id (`h.<hex>` of an id that has a plain
+ * form, upper-case hex) names nothing: one resource, one id (R4 §2.1.9, resource.html#id).
  */
 
 const GENERATED = /^([a-z]{2,8})_([a-z0-9]{1,40})$/;
@@ -22,12 +24,32 @@ export function toFhirId(internal: string): string {
   return `h.${hex}`;
 }
 
-export function fromFhirId(fhirId: string): string {
+/**
+ * What a non-canonical id maps to: longer than any id Vigil can express in FHIR (64 characters), so it
+ * matches no row and stays safe to bind as a text parameter.
+ */
+const NOTHING = (fhirId: string) => `${'~'.repeat(65)}${fhirId}`;
+
+function decode(fhirId: string): string {
   const g = GENERATED_FHIR.exec(fhirId);
   if (g) return `${g[1]}_${g[2]}`;
   const h = HEX_FHIR.exec(fhirId);
   if (h) return Buffer.from(h[1], 'hex').toString('utf8');
   return fhirId;
+}
+
+const canonical = (internal: string, fhirId: string) => {
+  try {
+    return toFhirId(internal) === fhirId;
+  } catch {
+    return false;
+  }
+};
+
+export function fromFhirId(fhirId: string): string {
+  if (GENERATED.test(fhirId)) return fhirId; // the internal form, accepted on input (docs/fhir.md "Ids")
+  const internal = decode(fhirId);
+  return canonical(internal, fhirId) ? internal : NOTHING(fhirId);
 }
 
 export const isFhirId = (id: string) => CONFORMANT.test(id);

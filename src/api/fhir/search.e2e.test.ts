@@ -478,6 +478,23 @@ describe('FHIR R4 search', () => {
     }
   });
 
+  it('resolves only the canonical form of an id', async () => {
+    const hr = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=1`)).body)[0];
+    const bp = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|85354-9`)).body)[0];
+    const ecg = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&category=procedure&code=131329&_count=1`)).body)[0];
+    for (const id of [hr.id, bp.id, ecg.id]) expect((await get(clin, `/fhir/R4/Observation/${id}`)).status, id).toBe(200);
+    const padded = [`0${hr.id}`, bp.id.replace('bp-', 'bp-0'), ecg.id.replace('ecg-', 'ecg-0')];
+    for (const id of padded) expect((await get(clin, `/fhir/R4/Observation/${id}`)).status, id).toBe(404);
+    expect(matches((await get(clin, `/fhir/R4/Observation?_id=${padded.join(',')}`)).body)).toEqual([]);
+    const pid = a.replace('_', '-');
+    const hex = `h.${Buffer.from(a, 'utf8').toString('hex')}`;
+    expect((await get(clin, `/fhir/R4/Patient/${pid}`)).status).toBe(200);
+    expect((await get(clin, `/fhir/R4/Patient/${a}`)).status).toBe(200); // the internal form, accepted on input (docs/fhir.md)
+    expect((await get(clin, `/fhir/R4/Patient/${hex}`)).status).toBe(404);
+    expect(matches((await get(clin, `/fhir/R4/Patient?_id=${hex}`)).body)).toEqual([]);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${hex}&_summary=count`)).body.total).toBe(0);
+  });
+
   it('leaves out empty arrays: a Bundle with no entries has no entry (R4 JSON: arrays are never empty)', async () => {
     const none = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&status=preliminary`);
     expect(none.status).toBe(200);
