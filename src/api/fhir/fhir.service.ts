@@ -143,7 +143,7 @@ export function createFhirService(deps: {
       // comes back, so a match would go unseen and a duplicate be created).
       const shaping = Object.keys(query).filter((k) => RESULT_PARAMETERS.has(k.split(':')[0]));
       if (shaping.length) throw badRequest(`If-None-Exist takes search criteria only: ${shaping.join(', ')} shapes a result and cannot be used there`);
-      const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count: 2, total: 'none' });
+      const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true, ctx.baseUrl), count: 2, total: 'none' });
       if (found.resources.length > 1)
         throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
       if (found.resources.length === 1) return { existing: found.resources[0] };
@@ -176,7 +176,7 @@ export function createFhirService(deps: {
       let cursor: string | undefined;
       do {
         const query: Query = { [param]: page.map((r) => `${type}/${r.id}`).join(','), _count: '500', _total: 'none', ...(cursor ? { _cursor: cursor } : {}) };
-        const found = await p.searchType(ctx, parseSearch(source, query, p.search, true));
+        const found = await p.searchType(ctx, parseSearch(source, query, p.search, true, ctx.baseUrl));
         out.push(...found.resources);
         cursor = found.next;
         if (out.length >= REVINCLUDE_MAX) {
@@ -244,7 +244,7 @@ export function createFhirService(deps: {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
       scoped(ctx, type, 'search');
-      return (await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count, total: 'none' })).resources;
+      return (await p.searchType(ctx, { ...parseSearch(type, query, p.search, true, ctx.baseUrl), count, total: 'none' })).resources;
     },
     toStatus,
   });
@@ -319,7 +319,7 @@ export function createFhirService(deps: {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
       scoped(ctx, type, 'search');
-      const req = parseSearch(type, query, p.search, strict);
+      const req = parseSearch(type, query, p.search, strict, ctx.baseUrl);
       if (req.summary === 'true' && !SUMMARY_ELEMENTS[type]) throw badRequest(`_summary=true is not supported for ${type}`);
       // An included resource is read too: a SMART app needs a scope for its type (patient/Observation.rs alone
       // must not bring in the Patient or the Device), checked before the query so the answer never depends on the data.
@@ -343,7 +343,7 @@ export function createFhirService(deps: {
       if (!o)
         throw new NotSupported(501, `operation ${type}/${op} is not supported${p.operations ? ` (supported: ${Object.keys(p.operations).join(', ')})` : ''}`);
       scoped(ctx, type, 'search');
-      const req = parseSearch(`${type}/${op}`, query, o.search, strict);
+      const req = parseSearch(`${type}/${op}`, query, o.search, strict, ctx.baseUrl);
       const result = await o.run(ctx, req);
       recordDisclosure(ctx, 'fhir.search', type, [...result.resources, ...(result.included ?? [])]);
       return {
@@ -363,7 +363,7 @@ export function createFhirService(deps: {
       const p = provider('Patient');
       scoped(ctx, 'Patient', 'read');
       scoped(ctx, 'Observation', 'search');
-      const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict);
+      const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict, ctx.baseUrl);
       const result = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
       const bundle = searchBundle(ctx, p, req, result);
       const self = `${ctx.baseUrl}/Patient/${id}/$everything`;

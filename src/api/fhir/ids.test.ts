@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromFhirId, referenceId, toFhirId } from './ids.ts';
+import { fromFhirId, localReference, referenceId, toFhirId } from './ids.ts';
 import { parseObservationId } from './mapping.ts';
 
 describe('FHIR ids for Vigil ids', () => {
@@ -41,5 +41,14 @@ describe('FHIR ids for Vigil ids', () => {
       { branch: 'e', n: '10' },
       { branch: 'r', n: '0' },
     ]);
+  });
+  it("reads a reference search value under this server's base as local, and one to another server as nothing", () => {
+    const base = 'https://vigil.example/fhir/R4';
+    expect(localReference(`${base}/Patient/pat-1a`, base)).toBe('Patient/pat-1a');
+    expect(localReference('Patient/pat-1a', base)).toBe('Patient/pat-1a');
+    expect(localReference('pat-1a', base)).toBe('pat-1a');
+    for (const foreign of ['http://evil.example/fhir/Patient/pat-1a', 'https://vigil.example/fhir/R4x/Patient/pat-1a', 'urn:uuid:1234'])
+      expect(referenceId(localReference(foreign, base), 'Patient')!.length, foreign).toBeGreaterThan(64);
+    expect(referenceId(localReference(`${base}/Patient/pat-1a`, undefined), 'Patient')!.length).toBeGreaterThan(64);
   });
 });

@@ -54,6 +54,17 @@ export function fromFhirId(fhirId: string): string {
 
 export const isFhirId = (id: string) => CONFORMANT.test(id);
 
+/**
+ * A reference search value as this server's own (R4 search §3.1.1.4.3, references.html#literal): an absolute
+ * URL under `baseUrl` becomes `Type/id`; any other absolute URL (another server, a urn) names nothing here,
+ * so it is replaced by a value no id or reference parser resolves. Relative and bare values are kept.
+ */
+export function localReference(value: string, baseUrl: string | undefined): string {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return value;
+  if (baseUrl && value.startsWith(baseUrl + '/')) return value.slice(baseUrl.length + 1);
+  return NOTHING('');
+}
+
 /** `Patient/pat-1`, `pat-1`, or an absolute URL ending in `Patient/pat-1` → the internal id of that type (undefined when another type). */
 export function referenceId(value: string, type: string): string | undefined {
   const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([^/]+)$/.exec(value);

@@ -478,6 +478,23 @@ describe('FHIR R4 search', () => {
     }
   });
 
+  it('matches a reference to another server with nothing, and one under its own base like the relative one', async () => {
+    const pid = a.replace('_', '-');
+    const base = (await get(clin, `/fhir/R4/Observation?patient=${pid}&_summary=count`)).body.link[0].url.replace(/\/Observation\?.*$/, '');
+    const count = async (q: string) => (await get(clin, `/fhir/R4/${q}&_summary=count`)).body.total;
+    const local = await count(`Observation?patient=${pid}`);
+    expect(local).toBeGreaterThan(0);
+    expect(await count(`Observation?patient=Patient/${pid}`)).toBe(local);
+    expect(await count(`Observation?patient=${encodeURIComponent(`${base}/Patient/${pid}`)}`)).toBe(local);
+    expect(await count(`Observation?patient=${encodeURIComponent(`http://evil.example/fhir/Patient/${pid}`)}`)).toBe(0);
+    expect(await count(`Observation?subject=${encodeURIComponent(`http://evil.example/fhir/Patient/${pid}`)}`)).toBe(0);
+    const dev = oxi.replace('_', '-');
+    expect(await count(`Observation?device=${encodeURIComponent(`${base}/Device/${dev}`)}`)).toBeGreaterThan(0);
+    expect(await count(`Observation?device=${encodeURIComponent(`https://evil.example/fhir/R4/Device/${dev}`)}`)).toBe(0);
+    expect(await count(`Device?patient=${encodeURIComponent(`${base}/Patient/${pid}`)}`)).toBe(3);
+    expect(await count(`Device?patient=${encodeURIComponent(`http://evil.example/Patient/${pid}`)}`)).toBe(0);
+  });
+
   it('resolves only the canonical form of an id', async () => {
     const hr = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=1`)).body)[0];
     const bp = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|85354-9`)).body)[0];

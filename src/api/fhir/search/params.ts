@@ -1,5 +1,6 @@
 import { AppError, badRequest } from '../../../platform/errors.ts';
 import { R4_ELEMENTS } from './elements.generated.ts';
+import { localReference } from '../ids.ts';
 
 /**
  * FHIR R4 search request parsing (§3.1.1), shared by every resource type: the declared parameters, their
@@ -99,7 +100,17 @@ export function isStrict(prefer: string | string[] | undefined): boolean {
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-export function parseSearch(type: string, query: Record<string, string | string[] | undefined>, spec: SearchSpec, strict: boolean): SearchRequest {
+/**
+ * `baseUrl` is this server's FHIR base: a reference value under it is local; a reference to any other server
+ * matches nothing. Without it (the server's own internal searches), only relative references are local.
+ */
+export function parseSearch(
+  type: string,
+  query: Record<string, string | string[] | undefined>,
+  spec: SearchSpec,
+  strict: boolean,
+  baseUrl?: string,
+): SearchRequest {
   const declared = new Map(spec.params.map((p) => [p.name, p]));
   const req: SearchRequest = {
     params: [],
@@ -144,7 +155,7 @@ export function parseSearch(type: string, query: Record<string, string | string[
     for (const v of values) {
       const alternatives = splitOr(v).map((s) => s.trim());
       if (alternatives.some((a) => a === '')) throw badRequest(`${type} search: "${key}" has an empty value`);
-      req.params.push({ name, modifier, values: alternatives });
+      req.params.push({ name, modifier, values: def.type === 'reference' ? alternatives.map((a) => localReference(a, baseUrl)) : alternatives });
       req.applied.append(key, alternatives.map(escapeOr).join(','));
     }
   }
