@@ -525,6 +525,12 @@ describe('FHIR R4 search', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ resourceType: 'Bundle', type: 'batch-response' });
+    // A care team with no patients: a Group with no member element (quantity 0 says it is empty).
+    const lone = await app.tokenFor('clinician');
+    const group = await get<any>(lone.token, `/fhir/R4/Group/${lone.practitionerId!.replace('_', '-')}`);
+    expect(group.status).toBe(200);
+    expect(group.body.quantity).toBe(0);
+    expect(group.body).not.toHaveProperty('member');
   });
 
   it('takes far-future and far-past dates (years 9999 and 0001) as bounds', async () => {
