@@ -6,7 +6,7 @@ import { privatePostgresAvailable, startPrivatePostgres } from '../../../test/su
  * Far date bounds on PostgreSQL (PGlite is covered in search.e2e.test.ts): year 9999 and 0001 are valid FHIR
  * dates, and their range ends (10000-01-01, 0001-01-01) must reach the server as values it reads.
  */
-describe.skipIf(!privatePostgresAvailable())('FHIR date search bounds on PostgreSQL', () => {
+describe.skipIf(!privatePostgresAvailable())('FHIR search on PostgreSQL: date bounds, accent-insensitive names', () => {
   let pg: Awaited<ReturnType<typeof startPrivatePostgres>>;
   let app: TestApp;
   let clin: string;
@@ -42,5 +42,16 @@ describe.skipIf(!privatePostgresAvailable())('FHIR date search bounds on Postgre
     expect(await count(`Observation?patient=${patient}&date=0001`)).toBe(0);
     expect(await count(`Patient?birthdate=le9999`)).toBe(1);
     expect(await count(`Patient?birthdate=0001`)).toBe(0);
+  });
+
+  it('matches names accent-insensitively on PostgreSQL too', async () => {
+    await app.services.patientService.assignClinician(
+      (await app.services.patientService.create({ name: 'Zoë Fernández' }, 'system')).id,
+      (await app.tokenFor('clinician')).practitionerId!,
+      'system',
+    );
+    const admin = (await app.tokenFor('admin')).token;
+    const res = await fetch(`${app.httpUrl}/fhir/R4/Patient?name=fernandez&name=zoe&_summary=count`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(((await res.json()) as { total?: number }).total).toBe(1);
   });
 });

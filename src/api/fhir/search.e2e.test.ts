@@ -554,6 +554,20 @@ describe('FHIR R4 search', () => {
     expect(await count(`Device?_lastUpdated=ge0001`)).toBeGreaterThan(0);
   });
 
+  it('matches names case- and accent-insensitively (R4 string search), and :exact exactly', async () => {
+    await app.services.patientService.create({ name: 'José Fernández' }, 'system');
+    const names = async (q: string) =>
+      matches((await get(admin, `/fhir/R4/Patient?${q}`)).body)
+        .map((p) => p.name[0].text)
+        .sort();
+    for (const q of ['name=fernandez', 'name=FERNANDEZ', `name=${encodeURIComponent('Fernández')}`, 'name=jose', 'name:contains=nand'])
+      expect(await names(q), q).toEqual(['José Fernández']);
+    // Decomposed input (e + combining acute) is the same name.
+    expect(await names(`name=${encodeURIComponent('Jose\u0301')}`)).toEqual(['José Fernández']);
+    expect(await names('name:exact=Fernandez')).toEqual([]);
+    expect(await names(`name:exact=${encodeURIComponent('Fernández')}`)).toEqual(['José Fernández']);
+  });
+
   it('serves metadata without credentials, declaring exactly what search supports', async () => {
     const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
     expect(res.status).toBe(200);
