@@ -17,6 +17,7 @@ import type { SqlParams } from '../api/fhir/search/sql.ts';
 import { AppointmentCreate } from '../api/contracts/index.ts';
 import { AppError, badRequest, notFound } from '../platform/errors.ts';
 import { fhirReference } from '../messaging/communication.fhir.ts';
+import { nonEmpty } from '../api/fhir/bundle.ts';
 import type { VersionStore } from '../api/fhir/versions.ts';
 import { ifMatchCheck } from '../api/fhir/resources/write-input.ts';
 import type { Queryable } from '../platform/db.ts';
@@ -74,12 +75,16 @@ export function encounterResource(e: Encounter, now: number): Resource {
     ...(e.appointmentId ? { appointment: [{ reference: `Appointment/${toFhirId(e.appointmentId)}` }] } : {}),
     period: { start: iso(e.start), ...(e.end ? { end: iso(e.end) } : {}) },
     ...(e.end ? { length: { value: minutes(e.start, e.end), unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' } } : {}),
-    participant: e.participants.map((p) => ({
-      type: [{ text: p.kind }],
-      // Encounter.participant.individual is a Practitioner/RelatedPerson: the patient is the subject, a guest a display only.
-      individual: { ...(p.ref && !p.ref.startsWith('Patient/') ? { reference: fhirReference(p.ref) } : {}), display: p.display },
-      period: { start: iso(p.joinedAt), ...(p.leftAt ? { end: iso(p.leftAt) } : {}) },
-    })),
+    // R4 JSON: no empty arrays (an Encounter nobody joined has no participant element).
+    ...nonEmpty(
+      'participant',
+      e.participants.map((p) => ({
+        type: [{ text: p.kind }],
+        // Encounter.participant.individual is a Practitioner/RelatedPerson: the patient is the subject, a guest a display only.
+        individual: { ...(p.ref && !p.ref.startsWith('Patient/') ? { reference: fhirReference(p.ref) } : {}), display: p.display },
+        period: { start: iso(p.joinedAt), ...(p.leftAt ? { end: iso(p.leftAt) } : {}) },
+      })),
+    ),
   };
 }
 

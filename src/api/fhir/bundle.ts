@@ -19,6 +19,9 @@ import type { CreateOptions, FhirContext, PreparedWrite, ResourceProvider } from
 
 export type Query = Record<string, string | string[] | undefined>;
 
+/** `{ [key]: list }`, or nothing when the list is empty: R4 JSON forbids empty arrays (json.html, "Array cannot be empty"). */
+export const nonEmpty = <K extends string, T>(key: K, list: T[]): { [k in K]?: T[] } => (list.length ? ({ [key]: list } as { [k in K]: T[] }) : {});
+
 export interface Step {
   index: number;
   method: 'GET' | 'POST' | 'PUT';
@@ -192,7 +195,7 @@ export function createBundleRunner(deps: BundleDeps) {
         entry.push({ response: { status: String(e.status), outcome: outcome(e.status, e.message) } });
       }
     }
-    return { resourceType: 'Bundle', type: 'batch-response', entry };
+    return { resourceType: 'Bundle', type: 'batch-response', ...nonEmpty('entry', entry) };
   }
 
   async function transaction(ctx: FhirContext, steps: Step[], strict: boolean) {
@@ -331,7 +334,14 @@ export function createBundleRunner(deps: BundleDeps) {
         answers.set(step.index, { response: { status: String(e.status), outcome: outcome(e.status, e.message) } });
       }
     }
-    return { resourceType: 'Bundle', type: 'transaction-response', entry: steps.map((s) => answers.get(s.index)) };
+    return {
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      ...nonEmpty(
+        'entry',
+        steps.map((s) => answers.get(s.index)),
+      ),
+    };
   }
 
   return {

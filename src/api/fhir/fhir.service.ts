@@ -10,7 +10,7 @@ import { EVERYTHING_SPEC, patientEverything } from './resources/everything.ts';
 import type { CreateOptions, FhirContext, FhirRegistry, Interaction, PreparedWrite, ResourceProvider, SearchResult } from './registry.ts';
 import type { Interaction as ScopeInteraction } from '../../auth/smart-scopes.ts';
 import type { Db } from '../../platform/db.ts';
-import { createBundleRunner, type Query } from './bundle.ts';
+import { createBundleRunner, nonEmpty, type Query } from './bundle.ts';
 import { parseForm } from './form-body.ts';
 import { parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary, SUMMARY_ELEMENTS } from './search/subsetting.ts';
@@ -146,7 +146,7 @@ export function createFhirService(deps: {
       // comes back, so a match would go unseen and a duplicate be created).
       const shaping = Object.keys(query).filter((k) => RESULT_PARAMETERS.has(k.split(':')[0]));
       if (shaping.length) throw badRequest(`If-None-Exist takes search criteria only: ${shaping.join(', ')} shapes a result and cannot be used there`);
-      const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count: 2, total: 'none' });
+      const found = await p.searchType(ctx, { ...parseSearch(type, query, p.search, true, ctx.baseUrl), count: 2, total: 'none' });
       if (found.resources.length > 1)
         throw new AppError('PRECONDITION_FAILED', `If-None-Exist matched ${found.resources.length}+ ${type} resources: make the criteria selective`);
       if (found.resources.length === 1) return { existing: found.resources[0] };
@@ -179,7 +179,7 @@ export function createFhirService(deps: {
       let cursor: string | undefined;
       do {
         const query: Query = { [param]: page.map((r) => `${type}/${r.id}`).join(','), _count: '500', _total: 'none', ...(cursor ? { _cursor: cursor } : {}) };
-        const found = await p.searchType(ctx, parseSearch(source, query, p.search, true));
+        const found = await p.searchType(ctx, parseSearch(source, query, p.search, true, ctx.baseUrl));
         out.push(...found.resources);
         cursor = found.next;
         if (out.length >= REVINCLUDE_MAX) {
@@ -218,7 +218,7 @@ export function createFhirService(deps: {
       type: 'searchset',
       ...(result.total !== undefined ? { total: result.total } : {}),
       link: [{ relation: 'self', url: link() }, ...(result.next ? [{ relation: 'next', url: link({ _cursor: result.next, _count: String(req.count) }) }] : [])],
-      entry: [
+      ...nonEmpty('entry', [
         ...result.resources.map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: shape(r), search: { mode: 'match' } })),
         ...(result.included ?? []).map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } })),
         ...(req.ignored.length
@@ -232,7 +232,7 @@ export function createFhirService(deps: {
               },
             ]
           : []),
-      ],
+      ]),
     };
   }
 
@@ -248,7 +248,7 @@ export function createFhirService(deps: {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
       scoped(ctx, type, 'search');
-      return (await p.searchType(ctx, { ...parseSearch(type, query, p.search, true), count, total: 'none' })).resources;
+      return (await p.searchType(ctx, { ...parseSearch(type, query, p.search, true, ctx.baseUrl), count, total: 'none' })).resources;
     },
     toStatus,
   });
@@ -323,7 +323,7 @@ export function createFhirService(deps: {
       const p = provider(type);
       requireInteraction(p, 'search-type', 'search');
       scoped(ctx, type, 'search');
-      const req = parseSearch(type, query, p.search, strict);
+      const req = parseSearch(type, query, p.search, strict, ctx.baseUrl);
       if (req.summary === 'true' && !SUMMARY_ELEMENTS[type]) throw badRequest(`_summary=true is not supported for ${type}`);
       // An included resource is read too: a SMART app needs a scope for its type (patient/Observation.rs alone
       // must not bring in the Patient or the Device), checked before the query so the answer never depends on the data.
@@ -347,7 +347,7 @@ export function createFhirService(deps: {
       if (!o)
         throw new NotSupported(501, `operation ${type}/${op} is not supported${p.operations ? ` (supported: ${Object.keys(p.operations).join(', ')})` : ''}`);
       scoped(ctx, type, 'search');
-      const req = parseSearch(`${type}/${op}`, query, o.search, strict);
+      const req = parseSearch(`${type}/${op}`, query, o.search, strict, ctx.baseUrl);
       const found = await o.run(ctx, req);
       // _summary=count and _count=0 (R4 §3.1.1.5.7, §3.1.1.5.4): the total only, no entries, as on a search.
       const result = countOnly(req) ? { resources: [], total: found.total ?? found.resources.length } : found;
@@ -369,7 +369,7 @@ export function createFhirService(deps: {
       const p = provider('Patient');
       scoped(ctx, 'Patient', 'read');
       scoped(ctx, 'Observation', 'search');
-      const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict);
+      const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict, ctx.baseUrl);
       const found = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
       // _summary=count and _count=0 (R4 §3.1.1.5.7, §3.1.1.5.4): the total only, no entries, as on a search.
       const result = countOnly(req) ? { resources: [], total: found.total } : found;

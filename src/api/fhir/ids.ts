@@ -5,6 +5,8 @@
  * - any other id that already conforms is used as is, unless it could be mistaken for one of the two
  *   encoded forms, in which case (like every non-conformant id) it is written `h.<hex of its UTF-8>`.
  * A FHIR id given in the internal form (`pat_x7k2…`, e.g. from a REST payload) is accepted on input too.
+ * Any other input that is not the canonical FHIR form of its internal id (`h.<hex>` of an id that has a plain
+ * form, upper-case hex) names nothing: one resource, one id (R4 §2.1.9, resource.html#id).
  */
 
 const GENERATED = /^([a-z]{2,8})_([a-z0-9]{1,40})$/;
@@ -22,7 +24,13 @@ export function toFhirId(internal: string): string {
   return `h.${hex}`;
 }
 
-export function fromFhirId(fhirId: string): string {
+/**
+ * What a non-canonical id maps to: longer than any id Vigil can express in FHIR (64 characters), so it
+ * matches no row and stays safe to bind as a text parameter.
+ */
+const NOTHING = (fhirId: string) => `${'~'.repeat(65)}${fhirId}`;
+
+function decode(fhirId: string): string {
   const g = GENERATED_FHIR.exec(fhirId);
   if (g) return `${g[1]}_${g[2]}`;
   const h = HEX_FHIR.exec(fhirId);
@@ -30,7 +38,32 @@ export function fromFhirId(fhirId: string): string {
   return fhirId;
 }
 
+const canonical = (internal: string, fhirId: string) => {
+  try {
+    return toFhirId(internal) === fhirId;
+  } catch {
+    return false;
+  }
+};
+
+export function fromFhirId(fhirId: string): string {
+  if (GENERATED.test(fhirId)) return fhirId; // the internal form, accepted on input (docs/fhir.md "Ids")
+  const internal = decode(fhirId);
+  return canonical(internal, fhirId) ? internal : NOTHING(fhirId);
+}
+
 export const isFhirId = (id: string) => CONFORMANT.test(id);
+
+/**
+ * A reference search value as this server's own (R4 search §3.1.1.4.3, references.html#literal): an absolute
+ * URL under `baseUrl` becomes `Type/id`; any other absolute URL (another server, a urn) names nothing here,
+ * so it is replaced by a value no id or reference parser resolves. Relative and bare values are kept.
+ */
+export function localReference(value: string, baseUrl: string | undefined): string {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return value;
+  if (baseUrl && value.startsWith(baseUrl + '/')) return value.slice(baseUrl.length + 1);
+  return NOTHING('');
+}
 
 /** `Patient/pat-1`, `pat-1`, or an absolute URL ending in `Patient/pat-1` → the internal id of that type (undefined when another type). */
 export function referenceId(value: string, type: string): string | undefined {

@@ -90,7 +90,8 @@ export function observationId(k: 'r' | 'b' | 'e', n: string): string {
 }
 
 export function parseObservationId(id: string): { branch: 'r' | 'b' | 'e'; n: string } | null {
-  const m = /^(?:(bp|ecg)-)?(\d{1,18})$/.exec(id);
+  // No leading zeros: `09` or `bp-05` is not the id of reading 9 or 5 (one resource, one id).
+  const m = /^(?:(bp|ecg)-)?(0|[1-9]\d{0,17})$/.exec(id);
   if (!m) return null;
   return { branch: m[1] === 'bp' ? 'b' : m[1] === 'ecg' ? 'e' : 'r', n: m[2] };
 }

@@ -458,6 +458,116 @@ describe('FHIR R4 search', () => {
     expect((await get(clin, `/fhir/R4/Patient?_revinclude=Observation:performer`)).body.link[0].url).not.toContain('_revinclude');
   });
 
+  it('links only what it applied: an unknown _elements name is dropped from self and next, and next can be followed', async () => {
+    for (const type of ['Observation', 'Patient']) {
+      const first = await get(clin, `/fhir/R4/${type}?_elements=bogus&_count=1`);
+      expect(first.status).toBe(200);
+      const links = first.body.link.map((l: { url: string }) => l.url);
+      for (const url of links) expect(url, url).not.toContain('_elements');
+      const next = first.body.link.find((l: { relation: string }) => l.relation === 'next')!.url;
+      const second = await get(clin, next.replace(app.httpUrl, ''));
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      // Ignored whole: the resources come unsubsetted.
+      expect(matches(second.body)[0].meta.tag ?? []).not.toContainEqual(expect.objectContaining({ code: 'SUBSETTED' }));
+    }
+    const mixed = await get(clin, `/fhir/R4/Observation?patient=${a}&_elements=bogus,status&_sort=bogus&_count=1`);
+    for (const l of mixed.body.link) {
+      expect(new URL(l.url).searchParams.get('_elements')).toBe('status');
+      expect(l.url).not.toContain('_sort');
+      expect((await get(clin, l.url.replace(app.httpUrl, ''))).status).toBe(200);
+    }
+  });
+
+  it('matches a reference to another server with nothing, and one under its own base like the relative one', async () => {
+    const pid = a.replace('_', '-');
+    const base = (await get(clin, `/fhir/R4/Observation?patient=${pid}&_summary=count`)).body.link[0].url.replace(/\/Observation\?.*$/, '');
+    const count = async (q: string) => (await get(clin, `/fhir/R4/${q}&_summary=count`)).body.total;
+    const local = await count(`Observation?patient=${pid}`);
+    expect(local).toBeGreaterThan(0);
+    expect(await count(`Observation?patient=Patient/${pid}`)).toBe(local);
+    expect(await count(`Observation?patient=${encodeURIComponent(`${base}/Patient/${pid}`)}`)).toBe(local);
+    expect(await count(`Observation?patient=${encodeURIComponent(`http://evil.example/fhir/Patient/${pid}`)}`)).toBe(0);
+    expect(await count(`Observation?subject=${encodeURIComponent(`http://evil.example/fhir/Patient/${pid}`)}`)).toBe(0);
+    const dev = oxi.replace('_', '-');
+    expect(await count(`Observation?device=${encodeURIComponent(`${base}/Device/${dev}`)}`)).toBeGreaterThan(0);
+    expect(await count(`Observation?device=${encodeURIComponent(`https://evil.example/fhir/R4/Device/${dev}`)}`)).toBe(0);
+    expect(await count(`Device?patient=${encodeURIComponent(`${base}/Patient/${pid}`)}`)).toBe(3);
+    expect(await count(`Device?patient=${encodeURIComponent(`http://evil.example/Patient/${pid}`)}`)).toBe(0);
+  });
+
+  it('resolves only the canonical form of an id', async () => {
+    const hr = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=8867-4&category=vital-signs&_count=1`)).body)[0];
+    const bp = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&code=http://loinc.org|85354-9`)).body)[0];
+    const ecg = matches((await get(clin, `/fhir/R4/Observation?patient=${a}&category=procedure&code=131329&_count=1`)).body)[0];
+    for (const id of [hr.id, bp.id, ecg.id]) expect((await get(clin, `/fhir/R4/Observation/${id}`)).status, id).toBe(200);
+    const padded = [`0${hr.id}`, bp.id.replace('bp-', 'bp-0'), ecg.id.replace('ecg-', 'ecg-0')];
+    for (const id of padded) expect((await get(clin, `/fhir/R4/Observation/${id}`)).status, id).toBe(404);
+    expect(matches((await get(clin, `/fhir/R4/Observation?_id=${padded.join(',')}`)).body)).toEqual([]);
+    const pid = a.replace('_', '-');
+    const hex = `h.${Buffer.from(a, 'utf8').toString('hex')}`;
+    expect((await get(clin, `/fhir/R4/Patient/${pid}`)).status).toBe(200);
+    expect((await get(clin, `/fhir/R4/Patient/${a}`)).status).toBe(200); // the internal form, accepted on input (docs/fhir.md)
+    expect((await get(clin, `/fhir/R4/Patient/${hex}`)).status).toBe(404);
+    expect(matches((await get(clin, `/fhir/R4/Patient?_id=${hex}`)).body)).toEqual([]);
+    expect((await get(clin, `/fhir/R4/Observation?patient=${hex}&_summary=count`)).body.total).toBe(0);
+  });
+
+  it('leaves out empty arrays: a Bundle with no entries has no entry (R4 JSON: arrays are never empty)', async () => {
+    const none = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&status=preliminary`);
+    expect(none.status).toBe(200);
+    expect(none.body).not.toHaveProperty('entry');
+    const count = await get<any>(clin, `/fhir/R4/Observation?patient=${a}&_summary=count`);
+    expect(count.body).not.toHaveProperty('entry');
+    const res = await fetch(app.httpUrl + '/fhir/R4', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${clin}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Bundle', type: 'batch' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ resourceType: 'Bundle', type: 'batch-response' });
+    // A care team with no patients: a Group with no member element (quantity 0 says it is empty).
+    const lone = await app.tokenFor('clinician');
+    const group = await get<any>(lone.token, `/fhir/R4/Group/${lone.practitionerId!.replace('_', '-')}`);
+    expect(group.status).toBe(200);
+    expect(group.body.quantity).toBe(0);
+    expect(group.body).not.toHaveProperty('member');
+  });
+
+  it('takes far-future and far-past dates (years 9999 and 0001) as bounds', async () => {
+    const count = async (q: string) => {
+      const r = await get<any>(clin, `/fhir/R4/${q}&_summary=count`);
+      expect(r.status, `${q}: ${JSON.stringify(r.body)}`).toBe(200);
+      return r.body.total;
+    };
+    const all = await count(`Observation?patient=${a}`);
+    expect(await count(`Observation?patient=${a}&date=9999`)).toBe(0);
+    expect(await count(`Observation?patient=${a}&date=le9999-12-31`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=lt9999-12-31T23:59:59Z`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=ap9999`)).toBe(0);
+    expect(await count(`Observation?patient=${a}&_lastUpdated=le9999-12-31`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=ge0001-01-01`)).toBe(all);
+    expect(await count(`Observation?patient=${a}&date=0001`)).toBe(0);
+    expect(await count(`Observation?patient=${a}&date=le0001`)).toBe(0);
+    expect(await count(`Patient?birthdate=le9999`)).toBe(2);
+    expect(await count(`Patient?birthdate=gt0001-01-01`)).toBe(2);
+    expect(await count(`Patient?_lastUpdated=le9999-12-31`)).toBe(2);
+    expect(await count(`Device?_lastUpdated=ge0001`)).toBeGreaterThan(0);
+  });
+
+  it('matches names case- and accent-insensitively (R4 string search), and :exact exactly', async () => {
+    await app.services.patientService.create({ name: 'José Fernández' }, 'system');
+    const names = async (q: string) =>
+      matches((await get(admin, `/fhir/R4/Patient?${q}`)).body)
+        .map((p) => p.name[0].text)
+        .sort();
+    for (const q of ['name=fernandez', 'name=FERNANDEZ', `name=${encodeURIComponent('Fernández')}`, 'name=jose', 'name:contains=nand'])
+      expect(await names(q), q).toEqual(['José Fernández']);
+    // Decomposed input (e + combining acute) is the same name.
+    expect(await names(`name=${encodeURIComponent('Jose\u0301')}`)).toEqual(['José Fernández']);
+    expect(await names('name:exact=Fernandez')).toEqual([]);
+    expect(await names(`name:exact=${encodeURIComponent('Fernández')}`)).toEqual(['José Fernández']);
+  });
+
   it('serves metadata without credentials, declaring exactly what search supports', async () => {
     const res = await fetch(app.httpUrl + '/fhir/R4/metadata');
     expect(res.status).toBe(200);

@@ -6,6 +6,7 @@ import { notFound } from '../../../platform/errors.ts';
 import type { PatientsRepository } from '../../../store/patients.repository.ts';
 import { fromFhirId, toFhirId } from '../ids.ts';
 import type { Resource } from '../mapping.ts';
+import { nonEmpty } from '../bundle.ts';
 import type { ResourceProvider } from '../registry.ts';
 import { paramsNamed } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
@@ -44,7 +45,11 @@ export function groupProvider(deps: { db: Db; access: AccessPolicy; patients: Pa
       name: `Care team of ${row.name}`,
       managingEntity: { reference: `Practitioner/${toFhirId(row.id)}`, display: row.name },
       quantity: members.length,
-      member: members.map((m) => ({ entity: { reference: `Patient/${toFhirId(m)}` } })),
+      // A care team with no patients has no member element (R4 JSON: no empty arrays).
+      ...nonEmpty(
+        'member',
+        members.map((m) => ({ entity: { reference: `Patient/${toFhirId(m)}` } })),
+      ),
     };
     // Computed, with no stored versions: versionId is a digest of the content and lastUpdated (as Slot's), so it
     // changes whenever either does (R4 resource.html#Meta; the ETag follows).

@@ -13,7 +13,7 @@ import type { VersionStore } from '../versions.ts';
 import { dateSql, parseDateValue } from '../search/date.ts';
 import { paramsNamed } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
-import { likeEscape, tableSearch } from './table-search.ts';
+import { accentFold, foldedSql, likeEscape, tableSearch } from './table-search.ts';
 import { ifMatchCheck, nameOf } from './write-input.ts';
 
 interface Row {
@@ -156,8 +156,8 @@ export function practitionerProvider(deps: {
               p.values
                 .map((v) => {
                   if (p.modifier === 'exact') return `(name = ${sql.p(v)} OR ${sql.p(v)} = ANY(regexp_split_to_array(name, '\\s+')))`;
-                  if (p.modifier === 'contains') return `name ILIKE ${sql.p('%' + likeEscape(v) + '%')}`;
-                  return `(name ILIKE ${sql.p(likeEscape(v) + '%')} OR name ILIKE ${sql.p('% ' + likeEscape(v) + '%')})`;
+                  if (p.modifier === 'contains') return `${foldedSql('name')} ILIKE ${sql.p('%' + likeEscape(accentFold(v)) + '%')}`;
+                  return `(${foldedSql('name')} ILIKE ${sql.p(likeEscape(accentFold(v)) + '%')} OR ${foldedSql('name')} ILIKE ${sql.p('% ' + likeEscape(accentFold(v)) + '%')})`;
                 })
                 .join(' OR ') +
               ')',

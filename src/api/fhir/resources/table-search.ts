@@ -40,3 +40,10 @@ export async function tableSearch<Row extends { id: string }, R>(
 
 /** LIKE pattern text with its wildcards escaped. */
 export const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => '\\' + c);
+
+/**
+ * R4 string search (§3.1.1.4.7 string: "case- and accent-insensitive"): the value and the column are both
+ * decomposed (NFD) and stripped of combining marks, so `fernandez` finds Fernández. `:exact` stays exact.
+ */
+export const accentFold = (v: string) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+export const foldedSql = (col: string) => `regexp_replace(normalize(${col}, NFD), '[\\u0300-\\u036f]', '', 'g')`;

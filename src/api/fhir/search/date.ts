@@ -24,6 +24,15 @@ export interface DateValue {
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/;
 const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/** 400 Gregorian years, in ms: Date.UTC reads years 0–99 as 1900–1999, so those are computed 400 years later. */
+const CYCLE = 146_097 * 86_400_000;
+const utc = (y: number, mo: number, d: number) => (y < 100 ? Date.UTC(y + 400, mo, d) - CYCLE : Date.UTC(y, mo, d));
+/** The databases' timestamps run from 4713 BC; ISO text past 9999 (`+010000-…`) or before 0001 is not read by them. */
+const FIRST = utc(1, 0, 1);
+const PAST_LAST = utc(10000, 0, 1);
+/** A bound as timestamptz text: beyond years 1–9999 it is ±infinity, which compares as the far bound should (no stored time lies there). */
+export const sqlInstant = (t: number) => (t >= PAST_LAST ? 'infinity' : t < FIRST ? '-infinity' : new Date(t).toISOString());
+
 const realDayOf = (iso: string) => realDay(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)), Number(iso.slice(8, 10)));
 
 /** `ge2026-11-01`, `2026-11`, `lt2026-11-24T10:00:00Z` → prefix and half-open range. */
@@ -36,8 +45,8 @@ export function parseDateValue(raw: string, param = 'date'): DateValue {
     const [y, mo, day] = [Number(d[1]), d[2] ? Number(d[2]) - 1 : undefined, d[3] ? Number(d[3]) : undefined];
     if ((mo !== undefined && (mo < 0 || mo > 11)) || (day !== undefined && !realDay(y, mo! + 1, day)))
       throw badRequest(`${param}: "${raw}" is not a FHIR date or dateTime`);
-    const start = Date.UTC(y, mo ?? 0, day ?? 1);
-    const end = day !== undefined ? Date.UTC(y, mo!, day + 1) : mo !== undefined ? Date.UTC(y, mo + 1, 1) : Date.UTC(y + 1, 0, 1);
+    const start = utc(y, mo ?? 0, day ?? 1);
+    const end = day !== undefined ? utc(y, mo!, day + 1) : mo !== undefined ? utc(y, mo + 1, 1) : utc(y + 1, 0, 1);
     return { prefix, start, end };
   }
   if (DATETIME_RE.test(value) && realDayOf(value)) {
@@ -57,8 +66,8 @@ export function parseDateValue(raw: string, param = 'date'): DateValue {
  * instant has startCol = endCol). `now` widens `ap` by 10 % of the distance to now, as the spec suggests.
  */
 export function dateSql(v: DateValue, startCol: string, endCol: string, sql: SqlParams, now = systemClock.now()): string {
-  const s = () => sql.p(new Date(v.start).toISOString());
-  const e = () => sql.p(new Date(v.end).toISOString());
+  const s = () => sql.p(sqlInstant(v.start));
+  const e = () => sql.p(sqlInstant(v.end));
   if (startCol === endCol) {
     // An instant: the same comparisons without ORs, so an index range scan applies.
     const c = startCol;
@@ -101,7 +110,7 @@ export function dateSql(v: DateValue, startCol: string, endCol: string, sql: Sql
     case 'ap': {
       const lo = v.start - Math.abs(now - v.start) * 0.1;
       const hi = v.end + Math.abs(now - v.end) * 0.1;
-      return `(${startCol} < ${sql.p(new Date(hi).toISOString())} AND ${endCol} >= ${sql.p(new Date(lo).toISOString())})`;
+      return `(${startCol} < ${sql.p(sqlInstant(hi))} AND ${endCol} >= ${sql.p(sqlInstant(lo))})`;
     }
   }
 }

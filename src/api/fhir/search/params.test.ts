@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dateMatches, parseDateValue } from './date.ts';
+import { dateMatches, parseDateValue, sqlInstant } from './date.ts';
 import { isStrict, parseSearch, parseToken, splitOr } from './params.ts';
 
 const spec = { params: [{ name: 'code', type: 'token' as const, modifiers: ['text'], documentation: '' }], sorts: ['date'] };
@@ -17,6 +17,26 @@ describe('FHIR search parameters', () => {
     expect(() => parseDateValue('geyesterday')).toThrow(/not a FHIR date/);
     expect(() => parseDateValue('2026-13-01')).toThrow(/not a FHIR date/);
     expect(() => parseDateValue('xx2026-11-01')).toThrow(/not a FHIR date/);
+  });
+  it('reads years 0001–0099 as themselves and bounds past 9999 or before 0001 as ±infinity for the database', () => {
+    const y1 = parseDateValue('0001');
+    expect(new Date(y1.start).toISOString()).toBe('0001-01-01T00:00:00.000Z');
+    expect(new Date(parseDateValue('0099-12-31').end).toISOString()).toBe('0100-01-01T00:00:00.000Z');
+    const y9999 = parseDateValue('le9999-12-31');
+    expect(sqlInstant(y9999.start)).toBe('9999-12-31T00:00:00.000Z');
+    expect(sqlInstant(y9999.end)).toBe('infinity');
+    expect(sqlInstant(y1.start)).toBe('0001-01-01T00:00:00.000Z');
+    expect(sqlInstant(y1.start - 1)).toBe('-infinity');
+  });
+  it('links an _elements of unknown names not at all, and one of some known names with those only (§3.1.1.3.3)', () => {
+    const none = parseSearch('Observation', { _elements: 'bogus', _count: '1' }, spec, false);
+    expect(none.elements).toBeUndefined();
+    expect(none.applied.toString()).toBe('_count=1');
+    expect(none.ignored).toHaveLength(1);
+    const some = parseSearch('Observation', { _elements: ['bogus,status', 'nope'] }, spec, false);
+    expect(some.elements).toEqual(['status']);
+    expect(some.applied.get('_elements')).toBe('status');
+    expect(() => parseSearch('Observation', { _elements: 'bogus' }, spec, true)).toThrow(/not an element/);
   });
   it('compares ranges as R4 §3.1.1.4.4 says, for instants and periods', () => {
     const day = parseDateValue('2026-11-24');

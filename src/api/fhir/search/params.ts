@@ -1,5 +1,6 @@
 import { AppError, badRequest } from '../../../platform/errors.ts';
 import { R4_ELEMENTS } from './elements.generated.ts';
+import { localReference } from '../ids.ts';
 
 /**
  * FHIR R4 search request parsing (§3.1.1), shared by every resource type: the declared parameters, their
@@ -99,7 +100,17 @@ export function isStrict(prefer: string | string[] | undefined): boolean {
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-export function parseSearch(type: string, query: Record<string, string | string[] | undefined>, spec: SearchSpec, strict: boolean): SearchRequest {
+/**
+ * `baseUrl` is this server's FHIR base: a reference value under it is local; a reference to any other server
+ * matches nothing. Without it (the server's own internal searches), only relative references are local.
+ */
+export function parseSearch(
+  type: string,
+  query: Record<string, string | string[] | undefined>,
+  spec: SearchSpec,
+  strict: boolean,
+  baseUrl?: string,
+): SearchRequest {
   const declared = new Map(spec.params.map((p) => [p.name, p]));
   const req: SearchRequest = {
     params: [],
@@ -144,7 +155,7 @@ export function parseSearch(type: string, query: Record<string, string | string[
     for (const v of values) {
       const alternatives = splitOr(v).map((s) => s.trim());
       if (alternatives.some((a) => a === '')) throw badRequest(`${type} search: "${key}" has an empty value`);
-      req.params.push({ name, modifier, values: alternatives });
+      req.params.push({ name, modifier, values: def.type === 'reference' ? alternatives.map((a) => localReference(a, baseUrl)) : alternatives });
       req.applied.append(key, alternatives.map(escapeOr).join(','));
     }
   }
@@ -195,7 +206,11 @@ function applyResultParam(type: string, key: string, v: string, spec: SearchSpec
         throw badRequest(`_elements must be a comma-separated list of top-level element names (got "${v}")`);
       const unknown = els.filter((e) => !isElementOf(type, e));
       if (unknown.length) ignore('_elements', `_elements: ${unknown.join(', ')} ${unknown.length > 1 ? 'are not elements' : 'is not an element'} of ${type}`);
-      req.elements = [...(req.elements ?? []), ...els.filter((e) => !unknown.includes(e))];
+      // Only the names applied go into the self and next links (§3.1.1.3.3): `_elements=` (empty) is refused
+      // when followed. No known name at all: _elements is ignored whole (the full resources are returned).
+      const known = els.filter((e) => !unknown.includes(e));
+      if (!known.length) return;
+      req.elements = [...(req.elements ?? []), ...known];
       req.applied.set('_elements', req.elements.join(','));
       return;
     }
