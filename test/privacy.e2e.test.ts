@@ -256,6 +256,18 @@ describe('FHIR AuditEvent ((d)(3) audit reports)', () => {
     const byCarer = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?agent=${carer.userId}&subtype=consent.revoke`);
     expect((byCarer.body.entry ?? []).length).toBeGreaterThanOrEqual(1);
     expect((byCarer.body.entry ?? []).every((e) => e.resource.agent[0].who.identifier?.value === carer.userId)).toBe(true);
+    // The identifier form the entries carry (urn:vigil:user|…) finds the same (found by review: a URI-looking value matched nothing).
+    const byUrn = await app.api<Bundle>(
+      admin,
+      'GET',
+      `/fhir/R4/AuditEvent?agent=${encodeURIComponent(`urn:vigil:user|${carer.userId}`)}&subtype=consent.revoke`,
+    );
+    expect((byUrn.body.entry ?? []).map((e) => e.resource.id)).toEqual((byCarer.body.entry ?? []).map((e) => e.resource.id));
+    // An entity id with no FHIR id form (a readings partition the retention job dropped) is found as stored.
+    await app.services.audit.record({ actor: 'system', action: 'retention.drop', entityType: 'partition', entityId: 'readings_2026_01' });
+    await app.services.audit.flush();
+    const partition = await app.api<Bundle>(admin, 'GET', '/fhir/R4/AuditEvent?entity=readings_2026_01');
+    expect((partition.body.entry ?? []).map((e) => e.resource.subtype[0].code)).toEqual(['retention.drop']);
     const future = await app.api<Bundle>(admin, 'GET', `/fhir/R4/AuditEvent?patient=Patient/${patientA}&date=gt2999-01-01`);
     expect(future.body.entry ?? []).toEqual([]);
     const one = entries[0].resource;

@@ -158,7 +158,8 @@ export function auditEventProvider(deps: { db: Db; access: AccessPolicy }): Reso
             `actor = ANY(${sql.p(p.values.map((v) => 'user:' + (parseToken(v).code ?? v).replace(/^(Practitioner|Patient|RelatedPerson)\//, '').replace(/^user:/, '')))}::text[])`,
           );
         for (const p of paramsNamed(req, 'entity')) {
-          const ids = p.values.map((v) => fromFhirId(v.replace(/^[A-Za-z]+\//, '')));
+          // The FHIR form of an id, or the entity id as stored (what.identifier.value: `readings_2026_01` has no FHIR form).
+          const ids = p.values.flatMap((v) => [v.replace(/^[A-Za-z]+\//, ''), fromFhirId(v.replace(/^[A-Za-z]+\//, ''))]);
           w.push(`(entity_id = ANY(${sql.p(ids)}::text[]) OR patient_id = ANY(${sql.p(ids)}::text[]))`);
         }
         for (const p of paramsNamed(req, 'subtype'))

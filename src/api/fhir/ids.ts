@@ -56,11 +56,13 @@ export const isFhirId = (id: string) => CONFORMANT.test(id);
 
 /**
  * A reference search value as this server's own (R4 search §3.1.1.4.3, references.html#literal): an absolute
- * URL under `baseUrl` becomes `Type/id`; any other absolute URL (another server, a urn) names nothing here,
+ * URL under `baseUrl` becomes `Type/id`; any other absolute URL (another server) names nothing here,
  * so it is replaced by a value no id or reference parser resolves. Relative and bare values are kept.
  */
 export function localReference(value: string, baseUrl: string | undefined): string {
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return value;
+  // Only URLs with an authority (`scheme://`): `urn:vigil:user|usr_…` is an identifier some parameters take (AuditEvent
+  // agent), and a urn names no id here anyway (found by review: agent=urn:… matched nothing).
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return value;
   if (baseUrl && value.startsWith(baseUrl + '/')) return value.slice(baseUrl.length + 1);
   return NOTHING('');
 }
