@@ -12,7 +12,7 @@ import type { Interaction as ScopeInteraction } from '../../auth/smart-scopes.ts
 import type { Db } from '../../platform/db.ts';
 import { createBundleRunner, nonEmpty, type Query } from './bundle.ts';
 import { parseForm } from './form-body.ts';
-import { parseSearch, type SearchRequest } from './search/params.ts';
+import { countOnly, parseSearch, type SearchRequest } from './search/params.ts';
 import { applyElements, applySummary, SUMMARY_ELEMENTS } from './search/subsetting.ts';
 
 /** Search result parameters (R4 §3.1.1.5, plus Vigil's paging cursor): they shape an answer, they select nothing. */
@@ -33,9 +33,6 @@ const RESULT_PARAMETERS = new Set([
 ]);
 
 export type { Query };
-
-/** A request for the number of matches only: `_summary=count`, or `_count=0`. */
-const countOnly = (req: SearchRequest) => req.summary === 'count' || req.count === 0;
 
 const REVINCLUDE_MAX = 1000;
 
@@ -370,9 +367,8 @@ export function createFhirService(deps: {
       scoped(ctx, 'Patient', 'read');
       scoped(ctx, 'Observation', 'search');
       const req = parseSearch('Patient/$everything', query, EVERYTHING_SPEC, strict, ctx.baseUrl);
-      const found = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
-      // _summary=count and _count=0 (R4 §3.1.1.5.7, §3.1.1.5.4): the total only, no entries, as on a search.
-      const result = countOnly(req) ? { resources: [], total: found.total } : found;
+      // _summary=count and _count=0: patientEverything counts, and sends no entries.
+      const result = await patientEverything(ctx, deps.registry, deps.patients!, id, req);
       const bundle = searchBundle(ctx, p, req, result);
       const self = `${ctx.baseUrl}/Patient/${id}/$everything`;
       return {

@@ -63,8 +63,13 @@ export function localReference(value: string, baseUrl: string | undefined): stri
   // Only URLs with an authority (`scheme://`): `urn:vigil:user|usr_…` is an identifier some parameters take (AuditEvent
   // agent), and a urn names no id here anyway (found by review: agent=urn:… matched nothing).
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return value;
-  if (baseUrl && value.startsWith(baseUrl + '/')) return value.slice(baseUrl.length + 1);
-  return NOTHING('');
+  return pathUnderBase(value, baseUrl) ?? NOTHING('');
+}
+
+/** What follows this server's FHIR base in an absolute URL (`Patient/pat-1`); undefined for another server's URL. */
+export function pathUnderBase(url: string, baseUrl: string | undefined): string | undefined {
+  const base = baseUrl?.replace(/\/+$/, '');
+  return base && url.startsWith(`${base}/`) ? url.slice(base.length + 1) : undefined;
 }
 
 /** `Patient/pat-1`, `pat-1`, or an absolute URL ending in `Patient/pat-1` → the internal id of that type (undefined when another type). */

@@ -2,7 +2,7 @@ import { badRequest } from '../../../platform/errors.ts';
 import type { PatientsRepository } from '../../../store/patients.repository.ts';
 import { practitionerResource, type Resource } from '../mapping.ts';
 import type { FhirContext, FhirRegistry, SearchResult } from '../registry.ts';
-import { paramsNamed, parseSearch, type SearchRequest, type SearchSpec } from '../search/params.ts';
+import { countOnly, paramsNamed, parseSearch, type SearchRequest, type SearchSpec } from '../search/params.ts';
 
 /**
  * Patient/{id}/$everything (R4 patient-everything): the Patient, its Devices and care team, and its
@@ -37,7 +37,7 @@ export async function patientEverything(
     obsQuery._lastUpdated = `gt${one('_since')}`;
   }
   if (req.cursor) obsQuery._cursor = req.cursor;
-  const counting = req.summary === 'count' || req.count === 0;
+  const counting = countOnly(req);
   if (counting) obsQuery._summary = 'count';
   const obs = await registry.get('Observation')!.searchType(ctx, parseSearch('Observation', obsQuery, registry.get('Observation')!.search, true));
   const first: Resource[] = [];

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- walks client-supplied FHIR JSON, checking every field it reads */
 import { KINDS, LOINC } from './observation-kinds.ts';
-import { referenceId } from '../ids.ts';
+import { pathUnderBase, referenceId } from '../ids.ts';
 import { BY_CODE, toCanonical } from '../../../domain/codes.ts';
 import { realDay } from '../search/date.ts';
 
@@ -69,7 +69,7 @@ export function localReferenceProblem(element: string, ref: string, type: string
     return `${element} ${ref} points at a contained resource: contained resources are not supported, reference ${type}/{id} on this server`;
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(ref)) return undefined;
   const base = baseUrl.replace(/\/+$/, '');
-  const rest = base && ref.startsWith(`${base}/`) ? ref.slice(base.length + 1) : undefined;
+  const rest = pathUnderBase(ref, base);
   if (rest === undefined)
     return `${element} ${ref} is not on this server: an absolute reference must start with its FHIR base ${base || '(unknown)'}/ (or send ${type}/{id})`;
   if (!new RegExp(`^${type}/[^/]+$`).test(rest)) return `${element} ${ref} must be ${base}/${type}/{id}`;

@@ -15,7 +15,7 @@ import type { ResourceProvider } from '../registry.ts';
 import { dateSql, parseDateValue } from '../search/date.ts';
 import { paramsNamed, parseToken } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
-import { accentFold, foldedSql, likeEscape, tableSearch } from './table-search.ts';
+import { nameSearchSql, tableSearch } from './table-search.ts';
 
 const LAST_UPDATED = 'COALESCE(updated_at, created_at)';
 const GENDER_SYSTEM = 'http://hl7.org/fhir/administrative-gender';
@@ -227,15 +227,7 @@ export function patientProvider(deps: {
           });
           w.push('(' + ors.join(' OR ') + ')');
         }
-        for (const p of paramsNamed(req, 'name')) {
-          const ors = p.values.map((v) => {
-            if (p.modifier === 'exact') return `(name = ${sql.p(v)} OR ${sql.p(v)} = ANY(regexp_split_to_array(name, '\\s+')))`;
-            if (p.modifier === 'contains') return `${foldedSql('name')} ILIKE ${sql.p('%' + likeEscape(accentFold(v)) + '%')}`;
-            const prefix = likeEscape(accentFold(v));
-            return `(${foldedSql('name')} ILIKE ${sql.p(prefix + '%')} OR ${foldedSql('name')} ILIKE ${sql.p('% ' + prefix + '%')})`;
-          });
-          w.push('(' + ors.join(' OR ') + ')');
-        }
+        for (const p of paramsNamed(req, 'name')) w.push(nameSearchSql(p, sql));
         return w;
       };
       const r = await tableSearch<Row, ReturnType<typeof patientResource>>(deps.db, req, {

@@ -13,7 +13,7 @@ import type { VersionStore } from '../versions.ts';
 import { dateSql, parseDateValue } from '../search/date.ts';
 import { paramsNamed } from '../search/params.ts';
 import type { SqlParams } from '../search/sql.ts';
-import { accentFold, foldedSql, likeEscape, tableSearch } from './table-search.ts';
+import { nameSearchSql, tableSearch } from './table-search.ts';
 import { ifMatchCheck, nameOf } from './write-input.ts';
 
 interface Row {
@@ -150,19 +150,7 @@ export function practitionerProvider(deps: {
         for (const p of paramsNamed(req, '_id')) w.push(`id = ANY(${sql.p(p.values.map(fromFhirId))}::text[])`);
         for (const p of paramsNamed(req, '_lastUpdated'))
           w.push('(' + p.values.map((v) => dateSql(parseDateValue(v, '_lastUpdated'), LAST_UPDATED, LAST_UPDATED, sql)).join(' OR ') + ')');
-        for (const p of paramsNamed(req, 'name')) {
-          w.push(
-            '(' +
-              p.values
-                .map((v) => {
-                  if (p.modifier === 'exact') return `(name = ${sql.p(v)} OR ${sql.p(v)} = ANY(regexp_split_to_array(name, '\\s+')))`;
-                  if (p.modifier === 'contains') return `${foldedSql('name')} ILIKE ${sql.p('%' + likeEscape(accentFold(v)) + '%')}`;
-                  return `(${foldedSql('name')} ILIKE ${sql.p(likeEscape(accentFold(v)) + '%')} OR ${foldedSql('name')} ILIKE ${sql.p('% ' + likeEscape(accentFold(v)) + '%')})`;
-                })
-                .join(' OR ') +
-              ')',
-          );
-        }
+        for (const p of paramsNamed(req, 'name')) w.push(nameSearchSql(p, sql));
         return w;
       };
       const r = await tableSearch<Row, ReturnType<typeof map>>(deps.db, req, { from: 'practitioners', columns: COLUMNS, where, map });

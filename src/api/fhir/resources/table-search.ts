@@ -45,5 +45,19 @@ export const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => '\\' + c);
  * R4 string search (§3.1.1.4.7 string: "case- and accent-insensitive"): the value and the column are both
  * decomposed (NFD) and stripped of combining marks, so `fernandez` finds Fernández. `:exact` stays exact.
  */
-export const accentFold = (v: string) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
-export const foldedSql = (col: string) => `regexp_replace(normalize(${col}, NFD), '[\\u0300-\\u036f]', '', 'g')`;
+const accentFold = (v: string) => v.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+const foldedSql = (col: string) => `regexp_replace(normalize(${col}, NFD), '[\\u0300-\\u036f]', '', 'g')`;
+
+/**
+ * The `name` search of Patient and Practitioner (a `name` text column), one OR-group per parameter: a word
+ * prefix by default, `:contains` a substring (both folded, above), `:exact` the whole name or one whole word.
+ */
+export function nameSearchSql(p: { modifier?: string; values: string[] }, sql: SqlParams): string {
+  const ors = p.values.map((v) => {
+    if (p.modifier === 'exact') return `(name = ${sql.p(v)} OR ${sql.p(v)} = ANY(regexp_split_to_array(name, '\\s+')))`;
+    const folded = likeEscape(accentFold(v));
+    if (p.modifier === 'contains') return `${foldedSql('name')} ILIKE ${sql.p('%' + folded + '%')}`;
+    return `(${foldedSql('name')} ILIKE ${sql.p(folded + '%')} OR ${foldedSql('name')} ILIKE ${sql.p('% ' + folded + '%')})`;
+  });
+  return '(' + ors.join(' OR ') + ')';
+}

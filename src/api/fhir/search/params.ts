@@ -93,6 +93,9 @@ export function splitOr(value: string): string[] {
 const escapeOr = (v: string) => v.replace(/[\\,$|]/g, (c) => (c === '|' ? c : '\\' + c));
 
 /** `Prefer: handling=strict|lenient` (§3.1.1.3.3); lenient is the default. */
+/** A request for the number of matches only: `_summary=count`, or `_count=0` (R4 §3.1.1.5.7, §3.1.1.5.4). */
+export const countOnly = (req: SearchRequest) => req.summary === 'count' || req.count === 0;
+
 export function isStrict(prefer: string | string[] | undefined): boolean {
   const v = Array.isArray(prefer) ? prefer.join(',') : (prefer ?? '');
   return /(^|[,;\s])handling\s*=\s*"?strict"?/i.test(v);
