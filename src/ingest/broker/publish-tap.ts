@@ -24,6 +24,8 @@ export class PublishSplitter {
   constructor(
     private readonly onPublish: TappedPublish,
     private readonly onOther: (bytes: Buffer) => void,
+    /** Called, in stream order, for each PUBLISH left to mqtt.js (with properties, QoS 0 or 2). */
+    private readonly onPassedPublish: () => void = () => undefined,
   ) {}
 
   push(chunk: Buffer): void {
@@ -57,23 +59,25 @@ export class PublishSplitter {
       }
       const body = i + 1;
       const end = body + length;
-      if ((buf[at] & 0xf6) === 0x32 && this.publish(buf, body, end)) {
-        if (passFrom < at) this.onOther(buf.subarray(passFrom, at));
-        passFrom = end;
-      }
+      if ((buf[at] & 0xf6) === 0x32 && this.publish(buf, body, end, passFrom < at ? buf.subarray(passFrom, at) : null)) passFrom = end;
+      else if ((buf[at] & 0xf0) === 0x30) this.onPassedPublish();
       at = end;
     }
     const passTo = this.rest ? at : buf.length;
     if (passFrom < passTo) this.onOther(buf.subarray(passFrom, passTo));
   }
 
-  /** A QoS 1 PUBLISH (type 3, QoS bits 01; DUP and RETAIN ignored) without properties: handled here, true. */
-  private publish(buf: Buffer, body: number, end: number): boolean {
+  /**
+   * A QoS 1 PUBLISH (type 3, QoS bits 01; DUP and RETAIN ignored) without properties: handled here, true. The packets
+   * before it that are mqtt.js's (`before`) are handed over first, so that mqtt.js sees them before it.
+   */
+  private publish(buf: Buffer, body: number, end: number, before: Buffer | null): boolean {
     if (end - body < 5) return false;
     const topicEnd = body + 2 + buf.readUInt16BE(body);
     if (topicEnd === body + 2 || topicEnd + 3 > end) return false; // empty topic (an alias) or cut short
     if (buf[topicEnd + 2] !== 0) return false; // properties: mqtt.js reads them (topic alias, expiry…)
     const messageId = buf.readUInt16BE(topicEnd);
+    if (before) this.onOther(before);
     this.onPublish(buf.toString('utf8', body + 2, topicEnd), buf.toString('utf8', topicEnd + 3, end), messageId);
     return true;
   }
@@ -82,22 +86,50 @@ export class PublishSplitter {
 /**
  * Puts a PublishSplitter between every connection of `client` (each reconnect builds a new stream) and
  * mqtt.js: mqtt.js pipes the stream into its parser, so its `pipe` is replaced by one that splits. The
- * client must be made with `manualConnect` and connected after this. `onPublish` also gets the stream the
- * message came on: a PUBACK belongs on that connection only.
+ * client must be made with `manualConnect`, and connected after this and after its `handleMessage` is set.
+ * `onPublish` also gets the stream the message came on: a PUBACK belongs on that connection only.
+ *
+ * Order: mqtt.js hands its packets over one per tick, so a tapped publish could overtake a publish before it
+ * that was left to mqtt.js (found by review: a device whose messages sometimes carry properties could have
+ * seq 2 stored before seq 1). A tapped publish that has such a publish ahead of it, not yet delivered, waits
+ * behind it and goes as soon as mqtt.js delivers it (MQTT 5 §4.6: a subscriber receives one topic's messages in
+ * the order they were published).
  */
 export function tapQos1Publishes(client: MqttClient, onPublish: (topic: string, payload: string, messageId: number, stream: MqttClient['stream']) => void) {
   // The splitter reads MQTT 5 publishes (a properties length after the packet id); another version is not tapped.
   if (client.options.protocolVersion !== 5) return;
+  /** Per connection, in stream order: tapped publishes waiting, and `null` for each publish mqtt.js has not delivered yet. */
+  const waiting = new WeakMap<MqttClient['stream'], Array<[string, string, number] | null>>();
   const internal = client as unknown as { streamBuilder: (c: MqttClient) => MqttClient['stream'] };
   const build = internal.streamBuilder;
+  let deliver: MqttClient['handleMessage'] | null = null;
   internal.streamBuilder = (c) => {
     const stream = build(c);
+    const queue: Array<[string, string, number] | null> = [];
+    waiting.set(stream, queue);
+    // Not once mqtt.js has torn the connection down (a protocol error in a packet handed to it destroys the stream
+    // at once; found by review: the publishes after it in the same chunk still reached ingest).
+    const tapped = (topic: string, payload: string, messageId: number) => !stream.destroyed && onPublish(topic, payload, messageId, stream);
+    if (!deliver) {
+      // mqtt.js delivers every PUBLISH it is handed through handleMessage, in order: the one at the head of the
+      // queue is delivered now, and the tapped publishes behind it follow.
+      const inner = client.handleMessage.bind(client);
+      deliver = (packet, callback) => {
+        inner(packet, callback);
+        const q = waiting.get(client.stream);
+        if (packet.cmd !== 'publish' || !q || q[0] !== null) return;
+        q.shift();
+        while (q.length > 0 && q[0] !== null) {
+          const [topic, payload, messageId] = q.shift()!;
+          if (!client.stream.destroyed) onPublish(topic, payload, messageId, client.stream);
+        }
+      };
+      client.handleMessage = deliver;
+    }
     stream.pipe = <T extends NodeJS.WritableStream>(dest: T): T => {
       let paused = false;
       const splitter = new PublishSplitter(
-        // Not once mqtt.js has torn the connection down (a protocol error in a packet handed to it destroys the stream
-        // at once; found by review: the publishes after it in the same chunk still reached ingest).
-        (topic, payload, messageId) => !stream.destroyed && onPublish(topic, payload, messageId, stream),
+        (topic, payload, messageId) => (queue.length === 0 ? tapped(topic, payload, messageId) : queue.push([topic, payload, messageId])),
         (bytes) => {
           // As pipe does: wait for mqtt.js's parser when it says it is full (one drain listener at a time).
           if (!dest.write(bytes) && !paused) {
@@ -109,6 +141,7 @@ export function tapQos1Publishes(client: MqttClient, onPublish: (topic: string, 
             });
           }
         },
+        () => queue.push(null),
       );
       stream.on('data', (chunk: Buffer) => splitter.push(chunk));
       stream.once('end', () => dest.end());
