@@ -16,6 +16,11 @@
  * On PostgreSQL each instance is its own `vigil start` process and the CPU each process used is reported
  * (CPU per stored reading holds on a busy machine, readings/s does not). `--instances 1|2` runs one case;
  * `--cpu-prof DIR` writes the Vigil processes' CPU profiles; VIGIL_BENCH_NODE_OPTIONS is passed to them.
+ *
+ * `--instance-cpu CORES` caps each PostgreSQL case's Vigil process at CORES cores (a Linux cgroup, as a container's
+ * CPU limit; needs root): scale-out measured where the instance is the limit. Unlimited on this 2-core machine, one
+ * instance already keeps both cores busy with PostgreSQL, the broker and the load generator, so a second has no core
+ * to add (docs/scaling.md).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +38,7 @@ import { createTestDatabase, postgresAvailable, startMosquitto } from '../test/s
 import { startServerProcess, type ServerProcess } from '../test/support/server-process.ts';
 import { natsAvailable, startNatsCluster, type NatsCluster } from '../test/support/nats-cluster.ts';
 import { cpuMeter, postgresPids } from './support/cpu.ts';
+import { limitCpu } from './support/cpu-limit.ts';
 import type { PublisherJob } from './support/publisher-worker.ts';
 import { summarize, table } from './support/stats.ts';
 
@@ -54,6 +60,9 @@ const READINGS_PER_MESSAGE = 6;
 const PACED_READINGS_PER_S = 5000;
 const FLOOR_ROWS = flag('floor-rows', 240_000);
 const INSTANCES = args.includes('--instances') ? [flag('instances', 1)] : [1, 2]; // PostgreSQL runs
+/** `--instance-cpu CORES`: each PostgreSQL case's Vigil process limited to this many cores (0: unlimited). */
+const INSTANCE_CPU = flag('instance-cpu', 0);
+const LIMIT_LABEL = INSTANCE_CPU > 0 ? `, each limited to ${INSTANCE_CPU} core` : '';
 type Broker = 'mosquitto' | 'nats';
 // The NATS cluster cases are asked for (`--broker nats`, or `all`): in the quiet run of 2 Dec the one-instance NATS
 // case did not finish within 15 minutes, which would lose every other case's figures (see README).
@@ -288,7 +297,7 @@ const natsUrls = (cluster: NatsCluster) => cluster.nodes.map((n) => `mqtt://127.
  * device's publish time. Where the machine's CPU went during the run is measured per process.
  */
 async function measureVigilProcesses(instances: number, messagesPerSecond: number, brokerKind: Broker = 'mosquitto'): Promise<Result> {
-  const setup = `Vigil: PostgreSQL + ${brokerKind === 'nats' ? 'NATS cluster' : 'Mosquitto'}, ${instances} instance${instances > 1 ? 's' : ''}`;
+  const setup = `Vigil: PostgreSQL + ${brokerKind === 'nats' ? 'NATS cluster' : 'Mosquitto'}, ${instances} instance${instances > 1 ? 's' : ''}${LIMIT_LABEL}`;
   const db = await createTestDatabase();
   const broker = brokerKind === 'mosquitto' ? await startMosquitto('max_queued_messages 0\nmax_queued_bytes 0') : null;
   const cluster = brokerKind === 'nats' ? await startNatsCluster(3) : null;
@@ -297,6 +306,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
     broker ? { Mosquitto: [broker.pid] } : { 'NATS (3 nodes)': cluster!.nodes.map((n) => n.proc?.pid).filter((p): p is number => p !== undefined) };
   const servers: ServerProcess[] = [];
   const dirs: string[] = [];
+  const unlimit: Array<() => Promise<void>> = [];
   const sql = new pg.Client({ connectionString: db.url });
   try {
     const shared = { VIGIL_MASTER_KEY: randomBytes(32).toString('base64'), VIGIL_AUDIT_KEY: randomBytes(32).toString('base64') };
@@ -315,6 +325,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
           ...(CPU_PROF ? { NODE_OPTIONS: `--import ${new URL('./support/cpu-profile-hook.mjs', import.meta.url).href}`, VIGIL_BENCH_CPU_PROF: CPU_PROF } : {}),
         }),
       );
+      if (INSTANCE_CPU > 0) unlimit.push(await limitCpu(servers[i].proc.pid!, INSTANCE_CPU, `vigil-bench-${process.pid}-${i}`));
     }
     // Each start rotates the deployment's one CLI admin token: the last instance's is the valid one (on every instance).
     const token = servers[servers.length - 1].token;
@@ -395,6 +406,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
   } finally {
     await sql.end().catch(() => undefined);
     for (const s of servers) await s.kill('SIGTERM');
+    for (const u of unlimit) await u();
     await broker?.stop();
     await cluster?.stop();
     await db.drop();
@@ -552,11 +564,12 @@ async function main() {
   const rate = (prefix: string) => results.find((r) => r.setup.startsWith(prefix) && r.mode === 'max')?.readingsPerSecond ?? NaN;
   const ratios = {
     'embedded ÷ PGlite COPY (target ≥ 0.5)': rate('Vigil: PGlite') / rate('floor: PGlite COPY'),
-    'PostgreSQL 1 instance ÷ PostgreSQL COPY (target ≥ 0.5)': rate('Vigil: PostgreSQL + Mosquitto, 1 ') / rate('floor: PostgreSQL COPY'),
-    '2 instances ÷ 1 instance (target > 1)': rate('Vigil: PostgreSQL + Mosquitto, 2 ') / rate('Vigil: PostgreSQL + Mosquitto, 1 '),
+    [`PostgreSQL 1 instance${LIMIT_LABEL} ÷ PostgreSQL COPY (target ≥ 0.5)`]: rate('Vigil: PostgreSQL + Mosquitto, 1 ') / rate('floor: PostgreSQL COPY'),
+    [`2 instances ÷ 1 instance${LIMIT_LABEL} (target > 1)`]: rate('Vigil: PostgreSQL + Mosquitto, 2 ') / rate('Vigil: PostgreSQL + Mosquitto, 1 '),
     'NATS cluster, 1 instance ÷ PostgreSQL COPY (target ≥ 0.5)': rate('Vigil: PostgreSQL + NATS cluster, 1 ') / rate('floor: PostgreSQL COPY'),
     'NATS cluster, 1 instance ÷ the cluster relay': rate('Vigil: PostgreSQL + NATS cluster, 1 ') / rate('floor: NATS cluster'),
-    'NATS cluster, 2 instances ÷ 1 instance (target > 1)': rate('Vigil: PostgreSQL + NATS cluster, 2 ') / rate('Vigil: PostgreSQL + NATS cluster, 1 '),
+    [`NATS cluster, 2 instances ÷ 1 instance${LIMIT_LABEL} (target > 1)`]:
+      rate('Vigil: PostgreSQL + NATS cluster, 2 ') / rate('Vigil: PostgreSQL + NATS cluster, 1 '),
   };
   const load = os
     .loadavg()

@@ -125,6 +125,7 @@ export async function startApp(
     await services.relay.start();
     closers.push(() => services.relay.close());
     const monitoring = await startMonitoring(services, { appUrl: () => urls.base, dataDir: config.dataDir });
+    await ownership.ready(); // evaluating now: instances over their share may hand this one buckets
     // Closers run in reverse: the gateway stops taking messages, ingest drains what it acknowledged, and
     // only then does monitoring stop, so readings committed during the drain still meet the rules.
     closers.push(async () => {

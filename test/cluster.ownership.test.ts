@@ -3,7 +3,8 @@
  * receive the same patients' readings in turn. Exactly one of them evaluates each patient: one NEWS2 row per
  * score (not one per instance), one alert per patient. Then the owner of some patients is killed with
  * SIGKILL; the survivor takes its patients over (PostgreSQL frees a dead session's advisory locks): it
- * stores their next NEWS2 once and resolves the alerts the dead instance opened.
+ * stores their next NEWS2 once and resolves the alerts the dead instance opened. Last, a new instance joins the
+ * survivor, which holds every patient: it hands half back, and the newcomer evaluates those (one alert each).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -24,6 +25,8 @@ const PATIENTS = 8;
 describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
   let a: ServerProcess;
   let b: ServerProcess;
+  let c: ServerProcess | undefined;
+  const dirOf = new Map<ServerProcess, string>();
   let db: pg.Client;
   let drop: () => Promise<void>;
   const dirs: string[] = [];
@@ -40,7 +43,9 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
   const boot = async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-own-'));
     dirs.push(dir);
-    return startServerProcess({ VIGIL_DATA_DIR: dir, DATABASE_URL: dbUrl, VIGIL_MQTT_PORT: '0', VIGIL_ALERT_TICK_MS: '500' });
+    const server = await startServerProcess({ VIGIL_DATA_DIR: dir, DATABASE_URL: dbUrl, VIGIL_MQTT_PORT: '0', VIGIL_ALERT_TICK_MS: '500' });
+    dirOf.set(server, dir);
+    return server;
   };
   let dbUrl = '';
 
@@ -66,6 +71,7 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
   afterAll(async () => {
     await a?.kill();
     await b?.kill();
+    await c?.kill();
     await db?.end();
     await drop?.();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -84,7 +90,7 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
     }>;
   /** Buckets held by a process, from PostgreSQL's own lock table. */
   const bucketsOf = async (server: ServerProcess) => {
-    const id = (await readFile(path.join(dirs[server === a ? 0 : 1], 'instance-id'), 'utf8')).trim();
+    const id = (await readFile(path.join(dirOf.get(server)!, 'instance-id'), 'utf8')).trim();
     const { rows } = await db.query(
       `SELECT l.objid FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.classid = ${0x5647} AND l.granted AND s.application_name = $1`,
@@ -154,5 +160,34 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
     }
     const ofB = await bucketsOf(b);
     for (const p of fromA) expect(ofB.has(bucketOf(p.id))).toBe(true);
+  }, 120_000);
+
+  it('an instance that joins gets a share: the survivor, holding every patient, hands half back; one alert each', async () => {
+    const before = await bucketsOf(b);
+    const used = new Set(patients.map((p) => bucketOf(p.id)));
+    for (const bucket of used) expect(before.has(bucket)).toBe(true);
+    c = await boot();
+    const token = c.token; // its start rotated the CLI admin token
+    // The survivor hands back half of what is in use once it sees the newcomer ready (checks every 2 s); the newcomer
+    // claims those on the patients' next readings (HR 150 opens the rule's alert again). Before, it kept them all.
+    const high = { hr: 150, rr: 25, spo2: 93, sbp: 125, temp: 37 };
+    const spread = async () => {
+      for (const [i, p] of patients.entries()) expect((await send(i % 2 ? b : c!, p, high)).status).toBe(202);
+      await new Promise((r) => setTimeout(r, 500));
+      return [await bucketsOf(b), await bucketsOf(c!)];
+    };
+    const [ofB, ofC] = await eventually(spread, ([, heldByC]) => heldByC.size >= Math.floor(used.size / 2), 30_000);
+    expect(ofC.size).toBe(Math.floor(used.size / 2)); // fair: ⌈held ÷ 2⌉ stays with the survivor
+    for (const bucket of used) expect(Number(ofB.has(bucket)) + Number(ofC.has(bucket))).toBe(1);
+    // One open alert per patient, whichever instance now evaluates it (the resolved one from before stays).
+    for (const p of patients)
+      await eventually(
+        () => alertsOf(p.id),
+        (rows) => rows.some((r) => r.status === 'open'),
+        20_000,
+      );
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const p of patients) expect((await alertsOf(p.id)).map((r) => r.status).sort()).toEqual(['open', 'resolved']);
+    expect((await api(c, token, 'GET', '/health')).status).toBe(200);
   }, 120_000);
 });

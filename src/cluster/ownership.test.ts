@@ -88,6 +88,33 @@ describe.skipIf(!hasPg)('advisory-lock ownership on PostgreSQL', () => {
     await a.close();
     await b.close();
   });
+  it('an instance that joins gets its share: the one that held every bucket hands back the excess, and only that', async () => {
+    const a = await createLeaseOwnership({ db, instanceId: 'join-a', logger, buckets: 8, retryMs: 0 });
+    const ids = Array.from({ length: 200 }, (_, i) => `j${i}`);
+    for (const id of ids) await a.owns(id);
+    expect(a.stats().owned).toBe(8); // alone: everything
+    const lost: number[] = [];
+    a.onChange((c) => !c.owned && lost.push(c.bucket));
+    const b = await createLeaseOwnership({ db, instanceId: 'join-b', logger, buckets: 8, retryMs: 0 });
+    // B is still starting (monitoring not up): handed nothing, else its patients would have no evaluating owner.
+    await new Promise((r) => setTimeout(r, 4_500)); // two of A's checks (every 2 s)
+    expect([a.stats().peers, a.stats().owned, lost.length]).toEqual([2, 8, 0]);
+    await b.ready();
+    // A's next check sees B ready and holding nothing, and hands back four; before, A kept all eight for good.
+    for (let i = 0; i < 60 && a.stats().owned > 4; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(a.stats().owned).toBe(4);
+    expect(lost).toHaveLength(4);
+    for (const id of ids) await a.owns(id); // A does not take them straight back
+    expect(a.stats().owned).toBe(4);
+    for (const id of ids) await b.owns(id);
+    expect(b.stats().owned).toBe(4);
+    for (const id of ids) expect(Number(a.ownsNow(id)) + Number(b.ownsNow(id))).toBe(1);
+    // Balanced: nothing more moves.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect([a.stats().owned, b.stats().owned, lost.length]).toEqual([4, 4, 4]);
+    await a.close();
+    await b.close();
+  }, 30_000);
   it('keeps its buckets when its own event loop, not the session, was late: an answer that came in time counts', async () => {
     const a = await createLeaseOwnership({ db, instanceId: 'busy-a', logger, retryMs: 0 });
     const changes: OwnershipChange[] = [];

@@ -6,12 +6,16 @@ import type { Logger } from '../platform/logger.ts';
 export const OWNERSHIP_BUCKETS = 256;
 /** First half of the two-integer advisory-lock key ('VG'); the bucket is the second. */
 const LOCK_SPACE = 0x5647;
+/** A shared advisory lock ('VR', 0) held by the ownership session of an instance that evaluates (see `ready`). */
+const READY_SPACE = 0x5652;
 /** A bucket held elsewhere is asked for again after this (that is how a dead instance's work moves), ms. */
 const RETRY_MS = 1_000;
 /** The lease session is checked this often; a session that does not answer in PING_TIMEOUT_MS is dropped, ms. */
 const PING_MS = 2_000;
 const PING_TIMEOUT_MS = 3_000;
 const RECONNECT_MS = 1_000;
+/** Between two hand-backs of buckets to a newcomer (rebalancing), ms. */
+const HANDBACK_PAUSE_MS = 10_000;
 
 export interface OwnershipChange {
   bucket: number;
@@ -35,6 +39,11 @@ export interface Ownership {
    * another live instance evaluates instead of turning them into events here.
    */
   mayOwn(patientId: string): boolean;
+  /**
+   * This instance evaluates now (monitoring started): from here on, instances over their fair share hand it buckets.
+   * One that is still starting, or never gets there, is handed nothing, so no bucket is left without an owner.
+   */
+  ready(): Promise<void>;
   /** The bucket a patient belongs to (what `onChange` reports). */
   bucketOf(patientId: string): number;
   /** Ownership of a bucket was gained or lost (lost: a live instance must stop acting for it at once). */
@@ -60,6 +69,7 @@ export function soleOwnership(instanceId: string): Ownership {
     owns: async () => true,
     ownsNow: () => true,
     mayOwn: () => true,
+    ready: async () => undefined,
     bucketOf: (patientId) => bucketOf(patientId),
     onChange: () => () => undefined,
     stats: () => ({ buckets: OWNERSHIP_BUCKETS, owned: OWNERSHIP_BUCKETS, connected: true, peers: 1 }),
@@ -96,12 +106,56 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
     turn = result.catch(() => undefined);
     return result;
   };
+  /**
+   * Balance by the buckets in use, not by all 256: a clinic of 40 patients uses ~37, all held by the first instance
+   * up, far under its share of 256. `fair`: buckets held by all instances ÷ the ready ones (this one included);
+   * `othersShort`: what the other ready instances lack of it (what a newcomer still has to claim).
+   */
+  let fair = Infinity;
+  let othersShort = 0;
+  let handedBackAt = -Infinity;
+  let isReady = false;
   const countPeers = async (c: pg.Client) => {
-    const { rows } = await run<{ n: number }>(
+    // Each ownership session, the buckets it holds (its granted advisory locks in our lock space), and whether it is ready.
+    const { rows } = await run<{ me: boolean; held: number; ready: boolean | null }>(
       c,
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'vigil-owner-%'`,
+      `SELECT a.pid = pg_backend_pid() AS me, count(l.objid) FILTER (WHERE l.classid = $1::oid)::int AS held,
+              bool_or(l.classid = $2::oid) AS ready
+         FROM pg_stat_activity a
+         LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid IN ($1::oid, $2::oid)
+        WHERE a.datname = current_database() AND a.application_name LIKE 'vigil-owner-%'
+        GROUP BY a.pid`,
+      [LOCK_SPACE, READY_SPACE],
     );
-    peers = Math.max(1, rows[0]?.n ?? 1);
+    peers = Math.max(1, rows.length);
+    const held = rows.reduce((sum, r) => sum + r.held, 0);
+    fair = Math.ceil(held / Math.max(1, rows.filter((r) => r.me || r.ready).length));
+    othersShort = rows.reduce((sum, r) => sum + (r.me || !r.ready ? 0 : Math.max(0, fair - r.held)), 0);
+  };
+  const announceReady = (c: pg.Client) => run(c, 'SELECT pg_advisory_lock_shared($1::int, 0)', [READY_SPACE]);
+  /**
+   * Rebalancing when an instance joins: buckets are claimed on first events, so the first instance up holds them
+   * all and a newcomer would get none (no share of the alerts, NEWS2 and ECG work). An instance over its fair share
+   * hands back as many as the ready others are short, no more: a bucket handed back to nobody (a peer still starting,
+   * or one that hangs there) would go unevaluated until that peer's session ends.
+   * Listeners hear of the loss before the lock goes, so two instances never act for one bucket; the newcomer claims
+   * each on its patients' next event, and the alert engine and ECG analysis resume there from the database.
+   */
+  const shedExcess = async (c: pg.Client) => {
+    const give = Math.min(owned.size - fair, othersShort);
+    // One hand-back per HANDBACK_PAUSE_MS: the others claim on their patients' next events (or their silence rules'
+    // ticks), and counting again before they have would hand back more than the balance needs.
+    if (give <= 0 || session !== c || performance.now() - handedBackAt < HANDBACK_PAUSE_MS) return;
+    handedBackAt = performance.now();
+    const released = [...owned].slice(-give); // the most recently claimed
+    for (const bucket of released) {
+      owned.delete(bucket);
+      refusedAt.set(bucket, performance.now()); // not claimed straight back: our share is full
+      tell({ bucket, owned: false });
+    }
+    othersShort -= give;
+    log.info({ buckets: released.length, peers }, 'handed buckets back to balance the instances');
+    await run(c, 'SELECT pg_advisory_unlock($1::int, b) FROM unnest($2::int[]) AS b', [LOCK_SPACE, released]);
   };
   let retry: NodeJS.Timeout | null = null;
 
@@ -135,6 +189,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
     });
     if (closed) return void (await c.end().catch(() => undefined));
     await countPeers(c).catch(() => undefined);
+    if (isReady) await announceReady(c).catch(() => undefined);
     session = c;
   }
   function schedule() {
@@ -169,6 +224,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
       () => {
         answered = true;
         clearTimeout(timer);
+        shedExcess(c).catch((err) => log.warn({ err: (err as Error).message }, 'could not hand buckets back'));
       },
       () => {
         answered = true;
@@ -182,8 +238,9 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
   async function claim(bucket: number): Promise<boolean> {
     const c = session;
     if (!c) return false;
-    if (owned.size >= Math.ceil(buckets / peers)) {
-      refusedAt.set(bucket, performance.now()); // our share is full: another instance will claim it
+    // Our share is full (of all buckets, or of those in use while a ready instance lacks its share): another claims it.
+    if (owned.size >= Math.ceil(buckets / peers) || (othersShort > 0 && owned.size >= fair)) {
+      refusedAt.set(bucket, performance.now());
       return false;
     }
     try {
@@ -229,6 +286,11 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
       if (owned.has(bucket)) return true;
       const refused = refusedAt.get(bucket);
       return closed ? false : refused === undefined || performance.now() - refused >= retryMs;
+    },
+    async ready() {
+      isReady = true;
+      const c = session;
+      if (c) await announceReady(c).catch((err) => log.warn({ err: (err as Error).message }, 'could not announce readiness'));
     },
     bucketOf: (patientId) => bucketOf(patientId, buckets),
     onChange(listener) {
