@@ -30,11 +30,24 @@ async function run() {
   let sent = 0;
   let acked = 0;
   const perDeviceInterval = job.messagesPerSecond > 0 ? (1000 * job.devices.length) / job.messagesPerSecond : 0;
+  // A device with its window full waits for an acknowledgement (woken by it, or by the clock below so that a broker
+  // that stops acknowledging cannot hang the run). Before, it spun on setImmediate: a core's worth of load
+  // generator while the broker was slow, taken from the system under test, and a hang past the run's end when
+  // acknowledgements stopped (the NATS case of 2 Dec that never finished).
+  const wake: Array<(() => void) | null> = clients.map(() => null);
+  const clock = setInterval(() => wake.forEach((w) => w?.()), 250);
   await Promise.all(
     clients.map(async (client, i) => {
       const topic = `vigil/v1/devices/${job.devices[i].id}/telemetry`;
       let seq = job.seqStart;
       let inflight = 0;
+      const waitForAck = () =>
+        new Promise<void>((r) => {
+          wake[i] = () => {
+            wake[i] = null;
+            r();
+          };
+        });
       let next = Date.now() + (perDeviceInterval * i) / job.devices.length;
       while (Date.now() < end) {
         if (perDeviceInterval > 0) {
@@ -42,21 +55,24 @@ async function run() {
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           next += perDeviceInterval;
         }
-        while (inflight >= job.inflightPerDevice) await new Promise((r) => setImmediate(r));
+        while (inflight >= job.inflightPerDevice && Date.now() < end) await waitForAck();
+        if (inflight >= job.inflightPerDevice) break;
         inflight++;
         sent++;
         client.publish(topic, payload(seq++), { qos: 1 }, () => {
           inflight--;
           acked++;
+          wake[i]?.();
         });
         if (perDeviceInterval === 0 && sent % 50 === 0) await new Promise((r) => setImmediate(r));
       }
       // A broker that stops acknowledging (a NATS stream without a leader) must not hang the bench: wait a minute
       // at most, then report what was acknowledged.
       const drainBy = Date.now() + 60_000;
-      while (inflight > 0 && Date.now() < drainBy) await new Promise((r) => setTimeout(r, 5));
+      while (inflight > 0 && Date.now() < drainBy) await waitForAck();
     }),
   );
+  clearInterval(clock);
   await Promise.all(clients.map((c) => c.endAsync(true)));
   parentPort!.postMessage({ sent, acked });
 }
