@@ -405,6 +405,16 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
     };
   } finally {
     await sql.end().catch(() => undefined);
+    // What the instances warned about during the run (log level warn): a lost ownership session, a cut replay…
+    for (const [i, s] of servers.entries()) {
+      const said = new Map<string, number>();
+      for (const line of s.output().split('\n')) {
+        const msg = /"msg":"([^"]*)"/.exec(line)?.[1];
+        const err = /"err":(?:\{[^}]*?"message":)?"([^"]*)"/.exec(line)?.[1];
+        if (msg) said.set(err ? `${msg}: ${err.slice(0, 160)}` : msg, (said.get(msg) ?? 0) + 1);
+      }
+      for (const [msg, n] of said) log(`  instance ${i + 1} logged ${n}× "${msg}"`);
+    }
     for (const s of servers) await s.kill('SIGTERM');
     for (const u of unlimit) await u();
     await broker?.stop();

@@ -65,7 +65,9 @@ export function createAlertMonitor(deps: {
   /** Time of the newest stored reading per patient and code (`patientId|code`), to rebuild state after a change of owner. */
   newestReadings?: (patientIds: string[]) => Promise<Map<string, number>>;
   /** Stored readings since a time (oldest first, bounded), and alerts resolved since then: the replay after a restart or takeover. */
-  recentReadings?: (sinceMs: number, codes: string[], limit: number) => Promise<Array<StoredReading & { receivedAt: number }>>;
+  recentReadings?: (sinceMs: number, codes: string[], limit: number, patientIds?: readonly string[]) => Promise<Array<StoredReading & { receivedAt: number }>>;
+  /** Patients with a reading of these codes since then (with recentReadings: a gained bucket reads only its own). */
+  recentPatients?: (sinceMs: number, codes: string[]) => Promise<string[]>;
   resolvedSince?: (sinceMs: number) => Promise<Array<{ patientId: string; rule: string; subject: string; resolvedAt: number }>>;
   clock: Clock;
   logger: Logger;
@@ -316,27 +318,32 @@ export function createAlertMonitor(deps: {
   }
 
   type Recent = Array<StoredReading & { receivedAt: number }>;
-  let recent: { at: number; list: Promise<{ all: Recent; byBucket: Map<number, Recent> }> } | null = null;
+  let recentPatients: { at: number; byBucket: Promise<Map<number, string[]>> } | null = null;
   /**
-   * Buckets are gained in bursts: one query of the recent readings serves a burst, grouped by bucket once (a
-   * takeover gains ~128 buckets; each used to scan, and hash, the whole list: up to 200,000 readings each).
+   * A gained bucket replays only its own patients' readings. Buckets are gained in bursts (start-up, a takeover, a
+   * hand-back): one list of the recently active patients, grouped by bucket, serves a burst (reused for a second).
+   * Before, each burst read every patient's recent readings (up to 200,000 rows), and a CPU-starved instance that
+   * gained buckets one by one as its backlog reached their patients read them three times in a minute (bench:ingest
+   * with each instance capped at a quarter of a core, 4 Dec).
    */
-  function recentSoon(since: number) {
+  async function recentOf(since: number, bucket?: number): Promise<Recent> {
+    if (bucket === undefined || !deps.recentPatients) return deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX);
     const now = performance.now();
-    if (!recent || now - recent.at > 5_000) recent = { at: now, list: deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX).then(byBucket) };
-    return recent.list;
-  }
-  function byBucket(all: Recent) {
-    const groups = new Map<number, Recent>();
-    const bucketOfPatient = new Map<string, number>();
-    for (const r of all) {
-      let b = bucketOfPatient.get(r.patientId);
-      if (b === undefined) bucketOfPatient.set(r.patientId, (b = ownership.bucketOf(r.patientId)));
-      const group = groups.get(b);
-      if (group) group.push(r);
-      else groups.set(b, [r]);
+    if (!recentPatients || now - recentPatients.at > 1_000) {
+      const byBucket = deps.recentPatients(since, [...REPLAY_CODES]).then((ids) => {
+        const groups = new Map<number, string[]>();
+        for (const id of ids) {
+          const b = ownership.bucketOf(id);
+          const group = groups.get(b);
+          if (group) group.push(id);
+          else groups.set(b, [id]);
+        }
+        return groups;
+      });
+      recentPatients = { at: now, byBucket };
     }
-    return { all, byBucket: groups };
+    const patients = (await recentPatients.byBucket).get(bucket);
+    return patients ? deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX, patients) : [];
   }
 
   /**
@@ -352,8 +359,7 @@ export function createAlertMonitor(deps: {
     const since = deps.clock.now() - REPLAY_MS;
     // Resolutions from further back by the most a device clock may run ahead: a reading stamped 5 min ahead is
     // still in the window when the resolution it preceded is not (found by review).
-    const [recentRows, resolved] = await Promise.all([recentSoon(since), deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : []]);
-    const readings = bucket === undefined ? recentRows.all : (recentRows.byBucket.get(bucket) ?? []);
+    const [readings, resolved] = await Promise.all([recentOf(since, bucket), deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : []]);
     // Resolved in the window: what that rule saw before the resolution (received before it, whatever the
     // device's clock says its time was) is not replayed to it, so the alert is not raised again from it.
     const resolvedAt = new Map<string, number>();
@@ -378,7 +384,7 @@ export function createAlertMonitor(deps: {
       signals.push({ type: 'reading', patientId: r.patientId, deviceId: r.deviceId, code: r.code, value: r.value, ts: r.ts });
       received.push(r.receivedAt);
     }
-    if (recentRows.all.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
+    if (readings.length >= REPLAY_MAX) log.warn({ replayed: REPLAY_MAX }, 'alert replay cut: more recent readings than REPLAY_MAX');
     // A NEWS2 alert resolved after the patient's newest reading: the score at start (derived-observations.ts
     // scores recent patients once) is the one it was resolved on, so it must not open it again; a new reading
     // lifts the hold, as a new score would have done before the restart (found by review).

@@ -161,13 +161,27 @@ export function createAlertsRepository(db: Db) {
       const [row] = await db.query<Row>('SELECT * FROM alerts WHERE id = $1', [id]);
       return row ? toAlert(row) : null;
     },
+    /** Patients with a reading of one of `codes` since `sinceMs` (from latest_readings: one row per patient and code). */
+    async recentPatients(sinceMs: number, codes: string[]): Promise<string[]> {
+      if (!codes.length) return [];
+      const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM latest_readings WHERE ts > $1 AND code = ANY($2::text[])', [
+        new Date(sinceMs).toISOString(),
+        codes,
+      ]);
+      return rows.map((r) => r.patient_id);
+    },
     /**
      * Readings (device and manual; not derived, not imported history) of the last `sinceMs` for the given codes, oldest first, at most
-     * `limit`: what the alert engine replays after a restart or a takeover. Found through latest_readings (the
+     * `limit` (of the given patients only, if given): what the alert engine replays after a restart or a takeover. Found through latest_readings (the
      * patients and codes with anything that recent) and then each one's (patient, code, ts) index range.
      */
-    async recentReadings(sinceMs: number, codes: string[], limit: number): Promise<Array<StoredReading & { receivedAt: number }>> {
-      if (!codes.length) return [];
+    async recentReadings(
+      sinceMs: number,
+      codes: string[],
+      limit: number,
+      patientIds?: readonly string[],
+    ): Promise<Array<StoredReading & { receivedAt: number }>> {
+      if (!codes.length || patientIds?.length === 0) return [];
       const since = new Date(sinceMs).toISOString();
       const rows = await db.query<{
         id: string;
@@ -183,9 +197,9 @@ export function createAlertsRepository(db: Db) {
            FROM latest_readings l
            JOIN LATERAL (SELECT * FROM readings x WHERE x.patient_id = l.patient_id AND x.code = l.code AND x.ts > $1 AND x.method IS NULL
                            AND NOT x.imported) r ON true
-          WHERE l.ts > $1 AND l.code = ANY($2::text[])
+          WHERE l.ts > $1 AND l.code = ANY($2::text[])${patientIds ? ' AND l.patient_id = ANY($4::text[])' : ''}
           ORDER BY r.ts, r.id LIMIT $3`,
-        [since, codes, limit],
+        patientIds ? [since, codes, limit, patientIds] : [since, codes, limit],
       );
       return rows.map((r) => ({
         id: r.id,

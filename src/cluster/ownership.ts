@@ -10,9 +10,10 @@ const LOCK_SPACE = 0x5647;
 const READY_SPACE = 0x5652;
 /** A bucket held elsewhere is asked for again after this (that is how a dead instance's work moves), ms. */
 const RETRY_MS = 1_000;
-/** The lease session is checked this often; a session that does not answer in PING_TIMEOUT_MS is dropped, ms. */
+/** The lease session is checked this often; one that does not answer within PING_TIMEOUT_MS of event-loop time is dropped, ms. */
 const PING_MS = 2_000;
 const PING_TIMEOUT_MS = 3_000;
+const LOOP_TICK_MS = 100;
 const RECONNECT_MS = 1_000;
 /** Between two hand-backs of buckets to a newcomer (rebalancing), ms. */
 const HANDBACK_PAUSE_MS = 10_000;
@@ -203,32 +204,44 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
   function drop(c: pg.Client, why: string) {
     if (session !== c) return;
     session = null;
+    if (pending?.c === c) pending = null;
     loseAll(why);
     (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     void c.end().catch(() => undefined);
     schedule();
   }
 
+  // The ping's timeout is counted in event-loop time, not wall time: ticks of a LOOP_TICK_MS timer, of which a busy or
+  // CPU-starved loop fires fewer. Found by bench:ingest with each instance capped at a quarter of a core (4 Dec): a
+  // 3 s wall-clock timeout dropped a starved instance's session three times in a minute; every regain replayed
+  // 200,000 recent readings, which starved it further. Before that (3 Dec), the same at load 20: the timeout is
+  // also judged after the loop has read its sockets once more (setImmediate runs after the poll phase), so an answer
+  // that came during a long busy stretch counts. One ping at a time: a new one is not queued behind an unanswered one.
+  let loopTicks = 0;
+  let pending: { c: pg.Client; sinceTick: number } | null = null;
+  const ticker = setInterval(() => {
+    loopTicks++;
+    const p = pending;
+    if (p && loopTicks - p.sinceTick >= PING_TIMEOUT_MS / LOOP_TICK_MS)
+      setImmediate(() => {
+        if (pending !== p) return; // answered meanwhile
+        pending = null;
+        drop(p.c, 'session did not answer');
+      });
+  }, LOOP_TICK_MS);
+  ticker.unref();
   const pinger = setInterval(() => {
     const c = session;
-    if (!c) return;
-    let answered = false;
-    // Judged after the event loop has read its sockets once more (setImmediate runs after the poll phase): a
-    // loop that was busy for longer than the timeout (a burst of ingest on a loaded machine) fires the timer
-    // before it reads an answer that came in time, and dropping then lost every bucket, whose regain replays
-    // the alert engine's recent readings (up to 200,000 rows), which kept the loop busy again: ingest stalled
-    // behind the alert back-pressure (bench:ingest, 3 Dec, load 20). A session that really did not answer is
-    // still dropped, one loop turn later.
-    const timer = setTimeout(() => setImmediate(() => answered || drop(c, 'session did not answer')), PING_TIMEOUT_MS);
+    if (!c || pending) return;
+    const p = { c, sinceTick: loopTicks };
+    pending = p;
     countPeers(c).then(
       () => {
-        answered = true;
-        clearTimeout(timer);
+        if (pending === p) pending = null;
         shedExcess(c).catch((err) => log.warn({ err: (err as Error).message }, 'could not hand buckets back'));
       },
       () => {
-        answered = true;
-        clearTimeout(timer);
+        if (pending === p) pending = null;
         drop(c, 'session failed');
       },
     );
@@ -301,6 +314,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
     async close() {
       closed = true;
       clearInterval(pinger);
+      clearInterval(ticker);
       if (retry) clearTimeout(retry);
       const c = session;
       session = null;
