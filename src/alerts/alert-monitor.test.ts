@@ -57,6 +57,40 @@ describe('alert monitor', () => {
     expect(resolved[0].alert).toMatchObject({ id: opened[0].alert.id, status: 'resolved', resolvedBy: 'system' });
   });
 
+  it('a database error while opening an alert leaves the rule ready: the next reading opens it (nothing half-applied)', async () => {
+    const { id, device } = await newPatient('Flaky database');
+    const definition = { kind: 'threshold', code: '8310-5', op: 'above', value: 39.1, clearAt: 38.5, forMs: 0, clearForMs: 0, severity: 'warning' };
+    await app.services.alerts.rules.save(systemAdmin(), 'temp-high', { scope: 'patient', scopeId: id, definition });
+    // The pool's own message when an overloaded instance waits too long for a connection (bench:ingest, 4 Dec).
+    const service = app.services.alerts.service;
+    const raise = service.raise.bind(service);
+    let refused = 0;
+    service.raise = async (...args: Parameters<typeof raise>) => {
+      if (args[0].patientId === id && refused++ === 0) throw new Error('timeout exceeded when trying to connect');
+      return raise(...args);
+    };
+    try {
+      const send = (seq: number, temp: number) => app.services.ingest.acceptTelemetry(device.id, JSON.stringify({ ts: Date.now(), seq, temp }));
+      expect((await send(1, 39.6)).ok).toBe(true);
+      await eventually(
+        () => refused,
+        (n) => n === 1,
+      );
+      await app.services.alerts.monitor.idle();
+      expect(await stored(id)).toEqual([]);
+      // Before: the engine's state said firing after the failed write, so the same fever again opened nothing, ever.
+      expect((await send(2, 39.6)).ok).toBe(true);
+      const opened = await eventually(
+        () => changes.filter((c) => c.patientId === id && c.event === 'opened'),
+        (v) => v.length > 0,
+      );
+      expect(opened[0].alert).toMatchObject({ rule: 'temp-high', status: 'open', value: 39.6 });
+      expect(await stored(id)).toHaveLength(1);
+    } finally {
+      service.raise = raise;
+    }
+  });
+
   it('a repeated fever updates the open alert instead of opening a second one (de-duplication)', async () => {
     const { id, device } = await newPatient('Fever twice');
     for (let seq = 1; seq <= 3; seq++)

@@ -155,13 +155,26 @@ export function createAlertMonitor(deps: {
     const now = deps.clock.now();
     // Asked once per patient of a batch (a batch of readings holds thousands of one patient's): fewer awaits.
     const owned = new Map<string, boolean>();
+    // A database error (a pool wait timing out on an overloaded instance, bench:ingest 4 Dec) skips what it hit and
+    // leaves that rule's state as it was, so the next reading meets the rule afresh; before, it ended the whole
+    // batch and left the state firing over an alert that was never stored (which then never opened).
+    let failed = 0;
+    let lastError: unknown = null;
     for (let i = 0; i < signals.length; i++) {
       const s = signals[i];
-      let isMine = owned.get(s.patientId);
-      if (isMine === undefined) owned.set(s.patientId, (isMine = await mine(s.patientId)));
-      if (!isMine) continue; // another instance evaluates this patient
-      const hit = ruleCache.get(s.patientId);
-      const cached = hit && now - hit.at < RULES_CACHE_MS ? hit : await cachedRulesOf(s.patientId);
+      let cached: CachedRules;
+      try {
+        let isMine = owned.get(s.patientId);
+        if (isMine === undefined) owned.set(s.patientId, (isMine = await mine(s.patientId)));
+        if (!isMine) continue; // another instance evaluates this patient
+        const hit = ruleCache.get(s.patientId);
+        cached = hit && now - hit.at < RULES_CACHE_MS ? hit : await cachedRulesOf(s.patientId);
+      } catch (err) {
+        owned.set(s.patientId, false); // not asked again in this batch (each ask could wait as long)
+        failed++;
+        lastError = err;
+        continue;
+      }
       for (const rule of candidates(cached, s)) {
         if (!accepts(rule.definition, s)) continue;
         if (replaying && rule.definition.kind !== 'threshold') continue; // only thresholds ignore what is older than their state
@@ -177,9 +190,16 @@ export function createAlertMonitor(deps: {
         const { state, transition } = evaluate(t.state, s, rule.definition, now);
         t.state = state;
         // Refused (this reading is not the newest stored): the alert is still open, so is the state.
-        if (transition && !(await apply(rule, t, prevFiring, transition, s))) t.state = before;
+        try {
+          if (transition && !(await apply(rule, t, prevFiring, transition, s))) t.state = before;
+        } catch (err) {
+          t.state = before;
+          failed++;
+          lastError = err;
+        }
       }
     }
+    if (failed) log.error({ err: lastError, failed }, 'alert evaluation: signals not evaluated (database); their rules meet the next reading afresh');
   }
 
   /** Readings as signals, made only for the patients this instance evaluates (with two instances, half of them or fewer). */
