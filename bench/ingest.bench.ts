@@ -361,6 +361,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
       'PostgreSQL (backends + writers)': await postgresPids(db.url),
     }));
     await cpu.start();
+    log(`  publishing for ${SECONDS} s…`);
     const t0 = Date.now();
     const pub = await runPublishersOn(broker ? [broker.url] : natsUrls(cluster!), {
       devices,
@@ -370,6 +371,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
       seqStart: 1,
     });
     const expected = pub.acked * READINGS_PER_MESSAGE;
+    log(`  ${pub.acked} of ${pub.sent} messages acknowledged by the broker; waiting (60 s at most) until ${expected} readings are stored…`);
     // Ids handed out by the sequence (cheap to poll) pass the count shortly before everything is committed
     // (each batch also draws one id to bound its own); from there the exact count is polled.
     const handedOut = async () =>
@@ -415,13 +417,26 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
       }
       for (const [msg, n] of said) log(`  instance ${i + 1} logged ${n}× "${msg}"`);
     }
-    for (const s of servers) await s.kill('SIGTERM');
+    log('  stopping the instances…');
+    for (const s of servers) await stopWithin(s, 30_000);
     for (const u of unlimit) await u();
     await broker?.stop();
     await cluster?.stop();
     await db.drop();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   }
+}
+
+/** SIGTERM, and SIGKILL if the instance has not exited after `ms` (reported: a clean stop that hangs is a defect). */
+async function stopWithin(server: ServerProcess, ms: number): Promise<void> {
+  const timer = setTimeout(() => {
+    log(
+      `  ! instance ${server.proc.pid} did not stop within ${ms / 1000} s of SIGTERM; killed. Its last lines:\n${server.output().split('\n').slice(-8).join('\n')}`,
+    );
+    server.proc.kill('SIGKILL');
+  }, ms);
+  await server.kill('SIGTERM');
+  clearTimeout(timer);
 }
 
 /** Rows shaped as Vigil stores them: one message = 6 readings of one device. */

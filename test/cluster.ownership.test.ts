@@ -123,9 +123,10 @@ describe.skipIf(!hasPg)('per-patient ownership across two instances', () => {
       expect(await news2Rows(p.id)).toHaveLength(1);
       expect(await alertsOf(p.id)).toEqual([{ status: 'open', resolved_by: null }]);
     }
-    // Every patient's bucket is held by exactly one of the two.
+    // No patient's bucket is held by both. (It may be held by neither for a moment: the one holding more than its
+    // fair share hands the excess back, and the other claims it on the patient's next reading; the next test's do.)
     const [ofA, ofB] = [await bucketsOf(a), await bucketsOf(b)];
-    for (const p of patients) expect(Number(ofA.has(bucketOf(p.id))) + Number(ofB.has(bucketOf(p.id)))).toBe(1);
+    for (const p of patients) expect(Number(ofA.has(bucketOf(p.id))) + Number(ofB.has(bucketOf(p.id)))).toBeLessThanOrEqual(1);
     expect(ofA.size).toBeGreaterThan(0);
   }, 90_000);
 
