@@ -64,10 +64,15 @@ export function createAlertMonitor(deps: {
   devices: DevicesRepository;
   /** Time of the newest stored reading per patient and code (`patientId|code`), to rebuild state after a change of owner. */
   newestReadings?: (patientIds: string[]) => Promise<Map<string, number>>;
-  /** Stored readings since a time (oldest first, bounded), and alerts resolved since then: the replay after a restart or takeover. */
-  recentReadings?: (sinceMs: number, codes: string[], limit: number, patientIds?: readonly string[]) => Promise<Array<StoredReading & { receivedAt: number }>>;
-  /** Patients with a reading of these codes since then (with recentReadings: a gained bucket reads only its own). */
-  recentPatients?: (sinceMs: number, codes: string[]) => Promise<string[]>;
+  /**
+   * The replay after a restart or takeover: stored readings since a time (oldest first, bounded; of these patients
+   * when given), and the patients with a reading of these codes since then (a gained bucket reads only its own).
+   * With resolvedSince below: alerts resolved since then.
+   */
+  recent?: {
+    readings: (sinceMs: number, codes: string[], limit: number, patientIds?: readonly string[]) => Promise<Array<StoredReading & { receivedAt: number }>>;
+    patients: (sinceMs: number, codes: string[]) => Promise<string[]>;
+  };
   resolvedSince?: (sinceMs: number) => Promise<Array<{ patientId: string; rule: string; subject: string; resolvedAt: number }>>;
   clock: Clock;
   logger: Logger;
@@ -346,11 +351,11 @@ export function createAlertMonitor(deps: {
    * gained buckets one by one as its backlog reached their patients read them three times in a minute (bench:ingest
    * with each instance capped at a quarter of a core, 4 Dec).
    */
-  async function recentOf(since: number, bucket?: number): Promise<Recent> {
-    if (bucket === undefined || !deps.recentPatients) return deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX);
+  async function recentOf(recent: NonNullable<typeof deps.recent>, since: number, bucket?: number): Promise<Recent> {
+    if (bucket === undefined) return recent.readings(since, [...REPLAY_CODES], REPLAY_MAX);
     const now = performance.now();
     if (!recentPatients || now - recentPatients.at > 1_000) {
-      const byBucket = deps.recentPatients(since, [...REPLAY_CODES]).then((ids) => {
+      const byBucket = recent.patients(since, [...REPLAY_CODES]).then((ids) => {
         const groups = new Map<number, string[]>();
         for (const id of ids) {
           const b = ownership.bucketOf(id);
@@ -363,7 +368,7 @@ export function createAlertMonitor(deps: {
       recentPatients = { at: now, byBucket };
     }
     const patients = (await recentPatients.byBucket).get(bucket);
-    return patients ? deps.recentReadings!(since, [...REPLAY_CODES], REPLAY_MAX, patients) : [];
+    return patients ? recent.readings(since, [...REPLAY_CODES], REPLAY_MAX, patients) : [];
   }
 
   /**
@@ -375,11 +380,14 @@ export function createAlertMonitor(deps: {
    * history is not replayed (it never raises alerts).
    */
   async function replay(only: (patientId: string) => boolean, bucket?: number) {
-    if (!deps.recentReadings) return;
+    if (!deps.recent) return;
     const since = deps.clock.now() - REPLAY_MS;
     // Resolutions from further back by the most a device clock may run ahead: a reading stamped 5 min ahead is
     // still in the window when the resolution it preceded is not (found by review).
-    const [readings, resolved] = await Promise.all([recentOf(since, bucket), deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : []]);
+    const [readings, resolved] = await Promise.all([
+      recentOf(deps.recent, since, bucket),
+      deps.resolvedSince ? deps.resolvedSince(since - READING_MAX_FUTURE_MS) : [],
+    ]);
     // Resolved in the window: what that rule saw before the resolution (received before it, whatever the
     // device's clock says its time was) is not replayed to it, so the alert is not raised again from it.
     const resolvedAt = new Map<string, number>();

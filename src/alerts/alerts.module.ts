@@ -83,8 +83,10 @@ export function createAlertsModule(deps: {
     rules,
     devices: deps.devices,
     newestReadings: (patientIds) => repos.alerts.newestReadings(patientIds),
-    recentReadings: (since, codes, limit, patientIds) => repos.alerts.recentReadings(since, codes, limit, patientIds),
-    recentPatients: (since, codes) => repos.alerts.recentPatients(since, codes),
+    recent: {
+      readings: (since, codes, limit, patientIds) => repos.alerts.recentReadings(since, codes, limit, patientIds),
+      patients: (since, codes) => repos.alerts.recentPatients(since, codes),
+    },
     resolvedSince: (since) => repos.alerts.resolvedSince(since),
     clock: deps.clock,
     logger: deps.logger,

@@ -86,7 +86,7 @@ export class PublishSplitter {
 /**
  * Puts a PublishSplitter between every connection of `client` (each reconnect builds a new stream) and
  * mqtt.js: mqtt.js pipes the stream into its parser, so its `pipe` is replaced by one that splits. The
- * client must be made with `manualConnect`, and connected after this and after its `handleMessage` is set.
+ * client must be made with `manualConnect`, its `handleMessage` set before this (it is wrapped here), and connected after.
  * `onPublish` also gets the stream the message came on: a PUBACK belongs on that connection only.
  *
  * Order: mqtt.js hands its packets over one per tick, so a tapped publish could overtake a publish before it
@@ -98,34 +98,34 @@ export class PublishSplitter {
 export function tapQos1Publishes(client: MqttClient, onPublish: (topic: string, payload: string, messageId: number, stream: MqttClient['stream']) => void) {
   // The splitter reads MQTT 5 publishes (a properties length after the packet id); another version is not tapped.
   if (client.options.protocolVersion !== 5) return;
-  /** Per connection, in stream order: tapped publishes waiting, and `null` for each publish mqtt.js has not delivered yet. */
-  const waiting = new WeakMap<MqttClient['stream'], Array<[string, string, number] | null>>();
+  type Tapped = (topic: string, payload: string, messageId: number) => void;
+  /**
+   * Per connection: in stream order, the tapped publishes waiting and `null` for each publish mqtt.js has not
+   * delivered yet; and how a tapped publish of that connection goes to `onPublish`.
+   */
+  const connections = new WeakMap<MqttClient['stream'], { queue: Array<Parameters<Tapped> | null>; tapped: Tapped }>();
   const internal = client as unknown as { streamBuilder: (c: MqttClient) => MqttClient['stream'] };
   const build = internal.streamBuilder;
-  let deliver: MqttClient['handleMessage'] | null = null;
+  // mqtt.js delivers every PUBLISH it is handed through handleMessage, in order: the one at the head of the
+  // queue is delivered now, and the tapped publishes behind it follow.
+  const inner = client.handleMessage.bind(client);
+  client.handleMessage = (packet, callback) => {
+    inner(packet, callback);
+    const connection = connections.get(client.stream);
+    if (packet.cmd !== 'publish' || !connection || connection.queue[0] !== null) return;
+    const { queue, tapped } = connection;
+    queue.shift();
+    while (queue.length > 0 && queue[0] !== null) tapped(...queue.shift()!);
+  };
   internal.streamBuilder = (c) => {
     const stream = build(c);
-    const queue: Array<[string, string, number] | null> = [];
-    waiting.set(stream, queue);
+    const queue: Array<Parameters<Tapped> | null> = [];
     // Not once mqtt.js has torn the connection down (a protocol error in a packet handed to it destroys the stream
     // at once; found by review: the publishes after it in the same chunk still reached ingest).
-    const tapped = (topic: string, payload: string, messageId: number) => !stream.destroyed && onPublish(topic, payload, messageId, stream);
-    if (!deliver) {
-      // mqtt.js delivers every PUBLISH it is handed through handleMessage, in order: the one at the head of the
-      // queue is delivered now, and the tapped publishes behind it follow.
-      const inner = client.handleMessage.bind(client);
-      deliver = (packet, callback) => {
-        inner(packet, callback);
-        const q = waiting.get(client.stream);
-        if (packet.cmd !== 'publish' || !q || q[0] !== null) return;
-        q.shift();
-        while (q.length > 0 && q[0] !== null) {
-          const [topic, payload, messageId] = q.shift()!;
-          if (!client.stream.destroyed) onPublish(topic, payload, messageId, client.stream);
-        }
-      };
-      client.handleMessage = deliver;
-    }
+    const tapped: Tapped = (topic, payload, messageId) => {
+      if (!stream.destroyed) onPublish(topic, payload, messageId, stream);
+    };
+    connections.set(stream, { queue, tapped });
     stream.pipe = <T extends NodeJS.WritableStream>(dest: T): T => {
       let paused = false;
       const splitter = new PublishSplitter(
