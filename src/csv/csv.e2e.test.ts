@@ -69,6 +69,12 @@ describe('CSV import and export', () => {
       ['2025-11-24T07:00:00.000Z', 37, 'Cel'],
       ['2025-11-24T19:00:00.000Z', 37.277778, 'Cel'],
     ]);
+    // Last year's month got its own partition before the rows went in: none of them wait in DEFAULT to be moved.
+    const where = await app.services.db.query<{ part: string; n: string }>(
+      `SELECT tableoid::regclass::text AS part, count(*) AS n FROM readings WHERE patient_id = $1 GROUP BY 1`,
+      [patientId],
+    );
+    expect(where.map((r) => [r.part, Number(r.n)])).toEqual([['readings_y2025m11', 8]]);
     const again = JSON.parse((await runCliCaptured(args)).out);
     expect(again).toMatchObject({ stored: 0, duplicates: 8, rejected: 2 });
     expect((await app.api<any>(admin, 'GET', `/fhir/R4/Observation?patient=${patientId}&_summary=count`)).body.total).toBe(8);

@@ -5,6 +5,7 @@ import type { Db, Queryable } from '../platform/db.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import { canonicalReading, readingTimeProblem } from '../domain/codes.ts';
 import type { ReadingsRepository, NewReading } from '../store/readings.repository.ts';
+import { ensureReadingMonths, monthStart } from '../store/readings-partitions.ts';
 import type { CandidateReading } from './readings-csv.ts';
 
 export interface ImportResult {
@@ -88,6 +89,9 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
     return out;
   }
 
+  // Months this service has made sure have their partition (each looked up once per process, not per batch).
+  const monthsReady = new Set<number>();
+
   return {
     async importBatch(actor: Principal | 'cli', rows: CandidateReading[]): Promise<ImportResult> {
       if (actor !== 'cli') deps.access.assertStaff(actor);
@@ -113,6 +117,17 @@ export function createCsvImportService(deps: { db: Db; readings: ReadingsReposit
         else if (r.device && devices.get(r.device) !== patientId)
           rejections.push({ line: r.line, reason: `device "${r.device}" is not a device of patient ${r.patient}` });
         else good.push({ patientId, deviceId: r.device ?? null, code: r.code, value: reading.value, unit: reading.unit, ts: r.ts, seq: null });
+      }
+      // History goes straight into its months: a month without a partition is made first (in its own
+      // transaction), instead of the rows landing in DEFAULT and being moved by the next sweep (written twice).
+      const months = new Set<number>();
+      for (const r of good) {
+        const m = monthStart(r.ts);
+        if (!monthsReady.has(m)) months.add(m);
+      }
+      if (months.size) {
+        await ensureReadingMonths(deps.db, months);
+        for (const m of months) monthsReady.add(m);
       }
       // The readings and one audit entry per patient commit together ((d)(2)). Imports take turns, so two
       // runs of one file at the same time cannot both find a reading missing and both store it.

@@ -75,6 +75,22 @@ export async function maintainReadingPartitions(db: Db, now: number): Promise<{ 
   for (let i = -MONTHS_BEHIND; i <= MONTHS_AHEAD; i++) months.add(monthStart(now, i));
   const strays = await db.query<{ m: number }>(`SELECT DISTINCT extract(epoch FROM date_trunc('month', ts, 'UTC')) * 1000 AS m FROM readings_default`);
   for (const s of strays) months.add(Number(s.m));
+  return createMonths(db, months);
+}
+
+/**
+ * Creates the partitions of the months of `timestamps` (ms) that have none: before an import of history, so
+ * its rows go straight into their months instead of into DEFAULT, to be moved there later (written twice, and
+ * the move holds DEFAULT while it runs). Returns the months it created, oldest first.
+ */
+export async function ensureReadingMonths(db: Db, timestamps: Iterable<number>): Promise<string[]> {
+  const months = new Set<number>();
+  for (const ts of timestamps) months.add(monthStart(ts));
+  return (await createMonths(db, months)).created;
+}
+
+/** The partitions of these months (month starts, ms) that no partition covers, each moving its DEFAULT rows in. */
+async function createMonths(db: Db, months: Set<number>): Promise<{ created: string[]; moved: number }> {
   const covered = (await listReadingPartitions(db)).filter((p) => !p.isDefault);
   const created: string[] = [];
   let moved = 0;
