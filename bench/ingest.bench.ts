@@ -74,18 +74,22 @@ const CPU_PROF = args.includes('--cpu-prof') ? path.resolve(args[args.indexOf('-
 /** Where the machine's CPU went in each PostgreSQL run (Vigil, Mosquitto, PostgreSQL, this process). */
 const cpuReports: Array<{ setup: string; stored: number; wallS: number; groups: Record<string, { cpuS: number; shareOfMachine: number }> }> = [];
 
-function runPublishers(job: PublisherJob): Promise<{ sent: number; acked: number }> {
+type Published = { sent: number; acked: number; retries: number; dropped: number };
+function runPublishers(job: PublisherJob): Promise<Published> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('../src/platform/ts-worker.mjs', import.meta.url), {
       workerData: { ...job, entry: new URL('./support/publisher-worker.ts', import.meta.url).href },
     });
     w.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
     w.once('error', reject);
+    // A thread whose event loop empties while it awaits something that never comes ends without a result: say so
+    // instead of waiting for ever (after a result, this reject does nothing).
+    w.once('exit', (code) => reject(new Error(`the load generator thread for ${job.brokerUrl} ended (code ${code}) without a result`)));
   });
 }
 
 /** Devices spread round-robin over the brokers' URLs (the cluster's nodes), one load-generator thread per URL. */
-async function runPublishersOn(brokerUrls: string[], job: Omit<PublisherJob, 'brokerUrl'>): Promise<{ sent: number; acked: number }> {
+async function runPublishersOn(brokerUrls: string[], job: Omit<PublisherJob, 'brokerUrl'>): Promise<Published> {
   const parts = await Promise.all(
     brokerUrls.map((brokerUrl, i) =>
       runPublishers({
@@ -96,7 +100,10 @@ async function runPublishersOn(brokerUrls: string[], job: Omit<PublisherJob, 'br
       }),
     ),
   );
-  return { sent: parts.reduce((a, p) => a + p.sent, 0), acked: parts.reduce((a, p) => a + p.acked, 0) };
+  const sum = (k: keyof Published) => parts.reduce((a, p) => a + p[k], 0);
+  const total = { sent: sum('sent'), acked: sum('acked'), retries: sum('retries'), dropped: sum('dropped') };
+  if (total.retries || total.dropped) log(`  ! devices: ${total.retries} connection(s) tried again, ${total.dropped} closed by the broker during the run`);
+  return total;
 }
 
 interface Result {
@@ -141,7 +148,7 @@ async function measureVigil(setup: string, apps: TestApp[], brokerUrl: string, m
     const msg = JSON.parse(m.toString()) as { type: string; readings?: Array<{ code: string; ts: string }> };
     if (msg.type === 'readings') for (const r of msg.readings!) if (r.code === '8867-4') dashboard.push(now - Date.parse(r.ts));
   });
-  await new Promise((r) => ws.once('open', r));
+  await opened(ws);
   await new Promise((r) => setTimeout(r, 300));
 
   const t0 = Date.now();
@@ -310,6 +317,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
   const sql = new pg.Client({ connectionString: db.url });
   try {
     const shared = { VIGIL_MASTER_KEY: randomBytes(32).toString('base64'), VIGIL_AUDIT_KEY: randomBytes(32).toString('base64') };
+    log(`  starting ${instances} instance process${instances > 1 ? 'es' : ''}…`);
     for (let i = 0; i < instances; i++) {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
       dirs.push(dir);
@@ -334,10 +342,12 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
         method,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
       });
       if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
       return (await res.json()) as T;
     };
+    log(`  creating ${PATIENTS} patients and ${DEVICES} devices…`);
     const patients: Array<{ id: string }> = [];
     for (let i = 0; i < PATIENTS; i++) patients.push(await api('POST', '/api/v1/patients', { name: `Bench Patient ${i + 1}` }));
     const devices: Array<{ id: string; secret: string }> = [];
@@ -352,7 +362,7 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
       const msg = JSON.parse(m.toString()) as { type: string; readings?: Array<{ code: string; ts: string }> };
       if (msg.type === 'readings') for (const r of msg.readings!) if (r.code === '8867-4') dashboard.push(now - Date.parse(r.ts));
     });
-    await new Promise((r) => ws.once('open', r));
+    await opened(ws);
     await new Promise((r) => setTimeout(r, 300));
 
     const cpu = cpuMeter(async () => ({
@@ -425,6 +435,21 @@ async function measureVigilProcesses(instances: number, messagesPerSecond: numbe
     await db.drop();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   }
+}
+
+/** The dashboard's WebSocket is open; an error or 30 s without it ends the case with a reason instead of waiting forever. */
+function opened(ws: WebSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the dashboard WebSocket did not open within 30 s')), 30_000);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }
 
 /** SIGTERM, and SIGKILL if the instance has not exited after `ms` (reported: a clean stop that hangs is a defect). */

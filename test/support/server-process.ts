@@ -43,7 +43,8 @@ export async function startServerProcess(env: Record<string, string>, ports?: { 
     if (proc.exitCode !== null) throw new Error(`server exited early:\n${out}`);
     if (Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
     try {
-      const res = await fetch(`${url}/health`);
+      // Bounded: a server that accepts the connection and never answers must not hold the loop past the deadline.
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
       if (res.ok) break;
     } catch {
       /* not up yet */
