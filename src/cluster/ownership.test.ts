@@ -2,6 +2,9 @@
  * Per-patient ownership on a real PostgreSQL: one owner per bucket, fair shares, and takeover when the
  * owner's session ends (closed, or killed by the server as after a crash).
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Db } from '../platform/db.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -11,6 +14,7 @@ import { createTestDatabase, postgresAvailable, skipNote } from '../../test/supp
 const hasPg = await postgresAvailable();
 if (!hasPg) skipNote('PostgreSQL (ownership leases)');
 const logger = createLogger('silent');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('bucketOf', () => {
   it('is stable and spreads ids over the buckets', () => {
@@ -25,10 +29,12 @@ describe('bucketOf', () => {
 
 describe.skipIf(!hasPg)('advisory-lock ownership on PostgreSQL', () => {
   let db: Db;
+  let url: string;
   let drop: () => Promise<void>;
   beforeAll(async () => {
     const t = await createTestDatabase();
     drop = t.drop;
+    url = t.url;
     db = await openPostgres(t.url);
   });
   afterAll(async () => {
@@ -71,6 +77,39 @@ describe.skipIf(!hasPg)('advisory-lock ownership on PostgreSQL', () => {
     expect(await a.owns('pat_2')).toBe(false);
     await a.close();
     await b.close();
+  });
+
+  it('a frozen instance (SIGSTOP: its connection stays open, it says nothing) loses its patients to a live one', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/ownership-holder.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url, PATIENT: 'pat_frozen', FROZEN_AFTER_MS: '1500' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      for (let i = 0; i < 300 && !out.includes('owned'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('owned');
+      const b = await createLeaseOwnership({ db, instanceId: 'frozen-b', logger, retryMs: 0 });
+      expect(await b.owns('pat_frozen')).toBe(false);
+      child.kill('SIGSTOP');
+      const stoppedAt = performance.now();
+      let took = -1;
+      while (performance.now() - stoppedAt < 15_000) {
+        if (await b.owns('pat_frozen')) {
+          took = performance.now() - stoppedAt;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // PostgreSQL ended the silent session after its idle_session_timeout; without it, never (the socket is open).
+      expect(took).toBeGreaterThan(0);
+      expect(took).toBeLessThan(10_000);
+      await b.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('each instance claims at most its fair share, so patients spread over instances', async () => {

@@ -17,6 +17,14 @@ const LOOP_TICK_MS = 100;
 const RECONNECT_MS = 1_000;
 /** Between two hand-backs of buckets to a newcomer (rebalancing), ms. */
 const HANDBACK_PAUSE_MS = 10_000;
+/**
+ * PostgreSQL ends an ownership session that has said nothing for this long (`idle_session_timeout`, PostgreSQL
+ * 14+), ms. The session pings every PING_MS, so only a frozen instance stays silent: a stopped container, a
+ * paused VM, a hung event loop. Its socket stays open, so without this its locks, and its patients' alert
+ * evaluation, stayed with it until it came back or its TCP connection died (review: "a ready instance that stops
+ * claiming while its session stays up").
+ */
+const FROZEN_AFTER_MS = 30_000;
 
 export interface OwnershipChange {
   bucket: number;
@@ -86,7 +94,15 @@ export function soleOwnership(instanceId: string): Ownership {
  * When this instance loses its session (database restart, network), it drops every bucket at once, before
  * anyone else can take them, and claims again after reconnecting.
  */
-export async function createLeaseOwnership(deps: { db: Db; instanceId: string; logger: Logger; buckets?: number; retryMs?: number }): Promise<Ownership> {
+export async function createLeaseOwnership(deps: {
+  db: Db;
+  instanceId: string;
+  logger: Logger;
+  buckets?: number;
+  retryMs?: number;
+  /** Tests: a shorter FROZEN_AFTER_MS. */
+  frozenAfterMs?: number;
+}): Promise<Ownership> {
   if (!deps.db.openSession) return soleOwnership(deps.instanceId);
   const log = deps.logger.child({ module: 'ownership', instance: deps.instanceId });
   const buckets = deps.buckets ?? OWNERSHIP_BUCKETS;
@@ -97,6 +113,7 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
   const listeners = new Set<(c: OwnershipChange) => void>();
   let session: pg.Client | null = null;
   let closed = false;
+  let warnedNoIdleTimeout = false;
   // Live instances on this database (their ownership sessions): an instance claims at most its fair share
   // of buckets, so patients spread over instances instead of all going to whichever started first.
   let peers = 1;
@@ -189,6 +206,10 @@ export async function createLeaseOwnership(deps: { db: Db; instanceId: string; l
       schedule();
     });
     if (closed) return void (await c.end().catch(() => undefined));
+    await c.query(`SELECT set_config('idle_session_timeout', $1, false)`, [String(deps.frozenAfterMs ?? FROZEN_AFTER_MS)]).catch((err: Error) => {
+      if (!warnedNoIdleTimeout) log.warn({ err: err.message }, 'PostgreSQL before 14: a frozen instance keeps its patients until its connection dies');
+      warnedNoIdleTimeout = true;
+    });
     await countPeers(c).catch(() => undefined);
     if (isReady) await announceReady(c).catch(() => undefined);
     session = c;
