@@ -43,6 +43,8 @@ export async function startDeviceGateway(config: Config, services: Services, log
       url: config.mqttUrl,
       instanceId: await instanceId(config.dataDir),
       consumers: 4,
+      db: services.db,
+      orphanAfterS: config.brokerOrphanAfterS,
       ingest: services.ingest,
       events: services.events,
       clock: services.clock,

@@ -32,6 +32,8 @@ export interface Config {
   /** mqtt://… — use this external broker instead of the embedded aedes. */
   mqttUrl?: string;
   mosquittoConf?: string;
+  /** VIGIL_BROKER_ORPHAN_AFTER_S: an instance's broker sessions not seen for this long are drained by another (ingest/broker/orphan-sessions.ts). */
+  brokerOrphanAfterS: number;
   /** A NATS cluster with JetStream (devices speak MQTT to its gateway; Vigil consumes the replicated stream). */
   nats?: { servers: string[]; replicas: number; ackWaitS: number };
   demo: boolean;
@@ -188,6 +190,7 @@ const fields = {
     .optional(),
   // The external Mosquitto's configuration file, checked at start for settings that lose acknowledged readings.
   VIGIL_MOSQUITTO_CONF: z.string().min(1).optional(),
+  VIGIL_BROKER_ORPHAN_AFTER_S: z.coerce.number().int('must be whole seconds').min(2, 'must be at least 2').max(86_400).default(60),
   VIGIL_NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
   VIGIL_NATS_ACK_WAIT_S: z.coerce.number().int().min(1).max(3600).default(30),
   VIGIL_DEMO: bool.default(true),
@@ -295,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timeZone: v.VIGIL_TIME_ZONE,
     mqttUrl: v.MQTT_URL,
     mosquittoConf: v.VIGIL_MOSQUITTO_CONF,
+    brokerOrphanAfterS: v.VIGIL_BROKER_ORPHAN_AFTER_S,
     nats: v.NATS_URL ? { servers: list(v.NATS_URL), replicas: v.VIGIL_NATS_REPLICAS, ackWaitS: v.VIGIL_NATS_ACK_WAIT_S } : undefined,
     demo: v.VIGIL_DEMO,
     logLevel: v.VIGIL_LOG_LEVEL,

@@ -7,6 +7,8 @@ import type { IngestService } from '../ingest.service.ts';
 import { TOPIC_PREFIX } from '../decode.ts';
 import { routeDeviceMessage, type DeviceGateway } from './gateway.ts';
 import { tapQos1Publishes } from './publish-tap.ts';
+import { watchOrphanSessions } from './orphan-sessions.ts';
+import type { Db } from '../../platform/db.ts';
 
 // `$share/…` spreads device traffic over every consumer of every Vigil instance (MQTT 5 §4.8.2; Mosquitto
 // and EMQX also honour it for 3.1.1 clients), so instances scale out and one dying loses nothing unacked.
@@ -19,6 +21,8 @@ const DEVICE_TOPICS = [`${TOPIC_PREFIX}+/telemetry`, `${TOPIC_PREFIX}+/ecg`, `${
 // (bench:ingest, docs/scaling.md: Vigil's CPU per stored reading median 8.9 µs with 500 against 9.7 with 2,000,
 // within the noise of a shared machine.)
 const RECEIVE_MAXIMUM = 500;
+/** How long the broker keeps a consumer's session while it is away (a restart resumes it). */
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
 
 const noLog = () => undefined;
 
@@ -35,26 +39,39 @@ export async function connectExternalBroker(deps: {
   events: EventBus;
   clock: Clock;
   logger: Logger;
+  /** Where the instances' broker sessions are registered (orphan-sessions.ts); without it, none is drained. */
+  db?: Db;
+  orphanAfterS?: number;
 }): Promise<DeviceGateway> {
   const log = deps.logger.child({ module: 'broker', url: redact(deps.url) });
   const clients: MqttClient[] = [];
-  for (let i = 0; i < deps.consumers; i++) clients.push(await connectConsumer(i));
+  const clientIds = Array.from({ length: deps.consumers }, (_, i) => `vigil-${deps.instanceId}-ingest-${i}`);
+  for (const id of clientIds) clients.push(await connectConsumer(id));
   log.info({ consumers: clients.length }, 'connected to external MQTT broker');
 
-  async function connectConsumer(index: number): Promise<MqttClient> {
+  /**
+   * One consumer: a persistent session in the `$share` group. Draining (orphan-sessions.ts) connects under a gone
+   * instance's client id instead, once (no reconnect: its owner coming back takes the session over), without
+   * subscribing (the session has its subscriptions), and `onMessage` hears of each message it is handed.
+   */
+  async function connectConsumer(clientId: string, drain?: { onMessage(work: Promise<unknown>): void }): Promise<MqttClient> {
     const client = mqtt.connect(deps.url, {
-      clientId: `vigil-${deps.instanceId}-ingest-${index}`,
+      clientId,
       protocolVersion: 5,
       clean: false,
-      properties: { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: RECEIVE_MAXIMUM },
-      reconnectPeriod: 1000,
+      properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: RECEIVE_MAXIMUM },
+      reconnectPeriod: drain ? 0 : 1000,
       connectTimeout: 5000,
       // mqtt.js's debug lines (DEBUG=mqttjs*): about ten calls per received message, each making its argument
       // list even when off. This connection's errors and reconnects are logged below.
       log: noLog,
       manualConnect: true, // the stream is tapped first (below)
     });
-    const route = (topic: string, payload: Buffer | string) => routeDeviceMessage(deps.ingest, deps.events, topic, payload, deps.clock.now());
+    const route = (topic: string, payload: Buffer | string) => {
+      const work = routeDeviceMessage(deps.ingest, deps.events, topic, payload, deps.clock.now());
+      drain?.onMessage(work);
+      return work;
+    };
     const acks = deferAcksUntilDurable(
       client,
       (packet) => route(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)),
@@ -75,6 +92,7 @@ export async function connectExternalBroker(deps: {
       });
     });
     client.on('error', (err) => log.warn({ err: err.message }, 'broker connection error'));
+    if (drain) return client;
     client.on('reconnect', () => log.warn('reconnecting to broker'));
     await client.subscribeAsync(
       DEVICE_TOPICS.map((t) => SHARE_GROUP + t),
@@ -83,6 +101,16 @@ export async function connectExternalBroker(deps: {
     return client;
   }
 
+  const orphans = deps.db
+    ? watchOrphanSessions({
+        db: deps.db,
+        clientIds,
+        orphanAfterS: deps.orphanAfterS ?? 60,
+        logger: log,
+        connect: (clientId, onMessage) => connectConsumer(clientId, { onMessage }),
+      })
+    : null;
+
   return {
     kind: 'external',
     async publishToDevice(deviceId, subtopic, payload, qos) {
@@ -90,6 +118,7 @@ export async function connectExternalBroker(deps: {
     },
     healthy: () => clients.every((c) => c.connected),
     async close() {
+      await orphans?.close();
       await Promise.all(clients.map((c) => c.endAsync()));
     },
   };
