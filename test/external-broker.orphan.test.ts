@@ -20,7 +20,7 @@ const enabled = (await postgresAvailable()) && mosquittoAvailable();
 if (!enabled) skipNote('PostgreSQL + Mosquitto (orphaned broker sessions)');
 
 const DEVICES = 8;
-const MESSAGES = 100; // per device, one reading each
+const MESSAGES = 150; // per device, one reading each
 
 describe.skipIf(!enabled)('external broker: the sessions of an instance that is gone are drained by a live one', () => {
   let broker: Awaited<ReturnType<typeof startMosquitto>>;
@@ -84,30 +84,40 @@ describe.skipIf(!enabled)('external broker: the sessions of an instance that is 
     await a.kill('SIGKILL'); // and its data directory is gone: it never comes back under its id
     await rm(dirs[0], { recursive: true, force: true });
 
+    // The devices go on publishing (paced, 15 s) while the dead instance's sessions are drained: a drained session
+    // leaves the share group at once, so the drain ends during the traffic, not only after it.
     const t0 = Date.now();
+    const PUBLISH_MS = 15_000;
     let acked = 0;
+    let drainedAt = 0;
+    const watch = (async () => {
+      while (!drainedAt && Date.now() - t0 < PUBLISH_MS + 30_000) {
+        const n = (await sql.query<{ n: string }>('SELECT count(*) AS n FROM broker_sessions')).rows[0].n;
+        if (Number(n) === 4) drainedAt = Date.now();
+        else await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
     await Promise.all(
       devices.map(async (d) => {
         const c = await mqtt.connectAsync(broker.url, { clientId: `orphan-${d.id}`, username: d.id, password: d.secret, reconnectPeriod: 0 });
         for (let seq = 1; seq <= MESSAGES; seq++) {
           await c.publishAsync(`vigil/v1/devices/${d.id}/telemetry`, JSON.stringify({ seq, ts: t0 - 60_000 + seq * 100, hr: 60 + (seq % 30) }), { qos: 1 });
           acked++;
+          await new Promise((r) => setTimeout(r, PUBLISH_MS / MESSAGES));
         }
         await c.endAsync();
       }),
     );
+    const publishedAt = Date.now();
+    await watch;
     expect(acked).toBe(DEVICES * MESSAGES);
+    // A's four sessions were drained, ended and unregistered while the devices were still publishing; B's remain.
+    expect(drainedAt).toBeGreaterThan(0);
+    expect(drainedAt).toBeLessThan(publishedAt);
     const count = async () => Number((await sql.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE patient_id = $1', [patient.id])).rows[0].n);
     // Without the drain, about half (A's four of eight consumers' share) stays queued in Mosquitto for 7 days.
     const stored = await eventually(count, (n) => n >= DEVICES * MESSAGES, 60_000);
     expect(stored).toBe(DEVICES * MESSAGES);
-    // Once drained, A's sessions are ended and unregistered; B's four remain.
-    const left = await eventually(
-      async () => (await sql.query<{ client_id: string }>('SELECT client_id FROM broker_sessions')).rows.length,
-      (n) => n === 4,
-      30_000,
-    );
-    expect(left).toBe(4);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await count()).toBe(DEVICES * MESSAGES); // nothing twice
     expect(b.output()).toContain('drained and ended the broker session of an instance that is gone');

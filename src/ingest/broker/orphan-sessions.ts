@@ -6,6 +6,8 @@ import type { Logger } from '../../platform/logger.ts';
 const HEARTBEAT_MS = 10_000;
 /** A drained session that has handed over nothing for this long, with every message stored, has nothing left, ms. */
 const IDLE_MS = 5_000;
+/** Sessions drained at once by one instance (a gone instance had four). */
+const DRAINS_MAX = 8;
 
 /**
  * Behind an external broker (MQTT_URL) each instance's consumers keep persistent sessions in the `$share`
@@ -34,23 +36,23 @@ export function watchOrphanSessions(deps: {
   const log = deps.logger;
   const beatMs = Math.min(HEARTBEAT_MS, (deps.orphanAfterS * 1000) / 3);
   let closed = false;
-  let draining: Promise<void> | null = null;
-  let drainer: MqttClient | null = null;
+  const draining = new Map<string, Promise<void>>();
+  const drainers = new Set<MqttClient>();
 
   const heartbeat = () =>
     deps.db.query(`INSERT INTO broker_sessions (client_id) SELECT unnest($1::text[]) ON CONFLICT (client_id) DO UPDATE SET seen_at = now()`, [deps.clientIds]);
 
-  /** One session not seen for orphanAfterS, marked seen by us (our claim) in the same statement. */
-  async function claim(): Promise<string | null> {
+  /** Up to `limit` sessions not seen for orphanAfterS, marked seen by us (our claim) in the same statement. */
+  async function claim(limit: number): Promise<string[]> {
     const rows = await deps.db.query<{ client_id: string }>(
       `UPDATE broker_sessions SET seen_at = now()
-       WHERE client_id = (SELECT client_id FROM broker_sessions
-                          WHERE seen_at < now() - make_interval(secs => $1) AND NOT (client_id = ANY($2::text[]))
-                          ORDER BY seen_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       WHERE client_id IN (SELECT client_id FROM broker_sessions
+                           WHERE seen_at < now() - make_interval(secs => $1) AND NOT (client_id = ANY($2::text[]))
+                           ORDER BY seen_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING client_id`,
-      [deps.orphanAfterS, deps.clientIds],
+      [deps.orphanAfterS, deps.clientIds, limit],
     );
-    return rows[0]?.client_id ?? null;
+    return rows.map((r) => r.client_id);
   }
 
   async function drain(clientId: string): Promise<void> {
@@ -67,7 +69,7 @@ export function watchOrphanSessions(deps: {
       lastAt = performance.now();
       work.then(done, done); // a message not stored is not acknowledged: the broker keeps it in the session
     });
-    drainer = client;
+    drainers.add(client);
     let ending = false;
     let takenBack = false;
     client.once('close', () => (takenBack = !ending));
@@ -80,7 +82,7 @@ export function watchOrphanSessions(deps: {
         await deps.db.query('UPDATE broker_sessions SET seen_at = now() WHERE client_id = $1', [clientId]).catch(() => undefined);
       }
     }
-    drainer = null;
+    drainers.delete(client);
     if (takenBack) return void log.warn({ clientId, messages: handed }, 'the instance of a drained broker session came back and took it over');
     ending = true;
     if (closed || outstanding > 0) return void (await client.endAsync(true)); // the session stays; drained again later
@@ -91,12 +93,16 @@ export function watchOrphanSessions(deps: {
 
   async function sweep() {
     await heartbeat();
-    if (draining) return;
-    const clientId = await claim();
-    if (!clientId || closed) return;
-    draining = drain(clientId)
-      .catch((err: Error) => log.warn({ clientId, err: err.message }, 'could not drain a gone instance’s broker session; trying again later'))
-      .finally(() => (draining = null));
+    if (draining.size >= DRAINS_MAX) return;
+    for (const clientId of await claim(DRAINS_MAX - draining.size)) {
+      if (closed) return;
+      draining.set(
+        clientId,
+        drain(clientId)
+          .catch((err: Error) => log.warn({ clientId, err: err.message }, 'could not drain a gone instance’s broker session; trying again later'))
+          .finally(() => draining.delete(clientId)),
+      );
+    }
   }
 
   let running: Promise<void> | null = null;
@@ -114,8 +120,8 @@ export function watchOrphanSessions(deps: {
       closed = true;
       clearInterval(timer);
       await running;
-      await draining;
-      await drainer?.endAsync(true).catch(() => undefined);
+      await Promise.all(draining.values());
+      await Promise.all([...drainers].map((c) => c.endAsync(true).catch(() => undefined)));
     },
   };
 }
