@@ -96,7 +96,10 @@ export async function connectExternalBroker(deps: {
     // drain ends when what was queued for it is stored. Mosquitto still delivers what it had queued for the
     // session (MQTT 5 §3.10.4 lets a server do either; checked with Mosquitto 2.0: 100 of 100 queued, 0 new).
     if (drain) {
-      await client.unsubscribeAsync(DEVICE_TOPICS.map((t) => SHARE_GROUP + t));
+      await client.unsubscribeAsync(DEVICE_TOPICS.map((t) => SHARE_GROUP + t)).catch(async (err: Error) => {
+        await client.endAsync(true);
+        throw err;
+      });
       return client;
     }
     client.on('reconnect', () => log.warn('reconnecting to broker'));

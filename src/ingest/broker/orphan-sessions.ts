@@ -83,7 +83,9 @@ export function watchOrphanSessions(deps: {
       }
     }
     drainers.delete(client);
-    if (takenBack) return void log.warn({ clientId, messages: handed }, 'the instance of a drained broker session came back and took it over');
+    // Closed under us: its instance came back and took the session over, or a write failed (the message stays
+    // unacknowledged in the session). Either way the session stays, and is drained again if still unseen.
+    if (takenBack) return void log.warn({ clientId, messages: handed }, 'the drain of a broker session stopped: its connection closed');
     ending = true;
     if (closed || outstanding > 0) return void (await client.endAsync(true)); // the session stays; drained again later
     await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
