@@ -117,6 +117,24 @@ function block(c: Conv, x: Float32Array, len: number): { y: Float32Array; len: n
     for (let i = 0; i < cin; i++) {
       const xo = i * len;
       const wo = (o * cin + i) * k;
+      if (k === 7 && len > 6) {
+        // Interior in one pass (7 taps unrolled), then the 3 edge samples each side.
+        const w0 = w[wo],
+          w1 = w[wo + 1],
+          w2 = w[wo + 2],
+          w3 = w[wo + 3],
+          w4 = w[wo + 4],
+          w5 = w[wo + 5],
+          w6 = w[wo + 6];
+        for (let t = 3, p = xo; t < len - 3; t++, p++)
+          acc[t] += w0 * x[p] + w1 * x[p + 1] + w2 * x[p + 2] + w3 * x[p + 3] + w4 * x[p + 4] + w5 * x[p + 5] + w6 * x[p + 6];
+        for (const t of [0, 1, 2, len - 3, len - 2, len - 1])
+          for (let j = 0; j < 7; j++) {
+            const u = t + j - 3;
+            if (u >= 0 && u < len) acc[t] += w[wo + j] * x[xo + u];
+          }
+        continue;
+      }
       for (let j = 0; j < k; j++) {
         const wj = w[wo + j];
         const sh = j - pad; // acc[t] += wj * x[t + sh]
