@@ -8,7 +8,8 @@ Reported beside it: GBT alone as the eval scores it (scaled arg-max with the fol
 shipped procedure's 0.820) and CNN alone (arg max of its softmax).
 Score = mean F1 of N, A, O (challenge rule, as src/analysis/ecg/eval/f1.ts); per-fold spread SD with n - 1.
 
-  python3 scripts/cnn/score.py /work/cnn-cache
+  python3 scripts/cnn/score.py /work/cnn-cache            # seed 1 (the primary run)
+  python3 scripts/cnn/score.py /work/cnn-cache -seed2     # a replicate with training seed 2
 """
 import sys, os, glob, statistics as st
 
@@ -33,12 +34,12 @@ def score(truth, pred):
 def argmax(p): return C[max(range(4), key=lambda k: p[k])]
 
 
-def main(cache):
+def main(cache, suffix=''):
     gbt = {}
     for l in open(os.path.join(cache, 'gbt-oof.csv')).read().strip().splitlines()[1:]:
         v = l.split(','); gbt[v[0]] = (v[1], int(v[2]), [float(x) for x in v[3:7]], v[11])
     cnn = {}
-    for fn in sorted(glob.glob(os.path.join(cache, 'cnn-oof-fold[0-9].csv'))):
+    for fn in sorted(glob.glob(os.path.join(cache, f'cnn-oof-fold[0-9]{suffix}.csv'))):
         for l in open(fn).read().strip().splitlines()[1:]:
             v = l.split(','); cnn[v[0]] = (v[1], int(v[2]), [float(x) for x in v[3:7]])
     recs = [r for r in gbt if r in cnn]
@@ -64,4 +65,4 @@ def main(cache):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1] if len(sys.argv) > 1 else '/work/cnn-cache')
+    main(sys.argv[1] if len(sys.argv) > 1 else '/work/cnn-cache', sys.argv[2] if len(sys.argv) > 2 else '')

@@ -66,10 +66,11 @@ def main():
     ap.add_argument('--epochs', type=int, default=20)
     ap.add_argument('--cache', default='/work/cnn-cache')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=1, help='replicate runs only; outputs get a -seedN suffix when not 1')
     ap.add_argument('--max-batches', type=int, default=0, help='timing only: stop each epoch after this many batches')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(1); rng = np.random.default_rng(1)
+    torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
     recs, y, fold, xs = load(a.cache)
     train = np.arange(len(y)) if a.fold == 'all' else np.where(fold != int(a.fold))[0]
     test = np.array([], dtype=int) if a.fold == 'all' else np.where(fold == int(a.fold))[0]
@@ -94,7 +95,7 @@ def main():
         print(f'epoch {ep + 1}/{a.epochs} loss {tl / nb:.4f} {time.time() - t0:.1f}s', flush=True)
     if a.max_batches:
         return  # timing run: nothing saved, the test records are not touched
-    tag = f'fold{a.fold}'
+    tag = f'fold{a.fold}' + (f'-seed{a.seed}' if a.seed != 1 else '')
     torch.save(net.state_dict(), os.path.join(a.cache, f'cnn-{tag}.pt'))
     if len(test):
         net.eval(); P = []
