@@ -20,7 +20,9 @@ for (const c of m.check) {
   const p = cnnProbabilities(toPhysical(rec.adc, rec.gain, rec.baseline), rec.fs, net);
   const d = Math.max(...m.classes.map((k, i) => Math.abs(p[k] - c.probabilities[i])));
   worst = Math.max(worst, d);
-  process.stdout.write(`${c.record}: TS ${m.classes.map((k) => p[k].toFixed(5)).join(' ')} | Python ${c.probabilities.map((v) => v.toFixed(5)).join(' ')} | max diff ${d.toExponential(2)}\n`);
+  process.stdout.write(
+    `${c.record}: TS ${m.classes.map((k) => p[k].toFixed(5)).join(' ')} | Python ${c.probabilities.map((v) => v.toFixed(5)).join(' ')} | max diff ${d.toExponential(2)}\n`,
+  );
 }
 const name = process.argv[2] ?? 'A00001';
 const rec = readRecord(path.join(dataDir, 'cinc2017', name), ['ECG']);
@@ -30,4 +32,6 @@ const n = 30;
 const t0 = process.cpuUsage();
 for (let i = 0; i < n; i++) cnnProbabilities(x, rec.fs, net);
 const t = process.cpuUsage(t0);
-process.stdout.write(`${name} (${(x.length / rec.fs).toFixed(1)} s): ${((t.user + t.system) / 1000 / n).toFixed(1)} ms CPU per recording (mean of ${n}); worst |TS - Python| ${worst.toExponential(2)}\n`);
+process.stdout.write(
+  `${name} (${(x.length / rec.fs).toFixed(1)} s): ${((t.user + t.system) / 1000 / n).toFixed(1)} ms CPU per recording (mean of ${n}); worst |TS - Python| ${worst.toExponential(2)}\n`,
+);

@@ -37,7 +37,7 @@ def main(pt, out, data='/work/shared/data/cinc2017'):
             p = torch.softmax(net(torch.from_numpy(x).view(1, 1, -1)), dim=1)[0].numpy()
             check.append({'record': r, 'probabilities': [float(v) for v in p]})
     m = {
-        'note': 'CinC 2017 1-D CNN (experiment, branch cinc-cnn): scripts/cnn/train_cnn.py, exported by scripts/cnn/export.py',
+        'note': 'CinC 2017 1-D CNN (shipped in 2.6.0, averaged with the feature trees by classify.ts): scripts/cnn/train_cnn.py --fold all, exported by scripts/cnn/export.py',
         'source': os.path.basename(pt),
         'classes': tc.CLASSES, 'fsIn': pp.FS_IN, 'decimate': pp.FS_IN // pp.FS, 'clip': 20,
         'sos': sos.tolist(), 'zi': sosfilt_zi(sos).tolist(), 'padlen': 3 * ntaps,

@@ -30,11 +30,18 @@ for (const f of folds) for (const i of f.test) foldOf[i] = f.index;
 writeFileSync(path.join(cache, 'folds.csv'), 'record,label,fold\n' + set.records.map((r, i) => `${r},${set.labels[i]},${foldOf[i]}`).join('\n') + '\n');
 process.stdout.write(`fold sizes: ${folds.map((f) => f.test.length).join(' ')}\n`);
 if (args.includes('--folds-only')) process.exit(0);
-const wanted = args.find((a) => a.startsWith('--folds='))?.slice(8).split(',').map(Number) ?? folds.map((f) => f.index);
+const wanted =
+  args
+    .find((a) => a.startsWith('--folds='))
+    ?.slice(8)
+    .split(',')
+    .map(Number) ?? folds.map((f) => f.index);
 const rows: string[] = [];
 for (const f of folds.filter((x) => wanted.includes(x.index))) {
   const c = chooseCincModelCached(set, f.train, CV_SEED + 1 + f.index, (s) => process.stdout.write(`fold ${f.index}${s}\n`));
-  process.stdout.write(`fold ${f.index}: ${c.candidate.features}, ${c.rounds} rounds, inner ${c.innerScore.toFixed(4)}, scale ${c.model.classScale?.join('/')}\n`);
+  process.stdout.write(
+    `fold ${f.index}: ${c.candidate.features}, ${c.rounds} rounds, inner ${c.innerScore.toFixed(4)}, scale ${c.model.classScale?.join('/')}\n`,
+  );
   const s = c.model.classScale ?? CLASSES.map(() => 1);
   for (const i of f.test) {
     const p = probabilities(c.model, set.X[i]);

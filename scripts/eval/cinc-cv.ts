@@ -23,7 +23,9 @@ import { nestedCrossValidate, innerFolds, splitFolds, spread } from '../../src/a
 import { FEATURE_NAMES } from '../../src/analysis/ecg/features.ts';
 import { WINDOW_FEATURE_NAMES } from '../../src/analysis/ecg/features-window.ts';
 import { SHAPE_FEATURE_NAMES } from '../../src/analysis/ecg/features-shape.ts';
-import { featureColumns } from '../../src/analysis/ecg/classify.ts';
+import { featureColumns, fuseProbabilities, treeProbabilities } from '../../src/analysis/ecg/classify.ts';
+import { cnnProbabilities, loadCnn, type CnnModel, type LoadedCnn } from '../../src/analysis/ecg/cnn.ts';
+import { readRecord, toPhysical } from '../../src/analysis/ecg/wfdb.ts';
 import type { CincSet } from './cinc-data.ts';
 import { progress } from './report.ts';
 
@@ -223,6 +225,31 @@ export function predictCinc(model: CincModel, x: readonly number[]): string {
   return argmaxScaled(probabilities(model, x), model.classScale ?? CLASSES.map(() => 1));
 }
 
+const CNN_FOLDS_DIR = fileURLToPath(new URL('./cinc-cnn-folds/', import.meta.url));
+
+/**
+ * The CNN of one outer fold, trained offline on that fold's training records (scripts/cnn/train_cnn.py --fold F,
+ * exported by scripts/cnn/export_folds.py with the SHA-256 of their sorted names). Refused unless that stamp is
+ * exactly the training records handed over here: no record is scored by a CNN that saw it.
+ */
+export function foldCnn(set: CincSet, train: readonly number[], fold: number): LoadedCnn {
+  const file = path.join(CNN_FOLDS_DIR, `fold${fold}.json`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: train and export the outer-fold CNNs (docs/cinc-cnn-experiment.md)`);
+  const m = JSON.parse(readFileSync(file, 'utf8')) as CnnModel & { fold: number; trainedOn: { records: number; sha256: string } };
+  const names = train.map((i) => set.records[i]).sort();
+  const sha = createHash('sha256').update(names.join('\n')).digest('hex');
+  if (m.fold !== fold || m.trainedOn.sha256 !== sha)
+    throw new Error(
+      `${file} was not trained on exactly outer fold ${fold}'s ${names.length} training records (stamped: ${m.trainedOn.records}): refusing to score with it`,
+    );
+  return loadCnn(m);
+}
+
+/**
+ * Nested cross-validation of the shipped classifier: per outer fold, the trees chosen and trained on its training
+ * records (chooseCincModel) and the CNN trained on the same records (foldCnn), fused as classify.ts fuses them.
+ * The trees alone (their own multipliers) are scored beside it, on the same folds.
+ */
 export function crossValidate(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
   const all = set.labels.map((_, i) => i);
   // Record-wise folds stratified by class; each CinC recording is one patient's (the challenge gives no patient ids).
@@ -231,33 +258,51 @@ export function crossValidate(set: CincSet, k = CV_FOLDS, seed = CV_SEED) {
     folds: k,
     seed,
     stratum: (i) => set.labels[i],
-    choose: (train, fold) => chooseCincModelCached(set, train, seed + 1 + fold, (s) => process.stderr.write(`fold ${fold}${s}\n`)),
-    score: (i, choice) => predictCinc(choice.model, set.X[i]),
+    choose: (train, fold) => ({
+      trees: chooseCincModelCached(set, train, seed + 1 + fold, (s) => process.stderr.write(`fold ${fold}${s}\n`)),
+      cnn: set.dir ? foldCnn(set, train, fold) : null,
+    }),
+    score: (i, choice) => {
+      const trees = predictCinc(choice.trees.model, set.X[i]);
+      if (!choice.cnn) return { trees, fused: trees };
+      const rec = readRecord(path.join(set.dir!, set.records[i]), ['ECG']);
+      const p = cnnProbabilities(toPhysical(rec.adc, rec.gain, rec.baseline), rec.fs, choice.cnn);
+      return { trees, fused: fuseProbabilities(treeProbabilities(choice.trees.model, set.X[i]), p).label as string };
+    },
     onFold: (done, total) => progress('cinc2017 nested cross-validation folds', done, total),
   });
   const index = new Map(set.records.map((r, i) => [r, i]));
   const predicted = new Array<string>(set.labels.length);
+  const predictedTrees = new Array<string>(set.labels.length);
   const foldOf = new Array<number>(set.labels.length);
   const perFold = folds.map((f) => {
     const te = f.test.map((r) => index.get(r)!);
-    te.forEach((i, j) => ((predicted[i] = f.results[j]), (foldOf[i] = f.index)));
+    te.forEach((i, j) => ((predicted[i] = f.results[j].fused), (predictedTrees[i] = f.results[j].trees), (foldOf[i] = f.index)));
+    const truth = te.map((i) => set.labels[i]);
     const s = challengeScore(
-      te.map((i) => set.labels[i]),
-      f.results,
+      truth,
+      f.results.map((r) => r.fused),
     );
-    const c = f.choice;
+    const c = f.choice.trees;
     return {
       fold: f.index,
       records: te.length,
       score: s.score,
       f1: s.perClass,
+      treesScore: challengeScore(
+        truth,
+        f.results.map((r) => r.trees),
+      ).score,
       classScale: c.model.classScale ?? [],
       setting: describeCandidate(c.candidate, c.rounds),
       innerScore: c.innerScore,
     };
   });
   const s = challengeScore(set.labels, predicted);
+  const t = challengeScore(set.labels, predictedTrees);
   return {
+    withCnn: folds.every((f) => f.choice.cnn !== null),
+    trees: { score: t.score, f1: t.perClass, foldSpread: spread(perFold.map((f) => f.treesScore)) },
     folds: k,
     stratification: 'stratified by class label (nested-cv.ts: records ordered by a seeded hash of their name within each class, dealt round-robin)',
     seed,

@@ -16,6 +16,8 @@ export interface CincSet {
   records: string[];
   labels: string[];
   X: number[][];
+  /** Where the recordings are (the CNN reads the signal itself). */
+  dir?: string;
 }
 
 /** Hash of the code that computes features, so a cache never outlives a change to it. */
@@ -48,7 +50,7 @@ export function loadCinc(dir: string, useCache = true): CincSet {
   const cacheFile = path.join(process.env.VIGIL_ECG_CACHE ?? os.tmpdir(), `vigil-cinc-features-${ECG_ALGORITHM.version}-${sourceHash()}.json`);
   if (useCache && existsSync(cacheFile)) {
     const c = JSON.parse(readFileSync(cacheFile, 'utf8')) as CincSet;
-    if (c.records.length === rows.length) return { ...c, X: c.X.map((r) => r.map((v) => (v === null ? NaN : v))) };
+    if (c.records.length === rows.length) return { ...c, X: c.X.map((r) => r.map((v) => (v === null ? NaN : v))), dir };
   }
   const X: number[][] = [];
   rows.forEach(([r], i) => {
@@ -58,5 +60,5 @@ export function loadCinc(dir: string, useCache = true): CincSet {
   });
   const set = { records: rows.map((r) => r[0]), labels: rows.map((r) => r[1]), X };
   if (useCache) writeFileSync(cacheFile, JSON.stringify(set));
-  return set;
+  return { ...set, dir };
 }

@@ -1,7 +1,7 @@
 /**
  * Small 1-D CNN for short single-lead records (CinC 2017 classes N, A, O, ~): pure TypeScript forward pass
- * of the network trained by scripts/cnn/train_cnn.py (experiment on branch cinc-cnn; NOT wired into
- * classify.ts). Parameters: model/cinc2017-cnn.json, written by scripts/cnn/export.py (batch norm folded
+ * of the network trained by scripts/cnn/train_cnn.py; classify.ts averages it with the feature trees (2.6.0).
+ * Parameters: model/cinc2017-cnn.json, written by scripts/cnn/export.py (batch norm folded
  * into the convolutions, weights float32 little-endian, base64).
  *
  * Preprocessing = scripts/cnn/preprocess.py: at 300 Hz a zero-phase Butterworth band-pass 0.5–40 Hz
@@ -43,7 +43,13 @@ const f32 = (b64: string) => {
 };
 
 export function loadCnn(model: CnnModel): LoadedCnn {
-  const conv = (c: { cin: number; cout: number; k?: number; w: string; b: string }): Conv => ({ cin: c.cin, cout: c.cout, k: c.k ?? 1, w: f32(c.w), b: f32(c.b) });
+  const conv = (c: { cin: number; cout: number; k?: number; w: string; b: string }): Conv => ({
+    cin: c.cin,
+    cout: c.cout,
+    k: c.k ?? 1,
+    w: f32(c.w),
+    b: f32(c.b),
+  });
   return { model, convs: model.convs.map(conv), fc: conv(model.fc) };
 }
 
