@@ -216,6 +216,9 @@ describe('the home shutting down gracefully with people in a call', () => {
     const [encounter] = await encounters(first.app, back.apt);
 
     // A graceful shutdown (what SIGTERM runs): every participant is told to reconnect, not sent away.
+    // Before the stop: the server stamps the periods' end as the shutdown begins, which a loaded machine may take
+    // a second or more to finish (CI of 5 Dec: the window, counted from after the stop, looked 118 ms short).
+    const stoppingAt = Date.now();
     await first.app.stop();
     const stoppedAt = Date.now();
     for (const c of [back.doc, back.pat, gone.doc, gone.pat]) await eventually(() => expect(c.closed?.code).toBe(1012));
@@ -242,7 +245,7 @@ describe('the home shutting down gracefully with people in a call', () => {
     await pat2.next('admitted');
     // Nobody comes back to the other visit: it ends once the window has passed, at the moment of the shutdown.
     await eventually(async () => expect(await status(second, gone.apt)).toBe('fulfilled'), (WINDOW_S + 20) * 1000);
-    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual((WINDOW_S - 1) * 1000);
+    expect(Date.now() - stoppingAt).toBeGreaterThanOrEqual((WINDOW_S - 1) * 1000);
     const [ended] = await encounters(second, gone.apt);
     expect(ended.status).toBe('finished');
     expect(Math.abs(ended.ended_at!.getTime() - stoppedAt)).toBeLessThan(3000);

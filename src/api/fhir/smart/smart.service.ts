@@ -311,10 +311,15 @@ export function createSmartService(deps: {
   ) {
     const secret = token(kind === 'code' ? 'vsc' : kind === 'access' ? 'vsa' : 'vsr');
     const authorizedAt = g.authorizedAt ?? clock.now();
-    const expires = Math.min(clock.now() + ttl, authorizedAt + APPROVAL_MAX_MS);
-    await q.query(
+    // Expiry counted from the row's own creation instant (the database's now(), which is also `created_at`, the
+    // introspection `iat` of RFC 7662 §2.2), so exp − iat is the lifetime exactly; before, the expiry came from
+    // the app's clock read a moment later and exp − iat was 3601 on a loaded machine (CI of 5 Dec). Capped by the
+    // approval's age as before.
+    const [row] = await q.query<{ expires_at: Date | string }>(
       `INSERT INTO smart_grants (hash, kind, client_id, user_id, patient_id, scopes, redirect_uri, code_challenge, expires_at, authorized_at, nonce)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+               LEAST(now() + make_interval(secs => $9::float8 / 1000), $10::timestamptz + make_interval(secs => $12::float8 / 1000)), $10, $11)
+       RETURNING expires_at`,
       [
         hash(secret),
         kind,
@@ -324,12 +329,13 @@ export function createSmartService(deps: {
         g.scopes.join(' '),
         g.redirectUri ?? null,
         g.codeChallenge ?? null,
-        new Date(expires).toISOString(),
+        ttl,
         new Date(authorizedAt).toISOString(),
         kind === 'code' ? (g.nonce ?? null) : null,
+        APPROVAL_MAX_MS,
       ],
     );
-    return { secret, expiresAt: expires };
+    return { secret, expiresAt: new Date(row.expires_at).getTime() };
   }
 
   /** The approval a code or token stands for (older rows: their own creation). */
