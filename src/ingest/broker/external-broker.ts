@@ -39,9 +39,8 @@ export async function connectExternalBroker(deps: {
   events: EventBus;
   clock: Clock;
   logger: Logger;
-  /** Where the instances' broker sessions are registered (orphan-sessions.ts); without it, none is drained. */
-  db?: Db;
-  orphanAfterS?: number;
+  /** Where the instances' broker sessions are registered, and after how long unseen one is drained (orphan-sessions.ts); without it, none is. */
+  orphans?: { db: Db; afterS: number };
 }): Promise<DeviceGateway> {
   const log = deps.logger.child({ module: 'broker', url: redact(deps.url) });
   const clients: MqttClient[] = [];
@@ -51,8 +50,8 @@ export async function connectExternalBroker(deps: {
 
   /**
    * One consumer: a persistent session in the `$share` group. Draining (orphan-sessions.ts) connects under a gone
-   * instance's client id instead, once (no reconnect: its owner coming back takes the session over), without
-   * subscribing (the session has its subscriptions), and `onMessage` hears of each message it is handed.
+   * instance's client id instead, once (no reconnect: its owner coming back takes the session over), and leaves
+   * the group at once (below); `onMessage` hears of each message it is handed.
    */
   async function connectConsumer(clientId: string, drain?: { onMessage(work: Promise<unknown>): void }): Promise<MqttClient> {
     const client = mqtt.connect(deps.url, {
@@ -110,11 +109,11 @@ export async function connectExternalBroker(deps: {
     return client;
   }
 
-  const orphans = deps.db
+  const orphans = deps.orphans
     ? watchOrphanSessions({
-        db: deps.db,
+        db: deps.orphans.db,
         clientIds,
-        orphanAfterS: deps.orphanAfterS ?? 60,
+        orphanAfterS: deps.orphans.afterS,
         logger: log,
         connect: (clientId, onMessage) => connectConsumer(clientId, { onMessage }),
       })
